@@ -1,0 +1,130 @@
+# paene: vsd, vsctl and vsinit. `make check` is the one test command.
+
+CC ?= gcc
+PKG_CONFIG ?= pkg-config
+BUILD ?= build
+PREFIX ?= /usr/local
+DESTDIR ?=
+SBINDIR = $(PREFIX)/sbin
+LIBEXECDIR = $(PREFIX)/lib/paene
+MANDIR = $(PREFIX)/share/man
+SYSTEMDDIR ?= /lib/systemd/system
+VERSION = 0.1
+
+PKGS = json-c
+DEBIAN_DEPS = build-essential pkg-config clang clang-format \
+	libcgroup-dev libseccomp-dev libcap-dev libnl-3-dev libnl-route-3-dev \
+	libext2fs-dev libjson-c-dev libcmocka-dev busybox-static iproute2 util-linux \
+	procps e2fsprogs
+
+OPTFLAGS ?= -O2 -g
+WARNFLAGS = -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
+CPPFLAGS += -Iinclude -D_GNU_SOURCE -DVS_VERSION='"$(VERSION)"' \
+	-DVS_LIBEXECDIR='"$(LIBEXECDIR)"'
+CFLAGS += -std=gnu11 $(OPTFLAGS) $(WARNFLAGS) $(SANFLAGS) \
+	$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+LDFLAGS += $(SANFLAGS)
+
+LIB_SRCS = runtime/error.c runtime/parse.c runtime/fsutil.c runtime/kvfile.c \
+	runtime/protocol.c runtime/log.c runtime/spawn.c runtime/security.c \
+	cow-fs/template.c cow-fs/rootfs.c scheduler-limits/cgroup.c netns/loopback.c
+VSD_SRCS = runtime/vsd.c runtime/vps.c runtime/handlers.c
+VSCTL_SRCS = runtime/vsctl.c
+UNIT_SRCS = $(wildcard tests/unit/test_*.c)
+
+LIB_OBJS = $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+VSD_OBJS = $(VSD_SRCS:%.c=$(BUILD)/obj/%.o)
+VSCTL_OBJS = $(VSCTL_SRCS:%.c=$(BUILD)/obj/%.o)
+UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+BINS = $(BUILD)/vsd $(BUILD)/vsctl $(BUILD)/vsinit $(BUILD)/payload
+
+.PHONY: all deps check unit integration asan install uninstall demo bench clean \
+	format format-check
+all: $(BINS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/libvs.a: $(LIB_OBJS)
+	$(AR) rcs $@ $^
+
+$(BUILD)/vsd: $(VSD_OBJS) $(BUILD)/libvs.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/vsctl: $(VSCTL_OBJS) $(BUILD)/libvs.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# vsinit and the test payload run inside VPS roots that may have no libc:
+# static, and never sanitized (the sanitizer runtimes are dynamic).
+$(BUILD)/vsinit: runtime/vsinit.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -std=gnu11 -O2 $(WARNFLAGS) -static -o $@ $<
+
+$(BUILD)/payload: tests/payload/payload.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -std=gnu11 -O2 $(WARNFLAGS) -static -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libvs.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) $(LDFLAGS) -o $@ $^ \
+		$(LDLIBS) $(shell $(PKG_CONFIG) --libs cmocka)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# Installs what is missing, and only then touches apt: idempotent and quick.
+deps:
+	@missing=""; for p in $(DEBIAN_DEPS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || \
+			missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+unit: $(UNIT_BINS)
+
+check: deps
+	$(MAKE) all unit
+	BUILD=$(BUILD) tests/run.sh
+
+asan:
+	$(MAKE) BUILD=build-asan SANFLAGS='-fsanitize=address,undefined -fno-omit-frame-pointer' all
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(SYSTEMDDIR) $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 0755 $(BUILD)/vsd $(BUILD)/vsctl $(DESTDIR)$(SBINDIR)/
+	install -m 0755 $(BUILD)/vsinit $(DESTDIR)$(LIBEXECDIR)/
+	install -m 0644 contrib/man/vsctl.8 contrib/man/vsd.8 $(DESTDIR)$(MANDIR)/man8/
+	sed 's|@SBINDIR@|$(SBINDIR)|g' contrib/systemd/vsd.service.in > \
+		$(DESTDIR)$(SYSTEMDDIR)/vsd.service
+	install -m 0644 contrib/bash-completion/vsctl \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/vsctl
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/vsd $(DESTDIR)$(SBINDIR)/vsctl \
+		$(DESTDIR)$(LIBEXECDIR)/vsinit $(DESTDIR)$(MANDIR)/man8/vsctl.8 \
+		$(DESTDIR)$(MANDIR)/man8/vsd.8 $(DESTDIR)$(SYSTEMDDIR)/vsd.service \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/vsctl
+
+demo: deps
+	$(MAKE) all
+	BUILD=$(BUILD) contrib/demo.sh
+
+bench: deps
+	$(MAKE) all
+	BUILD=$(BUILD) contrib/bench/start.sh 100
+
+FORMAT_SRCS = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+format:
+	clang-format -i $(FORMAT_SRCS)
+format-check:
+	clang-format --dry-run --Werror $(FORMAT_SRCS)
+
+clean:
+	rm -rf build build-asan

@@ -1,0 +1,378 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vs/cleanup.h"
+#include "vs/cowfs.h"
+#include "vs/fsutil.h"
+#include "vs/kvfile.h"
+
+extern char **environ;
+
+#define BUILD_SUFFIX ".building"
+
+/* Directories of a small Unix tree; the busybox applets link into them. */
+static const char *const skeleton_dirs[] = {
+        "bin",     "sbin",    "etc",      "etc/init.d", "dev",     "proc",      "sys",
+        "tmp",     "root",    "home",     "run",        "var",     "var/log",   "var/run",
+        "var/tmp", "usr",     "usr/bin",  "usr/sbin",   "mnt",     "opt",       "lib",
+};
+
+struct skeleton_file {
+        const char *path;
+        mode_t mode;
+        const char *text;
+};
+
+/* busybox init reads inittab; there is no getty: admins use vsctl enter. */
+static const struct skeleton_file skeleton_files[] = {
+        { "etc/inittab", 0644,
+          "# paene busybox template: run rcS at boot, nothing on a terminal.\n"
+          "::sysinit:/etc/init.d/rcS\n"
+          "::shutdown:/bin/sh -c 'echo paene: shutting down'\n" },
+        { "etc/init.d/rcS", 0755,
+          "#!/bin/sh\n"
+          "# Runs once at boot. Put your services in /etc/rc.local.\n"
+          "echo \"paene: $(hostname) booting\"\n"
+          "[ -x /etc/rc.local ] && /etc/rc.local\n"
+          "exit 0\n" },
+        { "etc/passwd", 0644,
+          "root:x:0:0:root:/root:/bin/sh\n"
+          "daemon:x:1:1:daemon:/usr/sbin:/bin/false\n"
+          "nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n" },
+        { "etc/group", 0644,
+          "root:x:0:\n"
+          "daemon:x:1:\n"
+          "tty:x:5:\n"
+          "nogroup:x:65534:\n" },
+        { "etc/shadow", 0600, "root:*:19000:0:99999:7:::\n" },
+        { "etc/hosts", 0644, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n" },
+        { "etc/profile", 0644,
+          "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"
+          "PS1='\\u@\\h:\\w\\$ '\n" },
+        { "etc/shells", 0644, "/bin/sh\n/bin/ash\n" },
+};
+
+static int write_file_at(int dirfd, const struct skeleton_file *file, vs_error_t *err)
+{
+        cleanup_close int fd = openat(dirfd, file->path,
+                                      O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, file->mode);
+        size_t len = strlen(file->text);
+
+        if (fd < 0)
+                return vs_error_errno(err, "create %s", file->path);
+        if (write(fd, file->text, len) != (ssize_t)len)
+                return vs_error_errno(err, "write %s", file->path);
+        if (fchmod(fd, file->mode) < 0)
+                return vs_error_errno(err, "chmod %s", file->path);
+        return 0;
+}
+
+static int copy_binary(const char *src, int dirfd, const char *dst, vs_error_t *err)
+{
+        cleanup_close int in = open(src, O_RDONLY | O_CLOEXEC);
+        cleanup_close int out = -1;
+        char buf[65536];
+        ssize_t n;
+
+        if (in < 0)
+                return vs_error_errno(err, "open %s (install busybox-static)", src);
+        out = openat(dirfd, dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
+        if (out < 0)
+                return vs_error_errno(err, "create %s", dst);
+        while ((n = read(in, buf, sizeof(buf))) > 0)
+                if (write(out, buf, (size_t)n) != n)
+                        return vs_error_errno(err, "write %s", dst);
+        if (n < 0)
+                return vs_error_errno(err, "read %s", src);
+        return fchmod(out, 0755) < 0 ? vs_error_errno(err, "chmod %s", dst) : 0;
+}
+
+/* Runs `busybox --list-full` and returns its output (applet paths such as
+ * "usr/bin/wc", one a line). */
+static char *list_applets(const char *busybox, vs_error_t *err)
+{
+        char *const argv[] = { (char *)busybox, "--list-full", NULL };
+        posix_spawn_file_actions_t actions;
+        cleanup_free char *out = NULL;
+        int pipefd[2], status;
+        size_t used = 0, cap = 16384;
+        pid_t pid;
+        ssize_t n;
+
+        if (pipe2(pipefd, O_CLOEXEC) < 0)
+                return vs_error_errno(err, "pipe"), NULL;
+        posix_spawn_file_actions_init(&actions);
+        posix_spawn_file_actions_adddup2(&actions, pipefd[1], STDOUT_FILENO);
+        errno = posix_spawn(&pid, busybox, &actions, NULL, argv, environ);
+        posix_spawn_file_actions_destroy(&actions);
+        close(pipefd[1]);
+        if (errno) {
+                close(pipefd[0]);
+                return vs_error_errno(err, "run %s", busybox), NULL;
+        }
+        out = vs_xmalloc(cap + 1);
+        while ((n = read(pipefd[0], out + used, cap - used)) > 0) {
+                used += (size_t)n;
+                if (used == cap) {
+                        cap *= 2;
+                        out = realloc(out, cap + 1);
+                        if (!out)
+                                abort();
+                }
+        }
+        close(pipefd[0]);
+        out[used] = '\0';
+        if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return vs_error_set(err, EIO, "%s --list-full failed", busybox), NULL;
+        return steal_ptr(out);
+}
+
+/* Links each applet to /bin/busybox with a relative-free absolute target, so
+ * links resolve the same inside any VPS root. */
+static int link_applets(int rootfd, const char *applets, vs_error_t *err)
+{
+        cleanup_free char *copy = vs_xstrdup(applets);
+        char *save = NULL;
+
+        for (char *path = strtok_r(copy, "\n", &save); path; path = strtok_r(NULL, "\n", &save)) {
+                if (strcmp(path, "bin/busybox") == 0 || strstr(path, ".."))
+                        continue;
+                if (symlinkat("/bin/busybox", rootfd, path) < 0 && errno != EEXIST)
+                        return vs_error_errno(err, "link applet %s", path);
+        }
+        return 0;
+}
+
+static int make_skeleton(int rootfd, vs_error_t *err)
+{
+        for (size_t i = 0; i < sizeof(skeleton_dirs) / sizeof(skeleton_dirs[0]); i++)
+                if (mkdirat(rootfd, skeleton_dirs[i], 0755) < 0 && errno != EEXIST)
+                        return vs_error_errno(err, "mkdir %s", skeleton_dirs[i]);
+        if (fchmodat(rootfd, "tmp", 01777, 0) < 0 || fchmodat(rootfd, "var/tmp", 01777, 0) < 0)
+                return vs_error_errno(err, "chmod tmp");
+        if (fchmodat(rootfd, "root", 0700, 0) < 0)
+                return vs_error_errno(err, "chmod root");
+        for (size_t i = 0; i < sizeof(skeleton_files) / sizeof(skeleton_files[0]); i++)
+                if (write_file_at(rootfd, &skeleton_files[i], err) < 0)
+                        return -1;
+        return 0;
+}
+
+static int write_meta(int tmpl_fd, const char *builder, vs_error_t *err)
+{
+        cleanup_kv vs_kv_t meta = { 0 };
+
+        vs_kv_set(&meta, "builder", builder);
+        vs_kv_setf(&meta, "created", "%lld", (long long)time(NULL));
+        /* busybox init powers off on SIGUSR2; SIGPWR would only halt it */
+        vs_kv_set(&meta, "stop_signal", "SIGUSR2");
+        return vs_kv_save(tmpl_fd, "meta", &meta, 1, err);
+}
+
+static int populate_busybox(int tmpl_fd, const char *busybox, vs_error_t *err)
+{
+        cleanup_close int rootfd = -1;
+        cleanup_free char *applets = NULL;
+
+        if (mkdirat(tmpl_fd, "rootfs", 0755) < 0)
+                return vs_error_errno(err, "mkdir rootfs");
+        rootfd = openat(tmpl_fd, "rootfs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (rootfd < 0)
+                return vs_error_errno(err, "open rootfs");
+        if (make_skeleton(rootfd, err) < 0 || copy_binary(busybox, rootfd, "bin/busybox", err) < 0)
+                return -1;
+        applets = list_applets(busybox, err);
+        if (!applets || link_applets(rootfd, applets, err) < 0)
+                return -1;
+        if (symlinkat("/bin/busybox", rootfd, "sbin/init") < 0 && errno != EEXIST)
+                return vs_error_errno(err, "link sbin/init");
+        return write_meta(tmpl_fd, "busybox", err);
+}
+
+int vs_template_build_busybox(int store_fd, const char *name, const char *busybox_path,
+                              vs_error_t *err)
+{
+        cleanup_free char *building = vs_strdupf(".%s%s", name, BUILD_SUFFIX);
+        cleanup_close int tmpl_fd = -1;
+
+        if (vs_template_exists(store_fd, name))
+                return vs_error_kind(err, VS_E_STATE, EEXIST, "template %s already exists", name);
+        vs_rmtree_at(store_fd, building, NULL);
+        if (mkdirat(store_fd, building, 0755) < 0)
+                return vs_error_errno(err, "mkdir %s", building);
+        tmpl_fd = openat(store_fd, building, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (tmpl_fd < 0 || populate_busybox(tmpl_fd, busybox_path, err) < 0) {
+                if (tmpl_fd < 0)
+                        vs_error_errno(err, "open %s", building);
+                vs_rmtree_at(store_fd, building, NULL);
+                return -1;
+        }
+        if (syncfs(tmpl_fd) < 0 || renameat(store_fd, building, store_fd, name) < 0) {
+                vs_error_errno(err, "publish template %s", name);
+                vs_rmtree_at(store_fd, building, NULL);
+                return -1;
+        }
+        return vs_fsync_dir(store_fd, err);
+}
+
+int vs_template_exists(int store_fd, const char *name)
+{
+        struct stat st;
+
+        return fstatat(store_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+}
+
+char *vs_template_meta(int store_fd, const char *name, const char *key)
+{
+        cleanup_free char *path = vs_strdupf("%s/meta", name);
+        cleanup_kv vs_kv_t meta = { 0 };
+        const char *value;
+
+        if (vs_kv_load(store_fd, path, &meta, NULL) < 0)
+                return NULL;
+        value = vs_kv_get(&meta, key);
+        return value ? vs_xstrdup(value) : NULL;
+}
+
+/* Bytes allocated below dirfd, each hard-linked inode once per device. */
+struct seen {
+        dev_t dev;
+        ino_t ino;
+};
+
+static uint64_t du_at(int dirfd, struct seen **seen, size_t *nseen, int depth)
+{
+        cleanup_closedir DIR *dir = NULL;
+        struct dirent *ent;
+        uint64_t total = 0;
+        int fd = dup(dirfd);
+
+        if (fd < 0 || depth > 64 || !(dir = fdopendir(fd))) {
+                if (fd >= 0 && !dir)
+                        close(fd);
+                return 0;
+        }
+        while ((ent = readdir(dir))) {
+                struct stat st;
+
+                if (strcmp(ent->d_name, ".") == 0 || strcmp(ent->d_name, "..") == 0)
+                        continue;
+                if (fstatat(dirfd, ent->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        continue;
+                if (st.st_nlink > 1 && !S_ISDIR(st.st_mode)) {
+                        size_t i;
+
+                        for (i = 0; i < *nseen; i++)
+                                if ((*seen)[i].dev == st.st_dev && (*seen)[i].ino == st.st_ino)
+                                        break;
+                        if (i < *nseen)
+                                continue;
+                        *seen = realloc(*seen, (*nseen + 1) * sizeof(**seen));
+                        if (!*seen)
+                                abort();
+                        (*seen)[(*nseen)++] = (struct seen){ st.st_dev, st.st_ino };
+                }
+                total += (uint64_t)st.st_blocks * 512;
+                if (S_ISDIR(st.st_mode)) {
+                        cleanup_close int sub = openat(dirfd, ent->d_name,
+                                                       O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+                                                               O_CLOEXEC);
+
+                        if (sub >= 0)
+                                total += du_at(sub, seen, nseen, depth + 1);
+                }
+        }
+        return total;
+}
+
+static void fill_info(int store_fd, const char *name, vs_template_info_t *info)
+{
+        cleanup_free char *builder = vs_template_meta(store_fd, name, "builder");
+        cleanup_free char *created = vs_template_meta(store_fd, name, "created");
+        cleanup_free struct seen *seen = NULL;
+        cleanup_close int fd = openat(store_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        size_t nseen = 0;
+
+        memset(info, 0, sizeof(*info));
+        vs_strlcpy(info->name, name, sizeof(info->name));
+        vs_strlcpy(info->builder, builder ? builder : "unknown", sizeof(info->builder));
+        info->created = created ? (time_t)strtoll(created, NULL, 10) : 0;
+        info->bytes = fd >= 0 ? du_at(fd, &seen, &nseen, 0) : 0;
+}
+
+static int cmp_info(const void *a, const void *b)
+{
+        return strcmp(((const vs_template_info_t *)a)->name, ((const vs_template_info_t *)b)->name);
+}
+
+int vs_template_list(int store_fd, vs_template_info_t **list, size_t *count, vs_error_t *err)
+{
+        cleanup_closedir DIR *dir = NULL;
+        vs_template_info_t *items = NULL;
+        struct dirent *ent;
+        size_t n = 0;
+        int fd = dup(store_fd);
+
+        if (fd < 0 || !(dir = fdopendir(fd))) {
+                if (fd >= 0)
+                        close(fd);
+                return vs_error_errno(err, "read template store");
+        }
+        rewinddir(dir);
+        while ((ent = readdir(dir))) {
+                if (ent->d_name[0] == '.' || !vs_template_exists(store_fd, ent->d_name))
+                        continue;
+                items = realloc(items, (n + 1) * sizeof(*items));
+                if (!items)
+                        abort();
+                fill_info(store_fd, ent->d_name, &items[n++]);
+        }
+        if (n > 1)
+                qsort(items, n, sizeof(*items), cmp_info);
+        *list = items;
+        *count = n;
+        return 0;
+}
+
+int vs_template_remove(int store_fd, const char *name, vs_error_t *err)
+{
+        cleanup_free char *doomed = vs_strdupf(".%s.removing", name);
+
+        if (!vs_template_exists(store_fd, name))
+                return vs_error_kind(err, VS_E_NOTFOUND, ENOENT, "no such template");
+        if (renameat(store_fd, name, store_fd, doomed) < 0)
+                return vs_error_errno(err, "remove template %s", name);
+        return vs_rmtree_at(store_fd, doomed, err);
+}
+
+void vs_template_store_recover(int store_fd)
+{
+        cleanup_closedir DIR *dir = NULL;
+        struct dirent *ent;
+        int fd = dup(store_fd);
+
+        if (fd < 0 || !(dir = fdopendir(fd))) {
+                if (fd >= 0)
+                        close(fd);
+                return;
+        }
+        while ((ent = readdir(dir))) {
+                size_t len = strlen(ent->d_name);
+
+                if (ent->d_name[0] != '.' || len < 2 || strcmp(ent->d_name, "..") == 0)
+                        continue;
+                if ((len > strlen(BUILD_SUFFIX) &&
+                     strcmp(ent->d_name + len - strlen(BUILD_SUFFIX), BUILD_SUFFIX) == 0) ||
+                    (len > 9 && strcmp(ent->d_name + len - 9, ".removing") == 0))
+                        vs_rmtree_at(store_fd, ent->d_name, NULL);
+        }
+}

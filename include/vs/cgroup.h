@@ -1,0 +1,45 @@
+/* scheduler-limits: the cgroup tree. vsd nests everything under its own
+ * cgroup on each hierarchy: <own>/<tree name>/<slice>/<vps>. Works on cgroup
+ * v1, hybrid and v2; the mode is detected once. */
+#ifndef VS_CGROUP_H
+#define VS_CGROUP_H
+
+#include <sys/types.h>
+
+#include "vs/error.h"
+
+typedef enum { VS_CGROUP_V1, VS_CGROUP_HYBRID, VS_CGROUP_V2 } vs_cgroup_mode_t;
+
+typedef struct vs_cgroup_tree vs_cgroup_tree_t;
+typedef struct vs_cgroup vs_cgroup_t;
+
+/* Finds the hierarchies and vsd's own cgroup on each; creates <own>/<name>. */
+int vs_cgroup_tree_open(const char *name, vs_cgroup_tree_t **tree, vs_error_t *err);
+void vs_cgroup_tree_free(vs_cgroup_tree_t *tree);
+vs_cgroup_mode_t vs_cgroup_tree_mode(const vs_cgroup_tree_t *tree);
+const char *vs_cgroup_mode_name(vs_cgroup_mode_t mode);
+/* Removes <own>/<name> and empty slices when nothing is left below. */
+void vs_cgroup_tree_prune(vs_cgroup_tree_t *tree);
+
+/* Creates (or opens, when it exists) the VPS's cgroup on every hierarchy. */
+int vs_cgroup_create(vs_cgroup_tree_t *tree, const char *slice, const char *vps,
+                     vs_cgroup_t **cg, vs_error_t *err);
+void vs_cgroup_free(vs_cgroup_t *cg);
+
+/* Moves the calling process into the VPS's cgroups, and back into vsd's own.
+ * vsd clones a VPS's processes between the two so that they are born in the
+ * VPS's cgroups with their cgroup namespace rooted there (the kernel roots a
+ * new cgroup namespace at the parent's cgroup, even with CLONE_INTO_CGROUP). */
+int vs_cgroup_enter(vs_cgroup_t *cg, vs_error_t *err);
+int vs_cgroup_leave(vs_cgroup_tree_t *tree, vs_error_t *err);
+vs_cgroup_tree_t *vs_cgroup_tree_of(vs_cgroup_t *cg);
+
+/* Number of processes in the VPS's cgroup (-1 and err on failure). */
+int vs_cgroup_nprocs(vs_cgroup_t *cg, vs_error_t *err);
+/* SIGKILLs every process in the VPS's cgroup. */
+int vs_cgroup_kill(vs_cgroup_t *cg, vs_error_t *err);
+/* Removes the VPS's cgroup on every hierarchy; missing is not an error. */
+int vs_cgroup_remove(vs_cgroup_tree_t *tree, const char *slice, const char *vps,
+                     vs_error_t *err);
+
+#endif

@@ -1,0 +1,43 @@
+/* cow-fs: the template store and the copy-on-write root of each VPS.
+ * A template is <store>/NAME/{rootfs/,meta}; a VPS root is an overlay of the
+ * template (lower, never modified) and the VPS's own upper layer. */
+#ifndef VS_COWFS_H
+#define VS_COWFS_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include "vs/error.h"
+
+typedef struct {
+        char name[64];
+        char builder[32];
+        time_t created;
+        uint64_t bytes; /* allocated on disk, each inode counted once */
+} vs_template_info_t;
+
+/* Builds the busybox template offline from the host's static busybox
+ * (Debian's busybox-static). The template appears atomically. */
+int vs_template_build_busybox(int store_fd, const char *name, const char *busybox_path,
+                              vs_error_t *err);
+/* 1 if it exists, 0 if not. */
+int vs_template_exists(int store_fd, const char *name);
+/* Lists templates into a malloc'd array. */
+int vs_template_list(int store_fd, vs_template_info_t **list, size_t *count, vs_error_t *err);
+/* Removes a template; the caller has checked that no VPS uses it. */
+int vs_template_remove(int store_fd, const char *name, vs_error_t *err);
+/* Reads a key of the template's meta file into a malloc'd string, or NULL. */
+char *vs_template_meta(int store_fd, const char *name, const char *key);
+/* Removes half-built templates that a crash left behind. */
+void vs_template_store_recover(int store_fd);
+
+/* Creates the VPS's private layers (upper/, work/, rootfs/) in vps_fd. */
+int vs_rootfs_prepare(int vps_fd, vs_error_t *err);
+/* Mounts the overlay at `target`: lower is the template's rootfs. Runs in
+ * the VPS's own mount namespace, so the mount dies with the VPS. */
+int vs_rootfs_mount(const char *lower, const char *upper, const char *work, const char *target,
+                    vs_error_t *err);
+/* Whether `path` can be used in overlay options (no ',' ':' or '\\'). */
+int vs_rootfs_path_ok(const char *path);
+
+#endif

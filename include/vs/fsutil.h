@@ -1,0 +1,35 @@
+/* File helpers shared by every subsystem: atomic writes, whole-file reads,
+ * recursive removal that never follows symlinks or crosses mounts. */
+#ifndef VS_FSUTIL_H
+#define VS_FSUTIL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "vs/error.h"
+
+/* Writes `name` in `dirfd` atomically: temp file, rename. With `durable`
+ * the data and the rename are fsynced (configs); without, the file survives a
+ * crash of vsd but not of the machine (run-time state, which a machine crash
+ * makes stale anyway), and costs no disk flush on the start path. */
+int vs_write_atomic(int dirfd, const char *name, const char *data, size_t len, mode_t mode,
+                    int durable, vs_error_t *err);
+/* Reads a whole file (at most `max` bytes, NUL-terminated) into *out. */
+int vs_read_file(int dirfd, const char *path, size_t max, char **out, size_t *len,
+                 vs_error_t *err);
+/* Writes a short string to an existing file (cgroup and proc files). */
+int vs_write_string(int dirfd, const char *path, const char *text, vs_error_t *err);
+/* Removes `name` in `dirfd` and everything below it; missing is not an error.
+ * Stays on one file system: a mount below is refused with EBUSY. */
+int vs_rmtree_at(int dirfd, const char *name, vs_error_t *err);
+/* mkdir -p, each component with `mode`. */
+int vs_mkdir_p(const char *path, mode_t mode, vs_error_t *err);
+int vs_fsync_dir(int dirfd, vs_error_t *err);
+/* Formats into a malloc'd string; aborts on out of memory. */
+char *vs_strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void *vs_xmalloc(size_t size);
+/* Copies at most size-1 bytes and terminates; returns strlen(src). */
+size_t vs_strlcpy(char *dst, const char *src, size_t size);
+char *vs_xstrdup(const char *s);
+
+#endif

@@ -1,0 +1,38 @@
+/* Parsers for the names and values admins type (DESIGN.md section 3).
+ * Out-of-range values are refused, never clamped. */
+#ifndef VS_PARSE_H
+#define VS_PARSE_H
+
+#include <stdint.h>
+
+#include "vs/error.h"
+
+#define VS_NAME_MAX 63
+
+/* VPS, slice and template names: [a-z0-9][a-z0-9_-]{0,62}. `what` names the
+ * kind of thing in the message ("VPS name", "template name"). */
+int vs_parse_name(const char *name, const char *what, vs_error_t *err);
+
+/* Hostnames: RFC 1123 labels, at most 64 characters in all. */
+int vs_parse_hostname(const char *hostname, vs_error_t *err);
+
+/* Sizes: a number with an optional K M G T (1024-based) or KiB MiB GiB TiB
+ * suffix, or B for bytes. */
+int vs_parse_size(const char *text, uint64_t *bytes, vs_error_t *err);
+
+/* CPU: "50%" (of one CPU), "1.5" (CPUs) or "25ms/100ms"; result in
+ * millionths of a CPU (1000000 = one full CPU). */
+int vs_parse_cpu(const char *text, uint64_t *micro_cpus, vs_error_t *err);
+
+/* Durations: a number of seconds, or with a unit: ms, s, m, h. Result in ms. */
+int vs_parse_duration(const char *text, uint64_t *ms, vs_error_t *err);
+
+/* A non-negative integer in [min, max]. `what` names it in the message. */
+int vs_parse_uint(const char *text, uint64_t min, uint64_t max, const char *what, uint64_t *out,
+                  vs_error_t *err);
+
+/* Signal names with or without SIG, or numbers ("SIGPWR", "TERM", "15"). */
+int vs_parse_signal(const char *text, int *signo, vs_error_t *err);
+const char *vs_signal_name(int signo);
+
+#endif

@@ -1,0 +1,105 @@
+#include "vs/error.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static void error_vformat(vs_error_t *err, const char *fmt, va_list ap)
+{
+        vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+}
+
+int vs_error_set(vs_error_t *err, int errnum, const char *fmt, ...)
+{
+        va_list ap;
+
+        if (!err)
+                return -1;
+        va_start(ap, fmt);
+        error_vformat(err, fmt, ap);
+        va_end(ap);
+        err->errnum = errnum;
+        err->kind = VS_E_INTERNAL;
+        return -1;
+}
+
+int vs_error_errno(vs_error_t *err, const char *fmt, ...)
+{
+        int errnum = errno;
+        size_t len;
+        va_list ap;
+
+        if (!err)
+                return -1;
+        va_start(ap, fmt);
+        error_vformat(err, fmt, ap);
+        va_end(ap);
+        len = strlen(err->msg);
+        snprintf(err->msg + len, sizeof(err->msg) - len, ": %s", strerror(errnum));
+        err->errnum = errnum;
+        err->kind = errnum == EPERM || errnum == EACCES ? VS_E_PERM : VS_E_INTERNAL;
+        return -1;
+}
+
+int vs_error_kind(vs_error_t *err, vs_error_kind_t kind, int errnum, const char *fmt, ...)
+{
+        va_list ap;
+
+        if (!err)
+                return -1;
+        va_start(ap, fmt);
+        error_vformat(err, fmt, ap);
+        va_end(ap);
+        err->errnum = errnum;
+        err->kind = kind;
+        return -1;
+}
+
+int vs_error_wrap(vs_error_t *err, const char *fmt, ...)
+{
+        char prefix[258];
+        size_t plen, olen, cap = sizeof(err->msg) - 1;
+        va_list ap;
+
+        if (!err)
+                return -1;
+        va_start(ap, fmt);
+        vsnprintf(prefix, sizeof(prefix) - 2, fmt, ap);
+        va_end(ap);
+        strcat(prefix, ": ");
+        plen = strlen(prefix);
+        olen = strlen(err->msg);
+        if (plen + olen > cap)
+                olen = cap - plen; /* keep the context, cut the tail */
+        memmove(err->msg + plen, err->msg, olen);
+        memcpy(err->msg, prefix, plen);
+        err->msg[plen + olen] = '\0';
+        return -1;
+}
+
+void vs_error_clear(vs_error_t *err)
+{
+        if (err)
+                memset(err, 0, sizeof(*err));
+}
+
+static const char *const kind_names[] = {
+        [VS_E_INTERNAL] = "internal", [VS_E_USAGE] = "usage", [VS_E_NOTFOUND] = "not-found",
+        [VS_E_STATE] = "state",       [VS_E_PERM] = "permission", [VS_E_DAEMON] = "daemon",
+};
+
+const char *vs_error_kind_name(vs_error_kind_t kind)
+{
+        if ((unsigned)kind >= sizeof(kind_names) / sizeof(kind_names[0]))
+                return "internal";
+        return kind_names[kind];
+}
+
+int vs_error_kind_from_name(const char *name)
+{
+        for (size_t i = 0; i < sizeof(kind_names) / sizeof(kind_names[0]); i++)
+                if (name && strcmp(name, kind_names[i]) == 0)
+                        return (int)i;
+        return VS_E_INTERNAL;
+}

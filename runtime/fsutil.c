@@ -1,0 +1,245 @@
+#include "vs/fsutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vs/cleanup.h"
+
+void *vs_xmalloc(size_t size)
+{
+        void *p = calloc(1, size ? size : 1);
+
+        if (!p)
+                abort();
+        return p;
+}
+
+size_t vs_strlcpy(char *dst, const char *src, size_t size)
+{
+        size_t len = strlen(src);
+
+        if (size > 0) {
+                size_t n = len < size - 1 ? len : size - 1;
+
+                memcpy(dst, src, n);
+                dst[n] = '\0';
+        }
+        return len;
+}
+
+char *vs_xstrdup(const char *s)
+{
+        char *copy = strdup(s ? s : "");
+
+        if (!copy)
+                abort();
+        return copy;
+}
+
+char *vs_strdupf(const char *fmt, ...)
+{
+        char *out;
+        va_list ap;
+
+        va_start(ap, fmt);
+        if (vasprintf(&out, fmt, ap) < 0)
+                abort();
+        va_end(ap);
+        return out;
+}
+
+int vs_fsync_dir(int dirfd, vs_error_t *err)
+{
+        cleanup_close int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        if (fd < 0 || fsync(fd) < 0)
+                return vs_error_errno(err, "fsync directory");
+        return 0;
+}
+
+static int write_all(int fd, const char *data, size_t len)
+{
+        while (len > 0) {
+                ssize_t n = write(fd, data, len);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -1;
+                data += n;
+                len -= (size_t)n;
+        }
+        return 0;
+}
+
+static int write_atomic_in(int dirfd, const char *name, const char *data, size_t len, mode_t mode,
+                           int durable, vs_error_t *err);
+
+int vs_write_atomic(int dirfd, const char *name, const char *data, size_t len, mode_t mode,
+                    int durable, vs_error_t *err)
+{
+        const char *slash = strrchr(name, '/');
+        cleanup_free char *parent = NULL;
+        cleanup_close int parent_fd = -1;
+
+        if (!slash)
+                return write_atomic_in(dirfd, name, data, len, mode, durable, err);
+        /* the temp file must sit beside the target for rename to be atomic */
+        parent = vs_xstrdup(name);
+        parent[slash - name] = '\0';
+        parent_fd = openat(dirfd, parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (parent_fd < 0)
+                return vs_error_errno(err, "open %s", parent);
+        return write_atomic_in(parent_fd, slash + 1, data, len, mode, durable, err);
+}
+
+static int write_atomic_in(int dirfd, const char *name, const char *data, size_t len, mode_t mode,
+                           int durable, vs_error_t *err)
+{
+        cleanup_free char *tmp = vs_strdupf(".%s.tmp.%d", name, (int)getpid());
+        cleanup_close int fd = -1;
+
+        fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+        if (fd < 0)
+                return vs_error_errno(err, "create %s", tmp);
+        if (write_all(fd, data, len) < 0 || (durable && fsync(fd) < 0)) {
+                vs_error_errno(err, "write %s", name);
+                unlinkat(dirfd, tmp, 0);
+                return -1;
+        }
+        if (renameat(dirfd, tmp, dirfd, name) < 0) {
+                vs_error_errno(err, "rename %s", name);
+                unlinkat(dirfd, tmp, 0);
+                return -1;
+        }
+        return durable ? vs_fsync_dir(dirfd, err) : 0;
+}
+
+int vs_read_file(int dirfd, const char *path, size_t max, char **out, size_t *len,
+                 vs_error_t *err)
+{
+        cleanup_close int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+        cleanup_free char *buf = NULL;
+        size_t used = 0, cap = 4096;
+
+        if (fd < 0)
+                return vs_error_errno(err, "open %s", path);
+        buf = vs_xmalloc(cap + 1);
+        for (;;) {
+                ssize_t n;
+
+                if (used == cap) {
+                        if (cap >= max)
+                                return vs_error_set(err, EFBIG, "%s is larger than %zu bytes",
+                                                    path, max);
+                        cap = cap * 2 > max ? max : cap * 2;
+                        buf = realloc(buf, cap + 1);
+                        if (!buf)
+                                abort();
+                }
+                n = read(fd, buf + used, cap - used);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return vs_error_errno(err, "read %s", path);
+                if (n == 0)
+                        break;
+                used += (size_t)n;
+        }
+        buf[used] = '\0';
+        if (len)
+                *len = used;
+        *out = steal_ptr(buf);
+        return 0;
+}
+
+int vs_write_string(int dirfd, const char *path, const char *text, vs_error_t *err)
+{
+        cleanup_close int fd = openat(dirfd, path, O_WRONLY | O_CLOEXEC);
+
+        if (fd < 0)
+                return vs_error_errno(err, "open %s", path);
+        if (write_all(fd, text, strlen(text)) < 0)
+                return vs_error_errno(err, "write '%s' to %s", text, path);
+        return 0;
+}
+
+static int rmtree_children(int fd, dev_t dev, vs_error_t *err);
+
+static int rmtree_entry(int parent, const char *name, dev_t dev, vs_error_t *err)
+{
+        struct stat st;
+        cleanup_close int fd = -1;
+
+        if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return errno == ENOENT ? 0 : vs_error_errno(err, "stat %s", name);
+        if (!S_ISDIR(st.st_mode)) {
+                if (unlinkat(parent, name, 0) < 0 && errno != ENOENT)
+                        return vs_error_errno(err, "remove %s", name);
+                return 0;
+        }
+        if (st.st_dev != dev)
+                return vs_error_set(err, EBUSY, "%s is a mount point, not removing it", name);
+        fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return vs_error_errno(err, "open %s", name);
+        if (rmtree_children(fd, dev, err) < 0)
+                return vs_error_wrap(err, "%s", name);
+        if (unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+                return vs_error_errno(err, "remove %s", name);
+        return 0;
+}
+
+static int rmtree_children(int fd, dev_t dev, vs_error_t *err)
+{
+        cleanup_closedir DIR *dir = NULL;
+        int dupfd = dup(fd);
+        struct dirent *ent;
+
+        if (dupfd < 0)
+                return vs_error_errno(err, "dup");
+        dir = fdopendir(dupfd);
+        if (!dir) {
+                close(dupfd);
+                return vs_error_errno(err, "opendir");
+        }
+        while ((ent = readdir(dir))) {
+                if (strcmp(ent->d_name, ".") == 0 || strcmp(ent->d_name, "..") == 0)
+                        continue;
+                if (rmtree_entry(fd, ent->d_name, dev, err) < 0)
+                        return -1;
+        }
+        return 0;
+}
+
+int vs_rmtree_at(int dirfd, const char *name, vs_error_t *err)
+{
+        struct stat st;
+
+        if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return errno == ENOENT ? 0 : vs_error_errno(err, "stat %s", name);
+        return rmtree_entry(dirfd, name, st.st_dev, err);
+}
+
+int vs_mkdir_p(const char *path, mode_t mode, vs_error_t *err)
+{
+        cleanup_free char *copy = vs_xstrdup(path);
+
+        for (char *p = copy + 1; *p; p++) {
+                if (*p != '/')
+                        continue;
+                *p = '\0';
+                if (mkdir(copy, mode) < 0 && errno != EEXIST)
+                        return vs_error_errno(err, "mkdir %s", copy);
+                *p = '/';
+        }
+        if (mkdir(copy, mode) < 0 && errno != EEXIST)
+                return vs_error_errno(err, "mkdir %s", copy);
+        return 0;
+}

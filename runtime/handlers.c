@@ -1,0 +1,541 @@
+/* vsd's request handlers: decode the arguments, call the lifecycle, answer.
+ * Commands that wait (stop, restart, destroy --force, exec) park the client
+ * and answer from the event that ends the wait. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "spawn.h"
+#include "vs/cleanup.h"
+#include "vs/cowfs.h"
+#include "vs/fsutil.h"
+#include "vs/log.h"
+#include "vs/parse.h"
+#include "vsd.h"
+
+#define EXEC_ARGS_MAX 4096
+
+static void reply_ok(struct vsd *d, struct client *c)
+{
+        vsd_client_reply(d, c, vs_reply_ok(), NULL, 0);
+}
+
+static struct vps *find_named(struct vsd *d, const vs_request_t *req, vs_error_t *err)
+{
+        struct vps *v;
+
+        if (vs_parse_name(req->name, "VPS name", err) < 0)
+                return NULL;
+        v = vsd_vps_find(d, req->name);
+        if (!v)
+                vs_error_kind(err, VS_E_NOTFOUND, ENOENT, "no such VPS");
+        return v;
+}
+
+static void park(struct client *c, enum wait_kind kind, struct vps *v)
+{
+        c->wait = kind;
+        c->vps = v;
+}
+
+static uint64_t timeout_arg(const vs_request_t *req)
+{
+        long long ms = vs_json_int(req->args, "timeout_ms", VS_STOP_TIMEOUT_MS);
+
+        if (vs_json_bool(req->args, "fast"))
+                return 0;
+        return ms < 1 ? 1 : (uint64_t)ms;
+}
+
+static int handle_ping(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
+{
+        json_object *reply = vs_reply_ok();
+
+        (void)req;
+        (void)err;
+        json_object_object_add(reply, "root", json_object_new_string(*d->root ? d->root : "/"));
+        json_object_object_add(reply, "cgroup",
+                               json_object_new_string(
+                                       vs_cgroup_mode_name(vs_cgroup_tree_mode(d->cgtree))));
+        json_object_object_add(reply, "pid", json_object_new_int((int)getpid()));
+        vsd_client_reply(d, c, reply, NULL, 0);
+        return 0;
+}
+
+static int handle_create(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
+{
+        const char *tmpl = vs_json_str(req->args, "template");
+        const char *hostname = vs_json_str(req->args, "hostname");
+
+        if (vs_parse_name(req->name, "VPS name", err) < 0)
+                return -1;
+        if (!tmpl)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL, "--template is required");
+        if (vs_parse_name(tmpl, "template name", err) < 0 ||
+            (hostname && vs_parse_hostname(hostname, err) < 0))
+                return -1;
+        if (vsd_vps_create(d, req->name, tmpl, hostname ? hostname : req->name, err) < 0)
+                return -1;
+        vs_log(LOG_INFO, "created %s from template %s", req->name, tmpl);
+        reply_ok(d, c);
+        return 0;
+}
+
+static int handle_start(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
+{
+        struct vps *v = find_named(d, req, err);
+
+        if (!v || vsd_vps_start(d, v, err) < 0)
+                return -1;
+        vs_log(LOG_INFO, "started %s (pid %d)", v->name, (int)v->pid);
+        reply_ok(d, c);
+        return 0;
+}
+
+static int handle_stop(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
+{
+        struct vps *v = find_named(d, req, err);
+
+        if (!v || vsd_vps_stop_begin(d, v, timeout_arg(req), err) < 0)
+                return -1;
+        park(c, WAIT_STOP, v);
+        return 1;
+}
+
+static int handle_restart(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
+{
+        struct vps *v = find_named(d, req, err);
+
+        if (!v)
+                return -1;
+        if (v->phase == PHASE_STOPPED)
+                return handle_start(d, c, req, err);
+        if (vsd_vps_stop_begin(d, v, timeout_arg(req), err) < 0)
+                return -1;
+        park(c, WAIT_RESTART, v);
+        return 1;
+}
+
+static int handle_destroy(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
+{
+        struct vps *v;
+
+        if (vs_parse_name(req->name, "VPS name", err) < 0)
+                return -1;
+        v = vsd_vps_find(d, req->name);
+        if (!v) {
+                /* destroy is idempotent: what is gone stays gone */
+                json_object *reply = vs_reply_ok();
+
+                json_object_object_add(reply, "absent", json_object_new_boolean(1));
+                vsd_client_reply(d, c, reply, NULL, 0);
+                return 0;
+        }
+        if (v->phase != PHASE_STOPPED && vs_json_bool(req->args, "force")) {
+                if (vsd_vps_stop_begin(d, v, 0, err) < 0)
+                        return -1;
+                park(c, WAIT_DESTROY, v);
+                return 1;
+        }
+        if (vsd_vps_destroy(d, v, err) < 0)
+                return -1;
+        vs_log(LOG_INFO, "destroyed %s", req->name);
+        reply_ok(d, c);
+        return 0;
+}
+
+static int handle_status(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
+{
+        struct vps *v = find_named(d, req, err);
+        json_object *reply;
+
+        if (!v)
+                return -1;
+        reply = vs_reply_ok();
+        json_object_object_add(reply, "vps", vsd_vps_describe(d, v));
+        vsd_client_reply(d, c, reply, NULL, 0);
+        return 0;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+        return strcmp((*(struct vps *const *)a)->name, (*(struct vps *const *)b)->name);
+}
+
+static int handle_list(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
+{
+        json_object *reply = vs_reply_ok(), *array = json_object_new_array();
+        cleanup_free struct vps **sorted = NULL;
+        size_t n = 0, i = 0;
+
+        (void)req;
+        (void)err;
+        for (struct vps *v = d->vps_list; v; v = v->next)
+                n++;
+        sorted = vs_xmalloc((n + 1) * sizeof(*sorted));
+        for (struct vps *v = d->vps_list; v; v = v->next)
+                sorted[i++] = v;
+        qsort(sorted, n, sizeof(*sorted), cmp_names);
+        for (i = 0; i < n; i++)
+                json_object_array_add(array, vsd_vps_describe(d, sorted[i]));
+        json_object_object_add(reply, "vps", array);
+        vsd_client_reply(d, c, reply, NULL, 0);
+        return 0;
+}
+
+/* ---- exec ---- */
+
+static char **string_array(json_object *array, size_t max, const char *what, vs_error_t *err)
+{
+        size_t n;
+        char **out;
+
+        if (!array || !json_object_is_type(array, json_type_array))
+                return vs_error_kind(err, VS_E_USAGE, EINVAL, "%s is missing", what), NULL;
+        n = json_object_array_length(array);
+        if (n > max)
+                return vs_error_kind(err, VS_E_USAGE, E2BIG, "%s has too many items", what),
+                       NULL;
+        out = vs_xmalloc((n + 1) * sizeof(char *));
+        for (size_t i = 0; i < n; i++) {
+                json_object *item = json_object_array_get_idx(array, i);
+
+                if (!json_object_is_type(item, json_type_string)) {
+                        vs_strvfreep(&out);
+                        return vs_error_kind(err, VS_E_USAGE, EINVAL, "%s item is not a string",
+                                             what),
+                               NULL;
+                }
+                out[i] = vs_xstrdup(json_object_get_string(item));
+        }
+        return out;
+}
+
+static char **exec_env(const vs_request_t *req, int use_tty)
+{
+        const char *term = vs_json_str(req->args, "term");
+        char **env = vs_xmalloc(6 * sizeof(char *));
+        size_t n = 0;
+
+        env[n++] = vs_xstrdup("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+        env[n++] = vs_xstrdup("HOME=/root");
+        env[n++] = vs_xstrdup("container=paene");
+        if (use_tty)
+                env[n++] = vs_strdupf("TERM=%s", term && *term && !strchr(term, '/') ? term
+                                                                                     : "xterm");
+        env[n] = NULL;
+        return env;
+}
+
+struct exec_pipes {
+        int child[3];  /* stdin read end, stdout and stderr write ends */
+        int client[3]; /* the other ends, for vsctl */
+};
+
+static void pipes_close(int fds[3])
+{
+        for (int i = 0; i < 3; i++)
+                if (fds[i] >= 0) {
+                        close(fds[i]);
+                        fds[i] = -1;
+                }
+}
+
+static int pipes_open(struct exec_pipes *p, vs_error_t *err)
+{
+        for (int i = 0; i < 3; i++) {
+                int fds[2];
+
+                if (pipe2(fds, O_CLOEXEC) < 0)
+                        return vs_error_errno(err, "pipe");
+                p->child[i] = i == 0 ? fds[0] : fds[1];
+                p->client[i] = i == 0 ? fds[1] : fds[0];
+        }
+        return 0;
+}
+
+static int start_exec(struct vsd *d, struct client *c, struct vps *v, const vs_request_t *req,
+                      vs_error_t *err)
+{
+        cleanup_strv char **argv = string_array(json_object_object_get(req->args, "argv"),
+                                                EXEC_ARGS_MAX, "command", err);
+        int use_tty = vs_json_bool(req->args, "tty");
+        cleanup_strv char **envp = exec_env(req, use_tty);
+        struct exec_pipes p = { { -1, -1, -1 }, { -1, -1, -1 } };
+        struct vs_exec_spec spec = {
+                .init_pidfd = v->pidfd,
+                .own_pidns_fd = d->own_pidns_fd,
+                .envp = envp,
+                .cwd = use_tty ? "/root" : "/",
+                .use_tty = use_tty,
+                .winsize = { .ws_row = (unsigned short)vs_json_int(req->args, "rows", 0),
+                             .ws_col = (unsigned short)vs_json_int(req->args, "cols", 0) },
+        };
+        json_object *reply;
+        int master = -1;
+        pid_t pid;
+
+        if (!argv)
+                return -1;
+        if (!argv[0])
+                return vs_error_kind(err, VS_E_USAGE, EINVAL, "no command given");
+        spec.argv = argv;
+        if (!use_tty && pipes_open(&p, err) < 0) {
+                pipes_close(p.child);
+                pipes_close(p.client);
+                return -1;
+        }
+        memcpy(spec.stdio, p.child, sizeof(spec.stdio));
+        pid = vs_spawn_exec(&spec, v->cg, &c->exec_pidfd, &master, err);
+        pipes_close(p.child);
+        if (pid < 0) {
+                c->exec_pidfd = -1;
+                pipes_close(p.client);
+                return -1;
+        }
+        c->exec_pid = pid;
+        vsd_epoll_add(d, c->exec_pidfd, &c->exec_ev, EPOLLIN);
+        reply = vs_reply_ok();
+        json_object_object_add(reply, "pid", json_object_new_int((int)pid));
+        if (use_tty) {
+                vsd_client_reply(d, c, reply, &master, 1);
+                close(master);
+        } else {
+                vsd_client_reply(d, c, reply, p.client, 3);
+                pipes_close(p.client);
+        }
+        return 0;
+}
+
+static int handle_exec(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
+{
+        struct vps *v = find_named(d, req, err);
+
+        if (!v)
+                return -1;
+        if (v->phase == PHASE_STOPPED)
+                return vs_error_kind(err, VS_E_STATE, ESRCH, "VPS is not running");
+        if (start_exec(d, c, v, req, err) < 0) {
+                /* like a shell: 127 for a command that is not there, else 126 */
+                json_object *reply = vs_reply_error(err);
+
+                json_object_object_add(reply, "exit",
+                                       json_object_new_int(err->errnum == ENOENT ? 127 : 126));
+                vsd_client_reply(d, c, reply, NULL, 0);
+                return 0;
+        }
+        park(c, WAIT_EXEC, v);
+        return 1;
+}
+
+void vsd_handle_exec_exited(struct vsd *d, struct client *c)
+{
+        siginfo_t info = { 0 };
+        json_object *reply = vs_reply_ok();
+        int status = 255;
+
+        if (waitid((idtype_t)P_PIDFD, (id_t)c->exec_pidfd, &info, WEXITED | WNOHANG) == 0 &&
+            info.si_pid != 0)
+                status = info.si_code == CLD_EXITED ? info.si_status : 128 + info.si_status;
+        vsd_epoll_del(d, c->exec_pidfd);
+        close(c->exec_pidfd);
+        c->exec_pidfd = -1;
+        json_object_object_add(reply, "exit", json_object_new_int(status));
+        vsd_client_reply(d, c, reply, NULL, 0);
+        c->wait = WAIT_NONE;
+        vsd_client_finish(d, c);
+}
+
+/* ---- logs ---- */
+
+static int handle_logs(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
+{
+        struct vps *v = find_named(d, req, err);
+        cleanup_free char *current = NULL;
+        cleanup_free char *previous = NULL;
+        int fds[2], nfds = 0;
+
+        if (!v)
+                return -1;
+        previous = vs_strdupf("%s/console.log.1", v->name);
+        current = vs_strdupf("%s/console.log", v->name);
+        fds[nfds] = openat(d->vps_fd, previous, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fds[nfds] >= 0)
+                nfds++;
+        fds[nfds] = openat(d->vps_fd, current, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fds[nfds] >= 0)
+                nfds++;
+        vsd_client_reply(d, c, vs_reply_ok(), fds, nfds);
+        for (int i = 0; i < nfds; i++)
+                close(fds[i]);
+        return 0;
+}
+
+/* ---- templates ---- */
+
+static int handle_template_build(struct vsd *d, struct client *c, vs_request_t *req,
+                                 vs_error_t *err)
+{
+        const char *builder = vs_json_str(req->args, "builder");
+        const char *name = *req->name ? req->name : builder;
+
+        if (!builder || strcmp(builder, "busybox") != 0)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                     "unknown template builder '%s' (available: busybox)",
+                                     builder ? builder : "");
+        if (vs_parse_name(name, "template name", err) < 0 ||
+            vs_template_build_busybox(d->tmpl_fd, name, d->busybox_path, err) < 0)
+                return -1;
+        vs_log(LOG_INFO, "built template %s (%s)", name, builder);
+        reply_ok(d, c);
+        return 0;
+}
+
+static int handle_template_list(struct vsd *d, struct client *c, vs_request_t *req,
+                                vs_error_t *err)
+{
+        cleanup_free vs_template_info_t *list = NULL;
+        json_object *reply, *array;
+        size_t count;
+
+        (void)req;
+        if (vs_template_list(d->tmpl_fd, &list, &count, err) < 0)
+                return -1;
+        reply = vs_reply_ok();
+        array = json_object_new_array();
+        for (size_t i = 0; i < count; i++) {
+                json_object *t = json_object_new_object();
+                int used = vsd_vps_uses_template(d, list[i].name);
+
+                json_object_object_add(t, "name", json_object_new_string(list[i].name));
+                json_object_object_add(t, "builder", json_object_new_string(list[i].builder));
+                json_object_object_add(t, "created", json_object_new_int64(list[i].created));
+                json_object_object_add(t, "bytes", json_object_new_int64((int64_t)list[i].bytes));
+                json_object_object_add(t, "vps", json_object_new_int(used));
+                json_object_array_add(array, t);
+        }
+        json_object_object_add(reply, "templates", array);
+        vsd_client_reply(d, c, reply, NULL, 0);
+        return 0;
+}
+
+static int handle_template_remove(struct vsd *d, struct client *c, vs_request_t *req,
+                                  vs_error_t *err)
+{
+        if (vs_parse_name(req->name, "template name", err) < 0)
+                return -1;
+        if (vsd_vps_uses_template(d, req->name))
+                return vs_error_kind(err, VS_E_STATE, EBUSY,
+                                     "template is in use by a VPS (destroy those first)");
+        if (vs_template_remove(d->tmpl_fd, req->name, err) < 0)
+                return -1;
+        vs_log(LOG_INFO, "removed template %s", req->name);
+        reply_ok(d, c);
+        return 0;
+}
+
+/* ---- dispatch ---- */
+
+typedef int (*handler_fn)(struct vsd *, struct client *, vs_request_t *, vs_error_t *);
+
+static const struct {
+        const char *cmd;
+        handler_fn fn;
+} handlers[] = {
+        { "ping", handle_ping },
+        { "create", handle_create },
+        { "start", handle_start },
+        { "stop", handle_stop },
+        { "restart", handle_restart },
+        { "destroy", handle_destroy },
+        { "status", handle_status },
+        { "list", handle_list },
+        { "exec", handle_exec },
+        { "logs", handle_logs },
+        { "template-build", handle_template_build },
+        { "template-list", handle_template_list },
+        { "template-remove", handle_template_remove },
+};
+
+int vsd_handle_request(struct vsd *d, struct client *c, vs_request_t *req)
+{
+        vs_error_t err = { 0 };
+
+        for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++) {
+                int rc;
+
+                if (strcmp(req->cmd, handlers[i].cmd) != 0)
+                        continue;
+                rc = handlers[i].fn(d, c, req, &err);
+                if (rc < 0) {
+                        vsd_client_reply_error(d, c, &err);
+                        return 0;
+                }
+                return rc;
+        }
+        vs_error_kind(&err, VS_E_USAGE, EINVAL, "unknown command '%s'", req->cmd);
+        vsd_client_reply_error(d, c, &err);
+        return 0;
+}
+
+/* ---- a VPS stopped: answer who waited ---- */
+
+static void answer_waiter(struct vsd *d, struct client *c, struct vps *v)
+{
+        vs_error_t err = { 0 };
+        enum wait_kind kind = c->wait;
+        int rc = 0;
+
+        c->wait = WAIT_NONE;
+        c->vps = NULL;
+        if (kind == WAIT_RESTART)
+                rc = vsd_vps_start(d, v, &err);
+        else if (kind == WAIT_DESTROY)
+                rc = vsd_vps_destroy(d, v, &err);
+        if (rc < 0)
+                vsd_client_reply_error(d, c, &err);
+        else
+                reply_ok(d, c);
+        vsd_client_finish(d, c);
+}
+
+void vsd_handle_vps_stopped(struct vsd *d, struct vps *v)
+{
+        struct client *c = d->clients, *next;
+        int waited = 0, destroyed = 0;
+
+        /* a destroy frees v: answer it last */
+        for (; c; c = next) {
+                next = c->next;
+                if (c->vps != v || c->wait == WAIT_EXEC || c->wait == WAIT_NONE)
+                        continue;
+                waited = 1;
+                if (c->wait == WAIT_DESTROY && !destroyed) {
+                        destroyed = 1;
+                        continue;
+                }
+                answer_waiter(d, c, v);
+        }
+        if (destroyed) {
+                for (c = d->clients; c; c = c->next)
+                        if (c->vps == v && c->wait == WAIT_DESTROY) {
+                                answer_waiter(d, c, v);
+                                break;
+                        }
+                return;
+        }
+        if (!waited && v->exit_known && v->exit_signal == SIGHUP) {
+                vs_error_t err = { 0 };
+
+                /* the kernel reports a reboot() inside a pid namespace as SIGHUP */
+                vs_log(LOG_INFO, "%s rebooted itself: starting it again", v->name);
+                if (vsd_vps_start(d, v, &err) < 0)
+                        vs_log(LOG_ERR, "restart %s: %s", v->name, err.msg);
+        }
+}

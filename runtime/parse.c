@@ -1,0 +1,328 @@
+#include "vs/parse.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdio.h>
+#include <strings.h>
+
+static int name_char_ok(char c, int first)
+{
+        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+                return 1;
+        return !first && (c == '_' || c == '-');
+}
+
+int vs_parse_name(const char *name, const char *what, vs_error_t *err)
+{
+        size_t len;
+
+        if (!name || !*name)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL, "%s is empty", what);
+        len = strlen(name);
+        if (len > VS_NAME_MAX)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                     "%s '%.80s' is too long (%zu characters, at most %d)", what,
+                                     name, len, VS_NAME_MAX);
+        for (size_t i = 0; i < len; i++) {
+                unsigned char c = (unsigned char)name[i];
+
+                if (name_char_ok((char)c, i == 0))
+                        continue;
+                if (i == 0 && (c == '_' || c == '-'))
+                        return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                             "%s '%s' must start with a-z or 0-9, not '%c'", what,
+                                             name, c);
+                if (isprint(c))
+                        return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                             "%s '%s' has a bad character '%c' at position %zu "
+                                             "(allowed: a-z 0-9 _ -)",
+                                             what, name, c, i + 1);
+                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                     "%s has a bad character 0x%02x at position %zu "
+                                     "(allowed: a-z 0-9 _ -)",
+                                     what, c, i + 1);
+        }
+        return 0;
+}
+
+int vs_parse_hostname(const char *hostname, vs_error_t *err)
+{
+        size_t len, label = 0;
+
+        if (!hostname || !*hostname)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL, "hostname is empty");
+        len = strlen(hostname);
+        if (len > 64)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                     "hostname is too long (%zu characters, at most 64)", len);
+        for (size_t i = 0; i < len; i++) {
+                char c = hostname[i];
+
+                if (c == '.') {
+                        if (label == 0)
+                                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                                     "hostname '%s' has an empty label", hostname);
+                        label = 0;
+                        continue;
+                }
+                if (!isalnum((unsigned char)c) && c != '-')
+                        return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                             "hostname '%s' has a bad character '%c' "
+                                             "(allowed: letters, digits, '-' and '.')",
+                                             hostname, isprint((unsigned char)c) ? c : '?');
+                if (c == '-' && label == 0)
+                        return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                             "hostname '%s': a label may not start with '-'",
+                                             hostname);
+                label++;
+        }
+        if (label == 0)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL, "hostname '%s' ends with '.'",
+                                     hostname);
+        return 0;
+}
+
+int vs_parse_uint(const char *text, uint64_t min, uint64_t max, const char *what, uint64_t *out,
+                  vs_error_t *err)
+{
+        char *end;
+        unsigned long long value;
+
+        if (!text || !isdigit((unsigned char)*text))
+                return vs_error_kind(err, VS_E_USAGE, EINVAL, "%s '%s' is not a number", what,
+                                     text ? text : "");
+        errno = 0;
+        value = strtoull(text, &end, 10);
+        if (*end)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL, "%s '%s' is not a number", what,
+                                     text);
+        if (errno == ERANGE || value < min || value > max)
+                return vs_error_kind(err, VS_E_USAGE, ERANGE,
+                                     "%s '%s' is out of range (%" PRIu64 "..%" PRIu64 ")", what,
+                                     text, min, max);
+        *out = value;
+        return 0;
+}
+
+/* Splits "12.5" into an integer part and a fraction scaled to `scale`,
+ * without floating point so that parsing is exact. */
+static int parse_decimal(const char *text, uint64_t scale, uint64_t *scaled, const char **rest)
+{
+        uint64_t whole = 0, frac = 0, frac_scale = scale;
+        const char *p = text;
+
+        if (!isdigit((unsigned char)*p))
+                return -1;
+        for (; isdigit((unsigned char)*p); p++) {
+                if (whole > (UINT64_MAX - 9) / 10)
+                        return -1;
+                whole = whole * 10 + (uint64_t)(*p - '0');
+        }
+        if (*p == '.') {
+                p++;
+                if (!isdigit((unsigned char)*p))
+                        return -1;
+                for (; isdigit((unsigned char)*p); p++) {
+                        frac_scale /= 10;
+                        frac += (uint64_t)(*p - '0') * frac_scale;
+                }
+        }
+        if (whole > UINT64_MAX / scale || whole * scale > UINT64_MAX - frac)
+                return -1;
+        *scaled = whole * scale + frac;
+        *rest = p;
+        return 0;
+}
+
+struct unit {
+        const char *suffix;
+        uint64_t factor;
+};
+
+static const struct unit size_units[] = {
+        { "", 1 },          { "B", 1 },           { "K", 1ULL << 10 },  { "KiB", 1ULL << 10 },
+        { "M", 1ULL << 20 }, { "MiB", 1ULL << 20 }, { "G", 1ULL << 30 }, { "GiB", 1ULL << 30 },
+        { "T", 1ULL << 40 }, { "TiB", 1ULL << 40 },
+};
+
+static const struct unit *find_unit(const struct unit *units, size_t n, const char *suffix)
+{
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(units[i].suffix, suffix) == 0)
+                        return &units[i];
+        return NULL;
+}
+
+/* Multiplies a value scaled by 1000 by a unit factor, refusing overflow. */
+static int apply_unit(uint64_t milli, uint64_t factor, uint64_t *out)
+{
+        __uint128_t value = (__uint128_t)milli * factor / 1000;
+
+        if (value > UINT64_MAX)
+                return -1;
+        *out = (uint64_t)value;
+        return 0;
+}
+
+int vs_parse_size(const char *text, uint64_t *bytes, vs_error_t *err)
+{
+        const struct unit *unit;
+        const char *suffix;
+        uint64_t milli;
+
+        if (!text || parse_decimal(text, 1000, &milli, &suffix) < 0)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                     "size '%s' is not a number with an optional K, M, G or T",
+                                     text ? text : "");
+        unit = find_unit(size_units, sizeof(size_units) / sizeof(size_units[0]), suffix);
+        if (!unit)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                     "size '%s' has an unknown unit '%s' (use K, M, G, T or "
+                                     "KiB, MiB, GiB, TiB)",
+                                     text, suffix);
+        if (apply_unit(milli, unit->factor, bytes) < 0)
+                return vs_error_kind(err, VS_E_USAGE, ERANGE, "size '%s' is too large", text);
+        if (milli % 1000 && unit->factor == 1)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                     "size '%s' has a fraction of a byte", text);
+        return 0;
+}
+
+static const struct unit duration_units[] = {
+        { "", 1000 }, { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 },
+};
+
+int vs_parse_duration(const char *text, uint64_t *ms, vs_error_t *err)
+{
+        const struct unit *unit;
+        const char *suffix;
+        uint64_t milli;
+
+        if (!text || parse_decimal(text, 1000, &milli, &suffix) < 0)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                     "duration '%s' is not a number with an optional unit "
+                                     "(ms, s, m, h)",
+                                     text ? text : "");
+        unit = find_unit(duration_units, sizeof(duration_units) / sizeof(duration_units[0]),
+                         suffix);
+        if (!unit)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                     "duration '%s' has an unknown unit '%s' (use ms, s, m, h)",
+                                     text, suffix);
+        if (apply_unit(milli, unit->factor, ms) < 0)
+                return vs_error_kind(err, VS_E_USAGE, ERANGE, "duration '%s' is too long", text);
+        return 0;
+}
+
+#define MICRO_PER_CPU 1000000ULL
+#define MAX_CPUS 4096ULL
+
+static int parse_cpu_period(const char *text, uint64_t *micro_cpus, vs_error_t *err)
+{
+        char quota_text[64];
+        const char *slash = strchr(text, '/');
+        uint64_t quota_ms, period_ms;
+        size_t len = (size_t)(slash - text);
+
+        if (len >= sizeof(quota_text))
+                return vs_error_kind(err, VS_E_USAGE, EINVAL, "CPU '%s' is not valid", text);
+        memcpy(quota_text, text, len);
+        quota_text[len] = '\0';
+        if (vs_parse_duration(quota_text, &quota_ms, err) < 0 ||
+            vs_parse_duration(slash + 1, &period_ms, err) < 0)
+                return vs_error_wrap(err, "CPU '%s'", text);
+        if (period_ms == 0 || quota_ms == 0)
+                return vs_error_kind(err, VS_E_USAGE, ERANGE,
+                                     "CPU '%s': quota and period must be above zero", text);
+        if (period_ms > 1000)
+                return vs_error_kind(err, VS_E_USAGE, ERANGE,
+                                     "CPU '%s': period is longer than 1s", text);
+        *micro_cpus = quota_ms * MICRO_PER_CPU / period_ms;
+        return 0;
+}
+
+int vs_parse_cpu(const char *text, uint64_t *micro_cpus, vs_error_t *err)
+{
+        const char *rest;
+        uint64_t value;
+
+        if (!text || !*text)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL, "CPU value is empty");
+        if (strchr(text, '/'))
+                return parse_cpu_period(text, micro_cpus, err);
+        if (parse_decimal(text, MICRO_PER_CPU, &value, &rest) < 0)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                     "CPU '%s' is not valid (use 50%%, 1.5 or 25ms/100ms)", text);
+        if (strcmp(rest, "%") == 0)
+                value /= 100;
+        else if (*rest)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                     "CPU '%s' is not valid (use 50%%, 1.5 or 25ms/100ms)", text);
+        if (value == 0)
+                return vs_error_kind(err, VS_E_USAGE, ERANGE, "CPU '%s' must be above zero", text);
+        if (value > MAX_CPUS * MICRO_PER_CPU)
+                return vs_error_kind(err, VS_E_USAGE, ERANGE,
+                                     "CPU '%s' is out of range (at most %llu CPUs)", text,
+                                     MAX_CPUS);
+        *micro_cpus = value;
+        return 0;
+}
+
+static const struct {
+        const char *name;
+        int signo;
+} signal_names[] = {
+        { "HUP", SIGHUP },   { "INT", SIGINT },   { "QUIT", SIGQUIT }, { "KILL", SIGKILL },
+        { "USR1", SIGUSR1 }, { "USR2", SIGUSR2 }, { "TERM", SIGTERM }, { "PWR", SIGPWR },
+        { "CONT", SIGCONT }, { "STOP", SIGSTOP }, { "WINCH", SIGWINCH },
+};
+
+int vs_parse_signal(const char *text, int *signo, vs_error_t *err)
+{
+        const char *name = text;
+        uint64_t number;
+
+        if (!text || !*text)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL, "signal is empty");
+        if (isdigit((unsigned char)*text)) {
+                if (vs_parse_uint(text, 1, (uint64_t)SIGRTMAX, "signal", &number, err) < 0)
+                        return -1;
+                *signo = (int)number;
+                return 0;
+        }
+        if (strncasecmp(name, "SIG", 3) == 0)
+                name += 3;
+        for (size_t i = 0; i < sizeof(signal_names) / sizeof(signal_names[0]); i++) {
+                if (strcasecmp(name, signal_names[i].name) == 0) {
+                        *signo = signal_names[i].signo;
+                        return 0;
+                }
+        }
+        if (strncasecmp(name, "RTMIN+", 6) == 0 &&
+            vs_parse_uint(name + 6, 0, (uint64_t)(SIGRTMAX - SIGRTMIN), "signal", &number,
+                          err) == 0) {
+                *signo = SIGRTMIN + (int)number;
+                return 0;
+        }
+        return vs_error_kind(err, VS_E_USAGE, EINVAL, "unknown signal '%s'", text);
+}
+
+const char *vs_signal_name(int signo)
+{
+        static char buf[32];
+
+        for (size_t i = 0; i < sizeof(signal_names) / sizeof(signal_names[0]); i++)
+                if (signal_names[i].signo == signo) {
+                        snprintf(buf, sizeof(buf), "SIG%s", signal_names[i].name);
+                        return buf;
+                }
+        if (signo >= SIGRTMIN && signo <= SIGRTMAX)
+                snprintf(buf, sizeof(buf), "SIGRTMIN+%d", signo - SIGRTMIN);
+        else
+                snprintf(buf, sizeof(buf), "%d", signo);
+        return buf;
+}

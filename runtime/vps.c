@@ -1,0 +1,684 @@
+/* The VPS lifecycle: create, start, stop, exit, destroy, and re-adoption of
+ * running VPS after a restart of vsd. The VPS's directory holds its config
+ * (durable, human-editable) and its state (what vsd knows at run time). */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "spawn.h"
+#include "vs/cleanup.h"
+#include "vs/cowfs.h"
+#include "vs/fsutil.h"
+#include "vs/kvfile.h"
+#include "vs/log.h"
+#include "vs/parse.h"
+#include "vsd.h"
+
+#define CREATING_SUFFIX ".creating"
+#define DESTROYING_SUFFIX ".destroying"
+
+const char *vsd_phase_name(enum phase phase)
+{
+        return phase == PHASE_RUNNING ? "running" : phase == PHASE_STOPPING ? "stopping" : "stopped";
+}
+
+struct vps *vsd_vps_find(struct vsd *d, const char *name)
+{
+        for (struct vps *v = d->vps_list; v; v = v->next)
+                if (strcmp(v->name, name) == 0)
+                        return v;
+        return NULL;
+}
+
+static struct vps *vps_add(struct vsd *d, const char *name)
+{
+        struct vps *v = vs_xmalloc(sizeof(*v));
+
+        vs_strlcpy(v->name, name, sizeof(v->name));
+        vs_strlcpy(v->slice, VS_DEFAULT_SLICE, sizeof(v->slice));
+        v->pidfd = -1;
+        v->timerfd = -1;
+        v->exit_ev = (struct ev){ EV_VPS_EXIT, v };
+        v->timer_ev = (struct ev){ EV_VPS_TIMER, v };
+        v->next = d->vps_list;
+        d->vps_list = v;
+        return v;
+}
+
+static void vps_remove(struct vsd *d, struct vps *v)
+{
+        for (struct client *c = d->clients; c; c = c->next)
+                if (c->vps == v)
+                        c->vps = NULL;
+        for (struct vps **p = &d->vps_list; *p; p = &(*p)->next) {
+                if (*p == v) {
+                        *p = v->next;
+                        break;
+                }
+        }
+        vs_cgroup_free(v->cg);
+        free(v);
+}
+
+static int open_vps_dir(struct vsd *d, const char *name, vs_error_t *err)
+{
+        int fd = openat(d->vps_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        if (fd < 0)
+                return vs_error_errno(err, "open VPS directory %s", name);
+        return fd;
+}
+
+static int load_config(struct vsd *d, const char *name, vs_kv_t *config, vs_error_t *err)
+{
+        cleanup_free char *path = vs_strdupf("%s/config", name);
+
+        if (vs_kv_load(d->vps_fd, path, config, err) < 0)
+                return vs_error_wrap(err, "config");
+        return 0;
+}
+
+/* ---- state file ---- */
+
+static void exit_text(const struct vps *v, char *buf, size_t size)
+{
+        if (!v->exit_known)
+                snprintf(buf, size, "unknown");
+        else if (v->exit_signal)
+                snprintf(buf, size, "signal %s", vs_signal_name(v->exit_signal));
+        else
+                snprintf(buf, size, "code %d", v->exit_code);
+}
+
+static void parse_exit_text(struct vps *v, const char *text)
+{
+        int signo;
+
+        v->exit_known = 0;
+        if (!text)
+                return;
+        if (strncmp(text, "code ", 5) == 0) {
+                v->exit_known = 1;
+                v->exit_code = atoi(text + 5);
+        } else if (strncmp(text, "signal ", 7) == 0 && vs_parse_signal(text + 7, &signo, NULL) == 0) {
+                v->exit_known = 1;
+                v->exit_signal = signo;
+        }
+}
+
+static int save_state(struct vsd *d, struct vps *v, vs_error_t *err)
+{
+        cleanup_free char *path = vs_strdupf("%s/state", v->name);
+        cleanup_kv vs_kv_t state = { 0 };
+        char exit_buf[64];
+
+        vs_kv_set(&state, "phase", v->phase == PHASE_STOPPED ? "stopped" : "running");
+        if (v->phase != PHASE_STOPPED) {
+                vs_kv_setf(&state, "pid", "%d", (int)v->pid);
+                vs_kv_setf(&state, "starttime", "%llu", v->starttime);
+                vs_kv_setf(&state, "started_at", "%lld", v->started_at);
+        } else {
+                exit_text(v, exit_buf, sizeof(exit_buf));
+                vs_kv_set(&state, "exit", exit_buf);
+                vs_kv_setf(&state, "stopped_at", "%lld", v->stopped_at);
+        }
+        vs_kv_set(&state, "slice", v->slice);
+        return vs_kv_save(d->vps_fd, path, &state, 0, err);
+}
+
+/* Field 22 of /proc/PID/stat: the start time, which tells a process from a
+ * later one that got the same pid. */
+static int read_starttime(pid_t pid, unsigned long long *starttime)
+{
+        char path[64];
+        cleanup_free char *text = NULL;
+        char *p;
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        if (vs_read_file(AT_FDCWD, path, 4096, &text, NULL, NULL) < 0)
+                return -1;
+        p = strrchr(text, ')');
+        if (!p)
+                return -1;
+        /* after ") " come fields 3.. ; skip to field 22 */
+        for (int field = 2; field < 21 && p; field++)
+                p = strchr(p + 1, ' ');
+        if (!p || sscanf(p + 1, "%llu", starttime) != 1)
+                return -1;
+        return 0;
+}
+
+/* ---- adoption after a restart of vsd ---- */
+
+static int watch_init(struct vsd *d, struct vps *v, vs_error_t *err)
+{
+        return vsd_epoll_add(d, v->pidfd, &v->exit_ev, EPOLLIN) < 0
+                       ? vs_error_errno(err, "watch init of %s", v->name)
+                       : 0;
+}
+
+static int try_adopt(struct vsd *d, struct vps *v, const vs_kv_t *state)
+{
+        const char *pid_text = vs_kv_get(state, "pid");
+        const char *start_text = vs_kv_get(state, "starttime");
+        unsigned long long starttime;
+        int pidfd;
+
+        if (!pid_text || !start_text)
+                return -1;
+        v->pid = (pid_t)atoi(pid_text);
+        v->starttime = strtoull(start_text, NULL, 10);
+        pidfd = (int)syscall(SYS_pidfd_open, v->pid, 0);
+        if (pidfd < 0)
+                return -1;
+        /* the pidfd pins the process: a start time read after it is the
+         * start time of the process it refers to */
+        if (read_starttime(v->pid, &starttime) < 0 || starttime != v->starttime) {
+                close(pidfd);
+                return -1;
+        }
+        v->pidfd = pidfd;
+        v->started_at = atoll(vs_kv_get(state, "started_at") ? vs_kv_get(state, "started_at") : "0");
+        v->phase = PHASE_RUNNING;
+        v->is_child = 0;
+        if (vs_cgroup_create(d->cgtree, v->slice, v->name, &v->cg, NULL) < 0 ||
+            watch_init(d, v, NULL) < 0) {
+                close(pidfd);
+                v->pidfd = -1;
+                v->phase = PHASE_STOPPED;
+                return -1;
+        }
+        return 0;
+}
+
+/* Whatever is left in the cgroup of a VPS that is not running (a start that
+ * vsd did not finish recording) is killed, and the cgroup removed. */
+static void sweep_cgroup(struct vsd *d, struct vps *v)
+{
+        vs_cgroup_t *cg = NULL;
+
+        if (vs_cgroup_create(d->cgtree, v->slice, v->name, &cg, NULL) == 0) {
+                vs_cgroup_kill(cg, NULL);
+                vs_cgroup_free(cg);
+        }
+        vs_cgroup_remove(d->cgtree, v->slice, v->name, NULL);
+}
+
+static void load_one(struct vsd *d, const char *name)
+{
+        cleanup_free char *path = vs_strdupf("%s/state", name);
+        cleanup_kv vs_kv_t state = { 0 };
+        struct vps *v = vps_add(d, name);
+        const char *phase, *slice;
+        int was_running;
+
+        if (vs_kv_load(d->vps_fd, path, &state, NULL) < 0) {
+                save_state(d, v, NULL);
+                return;
+        }
+        slice = vs_kv_get(&state, "slice");
+        if (slice && vs_parse_name(slice, "slice", NULL) == 0)
+                vs_strlcpy(v->slice, slice, sizeof(v->slice));
+        parse_exit_text(v, vs_kv_get(&state, "exit"));
+        v->stopped_at = atoll(vs_kv_get(&state, "stopped_at") ? vs_kv_get(&state, "stopped_at") : "0");
+        phase = vs_kv_get(&state, "phase");
+        was_running = phase && strcmp(phase, "running") == 0;
+        if (was_running && try_adopt(d, v, &state) == 0) {
+                vs_log(LOG_INFO, "adopted %s (pid %d)", v->name, (int)v->pid);
+                return;
+        }
+        sweep_cgroup(d, v);
+        if (was_running) {
+                vs_log(LOG_NOTICE, "%s stopped while vsd was away", v->name);
+                v->exit_known = 0;
+                v->stopped_at = time(NULL);
+        }
+        v->phase = PHASE_STOPPED;
+        save_state(d, v, NULL);
+}
+
+static int has_suffix(const char *name, const char *suffix)
+{
+        size_t len = strlen(name), slen = strlen(suffix);
+
+        return len > slen && strcmp(name + len - slen, suffix) == 0;
+}
+
+/* A create or destroy that a crash interrupted is rolled back or finished:
+ * ".NAME.creating" never became a VPS, ".NAME.destroying" was on its way out. */
+static void finish_interrupted(struct vsd *d, const char *entry)
+{
+        char name[64] = "";
+
+        if (has_suffix(entry, DESTROYING_SUFFIX)) {
+                size_t len = strlen(entry) - 1 - strlen(DESTROYING_SUFFIX);
+
+                if (len < sizeof(name)) {
+                        memcpy(name, entry + 1, len);
+                        name[len] = '\0';
+                        vs_cgroup_remove(d->cgtree, VS_DEFAULT_SLICE, name, NULL);
+                }
+        }
+        if (has_suffix(entry, DESTROYING_SUFFIX) || has_suffix(entry, CREATING_SUFFIX)) {
+                vs_log(LOG_NOTICE, "removing %s left by an interrupted operation", entry);
+                vs_rmtree_at(d->vps_fd, entry, NULL);
+        }
+}
+
+int vsd_vps_load_all(struct vsd *d, vs_error_t *err)
+{
+        cleanup_closedir DIR *dir = NULL;
+        struct dirent *ent;
+        int fd = dup(d->vps_fd);
+
+        if (fd < 0 || !(dir = fdopendir(fd))) {
+                if (fd >= 0)
+                        close(fd);
+                return vs_error_errno(err, "read VPS directory");
+        }
+        while ((ent = readdir(dir))) {
+                if (strcmp(ent->d_name, ".") == 0 || strcmp(ent->d_name, "..") == 0)
+                        continue;
+                if (ent->d_name[0] == '.')
+                        finish_interrupted(d, ent->d_name);
+                else if (vs_parse_name(ent->d_name, "VPS name", NULL) == 0)
+                        load_one(d, ent->d_name);
+        }
+        return 0;
+}
+
+/* ---- create ---- */
+
+static int write_new_config(int dirfd, const char *name, const char *tmpl, const char *hostname,
+                            vs_error_t *err)
+{
+        cleanup_kv vs_kv_t config = { 0 };
+
+        vs_kv_parse("# paene VPS configuration: key = value. Edit while stopped.\n", &config,
+                    NULL);
+        vs_kv_set(&config, "name", name);
+        vs_kv_set(&config, "template", tmpl);
+        vs_kv_set(&config, "hostname", hostname);
+        vs_kv_set(&config, "slice", VS_DEFAULT_SLICE);
+        vs_kv_setf(&config, "created", "%lld", (long long)time(NULL));
+        return vs_kv_save(dirfd, "config", &config, 1, err);
+}
+
+int vsd_vps_create(struct vsd *d, const char *name, const char *tmpl, const char *hostname,
+                   vs_error_t *err)
+{
+        cleanup_free char *creating = vs_strdupf(".%s%s", name, CREATING_SUFFIX);
+        cleanup_close int dirfd = -1;
+        struct vps *v;
+        struct stat st;
+
+        if (vsd_vps_find(d, name) || fstatat(d->vps_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+                return vs_error_kind(err, VS_E_STATE, EEXIST, "VPS already exists");
+        if (!vs_template_exists(d->tmpl_fd, tmpl))
+                return vs_error_kind(err, VS_E_NOTFOUND, ENOENT,
+                                     "no such template '%s' (see: vsctl template list)", tmpl);
+        vs_rmtree_at(d->vps_fd, creating, NULL);
+        if (mkdirat(d->vps_fd, creating, 0700) < 0)
+                return vs_error_errno(err, "mkdir");
+        dirfd = open_vps_dir(d, creating, err);
+        if (dirfd < 0 || vs_rootfs_prepare(dirfd, err) < 0 ||
+            write_new_config(dirfd, name, tmpl, hostname, err) < 0 ||
+            renameat(d->vps_fd, creating, d->vps_fd, name) < 0) {
+                if (dirfd >= 0 && err && !err->msg[0])
+                        vs_error_errno(err, "publish");
+                vs_rmtree_at(d->vps_fd, creating, NULL);
+                return -1;
+        }
+        if (vs_fsync_dir(d->vps_fd, err) < 0)
+                return -1;
+        v = vps_add(d, name);
+        v->phase = PHASE_STOPPED;
+        return save_state(d, v, err);
+}
+
+/* ---- start ---- */
+
+/* Splits "init = /sbin/myinit --flag" on blanks into an argv. */
+static char **split_argv(const char *text)
+{
+        cleanup_free char *copy = vs_xstrdup(text);
+        char **argv = vs_xmalloc(sizeof(char *) * (strlen(text) / 2 + 2));
+        char *save = NULL;
+        size_t n = 0;
+
+        for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save))
+                argv[n++] = vs_xstrdup(w);
+        argv[n] = NULL;
+        return argv;
+}
+
+static int open_console(struct vsd *d, struct vps *v, vs_error_t *err)
+{
+        cleanup_free char *path = vs_strdupf("%s/console.log", v->name);
+        int fd = openat(d->vps_fd, path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
+                        0640);
+        char banner[160];
+        int len;
+
+        if (fd < 0)
+                return vs_error_errno(err, "open console.log");
+        len = snprintf(banner, sizeof(banner), "--- vsd: starting %s at %lld ---\n", v->name,
+                       (long long)time(NULL));
+        (void)!write(fd, banner, (size_t)len);
+        return fd;
+}
+
+struct start_paths {
+        char *lower, *upper, *work, *rootfs;
+};
+
+static void start_paths_free(struct start_paths *p)
+{
+        free(p->lower);
+        free(p->upper);
+        free(p->work);
+        free(p->rootfs);
+}
+
+static int spawn_vps_init(struct vsd *d, struct vps *v, const vs_kv_t *config, vs_error_t *err)
+{
+        const char *init = vs_kv_get(config, "init");
+        const char *hostname = vs_kv_get(config, "hostname");
+        cleanup_strv char **init_argv = init && *init ? split_argv(init) : NULL;
+        cleanup_close int console_fd = open_console(d, v, err);
+        struct start_paths p = {
+                .lower = vs_strdupf("%s/%s/rootfs", d->tmpl_dir, vs_kv_get(config, "template")),
+                .upper = vs_strdupf("%s/%s/upper", d->vps_dir, v->name),
+                .work = vs_strdupf("%s/%s/work", d->vps_dir, v->name),
+                .rootfs = vs_strdupf("%s/%s/rootfs", d->vps_dir, v->name),
+        };
+        struct vs_init_spec spec = {
+                .hostname = hostname && *hostname ? hostname : v->name,
+                .lower = p.lower,
+                .upper = p.upper,
+                .work = p.work,
+                .rootfs = p.rootfs,
+                .init_argv = init_argv,
+                .vsinit_fd = d->vsinit_fd,
+                .console_fd = console_fd,
+        };
+        pid_t pid = -1;
+
+        if (console_fd >= 0)
+                pid = vs_spawn_init(&spec, v->cg, &v->pidfd, err);
+        start_paths_free(&p);
+        if (pid < 0)
+                return -1;
+        v->pid = pid;
+        return 0;
+}
+
+static int check_config(struct vsd *d, const vs_kv_t *config, vs_error_t *err)
+{
+        const char *tmpl = vs_kv_get(config, "template");
+        const char *hostname = vs_kv_get(config, "hostname");
+
+        if (!tmpl || vs_parse_name(tmpl, "template name", err) < 0)
+                return tmpl ? -1 : vs_error_kind(err, VS_E_USAGE, EINVAL, "config has no template");
+        if (!vs_template_exists(d->tmpl_fd, tmpl))
+                return vs_error_kind(err, VS_E_NOTFOUND, ENOENT, "template '%s' is gone", tmpl);
+        if (hostname && *hostname && vs_parse_hostname(hostname, err) < 0)
+                return vs_error_wrap(err, "config");
+        return 0;
+}
+
+int vsd_vps_start(struct vsd *d, struct vps *v, vs_error_t *err)
+{
+        cleanup_kv vs_kv_t config = { 0 };
+
+        if (v->phase != PHASE_STOPPED)
+                return vs_error_kind(err, VS_E_STATE, EBUSY, "VPS is already running");
+        if (load_config(d, v->name, &config, err) < 0 || check_config(d, &config, err) < 0)
+                return -1;
+        if (vs_cgroup_create(d->cgtree, v->slice, v->name, &v->cg, err) < 0)
+                return -1;
+        if (spawn_vps_init(d, v, &config, err) < 0) {
+                vs_cgroup_free(steal_ptr(v->cg));
+                vs_cgroup_remove(d->cgtree, v->slice, v->name, NULL);
+                return -1;
+        }
+        v->is_child = 1;
+        v->exit_known = 0;
+        v->stop_escalated = 0;
+        v->started_at = time(NULL);
+        read_starttime(v->pid, &v->starttime);
+        v->phase = PHASE_RUNNING;
+        if (watch_init(d, v, err) < 0 || save_state(d, v, err) < 0) {
+                /* vsd could not record it: roll back rather than run blind */
+                syscall(SYS_pidfd_send_signal, v->pidfd, SIGKILL, NULL, 0);
+                return -1;
+        }
+        return 0;
+}
+
+/* ---- stop ---- */
+
+static int stop_signal_of(struct vsd *d, const char *name)
+{
+        cleanup_kv vs_kv_t config = { 0 };
+        cleanup_free char *meta = NULL;
+        const char *text = NULL;
+        int signo = SIGPWR;
+
+        if (load_config(d, name, &config, NULL) == 0) {
+                text = vs_kv_get(&config, "stop_signal");
+                if (!text && vs_kv_get(&config, "template"))
+                        text = meta = vs_template_meta(d->tmpl_fd, vs_kv_get(&config, "template"),
+                                                       "stop_signal");
+        }
+        if (text && vs_parse_signal(text, &signo, NULL) < 0)
+                signo = SIGPWR;
+        return signo;
+}
+
+static int arm_timer(struct vsd *d, struct vps *v, uint64_t ms, vs_error_t *err)
+{
+        struct itimerspec when = { .it_value = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000 } };
+
+        if (v->timerfd < 0) {
+                v->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+                if (v->timerfd < 0)
+                        return vs_error_errno(err, "timerfd");
+                if (vsd_epoll_add(d, v->timerfd, &v->timer_ev, EPOLLIN) < 0)
+                        return vs_error_errno(err, "watch timer");
+        }
+        if (timerfd_settime(v->timerfd, 0, &when, NULL) < 0)
+                return vs_error_errno(err, "arm timer");
+        return 0;
+}
+
+static int send_signal(struct vps *v, int signo, vs_error_t *err)
+{
+        if (syscall(SYS_pidfd_send_signal, v->pidfd, signo, NULL, 0) < 0 && errno != ESRCH)
+                return vs_error_errno(err, "send %s to init", vs_signal_name(signo));
+        return 0;
+}
+
+void vsd_vps_stop_timeout(struct vsd *d, struct vps *v)
+{
+        (void)d;
+        if (v->phase != PHASE_STOPPING)
+                return;
+        vs_log(LOG_NOTICE, "%s did not stop in time: killing it", v->name);
+        v->stop_escalated = 1;
+        /* SIGKILL of a pid namespace's init kills every process in it */
+        send_signal(v, SIGKILL, NULL);
+}
+
+int vsd_vps_stop_begin(struct vsd *d, struct vps *v, uint64_t timeout_ms, vs_error_t *err)
+{
+        if (v->phase == PHASE_STOPPED)
+                return vs_error_kind(err, VS_E_STATE, ESRCH, "VPS is not running");
+        if (timeout_ms == 0) {
+                v->phase = PHASE_STOPPING;
+                v->stop_escalated = 1;
+                return send_signal(v, SIGKILL, err);
+        }
+        if (v->phase == PHASE_STOPPING)
+                return 0; /* already on its way down; keep the first deadline */
+        if (send_signal(v, stop_signal_of(d, v->name), err) < 0)
+                return -1;
+        v->phase = PHASE_STOPPING;
+        return arm_timer(d, v, timeout_ms, err);
+}
+
+/* ---- exit ---- */
+
+static void collect_status(struct vps *v)
+{
+        siginfo_t info = { 0 };
+
+        v->exit_known = 0;
+        v->exit_code = v->exit_signal = 0;
+        if (!v->is_child ||
+            waitid((idtype_t)P_PIDFD, (id_t)v->pidfd, &info, WEXITED | WNOHANG) < 0 ||
+            info.si_pid == 0)
+                return;
+        v->exit_known = 1;
+        if (info.si_code == CLD_EXITED)
+                v->exit_code = info.si_status;
+        else
+                v->exit_signal = info.si_status;
+}
+
+void vsd_vps_exited(struct vsd *d, struct vps *v)
+{
+        vs_error_t err = { 0 };
+
+        collect_status(v);
+        vsd_epoll_del(d, v->pidfd);
+        close(v->pidfd);
+        v->pidfd = -1;
+        if (v->timerfd >= 0) {
+                vsd_epoll_del(d, v->timerfd);
+                close(v->timerfd);
+                v->timerfd = -1;
+        }
+        if (v->cg) {
+                vs_cgroup_kill(v->cg, NULL);
+                vs_cgroup_free(steal_ptr(v->cg));
+        }
+        if (vs_cgroup_remove(d->cgtree, v->slice, v->name, &err) < 0)
+                vs_log(LOG_WARNING, "%s: %s", v->name, err.msg);
+        v->phase = PHASE_STOPPED;
+        v->stopped_at = time(NULL);
+        if (save_state(d, v, &err) < 0)
+                vs_log(LOG_ERR, "%s: save state: %s", v->name, err.msg);
+        vs_log(LOG_INFO, "%s stopped", v->name);
+        vsd_handle_vps_stopped(d, v);
+}
+
+/* ---- destroy ---- */
+
+int vsd_vps_destroy(struct vsd *d, struct vps *v, vs_error_t *err)
+{
+        cleanup_free char *doomed = vs_strdupf(".%s%s", v->name, DESTROYING_SUFFIX);
+
+        if (v->phase != PHASE_STOPPED)
+                return vs_error_kind(err, VS_E_STATE, EBUSY,
+                                     "VPS is running (stop it first, or use --force)");
+        if (renameat(d->vps_fd, v->name, d->vps_fd, doomed) < 0 && errno != ENOENT)
+                return vs_error_errno(err, "rename");
+        vs_fsync_dir(d->vps_fd, NULL);
+        vs_cgroup_remove(d->cgtree, v->slice, v->name, NULL);
+        vps_remove(d, v);
+        return vs_rmtree_at(d->vps_fd, doomed, err);
+}
+
+/* ---- queries ---- */
+
+static int count_procs(struct vps *v)
+{
+        return v->cg ? vs_cgroup_nprocs(v->cg, NULL) : 0;
+}
+
+json_object *vsd_vps_describe(struct vsd *d, struct vps *v)
+{
+        cleanup_kv vs_kv_t config = { 0 };
+        json_object *obj = json_object_new_object();
+        const char *hostname, *tmpl;
+        char exit_buf[64];
+        long long now = time(NULL);
+
+        load_config(d, v->name, &config, NULL);
+        hostname = vs_kv_get(&config, "hostname");
+        tmpl = vs_kv_get(&config, "template");
+        json_object_object_add(obj, "name", json_object_new_string(v->name));
+        json_object_object_add(obj, "state", json_object_new_string(vsd_phase_name(v->phase)));
+        json_object_object_add(obj, "pid", json_object_new_int(v->phase == PHASE_STOPPED ? 0 : v->pid));
+        json_object_object_add(obj, "nproc", json_object_new_int(count_procs(v)));
+        json_object_object_add(obj, "hostname",
+                               json_object_new_string(hostname && *hostname ? hostname : v->name));
+        json_object_object_add(obj, "template", json_object_new_string(tmpl ? tmpl : ""));
+        json_object_object_add(obj, "slice", json_object_new_string(v->slice));
+        json_object_object_add(obj, "uptime",
+                               json_object_new_int64(v->phase == PHASE_STOPPED ? 0 : now - v->started_at));
+        exit_text(v, exit_buf, sizeof(exit_buf));
+        json_object_object_add(obj, "exit",
+                               json_object_new_string(v->phase == PHASE_STOPPED ? exit_buf : ""));
+        if (v->phase == PHASE_STOPPED && v->exit_known) {
+                json_object_object_add(obj, "exit_code", json_object_new_int(v->exit_code));
+                json_object_object_add(obj, "exit_signal", json_object_new_int(v->exit_signal));
+        }
+        return obj;
+}
+
+int vsd_vps_uses_template(struct vsd *d, const char *tmpl)
+{
+        int users = 0;
+
+        for (struct vps *v = d->vps_list; v; v = v->next) {
+                cleanup_kv vs_kv_t config = { 0 };
+                const char *used;
+
+                if (load_config(d, v->name, &config, NULL) < 0)
+                        continue;
+                used = vs_kv_get(&config, "template");
+                if (used && strcmp(used, tmpl) == 0)
+                        users++;
+        }
+        return users;
+}
+
+/* Keeps console.log under VS_CONSOLE_MAX: the full log moves to
+ * console.log.1 and the live file is emptied in place, so that the VPS's
+ * O_APPEND writers go on without reopening anything. */
+static void rotate_console(struct vsd *d, struct vps *v)
+{
+        cleanup_close int dirfd = open_vps_dir(d, v->name, NULL);
+        cleanup_free char *text = NULL;
+        cleanup_close int fd = -1;
+        size_t len;
+        struct stat st;
+
+        if (dirfd < 0 || fstatat(dirfd, "console.log", &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+            (uint64_t)st.st_size <= VS_CONSOLE_MAX)
+                return;
+        if (vs_read_file(dirfd, "console.log", (size_t)st.st_size + 65536, &text, &len, NULL) < 0)
+                return;
+        fd = openat(dirfd, "console.log", O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd >= 0 && vs_write_atomic(dirfd, "console.log.1", text, len, 0640, 0, NULL) == 0)
+                (void)!ftruncate(fd, 0);
+}
+
+void vsd_vps_rotate_consoles(struct vsd *d)
+{
+        for (struct vps *v = d->vps_list; v; v = v->next)
+                if (v->phase != PHASE_STOPPED)
+                        rotate_console(d, v);
+}

@@ -1,0 +1,1127 @@
+/* vsctl: the admin's command. Parse the arguments, send one request to vsd,
+ * print the reply (a table, one line, or --json) and exit with a documented
+ * code. For exec and enter, vsd hands back pipe or pty fds and vsctl relays
+ * the terminal itself; vsd is never in the data path. */
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vs/cleanup.h"
+#include "vs/fsutil.h"
+#include "vs/parse.h"
+#include "vs/protocol.h"
+
+#ifndef VS_VERSION
+#define VS_VERSION "0.1"
+#endif
+
+/* Exit codes, documented in vsctl(8). */
+enum {
+        EXIT_OK = 0,
+        EXIT_INTERNAL = 1,
+        EXIT_USAGE = 2,
+        EXIT_NOTFOUND = 3,
+        EXIT_STATE = 4,
+        EXIT_PERM = 5,
+        EXIT_DAEMON = 6,
+};
+
+struct ctx {
+        const char *root;
+        const char *cmd;  /* for messages: "start" */
+        const char *name; /* for messages: "web1", or NULL */
+};
+
+struct command {
+        const char *name;
+        const char *alias;
+        int (*run)(struct ctx *ctx, int argc, char **argv);
+        const char *synopsis;
+        const char *help;
+};
+
+static const struct command *find_command(const char *name);
+
+/* ---- errors ---- */
+
+static int exit_code_for(const vs_error_t *err)
+{
+        switch (err->kind) {
+        case VS_E_USAGE:
+                return EXIT_USAGE;
+        case VS_E_NOTFOUND:
+                return EXIT_NOTFOUND;
+        case VS_E_STATE:
+                return EXIT_STATE;
+        case VS_E_PERM:
+                return EXIT_PERM;
+        case VS_E_DAEMON:
+                return EXIT_DAEMON;
+        default:
+                return EXIT_INTERNAL;
+        }
+}
+
+static int fail(const struct ctx *ctx, const vs_error_t *err)
+{
+        if (ctx->name)
+                fprintf(stderr, "vsctl: %s %s: %s\n", ctx->cmd, ctx->name, err->msg);
+        else
+                fprintf(stderr, "vsctl: %s: %s\n", ctx->cmd, err->msg);
+        return exit_code_for(err);
+}
+
+static int usage_error(const struct ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int usage_error(const struct ctx *ctx, const char *fmt, ...)
+{
+        const struct command *c = find_command(ctx->cmd);
+        char msg[512];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        fprintf(stderr, "vsctl: %s: %s\n", ctx->cmd, msg);
+        if (c)
+                fprintf(stderr, "usage: vsctl %s\n", c->synopsis);
+        return EXIT_USAGE;
+}
+
+/* ---- talking to vsd ---- */
+
+static int connect_vsd(const struct ctx *ctx, vs_error_t *err)
+{
+        struct sockaddr_un addr = { .sun_family = AF_UNIX };
+        const char *root = strcmp(ctx->root, "/") == 0 ? "" : ctx->root;
+        int fd;
+
+        if (snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/run/paene/vsd.sock", root) >=
+            (int)sizeof(addr.sun_path))
+                return vs_error_kind(err, VS_E_USAGE, ENAMETOOLONG, "root path is too long");
+        fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return vs_error_errno(err, "socket");
+        if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+                int saved = errno;
+
+                close(fd);
+                if (saved == EACCES || saved == EPERM)
+                        return vs_error_kind(err, VS_E_PERM, saved,
+                                             "permission denied on %s", addr.sun_path);
+                return vs_error_kind(err, VS_E_DAEMON, saved,
+                                     "vsd is not running (cannot connect to %s: %s)",
+                                     addr.sun_path, strerror(saved));
+        }
+        return fd;
+}
+
+/* Sends a request and receives the first reply. The connection is returned
+ * in *sock_out when the caller needs it further (exec). */
+static int call(const struct ctx *ctx, const char *cmd, const char *name, json_object *args,
+                json_object **reply, int *fds, int *nfds, int *sock_out, vs_error_t *err)
+{
+        cleanup_json json_object *req = vs_request_new(cmd, name, args);
+        cleanup_close int sock = connect_vsd(ctx, err);
+
+        *reply = NULL;
+        if (sock < 0)
+                return -1;
+        if (vs_msg_send(sock, req, NULL, 0, err) < 0 ||
+            vs_msg_recv(sock, reply, fds, nfds, err) < 0)
+                return vs_error_wrap(err, "talking to vsd");
+        if (!*reply)
+                return vs_error_kind(err, VS_E_DAEMON, ECONNRESET, "vsd closed the connection");
+        if (vs_reply_check(*reply, err) < 0)
+                return -1;
+        if (sock_out)
+                *sock_out = steal_fd(sock);
+        return 0;
+}
+
+static int simple_call(struct ctx *ctx, const char *cmd, const char *name, json_object *args)
+{
+        cleanup_json json_object *reply = NULL;
+        vs_error_t err = { 0 };
+
+        if (call(ctx, cmd, name, args, &reply, NULL, NULL, NULL, &err) < 0)
+                return fail(ctx, &err);
+        return EXIT_OK;
+}
+
+/* ---- option parsing ---- */
+
+static int want_help(int argc, char **argv)
+{
+        for (int i = 1; i < argc; i++) {
+                if (strcmp(argv[i], "--") == 0)
+                        return 0;
+                if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+                        return 1;
+        }
+        return 0;
+}
+
+/* getopt_long with messages in vsctl's one-line form. */
+static int next_opt(struct ctx *ctx, int argc, char **argv, const char *shortopts,
+                    const struct option *longopts, int *bad)
+{
+        int opt = getopt_long(argc, argv, shortopts, longopts, NULL);
+
+        if (opt == '?' || opt == ':') {
+                if (optopt)
+                        *bad = usage_error(ctx, "option -%c is unknown or needs a value", optopt);
+                else
+                        *bad = usage_error(ctx, "option '%s' is unknown or needs a value",
+                                           argv[optind - 1]);
+        }
+        return opt;
+}
+
+static void reset_getopt(void)
+{
+        optind = 0;
+        opterr = 0;
+}
+
+/* Takes the single NAME operand; sets ctx->name. */
+static int take_name(struct ctx *ctx, int argc, char **argv, const char *what)
+{
+        vs_error_t err = { 0 };
+
+        if (optind >= argc)
+                return usage_error(ctx, "%s is missing", what);
+        if (optind + 1 < argc)
+                return usage_error(ctx, "unexpected argument '%s'", argv[optind + 1]);
+        ctx->name = argv[optind];
+        if (vs_parse_name(ctx->name, what, &err) < 0)
+                return fail(ctx, &err);
+        return EXIT_OK;
+}
+
+static const struct option no_options[] = { { "help", no_argument, NULL, 'h' },
+                                            { NULL, 0, NULL, 0 } };
+
+/* For commands whose only operand is NAME. */
+static int parse_name_only(struct ctx *ctx, int argc, char **argv)
+{
+        int opt, bad = 0;
+
+        reset_getopt();
+        while ((opt = next_opt(ctx, argc, argv, "h", no_options, &bad)) != -1)
+                if (bad)
+                        return bad;
+        return take_name(ctx, argc, argv, "VPS name");
+}
+
+/* ---- create / start / stop / restart / destroy ---- */
+
+static int cmd_create(struct ctx *ctx, int argc, char **argv)
+{
+        static const struct option opts[] = {
+                { "template", required_argument, NULL, 't' },
+                { "hostname", required_argument, NULL, 'n' },
+                { "help", no_argument, NULL, 'h' },
+                { NULL, 0, NULL, 0 },
+        };
+        const char *tmpl = NULL, *hostname = NULL;
+        json_object *args;
+        vs_error_t err = { 0 };
+        int opt, bad = 0, rc;
+
+        reset_getopt();
+        while ((opt = next_opt(ctx, argc, argv, "t:n:h", opts, &bad)) != -1) {
+                if (bad)
+                        return bad;
+                if (opt == 't')
+                        tmpl = optarg;
+                else if (opt == 'n')
+                        hostname = optarg;
+        }
+        if ((rc = take_name(ctx, argc, argv, "VPS name")) != EXIT_OK)
+                return rc;
+        if (!tmpl)
+                return usage_error(ctx, "--template is required");
+        if (vs_parse_name(tmpl, "template name", &err) < 0 ||
+            (hostname && vs_parse_hostname(hostname, &err) < 0))
+                return fail(ctx, &err);
+        args = json_object_new_object();
+        json_object_object_add(args, "template", json_object_new_string(tmpl));
+        if (hostname)
+                json_object_object_add(args, "hostname", json_object_new_string(hostname));
+        return simple_call(ctx, "create", ctx->name, args);
+}
+
+static int cmd_start(struct ctx *ctx, int argc, char **argv)
+{
+        int rc = parse_name_only(ctx, argc, argv);
+
+        return rc != EXIT_OK ? rc : simple_call(ctx, "start", ctx->name, NULL);
+}
+
+static int parse_stop_options(struct ctx *ctx, int argc, char **argv, json_object *args,
+                              int allow_fast)
+{
+        static const struct option opts[] = {
+                { "timeout", required_argument, NULL, 't' },
+                { "fast", no_argument, NULL, 'f' },
+                { "help", no_argument, NULL, 'h' },
+                { NULL, 0, NULL, 0 },
+        };
+        vs_error_t err = { 0 };
+        uint64_t ms;
+        int opt, bad = 0;
+
+        reset_getopt();
+        while ((opt = next_opt(ctx, argc, argv, allow_fast ? "t:fh" : "t:h", opts, &bad)) !=
+               -1) {
+                if (bad)
+                        return bad;
+                if (opt == 'f' && !allow_fast)
+                        return usage_error(ctx, "option --fast is unknown");
+                if (opt == 'f')
+                        json_object_object_add(args, "fast", json_object_new_boolean(1));
+                if (opt == 't') {
+                        if (vs_parse_duration(optarg, &ms, &err) < 0)
+                                return usage_error(ctx, "--timeout: %s", err.msg);
+                        if (ms == 0)
+                                return usage_error(ctx, "--timeout must be above zero (use --fast to kill at once)");
+                        json_object_object_add(args, "timeout_ms", json_object_new_int64((int64_t)ms));
+                }
+        }
+        return take_name(ctx, argc, argv, "VPS name");
+}
+
+static int cmd_stop(struct ctx *ctx, int argc, char **argv)
+{
+        json_object *args = json_object_new_object();
+        int rc = parse_stop_options(ctx, argc, argv, args, 1);
+
+        if (rc != EXIT_OK) {
+                json_object_put(args);
+                return rc;
+        }
+        return simple_call(ctx, "stop", ctx->name, args);
+}
+
+static int cmd_restart(struct ctx *ctx, int argc, char **argv)
+{
+        json_object *args = json_object_new_object();
+        int rc = parse_stop_options(ctx, argc, argv, args, 0);
+
+        if (rc != EXIT_OK) {
+                json_object_put(args);
+                return rc;
+        }
+        return simple_call(ctx, "restart", ctx->name, args);
+}
+
+static int cmd_destroy(struct ctx *ctx, int argc, char **argv)
+{
+        static const struct option opts[] = {
+                { "force", no_argument, NULL, 'f' },
+                { "help", no_argument, NULL, 'h' },
+                { NULL, 0, NULL, 0 },
+        };
+        cleanup_json json_object *reply = NULL;
+        json_object *args = json_object_new_object();
+        vs_error_t err = { 0 };
+        int opt, bad = 0, rc;
+
+        reset_getopt();
+        while ((opt = next_opt(ctx, argc, argv, "fh", opts, &bad)) != -1) {
+                if (bad) {
+                        json_object_put(args);
+                        return bad;
+                }
+                if (opt == 'f')
+                        json_object_object_add(args, "force", json_object_new_boolean(1));
+        }
+        if ((rc = take_name(ctx, argc, argv, "VPS name")) != EXIT_OK) {
+                json_object_put(args);
+                return rc;
+        }
+        if (call(ctx, "destroy", ctx->name, args, &reply, NULL, NULL, NULL, &err) < 0)
+                return fail(ctx, &err);
+        if (vs_json_bool(reply, "absent"))
+                fprintf(stderr, "vsctl: destroy %s: no such VPS, nothing to do\n", ctx->name);
+        return EXIT_OK;
+}
+
+/* ---- status / list ---- */
+
+static void format_duration(long long seconds, char *buf, size_t size)
+{
+        if (seconds >= 86400)
+                snprintf(buf, size, "%lldd%02lldh", seconds / 86400, seconds % 86400 / 3600);
+        else if (seconds >= 3600)
+                snprintf(buf, size, "%lldh%02lldm", seconds / 3600, seconds % 3600 / 60);
+        else if (seconds >= 60)
+                snprintf(buf, size, "%lldm%02llds", seconds / 60, seconds % 60);
+        else
+                snprintf(buf, size, "%llds", seconds);
+}
+
+static void print_json(json_object *obj)
+{
+        printf("%s\n", json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY |
+                                                              JSON_C_TO_STRING_SPACED |
+                                                              JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+static const struct option json_options[] = {
+        { "json", no_argument, NULL, 'j' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+};
+
+static int cmd_status(struct ctx *ctx, int argc, char **argv)
+{
+        cleanup_json json_object *reply = NULL;
+        json_object *vps;
+        vs_error_t err = { 0 };
+        int opt, bad = 0, rc, as_json = 0;
+        const char *state, *exit_text;
+
+        reset_getopt();
+        while ((opt = next_opt(ctx, argc, argv, "jh", json_options, &bad)) != -1) {
+                if (bad)
+                        return bad;
+                as_json |= opt == 'j';
+        }
+        if ((rc = take_name(ctx, argc, argv, "VPS name")) != EXIT_OK)
+                return rc;
+        if (call(ctx, "status", ctx->name, NULL, &reply, NULL, NULL, NULL, &err) < 0) {
+                if (err.kind == VS_E_NOTFOUND && !as_json)
+                        printf("%s deleted\n", ctx->name);
+                return err.kind == VS_E_NOTFOUND && !as_json ? EXIT_NOTFOUND : fail(ctx, &err);
+        }
+        vps = json_object_object_get(reply, "vps");
+        if (as_json) {
+                print_json(vps);
+                return EXIT_OK;
+        }
+        state = vs_json_str(vps, "state");
+        exit_text = vs_json_str(vps, "exit");
+        if (state && strcmp(state, "stopped") != 0) {
+                printf("%s exist running\n", ctx->name);
+        } else if (exit_text && strncmp(exit_text, "code ", 5) == 0) {
+                printf("%s exist stopped (exit code %s)\n", ctx->name, exit_text + 5);
+        } else if (exit_text && strncmp(exit_text, "signal ", 7) == 0) {
+                printf("%s exist stopped (killed by %s)\n", ctx->name, exit_text + 7);
+        } else {
+                printf("%s exist stopped\n", ctx->name);
+        }
+        return EXIT_OK;
+}
+
+struct field {
+        const char *name;
+        const char *header;
+        int numeric;
+};
+
+static const struct field list_fields[] = {
+        { "name", "NAME", 0 },         { "state", "STATE", 0 },   { "pid", "PID", 1 },
+        { "nproc", "NPROC", 1 },       { "hostname", "HOSTNAME", 0 },
+        { "template", "TEMPLATE", 0 }, { "slice", "SLICE", 0 },   { "uptime", "UPTIME", 1 },
+        { "exit", "EXIT", 0 },
+};
+#define NFIELDS (sizeof(list_fields) / sizeof(list_fields[0]))
+#define DEFAULT_FIELDS "name,state,pid,nproc,hostname,template"
+
+static int parse_fields(struct ctx *ctx, const char *text, const struct field **out, size_t *n)
+{
+        cleanup_free char *copy = vs_xstrdup(text);
+        char *save = NULL;
+
+        *n = 0;
+        for (char *f = strtok_r(copy, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
+                size_t i;
+
+                for (i = 0; i < NFIELDS && strcmp(list_fields[i].name, f) != 0; i++)
+                        ;
+                if (i == NFIELDS)
+                        return usage_error(ctx, "unknown field '%s' (fields: name, state, pid, "
+                                                "nproc, hostname, template, slice, uptime, exit)",
+                                           f);
+                if (*n == NFIELDS)
+                        return usage_error(ctx, "too many fields");
+                out[(*n)++] = &list_fields[i];
+        }
+        if (*n == 0)
+                return usage_error(ctx, "no fields given to -o");
+        return EXIT_OK;
+}
+
+static void cell_text(json_object *vps, const struct field *f, char *buf, size_t size)
+{
+        json_object *value = json_object_object_get(vps, f->name);
+
+        if (strcmp(f->name, "uptime") == 0) {
+                long long secs = value ? json_object_get_int64(value) : 0;
+
+                if (strcmp(vs_json_str(vps, "state") ? vs_json_str(vps, "state") : "", "stopped") == 0)
+                        snprintf(buf, size, "-");
+                else
+                        format_duration(secs, buf, size);
+                return;
+        }
+        if (strcmp(f->name, "pid") == 0 && value && json_object_get_int(value) == 0) {
+                snprintf(buf, size, "-");
+                return;
+        }
+        snprintf(buf, size, "%s", value ? json_object_get_string(value) : "");
+        if (!buf[0])
+                snprintf(buf, size, "-");
+}
+
+static void print_table(json_object *rows, const struct field **fields, size_t nfields,
+                        int header)
+{
+        size_t nrows = json_object_array_length(rows);
+        size_t width[NFIELDS] = { 0 };
+        char cell[256];
+
+        for (size_t f = 0; f < nfields; f++) {
+                width[f] = header ? strlen(fields[f]->header) : 0;
+                for (size_t r = 0; r < nrows; r++) {
+                        cell_text(json_object_array_get_idx(rows, r), fields[f], cell, sizeof(cell));
+                        if (strlen(cell) > width[f])
+                                width[f] = strlen(cell);
+                }
+        }
+        if (header) {
+                for (size_t f = 0; f < nfields; f++) {
+                        if (f + 1 == nfields)
+                                printf("%s\n", fields[f]->header);
+                        else if (fields[f]->numeric)
+                                printf("%*s  ", (int)width[f], fields[f]->header);
+                        else
+                                printf("%-*s  ", (int)width[f], fields[f]->header);
+                }
+        }
+        for (size_t r = 0; r < nrows; r++) {
+                for (size_t f = 0; f < nfields; f++) {
+                        cell_text(json_object_array_get_idx(rows, r), fields[f], cell, sizeof(cell));
+                        if (f + 1 == nfields)
+                                printf("%s\n", cell);
+                        else if (fields[f]->numeric)
+                                printf("%*s  ", (int)width[f], cell);
+                        else
+                                printf("%-*s  ", (int)width[f], cell);
+                }
+        }
+}
+
+static json_object *select_fields(json_object *vps, const struct field **fields, size_t n)
+{
+        json_object *out = json_object_new_object();
+
+        for (size_t f = 0; f < n; f++) {
+                json_object *value = json_object_object_get(vps, fields[f]->name);
+
+                json_object_object_add(out, fields[f]->name, value ? json_object_get(value) : NULL);
+        }
+        return out;
+}
+
+static int cmd_list(struct ctx *ctx, int argc, char **argv)
+{
+        static const struct option opts[] = {
+                { "all", no_argument, NULL, 'a' },       { "output", required_argument, NULL, 'o' },
+                { "no-header", no_argument, NULL, 'H' }, { "json", no_argument, NULL, 'j' },
+                { "help", no_argument, NULL, 'h' },      { NULL, 0, NULL, 0 },
+        };
+        cleanup_json json_object *reply = NULL;
+        cleanup_json json_object *rows = json_object_new_array();
+        const struct field *fields[NFIELDS];
+        const char *field_text = NULL;
+        json_object *all;
+        vs_error_t err = { 0 };
+        size_t nfields;
+        int opt, bad = 0, show_all = 0, header = 1, as_json = 0, rc;
+
+        reset_getopt();
+        while ((opt = next_opt(ctx, argc, argv, "ao:Hjh", opts, &bad)) != -1) {
+                if (bad)
+                        return bad;
+                show_all |= opt == 'a';
+                header &= opt != 'H';
+                as_json |= opt == 'j';
+                if (opt == 'o')
+                        field_text = optarg;
+        }
+        if (optind < argc)
+                return usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+        rc = parse_fields(ctx, field_text ? field_text : DEFAULT_FIELDS, fields, &nfields);
+        if (rc != EXIT_OK)
+                return rc;
+        if (call(ctx, "list", NULL, NULL, &reply, NULL, NULL, NULL, &err) < 0)
+                return fail(ctx, &err);
+        all = json_object_object_get(reply, "vps");
+        for (size_t i = 0; all && i < json_object_array_length(all); i++) {
+                json_object *vps = json_object_array_get_idx(all, i);
+                const char *state = vs_json_str(vps, "state");
+
+                if (!show_all && state && strcmp(state, "stopped") == 0)
+                        continue;
+                json_object_array_add(rows, field_text ? select_fields(vps, fields, nfields)
+                                                       : json_object_get(vps));
+        }
+        if (as_json)
+                print_json(rows);
+        else
+                print_table(rows, fields, nfields, header);
+        return EXIT_OK;
+}
+
+/* ---- exec / enter ---- */
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+        while (len > 0) {
+                ssize_t n = write(fd, buf, len);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -1;
+                buf += n;
+                len -= (size_t)n;
+        }
+        return 0;
+}
+
+/* Copies what is readable on `from` to `to`; returns 0 at end of stream. */
+static int pump(int from, int to)
+{
+        char buf[65536];
+        ssize_t n = read(from, buf, sizeof(buf));
+
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                return 1;
+        if (n <= 0)
+                return 0; /* EOF, or EIO once a pty's other side is gone */
+        if (write_all(to, buf, (size_t)n) < 0)
+                return 0;
+        return 1;
+}
+
+static int read_exit(int sock, int *status, vs_error_t *err)
+{
+        cleanup_json json_object *msg = NULL;
+
+        if (vs_msg_recv(sock, &msg, NULL, NULL, err) < 0)
+                return -1;
+        if (!msg)
+                return vs_error_kind(err, VS_E_DAEMON, ECONNRESET,
+                                     "vsd closed the connection before the command ended");
+        if (vs_reply_check(msg, err) < 0)
+                return -1;
+        *status = (int)vs_json_int(msg, "exit", 255);
+        return 0;
+}
+
+/* Relays stdin to the command's stdin pipe and its stdout and stderr pipes
+ * to ours, until both reach end of stream and vsd reports the exit. */
+static int relay_pipes(int sock, int fds[3], int *status, vs_error_t *err)
+{
+        int in_open = 1, out_open = 1, err_open = 1, exited = 0;
+
+        signal(SIGPIPE, SIG_IGN);
+        while (out_open || err_open || !exited) {
+                struct pollfd p[4] = {
+                        { in_open ? STDIN_FILENO : -1, POLLIN, 0 },
+                        { out_open ? fds[1] : -1, POLLIN, 0 },
+                        { err_open ? fds[2] : -1, POLLIN, 0 },
+                        { exited ? -1 : sock, POLLIN, 0 },
+                };
+
+                if (poll(p, 4, -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return vs_error_errno(err, "poll");
+                }
+                if (p[0].revents && !pump(STDIN_FILENO, fds[0])) {
+                        in_open = 0;
+                        close(fds[0]);
+                        fds[0] = -1;
+                }
+                if (p[1].revents && !pump(fds[1], STDOUT_FILENO))
+                        out_open = 0;
+                if (p[2].revents && !pump(fds[2], STDERR_FILENO))
+                        err_open = 0;
+                if (p[3].revents) {
+                        if (read_exit(sock, status, err) < 0)
+                                return -1;
+                        exited = 1;
+                }
+        }
+        return 0;
+}
+
+static struct termios saved_termios;
+static int termios_saved;
+
+static void restore_terminal(void)
+{
+        if (termios_saved)
+                tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_termios);
+}
+
+static void raw_terminal(void)
+{
+        struct termios raw;
+
+        if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &saved_termios) < 0)
+                return;
+        termios_saved = 1;
+        atexit(restore_terminal);
+        raw = saved_termios;
+        cfmakeraw(&raw);
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw);
+}
+
+static void copy_window_size(int master)
+{
+        struct winsize ws;
+
+        if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
+                ioctl(master, TIOCSWINSZ, &ws);
+}
+
+/* Relays our terminal to the pty master; Ctrl-C travels as a byte and the
+ * VPS's own line discipline makes it a SIGINT there. */
+static int relay_pty(int sock, int master, int *status, vs_error_t *err)
+{
+        cleanup_close int winch = -1;
+        sigset_t mask;
+        int in_open = 1, out_open = 1;
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGWINCH);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+        winch = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        raw_terminal();
+        while (out_open) {
+                struct pollfd p[3] = {
+                        { in_open ? STDIN_FILENO : -1, POLLIN, 0 },
+                        { master, POLLIN, 0 },
+                        { winch, POLLIN, 0 },
+                };
+
+                if (poll(p, 3, -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return vs_error_errno(err, "poll");
+                }
+                if (p[2].revents) {
+                        struct signalfd_siginfo si;
+
+                        while (read(winch, &si, sizeof(si)) > 0)
+                                ;
+                        copy_window_size(master);
+                }
+                if (p[0].revents && !pump(STDIN_FILENO, master))
+                        in_open = 0;
+                if (p[1].revents && !pump(master, STDOUT_FILENO))
+                        out_open = 0;
+        }
+        restore_terminal();
+        return read_exit(sock, status, err);
+}
+
+static json_object *exec_args(int argc, char **argv, int use_tty)
+{
+        json_object *args = json_object_new_object();
+        json_object *cmd = json_object_new_array();
+        struct winsize ws;
+        const char *term = getenv("TERM");
+
+        for (int i = 0; i < argc; i++)
+                json_object_array_add(cmd, json_object_new_string(argv[i]));
+        json_object_object_add(args, "argv", cmd);
+        json_object_object_add(args, "tty", json_object_new_boolean(use_tty));
+        if (use_tty && ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0) {
+                json_object_object_add(args, "rows", json_object_new_int(ws.ws_row));
+                json_object_object_add(args, "cols", json_object_new_int(ws.ws_col));
+        }
+        if (use_tty && term)
+                json_object_object_add(args, "term", json_object_new_string(term));
+        return args;
+}
+
+static int run_in_vps(struct ctx *ctx, int argc, char **argv, int use_tty)
+{
+        cleanup_json json_object *reply = NULL;
+        cleanup_close int sock = -1;
+        vs_error_t err = { 0 };
+        int fds[VS_MSG_FDS_MAX], nfds = 0, status = 255, rc;
+
+        rc = call(ctx, "exec", ctx->name, exec_args(argc, argv, use_tty), &reply, fds, &nfds,
+                  &sock, &err);
+        if (rc < 0) {
+                long long code = vs_json_int(reply, "exit", -1);
+
+                fail(ctx, &err);
+                return code >= 0 ? (int)code : exit_code_for(&err);
+        }
+        if (nfds != (use_tty ? 1 : 3)) {
+                vs_error_kind(&err, VS_E_DAEMON, EPROTO, "vsd sent %d fds", nfds);
+                return fail(ctx, &err);
+        }
+        rc = use_tty ? relay_pty(sock, fds[0], &status, &err) : relay_pipes(sock, fds, &status, &err);
+        for (int i = 0; i < nfds; i++)
+                if (fds[i] >= 0)
+                        close(fds[i]);
+        if (rc < 0)
+                return fail(ctx, &err);
+        return status;
+}
+
+static int cmd_exec(struct ctx *ctx, int argc, char **argv)
+{
+        static const struct option opts[] = {
+                { "tty", no_argument, NULL, 't' },
+                { "help", no_argument, NULL, 'h' },
+                { NULL, 0, NULL, 0 },
+        };
+        int opt, bad = 0, use_tty = 0;
+        vs_error_t err = { 0 };
+
+        reset_getopt();
+        while ((opt = next_opt(ctx, argc, argv, "+th", opts, &bad)) != -1) {
+                if (bad)
+                        return bad;
+                use_tty |= opt == 't';
+        }
+        if (optind >= argc)
+                return usage_error(ctx, "VPS name is missing");
+        ctx->name = argv[optind++];
+        if (vs_parse_name(ctx->name, "VPS name", &err) < 0)
+                return fail(ctx, &err);
+        if (optind < argc && strcmp(argv[optind], "--") == 0)
+                optind++;
+        if (optind >= argc)
+                return usage_error(ctx, "no command given (vsctl exec NAME -- CMD ARGS...)");
+        return run_in_vps(ctx, argc - optind, argv + optind, use_tty);
+}
+
+static int cmd_enter(struct ctx *ctx, int argc, char **argv)
+{
+        char *shell[] = { "/bin/sh", "-l" };
+        int rc = parse_name_only(ctx, argc, argv);
+
+        if (rc != EXIT_OK)
+                return rc;
+        return run_in_vps(ctx, 2, shell, 1);
+}
+
+/* ---- logs ---- */
+
+static int cmd_logs(struct ctx *ctx, int argc, char **argv)
+{
+        cleanup_json json_object *reply = NULL;
+        vs_error_t err = { 0 };
+        int fds[VS_MSG_FDS_MAX], nfds = 0;
+        int rc = parse_name_only(ctx, argc, argv);
+
+        if (rc != EXIT_OK)
+                return rc;
+        if (call(ctx, "logs", ctx->name, NULL, &reply, fds, &nfds, NULL, &err) < 0)
+                return fail(ctx, &err);
+        for (int i = 0; i < nfds; i++) {
+                while (pump(fds[i], STDOUT_FILENO))
+                        ;
+                close(fds[i]);
+        }
+        return EXIT_OK;
+}
+
+/* ---- templates ---- */
+
+static void format_size(uint64_t bytes, char *buf, size_t size)
+{
+        static const char units[] = "BKMGT";
+        double value = (double)bytes;
+        int unit = 0;
+
+        while (value >= 1024 && unit < 4) {
+                value /= 1024;
+                unit++;
+        }
+        if (unit == 0)
+                snprintf(buf, size, "%lluB", (unsigned long long)bytes);
+        else
+                snprintf(buf, size, "%.1f%c", value, units[unit]);
+}
+
+static int template_build(struct ctx *ctx, int argc, char **argv)
+{
+        json_object *args;
+        vs_error_t err = { 0 };
+        const char *builder, *name;
+
+        if (argc < 2 || argc > 3)
+                return usage_error(ctx, argc < 2 ? "builder is missing (available: busybox)"
+                                                 : "unexpected argument '%s'",
+                                   argc > 3 ? argv[3] : "");
+        builder = argv[1];
+        name = argc == 3 ? argv[2] : builder;
+        ctx->name = name;
+        if (strcmp(builder, "busybox") != 0)
+                return usage_error(ctx, "unknown builder '%s' (available: busybox)", builder);
+        if (vs_parse_name(name, "template name", &err) < 0)
+                return fail(ctx, &err);
+        args = json_object_new_object();
+        json_object_object_add(args, "builder", json_object_new_string(builder));
+        return simple_call(ctx, "template-build", name, args);
+}
+
+static int template_list(struct ctx *ctx, int argc, char **argv)
+{
+        static const struct option opts[] = {
+                { "json", no_argument, NULL, 'j' },
+                { "no-header", no_argument, NULL, 'H' },
+                { "help", no_argument, NULL, 'h' },
+                { NULL, 0, NULL, 0 },
+        };
+        cleanup_json json_object *reply = NULL;
+        json_object *list;
+        vs_error_t err = { 0 };
+        int opt, bad = 0, as_json = 0, header = 1;
+
+        reset_getopt();
+        while ((opt = next_opt(ctx, argc, argv, "jHh", opts, &bad)) != -1) {
+                if (bad)
+                        return bad;
+                as_json |= opt == 'j';
+                header &= opt != 'H';
+        }
+        if (optind < argc)
+                return usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+        if (call(ctx, "template-list", NULL, NULL, &reply, NULL, NULL, NULL, &err) < 0)
+                return fail(ctx, &err);
+        list = json_object_object_get(reply, "templates");
+        if (as_json) {
+                print_json(list);
+                return EXIT_OK;
+        }
+        if (header)
+                printf("%-20s  %-8s  %8s  %4s\n", "NAME", "BUILDER", "SIZE", "VPS");
+        for (size_t i = 0; list && i < json_object_array_length(list); i++) {
+                json_object *t = json_object_array_get_idx(list, i);
+                char size[32];
+
+                format_size((uint64_t)vs_json_int(t, "bytes", 0), size, sizeof(size));
+                printf("%-20s  %-8s  %8s  %4lld\n", vs_json_str(t, "name"),
+                       vs_json_str(t, "builder"), size, vs_json_int(t, "vps", 0));
+        }
+        return EXIT_OK;
+}
+
+static int template_remove(struct ctx *ctx, int argc, char **argv)
+{
+        int opt, bad = 0, rc;
+
+        reset_getopt();
+        while ((opt = next_opt(ctx, argc, argv, "h", no_options, &bad)) != -1)
+                if (bad)
+                        return bad;
+        if ((rc = take_name(ctx, argc, argv, "template name")) != EXIT_OK)
+                return rc;
+        return simple_call(ctx, "template-remove", ctx->name, NULL);
+}
+
+static int cmd_template(struct ctx *ctx, int argc, char **argv)
+{
+        if (argc < 2)
+                return usage_error(ctx, "subcommand is missing (build, list, remove)");
+        if (strcmp(argv[1], "build") == 0) {
+                ctx->cmd = "template build";
+                return template_build(ctx, argc - 1, argv + 1);
+        }
+        if (strcmp(argv[1], "list") == 0) {
+                ctx->cmd = "template list";
+                return template_list(ctx, argc - 1, argv + 1);
+        }
+        if (strcmp(argv[1], "remove") == 0 || strcmp(argv[1], "rm") == 0) {
+                ctx->cmd = "template remove";
+                return template_remove(ctx, argc - 1, argv + 1);
+        }
+        return usage_error(ctx, "unknown subcommand '%s' (build, list, remove)", argv[1]);
+}
+
+/* ---- help ---- */
+
+static int cmd_help(struct ctx *ctx, int argc, char **argv);
+
+static const struct command commands[] = {
+        { "create", NULL, cmd_create, "create NAME --template T [--hostname H]",
+          "Create a stopped VPS from template T.\n"
+          "  -t, --template T   template to build the VPS on (see: vsctl template list)\n"
+          "  -n, --hostname H   hostname inside the VPS (default: NAME)\n" },
+        { "start", NULL, cmd_start, "start NAME", "Start a stopped VPS.\n" },
+        { "stop", NULL, cmd_stop, "stop NAME [--timeout S] [--fast]",
+          "Stop a running VPS: send its init the stop signal, wait, then kill every\n"
+          "process of the VPS.\n"
+          "  -t, --timeout S    seconds to wait before killing (default 30; units ms s m h)\n"
+          "  -f, --fast         kill at once\n" },
+        { "restart", NULL, cmd_restart, "restart NAME [--timeout S]",
+          "Stop a VPS (as stop does) and start it again; starts a stopped VPS.\n"
+          "  -t, --timeout S    seconds to wait before killing (default 30)\n" },
+        { "destroy", "delete", cmd_destroy, "destroy NAME [--force]",
+          "Remove a stopped VPS: its files, config, state and cgroup. Destroying a\n"
+          "VPS that does not exist succeeds.\n"
+          "  -f, --force        kill the VPS first if it is running\n" },
+        { "status", NULL, cmd_status, "status NAME [--json]",
+          "Print one line: NAME exist running|stopped, and how a stopped VPS ended;\n"
+          "or NAME deleted (exit code 3) when there is no such VPS.\n"
+          "  -j, --json         print every field as JSON\n" },
+        { "list", NULL, cmd_list, "list [-a] [-o FIELDS] [-H] [-j|--json]",
+          "List running VPS.\n"
+          "  -a, --all          include stopped VPS\n"
+          "  -o, --output F,... fields: name state pid nproc hostname template slice\n"
+          "                     uptime exit (default: name,state,pid,nproc,hostname,template)\n"
+          "  -H, --no-header    omit the header line\n"
+          "  -j, --json         print JSON (all fields, or those of -o)\n" },
+        { "exec", NULL, cmd_exec, "exec NAME [-t] -- CMD [ARGS...]",
+          "Run CMD inside a running VPS, relaying stdin, stdout and stderr; exit with\n"
+          "CMD's exit status (128+N if killed by signal N, 127 if not found).\n"
+          "  -t, --tty          run CMD on a terminal\n" },
+        { "enter", NULL, cmd_enter, "enter NAME",
+          "Open an interactive shell (/bin/sh -l) on a terminal inside a running VPS.\n" },
+        { "logs", NULL, cmd_logs, "logs NAME", "Print the VPS's console output.\n" },
+        { "template", NULL, cmd_template,
+          "template build busybox [NAME] | template list [-j] [-H] | template remove NAME",
+          "Manage templates, the shared read-only base images of VPS.\n"
+          "  build busybox [NAME]  build a template from the host's busybox-static\n"
+          "                        (offline; NAME defaults to busybox)\n"
+          "  list [-j] [-H]        list templates: name, builder, size on disk, VPS using it\n"
+          "  remove NAME           remove a template no VPS uses\n" },
+        { "help", NULL, cmd_help, "help [COMMAND]", "Show help for vsctl or one command.\n" },
+};
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const struct command *find_command(const char *name)
+{
+        if (!name)
+                return NULL;
+        for (size_t i = 0; i < NCOMMANDS; i++) {
+                if (strcmp(commands[i].name, name) == 0 ||
+                    (commands[i].alias && strcmp(commands[i].alias, name) == 0))
+                        return &commands[i];
+                if (strncmp(name, "template ", 9) == 0 && strcmp(commands[i].name, "template") == 0)
+                        return &commands[i];
+        }
+        return NULL;
+}
+
+static void main_usage(FILE *out)
+{
+        fprintf(out, "Usage: vsctl [--root DIR] COMMAND [ARGS...]\n\n"
+                     "Drive the paene daemon vsd: create, start, stop and enter VPS.\n\n"
+                     "Commands:\n");
+        for (size_t i = 0; i < NCOMMANDS; i++)
+                fprintf(out, "  %s\n", commands[i].synopsis);
+        fprintf(out,
+                "\nOptions:\n"
+                "  -r, --root DIR     vsd's state root (default: $VS_ROOT, else /)\n"
+                "  -h, --help         show this help; vsctl COMMAND --help for a command\n"
+                "  -V, --version      show the version\n"
+                "\nExit codes: 0 success, 1 internal error, 2 usage, 3 no such VPS or template,\n"
+                "4 wrong state (running, stopped, in use, exists), 5 permission denied,\n"
+                "6 vsd not running; exec: the command's own status.\n");
+}
+
+static void command_usage(const struct command *c)
+{
+        printf("Usage: vsctl %s\n\n%s", c->synopsis, c->help);
+}
+
+static int cmd_help(struct ctx *ctx, int argc, char **argv)
+{
+        const struct command *c;
+
+        (void)ctx;
+        if (argc < 2) {
+                main_usage(stdout);
+                return EXIT_OK;
+        }
+        c = find_command(argv[1]);
+        if (!c)
+                return usage_error(ctx, "unknown command '%s'", argv[1]);
+        command_usage(c);
+        return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+        static const struct option opts[] = {
+                { "root", required_argument, NULL, 'r' },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, 'V' },
+                { NULL, 0, NULL, 0 },
+        };
+        struct ctx ctx = { .root = getenv("VS_ROOT") ? getenv("VS_ROOT") : "/", .cmd = "vsctl" };
+        const struct command *c;
+        int opt;
+
+        opterr = 0;
+        while ((opt = getopt_long(argc, argv, "+r:hV", opts, NULL)) != -1) {
+                switch (opt) {
+                case 'r':
+                        ctx.root = optarg;
+                        break;
+                case 'h':
+                        main_usage(stdout);
+                        return EXIT_OK;
+                case 'V':
+                        printf("vsctl %s\n", VS_VERSION);
+                        return EXIT_OK;
+                default:
+                        fprintf(stderr, "vsctl: option '%s' is unknown or needs a value\n",
+                                argv[optind - 1]);
+                        main_usage(stderr);
+                        return EXIT_USAGE;
+                }
+        }
+        if (optind >= argc) {
+                main_usage(stderr);
+                return EXIT_USAGE;
+        }
+        if (!*ctx.root) {
+                fprintf(stderr, "vsctl: --root is empty\n");
+                return EXIT_USAGE;
+        }
+        c = find_command(argv[optind]);
+        if (!c) {
+                fprintf(stderr, "vsctl: unknown command '%s' (see: vsctl --help)\n", argv[optind]);
+                return EXIT_USAGE;
+        }
+        ctx.cmd = c->name;
+        argc -= optind;
+        argv += optind;
+        if (c->run != cmd_template && want_help(argc, argv)) {
+                command_usage(c);
+                return EXIT_OK;
+        }
+        if (c->run == cmd_template && want_help(argc, argv)) {
+                command_usage(c);
+                return EXIT_OK;
+        }
+        return c->run(&ctx, argc, argv);
+}

@@ -1,0 +1,625 @@
+/* vsd: the one supervisor. One process, one epoll loop: the control socket,
+ * a signalfd, and a pidfd per running VPS. VPS keep running when vsd stops. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "vs/cleanup.h"
+#include "vs/cowfs.h"
+#include "vs/fsutil.h"
+#include "vs/log.h"
+#include "vs/parse.h"
+#include "vsd.h"
+
+#ifndef VS_LIBEXECDIR
+#define VS_LIBEXECDIR "/usr/local/lib/paene"
+#endif
+#ifndef VS_VERSION
+#define VS_VERSION "0.1"
+#endif
+
+#define TICK_SECONDS 5
+
+struct options {
+        const char *root;
+        const char *cgroup_name;
+        int foreground;
+};
+
+static void usage(FILE *out)
+{
+        fprintf(out,
+                "Usage: vsd [--root DIR] [--foreground] [--cgroup-name NAME]\n"
+                "\n"
+                "The paene daemon: builds and supervises the VPS of one state root.\n"
+                "\n"
+                "  -r, --root DIR          state root (default /): DIR/var/lib/paene holds\n"
+                "                          templates and VPS, DIR/run/paene the socket\n"
+                "  -f, --foreground        stay in the foreground and log to stderr\n"
+                "                          (otherwise: daemonize, log to syslog)\n"
+                "      --cgroup-name NAME  name of vsd's cgroup subtree below its own\n"
+                "                          cgroup on each hierarchy (default paene)\n"
+                "  -h, --help              show this help\n"
+                "  -V, --version           show the version\n");
+}
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+        static const struct option longopts[] = {
+                { "root", required_argument, NULL, 'r' },
+                { "foreground", no_argument, NULL, 'f' },
+                { "cgroup-name", required_argument, NULL, 'c' },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, 'V' },
+                { NULL, 0, NULL, 0 },
+        };
+        vs_error_t err = { 0 };
+        int opt;
+
+        o->root = "/";
+        o->cgroup_name = "paene";
+        while ((opt = getopt_long(argc, argv, "r:fhV", longopts, NULL)) != -1) {
+                switch (opt) {
+                case 'r':
+                        o->root = optarg;
+                        break;
+                case 'f':
+                        o->foreground = 1;
+                        break;
+                case 'c':
+                        o->cgroup_name = optarg;
+                        break;
+                case 'h':
+                        usage(stdout);
+                        exit(0);
+                case 'V':
+                        printf("vsd %s\n", VS_VERSION);
+                        exit(0);
+                default:
+                        usage(stderr);
+                        exit(2);
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "vsd: unexpected argument '%s'\n", argv[optind]);
+                exit(2);
+        }
+        if (vs_parse_name(o->cgroup_name, "cgroup name", &err) < 0) {
+                fprintf(stderr, "vsd: %s\n", err.msg);
+                exit(2);
+        }
+        return 0;
+}
+
+/* ---- state root ---- */
+
+static int open_root_dir(struct vsd *d, const char *sub, char **abs, vs_error_t *err)
+{
+        cleanup_free char *path = vs_strdupf("%s/%s", d->root, sub);
+        int fd;
+
+        if (vs_mkdir_p(path, 0755, err) < 0)
+                return -1;
+        fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return vs_error_errno(err, "open %s", path);
+        if (abs)
+                *abs = steal_ptr(path);
+        return fd;
+}
+
+static int setup_root(struct vsd *d, const char *root, vs_error_t *err)
+{
+        char resolved[PATH_MAX];
+
+        if (vs_mkdir_p(root, 0755, err) < 0)
+                return -1;
+        if (!realpath(root, resolved))
+                return vs_error_errno(err, "root %s", root);
+        if (!vs_rootfs_path_ok(resolved))
+                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                     "root %s: path may not contain ',' ':' or '\\'", resolved);
+        d->root = vs_xstrdup(strcmp(resolved, "/") == 0 ? "" : resolved);
+        if (open_root_dir(d, "etc/paene", NULL, err) < 0 ||
+            open_root_dir(d, "var/lib/paene/slices", NULL, err) < 0)
+                return -1;
+        /* those two only needed to exist */
+        d->vps_fd = open_root_dir(d, "var/lib/paene/vps", &d->vps_dir, err);
+        d->tmpl_fd = open_root_dir(d, "var/lib/paene/templates", &d->tmpl_dir, err);
+        d->run_fd = open_root_dir(d, "run/paene", NULL, err);
+        if (d->vps_fd < 0 || d->tmpl_fd < 0 || d->run_fd < 0)
+                return -1;
+        return 0;
+}
+
+/* The pid file doubles as the lock that keeps a second vsd off this root. */
+static int take_lock(struct vsd *d, vs_error_t *err)
+{
+        cleanup_free char *text = NULL;
+
+        d->lock_fd = openat(d->run_fd, "vsd.pid", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (d->lock_fd < 0)
+                return vs_error_errno(err, "open pid file");
+        if (flock(d->lock_fd, LOCK_EX | LOCK_NB) == 0)
+                return 0;
+        if (errno != EWOULDBLOCK)
+                return vs_error_errno(err, "lock pid file");
+        vs_read_file(d->run_fd, "vsd.pid", 64, &text, NULL, NULL);
+        if (text)
+                text[strcspn(text, "\n")] = '\0';
+        return vs_error_kind(err, VS_E_STATE, EBUSY, "vsd is already running on %s (pid %s)",
+                             *d->root ? d->root : "/", text && *text ? text : "unknown");
+}
+
+static int write_pid(struct vsd *d, vs_error_t *err)
+{
+        char buf[32];
+        int len = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+
+        if (ftruncate(d->lock_fd, 0) < 0 || pwrite(d->lock_fd, buf, (size_t)len, 0) != len)
+                return vs_error_errno(err, "write pid file");
+        return 0;
+}
+
+/* ---- the built-in init ---- */
+
+static char *find_vsinit(void)
+{
+        char self[PATH_MAX];
+        ssize_t len;
+        const char *env = getenv("VS_VSINIT");
+
+        if (env && access(env, X_OK) == 0)
+                return vs_xstrdup(env);
+        len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (len > 0) {
+                char *slash, *candidate;
+
+                self[len] = '\0';
+                slash = strrchr(self, '/');
+                if (slash) {
+                        *slash = '\0';
+                        candidate = vs_strdupf("%s/vsinit", self);
+                        if (access(candidate, X_OK) == 0)
+                                return candidate;
+                        free(candidate);
+                }
+        }
+        if (access(VS_LIBEXECDIR "/vsinit", X_OK) == 0)
+                return vs_xstrdup(VS_LIBEXECDIR "/vsinit");
+        return NULL;
+}
+
+/* A sealed in-memory copy of vsinit: a VPS execs it without the file
+ * appearing in its root, and nothing in a VPS can write to it through
+ * /proc/1/exe. */
+static int load_vsinit(vs_error_t *err)
+{
+        cleanup_free char *path = find_vsinit();
+        cleanup_close int in = -1;
+        cleanup_close int memfd = -1;
+        char buf[65536];
+        ssize_t n;
+
+        if (!path)
+                return vs_error_set(err, ENOENT, "vsinit not found");
+        in = open(path, O_RDONLY | O_CLOEXEC);
+        memfd = memfd_create("vsinit", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (in < 0 || memfd < 0)
+                return vs_error_errno(err, "load %s", path);
+        while ((n = read(in, buf, sizeof(buf))) > 0)
+                if (write(memfd, buf, (size_t)n) != n)
+                        return vs_error_errno(err, "copy %s", path);
+        if (n < 0 || fcntl(memfd, F_ADD_SEALS,
+                           F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0)
+                return vs_error_errno(err, "seal %s", path);
+        return steal_fd(memfd);
+}
+
+/* ---- epoll ---- */
+
+int vsd_epoll_add(struct vsd *d, int fd, struct ev *ev, uint32_t events)
+{
+        struct epoll_event e = { .events = events, .data.ptr = ev };
+
+        return epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &e);
+}
+
+void vsd_epoll_del(struct vsd *d, int fd)
+{
+        if (fd >= 0)
+                epoll_ctl(d->epfd, EPOLL_CTL_DEL, fd, NULL);
+}
+
+static int setup_signals(struct vsd *d, vs_error_t *err)
+{
+        sigset_t mask;
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        sigaddset(&mask, SIGCHLD);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return vs_error_errno(err, "block signals");
+        signal(SIGPIPE, SIG_IGN);
+        d->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (d->sigfd < 0)
+                return vs_error_errno(err, "signalfd");
+        return 0;
+}
+
+static int setup_tick(struct vsd *d, vs_error_t *err)
+{
+        struct itimerspec every = { { TICK_SECONDS, 0 }, { TICK_SECONDS, 0 } };
+
+        d->tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+        if (d->tick_fd < 0 || timerfd_settime(d->tick_fd, 0, &every, NULL) < 0)
+                return vs_error_errno(err, "timerfd");
+        return 0;
+}
+
+static int setup_socket(struct vsd *d, vs_error_t *err)
+{
+        struct sockaddr_un addr = { .sun_family = AF_UNIX };
+        int len = snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/run/paene/vsd.sock", d->root);
+
+        if (len >= (int)sizeof(addr.sun_path))
+                return vs_error_set(err, ENAMETOOLONG, "socket path %s/run/paene/vsd.sock is too long",
+                                    d->root);
+        d->listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (d->listen_fd < 0)
+                return vs_error_errno(err, "socket");
+        /* we hold the lock: a socket file left here is a dead vsd's */
+        unlinkat(d->run_fd, "vsd.sock", 0);
+        if (bind(d->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
+                return vs_error_errno(err, "bind %s", addr.sun_path);
+        if (fchmodat(d->run_fd, "vsd.sock", 0660, 0) < 0)
+                return vs_error_errno(err, "chmod socket");
+        if (listen(d->listen_fd, 128) < 0)
+                return vs_error_errno(err, "listen");
+        return 0;
+}
+
+/* ---- clients ---- */
+
+static void client_free(struct vsd *d, struct client *c)
+{
+        for (struct client **p = &d->clients; *p; p = &(*p)->next) {
+                if (*p == c) {
+                        *p = c->next;
+                        break;
+                }
+        }
+        free(c);
+}
+
+static void client_close_fd(struct vsd *d, struct client *c)
+{
+        if (c->fd < 0)
+                return;
+        vsd_epoll_del(d, c->fd);
+        close(c->fd);
+        c->fd = -1;
+}
+
+void vsd_client_finish(struct vsd *d, struct client *c)
+{
+        client_close_fd(d, c);
+        if (c->exec_pidfd >= 0) {
+                /* the exec'd process outlives its client; reap it later */
+                c->wait = WAIT_EXEC;
+                return;
+        }
+        client_free(d, c);
+}
+
+void vsd_client_reply(struct vsd *d, struct client *c, json_object *reply, const int *fds,
+                      int nfds)
+{
+        vs_error_t err = { 0 };
+
+        if (c->fd >= 0 && vs_msg_send(c->fd, reply, fds, nfds, &err) < 0)
+                vs_log(LOG_DEBUG, "reply: %s", err.msg);
+        json_object_put(reply);
+        (void)d;
+}
+
+void vsd_client_reply_error(struct vsd *d, struct client *c, const vs_error_t *err)
+{
+        vsd_client_reply(d, c, vs_reply_error(err), NULL, 0);
+}
+
+static int peer_is_admin(int fd)
+{
+        struct ucred cred;
+        socklen_t len = sizeof(cred);
+
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+                return 0;
+        return cred.uid == 0;
+}
+
+static void accept_clients(struct vsd *d)
+{
+        for (;;) {
+                int fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+                struct client *c;
+
+                if (fd < 0)
+                        return;
+                if (!peer_is_admin(fd)) {
+                        vs_error_t err = { 0 };
+                        json_object *reply;
+
+                        vs_error_kind(&err, VS_E_PERM, EACCES,
+                                      "permission denied: only root may use vsd");
+                        reply = vs_reply_error(&err);
+                        vs_msg_send(fd, reply, NULL, 0, NULL);
+                        json_object_put(reply);
+                        close(fd);
+                        continue;
+                }
+                c = vs_xmalloc(sizeof(*c));
+                c->fd = fd;
+                c->exec_pidfd = -1;
+                c->ev = (struct ev){ EV_CLIENT, c };
+                c->exec_ev = (struct ev){ EV_EXEC_EXIT, c };
+                c->next = d->clients;
+                d->clients = c;
+                if (vsd_epoll_add(d, fd, &c->ev, EPOLLIN) < 0)
+                        vsd_client_finish(d, c);
+        }
+}
+
+static void client_readable(struct vsd *d, struct client *c)
+{
+        json_object *msg = NULL;
+        vs_error_t err = { 0 };
+        vs_request_t req;
+        const char *text;
+        size_t len;
+
+        if (c->wait != WAIT_NONE) {
+                /* a parked client only ever hangs up */
+                char byte;
+
+                if (recv(c->fd, &byte, 1, MSG_DONTWAIT) <= 0) {
+                        if (c->wait != WAIT_EXEC)
+                                c->wait = WAIT_NONE;
+                        vsd_client_finish(d, c);
+                }
+                return;
+        }
+        if (vs_msg_recv(c->fd, &msg, NULL, NULL, &err) < 0 || !msg) {
+                if (msg)
+                        json_object_put(msg);
+                if (err.msg[0])
+                        vsd_client_reply_error(d, c, &err);
+                vsd_client_finish(d, c);
+                return;
+        }
+        text = json_object_to_json_string_length(msg, JSON_C_TO_STRING_PLAIN, &len);
+        if (vs_request_decode(text, len, &req, &err) < 0) {
+                json_object_put(msg);
+                vsd_client_reply_error(d, c, &err);
+                vsd_client_finish(d, c);
+                return;
+        }
+        json_object_put(msg);
+        if (vsd_handle_request(d, c, &req) == 0)
+                vsd_client_finish(d, c);
+        vs_request_free(&req);
+}
+
+/* ---- loop ---- */
+
+static void read_signals(struct vsd *d)
+{
+        struct signalfd_siginfo si;
+
+        while (read(d->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+                if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+                        vs_log(LOG_INFO, "%s: exiting; VPS keep running",
+                               si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+                        d->quit = 1;
+                }
+                /* SIGCHLD: children are reaped through their pidfds */
+        }
+}
+
+static void dispatch(struct vsd *d, struct ev *ev, uint32_t events)
+{
+        uint64_t ticks;
+
+        switch (ev->kind) {
+        case EV_LISTEN:
+                accept_clients(d);
+                break;
+        case EV_SIGNAL:
+                read_signals(d);
+                break;
+        case EV_TICK:
+                (void)!read(d->tick_fd, &ticks, sizeof(ticks));
+                vsd_vps_rotate_consoles(d);
+                break;
+        case EV_CLIENT:
+                client_readable(d, ev->owner);
+                break;
+        case EV_VPS_EXIT:
+                vsd_vps_exited(d, ev->owner);
+                break;
+        case EV_VPS_TIMER: {
+                struct vps *v = ev->owner;
+
+                (void)!read(v->timerfd, &ticks, sizeof(ticks));
+                vsd_vps_stop_timeout(d, v);
+                break;
+        }
+        case EV_EXEC_EXIT:
+                vsd_handle_exec_exited(d, ev->owner);
+                break;
+        }
+        (void)events;
+}
+
+static int run_loop(struct vsd *d)
+{
+        struct epoll_event events[64];
+
+        while (!d->quit) {
+                int n = epoll_wait(d->epfd, events, 64, -1);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0) {
+                        vs_log(LOG_ERR, "epoll_wait: %m");
+                        return 1;
+                }
+                for (int i = 0; i < n; i++)
+                        dispatch(d, events[i].data.ptr, events[i].events);
+        }
+        return 0;
+}
+
+/* ---- start-up ---- */
+
+/* Forks into the background; the parent exits only when the child says it
+ * is ready or why it failed, so `vsd` returning 0 means the socket answers. */
+static int daemonize(int *ready_fd)
+{
+        int pipefd[2], null_fd;
+        pid_t pid;
+
+        if (pipe2(pipefd, O_CLOEXEC) < 0)
+                return -1;
+        pid = fork();
+        if (pid < 0)
+                return -1;
+        if (pid > 0) {
+                char report[1100];
+                ssize_t n;
+
+                close(pipefd[1]);
+                n = read(pipefd[0], report, sizeof(report) - 1);
+                if (n <= 0)
+                        _exit(1);
+                report[n] = '\0';
+                if (report[0] != '0')
+                        fprintf(stderr, "vsd: %s\n", n > 1 ? report + 1 : "failed to start");
+                _exit(report[0] == '0' ? 0 : 1);
+        }
+        close(pipefd[0]);
+        setsid();
+        if (fork() > 0)
+                _exit(0);
+        null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (null_fd >= 0) {
+                dup2(null_fd, STDIN_FILENO);
+                dup2(null_fd, STDOUT_FILENO);
+                dup2(null_fd, STDERR_FILENO);
+                close(null_fd);
+        }
+        *ready_fd = pipefd[1];
+        return 0;
+}
+
+/* Tells the waiting parent "0" (ready) or "1" and the error message. */
+static void signal_ready(int *ready_fd, const vs_error_t *err)
+{
+        char report[1100];
+        int len;
+
+        if (*ready_fd < 0)
+                return;
+        len = snprintf(report, sizeof(report), "%c%s", err ? '1' : '0', err ? err->msg : "");
+        (void)!write(*ready_fd, report, (size_t)len);
+        close(*ready_fd);
+        *ready_fd = -1;
+}
+
+static int start_daemon(struct vsd *d, const struct options *o, int *ready_fd, vs_error_t *err)
+{
+        vs_error_t warn = { 0 };
+
+        if (setup_root(d, o->root, err) < 0 || take_lock(d, err) < 0)
+                return -1;
+        if (!o->foreground && daemonize(ready_fd) < 0)
+                return vs_error_errno(err, "daemonize");
+        vs_log_open("vsd", o->foreground);
+        if (write_pid(d, err) < 0 || setup_signals(d, err) < 0 || setup_tick(d, err) < 0)
+                return -1;
+        d->own_pidns_fd = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+        if (d->own_pidns_fd < 0)
+                return vs_error_errno(err, "open own pid namespace");
+        d->vsinit_fd = load_vsinit(&warn);
+        if (d->vsinit_fd < 0)
+                vs_log(LOG_WARNING, "%s: VPS without /sbin/init cannot start", warn.msg);
+        d->busybox_path = "/bin/busybox";
+        if (vs_cgroup_tree_open(o->cgroup_name, &d->cgtree, err) < 0)
+                return -1;
+        d->epfd = epoll_create1(EPOLL_CLOEXEC);
+        if (d->epfd < 0)
+                return vs_error_errno(err, "epoll");
+        vs_template_store_recover(d->tmpl_fd);
+        if (vsd_vps_load_all(d, err) < 0 || setup_socket(d, err) < 0)
+                return -1;
+        static struct ev listen_ev = { EV_LISTEN, NULL }, signal_ev = { EV_SIGNAL, NULL },
+                         tick_ev = { EV_TICK, NULL };
+        if (vsd_epoll_add(d, d->listen_fd, &listen_ev, EPOLLIN) < 0 ||
+            vsd_epoll_add(d, d->sigfd, &signal_ev, EPOLLIN) < 0 ||
+            vsd_epoll_add(d, d->tick_fd, &tick_ev, EPOLLIN) < 0)
+                return vs_error_errno(err, "epoll_ctl");
+        vs_log(LOG_INFO, "ready on %s (cgroup %s, vsd %s)", *d->root ? d->root : "/",
+               vs_cgroup_mode_name(vs_cgroup_tree_mode(d->cgtree)), VS_VERSION);
+        return 0;
+}
+
+static void shut_down(struct vsd *d)
+{
+        unlinkat(d->run_fd, "vsd.sock", 0);
+        unlinkat(d->run_fd, "vsd.pid", 0);
+        if (d->cgtree)
+                vs_cgroup_tree_prune(d->cgtree);
+}
+
+int main(int argc, char **argv)
+{
+        struct vsd d = { .vps_fd = -1, .tmpl_fd = -1, .run_fd = -1, .epfd = -1, .sigfd = -1,
+                         .listen_fd = -1, .tick_fd = -1, .lock_fd = -1, .vsinit_fd = -1,
+                         .own_pidns_fd = -1 };
+        struct options o = { 0 };
+        vs_error_t err = { 0 };
+        int ready_fd = -1, rc;
+
+        parse_options(argc, argv, &o);
+        vs_log_open("vsd", 1);
+        if (getuid() != 0 || geteuid() != 0) {
+                fprintf(stderr, "vsd: must run as root\n");
+                return 1;
+        }
+        if (start_daemon(&d, &o, &ready_fd, &err) < 0) {
+                vs_log(LOG_ERR, "%s", err.msg);
+                signal_ready(&ready_fd, &err);
+                return 1;
+        }
+        signal_ready(&ready_fd, NULL);
+        rc = run_loop(&d);
+        shut_down(&d);
+        return rc;
+}

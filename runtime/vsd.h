@@ -1,0 +1,107 @@
+/* vsd's internal model: one epoll loop, every VPS, every client. */
+#ifndef VS_RUNTIME_VSD_H
+#define VS_RUNTIME_VSD_H
+
+#include <json-c/json.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "vs/cgroup.h"
+#include "vs/error.h"
+#include "vs/protocol.h"
+
+#define VS_DEFAULT_SLICE "default"
+#define VS_CONSOLE_MAX (1U << 20)
+#define VS_STOP_TIMEOUT_MS 30000
+
+enum ev_kind { EV_LISTEN, EV_SIGNAL, EV_TICK, EV_CLIENT, EV_VPS_EXIT, EV_VPS_TIMER, EV_EXEC_EXIT };
+
+struct ev {
+        enum ev_kind kind;
+        void *owner;
+};
+
+enum phase { PHASE_STOPPED, PHASE_RUNNING, PHASE_STOPPING };
+
+/* What a parked client waits for. */
+enum wait_kind { WAIT_NONE, WAIT_STOP, WAIT_RESTART, WAIT_DESTROY, WAIT_EXEC };
+
+struct vps {
+        char name[64];
+        enum phase phase;
+        pid_t pid;
+        int pidfd;
+        unsigned long long starttime; /* clock ticks after boot, against pid reuse */
+        long long started_at;
+        int is_child;                 /* vsd's own child: its exit status is known */
+        int exit_known, exit_code, exit_signal;
+        long long stopped_at;
+        vs_cgroup_t *cg;
+        char slice[64];
+        int timerfd;
+        int stop_escalated;
+        struct ev exit_ev, timer_ev;
+        struct vps *next;
+};
+
+struct client {
+        struct ev ev;
+        int fd; /* -1 once the peer is gone */
+        enum wait_kind wait;
+        struct vps *vps;
+        int destroy_force;
+        /* exec: the process started for this client */
+        pid_t exec_pid;
+        int exec_pidfd;
+        struct ev exec_ev;
+        struct client *next;
+};
+
+struct vsd {
+        char *root;
+        char *vps_dir;  /* absolute paths, for overlay options */
+        char *tmpl_dir;
+        int vps_fd, tmpl_fd, run_fd;
+        int epfd, sigfd, listen_fd, tick_fd, lock_fd;
+        int vsinit_fd, own_pidns_fd;
+        const char *busybox_path;
+        vs_cgroup_tree_t *cgtree;
+        struct vps *vps_list;
+        struct client *clients;
+        int quit;
+};
+
+/* vps.c: the lifecycle */
+struct vps *vsd_vps_find(struct vsd *d, const char *name);
+int vsd_vps_load_all(struct vsd *d, vs_error_t *err);
+int vsd_vps_create(struct vsd *d, const char *name, const char *tmpl, const char *hostname,
+                   vs_error_t *err);
+int vsd_vps_start(struct vsd *d, struct vps *v, vs_error_t *err);
+/* Begins a stop: the stop signal, then SIGKILL after timeout_ms (0: at once). */
+int vsd_vps_stop_begin(struct vsd *d, struct vps *v, uint64_t timeout_ms, vs_error_t *err);
+/* The init exited: reap it, clean up, record the state. */
+void vsd_vps_exited(struct vsd *d, struct vps *v);
+void vsd_vps_stop_timeout(struct vsd *d, struct vps *v);
+int vsd_vps_destroy(struct vsd *d, struct vps *v, vs_error_t *err);
+json_object *vsd_vps_describe(struct vsd *d, struct vps *v);
+/* How many VPS are built on the template. */
+int vsd_vps_uses_template(struct vsd *d, const char *tmpl);
+void vsd_vps_rotate_consoles(struct vsd *d);
+const char *vsd_phase_name(enum phase phase);
+
+/* vsd.c: the loop */
+int vsd_epoll_add(struct vsd *d, int fd, struct ev *ev, uint32_t events);
+void vsd_epoll_del(struct vsd *d, int fd);
+void vsd_client_reply(struct vsd *d, struct client *c, json_object *reply, const int *fds,
+                      int nfds);
+void vsd_client_reply_error(struct vsd *d, struct client *c, const vs_error_t *err);
+void vsd_client_finish(struct vsd *d, struct client *c);
+
+/* handlers.c: requests */
+/* Returns 0 when the client got its reply, 1 when it is parked. */
+int vsd_handle_request(struct vsd *d, struct client *c, vs_request_t *req);
+/* A VPS reached PHASE_STOPPED: answer the clients that waited for it. */
+void vsd_handle_vps_stopped(struct vsd *d, struct vps *v);
+void vsd_handle_exec_exited(struct vsd *d, struct client *c);
+
+#endif

@@ -1,0 +1,496 @@
+#include "vs/cgroup.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/magic.h>
+
+#include "vs/cleanup.h"
+#include "vs/fsutil.h"
+
+#define MAX_HIERARCHIES 16
+
+struct hierarchy {
+        char *mountpoint;
+        char *controllers; /* "cpu,cpuacct" on v1, "" on v2 */
+        char *own_path;    /* vsd's cgroup, relative to the hierarchy root */
+        int is_v2;
+        int own_fd;        /* vsd's own cgroup directory */
+        int base_fd;       /* <own>/<tree name> */
+};
+
+struct vs_cgroup_tree {
+        vs_cgroup_mode_t mode;
+        char *name;
+        struct hierarchy hier[MAX_HIERARCHIES];
+        int count;
+};
+
+struct vs_cgroup {
+        vs_cgroup_tree_t *tree;
+        int fd[MAX_HIERARCHIES]; /* the VPS's directory on each hierarchy */
+};
+
+const char *vs_cgroup_mode_name(vs_cgroup_mode_t mode)
+{
+        return mode == VS_CGROUP_V2 ? "v2" : mode == VS_CGROUP_HYBRID ? "hybrid" : "v1";
+}
+
+vs_cgroup_mode_t vs_cgroup_tree_mode(const vs_cgroup_tree_t *tree)
+{
+        return tree->mode;
+}
+
+static int is_fs(const char *path, unsigned long magic)
+{
+        struct statfs st;
+
+        return statfs(path, &st) == 0 && (unsigned long)st.f_type == magic;
+}
+
+static vs_cgroup_mode_t detect_mode(void)
+{
+        if (is_fs("/sys/fs/cgroup", CGROUP2_SUPER_MAGIC))
+                return VS_CGROUP_V2;
+        if (is_fs("/sys/fs/cgroup/unified", CGROUP2_SUPER_MAGIC))
+                return VS_CGROUP_HYBRID;
+        return VS_CGROUP_V1;
+}
+
+/* Whether the comma-separated super options of a v1 mount name exactly the
+ * controllers of a /proc/self/cgroup line. */
+static int same_controllers(const char *super_opts, const char *controllers)
+{
+        cleanup_free char *wanted = vs_xstrdup(controllers);
+        int matched = 0, total = 0;
+        char *save = NULL;
+
+        for (char *c = strtok_r(wanted, ",", &save); c; c = strtok_r(NULL, ",", &save)) {
+                size_t len = strlen(c);
+                const char *p = super_opts;
+
+                total++;
+                while ((p = strstr(p, c))) {
+                        int starts = p == super_opts || p[-1] == ',';
+                        int ends = p[len] == ',' || p[len] == '\0';
+
+                        if (starts && ends) {
+                                matched++;
+                                break;
+                        }
+                        p += len;
+                }
+        }
+        return total > 0 && matched == total;
+}
+
+/* A line of /proc/self/mountinfo for a cgroup file system. */
+struct cgroup_mount {
+        char root[4096];
+        char mountpoint[4096];
+        char fstype[32];
+        char super_opts[1024];
+};
+
+static int parse_mount_line(char *line, struct cgroup_mount *m)
+{
+        char *sep = strstr(line, " - ");
+        char root[4096], mountpoint[4096], source[4096];
+
+        if (!sep)
+                return -1;
+        if (sscanf(line, "%*d %*d %*s %4095s %4095s", root, mountpoint) != 2)
+                return -1;
+        if (sscanf(sep + 3, "%31s %4095s %1023s", m->fstype, source, m->super_opts) != 3)
+                return -1;
+        strcpy(m->root, root);
+        strcpy(m->mountpoint, mountpoint);
+        return 0;
+}
+
+/* Finds the mount of the hierarchy with these controllers ("" for v2). */
+static int find_mount(const char *controllers, int v2, struct cgroup_mount *out)
+{
+        cleanup_fclose FILE *f = fopen("/proc/self/mountinfo", "re");
+        char line[8192];
+
+        if (!f)
+                return -1;
+        while (fgets(line, sizeof(line), f)) {
+                struct cgroup_mount m;
+
+                if (parse_mount_line(line, &m) < 0)
+                        continue;
+                if (v2 && strcmp(m.fstype, "cgroup2") == 0) {
+                        *out = m;
+                        return 0;
+                }
+                if (!v2 && strcmp(m.fstype, "cgroup") == 0 &&
+                    same_controllers(m.super_opts, controllers)) {
+                        *out = m;
+                        return 0;
+                }
+        }
+        return -1;
+}
+
+/* Only hierarchies with a resource controller: named ones (name=systemd)
+ * belong to the host's service manager. */
+static int wanted_v1(const char *controllers)
+{
+        return *controllers && strncmp(controllers, "name=", 5) != 0;
+}
+
+static int open_dir(const char *path, vs_error_t *err)
+{
+        int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        if (fd < 0)
+                return vs_error_errno(err, "open cgroup %s", path);
+        return fd;
+}
+
+/* The cgroup's directory: mountpoint + (own path less the mount's root). */
+static char *own_dir_path(const struct cgroup_mount *m, const char *own)
+{
+        size_t rootlen = strlen(m->root);
+
+        if (strcmp(m->root, "/") == 0)
+                return vs_strdupf("%s%s", m->mountpoint, own);
+        if (strncmp(own, m->root, rootlen) == 0 && (own[rootlen] == '/' || !own[rootlen]))
+                return vs_strdupf("%s%s", m->mountpoint, own + rootlen);
+        return NULL;
+}
+
+static int cpuset_copy_from_parent(int dirfd, const char *file, vs_error_t *err)
+{
+        cleanup_free char *value = NULL;
+        cleanup_free char *parent_path = vs_strdupf("../%s", file);
+
+        if (vs_read_file(dirfd, parent_path, 65536, &value, NULL, err) < 0)
+                return -1;
+        return vs_write_string(dirfd, file, value, err);
+}
+
+/* A new v1 cpuset cgroup starts with no CPUs and no memory nodes, and no task
+ * can join it until both are set: inherit the parent's. */
+static int cpuset_init(int dirfd, vs_error_t *err)
+{
+        cleanup_free char *cpus = NULL;
+
+        if (vs_read_file(dirfd, "cpuset.cpus", 65536, &cpus, NULL, err) < 0)
+                return -1;
+        if (cpus[0] != '\n' && cpus[0] != '\0')
+                return 0;
+        if (cpuset_copy_from_parent(dirfd, "cpuset.cpus", err) < 0 ||
+            cpuset_copy_from_parent(dirfd, "cpuset.mems", err) < 0)
+                return -1;
+        return 0;
+}
+
+static int is_cpuset(const struct hierarchy *h)
+{
+        return !h->is_v2 && same_controllers(h->controllers, "cpuset");
+}
+
+/* mkdir + open of one cgroup level; an existing directory is fine. */
+static int make_child(const struct hierarchy *h, int parent_fd, const char *name,
+                      vs_error_t *err)
+{
+        int fd;
+
+        if (mkdirat(parent_fd, name, 0755) < 0 && errno != EEXIST)
+                return vs_error_errno(err, "create cgroup %s in %s", name, h->mountpoint);
+        fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return vs_error_errno(err, "open cgroup %s in %s", name, h->mountpoint);
+        if (is_cpuset(h) && cpuset_init(fd, err) < 0) {
+                close(fd);
+                return vs_error_wrap(err, "cgroup %s", name);
+        }
+        return fd;
+}
+
+static int add_hierarchy(vs_cgroup_tree_t *tree, const char *controllers, const char *own,
+                         int v2, vs_error_t *err)
+{
+        struct hierarchy *h = &tree->hier[tree->count];
+        cleanup_free char *dir = NULL;
+        struct cgroup_mount m;
+
+        if (tree->count == MAX_HIERARCHIES)
+                return 0;
+        if (find_mount(controllers, v2, &m) < 0)
+                return 0; /* listed but not mounted here: nothing to manage */
+        dir = own_dir_path(&m, own);
+        if (!dir)
+                return vs_error_set(err, ENOENT, "vsd's cgroup %s is not visible under %s", own,
+                                    m.mountpoint);
+        h->own_fd = open_dir(dir, err);
+        if (h->own_fd < 0)
+                return -1;
+        h->mountpoint = vs_xstrdup(m.mountpoint);
+        h->controllers = vs_xstrdup(controllers);
+        h->own_path = vs_xstrdup(own);
+        h->is_v2 = v2;
+        h->base_fd = make_child(h, h->own_fd, tree->name, err);
+        if (h->base_fd < 0)
+                return -1;
+        tree->count++;
+        return 0;
+}
+
+static int read_own_cgroups(vs_cgroup_tree_t *tree, vs_error_t *err)
+{
+        cleanup_fclose FILE *f = fopen("/proc/self/cgroup", "re");
+        char line[4096];
+
+        if (!f)
+                return vs_error_errno(err, "open /proc/self/cgroup");
+        while (fgets(line, sizeof(line), f)) {
+                char *controllers = strchr(line, ':');
+                char *path = controllers ? strchr(controllers + 1, ':') : NULL;
+                int v2;
+
+                if (!path)
+                        continue;
+                *controllers++ = '\0';
+                *path++ = '\0';
+                path[strcspn(path, "\n")] = '\0';
+                v2 = strcmp(line, "0") == 0 && *controllers == '\0';
+                if (v2 && tree->mode == VS_CGROUP_V1)
+                        continue;
+                if (!v2 && (tree->mode == VS_CGROUP_V2 || !wanted_v1(controllers)))
+                        continue;
+                if (add_hierarchy(tree, controllers, path, v2, err) < 0)
+                        return -1;
+        }
+        if (tree->count == 0)
+                return vs_error_set(err, ENOENT, "no cgroup hierarchy found");
+        return 0;
+}
+
+int vs_cgroup_tree_open(const char *name, vs_cgroup_tree_t **out, vs_error_t *err)
+{
+        vs_cgroup_tree_t *tree = vs_xmalloc(sizeof(*tree));
+
+        tree->mode = detect_mode();
+        tree->name = vs_xstrdup(name);
+        if (read_own_cgroups(tree, err) < 0) {
+                vs_cgroup_tree_free(tree);
+                return vs_error_wrap(err, "cgroup tree");
+        }
+        *out = tree;
+        return 0;
+}
+
+void vs_cgroup_tree_free(vs_cgroup_tree_t *tree)
+{
+        if (!tree)
+                return;
+        for (int i = 0; i < tree->count; i++) {
+                close(tree->hier[i].own_fd);
+                close(tree->hier[i].base_fd);
+                free(tree->hier[i].mountpoint);
+                free(tree->hier[i].controllers);
+                free(tree->hier[i].own_path);
+        }
+        free(tree->name);
+        free(tree);
+}
+
+int vs_cgroup_create(vs_cgroup_tree_t *tree, const char *slice, const char *vps,
+                     vs_cgroup_t **out, vs_error_t *err)
+{
+        vs_cgroup_t *cg = vs_xmalloc(sizeof(*cg));
+
+        cg->tree = tree;
+        for (int i = 0; i < MAX_HIERARCHIES; i++)
+                cg->fd[i] = -1;
+        for (int i = 0; i < tree->count; i++) {
+                cleanup_close int slice_fd = make_child(&tree->hier[i], tree->hier[i].base_fd,
+                                                        slice, err);
+
+                if (slice_fd < 0 ||
+                    (cg->fd[i] = make_child(&tree->hier[i], slice_fd, vps, err)) < 0) {
+                        vs_cgroup_free(cg);
+                        vs_cgroup_remove(tree, slice, vps, NULL);
+                        return -1;
+                }
+        }
+        *out = cg;
+        return 0;
+}
+
+void vs_cgroup_free(vs_cgroup_t *cg)
+{
+        if (!cg)
+                return;
+        for (int i = 0; i < MAX_HIERARCHIES; i++)
+                if (cg->fd[i] >= 0)
+                        close(cg->fd[i]);
+        free(cg);
+}
+
+static int move_self(int dirfd, const struct hierarchy *h, vs_error_t *err)
+{
+        if (vs_write_string(dirfd, "cgroup.procs", "0", err) < 0)
+                return vs_error_wrap(err, "move into cgroup on %s", h->mountpoint);
+        return 0;
+}
+
+int vs_cgroup_enter(vs_cgroup_t *cg, vs_error_t *err)
+{
+        for (int i = 0; i < cg->tree->count; i++) {
+                if (move_self(cg->fd[i], &cg->tree->hier[i], err) < 0) {
+                        vs_cgroup_leave(cg->tree, NULL);
+                        return -1;
+                }
+        }
+        return 0;
+}
+
+vs_cgroup_tree_t *vs_cgroup_tree_of(vs_cgroup_t *cg)
+{
+        return cg->tree;
+}
+
+int vs_cgroup_leave(vs_cgroup_tree_t *tree, vs_error_t *err)
+{
+        int rc = 0;
+
+        for (int i = 0; i < tree->count; i++)
+                if (move_self(tree->hier[i].own_fd, &tree->hier[i], err) < 0)
+                        rc = -1;
+        return rc;
+}
+
+/* Reads the pids in cgroup.procs of the first hierarchy into a malloc'd,
+ * zero-terminated array. */
+static pid_t *read_procs(vs_cgroup_t *cg, vs_error_t *err)
+{
+        cleanup_free char *text = NULL;
+        pid_t *pids;
+        size_t count = 0;
+        char *p;
+
+        if (vs_read_file(cg->fd[0], "cgroup.procs", 16U << 20, &text, NULL, err) < 0)
+                return NULL;
+        for (p = text; *p; p++)
+                count += *p == '\n';
+        pids = vs_xmalloc((count + 1) * sizeof(*pids));
+        count = 0;
+        for (p = text; *p;) {
+                char *end;
+                long pid = strtol(p, &end, 10);
+
+                if (end == p)
+                        break;
+                if (pid > 0)
+                        pids[count++] = (pid_t)pid;
+                p = *end ? end + 1 : end;
+        }
+        pids[count] = 0;
+        return pids;
+}
+
+int vs_cgroup_nprocs(vs_cgroup_t *cg, vs_error_t *err)
+{
+        cleanup_free pid_t *pids = read_procs(cg, err);
+        int count = 0;
+
+        if (!pids)
+                return -1;
+        while (pids[count])
+                count++;
+        return count;
+}
+
+static int kill_via_v2(vs_cgroup_t *cg)
+{
+        for (int i = 0; i < cg->tree->count; i++)
+                if (cg->tree->hier[i].is_v2 &&
+                    vs_write_string(cg->fd[i], "cgroup.kill", "1", NULL) == 0)
+                        return 0;
+        return -1;
+}
+
+int vs_cgroup_kill(vs_cgroup_t *cg, vs_error_t *err)
+{
+        if (kill_via_v2(cg) == 0)
+                return 0;
+        /* v1 has no cgroup.kill: signal until empty, bounded, because a
+         * process may fork between the read and the kill. */
+        for (int round = 0; round < 100; round++) {
+                cleanup_free pid_t *pids = read_procs(cg, err);
+
+                if (!pids)
+                        return -1;
+                if (!pids[0])
+                        return 0;
+                for (pid_t *p = pids; *p; p++)
+                        kill(*p, SIGKILL);
+        }
+        return vs_error_set(err, EBUSY, "processes keep appearing in the cgroup");
+}
+
+/* rmdir of a cgroup whose last task has just exited can briefly fail with
+ * EBUSY while the kernel finishes the exit; retry for at most 100 ms. */
+static int rmdir_cgroup(int parent_fd, const char *name)
+{
+        struct timespec pause = { 0, 2 * 1000 * 1000 };
+
+        for (int attempt = 0; attempt < 50; attempt++) {
+                if (unlinkat(parent_fd, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
+                        return 0;
+                if (errno != EBUSY)
+                        return -1;
+                nanosleep(&pause, NULL);
+        }
+        return -1;
+}
+
+int vs_cgroup_remove(vs_cgroup_tree_t *tree, const char *slice, const char *vps,
+                     vs_error_t *err)
+{
+        int rc = 0;
+
+        for (int i = 0; i < tree->count; i++) {
+                cleanup_close int slice_fd =
+                        openat(tree->hier[i].base_fd, slice, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+                if (slice_fd < 0)
+                        continue;
+                if (rmdir_cgroup(slice_fd, vps) < 0 && rc == 0)
+                        rc = vs_error_errno(err, "remove cgroup %s/%s/%s on %s", tree->name,
+                                            slice, vps, tree->hier[i].mountpoint);
+        }
+        return rc;
+}
+
+void vs_cgroup_tree_prune(vs_cgroup_tree_t *tree)
+{
+        for (int i = 0; i < tree->count; i++) {
+                cleanup_closedir DIR *dir = NULL;
+                int dupfd = dup(tree->hier[i].base_fd);
+                struct dirent *ent;
+
+                if (dupfd < 0 || !(dir = fdopendir(dupfd))) {
+                        if (dupfd >= 0)
+                                close(dupfd);
+                        continue;
+                }
+                while ((ent = readdir(dir)))
+                        if (ent->d_type == DT_DIR && ent->d_name[0] != '.')
+                                unlinkat(tree->hier[i].base_fd, ent->d_name, AT_REMOVEDIR);
+                unlinkat(tree->hier[i].own_fd, tree->name, AT_REMOVEDIR);
+        }
+}
