@@ -121,12 +121,25 @@ static int write_atomic_in(int dirfd, const char *name, const char *data, size_t
         return durable ? vs_fsync_dir(dirfd, err) : 0;
 }
 
+/* True when fd has no byte left: tells a file of exactly `max` bytes from a
+ * longer one. */
+static int at_eof(int fd)
+{
+        char probe;
+        ssize_t n;
+
+        do
+                n = read(fd, &probe, 1);
+        while (n < 0 && errno == EINTR);
+        return n == 0;
+}
+
 int vs_read_file(int dirfd, const char *path, size_t max, char **out, size_t *len,
                  vs_error_t *err)
 {
         cleanup_close int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
         cleanup_free char *buf = NULL;
-        size_t used = 0, cap = 4096;
+        size_t used = 0, cap = max < 4096 ? max : 4096;
 
         if (fd < 0)
                 return vs_error_errno(err, "open %s", path);
@@ -135,9 +148,13 @@ int vs_read_file(int dirfd, const char *path, size_t max, char **out, size_t *le
                 ssize_t n;
 
                 if (used == cap) {
-                        if (cap >= max)
-                                return vs_error_set(err, EFBIG, "%s is larger than %zu bytes",
-                                                    path, max);
+                        if (cap == max) {
+                                if (!at_eof(fd))
+                                        return vs_error_set(err, EFBIG,
+                                                            "%s is larger than %zu bytes", path,
+                                                            max);
+                                break;
+                        }
                         cap = cap * 2 > max ? max : cap * 2;
                         buf = realloc(buf, cap + 1);
                         if (!buf)
@@ -227,19 +244,37 @@ int vs_rmtree_at(int dirfd, const char *name, vs_error_t *err)
         return rmtree_entry(dirfd, name, st.st_dev, err);
 }
 
+/* Makes one component; `full` names the whole path in messages. */
+static int mkdir_one(const char *path, const char *full, mode_t mode, vs_error_t *err)
+{
+        struct stat st;
+
+        if (mkdir(path, mode) == 0)
+                return 0;
+        if (errno != EEXIST)
+                return vs_error_errno(err, "mkdir %s", full);
+        if (stat(path, &st) < 0)
+                return vs_error_errno(err, "mkdir %s: stat %s", full, path);
+        if (!S_ISDIR(st.st_mode))
+                return vs_error_set(err, ENOTDIR, "mkdir %s: %s exists and is not a directory",
+                                    full, path);
+        return 0;
+}
+
 int vs_mkdir_p(const char *path, mode_t mode, vs_error_t *err)
 {
-        cleanup_free char *copy = vs_xstrdup(path);
+        cleanup_free char *copy = NULL;
 
+        if (!path || !*path)
+                return vs_error_set(err, ENOENT, "mkdir: empty path");
+        copy = vs_xstrdup(path);
         for (char *p = copy + 1; *p; p++) {
                 if (*p != '/')
                         continue;
                 *p = '\0';
-                if (mkdir(copy, mode) < 0 && errno != EEXIST)
-                        return vs_error_errno(err, "mkdir %s", copy);
+                if (mkdir_one(copy, path, mode, err) < 0)
+                        return -1;
                 *p = '/';
         }
-        if (mkdir(copy, mode) < 0 && errno != EEXIST)
-                return vs_error_errno(err, "mkdir %s", copy);
-        return 0;
+        return mkdir_one(copy, path, mode, err);
 }

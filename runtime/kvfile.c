@@ -85,9 +85,11 @@ int vs_kv_parse(const char *text, vs_kv_t *kv, vs_error_t *err)
                 if (next)
                         *next++ = '\0';
                 lineno++;
-                if (strchr(line, '\r'))
+                if (strchr(line, '\r')) {
+                        vs_kv_free(kv);
                         return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                              "line %u: carriage return in file", lineno);
+                }
                 if (parse_line(line, lineno, kv, err) < 0) {
                         vs_kv_free(kv);
                         return -1;

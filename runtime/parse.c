@@ -66,6 +66,10 @@ int vs_parse_hostname(const char *hostname, vs_error_t *err)
                         if (label == 0)
                                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                                      "hostname '%s' has an empty label", hostname);
+                        if (hostname[i - 1] == '-')
+                                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                                     "hostname '%s': a label may not end with '-'",
+                                                     hostname);
                         label = 0;
                         continue;
                 }
@@ -78,11 +82,17 @@ int vs_parse_hostname(const char *hostname, vs_error_t *err)
                         return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                              "hostname '%s': a label may not start with '-'",
                                              hostname);
-                label++;
+                if (++label > 63)
+                        return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                             "hostname '%s' has a label longer than 63 characters",
+                                             hostname);
         }
         if (label == 0)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL, "hostname '%s' ends with '.'",
                                      hostname);
+        if (hostname[len - 1] == '-')
+                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                     "hostname '%s': a label may not end with '-'", hostname);
         return 0;
 }
 
@@ -108,34 +118,59 @@ int vs_parse_uint(const char *text, uint64_t min, uint64_t max, const char *what
         return 0;
 }
 
-/* Splits "12.5" into an integer part and a fraction scaled to `scale`,
- * without floating point so that parsing is exact. */
-static int parse_decimal(const char *text, uint64_t scale, uint64_t *scaled, const char **rest)
-{
-        uint64_t whole = 0, frac = 0, frac_scale = scale;
-        const char *p = text;
+enum { DECIMAL_OK = 0, DECIMAL_SYNTAX = -1, DECIMAL_RANGE = -2, DECIMAL_INEXACT = -3 };
 
+/* Parses "12.5" times `factor` exactly, without floating point: a value
+ * that is not a whole number of units (1.5 bytes) is DECIMAL_INEXACT,
+ * never rounded. *rest points after the number. */
+static int parse_decimal(const char *text, uint64_t factor, uint64_t *out, const char **rest)
+{
+        __uint128_t whole = 0, frac = 0, frac_scale = 1;
+        const char *p = text;
+        int too_fine = 0;
+
+        *rest = text;
         if (!isdigit((unsigned char)*p))
-                return -1;
+                return DECIMAL_SYNTAX;
         for (; isdigit((unsigned char)*p); p++) {
-                if (whole > (UINT64_MAX - 9) / 10)
-                        return -1;
-                whole = whole * 10 + (uint64_t)(*p - '0');
+                whole = whole * 10 + (unsigned)(*p - '0');
+                if (whole > UINT64_MAX)
+                        return DECIMAL_RANGE;
         }
         if (*p == '.') {
                 p++;
                 if (!isdigit((unsigned char)*p))
-                        return -1;
+                        return DECIMAL_SYNTAX;
                 for (; isdigit((unsigned char)*p); p++) {
-                        frac_scale /= 10;
-                        frac += (uint64_t)(*p - '0') * frac_scale;
+                        if (frac_scale >= (__uint128_t)1000000000000000000ULL) {
+                                too_fine |= *p != '0'; /* more digits than any unit needs */
+                                continue;
+                        }
+                        frac = frac * 10 + (unsigned)(*p - '0');
+                        frac_scale *= 10;
                 }
         }
-        if (whole > UINT64_MAX / scale || whole * scale > UINT64_MAX - frac)
-                return -1;
-        *scaled = whole * scale + frac;
         *rest = p;
-        return 0;
+        if (too_fine)
+                return DECIMAL_INEXACT;
+        whole *= factor;
+        frac *= factor;
+        if (whole > UINT64_MAX || whole + frac / frac_scale > UINT64_MAX)
+                return DECIMAL_RANGE;
+        if (frac % frac_scale)
+                return DECIMAL_INEXACT;
+        *out = (uint64_t)(whole + frac / frac_scale);
+        return DECIMAL_OK;
+}
+
+/* Splits a number from its unit suffix: "1.5G" -> "G". */
+static const char *unit_suffix(const char *text)
+{
+        const char *p = text;
+
+        while (isdigit((unsigned char)*p) || *p == '.')
+                p++;
+        return p;
 }
 
 struct unit {
@@ -158,35 +193,29 @@ static const struct unit *find_unit(const struct unit *units, size_t n, const ch
 }
 
 /* Multiplies a value scaled by 1000 by a unit factor, refusing overflow. */
-static int apply_unit(uint64_t milli, uint64_t factor, uint64_t *out)
-{
-        __uint128_t value = (__uint128_t)milli * factor / 1000;
-
-        if (value > UINT64_MAX)
-                return -1;
-        *out = (uint64_t)value;
-        return 0;
-}
-
 int vs_parse_size(const char *text, uint64_t *bytes, vs_error_t *err)
 {
         const struct unit *unit;
-        const char *suffix;
-        uint64_t milli;
+        const char *rest;
+        int rc;
 
-        if (!text || parse_decimal(text, 1000, &milli, &suffix) < 0)
+        if (!text || !isdigit((unsigned char)*text))
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                      "size '%s' is not a number with an optional K, M, G or T",
                                      text ? text : "");
-        unit = find_unit(size_units, sizeof(size_units) / sizeof(size_units[0]), suffix);
+        unit = find_unit(size_units, sizeof(size_units) / sizeof(size_units[0]),
+                         unit_suffix(text));
         if (!unit)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                      "size '%s' has an unknown unit '%s' (use K, M, G, T or "
                                      "KiB, MiB, GiB, TiB)",
-                                     text, suffix);
-        if (apply_unit(milli, unit->factor, bytes) < 0)
+                                     text, unit_suffix(text));
+        rc = parse_decimal(text, unit->factor, bytes, &rest);
+        if (rc == DECIMAL_SYNTAX || (rc != DECIMAL_RANGE && rest != unit_suffix(text)))
+                return vs_error_kind(err, VS_E_USAGE, EINVAL, "size '%s' is not a number", text);
+        if (rc == DECIMAL_RANGE)
                 return vs_error_kind(err, VS_E_USAGE, ERANGE, "size '%s' is too large", text);
-        if (milli % 1000 && unit->factor == 1)
+        if (rc == DECIMAL_INEXACT)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                      "size '%s' has a fraction of a byte", text);
         return 0;
@@ -199,22 +228,29 @@ static const struct unit duration_units[] = {
 int vs_parse_duration(const char *text, uint64_t *ms, vs_error_t *err)
 {
         const struct unit *unit;
-        const char *suffix;
-        uint64_t milli;
+        const char *rest;
+        int rc;
 
-        if (!text || parse_decimal(text, 1000, &milli, &suffix) < 0)
+        if (!text || !isdigit((unsigned char)*text))
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                      "duration '%s' is not a number with an optional unit "
                                      "(ms, s, m, h)",
                                      text ? text : "");
         unit = find_unit(duration_units, sizeof(duration_units) / sizeof(duration_units[0]),
-                         suffix);
+                         unit_suffix(text));
         if (!unit)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                      "duration '%s' has an unknown unit '%s' (use ms, s, m, h)",
-                                     text, suffix);
-        if (apply_unit(milli, unit->factor, ms) < 0)
+                                     text, unit_suffix(text));
+        rc = parse_decimal(text, unit->factor, ms, &rest);
+        if (rc == DECIMAL_SYNTAX || (rc != DECIMAL_RANGE && rest != unit_suffix(text)))
+                return vs_error_kind(err, VS_E_USAGE, EINVAL, "duration '%s' is not a number",
+                                     text);
+        if (rc == DECIMAL_RANGE)
                 return vs_error_kind(err, VS_E_USAGE, ERANGE, "duration '%s' is too long", text);
+        if (rc == DECIMAL_INEXACT)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                     "duration '%s' is finer than a millisecond", text);
         return 0;
 }
 
@@ -241,33 +277,42 @@ static int parse_cpu_period(const char *text, uint64_t *micro_cpus, vs_error_t *
         if (period_ms > 1000)
                 return vs_error_kind(err, VS_E_USAGE, ERANGE,
                                      "CPU '%s': period is longer than 1s", text);
+        if (quota_ms > period_ms * MAX_CPUS)
+                return vs_error_kind(err, VS_E_USAGE, ERANGE,
+                                     "CPU '%s' is out of range (at most %llu CPUs)", text,
+                                     MAX_CPUS);
         *micro_cpus = quota_ms * MICRO_PER_CPU / period_ms;
         return 0;
 }
 
 int vs_parse_cpu(const char *text, uint64_t *micro_cpus, vs_error_t *err)
 {
-        const char *rest;
+        const char *suffix, *rest;
         uint64_t value;
+        int rc;
 
         if (!text || !*text)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL, "CPU value is empty");
         if (strchr(text, '/'))
                 return parse_cpu_period(text, micro_cpus, err);
-        if (parse_decimal(text, MICRO_PER_CPU, &value, &rest) < 0)
+        suffix = unit_suffix(text);
+        if (*suffix && strcmp(suffix, "%") != 0)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                      "CPU '%s' is not valid (use 50%%, 1.5 or 25ms/100ms)", text);
-        if (strcmp(rest, "%") == 0)
-                value /= 100;
-        else if (*rest)
+        /* "50%" is 0.50 CPU: a percentage is counted in hundredths */
+        rc = parse_decimal(text, *suffix ? MICRO_PER_CPU / 100 : MICRO_PER_CPU, &value, &rest);
+        if (rc == DECIMAL_SYNTAX || (rc != DECIMAL_RANGE && rest != suffix))
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                      "CPU '%s' is not valid (use 50%%, 1.5 or 25ms/100ms)", text);
-        if (value == 0)
-                return vs_error_kind(err, VS_E_USAGE, ERANGE, "CPU '%s' must be above zero", text);
-        if (value > MAX_CPUS * MICRO_PER_CPU)
+        if (rc == DECIMAL_INEXACT)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                     "CPU '%s' is finer than a millionth of a CPU", text);
+        if (rc == DECIMAL_RANGE || value > MAX_CPUS * MICRO_PER_CPU)
                 return vs_error_kind(err, VS_E_USAGE, ERANGE,
                                      "CPU '%s' is out of range (at most %llu CPUs)", text,
                                      MAX_CPUS);
+        if (value == 0)
+                return vs_error_kind(err, VS_E_USAGE, ERANGE, "CPU '%s' must be above zero", text);
         *micro_cpus = value;
         return 0;
 }

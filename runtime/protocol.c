@@ -162,6 +162,9 @@ int vs_msg_send(int sock, json_object *msg, const int *fds, int nfds, vs_error_t
 
         if (len > VS_MSG_MAX)
                 return vs_error_set(err, EMSGSIZE, "message of %zu bytes is too large", len);
+        if (nfds < 0 || nfds > VS_MSG_FDS_MAX)
+                return vs_error_set(err, EINVAL, "cannot pass %d fds (at most %d)", nfds,
+                                    VS_MSG_FDS_MAX);
         if (nfds > 0) {
                 struct cmsghdr *cmsg;
 
@@ -206,6 +209,15 @@ static void take_fds(struct msghdr *mh, int *fds, int *nfds)
                 *nfds = got;
 }
 
+/* A message that is refused takes its fds with it. */
+static void drop_fds(int *fds, int *nfds)
+{
+        for (int i = 0; fds && nfds && i < *nfds; i++)
+                close(fds[i]);
+        if (nfds)
+                *nfds = 0;
+}
+
 int vs_msg_recv(int sock, json_object **msg, int *fds, int *nfds, vs_error_t *err)
 {
         cleanup_free char *buf = vs_xmalloc(VS_MSG_MAX + 1);
@@ -231,11 +243,15 @@ int vs_msg_recv(int sock, json_object **msg, int *fds, int *nfds, vs_error_t *er
         take_fds(&mh, fds, nfds);
         if (got == 0)
                 return 0;
-        if (mh.msg_flags & MSG_TRUNC)
+        if (mh.msg_flags & MSG_TRUNC) {
+                drop_fds(fds, nfds);
                 return vs_error_set(err, EMSGSIZE, "message too large");
+        }
         *msg = json_tokener_parse(buf);
-        if (!*msg)
+        if (!*msg) {
+                drop_fds(fds, nfds);
                 return vs_error_kind(err, VS_E_DAEMON, EPROTO, "malformed message: not JSON");
+        }
         return 0;
 }
 

@@ -635,41 +635,104 @@ static int read_exit(int sock, int *status, vs_error_t *err)
         return 0;
 }
 
+/* Feeds our stdin to the command without ever blocking on it: the command
+ * may be busy writing output that only we can drain. */
+struct feeder {
+        int to; /* non-blocking; -1 once closed */
+        int eof;
+        size_t len, off;
+        char buf[65536];
+};
+
+static void feeder_init(struct feeder *f, int to)
+{
+        f->to = to;
+        f->eof = 0;
+        f->len = f->off = 0;
+        fcntl(to, F_SETFL, fcntl(to, F_GETFL) | O_NONBLOCK);
+}
+
+/* The poll entries for our stdin (read when the buffer is empty) and for
+ * the command's input (write while the buffer holds data). */
+static void feeder_poll(const struct feeder *f, struct pollfd *in, struct pollfd *out)
+{
+        *in = (struct pollfd){ !f->eof && f->len == 0 ? STDIN_FILENO : -1, POLLIN, 0 };
+        *out = (struct pollfd){ f->len > 0 ? f->to : -1, POLLOUT, 0 };
+}
+
+static void feeder_close(struct feeder *f, int close_to)
+{
+        f->eof = 1;
+        f->len = 0;
+        if (close_to && f->to >= 0) {
+                close(f->to);
+                f->to = -1;
+        }
+}
+
+/* With close_to, the command sees end of input when ours ends (a pipe); a
+ * pty stays open, as a terminal does. */
+static void feeder_step(struct feeder *f, const struct pollfd *in, const struct pollfd *out,
+                        int close_to)
+{
+        if (in->revents) {
+                ssize_t n = read(STDIN_FILENO, f->buf, sizeof(f->buf));
+
+                if (n > 0) {
+                        f->len = (size_t)n;
+                        f->off = 0;
+                } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+                        feeder_close(f, close_to);
+                }
+        }
+        if (out->revents && f->len > 0) {
+                ssize_t n = write(f->to, f->buf + f->off, f->len - f->off);
+
+                if (n > 0) {
+                        f->off += (size_t)n;
+                        if (f->off == f->len)
+                                f->len = f->off = 0;
+                } else if (n < 0 && errno != EINTR && errno != EAGAIN) {
+                        feeder_close(f, close_to); /* the command stopped reading */
+                }
+        }
+}
+
 /* Relays stdin to the command's stdin pipe and its stdout and stderr pipes
  * to ours, until both reach end of stream and vsd reports the exit. */
 static int relay_pipes(int sock, int fds[3], int *status, vs_error_t *err)
 {
-        int in_open = 1, out_open = 1, err_open = 1, exited = 0;
+        static struct feeder feed;
+        int out_open = 1, err_open = 1, exited = 0;
 
         signal(SIGPIPE, SIG_IGN);
+        feeder_init(&feed, fds[0]);
+        fds[0] = -1; /* the feeder owns it */
         while (out_open || err_open || !exited) {
-                struct pollfd p[4] = {
-                        { in_open ? STDIN_FILENO : -1, POLLIN, 0 },
-                        { out_open ? fds[1] : -1, POLLIN, 0 },
-                        { err_open ? fds[2] : -1, POLLIN, 0 },
-                        { exited ? -1 : sock, POLLIN, 0 },
+                struct pollfd p[5] = {
+                        [2] = { out_open ? fds[1] : -1, POLLIN, 0 },
+                        [3] = { err_open ? fds[2] : -1, POLLIN, 0 },
+                        [4] = { exited ? -1 : sock, POLLIN, 0 },
                 };
 
-                if (poll(p, 4, -1) < 0) {
+                feeder_poll(&feed, &p[0], &p[1]);
+                if (poll(p, 5, -1) < 0) {
                         if (errno == EINTR)
                                 continue;
                         return vs_error_errno(err, "poll");
                 }
-                if (p[0].revents && !pump(STDIN_FILENO, fds[0])) {
-                        in_open = 0;
-                        close(fds[0]);
-                        fds[0] = -1;
-                }
-                if (p[1].revents && !pump(fds[1], STDOUT_FILENO))
+                feeder_step(&feed, &p[0], &p[1], 1);
+                if (p[2].revents && !pump(fds[1], STDOUT_FILENO))
                         out_open = 0;
-                if (p[2].revents && !pump(fds[2], STDERR_FILENO))
+                if (p[3].revents && !pump(fds[2], STDERR_FILENO))
                         err_open = 0;
-                if (p[3].revents) {
+                if (p[4].revents) {
                         if (read_exit(sock, status, err) < 0)
                                 return -1;
                         exited = 1;
                 }
         }
+        feeder_close(&feed, 1);
         return 0;
 }
 
@@ -707,37 +770,38 @@ static void copy_window_size(int master)
  * VPS's own line discipline makes it a SIGINT there. */
 static int relay_pty(int sock, int master, int *status, vs_error_t *err)
 {
+        static struct feeder feed;
         cleanup_close int winch = -1;
         sigset_t mask;
-        int in_open = 1, out_open = 1;
+        int out_open = 1;
 
         sigemptyset(&mask);
         sigaddset(&mask, SIGWINCH);
         sigprocmask(SIG_BLOCK, &mask, NULL);
         winch = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
         raw_terminal();
+        feeder_init(&feed, master);
         while (out_open) {
-                struct pollfd p[3] = {
-                        { in_open ? STDIN_FILENO : -1, POLLIN, 0 },
-                        { master, POLLIN, 0 },
-                        { winch, POLLIN, 0 },
+                struct pollfd p[4] = {
+                        [2] = { master, POLLIN, 0 },
+                        [3] = { winch, POLLIN, 0 },
                 };
 
-                if (poll(p, 3, -1) < 0) {
+                feeder_poll(&feed, &p[0], &p[1]);
+                if (poll(p, 4, -1) < 0) {
                         if (errno == EINTR)
                                 continue;
                         return vs_error_errno(err, "poll");
                 }
-                if (p[2].revents) {
+                if (p[3].revents) {
                         struct signalfd_siginfo si;
 
                         while (read(winch, &si, sizeof(si)) > 0)
                                 ;
                         copy_window_size(master);
                 }
-                if (p[0].revents && !pump(STDIN_FILENO, master))
-                        in_open = 0;
-                if (p[1].revents && !pump(master, STDOUT_FILENO))
+                feeder_step(&feed, &p[0], &p[1], 0);
+                if (p[2].revents && !pump(master, STDOUT_FILENO))
                         out_open = 0;
         }
         restore_terminal();
@@ -792,32 +856,49 @@ static int run_in_vps(struct ctx *ctx, int argc, char **argv, int use_tty)
         return status;
 }
 
+/* Options of exec may stand before or after NAME; everything after "--", or
+ * from the first word that is not an option, is the command and its own. */
+static int exec_option(struct ctx *ctx, const char *arg, int *use_tty)
+{
+        const struct command *c = find_command("exec");
+
+        if (strcmp(arg, "-t") == 0 || strcmp(arg, "--tty") == 0) {
+                *use_tty = 1;
+                return EXIT_OK;
+        }
+        if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+                printf("Usage: vsctl %s\n\n%s", c->synopsis, c->help);
+                return -1;
+        }
+        return usage_error(ctx, "option '%s' is unknown", arg);
+}
+
 static int cmd_exec(struct ctx *ctx, int argc, char **argv)
 {
-        static const struct option opts[] = {
-                { "tty", no_argument, NULL, 't' },
-                { "help", no_argument, NULL, 'h' },
-                { NULL, 0, NULL, 0 },
-        };
-        int opt, bad = 0, use_tty = 0;
         vs_error_t err = { 0 };
+        int use_tty = 0, i = 1, rc;
 
-        reset_getopt();
-        while ((opt = next_opt(ctx, argc, argv, "+th", opts, &bad)) != -1) {
-                if (bad)
-                        return bad;
-                use_tty |= opt == 't';
+        for (; i < argc; i++) {
+                if (strcmp(argv[i], "--") == 0) {
+                        i++;
+                        break;
+                }
+                if (argv[i][0] != '-') {
+                        if (ctx->name)
+                                break; /* the command, without "--" */
+                        ctx->name = argv[i];
+                        continue;
+                }
+                if ((rc = exec_option(ctx, argv[i], &use_tty)) != EXIT_OK)
+                        return rc < 0 ? EXIT_OK : rc;
         }
-        if (optind >= argc)
+        if (!ctx->name)
                 return usage_error(ctx, "VPS name is missing");
-        ctx->name = argv[optind++];
         if (vs_parse_name(ctx->name, "VPS name", &err) < 0)
                 return fail(ctx, &err);
-        if (optind < argc && strcmp(argv[optind], "--") == 0)
-                optind++;
-        if (optind >= argc)
+        if (i >= argc)
                 return usage_error(ctx, "no command given (vsctl exec NAME -- CMD ARGS...)");
-        return run_in_vps(ctx, argc - optind, argv + optind, use_tty);
+        return run_in_vps(ctx, argc - i, argv + i, use_tty);
 }
 
 static int cmd_enter(struct ctx *ctx, int argc, char **argv)
@@ -982,10 +1063,10 @@ static const struct command commands[] = {
           "  -f, --fast         kill at once\n" },
         { "restart", NULL, cmd_restart, "restart NAME [--timeout S]",
           "Stop a VPS (as stop does) and start it again; starts a stopped VPS.\n"
-          "  -t, --timeout S    seconds to wait before killing (default 30)\n" },
+          "  -t, --timeout S    seconds to wait before killing (default 30; units ms s m h)\n" },
         { "destroy", "delete", cmd_destroy, "destroy NAME [--force]",
           "Remove a stopped VPS: its files, config, state and cgroup. Destroying a\n"
-          "VPS that does not exist succeeds.\n"
+          "VPS that does not exist succeeds. Alias: delete.\n"
           "  -f, --force        kill the VPS first if it is running\n" },
         { "status", NULL, cmd_status, "status NAME [--json]",
           "Print one line: NAME exist running|stopped, and how a stopped VPS ended;\n"
@@ -1000,7 +1081,8 @@ static const struct command commands[] = {
           "  -j, --json         print JSON (all fields, or those of -o)\n" },
         { "exec", NULL, cmd_exec, "exec NAME [-t] -- CMD [ARGS...]",
           "Run CMD inside a running VPS, relaying stdin, stdout and stderr; exit with\n"
-          "CMD's exit status (128+N if killed by signal N, 127 if not found).\n"
+          "CMD's exit status (128+N if killed by signal N, 127 if not found, 126 if it\n"
+          "cannot be run).\n"
           "  -t, --tty          run CMD on a terminal\n" },
         { "enter", NULL, cmd_enter, "enter NAME",
           "Open an interactive shell (/bin/sh -l) on a terminal inside a running VPS.\n" },
@@ -1011,7 +1093,7 @@ static const struct command commands[] = {
           "  build busybox [NAME]  build a template from the host's busybox-static\n"
           "                        (offline; NAME defaults to busybox)\n"
           "  list [-j] [-H]        list templates: name, builder, size on disk, VPS using it\n"
-          "  remove NAME           remove a template no VPS uses\n" },
+          "  remove NAME           remove a template no VPS uses (alias: rm)\n" },
         { "help", NULL, cmd_help, "help [COMMAND]", "Show help for vsctl or one command.\n" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -1115,11 +1197,8 @@ int main(int argc, char **argv)
         ctx.cmd = c->name;
         argc -= optind;
         argv += optind;
-        if (c->run != cmd_template && want_help(argc, argv)) {
-                command_usage(c);
-                return EXIT_OK;
-        }
-        if (c->run == cmd_template && want_help(argc, argv)) {
+        /* exec finds its own -h: a command's arguments are not ours */
+        if (c->run != cmd_exec && want_help(argc, argv)) {
                 command_usage(c);
                 return EXIT_OK;
         }

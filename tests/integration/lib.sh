@@ -1,0 +1,172 @@
+# Integration test harness. A test file sources this, defines functions
+# named test_*, and calls run_tests. Each file gets its own vsd on a private
+# --root, with a private cgroup name, in its own network namespace; every
+# mount, cgroup and process it made is removed at exit, also on failure.
+# Output: "ok NAME" or "not ok NAME" per test, read by tests/run.sh.
+
+set -u
+BUILD=${BUILD:-build}
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BIN=$TOP/$BUILD
+[ -x "$BIN/vsd" ] || BIN=$BUILD
+R=""
+CG=""
+VSD_PID=""
+VSCTL=""
+
+die() {
+        echo "lib: $*" >&2
+        exit 1
+}
+
+[ "$(id -u)" -eq 0 ] || die "integration tests need root"
+
+# vsctl against this file's vsd
+vs() { "$BIN/vsctl" --root "$R" "$@"; }
+
+start_vsd() {
+        unshare -n "$BIN/vsd" --root "$R" --cgroup-name "$CG" || return 1
+        VSD_PID=$(cat "$R/run/paene/vsd.pid")
+}
+
+stop_vsd() {
+        [ -n "$VSD_PID" ] || return 0
+        kill "$VSD_PID" 2>/dev/null
+        wait_for 10 "! kill -0 $VSD_PID 2>/dev/null" || kill -9 "$VSD_PID" 2>/dev/null
+        VSD_PID=""
+}
+
+setup() {
+        R=$(mktemp -d /tmp/paene-test.XXXXXX)
+        CG="paene-test-$$"
+        start_vsd || die "vsd did not start"
+        vs template build busybox >/dev/null || die "template build failed"
+}
+
+# Our cgroup subtree on each hierarchy (the directories vsd creates).
+cgroup_dirs() {
+        local line ctrl path mnt
+        while IFS=: read -r _ ctrl path; do
+                case "$ctrl" in name=*) continue ;; esac
+                if [ -z "$ctrl" ]; then
+                        mnt=/sys/fs/cgroup/unified
+                        [ -d "$mnt" ] || mnt=/sys/fs/cgroup
+                else
+                        mnt=/sys/fs/cgroup/${ctrl%%,*}
+                fi
+                [ -d "$mnt$path" ] && echo "$mnt${path%/}/$CG"
+        done </proc/self/cgroup | sort -u
+}
+
+# Kills what a failed test left, by pid only: processes in our cgroups.
+kill_leftovers() {
+        local d
+        for d in $(cgroup_dirs); do
+                [ -d "$d" ] || continue
+                find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null | while read -r pid; do
+                        kill -9 "$pid" 2>/dev/null
+                done
+        done
+}
+
+remove_cgroups() {
+        local d
+        for d in $(cgroup_dirs); do
+                [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+        done
+}
+
+teardown() {
+        local name
+        if [ -n "$VSD_PID" ] && kill -0 "$VSD_PID" 2>/dev/null; then
+                for name in $(vs list -a -H -o name 2>/dev/null); do
+                        vs destroy --force "$name" >/dev/null 2>&1
+                done
+        fi
+        stop_vsd
+        kill_leftovers
+        remove_cgroups
+        if [ -n "$R" ] && grep -q " $R" /proc/self/mountinfo; then
+                grep " $R" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r umount -l
+        fi
+        [ -n "$R" ] && rm -rf "$R"
+}
+
+# wait_for SECONDS 'shell condition': polls the condition, bounded in time.
+wait_for() {
+        local deadline=$((SECONDS + $1))
+        while ! eval "$2"; do
+                [ "$SECONDS" -lt "$deadline" ] || return 1
+                sleep 0.05
+        done
+}
+
+fail() {
+        echo "    FAIL: $*" >&2
+        return 1
+}
+
+expect_eq() { # expected actual what
+        [ "$1" = "$2" ] || fail "$3: expected '$1', got '$2'"
+}
+
+expect_contains() { # haystack needle what
+        case "$1" in *"$2"*) return 0 ;; esac
+        fail "$3: '$2' not in: $(printf '%s' "$1" | head -c 600)"
+}
+
+expect_not_contains() {
+        case "$1" in *"$2"*) fail "$3: '$2' unexpectedly in: $(printf '%s' "$1" | head -c 600)" ;; esac
+        return 0
+}
+
+# expect_rc CODE what -- command...: runs the command, checks its exit code,
+# and leaves its stdout in $OUT and stderr in $ERR.
+expect_rc() {
+        local want=$1 what=$2 rc=0
+        shift 3
+        OUT=$("$@" 2>/tmp/paene-err.$$) || rc=$?
+        ERR=$(cat /tmp/paene-err.$$)
+        rm -f /tmp/paene-err.$$
+        [ "$rc" -eq "$want" ] || fail "$what: exit code $rc, expected $want (stderr: $ERR)"
+}
+
+# A VPS's directories, as vsd lays them out.
+vps_dir() { echo "$R/var/lib/paene/vps/$1"; }
+tmpl_dir() { echo "$R/var/lib/paene/templates/$1"; }
+
+# Puts the static test payload into a VPS's upper layer as /payload.
+install_payload() {
+        install -m 0755 "$BIN/payload" "$(vps_dir "$1")/upper/payload"
+}
+
+# Sets a key in a VPS's config file (admins edit it by hand the same way).
+set_config() { # vps key value
+        local f
+        f="$(vps_dir "$1")/config"
+        sed -i "/^$2 *=/d" "$f"
+        echo "$2 = $3" >>"$f"
+}
+
+state_of() { vs status "$1" 2>/dev/null | awk '{print $3}'; }
+
+run_tests() {
+        local t rc
+        trap teardown EXIT
+        setup
+        # each test runs in a subshell under errexit: the first failed
+        # expectation ends it
+        for t in $(declare -F | awk '{print $3}' | grep '^test_'); do
+                # not in a || list: that would switch errexit off inside
+                (
+                        set -e -o pipefail
+                        "$t"
+                )
+                rc=$?
+                if [ "$rc" -eq 0 ]; then
+                        echo "ok ${t#test_}"
+                else
+                        echo "not ok ${t#test_}"
+                fi
+        done
+}

@@ -1,0 +1,359 @@
+#!/bin/bash
+# The VPS lifecycle through vsctl: create, start, stop, restart, destroy,
+# status, list, logs, templates, and what a VPS sees of its namespaces.
+. "$(dirname "$0")/lib.sh"
+
+test_create_makes_a_stopped_vps() {
+        vs create c1 --template busybox --hostname c1.example
+        expect_eq "c1 exist stopped" "$(vs status c1)" "status"
+        expect_eq "c1" "$(vs list -a -H -o name | grep -x c1)" "list -a"
+        expect_eq "" "$(vs list -H -o name | grep -x c1 || true)" "list shows running only"
+        [ -d "$(vps_dir c1)/upper" ] || fail "no upper layer"
+        grep -q '^hostname = c1.example$' "$(vps_dir c1)/config" || fail "hostname not in config"
+        vs destroy c1
+}
+
+test_create_refuses_bad_input_and_changes_nothing() {
+        expect_rc 2 "uppercase name" -- vs create Web1 --template busybox
+        expect_contains "$ERR" "'W'" "message names the bad character"
+        expect_eq 1 "$(printf '%s\n' "$ERR" | wc -l)" "one line"
+        expect_rc 2 "no template" -- vs create c2
+        expect_contains "$ERR" "--template" "message names the missing option"
+        expect_rc 3 "unknown template" -- vs create c2 --template nosuch
+        expect_contains "$ERR" "vsctl: create c2: no such template 'nosuch'" "message"
+        expect_rc 2 "bad hostname" -- vs create c2 --template busybox --hostname 'a b'
+        expect_eq "" "$(ls "$R/var/lib/paene/vps")" "nothing created"
+        vs create c2 --template busybox
+        expect_rc 4 "duplicate" -- vs create c2 --template busybox
+        expect_eq "vsctl: create c2: VPS already exists" "$ERR" "message"
+        vs destroy c2
+}
+
+test_start_and_stop() {
+        vs create s1 --template busybox
+        vs start s1
+        expect_eq "s1 exist running" "$(vs status s1)" "status after start"
+        expect_rc 4 "second start" -- vs start s1
+        expect_eq "vsctl: start s1: VPS is already running" "$ERR" "message"
+        vs stop s1
+        expect_eq stopped "$(state_of s1)" "state after stop"
+        expect_rc 4 "stop of a stopped VPS" -- vs stop s1
+        expect_rc 3 "start of nothing" -- vs start nosuch
+        expect_eq "vsctl: start nosuch: no such VPS" "$ERR" "message"
+        vs destroy s1
+}
+
+test_init_is_pid_1_and_host_processes_are_invisible() {
+        local marker ps_out
+        vs create p1 --template busybox
+        vs start p1
+        marker="paene-marker-$$-$RANDOM"
+        (exec -a "$marker" sleep 60) &
+        local sleeper=$!
+        ps_out=$(vs exec p1 -- ps -o pid,args)
+        kill "$sleeper"
+        expect_contains "$(echo "$ps_out" | awk '$1 == 1')" "init" "pid 1 inside"
+        expect_not_contains "$ps_out" "$marker" "host process visible"
+        [ "$(echo "$ps_out" | wc -l)" -lt 6 ] || fail "too many processes: $ps_out"
+        # pid 1 inside is the init vsd started on the host
+        expect_eq "$(vs status p1 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')" \
+                "$(vs list -H -o pid | head -1 | tr -d ' ')" "pid in status and list"
+        vs destroy --force p1
+}
+
+test_hostname_uts_and_ipc_are_private() {
+        vs create h1 --template busybox --hostname h1.example.net
+        vs start h1
+        expect_eq "h1.example.net" "$(vs exec h1 -- hostname)" "hostname"
+        [ "$(hostname)" != "h1.example.net" ] || fail "host hostname changed"
+        vs exec h1 -- hostname changed-inside
+        expect_eq "changed-inside" "$(vs exec h1 -- hostname)" "hostname set inside"
+        [ "$(hostname)" != "changed-inside" ] || fail "hostname leaked to the host"
+        expect_eq "$(readlink /proc/self/ns/ipc)" "$(readlink /proc/self/ns/ipc)" "sanity"
+        local pid
+        pid=$(vs list -H -o pid,name | awk '$2 == "h1" {print $1}')
+        for ns in pid mnt uts ipc net cgroup; do
+                [ "$(readlink /proc/$pid/ns/$ns)" != "$(readlink /proc/self/ns/$ns)" ] ||
+                        fail "$ns namespace shared with the host"
+        done
+        vs destroy --force h1
+}
+
+test_network_has_loopback_only_and_up() {
+        vs create n1 --template busybox
+        vs start n1
+        expect_eq "lo" "$(vs exec n1 -- ls /sys/class/net)" "interfaces"
+        # IFF_UP | IFF_LOOPBACK
+        expect_eq "0x9" "$(vs exec n1 -- cat /sys/class/net/lo/flags)" "lo flags"
+        expect_contains "$(vs exec n1 -- ping -c 1 -W 2 127.0.0.1)" "1 packets received" "ping lo"
+        vs destroy --force n1
+}
+
+test_filesystems_proc_sys_dev() {
+        local mounts
+        vs create f1 --template busybox
+        vs start f1
+        mounts=$(vs exec f1 -- cat /proc/mounts)
+        expect_contains "$mounts" "overlay / overlay" "root is overlay"
+        expect_contains "$(echo "$mounts" | awk '$2 == "/sys"')" "ro," "sys read-only"
+        expect_contains "$(echo "$mounts" | awk '$2 == "/proc"')" "proc" "proc mounted"
+        expect_contains "$(echo "$mounts" | awk '$2 == "/dev/pts"')" "ptmxmode=666" "devpts"
+        expect_rc 1 "write to /sys" -- vs exec f1 -- sh -c 'echo x > /sys/kernel/uevent_helper'
+        for node in null zero full random urandom tty console ptmx; do
+                vs exec f1 -- test -e /dev/$node || fail "/dev/$node missing"
+        done
+        expect_eq "" "$(vs exec f1 -- ls /dev | grep -E '^(sd|vd|nvme|loop|mem|kmsg)' || true)" \
+                "no host devices"
+        expect_eq "0" "$(vs exec f1 -- sh -c 'head -c 4 /dev/zero | od -An -tu1 | tr -d " \n" | cut -c1')" "zero"
+        # the host's mount table does not show the VPS's root
+        ! grep -q "$(vps_dir f1)/rootfs" /proc/self/mountinfo || fail "VPS mount visible on the host"
+        vs destroy --force f1
+}
+
+test_overlay_keeps_template_and_neighbours_untouched() {
+        vs create o1 --template busybox
+        vs create o2 --template busybox
+        vs start o1
+        vs start o2
+        vs exec o1 -- sh -c 'echo secret-o1 > /root/mine; rm /etc/shells'
+        expect_eq "secret-o1" "$(cat "$(vps_dir o1)/upper/root/mine")" "write lands in upper"
+        [ ! -e "$(tmpl_dir busybox)/rootfs/root/mine" ] || fail "write reached the template"
+        [ -e "$(tmpl_dir busybox)/rootfs/etc/shells" ] || fail "delete reached the template"
+        expect_rc 1 "o2 sees o1's file" -- vs exec o2 -- cat /root/mine
+        vs exec o2 -- test -e /etc/shells || fail "o2 lost a template file"
+        vs destroy --force o1
+        vs destroy --force o2
+}
+
+test_exec_exit_codes_and_stdio() {
+        local big sum_in sum_out
+        vs create e1 --template busybox
+        vs start e1
+        expect_rc 7 "exit status" -- vs exec e1 -- sh -c 'exit 7'
+        expect_rc 0 "true" -- vs exec e1 -- true
+        expect_rc 127 "missing command" -- vs exec e1 -- no-such-command
+        expect_contains "$ERR" "vsctl: exec e1: no-such-command" "message"
+        expect_rc 137 "killed by SIGKILL" -- vs exec e1 -- sh -c 'kill -9 $$'
+        expect_eq "hello from stdin" "$(echo 'hello from stdin' | vs exec e1 -- cat)" "stdin relay"
+        expect_rc 0 "stderr" -- vs exec e1 -- sh -c 'echo to-err >&2; echo to-out'
+        expect_eq "to-out" "$OUT" "stdout"
+        expect_eq "to-err" "$ERR" "stderr"
+        big=$(mktemp)
+        head -c 3000000 /dev/urandom >"$big"
+        sum_in=$(md5sum <"$big" | cut -d' ' -f1)
+        sum_out=$(vs exec e1 -- md5sum <"$big" | cut -d' ' -f1)
+        rm -f "$big"
+        expect_eq "$sum_in" "$sum_out" "3 MB through stdin"
+        expect_eq "3000000" "$(head -c 3000000 /dev/zero | vs exec e1 -- cat | wc -c)" "3 MB round trip"
+        expect_rc 3 "exec in a missing VPS" -- vs exec nosuch -- true
+        expect_eq "vsctl: exec nosuch: no such VPS" "$ERR" "message"
+        vs stop --fast e1
+        expect_rc 4 "exec in stopped VPS" -- vs exec e1 -- true
+        expect_eq "vsctl: exec e1: VPS is not running" "$ERR" "message"
+        vs destroy e1
+}
+
+test_exec_joins_cgroup_and_pid_namespace() {
+        vs create j1 --template busybox
+        vs start j1
+        expect_eq "0::/" "$(vs exec j1 -- cat /proc/self/cgroup | grep '^0::')" "cgroup ns root"
+        local hostpid
+        hostpid=$(vs exec j1 -- sh -c 'sleep 30 & echo $!')
+        [ "$hostpid" -lt 100 ] || fail "pid inside the VPS should be small, got $hostpid"
+        vs destroy --force j1
+}
+
+test_logs_show_console_output() {
+        vs create l1 --template busybox --hostname l1.example
+        vs start l1
+        wait_for 10 'vs logs l1 | grep -q "l1.example booting"' || fail "rcS output not in logs: $(vs logs l1)"
+        expect_contains "$(vs logs l1)" "--- vsd: starting l1" "start banner"
+        vs destroy --force l1
+}
+
+test_restart_gives_a_new_init() {
+        local before after
+        vs create r1 --template busybox
+        vs start r1
+        before=$(vs status r1 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
+        vs restart r1
+        after=$(vs status r1 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
+        expect_eq "r1 exist running" "$(vs status r1)" "running after restart"
+        [ "$before" != "$after" ] || fail "restart kept pid $before"
+        vs stop --fast r1
+        vs restart r1
+        expect_eq "running" "$(state_of r1)" "restart of a stopped VPS starts it"
+        vs destroy --force r1
+}
+
+test_stop_timeout_kills_a_stubborn_init() {
+        vs create k1 --template busybox
+        install_payload k1
+        set_config k1 init "/payload stubborn"
+        vs start k1
+        vs stop --timeout 1 k1
+        expect_eq "k1 exist stopped (killed by SIGKILL)" "$(vs status k1)" "status"
+        vs destroy k1
+}
+
+test_init_exit_status_is_recorded() {
+        vs create x1 --template busybox
+        install_payload x1
+        set_config x1 init "/payload exit 3"
+        vs start x1
+        wait_for 10 '[ "$(state_of x1)" = stopped ]' || fail "VPS did not stop by itself"
+        expect_eq "x1 exist stopped (exit code 3)" "$(vs status x1)" "status"
+        expect_eq "code 3" "$(vs status x1 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["exit"])')" "json"
+        vs destroy x1
+}
+
+test_vsinit_runs_where_the_template_has_no_init() {
+        cp -a "$(tmpl_dir busybox)" "$(tmpl_dir noinit)"
+        rm "$(tmpl_dir noinit)/rootfs/sbin/init"
+        sed -i '/^stop_signal/d' "$(tmpl_dir noinit)/meta"
+        vs create v1 --template noinit
+        mkdir -p "$(vps_dir v1)/upper/etc"
+        printf '#!/bin/sh\necho rc-local-ran > /tmp/rc-local-marker\n' >"$(vps_dir v1)/upper/etc/rc.local"
+        chmod 755 "$(vps_dir v1)/upper/etc/rc.local"
+        vs start v1
+        expect_contains "$(vs exec v1 -- ps -o pid,args | awk '$1 == 1')" "vsinit" "pid 1 is vsinit"
+        wait_for 10 'vs exec v1 -- cat /tmp/rc-local-marker 2>/dev/null | grep -q rc-local-ran' ||
+                fail "rc.local did not run"
+        # orphans are reaped: a daemonized child that exits leaves no zombie
+        vs exec v1 -- sh -c '(sleep 0.1 &) ; true'
+        wait_for 10 '[ -z "$(vs exec v1 -- ps -o stat | grep Z)" ]' || fail "zombie left"
+        vs stop v1
+        expect_eq "v1 exist stopped (exit code 0)" "$(vs status v1)" "SIGPWR ends vsinit cleanly"
+        vs destroy v1
+        rm -rf "$(tmpl_dir noinit)"
+}
+
+# After a failed start nothing is left: no cgroup, no mount, state stopped.
+assert_rolled_back() { # name
+        local d
+        expect_eq stopped "$(state_of "$1")" "state after failed start"
+        for d in $(cgroup_dirs); do
+                [ ! -e "$d/default/$1" ] || fail "cgroup $d/default/$1 left"
+        done
+        ! grep -q "$(vps_dir "$1")" /proc/self/mountinfo || fail "mount left"
+        expect_eq "" "$(ls "$(vps_dir "$1")/upper")" "upper layer touched"
+}
+
+test_failed_start_rolls_back() {
+        vs create b1 --template busybox
+        set_config b1 init /no/such/init
+        expect_rc 1 "start with a missing init" -- vs start b1
+        expect_contains "$ERR" "vsctl: start b1: exec init /no/such/init: No such file or directory" "message"
+        assert_rolled_back b1
+        # a template whose /sbin/init is not a program
+        cp -a "$(tmpl_dir busybox)" "$(tmpl_dir badinit)"
+        rm "$(tmpl_dir badinit)/rootfs/sbin/init"
+        printf 'not a program\n' >"$(tmpl_dir badinit)/rootfs/sbin/init"
+        chmod 755 "$(tmpl_dir badinit)/rootfs/sbin/init"
+        vs create b2 --template badinit
+        expect_rc 1 "start with a broken init" -- vs start b2
+        expect_contains "$ERR" "exec /sbin/init: Exec format error" "message"
+        assert_rolled_back b2
+        # after a rollback, the VPS starts once fixed
+        set_config b1 init /sbin/init
+        vs start b1
+        expect_eq running "$(state_of b1)" "start after fix"
+        vs destroy --force b1
+        vs destroy b2
+        rm -rf "$(tmpl_dir badinit)"
+}
+
+test_destroy_removes_everything_and_is_idempotent() {
+        local d
+        vs create d1 --template busybox
+        vs start d1
+        expect_rc 4 "destroy running" -- vs destroy d1
+        expect_contains "$ERR" "running" "message"
+        vs destroy --force d1
+        [ ! -e "$(vps_dir d1)" ] || fail "directory left"
+        for d in $(cgroup_dirs); do
+                [ ! -e "$d/default/d1" ] || fail "cgroup left: $d/default/d1"
+        done
+        ! grep -q "$(vps_dir d1)" /proc/self/mountinfo || fail "mount left"
+        expect_rc 0 "destroy again" -- vs destroy d1
+        expect_rc 3 "status of destroyed" -- vs status d1
+        expect_eq "d1 deleted" "$OUT" "status line"
+        expect_rc 0 "delete alias" -- vs delete d1
+}
+
+test_list_output_formats() {
+        vs create ls1 --template busybox --hostname one.example
+        vs create ls2 --template busybox
+        vs start ls1
+        expect_eq "NAME  STATE    HOSTNAME" "$(vs list -o name,state,hostname | head -1 | sed 's/ *$//')" "header"
+        expect_eq "ls1 running one.example" "$(vs list -H -o name,state,hostname | grep ls1 | tr -s ' ')" "row"
+        expect_eq "" "$(vs list -H -o name | grep ls2 || true)" "stopped hidden"
+        expect_eq "ls2 stopped" "$(vs list -a -H -o name,state | grep ls2 | tr -s ' ')" "list -a"
+        vs list -a --json | python3 -c '
+import json, sys
+rows = {r["name"]: r for r in json.load(sys.stdin)}
+assert rows["ls1"]["state"] == "running", rows
+assert rows["ls1"]["hostname"] == "one.example", rows
+assert rows["ls1"]["pid"] > 0 and rows["ls1"]["nproc"] >= 1, rows
+assert rows["ls2"]["state"] == "stopped" and rows["ls2"]["pid"] == 0, rows
+' || fail "list --json"
+        expect_eq '[{"name":"ls1"}]' "$(vs list -j -o name | python3 -c 'import json,sys; print(json.dumps([r for r in json.load(sys.stdin) if r["name"].startswith("ls")], separators=(",",":")))')" "json -o"
+        expect_rc 2 "unknown field" -- vs list -o name,color
+        expect_contains "$ERR" "unknown field 'color'" "message"
+        vs destroy --force ls1
+        vs destroy ls2
+}
+
+test_templates() {
+        vs create t1 --template busybox
+        expect_contains "$(vs template list -H)" "busybox" "listed"
+        expect_eq "1" "$(vs template list --json | python3 -c 'import json,sys; print([t for t in json.load(sys.stdin) if t["name"]=="busybox"][0]["vps"])')" "users"
+        expect_rc 4 "remove while used" -- vs template remove busybox
+        expect_contains "$ERR" "in use" "message"
+        vs template build busybox bb2
+        expect_rc 4 "build twice" -- vs template build busybox bb2
+        expect_rc 2 "unknown builder" -- vs template build debian-nope
+        [ -x "$(tmpl_dir bb2)/rootfs/bin/busybox" ] || fail "busybox binary missing"
+        for f in etc/inittab etc/init.d/rcS etc/passwd etc/group; do
+                [ -f "$(tmpl_dir bb2)/rootfs/$f" ] || fail "$f missing"
+        done
+        vs template remove bb2
+        [ ! -e "$(tmpl_dir bb2)" ] || fail "template not removed"
+        expect_rc 3 "remove missing" -- vs template remove bb2
+        vs destroy t1
+}
+
+test_usage_errors_help_and_exit_codes() {
+        expect_rc 2 "unknown command" -- vs frobnicate
+        expect_contains "$ERR" "unknown command 'frobnicate'" "message"
+        expect_rc 2 "missing name" -- vs start
+        expect_rc 2 "unknown option" -- vs stop --bogus x
+        expect_rc 6 "no vsd" -- "$BIN/vsctl" --root /nonexistent-paene-root list
+        expect_contains "$ERR" "vsd is not running" "message"
+        expect_eq 1 "$(printf '%s\n' "$ERR" | wc -l)" "one line"
+        VS_ROOT=$R "$BIN/vsctl" list -a >/dev/null || fail "VS_ROOT not honoured"
+        local help cmd
+        help=$("$BIN/vsctl" --help)
+        for cmd in create start stop restart destroy status list exec enter logs template; do
+                expect_contains "$help" "  $cmd " "vsctl --help lists $cmd"
+                "$BIN/vsctl" "$cmd" --help >/dev/null || fail "$cmd --help"
+                grep -q "^\.B $cmd\|^\\\\fB$cmd\|^\.SS $cmd\|^\.TP.*$cmd\|$cmd" "$TOP/contrib/man/vsctl.8" ||
+                        fail "vsctl.8 lacks $cmd"
+        done
+}
+
+test_vsd_refuses_a_second_instance_on_one_root() {
+        expect_rc 1 "second vsd" -- unshare -n "$BIN/vsd" --root "$R" --cgroup-name "$CG"
+        expect_contains "$ERR" "already running on $R (pid $VSD_PID)" "message"
+        kill -0 "$VSD_PID" || fail "first vsd died"
+}
+
+test_socket_admits_root_only() {
+        [ "$(stat -c %a "$R/run/paene/vsd.sock")" = 660 ] || fail "socket mode"
+        chmod 755 "$R" "$R/run" "$R/run/paene"
+        expect_rc 5 "unprivileged user" -- setpriv --reuid=65534 --regid=65534 --clear-groups \
+                "$BIN/vsctl" --root "$R" list
+        expect_contains "$ERR" "permission denied" "message"
+}
+
+run_tests
