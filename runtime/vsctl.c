@@ -419,6 +419,10 @@ static int cmd_status(struct ctx *ctx, int argc, char **argv)
                 printf("%s exist running\n", ctx->name);
         } else if (exit_text && strncmp(exit_text, "code ", 5) == 0) {
                 printf("%s exist stopped (exit code %s)\n", ctx->name, exit_text + 5);
+        } else if (exit_text && strcmp(exit_text, "signal SIGINT") == 0) {
+                /* the kernel reports an init's reboot(POWER_OFF) in a pid
+                 * namespace as its death by SIGINT */
+                printf("%s exist stopped (powered off)\n", ctx->name);
         } else if (exit_text && strncmp(exit_text, "signal ", 7) == 0) {
                 printf("%s exist stopped (killed by %s)\n", ctx->name, exit_text + 7);
         } else {
@@ -755,7 +759,7 @@ static void raw_terminal(void)
         atexit(restore_terminal);
         raw = saved_termios;
         cfmakeraw(&raw);
-        tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw);
+        tcsetattr(STDIN_FILENO, TCSANOW, &raw); /* keep what was typed ahead */
 }
 
 static void copy_window_size(int master)

@@ -11,8 +11,6 @@ BIN=$TOP/$BUILD
 [ -x "$BIN/vsd" ] || BIN=$BUILD
 R=""
 CG=""
-VSD_PID=""
-VSCTL=""
 
 die() {
         echo "lib: $*" >&2
@@ -25,15 +23,26 @@ die() {
 vs() { "$BIN/vsctl" --root "$R" "$@"; }
 
 start_vsd() {
-        unshare -n "$BIN/vsd" --root "$R" --cgroup-name "$CG" || return 1
-        VSD_PID=$(cat "$R/run/paene/vsd.pid")
+        unshare -n "$BIN/vsd" --root "$R" --cgroup-name "$CG"
+}
+
+# The pid of this file's vsd (tests run in subshells: read it, never keep it).
+vsd_pid() {
+        cat "$R/run/paene/vsd.pid" 2>/dev/null
+}
+
+# Gone, or a zombie its reaper has not collected yet.
+is_dead() {
+        ! kill -0 "$1" 2>/dev/null || grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null
 }
 
 stop_vsd() {
-        [ -n "$VSD_PID" ] || return 0
-        kill "$VSD_PID" 2>/dev/null
-        wait_for 10 "! kill -0 $VSD_PID 2>/dev/null" || kill -9 "$VSD_PID" 2>/dev/null
-        VSD_PID=""
+        local pid
+        pid=$(vsd_pid)
+        [ -n "$pid" ] || return 0
+        kill "$pid" 2>/dev/null
+        wait_for 10 "is_dead $pid" || kill -9 "$pid" 2>/dev/null
+        rm -f "$R/run/paene/vsd.pid"
 }
 
 setup() {
@@ -76,14 +85,27 @@ remove_cgroups() {
         done
 }
 
+# Any vsd serving this file's root is one this file started.
+kill_our_vsds() {
+        local cmdline pid
+        for cmdline in /proc/[0-9]*/cmdline; do
+                pid=${cmdline#/proc/}
+                pid=${pid%/cmdline}
+                if tr '\0' ' ' <"$cmdline" 2>/dev/null | grep -q "vsd --root $R "; then
+                        kill -9 "$pid" 2>/dev/null
+                fi
+        done
+}
+
 teardown() {
         local name
-        if [ -n "$VSD_PID" ] && kill -0 "$VSD_PID" 2>/dev/null; then
+        if [ -n "$(vsd_pid)" ] && ! is_dead "$(vsd_pid)"; then
                 for name in $(vs list -a -H -o name 2>/dev/null); do
                         vs destroy --force "$name" >/dev/null 2>&1
                 done
         fi
         stop_vsd
+        kill_our_vsds
         kill_leftovers
         remove_cgroups
         if [ -n "$R" ] && grep -q " $R" /proc/self/mountinfo; then

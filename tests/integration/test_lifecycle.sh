@@ -36,7 +36,7 @@ test_start_and_stop() {
         expect_rc 4 "second start" -- vs start s1
         expect_eq "vsctl: start s1: VPS is already running" "$ERR" "message"
         vs stop s1
-        expect_eq stopped "$(state_of s1)" "state after stop"
+        expect_eq "s1 exist stopped (powered off)" "$(vs status s1)" "busybox init powers off"
         expect_rc 4 "stop of a stopped VPS" -- vs stop s1
         expect_rc 3 "start of nothing" -- vs start nosuch
         expect_eq "vsctl: start nosuch: no such VPS" "$ERR" "message"
@@ -344,8 +344,8 @@ test_usage_errors_help_and_exit_codes() {
 
 test_vsd_refuses_a_second_instance_on_one_root() {
         expect_rc 1 "second vsd" -- unshare -n "$BIN/vsd" --root "$R" --cgroup-name "$CG"
-        expect_contains "$ERR" "already running on $R (pid $VSD_PID)" "message"
-        kill -0 "$VSD_PID" || fail "first vsd died"
+        expect_contains "$ERR" "already running on $R (pid $(vsd_pid))" "message"
+        kill -0 "$(vsd_pid)" || fail "first vsd died"
 }
 
 test_socket_admits_root_only() {

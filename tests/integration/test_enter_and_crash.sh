@@ -1,0 +1,114 @@
+#!/bin/bash
+# An interactive terminal through vsctl enter, and vsd's crash safety: killed
+# with SIGKILL while VPS run, a new vsd adopts them and manages them as before.
+. "$(dirname "$0")/lib.sh"
+
+test_enter_gives_a_working_terminal() {
+        vs create tty1 --template busybox
+        vs start tty1
+        python3 "$TOP/tests/integration/pty_drive.py" "$BIN/vsctl" "$R" tty1
+        vs destroy --force tty1
+}
+
+test_exec_tty_flag_after_name() {
+        vs create tty2 --template busybox
+        vs start tty2
+        expect_eq "/dev/pts/0" "$(script -qec "$BIN/vsctl --root $R exec tty2 -t -- tty" /dev/null | tr -d '\r')" "exec -t"
+        expect_eq "not a tty" "$(vs exec tty2 -- tty || true)" "exec without -t"
+        vs destroy --force tty2
+}
+
+pid_of() { vs list -a -H -o name,pid | awk -v n="$1" '$1 == n {print $2}'; }
+
+test_sigkill_of_vsd_with_10_vps_running() {
+        local i pids_before pids_after
+        for i in $(seq 0 9); do
+                vs create k$i --template busybox
+                vs start k$i
+        done
+        pids_before=$(vs list -H -o name,pid | grep '^k' | sort)
+        local vsd
+        vsd=$(vsd_pid)
+        kill -9 "$vsd"
+        wait_for 10 "is_dead $vsd" || fail "vsd did not die"
+        # the VPS do not notice: each init is still there
+        for i in $(seq 0 9); do
+                kill -0 "$(echo "$pids_before" | awk -v n="k$i" '$1 == n {print $2}')" ||
+                        fail "k$i died with vsd"
+        done
+        expect_rc 6 "vsctl while vsd is down" -- vs list
+        start_vsd
+        pids_after=$(vs list -H -o name,pid | grep '^k' | sort)
+        expect_eq "$pids_before" "$pids_after" "same VPS, same inits after restart"
+        for i in $(seq 0 9); do
+                expect_eq "k$i exist running" "$(vs status k$i)" "status k$i"
+                expect_eq "k$i" "$(vs exec k$i -- hostname)" "exec k$i"
+        done
+        vs stop --fast k0
+        expect_eq stopped "$(state_of k0)" "stop after adoption"
+        vs stop k1
+        expect_eq stopped "$(state_of k1)" "clean stop after adoption"
+        vs destroy --force k2
+        [ ! -e "$(vps_dir k2)" ] || fail "destroy after adoption"
+        vs start k0
+        expect_eq running "$(state_of k0)" "start again after adoption"
+        for i in $(seq 0 9); do
+                vs destroy --force k$i
+        done
+}
+
+test_vps_that_ends_while_vsd_is_down_is_marked_stopped() {
+        local d pid
+        vs create gone1 --template busybox
+        vs start gone1
+        pid=$(pid_of gone1)
+        local vsd
+        vsd=$(vsd_pid)
+        kill -9 "$vsd"
+        wait_for 10 "is_dead $vsd" || fail "vsd did not die"
+        kill -9 "$pid"
+        wait_for 10 "is_dead $pid" || fail "init did not die"
+        start_vsd
+        expect_eq stopped "$(state_of gone1)" "state after restart"
+        for d in $(cgroup_dirs); do
+                [ ! -e "$d/default/gone1" ] || fail "cgroup $d/default/gone1 left"
+        done
+        vs start gone1
+        expect_eq running "$(state_of gone1)" "starts again"
+        vs destroy --force gone1
+}
+
+test_interrupted_create_and_destroy_are_finished_on_restart() {
+        # what a crash half way through create or destroy leaves behind
+        mkdir -p "$R/var/lib/paene/vps/.half1.creating/upper"
+        mkdir -p "$R/var/lib/paene/vps/.half2.destroying/upper/etc"
+        stop_vsd
+        start_vsd
+        expect_eq "" "$(ls -A "$R/var/lib/paene/vps" | grep half || true)" "leftovers removed"
+        expect_eq "" "$(vs list -a -H -o name | grep half || true)" "never listed"
+}
+
+test_after_destroy_nothing_is_left() {
+        local d
+        vs create clean1 --template busybox
+        vs start clean1
+        vs exec clean1 -- sh -c 'sleep 100 & sleep 100 &'
+        vs destroy --force clean1
+        ! grep -q "$R/var/lib/paene/vps" /proc/self/mountinfo || fail "mount left"
+        for d in $(cgroup_dirs); do
+                [ ! -e "$d/default/clean1" ] || fail "cgroup left: $d/default/clean1"
+        done
+        [ ! -e "$(vps_dir clean1)" ] || fail "directory left"
+        expect_eq "" "$(ps -eo args | grep -x 'sleep 100' || true)" "processes left"
+}
+
+test_vsd_exit_removes_its_cgroup_tree() {
+        local d
+        stop_vsd
+        for d in $(cgroup_dirs); do
+                [ ! -e "$d" ] || fail "cgroup tree left after vsd exit: $d"
+        done
+        start_vsd
+}
+
+run_tests
