@@ -21,9 +21,9 @@ extern char **environ;
 
 /* Directories of a small Unix tree; the busybox applets link into them. */
 static const char *const skeleton_dirs[] = {
-        "bin",     "sbin",    "etc",      "etc/init.d", "dev",     "proc",      "sys",
-        "tmp",     "root",    "home",     "run",        "var",     "var/log",   "var/run",
-        "var/tmp", "usr",     "usr/bin",  "usr/sbin",   "mnt",     "opt",       "lib",
+        "bin",     "sbin", "etc",     "etc/init.d", "dev", "proc",    "sys",
+        "tmp",     "root", "home",    "run",        "var", "var/log", "var/run",
+        "var/tmp", "usr",  "usr/bin", "usr/sbin",   "mnt", "opt",     "lib",
 };
 
 struct skeleton_file {
@@ -63,8 +63,8 @@ static const struct skeleton_file skeleton_files[] = {
 
 static int write_file_at(int dirfd, const struct skeleton_file *file, vs_error_t *err)
 {
-        cleanup_close int fd = openat(dirfd, file->path,
-                                      O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, file->mode);
+        cleanup_close int fd =
+                openat(dirfd, file->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, file->mode);
         size_t len = strlen(file->text);
 
         if (fd < 0)
@@ -283,9 +283,9 @@ static uint64_t du_at(int dirfd, struct seen **seen, size_t *nseen, int depth)
                 }
                 total += (uint64_t)st.st_blocks * 512;
                 if (S_ISDIR(st.st_mode)) {
-                        cleanup_close int sub = openat(dirfd, ent->d_name,
-                                                       O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-                                                               O_CLOEXEC);
+                        cleanup_close int sub =
+                                openat(dirfd, ent->d_name,
+                                       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
                         if (sub >= 0)
                                 total += du_at(sub, seen, nseen, depth + 1);

@@ -85,7 +85,7 @@ void vs_error_clear(vs_error_t *err)
 }
 
 static const char *const kind_names[] = {
-        [VS_E_INTERNAL] = "internal", [VS_E_USAGE] = "usage", [VS_E_NOTFOUND] = "not-found",
+        [VS_E_INTERNAL] = "internal", [VS_E_USAGE] = "usage",     [VS_E_NOTFOUND] = "not-found",
         [VS_E_STATE] = "state",       [VS_E_PERM] = "permission", [VS_E_DAEMON] = "daemon",
 };
 

@@ -134,8 +134,7 @@ static int at_eof(int fd)
         return n == 0;
 }
 
-int vs_read_file(int dirfd, const char *path, size_t max, char **out, size_t *len,
-                 vs_error_t *err)
+int vs_read_file(int dirfd, const char *path, size_t max, char **out, size_t *len, vs_error_t *err)
 {
         cleanup_close int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
         cleanup_free char *buf = NULL;

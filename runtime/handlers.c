@@ -60,9 +60,9 @@ static int handle_ping(struct vsd *d, struct client *c, vs_request_t *req, vs_er
         (void)req;
         (void)err;
         json_object_object_add(reply, "root", json_object_new_string(*d->root ? d->root : "/"));
-        json_object_object_add(reply, "cgroup",
-                               json_object_new_string(
-                                       vs_cgroup_mode_name(vs_cgroup_tree_mode(d->cgtree))));
+        json_object_object_add(
+                reply, "cgroup",
+                json_object_new_string(vs_cgroup_mode_name(vs_cgroup_tree_mode(d->cgtree))));
         json_object_object_add(reply, "pid", json_object_new_int((int)getpid()));
         vsd_client_reply(d, c, reply, NULL, 0);
         return 0;
@@ -200,8 +200,7 @@ static char **string_array(json_object *array, size_t max, const char *what, vs_
                 return vs_error_kind(err, VS_E_USAGE, EINVAL, "%s is missing", what), NULL;
         n = json_object_array_length(array);
         if (n > max)
-                return vs_error_kind(err, VS_E_USAGE, E2BIG, "%s has too many items", what),
-                       NULL;
+                return vs_error_kind(err, VS_E_USAGE, E2BIG, "%s has too many items", what), NULL;
         out = vs_xmalloc((n + 1) * sizeof(char *));
         for (size_t i = 0; i < n; i++) {
                 json_object *item = json_object_array_get_idx(array, i);
@@ -227,8 +226,8 @@ static char **exec_env(const vs_request_t *req, int use_tty)
         env[n++] = vs_xstrdup("HOME=/root");
         env[n++] = vs_xstrdup("container=paene");
         if (use_tty)
-                env[n++] = vs_strdupf("TERM=%s", term && *term && !strchr(term, '/') ? term
-                                                                                     : "xterm");
+                env[n++] =
+                        vs_strdupf("TERM=%s", term && *term && !strchr(term, '/') ? term : "xterm");
         env[n] = NULL;
         return env;
 }
@@ -397,8 +396,7 @@ static int handle_template_build(struct vsd *d, struct client *c, vs_request_t *
         return 0;
 }
 
-static int handle_template_list(struct vsd *d, struct client *c, vs_request_t *req,
-                                vs_error_t *err)
+static int handle_template_list(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
 {
         cleanup_free vs_template_info_t *list = NULL;
         json_object *reply, *array;

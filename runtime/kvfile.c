@@ -64,11 +64,10 @@ static int parse_line(char *line, unsigned lineno, vs_kv_t *kv, vs_error_t *err)
         key = trim(stripped);
         value = trim(eq + 1);
         if (!key_valid(key))
-                return vs_error_kind(err, VS_E_USAGE, EINVAL, "line %u: bad key '%s'", lineno,
-                                     key);
+                return vs_error_kind(err, VS_E_USAGE, EINVAL, "line %u: bad key '%s'", lineno, key);
         if (vs_kv_get(kv, key))
-                return vs_error_kind(err, VS_E_USAGE, EINVAL, "line %u: key '%s' repeated",
-                                     lineno, key);
+                return vs_error_kind(err, VS_E_USAGE, EINVAL, "line %u: key '%s' repeated", lineno,
+                                     key);
         kv_append(kv, vs_xstrdup(key), vs_xstrdup(value));
         return 0;
 }
@@ -164,8 +163,7 @@ void vs_kv_set(vs_kv_t *kv, const char *key, const char *value)
                         return;
                 }
                 free(kv->lines[i].key);
-                memmove(&kv->lines[i], &kv->lines[i + 1],
-                        (kv->count - i - 1) * sizeof(*kv->lines));
+                memmove(&kv->lines[i], &kv->lines[i + 1], (kv->count - i - 1) * sizeof(*kv->lines));
                 kv->count--;
                 return;
         }

@@ -21,7 +21,7 @@ void vs_log(int priority, const char *fmt, ...)
 
         va_start(ap, fmt);
         if (log_foreground) {
-                static const char *const levels[] = { "emerg", "alert", "crit", "error",
+                static const char *const levels[] = { "emerg",   "alert",  "crit", "error",
                                                       "warning", "notice", "info", "debug" };
 
                 fprintf(stderr, "%s: %s: ", log_ident, levels[priority & 7]);

@@ -179,8 +179,10 @@ struct unit {
 };
 
 static const struct unit size_units[] = {
-        { "", 1 },          { "B", 1 },           { "K", 1ULL << 10 },  { "KiB", 1ULL << 10 },
-        { "M", 1ULL << 20 }, { "MiB", 1ULL << 20 }, { "G", 1ULL << 30 }, { "GiB", 1ULL << 30 },
+        { "", 1 },           { "B", 1 },
+        { "K", 1ULL << 10 }, { "KiB", 1ULL << 10 },
+        { "M", 1ULL << 20 }, { "MiB", 1ULL << 20 },
+        { "G", 1ULL << 30 }, { "GiB", 1ULL << 30 },
         { "T", 1ULL << 40 }, { "TiB", 1ULL << 40 },
 };
 
@@ -203,8 +205,7 @@ int vs_parse_size(const char *text, uint64_t *bytes, vs_error_t *err)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                      "size '%s' is not a number with an optional K, M, G or T",
                                      text ? text : "");
-        unit = find_unit(size_units, sizeof(size_units) / sizeof(size_units[0]),
-                         unit_suffix(text));
+        unit = find_unit(size_units, sizeof(size_units) / sizeof(size_units[0]), unit_suffix(text));
         if (!unit)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                      "size '%s' has an unknown unit '%s' (use K, M, G, T or "
@@ -216,8 +217,8 @@ int vs_parse_size(const char *text, uint64_t *bytes, vs_error_t *err)
         if (rc == DECIMAL_RANGE)
                 return vs_error_kind(err, VS_E_USAGE, ERANGE, "size '%s' is too large", text);
         if (rc == DECIMAL_INEXACT)
-                return vs_error_kind(err, VS_E_USAGE, EINVAL,
-                                     "size '%s' has a fraction of a byte", text);
+                return vs_error_kind(err, VS_E_USAGE, EINVAL, "size '%s' has a fraction of a byte",
+                                     text);
         return 0;
 }
 
@@ -275,8 +276,8 @@ static int parse_cpu_period(const char *text, uint64_t *micro_cpus, vs_error_t *
                 return vs_error_kind(err, VS_E_USAGE, ERANGE,
                                      "CPU '%s': quota and period must be above zero", text);
         if (period_ms > 1000)
-                return vs_error_kind(err, VS_E_USAGE, ERANGE,
-                                     "CPU '%s': period is longer than 1s", text);
+                return vs_error_kind(err, VS_E_USAGE, ERANGE, "CPU '%s': period is longer than 1s",
+                                     text);
         if (quota_ms > period_ms * MAX_CPUS)
                 return vs_error_kind(err, VS_E_USAGE, ERANGE,
                                      "CPU '%s' is out of range (at most %llu CPUs)", text,
@@ -321,8 +322,8 @@ static const struct {
         const char *name;
         int signo;
 } signal_names[] = {
-        { "HUP", SIGHUP },   { "INT", SIGINT },   { "QUIT", SIGQUIT }, { "KILL", SIGKILL },
-        { "USR1", SIGUSR1 }, { "USR2", SIGUSR2 }, { "TERM", SIGTERM }, { "PWR", SIGPWR },
+        { "HUP", SIGHUP },   { "INT", SIGINT },   { "QUIT", SIGQUIT },   { "KILL", SIGKILL },
+        { "USR1", SIGUSR1 }, { "USR2", SIGUSR2 }, { "TERM", SIGTERM },   { "PWR", SIGPWR },
         { "CONT", SIGCONT }, { "STOP", SIGSTOP }, { "WINCH", SIGWINCH },
 };
 
@@ -348,8 +349,8 @@ int vs_parse_signal(const char *text, int *signo, vs_error_t *err)
                 }
         }
         if (strncasecmp(name, "RTMIN+", 6) == 0 &&
-            vs_parse_uint(name + 6, 0, (uint64_t)(SIGRTMAX - SIGRTMIN), "signal", &number,
-                          err) == 0) {
+            vs_parse_uint(name + 6, 0, (uint64_t)(SIGRTMAX - SIGRTMIN), "signal", &number, err) ==
+                    0) {
                 *signo = SIGRTMIN + (int)number;
                 return 0;
         }

@@ -16,8 +16,8 @@ static int copy_field(char *dst, size_t size, json_object *root, const char *key
 
         if (!json_object_object_get_ex(root, key, &field)) {
                 if (required)
-                        return vs_error_kind(err, VS_E_USAGE, EPROTO,
-                                             "malformed request: no '%s'", key);
+                        return vs_error_kind(err, VS_E_USAGE, EPROTO, "malformed request: no '%s'",
+                                             key);
                 dst[0] = '\0';
                 return 0;
         }
@@ -26,8 +26,8 @@ static int copy_field(char *dst, size_t size, json_object *root, const char *key
                                      "malformed request: '%s' is not a string", key);
         value = json_object_get_string(field);
         if (strlen(value) >= size)
-                return vs_error_kind(err, VS_E_USAGE, EPROTO,
-                                     "malformed request: '%s' is too long", key);
+                return vs_error_kind(err, VS_E_USAGE, EPROTO, "malformed request: '%s' is too long",
+                                     key);
         strcpy(dst, value);
         return 0;
 }
@@ -124,7 +124,8 @@ json_object *vs_reply_error(const vs_error_t *err)
 
         json_object_object_add(reply, "version", json_object_new_int(VS_PROTOCOL_VERSION));
         json_object_object_add(reply, "ok", json_object_new_boolean(0));
-        json_object_object_add(reply, "kind", json_object_new_string(vs_error_kind_name(err->kind)));
+        json_object_object_add(reply, "kind",
+                               json_object_new_string(vs_error_kind_name(err->kind)));
         json_object_object_add(reply, "errno", json_object_new_int(err->errnum));
         json_object_object_add(reply, "error", json_object_new_string(err->msg));
         return reply;
@@ -143,9 +144,9 @@ int vs_reply_check(json_object *reply, vs_error_t *err)
         if (vs_json_bool(reply, "ok"))
                 return 0;
         message = vs_json_str(reply, "error");
-        return vs_error_kind(err, (vs_error_kind_t)vs_error_kind_from_name(vs_json_str(reply, "kind")),
-                             (int)vs_json_int(reply, "errno", 0), "%s",
-                             message ? message : "unknown error");
+        return vs_error_kind(
+                err, (vs_error_kind_t)vs_error_kind_from_name(vs_json_str(reply, "kind")),
+                (int)vs_json_int(reply, "errno", 0), "%s", message ? message : "unknown error");
 }
 
 int vs_msg_send(int sock, json_object *msg, const int *fds, int nfds, vs_error_t *err)

@@ -29,8 +29,7 @@ extern char **environ;
 
 #define VPS_NAMESPACES \
         (CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP)
-#define JOIN_NAMESPACES \
-        (CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP)
+#define JOIN_NAMESPACES (CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP)
 
 static const char *const default_env[] = {
         "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -163,8 +162,7 @@ static int bind_host_node(const char *rootfs, const char *name, vs_error_t *err)
         return 0;
 }
 
-static int bind_node_as(const char *rootfs, const char *source, const char *name,
-                        vs_error_t *err)
+static int bind_node_as(const char *rootfs, const char *source, const char *name, vs_error_t *err)
 {
         cleanup_free char *target = vs_strdupf("%s/dev/%s", rootfs, name);
         cleanup_close int fd = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -191,8 +189,8 @@ static int mount_at(const char *rootfs, const char *dir, const char *fstype, uns
 static int dev_symlinks(const char *rootfs, vs_error_t *err)
 {
         static const char *const links[][2] = {
-                { "pts/ptmx", "ptmx" },           { "/proc/self/fd", "fd" },
-                { "/proc/self/fd/0", "stdin" },   { "/proc/self/fd/1", "stdout" },
+                { "pts/ptmx", "ptmx" },          { "/proc/self/fd", "fd" },
+                { "/proc/self/fd/0", "stdin" },  { "/proc/self/fd/1", "stdout" },
                 { "/proc/self/fd/2", "stderr" },
         };
 
@@ -340,8 +338,7 @@ static pid_t clone_in_cgroup(vs_cgroup_t *cg, uint64_t flags, int *pidfd, vs_err
         return pid;
 }
 
-pid_t vs_spawn_init(const struct vs_init_spec *spec, vs_cgroup_t *cg, int *pidfd,
-                    vs_error_t *err)
+pid_t vs_spawn_init(const struct vs_init_spec *spec, vs_cgroup_t *cg, int *pidfd, vs_error_t *err)
 {
         int sock[2];
         pid_t pid;

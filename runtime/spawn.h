@@ -13,30 +13,29 @@
 
 struct vs_init_spec {
         const char *hostname;
-        const char *lower;  /* template rootfs */
-        const char *upper;  /* the VPS's layers, absolute paths */
+        const char *lower; /* template rootfs */
+        const char *upper; /* the VPS's layers, absolute paths */
         const char *work;
-        const char *rootfs; /* mount point */
+        const char *rootfs;     /* mount point */
         char *const *init_argv; /* NULL: /sbin/init if present, else vsinit */
-        int vsinit_fd;      /* sealed memfd of the built-in init, or -1 */
-        int console_fd;     /* init's stdout and stderr */
+        int vsinit_fd;          /* sealed memfd of the built-in init, or -1 */
+        int console_fd;         /* init's stdout and stderr */
 };
 
 /* Clones the VPS's init into new pid, mount, uts, ipc, net and cgroup
  * namespaces, inside `cg`. Returns its pid and a pidfd; on failure nothing
  * of the child is left. */
-pid_t vs_spawn_init(const struct vs_init_spec *spec, vs_cgroup_t *cg, int *pidfd,
-                    vs_error_t *err);
+pid_t vs_spawn_init(const struct vs_init_spec *spec, vs_cgroup_t *cg, int *pidfd, vs_error_t *err);
 
 struct vs_exec_spec {
-        int init_pidfd;       /* the VPS's init: its namespaces are joined */
-        int own_pidns_fd;     /* vsd's pid namespace, restored after the clone */
+        int init_pidfd;   /* the VPS's init: its namespaces are joined */
+        int own_pidns_fd; /* vsd's pid namespace, restored after the clone */
         char *const *argv;
         char *const *envp;
         const char *cwd;
-        int use_tty;          /* a pty from the VPS's own devpts */
+        int use_tty; /* a pty from the VPS's own devpts */
         struct winsize winsize;
-        int stdio[3];         /* without a tty: the child's stdin, stdout, stderr */
+        int stdio[3]; /* without a tty: the child's stdin, stdout, stderr */
 };
 
 /* Starts argv inside a running VPS as a child of vsd. With use_tty, *master

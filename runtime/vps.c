@@ -29,7 +29,9 @@
 
 const char *vsd_phase_name(enum phase phase)
 {
-        return phase == PHASE_RUNNING ? "running" : phase == PHASE_STOPPING ? "stopping" : "stopped";
+        return phase == PHASE_RUNNING    ? "running"
+               : phase == PHASE_STOPPING ? "stopping"
+                                         : "stopped";
 }
 
 struct vps *vsd_vps_find(struct vsd *d, const char *name)
@@ -110,7 +112,8 @@ static void parse_exit_text(struct vps *v, const char *text)
         if (strncmp(text, "code ", 5) == 0) {
                 v->exit_known = 1;
                 v->exit_code = atoi(text + 5);
-        } else if (strncmp(text, "signal ", 7) == 0 && vs_parse_signal(text + 7, &signo, NULL) == 0) {
+        } else if (strncmp(text, "signal ", 7) == 0 &&
+                   vs_parse_signal(text + 7, &signo, NULL) == 0) {
                 v->exit_known = 1;
                 v->exit_signal = signo;
         }
@@ -188,7 +191,8 @@ static int try_adopt(struct vsd *d, struct vps *v, const vs_kv_t *state)
                 return -1;
         }
         v->pidfd = pidfd;
-        v->started_at = atoll(vs_kv_get(state, "started_at") ? vs_kv_get(state, "started_at") : "0");
+        v->started_at =
+                atoll(vs_kv_get(state, "started_at") ? vs_kv_get(state, "started_at") : "0");
         v->phase = PHASE_RUNNING;
         v->is_child = 0;
         if (vs_cgroup_create(d->cgtree, v->slice, v->name, &v->cg, NULL) < 0 ||
@@ -230,7 +234,8 @@ static void load_one(struct vsd *d, const char *name)
         if (slice && vs_parse_name(slice, "slice", NULL) == 0)
                 vs_strlcpy(v->slice, slice, sizeof(v->slice));
         parse_exit_text(v, vs_kv_get(&state, "exit"));
-        v->stopped_at = atoll(vs_kv_get(&state, "stopped_at") ? vs_kv_get(&state, "stopped_at") : "0");
+        v->stopped_at =
+                atoll(vs_kv_get(&state, "stopped_at") ? vs_kv_get(&state, "stopped_at") : "0");
         phase = vs_kv_get(&state, "phase");
         was_running = phase && strcmp(phase, "running") == 0;
         if (was_running && try_adopt(d, v, &state) == 0) {
@@ -304,8 +309,7 @@ static int write_new_config(int dirfd, const char *name, const char *tmpl, const
 {
         cleanup_kv vs_kv_t config = { 0 };
 
-        vs_kv_parse("# paene VPS configuration: key = value. Edit while stopped.\n", &config,
-                    NULL);
+        vs_kv_parse("# paene VPS configuration: key = value. Edit while stopped.\n", &config, NULL);
         vs_kv_set(&config, "name", name);
         vs_kv_set(&config, "template", tmpl);
         vs_kv_set(&config, "hostname", hostname);
@@ -488,7 +492,8 @@ static int stop_signal_of(struct vsd *d, const char *name)
 
 static int arm_timer(struct vsd *d, struct vps *v, uint64_t ms, vs_error_t *err)
 {
-        struct itimerspec when = { .it_value = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000 } };
+        struct itimerspec when = { .it_value = { (time_t)(ms / 1000),
+                                                 (long)(ms % 1000) * 1000000 } };
 
         if (v->timerfd < 0) {
                 v->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
@@ -620,14 +625,16 @@ json_object *vsd_vps_describe(struct vsd *d, struct vps *v)
         tmpl = vs_kv_get(&config, "template");
         json_object_object_add(obj, "name", json_object_new_string(v->name));
         json_object_object_add(obj, "state", json_object_new_string(vsd_phase_name(v->phase)));
-        json_object_object_add(obj, "pid", json_object_new_int(v->phase == PHASE_STOPPED ? 0 : v->pid));
+        json_object_object_add(obj, "pid",
+                               json_object_new_int(v->phase == PHASE_STOPPED ? 0 : v->pid));
         json_object_object_add(obj, "nproc", json_object_new_int(count_procs(v)));
         json_object_object_add(obj, "hostname",
                                json_object_new_string(hostname && *hostname ? hostname : v->name));
         json_object_object_add(obj, "template", json_object_new_string(tmpl ? tmpl : ""));
         json_object_object_add(obj, "slice", json_object_new_string(v->slice));
-        json_object_object_add(obj, "uptime",
-                               json_object_new_int64(v->phase == PHASE_STOPPED ? 0 : now - v->started_at));
+        json_object_object_add(
+                obj, "uptime",
+                json_object_new_int64(v->phase == PHASE_STOPPED ? 0 : now - v->started_at));
         exit_text(v, exit_buf, sizeof(exit_buf));
         json_object_object_add(obj, "exit",
                                json_object_new_string(v->phase == PHASE_STOPPED ? exit_buf : ""));

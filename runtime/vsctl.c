@@ -84,7 +84,8 @@ static int fail(const struct ctx *ctx, const vs_error_t *err)
         return exit_code_for(err);
 }
 
-static int usage_error(const struct ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int usage_error(const struct ctx *ctx, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
 static int usage_error(const struct ctx *ctx, const char *fmt, ...)
 {
         const struct command *c = find_command(ctx->cmd);
@@ -119,11 +120,11 @@ static int connect_vsd(const struct ctx *ctx, vs_error_t *err)
 
                 close(fd);
                 if (saved == EACCES || saved == EPERM)
-                        return vs_error_kind(err, VS_E_PERM, saved,
-                                             "permission denied on %s", addr.sun_path);
+                        return vs_error_kind(err, VS_E_PERM, saved, "permission denied on %s",
+                                             addr.sun_path);
                 return vs_error_kind(err, VS_E_DAEMON, saved,
-                                     "vsd is not running (cannot connect to %s: %s)",
-                                     addr.sun_path, strerror(saved));
+                                     "vsd is not running (cannot connect to %s: %s)", addr.sun_path,
+                                     strerror(saved));
         }
         return fd;
 }
@@ -285,8 +286,7 @@ static int parse_stop_options(struct ctx *ctx, int argc, char **argv, json_objec
         int opt, bad = 0;
 
         reset_getopt();
-        while ((opt = next_opt(ctx, argc, argv, allow_fast ? "t:fh" : "t:h", opts, &bad)) !=
-               -1) {
+        while ((opt = next_opt(ctx, argc, argv, allow_fast ? "t:fh" : "t:h", opts, &bad)) != -1) {
                 if (bad)
                         return bad;
                 if (opt == 'f' && !allow_fast)
@@ -297,8 +297,10 @@ static int parse_stop_options(struct ctx *ctx, int argc, char **argv, json_objec
                         if (vs_parse_duration(optarg, &ms, &err) < 0)
                                 return usage_error(ctx, "--timeout: %s", err.msg);
                         if (ms == 0)
-                                return usage_error(ctx, "--timeout must be above zero (use --fast to kill at once)");
-                        json_object_object_add(args, "timeout_ms", json_object_new_int64((int64_t)ms));
+                                return usage_error(ctx, "--timeout must be above zero (use --fast "
+                                                        "to kill at once)");
+                        json_object_object_add(args, "timeout_ms",
+                                               json_object_new_int64((int64_t)ms));
                 }
         }
         return take_name(ctx, argc, argv, "VPS name");
@@ -377,8 +379,8 @@ static void format_duration(long long seconds, char *buf, size_t size)
 static void print_json(json_object *obj)
 {
         printf("%s\n", json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY |
-                                                              JSON_C_TO_STRING_SPACED |
-                                                              JSON_C_TO_STRING_NOSLASHESCAPE));
+                                                                   JSON_C_TO_STRING_SPACED |
+                                                                   JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
 static const struct option json_options[] = {
@@ -438,10 +440,9 @@ struct field {
 };
 
 static const struct field list_fields[] = {
-        { "name", "NAME", 0 },         { "state", "STATE", 0 },   { "pid", "PID", 1 },
-        { "nproc", "NPROC", 1 },       { "hostname", "HOSTNAME", 0 },
-        { "template", "TEMPLATE", 0 }, { "slice", "SLICE", 0 },   { "uptime", "UPTIME", 1 },
-        { "exit", "EXIT", 0 },
+        { "name", "NAME", 0 },   { "state", "STATE", 0 },       { "pid", "PID", 1 },
+        { "nproc", "NPROC", 1 }, { "hostname", "HOSTNAME", 0 }, { "template", "TEMPLATE", 0 },
+        { "slice", "SLICE", 0 }, { "uptime", "UPTIME", 1 },     { "exit", "EXIT", 0 },
 };
 #define NFIELDS (sizeof(list_fields) / sizeof(list_fields[0]))
 #define DEFAULT_FIELDS "name,state,pid,nproc,hostname,template"
@@ -458,8 +459,9 @@ static int parse_fields(struct ctx *ctx, const char *text, const struct field **
                 for (i = 0; i < NFIELDS && strcmp(list_fields[i].name, f) != 0; i++)
                         ;
                 if (i == NFIELDS)
-                        return usage_error(ctx, "unknown field '%s' (fields: name, state, pid, "
-                                                "nproc, hostname, template, slice, uptime, exit)",
+                        return usage_error(ctx,
+                                           "unknown field '%s' (fields: name, state, pid, "
+                                           "nproc, hostname, template, slice, uptime, exit)",
                                            f);
                 if (*n == NFIELDS)
                         return usage_error(ctx, "too many fields");
@@ -477,7 +479,8 @@ static void cell_text(json_object *vps, const struct field *f, char *buf, size_t
         if (strcmp(f->name, "uptime") == 0) {
                 long long secs = value ? json_object_get_int64(value) : 0;
 
-                if (strcmp(vs_json_str(vps, "state") ? vs_json_str(vps, "state") : "", "stopped") == 0)
+                if (strcmp(vs_json_str(vps, "state") ? vs_json_str(vps, "state") : "", "stopped") ==
+                    0)
                         snprintf(buf, size, "-");
                 else
                         format_duration(secs, buf, size);
@@ -492,8 +495,7 @@ static void cell_text(json_object *vps, const struct field *f, char *buf, size_t
                 snprintf(buf, size, "-");
 }
 
-static void print_table(json_object *rows, const struct field **fields, size_t nfields,
-                        int header)
+static void print_table(json_object *rows, const struct field **fields, size_t nfields, int header)
 {
         size_t nrows = json_object_array_length(rows);
         size_t width[NFIELDS] = { 0 };
@@ -502,7 +504,8 @@ static void print_table(json_object *rows, const struct field **fields, size_t n
         for (size_t f = 0; f < nfields; f++) {
                 width[f] = header ? strlen(fields[f]->header) : 0;
                 for (size_t r = 0; r < nrows; r++) {
-                        cell_text(json_object_array_get_idx(rows, r), fields[f], cell, sizeof(cell));
+                        cell_text(json_object_array_get_idx(rows, r), fields[f], cell,
+                                  sizeof(cell));
                         if (strlen(cell) > width[f])
                                 width[f] = strlen(cell);
                 }
@@ -519,7 +522,8 @@ static void print_table(json_object *rows, const struct field **fields, size_t n
         }
         for (size_t r = 0; r < nrows; r++) {
                 for (size_t f = 0; f < nfields; f++) {
-                        cell_text(json_object_array_get_idx(rows, r), fields[f], cell, sizeof(cell));
+                        cell_text(json_object_array_get_idx(rows, r), fields[f], cell,
+                                  sizeof(cell));
                         if (f + 1 == nfields)
                                 printf("%s\n", cell);
                         else if (fields[f]->numeric)
@@ -702,21 +706,57 @@ static void feeder_step(struct feeder *f, const struct pollfd *in, const struct 
         }
 }
 
+/* Copies what is already in `from` to `to` without waiting for more: once
+ * the command has exited, everything it wrote is in the pipe, and what a
+ * background child writes later is not the command's output. */
+static void drain(int from, int to)
+{
+        char buf[65536];
+
+        fcntl(from, F_SETFL, fcntl(from, F_GETFL) | O_NONBLOCK);
+        for (;;) {
+                ssize_t n = read(from, buf, sizeof(buf));
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0 || write_all(to, buf, (size_t)n) < 0)
+                        return; /* end, EAGAIN (nothing more), or our output is gone */
+        }
+}
+
+/* A pty hands the command's last output to the master side asynchronously:
+ * after the exit, read until the terminal closes or stays quiet for
+ * PTY_QUIET_MS (a background child may keep it open for ever). */
+#define PTY_QUIET_MS 250
+
+static void drain_pty(int master)
+{
+        for (;;) {
+                struct pollfd p = { master, POLLIN, 0 };
+                int n = poll(&p, 1, PTY_QUIET_MS);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0 || !pump(master, STDOUT_FILENO))
+                        return;
+        }
+}
+
 /* Relays stdin to the command's stdin pipe and its stdout and stderr pipes
- * to ours, until both reach end of stream and vsd reports the exit. */
+ * to ours, until vsd reports the exit (or both pipes end first). */
 static int relay_pipes(int sock, int fds[3], int *status, vs_error_t *err)
 {
         static struct feeder feed;
-        int out_open = 1, err_open = 1, exited = 0;
+        int out_open = 1, err_open = 1;
 
         signal(SIGPIPE, SIG_IGN);
         feeder_init(&feed, fds[0]);
         fds[0] = -1; /* the feeder owns it */
-        while (out_open || err_open || !exited) {
+        for (;;) {
                 struct pollfd p[5] = {
                         [2] = { out_open ? fds[1] : -1, POLLIN, 0 },
                         [3] = { err_open ? fds[2] : -1, POLLIN, 0 },
-                        [4] = { exited ? -1 : sock, POLLIN, 0 },
+                        [4] = { sock, POLLIN, 0 },
                 };
 
                 feeder_poll(&feed, &p[0], &p[1]);
@@ -730,13 +770,16 @@ static int relay_pipes(int sock, int fds[3], int *status, vs_error_t *err)
                         out_open = 0;
                 if (p[3].revents && !pump(fds[2], STDERR_FILENO))
                         err_open = 0;
-                if (p[4].revents) {
-                        if (read_exit(sock, status, err) < 0)
-                                return -1;
-                        exited = 1;
-                }
+                if (p[4].revents)
+                        break;
         }
         feeder_close(&feed, 1);
+        if (read_exit(sock, status, err) < 0)
+                return -1;
+        if (out_open)
+                drain(fds[1], STDOUT_FILENO);
+        if (err_open)
+                drain(fds[2], STDERR_FILENO);
         return 0;
 }
 
@@ -771,7 +814,8 @@ static void copy_window_size(int master)
 }
 
 /* Relays our terminal to the pty master; Ctrl-C travels as a byte and the
- * VPS's own line discipline makes it a SIGINT there. */
+ * VPS's own line discipline makes it a SIGINT there. Ends when vsd reports
+ * the exit of the shell or command. */
 static int relay_pty(int sock, int master, int *status, vs_error_t *err)
 {
         static struct feeder feed;
@@ -785,14 +829,15 @@ static int relay_pty(int sock, int master, int *status, vs_error_t *err)
         winch = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
         raw_terminal();
         feeder_init(&feed, master);
-        while (out_open) {
-                struct pollfd p[4] = {
-                        [2] = { master, POLLIN, 0 },
+        for (;;) {
+                struct pollfd p[5] = {
+                        [2] = { out_open ? master : -1, POLLIN, 0 },
                         [3] = { winch, POLLIN, 0 },
+                        [4] = { sock, POLLIN, 0 },
                 };
 
                 feeder_poll(&feed, &p[0], &p[1]);
-                if (poll(p, 4, -1) < 0) {
+                if (poll(p, 5, -1) < 0) {
                         if (errno == EINTR)
                                 continue;
                         return vs_error_errno(err, "poll");
@@ -807,7 +852,11 @@ static int relay_pty(int sock, int master, int *status, vs_error_t *err)
                 feeder_step(&feed, &p[0], &p[1], 0);
                 if (p[2].revents && !pump(master, STDOUT_FILENO))
                         out_open = 0;
+                if (p[4].revents)
+                        break;
         }
+        if (out_open)
+                drain_pty(master);
         restore_terminal();
         return read_exit(sock, status, err);
 }
@@ -839,8 +888,8 @@ static int run_in_vps(struct ctx *ctx, int argc, char **argv, int use_tty)
         vs_error_t err = { 0 };
         int fds[VS_MSG_FDS_MAX], nfds = 0, status = 255, rc;
 
-        rc = call(ctx, "exec", ctx->name, exec_args(argc, argv, use_tty), &reply, fds, &nfds,
-                  &sock, &err);
+        rc = call(ctx, "exec", ctx->name, exec_args(argc, argv, use_tty), &reply, fds, &nfds, &sock,
+                  &err);
         if (rc < 0) {
                 long long code = vs_json_int(reply, "exit", -1);
 
@@ -851,7 +900,8 @@ static int run_in_vps(struct ctx *ctx, int argc, char **argv, int use_tty)
                 vs_error_kind(&err, VS_E_DAEMON, EPROTO, "vsd sent %d fds", nfds);
                 return fail(ctx, &err);
         }
-        rc = use_tty ? relay_pty(sock, fds[0], &status, &err) : relay_pipes(sock, fds, &status, &err);
+        rc = use_tty ? relay_pty(sock, fds[0], &status, &err)
+                     : relay_pipes(sock, fds, &status, &err);
         for (int i = 0; i < nfds; i++)
                 if (fds[i] >= 0)
                         close(fds[i]);
@@ -961,8 +1011,9 @@ static int template_build(struct ctx *ctx, int argc, char **argv)
         const char *builder, *name;
 
         if (argc < 2 || argc > 3)
-                return usage_error(ctx, argc < 2 ? "builder is missing (available: busybox)"
-                                                 : "unexpected argument '%s'",
+                return usage_error(ctx,
+                                   argc < 2 ? "builder is missing (available: busybox)"
+                                            : "unexpected argument '%s'",
                                    argc > 3 ? argv[3] : "");
         builder = argv[1];
         name = argc == 3 ? argv[2] : builder;
@@ -1086,7 +1137,8 @@ static const struct command commands[] = {
         { "exec", NULL, cmd_exec, "exec NAME [-t] -- CMD [ARGS...]",
           "Run CMD inside a running VPS, relaying stdin, stdout and stderr; exit with\n"
           "CMD's exit status (128+N if killed by signal N, 127 if not found, 126 if it\n"
-          "cannot be run).\n"
+          "cannot be run). vsctl returns when CMD exits: children it leaves in the\n"
+          "background keep running, but what they print later is not relayed.\n"
           "  -t, --tty          run CMD on a terminal\n" },
         { "enter", NULL, cmd_enter, "enter NAME",
           "Open an interactive shell (/bin/sh -l) on a terminal inside a running VPS.\n" },

@@ -43,19 +43,18 @@ struct options {
 
 static void usage(FILE *out)
 {
-        fprintf(out,
-                "Usage: vsd [--root DIR] [--foreground] [--cgroup-name NAME]\n"
-                "\n"
-                "The paene daemon: builds and supervises the VPS of one state root.\n"
-                "\n"
-                "  -r, --root DIR          state root (default /): DIR/var/lib/paene holds\n"
-                "                          templates and VPS, DIR/run/paene the socket\n"
-                "  -f, --foreground        stay in the foreground and log to stderr\n"
-                "                          (otherwise: daemonize, log to syslog)\n"
-                "      --cgroup-name NAME  name of vsd's cgroup subtree below its own\n"
-                "                          cgroup on each hierarchy (default paene)\n"
-                "  -h, --help              show this help\n"
-                "  -V, --version           show the version\n");
+        fprintf(out, "Usage: vsd [--root DIR] [--foreground] [--cgroup-name NAME]\n"
+                     "\n"
+                     "The paene daemon: builds and supervises the VPS of one state root.\n"
+                     "\n"
+                     "  -r, --root DIR          state root (default /): DIR/var/lib/paene holds\n"
+                     "                          templates and VPS, DIR/run/paene the socket\n"
+                     "  -f, --foreground        stay in the foreground and log to stderr\n"
+                     "                          (otherwise: daemonize, log to syslog)\n"
+                     "      --cgroup-name NAME  name of vsd's cgroup subtree below its own\n"
+                     "                          cgroup on each hierarchy (default paene)\n"
+                     "  -h, --help              show this help\n"
+                     "  -V, --version           show the version\n");
 }
 
 static int parse_options(int argc, char **argv, struct options *o)
@@ -225,8 +224,8 @@ static int load_vsinit(vs_error_t *err)
         while ((n = read(in, buf, sizeof(buf))) > 0)
                 if (write(memfd, buf, (size_t)n) != n)
                         return vs_error_errno(err, "copy %s", path);
-        if (n < 0 || fcntl(memfd, F_ADD_SEALS,
-                           F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0)
+        if (n < 0 ||
+            fcntl(memfd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0)
                 return vs_error_errno(err, "seal %s", path);
         return steal_fd(memfd);
 }
@@ -280,8 +279,8 @@ static int setup_socket(struct vsd *d, vs_error_t *err)
         int len = snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/run/paene/vsd.sock", d->root);
 
         if (len >= (int)sizeof(addr.sun_path))
-                return vs_error_set(err, ENAMETOOLONG, "socket path %s/run/paene/vsd.sock is too long",
-                                    d->root);
+                return vs_error_set(err, ENAMETOOLONG,
+                                    "socket path %s/run/paene/vsd.sock is too long", d->root);
         d->listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (d->listen_fd < 0)
                 return vs_error_errno(err, "socket");
@@ -329,8 +328,7 @@ void vsd_client_finish(struct vsd *d, struct client *c)
         client_free(d, c);
 }
 
-void vsd_client_reply(struct vsd *d, struct client *c, json_object *reply, const int *fds,
-                      int nfds)
+void vsd_client_reply(struct vsd *d, struct client *c, json_object *reply, const int *fds, int nfds)
 {
         vs_error_t err = { 0 };
 
@@ -600,8 +598,15 @@ static void shut_down(struct vsd *d)
 
 int main(int argc, char **argv)
 {
-        struct vsd d = { .vps_fd = -1, .tmpl_fd = -1, .run_fd = -1, .epfd = -1, .sigfd = -1,
-                         .listen_fd = -1, .tick_fd = -1, .lock_fd = -1, .vsinit_fd = -1,
+        struct vsd d = { .vps_fd = -1,
+                         .tmpl_fd = -1,
+                         .run_fd = -1,
+                         .epfd = -1,
+                         .sigfd = -1,
+                         .listen_fd = -1,
+                         .tick_fd = -1,
+                         .lock_fd = -1,
+                         .vsinit_fd = -1,
                          .own_pidns_fd = -1 };
         struct options o = { 0 };
         vs_error_t err = { 0 };

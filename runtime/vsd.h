@@ -33,7 +33,7 @@ struct vps {
         int pidfd;
         unsigned long long starttime; /* clock ticks after boot, against pid reuse */
         long long started_at;
-        int is_child;                 /* vsd's own child: its exit status is known */
+        int is_child; /* vsd's own child: its exit status is known */
         int exit_known, exit_code, exit_signal;
         long long stopped_at;
         vs_cgroup_t *cg;
@@ -59,7 +59,7 @@ struct client {
 
 struct vsd {
         char *root;
-        char *vps_dir;  /* absolute paths, for overlay options */
+        char *vps_dir; /* absolute paths, for overlay options */
         char *tmpl_dir;
         int vps_fd, tmpl_fd, run_fd;
         int epfd, sigfd, listen_fd, tick_fd, lock_fd;

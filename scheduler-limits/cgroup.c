@@ -23,8 +23,8 @@ struct hierarchy {
         char *controllers; /* "cpu,cpuacct" on v1, "" on v2 */
         char *own_path;    /* vsd's cgroup, relative to the hierarchy root */
         int is_v2;
-        int own_fd;        /* vsd's own cgroup directory */
-        int base_fd;       /* <own>/<tree name> */
+        int own_fd;  /* vsd's own cgroup directory */
+        int base_fd; /* <own>/<tree name> */
 };
 
 struct vs_cgroup_tree {
@@ -202,8 +202,7 @@ static int is_cpuset(const struct hierarchy *h)
 }
 
 /* mkdir + open of one cgroup level; an existing directory is fine. */
-static int make_child(const struct hierarchy *h, int parent_fd, const char *name,
-                      vs_error_t *err)
+static int make_child(const struct hierarchy *h, int parent_fd, const char *name, vs_error_t *err)
 {
         int fd;
 
@@ -219,8 +218,8 @@ static int make_child(const struct hierarchy *h, int parent_fd, const char *name
         return fd;
 }
 
-static int add_hierarchy(vs_cgroup_tree_t *tree, const char *controllers, const char *own,
-                         int v2, vs_error_t *err)
+static int add_hierarchy(vs_cgroup_tree_t *tree, const char *controllers, const char *own, int v2,
+                         vs_error_t *err)
 {
         struct hierarchy *h = &tree->hier[tree->count];
         cleanup_free char *dir = NULL;
@@ -307,8 +306,8 @@ void vs_cgroup_tree_free(vs_cgroup_tree_t *tree)
         free(tree);
 }
 
-int vs_cgroup_create(vs_cgroup_tree_t *tree, const char *slice, const char *vps,
-                     vs_cgroup_t **out, vs_error_t *err)
+int vs_cgroup_create(vs_cgroup_tree_t *tree, const char *slice, const char *vps, vs_cgroup_t **out,
+                     vs_error_t *err)
 {
         vs_cgroup_t *cg = vs_xmalloc(sizeof(*cg));
 
@@ -316,8 +315,8 @@ int vs_cgroup_create(vs_cgroup_tree_t *tree, const char *slice, const char *vps,
         for (int i = 0; i < MAX_HIERARCHIES; i++)
                 cg->fd[i] = -1;
         for (int i = 0; i < tree->count; i++) {
-                cleanup_close int slice_fd = make_child(&tree->hier[i], tree->hier[i].base_fd,
-                                                        slice, err);
+                cleanup_close int slice_fd =
+                        make_child(&tree->hier[i], tree->hier[i].base_fd, slice, err);
 
                 if (slice_fd < 0 ||
                     (cg->fd[i] = make_child(&tree->hier[i], slice_fd, vps, err)) < 0) {
@@ -458,8 +457,7 @@ static int rmdir_cgroup(int parent_fd, const char *name)
         return -1;
 }
 
-int vs_cgroup_remove(vs_cgroup_tree_t *tree, const char *slice, const char *vps,
-                     vs_error_t *err)
+int vs_cgroup_remove(vs_cgroup_tree_t *tree, const char *slice, const char *vps, vs_error_t *err)
 {
         int rc = 0;
 
@@ -470,8 +468,8 @@ int vs_cgroup_remove(vs_cgroup_tree_t *tree, const char *slice, const char *vps,
                 if (slice_fd < 0)
                         continue;
                 if (rmdir_cgroup(slice_fd, vps) < 0 && rc == 0)
-                        rc = vs_error_errno(err, "remove cgroup %s/%s/%s on %s", tree->name,
-                                            slice, vps, tree->hier[i].mountpoint);
+                        rc = vs_error_errno(err, "remove cgroup %s/%s/%s on %s", tree->name, slice,
+                                            vps, tree->hier[i].mountpoint);
         }
         return rc;
 }

@@ -22,8 +22,8 @@ const char *vs_cgroup_mode_name(vs_cgroup_mode_t mode);
 void vs_cgroup_tree_prune(vs_cgroup_tree_t *tree);
 
 /* Creates (or opens, when it exists) the VPS's cgroup on every hierarchy. */
-int vs_cgroup_create(vs_cgroup_tree_t *tree, const char *slice, const char *vps,
-                     vs_cgroup_t **cg, vs_error_t *err);
+int vs_cgroup_create(vs_cgroup_tree_t *tree, const char *slice, const char *vps, vs_cgroup_t **cg,
+                     vs_error_t *err);
 void vs_cgroup_free(vs_cgroup_t *cg);
 
 /* Moves the calling process into the VPS's cgroups, and back into vsd's own.
@@ -39,7 +39,6 @@ int vs_cgroup_nprocs(vs_cgroup_t *cg, vs_error_t *err);
 /* SIGKILLs every process in the VPS's cgroup. */
 int vs_cgroup_kill(vs_cgroup_t *cg, vs_error_t *err);
 /* Removes the VPS's cgroup on every hierarchy; missing is not an error. */
-int vs_cgroup_remove(vs_cgroup_tree_t *tree, const char *slice, const char *vps,
-                     vs_error_t *err);
+int vs_cgroup_remove(vs_cgroup_tree_t *tree, const char *slice, const char *vps, vs_error_t *err);
 
 #endif

@@ -52,11 +52,11 @@ static inline void vs_strvfreep(char ***v)
                 (p) = NULL;                  \
                 _stolen;                     \
         })
-#define steal_fd(fd)              \
-        ({                        \
+#define steal_fd(fd)                \
+        ({                          \
                 int _stolen = (fd); \
-                (fd) = -1;        \
-                _stolen;          \
+                (fd) = -1;          \
+                _stolen;            \
         })
 
 #endif

@@ -15,8 +15,7 @@
 int vs_write_atomic(int dirfd, const char *name, const char *data, size_t len, mode_t mode,
                     int durable, vs_error_t *err);
 /* Reads a whole file (at most `max` bytes, NUL-terminated) into *out. */
-int vs_read_file(int dirfd, const char *path, size_t max, char **out, size_t *len,
-                 vs_error_t *err);
+int vs_read_file(int dirfd, const char *path, size_t max, char **out, size_t *len, vs_error_t *err);
 /* Writes a short string to an existing file (cgroup and proc files). */
 int vs_write_string(int dirfd, const char *path, const char *text, vs_error_t *err);
 /* Removes `name` in `dirfd` and everything below it; missing is not an error.

@@ -16,8 +16,8 @@
 
 typedef struct {
         char cmd[32];
-        char name[64];      /* empty when the command takes no name */
-        json_object *args;  /* owned by the request; never NULL after decode */
+        char name[64];     /* empty when the command takes no name */
+        json_object *args; /* owned by the request; never NULL after decode */
         json_object *root;
 } vs_request_t;
 

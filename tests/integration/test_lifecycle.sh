@@ -138,6 +138,13 @@ test_exec_exit_codes_and_stdio() {
         expect_rc 0 "stderr" -- vs exec e1 -- sh -c 'echo to-err >&2; echo to-out'
         expect_eq "to-out" "$OUT" "stdout"
         expect_eq "to-err" "$ERR" "stderr"
+        # output written just before exit is never lost, even with a
+        # background child still holding the pipes
+        expect_rc 0 "background child" -- vs exec e1 -- sh -c 'sleep 30 & seq 1 20000 | tail -1'
+        expect_eq "20000" "$OUT" "last output of a command that leaves a child"
+        expect_rc 0 "stderr" -- vs exec e1 -- sh -c 'echo to-err >&2; echo to-out'
+        expect_eq "to-out" "$OUT" "stdout"
+        expect_eq "to-err" "$ERR" "stderr"
         big=$(mktemp)
         head -c 3000000 /dev/urandom >"$big"
         sum_in=$(md5sum <"$big" | cut -d' ' -f1)

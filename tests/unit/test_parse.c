@@ -16,15 +16,15 @@
 
 /* Asserts that a parser refused its input the documented way: < 0, a usage
  * error with an errno, and a message that contains `needle`. */
-#define assert_refused(rc, err, needle)                                                            \
-        do {                                                                                       \
-                if (!((rc) < 0))                                                                   \
-                        fail_msg("%s accepted (expected a refusal naming '%s')", #rc, (needle));   \
-                assert_int_equal((err).kind, VS_E_USAGE);                                          \
-                assert_true((err).errnum != 0);                                                    \
-                assert_true((err).msg[0] != '\0');                                                 \
-                if (!strstr((err).msg, (needle)))                                                  \
-                        fail_msg("message '%s' does not mention '%s'", (err).msg, (needle));       \
+#define assert_refused(rc, err, needle)                                                          \
+        do {                                                                                     \
+                if (!((rc) < 0))                                                                 \
+                        fail_msg("%s accepted (expected a refusal naming '%s')", #rc, (needle)); \
+                assert_int_equal((err).kind, VS_E_USAGE);                                        \
+                assert_true((err).errnum != 0);                                                  \
+                assert_true((err).msg[0] != '\0');                                               \
+                if (!strstr((err).msg, (needle)))                                                \
+                        fail_msg("message '%s' does not mention '%s'", (err).msg, (needle));     \
         } while (0)
 
 /* ---- names ---- */
