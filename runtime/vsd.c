@@ -588,12 +588,32 @@ static int start_daemon(struct vsd *d, const struct options *o, int *ready_fd, v
         return 0;
 }
 
+/* Leaves every VPS running; frees what vsd held so that a leak checker
+ * reports only real leaks. */
 static void shut_down(struct vsd *d)
 {
         unlinkat(d->run_fd, "vsd.sock", 0);
         unlinkat(d->run_fd, "vsd.pid", 0);
-        if (d->cgtree)
+        while (d->clients) {
+                struct client *c = d->clients;
+
+                d->clients = c->next;
+                free(c);
+        }
+        while (d->vps_list) {
+                struct vps *v = d->vps_list;
+
+                d->vps_list = v->next;
+                vs_cgroup_free(v->cg);
+                free(v);
+        }
+        if (d->cgtree) {
                 vs_cgroup_tree_prune(d->cgtree);
+                vs_cgroup_tree_free(d->cgtree);
+        }
+        free(d->root);
+        free(d->vps_dir);
+        free(d->tmpl_dir);
 }
 
 int main(int argc, char **argv)
