@@ -11,7 +11,7 @@ MANDIR = $(PREFIX)/share/man
 SYSTEMDDIR ?= /lib/systemd/system
 VERSION = 0.1
 
-PKGS = json-c
+PKGS = json-c libcap libseccomp
 DEBIAN_DEPS = build-essential pkg-config clang clang-format \
 	libcgroup-dev libseccomp-dev libcap-dev libnl-3-dev libnl-route-3-dev \
 	libext2fs-dev libjson-c-dev libcmocka-dev busybox-static iproute2 util-linux \

@@ -16,7 +16,8 @@ int vs_rootfs_path_ok(const char *path)
 
 int vs_rootfs_prepare(int vps_fd, vs_error_t *err)
 {
-        static const char *const dirs[] = { "upper", "work", "rootfs" };
+        /* lower/ is where a VPS with its own ids sees the idmapped template */
+        static const char *const dirs[] = { "upper", "work", "rootfs", "lower" };
 
         for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
                 if (mkdirat(vps_fd, dirs[i], 0755) < 0 && errno != EEXIST)

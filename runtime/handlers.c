@@ -80,7 +80,8 @@ static int handle_create(struct vsd *d, struct client *c, vs_request_t *req, vs_
         if (vs_parse_name(tmpl, "template name", err) < 0 ||
             (hostname && vs_parse_hostname(hostname, err) < 0))
                 return -1;
-        if (vsd_vps_create(d, req->name, tmpl, hostname ? hostname : req->name, err) < 0)
+        if (vsd_vps_create(d, req->name, tmpl, hostname ? hostname : req->name,
+                           vs_json_bool(req->args, "privileged"), err) < 0)
                 return -1;
         vs_log(LOG_INFO, "created %s from template %s", req->name, tmpl);
         reply_ok(d, c);
@@ -269,6 +270,8 @@ static int start_exec(struct vsd *d, struct client *c, struct vps *v, const vs_r
         struct exec_pipes p = { { -1, -1, -1 }, { -1, -1, -1 } };
         struct vs_exec_spec spec = {
                 .init_pidfd = v->pidfd,
+                .join_userns = v->idmap.enabled,
+                .caps = &v->caps,
                 .own_pidns_fd = d->own_pidns_fd,
                 .envp = envp,
                 .cwd = use_tty ? "/root" : "/",

@@ -1,8 +1,310 @@
 #include "security.h"
 
-int vs_security_apply(vs_error_t *err)
+#include <errno.h>
+#include <ctype.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <seccomp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/capability.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vs/cleanup.h"
+#include "vs/fsutil.h"
+
+/* ---- capabilities ---- */
+
+/* What a server's root needs, all confined by the VPS's user namespace:
+ * sys_boot stays because in a pid namespace reboot() only ends that
+ * namespace, and VPS inits power off with it. */
+static const int vps_caps[] = {
+        CAP_CHOWN,           CAP_DAC_OVERRIDE,
+        CAP_DAC_READ_SEARCH, CAP_FOWNER,
+        CAP_FSETID,          CAP_KILL,
+        CAP_SETGID,          CAP_SETUID,
+        CAP_SETPCAP,         CAP_NET_BIND_SERVICE,
+        CAP_NET_BROADCAST,   CAP_NET_ADMIN,
+        CAP_NET_RAW,         CAP_IPC_LOCK,
+        CAP_IPC_OWNER,       CAP_SYS_CHROOT,
+        CAP_SYS_PTRACE,      CAP_SYS_ADMIN,
+        CAP_SYS_BOOT,        CAP_LEASE,
+        CAP_AUDIT_WRITE,     CAP_SETFCAP,
+        CAP_MKNOD,
+};
+
+void vs_caps_default(vs_caps_t *caps)
 {
-        /* Privileged (Vserver-style) VPS for now: nothing to drop yet. */
-        (void)err;
+        caps->keep = 0;
+        for (size_t i = 0; i < sizeof(vps_caps) / sizeof(vps_caps[0]); i++)
+                caps->keep |= 1ULL << vps_caps[i];
+}
+
+static int cap_by_name(const char *name, cap_value_t *cap)
+{
+        char full[64];
+
+        if (strncasecmp(name, "cap_", 4) == 0)
+                name += 4;
+        snprintf(full, sizeof(full), "cap_%s", name);
+        for (char *p = full; *p; p++)
+                *p = (char)tolower((unsigned char)*p);
+        return cap_from_name(full, cap);
+}
+
+int vs_caps_parse(const char *text, vs_caps_t *caps, vs_error_t *err)
+{
+        cleanup_free char *copy = vs_xstrdup(text);
+        char *save = NULL;
+
+        for (char *w = strtok_r(copy, " \t,", &save); w; w = strtok_r(NULL, " \t,", &save)) {
+                char *colon = strrchr(w, ':');
+                cap_value_t cap;
+
+                if (!colon || (strcmp(colon, ":on") != 0 && strcmp(colon, ":off") != 0))
+                        return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                             "capability '%s': expected NAME:on or NAME:off", w);
+                *colon = '\0';
+                if (cap_by_name(w, &cap) < 0 || cap > 63)
+                        return vs_error_kind(err, VS_E_USAGE, EINVAL, "unknown capability '%s'", w);
+                if (strcmp(colon + 1, "on") == 0)
+                        caps->keep |= 1ULL << cap;
+                else
+                        caps->keep &= ~(1ULL << cap);
+        }
+        return 0;
+}
+
+static int drop_bounding(const vs_caps_t *caps, vs_error_t *err)
+{
+        for (int cap = 0; cap <= CAP_LAST_CAP; cap++) {
+                if (caps->keep & (1ULL << cap))
+                        continue;
+                if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+                        return vs_error_errno(err, "drop capability %d", cap);
+        }
+        /* nothing may come back through the ambient set either */
+        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+                return vs_error_errno(err, "clear ambient capabilities");
+        return 0;
+}
+
+/* ---- seccomp ---- */
+
+/* Docker's and LXC's profiles deny these; they reach the kernel or the
+ * host around any namespace. They fail with EPERM, like a missing privilege. */
+static const char *const denied_syscalls[] = {
+        "init_module",
+        "finit_module",
+        "delete_module",
+        "create_module",
+        "kexec_load",
+        "kexec_file_load",
+        "open_by_handle_at",
+        "name_to_handle_at",
+        "keyctl",
+        "add_key",
+        "request_key",
+        "bpf",
+        "perf_event_open",
+        "userfaultfd",
+        "swapon",
+        "swapoff",
+        "acct",
+        "iopl",
+        "ioperm",
+        "lookup_dcookie",
+        "nfsservctl",
+        "uselib",
+        "vm86",
+        "vm86old",
+        "get_kernel_syms",
+        "query_module",
+        "syslog",
+        "settimeofday",
+        "clock_settime",
+        "clock_adjtime",
+        "adjtimex",
+        "stime",
+        "quotactl",
+        "mbind",
+        "set_mempolicy",
+        "migrate_pages",
+        "move_pages",
+        "kcmp",
+        "fanotify_init",
+};
+
+static struct sock_fprog seccomp_prog;
+
+static int deny(scmp_filter_ctx ctx, const char *name, vs_error_t *err)
+{
+        int nr = seccomp_syscall_resolve_name(name);
+
+        if (nr == __NR_SCMP_ERROR)
+                return 0; /* not a system call on this architecture */
+        if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0) < 0)
+                return vs_error_set(err, EINVAL, "seccomp: cannot deny %s", name);
+        return 0;
+}
+
+static int deny_extra(scmp_filter_ctx ctx, const char *path, vs_error_t *err)
+{
+        cleanup_free char *text = NULL;
+        char *save = NULL;
+
+        if (!path || access(path, F_OK) < 0)
+                return 0;
+        if (vs_read_file(AT_FDCWD, path, 1U << 20, &text, NULL, err) < 0)
+                return -1;
+        for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                line += strspn(line, " \t");
+                line[strcspn(line, " \t#")] = '\0';
+                if (!*line)
+                        continue;
+                if (seccomp_syscall_resolve_name(line) == __NR_SCMP_ERROR)
+                        return vs_error_set(err, EINVAL, "%s: unknown system call '%s'", path,
+                                            line);
+                if (deny(ctx, line, err) < 0)
+                        return -1;
+        }
+        return 0;
+}
+
+/* libseccomp writes the program to an fd; vsd keeps it in memory and each
+ * VPS loads it with one prctl: compiled once, not per start. */
+static int export_program(scmp_filter_ctx ctx, vs_error_t *err)
+{
+        cleanup_close int fd = memfd_create("seccomp", MFD_CLOEXEC);
+        cleanup_free char *bpf = NULL;
+        off_t len;
+
+        if (fd < 0)
+                return vs_error_errno(err, "memfd");
+        if (seccomp_export_bpf(ctx, fd) < 0)
+                return vs_error_set(err, EINVAL, "seccomp: export failed");
+        len = lseek(fd, 0, SEEK_CUR);
+        if (len <= 0 || len % (off_t)sizeof(struct sock_filter) || lseek(fd, 0, SEEK_SET) < 0)
+                return vs_error_set(err, EIO, "seccomp: bad program");
+        bpf = vs_xmalloc((size_t)len);
+        if (pread(fd, bpf, (size_t)len, 0) != len)
+                return vs_error_errno(err, "seccomp: read program");
+        seccomp_prog.len = (unsigned short)((size_t)len / sizeof(struct sock_filter));
+        seccomp_prog.filter = (struct sock_filter *)steal_ptr(bpf);
+        return 0;
+}
+
+static void seccomp_releasep(scmp_filter_ctx *ctx)
+{
+        if (*ctx)
+                seccomp_release(*ctx);
+}
+
+int vs_security_init(const char *extra_deny_path, vs_error_t *err)
+{
+        __attribute__((cleanup(seccomp_releasep))) scmp_filter_ctx ctx =
+                seccomp_init(SCMP_ACT_ALLOW);
+
+        if (!ctx)
+                return vs_error_set(err, ENOMEM, "seccomp_init");
+        /* 32-bit system calls take other numbers: filter them too */
+        seccomp_arch_add(ctx, SCMP_ARCH_X86);
+        seccomp_arch_add(ctx, SCMP_ARCH_X32);
+        for (size_t i = 0; i < sizeof(denied_syscalls) / sizeof(denied_syscalls[0]); i++)
+                if (deny(ctx, denied_syscalls[i], err) < 0)
+                        return -1;
+        if (deny_extra(ctx, extra_deny_path, err) < 0)
+                return -1;
+        return export_program(ctx, err);
+}
+
+static int install_seccomp(vs_error_t *err)
+{
+        if (!seccomp_prog.filter)
+                return vs_error_set(err, EINVAL, "seccomp profile not compiled");
+        /* no PR_SET_NO_NEW_PRIVS: the VPS's root holds CAP_SYS_ADMIN in its
+         * own user namespace, and setuid programs inside must keep working */
+        if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &seccomp_prog, 0, 0) < 0)
+                return vs_error_errno(err, "install seccomp filter");
+        return 0;
+}
+
+int vs_security_apply(const vs_caps_t *caps, vs_error_t *err)
+{
+        if (drop_bounding(caps, err) < 0)
+                return -1;
+        return install_seccomp(err);
+}
+
+/* ---- masked paths ---- */
+
+static const char *const readonly_paths[] = {
+        "proc/sys", "proc/sysrq-trigger", "proc/irq", "proc/bus", "proc/fs",
+};
+static const char *const masked_files[] = {
+        "proc/kcore",       "proc/kmsg",          "proc/keys",      "proc/timer_list",
+        "proc/sched_debug", "proc/latency_stats", "proc/config.gz",
+};
+static const char *const masked_dirs[] = {
+        "proc/acpi", "proc/scsi", "sys/firmware", "sys/kernel/debug", "sys/kernel/security",
+};
+
+static int bind_readonly(const char *path, vs_error_t *err)
+{
+        if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0)
+                return vs_error_errno(err, "bind %s", path);
+        if (mount(NULL, path, NULL,
+                  MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+                return vs_error_errno(err, "make %s read-only", path);
+        return 0;
+}
+
+static int mask_one(const char *rootfs, const char *rel, int is_dir, vs_error_t *err)
+{
+        cleanup_free char *path = vs_strdupf("%s/%s", rootfs, rel);
+        struct stat st;
+
+        if (lstat(path, &st) < 0)
+                return 0; /* not on this kernel */
+        if (is_dir)
+                return mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                             "size=0,mode=0555") < 0
+                               ? vs_error_errno(err, "mask /%s", rel)
+                               : 0;
+        if (mount("/dev/null", path, NULL, MS_BIND, NULL) < 0)
+                return vs_error_errno(err, "mask /%s", rel);
+        return 0;
+}
+
+int vs_security_mask_paths(const char *rootfs, vs_error_t *err)
+{
+        cleanup_free char *net = vs_strdupf("%s/proc/sys/net", rootfs);
+
+        for (size_t i = 0; i < sizeof(readonly_paths) / sizeof(readonly_paths[0]); i++) {
+                cleanup_free char *path = vs_strdupf("%s/%s", rootfs, readonly_paths[i]);
+
+                if (access(path, F_OK) == 0 && bind_readonly(path, err) < 0)
+                        return -1;
+        }
+        /* the VPS's own network sysctls stay writable: its netns is its own
+         * (a bind copies the read-only flag of its source: remount rw) */
+        if (mount(net, net, NULL, MS_BIND | MS_REC, NULL) < 0 ||
+            mount(NULL, net, NULL, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) <
+                    0)
+                return vs_error_errno(err, "bind /proc/sys/net");
+        for (size_t i = 0; i < sizeof(masked_files) / sizeof(masked_files[0]); i++)
+                if (mask_one(rootfs, masked_files[i], 0, err) < 0)
+                        return -1;
+        for (size_t i = 0; i < sizeof(masked_dirs) / sizeof(masked_dirs[0]); i++)
+                if (mask_one(rootfs, masked_dirs[i], 1, err) < 0)
+                        return -1;
         return 0;
 }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -80,6 +81,59 @@ static int report_fd(int sock, int fd, vs_error_t *err)
         return 0;
 }
 
+/* The parent's "go" to a new child, with the idmapped template when the VPS
+ * has a user namespace (only the parent, root on the host, can make it). */
+static int send_go(int sock, const int fds[2], vs_error_t *err)
+{
+        union {
+                char buf[CMSG_SPACE(2 * sizeof(int))];
+                struct cmsghdr align;
+        } control;
+        char go = 'g';
+        struct iovec iov = { .iov_base = &go, .iov_len = 1 };
+        struct msghdr mh = { .msg_iov = &iov,
+                             .msg_iovlen = 1,
+                             .msg_control = control.buf,
+                             .msg_controllen = sizeof(control.buf) };
+        struct cmsghdr *cmsg = CMSG_FIRSTHDR(&mh);
+
+        cmsg->cmsg_level = SOL_SOCKET;
+        cmsg->cmsg_type = SCM_RIGHTS;
+        cmsg->cmsg_len = CMSG_LEN(2 * sizeof(int));
+        memcpy(CMSG_DATA(cmsg), fds, 2 * sizeof(int));
+        if (sendmsg(sock, &mh, MSG_NOSIGNAL) < 0)
+                return vs_error_errno(err, "start the child");
+        return 0;
+}
+
+/* Receives the go: fds[0] is the VPS's directory, fds[1] the idmapped
+ * template or a placeholder. */
+static int wait_go(int sock, int fds[2], vs_error_t *err)
+{
+        union {
+                char buf[CMSG_SPACE(2 * sizeof(int))];
+                struct cmsghdr align;
+        } control;
+        char go;
+        struct iovec iov = { .iov_base = &go, .iov_len = 1 };
+        struct msghdr mh = { .msg_iov = &iov,
+                             .msg_iovlen = 1,
+                             .msg_control = control.buf,
+                             .msg_controllen = sizeof(control.buf) };
+        struct cmsghdr *cmsg;
+        ssize_t n;
+
+        do
+                n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+        while (n < 0 && errno == EINTR);
+        cmsg = CMSG_FIRSTHDR(&mh);
+        if (n != 1 || !cmsg || cmsg->cmsg_type != SCM_RIGHTS ||
+            cmsg->cmsg_len != CMSG_LEN(2 * sizeof(int)))
+                return vs_error_set(err, EPROTO, "wait for vsd: no go");
+        memcpy(fds, CMSG_DATA(cmsg), 2 * sizeof(int));
+        return 0;
+}
+
 /* Reads reports until end of stream (the child exec'd). Returns -1 with the
  * child's error, 0 on success; a passed fd lands in *fd_out. */
 static int read_reports(int sock, int *fd_out, vs_error_t *err)
@@ -145,6 +199,15 @@ static void reset_signals(void)
                         signal(sig, SIG_DFL);
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* In a fresh or joined user namespace a process is nobody until it takes
+ * the ids its root maps to. */
+static int become_root(vs_error_t *err)
+{
+        if (setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+                return vs_error_errno(err, "become root of the VPS's user namespace");
+        return 0;
 }
 
 /* ---- the init's root ---- */
@@ -232,7 +295,7 @@ static int setup_kernel_fs(const char *rootfs, vs_error_t *err)
         if (mount_at(rootfs, "proc", "proc", flags, NULL, 0555, err) < 0 ||
             mount_at(rootfs, "sys", "sysfs", flags | MS_RDONLY, NULL, 0555, err) < 0)
                 return -1;
-        return 0;
+        return vs_security_mask_paths(rootfs, err);
 }
 
 static int enter_root(const char *rootfs, vs_error_t *err)
@@ -282,27 +345,121 @@ static int exec_init(const struct vs_init_spec *spec, vs_error_t *err)
         return vs_error_errno(err, "exec the built-in vsinit");
 }
 
-static int init_child(const struct vs_init_spec *spec, vs_error_t *err)
+/* Attaches the idmapped template (from vsd) where the overlay expects its
+ * lower layer; a privileged VPS uses the template directly. */
+static const char *attach_lower(const struct vs_init_spec *spec, int tree_fd, vs_error_t *err)
 {
+        if (!spec->idmap.enabled)
+                return spec->lower;
+        if (move_mount(tree_fd, "", AT_FDCWD, spec->stage, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+                vs_error_errno(err, "attach the idmapped template");
+                return NULL;
+        }
+        close(tree_fd);
+        return spec->stage;
+}
+
+static int init_child(const struct vs_init_spec *spec, int sock, vs_error_t *err)
+{
+        const char *lower;
+        int fds[2] = { -1, -1 }; /* the VPS's directory, the idmapped template */
+
+        if (wait_go(sock, fds, err) < 0)
+                return -1;
+        if (spec->idmap.enabled && become_root(err) < 0)
+                return -1;
         reset_signals();
         if (setsid() < 0)
                 return vs_error_errno(err, "setsid");
         if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
                 return vs_error_errno(err, "make mounts private");
-        if (vs_rootfs_mount(spec->lower, spec->upper, spec->work, spec->rootfs, err) < 0)
+        if (fchdir(fds[0]) < 0)
+                return vs_error_errno(err, "enter the VPS's directory");
+        close(fds[0]);
+        lower = attach_lower(spec, fds[1], err);
+        if (!lower || vs_rootfs_mount(lower, spec->upper, spec->work, spec->rootfs, err) < 0)
                 return vs_error_wrap(err, "mount rootfs");
         if (setup_dev(spec->rootfs, err) < 0 || setup_kernel_fs(spec->rootfs, err) < 0)
                 return -1;
         if (sethostname(spec->hostname, strlen(spec->hostname)) < 0)
                 return vs_error_errno(err, "set hostname");
         if (vs_net_loopback_up(err) < 0 || enter_root(spec->rootfs, err) < 0 ||
-            setup_stdio(spec->console_fd, err) < 0 || vs_security_apply(err) < 0)
+            setup_stdio(spec->console_fd, err) < 0)
                 return -1;
         /* Every fd of vsd's closes at exec; the report socket stays usable
          * until then to carry an exec failure. */
         if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
                 return vs_error_errno(err, "close_range");
+        if (vs_security_apply(spec->caps, err) < 0)
+                return -1;
         return exec_init(spec, err);
+}
+
+/* ---- the parent's side of a new VPS ---- */
+
+static int write_map(pid_t pid, const char *file, const struct vs_idmap *map, vs_error_t *err)
+{
+        char path[64], line[64];
+
+        snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+        snprintf(line, sizeof(line), "0 %lu %lu\n", map->base, map->count);
+        return vs_write_string(AT_FDCWD, path, line, err);
+}
+
+/* A detached copy of the template's mount, shifted by the VPS's id map: the
+ * template stays owned by host ids on disk, and the VPS sees its own root
+ * own it. Never chowned, never copied. */
+static int idmapped_template(const char *lower, pid_t pid, vs_error_t *err)
+{
+        char userns_path[64];
+        cleanup_close int userns_fd = -1;
+        cleanup_close int tree_fd = -1;
+        struct mount_attr attr = { .attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_RDONLY };
+
+        snprintf(userns_path, sizeof(userns_path), "/proc/%d/ns/user", (int)pid);
+        userns_fd = open(userns_path, O_RDONLY | O_CLOEXEC);
+        if (userns_fd < 0)
+                return vs_error_errno(err, "open the VPS's user namespace");
+        tree_fd = open_tree(AT_FDCWD, lower, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        if (tree_fd < 0)
+                return vs_error_errno(err, "clone the template mount");
+        attr.userns_fd = (uint64_t)userns_fd;
+        if (mount_setattr(tree_fd, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0)
+                return vs_error_errno(err, "idmap the template");
+        return steal_fd(tree_fd);
+}
+
+/* The VPS's directory as the child's mount namespace sees it: opened
+ * through the child's root, so that paths below it resolve to the child's
+ * mounts, by vsd, who may walk every directory above it. */
+static int open_in_child(pid_t pid, const char *dir, vs_error_t *err)
+{
+        cleanup_free char *path = vs_strdupf("/proc/%d/root%s", (int)pid, dir);
+        int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+        if (fd < 0)
+                return vs_error_errno(err, "open %s in the VPS's mount namespace", dir);
+        return fd;
+}
+
+static int prepare_child(const struct vs_init_spec *spec, pid_t pid, int sock, vs_error_t *err)
+{
+        cleanup_close int dir_fd = open_in_child(pid, spec->dir, err);
+        cleanup_close int tree_fd = -1;
+
+        if (dir_fd < 0)
+                return -1;
+        if (spec->idmap.enabled) {
+                if (write_map(pid, "uid_map", &spec->idmap, err) < 0 ||
+                    write_map(pid, "gid_map", &spec->idmap, err) < 0)
+                        return vs_error_wrap(err, "id map");
+                tree_fd = idmapped_template(spec->lower, pid, err);
+                if (tree_fd < 0)
+                        return -1;
+        }
+        /* without a template to pass, the directory goes twice: the child
+         * knows from its spec whether the second fd is a template */
+        return send_go(sock, (int[2]){ dir_fd, tree_fd >= 0 ? tree_fd : dir_fd }, err);
 }
 
 /* Waits for a child that failed before exec, so that it leaves no zombie. */
@@ -345,12 +502,13 @@ pid_t vs_spawn_init(const struct vs_init_spec *spec, vs_cgroup_t *cg, int *pidfd
 
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) < 0)
                 return vs_error_errno(err, "socketpair");
-        pid = clone_in_cgroup(cg, VPS_NAMESPACES, pidfd, err);
+        pid = clone_in_cgroup(cg, VPS_NAMESPACES | (spec->idmap.enabled ? CLONE_NEWUSER : 0), pidfd,
+                              err);
         if (pid == 0) {
                 vs_error_t child_err = { 0 };
 
                 close(sock[0]);
-                init_child(spec, &child_err);
+                init_child(spec, sock[1], &child_err);
                 report_error(sock[1], &child_err);
                 _exit(127);
         }
@@ -359,7 +517,7 @@ pid_t vs_spawn_init(const struct vs_init_spec *spec, vs_cgroup_t *cg, int *pidfd
                 close(sock[0]);
                 return -1;
         }
-        if (read_reports(sock[0], NULL, err) < 0) {
+        if (prepare_child(spec, pid, sock[0], err) < 0 || read_reports(sock[0], NULL, err) < 0) {
                 close(sock[0]);
                 reap_failed(*pidfd);
                 close(*pidfd);
@@ -412,17 +570,19 @@ static int exec_child(const struct vs_exec_spec *spec, int report_sock, vs_error
          * /proc/PID/{mem,fd,exe} of a process that still holds vsd's state. */
         if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
                 return vs_error_errno(err, "prctl");
-        if (setns(spec->init_pidfd, JOIN_NAMESPACES) < 0)
+        if (setns(spec->init_pidfd, JOIN_NAMESPACES | (spec->join_userns ? CLONE_NEWUSER : 0)) < 0)
                 return vs_error_errno(err, "join the VPS's namespaces");
+        if (spec->join_userns && become_root(err) < 0)
+                return -1;
         if (chdir(spec->cwd ? spec->cwd : "/") < 0 && chdir("/") < 0)
                 return vs_error_errno(err, "chdir /");
         if (spec->use_tty ? open_pty(report_sock, &spec->winsize, err)
                           : exec_stdio(spec->stdio, err))
                 return -1;
-        if (vs_security_apply(err) < 0)
-                return -1;
         if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
                 return vs_error_errno(err, "close_range");
+        if (vs_security_apply(spec->caps, err) < 0)
+                return -1;
         /* execvpe searches the PATH of the caller's environment */
         environ = (char **)(spec->envp ? spec->envp : (char *const *)default_env);
         execvpe(spec->argv[0], spec->argv, environ);

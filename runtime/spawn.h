@@ -8,27 +8,44 @@
 #include <sys/ioctl.h>
 #include <sys/types.h>
 
+#include "security.h"
 #include "vs/cgroup.h"
 #include "vs/error.h"
 
+/* A VPS's user namespace: host ids [base, base + count) are 0.. inside. */
+struct vs_idmap {
+        int enabled; /* 0: a privileged VPS, no user namespace */
+        unsigned long base;
+        unsigned long count;
+};
+
 struct vs_init_spec {
         const char *hostname;
-        const char *lower; /* template rootfs */
-        const char *upper; /* the VPS's layers, absolute paths */
+        const char *lower; /* template rootfs, absolute (privileged VPS only) */
+        /* The VPS's directory, absolute. The child works relative to it
+         * (vsd opens it for the child inside the child's mount namespace),
+         * because the path above may be closed to the VPS's root. */
+        const char *dir;
+        const char *upper; /* below dir_fd */
         const char *work;
-        const char *rootfs;     /* mount point */
+        const char *rootfs; /* mount point */
+        const char *stage;  /* where the idmapped template is attached */
+        struct vs_idmap idmap;
+        const vs_caps_t *caps;
         char *const *init_argv; /* NULL: /sbin/init if present, else vsinit */
         int vsinit_fd;          /* sealed memfd of the built-in init, or -1 */
         int console_fd;         /* init's stdout and stderr */
 };
 
-/* Clones the VPS's init into new pid, mount, uts, ipc, net and cgroup
- * namespaces, inside `cg`. Returns its pid and a pidfd; on failure nothing
- * of the child is left. */
+/* Clones the VPS's init into new user (unless privileged), pid, mount, uts,
+ * ipc, net and cgroup namespaces, inside `cg`. Returns its pid and a pidfd;
+ * on failure nothing of the child is left. */
 pid_t vs_spawn_init(const struct vs_init_spec *spec, vs_cgroup_t *cg, int *pidfd, vs_error_t *err);
 
 struct vs_exec_spec {
-        int init_pidfd;   /* the VPS's init: its namespaces are joined */
+        int init_pidfd;  /* the VPS's init: its namespaces are joined */
+        int join_userns; /* 0 for a privileged VPS */
+        const vs_caps_t *caps;
         int own_pidns_fd; /* vsd's pid namespace, restored after the clone */
         char *const *argv;
         char *const *envp;

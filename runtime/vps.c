@@ -90,6 +90,42 @@ static int load_config(struct vsd *d, const char *name, vs_kv_t *config, vs_erro
         return 0;
 }
 
+/* ---- security settings from the config ---- */
+
+static int parse_id_base(const char *text, unsigned long *base)
+{
+        char *end;
+        unsigned long value;
+
+        if (!text || !*text)
+                return -1;
+        errno = 0;
+        value = strtoul(text, &end, 10);
+        if (errno || *end || value < VS_ID_BASE_FIRST || (value - VS_ID_BASE_FIRST) % VS_ID_RANGE ||
+            (value - VS_ID_BASE_FIRST) / VS_ID_RANGE >= VS_ID_RANGES)
+                return -1;
+        *base = value;
+        return 0;
+}
+
+/* Fills v->idmap and v->caps from the config: "privileged = yes" means no
+ * user namespace; "capability = NAME:on|off ..." changes the VPS set. */
+static int load_security(struct vps *v, const vs_kv_t *config, vs_error_t *err)
+{
+        const char *privileged = vs_kv_get(config, "privileged");
+        const char *caps = vs_kv_get(config, "capability");
+
+        v->idmap.enabled = !(privileged && strcmp(privileged, "yes") == 0);
+        v->idmap.count = VS_ID_RANGE;
+        if (v->idmap.enabled && parse_id_base(vs_kv_get(config, "id_base"), &v->idmap.base) < 0)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                     "config: id_base is missing or not a range vsd handed out");
+        vs_caps_default(&v->caps);
+        if (caps && vs_caps_parse(caps, &v->caps, err) < 0)
+                return vs_error_wrap(err, "config");
+        return 0;
+}
+
 /* ---- state file ---- */
 
 static void exit_text(const struct vps *v, char *buf, size_t size)
@@ -304,8 +340,30 @@ int vsd_vps_load_all(struct vsd *d, vs_error_t *err)
 
 /* ---- create ---- */
 
+/* The lowest id range no VPS of this root holds. */
+static int allocate_id_base(struct vsd *d, unsigned long *base, vs_error_t *err)
+{
+        cleanup_free unsigned char *used = vs_xmalloc(VS_ID_RANGES);
+
+        for (struct vps *v = d->vps_list; v; v = v->next) {
+                cleanup_kv vs_kv_t config = { 0 };
+                unsigned long taken;
+
+                if (load_config(d, v->name, &config, NULL) == 0 &&
+                    parse_id_base(vs_kv_get(&config, "id_base"), &taken) == 0)
+                        used[(taken - VS_ID_BASE_FIRST) / VS_ID_RANGE] = 1;
+        }
+        for (unsigned long i = 0; i < VS_ID_RANGES; i++) {
+                if (!used[i]) {
+                        *base = VS_ID_BASE_FIRST + i * VS_ID_RANGE;
+                        return 0;
+                }
+        }
+        return vs_error_kind(err, VS_E_STATE, ENOSPC, "no free id range left for a VPS");
+}
+
 static int write_new_config(int dirfd, const char *name, const char *tmpl, const char *hostname,
-                            vs_error_t *err)
+                            unsigned long id_base, vs_error_t *err)
 {
         cleanup_kv vs_kv_t config = { 0 };
 
@@ -314,15 +372,36 @@ static int write_new_config(int dirfd, const char *name, const char *tmpl, const
         vs_kv_set(&config, "template", tmpl);
         vs_kv_set(&config, "hostname", hostname);
         vs_kv_set(&config, "slice", VS_DEFAULT_SLICE);
+        if (id_base) {
+                vs_kv_set(&config, "privileged", "no");
+                vs_kv_setf(&config, "id_base", "%lu", id_base);
+        } else {
+                vs_kv_set(&config, "privileged", "yes");
+        }
         vs_kv_setf(&config, "created", "%lld", (long long)time(NULL));
         return vs_kv_save(dirfd, "config", &config, 1, err);
 }
 
+/* The VPS's root must own its writable layer, as a host id of its range;
+ * the directory itself stays root's, but traversable for that id. */
+static int own_layers(int dirfd, unsigned long id_base, vs_error_t *err)
+{
+        if (fchmod(dirfd, 0711) < 0)
+                return vs_error_errno(err, "chmod VPS directory");
+        if (!id_base)
+                return 0;
+        if (fchownat(dirfd, "upper", (uid_t)id_base, (gid_t)id_base, 0) < 0 ||
+            fchownat(dirfd, "work", (uid_t)id_base, (gid_t)id_base, 0) < 0)
+                return vs_error_errno(err, "chown the VPS's layers");
+        return 0;
+}
+
 int vsd_vps_create(struct vsd *d, const char *name, const char *tmpl, const char *hostname,
-                   vs_error_t *err)
+                   int privileged, vs_error_t *err)
 {
         cleanup_free char *creating = vs_strdupf(".%s%s", name, CREATING_SUFFIX);
         cleanup_close int dirfd = -1;
+        unsigned long id_base = 0;
         struct vps *v;
         struct stat st;
 
@@ -331,12 +410,14 @@ int vsd_vps_create(struct vsd *d, const char *name, const char *tmpl, const char
         if (!vs_template_exists(d->tmpl_fd, tmpl))
                 return vs_error_kind(err, VS_E_NOTFOUND, ENOENT,
                                      "no such template '%s' (see: vsctl template list)", tmpl);
+        if (!privileged && allocate_id_base(d, &id_base, err) < 0)
+                return -1;
         vs_rmtree_at(d->vps_fd, creating, NULL);
         if (mkdirat(d->vps_fd, creating, 0700) < 0)
                 return vs_error_errno(err, "mkdir");
         dirfd = open_vps_dir(d, creating, err);
-        if (dirfd < 0 || vs_rootfs_prepare(dirfd, err) < 0 ||
-            write_new_config(dirfd, name, tmpl, hostname, err) < 0 ||
+        if (dirfd < 0 || vs_rootfs_prepare(dirfd, err) < 0 || own_layers(dirfd, id_base, err) < 0 ||
+            write_new_config(dirfd, name, tmpl, hostname, id_base, err) < 0 ||
             renameat(d->vps_fd, creating, d->vps_fd, name) < 0) {
                 if (dirfd >= 0 && err && !err->msg[0])
                         vs_error_errno(err, "publish");
@@ -382,45 +463,34 @@ static int open_console(struct vsd *d, struct vps *v, vs_error_t *err)
         return fd;
 }
 
-struct start_paths {
-        char *lower, *upper, *work, *rootfs;
-};
-
-static void start_paths_free(struct start_paths *p)
-{
-        free(p->lower);
-        free(p->upper);
-        free(p->work);
-        free(p->rootfs);
-}
-
 static int spawn_vps_init(struct vsd *d, struct vps *v, const vs_kv_t *config, vs_error_t *err)
 {
         const char *init = vs_kv_get(config, "init");
         const char *hostname = vs_kv_get(config, "hostname");
         cleanup_strv char **init_argv = init && *init ? split_argv(init) : NULL;
         cleanup_close int console_fd = open_console(d, v, err);
-        struct start_paths p = {
-                .lower = vs_strdupf("%s/%s/rootfs", d->tmpl_dir, vs_kv_get(config, "template")),
-                .upper = vs_strdupf("%s/%s/upper", d->vps_dir, v->name),
-                .work = vs_strdupf("%s/%s/work", d->vps_dir, v->name),
-                .rootfs = vs_strdupf("%s/%s/rootfs", d->vps_dir, v->name),
-        };
+        cleanup_free char *dir = vs_strdupf("%s/%s", d->vps_dir, v->name);
+        cleanup_free char *lower =
+                vs_strdupf("%s/%s/rootfs", d->tmpl_dir, vs_kv_get(config, "template"));
         struct vs_init_spec spec = {
                 .hostname = hostname && *hostname ? hostname : v->name,
-                .lower = p.lower,
-                .upper = p.upper,
-                .work = p.work,
-                .rootfs = p.rootfs,
+                .lower = lower,
+                .dir = dir,
+                .upper = "upper",
+                .work = "work",
+                .rootfs = "rootfs",
+                .stage = "lower",
+                .idmap = v->idmap,
+                .caps = &v->caps,
                 .init_argv = init_argv,
                 .vsinit_fd = d->vsinit_fd,
                 .console_fd = console_fd,
         };
-        pid_t pid = -1;
+        pid_t pid;
 
-        if (console_fd >= 0)
-                pid = vs_spawn_init(&spec, v->cg, &v->pidfd, err);
-        start_paths_free(&p);
+        if (console_fd < 0)
+                return -1;
+        pid = vs_spawn_init(&spec, v->cg, &v->pidfd, err);
         if (pid < 0)
                 return -1;
         v->pid = pid;
@@ -447,7 +517,8 @@ int vsd_vps_start(struct vsd *d, struct vps *v, vs_error_t *err)
 
         if (v->phase != PHASE_STOPPED)
                 return vs_error_kind(err, VS_E_STATE, EBUSY, "VPS is already running");
-        if (load_config(d, v->name, &config, err) < 0 || check_config(d, &config, err) < 0)
+        if (load_config(d, v->name, &config, err) < 0 || check_config(d, &config, err) < 0 ||
+            load_security(v, &config, err) < 0)
                 return -1;
         if (vs_cgroup_create(d->cgtree, v->slice, v->name, &v->cg, err) < 0)
                 return -1;

@@ -234,10 +234,12 @@ static int cmd_create(struct ctx *ctx, int argc, char **argv)
         static const struct option opts[] = {
                 { "template", required_argument, NULL, 't' },
                 { "hostname", required_argument, NULL, 'n' },
+                { "privileged", no_argument, NULL, 'P' },
                 { "help", no_argument, NULL, 'h' },
                 { NULL, 0, NULL, 0 },
         };
         const char *tmpl = NULL, *hostname = NULL;
+        int privileged = 0;
         json_object *args;
         vs_error_t err = { 0 };
         int opt, bad = 0, rc;
@@ -250,6 +252,8 @@ static int cmd_create(struct ctx *ctx, int argc, char **argv)
                         tmpl = optarg;
                 else if (opt == 'n')
                         hostname = optarg;
+                else if (opt == 'P')
+                        privileged = 1;
         }
         if ((rc = take_name(ctx, argc, argv, "VPS name")) != EXIT_OK)
                 return rc;
@@ -262,6 +266,8 @@ static int cmd_create(struct ctx *ctx, int argc, char **argv)
         json_object_object_add(args, "template", json_object_new_string(tmpl));
         if (hostname)
                 json_object_object_add(args, "hostname", json_object_new_string(hostname));
+        if (privileged)
+                json_object_object_add(args, "privileged", json_object_new_boolean(1));
         return simple_call(ctx, "create", ctx->name, args);
 }
 
@@ -1106,10 +1112,13 @@ static int cmd_template(struct ctx *ctx, int argc, char **argv)
 static int cmd_help(struct ctx *ctx, int argc, char **argv);
 
 static const struct command commands[] = {
-        { "create", NULL, cmd_create, "create NAME --template T [--hostname H]",
-          "Create a stopped VPS from template T.\n"
+        { "create", NULL, cmd_create, "create NAME --template T [--hostname H] [--privileged]",
+          "Create a stopped VPS from template T. It gets its own range of 65536 host\n"
+          "ids: its root is an unprivileged id on the host.\n"
           "  -t, --template T   template to build the VPS on (see: vsctl template list)\n"
-          "  -n, --hostname H   hostname inside the VPS (default: NAME)\n" },
+          "  -n, --hostname H   hostname inside the VPS (default: NAME)\n"
+          "      --privileged   no user namespace: the VPS's root is the host's root,\n"
+          "                     confined only by namespaces, capabilities and seccomp\n" },
         { "start", NULL, cmd_start, "start NAME", "Start a stopped VPS.\n" },
         { "stop", NULL, cmd_stop, "stop NAME [--timeout S] [--fast]",
           "Stop a running VPS: send its init the stop signal, wait, then kill every\n"

@@ -6,6 +6,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,12 +18,14 @@
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "vs/cleanup.h"
 #include "vs/cowfs.h"
 #include "vs/fsutil.h"
 #include "vs/log.h"
+#include "security.h"
 #include "vs/parse.h"
 #include "vsd.h"
 
@@ -34,6 +37,8 @@
 #endif
 
 #define TICK_SECONDS 5
+
+extern char **environ;
 
 struct options {
         const char *root;
@@ -273,6 +278,32 @@ static int setup_tick(struct vsd *d, vs_error_t *err)
         return 0;
 }
 
+/* The admins' group: created when missing (groupadd, from the host's
+ * shadow tools) so that a fresh install works without manual steps. */
+static gid_t admin_group(void)
+{
+        char *const argv[] = { "groupadd", "--system", "paene", NULL };
+        struct group *grp = getgrnam("paene");
+        posix_spawn_file_actions_t actions;
+        pid_t pid;
+        int status;
+
+        if (grp)
+                return grp->gr_gid;
+        posix_spawn_file_actions_init(&actions);
+        posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+        if (posix_spawnp(&pid, "groupadd", &actions, NULL, argv, environ) == 0)
+                waitpid(pid, &status, 0);
+        posix_spawn_file_actions_destroy(&actions);
+        grp = getgrnam("paene");
+        if (!grp) {
+                vs_log(LOG_WARNING, "no group paene and groupadd failed: only root may use vsd");
+                return 0;
+        }
+        vs_log(LOG_NOTICE, "created group paene (gid %d) for vsd's admins", (int)grp->gr_gid);
+        return grp->gr_gid;
+}
+
 static int setup_socket(struct vsd *d, vs_error_t *err)
 {
         struct sockaddr_un addr = { .sun_family = AF_UNIX };
@@ -288,8 +319,10 @@ static int setup_socket(struct vsd *d, vs_error_t *err)
         unlinkat(d->run_fd, "vsd.sock", 0);
         if (bind(d->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
                 return vs_error_errno(err, "bind %s", addr.sun_path);
-        if (fchmodat(d->run_fd, "vsd.sock", 0660, 0) < 0)
-                return vs_error_errno(err, "chmod socket");
+        d->admin_gid = admin_group();
+        if (fchownat(d->run_fd, "vsd.sock", 0, d->admin_gid, 0) < 0 ||
+            fchmodat(d->run_fd, "vsd.sock", 0660, 0) < 0)
+                return vs_error_errno(err, "set the socket's owner and mode");
         if (listen(d->listen_fd, 128) < 0)
                 return vs_error_errno(err, "listen");
         return 0;
@@ -343,14 +376,29 @@ void vsd_client_reply_error(struct vsd *d, struct client *c, const vs_error_t *e
         vsd_client_reply(d, c, vs_reply_error(err), NULL, 0);
 }
 
-static int peer_is_admin(int fd)
+/* Root and members of the admins' group; the socket's mode already keeps
+ * others out, and this check keeps them out if the mode is ever loosened. */
+static int peer_is_admin(const struct vsd *d, int fd)
 {
         struct ucred cred;
         socklen_t len = sizeof(cred);
+        gid_t groups[256];
 
         if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
                 return 0;
-        return cred.uid == 0;
+        if (cred.uid == 0)
+                return 1;
+        if (d->admin_gid == 0)
+                return 0;
+        if (cred.gid == d->admin_gid)
+                return 1;
+        len = sizeof(groups);
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+                return 0;
+        for (size_t i = 0; i < len / sizeof(gid_t); i++)
+                if (groups[i] == d->admin_gid)
+                        return 1;
+        return 0;
 }
 
 static void accept_clients(struct vsd *d)
@@ -361,12 +409,13 @@ static void accept_clients(struct vsd *d)
 
                 if (fd < 0)
                         return;
-                if (!peer_is_admin(fd)) {
+                if (!peer_is_admin(d, fd)) {
                         vs_error_t err = { 0 };
                         json_object *reply;
 
                         vs_error_kind(&err, VS_E_PERM, EACCES,
-                                      "permission denied: only root may use vsd");
+                                      "permission denied: only root and group paene may "
+                                      "use vsd");
                         reply = vs_reply_error(&err);
                         vs_msg_send(fd, reply, NULL, 0, NULL);
                         json_object_put(reply);
@@ -569,6 +618,12 @@ static int start_daemon(struct vsd *d, const struct options *o, int *ready_fd, v
         if (d->vsinit_fd < 0)
                 vs_log(LOG_WARNING, "%s: VPS without /sbin/init cannot start", warn.msg);
         d->busybox_path = "/bin/busybox";
+        {
+                cleanup_free char *deny = vs_strdupf("%s/etc/paene/seccomp.deny", d->root);
+
+                if (vs_security_init(deny, err) < 0)
+                        return vs_error_wrap(err, "seccomp profile");
+        }
         if (vs_cgroup_tree_open(o->cgroup_name, &d->cgtree, err) < 0)
                 return -1;
         d->epfd = epoll_create1(EPOLL_CLOEXEC);

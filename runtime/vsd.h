@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "security.h"
+#include "spawn.h"
 #include "vs/cgroup.h"
 #include "vs/error.h"
 #include "vs/protocol.h"
@@ -13,6 +15,11 @@
 #define VS_DEFAULT_SLICE "default"
 #define VS_CONSOLE_MAX (1U << 20)
 #define VS_STOP_TIMEOUT_MS 30000
+/* Each VPS's user namespace maps 65536 host ids, from this base on, one
+ * range per VPS, never shared while the VPS exists. */
+#define VS_ID_BASE_FIRST (1UL << 20)
+#define VS_ID_RANGE 65536UL
+#define VS_ID_RANGES 60000UL
 
 enum ev_kind { EV_LISTEN, EV_SIGNAL, EV_TICK, EV_CLIENT, EV_VPS_EXIT, EV_VPS_TIMER, EV_EXEC_EXIT };
 
@@ -38,6 +45,8 @@ struct vps {
         long long stopped_at;
         vs_cgroup_t *cg;
         char slice[64];
+        struct vs_idmap idmap; /* from the config, at start and adoption */
+        vs_caps_t caps;
         int timerfd;
         int stop_escalated;
         struct ev exit_ev, timer_ev;
@@ -64,6 +73,7 @@ struct vsd {
         int vps_fd, tmpl_fd, run_fd;
         int epfd, sigfd, listen_fd, tick_fd, lock_fd;
         int vsinit_fd, own_pidns_fd;
+        gid_t admin_gid; /* group paene, or 0: root only */
         const char *busybox_path;
         vs_cgroup_tree_t *cgtree;
         struct vps *vps_list;
@@ -75,7 +85,7 @@ struct vsd {
 struct vps *vsd_vps_find(struct vsd *d, const char *name);
 int vsd_vps_load_all(struct vsd *d, vs_error_t *err);
 int vsd_vps_create(struct vsd *d, const char *name, const char *tmpl, const char *hostname,
-                   vs_error_t *err);
+                   int privileged, vs_error_t *err);
 int vsd_vps_start(struct vsd *d, struct vps *v, vs_error_t *err);
 /* Begins a stop: the stop signal, then SIGKILL after timeout_ms (0: at once). */
 int vsd_vps_stop_begin(struct vsd *d, struct vps *v, uint64_t timeout_ms, vs_error_t *err);

@@ -31,7 +31,7 @@ char *vs_template_meta(int store_fd, const char *name, const char *key);
 /* Removes half-built templates that a crash left behind. */
 void vs_template_store_recover(int store_fd);
 
-/* Creates the VPS's private layers (upper/, work/, rootfs/) in vps_fd. */
+/* Creates the VPS's private layers (upper/, work/, rootfs/, lower/) in vps_fd. */
 int vs_rootfs_prepare(int vps_fd, vs_error_t *err);
 /* Mounts the overlay at `target`: lower is the template's rootfs. Runs in
  * the VPS's own mount namespace, so the mount dies with the VPS. */

@@ -67,6 +67,11 @@ cgroup_dirs() {
         done </proc/self/cgroup | sort -u
 }
 
+# The pids in a VPS's cgroup (the first hierarchy holds them all).
+vps_procs() {
+        cat "$(cgroup_dirs | head -1)/default/$1/cgroup.procs"
+}
+
 # Kills what a failed test left, by pid only: processes in our cgroups.
 kill_leftovers() {
         local d
@@ -172,10 +177,14 @@ set_config() { # vps key value
 
 state_of() { vs status "$1" 2>/dev/null | awk '{print $3}'; }
 
+setup_once() {
+        [ -n "$R" ] || setup
+}
+
 run_tests() {
         local t rc
         trap teardown EXIT
-        setup
+        setup_once
         # each test runs in a subshell under errexit: the first failed
         # expectation ends it
         for t in $(declare -F | awk '{print $3}' | grep '^test_'); do

@@ -94,7 +94,7 @@ test_after_destroy_nothing_is_left() {
         vs start clean1
         # exec returns when its command exits, not when background children do
         vs exec clean1 -- sh -c 'sleep 100 & sleep 100 &'
-        pids=$(cat "$(cgroup_dirs | grep /pids/)/default/clean1/cgroup.procs")
+        pids=$(vps_procs clean1)
         expect_eq 3 "$(echo "$pids" | wc -l)" "init and two sleeps in the VPS's cgroup"
         vs destroy --force clean1
         for pid in $pids; do

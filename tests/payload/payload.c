@@ -1,6 +1,15 @@
 /* payload: a small static multi-call binary that tests use as a VPS's init or
  * command, so that tests need no distribution. Usage: payload APPLET ARGS. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/ptrace.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <time.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,11 +57,237 @@ static int applet_echo(int argc, char **argv)
         return 0;
 }
 
+/* ---- escape attempts ----
+ * "try MARKER ATTEMPT": MARKER is a file the test made on the host; if this
+ * process can see it, it is not inside a VPS and refuses to touch the kernel.
+ * Exit 0: the attempt succeeded (an escape), 1: it was refused, 2: usage or
+ * not inside a VPS. Attempts that would change the host if they worked stop
+ * at the first step that proves the door open (an open for writing). */
+
+static int refused(const char *what)
+{
+        printf("%s: refused: %s\n", what, strerror(errno));
+        return 1;
+}
+
+static int succeeded(const char *what)
+{
+        printf("%s: SUCCEEDED\n", what);
+        return 0;
+}
+
+static int verdict(long rc, const char *what)
+{
+        return rc < 0 ? refused(what) : succeeded(what);
+}
+
+static int try_open_write(const char *path)
+{
+        int fd = open(path, O_WRONLY);
+
+        if (fd < 0)
+                return refused(path);
+        close(fd); /* nothing written: the door being open is the finding */
+        return succeeded(path);
+}
+
+static int try_module(void)
+{
+        int fd = open("/dev/null", O_RDONLY);
+
+        return verdict(syscall(SYS_finit_module, fd, "", 0), "finit_module");
+}
+
+static int try_open_by_handle(void)
+{
+        struct {
+                struct file_handle h;
+                unsigned char bytes[128];
+        } handle = { .h.handle_bytes = 128 };
+        int mount_id;
+
+        if (syscall(SYS_name_to_handle_at, AT_FDCWD, "/", &handle.h, &mount_id, 0) < 0)
+                return refused("name_to_handle_at");
+        return verdict(syscall(SYS_open_by_handle_at, AT_FDCWD, &handle.h, O_RDONLY),
+                       "open_by_handle_at");
+}
+
+static int try_bpf(void)
+{
+        /* the smallest program there is: return 0 */
+        unsigned long long insns[2] = { 0x00000000000000b7ULL, 0x0000000000000095ULL };
+        union {
+                unsigned char raw[128];
+                struct {
+                        unsigned prog_type, insn_cnt;
+                        unsigned long long insns, license;
+                } load;
+        } attr;
+
+        memset(&attr, 0, sizeof(attr));
+        attr.load.prog_type = 1; /* BPF_PROG_TYPE_SOCKET_FILTER */
+        attr.load.insn_cnt = 2;
+        attr.load.insns = (unsigned long long)(unsigned long)insns;
+        attr.load.license = (unsigned long long)(unsigned long)"GPL";
+        return verdict(syscall(SYS_bpf, 5 /* BPF_PROG_LOAD */, &attr, sizeof(attr)), "bpf");
+}
+
+static int try_perf(void)
+{
+        unsigned char attr[128];
+
+        memset(attr, 0, sizeof(attr));
+        ((unsigned *)attr)[0] = 1;   /* type PERF_TYPE_SOFTWARE */
+        ((unsigned *)attr)[1] = 128; /* size */
+        return verdict(syscall(SYS_perf_event_open, attr, 0, -1, -1, 0), "perf_event_open");
+}
+
+static int try_mknod_mount(void)
+{
+        if (mknod("/tmp/escape-disk", S_IFBLK | 0600, makedev(253, 0)) < 0 &&
+            mknod("/tmp/escape-disk", S_IFBLK | 0600, makedev(8, 0)) < 0)
+                return refused("mknod block device");
+        mkdir("/tmp/escape-mnt", 0700);
+        return verdict(mount("/tmp/escape-disk", "/tmp/escape-mnt", "ext4", MS_RDONLY, NULL),
+                       "mount a host disk");
+}
+
+static int try_release_agent(void)
+{
+        mkdir("/tmp/escape-cg", 0700);
+        if (mount("cgroup", "/tmp/escape-cg", "cgroup", 0, "none,name=escape") < 0 &&
+            mount("cgroup", "/tmp/escape-cg", "cgroup", 0, "memory") < 0)
+                return refused("mount cgroup v1");
+        return try_open_write("/tmp/escape-cg/release_agent");
+}
+
+static int try_settime(void)
+{
+        struct timespec now;
+
+        clock_gettime(CLOCK_REALTIME, &now); /* setting it to now changes nothing */
+        return verdict(clock_settime(CLOCK_REALTIME, &now), "clock_settime");
+}
+
+static int try_ptrace(int argc, char **argv)
+{
+        long pid = argc > 0 ? atol(argv[0]) : 1;
+
+        return verdict(ptrace(PTRACE_ATTACH, (pid_t)pid, 0, 0), "ptrace");
+}
+
+static int try_kill(int argc, char **argv)
+{
+        long pid = argc > 0 ? atol(argv[0]) : 1;
+
+        return verdict(kill((pid_t)pid, 0), "kill");
+}
+
+static int marker_visible(const char *marker)
+{
+        return access(marker, F_OK) == 0;
+}
+
+static int applet_try(int argc, char **argv)
+{
+        const char *what;
+
+        if (argc < 3) {
+                fprintf(stderr, "usage: try MARKER ATTEMPT [ARGS]\n");
+                return 2;
+        }
+        if (marker_visible(argv[1])) {
+                fprintf(stderr, "try: %s is visible: not inside a VPS, refusing\n", argv[1]);
+                return 2;
+        }
+        what = argv[2];
+        argc -= 3;
+        argv += 3;
+        if (strcmp(what, "module") == 0)
+                return try_module();
+        if (strcmp(what, "kexec") == 0)
+                return verdict(syscall(SYS_kexec_file_load, -1, -1, 0, "", 0), "kexec_file_load");
+        if (strcmp(what, "open_by_handle_at") == 0)
+                return try_open_by_handle();
+        if (strcmp(what, "keyctl") == 0)
+                return verdict(syscall(SYS_keyctl, 0 /* GET_KEYRING_ID */, -3, 0), "keyctl");
+        if (strcmp(what, "add_key") == 0)
+                return verdict(syscall(SYS_add_key, "user", "escape", "x", 1, -3), "add_key");
+        if (strcmp(what, "bpf") == 0)
+                return try_bpf();
+        if (strcmp(what, "perf_event_open") == 0)
+                return try_perf();
+        if (strcmp(what, "userfaultfd") == 0)
+                return verdict(syscall(SYS_userfaultfd, 0), "userfaultfd");
+        if (strcmp(what, "mknod_mount") == 0)
+                return try_mknod_mount();
+        if (strcmp(what, "write") == 0 && argc > 0)
+                return try_open_write(argv[0]);
+        if (strcmp(what, "release_agent") == 0)
+                return try_release_agent();
+        if (strcmp(what, "settime") == 0)
+                return try_settime();
+        if (strcmp(what, "ptrace") == 0)
+                return try_ptrace(argc, argv);
+        if (strcmp(what, "kill") == 0)
+                return try_kill(argc, argv);
+        if (strcmp(what, "reboot") == 0)
+                return verdict(reboot(RB_AUTOBOOT), "reboot");
+        fprintf(stderr, "try: unknown attempt %s\n", what);
+        return 2;
+}
+
+/* Watches every /proc/PID/exe in sight for SECONDS and tries to open for
+ * writing any that is the file DEV:INO (vsd's binary, as the test saw it on
+ * the host). Exit 0 if it ever could: the CVE-2019-5736 door. */
+static int applet_exe_watch(int argc, char **argv)
+{
+        unsigned long long dev, ino;
+        time_t end;
+        long seen = 0;
+
+        if (argc < 4)
+                return 2;
+        dev = strtoull(argv[1], NULL, 0);
+        ino = strtoull(argv[2], NULL, 0);
+        end = time(NULL) + atoi(argv[3]);
+        while (time(NULL) < end) {
+                DIR *proc = opendir("/proc");
+                struct dirent *ent;
+
+                while (proc && (ent = readdir(proc))) {
+                        char path[300];
+                        struct stat st;
+                        int fd;
+
+                        if (ent->d_name[0] < '0' || ent->d_name[0] > '9')
+                                continue;
+                        snprintf(path, sizeof(path), "/proc/%s/exe", ent->d_name);
+                        if (stat(path, &st) < 0)
+                                continue;
+                        seen++;
+                        if (st.st_dev != dev || st.st_ino != ino)
+                                continue;
+                        fd = open(path, O_WRONLY);
+                        if (fd >= 0) {
+                                printf("opened vsd's binary through %s for writing\n", path);
+                                return 0;
+                        }
+                }
+                if (proc)
+                        closedir(proc);
+        }
+        printf("watched %ld exe links; vsd's binary never writable\n", seen);
+        return 1;
+}
+
 static const struct {
         const char *name;
         int (*fn)(int, char **);
         const char *help;
 } applets[] = {
+        { "try", applet_try, "try MARKER ATTEMPT [ARGS]: an escape attempt (see source)" },
+        { "exe-watch", applet_exe_watch, "exe-watch DEV INO SECONDS: /proc/*/exe watcher" },
         { "exit", applet_exit, "exit N: exit with status N" },
         { "sleep", applet_sleep, "sleep [S]: sleep S seconds (default: for ever)" },
         { "stubborn", applet_stubborn, "stubborn [S]: sleep, ignoring stop signals" },
