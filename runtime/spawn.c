@@ -424,8 +424,15 @@ static int idmapped_template(const char *lower, pid_t pid, vs_error_t *err)
         if (tree_fd < 0)
                 return vs_error_errno(err, "clone the template mount");
         attr.userns_fd = (uint64_t)userns_fd;
-        if (mount_setattr(tree_fd, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0)
+        if (mount_setattr(tree_fd, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0) {
+                if (errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)
+                        return vs_error_set(err, errno,
+                                            "idmap the template: this kernel cannot idmap the "
+                                            "file system of %s (use ext4, xfs or btrfs, or a "
+                                            "--privileged VPS)",
+                                            lower);
                 return vs_error_errno(err, "idmap the template");
+        }
         return steal_fd(tree_fd);
 }
 

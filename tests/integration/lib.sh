@@ -46,7 +46,9 @@ stop_vsd() {
 }
 
 setup() {
-        R=$(mktemp -d /tmp/paene-test.XXXXXX)
+        # PAENE_TEST_TMP: where test roots go (a file system that can be
+        # idmapped: a VM's tmpfs on an older kernel cannot)
+        R=$(mktemp -d "${PAENE_TEST_TMP:-/tmp}/paene-test.XXXXXX")
         CG="paene-test-$$"
         start_vsd || die "vsd did not start"
         vs template build busybox >/dev/null || die "template build failed"
