@@ -98,7 +98,8 @@ kill_our_vsds() {
         for cmdline in /proc/[0-9]*/cmdline; do
                 pid=${cmdline#/proc/}
                 pid=${pid%/cmdline}
-                if tr '\0' ' ' <"$cmdline" 2>/dev/null | grep -q "vsd --root $R "; then
+                # a process may end while we look: its cmdline goes with it
+                if { tr '\0' ' ' <"$cmdline"; } 2>/dev/null | grep -q "vsd --root $R "; then
                         kill -9 "$pid" 2>/dev/null
                 fi
         done

@@ -104,6 +104,15 @@ test_cgroup_release_agent() {
         attempt_refused esc release_agent
 }
 
+test_cgroup_fs_shows_only_the_vps_subtree() {
+        local listing
+        listing=$(vs exec esc -- sh -c 'mkdir -p /tmp/cg2 && mount -t cgroup2 none /tmp/cg2 && ls /tmp/cg2 && cat /proc/self/cgroup')
+        expect_not_contains "$listing" "$CG" "vsd's tree"
+        expect_not_contains "$listing" "escp" "the other VPS"
+        expect_not_contains "$listing" "process_api" "the host's cgroups"
+        expect_contains "$listing" "0::/" "its own root"
+}
+
 test_set_the_time() {
         attempt_refused esc settime
         attempt_refused escp settime
