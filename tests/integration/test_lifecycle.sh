@@ -178,6 +178,21 @@ test_logs_show_console_output() {
         vs destroy --force l1
 }
 
+test_console_log_is_capped() {
+        local dir
+        vs create cap1 --template busybox
+        install_payload cap1
+        set_config cap1 init "/payload spew 1500000"
+        vs start cap1
+        dir=$(vps_dir cap1)
+        # vsd rotates on its 5-second tick: bounded wait for that
+        wait_for 20 '[ -e "$dir/console.log.1" ]' || fail "console.log never rotated"
+        [ "$(stat -c %s "$dir/console.log")" -le 1048576 ] || fail "console.log above 1 MiB"
+        [ "$(stat -c %s "$dir/console.log.1")" -gt 1048576 ] || fail "rotated log lost output"
+        expect_contains "$(vs logs cap1 | head -1)" "--- vsd: starting cap1" "logs show the rotated part first"
+        vs destroy --force cap1
+}
+
 test_restart_gives_a_new_init() {
         local before after
         vs create r1 --template busybox

@@ -41,6 +41,25 @@ static int applet_stubborn(int argc, char **argv)
         return applet_sleep(argc, argv);
 }
 
+/* Writes N bytes of text to stdout (a VPS's console when run as its init),
+ * then sleeps. */
+static int applet_spew(int argc, char **argv)
+{
+        long left = argc > 1 ? atol(argv[1]) : 0;
+        char line[64];
+
+        memset(line, 'x', sizeof(line) - 1);
+        line[sizeof(line) - 1] = '\n';
+        while (left > 0) {
+                size_t n = left < (long)sizeof(line) ? (size_t)left : sizeof(line);
+
+                if (write(STDOUT_FILENO, line, n) < 0)
+                        return 1;
+                left -= (long)n;
+        }
+        return applet_sleep(1, argv);
+}
+
 static int applet_pid(int argc, char **argv)
 {
         (void)argc;
@@ -292,6 +311,7 @@ static const struct {
         { "sleep", applet_sleep, "sleep [S]: sleep S seconds (default: for ever)" },
         { "stubborn", applet_stubborn, "stubborn [S]: sleep, ignoring stop signals" },
         { "pid", applet_pid, "pid: print own pid" },
+        { "spew", applet_spew, "spew N: write N bytes to stdout, then sleep" },
         { "echo", applet_echo, "echo ARGS: print ARGS" },
 };
 
