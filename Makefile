@@ -27,7 +27,7 @@ LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 LDFLAGS += $(SANFLAGS)
 
 LIB_SRCS = runtime/error.c runtime/parse.c runtime/fsutil.c runtime/kvfile.c \
-	runtime/protocol.c runtime/log.c runtime/spawn.c runtime/security.c \
+	runtime/protocol.c runtime/fdpass.c runtime/log.c runtime/spawn.c runtime/security.c \
 	cow-fs/template.c cow-fs/rootfs.c scheduler-limits/cgroup.c netns/loopback.c
 VSD_SRCS = runtime/vsd.c runtime/vps.c runtime/handlers.c
 VSCTL_SRCS = runtime/vsctl.c

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include "vs/cleanup.h"
+#include "vs/fdpass.h"
 #include "vs/fsutil.h"
 
 static int copy_field(char *dst, size_t size, json_object *root, const char *key, int required,
@@ -153,61 +154,15 @@ int vs_msg_send(int sock, json_object *msg, const int *fds, int nfds, vs_error_t
 {
         size_t len;
         const char *text = json_object_to_json_string_length(msg, JSON_C_TO_STRING_PLAIN, &len);
-        struct iovec iov = { .iov_base = (void *)text, .iov_len = len };
-        union {
-                char buf[CMSG_SPACE(sizeof(int) * VS_MSG_FDS_MAX)];
-                struct cmsghdr align;
-        } control;
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-        ssize_t sent;
 
         if (len > VS_MSG_MAX)
                 return vs_error_set(err, EMSGSIZE, "message of %zu bytes is too large", len);
         if (nfds < 0 || nfds > VS_MSG_FDS_MAX)
                 return vs_error_set(err, EINVAL, "cannot pass %d fds (at most %d)", nfds,
                                     VS_MSG_FDS_MAX);
-        if (nfds > 0) {
-                struct cmsghdr *cmsg;
-
-                memset(&control, 0, sizeof(control));
-                mh.msg_control = control.buf;
-                mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
-                cmsg = CMSG_FIRSTHDR(&mh);
-                cmsg->cmsg_level = SOL_SOCKET;
-                cmsg->cmsg_type = SCM_RIGHTS;
-                cmsg->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
-                memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * (size_t)nfds);
-        }
-        do
-                sent = sendmsg(sock, &mh, MSG_NOSIGNAL);
-        while (sent < 0 && errno == EINTR);
-        if (sent < 0)
+        if (vs_send_fds(sock, text, len, fds, nfds) < 0)
                 return vs_error_errno(err, "send");
         return 0;
-}
-
-static void take_fds(struct msghdr *mh, int *fds, int *nfds)
-{
-        int got = 0;
-
-        for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
-                size_t n;
-
-                if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-                        continue;
-                n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-                for (size_t i = 0; i < n; i++) {
-                        int fd;
-
-                        memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-                        if (fds && got < VS_MSG_FDS_MAX)
-                                fds[got++] = fd;
-                        else
-                                close(fd);
-                }
-        }
-        if (nfds)
-                *nfds = got;
 }
 
 /* A message that is refused takes its fds with it. */
@@ -222,29 +177,16 @@ static void drop_fds(int *fds, int *nfds)
 int vs_msg_recv(int sock, json_object **msg, int *fds, int *nfds, vs_error_t *err)
 {
         cleanup_free char *buf = vs_xmalloc(VS_MSG_MAX + 1);
-        union {
-                char buf[CMSG_SPACE(sizeof(int) * VS_MSG_FDS_MAX)];
-                struct cmsghdr align;
-        } control;
-        struct iovec iov = { .iov_base = buf, .iov_len = VS_MSG_MAX };
-        struct msghdr mh = { .msg_iov = &iov,
-                             .msg_iovlen = 1,
-                             .msg_control = control.buf,
-                             .msg_controllen = sizeof(control.buf) };
+        int truncated = 0;
         ssize_t got;
 
         *msg = NULL;
-        if (nfds)
-                *nfds = 0;
-        do
-                got = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-        while (got < 0 && errno == EINTR);
+        got = vs_recv_fds(sock, buf, VS_MSG_MAX, fds, nfds, &truncated);
         if (got < 0)
                 return vs_error_errno(err, "receive");
-        take_fds(&mh, fds, nfds);
         if (got == 0)
                 return 0;
-        if (mh.msg_flags & MSG_TRUNC) {
+        if (truncated) {
                 drop_fds(fds, nfds);
                 return vs_error_set(err, EMSGSIZE, "message too large");
         }

@@ -25,6 +25,7 @@
 extern char **environ;
 #include "vs/cleanup.h"
 #include "vs/cowfs.h"
+#include "vs/fdpass.h"
 #include "vs/fsutil.h"
 #include "vs/netns.h"
 
@@ -61,76 +62,33 @@ static void report_error(int sock, const vs_error_t *err)
 static int report_fd(int sock, int fd, vs_error_t *err)
 {
         struct report r = { .type = REPORT_FD };
-        union {
-                char buf[CMSG_SPACE(sizeof(int))];
-                struct cmsghdr align;
-        } control;
-        struct iovec iov = { .iov_base = &r, .iov_len = sizeof(r) };
-        struct msghdr mh = { .msg_iov = &iov,
-                             .msg_iovlen = 1,
-                             .msg_control = control.buf,
-                             .msg_controllen = sizeof(control.buf) };
-        struct cmsghdr *cmsg = CMSG_FIRSTHDR(&mh);
 
-        cmsg->cmsg_level = SOL_SOCKET;
-        cmsg->cmsg_type = SCM_RIGHTS;
-        cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-        if (sendmsg(sock, &mh, MSG_NOSIGNAL) < 0)
+        if (vs_send_fds(sock, &r, sizeof(r), &fd, 1) < 0)
                 return vs_error_errno(err, "send pty to vsd");
         return 0;
 }
 
-/* The parent's "go" to a new child, with the idmapped template when the VPS
- * has a user namespace (only the parent, root on the host, can make it). */
+/* The parent's "go" to a new child: fds[0] is the VPS's directory, fds[1]
+ * the idmapped template when the VPS has a user namespace (only the parent,
+ * root on the host, can make it), else the directory again. */
 static int send_go(int sock, const int fds[2], vs_error_t *err)
 {
-        union {
-                char buf[CMSG_SPACE(2 * sizeof(int))];
-                struct cmsghdr align;
-        } control;
-        char go = 'g';
-        struct iovec iov = { .iov_base = &go, .iov_len = 1 };
-        struct msghdr mh = { .msg_iov = &iov,
-                             .msg_iovlen = 1,
-                             .msg_control = control.buf,
-                             .msg_controllen = sizeof(control.buf) };
-        struct cmsghdr *cmsg = CMSG_FIRSTHDR(&mh);
-
-        cmsg->cmsg_level = SOL_SOCKET;
-        cmsg->cmsg_type = SCM_RIGHTS;
-        cmsg->cmsg_len = CMSG_LEN(2 * sizeof(int));
-        memcpy(CMSG_DATA(cmsg), fds, 2 * sizeof(int));
-        if (sendmsg(sock, &mh, MSG_NOSIGNAL) < 0)
+        if (vs_send_fds(sock, "g", 1, fds, 2) < 0)
                 return vs_error_errno(err, "start the child");
         return 0;
 }
 
-/* Receives the go: fds[0] is the VPS's directory, fds[1] the idmapped
- * template or a placeholder. */
 static int wait_go(int sock, int fds[2], vs_error_t *err)
 {
-        union {
-                char buf[CMSG_SPACE(2 * sizeof(int))];
-                struct cmsghdr align;
-        } control;
+        int got[VS_FDPASS_MAX], nfds = 0;
         char go;
-        struct iovec iov = { .iov_base = &go, .iov_len = 1 };
-        struct msghdr mh = { .msg_iov = &iov,
-                             .msg_iovlen = 1,
-                             .msg_control = control.buf,
-                             .msg_controllen = sizeof(control.buf) };
-        struct cmsghdr *cmsg;
-        ssize_t n;
 
-        do
-                n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-        while (n < 0 && errno == EINTR);
-        cmsg = CMSG_FIRSTHDR(&mh);
-        if (n != 1 || !cmsg || cmsg->cmsg_type != SCM_RIGHTS ||
-            cmsg->cmsg_len != CMSG_LEN(2 * sizeof(int)))
+        if (vs_recv_fds(sock, &go, 1, got, &nfds, NULL) != 1 || nfds != 2) {
+                for (int i = 0; i < nfds; i++)
+                        close(got[i]);
                 return vs_error_set(err, EPROTO, "wait for vsd: no go");
-        memcpy(fds, CMSG_DATA(cmsg), 2 * sizeof(int));
+        }
+        memcpy(fds, got, 2 * sizeof(int));
         return 0;
 }
 
@@ -140,33 +98,18 @@ static int read_reports(int sock, int *fd_out, vs_error_t *err)
 {
         for (;;) {
                 struct report r;
-                union {
-                        char buf[CMSG_SPACE(sizeof(int))];
-                        struct cmsghdr align;
-                } control;
-                struct iovec iov = { .iov_base = &r, .iov_len = sizeof(r) };
-                struct msghdr mh = { .msg_iov = &iov,
-                                     .msg_iovlen = 1,
-                                     .msg_control = control.buf,
-                                     .msg_controllen = sizeof(control.buf) };
-                ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-                struct cmsghdr *cmsg;
+                int fds[VS_FDPASS_MAX], nfds = 0;
+                ssize_t n = vs_recv_fds(sock, &r, sizeof(r), fds, &nfds, NULL);
 
-                if (n < 0 && errno == EINTR)
-                        continue;
                 if (n < 0)
                         return vs_error_errno(err, "read child's report");
                 if (n == 0)
                         return 0;
-                cmsg = CMSG_FIRSTHDR(&mh);
-                if (cmsg && cmsg->cmsg_type == SCM_RIGHTS) {
-                        int fd;
-
-                        memcpy(&fd, CMSG_DATA(cmsg), sizeof(int));
+                for (int i = 0; i < nfds; i++) {
                         if (fd_out && *fd_out < 0)
-                                *fd_out = fd;
+                                *fd_out = fds[i];
                         else
-                                close(fd);
+                                close(fds[i]);
                 }
                 if (n == (ssize_t)sizeof(r) && r.type == REPORT_ERROR) {
                         r.msg[sizeof(r.msg) - 1] = '\0';

@@ -12,7 +12,7 @@
 
 #define VS_PROTOCOL_VERSION 1
 #define VS_MSG_MAX (1U << 20)
-#define VS_MSG_FDS_MAX 4
+#define VS_MSG_FDS_MAX 4 /* = VS_FDPASS_MAX */
 
 typedef struct {
         char cmd[32];
