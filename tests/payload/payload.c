@@ -117,7 +117,7 @@ static int try_module(void)
         return verdict(syscall(SYS_finit_module, fd, "", 0), "finit_module");
 }
 
-static int try_open_by_handle(void)
+static int try_open_by_handle(const char *path)
 {
         struct {
                 struct file_handle h;
@@ -125,7 +125,7 @@ static int try_open_by_handle(void)
         } handle = { .h.handle_bytes = 128 };
         int mount_id;
 
-        if (syscall(SYS_name_to_handle_at, AT_FDCWD, "/", &handle.h, &mount_id, 0) < 0)
+        if (syscall(SYS_name_to_handle_at, AT_FDCWD, path, &handle.h, &mount_id, 0) < 0)
                 return refused("name_to_handle_at");
         return verdict(syscall(SYS_open_by_handle_at, AT_FDCWD, &handle.h, O_RDONLY),
                        "open_by_handle_at");
@@ -227,7 +227,7 @@ static int applet_try(int argc, char **argv)
         if (strcmp(what, "kexec") == 0)
                 return verdict(syscall(SYS_kexec_file_load, -1, -1, 0, "", 0), "kexec_file_load");
         if (strcmp(what, "open_by_handle_at") == 0)
-                return try_open_by_handle();
+                return try_open_by_handle(argc > 0 ? argv[0] : "/");
         if (strcmp(what, "keyctl") == 0)
                 return verdict(syscall(SYS_keyctl, 0 /* GET_KEYRING_ID */, -3, 0), "keyctl");
         if (strcmp(what, "add_key") == 0)
