@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -282,9 +283,23 @@ static int exec_init(const struct vs_init_spec *spec, vs_error_t *err)
         return vs_error_errno(err, "exec the built-in vsinit");
 }
 
+/* --numfile: set in the child before exec, so that the VPS's processes
+ * inherit it. Raising the hard limit above vsd's needs CAP_SYS_RESOURCE; the
+ * error says so rather than clamping. */
+static int set_nofile(unsigned long nofile, vs_error_t *err)
+{
+        struct rlimit lim = { nofile, nofile };
+
+        if (nofile && setrlimit(RLIMIT_NOFILE, &lim) < 0)
+                return vs_error_errno(err, "set numfile %lu", nofile);
+        return 0;
+}
+
 static int init_child(const struct vs_init_spec *spec, vs_error_t *err)
 {
         reset_signals();
+        if (set_nofile(spec->nofile, err) < 0)
+                return -1;
         if (setsid() < 0)
                 return vs_error_errno(err, "setsid");
         if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
@@ -408,6 +423,8 @@ static int exec_stdio(const int stdio[3], vs_error_t *err)
 static int exec_child(const struct vs_exec_spec *spec, int report_sock, vs_error_t *err)
 {
         reset_signals();
+        if (set_nofile(spec->nofile, err) < 0)
+                return -1;
         /* Not dumpable until exec: nothing in the VPS may ptrace or read
          * /proc/PID/{mem,fd,exe} of a process that still holds vsd's state. */
         if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)

@@ -8,6 +8,7 @@
 
 #include "vs/cgroup.h"
 #include "vs/error.h"
+#include "vs/limits.h"
 #include "vs/protocol.h"
 
 #define VS_DEFAULT_SLICE "default"
@@ -40,6 +41,8 @@ struct vps {
         char slice[64];
         int timerfd;
         int stop_escalated;
+        unsigned long numfile; /* RLIMIT_NOFILE of its processes, 0: vsd's */
+        uint64_t oom_kills;    /* in its current or last run */
         struct ev exit_ev, timer_ev;
         struct vps *next;
 };
@@ -75,7 +78,15 @@ struct vsd {
 struct vps *vsd_vps_find(struct vsd *d, const char *name);
 int vsd_vps_load_all(struct vsd *d, vs_error_t *err);
 int vsd_vps_create(struct vsd *d, const char *name, const char *tmpl, const char *hostname,
-                   vs_error_t *err);
+                   const vs_limits_t *limits, vs_error_t *err);
+/* Changes limits: live on a running VPS, and in its config unless !save. */
+int vsd_vps_set(struct vsd *d, struct vps *v, const vs_limits_t *changes, int save,
+                vs_error_t *err);
+/* Checks limits that depend on vsd itself (numfile against its own hard
+ * limit). */
+int vsd_limits_check(const vs_limits_t *l, vs_error_t *err);
+/* Adds the usage figures of a VPS to obj (zeros when stopped). */
+void vsd_vps_stats(struct vsd *d, struct vps *v, json_object *obj);
 int vsd_vps_start(struct vsd *d, struct vps *v, vs_error_t *err);
 /* Begins a stop: the stop signal, then SIGKILL after timeout_ms (0: at once). */
 int vsd_vps_stop_begin(struct vsd *d, struct vps *v, uint64_t timeout_ms, vs_error_t *err);
