@@ -88,14 +88,14 @@ static int applet_memhog(int argc, char **argv)
 }
 
 /* Forks until the kernel refuses (at most 5000), prints how many children it
- * made, then kills them. The children end by themselves after 30 s. */
+ * made, holds them for HOLD seconds (default 0), then kills them. The
+ * children end by themselves after 30 s in any case. */
 static int applet_forkbomb(int argc, char **argv)
 {
         static pid_t kids[5000];
+        unsigned hold = argc > 1 ? (unsigned)atoi(argv[1]) : 0;
         int n = 0;
 
-        (void)argc;
-        (void)argv;
         while (n < 5000) {
                 pid_t pid = fork();
 
@@ -110,6 +110,8 @@ static int applet_forkbomb(int argc, char **argv)
         }
         printf("%d\n", n);
         fflush(stdout);
+        while (hold > 0)
+                hold = sleep(hold);
         for (int i = 0; i < n; i++)
                 kill(kids[i], SIGKILL);
         while (wait(NULL) > 0)
@@ -163,7 +165,8 @@ static const struct {
         { "echo", applet_echo, "echo ARGS: print ARGS" },
         { "cpuburn", applet_cpuburn, "cpuburn [S]: busy loop for S seconds (default 60)" },
         { "memhog", applet_memhog, "memhog [MiB]: allocate and touch MiB, print done" },
-        { "forkbomb", applet_forkbomb, "forkbomb: fork until refused, print the count" },
+        { "forkbomb", applet_forkbomb,
+          "forkbomb [HOLD]: fork until refused, print the count, hold" },
         { "nofile", applet_nofile, "nofile: print RLIMIT_NOFILE soft and hard" },
         { "ddwrite", applet_ddwrite, "ddwrite FILE [MiB]: O_DIRECT write, print seconds" },
 };
