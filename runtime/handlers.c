@@ -210,6 +210,54 @@ static int handle_set(struct vsd *d, struct client *c, vs_request_t *req, vs_err
         return 0;
 }
 
+/* The node: capacity, policy, what the running VPS reserve and use, and
+ * how many more VPS of the size in args.limits would fit. */
+static int handle_node(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
+{
+        json_object *reply;
+        vs_limits_t size;
+        vs_reserve_t reserved, each, max;
+        vs_node_t node;
+        uint64_t used = 0, fits;
+        int running = 0;
+
+        if (limits_arg(req, &size, err) < 0 || vsd_node(d, &node, err) < 0)
+                return -1;
+        reserved = vsd_reserved(d, NULL);
+        each = vsd_reserve_of(&size);
+        max = vs_node_admissible(&node);
+        for (struct vps *v = d->vps_list; v; v = v->next) {
+                json_object *stats = json_object_new_object();
+
+                if (v->phase == PHASE_STOPPED)
+                        continue;
+                running++;
+                vsd_vps_stats(d, v, stats);
+                used += (uint64_t)vs_json_int(stats, "mem_bytes", 0);
+                json_object_put(stats);
+        }
+        fits = vs_admit_how_many(&node, &reserved, &each);
+        reply = vs_reply_ok();
+#define ADD(key, value) json_object_object_add(reply, key, json_object_new_int64((int64_t)(value)))
+        ADD("cpus_micro", node.capacity.cpu_micro);
+        ADD("memory_bytes", node.capacity.mem_bytes);
+        ADD("overbook_pct", node.factor_pct);
+        ADD("admissible_cpus_micro", max.cpu_micro);
+        ADD("admissible_memory_bytes", max.mem_bytes);
+        ADD("reserved_cpus_micro", reserved.cpu_micro);
+        ADD("reserved_memory_bytes", reserved.mem_bytes);
+        ADD("used_memory_bytes", used);
+        ADD("running", running);
+        if (each.cpu_micro || each.mem_bytes)
+                ADD("fits", fits);
+#undef ADD
+        json_object_object_add(
+                reply, "policy",
+                json_object_new_string(node.factor_pct == 100 ? "reserve" : "overbook"));
+        vsd_client_reply(d, c, reply, NULL, 0);
+        return 0;
+}
+
 static int cmp_names(const void *a, const void *b)
 {
         return strcmp((*(struct vps *const *)a)->name, (*(struct vps *const *)b)->name);
@@ -502,6 +550,7 @@ static const struct {
         { "destroy", handle_destroy },
         { "status", handle_status },
         { "set", handle_set },
+        { "node", handle_node },
         { "list", handle_list },
         { "exec", handle_exec },
         { "logs", handle_logs },

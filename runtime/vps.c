@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "spawn.h"
+#include "vs/admission.h"
 #include "vs/cleanup.h"
 #include "vs/cowfs.h"
 #include "vs/fsutil.h"
@@ -227,6 +228,71 @@ static void reapply_limits(struct vsd *d, struct vps *v)
 
         if (load_limits(d, v->name, &l, &err) < 0 || apply_limits(d, v, &l, &err) < 0)
                 vs_log(LOG_WARNING, "%s: %s", v->name, err.msg);
+}
+
+/* ---- admission ---- */
+
+/* The node's capacity and policy, from <root>/etc/paene/vsd.conf, read at
+ * each use so that an edit holds at the next start. */
+int vsd_node(struct vsd *d, vs_node_t *node, vs_error_t *err)
+{
+        cleanup_free char *path = vs_strdupf("%s/etc/paene/vsd.conf", d->root);
+        cleanup_kv vs_kv_t conf = { 0 };
+        vs_reserve_t detected = vs_node_detect();
+        vs_error_t load_err = { 0 };
+
+        /* no vsd.conf: the detected capacity and policy reserve */
+        if (vs_kv_load(AT_FDCWD, path, &conf, &load_err) < 0 && load_err.errnum != ENOENT) {
+                if (err)
+                        *err = load_err;
+                return -1;
+        }
+        return vs_node_from_config(&conf, &detected, node, err);
+}
+
+vs_reserve_t vsd_reserve_of(const vs_limits_t *l)
+{
+        vs_reserve_t r = { 0, 0 };
+
+        if (VS_LIMIT_IS_SET(l, VS_LIM_CPU_RESERVE))
+                r.cpu_micro = l->value[VS_LIM_CPU_RESERVE];
+        if (VS_LIMIT_IS_SET(l, VS_LIM_RAM_RESERVE))
+                r.mem_bytes = l->value[VS_LIM_RAM_RESERVE];
+        return r;
+}
+
+/* What the running VPS (but `except`) have reserved. */
+vs_reserve_t vsd_reserved(struct vsd *d, const struct vps *except)
+{
+        vs_reserve_t sum = { 0, 0 };
+
+        for (struct vps *v = d->vps_list; v; v = v->next) {
+                vs_limits_t l;
+                vs_reserve_t r;
+
+                if (v == except || v->phase == PHASE_STOPPED ||
+                    load_limits(d, v->name, &l, NULL) < 0)
+                        continue;
+                r = vsd_reserve_of(&l);
+                sum.cpu_micro += r.cpu_micro;
+                sum.mem_bytes += r.mem_bytes;
+        }
+        return sum;
+}
+
+static int admit(struct vsd *d, struct vps *v, const vs_limits_t *l, vs_error_t *err)
+{
+        vs_reserve_t want = vsd_reserve_of(l), reserved;
+        vs_node_t node;
+
+        if (!want.cpu_micro && !want.mem_bytes)
+                return 0;
+        if (vsd_node(d, &node, err) < 0)
+                return -1;
+        reserved = vsd_reserved(d, v);
+        if (vs_admit(&node, &reserved, &want, err) < 0)
+                return vs_error_wrap(err, "admission");
+        return 0;
 }
 
 /* Refreshes the OOM kill count from the cgroup while it exists. */
@@ -534,7 +600,7 @@ int vsd_vps_start(struct vsd *d, struct vps *v, vs_error_t *err)
                 return vs_error_kind(err, VS_E_STATE, EBUSY, "VPS is already running");
         if (load_config(d, v->name, &config, err) < 0 || check_config(d, &config, err) < 0)
                 return -1;
-        if (load_limits(d, v->name, &limits, err) < 0)
+        if (load_limits(d, v->name, &limits, err) < 0 || admit(d, v, &limits, err) < 0)
                 return -1;
         if (vs_cgroup_create(d->cgtree, v->slice, v->name, &v->cg, err) < 0)
                 return -1;
@@ -725,6 +791,8 @@ int vsd_vps_set(struct vsd *d, struct vps *v, const vs_limits_t *changes, int sa
                 return -1;
         vs_limits_merge(&all, changes);
         if (vsd_limits_check(&all, err) < 0)
+                return -1;
+        if (v->phase != PHASE_STOPPED && admit(d, v, &all, err) < 0)
                 return -1;
         /* every limit is written again: the new ones may depend on the old
          * (memsw is ram + swap, the burst must fit the cap) */

@@ -246,7 +246,8 @@ static int parse_name_only(struct ctx *ctx, int argc, char **argv)
         "  --numfile N        most open files per process (RLIMIT_NOFILE)\n"          \
         "  --ioprio 0-7       I/O weight\n"                                           \
         "  --iolimit RATE     bytes/s read and write on the upper layer's disk\n"     \
-        "  --iopslimit N      operations/s on the same disk\n"
+        "  --iopslimit N      operations/s on the same disk\n"                        \
+        "  --cpu-reserve CPU  guaranteed CPU, for admission control (see: vsctl node)\n"
 
 /* Appends the limit options to opts (which has room); returns the count. */
 static size_t add_limit_options(struct option *opts, size_t n)
@@ -764,6 +765,230 @@ static int cmd_stats(struct ctx *ctx, int argc, char **argv)
                 json_object_object_add(out, stats_keys[i], value ? json_object_get(value) : NULL);
         }
         print_json(out);
+        return EXIT_OK;
+}
+
+/* ---- node ---- */
+
+static void cpu_text(long long micro, char *buf, size_t size)
+{
+        snprintf(buf, size, "%lld%%", micro / 10000);
+}
+
+static void print_node(json_object *r, const char *size_text)
+{
+        char a[32], b[32];
+
+        format_size((uint64_t)vs_json_int(r, "memory_bytes", 0), a, sizeof(a));
+        printf("capacity   %.2f CPUs, %s memory\n", (double)vs_json_int(r, "cpus_micro", 0) / 1e6,
+               a);
+        cpu_text(vs_json_int(r, "admissible_cpus_micro", 0), a, sizeof(a));
+        format_size((uint64_t)vs_json_int(r, "admissible_memory_bytes", 0), b, sizeof(b));
+        if (vs_json_int(r, "overbook_pct", 100) == 100)
+                printf("policy     reserve (admits %s CPU, %s memory)\n", a, b);
+        else
+                printf("policy     overbook %.2f (admits %s CPU, %s memory)\n",
+                       (double)vs_json_int(r, "overbook_pct", 100) / 100, a, b);
+        cpu_text(vs_json_int(r, "reserved_cpus_micro", 0), a, sizeof(a));
+        format_size((uint64_t)vs_json_int(r, "reserved_memory_bytes", 0), b, sizeof(b));
+        printf("reserved   %s CPU, %s memory by %lld running VPS\n", a, b,
+               vs_json_int(r, "running", 0));
+        format_size((uint64_t)vs_json_int(r, "used_memory_bytes", 0), a, sizeof(a));
+        printf("used       %s memory\n", a);
+        if (json_object_object_get(r, "fits")) {
+                long long fits = vs_json_int(r, "fits", 0);
+
+                printf("fits       %lld more VPS of%s\n", fits, size_text);
+        }
+}
+
+static int cmd_node(struct ctx *ctx, int argc, char **argv)
+{
+        struct option opts[4 + VS_LIM_COUNT] = {
+                { "json", no_argument, NULL, 'j' },
+                { "help", no_argument, NULL, 'h' },
+        };
+        cleanup_json json_object *reply = NULL;
+        json_object *limits = json_object_new_object(), *args = json_object_new_object();
+        char size_text[256] = "";
+        vs_limits_t l = { 0 };
+        vs_error_t err = { 0 };
+        int opt, bad = 0, rc = EXIT_OK, as_json = 0;
+
+        json_object_object_add(args, "limits", limits);
+        add_limit_options(opts, 2);
+        reset_getopt();
+        while (rc == EXIT_OK && (opt = next_opt(ctx, argc, argv, "jh", opts, &bad)) != -1) {
+                as_json |= opt == 'j';
+                if (bad)
+                        rc = bad;
+                else if (opt == LIMIT_OPT + VS_LIM_CPU_RESERVE ||
+                         opt == LIMIT_OPT + VS_LIM_RAM_RESERVE)
+                        rc = take_limit(ctx, opt, &l, limits);
+                else if (opt >= LIMIT_OPT)
+                        rc = usage_error(ctx, "only --cpu-reserve and --ram-reserve size a VPS");
+                if (rc == EXIT_OK && opt >= LIMIT_OPT)
+                        snprintf(size_text + strlen(size_text),
+                                 sizeof(size_text) - strlen(size_text), " --%s %s",
+                                 vs_limit_option((vs_limit_t)(opt - LIMIT_OPT)), optarg);
+        }
+        if (rc == EXIT_OK && optind < argc)
+                rc = usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+        if (rc != EXIT_OK) {
+                json_object_put(args);
+                return rc;
+        }
+        if (call(ctx, "node", NULL, args, &reply, NULL, NULL, NULL, &err) < 0)
+                return fail(ctx, &err);
+        json_object_object_del(reply, "version");
+        json_object_object_del(reply, "ok");
+        if (as_json)
+                print_json(reply);
+        else
+                print_node(reply, size_text);
+        return EXIT_OK;
+}
+
+/* ---- top ---- */
+
+struct top_row {
+        char name[64];
+        uint64_t cpu_before, cpu_after;
+        long long mem, nproc, io_read, io_write, oom;
+};
+
+static int fetch_rows(struct ctx *ctx, struct top_row **rows, size_t *n, vs_error_t *err)
+{
+        cleanup_json json_object *reply = NULL;
+        json_object *all;
+
+        if (call(ctx, "list", NULL, NULL, &reply, NULL, NULL, NULL, err) < 0)
+                return -1;
+        all = json_object_object_get(reply, "vps");
+        *n = 0;
+        *rows = vs_xmalloc((json_object_array_length(all) + 1) * sizeof(**rows));
+        for (size_t i = 0; i < json_object_array_length(all); i++) {
+                json_object *vps = json_object_array_get_idx(all, i);
+                struct top_row *r = &(*rows)[*n];
+                const char *state = vs_json_str(vps, "state");
+
+                if (!state || strcmp(state, "stopped") == 0)
+                        continue;
+                vs_strlcpy(r->name, vs_json_str(vps, "name"), sizeof(r->name));
+                r->cpu_after = (uint64_t)vs_json_int(vps, "cpu_usec", 0);
+                r->mem = vs_json_int(vps, "mem_bytes", 0);
+                r->nproc = vs_json_int(vps, "nproc", 0);
+                r->io_read = vs_json_int(vps, "io_read_bytes", 0);
+                r->io_write = vs_json_int(vps, "io_write_bytes", 0);
+                r->oom = vs_json_int(vps, "oom_kills", 0);
+                (*n)++;
+        }
+        return 0;
+}
+
+static double monotonic_seconds(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double top_elapsed; /* seconds between the two samples, for the sort */
+
+static double row_pct(const struct top_row *r)
+{
+        uint64_t used = r->cpu_after > r->cpu_before ? r->cpu_after - r->cpu_before : 0;
+
+        return top_elapsed > 0 ? (double)used / 1e4 / top_elapsed : 0;
+}
+
+static int cmp_cpu(const void *a, const void *b)
+{
+        double pa = row_pct(a), pb = row_pct(b);
+
+        if (pa != pb)
+                return pa < pb ? 1 : -1;
+        return strcmp(((const struct top_row *)a)->name, ((const struct top_row *)b)->name);
+}
+
+static void print_top(struct top_row *rows, size_t n)
+{
+        qsort(rows, n, sizeof(*rows), cmp_cpu);
+        printf("%-20s %6s %9s %6s %9s %9s %4s\n", "NAME", "CPU%", "MEM", "NPROC", "IO_READ",
+               "IO_WRITE", "OOM");
+        for (size_t i = 0; i < n; i++) {
+                char mem[32], rd[32], wr[32];
+
+                format_size((uint64_t)rows[i].mem, mem, sizeof(mem));
+                format_size((uint64_t)rows[i].io_read, rd, sizeof(rd));
+                format_size((uint64_t)rows[i].io_write, wr, sizeof(wr));
+                printf("%-20s %6.1f %9s %6lld %9s %9s %4lld\n", rows[i].name, row_pct(&rows[i]),
+                       mem, rows[i].nproc, rd, wr, rows[i].oom);
+        }
+        fflush(stdout);
+}
+
+/* Two samples `delay` apart: the CPU% is of the interval, not since start. */
+static int top_once(struct ctx *ctx, uint64_t delay_ms, int clear, vs_error_t *err)
+{
+        cleanup_free struct top_row *before = NULL;
+        cleanup_free struct top_row *after = NULL;
+        struct timespec pause = { (time_t)(delay_ms / 1000), (long)(delay_ms % 1000) * 1000000 };
+        size_t nb, na;
+        double t0, t1;
+
+        t0 = monotonic_seconds();
+        if (fetch_rows(ctx, &before, &nb, err) < 0)
+                return -1;
+        nanosleep(&pause, NULL);
+        t1 = monotonic_seconds();
+        if (fetch_rows(ctx, &after, &na, err) < 0)
+                return -1;
+        for (size_t i = 0; i < na; i++)
+                for (size_t j = 0; j < nb; j++)
+                        if (strcmp(after[i].name, before[j].name) == 0)
+                                after[i].cpu_before = before[j].cpu_after;
+        top_elapsed = t1 - t0;
+        if (clear)
+                printf("\033[H\033[J");
+        print_top(after, na);
+        return 0;
+}
+
+static int cmd_top(struct ctx *ctx, int argc, char **argv)
+{
+        static const struct option opts[] = {
+                { "once", no_argument, NULL, '1' },
+                { "delay", required_argument, NULL, 'd' },
+                { "iterations", required_argument, NULL, 'n' },
+                { "help", no_argument, NULL, 'h' },
+                { NULL, 0, NULL, 0 },
+        };
+        vs_error_t err = { 0 };
+        uint64_t delay_ms = 1000, count = 0;
+        int opt, bad = 0;
+
+        reset_getopt();
+        while ((opt = next_opt(ctx, argc, argv, "1d:n:h", opts, &bad)) != -1) {
+                if (bad)
+                        return bad;
+                if (opt == '1')
+                        count = 1;
+                if (opt == 'd' && (vs_parse_duration(optarg, &delay_ms, &err) < 0 ||
+                                   delay_ms == 0 || delay_ms > 3600000))
+                        return usage_error(ctx, "--delay: %s",
+                                           err.msg[0] ? err.msg : "between 1ms and 1h");
+                if (opt == 'n' &&
+                    vs_parse_uint(optarg, 1, 1000000, "--iterations", &count, &err) < 0)
+                        return usage_error(ctx, "%s", err.msg);
+        }
+        if (optind < argc)
+                return usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+        /* without --once or -n: until interrupted, like top */
+        for (uint64_t i = 0; count == 0 || i < count; i++)
+                if (top_once(ctx, delay_ms, count != 1 && isatty(STDOUT_FILENO), &err) < 0)
+                        return fail(ctx, &err);
         return EXIT_OK;
 }
 
@@ -1305,6 +1530,19 @@ static const struct command commands[] = {
           "or NAME deleted (exit code 3) when there is no such VPS.\n"
           "  -j, --json         print every field as JSON\n"
           "OOM kills in the current (or last) run are shown: (2 OOM kills).\n" },
+        { "node", NULL, cmd_node, "node [--cpu-reserve CPU] [--ram-reserve SIZE] [--json]",
+          "Show the node's capacity (CPUs, memory), its admission policy (reserve, or\n"
+          "overbook FACTOR; set in <root>/etc/paene/vsd.conf), what the running VPS\n"
+          "reserve and use, and with a size, how many more such VPS would fit.\n"
+          "  --cpu-reserve CPU  the size: guaranteed CPU of one more VPS\n"
+          "  --ram-reserve SIZE the size: guaranteed memory of one more VPS\n"
+          "  -j, --json         print JSON (CPUs in millionths, sizes in bytes)\n" },
+        { "top", NULL, cmd_top, "top [--once] [-d DELAY] [-n COUNT]",
+          "Show running VPS sorted by CPU use, refreshed every DELAY, like top: CPU%\n"
+          "(of one CPU, over the last interval), memory, processes, I/O, OOM kills.\n"
+          "  -1, --once         print one table (after one interval) and exit\n"
+          "  -d, --delay DELAY  interval (default 1s; units ms s m h)\n"
+          "  -n, --iterations N print N tables and exit\n" },
         { "stats", NULL, cmd_stats, "stats NAME [--json]",
           "Print what a VPS uses: CPU time and average %, time held back by its CPU\n"
           "cap, memory and its peak, swap, I/O bytes and operations, processes and\n"

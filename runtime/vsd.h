@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include "vs/cgroup.h"
+#include "vs/admission.h"
 #include "vs/error.h"
 #include "vs/limits.h"
 #include "vs/protocol.h"
@@ -85,6 +86,11 @@ int vsd_vps_set(struct vsd *d, struct vps *v, const vs_limits_t *changes, int sa
 /* Checks limits that depend on vsd itself (numfile against its own hard
  * limit). */
 int vsd_limits_check(const vs_limits_t *l, vs_error_t *err);
+/* Admission control: the node (vsd.conf), a VPS's reservation, and what
+ * the running VPS but `except` reserve. */
+int vsd_node(struct vsd *d, vs_node_t *node, vs_error_t *err);
+vs_reserve_t vsd_reserve_of(const vs_limits_t *l);
+vs_reserve_t vsd_reserved(struct vsd *d, const struct vps *except);
 /* Adds the usage figures of a VPS to obj (zeros when stopped). */
 void vsd_vps_stats(struct vsd *d, struct vps *v, json_object *obj);
 int vsd_vps_start(struct vsd *d, struct vps *v, vs_error_t *err);

@@ -231,6 +231,22 @@ static int make_child(const struct hierarchy *h, int parent_fd, const char *name
         return fd;
 }
 
+/* Whether `word` is one of the blank-separated words of `list` (the format
+ * of v2's cgroup.controllers). */
+static int has_word(const char *list, const char *word)
+{
+        size_t len = strlen(word);
+
+        for (const char *p = list; (p = strstr(p, word)); p += len) {
+                int starts = p == list || p[-1] == ' ';
+                int ends = p[len] == ' ' || p[len] == '\0' || p[len] == '\n';
+
+                if (starts && ends)
+                        return 1;
+        }
+        return 0;
+}
+
 /* Turns on, in dirfd's cgroup.subtree_control, every controller of ours
  * that the cgroup has. One at a time: a controller that cannot be enabled
  * must not keep the others off; what is missing is reported later, by
@@ -247,7 +263,7 @@ static void enable_controllers(int dirfd)
 
                 if (i > 0 && strcmp(known_controllers[i].v2, known_controllers[i - 1].v2) == 0)
                         continue;
-                if (!same_controllers(have, known_controllers[i].v2))
+                if (!has_word(have, known_controllers[i].v2))
                         continue;
                 snprintf(op, sizeof(op), "+%s", known_controllers[i].v2);
                 vs_write_string(dirfd, "cgroup.subtree_control", op, NULL);
@@ -352,8 +368,7 @@ static int offers(const struct hierarchy *h, int dirfd, size_t known)
                 return same_controllers(h->controllers, known_controllers[known].v1);
         if (vs_read_file(dirfd, "cgroup.controllers", 4096, &have, NULL, NULL) < 0)
                 return 0;
-        have[strcspn(have, "\n")] = '\0';
-        return same_controllers(have, known_controllers[known].v2);
+        return has_word(have, known_controllers[known].v2);
 }
 
 /* A delegation problem is told once, at start, naming the controller and

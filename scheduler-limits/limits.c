@@ -24,7 +24,7 @@
 #define MIN_QUOTA_US 1000ULL /* the kernel's smallest CFS quota */
 #define MIN_RAM (4ULL << 20)
 
-enum kind { K_UINT, K_CPU, K_SIZE, K_DURATION, K_CPULIST };
+enum kind { K_UINT, K_CPU, K_CPU_RESERVE, K_SIZE, K_DURATION, K_CPULIST };
 
 static const struct {
         const char *key, *option, *controller;
@@ -45,6 +45,8 @@ static const struct {
         [VS_LIM_IOPRIO] = { "ioprio", "ioprio", "blkio", K_UINT, 0, 7 },
         [VS_LIM_IOLIMIT] = { "iolimit", "iolimit", "blkio", K_SIZE, 1, UINT64_MAX / 2 },
         [VS_LIM_IOPSLIMIT] = { "iopslimit", "iopslimit", "blkio", K_UINT, 1, 10000000 },
+        /* no cgroup file: vsd counts it against the node's capacity */
+        [VS_LIM_CPU_RESERVE] = { "cpu_reserve", "cpu-reserve", NULL, K_CPU_RESERVE, 0, 0 },
 };
 
 const char *vs_limit_key(vs_limit_t limit)
@@ -128,6 +130,8 @@ static int parse_value(vs_limit_t limit, const char *text, uint64_t *out, vs_err
                 return vs_parse_uint(text, table[limit].min, table[limit].max, "value", out, err);
         case K_CPU:
                 return parse_cpulimit(text, out, err);
+        case K_CPU_RESERVE:
+                return vs_parse_cpu(text, out, err);
         case K_SIZE:
                 return parse_size_in(text, table[limit].min, table[limit].max, out, err);
         case K_DURATION:

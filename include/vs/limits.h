@@ -27,6 +27,7 @@ typedef enum {
         VS_LIM_IOPRIO,      /* 0-7: I/O weight */
         VS_LIM_IOLIMIT,     /* bytes/s, read and write, on the upper layer's disk */
         VS_LIM_IOPSLIMIT,   /* operations/s, same device */
+        VS_LIM_CPU_RESERVE, /* guaranteed CPU, millionths: admission control only */
         VS_LIM_COUNT
 } vs_limit_t;
 
