@@ -28,7 +28,9 @@ LDFLAGS += $(SANFLAGS)
 
 LIB_SRCS = runtime/error.c runtime/parse.c runtime/fsutil.c runtime/kvfile.c \
 	runtime/protocol.c runtime/fdpass.c runtime/log.c runtime/spawn.c runtime/security.c \
-	cow-fs/template.c cow-fs/rootfs.c scheduler-limits/cgroup.c netns/loopback.c
+	cow-fs/template.c cow-fs/rootfs.c scheduler-limits/cgroup.c \
+	scheduler-limits/limits.c scheduler-limits/stats.c scheduler-limits/admission.c \
+	netns/loopback.c
 VSD_SRCS = runtime/vsd.c runtime/vps.c runtime/handlers.c
 VSCTL_SRCS = runtime/vsctl.c
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)

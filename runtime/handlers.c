@@ -68,12 +68,43 @@ static int handle_ping(struct vsd *d, struct client *c, vs_request_t *req, vs_er
         return 0;
 }
 
+/* args.limits: {"cpulimit": "50%", ...}, keyed by config key or option name,
+ * values as the admin typed them. vsd parses them again: the socket is the
+ * contract, not vsctl. */
+static int limits_arg(const vs_request_t *req, vs_limits_t *l, vs_error_t *err)
+{
+        json_object *obj = json_object_object_get(req->args, "limits");
+
+        memset(l, 0, sizeof(*l));
+        if (!obj)
+                return 0;
+        if (!json_object_is_type(obj, json_type_object))
+                return vs_error_kind(err, VS_E_USAGE, EINVAL, "limits is not an object");
+        json_object_object_foreach(obj, key, value)
+        {
+                int limit = vs_limit_find(key);
+
+                if (limit < 0)
+                        return vs_error_kind(err, VS_E_USAGE, EINVAL, "unknown limit '%s'", key);
+                if (!json_object_is_type(value, json_type_string))
+                        return vs_error_kind(err, VS_E_USAGE, EINVAL, "--%s: not a string",
+                                             vs_limit_option((vs_limit_t)limit));
+                if (vs_limits_parse_one(l, (vs_limit_t)limit, json_object_get_string(value), err) <
+                    0)
+                        return -1;
+        }
+        return 0;
+}
+
 static int handle_create(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
 {
         const char *tmpl = vs_json_str(req->args, "template");
         const char *hostname = vs_json_str(req->args, "hostname");
+        vs_limits_t limits;
 
         if (vs_parse_name(req->name, "VPS name", err) < 0)
+                return -1;
+        if (limits_arg(req, &limits, err) < 0 || vsd_limits_check(&limits, err) < 0)
                 return -1;
         if (!tmpl)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL, "--template is required");
@@ -81,7 +112,7 @@ static int handle_create(struct vsd *d, struct client *c, vs_request_t *req, vs_
             (hostname && vs_parse_hostname(hostname, err) < 0))
                 return -1;
         if (vsd_vps_create(d, req->name, tmpl, hostname ? hostname : req->name,
-                           vs_json_bool(req->args, "privileged"), err) < 0)
+                           vs_json_bool(req->args, "privileged"), &limits, err) < 0)
                 return -1;
         vs_log(LOG_INFO, "created %s from template %s", req->name, tmpl);
         reply_ok(d, c);
@@ -160,6 +191,70 @@ static int handle_status(struct vsd *d, struct client *c, vs_request_t *req, vs_
                 return -1;
         reply = vs_reply_ok();
         json_object_object_add(reply, "vps", vsd_vps_describe(d, v));
+        vsd_client_reply(d, c, reply, NULL, 0);
+        return 0;
+}
+
+static int handle_set(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
+{
+        struct vps *v = find_named(d, req, err);
+        vs_limits_t changes;
+
+        if (!v || limits_arg(req, &changes, err) < 0)
+                return -1;
+        if (!changes.set)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL, "no limit given");
+        if (vsd_vps_set(d, v, &changes, !vs_json_bool(req->args, "no_save"), err) < 0)
+                return -1;
+        vs_log(LOG_INFO, "set limits of %s", v->name);
+        reply_ok(d, c);
+        return 0;
+}
+
+/* The node: capacity, policy, what the running VPS reserve and use, and
+ * how many more VPS of the size in args.limits would fit. */
+static int handle_node(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
+{
+        json_object *reply;
+        vs_limits_t size;
+        vs_reserve_t reserved, each, max;
+        vs_node_t node;
+        uint64_t used = 0, fits;
+        int running = 0;
+
+        if (limits_arg(req, &size, err) < 0 || vsd_node(d, &node, err) < 0)
+                return -1;
+        reserved = vsd_reserved(d, NULL);
+        each = vsd_reserve_of(&size);
+        max = vs_node_admissible(&node);
+        for (struct vps *v = d->vps_list; v; v = v->next) {
+                json_object *stats = json_object_new_object();
+
+                if (v->phase == PHASE_STOPPED)
+                        continue;
+                running++;
+                vsd_vps_stats(d, v, stats);
+                used += (uint64_t)vs_json_int(stats, "mem_bytes", 0);
+                json_object_put(stats);
+        }
+        fits = vs_admit_how_many(&node, &reserved, &each);
+        reply = vs_reply_ok();
+#define ADD(key, value) json_object_object_add(reply, key, json_object_new_int64((int64_t)(value)))
+        ADD("cpus_micro", node.capacity.cpu_micro);
+        ADD("memory_bytes", node.capacity.mem_bytes);
+        ADD("overbook_pct", node.factor_pct);
+        ADD("admissible_cpus_micro", max.cpu_micro);
+        ADD("admissible_memory_bytes", max.mem_bytes);
+        ADD("reserved_cpus_micro", reserved.cpu_micro);
+        ADD("reserved_memory_bytes", reserved.mem_bytes);
+        ADD("used_memory_bytes", used);
+        ADD("running", running);
+        if (each.cpu_micro || each.mem_bytes)
+                ADD("fits", fits);
+#undef ADD
+        json_object_object_add(
+                reply, "policy",
+                json_object_new_string(node.factor_pct == 100 ? "reserve" : "overbook"));
         vsd_client_reply(d, c, reply, NULL, 0);
         return 0;
 }
@@ -276,6 +371,7 @@ static int start_exec(struct vsd *d, struct client *c, struct vps *v, const vs_r
                 .envp = envp,
                 .cwd = use_tty ? "/root" : "/",
                 .use_tty = use_tty,
+                .nofile = v->numfile,
                 .winsize = { .ws_row = (unsigned short)vs_json_int(req->args, "rows", 0),
                              .ws_col = (unsigned short)vs_json_int(req->args, "cols", 0) },
         };
@@ -456,6 +552,8 @@ static const struct {
         { "restart", handle_restart },
         { "destroy", handle_destroy },
         { "status", handle_status },
+        { "set", handle_set },
+        { "node", handle_node },
         { "list", handle_list },
         { "exec", handle_exec },
         { "logs", handle_logs },

@@ -13,6 +13,7 @@
 #include <grp.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -288,6 +289,18 @@ static int exec_init(const struct vs_init_spec *spec, vs_error_t *err)
         return vs_error_errno(err, "exec the built-in vsinit");
 }
 
+/* --numfile: set in the child before exec, so that the VPS's processes
+ * inherit it. Raising the hard limit above vsd's needs CAP_SYS_RESOURCE; the
+ * error says so rather than clamping. */
+static int set_nofile(unsigned long nofile, vs_error_t *err)
+{
+        struct rlimit lim = { nofile, nofile };
+
+        if (nofile && setrlimit(RLIMIT_NOFILE, &lim) < 0)
+                return vs_error_errno(err, "set numfile %lu", nofile);
+        return 0;
+}
+
 /* Attaches the idmapped template (from vsd) where the overlay expects its
  * lower layer; a privileged VPS uses the template directly. */
 static const char *attach_lower(const struct vs_init_spec *spec, int tree_fd, vs_error_t *err)
@@ -312,6 +325,8 @@ static int init_child(const struct vs_init_spec *spec, int sock, vs_error_t *err
         if (spec->idmap.enabled && become_root(err) < 0)
                 return -1;
         reset_signals();
+        if (set_nofile(spec->nofile, err) < 0)
+                return -1;
         if (setsid() < 0)
                 return vs_error_errno(err, "setsid");
         if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
@@ -516,6 +531,8 @@ static int exec_stdio(const int stdio[3], vs_error_t *err)
 static int exec_child(const struct vs_exec_spec *spec, int report_sock, vs_error_t *err)
 {
         reset_signals();
+        if (set_nofile(spec->nofile, err) < 0)
+                return -1;
         /* Not dumpable until exec: nothing in the VPS may ptrace or read
          * /proc/PID/{mem,fd,exe} of a process that still holds vsd's state. */
         if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)

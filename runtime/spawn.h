@@ -35,6 +35,7 @@ struct vs_init_spec {
         char *const *init_argv; /* NULL: /sbin/init if present, else vsinit */
         int vsinit_fd;          /* sealed memfd of the built-in init, or -1 */
         int console_fd;         /* init's stdout and stderr */
+        unsigned long nofile;   /* RLIMIT_NOFILE (soft and hard), 0: vsd's own */
 };
 
 /* Clones the VPS's init into new user (unless privileged), pid, mount, uts,
@@ -52,7 +53,8 @@ struct vs_exec_spec {
         const char *cwd;
         int use_tty; /* a pty from the VPS's own devpts */
         struct winsize winsize;
-        int stdio[3]; /* without a tty: the child's stdin, stdout, stderr */
+        int stdio[3];         /* without a tty: the child's stdin, stdout, stderr */
+        unsigned long nofile; /* RLIMIT_NOFILE (soft and hard), 0: vsd's own */
 };
 
 /* Starts argv inside a running VPS as a child of vsd. With use_tty, *master

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
@@ -16,10 +17,12 @@
 #include <unistd.h>
 
 #include "spawn.h"
+#include "vs/admission.h"
 #include "vs/cleanup.h"
 #include "vs/cowfs.h"
 #include "vs/fsutil.h"
 #include "vs/kvfile.h"
+#include "vs/limits.h"
 #include "vs/log.h"
 #include "vs/parse.h"
 #include "vsd.h"
@@ -172,6 +175,7 @@ static int save_state(struct vsd *d, struct vps *v, vs_error_t *err)
                 vs_kv_setf(&state, "stopped_at", "%lld", v->stopped_at);
         }
         vs_kv_set(&state, "slice", v->slice);
+        vs_kv_setf(&state, "oom_kills", "%llu", (unsigned long long)v->oom_kills);
         return vs_kv_save(d->vps_fd, path, &state, 0, err);
 }
 
@@ -195,6 +199,145 @@ static int read_starttime(pid_t pid, unsigned long long *starttime)
         if (!p || sscanf(p + 1, "%llu", starttime) != 1)
                 return -1;
         return 0;
+}
+
+/* ---- limits ---- */
+
+int vsd_limits_check(const vs_limits_t *l, vs_error_t *err)
+{
+        struct rlimit own;
+
+        if (vs_limits_check(l, err) < 0)
+                return -1;
+        if (!VS_LIMIT_IS_SET(l, VS_LIM_NUMFILE) || getrlimit(RLIMIT_NOFILE, &own) < 0)
+                return 0;
+        /* the VPS's processes are vsd's children: they cannot get more */
+        if (own.rlim_max != RLIM_INFINITY && l->value[VS_LIM_NUMFILE] > own.rlim_max)
+                return vs_error_kind(err, VS_E_USAGE, ERANGE,
+                                     "--numfile %s is above vsd's own hard limit %llu",
+                                     l->text[VS_LIM_NUMFILE], (unsigned long long)own.rlim_max);
+        return 0;
+}
+
+/* The disk that holds the VPS's upper layer, where its I/O limits hold. */
+static int io_device(struct vsd *d, struct vps *v, const vs_limits_t *l, char *dev, size_t size,
+                     vs_error_t *err)
+{
+        cleanup_free char *upper = NULL;
+
+        *dev = '\0';
+        if (!VS_LIMIT_IS_SET(l, VS_LIM_IOLIMIT) && !VS_LIMIT_IS_SET(l, VS_LIM_IOPSLIMIT))
+                return 0;
+        upper = vs_strdupf("%s/%s/upper", d->vps_dir, v->name);
+        if (vs_limits_disk_of(upper, dev, size, err) < 0)
+                return vs_error_wrap(err, "I/O limits");
+        return 0;
+}
+
+/* Writes the limits into the VPS's cgroup (before its init runs, or live). */
+static int apply_limits(struct vsd *d, struct vps *v, const vs_limits_t *l, vs_error_t *err)
+{
+        char dev[32];
+
+        if (io_device(d, v, l, dev, sizeof(dev), err) < 0 ||
+            vs_limits_apply(v->cg, l, *dev ? dev : NULL, err) < 0)
+                return vs_error_wrap(err, "limits");
+        v->numfile = VS_LIMIT_IS_SET(l, VS_LIM_NUMFILE) ? l->value[VS_LIM_NUMFILE] : 0;
+        return 0;
+}
+
+static int load_limits(struct vsd *d, const char *name, vs_limits_t *l, vs_error_t *err)
+{
+        cleanup_kv vs_kv_t config = { 0 };
+
+        if (load_config(d, name, &config, err) < 0 || vs_limits_from_config(&config, l, err) < 0)
+                return -1;
+        return vsd_limits_check(l, err);
+}
+
+/* A vsd that restarts writes the config's limits again: an admin may have
+ * edited the config, or a --no-save change is to be dropped. */
+static void reapply_limits(struct vsd *d, struct vps *v)
+{
+        vs_error_t err = { 0 };
+        vs_limits_t l;
+
+        if (load_limits(d, v->name, &l, &err) < 0 || apply_limits(d, v, &l, &err) < 0)
+                vs_log(LOG_WARNING, "%s: %s", v->name, err.msg);
+}
+
+/* ---- admission ---- */
+
+/* The node's capacity and policy, from <root>/etc/paene/vsd.conf, read at
+ * each use so that an edit holds at the next start. */
+int vsd_node(struct vsd *d, vs_node_t *node, vs_error_t *err)
+{
+        cleanup_free char *path = vs_strdupf("%s/etc/paene/vsd.conf", d->root);
+        cleanup_kv vs_kv_t conf = { 0 };
+        vs_reserve_t detected = vs_node_detect();
+        vs_error_t load_err = { 0 };
+
+        /* no vsd.conf: the detected capacity and policy reserve */
+        if (vs_kv_load(AT_FDCWD, path, &conf, &load_err) < 0 && load_err.errnum != ENOENT) {
+                if (err)
+                        *err = load_err;
+                return -1;
+        }
+        return vs_node_from_config(&conf, &detected, node, err);
+}
+
+vs_reserve_t vsd_reserve_of(const vs_limits_t *l)
+{
+        vs_reserve_t r = { 0, 0 };
+
+        if (VS_LIMIT_IS_SET(l, VS_LIM_CPU_RESERVE))
+                r.cpu_micro = l->value[VS_LIM_CPU_RESERVE];
+        if (VS_LIMIT_IS_SET(l, VS_LIM_RAM_RESERVE))
+                r.mem_bytes = l->value[VS_LIM_RAM_RESERVE];
+        return r;
+}
+
+/* What the running VPS (but `except`) have reserved. */
+vs_reserve_t vsd_reserved(struct vsd *d, const struct vps *except)
+{
+        vs_reserve_t sum = { 0, 0 };
+
+        for (struct vps *v = d->vps_list; v; v = v->next) {
+                vs_limits_t l;
+                vs_reserve_t r;
+
+                if (v == except || v->phase == PHASE_STOPPED ||
+                    load_limits(d, v->name, &l, NULL) < 0)
+                        continue;
+                r = vsd_reserve_of(&l);
+                sum.cpu_micro += r.cpu_micro;
+                sum.mem_bytes += r.mem_bytes;
+        }
+        return sum;
+}
+
+static int admit(struct vsd *d, struct vps *v, const vs_limits_t *l, vs_error_t *err)
+{
+        vs_reserve_t want = vsd_reserve_of(l), reserved;
+        vs_node_t node;
+
+        if (!want.cpu_micro && !want.mem_bytes)
+                return 0;
+        if (vsd_node(d, &node, err) < 0)
+                return -1;
+        reserved = vsd_reserved(d, v);
+        if (vs_admit(&node, &reserved, &want, err) < 0)
+                return vs_error_wrap(err, "admission");
+        return 0;
+}
+
+/* Refreshes the OOM kill count from the cgroup while it exists. */
+static void refresh_oom(struct vps *v)
+{
+        vs_stats_t s;
+
+        if (v->cg && vs_stats_read(v->cg, &s, NULL) == 0)
+                v->oom_kills = s.oom_kills;
 }
 
 /* ---- adoption after a restart of vsd ---- */
@@ -238,6 +381,8 @@ static int try_adopt(struct vsd *d, struct vps *v, const vs_kv_t *state)
                 v->phase = PHASE_STOPPED;
                 return -1;
         }
+        reapply_limits(d, v);
+        refresh_oom(v);
         return 0;
 }
 
@@ -270,6 +415,8 @@ static void load_one(struct vsd *d, const char *name)
         if (slice && vs_parse_name(slice, "slice", NULL) == 0)
                 vs_strlcpy(v->slice, slice, sizeof(v->slice));
         parse_exit_text(v, vs_kv_get(&state, "exit"));
+        if (vs_kv_get(&state, "oom_kills"))
+                v->oom_kills = strtoull(vs_kv_get(&state, "oom_kills"), NULL, 10);
         v->stopped_at =
                 atoll(vs_kv_get(&state, "stopped_at") ? vs_kv_get(&state, "stopped_at") : "0");
         phase = vs_kv_get(&state, "phase");
@@ -363,7 +510,7 @@ static int allocate_id_base(struct vsd *d, unsigned long *base, vs_error_t *err)
 }
 
 static int write_new_config(int dirfd, const char *name, const char *tmpl, const char *hostname,
-                            unsigned long id_base, vs_error_t *err)
+                            unsigned long id_base, const vs_limits_t *limits, vs_error_t *err)
 {
         cleanup_kv vs_kv_t config = { 0 };
 
@@ -379,6 +526,8 @@ static int write_new_config(int dirfd, const char *name, const char *tmpl, const
                 vs_kv_set(&config, "privileged", "yes");
         }
         vs_kv_setf(&config, "created", "%lld", (long long)time(NULL));
+        if (limits)
+                vs_limits_to_config(limits, &config);
         return vs_kv_save(dirfd, "config", &config, 1, err);
 }
 
@@ -397,7 +546,7 @@ static int own_layers(int dirfd, unsigned long id_base, vs_error_t *err)
 }
 
 int vsd_vps_create(struct vsd *d, const char *name, const char *tmpl, const char *hostname,
-                   int privileged, vs_error_t *err)
+                   int privileged, const vs_limits_t *limits, vs_error_t *err)
 {
         cleanup_free char *creating = vs_strdupf(".%s%s", name, CREATING_SUFFIX);
         cleanup_close int dirfd = -1;
@@ -417,7 +566,7 @@ int vsd_vps_create(struct vsd *d, const char *name, const char *tmpl, const char
                 return vs_error_errno(err, "mkdir");
         dirfd = open_vps_dir(d, creating, err);
         if (dirfd < 0 || vs_rootfs_prepare(dirfd, err) < 0 || own_layers(dirfd, id_base, err) < 0 ||
-            write_new_config(dirfd, name, tmpl, hostname, id_base, err) < 0 ||
+            write_new_config(dirfd, name, tmpl, hostname, id_base, limits, err) < 0 ||
             renameat(d->vps_fd, creating, d->vps_fd, name) < 0) {
                 if (dirfd >= 0 && err && !err->msg[0])
                         vs_error_errno(err, "publish");
@@ -485,6 +634,7 @@ static int spawn_vps_init(struct vsd *d, struct vps *v, const vs_kv_t *config, v
                 .init_argv = init_argv,
                 .vsinit_fd = d->vsinit_fd,
                 .console_fd = console_fd,
+                .nofile = v->numfile,
         };
         pid_t pid;
 
@@ -514,20 +664,25 @@ static int check_config(struct vsd *d, const vs_kv_t *config, vs_error_t *err)
 int vsd_vps_start(struct vsd *d, struct vps *v, vs_error_t *err)
 {
         cleanup_kv vs_kv_t config = { 0 };
+        vs_limits_t limits;
 
         if (v->phase != PHASE_STOPPED)
                 return vs_error_kind(err, VS_E_STATE, EBUSY, "VPS is already running");
         if (load_config(d, v->name, &config, err) < 0 || check_config(d, &config, err) < 0 ||
             load_security(v, &config, err) < 0)
                 return -1;
+        if (load_limits(d, v->name, &limits, err) < 0 || admit(d, v, &limits, err) < 0)
+                return -1;
         if (vs_cgroup_create(d->cgtree, v->slice, v->name, &v->cg, err) < 0)
                 return -1;
-        if (spawn_vps_init(d, v, &config, err) < 0) {
+        /* the limits hold before the init runs: it is born under them */
+        if (apply_limits(d, v, &limits, err) < 0 || spawn_vps_init(d, v, &config, err) < 0) {
                 vs_cgroup_free(steal_ptr(v->cg));
                 vs_cgroup_remove(d->cgtree, v->slice, v->name, NULL);
                 return -1;
         }
         v->is_child = 1;
+        v->oom_kills = 0;
         v->exit_known = 0;
         v->stop_escalated = 0;
         v->started_at = time(NULL);
@@ -646,6 +801,7 @@ void vsd_vps_exited(struct vsd *d, struct vps *v)
                 v->timerfd = -1;
         }
         if (v->cg) {
+                refresh_oom(v);
                 vs_cgroup_kill(v->cg, NULL);
                 vs_cgroup_free(steal_ptr(v->cg));
         }
@@ -676,7 +832,75 @@ int vsd_vps_destroy(struct vsd *d, struct vps *v, vs_error_t *err)
         return vs_rmtree_at(d->vps_fd, doomed, err);
 }
 
+/* ---- set ---- */
+
+/* --numfile on a running VPS: its init's limit (what it forks next
+ * inherits); exec'd commands get it from v->numfile. */
+static int set_init_nofile(struct vps *v, const vs_limits_t *l, vs_error_t *err)
+{
+        struct rlimit lim;
+
+        if (!VS_LIMIT_IS_SET(l, VS_LIM_NUMFILE))
+                return 0;
+        lim.rlim_cur = lim.rlim_max = l->value[VS_LIM_NUMFILE];
+        if (prlimit(v->pid, RLIMIT_NOFILE, &lim, NULL) < 0)
+                return vs_error_errno(err, "limits: set numfile of the init");
+        return 0;
+}
+
+int vsd_vps_set(struct vsd *d, struct vps *v, const vs_limits_t *changes, int save, vs_error_t *err)
+{
+        cleanup_free char *path = vs_strdupf("%s/config", v->name);
+        cleanup_kv vs_kv_t config = { 0 };
+        vs_limits_t all;
+
+        if (!save && v->phase == PHASE_STOPPED)
+                return vs_error_kind(err, VS_E_STATE, ESRCH,
+                                     "VPS is not running (with --no-save nothing would change)");
+        if (load_config(d, v->name, &config, err) < 0 ||
+            vs_limits_from_config(&config, &all, err) < 0)
+                return -1;
+        vs_limits_merge(&all, changes);
+        if (vsd_limits_check(&all, err) < 0)
+                return -1;
+        if (v->phase != PHASE_STOPPED && admit(d, v, &all, err) < 0)
+                return -1;
+        /* every limit is written again: the new ones may depend on the old
+         * (memsw is ram + swap, the burst must fit the cap) */
+        if (v->phase != PHASE_STOPPED && v->cg &&
+            (apply_limits(d, v, &all, err) < 0 || set_init_nofile(v, changes, err) < 0))
+                return -1;
+        if (!save)
+                return 0;
+        vs_limits_to_config(changes, &config);
+        return vs_kv_save(d->vps_fd, path, &config, 1, err);
+}
+
 /* ---- queries ---- */
+
+void vsd_vps_stats(struct vsd *d, struct vps *v, json_object *obj)
+{
+        long long up = v->phase == PHASE_STOPPED ? 0 : (long long)time(NULL) - v->started_at;
+        vs_stats_t s = { 0 };
+
+        (void)d;
+        if (v->cg)
+                vs_stats_read(v->cg, &s, NULL);
+#define ADD(key, value) json_object_object_add(obj, key, json_object_new_int64((int64_t)(value)))
+        ADD("cpu_usec", s.cpu_usec);
+        /* the average since start; vsctl top computes the current one */
+        ADD("cpu_pct", up > 0 ? s.cpu_usec / 10000 / (uint64_t)up : 0);
+        ADD("throttled_usec", s.throttled_usec);
+        ADD("nr_throttled", s.nr_throttled);
+        ADD("mem_bytes", s.mem_bytes);
+        ADD("mem_peak", s.mem_peak);
+        ADD("swap_bytes", s.swap_bytes);
+        ADD("io_read_bytes", s.io_read_bytes);
+        ADD("io_write_bytes", s.io_write_bytes);
+        ADD("io_read_ops", s.io_read_ops);
+        ADD("io_write_ops", s.io_write_ops);
+#undef ADD
+}
 
 static int count_procs(struct vps *v)
 {
@@ -709,6 +933,9 @@ json_object *vsd_vps_describe(struct vsd *d, struct vps *v)
         exit_text(v, exit_buf, sizeof(exit_buf));
         json_object_object_add(obj, "exit",
                                json_object_new_string(v->phase == PHASE_STOPPED ? exit_buf : ""));
+        refresh_oom(v);
+        json_object_object_add(obj, "oom_kills", json_object_new_int64((int64_t)v->oom_kills));
+        vsd_vps_stats(d, v, obj);
         if (v->phase == PHASE_STOPPED && v->exit_known) {
                 json_object_object_add(obj, "exit_code", json_object_new_int(v->exit_code));
                 json_object_object_add(obj, "exit_signal", json_object_new_int(v->exit_signal));

@@ -21,6 +21,7 @@
 
 #include "vs/cleanup.h"
 #include "vs/fsutil.h"
+#include "vs/limits.h"
 #include "vs/parse.h"
 #include "vs/protocol.h"
 
@@ -229,21 +230,65 @@ static int parse_name_only(struct ctx *ctx, int argc, char **argv)
 
 /* ---- create / start / stop / restart / destroy ---- */
 
+/* ---- limits: options shared by create and set ---- */
+
+#define LIMIT_OPT 1000 /* getopt value of limit i: LIMIT_OPT + i */
+#define LIMIT_HELP                                                                    \
+        "  --cpuunits N       CPU weight, 2-262144 (v1 cpu.shares; v2 cpu.weight)\n"  \
+        "  --cpulimit P%      CPU cap: 50% (of one CPU), 1.5 (CPUs) or 25ms/100ms\n"  \
+        "  --cpus N           CPU cap in whole CPUs (with --cpulimit: the smaller)\n" \
+        "  --cpumask LIST     CPUs the VPS may run on: 0-1,3\n"                       \
+        "  --cpu-burst DUR    CPU it may save up and burst above its cap (ms s)\n"    \
+        "  --ram SIZE         memory limit (K M G T); at least 4M\n"                  \
+        "  --ram-reserve SIZE guaranteed memory (v1 soft limit; v2 memory.low)\n"     \
+        "  --swap SIZE        swap on top of --ram (needs --ram)\n"                   \
+        "  --numproc N        most processes and threads (pids.max)\n"                \
+        "  --numfile N        most open files per process (RLIMIT_NOFILE)\n"          \
+        "  --ioprio 0-7       I/O weight\n"                                           \
+        "  --iolimit RATE     bytes/s read and write on the upper layer's disk\n"     \
+        "  --iopslimit N      operations/s on the same disk\n"                        \
+        "  --cpu-reserve CPU  guaranteed CPU, for admission control (see: vsctl node)\n"
+
+/* Appends the limit options to opts (which has room); returns the count. */
+static size_t add_limit_options(struct option *opts, size_t n)
+{
+        for (int i = 0; i < VS_LIM_COUNT; i++)
+                opts[n++] = (struct option){ vs_limit_option((vs_limit_t)i), required_argument,
+                                             NULL, LIMIT_OPT + i };
+        opts[n] = (struct option){ NULL, 0, NULL, 0 };
+        return n;
+}
+
+/* Parses a limit option here (a bad value is refused before vsd is asked)
+ * and adds its text to the request. */
+static int take_limit(struct ctx *ctx, int opt, vs_limits_t *l, json_object *limits)
+{
+        vs_limit_t limit = (vs_limit_t)(opt - LIMIT_OPT);
+        vs_error_t err = { 0 };
+
+        if (vs_limits_parse_one(l, limit, optarg, &err) < 0)
+                return fail(ctx, &err);
+        json_object_object_add(limits, vs_limit_key(limit), json_object_new_string(optarg));
+        return EXIT_OK;
+}
+
 static int cmd_create(struct ctx *ctx, int argc, char **argv)
 {
-        static const struct option opts[] = {
+        struct option opts[8 + VS_LIM_COUNT] = {
                 { "template", required_argument, NULL, 't' },
                 { "hostname", required_argument, NULL, 'n' },
                 { "privileged", no_argument, NULL, 'P' },
                 { "help", no_argument, NULL, 'h' },
-                { NULL, 0, NULL, 0 },
         };
         const char *tmpl = NULL, *hostname = NULL;
+        cleanup_json json_object *limits = json_object_new_object();
         int privileged = 0;
         json_object *args;
+        vs_limits_t l = { 0 };
         vs_error_t err = { 0 };
         int opt, bad = 0, rc;
 
+        add_limit_options(opts, 4); /* after the four above */
         reset_getopt();
         while ((opt = next_opt(ctx, argc, argv, "t:n:h", opts, &bad)) != -1) {
                 if (bad)
@@ -254,13 +299,15 @@ static int cmd_create(struct ctx *ctx, int argc, char **argv)
                         hostname = optarg;
                 else if (opt == 'P')
                         privileged = 1;
+                else if (opt >= LIMIT_OPT && (rc = take_limit(ctx, opt, &l, limits)) != EXIT_OK)
+                        return rc;
         }
         if ((rc = take_name(ctx, argc, argv, "VPS name")) != EXIT_OK)
                 return rc;
         if (!tmpl)
                 return usage_error(ctx, "--template is required");
         if (vs_parse_name(tmpl, "template name", &err) < 0 ||
-            (hostname && vs_parse_hostname(hostname, &err) < 0))
+            (hostname && vs_parse_hostname(hostname, &err) < 0) || vs_limits_check(&l, &err) < 0)
                 return fail(ctx, &err);
         args = json_object_new_object();
         json_object_object_add(args, "template", json_object_new_string(tmpl));
@@ -268,7 +315,39 @@ static int cmd_create(struct ctx *ctx, int argc, char **argv)
                 json_object_object_add(args, "hostname", json_object_new_string(hostname));
         if (privileged)
                 json_object_object_add(args, "privileged", json_object_new_boolean(1));
+        json_object_object_add(args, "limits", steal_ptr(limits));
         return simple_call(ctx, "create", ctx->name, args);
+}
+
+static int cmd_set(struct ctx *ctx, int argc, char **argv)
+{
+        struct option opts[4 + VS_LIM_COUNT] = {
+                { "no-save", no_argument, NULL, 'N' },
+                { "help", no_argument, NULL, 'h' },
+        };
+        cleanup_json json_object *limits = json_object_new_object();
+        json_object *args;
+        vs_limits_t l = { 0 };
+        int opt, bad = 0, rc, no_save = 0;
+
+        add_limit_options(opts, 2);
+        reset_getopt();
+        while ((opt = next_opt(ctx, argc, argv, "h", opts, &bad)) != -1) {
+                if (bad)
+                        return bad;
+                no_save |= opt == 'N';
+                if (opt >= LIMIT_OPT && (rc = take_limit(ctx, opt, &l, limits)) != EXIT_OK)
+                        return rc;
+        }
+        if ((rc = take_name(ctx, argc, argv, "VPS name")) != EXIT_OK)
+                return rc;
+        if (!l.set)
+                return usage_error(ctx, "no limit given");
+        args = json_object_new_object();
+        json_object_object_add(args, "limits", steal_ptr(limits));
+        if (no_save)
+                json_object_object_add(args, "no_save", json_object_new_boolean(1));
+        return simple_call(ctx, "set", ctx->name, args);
 }
 
 static int cmd_start(struct ctx *ctx, int argc, char **argv)
@@ -395,6 +474,32 @@ static const struct option json_options[] = {
         { NULL, 0, NULL, 0 },
 };
 
+/* "NAME exist running", or stopped with how it ended; OOM kills of the
+ * current (or last) run are told in the same parentheses. */
+static void status_line(const char *name, const char *state, const char *exit_text, long long oom)
+{
+        char why[128] = "", oom_text[64] = "";
+
+        if (oom > 0)
+                snprintf(oom_text, sizeof(oom_text), "%lld OOM kill%s", oom, oom == 1 ? "" : "s");
+        if (state && strcmp(state, "stopped") != 0)
+                state = "running";
+        else if (exit_text && strncmp(exit_text, "code ", 5) == 0)
+                snprintf(why, sizeof(why), "exit code %s", exit_text + 5);
+        /* the kernel reports an init's reboot(POWER_OFF) in a pid namespace
+         * as its death by SIGINT */
+        else if (exit_text && strcmp(exit_text, "signal SIGINT") == 0)
+                snprintf(why, sizeof(why), "powered off");
+        else if (exit_text && strncmp(exit_text, "signal ", 7) == 0)
+                snprintf(why, sizeof(why), "killed by %s", exit_text + 7);
+        if (!state || strcmp(state, "running") != 0)
+                state = "stopped";
+        printf("%s exist %s", name, state);
+        if (*why || *oom_text)
+                printf(" (%s%s%s)", why, *why && *oom_text ? ", " : "", oom_text);
+        printf("\n");
+}
+
 static int cmd_status(struct ctx *ctx, int argc, char **argv)
 {
         cleanup_json json_object *reply = NULL;
@@ -423,19 +528,7 @@ static int cmd_status(struct ctx *ctx, int argc, char **argv)
         }
         state = vs_json_str(vps, "state");
         exit_text = vs_json_str(vps, "exit");
-        if (state && strcmp(state, "stopped") != 0) {
-                printf("%s exist running\n", ctx->name);
-        } else if (exit_text && strncmp(exit_text, "code ", 5) == 0) {
-                printf("%s exist stopped (exit code %s)\n", ctx->name, exit_text + 5);
-        } else if (exit_text && strcmp(exit_text, "signal SIGINT") == 0) {
-                /* the kernel reports an init's reboot(POWER_OFF) in a pid
-                 * namespace as its death by SIGINT */
-                printf("%s exist stopped (powered off)\n", ctx->name);
-        } else if (exit_text && strncmp(exit_text, "signal ", 7) == 0) {
-                printf("%s exist stopped (killed by %s)\n", ctx->name, exit_text + 7);
-        } else {
-                printf("%s exist stopped\n", ctx->name);
-        }
+        status_line(ctx->name, state, exit_text, vs_json_int(vps, "oom_kills", 0));
         return EXIT_OK;
 }
 
@@ -446,9 +539,27 @@ struct field {
 };
 
 static const struct field list_fields[] = {
-        { "name", "NAME", 0 },   { "state", "STATE", 0 },       { "pid", "PID", 1 },
-        { "nproc", "NPROC", 1 }, { "hostname", "HOSTNAME", 0 }, { "template", "TEMPLATE", 0 },
-        { "slice", "SLICE", 0 }, { "uptime", "UPTIME", 1 },     { "exit", "EXIT", 0 },
+        { "name", "NAME", 0 },
+        { "state", "STATE", 0 },
+        { "pid", "PID", 1 },
+        { "nproc", "NPROC", 1 },
+        { "hostname", "HOSTNAME", 0 },
+        { "template", "TEMPLATE", 0 },
+        { "slice", "SLICE", 0 },
+        { "uptime", "UPTIME", 1 },
+        { "exit", "EXIT", 0 },
+        /* usage, as vsctl stats shows it; raw numbers, for scripts */
+        { "cpu_usec", "CPU_USEC", 1 },
+        { "cpu_pct", "CPU%", 1 },
+        { "throttled_usec", "THROTTLED_USEC", 1 },
+        { "mem_bytes", "MEM", 1 },
+        { "mem_peak", "MEM_PEAK", 1 },
+        { "swap_bytes", "SWAP", 1 },
+        { "io_read_bytes", "IO_READ", 1 },
+        { "io_write_bytes", "IO_WRITE", 1 },
+        { "io_read_ops", "IO_READ_OPS", 1 },
+        { "io_write_ops", "IO_WRITE_OPS", 1 },
+        { "oom_kills", "OOM_KILLS", 1 },
 };
 #define NFIELDS (sizeof(list_fields) / sizeof(list_fields[0]))
 #define DEFAULT_FIELDS "name,state,pid,nproc,hostname,template"
@@ -465,10 +576,7 @@ static int parse_fields(struct ctx *ctx, const char *text, const struct field **
                 for (i = 0; i < NFIELDS && strcmp(list_fields[i].name, f) != 0; i++)
                         ;
                 if (i == NFIELDS)
-                        return usage_error(ctx,
-                                           "unknown field '%s' (fields: name, state, pid, "
-                                           "nproc, hostname, template, slice, uptime, exit)",
-                                           f);
+                        return usage_error(ctx, "unknown field '%s' (see: vsctl list --help)", f);
                 if (*n == NFIELDS)
                         return usage_error(ctx, "too many fields");
                 out[(*n)++] = &list_fields[i];
@@ -599,6 +707,294 @@ static int cmd_list(struct ctx *ctx, int argc, char **argv)
                 print_json(rows);
         else
                 print_table(rows, fields, nfields, header);
+        return EXIT_OK;
+}
+
+/* ---- stats ---- */
+
+static void format_size(uint64_t bytes, char *buf, size_t size);
+
+static void print_stats(json_object *vps)
+{
+        char a[32], b[32];
+
+        printf("cpu        %.2fs (%lld%% of one CPU since start)\n",
+               (double)vs_json_int(vps, "cpu_usec", 0) / 1e6, vs_json_int(vps, "cpu_pct", 0));
+        printf("throttled  %.2fs (%lld periods)\n",
+               (double)vs_json_int(vps, "throttled_usec", 0) / 1e6,
+               vs_json_int(vps, "nr_throttled", 0));
+        format_size((uint64_t)vs_json_int(vps, "mem_bytes", 0), a, sizeof(a));
+        format_size((uint64_t)vs_json_int(vps, "mem_peak", 0), b, sizeof(b));
+        printf("memory     %s (peak %s)\n", a, b);
+        format_size((uint64_t)vs_json_int(vps, "swap_bytes", 0), a, sizeof(a));
+        printf("swap       %s\n", a);
+        format_size((uint64_t)vs_json_int(vps, "io_read_bytes", 0), a, sizeof(a));
+        printf("io read    %s in %lld ops\n", a, vs_json_int(vps, "io_read_ops", 0));
+        format_size((uint64_t)vs_json_int(vps, "io_write_bytes", 0), a, sizeof(a));
+        printf("io write   %s in %lld ops\n", a, vs_json_int(vps, "io_write_ops", 0));
+        printf("processes  %lld\n", vs_json_int(vps, "nproc", 0));
+        printf("oom kills  %lld\n", vs_json_int(vps, "oom_kills", 0));
+}
+
+static const char *const stats_keys[] = {
+        "name",           "state",       "cpu_usec",     "cpu_pct",    "throttled_usec",
+        "nr_throttled",   "mem_bytes",   "mem_peak",     "swap_bytes", "io_read_bytes",
+        "io_write_bytes", "io_read_ops", "io_write_ops", "nproc",      "oom_kills",
+};
+
+static int cmd_stats(struct ctx *ctx, int argc, char **argv)
+{
+        cleanup_json json_object *reply = NULL;
+        cleanup_json json_object *out = json_object_new_object();
+        json_object *vps;
+        vs_error_t err = { 0 };
+        int opt, bad = 0, rc, as_json = 0;
+
+        reset_getopt();
+        while ((opt = next_opt(ctx, argc, argv, "jh", json_options, &bad)) != -1) {
+                if (bad)
+                        return bad;
+                as_json |= opt == 'j';
+        }
+        if ((rc = take_name(ctx, argc, argv, "VPS name")) != EXIT_OK)
+                return rc;
+        if (call(ctx, "status", ctx->name, NULL, &reply, NULL, NULL, NULL, &err) < 0)
+                return fail(ctx, &err);
+        vps = json_object_object_get(reply, "vps");
+        if (!as_json) {
+                print_stats(vps);
+                return EXIT_OK;
+        }
+        for (size_t i = 0; i < sizeof(stats_keys) / sizeof(stats_keys[0]); i++) {
+                json_object *value = json_object_object_get(vps, stats_keys[i]);
+
+                json_object_object_add(out, stats_keys[i], value ? json_object_get(value) : NULL);
+        }
+        print_json(out);
+        return EXIT_OK;
+}
+
+/* ---- node ---- */
+
+static void cpu_text(long long micro, char *buf, size_t size)
+{
+        snprintf(buf, size, "%lld%%", micro / 10000);
+}
+
+static void print_node(json_object *r, const char *size_text)
+{
+        char a[32], b[32];
+
+        format_size((uint64_t)vs_json_int(r, "memory_bytes", 0), a, sizeof(a));
+        printf("capacity   %.2f CPUs, %s memory\n", (double)vs_json_int(r, "cpus_micro", 0) / 1e6,
+               a);
+        cpu_text(vs_json_int(r, "admissible_cpus_micro", 0), a, sizeof(a));
+        format_size((uint64_t)vs_json_int(r, "admissible_memory_bytes", 0), b, sizeof(b));
+        if (vs_json_int(r, "overbook_pct", 100) == 100)
+                printf("policy     reserve (admits %s CPU, %s memory)\n", a, b);
+        else
+                printf("policy     overbook %.2f (admits %s CPU, %s memory)\n",
+                       (double)vs_json_int(r, "overbook_pct", 100) / 100, a, b);
+        cpu_text(vs_json_int(r, "reserved_cpus_micro", 0), a, sizeof(a));
+        format_size((uint64_t)vs_json_int(r, "reserved_memory_bytes", 0), b, sizeof(b));
+        printf("reserved   %s CPU, %s memory by %lld running VPS\n", a, b,
+               vs_json_int(r, "running", 0));
+        format_size((uint64_t)vs_json_int(r, "used_memory_bytes", 0), a, sizeof(a));
+        printf("used       %s memory\n", a);
+        if (json_object_object_get(r, "fits")) {
+                long long fits = vs_json_int(r, "fits", 0);
+
+                printf("fits       %lld more VPS of%s\n", fits, size_text);
+        }
+}
+
+static int cmd_node(struct ctx *ctx, int argc, char **argv)
+{
+        struct option opts[4 + VS_LIM_COUNT] = {
+                { "json", no_argument, NULL, 'j' },
+                { "help", no_argument, NULL, 'h' },
+        };
+        cleanup_json json_object *reply = NULL;
+        json_object *limits = json_object_new_object(), *args = json_object_new_object();
+        char size_text[256] = "";
+        vs_limits_t l = { 0 };
+        vs_error_t err = { 0 };
+        int opt, bad = 0, rc = EXIT_OK, as_json = 0;
+
+        json_object_object_add(args, "limits", limits);
+        add_limit_options(opts, 2);
+        reset_getopt();
+        while (rc == EXIT_OK && (opt = next_opt(ctx, argc, argv, "jh", opts, &bad)) != -1) {
+                as_json |= opt == 'j';
+                if (bad)
+                        rc = bad;
+                else if (opt == LIMIT_OPT + VS_LIM_CPU_RESERVE ||
+                         opt == LIMIT_OPT + VS_LIM_RAM_RESERVE)
+                        rc = take_limit(ctx, opt, &l, limits);
+                else if (opt >= LIMIT_OPT)
+                        rc = usage_error(ctx, "only --cpu-reserve and --ram-reserve size a VPS");
+                if (rc == EXIT_OK && opt >= LIMIT_OPT)
+                        snprintf(size_text + strlen(size_text),
+                                 sizeof(size_text) - strlen(size_text), " --%s %s",
+                                 vs_limit_option((vs_limit_t)(opt - LIMIT_OPT)), optarg);
+        }
+        if (rc == EXIT_OK && optind < argc)
+                rc = usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+        if (rc != EXIT_OK) {
+                json_object_put(args);
+                return rc;
+        }
+        if (call(ctx, "node", NULL, args, &reply, NULL, NULL, NULL, &err) < 0)
+                return fail(ctx, &err);
+        json_object_object_del(reply, "version");
+        json_object_object_del(reply, "ok");
+        if (as_json)
+                print_json(reply);
+        else
+                print_node(reply, size_text);
+        return EXIT_OK;
+}
+
+/* ---- top ---- */
+
+struct top_row {
+        char name[64];
+        uint64_t cpu_before, cpu_after;
+        long long mem, nproc, io_read, io_write, oom;
+};
+
+static int fetch_rows(struct ctx *ctx, struct top_row **rows, size_t *n, vs_error_t *err)
+{
+        cleanup_json json_object *reply = NULL;
+        json_object *all;
+
+        if (call(ctx, "list", NULL, NULL, &reply, NULL, NULL, NULL, err) < 0)
+                return -1;
+        all = json_object_object_get(reply, "vps");
+        *n = 0;
+        *rows = vs_xmalloc((json_object_array_length(all) + 1) * sizeof(**rows));
+        for (size_t i = 0; i < json_object_array_length(all); i++) {
+                json_object *vps = json_object_array_get_idx(all, i);
+                struct top_row *r = &(*rows)[*n];
+                const char *state = vs_json_str(vps, "state");
+
+                if (!state || strcmp(state, "stopped") == 0)
+                        continue;
+                vs_strlcpy(r->name, vs_json_str(vps, "name"), sizeof(r->name));
+                r->cpu_after = (uint64_t)vs_json_int(vps, "cpu_usec", 0);
+                r->mem = vs_json_int(vps, "mem_bytes", 0);
+                r->nproc = vs_json_int(vps, "nproc", 0);
+                r->io_read = vs_json_int(vps, "io_read_bytes", 0);
+                r->io_write = vs_json_int(vps, "io_write_bytes", 0);
+                r->oom = vs_json_int(vps, "oom_kills", 0);
+                (*n)++;
+        }
+        return 0;
+}
+
+static double monotonic_seconds(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double top_elapsed; /* seconds between the two samples, for the sort */
+
+static double row_pct(const struct top_row *r)
+{
+        uint64_t used = r->cpu_after > r->cpu_before ? r->cpu_after - r->cpu_before : 0;
+
+        return top_elapsed > 0 ? (double)used / 1e4 / top_elapsed : 0;
+}
+
+static int cmp_cpu(const void *a, const void *b)
+{
+        double pa = row_pct(a), pb = row_pct(b);
+
+        if (pa != pb)
+                return pa < pb ? 1 : -1;
+        return strcmp(((const struct top_row *)a)->name, ((const struct top_row *)b)->name);
+}
+
+static void print_top(struct top_row *rows, size_t n)
+{
+        qsort(rows, n, sizeof(*rows), cmp_cpu);
+        printf("%-20s %6s %9s %6s %9s %9s %4s\n", "NAME", "CPU%", "MEM", "NPROC", "IO_READ",
+               "IO_WRITE", "OOM");
+        for (size_t i = 0; i < n; i++) {
+                char mem[32], rd[32], wr[32];
+
+                format_size((uint64_t)rows[i].mem, mem, sizeof(mem));
+                format_size((uint64_t)rows[i].io_read, rd, sizeof(rd));
+                format_size((uint64_t)rows[i].io_write, wr, sizeof(wr));
+                printf("%-20s %6.1f %9s %6lld %9s %9s %4lld\n", rows[i].name, row_pct(&rows[i]),
+                       mem, rows[i].nproc, rd, wr, rows[i].oom);
+        }
+        fflush(stdout);
+}
+
+/* Two samples `delay` apart: the CPU% is of the interval, not since start. */
+static int top_once(struct ctx *ctx, uint64_t delay_ms, int clear, vs_error_t *err)
+{
+        cleanup_free struct top_row *before = NULL;
+        cleanup_free struct top_row *after = NULL;
+        struct timespec pause = { (time_t)(delay_ms / 1000), (long)(delay_ms % 1000) * 1000000 };
+        size_t nb, na;
+        double t0, t1;
+
+        t0 = monotonic_seconds();
+        if (fetch_rows(ctx, &before, &nb, err) < 0)
+                return -1;
+        nanosleep(&pause, NULL);
+        t1 = monotonic_seconds();
+        if (fetch_rows(ctx, &after, &na, err) < 0)
+                return -1;
+        for (size_t i = 0; i < na; i++)
+                for (size_t j = 0; j < nb; j++)
+                        if (strcmp(after[i].name, before[j].name) == 0)
+                                after[i].cpu_before = before[j].cpu_after;
+        top_elapsed = t1 - t0;
+        if (clear)
+                printf("\033[H\033[J");
+        print_top(after, na);
+        return 0;
+}
+
+static int cmd_top(struct ctx *ctx, int argc, char **argv)
+{
+        static const struct option opts[] = {
+                { "once", no_argument, NULL, '1' },
+                { "delay", required_argument, NULL, 'd' },
+                { "iterations", required_argument, NULL, 'n' },
+                { "help", no_argument, NULL, 'h' },
+                { NULL, 0, NULL, 0 },
+        };
+        vs_error_t err = { 0 };
+        uint64_t delay_ms = 1000, count = 0;
+        int opt, bad = 0;
+
+        reset_getopt();
+        while ((opt = next_opt(ctx, argc, argv, "1d:n:h", opts, &bad)) != -1) {
+                if (bad)
+                        return bad;
+                if (opt == '1')
+                        count = 1;
+                if (opt == 'd' && (vs_parse_duration(optarg, &delay_ms, &err) < 0 ||
+                                   delay_ms == 0 || delay_ms > 3600000))
+                        return usage_error(ctx, "--delay: %s",
+                                           err.msg[0] ? err.msg : "between 1ms and 1h");
+                if (opt == 'n' &&
+                    vs_parse_uint(optarg, 1, 1000000, "--iterations", &count, &err) < 0)
+                        return usage_error(ctx, "%s", err.msg);
+        }
+        if (optind < argc)
+                return usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+        /* without --once or -n: until interrupted, like top */
+        for (uint64_t i = 0; count == 0 || i < count; i++)
+                if (top_once(ctx, delay_ms, count != 1 && isatty(STDOUT_FILENO), &err) < 0)
+                        return fail(ctx, &err);
         return EXIT_OK;
 }
 
@@ -1112,14 +1508,22 @@ static int cmd_template(struct ctx *ctx, int argc, char **argv)
 static int cmd_help(struct ctx *ctx, int argc, char **argv);
 
 static const struct command commands[] = {
-        { "create", NULL, cmd_create, "create NAME --template T [--hostname H] [--privileged]",
-          "Create a stopped VPS from template T. It gets its own range of 65536 host\n"
-          "ids: its root is an unprivileged id on the host.\n"
+        { "create", NULL, cmd_create,
+          "create NAME --template T [--hostname H] [--privileged] [LIMIT-OPTIONS...]",
+          "Create a stopped VPS from template T, with the limits given (vzctl's names;\n"
+          "kept in its config as key = value, e.g. cpu_burst = 50ms). It gets its own\n"
+          "range of 65536 host ids: its root is an unprivileged id on the host.\n"
           "  -t, --template T   template to build the VPS on (see: vsctl template list)\n"
           "  -n, --hostname H   hostname inside the VPS (default: NAME)\n"
           "      --privileged   no user namespace: the VPS's root is the host's root,\n"
-          "                     confined only by namespaces, capabilities and seccomp\n" },
+          "                     confined only by namespaces, capabilities and "
+          "seccomp\n" LIMIT_HELP },
         { "start", NULL, cmd_start, "start NAME", "Start a stopped VPS.\n" },
+        { "set", NULL, cmd_set, "set NAME [--no-save] LIMIT-OPTIONS...",
+          "Change limits: at once on a running VPS (in its cgroup), and in its config\n"
+          "(applied at every start) unless --no-save. Values are checked first; a bad\n"
+          "one changes nothing.\n"
+          "  --no-save          change the running VPS only\n" LIMIT_HELP },
         { "stop", NULL, cmd_stop, "stop NAME [--timeout S] [--fast]",
           "Stop a running VPS: send its init the stop signal, wait, then kill every\n"
           "process of the VPS.\n"
@@ -1135,12 +1539,34 @@ static const struct command commands[] = {
         { "status", NULL, cmd_status, "status NAME [--json]",
           "Print one line: NAME exist running|stopped, and how a stopped VPS ended;\n"
           "or NAME deleted (exit code 3) when there is no such VPS.\n"
-          "  -j, --json         print every field as JSON\n" },
+          "  -j, --json         print every field as JSON\n"
+          "OOM kills in the current (or last) run are shown: (2 OOM kills).\n" },
+        { "node", NULL, cmd_node, "node [--cpu-reserve CPU] [--ram-reserve SIZE] [--json]",
+          "Show the node's capacity (CPUs, memory), its admission policy (reserve, or\n"
+          "overbook FACTOR; set in <root>/etc/paene/vsd.conf), what the running VPS\n"
+          "reserve and use, and with a size, how many more such VPS would fit.\n"
+          "  --cpu-reserve CPU  the size: guaranteed CPU of one more VPS\n"
+          "  --ram-reserve SIZE the size: guaranteed memory of one more VPS\n"
+          "  -j, --json         print JSON (CPUs in millionths, sizes in bytes)\n" },
+        { "top", NULL, cmd_top, "top [--once] [-d DELAY] [-n COUNT]",
+          "Show running VPS sorted by CPU use, refreshed every DELAY, like top: CPU%\n"
+          "(of one CPU, over the last interval), memory, processes, I/O, OOM kills.\n"
+          "  -1, --once         print one table (after one interval) and exit\n"
+          "  -d, --delay DELAY  interval (default 1s; units ms s m h)\n"
+          "  -n, --iterations N print N tables and exit\n" },
+        { "stats", NULL, cmd_stats, "stats NAME [--json]",
+          "Print what a VPS uses: CPU time and average %, time held back by its CPU\n"
+          "cap, memory and its peak, swap, I/O bytes and operations, processes and\n"
+          "OOM kills, read from its cgroup.\n"
+          "  -j, --json         print JSON (times in µs, sizes in bytes)\n" },
         { "list", NULL, cmd_list, "list [-a] [-o FIELDS] [-H] [-j|--json]",
           "List running VPS.\n"
           "  -a, --all          include stopped VPS\n"
           "  -o, --output F,... fields: name state pid nproc hostname template slice\n"
-          "                     uptime exit (default: name,state,pid,nproc,hostname,template)\n"
+          "                     uptime exit cpu_usec cpu_pct throttled_usec mem_bytes\n"
+          "                     mem_peak swap_bytes io_read_bytes io_write_bytes\n"
+          "                     io_read_ops io_write_ops oom_kills\n"
+          "                     (default: name,state,pid,nproc,hostname,template)\n"
           "  -H, --no-header    omit the header line\n"
           "  -j, --json         print JSON (all fields, or those of -o)\n" },
         { "exec", NULL, cmd_exec, "exec NAME [-t] -- CMD [ARGS...]",

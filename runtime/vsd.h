@@ -9,7 +9,9 @@
 #include "security.h"
 #include "spawn.h"
 #include "vs/cgroup.h"
+#include "vs/admission.h"
 #include "vs/error.h"
+#include "vs/limits.h"
 #include "vs/protocol.h"
 
 #define VS_DEFAULT_SLICE "default"
@@ -49,6 +51,8 @@ struct vps {
         vs_caps_t caps;
         int timerfd;
         int stop_escalated;
+        unsigned long numfile; /* RLIMIT_NOFILE of its processes, 0: vsd's */
+        uint64_t oom_kills;    /* in its current or last run */
         struct ev exit_ev, timer_ev;
         struct vps *next;
 };
@@ -85,7 +89,20 @@ struct vsd {
 struct vps *vsd_vps_find(struct vsd *d, const char *name);
 int vsd_vps_load_all(struct vsd *d, vs_error_t *err);
 int vsd_vps_create(struct vsd *d, const char *name, const char *tmpl, const char *hostname,
-                   int privileged, vs_error_t *err);
+                   int privileged, const vs_limits_t *limits, vs_error_t *err);
+/* Changes limits: live on a running VPS, and in its config unless !save. */
+int vsd_vps_set(struct vsd *d, struct vps *v, const vs_limits_t *changes, int save,
+                vs_error_t *err);
+/* Checks limits that depend on vsd itself (numfile against its own hard
+ * limit). */
+int vsd_limits_check(const vs_limits_t *l, vs_error_t *err);
+/* Admission control: the node (vsd.conf), a VPS's reservation, and what
+ * the running VPS but `except` reserve. */
+int vsd_node(struct vsd *d, vs_node_t *node, vs_error_t *err);
+vs_reserve_t vsd_reserve_of(const vs_limits_t *l);
+vs_reserve_t vsd_reserved(struct vsd *d, const struct vps *except);
+/* Adds the usage figures of a VPS to obj (zeros when stopped). */
+void vsd_vps_stats(struct vsd *d, struct vps *v, json_object *obj);
 int vsd_vps_start(struct vsd *d, struct vps *v, vs_error_t *err);
 /* Begins a stop: the stop signal, then SIGKILL after timeout_ms (0: at once). */
 int vsd_vps_stop_begin(struct vsd *d, struct vps *v, uint64_t timeout_ms, vs_error_t *err);

@@ -15,6 +15,7 @@
 
 #include "vs/cleanup.h"
 #include "vs/fsutil.h"
+#include "vs/log.h"
 
 #define MAX_HIERARCHIES 16
 
@@ -25,6 +26,7 @@ struct hierarchy {
         int is_v2;
         int own_fd;  /* vsd's own cgroup directory */
         int base_fd; /* <own>/<tree name> */
+        int home_fd; /* where vsd lives: own_fd, or on v2 the leaf <base>/vsd */
 };
 
 struct vs_cgroup_tree {
@@ -37,7 +39,18 @@ struct vs_cgroup_tree {
 struct vs_cgroup {
         vs_cgroup_tree_t *tree;
         int fd[MAX_HIERARCHIES]; /* the VPS's directory on each hierarchy */
+        char *path;              /* <tree>/<slice>/<vps>, for messages */
 };
+
+/* The controllers vsd's limits use, by their v1 names, with the v2 name of
+ * the controller that does the same work. */
+static const struct {
+        const char *v1, *v2;
+} known_controllers[] = {
+        { "cpu", "cpu" },       { "cpuacct", "cpu" }, { "cpuset", "cpuset" },
+        { "memory", "memory" }, { "pids", "pids" },   { "blkio", "io" },
+};
+#define NKNOWN (sizeof(known_controllers) / sizeof(known_controllers[0]))
 
 const char *vs_cgroup_mode_name(vs_cgroup_mode_t mode)
 {
@@ -218,6 +231,62 @@ static int make_child(const struct hierarchy *h, int parent_fd, const char *name
         return fd;
 }
 
+/* Whether `word` is one of the blank-separated words of `list` (the format
+ * of v2's cgroup.controllers). */
+static int has_word(const char *list, const char *word)
+{
+        size_t len = strlen(word);
+
+        for (const char *p = list; (p = strstr(p, word)); p += len) {
+                int starts = p == list || p[-1] == ' ';
+                int ends = p[len] == ' ' || p[len] == '\0' || p[len] == '\n';
+
+                if (starts && ends)
+                        return 1;
+        }
+        return 0;
+}
+
+/* Turns on, in dirfd's cgroup.subtree_control, every controller of ours
+ * that the cgroup has. One at a time: a controller that cannot be enabled
+ * must not keep the others off; what is missing is reported later, by
+ * name, when a limit needs it. */
+static void enable_controllers(int dirfd)
+{
+        cleanup_free char *have = NULL;
+
+        if (vs_read_file(dirfd, "cgroup.controllers", 4096, &have, NULL, NULL) < 0)
+                return;
+        have[strcspn(have, "\n")] = '\0';
+        for (size_t i = 0; i < NKNOWN; i++) {
+                char op[32];
+
+                if (i > 0 && strcmp(known_controllers[i].v2, known_controllers[i - 1].v2) == 0)
+                        continue;
+                if (!has_word(have, known_controllers[i].v2))
+                        continue;
+                snprintf(op, sizeof(op), "+%s", known_controllers[i].v2);
+                vs_write_string(dirfd, "cgroup.subtree_control", op, NULL);
+        }
+}
+
+/* Pure v2: the no-internal-process rule forbids controllers in the subtree
+ * of a cgroup that holds processes, so vsd first moves itself into the leaf
+ * <own>/<tree>/vsd, then enables the controllers in <own> (which works when
+ * vsd was alone there, as in a delegated systemd unit, or <own> is the root)
+ * and in <own>/<tree>. */
+static int delegate_v2(struct hierarchy *h, vs_error_t *err)
+{
+        h->home_fd = make_child(h, h->base_fd, "vsd", err);
+        if (h->home_fd < 0)
+                return -1;
+        if (vs_write_string(h->home_fd, "cgroup.procs", "0", err) < 0)
+                return vs_error_wrap(err, "move vsd into its leaf cgroup on %s", h->mountpoint);
+        enable_controllers(h->own_fd);
+        enable_controllers(h->base_fd);
+        return 0;
+}
+
 static int add_hierarchy(vs_cgroup_tree_t *tree, const char *controllers, const char *own, int v2,
                          vs_error_t *err)
 {
@@ -240,10 +309,16 @@ static int add_hierarchy(vs_cgroup_tree_t *tree, const char *controllers, const 
         h->controllers = vs_xstrdup(controllers);
         h->own_path = vs_xstrdup(own);
         h->is_v2 = v2;
+        h->home_fd = -1;
         h->base_fd = make_child(h, h->own_fd, tree->name, err);
         if (h->base_fd < 0)
                 return -1;
         tree->count++;
+        if (v2 && tree->mode == VS_CGROUP_V2)
+                return delegate_v2(h, err);
+        h->home_fd = dup(h->own_fd);
+        if (h->home_fd < 0)
+                return vs_error_errno(err, "dup cgroup fd");
         return 0;
 }
 
@@ -277,6 +352,42 @@ static int read_own_cgroups(vs_cgroup_tree_t *tree, vs_error_t *err)
         return 0;
 }
 
+/* vsd's own cgroup as a prefix for "<prefix>/<tree>/...": "" for the root. */
+static const char *own_prefix(const struct hierarchy *h)
+{
+        return strcmp(h->own_path, "/") == 0 ? "" : h->own_path;
+}
+
+/* Whether hierarchy h offers the controller (v1 name); on v2 looks at the
+ * cgroup.controllers of dirfd, a cgroup of that hierarchy. */
+static int offers(const struct hierarchy *h, int dirfd, size_t known)
+{
+        cleanup_free char *have = NULL;
+
+        if (!h->is_v2)
+                return same_controllers(h->controllers, known_controllers[known].v1);
+        if (vs_read_file(dirfd, "cgroup.controllers", 4096, &have, NULL, NULL) < 0)
+                return 0;
+        return has_word(have, known_controllers[known].v2);
+}
+
+/* A delegation problem is told once, at start, naming the controller and
+ * the cgroup; a VPS that asks for a limit it needs is refused later. */
+static void report_missing(const vs_cgroup_tree_t *tree)
+{
+        for (size_t k = 0; k < NKNOWN; k++) {
+                int found = 0;
+
+                for (int i = 0; i < tree->count && !found; i++)
+                        found = offers(&tree->hier[i], tree->hier[i].base_fd, k);
+                if (!found)
+                        vs_log(LOG_WARNING,
+                               "cgroup controller %s is not available in %s/%s: VPS that ask for "
+                               "its limits will not start",
+                               known_controllers[k].v1, own_prefix(&tree->hier[0]), tree->name);
+        }
+}
+
 int vs_cgroup_tree_open(const char *name, vs_cgroup_tree_t **out, vs_error_t *err)
 {
         vs_cgroup_tree_t *tree = vs_xmalloc(sizeof(*tree));
@@ -287,6 +398,7 @@ int vs_cgroup_tree_open(const char *name, vs_cgroup_tree_t **out, vs_error_t *er
                 vs_cgroup_tree_free(tree);
                 return vs_error_wrap(err, "cgroup tree");
         }
+        report_missing(tree);
         *out = tree;
         return 0;
 }
@@ -298,6 +410,8 @@ void vs_cgroup_tree_free(vs_cgroup_tree_t *tree)
         for (int i = 0; i < tree->count; i++) {
                 close(tree->hier[i].own_fd);
                 close(tree->hier[i].base_fd);
+                if (tree->hier[i].home_fd >= 0)
+                        close(tree->hier[i].home_fd);
                 free(tree->hier[i].mountpoint);
                 free(tree->hier[i].controllers);
                 free(tree->hier[i].own_path);
@@ -312,12 +426,16 @@ int vs_cgroup_create(vs_cgroup_tree_t *tree, const char *slice, const char *vps,
         vs_cgroup_t *cg = vs_xmalloc(sizeof(*cg));
 
         cg->tree = tree;
+        cg->path = vs_strdupf("%s/%s/%s", tree->name, slice, vps);
         for (int i = 0; i < MAX_HIERARCHIES; i++)
                 cg->fd[i] = -1;
         for (int i = 0; i < tree->count; i++) {
                 cleanup_close int slice_fd =
                         make_child(&tree->hier[i], tree->hier[i].base_fd, slice, err);
 
+                if (slice_fd >= 0 && tree->hier[i].home_fd >= 0 && tree->hier[i].is_v2 &&
+                    tree->mode == VS_CGROUP_V2)
+                        enable_controllers(slice_fd);
                 if (slice_fd < 0 ||
                     (cg->fd[i] = make_child(&tree->hier[i], slice_fd, vps, err)) < 0) {
                         vs_cgroup_free(cg);
@@ -336,6 +454,7 @@ void vs_cgroup_free(vs_cgroup_t *cg)
         for (int i = 0; i < MAX_HIERARCHIES; i++)
                 if (cg->fd[i] >= 0)
                         close(cg->fd[i]);
+        free(cg->path);
         free(cg);
 }
 
@@ -367,7 +486,7 @@ int vs_cgroup_leave(vs_cgroup_tree_t *tree, vs_error_t *err)
         int rc = 0;
 
         for (int i = 0; i < tree->count; i++)
-                if (move_self(tree->hier[i].own_fd, &tree->hier[i], err) < 0)
+                if (move_self(tree->hier[i].home_fd, &tree->hier[i], err) < 0)
                         rc = -1;
         return rc;
 }
@@ -399,6 +518,25 @@ static pid_t *read_procs(vs_cgroup_t *cg, vs_error_t *err)
         }
         pids[count] = 0;
         return pids;
+}
+
+int vs_cgroup_controller_fd(vs_cgroup_t *cg, const char *controller, int *is_v2, vs_error_t *err)
+{
+        const vs_cgroup_tree_t *tree = cg->tree;
+
+        for (size_t k = 0; k < NKNOWN; k++) {
+                if (strcmp(known_controllers[k].v1, controller) != 0)
+                        continue;
+                for (int i = 0; i < tree->count; i++) {
+                        if (offers(&tree->hier[i], cg->fd[i], k)) {
+                                *is_v2 = tree->hier[i].is_v2;
+                                return cg->fd[i];
+                        }
+                }
+        }
+        return vs_error_kind(err, VS_E_STATE, ENOTSUP,
+                             "cgroup controller %s is not available for cgroup %s/%s", controller,
+                             own_prefix(&tree->hier[0]), cg->path);
 }
 
 int vs_cgroup_nprocs(vs_cgroup_t *cg, vs_error_t *err)

@@ -34,6 +34,13 @@ int vs_cgroup_enter(vs_cgroup_t *cg, vs_error_t *err);
 int vs_cgroup_leave(vs_cgroup_tree_t *tree, vs_error_t *err);
 vs_cgroup_tree_t *vs_cgroup_tree_of(vs_cgroup_t *cg);
 
+/* The VPS's cgroup directory on the hierarchy that has `controller` (v1
+ * names: cpu, cpuacct, cpuset, memory, pids, blkio; on v2 they map to cpu,
+ * cpuset, memory, pids, io). The fd stays owned by cg; *is_v2 says which
+ * file names apply. Fails naming the controller and the cgroup when no
+ * hierarchy offers it. */
+int vs_cgroup_controller_fd(vs_cgroup_t *cg, const char *controller, int *is_v2, vs_error_t *err);
+
 /* Number of processes in the VPS's cgroup (-1 and err on failure). */
 int vs_cgroup_nprocs(vs_cgroup_t *cg, vs_error_t *err);
 /* SIGKILLs every process in the VPS's cgroup. */

@@ -1,0 +1,345 @@
+#!/bin/bash
+# Resource limits: each limit is checked twice, in the cgroup file that holds
+# it and by a process in the VPS that feels it. CPU figures are measured from
+# the kernel's own accounting of the VPS's cgroup over a fixed window.
+. "$(dirname "$0")/lib.sh"
+
+is_v2() { [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ]; }
+
+# cg_file CONTROLLER VPS FILE: the path of a file of the VPS's cgroup on the
+# hierarchy of CONTROLLER (v1 name), below this shell's (= vsd's) cgroup.
+cg_file() {
+        local ctrl=$1 path
+        if is_v2; then
+                path=$(awk -F: '$1 == "0" {print $3}' /proc/self/cgroup)
+                echo "/sys/fs/cgroup${path%/}/$CG/default/$2/$3"
+        else
+                path=$(awk -F: -v c="$ctrl" '{n = split($2, a, ","); for (i = 1; i <= n; i++) if (a[i] == c) print $3}' /proc/self/cgroup)
+                echo "/sys/fs/cgroup/$ctrl${path%/}/$CG/default/$2/$3"
+        fi
+}
+
+cg_read() { cat "$(cg_file "$@")"; }
+
+# CPU time used by the VPS so far, in µs.
+cpu_usec() {
+        if is_v2; then
+                awk '$1 == "usage_usec" {print $2}' "$(cg_file cpu "$1" cpu.stat)"
+        else
+                echo $(($(cg_read cpuacct "$1" cpuacct.usage) / 1000))
+        fi
+}
+
+now_usec() { echo $(($(date +%s%N) / 1000)); }
+
+nprocs_of() { vs status "$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["nproc"])'; }
+
+json_field() { # json field
+        python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"
+}
+
+# Starts a VPS with the payload installed.
+start_with_payload() {
+        vs start "$1"
+        install_payload "$1"
+}
+
+test_limits_are_in_the_cgroup_before_the_init_runs() {
+        vs create l1 --template busybox --cpuunits 500 --cpulimit 50% --cpu-burst 20ms \
+                --cpumask 0 --ram 64M --ram-reserve 32M --swap 16M --numproc 50 --numfile 1000
+        grep -q '^cpulimit = 50%$' "$(vps_dir l1)/config" || fail "cpulimit not in config"
+        grep -q '^cpu_burst = 20ms$' "$(vps_dir l1)/config" || fail "cpu_burst not in config"
+        start_with_payload l1
+        if is_v2; then
+                expect_eq "50000 100000" "$(cg_read cpu l1 cpu.max)" "cpu.max"
+                expect_eq "20000" "$(cg_read cpu l1 cpu.max.burst)" "cpu.max.burst"
+                expect_eq "$((64 << 20))" "$(cg_read memory l1 memory.max)" "memory.max"
+                expect_eq "$((32 << 20))" "$(cg_read memory l1 memory.low)" "memory.low"
+        else
+                expect_eq 500 "$(cg_read cpu l1 cpu.shares)" "cpu.shares"
+                expect_eq 50000 "$(cg_read cpu l1 cpu.cfs_quota_us)" "cfs_quota_us"
+                expect_eq 100000 "$(cg_read cpu l1 cpu.cfs_period_us)" "cfs_period_us"
+                expect_eq 20000 "$(cg_read cpu l1 cpu.cfs_burst_us)" "cfs_burst_us"
+                expect_eq "$((64 << 20))" "$(cg_read memory l1 memory.limit_in_bytes)" "limit"
+                expect_eq "$((80 << 20))" "$(cg_read memory l1 memory.memsw.limit_in_bytes)" \
+                        "memsw = ram + swap"
+                expect_eq "$((32 << 20))" "$(cg_read memory l1 memory.soft_limit_in_bytes)" \
+                        "soft limit"
+        fi
+        expect_eq 0 "$(cg_read cpuset l1 cpuset.cpus)" "cpuset.cpus"
+        expect_eq 50 "$(cg_read pids l1 pids.max)" "pids.max"
+        # the init was born under them: its own limit and its children's
+        local init_pid
+        init_pid=$(vs list -H -o pid,name | awk '$2 == "l1" {print $1}')
+        expect_eq 1000 "$(awk '/Max open files/ {print $4}' "/proc/$init_pid/limits")" \
+                "init's RLIMIT_NOFILE"
+        expect_eq "1000 1000" "$(vs exec l1 -- /payload nofile)" "numfile of an exec'd command"
+        expect_eq 0 "$(awk '/Cpus_allowed_list/ {print $2}' "/proc/$init_pid/status")" \
+                "init pinned by cpumask"
+        vs destroy --force l1
+}
+
+test_cpulimit_50_percent_gives_half_a_cpu() {
+        local before after t0 t1 share
+        vs create c1 --template busybox --cpulimit 50%
+        start_with_payload c1
+        vs exec c1 -- /payload cpuburn 6 &
+        wait_for 5 '[ "$(nprocs_of c1)" -ge 2 ]' || fail "burner did not start"
+        before=$(cpu_usec c1)
+        t0=$(now_usec)
+        sleep 3 # the measuring window, not a wait for an event
+        after=$(cpu_usec c1)
+        t1=$(now_usec)
+        share=$(((after - before) * 1000 / (t1 - t0)))
+        echo "    cpulimit 50%: got $share/1000 of a CPU over 3 s" >&2
+        [ "$share" -ge 450 ] && [ "$share" -le 550 ] || fail "share $share/1000, expected 500 ±10%"
+        wait
+        vs destroy --force c1
+}
+
+test_cpuunits_1_to_3_on_one_cpu() {
+        local a0 b0 a1 b1 ratio
+        vs create u1 --template busybox --cpuunits 256 --cpumask 0
+        vs create u3 --template busybox --cpuunits 768 --cpumask 0
+        start_with_payload u1
+        start_with_payload u3
+        vs exec u1 -- /payload cpuburn 6 &
+        vs exec u3 -- /payload cpuburn 6 &
+        wait_for 5 '[ "$(nprocs_of u1)" -ge 2 ] && [ "$(nprocs_of u3)" -ge 2 ]' ||
+                fail "burners did not start"
+        a0=$(cpu_usec u1)
+        b0=$(cpu_usec u3)
+        sleep 3 # the measuring window
+        a1=$(cpu_usec u1)
+        b1=$(cpu_usec u3)
+        ratio=$(((b1 - b0) * 100 / (a1 - a0 + 1)))
+        echo "    cpuunits 256:768 on CPU 0: ratio $ratio/100 (want 300)" >&2
+        [ "$ratio" -ge 225 ] && [ "$ratio" -le 375 ] || fail "ratio $ratio/100, expected 3 ±25%"
+        wait
+        vs destroy --force u1
+        vs destroy --force u3
+}
+
+test_ram_64M_oom_kills_the_hog_and_nobody_else() {
+        local rc=0 vsd
+        vs create m1 --template busybox --ram 64M
+        vs create m2 --template busybox
+        start_with_payload m1
+        start_with_payload m2
+        vsd=$(vsd_pid)
+        if is_v2; then
+                expect_eq "$((64 << 20))" "$(cg_read memory m1 memory.max)" "memory.max"
+        else
+                expect_eq "$((64 << 20))" "$(cg_read memory m1 memory.limit_in_bytes)" "limit"
+        fi
+        vs exec m1 -- /payload memhog 200 >/dev/null 2>&1 || rc=$?
+        expect_eq 137 "$rc" "the hog was SIGKILLed"
+        expect_eq "m1 exist running (1 OOM kill)" "$(vs status m1)" "status tells the OOM kill"
+        expect_eq 1 "$(json_field "$(vs status m1 --json)" oom_kills)" "status --json"
+        expect_eq "m2 exist running" "$(vs status m2)" "the neighbour is untouched"
+        expect_eq "done" "$(vs exec m2 -- /payload memhog 100)" "the neighbour can allocate"
+        kill -0 "$vsd" || fail "vsd died"
+        expect_eq 1 "$(json_field "$(vs stats m1 --json)" oom_kills)" "stats --json"
+        vs stop --fast m1
+        expect_eq "m1 exist stopped (killed by SIGKILL, 1 OOM kill)" "$(vs status m1)" \
+                "the count outlives the run"
+        vs destroy --force m1
+        vs destroy --force m2
+}
+
+test_numproc_50_stops_a_fork_bomb() {
+        local out count
+        vs create f1 --template busybox --numproc 50
+        vs create f2 --template busybox
+        start_with_payload f1
+        start_with_payload f2
+        expect_eq 50 "$(cg_read pids f1 pids.max)" "pids.max"
+        out=$(mktemp)
+        vs exec f1 -- /payload forkbomb 3 >"$out" &
+        wait_for 10 '[ -s "$out" ]' || fail "the fork bomb did not report"
+        count=$(cat "$out")
+        echo "    numproc 50: the fork bomb made $count children" >&2
+        # init and the bomb itself count too
+        [ "$count" -le 48 ] && [ "$count" -ge 40 ] || fail "fork bomb made $count children"
+        # while the bomb holds its children: the host and a neighbour fork
+        expect_eq ok "$(/bin/sh -c 'echo ok')" "the host forks"
+        expect_eq ok "$(vs exec f2 -- /payload echo ok)" "the neighbour forks"
+        wait
+        rm -f "$out"
+        vs destroy --force f1
+        vs destroy --force f2
+}
+
+test_set_changes_a_running_vps_and_survives_a_vsd_restart() {
+        vs create s1 --template busybox --cpulimit 50%
+        start_with_payload s1
+        vs set s1 --cpulimit 25% --ram 128M
+        expect_eq 25000 "$(cpu_quota s1)" "quota changed in place"
+        expect_eq "$((128 << 20))" "$(mem_limit s1)" "memory limit changed in place"
+        grep -q '^cpulimit = 25%$' "$(vps_dir s1)/config" || fail "cpulimit not saved"
+        grep -q '^ram = 128M$' "$(vps_dir s1)/config" || fail "ram not saved"
+        vs set s1 --no-save --numproc 30
+        expect_eq 30 "$(cg_read pids s1 pids.max)" "pids.max with --no-save"
+        ! grep -q '^numproc' "$(vps_dir s1)/config" || fail "--no-save saved"
+        # vsd dies; meanwhile the cgroup drifts; the restarted vsd re-applies
+        kill -9 "$(vsd_pid)"
+        wait_for 5 "! kill -0 $(vsd_pid) 2>/dev/null"
+        set_cap s1 -1
+        start_vsd
+        expect_eq "s1 exist running" "$(vs status s1)" "adopted"
+        expect_eq 25000 "$(cpu_quota s1)" "quota re-applied after the restart"
+        vs set s1 --cpulimit 30%
+        expect_eq 30000 "$(cpu_quota s1)" "set works on an adopted VPS"
+        vs stop --fast s1
+        vs start s1
+        expect_eq 30000 "$(cpu_quota s1)" "applied at the next start"
+        expect_eq "$((128 << 20))" "$(mem_limit s1)" "ram applied at the next start"
+        vs destroy --force s1
+}
+
+cpu_quota() {
+        if is_v2; then cg_read cpu "$1" cpu.max | awk '{print $1}'; else cg_read cpu "$1" cpu.cfs_quota_us; fi
+}
+
+mem_limit() {
+        if is_v2; then cg_read memory "$1" memory.max; else cg_read memory "$1" memory.limit_in_bytes; fi
+}
+
+set_cap() {
+        if is_v2; then echo "max 100000" >"$(cg_file cpu "$1" cpu.max)"; else echo "$2" >"$(cg_file cpu "$1" cpu.cfs_quota_us)"; fi
+}
+
+test_bad_limits_are_refused_and_change_nothing() {
+        expect_rc 2 "cap below 1%" -- vs create b1 --template busybox --cpulimit 0.5%
+        expect_contains "$ERR" "--cpulimit" "message names the option"
+        expect_eq 1 "$(printf '%s\n' "$ERR" | wc -l)" "one line"
+        expect_rc 2 "tiny ram" -- vs create b1 --template busybox --ram 1M
+        expect_contains "$ERR" "--ram" "message names the option"
+        expect_rc 2 "swap without ram" -- vs create b1 --template busybox --swap 1G
+        expect_contains "$ERR" "--swap needs --ram" "message"
+        expect_rc 2 "numfile above vsd's hard limit" -- vs create b1 --template busybox \
+                --numfile 1048576
+        expect_contains "$ERR" "--numfile" "message names the option"
+        expect_rc 2 "bad cpumask" -- vs create b1 --template busybox --cpumask 1-0
+        expect_eq "" "$(ls "$R/var/lib/paene/vps")" "nothing created"
+        vs create b1 --template busybox --cpulimit 50%
+        vs start b1
+        cp "$(vps_dir b1)/config" "$R/config.before"
+        expect_rc 2 "burst above the cap" -- vs set b1 --cpu-burst 1s
+        expect_contains "$ERR" "--cpu-burst 1s is more than the cap allows" "message"
+        expect_rc 2 "no limit" -- vs set b1
+        expect_rc 2 "unknown option" -- vs set b1 --cpulimt 10%
+        expect_rc 3 "no such VPS" -- vs set nosuch --ram 64M
+        cmp -s "$(vps_dir b1)/config" "$R/config.before" || fail "config changed"
+        expect_eq 50000 "$(cpu_quota b1)" "cgroup unchanged"
+        vs stop --fast b1
+        expect_rc 4 "--no-save on a stopped VPS" -- vs set b1 --no-save --ram 64M
+        vs destroy b1
+}
+
+test_iolimit_5M_holds_a_direct_write() {
+        local secs rate
+        vs create i1 --template busybox --iolimit 5M --iopslimit 1000 --ioprio 6
+        if [ "$(stat -c %Hd "$(vps_dir i1)/upper")" = 0 ]; then
+                # tmpfs (as in the v2 VM): no disk to throttle, and a clear no
+                expect_rc 4 "iolimit without a disk" -- vs start i1
+                expect_contains "$ERR" "without a block device" "message"
+                vs destroy i1
+                return 0
+        fi
+        start_with_payload i1
+        if is_v2; then
+                expect_contains "$(cg_read blkio i1 io.max)" "wbps=5242880" "io.max"
+        else
+                expect_contains "$(cg_read blkio i1 blkio.throttle.write_bps_device)" " 5242880" \
+                        "write_bps_device"
+                expect_contains "$(cg_read blkio i1 blkio.throttle.write_iops_device)" " 1000" \
+                        "write_iops_device"
+        fi
+        secs=$(vs exec i1 -- /payload ddwrite /big 10)
+        rate=$(awk -v s="$secs" 'BEGIN {printf "%d", 10 * 1024 / s}')
+        echo "    iolimit 5M: a 10 MiB O_DIRECT write ran at $rate KiB/s (want 5120)" >&2
+        [ "$rate" -ge 4096 ] && [ "$rate" -le 6144 ] || fail "rate $rate KiB/s, expected 5120 ±20%"
+        [ "$(json_field "$(vs stats i1 --json)" io_write_bytes)" -ge $((10 << 20)) ] ||
+                fail "stats io_write_bytes"
+        vs destroy --force i1
+}
+
+test_top_once_sorts_by_cpu() {
+        local out
+        vs create q1 --template busybox
+        vs create q2 --template busybox --cpulimit 50%
+        start_with_payload q1
+        start_with_payload q2
+        vs exec q2 -- /payload cpuburn 5 &
+        wait_for 5 '[ "$(nprocs_of q2)" -ge 2 ]' || fail "burner did not start"
+        out=$(vs top --once -d 1s)
+        echo "$out" | sed 's/^/    /' >&2
+        expect_eq "NAME" "$(echo "$out" | awk 'NR == 1 {print $1}')" "header"
+        expect_eq "q2" "$(echo "$out" | awk 'NR == 2 {print $1}')" "the busy VPS first"
+        [ "$(echo "$out" | awk 'NR == 2 {printf "%d", $2}')" -ge 25 ] || fail "CPU% of q2"
+        [ "$(echo "$out" | awk 'NR == 2 {printf "%d", $2}')" -le 60 ] || fail "CPU% above the cap"
+        expect_rc 2 "bad delay" -- vs top --once -d 0
+        wait
+        vs destroy --force q1
+        vs destroy --force q2
+}
+
+test_admission_reserve_refuses_and_overbook_admits() {
+        local conf="$R/etc/paene/vsd.conf"
+        printf 'node_cpus = 2\nnode_memory = 4G\npolicy = reserve\n' >"$conf"
+        vs create a1 --template busybox --cpu-reserve 100%
+        vs create a2 --template busybox --cpu-reserve 100% --ram-reserve 1G
+        vs create a3 --template busybox --cpu-reserve 100%
+        vs start a1
+        vs start a2
+        expect_contains "$(vs node --cpu-reserve 50%)" "fits       0 more VPS" "node: full"
+        expect_rc 4 "third 100% reservation" -- vs start a3
+        expect_eq "vsctl: start a3: admission: CPU reservations would be 300% with 200% admissible (policy reserve): 100% too much" \
+                "$ERR" "message says what does not fit and by how much"
+        expect_eq "a3 exist stopped" "$(vs status a3)" "a3 not started"
+        expect_rc 4 "a reservation raised live" -- vs set a2 --ram-reserve 8G --ram 8G
+        expect_contains "$ERR" "memory reservations would be 8192M with 4096M admissible" \
+                "message"
+        ! grep -q '^ram_reserve = 8G' "$(vps_dir a2)/config" || fail "refused set saved"
+        sed -i 's/^policy = .*/policy = overbook 2/' "$conf"
+        vs start a3
+        expect_eq "a3 exist running" "$(vs status a3)" "admitted by overbooking"
+        local json
+        json=$(vs node --json --cpu-reserve 50% --ram-reserve 1G)
+        expect_eq 3000000 "$(json_field "$json" reserved_cpus_micro)" "reserved CPU"
+        expect_eq "$((1 << 30))" "$(json_field "$json" reserved_memory_bytes)" "reserved memory"
+        expect_eq 2 "$(json_field "$json" fits)" "fits (CPU: 400% - 300% = 2 of 50%)"
+        expect_contains "$(vs node)" "policy     overbook 2.00 (admits 400% CPU, 8.0G memory)" \
+                "node text"
+        echo "policy = greedy" >>"$conf"
+        sed -i '/^policy = overbook/d' "$conf"
+        vs stop --fast a3
+        expect_rc 2 "bad policy" -- vs start a3
+        expect_contains "$ERR" "policy 'greedy' is not valid" "message names the policy"
+        rm -f "$conf"
+        vs destroy --force a1
+        vs destroy --force a2
+        vs destroy --force a3
+}
+
+test_stats_and_list_columns() {
+        local json
+        vs create t1 --template busybox
+        start_with_payload t1
+        vs exec t1 -- /payload cpuburn 0.3
+        json=$(vs stats t1 --json)
+        # the burner ran 0.3 s of wall time; on a busy host it gets less CPU
+        [ "$(json_field "$json" cpu_usec)" -ge 10000 ] || fail "cpu_usec: $json"
+        [ "$(json_field "$json" mem_bytes)" -gt 0 ] || fail "mem_bytes: $json"
+        expect_eq 1 "$(json_field "$json" nproc)" "nproc"
+        expect_eq 0 "$(json_field "$json" oom_kills)" "oom_kills"
+        expect_contains "$(vs stats t1)" "oom kills  0" "text stats"
+        expect_eq "t1 0" "$(vs list -H -o name,oom_kills | tr -s " " | grep "^t1 ")" "list -o oom_kills"
+        [ "$(vs list -H -o name,cpu_usec | awk '$1 == "t1" {print $2}')" -ge "$(json_field "$json" cpu_usec)" ] ||
+                fail "list -o cpu_usec"
+        expect_rc 2 "unknown field" -- vs list -o nosuch
+        vs destroy --force t1
+}
+
+run_tests
