@@ -69,9 +69,10 @@ $(BUILD)/payload: tests/payload/payload.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -std=gnu11 -O2 $(WARNFLAGS) -static -o $@ $<
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libvs.a
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h $(BUILD)/libvs.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) $(LDFLAGS) -o $@ $^ \
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) $(LDFLAGS) -o $@ \
+		$(filter %.c %.a,$^) \
 		$(LDLIBS) $(shell $(PKG_CONFIG) --libs cmocka)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,71 +1,12 @@
 /* Unit tests for include/vs/fsutil.h: atomic writes, bounded whole-file
  * reads, recursive removal that never follows symlinks, mkdir -p. */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <cmocka.h>
+#define TESTUTIL_NAME "fsutil"
+#include "testutil.h"
 
 #include "vs/error.h"
 #include "vs/fsutil.h"
-
-struct tmpdir {
-        char path[64];
-        int fd;
-};
-
-static int tmpdir_setup(void **state)
-{
-        struct tmpdir *t = calloc(1, sizeof(*t));
-
-        if (!t)
-                return -1;
-        snprintf(t->path, sizeof(t->path), "/tmp/vs-test-fsutil.XXXXXX");
-        if (!mkdtemp(t->path)) {
-                free(t);
-                return -1;
-        }
-        t->fd = open(t->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (t->fd < 0) {
-                rmdir(t->path);
-                free(t);
-                return -1;
-        }
-        *state = t;
-        return 0;
-}
-
-static int remove_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-        (void)st;
-        (void)ftw;
-        if (type == FTW_DP)
-                return rmdir(path);
-        return unlink(path);
-}
-
-/* Removes the temp dir with nftw (not with the code under test); FTW_PHYS
- * so that symlinks are removed, not followed. */
-static int tmpdir_teardown(void **state)
-{
-        struct tmpdir *t = *state;
-        int rc;
-
-        close(t->fd);
-        rc = nftw(t->path, remove_one, 16, FTW_DEPTH | FTW_PHYS);
-        free(t);
-        return rc;
-}
 
 static void make_file(int dirfd, const char *name, const char *text, mode_t mode)
 {
@@ -128,20 +69,7 @@ static int exists(int dirfd, const char *name)
 /* Fails on any entry whose name starts with '.' (a leftover temp file). */
 static void assert_no_hidden_files(int dirfd)
 {
-        int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
-        struct dirent *ent;
-
-        assert_non_null(dir);
-        while ((ent = readdir(dir))) {
-                if (strcmp(ent->d_name, ".") == 0 || strcmp(ent->d_name, "..") == 0)
-                        continue;
-                if (ent->d_name[0] == '.') {
-                        closedir(dir);
-                        fail_msg("temp file '%s' left behind", ent->d_name);
-                }
-        }
-        closedir(dir);
+        (void)count_entries_no_hidden(dirfd);
 }
 
 /* ---- vs_write_atomic ---- */

@@ -1,20 +1,9 @@
 /* Unit tests for include/vs/kvfile.h: `key = value` files that keep
  * comments, blank lines and order across a load and save. */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <cmocka.h>
+#define TESTUTIL_NAME "kvfile"
+#include "testutil.h"
 
 #include "vs/error.h"
 #include "vs/kvfile.h"
@@ -341,88 +330,6 @@ static void test_set_sanitizes_newlines(void **state)
 }
 
 /* ---- load and save ---- */
-
-struct tmpdir {
-        char path[64];
-        int fd;
-};
-
-static int tmpdir_setup(void **state)
-{
-        struct tmpdir *t = calloc(1, sizeof(*t));
-
-        if (!t)
-                return -1;
-        snprintf(t->path, sizeof(t->path), "/tmp/vs-test-kvfile.XXXXXX");
-        if (!mkdtemp(t->path)) {
-                free(t);
-                return -1;
-        }
-        t->fd = open(t->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (t->fd < 0) {
-                rmdir(t->path);
-                free(t);
-                return -1;
-        }
-        *state = t;
-        return 0;
-}
-
-/* A directory stream with its own offset (a dup'd fd would share one). */
-static DIR *dir_stream(int dirfd)
-{
-        int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        DIR *dir;
-
-        if (fd < 0)
-                return NULL;
-        dir = fdopendir(fd);
-        if (!dir)
-                close(fd);
-        return dir;
-}
-
-static int remove_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-        (void)st;
-        (void)ftw;
-        if (type == FTW_DP)
-                return rmdir(path);
-        return unlink(path);
-}
-
-/* Removes the temp dir with nftw, not with the code under test. */
-static int tmpdir_teardown(void **state)
-{
-        struct tmpdir *t = *state;
-        int rc;
-
-        close(t->fd);
-        rc = nftw(t->path, remove_one, 16, FTW_DEPTH | FTW_PHYS);
-        free(t);
-        return rc;
-}
-
-/* Counts the entries of the directory; fails on any hidden (temp) file. */
-static size_t count_entries_no_hidden(int dirfd)
-{
-        DIR *dir = dir_stream(dirfd);
-        struct dirent *ent;
-        size_t n = 0;
-
-        assert_non_null(dir);
-        while ((ent = readdir(dir))) {
-                if (strcmp(ent->d_name, ".") == 0 || strcmp(ent->d_name, "..") == 0)
-                        continue;
-                if (ent->d_name[0] == '.') {
-                        closedir(dir);
-                        fail_msg("temp file '%s' left behind", ent->d_name);
-                }
-                n++;
-        }
-        closedir(dir);
-        return n;
-}
 
 static void read_whole(int dirfd, const char *name, char *buf, size_t size)
 {
