@@ -198,13 +198,22 @@ static int handle_status(struct vsd *d, struct client *c, vs_request_t *req, vs_
 static int handle_set(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
 {
         struct vps *v = find_named(d, req, err);
+        const char *caps = vs_json_str(req->args, "capability");
         vs_limits_t changes;
+        vs_caps_t check;
 
         if (!v || limits_arg(req, &changes, err) < 0)
                 return -1;
-        if (!changes.set)
+        if (!changes.set && !caps)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL, "no limit given");
-        if (vsd_vps_set(d, v, &changes, !vs_json_bool(req->args, "no_save"), err) < 0)
+        /* all of the request is checked before any of it changes anything */
+        vs_caps_default(&check);
+        if (caps && vs_caps_parse(caps, &check, err) < 0)
+                return -1;
+        if (changes.set &&
+            vsd_vps_set(d, v, &changes, !vs_json_bool(req->args, "no_save"), err) < 0)
+                return -1;
+        if (caps && vsd_vps_set_caps(d, v, caps, err) < 0)
                 return -1;
         vs_log(LOG_INFO, "set limits of %s", v->name);
         reply_ok(d, c);

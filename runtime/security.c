@@ -83,6 +83,29 @@ int vs_caps_parse(const char *text, vs_caps_t *caps, vs_error_t *err)
         return 0;
 }
 
+char *vs_caps_format(const vs_caps_t *caps)
+{
+        vs_caps_t defaults;
+        char *out = vs_xstrdup("");
+
+        vs_caps_default(&defaults);
+        for (int cap = 0; cap <= CAP_LAST_CAP; cap++) {
+                int keep = (caps->keep >> cap) & 1;
+                char *name, *joined;
+
+                if (keep == (int)((defaults.keep >> cap) & 1))
+                        continue;
+                name = cap_to_name(cap);
+                joined = vs_strdupf("%s%s%s:%s", out, *out ? " " : "",
+                                    name && strncmp(name, "cap_", 4) == 0 ? name + 4 : name,
+                                    keep ? "on" : "off");
+                cap_free(name);
+                free(out);
+                out = joined;
+        }
+        return out;
+}
+
 static int drop_bounding(const vs_caps_t *caps, vs_error_t *err)
 {
         for (int cap = 0; cap <= CAP_LAST_CAP; cap++) {

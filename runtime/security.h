@@ -24,6 +24,10 @@ void vs_caps_default(vs_caps_t *caps);
 /* Applies "net_raw:off sys_nice:on" to caps; refuses unknown names. */
 int vs_caps_parse(const char *text, vs_caps_t *caps, vs_error_t *err);
 
+/* Writes caps as the words that change the default set ("net_raw:off
+ * sys_nice:on"), in capability order; "" when it is the default. */
+char *vs_caps_format(const vs_caps_t *caps);
+
 /* Masks and makes read-only the kernel interfaces below `rootfs`'s /proc and
  * /sys. Called in the child after /proc and /sys are mounted there. */
 int vs_security_mask_paths(const char *rootfs, vs_error_t *err);

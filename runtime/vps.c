@@ -129,6 +129,26 @@ static int load_security(struct vps *v, const vs_kv_t *config, vs_error_t *err)
         return 0;
 }
 
+int vsd_vps_set_caps(struct vsd *d, struct vps *v, const char *words, vs_error_t *err)
+{
+        cleanup_free char *path = vs_strdupf("%s/config", v->name);
+        cleanup_kv vs_kv_t config = { 0 };
+        cleanup_free char *text = NULL;
+        const char *current;
+        vs_caps_t caps;
+
+        if (load_config(d, v->name, &config, err) < 0)
+                return -1;
+        vs_caps_default(&caps);
+        current = vs_kv_get(&config, "capability");
+        if ((current && vs_caps_parse(current, &caps, err) < 0) ||
+            vs_caps_parse(words, &caps, err) < 0)
+                return -1;
+        text = vs_caps_format(&caps);
+        vs_kv_set(&config, "capability", *text ? text : NULL);
+        return vs_kv_save(d->vps_fd, path, &config, 1, err);
+}
+
 /* ---- state file ---- */
 
 static void exit_text(const struct vps *v, char *buf, size_t size)

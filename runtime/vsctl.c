@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "security.h"
 #include "vs/cleanup.h"
 #include "vs/fsutil.h"
 #include "vs/limits.h"
@@ -323,14 +324,19 @@ static int cmd_set(struct ctx *ctx, int argc, char **argv)
 {
         struct option opts[4 + VS_LIM_COUNT] = {
                 { "no-save", no_argument, NULL, 'N' },
+                { "capability", required_argument, NULL, 'C' },
                 { "help", no_argument, NULL, 'h' },
         };
         cleanup_json json_object *limits = json_object_new_object();
+        cleanup_free char *caps = NULL;
         json_object *args;
         vs_limits_t l = { 0 };
+        vs_caps_t check;
+        vs_error_t err = { 0 };
         int opt, bad = 0, rc, no_save = 0;
 
-        add_limit_options(opts, 2);
+        add_limit_options(opts, 3); /* after the three above */
+        vs_caps_default(&check);
         reset_getopt();
         while ((opt = next_opt(ctx, argc, argv, "h", opts, &bad)) != -1) {
                 if (bad)
@@ -338,13 +344,24 @@ static int cmd_set(struct ctx *ctx, int argc, char **argv)
                 no_save |= opt == 'N';
                 if (opt >= LIMIT_OPT && (rc = take_limit(ctx, opt, &l, limits)) != EXIT_OK)
                         return rc;
+                if (opt == 'C') {
+                        char *joined;
+
+                        if (vs_caps_parse(optarg, &check, &err) < 0)
+                                return usage_error(ctx, "--capability: %s", err.msg);
+                        joined = vs_strdupf("%s%s%s", caps ? caps : "", caps ? " " : "", optarg);
+                        free(caps);
+                        caps = joined;
+                }
         }
         if ((rc = take_name(ctx, argc, argv, "VPS name")) != EXIT_OK)
                 return rc;
-        if (!l.set)
-                return usage_error(ctx, "no limit given");
+        if (!l.set && !caps)
+                return usage_error(ctx, "no limit or capability given");
         args = json_object_new_object();
         json_object_object_add(args, "limits", steal_ptr(limits));
+        if (caps)
+                json_object_object_add(args, "capability", json_object_new_string(caps));
         if (no_save)
                 json_object_object_add(args, "no_save", json_object_new_boolean(1));
         return simple_call(ctx, "set", ctx->name, args);
@@ -1519,11 +1536,16 @@ static const struct command commands[] = {
           "                     confined only by namespaces, capabilities and "
           "seccomp\n" LIMIT_HELP },
         { "start", NULL, cmd_start, "start NAME", "Start a stopped VPS.\n" },
-        { "set", NULL, cmd_set, "set NAME [--no-save] LIMIT-OPTIONS...",
+        { "set", NULL, cmd_set,
+          "set NAME [--no-save] [--capability CAP:on|off]... LIMIT-OPTIONS...",
           "Change limits: at once on a running VPS (in its cgroup), and in its config\n"
           "(applied at every start) unless --no-save. Values are checked first; a bad\n"
           "one changes nothing.\n"
-          "  --no-save          change the running VPS only\n" LIMIT_HELP },
+          "  --no-save          change the running VPS only\n"
+          "  --capability CAP:on|off\n"
+          "                     keep (on) or drop (off) a capability from the VPS's\n"
+          "                     set, e.g. net_raw:off (saved; applies at the next "
+          "start)\n" LIMIT_HELP },
         { "stop", NULL, cmd_stop, "stop NAME [--timeout S] [--fast]",
           "Stop a running VPS: send its init the stop signal, wait, then kill every\n"
           "process of the VPS.\n"

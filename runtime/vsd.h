@@ -90,6 +90,9 @@ struct vps *vsd_vps_find(struct vsd *d, const char *name);
 int vsd_vps_load_all(struct vsd *d, vs_error_t *err);
 int vsd_vps_create(struct vsd *d, const char *name, const char *tmpl, const char *hostname,
                    int privileged, const vs_limits_t *limits, vs_error_t *err);
+/* Changes the VPS's capability set by "NAME:on|off" words, in its config;
+ * a running VPS gets it at its next start. */
+int vsd_vps_set_caps(struct vsd *d, struct vps *v, const char *words, vs_error_t *err);
 /* Changes limits: live on a running VPS, and in its config unless !save. */
 int vsd_vps_set(struct vsd *d, struct vps *v, const vs_limits_t *changes, int save,
                 vs_error_t *err);

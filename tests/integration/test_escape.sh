@@ -182,6 +182,33 @@ test_vsd_binary_cannot_be_overwritten_through_proc_exe() {
         expect_eq "$sum_before" "$(md5sum <"$BIN/vsd")" "vsd's binary unchanged"
 }
 
+# CapBnd of a process in the VPS, as a number
+cap_bound() {
+        printf '%d' "0x$(vs exec "$1" -- grep CapBnd /proc/self/status | awk '{print $2}')"
+}
+
+test_capability_set_changes_what_root_keeps() {
+        local net_raw=$((1 << 13)) sys_module=$((1 << 16))
+        vs create capv --template busybox
+        vs start capv
+        [ $(($(cap_bound capv) & net_raw)) -ne 0 ] || fail "net_raw not in the default set"
+        [ $(($(cap_bound capv) & sys_module)) -eq 0 ] || fail "sys_module in the default set"
+        vs exec capv -- ping -c 1 -W 2 127.0.0.1 >/dev/null || fail "ping with net_raw"
+        expect_rc 2 "unknown capability" -- vs set capv --capability no_such_cap:off
+        expect_contains "$ERR" "no_such_cap" "message"
+        expect_rc 2 "bad syntax" -- vs set capv --capability net_raw
+        vs set capv --capability net_raw:off
+        grep -q '^capability = net_raw:off$' "$(vps_dir capv)/config" || fail "not saved"
+        vs restart --timeout 5 capv
+        [ $(($(cap_bound capv) & net_raw)) -eq 0 ] || fail "net_raw still in the bounding set"
+        expect_rc 1 "ping without net_raw" -- vs exec capv -- ping -c 1 -W 2 127.0.0.1
+        vs set capv --capability net_raw:on
+        ! grep -q '^capability' "$(vps_dir capv)/config" || fail "default set not written back as default"
+        vs restart --timeout 5 capv
+        vs exec capv -- ping -c 1 -W 2 127.0.0.1 >/dev/null || fail "ping after net_raw:on"
+        vs destroy --force capv
+}
+
 test_files_belong_to_the_vps_id_range() {
         local base_esc base_other
         base_esc=$(sed -n 's/^id_base = //p' "$(vps_dir esc)/config")
