@@ -226,11 +226,15 @@ static int try_open_by_handle(const char *path)
                 struct file_handle h;
                 unsigned char bytes[128];
         } handle = { .h.handle_bytes = 128 };
-        int mount_id;
+        int mount_id, mount_fd;
 
         if (syscall(SYS_name_to_handle_at, AT_FDCWD, path, &handle.h, &mount_id, 0) < 0)
                 return refused("name_to_handle_at");
-        return verdict(syscall(SYS_open_by_handle_at, AT_FDCWD, &handle.h, O_RDONLY),
+        /* the handle is looked up on the file system of this fd */
+        mount_fd = open(path, O_RDONLY | O_DIRECTORY);
+        if (mount_fd < 0)
+                return refused("open the file system");
+        return verdict(syscall(SYS_open_by_handle_at, mount_fd, &handle.h, O_RDONLY),
                        "open_by_handle_at");
 }
 
