@@ -38,7 +38,7 @@ if [ "$(id -u)" -ne 0 ]; then
         failed=$((failed + 1))
         failures+=("integration (not root)")
 else
-        for t in tests/integration/test_*.sh; do
+        for t in tests/integration/test_*.sh tests/integration/*/test_*.sh; do
                 log=$(mktemp)
                 BUILD="$BUILD" timeout 900 bash "$t" 2>&1 | tee "$log"
                 rc=${PIPESTATUS[0]}

@@ -3,7 +3,7 @@
 # a control on the host where the same attempt is harmless there. Every
 # attempt runs through the payload's "try", which first proves that it runs
 # inside a VPS: a marker file made here on the host must be invisible to it.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 MARKER=""
 
