@@ -196,6 +196,12 @@ test_set_changes_a_running_vps_and_survives_a_vsd_restart() {
         grep -q '^ram = 128M$' "$(vps_dir s1)/config" || fail "ram not saved"
         vs set s1 --no-save --numproc 30
         expect_eq 30 "$(cg_read pids s1 pids.max)" "pids.max with --no-save"
+        vs set s1 --numfile 500
+        local init_pid
+        init_pid=$(vs list -H -o pid,name | awk '$2 == "s1" {print $1}')
+        expect_eq 500 "$(awk '/Max open files/ {print $4}' "/proc/$init_pid/limits")" \
+                "numfile of the running init"
+        expect_eq "500 500" "$(vs exec s1 -- /payload nofile)" "numfile of a new command"
         ! grep -q '^numproc' "$(vps_dir s1)/config" || fail "--no-save saved"
         # vsd dies; meanwhile the cgroup drifts; the restarted vsd re-applies
         kill -9 "$(vsd_pid)"
@@ -243,6 +249,8 @@ test_bad_limits_are_refused_and_change_nothing() {
         cp "$(vps_dir b1)/config" "$R/config.before"
         expect_rc 2 "burst above the cap" -- vs set b1 --cpu-burst 1s
         expect_contains "$ERR" "--cpu-burst 1s is more than the cap allows" "message"
+        expect_rc 2 "a CPU the host does not have" -- vs set b1 --cpumask 0,4096
+        expect_contains "$ERR" "--cpumask 0,4096 names a CPU this host does not have" "message"
         expect_rc 2 "no limit" -- vs set b1
         expect_rc 2 "unknown option" -- vs set b1 --cpulimt 10%
         expect_rc 3 "no such VPS" -- vs set nosuch --ram 64M
