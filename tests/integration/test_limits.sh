@@ -347,6 +347,33 @@ test_admission_reserve_refuses_and_overbook_admits() {
         vs destroy --force a3
 }
 
+# The Vserver paper's isolation check, in small: a UDP echo server in one VPS
+# answers every request while 9 other VPS each run a CPU hog. Latency
+# figures are for contrib/bench/isolation.sh; here only "every answer".
+test_udp_echo_answers_every_request_beside_9_cpu_hogs() {
+        local i out names=""
+        vs create e0 --template busybox
+        start_with_payload e0
+        for i in 1 2 3 4 5 6 7 8 9; do
+                vs create "h$i" --template busybox
+                start_with_payload "h$i"
+                names="$names h$i"
+        done
+        out=$(mktemp)
+        vs exec e0 -- /payload udpecho 7777 60 >"$out" &
+        wait_for 10 'grep -q ready "$out"' || fail "echo server did not start"
+        for i in $names; do vs exec "$i" -- /payload cpuburn 20 & done
+        wait_for 30 '[ "$(vs list -H -o nproc | awk "\$1 >= 2" | wc -l)" -ge 10 ]' ||
+                fail "hogs did not start"
+        local result
+        result=$(vs exec e0 -- /payload udpping 7777 200 2)
+        echo "    beside 9 CPU hogs: $result" >&2
+        expect_contains "$result" "sent 200 lost 0 " "every request answered"
+        for i in e0 $names; do vs destroy --force "$i"; done
+        wait
+        rm -f "$out"
+}
+
 test_stats_and_list_columns() {
         local json
         vs create t1 --template busybox
