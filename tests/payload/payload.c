@@ -230,9 +230,9 @@ static int applet_udpping(int argc, char **argv)
                 usleep((useconds_t)gap_us);
         }
         qsort(rtt, (size_t)got, sizeof(double), cmp_double);
+        /* got * 99 / 100 < got for any got >= 1 */
         printf("sent %d lost %d median_us %.0f p99_us %.0f max_us %.0f\n", count, count - got,
-               got ? rtt[got / 2] : 0, got ? rtt[(got * 99) / 100 < got ? (got * 99) / 100 : got - 1] : 0,
-               got ? rtt[got - 1] : 0);
+               got ? rtt[got / 2] : 0, got ? rtt[got * 99 / 100] : 0, got ? rtt[got - 1] : 0);
         return 0;
 }
 
