@@ -226,7 +226,8 @@ static int load_limits(struct vsd *d, const char *name, vs_limits_t *l, vs_error
 }
 
 /* A vsd that restarts writes the config's limits again: an admin may have
- * edited the config, or a --no-save change is to be dropped. */
+ * edited the config, or the cgroup files may have drifted while vsd was
+ * away. A --no-save value of a limit the config does not name stays. */
 static void reapply_limits(struct vsd *d, struct vps *v)
 {
         vs_error_t err = { 0 };

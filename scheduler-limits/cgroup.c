@@ -624,6 +624,11 @@ void vs_cgroup_tree_prune(vs_cgroup_tree_t *tree)
                                 close(dupfd);
                         continue;
                 }
+                /* on v2 vsd leaves its leaf for its own cgroup, so that the
+                 * leaf can go; that fails (and the leaf stays) where <own>
+                 * has controllers enabled, as in a delegated unit */
+                if (tree->hier[i].is_v2 && tree->mode == VS_CGROUP_V2)
+                        vs_write_string(tree->hier[i].own_fd, "cgroup.procs", "0", NULL);
                 while ((ent = readdir(dir)))
                         if (ent->d_type == DT_DIR && ent->d_name[0] != '.')
                                 unlinkat(tree->hier[i].base_fd, ent->d_name, AT_REMOVEDIR);
