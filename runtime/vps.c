@@ -229,6 +229,12 @@ int vsd_limits_check(const vs_limits_t *l, vs_error_t *err)
 
         if (vs_limits_check(l, err) < 0)
                 return -1;
+        if (VS_LIMIT_IS_SET(l, VS_LIM_CPUMASK) &&
+            vs_cpulist_max(l->text[VS_LIM_CPUMASK]) >= (unsigned)sysconf(_SC_NPROCESSORS_CONF))
+                return vs_error_kind(err, VS_E_USAGE, ERANGE,
+                                     "--cpumask %s names a CPU this host does not have (it has "
+                                     "%ld)",
+                                     l->text[VS_LIM_CPUMASK], sysconf(_SC_NPROCESSORS_CONF));
         if (!VS_LIMIT_IS_SET(l, VS_LIM_NUMFILE) || getrlimit(RLIMIT_NOFILE, &own) < 0)
                 return 0;
         /* the VPS's processes are vsd's children: they cannot get more */
@@ -276,7 +282,8 @@ static int load_limits(struct vsd *d, const char *name, vs_limits_t *l, vs_error
 }
 
 /* A vsd that restarts writes the config's limits again: an admin may have
- * edited the config, or a --no-save change is to be dropped. */
+ * edited the config, or the cgroup files may have drifted while vsd was
+ * away. A --no-save value of a limit the config does not name stays. */
 static void reapply_limits(struct vsd *d, struct vps *v)
 {
         vs_error_t err = { 0 };
@@ -872,7 +879,7 @@ int vsd_vps_set(struct vsd *d, struct vps *v, const vs_limits_t *changes, int sa
 {
         cleanup_free char *path = vs_strdupf("%s/config", v->name);
         cleanup_kv vs_kv_t config = { 0 };
-        vs_limits_t all;
+        vs_limits_t all, old;
 
         if (!save && v->phase == PHASE_STOPPED)
                 return vs_error_kind(err, VS_E_STATE, ESRCH,
@@ -880,16 +887,20 @@ int vsd_vps_set(struct vsd *d, struct vps *v, const vs_limits_t *changes, int sa
         if (load_config(d, v->name, &config, err) < 0 ||
             vs_limits_from_config(&config, &all, err) < 0)
                 return -1;
+        old = all;
         vs_limits_merge(&all, changes);
         if (vsd_limits_check(&all, err) < 0)
                 return -1;
         if (v->phase != PHASE_STOPPED && admit(d, v, &all, err) < 0)
                 return -1;
         /* every limit is written again: the new ones may depend on the old
-         * (memsw is ram + swap, the burst must fit the cap) */
+         * (memsw is ram + swap, the burst must fit the cap). What the kernel
+         * refuses half way is rolled back to the config's values. */
         if (v->phase != PHASE_STOPPED && v->cg &&
-            (apply_limits(d, v, &all, err) < 0 || set_init_nofile(v, changes, err) < 0))
+            (apply_limits(d, v, &all, err) < 0 || set_init_nofile(v, changes, err) < 0)) {
+                apply_limits(d, v, &old, NULL);
                 return -1;
+        }
         if (!save)
                 return 0;
         vs_limits_to_config(changes, &config);

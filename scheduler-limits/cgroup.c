@@ -580,12 +580,13 @@ int vs_cgroup_kill(vs_cgroup_t *cg, vs_error_t *err)
 }
 
 /* rmdir of a cgroup whose last task has just exited can briefly fail with
- * EBUSY while the kernel finishes the exit; retry for at most 100 ms. */
+ * EBUSY while the kernel finishes the exit (longer on a loaded host); retry
+ * for at most one second. */
 static int rmdir_cgroup(int parent_fd, const char *name)
 {
         struct timespec pause = { 0, 2 * 1000 * 1000 };
 
-        for (int attempt = 0; attempt < 50; attempt++) {
+        for (int attempt = 0; attempt < 500; attempt++) {
                 if (unlinkat(parent_fd, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
                         return 0;
                 if (errno != EBUSY)
@@ -624,6 +625,11 @@ void vs_cgroup_tree_prune(vs_cgroup_tree_t *tree)
                                 close(dupfd);
                         continue;
                 }
+                /* on v2 vsd leaves its leaf for its own cgroup, so that the
+                 * leaf can go; that fails (and the leaf stays) where <own>
+                 * has controllers enabled, as in a delegated unit */
+                if (tree->hier[i].is_v2 && tree->mode == VS_CGROUP_V2)
+                        vs_write_string(tree->hier[i].own_fd, "cgroup.procs", "0", NULL);
                 while ((ent = readdir(dir)))
                         if (ent->d_type == DT_DIR && ent->d_name[0] != '.')
                                 unlinkat(tree->hier[i].base_fd, ent->d_name, AT_REMOVEDIR);

@@ -100,6 +100,22 @@ int vs_cpulist_valid(const char *text)
         }
 }
 
+unsigned vs_cpulist_max(const char *text)
+{
+        unsigned long max = 0;
+
+        for (const char *p = text; *p;) {
+                char *end;
+                unsigned long n = strtoul(p, &end, 10);
+
+                if (end == p)
+                        break;
+                max = n > max ? n : max;
+                p = *end ? end + 1 : end;
+        }
+        return (unsigned)max;
+}
+
 static int parse_cpulimit(const char *text, uint64_t *micro, vs_error_t *err)
 {
         if (vs_parse_cpu(text, micro, err) < 0)

@@ -18,7 +18,8 @@ int vs_cgroup_tree_open(const char *name, vs_cgroup_tree_t **tree, vs_error_t *e
 void vs_cgroup_tree_free(vs_cgroup_tree_t *tree);
 vs_cgroup_mode_t vs_cgroup_tree_mode(const vs_cgroup_tree_t *tree);
 const char *vs_cgroup_mode_name(vs_cgroup_mode_t mode);
-/* Removes <own>/<name> and empty slices when nothing is left below. */
+/* Removes <own>/<name> and empty slices when nothing is left below. Called
+ * at exit: on v2 vsd first moves back out of its leaf <own>/<name>/vsd. */
 void vs_cgroup_tree_prune(vs_cgroup_tree_t *tree);
 
 /* Creates (or opens, when it exists) the VPS's cgroup on every hierarchy. */

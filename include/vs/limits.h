@@ -68,6 +68,8 @@ uint64_t vs_shares_to_weight(uint64_t shares);
 uint64_t vs_ioprio_to_weight(uint64_t prio);
 /* Whether text is a CPU list the kernel reads ("0-3,5"). */
 int vs_cpulist_valid(const char *text);
+/* The highest CPU of a valid list. */
+unsigned vs_cpulist_max(const char *text);
 
 /* One cgroup file write: the controller that owns the file, its name and
  * the text to write. */

@@ -13,7 +13,7 @@ test_enter_gives_a_working_terminal() {
 test_exec_tty_flag_after_name() {
         vs create tty2 --template busybox
         vs start tty2
-        expect_eq "/dev/pts/0" "$(script -qec "$BIN/vsctl --root $R exec tty2 -t -- tty" /dev/null | tr -d '\r')" "exec -t"
+        expect_eq "/dev/pts/0" "$(script -qec "$BIN/vsctl --root $R exec tty2 -t -- tty" /dev/null | tr -d '\r\000')" "exec -t"
         expect_eq "not a tty" "$(vs exec tty2 -- tty || true)" "exec without -t"
         vs destroy --force tty2
 }

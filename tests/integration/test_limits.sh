@@ -79,45 +79,61 @@ test_limits_are_in_the_cgroup_before_the_init_runs() {
         vs destroy --force l1
 }
 
-test_cpulimit_50_percent_gives_half_a_cpu() {
-        local before after t0 t1 share
-        vs create c1 --template busybox --cpulimit 50%
-        start_with_payload c1
-        vs exec c1 -- /payload cpuburn 6 &
-        wait_for 5 '[ "$(nprocs_of c1)" -ge 2 ]' || fail "burner did not start"
-        before=$(cpu_usec c1)
+# CPU share of a VPS over a 3 s window, in thousandths of a CPU.
+share_of() {
+        local before after t0 t1
+        before=$(cpu_usec "$1")
         t0=$(now_usec)
         sleep 3 # the measuring window, not a wait for an event
-        after=$(cpu_usec c1)
+        after=$(cpu_usec "$1")
         t1=$(now_usec)
-        share=$(((after - before) * 1000 / (t1 - t0)))
-        echo "    cpulimit 50%: got $share/1000 of a CPU over 3 s" >&2
-        [ "$share" -ge 450 ] && [ "$share" -le 550 ] || fail "share $share/1000, expected 500 ±10%"
+        echo $(((after - before) * 1000 / (t1 - t0)))
+}
+
+# CPU figures on a shared host: other load can take CPU from a VPS (never
+# give it more), so a window is measured again, at most 3 times, until it
+# lands in range; a figure above the cap fails at once.
+test_cpulimit_50_percent_gives_half_a_cpu() {
+        local share try
+        vs create c1 --template busybox --cpulimit 50%
+        start_with_payload c1
+        vs exec c1 -- /payload cpuburn 12 &
+        wait_for 5 '[ "$(nprocs_of c1)" -ge 2 ]' || fail "burner did not start"
+        for try in 1 2 3; do
+                share=$(share_of c1)
+                echo "    cpulimit 50%: got $share/1000 of a CPU over 3 s" >&2
+                [ "$share" -le 550 ] || fail "share $share/1000 is above the cap"
+                [ "$share" -lt 450 ] || break
+        done
+        [ "$share" -ge 450 ] || fail "share $share/1000, expected 500 ±10%"
+        vs destroy --force c1 # ends the burner early
         wait
-        vs destroy --force c1
 }
 
 test_cpuunits_1_to_3_on_one_cpu() {
-        local a0 b0 a1 b1 ratio
+        local a0 b0 a1 b1 ratio try
         vs create u1 --template busybox --cpuunits 256 --cpumask 0
         vs create u3 --template busybox --cpuunits 768 --cpumask 0
         start_with_payload u1
         start_with_payload u3
-        vs exec u1 -- /payload cpuburn 6 &
-        vs exec u3 -- /payload cpuburn 6 &
+        vs exec u1 -- /payload cpuburn 12 &
+        vs exec u3 -- /payload cpuburn 12 &
         wait_for 5 '[ "$(nprocs_of u1)" -ge 2 ] && [ "$(nprocs_of u3)" -ge 2 ]' ||
                 fail "burners did not start"
-        a0=$(cpu_usec u1)
-        b0=$(cpu_usec u3)
-        sleep 3 # the measuring window
-        a1=$(cpu_usec u1)
-        b1=$(cpu_usec u3)
-        ratio=$(((b1 - b0) * 100 / (a1 - a0 + 1)))
-        echo "    cpuunits 256:768 on CPU 0: ratio $ratio/100 (want 300)" >&2
+        for try in 1 2 3; do
+                a0=$(cpu_usec u1)
+                b0=$(cpu_usec u3)
+                sleep 3 # the measuring window
+                a1=$(cpu_usec u1)
+                b1=$(cpu_usec u3)
+                ratio=$(((b1 - b0) * 100 / (a1 - a0 + 1)))
+                echo "    cpuunits 256:768 on CPU 0: ratio $ratio/100 (want 300)" >&2
+                [ "$ratio" -lt 225 ] || [ "$ratio" -gt 375 ] || break
+        done
         [ "$ratio" -ge 225 ] && [ "$ratio" -le 375 ] || fail "ratio $ratio/100, expected 3 ±25%"
-        wait
         vs destroy --force u1
         vs destroy --force u3
+        wait
 }
 
 test_ram_64M_oom_kills_the_hog_and_nobody_else() {
@@ -180,6 +196,12 @@ test_set_changes_a_running_vps_and_survives_a_vsd_restart() {
         grep -q '^ram = 128M$' "$(vps_dir s1)/config" || fail "ram not saved"
         vs set s1 --no-save --numproc 30
         expect_eq 30 "$(cg_read pids s1 pids.max)" "pids.max with --no-save"
+        vs set s1 --numfile 500
+        local init_pid
+        init_pid=$(vs list -H -o pid,name | awk '$2 == "s1" {print $1}')
+        expect_eq 500 "$(awk '/Max open files/ {print $4}' "/proc/$init_pid/limits")" \
+                "numfile of the running init"
+        expect_eq "500 500" "$(vs exec s1 -- /payload nofile)" "numfile of a new command"
         ! grep -q '^numproc' "$(vps_dir s1)/config" || fail "--no-save saved"
         # vsd dies; meanwhile the cgroup drifts; the restarted vsd re-applies
         kill -9 "$(vsd_pid)"
@@ -227,6 +249,8 @@ test_bad_limits_are_refused_and_change_nothing() {
         cp "$(vps_dir b1)/config" "$R/config.before"
         expect_rc 2 "burst above the cap" -- vs set b1 --cpu-burst 1s
         expect_contains "$ERR" "--cpu-burst 1s is more than the cap allows" "message"
+        expect_rc 2 "a CPU the host does not have" -- vs set b1 --cpumask 0,4096
+        expect_contains "$ERR" "--cpumask 0,4096 names a CPU this host does not have" "message"
         expect_rc 2 "no limit" -- vs set b1
         expect_rc 2 "unknown option" -- vs set b1 --cpulimt 10%
         expect_rc 3 "no such VPS" -- vs set nosuch --ram 64M
@@ -309,7 +333,7 @@ test_admission_reserve_refuses_and_overbook_admits() {
         json=$(vs node --json --cpu-reserve 50% --ram-reserve 1G)
         expect_eq 3000000 "$(json_field "$json" reserved_cpus_micro)" "reserved CPU"
         expect_eq "$((1 << 30))" "$(json_field "$json" reserved_memory_bytes)" "reserved memory"
-        expect_eq 2 "$(json_field "$json" fits)" "fits (CPU: 400% - 300% = 2 of 50%)"
+        expect_eq 2 "$(json_field "$json" fits)" "fits: CPU room 100% for 50% each"
         expect_contains "$(vs node)" "policy     overbook 2.00 (admits 400% CPU, 8.0G memory)" \
                 "node text"
         echo "policy = greedy" >>"$conf"
@@ -321,6 +345,33 @@ test_admission_reserve_refuses_and_overbook_admits() {
         vs destroy --force a1
         vs destroy --force a2
         vs destroy --force a3
+}
+
+# The Vserver paper's isolation check, in small: a UDP echo server in one VPS
+# answers every request while 9 other VPS each run a CPU hog. Latency
+# figures are for contrib/bench/isolation.sh; here only "every answer".
+test_udp_echo_answers_every_request_beside_9_cpu_hogs() {
+        local i out names=""
+        vs create e0 --template busybox
+        start_with_payload e0
+        for i in 1 2 3 4 5 6 7 8 9; do
+                vs create "h$i" --template busybox
+                start_with_payload "h$i"
+                names="$names h$i"
+        done
+        out=$(mktemp)
+        vs exec e0 -- /payload udpecho 7777 60 >"$out" &
+        wait_for 10 'grep -q ready "$out"' || fail "echo server did not start"
+        for i in $names; do vs exec "$i" -- /payload cpuburn 20 & done
+        wait_for 30 '[ "$(vs list -H -o nproc | awk "\$1 >= 2" | wc -l)" -ge 10 ]' ||
+                fail "hogs did not start"
+        local result
+        result=$(vs exec e0 -- /payload udpping 7777 200 2)
+        echo "    beside 9 CPU hogs: $result" >&2
+        expect_contains "$result" "sent 200 lost 0 " "every request answered"
+        for i in e0 $names; do vs destroy --force "$i"; done
+        wait
+        rm -f "$out"
 }
 
 test_stats_and_list_columns() {

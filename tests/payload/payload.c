@@ -1,6 +1,9 @@
 /* payload: a small static multi-call binary that tests use as a VPS's init or
  * command, so that tests need no distribution. Usage: payload APPLET ARGS. */
 #include <dirent.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/mount.h>
@@ -176,6 +179,83 @@ static int applet_ddwrite(int argc, char **argv)
                 }
         fsync(fd);
         printf("%.3f\n", now() - start);
+        return 0;
+}
+
+static int udp_socket(int port, struct sockaddr_in *addr)
+{
+        int fd = socket(AF_INET, SOCK_DGRAM, 0);
+        struct timeval tv = { 1, 0 };
+
+        memset(addr, 0, sizeof(*addr));
+        addr->sin_family = AF_INET;
+        addr->sin_port = htons((unsigned short)port);
+        addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (fd >= 0)
+                setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        return fd;
+}
+static int cmp_double(const void *a, const void *b)
+{
+        double x = *(const double *)a, y = *(const double *)b;
+
+        return x < y ? -1 : x > y;
+}
+/* udpecho PORT [S]: echoes datagrams on 127.0.0.1:PORT for S seconds
+ * (default 60), printing "ready" once bound. */
+static int applet_udpecho(int argc, char **argv)
+{
+        struct sockaddr_in addr, peer;
+        int fd = udp_socket(argc > 1 ? atoi(argv[1]) : 7777, &addr);
+        double end = now() + (argc > 2 ? atof(argv[2]) : 60);
+        char buf[512];
+
+        if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+                perror("udpecho");
+                return 1;
+        }
+        printf("ready\n");
+        fflush(stdout);
+        while (now() < end) {
+                socklen_t len = sizeof(peer);
+                ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&peer, &len);
+
+                if (n > 0)
+                        sendto(fd, buf, (size_t)n, 0, (struct sockaddr *)&peer, len);
+        }
+        return 0;
+}
+/* udpping PORT N [GAP_MS]: N requests, one at a time, GAP_MS apart (default
+ * 10); prints "sent N lost L median_us P p99_us Q max_us M". */
+static int applet_udpping(int argc, char **argv)
+{
+        struct sockaddr_in addr;
+        int fd = udp_socket(argc > 1 ? atoi(argv[1]) : 7777, &addr);
+        int count = argc > 2 ? atoi(argv[2]) : 100, got = 0;
+        long gap_us = (argc > 3 ? atol(argv[3]) : 10) * 1000;
+        double *rtt = calloc((size_t)(count > 0 ? count : 1), sizeof(double));
+        char buf[64];
+
+        if (fd < 0 || !rtt || count <= 0)
+                return 1;
+        for (int i = 0; i < count; i++) {
+                double t0 = now();
+                ssize_t n;
+
+                snprintf(buf, sizeof(buf), "%d", i);
+                sendto(fd, buf, strlen(buf) + 1, 0, (struct sockaddr *)&addr, sizeof(addr));
+                /* a late answer to an earlier request is not this one's */
+                do
+                        n = recv(fd, buf, sizeof(buf), 0);
+                while (n > 0 && atoi(buf) != i);
+                if (n > 0)
+                        rtt[got++] = (now() - t0) * 1e6;
+                usleep((useconds_t)gap_us);
+        }
+        qsort(rtt, (size_t)got, sizeof(double), cmp_double);
+        /* got * 99 / 100 < got for any got >= 1 */
+        printf("sent %d lost %d median_us %.0f p99_us %.0f max_us %.0f\n", count, count - got,
+               got ? rtt[got / 2] : 0, got ? rtt[got * 99 / 100] : 0, got ? rtt[got - 1] : 0);
         return 0;
 }
 
@@ -426,6 +506,8 @@ static const struct {
           "forkbomb [HOLD]: fork until refused, print the count, hold" },
         { "nofile", applet_nofile, "nofile: print RLIMIT_NOFILE soft and hard" },
         { "ddwrite", applet_ddwrite, "ddwrite FILE [MiB]: O_DIRECT write, print seconds" },
+        { "udpecho", applet_udpecho, "udpecho PORT [S]: UDP echo server on 127.0.0.1" },
+        { "udpping", applet_udpping, "udpping PORT N [GAP_MS]: N round trips, latency" },
 };
 
 int main(int argc, char **argv)

@@ -115,6 +115,9 @@ static void test_cpulist(void **state)
         assert_false(vs_cpulist_valid("a"));
         assert_false(vs_cpulist_valid("1 2"));
         assert_false(vs_cpulist_valid("-1"));
+        assert_int_equal(vs_cpulist_max("0-3,5"), 5);
+        assert_int_equal(vs_cpulist_max("7,2-4"), 7);
+        assert_int_equal(vs_cpulist_max("0"), 0);
 }
 
 static void test_cross_checks(void **state)

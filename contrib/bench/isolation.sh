@@ -1,0 +1,95 @@
+#!/bin/bash
+# paene isolation benchmark, after the Vserver paper's experiment (a game
+# server beside 9 CPU-hog VPS): round trips to a UDP echo server in one VPS,
+# alone, then with neighbours that hog the CPU, fork-bomb, hog memory or
+# write to disk, each neighbour under its limits.
+#
+# VPS have only their loopback for now (networking is another issue), so the
+# client runs in the echo server's VPS too: a round trip is two wake-ups of
+# processes in that VPS, which is what the neighbours could delay.
+#
+# Runs on the integration test harness (tests/integration/lib.sh): a private
+# vsd, state root, cgroup name and network namespace, all removed at exit.
+#
+# Usage: [BUILD=build] contrib/bench/isolation.sh [REQUESTS]   (as root;
+# REQUESTS per scenario, default 1000, 2 ms apart). Figures go to stdout.
+set -u
+REQUESTS=${1:-1000}
+case $REQUESTS in
+'' | *[!0-9]* | 0*) echo "usage: isolation.sh [REQUESTS]   (1..100000)" >&2; exit 2 ;;
+esac
+[ "$REQUESTS" -le 100000 ] || { echo "usage: isolation.sh [REQUESTS]   (1..100000)" >&2; exit 2; }
+. "$(dirname "$0")/../../tests/integration/lib.sh"
+trap teardown EXIT
+setup
+
+GAP_MS=2
+# how long a neighbour's load must last to cover one scenario's requests
+LOAD_S=$((REQUESTS * (GAP_MS + 1) / 1000 + 5))
+
+make_vps() { # name options...
+        local name=$1
+        shift
+        vs create "$name" --template busybox "$@" >/dev/null
+        vs start "$name"
+        install_payload "$name"
+}
+
+# scenario NAME: one line of figures for REQUESTS round trips
+scenario() {
+        local out
+        out=$(vs exec echo0 -- /payload udpping 7777 "$REQUESTS" "$GAP_MS")
+        # "sent N lost L median_us P p99_us Q max_us M"
+        echo "$out" | awk -v s="$1" '{printf "%-26s median %6.3f  p99 %6.3f  max %7.3f ms  lost %d of %d\n",
+                s, $6 / 1000, $8 / 1000, $10 / 1000, $4, $2}'
+}
+
+# all_loaded NAME...: each named VPS runs its load beside its init
+all_loaded() {
+        local table v
+        table=$(vs list -H -o name,nproc)
+        for v in "$@"; do
+                echo "$table" | awk -v n="$v" '$1 == n && $2 >= 2 {ok = 1} END {exit !ok}' || return 1
+        done
+}
+
+# Waits (bounded) until the named VPS run their load.
+loaded() {
+        wait_for 60 "all_loaded $*" || die "the load in $* did not start"
+}
+
+make_vps echo0
+for i in 1 2 3 4 5 6 7 8 9; do make_vps "hog$i"; done
+make_vps bomb --numproc 100
+make_vps hungry --ram 64M
+make_vps writer --iolimit 20M
+
+vs exec echo0 -- /payload udpecho 7777 3600 >"$R/echo.out" &
+wait_for 10 "grep -q ready '$R/echo.out'" || die "echo server did not start"
+
+echo "paene isolation benchmark: UDP round trips in one VPS, $REQUESTS requests $GAP_MS ms apart"
+echo "machine: nproc $(nproc), kernel $(uname -r), /sys/fs/cgroup is $(stat -f -c %T /sys/fs/cgroup)"
+scenario "alone"
+
+for i in 1 2 3 4 5 6 7 8 9; do vs exec "hog$i" -- /payload cpuburn "$LOAD_S" & done
+loaded hog1 hog2 hog3 hog4 hog5 hog6 hog7 hog8 hog9
+scenario "9 CPU-hog VPS"
+for i in 1 2 3 4 5 6 7 8 9; do vs stop --fast "hog$i"; done
+
+vs exec bomb -- /payload forkbomb "$LOAD_S" >/dev/null &
+loaded bomb
+scenario "fork bomb (numproc 100)"
+vs stop --fast bomb
+
+vs exec hungry -- sh -c "i=0; while [ \$i -lt 200 ]; do /payload memhog 200 >/dev/null 2>&1; i=\$((i + 1)); done" &
+loaded hungry
+scenario "memory hog (ram 64M)"
+vs stop --fast hungry
+
+vs exec writer -- /payload ddwrite /big $((LOAD_S * 20)) >/dev/null &
+loaded writer
+scenario "dd writer (iolimit 20M)"
+vs stop --fast writer
+
+vs destroy --force echo0 >/dev/null
+wait
