@@ -309,6 +309,14 @@ static void fill_info(int store_fd, const char *name, vs_template_info_t *info)
         info->bytes = fd >= 0 ? du_at(fd, &seen, &nseen, 0) : 0;
 }
 
+uint64_t vs_du_at(int dirfd)
+{
+        cleanup_free struct seen *seen = NULL;
+        size_t nseen = 0;
+
+        return du_at(dirfd, &seen, &nseen, 0);
+}
+
 static int cmp_info(const void *a, const void *b)
 {
         return strcmp(((const vs_template_info_t *)a)->name, ((const vs_template_info_t *)b)->name);

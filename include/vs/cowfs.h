@@ -28,6 +28,8 @@ int vs_template_list(int store_fd, vs_template_info_t **list, size_t *count, vs_
 int vs_template_remove(int store_fd, const char *name, vs_error_t *err);
 /* Reads a key of the template's meta file into a malloc'd string, or NULL. */
 char *vs_template_meta(int store_fd, const char *name, const char *key);
+/* Bytes allocated below dirfd, each hard-linked inode counted once. */
+uint64_t vs_du_at(int dirfd);
 /* Removes half-built templates that a crash left behind. */
 void vs_template_store_recover(int store_fd);
 
