@@ -268,37 +268,45 @@ static int open_fs_root(const char *dev, vs_error_t *err)
         return root;
 }
 
-/* Grows the file, tells the loop device, and lets ext4 grow itself online
- * (EXT4_IOC_RESIZE_FS), the way resize2fs does it on a mounted fs. */
-static int grow_fs(const char *image, uint64_t old_bytes, uint64_t bytes, int running,
-                   vs_error_t *err)
+/* Tells the loop device the file grew, and lets ext4 grow itself online
+ * (EXT4_IOC_RESIZE_FS, as resize2fs does on a mounted fs). The caller has
+ * grown the file and gives it back on failure. */
+static int grow_online(const char *image, uint64_t bytes, vs_error_t *err)
 {
-        cleanup_close int file = open(image, O_RDWR | O_CLOEXEC);
         cleanup_close int loopfd = -1;
         cleanup_close int root = -1;
         uint64_t blocks = bytes / IMAGE_BLOCK;
         char dev[64];
 
-        if (file < 0)
-                return vs_error_errno(err, "open %s", image);
-        if (ftruncate(file, (off_t)bytes) < 0)
-                return vs_error_errno(err, "grow %s", image);
-        loopfd = running ? loop_find(image, dev, sizeof(dev), err)
-                         : loop_attach(image, dev, sizeof(dev), err);
-        if (loopfd < 0 || (running && ioctl(loopfd, LOOP_SET_CAPACITY, 0) < 0 &&
-                           vs_error_errno(err, "resize %s", dev) < 0))
-                goto undo;
+        loopfd = loop_find(image, dev, sizeof(dev), err);
+        if (loopfd < 0)
+                return -1;
+        if (ioctl(loopfd, LOOP_SET_CAPACITY, 0) < 0)
+                return vs_error_errno(err, "resize %s", dev);
         root = open_fs_root(dev, err);
         if (root < 0)
-                goto undo;
-        if (ioctl(root, EXT4_IOC_RESIZE_FS, &blocks) < 0) {
-                vs_error_errno(err, "grow the file system on %s", dev);
-                goto undo;
-        }
-        return 0;
-undo:
-        /* the file system did not grow: give back the space */
-        if (ftruncate(file, (off_t)old_bytes) == 0 && running && loopfd >= 0)
+                return -1;
+        if (ioctl(root, EXT4_IOC_RESIZE_FS, &blocks) == 0)
+                return 0;
+        if (errno == EPERM)
+                return vs_error_kind(err, VS_E_PERM, EPERM,
+                                     "growing a mounted ext4 needs CAP_SYS_RESOURCE, which vsd "
+                                     "lacks here (stop the VPS and resize it)");
+        return vs_error_errno(err, "grow the file system on %s", dev);
+}
+
+static int grow_running(const char *image, uint64_t old_bytes, uint64_t bytes, vs_error_t *err)
+{
+        cleanup_close int loopfd = -1;
+        char dev[64];
+
+        if (truncate(image, (off_t)bytes) < 0)
+                return vs_error_errno(err, "grow %s", image);
+        if (grow_online(image, bytes, err) == 0)
+                return 0;
+        /* the file system did not grow: give the space back */
+        if (truncate(image, (off_t)old_bytes) == 0 &&
+            (loopfd = loop_find(image, dev, sizeof(dev), NULL)) >= 0)
                 ioctl(loopfd, LOOP_SET_CAPACITY, 0);
         return -1;
 }
@@ -325,9 +333,9 @@ static int run_tool(char *const argv[], int *status, vs_error_t *err)
         return 0;
 }
 
-/* Offline shrink: ext4 cannot shrink online. resize2fs refuses a size the
- * data does not fit in, and then nothing has changed. */
-static int shrink_fs(const char *image, uint64_t bytes, vs_error_t *err)
+/* Offline resize with resize2fs (libext2fs has no resize of its own). It
+ * refuses a size the data does not fit in, and then nothing has changed. */
+static int resize_offline(const char *image, uint64_t old_bytes, uint64_t bytes, vs_error_t *err)
 {
         char size_arg[32];
         char *const fsck[] = { "e2fsck", "-fp", (char *)image, NULL };
@@ -339,15 +347,23 @@ static int shrink_fs(const char *image, uint64_t bytes, vs_error_t *err)
                 return -1;
         if (!WIFEXITED(status) || WEXITSTATUS(status) > 1)
                 return vs_error_set(err, EIO, "e2fsck found errors in %s it could not fix", image);
+        if (bytes > old_bytes && truncate(image, (off_t)bytes) < 0)
+                return vs_error_errno(err, "grow %s", image);
         if (run_tool(resize, &status, err) < 0)
-                return -1;
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                return vs_error_kind(err, VS_E_STATE, ENOSPC,
-                                     "the data does not fit in %lluK (resize2fs refused)",
-                                     (unsigned long long)(bytes / 1024));
-        if (truncate(image, (off_t)bytes) < 0)
+                goto undo;
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                vs_error_kind(err, VS_E_STATE, ENOSPC,
+                              "resize2fs refused %lluK (the files do not fit?)",
+                              (unsigned long long)(bytes / 1024));
+                goto undo;
+        }
+        if (bytes < old_bytes && truncate(image, (off_t)bytes) < 0)
                 return vs_error_errno(err, "truncate %s", image);
         return 0;
+undo:
+        if (bytes > old_bytes)
+                (void)!truncate(image, (off_t)old_bytes);
+        return -1;
 }
 
 static int image_resize(const char *vps_path, int running, const vs_disk_limits_t *lim,
@@ -361,13 +377,13 @@ static int image_resize(const char *vps_path, int running, const vs_disk_limits_
                 return vs_error_errno(err, "stat %s", image);
         if (bytes == (uint64_t)st.st_size)
                 return 0;
-        if (bytes > (uint64_t)st.st_size)
-                return grow_fs(image, (uint64_t)st.st_size, bytes, running, err);
+        if (running && bytes > (uint64_t)st.st_size)
+                return grow_running(image, (uint64_t)st.st_size, bytes, err);
         if (running)
                 return vs_error_kind(err, VS_E_STATE, EBUSY,
                                      "shrinking the disk needs the VPS stopped (ext4 grows "
                                      "online, it does not shrink online)");
-        return shrink_fs(image, bytes, err);
+        return resize_offline(image, (uint64_t)st.st_size, bytes, err);
 }
 
 /* ---- create, usage ---- */
@@ -394,12 +410,13 @@ static int image_usage(const char *vps_path, const char *root_path, vs_disk_usag
 {
         cleanup_free char *image = vs_strdupf("%s/%s", vps_path, IMAGE_FILE);
         struct statvfs sv;
+        struct stat st;
 
         memset(usage, 0, sizeof(*usage));
         /* a running VPS's root is an overlay, whose statfs is its upper
          * layer's: the mounted image, with exact counts */
-        if (root_path && statvfs(root_path, &sv) == 0) {
-                usage->bytes_limit = (uint64_t)sv.f_blocks * sv.f_frsize;
+        if (root_path && statvfs(root_path, &sv) == 0 && stat(image, &st) == 0) {
+                usage->bytes_limit = (uint64_t)st.st_size;
                 usage->bytes_used = (uint64_t)(sv.f_blocks - sv.f_bfree) * sv.f_frsize;
                 usage->inodes_limit = sv.f_files;
                 usage->inodes_used = sv.f_files - sv.f_ffree;

@@ -14,6 +14,7 @@
 #include "spawn.h"
 #include "vs/cleanup.h"
 #include "vs/cowfs.h"
+#include "vs/diskquota.h"
 #include "vs/fsutil.h"
 #include "vs/log.h"
 #include "vs/parse.h"
@@ -68,19 +69,35 @@ static int handle_ping(struct vsd *d, struct client *c, vs_request_t *req, vs_er
         return 0;
 }
 
+/* --diskspace SIZE[:HARD] and --diskinodes N[:HARD], as the admin typed them. */
+static int disk_limit_args(const vs_request_t *req, vs_disk_limits_t *lim, vs_error_t *err)
+{
+        const char *space = vs_json_str(req->args, "diskspace");
+        const char *inodes = vs_json_str(req->args, "diskinodes");
+
+        memset(lim, 0, sizeof(*lim));
+        if (space && vs_disk_parse_space(space, &lim->space, err) < 0)
+                return -1;
+        if (inodes && vs_disk_parse_inodes(inodes, &lim->inodes, err) < 0)
+                return -1;
+        return 0;
+}
+
 static int handle_create(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
 {
         const char *tmpl = vs_json_str(req->args, "template");
         const char *hostname = vs_json_str(req->args, "hostname");
+        vs_disk_limits_t lim;
 
         if (vs_parse_name(req->name, "VPS name", err) < 0)
                 return -1;
         if (!tmpl)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL, "--template is required");
         if (vs_parse_name(tmpl, "template name", err) < 0 ||
-            (hostname && vs_parse_hostname(hostname, err) < 0))
+            (hostname && vs_parse_hostname(hostname, err) < 0) ||
+            disk_limit_args(req, &lim, err) < 0)
                 return -1;
-        if (vsd_vps_create(d, req->name, tmpl, hostname ? hostname : req->name, err) < 0)
+        if (vsd_vps_create(d, req->name, tmpl, hostname ? hostname : req->name, &lim, err) < 0)
                 return -1;
         vs_log(LOG_INFO, "created %s from template %s", req->name, tmpl);
         reply_ok(d, c);
@@ -146,6 +163,26 @@ static int handle_destroy(struct vsd *d, struct client *c, vs_request_t *req, vs
         if (vsd_vps_destroy(d, v, err) < 0)
                 return -1;
         vs_log(LOG_INFO, "destroyed %s", req->name);
+        reply_ok(d, c);
+        return 0;
+}
+
+static int handle_resize(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
+{
+        struct vps *v = find_named(d, req, err);
+        vs_disk_limits_t lim;
+
+        if (!v || disk_limit_args(req, &lim, err) < 0)
+                return -1;
+        if (vs_json_str(req->args, "diskinodes"))
+                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                     "the inode count of a disk image is fixed when it is made");
+        if (!lim.space.hard)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL, "--diskspace is required");
+        if (vsd_vps_resize(d, v, &lim.space, err) < 0)
+                return -1;
+        vs_log(LOG_INFO, "resized the disk of %s to %llu bytes", v->name,
+               (unsigned long long)lim.space.hard);
         reply_ok(d, c);
         return 0;
 }
@@ -453,6 +490,7 @@ static const struct {
         { "restart", handle_restart },
         { "destroy", handle_destroy },
         { "status", handle_status },
+        { "resize", handle_resize },
         { "list", handle_list },
         { "exec", handle_exec },
         { "logs", handle_logs },

@@ -289,6 +289,8 @@ static int init_child(const struct vs_init_spec *spec, vs_error_t *err)
                 return vs_error_errno(err, "setsid");
         if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
                 return vs_error_errno(err, "make mounts private");
+        if (spec->disk_attach && spec->disk_attach(spec->vps_path, err) < 0)
+                return vs_error_wrap(err, "attach disk");
         if (vs_rootfs_mount(spec->lower, spec->upper, spec->work, spec->rootfs, err) < 0)
                 return vs_error_wrap(err, "mount rootfs");
         if (setup_dev(spec->rootfs, err) < 0 || setup_kernel_fs(spec->rootfs, err) < 0)

@@ -16,7 +16,11 @@ struct vs_init_spec {
         const char *lower; /* template rootfs */
         const char *upper; /* the VPS's layers, absolute paths */
         const char *work;
-        const char *rootfs;     /* mount point */
+        const char *rootfs;   /* mount point */
+        const char *vps_path; /* the VPS's directory */
+        /* the disk backend's attach, run in the new mount namespace before
+         * the overlay (vs_disk_backend_t.attach), or NULL */
+        int (*disk_attach)(const char *vps_path, vs_error_t *err);
         char *const *init_argv; /* NULL: /sbin/init if present, else vsinit */
         int vsinit_fd;          /* sealed memfd of the built-in init, or -1 */
         int console_fd;         /* init's stdout and stderr */

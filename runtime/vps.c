@@ -305,6 +305,7 @@ int vsd_vps_load_all(struct vsd *d, vs_error_t *err)
 /* ---- create ---- */
 
 static int write_new_config(int dirfd, const char *name, const char *tmpl, const char *hostname,
+                            const vs_disk_backend_t *disk, const vs_disk_limits_t *lim,
                             vs_error_t *err)
 {
         cleanup_kv vs_kv_t config = { 0 };
@@ -315,14 +316,17 @@ static int write_new_config(int dirfd, const char *name, const char *tmpl, const
         vs_kv_set(&config, "hostname", hostname);
         vs_kv_set(&config, "slice", VS_DEFAULT_SLICE);
         vs_kv_setf(&config, "created", "%lld", (long long)time(NULL));
+        vsd_disk_config_set(&config, disk, lim);
         return vs_kv_save(dirfd, "config", &config, 1, err);
 }
 
 int vsd_vps_create(struct vsd *d, const char *name, const char *tmpl, const char *hostname,
-                   vs_error_t *err)
+                   const vs_disk_limits_t *lim, vs_error_t *err)
 {
         cleanup_free char *creating = vs_strdupf(".%s%s", name, CREATING_SUFFIX);
+        cleanup_free char *creating_path = vs_strdupf("%s/%s", d->vps_dir, creating);
         cleanup_close int dirfd = -1;
+        const vs_disk_backend_t *disk = vsd_disk_backend_for_new(d, lim, err);
         struct vps *v;
         struct stat st;
 
@@ -331,12 +335,14 @@ int vsd_vps_create(struct vsd *d, const char *name, const char *tmpl, const char
         if (!vs_template_exists(d->tmpl_fd, tmpl))
                 return vs_error_kind(err, VS_E_NOTFOUND, ENOENT,
                                      "no such template '%s' (see: vsctl template list)", tmpl);
+        if (!disk)
+                return -1;
         vs_rmtree_at(d->vps_fd, creating, NULL);
         if (mkdirat(d->vps_fd, creating, 0700) < 0)
                 return vs_error_errno(err, "mkdir");
         dirfd = open_vps_dir(d, creating, err);
-        if (dirfd < 0 || vs_rootfs_prepare(dirfd, err) < 0 ||
-            write_new_config(dirfd, name, tmpl, hostname, err) < 0 ||
+        if (dirfd < 0 || disk->create(dirfd, creating_path, lim, err) < 0 ||
+            write_new_config(dirfd, name, tmpl, hostname, disk, lim, err) < 0 ||
             renameat(d->vps_fd, creating, d->vps_fd, name) < 0) {
                 if (dirfd >= 0 && err && !err->msg[0])
                         vs_error_errno(err, "publish");
@@ -383,7 +389,7 @@ static int open_console(struct vsd *d, struct vps *v, vs_error_t *err)
 }
 
 struct start_paths {
-        char *lower, *upper, *work, *rootfs;
+        char *lower, *upper, *work, *rootfs, *vps;
 };
 
 static void start_paths_free(struct start_paths *p)
@@ -392,6 +398,7 @@ static void start_paths_free(struct start_paths *p)
         free(p->upper);
         free(p->work);
         free(p->rootfs);
+        free(p->vps);
 }
 
 static int spawn_vps_init(struct vsd *d, struct vps *v, const vs_kv_t *config, vs_error_t *err)
@@ -400,11 +407,13 @@ static int spawn_vps_init(struct vsd *d, struct vps *v, const vs_kv_t *config, v
         const char *hostname = vs_kv_get(config, "hostname");
         cleanup_strv char **init_argv = init && *init ? split_argv(init) : NULL;
         cleanup_close int console_fd = open_console(d, v, err);
+        const vs_disk_backend_t *disk = vsd_disk_backend_of(config);
         struct start_paths p = {
                 .lower = vs_strdupf("%s/%s/rootfs", d->tmpl_dir, vs_kv_get(config, "template")),
-                .upper = vs_strdupf("%s/%s/upper", d->vps_dir, v->name),
-                .work = vs_strdupf("%s/%s/work", d->vps_dir, v->name),
+                .upper = vs_strdupf("%s/%s/%s/upper", d->vps_dir, v->name, disk->layers),
+                .work = vs_strdupf("%s/%s/%s/work", d->vps_dir, v->name, disk->layers),
                 .rootfs = vs_strdupf("%s/%s/rootfs", d->vps_dir, v->name),
+                .vps = vs_strdupf("%s/%s", d->vps_dir, v->name),
         };
         struct vs_init_spec spec = {
                 .hostname = hostname && *hostname ? hostname : v->name,
@@ -412,6 +421,8 @@ static int spawn_vps_init(struct vsd *d, struct vps *v, const vs_kv_t *config, v
                 .upper = p.upper,
                 .work = p.work,
                 .rootfs = p.rootfs,
+                .vps_path = p.vps,
+                .disk_attach = disk->attach,
                 .init_argv = init_argv,
                 .vsinit_fd = d->vsinit_fd,
                 .console_fd = console_fd,
@@ -635,6 +646,7 @@ json_object *vsd_vps_describe(struct vsd *d, struct vps *v)
         json_object_object_add(
                 obj, "uptime",
                 json_object_new_int64(v->phase == PHASE_STOPPED ? 0 : now - v->started_at));
+        vsd_disk_describe(d, v, &config, obj);
         exit_text(v, exit_buf, sizeof(exit_buf));
         json_object_object_add(obj, "exit",
                                json_object_new_string(v->phase == PHASE_STOPPED ? exit_buf : ""));

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "vs/cleanup.h"
+#include "vs/diskquota.h"
 #include "vs/fsutil.h"
 #include "vs/parse.h"
 #include "vs/protocol.h"
@@ -229,15 +230,49 @@ static int parse_name_only(struct ctx *ctx, int argc, char **argv)
 
 /* ---- create / start / stop / restart / destroy ---- */
 
+/* --diskspace SIZE[:HARD] and --diskinodes N[:HARD], checked here for exit
+ * code 2 and sent as typed; vsd checks them again. */
+struct disk_opts {
+        const char *space, *inodes;
+};
+
+static void disk_option(struct disk_opts *disk, int opt)
+{
+        if (opt == 'S')
+                disk->space = optarg;
+        else if (opt == 'I')
+                disk->inodes = optarg;
+}
+
+static int disk_check(const struct disk_opts *disk, vs_error_t *err)
+{
+        vs_limit_t l;
+
+        if (disk->space && vs_disk_parse_space(disk->space, &l, err) < 0)
+                return -1;
+        return disk->inodes ? vs_disk_parse_inodes(disk->inodes, &l, err) : 0;
+}
+
+static void disk_args(const struct disk_opts *disk, json_object *args)
+{
+        if (disk->space)
+                json_object_object_add(args, "diskspace", json_object_new_string(disk->space));
+        if (disk->inodes)
+                json_object_object_add(args, "diskinodes", json_object_new_string(disk->inodes));
+}
+
 static int cmd_create(struct ctx *ctx, int argc, char **argv)
 {
         static const struct option opts[] = {
                 { "template", required_argument, NULL, 't' },
                 { "hostname", required_argument, NULL, 'n' },
+                { "diskspace", required_argument, NULL, 'S' },
+                { "diskinodes", required_argument, NULL, 'I' },
                 { "help", no_argument, NULL, 'h' },
                 { NULL, 0, NULL, 0 },
         };
         const char *tmpl = NULL, *hostname = NULL;
+        struct disk_opts disk = { 0 };
         json_object *args;
         vs_error_t err = { 0 };
         int opt, bad = 0, rc;
@@ -250,19 +285,51 @@ static int cmd_create(struct ctx *ctx, int argc, char **argv)
                         tmpl = optarg;
                 else if (opt == 'n')
                         hostname = optarg;
+                else
+                        disk_option(&disk, opt);
         }
         if ((rc = take_name(ctx, argc, argv, "VPS name")) != EXIT_OK)
                 return rc;
         if (!tmpl)
                 return usage_error(ctx, "--template is required");
         if (vs_parse_name(tmpl, "template name", &err) < 0 ||
-            (hostname && vs_parse_hostname(hostname, &err) < 0))
+            (hostname && vs_parse_hostname(hostname, &err) < 0) || disk_check(&disk, &err) < 0)
                 return fail(ctx, &err);
         args = json_object_new_object();
         json_object_object_add(args, "template", json_object_new_string(tmpl));
         if (hostname)
                 json_object_object_add(args, "hostname", json_object_new_string(hostname));
+        disk_args(&disk, args);
         return simple_call(ctx, "create", ctx->name, args);
+}
+
+static int cmd_resize(struct ctx *ctx, int argc, char **argv)
+{
+        static const struct option opts[] = {
+                { "diskspace", required_argument, NULL, 'S' },
+                { "help", no_argument, NULL, 'h' },
+                { NULL, 0, NULL, 0 },
+        };
+        struct disk_opts disk = { 0 };
+        json_object *args;
+        vs_error_t err = { 0 };
+        int opt, bad = 0, rc;
+
+        reset_getopt();
+        while ((opt = next_opt(ctx, argc, argv, "h", opts, &bad)) != -1) {
+                if (bad)
+                        return bad;
+                disk_option(&disk, opt);
+        }
+        if ((rc = take_name(ctx, argc, argv, "VPS name")) != EXIT_OK)
+                return rc;
+        if (!disk.space)
+                return usage_error(ctx, "--diskspace is required");
+        if (disk_check(&disk, &err) < 0)
+                return fail(ctx, &err);
+        args = json_object_new_object();
+        disk_args(&disk, args);
+        return simple_call(ctx, "resize", ctx->name, args);
 }
 
 static int cmd_start(struct ctx *ctx, int argc, char **argv)
@@ -440,9 +507,10 @@ struct field {
 };
 
 static const struct field list_fields[] = {
-        { "name", "NAME", 0 },   { "state", "STATE", 0 },       { "pid", "PID", 1 },
-        { "nproc", "NPROC", 1 }, { "hostname", "HOSTNAME", 0 }, { "template", "TEMPLATE", 0 },
-        { "slice", "SLICE", 0 }, { "uptime", "UPTIME", 1 },     { "exit", "EXIT", 0 },
+        { "name", "NAME", 0 },   { "state", "STATE", 0 },         { "pid", "PID", 1 },
+        { "nproc", "NPROC", 1 }, { "hostname", "HOSTNAME", 0 },   { "template", "TEMPLATE", 0 },
+        { "slice", "SLICE", 0 }, { "uptime", "UPTIME", 1 },       { "exit", "EXIT", 0 },
+        { "disk", "DISK", 1 },   { "disklimit", "DISKLIMIT", 1 },
 };
 #define NFIELDS (sizeof(list_fields) / sizeof(list_fields[0]))
 #define DEFAULT_FIELDS "name,state,pid,nproc,hostname,template"
@@ -461,7 +529,8 @@ static int parse_fields(struct ctx *ctx, const char *text, const struct field **
                 if (i == NFIELDS)
                         return usage_error(ctx,
                                            "unknown field '%s' (fields: name, state, pid, "
-                                           "nproc, hostname, template, slice, uptime, exit)",
+                                           "nproc, hostname, template, slice, uptime, exit, disk, "
+                                           "disklimit)",
                                            f);
                 if (*n == NFIELDS)
                         return usage_error(ctx, "too many fields");
@@ -470,6 +539,17 @@ static int parse_fields(struct ctx *ctx, const char *text, const struct field **
         if (*n == 0)
                 return usage_error(ctx, "no fields given to -o");
         return EXIT_OK;
+}
+
+static void format_size(uint64_t bytes, char *buf, size_t size);
+
+/* Sizes in the table are 1024-based; 0 (no limit, nothing used) is "-". */
+static void format_disk(uint64_t bytes, char *buf, size_t size)
+{
+        if (bytes == 0)
+                snprintf(buf, size, "-");
+        else
+                format_size(bytes, buf, size);
 }
 
 static void cell_text(json_object *vps, const struct field *f, char *buf, size_t size)
@@ -484,6 +564,10 @@ static void cell_text(json_object *vps, const struct field *f, char *buf, size_t
                         snprintf(buf, size, "-");
                 else
                         format_duration(secs, buf, size);
+                return;
+        }
+        if (strncmp(f->name, "disk", 4) == 0) {
+                format_disk(value ? (uint64_t)json_object_get_int64(value) : 0, buf, size);
                 return;
         }
         if (strcmp(f->name, "pid") == 0 && value && json_object_get_int(value) == 0) {
@@ -1106,10 +1190,24 @@ static int cmd_template(struct ctx *ctx, int argc, char **argv)
 static int cmd_help(struct ctx *ctx, int argc, char **argv);
 
 static const struct command commands[] = {
-        { "create", NULL, cmd_create, "create NAME --template T [--hostname H]",
+        { "create", NULL, cmd_create,
+          "create NAME --template T [--hostname H] [--diskspace SIZE[:HARD]] [--diskinodes "
+          "N[:HARD]]",
           "Create a stopped VPS from template T.\n"
           "  -t, --template T   template to build the VPS on (see: vsctl template list)\n"
-          "  -n, --hostname H   hostname inside the VPS (default: NAME)\n" },
+          "  -n, --hostname H   hostname inside the VPS (default: NAME)\n"
+          "  --diskspace SIZE[:HARD]\n"
+          "                     limit the VPS's own files (its copy-on-write layer) to\n"
+          "                     HARD bytes (default SIZE; K M G T, 8M to 16T): they live on\n"
+          "                     an ext4 image of that size (disk backend image, or\n"
+          "                     vsd.conf's disk_backend); writing past it fails with ENOSPC\n"
+          "  --diskinodes N[:HARD]\n"
+          "                     limit the number of files to about HARD (the image's inode\n"
+          "                     count, rounded up; default one per 16K of --diskspace)\n" },
+        { "resize", NULL, cmd_resize, "resize NAME --diskspace SIZE[:HARD]",
+          "Change the disk limit of a VPS created with one. Growing works while the VPS\n"
+          "runs; shrinking needs it stopped and its files to fit.\n"
+          "  --diskspace SIZE[:HARD]   the new limit\n" },
         { "start", NULL, cmd_start, "start NAME", "Start a stopped VPS.\n" },
         { "stop", NULL, cmd_stop, "stop NAME [--timeout S] [--fast]",
           "Stop a running VPS: send its init the stop signal, wait, then kill every\n"
@@ -1131,7 +1229,9 @@ static const struct command commands[] = {
           "List running VPS.\n"
           "  -a, --all          include stopped VPS\n"
           "  -o, --output F,... fields: name state pid nproc hostname template slice\n"
-          "                     uptime exit (default: name,state,pid,nproc,hostname,template)\n"
+          "                     uptime exit disk disklimit (disk: bytes used by the VPS's\n"
+          "                     own files; disklimit: its limit, - for none)\n"
+          "                     (default: name,state,pid,nproc,hostname,template)\n"
           "  -H, --no-header    omit the header line\n"
           "  -j, --json         print JSON (all fields, or those of -o)\n" },
         { "exec", NULL, cmd_exec, "exec NAME [-t] -- CMD [ARGS...]",

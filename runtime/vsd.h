@@ -7,7 +7,9 @@
 #include <sys/types.h>
 
 #include "vs/cgroup.h"
+#include "vs/diskquota.h"
 #include "vs/error.h"
+#include "vs/kvfile.h"
 #include "vs/protocol.h"
 
 #define VS_DEFAULT_SLICE "default"
@@ -75,7 +77,7 @@ struct vsd {
 struct vps *vsd_vps_find(struct vsd *d, const char *name);
 int vsd_vps_load_all(struct vsd *d, vs_error_t *err);
 int vsd_vps_create(struct vsd *d, const char *name, const char *tmpl, const char *hostname,
-                   vs_error_t *err);
+                   const vs_disk_limits_t *lim, vs_error_t *err);
 int vsd_vps_start(struct vsd *d, struct vps *v, vs_error_t *err);
 /* Begins a stop: the stop signal, then SIGKILL after timeout_ms (0: at once). */
 int vsd_vps_stop_begin(struct vsd *d, struct vps *v, uint64_t timeout_ms, vs_error_t *err);
@@ -88,6 +90,20 @@ json_object *vsd_vps_describe(struct vsd *d, struct vps *v);
 int vsd_vps_uses_template(struct vsd *d, const char *tmpl);
 void vsd_vps_rotate_consoles(struct vsd *d);
 const char *vsd_phase_name(enum phase phase);
+
+/* disk.c: disk limits and clone */
+/* The backend for a new VPS: dir without limits, else vsd.conf's
+ * disk_backend (default image). */
+const vs_disk_backend_t *vsd_disk_backend_for_new(struct vsd *d, const vs_disk_limits_t *lim,
+                                                  vs_error_t *err);
+/* The backend a VPS's config names (dir when it names none). */
+const vs_disk_backend_t *vsd_disk_backend_of(const vs_kv_t *config);
+void vsd_disk_config_set(vs_kv_t *config, const vs_disk_backend_t *disk,
+                         const vs_disk_limits_t *lim);
+/* Adds "disk" (bytes used) and "disklimit" (bytes, 0: none) to a VPS's description. */
+void vsd_disk_describe(struct vsd *d, struct vps *v, const vs_kv_t *config, json_object *obj);
+/* Changes the space limit; online growth while running. */
+int vsd_vps_resize(struct vsd *d, struct vps *v, const vs_limit_t *space, vs_error_t *err);
 
 /* vsd.c: the loop */
 int vsd_epoll_add(struct vsd *d, int fd, struct ev *ev, uint32_t events);
