@@ -110,10 +110,19 @@ static int dir_usage(const char *vps_path, const char *root_path, vs_disk_usage_
         return 0;
 }
 
+static int dir_clone(int src_fd, int dst_fd, const char *dst_path, vs_error_t *err)
+{
+        (void)dst_path;
+        if (mkdirat(dst_fd, "rootfs", 0755) < 0 || mkdirat(dst_fd, "work", 0755) < 0)
+                return vs_error_errno(err, "mkdir");
+        return vs_copy_tree_at(src_fd, dst_fd, "upper", err);
+}
+
 static const vs_disk_backend_t backend_dir = {
         .name = "dir",
         .layers = ".",
         .create = dir_create,
+        .clone = dir_clone,
         .resize = dir_resize,
         .usage = dir_usage,
 };
@@ -158,6 +167,7 @@ static const vs_disk_backend_t backend_prjquota = {
         .name = "prjquota",
         .layers = ".",
         .create = prjquota_create,
+        .clone = dir_clone,
         .resize = dir_resize,
         .usage = dir_usage,
 };

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "vs/cleanup.h"
+#include "vs/cowfs.h"
 #include "vs/diskquota.h"
 #include "vs/fsutil.h"
 
@@ -425,10 +426,38 @@ static int image_usage(const char *vps_path, const char *root_path, vs_disk_usag
         return vs_disk_image_usage(image, usage, err);
 }
 
+int vs_disk_image_reidentify(const char *path, vs_error_t *err)
+{
+        cleanup_ext2fs ext2_filsys fs = NULL;
+        errcode_t rc =
+                ext2fs_open(path, EXT2_FLAG_RW | EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &fs);
+
+        if (rc)
+                return ext2_error(err, rc, "open", path);
+        if (ext2fs_has_feature_metadata_csum(fs->super))
+                return 0; /* its checksums are seeded by the UUID: leave it */
+        identify(fs);
+        ext2fs_mark_super_dirty(fs);
+        rc = ext2fs_close_free(&fs);
+        return rc ? ext2_error(err, rc, "write", path) : 0;
+}
+
+static int image_clone(int src_fd, int dst_fd, const char *dst_path, vs_error_t *err)
+{
+        cleanup_free char *image = vs_strdupf("%s/%s", dst_path, IMAGE_FILE);
+
+        if (mkdirat(dst_fd, "rootfs", 0755) < 0 || mkdirat(dst_fd, IMAGE_MNT, 0755) < 0)
+                return vs_error_errno(err, "mkdir");
+        if (vs_copy_sparse_at(src_fd, dst_fd, IMAGE_FILE, err) < 0)
+                return -1;
+        return vs_disk_image_reidentify(image, err);
+}
+
 const vs_disk_backend_t vs_disk_backend_image = {
         .name = "image",
         .layers = IMAGE_MNT,
         .create = image_create,
+        .clone = image_clone,
         .attach = image_attach,
         .resize = image_resize,
         .usage = image_usage,

@@ -187,6 +187,26 @@ static int handle_resize(struct vsd *d, struct client *c, vs_request_t *req, vs_
         return 0;
 }
 
+static int handle_clone(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
+{
+        struct vps *v = find_named(d, req, err);
+        const char *name = vs_json_str(req->args, "new");
+        const char *hostname = vs_json_str(req->args, "hostname");
+
+        if (!v)
+                return -1;
+        if (!name)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL, "the new VPS's name is missing");
+        if (vs_parse_name(name, "VPS name", err) < 0 ||
+            (hostname && vs_parse_hostname(hostname, err) < 0))
+                return -1;
+        if (vsd_vps_clone(d, v, name, hostname, err) < 0)
+                return -1;
+        vs_log(LOG_INFO, "cloned %s into %s", v->name, name);
+        reply_ok(d, c);
+        return 0;
+}
+
 static int handle_status(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
 {
         struct vps *v = find_named(d, req, err);
@@ -491,6 +511,7 @@ static const struct {
         { "destroy", handle_destroy },
         { "status", handle_status },
         { "resize", handle_resize },
+        { "clone", handle_clone },
         { "list", handle_list },
         { "exec", handle_exec },
         { "logs", handle_logs },

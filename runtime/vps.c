@@ -320,6 +320,23 @@ static int write_new_config(int dirfd, const char *name, const char *tmpl, const
         return vs_kv_save(dirfd, "config", &config, 1, err);
 }
 
+/* Turns ".NAME.creating" into the VPS NAME, stopped. */
+static int publish(struct vsd *d, const char *creating, const char *name, vs_error_t *err)
+{
+        struct vps *v;
+
+        if (renameat(d->vps_fd, creating, d->vps_fd, name) < 0) {
+                vs_error_errno(err, "publish");
+                vs_rmtree_at(d->vps_fd, creating, NULL);
+                return -1;
+        }
+        if (vs_fsync_dir(d->vps_fd, err) < 0)
+                return -1;
+        v = vps_add(d, name);
+        v->phase = PHASE_STOPPED;
+        return save_state(d, v, err);
+}
+
 int vsd_vps_create(struct vsd *d, const char *name, const char *tmpl, const char *hostname,
                    const vs_disk_limits_t *lim, vs_error_t *err)
 {
@@ -327,7 +344,6 @@ int vsd_vps_create(struct vsd *d, const char *name, const char *tmpl, const char
         cleanup_free char *creating_path = vs_strdupf("%s/%s", d->vps_dir, creating);
         cleanup_close int dirfd = -1;
         const vs_disk_backend_t *disk = vsd_disk_backend_for_new(d, lim, err);
-        struct vps *v;
         struct stat st;
 
         if (vsd_vps_find(d, name) || fstatat(d->vps_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
@@ -342,18 +358,65 @@ int vsd_vps_create(struct vsd *d, const char *name, const char *tmpl, const char
                 return vs_error_errno(err, "mkdir");
         dirfd = open_vps_dir(d, creating, err);
         if (dirfd < 0 || disk->create(dirfd, creating_path, lim, err) < 0 ||
-            write_new_config(dirfd, name, tmpl, hostname, disk, lim, err) < 0 ||
-            renameat(d->vps_fd, creating, d->vps_fd, name) < 0) {
-                if (dirfd >= 0 && err && !err->msg[0])
-                        vs_error_errno(err, "publish");
+            write_new_config(dirfd, name, tmpl, hostname, disk, lim, err) < 0) {
                 vs_rmtree_at(d->vps_fd, creating, NULL);
                 return -1;
         }
-        if (vs_fsync_dir(d->vps_fd, err) < 0)
+        return publish(d, creating, name, err);
+}
+
+/* ---- clone ---- */
+
+static int write_clone_config(struct vsd *d, const char *src, int dirfd, const char *name,
+                              const char *hostname, vs_error_t *err)
+{
+        cleanup_kv vs_kv_t config = { 0 };
+
+        if (load_config(d, src, &config, err) < 0)
                 return -1;
-        v = vps_add(d, name);
-        v->phase = PHASE_STOPPED;
-        return save_state(d, v, err);
+        vs_kv_set(&config, "name", name);
+        vs_kv_set(&config, "hostname", hostname ? hostname : name);
+        vs_kv_setf(&config, "created", "%lld", (long long)time(NULL));
+        vs_kv_set(&config, "cloned_from", src);
+        return vs_kv_save(dirfd, "config", &config, 1, err);
+}
+
+static const vs_disk_backend_t *disk_of(struct vsd *d, const char *name, vs_error_t *err)
+{
+        cleanup_kv vs_kv_t config = { 0 };
+
+        if (load_config(d, name, &config, err) < 0)
+                return NULL;
+        return vsd_disk_backend_of(&config);
+}
+
+int vsd_vps_clone(struct vsd *d, struct vps *src, const char *name, const char *hostname,
+                  vs_error_t *err)
+{
+        cleanup_free char *creating = vs_strdupf(".%s%s", name, CREATING_SUFFIX);
+        cleanup_free char *creating_path = vs_strdupf("%s/%s", d->vps_dir, creating);
+        cleanup_close int src_fd = -1;
+        cleanup_close int dirfd = -1;
+        const vs_disk_backend_t *disk;
+        struct stat st;
+
+        if (src->phase != PHASE_STOPPED)
+                return vs_error_kind(err, VS_E_STATE, EBUSY,
+                                     "VPS is running (stop it to clone it)");
+        if (vsd_vps_find(d, name) || fstatat(d->vps_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+                return vs_error_kind(err, VS_E_STATE, EEXIST, "VPS %s already exists", name);
+        if (!(disk = disk_of(d, src->name, err)) || (src_fd = open_vps_dir(d, src->name, err)) < 0)
+                return -1;
+        vs_rmtree_at(d->vps_fd, creating, NULL);
+        if (mkdirat(d->vps_fd, creating, 0700) < 0)
+                return vs_error_errno(err, "mkdir");
+        dirfd = open_vps_dir(d, creating, err);
+        if (dirfd < 0 || disk->clone(src_fd, dirfd, creating_path, err) < 0 ||
+            write_clone_config(d, src->name, dirfd, name, hostname, err) < 0) {
+                vs_rmtree_at(d->vps_fd, creating, NULL);
+                return -1;
+        }
+        return publish(d, creating, name, err);
 }
 
 /* ---- start ---- */

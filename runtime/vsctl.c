@@ -332,6 +332,43 @@ static int cmd_resize(struct ctx *ctx, int argc, char **argv)
         return simple_call(ctx, "resize", ctx->name, args);
 }
 
+static int cmd_clone(struct ctx *ctx, int argc, char **argv)
+{
+        static const struct option opts[] = {
+                { "hostname", required_argument, NULL, 'n' },
+                { "help", no_argument, NULL, 'h' },
+                { NULL, 0, NULL, 0 },
+        };
+        const char *hostname = NULL, *new_name;
+        json_object *args;
+        vs_error_t err = { 0 };
+        int opt, bad = 0;
+
+        reset_getopt();
+        while ((opt = next_opt(ctx, argc, argv, "n:h", opts, &bad)) != -1) {
+                if (bad)
+                        return bad;
+                if (opt == 'n')
+                        hostname = optarg;
+        }
+        if (optind + 2 > argc)
+                return usage_error(ctx, optind >= argc ? "VPS name is missing"
+                                                       : "the new VPS's name is missing");
+        if (optind + 2 < argc)
+                return usage_error(ctx, "unexpected argument '%s'", argv[optind + 2]);
+        ctx->name = argv[optind];
+        new_name = argv[optind + 1];
+        if (vs_parse_name(ctx->name, "VPS name", &err) < 0 ||
+            vs_parse_name(new_name, "VPS name", &err) < 0 ||
+            (hostname && vs_parse_hostname(hostname, &err) < 0))
+                return fail(ctx, &err);
+        args = json_object_new_object();
+        json_object_object_add(args, "new", json_object_new_string(new_name));
+        if (hostname)
+                json_object_object_add(args, "hostname", json_object_new_string(hostname));
+        return simple_call(ctx, "clone", ctx->name, args);
+}
+
 static int cmd_start(struct ctx *ctx, int argc, char **argv)
 {
         int rc = parse_name_only(ctx, argc, argv);
@@ -1208,6 +1245,11 @@ static const struct command commands[] = {
           "Change the disk limit of a VPS created with one. Growing works while the VPS\n"
           "runs; shrinking needs it stopped and its files to fit.\n"
           "  --diskspace SIZE[:HARD]   the new limit\n" },
+        { "clone", NULL, cmd_clone, "clone NAME NEW [--hostname H]",
+          "Copy a stopped VPS into a new stopped VPS NEW on the same template: its own\n"
+          "files (owners, modes, xattrs, hard links and special files kept; a disk image\n"
+          "stays sparse), its config and disk limit, with the new name.\n"
+          "  -n, --hostname H   hostname of NEW (default: NEW)\n" },
         { "start", NULL, cmd_start, "start NAME", "Start a stopped VPS.\n" },
         { "stop", NULL, cmd_stop, "stop NAME [--timeout S] [--fast]",
           "Stop a running VPS: send its init the stop signal, wait, then kill every\n"

@@ -79,6 +79,9 @@ int vsd_vps_load_all(struct vsd *d, vs_error_t *err);
 int vsd_vps_create(struct vsd *d, const char *name, const char *tmpl, const char *hostname,
                    const vs_disk_limits_t *lim, vs_error_t *err);
 int vsd_vps_start(struct vsd *d, struct vps *v, vs_error_t *err);
+/* Copies a stopped VPS (its own files and config) into a new VPS NAME. */
+int vsd_vps_clone(struct vsd *d, struct vps *src, const char *name, const char *hostname,
+                  vs_error_t *err);
 /* Begins a stop: the stop signal, then SIGKILL after timeout_ms (0: at once). */
 int vsd_vps_stop_begin(struct vsd *d, struct vps *v, uint64_t timeout_ms, vs_error_t *err);
 /* The init exited: reap it, clean up, record the state. */

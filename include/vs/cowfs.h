@@ -39,6 +39,12 @@ int vs_rootfs_prepare(int vps_fd, vs_error_t *err);
  * the VPS's own mount namespace, so the mount dies with the VPS. */
 int vs_rootfs_mount(const char *lower, const char *upper, const char *work, const char *target,
                     vs_error_t *err);
+/* Copies directory `name` of src_dirfd, and everything below it, to `name`
+ * in dst_dirfd (which must not exist): owners, modes, times, xattrs, hard
+ * links, device nodes, fifos, sockets and symlinks as they are. */
+int vs_copy_tree_at(int src_dirfd, int dst_dirfd, const char *name, vs_error_t *err);
+/* Copies regular file `name`, keeping its holes. */
+int vs_copy_sparse_at(int src_dirfd, int dst_dirfd, const char *name, vs_error_t *err);
 /* Whether `path` can be used in overlay options (no ',' ':' or '\\'). */
 int vs_rootfs_path_ok(const char *path);
 

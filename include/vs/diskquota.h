@@ -53,6 +53,8 @@ typedef struct vs_disk_backend {
         /* Changes the limits; `running` says whether the VPS is up. */
         int (*resize)(const char *vps_path, int running, const vs_disk_limits_t *lim,
                       vs_error_t *err);
+        /* Copies a stopped VPS's storage into a new VPS's directory. */
+        int (*clone)(int src_fd, int dst_fd, const char *dst_path, vs_error_t *err);
         /* Fills usage; root_path is the running VPS's root (/proc/PID/root)
          * or NULL when it is stopped. */
         int (*usage)(const char *vps_path, const char *root_path, vs_disk_usage_t *usage,
@@ -72,6 +74,8 @@ const vs_disk_backend_t *vs_disk_backend_choose(const char *preferred, const vs_
 /* Creates a sparse ext4 image of `bytes` with `inodes` inodes and the
  * directories upper/ and work/ in its root, with libext2fs. */
 int vs_disk_image_create(const char *path, uint64_t bytes, uint64_t inodes, vs_error_t *err);
+/* Gives a copied image a new UUID, so that it is not taken for its source. */
+int vs_disk_image_reidentify(const char *path, vs_error_t *err);
 /* Reads the image's size and usage from its superblock (not while mounted). */
 int vs_disk_image_usage(const char *path, vs_disk_usage_t *usage, vs_error_t *err);
 
