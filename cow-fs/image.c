@@ -334,37 +334,44 @@ static int run_tool(char *const argv[], int *status, vs_error_t *err)
         return 0;
 }
 
-/* Offline resize with resize2fs (libext2fs has no resize of its own). It
- * refuses a size the data does not fit in, and then nothing has changed. */
-static int resize_offline(const char *image, uint64_t old_bytes, uint64_t bytes, vs_error_t *err)
+static int run_resize2fs(const char *image, uint64_t bytes, vs_error_t *err)
 {
         char size_arg[32];
-        char *const fsck[] = { "e2fsck", "-fp", (char *)image, NULL };
         char *const resize[] = { "resize2fs", (char *)image, size_arg, NULL };
         int status;
 
         snprintf(size_arg, sizeof(size_arg), "%lluK", (unsigned long long)(bytes / 1024));
+        if (run_tool(resize, &status, err) < 0)
+                return -1;
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return vs_error_kind(err, VS_E_STATE, ENOSPC,
+                                     "resize2fs refused %lluK (the files do not fit?)",
+                                     (unsigned long long)(bytes / 1024));
+        return 0;
+}
+
+/* Offline resize with resize2fs (libext2fs has no resize of its own). It
+ * refuses a size the data does not fit in, and then nothing has changed. */
+static int resize_offline(const char *image, uint64_t old_bytes, uint64_t bytes, vs_error_t *err)
+{
+        char *const fsck[] = { "e2fsck", "-fp", (char *)image, NULL };
+        int status;
+
         if (run_tool(fsck, &status, err) < 0)
                 return -1;
         if (!WIFEXITED(status) || WEXITSTATUS(status) > 1)
                 return vs_error_set(err, EIO, "e2fsck found errors in %s it could not fix", image);
         if (bytes > old_bytes && truncate(image, (off_t)bytes) < 0)
                 return vs_error_errno(err, "grow %s", image);
-        if (run_tool(resize, &status, err) < 0)
-                goto undo;
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-                vs_error_kind(err, VS_E_STATE, ENOSPC,
-                              "resize2fs refused %lluK (the files do not fit?)",
-                              (unsigned long long)(bytes / 1024));
-                goto undo;
+        if (run_resize2fs(image, bytes, err) < 0) {
+                /* the file system kept its size: so does the file */
+                if (bytes > old_bytes)
+                        (void)!truncate(image, (off_t)old_bytes);
+                return -1;
         }
         if (bytes < old_bytes && truncate(image, (off_t)bytes) < 0)
                 return vs_error_errno(err, "truncate %s", image);
         return 0;
-undo:
-        if (bytes > old_bytes)
-                (void)!truncate(image, (off_t)old_bytes);
-        return -1;
 }
 
 static int image_resize(const char *vps_path, int running, const vs_disk_limits_t *lim,

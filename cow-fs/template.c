@@ -198,8 +198,11 @@ static int populate_busybox(int tmpl_fd, const char *busybox, vs_error_t *err)
         return write_meta(tmpl_fd, "busybox", err);
 }
 
-int vs_template_build_busybox(int store_fd, const char *name, const char *busybox_path,
-                              vs_error_t *err)
+/* Builds template NAME in ".NAME.building" with `populate` and publishes it
+ * with one rename: a template is there whole or not at all. */
+static int build_atomically(int store_fd, const char *name,
+                            int (*populate)(int tmpl_fd, const char *arg, vs_error_t *err),
+                            const char *arg, vs_error_t *err)
 {
         cleanup_free char *building = vs_strdupf(".%s%s", name, BUILD_SUFFIX);
         cleanup_close int tmpl_fd = -1;
@@ -210,7 +213,7 @@ int vs_template_build_busybox(int store_fd, const char *name, const char *busybo
         if (mkdirat(store_fd, building, 0755) < 0)
                 return vs_error_errno(err, "mkdir %s", building);
         tmpl_fd = openat(store_fd, building, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (tmpl_fd < 0 || populate_busybox(tmpl_fd, busybox_path, err) < 0) {
+        if (tmpl_fd < 0 || populate(tmpl_fd, arg, err) < 0) {
                 if (tmpl_fd < 0)
                         vs_error_errno(err, "open %s", building);
                 vs_rmtree_at(store_fd, building, NULL);
@@ -222,6 +225,117 @@ int vs_template_build_busybox(int store_fd, const char *name, const char *busybo
                 return -1;
         }
         return vs_fsync_dir(store_fd, err);
+}
+
+int vs_template_build_busybox(int store_fd, const char *name, const char *busybox_path,
+                              vs_error_t *err)
+{
+        return build_atomically(store_fd, name, populate_busybox, busybox_path, err);
+}
+
+/* ---- import of a root file system tarball ---- */
+
+static const char *const archive_suffixes[] = {
+        ".tar", ".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.zst", ".tzst",
+};
+
+int vs_template_archive_ok(const char *path, vs_error_t *err)
+{
+        size_t len = strlen(path);
+
+        for (size_t i = 0; i < sizeof(archive_suffixes) / sizeof(archive_suffixes[0]); i++) {
+                size_t slen = strlen(archive_suffixes[i]);
+
+                if (len > slen && strcmp(path + len - slen, archive_suffixes[i]) == 0)
+                        return 0;
+        }
+        return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                             "'%s' is not a tar archive (.tar, .tar.gz, .tgz, .tar.xz, .txz, "
+                             ".tar.zst or .tzst)",
+                             path);
+}
+
+/* GNU tar as root keeps owners (by number, not by the host's names),
+ * modes, xattrs and device nodes, detects the compression itself, drops
+ * leading "/" and "..", and creates symlinks that point outside only after
+ * every file, so that no member is written through one. */
+static int extract(const char *archive, int rootfd, vs_error_t *err)
+{
+        char *const argv[] = { "tar",
+                               "--extract",
+                               "--file",
+                               (char *)archive,
+                               "--numeric-owner",
+                               "--same-owner",
+                               "--preserve-permissions",
+                               "--xattrs",
+                               "--xattrs-include=*",
+                               NULL };
+        posix_spawn_file_actions_t actions;
+        int status, pipefd[2];
+        char msg[512] = "", drain[512];
+        ssize_t n;
+        pid_t pid;
+
+        if (pipe2(pipefd, O_CLOEXEC) < 0)
+                return vs_error_errno(err, "pipe");
+        posix_spawn_file_actions_init(&actions);
+        posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+        posix_spawn_file_actions_adddup2(&actions, pipefd[1], STDERR_FILENO);
+        posix_spawn_file_actions_addfchdir_np(&actions, rootfd);
+        errno = posix_spawnp(&pid, "tar", &actions, NULL, argv, environ);
+        posix_spawn_file_actions_destroy(&actions);
+        close(pipefd[1]);
+        if (errno) {
+                close(pipefd[0]);
+                return vs_error_errno(err, "run tar");
+        }
+        /* the first line of tar's complaints names the problem */
+        n = read(pipefd[0], msg, sizeof(msg) - 1);
+        msg[n > 0 ? n : 0] = '\0';
+        while (read(pipefd[0], drain, sizeof(drain)) > 0)
+                ;
+        close(pipefd[0]);
+        msg[strcspn(msg, "\n")] = '\0';
+        if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return vs_error_set(err, EIO, "extract %s: %s", archive, *msg ? msg : "tar failed");
+        return 0;
+}
+
+static int populate_import(int tmpl_fd, const char *archive, vs_error_t *err)
+{
+        cleanup_close int rootfd = -1;
+        cleanup_kv vs_kv_t meta = { 0 };
+        const char *base = strrchr(archive, '/');
+
+        if (mkdirat(tmpl_fd, "rootfs", 0755) < 0)
+                return vs_error_errno(err, "mkdir rootfs");
+        rootfd = openat(tmpl_fd, "rootfs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (rootfd < 0)
+                return vs_error_errno(err, "open rootfs");
+        if (extract(archive, rootfd, err) < 0)
+                return -1;
+        vs_kv_set(&meta, "builder", "tar");
+        vs_kv_set(&meta, "source", base ? base + 1 : archive);
+        vs_kv_setf(&meta, "created", "%lld", (long long)time(NULL));
+        return vs_kv_save(tmpl_fd, "meta", &meta, 1, err);
+}
+
+int vs_template_import(int store_fd, const char *name, const char *archive, vs_error_t *err)
+{
+        struct stat st;
+
+        if (vs_template_archive_ok(archive, err) < 0)
+                return -1;
+        if (archive[0] != '/')
+                return vs_error_kind(err, VS_E_USAGE, EINVAL, "'%s' is not an absolute path",
+                                     archive);
+        if (stat(archive, &st) < 0)
+                return vs_error_kind(err, VS_E_USAGE, errno, "%s: %s", archive, strerror(errno));
+        if (!S_ISREG(st.st_mode))
+                return vs_error_kind(err, VS_E_USAGE, EINVAL, "%s is not a file", archive);
+        return build_atomically(store_fd, name, populate_import, archive, err);
 }
 
 int vs_template_exists(int store_fd, const char *name)

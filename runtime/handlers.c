@@ -453,6 +453,22 @@ static int handle_template_build(struct vsd *d, struct client *c, vs_request_t *
         return 0;
 }
 
+static int handle_template_import(struct vsd *d, struct client *c, vs_request_t *req,
+                                  vs_error_t *err)
+{
+        const char *file = vs_json_str(req->args, "file");
+
+        if (vs_parse_name(req->name, "template name", err) < 0)
+                return -1;
+        if (!file)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL, "the archive is missing");
+        if (vs_template_import(d->tmpl_fd, req->name, file, err) < 0)
+                return -1;
+        vs_log(LOG_INFO, "imported template %s from %s", req->name, file);
+        reply_ok(d, c);
+        return 0;
+}
+
 static int handle_template_list(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
 {
         cleanup_free vs_template_info_t *list = NULL;
@@ -516,6 +532,7 @@ static const struct {
         { "exec", handle_exec },
         { "logs", handle_logs },
         { "template-build", handle_template_build },
+        { "template-import", handle_template_import },
         { "template-list", handle_template_list },
         { "template-remove", handle_template_remove },
 };

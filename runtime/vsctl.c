@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "vs/cleanup.h"
+#include "vs/cowfs.h"
 #include "vs/diskquota.h"
 #include "vs/fsutil.h"
 #include "vs/parse.h"
@@ -1148,6 +1149,35 @@ static int template_build(struct ctx *ctx, int argc, char **argv)
         return simple_call(ctx, "template-build", name, args);
 }
 
+static int template_import(struct ctx *ctx, int argc, char **argv)
+{
+        cleanup_free char *path = NULL;
+        json_object *args;
+        vs_error_t err = { 0 };
+        int opt, bad = 0;
+
+        reset_getopt();
+        while ((opt = next_opt(ctx, argc, argv, "h", no_options, &bad)) != -1)
+                if (bad)
+                        return bad;
+        if (optind + 2 > argc)
+                return usage_error(ctx, optind >= argc ? "template name is missing"
+                                                       : "the archive is missing");
+        if (optind + 2 < argc)
+                return usage_error(ctx, "unexpected argument '%s'", argv[optind + 2]);
+        ctx->name = argv[optind];
+        if (vs_parse_name(ctx->name, "template name", &err) < 0 ||
+            vs_template_archive_ok(argv[optind + 1], &err) < 0)
+                return fail(ctx, &err);
+        /* vsd reads the file: it needs a path that does not depend on our cwd */
+        path = realpath(argv[optind + 1], NULL);
+        if (!path)
+                return usage_error(ctx, "%s: %s", argv[optind + 1], strerror(errno));
+        args = json_object_new_object();
+        json_object_object_add(args, "file", json_object_new_string(path));
+        return simple_call(ctx, "template-import", ctx->name, args);
+}
+
 static int template_list(struct ctx *ctx, int argc, char **argv)
 {
         static const struct option opts[] = {
@@ -1206,10 +1236,14 @@ static int template_remove(struct ctx *ctx, int argc, char **argv)
 static int cmd_template(struct ctx *ctx, int argc, char **argv)
 {
         if (argc < 2)
-                return usage_error(ctx, "subcommand is missing (build, list, remove)");
+                return usage_error(ctx, "subcommand is missing (build, import, list, remove)");
         if (strcmp(argv[1], "build") == 0) {
                 ctx->cmd = "template build";
                 return template_build(ctx, argc - 1, argv + 1);
+        }
+        if (strcmp(argv[1], "import") == 0) {
+                ctx->cmd = "template import";
+                return template_import(ctx, argc - 1, argv + 1);
         }
         if (strcmp(argv[1], "list") == 0) {
                 ctx->cmd = "template list";
@@ -1219,7 +1253,7 @@ static int cmd_template(struct ctx *ctx, int argc, char **argv)
                 ctx->cmd = "template remove";
                 return template_remove(ctx, argc - 1, argv + 1);
         }
-        return usage_error(ctx, "unknown subcommand '%s' (build, list, remove)", argv[1]);
+        return usage_error(ctx, "unknown subcommand '%s' (build, import, list, remove)", argv[1]);
 }
 
 /* ---- help ---- */
@@ -1286,10 +1320,14 @@ static const struct command commands[] = {
           "Open an interactive shell (/bin/sh -l) on a terminal inside a running VPS.\n" },
         { "logs", NULL, cmd_logs, "logs NAME", "Print the VPS's console output.\n" },
         { "template", NULL, cmd_template,
-          "template build busybox [NAME] | template list [-j] [-H] | template remove NAME",
+          "template build busybox [NAME] | template import NAME FILE | template list [-j] [-H] "
+          "| template remove NAME",
           "Manage templates, the shared read-only base images of VPS.\n"
           "  build busybox [NAME]  build a template from the host's busybox-static\n"
           "                        (offline; NAME defaults to busybox)\n"
+          "  import NAME FILE      make template NAME of a root file system tarball\n"
+          "                        FILE.tar[.gz|.xz|.zst] (also .tgz .txz .tzst), keeping\n"
+          "                        owners (by number), modes, xattrs and device nodes\n"
           "  list [-j] [-H]        list templates: name, builder, size on disk, VPS using it\n"
           "  remove NAME           remove a template no VPS uses (alias: rm)\n" },
         { "help", NULL, cmd_help, "help [COMMAND]", "Show help for vsctl or one command.\n" },

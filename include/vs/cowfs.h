@@ -20,6 +20,12 @@ typedef struct {
  * (Debian's busybox-static). The template appears atomically. */
 int vs_template_build_busybox(int store_fd, const char *name, const char *busybox_path,
                               vs_error_t *err);
+/* Imports a root file system tarball (.tar, optionally gzip, xz or zstd
+ * compressed; `archive` is an absolute path) as template NAME, with owners,
+ * modes, xattrs and device nodes as they are in it. Appears atomically. */
+int vs_template_import(int store_fd, const char *name, const char *archive, vs_error_t *err);
+/* Whether the path names an archive import understands (by its suffix). */
+int vs_template_archive_ok(const char *path, vs_error_t *err);
 /* 1 if it exists, 0 if not. */
 int vs_template_exists(int store_fd, const char *name);
 /* Lists templates into a malloc'd array. */

@@ -1,0 +1,84 @@
+#!/bin/bash
+# Template import from root file system tarballs, and template list.
+. "$(dirname "$0")/lib.sh"
+
+# path, type, mode, owner, symlink target, device numbers and user xattrs of
+# every file below a directory.
+tree_listing() {
+        (cd "$1" && find . -printf '%p %y %m %U:%G %l\n' | sort)
+        python3 - "$1" <<'PY'
+import os, sys
+top = sys.argv[1]
+for d, dirs, files in sorted(os.walk(top)):
+    for n in sorted(dirs + files):
+        p = os.path.join(d, n)
+        st = os.lstat(p)
+        rdev = (os.major(st.st_rdev), os.minor(st.st_rdev)) if not os.path.isdir(p) else ()
+        xs = sorted(k for k in os.listxattr(p, follow_symlinks=False) if k.startswith("user."))
+        print(os.path.relpath(p, top), rdev, xs)
+PY
+}
+
+# A root file system: the busybox template's, plus odd owners, modes, an
+# xattr and a device node; left in $R/src.
+make_rootfs() {
+        rm -rf "$R/src"
+        cp -a "$(tmpl_dir busybox)/rootfs" "$R/src"
+        echo hello >"$R/src/etc/motd"
+        chown 1000:2000 "$R/src/etc/motd"
+        chmod 2640 "$R/src/etc/motd"
+        python3 -c 'import os,sys; os.setxattr(sys.argv[1], "user.paene", b"x")' "$R/src/etc/motd"
+        mknod "$R/src/dev/null" c 1 3
+}
+
+test_import_each_compression_keeps_the_tree() {
+        local ext name
+        make_rootfs
+        for ext in tar tar.gz tar.xz tar.zst; do
+                name=imp-${ext//./-}
+                tar --xattrs --xattrs-include='*' --numeric-owner -C "$R/src" -caf "$R/root.$ext" .
+                vs template import "$name" "$R/root.$ext"
+                expect_eq "$(tree_listing "$R/src")" "$(tree_listing "$(tmpl_dir "$name")/rootfs")" \
+                        "tree of $ext"
+                grep -q '^builder = tar$' "$(tmpl_dir "$name")/meta" || fail "meta of $name"
+        done
+        expect_contains "$(vs template list -H)" "imp-tar-zst" "listed"
+        for ext in tar tar.gz tar.xz tar.zst; do vs template remove "imp-${ext//./-}"; done
+}
+
+test_imported_template_runs_a_vps() {
+        make_rootfs
+        tar --numeric-owner -C "$R/src" -czf "$R/root.tgz" .
+        (cd "$R" && vs template import fromtar root.tgz) # a relative path works
+        vs create t1 --template fromtar --hostname t1.example
+        vs start t1
+        expect_eq "t1.example" "$(vs exec t1 -- hostname)" "hostname"
+        expect_eq "hello" "$(vs exec t1 -- cat /etc/motd)" "file from the archive"
+        expect_eq "fromtar tar 1" "$(vs template list -H | awk '$1 == "fromtar" {print $1, $2, $4}')" \
+                "list: builder and VPS count"
+        [ "$(vs template list --json | python3 -c 'import json,sys; print([t["bytes"] for t in json.load(sys.stdin) if t["name"] == "fromtar"][0])')" -gt 100000 ] ||
+                fail "size on disk"
+        expect_rc 4 "remove while used" -- vs template remove fromtar
+        vs destroy --force t1
+        vs template remove fromtar
+}
+
+test_import_refuses_bad_input_and_changes_nothing() {
+        local before
+        before=$(ls -A "$R/var/lib/paene/templates")
+        expect_rc 2 "unknown suffix" -- vs template import x1 /etc/hostname
+        expect_contains "$ERR" "not a tar archive" "message"
+        expect_eq 1 "$(printf '%s\n' "$ERR" | wc -l)" "one line"
+        expect_rc 2 "missing file" -- vs template import x1 "$R/nosuch.tar"
+        expect_contains "$ERR" "nosuch.tar" "names the file"
+        expect_rc 2 "bad name" -- vs template import X1 "$R/nosuch.tar"
+        expect_rc 2 "no file" -- vs template import x1
+        echo "not a tarball" >"$R/junk.tar.gz"
+        expect_rc 1 "corrupt archive" -- vs template import x1 "$R/junk.tar.gz"
+        expect_contains "$ERR" "extract" "message"
+        tar -C "$(tmpl_dir busybox)/rootfs" -cf "$R/ok.tar" etc
+        expect_rc 4 "existing template" -- vs template import busybox "$R/ok.tar"
+        expect_eq "$before" "$(ls -A "$R/var/lib/paene/templates")" "nothing left behind"
+}
+
+run_tests
