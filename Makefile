@@ -28,7 +28,7 @@ LDFLAGS += $(SANFLAGS)
 
 LIB_SRCS = runtime/error.c runtime/parse.c runtime/fsutil.c runtime/kvfile.c \
 	runtime/protocol.c runtime/log.c runtime/spawn.c runtime/security.c \
-	cow-fs/template.c cow-fs/rootfs.c cow-fs/diskquota.c cow-fs/image.c cow-fs/clone.c \
+	cow-fs/template.c cow-fs/rootfs.c cow-fs/diskquota.c cow-fs/image.c cow-fs/clone.c cow-fs/unify.c \
 	scheduler-limits/cgroup.c netns/loopback.c
 VSD_SRCS = runtime/vsd.c runtime/vps.c runtime/handlers.c runtime/disk.c
 VSCTL_SRCS = runtime/vsctl.c

@@ -375,6 +375,7 @@ static uint64_t du_at(int dirfd, struct seen **seen, size_t *nseen, int depth)
                         close(fd);
                 return 0;
         }
+        rewinddir(dir); /* a dup shares the offset a reader before us left at the end */
         while ((ent = readdir(dir))) {
                 struct stat st;
 

@@ -469,6 +469,33 @@ static int handle_template_import(struct vsd *d, struct client *c, vs_request_t 
         return 0;
 }
 
+static int handle_template_unify(struct vsd *d, struct client *c, vs_request_t *req,
+                                 vs_error_t *err)
+{
+        vs_template_unify_t r;
+        json_object *reply;
+
+        (void)req;
+        if (vs_template_unify(d->tmpl_fd, &r, err) < 0)
+                return -1;
+        vs_log(LOG_INFO, "unified templates: %zu files linked, %llu bytes saved", r.linked,
+               (unsigned long long)(r.bytes_before - r.bytes_after));
+        reply = vs_reply_ok();
+        json_object_object_add(reply, "files", json_object_new_int64((int64_t)r.files));
+        json_object_object_add(reply, "linked", json_object_new_int64((int64_t)r.linked));
+        json_object_object_add(reply, "errors", json_object_new_int64((int64_t)r.errors));
+        json_object_object_add(reply, "bytes_before",
+                               json_object_new_int64((int64_t)r.bytes_before));
+        json_object_object_add(reply, "bytes_after", json_object_new_int64((int64_t)r.bytes_after));
+        json_object_object_add(
+                reply, "bytes_saved",
+                json_object_new_int64(r.bytes_before > r.bytes_after
+                                              ? (int64_t)(r.bytes_before - r.bytes_after)
+                                              : 0));
+        vsd_client_reply(d, c, reply, NULL, 0);
+        return 0;
+}
+
 static int handle_template_list(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
 {
         cleanup_free vs_template_info_t *list = NULL;
@@ -534,6 +561,7 @@ static const struct {
         { "template-build", handle_template_build },
         { "template-import", handle_template_import },
         { "template-list", handle_template_list },
+        { "template-unify", handle_template_unify },
         { "template-remove", handle_template_remove },
 };
 

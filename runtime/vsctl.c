@@ -1178,6 +1178,39 @@ static int template_import(struct ctx *ctx, int argc, char **argv)
         return simple_call(ctx, "template-import", ctx->name, args);
 }
 
+static int template_unify(struct ctx *ctx, int argc, char **argv)
+{
+        cleanup_json json_object *reply = NULL;
+        vs_error_t err = { 0 };
+        int opt, bad = 0, as_json = 0;
+        char saved[32];
+
+        reset_getopt();
+        while ((opt = next_opt(ctx, argc, argv, "jh", json_options, &bad)) != -1) {
+                if (bad)
+                        return bad;
+                as_json |= opt == 'j';
+        }
+        if (optind < argc)
+                return usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+        if (call(ctx, "template-unify", NULL, NULL, &reply, NULL, NULL, NULL, &err) < 0)
+                return fail(ctx, &err);
+        if (as_json) {
+                json_object_object_del(reply, "ok");
+                json_object_object_del(reply, "version");
+                print_json(reply);
+                return EXIT_OK;
+        }
+        format_size((uint64_t)vs_json_int(reply, "bytes_saved", 0), saved, sizeof(saved));
+        printf("%lld of %lld files linked, %s saved (%lld bytes)\n",
+               vs_json_int(reply, "linked", 0), vs_json_int(reply, "files", 0), saved,
+               vs_json_int(reply, "bytes_saved", 0));
+        if (vs_json_int(reply, "errors", 0))
+                printf("%lld files could not be linked and were left as they were\n",
+                       vs_json_int(reply, "errors", 0));
+        return EXIT_OK;
+}
+
 static int template_list(struct ctx *ctx, int argc, char **argv)
 {
         static const struct option opts[] = {
@@ -1236,7 +1269,8 @@ static int template_remove(struct ctx *ctx, int argc, char **argv)
 static int cmd_template(struct ctx *ctx, int argc, char **argv)
 {
         if (argc < 2)
-                return usage_error(ctx, "subcommand is missing (build, import, list, remove)");
+                return usage_error(ctx,
+                                   "subcommand is missing (build, import, list, remove, unify)");
         if (strcmp(argv[1], "build") == 0) {
                 ctx->cmd = "template build";
                 return template_build(ctx, argc - 1, argv + 1);
@@ -1244,6 +1278,10 @@ static int cmd_template(struct ctx *ctx, int argc, char **argv)
         if (strcmp(argv[1], "import") == 0) {
                 ctx->cmd = "template import";
                 return template_import(ctx, argc - 1, argv + 1);
+        }
+        if (strcmp(argv[1], "unify") == 0) {
+                ctx->cmd = "template unify";
+                return template_unify(ctx, argc - 1, argv + 1);
         }
         if (strcmp(argv[1], "list") == 0) {
                 ctx->cmd = "template list";
@@ -1253,7 +1291,8 @@ static int cmd_template(struct ctx *ctx, int argc, char **argv)
                 ctx->cmd = "template remove";
                 return template_remove(ctx, argc - 1, argv + 1);
         }
-        return usage_error(ctx, "unknown subcommand '%s' (build, import, list, remove)", argv[1]);
+        return usage_error(ctx, "unknown subcommand '%s' (build, import, list, remove, unify)",
+                           argv[1]);
 }
 
 /* ---- help ---- */
@@ -1321,7 +1360,7 @@ static const struct command commands[] = {
         { "logs", NULL, cmd_logs, "logs NAME", "Print the VPS's console output.\n" },
         { "template", NULL, cmd_template,
           "template build busybox [NAME] | template import NAME FILE | template list [-j] [-H] "
-          "| template remove NAME",
+          "| template remove NAME | template unify [-j]",
           "Manage templates, the shared read-only base images of VPS.\n"
           "  build busybox [NAME]  build a template from the host's busybox-static\n"
           "                        (offline; NAME defaults to busybox)\n"
@@ -1329,7 +1368,10 @@ static const struct command commands[] = {
           "                        FILE.tar[.gz|.xz|.zst] (also .tgz .txz .tzst), keeping\n"
           "                        owners (by number), modes, xattrs and device nodes\n"
           "  list [-j] [-H]        list templates: name, builder, size on disk, VPS using it\n"
-          "  remove NAME           remove a template no VPS uses (alias: rm)\n" },
+          "  remove NAME           remove a template no VPS uses (alias: rm)\n"
+          "  unify [-j]            hard-link files that are identical (content, mode,\n"
+          "                        owner, xattrs) across templates into one copy, and\n"
+          "                        report the bytes saved; safe while VPS run\n" },
         { "help", NULL, cmd_help, "help [COMMAND]", "Show help for vsctl or one command.\n" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

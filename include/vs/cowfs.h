@@ -34,6 +34,16 @@ int vs_template_list(int store_fd, vs_template_info_t **list, size_t *count, vs_
 int vs_template_remove(int store_fd, const char *name, vs_error_t *err);
 /* Reads a key of the template's meta file into a malloc'd string, or NULL. */
 char *vs_template_meta(int store_fd, const char *name, const char *key);
+typedef struct {
+        size_t files;  /* regular files looked at */
+        size_t linked; /* files replaced by a hard link */
+        size_t errors; /* files that could not be replaced (left as they were) */
+        uint64_t bytes_before, bytes_after; /* the store on disk, each inode once */
+} vs_template_unify_t;
+
+/* Hard-links files that are identical (content, mode, owner, xattrs) across
+ * all templates into one inode. Safe while VPS run on them. */
+int vs_template_unify(int store_fd, vs_template_unify_t *report, vs_error_t *err);
 /* Bytes allocated below dirfd, each hard-linked inode counted once. */
 uint64_t vs_du_at(int dirfd);
 /* Removes half-built templates that a crash left behind. */

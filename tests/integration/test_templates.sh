@@ -81,4 +81,45 @@ test_import_refuses_bad_input_and_changes_nothing() {
         expect_eq "$before" "$(ls -A "$R/var/lib/paene/templates")" "nothing left behind"
 }
 
+# sha256 of every regular file below a directory, by path.
+contents() { (cd "$1" && find . -type f -exec sha256sum {} + | sort -k2); }
+
+test_unify_links_identical_files_across_templates() {
+        local before after out t1 t2
+        vs template build busybox bb2
+        vs create u1 --template bb2
+        vs start u1
+        t1=$(tmpl_dir busybox)/rootfs
+        t2=$(tmpl_dir bb2)/rootfs
+        # files that look alike but must stay apart
+        echo same >"$t1/etc/mode" && chmod 644 "$t1/etc/mode"
+        echo same >"$t2/etc/mode" && chmod 600 "$t2/etc/mode"
+        echo same >"$t1/etc/xattr" && echo same >"$t2/etc/xattr"
+        python3 -c 'import os,sys; os.setxattr(sys.argv[1], "user.k", b"v")' "$t2/etc/xattr"
+        echo same >"$t1/etc/owner" && echo same >"$t2/etc/owner" && chown 7 "$t2/etc/owner"
+        local c1 c2
+        c1=$(contents "$t1")
+        c2=$(contents "$t2")
+        before=$(du -sk "$(tmpl_dir busybox)" "$(tmpl_dir bb2)" | awk '{s += $1} END {print s}')
+        out=$(vs template unify)
+        expect_contains "$out" "saved" "report"
+        after=$(du -sk "$(tmpl_dir busybox)" "$(tmpl_dir bb2)" | awk '{s += $1} END {print s}')
+        [ "$after" -lt $((before * 2 / 3)) ] || fail "du ${before}K -> ${after}K: not reduced"
+        echo "    unify: ${before}K -> ${after}K ($out)" >&2
+        expect_eq "$(stat -c %i "$t1/bin/busybox")" "$(stat -c %i "$t2/bin/busybox")" "busybox shared"
+        expect_eq "$(stat -c %i "$t1/etc/passwd")" "$(stat -c %i "$t2/etc/passwd")" "passwd shared"
+        for f in mode xattr owner; do
+                [ "$(stat -c %i "$t1/etc/$f")" != "$(stat -c %i "$t2/etc/$f")" ] ||
+                        fail "etc/$f linked although its $f differs"
+        done
+        expect_eq "$c1" "$(contents "$t1")" "contents of busybox"
+        expect_eq "$c2" "$(contents "$t2")" "contents of bb2"
+        # the running VPS goes on, and a second run finds nothing more
+        expect_eq "u1" "$(vs exec u1 -- hostname)" "VPS still runs"
+        expect_contains "$(vs template unify --json)" '"linked": 0' "second run"
+        vs destroy --force u1
+        vs template remove bb2
+        rm -f "$t1/etc/mode" "$t1/etc/xattr" "$t1/etc/owner"
+}
+
 run_tests
