@@ -198,6 +198,19 @@ static int populate_busybox(int tmpl_fd, const char *busybox, vs_error_t *err)
         return write_meta(tmpl_fd, "busybox", err);
 }
 
+/* Makes ".NAME.building"; one that exists is a build under way (a crash's
+ * leftovers are removed at vsd's start by vs_template_store_recover). */
+static int begin_build(int store_fd, const char *name, const char *building, vs_error_t *err)
+{
+        if (vs_template_exists(store_fd, name))
+                return vs_error_kind(err, VS_E_STATE, EEXIST, "template %s already exists", name);
+        if (mkdirat(store_fd, building, 0755) == 0)
+                return 0;
+        if (errno == EEXIST)
+                return vs_error_kind(err, VS_E_STATE, EBUSY, "template %s is being built", name);
+        return vs_error_errno(err, "mkdir %s", building);
+}
+
 /* Builds template NAME in ".NAME.building" with `populate` and publishes it
  * with one rename: a template is there whole or not at all. */
 static int build_atomically(int store_fd, const char *name,
@@ -207,11 +220,8 @@ static int build_atomically(int store_fd, const char *name,
         cleanup_free char *building = vs_strdupf(".%s%s", name, BUILD_SUFFIX);
         cleanup_close int tmpl_fd = -1;
 
-        if (vs_template_exists(store_fd, name))
-                return vs_error_kind(err, VS_E_STATE, EEXIST, "template %s already exists", name);
-        vs_rmtree_at(store_fd, building, NULL);
-        if (mkdirat(store_fd, building, 0755) < 0)
-                return vs_error_errno(err, "mkdir %s", building);
+        if (begin_build(store_fd, name, building, err) < 0)
+                return -1;
         tmpl_fd = openat(store_fd, building, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (tmpl_fd < 0 || populate(tmpl_fd, arg, err) < 0) {
                 if (tmpl_fd < 0)
@@ -336,6 +346,115 @@ int vs_template_import(int store_fd, const char *name, const char *archive, vs_e
         if (!S_ISREG(st.st_mode))
                 return vs_error_kind(err, VS_E_USAGE, EINVAL, "%s is not a file", archive);
         return build_atomically(store_fd, name, populate_import, archive, err);
+}
+
+/* ---- Debian through debootstrap ---- */
+
+/* Suites and package names: what Debian allows, so that nothing reaches
+ * debootstrap's command line that could be taken for an option. */
+static int debian_word_ok(const char *w, const char *extra)
+{
+        if (!*w || *w == '-')
+                return 0;
+        for (; *w; w++)
+                if (!((*w >= 'a' && *w <= 'z') || (*w >= '0' && *w <= '9') || strchr(extra, *w)))
+                        return 0;
+        return 1;
+}
+
+int vs_template_debian_check(const char *suite, const char *include, vs_error_t *err)
+{
+        cleanup_free char *copy = vs_xstrdup(include ? include : "");
+        char *save = NULL;
+
+        if (!debian_word_ok(suite, "-"))
+                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                     "suite '%s' is not a Debian suite name", suite);
+        for (char *p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",", &save))
+                if (!debian_word_ok(p, "+-."))
+                        return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                             "'%s' is not a Debian package name", p);
+        return 0;
+}
+
+pid_t vs_template_debian_spawn(int store_fd, const char *store_path, const char *name,
+                               const struct vs_debian_spec *spec, int out_fd, vs_error_t *err)
+{
+        cleanup_free char *building = vs_strdupf(".%s%s", name, BUILD_SUFFIX);
+        cleanup_free char *target = vs_strdupf("%s/%s/rootfs", store_path, building);
+        const char *include = spec->include, *suite = spec->suite;
+        cleanup_free char *inc = include && *include ? vs_strdupf("--include=%s", include) : NULL;
+        cleanup_free char *debs = spec->debs ? vs_strdupf("--unpack-tarball=%s", spec->debs) : NULL;
+        struct stat st;
+        char *argv[16];
+        int n = 0, rc;
+        posix_spawn_file_actions_t actions;
+        pid_t pid;
+
+        if (vs_template_debian_check(suite, include, err) < 0)
+                return -1;
+        if (debs && (spec->debs[0] != '/' || stat(spec->debs, &st) < 0 || !S_ISREG(st.st_mode)))
+                return vs_error_kind(err, VS_E_USAGE, ENOENT,
+                                     "--debs %s: not an absolute path to a file", spec->debs);
+        if (begin_build(store_fd, name, building, err) < 0)
+                return -1;
+        /* in a mount namespace of its own: the /proc and /sys debootstrap
+         * mounts in the target go away with it, also when it fails */
+        argv[n++] = "unshare";
+        argv[n++] = "--mount";
+        argv[n++] = "--propagation";
+        argv[n++] = "private";
+        argv[n++] = "--";
+        argv[n++] = "debootstrap";
+        argv[n++] = "--variant=minbase";
+        if (inc)
+                argv[n++] = inc;
+        if (debs)
+                argv[n++] = debs;
+        argv[n++] = (char *)suite;
+        argv[n++] = target;
+        if (spec->mirror && *spec->mirror)
+                argv[n++] = (char *)spec->mirror;
+        argv[n] = NULL;
+        posix_spawn_file_actions_init(&actions);
+        posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_adddup2(&actions, out_fd, STDOUT_FILENO);
+        posix_spawn_file_actions_adddup2(&actions, out_fd, STDERR_FILENO);
+        rc = access("/usr/sbin/debootstrap", X_OK) == 0
+                     ? posix_spawnp(&pid, "unshare", &actions, NULL, argv, environ)
+                     : ENOENT;
+        posix_spawn_file_actions_destroy(&actions);
+        if (rc != 0) {
+                vs_rmtree_at(store_fd, building, NULL);
+                errno = rc;
+                return vs_error_errno(err, "run debootstrap (install debootstrap)");
+        }
+        return pid;
+}
+
+int vs_template_build_finish(int store_fd, const char *name, const char *builder, int ok,
+                             vs_error_t *err)
+{
+        cleanup_free char *building = vs_strdupf(".%s%s", name, BUILD_SUFFIX);
+        cleanup_close int tmpl_fd = -1;
+        cleanup_kv vs_kv_t meta = { 0 };
+
+        if (!ok) {
+                vs_rmtree_at(store_fd, building, NULL);
+                return vs_error_set(err, EIO, "the %s builder failed (its output says why)",
+                                    builder);
+        }
+        tmpl_fd = openat(store_fd, building, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        vs_kv_set(&meta, "builder", builder);
+        vs_kv_setf(&meta, "created", "%lld", (long long)time(NULL));
+        if (tmpl_fd < 0 || vs_kv_save(tmpl_fd, "meta", &meta, 1, err) < 0 || syncfs(tmpl_fd) < 0 ||
+            renameat(store_fd, building, store_fd, name) < 0) {
+                if (tmpl_fd < 0 || !err || !err->msg[0])
+                        vs_error_errno(err, "publish template %s", name);
+                vs_rmtree_at(store_fd, building, NULL);
+                return -1;
+        }
+        return vs_fsync_dir(store_fd, err);
 }
 
 int vs_template_exists(int store_fd, const char *name)

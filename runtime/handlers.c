@@ -390,10 +390,23 @@ static int handle_exec(struct vsd *d, struct client *c, vs_request_t *req, vs_er
         return 1;
 }
 
+/* A template builder ended: publish its template, or remove what it left. */
+static json_object *finish_build(struct vsd *d, struct client *c, int status)
+{
+        vs_error_t err = { 0 };
+
+        if (vs_template_build_finish(d->tmpl_fd, c->build, "debian", status == 0, &err) < 0) {
+                vs_log(LOG_ERR, "build template %s: %s", c->build, err.msg);
+                return vs_reply_error(&err);
+        }
+        vs_log(LOG_INFO, "built template %s (debian)", c->build);
+        return vs_reply_ok();
+}
+
 void vsd_handle_exec_exited(struct vsd *d, struct client *c)
 {
         siginfo_t info = { 0 };
-        json_object *reply = vs_reply_ok();
+        json_object *reply;
         int status = 255;
 
         if (waitid((idtype_t)P_PIDFD, (id_t)c->exec_pidfd, &info, WEXITED | WNOHANG) == 0 &&
@@ -402,6 +415,7 @@ void vsd_handle_exec_exited(struct vsd *d, struct client *c)
         vsd_epoll_del(d, c->exec_pidfd);
         close(c->exec_pidfd);
         c->exec_pidfd = -1;
+        reply = c->build[0] ? finish_build(d, c, status) : vs_reply_ok();
         json_object_object_add(reply, "exit", json_object_new_int(status));
         vsd_client_reply(d, c, reply, NULL, 0);
         c->wait = WAIT_NONE;
@@ -435,18 +449,62 @@ static int handle_logs(struct vsd *d, struct client *c, vs_request_t *req, vs_er
 
 /* ---- templates ---- */
 
+/* debootstrap takes minutes: it runs as vsd's child while vsd serves
+ * others; the client gets its output as a pipe and the result when it ends
+ * (vsd_handle_exec_exited). */
+static int start_debian_build(struct vsd *d, struct client *c, const char *name, vs_request_t *req,
+                              vs_error_t *err)
+{
+        const char *suite = vs_json_str(req->args, "suite");
+        cleanup_free char *conf_path = vs_strdupf("%s/etc/paene/vsd.conf", d->root);
+        cleanup_kv vs_kv_t conf = { 0 };
+        int conf_loaded = vs_kv_load(AT_FDCWD, conf_path, &conf, NULL);
+        json_object *reply;
+        int out[2];
+        pid_t pid;
+        struct vs_debian_spec spec = {
+                .suite = suite ? suite : "bookworm",
+                .include = vs_json_str(req->args, "include"),
+                .mirror = conf_loaded == 0 ? vs_kv_get(&conf, "debian_mirror") : NULL,
+                .debs = vs_json_str(req->args, "debs"),
+        };
+
+        if (pipe2(out, O_CLOEXEC) < 0)
+                return vs_error_errno(err, "pipe");
+        pid = vs_template_debian_spawn(d->tmpl_fd, d->tmpl_dir, name, &spec, out[1], err);
+        close(out[1]);
+        if (pid < 0) {
+                close(out[0]);
+                return -1;
+        }
+        c->exec_pid = pid;
+        c->exec_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        vs_strlcpy(c->build, name, sizeof(c->build));
+        vsd_epoll_add(d, c->exec_pidfd, &c->exec_ev, EPOLLIN);
+        reply = vs_reply_ok();
+        json_object_object_add(reply, "progress", json_object_new_boolean(1));
+        vsd_client_reply(d, c, reply, &out[0], 1);
+        close(out[0]);
+        vs_log(LOG_INFO, "building template %s with debootstrap (pid %d)", name, (int)pid);
+        park(c, WAIT_EXEC, NULL);
+        return 1;
+}
+
 static int handle_template_build(struct vsd *d, struct client *c, vs_request_t *req,
                                  vs_error_t *err)
 {
         const char *builder = vs_json_str(req->args, "builder");
         const char *name = *req->name ? req->name : builder;
 
-        if (!builder || strcmp(builder, "busybox") != 0)
+        if (!builder || (strcmp(builder, "busybox") != 0 && strcmp(builder, "debian") != 0))
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
-                                     "unknown template builder '%s' (available: busybox)",
+                                     "unknown template builder '%s' (available: busybox, debian)",
                                      builder ? builder : "");
-        if (vs_parse_name(name, "template name", err) < 0 ||
-            vs_template_build_busybox(d->tmpl_fd, name, d->busybox_path, err) < 0)
+        if (vs_parse_name(name, "template name", err) < 0)
+                return -1;
+        if (strcmp(builder, "debian") == 0)
+                return start_debian_build(d, c, name, req, err);
+        if (vs_template_build_busybox(d->tmpl_fd, name, d->busybox_path, err) < 0)
                 return -1;
         vs_log(LOG_INFO, "built template %s (%s)", name, builder);
         reply_ok(d, c);

@@ -1126,27 +1126,112 @@ static void format_size(uint64_t bytes, char *buf, size_t size)
                 snprintf(buf, size, "%.1f%c", value, units[unit]);
 }
 
+/* A builder's output, as vsd hands it over: on a terminal each line
+ * replaces the last (a progress display), otherwise plain lines. */
+static void show_progress(int fd)
+{
+        int tty = isatty(STDOUT_FILENO);
+        char buf[4096], line[256];
+        size_t used = 0;
+        ssize_t n;
+
+        if (!tty) {
+                while (pump(fd, STDOUT_FILENO))
+                        ;
+                return;
+        }
+        while ((n = read(fd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR)) {
+                for (ssize_t i = 0; i < n; i++) {
+                        if (buf[i] != '\n' && used + 1 < sizeof(line)) {
+                                line[used++] = buf[i];
+                                continue;
+                        }
+                        if (buf[i] != '\n')
+                                continue;
+                        line[used] = '\0';
+                        printf("\r\033[K%.*s", 78, line);
+                        fflush(stdout);
+                        used = 0;
+                }
+        }
+        printf("\r\033[K");
+        fflush(stdout);
+}
+
+static int build_with_progress(struct ctx *ctx, const char *name, json_object *args)
+{
+        cleanup_json json_object *reply = NULL;
+        cleanup_close int sock = -1;
+        vs_error_t err = { 0 };
+        int fds[VS_MSG_FDS_MAX], nfds = 0, status = 0;
+
+        if (call(ctx, "template-build", name, args, &reply, fds, &nfds, &sock, &err) < 0)
+                return fail(ctx, &err);
+        if (!vs_json_bool(reply, "progress"))
+                return EXIT_OK; /* built already */
+        for (int i = 0; i < nfds; i++) {
+                if (i == 0)
+                        show_progress(fds[i]);
+                close(fds[i]);
+        }
+        if (read_exit(sock, &status, &err) < 0)
+                return fail(ctx, &err);
+        return EXIT_OK;
+}
+
 static int template_build(struct ctx *ctx, int argc, char **argv)
 {
+        static const struct option opts[] = {
+                { "suite", required_argument, NULL, 's' },
+                { "include", required_argument, NULL, 'i' },
+                { "debs", required_argument, NULL, 'd' },
+                { "help", no_argument, NULL, 'h' },
+                { NULL, 0, NULL, 0 },
+        };
+        const char *suite = NULL, *include = NULL, *builder, *name;
+        cleanup_free char *debs = NULL;
         json_object *args;
         vs_error_t err = { 0 };
-        const char *builder, *name;
+        int opt, bad = 0;
 
-        if (argc < 2 || argc > 3)
+        reset_getopt();
+        while ((opt = next_opt(ctx, argc, argv, "h", opts, &bad)) != -1) {
+                if (bad)
+                        return bad;
+                if (opt == 's')
+                        suite = optarg;
+                else if (opt == 'i')
+                        include = optarg;
+                else if (opt == 'd' && !(debs = realpath(optarg, NULL)))
+                        return usage_error(ctx, "--debs %s: %s", optarg, strerror(errno));
+        }
+        if (optind >= argc || optind + 2 < argc)
                 return usage_error(ctx,
-                                   argc < 2 ? "builder is missing (available: busybox)"
-                                            : "unexpected argument '%s'",
-                                   argc > 3 ? argv[3] : "");
-        builder = argv[1];
-        name = argc == 3 ? argv[2] : builder;
+                                   optind >= argc ? "builder is missing (available: busybox, "
+                                                    "debian)"
+                                                  : "unexpected argument '%s'",
+                                   optind < argc ? argv[optind + 2] : "");
+        builder = argv[optind];
+        name = optind + 1 < argc ? argv[optind + 1] : builder;
         ctx->name = name;
-        if (strcmp(builder, "busybox") != 0)
-                return usage_error(ctx, "unknown builder '%s' (available: busybox)", builder);
-        if (vs_parse_name(name, "template name", &err) < 0)
+        if (strcmp(builder, "busybox") != 0 && strcmp(builder, "debian") != 0)
+                return usage_error(ctx, "unknown builder '%s' (available: busybox, debian)",
+                                   builder);
+        if ((suite || include || debs) && strcmp(builder, "debian") != 0)
+                return usage_error(ctx, "--suite, --include and --debs are for the debian builder");
+        if (vs_parse_name(name, "template name", &err) < 0 ||
+            (strcmp(builder, "debian") == 0 &&
+             vs_template_debian_check(suite ? suite : "bookworm", include, &err) < 0))
                 return fail(ctx, &err);
         args = json_object_new_object();
         json_object_object_add(args, "builder", json_object_new_string(builder));
-        return simple_call(ctx, "template-build", name, args);
+        if (suite)
+                json_object_object_add(args, "suite", json_object_new_string(suite));
+        if (include)
+                json_object_object_add(args, "include", json_object_new_string(include));
+        if (debs)
+                json_object_object_add(args, "debs", json_object_new_string(debs));
+        return build_with_progress(ctx, name, args);
 }
 
 static int template_import(struct ctx *ctx, int argc, char **argv)
@@ -1359,11 +1444,18 @@ static const struct command commands[] = {
           "Open an interactive shell (/bin/sh -l) on a terminal inside a running VPS.\n" },
         { "logs", NULL, cmd_logs, "logs NAME", "Print the VPS's console output.\n" },
         { "template", NULL, cmd_template,
-          "template build busybox [NAME] | template import NAME FILE | template list [-j] [-H] "
+          "template build busybox|debian [NAME] [--suite S] [--include P,...] [--debs F] | "
+          "template import NAME FILE | template list [-j] [-H] "
           "| template remove NAME | template unify [-j]",
           "Manage templates, the shared read-only base images of VPS.\n"
           "  build busybox [NAME]  build a template from the host's busybox-static\n"
           "                        (offline; NAME defaults to busybox)\n"
+          "  build debian [NAME] [--suite S] [--include PKG,...]\n"
+          "                        build a minimal Debian (debootstrap, minbase; suite\n"
+          "                        default bookworm) from the Debian archive, showing its\n"
+          "                        progress; NAME defaults to debian; --debs FILE uses\n"
+          "                        the packages of a debootstrap --make-tarball FILE\n"
+          "                        instead of the network\n"
           "  import NAME FILE      make template NAME of a root file system tarball\n"
           "                        FILE.tar[.gz|.xz|.zst] (also .tgz .txz .tzst), keeping\n"
           "                        owners (by number), modes, xattrs and device nodes\n"

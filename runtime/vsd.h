@@ -54,6 +54,7 @@ struct client {
         int destroy_force;
         /* exec: the process started for this client */
         pid_t exec_pid;
+        char build[64]; /* template build: the template its process builds */
         int exec_pidfd;
         struct ev exec_ev;
         struct client *next;

@@ -5,6 +5,7 @@
 #define VS_COWFS_H
 
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "vs/error.h"
@@ -26,6 +27,22 @@ int vs_template_build_busybox(int store_fd, const char *name, const char *busybo
 int vs_template_import(int store_fd, const char *name, const char *archive, vs_error_t *err);
 /* Whether the path names an archive import understands (by its suffix). */
 int vs_template_archive_ok(const char *path, vs_error_t *err);
+/* The Debian builder runs debootstrap (minbase) into ".NAME.building"
+ * while vsd goes on serving: vs_template_debian_spawn starts it with its
+ * output on out_fd and returns its pid; when it has exited, the caller
+ * publishes the template (ok) or removes it with vs_template_build_finish. */
+int vs_template_debian_check(const char *suite, const char *include, vs_error_t *err);
+struct vs_debian_spec {
+        const char *suite;   /* bookworm, trixie, ... */
+        const char *include; /* extra packages, comma-separated, or NULL */
+        const char *mirror;  /* NULL: debootstrap's default */
+        const char *debs;    /* a debootstrap --make-tarball of the packages, to build
+                                offline, or NULL */
+};
+pid_t vs_template_debian_spawn(int store_fd, const char *store_path, const char *name,
+                               const struct vs_debian_spec *spec, int out_fd, vs_error_t *err);
+int vs_template_build_finish(int store_fd, const char *name, const char *builder, int ok,
+                             vs_error_t *err);
 /* 1 if it exists, 0 if not. */
 int vs_template_exists(int store_fd, const char *name);
 /* Lists templates into a malloc'd array. */
