@@ -145,6 +145,31 @@ test_no_loop_mount_or_image_left() {
         expect_not_contains "$(cat /proc/self/mountinfo)" "$R" "host mount table"
 }
 
+test_image_survives_restarts_and_a_vsd_crash() {
+        local i
+        vs create q4 --template busybox --diskspace 20M
+        vs start q4
+        for i in 1 2 3; do
+                vs exec q4 -- sh -c "echo run$i >> /root/log"
+                vs restart q4 --timeout 5
+        done
+        expect_eq "run1 run2 run3" "$(vs exec q4 -- cat /root/log | tr '\n' ' ' | sed 's/ $//')" \
+                "data kept across restarts"
+        # vsd dies: the VPS and its disk go on; a new vsd adopts them
+        kill -9 "$(vsd_pid)"
+        wait_for 10 "is_dead $(vsd_pid)"
+        rm -f "$R/run/paene/vsd.pid"
+        vs exec q4 -- true 2>/dev/null && fail "vsd still answers"
+        start_vsd
+        expect_eq "q4 20.0M" "$(vs list -H -o name,disklimit | awk '$1 == "q4" {print $1, $2}')" \
+                "adopted, with its disk"
+        vs exec q4 -- sh -c 'echo after >> /root/log'
+        vs stop q4
+        wait_for 10 '[ -z "$(loops_of q4)" ]' || fail "loop device left: $(loops_of q4)"
+        e2fsck -fn "$(vps_dir q4)/disk.img" >/dev/null 2>&1 || fail "image not clean after stop"
+        vs destroy q4
+}
+
 test_bad_disk_input_changes_nothing() {
         expect_rc 2 "bad size" -- vs create b1 --template busybox --diskspace 20X
         expect_contains "$ERR" "diskspace" "names the option"
