@@ -215,7 +215,7 @@ static int handle_status(struct vsd *d, struct client *c, vs_request_t *req, vs_
         if (!v)
                 return -1;
         reply = vs_reply_ok();
-        json_object_object_add(reply, "vps", vsd_vps_describe(d, v));
+        json_object_object_add(reply, "vps", vsd_vps_describe(d, v, 1));
         vsd_client_reply(d, c, reply, NULL, 0);
         return 0;
 }
@@ -231,7 +231,6 @@ static int handle_list(struct vsd *d, struct client *c, vs_request_t *req, vs_er
         cleanup_free struct vps **sorted = NULL;
         size_t n = 0, i = 0;
 
-        (void)req;
         (void)err;
         for (struct vps *v = d->vps_list; v; v = v->next)
                 n++;
@@ -240,7 +239,8 @@ static int handle_list(struct vsd *d, struct client *c, vs_request_t *req, vs_er
                 sorted[i++] = v;
         qsort(sorted, n, sizeof(*sorted), cmp_names);
         for (i = 0; i < n; i++)
-                json_object_array_add(array, vsd_vps_describe(d, sorted[i]));
+                json_object_array_add(
+                        array, vsd_vps_describe(d, sorted[i], vs_json_bool(req->args, "disk")));
         json_object_object_add(reply, "vps", array);
         vsd_client_reply(d, c, reply, NULL, 0);
         return 0;

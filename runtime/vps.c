@@ -686,7 +686,7 @@ static int count_procs(struct vps *v)
         return v->cg ? vs_cgroup_nprocs(v->cg, NULL) : 0;
 }
 
-json_object *vsd_vps_describe(struct vsd *d, struct vps *v)
+json_object *vsd_vps_describe(struct vsd *d, struct vps *v, int with_disk)
 {
         cleanup_kv vs_kv_t config = { 0 };
         json_object *obj = json_object_new_object();
@@ -709,7 +709,8 @@ json_object *vsd_vps_describe(struct vsd *d, struct vps *v)
         json_object_object_add(
                 obj, "uptime",
                 json_object_new_int64(v->phase == PHASE_STOPPED ? 0 : now - v->started_at));
-        vsd_disk_describe(d, v, &config, obj);
+        if (with_disk)
+                vsd_disk_describe(d, v, &config, obj);
         exit_text(v, exit_buf, sizeof(exit_buf));
         json_object_object_add(obj, "exit",
                                json_object_new_string(v->phase == PHASE_STOPPED ? exit_buf : ""));

@@ -679,7 +679,7 @@ static int cmd_list(struct ctx *ctx, int argc, char **argv)
         cleanup_json json_object *rows = json_object_new_array();
         const struct field *fields[NFIELDS];
         const char *field_text = NULL;
-        json_object *all;
+        json_object *all, *args = NULL;
         vs_error_t err = { 0 };
         size_t nfields;
         int opt, bad = 0, show_all = 0, header = 1, as_json = 0, rc;
@@ -699,7 +699,12 @@ static int cmd_list(struct ctx *ctx, int argc, char **argv)
         rc = parse_fields(ctx, field_text ? field_text : DEFAULT_FIELDS, fields, &nfields);
         if (rc != EXIT_OK)
                 return rc;
-        if (call(ctx, "list", NULL, NULL, &reply, NULL, NULL, NULL, &err) < 0)
+        /* disk usage costs vsd a walk of each VPS's files: only when asked */
+        if ((as_json && !field_text) || (field_text && strstr(field_text, "disk"))) {
+                args = json_object_new_object();
+                json_object_object_add(args, "disk", json_object_new_boolean(1));
+        }
+        if (call(ctx, "list", NULL, args, &reply, NULL, NULL, NULL, &err) < 0)
                 return fail(ctx, &err);
         all = json_object_object_get(reply, "vps");
         for (size_t i = 0; all && i < json_object_array_length(all); i++) {

@@ -89,7 +89,8 @@ int vsd_vps_stop_begin(struct vsd *d, struct vps *v, uint64_t timeout_ms, vs_err
 void vsd_vps_exited(struct vsd *d, struct vps *v);
 void vsd_vps_stop_timeout(struct vsd *d, struct vps *v);
 int vsd_vps_destroy(struct vsd *d, struct vps *v, vs_error_t *err);
-json_object *vsd_vps_describe(struct vsd *d, struct vps *v);
+/* with_disk: also the disk fields, which may walk the VPS's files (dir backend). */
+json_object *vsd_vps_describe(struct vsd *d, struct vps *v, int with_disk);
 /* How many VPS are built on the template. */
 int vsd_vps_uses_template(struct vsd *d, const char *tmpl);
 void vsd_vps_rotate_consoles(struct vsd *d);
