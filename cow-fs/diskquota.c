@@ -49,7 +49,7 @@ static int one_size(const char *text, const char *what, uint64_t *out, vs_error_
         if (vs_parse_size(text, out, err) < 0)
                 return vs_error_wrap(err, "%s", what);
         if (*out < VS_DISK_MIN_SPACE || *out > VS_DISK_MAX_SPACE)
-                return vs_error_kind(err, VS_E_USAGE, ERANGE, "%s '%s' is out of range (8M to 16T)",
+                return vs_error_kind(err, VS_E_USAGE, ERANGE, "%s '%s' is out of range (8M to 8T)",
                                      what, text);
         return 0;
 }

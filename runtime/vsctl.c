@@ -1398,7 +1398,7 @@ static const struct command commands[] = {
           "  -n, --hostname H   hostname inside the VPS (default: NAME)\n"
           "  --diskspace SIZE[:HARD]\n"
           "                     limit the VPS's own files (its copy-on-write layer) to\n"
-          "                     HARD bytes (default SIZE; K M G T, 8M to 16T): they live on\n"
+          "                     HARD bytes (default SIZE; K M G T, 8M to 8T): they live on\n"
           "                     an ext4 image of that size (disk backend image, or\n"
           "                     vsd.conf's disk_backend); writing past it fails with ENOSPC\n"
           "  --diskinodes N[:HARD]\n"

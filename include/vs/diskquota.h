@@ -27,9 +27,10 @@ typedef struct {
         uint64_t inodes_used, inodes_limit;
 } vs_disk_usage_t;
 
-/* Smallest and largest image the image backend makes. */
+/* Smallest and largest image the image backend makes: the images have no
+ * 64bit feature (2^32 blocks of 4K), and ext4 hosts cap files below 16T. */
 #define VS_DISK_MIN_SPACE (8ULL << 20)
-#define VS_DISK_MAX_SPACE (16ULL << 40)
+#define VS_DISK_MAX_SPACE (8ULL << 40)
 #define VS_DISK_MIN_INODES 64ULL
 #define VS_DISK_MAX_INODES (1ULL << 31)
 

@@ -49,7 +49,7 @@ static void test_space_refusals(void **state)
                 const char *text, *needle;
         } bad[] = {
                 { "", "diskspace" },      { "20X", "diskspace" },  { "2M", "out of range" },
-                { "20M:10M", "hard" },    { "20M:", "diskspace" }, { "17T", "out of range" },
+                { "20M:10M", "hard" },    { "20M:", "diskspace" }, { "9T", "out of range" },
                 { "20M:x", "diskspace" }, { ":20M", "diskspace" },
         };
 
