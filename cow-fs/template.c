@@ -614,7 +614,8 @@ void vs_template_store_recover(int store_fd)
                         continue;
                 if ((len > strlen(BUILD_SUFFIX) &&
                      strcmp(ent->d_name + len - strlen(BUILD_SUFFIX), BUILD_SUFFIX) == 0) ||
-                    (len > 9 && strcmp(ent->d_name + len - 9, ".removing") == 0))
+                    (len > 9 && strcmp(ent->d_name + len - 9, ".removing") == 0) ||
+                    strcmp(ent->d_name, VS_UNIFY_TMP) == 0)
                         vs_rmtree_at(store_fd, ent->d_name, NULL);
         }
 }

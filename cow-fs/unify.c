@@ -19,7 +19,6 @@
 #include "vs/fsutil.h"
 
 #define UNIFY_DEPTH_MAX 256
-#define UNIFY_TMP ".vs-unify.tmp"
 
 struct entry {
         char *path; /* relative to the template store */
@@ -199,22 +198,17 @@ static int same_xattrs(int store_fd, const char *a, const char *b)
         return la == lb && memcmp(xa, xb, la) == 0;
 }
 
-/* Replaces `path` by a hard link to `target`: link beside it, rename over. */
+/* Replaces `path` by a hard link to `target`: link at the store's top (one
+ * file system, and outside every template, so that a crash leaves nothing a
+ * VPS sees; vs_template_store_recover removes it), rename over. */
 static int relink(int store_fd, const char *target, const char *path, vs_error_t *err)
 {
-        cleanup_free char *dir = vs_xstrdup(path);
-        cleanup_free char *tmp = NULL;
-        char *slash = strrchr(dir, '/');
-
-        if (slash)
-                *slash = '\0';
-        tmp = vs_strdupf("%s/%s", slash ? dir : ".", UNIFY_TMP);
-        unlinkat(store_fd, tmp, 0);
-        if (linkat(store_fd, target, store_fd, tmp, 0) < 0)
+        unlinkat(store_fd, VS_UNIFY_TMP, 0);
+        if (linkat(store_fd, target, store_fd, VS_UNIFY_TMP, 0) < 0)
                 return vs_error_errno(err, "link %s", path);
-        if (renameat(store_fd, tmp, store_fd, path) < 0) {
+        if (renameat(store_fd, VS_UNIFY_TMP, store_fd, path) < 0) {
                 vs_error_errno(err, "replace %s", path);
-                unlinkat(store_fd, tmp, 0);
+                unlinkat(store_fd, VS_UNIFY_TMP, 0);
                 return -1;
         }
         return 0;

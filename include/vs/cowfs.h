@@ -51,6 +51,9 @@ int vs_template_list(int store_fd, vs_template_info_t **list, size_t *count, vs_
 int vs_template_remove(int store_fd, const char *name, vs_error_t *err);
 /* Reads a key of the template's meta file into a malloc'd string, or NULL. */
 char *vs_template_meta(int store_fd, const char *name, const char *key);
+/* unify's temporary link, at the top of the store */
+#define VS_UNIFY_TMP ".unify.tmp"
+
 typedef struct {
         size_t files;  /* regular files looked at */
         size_t linked; /* files replaced by a hard link */
