@@ -188,15 +188,32 @@ static int loop_attach(const char *image, char *dev, size_t size, vs_error_t *er
                         return vs_error_errno(err, "open %s", dev);
                 if (ioctl(fd, LOOP_CONFIGURE, &cfg) == 0)
                         return fd;
+                if (errno != EBUSY) {
+                        vs_error_errno(err, "bind %s to %s", dev, image);
+                        close(fd);
+                        return -1;
+                }
                 close(fd);
-                if (errno != EBUSY)
-                        return vs_error_errno(err, "bind %s to %s", dev, image);
         }
         return vs_error_set(err, EBUSY, "no free loop device for %s", image);
 }
 
-/* Finds the loop device bound to the image (by the backing file's device
- * and inode, which a path would not tell apart after a rename). */
+/* Whether a block device is open exclusively, as a mounted file system
+ * holds it. */
+static int bdev_in_use(const char *dev)
+{
+        int fd = open(dev, O_RDONLY | O_EXCL | O_CLOEXEC);
+
+        if (fd < 0)
+                return errno == EBUSY;
+        close(fd);
+        return 0;
+}
+
+/* Finds the loop device that is bound to the image (by the backing file's
+ * device and inode, which a path would not tell apart after a rename) and
+ * mounted. A device that a stopped VPS's last run left on its way out is
+ * bound but not mounted, and is passed over. */
 static int loop_find(const char *image, char *dev, size_t size, vs_error_t *err)
 {
         glob_t g = { 0 };
@@ -216,14 +233,14 @@ static int loop_find(const char *image, char *dev, size_t size, vs_error_t *err)
                 if (fd < 0)
                         continue;
                 if (ioctl(fd, LOOP_GET_STATUS64, &info) == 0 && info.lo_inode == st.st_ino &&
-                    info.lo_device == st.st_dev)
+                    info.lo_device == st.st_dev && bdev_in_use(dev))
                         found = fd;
                 else
                         close(fd);
         }
         globfree(&g);
         if (found < 0)
-                return vs_error_set(err, ENODEV, "no loop device holds %s", image);
+                return vs_error_set(err, ENODEV, "no mounted loop device holds %s", image);
         return found;
 }
 
@@ -236,6 +253,13 @@ static int image_attach(const char *vps_path, vs_error_t *err)
         cleanup_close int loopfd = -1;
         char dev[64];
 
+        /* a second mount of one ext4 through another device would corrupt it */
+        loopfd = loop_find(image, dev, sizeof(dev), NULL);
+        if (loopfd >= 0)
+                return vs_error_kind(err, VS_E_STATE, EBUSY,
+                                     "%s is still mounted through %s (is its last run still "
+                                     "ending?)",
+                                     image, dev);
         loopfd = loop_attach(image, dev, sizeof(dev), err);
         if (loopfd < 0)
                 return -1;
