@@ -403,6 +403,8 @@ static int image_resize(const char *vps_path, int running, const vs_disk_limits_
 {
         cleanup_free char *image = vs_strdupf("%s/%s", vps_path, IMAGE_FILE);
         uint64_t bytes = lim->space.hard - lim->space.hard % IMAGE_BLOCK;
+        cleanup_close int loopfd = -1;
+        char dev[64];
         struct stat st;
 
         if (stat(image, &st) < 0)
@@ -415,6 +417,9 @@ static int image_resize(const char *vps_path, int running, const vs_disk_limits_
                 return vs_error_kind(err, VS_E_STATE, EBUSY,
                                      "shrinking the disk needs the VPS stopped (ext4 grows "
                                      "online, it does not shrink online)");
+        if ((loopfd = loop_find(image, dev, sizeof(dev), NULL)) >= 0)
+                return vs_error_kind(err, VS_E_STATE, EBUSY,
+                                     "%s is still mounted through %s (try again)", image, dev);
         return resize_offline(image, (uint64_t)st.st_size, bytes, err);
 }
 
