@@ -216,10 +216,15 @@ static int bdev_in_use(const char *dev)
  * bound but not mounted, and is passed over. */
 static int loop_find(const char *image, char *dev, size_t size, vs_error_t *err)
 {
+        char own[64];
         glob_t g = { 0 };
         struct stat st;
         int found = -1;
 
+        if (!dev) {
+                dev = own;
+                size = sizeof(own);
+        }
         if (stat(image, &st) < 0)
                 return vs_error_errno(err, "stat %s", image);
         if (glob("/sys/block/loop*", 0, NULL, &g) != 0)
@@ -481,7 +486,13 @@ int vs_disk_image_reidentify(const char *path, vs_error_t *err)
 static int image_clone(int src_fd, int dst_fd, const char *dst_path, vs_error_t *err)
 {
         cleanup_free char *image = vs_strdupf("%s/%s", dst_path, IMAGE_FILE);
+        cleanup_free char *src = vs_strdupf("/proc/self/fd/%d/%s", src_fd, IMAGE_FILE);
+        cleanup_close int loopfd = loop_find(src, NULL, 0, NULL);
 
+        /* a copy of a mounted file system need not be consistent */
+        if (loopfd >= 0)
+                return vs_error_kind(err, VS_E_STATE, EBUSY,
+                                     "the source's disk image is still mounted (try again)");
         if (mkdirat(dst_fd, "rootfs", 0755) < 0 || mkdirat(dst_fd, IMAGE_MNT, 0755) < 0)
                 return vs_error_errno(err, "mkdir");
         if (vs_copy_sparse_at(src_fd, dst_fd, IMAGE_FILE, err) < 0)
