@@ -14,7 +14,7 @@ VERSION = 0.1
 PKGS = json-c ext2fs com_err
 DEBIAN_DEPS = build-essential pkg-config clang clang-format \
 	libcgroup-dev libseccomp-dev libcap-dev libnl-3-dev libnl-route-3-dev \
-	libext2fs-dev libjson-c-dev libcmocka-dev busybox-static iproute2 util-linux \
+	libext2fs-dev comerr-dev libjson-c-dev libcmocka-dev busybox-static iproute2 util-linux \
 	procps e2fsprogs python3 bsdutils tar gzip xz-utils zstd \
 	debootstrap
 
