@@ -19,12 +19,32 @@
 #include "vs/cowfs.h"
 #include "vs/fsutil.h"
 
+/* Every test's files live below one directory per run, which the group
+ * teardown removes also when a test failed half way. */
+static char run_dir[] = "/tmp/paene-unit-XXXXXX";
+
+static int group_setup(void **state)
+{
+        (void)state;
+        return mkdtemp(run_dir) ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+        char *cmd = vs_strdupf("rm -rf '%s'", run_dir);
+        int rc = system(cmd);
+
+        (void)state;
+        free(cmd);
+        return rc == 0 ? 0 : -1;
+}
+
 static char *temp_dir(void)
 {
-        char tmpl[] = "/tmp/paene-unit-XXXXXX";
+        char *dir = vs_strdupf("%s/XXXXXX", run_dir);
 
-        assert_non_null(mkdtemp(tmpl));
-        return vs_xstrdup(tmpl);
+        assert_non_null(mkdtemp(dir));
+        return dir;
 }
 
 static void remove_dir(char *dir)
@@ -237,5 +257,5 @@ int main(void)
                 cmocka_unit_test(test_unify_links_only_identical_files),
         };
 
-        return cmocka_run_group_tests(tests, NULL, NULL);
+        return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
