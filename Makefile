@@ -11,11 +11,12 @@ MANDIR = $(PREFIX)/share/man
 SYSTEMDDIR ?= /lib/systemd/system
 VERSION = 0.1
 
-PKGS = json-c libcap libseccomp
+PKGS = json-c libcap libseccomp ext2fs com_err
 DEBIAN_DEPS = build-essential pkg-config clang clang-format \
 	libcgroup-dev libseccomp-dev libcap-dev libnl-3-dev libnl-route-3-dev \
-	libext2fs-dev libjson-c-dev libcmocka-dev busybox-static iproute2 util-linux \
-	procps e2fsprogs python3 bsdutils
+	libext2fs-dev comerr-dev libjson-c-dev libcmocka-dev busybox-static iproute2 util-linux \
+	procps e2fsprogs python3 bsdutils tar gzip xz-utils zstd \
+	debootstrap
 
 OPTFLAGS ?= -O2 -g
 WARNFLAGS = -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
@@ -28,10 +29,10 @@ LDFLAGS += $(SANFLAGS)
 
 LIB_SRCS = runtime/error.c runtime/parse.c runtime/fsutil.c runtime/kvfile.c \
 	runtime/protocol.c runtime/fdpass.c runtime/log.c runtime/spawn.c runtime/security.c \
-	cow-fs/template.c cow-fs/rootfs.c scheduler-limits/cgroup.c \
-	scheduler-limits/limits.c scheduler-limits/stats.c scheduler-limits/admission.c \
-	netns/loopback.c
-VSD_SRCS = runtime/vsd.c runtime/vps.c runtime/handlers.c
+	cow-fs/template.c cow-fs/rootfs.c cow-fs/diskquota.c cow-fs/image.c cow-fs/clone.c \
+	cow-fs/unify.c scheduler-limits/cgroup.c scheduler-limits/limits.c scheduler-limits/stats.c \
+	scheduler-limits/admission.c netns/loopback.c
+VSD_SRCS = runtime/vsd.c runtime/vps.c runtime/handlers.c runtime/disk.c
 VSCTL_SRCS = runtime/vsctl.c
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 

@@ -198,19 +198,32 @@ static int populate_busybox(int tmpl_fd, const char *busybox, vs_error_t *err)
         return write_meta(tmpl_fd, "busybox", err);
 }
 
-int vs_template_build_busybox(int store_fd, const char *name, const char *busybox_path,
-                              vs_error_t *err)
+/* Makes ".NAME.building"; one that exists is a build under way (a crash's
+ * leftovers are removed at vsd's start by vs_template_store_recover). */
+static int begin_build(int store_fd, const char *name, const char *building, vs_error_t *err)
+{
+        if (vs_template_exists(store_fd, name))
+                return vs_error_kind(err, VS_E_STATE, EEXIST, "template %s already exists", name);
+        if (mkdirat(store_fd, building, 0755) == 0)
+                return 0;
+        if (errno == EEXIST)
+                return vs_error_kind(err, VS_E_STATE, EBUSY, "template %s is being built", name);
+        return vs_error_errno(err, "mkdir %s", building);
+}
+
+/* Builds template NAME in ".NAME.building" with `populate` and publishes it
+ * with one rename: a template is there whole or not at all. */
+static int build_atomically(int store_fd, const char *name,
+                            int (*populate)(int tmpl_fd, const char *arg, vs_error_t *err),
+                            const char *arg, vs_error_t *err)
 {
         cleanup_free char *building = vs_strdupf(".%s%s", name, BUILD_SUFFIX);
         cleanup_close int tmpl_fd = -1;
 
-        if (vs_template_exists(store_fd, name))
-                return vs_error_kind(err, VS_E_STATE, EEXIST, "template %s already exists", name);
-        vs_rmtree_at(store_fd, building, NULL);
-        if (mkdirat(store_fd, building, 0755) < 0)
-                return vs_error_errno(err, "mkdir %s", building);
+        if (begin_build(store_fd, name, building, err) < 0)
+                return -1;
         tmpl_fd = openat(store_fd, building, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (tmpl_fd < 0 || populate_busybox(tmpl_fd, busybox_path, err) < 0) {
+        if (tmpl_fd < 0 || populate(tmpl_fd, arg, err) < 0) {
                 if (tmpl_fd < 0)
                         vs_error_errno(err, "open %s", building);
                 vs_rmtree_at(store_fd, building, NULL);
@@ -218,6 +231,226 @@ int vs_template_build_busybox(int store_fd, const char *name, const char *busybo
         }
         if (syncfs(tmpl_fd) < 0 || renameat(store_fd, building, store_fd, name) < 0) {
                 vs_error_errno(err, "publish template %s", name);
+                vs_rmtree_at(store_fd, building, NULL);
+                return -1;
+        }
+        return vs_fsync_dir(store_fd, err);
+}
+
+int vs_template_build_busybox(int store_fd, const char *name, const char *busybox_path,
+                              vs_error_t *err)
+{
+        return build_atomically(store_fd, name, populate_busybox, busybox_path, err);
+}
+
+/* ---- import of a root file system tarball ---- */
+
+static const char *const archive_suffixes[] = {
+        ".tar", ".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.zst", ".tzst",
+};
+
+int vs_template_archive_ok(const char *path, vs_error_t *err)
+{
+        size_t len = strlen(path);
+
+        for (size_t i = 0; i < sizeof(archive_suffixes) / sizeof(archive_suffixes[0]); i++) {
+                size_t slen = strlen(archive_suffixes[i]);
+
+                if (len > slen && strcmp(path + len - slen, archive_suffixes[i]) == 0)
+                        return 0;
+        }
+        return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                             "'%s' is not a tar archive (.tar, .tar.gz, .tgz, .tar.xz, .txz, "
+                             ".tar.zst or .tzst)",
+                             path);
+}
+
+/* GNU tar as root keeps owners (by number, not by the host's names),
+ * modes, xattrs and device nodes, detects the compression itself, drops
+ * leading "/" and "..", and creates symlinks that point outside only after
+ * every file, so that no member is written through one. */
+static int extract(const char *archive, int rootfd, vs_error_t *err)
+{
+        char *const argv[] = { "tar",
+                               "--extract",
+                               "--file",
+                               (char *)archive,
+                               "--numeric-owner",
+                               "--same-owner",
+                               "--preserve-permissions",
+                               "--xattrs",
+                               "--xattrs-include=*",
+                               NULL };
+        posix_spawn_file_actions_t actions;
+        int status, pipefd[2];
+        char msg[512] = "", drain[512];
+        ssize_t n;
+        pid_t pid;
+
+        if (pipe2(pipefd, O_CLOEXEC) < 0)
+                return vs_error_errno(err, "pipe");
+        posix_spawn_file_actions_init(&actions);
+        posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+        posix_spawn_file_actions_adddup2(&actions, pipefd[1], STDERR_FILENO);
+        posix_spawn_file_actions_addfchdir_np(&actions, rootfd);
+        errno = posix_spawnp(&pid, "tar", &actions, NULL, argv, environ);
+        posix_spawn_file_actions_destroy(&actions);
+        close(pipefd[1]);
+        if (errno) {
+                close(pipefd[0]);
+                return vs_error_errno(err, "run tar");
+        }
+        /* the first line of tar's complaints names the problem */
+        n = read(pipefd[0], msg, sizeof(msg) - 1);
+        msg[n > 0 ? n : 0] = '\0';
+        while (read(pipefd[0], drain, sizeof(drain)) > 0)
+                ;
+        close(pipefd[0]);
+        msg[strcspn(msg, "\n")] = '\0';
+        if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return vs_error_set(err, EIO, "extract %s: %s", archive, *msg ? msg : "tar failed");
+        return 0;
+}
+
+static int populate_import(int tmpl_fd, const char *archive, vs_error_t *err)
+{
+        cleanup_close int rootfd = -1;
+        cleanup_kv vs_kv_t meta = { 0 };
+        const char *base = strrchr(archive, '/');
+
+        if (mkdirat(tmpl_fd, "rootfs", 0755) < 0)
+                return vs_error_errno(err, "mkdir rootfs");
+        rootfd = openat(tmpl_fd, "rootfs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (rootfd < 0)
+                return vs_error_errno(err, "open rootfs");
+        if (extract(archive, rootfd, err) < 0)
+                return -1;
+        vs_kv_set(&meta, "builder", "tar");
+        vs_kv_set(&meta, "source", base ? base + 1 : archive);
+        vs_kv_setf(&meta, "created", "%lld", (long long)time(NULL));
+        return vs_kv_save(tmpl_fd, "meta", &meta, 1, err);
+}
+
+int vs_template_import(int store_fd, const char *name, const char *archive, vs_error_t *err)
+{
+        struct stat st;
+
+        if (vs_template_archive_ok(archive, err) < 0)
+                return -1;
+        if (archive[0] != '/')
+                return vs_error_kind(err, VS_E_USAGE, EINVAL, "'%s' is not an absolute path",
+                                     archive);
+        if (stat(archive, &st) < 0)
+                return vs_error_kind(err, VS_E_USAGE, errno, "%s: %s", archive, strerror(errno));
+        if (!S_ISREG(st.st_mode))
+                return vs_error_kind(err, VS_E_USAGE, EINVAL, "%s is not a file", archive);
+        return build_atomically(store_fd, name, populate_import, archive, err);
+}
+
+/* ---- Debian through debootstrap ---- */
+
+/* Suites and package names: what Debian allows, so that nothing reaches
+ * debootstrap's command line that could be taken for an option. */
+static int debian_word_ok(const char *w, const char *extra)
+{
+        if (!*w || *w == '-')
+                return 0;
+        for (; *w; w++)
+                if (!((*w >= 'a' && *w <= 'z') || (*w >= '0' && *w <= '9') || strchr(extra, *w)))
+                        return 0;
+        return 1;
+}
+
+int vs_template_debian_check(const char *suite, const char *include, vs_error_t *err)
+{
+        cleanup_free char *copy = vs_xstrdup(include ? include : "");
+        char *save = NULL;
+
+        if (!debian_word_ok(suite, "-"))
+                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                     "suite '%s' is not a Debian suite name", suite);
+        for (char *p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",", &save))
+                if (!debian_word_ok(p, "+-."))
+                        return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                             "'%s' is not a Debian package name", p);
+        return 0;
+}
+
+pid_t vs_template_debian_spawn(int store_fd, const char *store_path, const char *name,
+                               const struct vs_debian_spec *spec, int out_fd, vs_error_t *err)
+{
+        cleanup_free char *building = vs_strdupf(".%s%s", name, BUILD_SUFFIX);
+        cleanup_free char *target = vs_strdupf("%s/%s/rootfs", store_path, building);
+        const char *include = spec->include, *suite = spec->suite;
+        cleanup_free char *inc = include && *include ? vs_strdupf("--include=%s", include) : NULL;
+        cleanup_free char *debs = spec->debs ? vs_strdupf("--unpack-tarball=%s", spec->debs) : NULL;
+        struct stat st;
+        char *argv[16];
+        int n = 0, rc;
+        posix_spawn_file_actions_t actions;
+        pid_t pid;
+
+        if (vs_template_debian_check(suite, include, err) < 0)
+                return -1;
+        if (debs && (spec->debs[0] != '/' || stat(spec->debs, &st) < 0 || !S_ISREG(st.st_mode)))
+                return vs_error_kind(err, VS_E_USAGE, ENOENT,
+                                     "--debs %s: not an absolute path to a file", spec->debs);
+        if (begin_build(store_fd, name, building, err) < 0)
+                return -1;
+        /* in a mount namespace of its own: the /proc and /sys debootstrap
+         * mounts in the target go away with it, also when it fails */
+        argv[n++] = "unshare";
+        argv[n++] = "--mount";
+        argv[n++] = "--propagation";
+        argv[n++] = "private";
+        argv[n++] = "--";
+        argv[n++] = "debootstrap";
+        argv[n++] = "--variant=minbase";
+        if (inc)
+                argv[n++] = inc;
+        if (debs)
+                argv[n++] = debs;
+        argv[n++] = (char *)suite;
+        argv[n++] = target;
+        if (spec->mirror && *spec->mirror)
+                argv[n++] = (char *)spec->mirror;
+        argv[n] = NULL;
+        posix_spawn_file_actions_init(&actions);
+        posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_adddup2(&actions, out_fd, STDOUT_FILENO);
+        posix_spawn_file_actions_adddup2(&actions, out_fd, STDERR_FILENO);
+        rc = access("/usr/sbin/debootstrap", X_OK) == 0
+                     ? posix_spawnp(&pid, "unshare", &actions, NULL, argv, environ)
+                     : ENOENT;
+        posix_spawn_file_actions_destroy(&actions);
+        if (rc != 0) {
+                vs_rmtree_at(store_fd, building, NULL);
+                errno = rc;
+                return vs_error_errno(err, "run debootstrap (install debootstrap)");
+        }
+        return pid;
+}
+
+int vs_template_build_finish(int store_fd, const char *name, const char *builder, int ok,
+                             vs_error_t *err)
+{
+        cleanup_free char *building = vs_strdupf(".%s%s", name, BUILD_SUFFIX);
+        cleanup_close int tmpl_fd = -1;
+        cleanup_kv vs_kv_t meta = { 0 };
+
+        if (!ok) {
+                vs_rmtree_at(store_fd, building, NULL);
+                return vs_error_set(err, EIO, "the %s builder failed (its output says why)",
+                                    builder);
+        }
+        tmpl_fd = openat(store_fd, building, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        vs_kv_set(&meta, "builder", builder);
+        vs_kv_setf(&meta, "created", "%lld", (long long)time(NULL));
+        if (tmpl_fd < 0 || vs_kv_save(tmpl_fd, "meta", &meta, 1, err) < 0 || syncfs(tmpl_fd) < 0 ||
+            renameat(store_fd, building, store_fd, name) < 0) {
+                if (tmpl_fd < 0 || !err || !err->msg[0])
+                        vs_error_errno(err, "publish template %s", name);
                 vs_rmtree_at(store_fd, building, NULL);
                 return -1;
         }
@@ -261,6 +494,7 @@ static uint64_t du_at(int dirfd, struct seen **seen, size_t *nseen, int depth)
                         close(fd);
                 return 0;
         }
+        rewinddir(dir); /* a dup shares the offset a reader before us left at the end */
         while ((ent = readdir(dir))) {
                 struct stat st;
 
@@ -307,6 +541,14 @@ static void fill_info(int store_fd, const char *name, vs_template_info_t *info)
         vs_strlcpy(info->builder, builder ? builder : "unknown", sizeof(info->builder));
         info->created = created ? (time_t)strtoll(created, NULL, 10) : 0;
         info->bytes = fd >= 0 ? du_at(fd, &seen, &nseen, 0) : 0;
+}
+
+uint64_t vs_du_at(int dirfd)
+{
+        cleanup_free struct seen *seen = NULL;
+        size_t nseen = 0;
+
+        return du_at(dirfd, &seen, &nseen, 0);
 }
 
 static int cmp_info(const void *a, const void *b)
@@ -372,7 +614,8 @@ void vs_template_store_recover(int store_fd)
                         continue;
                 if ((len > strlen(BUILD_SUFFIX) &&
                      strcmp(ent->d_name + len - strlen(BUILD_SUFFIX), BUILD_SUFFIX) == 0) ||
-                    (len > 9 && strcmp(ent->d_name + len - 9, ".removing") == 0))
+                    (len > 9 && strcmp(ent->d_name + len - 9, ".removing") == 0) ||
+                    strcmp(ent->d_name, VS_UNIFY_TMP) == 0)
                         vs_rmtree_at(store_fd, ent->d_name, NULL);
         }
 }

@@ -14,6 +14,7 @@
 #include "spawn.h"
 #include "vs/cleanup.h"
 #include "vs/cowfs.h"
+#include "vs/diskquota.h"
 #include "vs/fsutil.h"
 #include "vs/log.h"
 #include "vs/parse.h"
@@ -96,11 +97,26 @@ static int limits_arg(const vs_request_t *req, vs_limits_t *l, vs_error_t *err)
         return 0;
 }
 
+/* --diskspace SIZE[:HARD] and --diskinodes N[:HARD], as the admin typed them. */
+static int disk_limit_args(const vs_request_t *req, vs_disk_limits_t *lim, vs_error_t *err)
+{
+        const char *space = vs_json_str(req->args, "diskspace");
+        const char *inodes = vs_json_str(req->args, "diskinodes");
+
+        memset(lim, 0, sizeof(*lim));
+        if (space && vs_disk_parse_space(space, &lim->space, err) < 0)
+                return -1;
+        if (inodes && vs_disk_parse_inodes(inodes, &lim->inodes, err) < 0)
+                return -1;
+        return 0;
+}
+
 static int handle_create(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
 {
         const char *tmpl = vs_json_str(req->args, "template");
         const char *hostname = vs_json_str(req->args, "hostname");
         vs_limits_t limits;
+        vs_disk_limits_t lim;
 
         if (vs_parse_name(req->name, "VPS name", err) < 0)
                 return -1;
@@ -109,10 +125,11 @@ static int handle_create(struct vsd *d, struct client *c, vs_request_t *req, vs_
         if (!tmpl)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL, "--template is required");
         if (vs_parse_name(tmpl, "template name", err) < 0 ||
-            (hostname && vs_parse_hostname(hostname, err) < 0))
+            (hostname && vs_parse_hostname(hostname, err) < 0) ||
+            disk_limit_args(req, &lim, err) < 0)
                 return -1;
         if (vsd_vps_create(d, req->name, tmpl, hostname ? hostname : req->name,
-                           vs_json_bool(req->args, "privileged"), &limits, err) < 0)
+                           vs_json_bool(req->args, "privileged"), &limits, &lim, err) < 0)
                 return -1;
         vs_log(LOG_INFO, "created %s from template %s", req->name, tmpl);
         reply_ok(d, c);
@@ -182,6 +199,46 @@ static int handle_destroy(struct vsd *d, struct client *c, vs_request_t *req, vs
         return 0;
 }
 
+static int handle_resize(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
+{
+        struct vps *v = find_named(d, req, err);
+        vs_disk_limits_t lim;
+
+        if (!v || disk_limit_args(req, &lim, err) < 0)
+                return -1;
+        if (vs_json_str(req->args, "diskinodes"))
+                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                     "the inode count of a disk image is fixed when it is made");
+        if (!lim.space.hard)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL, "--diskspace is required");
+        if (vsd_vps_resize(d, v, &lim.space, err) < 0)
+                return -1;
+        vs_log(LOG_INFO, "resized the disk of %s to %llu bytes", v->name,
+               (unsigned long long)lim.space.hard);
+        reply_ok(d, c);
+        return 0;
+}
+
+static int handle_clone(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
+{
+        struct vps *v = find_named(d, req, err);
+        const char *name = vs_json_str(req->args, "new");
+        const char *hostname = vs_json_str(req->args, "hostname");
+
+        if (!v)
+                return -1;
+        if (!name)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL, "the new VPS's name is missing");
+        if (vs_parse_name(name, "VPS name", err) < 0 ||
+            (hostname && vs_parse_hostname(hostname, err) < 0))
+                return -1;
+        if (vsd_vps_clone(d, v, name, hostname, err) < 0)
+                return -1;
+        vs_log(LOG_INFO, "cloned %s into %s", v->name, name);
+        reply_ok(d, c);
+        return 0;
+}
+
 static int handle_status(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
 {
         struct vps *v = find_named(d, req, err);
@@ -190,7 +247,7 @@ static int handle_status(struct vsd *d, struct client *c, vs_request_t *req, vs_
         if (!v)
                 return -1;
         reply = vs_reply_ok();
-        json_object_object_add(reply, "vps", vsd_vps_describe(d, v));
+        json_object_object_add(reply, "vps", vsd_vps_describe(d, v, 1));
         vsd_client_reply(d, c, reply, NULL, 0);
         return 0;
 }
@@ -279,7 +336,6 @@ static int handle_list(struct vsd *d, struct client *c, vs_request_t *req, vs_er
         cleanup_free struct vps **sorted = NULL;
         size_t n = 0, i = 0;
 
-        (void)req;
         (void)err;
         for (struct vps *v = d->vps_list; v; v = v->next)
                 n++;
@@ -288,7 +344,8 @@ static int handle_list(struct vsd *d, struct client *c, vs_request_t *req, vs_er
                 sorted[i++] = v;
         qsort(sorted, n, sizeof(*sorted), cmp_names);
         for (i = 0; i < n; i++)
-                json_object_array_add(array, vsd_vps_describe(d, sorted[i]));
+                json_object_array_add(
+                        array, vsd_vps_describe(d, sorted[i], vs_json_bool(req->args, "disk")));
         json_object_object_add(reply, "vps", array);
         vsd_client_reply(d, c, reply, NULL, 0);
         return 0;
@@ -441,10 +498,23 @@ static int handle_exec(struct vsd *d, struct client *c, vs_request_t *req, vs_er
         return 1;
 }
 
+/* A template builder ended: publish its template, or remove what it left. */
+static json_object *finish_build(struct vsd *d, struct client *c, int status)
+{
+        vs_error_t err = { 0 };
+
+        if (vs_template_build_finish(d->tmpl_fd, c->build, "debian", status == 0, &err) < 0) {
+                vs_log(LOG_ERR, "build template %s: %s", c->build, err.msg);
+                return vs_reply_error(&err);
+        }
+        vs_log(LOG_INFO, "built template %s (debian)", c->build);
+        return vs_reply_ok();
+}
+
 void vsd_handle_exec_exited(struct vsd *d, struct client *c)
 {
         siginfo_t info = { 0 };
-        json_object *reply = vs_reply_ok();
+        json_object *reply;
         int status = 255;
 
         if (waitid((idtype_t)P_PIDFD, (id_t)c->exec_pidfd, &info, WEXITED | WNOHANG) == 0 &&
@@ -453,6 +523,7 @@ void vsd_handle_exec_exited(struct vsd *d, struct client *c)
         vsd_epoll_del(d, c->exec_pidfd);
         close(c->exec_pidfd);
         c->exec_pidfd = -1;
+        reply = c->build[0] ? finish_build(d, c, status) : vs_reply_ok();
         json_object_object_add(reply, "exit", json_object_new_int(status));
         vsd_client_reply(d, c, reply, NULL, 0);
         c->wait = WAIT_NONE;
@@ -486,21 +557,108 @@ static int handle_logs(struct vsd *d, struct client *c, vs_request_t *req, vs_er
 
 /* ---- templates ---- */
 
+/* debootstrap takes minutes: it runs as vsd's child while vsd serves
+ * others; the client gets its output as a pipe and the result when it ends
+ * (vsd_handle_exec_exited). */
+static int start_debian_build(struct vsd *d, struct client *c, const char *name, vs_request_t *req,
+                              vs_error_t *err)
+{
+        const char *suite = vs_json_str(req->args, "suite");
+        cleanup_free char *conf_path = vs_strdupf("%s/etc/paene/vsd.conf", d->root);
+        cleanup_kv vs_kv_t conf = { 0 };
+        int conf_loaded = vs_kv_load(AT_FDCWD, conf_path, &conf, NULL);
+        json_object *reply;
+        int out[2];
+        pid_t pid;
+        struct vs_debian_spec spec = {
+                .suite = suite ? suite : "bookworm",
+                .include = vs_json_str(req->args, "include"),
+                .mirror = conf_loaded == 0 ? vs_kv_get(&conf, "debian_mirror") : NULL,
+                .debs = vs_json_str(req->args, "debs"),
+        };
+
+        if (pipe2(out, O_CLOEXEC) < 0)
+                return vs_error_errno(err, "pipe");
+        pid = vs_template_debian_spawn(d->tmpl_fd, d->tmpl_dir, name, &spec, out[1], err);
+        close(out[1]);
+        if (pid < 0) {
+                close(out[0]);
+                return -1;
+        }
+        c->exec_pid = pid;
+        c->exec_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        vs_strlcpy(c->build, name, sizeof(c->build));
+        vsd_epoll_add(d, c->exec_pidfd, &c->exec_ev, EPOLLIN);
+        reply = vs_reply_ok();
+        json_object_object_add(reply, "progress", json_object_new_boolean(1));
+        vsd_client_reply(d, c, reply, &out[0], 1);
+        close(out[0]);
+        vs_log(LOG_INFO, "building template %s with debootstrap (pid %d)", name, (int)pid);
+        park(c, WAIT_EXEC, NULL);
+        return 1;
+}
+
 static int handle_template_build(struct vsd *d, struct client *c, vs_request_t *req,
                                  vs_error_t *err)
 {
         const char *builder = vs_json_str(req->args, "builder");
         const char *name = *req->name ? req->name : builder;
 
-        if (!builder || strcmp(builder, "busybox") != 0)
+        if (!builder || (strcmp(builder, "busybox") != 0 && strcmp(builder, "debian") != 0))
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
-                                     "unknown template builder '%s' (available: busybox)",
+                                     "unknown template builder '%s' (available: busybox, debian)",
                                      builder ? builder : "");
-        if (vs_parse_name(name, "template name", err) < 0 ||
-            vs_template_build_busybox(d->tmpl_fd, name, d->busybox_path, err) < 0)
+        if (vs_parse_name(name, "template name", err) < 0)
+                return -1;
+        if (strcmp(builder, "debian") == 0)
+                return start_debian_build(d, c, name, req, err);
+        if (vs_template_build_busybox(d->tmpl_fd, name, d->busybox_path, err) < 0)
                 return -1;
         vs_log(LOG_INFO, "built template %s (%s)", name, builder);
         reply_ok(d, c);
+        return 0;
+}
+
+static int handle_template_import(struct vsd *d, struct client *c, vs_request_t *req,
+                                  vs_error_t *err)
+{
+        const char *file = vs_json_str(req->args, "file");
+
+        if (vs_parse_name(req->name, "template name", err) < 0)
+                return -1;
+        if (!file)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL, "the archive is missing");
+        if (vs_template_import(d->tmpl_fd, req->name, file, err) < 0)
+                return -1;
+        vs_log(LOG_INFO, "imported template %s from %s", req->name, file);
+        reply_ok(d, c);
+        return 0;
+}
+
+static int handle_template_unify(struct vsd *d, struct client *c, vs_request_t *req,
+                                 vs_error_t *err)
+{
+        vs_template_unify_t r;
+        json_object *reply;
+
+        (void)req;
+        if (vs_template_unify(d->tmpl_fd, &r, err) < 0)
+                return -1;
+        vs_log(LOG_INFO, "unified templates: %zu files linked, %llu bytes saved", r.linked,
+               (unsigned long long)(r.bytes_before - r.bytes_after));
+        reply = vs_reply_ok();
+        json_object_object_add(reply, "files", json_object_new_int64((int64_t)r.files));
+        json_object_object_add(reply, "linked", json_object_new_int64((int64_t)r.linked));
+        json_object_object_add(reply, "errors", json_object_new_int64((int64_t)r.errors));
+        json_object_object_add(reply, "bytes_before",
+                               json_object_new_int64((int64_t)r.bytes_before));
+        json_object_object_add(reply, "bytes_after", json_object_new_int64((int64_t)r.bytes_after));
+        json_object_object_add(
+                reply, "bytes_saved",
+                json_object_new_int64(r.bytes_before > r.bytes_after
+                                              ? (int64_t)(r.bytes_before - r.bytes_after)
+                                              : 0));
+        vsd_client_reply(d, c, reply, NULL, 0);
         return 0;
 }
 
@@ -563,11 +721,15 @@ static const struct {
         { "status", handle_status },
         { "set", handle_set },
         { "node", handle_node },
+        { "resize", handle_resize },
+        { "clone", handle_clone },
         { "list", handle_list },
         { "exec", handle_exec },
         { "logs", handle_logs },
         { "template-build", handle_template_build },
+        { "template-import", handle_template_import },
         { "template-list", handle_template_list },
+        { "template-unify", handle_template_unify },
         { "template-remove", handle_template_remove },
 };
 

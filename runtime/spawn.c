@@ -407,12 +407,69 @@ static int open_in_child(pid_t pid, const char *dir, vs_error_t *err)
         return fd;
 }
 
+/* In a fork of vsd that joined the child's mount namespace: the disk
+ * backend mounts the VPS's storage there (a file system the VPS's own root
+ * could not mount), and its layers become the VPS root's. */
+static int attach_disk_in(const struct vs_init_spec *spec, pid_t pid, vs_error_t *err)
+{
+        cleanup_free char *ns_path = vs_strdupf("/proc/%d/ns/mnt", (int)pid);
+        cleanup_free char *upper = vs_strdupf("%s/%s", spec->dir, spec->upper);
+        cleanup_free char *work = vs_strdupf("%s/%s", spec->dir, spec->work);
+        cleanup_close int ns_fd = open(ns_path, O_RDONLY | O_CLOEXEC);
+        uid_t owner = (uid_t)spec->idmap.base;
+
+        if (ns_fd < 0 || setns(ns_fd, CLONE_NEWNS) < 0)
+                return vs_error_errno(err, "join the VPS's mount namespace");
+        /* the namespace's mounts were copies of the host's: nothing mounted
+         * here may propagate back */
+        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+                return vs_error_errno(err, "make mounts private");
+        if (spec->disk_attach(spec->dir, err) < 0)
+                return -1;
+        if (spec->idmap.enabled &&
+            (chown(upper, owner, owner) < 0 || chown(work, owner, owner) < 0))
+                return vs_error_errno(err, "chown the VPS's layers");
+        return 0;
+}
+
+static int attach_disk(const struct vs_init_spec *spec, pid_t pid, vs_error_t *err)
+{
+        int pipefd[2], status;
+        pid_t helper;
+        ssize_t n;
+
+        if (!spec->disk_attach)
+                return 0;
+        if (pipe2(pipefd, O_CLOEXEC) < 0)
+                return vs_error_errno(err, "pipe");
+        helper = fork();
+        if (helper == 0) {
+                vs_error_t child_err = { 0 };
+
+                close(pipefd[0]);
+                if (attach_disk_in(spec, pid, &child_err) < 0)
+                        (void)!write(pipefd[1], &child_err, sizeof(child_err));
+                _exit(0);
+        }
+        close(pipefd[1]);
+        if (helper < 0) {
+                close(pipefd[0]);
+                return vs_error_errno(err, "fork");
+        }
+        n = read(pipefd[0], err, sizeof(*err));
+        close(pipefd[0]);
+        waitpid(helper, &status, 0);
+        if (n == (ssize_t)sizeof(*err))
+                return vs_error_wrap(err, "attach disk");
+        return 0;
+}
+
 static int prepare_child(const struct vs_init_spec *spec, pid_t pid, int sock, vs_error_t *err)
 {
         cleanup_close int dir_fd = open_in_child(pid, spec->dir, err);
         cleanup_close int tree_fd = -1;
 
-        if (dir_fd < 0)
+        if (dir_fd < 0 || attach_disk(spec, pid, err) < 0)
                 return -1;
         if (spec->idmap.enabled) {
                 if (write_map(pid, "uid_map", &spec->idmap, err) < 0 ||

@@ -32,6 +32,9 @@ struct vs_init_spec {
         const char *stage;  /* where the idmapped template is attached */
         struct vs_idmap idmap;
         const vs_caps_t *caps;
+        /* the disk backend's attach (vs_disk_backend_t.attach), or NULL: vsd
+         * runs it in the child's mount namespace before the go */
+        int (*disk_attach)(const char *vps_path, vs_error_t *err);
         char *const *init_argv; /* NULL: /sbin/init if present, else vsinit */
         int vsinit_fd;          /* sealed memfd of the built-in init, or -1 */
         int console_fd;         /* init's stdout and stderr */

@@ -396,6 +396,17 @@ static int try_adopt(struct vsd *d, struct vps *v, const vs_kv_t *state)
                 close(pidfd);
                 return -1;
         }
+        {
+                /* exec must join the same user namespace, with the same
+                 * capability set, as before vsd's restart */
+                cleanup_kv vs_kv_t config = { 0 };
+
+                if (load_config(d, v->name, &config, NULL) < 0 ||
+                    load_security(v, &config, NULL) < 0) {
+                        close(pidfd);
+                        return -1;
+                }
+        }
         v->pidfd = pidfd;
         v->started_at =
                 atoll(vs_kv_get(state, "started_at") ? vs_kv_get(state, "started_at") : "0");
@@ -537,7 +548,9 @@ static int allocate_id_base(struct vsd *d, unsigned long *base, vs_error_t *err)
 }
 
 static int write_new_config(int dirfd, const char *name, const char *tmpl, const char *hostname,
-                            unsigned long id_base, const vs_limits_t *limits, vs_error_t *err)
+                            unsigned long id_base, const vs_limits_t *limits,
+                            const vs_disk_backend_t *disk, const vs_disk_limits_t *lim,
+                            vs_error_t *err)
 {
         cleanup_kv vs_kv_t config = { 0 };
 
@@ -555,16 +568,23 @@ static int write_new_config(int dirfd, const char *name, const char *tmpl, const
         vs_kv_setf(&config, "created", "%lld", (long long)time(NULL));
         if (limits)
                 vs_limits_to_config(limits, &config);
+        vsd_disk_config_set(&config, disk, lim);
         return vs_kv_save(dirfd, "config", &config, 1, err);
 }
 
-/* The VPS's root must own its writable layer, as a host id of its range;
- * the directory itself stays root's, but traversable for that id. */
-static int own_layers(int dirfd, unsigned long id_base, vs_error_t *err)
+/* The VPS's directory stays root's, but traversable for the VPS's ids, and
+ * has the mount point of the template; the dir backend's layers are the VPS
+ * root's own (the image backend's get their
+ * owner when vsd attaches the image, see spawn.c). */
+static int own_layers(int dirfd, const vs_disk_backend_t *disk, unsigned long id_base,
+                      vs_error_t *err)
 {
         if (fchmod(dirfd, 0711) < 0)
                 return vs_error_errno(err, "chmod VPS directory");
-        if (!id_base)
+        /* where the idmapped template is attached, whatever the backend */
+        if (mkdirat(dirfd, "lower", 0755) < 0 && errno != EEXIST)
+                return vs_error_errno(err, "mkdir lower");
+        if (!id_base || disk->attach)
                 return 0;
         if (fchownat(dirfd, "upper", (uid_t)id_base, (gid_t)id_base, 0) < 0 ||
             fchownat(dirfd, "work", (uid_t)id_base, (gid_t)id_base, 0) < 0)
@@ -572,31 +592,13 @@ static int own_layers(int dirfd, unsigned long id_base, vs_error_t *err)
         return 0;
 }
 
-int vsd_vps_create(struct vsd *d, const char *name, const char *tmpl, const char *hostname,
-                   int privileged, const vs_limits_t *limits, vs_error_t *err)
+/* Turns ".NAME.creating" into the VPS NAME, stopped. */
+static int publish(struct vsd *d, const char *creating, const char *name, vs_error_t *err)
 {
-        cleanup_free char *creating = vs_strdupf(".%s%s", name, CREATING_SUFFIX);
-        cleanup_close int dirfd = -1;
-        unsigned long id_base = 0;
         struct vps *v;
-        struct stat st;
 
-        if (vsd_vps_find(d, name) || fstatat(d->vps_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
-                return vs_error_kind(err, VS_E_STATE, EEXIST, "VPS already exists");
-        if (!vs_template_exists(d->tmpl_fd, tmpl))
-                return vs_error_kind(err, VS_E_NOTFOUND, ENOENT,
-                                     "no such template '%s' (see: vsctl template list)", tmpl);
-        if (!privileged && allocate_id_base(d, &id_base, err) < 0)
-                return -1;
-        vs_rmtree_at(d->vps_fd, creating, NULL);
-        if (mkdirat(d->vps_fd, creating, 0700) < 0)
-                return vs_error_errno(err, "mkdir");
-        dirfd = open_vps_dir(d, creating, err);
-        if (dirfd < 0 || vs_rootfs_prepare(dirfd, err) < 0 || own_layers(dirfd, id_base, err) < 0 ||
-            write_new_config(dirfd, name, tmpl, hostname, id_base, limits, err) < 0 ||
-            renameat(d->vps_fd, creating, d->vps_fd, name) < 0) {
-                if (dirfd >= 0 && err && !err->msg[0])
-                        vs_error_errno(err, "publish");
+        if (renameat(d->vps_fd, creating, d->vps_fd, name) < 0) {
+                vs_error_errno(err, "publish");
                 vs_rmtree_at(d->vps_fd, creating, NULL);
                 return -1;
         }
@@ -605,6 +607,118 @@ int vsd_vps_create(struct vsd *d, const char *name, const char *tmpl, const char
         v = vps_add(d, name);
         v->phase = PHASE_STOPPED;
         return save_state(d, v, err);
+}
+
+int vsd_vps_create(struct vsd *d, const char *name, const char *tmpl, const char *hostname,
+                   int privileged, const vs_limits_t *limits, const vs_disk_limits_t *lim,
+                   vs_error_t *err)
+{
+        cleanup_free char *creating = vs_strdupf(".%s%s", name, CREATING_SUFFIX);
+        cleanup_free char *creating_path = vs_strdupf("%s/%s", d->vps_dir, creating);
+        cleanup_close int dirfd = -1;
+        const vs_disk_backend_t *disk = vsd_disk_backend_for_new(d, lim, err);
+        unsigned long id_base = 0;
+        struct stat st;
+
+        if (vsd_vps_find(d, name) || fstatat(d->vps_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+                return vs_error_kind(err, VS_E_STATE, EEXIST, "VPS already exists");
+        if (!vs_template_exists(d->tmpl_fd, tmpl))
+                return vs_error_kind(err, VS_E_NOTFOUND, ENOENT,
+                                     "no such template '%s' (see: vsctl template list)", tmpl);
+        if (!disk || (!privileged && allocate_id_base(d, &id_base, err) < 0))
+                return -1;
+        vs_rmtree_at(d->vps_fd, creating, NULL);
+        if (mkdirat(d->vps_fd, creating, 0700) < 0)
+                return vs_error_errno(err, "mkdir");
+        dirfd = open_vps_dir(d, creating, err);
+        if (dirfd < 0 || disk->create(dirfd, creating_path, lim, err) < 0 ||
+            own_layers(dirfd, disk, id_base, err) < 0 ||
+            write_new_config(dirfd, name, tmpl, hostname, id_base, limits, disk, lim, err) < 0) {
+                vs_rmtree_at(d->vps_fd, creating, NULL);
+                return -1;
+        }
+        return publish(d, creating, name, err);
+}
+
+/* ---- clone ---- */
+
+static int write_clone_config(const vs_kv_t *src_config, int dirfd, const char *src,
+                              const char *name, const char *hostname, unsigned long id_base,
+                              vs_error_t *err)
+{
+        cleanup_kv vs_kv_t config = { 0 };
+        cleanup_free char *text = vs_kv_format(src_config);
+
+        if (vs_kv_parse(text, &config, err) < 0)
+                return -1;
+        vs_kv_set(&config, "name", name);
+        vs_kv_set(&config, "hostname", hostname ? hostname : name);
+        if (id_base)
+                vs_kv_setf(&config, "id_base", "%lu", id_base);
+        vs_kv_setf(&config, "created", "%lld", (long long)time(NULL));
+        vs_kv_set(&config, "cloned_from", src);
+        return vs_kv_save(dirfd, "config", &config, 1, err);
+}
+
+static const vs_disk_backend_t *disk_of(struct vsd *d, const char *name, vs_error_t *err)
+{
+        cleanup_kv vs_kv_t config = { 0 };
+
+        if (load_config(d, name, &config, err) < 0)
+                return NULL;
+        return vsd_disk_backend_of(&config);
+}
+
+/* A clone of a VPS with its own ids gets a range of its own: its files
+ * move from the source's range to it. */
+static int clone_ids(struct vsd *d, const vs_kv_t *src_config, vs_id_shift_t *shift,
+                     vs_error_t *err)
+{
+        struct vps probe = { 0 };
+
+        memset(shift, 0, sizeof(*shift));
+        if (load_security(&probe, src_config, err) < 0)
+                return -1;
+        if (!probe.idmap.enabled)
+                return 0;
+        shift->from = probe.idmap.base;
+        shift->count = VS_ID_RANGE;
+        return allocate_id_base(d, &shift->to, err);
+}
+
+int vsd_vps_clone(struct vsd *d, struct vps *src, const char *name, const char *hostname,
+                  vs_error_t *err)
+{
+        cleanup_free char *creating = vs_strdupf(".%s%s", name, CREATING_SUFFIX);
+        cleanup_free char *creating_path = vs_strdupf("%s/%s", d->vps_dir, creating);
+        cleanup_kv vs_kv_t src_config = { 0 };
+        cleanup_close int src_fd = -1;
+        cleanup_close int dirfd = -1;
+        const vs_disk_backend_t *disk;
+        vs_id_shift_t shift;
+        struct stat st;
+
+        if (src->phase != PHASE_STOPPED)
+                return vs_error_kind(err, VS_E_STATE, EBUSY,
+                                     "VPS is running (stop it to clone it)");
+        if (vsd_vps_find(d, name) || fstatat(d->vps_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+                return vs_error_kind(err, VS_E_STATE, EEXIST, "VPS %s already exists", name);
+        if (load_config(d, src->name, &src_config, err) < 0 ||
+            clone_ids(d, &src_config, &shift, err) < 0)
+                return -1;
+        if (!(disk = disk_of(d, src->name, err)) || (src_fd = open_vps_dir(d, src->name, err)) < 0)
+                return -1;
+        vs_rmtree_at(d->vps_fd, creating, NULL);
+        if (mkdirat(d->vps_fd, creating, 0700) < 0)
+                return vs_error_errno(err, "mkdir");
+        dirfd = open_vps_dir(d, creating, err);
+        if (dirfd < 0 || disk->clone(src_fd, dirfd, creating_path, &shift, err) < 0 ||
+            own_layers(dirfd, disk, shift.to, err) < 0 ||
+            write_clone_config(&src_config, dirfd, src->name, name, hostname, shift.to, err) < 0) {
+                vs_rmtree_at(d->vps_fd, creating, NULL);
+                return -1;
+        }
+        return publish(d, creating, name, err);
 }
 
 /* ---- start ---- */
@@ -645,19 +759,24 @@ static int spawn_vps_init(struct vsd *d, struct vps *v, const vs_kv_t *config, v
         const char *hostname = vs_kv_get(config, "hostname");
         cleanup_strv char **init_argv = init && *init ? split_argv(init) : NULL;
         cleanup_close int console_fd = open_console(d, v, err);
+        const vs_disk_backend_t *disk = vsd_disk_backend_of(config);
         cleanup_free char *dir = vs_strdupf("%s/%s", d->vps_dir, v->name);
         cleanup_free char *lower =
                 vs_strdupf("%s/%s/rootfs", d->tmpl_dir, vs_kv_get(config, "template"));
+        /* relative to the VPS's directory: see struct vs_init_spec */
+        cleanup_free char *upper = vs_strdupf("%s/upper", disk->layers);
+        cleanup_free char *work = vs_strdupf("%s/work", disk->layers);
         struct vs_init_spec spec = {
                 .hostname = hostname && *hostname ? hostname : v->name,
                 .lower = lower,
                 .dir = dir,
-                .upper = "upper",
-                .work = "work",
+                .upper = upper,
+                .work = work,
                 .rootfs = "rootfs",
                 .stage = "lower",
                 .idmap = v->idmap,
                 .caps = &v->caps,
+                .disk_attach = disk->attach,
                 .init_argv = init_argv,
                 .vsinit_fd = d->vsinit_fd,
                 .console_fd = console_fd,
@@ -938,7 +1057,7 @@ static int count_procs(struct vps *v)
         return v->cg ? vs_cgroup_nprocs(v->cg, NULL) : 0;
 }
 
-json_object *vsd_vps_describe(struct vsd *d, struct vps *v)
+json_object *vsd_vps_describe(struct vsd *d, struct vps *v, int with_disk)
 {
         cleanup_kv vs_kv_t config = { 0 };
         json_object *obj = json_object_new_object();
@@ -961,6 +1080,8 @@ json_object *vsd_vps_describe(struct vsd *d, struct vps *v)
         json_object_object_add(
                 obj, "uptime",
                 json_object_new_int64(v->phase == PHASE_STOPPED ? 0 : now - v->started_at));
+        if (with_disk)
+                vsd_disk_describe(d, v, &config, obj);
         exit_text(v, exit_buf, sizeof(exit_buf));
         json_object_object_add(obj, "exit",
                                json_object_new_string(v->phase == PHASE_STOPPED ? exit_buf : ""));

@@ -21,6 +21,8 @@
 
 #include "security.h"
 #include "vs/cleanup.h"
+#include "vs/cowfs.h"
+#include "vs/diskquota.h"
 #include "vs/fsutil.h"
 #include "vs/limits.h"
 #include "vs/parse.h"
@@ -273,23 +275,57 @@ static int take_limit(struct ctx *ctx, int opt, vs_limits_t *l, json_object *lim
         return EXIT_OK;
 }
 
+/* --diskspace SIZE[:HARD] and --diskinodes N[:HARD], checked here for exit
+ * code 2 and sent as typed; vsd checks them again. */
+struct disk_opts {
+        const char *space, *inodes;
+};
+
+static void disk_option(struct disk_opts *disk, int opt)
+{
+        if (opt == 'S')
+                disk->space = optarg;
+        else if (opt == 'I')
+                disk->inodes = optarg;
+}
+
+static int disk_check(const struct disk_opts *disk, vs_error_t *err)
+{
+        vs_disk_limit_t l;
+
+        if (disk->space && vs_disk_parse_space(disk->space, &l, err) < 0)
+                return -1;
+        return disk->inodes ? vs_disk_parse_inodes(disk->inodes, &l, err) : 0;
+}
+
+static void disk_args(const struct disk_opts *disk, json_object *args)
+{
+        if (disk->space)
+                json_object_object_add(args, "diskspace", json_object_new_string(disk->space));
+        if (disk->inodes)
+                json_object_object_add(args, "diskinodes", json_object_new_string(disk->inodes));
+}
+
 static int cmd_create(struct ctx *ctx, int argc, char **argv)
 {
         struct option opts[8 + VS_LIM_COUNT] = {
                 { "template", required_argument, NULL, 't' },
                 { "hostname", required_argument, NULL, 'n' },
                 { "privileged", no_argument, NULL, 'P' },
+                { "diskspace", required_argument, NULL, 'S' },
+                { "diskinodes", required_argument, NULL, 'I' },
                 { "help", no_argument, NULL, 'h' },
         };
         const char *tmpl = NULL, *hostname = NULL;
         cleanup_json json_object *limits = json_object_new_object();
+        struct disk_opts disk = { 0 };
         int privileged = 0;
         json_object *args;
         vs_limits_t l = { 0 };
         vs_error_t err = { 0 };
         int opt, bad = 0, rc;
 
-        add_limit_options(opts, 4); /* after the four above */
+        add_limit_options(opts, 6); /* after the six above */
         reset_getopt();
         while ((opt = next_opt(ctx, argc, argv, "t:n:h", opts, &bad)) != -1) {
                 if (bad)
@@ -302,13 +338,16 @@ static int cmd_create(struct ctx *ctx, int argc, char **argv)
                         privileged = 1;
                 else if (opt >= LIMIT_OPT && (rc = take_limit(ctx, opt, &l, limits)) != EXIT_OK)
                         return rc;
+                else
+                        disk_option(&disk, opt);
         }
         if ((rc = take_name(ctx, argc, argv, "VPS name")) != EXIT_OK)
                 return rc;
         if (!tmpl)
                 return usage_error(ctx, "--template is required");
         if (vs_parse_name(tmpl, "template name", &err) < 0 ||
-            (hostname && vs_parse_hostname(hostname, &err) < 0) || vs_limits_check(&l, &err) < 0)
+            (hostname && vs_parse_hostname(hostname, &err) < 0) || vs_limits_check(&l, &err) < 0 ||
+            disk_check(&disk, &err) < 0)
                 return fail(ctx, &err);
         args = json_object_new_object();
         json_object_object_add(args, "template", json_object_new_string(tmpl));
@@ -317,6 +356,7 @@ static int cmd_create(struct ctx *ctx, int argc, char **argv)
         if (privileged)
                 json_object_object_add(args, "privileged", json_object_new_boolean(1));
         json_object_object_add(args, "limits", steal_ptr(limits));
+        disk_args(&disk, args);
         return simple_call(ctx, "create", ctx->name, args);
 }
 
@@ -365,6 +405,72 @@ static int cmd_set(struct ctx *ctx, int argc, char **argv)
         if (no_save)
                 json_object_object_add(args, "no_save", json_object_new_boolean(1));
         return simple_call(ctx, "set", ctx->name, args);
+}
+
+static int cmd_resize(struct ctx *ctx, int argc, char **argv)
+{
+        static const struct option opts[] = {
+                { "diskspace", required_argument, NULL, 'S' },
+                { "help", no_argument, NULL, 'h' },
+                { NULL, 0, NULL, 0 },
+        };
+        struct disk_opts disk = { 0 };
+        json_object *args;
+        vs_error_t err = { 0 };
+        int opt, bad = 0, rc;
+
+        reset_getopt();
+        while ((opt = next_opt(ctx, argc, argv, "h", opts, &bad)) != -1) {
+                if (bad)
+                        return bad;
+                disk_option(&disk, opt);
+        }
+        if ((rc = take_name(ctx, argc, argv, "VPS name")) != EXIT_OK)
+                return rc;
+        if (!disk.space)
+                return usage_error(ctx, "--diskspace is required");
+        if (disk_check(&disk, &err) < 0)
+                return fail(ctx, &err);
+        args = json_object_new_object();
+        disk_args(&disk, args);
+        return simple_call(ctx, "resize", ctx->name, args);
+}
+
+static int cmd_clone(struct ctx *ctx, int argc, char **argv)
+{
+        static const struct option opts[] = {
+                { "hostname", required_argument, NULL, 'n' },
+                { "help", no_argument, NULL, 'h' },
+                { NULL, 0, NULL, 0 },
+        };
+        const char *hostname = NULL, *new_name;
+        json_object *args;
+        vs_error_t err = { 0 };
+        int opt, bad = 0;
+
+        reset_getopt();
+        while ((opt = next_opt(ctx, argc, argv, "n:h", opts, &bad)) != -1) {
+                if (bad)
+                        return bad;
+                if (opt == 'n')
+                        hostname = optarg;
+        }
+        if (optind + 2 > argc)
+                return usage_error(ctx, optind >= argc ? "VPS name is missing"
+                                                       : "the new VPS's name is missing");
+        if (optind + 2 < argc)
+                return usage_error(ctx, "unexpected argument '%s'", argv[optind + 2]);
+        ctx->name = argv[optind];
+        new_name = argv[optind + 1];
+        if (vs_parse_name(ctx->name, "VPS name", &err) < 0 ||
+            vs_parse_name(new_name, "VPS name", &err) < 0 ||
+            (hostname && vs_parse_hostname(hostname, &err) < 0))
+                return fail(ctx, &err);
+        args = json_object_new_object();
+        json_object_object_add(args, "new", json_object_new_string(new_name));
+        if (hostname)
+                json_object_object_add(args, "hostname", json_object_new_string(hostname));
+        return simple_call(ctx, "clone", ctx->name, args);
 }
 
 static int cmd_start(struct ctx *ctx, int argc, char **argv)
@@ -577,6 +683,8 @@ static const struct field list_fields[] = {
         { "io_read_ops", "IO_READ_OPS", 1 },
         { "io_write_ops", "IO_WRITE_OPS", 1 },
         { "oom_kills", "OOM_KILLS", 1 },
+        { "disk", "DISK", 1 },
+        { "disklimit", "DISKLIMIT", 1 },
 };
 #define NFIELDS (sizeof(list_fields) / sizeof(list_fields[0]))
 #define DEFAULT_FIELDS "name,state,pid,nproc,hostname,template"
@@ -603,6 +711,17 @@ static int parse_fields(struct ctx *ctx, const char *text, const struct field **
         return EXIT_OK;
 }
 
+static void format_size(uint64_t bytes, char *buf, size_t size);
+
+/* Sizes in the table are 1024-based; 0 (no limit, nothing used) is "-". */
+static void format_disk(uint64_t bytes, char *buf, size_t size)
+{
+        if (bytes == 0)
+                snprintf(buf, size, "-");
+        else
+                format_size(bytes, buf, size);
+}
+
 static void cell_text(json_object *vps, const struct field *f, char *buf, size_t size)
 {
         json_object *value = json_object_object_get(vps, f->name);
@@ -615,6 +734,10 @@ static void cell_text(json_object *vps, const struct field *f, char *buf, size_t
                         snprintf(buf, size, "-");
                 else
                         format_duration(secs, buf, size);
+                return;
+        }
+        if (strncmp(f->name, "disk", 4) == 0) {
+                format_disk(value ? (uint64_t)json_object_get_int64(value) : 0, buf, size);
                 return;
         }
         if (strcmp(f->name, "pid") == 0 && value && json_object_get_int(value) == 0) {
@@ -688,7 +811,7 @@ static int cmd_list(struct ctx *ctx, int argc, char **argv)
         cleanup_json json_object *rows = json_object_new_array();
         const struct field *fields[NFIELDS];
         const char *field_text = NULL;
-        json_object *all;
+        json_object *all, *args = NULL;
         vs_error_t err = { 0 };
         size_t nfields;
         int opt, bad = 0, show_all = 0, header = 1, as_json = 0, rc;
@@ -708,7 +831,12 @@ static int cmd_list(struct ctx *ctx, int argc, char **argv)
         rc = parse_fields(ctx, field_text ? field_text : DEFAULT_FIELDS, fields, &nfields);
         if (rc != EXIT_OK)
                 return rc;
-        if (call(ctx, "list", NULL, NULL, &reply, NULL, NULL, NULL, &err) < 0)
+        /* disk usage costs vsd a walk of each VPS's files: only when asked */
+        if ((as_json && !field_text) || (field_text && strstr(field_text, "disk"))) {
+                args = json_object_new_object();
+                json_object_object_add(args, "disk", json_object_new_boolean(1));
+        }
+        if (call(ctx, "list", NULL, args, &reply, NULL, NULL, NULL, &err) < 0)
                 return fail(ctx, &err);
         all = json_object_object_get(reply, "vps");
         for (size_t i = 0; all && i < json_object_array_length(all); i++) {
@@ -1423,27 +1551,174 @@ static void format_size(uint64_t bytes, char *buf, size_t size)
                 snprintf(buf, size, "%.1f%c", value, units[unit]);
 }
 
+/* A builder's output, as vsd hands it over: on a terminal each line
+ * replaces the last (a progress display), otherwise plain lines. */
+static void show_progress(int fd)
+{
+        int tty = isatty(STDOUT_FILENO);
+        char buf[4096], line[256];
+        size_t used = 0;
+        ssize_t n;
+
+        if (!tty) {
+                while (pump(fd, STDOUT_FILENO))
+                        ;
+                return;
+        }
+        while ((n = read(fd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR)) {
+                for (ssize_t i = 0; i < n; i++) {
+                        if (buf[i] != '\n' && used + 1 < sizeof(line)) {
+                                line[used++] = buf[i];
+                                continue;
+                        }
+                        if (buf[i] != '\n')
+                                continue;
+                        line[used] = '\0';
+                        printf("\r\033[K%.*s", 78, line);
+                        fflush(stdout);
+                        used = 0;
+                }
+        }
+        printf("\r\033[K");
+        fflush(stdout);
+}
+
+static int build_with_progress(struct ctx *ctx, const char *name, json_object *args)
+{
+        cleanup_json json_object *reply = NULL;
+        cleanup_close int sock = -1;
+        vs_error_t err = { 0 };
+        int fds[VS_MSG_FDS_MAX], nfds = 0, status = 0;
+
+        if (call(ctx, "template-build", name, args, &reply, fds, &nfds, &sock, &err) < 0)
+                return fail(ctx, &err);
+        if (!vs_json_bool(reply, "progress"))
+                return EXIT_OK; /* built already */
+        for (int i = 0; i < nfds; i++) {
+                if (i == 0)
+                        show_progress(fds[i]);
+                close(fds[i]);
+        }
+        if (read_exit(sock, &status, &err) < 0)
+                return fail(ctx, &err);
+        return EXIT_OK;
+}
+
 static int template_build(struct ctx *ctx, int argc, char **argv)
 {
+        static const struct option opts[] = {
+                { "suite", required_argument, NULL, 's' },
+                { "include", required_argument, NULL, 'i' },
+                { "debs", required_argument, NULL, 'd' },
+                { "help", no_argument, NULL, 'h' },
+                { NULL, 0, NULL, 0 },
+        };
+        const char *suite = NULL, *include = NULL, *builder, *name;
+        cleanup_free char *debs = NULL;
         json_object *args;
         vs_error_t err = { 0 };
-        const char *builder, *name;
+        int opt, bad = 0;
 
-        if (argc < 2 || argc > 3)
+        reset_getopt();
+        while ((opt = next_opt(ctx, argc, argv, "h", opts, &bad)) != -1) {
+                if (bad)
+                        return bad;
+                if (opt == 's')
+                        suite = optarg;
+                else if (opt == 'i')
+                        include = optarg;
+                else if (opt == 'd' && !(debs = realpath(optarg, NULL)))
+                        return usage_error(ctx, "--debs %s: %s", optarg, strerror(errno));
+        }
+        if (optind >= argc || optind + 2 < argc)
                 return usage_error(ctx,
-                                   argc < 2 ? "builder is missing (available: busybox)"
-                                            : "unexpected argument '%s'",
-                                   argc > 3 ? argv[3] : "");
-        builder = argv[1];
-        name = argc == 3 ? argv[2] : builder;
+                                   optind >= argc ? "builder is missing (available: busybox, "
+                                                    "debian)"
+                                                  : "unexpected argument '%s'",
+                                   optind < argc ? argv[optind + 2] : "");
+        builder = argv[optind];
+        name = optind + 1 < argc ? argv[optind + 1] : builder;
         ctx->name = name;
-        if (strcmp(builder, "busybox") != 0)
-                return usage_error(ctx, "unknown builder '%s' (available: busybox)", builder);
-        if (vs_parse_name(name, "template name", &err) < 0)
+        if (strcmp(builder, "busybox") != 0 && strcmp(builder, "debian") != 0)
+                return usage_error(ctx, "unknown builder '%s' (available: busybox, debian)",
+                                   builder);
+        if ((suite || include || debs) && strcmp(builder, "debian") != 0)
+                return usage_error(ctx, "--suite, --include and --debs are for the debian builder");
+        if (vs_parse_name(name, "template name", &err) < 0 ||
+            (strcmp(builder, "debian") == 0 &&
+             vs_template_debian_check(suite ? suite : "bookworm", include, &err) < 0))
                 return fail(ctx, &err);
         args = json_object_new_object();
         json_object_object_add(args, "builder", json_object_new_string(builder));
-        return simple_call(ctx, "template-build", name, args);
+        if (suite)
+                json_object_object_add(args, "suite", json_object_new_string(suite));
+        if (include)
+                json_object_object_add(args, "include", json_object_new_string(include));
+        if (debs)
+                json_object_object_add(args, "debs", json_object_new_string(debs));
+        return build_with_progress(ctx, name, args);
+}
+
+static int template_import(struct ctx *ctx, int argc, char **argv)
+{
+        cleanup_free char *path = NULL;
+        json_object *args;
+        vs_error_t err = { 0 };
+        int opt, bad = 0;
+
+        reset_getopt();
+        while ((opt = next_opt(ctx, argc, argv, "h", no_options, &bad)) != -1)
+                if (bad)
+                        return bad;
+        if (optind + 2 > argc)
+                return usage_error(ctx, optind >= argc ? "template name is missing"
+                                                       : "the archive is missing");
+        if (optind + 2 < argc)
+                return usage_error(ctx, "unexpected argument '%s'", argv[optind + 2]);
+        ctx->name = argv[optind];
+        if (vs_parse_name(ctx->name, "template name", &err) < 0 ||
+            vs_template_archive_ok(argv[optind + 1], &err) < 0)
+                return fail(ctx, &err);
+        /* vsd reads the file: it needs a path that does not depend on our cwd */
+        path = realpath(argv[optind + 1], NULL);
+        if (!path)
+                return usage_error(ctx, "%s: %s", argv[optind + 1], strerror(errno));
+        args = json_object_new_object();
+        json_object_object_add(args, "file", json_object_new_string(path));
+        return simple_call(ctx, "template-import", ctx->name, args);
+}
+
+static int template_unify(struct ctx *ctx, int argc, char **argv)
+{
+        cleanup_json json_object *reply = NULL;
+        vs_error_t err = { 0 };
+        int opt, bad = 0, as_json = 0;
+        char saved[32];
+
+        reset_getopt();
+        while ((opt = next_opt(ctx, argc, argv, "jh", json_options, &bad)) != -1) {
+                if (bad)
+                        return bad;
+                as_json |= opt == 'j';
+        }
+        if (optind < argc)
+                return usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+        if (call(ctx, "template-unify", NULL, NULL, &reply, NULL, NULL, NULL, &err) < 0)
+                return fail(ctx, &err);
+        if (as_json) {
+                json_object_object_del(reply, "ok");
+                json_object_object_del(reply, "version");
+                print_json(reply);
+                return EXIT_OK;
+        }
+        format_size((uint64_t)vs_json_int(reply, "bytes_saved", 0), saved, sizeof(saved));
+        printf("%lld of %lld files linked, %s saved (%lld bytes)\n",
+               vs_json_int(reply, "linked", 0), vs_json_int(reply, "files", 0), saved,
+               vs_json_int(reply, "bytes_saved", 0));
+        if (vs_json_int(reply, "errors", 0))
+                printf("%lld files could not be linked and were left as they were\n",
+                       vs_json_int(reply, "errors", 0));
+        return EXIT_OK;
 }
 
 static int template_list(struct ctx *ctx, int argc, char **argv)
@@ -1504,10 +1779,19 @@ static int template_remove(struct ctx *ctx, int argc, char **argv)
 static int cmd_template(struct ctx *ctx, int argc, char **argv)
 {
         if (argc < 2)
-                return usage_error(ctx, "subcommand is missing (build, list, remove)");
+                return usage_error(ctx,
+                                   "subcommand is missing (build, import, list, remove, unify)");
         if (strcmp(argv[1], "build") == 0) {
                 ctx->cmd = "template build";
                 return template_build(ctx, argc - 1, argv + 1);
+        }
+        if (strcmp(argv[1], "import") == 0) {
+                ctx->cmd = "template import";
+                return template_import(ctx, argc - 1, argv + 1);
+        }
+        if (strcmp(argv[1], "unify") == 0) {
+                ctx->cmd = "template unify";
+                return template_unify(ctx, argc - 1, argv + 1);
         }
         if (strcmp(argv[1], "list") == 0) {
                 ctx->cmd = "template list";
@@ -1517,7 +1801,8 @@ static int cmd_template(struct ctx *ctx, int argc, char **argv)
                 ctx->cmd = "template remove";
                 return template_remove(ctx, argc - 1, argv + 1);
         }
-        return usage_error(ctx, "unknown subcommand '%s' (build, list, remove)", argv[1]);
+        return usage_error(ctx, "unknown subcommand '%s' (build, import, list, remove, unify)",
+                           argv[1]);
 }
 
 /* ---- help ---- */
@@ -1526,15 +1811,33 @@ static int cmd_help(struct ctx *ctx, int argc, char **argv);
 
 static const struct command commands[] = {
         { "create", NULL, cmd_create,
-          "create NAME --template T [--hostname H] [--privileged] [LIMIT-OPTIONS...]",
+          "create NAME --template T [--hostname H] [--privileged]\n"
+          "       [--diskspace SIZE[:HARD]] [--diskinodes N[:HARD]] [LIMIT-OPTIONS...]",
           "Create a stopped VPS from template T, with the limits given (vzctl's names;\n"
           "kept in its config as key = value, e.g. cpu_burst = 50ms). It gets its own\n"
           "range of 65536 host ids: its root is an unprivileged id on the host.\n"
           "  -t, --template T   template to build the VPS on (see: vsctl template list)\n"
           "  -n, --hostname H   hostname inside the VPS (default: NAME)\n"
           "      --privileged   no user namespace: the VPS's root is the host's root,\n"
-          "                     confined only by namespaces, capabilities and "
-          "seccomp\n" LIMIT_HELP },
+          "                     confined only by namespaces, capabilities and seccomp\n"
+          "  --diskspace SIZE[:HARD]\n"
+          "                     limit the VPS's own files (its copy-on-write layer) to\n"
+          "                     HARD bytes (default SIZE; K M G T, 8M to 8T): they live on\n"
+          "                     an ext4 image of that size (disk backend image, or\n"
+          "                     vsd.conf's disk_backend); writing past it fails with ENOSPC\n"
+          "  --diskinodes N[:HARD]\n"
+          "                     limit the number of files to about HARD (the image's inode\n"
+          "                     count, rounded up; default one per 16K of "
+          "--diskspace)\n" LIMIT_HELP },
+        { "resize", NULL, cmd_resize, "resize NAME --diskspace SIZE[:HARD]",
+          "Change the disk limit of a VPS created with one. Growing works while the VPS\n"
+          "runs; shrinking needs it stopped and its files to fit.\n"
+          "  --diskspace SIZE[:HARD]   the new limit\n" },
+        { "clone", NULL, cmd_clone, "clone NAME NEW [--hostname H]",
+          "Copy a stopped VPS into a new stopped VPS NEW on the same template: its own\n"
+          "files (owners, modes, xattrs, hard links and special files kept; a disk image\n"
+          "stays sparse), its config and disk limit, with the new name.\n"
+          "  -n, --hostname H   hostname of NEW (default: NEW)\n" },
         { "start", NULL, cmd_start, "start NAME", "Start a stopped VPS.\n" },
         { "set", NULL, cmd_set,
           "set NAME [--no-save] [--capability CAP:on|off]... LIMIT-OPTIONS...",
@@ -1587,7 +1890,9 @@ static const struct command commands[] = {
           "  -o, --output F,... fields: name state pid nproc hostname template slice\n"
           "                     uptime exit cpu_usec cpu_pct throttled_usec mem_bytes\n"
           "                     mem_peak swap_bytes io_read_bytes io_write_bytes\n"
-          "                     io_read_ops io_write_ops oom_kills\n"
+          "                     io_read_ops io_write_ops oom_kills disk disklimit\n"
+          "                     (disk: bytes used by the VPS's own files; disklimit: its\n"
+          "                     limit, - for none)\n"
           "                     (default: name,state,pid,nproc,hostname,template)\n"
           "  -H, --no-header    omit the header line\n"
           "  -j, --json         print JSON (all fields, or those of -o)\n" },
@@ -1601,12 +1906,26 @@ static const struct command commands[] = {
           "Open an interactive shell (/bin/sh -l) on a terminal inside a running VPS.\n" },
         { "logs", NULL, cmd_logs, "logs NAME", "Print the VPS's console output.\n" },
         { "template", NULL, cmd_template,
-          "template build busybox [NAME] | template list [-j] [-H] | template remove NAME",
+          "template build busybox|debian [NAME] [--suite S] [--include P,...] [--debs F] | "
+          "template import NAME FILE | template list [-j] [-H] "
+          "| template remove NAME | template unify [-j]",
           "Manage templates, the shared read-only base images of VPS.\n"
           "  build busybox [NAME]  build a template from the host's busybox-static\n"
           "                        (offline; NAME defaults to busybox)\n"
+          "  build debian [NAME] [--suite S] [--include PKG,...]\n"
+          "                        build a minimal Debian (debootstrap, minbase; suite\n"
+          "                        default bookworm) from the Debian archive, showing its\n"
+          "                        progress; NAME defaults to debian; --debs FILE uses\n"
+          "                        the packages of a debootstrap --make-tarball FILE\n"
+          "                        instead of the network\n"
+          "  import NAME FILE      make template NAME of a root file system tarball\n"
+          "                        FILE.tar[.gz|.xz|.zst] (also .tgz .txz .tzst), keeping\n"
+          "                        owners (by number), modes, xattrs and device nodes\n"
           "  list [-j] [-H]        list templates: name, builder, size on disk, VPS using it\n"
-          "  remove NAME           remove a template no VPS uses (alias: rm)\n" },
+          "  remove NAME           remove a template no VPS uses (alias: rm)\n"
+          "  unify [-j]            hard-link files that are identical (content, mode,\n"
+          "                        owner, xattrs) across templates into one copy, and\n"
+          "                        report the bytes saved; safe while VPS run\n" },
         { "help", NULL, cmd_help, "help [COMMAND]", "Show help for vsctl or one command.\n" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

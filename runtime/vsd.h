@@ -10,7 +10,9 @@
 #include "spawn.h"
 #include "vs/cgroup.h"
 #include "vs/admission.h"
+#include "vs/diskquota.h"
 #include "vs/error.h"
+#include "vs/kvfile.h"
 #include "vs/limits.h"
 #include "vs/protocol.h"
 
@@ -65,6 +67,7 @@ struct client {
         int destroy_force;
         /* exec: the process started for this client */
         pid_t exec_pid;
+        char build[64]; /* template build: the template its process builds */
         int exec_pidfd;
         struct ev exec_ev;
         struct client *next;
@@ -89,7 +92,8 @@ struct vsd {
 struct vps *vsd_vps_find(struct vsd *d, const char *name);
 int vsd_vps_load_all(struct vsd *d, vs_error_t *err);
 int vsd_vps_create(struct vsd *d, const char *name, const char *tmpl, const char *hostname,
-                   int privileged, const vs_limits_t *limits, vs_error_t *err);
+                   int privileged, const vs_limits_t *limits, const vs_disk_limits_t *lim,
+                   vs_error_t *err);
 /* Changes the VPS's capability set by "NAME:on|off" words, in its config;
  * a running VPS gets it at its next start. */
 int vsd_vps_set_caps(struct vsd *d, struct vps *v, const char *words, vs_error_t *err);
@@ -107,17 +111,35 @@ vs_reserve_t vsd_reserved(struct vsd *d, const struct vps *except);
 /* Adds the usage figures of a VPS to obj (zeros when stopped). */
 void vsd_vps_stats(struct vsd *d, struct vps *v, json_object *obj);
 int vsd_vps_start(struct vsd *d, struct vps *v, vs_error_t *err);
+/* Copies a stopped VPS (its own files and config) into a new VPS NAME. */
+int vsd_vps_clone(struct vsd *d, struct vps *src, const char *name, const char *hostname,
+                  vs_error_t *err);
 /* Begins a stop: the stop signal, then SIGKILL after timeout_ms (0: at once). */
 int vsd_vps_stop_begin(struct vsd *d, struct vps *v, uint64_t timeout_ms, vs_error_t *err);
 /* The init exited: reap it, clean up, record the state. */
 void vsd_vps_exited(struct vsd *d, struct vps *v);
 void vsd_vps_stop_timeout(struct vsd *d, struct vps *v);
 int vsd_vps_destroy(struct vsd *d, struct vps *v, vs_error_t *err);
-json_object *vsd_vps_describe(struct vsd *d, struct vps *v);
+/* with_disk: also the disk fields, which may walk the VPS's files (dir backend). */
+json_object *vsd_vps_describe(struct vsd *d, struct vps *v, int with_disk);
 /* How many VPS are built on the template. */
 int vsd_vps_uses_template(struct vsd *d, const char *tmpl);
 void vsd_vps_rotate_consoles(struct vsd *d);
 const char *vsd_phase_name(enum phase phase);
+
+/* disk.c: disk limits and clone */
+/* The backend for a new VPS: dir without limits, else vsd.conf's
+ * disk_backend (default image). */
+const vs_disk_backend_t *vsd_disk_backend_for_new(struct vsd *d, const vs_disk_limits_t *lim,
+                                                  vs_error_t *err);
+/* The backend a VPS's config names (dir when it names none). */
+const vs_disk_backend_t *vsd_disk_backend_of(const vs_kv_t *config);
+void vsd_disk_config_set(vs_kv_t *config, const vs_disk_backend_t *disk,
+                         const vs_disk_limits_t *lim);
+/* Adds "disk" (bytes used) and "disklimit" (bytes, 0: none) to a VPS's description. */
+void vsd_disk_describe(struct vsd *d, struct vps *v, const vs_kv_t *config, json_object *obj);
+/* Changes the space limit; online growth while running. */
+int vsd_vps_resize(struct vsd *d, struct vps *v, const vs_disk_limit_t *space, vs_error_t *err);
 
 /* vsd.c: the loop */
 int vsd_epoll_add(struct vsd *d, int fd, struct ev *ev, uint32_t events);

@@ -5,9 +5,24 @@
 #define VS_COWFS_H
 
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "vs/error.h"
+
+/* Moves owners from one VPS's id range to another's, for a clone of a VPS
+ * with its own user namespace: ids in [from, from + count) become the same
+ * offset from `to`; others stay. NULL or count 0: every owner stays. */
+typedef struct {
+        unsigned long from, to, count;
+} vs_id_shift_t;
+
+static inline unsigned long vs_id_shift_apply(const vs_id_shift_t *shift, unsigned long id)
+{
+        if (!shift || id < shift->from || id - shift->from >= shift->count)
+                return id;
+        return id - shift->from + shift->to;
+}
 
 typedef struct {
         char name[64];
@@ -20,6 +35,28 @@ typedef struct {
  * (Debian's busybox-static). The template appears atomically. */
 int vs_template_build_busybox(int store_fd, const char *name, const char *busybox_path,
                               vs_error_t *err);
+/* Imports a root file system tarball (.tar, optionally gzip, xz or zstd
+ * compressed; `archive` is an absolute path) as template NAME, with owners,
+ * modes, xattrs and device nodes as they are in it. Appears atomically. */
+int vs_template_import(int store_fd, const char *name, const char *archive, vs_error_t *err);
+/* Whether the path names an archive import understands (by its suffix). */
+int vs_template_archive_ok(const char *path, vs_error_t *err);
+/* The Debian builder runs debootstrap (minbase) into ".NAME.building"
+ * while vsd goes on serving: vs_template_debian_spawn starts it with its
+ * output on out_fd and returns its pid; when it has exited, the caller
+ * publishes the template (ok) or removes it with vs_template_build_finish. */
+int vs_template_debian_check(const char *suite, const char *include, vs_error_t *err);
+struct vs_debian_spec {
+        const char *suite;   /* bookworm, trixie, ... */
+        const char *include; /* extra packages, comma-separated, or NULL */
+        const char *mirror;  /* NULL: debootstrap's default */
+        const char *debs;    /* a debootstrap --make-tarball of the packages, to build
+                                offline, or NULL */
+};
+pid_t vs_template_debian_spawn(int store_fd, const char *store_path, const char *name,
+                               const struct vs_debian_spec *spec, int out_fd, vs_error_t *err);
+int vs_template_build_finish(int store_fd, const char *name, const char *builder, int ok,
+                             vs_error_t *err);
 /* 1 if it exists, 0 if not. */
 int vs_template_exists(int store_fd, const char *name);
 /* Lists templates into a malloc'd array. */
@@ -28,6 +65,21 @@ int vs_template_list(int store_fd, vs_template_info_t **list, size_t *count, vs_
 int vs_template_remove(int store_fd, const char *name, vs_error_t *err);
 /* Reads a key of the template's meta file into a malloc'd string, or NULL. */
 char *vs_template_meta(int store_fd, const char *name, const char *key);
+/* unify's temporary link, at the top of the store */
+#define VS_UNIFY_TMP ".unify.tmp"
+
+typedef struct {
+        size_t files;  /* regular files looked at */
+        size_t linked; /* files replaced by a hard link */
+        size_t errors; /* files that could not be replaced (left as they were) */
+        uint64_t bytes_before, bytes_after; /* the store on disk, each inode once */
+} vs_template_unify_t;
+
+/* Hard-links files that are identical (content, mode, owner, xattrs) across
+ * all templates into one inode. Safe while VPS run on them. */
+int vs_template_unify(int store_fd, vs_template_unify_t *report, vs_error_t *err);
+/* Bytes allocated below dirfd, each hard-linked inode counted once. */
+uint64_t vs_du_at(int dirfd);
 /* Removes half-built templates that a crash left behind. */
 void vs_template_store_recover(int store_fd);
 
@@ -37,6 +89,13 @@ int vs_rootfs_prepare(int vps_fd, vs_error_t *err);
  * the VPS's own mount namespace, so the mount dies with the VPS. */
 int vs_rootfs_mount(const char *lower, const char *upper, const char *work, const char *target,
                     vs_error_t *err);
+/* Copies directory `name` of src_dirfd, and everything below it, to `name`
+ * in dst_dirfd (which must not exist): owners, modes, times, xattrs, hard
+ * links, device nodes, fifos, sockets and symlinks as they are. */
+int vs_copy_tree_at(int src_dirfd, int dst_dirfd, const char *name, const vs_id_shift_t *shift,
+                    vs_error_t *err);
+/* Copies regular file `name`, keeping its holes. */
+int vs_copy_sparse_at(int src_dirfd, int dst_dirfd, const char *name, vs_error_t *err);
 /* Whether `path` can be used in overlay options (no ',' ':' or '\\'). */
 int vs_rootfs_path_ok(const char *path);
 

@@ -119,7 +119,21 @@ teardown() {
         if [ -n "$R" ] && grep -q " $R" /proc/self/mountinfo; then
                 grep " $R" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r umount -l
         fi
+        detach_our_loops
         [ -n "$R" ] && rm -rf "$R"
+}
+
+# Loop devices left bound to disk images under this file's root (a VPS's
+# devices are autoclear and normally go with it).
+detach_our_loops() {
+        local f
+        [ -n "$R" ] || return 0
+        for f in /sys/block/loop*/loop/backing_file; do
+                [ -r "$f" ] && grep -q "^$R/" "$f" 2>/dev/null || continue
+                f=${f%/loop/backing_file}
+                losetup -d "/dev/${f##*/}" 2>/dev/null
+        done
+        return 0
 }
 
 # wait_for SECONDS 'shell condition': polls the condition, bounded in time.

@@ -44,6 +44,13 @@ test_sigkill_of_vsd_with_10_vps_running() {
                 expect_eq "k$i exist running" "$(vs status k$i)" "status k$i"
                 expect_eq "k$i" "$(vs exec k$i -- hostname)" "exec k$i"
         done
+        # exec into an adopted VPS joins its user namespace: root there is
+        # the VPS's own id on the host, never the host's root
+        expect_eq "0 $(sed -n 's/^id_base = //p' "$(vps_dir k3)/config") 65536" \
+                "$(vs exec k3 -- cat /proc/self/uid_map | tr -s ' ' | sed 's/^ //')" \
+                "uid map of a process exec'd after adoption"
+        [ $(($(printf '%d' "0x$(vs exec k3 -- grep CapBnd /proc/self/status | awk '{print $2}')") & (1 << 16))) -eq 0 ] ||
+                fail "sys_module in the bounding set after adoption"
         vs stop --fast k0
         expect_eq stopped "$(state_of k0)" "stop after adoption"
         vs stop k1

@@ -1,0 +1,280 @@
+/* Copies for clone: a VPS's upper layer as a tree (owners, modes, times,
+ * xattrs such as overlay's trusted.overlay.*, hard links, device nodes and
+ * the whiteouts overlay makes of them, fifos, sockets, symlinks), and a disk
+ * image as a sparse file. Never follows a symlink, never leaves the source's
+ * file system. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "vs/cleanup.h"
+#include "vs/cowfs.h"
+#include "vs/fsutil.h"
+
+#define COPY_DEPTH_MAX 256
+#define XATTR_LIST_MAX_LEN 65536
+#define XATTR_VALUE_MAX_LEN 65536
+
+struct link_seen {
+        dev_t dev;
+        ino_t ino;
+        char *path; /* below the destination's top */
+};
+
+struct copy {
+        int dst_top; /* the destination tree's top directory */
+        const vs_id_shift_t *shift;
+        dev_t src_dev;
+        struct link_seen *links;
+        size_t nlinks;
+};
+
+static void copy_free(struct copy *c)
+{
+        for (size_t i = 0; i < c->nlinks; i++)
+                free(c->links[i].path);
+        free(c->links);
+}
+
+static const char *link_target(const struct copy *c, const struct stat *st)
+{
+        for (size_t i = 0; i < c->nlinks; i++)
+                if (c->links[i].dev == st->st_dev && c->links[i].ino == st->st_ino)
+                        return c->links[i].path;
+        return NULL;
+}
+
+static void link_remember(struct copy *c, const struct stat *st, const char *path)
+{
+        c->links = realloc(c->links, (c->nlinks + 1) * sizeof(*c->links));
+        if (!c->links)
+                abort();
+        c->links[c->nlinks++] = (struct link_seen){ st->st_dev, st->st_ino, vs_xstrdup(path) };
+}
+
+static int copy_data(int in, int out, const char *path, vs_error_t *err)
+{
+        char buf[65536];
+        ssize_t n;
+
+        for (;;) {
+                n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
+                if (n == 0)
+                        return 0;
+                if (n < 0)
+                        break;
+        }
+        if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
+                return vs_error_errno(err, "copy %s", path);
+        /* file systems without copy_file_range between them */
+        while ((n = read(in, buf, sizeof(buf))) > 0)
+                if (write(out, buf, (size_t)n) != n)
+                        return vs_error_errno(err, "write %s", path);
+        return n < 0 ? vs_error_errno(err, "read %s", path) : 0;
+}
+
+static int copy_file(int sdir, int ddir, const char *name, const char *path, vs_error_t *err)
+{
+        cleanup_close int in = openat(sdir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        cleanup_close int out = -1;
+
+        if (in < 0)
+                return vs_error_errno(err, "open %s", path);
+        out = openat(ddir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (out < 0)
+                return vs_error_errno(err, "create %s", path);
+        return copy_data(in, out, path, err);
+}
+
+static int copy_symlink(int sdir, int ddir, const char *name, const char *path, vs_error_t *err)
+{
+        char target[4096];
+        ssize_t n = readlinkat(sdir, name, target, sizeof(target) - 1);
+
+        if (n < 0)
+                return vs_error_errno(err, "readlink %s", path);
+        target[n] = '\0';
+        if (symlinkat(target, ddir, name) < 0)
+                return vs_error_errno(err, "symlink %s", path);
+        return 0;
+}
+
+/* Every xattr, in every namespace the caller may read (as root: trusted.*
+ * too, where overlay keeps opaque-directory and redirect marks). */
+static int copy_xattrs(int sdir, int ddir, const char *name, const char *path, vs_error_t *err)
+{
+        cleanup_free char *src = vs_strdupf("/proc/self/fd/%d/%s", sdir, name);
+        cleanup_free char *dst = vs_strdupf("/proc/self/fd/%d/%s", ddir, name);
+        cleanup_free char *list = vs_xmalloc(XATTR_LIST_MAX_LEN);
+        cleanup_free char *value = vs_xmalloc(XATTR_VALUE_MAX_LEN);
+        ssize_t len = llistxattr(src, list, XATTR_LIST_MAX_LEN);
+
+        if (len < 0)
+                return errno == ENOTSUP ? 0 : vs_error_errno(err, "list xattrs of %s", path);
+        for (char *key = list; key < list + len; key += strlen(key) + 1) {
+                ssize_t vlen = lgetxattr(src, key, value, XATTR_VALUE_MAX_LEN);
+
+                if (vlen < 0)
+                        return vs_error_errno(err, "read xattr %s of %s", key, path);
+                if (lsetxattr(dst, key, value, (size_t)vlen, 0) < 0)
+                        return vs_error_errno(err, "set xattr %s on %s", key, path);
+        }
+        return 0;
+}
+
+/* Owner before mode (chown clears set-id bits), times last. */
+static int copy_meta(const struct copy *c, int sdir, int ddir, const char *name,
+                     const struct stat *st, const char *path, vs_error_t *err)
+{
+        struct timespec times[2] = { st->st_atim, st->st_mtim };
+        uid_t uid = (uid_t)vs_id_shift_apply(c->shift, st->st_uid);
+        gid_t gid = (gid_t)vs_id_shift_apply(c->shift, st->st_gid);
+
+        if (fchownat(ddir, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+                return vs_error_errno(err, "chown %s", path);
+        if (!S_ISLNK(st->st_mode) && fchmodat(ddir, name, st->st_mode & 07777, 0) < 0)
+                return vs_error_errno(err, "chmod %s", path);
+        if (copy_xattrs(sdir, ddir, name, path, err) < 0)
+                return -1;
+        if (utimensat(ddir, name, times, AT_SYMLINK_NOFOLLOW) < 0)
+                return vs_error_errno(err, "set times of %s", path);
+        return 0;
+}
+
+static int copy_entry(struct copy *c, int sdir, int ddir, const char *name, const char *path,
+                      int depth, vs_error_t *err);
+
+static int copy_children(struct copy *c, int sdir, int ddir, const char *name, const char *path,
+                         int depth, vs_error_t *err)
+{
+        int sfd = openat(sdir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        cleanup_close int dfd = openat(ddir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        cleanup_closedir DIR *dir = sfd >= 0 ? fdopendir(sfd) : NULL;
+        struct dirent *ent;
+
+        if (!dir || dfd < 0) {
+                if (sfd >= 0 && !dir)
+                        close(sfd);
+                return vs_error_errno(err, "open directory %s", path);
+        }
+        while ((ent = readdir(dir))) {
+                cleanup_free char *sub = NULL;
+
+                if (strcmp(ent->d_name, ".") == 0 || strcmp(ent->d_name, "..") == 0)
+                        continue;
+                sub = vs_strdupf("%s/%s", path, ent->d_name);
+                if (copy_entry(c, dirfd(dir), dfd, ent->d_name, sub, depth + 1, err) < 0)
+                        return -1;
+        }
+        return 0;
+}
+
+static int copy_entry(struct copy *c, int sdir, int ddir, const char *name, const char *path,
+                      int depth, vs_error_t *err)
+{
+        const char *first;
+        struct stat st;
+        int rc;
+
+        if (depth > COPY_DEPTH_MAX)
+                return vs_error_set(err, ELOOP, "%s is nested too deep", path);
+        if (fstatat(sdir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return vs_error_errno(err, "stat %s", path);
+        if (st.st_dev != c->src_dev)
+                return vs_error_set(err, EXDEV, "%s is a mount point", path);
+        if (!S_ISDIR(st.st_mode) && st.st_nlink > 1 && (first = link_target(c, &st))) {
+                if (linkat(c->dst_top, first, ddir, name, 0) < 0)
+                        return vs_error_errno(err, "link %s", path);
+                return 0;
+        }
+        if (S_ISDIR(st.st_mode))
+                rc = mkdirat(ddir, name, 0700) < 0
+                             ? vs_error_errno(err, "mkdir %s", path)
+                             : copy_children(c, sdir, ddir, name, path, depth, err);
+        else if (S_ISREG(st.st_mode))
+                rc = copy_file(sdir, ddir, name, path, err);
+        else if (S_ISLNK(st.st_mode))
+                rc = copy_symlink(sdir, ddir, name, path, err);
+        else
+                rc = mknodat(ddir, name, st.st_mode, st.st_rdev) < 0
+                             ? vs_error_errno(err, "mknod %s", path)
+                             : 0;
+        if (rc < 0 || copy_meta(c, sdir, ddir, name, &st, path, err) < 0)
+                return -1;
+        if (!S_ISDIR(st.st_mode) && st.st_nlink > 1)
+                link_remember(c, &st, path + 2); /* path starts "./" */
+        return 0;
+}
+
+int vs_copy_tree_at(int src_dirfd, int dst_dirfd, const char *name, const vs_id_shift_t *shift,
+                    vs_error_t *err)
+{
+        const char *src = name, *dst = name;
+        struct copy c = { .dst_top = -1, .shift = shift };
+        struct stat st;
+        int rc;
+
+        if (fstatat(src_dirfd, src, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return vs_error_errno(err, "stat %s", src);
+        if (!S_ISDIR(st.st_mode))
+                return vs_error_set(err, ENOTDIR, "%s is not a directory", src);
+        if (mkdirat(dst_dirfd, dst, 0700) < 0)
+                return vs_error_errno(err, "mkdir %s", dst);
+        c.src_dev = st.st_dev;
+        c.dst_top = openat(dst_dirfd, dst, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (c.dst_top < 0)
+                return vs_error_errno(err, "open %s", dst);
+        {
+                cleanup_close int sfd =
+                        openat(src_dirfd, src, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+                rc = sfd < 0 ? vs_error_errno(err, "open %s", src)
+                             : copy_children(&c, sfd, c.dst_top, ".", ".", 0, err);
+        }
+        if (rc == 0)
+                rc = copy_meta(&c, src_dirfd, dst_dirfd, dst, &st, dst, err);
+        close(c.dst_top);
+        copy_free(&c);
+        return rc;
+}
+
+/* Copies the data extents only: a sparse image stays sparse. */
+int vs_copy_sparse_at(int src_dirfd, int dst_dirfd, const char *name, vs_error_t *err)
+{
+        const char *src = name, *dst = name;
+        cleanup_close int in = openat(src_dirfd, src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        cleanup_close int out = -1;
+        struct stat st;
+        off_t data = 0, hole;
+
+        if (in < 0 || fstat(in, &st) < 0)
+                return vs_error_errno(err, "open %s", src);
+        out = openat(dst_dirfd, dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                     st.st_mode & 0777);
+        if (out < 0)
+                return vs_error_errno(err, "create %s", dst);
+        if (ftruncate(out, st.st_size) < 0)
+                return vs_error_errno(err, "size %s", dst);
+        while ((data = lseek(in, data, SEEK_DATA)) >= 0) {
+                hole = lseek(in, data, SEEK_HOLE);
+                if (hole < 0)
+                        return vs_error_errno(err, "seek %s", src);
+                while (data < hole) {
+                        off_t from = data, to = data;
+                        ssize_t n = copy_file_range(in, &from, out, &to, (size_t)(hole - data), 0);
+
+                        if (n <= 0)
+                                return vs_error_errno(err, "copy %s", src);
+                        data += n;
+                }
+        }
+        if (errno != ENXIO)
+                return vs_error_errno(err, "seek %s", src);
+        return fsync(out) < 0 ? vs_error_errno(err, "sync %s", dst) : 0;
+}

@@ -1,0 +1,556 @@
+/* The image disk backend: a sparse ext4 image per VPS, made with libext2fs,
+ * loop-mounted inside the VPS's own mount namespace. Its loop device is
+ * autoclear, so it is released when that namespace (and with it the last
+ * mount) goes away: a stop, a crash of the VPS or of vsd leave nothing. */
+#include <errno.h>
+#include <ext2fs/ext2_fs.h>
+#include <ext2fs/ext2fs.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <linux/loop.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "vs/cleanup.h"
+#include "vs/cowfs.h"
+#include "vs/diskquota.h"
+#include "vs/fsutil.h"
+
+extern char **environ;
+
+#define IMAGE_FILE "disk.img"
+#define IMAGE_MNT "disk"
+#define IMAGE_BLOCK 4096ULL
+#define LOOP_ATTEMPTS 16
+
+static int ext2_error(vs_error_t *err, errcode_t rc, const char *what, const char *path)
+{
+        return vs_error_set(err, EIO, "%s %s: %s", what, path, error_message(rc));
+}
+
+static void ext2fs_closep(ext2_filsys *fs)
+{
+        if (*fs)
+                ext2fs_close_free(fs);
+}
+#define cleanup_ext2fs __attribute__((cleanup(ext2fs_closep)))
+
+/* ---- making the image ---- */
+
+/* ext4 as mke2fs makes it, minus the journal: a journal would take a
+ * sizeable share of a small limit, and the image is private to one VPS. No
+ * blocks are reserved for root: the VPS's root is the one who fills it. */
+static void image_params(struct ext2_super_block *p, uint64_t bytes, uint64_t inodes)
+{
+        memset(p, 0, sizeof(*p));
+        ext2fs_blocks_count_set(p, bytes / IMAGE_BLOCK);
+        ext2fs_r_blocks_count_set(p, 0);
+        p->s_log_block_size = 2; /* 1024 << 2 */
+        p->s_inodes_count = (__u32)inodes;
+        p->s_rev_level = EXT2_DYNAMIC_REV;
+        p->s_inode_size = 256;
+        p->s_feature_compat = EXT2_FEATURE_COMPAT_DIR_INDEX | EXT2_FEATURE_COMPAT_EXT_ATTR;
+        p->s_feature_incompat = EXT2_FEATURE_INCOMPAT_FILETYPE | EXT3_FEATURE_INCOMPAT_EXTENTS |
+                                EXT4_FEATURE_INCOMPAT_FLEX_BG;
+        p->s_feature_ro_compat =
+                EXT2_FEATURE_RO_COMPAT_SPARSE_SUPER | EXT2_FEATURE_RO_COMPAT_LARGE_FILE |
+                EXT4_FEATURE_RO_COMPAT_HUGE_FILE | EXT4_FEATURE_RO_COMPAT_DIR_NLINK |
+                EXT4_FEATURE_RO_COMPAT_EXTRA_ISIZE;
+        p->s_log_groups_per_flex = 4;
+}
+
+/* Inodes below the first ordinary one and the bad-block inode are taken,
+ * as mke2fs takes them; e2fsck expects it. */
+static errcode_t reserve_inodes(ext2_filsys fs)
+{
+        for (ext2_ino_t ino = EXT2_ROOT_INO + 1; ino < EXT2_FIRST_INODE(fs->super); ino++)
+                ext2fs_inode_alloc_stats2(fs, ino, +1, 0);
+        ext2fs_mark_inode_bitmap2(fs->inode_map, EXT2_BAD_INO);
+        ext2fs_inode_alloc_stats2(fs, EXT2_BAD_INO, +1, 0);
+        ext2fs_mark_ib_dirty(fs);
+        return ext2fs_update_bb_inode(fs, NULL);
+}
+
+static errcode_t make_dirs(ext2_filsys fs)
+{
+        static const char *const dirs[] = { "lost+found", "upper", "work" };
+        errcode_t rc = ext2fs_mkdir(fs, EXT2_ROOT_INO, EXT2_ROOT_INO, NULL);
+
+        for (size_t i = 0; !rc && i < sizeof(dirs) / sizeof(dirs[0]); i++)
+                rc = ext2fs_mkdir(fs, EXT2_ROOT_INO, 0, dirs[i]);
+        return rc;
+}
+
+static void identify(ext2_filsys fs)
+{
+        struct ext2_super_block *sb = fs->super;
+
+        if (getrandom(sb->s_uuid, sizeof(sb->s_uuid), 0) != (ssize_t)sizeof(sb->s_uuid))
+                memset(sb->s_uuid, 0x5a, sizeof(sb->s_uuid));
+        sb->s_uuid[6] = (sb->s_uuid[6] & 0x0f) | 0x40; /* version 4 */
+        sb->s_uuid[8] = (sb->s_uuid[8] & 0x3f) | 0x80;
+        if (getrandom(sb->s_hash_seed, sizeof(sb->s_hash_seed), 0) < 0)
+                memcpy(sb->s_hash_seed, sb->s_uuid, sizeof(sb->s_hash_seed));
+        sb->s_def_hash_version = EXT2_HASH_HALF_MD4;
+        sb->s_flags |= (char)-1 < 0 ? EXT2_FLAGS_SIGNED_HASH : EXT2_FLAGS_UNSIGNED_HASH;
+        sb->s_max_mnt_count = (__s16)-1;
+        memcpy(sb->s_volume_name, "paene-vps", 9);
+}
+
+/* The file is new and sparse, so its inode tables read as zeroes without a
+ * write: the image costs the host only the metadata blocks written here. */
+static int format_image(const char *path, uint64_t bytes, uint64_t inodes, vs_error_t *err)
+{
+        cleanup_ext2fs ext2_filsys fs = NULL;
+        struct ext2_super_block param;
+        errcode_t rc;
+
+        image_params(&param, bytes, inodes);
+        rc = ext2fs_initialize(path, EXT2_FLAG_RW | EXT2_FLAG_64BITS, &param, unix_io_manager, &fs);
+        if (rc)
+                return ext2_error(err, rc, "initialize", path);
+        identify(fs);
+        if ((rc = ext2fs_allocate_tables(fs)) || (rc = reserve_inodes(fs)) || (rc = make_dirs(fs)))
+                return ext2_error(err, rc, "format", path);
+        rc = ext2fs_close_free(&fs);
+        return rc ? ext2_error(err, rc, "write", path) : 0;
+}
+
+int vs_disk_image_create(const char *path, uint64_t bytes, uint64_t inodes, vs_error_t *err)
+{
+        cleanup_close int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+        if (fd < 0)
+                return vs_error_errno(err, "create %s", path);
+        bytes -= bytes % IMAGE_BLOCK;
+        if (ftruncate(fd, (off_t)bytes) < 0)
+                return vs_error_errno(err, "size %s", path);
+        if (format_image(path, bytes, inodes, err) < 0 || fsync(fd) < 0) {
+                if (!err || !err->msg[0])
+                        vs_error_errno(err, "sync %s", path);
+                unlink(path);
+                return -1;
+        }
+        return 0;
+}
+
+int vs_disk_image_usage(const char *path, vs_disk_usage_t *usage, vs_error_t *err)
+{
+        cleanup_ext2fs ext2_filsys fs = NULL;
+        errcode_t rc = ext2fs_open(path, EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &fs);
+        uint64_t blocks, bsize;
+
+        if (rc)
+                return ext2_error(err, rc, "open", path);
+        bsize = (uint64_t)fs->blocksize;
+        blocks = ext2fs_blocks_count(fs->super);
+        usage->bytes_limit = blocks * bsize;
+        usage->bytes_used = (blocks - ext2fs_free_blocks_count(fs->super)) * bsize;
+        usage->inodes_limit = fs->super->s_inodes_count;
+        usage->inodes_used = fs->super->s_inodes_count - fs->super->s_free_inodes_count;
+        return 0;
+}
+
+/* ---- loop devices ---- */
+
+/* Binds a free loop device to the image with autoclear. Returns its fd;
+ * the device goes away with the last user after that fd closes. */
+static int loop_attach(const char *image, char *dev, size_t size, vs_error_t *err)
+{
+        cleanup_close int ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+        cleanup_close int file = open(image, O_RDWR | O_CLOEXEC);
+        struct loop_config cfg = { .info.lo_flags = LO_FLAGS_AUTOCLEAR };
+
+        if (ctl < 0)
+                return vs_error_errno(err, "open /dev/loop-control");
+        if (file < 0)
+                return vs_error_errno(err, "open %s", image);
+        cfg.fd = (__u32)file;
+        vs_strlcpy((char *)cfg.info.lo_file_name, image, sizeof(cfg.info.lo_file_name));
+        /* another process may take the free device first: try the next one */
+        for (int attempt = 0; attempt < LOOP_ATTEMPTS; attempt++) {
+                int n = ioctl(ctl, LOOP_CTL_GET_FREE);
+                int fd;
+
+                if (n < 0)
+                        return vs_error_errno(err, "find a free loop device");
+                snprintf(dev, size, "/dev/loop%d", n);
+                fd = open(dev, O_RDWR | O_CLOEXEC);
+                if (fd < 0)
+                        return vs_error_errno(err, "open %s", dev);
+                if (ioctl(fd, LOOP_CONFIGURE, &cfg) == 0)
+                        return fd;
+                if (errno != EBUSY) {
+                        vs_error_errno(err, "bind %s to %s", dev, image);
+                        close(fd);
+                        return -1;
+                }
+                close(fd);
+        }
+        return vs_error_set(err, EBUSY, "no free loop device for %s", image);
+}
+
+/* Whether a block device is open exclusively, as a mounted file system
+ * holds it. */
+static int bdev_in_use(const char *dev)
+{
+        int fd = open(dev, O_RDONLY | O_EXCL | O_CLOEXEC);
+
+        if (fd < 0)
+                return errno == EBUSY;
+        close(fd);
+        return 0;
+}
+
+/* Finds the loop device that is bound to the image (by the backing file's
+ * device and inode, which a path would not tell apart after a rename) and
+ * mounted. A device that a stopped VPS's last run left on its way out is
+ * bound but not mounted, and is passed over. */
+static int loop_find(const char *image, char *dev, size_t size, vs_error_t *err)
+{
+        char own[64];
+        glob_t g = { 0 };
+        struct stat st;
+        int found = -1;
+
+        if (!dev) {
+                dev = own;
+                size = sizeof(own);
+        }
+        if (stat(image, &st) < 0)
+                return vs_error_errno(err, "stat %s", image);
+        if (glob("/sys/block/loop*", 0, NULL, &g) != 0)
+                return vs_error_set(err, ENODEV, "no loop device holds %s", image);
+        for (size_t i = 0; i < g.gl_pathc && found < 0; i++) {
+                struct loop_info64 info;
+                int fd;
+
+                snprintf(dev, size, "/dev/%s", g.gl_pathv[i] + strlen("/sys/block/"));
+                fd = open(dev, O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        continue;
+                if (ioctl(fd, LOOP_GET_STATUS64, &info) == 0 && info.lo_inode == st.st_ino &&
+                    info.lo_device == st.st_dev && bdev_in_use(dev))
+                        found = fd;
+                else
+                        close(fd);
+        }
+        globfree(&g);
+        if (found < 0)
+                return vs_error_set(err, ENODEV, "no mounted loop device holds %s", image);
+        return found;
+}
+
+/* ---- attach: in the VPS's mount namespace ---- */
+
+static int image_attach(const char *vps_path, vs_error_t *err)
+{
+        cleanup_free char *image = vs_strdupf("%s/%s", vps_path, IMAGE_FILE);
+        cleanup_free char *mnt = vs_strdupf("%s/%s", vps_path, IMAGE_MNT);
+        cleanup_close int loopfd = -1;
+        char dev[64];
+
+        /* a second mount of one ext4 through another device would corrupt it */
+        loopfd = loop_find(image, dev, sizeof(dev), NULL);
+        if (loopfd >= 0)
+                return vs_error_kind(err, VS_E_STATE, EBUSY,
+                                     "%s is still mounted through %s (is its last run still "
+                                     "ending?)",
+                                     image, dev);
+        loopfd = loop_attach(image, dev, sizeof(dev), err);
+        if (loopfd < 0)
+                return -1;
+        if (mount(dev, mnt, "ext4", MS_NODEV, NULL) < 0)
+                return vs_error_errno(err, "mount %s on %s", dev, mnt);
+        return 0;
+}
+
+/* ---- resize ---- */
+
+/* A mount of the image's file system that is attached nowhere: it shares
+ * the running VPS's superblock (same block device), and it vanishes when
+ * the returned fd closes. */
+static int open_fs_root(const char *dev, vs_error_t *err)
+{
+        cleanup_close int fsfd = fsopen("ext4", FSOPEN_CLOEXEC);
+        cleanup_close int mntfd = -1;
+        int root;
+
+        if (fsfd < 0)
+                return vs_error_errno(err, "fsopen ext4");
+        if (fsconfig(fsfd, FSCONFIG_SET_STRING, "source", dev, 0) < 0 ||
+            fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+                return vs_error_errno(err, "open the file system on %s", dev);
+        mntfd = fsmount(fsfd, FSMOUNT_CLOEXEC, MOUNT_ATTR_NODEV);
+        if (mntfd < 0)
+                return vs_error_errno(err, "fsmount %s", dev);
+        root = openat(mntfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (root < 0)
+                return vs_error_errno(err, "open the root of %s", dev);
+        return root;
+}
+
+/* Tells the loop device the file grew, and lets ext4 grow itself online
+ * (EXT4_IOC_RESIZE_FS, as resize2fs does on a mounted fs). The caller has
+ * grown the file and gives it back on failure. */
+static int grow_online(const char *image, uint64_t bytes, vs_error_t *err)
+{
+        cleanup_close int loopfd = -1;
+        cleanup_close int root = -1;
+        uint64_t blocks = bytes / IMAGE_BLOCK;
+        char dev[64];
+
+        loopfd = loop_find(image, dev, sizeof(dev), err);
+        if (loopfd < 0)
+                return -1;
+        if (ioctl(loopfd, LOOP_SET_CAPACITY, 0) < 0)
+                return vs_error_errno(err, "resize %s", dev);
+        root = open_fs_root(dev, err);
+        if (root < 0)
+                return -1;
+        if (ioctl(root, EXT4_IOC_RESIZE_FS, &blocks) == 0)
+                return 0;
+        if (errno == EPERM)
+                return vs_error_kind(err, VS_E_PERM, EPERM,
+                                     "growing a mounted ext4 needs CAP_SYS_RESOURCE, which vsd "
+                                     "lacks here (stop the VPS and resize it)");
+        return vs_error_errno(err, "grow the file system on %s", dev);
+}
+
+static int grow_running(const char *image, uint64_t old_bytes, uint64_t bytes, vs_error_t *err)
+{
+        cleanup_close int loopfd = -1;
+        char dev[64];
+
+        if (truncate(image, (off_t)bytes) < 0)
+                return vs_error_errno(err, "grow %s", image);
+        if (grow_online(image, bytes, err) == 0)
+                return 0;
+        /* the file system did not grow: give the space back */
+        if (truncate(image, (off_t)old_bytes) == 0 &&
+            (loopfd = loop_find(image, dev, sizeof(dev), NULL)) >= 0)
+                ioctl(loopfd, LOOP_SET_CAPACITY, 0);
+        return -1;
+}
+
+static int run_tool(char *const argv[], int *status, vs_error_t *err)
+{
+        posix_spawn_file_actions_t actions;
+        pid_t pid;
+        int rc;
+
+        posix_spawn_file_actions_init(&actions);
+        posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+        posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+        rc = posix_spawnp(&pid, argv[0], &actions, NULL, argv, environ);
+        posix_spawn_file_actions_destroy(&actions);
+        if (rc != 0) {
+                errno = rc;
+                return vs_error_errno(err, "run %s (install e2fsprogs)", argv[0]);
+        }
+        while (waitpid(pid, status, 0) < 0)
+                if (errno != EINTR)
+                        return vs_error_errno(err, "wait for %s", argv[0]);
+        return 0;
+}
+
+static int run_resize2fs(const char *image, uint64_t bytes, vs_error_t *err)
+{
+        char size_arg[32];
+        char *const resize[] = { "resize2fs", (char *)image, size_arg, NULL };
+        int status;
+
+        snprintf(size_arg, sizeof(size_arg), "%lluK", (unsigned long long)(bytes / 1024));
+        if (run_tool(resize, &status, err) < 0)
+                return -1;
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return vs_error_kind(err, VS_E_STATE, ENOSPC,
+                                     "resize2fs refused %lluK (the files do not fit?)",
+                                     (unsigned long long)(bytes / 1024));
+        return 0;
+}
+
+/* Offline resize with resize2fs (libext2fs has no resize of its own). It
+ * refuses a size the data does not fit in, and then nothing has changed. */
+static int resize_offline(const char *image, uint64_t old_bytes, uint64_t bytes, vs_error_t *err)
+{
+        char *const fsck[] = { "e2fsck", "-fp", (char *)image, NULL };
+        int status;
+
+        if (run_tool(fsck, &status, err) < 0)
+                return -1;
+        if (!WIFEXITED(status) || WEXITSTATUS(status) > 1)
+                return vs_error_set(err, EIO, "e2fsck found errors in %s it could not fix", image);
+        if (bytes > old_bytes && truncate(image, (off_t)bytes) < 0)
+                return vs_error_errno(err, "grow %s", image);
+        if (run_resize2fs(image, bytes, err) < 0) {
+                /* the file system kept its size: so does the file */
+                if (bytes > old_bytes)
+                        (void)!truncate(image, (off_t)old_bytes);
+                return -1;
+        }
+        if (bytes < old_bytes && truncate(image, (off_t)bytes) < 0)
+                return vs_error_errno(err, "truncate %s", image);
+        return 0;
+}
+
+static int image_resize(const char *vps_path, int running, const vs_disk_limits_t *lim,
+                        vs_error_t *err)
+{
+        cleanup_free char *image = vs_strdupf("%s/%s", vps_path, IMAGE_FILE);
+        uint64_t bytes = lim->space.hard - lim->space.hard % IMAGE_BLOCK;
+        cleanup_close int loopfd = -1;
+        char dev[64];
+        struct stat st;
+
+        if (stat(image, &st) < 0)
+                return vs_error_errno(err, "stat %s", image);
+        if (bytes == (uint64_t)st.st_size)
+                return 0;
+        if (running && bytes > (uint64_t)st.st_size)
+                return grow_running(image, (uint64_t)st.st_size, bytes, err);
+        if (running)
+                return vs_error_kind(err, VS_E_STATE, EBUSY,
+                                     "shrinking the disk needs the VPS stopped (ext4 grows "
+                                     "online, it does not shrink online)");
+        if ((loopfd = loop_find(image, dev, sizeof(dev), NULL)) >= 0)
+                return vs_error_kind(err, VS_E_STATE, EBUSY,
+                                     "%s is still mounted through %s (try again)", image, dev);
+        return resize_offline(image, (uint64_t)st.st_size, bytes, err);
+}
+
+/* ---- create, usage ---- */
+
+static int image_create(int vps_fd, const char *vps_path, const vs_disk_limits_t *lim,
+                        vs_error_t *err)
+{
+        cleanup_free char *image = vs_strdupf("%s/%s", vps_path, IMAGE_FILE);
+        uint64_t bytes = lim->space.hard;
+        uint64_t inodes = lim->inodes.hard;
+
+        if (!bytes)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                     "the image backend needs --diskspace (the image's size)");
+        if (!inodes) /* as mke2fs: one inode per 16 KiB */
+                inodes = bytes / 16384 < VS_DISK_MIN_INODES ? VS_DISK_MIN_INODES : bytes / 16384;
+        if (mkdirat(vps_fd, "rootfs", 0755) < 0 || mkdirat(vps_fd, IMAGE_MNT, 0755) < 0)
+                return vs_error_errno(err, "mkdir");
+        return vs_disk_image_create(image, bytes, inodes, err);
+}
+
+static int image_usage(const char *vps_path, const char *root_path, vs_disk_usage_t *usage,
+                       vs_error_t *err)
+{
+        cleanup_free char *image = vs_strdupf("%s/%s", vps_path, IMAGE_FILE);
+        struct statvfs sv;
+        struct stat st;
+
+        memset(usage, 0, sizeof(*usage));
+        /* a running VPS's root is an overlay, whose statfs is its upper
+         * layer's: the mounted image, with exact counts */
+        if (root_path && statvfs(root_path, &sv) == 0 && stat(image, &st) == 0) {
+                usage->bytes_limit = (uint64_t)st.st_size;
+                usage->bytes_used = (uint64_t)(sv.f_blocks - sv.f_bfree) * sv.f_frsize;
+                usage->inodes_limit = sv.f_files;
+                usage->inodes_used = sv.f_files - sv.f_ffree;
+                return 0;
+        }
+        return vs_disk_image_usage(image, usage, err);
+}
+
+int vs_disk_image_reidentify(const char *path, vs_error_t *err)
+{
+        cleanup_ext2fs ext2_filsys fs = NULL;
+        errcode_t rc =
+                ext2fs_open(path, EXT2_FLAG_RW | EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &fs);
+
+        if (rc)
+                return ext2_error(err, rc, "open", path);
+        if (ext2fs_has_feature_metadata_csum(fs->super))
+                return 0; /* its checksums are seeded by the UUID: leave it */
+        identify(fs);
+        ext2fs_mark_super_dirty(fs);
+        rc = ext2fs_close_free(&fs);
+        return rc ? ext2_error(err, rc, "write", path) : 0;
+}
+
+/* ext2 keeps 32-bit owners as two 16-bit halves */
+static void inode_set_owner(struct ext2_inode *inode, unsigned long uid, unsigned long gid)
+{
+        inode->i_uid = (__u16)uid;
+        ext2fs_set_i_uid_high(*inode, uid >> 16);
+        inode->i_gid = (__u16)gid;
+        ext2fs_set_i_gid_high(*inode, gid >> 16);
+}
+
+int vs_disk_image_shift_ids(const char *path, const vs_id_shift_t *shift, vs_error_t *err)
+{
+        cleanup_ext2fs ext2_filsys fs = NULL;
+        ext2_inode_scan scan = NULL;
+        struct ext2_inode inode;
+        ext2_ino_t ino;
+        errcode_t rc;
+
+        if (!shift || shift->count == 0)
+                return 0;
+        rc = ext2fs_open(path, EXT2_FLAG_RW | EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &fs);
+        if (rc)
+                return ext2_error(err, rc, "open", path);
+        rc = ext2fs_open_inode_scan(fs, 0, &scan);
+        if (rc)
+                return ext2_error(err, rc, "scan", path);
+        while (!(rc = ext2fs_get_next_inode(scan, &ino, &inode)) && ino) {
+                unsigned long uid = inode_uid(inode), gid = inode_gid(inode);
+                unsigned long new_uid = vs_id_shift_apply(shift, uid);
+                unsigned long new_gid = vs_id_shift_apply(shift, gid);
+
+                if (!inode.i_links_count || (new_uid == uid && new_gid == gid))
+                        continue;
+                inode_set_owner(&inode, new_uid, new_gid);
+                if ((rc = ext2fs_write_inode(fs, ino, &inode)))
+                        break;
+        }
+        ext2fs_close_inode_scan(scan);
+        if (rc)
+                return ext2_error(err, rc, "shift owners in", path);
+        rc = ext2fs_close_free(&fs);
+        return rc ? ext2_error(err, rc, "write", path) : 0;
+}
+
+static int image_clone(int src_fd, int dst_fd, const char *dst_path, const vs_id_shift_t *shift,
+                       vs_error_t *err)
+{
+        cleanup_free char *image = vs_strdupf("%s/%s", dst_path, IMAGE_FILE);
+        cleanup_free char *src = vs_strdupf("/proc/self/fd/%d/%s", src_fd, IMAGE_FILE);
+        cleanup_close int loopfd = loop_find(src, NULL, 0, NULL);
+
+        /* a copy of a mounted file system need not be consistent */
+        if (loopfd >= 0)
+                return vs_error_kind(err, VS_E_STATE, EBUSY,
+                                     "the source's disk image is still mounted (try again)");
+        if (mkdirat(dst_fd, "rootfs", 0755) < 0 || mkdirat(dst_fd, IMAGE_MNT, 0755) < 0)
+                return vs_error_errno(err, "mkdir");
+        if (vs_copy_sparse_at(src_fd, dst_fd, IMAGE_FILE, err) < 0 ||
+            vs_disk_image_shift_ids(image, shift, err) < 0)
+                return -1;
+        return vs_disk_image_reidentify(image, err);
+}
+
+const vs_disk_backend_t vs_disk_backend_image = {
+        .name = "image",
+        .layers = IMAGE_MNT,
+        .create = image_create,
+        .clone = image_clone,
+        .attach = image_attach,
+        .resize = image_resize,
+        .usage = image_usage,
+};

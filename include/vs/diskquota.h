@@ -1,0 +1,87 @@
+/* cow-fs: disk limits of a VPS, behind a table of backends.
+ *   dir       no limit: upper/ and work/ are plain directories (the default)
+ *   image     a per-VPS sparse ext4 image (disk.img) sized to the space limit,
+ *             with the inode limit as its inode count, loop-mounted on disk/
+ *             inside the VPS's own mount namespace; upper/ and work/ live in it
+ *   prjquota  project quotas of the host file system, where it has them
+ * The image's mount and its loop device (autoclear) exist only in the VPS's
+ * mount namespace and go away with it: nothing is left on the host to clean. */
+#ifndef VS_DISKQUOTA_H
+#define VS_DISKQUOTA_H
+
+#include <stdint.h>
+
+#include "vs/cowfs.h"
+#include "vs/error.h"
+
+typedef struct {
+        uint64_t soft, hard; /* 0 and 0: no limit */
+} vs_disk_limit_t;
+
+typedef struct {
+        vs_disk_limit_t space;  /* bytes */
+        vs_disk_limit_t inodes; /* files, directories, links, ... */
+} vs_disk_limits_t;
+
+typedef struct {
+        uint64_t bytes_used, bytes_limit;
+        uint64_t inodes_used, inodes_limit;
+} vs_disk_usage_t;
+
+/* Smallest and largest image the image backend makes: the images have no
+ * 64bit feature (2^32 blocks of 4K), and ext4 hosts cap files below 16T. */
+#define VS_DISK_MIN_SPACE (8ULL << 20)
+#define VS_DISK_MAX_SPACE (8ULL << 40)
+#define VS_DISK_MIN_INODES 64ULL
+#define VS_DISK_MAX_INODES (1ULL << 31)
+
+/* "SIZE[:HARD]" (sizes as vs_parse_size) and "N[:HARD]"; without HARD the
+ * hard limit is the soft one. Refuses HARD < SIZE and values out of range. */
+int vs_disk_parse_space(const char *text, vs_disk_limit_t *out, vs_error_t *err);
+int vs_disk_parse_inodes(const char *text, vs_disk_limit_t *out, vs_error_t *err);
+/* Whether any limit is set. */
+int vs_disk_limited(const vs_disk_limits_t *lim);
+
+typedef struct vs_disk_backend {
+        const char *name;
+        /* Directory below the VPS's directory that holds upper/ and work/. */
+        const char *layers;
+        /* Creates the VPS's storage in its (new) directory. */
+        int (*create)(int vps_fd, const char *vps_path, const vs_disk_limits_t *lim,
+                      vs_error_t *err);
+        /* Makes the layers reachable; runs in the VPS's own mount namespace
+         * before the overlay is mounted. NULL: nothing to do. */
+        int (*attach)(const char *vps_path, vs_error_t *err);
+        /* Changes the limits; `running` says whether the VPS is up. */
+        int (*resize)(const char *vps_path, int running, const vs_disk_limits_t *lim,
+                      vs_error_t *err);
+        /* Copies a stopped VPS's storage into a new VPS's directory. */
+        int (*clone)(int src_fd, int dst_fd, const char *dst_path, const vs_id_shift_t *shift,
+                     vs_error_t *err);
+        /* Fills usage; root_path is the running VPS's root (/proc/PID/root)
+         * or NULL when it is stopped. */
+        int (*usage)(const char *vps_path, const char *root_path, vs_disk_usage_t *usage,
+                     vs_error_t *err);
+} vs_disk_backend_t;
+
+/* NULL when there is no backend of that name. */
+const vs_disk_backend_t *vs_disk_backend_find(const char *name);
+/* Names of every backend, for messages: "dir, image, prjquota". */
+const char *vs_disk_backend_names(void);
+/* The backend for new VPS: dir without limits, else `preferred` (vsd.conf's
+ * disk_backend, NULL for image). Refuses dir with limits. */
+const vs_disk_backend_t *vs_disk_backend_choose(const char *preferred, const vs_disk_limits_t *lim,
+                                                vs_error_t *err);
+
+/* The image backend's parts, for tests and tools. */
+/* Creates a sparse ext4 image of `bytes` with `inodes` inodes and the
+ * directories upper/ and work/ in its root, with libext2fs. */
+int vs_disk_image_create(const char *path, uint64_t bytes, uint64_t inodes, vs_error_t *err);
+/* Gives a copied image a new UUID, so that it is not taken for its source. */
+int vs_disk_image_reidentify(const char *path, vs_error_t *err);
+/* Moves the owners of every inode of an image (not mounted) by shift. */
+int vs_disk_image_shift_ids(const char *path, const vs_id_shift_t *shift, vs_error_t *err);
+/* Reads the image's size and usage from its superblock (not while mounted). */
+int vs_disk_image_usage(const char *path, vs_disk_usage_t *usage, vs_error_t *err);
+
+#endif

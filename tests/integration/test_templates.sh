@@ -1,0 +1,158 @@
+#!/bin/bash
+# Template import from root file system tarballs, and template list.
+. "$(dirname "$0")/lib.sh"
+
+# path, type, mode, owner, symlink target, device numbers and user xattrs of
+# every file below a directory.
+tree_listing() {
+        (cd "$1" && find . -printf '%p %y %m %U:%G %l\n' | sort)
+        python3 - "$1" <<'PY'
+import os, sys
+top = sys.argv[1]
+for d, dirs, files in sorted(os.walk(top)):
+    for n in sorted(dirs + files):
+        p = os.path.join(d, n)
+        st = os.lstat(p)
+        rdev = (os.major(st.st_rdev), os.minor(st.st_rdev)) if not os.path.isdir(p) else ()
+        xs = sorted(k for k in os.listxattr(p, follow_symlinks=False) if k.startswith("user."))
+        print(os.path.relpath(p, top), rdev, xs)
+PY
+}
+
+# A root file system: the busybox template's, plus odd owners, modes, an
+# xattr and a device node; left in $R/src.
+make_rootfs() {
+        rm -rf "$R/src"
+        cp -a "$(tmpl_dir busybox)/rootfs" "$R/src"
+        echo hello >"$R/src/etc/motd"
+        chown 1000:2000 "$R/src/etc/motd"
+        chmod 2640 "$R/src/etc/motd"
+        python3 -c 'import os,sys; os.setxattr(sys.argv[1], "user.paene", b"x")' "$R/src/etc/motd"
+        mknod "$R/src/dev/null" c 1 3
+}
+
+test_import_each_compression_keeps_the_tree() {
+        local ext name
+        make_rootfs
+        for ext in tar tar.gz tar.xz tar.zst; do
+                name=imp-${ext//./-}
+                tar --xattrs --xattrs-include='*' --numeric-owner -C "$R/src" -caf "$R/root.$ext" .
+                vs template import "$name" "$R/root.$ext"
+                expect_eq "$(tree_listing "$R/src")" "$(tree_listing "$(tmpl_dir "$name")/rootfs")" \
+                        "tree of $ext"
+                grep -q '^builder = tar$' "$(tmpl_dir "$name")/meta" || fail "meta of $name"
+        done
+        expect_contains "$(vs template list -H)" "imp-tar-zst" "listed"
+        for ext in tar tar.gz tar.xz tar.zst; do vs template remove "imp-${ext//./-}"; done
+}
+
+test_imported_template_runs_a_vps() {
+        make_rootfs
+        tar --numeric-owner -C "$R/src" -czf "$R/root.tgz" .
+        (cd "$R" && vs template import fromtar root.tgz) # a relative path works
+        vs create t1 --template fromtar --hostname t1.example
+        vs start t1
+        expect_eq "t1.example" "$(vs exec t1 -- hostname)" "hostname"
+        expect_eq "hello" "$(vs exec t1 -- cat /etc/motd)" "file from the archive"
+        expect_eq "fromtar tar 1" "$(vs template list -H | awk '$1 == "fromtar" {print $1, $2, $4}')" \
+                "list: builder and VPS count"
+        [ "$(vs template list --json | python3 -c 'import json,sys; print([t["bytes"] for t in json.load(sys.stdin) if t["name"] == "fromtar"][0])')" -gt 100000 ] ||
+                fail "size on disk"
+        expect_rc 4 "remove while used" -- vs template remove fromtar
+        vs destroy --force t1
+        vs template remove fromtar
+}
+
+test_import_refuses_bad_input_and_changes_nothing() {
+        local before
+        before=$(ls -A "$R/var/lib/paene/templates")
+        expect_rc 2 "unknown suffix" -- vs template import x1 /etc/hostname
+        expect_contains "$ERR" "not a tar archive" "message"
+        expect_eq 1 "$(printf '%s\n' "$ERR" | wc -l)" "one line"
+        expect_rc 2 "missing file" -- vs template import x1 "$R/nosuch.tar"
+        expect_contains "$ERR" "nosuch.tar" "names the file"
+        expect_rc 2 "bad name" -- vs template import X1 "$R/nosuch.tar"
+        expect_rc 2 "no file" -- vs template import x1
+        echo "not a tarball" >"$R/junk.tar.gz"
+        expect_rc 1 "corrupt archive" -- vs template import x1 "$R/junk.tar.gz"
+        expect_contains "$ERR" "extract" "message"
+        tar -C "$(tmpl_dir busybox)/rootfs" -cf "$R/ok.tar" etc
+        expect_rc 4 "existing template" -- vs template import busybox "$R/ok.tar"
+        expect_eq "$before" "$(ls -A "$R/var/lib/paene/templates")" "nothing left behind"
+}
+
+# sha256 of every regular file below a directory, by path.
+contents() { (cd "$1" && find . -type f -exec sha256sum {} + | sort -k2); }
+
+test_unify_links_identical_files_across_templates() {
+        local before after out t1 t2
+        vs template build busybox bb2
+        vs create u1 --template bb2
+        vs start u1
+        t1=$(tmpl_dir busybox)/rootfs
+        t2=$(tmpl_dir bb2)/rootfs
+        # files that look alike but must stay apart
+        echo same >"$t1/etc/mode" && chmod 644 "$t1/etc/mode"
+        echo same >"$t2/etc/mode" && chmod 600 "$t2/etc/mode"
+        echo same >"$t1/etc/xattr" && echo same >"$t2/etc/xattr"
+        python3 -c 'import os,sys; os.setxattr(sys.argv[1], "user.k", b"v")' "$t2/etc/xattr"
+        echo same >"$t1/etc/owner" && echo same >"$t2/etc/owner" && chown 7 "$t2/etc/owner"
+        local c1 c2
+        c1=$(contents "$t1")
+        c2=$(contents "$t2")
+        before=$(du -sk "$(tmpl_dir busybox)" "$(tmpl_dir bb2)" | awk '{s += $1} END {print s}')
+        out=$(vs template unify)
+        expect_contains "$out" "saved" "report"
+        after=$(du -sk "$(tmpl_dir busybox)" "$(tmpl_dir bb2)" | awk '{s += $1} END {print s}')
+        [ "$after" -lt $((before * 2 / 3)) ] || fail "du ${before}K -> ${after}K: not reduced"
+        echo "    unify: ${before}K -> ${after}K ($out)" >&2
+        expect_eq "$(stat -c %i "$t1/bin/busybox")" "$(stat -c %i "$t2/bin/busybox")" "busybox shared"
+        expect_eq "$(stat -c %i "$t1/etc/passwd")" "$(stat -c %i "$t2/etc/passwd")" "passwd shared"
+        for f in mode xattr owner; do
+                [ "$(stat -c %i "$t1/etc/$f")" != "$(stat -c %i "$t2/etc/$f")" ] ||
+                        fail "etc/$f linked although its $f differs"
+        done
+        expect_eq "$c1" "$(contents "$t1")" "contents of busybox"
+        expect_eq "$c2" "$(contents "$t2")" "contents of bb2"
+        # the running VPS goes on, and a second run finds nothing more
+        expect_eq "u1" "$(vs exec u1 -- hostname)" "VPS still runs"
+        expect_contains "$(vs template unify --json)" '"linked": 0' "second run"
+        vs destroy --force u1
+        vs template remove bb2
+        rm -f "$t1/etc/mode" "$t1/etc/xattr" "$t1/etc/owner"
+}
+
+test_debian_builder_refuses_bad_input() {
+        expect_rc 2 "bad suite" -- vs template build debian d0 --suite '-x'
+        expect_rc 2 "bad suite chars" -- vs template build debian d0 --suite 'Book;worm'
+        expect_contains "$ERR" "suite" "names the suite"
+        expect_rc 2 "bad package" -- vs template build debian d0 --include 'procps,--foo'
+        expect_contains "$ERR" "'--foo'" "names the package"
+        expect_rc 2 "options of another builder" -- vs template build busybox b0 --suite bookworm
+        expect_rc 2 "missing package set" -- vs template build debian d0 --debs "$R/nosuch.tgz"
+        expect_eq "busybox" "$(ls -A "$R/var/lib/paene/templates")" "nothing left behind"
+}
+
+# Opt-in: debootstrap fetches about a hundred packages from the Debian
+# archive. This test's vsd has no network (its own network namespace), so
+# the test fetches them here, on the host, and hands vsd the package set.
+test_debian_builder() {
+        if [ "${VS_TEST_DEBIAN:-0}" != 1 ]; then
+                echo "    skipped: set VS_TEST_DEBIAN=1 to build a Debian template" >&2
+                return 0
+        fi
+        debootstrap --variant=minbase --include=procps --make-tarball="$R/debs.tgz" \
+                bookworm "$R/debs.work" >/dev/null
+        rm -rf "$R/debs.work"
+        vs template build debian deb --include procps --debs "$R/debs.tgz" >"$R/debian.log"
+        grep -q "Base system installed successfully" "$R/debian.log" || fail "no success line"
+        expect_eq "deb debian 0" "$(vs template list -H | awk '$1 == "deb" {print $1, $2, $4}')" "listed"
+        vs create d1 --template deb
+        vs start d1
+        expect_contains "$(vs exec d1 -- cat /etc/os-release)" "Debian" "a Debian inside"
+        expect_contains "$(vs exec d1 -- ps -e)" "ps" "procps included"
+        vs destroy --force d1
+        vs template remove deb
+}
+
+run_tests
