@@ -167,7 +167,11 @@ static int loop_attach(const char *image, char *dev, size_t size, vs_error_t *er
 {
         cleanup_close int ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
         cleanup_close int file = open(image, O_RDWR | O_CLOEXEC);
-        struct loop_config cfg = { .info.lo_flags = LO_FLAGS_AUTOCLEAR };
+        /* direct I/O: the loop device writes to the image with O_DIRECT, as
+         * the VPS's own cgroup, so its I/O limits hold on the host's disk
+         * (buffered writeback would escape them) and the image's pages are
+         * not cached twice */
+        struct loop_config cfg = { .info.lo_flags = LO_FLAGS_AUTOCLEAR | LO_FLAGS_DIRECT_IO };
 
         if (ctl < 0)
                 return vs_error_errno(err, "open /dev/loop-control");

@@ -245,17 +245,20 @@ int vsd_limits_check(const vs_limits_t *l, vs_error_t *err)
         return 0;
 }
 
-/* The disk that holds the VPS's upper layer, where its I/O limits hold. */
+/* The disk that holds the VPS's upper layer, where its I/O limits hold: the
+ * one under its directory, which holds the dir backend's upper/ or the image
+ * backend's disk.img (whose loop device's I/O is charged to the VPS's
+ * cgroup and reaches this disk). */
 static int io_device(struct vsd *d, struct vps *v, const vs_limits_t *l, char *dev, size_t size,
                      vs_error_t *err)
 {
-        cleanup_free char *upper = NULL;
+        cleanup_free char *dir = NULL;
 
         *dev = '\0';
         if (!VS_LIMIT_IS_SET(l, VS_LIM_IOLIMIT) && !VS_LIMIT_IS_SET(l, VS_LIM_IOPSLIMIT))
                 return 0;
-        upper = vs_strdupf("%s/%s/upper", d->vps_dir, v->name);
-        if (vs_limits_disk_of(upper, dev, size, err) < 0)
+        dir = vs_strdupf("%s/%s", d->vps_dir, v->name);
+        if (vs_limits_disk_of(dir, dev, size, err) < 0)
                 return vs_error_wrap(err, "I/O limits");
         return 0;
 }

@@ -179,9 +179,15 @@ expect_rc() {
 vps_dir() { echo "$R/var/lib/paene/vps/$1"; }
 tmpl_dir() { echo "$R/var/lib/paene/templates/$1"; }
 
-# Puts the static test payload into a VPS's upper layer as /payload.
+# Puts the static test payload into a VPS's upper layer as /payload: on the
+# host where the layer is a directory, else (a disk image, mounted only in
+# the VPS) through exec into the running VPS.
 install_payload() {
-        install -m 0755 "$BIN/payload" "$(vps_dir "$1")/upper/payload"
+        if [ -d "$(vps_dir "$1")/upper" ]; then
+                install -m 0755 "$BIN/payload" "$(vps_dir "$1")/upper/payload"
+        else
+                vs exec "$1" -- sh -c 'cat > /payload && chmod 755 /payload' <"$BIN/payload"
+        fi
 }
 
 # Sets a key in a VPS's config file (admins edit it by hand the same way).

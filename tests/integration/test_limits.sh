@@ -289,6 +289,23 @@ test_iolimit_5M_holds_a_direct_write() {
         vs destroy --force i1
 }
 
+test_iolimit_holds_on_a_disk_image() {
+        local secs rate
+        vs create i2 --template busybox --diskspace 100M --iolimit 5M
+        if [ "$(stat -c %Hd "$(vps_dir i2)")" = 0 ]; then
+                vs destroy i2 # tmpfs (as in the v2 VM): no disk below the image
+                return 0
+        fi
+        start_with_payload i2
+        # the VPS's writes go through its image's loop device to the disk that
+        # holds the image: the throttle on that disk must hold all the same
+        secs=$(vs exec i2 -- /payload ddwrite /big 10)
+        rate=$(awk -v s="$secs" 'BEGIN {printf "%d", 10 * 1024 / s}')
+        echo "    iolimit 5M on an image: 10 MiB O_DIRECT at $rate KiB/s (want 5120)" >&2
+        [ "$rate" -ge 4096 ] && [ "$rate" -le 6144 ] || fail "rate $rate KiB/s, expected 5120 ±20%"
+        vs destroy --force i2
+}
+
 test_top_once_sorts_by_cpu() {
         local out
         vs create q1 --template busybox
