@@ -11,7 +11,7 @@ MANDIR = $(PREFIX)/share/man
 SYSTEMDDIR ?= /lib/systemd/system
 VERSION = 0.1
 
-PKGS = json-c libcap libseccomp
+PKGS = json-c libcap libseccomp libnl-3.0 libnl-route-3.0
 DEBIAN_DEPS = build-essential pkg-config clang clang-format \
 	libcgroup-dev libseccomp-dev libcap-dev libnl-3-dev libnl-route-3-dev \
 	libext2fs-dev libjson-c-dev libcmocka-dev busybox-static iproute2 util-linux \
@@ -28,8 +28,9 @@ LDFLAGS += $(SANFLAGS)
 
 LIB_SRCS = runtime/error.c runtime/parse.c runtime/fsutil.c runtime/kvfile.c \
 	runtime/protocol.c runtime/fdpass.c runtime/log.c runtime/spawn.c runtime/security.c \
-	cow-fs/template.c cow-fs/rootfs.c scheduler-limits/cgroup.c netns/loopback.c
-VSD_SRCS = runtime/vsd.c runtime/vps.c runtime/handlers.c
+	cow-fs/template.c cow-fs/rootfs.c scheduler-limits/cgroup.c netns/loopback.c \
+	netns/addr.c netns/link.c netns/etc.c
+VSD_SRCS = runtime/vsd.c runtime/vps.c runtime/vpsnet.c runtime/handlers.c
 VSCTL_SRCS = runtime/vsctl.c
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 

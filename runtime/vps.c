@@ -362,15 +362,18 @@ static int allocate_id_base(struct vsd *d, unsigned long *base, vs_error_t *err)
         return vs_error_kind(err, VS_E_STATE, ENOSPC, "no free id range left for a VPS");
 }
 
-static int write_new_config(int dirfd, const char *name, const char *tmpl, const char *hostname,
-                            unsigned long id_base, vs_error_t *err)
+static int write_new_config(int dirfd, const char *name, const struct vsd_create_args *args,
+                            unsigned long id_base, const char *ip, vs_error_t *err)
 {
         cleanup_kv vs_kv_t config = { 0 };
 
         vs_kv_parse("# paene VPS configuration: key = value. Edit while stopped.\n", &config, NULL);
         vs_kv_set(&config, "name", name);
-        vs_kv_set(&config, "template", tmpl);
-        vs_kv_set(&config, "hostname", hostname);
+        vs_kv_set(&config, "template", args->tmpl);
+        vs_kv_set(&config, "hostname", args->hostname);
+        vs_kv_set(&config, "ip", ip);
+        if (args->nameserver && *args->nameserver)
+                vs_kv_set(&config, "nameserver", args->nameserver);
         vs_kv_set(&config, "slice", VS_DEFAULT_SLICE);
         if (id_base) {
                 vs_kv_set(&config, "privileged", "no");
@@ -396,10 +399,12 @@ static int own_layers(int dirfd, unsigned long id_base, vs_error_t *err)
         return 0;
 }
 
-int vsd_vps_create(struct vsd *d, const char *name, const char *tmpl, const char *hostname,
-                   int privileged, vs_error_t *err)
+int vsd_vps_create(struct vsd *d, const char *name, const struct vsd_create_args *args,
+                   vs_error_t *err)
 {
         cleanup_free char *creating = vs_strdupf(".%s%s", name, CREATING_SUFFIX);
+        cleanup_free char *ip = NULL;
+        const char *tmpl = args->tmpl;
         cleanup_close int dirfd = -1;
         unsigned long id_base = 0;
         struct vps *v;
@@ -410,14 +415,19 @@ int vsd_vps_create(struct vsd *d, const char *name, const char *tmpl, const char
         if (!vs_template_exists(d->tmpl_fd, tmpl))
                 return vs_error_kind(err, VS_E_NOTFOUND, ENOENT,
                                      "no such template '%s' (see: vsctl template list)", tmpl);
-        if (!privileged && allocate_id_base(d, &id_base, err) < 0)
+        if (!args->privileged && allocate_id_base(d, &id_base, err) < 0)
+                return -1;
+        /* the address is held from the moment the config is published:
+         * create, like every request, runs alone in vsd's loop */
+        ip = vsd_net_assign(d, args->ipadd, args->nipadd, err);
+        if (!ip)
                 return -1;
         vs_rmtree_at(d->vps_fd, creating, NULL);
         if (mkdirat(d->vps_fd, creating, 0700) < 0)
                 return vs_error_errno(err, "mkdir");
         dirfd = open_vps_dir(d, creating, err);
         if (dirfd < 0 || vs_rootfs_prepare(dirfd, err) < 0 || own_layers(dirfd, id_base, err) < 0 ||
-            write_new_config(dirfd, name, tmpl, hostname, id_base, err) < 0 ||
+            write_new_config(dirfd, name, args, id_base, ip, err) < 0 ||
             renameat(d->vps_fd, creating, d->vps_fd, name) < 0) {
                 if (dirfd >= 0 && err && !err->msg[0])
                         vs_error_errno(err, "publish");
@@ -463,7 +473,8 @@ static int open_console(struct vsd *d, struct vps *v, vs_error_t *err)
         return fd;
 }
 
-static int spawn_vps_init(struct vsd *d, struct vps *v, const vs_kv_t *config, vs_error_t *err)
+static int spawn_vps_init(struct vsd *d, struct vps *v, const vs_kv_t *config,
+                          struct vsd_net_start *net, vs_error_t *err)
 {
         const char *init = vs_kv_get(config, "init");
         const char *hostname = vs_kv_get(config, "hostname");
@@ -485,6 +496,8 @@ static int spawn_vps_init(struct vsd *d, struct vps *v, const vs_kv_t *config, v
                 .init_argv = init_argv,
                 .vsinit_fd = d->vsinit_fd,
                 .console_fd = console_fd,
+                .net_setup = net->hook,
+                .net_arg = net,
         };
         pid_t pid;
 
@@ -514,15 +527,20 @@ static int check_config(struct vsd *d, const vs_kv_t *config, vs_error_t *err)
 int vsd_vps_start(struct vsd *d, struct vps *v, vs_error_t *err)
 {
         cleanup_kv vs_kv_t config = { 0 };
+        struct vsd_net_start net;
 
         if (v->phase != PHASE_STOPPED)
                 return vs_error_kind(err, VS_E_STATE, EBUSY, "VPS is already running");
         if (load_config(d, v->name, &config, err) < 0 || check_config(d, &config, err) < 0 ||
-            load_security(v, &config, err) < 0)
+            load_security(v, &config, err) < 0 || vsd_net_prepare(d, v, &config, &net, err) < 0)
                 return -1;
-        if (vs_cgroup_create(d->cgtree, v->slice, v->name, &v->cg, err) < 0)
+        if (vs_cgroup_create(d->cgtree, v->slice, v->name, &v->cg, err) < 0) {
+                vsd_net_abort(d, v, &net);
                 return -1;
-        if (spawn_vps_init(d, v, &config, err) < 0) {
+        }
+        if (spawn_vps_init(d, v, &config, &net, err) < 0) {
+                /* the child may have died after its veth was made */
+                vsd_net_abort(d, v, &net);
                 vs_cgroup_free(steal_ptr(v->cg));
                 vs_cgroup_remove(d->cgtree, v->slice, v->name, NULL);
                 return -1;
@@ -651,6 +669,9 @@ void vsd_vps_exited(struct vsd *d, struct vps *v)
         }
         if (vs_cgroup_remove(d->cgtree, v->slice, v->name, &err) < 0)
                 vs_log(LOG_WARNING, "%s: %s", v->name, err.msg);
+        /* explicitly, not by the kernel's asynchronous netns cleanup: a
+         * start right after must find the name free */
+        vsd_net_stopped(d, v);
         v->phase = PHASE_STOPPED;
         v->stopped_at = time(NULL);
         if (save_state(d, v, &err) < 0)
@@ -702,6 +723,7 @@ json_object *vsd_vps_describe(struct vsd *d, struct vps *v)
         json_object_object_add(obj, "hostname",
                                json_object_new_string(hostname && *hostname ? hostname : v->name));
         json_object_object_add(obj, "template", json_object_new_string(tmpl ? tmpl : ""));
+        json_object_object_add(obj, "ip", json_object_new_string(vs_kv_get(&config, "ip") ?: ""));
         json_object_object_add(obj, "slice", json_object_new_string(v->slice));
         json_object_object_add(
                 obj, "uptime",

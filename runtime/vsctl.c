@@ -2,6 +2,7 @@
  * print the reply (a table, one line, or --json) and exit with a documented
  * code. For exec and enter, vsd hands back pipe or pty fds and vsctl relays
  * the terminal itself; vsd is never in the data path. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
@@ -21,6 +22,7 @@
 
 #include "vs/cleanup.h"
 #include "vs/fsutil.h"
+#include "vs/netns.h"
 #include "vs/parse.h"
 #include "vs/protocol.h"
 
@@ -229,40 +231,85 @@ static int parse_name_only(struct ctx *ctx, int argc, char **argv)
 
 /* ---- create / start / stop / restart / destroy ---- */
 
+/* vsd checks the address against its pool and the other VPS; the form is
+ * checked here, so that a typo fails before anything is sent. */
+static int check_ipadd(struct ctx *ctx, const char *text, int *bad)
+{
+        vs_ip4_t ip;
+        vs_error_t err = { 0 };
+
+        if (vs_ip4_parse(text, 32, &ip, &err) < 0) {
+                *bad = usage_error(ctx, "--ipadd: %s", err.msg);
+                return -1;
+        }
+        return 0;
+}
+
+static int check_nameserver(struct ctx *ctx, const char *text, int *bad)
+{
+        unsigned char buf[sizeof(struct in6_addr)];
+
+        if (inet_pton(AF_INET, text, buf) == 1 || inet_pton(AF_INET6, text, buf) == 1)
+                return 0;
+        *bad = usage_error(ctx, "--nameserver '%s' is not an IP address", text);
+        return -1;
+}
+
 static int cmd_create(struct ctx *ctx, int argc, char **argv)
 {
         static const struct option opts[] = {
                 { "template", required_argument, NULL, 't' },
                 { "hostname", required_argument, NULL, 'n' },
                 { "privileged", no_argument, NULL, 'P' },
+                { "ipadd", required_argument, NULL, 'i' },
+                { "nameserver", required_argument, NULL, 'N' },
                 { "help", no_argument, NULL, 'h' },
                 { NULL, 0, NULL, 0 },
         };
         const char *tmpl = NULL, *hostname = NULL;
         int privileged = 0;
-        json_object *args;
+        json_object *args, *ipadd = json_object_new_array(), *ns = json_object_new_array();
         vs_error_t err = { 0 };
         int opt, bad = 0, rc;
 
         reset_getopt();
         while ((opt = next_opt(ctx, argc, argv, "t:n:h", opts, &bad)) != -1) {
-                if (bad)
+                if (bad || (opt == 'i' && check_ipadd(ctx, optarg, &bad) < 0) ||
+                    (opt == 'N' && check_nameserver(ctx, optarg, &bad) < 0)) {
+                        json_object_put(ipadd);
+                        json_object_put(ns);
                         return bad;
+                }
                 if (opt == 't')
                         tmpl = optarg;
                 else if (opt == 'n')
                         hostname = optarg;
                 else if (opt == 'P')
                         privileged = 1;
+                else if (opt == 'i')
+                        json_object_array_add(ipadd, json_object_new_string(optarg));
+                else if (opt == 'N')
+                        json_object_array_add(ns, json_object_new_string(optarg));
         }
-        if ((rc = take_name(ctx, argc, argv, "VPS name")) != EXIT_OK)
-                return rc;
-        if (!tmpl)
-                return usage_error(ctx, "--template is required");
+        if (json_object_array_length(ns) > 3) {
+                json_object_put(ipadd);
+                json_object_put(ns);
+                return usage_error(ctx, "at most 3 --nameserver");
+        }
+        if ((rc = take_name(ctx, argc, argv, "VPS name")) != EXIT_OK || !tmpl) {
+                json_object_put(ipadd);
+                json_object_put(ns);
+                return rc != EXIT_OK ? rc : usage_error(ctx, "--template is required");
+        }
         if (vs_parse_name(tmpl, "template name", &err) < 0 ||
-            (hostname && vs_parse_hostname(hostname, &err) < 0))
+            (hostname && vs_parse_hostname(hostname, &err) < 0)) {
+                json_object_put(ipadd);
+                json_object_put(ns);
                 return fail(ctx, &err);
+        }
         args = json_object_new_object();
+        json_object_object_add(args, "ipadd", ipadd);
+        json_object_object_add(args, "nameserver", ns);
         json_object_object_add(args, "template", json_object_new_string(tmpl));
         if (hostname)
                 json_object_object_add(args, "hostname", json_object_new_string(hostname));
@@ -449,6 +496,7 @@ static const struct field list_fields[] = {
         { "name", "NAME", 0 },   { "state", "STATE", 0 },       { "pid", "PID", 1 },
         { "nproc", "NPROC", 1 }, { "hostname", "HOSTNAME", 0 }, { "template", "TEMPLATE", 0 },
         { "slice", "SLICE", 0 }, { "uptime", "UPTIME", 1 },     { "exit", "EXIT", 0 },
+        { "ip", "IP", 0 },
 };
 #define NFIELDS (sizeof(list_fields) / sizeof(list_fields[0]))
 #define DEFAULT_FIELDS "name,state,pid,nproc,hostname,template"
@@ -467,7 +515,7 @@ static int parse_fields(struct ctx *ctx, const char *text, const struct field **
                 if (i == NFIELDS)
                         return usage_error(ctx,
                                            "unknown field '%s' (fields: name, state, pid, "
-                                           "nproc, hostname, template, slice, uptime, exit)",
+                                           "nproc, hostname, template, slice, uptime, exit, ip)",
                                            f);
                 if (*n == NFIELDS)
                         return usage_error(ctx, "too many fields");
@@ -1112,13 +1160,21 @@ static int cmd_template(struct ctx *ctx, int argc, char **argv)
 static int cmd_help(struct ctx *ctx, int argc, char **argv);
 
 static const struct command commands[] = {
-        { "create", NULL, cmd_create, "create NAME --template T [--hostname H] [--privileged]",
+        { "create", NULL, cmd_create,
+          "create NAME --template T [--hostname H] [--privileged] [--ipadd A[/P]]...\n"
+          "         [--nameserver IP]...",
           "Create a stopped VPS from template T. It gets its own range of 65536 host\n"
-          "ids: its root is an unprivileged id on the host.\n"
+          "ids: its root is an unprivileged id on the host, and its own network: eth0\n"
+          "with the given addresses, or one from vsd's address pool.\n"
           "  -t, --template T   template to build the VPS on (see: vsctl template list)\n"
           "  -n, --hostname H   hostname inside the VPS (default: NAME)\n"
           "      --privileged   no user namespace: the VPS's root is the host's root,\n"
-          "                     confined only by namespaces, capabilities and seccomp\n" },
+          "                     confined only by namespaces, capabilities and seccomp\n"
+          "      --ipadd A[/P]  an IPv4 address for the VPS (repeatable, at most 16;\n"
+          "                     the first carries the default route). Inside the pool\n"
+          "                     the prefix defaults to the pool's, else to /32\n"
+          "      --nameserver IP  a name server for /etc/resolv.conf (repeatable, at\n"
+          "                     most 3)\n" },
         { "start", NULL, cmd_start, "start NAME", "Start a stopped VPS.\n" },
         { "stop", NULL, cmd_stop, "stop NAME [--timeout S] [--fast]",
           "Stop a running VPS: send its init the stop signal, wait, then kill every\n"
@@ -1140,7 +1196,8 @@ static const struct command commands[] = {
           "List running VPS.\n"
           "  -a, --all          include stopped VPS\n"
           "  -o, --output F,... fields: name state pid nproc hostname template slice\n"
-          "                     uptime exit (default: name,state,pid,nproc,hostname,template)\n"
+          "                     uptime exit ip (default: name,state,pid,nproc,hostname,\n"
+          "                     template)\n"
           "  -H, --no-header    omit the header line\n"
           "  -j, --json         print JSON (all fields, or those of -o)\n" },
         { "exec", NULL, cmd_exec, "exec NAME [-t] -- CMD [ARGS...]",

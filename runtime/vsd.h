@@ -10,7 +10,9 @@
 #include "spawn.h"
 #include "vs/cgroup.h"
 #include "vs/error.h"
+#include "vs/netns.h"
 #include "vs/protocol.h"
+#include "vs/kvfile.h"
 
 #define VS_DEFAULT_SLICE "default"
 #define VS_CONSOLE_MAX (1U << 20)
@@ -76,6 +78,7 @@ struct vsd {
         gid_t admin_gid; /* group paene, or 0: root only */
         const char *busybox_path;
         vs_cgroup_tree_t *cgtree;
+        vs_net_t *net;
         struct vps *vps_list;
         struct client *clients;
         int quit;
@@ -84,8 +87,16 @@ struct vsd {
 /* vps.c: the lifecycle */
 struct vps *vsd_vps_find(struct vsd *d, const char *name);
 int vsd_vps_load_all(struct vsd *d, vs_error_t *err);
-int vsd_vps_create(struct vsd *d, const char *name, const char *tmpl, const char *hostname,
-                   int privileged, vs_error_t *err);
+struct vsd_create_args {
+        const char *tmpl;
+        const char *hostname;
+        int privileged;
+        char *const *ipadd; /* none: one address from the pool */
+        size_t nipadd;
+        const char *nameserver; /* blank-separated, or NULL */
+};
+int vsd_vps_create(struct vsd *d, const char *name, const struct vsd_create_args *args,
+                   vs_error_t *err);
 int vsd_vps_start(struct vsd *d, struct vps *v, vs_error_t *err);
 /* Begins a stop: the stop signal, then SIGKILL after timeout_ms (0: at once). */
 int vsd_vps_stop_begin(struct vsd *d, struct vps *v, uint64_t timeout_ms, vs_error_t *err);
@@ -98,6 +109,29 @@ json_object *vsd_vps_describe(struct vsd *d, struct vps *v);
 int vsd_vps_uses_template(struct vsd *d, const char *tmpl);
 void vsd_vps_rotate_consoles(struct vsd *d);
 const char *vsd_phase_name(enum phase phase);
+
+/* vpsnet.c: the VPS's network in the lifecycle */
+struct vsd_net_start {
+        vs_net_t *net;
+        const char *name;
+        vs_ip4_t addrs[VS_NET_ADDRS_MAX];
+        size_t naddrs;
+        int (*hook)(void *arg, pid_t pid, vs_error_t *err); /* NULL: no network */
+        unsigned created; /* /etc files this start made (VS_ETC_CREATED_*) */
+};
+int vsd_net_init(struct vsd *d, vs_error_t *err);
+int vsd_net_parse_ips(const char *text, vs_ip4_t *addrs, size_t *n, vs_error_t *err);
+/* The config's "ip" value for a new VPS: the given addresses, checked
+ * against the pool and every other VPS, or the pool's lowest free one. */
+char *vsd_net_assign(struct vsd *d, char *const *given, size_t ngiven, vs_error_t *err);
+/* Reads the config's addresses and writes the VPS's /etc files. */
+int vsd_net_prepare(struct vsd *d, struct vps *v, const vs_kv_t *config,
+                    struct vsd_net_start *start, vs_error_t *err);
+void vsd_net_stopped(struct vsd *d, struct vps *v);
+/* A start failed: delete the veth and the /etc files the start made. */
+void vsd_net_abort(struct vsd *d, struct vps *v, const struct vsd_net_start *start);
+/* Deletes the veths of VPS that are not running (after adoption). */
+void vsd_net_sweep(struct vsd *d);
 
 /* vsd.c: the loop */
 int vsd_epoll_add(struct vsd *d, int fd, struct ev *ev, uint32_t events);
