@@ -41,7 +41,7 @@ UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 BINS = $(BUILD)/vsd $(BUILD)/vsctl $(BUILD)/vsinit $(BUILD)/payload
 
-.PHONY: all deps check unit integration asan install uninstall demo bench clean \
+.PHONY: all deps check unit integration asan install uninstall demo bench bench-net clean \
 	format format-check
 all: $(BINS)
 
@@ -67,6 +67,10 @@ $(BUILD)/vsinit: runtime/vsinit.c
 $(BUILD)/payload: tests/payload/payload.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -std=gnu11 -O2 $(WARNFLAGS) -static -o $@ $<
+
+# not part of all: only contrib/bench/net.sh runs it
+$(BUILD)/netbench: contrib/bench/netbench.c $(BUILD)/libvs.a
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libvs.a
 	@mkdir -p $(dir $@)
@@ -120,6 +124,10 @@ demo: deps
 bench: deps
 	$(MAKE) all
 	BUILD=$(BUILD) contrib/bench/start.sh 100
+
+bench-net: deps
+	$(MAKE) all $(BUILD)/netbench
+	BUILD=$(BUILD) contrib/bench/net.sh
 
 FORMAT_SRCS = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format:

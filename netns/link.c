@@ -30,6 +30,7 @@ struct vs_net {
         struct nl_sock *sock; /* in vsd's network namespace */
         int own_netns_fd;
         int host_ready; /* bridge made (bridge mode) or forwarding on (routed) */
+        int bridge_ifindex;
 };
 
 static void nl_sock_freep(struct nl_sock **s)
@@ -265,10 +266,14 @@ static int ensure_bridge(vs_net_t *net, vs_error_t *err)
         return ifindex;
 }
 
+/* Done once per vsd: checking the bridge again at every start cost 8 ms
+ * per VPS at 1000 ports (contrib/bench/net.sh). */
 static int host_prepare(vs_net_t *net, vs_error_t *err)
 {
         int ifindex = 0;
 
+        if (net->host_ready)
+                return net->bridge_ifindex;
         if (net->conf.mode == VS_NET_BRIDGE) {
                 ifindex = ensure_bridge(net, err);
                 if (ifindex < 0)
@@ -279,6 +284,7 @@ static int host_prepare(vs_net_t *net, vs_error_t *err)
                 return vs_error_wrap(err, "enable forwarding");
         }
         net->host_ready = 1;
+        net->bridge_ifindex = ifindex;
         return ifindex;
 }
 
@@ -317,17 +323,24 @@ static int create_veth(vs_net_t *net, const char *host, const char *vps, pid_t p
 }
 
 /* Routed mode: the host side answers for the gateway (so the VPS's ARP for
- * it is answered) and carries a host route to each of the VPS's addresses. */
+ * it is answered) and carries a host route to each of the VPS's addresses.
+ * Strict reverse-path filtering on it drops what the VPS sends from any
+ * other address: the host routes are exactly the VPS's addresses, so a
+ * forged source reaches nobody. */
 static int host_routes(vs_net_t *net, const char *host, const struct vs_net_vps *vps,
                        vs_error_t *err)
 {
         int ifindex = link_index(net->sock, host, err);
+        char path[80];
 
         if (ifindex < 0 || add_addr(net->sock, ifindex, net->conf.pool4.gateway, 32, err) < 0)
                 return -1;
         for (size_t i = 0; i < vps->naddrs; i++)
                 if (add_route(net->sock, ifindex, vps->addrs[i].addr, 32, 0, err) < 0)
                         return -1;
+        snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/rp_filter", host);
+        if (write_sysctl(path, "1", err) < 0)
+                return vs_error_wrap(err, "anti-spoofing");
         return 0;
 }
 
@@ -389,8 +402,12 @@ int vs_net_vps_setup(vs_net_t *net, const struct vs_net_vps *vps, pid_t pid, vs_
                 return vs_error_wrap(err, "network");
         /* a veth of this name is a leftover of a crashed start: replace it */
         delete_link(net->sock, host, NULL);
-        if (create_veth(net, host, vps->name, pid, master, err) < 0)
+        if (create_veth(net, host, vps->name, pid, master, err) < 0) {
+                /* the bridge may have been deleted under vsd: check it
+                 * again at the next start */
+                net->host_ready = 0;
                 return vs_error_wrap(err, "network");
+        }
         if ((net->conf.mode == VS_NET_ROUTED && host_routes(net, host, vps, err) < 0) ||
             guest_configure(net, vps, pid, err) < 0) {
                 delete_link(net->sock, host, NULL);

@@ -151,8 +151,15 @@ test_restart_adopts_and_sweeps() {
         vs destroy s1
 }
 
+# Packets vsd's namespace dropped for a source address that does not route
+# back through the interface they came in on.
+rp_drops() {
+        in_host cat /proc/net/netstat | awk '/^TcpExt:/ { if (!h) { split($0, n); h = 1 } else {
+                split($0, v); for (i in n) if (n[i] == "IPReversePathFilter") print v[i] } }'
+}
+
 test_routed_mode() {
-        local a1 a2 out
+        local a1 a2 out before after
         stop_vsd
         mkdir -p "$R/etc/paene"
         printf 'network_mode = routed\npool4 = 10.88.0.0/24\n' >"$R/etc/paene/vsd.conf"
@@ -174,6 +181,14 @@ test_routed_mode() {
         serve r1 7003 hello-host-routed
         out=$(fetch in_host busybox nc "$a1" 7003)
         expect_eq hello-host-routed "$out" "TCP from vsd's namespace to r1, routed"
+        # a VPS root that forges its source address reaches nobody: the
+        # host side drops it (strict reverse-path filter)
+        expect_rc 0 "r1 from its own address" -- vs exec r1 -- ping -c 1 -W 2 -I "$a1" "$a2"
+        vs exec r1 -- ip addr add 10.88.0.99/32 dev eth0
+        before=$(rp_drops)
+        expect_rc 1 "forged source not answered" -- vs exec r1 -- ping -c 3 -W 1 -I 10.88.0.99 "$a2"
+        after=$(rp_drops)
+        [ "$((after - before))" -ge 3 ] || fail "forged packets not dropped by the host ($before -> $after)"
         vs destroy --force r1
         vs destroy --force r2
         expect_eq "" "$(in_host ip route show 10.88.0.0/24 root 10.88.0.0/24)" "no host route left"
