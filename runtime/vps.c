@@ -704,6 +704,19 @@ static int count_procs(struct vps *v)
         return v->cg ? vs_cgroup_nprocs(v->cg, NULL) : 0;
 }
 
+/* Network counters of a running VPS with a veth; zeros otherwise. */
+static void add_counters(struct vsd *d, struct vps *v, json_object *obj)
+{
+        struct vs_net_counters c = { 0 };
+
+        if (v->phase != PHASE_STOPPED && vs_net_vps_counters(d->net, v->name, &c, NULL) < 0)
+                memset(&c, 0, sizeof(c));
+        json_object_object_add(obj, "rx_bytes", json_object_new_int64((int64_t)c.rx_bytes));
+        json_object_object_add(obj, "tx_bytes", json_object_new_int64((int64_t)c.tx_bytes));
+        json_object_object_add(obj, "rx_packets", json_object_new_int64((int64_t)c.rx_packets));
+        json_object_object_add(obj, "tx_packets", json_object_new_int64((int64_t)c.tx_packets));
+}
+
 json_object *vsd_vps_describe(struct vsd *d, struct vps *v)
 {
         cleanup_kv vs_kv_t config = { 0 };
@@ -724,6 +737,7 @@ json_object *vsd_vps_describe(struct vsd *d, struct vps *v)
                                json_object_new_string(hostname && *hostname ? hostname : v->name));
         json_object_object_add(obj, "template", json_object_new_string(tmpl ? tmpl : ""));
         json_object_object_add(obj, "ip", json_object_new_string(vs_kv_get(&config, "ip") ?: ""));
+        add_counters(d, v, obj);
         json_object_object_add(obj, "slice", json_object_new_string(v->slice));
         json_object_object_add(
                 obj, "uptime",

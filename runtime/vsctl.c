@@ -493,10 +493,20 @@ struct field {
 };
 
 static const struct field list_fields[] = {
-        { "name", "NAME", 0 },   { "state", "STATE", 0 },       { "pid", "PID", 1 },
-        { "nproc", "NPROC", 1 }, { "hostname", "HOSTNAME", 0 }, { "template", "TEMPLATE", 0 },
-        { "slice", "SLICE", 0 }, { "uptime", "UPTIME", 1 },     { "exit", "EXIT", 0 },
+        { "name", "NAME", 0 },
+        { "state", "STATE", 0 },
+        { "pid", "PID", 1 },
+        { "nproc", "NPROC", 1 },
+        { "hostname", "HOSTNAME", 0 },
+        { "template", "TEMPLATE", 0 },
+        { "slice", "SLICE", 0 },
+        { "uptime", "UPTIME", 1 },
+        { "exit", "EXIT", 0 },
         { "ip", "IP", 0 },
+        { "rx_bytes", "RX_BYTES", 1 },
+        { "tx_bytes", "TX_BYTES", 1 },
+        { "rx_packets", "RX_PACKETS", 1 },
+        { "tx_packets", "TX_PACKETS", 1 },
 };
 #define NFIELDS (sizeof(list_fields) / sizeof(list_fields[0]))
 #define DEFAULT_FIELDS "name,state,pid,nproc,hostname,template"
@@ -515,7 +525,8 @@ static int parse_fields(struct ctx *ctx, const char *text, const struct field **
                 if (i == NFIELDS)
                         return usage_error(ctx,
                                            "unknown field '%s' (fields: name, state, pid, "
-                                           "nproc, hostname, template, slice, uptime, exit, ip)",
+                                           "nproc, hostname, template, slice, uptime, exit, ip, "
+                                           "rx_bytes, tx_bytes, rx_packets, tx_packets)",
                                            f);
                 if (*n == NFIELDS)
                         return usage_error(ctx, "too many fields");
@@ -1196,8 +1207,8 @@ static const struct command commands[] = {
           "List running VPS.\n"
           "  -a, --all          include stopped VPS\n"
           "  -o, --output F,... fields: name state pid nproc hostname template slice\n"
-          "                     uptime exit ip (default: name,state,pid,nproc,hostname,\n"
-          "                     template)\n"
+          "                     uptime exit ip rx_bytes tx_bytes rx_packets tx_packets\n"
+          "                     (default: name,state,pid,nproc,hostname,template)\n"
           "  -H, --no-header    omit the header line\n"
           "  -j, --json         print JSON (all fields, or those of -o)\n" },
         { "exec", NULL, cmd_exec, "exec NAME [-t] -- CMD [ARGS...]",

@@ -92,8 +92,9 @@ int main(int argc, char **argv)
                 return 2;
         }
         if (in_used_netns()) {
-                fprintf(stderr, "netbench: refusing to run in a network namespace with "
-                                "interfaces besides lo (use contrib/bench/net.sh, or unshare -n)\n");
+                fprintf(stderr,
+                        "netbench: refusing to run in a network namespace with "
+                        "interfaces besides lo (use contrib/bench/net.sh, or unshare -n)\n");
                 return 1;
         }
         vs_net_conf_load(AT_FDCWD, "/nonexistent", &conf, NULL); /* the defaults */

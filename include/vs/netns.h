@@ -97,6 +97,13 @@ int vs_net_vps_setup(vs_net_t *net, const struct vs_net_vps *vps, pid_t pid, vs_
 /* Deletes the VPS's host-side veth (and with it the guest side); a veth that
  * is already gone is not an error. */
 int vs_net_vps_teardown(vs_net_t *net, const char *name, vs_error_t *err);
+/* Traffic of a running VPS as the VPS sees it (its rx is what the host side
+ * sent), read from the host side's counters. */
+struct vs_net_counters {
+        uint64_t rx_bytes, tx_bytes, rx_packets, tx_packets;
+};
+int vs_net_vps_counters(vs_net_t *net, const char *name, struct vs_net_counters *out,
+                        vs_error_t *err);
 /* Deletes every host-side veth of paene's ("vs-*") for which keep() says
  * no. Returns how many were deleted. */
 int vs_net_sweep(vs_net_t *net, int (*keep)(const char *ifname, void *arg), void *arg,

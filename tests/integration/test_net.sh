@@ -30,6 +30,9 @@ addr_of() {
 
 paene_veths() { in_host ip -o link show type veth | awk -F': ' '{print $2}' | sed 's/@.*//' | grep '^vs-' || true; }
 
+# counters VPS: its tx_packets and rx_bytes.
+counters() { vs list -H -o name,tx_packets,rx_bytes | awk -v n="$1" '$1 == n {print $2, $3}'; }
+
 # serve VPS PORT TEXT: a one-shot TCP server in the VPS answering TEXT.
 serve() {
         vs exec "$1" -- nc -l -p "$2" -e echo "$3" >/dev/null 2>&1 &
@@ -68,7 +71,7 @@ test_bad_input_changes_nothing() {
 }
 
 test_bridge_ping_and_tcp() {
-        local a2 out mac
+        local a2 out mac before after
         vs create n1 --template busybox
         vs create n2 --template busybox --ipadd 10.77.9.9 --hostname n2.example
         vs start n1
@@ -76,6 +79,13 @@ test_bridge_ping_and_tcp() {
         a2=$(addr_of n2)
         expect_eq 10.77.9.9 "$a2" "given address"
         expect_rc 0 "n1 pings n2" -- vs exec n1 -- ping -c 1 -W 3 "$a2"
+        before=$(counters n1)
+        vs exec n1 -- ping -c 5 -i 0.2 -W 3 "$a2" >/dev/null
+        after=$(counters n1)
+        [ "$(echo "$after" | awk '{print $1}')" -ge "$(($(echo "$before" | awk '{print $1}') + 5))" ] ||
+                fail "tx_packets: $before -> $after"
+        [ "$(echo "$after" | awk '{print $2}')" -gt "$(echo "$before" | awk '{print $2}')" ] ||
+                fail "rx_bytes: $before -> $after"
         serve n2 7000 hello-n2
         out=$(fetch vs exec n1 -- nc "$a2" 7000)
         expect_eq hello-n2 "$out" "TCP from n1 to n2 over the bridge"
