@@ -245,6 +245,9 @@ static int write_sysctl(const char *path, const char *value, vs_error_t *err)
 static int ensure_bridge(vs_net_t *net, vs_error_t *err)
 {
         cleanup_link struct rtnl_link *bridge = rtnl_link_alloc();
+        cleanup_nladdr struct nl_addr *mac = NULL;
+        cleanup_free char *seed = vs_strdupf("@bridge:%s", net->conf.bridge);
+        unsigned char mac_bytes[6];
         int rc, ifindex;
 
         if (!bridge)
@@ -253,6 +256,15 @@ static int ensure_bridge(vs_net_t *net, vs_error_t *err)
         if (rtnl_link_set_type(bridge, "bridge") < 0)
                 return vs_error_set(err, EOPNOTSUPP, "this libnl has no bridge links");
         rtnl_link_set_mtu(bridge, net->conf.mtu);
+        /* A bridge without a MAC of its own takes its ports' lowest one and
+         * changes it when that port leaves: every VPS's neighbour entry for
+         * the gateway would go stale at some other VPS's stop. The "@" keeps
+         * the name apart from every VPS name. */
+        vs_net_guest_mac(seed, mac_bytes);
+        mac = nl_addr_build(AF_LLC, mac_bytes, sizeof(mac_bytes));
+        if (!mac)
+                return vs_error_set(err, ENOMEM, "bridge");
+        rtnl_link_set_addr(bridge, mac);
         rc = rtnl_link_add(net->sock, bridge, NLM_F_CREATE);
         if (rc < 0 && rc != -NLE_EXIST)
                 return nl_fail(err, rc, "create bridge");

@@ -71,7 +71,7 @@ test_bad_input_changes_nothing() {
 }
 
 test_bridge_ping_and_tcp() {
-        local a2 out mac before after
+        local a2 out mac before after brmac
         vs create n1 --template busybox
         vs create n2 --template busybox --ipadd 10.77.9.9 --hostname n2.example
         vs start n1
@@ -96,8 +96,11 @@ test_bridge_ping_and_tcp() {
         expect_contains "$mac" "02:50:" "a locally administered MAC of paene's"
         out=$(in_host ip -o link show vs-n1)
         expect_contains "$out" "master vsbr0" "host side on the bridge"
+        brmac=$(in_host ip -o link show vsbr0 | grep -o 'link/ether [^ ]*')
         vs stop --fast n1
         expect_eq "" "$(in_host ip -o link show vs-n1 2>/dev/null)" "veth deleted at stop"
+        expect_eq "$brmac" "$(in_host ip -o link show vsbr0 | grep -o 'link/ether [^ ]*')" \
+                "the bridge keeps its MAC when a port leaves"
         vs start n1
         expect_eq "$mac" "$(vs exec n1 -- cat /sys/class/net/eth0/address)" "same MAC again"
         expect_rc 0 "n1 pings n2 again after a restart" -- vs exec n1 -- ping -c 1 -W 3 "$a2"
