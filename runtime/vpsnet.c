@@ -85,9 +85,11 @@ static int is_used(const uint32_t *used, size_t n, uint32_t addr)
 
 /* One --ipadd: inside the pool it takes the pool's prefix unless given, and
  * may not be the pool's network, gateway or broadcast address. */
-static int check_given(const vs_pool4_t *pool, const char *text, const uint32_t *used, size_t n,
+static int check_given(const vs_net_conf_t *conf, const char *text, const uint32_t *used, size_t n,
                        vs_ip4_t *out, vs_error_t *err)
 {
+        const vs_pool4_t *pool = &conf->pool4;
+        char pool_text[24];
         uint32_t a;
 
         if (vs_ip4_parse(text, 32, out, err) < 0)
@@ -106,6 +108,14 @@ static int check_given(const vs_pool4_t *pool, const char *text, const uint32_t 
         if (a == 0 || (a >> 24) == 127 || (a >> 28) >= 14)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                      "--ipadd %s: not a unicast host address", text);
+        /* on the bridge only the pool's subnet is on-link for vsd's
+         * namespace: an address outside it would be unreachable */
+        vs_ip4_format(&pool->net, 1, pool_text, sizeof(pool_text));
+        if (conf->mode == VS_NET_BRIDGE && !vs_pool4_contains(pool, a))
+                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                     "--ipadd %s: outside the pool %s (bridge mode takes the "
+                                     "pool's addresses only; routed mode takes any)",
+                                     text, pool_text);
         if (is_used(used, n, a))
                 return vs_error_kind(err, VS_E_STATE, EADDRINUSE,
                                      "--ipadd %s: address already in use by another VPS", text);
@@ -114,7 +124,8 @@ static int check_given(const vs_pool4_t *pool, const char *text, const uint32_t 
 
 char *vsd_net_assign(struct vsd *d, char *const *given, size_t ngiven, vs_error_t *err)
 {
-        const vs_pool4_t *pool = &vs_net_conf(d->net)->pool4;
+        const vs_net_conf_t *conf = vs_net_conf(d->net);
+        const vs_pool4_t *pool = &conf->pool4;
         size_t n;
         cleanup_free uint32_t *used = used_addrs(d, NULL, &n);
         cleanup_free char *text = vs_xstrdup("");
@@ -131,7 +142,7 @@ char *vsd_net_assign(struct vsd *d, char *const *given, size_t ngiven, vs_error_
         for (size_t i = 0; i < ngiven; i++) {
                 char *more;
 
-                if (check_given(pool, given[i], used, n, &ip, err) < 0)
+                if (check_given(conf, given[i], used, n, &ip, err) < 0)
                         return NULL;
                 used[n++] = ip.addr; /* twice in one create is refused too */
                 vs_ip4_format(&ip, 1, buf, sizeof(buf));

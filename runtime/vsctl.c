@@ -1183,7 +1183,8 @@ static const struct command commands[] = {
           "                     confined only by namespaces, capabilities and seccomp\n"
           "      --ipadd A[/P]  an IPv4 address for the VPS (repeatable, at most 16;\n"
           "                     the first carries the default route). Inside the pool\n"
-          "                     the prefix defaults to the pool's, else to /32\n"
+          "                     the prefix defaults to the pool's, else to /32 (routed\n"
+          "                     mode only)\n"
           "      --nameserver IP  a name server for /etc/resolv.conf (repeatable, at\n"
           "                     most 3)\n" },
         { "start", NULL, cmd_start, "start NAME", "Start a stopped VPS.\n" },

@@ -59,6 +59,9 @@ test_bad_input_changes_nothing() {
         expect_contains "$ERR" "gateway" "message says why"
         expect_rc 2 "broadcast" -- vs create x1 --template busybox --ipadd 10.77.255.255
         expect_rc 2 "loopback" -- vs create x1 --template busybox --ipadd 127.0.0.5
+        expect_rc 2 "outside the pool in bridge mode" -- vs create x1 --template busybox \
+                --ipadd 192.0.2.7
+        expect_contains "$ERR" "outside the pool" "message says why"
         expect_rc 2 "name server" -- vs create x1 --template busybox --nameserver dns.example
         expect_rc 3 "nothing was created" -- vs status x1
         vs create x2 --template busybox --ipadd 10.77.3.3
@@ -184,6 +187,11 @@ test_routed_mode() {
         a1=$(addr_of r1)
         a2=$(addr_of r2)
         expect_eq 10.88.0.2 "$a1" "first address of the routed pool"
+        # routed mode takes an address outside the pool: a /32 either way
+        vs create r3 --template busybox --ipadd 192.0.2.7
+        vs start r3
+        expect_rc 0 "r1 pings r3 outside the pool" -- vs exec r1 -- ping -c 1 -W 3 192.0.2.7
+        vs destroy --force r3
         expect_contains "$(vs exec r1 -- ip -4 addr show eth0)" "$a1/32" "a /32 in the VPS"
         expect_contains "$(in_host ip route show "$a2")" "dev vs-r2" "host route to r2"
         expect_eq "" "$(in_host ip -o link show type bridge | grep -v vsbr0 || true)" "no new bridge"
