@@ -1,6 +1,7 @@
 /* Unit tests for the kernel-free half of include/vs/netns.h: IPv4 address
  * and prefix parsing, the address pool's arithmetic, interface names and
- * MACs derived from VPS names, and vsd.conf's network keys. */
+ * MACs derived from VPS names, vsd.conf's network keys, and the /etc files
+ * written into a VPS's layer (which must never follow its symlinks). */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -257,6 +259,98 @@ static void test_conf(void **state)
         unlink(path);
 }
 
+/* ---- /etc files in a layer the VPS's root controls ---- */
+
+static char *read_all(const char *path)
+{
+        static char buf[4096];
+        FILE *f = fopen(path, "r");
+        size_t n;
+
+        if (!f)
+                return NULL;
+        n = fread(buf, 1, sizeof(buf) - 1, f);
+        buf[n] = '\0';
+        fclose(f);
+        return buf;
+}
+
+static void test_etc_files(void **state)
+{
+        char dir[] = "/tmp/paene-unit-etc.XXXXXX", path[256];
+        vs_ip4_t ip = { IP(10, 77, 0, 9), 16 };
+        vs_error_t err = { 0 };
+        unsigned created = 0;
+        int fd;
+        char *text;
+
+        (void)state;
+        assert_non_null(mkdtemp(dir));
+        fd = open(dir, O_RDONLY | O_DIRECTORY);
+        assert_true(fd >= 0);
+        assert_int_equal(vs_net_write_etc(fd, getuid(), getgid(), "web1.example.org", &ip, 1,
+                                          "192.0.2.53 2001:db8::53", &created, &err),
+                         0);
+        assert_int_equal(created, VS_ETC_CREATED_DIR | VS_ETC_CREATED_FILE(0) |
+                                          VS_ETC_CREATED_FILE(1) | VS_ETC_CREATED_FILE(2));
+        snprintf(path, sizeof(path), "%s/etc/hosts", dir);
+        text = read_all(path);
+        assert_non_null(text);
+        assert_non_null(strstr(text, "10.77.0.9\tweb1.example.org web1\n"));
+        snprintf(path, sizeof(path), "%s/etc/hostname", dir);
+        assert_string_equal(read_all(path), "web1.example.org\n");
+        snprintf(path, sizeof(path), "%s/etc/resolv.conf", dir);
+        assert_non_null(strstr(read_all(path), "nameserver 2001:db8::53\n"));
+        /* a failed start takes back what it made, and only that */
+        vs_net_undo_etc(fd, created);
+        snprintf(path, sizeof(path), "%s/etc", dir);
+        assert_int_equal(access(path, F_OK), -1);
+        close(fd);
+        rmdir(dir);
+}
+
+static void test_etc_symlinks_not_followed(void **state)
+{
+        char dir[] = "/tmp/paene-unit-etc.XXXXXX", outside[] = "/tmp/paene-unit-out.XXXXXX";
+        char path[256], target[256];
+        vs_ip4_t ip = { IP(10, 77, 0, 9), 16 };
+        vs_error_t err = { 0 };
+        unsigned created = 0;
+        struct stat st;
+        int fd;
+
+        (void)state;
+        assert_non_null(mkdtemp(dir));
+        assert_non_null(mkdtemp(outside));
+        fd = open(dir, O_RDONLY | O_DIRECTORY);
+        assert_true(fd >= 0);
+        /* etc itself a symlink out of the layer: refused */
+        snprintf(path, sizeof(path), "%s/etc", dir);
+        assert_int_equal(symlink(outside, path), 0);
+        assert_true(vs_net_write_etc(fd, getuid(), getgid(), "w", &ip, 1, NULL, &created, &err) <
+                    0);
+        snprintf(target, sizeof(target), "%s/hosts", outside);
+        assert_int_equal(access(target, F_OK), -1);
+        unlink(path);
+        /* etc/hosts a symlink out of the layer: replaced, not written through */
+        assert_int_equal(mkdir(path, 0755), 0);
+        snprintf(path, sizeof(path), "%s/etc/hosts", dir);
+        assert_int_equal(symlink(target, path), 0);
+        assert_int_equal(
+                vs_net_write_etc(fd, getuid(), getgid(), "w", &ip, 1, NULL, &created, &err), 0);
+        assert_int_equal(access(target, F_OK), -1);
+        assert_int_equal(lstat(path, &st), 0);
+        assert_true(S_ISREG(st.st_mode));
+        unlink(path);
+        snprintf(path, sizeof(path), "%s/etc/hostname", dir);
+        unlink(path);
+        snprintf(path, sizeof(path), "%s/etc", dir);
+        rmdir(path);
+        close(fd);
+        rmdir(dir);
+        rmdir(outside);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -271,6 +365,8 @@ int main(void)
                 cmocka_unit_test(test_ifname),
                 cmocka_unit_test(test_mac),
                 cmocka_unit_test(test_conf),
+                cmocka_unit_test(test_etc_files),
+                cmocka_unit_test(test_etc_symlinks_not_followed),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
