@@ -166,6 +166,8 @@ static int save_state(struct vsd *d, struct vps *v, vs_error_t *err)
                 vs_kv_setf(&state, "pid", "%d", (int)v->pid);
                 vs_kv_setf(&state, "starttime", "%llu", v->starttime);
                 vs_kv_setf(&state, "started_at", "%lld", v->started_at);
+                if (v->ifname[0])
+                        vs_kv_set(&state, "ifname", v->ifname);
         } else {
                 exit_text(v, exit_buf, sizeof(exit_buf));
                 vs_kv_set(&state, "exit", exit_buf);
@@ -227,6 +229,8 @@ static int try_adopt(struct vsd *d, struct vps *v, const vs_kv_t *state)
                 return -1;
         }
         v->pidfd = pidfd;
+        if (vs_kv_get(state, "ifname"))
+                vs_strlcpy(v->ifname, vs_kv_get(state, "ifname"), sizeof(v->ifname));
         v->started_at =
                 atoll(vs_kv_get(state, "started_at") ? vs_kv_get(state, "started_at") : "0");
         v->phase = PHASE_RUNNING;
@@ -546,6 +550,8 @@ int vsd_vps_start(struct vsd *d, struct vps *v, vs_error_t *err)
                 return -1;
         }
         v->is_child = 1;
+        if (net.hook)
+                vs_net_host_ifname(v->name, v->ifname);
         v->exit_known = 0;
         v->stop_escalated = 0;
         v->started_at = time(NULL);
@@ -672,6 +678,7 @@ void vsd_vps_exited(struct vsd *d, struct vps *v)
         /* explicitly, not by the kernel's asynchronous netns cleanup: a
          * start right after must find the name free */
         vsd_net_stopped(d, v);
+        v->ifname[0] = '\0';
         v->phase = PHASE_STOPPED;
         v->stopped_at = time(NULL);
         if (save_state(d, v, &err) < 0)

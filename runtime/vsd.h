@@ -47,7 +47,8 @@ struct vps {
         long long stopped_at;
         vs_cgroup_t *cg;
         char slice[64];
-        struct vs_idmap idmap; /* from the config, at start and adoption */
+        struct vs_idmap idmap;      /* from the config, at start and adoption */
+        char ifname[VS_IFNAME_MAX]; /* host side of its veth while running, or "" */
         vs_caps_t caps;
         int timerfd;
         int stop_escalated;

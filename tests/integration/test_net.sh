@@ -99,6 +99,7 @@ test_bridge_ping_and_tcp() {
         expect_contains "$mac" "02:50:" "a locally administered MAC of paene's"
         out=$(in_host ip -o link show vs-n1)
         expect_contains "$out" "master vsbr0" "host side on the bridge"
+        expect_contains "$(cat "$(vps_dir n1)/state")" "ifname = vs-n1" "ifname in the state"
         brmac=$(in_host ip -o link show vsbr0 | grep -o 'link/ether [^ ]*')
         vs stop --fast n1
         expect_eq "" "$(in_host ip -o link show vs-n1 2>/dev/null)" "veth deleted at stop"
