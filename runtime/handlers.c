@@ -1,6 +1,7 @@
 /* vsd's request handlers: decode the arguments, call the lifecycle, answer.
  * Commands that wait (stop, restart, destroy --force, exec) park the client
  * and answer from the event that ends the wait. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -97,6 +98,54 @@ static int limits_arg(const vs_request_t *req, vs_limits_t *l, vs_error_t *err)
         return 0;
 }
 
+static char **string_array(json_object *array, size_t max, const char *what, vs_error_t *err);
+
+/* A name server is an IPv4 or IPv6 address: resolv.conf takes nothing else. */
+static int check_nameserver(const char *text, vs_error_t *err)
+{
+        unsigned char buf[sizeof(struct in6_addr)];
+
+        if (inet_pton(AF_INET, text, buf) == 1 || inet_pton(AF_INET6, text, buf) == 1)
+                return 0;
+        return vs_error_kind(err, VS_E_USAGE, EINVAL, "--nameserver '%s' is not an IP address",
+                             text);
+}
+
+/* create's optional "ipadd" and "nameserver" arrays; the addresses are
+ * checked against the pool by vsd_vps_create. */
+static int create_net_args(const vs_request_t *req, char ***ipadd, size_t *nipadd,
+                           char **nameserver, vs_error_t *err)
+{
+        json_object *ips = json_object_object_get(req->args, "ipadd");
+        json_object *ns = json_object_object_get(req->args, "nameserver");
+        cleanup_strv char **servers = NULL;
+
+        *nipadd = 0;
+        if (ips) {
+                *ipadd = string_array(ips, VS_NET_ADDRS_MAX, "ipadd", err);
+                if (!*ipadd)
+                        return -1;
+                while ((*ipadd)[*nipadd])
+                        (*nipadd)++;
+        }
+        if (!ns)
+                return 0;
+        servers = string_array(ns, 3, "nameserver", err);
+        if (!servers)
+                return -1;
+        *nameserver = vs_xstrdup("");
+        for (char **s = servers; *s; s++) {
+                char *more;
+
+                if (check_nameserver(*s, err) < 0)
+                        return -1;
+                more = vs_strdupf("%s%s%s", *nameserver, **nameserver ? " " : "", *s);
+                free(*nameserver);
+                *nameserver = more;
+        }
+        return 0;
+}
+
 /* --diskspace SIZE[:HARD] and --diskinodes N[:HARD], as the admin typed them. */
 static int disk_limit_args(const vs_request_t *req, vs_disk_limits_t *lim, vs_error_t *err)
 {
@@ -128,8 +177,21 @@ static int handle_create(struct vsd *d, struct client *c, vs_request_t *req, vs_
             (hostname && vs_parse_hostname(hostname, err) < 0) ||
             disk_limit_args(req, &lim, err) < 0)
                 return -1;
-        if (vsd_vps_create(d, req->name, tmpl, hostname ? hostname : req->name,
-                           vs_json_bool(req->args, "privileged"), &limits, &lim, err) < 0)
+        struct vsd_create_args args = {
+                .tmpl = tmpl,
+                .hostname = hostname ? hostname : req->name,
+                .privileged = vs_json_bool(req->args, "privileged"),
+                .limits = &limits,
+                .disk = &lim,
+        };
+        cleanup_strv char **ipadd = NULL;
+        cleanup_free char *nameserver = NULL;
+
+        if (create_net_args(req, &ipadd, &args.nipadd, &nameserver, err) < 0)
+                return -1;
+        args.ipadd = ipadd;
+        args.nameserver = nameserver;
+        if (vsd_vps_create(d, req->name, &args, err) < 0)
                 return -1;
         vs_log(LOG_INFO, "created %s from template %s", req->name, tmpl);
         reply_ok(d, c);

@@ -479,6 +479,8 @@ static int prepare_child(const struct vs_init_spec *spec, pid_t pid, int sock, v
                 if (tree_fd < 0)
                         return -1;
         }
+        if (spec->net_setup && spec->net_setup(spec->net_arg, pid, err) < 0)
+                return -1;
         /* without a template to pass, the directory goes twice: the child
          * knows from its spec whether the second fd is a template */
         return send_go(sock, (int[2]){ dir_fd, tree_fd >= 0 ? tree_fd : dir_fd }, err);

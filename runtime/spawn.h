@@ -39,6 +39,11 @@ struct vs_init_spec {
         int vsinit_fd;          /* sealed memfd of the built-in init, or -1 */
         int console_fd;         /* init's stdout and stderr */
         unsigned long nofile;   /* RLIMIT_NOFILE (soft and hard), 0: vsd's own */
+        /* Called by the parent once the child exists and before its "go":
+         * gives the child its network (netns/), so that its init starts
+         * with eth0 configured. NULL: loopback only. */
+        int (*net_setup)(void *arg, pid_t pid, vs_error_t *err);
+        void *net_arg;
 };
 
 /* Clones the VPS's init into new user (unless privileged), pid, mount, uts,

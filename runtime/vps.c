@@ -189,6 +189,8 @@ static int save_state(struct vsd *d, struct vps *v, vs_error_t *err)
                 vs_kv_setf(&state, "pid", "%d", (int)v->pid);
                 vs_kv_setf(&state, "starttime", "%llu", v->starttime);
                 vs_kv_setf(&state, "started_at", "%lld", v->started_at);
+                if (v->ifname[0])
+                        vs_kv_set(&state, "ifname", v->ifname);
         } else {
                 exit_text(v, exit_buf, sizeof(exit_buf));
                 vs_kv_set(&state, "exit", exit_buf);
@@ -411,6 +413,8 @@ static int try_adopt(struct vsd *d, struct vps *v, const vs_kv_t *state)
                 }
         }
         v->pidfd = pidfd;
+        if (vs_kv_get(state, "ifname"))
+                vs_strlcpy(v->ifname, vs_kv_get(state, "ifname"), sizeof(v->ifname));
         v->started_at =
                 atoll(vs_kv_get(state, "started_at") ? vs_kv_get(state, "started_at") : "0");
         v->phase = PHASE_RUNNING;
@@ -550,17 +554,19 @@ static int allocate_id_base(struct vsd *d, unsigned long *base, vs_error_t *err)
         return vs_error_kind(err, VS_E_STATE, ENOSPC, "no free id range left for a VPS");
 }
 
-static int write_new_config(int dirfd, const char *name, const char *tmpl, const char *hostname,
-                            unsigned long id_base, const vs_limits_t *limits,
-                            const vs_disk_backend_t *disk, const vs_disk_limits_t *lim,
+static int write_new_config(int dirfd, const char *name, const struct vsd_create_args *args,
+                            unsigned long id_base, const char *ip, const vs_disk_backend_t *disk,
                             vs_error_t *err)
 {
         cleanup_kv vs_kv_t config = { 0 };
 
         vs_kv_parse("# paene VPS configuration: key = value. Edit while stopped.\n", &config, NULL);
         vs_kv_set(&config, "name", name);
-        vs_kv_set(&config, "template", tmpl);
-        vs_kv_set(&config, "hostname", hostname);
+        vs_kv_set(&config, "template", args->tmpl);
+        vs_kv_set(&config, "hostname", args->hostname);
+        vs_kv_set(&config, "ip", ip);
+        if (args->nameserver && *args->nameserver)
+                vs_kv_set(&config, "nameserver", args->nameserver);
         vs_kv_set(&config, "slice", VS_DEFAULT_SLICE);
         if (id_base) {
                 vs_kv_set(&config, "privileged", "no");
@@ -569,16 +575,16 @@ static int write_new_config(int dirfd, const char *name, const char *tmpl, const
                 vs_kv_set(&config, "privileged", "yes");
         }
         vs_kv_setf(&config, "created", "%lld", (long long)time(NULL));
-        if (limits)
-                vs_limits_to_config(limits, &config);
-        vsd_disk_config_set(&config, disk, lim);
+        if (args->limits)
+                vs_limits_to_config(args->limits, &config);
+        vsd_disk_config_set(&config, disk, args->disk);
         return vs_kv_save(dirfd, "config", &config, 1, err);
 }
 
 /* The VPS's directory stays root's, but traversable for the VPS's ids, and
  * has the mount point of the template; the dir backend's layers are the VPS
- * root's own (the image backend's get their
- * owner when vsd attaches the image, see spawn.c). */
+ * root's own (the image backend's get their owner when vsd attaches the
+ * image, see spawn.c). */
 static int own_layers(int dirfd, const vs_disk_backend_t *disk, unsigned long id_base,
                       vs_error_t *err)
 {
@@ -612,31 +618,37 @@ static int publish(struct vsd *d, const char *creating, const char *name, vs_err
         return save_state(d, v, err);
 }
 
-int vsd_vps_create(struct vsd *d, const char *name, const char *tmpl, const char *hostname,
-                   int privileged, const vs_limits_t *limits, const vs_disk_limits_t *lim,
+int vsd_vps_create(struct vsd *d, const char *name, const struct vsd_create_args *args,
                    vs_error_t *err)
 {
         cleanup_free char *creating = vs_strdupf(".%s%s", name, CREATING_SUFFIX);
         cleanup_free char *creating_path = vs_strdupf("%s/%s", d->vps_dir, creating);
+        cleanup_free char *ip = NULL;
         cleanup_close int dirfd = -1;
-        const vs_disk_backend_t *disk = vsd_disk_backend_for_new(d, lim, err);
+        const vs_disk_backend_t *disk = vsd_disk_backend_for_new(d, args->disk, err);
         unsigned long id_base = 0;
         struct stat st;
 
         if (vsd_vps_find(d, name) || fstatat(d->vps_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
                 return vs_error_kind(err, VS_E_STATE, EEXIST, "VPS already exists");
-        if (!vs_template_exists(d->tmpl_fd, tmpl))
+        if (!vs_template_exists(d->tmpl_fd, args->tmpl))
                 return vs_error_kind(err, VS_E_NOTFOUND, ENOENT,
-                                     "no such template '%s' (see: vsctl template list)", tmpl);
-        if (!disk || (!privileged && allocate_id_base(d, &id_base, err) < 0))
+                                     "no such template '%s' (see: vsctl template list)",
+                                     args->tmpl);
+        if (!disk || (!args->privileged && allocate_id_base(d, &id_base, err) < 0))
+                return -1;
+        /* the address is held from the moment the config is published:
+         * create, like every request, runs alone in vsd's loop */
+        ip = vsd_net_assign(d, args->ipadd, args->nipadd, err);
+        if (!ip)
                 return -1;
         vs_rmtree_at(d->vps_fd, creating, NULL);
         if (mkdirat(d->vps_fd, creating, 0700) < 0)
                 return vs_error_errno(err, "mkdir");
         dirfd = open_vps_dir(d, creating, err);
-        if (dirfd < 0 || disk->create(dirfd, creating_path, lim, err) < 0 ||
+        if (dirfd < 0 || disk->create(dirfd, creating_path, args->disk, err) < 0 ||
             own_layers(dirfd, disk, id_base, err) < 0 ||
-            write_new_config(dirfd, name, tmpl, hostname, id_base, limits, disk, lim, err) < 0) {
+            write_new_config(dirfd, name, args, id_base, ip, disk, err) < 0) {
                 vs_rmtree_at(d->vps_fd, creating, NULL);
                 return -1;
         }
@@ -756,7 +768,8 @@ static int open_console(struct vsd *d, struct vps *v, vs_error_t *err)
         return fd;
 }
 
-static int spawn_vps_init(struct vsd *d, struct vps *v, const vs_kv_t *config, vs_error_t *err)
+static int spawn_vps_init(struct vsd *d, struct vps *v, const vs_kv_t *config,
+                          struct vsd_net_start *net, vs_error_t *err)
 {
         const char *init = vs_kv_get(config, "init");
         const char *hostname = vs_kv_get(config, "hostname");
@@ -784,6 +797,8 @@ static int spawn_vps_init(struct vsd *d, struct vps *v, const vs_kv_t *config, v
                 .vsinit_fd = d->vsinit_fd,
                 .console_fd = console_fd,
                 .nofile = v->numfile,
+                .net_setup = net->hook,
+                .net_arg = net,
         };
         pid_t pid;
 
@@ -813,25 +828,31 @@ static int check_config(struct vsd *d, const vs_kv_t *config, vs_error_t *err)
 int vsd_vps_start(struct vsd *d, struct vps *v, vs_error_t *err)
 {
         cleanup_kv vs_kv_t config = { 0 };
+        struct vsd_net_start net;
         vs_limits_t limits;
 
         if (v->phase != PHASE_STOPPED)
                 return vs_error_kind(err, VS_E_STATE, EBUSY, "VPS is already running");
         if (load_config(d, v->name, &config, err) < 0 || check_config(d, &config, err) < 0 ||
-            load_security(v, &config, err) < 0)
+            load_security(v, &config, err) < 0 || load_limits(d, v->name, &limits, err) < 0 ||
+            admit(d, v, &limits, err) < 0 || vsd_net_prepare(d, v, &config, &net, err) < 0)
                 return -1;
-        if (load_limits(d, v->name, &limits, err) < 0 || admit(d, v, &limits, err) < 0)
+        if (vs_cgroup_create(d->cgtree, v->slice, v->name, &v->cg, err) < 0) {
+                vsd_net_abort(d, v, &net);
                 return -1;
-        if (vs_cgroup_create(d->cgtree, v->slice, v->name, &v->cg, err) < 0)
-                return -1;
+        }
         /* the limits hold before the init runs: it is born under them */
-        if (apply_limits(d, v, &limits, err) < 0 || spawn_vps_init(d, v, &config, err) < 0) {
+        if (apply_limits(d, v, &limits, err) < 0 || spawn_vps_init(d, v, &config, &net, err) < 0) {
+                /* the child may have died after its veth was made */
+                vsd_net_abort(d, v, &net);
                 vs_cgroup_free(steal_ptr(v->cg));
                 vs_cgroup_remove(d->cgtree, v->slice, v->name, NULL);
                 return -1;
         }
         v->is_child = 1;
         v->oom_kills = 0;
+        if (net.hook)
+                vs_net_host_ifname(v->name, v->ifname);
         v->exit_known = 0;
         v->stop_escalated = 0;
         v->started_at = time(NULL);
@@ -956,6 +977,10 @@ void vsd_vps_exited(struct vsd *d, struct vps *v)
         }
         if (vs_cgroup_remove(d->cgtree, v->slice, v->name, &err) < 0)
                 vs_log(LOG_WARNING, "%s: %s", v->name, err.msg);
+        /* explicitly, not by the kernel's asynchronous netns cleanup: a
+         * start right after must find the name free */
+        vsd_net_stopped(d, v);
+        v->ifname[0] = '\0';
         v->phase = PHASE_STOPPED;
         v->stopped_at = time(NULL);
         if (save_state(d, v, &err) < 0)
@@ -1060,6 +1085,19 @@ static int count_procs(struct vps *v)
         return v->cg ? vs_cgroup_nprocs(v->cg, NULL) : 0;
 }
 
+/* Network counters of a running VPS with a veth; zeros otherwise. */
+static void add_counters(struct vsd *d, struct vps *v, json_object *obj)
+{
+        struct vs_net_counters c = { 0 };
+
+        if (v->phase != PHASE_STOPPED && vs_net_vps_counters(d->net, v->name, &c, NULL) < 0)
+                memset(&c, 0, sizeof(c));
+        json_object_object_add(obj, "rx_bytes", json_object_new_int64((int64_t)c.rx_bytes));
+        json_object_object_add(obj, "tx_bytes", json_object_new_int64((int64_t)c.tx_bytes));
+        json_object_object_add(obj, "rx_packets", json_object_new_int64((int64_t)c.rx_packets));
+        json_object_object_add(obj, "tx_packets", json_object_new_int64((int64_t)c.tx_packets));
+}
+
 json_object *vsd_vps_describe(struct vsd *d, struct vps *v, int with_disk)
 {
         cleanup_kv vs_kv_t config = { 0 };
@@ -1079,6 +1117,8 @@ json_object *vsd_vps_describe(struct vsd *d, struct vps *v, int with_disk)
         json_object_object_add(obj, "hostname",
                                json_object_new_string(hostname && *hostname ? hostname : v->name));
         json_object_object_add(obj, "template", json_object_new_string(tmpl ? tmpl : ""));
+        json_object_object_add(obj, "ip", json_object_new_string(vs_kv_get(&config, "ip") ?: ""));
+        add_counters(d, v, obj);
         json_object_object_add(obj, "slice", json_object_new_string(v->slice));
         json_object_object_add(
                 obj, "uptime",

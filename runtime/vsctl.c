@@ -2,6 +2,7 @@
  * print the reply (a table, one line, or --json) and exit with a documented
  * code. For exec and enter, vsd hands back pipe or pty fds and vsctl relays
  * the terminal itself; vsd is never in the data path. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
@@ -25,6 +26,7 @@
 #include "vs/diskquota.h"
 #include "vs/fsutil.h"
 #include "vs/limits.h"
+#include "vs/netns.h"
 #include "vs/parse.h"
 #include "vs/protocol.h"
 
@@ -306,50 +308,92 @@ static void disk_args(const struct disk_opts *disk, json_object *args)
                 json_object_object_add(args, "diskinodes", json_object_new_string(disk->inodes));
 }
 
+/* vsd checks the address against its pool and the other VPS; the form is
+ * checked here, so that a typo fails before anything is sent. */
+static int check_ipadd(struct ctx *ctx, const char *text, int *bad)
+{
+        vs_ip4_t ip;
+        vs_error_t err = { 0 };
+
+        if (vs_ip4_parse(text, 32, &ip, &err) < 0) {
+                *bad = usage_error(ctx, "--ipadd: %s", err.msg);
+                return -1;
+        }
+        return 0;
+}
+
+static int check_nameserver(struct ctx *ctx, const char *text, int *bad)
+{
+        unsigned char buf[sizeof(struct in6_addr)];
+
+        if (inet_pton(AF_INET, text, buf) == 1 || inet_pton(AF_INET6, text, buf) == 1)
+                return 0;
+        *bad = usage_error(ctx, "--nameserver '%s' is not an IP address", text);
+        return -1;
+}
+
+/* Frees create's option arrays when it gives up. */
+static int create_fail(json_object *ipadd, json_object *ns, int rc)
+{
+        json_object_put(ipadd);
+        json_object_put(ns);
+        return rc;
+}
+
 static int cmd_create(struct ctx *ctx, int argc, char **argv)
 {
-        struct option opts[8 + VS_LIM_COUNT] = {
+        struct option opts[10 + VS_LIM_COUNT] = {
                 { "template", required_argument, NULL, 't' },
                 { "hostname", required_argument, NULL, 'n' },
                 { "privileged", no_argument, NULL, 'P' },
                 { "diskspace", required_argument, NULL, 'S' },
                 { "diskinodes", required_argument, NULL, 'I' },
+                { "ipadd", required_argument, NULL, 'i' },
+                { "nameserver", required_argument, NULL, 'N' },
                 { "help", no_argument, NULL, 'h' },
         };
         const char *tmpl = NULL, *hostname = NULL;
         cleanup_json json_object *limits = json_object_new_object();
+        json_object *args, *ipadd = json_object_new_array(), *ns = json_object_new_array();
         struct disk_opts disk = { 0 };
-        int privileged = 0;
-        json_object *args;
         vs_limits_t l = { 0 };
         vs_error_t err = { 0 };
-        int opt, bad = 0, rc;
+        int opt, bad = 0, rc, privileged = 0;
 
-        add_limit_options(opts, 6); /* after the six above */
+        add_limit_options(opts, 8); /* after the eight above */
         reset_getopt();
         while ((opt = next_opt(ctx, argc, argv, "t:n:h", opts, &bad)) != -1) {
-                if (bad)
-                        return bad;
+                if (bad || (opt == 'i' && check_ipadd(ctx, optarg, &bad) < 0) ||
+                    (opt == 'N' && check_nameserver(ctx, optarg, &bad) < 0))
+                        return create_fail(ipadd, ns, bad);
                 if (opt == 't')
                         tmpl = optarg;
                 else if (opt == 'n')
                         hostname = optarg;
                 else if (opt == 'P')
                         privileged = 1;
+                else if (opt == 'i')
+                        json_object_array_add(ipadd, json_object_new_string(optarg));
+                else if (opt == 'N')
+                        json_object_array_add(ns, json_object_new_string(optarg));
                 else if (opt >= LIMIT_OPT && (rc = take_limit(ctx, opt, &l, limits)) != EXIT_OK)
-                        return rc;
+                        return create_fail(ipadd, ns, rc);
                 else
                         disk_option(&disk, opt);
         }
+        if (json_object_array_length(ns) > 3)
+                return create_fail(ipadd, ns, usage_error(ctx, "at most 3 --nameserver"));
         if ((rc = take_name(ctx, argc, argv, "VPS name")) != EXIT_OK)
-                return rc;
+                return create_fail(ipadd, ns, rc);
         if (!tmpl)
-                return usage_error(ctx, "--template is required");
+                return create_fail(ipadd, ns, usage_error(ctx, "--template is required"));
         if (vs_parse_name(tmpl, "template name", &err) < 0 ||
             (hostname && vs_parse_hostname(hostname, &err) < 0) || vs_limits_check(&l, &err) < 0 ||
             disk_check(&disk, &err) < 0)
-                return fail(ctx, &err);
+                return create_fail(ipadd, ns, fail(ctx, &err));
         args = json_object_new_object();
+        json_object_object_add(args, "ipadd", ipadd);
+        json_object_object_add(args, "nameserver", ns);
         json_object_object_add(args, "template", json_object_new_string(tmpl));
         if (hostname)
                 json_object_object_add(args, "hostname", json_object_new_string(hostname));
@@ -685,6 +729,11 @@ static const struct field list_fields[] = {
         { "oom_kills", "OOM_KILLS", 1 },
         { "disk", "DISK", 1 },
         { "disklimit", "DISKLIMIT", 1 },
+        { "ip", "IP", 0 },
+        { "rx_bytes", "RX_BYTES", 1 },
+        { "tx_bytes", "TX_BYTES", 1 },
+        { "rx_packets", "RX_PACKETS", 1 },
+        { "tx_packets", "TX_PACKETS", 1 },
 };
 #define NFIELDS (sizeof(list_fields) / sizeof(list_fields[0]))
 #define DEFAULT_FIELDS "name,state,pid,nproc,hostname,template"
@@ -1811,15 +1860,23 @@ static int cmd_help(struct ctx *ctx, int argc, char **argv);
 
 static const struct command commands[] = {
         { "create", NULL, cmd_create,
-          "create NAME --template T [--hostname H] [--privileged]\n"
-          "       [--diskspace SIZE[:HARD]] [--diskinodes N[:HARD]] [LIMIT-OPTIONS...]",
+          "create NAME --template T [--hostname H] [--privileged] [--ipadd A[/P]]...\n"
+          "       [--nameserver IP]... [--diskspace SIZE[:HARD]] [--diskinodes N[:HARD]]\n"
+          "       [LIMIT-OPTIONS...]",
           "Create a stopped VPS from template T, with the limits given (vzctl's names;\n"
           "kept in its config as key = value, e.g. cpu_burst = 50ms). It gets its own\n"
-          "range of 65536 host ids: its root is an unprivileged id on the host.\n"
+          "range of 65536 host ids (its root is an unprivileged id on the host) and its\n"
+          "own network: eth0 with the given addresses, or one from vsd's address pool.\n"
           "  -t, --template T   template to build the VPS on (see: vsctl template list)\n"
           "  -n, --hostname H   hostname inside the VPS (default: NAME)\n"
           "      --privileged   no user namespace: the VPS's root is the host's root,\n"
           "                     confined only by namespaces, capabilities and seccomp\n"
+          "      --ipadd A[/P]  an IPv4 address for the VPS (repeatable, at most 16;\n"
+          "                     the first carries the default route). Inside the pool\n"
+          "                     the prefix defaults to the pool's, else to /32 (routed\n"
+          "                     mode only)\n"
+          "      --nameserver IP  a name server for /etc/resolv.conf (repeatable, at\n"
+          "                     most 3)\n"
           "  --diskspace SIZE[:HARD]\n"
           "                     limit the VPS's own files (its copy-on-write layer) to\n"
           "                     HARD bytes (default SIZE; K M G T, 8M to 8T): they live on\n"
@@ -1888,11 +1945,11 @@ static const struct command commands[] = {
           "List running VPS.\n"
           "  -a, --all          include stopped VPS\n"
           "  -o, --output F,... fields: name state pid nproc hostname template slice\n"
-          "                     uptime exit cpu_usec cpu_pct throttled_usec mem_bytes\n"
-          "                     mem_peak swap_bytes io_read_bytes io_write_bytes\n"
-          "                     io_read_ops io_write_ops oom_kills disk disklimit\n"
-          "                     (disk: bytes used by the VPS's own files; disklimit: its\n"
-          "                     limit, - for none)\n"
+          "                     uptime exit ip rx_bytes tx_bytes rx_packets tx_packets\n"
+          "                     cpu_usec cpu_pct throttled_usec mem_bytes mem_peak\n"
+          "                     swap_bytes io_read_bytes io_write_bytes io_read_ops\n"
+          "                     io_write_ops oom_kills disk disklimit (disk: bytes used\n"
+          "                     by the VPS's own files; disklimit: its limit, - for none)\n"
           "                     (default: name,state,pid,nproc,hostname,template)\n"
           "  -H, --no-header    omit the header line\n"
           "  -j, --json         print JSON (all fields, or those of -o)\n" },

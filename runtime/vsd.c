@@ -630,7 +630,11 @@ static int start_daemon(struct vsd *d, const struct options *o, int *ready_fd, v
         if (d->epfd < 0)
                 return vs_error_errno(err, "epoll");
         vs_template_store_recover(d->tmpl_fd);
-        if (vsd_vps_load_all(d, err) < 0 || setup_socket(d, err) < 0)
+        if (vsd_net_init(d, err) < 0 || vsd_vps_load_all(d, err) < 0)
+                return -1;
+        /* after adoption: what is left is a veth of a VPS that is gone */
+        vsd_net_sweep(d);
+        if (setup_socket(d, err) < 0)
                 return -1;
         static struct ev listen_ev = { EV_LISTEN, NULL }, signal_ev = { EV_SIGNAL, NULL },
                          tick_ev = { EV_TICK, NULL };
@@ -666,6 +670,7 @@ static void shut_down(struct vsd *d)
                 vs_cgroup_tree_prune(d->cgtree);
                 vs_cgroup_tree_free(d->cgtree);
         }
+        vs_net_free(d->net);
         free(d->root);
         free(d->vps_dir);
         free(d->tmpl_dir);

@@ -14,7 +14,9 @@
 #include "vs/error.h"
 #include "vs/kvfile.h"
 #include "vs/limits.h"
+#include "vs/netns.h"
 #include "vs/protocol.h"
+#include "vs/kvfile.h"
 
 #define VS_DEFAULT_SLICE "default"
 #define VS_CONSOLE_MAX (1U << 20)
@@ -49,7 +51,8 @@ struct vps {
         long long stopped_at;
         vs_cgroup_t *cg;
         char slice[64];
-        struct vs_idmap idmap; /* from the config, at start and adoption */
+        struct vs_idmap idmap;      /* from the config, at start and adoption */
+        char ifname[VS_IFNAME_MAX]; /* host side of its veth while running, or "" */
         vs_caps_t caps;
         int timerfd;
         int stop_escalated;
@@ -83,6 +86,7 @@ struct vsd {
         gid_t admin_gid; /* group paene, or 0: root only */
         const char *busybox_path;
         vs_cgroup_tree_t *cgtree;
+        vs_net_t *net;
         struct vps *vps_list;
         struct client *clients;
         int quit;
@@ -91,8 +95,17 @@ struct vsd {
 /* vps.c: the lifecycle */
 struct vps *vsd_vps_find(struct vsd *d, const char *name);
 int vsd_vps_load_all(struct vsd *d, vs_error_t *err);
-int vsd_vps_create(struct vsd *d, const char *name, const char *tmpl, const char *hostname,
-                   int privileged, const vs_limits_t *limits, const vs_disk_limits_t *lim,
+struct vsd_create_args {
+        const char *tmpl;
+        const char *hostname;
+        int privileged;
+        char *const *ipadd; /* none: one address from the pool */
+        size_t nipadd;
+        const char *nameserver; /* blank-separated, or NULL */
+        const vs_limits_t *limits;
+        const vs_disk_limits_t *disk;
+};
+int vsd_vps_create(struct vsd *d, const char *name, const struct vsd_create_args *args,
                    vs_error_t *err);
 /* Changes the VPS's capability set by "NAME:on|off" words, in its config;
  * a running VPS gets it at its next start. */
@@ -140,6 +153,34 @@ void vsd_disk_config_set(vs_kv_t *config, const vs_disk_backend_t *disk,
 void vsd_disk_describe(struct vsd *d, struct vps *v, const vs_kv_t *config, json_object *obj);
 /* Changes the space limit; online growth while running. */
 int vsd_vps_resize(struct vsd *d, struct vps *v, const vs_disk_limit_t *space, vs_error_t *err);
+/* vpsnet.c: the VPS's network in the lifecycle */
+struct vsd_net_start {
+        vs_net_t *net;
+        const char *name;
+        vs_ip4_t addrs[VS_NET_ADDRS_MAX];
+        size_t naddrs;
+        int (*hook)(void *arg, pid_t pid, vs_error_t *err); /* NULL: no network */
+        unsigned created; /* /etc files this start made (VS_ETC_CREATED_*) */
+        /* for the /etc files: the upper layer, absolute, as the VPS's
+         * mount namespace sees it (a disk image is mounted only there) */
+        char upper[4096];
+        char hostname[65];
+        char nameserver[256];
+        uid_t root_id;
+};
+int vsd_net_init(struct vsd *d, vs_error_t *err);
+int vsd_net_parse_ips(const char *text, vs_ip4_t *addrs, size_t *n, vs_error_t *err);
+/* The config's "ip" value for a new VPS: the given addresses, checked
+ * against the pool and every other VPS, or the pool's lowest free one. */
+char *vsd_net_assign(struct vsd *d, char *const *given, size_t ngiven, vs_error_t *err);
+/* Reads the config's addresses and writes the VPS's /etc files. */
+int vsd_net_prepare(struct vsd *d, struct vps *v, const vs_kv_t *config,
+                    struct vsd_net_start *start, vs_error_t *err);
+void vsd_net_stopped(struct vsd *d, struct vps *v);
+/* A start failed: delete the veth and the /etc files the start made. */
+void vsd_net_abort(struct vsd *d, struct vps *v, const struct vsd_net_start *start);
+/* Deletes the veths of VPS that are not running (after adoption). */
+void vsd_net_sweep(struct vsd *d);
 
 /* vsd.c: the loop */
 int vsd_epoll_add(struct vsd *d, int fd, struct ev *ev, uint32_t events);

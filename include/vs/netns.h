@@ -1,12 +1,126 @@
-/* netns: network namespace plumbing. For now only what the lifecycle needs:
- * the VPS's loopback. Bridges, veths and addresses come with the network
- * issue. */
+/* netns: each VPS's network. A veth pair per VPS (host side "vs-NAME", guest
+ * side eth0 in the VPS's network namespace), IPv4 addresses from a pool in
+ * vsd.conf, and either one bridge holding the pool's gateway (bridge mode)
+ * or a host route per VPS address (routed mode). Everything is done over
+ * netlink (libnl-route) in vsd's own network namespace and the VPS's; libnl
+ * types stay inside netns/. */
 #ifndef VS_NETNS_H
 #define VS_NETNS_H
 
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
 #include "vs/error.h"
+
+#define VS_IFNAME_MAX 16 /* IFNAMSIZ, with the terminating NUL */
+#define VS_NET_ADDRS_MAX 16
 
 /* Brings up "lo" in the calling process's network namespace. */
 int vs_net_loopback_up(vs_error_t *err);
+
+/* ---- addresses and the pool (no kernel side effects) ---- */
+
+/* An IPv4 address in host byte order and its prefix length. */
+typedef struct {
+        uint32_t addr;
+        unsigned prefix;
+} vs_ip4_t;
+
+/* Parses "a.b.c.d" or "a.b.c.d/len". Without "/len" the prefix is
+ * default_prefix; default_prefix < 0 makes "/len" required. */
+int vs_ip4_parse(const char *text, int default_prefix, vs_ip4_t *out, vs_error_t *err);
+/* "a.b.c.d" or, with_prefix, "a.b.c.d/len"; buf needs 19 bytes. */
+void vs_ip4_format(const vs_ip4_t *ip, int with_prefix, char *buf, size_t size);
+uint32_t vs_ip4_mask(unsigned prefix);
+
+/* A pool: the network of `net`, its gateway (the first host address).
+ * Hosts are what lies between the gateway and the broadcast address. */
+typedef struct {
+        vs_ip4_t net;
+        uint32_t gateway;
+} vs_pool4_t;
+
+/* "10.77.0.0/16": the prefix must be 8..30 and the address its network. */
+int vs_pool4_parse(const char *text, vs_pool4_t *pool, vs_error_t *err);
+int vs_pool4_contains(const vs_pool4_t *pool, uint32_t addr);
+/* In the pool and neither its network, gateway nor broadcast address. */
+int vs_pool4_is_host(const vs_pool4_t *pool, uint32_t addr);
+/* The lowest host address of the pool not in used[0..n) (any order). */
+int vs_pool4_next(const vs_pool4_t *pool, const uint32_t *used, size_t n, uint32_t *out,
+                  vs_error_t *err);
+
+/* ---- names ---- */
+
+/* "vs-NAME", or for a name too long for an interface "vs-" + its first 3
+ * characters + "-" + 8 hex digits of a hash of the whole name: stable, so
+ * that a restarted vsd finds the veths of the VPS it adopts. */
+void vs_net_host_ifname(const char *vps, char out[VS_IFNAME_MAX]);
+/* A locally administered unicast MAC derived from the VPS's name. */
+void vs_net_guest_mac(const char *vps, unsigned char mac[6]);
+
+/* ---- vsd's network settings (etc/paene/vsd.conf) ---- */
+
+enum vs_net_mode { VS_NET_BRIDGE, VS_NET_ROUTED };
+
+typedef struct {
+        enum vs_net_mode mode;
+        char bridge[VS_IFNAME_MAX];
+        vs_pool4_t pool4;
+        unsigned mtu;
+} vs_net_conf_t;
+
+/* Reads network_mode, bridge, pool4 and mtu from `path` below `dirfd`;
+ * a missing file or key takes the default (bridge vsbr0, 10.77.0.0/16,
+ * MTU 1500). */
+int vs_net_conf_load(int dirfd, const char *path, vs_net_conf_t *conf, vs_error_t *err);
+const char *vs_net_mode_name(enum vs_net_mode mode);
+
+/* ---- plumbing (netlink, in vsd's network namespace) ---- */
+
+typedef struct vs_net vs_net_t;
+
+int vs_net_open(const vs_net_conf_t *conf, vs_net_t **out, vs_error_t *err);
+void vs_net_free(vs_net_t *net);
+const vs_net_conf_t *vs_net_conf(const vs_net_t *net);
+
+struct vs_net_vps {
+        const char *name;
+        const vs_ip4_t *addrs; /* the first one carries the default route */
+        size_t naddrs;
+};
+
+/* Creates the VPS's veth pair with its guest side as eth0 in the network
+ * namespace of `pid`, and configures both sides. On failure nothing of it is
+ * left in vsd's namespace. */
+int vs_net_vps_setup(vs_net_t *net, const struct vs_net_vps *vps, pid_t pid, vs_error_t *err);
+/* Deletes the VPS's host-side veth (and with it the guest side); a veth that
+ * is already gone is not an error. */
+int vs_net_vps_teardown(vs_net_t *net, const char *name, vs_error_t *err);
+/* Traffic of a running VPS as the VPS sees it (its rx is what the host side
+ * sent), read from the host side's counters. */
+struct vs_net_counters {
+        uint64_t rx_bytes, tx_bytes, rx_packets, tx_packets;
+};
+int vs_net_vps_counters(vs_net_t *net, const char *name, struct vs_net_counters *out,
+                        vs_error_t *err);
+/* Deletes every host-side veth of paene's ("vs-*") for which keep() says
+ * no. Returns how many were deleted. */
+int vs_net_sweep(vs_net_t *net, int (*keep)(const char *ifname, void *arg), void *arg,
+                 vs_error_t *err);
+
+/* ---- files in the VPS ---- */
+
+/* Writes etc/hostname, etc/hosts and, with nameservers (blank-separated),
+ * etc/resolv.conf below the VPS's upper layer `upper_fd`, owned by uid:gid
+ * (the VPS's root). Never follows a symlink the VPS may have planted. */
+int vs_net_write_etc(int upper_fd, uid_t uid, gid_t gid, const char *hostname,
+                     const vs_ip4_t *addrs, size_t naddrs, const char *nameservers,
+                     unsigned *created, vs_error_t *err);
+/* What vs_net_write_etc made that was not there before: a failed start
+ * removes it again, so that it leaves the VPS's layer as it found it. */
+#define VS_ETC_CREATED_DIR 1U
+#define VS_ETC_CREATED_FILE(i) (2U << (i))
+void vs_net_undo_etc(int upper_fd, unsigned created);
 
 #endif

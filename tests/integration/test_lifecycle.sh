@@ -79,10 +79,11 @@ test_hostname_uts_and_ipc_are_private() {
         vs destroy --force h1
 }
 
-test_network_has_loopback_only_and_up() {
+test_network_has_loopback_and_eth0_up() {
         vs create n1 --template busybox
         vs start n1
-        expect_eq "lo" "$(vs exec n1 -- ls /sys/class/net)" "interfaces"
+        expect_eq "eth0 lo" "$(vs exec n1 -- ls /sys/class/net | tr '\n' ' ' | sed 's/ $//')" \
+                "interfaces"
         # IFF_UP | IFF_LOOPBACK
         expect_eq "0x9" "$(vs exec n1 -- cat /sys/class/net/lo/flags)" "lo flags"
         expect_contains "$(vs exec n1 -- ping -c 1 -W 2 127.0.0.1)" "1 packets received" "ping lo"

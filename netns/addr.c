@@ -1,0 +1,229 @@
+/* Addresses, the address pool, interface names and vsd.conf's network keys:
+ * the parts of netns/ that need no kernel, so that unit tests cover them. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vs/cleanup.h"
+#include "vs/fsutil.h"
+#include "vs/kvfile.h"
+#include "vs/netns.h"
+
+#define DEFAULT_POOL4 "10.77.0.0/16"
+#define DEFAULT_BRIDGE "vsbr0"
+#define DEFAULT_MTU 1500
+
+uint32_t vs_ip4_mask(unsigned prefix)
+{
+        return prefix == 0 ? 0 : 0xffffffffU << (32 - prefix);
+}
+
+static int parse_prefix(const char *text, unsigned *prefix, vs_error_t *err)
+{
+        char *end;
+        unsigned long value;
+
+        errno = 0;
+        value = strtoul(text, &end, 10);
+        if (!*text || *text < '0' || *text > '9' || *end || errno || value > 32)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                     "prefix length '/%s' is not a number from 0 to 32", text);
+        *prefix = (unsigned)value;
+        return 0;
+}
+
+int vs_ip4_parse(const char *text, int default_prefix, vs_ip4_t *out, vs_error_t *err)
+{
+        char buf[32];
+        char *slash;
+        struct in_addr in;
+
+        if (!text || strlen(text) >= sizeof(buf))
+                return vs_error_kind(err, VS_E_USAGE, EINVAL, "'%s' is not an IPv4 address",
+                                     text ? text : "");
+        strcpy(buf, text);
+        slash = strchr(buf, '/');
+        if (slash)
+                *slash = '\0';
+        /* inet_pton takes only the dotted quad: no "10.1", no octal */
+        if (inet_pton(AF_INET, buf, &in) != 1)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL, "'%s' is not an IPv4 address", text);
+        out->addr = ntohl(in.s_addr);
+        if (slash)
+                return parse_prefix(slash + 1, &out->prefix, err);
+        if (default_prefix < 0)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL, "'%s' needs a /prefix length", text);
+        out->prefix = (unsigned)default_prefix;
+        return 0;
+}
+
+void vs_ip4_format(const vs_ip4_t *ip, int with_prefix, char *buf, size_t size)
+{
+        uint32_t a = ip->addr;
+
+        if (with_prefix)
+                snprintf(buf, size, "%u.%u.%u.%u/%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255,
+                         a & 255, ip->prefix);
+        else
+                snprintf(buf, size, "%u.%u.%u.%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255,
+                         a & 255);
+}
+
+int vs_pool4_parse(const char *text, vs_pool4_t *pool, vs_error_t *err)
+{
+        vs_ip4_t net;
+
+        if (vs_ip4_parse(text, -1, &net, err) < 0)
+                return vs_error_wrap(err, "pool");
+        /* a /31 or /32 has no room for a gateway and a VPS */
+        if (net.prefix < 8 || net.prefix > 30)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                     "pool '%s': the prefix must be /8 to /30", text);
+        if (net.addr & ~vs_ip4_mask(net.prefix))
+                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                     "pool '%s' is not a network address (host bits set)", text);
+        pool->net = net;
+        pool->gateway = net.addr + 1;
+        return 0;
+}
+
+int vs_pool4_contains(const vs_pool4_t *pool, uint32_t addr)
+{
+        uint32_t mask = vs_ip4_mask(pool->net.prefix);
+
+        return (addr & mask) == pool->net.addr;
+}
+
+int vs_pool4_is_host(const vs_pool4_t *pool, uint32_t addr)
+{
+        uint32_t broadcast = pool->net.addr | ~vs_ip4_mask(pool->net.prefix);
+
+        return vs_pool4_contains(pool, addr) && addr != pool->net.addr && addr != pool->gateway &&
+               addr != broadcast;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+        uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+        return x < y ? -1 : x > y;
+}
+
+int vs_pool4_next(const vs_pool4_t *pool, const uint32_t *used, size_t n, uint32_t *out,
+                  vs_error_t *err)
+{
+        cleanup_free uint32_t *sorted = vs_xmalloc((n + 1) * sizeof(*sorted));
+        uint32_t candidate = pool->gateway + 1;
+        size_t i;
+
+        if (n)
+                memcpy(sorted, used, n * sizeof(*sorted));
+        qsort(sorted, n, sizeof(*sorted), cmp_u32);
+        /* walk the sorted used list alongside the candidates: the first gap wins */
+        for (i = 0; i < n && sorted[i] <= candidate; i++)
+                if (sorted[i] == candidate)
+                        candidate++;
+        if (!vs_pool4_is_host(pool, candidate)) {
+                char text[24];
+
+                vs_ip4_format(&pool->net, 1, text, sizeof(text));
+                return vs_error_kind(err, VS_E_STATE, ENOSPC, "address pool %s is exhausted", text);
+        }
+        *out = candidate;
+        return 0;
+}
+
+/* ---- names ---- */
+
+/* FNV-1a: small, stable across versions and machines. */
+static uint32_t name_hash(const char *s)
+{
+        uint32_t h = 2166136261U;
+
+        for (; *s; s++)
+                h = (h ^ (unsigned char)*s) * 16777619U;
+        return h;
+}
+
+void vs_net_host_ifname(const char *vps, char out[VS_IFNAME_MAX])
+{
+        if (strlen(vps) + 3 < VS_IFNAME_MAX)
+                snprintf(out, VS_IFNAME_MAX, "vs-%s", vps);
+        else
+                snprintf(out, VS_IFNAME_MAX, "vs-%.3s-%08x", vps, name_hash(vps));
+}
+
+void vs_net_guest_mac(const char *vps, unsigned char mac[6])
+{
+        uint32_t h1 = name_hash(vps), h2 = h1 * 16777619U ^ 0x5a;
+
+        mac[0] = 0x02; /* locally administered, unicast */
+        mac[1] = 0x50; /* "P" for paene: easy to spot in a neighbour table */
+        mac[2] = (unsigned char)(h1 >> 24);
+        mac[3] = (unsigned char)(h1 >> 16);
+        mac[4] = (unsigned char)(h1 >> 8);
+        mac[5] = (unsigned char)(h1 ^ h2);
+}
+
+/* ---- vsd.conf ---- */
+
+const char *vs_net_mode_name(enum vs_net_mode mode)
+{
+        return mode == VS_NET_ROUTED ? "routed" : "bridge";
+}
+
+static int conf_apply(const vs_kv_t *kv, vs_net_conf_t *conf, vs_error_t *err)
+{
+        const char *mode = vs_kv_get(kv, "network_mode");
+        const char *bridge = vs_kv_get(kv, "bridge");
+        const char *pool = vs_kv_get(kv, "pool4");
+        const char *mtu = vs_kv_get(kv, "mtu");
+        char *end;
+        unsigned long value;
+
+        if (mode && strcmp(mode, "routed") == 0)
+                conf->mode = VS_NET_ROUTED;
+        else if (mode && strcmp(mode, "bridge") != 0)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                     "network_mode '%s' is not bridge or routed", mode);
+        if (bridge && (!*bridge || strlen(bridge) >= VS_IFNAME_MAX || strchr(bridge, '/')))
+                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                     "bridge '%s' is not an interface name", bridge);
+        if (bridge)
+                vs_strlcpy(conf->bridge, bridge, sizeof(conf->bridge));
+        if (pool && vs_pool4_parse(pool, &conf->pool4, err) < 0)
+                return -1;
+        if (mtu) {
+                errno = 0;
+                value = strtoul(mtu, &end, 10);
+                if (errno || *end || value < 576 || value > 65535)
+                        return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                             "mtu '%s' is not a number from 576 to 65535", mtu);
+                conf->mtu = (unsigned)value;
+        }
+        return 0;
+}
+
+int vs_net_conf_load(int dirfd, const char *path, vs_net_conf_t *conf, vs_error_t *err)
+{
+        cleanup_kv vs_kv_t kv = { 0 };
+        vs_error_t load_err = { 0 };
+
+        memset(conf, 0, sizeof(*conf));
+        conf->mode = VS_NET_BRIDGE;
+        vs_strlcpy(conf->bridge, DEFAULT_BRIDGE, sizeof(conf->bridge));
+        conf->mtu = DEFAULT_MTU;
+        vs_pool4_parse(DEFAULT_POOL4, &conf->pool4, NULL);
+        if (vs_kv_load(dirfd, path, &kv, &load_err) < 0) {
+                if (load_err.errnum == ENOENT)
+                        return 0;
+                if (err)
+                        *err = load_err;
+                return -1;
+        }
+        if (conf_apply(&kv, conf, err) < 0)
+                return vs_error_wrap(err, "%s", path);
+        return 0;
+}

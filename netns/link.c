@@ -1,0 +1,524 @@
+/* The kernel side of a VPS's network, over netlink with libnl-route: the
+ * bridge, the veth pair, addresses and routes on both sides. vsd keeps one
+ * netlink socket in its own network namespace; for the guest side it opens a
+ * short-lived socket inside the VPS's namespace (setns there, connect, setns
+ * back: the socket stays bound to the namespace it was created in). */
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <netlink/netlink.h>
+#include <netlink/route/addr.h>
+#include <netlink/route/link.h>
+#include <netlink/route/link/veth.h>
+#include <netlink/route/route.h>
+
+#include "vs/cleanup.h"
+#include "vs/fsutil.h"
+#include "vs/netns.h"
+
+#define GUEST_IFNAME "eth0"
+
+struct vs_net {
+        vs_net_conf_t conf;
+        struct nl_sock *sock; /* in vsd's network namespace */
+        int own_netns_fd;
+        int host_ready; /* bridge made (bridge mode) or forwarding on (routed) */
+        int bridge_ifindex;
+};
+
+static void nl_sock_freep(struct nl_sock **s)
+{
+        if (*s)
+                nl_socket_free(*s);
+}
+static void link_putp(struct rtnl_link **l)
+{
+        if (*l)
+                rtnl_link_put(*l);
+}
+static void veth_releasep(struct rtnl_link **l)
+{
+        if (*l)
+                rtnl_link_veth_release(*l);
+}
+static void addr_putp(struct rtnl_addr **a)
+{
+        if (*a)
+                rtnl_addr_put(*a);
+}
+static void route_putp(struct rtnl_route **r)
+{
+        if (*r)
+                rtnl_route_put(*r);
+}
+static void nladdr_putp(struct nl_addr **a)
+{
+        if (*a)
+                nl_addr_put(*a);
+}
+#define cleanup_nlsock __attribute__((cleanup(nl_sock_freep)))
+#define cleanup_link __attribute__((cleanup(link_putp)))
+#define cleanup_veth __attribute__((cleanup(veth_releasep)))
+#define cleanup_rtaddr __attribute__((cleanup(addr_putp)))
+#define cleanup_route __attribute__((cleanup(route_putp)))
+#define cleanup_nladdr __attribute__((cleanup(nladdr_putp)))
+
+static int nl_fail(vs_error_t *err, int nlerr, const char *what)
+{
+        return vs_error_set(err, EIO, "%s: %s", what, nl_geterror(nlerr));
+}
+
+static int connect_route(struct nl_sock **out, vs_error_t *err)
+{
+        cleanup_nlsock struct nl_sock *sock = nl_socket_alloc();
+        int rc;
+
+        if (!sock)
+                return vs_error_set(err, ENOMEM, "netlink socket");
+        rc = nl_connect(sock, NETLINK_ROUTE);
+        if (rc < 0)
+                return nl_fail(err, rc, "netlink connect");
+        *out = steal_ptr(sock);
+        return 0;
+}
+
+int vs_net_open(const vs_net_conf_t *conf, vs_net_t **out, vs_error_t *err)
+{
+        vs_net_t *net = vs_xmalloc(sizeof(*net));
+
+        memset(net, 0, sizeof(*net));
+        net->conf = *conf;
+        net->own_netns_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+        if (net->own_netns_fd < 0) {
+                free(net);
+                return vs_error_errno(err, "open own network namespace");
+        }
+        if (connect_route(&net->sock, err) < 0) {
+                vs_net_free(net);
+                return -1;
+        }
+        *out = net;
+        return 0;
+}
+
+void vs_net_free(vs_net_t *net)
+{
+        if (!net)
+                return;
+        if (net->sock)
+                nl_socket_free(net->sock);
+        if (net->own_netns_fd >= 0)
+                close(net->own_netns_fd);
+        free(net);
+}
+
+const vs_net_conf_t *vs_net_conf(const vs_net_t *net)
+{
+        return &net->conf;
+}
+
+/* ---- small netlink helpers ---- */
+
+static struct nl_addr *ip4_nladdr(uint32_t addr, unsigned prefix)
+{
+        uint32_t be = htonl(addr);
+        struct nl_addr *a = nl_addr_build(AF_INET, &be, sizeof(be));
+
+        if (a)
+                nl_addr_set_prefixlen(a, (int)prefix);
+        return a;
+}
+
+static int add_addr(struct nl_sock *sock, int ifindex, uint32_t addr, unsigned prefix,
+                    vs_error_t *err)
+{
+        cleanup_rtaddr struct rtnl_addr *ra = rtnl_addr_alloc();
+        cleanup_nladdr struct nl_addr *local = ip4_nladdr(addr, prefix);
+        int rc;
+
+        if (!ra || !local)
+                return vs_error_set(err, ENOMEM, "address");
+        rtnl_addr_set_ifindex(ra, ifindex);
+        rtnl_addr_set_family(ra, AF_INET);
+        rtnl_addr_set_local(ra, local);
+        rc = rtnl_addr_add(sock, ra, NLM_F_REPLACE);
+        if (rc < 0) {
+                char text[24];
+
+                vs_ip4_format(&(vs_ip4_t){ addr, prefix }, 1, text, sizeof(text));
+                return vs_error_set(err, EIO, "add address %s: %s", text, nl_geterror(rc));
+        }
+        return 0;
+}
+
+/* A route to dst/prefix out of ifindex: on-link without a gateway, else
+ * via gateway. */
+static int add_route(struct nl_sock *sock, int ifindex, uint32_t dst, unsigned prefix,
+                     uint32_t gateway, vs_error_t *err)
+{
+        cleanup_route struct rtnl_route *route = rtnl_route_alloc();
+        cleanup_nladdr struct nl_addr *dst_addr = ip4_nladdr(dst, prefix);
+        struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
+        int rc;
+
+        if (!route || !dst_addr || !nh) {
+                if (nh)
+                        rtnl_route_nh_free(nh);
+                return vs_error_set(err, ENOMEM, "route");
+        }
+        rtnl_route_set_family(route, AF_INET);
+        rtnl_route_set_dst(route, dst_addr);
+        rtnl_route_set_scope(route, gateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK);
+        rtnl_route_nh_set_ifindex(nh, ifindex);
+        if (gateway) {
+                cleanup_nladdr struct nl_addr *gw = ip4_nladdr(gateway, 32);
+
+                if (!gw) {
+                        rtnl_route_nh_free(nh);
+                        return vs_error_set(err, ENOMEM, "route");
+                }
+                rtnl_route_nh_set_gateway(nh, gw);
+        }
+        rtnl_route_add_nexthop(route, nh); /* the route owns nh from here */
+        rc = rtnl_route_add(sock, route, NLM_F_REPLACE);
+        if (rc < 0)
+                return nl_fail(err, rc, gateway ? "add default route" : "add route");
+        return 0;
+}
+
+static int link_index(struct nl_sock *sock, const char *name, vs_error_t *err)
+{
+        cleanup_link struct rtnl_link *link = NULL;
+        int rc = rtnl_link_get_kernel(sock, 0, name, &link);
+
+        if (rc < 0)
+                return vs_error_set(err, ENODEV, "find interface %s: %s", name, nl_geterror(rc));
+        return rtnl_link_get_ifindex(link);
+}
+
+static int link_up(struct nl_sock *sock, int ifindex, vs_error_t *err)
+{
+        cleanup_link struct rtnl_link *link = rtnl_link_alloc();
+        cleanup_link struct rtnl_link *change = rtnl_link_alloc();
+        int rc;
+
+        if (!link || !change)
+                return vs_error_set(err, ENOMEM, "link");
+        rtnl_link_set_ifindex(link, ifindex);
+        rtnl_link_set_flags(change, IFF_UP);
+        rc = rtnl_link_change(sock, link, change, 0);
+        if (rc < 0)
+                return nl_fail(err, rc, "set link up");
+        return 0;
+}
+
+static int delete_link(struct nl_sock *sock, const char *name, vs_error_t *err)
+{
+        cleanup_link struct rtnl_link *link = rtnl_link_alloc();
+        int rc;
+
+        if (!link)
+                return vs_error_set(err, ENOMEM, "link");
+        rtnl_link_set_name(link, name);
+        rc = rtnl_link_delete(sock, link);
+        if (rc < 0 && rc != -NLE_NODEV && rc != -NLE_OBJ_NOTFOUND)
+                return vs_error_set(err, EIO, "delete %s: %s", name, nl_geterror(rc));
+        return 0;
+}
+
+/* ---- vsd's side ---- */
+
+static int write_sysctl(const char *path, const char *value, vs_error_t *err)
+{
+        return vs_write_string(AT_FDCWD, path, value, err);
+}
+
+/* The bridge with the pool's gateway on it, made once and kept: a bridge
+ * left by an earlier vsd is reused. */
+static int ensure_bridge(vs_net_t *net, vs_error_t *err)
+{
+        cleanup_link struct rtnl_link *bridge = rtnl_link_alloc();
+        cleanup_nladdr struct nl_addr *mac = NULL;
+        cleanup_free char *seed = vs_strdupf("@bridge:%s", net->conf.bridge);
+        unsigned char mac_bytes[6];
+        int rc, ifindex;
+
+        if (!bridge)
+                return vs_error_set(err, ENOMEM, "bridge");
+        rtnl_link_set_name(bridge, net->conf.bridge);
+        if (rtnl_link_set_type(bridge, "bridge") < 0)
+                return vs_error_set(err, EOPNOTSUPP, "this libnl has no bridge links");
+        rtnl_link_set_mtu(bridge, net->conf.mtu);
+        /* A bridge without a MAC of its own takes its ports' lowest one and
+         * changes it when that port leaves: every VPS's neighbour entry for
+         * the gateway would go stale at some other VPS's stop. The "@" keeps
+         * the name apart from every VPS name. */
+        vs_net_guest_mac(seed, mac_bytes);
+        mac = nl_addr_build(AF_LLC, mac_bytes, sizeof(mac_bytes));
+        if (!mac)
+                return vs_error_set(err, ENOMEM, "bridge");
+        rtnl_link_set_addr(bridge, mac);
+        rc = rtnl_link_add(net->sock, bridge, NLM_F_CREATE);
+        if (rc < 0 && rc != -NLE_EXIST)
+                return nl_fail(err, rc, "create bridge");
+        ifindex = link_index(net->sock, net->conf.bridge, err);
+        if (ifindex < 0)
+                return -1;
+        if (add_addr(net->sock, ifindex, net->conf.pool4.gateway, net->conf.pool4.net.prefix, err) <
+                    0 ||
+            link_up(net->sock, ifindex, err) < 0)
+                return vs_error_wrap(err, "bridge %s", net->conf.bridge);
+        return ifindex;
+}
+
+/* Done once per vsd: checking the bridge at every start cost 1.7 ms per
+ * VPS (contrib/bench/net.sh). */
+static int host_prepare(vs_net_t *net, vs_error_t *err)
+{
+        int ifindex = 0;
+
+        if (net->host_ready)
+                return net->bridge_ifindex;
+        if (net->conf.mode == VS_NET_BRIDGE) {
+                ifindex = ensure_bridge(net, err);
+                if (ifindex < 0)
+                        return -1;
+        } else if (!net->host_ready &&
+                   write_sysctl("/proc/sys/net/ipv4/ip_forward", "1", err) < 0) {
+                /* routed VPS reach each other through vsd's namespace */
+                return vs_error_wrap(err, "enable forwarding");
+        }
+        net->host_ready = 1;
+        net->bridge_ifindex = ifindex;
+        return ifindex;
+}
+
+static int create_veth(vs_net_t *net, const char *host, const char *vps, pid_t pid, int master,
+                       vs_error_t *err)
+{
+        cleanup_veth struct rtnl_link *link = rtnl_link_veth_alloc();
+        cleanup_link struct rtnl_link *peer = NULL;
+        cleanup_nladdr struct nl_addr *mac = NULL;
+        unsigned char mac_bytes[6];
+        int rc;
+
+        if (!link)
+                return vs_error_set(err, ENOMEM, "veth");
+        peer = rtnl_link_veth_get_peer(link);
+        vs_net_guest_mac(vps, mac_bytes);
+        mac = nl_addr_build(AF_LLC, mac_bytes, sizeof(mac_bytes));
+        if (!peer || !mac)
+                return vs_error_set(err, ENOMEM, "veth");
+        rtnl_link_set_name(link, host);
+        rtnl_link_set_mtu(link, net->conf.mtu);
+        if (master > 0)
+                rtnl_link_set_master(link, master);
+        /* the guest side is born in the VPS's namespace: its name eth0 can
+         * clash with nothing of vsd's */
+        rtnl_link_set_name(peer, GUEST_IFNAME);
+        rtnl_link_set_mtu(peer, net->conf.mtu);
+        rtnl_link_set_addr(peer, mac);
+        rtnl_link_set_ns_pid(peer, pid);
+        rc = rtnl_link_add(net->sock, link, NLM_F_CREATE | NLM_F_EXCL);
+        if (rc < 0)
+                return vs_error_set(err, rc == -NLE_EXIST ? EEXIST : EIO, "create veth %s: %s",
+                                    host, nl_geterror(rc));
+        return 0;
+}
+
+/* Routed mode: the host side answers for the gateway (so the VPS's ARP for
+ * it is answered) and carries a host route to each of the VPS's addresses.
+ * Strict reverse-path filtering on it drops what the VPS sends from any
+ * other address: the host routes are exactly the VPS's addresses, so a
+ * forged source reaches nobody. */
+static int host_routes(vs_net_t *net, const char *host, const struct vs_net_vps *vps,
+                       vs_error_t *err)
+{
+        int ifindex = link_index(net->sock, host, err);
+        char path[80];
+
+        if (ifindex < 0 || add_addr(net->sock, ifindex, net->conf.pool4.gateway, 32, err) < 0)
+                return -1;
+        for (size_t i = 0; i < vps->naddrs; i++)
+                if (add_route(net->sock, ifindex, vps->addrs[i].addr, 32, 0, err) < 0)
+                        return -1;
+        snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/rp_filter", host);
+        if (write_sysctl(path, "1", err) < 0)
+                return vs_error_wrap(err, "anti-spoofing");
+        return 0;
+}
+
+/* ---- the VPS's side ---- */
+
+static int connect_in_netns(vs_net_t *net, pid_t pid, struct nl_sock **out, vs_error_t *err)
+{
+        char path[64];
+        cleanup_close int ns_fd = -1;
+        int rc;
+
+        snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+        ns_fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (ns_fd < 0)
+                return vs_error_errno(err, "open the VPS's network namespace");
+        if (setns(ns_fd, CLONE_NEWNET) < 0)
+                return vs_error_errno(err, "enter the VPS's network namespace");
+        rc = connect_route(out, err);
+        if (setns(net->own_netns_fd, CLONE_NEWNET) < 0) {
+                /* vsd must never go on in a VPS's namespace */
+                perror("vsd: return to own network namespace");
+                abort();
+        }
+        return rc;
+}
+
+static int guest_configure(vs_net_t *net, const struct vs_net_vps *vps, pid_t pid, vs_error_t *err)
+{
+        cleanup_nlsock struct nl_sock *sock = NULL;
+        uint32_t gateway = net->conf.pool4.gateway;
+        int ifindex;
+
+        if (connect_in_netns(net, pid, &sock, err) < 0)
+                return -1;
+        ifindex = link_index(sock, GUEST_IFNAME, err);
+        if (ifindex < 0)
+                return -1;
+        for (size_t i = 0; i < vps->naddrs; i++) {
+                unsigned prefix = net->conf.mode == VS_NET_ROUTED ? 32 : vps->addrs[i].prefix;
+
+                if (add_addr(sock, ifindex, vps->addrs[i].addr, prefix, err) < 0)
+                        return -1;
+        }
+        /* the gateway is on-link in both modes, whatever the prefixes say */
+        if (link_up(sock, ifindex, err) < 0 || add_route(sock, ifindex, gateway, 32, 0, err) < 0 ||
+            add_route(sock, ifindex, 0, 0, gateway, err) < 0)
+                return -1;
+        return 0;
+}
+
+/* The host side carries no IPv6 (paene gives VPS none yet): without this
+ * every host side gets a link-local address and its own fe80::/64 and
+ * multicast routes, which the kernel keeps in one list per prefix, so each
+ * new veth cost more than the one before. Set while the link is down, before
+ * addrconf runs. A kernel without IPv6 has no such file: nothing to do. */
+static int host_side_up(vs_net_t *net, const char *host, vs_error_t *err)
+{
+        char path[80];
+        int ifindex;
+        vs_error_t sysctl_err = { 0 };
+
+        snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", host);
+        if (write_sysctl(path, "1", &sysctl_err) < 0 && sysctl_err.errnum != ENOENT) {
+                *err = sysctl_err;
+                return vs_error_wrap(err, "disable IPv6 on %s", host);
+        }
+        ifindex = link_index(net->sock, host, err);
+        if (ifindex < 0 || link_up(net->sock, ifindex, err) < 0)
+                return -1;
+        return 0;
+}
+
+int vs_net_vps_setup(vs_net_t *net, const struct vs_net_vps *vps, pid_t pid, vs_error_t *err)
+{
+        char host[VS_IFNAME_MAX];
+        int master;
+
+        vs_net_host_ifname(vps->name, host);
+        master = host_prepare(net, err);
+        if (master < 0)
+                return vs_error_wrap(err, "network");
+        /* a veth of this name is a leftover of a crashed start: replace it */
+        delete_link(net->sock, host, NULL);
+        if (create_veth(net, host, vps->name, pid, master, err) < 0) {
+                /* the bridge may have been deleted under vsd: check it
+                 * again at the next start */
+                net->host_ready = 0;
+                return vs_error_wrap(err, "network");
+        }
+        if (host_side_up(net, host, err) < 0 ||
+            (net->conf.mode == VS_NET_ROUTED && host_routes(net, host, vps, err) < 0) ||
+            guest_configure(net, vps, pid, err) < 0) {
+                delete_link(net->sock, host, NULL);
+                return vs_error_wrap(err, "network");
+        }
+        return 0;
+}
+
+int vs_net_vps_teardown(vs_net_t *net, const char *name, vs_error_t *err)
+{
+        char host[VS_IFNAME_MAX];
+
+        vs_net_host_ifname(name, host);
+        return delete_link(net->sock, host, err);
+}
+
+int vs_net_vps_counters(vs_net_t *net, const char *name, struct vs_net_counters *out,
+                        vs_error_t *err)
+{
+        cleanup_link struct rtnl_link *link = NULL;
+        char host[VS_IFNAME_MAX];
+        int rc;
+
+        vs_net_host_ifname(name, host);
+        rc = rtnl_link_get_kernel(net->sock, 0, host, &link);
+        if (rc < 0)
+                return vs_error_set(err, ENODEV, "read counters of %s: %s", host, nl_geterror(rc));
+        /* the host side's tx is the VPS's rx */
+        out->rx_bytes = rtnl_link_get_stat(link, RTNL_LINK_TX_BYTES);
+        out->tx_bytes = rtnl_link_get_stat(link, RTNL_LINK_RX_BYTES);
+        out->rx_packets = rtnl_link_get_stat(link, RTNL_LINK_TX_PACKETS);
+        out->tx_packets = rtnl_link_get_stat(link, RTNL_LINK_RX_PACKETS);
+        return 0;
+}
+
+struct sweep_ctx {
+        int (*keep)(const char *ifname, void *arg);
+        void *arg;
+        char (*doomed)[VS_IFNAME_MAX];
+        size_t n, cap;
+};
+
+static void sweep_one(struct nl_object *obj, void *data)
+{
+        struct rtnl_link *link = (struct rtnl_link *)obj;
+        struct sweep_ctx *ctx = data;
+        const char *name = rtnl_link_get_name(link);
+        const char *type = rtnl_link_get_type(link);
+
+        if (!name || strncmp(name, "vs-", 3) != 0 || !type || strcmp(type, "veth") != 0 ||
+            ctx->keep(name, ctx->arg))
+                return;
+        if (ctx->n == ctx->cap) {
+                ctx->cap = ctx->cap ? 2 * ctx->cap : 16;
+                ctx->doomed = realloc(ctx->doomed, ctx->cap * sizeof(*ctx->doomed));
+                if (!ctx->doomed)
+                        abort();
+        }
+        vs_strlcpy(ctx->doomed[ctx->n++], name, VS_IFNAME_MAX);
+}
+
+int vs_net_sweep(vs_net_t *net, int (*keep)(const char *ifname, void *arg), void *arg,
+                 vs_error_t *err)
+{
+        struct nl_cache *cache = NULL;
+        struct sweep_ctx ctx = { .keep = keep, .arg = arg };
+        int rc = rtnl_link_alloc_cache(net->sock, AF_UNSPEC, &cache);
+        int deleted = 0;
+
+        if (rc < 0)
+                return nl_fail(err, rc, "list links");
+        nl_cache_foreach(cache, sweep_one, &ctx);
+        nl_cache_free(cache);
+        /* deleted after the walk: the cache is not changed under it */
+        for (size_t i = 0; i < ctx.n; i++)
+                if (delete_link(net->sock, ctx.doomed[i], err) == 0)
+                        deleted++;
+        free(ctx.doomed);
+        return deleted;
+}
