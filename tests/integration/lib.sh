@@ -22,8 +22,14 @@ die() {
 # vsctl against this file's vsd
 vs() { "$BIN/vsctl" --root "$R" "$@"; }
 
+# vsd runs in a network namespace of the test's own, pinned on a file
+# under the test's root: a restarted vsd finds it again, with the bridge and
+# the host sides of the VPS's veths, as on a real host.
 start_vsd() {
-        unshare -n "$BIN/vsd" --root "$R" --cgroup-name "$CG"
+        if [ ! -e "$R/netns" ]; then
+                touch "$R/netns" && unshare --net="$R/netns" true || return 1
+        fi
+        nsenter --net="$R/netns" "$BIN/vsd" --root "$R" --cgroup-name "$CG"
 }
 
 # The pid of this file's vsd (tests run in subshells: read it, never keep it).

@@ -8,13 +8,6 @@ source "$(dirname "$0")/lib.sh"
 
 # vsd in this file's pinned network namespace instead of a fresh one each
 # time: a restart must find what the previous vsd left.
-start_vsd() {
-        if [ ! -e "$R/netns" ]; then
-                touch "$R/netns" && unshare --net="$R/netns" true || return 1
-        fi
-        nsenter --net="$R/netns" "$BIN/vsd" --root "$R" --cgroup-name "$CG"
-}
-
 # Runs a command in vsd's network namespace (the test plays the host there).
 in_host() { nsenter --net="$R/netns" "$@"; }
 
