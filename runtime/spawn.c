@@ -458,7 +458,8 @@ static int attach_disk(const struct vs_init_spec *spec, pid_t pid, vs_error_t *e
         }
         n = read(pipefd[0], err, sizeof(*err));
         close(pipefd[0]);
-        waitpid(helper, &status, 0);
+        if (waitpid(helper, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return vs_error_set(err, EIO, "attach disk: the helper died");
         if (n == (ssize_t)sizeof(*err))
                 return vs_error_wrap(err, "attach disk");
         return 0;
