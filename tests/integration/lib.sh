@@ -132,12 +132,15 @@ teardown() {
 # Loop devices left bound to disk images under this file's root (a VPS's
 # devices are autoclear and normally go with it).
 detach_our_loops() {
-        local f
+        local img dev
         [ -n "$R" ] || return 0
-        for f in /sys/block/loop*/loop/backing_file; do
-                [ -r "$f" ] && grep -q "^$R/" "$f" 2>/dev/null || continue
-                f=${f%/loop/backing_file}
-                losetup -d "/dev/${f##*/}" 2>/dev/null
+        # by the image's device and inode (losetup -j): the sysfs path of a
+        # VPS's loop device is as its own mount namespace saw it
+        for img in "$R"/var/lib/paene/vps/*/disk.img "$R"/var/lib/paene/vps/.*/disk.img; do
+                [ -e "$img" ] || continue
+                for dev in $(losetup -n -O NAME -j "$img" 2>/dev/null); do
+                        losetup -d "$dev" 2>/dev/null
+                done
         done
         return 0
 }

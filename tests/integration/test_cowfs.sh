@@ -20,12 +20,12 @@ mapped_busybox() {
 }
 
 # Loop devices whose backing file is in a VPS's directory.
+# The loop devices bound to a VPS's disk image. losetup -j matches by the
+# image's device and inode: the path in sysfs is as the VPS's mount namespace
+# sees it, which lacks the prefix of a separate mount holding the root.
 loops_of() {
-        local f
-        for f in /sys/block/loop*/loop/backing_file; do
-                [ -r "$f" ] && grep -q "^$(vps_dir "$1")/" "$f" && echo "${f%/loop/backing_file}"
-        done
-        return 0
+        [ -e "$(vps_dir "$1")/disk.img" ] || return 0
+        losetup -n -O NAME -j "$(vps_dir "$1")/disk.img"
 }
 
 test_two_vps_share_the_template_inodes() {
@@ -151,6 +151,7 @@ test_no_loop_mount_or_image_left() {
         wait_for 10 '[ -z "$(loops_of q3)" ]' || fail "loop device left after destroy: $(loops_of q3)"
         [ ! -e "$(vps_dir q3)" ] || fail "VPS directory left"
         expect_eq "" "$(losetup -a | grep "$R" || true)" "losetup -a"
+        expect_eq "" "$(loops_of q3)" "loop device of the destroyed image"
         expect_not_contains "$(grep -v " $R/netns " /proc/self/mountinfo)" "$R" "host mount table"
 }
 
