@@ -12,7 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cmocka.h>
+#define TESTUTIL_NAME "diskquota"
+#include "testutil.h"
 
 #include "vs/diskquota.h"
 #include "vs/fsutil.h"
@@ -127,43 +128,6 @@ static void test_backend_choice(void **state)
 }
 
 /* ---- the image ---- */
-
-/* Every test's files live below one directory per run, which the group
- * teardown removes also when a test failed half way. */
-static char run_dir[] = "/tmp/paene-unit-XXXXXX";
-
-static int group_setup(void **state)
-{
-        (void)state;
-        return mkdtemp(run_dir) ? 0 : -1;
-}
-
-static int group_teardown(void **state)
-{
-        char *cmd = vs_strdupf("rm -rf '%s'", run_dir);
-        int rc = system(cmd);
-
-        (void)state;
-        free(cmd);
-        return rc == 0 ? 0 : -1;
-}
-
-static char *temp_dir(void)
-{
-        char *dir = vs_strdupf("%s/XXXXXX", run_dir);
-
-        assert_non_null(mkdtemp(dir));
-        return dir;
-}
-
-static void remove_dir(char *dir)
-{
-        char *cmd = vs_strdupf("rm -rf '%s'", dir);
-
-        assert_int_equal(system(cmd), 0);
-        free(cmd);
-        free(dir);
-}
 
 static int fsck_clean(const char *image)
 {

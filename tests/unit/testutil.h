@@ -24,9 +24,50 @@
 
 #include <cmocka.h>
 
+#include "vs/fsutil.h"
+
 #ifndef TESTUTIL_NAME
 #error "define TESTUTIL_NAME (names the temp dirs) before including testutil.h"
 #endif
+
+/* ---- one directory per run ----
+ * For tests that make many directories: each gets its own below one run
+ * directory, which the group teardown removes, also when a test failed half
+ * way (cmocka_run_group_tests(tests, group_setup, group_teardown)). */
+static char run_dir[] __attribute__((unused)) = "/tmp/paene-unit-XXXXXX";
+
+static inline int group_setup(void **state)
+{
+        (void)state;
+        return mkdtemp(run_dir) ? 0 : -1;
+}
+
+static inline int group_teardown(void **state)
+{
+        char *cmd = vs_strdupf("rm -rf '%s'", run_dir);
+        int rc = system(cmd);
+
+        (void)state;
+        free(cmd);
+        return rc == 0 ? 0 : -1;
+}
+
+static inline char *temp_dir(void)
+{
+        char *dir = vs_strdupf("%s/XXXXXX", run_dir);
+
+        assert_non_null(mkdtemp(dir));
+        return dir;
+}
+
+static inline void remove_dir(char *dir)
+{
+        char *cmd = vs_strdupf("rm -rf '%s'", dir);
+
+        assert_int_equal(system(cmd), 0);
+        free(cmd);
+        free(dir);
+}
 
 /* A temp dir made for one test, and an O_DIRECTORY fd on it. */
 struct tmpdir {
