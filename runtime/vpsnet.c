@@ -136,6 +136,15 @@ char *vsd_net_assign(struct vsd *d, char *const *given, size_t ngiven, vs_error_
                 vs_error_kind(err, VS_E_USAGE, E2BIG, "more than %d --ipadd", VS_NET_ADDRS_MAX);
                 return NULL;
         }
+        /* "--ipadd none": no network but its loopback (an empty ip key) */
+        if (ngiven >= 1 && strcmp(given[0], "none") == 0) {
+                if (ngiven > 1) {
+                        vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                      "--ipadd none cannot go with addresses");
+                        return NULL;
+                }
+                return vs_xstrdup("");
+        }
         used = realloc(used, (n + ngiven + 1) * sizeof(*used));
         if (!used)
                 abort();

@@ -315,6 +315,8 @@ static int check_ipadd(struct ctx *ctx, const char *text, int *bad)
         vs_ip4_t ip;
         vs_error_t err = { 0 };
 
+        if (strcmp(text, "none") == 0)
+                return 0;
         if (vs_ip4_parse(text, 32, &ip, &err) < 0) {
                 *bad = usage_error(ctx, "--ipadd: %s", err.msg);
                 return -1;
@@ -1874,7 +1876,7 @@ static const struct command commands[] = {
           "      --ipadd A[/P]  an IPv4 address for the VPS (repeatable, at most 16;\n"
           "                     the first carries the default route). Inside the pool\n"
           "                     the prefix defaults to the pool's, else to /32 (routed\n"
-          "                     mode only)\n"
+          "                     mode only); none: no network but the loopback\n"
           "      --nameserver IP  a name server for /etc/resolv.conf (repeatable, at\n"
           "                     most 3)\n"
           "  --diskspace SIZE[:HARD]\n"

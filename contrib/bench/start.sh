@@ -9,7 +9,9 @@
 # up on any failure or interruption, so the host is left as it was
 # (DESIGN.md section 7).
 #
-# Usage: [BUILD=build] contrib/bench/start.sh [N]     (as root; N defaults to 100)
+# Usage: [BUILD=build] contrib/bench/start.sh [N] [no-net]
+#        (as root; N defaults to 100; no-net: VPS made with --ipadd none, so
+#        that a start makes no veth: the lifecycle alone)
 # Figures go to stdout; progress and the clean-up report go to stderr.
 set -euo pipefail
 export LC_ALL=C
@@ -20,6 +22,13 @@ tag=bench
 . "$(dirname "$0")/../lib.sh"
 
 N=${1:-100}
+NET_ARGS=()
+NET_LABEL="with network"
+case ${2:-} in
+'') ;;
+no-net) NET_ARGS=(--ipadd none) NET_LABEL="without network" ;;
+*) echo "usage: $prog N [no-net]" >&2; exit 2 ;;
+esac
 case $N in
 '' | *[!0-9]* | 0*) echo "usage: $prog N   (N: number of VPS, 1..10000)" >&2; exit 2 ;;
 esac
@@ -95,12 +104,12 @@ timeout 300 "$VSCTL" template build busybox </dev/null >/dev/null
 
 phase="creating $N VPS"
 for ((i = 0; i < N; i++)); do
-        timeout 60 "$VSCTL" create "bench$i" --template busybox </dev/null >/dev/null
+        timeout 60 "$VSCTL" create "bench$i" --template busybox "${NET_ARGS[@]}" </dev/null >/dev/null
 done
 
 # ---- measurements -------------------------------------------------------------
 
-echo "paene vsctl start/stop benchmark, N=$N (one after another, warm vsd, busybox template)"
+echo "paene vsctl start/stop benchmark, N=$N (one after another, warm vsd, busybox template, $NET_LABEL)"
 echo "machine: nproc $(nproc), kernel $(uname -r)"
 cgroup_mode
 

@@ -44,6 +44,19 @@ fetch() {
         return 1
 }
 
+test_ipadd_none_gives_loopback_only() {
+        vs create nn1 --template busybox --ipadd none
+        grep -q '^ip = *$' "$(vps_dir nn1)/config" || fail "config ip not empty"
+        vs start nn1
+        expect_eq "lo" "$(vs exec nn1 -- ls /sys/class/net)" "interfaces"
+        expect_eq "" "$(paene_veths | grep -x "vs-nn1" || true)" "no veth for it"
+        expect_rc 2 "none with an address" -- vs create nn2 --template busybox --ipadd none \
+                --ipadd 10.77.0.50
+        expect_contains "$ERR" "--ipadd none" "message"
+        [ ! -e "$(vps_dir nn2)" ] || fail "nn2 created"
+        vs destroy --force nn1
+}
+
 test_bad_input_changes_nothing() {
         expect_rc 2 "malformed address" -- vs create x1 --template busybox --ipadd 10.77.0.300
         expect_contains "$ERR" "10.77.0.300" "message names the address"
