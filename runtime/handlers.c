@@ -446,9 +446,9 @@ static char **exec_env(const vs_request_t *req, int use_tty)
         char **env = vs_xmalloc(6 * sizeof(char *));
         size_t n = 0;
 
-        env[n++] = vs_xstrdup("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-        env[n++] = vs_xstrdup("HOME=/root");
-        env[n++] = vs_xstrdup("container=paene");
+        env[n++] = vs_xstrdup(VS_ENV_PATH);
+        env[n++] = vs_xstrdup(VS_ENV_HOME);
+        env[n++] = vs_xstrdup(VS_ENV_CONTAINER);
         if (use_tty)
                 env[n++] =
                         vs_strdupf("TERM=%s", term && *term && !strchr(term, '/') ? term : "xterm");

@@ -35,11 +35,7 @@ extern char **environ;
 #define JOIN_NAMESPACES (CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP)
 
 static const char *const default_env[] = {
-        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        "HOME=/root",
-        "TERM=linux",
-        "container=paene",
-        NULL,
+        VS_ENV_PATH, VS_ENV_HOME, "TERM=linux", VS_ENV_CONTAINER, NULL,
 };
 
 /* ---- child -> parent reports ---- */

@@ -12,6 +12,12 @@
 #include "vs/cgroup.h"
 #include "vs/error.h"
 
+/* The environment every process vsd starts in a VPS gets: its init, and
+ * what vsctl exec runs (which adds TERM only on a terminal). */
+#define VS_ENV_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define VS_ENV_HOME "HOME=/root"
+#define VS_ENV_CONTAINER "container=paene"
+
 /* A VPS's user namespace: host ids [base, base + count) are 0.. inside. */
 struct vs_idmap {
         int enabled; /* 0: a privileged VPS, no user namespace */
