@@ -277,13 +277,20 @@ static int apply_limits(struct vsd *d, struct vps *v, const vs_limits_t *l, vs_e
         return 0;
 }
 
+static int limits_of_config(const vs_kv_t *config, vs_limits_t *l, vs_error_t *err)
+{
+        if (vs_limits_from_config(config, l, err) < 0)
+                return -1;
+        return vsd_limits_check(l, err);
+}
+
 static int load_limits(struct vsd *d, const char *name, vs_limits_t *l, vs_error_t *err)
 {
         cleanup_kv vs_kv_t config = { 0 };
 
-        if (load_config(d, name, &config, err) < 0 || vs_limits_from_config(&config, l, err) < 0)
+        if (load_config(d, name, &config, err) < 0)
                 return -1;
-        return vsd_limits_check(l, err);
+        return limits_of_config(&config, l, err);
 }
 
 /* A vsd that restarts writes the config's limits again: an admin may have
@@ -834,7 +841,7 @@ int vsd_vps_start(struct vsd *d, struct vps *v, vs_error_t *err)
         if (v->phase != PHASE_STOPPED)
                 return vs_error_kind(err, VS_E_STATE, EBUSY, "VPS is already running");
         if (load_config(d, v->name, &config, err) < 0 || check_config(d, &config, err) < 0 ||
-            load_security(v, &config, err) < 0 || load_limits(d, v->name, &limits, err) < 0 ||
+            load_security(v, &config, err) < 0 || limits_of_config(&config, &limits, err) < 0 ||
             admit(d, v, &limits, err) < 0 || vsd_net_prepare(d, v, &config, &net, err) < 0)
                 return -1;
         if (vs_cgroup_create(d->cgtree, v->slice, v->name, &v->cg, err) < 0) {
