@@ -179,6 +179,7 @@ static int conf_apply(const vs_kv_t *kv, vs_net_conf_t *conf, vs_error_t *err)
         const char *mode = vs_kv_get(kv, "network_mode");
         const char *bridge = vs_kv_get(kv, "bridge");
         const char *pool = vs_kv_get(kv, "pool4");
+        const char *pool6 = vs_kv_get(kv, "pool6");
         const char *mtu = vs_kv_get(kv, "mtu");
         char *end;
         unsigned long value;
@@ -195,6 +196,11 @@ static int conf_apply(const vs_kv_t *kv, vs_net_conf_t *conf, vs_error_t *err)
                 vs_strlcpy(conf->bridge, bridge, sizeof(conf->bridge));
         if (pool && vs_pool4_parse(pool, &conf->pool4, err) < 0)
                 return -1;
+        if (pool6 && *pool6 && strcmp(pool6, "none") != 0) {
+                if (vs_pool6_parse(pool6, &conf->pool6, err) < 0)
+                        return -1;
+                conf->has_pool6 = 1;
+        }
         if (mtu) {
                 errno = 0;
                 value = strtoul(mtu, &end, 10);

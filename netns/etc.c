@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -45,66 +46,110 @@ static int put_file(int etc_fd, unsigned which, const char *text, uid_t uid, gid
         return 0;
 }
 
-static char *hosts_text(const char *hostname, const vs_ip4_t *addrs, size_t naddrs)
+/* Appends "ADDR\tNAMES\n" to *text. */
+static void append(char **text, char *more)
 {
-        char addr[24], shortname[72];
+        free(*text);
+        *text = more;
+}
+
+static void hosts_line(char **text, const char *addr, const char *names)
+{
+        append(text, vs_strdupf("%s%s\t%s\n", *text, addr, names));
+}
+
+static char *hosts_text(const struct vs_net_etc *etc)
+{
+        char addr[64], shortname[72];
+        cleanup_free char *names = NULL;
         char *dot;
         char *text = vs_strdupf("# written by vsd at each start\n"
                                 "127.0.0.1\tlocalhost\n"
                                 "::1\tlocalhost ip6-localhost ip6-loopback\n");
 
-        vs_strlcpy(shortname, hostname, sizeof(shortname));
+        vs_strlcpy(shortname, etc->hostname, sizeof(shortname));
         dot = strchr(shortname, '.');
         if (dot)
                 *dot = '\0';
-        for (size_t i = 0; i < naddrs; i++) {
-                char *more;
-
-                vs_ip4_format(&addrs[i], 0, addr, sizeof(addr));
-                more = strcmp(shortname, hostname) != 0
-                               ? vs_strdupf("%s%s\t%s %s\n", text, addr, hostname, shortname)
-                               : vs_strdupf("%s%s\t%s\n", text, addr, hostname);
-                free(text);
-                text = more;
+        names = strcmp(shortname, etc->hostname) != 0
+                        ? vs_strdupf("%s %s", etc->hostname, shortname)
+                        : vs_xstrdup(etc->hostname);
+        for (size_t i = 0; i < etc->naddrs; i++) {
+                vs_ip4_format(&etc->addrs[i], 0, addr, sizeof(addr));
+                hosts_line(&text, addr, names);
+        }
+        for (size_t i = 0; i < etc->naddrs6; i++) {
+                vs_ip6_format(&etc->addrs6[i], 0, addr, sizeof(addr));
+                hosts_line(&text, addr, names);
         }
         return text;
 }
 
-static char *resolv_text(const char *nameservers)
+/* Appends "KEYWORD WORD" lines, one per word, or with `one_line` one line
+ * with every word (resolv.conf's search takes its domains on one line). */
+static void resolv_words(char **text, const char *keyword, const char *words, int one_line)
 {
-        cleanup_free char *copy = vs_xstrdup(nameservers);
-        char *text = vs_strdupf("# written by vsd at each start\n");
+        cleanup_free char *copy = vs_xstrdup(words ? words : "");
         char *save = NULL;
+        int first = 1;
 
-        for (char *ns = strtok_r(copy, " \t", &save); ns; ns = strtok_r(NULL, " \t", &save)) {
-                char *more = vs_strdupf("%snameserver %s\n", text, ns);
-
-                free(text);
-                text = more;
+        for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+                if (one_line && !first)
+                        append(text, vs_strdupf("%s %s", *text, w));
+                else
+                        append(text,
+                               vs_strdupf("%s%s %s%s", *text, keyword, w, one_line ? "" : "\n"));
+                first = 0;
         }
+        if (one_line && !first)
+                append(text, vs_strdupf("%s\n", *text));
+}
+
+static char *resolv_text(const struct vs_net_etc *etc)
+{
+        char *text = vs_strdupf("# written by vsd at each start\n");
+
+        resolv_words(&text, "search", etc->searchdomains, 1);
+        resolv_words(&text, "nameserver", etc->nameservers, 0);
         return text;
 }
 
-int vs_net_write_etc(int upper_fd, uid_t uid, gid_t gid, const char *hostname,
-                     const vs_ip4_t *addrs, size_t naddrs, const char *nameservers,
+static int has_words(const char *text)
+{
+        return text && text[strspn(text, " \t")] != '\0';
+}
+
+int vs_net_write_etc(int root_fd, uid_t uid, gid_t gid, const struct vs_net_etc *etc,
                      unsigned *created, vs_error_t *err)
 {
         cleanup_close int etc_fd = -1;
-        cleanup_free char *hostname_line = vs_strdupf("%s\n", hostname);
-        cleanup_free char *hosts = hosts_text(hostname, addrs, naddrs);
+        cleanup_free char *hostname_line = vs_strdupf("%s\n", etc->hostname);
+        cleanup_free char *hosts = hosts_text(etc);
 
         *created = 0;
-        etc_fd = open_etc(upper_fd, uid, gid, created, err);
+        etc_fd = open_etc(root_fd, uid, gid, created, err);
         if (etc_fd < 0 || put_file(etc_fd, 0, hostname_line, uid, gid, created, err) < 0 ||
             put_file(etc_fd, 1, hosts, uid, gid, created, err) < 0)
                 return -1;
-        if (nameservers && *nameservers) {
-                cleanup_free char *resolv = resolv_text(nameservers);
+        if (has_words(etc->nameservers) || has_words(etc->searchdomains)) {
+                cleanup_free char *resolv = resolv_text(etc);
 
                 if (put_file(etc_fd, 2, resolv, uid, gid, created, err) < 0)
                         return -1;
         }
         return 0;
+}
+
+int vs_net_write_resolv(int root_fd, uid_t uid, gid_t gid, const struct vs_net_etc *etc,
+                        vs_error_t *err)
+{
+        unsigned created = 0;
+        cleanup_close int etc_fd = open_etc(root_fd, uid, gid, &created, err);
+        cleanup_free char *resolv = resolv_text(etc);
+
+        if (etc_fd < 0)
+                return -1;
+        return put_file(etc_fd, 2, resolv, uid, gid, &created, err);
 }
 
 void vs_net_undo_etc(int upper_fd, unsigned created)

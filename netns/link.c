@@ -5,6 +5,7 @@
  * back: the socket stays bound to the namespace it was created in). */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/ip.h>
 #include <net/if.h>
 #include <sched.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
+#include <netlink/route/link/inet.h>
 #include <netlink/route/link/veth.h>
 #include <netlink/route/route.h>
 
@@ -136,61 +138,108 @@ static struct nl_addr *ip4_nladdr(uint32_t addr, unsigned prefix)
         return a;
 }
 
-static int add_addr(struct nl_sock *sock, int ifindex, uint32_t addr, unsigned prefix,
-                    vs_error_t *err)
+static struct nl_addr *ip6_nladdr(const unsigned char addr[16], unsigned prefix)
+{
+        struct nl_addr *a = nl_addr_build(AF_INET6, addr, 16);
+
+        if (a)
+                nl_addr_set_prefixlen(a, (int)prefix);
+        return a;
+}
+
+/* Adds `local` (its prefix length included) to ifindex; takes the address.
+ * IPv6 addresses skip duplicate address detection: vsd hands them out
+ * uniquely, and DAD would keep them unusable for a second after start. */
+static int add_nladdr(struct nl_sock *sock, int ifindex, struct nl_addr *local, vs_error_t *err)
 {
         cleanup_rtaddr struct rtnl_addr *ra = rtnl_addr_alloc();
-        cleanup_nladdr struct nl_addr *local = ip4_nladdr(addr, prefix);
+        cleanup_nladdr struct nl_addr *owned = local;
         int rc;
 
         if (!ra || !local)
                 return vs_error_set(err, ENOMEM, "address");
         rtnl_addr_set_ifindex(ra, ifindex);
-        rtnl_addr_set_family(ra, AF_INET);
+        rtnl_addr_set_family(ra, nl_addr_get_family(local));
         rtnl_addr_set_local(ra, local);
+        if (nl_addr_get_family(local) == AF_INET6)
+                rtnl_addr_set_flags(ra, IFA_F_NODAD);
         rc = rtnl_addr_add(sock, ra, NLM_F_REPLACE);
         if (rc < 0) {
-                char text[24];
+                char text[64];
 
-                vs_ip4_format(&(vs_ip4_t){ addr, prefix }, 1, text, sizeof(text));
-                return vs_error_set(err, EIO, "add address %s: %s", text, nl_geterror(rc));
+                return vs_error_set(err, EIO, "add address %s: %s",
+                                    nl_addr2str(local, text, sizeof(text)), nl_geterror(rc));
         }
         return 0;
 }
 
-/* A route to dst/prefix out of ifindex: on-link without a gateway, else
- * via gateway. */
-static int add_route(struct nl_sock *sock, int ifindex, uint32_t dst, unsigned prefix,
-                     uint32_t gateway, vs_error_t *err)
+static int del_nladdr(struct nl_sock *sock, int ifindex, struct nl_addr *local, vs_error_t *err)
+{
+        cleanup_rtaddr struct rtnl_addr *ra = rtnl_addr_alloc();
+        cleanup_nladdr struct nl_addr *owned = local;
+        int rc;
+
+        if (!ra || !local)
+                return vs_error_set(err, ENOMEM, "address");
+        rtnl_addr_set_ifindex(ra, ifindex);
+        rtnl_addr_set_family(ra, nl_addr_get_family(local));
+        rtnl_addr_set_local(ra, local);
+        rc = rtnl_addr_delete(sock, ra, 0);
+        if (rc < 0 && rc != -NLE_NOADDR && rc != -NLE_OBJ_NOTFOUND) {
+                char text[64];
+
+                return vs_error_set(err, EIO, "delete address %s: %s",
+                                    nl_addr2str(local, text, sizeof(text)), nl_geterror(rc));
+        }
+        return 0;
+}
+
+static int add_addr(struct nl_sock *sock, int ifindex, uint32_t addr, unsigned prefix,
+                    vs_error_t *err)
+{
+        return add_nladdr(sock, ifindex, ip4_nladdr(addr, prefix), err);
+}
+
+/* A route to `dst` (its prefix length included) out of ifindex: on-link
+ * without a gateway, else via `gateway`. Takes both addresses. */
+static int route_nl(struct nl_sock *sock, int add, int ifindex, struct nl_addr *dst,
+                    struct nl_addr *gateway, vs_error_t *err)
 {
         cleanup_route struct rtnl_route *route = rtnl_route_alloc();
-        cleanup_nladdr struct nl_addr *dst_addr = ip4_nladdr(dst, prefix);
+        cleanup_nladdr struct nl_addr *owned_dst = dst;
+        cleanup_nladdr struct nl_addr *owned_gw = gateway;
         struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
         int rc;
 
-        if (!route || !dst_addr || !nh) {
+        if (!route || !dst || !nh) {
                 if (nh)
                         rtnl_route_nh_free(nh);
                 return vs_error_set(err, ENOMEM, "route");
         }
-        rtnl_route_set_family(route, AF_INET);
-        rtnl_route_set_dst(route, dst_addr);
+        rtnl_route_set_family(route, nl_addr_get_family(dst));
+        rtnl_route_set_dst(route, dst);
         rtnl_route_set_scope(route, gateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK);
         rtnl_route_nh_set_ifindex(nh, ifindex);
-        if (gateway) {
-                cleanup_nladdr struct nl_addr *gw = ip4_nladdr(gateway, 32);
-
-                if (!gw) {
-                        rtnl_route_nh_free(nh);
-                        return vs_error_set(err, ENOMEM, "route");
-                }
-                rtnl_route_nh_set_gateway(nh, gw);
-        }
+        if (gateway)
+                rtnl_route_nh_set_gateway(nh, gateway);
         rtnl_route_add_nexthop(route, nh); /* the route owns nh from here */
-        rc = rtnl_route_add(sock, route, NLM_F_REPLACE);
-        if (rc < 0)
-                return nl_fail(err, rc, gateway ? "add default route" : "add route");
+        if (add) {
+                rc = rtnl_route_add(sock, route, NLM_F_REPLACE);
+                if (rc < 0)
+                        return nl_fail(err, rc, gateway ? "add default route" : "add route");
+        } else {
+                rc = rtnl_route_delete(sock, route, 0);
+                if (rc < 0 && rc != -NLE_OBJ_NOTFOUND)
+                        return nl_fail(err, rc, "delete route");
+        }
         return 0;
+}
+
+static int add_route(struct nl_sock *sock, int ifindex, uint32_t dst, unsigned prefix,
+                     uint32_t gateway, vs_error_t *err)
+{
+        return route_nl(sock, 1, ifindex, ip4_nladdr(dst, prefix),
+                        gateway ? ip4_nladdr(gateway, 32) : NULL, err);
 }
 
 static int link_index(struct nl_sock *sock, const char *name, vs_error_t *err)
@@ -240,6 +289,18 @@ static int write_sysctl(const char *path, const char *value, vs_error_t *err)
         return vs_write_string(AT_FDCWD, path, value, err);
 }
 
+/* The same, where a kernel without IPv6 has no such file: nothing to do. */
+static int write_sysctl_optional(const char *path, const char *value, vs_error_t *err)
+{
+        vs_error_t sysctl_err = { 0 };
+
+        if (write_sysctl(path, value, &sysctl_err) == 0 || sysctl_err.errnum == ENOENT)
+                return 0;
+        if (err)
+                *err = sysctl_err;
+        return -1;
+}
+
 /* The bridge with the pool's gateway on it, made once and kept: a bridge
  * left by an earlier vsd is reused. */
 static int ensure_bridge(vs_net_t *net, vs_error_t *err)
@@ -273,6 +334,10 @@ static int ensure_bridge(vs_net_t *net, vs_error_t *err)
                 return -1;
         if (add_addr(net->sock, ifindex, net->conf.pool4.gateway, net->conf.pool4.net.prefix, err) <
                     0 ||
+            (net->conf.has_pool6 &&
+             add_nladdr(net->sock, ifindex,
+                        ip6_nladdr(net->conf.pool6.gateway, net->conf.pool6.net.prefix),
+                        err) < 0) ||
             link_up(net->sock, ifindex, err) < 0)
                 return vs_error_wrap(err, "bridge %s", net->conf.bridge);
         return ifindex;
@@ -290,8 +355,8 @@ static int host_prepare(vs_net_t *net, vs_error_t *err)
                 ifindex = ensure_bridge(net, err);
                 if (ifindex < 0)
                         return -1;
-        } else if (!net->host_ready &&
-                   write_sysctl("/proc/sys/net/ipv4/ip_forward", "1", err) < 0) {
+        } else if (write_sysctl("/proc/sys/net/ipv4/ip_forward", "1", err) < 0 ||
+                   write_sysctl_optional("/proc/sys/net/ipv6/conf/all/forwarding", "1", err) < 0) {
                 /* routed VPS reach each other through vsd's namespace */
                 return vs_error_wrap(err, "enable forwarding");
         }
@@ -333,24 +398,53 @@ static int create_veth(vs_net_t *net, const char *host, const char *vps, pid_t p
         return 0;
 }
 
+/* The link-local address every routed host side answers for, as the VPS's
+ * IPv6 gateway (as the IPv4 gateway, the same on every host side). */
+static const unsigned char routed_gateway6[16] = { 0xfe, 0x80, [15] = 1 };
+
+static int sysctl_of(const char *host, const char *family, const char *key, const char *value,
+                     vs_error_t *err)
+{
+        char path[96];
+
+        snprintf(path, sizeof(path), "/proc/sys/net/%s/conf/%s/%s", family, host, key);
+        return write_sysctl_optional(path, value, err);
+}
+
+/* Routed mode, IPv6 on the host side: no address of its own but the fixed
+ * gateway (addr_gen_mode 1, set while IPv6 is still off, keeps the kernel
+ * from making one). */
+static int host_side_ipv6(vs_net_t *net, int ifindex, const char *host, vs_error_t *err)
+{
+        if (sysctl_of(host, "ipv6", "addr_gen_mode", "1", err) < 0 ||
+            sysctl_of(host, "ipv6", "disable_ipv6", "0", err) < 0)
+                return vs_error_wrap(err, "IPv6 on %s", host);
+        return add_nladdr(net->sock, ifindex, ip6_nladdr(routed_gateway6, 64), err);
+}
+
 /* Routed mode: the host side answers for the gateway (so the VPS's ARP for
  * it is answered) and carries a host route to each of the VPS's addresses.
  * Strict reverse-path filtering on it drops what the VPS sends from any
- * other address: the host routes are exactly the VPS's addresses, so a
- * forged source reaches nobody. */
+ * other IPv4 address: the host routes are exactly the VPS's addresses, so a
+ * forged source reaches nobody. Idempotent: a live change of addresses
+ * calls it again. */
 static int host_routes(vs_net_t *net, const char *host, const struct vs_net_vps *vps,
                        vs_error_t *err)
 {
         int ifindex = link_index(net->sock, host, err);
-        char path[80];
 
         if (ifindex < 0 || add_addr(net->sock, ifindex, net->conf.pool4.gateway, 32, err) < 0)
                 return -1;
         for (size_t i = 0; i < vps->naddrs; i++)
                 if (add_route(net->sock, ifindex, vps->addrs[i].addr, 32, 0, err) < 0)
                         return -1;
-        snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/rp_filter", host);
-        if (write_sysctl(path, "1", err) < 0)
+        if (vps->naddrs6 && host_side_ipv6(net, ifindex, host, err) < 0)
+                return -1;
+        for (size_t i = 0; i < vps->naddrs6; i++)
+                if (route_nl(net->sock, 1, ifindex, ip6_nladdr(vps->addrs6[i].addr, 128), NULL,
+                             err) < 0)
+                        return -1;
+        if (sysctl_of(host, "ipv4", "rp_filter", "1", err) < 0)
                 return vs_error_wrap(err, "anti-spoofing");
         return 0;
 }
@@ -378,46 +472,96 @@ static int connect_in_netns(vs_net_t *net, pid_t pid, struct nl_sock **out, vs_e
         return rc;
 }
 
+static unsigned guest_prefix(const vs_net_t *net, unsigned prefix, unsigned full)
+{
+        return net->conf.mode == VS_NET_ROUTED ? full : prefix;
+}
+
+/* The VPS's addresses on eth0; idempotent. */
+static int guest_addresses(vs_net_t *net, struct nl_sock *sock, int ifindex,
+                           const struct vs_net_vps *vps, vs_error_t *err)
+{
+        for (size_t i = 0; i < vps->naddrs; i++)
+                if (add_addr(sock, ifindex, vps->addrs[i].addr,
+                             guest_prefix(net, vps->addrs[i].prefix, 32), err) < 0)
+                        return -1;
+        for (size_t i = 0; i < vps->naddrs6; i++)
+                if (add_nladdr(sock, ifindex,
+                               ip6_nladdr(vps->addrs6[i].addr,
+                                          guest_prefix(net, vps->addrs6[i].prefix, 128)),
+                               err) < 0)
+                        return -1;
+        return 0;
+}
+
+/* The VPS's default routes; idempotent. The gateways are on-link in both
+ * modes, whatever the prefixes say. */
+static int guest_routes(vs_net_t *net, struct nl_sock *sock, int ifindex,
+                        const struct vs_net_vps *vps, vs_error_t *err)
+{
+        uint32_t gateway = net->conf.pool4.gateway;
+        const unsigned char *gateway6 =
+                net->conf.mode == VS_NET_ROUTED ? routed_gateway6 : net->conf.pool6.gateway;
+
+        if (vps->naddrs && (add_route(sock, ifindex, gateway, 32, 0, err) < 0 ||
+                            add_route(sock, ifindex, 0, 0, gateway, err) < 0))
+                return -1;
+        if (vps->naddrs6) {
+                static const unsigned char any[16];
+
+                if (route_nl(sock, 1, ifindex, ip6_nladdr(gateway6, 128), NULL, err) < 0 ||
+                    route_nl(sock, 1, ifindex, ip6_nladdr(any, 0), ip6_nladdr(gateway6, 128), err) <
+                            0)
+                        return -1;
+        }
+        return 0;
+}
+
+/* eth0 up, with promote_secondaries on: otherwise removing a VPS's first
+ * address of a subnet (vsctl set --ipdel) takes its other addresses of
+ * that subnet with it. */
+static int guest_link_up(struct nl_sock *sock, int ifindex, vs_error_t *err)
+{
+        cleanup_link struct rtnl_link *link = rtnl_link_alloc();
+        cleanup_link struct rtnl_link *change = rtnl_link_alloc();
+        int rc;
+
+        if (!link || !change)
+                return vs_error_set(err, ENOMEM, "link");
+        rtnl_link_set_ifindex(link, ifindex);
+        rtnl_link_set_flags(change, IFF_UP);
+        rtnl_link_inet_set_conf(change, IPV4_DEVCONF_PROMOTE_SECONDARIES, 1);
+        rc = rtnl_link_change(sock, link, change, 0);
+        if (rc < 0)
+                return nl_fail(err, rc, "set eth0 up");
+        return 0;
+}
+
 static int guest_configure(vs_net_t *net, const struct vs_net_vps *vps, pid_t pid, vs_error_t *err)
 {
         cleanup_nlsock struct nl_sock *sock = NULL;
-        uint32_t gateway = net->conf.pool4.gateway;
         int ifindex;
 
         if (connect_in_netns(net, pid, &sock, err) < 0)
                 return -1;
         ifindex = link_index(sock, GUEST_IFNAME, err);
-        if (ifindex < 0)
+        if (ifindex < 0 || guest_link_up(sock, ifindex, err) < 0 ||
+            guest_addresses(net, sock, ifindex, vps, err) < 0)
                 return -1;
-        for (size_t i = 0; i < vps->naddrs; i++) {
-                unsigned prefix = net->conf.mode == VS_NET_ROUTED ? 32 : vps->addrs[i].prefix;
-
-                if (add_addr(sock, ifindex, vps->addrs[i].addr, prefix, err) < 0)
-                        return -1;
-        }
-        /* the gateway is on-link in both modes, whatever the prefixes say */
-        if (link_up(sock, ifindex, err) < 0 || add_route(sock, ifindex, gateway, 32, 0, err) < 0 ||
-            add_route(sock, ifindex, 0, 0, gateway, err) < 0)
-                return -1;
-        return 0;
+        return guest_routes(net, sock, ifindex, vps, err);
 }
 
-/* The host side carries no IPv6 (paene gives VPS none yet): without this
- * every host side gets a link-local address and its own fe80::/64 and
- * multicast routes, which the kernel keeps in one list per prefix, so each
- * new veth cost more than the one before. Set while the link is down, before
- * addrconf runs. A kernel without IPv6 has no such file: nothing to do. */
+/* The host side carries no IPv6 of its own (a routed VPS with IPv6
+ * addresses turns it on, without a generated address): otherwise every host
+ * side gets a link-local address and its own fe80::/64 and multicast routes,
+ * which the kernel keeps in one list per prefix, so each new veth cost more
+ * than the one before. Set while the link is down, before addrconf runs. */
 static int host_side_up(vs_net_t *net, const char *host, vs_error_t *err)
 {
-        char path[80];
         int ifindex;
-        vs_error_t sysctl_err = { 0 };
 
-        snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", host);
-        if (write_sysctl(path, "1", &sysctl_err) < 0 && sysctl_err.errnum != ENOENT) {
-                *err = sysctl_err;
+        if (sysctl_of(host, "ipv6", "disable_ipv6", "1", err) < 0)
                 return vs_error_wrap(err, "disable IPv6 on %s", host);
-        }
         ifindex = link_index(net->sock, host, err);
         if (ifindex < 0 || link_up(net->sock, ifindex, err) < 0)
                 return -1;
@@ -447,6 +591,81 @@ int vs_net_vps_setup(vs_net_t *net, const struct vs_net_vps *vps, pid_t pid, vs_
                 delete_link(net->sock, host, NULL);
                 return vs_error_wrap(err, "network");
         }
+        return 0;
+}
+
+static int has_ip4(const struct vs_net_vps *vps, uint32_t addr)
+{
+        for (size_t i = 0; i < vps->naddrs; i++)
+                if (vps->addrs[i].addr == addr)
+                        return 1;
+        return 0;
+}
+
+static int has_ip6(const struct vs_net_vps *vps, const unsigned char addr[16])
+{
+        for (size_t i = 0; i < vps->naddrs6; i++)
+                if (vs_ip6_equal(vps->addrs6[i].addr, addr))
+                        return 1;
+        return 0;
+}
+
+/* What `was` had and `now` lacks: off eth0 and, routed, off the host. */
+static int drop_removed(vs_net_t *net, struct nl_sock *sock, int ifindex, const char *host,
+                        const struct vs_net_vps *was, const struct vs_net_vps *now, vs_error_t *err)
+{
+        int routed = net->conf.mode == VS_NET_ROUTED;
+        int host_ifindex = routed ? link_index(net->sock, host, err) : 0;
+
+        if (host_ifindex < 0)
+                return -1;
+        for (size_t i = 0; i < was->naddrs; i++) {
+                const vs_ip4_t *ip = &was->addrs[i];
+
+                if (has_ip4(now, ip->addr))
+                        continue;
+                if (del_nladdr(sock, ifindex,
+                               ip4_nladdr(ip->addr, guest_prefix(net, ip->prefix, 32)), err) < 0 ||
+                    (routed &&
+                     route_nl(net->sock, 0, host_ifindex, ip4_nladdr(ip->addr, 32), NULL, err) < 0))
+                        return -1;
+        }
+        for (size_t i = 0; i < was->naddrs6; i++) {
+                const vs_ip6_t *ip = &was->addrs6[i];
+
+                if (has_ip6(now, ip->addr))
+                        continue;
+                if (del_nladdr(sock, ifindex,
+                               ip6_nladdr(ip->addr, guest_prefix(net, ip->prefix, 128)), err) < 0 ||
+                    (routed && route_nl(net->sock, 0, host_ifindex, ip6_nladdr(ip->addr, 128), NULL,
+                                        err) < 0))
+                        return -1;
+        }
+        return 0;
+}
+
+int vs_net_vps_readdress(vs_net_t *net, const struct vs_net_vps *was, const struct vs_net_vps *now,
+                         pid_t pid, vs_error_t *err)
+{
+        cleanup_nlsock struct nl_sock *sock = NULL;
+        char host[VS_IFNAME_MAX];
+        int ifindex;
+
+        if (was->naddrs + was->naddrs6 == 0)
+                return vs_net_vps_setup(net, now, pid, err);
+        if (now->naddrs + now->naddrs6 == 0)
+                return vs_net_vps_teardown(net, now->name, err);
+        vs_net_host_ifname(now->name, host);
+        /* new addresses first, the default routes last: a device whose
+         * last IPv4 address goes loses its IPv4 routes with it */
+        if ((net->conf.mode == VS_NET_ROUTED && host_routes(net, host, now, err) < 0) ||
+            connect_in_netns(net, pid, &sock, err) < 0)
+                return vs_error_wrap(err, "network");
+        ifindex = link_index(sock, GUEST_IFNAME, err);
+        if (ifindex < 0 || guest_addresses(net, sock, ifindex, now, err) < 0 ||
+            drop_removed(net, sock, ifindex, host, was, now, err) < 0 ||
+            guest_routes(net, sock, ifindex, now, err) < 0)
+                return vs_error_wrap(err, "network");
         return 0;
 }
 

@@ -111,39 +111,87 @@ static int check_nameserver(const char *text, vs_error_t *err)
                              text);
 }
 
-/* create's optional "ipadd" and "nameserver" arrays; the addresses are
- * checked against the pool by vsd_vps_create. */
-static int create_net_args(const vs_request_t *req, char ***ipadd, size_t *nipadd,
-                           char **nameserver, vs_error_t *err)
+/* A search domain is a DNS name: the hostname rules. */
+static int check_searchdomain(const char *text, vs_error_t *err)
 {
-        json_object *ips = json_object_object_get(req->args, "ipadd");
-        json_object *ns = json_object_object_get(req->args, "nameserver");
-        cleanup_strv char **servers = NULL;
-
-        *nipadd = 0;
-        if (ips) {
-                *ipadd = string_array(ips, VS_NET_ADDRS_MAX, "ipadd", err);
-                if (!*ipadd)
-                        return -1;
-                while ((*ipadd)[*nipadd])
-                        (*nipadd)++;
-        }
-        if (!ns)
+        if (vs_parse_hostname(text, NULL) == 0)
                 return 0;
-        servers = string_array(ns, 3, "nameserver", err);
-        if (!servers)
+        return vs_error_kind(err, VS_E_USAGE, EINVAL, "--searchdomain '%s' is not a domain name",
+                             text);
+}
+
+/* The network arguments of create and set, each NULL when not given:
+ * addresses to add and remove (checked against the pools by vpsnet.c), and
+ * name servers and search domains, checked and joined by blanks. */
+struct net_args {
+        char **ipadd, **ipdel;
+        size_t nipadd, nipdel;
+        char *nameserver, *searchdomain;
+};
+
+static void net_args_free(struct net_args *a)
+{
+        vs_strvfreep(&a->ipadd);
+        vs_strvfreep(&a->ipdel);
+        free(a->nameserver);
+        free(a->searchdomain);
+}
+#define cleanup_net_args __attribute__((cleanup(net_args_free)))
+
+static int words_arg(const vs_request_t *req, const char *key, size_t max, char ***out, size_t *n,
+                     vs_error_t *err)
+{
+        json_object *array = json_object_object_get(req->args, key);
+
+        *n = 0;
+        if (!array)
+                return 0;
+        *out = string_array(array, max, key, err);
+        if (!*out)
                 return -1;
-        *nameserver = vs_xstrdup("");
-        for (char **s = servers; *s; s++) {
+        while ((*out)[*n])
+                (*n)++;
+        return 0;
+}
+
+static int joined_arg(const vs_request_t *req, const char *key, size_t max,
+                      int (*check)(const char *, vs_error_t *), char **out, vs_error_t *err)
+{
+        cleanup_strv char **words = NULL;
+        size_t n;
+
+        if (words_arg(req, key, max, &words, &n, err) < 0)
+                return -1;
+        if (!words)
+                return 0;
+        *out = vs_xstrdup("");
+        for (size_t i = 0; i < n; i++) {
                 char *more;
 
-                if (check_nameserver(*s, err) < 0)
+                if (check(words[i], err) < 0)
                         return -1;
-                more = vs_strdupf("%s%s%s", *nameserver, **nameserver ? " " : "", *s);
-                free(*nameserver);
-                *nameserver = more;
+                more = vs_strdupf("%s%s%s", *out, **out ? " " : "", words[i]);
+                free(*out);
+                *out = more;
         }
         return 0;
+}
+
+static int net_args(const vs_request_t *req, struct net_args *a, vs_error_t *err)
+{
+        memset(a, 0, sizeof(*a));
+        if (words_arg(req, "ipadd", 2 * VS_NET_ADDRS_MAX, &a->ipadd, &a->nipadd, err) < 0 ||
+            words_arg(req, "ipdel", 2 * VS_NET_ADDRS_MAX, &a->ipdel, &a->nipdel, err) < 0 ||
+            joined_arg(req, "nameserver", 3, check_nameserver, &a->nameserver, err) < 0 ||
+            /* glibc reads at most 6 search domains */
+            joined_arg(req, "searchdomain", 6, check_searchdomain, &a->searchdomain, err) < 0)
+                return -1;
+        return 0;
+}
+
+static int net_args_given(const struct net_args *a)
+{
+        return a->ipadd || a->ipdel || a->nameserver || a->searchdomain;
 }
 
 /* --diskspace SIZE[:HARD] and --diskinodes N[:HARD], as the admin typed them. */
@@ -184,13 +232,16 @@ static int handle_create(struct vsd *d, struct client *c, vs_request_t *req, vs_
                 .limits = &limits,
                 .disk = &lim,
         };
-        cleanup_strv char **ipadd = NULL;
-        cleanup_free char *nameserver = NULL;
+        cleanup_net_args struct net_args net = { 0 };
 
-        if (create_net_args(req, &ipadd, &args.nipadd, &nameserver, err) < 0)
+        if (net_args(req, &net, err) < 0)
                 return -1;
-        args.ipadd = ipadd;
-        args.nameserver = nameserver;
+        if (net.ipdel)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL, "--ipdel is for set, not create");
+        args.ipadd = net.ipadd;
+        args.nipadd = net.nipadd;
+        args.nameserver = net.nameserver;
+        args.searchdomain = net.searchdomain;
         if (vsd_vps_create(d, req->name, &args, err) < 0)
                 return -1;
         vs_log(LOG_INFO, "created %s from template %s", req->name, tmpl);
@@ -318,20 +369,40 @@ static int handle_set(struct vsd *d, struct client *c, vs_request_t *req, vs_err
 {
         struct vps *v = find_named(d, req, err);
         const char *caps = vs_json_str(req->args, "capability");
+        cleanup_net_args struct net_args net = { 0 };
         vs_limits_t changes;
         vs_caps_t check;
 
-        if (!v || limits_arg(req, &changes, err) < 0)
+        if (!v || limits_arg(req, &changes, err) < 0 || net_args(req, &net, err) < 0)
                 return -1;
-        if (!changes.set && !caps)
-                return vs_error_kind(err, VS_E_USAGE, EINVAL, "no limit given");
+        if (!changes.set && !caps && !net_args_given(&net))
+                return vs_error_kind(err, VS_E_USAGE, EINVAL, "no setting given");
         /* all of the request is checked before any of it changes anything */
         vs_caps_default(&check);
         if (caps && vs_caps_parse(caps, &check, err) < 0)
                 return -1;
+        if (net_args_given(&net) && vs_json_bool(req->args, "no_save"))
+                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                     "--no-save applies to limits only, not to addresses or "
+                                     "name servers");
+        if (net_args_given(&net) && v->phase == PHASE_STOPPING)
+                return vs_error_kind(err, VS_E_STATE, EBUSY, "%s is stopping", v->name);
         if (changes.set &&
             vsd_vps_set(d, v, &changes, !vs_json_bool(req->args, "no_save"), err) < 0)
                 return -1;
+        if (net_args_given(&net)) {
+                struct vsd_net_change change = {
+                        .ipadd = net.ipadd,
+                        .nipadd = net.nipadd,
+                        .ipdel = net.ipdel,
+                        .nipdel = net.nipdel,
+                        .nameserver = net.nameserver,
+                        .searchdomain = net.searchdomain,
+                };
+
+                if (vsd_net_set(d, v, &change, err) < 0)
+                        return -1;
+        }
         if (caps && vsd_vps_set_caps(d, v, caps, err) < 0)
                 return -1;
         vs_log(LOG_INFO, "set limits of %s", v->name);

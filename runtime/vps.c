@@ -574,6 +574,8 @@ static int write_new_config(int dirfd, const char *name, const struct vsd_create
         vs_kv_set(&config, "ip", ip);
         if (args->nameserver && *args->nameserver)
                 vs_kv_set(&config, "nameserver", args->nameserver);
+        if (args->searchdomain && *args->searchdomain)
+                vs_kv_set(&config, "searchdomain", args->searchdomain);
         vs_kv_set(&config, "slice", VS_DEFAULT_SLICE);
         if (id_base) {
                 vs_kv_set(&config, "privileged", "no");

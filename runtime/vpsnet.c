@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <unistd.h>
 
 #include "vs/cleanup.h"
@@ -28,65 +29,129 @@ int vsd_net_init(struct vsd *d, vs_error_t *err)
         return 0;
 }
 
-/* Parses a config's "ip" value: blank-separated ADDR/PREFIX. */
-int vsd_net_parse_ips(const char *text, vs_ip4_t *addrs, size_t *n, vs_error_t *err)
+/* Parses a config's "ip" value: blank-separated ADDR/PREFIX, either family. */
+int vsd_net_parse_ips(const char *text, struct vsd_net_addrs *out, vs_error_t *err)
 {
         cleanup_free char *copy = vs_xstrdup(text ? text : "");
         char *save = NULL;
 
-        *n = 0;
+        out->n4 = out->n6 = 0;
         for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+                size_t *n = vs_ip_is_v6(w) ? &out->n6 : &out->n4;
+
                 if (*n == VS_NET_ADDRS_MAX)
-                        return vs_error_kind(err, VS_E_USAGE, E2BIG, "more than %d addresses",
+                        return vs_error_kind(err, VS_E_USAGE, E2BIG,
+                                             "more than %d addresses of one family",
                                              VS_NET_ADDRS_MAX);
-                if (vs_ip4_parse(w, 32, &addrs[(*n)++], err) < 0)
+                if (vs_ip_is_v6(w) ? vs_ip6_parse(w, 128, &out->v6[(*n)++], err)
+                                   : vs_ip4_parse(w, 32, &out->v4[(*n)++], err))
                         return -1;
         }
         return 0;
 }
 
-/* Every address held by a VPS of this root, except `skip`'s. */
-static uint32_t *used_addrs(struct vsd *d, const char *skip, size_t *n)
+/* "ADDR/PREFIX ..." of both families, IPv4 first. */
+static char *format_ips(const struct vsd_net_addrs *addrs)
 {
-        size_t cap = 64;
-        uint32_t *used = vs_xmalloc(cap * sizeof(*used));
+        char *text = vs_xstrdup(""), buf[64];
 
-        *n = 0;
+        for (size_t i = 0; i < addrs->n4 + addrs->n6; i++) {
+                char *more;
+
+                if (i < addrs->n4)
+                        vs_ip4_format(&addrs->v4[i], 1, buf, sizeof(buf));
+                else
+                        vs_ip6_format(&addrs->v6[i - addrs->n4], 1, buf, sizeof(buf));
+                more = vs_strdupf("%s%s%s", text, *text ? " " : "", buf);
+                free(text);
+                text = more;
+        }
+        return text;
+}
+
+/* Every address held by the VPS of this root but `skip`. */
+struct used {
+        uint32_t *v4;
+        size_t n4, cap4;
+        vs_ip6_t *v6;
+        size_t n6, cap6;
+};
+
+static void used_free(struct used *u)
+{
+        free(u->v4);
+        free(u->v6);
+}
+#define cleanup_used __attribute__((cleanup(used_free)))
+
+static void *grow(void *array, size_t n, size_t *cap, size_t size)
+{
+        if (n < *cap)
+                return array;
+        *cap = *cap ? 2 * *cap : 64;
+        array = realloc(array, *cap * size);
+        if (!array)
+                abort();
+        return array;
+}
+
+static void used_add4(struct used *u, uint32_t addr)
+{
+        u->v4 = grow(u->v4, u->n4, &u->cap4, sizeof(*u->v4));
+        u->v4[u->n4++] = addr;
+}
+
+static void used_add6(struct used *u, const vs_ip6_t *ip)
+{
+        u->v6 = grow(u->v6, u->n6, &u->cap6, sizeof(*u->v6));
+        u->v6[u->n6++] = *ip;
+}
+
+static void used_addrs(struct vsd *d, const char *skip, struct used *u)
+{
+        memset(u, 0, sizeof(*u));
         for (struct vps *v = d->vps_list; v; v = v->next) {
                 cleanup_free char *path = vs_strdupf("%s/config", v->name);
                 cleanup_kv vs_kv_t config = { 0 };
-                vs_ip4_t addrs[VS_NET_ADDRS_MAX];
-                size_t k;
+                struct vsd_net_addrs addrs;
 
                 if ((skip && strcmp(v->name, skip) == 0) ||
                     vs_kv_load(d->vps_fd, path, &config, NULL) < 0 ||
-                    vsd_net_parse_ips(vs_kv_get(&config, "ip"), addrs, &k, NULL) < 0)
+                    vsd_net_parse_ips(vs_kv_get(&config, "ip"), &addrs, NULL) < 0)
                         continue;
-                for (size_t i = 0; i < k; i++) {
-                        if (*n == cap) {
-                                cap *= 2;
-                                used = realloc(used, cap * sizeof(*used));
-                                if (!used)
-                                        abort();
-                        }
-                        used[(*n)++] = addrs[i].addr;
-                }
+                for (size_t i = 0; i < addrs.n4; i++)
+                        used_add4(u, addrs.v4[i].addr);
+                for (size_t i = 0; i < addrs.n6; i++)
+                        used_add6(u, &addrs.v6[i]);
         }
-        return used;
 }
 
-static int is_used(const uint32_t *used, size_t n, uint32_t addr)
+static int is_used4(const struct used *u, uint32_t addr)
 {
-        for (size_t i = 0; i < n; i++)
-                if (used[i] == addr)
+        for (size_t i = 0; i < u->n4; i++)
+                if (u->v4[i] == addr)
                         return 1;
         return 0;
 }
 
-/* One --ipadd: inside the pool it takes the pool's prefix unless given, and
- * may not be the pool's network, gateway or broadcast address. */
-static int check_given(const vs_net_conf_t *conf, const char *text, const uint32_t *used, size_t n,
-                       vs_ip4_t *out, vs_error_t *err)
+static int is_used6(const struct used *u, const unsigned char addr[16])
+{
+        for (size_t i = 0; i < u->n6; i++)
+                if (vs_ip6_equal(u->v6[i].addr, addr))
+                        return 1;
+        return 0;
+}
+
+static int in_use_error(vs_error_t *err, const char *text)
+{
+        return vs_error_kind(err, VS_E_STATE, EADDRINUSE,
+                             "--ipadd %s: address already in use by another VPS", text);
+}
+
+/* One IPv4 --ipadd: inside the pool it takes the pool's prefix unless
+ * given, and may not be the pool's network, gateway or broadcast address. */
+static int check_given4(const vs_net_conf_t *conf, const char *text, const struct used *used,
+                        vs_ip4_t *out, vs_error_t *err)
 {
         const vs_pool4_t *pool = &conf->pool4;
         char pool_text[24];
@@ -116,56 +181,109 @@ static int check_given(const vs_net_conf_t *conf, const char *text, const uint32
                                      "--ipadd %s: outside the pool %s (bridge mode takes the "
                                      "pool's addresses only; routed mode takes any)",
                                      text, pool_text);
-        if (is_used(used, n, a))
-                return vs_error_kind(err, VS_E_STATE, EADDRINUSE,
-                                     "--ipadd %s: address already in use by another VPS", text);
+        if (is_used4(used, a))
+                return in_use_error(err, text);
+        return 0;
+}
+
+/* One IPv6 --ipadd, by the same rules against pool6. */
+static int check_given6(const vs_net_conf_t *conf, const char *text, const struct used *used,
+                        vs_ip6_t *out, vs_error_t *err)
+{
+        const vs_pool6_t *pool = &conf->pool6;
+        int in_pool;
+
+        if (vs_ip6_parse(text, 128, out, err) < 0)
+                return vs_error_wrap(err, "--ipadd");
+        in_pool = conf->has_pool6 && vs_pool6_contains(pool, out->addr);
+        if (!strchr(text, '/'))
+                out->prefix = in_pool ? pool->net.prefix : 128;
+        if (out->prefix < 16)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                     "--ipadd %s: the prefix must be /16 to /128", text);
+        if (!vs_ip6_is_unicast(out->addr))
+                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                     "--ipadd %s: not a global unicast address", text);
+        if (in_pool && !vs_pool6_is_host(pool, out->addr))
+                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                     "--ipadd %s: the pool's network or gateway address", text);
+        if (conf->mode == VS_NET_BRIDGE && !in_pool)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                     conf->has_pool6
+                                             ? "--ipadd %s: outside pool6 (bridge mode takes the "
+                                               "pool's addresses only; routed mode takes any)"
+                                             : "--ipadd %s: bridge mode needs a pool6 in vsd.conf "
+                                               "for IPv6 addresses",
+                                     text);
+        if (is_used6(used, out->addr))
+                return in_use_error(err, text);
+        return 0;
+}
+
+/* Checks each of given[] and adds it to addrs (and to used: twice in one
+ * request is refused too). */
+static int add_given(const vs_net_conf_t *conf, char *const *given, size_t ngiven,
+                     struct used *used, struct vsd_net_addrs *addrs, vs_error_t *err)
+{
+        for (size_t i = 0; i < ngiven; i++) {
+                if (vs_ip_is_v6(given[i])) {
+                        if (addrs->n6 == VS_NET_ADDRS_MAX)
+                                return vs_error_kind(err, VS_E_USAGE, E2BIG,
+                                                     "more than %d IPv6 addresses",
+                                                     VS_NET_ADDRS_MAX);
+                        if (check_given6(conf, given[i], used, &addrs->v6[addrs->n6], err) < 0)
+                                return -1;
+                        used_add6(used, &addrs->v6[addrs->n6++]);
+                } else {
+                        if (addrs->n4 == VS_NET_ADDRS_MAX)
+                                return vs_error_kind(err, VS_E_USAGE, E2BIG,
+                                                     "more than %d IPv4 addresses",
+                                                     VS_NET_ADDRS_MAX);
+                        if (check_given4(conf, given[i], used, &addrs->v4[addrs->n4], err) < 0)
+                                return -1;
+                        used_add4(used, addrs->v4[addrs->n4++].addr);
+                }
+        }
+        return 0;
+}
+
+static int is_none(char *const *given, size_t ngiven, vs_error_t *err)
+{
+        for (size_t i = 0; i < ngiven; i++)
+                if (strcmp(given[i], "none") == 0) {
+                        if (ngiven > 1)
+                                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                                     "--ipadd none cannot go with addresses");
+                        return 1;
+                }
         return 0;
 }
 
 char *vsd_net_assign(struct vsd *d, char *const *given, size_t ngiven, vs_error_t *err)
 {
         const vs_net_conf_t *conf = vs_net_conf(d->net);
-        const vs_pool4_t *pool = &conf->pool4;
-        size_t n;
-        cleanup_free uint32_t *used = used_addrs(d, NULL, &n);
-        cleanup_free char *text = vs_xstrdup("");
-        char buf[24];
-        vs_ip4_t ip;
+        cleanup_used struct used used = { 0 };
+        struct vsd_net_addrs addrs = { .n4 = 0 };
+        int none = is_none(given, ngiven, err);
 
-        if (ngiven > VS_NET_ADDRS_MAX) {
-                vs_error_kind(err, VS_E_USAGE, E2BIG, "more than %d --ipadd", VS_NET_ADDRS_MAX);
-                return NULL;
-        }
         /* "--ipadd none": no network but its loopback (an empty ip key) */
-        if (ngiven >= 1 && strcmp(given[0], "none") == 0) {
-                if (ngiven > 1) {
-                        vs_error_kind(err, VS_E_USAGE, EINVAL,
-                                      "--ipadd none cannot go with addresses");
-                        return NULL;
-                }
-                return vs_xstrdup("");
-        }
-        used = realloc(used, (n + ngiven + 1) * sizeof(*used));
-        if (!used)
-                abort();
-        for (size_t i = 0; i < ngiven; i++) {
-                char *more;
-
-                if (check_given(conf, given[i], used, n, &ip, err) < 0)
-                        return NULL;
-                used[n++] = ip.addr; /* twice in one create is refused too */
-                vs_ip4_format(&ip, 1, buf, sizeof(buf));
-                more = vs_strdupf("%s%s%s", text, *text ? " " : "", buf);
-                free(text);
-                text = more;
-        }
-        if (ngiven)
-                return steal_ptr(text);
-        ip.prefix = pool->net.prefix;
-        if (vs_pool4_next(pool, used, n, &ip.addr, err) < 0)
+        if (none)
+                return none < 0 ? NULL : vs_xstrdup("");
+        used_addrs(d, NULL, &used);
+        if (add_given(conf, given, ngiven, &used, &addrs, err) < 0)
                 return NULL;
-        vs_ip4_format(&ip, 1, buf, sizeof(buf));
-        return vs_xstrdup(buf);
+        if (ngiven)
+                return format_ips(&addrs);
+        addrs.v4[0].prefix = conf->pool4.net.prefix;
+        if (vs_pool4_next(&conf->pool4, used.v4, used.n4, &addrs.v4[0].addr, err) < 0)
+                return NULL;
+        addrs.n4 = 1;
+        if (conf->has_pool6) {
+                if (vs_pool6_next(&conf->pool6, used.v6, used.n6, &addrs.v6[0], err) < 0)
+                        return NULL;
+                addrs.n6 = 1;
+        }
+        return format_ips(&addrs);
 }
 
 /* ---- start and stop ---- */
@@ -182,21 +300,42 @@ static int open_upper_in(const struct vsd_net_start *start, pid_t pid, vs_error_
         return fd;
 }
 
+static struct vs_net_vps vps_spec(const char *name, const struct vsd_net_addrs *addrs)
+{
+        return (struct vs_net_vps){
+                .name = name,
+                .addrs = addrs->v4,
+                .naddrs = addrs->n4,
+                .addrs6 = addrs->v6,
+                .naddrs6 = addrs->n6,
+        };
+}
+
+static struct vs_net_etc etc_spec(const char *hostname, const struct vsd_net_addrs *addrs,
+                                  const char *nameserver, const char *searchdomain)
+{
+        return (struct vs_net_etc){
+                .hostname = hostname,
+                .addrs = addrs->v4,
+                .naddrs = addrs->n4,
+                .addrs6 = addrs->v6,
+                .naddrs6 = addrs->n6,
+                .nameservers = nameserver,
+                .searchdomains = searchdomain,
+        };
+}
+
 /* Called by spawn before the child's go: the /etc files first (the init
  * reads them), then the veth. */
 static int net_hook(void *arg, pid_t pid, vs_error_t *err)
 {
         struct vsd_net_start *start = arg;
         cleanup_close int upper_fd = open_upper_in(start, pid, err);
-        struct vs_net_vps spec = {
-                .name = start->name,
-                .addrs = start->addrs,
-                .naddrs = start->naddrs,
-        };
+        struct vs_net_vps spec = vps_spec(start->name, &start->addrs);
+        struct vs_net_etc etc =
+                etc_spec(start->hostname, &start->addrs, start->nameserver, start->searchdomain);
 
-        if (upper_fd < 0 || vs_net_write_etc(upper_fd, start->root_id, (gid_t)start->root_id,
-                                             start->hostname, start->addrs, start->naddrs,
-                                             *start->nameserver ? start->nameserver : NULL,
+        if (upper_fd < 0 || vs_net_write_etc(upper_fd, start->root_id, (gid_t)start->root_id, &etc,
                                              &start->created, err) < 0)
                 return vs_error_wrap(err, "network files");
         return vs_net_vps_setup(start->net, &spec, pid, err);
@@ -230,22 +369,160 @@ int vsd_net_prepare(struct vsd *d, struct vps *v, const vs_kv_t *config,
                     struct vsd_net_start *start, vs_error_t *err)
 {
         const char *hostname, *nameserver = vs_kv_get(config, "nameserver");
+        const char *searchdomain = vs_kv_get(config, "searchdomain");
 
         memset(start, 0, sizeof(*start));
         start->net = d->net;
         start->name = v->name;
-        if (vsd_net_parse_ips(vs_kv_get(config, "ip"), start->addrs, &start->naddrs, err) < 0)
+        if (vsd_net_parse_ips(vs_kv_get(config, "ip"), &start->addrs, err) < 0)
                 return vs_error_wrap(err, "config: ip");
-        if (start->naddrs == 0)
+        if (start->addrs.n4 + start->addrs.n6 == 0)
                 return 0; /* no address: loopback only */
         hostname = vs_kv_get(config, "hostname");
         vs_strlcpy(start->hostname, hostname && *hostname ? hostname : v->name,
                    sizeof(start->hostname));
         vs_strlcpy(start->nameserver, nameserver ? nameserver : "", sizeof(start->nameserver));
+        vs_strlcpy(start->searchdomain, searchdomain ? searchdomain : "",
+                   sizeof(start->searchdomain));
         snprintf(start->upper, sizeof(start->upper), "%s/%s/%s/upper", d->vps_dir, v->name,
                  vsd_disk_backend_of(config)->layers);
         start->root_id = v->idmap.enabled ? (uid_t)v->idmap.base : 0;
         start->hook = net_hook;
+        return 0;
+}
+
+/* ---- live changes ---- */
+
+/* The addresses after --ipdel (ADDR, with or without its prefix, or "all")
+ * and before --ipadd; an address the VPS does not hold is an error. */
+static int remove_addrs(struct vsd_net_addrs *addrs, char *const *del, size_t ndel, vs_error_t *err)
+{
+        for (size_t i = 0; i < ndel; i++) {
+                vs_ip4_t ip4;
+                vs_ip6_t ip6;
+                size_t j;
+
+                if (strcmp(del[i], "all") == 0) {
+                        addrs->n4 = addrs->n6 = 0;
+                        continue;
+                }
+                if (vs_ip_is_v6(del[i])) {
+                        if (vs_ip6_parse(del[i], 128, &ip6, err) < 0)
+                                return vs_error_wrap(err, "--ipdel");
+                        for (j = 0; j < addrs->n6 && !vs_ip6_equal(addrs->v6[j].addr, ip6.addr);
+                             j++)
+                                ;
+                        if (j < addrs->n6) {
+                                memmove(&addrs->v6[j], &addrs->v6[j + 1],
+                                        (--addrs->n6 - j) * sizeof(addrs->v6[0]));
+                                continue;
+                        }
+                } else {
+                        if (vs_ip4_parse(del[i], 32, &ip4, err) < 0)
+                                return vs_error_wrap(err, "--ipdel");
+                        for (j = 0; j < addrs->n4 && addrs->v4[j].addr != ip4.addr; j++)
+                                ;
+                        if (j < addrs->n4) {
+                                memmove(&addrs->v4[j], &addrs->v4[j + 1],
+                                        (--addrs->n4 - j) * sizeof(addrs->v4[0]));
+                                continue;
+                        }
+                }
+                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                     "--ipdel %s: the VPS has no such address", del[i]);
+        }
+        return 0;
+}
+
+/* The running VPS's root, for its /etc files: written through its own
+ * mounts, so that they reach its upper layer whatever the disk backend. */
+static int open_running_root(struct vps *v, vs_error_t *err)
+{
+        char path[64];
+        int fd;
+
+        snprintf(path, sizeof(path), "/proc/%d/root", (int)v->pid);
+        fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return vs_error_errno(err, "open the VPS's root");
+        return fd;
+}
+
+/* Writes as the VPS's root (its host id as fsuid and fsgid): the VPS's
+ * overlay was mounted in its user namespace, and creates no file for an id
+ * that namespace does not map, such as the host's root (EOVERFLOW). vsd is
+ * single-threaded, so the switch concerns this write only. */
+static int rewrite_etc_live(struct vps *v, const struct vs_net_etc *etc, int hosts_too,
+                            vs_error_t *err)
+{
+        cleanup_close int root_fd = open_running_root(v, err);
+        uid_t root_id = v->idmap.enabled ? (uid_t)v->idmap.base : 0;
+        unsigned created = 0;
+        int rc;
+
+        if (root_fd < 0)
+                return -1;
+        setfsgid((gid_t)root_id);
+        setfsuid(root_id);
+        if (hosts_too)
+                rc = vs_net_write_etc(root_fd, root_id, (gid_t)root_id, etc, &created, err);
+        else
+                rc = vs_net_write_resolv(root_fd, root_id, (gid_t)root_id, etc, err);
+        setfsuid(0);
+        setfsgid(0);
+        return rc;
+}
+
+int vsd_net_set(struct vsd *d, struct vps *v, const struct vsd_net_change *change, vs_error_t *err)
+{
+        cleanup_free char *path = vs_strdupf("%s/config", v->name);
+        cleanup_kv vs_kv_t config = { 0 };
+        cleanup_used struct used used = { 0 };
+        cleanup_free char *ip_text = NULL;
+        struct vsd_net_addrs was, now;
+        struct vs_net_vps was_spec, now_spec;
+        struct vs_net_etc etc;
+        const char *hostname, *ns, *search;
+        int running = v->phase == PHASE_RUNNING, readdressed = 0;
+
+        if (vs_kv_load(d->vps_fd, path, &config, err) < 0 ||
+            vsd_net_parse_ips(vs_kv_get(&config, "ip"), &was, err) < 0)
+                return -1;
+        now = was;
+        used_addrs(d, v->name, &used);
+        if (remove_addrs(&now, change->ipdel, change->nipdel, err) < 0 ||
+            add_given(vs_net_conf(d->net), change->ipadd, change->nipadd, &used, &now, err) < 0)
+                return -1;
+        ip_text = format_ips(&now);
+        hostname = vs_kv_get(&config, "hostname");
+        ns = change->nameserver ? change->nameserver : vs_kv_get(&config, "nameserver");
+        search = change->searchdomain ? change->searchdomain : vs_kv_get(&config, "searchdomain");
+        etc = etc_spec(hostname && *hostname ? hostname : v->name, &now, ns, search);
+        was_spec = vps_spec(v->name, &was);
+        now_spec = vps_spec(v->name, &now);
+        if (running && (change->nipadd || change->nipdel)) {
+                if (vs_net_vps_readdress(d->net, &was_spec, &now_spec, v->pid, err) < 0) {
+                        vs_net_vps_readdress(d->net, &now_spec, &was_spec, v->pid, NULL);
+                        return -1;
+                }
+                readdressed = 1;
+        }
+        if (running && now.n4 + now.n6 &&
+            rewrite_etc_live(v, &etc, change->nipadd || change->nipdel, err) < 0) {
+                if (readdressed)
+                        vs_net_vps_readdress(d->net, &now_spec, &was_spec, v->pid, NULL);
+                return vs_error_wrap(err, "network files");
+        }
+        vs_kv_set(&config, "ip", ip_text);
+        if (change->nameserver)
+                vs_kv_set(&config, "nameserver", change->nameserver);
+        if (change->searchdomain)
+                vs_kv_set(&config, "searchdomain", change->searchdomain);
+        if (vs_kv_save(d->vps_fd, path, &config, 1, err) < 0) {
+                if (readdressed)
+                        vs_net_vps_readdress(d->net, &now_spec, &was_spec, v->pid, NULL);
+                return -1;
+        }
         return 0;
 }
 

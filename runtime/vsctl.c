@@ -308,94 +308,156 @@ static void disk_args(const struct disk_opts *disk, json_object *args)
                 json_object_object_add(args, "diskinodes", json_object_new_string(disk->inodes));
 }
 
-/* vsd checks the address against its pool and the other VPS; the form is
- * checked here, so that a typo fails before anything is sent. */
-static int check_ipadd(struct ctx *ctx, const char *text, int *bad)
-{
-        vs_ip4_t ip;
-        vs_error_t err = { 0 };
+/* The network options of create and set. vsd checks addresses against its
+ * pools and the other VPS; the form is checked here, so that a typo fails
+ * before anything is sent. */
+enum { NET_IPADD = 900, NET_IPDEL, NET_NAMESERVER, NET_SEARCHDOMAIN };
 
-        if (strcmp(text, "none") == 0)
-                return 0;
-        if (vs_ip4_parse(text, 32, &ip, &err) < 0) {
-                *bad = usage_error(ctx, "--ipadd: %s", err.msg);
-                return -1;
+#define NET_OPTIONS                                                        \
+        { "ipadd", required_argument, NULL, NET_IPADD },                   \
+                { "nameserver", required_argument, NULL, NET_NAMESERVER }, \
+        {                                                                  \
+                "searchdomain", required_argument, NULL, NET_SEARCHDOMAIN  \
         }
+
+struct net_opts {
+        json_object *ipadd, *ipdel, *nameserver, *searchdomain; /* NULL: not given */
+};
+
+static void net_opts_free(struct net_opts *n)
+{
+        json_object_put(n->ipadd);
+        json_object_put(n->ipdel);
+        json_object_put(n->nameserver);
+        json_object_put(n->searchdomain);
+}
+#define cleanup_net_opts __attribute__((cleanup(net_opts_free)))
+
+static int check_net_value(struct ctx *ctx, int opt, const char *text)
+{
+        unsigned char buf[sizeof(struct in6_addr)];
+        vs_error_t err = { 0 };
+        vs_ip4_t ip4;
+        vs_ip6_t ip6;
+
+        switch (opt) {
+        case NET_IPADD:
+        case NET_IPDEL:
+                if (strcmp(text, opt == NET_IPADD ? "none" : "all") == 0)
+                        return EXIT_OK;
+                if ((vs_ip_is_v6(text) ? vs_ip6_parse(text, 128, &ip6, &err)
+                                       : vs_ip4_parse(text, 32, &ip4, &err)) < 0)
+                        return usage_error(ctx, "--%s: %s", opt == NET_IPADD ? "ipadd" : "ipdel",
+                                           err.msg);
+                return EXIT_OK;
+        case NET_NAMESERVER:
+                if (inet_pton(AF_INET, text, buf) == 1 || inet_pton(AF_INET6, text, buf) == 1)
+                        return EXIT_OK;
+                return usage_error(ctx, "--nameserver '%s' is not an IP address", text);
+        default:
+                if (vs_parse_hostname(text, NULL) == 0)
+                        return EXIT_OK;
+                return usage_error(ctx, "--searchdomain '%s' is not a domain name", text);
+        }
+}
+
+/* Takes one network option; anything else is left to the caller (1). */
+static int net_option(struct ctx *ctx, int opt, struct net_opts *n, int *rc)
+{
+        json_object **slot = opt == NET_IPADD          ? &n->ipadd
+                             : opt == NET_IPDEL        ? &n->ipdel
+                             : opt == NET_NAMESERVER   ? &n->nameserver
+                             : opt == NET_SEARCHDOMAIN ? &n->searchdomain
+                                                       : NULL;
+
+        if (!slot)
+                return 1;
+        *rc = check_net_value(ctx, opt, optarg);
+        if (*rc != EXIT_OK)
+                return 0;
+        if (!*slot)
+                *slot = json_object_new_array();
+        json_object_array_add(*slot, json_object_new_string(optarg));
         return 0;
 }
 
-static int check_nameserver(struct ctx *ctx, const char *text, int *bad)
+static int net_opts_given(const struct net_opts *n)
 {
-        unsigned char buf[sizeof(struct in6_addr)];
-
-        if (inet_pton(AF_INET, text, buf) == 1 || inet_pton(AF_INET6, text, buf) == 1)
-                return 0;
-        *bad = usage_error(ctx, "--nameserver '%s' is not an IP address", text);
-        return -1;
+        return n->ipadd || n->ipdel || n->nameserver || n->searchdomain;
 }
 
-/* Frees create's option arrays when it gives up. */
-static int create_fail(json_object *ipadd, json_object *ns, int rc)
+static int net_opts_check(struct ctx *ctx, const struct net_opts *n)
 {
-        json_object_put(ipadd);
-        json_object_put(ns);
-        return rc;
+        if (n->nameserver && json_object_array_length(n->nameserver) > 3)
+                return usage_error(ctx, "at most 3 --nameserver");
+        if (n->searchdomain && json_object_array_length(n->searchdomain) > 6)
+                return usage_error(ctx, "at most 6 --searchdomain");
+        return EXIT_OK;
+}
+
+/* Moves the given options into the request's args. */
+static void net_opts_to_args(struct net_opts *n, json_object *args)
+{
+        if (n->ipadd)
+                json_object_object_add(args, "ipadd", steal_ptr(n->ipadd));
+        if (n->ipdel)
+                json_object_object_add(args, "ipdel", steal_ptr(n->ipdel));
+        if (n->nameserver)
+                json_object_object_add(args, "nameserver", steal_ptr(n->nameserver));
+        if (n->searchdomain)
+                json_object_object_add(args, "searchdomain", steal_ptr(n->searchdomain));
 }
 
 static int cmd_create(struct ctx *ctx, int argc, char **argv)
 {
-        struct option opts[10 + VS_LIM_COUNT] = {
+        struct option opts[11 + VS_LIM_COUNT] = {
                 { "template", required_argument, NULL, 't' },
                 { "hostname", required_argument, NULL, 'n' },
                 { "privileged", no_argument, NULL, 'P' },
                 { "diskspace", required_argument, NULL, 'S' },
                 { "diskinodes", required_argument, NULL, 'I' },
-                { "ipadd", required_argument, NULL, 'i' },
-                { "nameserver", required_argument, NULL, 'N' },
                 { "help", no_argument, NULL, 'h' },
+                NET_OPTIONS,
         };
         const char *tmpl = NULL, *hostname = NULL;
         cleanup_json json_object *limits = json_object_new_object();
-        json_object *args, *ipadd = json_object_new_array(), *ns = json_object_new_array();
+        cleanup_net_opts struct net_opts net = { 0 };
+        json_object *args;
         struct disk_opts disk = { 0 };
         vs_limits_t l = { 0 };
         vs_error_t err = { 0 };
-        int opt, bad = 0, rc, privileged = 0;
+        int opt, bad = 0, rc = EXIT_OK, privileged = 0;
 
-        add_limit_options(opts, 8); /* after the eight above */
+        add_limit_options(opts, 9); /* after the nine above */
         reset_getopt();
         while ((opt = next_opt(ctx, argc, argv, "t:n:h", opts, &bad)) != -1) {
-                if (bad || (opt == 'i' && check_ipadd(ctx, optarg, &bad) < 0) ||
-                    (opt == 'N' && check_nameserver(ctx, optarg, &bad) < 0))
-                        return create_fail(ipadd, ns, bad);
+                if (bad)
+                        return bad;
                 if (opt == 't')
                         tmpl = optarg;
                 else if (opt == 'n')
                         hostname = optarg;
                 else if (opt == 'P')
                         privileged = 1;
-                else if (opt == 'i')
-                        json_object_array_add(ipadd, json_object_new_string(optarg));
-                else if (opt == 'N')
-                        json_object_array_add(ns, json_object_new_string(optarg));
-                else if (opt >= LIMIT_OPT && (rc = take_limit(ctx, opt, &l, limits)) != EXIT_OK)
-                        return create_fail(ipadd, ns, rc);
+                else if (!net_option(ctx, opt, &net, &rc)) {
+                        if (rc != EXIT_OK)
+                                return rc;
+                } else if (opt >= LIMIT_OPT && (rc = take_limit(ctx, opt, &l, limits)) != EXIT_OK)
+                        return rc;
                 else
                         disk_option(&disk, opt);
         }
-        if (json_object_array_length(ns) > 3)
-                return create_fail(ipadd, ns, usage_error(ctx, "at most 3 --nameserver"));
-        if ((rc = take_name(ctx, argc, argv, "VPS name")) != EXIT_OK)
-                return create_fail(ipadd, ns, rc);
+        if ((rc = net_opts_check(ctx, &net)) != EXIT_OK ||
+            (rc = take_name(ctx, argc, argv, "VPS name")) != EXIT_OK)
+                return rc;
         if (!tmpl)
-                return create_fail(ipadd, ns, usage_error(ctx, "--template is required"));
+                return usage_error(ctx, "--template is required");
         if (vs_parse_name(tmpl, "template name", &err) < 0 ||
             (hostname && vs_parse_hostname(hostname, &err) < 0) || vs_limits_check(&l, &err) < 0 ||
             disk_check(&disk, &err) < 0)
-                return create_fail(ipadd, ns, fail(ctx, &err));
+                return fail(ctx, &err);
         args = json_object_new_object();
-        json_object_object_add(args, "ipadd", ipadd);
-        json_object_object_add(args, "nameserver", ns);
+        net_opts_to_args(&net, args);
         json_object_object_add(args, "template", json_object_new_string(tmpl));
         if (hostname)
                 json_object_object_add(args, "hostname", json_object_new_string(hostname));
@@ -408,26 +470,34 @@ static int cmd_create(struct ctx *ctx, int argc, char **argv)
 
 static int cmd_set(struct ctx *ctx, int argc, char **argv)
 {
-        struct option opts[4 + VS_LIM_COUNT] = {
+        struct option opts[8 + VS_LIM_COUNT] = {
                 { "no-save", no_argument, NULL, 'N' },
                 { "capability", required_argument, NULL, 'C' },
                 { "help", no_argument, NULL, 'h' },
+                { "ipdel", required_argument, NULL, NET_IPDEL },
+                NET_OPTIONS,
         };
         cleanup_json json_object *limits = json_object_new_object();
+        cleanup_net_opts struct net_opts net = { 0 };
         cleanup_free char *caps = NULL;
         json_object *args;
         vs_limits_t l = { 0 };
         vs_caps_t check;
         vs_error_t err = { 0 };
-        int opt, bad = 0, rc, no_save = 0;
+        int opt, bad = 0, rc = EXIT_OK, no_save = 0;
 
-        add_limit_options(opts, 3); /* after the three above */
+        add_limit_options(opts, 7); /* after the seven above */
         vs_caps_default(&check);
         reset_getopt();
         while ((opt = next_opt(ctx, argc, argv, "h", opts, &bad)) != -1) {
                 if (bad)
                         return bad;
                 no_save |= opt == 'N';
+                if (!net_option(ctx, opt, &net, &rc)) {
+                        if (rc != EXIT_OK)
+                                return rc;
+                        continue;
+                }
                 if (opt >= LIMIT_OPT && (rc = take_limit(ctx, opt, &l, limits)) != EXIT_OK)
                         return rc;
                 if (opt == 'C') {
@@ -442,9 +512,15 @@ static int cmd_set(struct ctx *ctx, int argc, char **argv)
         }
         if ((rc = take_name(ctx, argc, argv, "VPS name")) != EXIT_OK)
                 return rc;
-        if (!l.set && !caps)
-                return usage_error(ctx, "no limit or capability given");
+        if ((rc = net_opts_check(ctx, &net)) != EXIT_OK)
+                return rc;
+        if (!l.set && !caps && !net_opts_given(&net))
+                return usage_error(ctx, "no limit, capability or network setting given");
+        if (no_save && net_opts_given(&net))
+                return usage_error(ctx, "--no-save applies to limits only, not to addresses "
+                                        "or name servers");
         args = json_object_new_object();
+        net_opts_to_args(&net, args);
         json_object_object_add(args, "limits", steal_ptr(limits));
         if (caps)
                 json_object_object_add(args, "capability", json_object_new_string(caps));
@@ -928,6 +1004,10 @@ static void print_stats(json_object *vps)
         printf("io read    %s in %lld ops\n", a, vs_json_int(vps, "io_read_ops", 0));
         format_size((uint64_t)vs_json_int(vps, "io_write_bytes", 0), a, sizeof(a));
         printf("io write   %s in %lld ops\n", a, vs_json_int(vps, "io_write_ops", 0));
+        format_size((uint64_t)vs_json_int(vps, "rx_bytes", 0), a, sizeof(a));
+        printf("net in     %s in %lld packets\n", a, vs_json_int(vps, "rx_packets", 0));
+        format_size((uint64_t)vs_json_int(vps, "tx_bytes", 0), a, sizeof(a));
+        printf("net out    %s in %lld packets\n", a, vs_json_int(vps, "tx_packets", 0));
         printf("processes  %lld\n", vs_json_int(vps, "nproc", 0));
         printf("oom kills  %lld\n", vs_json_int(vps, "oom_kills", 0));
 }
@@ -935,7 +1015,8 @@ static void print_stats(json_object *vps)
 static const char *const stats_keys[] = {
         "name",           "state",       "cpu_usec",     "cpu_pct",    "throttled_usec",
         "nr_throttled",   "mem_bytes",   "mem_peak",     "swap_bytes", "io_read_bytes",
-        "io_write_bytes", "io_read_ops", "io_write_ops", "nproc",      "oom_kills",
+        "io_write_bytes", "io_read_ops", "io_write_ops", "rx_bytes",   "tx_bytes",
+        "rx_packets",     "tx_packets",  "nproc",        "oom_kills",
 };
 
 static int cmd_stats(struct ctx *ctx, int argc, char **argv)
@@ -1056,7 +1137,7 @@ static int cmd_node(struct ctx *ctx, int argc, char **argv)
 struct top_row {
         char name[64];
         uint64_t cpu_before, cpu_after;
-        long long mem, nproc, io_read, io_write, oom;
+        long long mem, nproc, io_read, io_write, rx, tx, oom;
 };
 
 static int fetch_rows(struct ctx *ctx, struct top_row **rows, size_t *n, vs_error_t *err)
@@ -1082,6 +1163,8 @@ static int fetch_rows(struct ctx *ctx, struct top_row **rows, size_t *n, vs_erro
                 r->nproc = vs_json_int(vps, "nproc", 0);
                 r->io_read = vs_json_int(vps, "io_read_bytes", 0);
                 r->io_write = vs_json_int(vps, "io_write_bytes", 0);
+                r->rx = vs_json_int(vps, "rx_bytes", 0);
+                r->tx = vs_json_int(vps, "tx_bytes", 0);
                 r->oom = vs_json_int(vps, "oom_kills", 0);
                 (*n)++;
         }
@@ -1117,16 +1200,18 @@ static int cmp_cpu(const void *a, const void *b)
 static void print_top(struct top_row *rows, size_t n)
 {
         qsort(rows, n, sizeof(*rows), cmp_cpu);
-        printf("%-20s %6s %9s %6s %9s %9s %4s\n", "NAME", "CPU%", "MEM", "NPROC", "IO_READ",
-               "IO_WRITE", "OOM");
+        printf("%-20s %6s %9s %6s %9s %9s %9s %9s %4s\n", "NAME", "CPU%", "MEM", "NPROC", "IO_READ",
+               "IO_WRITE", "NET_IN", "NET_OUT", "OOM");
         for (size_t i = 0; i < n; i++) {
-                char mem[32], rd[32], wr[32];
+                char mem[32], rd[32], wr[32], rx[32], tx[32];
 
                 format_size((uint64_t)rows[i].mem, mem, sizeof(mem));
                 format_size((uint64_t)rows[i].io_read, rd, sizeof(rd));
                 format_size((uint64_t)rows[i].io_write, wr, sizeof(wr));
-                printf("%-20s %6.1f %9s %6lld %9s %9s %4lld\n", rows[i].name, row_pct(&rows[i]),
-                       mem, rows[i].nproc, rd, wr, rows[i].oom);
+                format_size((uint64_t)rows[i].rx, rx, sizeof(rx));
+                format_size((uint64_t)rows[i].tx, tx, sizeof(tx));
+                printf("%-20s %6.1f %9s %6lld %9s %9s %9s %9s %4lld\n", rows[i].name,
+                       row_pct(&rows[i]), mem, rows[i].nproc, rd, wr, rx, tx, rows[i].oom);
         }
         fflush(stdout);
 }
@@ -1863,7 +1948,8 @@ static int cmd_help(struct ctx *ctx, int argc, char **argv);
 static const struct command commands[] = {
         { "create", NULL, cmd_create,
           "create NAME --template T [--hostname H] [--privileged] [--ipadd A[/P]]...\n"
-          "       [--nameserver IP]... [--diskspace SIZE[:HARD]] [--diskinodes N[:HARD]]\n"
+          "       [--nameserver IP]... [--searchdomain D]... [--diskspace SIZE[:HARD]]\n"
+          "       [--diskinodes N[:HARD]]\n"
           "       [LIMIT-OPTIONS...]",
           "Create a stopped VPS from template T, with the limits given (vzctl's names;\n"
           "kept in its config as key = value, e.g. cpu_burst = 50ms). It gets its own\n"
@@ -1873,12 +1959,16 @@ static const struct command commands[] = {
           "  -n, --hostname H   hostname inside the VPS (default: NAME)\n"
           "      --privileged   no user namespace: the VPS's root is the host's root,\n"
           "                     confined only by namespaces, capabilities and seccomp\n"
-          "      --ipadd A[/P]  an IPv4 address for the VPS (repeatable, at most 16;\n"
-          "                     the first carries the default route). Inside the pool\n"
-          "                     the prefix defaults to the pool's, else to /32 (routed\n"
-          "                     mode only); none: no network but the loopback\n"
+          "      --ipadd A[/P]  an IPv4 or IPv6 address for the VPS (repeatable, at\n"
+          "                     most 16 of each family). Inside a pool the prefix\n"
+          "                     defaults to the pool's, else to /32 or /128 (routed\n"
+          "                     mode only). Without --ipadd: the lowest free address\n"
+          "                     of pool4, and of pool6 if vsd.conf has one;\n"
+          "                     none: no network but the loopback\n"
           "      --nameserver IP  a name server for /etc/resolv.conf (repeatable, at\n"
           "                     most 3)\n"
+          "      --searchdomain D a search domain for /etc/resolv.conf (repeatable, at\n"
+          "                     most 6)\n"
           "  --diskspace SIZE[:HARD]\n"
           "                     limit the VPS's own files (its copy-on-write layer) to\n"
           "                     HARD bytes (default SIZE; K M G T, 8M to 8T): they live on\n"
@@ -1899,11 +1989,19 @@ static const struct command commands[] = {
           "  -n, --hostname H   hostname of NEW (default: NEW)\n" },
         { "start", NULL, cmd_start, "start NAME", "Start a stopped VPS.\n" },
         { "set", NULL, cmd_set,
-          "set NAME [--no-save] [--capability CAP:on|off]... LIMIT-OPTIONS...",
+          "set NAME [--no-save] [--capability CAP:on|off]... [--ipadd A[/P]]...\n"
+          "    [--ipdel A|all]... [--nameserver IP]... [--searchdomain D]...\n"
+          "    [LIMIT-OPTIONS...]",
           "Change limits: at once on a running VPS (in its cgroup), and in its config\n"
           "(applied at every start) unless --no-save. Values are checked first; a bad\n"
-          "one changes nothing.\n"
-          "  --no-save          change the running VPS only\n"
+          "one changes nothing. Network settings change at once on a running VPS too\n"
+          "(eth0, host routes, /etc/hosts, /etc/resolv.conf) and are always saved.\n"
+          "  --no-save          change the running VPS only (limits only)\n"
+          "  --ipadd A[/P]      add an address (as for create)\n"
+          "  --ipdel A|all      remove an address, or all of them (removals come\n"
+          "                     before additions)\n"
+          "  --nameserver IP    replace the name servers (repeatable, at most 3)\n"
+          "  --searchdomain D   replace the search domains (repeatable, at most 6)\n"
           "  --capability CAP:on|off\n"
           "                     keep (on) or drop (off) a capability from the VPS's\n"
           "                     set, e.g. net_raw:off (saved; applies at the next "
@@ -1934,14 +2032,16 @@ static const struct command commands[] = {
           "  -j, --json         print JSON (CPUs in millionths, sizes in bytes)\n" },
         { "top", NULL, cmd_top, "top [--once] [-d DELAY] [-n COUNT]",
           "Show running VPS sorted by CPU use, refreshed every DELAY, like top: CPU%\n"
-          "(of one CPU, over the last interval), memory, processes, I/O, OOM kills.\n"
+          "(of one CPU, over the last interval), memory, processes, I/O, network bytes\n"
+          "in and out, OOM kills.\n"
           "  -1, --once         print one table (after one interval) and exit\n"
           "  -d, --delay DELAY  interval (default 1s; units ms s m h)\n"
           "  -n, --iterations N print N tables and exit\n" },
         { "stats", NULL, cmd_stats, "stats NAME [--json]",
           "Print what a VPS uses: CPU time and average %, time held back by its CPU\n"
           "cap, memory and its peak, swap, I/O bytes and operations, processes and\n"
-          "OOM kills, read from its cgroup.\n"
+          "OOM kills, read from its cgroup; network bytes and packets in and out, read\n"
+          "from its host-side veth.\n"
           "  -j, --json         print JSON (times in µs, sizes in bytes)\n" },
         { "list", NULL, cmd_list, "list [-a] [-o FIELDS] [-H] [-j|--json]",
           "List running VPS.\n"

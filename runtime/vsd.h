@@ -101,7 +101,8 @@ struct vsd_create_args {
         int privileged;
         char *const *ipadd; /* none: one address from the pool */
         size_t nipadd;
-        const char *nameserver; /* blank-separated, or NULL */
+        const char *nameserver;   /* blank-separated, or NULL */
+        const char *searchdomain; /* blank-separated, or NULL */
         const vs_limits_t *limits;
         const vs_disk_limits_t *disk;
 };
@@ -154,11 +155,17 @@ void vsd_disk_describe(struct vsd *d, struct vps *v, const vs_kv_t *config, json
 /* Changes the space limit; online growth while running. */
 int vsd_vps_resize(struct vsd *d, struct vps *v, const vs_disk_limit_t *space, vs_error_t *err);
 /* vpsnet.c: the VPS's network in the lifecycle */
+/* A VPS's addresses as its config's "ip" key lists them. */
+struct vsd_net_addrs {
+        vs_ip4_t v4[VS_NET_ADDRS_MAX];
+        size_t n4;
+        vs_ip6_t v6[VS_NET_ADDRS_MAX];
+        size_t n6;
+};
 struct vsd_net_start {
         vs_net_t *net;
         const char *name;
-        vs_ip4_t addrs[VS_NET_ADDRS_MAX];
-        size_t naddrs;
+        struct vsd_net_addrs addrs;
         int (*hook)(void *arg, pid_t pid, vs_error_t *err); /* NULL: no network */
         unsigned created; /* /etc files this start made (VS_ETC_CREATED_*) */
         /* for the /etc files: the upper layer, absolute, as the VPS's
@@ -166,12 +173,13 @@ struct vsd_net_start {
         char upper[4096];
         char hostname[65];
         char nameserver[256];
+        char searchdomain[256];
         uid_t root_id;
 };
 int vsd_net_init(struct vsd *d, vs_error_t *err);
-int vsd_net_parse_ips(const char *text, vs_ip4_t *addrs, size_t *n, vs_error_t *err);
+int vsd_net_parse_ips(const char *text, struct vsd_net_addrs *out, vs_error_t *err);
 /* The config's "ip" value for a new VPS: the given addresses, checked
- * against the pool and every other VPS, or the pool's lowest free one. */
+ * against the pools and every other VPS, or the pools' lowest free ones. */
 char *vsd_net_assign(struct vsd *d, char *const *given, size_t ngiven, vs_error_t *err);
 /* Reads the config's addresses and writes the VPS's /etc files. */
 int vsd_net_prepare(struct vsd *d, struct vps *v, const vs_kv_t *config,
@@ -179,6 +187,19 @@ int vsd_net_prepare(struct vsd *d, struct vps *v, const vs_kv_t *config,
 void vsd_net_stopped(struct vsd *d, struct vps *v);
 /* A start failed: delete the veth and the /etc files the start made. */
 void vsd_net_abort(struct vsd *d, struct vps *v, const struct vsd_net_start *start);
+/* vsctl set's network part: addresses added (--ipadd) and removed (--ipdel
+ * ADDR or "all"), name servers and search domains replaced (NULL: kept).
+ * Checked whole before anything changes; live on a running VPS (eth0, host
+ * routes, /etc/hosts and /etc/resolv.conf), then saved in its config. */
+struct vsd_net_change {
+        char *const *ipadd;
+        size_t nipadd;
+        char *const *ipdel;
+        size_t nipdel;
+        const char *nameserver;
+        const char *searchdomain;
+};
+int vsd_net_set(struct vsd *d, struct vps *v, const struct vsd_net_change *change, vs_error_t *err);
 /* Deletes the veths of VPS that are not running (after adoption). */
 void vsd_net_sweep(struct vsd *d);
 

@@ -50,6 +50,37 @@ int vs_pool4_is_host(const vs_pool4_t *pool, uint32_t addr);
 int vs_pool4_next(const vs_pool4_t *pool, const uint32_t *used, size_t n, uint32_t *out,
                   vs_error_t *err);
 
+/* An IPv6 address and its prefix length. */
+typedef struct {
+        unsigned char addr[16];
+        unsigned prefix;
+} vs_ip6_t;
+
+/* Whether text looks like an IPv6 address (has a colon): which parser. */
+int vs_ip_is_v6(const char *text);
+/* Like vs_ip4_parse, for IPv6 (prefix 0..128). */
+int vs_ip6_parse(const char *text, int default_prefix, vs_ip6_t *out, vs_error_t *err);
+/* Compressed form, with "/len" if with_prefix; buf needs 44 bytes. */
+void vs_ip6_format(const vs_ip6_t *ip, int with_prefix, char *buf, size_t size);
+int vs_ip6_equal(const unsigned char a[16], const unsigned char b[16]);
+/* Not unspecified, loopback, multicast, link-local or IPv4-mapped. */
+int vs_ip6_is_unicast(const unsigned char a[16]);
+
+/* An IPv6 pool: a /64 to /126 network; its gateway is network + 1. */
+typedef struct {
+        vs_ip6_t net;
+        unsigned char gateway[16];
+} vs_pool6_t;
+
+int vs_pool6_parse(const char *text, vs_pool6_t *pool, vs_error_t *err);
+int vs_pool6_contains(const vs_pool6_t *pool, const unsigned char addr[16]);
+/* In the pool and neither its network (subnet-router anycast) nor gateway. */
+int vs_pool6_is_host(const vs_pool6_t *pool, const unsigned char addr[16]);
+/* The lowest host address of the pool not in used[0..n) (any order; those
+ * outside the pool are ignored). */
+int vs_pool6_next(const vs_pool6_t *pool, const vs_ip6_t *used, size_t n, vs_ip6_t *out,
+                  vs_error_t *err);
+
 /* ---- names ---- */
 
 /* "vs-NAME", or for a name too long for an interface "vs-" + its first 3
@@ -67,12 +98,14 @@ typedef struct {
         enum vs_net_mode mode;
         char bridge[VS_IFNAME_MAX];
         vs_pool4_t pool4;
+        int has_pool6; /* IPv6 is opt-in: only with a pool6 in vsd.conf */
+        vs_pool6_t pool6;
         unsigned mtu;
 } vs_net_conf_t;
 
-/* Reads network_mode, bridge, pool4 and mtu from `path` below `dirfd`;
- * a missing file or key takes the default (bridge vsbr0, 10.77.0.0/16,
- * MTU 1500). */
+/* Reads network_mode, bridge, pool4, pool6 and mtu from `path` below
+ * `dirfd`; a missing file or key takes the default (bridge vsbr0,
+ * 10.77.0.0/16, no IPv6, MTU 1500). */
 int vs_net_conf_load(int dirfd, const char *path, vs_net_conf_t *conf, vs_error_t *err);
 const char *vs_net_mode_name(enum vs_net_mode mode);
 
@@ -88,12 +121,20 @@ struct vs_net_vps {
         const char *name;
         const vs_ip4_t *addrs; /* the first one carries the default route */
         size_t naddrs;
+        const vs_ip6_t *addrs6;
+        size_t naddrs6;
 };
 
 /* Creates the VPS's veth pair with its guest side as eth0 in the network
  * namespace of `pid`, and configures both sides. On failure nothing of it is
  * left in vsd's namespace. */
 int vs_net_vps_setup(vs_net_t *net, const struct vs_net_vps *vps, pid_t pid, vs_error_t *err);
+/* A running VPS's addresses change from `was` to `now` (same name): new
+ * ones are added on eth0 (and routed, on the host), the missing ones
+ * removed, the default routes kept. From no address to some it sets the
+ * network up; from some to none it tears it down. */
+int vs_net_vps_readdress(vs_net_t *net, const struct vs_net_vps *was, const struct vs_net_vps *now,
+                         pid_t pid, vs_error_t *err);
 /* Deletes the VPS's host-side veth (and with it the guest side); a veth that
  * is already gone is not an error. */
 int vs_net_vps_teardown(vs_net_t *net, const char *name, vs_error_t *err);
@@ -111,12 +152,26 @@ int vs_net_sweep(vs_net_t *net, int (*keep)(const char *ifname, void *arg), void
 
 /* ---- files in the VPS ---- */
 
-/* Writes etc/hostname, etc/hosts and, with nameservers (blank-separated),
- * etc/resolv.conf below the VPS's upper layer `upper_fd`, owned by uid:gid
- * (the VPS's root). Never follows a symlink the VPS may have planted. */
-int vs_net_write_etc(int upper_fd, uid_t uid, gid_t gid, const char *hostname,
-                     const vs_ip4_t *addrs, size_t naddrs, const char *nameservers,
+/* What a VPS's /etc files say. */
+struct vs_net_etc {
+        const char *hostname;
+        const vs_ip4_t *addrs;
+        size_t naddrs;
+        const vs_ip6_t *addrs6;
+        size_t naddrs6;
+        const char *nameservers;   /* blank-separated, or NULL */
+        const char *searchdomains; /* blank-separated, or NULL */
+};
+
+/* Writes etc/hostname, etc/hosts and, with name servers or search domains,
+ * etc/resolv.conf below `root_fd` (the VPS's upper layer before its start,
+ * or its root while it runs), owned by uid:gid (the VPS's root). Never
+ * follows a symlink the VPS may have planted. */
+int vs_net_write_etc(int root_fd, uid_t uid, gid_t gid, const struct vs_net_etc *etc,
                      unsigned *created, vs_error_t *err);
+/* Only etc/resolv.conf (for a live change of name servers). */
+int vs_net_write_resolv(int root_fd, uid_t uid, gid_t gid, const struct vs_net_etc *etc,
+                        vs_error_t *err);
 /* What vs_net_write_etc made that was not there before: a failed start
  * removes it again, so that it leaves the VPS's layer as it found it. */
 #define VS_ETC_CREATED_DIR 1U

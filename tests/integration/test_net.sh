@@ -136,11 +136,12 @@ test_etc_files_owned_by_vps_root() {
 
 test_pool_unique_persistent_released() {
         local i before after first fresh
-        for i in $(seq 1 50); do
+        for i in $(seq 1 200); do
                 vs create "p$i" --template busybox >/dev/null
         done
         before=$(vs list -a -H -o name,ip | sort)
-        expect_eq 50 "$(echo "$before" | awk '{print $2}' | sort -u | wc -l)" "50 unique addresses"
+        expect_eq 200 "$(echo "$before" | awk '{print $2}' | sort -u | wc -l)" \
+                "200 unique addresses"
         restart_vsd
         after=$(vs list -a -H -o name,ip | sort)
         expect_eq "$before" "$after" "addresses survive a restart"
@@ -150,9 +151,124 @@ test_pool_unique_persistent_released() {
         fresh=$(addr_of fresh)
         expect_eq "$first" "$fresh" "a destroyed VPS's address goes back to the pool"
         vs destroy fresh
-        for i in $(seq 2 50); do
+        for i in $(seq 2 200); do
                 vs destroy "p$i"
         done
+}
+
+# use_conf TEXT: vsd.conf says TEXT from the next (re)start of vsd on.
+use_conf() {
+        stop_vsd
+        mkdir -p "$R/etc/paene"
+        printf '%s' "$1" >"$R/etc/paene/vsd.conf"
+        start_vsd || fail "vsd did not start with: $1"
+}
+
+# The VPS's first IPv6 address, without its prefix.
+addr6_of() {
+        vs status --json "$1" | python3 -c 'import json,sys; print([a for a in json.load(sys.stdin)["ip"].split() if ":" in a][0].split("/")[0])'
+}
+
+test_ipv6_bridge() {
+        local a6 b6 out
+        use_conf $'pool6 = fd77:1::/64\n'
+        vs create a6 --template busybox
+        vs create b6 --template busybox --ipadd 10.77.6.6 --ipadd fd77:1::66
+        expect_contains "$(vs status --json a6)" "fd77:1::2/64" "the pool's first IPv6 address"
+        grep -q '^ip = 10.77.6.6/16 fd77:1::66/64$' "$(vps_dir b6)/config" ||
+                fail "config ip: $(grep '^ip' "$(vps_dir b6)/config")"
+        expect_rc 2 "outside pool6 in bridge mode" -- vs create x6 --template busybox \
+                --ipadd 2001:db8::7
+        expect_contains "$ERR" "outside pool6" "message says why"
+        expect_rc 2 "pool6 gateway" -- vs create x6 --template busybox --ipadd fd77:1::1
+        expect_rc 2 "link-local" -- vs create x6 --template busybox --ipadd fe80::5
+        expect_rc 2 "malformed" -- vs create x6 --template busybox --ipadd fd77::1::5
+        expect_contains "$ERR" "fd77::1::5" "message names the address"
+        expect_rc 4 "in use" -- vs create x6 --template busybox --ipadd fd77:1::66
+        expect_rc 3 "nothing was created" -- vs status x6
+        vs start a6
+        vs start b6
+        a6=$(addr6_of a6)
+        b6=$(addr6_of b6)
+        expect_contains "$(vs exec a6 -- ip -6 addr show dev eth0)" "$a6/64" "address on eth0"
+        expect_contains "$(vs exec a6 -- ip -6 route show default)" "via fd77:1::1" \
+                "IPv6 default route via the pool6 gateway"
+        expect_rc 0 "a6 pings b6 over IPv6" -- vs exec a6 -- ping -6 -c 1 -W 3 "$b6"
+        expect_rc 0 "vsd's namespace pings a6" -- in_host busybox ping -6 -c 1 -W 3 "$a6"
+        serve b6 7006 hello-v6
+        out=$(fetch vs exec a6 -- nc "$b6" 7006)
+        expect_eq hello-v6 "$out" "TCP over IPv6 through the bridge"
+        expect_contains "$(vs exec b6 -- cat /etc/hosts)" "fd77:1::66	b6" "IPv6 in /etc/hosts"
+        vs destroy --force a6
+        vs destroy --force b6
+        use_conf ''
+}
+
+test_live_ipadd_ipdel() {
+        local first out
+        vs create l1 --template busybox --ipadd 10.77.5.1
+        vs create l2 --template busybox --ipadd 10.77.5.2
+        vs start l1
+        vs start l2
+        vs set l1 --ipadd 10.77.5.11
+        expect_contains "$(vs exec l1 -- ip -4 addr show eth0)" "10.77.5.11/16" "added live"
+        expect_rc 0 "l2 reaches the new address" -- vs exec l2 -- ping -c 1 -W 3 10.77.5.11
+        expect_contains "$(vs exec l1 -- cat /etc/hosts)" "10.77.5.11	l1" "/etc/hosts updated"
+        grep -q '^ip = 10.77.5.1/16 10.77.5.11/16$' "$(vps_dir l1)/config" || fail "not saved"
+        # checked whole before anything changes
+        expect_rc 4 "address of another VPS" -- vs set l1 --ipadd 10.77.5.2
+        expect_rc 2 "an address l1 does not hold" -- vs set l1 --ipdel 10.77.5.99
+        expect_contains "$ERR" "no such address" "message says why"
+        expect_rc 2 "malformed" -- vs set l1 --ipdel 10.77.5
+        expect_rc 2 "--no-save with addresses" -- vs set l1 --no-save --ipadd 10.77.5.12
+        grep -q '^ip = 10.77.5.1/16 10.77.5.11/16$' "$(vps_dir l1)/config" || fail "changed"
+        vs set l1 --ipdel 10.77.5.1
+        expect_eq "" "$(vs exec l1 -- ip -4 addr show eth0 | grep 10.77.5.1/ || true)" "removed"
+        expect_rc 1 "the removed address answers no more" -- vs exec l2 -- ping -c 1 -W 1 10.77.5.1
+        expect_rc 0 "l1 keeps its default route" -- vs exec l1 -- ping -c 1 -W 3 10.77.0.1
+        # the freed address can go to another VPS
+        vs create l3 --template busybox --ipadd 10.77.5.1
+        vs destroy l3
+        # all addresses off: eth0 goes; one back: it comes back
+        vs set l1 --ipdel all
+        expect_eq "lo" "$(vs exec l1 -- ls /sys/class/net)" "no eth0 without addresses"
+        expect_eq "" "$(paene_veths | grep -x vs-l1 || true)" "veth deleted"
+        vs set l1 --ipadd 10.77.5.12
+        expect_rc 0 "l2 reaches l1 again" -- vs exec l2 -- ping -c 1 -W 3 10.77.5.12
+        # name servers and search domains, live
+        vs set l1 --nameserver 192.0.2.53 --searchdomain example.net --searchdomain corp.example
+        out=$(vs exec l1 -- cat /etc/resolv.conf)
+        expect_contains "$out" "nameserver 192.0.2.53" "name server live"
+        expect_contains "$out" "search example.net corp.example" "search domains live"
+        expect_rc 2 "bad search domain" -- vs set l1 --searchdomain 'bad_domain!'
+        expect_contains "$ERR" "--searchdomain" "message names the option"
+        # a stopped VPS: saved, applied at start
+        vs stop --fast l1
+        vs set l1 --ipadd 10.77.5.13
+        vs start l1
+        expect_contains "$(vs exec l1 -- ip -4 addr show eth0)" "10.77.5.13/16" "applied at start"
+        expect_contains "$(vs exec l1 -- cat /etc/resolv.conf)" "search example.net corp.example" \
+                "search domains at start"
+        vs destroy --force l1
+        vs destroy --force l2
+}
+
+test_stats_and_top_show_traffic() {
+        local json out
+        vs create t1 --template busybox --ipadd 10.77.4.1
+        vs create t2 --template busybox --ipadd 10.77.4.2
+        vs start t1
+        vs start t2
+        vs exec t1 -- ping -c 3 -i 0.2 -s 1000 -W 3 10.77.4.2 >/dev/null
+        json=$(vs stats --json t1)
+        python3 -c 'import json,sys; s=json.loads(sys.argv[1]); assert s["tx_bytes"] >= 3000 and s["tx_packets"] >= 3 and s["rx_bytes"] >= 3000, s' "$json" ||
+                fail "stats --json: $json"
+        expect_contains "$(vs stats t1)" "net out" "stats shows traffic"
+        out=$(vs top --once -d 100ms)
+        expect_contains "$(echo "$out" | head -1)" "NET_OUT" "top has network columns"
+        [ "$(echo "$out" | awk '$1 == "t1" {print $8}')" != "0B" ] || fail "top: $out"
+        vs destroy --force t1
+        vs destroy --force t2
 }
 
 test_restart_adopts_and_sweeps() {
@@ -220,6 +336,35 @@ test_routed_mode() {
         vs destroy --force r1
         vs destroy --force r2
         expect_eq "" "$(in_host ip route show 10.88.0.0/24 root 10.88.0.0/24)" "no host route left"
+}
+
+test_routed_mode_ipv6() {
+        local a b out
+        use_conf $'network_mode = routed\npool4 = 10.88.0.0/24\npool6 = fd88::/64\n'
+        vs create s61 --template busybox
+        vs create s62 --template busybox --ipadd 10.88.0.62 --ipadd 2001:db8:6::62
+        vs start s61
+        vs start s62
+        a=$(addr6_of s61)
+        b=$(addr6_of s62)
+        expect_eq fd88::2 "$a" "first address of pool6"
+        expect_contains "$(vs exec s61 -- ip -6 addr show eth0)" "$a/128" "a /128 in the VPS"
+        expect_contains "$(vs exec s61 -- ip -6 route show default)" "via fe80::1" \
+                "default route via the host side's link-local gateway"
+        expect_contains "$(in_host ip -6 route show "$b")" "dev vs-s62" "host route to s62"
+        expect_rc 0 "s61 pings s62 (outside the pool) over IPv6" -- \
+                vs exec s61 -- ping -6 -c 1 -W 3 "$b"
+        serve s62 7062 hello-routed-v6
+        out=$(fetch in_host busybox nc "$b" 7062)
+        expect_eq hello-routed-v6 "$out" "TCP from vsd's namespace over IPv6, routed"
+        vs set s61 --ipadd fd88::61
+        expect_rc 0 "an IPv6 address added live is routed" -- \
+                vs exec s62 -- ping -6 -c 1 -W 3 fd88::61
+        vs set s61 --ipdel fd88::61
+        expect_eq "" "$(in_host ip -6 route show fd88::61)" "its host route goes with it"
+        vs destroy --force s61
+        vs destroy --force s62
+        expect_eq "" "$(in_host ip -6 route show fd88::/64 root fd88::/64)" "no IPv6 route left"
 }
 
 test_zz_nothing_left_after_destroy() {

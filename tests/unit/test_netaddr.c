@@ -238,12 +238,17 @@ static void test_conf(void **state)
         assert_string_equal(conf.bridge, "vsbr0");
         assert_int_equal(conf.pool4.net.addr, IP(10, 77, 0, 0));
         assert_int_equal(conf.mtu, 1500);
+        assert_false(conf.has_pool6); /* IPv6 is opt-in */
 
-        assert_int_equal(write_conf("network_mode = routed\npool4 = 10.88.0.0/24\nmtu = 9000\n",
+        assert_int_equal(write_conf("network_mode = routed\npool4 = 10.88.0.0/24\nmtu = 9000\n"
+                                    "pool6 = fd88::/64\n",
                                     path, sizeof(path)),
                          0);
         assert_int_equal(vs_net_conf_load(AT_FDCWD, path, &conf, &err), 0);
         unlink(path);
+        assert_true(conf.has_pool6);
+        assert_int_equal(conf.pool6.net.prefix, 64);
+        assert_int_equal(conf.pool6.gateway[15], 1);
         assert_int_equal(conf.mode, VS_NET_ROUTED);
         assert_int_equal(conf.pool4.gateway, IP(10, 88, 0, 1));
         assert_int_equal(conf.mtu, 9000);
@@ -256,6 +261,9 @@ static void test_conf(void **state)
         unlink(path);
         assert_int_equal(write_conf("pool4 = 10.88.0.5/24\n", path, sizeof(path)), 0);
         assert_usage_error(vs_net_conf_load(AT_FDCWD, path, &conf, &err), &err, "host bits");
+        unlink(path);
+        assert_int_equal(write_conf("pool6 = fd88::/56\n", path, sizeof(path)), 0);
+        assert_usage_error(vs_net_conf_load(AT_FDCWD, path, &conf, &err), &err, "pool6");
         unlink(path);
 }
 
@@ -275,6 +283,79 @@ static char *read_all(const char *path)
         return buf;
 }
 
+static void test_ip6_parse(void **state)
+{
+        vs_ip6_t ip;
+        vs_error_t err = { 0 };
+        char buf[64];
+
+        (void)state;
+        assert_true(vs_ip_is_v6("fd77::2"));
+        assert_false(vs_ip_is_v6("10.77.0.2"));
+        assert_int_equal(vs_ip6_parse("2001:DB8:0:0::7/64", -1, &ip, &err), 0);
+        assert_int_equal(ip.prefix, 64);
+        vs_ip6_format(&ip, 1, buf, sizeof(buf));
+        assert_string_equal(buf, "2001:db8::7/64");
+        assert_int_equal(vs_ip6_parse("fd77::2", 128, &ip, &err), 0);
+        assert_int_equal(ip.prefix, 128);
+        assert_usage_error(vs_ip6_parse("fd77::2/129", 128, &ip, &err), &err, "/129");
+        assert_usage_error(vs_ip6_parse("fd77:::2", 128, &ip, &err), &err, "fd77:::2");
+        assert_usage_error(vs_ip6_parse("fd77::2", -1, &ip, &err), &err, "prefix");
+        assert_usage_error(vs_ip6_parse("10.0.0.1", 128, &ip, &err), &err, "IPv6");
+        assert_int_equal(vs_ip6_parse("fe80::1", 128, &ip, &err), 0);
+        assert_false(vs_ip6_is_unicast(ip.addr)); /* link-local */
+        assert_int_equal(vs_ip6_parse("ff02::1", 128, &ip, &err), 0);
+        assert_false(vs_ip6_is_unicast(ip.addr));
+        assert_int_equal(vs_ip6_parse("::1", 128, &ip, &err), 0);
+        assert_false(vs_ip6_is_unicast(ip.addr));
+        assert_int_equal(vs_ip6_parse("::ffff:10.0.0.1", 128, &ip, &err), 0);
+        assert_false(vs_ip6_is_unicast(ip.addr));
+        assert_int_equal(vs_ip6_parse("2001:db8::1", 128, &ip, &err), 0);
+        assert_true(vs_ip6_is_unicast(ip.addr));
+}
+
+static void test_pool6(void **state)
+{
+        vs_pool6_t pool;
+        vs_ip6_t used[3], next, ip;
+        vs_error_t err = { 0 };
+        char buf[64];
+
+        (void)state;
+        assert_int_equal(vs_pool6_parse("fd77:1::/64", &pool, &err), 0);
+        memcpy(ip.addr, pool.gateway, 16);
+        ip.prefix = 64;
+        vs_ip6_format(&ip, 0, buf, sizeof(buf));
+        assert_string_equal(buf, "fd77:1::1");
+        assert_usage_error(vs_pool6_parse("fd77:1::1/64", &pool, &err), &err, "host bits");
+        assert_usage_error(vs_pool6_parse("fd77:1::/48", &pool, &err), &err, "/64");
+        assert_usage_error(vs_pool6_parse("fe80::/64", &pool, &err), &err, "link-local");
+        assert_int_equal(vs_pool6_parse("fd77:1::/64", &pool, &err), 0);
+        assert_false(vs_pool6_is_host(&pool, pool.net.addr));
+        assert_false(vs_pool6_is_host(&pool, pool.gateway));
+        /* the lowest free host after the gateway; outsiders are ignored */
+        assert_int_equal(vs_ip6_parse("fd77:1::2", 128, &used[0], NULL), 0);
+        assert_int_equal(vs_ip6_parse("fd77:2::3", 128, &used[1], NULL), 0);
+        assert_int_equal(vs_ip6_parse("fd77:1::4", 128, &used[2], NULL), 0);
+        assert_int_equal(vs_pool6_next(&pool, used, 3, &next, &err), 0);
+        vs_ip6_format(&next, 1, buf, sizeof(buf));
+        assert_string_equal(buf, "fd77:1::3/64");
+        assert_true(vs_pool6_is_host(&pool, next.addr));
+        assert_int_equal(vs_ip6_parse("fd77:1::3", 128, &used[1], NULL), 0);
+        assert_int_equal(vs_pool6_next(&pool, used, 3, &next, &err), 0);
+        vs_ip6_format(&next, 0, buf, sizeof(buf));
+        assert_string_equal(buf, "fd77:1::5");
+        /* a /126 holds the network, the gateway and two hosts */
+        assert_int_equal(vs_pool6_parse("fd77:1::/126", &pool, &err), 0);
+        assert_int_equal(vs_ip6_parse("fd77:1::2", 128, &used[0], NULL), 0);
+        assert_int_equal(vs_ip6_parse("fd77:1::3", 128, &used[1], NULL), 0);
+        assert_int_equal(vs_pool6_next(&pool, used, 1, &next, &err), 0);
+        assert_int_equal(next.addr[15], 3);
+        assert_int_equal(vs_pool6_next(&pool, used, 2, &next, &err), -1);
+        assert_int_equal(err.errnum, ENOSPC);
+        assert_non_null(strstr(err.msg, "exhausted"));
+}
+
 static void test_etc_files(void **state)
 {
         char dir[] = "/tmp/paene-unit-etc.XXXXXX", path[256];
@@ -288,19 +369,33 @@ static void test_etc_files(void **state)
         assert_non_null(mkdtemp(dir));
         fd = open(dir, O_RDONLY | O_DIRECTORY);
         assert_true(fd >= 0);
-        assert_int_equal(vs_net_write_etc(fd, getuid(), getgid(), "web1.example.org", &ip, 1,
-                                          "192.0.2.53 2001:db8::53", &created, &err),
-                         0);
+        vs_ip6_t ip6;
+        struct vs_net_etc etc = {
+                .hostname = "web1.example.org",
+                .addrs = &ip,
+                .naddrs = 1,
+                .addrs6 = &ip6,
+                .naddrs6 = 1,
+                .nameservers = "192.0.2.53 2001:db8::53",
+                .searchdomains = "example.org corp.example",
+        };
+
+        assert_int_equal(vs_ip6_parse("fd77::9/64", -1, &ip6, &err), 0);
+        assert_int_equal(vs_net_write_etc(fd, getuid(), getgid(), &etc, &created, &err), 0);
         assert_int_equal(created, VS_ETC_CREATED_DIR | VS_ETC_CREATED_FILE(0) |
                                           VS_ETC_CREATED_FILE(1) | VS_ETC_CREATED_FILE(2));
         snprintf(path, sizeof(path), "%s/etc/hosts", dir);
         text = read_all(path);
         assert_non_null(text);
         assert_non_null(strstr(text, "10.77.0.9\tweb1.example.org web1\n"));
+        assert_non_null(strstr(text, "fd77::9\tweb1.example.org web1\n"));
         snprintf(path, sizeof(path), "%s/etc/hostname", dir);
         assert_string_equal(read_all(path), "web1.example.org\n");
         snprintf(path, sizeof(path), "%s/etc/resolv.conf", dir);
-        assert_non_null(strstr(read_all(path), "nameserver 2001:db8::53\n"));
+        text = read_all(path);
+        assert_non_null(strstr(text, "nameserver 2001:db8::53\n"));
+        assert_non_null(strstr(text, "nameserver 192.0.2.53\n"));
+        assert_non_null(strstr(text, "\nsearch example.org corp.example\n"));
         /* a failed start takes back what it made, and only that */
         vs_net_undo_etc(fd, created);
         snprintf(path, sizeof(path), "%s/etc", dir);
@@ -314,6 +409,7 @@ static void test_etc_symlinks_not_followed(void **state)
         char dir[] = "/tmp/paene-unit-etc.XXXXXX", outside[] = "/tmp/paene-unit-out.XXXXXX";
         char path[256], target[256];
         vs_ip4_t ip = { IP(10, 77, 0, 9), 16 };
+        struct vs_net_etc etc = { .hostname = "w", .addrs = &ip, .naddrs = 1 };
         vs_error_t err = { 0 };
         unsigned created = 0;
         struct stat st;
@@ -327,8 +423,7 @@ static void test_etc_symlinks_not_followed(void **state)
         /* etc itself a symlink out of the layer: refused */
         snprintf(path, sizeof(path), "%s/etc", dir);
         assert_int_equal(symlink(outside, path), 0);
-        assert_true(vs_net_write_etc(fd, getuid(), getgid(), "w", &ip, 1, NULL, &created, &err) <
-                    0);
+        assert_true(vs_net_write_etc(fd, getuid(), getgid(), &etc, &created, &err) < 0);
         snprintf(target, sizeof(target), "%s/hosts", outside);
         assert_int_equal(access(target, F_OK), -1);
         unlink(path);
@@ -336,8 +431,7 @@ static void test_etc_symlinks_not_followed(void **state)
         assert_int_equal(mkdir(path, 0755), 0);
         snprintf(path, sizeof(path), "%s/etc/hosts", dir);
         assert_int_equal(symlink(target, path), 0);
-        assert_int_equal(
-                vs_net_write_etc(fd, getuid(), getgid(), "w", &ip, 1, NULL, &created, &err), 0);
+        assert_int_equal(vs_net_write_etc(fd, getuid(), getgid(), &etc, &created, &err), 0);
         assert_int_equal(access(target, F_OK), -1);
         assert_int_equal(lstat(path, &st), 0);
         assert_true(S_ISREG(st.st_mode));
@@ -365,6 +459,8 @@ int main(void)
                 cmocka_unit_test(test_ifname),
                 cmocka_unit_test(test_mac),
                 cmocka_unit_test(test_conf),
+                cmocka_unit_test(test_ip6_parse),
+                cmocka_unit_test(test_pool6),
                 cmocka_unit_test(test_etc_files),
                 cmocka_unit_test(test_etc_symlinks_not_followed),
         };
