@@ -123,8 +123,7 @@ int vs_pool6_parse(const char *text, vs_pool6_t *pool, vs_error_t *err)
                                      "pool6 '%s': the prefix must be /64 to /126", text);
         if (low64(net.addr) << (net.prefix - 64) != 0)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
-                                     "pool6 '%s' is not a network address (host bits set)",
-                                     text);
+                                     "pool6 '%s' is not a network address (host bits set)", text);
         if (net.addr[0] == 0xff || (net.addr[0] == 0xfe && (net.addr[1] & 0xc0) == 0x80))
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                      "pool6 '%s' is multicast or link-local", text);
@@ -157,8 +156,9 @@ int vs_pool6_next(const vs_pool6_t *pool, const vs_ip6_t *used, size_t n, vs_ip6
 {
         cleanup_free uint64_t *sorted = vs_xmalloc((n + 1) * sizeof(*sorted));
         uint64_t base = low64(pool->net.addr), candidate = base + 2;
-        uint64_t last = base | (pool->net.prefix == 64 ? UINT64_MAX
-                                                       : (UINT64_C(1) << (128 - pool->net.prefix)) - 1);
+        uint64_t last =
+                base | (pool->net.prefix == 64 ? UINT64_MAX
+                                               : (UINT64_C(1) << (128 - pool->net.prefix)) - 1);
         size_t k = 0;
 
         for (size_t i = 0; i < n; i++)

@@ -668,7 +668,7 @@ int vsd_vps_create(struct vsd *d, const char *name, const struct vsd_create_args
 
 static int write_clone_config(const vs_kv_t *src_config, int dirfd, const char *src,
                               const char *name, const char *hostname, unsigned long id_base,
-                              vs_error_t *err)
+                              const char *ip, vs_error_t *err)
 {
         cleanup_kv vs_kv_t config = { 0 };
         cleanup_free char *text = vs_kv_format(src_config);
@@ -676,6 +676,7 @@ static int write_clone_config(const vs_kv_t *src_config, int dirfd, const char *
         if (vs_kv_parse(text, &config, err) < 0)
                 return -1;
         vs_kv_set(&config, "name", name);
+        vs_kv_set(&config, "ip", ip);
         vs_kv_set(&config, "hostname", hostname ? hostname : name);
         if (id_base)
                 vs_kv_setf(&config, "id_base", "%lu", id_base);
@@ -719,6 +720,8 @@ int vsd_vps_clone(struct vsd *d, struct vps *src, const char *name, const char *
         cleanup_close int src_fd = -1;
         cleanup_close int dirfd = -1;
         const vs_disk_backend_t *disk;
+        cleanup_free char *ip = NULL;
+        const char *src_ip;
         vs_id_shift_t shift;
         struct stat st;
 
@@ -730,6 +733,13 @@ int vsd_vps_clone(struct vsd *d, struct vps *src, const char *name, const char *
         if (load_config(d, src->name, &src_config, err) < 0 ||
             clone_ids(d, &src_config, &shift, err) < 0)
                 return -1;
+        /* an address belongs to one VPS: the clone gets the pools' next
+         * free ones, unless the source has no network */
+        src_ip = vs_kv_get(&src_config, "ip");
+        ip = src_ip && src_ip[strspn(src_ip, " \t")] ? vsd_net_assign(d, NULL, 0, err)
+                                                     : vs_xstrdup("");
+        if (!ip)
+                return -1;
         if (!(disk = disk_of(d, src->name, err)) || (src_fd = open_vps_dir(d, src->name, err)) < 0)
                 return -1;
         vs_rmtree_at(d->vps_fd, creating, NULL);
@@ -738,7 +748,8 @@ int vsd_vps_clone(struct vsd *d, struct vps *src, const char *name, const char *
         dirfd = open_vps_dir(d, creating, err);
         if (dirfd < 0 || disk->clone(src_fd, dirfd, creating_path, &shift, err) < 0 ||
             own_layers(dirfd, disk, shift.to, err) < 0 ||
-            write_clone_config(&src_config, dirfd, src->name, name, hostname, shift.to, err) < 0) {
+            write_clone_config(&src_config, dirfd, src->name, name, hostname, shift.to, ip, err) <
+                    0) {
                 vs_rmtree_at(d->vps_fd, creating, NULL);
                 return -1;
         }

@@ -1985,7 +1985,8 @@ static const struct command commands[] = {
         { "clone", NULL, cmd_clone, "clone NAME NEW [--hostname H]",
           "Copy a stopped VPS into a new stopped VPS NEW on the same template: its own\n"
           "files (owners, modes, xattrs, hard links and special files kept; a disk image\n"
-          "stays sparse), its config and disk limit, with the new name.\n"
+          "stays sparse), its config and disk limit, with the new name and the\n"
+          "address pools' next free addresses (an address belongs to one VPS).\n"
           "  -n, --hostname H   hostname of NEW (default: NEW)\n" },
         { "start", NULL, cmd_start, "start NAME", "Start a stopped VPS.\n" },
         { "set", NULL, cmd_set,

@@ -40,6 +40,7 @@ link_groups() {
 }
 
 test_clone_copies_an_identical_independent_vps() {
+        local c1_ip c2_ip
         vs create c1 --template busybox --hostname c1.example
         vs start c1
         vs exec c1 -- sh -c '
@@ -67,7 +68,14 @@ test_clone_copies_an_identical_independent_vps() {
         grep -q '^hostname = c2.example$' "$(vps_dir c2)/config" || fail "hostname"
         grep -q '^name = c2$' "$(vps_dir c2)/config" || fail "name"
         grep -q '^hostname = c1.example$' "$(vps_dir c1)/config" || fail "source config changed"
+        # an address belongs to one VPS: the clone takes the pool's next one
+        c1_ip=$(awk -F' = ' '$1 == "ip" {print $2}' "$(vps_dir c1)/config")
+        c2_ip=$(awk -F' = ' '$1 == "ip" {print $2}' "$(vps_dir c2)/config")
+        [ -n "$c2_ip" ] && [ "$c1_ip" != "$c2_ip" ] || fail "clone's address: '$c2_ip' (source '$c1_ip')"
+        vs start c1
         vs start c2
+        expect_rc 0 "the clone reaches its source" -- vs exec c2 -- ping -c 1 -W 3 "${c1_ip%/*}"
+        vs stop --fast c1
         expect_eq "c2.example" "$(vs exec c2 -- hostname)" "hostname inside"
         expect_eq "data" "$(vs exec c2 -- cat /root/file)" "content"
         expect_eq "1234:5678 4750" "$(vs exec c2 -- stat -c '%u:%g %a' /root/file)" "owner, mode"
