@@ -186,9 +186,15 @@ static int handle_create(struct vsd *d, struct client *c, vs_request_t *req, vs_
         };
         cleanup_strv char **ipadd = NULL;
         cleanup_free char *nameserver = NULL;
+        struct vsd_rates rates;
 
-        if (create_net_args(req, &ipadd, &args.nipadd, &nameserver, err) < 0)
+        if (create_net_args(req, &ipadd, &args.nipadd, &nameserver, err) < 0 ||
+            vsd_net_rates_arg(req->args, &rates, err) < 0)
                 return -1;
+        if ((rates.out || rates.in) && args.nipadd >= 1 && strcmp(ipadd[0], "none") == 0)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                     "--rate-out and --rate-in need a network (not --ipadd none)");
+        args.rates = &rates;
         args.ipadd = ipadd;
         args.nameserver = nameserver;
         if (vsd_vps_create(d, req->name, &args, err) < 0)
@@ -318,19 +324,25 @@ static int handle_set(struct vsd *d, struct client *c, vs_request_t *req, vs_err
 {
         struct vps *v = find_named(d, req, err);
         const char *caps = vs_json_str(req->args, "capability");
+        int save = !vs_json_bool(req->args, "no_save");
+        struct vsd_rates rates;
         vs_limits_t changes;
         vs_caps_t check;
 
-        if (!v || limits_arg(req, &changes, err) < 0)
+        if (!v || limits_arg(req, &changes, err) < 0 ||
+            vsd_net_rates_arg(req->args, &rates, err) < 0)
                 return -1;
-        if (!changes.set && !caps)
+        if (!changes.set && !caps && !rates.set_out && !rates.set_in)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL, "no limit given");
         /* all of the request is checked before any of it changes anything */
         vs_caps_default(&check);
         if (caps && vs_caps_parse(caps, &check, err) < 0)
                 return -1;
-        if (changes.set &&
-            vsd_vps_set(d, v, &changes, !vs_json_bool(req->args, "no_save"), err) < 0)
+        if (vsd_net_rates_check(d, v, &rates, save, err) < 0)
+                return -1;
+        if (changes.set && vsd_vps_set(d, v, &changes, save, err) < 0)
+                return -1;
+        if (vsd_net_set_rates(d, v, &rates, save, err) < 0)
                 return -1;
         if (caps && vsd_vps_set_caps(d, v, caps, err) < 0)
                 return -1;

@@ -334,6 +334,28 @@ static int check_nameserver(struct ctx *ctx, const char *text, int *bad)
         return -1;
 }
 
+/* --rate-out and --rate-in, shared by create and set: checked here for exit
+ * code 2, sent as typed; vsd parses them again. */
+#define RATE_OUT_OPT 2000
+#define RATE_IN_OPT 2001
+#define RATE_HELP                                                                         \
+        "  --rate-out RATE    cap what the VPS sends, in bit/s with K M G (1000-based,\n" \
+        "                     as tc's kbit mbit gbit): 10M; 0 or none: no cap\n"          \
+        "  --rate-in RATE     cap what the VPS receives, the same way\n"
+
+static int take_rate(struct ctx *ctx, int opt, json_object *args)
+{
+        const char *option = opt == RATE_OUT_OPT ? "--rate-out" : "--rate-in";
+        vs_error_t err = { 0 };
+        uint64_t bits;
+
+        if (vs_rate_parse(optarg, option, &bits, &err) < 0)
+                return fail(ctx, &err);
+        json_object_object_add(args, opt == RATE_OUT_OPT ? "rate_out" : "rate_in",
+                               json_object_new_string(optarg));
+        return EXIT_OK;
+}
+
 /* Frees create's option arrays when it gives up. */
 static int create_fail(json_object *ipadd, json_object *ns, int rc)
 {
@@ -344,7 +366,9 @@ static int create_fail(json_object *ipadd, json_object *ns, int rc)
 
 static int cmd_create(struct ctx *ctx, int argc, char **argv)
 {
-        struct option opts[10 + VS_LIM_COUNT] = {
+        struct option opts[12 + VS_LIM_COUNT] = {
+                { "rate-out", required_argument, NULL, RATE_OUT_OPT },
+                { "rate-in", required_argument, NULL, RATE_IN_OPT },
                 { "template", required_argument, NULL, 't' },
                 { "hostname", required_argument, NULL, 'n' },
                 { "privileged", no_argument, NULL, 'P' },
@@ -356,13 +380,14 @@ static int cmd_create(struct ctx *ctx, int argc, char **argv)
         };
         const char *tmpl = NULL, *hostname = NULL;
         cleanup_json json_object *limits = json_object_new_object();
+        cleanup_json json_object *rates = json_object_new_object();
         json_object *args, *ipadd = json_object_new_array(), *ns = json_object_new_array();
         struct disk_opts disk = { 0 };
         vs_limits_t l = { 0 };
         vs_error_t err = { 0 };
         int opt, bad = 0, rc, privileged = 0;
 
-        add_limit_options(opts, 8); /* after the eight above */
+        add_limit_options(opts, 10); /* after the ten above */
         reset_getopt();
         while ((opt = next_opt(ctx, argc, argv, "t:n:h", opts, &bad)) != -1) {
                 if (bad || (opt == 'i' && check_ipadd(ctx, optarg, &bad) < 0) ||
@@ -378,7 +403,11 @@ static int cmd_create(struct ctx *ctx, int argc, char **argv)
                         json_object_array_add(ipadd, json_object_new_string(optarg));
                 else if (opt == 'N')
                         json_object_array_add(ns, json_object_new_string(optarg));
-                else if (opt >= LIMIT_OPT && (rc = take_limit(ctx, opt, &l, limits)) != EXIT_OK)
+                else if (opt >= LIMIT_OPT && opt < RATE_OUT_OPT &&
+                         (rc = take_limit(ctx, opt, &l, limits)) != EXIT_OK)
+                        return create_fail(ipadd, ns, rc);
+                else if ((opt == RATE_OUT_OPT || opt == RATE_IN_OPT) &&
+                         (rc = take_rate(ctx, opt, rates)) != EXIT_OK)
                         return create_fail(ipadd, ns, rc);
                 else
                         disk_option(&disk, opt);
@@ -402,18 +431,25 @@ static int cmd_create(struct ctx *ctx, int argc, char **argv)
         if (privileged)
                 json_object_object_add(args, "privileged", json_object_new_boolean(1));
         json_object_object_add(args, "limits", steal_ptr(limits));
+        json_object_object_foreach(rates, key, value)
+        {
+                json_object_object_add(args, key, json_object_get(value));
+        }
         disk_args(&disk, args);
         return simple_call(ctx, "create", ctx->name, args);
 }
 
 static int cmd_set(struct ctx *ctx, int argc, char **argv)
 {
-        struct option opts[4 + VS_LIM_COUNT] = {
+        struct option opts[6 + VS_LIM_COUNT] = {
+                { "rate-out", required_argument, NULL, RATE_OUT_OPT },
+                { "rate-in", required_argument, NULL, RATE_IN_OPT },
                 { "no-save", no_argument, NULL, 'N' },
                 { "capability", required_argument, NULL, 'C' },
                 { "help", no_argument, NULL, 'h' },
         };
         cleanup_json json_object *limits = json_object_new_object();
+        cleanup_json json_object *rates = json_object_new_object();
         cleanup_free char *caps = NULL;
         json_object *args;
         vs_limits_t l = { 0 };
@@ -421,14 +457,18 @@ static int cmd_set(struct ctx *ctx, int argc, char **argv)
         vs_error_t err = { 0 };
         int opt, bad = 0, rc, no_save = 0;
 
-        add_limit_options(opts, 3); /* after the three above */
+        add_limit_options(opts, 5); /* after the five above */
         vs_caps_default(&check);
         reset_getopt();
         while ((opt = next_opt(ctx, argc, argv, "h", opts, &bad)) != -1) {
                 if (bad)
                         return bad;
                 no_save |= opt == 'N';
-                if (opt >= LIMIT_OPT && (rc = take_limit(ctx, opt, &l, limits)) != EXIT_OK)
+                if (opt >= LIMIT_OPT && opt < RATE_OUT_OPT &&
+                    (rc = take_limit(ctx, opt, &l, limits)) != EXIT_OK)
+                        return rc;
+                if ((opt == RATE_OUT_OPT || opt == RATE_IN_OPT) &&
+                    (rc = take_rate(ctx, opt, rates)) != EXIT_OK)
                         return rc;
                 if (opt == 'C') {
                         char *joined;
@@ -442,10 +482,14 @@ static int cmd_set(struct ctx *ctx, int argc, char **argv)
         }
         if ((rc = take_name(ctx, argc, argv, "VPS name")) != EXIT_OK)
                 return rc;
-        if (!l.set && !caps)
-                return usage_error(ctx, "no limit or capability given");
+        if (!l.set && !caps && json_object_object_length(rates) == 0)
+                return usage_error(ctx, "no limit, rate or capability given");
         args = json_object_new_object();
         json_object_object_add(args, "limits", steal_ptr(limits));
+        json_object_object_foreach(rates, key, value)
+        {
+                json_object_object_add(args, key, json_object_get(value));
+        }
         if (caps)
                 json_object_object_add(args, "capability", json_object_new_string(caps));
         if (no_save)
@@ -645,12 +689,16 @@ static const struct option json_options[] = {
 
 /* "NAME exist running", or stopped with how it ended; OOM kills of the
  * current (or last) run are told in the same parentheses. */
-static void status_line(const char *name, const char *state, const char *exit_text, long long oom)
+static void status_line(const char *name, const char *state, const char *exit_text, long long oom,
+                        const char *rates)
 {
-        char why[128] = "", oom_text[64] = "";
+        char why[128] = "", oom_text[128] = "";
 
         if (oom > 0)
-                snprintf(oom_text, sizeof(oom_text), "%lld OOM kill%s", oom, oom == 1 ? "" : "s");
+                snprintf(oom_text, sizeof(oom_text), "%lld OOM kill%s%s%s", oom,
+                         oom == 1 ? "" : "s", *rates ? ", " : "", rates);
+        else
+                snprintf(oom_text, sizeof(oom_text), "%s", rates);
         if (state && strcmp(state, "stopped") != 0)
                 state = "running";
         else if (exit_text && strncmp(exit_text, "code ", 5) == 0)
@@ -669,6 +717,23 @@ static void status_line(const char *name, const char *state, const char *exit_te
         printf("\n");
 }
 
+/* "rate-out 10M, rate-in 20M": the caps of a VPS that has any. */
+static void rates_text(json_object *vps, char *buf, size_t size)
+{
+        long long out = vs_json_int(vps, "rate_out", 0), in = vs_json_int(vps, "rate_in", 0);
+        char out_text[24], in_text[24];
+
+        *buf = '\0';
+        vs_rate_format(out > 0 ? (uint64_t)out : 0, out_text, sizeof(out_text));
+        vs_rate_format(in > 0 ? (uint64_t)in : 0, in_text, sizeof(in_text));
+        if (out > 0 && in > 0)
+                snprintf(buf, size, "rate-out %s, rate-in %s", out_text, in_text);
+        else if (out > 0)
+                snprintf(buf, size, "rate-out %s", out_text);
+        else if (in > 0)
+                snprintf(buf, size, "rate-in %s", in_text);
+}
+
 static int cmd_status(struct ctx *ctx, int argc, char **argv)
 {
         cleanup_json json_object *reply = NULL;
@@ -676,6 +741,7 @@ static int cmd_status(struct ctx *ctx, int argc, char **argv)
         vs_error_t err = { 0 };
         int opt, bad = 0, rc, as_json = 0;
         const char *state, *exit_text;
+        char rates[80];
 
         reset_getopt();
         while ((opt = next_opt(ctx, argc, argv, "jh", json_options, &bad)) != -1) {
@@ -697,7 +763,8 @@ static int cmd_status(struct ctx *ctx, int argc, char **argv)
         }
         state = vs_json_str(vps, "state");
         exit_text = vs_json_str(vps, "exit");
-        status_line(ctx->name, state, exit_text, vs_json_int(vps, "oom_kills", 0));
+        rates_text(vps, rates, sizeof(rates));
+        status_line(ctx->name, state, exit_text, vs_json_int(vps, "oom_kills", 0), rates);
         return EXIT_OK;
 }
 
@@ -1864,7 +1931,7 @@ static const struct command commands[] = {
         { "create", NULL, cmd_create,
           "create NAME --template T [--hostname H] [--privileged] [--ipadd A[/P]]...\n"
           "       [--nameserver IP]... [--diskspace SIZE[:HARD]] [--diskinodes N[:HARD]]\n"
-          "       [LIMIT-OPTIONS...]",
+          "       [--rate-out RATE] [--rate-in RATE] [LIMIT-OPTIONS...]",
           "Create a stopped VPS from template T, with the limits given (vzctl's names;\n"
           "kept in its config as key = value, e.g. cpu_burst = 50ms). It gets its own\n"
           "range of 65536 host ids (its root is an unprivileged id on the host) and its\n"
@@ -1887,7 +1954,7 @@ static const struct command commands[] = {
           "  --diskinodes N[:HARD]\n"
           "                     limit the number of files to about HARD (the image's inode\n"
           "                     count, rounded up; default one per 16K of "
-          "--diskspace)\n" LIMIT_HELP },
+          "--diskspace)\n" RATE_HELP LIMIT_HELP },
         { "resize", NULL, cmd_resize, "resize NAME --diskspace SIZE[:HARD]",
           "Change the disk limit of a VPS created with one. Growing works while the VPS\n"
           "runs; shrinking needs it stopped and its files to fit.\n"
@@ -1899,15 +1966,16 @@ static const struct command commands[] = {
           "  -n, --hostname H   hostname of NEW (default: NEW)\n" },
         { "start", NULL, cmd_start, "start NAME", "Start a stopped VPS.\n" },
         { "set", NULL, cmd_set,
-          "set NAME [--no-save] [--capability CAP:on|off]... LIMIT-OPTIONS...",
-          "Change limits: at once on a running VPS (in its cgroup), and in its config\n"
-          "(applied at every start) unless --no-save. Values are checked first; a bad\n"
-          "one changes nothing.\n"
+          "set NAME [--no-save] [--capability CAP:on|off]... [--rate-out RATE]\n"
+          "       [--rate-in RATE] LIMIT-OPTIONS...",
+          "Change limits: at once on a running VPS (in its cgroup; bandwidth caps on\n"
+          "its host-side veth), and in its config (applied at every start) unless\n"
+          "--no-save. Values are checked first; a bad one changes nothing.\n"
           "  --no-save          change the running VPS only\n"
           "  --capability CAP:on|off\n"
           "                     keep (on) or drop (off) a capability from the VPS's\n"
           "                     set, e.g. net_raw:off (saved; applies at the next "
-          "start)\n" LIMIT_HELP },
+          "start)\n" RATE_HELP LIMIT_HELP },
         { "stop", NULL, cmd_stop, "stop NAME [--timeout S] [--fast]",
           "Stop a running VPS: send its init the stop signal, wait, then kill every\n"
           "process of the VPS.\n"
@@ -1924,7 +1992,9 @@ static const struct command commands[] = {
           "Print one line: NAME exist running|stopped, and how a stopped VPS ended;\n"
           "or NAME deleted (exit code 3) when there is no such VPS.\n"
           "  -j, --json         print every field as JSON\n"
-          "OOM kills in the current (or last) run are shown: (2 OOM kills).\n" },
+          "OOM kills in the current (or last) run are shown: (2 OOM kills), and\n"
+          "bandwidth caps: (rate-out 10M, rate-in 20M); --json has them as rate_out\n"
+          "and rate_in in bit/s (0: none), in force while running, else configured.\n" },
         { "node", NULL, cmd_node, "node [--cpu-reserve CPU] [--ram-reserve SIZE] [--json]",
           "Show the node's capacity (CPUs, memory), its admission policy (reserve, or\n"
           "overbook FACTOR; set in <root>/etc/paene/vsd.conf), what the running VPS\n"
