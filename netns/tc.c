@@ -197,7 +197,8 @@ static int ensure_ifb(vs_net_t *net, const char *ifb, vs_error_t *err)
          * link.c); a kernel without IPv6 has no such file */
         snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", ifb);
         if (vs_write_string(AT_FDCWD, path, "1", &sysctl_err) < 0 && sysctl_err.errnum != ENOENT) {
-                *err = sysctl_err;
+                if (err)
+                        *err = sysctl_err;
                 return vs_error_wrap(err, "disable IPv6 on %s", ifb);
         }
         if (link_up(sock, ifindex, err) < 0)

@@ -249,10 +249,14 @@ int vsd_net_set_rates(struct vsd *d, struct vps *v, const struct vsd_rates *r, i
         if (!r->set_out && !r->set_in)
                 return 0;
         if (v->phase != PHASE_STOPPED && v->ifname[0]) {
-                if (r->set_out && vs_net_vps_rate(d->net, v->name, VS_RATE_OUT, r->out, err) < 0)
+                /* all or nothing: what the kernel refuses half way is put
+                 * back to the caps in force before */
+                if (r->set_out && vs_net_vps_rate(d->net, v->name, VS_RATE_OUT, r->out, err) < 0) {
+                        vs_net_vps_rate(d->net, v->name, VS_RATE_OUT, v->rate_out, NULL);
                         return -1;
+                }
                 if (r->set_in && vs_net_vps_rate(d->net, v->name, VS_RATE_IN, r->in, err) < 0) {
-                        /* all or nothing: the old cap out again */
+                        vs_net_vps_rate(d->net, v->name, VS_RATE_IN, v->rate_in, NULL);
                         if (r->set_out)
                                 vs_net_vps_rate(d->net, v->name, VS_RATE_OUT, v->rate_out, NULL);
                         return -1;

@@ -84,6 +84,8 @@ test_rate_out_measured_and_changed_live() {
         within "$bps" 10000000
         vs set ro1 --rate-out 20M
         expect_eq 20Mbit "$(tc_rate vsi-ro1)" "tbf changed in place"
+        expect_eq 1 "$(in_host tc filter show dev vs-ro1 ingress | grep -c 'Egress Redirect')" \
+                "the filter replaced, not added"
         bps=$(measure_out ro1)
         within "$bps" 20000000
         grep -q '^rate_out = 20000000$' "$(vps_dir ro1)/config" || fail "config not saved"
@@ -151,6 +153,10 @@ test_bad_input_changes_nothing() {
         expect_rc 2 "too large" -- vs create bx1 --template busybox --rate-out 100G
         expect_rc 2 "no network" -- vs create bx1 --template busybox --ipadd none --rate-out 1M
         expect_rc 3 "nothing was created" -- vs status bx1
+        vs create bx3 --template busybox --ipadd none
+        expect_rc 2 "no network to cap" -- vs set bx3 --rate-in 1M
+        expect_contains "$ERR" "no network" "message says why"
+        vs destroy bx3
         start_with_payload bx2 --rate-out 10M
         before=$(cat "$(vps_dir bx2)/config")
         expect_rc 2 "bad set" -- vs set bx2 --rate-out 10Q
