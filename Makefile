@@ -31,7 +31,8 @@ LIB_SRCS = runtime/error.c runtime/parse.c runtime/fsutil.c runtime/kvfile.c \
 	runtime/protocol.c runtime/fdpass.c runtime/log.c runtime/spawn.c runtime/security.c \
 	cow-fs/template.c cow-fs/rootfs.c cow-fs/diskquota.c cow-fs/image.c cow-fs/clone.c \
 	cow-fs/unify.c scheduler-limits/cgroup.c scheduler-limits/limits.c scheduler-limits/stats.c \
-	scheduler-limits/admission.c netns/loopback.c netns/addr.c netns/addr6.c netns/link.c netns/etc.c
+	scheduler-limits/admission.c netns/loopback.c netns/addr.c netns/addr6.c netns/link.c \
+	netns/etc.c netns/rate.c netns/tc.c
 VSD_SRCS = runtime/vsd.c runtime/vps.c runtime/vpsnet.c runtime/handlers.c runtime/disk.c
 VSCTL_SRCS = runtime/vsctl.c
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)

@@ -155,6 +155,16 @@ void vs_net_host_ifname(const char *vps, char out[VS_IFNAME_MAX])
                 snprintf(out, VS_IFNAME_MAX, "vs-%.3s-%08x", vps, name_hash(vps));
 }
 
+/* The same scheme one character shorter: "vsi-" + 11, or "vsi-" + 2 + "-" +
+ * hash. Never a "vs-" name, so neither sweep takes the other's devices. */
+void vs_net_ifb_ifname(const char *vps, char out[VS_IFNAME_MAX])
+{
+        if (strlen(vps) + 4 < VS_IFNAME_MAX)
+                snprintf(out, VS_IFNAME_MAX, "vsi-%s", vps);
+        else
+                snprintf(out, VS_IFNAME_MAX, "vsi-%.2s-%08x", vps, name_hash(vps));
+}
+
 void vs_net_guest_mac(const char *vps, unsigned char mac[6])
 {
         uint32_t h1 = name_hash(vps), h2 = h1 * 16777619U ^ 0x5a;

@@ -24,6 +24,7 @@
 #include "vs/cleanup.h"
 #include "vs/fsutil.h"
 #include "vs/netns.h"
+#include "nl.h"
 
 #define GUEST_IFNAME "eth0"
 
@@ -124,6 +125,11 @@ void vs_net_free(vs_net_t *net)
 const vs_net_conf_t *vs_net_conf(const vs_net_t *net)
 {
         return &net->conf;
+}
+
+struct nl_sock *vs_net_nlsock(vs_net_t *net)
+{
+        return net->sock;
 }
 
 /* ---- small netlink helpers ---- */
@@ -674,7 +680,9 @@ int vs_net_vps_teardown(vs_net_t *net, const char *name, vs_error_t *err)
         char host[VS_IFNAME_MAX];
 
         vs_net_host_ifname(name, host);
-        return delete_link(net->sock, host, err);
+        if (delete_link(net->sock, host, err) < 0)
+                return -1;
+        return vs_net_vps_rate_teardown(net, name, err);
 }
 
 int vs_net_vps_counters(vs_net_t *net, const char *name, struct vs_net_counters *out,

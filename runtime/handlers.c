@@ -233,11 +233,16 @@ static int handle_create(struct vsd *d, struct client *c, vs_request_t *req, vs_
                 .disk = &lim,
         };
         cleanup_net_args struct net_args net = { 0 };
+        struct vsd_rates rates;
 
-        if (net_args(req, &net, err) < 0)
+        if (net_args(req, &net, err) < 0 || vsd_net_rates_arg(req->args, &rates, err) < 0)
                 return -1;
         if (net.ipdel)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL, "--ipdel is for set, not create");
+        if ((rates.out || rates.in) && net.nipadd >= 1 && strcmp(net.ipadd[0], "none") == 0)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                     "--rate-out and --rate-in need a network (not --ipadd none)");
+        args.rates = &rates;
         args.ipadd = net.ipadd;
         args.nipadd = net.nipadd;
         args.nameserver = net.nameserver;
@@ -369,26 +374,32 @@ static int handle_set(struct vsd *d, struct client *c, vs_request_t *req, vs_err
 {
         struct vps *v = find_named(d, req, err);
         const char *caps = vs_json_str(req->args, "capability");
+        int save = !vs_json_bool(req->args, "no_save");
         cleanup_net_args struct net_args net = { 0 };
+        struct vsd_rates rates;
         vs_limits_t changes;
         vs_caps_t check;
 
-        if (!v || limits_arg(req, &changes, err) < 0 || net_args(req, &net, err) < 0)
+        if (!v || limits_arg(req, &changes, err) < 0 || net_args(req, &net, err) < 0 ||
+            vsd_net_rates_arg(req->args, &rates, err) < 0)
                 return -1;
-        if (!changes.set && !caps && !net_args_given(&net))
+        if (!changes.set && !caps && !rates.set_out && !rates.set_in && !net_args_given(&net))
                 return vs_error_kind(err, VS_E_USAGE, EINVAL, "no setting given");
         /* all of the request is checked before any of it changes anything */
         vs_caps_default(&check);
         if (caps && vs_caps_parse(caps, &check, err) < 0)
                 return -1;
-        if (net_args_given(&net) && vs_json_bool(req->args, "no_save"))
+        if (net_args_given(&net) && !save)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
-                                     "--no-save applies to limits only, not to addresses or "
-                                     "name servers");
+                                     "--no-save applies to limits and rates only, not to "
+                                     "addresses or name servers");
         if (net_args_given(&net) && v->phase == PHASE_STOPPING)
                 return vs_error_kind(err, VS_E_STATE, EBUSY, "%s is stopping", v->name);
-        if (changes.set &&
-            vsd_vps_set(d, v, &changes, !vs_json_bool(req->args, "no_save"), err) < 0)
+        if (vsd_net_rates_check(d, v, &rates, save, err) < 0)
+                return -1;
+        if (changes.set && vsd_vps_set(d, v, &changes, save, err) < 0)
+                return -1;
+        if (vsd_net_set_rates(d, v, &rates, save, err) < 0)
                 return -1;
         if (net_args_given(&net)) {
                 struct vsd_net_change change = {

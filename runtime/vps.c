@@ -191,6 +191,7 @@ static int save_state(struct vsd *d, struct vps *v, vs_error_t *err)
                 vs_kv_setf(&state, "started_at", "%lld", v->started_at);
                 if (v->ifname[0])
                         vs_kv_set(&state, "ifname", v->ifname);
+                vsd_net_state_save(v, &state);
         } else {
                 exit_text(v, exit_buf, sizeof(exit_buf));
                 vs_kv_set(&state, "exit", exit_buf);
@@ -199,6 +200,11 @@ static int save_state(struct vsd *d, struct vps *v, vs_error_t *err)
         vs_kv_set(&state, "slice", v->slice);
         vs_kv_setf(&state, "oom_kills", "%llu", (unsigned long long)v->oom_kills);
         return vs_kv_save(d->vps_fd, path, &state, 0, err);
+}
+
+int vsd_vps_save_state(struct vsd *d, struct vps *v, vs_error_t *err)
+{
+        return save_state(d, v, err);
 }
 
 /* Field 22 of /proc/PID/stat: the start time, which tells a process from a
@@ -434,6 +440,7 @@ static int try_adopt(struct vsd *d, struct vps *v, const vs_kv_t *state)
                 return -1;
         }
         reapply_limits(d, v);
+        vsd_net_adopted(d, v, state);
         refresh_oom(v);
         return 0;
 }
@@ -586,6 +593,8 @@ static int write_new_config(int dirfd, const char *name, const struct vsd_create
         vs_kv_setf(&config, "created", "%lld", (long long)time(NULL));
         if (args->limits)
                 vs_limits_to_config(args->limits, &config);
+        if (args->rates)
+                vsd_net_rates_to_config(args->rates, &config);
         vsd_disk_config_set(&config, disk, args->disk);
         return vs_kv_save(dirfd, "config", &config, 1, err);
 }
@@ -1139,6 +1148,7 @@ json_object *vsd_vps_describe(struct vsd *d, struct vps *v, int with_disk)
         json_object_object_add(obj, "template", json_object_new_string(tmpl ? tmpl : ""));
         json_object_object_add(obj, "ip", json_object_new_string(vs_kv_get(&config, "ip") ?: ""));
         add_counters(d, v, obj);
+        vsd_net_describe(d, v, &config, obj);
         json_object_object_add(obj, "slice", json_object_new_string(v->slice));
         json_object_object_add(
                 obj, "uptime",

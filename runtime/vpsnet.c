@@ -1,7 +1,9 @@
 /* A VPS's network as the lifecycle sees it: addresses assigned at create
  * and kept in the VPS's config ("ip = 10.77.0.2/16 ..."), so that they
  * survive restarts of vsd and go with the config on destroy; the veth made
- * at start and deleted at stop; leftovers swept when vsd starts. */
+ * at start and deleted at stop; bandwidth caps (rate_out, rate_in in the
+ * config, in bit/s) applied at start and changed live; leftovers swept when
+ * vsd starts. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -15,6 +17,7 @@
 #include "vs/kvfile.h"
 #include "vs/log.h"
 #include "vs/netns.h"
+#include "vs/protocol.h"
 #include "vsd.h"
 
 int vsd_net_init(struct vsd *d, vs_error_t *err)
@@ -286,6 +289,168 @@ char *vsd_net_assign(struct vsd *d, char *const *given, size_t ngiven, vs_error_
         return format_ips(&addrs);
 }
 
+/* ---- bandwidth caps ---- */
+
+/* A cap in a config (or state) file: absent or empty is none. */
+static int config_rate(const vs_kv_t *kv, const char *key, uint64_t *bits, vs_error_t *err)
+{
+        const char *text = vs_kv_get(kv, key);
+
+        *bits = 0;
+        if (!text || !*text)
+                return 0;
+        if (vs_rate_parse(text, key, bits, err) < 0)
+                return vs_error_wrap(err, "config");
+        return 0;
+}
+
+int vsd_net_rates_arg(json_object *args, struct vsd_rates *r, vs_error_t *err)
+{
+        const char *out = vs_json_str(args, "rate_out");
+        const char *in = vs_json_str(args, "rate_in");
+
+        memset(r, 0, sizeof(*r));
+        if (out && vs_rate_parse(out, "--rate-out", &r->out, err) < 0)
+                return -1;
+        if (in && vs_rate_parse(in, "--rate-in", &r->in, err) < 0)
+                return -1;
+        r->set_out = out != NULL;
+        r->set_in = in != NULL;
+        return 0;
+}
+
+static void rate_to_config(vs_kv_t *config, const char *key, int set, uint64_t bits)
+{
+        if (!set)
+                return;
+        if (bits)
+                vs_kv_setf(config, key, "%llu", (unsigned long long)bits);
+        else
+                vs_kv_set(config, key, NULL);
+}
+
+void vsd_net_rates_to_config(const struct vsd_rates *r, vs_kv_t *config)
+{
+        rate_to_config(config, "rate_out", r->set_out, r->out);
+        rate_to_config(config, "rate_in", r->set_in, r->in);
+}
+
+int vsd_net_rates_check(struct vsd *d, struct vps *v, const struct vsd_rates *r, int save,
+                        vs_error_t *err)
+{
+        cleanup_free char *path = vs_strdupf("%s/config", v->name);
+        cleanup_kv vs_kv_t config = { 0 };
+        const char *ip;
+
+        if (!r->set_out && !r->set_in)
+                return 0;
+        if (!save && v->phase == PHASE_STOPPED)
+                return vs_error_kind(err, VS_E_STATE, ESRCH,
+                                     "VPS is not running (with --no-save nothing would change)");
+        if (vs_kv_load(d->vps_fd, path, &config, err) < 0)
+                return -1;
+        ip = vs_kv_get(&config, "ip");
+        if (!ip || !*ip)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                     "the VPS has no network (--ipadd none): no traffic to cap");
+        return 0;
+}
+
+int vsd_net_set_rates(struct vsd *d, struct vps *v, const struct vsd_rates *r, int save,
+                      vs_error_t *err)
+{
+        cleanup_free char *path = vs_strdupf("%s/config", v->name);
+        cleanup_kv vs_kv_t config = { 0 };
+
+        if (vsd_net_rates_check(d, v, r, save, err) < 0)
+                return -1;
+        if (!r->set_out && !r->set_in)
+                return 0;
+        if (v->phase != PHASE_STOPPED && v->ifname[0]) {
+                /* all or nothing: what the kernel refuses half way is put
+                 * back to the caps in force before */
+                if (r->set_out && vs_net_vps_rate(d->net, v->name, VS_RATE_OUT, r->out, err) < 0) {
+                        vs_net_vps_rate(d->net, v->name, VS_RATE_OUT, v->rate_out, NULL);
+                        return -1;
+                }
+                if (r->set_in && vs_net_vps_rate(d->net, v->name, VS_RATE_IN, r->in, err) < 0) {
+                        vs_net_vps_rate(d->net, v->name, VS_RATE_IN, v->rate_in, NULL);
+                        if (r->set_out)
+                                vs_net_vps_rate(d->net, v->name, VS_RATE_OUT, v->rate_out, NULL);
+                        return -1;
+                }
+                if (r->set_out)
+                        v->rate_out = r->out;
+                if (r->set_in)
+                        v->rate_in = r->in;
+                /* a vsd restarted later applies them again (vsd_net_adopted) */
+                if (vsd_vps_save_state(d, v, err) < 0)
+                        return -1;
+        }
+        if (!save)
+                return 0;
+        if (vs_kv_load(d->vps_fd, path, &config, err) < 0)
+                return -1;
+        vsd_net_rates_to_config(r, &config);
+        return vs_kv_save(d->vps_fd, path, &config, 1, err);
+}
+
+void vsd_net_state_save(const struct vps *v, vs_kv_t *state)
+{
+        if (v->rate_out)
+                vs_kv_setf(state, "rate_out", "%llu", (unsigned long long)v->rate_out);
+        if (v->rate_in)
+                vs_kv_setf(state, "rate_in", "%llu", (unsigned long long)v->rate_in);
+}
+
+/* The config's cap where it names one (an admin may have edited it while
+ * vsd was away), else the state's (a set --no-save). */
+static uint64_t adopted_rate(const vs_kv_t *config, const vs_kv_t *state, const char *key)
+{
+        uint64_t bits = 0;
+
+        if (vs_kv_get(config, key) && config_rate(config, key, &bits, NULL) == 0)
+                return bits;
+        if (config_rate(state, key, &bits, NULL) == 0)
+                return bits;
+        return 0;
+}
+
+/* Applying every cap again, also "none", makes the kernel what vsd says:
+ * what a vsd that crashed half way through a change left is completed or
+ * removed. */
+void vsd_net_adopted(struct vsd *d, struct vps *v, const vs_kv_t *state)
+{
+        cleanup_free char *path = vs_strdupf("%s/config", v->name);
+        cleanup_kv vs_kv_t config = { 0 };
+        vs_error_t err = { 0 };
+
+        v->rate_out = v->rate_in = 0;
+        if (!v->ifname[0] || vs_kv_load(d->vps_fd, path, &config, NULL) < 0)
+                return;
+        v->rate_out = adopted_rate(&config, state, "rate_out");
+        v->rate_in = adopted_rate(&config, state, "rate_in");
+        if (vs_net_vps_rate(d->net, v->name, VS_RATE_OUT, v->rate_out, &err) < 0 ||
+            vs_net_vps_rate(d->net, v->name, VS_RATE_IN, v->rate_in, &err) < 0)
+                vs_log(LOG_WARNING, "%s: %s", v->name, err.msg);
+}
+
+void vsd_net_describe(struct vsd *d, struct vps *v, const vs_kv_t *config, json_object *obj)
+{
+        uint64_t out = 0, in = 0;
+
+        (void)d;
+        if (v->phase != PHASE_STOPPED) {
+                out = v->ifname[0] ? v->rate_out : 0;
+                in = v->ifname[0] ? v->rate_in : 0;
+        } else if (vs_kv_get(config, "ip") && *vs_kv_get(config, "ip")) {
+                config_rate(config, "rate_out", &out, NULL);
+                config_rate(config, "rate_in", &in, NULL);
+        }
+        json_object_object_add(obj, "rate_out", json_object_new_int64((int64_t)out));
+        json_object_object_add(obj, "rate_in", json_object_new_int64((int64_t)in));
+}
+
 /* ---- start and stop ---- */
 
 /* The VPS's upper layer through the new child's root: after vsd attached a
@@ -338,7 +503,16 @@ static int net_hook(void *arg, pid_t pid, vs_error_t *err)
         if (upper_fd < 0 || vs_net_write_etc(upper_fd, start->root_id, (gid_t)start->root_id, &etc,
                                              &start->created, err) < 0)
                 return vs_error_wrap(err, "network files");
-        return vs_net_vps_setup(start->net, &spec, pid, err);
+        if (vs_net_vps_setup(start->net, &spec, pid, err) < 0)
+                return -1;
+        /* the caps hold before the init runs; a failure here fails the
+         * start, whose abort deletes the veth and the ifb */
+        if ((start->rate_out &&
+             vs_net_vps_rate(start->net, start->name, VS_RATE_OUT, start->rate_out, err) < 0) ||
+            (start->rate_in &&
+             vs_net_vps_rate(start->net, start->name, VS_RATE_IN, start->rate_in, err) < 0))
+                return vs_error_wrap(err, "network");
+        return 0;
 }
 
 /* On the host the layer is reachable only on the dir backend: what a failed
@@ -374,10 +548,17 @@ int vsd_net_prepare(struct vsd *d, struct vps *v, const vs_kv_t *config,
         memset(start, 0, sizeof(*start));
         start->net = d->net;
         start->name = v->name;
+        v->rate_out = v->rate_in = 0;
         if (vsd_net_parse_ips(vs_kv_get(config, "ip"), &start->addrs, err) < 0)
                 return vs_error_wrap(err, "config: ip");
         if (start->addrs.n4 + start->addrs.n6 == 0)
                 return 0; /* no address: loopback only */
+        if (config_rate(config, "rate_out", &start->rate_out, err) < 0 ||
+            config_rate(config, "rate_in", &start->rate_in, err) < 0)
+                return -1;
+        /* what the state file records once the start succeeded */
+        v->rate_out = start->rate_out;
+        v->rate_in = start->rate_in;
         hostname = vs_kv_get(config, "hostname");
         vs_strlcpy(start->hostname, hostname && *hostname ? hostname : v->name,
                    sizeof(start->hostname));
@@ -473,6 +654,27 @@ static int rewrite_etc_live(struct vps *v, const struct vs_net_etc *etc, int hos
         return rc;
 }
 
+/* A live --ipadd on a VPS without network made its veth, an --ipdel all
+ * deleted it: the state file says which, and a new veth gets the caps. */
+static int network_appeared_or_went(struct vsd *d, struct vps *v, const struct vsd_net_addrs *now)
+{
+        vs_error_t err = { 0 };
+        int had = v->ifname[0] != '\0', has = now->n4 + now->n6 > 0;
+
+        if (had == has)
+                return 0;
+        if (has)
+                vs_net_host_ifname(v->name, v->ifname);
+        else
+                v->ifname[0] = '\0';
+        if (has &&
+            ((v->rate_out &&
+              vs_net_vps_rate(d->net, v->name, VS_RATE_OUT, v->rate_out, &err) < 0) ||
+             (v->rate_in && vs_net_vps_rate(d->net, v->name, VS_RATE_IN, v->rate_in, &err) < 0)))
+                vs_log(LOG_WARNING, "%s: caps on the new veth: %s", v->name, err.msg);
+        return vsd_vps_save_state(d, v, NULL);
+}
+
 int vsd_net_set(struct vsd *d, struct vps *v, const struct vsd_net_change *change, vs_error_t *err)
 {
         cleanup_free char *path = vs_strdupf("%s/config", v->name);
@@ -506,6 +708,8 @@ int vsd_net_set(struct vsd *d, struct vps *v, const struct vsd_net_change *chang
                         return -1;
                 }
                 readdressed = 1;
+                if (network_appeared_or_went(d, v, &now) < 0)
+                        vs_log(LOG_WARNING, "%s: could not save its state", v->name);
         }
         if (running && now.n4 + now.n6 &&
             rewrite_etc_live(v, &etc, change->nipadd || change->nipdel, err) < 0) {
@@ -549,6 +753,23 @@ static int keep_running(const char *ifname, void *arg)
         return 0;
 }
 
+/* An ifb stays while its VPS runs with a cap out (vsd_net_adopted has
+ * applied it again, or deleted the ifb). */
+static int keep_capped(const char *ifname, void *arg)
+{
+        struct vsd *d = arg;
+        char mine[VS_IFNAME_MAX];
+
+        for (struct vps *v = d->vps_list; v; v = v->next) {
+                if (v->phase == PHASE_STOPPED || !v->rate_out)
+                        continue;
+                vs_net_ifb_ifname(v->name, mine);
+                if (strcmp(mine, ifname) == 0)
+                        return 1;
+        }
+        return 0;
+}
+
 void vsd_net_sweep(struct vsd *d)
 {
         vs_error_t err = { 0 };
@@ -558,4 +779,9 @@ void vsd_net_sweep(struct vsd *d)
                 vs_log(LOG_WARNING, "sweep veths: %s", err.msg);
         else if (n > 0)
                 vs_log(LOG_NOTICE, "deleted %d veth(s) of VPS that are not running", n);
+        n = vs_net_sweep_ifbs(d->net, keep_capped, d, &err);
+        if (n < 0)
+                vs_log(LOG_WARNING, "sweep ifbs: %s", err.msg);
+        else if (n > 0)
+                vs_log(LOG_NOTICE, "deleted %d ifb(s) of VPS that are not running", n);
 }

@@ -386,6 +386,28 @@ static int net_opts_given(const struct net_opts *n)
         return n->ipadd || n->ipdel || n->nameserver || n->searchdomain;
 }
 
+/* --rate-out and --rate-in, shared by create and set: checked here for exit
+ * code 2, sent as typed; vsd parses them again. */
+#define RATE_OUT_OPT 2000
+#define RATE_IN_OPT 2001
+#define RATE_HELP                                                                         \
+        "  --rate-out RATE    cap what the VPS sends, in bit/s with K M G (1000-based,\n" \
+        "                     as tc's kbit mbit gbit): 10M; 0 or none: no cap\n"          \
+        "  --rate-in RATE     cap what the VPS receives, the same way\n"
+
+static int take_rate(struct ctx *ctx, int opt, json_object *args)
+{
+        const char *option = opt == RATE_OUT_OPT ? "--rate-out" : "--rate-in";
+        vs_error_t err = { 0 };
+        uint64_t bits;
+
+        if (vs_rate_parse(optarg, option, &bits, &err) < 0)
+                return fail(ctx, &err);
+        json_object_object_add(args, opt == RATE_OUT_OPT ? "rate_out" : "rate_in",
+                               json_object_new_string(optarg));
+        return EXIT_OK;
+}
+
 static int net_opts_check(struct ctx *ctx, const struct net_opts *n)
 {
         if (n->nameserver && json_object_array_length(n->nameserver) > 3)
@@ -410,7 +432,9 @@ static void net_opts_to_args(struct net_opts *n, json_object *args)
 
 static int cmd_create(struct ctx *ctx, int argc, char **argv)
 {
-        struct option opts[11 + VS_LIM_COUNT] = {
+        struct option opts[13 + VS_LIM_COUNT] = {
+                { "rate-out", required_argument, NULL, RATE_OUT_OPT },
+                { "rate-in", required_argument, NULL, RATE_IN_OPT },
                 { "template", required_argument, NULL, 't' },
                 { "hostname", required_argument, NULL, 'n' },
                 { "privileged", no_argument, NULL, 'P' },
@@ -422,13 +446,14 @@ static int cmd_create(struct ctx *ctx, int argc, char **argv)
         const char *tmpl = NULL, *hostname = NULL;
         cleanup_json json_object *limits = json_object_new_object();
         cleanup_net_opts struct net_opts net = { 0 };
+        cleanup_json json_object *rates = json_object_new_object();
         json_object *args;
         struct disk_opts disk = { 0 };
         vs_limits_t l = { 0 };
         vs_error_t err = { 0 };
         int opt, bad = 0, rc = EXIT_OK, privileged = 0;
 
-        add_limit_options(opts, 9); /* after the nine above */
+        add_limit_options(opts, 11); /* after the eleven above */
         reset_getopt();
         while ((opt = next_opt(ctx, argc, argv, "t:n:h", opts, &bad)) != -1) {
                 if (bad)
@@ -442,7 +467,11 @@ static int cmd_create(struct ctx *ctx, int argc, char **argv)
                 else if (!net_option(ctx, opt, &net, &rc)) {
                         if (rc != EXIT_OK)
                                 return rc;
-                } else if (opt >= LIMIT_OPT && (rc = take_limit(ctx, opt, &l, limits)) != EXIT_OK)
+                } else if (opt >= LIMIT_OPT && opt < RATE_OUT_OPT &&
+                           (rc = take_limit(ctx, opt, &l, limits)) != EXIT_OK)
+                        return rc;
+                else if ((opt == RATE_OUT_OPT || opt == RATE_IN_OPT) &&
+                         (rc = take_rate(ctx, opt, rates)) != EXIT_OK)
                         return rc;
                 else
                         disk_option(&disk, opt);
@@ -464,13 +493,19 @@ static int cmd_create(struct ctx *ctx, int argc, char **argv)
         if (privileged)
                 json_object_object_add(args, "privileged", json_object_new_boolean(1));
         json_object_object_add(args, "limits", steal_ptr(limits));
+        json_object_object_foreach(rates, key, value)
+        {
+                json_object_object_add(args, key, json_object_get(value));
+        }
         disk_args(&disk, args);
         return simple_call(ctx, "create", ctx->name, args);
 }
 
 static int cmd_set(struct ctx *ctx, int argc, char **argv)
 {
-        struct option opts[8 + VS_LIM_COUNT] = {
+        struct option opts[10 + VS_LIM_COUNT] = {
+                { "rate-out", required_argument, NULL, RATE_OUT_OPT },
+                { "rate-in", required_argument, NULL, RATE_IN_OPT },
                 { "no-save", no_argument, NULL, 'N' },
                 { "capability", required_argument, NULL, 'C' },
                 { "help", no_argument, NULL, 'h' },
@@ -479,6 +514,7 @@ static int cmd_set(struct ctx *ctx, int argc, char **argv)
         };
         cleanup_json json_object *limits = json_object_new_object();
         cleanup_net_opts struct net_opts net = { 0 };
+        cleanup_json json_object *rates = json_object_new_object();
         cleanup_free char *caps = NULL;
         json_object *args;
         vs_limits_t l = { 0 };
@@ -486,7 +522,7 @@ static int cmd_set(struct ctx *ctx, int argc, char **argv)
         vs_error_t err = { 0 };
         int opt, bad = 0, rc = EXIT_OK, no_save = 0;
 
-        add_limit_options(opts, 7); /* after the seven above */
+        add_limit_options(opts, 9); /* after the nine above */
         vs_caps_default(&check);
         reset_getopt();
         while ((opt = next_opt(ctx, argc, argv, "h", opts, &bad)) != -1) {
@@ -498,7 +534,11 @@ static int cmd_set(struct ctx *ctx, int argc, char **argv)
                                 return rc;
                         continue;
                 }
-                if (opt >= LIMIT_OPT && (rc = take_limit(ctx, opt, &l, limits)) != EXIT_OK)
+                if (opt >= LIMIT_OPT && opt < RATE_OUT_OPT &&
+                    (rc = take_limit(ctx, opt, &l, limits)) != EXIT_OK)
+                        return rc;
+                if ((opt == RATE_OUT_OPT || opt == RATE_IN_OPT) &&
+                    (rc = take_rate(ctx, opt, rates)) != EXIT_OK)
                         return rc;
                 if (opt == 'C') {
                         char *joined;
@@ -514,14 +554,18 @@ static int cmd_set(struct ctx *ctx, int argc, char **argv)
                 return rc;
         if ((rc = net_opts_check(ctx, &net)) != EXIT_OK)
                 return rc;
-        if (!l.set && !caps && !net_opts_given(&net))
-                return usage_error(ctx, "no limit, capability or network setting given");
+        if (!l.set && !caps && !net_opts_given(&net) && json_object_object_length(rates) == 0)
+                return usage_error(ctx, "no limit, rate, capability or network setting given");
         if (no_save && net_opts_given(&net))
-                return usage_error(ctx, "--no-save applies to limits only, not to addresses "
-                                        "or name servers");
+                return usage_error(ctx, "--no-save applies to limits and rates only, not to "
+                                        "addresses or name servers");
         args = json_object_new_object();
         net_opts_to_args(&net, args);
         json_object_object_add(args, "limits", steal_ptr(limits));
+        json_object_object_foreach(rates, key, value)
+        {
+                json_object_object_add(args, key, json_object_get(value));
+        }
         if (caps)
                 json_object_object_add(args, "capability", json_object_new_string(caps));
         if (no_save)
@@ -721,12 +765,16 @@ static const struct option json_options[] = {
 
 /* "NAME exist running", or stopped with how it ended; OOM kills of the
  * current (or last) run are told in the same parentheses. */
-static void status_line(const char *name, const char *state, const char *exit_text, long long oom)
+static void status_line(const char *name, const char *state, const char *exit_text, long long oom,
+                        const char *rates)
 {
-        char why[128] = "", oom_text[64] = "";
+        char why[128] = "", oom_text[128] = "";
 
         if (oom > 0)
-                snprintf(oom_text, sizeof(oom_text), "%lld OOM kill%s", oom, oom == 1 ? "" : "s");
+                snprintf(oom_text, sizeof(oom_text), "%lld OOM kill%s%s%s", oom,
+                         oom == 1 ? "" : "s", *rates ? ", " : "", rates);
+        else
+                snprintf(oom_text, sizeof(oom_text), "%s", rates);
         if (state && strcmp(state, "stopped") != 0)
                 state = "running";
         else if (exit_text && strncmp(exit_text, "code ", 5) == 0)
@@ -745,6 +793,23 @@ static void status_line(const char *name, const char *state, const char *exit_te
         printf("\n");
 }
 
+/* "rate-out 10M, rate-in 20M": the caps of a VPS that has any. */
+static void rates_text(json_object *vps, char *buf, size_t size)
+{
+        long long out = vs_json_int(vps, "rate_out", 0), in = vs_json_int(vps, "rate_in", 0);
+        char out_text[24], in_text[24];
+
+        *buf = '\0';
+        vs_rate_format(out > 0 ? (uint64_t)out : 0, out_text, sizeof(out_text));
+        vs_rate_format(in > 0 ? (uint64_t)in : 0, in_text, sizeof(in_text));
+        if (out > 0 && in > 0)
+                snprintf(buf, size, "rate-out %s, rate-in %s", out_text, in_text);
+        else if (out > 0)
+                snprintf(buf, size, "rate-out %s", out_text);
+        else if (in > 0)
+                snprintf(buf, size, "rate-in %s", in_text);
+}
+
 static int cmd_status(struct ctx *ctx, int argc, char **argv)
 {
         cleanup_json json_object *reply = NULL;
@@ -752,6 +817,7 @@ static int cmd_status(struct ctx *ctx, int argc, char **argv)
         vs_error_t err = { 0 };
         int opt, bad = 0, rc, as_json = 0;
         const char *state, *exit_text;
+        char rates[80];
 
         reset_getopt();
         while ((opt = next_opt(ctx, argc, argv, "jh", json_options, &bad)) != -1) {
@@ -773,7 +839,8 @@ static int cmd_status(struct ctx *ctx, int argc, char **argv)
         }
         state = vs_json_str(vps, "state");
         exit_text = vs_json_str(vps, "exit");
-        status_line(ctx->name, state, exit_text, vs_json_int(vps, "oom_kills", 0));
+        rates_text(vps, rates, sizeof(rates));
+        status_line(ctx->name, state, exit_text, vs_json_int(vps, "oom_kills", 0), rates);
         return EXIT_OK;
 }
 
@@ -1949,7 +2016,7 @@ static const struct command commands[] = {
         { "create", NULL, cmd_create,
           "create NAME --template T [--hostname H] [--privileged] [--ipadd A[/P]]...\n"
           "       [--nameserver IP]... [--searchdomain D]... [--diskspace SIZE[:HARD]]\n"
-          "       [--diskinodes N[:HARD]]\n"
+          "       [--diskinodes N[:HARD]] [--rate-out RATE] [--rate-in RATE]\n"
           "       [LIMIT-OPTIONS...]",
           "Create a stopped VPS from template T, with the limits given (vzctl's names;\n"
           "kept in its config as key = value, e.g. cpu_burst = 50ms). It gets its own\n"
@@ -1977,7 +2044,7 @@ static const struct command commands[] = {
           "  --diskinodes N[:HARD]\n"
           "                     limit the number of files to about HARD (the image's inode\n"
           "                     count, rounded up; default one per 16K of "
-          "--diskspace)\n" LIMIT_HELP },
+          "--diskspace)\n" RATE_HELP LIMIT_HELP },
         { "resize", NULL, cmd_resize, "resize NAME --diskspace SIZE[:HARD]",
           "Change the disk limit of a VPS created with one. Growing works while the VPS\n"
           "runs; shrinking needs it stopped and its files to fit.\n"
@@ -1992,12 +2059,13 @@ static const struct command commands[] = {
         { "set", NULL, cmd_set,
           "set NAME [--no-save] [--capability CAP:on|off]... [--ipadd A[/P]]...\n"
           "    [--ipdel A|all]... [--nameserver IP]... [--searchdomain D]...\n"
-          "    [LIMIT-OPTIONS...]",
-          "Change limits: at once on a running VPS (in its cgroup), and in its config\n"
-          "(applied at every start) unless --no-save. Values are checked first; a bad\n"
-          "one changes nothing. Network settings change at once on a running VPS too\n"
-          "(eth0, host routes, /etc/hosts, /etc/resolv.conf) and are always saved.\n"
-          "  --no-save          change the running VPS only (limits only)\n"
+          "    [--rate-out RATE] [--rate-in RATE] [LIMIT-OPTIONS...]",
+          "Change limits: at once on a running VPS (in its cgroup; bandwidth caps on\n"
+          "its host-side veth), and in its config (applied at every start) unless\n"
+          "--no-save. Values are checked first; a bad one changes nothing. Network\n"
+          "settings change at once on a running VPS too (eth0, host routes,\n"
+          "/etc/hosts, /etc/resolv.conf) and are always saved.\n"
+          "  --no-save          change the running VPS only (limits and rates only)\n"
           "  --ipadd A[/P]      add an address (as for create)\n"
           "  --ipdel A|all      remove an address, or all of them (removals come\n"
           "                     before additions)\n"
@@ -2006,7 +2074,7 @@ static const struct command commands[] = {
           "  --capability CAP:on|off\n"
           "                     keep (on) or drop (off) a capability from the VPS's\n"
           "                     set, e.g. net_raw:off (saved; applies at the next "
-          "start)\n" LIMIT_HELP },
+          "start)\n" RATE_HELP LIMIT_HELP },
         { "stop", NULL, cmd_stop, "stop NAME [--timeout S] [--fast]",
           "Stop a running VPS: send its init the stop signal, wait, then kill every\n"
           "process of the VPS.\n"
@@ -2023,7 +2091,9 @@ static const struct command commands[] = {
           "Print one line: NAME exist running|stopped, and how a stopped VPS ended;\n"
           "or NAME deleted (exit code 3) when there is no such VPS.\n"
           "  -j, --json         print every field as JSON\n"
-          "OOM kills in the current (or last) run are shown: (2 OOM kills).\n" },
+          "OOM kills in the current (or last) run are shown: (2 OOM kills), and\n"
+          "bandwidth caps: (rate-out 10M, rate-in 20M); --json has them as rate_out\n"
+          "and rate_in in bit/s (0: none), in force while running, else configured.\n" },
         { "node", NULL, cmd_node, "node [--cpu-reserve CPU] [--ram-reserve SIZE] [--json]",
           "Show the node's capacity (CPUs, memory), its admission policy (reserve, or\n"
           "overbook FACTOR; set in <root>/etc/paene/vsd.conf), what the running VPS\n"

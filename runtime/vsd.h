@@ -53,6 +53,7 @@ struct vps {
         char slice[64];
         struct vs_idmap idmap;      /* from the config, at start and adoption */
         char ifname[VS_IFNAME_MAX]; /* host side of its veth while running, or "" */
+        uint64_t rate_out, rate_in; /* bandwidth caps in force while running, bit/s (0: none) */
         vs_caps_t caps;
         int timerfd;
         int stop_escalated;
@@ -94,6 +95,7 @@ struct vsd {
 
 /* vps.c: the lifecycle */
 struct vps *vsd_vps_find(struct vsd *d, const char *name);
+int vsd_vps_save_state(struct vsd *d, struct vps *v, vs_error_t *err);
 int vsd_vps_load_all(struct vsd *d, vs_error_t *err);
 struct vsd_create_args {
         const char *tmpl;
@@ -105,6 +107,7 @@ struct vsd_create_args {
         const char *searchdomain; /* blank-separated, or NULL */
         const vs_limits_t *limits;
         const vs_disk_limits_t *disk;
+        const struct vsd_rates *rates; /* NULL: no caps */
 };
 int vsd_vps_create(struct vsd *d, const char *name, const struct vsd_create_args *args,
                    vs_error_t *err);
@@ -175,6 +178,7 @@ struct vsd_net_start {
         char nameserver[256];
         char searchdomain[256];
         uid_t root_id;
+        uint64_t rate_out, rate_in; /* caps from the config, bit/s */
 };
 int vsd_net_init(struct vsd *d, vs_error_t *err);
 int vsd_net_parse_ips(const char *text, struct vsd_net_addrs *out, vs_error_t *err);
@@ -202,6 +206,31 @@ struct vsd_net_change {
 int vsd_net_set(struct vsd *d, struct vps *v, const struct vsd_net_change *change, vs_error_t *err);
 /* Deletes the veths of VPS that are not running (after adoption). */
 void vsd_net_sweep(struct vsd *d);
+
+/* Bandwidth caps given in a request ("rate_out", "rate_in"), in bit/s. */
+struct vsd_rates {
+        int set_out, set_in;
+        uint64_t out, in;
+};
+/* Parses the request's caps, as the admin typed them. */
+int vsd_net_rates_arg(json_object *args, struct vsd_rates *r, vs_error_t *err);
+/* Copies the given caps into a config (a cap of 0 removes its key). */
+void vsd_net_rates_to_config(const struct vsd_rates *r, vs_kv_t *config);
+/* Checks that the caps can be set on v (it has a network; with !save, it
+ * runs): set checks everything before it changes anything. */
+int vsd_net_rates_check(struct vsd *d, struct vps *v, const struct vsd_rates *r, int save,
+                        vs_error_t *err);
+/* Changes caps: live on a running VPS, and in its config unless !save. */
+int vsd_net_set_rates(struct vsd *d, struct vps *v, const struct vsd_rates *r, int save,
+                      vs_error_t *err);
+/* The caps in force of a running VPS, for its state file. */
+void vsd_net_state_save(const struct vps *v, vs_kv_t *state);
+/* An adopted VPS: the caps from its config, or where the config names none,
+ * from its state (a set --no-save), applied again to the kernel. */
+void vsd_net_adopted(struct vsd *d, struct vps *v, const vs_kv_t *state);
+/* Adds rate_out and rate_in (bit/s, 0: none) to a VPS's description: in
+ * force while it runs, else from its config. */
+void vsd_net_describe(struct vsd *d, struct vps *v, const vs_kv_t *config, json_object *obj);
 
 /* vsd.c: the loop */
 int vsd_epoll_add(struct vsd *d, int fd, struct ev *ev, uint32_t events);

@@ -1,7 +1,8 @@
 /* netns: each VPS's network. A veth pair per VPS (host side "vs-NAME", guest
  * side eth0 in the VPS's network namespace), IPv4 addresses from a pool in
  * vsd.conf, and either one bridge holding the pool's gateway (bridge mode)
- * or a host route per VPS address (routed mode). Everything is done over
+ * or a host route per VPS address (routed mode); bandwidth caps with TBF on
+ * the host side (an ifb for what the VPS sends). Everything is done over
  * netlink (libnl-route) in vsd's own network namespace and the VPS's; libnl
  * types stay inside netns/. */
 #ifndef VS_NETNS_H
@@ -87,8 +88,35 @@ int vs_pool6_next(const vs_pool6_t *pool, const vs_ip6_t *used, size_t n, vs_ip6
  * characters + "-" + 8 hex digits of a hash of the whole name: stable, so
  * that a restarted vsd finds the veths of the VPS it adopts. */
 void vs_net_host_ifname(const char *vps, char out[VS_IFNAME_MAX]);
+/* The VPS's ifb device, which carries its outgoing traffic while it has a
+ * --rate-out cap: "vsi-NAME", or "vsi-" + 2 characters + "-" + 8 hex digits
+ * of the same hash, for a name too long for an interface. */
+void vs_net_ifb_ifname(const char *vps, char out[VS_IFNAME_MAX]);
 /* A locally administered unicast MAC derived from the VPS's name. */
 void vs_net_guest_mac(const char *vps, unsigned char mac[6]);
+
+/* ---- bandwidth caps (no kernel side effects) ---- */
+
+/* Caps in bit/s; 0 is no cap. The largest fits the kernel's 32-bit TBF rate
+ * in bytes/s (libnl 3.7 has no 64-bit one). */
+#define VS_RATE_MIN 8000ULL
+#define VS_RATE_MAX 16000000000ULL
+
+/* Parses a cap: bit/s with an optional decimal multiple K, M or G (1000,
+ * as tc's kbit, mbit, gbit; "bit" may follow: 10Mbit) and decimals (1.5M);
+ * "0", "none" and "unlimited" are no cap (0). Anything else, or a cap
+ * outside VS_RATE_MIN..VS_RATE_MAX, is a usage error naming `what`
+ * ("--rate-out '10Q': unknown unit 'Q' ..."). */
+int vs_rate_parse(const char *text, const char *what, uint64_t *bits, vs_error_t *err);
+/* "10M", "1500K", "12345", or "none" for 0; buf needs 24 bytes. */
+void vs_rate_format(uint64_t bits, char *buf, size_t size);
+
+/* A token bucket filter for a cap: rate in bytes/s, the bucket and the
+ * queue limit in bytes, for frames of `mtu`. */
+struct vs_tbf {
+        uint32_t rate, burst, limit;
+};
+void vs_rate_tbf(uint64_t bits, unsigned mtu, struct vs_tbf *out);
 
 /* ---- vsd's network settings (etc/paene/vsd.conf) ---- */
 
@@ -135,8 +163,8 @@ int vs_net_vps_setup(vs_net_t *net, const struct vs_net_vps *vps, pid_t pid, vs_
  * network up; from some to none it tears it down. */
 int vs_net_vps_readdress(vs_net_t *net, const struct vs_net_vps *was, const struct vs_net_vps *now,
                          pid_t pid, vs_error_t *err);
-/* Deletes the VPS's host-side veth (and with it the guest side); a veth that
- * is already gone is not an error. */
+/* Deletes the VPS's host-side veth (and with it the guest side and its
+ * qdiscs) and its ifb; what is already gone is not an error. */
 int vs_net_vps_teardown(vs_net_t *net, const char *name, vs_error_t *err);
 /* Traffic of a running VPS as the VPS sees it (its rx is what the host side
  * sent), read from the host side's counters. */
@@ -145,6 +173,24 @@ struct vs_net_counters {
 };
 int vs_net_vps_counters(vs_net_t *net, const char *name, struct vs_net_counters *out,
                         vs_error_t *err);
+/* Caps a running VPS's traffic, or with bits 0 lifts the cap; applying a
+ * cap again replaces it in place. Everything is on the host side, in vsd's
+ * namespace, out of reach of the VPS's root (it has no capability there):
+ * - VS_RATE_IN, what the VPS receives: a TBF as the root qdisc of the
+ *   host-side veth (what the host side sends is what the VPS receives);
+ * - VS_RATE_OUT, what the VPS sends: the host-side veth's ingress redirects
+ *   every packet (u32 match-all, mirred) to the VPS's ifb (vs_net_ifb_ifname),
+ *   whose root qdisc is the TBF. Lifting it deletes the ingress qdisc and
+ *   the ifb. */
+enum vs_rate_dir { VS_RATE_OUT, VS_RATE_IN };
+int vs_net_vps_rate(vs_net_t *net, const char *name, enum vs_rate_dir dir, uint64_t bits,
+                    vs_error_t *err);
+/* Deletes the VPS's ifb, if there is one (vs_net_vps_teardown does it too). */
+int vs_net_vps_rate_teardown(vs_net_t *net, const char *name, vs_error_t *err);
+/* Deletes every ifb of paene's ("vsi-*") for which keep() says no. Returns
+ * how many were deleted. */
+int vs_net_sweep_ifbs(vs_net_t *net, int (*keep)(const char *ifname, void *arg), void *arg,
+                      vs_error_t *err);
 /* Deletes every host-side veth of paene's ("vs-*") for which keep() says
  * no. Returns how many were deleted. */
 int vs_net_sweep(vs_net_t *net, int (*keep)(const char *ifname, void *arg), void *arg,

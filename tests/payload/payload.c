@@ -487,6 +487,107 @@ static int applet_exe_watch(int argc, char **argv)
         return 1;
 }
 
+/* sink PORT SECONDS [WARMUP]: accepts one TCP connection on PORT (any
+ * address), printing "ready" once listening; lets WARMUP seconds (default
+ * 0.5: slow start and its losses) pass from the first byte on, then counts
+ * what arrives for SECONDS; prints "bits_per_s R bytes B seconds S" (TCP
+ * payload: some 4 % under the rate on the wire) and resets the connection,
+ * which ends the sender. Gives up after 30 s without a connection. */
+static int applet_sink(int argc, char **argv)
+{
+        struct sockaddr_in addr = { .sin_family = AF_INET };
+        struct timeval wait = { 30, 0 };
+        struct linger reset = { 1, 0 };
+        double window = argc > 2 ? atof(argv[2]) : 2, warmup = argc > 3 ? atof(argv[3]) : 0.5;
+        double first = 0, start = 0, last = 0;
+        int one = 1, lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), fd;
+        long long bytes = 0;
+        static char buf[1 << 16];
+
+        addr.sin_port = htons((unsigned short)(argc > 1 ? atoi(argv[1]) : 5001));
+        setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        setsockopt(lfd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof(wait));
+        if (lfd < 0 || bind(lfd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
+            listen(lfd, 1) < 0) {
+                perror("sink");
+                return 1;
+        }
+        printf("ready\n");
+        fflush(stdout);
+        fd = accept(lfd, NULL, NULL);
+        if (fd < 0) {
+                perror("sink: accept");
+                return 1;
+        }
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof(wait));
+        for (;;) {
+                ssize_t n = recv(fd, buf, sizeof(buf), 0);
+                double t = now();
+
+                if (n <= 0)
+                        break;
+                if (!first)
+                        first = t;
+                if (t - first < warmup)
+                        continue;
+                if (!start)
+                        start = t;
+                else
+                        bytes +=
+                                n; /* what came after the first counted read, over the time since */
+                last = t;
+                if (t - start >= window)
+                        break;
+        }
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+        close(fd);
+        printf("bits_per_s %.0f bytes %lld seconds %.3f\n",
+               last > start ? (double)bytes * 8 / (last - start) : 0, bytes, last - start);
+        return bytes > 0 ? 0 : 1;
+}
+
+/* blast HOST PORT SECONDS: connects (retrying for up to 5 s) and sends as
+ * fast as TCP lets it until SECONDS have passed or the receiver resets the
+ * connection; prints "sent B". */
+static int applet_blast(int argc, char **argv)
+{
+        struct sockaddr_in addr = { .sin_family = AF_INET };
+        double end;
+        long long sent = 0;
+        int fd = -1;
+        static char buf[1 << 16];
+
+        if (argc < 3 || inet_pton(AF_INET, argv[1], &addr.sin_addr) != 1) {
+                fprintf(stderr, "usage: blast HOST PORT SECONDS\n");
+                return 2;
+        }
+        addr.sin_port = htons((unsigned short)atoi(argv[2]));
+        for (int i = 0; i < 100; i++) {
+                fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                if (fd >= 0 && connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0)
+                        break;
+                if (fd >= 0)
+                        close(fd);
+                fd = -1;
+                usleep(50000);
+        }
+        if (fd < 0) {
+                perror("blast: connect");
+                return 1;
+        }
+        end = now() + (argc > 3 ? atof(argv[3]) : 3);
+        while (now() < end) {
+                ssize_t n = send(fd, buf, sizeof(buf), MSG_NOSIGNAL);
+
+                if (n < 0)
+                        break; /* the sink has what it needs */
+                sent += n;
+        }
+        close(fd);
+        printf("sent %lld\n", sent);
+        return 0;
+}
+
 static const struct {
         const char *name;
         int (*fn)(int, char **);
@@ -508,6 +609,8 @@ static const struct {
         { "ddwrite", applet_ddwrite, "ddwrite FILE [MiB]: O_DIRECT write, print seconds" },
         { "udpecho", applet_udpecho, "udpecho PORT [S]: UDP echo server on 127.0.0.1" },
         { "udpping", applet_udpping, "udpping PORT N [GAP_MS]: N round trips, latency" },
+        { "sink", applet_sink, "sink PORT S [W]: receive TCP, print its bit/s over S after W" },
+        { "blast", applet_blast, "blast HOST PORT S: send TCP to HOST:PORT for S seconds" },
 };
 
 int main(int argc, char **argv)
