@@ -146,6 +146,18 @@ static int create_net_args(const vs_request_t *req, char ***ipadd, size_t *nipad
         return 0;
 }
 
+/* An optional array of port-forward specs (additions or removals). */
+static int forward_args(const vs_request_t *req, const char *key, char ***out, vs_error_t *err)
+{
+        json_object *array = json_object_object_get(req->args, key);
+
+        *out = NULL;
+        if (!array)
+                return 0;
+        *out = string_array(array, VS_PORTFWD_MAX, key, err);
+        return *out ? 0 : -1;
+}
+
 /* --diskspace SIZE[:HARD] and --diskinodes N[:HARD], as the admin typed them. */
 static int disk_limit_args(const vs_request_t *req, vs_disk_limits_t *lim, vs_error_t *err)
 {
@@ -185,12 +197,25 @@ static int handle_create(struct vsd *d, struct client *c, vs_request_t *req, vs_
                 .disk = &lim,
         };
         cleanup_strv char **ipadd = NULL;
-        cleanup_free char *nameserver = NULL;
+        cleanup_strv char **fwd = NULL;
+        cleanup_free char *nameserver = NULL, *port_forward = NULL;
 
-        if (create_net_args(req, &ipadd, &args.nipadd, &nameserver, err) < 0)
+        if (create_net_args(req, &ipadd, &args.nipadd, &nameserver, err) < 0 ||
+            forward_args(req, "port_forward", &fwd, err) < 0)
                 return -1;
+        if (fwd && *fwd && args.nipadd && strcmp(ipadd[0], "none") == 0)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                     "--port-forward needs an address (not --ipadd none)");
+        if (fwd && *fwd) {
+                if (vsd_vps_find(d, req->name))
+                        return vs_error_kind(err, VS_E_STATE, EEXIST, "VPS already exists");
+                port_forward = vsd_net_forwards_plan(d, NULL, fwd, NULL, err);
+                if (!port_forward)
+                        return -1;
+        }
         args.ipadd = ipadd;
         args.nameserver = nameserver;
+        args.port_forward = port_forward;
         if (vsd_vps_create(d, req->name, &args, err) < 0)
                 return -1;
         vs_log(LOG_INFO, "created %s from template %s", req->name, tmpl);
@@ -318,21 +343,35 @@ static int handle_set(struct vsd *d, struct client *c, vs_request_t *req, vs_err
 {
         struct vps *v = find_named(d, req, err);
         const char *caps = vs_json_str(req->args, "capability");
+        cleanup_strv char **fwd_add = NULL, **fwd_del = NULL;
+        cleanup_free char *forwards = NULL;
         vs_limits_t changes;
         vs_caps_t check;
 
-        if (!v || limits_arg(req, &changes, err) < 0)
+        if (!v || limits_arg(req, &changes, err) < 0 ||
+            forward_args(req, "port_forward", &fwd_add, err) < 0 ||
+            forward_args(req, "port_forward_del", &fwd_del, err) < 0)
                 return -1;
-        if (!changes.set && !caps)
+        if (!changes.set && !caps && !fwd_add && !fwd_del)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL, "no limit given");
+        if ((fwd_add || fwd_del) && vs_json_bool(req->args, "no_save"))
+                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                     "--no-save does not apply to port forwards");
         /* all of the request is checked before any of it changes anything */
         vs_caps_default(&check);
         if (caps && vs_caps_parse(caps, &check, err) < 0)
                 return -1;
+        if (fwd_add || fwd_del) {
+                forwards = vsd_net_forwards_plan(d, v, fwd_add, fwd_del, err);
+                if (!forwards)
+                        return -1;
+        }
         if (changes.set &&
             vsd_vps_set(d, v, &changes, !vs_json_bool(req->args, "no_save"), err) < 0)
                 return -1;
         if (caps && vsd_vps_set_caps(d, v, caps, err) < 0)
+                return -1;
+        if (forwards && vsd_net_forwards_apply(d, v, forwards, err) < 0)
                 return -1;
         vs_log(LOG_INFO, "set limits of %s", v->name);
         reply_ok(d, c);

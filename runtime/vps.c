@@ -574,6 +574,8 @@ static int write_new_config(int dirfd, const char *name, const struct vsd_create
         vs_kv_set(&config, "ip", ip);
         if (args->nameserver && *args->nameserver)
                 vs_kv_set(&config, "nameserver", args->nameserver);
+        if (args->port_forward && *args->port_forward)
+                vs_kv_set(&config, "port_forward", args->port_forward);
         vs_kv_set(&config, "slice", VS_DEFAULT_SLICE);
         if (id_base) {
                 vs_kv_set(&config, "privileged", "no");
@@ -679,6 +681,8 @@ static int write_clone_config(const vs_kv_t *src_config, int dirfd, const char *
                 vs_kv_setf(&config, "id_base", "%lu", id_base);
         vs_kv_setf(&config, "created", "%lld", (long long)time(NULL));
         vs_kv_set(&config, "cloned_from", src);
+        /* a host port belongs to one VPS */
+        vs_kv_set(&config, "port_forward", NULL);
         return vs_kv_save(dirfd, "config", &config, 1, err);
 }
 
@@ -1126,6 +1130,7 @@ json_object *vsd_vps_describe(struct vsd *d, struct vps *v, int with_disk)
         json_object_object_add(obj, "template", json_object_new_string(tmpl ? tmpl : ""));
         json_object_object_add(obj, "ip", json_object_new_string(vs_kv_get(&config, "ip") ?: ""));
         add_counters(d, v, obj);
+        vsd_net_describe(&config, obj);
         json_object_object_add(obj, "slice", json_object_new_string(v->slice));
         json_object_object_add(
                 obj, "uptime",

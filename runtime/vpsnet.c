@@ -168,6 +168,237 @@ char *vsd_net_assign(struct vsd *d, char *const *given, size_t ngiven, vs_error_
         return vs_xstrdup(buf);
 }
 
+/* ---- nftables: a VPS's guard and forwards ---- */
+
+/* A VPS's elements as netns/nft.c takes them. */
+struct nft_spec {
+        char ifname[VS_IFNAME_MAX];
+        unsigned char mac[6];
+        char text[VS_NET_ADDRS_MAX][24];
+        const char *addrs[VS_NET_ADDRS_MAX];
+        struct vs_nft_vps vps;
+};
+
+static void nft_spec_fill(struct nft_spec *s, const char *name, const vs_ip4_t *addrs,
+                          size_t naddrs, const vs_portfwd_t *fwds, size_t nfwds)
+{
+        vs_net_host_ifname(name, s->ifname);
+        vs_net_guest_mac(name, s->mac);
+        for (size_t i = 0; i < naddrs; i++) {
+                vs_ip4_format(&addrs[i], 0, s->text[i], sizeof(s->text[i]));
+                s->addrs[i] = s->text[i];
+        }
+        s->vps = (struct vs_nft_vps){
+                .ifname = s->ifname,
+                .mac = s->mac,
+                .addrs = s->addrs,
+                .naddrs = naddrs,
+                .fwds = fwds,
+                .nfwds = nfwds,
+        };
+}
+
+static int nft_install(vs_nft_t *nft, const char *name, const vs_ip4_t *addrs, size_t naddrs,
+                       const vs_portfwd_t *fwds, size_t nfwds, vs_error_t *err)
+{
+        struct nft_spec spec;
+
+        nft_spec_fill(&spec, name, addrs, naddrs, fwds, nfwds);
+        return vs_nft_vps_update(nft, &spec.vps, err);
+}
+
+/* A config's addresses and forwards. */
+static int config_net(const vs_kv_t *config, vs_ip4_t *addrs, size_t *naddrs, vs_portfwd_t *fwds,
+                      size_t *nfwds, vs_error_t *err)
+{
+        if (vsd_net_parse_ips(vs_kv_get(config, "ip"), addrs, naddrs, err) < 0)
+                return vs_error_wrap(err, "config: ip");
+        if (vs_portfwd_parse_list(vs_kv_get(config, "port_forward"), fwds, VS_PORTFWD_MAX, nfwds,
+                                  err) < 0)
+                return vs_error_wrap(err, "config: port_forward");
+        return 0;
+}
+
+int vsd_net_firewall(struct vsd *d, vs_error_t *err)
+{
+        size_t n = 0, cap = 0;
+        struct nft_spec *specs = NULL;
+        struct vs_nft_vps *list = NULL;
+        vs_portfwd_t *fwds = NULL;
+        int rc;
+
+        for (struct vps *v = d->vps_list; v; v = v->next)
+                if (v->phase != PHASE_STOPPED && v->ifname[0])
+                        cap++;
+        specs = vs_xmalloc((cap + 1) * sizeof(*specs));
+        list = vs_xmalloc((cap + 1) * sizeof(*list));
+        fwds = vs_xmalloc((cap + 1) * VS_PORTFWD_MAX * sizeof(*fwds));
+        for (struct vps *v = d->vps_list; v && n < cap; v = v->next) {
+                cleanup_free char *path = vs_strdupf("%s/config", v->name);
+                cleanup_kv vs_kv_t config = { 0 };
+                vs_ip4_t addrs[VS_NET_ADDRS_MAX];
+                size_t naddrs, nfwds;
+                vs_error_t why = { 0 };
+
+                if (v->phase == PHASE_STOPPED || !v->ifname[0])
+                        continue;
+                if (vs_kv_load(d->vps_fd, path, &config, &why) < 0 ||
+                    config_net(&config, addrs, &naddrs, fwds + n * VS_PORTFWD_MAX, &nfwds, &why) <
+                            0) {
+                        /* fail closed: its interface sends nothing */
+                        vs_log(LOG_WARNING, "%s: no firewall elements: %s", v->name, why.msg);
+                        continue;
+                }
+                nft_spec_fill(&specs[n], v->name, addrs, naddrs, fwds + n * VS_PORTFWD_MAX, nfwds);
+                list[n] = specs[n].vps;
+                n++;
+        }
+        rc = vs_nft_open(vs_net_conf(d->net), list, n, &d->nft, err);
+        free(specs);
+        free(list);
+        free(fwds);
+        if (rc < 0)
+                return vs_error_wrap(err, "firewall");
+        return 0;
+}
+
+/* Host ports of every VPS but `skip` that clash with fwds[0..n). */
+static int forwards_clash(struct vsd *d, const char *skip, const vs_portfwd_t *fwds, size_t n,
+                          vs_error_t *err)
+{
+        if (n == 0)
+                return 0;
+        for (struct vps *v = d->vps_list; v; v = v->next) {
+                cleanup_free char *path = vs_strdupf("%s/config", v->name);
+                cleanup_kv vs_kv_t config = { 0 };
+                vs_portfwd_t theirs[VS_PORTFWD_MAX];
+                size_t k;
+
+                if ((skip && strcmp(v->name, skip) == 0) ||
+                    vs_kv_load(d->vps_fd, path, &config, NULL) < 0 ||
+                    vs_portfwd_parse_list(vs_kv_get(&config, "port_forward"), theirs,
+                                          VS_PORTFWD_MAX, &k, NULL) < 0)
+                        continue;
+                for (size_t i = 0; i < n; i++)
+                        for (size_t j = 0; j < k; j++)
+                                if (fwds[i].host_port == theirs[j].host_port &&
+                                    fwds[i].proto == theirs[j].proto)
+                                        return vs_error_kind(
+                                                err, VS_E_STATE, EADDRINUSE,
+                                                "--port-forward: host port %u/%s is in use by "
+                                                "VPS %s",
+                                                fwds[i].host_port, vs_l4_name(fwds[i].proto),
+                                                v->name);
+        }
+        return 0;
+}
+
+char *vsd_net_forwards_plan(struct vsd *d, struct vps *v, char *const *add, char *const *del,
+                            vs_error_t *err)
+{
+        cleanup_free char *path = v ? vs_strdupf("%s/config", v->name) : NULL;
+        cleanup_kv vs_kv_t config = { 0 };
+        vs_portfwd_t fwds[VS_PORTFWD_MAX], f;
+        size_t n = 0, first_new;
+
+        if (v && (vs_kv_load(d->vps_fd, path, &config, err) < 0 ||
+                  vs_portfwd_parse_list(vs_kv_get(&config, "port_forward"), fwds, VS_PORTFWD_MAX,
+                                        &n, err) < 0))
+                return NULL;
+        for (char *const *p = del; p && *p; p++) {
+                size_t kept = 0;
+
+                if (vs_portfwd_parse_del(*p, &f, err) < 0)
+                        return NULL;
+                for (size_t i = 0; i < n; i++)
+                        if (!vs_portfwd_matches_del(&fwds[i], &f))
+                                fwds[kept++] = fwds[i];
+                if (kept == n && f.host_port) {
+                        vs_error_kind(err, VS_E_NOTFOUND, ENOENT,
+                                      "--port-forward-del %s: no such port forward", *p);
+                        return NULL;
+                }
+                n = kept;
+        }
+        first_new = n;
+        for (char *const *p = add; p && *p; p++) {
+                if (vs_portfwd_parse(*p, &f, err) < 0)
+                        return NULL;
+                for (size_t i = 0; i < n; i++)
+                        if (fwds[i].host_port == f.host_port && fwds[i].proto == f.proto) {
+                                vs_error_kind(err, VS_E_STATE, EADDRINUSE,
+                                              "--port-forward %s: host port %u/%s is already "
+                                              "forwarded to port %u",
+                                              *p, f.host_port, vs_l4_name(f.proto),
+                                              fwds[i].vps_port);
+                                return NULL;
+                        }
+                if (n == VS_PORTFWD_MAX) {
+                        vs_error_kind(err, VS_E_USAGE, E2BIG, "more than %d port forwards",
+                                      VS_PORTFWD_MAX);
+                        return NULL;
+                }
+                fwds[n++] = f;
+        }
+        if (n > first_new && v) {
+                vs_ip4_t addrs[VS_NET_ADDRS_MAX];
+                size_t naddrs = 0;
+
+                if (vsd_net_parse_ips(vs_kv_get(&config, "ip"), addrs, &naddrs, err) < 0)
+                        return NULL;
+                if (naddrs == 0) {
+                        vs_error_kind(err, VS_E_STATE, EADDRNOTAVAIL,
+                                      "--port-forward: the VPS has no IPv4 address");
+                        return NULL;
+                }
+        }
+        if (forwards_clash(d, v ? v->name : NULL, fwds + first_new, n - first_new, err) < 0)
+                return NULL;
+        return vs_portfwd_format_list(fwds, n);
+}
+
+int vsd_net_forwards_apply(struct vsd *d, struct vps *v, const char *value, vs_error_t *err)
+{
+        cleanup_free char *path = vs_strdupf("%s/config", v->name);
+        cleanup_kv vs_kv_t config = { 0 };
+        vs_ip4_t addrs[VS_NET_ADDRS_MAX];
+        vs_portfwd_t fwds[VS_PORTFWD_MAX], old[VS_PORTFWD_MAX];
+        size_t naddrs, nfwds, nold;
+        int live = v->phase != PHASE_STOPPED && v->ifname[0];
+
+        if (vs_kv_load(d->vps_fd, path, &config, err) < 0 ||
+            config_net(&config, addrs, &naddrs, old, &nold, err) < 0 ||
+            vs_portfwd_parse_list(value, fwds, VS_PORTFWD_MAX, &nfwds, err) < 0)
+                return -1;
+        if (live && nft_install(d->nft, v->name, addrs, naddrs, fwds, nfwds, err) < 0)
+                return vs_error_wrap(err, "port forwards");
+        vs_kv_set(&config, "port_forward", *value ? value : NULL);
+        if (vs_kv_save(d->vps_fd, path, &config, 1, err) < 0) {
+                if (live)
+                        nft_install(d->nft, v->name, addrs, naddrs, old, nold, NULL);
+                return -1;
+        }
+        return 0;
+}
+
+void vsd_net_describe(const vs_kv_t *config, json_object *obj)
+{
+        vs_portfwd_t fwds[VS_PORTFWD_MAX];
+        json_object *array = json_object_new_array();
+        size_t n = 0;
+
+        if (vs_portfwd_parse_list(vs_kv_get(config, "port_forward"), fwds, VS_PORTFWD_MAX, &n,
+                                  NULL) < 0)
+                n = 0;
+        for (size_t i = 0; i < n; i++) {
+                char text[VS_PORTFWD_TEXT];
+
+                vs_portfwd_format(&fwds[i], text, sizeof(text));
+                json_object_array_add(array, json_object_new_string(text));
+        }
+        json_object_object_add(obj, "port_forward", array);
+}
+
 /* ---- start and stop ---- */
 
 /* The VPS's upper layer through the new child's root: after vsd attached a
@@ -199,7 +430,13 @@ static int net_hook(void *arg, pid_t pid, vs_error_t *err)
                                              *start->nameserver ? start->nameserver : NULL,
                                              &start->created, err) < 0)
                 return vs_error_wrap(err, "network files");
-        return vs_net_vps_setup(start->net, &spec, pid, err);
+        if (vs_net_vps_setup(start->net, &spec, pid, err) < 0)
+                return -1;
+        /* the VPS runs nothing before its go: its guard is in place first */
+        if (nft_install(start->nft, start->name, start->addrs, start->naddrs, start->fwds,
+                        start->nfwds, err) < 0)
+                return vs_error_wrap(err, "network");
+        return 0;
 }
 
 /* On the host the layer is reachable only on the dir backend: what a failed
@@ -233,11 +470,15 @@ int vsd_net_prepare(struct vsd *d, struct vps *v, const vs_kv_t *config,
 
         memset(start, 0, sizeof(*start));
         start->net = d->net;
+        start->nft = d->nft;
         start->name = v->name;
-        if (vsd_net_parse_ips(vs_kv_get(config, "ip"), start->addrs, &start->naddrs, err) < 0)
-                return vs_error_wrap(err, "config: ip");
+        if (config_net(config, start->addrs, &start->naddrs, start->fwds, &start->nfwds, err) < 0)
+                return -1;
         if (start->naddrs == 0)
                 return 0; /* no address: loopback only */
+        /* a config edited by hand may name another VPS's host port */
+        if (forwards_clash(d, v->name, start->fwds, start->nfwds, err) < 0)
+                return -1;
         hostname = vs_kv_get(config, "hostname");
         vs_strlcpy(start->hostname, hostname && *hostname ? hostname : v->name,
                    sizeof(start->hostname));
@@ -252,6 +493,11 @@ int vsd_net_prepare(struct vsd *d, struct vps *v, const vs_kv_t *config,
 void vsd_net_stopped(struct vsd *d, struct vps *v)
 {
         vs_error_t err = { 0 };
+        char ifname[VS_IFNAME_MAX];
+
+        vs_net_host_ifname(v->name, ifname);
+        if (d->nft && vs_nft_vps_remove(d->nft, ifname, &err) < 0)
+                vs_log(LOG_WARNING, "%s: %s", v->name, err.msg);
 
         if (vs_net_vps_teardown(d->net, v->name, &err) < 0)
                 vs_log(LOG_WARNING, "%s: %s", v->name, err.msg);

@@ -334,6 +334,20 @@ static int check_nameserver(struct ctx *ctx, const char *text, int *bad)
         return -1;
 }
 
+/* --port-forward HOSTPORT:VPSPORT[/proto] and --port-forward-del
+ * HOSTPORT[/proto]|all: the form is checked here, the ports by vsd. */
+static int check_forward(struct ctx *ctx, int del, const char *text, int *bad)
+{
+        vs_portfwd_t f;
+        vs_error_t err = { 0 };
+
+        if ((del ? vs_portfwd_parse_del(text, &f, &err) : vs_portfwd_parse(text, &f, &err)) < 0) {
+                *bad = usage_error(ctx, "%s", err.msg);
+                return -1;
+        }
+        return 0;
+}
+
 /* Frees create's option arrays when it gives up. */
 static int create_fail(json_object *ipadd, json_object *ns, int rc)
 {
@@ -344,7 +358,7 @@ static int create_fail(json_object *ipadd, json_object *ns, int rc)
 
 static int cmd_create(struct ctx *ctx, int argc, char **argv)
 {
-        struct option opts[10 + VS_LIM_COUNT] = {
+        struct option opts[11 + VS_LIM_COUNT] = {
                 { "template", required_argument, NULL, 't' },
                 { "hostname", required_argument, NULL, 'n' },
                 { "privileged", no_argument, NULL, 'P' },
@@ -352,22 +366,29 @@ static int cmd_create(struct ctx *ctx, int argc, char **argv)
                 { "diskinodes", required_argument, NULL, 'I' },
                 { "ipadd", required_argument, NULL, 'i' },
                 { "nameserver", required_argument, NULL, 'N' },
+                { "port-forward", required_argument, NULL, 'F' },
                 { "help", no_argument, NULL, 'h' },
         };
         const char *tmpl = NULL, *hostname = NULL;
         cleanup_json json_object *limits = json_object_new_object();
+        cleanup_json json_object *fwd = json_object_new_array();
         json_object *args, *ipadd = json_object_new_array(), *ns = json_object_new_array();
         struct disk_opts disk = { 0 };
         vs_limits_t l = { 0 };
         vs_error_t err = { 0 };
         int opt, bad = 0, rc, privileged = 0;
 
-        add_limit_options(opts, 8); /* after the eight above */
+        add_limit_options(opts, 9); /* after the nine above */
         reset_getopt();
         while ((opt = next_opt(ctx, argc, argv, "t:n:h", opts, &bad)) != -1) {
                 if (bad || (opt == 'i' && check_ipadd(ctx, optarg, &bad) < 0) ||
-                    (opt == 'N' && check_nameserver(ctx, optarg, &bad) < 0))
+                    (opt == 'N' && check_nameserver(ctx, optarg, &bad) < 0) ||
+                    (opt == 'F' && check_forward(ctx, 0, optarg, &bad) < 0))
                         return create_fail(ipadd, ns, bad);
+                if (opt == 'F') {
+                        json_object_array_add(fwd, json_object_new_string(optarg));
+                        continue;
+                }
                 if (opt == 't')
                         tmpl = optarg;
                 else if (opt == 'n')
@@ -396,6 +417,8 @@ static int cmd_create(struct ctx *ctx, int argc, char **argv)
         args = json_object_new_object();
         json_object_object_add(args, "ipadd", ipadd);
         json_object_object_add(args, "nameserver", ns);
+        if (json_object_array_length(fwd))
+                json_object_object_add(args, "port_forward", steal_ptr(fwd));
         json_object_object_add(args, "template", json_object_new_string(tmpl));
         if (hostname)
                 json_object_object_add(args, "hostname", json_object_new_string(hostname));
@@ -408,12 +431,16 @@ static int cmd_create(struct ctx *ctx, int argc, char **argv)
 
 static int cmd_set(struct ctx *ctx, int argc, char **argv)
 {
-        struct option opts[4 + VS_LIM_COUNT] = {
+        struct option opts[6 + VS_LIM_COUNT] = {
                 { "no-save", no_argument, NULL, 'N' },
                 { "capability", required_argument, NULL, 'C' },
+                { "port-forward", required_argument, NULL, 'F' },
+                { "port-forward-del", required_argument, NULL, 'D' },
                 { "help", no_argument, NULL, 'h' },
         };
         cleanup_json json_object *limits = json_object_new_object();
+        cleanup_json json_object *fwd = json_object_new_array();
+        cleanup_json json_object *fwd_del = json_object_new_array();
         cleanup_free char *caps = NULL;
         json_object *args;
         vs_limits_t l = { 0 };
@@ -421,12 +448,16 @@ static int cmd_set(struct ctx *ctx, int argc, char **argv)
         vs_error_t err = { 0 };
         int opt, bad = 0, rc, no_save = 0;
 
-        add_limit_options(opts, 3); /* after the three above */
+        add_limit_options(opts, 5); /* after the five above */
         vs_caps_default(&check);
         reset_getopt();
         while ((opt = next_opt(ctx, argc, argv, "h", opts, &bad)) != -1) {
-                if (bad)
+                if (bad || ((opt == 'F' || opt == 'D') &&
+                            check_forward(ctx, opt == 'D', optarg, &bad) < 0))
                         return bad;
+                if (opt == 'F' || opt == 'D')
+                        json_object_array_add(opt == 'F' ? fwd : fwd_del,
+                                              json_object_new_string(optarg));
                 no_save |= opt == 'N';
                 if (opt >= LIMIT_OPT && (rc = take_limit(ctx, opt, &l, limits)) != EXIT_OK)
                         return rc;
@@ -442,10 +473,14 @@ static int cmd_set(struct ctx *ctx, int argc, char **argv)
         }
         if ((rc = take_name(ctx, argc, argv, "VPS name")) != EXIT_OK)
                 return rc;
-        if (!l.set && !caps)
-                return usage_error(ctx, "no limit or capability given");
+        if (!l.set && !caps && !json_object_array_length(fwd) && !json_object_array_length(fwd_del))
+                return usage_error(ctx, "no limit, capability or port forward given");
         args = json_object_new_object();
         json_object_object_add(args, "limits", steal_ptr(limits));
+        if (json_object_array_length(fwd))
+                json_object_object_add(args, "port_forward", steal_ptr(fwd));
+        if (json_object_array_length(fwd_del))
+                json_object_object_add(args, "port_forward_del", steal_ptr(fwd_del));
         if (caps)
                 json_object_object_add(args, "capability", json_object_new_string(caps));
         if (no_save)
@@ -669,6 +704,22 @@ static void status_line(const char *name, const char *state, const char *exit_te
         printf("\n");
 }
 
+/* A second line, only for a VPS with port forwards:
+ * "  port forwards: 8080:80/tcp 5353:53/udp". */
+static void print_forwards(json_object *array)
+{
+        size_t n = array && json_object_is_type(array, json_type_array)
+                           ? json_object_array_length(array)
+                           : 0;
+
+        if (n == 0)
+                return;
+        printf("  port forwards:");
+        for (size_t i = 0; i < n; i++)
+                printf(" %s", json_object_get_string(json_object_array_get_idx(array, i)));
+        printf("\n");
+}
+
 static int cmd_status(struct ctx *ctx, int argc, char **argv)
 {
         cleanup_json json_object *reply = NULL;
@@ -698,6 +749,7 @@ static int cmd_status(struct ctx *ctx, int argc, char **argv)
         state = vs_json_str(vps, "state");
         exit_text = vs_json_str(vps, "exit");
         status_line(ctx->name, state, exit_text, vs_json_int(vps, "oom_kills", 0));
+        print_forwards(json_object_object_get(vps, "port_forward"));
         return EXIT_OK;
 }
 

@@ -87,6 +87,7 @@ struct vsd {
         const char *busybox_path;
         vs_cgroup_tree_t *cgtree;
         vs_net_t *net;
+        vs_nft_t *nft; /* paene's nftables tables (netns/nft.c) */
         struct vps *vps_list;
         struct client *clients;
         int quit;
@@ -101,7 +102,8 @@ struct vsd_create_args {
         int privileged;
         char *const *ipadd; /* none: one address from the pool */
         size_t nipadd;
-        const char *nameserver; /* blank-separated, or NULL */
+        const char *nameserver;   /* blank-separated, or NULL */
+        const char *port_forward; /* the config value, or NULL */
         const vs_limits_t *limits;
         const vs_disk_limits_t *disk;
 };
@@ -159,6 +161,9 @@ struct vsd_net_start {
         const char *name;
         vs_ip4_t addrs[VS_NET_ADDRS_MAX];
         size_t naddrs;
+        vs_nft_t *nft;
+        vs_portfwd_t fwds[VS_PORTFWD_MAX];
+        size_t nfwds;
         int (*hook)(void *arg, pid_t pid, vs_error_t *err); /* NULL: no network */
         unsigned created; /* /etc files this start made (VS_ETC_CREATED_*) */
         /* for the /etc files: the upper layer, absolute, as the VPS's
@@ -181,6 +186,18 @@ void vsd_net_stopped(struct vsd *d, struct vps *v);
 void vsd_net_abort(struct vsd *d, struct vps *v, const struct vsd_net_start *start);
 /* Deletes the veths of VPS that are not running (after adoption). */
 void vsd_net_sweep(struct vsd *d);
+/* Makes paene's nftables tables afresh with the elements of the running
+ * VPS (after adoption): nothing an earlier vsd left survives. */
+int vsd_net_firewall(struct vsd *d, vs_error_t *err);
+/* Port forwards. A plan checks a change (removals "HOSTPORT[/proto]"|"all",
+ * then additions "HOSTPORT:VPSPORT[/proto]") against the VPS's forwards
+ * (v NULL: a new VPS) and every other VPS's, and returns the new config
+ * value; apply installs it (live on a running VPS) and saves it. */
+char *vsd_net_forwards_plan(struct vsd *d, struct vps *v, char *const *add, char *const *del,
+                            vs_error_t *err);
+int vsd_net_forwards_apply(struct vsd *d, struct vps *v, const char *value, vs_error_t *err);
+/* Adds "port_forward" (an array of "HOSTPORT:VPSPORT/proto") to obj. */
+void vsd_net_describe(const vs_kv_t *config, json_object *obj);
 
 /* vsd.c: the loop */
 int vsd_epoll_add(struct vsd *d, int fd, struct ev *ev, uint32_t events);
