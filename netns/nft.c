@@ -141,10 +141,10 @@ static void rules(const vs_net_conf_t *conf, struct buf *b)
                            " chain guard { type filter hook prerouting priority raw; "
                            "policy accept;\n"
                            "  iifname != \"vs-*\" accept\n"
-                           "  iifname . ether saddr != @macs drop\n"
-                           "  meta nfproto ipv4 iifname . ip saddr != @src4 drop\n"
+                           "  iifname . ether saddr != @macs counter drop\n"
+                           "  meta nfproto ipv4 iifname . ip saddr != @src4 counter drop\n"
                            "  ip6 saddr { ::, fe80::/10 } accept\n"
-                           "  meta nfproto ipv6 iifname . ip6 saddr != @src6 drop\n }\n");
+                           "  meta nfproto ipv6 iifname . ip6 saddr != @src6 counter drop\n }\n");
         buf_add(b, "}\n");
         if (conf->mode == VS_NET_BRIDGE)
                 buf_add(b, "table bridge paene {\n"
@@ -154,13 +154,13 @@ static void rules(const vs_net_conf_t *conf, struct buf *b)
                            " chain guard { type filter hook prerouting priority -300; "
                            "policy accept;\n"
                            "  iifname != \"vs-*\" accept\n"
-                           "  iifname . ether saddr != @macs drop\n"
-                           "  ether type != { ip, ip6, arp } drop\n"
-                           "  ether type arp iifname . arp saddr ether != @macs drop\n"
-                           "  ether type arp iifname . arp saddr ip != @src4 drop\n"
-                           "  ether type ip iifname . ip saddr != @src4 drop\n"
+                           "  iifname . ether saddr != @macs counter drop\n"
+                           "  ether type != { ip, ip6, arp } counter drop\n"
+                           "  ether type arp iifname . arp saddr ether != @macs counter drop\n"
+                           "  ether type arp iifname . arp saddr ip != @src4 counter drop\n"
+                           "  ether type ip iifname . ip saddr != @src4 counter drop\n"
                            "  ether type ip6 ip6 saddr { ::, fe80::/10 } accept\n"
-                           "  ether type ip6 iifname . ip6 saddr != @src6 drop\n }\n}\n");
+                           "  ether type ip6 iifname . ip6 saddr != @src6 counter drop\n }\n}\n");
         else
                 buf_add(b, "table arp paene {\n"
                            " set macs { type ifname . ether_addr; }\n"
@@ -168,8 +168,8 @@ static void rules(const vs_net_conf_t *conf, struct buf *b)
                            " chain guard { type filter hook input priority -300; "
                            "policy accept;\n"
                            "  iifname != \"vs-*\" accept\n"
-                           "  iifname . arp saddr ether != @macs drop\n"
-                           "  iifname . arp saddr ip != @src4 drop\n }\n}\n");
+                           "  iifname . arp saddr ether != @macs counter drop\n"
+                           "  iifname . arp saddr ip != @src4 counter drop\n }\n}\n");
 }
 
 /* ---- a VPS's elements ---- */

@@ -227,6 +227,11 @@ int vsd_net_firewall(struct vsd *d, vs_error_t *err)
         vs_portfwd_t *fwds = NULL;
         int rc;
 
+        /* with an uplink vsd's namespace is the VPS's router, for their
+         * traffic out and for port forwards in */
+        if (*vs_net_conf(d->net)->uplink &&
+            vs_write_string(AT_FDCWD, "/proc/sys/net/ipv4/ip_forward", "1", err) < 0)
+                return vs_error_wrap(err, "uplink: enable forwarding");
         for (struct vps *v = d->vps_list; v; v = v->next)
                 if (v->phase != PHASE_STOPPED && v->ifname[0])
                         cap++;

@@ -341,8 +341,10 @@ static int check_forward(struct ctx *ctx, int del, const char *text, int *bad)
         vs_portfwd_t f;
         vs_error_t err = { 0 };
 
+        /* one line: the value is wrong, not the command line's shape */
         if ((del ? vs_portfwd_parse_del(text, &f, &err) : vs_portfwd_parse(text, &f, &err)) < 0) {
-                *bad = usage_error(ctx, "%s", err.msg);
+                fprintf(stderr, "vsctl: %s: %s\n", ctx->cmd, err.msg);
+                *bad = EXIT_USAGE;
                 return -1;
         }
         return 0;
