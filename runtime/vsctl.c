@@ -1917,8 +1917,8 @@ static int cmd_help(struct ctx *ctx, int argc, char **argv);
 static const struct command commands[] = {
         { "create", NULL, cmd_create,
           "create NAME --template T [--hostname H] [--privileged] [--ipadd A[/P]]...\n"
-          "       [--nameserver IP]... [--diskspace SIZE[:HARD]] [--diskinodes N[:HARD]]\n"
-          "       [LIMIT-OPTIONS...]",
+          "       [--nameserver IP]... [--port-forward HOSTPORT:VPSPORT[/PROTO]]...\n"
+          "       [--diskspace SIZE[:HARD]] [--diskinodes N[:HARD]] [LIMIT-OPTIONS...]",
           "Create a stopped VPS from template T, with the limits given (vzctl's names;\n"
           "kept in its config as key = value, e.g. cpu_burst = 50ms). It gets its own\n"
           "range of 65536 host ids (its root is an unprivileged id on the host) and its\n"
@@ -1933,6 +1933,10 @@ static const struct command commands[] = {
           "                     mode only); none: no network but the loopback\n"
           "      --nameserver IP  a name server for /etc/resolv.conf (repeatable, at\n"
           "                     most 3)\n"
+          "      --port-forward HOSTPORT:VPSPORT[/tcp|udp]\n"
+          "                     forward HOSTPORT on the host's addresses to VPSPORT of\n"
+          "                     the VPS's first address while it runs (repeatable;\n"
+          "                     tcp by default; a host port belongs to one VPS)\n"
           "  --diskspace SIZE[:HARD]\n"
           "                     limit the VPS's own files (its copy-on-write layer) to\n"
           "                     HARD bytes (default SIZE; K M G T, 8M to 8T): they live on\n"
@@ -1953,7 +1957,9 @@ static const struct command commands[] = {
           "  -n, --hostname H   hostname of NEW (default: NEW)\n" },
         { "start", NULL, cmd_start, "start NAME", "Start a stopped VPS.\n" },
         { "set", NULL, cmd_set,
-          "set NAME [--no-save] [--capability CAP:on|off]... LIMIT-OPTIONS...",
+          "set NAME [--no-save] [--capability CAP:on|off]...\n"
+          "       [--port-forward HOSTPORT:VPSPORT[/PROTO]]...\n"
+          "       [--port-forward-del HOSTPORT[/PROTO]|all]... LIMIT-OPTIONS...",
           "Change limits: at once on a running VPS (in its cgroup), and in its config\n"
           "(applied at every start) unless --no-save. Values are checked first; a bad\n"
           "one changes nothing.\n"
@@ -1961,7 +1967,12 @@ static const struct command commands[] = {
           "  --capability CAP:on|off\n"
           "                     keep (on) or drop (off) a capability from the VPS's\n"
           "                     set, e.g. net_raw:off (saved; applies at the next "
-          "start)\n" LIMIT_HELP },
+          "start)\n"
+          "  --port-forward HOSTPORT:VPSPORT[/tcp|udp]\n"
+          "                     add a port forward (saved; live on a running VPS)\n"
+          "  --port-forward-del HOSTPORT[/tcp|udp]|all\n"
+          "                     remove forwards of HOSTPORT (both protocols unless\n"
+          "                     given), or all; removals go before additions\n" LIMIT_HELP },
         { "stop", NULL, cmd_stop, "stop NAME [--timeout S] [--fast]",
           "Stop a running VPS: send its init the stop signal, wait, then kill every\n"
           "process of the VPS.\n"
@@ -1978,7 +1989,8 @@ static const struct command commands[] = {
           "Print one line: NAME exist running|stopped, and how a stopped VPS ended;\n"
           "or NAME deleted (exit code 3) when there is no such VPS.\n"
           "  -j, --json         print every field as JSON\n"
-          "OOM kills in the current (or last) run are shown: (2 OOM kills).\n" },
+          "OOM kills in the current (or last) run are shown: (2 OOM kills).\n"
+          "A VPS with port forwards gets a second line: \"  port forwards: 8080:80/tcp\".\n" },
         { "node", NULL, cmd_node, "node [--cpu-reserve CPU] [--ram-reserve SIZE] [--json]",
           "Show the node's capacity (CPUs, memory), its admission policy (reserve, or\n"
           "overbook FACTOR; set in <root>/etc/paene/vsd.conf), what the running VPS\n"
