@@ -386,6 +386,22 @@ int vsd_net_forwards_apply(struct vsd *d, struct vps *v, const char *value, vs_e
         return 0;
 }
 
+int vsd_net_refresh(struct vsd *d, struct vps *v, vs_error_t *err)
+{
+        cleanup_free char *path = vs_strdupf("%s/config", v->name);
+        cleanup_kv vs_kv_t config = { 0 };
+        vs_ip4_t addrs[VS_NET_ADDRS_MAX];
+        vs_portfwd_t fwds[VS_PORTFWD_MAX];
+        size_t naddrs, nfwds;
+
+        if (v->phase == PHASE_STOPPED || !v->ifname[0])
+                return 0;
+        if (vs_kv_load(d->vps_fd, path, &config, err) < 0 ||
+            config_net(&config, addrs, &naddrs, fwds, &nfwds, err) < 0)
+                return -1;
+        return nft_install(d->nft, v->name, addrs, naddrs, fwds, nfwds, err);
+}
+
 void vsd_net_describe(const vs_kv_t *config, json_object *obj)
 {
         vs_portfwd_t fwds[VS_PORTFWD_MAX];

@@ -196,6 +196,9 @@ int vsd_net_firewall(struct vsd *d, vs_error_t *err);
 char *vsd_net_forwards_plan(struct vsd *d, struct vps *v, char *const *add, char *const *del,
                             vs_error_t *err);
 int vsd_net_forwards_apply(struct vsd *d, struct vps *v, const char *value, vs_error_t *err);
+/* Installs a running VPS's nftables elements (guard and forwards) again
+ * from its config: for a live change of its addresses (--ipadd/--ipdel). */
+int vsd_net_refresh(struct vsd *d, struct vps *v, vs_error_t *err);
 /* Adds "port_forward" (an array of "HOSTPORT:VPSPORT/proto") to obj. */
 void vsd_net_describe(const vs_kv_t *config, json_object *obj);
 
