@@ -11,12 +11,12 @@ MANDIR = $(PREFIX)/share/man
 SYSTEMDDIR ?= /lib/systemd/system
 VERSION = 0.1
 
-PKGS = json-c libcap libseccomp ext2fs com_err libnl-3.0 libnl-route-3.0
+PKGS = json-c libcap libseccomp ext2fs com_err libnl-3.0 libnl-route-3.0 libnftables
 DEBIAN_DEPS = build-essential pkg-config clang clang-format \
 	libcgroup-dev libseccomp-dev libcap-dev libnl-3-dev libnl-route-3-dev \
 	libext2fs-dev comerr-dev libjson-c-dev libcmocka-dev busybox-static iproute2 util-linux \
 	procps e2fsprogs python3 bsdutils tar gzip xz-utils zstd \
-	debootstrap
+	debootstrap libnftables-dev nftables
 
 OPTFLAGS ?= -O2 -g
 WARNFLAGS = -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
@@ -32,7 +32,7 @@ LIB_SRCS = runtime/error.c runtime/parse.c runtime/fsutil.c runtime/kvfile.c \
 	cow-fs/template.c cow-fs/rootfs.c cow-fs/diskquota.c cow-fs/image.c cow-fs/clone.c \
 	cow-fs/unify.c scheduler-limits/cgroup.c scheduler-limits/limits.c scheduler-limits/stats.c \
 	scheduler-limits/admission.c netns/loopback.c netns/addr.c netns/addr6.c netns/link.c \
-	netns/etc.c netns/rate.c netns/tc.c
+	netns/etc.c netns/rate.c netns/tc.c netns/portfwd.c netns/nft.c
 VSD_SRCS = runtime/vsd.c runtime/vps.c runtime/vpsnet.c runtime/handlers.c runtime/disk.c
 VSCTL_SRCS = runtime/vsctl.c
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)

@@ -191,6 +191,7 @@ static int conf_apply(const vs_kv_t *kv, vs_net_conf_t *conf, vs_error_t *err)
         const char *pool = vs_kv_get(kv, "pool4");
         const char *pool6 = vs_kv_get(kv, "pool6");
         const char *mtu = vs_kv_get(kv, "mtu");
+        const char *uplink = vs_kv_get(kv, "uplink");
         char *end;
         unsigned long value;
 
@@ -204,6 +205,15 @@ static int conf_apply(const vs_kv_t *kv, vs_net_conf_t *conf, vs_error_t *err)
                                      "bridge '%s' is not an interface name", bridge);
         if (bridge)
                 vs_strlcpy(conf->bridge, bridge, sizeof(conf->bridge));
+        /* an interface name nftables takes as a plain string (no wildcard) */
+        if (uplink && *uplink &&
+            (strlen(uplink) >= VS_IFNAME_MAX ||
+             strspn(uplink, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") !=
+                     strlen(uplink)))
+                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                     "uplink '%s' is not an interface name", uplink);
+        if (uplink)
+                vs_strlcpy(conf->uplink, uplink, sizeof(conf->uplink));
         if (pool && vs_pool4_parse(pool, &conf->pool4, err) < 0)
                 return -1;
         if (pool6 && *pool6 && strcmp(pool6, "none") != 0) {

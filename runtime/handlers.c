@@ -121,11 +121,12 @@ static int check_searchdomain(const char *text, vs_error_t *err)
 }
 
 /* The network arguments of create and set, each NULL when not given:
- * addresses to add and remove (checked against the pools by vpsnet.c), and
- * name servers and search domains, checked and joined by blanks. */
+ * addresses to add and remove (checked against the pools by vpsnet.c),
+ * name servers and search domains, checked and joined by blanks, and port
+ * forwards to add and remove (checked by vsd_net_forwards_plan). */
 struct net_args {
-        char **ipadd, **ipdel;
-        size_t nipadd, nipdel;
+        char **ipadd, **ipdel, **fwd_add, **fwd_del;
+        size_t nipadd, nipdel, nfwd_add, nfwd_del;
         char *nameserver, *searchdomain;
 };
 
@@ -133,6 +134,8 @@ static void net_args_free(struct net_args *a)
 {
         vs_strvfreep(&a->ipadd);
         vs_strvfreep(&a->ipdel);
+        vs_strvfreep(&a->fwd_add);
+        vs_strvfreep(&a->fwd_del);
         free(a->nameserver);
         free(a->searchdomain);
 }
@@ -184,11 +187,15 @@ static int net_args(const vs_request_t *req, struct net_args *a, vs_error_t *err
             words_arg(req, "ipdel", 2 * VS_NET_ADDRS_MAX, &a->ipdel, &a->nipdel, err) < 0 ||
             joined_arg(req, "nameserver", 3, check_nameserver, &a->nameserver, err) < 0 ||
             /* glibc reads at most 6 search domains */
-            joined_arg(req, "searchdomain", 6, check_searchdomain, &a->searchdomain, err) < 0)
+            joined_arg(req, "searchdomain", 6, check_searchdomain, &a->searchdomain, err) < 0 ||
+            words_arg(req, "port_forward", VS_PORTFWD_MAX, &a->fwd_add, &a->nfwd_add, err) < 0 ||
+            words_arg(req, "port_forward_del", VS_PORTFWD_MAX, &a->fwd_del, &a->nfwd_del, err) < 0)
                 return -1;
         return 0;
 }
 
+/* Addresses, name servers or search domains (port forwards are apart: they
+ * go into the config by their own plan). */
 static int net_args_given(const struct net_args *a)
 {
         return a->ipadd || a->ipdel || a->nameserver || a->searchdomain;
@@ -233,20 +240,35 @@ static int handle_create(struct vsd *d, struct client *c, vs_request_t *req, vs_
                 .disk = &lim,
         };
         cleanup_net_args struct net_args net = { 0 };
+        cleanup_free char *port_forward = NULL;
         struct vsd_rates rates;
+        int no_network;
 
         if (net_args(req, &net, err) < 0 || vsd_net_rates_arg(req->args, &rates, err) < 0)
                 return -1;
-        if (net.ipdel)
-                return vs_error_kind(err, VS_E_USAGE, EINVAL, "--ipdel is for set, not create");
-        if ((rates.out || rates.in) && net.nipadd >= 1 && strcmp(net.ipadd[0], "none") == 0)
+        if (net.ipdel || net.fwd_del)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                     "--ipdel and --port-forward-del are for set, not create");
+        no_network = net.nipadd >= 1 && strcmp(net.ipadd[0], "none") == 0;
+        if ((rates.out || rates.in) && no_network)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                      "--rate-out and --rate-in need a network (not --ipadd none)");
+        if (net.nfwd_add && no_network)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                     "--port-forward needs an address (not --ipadd none)");
+        if (net.nfwd_add) {
+                if (vsd_vps_find(d, req->name))
+                        return vs_error_kind(err, VS_E_STATE, EEXIST, "VPS already exists");
+                port_forward = vsd_net_forwards_plan(d, NULL, net.fwd_add, NULL, err);
+                if (!port_forward)
+                        return -1;
+        }
         args.rates = &rates;
         args.ipadd = net.ipadd;
         args.nipadd = net.nipadd;
         args.nameserver = net.nameserver;
         args.searchdomain = net.searchdomain;
+        args.port_forward = port_forward;
         if (vsd_vps_create(d, req->name, &args, err) < 0)
                 return -1;
         vs_log(LOG_INFO, "created %s from template %s", req->name, tmpl);
@@ -376,25 +398,34 @@ static int handle_set(struct vsd *d, struct client *c, vs_request_t *req, vs_err
         const char *caps = vs_json_str(req->args, "capability");
         int save = !vs_json_bool(req->args, "no_save");
         cleanup_net_args struct net_args net = { 0 };
+        cleanup_free char *forwards = NULL;
         struct vsd_rates rates;
         vs_limits_t changes;
         vs_caps_t check;
+        int fwd_given;
 
         if (!v || limits_arg(req, &changes, err) < 0 || net_args(req, &net, err) < 0 ||
             vsd_net_rates_arg(req->args, &rates, err) < 0)
                 return -1;
-        if (!changes.set && !caps && !rates.set_out && !rates.set_in && !net_args_given(&net))
+        fwd_given = net.fwd_add || net.fwd_del;
+        if (!changes.set && !caps && !rates.set_out && !rates.set_in && !net_args_given(&net) &&
+            !fwd_given)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL, "no setting given");
         /* all of the request is checked before any of it changes anything */
         vs_caps_default(&check);
         if (caps && vs_caps_parse(caps, &check, err) < 0)
                 return -1;
-        if (net_args_given(&net) && !save)
+        if ((net_args_given(&net) || fwd_given) && !save)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                      "--no-save applies to limits and rates only, not to "
-                                     "addresses or name servers");
+                                     "addresses, name servers or port forwards");
         if (net_args_given(&net) && v->phase == PHASE_STOPPING)
                 return vs_error_kind(err, VS_E_STATE, EBUSY, "%s is stopping", v->name);
+        if (fwd_given) {
+                forwards = vsd_net_forwards_plan(d, v, net.fwd_add, net.fwd_del, err);
+                if (!forwards)
+                        return -1;
+        }
         if (vsd_net_rates_check(d, v, &rates, save, err) < 0)
                 return -1;
         if (changes.set && vsd_vps_set(d, v, &changes, save, err) < 0)
@@ -415,6 +446,8 @@ static int handle_set(struct vsd *d, struct client *c, vs_request_t *req, vs_err
                         return -1;
         }
         if (caps && vsd_vps_set_caps(d, v, caps, err) < 0)
+                return -1;
+        if (forwards && vsd_net_forwards_apply(d, v, forwards, err) < 0)
                 return -1;
         vs_log(LOG_INFO, "set limits of %s", v->name);
         reply_ok(d, c);

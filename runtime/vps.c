@@ -583,6 +583,8 @@ static int write_new_config(int dirfd, const char *name, const struct vsd_create
                 vs_kv_set(&config, "nameserver", args->nameserver);
         if (args->searchdomain && *args->searchdomain)
                 vs_kv_set(&config, "searchdomain", args->searchdomain);
+        if (args->port_forward && *args->port_forward)
+                vs_kv_set(&config, "port_forward", args->port_forward);
         vs_kv_set(&config, "slice", VS_DEFAULT_SLICE);
         if (id_base) {
                 vs_kv_set(&config, "privileged", "no");
@@ -691,6 +693,8 @@ static int write_clone_config(const vs_kv_t *src_config, int dirfd, const char *
                 vs_kv_setf(&config, "id_base", "%lu", id_base);
         vs_kv_setf(&config, "created", "%lld", (long long)time(NULL));
         vs_kv_set(&config, "cloned_from", src);
+        /* a host port belongs to one VPS */
+        vs_kv_set(&config, "port_forward", NULL);
         return vs_kv_save(dirfd, "config", &config, 1, err);
 }
 

@@ -435,11 +435,10 @@ void vsd_net_adopted(struct vsd *d, struct vps *v, const vs_kv_t *state)
                 vs_log(LOG_WARNING, "%s: %s", v->name, err.msg);
 }
 
-void vsd_net_describe(struct vsd *d, struct vps *v, const vs_kv_t *config, json_object *obj)
+static void describe_rates(const struct vps *v, const vs_kv_t *config, json_object *obj)
 {
         uint64_t out = 0, in = 0;
 
-        (void)d;
         if (v->phase != PHASE_STOPPED) {
                 out = v->ifname[0] ? v->rate_out : 0;
                 in = v->ifname[0] ? v->rate_in : 0;
@@ -449,6 +448,268 @@ void vsd_net_describe(struct vsd *d, struct vps *v, const vs_kv_t *config, json_
         }
         json_object_object_add(obj, "rate_out", json_object_new_int64((int64_t)out));
         json_object_object_add(obj, "rate_in", json_object_new_int64((int64_t)in));
+}
+
+/* ---- nftables: a VPS's guard and forwards ---- */
+
+/* A VPS's elements as netns/nft.c takes them. */
+struct nft_spec {
+        char ifname[VS_IFNAME_MAX];
+        unsigned char mac[6];
+        char text[2 * VS_NET_ADDRS_MAX][64];
+        const char *addrs[2 * VS_NET_ADDRS_MAX];
+        struct vs_nft_vps vps;
+};
+
+/* IPv4 first: forwards go to the first IPv4 address. */
+static void nft_spec_fill(struct nft_spec *s, const char *name, const struct vsd_net_addrs *addrs,
+                          const vs_portfwd_t *fwds, size_t nfwds)
+{
+        size_t n = 0;
+
+        vs_net_host_ifname(name, s->ifname);
+        vs_net_guest_mac(name, s->mac);
+        for (size_t i = 0; i < addrs->n4; i++, n++)
+                vs_ip4_format(&addrs->v4[i], 0, s->text[n], sizeof(s->text[n]));
+        for (size_t i = 0; i < addrs->n6; i++, n++)
+                vs_ip6_format(&addrs->v6[i], 0, s->text[n], sizeof(s->text[n]));
+        for (size_t i = 0; i < n; i++)
+                s->addrs[i] = s->text[i];
+        s->vps = (struct vs_nft_vps){
+                .ifname = s->ifname,
+                .mac = s->mac,
+                .addrs = s->addrs,
+                .naddrs = n,
+                .fwds = fwds,
+                .nfwds = nfwds,
+        };
+}
+
+static int nft_install(vs_nft_t *nft, const char *name, const struct vsd_net_addrs *addrs,
+                       const vs_portfwd_t *fwds, size_t nfwds, vs_error_t *err)
+{
+        struct nft_spec spec;
+
+        nft_spec_fill(&spec, name, addrs, fwds, nfwds);
+        return vs_nft_vps_update(nft, &spec.vps, err);
+}
+
+/* A config's addresses and forwards. */
+static int config_net(const vs_kv_t *config, struct vsd_net_addrs *addrs, vs_portfwd_t *fwds,
+                      size_t *nfwds, vs_error_t *err)
+{
+        if (vsd_net_parse_ips(vs_kv_get(config, "ip"), addrs, err) < 0)
+                return vs_error_wrap(err, "config: ip");
+        if (vs_portfwd_parse_list(vs_kv_get(config, "port_forward"), fwds, VS_PORTFWD_MAX, nfwds,
+                                  err) < 0)
+                return vs_error_wrap(err, "config: port_forward");
+        return 0;
+}
+
+int vsd_net_firewall(struct vsd *d, vs_error_t *err)
+{
+        size_t n = 0, cap = 0;
+        struct nft_spec *specs = NULL;
+        struct vs_nft_vps *list = NULL;
+        vs_portfwd_t *fwds = NULL;
+        int rc;
+
+        /* with an uplink vsd's namespace is the VPS's router, for their
+         * traffic out and for port forwards in */
+        if (*vs_net_conf(d->net)->uplink &&
+            vs_write_string(AT_FDCWD, "/proc/sys/net/ipv4/ip_forward", "1", err) < 0)
+                return vs_error_wrap(err, "uplink: enable forwarding");
+        for (struct vps *v = d->vps_list; v; v = v->next)
+                if (v->phase != PHASE_STOPPED && v->ifname[0])
+                        cap++;
+        specs = vs_xmalloc((cap + 1) * sizeof(*specs));
+        list = vs_xmalloc((cap + 1) * sizeof(*list));
+        fwds = vs_xmalloc((cap + 1) * VS_PORTFWD_MAX * sizeof(*fwds));
+        for (struct vps *v = d->vps_list; v && n < cap; v = v->next) {
+                cleanup_free char *path = vs_strdupf("%s/config", v->name);
+                cleanup_kv vs_kv_t config = { 0 };
+                struct vsd_net_addrs addrs;
+                size_t nfwds;
+                vs_error_t why = { 0 };
+
+                if (v->phase == PHASE_STOPPED || !v->ifname[0])
+                        continue;
+                if (vs_kv_load(d->vps_fd, path, &config, &why) < 0 ||
+                    config_net(&config, &addrs, fwds + n * VS_PORTFWD_MAX, &nfwds, &why) < 0) {
+                        /* fail closed: its interface sends nothing */
+                        vs_log(LOG_WARNING, "%s: no firewall elements: %s", v->name, why.msg);
+                        continue;
+                }
+                nft_spec_fill(&specs[n], v->name, &addrs, fwds + n * VS_PORTFWD_MAX, nfwds);
+                list[n] = specs[n].vps;
+                n++;
+        }
+        rc = vs_nft_open(vs_net_conf(d->net), list, n, &d->nft, err);
+        free(specs);
+        free(list);
+        free(fwds);
+        if (rc < 0)
+                return vs_error_wrap(err, "firewall");
+        return 0;
+}
+
+/* Host ports of every VPS but `skip` that clash with fwds[0..n). */
+static int forwards_clash(struct vsd *d, const char *skip, const vs_portfwd_t *fwds, size_t n,
+                          vs_error_t *err)
+{
+        if (n == 0)
+                return 0;
+        for (struct vps *v = d->vps_list; v; v = v->next) {
+                cleanup_free char *path = vs_strdupf("%s/config", v->name);
+                cleanup_kv vs_kv_t config = { 0 };
+                vs_portfwd_t theirs[VS_PORTFWD_MAX];
+                size_t k;
+
+                if ((skip && strcmp(v->name, skip) == 0) ||
+                    vs_kv_load(d->vps_fd, path, &config, NULL) < 0 ||
+                    vs_portfwd_parse_list(vs_kv_get(&config, "port_forward"), theirs,
+                                          VS_PORTFWD_MAX, &k, NULL) < 0)
+                        continue;
+                for (size_t i = 0; i < n; i++)
+                        for (size_t j = 0; j < k; j++)
+                                if (fwds[i].host_port == theirs[j].host_port &&
+                                    fwds[i].proto == theirs[j].proto)
+                                        return vs_error_kind(
+                                                err, VS_E_STATE, EADDRINUSE,
+                                                "--port-forward: host port %u/%s is in use by "
+                                                "VPS %s",
+                                                fwds[i].host_port, vs_l4_name(fwds[i].proto),
+                                                v->name);
+        }
+        return 0;
+}
+
+char *vsd_net_forwards_plan(struct vsd *d, struct vps *v, char *const *add, char *const *del,
+                            vs_error_t *err)
+{
+        cleanup_free char *path = v ? vs_strdupf("%s/config", v->name) : NULL;
+        cleanup_kv vs_kv_t config = { 0 };
+        vs_portfwd_t fwds[VS_PORTFWD_MAX], f;
+        size_t n = 0, first_new;
+
+        if (v && (vs_kv_load(d->vps_fd, path, &config, err) < 0 ||
+                  vs_portfwd_parse_list(vs_kv_get(&config, "port_forward"), fwds, VS_PORTFWD_MAX,
+                                        &n, err) < 0))
+                return NULL;
+        for (char *const *p = del; p && *p; p++) {
+                size_t kept = 0;
+
+                if (vs_portfwd_parse_del(*p, &f, err) < 0)
+                        return NULL;
+                for (size_t i = 0; i < n; i++)
+                        if (!vs_portfwd_matches_del(&fwds[i], &f))
+                                fwds[kept++] = fwds[i];
+                if (kept == n && f.host_port) {
+                        vs_error_kind(err, VS_E_NOTFOUND, ENOENT,
+                                      "--port-forward-del %s: no such port forward", *p);
+                        return NULL;
+                }
+                n = kept;
+        }
+        first_new = n;
+        for (char *const *p = add; p && *p; p++) {
+                if (vs_portfwd_parse(*p, &f, err) < 0)
+                        return NULL;
+                for (size_t i = 0; i < n; i++)
+                        if (fwds[i].host_port == f.host_port && fwds[i].proto == f.proto) {
+                                vs_error_kind(err, VS_E_STATE, EADDRINUSE,
+                                              "--port-forward %s: host port %u/%s is already "
+                                              "forwarded to port %u",
+                                              *p, f.host_port, vs_l4_name(f.proto),
+                                              fwds[i].vps_port);
+                                return NULL;
+                        }
+                if (n == VS_PORTFWD_MAX) {
+                        vs_error_kind(err, VS_E_USAGE, E2BIG, "more than %d port forwards",
+                                      VS_PORTFWD_MAX);
+                        return NULL;
+                }
+                fwds[n++] = f;
+        }
+        if (n > first_new && v) {
+                struct vsd_net_addrs addrs;
+
+                if (vsd_net_parse_ips(vs_kv_get(&config, "ip"), &addrs, err) < 0)
+                        return NULL;
+                if (addrs.n4 == 0) {
+                        vs_error_kind(err, VS_E_STATE, EADDRNOTAVAIL,
+                                      "--port-forward: the VPS has no IPv4 address");
+                        return NULL;
+                }
+        }
+        if (forwards_clash(d, v ? v->name : NULL, fwds + first_new, n - first_new, err) < 0)
+                return NULL;
+        return vs_portfwd_format_list(fwds, n);
+}
+
+int vsd_net_forwards_apply(struct vsd *d, struct vps *v, const char *value, vs_error_t *err)
+{
+        cleanup_free char *path = vs_strdupf("%s/config", v->name);
+        cleanup_kv vs_kv_t config = { 0 };
+        struct vsd_net_addrs addrs;
+        vs_portfwd_t fwds[VS_PORTFWD_MAX], old[VS_PORTFWD_MAX];
+        size_t nfwds, nold;
+        int live = v->phase != PHASE_STOPPED && v->ifname[0];
+
+        if (vs_kv_load(d->vps_fd, path, &config, err) < 0 ||
+            config_net(&config, &addrs, old, &nold, err) < 0 ||
+            vs_portfwd_parse_list(value, fwds, VS_PORTFWD_MAX, &nfwds, err) < 0)
+                return -1;
+        if (live && nft_install(d->nft, v->name, &addrs, fwds, nfwds, err) < 0)
+                return vs_error_wrap(err, "port forwards");
+        vs_kv_set(&config, "port_forward", *value ? value : NULL);
+        if (vs_kv_save(d->vps_fd, path, &config, 1, err) < 0) {
+                if (live)
+                        nft_install(d->nft, v->name, &addrs, old, nold, NULL);
+                return -1;
+        }
+        return 0;
+}
+
+int vsd_net_refresh(struct vsd *d, struct vps *v, vs_error_t *err)
+{
+        cleanup_free char *path = vs_strdupf("%s/config", v->name);
+        cleanup_kv vs_kv_t config = { 0 };
+        struct vsd_net_addrs addrs;
+        vs_portfwd_t fwds[VS_PORTFWD_MAX];
+        size_t nfwds;
+
+        if (v->phase == PHASE_STOPPED || !v->ifname[0])
+                return 0;
+        if (vs_kv_load(d->vps_fd, path, &config, err) < 0 ||
+            config_net(&config, &addrs, fwds, &nfwds, err) < 0)
+                return -1;
+        return nft_install(d->nft, v->name, &addrs, fwds, nfwds, err);
+}
+
+static void describe_forwards(const vs_kv_t *config, json_object *obj)
+{
+        vs_portfwd_t fwds[VS_PORTFWD_MAX];
+        json_object *array = json_object_new_array();
+        size_t n = 0;
+
+        if (vs_portfwd_parse_list(vs_kv_get(config, "port_forward"), fwds, VS_PORTFWD_MAX, &n,
+                                  NULL) < 0)
+                n = 0;
+        for (size_t i = 0; i < n; i++) {
+                char text[VS_PORTFWD_TEXT];
+
+                vs_portfwd_format(&fwds[i], text, sizeof(text));
+                json_object_array_add(array, json_object_new_string(text));
+        }
+        json_object_object_add(obj, "port_forward", array);
+}
+
+void vsd_net_describe(struct vsd *d, struct vps *v, const vs_kv_t *config, json_object *obj)
+{
+        (void)d;
+        describe_rates(v, config, obj);
+        describe_forwards(config, obj);
 }
 
 /* ---- start and stop ---- */
@@ -506,11 +767,13 @@ static int net_hook(void *arg, pid_t pid, vs_error_t *err)
         if (vs_net_vps_setup(start->net, &spec, pid, err) < 0)
                 return -1;
         /* the caps hold before the init runs; a failure here fails the
-         * start, whose abort deletes the veth and the ifb */
+         * start, whose abort deletes the veth and the ifb. The VPS runs
+         * nothing before its go: its guard is in place first too. */
         if ((start->rate_out &&
              vs_net_vps_rate(start->net, start->name, VS_RATE_OUT, start->rate_out, err) < 0) ||
             (start->rate_in &&
-             vs_net_vps_rate(start->net, start->name, VS_RATE_IN, start->rate_in, err) < 0))
+             vs_net_vps_rate(start->net, start->name, VS_RATE_IN, start->rate_in, err) < 0) ||
+            nft_install(start->nft, start->name, &start->addrs, start->fwds, start->nfwds, err) < 0)
                 return vs_error_wrap(err, "network");
         return 0;
 }
@@ -547,12 +810,16 @@ int vsd_net_prepare(struct vsd *d, struct vps *v, const vs_kv_t *config,
 
         memset(start, 0, sizeof(*start));
         start->net = d->net;
+        start->nft = d->nft;
         start->name = v->name;
         v->rate_out = v->rate_in = 0;
-        if (vsd_net_parse_ips(vs_kv_get(config, "ip"), &start->addrs, err) < 0)
-                return vs_error_wrap(err, "config: ip");
+        if (config_net(config, &start->addrs, start->fwds, &start->nfwds, err) < 0)
+                return -1;
         if (start->addrs.n4 + start->addrs.n6 == 0)
                 return 0; /* no address: loopback only */
+        /* a config edited by hand may name another VPS's host port */
+        if (forwards_clash(d, v->name, start->fwds, start->nfwds, err) < 0)
+                return -1;
         if (config_rate(config, "rate_out", &start->rate_out, err) < 0 ||
             config_rate(config, "rate_in", &start->rate_in, err) < 0)
                 return -1;
@@ -654,6 +921,17 @@ static int rewrite_etc_live(struct vps *v, const struct vs_net_etc *etc, int hos
         return rc;
 }
 
+/* A stopped VPS, or one without a veth: its nftables elements go. */
+static void forget_elements(struct vsd *d, struct vps *v)
+{
+        vs_error_t err = { 0 };
+        char ifname[VS_IFNAME_MAX];
+
+        vs_net_host_ifname(v->name, ifname);
+        if (d->nft && vs_nft_vps_remove(d->nft, ifname, &err) < 0)
+                vs_log(LOG_WARNING, "%s: %s", v->name, err.msg);
+}
+
 /* A live --ipadd on a VPS without network made its veth, an --ipdel all
  * deleted it: the state file says which, and a new veth gets the caps. */
 static int network_appeared_or_went(struct vsd *d, struct vps *v, const struct vsd_net_addrs *now)
@@ -663,10 +941,12 @@ static int network_appeared_or_went(struct vsd *d, struct vps *v, const struct v
 
         if (had == has)
                 return 0;
-        if (has)
+        if (has) {
                 vs_net_host_ifname(v->name, v->ifname);
-        else
+        } else {
+                forget_elements(d, v);
                 v->ifname[0] = '\0';
+        }
         if (has &&
             ((v->rate_out &&
               vs_net_vps_rate(d->net, v->name, VS_RATE_OUT, v->rate_out, &err) < 0) ||
@@ -727,6 +1007,9 @@ int vsd_net_set(struct vsd *d, struct vps *v, const struct vsd_net_change *chang
                         vs_net_vps_readdress(d->net, &now_spec, &was_spec, v->pid, NULL);
                 return -1;
         }
+        /* the guard follows: the new addresses may send, the old no more */
+        if (readdressed && vsd_net_refresh(d, v, err) < 0)
+                return vs_error_wrap(err, "firewall");
         return 0;
 }
 
@@ -734,6 +1017,7 @@ void vsd_net_stopped(struct vsd *d, struct vps *v)
 {
         vs_error_t err = { 0 };
 
+        forget_elements(d, v);
         if (vs_net_vps_teardown(d->net, v->name, &err) < 0)
                 vs_log(LOG_WARNING, "%s: %s", v->name, err.msg);
 }

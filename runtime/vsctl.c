@@ -311,17 +311,26 @@ static void disk_args(const struct disk_opts *disk, json_object *args)
 /* The network options of create and set. vsd checks addresses against its
  * pools and the other VPS; the form is checked here, so that a typo fails
  * before anything is sent. */
-enum { NET_IPADD = 900, NET_IPDEL, NET_NAMESERVER, NET_SEARCHDOMAIN };
+enum {
+        NET_IPADD = 900,
+        NET_IPDEL,
+        NET_NAMESERVER,
+        NET_SEARCHDOMAIN,
+        NET_FORWARD,
+        NET_FORWARD_DEL,
+};
 
-#define NET_OPTIONS                                                        \
-        { "ipadd", required_argument, NULL, NET_IPADD },                   \
-                { "nameserver", required_argument, NULL, NET_NAMESERVER }, \
-        {                                                                  \
-                "searchdomain", required_argument, NULL, NET_SEARCHDOMAIN  \
-        }
+/* clang-format off */
+#define NET_OPTIONS \
+        { "ipadd", required_argument, NULL, NET_IPADD }, \
+        { "nameserver", required_argument, NULL, NET_NAMESERVER }, \
+        { "searchdomain", required_argument, NULL, NET_SEARCHDOMAIN }, \
+        { "port-forward", required_argument, NULL, NET_FORWARD }
+/* clang-format on */
 
 struct net_opts {
-        json_object *ipadd, *ipdel, *nameserver, *searchdomain; /* NULL: not given */
+        /* NULL: not given */
+        json_object *ipadd, *ipdel, *nameserver, *searchdomain, *fwd, *fwd_del;
 };
 
 static void net_opts_free(struct net_opts *n)
@@ -330,8 +339,26 @@ static void net_opts_free(struct net_opts *n)
         json_object_put(n->ipdel);
         json_object_put(n->nameserver);
         json_object_put(n->searchdomain);
+        json_object_put(n->fwd);
+        json_object_put(n->fwd_del);
 }
 #define cleanup_net_opts __attribute__((cleanup(net_opts_free)))
+
+/* A bad value: one line naming it (the command line's shape is right, so
+ * no usage text). */
+static int value_error(const struct ctx *ctx, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+static int value_error(const struct ctx *ctx, const char *fmt, ...)
+{
+        char msg[512];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        fprintf(stderr, "vsctl: %s: %s\n", ctx->cmd, msg);
+        return EXIT_USAGE;
+}
 
 static int check_net_value(struct ctx *ctx, int opt, const char *text)
 {
@@ -339,6 +366,7 @@ static int check_net_value(struct ctx *ctx, int opt, const char *text)
         vs_error_t err = { 0 };
         vs_ip4_t ip4;
         vs_ip6_t ip6;
+        vs_portfwd_t fwd;
 
         switch (opt) {
         case NET_IPADD:
@@ -347,17 +375,23 @@ static int check_net_value(struct ctx *ctx, int opt, const char *text)
                         return EXIT_OK;
                 if ((vs_ip_is_v6(text) ? vs_ip6_parse(text, 128, &ip6, &err)
                                        : vs_ip4_parse(text, 32, &ip4, &err)) < 0)
-                        return usage_error(ctx, "--%s: %s", opt == NET_IPADD ? "ipadd" : "ipdel",
+                        return value_error(ctx, "--%s: %s", opt == NET_IPADD ? "ipadd" : "ipdel",
                                            err.msg);
                 return EXIT_OK;
         case NET_NAMESERVER:
                 if (inet_pton(AF_INET, text, buf) == 1 || inet_pton(AF_INET6, text, buf) == 1)
                         return EXIT_OK;
-                return usage_error(ctx, "--nameserver '%s' is not an IP address", text);
+                return value_error(ctx, "--nameserver '%s' is not an IP address", text);
+        case NET_FORWARD:
+        case NET_FORWARD_DEL:
+                if ((opt == NET_FORWARD_DEL ? vs_portfwd_parse_del(text, &fwd, &err)
+                                            : vs_portfwd_parse(text, &fwd, &err)) < 0)
+                        return value_error(ctx, "%s", err.msg);
+                return EXIT_OK;
         default:
                 if (vs_parse_hostname(text, NULL) == 0)
                         return EXIT_OK;
-                return usage_error(ctx, "--searchdomain '%s' is not a domain name", text);
+                return value_error(ctx, "--searchdomain '%s' is not a domain name", text);
         }
 }
 
@@ -368,6 +402,8 @@ static int net_option(struct ctx *ctx, int opt, struct net_opts *n, int *rc)
                              : opt == NET_IPDEL        ? &n->ipdel
                              : opt == NET_NAMESERVER   ? &n->nameserver
                              : opt == NET_SEARCHDOMAIN ? &n->searchdomain
+                             : opt == NET_FORWARD      ? &n->fwd
+                             : opt == NET_FORWARD_DEL  ? &n->fwd_del
                                                        : NULL;
 
         if (!slot)
@@ -383,7 +419,7 @@ static int net_option(struct ctx *ctx, int opt, struct net_opts *n, int *rc)
 
 static int net_opts_given(const struct net_opts *n)
 {
-        return n->ipadd || n->ipdel || n->nameserver || n->searchdomain;
+        return n->ipadd || n->ipdel || n->nameserver || n->searchdomain || n->fwd || n->fwd_del;
 }
 
 /* --rate-out and --rate-in, shared by create and set: checked here for exit
@@ -428,11 +464,15 @@ static void net_opts_to_args(struct net_opts *n, json_object *args)
                 json_object_object_add(args, "nameserver", steal_ptr(n->nameserver));
         if (n->searchdomain)
                 json_object_object_add(args, "searchdomain", steal_ptr(n->searchdomain));
+        if (n->fwd)
+                json_object_object_add(args, "port_forward", steal_ptr(n->fwd));
+        if (n->fwd_del)
+                json_object_object_add(args, "port_forward_del", steal_ptr(n->fwd_del));
 }
 
 static int cmd_create(struct ctx *ctx, int argc, char **argv)
 {
-        struct option opts[13 + VS_LIM_COUNT] = {
+        struct option opts[14 + VS_LIM_COUNT] = {
                 { "rate-out", required_argument, NULL, RATE_OUT_OPT },
                 { "rate-in", required_argument, NULL, RATE_IN_OPT },
                 { "template", required_argument, NULL, 't' },
@@ -453,7 +493,7 @@ static int cmd_create(struct ctx *ctx, int argc, char **argv)
         vs_error_t err = { 0 };
         int opt, bad = 0, rc = EXIT_OK, privileged = 0;
 
-        add_limit_options(opts, 11); /* after the eleven above */
+        add_limit_options(opts, 12); /* after the twelve above */
         reset_getopt();
         while ((opt = next_opt(ctx, argc, argv, "t:n:h", opts, &bad)) != -1) {
                 if (bad)
@@ -503,13 +543,14 @@ static int cmd_create(struct ctx *ctx, int argc, char **argv)
 
 static int cmd_set(struct ctx *ctx, int argc, char **argv)
 {
-        struct option opts[10 + VS_LIM_COUNT] = {
+        struct option opts[12 + VS_LIM_COUNT] = {
                 { "rate-out", required_argument, NULL, RATE_OUT_OPT },
                 { "rate-in", required_argument, NULL, RATE_IN_OPT },
                 { "no-save", no_argument, NULL, 'N' },
                 { "capability", required_argument, NULL, 'C' },
                 { "help", no_argument, NULL, 'h' },
                 { "ipdel", required_argument, NULL, NET_IPDEL },
+                { "port-forward-del", required_argument, NULL, NET_FORWARD_DEL },
                 NET_OPTIONS,
         };
         cleanup_json json_object *limits = json_object_new_object();
@@ -522,7 +563,7 @@ static int cmd_set(struct ctx *ctx, int argc, char **argv)
         vs_error_t err = { 0 };
         int opt, bad = 0, rc = EXIT_OK, no_save = 0;
 
-        add_limit_options(opts, 9); /* after the nine above */
+        add_limit_options(opts, 11); /* after the eleven above */
         vs_caps_default(&check);
         reset_getopt();
         while ((opt = next_opt(ctx, argc, argv, "h", opts, &bad)) != -1) {
@@ -558,7 +599,7 @@ static int cmd_set(struct ctx *ctx, int argc, char **argv)
                 return usage_error(ctx, "no limit, rate, capability or network setting given");
         if (no_save && net_opts_given(&net))
                 return usage_error(ctx, "--no-save applies to limits and rates only, not to "
-                                        "addresses or name servers");
+                                        "addresses, name servers or port forwards");
         args = json_object_new_object();
         net_opts_to_args(&net, args);
         json_object_object_add(args, "limits", steal_ptr(limits));
@@ -810,6 +851,22 @@ static void rates_text(json_object *vps, char *buf, size_t size)
                 snprintf(buf, size, "rate-in %s", in_text);
 }
 
+/* A second line, only for a VPS with port forwards:
+ * "  port forwards: 8080:80/tcp 5353:53/udp". */
+static void print_forwards(json_object *array)
+{
+        size_t n = array && json_object_is_type(array, json_type_array)
+                           ? json_object_array_length(array)
+                           : 0;
+
+        if (n == 0)
+                return;
+        printf("  port forwards:");
+        for (size_t i = 0; i < n; i++)
+                printf(" %s", json_object_get_string(json_object_array_get_idx(array, i)));
+        printf("\n");
+}
+
 static int cmd_status(struct ctx *ctx, int argc, char **argv)
 {
         cleanup_json json_object *reply = NULL;
@@ -841,6 +898,7 @@ static int cmd_status(struct ctx *ctx, int argc, char **argv)
         exit_text = vs_json_str(vps, "exit");
         rates_text(vps, rates, sizeof(rates));
         status_line(ctx->name, state, exit_text, vs_json_int(vps, "oom_kills", 0), rates);
+        print_forwards(json_object_object_get(vps, "port_forward"));
         return EXIT_OK;
 }
 
@@ -2015,7 +2073,8 @@ static int cmd_help(struct ctx *ctx, int argc, char **argv);
 static const struct command commands[] = {
         { "create", NULL, cmd_create,
           "create NAME --template T [--hostname H] [--privileged] [--ipadd A[/P]]...\n"
-          "       [--nameserver IP]... [--searchdomain D]... [--diskspace SIZE[:HARD]]\n"
+          "       [--nameserver IP]... [--searchdomain D]...\n"
+          "       [--port-forward HOSTPORT:VPSPORT[/PROTO]]... [--diskspace SIZE[:HARD]]\n"
           "       [--diskinodes N[:HARD]] [--rate-out RATE] [--rate-in RATE]\n"
           "       [LIMIT-OPTIONS...]",
           "Create a stopped VPS from template T, with the limits given (vzctl's names;\n"
@@ -2036,6 +2095,10 @@ static const struct command commands[] = {
           "                     most 3)\n"
           "      --searchdomain D a search domain for /etc/resolv.conf (repeatable, at\n"
           "                     most 6)\n"
+          "      --port-forward HOSTPORT:VPSPORT[/tcp|udp]\n"
+          "                     forward HOSTPORT on the host's addresses to VPSPORT of\n"
+          "                     the VPS's first address while it runs (repeatable;\n"
+          "                     tcp by default; a host port belongs to one VPS)\n"
           "  --diskspace SIZE[:HARD]\n"
           "                     limit the VPS's own files (its copy-on-write layer) to\n"
           "                     HARD bytes (default SIZE; K M G T, 8M to 8T): they live on\n"
@@ -2059,18 +2122,25 @@ static const struct command commands[] = {
         { "set", NULL, cmd_set,
           "set NAME [--no-save] [--capability CAP:on|off]... [--ipadd A[/P]]...\n"
           "    [--ipdel A|all]... [--nameserver IP]... [--searchdomain D]...\n"
-          "    [--rate-out RATE] [--rate-in RATE] [LIMIT-OPTIONS...]",
+          "    [--port-forward HOSTPORT:VPSPORT[/PROTO]]...\n"
+          "    [--port-forward-del HOSTPORT[/PROTO]|all]... [--rate-out RATE]\n"
+          "    [--rate-in RATE] [LIMIT-OPTIONS...]",
           "Change limits: at once on a running VPS (in its cgroup; bandwidth caps on\n"
           "its host-side veth), and in its config (applied at every start) unless\n"
           "--no-save. Values are checked first; a bad one changes nothing. Network\n"
           "settings change at once on a running VPS too (eth0, host routes,\n"
-          "/etc/hosts, /etc/resolv.conf) and are always saved.\n"
+          "/etc/hosts, /etc/resolv.conf, port forwards) and are always saved.\n"
           "  --no-save          change the running VPS only (limits and rates only)\n"
           "  --ipadd A[/P]      add an address (as for create)\n"
           "  --ipdel A|all      remove an address, or all of them (removals come\n"
           "                     before additions)\n"
           "  --nameserver IP    replace the name servers (repeatable, at most 3)\n"
           "  --searchdomain D   replace the search domains (repeatable, at most 6)\n"
+          "  --port-forward HOSTPORT:VPSPORT[/tcp|udp]\n"
+          "                     add a port forward (as for create)\n"
+          "  --port-forward-del HOSTPORT[/tcp|udp]|all\n"
+          "                     remove forwards of HOSTPORT (both protocols unless\n"
+          "                     given), or all; removals go before additions\n"
           "  --capability CAP:on|off\n"
           "                     keep (on) or drop (off) a capability from the VPS's\n"
           "                     set, e.g. net_raw:off (saved; applies at the next "
@@ -2093,7 +2163,8 @@ static const struct command commands[] = {
           "  -j, --json         print every field as JSON\n"
           "OOM kills in the current (or last) run are shown: (2 OOM kills), and\n"
           "bandwidth caps: (rate-out 10M, rate-in 20M); --json has them as rate_out\n"
-          "and rate_in in bit/s (0: none), in force while running, else configured.\n" },
+          "and rate_in in bit/s (0: none), in force while running, else configured.\n"
+          "A VPS with port forwards gets a second line: \"  port forwards: 8080:80/tcp\".\n" },
         { "node", NULL, cmd_node, "node [--cpu-reserve CPU] [--ram-reserve SIZE] [--json]",
           "Show the node's capacity (CPUs, memory), its admission policy (reserve, or\n"
           "overbook FACTOR; set in <root>/etc/paene/vsd.conf), what the running VPS\n"

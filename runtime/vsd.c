@@ -630,7 +630,8 @@ static int start_daemon(struct vsd *d, const struct options *o, int *ready_fd, v
         if (d->epfd < 0)
                 return vs_error_errno(err, "epoll");
         vs_template_store_recover(d->tmpl_fd);
-        if (vsd_net_init(d, err) < 0 || vsd_vps_load_all(d, err) < 0)
+        if (vsd_net_init(d, err) < 0 || vsd_vps_load_all(d, err) < 0 ||
+            vsd_net_firewall(d, err) < 0)
                 return -1;
         /* after adoption: what is left is a veth of a VPS that is gone */
         vsd_net_sweep(d);
@@ -670,6 +671,7 @@ static void shut_down(struct vsd *d)
                 vs_cgroup_tree_prune(d->cgtree);
                 vs_cgroup_tree_free(d->cgtree);
         }
+        vs_nft_free(d->nft);
         vs_net_free(d->net);
         free(d->root);
         free(d->vps_dir);

@@ -88,6 +88,7 @@ struct vsd {
         const char *busybox_path;
         vs_cgroup_tree_t *cgtree;
         vs_net_t *net;
+        vs_nft_t *nft; /* paene's nftables tables (netns/nft.c) */
         struct vps *vps_list;
         struct client *clients;
         int quit;
@@ -105,6 +106,7 @@ struct vsd_create_args {
         size_t nipadd;
         const char *nameserver;   /* blank-separated, or NULL */
         const char *searchdomain; /* blank-separated, or NULL */
+        const char *port_forward; /* the config value, or NULL */
         const vs_limits_t *limits;
         const vs_disk_limits_t *disk;
         const struct vsd_rates *rates; /* NULL: no caps */
@@ -169,6 +171,9 @@ struct vsd_net_start {
         vs_net_t *net;
         const char *name;
         struct vsd_net_addrs addrs;
+        vs_nft_t *nft;
+        vs_portfwd_t fwds[VS_PORTFWD_MAX];
+        size_t nfwds;
         int (*hook)(void *arg, pid_t pid, vs_error_t *err); /* NULL: no network */
         unsigned created; /* /etc files this start made (VS_ETC_CREATED_*) */
         /* for the /etc files: the upper layer, absolute, as the VPS's
@@ -206,6 +211,20 @@ struct vsd_net_change {
 int vsd_net_set(struct vsd *d, struct vps *v, const struct vsd_net_change *change, vs_error_t *err);
 /* Deletes the veths of VPS that are not running (after adoption). */
 void vsd_net_sweep(struct vsd *d);
+/* Makes paene's nftables tables afresh with the elements of the running
+ * VPS (after adoption): nothing an earlier vsd left survives. */
+int vsd_net_firewall(struct vsd *d, vs_error_t *err);
+/* Port forwards. A plan checks a change (removals "HOSTPORT[/proto]"|"all",
+ * then additions "HOSTPORT:VPSPORT[/proto]") against the VPS's forwards
+ * (v NULL: a new VPS) and every other VPS's, and returns the new config
+ * value; apply installs it (live on a running VPS) and saves it. */
+char *vsd_net_forwards_plan(struct vsd *d, struct vps *v, char *const *add, char *const *del,
+                            vs_error_t *err);
+int vsd_net_forwards_apply(struct vsd *d, struct vps *v, const char *value, vs_error_t *err);
+/* Installs a running VPS's nftables elements (guard and forwards) again
+ * from its config: for a live change of its addresses (--ipadd/--ipdel). */
+int vsd_net_refresh(struct vsd *d, struct vps *v, vs_error_t *err);
+/* Adds "port_forward" (an array of "HOSTPORT:VPSPORT/proto") to obj. */
 
 /* Bandwidth caps given in a request ("rate_out", "rate_in"), in bit/s. */
 struct vsd_rates {

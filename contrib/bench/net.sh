@@ -1,7 +1,8 @@
 #!/bin/bash
 # paene network benchmark: the cost of one VPS's network set-up (veth pair,
 # guest side moved into the VPS's namespace, addresses, routes, bridge port
-# or host route) and teardown (deleting the host-side veth), as vsd pays it:
+# or host route, nftables elements) and teardown (its nftables elements,
+# deleting the host-side veth), as vsd pays it:
 # build/netbench drives netns/ from one process against N network
 # namespaces. Each run happens in a network namespace made for it
 # (unshare -n), which disappears with it: the host's network is not touched.
@@ -35,7 +36,10 @@ for n in "$@"; do
         [ "$n" -le 10000 ] || { echo "usage: $prog [N...]   (N: 1..10000)" >&2; exit 2; }
 done
 
-printf '%-7s %6s %12s %10s %15s %13s\n' MODE N SETUP_MS PER_VPS TEARDOWN_MS PER_VPS
+# NFT_SETUP / NFT_TEARDOWN: the share of the nftables elements (anti-spoofing
+# and one port forward) in PER_VPS, in ms
+printf '%-7s %6s %12s %10s %15s %13s %10s %13s\n' MODE N SETUP_MS PER_VPS TEARDOWN_MS PER_VPS \
+        NFT_SETUP NFT_TEARDOWN
 for n in "$@"; do
         for mode in bridge routed; do
                 if [ "$mode" = bridge ] && [ "$n" -gt 1024 ]; then
@@ -43,8 +47,8 @@ for n in "$@"; do
                 fi
                 # a namespace of its own per run: ends with netbench
                 out=$(timeout 1800 unshare -n "$bench" "$n" "$mode")
-                read -r m count setup per_setup teardown per_teardown <<<"$out"
-                printf '%-7s %6s %12s %10s %15s %13s\n' "$m" "$count" "$setup" "$per_setup" \
-                        "$teardown" "$per_teardown"
+                read -r m count setup per_setup teardown per_teardown nft_setup nft_teardown <<<"$out"
+                printf '%-7s %6s %12s %10s %15s %13s %10s %13s\n' "$m" "$count" "$setup" \
+                        "$per_setup" "$teardown" "$per_teardown" "$nft_setup" "$nft_teardown"
         done
 done

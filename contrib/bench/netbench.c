@@ -5,9 +5,13 @@
  * (contrib/bench/net.sh does: unshare -n); it refuses to run where it finds
  * any interface besides lo.
  *
+ * Each VPS's nftables elements (anti-spoofing, and one port forward) are
+ * added right after its veth and removed right after it, as vsd does; their
+ * share of the time is measured apart.
+ *
  * Usage: netbench N bridge|routed
  * Prints: mode N setup_total_ms setup_per_vps_ms teardown_total_ms
- * teardown_per_vps_ms */
+ * teardown_per_vps_ms nft_setup_per_vps_ms nft_teardown_per_vps_ms */
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
@@ -78,6 +82,8 @@ int main(int argc, char **argv)
 {
         vs_net_conf_t conf;
         vs_net_t *net = NULL;
+        vs_nft_t *nft = NULL;
+        double nft_setup_ms = 0, nft_teardown_ms = 0, t1;
         vs_error_t err = { 0 };
         pid_t *pids;
         char name[32];
@@ -100,7 +106,7 @@ int main(int argc, char **argv)
         vs_net_conf_load(AT_FDCWD, "/nonexistent", &conf, NULL); /* the defaults */
         conf.mode = strcmp(argv[2], "routed") == 0 ? VS_NET_ROUTED : VS_NET_BRIDGE;
         if (vs_pool4_parse("10.64.0.0/10", &conf.pool4, &err) < 0 ||
-            vs_net_open(&conf, &net, &err) < 0) {
+            vs_net_open(&conf, &net, &err) < 0 || vs_nft_open(&conf, NULL, 0, &nft, &err) < 0) {
                 fprintf(stderr, "netbench: %s\n", err.msg);
                 return 1;
         }
@@ -119,16 +125,38 @@ int main(int argc, char **argv)
 
                 snprintf(name, sizeof(name), "b%ld", i);
                 ip = (vs_ip4_t){ conf.pool4.gateway + 1 + (uint32_t)i, conf.pool4.net.prefix };
+                char host[VS_IFNAME_MAX], addr[24];
+                const char *addrs[1] = { addr };
+                unsigned char mac[6];
+                vs_portfwd_t fwd = { (uint16_t)(1 + i % 65535), 80, VS_L4_TCP };
+                struct vs_nft_vps guard = { host, mac, addrs, 1, &fwd, 1 };
+
+                vs_net_host_ifname(name, host);
+                vs_net_guest_mac(name, mac);
+                vs_ip4_format(&ip, 0, addr, sizeof(addr));
                 if (vs_net_vps_setup(net, &vps, pids[i], &err) < 0) {
                         fprintf(stderr, "netbench: %s: %s\n", name, err.msg);
                         failed = 1;
                         break;
                 }
+                t1 = now_ms();
+                if (vs_nft_vps_update(nft, &guard, &err) < 0) {
+                        fprintf(stderr, "netbench: %s: %s\n", name, err.msg);
+                        failed = 1;
+                        break;
+                }
+                nft_setup_ms += now_ms() - t1;
         }
         setup_ms = now_ms() - t0;
         t0 = now_ms();
         for (long i = 0; i < n; i++) {
+                char host[VS_IFNAME_MAX];
+
                 snprintf(name, sizeof(name), "b%ld", i);
+                vs_net_host_ifname(name, host);
+                t1 = now_ms();
+                vs_nft_vps_remove(nft, host, NULL);
+                nft_teardown_ms += now_ms() - t1;
                 vs_net_vps_teardown(net, name, NULL);
         }
         teardown_ms = now_ms() - t0;
@@ -136,8 +164,9 @@ int main(int argc, char **argv)
                 kill(pids[i], SIGKILL);
                 waitpid(pids[i], NULL, 0);
         }
-        printf("%s %ld %.1f %.3f %.1f %.3f\n", argv[2], n, setup_ms, setup_ms / n, teardown_ms,
-               teardown_ms / n);
+        printf("%s %ld %.1f %.3f %.1f %.3f %.3f %.3f\n", argv[2], n, setup_ms, setup_ms / n,
+               teardown_ms, teardown_ms / n, nft_setup_ms / n, nft_teardown_ms / n);
+        vs_nft_free(nft);
         free(pids);
         vs_net_free(net);
         return failed;

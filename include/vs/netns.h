@@ -129,11 +129,12 @@ typedef struct {
         int has_pool6; /* IPv6 is opt-in: only with a pool6 in vsd.conf */
         vs_pool6_t pool6;
         unsigned mtu;
+        char uplink[VS_IFNAME_MAX]; /* "": no masquerade (see netns/nft.c) */
 } vs_net_conf_t;
 
-/* Reads network_mode, bridge, pool4, pool6 and mtu from `path` below
- * `dirfd`; a missing file or key takes the default (bridge vsbr0,
- * 10.77.0.0/16, no IPv6, MTU 1500). */
+/* Reads network_mode, bridge, pool4, pool6, mtu and uplink from `path`
+ * below `dirfd`; a missing file or key takes the default (bridge vsbr0,
+ * 10.77.0.0/16, no IPv6, MTU 1500, no uplink). */
 int vs_net_conf_load(int dirfd, const char *path, vs_net_conf_t *conf, vs_error_t *err);
 const char *vs_net_mode_name(enum vs_net_mode mode);
 
@@ -195,6 +196,72 @@ int vs_net_sweep_ifbs(vs_net_t *net, int (*keep)(const char *ifname, void *arg),
  * no. Returns how many were deleted. */
 int vs_net_sweep(vs_net_t *net, int (*keep)(const char *ifname, void *arg), void *arg,
                  vs_error_t *err);
+
+/* ---- port forwards (no kernel side effects: netns/portfwd.c) ---- */
+
+#define VS_PORTFWD_MAX 64  /* per VPS */
+#define VS_PORTFWD_TEXT 20 /* "65535:65535/udp" and its NUL, with room */
+
+enum vs_l4 { VS_L4_TCP = 6, VS_L4_UDP = 17 };
+
+/* HOSTPORT on every local address of vsd's namespace goes to VPSPORT of
+ * the VPS's first IPv4 address. */
+typedef struct {
+        uint16_t host_port, vps_port;
+        uint8_t proto; /* enum vs_l4 */
+} vs_portfwd_t;
+
+/* "HOSTPORT:VPSPORT[/tcp|/udp]", ports 1..65535, tcp by default. */
+int vs_portfwd_parse(const char *text, vs_portfwd_t *out, vs_error_t *err);
+/* "HOSTPORT:VPSPORT/proto"; buf needs VS_PORTFWD_TEXT bytes. */
+void vs_portfwd_format(const vs_portfwd_t *f, char *buf, size_t size);
+const char *vs_l4_name(uint8_t proto);
+/* A removal: "HOSTPORT[/tcp|/udp]" (no protocol: both) or "all".
+ * proto is 0 for both; host_port 0 for all. */
+int vs_portfwd_parse_del(const char *text, vs_portfwd_t *out, vs_error_t *err);
+int vs_portfwd_matches_del(const vs_portfwd_t *f, const vs_portfwd_t *del);
+/* A config's "port_forward" value: blank-separated forwards; a host port and
+ * protocol may appear once. */
+int vs_portfwd_parse_list(const char *text, vs_portfwd_t *out, size_t max, size_t *n,
+                          vs_error_t *err);
+/* The list as a config value; malloc'd. */
+char *vs_portfwd_format_list(const vs_portfwd_t *f, size_t n);
+
+/* ---- nftables: NAT, port forwards, anti-spoofing (netns/nft.c) ---- */
+
+/* vsd's rules live in tables of its own, all named "paene", in vsd's network
+ * namespace: "inet paene" (NAT, forwards; routed mode's guard), "bridge
+ * paene" (bridge mode's guard) and "arp paene" (routed mode's ARP guard).
+ * A VPS is a handful of set elements keyed by its host-side interface; the
+ * rules never change after vs_nft_open. One libnftables context per vsd. */
+typedef struct vs_nft vs_nft_t;
+
+/* What vsd enforces for one running VPS. */
+struct vs_nft_vps {
+        const char *ifname;       /* host side of its veth (vs_net_host_ifname) */
+        const unsigned char *mac; /* the only source MAC it may send from */
+        /* the only source addresses it may send from: IPv4 or IPv6 text,
+         * "/prefix" allowed and ignored. IPv6 link-local (fe80::/10) and the
+         * unspecified source (::, for DAD) are always allowed. */
+        const char *const *addrs;
+        size_t naddrs;
+        /* DNAT to the first IPv4 address in addrs */
+        const vs_portfwd_t *fwds;
+        size_t nfwds;
+};
+
+/* Makes the tables afresh in one transaction (what an earlier vsd left is
+ * replaced whole) with the elements of `vps[0..n)`, the VPS that run. */
+int vs_nft_open(const vs_net_conf_t *conf, const struct vs_nft_vps *vps, size_t n, vs_nft_t **out,
+                vs_error_t *err);
+/* Frees vsd's context; the tables stay (the VPS keep running). */
+void vs_nft_free(vs_nft_t *nft);
+/* Installs a VPS's elements or replaces the ones it had, in one
+ * transaction: live address (--ipadd/--ipdel) and forward changes call it
+ * again with the whole new set. On failure the old ones stay. */
+int vs_nft_vps_update(vs_nft_t *nft, const struct vs_nft_vps *vps, vs_error_t *err);
+/* Removes every element of the VPS; one that has none is not an error. */
+int vs_nft_vps_remove(vs_nft_t *nft, const char *ifname, vs_error_t *err);
 
 /* ---- files in the VPS ---- */
 

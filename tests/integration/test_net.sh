@@ -290,11 +290,15 @@ test_restart_adopts_and_sweeps() {
         vs destroy s1
 }
 
-# Packets vsd's namespace dropped for a source address that does not route
-# back through the interface they came in on.
+# Packets vsd's namespace dropped for a forged source address: by paene's
+# nftables guard (which sees them first) or by the reverse-path filter.
 rp_drops() {
-        in_host cat /proc/net/netstat | awk '/^TcpExt:/ { if (!h) { split($0, n); h = 1 } else {
-                split($0, v); for (i in n) if (n[i] == "IPReversePathFilter") print v[i] } }'
+        local rp guard
+        rp=$(in_host cat /proc/net/netstat | awk '/^TcpExt:/ { if (!h) { split($0, n); h = 1 } else {
+                split($0, v); for (i in n) if (n[i] == "IPReversePathFilter") print v[i] } }')
+        guard=$(in_host nft list chain inet paene guard 2>/dev/null | grep -o 'packets [0-9]*' |
+                awk '{s += $2} END {print s + 0}')
+        echo $((rp + guard))
 }
 
 test_routed_mode() {

@@ -4,6 +4,8 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
+#include <netinet/ip.h>
+#include <netinet/udp.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/mount.h>
@@ -257,6 +259,119 @@ static int applet_udpping(int argc, char **argv)
         printf("sent %d lost %d median_us %.0f p99_us %.0f max_us %.0f\n", count, count - got,
                got ? rtt[got / 2] : 0, got ? rtt[got * 99 / 100] : 0, got ? rtt[got - 1] : 0);
         return 0;
+}
+
+/* ---- anti-spoofing and NAT ---- */
+
+static int parse_in(const char *text, struct in_addr *out)
+{
+        if (inet_pton(AF_INET, text, out) != 1) {
+                fprintf(stderr, "payload: '%s' is not an IPv4 address\n", text);
+                return -1;
+        }
+        return 0;
+}
+
+/* spoof SRC DST PORT TEXT: one UDP datagram from SRC (any address, forged or
+ * not) to DST:PORT, built by hand on a raw socket (IP_HDRINCL). */
+static int applet_spoof(int argc, char **argv)
+{
+        struct {
+                struct iphdr ip;
+                struct udphdr udp;
+                char data[256];
+        } __attribute__((packed)) pkt;
+        struct sockaddr_in to = { .sin_family = AF_INET };
+        struct in_addr src, dst;
+        size_t len;
+        int fd, on = 1;
+
+        if (argc != 5 || parse_in(argv[1], &src) < 0 || parse_in(argv[2], &dst) < 0) {
+                fprintf(stderr, "usage: spoof SRC DST PORT TEXT\n");
+                return 2;
+        }
+        len = strlen(argv[4]);
+        if (len > sizeof(pkt.data))
+                len = sizeof(pkt.data);
+        memset(&pkt, 0, sizeof(pkt));
+        memcpy(pkt.data, argv[4], len);
+        pkt.ip.version = 4;
+        pkt.ip.ihl = 5;
+        pkt.ip.ttl = 64;
+        pkt.ip.protocol = IPPROTO_UDP;
+        pkt.ip.tot_len = htons((uint16_t)(sizeof(pkt.ip) + sizeof(pkt.udp) + len));
+        pkt.ip.saddr = src.s_addr;
+        pkt.ip.daddr = dst.s_addr;
+        pkt.udp.source = htons(40000);
+        pkt.udp.dest = htons((uint16_t)atoi(argv[3]));
+        pkt.udp.len = htons((uint16_t)(sizeof(pkt.udp) + len));
+        /* the kernel fills in the IP checksum; a zero UDP checksum is none */
+        to.sin_addr = dst;
+        fd = socket(AF_INET, SOCK_RAW, IPPROTO_RAW);
+        if (fd < 0 || setsockopt(fd, IPPROTO_IP, IP_HDRINCL, &on, sizeof(on)) < 0 ||
+            sendto(fd, &pkt, sizeof(pkt.ip) + sizeof(pkt.udp) + len, 0, (struct sockaddr *)&to,
+                   sizeof(to)) < 0) {
+                perror("spoof");
+                return 1;
+        }
+        return 0;
+}
+
+/* udpsend DST PORT TEXT: one datagram from an ordinary UDP socket. */
+static int applet_udpsend(int argc, char **argv)
+{
+        struct sockaddr_in to = { .sin_family = AF_INET };
+        int fd;
+
+        if (argc != 4 || parse_in(argv[1], &to.sin_addr) < 0) {
+                fprintf(stderr, "usage: udpsend DST PORT TEXT\n");
+                return 2;
+        }
+        to.sin_port = htons((uint16_t)atoi(argv[2]));
+        fd = socket(AF_INET, SOCK_DGRAM, 0);
+        if (fd < 0 ||
+            sendto(fd, argv[3], strlen(argv[3]), 0, (struct sockaddr *)&to, sizeof(to)) < 0) {
+                perror("udpsend");
+                return 1;
+        }
+        return 0;
+}
+
+/* udprecv PORT STOP [S]: prints "ready" once bound on every address, then
+ * "SOURCE TEXT" per datagram, until TEXT is STOP or S seconds (default 10)
+ * passed; exits 0 when STOP came, 1 otherwise. */
+static int applet_udprecv(int argc, char **argv)
+{
+        struct sockaddr_in addr = { .sin_family = AF_INET }, peer;
+        struct timeval tv = { 0, 200000 };
+        double end = now() + (argc > 3 ? atof(argv[3]) : 10);
+        int fd = socket(AF_INET, SOCK_DGRAM, 0);
+        char buf[512], from[INET_ADDRSTRLEN];
+
+        if (argc < 3)
+                return 2;
+        addr.sin_port = htons((uint16_t)atoi(argv[1]));
+        if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+            bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+                perror("udprecv");
+                return 1;
+        }
+        printf("ready\n");
+        fflush(stdout);
+        while (now() < end) {
+                socklen_t len = sizeof(peer);
+                ssize_t n = recvfrom(fd, buf, sizeof(buf) - 1, 0, (struct sockaddr *)&peer, &len);
+
+                if (n <= 0)
+                        continue;
+                buf[n] = '\0';
+                inet_ntop(AF_INET, &peer.sin_addr, from, sizeof(from));
+                printf("%s %s\n", from, buf);
+                fflush(stdout);
+                if (strcmp(buf, argv[2]) == 0)
+                        return 0;
+        }
+        return 1;
 }
 
 /* ---- escape attempts ----
@@ -611,6 +726,9 @@ static const struct {
         { "udpping", applet_udpping, "udpping PORT N [GAP_MS]: N round trips, latency" },
         { "sink", applet_sink, "sink PORT S [W]: receive TCP, print its bit/s over S after W" },
         { "blast", applet_blast, "blast HOST PORT S: send TCP to HOST:PORT for S seconds" },
+        { "spoof", applet_spoof, "spoof SRC DST PORT TEXT: UDP from a forged source (raw)" },
+        { "udpsend", applet_udpsend, "udpsend DST PORT TEXT: one UDP datagram" },
+        { "udprecv", applet_udprecv, "udprecv PORT STOP [S]: print datagrams until STOP" },
 };
 
 int main(int argc, char **argv)

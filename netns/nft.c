@@ -1,0 +1,422 @@
+/* nftables for the VPS network, through libnftables (text commands, one
+ * transaction per call): outbound masquerade to vsd.conf's uplink, port
+ * forwards (DNAT) and anti-spoofing on the host side of each VPS's veth.
+ *
+ * The rules are written once, when vsd starts, and never change; a VPS is
+ * only set elements keyed by its host-side interface name:
+ *
+ *   table inet paene      map fwd4 (proto . port : addr . port), NAT chains;
+ *                         routed mode: sets macs/src4/src6, chain guard
+ *   table bridge paene    bridge mode: sets macs/src4/src6, chain guard
+ *   table arp paene       routed mode: sets macs/src4, chain guard (ARP)
+ *
+ * Each guard drops, from any "vs-*" interface, what its VPS may not send: a
+ * source MAC other than its own, IPv4 (and ARP) from an address that is not
+ * its own, IPv6 from an address that is not its own except link-local and
+ * "::" (neighbour discovery keeps working), and in bridge mode any frame that
+ * is not IPv4, IPv6 or ARP. An interface without elements sends nothing.
+ *
+ * vsd keeps, per VPS, the text of the elements it added: an update deletes
+ * exactly those and adds the new ones in one transaction, and a failure
+ * rebuilds every table from that record. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nftables/libnftables.h>
+
+#include "vs/cleanup.h"
+#include "vs/fsutil.h"
+#include "vs/netns.h"
+
+struct nft_vps {
+        char ifname[VS_IFNAME_MAX];
+        char *add;    /* "add element ..." commands */
+        char *delete; /* the same elements, "delete element ..." */
+        struct nft_vps *next;
+};
+
+struct vs_nft {
+        struct nft_ctx *ctx;
+        vs_net_conf_t conf;
+        struct nft_vps *vps;
+};
+
+/* A growing text buffer. */
+struct buf {
+        char *text;
+        size_t len, cap;
+};
+
+static void buf_add(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void buf_add(struct buf *b, const char *fmt, ...)
+{
+        va_list ap;
+        int n;
+
+        for (;;) {
+                size_t room = b->cap - b->len;
+
+                va_start(ap, fmt);
+                n = vsnprintf(b->text ? b->text + b->len : NULL, room, fmt, ap);
+                va_end(ap);
+                if (n < 0)
+                        abort();
+                if ((size_t)n < room) {
+                        b->len += (size_t)n;
+                        return;
+                }
+                b->cap = (b->cap + (size_t)n + 1) * 2;
+                b->text = realloc(b->text, b->cap);
+                if (!b->text)
+                        abort();
+        }
+}
+
+static char *buf_steal(struct buf *b)
+{
+        if (!b->text)
+                return vs_xstrdup("");
+        return steal_ptr(b->text);
+}
+
+/* Runs commands as one transaction; libnftables' message becomes the
+ * error, on one line. */
+static int run(vs_nft_t *nft, const char *cmds, vs_error_t *err)
+{
+        const char *msg;
+        char line[512], *nl;
+
+        if (nft_run_cmd_from_buffer(nft->ctx, cmds) == 0) {
+                nft_ctx_get_error_buffer(nft->ctx); /* emptied for the next call */
+                return 0;
+        }
+        msg = nft_ctx_get_error_buffer(nft->ctx);
+        vs_strlcpy(line, msg && *msg ? msg : "nftables refused the change", sizeof(line));
+        nl = strchr(line, '\n');
+        if (nl)
+                *nl = '\0';
+        return vs_error_set(err, EIO, "nftables: %s", line);
+}
+
+/* ---- the tables ---- */
+
+static const char *const families[] = { "inet", "bridge", "arp" };
+
+static void rules(const vs_net_conf_t *conf, struct buf *b)
+{
+        char pool[24];
+
+        vs_ip4_format(&conf->pool4.net, 1, pool, sizeof(pool));
+        /* an earlier vsd's tables go whole, in the same transaction */
+        for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++)
+                buf_add(b, "add table %s paene\ndelete table %s paene\n", families[i], families[i]);
+        buf_add(b, "table inet paene {\n"
+                   " map fwd4 { type inet_proto . inet_service : ipv4_addr . inet_service; }\n"
+                   /* every local address of vsd's namespace but loopback (a DNAT of
+                    * 127.0.0.1 would need route_localnet) */
+                   " chain prerouting { type nat hook prerouting priority dstnat; "
+                   "policy accept;\n"
+                   "  fib daddr type local dnat ip to meta l4proto . th dport map @fwd4\n }\n"
+                   " chain output { type nat hook output priority -100; policy accept;\n"
+                   "  ip daddr != 127.0.0.0/8 fib daddr type local "
+                   "dnat ip to meta l4proto . th dport map @fwd4\n }\n"
+                   " chain postrouting { type nat hook postrouting priority srcnat; "
+                   "policy accept;\n");
+        if (*conf->uplink)
+                buf_add(b, "  oifname \"%s\" ip saddr %s masquerade\n", conf->uplink, pool);
+        /* a VPS reaching another's forward through a host address: the
+         * answer would go straight over the bridge, around the DNAT */
+        if (conf->mode == VS_NET_BRIDGE)
+                buf_add(b, "  oifname \"%s\" ct status dnat ip saddr %s masquerade\n", conf->bridge,
+                        pool);
+        buf_add(b, " }\n");
+        if (conf->mode == VS_NET_ROUTED)
+                buf_add(b, " set macs { type ifname . ether_addr; }\n"
+                           " set src4 { type ifname . ipv4_addr; }\n"
+                           " set src6 { type ifname . ipv6_addr; }\n"
+                           " chain guard { type filter hook prerouting priority raw; "
+                           "policy accept;\n"
+                           "  iifname != \"vs-*\" accept\n"
+                           "  iifname . ether saddr != @macs counter drop\n"
+                           "  meta nfproto ipv4 iifname . ip saddr != @src4 counter drop\n"
+                           "  ip6 saddr { ::, fe80::/10 } accept\n"
+                           "  meta nfproto ipv6 iifname . ip6 saddr != @src6 counter drop\n }\n");
+        buf_add(b, "}\n");
+        if (conf->mode == VS_NET_BRIDGE)
+                buf_add(b, "table bridge paene {\n"
+                           " set macs { type ifname . ether_addr; }\n"
+                           " set src4 { type ifname . ipv4_addr; }\n"
+                           " set src6 { type ifname . ipv6_addr; }\n"
+                           " chain guard { type filter hook prerouting priority -300; "
+                           "policy accept;\n"
+                           "  iifname != \"vs-*\" accept\n"
+                           "  iifname . ether saddr != @macs counter drop\n"
+                           "  ether type != { ip, ip6, arp } counter drop\n"
+                           "  ether type arp iifname . arp saddr ether != @macs counter drop\n"
+                           "  ether type arp iifname . arp saddr ip != @src4 counter drop\n"
+                           "  ether type ip iifname . ip saddr != @src4 counter drop\n"
+                           "  ether type ip6 ip6 saddr { ::, fe80::/10 } accept\n"
+                           "  ether type ip6 iifname . ip6 saddr != @src6 counter drop\n }\n}\n");
+        else
+                buf_add(b, "table arp paene {\n"
+                           " set macs { type ifname . ether_addr; }\n"
+                           " set src4 { type ifname . ipv4_addr; }\n"
+                           " chain guard { type filter hook input priority -300; "
+                           "policy accept;\n"
+                           "  iifname != \"vs-*\" accept\n"
+                           "  iifname . arp saddr ether != @macs counter drop\n"
+                           "  iifname . arp saddr ip != @src4 counter drop\n }\n}\n");
+}
+
+/* ---- a VPS's elements ---- */
+
+static int check_ifname(const char *name, vs_error_t *err)
+{
+        size_t len = name ? strlen(name) : 0;
+
+        if (len == 0 || len >= VS_IFNAME_MAX)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL, "'%s' is not an interface name",
+                                     name ? name : "");
+        for (const char *p = name; *p; p++)
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                      (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.'))
+                        return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                             "'%s' is not an interface name", name);
+        return 0;
+}
+
+/* One address, "/prefix" dropped: family and canonical text. */
+static int parse_addr(const char *text, int *family, char out[INET6_ADDRSTRLEN], vs_error_t *err)
+{
+        char buf[INET6_ADDRSTRLEN + 8];
+        unsigned char bin[sizeof(struct in6_addr)];
+        char *slash;
+
+        if (strlen(text) >= sizeof(buf))
+                return vs_error_kind(err, VS_E_USAGE, EINVAL, "'%s' is not an IP address", text);
+        strcpy(buf, text);
+        slash = strchr(buf, '/');
+        if (slash)
+                *slash = '\0';
+        if (inet_pton(AF_INET, buf, bin) == 1)
+                *family = AF_INET;
+        else if (inet_pton(AF_INET6, buf, bin) == 1)
+                *family = AF_INET6;
+        else
+                return vs_error_kind(err, VS_E_USAGE, EINVAL, "'%s' is not an IP address", text);
+        inet_ntop(*family, bin, out, INET6_ADDRSTRLEN);
+        return 0;
+}
+
+/* The elements of `v` for set `set` of every table of the mode that has
+ * it, as "VERB element FAMILY paene SET { ... }" lines. */
+static void elements(const vs_net_conf_t *conf, const char *verb, const char *set,
+                     const char *items, struct buf *b)
+{
+        if (!*items)
+                return;
+        if (conf->mode == VS_NET_BRIDGE) {
+                buf_add(b, "%s element bridge paene %s { %s }\n", verb, set, items);
+                return;
+        }
+        buf_add(b, "%s element inet paene %s { %s }\n", verb, set, items);
+        if (strcmp(set, "src6") != 0)
+                buf_add(b, "%s element arp paene %s { %s }\n", verb, set, items);
+}
+
+static int vps_commands(const vs_net_conf_t *conf, const struct vs_nft_vps *v, char **add,
+                        char **del, vs_error_t *err)
+{
+        struct buf mac = { 0 }, src4 = { 0 }, src6 = { 0 }, fwd = { 0 }, a = { 0 }, d = { 0 };
+        char first4[INET6_ADDRSTRLEN] = "";
+        const unsigned char *m = v->mac;
+        int rc = -1;
+
+        if (check_ifname(v->ifname, err) < 0)
+                goto out;
+        buf_add(&mac, "\"%s\" . %02x:%02x:%02x:%02x:%02x:%02x", v->ifname, m[0], m[1], m[2], m[3],
+                m[4], m[5]);
+        buf_add(&src4, "%s", "");
+        buf_add(&src6, "%s", "");
+        buf_add(&fwd, "%s", "");
+        for (size_t i = 0; i < v->naddrs; i++) {
+                char text[INET6_ADDRSTRLEN];
+                int family = 0;
+                struct buf *set;
+
+                if (parse_addr(v->addrs[i], &family, text, err) < 0)
+                        goto out;
+                set = family == AF_INET ? &src4 : &src6;
+                if (family == AF_INET && !*first4)
+                        vs_strlcpy(first4, text, sizeof(first4));
+                buf_add(set, "%s\"%s\" . %s", set->len ? ", " : "", v->ifname, text);
+        }
+        if (v->nfwds && !*first4) {
+                vs_error_kind(err, VS_E_STATE, EADDRNOTAVAIL,
+                              "port forwards need an IPv4 address on the VPS");
+                goto out;
+        }
+        for (size_t i = 0; i < v->nfwds; i++)
+                buf_add(&fwd, "%s%s . %u : %s . %u", i ? ", " : "", vs_l4_name(v->fwds[i].proto),
+                        v->fwds[i].host_port, first4, v->fwds[i].vps_port);
+        for (int pass = 0; pass < 2; pass++) {
+                const char *verb = pass ? "delete" : "add";
+                struct buf *out = pass ? &d : &a;
+
+                elements(conf, verb, "macs", mac.text, out);
+                elements(conf, verb, "src4", src4.text, out);
+                elements(conf, verb, "src6", src6.text, out);
+                if (fwd.len)
+                        buf_add(out, "%s element inet paene fwd4 { %s }\n", verb, fwd.text);
+        }
+        *add = buf_steal(&a);
+        *del = buf_steal(&d);
+        rc = 0;
+out:
+        free(mac.text);
+        free(src4.text);
+        free(src6.text);
+        free(fwd.text);
+        free(a.text);
+        free(d.text);
+        return rc;
+}
+
+static struct nft_vps **find(vs_nft_t *nft, const char *ifname)
+{
+        struct nft_vps **p = &nft->vps;
+
+        while (*p && strcmp((*p)->ifname, ifname) != 0)
+                p = &(*p)->next;
+        return p;
+}
+
+/* The tables afresh with every recorded VPS's elements. */
+static int rebuild(vs_nft_t *nft, vs_error_t *err)
+{
+        struct buf b = { 0 };
+        int rc;
+
+        rules(&nft->conf, &b);
+        for (struct nft_vps *v = nft->vps; v; v = v->next)
+                buf_add(&b, "%s", v->add);
+        rc = run(nft, b.text, err);
+        free(b.text);
+        return rc;
+}
+
+static void record_free(struct nft_vps *v)
+{
+        if (!v)
+                return;
+        free(v->add);
+        free(v->delete);
+        free(v);
+}
+
+int vs_nft_open(const vs_net_conf_t *conf, const struct vs_nft_vps *vps, size_t n, vs_nft_t **out,
+                vs_error_t *err)
+{
+        vs_nft_t *nft = vs_xmalloc(sizeof(*nft));
+
+        memset(nft, 0, sizeof(*nft));
+        nft->conf = *conf;
+        if (*conf->uplink && check_ifname(conf->uplink, err) < 0) {
+                free(nft);
+                return vs_error_wrap(err, "uplink");
+        }
+        nft->ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+        if (!nft->ctx) {
+                free(nft);
+                return vs_error_set(err, ENOMEM, "nftables context");
+        }
+        nft_ctx_buffer_output(nft->ctx);
+        nft_ctx_buffer_error(nft->ctx);
+        for (size_t i = 0; i < n; i++) {
+                struct nft_vps *v = vs_xmalloc(sizeof(*v));
+
+                memset(v, 0, sizeof(*v));
+                if (vps_commands(conf, &vps[i], &v->add, &v->delete, err) < 0) {
+                        /* that VPS runs without its elements: its interface sends nothing */
+                        free(v);
+                        continue;
+                }
+                vs_strlcpy(v->ifname, vps[i].ifname, sizeof(v->ifname));
+                v->next = nft->vps;
+                nft->vps = v;
+        }
+        if (rebuild(nft, err) < 0) {
+                vs_nft_free(nft);
+                return vs_error_wrap(err, "make the tables");
+        }
+        *out = nft;
+        return 0;
+}
+
+void vs_nft_free(vs_nft_t *nft)
+{
+        if (!nft)
+                return;
+        while (nft->vps) {
+                struct nft_vps *v = nft->vps;
+
+                nft->vps = v->next;
+                record_free(v);
+        }
+        if (nft->ctx)
+                nft_ctx_free(nft->ctx);
+        free(nft);
+}
+
+int vs_nft_vps_update(vs_nft_t *nft, const struct vs_nft_vps *vps, vs_error_t *err)
+{
+        struct nft_vps **slot, *old;
+        cleanup_free char *add = NULL, *del = NULL, *both = NULL;
+
+        if (vps_commands(&nft->conf, vps, &add, &del, err) < 0)
+                return -1;
+        slot = find(nft, vps->ifname);
+        old = *slot;
+        both = vs_strdupf("%s%s", old ? old->delete : "", add);
+        if (run(nft, both, err) < 0) {
+                vs_error_t again = { 0 };
+
+                if (!old)
+                        return -1;
+                /* the kernel's elements are not what vsd recorded (someone
+                 * changed them): make them so, then try once more */
+                if (rebuild(nft, &again) < 0 || run(nft, both, err) < 0)
+                        return -1;
+        }
+        if (!old) {
+                old = vs_xmalloc(sizeof(*old));
+                memset(old, 0, sizeof(*old));
+                vs_strlcpy(old->ifname, vps->ifname, sizeof(old->ifname));
+                old->next = nft->vps;
+                nft->vps = old;
+        }
+        free(old->add);
+        free(old->delete);
+        old->add = steal_ptr(add);
+        old->delete = steal_ptr(del);
+        return 0;
+}
+
+int vs_nft_vps_remove(vs_nft_t *nft, const char *ifname, vs_error_t *err)
+{
+        struct nft_vps **slot = find(nft, ifname), *old = *slot;
+
+        if (!old)
+                return 0;
+        *slot = old->next;
+        if (run(nft, old->delete, NULL) < 0 && rebuild(nft, err) < 0) {
+                record_free(old);
+                return vs_error_wrap(err, "remove the elements of %s", ifname);
+        }
+        record_free(old);
+        return 0;
+}
