@@ -258,6 +258,42 @@ pool4 = 10.88.0.0/24"
         reconfigure ""
 }
 
+# The VPS's first IPv6 address, without its prefix.
+addr6_of() {
+        vs status --json "$1" | python3 -c 'import json,sys; print([a for a in json.load(sys.stdin)["ip"].split() if ":" in a][0].split("/")[0])'
+}
+
+test_g_spoofing_ipv6_and_live_addresses() {
+        local b6
+        reconfigure "pool6 = fd77:9::/64"
+        vs create s61 --template busybox
+        vs create s62 --template busybox
+        vs start s61
+        vs start s62
+        b6=$(addr6_of s62)
+        expect_rc 0 "control: IPv6 from its own address" -- vs exec s61 -- ping -6 -c 1 -W 3 "$b6"
+        # a foreign IPv6 address its root adds (without DAD, so that it is
+        # usable at once) reaches nobody
+        nsenter --net="/proc/$(pid_of s61)/ns/net" ip -6 addr add fd77:9::99/64 dev eth0 nodad
+        expect_rc 1 "IPv6 from a foreign address" -- \
+                vs exec s61 -- ping -6 -c 2 -W 1 -I fd77:9::99 "$b6"
+        nsenter --net="/proc/$(pid_of s61)/ns/net" ip -6 addr del fd77:9::99/64 dev eth0
+        # an address given live is let through at once, a removed one no more
+        vs set s61 --ipadd fd77:9::77
+        expect_rc 0 "IPv6 from an address added live" -- \
+                vs exec s61 -- ping -6 -c 1 -W 3 -I fd77:9::77 "$b6"
+        vs set s61 --ipadd 10.77.9.77
+        expect_rc 0 "IPv4 from an address added live" -- \
+                vs exec s61 -- ping -c 1 -W 3 -I 10.77.9.77 "$(addr_of s62)"
+        vs set s61 --ipdel 10.77.9.77
+        nsenter --net="/proc/$(pid_of s61)/ns/net" ip addr add 10.77.9.77/16 dev eth0
+        expect_rc 1 "IPv4 from an address removed live" -- \
+                vs exec s61 -- ping -c 2 -W 1 -I 10.77.9.77 "$(addr_of s62)"
+        vs destroy --force s61
+        vs destroy --force s62
+        reconfigure ""
+}
+
 test_z_nothing_left() {
         local name rules
         vs create z1 --template busybox --port-forward 8070:80
