@@ -11,9 +11,10 @@
 #   prog     its name, for messages
 #   tag      names what this run owns: cgroup paene-<tag>-<pid>, root
 #            /tmp/paene-<tag>.XXXXXX
-# and defines, before calling install_traps:
+# and may define, after sourcing and before calling install_traps:
 #   report_host   prints what check_host found (left_* below) in its own
-#                 way; returns non-zero when the host is not clean
+#                 way; returns non-zero when the host is not clean (the
+#                 default here reports on stderr)
 # The script keeps `phase` up to date: the trap names it on failure, and
 # skips stopping VPS and vsd once it is "done".
 
@@ -203,6 +204,17 @@ cleanup() {
                 rc=1
         fi
         exit "$rc"
+}
+
+# report_host: the default, for the benchmarks; on stderr, only what is
+# left, or one line saying all is clean (demo.sh has its own)
+report_host() {
+        [ -z "$left_mounts" ] || echo "$prog: LEFT: mounts under $ROOT: $left_mounts" >&2
+        [ -z "$left_cgroups" ] || echo "$prog: LEFT: cgroup dirs: $left_cgroups" >&2
+        [ -z "$left_vsd" ] || echo "$prog: LEFT: vsd pid $VSD_PID still running" >&2
+        [ -z "$left_root" ] || echo "$prog: LEFT: $ROOT still exists" >&2
+        host_clean || return 1
+        echo "# cleaned up: no mounts under ${ROOT:-the root}, no cgroup $CG, vsd ${VSD_PID:-} gone, root removed" >&2
 }
 
 # install_traps: from here on, any exit runs cleanup

@@ -25,6 +25,7 @@
 #include "vs/fsutil.h"
 #include "vs/netns.h"
 #include "nl.h"
+#include "nl.h"
 
 #define GUEST_IFNAME "eth0"
 
@@ -41,7 +42,7 @@ static void nl_sock_freep(struct nl_sock **s)
         if (*s)
                 nl_socket_free(*s);
 }
-static void link_putp(struct rtnl_link **l)
+void vs_nl_link_putp(struct rtnl_link **l)
 {
         if (*l)
                 rtnl_link_put(*l);
@@ -67,7 +68,6 @@ static void nladdr_putp(struct nl_addr **a)
                 nl_addr_put(*a);
 }
 #define cleanup_nlsock __attribute__((cleanup(nl_sock_freep)))
-#define cleanup_link __attribute__((cleanup(link_putp)))
 #define cleanup_veth __attribute__((cleanup(veth_releasep)))
 #define cleanup_rtaddr __attribute__((cleanup(addr_putp)))
 #define cleanup_route __attribute__((cleanup(route_putp)))
@@ -153,13 +153,16 @@ static struct nl_addr *ip6_nladdr(const unsigned char addr[16], unsigned prefix)
         return a;
 }
 
-/* Adds `local` (its prefix length included) to ifindex; takes the address.
- * IPv6 addresses skip duplicate address detection: vsd hands them out
- * uniquely, and DAD would keep them unusable for a second after start. */
-static int add_nladdr(struct nl_sock *sock, int ifindex, struct nl_addr *local, vs_error_t *err)
+/* Adds (or deletes) `local`, its prefix length included, on ifindex; takes
+ * the address. IPv6 addresses skip duplicate address detection: vsd hands
+ * them out uniquely, and DAD would keep them unusable for a second after
+ * start. Deleting one that is gone is not an error. */
+static int change_nladdr(struct nl_sock *sock, int add, int ifindex, struct nl_addr *local,
+                         vs_error_t *err)
 {
         cleanup_rtaddr struct rtnl_addr *ra = rtnl_addr_alloc();
         cleanup_nladdr struct nl_addr *owned = local;
+        char text[64];
         int rc;
 
         if (!ra || !local)
@@ -167,37 +170,23 @@ static int add_nladdr(struct nl_sock *sock, int ifindex, struct nl_addr *local, 
         rtnl_addr_set_ifindex(ra, ifindex);
         rtnl_addr_set_family(ra, nl_addr_get_family(local));
         rtnl_addr_set_local(ra, local);
-        if (nl_addr_get_family(local) == AF_INET6)
+        if (add && nl_addr_get_family(local) == AF_INET6)
                 rtnl_addr_set_flags(ra, IFA_F_NODAD);
-        rc = rtnl_addr_add(sock, ra, NLM_F_REPLACE);
-        if (rc < 0) {
-                char text[64];
-
-                return vs_error_set(err, EIO, "add address %s: %s",
+        rc = add ? rtnl_addr_add(sock, ra, NLM_F_REPLACE) : rtnl_addr_delete(sock, ra, 0);
+        if (rc < 0 && (add || (rc != -NLE_NOADDR && rc != -NLE_OBJ_NOTFOUND)))
+                return vs_error_set(err, EIO, "%s address %s: %s", add ? "add" : "delete",
                                     nl_addr2str(local, text, sizeof(text)), nl_geterror(rc));
-        }
         return 0;
+}
+
+static int add_nladdr(struct nl_sock *sock, int ifindex, struct nl_addr *local, vs_error_t *err)
+{
+        return change_nladdr(sock, 1, ifindex, local, err);
 }
 
 static int del_nladdr(struct nl_sock *sock, int ifindex, struct nl_addr *local, vs_error_t *err)
 {
-        cleanup_rtaddr struct rtnl_addr *ra = rtnl_addr_alloc();
-        cleanup_nladdr struct nl_addr *owned = local;
-        int rc;
-
-        if (!ra || !local)
-                return vs_error_set(err, ENOMEM, "address");
-        rtnl_addr_set_ifindex(ra, ifindex);
-        rtnl_addr_set_family(ra, nl_addr_get_family(local));
-        rtnl_addr_set_local(ra, local);
-        rc = rtnl_addr_delete(sock, ra, 0);
-        if (rc < 0 && rc != -NLE_NOADDR && rc != -NLE_OBJ_NOTFOUND) {
-                char text[64];
-
-                return vs_error_set(err, EIO, "delete address %s: %s",
-                                    nl_addr2str(local, text, sizeof(text)), nl_geterror(rc));
-        }
-        return 0;
+        return change_nladdr(sock, 0, ifindex, local, err);
 }
 
 static int add_addr(struct nl_sock *sock, int ifindex, uint32_t addr, unsigned prefix,
@@ -258,7 +247,7 @@ static int link_index(struct nl_sock *sock, const char *name, vs_error_t *err)
         return rtnl_link_get_ifindex(link);
 }
 
-static int link_up(struct nl_sock *sock, int ifindex, vs_error_t *err)
+int vs_nl_link_up(struct nl_sock *sock, int ifindex, int promote_secondaries, vs_error_t *err)
 {
         cleanup_link struct rtnl_link *link = rtnl_link_alloc();
         cleanup_link struct rtnl_link *change = rtnl_link_alloc();
@@ -268,13 +257,15 @@ static int link_up(struct nl_sock *sock, int ifindex, vs_error_t *err)
                 return vs_error_set(err, ENOMEM, "link");
         rtnl_link_set_ifindex(link, ifindex);
         rtnl_link_set_flags(change, IFF_UP);
+        if (promote_secondaries)
+                rtnl_link_inet_set_conf(change, IPV4_DEVCONF_PROMOTE_SECONDARIES, 1);
         rc = rtnl_link_change(sock, link, change, 0);
         if (rc < 0)
                 return nl_fail(err, rc, "set link up");
         return 0;
 }
 
-static int delete_link(struct nl_sock *sock, const char *name, vs_error_t *err)
+int vs_nl_delete_link(struct nl_sock *sock, const char *name, vs_error_t *err)
 {
         cleanup_link struct rtnl_link *link = rtnl_link_alloc();
         int rc;
@@ -344,7 +335,7 @@ static int ensure_bridge(vs_net_t *net, vs_error_t *err)
              add_nladdr(net->sock, ifindex,
                         ip6_nladdr(net->conf.pool6.gateway, net->conf.pool6.net.prefix),
                         err) < 0) ||
-            link_up(net->sock, ifindex, err) < 0)
+            vs_nl_link_up(net->sock, ifindex, 0, err) < 0)
                 return vs_error_wrap(err, "bridge %s", net->conf.bridge);
         return ifindex;
 }
@@ -523,26 +514,6 @@ static int guest_routes(vs_net_t *net, struct nl_sock *sock, int ifindex,
         return 0;
 }
 
-/* eth0 up, with promote_secondaries on: otherwise removing a VPS's first
- * address of a subnet (vsctl set --ipdel) takes its other addresses of
- * that subnet with it. */
-static int guest_link_up(struct nl_sock *sock, int ifindex, vs_error_t *err)
-{
-        cleanup_link struct rtnl_link *link = rtnl_link_alloc();
-        cleanup_link struct rtnl_link *change = rtnl_link_alloc();
-        int rc;
-
-        if (!link || !change)
-                return vs_error_set(err, ENOMEM, "link");
-        rtnl_link_set_ifindex(link, ifindex);
-        rtnl_link_set_flags(change, IFF_UP);
-        rtnl_link_inet_set_conf(change, IPV4_DEVCONF_PROMOTE_SECONDARIES, 1);
-        rc = rtnl_link_change(sock, link, change, 0);
-        if (rc < 0)
-                return nl_fail(err, rc, "set eth0 up");
-        return 0;
-}
-
 static int guest_configure(vs_net_t *net, const struct vs_net_vps *vps, pid_t pid, vs_error_t *err)
 {
         cleanup_nlsock struct nl_sock *sock = NULL;
@@ -551,7 +522,7 @@ static int guest_configure(vs_net_t *net, const struct vs_net_vps *vps, pid_t pi
         if (connect_in_netns(net, pid, &sock, err) < 0)
                 return -1;
         ifindex = link_index(sock, GUEST_IFNAME, err);
-        if (ifindex < 0 || guest_link_up(sock, ifindex, err) < 0 ||
+        if (ifindex < 0 || vs_nl_link_up(sock, ifindex, 1, err) < 0 ||
             guest_addresses(net, sock, ifindex, vps, err) < 0)
                 return -1;
         return guest_routes(net, sock, ifindex, vps, err);
@@ -569,7 +540,7 @@ static int host_side_up(vs_net_t *net, const char *host, vs_error_t *err)
         if (sysctl_of(host, "ipv6", "disable_ipv6", "1", err) < 0)
                 return vs_error_wrap(err, "disable IPv6 on %s", host);
         ifindex = link_index(net->sock, host, err);
-        if (ifindex < 0 || link_up(net->sock, ifindex, err) < 0)
+        if (ifindex < 0 || vs_nl_link_up(net->sock, ifindex, 0, err) < 0)
                 return -1;
         return 0;
 }
@@ -584,7 +555,7 @@ int vs_net_vps_setup(vs_net_t *net, const struct vs_net_vps *vps, pid_t pid, vs_
         if (master < 0)
                 return vs_error_wrap(err, "network");
         /* a veth of this name is a leftover of a crashed start: replace it */
-        delete_link(net->sock, host, NULL);
+        vs_nl_delete_link(net->sock, host, NULL);
         if (create_veth(net, host, vps->name, pid, master, err) < 0) {
                 /* the bridge may have been deleted under vsd: check it
                  * again at the next start */
@@ -594,7 +565,7 @@ int vs_net_vps_setup(vs_net_t *net, const struct vs_net_vps *vps, pid_t pid, vs_
         if (host_side_up(net, host, err) < 0 ||
             (net->conf.mode == VS_NET_ROUTED && host_routes(net, host, vps, err) < 0) ||
             guest_configure(net, vps, pid, err) < 0) {
-                delete_link(net->sock, host, NULL);
+                vs_nl_delete_link(net->sock, host, NULL);
                 return vs_error_wrap(err, "network");
         }
         return 0;
@@ -680,7 +651,7 @@ int vs_net_vps_teardown(vs_net_t *net, const char *name, vs_error_t *err)
         char host[VS_IFNAME_MAX];
 
         vs_net_host_ifname(name, host);
-        if (delete_link(net->sock, host, err) < 0)
+        if (vs_nl_delete_link(net->sock, host, err) < 0)
                 return -1;
         return vs_net_vps_rate_teardown(net, name, err);
 }
@@ -705,6 +676,7 @@ int vs_net_vps_counters(vs_net_t *net, const char *name, struct vs_net_counters 
 }
 
 struct sweep_ctx {
+        const char *prefix, *type;
         int (*keep)(const char *ifname, void *arg);
         void *arg;
         char (*doomed)[VS_IFNAME_MAX];
@@ -718,8 +690,8 @@ static void sweep_one(struct nl_object *obj, void *data)
         const char *name = rtnl_link_get_name(link);
         const char *type = rtnl_link_get_type(link);
 
-        if (!name || strncmp(name, "vs-", 3) != 0 || !type || strcmp(type, "veth") != 0 ||
-            ctx->keep(name, ctx->arg))
+        if (!name || strncmp(name, ctx->prefix, strlen(ctx->prefix)) != 0 || !type ||
+            strcmp(type, ctx->type) != 0 || ctx->keep(name, ctx->arg))
                 return;
         if (ctx->n == ctx->cap) {
                 ctx->cap = ctx->cap ? 2 * ctx->cap : 16;
@@ -730,12 +702,12 @@ static void sweep_one(struct nl_object *obj, void *data)
         vs_strlcpy(ctx->doomed[ctx->n++], name, VS_IFNAME_MAX);
 }
 
-int vs_net_sweep(vs_net_t *net, int (*keep)(const char *ifname, void *arg), void *arg,
-                 vs_error_t *err)
+int vs_nl_sweep(struct nl_sock *sock, const char *prefix, const char *type,
+                int (*keep)(const char *ifname, void *arg), void *arg, vs_error_t *err)
 {
         struct nl_cache *cache = NULL;
-        struct sweep_ctx ctx = { .keep = keep, .arg = arg };
-        int rc = rtnl_link_alloc_cache(net->sock, AF_UNSPEC, &cache);
+        struct sweep_ctx ctx = { .prefix = prefix, .type = type, .keep = keep, .arg = arg };
+        int rc = rtnl_link_alloc_cache(sock, AF_UNSPEC, &cache);
         int deleted = 0;
 
         if (rc < 0)
@@ -744,8 +716,14 @@ int vs_net_sweep(vs_net_t *net, int (*keep)(const char *ifname, void *arg), void
         nl_cache_free(cache);
         /* deleted after the walk: the cache is not changed under it */
         for (size_t i = 0; i < ctx.n; i++)
-                if (delete_link(net->sock, ctx.doomed[i], err) == 0)
+                if (vs_nl_delete_link(sock, ctx.doomed[i], err) == 0)
                         deleted++;
         free(ctx.doomed);
         return deleted;
+}
+
+int vs_net_sweep(vs_net_t *net, int (*keep)(const char *ifname, void *arg), void *arg,
+                 vs_error_t *err)
+{
+        return vs_nl_sweep(net->sock, "vs-", "veth", keep, arg, err);
 }

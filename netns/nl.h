@@ -10,4 +10,19 @@
 /* vsd's netlink route socket, in its own network namespace. */
 struct nl_sock *vs_net_nlsock(vs_net_t *net);
 
+struct rtnl_link;
+void vs_nl_link_putp(struct rtnl_link **l);
+#define cleanup_link __attribute__((cleanup(vs_nl_link_putp)))
+
+/* Sets ifindex up; with promote_secondaries, removing an interface's first
+ * IPv4 address of a subnet promotes the next one instead of taking every
+ * address of that subnet with it (a VPS's eth0, for vsctl set --ipdel). */
+int vs_nl_link_up(struct nl_sock *sock, int ifindex, int promote_secondaries, vs_error_t *err);
+/* Deletes an interface by name; one that is already gone is not an error. */
+int vs_nl_delete_link(struct nl_sock *sock, const char *name, vs_error_t *err);
+/* Deletes every interface of `type` whose name starts with `prefix` and
+ * that keep() does not want; returns how many. */
+int vs_nl_sweep(struct nl_sock *sock, const char *prefix, const char *type,
+                int (*keep)(const char *ifname, void *arg), void *arg, vs_error_t *err);
+
 #endif

@@ -50,11 +50,6 @@
 #define FILTER_HT 0x800
 #define FILTER_NODE 0x800
 
-static void link_putp(struct rtnl_link **l)
-{
-        if (*l)
-                rtnl_link_put(*l);
-}
 static void qdisc_putp(struct rtnl_qdisc **q)
 {
         if (*q)
@@ -70,7 +65,6 @@ static void act_putp(struct rtnl_act **a)
         if (*a)
                 rtnl_act_put(*a);
 }
-#define cleanup_link __attribute__((cleanup(link_putp)))
 #define cleanup_qdisc __attribute__((cleanup(qdisc_putp)))
 #define cleanup_cls __attribute__((cleanup(cls_putp)))
 #define cleanup_act __attribute__((cleanup(act_putp)))
@@ -89,20 +83,6 @@ static int find_link(struct nl_sock *sock, const char *name, char *type, size_t 
         if (type)
                 vs_strlcpy(type, rtnl_link_get_type(link) ? rtnl_link_get_type(link) : "", size);
         return rtnl_link_get_ifindex(link);
-}
-
-static int delete_link(struct nl_sock *sock, const char *name, vs_error_t *err)
-{
-        cleanup_link struct rtnl_link *link = rtnl_link_alloc();
-        int rc;
-
-        if (!link)
-                return vs_error_set(err, ENOMEM, "link");
-        rtnl_link_set_name(link, name);
-        rc = rtnl_link_delete(sock, link);
-        if (rc < 0 && rc != -NLE_NODEV && rc != -NLE_OBJ_NOTFOUND)
-                return vs_error_set(err, EIO, "delete %s: %s", name, nl_geterror(rc));
-        return 0;
 }
 
 /* A TBF for `bits` as the root qdisc of ifindex, made or replaced. */
@@ -150,22 +130,6 @@ static int qdisc_delete(vs_net_t *net, int ifindex, const char *ifname, uint32_t
         return 0;
 }
 
-static int link_up(struct nl_sock *sock, int ifindex, vs_error_t *err)
-{
-        cleanup_link struct rtnl_link *link = rtnl_link_alloc();
-        cleanup_link struct rtnl_link *change = rtnl_link_alloc();
-        int rc;
-
-        if (!link || !change)
-                return vs_error_set(err, ENOMEM, "link");
-        rtnl_link_set_ifindex(link, ifindex);
-        rtnl_link_set_flags(change, IFF_UP);
-        rc = rtnl_link_change(sock, link, change, 0);
-        if (rc < 0)
-                return vs_error_set(err, EIO, "set link up: %s", nl_geterror(rc));
-        return 0;
-}
-
 /* The VPS's ifb, made or reused, up. Returns its index. */
 static int ensure_ifb(vs_net_t *net, const char *ifb, vs_error_t *err)
 {
@@ -201,7 +165,7 @@ static int ensure_ifb(vs_net_t *net, const char *ifb, vs_error_t *err)
                         *err = sysctl_err;
                 return vs_error_wrap(err, "disable IPv6 on %s", ifb);
         }
-        if (link_up(sock, ifindex, err) < 0)
+        if (vs_nl_link_up(sock, ifindex, 0, err) < 0)
                 return vs_error_wrap(err, "%s", ifb);
         return ifindex;
 }
@@ -266,7 +230,7 @@ static int rate_out(vs_net_t *net, const char *name, int ifindex, const char *ho
                 /* the ingress qdisc goes with its filter */
                 if (qdisc_delete(net, ifindex, host, TC_H_INGRESS, err) < 0)
                         return -1;
-                return delete_link(vs_net_nlsock(net), ifb, err);
+                return vs_nl_delete_link(vs_net_nlsock(net), ifb, err);
         }
         /* the ifb's TBF first: what the filter redirects is capped at once */
         ifb_index = ensure_ifb(net, ifb, err);
@@ -304,50 +268,11 @@ int vs_net_vps_rate_teardown(vs_net_t *net, const char *name, vs_error_t *err)
         char ifb[VS_IFNAME_MAX];
 
         vs_net_ifb_ifname(name, ifb);
-        return delete_link(vs_net_nlsock(net), ifb, err);
-}
-
-struct sweep_ctx {
-        int (*keep)(const char *ifname, void *arg);
-        void *arg;
-        char (*doomed)[VS_IFNAME_MAX];
-        size_t n, cap;
-};
-
-static void sweep_one(struct nl_object *obj, void *data)
-{
-        struct rtnl_link *link = (struct rtnl_link *)obj;
-        struct sweep_ctx *ctx = data;
-        const char *name = rtnl_link_get_name(link);
-        const char *type = rtnl_link_get_type(link);
-
-        if (!name || strncmp(name, "vsi-", 4) != 0 || !type || strcmp(type, "ifb") != 0 ||
-            ctx->keep(name, ctx->arg))
-                return;
-        if (ctx->n == ctx->cap) {
-                ctx->cap = ctx->cap ? 2 * ctx->cap : 16;
-                ctx->doomed = realloc(ctx->doomed, ctx->cap * sizeof(*ctx->doomed));
-                if (!ctx->doomed)
-                        abort();
-        }
-        vs_strlcpy(ctx->doomed[ctx->n++], name, VS_IFNAME_MAX);
+        return vs_nl_delete_link(vs_net_nlsock(net), ifb, err);
 }
 
 int vs_net_sweep_ifbs(vs_net_t *net, int (*keep)(const char *ifname, void *arg), void *arg,
                       vs_error_t *err)
 {
-        struct nl_cache *cache = NULL;
-        struct sweep_ctx ctx = { .keep = keep, .arg = arg };
-        int rc = rtnl_link_alloc_cache(vs_net_nlsock(net), AF_UNSPEC, &cache);
-        int deleted = 0;
-
-        if (rc < 0)
-                return vs_error_set(err, EIO, "list links: %s", nl_geterror(rc));
-        nl_cache_foreach(cache, sweep_one, &ctx);
-        nl_cache_free(cache);
-        for (size_t i = 0; i < ctx.n; i++)
-                if (delete_link(vs_net_nlsock(net), ctx.doomed[i], err) == 0)
-                        deleted++;
-        free(ctx.doomed);
-        return deleted;
+        return vs_nl_sweep(vs_net_nlsock(net), "vsi-", "ifb", keep, arg, err);
 }

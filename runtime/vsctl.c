@@ -90,20 +90,40 @@ static int fail(const struct ctx *ctx, const vs_error_t *err)
         return exit_code_for(err);
 }
 
+static void print_error(const struct ctx *ctx, const char *fmt, va_list ap)
+{
+        char msg[512];
+
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        fprintf(stderr, "vsctl: %s: %s\n", ctx->cmd, msg);
+}
+
 static int usage_error(const struct ctx *ctx, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
 static int usage_error(const struct ctx *ctx, const char *fmt, ...)
 {
         const struct command *c = find_command(ctx->cmd);
-        char msg[512];
         va_list ap;
 
         va_start(ap, fmt);
-        vsnprintf(msg, sizeof(msg), fmt, ap);
+        print_error(ctx, fmt, ap);
         va_end(ap);
-        fprintf(stderr, "vsctl: %s: %s\n", ctx->cmd, msg);
         if (c)
                 fprintf(stderr, "usage: vsctl %s\n", c->synopsis);
+        return EXIT_USAGE;
+}
+
+/* A bad value: one line naming it (the command line's shape is right, so
+ * no usage text). */
+static int value_error(const struct ctx *ctx, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+static int value_error(const struct ctx *ctx, const char *fmt, ...)
+{
+        va_list ap;
+
+        va_start(ap, fmt);
+        print_error(ctx, fmt, ap);
+        va_end(ap);
         return EXIT_USAGE;
 }
 
@@ -343,22 +363,6 @@ static void net_opts_free(struct net_opts *n)
         json_object_put(n->fwd_del);
 }
 #define cleanup_net_opts __attribute__((cleanup(net_opts_free)))
-
-/* A bad value: one line naming it (the command line's shape is right, so
- * no usage text). */
-static int value_error(const struct ctx *ctx, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
-static int value_error(const struct ctx *ctx, const char *fmt, ...)
-{
-        char msg[512];
-        va_list ap;
-
-        va_start(ap, fmt);
-        vsnprintf(msg, sizeof(msg), fmt, ap);
-        va_end(ap);
-        fprintf(stderr, "vsctl: %s: %s\n", ctx->cmd, msg);
-        return EXIT_USAGE;
-}
 
 static int check_net_value(struct ctx *ctx, int opt, const char *text)
 {

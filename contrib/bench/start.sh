@@ -45,16 +45,6 @@ fi
 find_binaries
 require_tools unshare timeout mktemp awk find sort paste stat
 
-# report_host: called by the EXIT trap, after check_host; on stderr, only what
-# is left, or one line saying all is clean
-report_host() {
-        [ -z "$left_mounts" ] || echo "$prog: LEFT: mounts under $ROOT: $left_mounts" >&2
-        [ -z "$left_cgroups" ] || echo "$prog: LEFT: cgroup dirs: $left_cgroups" >&2
-        [ -z "$left_vsd" ] || echo "$prog: LEFT: vsd pid $VSD_PID still running" >&2
-        [ -z "$left_root" ] || echo "$prog: LEFT: $ROOT still exists" >&2
-        host_clean || return 1
-        echo "# cleaned up: no mounts under ${ROOT:-the root}, no cgroup $CG, vsd ${VSD_PID:-} gone, root removed" >&2
-}
 install_traps
 
 # now_us: the time in microseconds, without forking

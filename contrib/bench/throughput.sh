@@ -35,14 +35,6 @@ require_tools iperf3 nsenter unshare timeout python3 ip
 
 SERVERS=() # iperf3 servers this script started, ended by pid at exit
 
-report_host() {
-        [ -z "$left_mounts" ] || echo "$prog: LEFT: mounts under $ROOT: $left_mounts" >&2
-        [ -z "$left_cgroups" ] || echo "$prog: LEFT: cgroup dirs: $left_cgroups" >&2
-        [ -z "$left_vsd" ] || echo "$prog: LEFT: vsd pid $VSD_PID still running" >&2
-        [ -z "$left_root" ] || echo "$prog: LEFT: $ROOT still exists" >&2
-        host_clean || return 1
-        echo "# cleaned up: no mounts under ${ROOT:-the root}, no cgroup $CG, vsd ${VSD_PID:-} gone, root removed" >&2
-}
 end_servers() {
         local pid
         for pid in "${SERVERS[@]}"; do

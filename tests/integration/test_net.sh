@@ -5,44 +5,20 @@
 # root, so that a restarted vsd finds the veths of the VPS it adopts) and in
 # the VPS's own namespaces; nothing touches the host's network.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/netlib.sh"
 
 # vsd in this file's pinned network namespace instead of a fresh one each
 # time: a restart must find what the previous vsd left.
-# Runs a command in vsd's network namespace (the test plays the host there).
-in_host() { nsenter --net="$R/netns" "$@"; }
 
 restart_vsd() {
         stop_vsd
         start_vsd || fail "vsd did not restart"
 }
 
-# The VPS's first address, without its prefix.
-addr_of() {
-        vs status --json "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["ip"].split()[0].split("/")[0])'
-}
-
 paene_veths() { in_host ip -o link show type veth | awk -F': ' '{print $2}' | sed 's/@.*//' | grep '^vs-' || true; }
 
 # counters VPS: its tx_packets and rx_bytes.
 counters() { vs list -H -o name,tx_packets,rx_bytes | awk -v n="$1" '$1 == n {print $2, $3}'; }
-
-# serve VPS PORT TEXT: a one-shot TCP server in the VPS answering TEXT.
-serve() {
-        vs exec "$1" -- nc -l -p "$2" -e echo "$3" >/dev/null 2>&1 &
-}
-
-# fetch CMD... : retries a client (the server may not listen yet), bounded.
-fetch() {
-        local i out
-        for i in $(seq 1 50); do
-                out=$("$@" </dev/null 2>/dev/null) && [ -n "$out" ] && {
-                        echo "$out"
-                        return 0
-                }
-                sleep 0.1
-        done
-        return 1
-}
 
 test_ipadd_none_gives_loopback_only() {
         vs create nn1 --template busybox --ipadd none
@@ -154,19 +130,6 @@ test_pool_unique_persistent_released() {
         for i in $(seq 2 200); do
                 vs destroy "p$i"
         done
-}
-
-# use_conf TEXT: vsd.conf says TEXT from the next (re)start of vsd on.
-use_conf() {
-        stop_vsd
-        mkdir -p "$R/etc/paene"
-        printf '%s' "$1" >"$R/etc/paene/vsd.conf"
-        start_vsd || fail "vsd did not start with: $1"
-}
-
-# The VPS's first IPv6 address, without its prefix.
-addr6_of() {
-        vs status --json "$1" | python3 -c 'import json,sys; print([a for a in json.load(sys.stdin)["ip"].split() if ":" in a][0].split("/")[0])'
 }
 
 test_ipv6_bridge() {

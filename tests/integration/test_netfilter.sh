@@ -6,33 +6,9 @@
 # pinned below the test's root; "the internet" is a second namespace made
 # here, joined to vsd's by a veth pair. Nothing touches the host's network.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/netlib.sh"
 
-in_host() { nsenter --net="$R/netns" "$@"; }
 in_outside() { nsenter --net="$R/outside" "$@"; }
-
-addr_of() {
-        vs status --json "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["ip"].split()[0].split("/")[0])'
-}
-
-# serve VPS PORT TEXT: a one-shot TCP server in the VPS answering TEXT.
-serve() {
-        vs exec "$1" -- nc -l -p "$2" -e echo "$3" >/dev/null 2>&1 &
-}
-
-# fetch CMD...: retries a client (the server may not listen yet), bounded.
-fetch() {
-        local i out
-        for i in $(seq 1 50); do
-                out=$("$@" </dev/null 2>/dev/null) && [ -n "$out" ] && {
-                        echo "$out"
-                        return 0
-                }
-                sleep 0.1
-        done
-        return 1
-}
-
-pid_of() { vs status --json "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])'; }
 
 fwd_elements() { in_host nft list map inet paene fwd4 | sed -n '/elements/,/}/p'; }
 
@@ -52,13 +28,6 @@ pin_neighbour() {
         # with the host's ip (busybox's has no "neigh replace")
         nsenter --net="/proc/$(pid_of "$1")/ns/net" ip neigh replace "$(addr_of "$2")" \
                 lladdr "$mac" dev eth0 nud permanent
-}
-
-reconfigure() { # vsd.conf text
-        stop_vsd
-        mkdir -p "$R/etc/paene"
-        printf '%s\n' "$1" >"$R/etc/paene/vsd.conf"
-        start_vsd || fail "vsd did not start with: $1"
 }
 
 # the packets a guard dropped, summed over its rules (routed mode's inet one)
@@ -218,7 +187,7 @@ test_e_masquerade_uplink() {
         in_outside ip addr add 192.0.2.2/24 dev out0
         in_outside ip link set out0 up
         in_outside ip link set lo up
-        reconfigure "uplink = up0"
+        use_conf "uplink = up0"
         expect_contains "$(in_host nft list chain inet paene postrouting)" \
                 'oifname "up0" ip saddr 10.77.0.0/16 masquerade' "masquerade rule"
         vs create m1 --template busybox --port-forward 8095:7020
@@ -235,13 +204,13 @@ test_e_masquerade_uplink() {
         out=$(fetch in_outside busybox nc 192.0.2.1 8095)
         expect_eq hello-from-outside "$out" "forward from the outside"
         vs destroy --force m1
-        reconfigure ""
+        use_conf ""
         expect_not_contains "$(in_host nft list chain inet paene postrouting)" "up0" "no uplink, no masquerade"
 }
 
 test_f_spoofing_routed() {
         local before
-        reconfigure "network_mode = routed
+        use_conf "network_mode = routed
 pool4 = 10.88.0.0/24"
         expect_eq "" "$(in_host nft list tables | grep bridge || true)" "no bridge table in routed mode"
         vs create sr1 --template busybox
@@ -255,17 +224,12 @@ pool4 = 10.88.0.0/24"
         expect_contains "$(in_host nft list set arp paene src4)" "\"vs-sr1\"" "ARP guard set"
         vs destroy --force sr1
         vs destroy --force sr2
-        reconfigure ""
-}
-
-# The VPS's first IPv6 address, without its prefix.
-addr6_of() {
-        vs status --json "$1" | python3 -c 'import json,sys; print([a for a in json.load(sys.stdin)["ip"].split() if ":" in a][0].split("/")[0])'
+        use_conf ""
 }
 
 test_g_spoofing_ipv6_and_live_addresses() {
         local b6
-        reconfigure "pool6 = fd77:9::/64"
+        use_conf "pool6 = fd77:9::/64"
         vs create s61 --template busybox
         vs create s62 --template busybox
         vs start s61
@@ -291,7 +255,7 @@ test_g_spoofing_ipv6_and_live_addresses() {
                 vs exec s61 -- ping -c 2 -W 1 -I 10.77.9.77 "$(addr_of s62)"
         vs destroy --force s61
         vs destroy --force s62
-        reconfigure ""
+        use_conf ""
 }
 
 test_z_nothing_left() {

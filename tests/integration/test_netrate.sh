@@ -6,16 +6,11 @@
 # receiver counts bytes over ~2 s), both ways between a VPS and vsd's
 # namespace, which plays the host. Nothing touches the host's own network.
 source "$(dirname "$0")/lib.sh"
-
-in_host() { nsenter --net="$R/netns" "$@"; }
+source "$(dirname "$0")/netlib.sh"
 
 GATEWAY=10.77.0.1 # the pool's gateway, on the bridge in vsd's namespace
 WINDOW=2.5        # seconds the receiver counts, after half a second of slow start
 PORT=5100
-
-addr_of() {
-        vs status --json "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["ip"].split()[0].split("/")[0])'
-}
 
 json_field() { # VPS FIELD
         vs status --json "$1" | python3 -c "import json,sys; print(json.load(sys.stdin)[\"$2\"])"
