@@ -24,10 +24,11 @@ vs() { "$BIN/vsctl" --root "$R" "$@"; }
 
 # vsd runs in a network namespace of the test's own, pinned on a file
 # under the test's root: a restarted vsd finds it again, with the bridge and
-# the host sides of the VPS's veths, as on a real host.
+# the host sides of the VPS's veths, as on a real host, whose loopback is up
+# (the host's own addresses are reached through it).
 start_vsd() {
         if [ ! -e "$R/netns" ]; then
-                touch "$R/netns" && unshare --net="$R/netns" true || return 1
+                touch "$R/netns" && unshare --net="$R/netns" ip link set lo up || return 1
         fi
         nsenter --net="$R/netns" "$BIN/vsd" --root "$R" --cgroup-name "$CG"
 }
