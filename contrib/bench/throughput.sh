@@ -34,6 +34,7 @@ find_binaries
 require_tools iperf3 nsenter unshare timeout python3 ip
 
 SERVERS=() # iperf3 servers this script started, ended by pid at exit
+LO_NS=     # the loopback baseline's namespace, pinned on this file
 
 end_servers() {
         local pid
@@ -42,8 +43,14 @@ end_servers() {
                 wait "$pid" 2>/dev/null || true
         done
 }
+end_lo_ns() {
+        if [ -n "$LO_NS" ]; then
+                umount "$LO_NS" 2>/dev/null || true
+                rm -f "$LO_NS"
+        fi
+}
 install_traps
-trap 'end_servers; cleanup' EXIT
+trap 'end_servers; end_lo_ns; cleanup' EXIT
 
 # measure NETNS-OF-SERVER NETNS-OF-CLIENT ADDRESS: Gbit/s of one iperf3 run
 measure() {
@@ -85,11 +92,12 @@ done
 echo "paene network throughput: iperf3, TCP, one stream, $SECS s per run, $MODE mode"
 echo "machine: nproc $(nproc), kernel $(uname -r), MTU 1500"
 phase="loopback"
-lo_ns=$(mktemp "/tmp/paene-tput-lo.XXXXXX")
+LO_NS=$(mktemp "/tmp/paene-tput-lo.XXXXXX")
 # a namespace of its own for the baseline, pinned on a file for nsenter
-unshare --net="$lo_ns" ip link set lo up
-lo=$(measure "$lo_ns" "$lo_ns" 127.0.0.1)
-umount "$lo_ns" && rm -f "$lo_ns"
+unshare --net="$LO_NS" ip link set lo up
+lo=$(measure "$LO_NS" "$LO_NS" 127.0.0.1)
+end_lo_ns
+LO_NS=
 phase="host to VPS"
 h2v=$(measure "$(netns_of tput1)" "/proc/$VSD_PID/ns/net" "$(addr_of tput1)")
 phase="VPS to VPS"
