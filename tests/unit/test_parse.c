@@ -27,6 +27,41 @@
                         fail_msg("message '%s' does not mention '%s'", (err).msg, (needle));     \
         } while (0)
 
+/* The parsers of sizes, CPU values and durations share one signature. */
+typedef int (*u64_parser)(const char *text, uint64_t *out, vs_error_t *err);
+
+/* Asserts that `parse` takes `text` as `expected`. */
+static void expect_parsed(u64_parser parse, const char *what, const char *text, uint64_t expected)
+{
+        uint64_t value = 0;
+        vs_error_t err;
+
+        vs_error_clear(&err);
+        if (parse(text, &value, &err) != 0)
+                fail_msg("%s '%s' refused: %s", what, text, err.msg);
+        if (value != expected)
+                fail_msg("%s '%s': got %llu, expected %llu", what, text, (unsigned long long)value,
+                         (unsigned long long)expected);
+}
+
+/* Asserts that `parse` refuses each of texts[0..n), naming it, and with
+ * `also` (unless NULL) in the message too. */
+static void expect_each_refused(u64_parser parse, const char *const *texts, size_t n,
+                                const char *also)
+{
+        uint64_t value;
+        vs_error_t err;
+
+        for (size_t i = 0; i < n; i++) {
+                vs_error_clear(&err);
+                assert_refused(parse(texts[i], &value, &err), err, texts[i]);
+                if (also)
+                        assert_non_null(strstr(err.msg, also));
+        }
+}
+#define EXPECT_EACH_REFUSED(parse, texts, also) \
+        expect_each_refused(parse, texts, sizeof(texts) / sizeof(texts[0]), also)
+
 /* ---- names ---- */
 
 static void test_name_valid(void **state)
@@ -192,15 +227,7 @@ static void test_hostname_rfc1123_labels(void **state)
 
 static void expect_size(const char *text, uint64_t expected)
 {
-        uint64_t bytes = 0;
-        vs_error_t err;
-
-        vs_error_clear(&err);
-        if (vs_parse_size(text, &bytes, &err) != 0)
-                fail_msg("size '%s' refused: %s", text, err.msg);
-        if (bytes != expected)
-                fail_msg("size '%s': got %llu, expected %llu", text, (unsigned long long)bytes,
-                         (unsigned long long)expected);
+        expect_parsed(vs_parse_size, "size", text, expected);
 }
 
 static void test_size_suffixes(void **state)
@@ -264,10 +291,7 @@ static void test_size_overflow(void **state)
         vs_error_t err;
 
         (void)state;
-        for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
-                vs_error_clear(&err);
-                assert_refused(vs_parse_size(texts[i], &bytes, &err), err, texts[i]);
-        }
+        EXPECT_EACH_REFUSED(vs_parse_size, texts, NULL);
         vs_error_clear(&err);
         assert_refused(vs_parse_size("99999999999T", &bytes, &err), err, "too large");
         assert_int_equal(err.errnum, ERANGE);
@@ -276,15 +300,9 @@ static void test_size_overflow(void **state)
 static void test_size_fraction_of_byte(void **state)
 {
         static const char *const texts[] = { "1.5", "1.5B", "0.1", "10.999B" };
-        uint64_t bytes;
-        vs_error_t err;
 
         (void)state;
-        for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
-                vs_error_clear(&err);
-                assert_refused(vs_parse_size(texts[i], &bytes, &err), err, texts[i]);
-                assert_non_null(strstr(err.msg, "fraction"));
-        }
+        EXPECT_EACH_REFUSED(vs_parse_size, texts, "fraction");
 }
 
 /* Digits past the third decimal must not be dropped silently: "1.0001"
@@ -292,14 +310,9 @@ static void test_size_fraction_of_byte(void **state)
 static void test_size_fraction_of_byte_long(void **state)
 {
         static const char *const texts[] = { "1.0001", "1.0005B", "0.0001" };
-        uint64_t bytes;
-        vs_error_t err;
 
         (void)state;
-        for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
-                vs_error_clear(&err);
-                assert_refused(vs_parse_size(texts[i], &bytes, &err), err, texts[i]);
-        }
+        EXPECT_EACH_REFUSED(vs_parse_size, texts, NULL);
 }
 
 static void test_size_malformed(void **state)
@@ -314,25 +327,14 @@ static void test_size_malformed(void **state)
         assert_refused(vs_parse_size("", &bytes, &err), err, "size ''");
         vs_error_clear(&err);
         assert_refused(vs_parse_size(NULL, &bytes, &err), err, "size");
-        for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
-                vs_error_clear(&err);
-                assert_refused(vs_parse_size(texts[i], &bytes, &err), err, texts[i]);
-        }
+        EXPECT_EACH_REFUSED(vs_parse_size, texts, NULL);
 }
 
 /* ---- CPU ---- */
 
 static void expect_cpu(const char *text, uint64_t expected)
 {
-        uint64_t micro = 0;
-        vs_error_t err;
-
-        vs_error_clear(&err);
-        if (vs_parse_cpu(text, &micro, &err) != 0)
-                fail_msg("CPU '%s' refused: %s", text, err.msg);
-        if (micro != expected)
-                fail_msg("CPU '%s': got %llu, expected %llu", text, (unsigned long long)micro,
-                         (unsigned long long)expected);
+        expect_parsed(vs_parse_cpu, "CPU", text, expected);
 }
 
 static void test_cpu_forms(void **state)
@@ -353,28 +355,18 @@ static void test_cpu_forms(void **state)
 static void test_cpu_zero_refused(void **state)
 {
         static const char *const texts[] = { "0", "0%", "0.0", "0ms/100ms", "25ms/0ms" };
-        uint64_t micro;
-        vs_error_t err;
 
         (void)state;
-        for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
-                vs_error_clear(&err);
-                assert_refused(vs_parse_cpu(texts[i], &micro, &err), err, texts[i]);
-        }
+        EXPECT_EACH_REFUSED(vs_parse_cpu, texts, NULL);
 }
 
 static void test_cpu_too_many_refused(void **state)
 {
         static const char *const texts[] = { "4097", "409700%", "4096.000001", "100000",
                                              "99999999999999999999" };
-        uint64_t micro;
-        vs_error_t err;
 
         (void)state;
-        for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
-                vs_error_clear(&err);
-                assert_refused(vs_parse_cpu(texts[i], &micro, &err), err, texts[i]);
-        }
+        EXPECT_EACH_REFUSED(vs_parse_cpu, texts, NULL);
 }
 
 /* The quota/period form has the same 4096 CPU limit as the other forms, and a
@@ -383,14 +375,9 @@ static void test_cpu_period_form_limit(void **state)
 {
         static const char *const texts[] = { "4097ms/1ms", "5000s/1s", "99999999999h/1s",
                                              "18446744073710ms/1ms" };
-        uint64_t micro;
-        vs_error_t err;
 
         (void)state;
-        for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
-                vs_error_clear(&err);
-                assert_refused(vs_parse_cpu(texts[i], &micro, &err), err, texts[i]);
-        }
+        EXPECT_EACH_REFUSED(vs_parse_cpu, texts, NULL);
 }
 
 static void test_cpu_garbage_refused(void **state)
@@ -416,25 +403,14 @@ static void test_cpu_garbage_refused(void **state)
         assert_refused(vs_parse_cpu("", &micro, &err), err, "CPU");
         vs_error_clear(&err);
         assert_refused(vs_parse_cpu(NULL, &micro, &err), err, "CPU");
-        for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
-                vs_error_clear(&err);
-                assert_refused(vs_parse_cpu(texts[i], &micro, &err), err, texts[i]);
-        }
+        EXPECT_EACH_REFUSED(vs_parse_cpu, texts, NULL);
 }
 
 /* ---- durations ---- */
 
 static void expect_duration(const char *text, uint64_t expected)
 {
-        uint64_t ms = 0;
-        vs_error_t err;
-
-        vs_error_clear(&err);
-        if (vs_parse_duration(text, &ms, &err) != 0)
-                fail_msg("duration '%s' refused: %s", text, err.msg);
-        if (ms != expected)
-                fail_msg("duration '%s': got %llu ms, expected %llu", text, (unsigned long long)ms,
-                         (unsigned long long)expected);
+        expect_parsed(vs_parse_duration, "duration", text, expected);
 }
 
 static void test_duration_units(void **state)
