@@ -2,6 +2,7 @@
  * upper layer before its root is mounted. The upper layer belongs to the
  * VPS's root, who may have planted symlinks there: every step opens without
  * following them, and the files are handed to the VPS's root. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include "vs/cleanup.h"
 #include "vs/fsutil.h"
 #include "vs/netns.h"
+#include "vs/parse.h"
 
 static const char *const etc_files[] = { "hostname", "hosts", "resolv.conf" };
 
@@ -164,4 +166,22 @@ void vs_net_undo_etc(int upper_fd, unsigned created)
                         unlinkat(etc_fd, etc_files[i], 0);
         if (created & VS_ETC_CREATED_DIR)
                 unlinkat(upper_fd, "etc", AT_REMOVEDIR);
+}
+
+int vs_net_check_nameserver(const char *text, vs_error_t *err)
+{
+        unsigned char buf[sizeof(struct in6_addr)];
+
+        if (inet_pton(AF_INET, text, buf) == 1 || inet_pton(AF_INET6, text, buf) == 1)
+                return 0;
+        return vs_error_kind(err, VS_E_USAGE, EINVAL, "--nameserver '%s' is not an IP address",
+                             text);
+}
+
+int vs_net_check_searchdomain(const char *text, vs_error_t *err)
+{
+        if (vs_parse_hostname(text, NULL) == 0)
+                return 0;
+        return vs_error_kind(err, VS_E_USAGE, EINVAL, "--searchdomain '%s' is not a domain name",
+                             text);
 }

@@ -100,26 +100,6 @@ static int limits_arg(const vs_request_t *req, vs_limits_t *l, vs_error_t *err)
 
 static char **string_array(json_object *array, size_t max, const char *what, vs_error_t *err);
 
-/* A name server is an IPv4 or IPv6 address: resolv.conf takes nothing else. */
-static int check_nameserver(const char *text, vs_error_t *err)
-{
-        unsigned char buf[sizeof(struct in6_addr)];
-
-        if (inet_pton(AF_INET, text, buf) == 1 || inet_pton(AF_INET6, text, buf) == 1)
-                return 0;
-        return vs_error_kind(err, VS_E_USAGE, EINVAL, "--nameserver '%s' is not an IP address",
-                             text);
-}
-
-/* A search domain is a DNS name: the hostname rules. */
-static int check_searchdomain(const char *text, vs_error_t *err)
-{
-        if (vs_parse_hostname(text, NULL) == 0)
-                return 0;
-        return vs_error_kind(err, VS_E_USAGE, EINVAL, "--searchdomain '%s' is not a domain name",
-                             text);
-}
-
 /* The network arguments of create and set, each NULL when not given:
  * addresses to add and remove (checked against the pools by vpsnet.c),
  * name servers and search domains, checked and joined by blanks, and port
@@ -185,9 +165,10 @@ static int net_args(const vs_request_t *req, struct net_args *a, vs_error_t *err
         memset(a, 0, sizeof(*a));
         if (words_arg(req, "ipadd", 2 * VS_NET_ADDRS_MAX, &a->ipadd, &a->nipadd, err) < 0 ||
             words_arg(req, "ipdel", 2 * VS_NET_ADDRS_MAX, &a->ipdel, &a->nipdel, err) < 0 ||
-            joined_arg(req, "nameserver", 3, check_nameserver, &a->nameserver, err) < 0 ||
+            joined_arg(req, "nameserver", 3, vs_net_check_nameserver, &a->nameserver, err) < 0 ||
             /* glibc reads at most 6 search domains */
-            joined_arg(req, "searchdomain", 6, check_searchdomain, &a->searchdomain, err) < 0 ||
+            joined_arg(req, "searchdomain", 6, vs_net_check_searchdomain, &a->searchdomain, err) <
+                    0 ||
             words_arg(req, "port_forward", VS_PORTFWD_MAX, &a->fwd_add, &a->nfwd_add, err) < 0 ||
             words_arg(req, "port_forward_del", VS_PORTFWD_MAX, &a->fwd_del, &a->nfwd_del, err) < 0)
                 return -1;

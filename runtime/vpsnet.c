@@ -362,8 +362,6 @@ int vsd_net_set_rates(struct vsd *d, struct vps *v, const struct vsd_rates *r, i
         cleanup_free char *path = vs_strdupf("%s/config", v->name);
         cleanup_kv vs_kv_t config = { 0 };
 
-        if (vsd_net_rates_check(d, v, r, save, err) < 0)
-                return -1;
         if (!r->set_out && !r->set_in)
                 return 0;
         if (v->phase != PHASE_STOPPED && v->ifname[0]) {

@@ -366,7 +366,6 @@ static void net_opts_free(struct net_opts *n)
 
 static int check_net_value(struct ctx *ctx, int opt, const char *text)
 {
-        unsigned char buf[sizeof(struct in6_addr)];
         vs_error_t err = { 0 };
         vs_ip4_t ip4;
         vs_ip6_t ip6;
@@ -383,9 +382,9 @@ static int check_net_value(struct ctx *ctx, int opt, const char *text)
                                            err.msg);
                 return EXIT_OK;
         case NET_NAMESERVER:
-                if (inet_pton(AF_INET, text, buf) == 1 || inet_pton(AF_INET6, text, buf) == 1)
-                        return EXIT_OK;
-                return value_error(ctx, "--nameserver '%s' is not an IP address", text);
+                if (vs_net_check_nameserver(text, &err) < 0)
+                        return value_error(ctx, "%s", err.msg);
+                return EXIT_OK;
         case NET_FORWARD:
         case NET_FORWARD_DEL:
                 if ((opt == NET_FORWARD_DEL ? vs_portfwd_parse_del(text, &fwd, &err)
@@ -393,9 +392,9 @@ static int check_net_value(struct ctx *ctx, int opt, const char *text)
                         return value_error(ctx, "%s", err.msg);
                 return EXIT_OK;
         default:
-                if (vs_parse_hostname(text, NULL) == 0)
-                        return EXIT_OK;
-                return value_error(ctx, "--searchdomain '%s' is not a domain name", text);
+                if (vs_net_check_searchdomain(text, &err) < 0)
+                        return value_error(ctx, "%s", err.msg);
+                return EXIT_OK;
         }
 }
 

@@ -239,7 +239,8 @@ void vsd_net_rates_to_config(const struct vsd_rates *r, vs_kv_t *config);
  * runs): set checks everything before it changes anything. */
 int vsd_net_rates_check(struct vsd *d, struct vps *v, const struct vsd_rates *r, int save,
                         vs_error_t *err);
-/* Changes caps: live on a running VPS, and in its config unless !save. */
+/* Changes caps checked by vsd_net_rates_check: live on a running VPS, and
+ * in its config unless !save. */
 int vsd_net_set_rates(struct vsd *d, struct vps *v, const struct vsd_rates *r, int save,
                       vs_error_t *err);
 /* The caps in force of a running VPS, for its state file. */

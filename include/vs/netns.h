@@ -282,6 +282,10 @@ struct vs_net_etc {
  * follows a symlink the VPS may have planted. */
 int vs_net_write_etc(int root_fd, uid_t uid, gid_t gid, const struct vs_net_etc *etc,
                      unsigned *created, vs_error_t *err);
+/* What resolv.conf takes: a name server is an IPv4 or IPv6 address, a
+ * search domain a DNS name. A usage error names the option and the value. */
+int vs_net_check_nameserver(const char *text, vs_error_t *err);
+int vs_net_check_searchdomain(const char *text, vs_error_t *err);
 /* Only etc/resolv.conf (for a live change of name servers). */
 int vs_net_write_resolv(int root_fd, uid_t uid, gid_t gid, const struct vs_net_etc *etc,
                         vs_error_t *err);
