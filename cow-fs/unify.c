@@ -46,12 +46,7 @@ static void files_free(struct files *f)
 
 static void files_add(struct files *f, const char *path, const struct stat *st)
 {
-        if (f->n == f->cap) {
-                f->cap = f->cap ? f->cap * 2 : 1024;
-                f->v = realloc(f->v, f->cap * sizeof(*f->v));
-                if (!f->v)
-                        abort();
-        }
+        f->v = vs_xgrow(f->v, f->n, &f->cap, 1024, sizeof(*f->v));
         f->v[f->n++] = (struct entry){ .path = vs_xstrdup(path),
                                        .dev = st->st_dev,
                                        .ino = st->st_ino,

@@ -693,12 +693,7 @@ static void sweep_one(struct nl_object *obj, void *data)
         if (!name || strncmp(name, ctx->prefix, strlen(ctx->prefix)) != 0 || !type ||
             strcmp(type, ctx->type) != 0 || ctx->keep(name, ctx->arg))
                 return;
-        if (ctx->n == ctx->cap) {
-                ctx->cap = ctx->cap ? 2 * ctx->cap : 16;
-                ctx->doomed = realloc(ctx->doomed, ctx->cap * sizeof(*ctx->doomed));
-                if (!ctx->doomed)
-                        abort();
-        }
+        ctx->doomed = vs_xgrow(ctx->doomed, ctx->n, &ctx->cap, 16, sizeof(*ctx->doomed));
         vs_strlcpy(ctx->doomed[ctx->n++], name, VS_IFNAME_MAX);
 }
 

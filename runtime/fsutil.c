@@ -20,6 +20,17 @@ void *vs_xmalloc(size_t size)
         return p;
 }
 
+void *vs_xgrow(void *array, size_t n, size_t *cap, size_t first, size_t size)
+{
+        if (n < *cap)
+                return array;
+        *cap = *cap ? 2 * *cap : first;
+        array = realloc(array, *cap * size);
+        if (!array)
+                abort();
+        return array;
+}
+
 size_t vs_strlcpy(char *dst, const char *src, size_t size)
 {
         size_t len = strlen(src);

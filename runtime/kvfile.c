@@ -14,12 +14,7 @@
 
 static void kv_append(vs_kv_t *kv, char *key, char *value)
 {
-        if (kv->count == kv->cap) {
-                kv->cap = kv->cap ? kv->cap * 2 : 16;
-                kv->lines = realloc(kv->lines, kv->cap * sizeof(*kv->lines));
-                if (!kv->lines)
-                        abort();
-        }
+        kv->lines = vs_xgrow(kv->lines, kv->count, &kv->cap, 16, sizeof(*kv->lines));
         kv->lines[kv->count].key = key;
         kv->lines[kv->count].value = value;
         kv->count++;

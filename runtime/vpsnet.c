@@ -87,26 +87,15 @@ static void used_free(struct used *u)
 }
 #define cleanup_used __attribute__((cleanup(used_free)))
 
-static void *grow(void *array, size_t n, size_t *cap, size_t size)
-{
-        if (n < *cap)
-                return array;
-        *cap = *cap ? 2 * *cap : 64;
-        array = realloc(array, *cap * size);
-        if (!array)
-                abort();
-        return array;
-}
-
 static void used_add4(struct used *u, uint32_t addr)
 {
-        u->v4 = grow(u->v4, u->n4, &u->cap4, sizeof(*u->v4));
+        u->v4 = vs_xgrow(u->v4, u->n4, &u->cap4, 64, sizeof(*u->v4));
         u->v4[u->n4++] = addr;
 }
 
 static void used_add6(struct used *u, const vs_ip6_t *ip)
 {
-        u->v6 = grow(u->v6, u->n6, &u->cap6, sizeof(*u->v6));
+        u->v6 = vs_xgrow(u->v6, u->n6, &u->cap6, 64, sizeof(*u->v6));
         u->v6[u->n6++] = *ip;
 }
 

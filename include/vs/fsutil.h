@@ -27,6 +27,10 @@ int vs_fsync_dir(int dirfd, vs_error_t *err);
 /* Formats into a malloc'd string; aborts on out of memory. */
 char *vs_strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void *vs_xmalloc(size_t size);
+/* Room for element n of an array of `size`-byte elements holding *cap:
+ * doubles *cap (from `first`) when n has reached it. Aborts when out of
+ * memory, as vs_xmalloc does. Returns the (maybe moved) array. */
+void *vs_xgrow(void *array, size_t n, size_t *cap, size_t first, size_t size);
 /* Copies at most size-1 bytes and terminates; returns strlen(src). */
 size_t vs_strlcpy(char *dst, const char *src, size_t size);
 char *vs_xstrdup(const char *s);

@@ -487,6 +487,27 @@ static void test_mkdir_p_empty_refused(void **state)
         assert_int_equal(err.errnum, ENOENT);
 }
 
+static void test_xgrow(void **state)
+{
+        int *v = NULL;
+        size_t cap = 0;
+
+        (void)state;
+        for (size_t n = 0; n < 100; n++) {
+                v = vs_xgrow(v, n, &cap, 4, sizeof(*v));
+                assert_true(cap > n);
+                v[n] = (int)n;
+        }
+        /* doubled from 4: 4 8 16 32 64 128, and what was stored moved along */
+        assert_int_equal(cap, 128);
+        for (size_t n = 0; n < 100; n++)
+                assert_int_equal(v[n], (int)n);
+        /* with room left it changes nothing */
+        assert_ptr_equal(vs_xgrow(v, 100, &cap, 4, sizeof(*v)), v);
+        assert_int_equal(cap, 128);
+        free(v);
+}
+
 static void test_strlcpy(void **state)
 {
         char buf[8];
@@ -542,6 +563,7 @@ int main(void)
                 TMPDIR_TEST(test_mkdir_p_through_file_refused),
                 TMPDIR_TEST(test_mkdir_p_existing_file_refused),
                 cmocka_unit_test(test_mkdir_p_empty_refused),
+                cmocka_unit_test(test_xgrow),
                 cmocka_unit_test(test_strlcpy),
                 cmocka_unit_test(test_strdupf),
         };
