@@ -28,7 +28,7 @@ LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 LDFLAGS += $(SANFLAGS)
 
 LIB_SRCS = runtime/error.c runtime/parse.c runtime/fsutil.c runtime/kvfile.c \
-	runtime/protocol.c runtime/fdpass.c runtime/log.c runtime/spawn.c runtime/security.c \
+	runtime/protocol.c runtime/request.c runtime/fdpass.c runtime/log.c runtime/spawn.c runtime/security.c \
 	cow-fs/template.c cow-fs/rootfs.c cow-fs/diskquota.c cow-fs/image.c cow-fs/clone.c \
 	cow-fs/unify.c scheduler-limits/cgroup.c scheduler-limits/limits.c scheduler-limits/stats.c \
 	scheduler-limits/admission.c netns/loopback.c netns/addr.c netns/addr6.c netns/link.c \
@@ -43,10 +43,12 @@ VSCTL_OBJS = $(VSCTL_SRCS:%.c=$(BUILD)/obj/%.o)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 BINS = $(BUILD)/vsd $(BUILD)/vsctl $(BUILD)/vsinit $(BUILD)/payload
+# what the integration tests run besides the programs (not installed)
+TEST_TOOLS = $(BUILD)/tests/schema-dump
 
 .PHONY: all deps check unit integration asan install uninstall demo bench bench-net clean \
 	format format-check
-all: $(BINS)
+all: $(BINS) $(TEST_TOOLS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -73,6 +75,10 @@ $(BUILD)/payload: tests/payload/payload.c
 
 # not part of all: only contrib/bench/net.sh runs it
 $(BUILD)/netbench: contrib/bench/netbench.c $(BUILD)/libvs.a
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/schema-dump: tests/tools/schema_dump.c $(BUILD)/libvs.a
+	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h $(BUILD)/libvs.a

@@ -1,6 +1,10 @@
-/* vsd's request handlers: decode the arguments, call the lifecycle, answer.
- * Commands that wait (stop, restart, destroy --force, exec) park the client
- * and answer from the event that ends the wait. */
+/* vsd's request handlers: read the arguments, call the lifecycle, answer.
+ * Every request has been held to the protocol's table before it gets here
+ * (vs_request_decode): the fields have their types, lengths and valid
+ * contents, and are read with the typed vs_req_* accessors. What is left
+ * here is what needs vsd's state (does the VPS exist, is it running) or
+ * more than one field. Commands that wait (stop, restart, destroy --force,
+ * exec) park the client and answer from the event that ends the wait. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -21,8 +25,6 @@
 #include "vs/parse.h"
 #include "vsd.h"
 
-#define EXEC_ARGS_MAX 4096
-
 static void reply_ok(struct vsd *d, struct client *c)
 {
         vsd_client_reply(d, c, vs_reply_ok(), NULL, 0);
@@ -30,11 +32,8 @@ static void reply_ok(struct vsd *d, struct client *c)
 
 static struct vps *find_named(struct vsd *d, const vs_request_t *req, vs_error_t *err)
 {
-        struct vps *v;
+        struct vps *v = vsd_vps_find(d, req->name);
 
-        if (vs_parse_name(req->name, "VPS name", err) < 0)
-                return NULL;
-        v = vsd_vps_find(d, req->name);
         if (!v)
                 vs_error_kind(err, VS_E_NOTFOUND, ENOENT, "no such VPS");
         return v;
@@ -48,11 +47,9 @@ static void park(struct client *c, enum wait_kind kind, struct vps *v)
 
 static uint64_t timeout_arg(const vs_request_t *req)
 {
-        long long ms = vs_json_int(req->args, "timeout_ms", VS_STOP_TIMEOUT_MS);
-
-        if (vs_json_bool(req->args, "fast"))
+        if (vs_req_bool(req, "fast"))
                 return 0;
-        return ms < 1 ? 1 : (uint64_t)ms;
+        return (uint64_t)vs_req_int(req, "timeout_ms", VS_STOP_TIMEOUT_MS);
 }
 
 static int handle_ping(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
@@ -75,30 +72,21 @@ static int handle_ping(struct vsd *d, struct client *c, vs_request_t *req, vs_er
  * contract, not vsctl. */
 static int limits_arg(const vs_request_t *req, vs_limits_t *l, vs_error_t *err)
 {
-        json_object *obj = json_object_object_get(req->args, "limits");
+        json_object *obj = vs_req_limits(req, "limits");
 
         memset(l, 0, sizeof(*l));
         if (!obj)
                 return 0;
-        if (!json_object_is_type(obj, json_type_object))
-                return vs_error_kind(err, VS_E_USAGE, EINVAL, "limits is not an object");
         json_object_object_foreach(obj, key, value)
         {
-                int limit = vs_limit_find(key);
-
-                if (limit < 0)
-                        return vs_error_kind(err, VS_E_USAGE, EINVAL, "unknown limit '%s'", key);
-                if (!json_object_is_type(value, json_type_string))
-                        return vs_error_kind(err, VS_E_USAGE, EINVAL, "--%s: not a string",
-                                             vs_limit_option((vs_limit_t)limit));
-                if (vs_limits_parse_one(l, (vs_limit_t)limit, json_object_get_string(value), err) <
-                    0)
+                if (vs_limits_parse_one(l, (vs_limit_t)vs_limit_find(key),
+                                        json_object_get_string(value), err) < 0)
                         return -1;
         }
         return 0;
 }
 
-static char **string_array(json_object *array, size_t max, const char *what, vs_error_t *err);
+static char **string_array(json_object *array);
 
 /* The network arguments of create and set, each NULL when not given:
  * addresses to add and remove (checked against the pools by vpsnet.c),
@@ -121,58 +109,45 @@ static void net_args_free(struct net_args *a)
 }
 #define cleanup_net_args __attribute__((cleanup(net_args_free)))
 
-static int words_arg(const vs_request_t *req, const char *key, size_t max, char ***out, size_t *n,
-                     vs_error_t *err)
+/* An array of strings (counted and checked by the table); NULL when absent. */
+static char **words_arg(const vs_request_t *req, const char *key, size_t *n)
 {
-        json_object *array = json_object_object_get(req->args, key);
+        json_object *array = vs_req_strings(req, key);
 
-        *n = 0;
-        if (!array)
-                return 0;
-        *out = string_array(array, max, key, err);
-        if (!*out)
-                return -1;
-        while ((*out)[*n])
-                (*n)++;
-        return 0;
+        *n = array ? json_object_array_length(array) : 0;
+        return array ? string_array(array) : NULL;
 }
 
-static int joined_arg(const vs_request_t *req, const char *key, size_t max,
-                      int (*check)(const char *, vs_error_t *), char **out, vs_error_t *err)
+static char *joined_arg(const vs_request_t *req, const char *key)
 {
-        cleanup_strv char **words = NULL;
         size_t n;
+        cleanup_strv char **words = words_arg(req, key, &n);
+        char *out;
 
-        if (words_arg(req, key, max, &words, &n, err) < 0)
-                return -1;
         if (!words)
-                return 0;
-        *out = vs_xstrdup("");
+                return NULL;
+        out = vs_xstrdup("");
         for (size_t i = 0; i < n; i++) {
-                char *more;
+                char *more = vs_strdupf("%s%s%s", out, *out ? " " : "", words[i]);
 
-                if (check(words[i], err) < 0)
-                        return -1;
-                more = vs_strdupf("%s%s%s", *out, **out ? " " : "", words[i]);
-                free(*out);
-                *out = more;
+                free(out);
+                out = more;
         }
-        return 0;
+        return out;
 }
 
-static int net_args(const vs_request_t *req, struct net_args *a, vs_error_t *err)
+/* create takes what to add; set also what to remove. */
+static void net_args(const vs_request_t *req, int removals, struct net_args *a)
 {
         memset(a, 0, sizeof(*a));
-        if (words_arg(req, "ipadd", 2 * VS_NET_ADDRS_MAX, &a->ipadd, &a->nipadd, err) < 0 ||
-            words_arg(req, "ipdel", 2 * VS_NET_ADDRS_MAX, &a->ipdel, &a->nipdel, err) < 0 ||
-            joined_arg(req, "nameserver", 3, vs_net_check_nameserver, &a->nameserver, err) < 0 ||
-            /* glibc reads at most 6 search domains */
-            joined_arg(req, "searchdomain", 6, vs_net_check_searchdomain, &a->searchdomain, err) <
-                    0 ||
-            words_arg(req, "port_forward", VS_PORTFWD_MAX, &a->fwd_add, &a->nfwd_add, err) < 0 ||
-            words_arg(req, "port_forward_del", VS_PORTFWD_MAX, &a->fwd_del, &a->nfwd_del, err) < 0)
-                return -1;
-        return 0;
+        a->ipadd = words_arg(req, "ipadd", &a->nipadd);
+        a->nameserver = joined_arg(req, "nameserver");
+        a->searchdomain = joined_arg(req, "searchdomain");
+        a->fwd_add = words_arg(req, "port_forward", &a->nfwd_add);
+        if (!removals)
+                return;
+        a->ipdel = words_arg(req, "ipdel", &a->nipdel);
+        a->fwd_del = words_arg(req, "port_forward_del", &a->nfwd_del);
 }
 
 /* Addresses, name servers or search domains (port forwards are apart: they
@@ -185,8 +160,8 @@ static int net_args_given(const struct net_args *a)
 /* --diskspace SIZE[:HARD] and --diskinodes N[:HARD], as the admin typed them. */
 static int disk_limit_args(const vs_request_t *req, vs_disk_limits_t *lim, vs_error_t *err)
 {
-        const char *space = vs_json_str(req->args, "diskspace");
-        const char *inodes = vs_json_str(req->args, "diskinodes");
+        const char *space = vs_req_str(req, "diskspace");
+        const char *inodes = vs_req_str(req, "diskinodes");
 
         memset(lim, 0, sizeof(*lim));
         if (space && vs_disk_parse_space(space, &lim->space, err) < 0)
@@ -198,25 +173,18 @@ static int disk_limit_args(const vs_request_t *req, vs_disk_limits_t *lim, vs_er
 
 static int handle_create(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
 {
-        const char *tmpl = vs_json_str(req->args, "template");
-        const char *hostname = vs_json_str(req->args, "hostname");
+        const char *tmpl = vs_req_str(req, "template");
+        const char *hostname = vs_req_str(req, "hostname");
         vs_limits_t limits;
         vs_disk_limits_t lim;
 
-        if (vs_parse_name(req->name, "VPS name", err) < 0)
-                return -1;
-        if (limits_arg(req, &limits, err) < 0 || vsd_limits_check(&limits, err) < 0)
-                return -1;
-        if (!tmpl)
-                return vs_error_kind(err, VS_E_USAGE, EINVAL, "--template is required");
-        if (vs_parse_name(tmpl, "template name", err) < 0 ||
-            (hostname && vs_parse_hostname(hostname, err) < 0) ||
+        if (limits_arg(req, &limits, err) < 0 || vsd_limits_check(&limits, err) < 0 ||
             disk_limit_args(req, &lim, err) < 0)
                 return -1;
         struct vsd_create_args args = {
                 .tmpl = tmpl,
                 .hostname = hostname ? hostname : req->name,
-                .privileged = vs_json_bool(req->args, "privileged"),
+                .privileged = vs_req_bool(req, "privileged"),
                 .limits = &limits,
                 .disk = &lim,
         };
@@ -225,11 +193,9 @@ static int handle_create(struct vsd *d, struct client *c, vs_request_t *req, vs_
         struct vsd_rates rates;
         int no_network;
 
-        if (net_args(req, &net, err) < 0 || vsd_net_rates_arg(req->args, &rates, err) < 0)
+        net_args(req, 0, &net);
+        if (vsd_net_rates_arg(req, &rates, err) < 0)
                 return -1;
-        if (net.ipdel || net.fwd_del)
-                return vs_error_kind(err, VS_E_USAGE, EINVAL,
-                                     "--ipdel and --port-forward-del are for set, not create");
         no_network = net.nipadd >= 1 && strcmp(net.ipadd[0], "none") == 0;
         if ((rates.out || rates.in) && no_network)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
@@ -294,11 +260,8 @@ static int handle_restart(struct vsd *d, struct client *c, vs_request_t *req, vs
 
 static int handle_destroy(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
 {
-        struct vps *v;
+        struct vps *v = vsd_vps_find(d, req->name);
 
-        if (vs_parse_name(req->name, "VPS name", err) < 0)
-                return -1;
-        v = vsd_vps_find(d, req->name);
         if (!v) {
                 /* destroy is idempotent: what is gone stays gone */
                 json_object *reply = vs_reply_ok();
@@ -307,7 +270,7 @@ static int handle_destroy(struct vsd *d, struct client *c, vs_request_t *req, vs
                 vsd_client_reply(d, c, reply, NULL, 0);
                 return 0;
         }
-        if (v->phase != PHASE_STOPPED && vs_json_bool(req->args, "force")) {
+        if (v->phase != PHASE_STOPPED && vs_req_bool(req, "force")) {
                 if (vsd_vps_stop_begin(d, v, 0, err) < 0)
                         return -1;
                 park(c, WAIT_DESTROY, v);
@@ -327,9 +290,6 @@ static int handle_resize(struct vsd *d, struct client *c, vs_request_t *req, vs_
 
         if (!v || disk_limit_args(req, &lim, err) < 0)
                 return -1;
-        if (vs_json_str(req->args, "diskinodes"))
-                return vs_error_kind(err, VS_E_USAGE, EINVAL,
-                                     "the inode count of a disk image is fixed when it is made");
         if (!lim.space.hard)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL, "--diskspace is required");
         if (vsd_vps_resize(d, v, &lim.space, err) < 0)
@@ -343,15 +303,10 @@ static int handle_resize(struct vsd *d, struct client *c, vs_request_t *req, vs_
 static int handle_clone(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
 {
         struct vps *v = find_named(d, req, err);
-        const char *name = vs_json_str(req->args, "new");
-        const char *hostname = vs_json_str(req->args, "hostname");
+        const char *name = vs_req_str(req, "new");
+        const char *hostname = vs_req_str(req, "hostname");
 
         if (!v)
-                return -1;
-        if (!name)
-                return vs_error_kind(err, VS_E_USAGE, EINVAL, "the new VPS's name is missing");
-        if (vs_parse_name(name, "VPS name", err) < 0 ||
-            (hostname && vs_parse_hostname(hostname, err) < 0))
                 return -1;
         if (vsd_vps_clone(d, v, name, hostname, err) < 0)
                 return -1;
@@ -376,8 +331,8 @@ static int handle_status(struct vsd *d, struct client *c, vs_request_t *req, vs_
 static int handle_set(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
 {
         struct vps *v = find_named(d, req, err);
-        const char *caps = vs_json_str(req->args, "capability");
-        int save = !vs_json_bool(req->args, "no_save");
+        const char *caps = vs_req_str(req, "capability");
+        int save = !vs_req_bool(req, "no_save");
         cleanup_net_args struct net_args net = { 0 };
         cleanup_free char *forwards = NULL;
         struct vsd_rates rates;
@@ -385,9 +340,9 @@ static int handle_set(struct vsd *d, struct client *c, vs_request_t *req, vs_err
         vs_caps_t check;
         int fwd_given;
 
-        if (!v || limits_arg(req, &changes, err) < 0 || net_args(req, &net, err) < 0 ||
-            vsd_net_rates_arg(req->args, &rates, err) < 0)
+        if (!v || limits_arg(req, &changes, err) < 0 || vsd_net_rates_arg(req, &rates, err) < 0)
                 return -1;
+        net_args(req, 1, &net);
         fwd_given = net.fwd_add || net.fwd_del;
         if (!changes.set && !caps && !rates.set_out && !rates.set_in && !net_args_given(&net) &&
             !fwd_given)
@@ -493,6 +448,7 @@ static int handle_list(struct vsd *d, struct client *c, vs_request_t *req, vs_er
         json_object *reply = vs_reply_ok(), *array = json_object_new_array();
         cleanup_free struct vps **sorted = NULL;
         size_t n = 0, i = 0;
+        int with_disk = vs_req_bool(req, "disk");
 
         (void)err;
         for (struct vps *v = d->vps_list; v; v = v->next)
@@ -502,8 +458,7 @@ static int handle_list(struct vsd *d, struct client *c, vs_request_t *req, vs_er
                 sorted[i++] = v;
         qsort(sorted, n, sizeof(*sorted), cmp_names);
         for (i = 0; i < n; i++)
-                json_object_array_add(
-                        array, vsd_vps_describe(d, sorted[i], vs_json_bool(req->args, "disk")));
+                json_object_array_add(array, vsd_vps_describe(d, sorted[i], with_disk));
         json_object_object_add(reply, "vps", array);
         vsd_client_reply(d, c, reply, NULL, 0);
         return 0;
@@ -511,34 +466,21 @@ static int handle_list(struct vsd *d, struct client *c, vs_request_t *req, vs_er
 
 /* ---- exec ---- */
 
-static char **string_array(json_object *array, size_t max, const char *what, vs_error_t *err)
+/* A NULL-terminated copy of an array the table has checked to be strings. */
+static char **string_array(json_object *array)
 {
-        size_t n;
-        char **out;
+        size_t n = json_object_array_length(array);
+        char **out = vs_xmalloc((n + 1) * sizeof(char *));
 
-        if (!array || !json_object_is_type(array, json_type_array))
-                return vs_error_kind(err, VS_E_USAGE, EINVAL, "%s is missing", what), NULL;
-        n = json_object_array_length(array);
-        if (n > max)
-                return vs_error_kind(err, VS_E_USAGE, E2BIG, "%s has too many items", what), NULL;
-        out = vs_xmalloc((n + 1) * sizeof(char *));
-        for (size_t i = 0; i < n; i++) {
-                json_object *item = json_object_array_get_idx(array, i);
-
-                if (!json_object_is_type(item, json_type_string)) {
-                        vs_strvfreep(&out);
-                        return vs_error_kind(err, VS_E_USAGE, EINVAL, "%s item is not a string",
-                                             what),
-                               NULL;
-                }
-                out[i] = vs_xstrdup(json_object_get_string(item));
-        }
+        for (size_t i = 0; i < n; i++)
+                out[i] = vs_xstrdup(json_object_get_string(json_object_array_get_idx(array, i)));
+        out[n] = NULL;
         return out;
 }
 
 static char **exec_env(const vs_request_t *req, int use_tty)
 {
-        const char *term = vs_json_str(req->args, "term");
+        const char *term = vs_req_str(req, "term");
         char **env = vs_xmalloc(6 * sizeof(char *));
         size_t n = 0;
 
@@ -546,8 +488,7 @@ static char **exec_env(const vs_request_t *req, int use_tty)
         env[n++] = vs_xstrdup(VS_ENV_HOME);
         env[n++] = vs_xstrdup(VS_ENV_CONTAINER);
         if (use_tty)
-                env[n++] =
-                        vs_strdupf("TERM=%s", term && *term && !strchr(term, '/') ? term : "xterm");
+                env[n++] = vs_strdupf("TERM=%s", term ? term : "xterm");
         env[n] = NULL;
         return env;
 }
@@ -582,9 +523,8 @@ static int pipes_open(struct exec_pipes *p, vs_error_t *err)
 static int start_exec(struct vsd *d, struct client *c, struct vps *v, const vs_request_t *req,
                       vs_error_t *err)
 {
-        cleanup_strv char **argv = string_array(json_object_object_get(req->args, "argv"),
-                                                EXEC_ARGS_MAX, "command", err);
-        int use_tty = vs_json_bool(req->args, "tty");
+        cleanup_strv char **argv = string_array(vs_req_strings(req, "argv"));
+        int use_tty = vs_req_bool(req, "tty");
         cleanup_strv char **envp = exec_env(req, use_tty);
         struct exec_pipes p = { { -1, -1, -1 }, { -1, -1, -1 } };
         struct vs_exec_spec spec = {
@@ -596,17 +536,13 @@ static int start_exec(struct vsd *d, struct client *c, struct vps *v, const vs_r
                 .cwd = use_tty ? "/root" : "/",
                 .use_tty = use_tty,
                 .nofile = v->numfile,
-                .winsize = { .ws_row = (unsigned short)vs_json_int(req->args, "rows", 0),
-                             .ws_col = (unsigned short)vs_json_int(req->args, "cols", 0) },
+                .winsize = { .ws_row = (unsigned short)vs_req_int(req, "rows", 0),
+                             .ws_col = (unsigned short)vs_req_int(req, "cols", 0) },
         };
         json_object *reply;
         int master = -1;
         pid_t pid;
 
-        if (!argv)
-                return -1;
-        if (!argv[0])
-                return vs_error_kind(err, VS_E_USAGE, EINVAL, "no command given");
         spec.argv = argv;
         if (!use_tty && pipes_open(&p, err) < 0) {
                 pipes_close(p.child);
@@ -721,7 +657,7 @@ static int handle_logs(struct vsd *d, struct client *c, vs_request_t *req, vs_er
 static int start_debian_build(struct vsd *d, struct client *c, const char *name, vs_request_t *req,
                               vs_error_t *err)
 {
-        const char *suite = vs_json_str(req->args, "suite");
+        const char *suite = vs_req_str(req, "suite");
         cleanup_free char *conf_path = vs_strdupf("%s/etc/paene/vsd.conf", d->root);
         cleanup_kv vs_kv_t conf = { 0 };
         int conf_loaded = vs_kv_load(AT_FDCWD, conf_path, &conf, NULL);
@@ -730,9 +666,9 @@ static int start_debian_build(struct vsd *d, struct client *c, const char *name,
         pid_t pid;
         struct vs_debian_spec spec = {
                 .suite = suite ? suite : "bookworm",
-                .include = vs_json_str(req->args, "include"),
+                .include = vs_req_str(req, "include"),
                 .mirror = conf_loaded == 0 ? vs_kv_get(&conf, "debian_mirror") : NULL,
-                .debs = vs_json_str(req->args, "debs"),
+                .debs = vs_req_str(req, "debs"),
         };
 
         if (pipe2(out, O_CLOEXEC) < 0)
@@ -759,16 +695,15 @@ static int start_debian_build(struct vsd *d, struct client *c, const char *name,
 static int handle_template_build(struct vsd *d, struct client *c, vs_request_t *req,
                                  vs_error_t *err)
 {
-        const char *builder = vs_json_str(req->args, "builder");
+        const char *builder = vs_req_str(req, "builder");
         const char *name = *req->name ? req->name : builder;
+        int debian = strcmp(builder, "debian") == 0;
 
-        if (!builder || (strcmp(builder, "busybox") != 0 && strcmp(builder, "debian") != 0))
+        if (!debian &&
+            (vs_req_str(req, "suite") || vs_req_str(req, "include") || vs_req_str(req, "debs")))
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
-                                     "unknown template builder '%s' (available: busybox, debian)",
-                                     builder ? builder : "");
-        if (vs_parse_name(name, "template name", err) < 0)
-                return -1;
-        if (strcmp(builder, "debian") == 0)
+                                     "suite, include and debs are for the debian builder");
+        if (debian)
                 return start_debian_build(d, c, name, req, err);
         if (vs_template_build_busybox(d->tmpl_fd, name, d->busybox_path, err) < 0)
                 return -1;
@@ -780,12 +715,8 @@ static int handle_template_build(struct vsd *d, struct client *c, vs_request_t *
 static int handle_template_import(struct vsd *d, struct client *c, vs_request_t *req,
                                   vs_error_t *err)
 {
-        const char *file = vs_json_str(req->args, "file");
+        const char *file = vs_req_str(req, "file");
 
-        if (vs_parse_name(req->name, "template name", err) < 0)
-                return -1;
-        if (!file)
-                return vs_error_kind(err, VS_E_USAGE, EINVAL, "the archive is missing");
         if (vs_template_import(d->tmpl_fd, req->name, file, err) < 0)
                 return -1;
         vs_log(LOG_INFO, "imported template %s from %s", req->name, file);
@@ -850,8 +781,6 @@ static int handle_template_list(struct vsd *d, struct client *c, vs_request_t *r
 static int handle_template_remove(struct vsd *d, struct client *c, vs_request_t *req,
                                   vs_error_t *err)
 {
-        if (vs_parse_name(req->name, "template name", err) < 0)
-                return -1;
         if (vsd_vps_uses_template(d, req->name))
                 return vs_error_kind(err, VS_E_STATE, EBUSY,
                                      "template is in use by a VPS (destroy those first)");
@@ -870,27 +799,29 @@ static const struct {
         const char *cmd;
         handler_fn fn;
 } handlers[] = {
-        { "ping", handle_ping },
-        { "create", handle_create },
-        { "start", handle_start },
-        { "stop", handle_stop },
-        { "restart", handle_restart },
-        { "destroy", handle_destroy },
-        { "status", handle_status },
-        { "set", handle_set },
-        { "node", handle_node },
-        { "resize", handle_resize },
-        { "clone", handle_clone },
-        { "list", handle_list },
-        { "exec", handle_exec },
-        { "logs", handle_logs },
-        { "template-build", handle_template_build },
-        { "template-import", handle_template_import },
-        { "template-list", handle_template_list },
-        { "template-unify", handle_template_unify },
-        { "template-remove", handle_template_remove },
+        { VS_CMD_PING, handle_ping },
+        { VS_CMD_CREATE, handle_create },
+        { VS_CMD_START, handle_start },
+        { VS_CMD_STOP, handle_stop },
+        { VS_CMD_RESTART, handle_restart },
+        { VS_CMD_DESTROY, handle_destroy },
+        { VS_CMD_STATUS, handle_status },
+        { VS_CMD_SET, handle_set },
+        { VS_CMD_NODE, handle_node },
+        { VS_CMD_RESIZE, handle_resize },
+        { VS_CMD_CLONE, handle_clone },
+        { VS_CMD_LIST, handle_list },
+        { VS_CMD_EXEC, handle_exec },
+        { VS_CMD_LOGS, handle_logs },
+        { VS_CMD_TEMPLATE_BUILD, handle_template_build },
+        { VS_CMD_TEMPLATE_IMPORT, handle_template_import },
+        { VS_CMD_TEMPLATE_LIST, handle_template_list },
+        { VS_CMD_TEMPLATE_UNIFY, handle_template_unify },
+        { VS_CMD_TEMPLATE_REMOVE, handle_template_remove },
 };
 
+/* req is decoded, so held to the table: its command is one of the table's,
+ * each of which has a handler here (test_requests.sh sends every one). */
 int vsd_handle_request(struct vsd *d, struct client *c, vs_request_t *req)
 {
         vs_error_t err = { 0 };
@@ -898,7 +829,7 @@ int vsd_handle_request(struct vsd *d, struct client *c, vs_request_t *req)
         for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++) {
                 int rc;
 
-                if (strcmp(req->cmd, handlers[i].cmd) != 0)
+                if (strcmp(req->spec->cmd, handlers[i].cmd) != 0)
                         continue;
                 rc = handlers[i].fn(d, c, req, &err);
                 if (rc < 0) {
@@ -907,7 +838,7 @@ int vsd_handle_request(struct vsd *d, struct client *c, vs_request_t *req)
                 }
                 return rc;
         }
-        vs_error_kind(&err, VS_E_USAGE, EINVAL, "unknown command '%s'", req->cmd);
+        vs_error_set(&err, ENOSYS, "vsd has no handler for '%s'", req->cmd);
         vsd_client_reply_error(d, c, &err);
         return 0;
 }

@@ -9,84 +9,112 @@
 #include "vs/fdpass.h"
 #include "vs/fsutil.h"
 
-static int copy_field(char *dst, size_t size, json_object *root, const char *key, int required,
-                      vs_error_t *err)
+/* Parses exactly len bytes as one JSON value (strict: no trailing commas,
+ * nothing after the value); NULL when it is not that. */
+static json_object *parse_exact(const char *buf, size_t len)
 {
-        json_object *field;
-        const char *value;
+        json_tokener *tok = json_tokener_new();
+        json_object *root;
 
-        if (!json_object_object_get_ex(root, key, &field)) {
-                if (required)
-                        return vs_error_kind(err, VS_E_USAGE, EPROTO, "malformed request: no '%s'",
-                                             key);
-                dst[0] = '\0';
-                return 0;
+        if (!tok)
+                abort();
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+        root = len <= VS_MSG_MAX ? json_tokener_parse_ex(tok, buf, (int)len) : NULL;
+        if (root && json_tokener_get_parse_end(tok) != len) {
+                json_object_put(root);
+                root = NULL;
         }
-        if (!json_object_is_type(field, json_type_string))
-                return vs_error_kind(err, VS_E_USAGE, EPROTO,
-                                     "malformed request: '%s' is not a string", key);
-        value = json_object_get_string(field);
-        if (strlen(value) >= size)
-                return vs_error_kind(err, VS_E_USAGE, EPROTO, "malformed request: '%s' is too long",
-                                     key);
-        strcpy(dst, value);
-        return 0;
+        json_tokener_free(tok);
+        return root;
 }
 
-static int check_version(json_object *root, vs_error_t *err)
+static size_t nul_escapes(const char *buf, size_t len)
 {
-        json_object *version;
+        size_t n = 0;
 
-        if (!json_object_object_get_ex(root, "version", &version) ||
-            !json_object_is_type(version, json_type_int))
+        /* outside strings valid JSON has no backslash; inside, each escape
+         * is a backslash and one character (or u and four hex digits) */
+        for (size_t i = 0; i + 1 < len; i++) {
+                if (buf[i] != '\\')
+                        continue;
+                if (buf[i + 1] == 'u' && i + 5 < len && memcmp(buf + i + 2, "0000", 4) == 0)
+                        n++;
+                i++;
+        }
+        return n;
+}
+
+static size_t nul_bytes(json_object *obj)
+{
+        size_t n = 0;
+
+        switch (json_object_get_type(obj)) {
+        case json_type_string: {
+                const char *text = json_object_get_string(obj);
+                size_t len = (size_t)json_object_get_string_len(obj);
+
+                for (size_t i = 0; i < len; i++)
+                        n += text[i] == '\0';
+                return n;
+        }
+        case json_type_array:
+                for (size_t i = 0; i < json_object_array_length(obj); i++)
+                        n += nul_bytes(json_object_array_get_idx(obj, i));
+                return n;
+        case json_type_object: {
+                json_object_object_foreach(obj, key, value)
+                {
+                        (void)key;
+                        n += nul_bytes(value);
+                }
+                return n;
+        }
+        default:
+                return 0;
+        }
+}
+
+/* json-c cuts an object's key at a NUL ("force\u0000x" becomes "force"),
+ * where it keeps a string value whole: a \u0000 in the text that no value
+ * holds was in a key. */
+static int check_keys(const char *buf, size_t len, json_object *root, const char *what,
+                      vs_error_t *err)
+{
+        if (nul_escapes(buf, len) > nul_bytes(root))
                 return vs_error_kind(err, VS_E_USAGE, EPROTO,
-                                     "malformed request: no protocol version");
-        if (json_object_get_int64(version) != VS_PROTOCOL_VERSION)
-                return vs_error_kind(err, VS_E_USAGE, EPROTO,
-                                     "protocol version %lld is not supported (vsd speaks %d)",
-                                     (long long)json_object_get_int64(version),
-                                     VS_PROTOCOL_VERSION);
+                                     "malformed %s: a field name has a NUL byte", what);
         return 0;
 }
 
 int vs_request_decode(const char *buf, size_t len, vs_request_t *req, vs_error_t *err)
 {
-        json_tokener *tok = json_tokener_new();
-        json_object *root, *args;
+        const char *cmd, *name;
 
         memset(req, 0, sizeof(*req));
-        if (!tok)
-                abort();
-        root = json_tokener_parse_ex(tok, buf, (int)len);
-        if (!root || json_tokener_get_parse_end(tok) != len) {
-                json_tokener_free(tok);
-                if (root)
-                        json_object_put(root);
+        req->root = parse_exact(buf, len);
+        if (!req->root)
                 return vs_error_kind(err, VS_E_USAGE, EPROTO, "malformed request: not JSON");
-        }
-        json_tokener_free(tok);
-        req->root = root;
-        if (!json_object_is_type(root, json_type_object)) {
-                vs_request_free(req);
-                return vs_error_kind(err, VS_E_USAGE, EPROTO,
-                                     "malformed request: not a JSON object");
-        }
-        if (check_version(root, err) < 0 ||
-            copy_field(req->cmd, sizeof(req->cmd), root, "cmd", 1, err) < 0 ||
-            copy_field(req->name, sizeof(req->name), root, "name", 0, err) < 0) {
+        if (check_keys(buf, len, req->root, "request", err) < 0 ||
+            vs_request_validate(req, err) < 0) {
                 vs_request_free(req);
                 return -1;
         }
-        if (json_object_object_get_ex(root, "args", &args)) {
-                if (!json_object_is_type(args, json_type_object)) {
-                        vs_request_free(req);
-                        return vs_error_kind(err, VS_E_USAGE, EPROTO,
-                                             "malformed request: 'args' is not an object");
-                }
-                req->args = args;
-        } else {
+        /* the table has checked the types and lengths of all of these; a
+         * validator that let one through must not make a request of it */
+        cmd = vs_json_str(req->root, "cmd");
+        name = vs_json_str(req->root, "name");
+        req->spec = vs_command_find(cmd);
+        if (!req->spec || strlen(cmd) >= sizeof(req->cmd) ||
+            (name && strlen(name) >= sizeof(req->name))) {
+                vs_request_free(req);
+                return vs_error_set(err, EPROTO, "request passed the table but cannot be read");
+        }
+        vs_strlcpy(req->cmd, cmd, sizeof(req->cmd));
+        vs_strlcpy(req->name, name ? name : "", sizeof(req->name));
+        req->args = vs_json_object(req->root, "args");
+        if (!req->args) {
                 req->args = json_object_new_object();
-                json_object_object_add(root, "args", req->args);
+                json_object_object_add(req->root, "args", req->args);
         }
         return 0;
 }
@@ -190,39 +218,61 @@ int vs_msg_recv(int sock, json_object **msg, int *fds, int *nfds, vs_error_t *er
                 drop_fds(fds, nfds);
                 return vs_error_set(err, EMSGSIZE, "message too large");
         }
-        *msg = json_tokener_parse(buf);
+        *msg = parse_exact(buf, (size_t)got);
         if (!*msg) {
                 drop_fds(fds, nfds);
-                return vs_error_kind(err, VS_E_DAEMON, EPROTO, "malformed message: not JSON");
+                return vs_error_kind(err, VS_E_USAGE, EPROTO, "malformed message: not JSON");
+        }
+        if (check_keys(buf, (size_t)got, *msg, "message", err) < 0) {
+                json_object_put(*msg);
+                *msg = NULL;
+                drop_fds(fds, nfds);
+                return -1;
         }
         return 0;
 }
 
-const char *vs_json_str(json_object *obj, const char *key)
+static json_object *typed_member(json_object *obj, const char *key, json_type type)
 {
         json_object *field;
 
         if (!obj || !json_object_object_get_ex(obj, key, &field) ||
-            !json_object_is_type(field, json_type_string))
+            !json_object_is_type(field, type))
                 return NULL;
-        return json_object_get_string(field);
+        return field;
+}
+
+const char *vs_json_str(json_object *obj, const char *key)
+{
+        json_object *field = typed_member(obj, key, json_type_string);
+        const char *text = field ? json_object_get_string(field) : NULL;
+
+        /* a C string would stop at the NUL and mean something else */
+        if (text && strlen(text) != (size_t)json_object_get_string_len(field))
+                return NULL;
+        return text;
 }
 
 int vs_json_bool(json_object *obj, const char *key)
 {
-        json_object *field;
+        json_object *field = typed_member(obj, key, json_type_boolean);
 
-        if (!obj || !json_object_object_get_ex(obj, key, &field))
-                return 0;
-        return json_object_get_boolean(field);
+        return field ? json_object_get_boolean(field) : 0;
 }
 
 long long vs_json_int(json_object *obj, const char *key, long long fallback)
 {
-        json_object *field;
+        json_object *field = typed_member(obj, key, json_type_int);
 
-        if (!obj || !json_object_object_get_ex(obj, key, &field) ||
-            !json_object_is_type(field, json_type_int))
-                return fallback;
-        return (long long)json_object_get_int64(field);
+        return field ? (long long)json_object_get_int64(field) : fallback;
+}
+
+json_object *vs_json_array(json_object *obj, const char *key)
+{
+        return typed_member(obj, key, json_type_array);
+}
+
+json_object *vs_json_object(json_object *obj, const char *key)
+{
+        return typed_member(obj, key, json_type_object);
 }

@@ -293,10 +293,10 @@ static int config_rate(const vs_kv_t *kv, const char *key, uint64_t *bits, vs_er
         return 0;
 }
 
-int vsd_net_rates_arg(json_object *args, struct vsd_rates *r, vs_error_t *err)
+int vsd_net_rates_arg(const vs_request_t *req, struct vsd_rates *r, vs_error_t *err)
 {
-        const char *out = vs_json_str(args, "rate_out");
-        const char *in = vs_json_str(args, "rate_in");
+        const char *out = vs_req_str(req, "rate_out");
+        const char *in = vs_req_str(req, "rate_in");
 
         memset(r, 0, sizeof(*r));
         if (out && vs_rate_parse(out, "--rate-out", &r->out, err) < 0)

@@ -541,7 +541,7 @@ static int cmd_create(struct ctx *ctx, int argc, char **argv)
                 json_object_object_add(args, key, json_object_get(value));
         }
         disk_args(&disk, args);
-        return simple_call(ctx, "create", ctx->name, args);
+        return simple_call(ctx, VS_CMD_CREATE, ctx->name, args);
 }
 
 static int cmd_set(struct ctx *ctx, int argc, char **argv)
@@ -614,7 +614,7 @@ static int cmd_set(struct ctx *ctx, int argc, char **argv)
                 json_object_object_add(args, "capability", json_object_new_string(caps));
         if (no_save)
                 json_object_object_add(args, "no_save", json_object_new_boolean(1));
-        return simple_call(ctx, "set", ctx->name, args);
+        return simple_call(ctx, VS_CMD_SET, ctx->name, args);
 }
 
 static int cmd_resize(struct ctx *ctx, int argc, char **argv)
@@ -643,7 +643,7 @@ static int cmd_resize(struct ctx *ctx, int argc, char **argv)
                 return fail(ctx, &err);
         args = json_object_new_object();
         disk_args(&disk, args);
-        return simple_call(ctx, "resize", ctx->name, args);
+        return simple_call(ctx, VS_CMD_RESIZE, ctx->name, args);
 }
 
 static int cmd_clone(struct ctx *ctx, int argc, char **argv)
@@ -680,14 +680,14 @@ static int cmd_clone(struct ctx *ctx, int argc, char **argv)
         json_object_object_add(args, "new", json_object_new_string(new_name));
         if (hostname)
                 json_object_object_add(args, "hostname", json_object_new_string(hostname));
-        return simple_call(ctx, "clone", ctx->name, args);
+        return simple_call(ctx, VS_CMD_CLONE, ctx->name, args);
 }
 
 static int cmd_start(struct ctx *ctx, int argc, char **argv)
 {
         int rc = parse_name_only(ctx, argc, argv);
 
-        return rc != EXIT_OK ? rc : simple_call(ctx, "start", ctx->name, NULL);
+        return rc != EXIT_OK ? rc : simple_call(ctx, VS_CMD_START, ctx->name, NULL);
 }
 
 static int parse_stop_options(struct ctx *ctx, int argc, char **argv, json_object *args,
@@ -717,6 +717,8 @@ static int parse_stop_options(struct ctx *ctx, int argc, char **argv, json_objec
                         if (ms == 0)
                                 return usage_error(ctx, "--timeout must be above zero (use --fast "
                                                         "to kill at once)");
+                        if (ms > VS_STOP_TIMEOUT_MAX_MS)
+                                return usage_error(ctx, "--timeout is at most 24h");
                         json_object_object_add(args, "timeout_ms",
                                                json_object_new_int64((int64_t)ms));
                 }
@@ -733,7 +735,7 @@ static int cmd_stop(struct ctx *ctx, int argc, char **argv)
                 json_object_put(args);
                 return rc;
         }
-        return simple_call(ctx, "stop", ctx->name, args);
+        return simple_call(ctx, VS_CMD_STOP, ctx->name, args);
 }
 
 static int cmd_restart(struct ctx *ctx, int argc, char **argv)
@@ -745,7 +747,7 @@ static int cmd_restart(struct ctx *ctx, int argc, char **argv)
                 json_object_put(args);
                 return rc;
         }
-        return simple_call(ctx, "restart", ctx->name, args);
+        return simple_call(ctx, VS_CMD_RESTART, ctx->name, args);
 }
 
 static int cmd_destroy(struct ctx *ctx, int argc, char **argv)
@@ -773,7 +775,7 @@ static int cmd_destroy(struct ctx *ctx, int argc, char **argv)
                 json_object_put(args);
                 return rc;
         }
-        if (call(ctx, "destroy", ctx->name, args, &reply, NULL, NULL, NULL, &err) < 0)
+        if (call(ctx, VS_CMD_DESTROY, ctx->name, args, &reply, NULL, NULL, NULL, &err) < 0)
                 return fail(ctx, &err);
         if (vs_json_bool(reply, "absent"))
                 fprintf(stderr, "vsctl: destroy %s: no such VPS, nothing to do\n", ctx->name);
@@ -887,12 +889,12 @@ static int cmd_status(struct ctx *ctx, int argc, char **argv)
         }
         if ((rc = take_name(ctx, argc, argv, "VPS name")) != EXIT_OK)
                 return rc;
-        if (call(ctx, "status", ctx->name, NULL, &reply, NULL, NULL, NULL, &err) < 0) {
+        if (call(ctx, VS_CMD_STATUS, ctx->name, NULL, &reply, NULL, NULL, NULL, &err) < 0) {
                 if (err.kind == VS_E_NOTFOUND && !as_json)
                         printf("%s deleted\n", ctx->name);
                 return err.kind == VS_E_NOTFOUND && !as_json ? EXIT_NOTFOUND : fail(ctx, &err);
         }
-        vps = json_object_object_get(reply, "vps");
+        vps = vs_json_object(reply, "vps");
         if (as_json) {
                 print_json(vps);
                 return EXIT_OK;
@@ -1091,9 +1093,9 @@ static int cmd_list(struct ctx *ctx, int argc, char **argv)
                 args = json_object_new_object();
                 json_object_object_add(args, "disk", json_object_new_boolean(1));
         }
-        if (call(ctx, "list", NULL, args, &reply, NULL, NULL, NULL, &err) < 0)
+        if (call(ctx, VS_CMD_LIST, NULL, args, &reply, NULL, NULL, NULL, &err) < 0)
                 return fail(ctx, &err);
-        all = json_object_object_get(reply, "vps");
+        all = vs_json_array(reply, "vps");
         for (size_t i = 0; all && i < json_object_array_length(all); i++) {
                 json_object *vps = json_object_array_get_idx(all, i);
                 const char *state = vs_json_str(vps, "state");
@@ -1163,9 +1165,9 @@ static int cmd_stats(struct ctx *ctx, int argc, char **argv)
         }
         if ((rc = take_name(ctx, argc, argv, "VPS name")) != EXIT_OK)
                 return rc;
-        if (call(ctx, "status", ctx->name, NULL, &reply, NULL, NULL, NULL, &err) < 0)
+        if (call(ctx, VS_CMD_STATUS, ctx->name, NULL, &reply, NULL, NULL, NULL, &err) < 0)
                 return fail(ctx, &err);
-        vps = json_object_object_get(reply, "vps");
+        vps = vs_json_object(reply, "vps");
         if (!as_json) {
                 print_stats(vps);
                 return EXIT_OK;
@@ -1249,7 +1251,7 @@ static int cmd_node(struct ctx *ctx, int argc, char **argv)
                 json_object_put(args);
                 return rc;
         }
-        if (call(ctx, "node", NULL, args, &reply, NULL, NULL, NULL, &err) < 0)
+        if (call(ctx, VS_CMD_NODE, NULL, args, &reply, NULL, NULL, NULL, &err) < 0)
                 return fail(ctx, &err);
         json_object_object_del(reply, "version");
         json_object_object_del(reply, "ok");
@@ -1273,19 +1275,20 @@ static int fetch_rows(struct ctx *ctx, struct top_row **rows, size_t *n, vs_erro
         cleanup_json json_object *reply = NULL;
         json_object *all;
 
-        if (call(ctx, "list", NULL, NULL, &reply, NULL, NULL, NULL, err) < 0)
+        if (call(ctx, VS_CMD_LIST, NULL, NULL, &reply, NULL, NULL, NULL, err) < 0)
                 return -1;
-        all = json_object_object_get(reply, "vps");
+        all = vs_json_array(reply, "vps");
         *n = 0;
-        *rows = vs_xmalloc((json_object_array_length(all) + 1) * sizeof(**rows));
-        for (size_t i = 0; i < json_object_array_length(all); i++) {
+        *rows = vs_xmalloc(((all ? json_object_array_length(all) : 0) + 1) * sizeof(**rows));
+        for (size_t i = 0; all && i < json_object_array_length(all); i++) {
                 json_object *vps = json_object_array_get_idx(all, i);
                 struct top_row *r = &(*rows)[*n];
                 const char *state = vs_json_str(vps, "state");
+                const char *name = vs_json_str(vps, "name");
 
-                if (!state || strcmp(state, "stopped") == 0)
+                if (!state || !name || strcmp(state, "stopped") == 0)
                         continue;
-                vs_strlcpy(r->name, vs_json_str(vps, "name"), sizeof(r->name));
+                vs_strlcpy(r->name, name, sizeof(r->name));
                 r->cpu_after = (uint64_t)vs_json_int(vps, "cpu_usec", 0);
                 r->mem = vs_json_int(vps, "mem_bytes", 0);
                 r->nproc = vs_json_int(vps, "nproc", 0);
@@ -1687,7 +1690,8 @@ static json_object *exec_args(int argc, char **argv, int use_tty)
                 json_object_object_add(args, "rows", json_object_new_int(ws.ws_row));
                 json_object_object_add(args, "cols", json_object_new_int(ws.ws_col));
         }
-        if (use_tty && term)
+        /* vsd takes a terminal type it can pass on safely; else its default */
+        if (use_tty && term && vs_term_check(term, NULL) == 0)
                 json_object_object_add(args, "term", json_object_new_string(term));
         return args;
 }
@@ -1699,8 +1703,8 @@ static int run_in_vps(struct ctx *ctx, int argc, char **argv, int use_tty)
         vs_error_t err = { 0 };
         int fds[VS_MSG_FDS_MAX], nfds = 0, status = 255, rc;
 
-        rc = call(ctx, "exec", ctx->name, exec_args(argc, argv, use_tty), &reply, fds, &nfds, &sock,
-                  &err);
+        rc = call(ctx, VS_CMD_EXEC, ctx->name, exec_args(argc, argv, use_tty), &reply, fds, &nfds,
+                  &sock, &err);
         if (rc < 0) {
                 long long code = vs_json_int(reply, "exit", -1);
 
@@ -1787,7 +1791,7 @@ static int cmd_logs(struct ctx *ctx, int argc, char **argv)
 
         if (rc != EXIT_OK)
                 return rc;
-        if (call(ctx, "logs", ctx->name, NULL, &reply, fds, &nfds, NULL, &err) < 0)
+        if (call(ctx, VS_CMD_LOGS, ctx->name, NULL, &reply, fds, &nfds, NULL, &err) < 0)
                 return fail(ctx, &err);
         for (int i = 0; i < nfds; i++) {
                 while (pump(fds[i], STDOUT_FILENO))
@@ -1854,7 +1858,7 @@ static int build_with_progress(struct ctx *ctx, const char *name, json_object *a
         vs_error_t err = { 0 };
         int fds[VS_MSG_FDS_MAX], nfds = 0, status = 0;
 
-        if (call(ctx, "template-build", name, args, &reply, fds, &nfds, &sock, &err) < 0)
+        if (call(ctx, VS_CMD_TEMPLATE_BUILD, name, args, &reply, fds, &nfds, &sock, &err) < 0)
                 return fail(ctx, &err);
         if (!vs_json_bool(reply, "progress"))
                 return EXIT_OK; /* built already */
@@ -1949,7 +1953,7 @@ static int template_import(struct ctx *ctx, int argc, char **argv)
                 return usage_error(ctx, "%s: %s", argv[optind + 1], strerror(errno));
         args = json_object_new_object();
         json_object_object_add(args, "file", json_object_new_string(path));
-        return simple_call(ctx, "template-import", ctx->name, args);
+        return simple_call(ctx, VS_CMD_TEMPLATE_IMPORT, ctx->name, args);
 }
 
 static int template_unify(struct ctx *ctx, int argc, char **argv)
@@ -1967,7 +1971,7 @@ static int template_unify(struct ctx *ctx, int argc, char **argv)
         }
         if (optind < argc)
                 return usage_error(ctx, "unexpected argument '%s'", argv[optind]);
-        if (call(ctx, "template-unify", NULL, NULL, &reply, NULL, NULL, NULL, &err) < 0)
+        if (call(ctx, VS_CMD_TEMPLATE_UNIFY, NULL, NULL, &reply, NULL, NULL, NULL, &err) < 0)
                 return fail(ctx, &err);
         if (as_json) {
                 json_object_object_del(reply, "ok");
@@ -2007,9 +2011,9 @@ static int template_list(struct ctx *ctx, int argc, char **argv)
         }
         if (optind < argc)
                 return usage_error(ctx, "unexpected argument '%s'", argv[optind]);
-        if (call(ctx, "template-list", NULL, NULL, &reply, NULL, NULL, NULL, &err) < 0)
+        if (call(ctx, VS_CMD_TEMPLATE_LIST, NULL, NULL, &reply, NULL, NULL, NULL, &err) < 0)
                 return fail(ctx, &err);
-        list = json_object_object_get(reply, "templates");
+        list = vs_json_array(reply, "templates");
         if (as_json) {
                 print_json(list);
                 return EXIT_OK;
@@ -2021,8 +2025,8 @@ static int template_list(struct ctx *ctx, int argc, char **argv)
                 char size[32];
 
                 format_size((uint64_t)vs_json_int(t, "bytes", 0), size, sizeof(size));
-                printf("%-20s  %-8s  %8s  %4lld\n", vs_json_str(t, "name"),
-                       vs_json_str(t, "builder"), size, vs_json_int(t, "vps", 0));
+                printf("%-20s  %-8s  %8s  %4lld\n", vs_json_str(t, "name") ?: "?",
+                       vs_json_str(t, "builder") ?: "?", size, vs_json_int(t, "vps", 0));
         }
         return EXIT_OK;
 }
@@ -2037,7 +2041,7 @@ static int template_remove(struct ctx *ctx, int argc, char **argv)
                         return bad;
         if ((rc = take_name(ctx, argc, argv, "template name")) != EXIT_OK)
                 return rc;
-        return simple_call(ctx, "template-remove", ctx->name, NULL);
+        return simple_call(ctx, VS_CMD_TEMPLATE_REMOVE, ctx->name, NULL);
 }
 
 static int cmd_template(struct ctx *ctx, int argc, char **argv)

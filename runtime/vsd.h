@@ -232,7 +232,7 @@ struct vsd_rates {
         uint64_t out, in;
 };
 /* Parses the request's caps, as the admin typed them. */
-int vsd_net_rates_arg(json_object *args, struct vsd_rates *r, vs_error_t *err);
+int vsd_net_rates_arg(const vs_request_t *req, struct vsd_rates *r, vs_error_t *err);
 /* Copies the given caps into a config (a cap of 0 removes its key). */
 void vsd_net_rates_to_config(const struct vsd_rates *r, vs_kv_t *config);
 /* Checks that the caps can be set on v (it has a network; with !save, it

@@ -1,7 +1,14 @@
 /* vsctl <-> vsd: one JSON object per SOCK_SEQPACKET message, with fds passed
  * as SCM_RIGHTS. A request is {"version":1,"cmd":"start","name":"web1",
  * "args":{...}}; a reply is {"version":1,"ok":true,...} or
- * {"version":1,"ok":false,"kind":"not-found","errno":2,"error":"..."}. */
+ * {"version":1,"ok":false,"kind":"not-found","errno":2,"error":"..."}.
+ *
+ * Every request vsd takes is described by one table (runtime/request.c):
+ * its command, its name rule and each field of its args with the JSON type,
+ * limits and contents check it must have. The decoder applies it to every
+ * request before any handler runs; anything else (a wrong type, a missing or
+ * unknown field, a NUL byte, an oversize value, a bad name) is refused with
+ * a one-line usage error that names the field. */
 #ifndef VS_PROTOCOL_H
 #define VS_PROTOCOL_H
 
@@ -14,13 +21,89 @@
 #define VS_MSG_MAX (1U << 20)
 #define VS_MSG_FDS_MAX 4 /* = VS_FDPASS_MAX */
 
+/* The commands, one name for vsctl and vsd. */
+#define VS_CMD_PING "ping"
+#define VS_CMD_CREATE "create"
+#define VS_CMD_START "start"
+#define VS_CMD_STOP "stop"
+#define VS_CMD_RESTART "restart"
+#define VS_CMD_DESTROY "destroy"
+#define VS_CMD_STATUS "status"
+#define VS_CMD_SET "set"
+#define VS_CMD_NODE "node"
+#define VS_CMD_RESIZE "resize"
+#define VS_CMD_CLONE "clone"
+#define VS_CMD_LIST "list"
+#define VS_CMD_EXEC "exec"
+#define VS_CMD_LOGS "logs"
+#define VS_CMD_TEMPLATE_BUILD "template-build"
+#define VS_CMD_TEMPLATE_IMPORT "template-import"
+#define VS_CMD_TEMPLATE_LIST "template-list"
+#define VS_CMD_TEMPLATE_UNIFY "template-unify"
+#define VS_CMD_TEMPLATE_REMOVE "template-remove"
+
+/* The longest stop timeout a request may ask for (vsctl --timeout). */
+#define VS_STOP_TIMEOUT_MAX_MS (24ULL * 3600 * 1000)
+
+typedef enum {
+        VS_FIELD_STRING,  /* a string of at most max_len bytes, no NUL */
+        VS_FIELD_BOOL,    /* true or false, nothing that reads like one */
+        VS_FIELD_INT,     /* an integer in [min, max] */
+        VS_FIELD_STRINGS, /* an array of min_items..max_items such strings */
+        VS_FIELD_LIMITS,  /* an object of such strings keyed by limit name */
+} vs_field_type_t;
+
+/* What the request's "name" is. */
+typedef enum {
+        VS_NAME_NONE,              /* the command takes no name: none may be given */
+        VS_NAME_VPS,               /* a VPS name (DESIGN.md section 3) */
+        VS_NAME_TEMPLATE,          /* a template name */
+        VS_NAME_TEMPLATE_OPTIONAL, /* a template name, or none */
+} vs_name_rule_t;
+
+typedef struct {
+        const char *key;
+        vs_field_type_t type;
+        int required;
+        size_t max_len;              /* strings, items, limit values: bytes */
+        size_t min_items, max_items; /* VS_FIELD_STRINGS */
+        long long min, max;          /* VS_FIELD_INT */
+        /* What the contents are checked as ("hostname"), and the check of a
+         * string, of each item, of each limit value (NULL: any text). */
+        const char *what;
+        int (*check)(const char *text, vs_error_t *err);
+} vs_field_spec_t;
+
+typedef struct {
+        const char *cmd;
+        vs_name_rule_t name;
+        const vs_field_spec_t *fields; /* ends with a NULL key */
+} vs_command_spec_t;
+
+/* The table: *n commands. */
+const vs_command_spec_t *vs_commands(size_t *n);
+const vs_command_spec_t *vs_command_find(const char *cmd);
+const vs_field_spec_t *vs_command_field(const vs_command_spec_t *spec, const char *key);
+/* The table as JSON ({"commands":[{"cmd","name","args":[...]}]}), for
+ * tools and tests. */
+json_object *vs_protocol_schema(void);
+
 typedef struct {
         char cmd[32];
         char name[64];     /* empty when the command takes no name */
         json_object *args; /* owned by the request; never NULL after decode */
         json_object *root;
+        const vs_command_spec_t *spec; /* the command's entry in the table */
 } vs_request_t;
 
+/* A terminal type as exec passes it on in TERM: letters, digits, . _ + -,
+ * at most VS_TERM_MAX of them. */
+#define VS_TERM_MAX 64
+int vs_term_check(const char *text, vs_error_t *err);
+
+/* Checks req->root against the table: the version, the command, the
+ * name, every field of args. Touches nothing; the fuzzer's entry point. */
+int vs_request_validate(const vs_request_t *req, vs_error_t *err);
 /* Decodes and validates a request; on failure err says what is wrong. */
 int vs_request_decode(const char *buf, size_t len, vs_request_t *req, vs_error_t *err);
 void vs_request_free(vs_request_t *req);
@@ -38,10 +121,23 @@ int vs_msg_send(int sock, json_object *msg, const int *fds, int nfds, vs_error_t
  * CLOEXEC; *nfds says how many. */
 int vs_msg_recv(int sock, json_object **msg, int *fds, int *nfds, vs_error_t *err);
 
-/* json helpers that tolerate missing members */
+/* The fields of a decoded request, as the table declares them: absent is
+ * NULL, 0 or `absent`. Reading a field the command's table does not declare
+ * with that type is a bug in the caller and aborts. */
+const char *vs_req_str(const vs_request_t *req, const char *key);
+int vs_req_bool(const vs_request_t *req, const char *key);
+long long vs_req_int(const vs_request_t *req, const char *key, long long absent);
+json_object *vs_req_strings(const vs_request_t *req, const char *key); /* an array */
+json_object *vs_req_limits(const vs_request_t *req, const char *key);  /* an object */
+
+/* Members of any JSON object (replies): a member of another type reads as
+ * absent, never converted. A string with a NUL byte is absent too; a
+ * boolean is true only when it is JSON true. */
 const char *vs_json_str(json_object *obj, const char *key);
 int vs_json_bool(json_object *obj, const char *key);
 long long vs_json_int(json_object *obj, const char *key, long long fallback);
+json_object *vs_json_array(json_object *obj, const char *key);
+json_object *vs_json_object(json_object *obj, const char *key);
 
 #define cleanup_json __attribute__((cleanup(vs_json_putp)))
 static inline void vs_json_putp(json_object **obj)

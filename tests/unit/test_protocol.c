@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -32,25 +33,27 @@ static void test_request_round_trip(void **state)
         vs_error_t err;
 
         (void)state;
-        json_object_object_add(args, "memory", json_object_new_string("1G"));
-        json_object_object_add(args, "force", json_object_new_boolean(1));
-        json_object_object_add(args, "count", json_object_new_int(3));
-        msg = vs_request_new("start", "web1", args);
+        json_object_object_add(args, "term", json_object_new_string("xterm"));
+        json_object_object_add(args, "tty", json_object_new_boolean(1));
+        json_object_object_add(args, "rows", json_object_new_int(3));
+        json_object_object_add(args, "argv", json_object_new_array());
+        json_object_array_add(json_object_object_get(args, "argv"), json_object_new_string("sh"));
+        msg = vs_request_new("exec", "web1", args);
         assert_non_null(msg);
         text = json_object_to_json_string_length(msg, JSON_C_TO_STRING_PLAIN, &len);
 
         vs_error_clear(&err);
         if (vs_request_decode(text, len, &req, &err) != 0)
                 fail_msg("decode '%s': %s", text, err.msg);
-        assert_string_equal(req.cmd, "start");
+        assert_string_equal(req.cmd, "exec");
         assert_string_equal(req.name, "web1");
         assert_non_null(req.root);
         assert_non_null(req.args);
         assert_true(json_object_is_type(req.args, json_type_object));
-        assert_int_equal(json_object_object_length(req.args), 3);
-        assert_string_equal(vs_json_str(req.args, "memory"), "1G");
-        assert_true(vs_json_bool(req.args, "force"));
-        assert_int_equal(vs_json_int(req.args, "count", -1), 3);
+        assert_int_equal(json_object_object_length(req.args), 4);
+        assert_string_equal(vs_json_str(req.args, "term"), "xterm");
+        assert_true(vs_json_bool(req.args, "tty"));
+        assert_int_equal(vs_json_int(req.args, "rows", -1), 3);
         assert_true(json_object_object_get_ex(req.root, "version", &field));
         assert_int_equal(json_object_get_int(field), VS_PROTOCOL_VERSION);
         vs_request_free(&req);
@@ -118,8 +121,8 @@ static void test_request_longest_fields(void **state)
         (void)state;
         memset(name, 'n', 63);
         name[63] = '\0';
-        memset(cmd, 'c', 31);
-        cmd[31] = '\0';
+        /* the longest command there is fits too */
+        snprintf(cmd, sizeof(cmd), "%s", VS_CMD_TEMPLATE_REMOVE);
         snprintf(text, sizeof(text), "{\"version\":1,\"cmd\":\"%s\",\"name\":\"%s\"}", cmd, name);
         vs_error_clear(&err);
         if (vs_request_decode(text, strlen(text), &req, &err) != 0)
@@ -233,11 +236,14 @@ static void test_request_fields_too_long(void **state)
 static void test_request_args_not_object(void **state)
 {
         (void)state;
-        expect_malformed("{\"version\":1,\"cmd\":\"start\",\"args\":[1]}", "'args'",
+        expect_malformed("{\"version\":1,\"cmd\":\"start\",\"name\":\"w\",\"args\":[1]}", "'args'",
                          "not an object", NULL);
-        expect_malformed("{\"version\":1,\"cmd\":\"start\",\"args\":\"x\"}", "'args'", NULL);
-        expect_malformed("{\"version\":1,\"cmd\":\"start\",\"args\":null}", "'args'", NULL);
-        expect_malformed("{\"version\":1,\"cmd\":\"start\",\"args\":3}", "'args'", NULL);
+        expect_malformed("{\"version\":1,\"cmd\":\"start\",\"name\":\"w\",\"args\":\"x\"}",
+                         "'args'", NULL);
+        expect_malformed("{\"version\":1,\"cmd\":\"start\",\"name\":\"w\",\"args\":null}", "'args'",
+                         NULL);
+        expect_malformed("{\"version\":1,\"cmd\":\"start\",\"name\":\"w\",\"args\":3}", "'args'",
+                         NULL);
 }
 
 /* ---- replies ---- */
@@ -597,6 +603,551 @@ static void test_json_helpers(void **state)
         json_object_put(obj);
 }
 
+/* ---- the request table: types, contents, unknown fields ---- */
+
+/* `len` bytes of text must be refused as a one-line usage error whose
+ * message names `field` in quotes; nothing is left to free. */
+static void expect_refused_len(const char *text, size_t len, const char *field)
+{
+        vs_request_t req;
+        char quoted[128];
+        vs_error_t err;
+
+        vs_error_clear(&err);
+        memset(&req, 0x5a, sizeof(req));
+        if (vs_request_decode(text, len, &req, &err) == 0) {
+                vs_request_free(&req);
+                fail_msg("accepted: %.*s", (int)len, text);
+        }
+        if (err.kind != VS_E_USAGE)
+                fail_msg("%.*s: kind %s, not usage: %s", (int)len, text,
+                         vs_error_kind_name(err.kind), err.msg);
+        snprintf(quoted, sizeof(quoted), "'%s'", field);
+        if (!strstr(err.msg, quoted))
+                fail_msg("%.*s: message does not name %s: %s", (int)len, text, quoted, err.msg);
+        if (strchr(err.msg, '\n'))
+                fail_msg("%.*s: message has more than one line: %s", (int)len, text, err.msg);
+        assert_null(req.root);
+        vs_request_free(&req);
+}
+
+static void expect_refused(const char *text, const char *field)
+{
+        expect_refused_len(text, strlen(text), field);
+}
+
+static void expect_accepted(const char *text)
+{
+        vs_request_t req;
+        vs_error_t err;
+
+        vs_error_clear(&err);
+        if (vs_request_decode(text, strlen(text), &req, &err) != 0)
+                fail_msg("refused: %s: %s", text, err.msg);
+        vs_request_free(&req);
+}
+
+#define REQ(cmd, name, args) \
+        "{\"version\":1,\"cmd\":\"" cmd "\",\"name\":\"" name "\",\"args\":" args "}"
+#define REQ0(cmd, args) "{\"version\":1,\"cmd\":\"" cmd "\",\"args\":" args "}"
+
+/* What vsctl sends, with every option it has: all of it is taken. */
+static void test_request_table_takes_what_vsctl_sends(void **state)
+{
+        (void)state;
+        expect_accepted(REQ0("ping", "{}"));
+        expect_accepted(REQ("create", "web1",
+                            "{\"ipadd\":[\"10.0.0.2\",\"fd00::2\"],\"nameserver\":[\"1.1.1.1\"],"
+                            "\"searchdomain\":[\"example.com\"],\"port_forward\":[\"8080:80\"],"
+                            "\"template\":\"busybox\",\"hostname\":\"web1.example\","
+                            "\"privileged\":true,\"limits\":{\"cpulimit\":\"50%\",\"ram\":\"256M\","
+                            "\"cpu-burst\":\"100ms\"},\"rate_out\":\"10M\",\"rate_in\":\"5M\","
+                            "\"diskspace\":\"1G:2G\",\"diskinodes\":\"10000\"}"));
+        expect_accepted(REQ("create", "web2", "{\"template\":\"busybox\",\"ipadd\":[\"none\"]}"));
+        expect_accepted(REQ("start", "web1", "{}"));
+        expect_accepted("{\"version\":1,\"cmd\":\"start\",\"name\":\"web1\"}");
+        expect_accepted(REQ("stop", "web1", "{\"fast\":true,\"timeout_ms\":5000}"));
+        expect_accepted(REQ("stop", "web1", "{\"fast\":false}"));
+        expect_accepted(REQ("restart", "web1", "{\"timeout_ms\":1}"));
+        expect_accepted(REQ("destroy", "web1", "{\"force\":true}"));
+        expect_accepted(REQ("status", "web1", "{}"));
+        expect_accepted(
+                REQ("set", "web1",
+                    "{\"limits\":{\"cpus\":\"2\"},\"ipadd\":[\"10.0.0.3\"],"
+                    "\"ipdel\":[\"all\"],\"port_forward\":[\"5353:53/udp\"],"
+                    "\"port_forward_del\":[\"8080\"],\"capability\":\"net_admin:on "
+                    "sys_time:off\",\"no_save\":true,\"rate_out\":\"0\",\"rate_in\":\"none\"}"));
+        expect_accepted(REQ0("node", "{\"limits\":{\"cpulimit\":\"100%\",\"ram\":\"1G\"}}"));
+        expect_accepted(REQ("resize", "web1", "{\"diskspace\":\"2G\"}"));
+        expect_accepted(REQ("clone", "web1", "{\"new\":\"web3\",\"hostname\":\"w3\"}"));
+        expect_accepted(REQ0("list", "{\"disk\":true}"));
+        expect_accepted(REQ("exec", "web1",
+                            "{\"argv\":[\"sh\",\"-c\",\"echo hi\\n\"],\"tty\":true,\"rows\":24,"
+                            "\"cols\":80,\"term\":\"xterm-256color\"}"));
+        expect_accepted(REQ("logs", "web1", "{}"));
+        expect_accepted(REQ("template-build", "busybox", "{\"builder\":\"busybox\"}"));
+        expect_accepted(REQ0("template-build", "{\"builder\":\"busybox\"}"));
+        expect_accepted(REQ("template-build", "deb",
+                            "{\"builder\":\"debian\",\"suite\":\"bookworm\","
+                            "\"include\":\"openssh-server,less\",\"debs\":\"/tmp/debs.tar\"}"));
+        expect_accepted(REQ("template-import", "imp", "{\"file\":\"/tmp/root.tar.gz\"}"));
+        expect_accepted(REQ0("template-list", "{}"));
+        expect_accepted(REQ0("template-unify", "{}"));
+        expect_accepted(REQ("template-remove", "bb2", "{}"));
+}
+
+/* The repros of issue 10: each of these did something on the old decoder. */
+static void test_request_booleans_are_not_coerced(void **state)
+{
+        static const char *const values[] = { "\"no\"",  "\"false\"", "\"0\"", "\"\"",
+                                              "\"yes\"", "0",         "1",     "null",
+                                              "[]",      "{}",        "1.0",   "\"true\"" };
+        char text[256];
+
+        (void)state;
+        for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+                snprintf(text, sizeof(text),
+                         REQ("create", "p1", "{\"template\":\"busybox\",\"privileged\":%s}"),
+                         values[i]);
+                expect_refused(text, "args.privileged");
+                snprintf(text, sizeof(text), REQ("destroy", "run2", "{\"force\":%s}"), values[i]);
+                expect_refused(text, "args.force");
+                snprintf(text, sizeof(text), REQ("stop", "run1", "{\"fast\":%s}"), values[i]);
+                expect_refused(text, "args.fast");
+                snprintf(text, sizeof(text), REQ0("list", "{\"disk\":%s}"), values[i]);
+                expect_refused(text, "args.disk");
+        }
+}
+
+static void test_request_values_of_another_type_are_refused(void **state)
+{
+        (void)state;
+        expect_refused(REQ("create", "n1", "{\"template\":\"busybox\",\"diskspace\":104857600}"),
+                       "args.diskspace");
+        expect_refused(REQ("create", "n1", "{\"template\":\"busybox\",\"rate_out\":1000000}"),
+                       "args.rate_out");
+        expect_refused(REQ("create", "n1", "{\"template\":\"busybox\",\"rate_in\":1000000}"),
+                       "args.rate_in");
+        expect_refused(REQ("create", "n1", "{\"template\":\"busybox\",\"hostname\":5}"),
+                       "args.hostname");
+        expect_refused(REQ("create", "n1", "{\"template\":\"busybox\",\"hostname\":null}"),
+                       "args.hostname");
+        expect_refused(REQ("create", "n1", "{\"template\":[\"busybox\"]}"), "args.template");
+        expect_refused(REQ("create", "n1", "{\"template\":\"busybox\",\"limits\":{\"ram\":1}}"),
+                       "args.limits.ram");
+        expect_refused(REQ("create", "n1", "{\"template\":\"busybox\",\"limits\":[]}"),
+                       "args.limits");
+        expect_refused(REQ("create", "n1", "{\"template\":\"busybox\",\"ipadd\":\"10.0.0.2\"}"),
+                       "args.ipadd");
+        expect_refused(REQ("create", "n1", "{\"template\":\"busybox\",\"ipadd\":[\"10.0.0.2\",7]}"),
+                       "args.ipadd[1]");
+        expect_refused(REQ("stop", "run1", "{\"timeout_ms\":\"1000\"}"), "args.timeout_ms");
+        expect_refused(REQ("stop", "run1", "{\"timeout_ms\":1000.0}"), "args.timeout_ms");
+        expect_refused(REQ("exec", "run1", "{\"argv\":[\"true\"],\"rows\":\"24\"}"), "args.rows");
+        expect_refused(REQ("exec", "run1", "{\"argv\":\"true\"}"), "args.argv");
+        expect_refused(REQ("exec", "run1", "{\"argv\":[\"true\",null]}"), "args.argv[1]");
+        expect_refused(REQ("set", "run1", "{\"capability\":[\"net_admin:on\"]}"),
+                       "args.capability");
+        expect_refused("{\"version\":\"1\",\"cmd\":\"list\"}", "version");
+        expect_refused("{\"version\":1.0,\"cmd\":\"list\"}", "version");
+        expect_refused("{\"version\":true,\"cmd\":\"list\"}", "version");
+}
+
+static void test_request_nul_bytes_are_refused(void **state)
+{
+        static const char key_nul[] = REQ("destroy", "run2", "{\"force\\u0000x\":true}");
+        static const char raw_nul[] = "{\"version\":1,\"cmd\":\"destroy\",\"name\":\"run2\0x\"}";
+        static const char top_nul[] = "{\"version\":1,\"cmd\":\"list\",\"x\\u0000\":1}";
+        vs_request_t req;
+        vs_error_t err;
+
+        (void)state;
+        expect_refused(REQ("destroy", "run2\\u0000x", "{\"force\":true}"), "name");
+        expect_refused(REQ("destroy", "\\u0000", "{}"), "name");
+        expect_refused(REQ0("list\\u0000x", "{}"), "cmd");
+        expect_refused(REQ("create", "n1", "{\"template\":\"busybox\\u0000x\"}"), "args.template");
+        expect_refused(REQ("create", "n1", "{\"template\":\"busybox\",\"hostname\":\"a\\u0000\"}"),
+                       "args.hostname");
+        expect_refused(REQ("exec", "run1", "{\"argv\":[\"sh\",\"-c\\u0000rm\"]}"), "args.argv[1]");
+        expect_refused(REQ("set", "run1", "{\"limits\":{\"ram\":\"1G\\u0000x\"}}"),
+                       "args.limits.ram");
+        expect_refused(REQ("clone", "off1", "{\"new\":\"run2\\u0000x\"}"), "args.new");
+        /* a literal NUL byte (a control character) in a string is not JSON */
+        vs_error_clear(&err);
+        assert_int_equal(vs_request_decode(raw_nul, sizeof(raw_nul) - 1, &req, &err), -1);
+        assert_int_equal(err.kind, VS_E_USAGE);
+        assert_non_null(strstr(err.msg, "not JSON"));
+        /* json-c cuts object keys at a NUL: "force\u0000x" would be "force" */
+        vs_error_clear(&err);
+        assert_int_equal(vs_request_decode(key_nul, strlen(key_nul), &req, &err), -1);
+        assert_int_equal(err.kind, VS_E_USAGE);
+        assert_non_null(strstr(err.msg, "NUL"));
+        vs_error_clear(&err);
+        assert_int_equal(vs_request_decode(top_nul, strlen(top_nul), &req, &err), -1);
+        assert_int_equal(err.kind, VS_E_USAGE);
+}
+
+static void test_request_unknown_and_missing_fields(void **state)
+{
+        (void)state;
+        expect_refused(REQ("destroy", "run2", "{\"force\":true,\"bogus\":1}"), "args.bogus");
+        expect_refused(REQ("create", "n1", "{\"template\":\"busybox\",\"ipdel\":[\"all\"]}"),
+                       "args.ipdel");
+        expect_refused(REQ("start", "run1", "{\"force\":true}"), "args.force");
+        expect_refused("{\"version\":1,\"cmd\":\"list\",\"bogus\":1}", "bogus");
+        expect_refused("{\"version\":1,\"cmd\":\"list\",\"name\":\"run1\"}", "name");
+        expect_refused(REQ("node", "x", "{}"), "name");
+        expect_refused(REQ("set", "run1", "{\"limits\":{\"colour\":\"red\"}}"),
+                       "args.limits.colour");
+        expect_refused(REQ("create", "n1", "{}"), "args.template");
+        expect_refused(REQ("clone", "off1", "{}"), "args.new");
+        expect_refused(REQ("exec", "run1", "{}"), "args.argv");
+        expect_refused(REQ("template-import", "imp", "{}"), "args.file");
+        expect_refused(REQ0("template-build", "{}"), "args.builder");
+        expect_refused(REQ0("destroy", "{\"force\":true}"), "name");
+        expect_refused(REQ0("template-remove", "{}"), "name");
+        expect_refused("{\"version\":1,\"cmd\":\"frobnicate\"}", "cmd");
+        expect_refused("{\"version\":1,\"cmd\":\"\"}", "cmd");
+        expect_refused("{\"version\":1,\"cmd\":\"Start\",\"name\":\"run1\"}", "cmd");
+}
+
+static void test_request_sizes_and_ranges(void **state)
+{
+        char text[8192], longest[4096];
+
+        (void)state;
+        memset(longest, 'a', 65);
+        longest[65] = '\0';
+        snprintf(text, sizeof(text),
+                 REQ("create", "n1", "{\"template\":\"busybox\",\"hostname\":\"%s\"}"), longest);
+        expect_refused(text, "args.hostname");
+        snprintf(text, sizeof(text), REQ("destroy", "%s", "{}"), longest);
+        expect_refused(text, "name");
+        expect_refused(REQ("create", "n1",
+                           "{\"template\":\"busybox\",\"nameserver\":[\"1.1.1.1\",\"1.1.1.2\","
+                           "\"1.1.1.3\",\"1.1.1.4\"]}"),
+                       "args.nameserver");
+        expect_refused(REQ("exec", "run1", "{\"argv\":[]}"), "args.argv");
+        expect_refused(REQ("stop", "run1", "{\"timeout_ms\":0}"), "args.timeout_ms");
+        expect_refused(REQ("stop", "run1", "{\"timeout_ms\":-1}"), "args.timeout_ms");
+        expect_refused(REQ("stop", "run1", "{\"timeout_ms\":99999999999999999999}"),
+                       "args.timeout_ms");
+        expect_refused(REQ("stop", "run1", "{\"timeout_ms\":-99999999999999999999}"),
+                       "args.timeout_ms");
+        expect_refused(REQ("stop", "run1", "{\"timeout_ms\":9223372036854775807}"),
+                       "args.timeout_ms");
+        expect_refused(REQ("exec", "run1", "{\"argv\":[\"true\"],\"rows\":65536}"), "args.rows");
+        expect_refused(REQ("exec", "run1", "{\"argv\":[\"true\"],\"cols\":-1}"), "args.cols");
+        expect_accepted(REQ("exec", "run1", "{\"argv\":[\"true\"],\"rows\":65535,\"cols\":0}"));
+}
+
+static void test_request_contents_are_checked(void **state)
+{
+        static const char *const bad_names[] = { "../x",
+                                                 "A",
+                                                 "-x",
+                                                 "_x",
+                                                 "",
+                                                 "a b",
+                                                 "a/b",
+                                                 ".",
+                                                 "x\\ty",
+                                                 "caf\\u00e9",
+                                                 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                                                 "aaaaaaaaaaaaaaaaaaaa" };
+        char text[512];
+
+        (void)state;
+        for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
+                snprintf(text, sizeof(text), REQ("create", "%s", "{\"template\":\"busybox\"}"),
+                         bad_names[i]);
+                expect_refused(text, "name");
+                snprintf(text, sizeof(text), REQ("create", "n1", "{\"template\":\"%s\"}"),
+                         bad_names[i]);
+                expect_refused(text, "args.template");
+                snprintf(text, sizeof(text), REQ("clone", "off1", "{\"new\":\"%s\"}"),
+                         bad_names[i]);
+                expect_refused(text, "args.new");
+                snprintf(text, sizeof(text), REQ("template-remove", "%s", "{}"), bad_names[i]);
+                expect_refused(text, "name");
+        }
+        expect_refused(REQ("create", "n1", "{\"template\":\"busybox\",\"hostname\":\"a b\"}"),
+                       "args.hostname");
+        /* the bad value is in the message, on one line */
+        expect_refused(REQ("create", "n1", "{\"template\":\"busybox\",\"hostname\":\"a\\nb\"}"),
+                       "args.hostname");
+        expect_refused(REQ("create", "n1", "{\"template\":\"busybox\",\"diskspace\":\"1Q\"}"),
+                       "args.diskspace");
+        expect_refused(REQ("create", "n1", "{\"template\":\"busybox\",\"rate_out\":\"-5M\"}"),
+                       "args.rate_out");
+        expect_refused(REQ("create", "n1",
+                           "{\"template\":\"busybox\",\"limits\":{\"cpulimit\":\"lots\"}}"),
+                       "args.limits.cpulimit");
+        expect_refused(REQ("create", "n1", "{\"template\":\"busybox\",\"ipadd\":[\"10.0.0.300\"]}"),
+                       "args.ipadd[0]");
+        expect_refused(
+                REQ("create", "n1", "{\"template\":\"busybox\",\"port_forward\":[\"99999:80\"]}"),
+                "args.port_forward[0]");
+        expect_refused(REQ("set", "run1", "{\"capability\":\"frobnicate:on\"}"), "args.capability");
+        expect_refused(REQ("set", "run1", "{\"nameserver\":[\"not an address\"]}"),
+                       "args.nameserver[0]");
+        expect_refused(REQ("template-build", "x", "{\"builder\":\"gentoo\"}"), "args.builder");
+        expect_refused(REQ("template-build", "x", "{\"builder\":\"debian\",\"suite\":\"--foo\"}"),
+                       "args.suite");
+        expect_refused(REQ("template-build", "x", "{\"builder\":\"debian\",\"include\":\"a,--b\"}"),
+                       "args.include");
+        expect_refused(REQ("template-build", "x", "{\"builder\":\"debian\",\"debs\":\"rel.tar\"}"),
+                       "args.debs");
+        expect_refused(REQ("template-import", "x", "{\"file\":\"x.tar\"}"), "args.file");
+        expect_refused(REQ("template-import", "x", "{\"file\":\"/etc/passwd\"}"), "args.file");
+        expect_refused(REQ("exec", "run1", "{\"argv\":[\"true\"],\"term\":\"../../x\"}"),
+                       "args.term");
+        expect_refused(REQ("resize", "off1", "{\"diskspace\":\"1G\",\"diskinodes\":\"100\"}"),
+                       "args.diskinodes");
+}
+
+/* Every field of every command in the table, with every JSON type but its
+ * own, alone in args: refused, naming the field. */
+static void test_request_table_every_field_every_wrong_type(void **state)
+{
+        static const struct {
+                const char *json;
+                json_type type;
+        } wrong[] = {
+                { "\"no\"", json_type_string }, { "\"false\"", json_type_string },
+                { "1", json_type_int },         { "0", json_type_int },
+                { "true", json_type_boolean },  { "false", json_type_boolean },
+                { "null", json_type_null },     { "[]", json_type_array },
+                { "[\"x\"]", json_type_array }, { "{}", json_type_object },
+                { "1.5", json_type_double },
+        };
+        const vs_command_spec_t *commands;
+        size_t n, tried = 0;
+
+        (void)state;
+        commands = vs_commands(&n);
+        assert_true(n >= 19);
+        for (size_t c = 0; c < n; c++) {
+                for (const vs_field_spec_t *f = commands[c].fields; f->key; f++) {
+                        json_type own = f->type == VS_FIELD_STRING    ? json_type_string
+                                        : f->type == VS_FIELD_BOOL    ? json_type_boolean
+                                        : f->type == VS_FIELD_INT     ? json_type_int
+                                        : f->type == VS_FIELD_STRINGS ? json_type_array
+                                                                      : json_type_object;
+                        char field[96];
+
+                        snprintf(field, sizeof(field), "args.%s", f->key);
+                        for (size_t w = 0; w < sizeof(wrong) / sizeof(wrong[0]); w++) {
+                                char text[512];
+
+                                if (wrong[w].type == own)
+                                        continue;
+                                snprintf(text, sizeof(text),
+                                         "{\"version\":1,\"cmd\":\"%s\"%s,\"args\":{\"%s\":%s}}",
+                                         commands[c].cmd,
+                                         commands[c].name == VS_NAME_NONE ? "" : ",\"name\":\"x1\"",
+                                         f->key, wrong[w].json);
+                                expect_refused(text, field);
+                                tried++;
+                        }
+                }
+        }
+        assert_true(tried > 300);
+}
+
+/* The table itself: every string has a length limit, every array an item
+ * limit, every integer a range; keys are unique; names are checked. */
+static void test_request_table_is_complete(void **state)
+{
+        const vs_command_spec_t *commands;
+        size_t n;
+
+        (void)state;
+        commands = vs_commands(&n);
+        for (size_t c = 0; c < n; c++) {
+                assert_true(strlen(commands[c].cmd) < sizeof(((vs_request_t *)0)->cmd));
+                assert_ptr_equal(vs_command_find(commands[c].cmd), &commands[c]);
+                for (const vs_field_spec_t *f = commands[c].fields; f->key; f++) {
+                        if (f->type == VS_FIELD_STRING || f->type == VS_FIELD_STRINGS ||
+                            f->type == VS_FIELD_LIMITS)
+                                assert_true(f->max_len > 0 && f->max_len < VS_MSG_MAX);
+                        if (f->type == VS_FIELD_STRINGS)
+                                assert_true(f->max_items > 0);
+                        /* json-c holds numbers beyond 64 bits as the
+                                 * nearest bound: no range may reach one */
+                        if (f->type == VS_FIELD_INT)
+                                assert_true(f->min <= f->max && f->min > INT64_MIN &&
+                                            f->max < INT64_MAX);
+                        assert_ptr_equal(vs_command_field(&commands[c], f->key), f);
+                }
+        }
+        assert_null(vs_command_find("frobnicate"));
+        assert_null(vs_command_find(""));
+        assert_non_null(vs_command_find(VS_CMD_CREATE));
+        assert_null(vs_command_field(vs_command_find(VS_CMD_CREATE), "ipdel"));
+        assert_int_equal(vs_command_field(vs_command_find(VS_CMD_CREATE), "privileged")->type,
+                         VS_FIELD_BOOL);
+        assert_int_equal(vs_command_field(vs_command_find(VS_CMD_DESTROY), "force")->type,
+                         VS_FIELD_BOOL);
+        assert_int_equal(vs_command_field(vs_command_find(VS_CMD_STOP), "fast")->type,
+                         VS_FIELD_BOOL);
+}
+
+/* The validator on its own (the entry point the fuzzer calls). */
+static void test_request_validate_entry_point(void **state)
+{
+        vs_request_t req = { 0 };
+        vs_error_t err;
+
+        (void)state;
+        req.root = json_tokener_parse(REQ("destroy", "run2", "{\"force\":\"false\"}"));
+        assert_non_null(req.root);
+        vs_error_clear(&err);
+        assert_int_equal(vs_request_validate(&req, &err), -1);
+        assert_non_null(strstr(err.msg, "'args.force'"));
+        json_object_put(req.root);
+        req.root = json_tokener_parse(REQ("destroy", "run2", "{\"force\":false}"));
+        vs_error_clear(&err);
+        assert_int_equal(vs_request_validate(&req, &err), 0);
+        json_object_put(req.root);
+        req.root = json_tokener_parse("[1]");
+        assert_int_equal(vs_request_validate(&req, &err), -1);
+        json_object_put(req.root);
+        req.root = NULL;
+        assert_int_equal(vs_request_validate(&req, &err), -1);
+}
+
+/* Handlers read through accessors that cannot coerce. */
+static void test_request_typed_accessors(void **state)
+{
+        static const char text[] =
+                REQ("exec", "run1",
+                    "{\"argv\":[\"true\"],\"tty\":true,\"rows\":24,\"term\":\"vt100\"}");
+        vs_request_t req;
+        vs_error_t err;
+
+        (void)state;
+        vs_error_clear(&err);
+        assert_int_equal(vs_request_decode(text, strlen(text), &req, &err), 0);
+        assert_non_null(req.spec);
+        assert_string_equal(req.spec->cmd, VS_CMD_EXEC);
+        assert_string_equal(vs_req_str(&req, "term"), "vt100");
+        assert_true(vs_req_bool(&req, "tty"));
+        assert_int_equal(vs_req_int(&req, "rows", -1), 24);
+        assert_int_equal(vs_req_int(&req, "cols", -1), -1);
+        assert_non_null(vs_req_strings(&req, "argv"));
+        assert_int_equal(json_object_array_length(vs_req_strings(&req, "argv")), 1);
+        vs_request_free(&req);
+}
+
+/* A handler that reads a field the table does not declare, or as another
+ * type, is a bug that must show at once, not read as "absent". */
+static void test_request_accessor_of_an_undeclared_field_aborts(void **state)
+{
+        static const char text[] = REQ("destroy", "run2", "{\"force\":true}");
+        int status = 0;
+        pid_t pid;
+
+        (void)state;
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                vs_request_t req;
+                vs_error_t err;
+
+                if (freopen("/dev/null", "w", stderr) == NULL)
+                        _exit(3);
+                if (vs_request_decode(text, strlen(text), &req, &err) < 0)
+                        _exit(2);
+                (void)vs_req_str(&req, "force"); /* declared as a boolean */
+                _exit(0);
+        }
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFSIGNALED(status));
+        assert_int_equal(WTERMSIG(status), SIGABRT);
+}
+
+/* The table as JSON, for tools and tests (build/tests/schema-dump). */
+static void test_protocol_schema_json(void **state)
+{
+        json_object *schema = vs_protocol_schema();
+        json_object *commands;
+        size_t n;
+
+        (void)state;
+        vs_commands(&n);
+        assert_non_null(schema);
+        assert_true(json_object_object_get_ex(schema, "commands", &commands));
+        assert_int_equal(json_object_array_length(commands), n);
+        for (size_t i = 0; i < n; i++) {
+                json_object *c = json_object_array_get_idx(commands, i);
+
+                assert_non_null(vs_command_find(vs_json_str(c, "cmd")));
+                assert_non_null(vs_json_str(c, "name"));
+                assert_non_null(vs_json_array(c, "args"));
+        }
+        json_object_put(schema);
+}
+
+/* json-c cuts a key at a NUL; a message whose keys had one is refused
+ * on receipt, whoever sent it. */
+static void test_msg_recv_refuses_nul_in_keys(void **state)
+{
+        struct sockpair *sp = *state;
+        static const char text[] = "{\"version\":1,\"ok\\u0000x\":true}";
+        static const char values[] = "{\"version\":1,\"ok\":true,\"s\":\"a\\u0000b\"}";
+        json_object *got = NULL;
+        vs_error_t err;
+
+        assert_int_equal(send(sp->fd[0], text, strlen(text), 0), (ssize_t)strlen(text));
+        vs_error_clear(&err);
+        assert_true(vs_msg_recv(sp->fd[1], &got, NULL, NULL, &err) < 0);
+        assert_null(got);
+        assert_non_null(strstr(err.msg, "NUL"));
+        /* a NUL in a value is the reader's to judge */
+        assert_int_equal(send(sp->fd[0], values, strlen(values), 0), (ssize_t)strlen(values));
+        assert_int_equal(vs_msg_recv(sp->fd[1], &got, NULL, NULL, &err), 0);
+        assert_non_null(got);
+        assert_null(vs_json_str(got, "s"));
+        json_object_put(got);
+        /* nor is anything after the object taken */
+        assert_int_equal(send(sp->fd[0], "{\"ok\":true}\0x", 13, 0), 13);
+        assert_true(vs_msg_recv(sp->fd[1], &got, NULL, NULL, &err) < 0);
+        assert_null(got);
+}
+
+/* Replies are read with the same accessors: a wrong type is absent. */
+static void test_json_accessors_do_not_coerce(void **state)
+{
+        json_object *obj = json_tokener_parse(
+                "{\"no\":\"no\",\"false\":\"false\",\"zero\":\"0\",\"true\":\"true\",\"one\":1,"
+                "\"d\":1.0,\"a\":[true],\"o\":{\"x\":1},\"n\":null,\"nul\":\"run2\\u0000x\","
+                "\"big\":99999999999999999999,\"s42\":\"42\"}");
+
+        (void)state;
+        assert_non_null(obj);
+        json_object_object_foreach(obj, key, value)
+        {
+                (void)value;
+                if (vs_json_bool(obj, key))
+                        fail_msg("'%s' read as true", key);
+        }
+        assert_null(vs_json_str(obj, "nul"));
+        assert_null(vs_json_str(obj, "one"));
+        assert_null(vs_json_str(obj, "a"));
+        assert_int_equal(vs_json_int(obj, "s42", -1), -1);
+        assert_int_equal(vs_json_int(obj, "d", -1), -1);
+        assert_int_equal(vs_json_int(obj, "true", -1), -1);
+        assert_non_null(vs_json_array(obj, "a"));
+        assert_null(vs_json_array(obj, "o"));
+        assert_null(vs_json_array(obj, "no"));
+        assert_null(vs_json_array(NULL, "a"));
+        assert_non_null(vs_json_object(obj, "o"));
+        assert_null(vs_json_object(obj, "a"));
+        assert_null(vs_json_object(obj, "n"));
+        json_object_put(obj);
+}
+
 #define SOCK_TEST(f) cmocka_unit_test_setup_teardown(f, sockpair_setup, sockpair_teardown)
 
 int main(void)
@@ -627,6 +1178,21 @@ int main(void)
                 SOCK_TEST(test_msg_send_too_large),
                 SOCK_TEST(test_msg_send_too_many_fds_refused),
                 cmocka_unit_test(test_json_helpers),
+                cmocka_unit_test(test_json_accessors_do_not_coerce),
+                cmocka_unit_test(test_request_table_takes_what_vsctl_sends),
+                cmocka_unit_test(test_request_booleans_are_not_coerced),
+                cmocka_unit_test(test_request_values_of_another_type_are_refused),
+                cmocka_unit_test(test_request_nul_bytes_are_refused),
+                cmocka_unit_test(test_request_unknown_and_missing_fields),
+                cmocka_unit_test(test_request_sizes_and_ranges),
+                cmocka_unit_test(test_request_contents_are_checked),
+                cmocka_unit_test(test_request_table_every_field_every_wrong_type),
+                cmocka_unit_test(test_request_table_is_complete),
+                cmocka_unit_test(test_request_validate_entry_point),
+                cmocka_unit_test(test_request_typed_accessors),
+                cmocka_unit_test(test_request_accessor_of_an_undeclared_field_aborts),
+                cmocka_unit_test(test_protocol_schema_json),
+                SOCK_TEST(test_msg_recv_refuses_nul_in_keys),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
