@@ -165,9 +165,9 @@ int vs_reply_check(json_object *reply, vs_error_t *err)
         const char *message;
 
         if (!reply || !json_object_is_type(reply, json_type_object))
-                return vs_error_kind(err, VS_E_DAEMON, EPROTO, "malformed reply from vsd");
+                return vs_error_kind(err, VS_E_INTERNAL, EPROTO, "malformed reply from vsd");
         if (vs_json_int(reply, "version", -1) != VS_PROTOCOL_VERSION)
-                return vs_error_kind(err, VS_E_DAEMON, EPROTO,
+                return vs_error_kind(err, VS_E_INTERNAL, EPROTO,
                                      "vsd speaks another protocol version (%lld, vsctl %d)",
                                      vs_json_int(reply, "version", -1), VS_PROTOCOL_VERSION);
         if (vs_json_bool(reply, "ok"))

@@ -155,6 +155,26 @@ static int connect_vsd(const struct ctx *ctx, vs_error_t *err)
         return fd;
 }
 
+/* vsd took the connection and then ended it without an answer: it is
+ * running (or was), so this is not "vsd is not running" (exit 6) but a
+ * failure of this request (exit 1), which vsd's log explains (a reply it
+ * could not send, a crash). */
+static int dropped(vs_error_t *err, const char *when)
+{
+        return vs_error_kind(err, VS_E_INTERNAL, ECONNRESET,
+                             "vsd closed the connection %s (see vsd's log)", when);
+}
+
+/* Talking to vsd failed after it had taken the connection: whatever kind
+ * the failure was, it is no longer "vsd is not running". */
+static int talk_failed(vs_error_t *err, const char *when)
+{
+        if (err->errnum == EPIPE || err->errnum == ECONNRESET)
+                return dropped(err, when);
+        err->kind = VS_E_INTERNAL;
+        return vs_error_wrap(err, "talking to vsd");
+}
+
 /* Sends a request and receives the first reply. The connection is returned
  * in *sock_out when the caller needs it further (exec). */
 static int call(const struct ctx *ctx, const char *cmd, const char *name, json_object *args,
@@ -166,11 +186,12 @@ static int call(const struct ctx *ctx, const char *cmd, const char *name, json_o
         *reply = NULL;
         if (sock < 0)
                 return -1;
-        if (vs_msg_send(sock, req, NULL, 0, err) < 0 ||
-            vs_msg_recv(sock, reply, fds, nfds, err) < 0)
-                return vs_error_wrap(err, "talking to vsd");
+        if (vs_msg_send(sock, req, NULL, 0, err) < 0)
+                return talk_failed(err, "before it took the request");
+        if (vs_msg_recv(sock, reply, fds, nfds, err) < 0)
+                return talk_failed(err, "without a reply");
         if (!*reply)
-                return vs_error_kind(err, VS_E_DAEMON, ECONNRESET, "vsd closed the connection");
+                return dropped(err, "without a reply");
         if (vs_reply_check(*reply, err) < 0)
                 return -1;
         if (sock_out)
@@ -1447,10 +1468,9 @@ static int read_exit(int sock, int *status, vs_error_t *err)
         cleanup_json json_object *msg = NULL;
 
         if (vs_msg_recv(sock, &msg, NULL, NULL, err) < 0)
-                return -1;
+                return talk_failed(err, "before the command ended");
         if (!msg)
-                return vs_error_kind(err, VS_E_DAEMON, ECONNRESET,
-                                     "vsd closed the connection before the command ended");
+                return dropped(err, "before the command ended");
         if (vs_reply_check(msg, err) < 0)
                 return -1;
         *status = (int)vs_json_int(msg, "exit", 255);
@@ -1712,7 +1732,7 @@ static int run_in_vps(struct ctx *ctx, int argc, char **argv, int use_tty)
                 return code >= 0 ? (int)code : exit_code_for(&err);
         }
         if (nfds != (use_tty ? 1 : 3)) {
-                vs_error_kind(&err, VS_E_DAEMON, EPROTO, "vsd sent %d fds", nfds);
+                vs_error_kind(&err, VS_E_INTERNAL, EPROTO, "vsd sent %d fds", nfds);
                 return fail(ctx, &err);
         }
         rc = use_tty ? relay_pty(sock, fds[0], &status, &err)

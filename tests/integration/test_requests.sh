@@ -224,4 +224,35 @@ test_the_fixture_still_runs_after_all_refusals() {
         ! grep -q '^privileged = yes' "$R"/var/lib/paene/vps/*/config || fail "a VPS is privileged"
 }
 
+# vsd that reads the request and hangs up without a reply (as when its
+# reply did not fit): vsctl must say so, not that vsd is not running.
+test_vsctl_says_when_vsd_drops_the_reply() {
+        local fake pid rc=0
+        fake=$(mktemp -d "$R/fake.XXXXXX")
+        mkdir -p "$fake/run/paene"
+        python3 - "$fake/run/paene/vsd.sock" <<'EOF' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.bind(sys.argv[1])
+s.listen(1)
+s.settimeout(30)
+c, _ = s.accept()
+c.settimeout(30)
+sys.exit(0 if b'"cmd":"list"' in c.recv(1 << 20) else 1)
+EOF
+        pid=$!
+        wait_for 10 "[ -S '$fake/run/paene/vsd.sock' ]" || fail "fake vsd did not listen"
+        expect_rc 1 "reply dropped" -- "$BIN/vsctl" --root "$fake" list
+        wait "$pid" || rc=$?
+        expect_eq 0 "$rc" "the fake vsd got the request"
+        expect_contains "$ERR" "closed the connection without a reply" "message says what happened"
+        expect_not_contains "$ERR" "not running" "not reported as vsd not running"
+        expect_eq 1 "$(printf '%s\n' "$ERR" | wc -l)" "one line"
+        # control: nothing listening is "vsd is not running", exit 6
+        rm -f "$fake/run/paene/vsd.sock"
+        expect_rc 6 "nothing listens" -- "$BIN/vsctl" --root "$fake" list
+        expect_contains "$ERR" "vsd is not running" "message"
+        rm -rf "$fake"
+}
+
 run_tests

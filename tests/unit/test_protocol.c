@@ -312,19 +312,19 @@ static void test_reply_check_malformed(void **state)
         (void)state;
         vs_error_clear(&err);
         assert_int_equal(vs_reply_check(NULL, &err), -1);
-        assert_int_equal(err.kind, VS_E_DAEMON);
+        assert_int_equal(err.kind, VS_E_INTERNAL);
         assert_true(err.msg[0] != '\0');
 
         reply = json_tokener_parse("[true]");
         vs_error_clear(&err);
         assert_int_equal(vs_reply_check(reply, &err), -1);
-        assert_int_equal(err.kind, VS_E_DAEMON);
+        assert_int_equal(err.kind, VS_E_INTERNAL);
         json_object_put(reply);
 
         reply = json_tokener_parse("{\"version\":2,\"ok\":true}");
         vs_error_clear(&err);
         assert_int_equal(vs_reply_check(reply, &err), -1);
-        assert_int_equal(err.kind, VS_E_DAEMON);
+        assert_int_equal(err.kind, VS_E_INTERNAL);
         assert_int_equal(err.errnum, EPROTO);
         assert_non_null(strstr(err.msg, "2"));
         json_object_put(reply);
