@@ -42,22 +42,22 @@ snapshot() {
 
 init_pid() { sed -n 's/^pid *= *//p' "$(vps_dir "$1")/state"; }
 
-# send 'JSON': the reply in $REPLY (empty when the connection closed).
+# send 'JSON': the reply's ok, kind, error and the error's line count in
+# $OK $KIND $ERROR $LINES ($OK empty when the connection closed); $REPLY
+# keeps all four for messages.
 send() {
-        REPLY=$(python3 "$HERE/vsreq.py" "$(SOCK)" "$1") || REPLY=""
+        REPLY=$(python3 "$HERE/vsreq.py" --brief "$(SOCK)" "$1") || REPLY=""
+        { read -r OK; read -r KIND; read -r ERROR; read -r LINES; } <<<"$REPLY" || true
 }
 
-reply_get() { # key
-        printf '%s' "$REPLY" | python3 -c 'import json,sys; r=json.load(sys.stdin); v=r.get(sys.argv[1]); print(json.dumps(v) if not isinstance(v, str) else v)' "$1"
-}
-
-# expect_refused FIELD WHAT: $REPLY is a one-line usage error naming FIELD.
+# expect_refused FIELD WHAT: the last reply is a one-line usage error
+# naming FIELD.
 expect_refused() {
         [ -n "$REPLY" ] || fail "$2: no reply"
-        expect_eq false "$(reply_get ok)" "$2: ok"
-        expect_eq usage "$(reply_get kind)" "$2: kind ($(reply_get error))"
-        expect_contains "$(reply_get error)" "'$1'" "$2: message names the field"
-        expect_eq 1 "$(reply_get error | wc -l)" "$2: one line"
+        expect_eq false "$OK" "$2: ok"
+        expect_eq usage "$KIND" "$2: kind ($ERROR)"
+        expect_contains "$ERROR" "'$1'" "$2: message names the field"
+        expect_eq 1 "$LINES" "$2: one line"
 }
 
 test_privileged_takes_only_a_boolean() {
@@ -72,10 +72,10 @@ test_privileged_takes_only_a_boolean() {
         done
         # the controls: a real boolean is taken, either way
         send '{"version":1,"cmd":"create","name":"p1","args":{"template":"busybox","privileged":true}}'
-        expect_eq true "$(reply_get ok)" "privileged true ($REPLY)"
+        expect_eq true "$OK" "privileged true ($REPLY)"
         grep -qx 'privileged = yes' "$(vps_dir p1)/config" || fail "privileged true: not privileged"
         send '{"version":1,"cmd":"create","name":"p2","args":{"template":"busybox","privileged":false}}'
-        expect_eq true "$(reply_get ok)" "privileged false ($REPLY)"
+        expect_eq true "$OK" "privileged false ($REPLY)"
         grep -qx 'privileged = no' "$(vps_dir p2)/config" || fail "privileged false: privileged"
         vs destroy p1
         vs destroy p2
@@ -95,7 +95,7 @@ test_destroy_force_takes_only_a_boolean() {
         done
         # control: false is a boolean, and a running VPS is not destroyed
         send '{"version":1,"cmd":"destroy","name":"run2","args":{"force":false}}'
-        expect_eq state "$(reply_get kind)" "force false: refused as running ($REPLY)"
+        expect_eq state "$KIND" "force false: refused as running ($REPLY)"
         expect_eq "run2 exist running" "$(vs status run2)" "force false: run2 still runs"
 }
 
@@ -148,11 +148,11 @@ test_a_nul_byte_in_a_field_name_is_refused() {
         pid=$(init_pid run2)
         # json-c cuts object keys at a NUL: "force\u0000x" would read as "force"
         send '{"version":1,"cmd":"destroy","name":"run2","args":{"force\u0000x":true}}'
-        expect_eq false "$(reply_get ok)" "refused ($REPLY)"
-        expect_eq usage "$(reply_get kind)" "kind"
-        expect_contains "$(reply_get error)" "NUL" "message says why"
+        expect_eq false "$OK" "refused ($REPLY)"
+        expect_eq usage "$KIND" "kind"
+        expect_contains "$ERROR" "NUL" "message says why"
         send '{"version":1,"cmd":"destroy","na\u0000me":"run2","args":{"force":true}}'
-        expect_eq false "$(reply_get ok)" "top-level key refused ($REPLY)"
+        expect_eq false "$OK" "top-level key refused ($REPLY)"
         kill -0 "$pid" || fail "run2 was destroyed"
         expect_eq "$before" "$(snapshot)" "nothing changed"
 }

@@ -11,7 +11,10 @@ As a library: request(sock, text_or_object) -> the first reply (a dict), or
 None when vsd closed the connection without one. Passed fds are closed.
 
 As a command:
-    vsreq.py SOCK 'JSON TEXT'   sends the text as it is, prints the reply
+    vsreq.py SOCK 'JSON TEXT'          sends the text as it is, prints the reply
+    vsreq.py --brief SOCK 'JSON TEXT'  prints four lines: ok, kind, the error
+                                       (its line breaks as \\n) and how many
+                                       lines the error has
 Exits 0 with a reply, 3 when the connection closed without one.
 """
 
@@ -73,15 +76,31 @@ def request(sock_path, obj, timeout=60.0):
         return json.loads(data.decode("utf-8", "surrogateescape"))
 
 
+def brief(reply):
+    error = reply.get("error")
+    error = error if isinstance(error, str) else ""
+    return "\n".join(
+        [
+            json.dumps(reply.get("ok")),
+            str(reply.get("kind")),
+            error.replace("\\", "\\\\").replace("\n", "\\n"),
+            str(len(error.splitlines())),
+        ]
+    )
+
+
 def main(argv):
+    short = len(argv) > 1 and argv[1] == "--brief"
+    if short:
+        argv = argv[:1] + argv[2:]
     if len(argv) != 3:
-        sys.stderr.write("usage: vsreq.py SOCK 'JSON TEXT'\n")
+        sys.stderr.write("usage: vsreq.py [--brief] SOCK 'JSON TEXT'\n")
         return 2
     reply = request(argv[1], argv[2])
     if reply is None:
         sys.stderr.write("vsreq: vsd closed the connection without a reply\n")
         return 3
-    print(json.dumps(reply, sort_keys=True))
+    print(brief(reply) if short else json.dumps(reply, sort_keys=True))
     return 0
 
 
