@@ -551,6 +551,57 @@ int vs_cgroup_nprocs(vs_cgroup_t *cg, vs_error_t *err)
         return count;
 }
 
+/* Whether a cgroup path is `dir` or below it. */
+static int path_within(const char *path, const char *dir)
+{
+        size_t len = strlen(dir);
+
+        return strncmp(path, dir, len) == 0 && (path[len] == '\0' || path[len] == '/');
+}
+
+/* The path of hierarchy h in a /proc/PID/cgroup text, or NULL. The text is
+ * changed (lines are cut). */
+static const char *path_on(const struct hierarchy *h, char *text)
+{
+        char *save = NULL;
+
+        for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                char *controllers = strchr(line, ':');
+                char *path = controllers ? strchr(controllers + 1, ':') : NULL;
+
+                if (!path)
+                        continue;
+                *controllers++ = '\0';
+                *path++ = '\0';
+                if (h->is_v2 ? strcmp(line, "0") == 0 && !*controllers
+                             : strcmp(controllers, h->controllers) == 0)
+                        return path;
+        }
+        return NULL;
+}
+
+int vs_cgroup_holds(vs_cgroup_tree_t *tree, const char *slice, const char *vps, pid_t pid,
+                    vs_error_t *err)
+{
+        char proc_path[64];
+
+        snprintf(proc_path, sizeof(proc_path), "/proc/%d/cgroup", (int)pid);
+        for (int i = 0; i < tree->count; i++) {
+                const struct hierarchy *h = &tree->hier[i];
+                cleanup_free char *text = NULL;
+                cleanup_free char *dir =
+                        vs_strdupf("%s/%s/%s/%s", own_prefix(h), tree->name, slice, vps);
+                const char *path;
+
+                if (vs_read_file(AT_FDCWD, proc_path, 65536, &text, NULL, err) < 0)
+                        return -1;
+                path = path_on(h, text);
+                if (!path || !path_within(path, dir))
+                        return 0;
+        }
+        return 1;
+}
+
 static int kill_via_v2(vs_cgroup_t *cg)
 {
         for (int i = 0; i < cg->tree->count; i++)

@@ -46,6 +46,11 @@ int vs_cgroup_controller_fd(vs_cgroup_t *cg, const char *controller, int *is_v2,
 int vs_cgroup_nprocs(vs_cgroup_t *cg, vs_error_t *err);
 /* SIGKILLs every process in the VPS's cgroup. */
 int vs_cgroup_kill(vs_cgroup_t *cg, vs_error_t *err);
+/* Whether process `pid` is in the VPS's cgroup, or below it, on every
+ * hierarchy of the tree (as its /proc/PID/cgroup says): 1 yes, 0 no, -1 and
+ * err when that cannot be read. Only vsd puts processes there. */
+int vs_cgroup_holds(vs_cgroup_tree_t *tree, const char *slice, const char *vps, pid_t pid,
+                    vs_error_t *err);
 /* Removes the VPS's cgroup on every hierarchy; missing is not an error. */
 int vs_cgroup_remove(vs_cgroup_tree_t *tree, const char *slice, const char *vps, vs_error_t *err);
 
