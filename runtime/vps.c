@@ -113,16 +113,21 @@ static int parse_id_base(const char *text, unsigned long *base)
         return 0;
 }
 
-/* Fills v->idmap and v->caps from the config: "privileged = yes" means no
- * user namespace; "capability = NAME:on|off ..." changes the VPS set. */
+/* Fills v->idmap and v->caps from the config. Every VPS has a user
+ * namespace: its own range of host ids ("id_base"), or, with "privileged =
+ * yes", the identity map of host ids 0..65535 (its files keep host uid 0,
+ * its capabilities hold in its own namespace only). "capability =
+ * NAME:on|off ..." changes the VPS set. */
 static int load_security(struct vps *v, const vs_kv_t *config, vs_error_t *err)
 {
         const char *privileged = vs_kv_get(config, "privileged");
         const char *caps = vs_kv_get(config, "capability");
 
-        v->idmap.enabled = !(privileged && strcmp(privileged, "yes") == 0);
+        v->idmap.enabled = 1;
+        v->idmap.base = 0;
         v->idmap.count = VS_ID_RANGE;
-        if (v->idmap.enabled && parse_id_base(vs_kv_get(config, "id_base"), &v->idmap.base) < 0)
+        if (!(privileged && strcmp(privileged, "yes") == 0) &&
+            parse_id_base(vs_kv_get(config, "id_base"), &v->idmap.base) < 0)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                      "config: id_base is missing or not a range vsd handed out");
         vs_caps_default(&v->caps);
@@ -774,7 +779,7 @@ static int clone_ids(struct vsd *d, const vs_kv_t *src_config, vs_id_shift_t *sh
         memset(shift, 0, sizeof(*shift));
         if (load_security(&probe, src_config, err) < 0)
                 return -1;
-        if (!probe.idmap.enabled)
+        if (!probe.idmap.base)
                 return 0;
         shift->from = probe.idmap.base;
         shift->count = VS_ID_RANGE;
