@@ -936,8 +936,10 @@ int vsd_vps_start(struct vsd *d, struct vps *v, vs_error_t *err)
                 vsd_net_abort(d, v, &net);
                 return -1;
         }
-        /* the limits hold before the init runs: it is born under them */
-        if (apply_limits(d, v, &limits, err) < 0 || spawn_vps_init(d, v, &config, &net, err) < 0) {
+        /* the limits hold before the init runs (it is born under them), and
+         * are vsd's alone to change */
+        if (vs_cgroup_seal(v->cg, err) < 0 || apply_limits(d, v, &limits, err) < 0 ||
+            spawn_vps_init(d, v, &config, &net, err) < 0) {
                 /* the child may have died after its veth was made */
                 vsd_net_abort(d, v, &net);
                 vs_cgroup_free(steal_ptr(v->cg));

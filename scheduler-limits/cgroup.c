@@ -1,5 +1,6 @@
 #include "vs/cgroup.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -456,6 +457,53 @@ void vs_cgroup_free(vs_cgroup_t *cg)
                         close(cg->fd[i]);
         free(cg->path);
         free(cg);
+}
+
+/* A limit file: a controller's ("memory.max", "pids.max"), or the v2 core's
+ * limits on the subtree ("cgroup.max.depth", "cgroup.max.descendants"). */
+static int is_limit_file(const char *name)
+{
+        const char *dot = strchr(name, '.');
+
+        if (!dot || name[0] == '.')
+                return 0;
+        if (strncmp(name, "cgroup.", 7) == 0)
+                return strncmp(name, "cgroup.max.", 11) == 0;
+        return 1;
+}
+
+static int seal_dir(int dirfd, const char *where, vs_error_t *err)
+{
+        cleanup_closedir DIR *dir = NULL;
+        int fd = dup(dirfd);
+        struct dirent *ent;
+
+        if (fd < 0 || !(dir = fdopendir(fd))) {
+                if (fd >= 0)
+                        close(fd);
+                return vs_error_errno(err, "read cgroup %s", where);
+        }
+        while ((ent = readdir(dir))) {
+                struct stat st;
+
+                if (!is_limit_file(ent->d_name) ||
+                    fstatat(dirfd, ent->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+                    !S_ISREG(st.st_mode))
+                        continue;
+                if (fchownat(dirfd, ent->d_name, VS_CGROUP_SEALED_UID, (gid_t)VS_CGROUP_SEALED_UID,
+                             0) < 0 ||
+                    fchmodat(dirfd, ent->d_name, st.st_mode & 0444, 0) < 0)
+                        return vs_error_errno(err, "seal %s/%s", where, ent->d_name);
+        }
+        return 0;
+}
+
+int vs_cgroup_seal(vs_cgroup_t *cg, vs_error_t *err)
+{
+        for (int i = 0; i < cg->tree->count; i++)
+                if (seal_dir(cg->fd[i], cg->tree->hier[i].mountpoint, err) < 0)
+                        return vs_error_wrap(err, "cgroup %s", cg->path);
+        return 0;
 }
 
 static int move_self(int dirfd, const struct hierarchy *h, vs_error_t *err)

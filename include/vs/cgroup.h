@@ -26,6 +26,14 @@ void vs_cgroup_tree_prune(vs_cgroup_tree_t *tree);
 int vs_cgroup_create(vs_cgroup_tree_t *tree, const char *slice, const char *vps, vs_cgroup_t **cg,
                      vs_error_t *err);
 void vs_cgroup_free(vs_cgroup_t *cg);
+/* Makes the limit files of the VPS's own cgroup vsd's alone: read-only for
+ * everybody else, and owned by VS_CGROUP_SEALED_UID, an id no VPS's user
+ * namespace maps (a privileged VPS's root is host uid 0 for host-root
+ * files, and would otherwise raise its own limits). cgroup.procs and the
+ * other cgroup.* files stay, so that a VPS can manage cgroups below its
+ * own where it may make them. */
+#define VS_CGROUP_SEALED_UID ((uid_t)4294967294U)
+int vs_cgroup_seal(vs_cgroup_t *cg, vs_error_t *err);
 
 /* Moves the calling process into the VPS's cgroups, and back into vsd's own.
  * vsd clones a VPS's processes between the two so that they are born in the

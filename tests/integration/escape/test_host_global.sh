@@ -202,6 +202,32 @@ test_physical_memory_maps_are_masked() {
         done
 }
 
+# Its cgroup namespace shows the VPS its own cgroup as the root; the limits
+# vsd wrote there are vsd's to change, not the VPS's root's, which owns
+# host-root files through a privileged VPS's identity map. What it creates
+# below is its own.
+test_own_cgroup_limits_cannot_be_raised_from_inside() {
+        local v file
+        for v in $VPS_KINDS; do
+                vs exec "$v" -- sh -c 'mkdir -p /tmp/cg-memory /tmp/cg-pids &&
+                        mount -t cgroup -o memory none /tmp/cg-memory &&
+                        mount -t cgroup -o pids none /tmp/cg-pids'
+                for file in cg-memory/memory.limit_in_bytes cg-memory/memory.memsw.limit_in_bytes \
+                        cg-pids/pids.max; do
+                        vs exec "$v" -- test -e "/tmp/$file" || continue
+                        attempt_refused "$v" EACCES write "/tmp/$file"
+                done
+                vs exec "$v" -- umount /tmp/cg-memory /tmp/cg-pids
+        done
+        # a privileged VPS's root owns what it makes below its own cgroup
+        vs exec hgp -- sh -c 'mkdir -p /tmp/cg-pids && mount -t cgroup -o pids none /tmp/cg-pids &&
+                mkdir /tmp/cg-pids/sub && echo 10 > /tmp/cg-pids/sub/pids.max &&
+                rmdir /tmp/cg-pids/sub && umount /tmp/cg-pids' || fail "a cgroup of its own below"
+        # vsd itself still changes them
+        vs set hgp --numproc 500 --no-save
+        expect_eq 500 "$(cat "$(cgroup_dirs | grep pids)/default/hgp/pids.max")" "vsd's write"
+}
+
 test_privileged_vps_is_host_uid_0_in_its_own_user_namespace() {
         # its files keep host uid 0 (the Vserver model) ...
         vs exec hgp -- sh -c 'echo x > /root/mine'
