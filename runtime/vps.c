@@ -588,8 +588,14 @@ int vsd_vps_load_all(struct vsd *d, vs_error_t *err)
 {
         cleanup_closedir DIR *dir = NULL;
         struct dirent *ent;
-        int fd = dup(d->vps_fd);
+        int fd;
 
+        /* root's alone (vsd builds every root itself): a privileged VPS's
+         * root makes real setuid-root files in its upper layer, which no
+         * host user may reach */
+        if (fchmod(d->vps_fd, 0700) < 0)
+                return vs_error_errno(err, "chmod VPS directory");
+        fd = dup(d->vps_fd);
         if (fd < 0 || !(dir = fdopendir(fd))) {
                 if (fd >= 0)
                         close(fd);
@@ -663,14 +669,14 @@ static int write_new_config(int dirfd, const char *name, const struct vsd_create
         return vs_kv_save(dirfd, "config", &config, 1, err);
 }
 
-/* The VPS's directory stays root's, but traversable for the VPS's ids, and
- * has the mount point of the template; the dir backend's layers are the VPS
- * root's own (the image backend's get their owner when vsd attaches the
- * image, see spawn.c). */
+/* The VPS's directory is root's alone (vsd assembles the root with the
+ * host's privileges), with the mount point of the idmapped template; the
+ * dir backend's layers are the VPS root's own (the image backend's get
+ * their owner when vsd attaches the image, see spawn.c). */
 static int own_layers(int dirfd, const vs_disk_backend_t *disk, unsigned long id_base,
                       vs_error_t *err)
 {
-        if (fchmod(dirfd, 0711) < 0)
+        if (fchmod(dirfd, 0700) < 0)
                 return vs_error_errno(err, "chmod VPS directory");
         /* where the idmapped template is attached, whatever the backend */
         if (mkdirat(dirfd, "lower", 0755) < 0 && errno != EEXIST)

@@ -239,6 +239,23 @@ test_privileged_vps_is_host_uid_0_in_its_own_user_namespace() {
                 != "$(stat -L -c %i /proc/self/ns/user)" ] || fail "the host's user namespace"
 }
 
+# A privileged VPS's root makes real setuid-root files in its upper layer;
+# no host user may reach them (vsd's VPS directory is root's alone).
+test_host_users_cannot_reach_a_privileged_vps_files() {
+        local file
+        file=$(vps_dir hgp)/upper/tmp/suid
+        vs exec hgp -- sh -c 'cp /bin/busybox /tmp/suid && chmod 4755 /tmp/suid'
+        expect_eq "0 4755" "$(stat -c '%u %a' "$file")" "a setuid-root file on the host"
+        # the test's root stands for /, which every user may traverse
+        trap 'chmod 0700 "$R"' EXIT
+        chmod 0711 "$R"
+        expect_rc 1 "a host user reaches it" -- setpriv --reuid=65534 --regid=65534 --clear-groups \
+                -- test -e "$file"
+        chmod 0700 "$R"
+        expect_eq 700 "$(stat -c %a "$R/var/lib/paene/vps")" "mode of the VPS directory"
+        rm -f "$file"
+}
+
 setup_once
 host_global_setup
 run_tests
