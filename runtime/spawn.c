@@ -197,14 +197,18 @@ static int fill_dev(int dev_fd, uid_t owner, vs_error_t *err)
                 if (own_entry(dev_fd, dev_nodes[i].name, dev_nodes[i].mode, owner, err) < 0)
                         return -1;
         }
-        for (size_t i = 0; i < NELEMS(dev_dirs); i++)
-                if (mkdirat(dev_fd, dev_dirs[i].name, dev_dirs[i].mode) < 0 ||
-                    own_entry(dev_fd, dev_dirs[i].name, dev_dirs[i].mode, owner, err) < 0)
+        for (size_t i = 0; i < NELEMS(dev_dirs); i++) {
+                if (mkdirat(dev_fd, dev_dirs[i].name, dev_dirs[i].mode) < 0)
                         return vs_error_errno(err, "mkdir /dev/%s", dev_dirs[i].name);
-        for (size_t i = 0; i < NELEMS(dev_links); i++)
-                if (symlinkat(dev_links[i][0], dev_fd, dev_links[i][1]) < 0 ||
-                    own_entry(dev_fd, dev_links[i][1], 0, owner, err) < 0)
+                if (own_entry(dev_fd, dev_dirs[i].name, dev_dirs[i].mode, owner, err) < 0)
+                        return -1;
+        }
+        for (size_t i = 0; i < NELEMS(dev_links); i++) {
+                if (symlinkat(dev_links[i][0], dev_fd, dev_links[i][1]) < 0)
                         return vs_error_errno(err, "link /dev/%s", dev_links[i][1]);
+                if (own_entry(dev_fd, dev_links[i][1], 0, owner, err) < 0)
+                        return -1;
+        }
         return 0;
 }
 
