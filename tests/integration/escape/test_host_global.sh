@@ -206,26 +206,34 @@ test_physical_memory_maps_are_masked() {
 # vsd wrote there are vsd's to change, not the VPS's root's, which owns
 # host-root files through a privileged VPS's identity map. What it creates
 # below is its own.
+CG_MOUNT_V1='mkdir -p /tmp/cg/memory /tmp/cg/pids &&
+        mount -t cgroup -o memory none /tmp/cg/memory && mount -t cgroup -o pids none /tmp/cg/pids'
+CG_FILES_V1="memory/memory.limit_in_bytes memory/memory.memsw.limit_in_bytes pids/pids.max"
+CG_MOUNT_V2='mkdir -p /tmp/cg/memory /tmp/cg/pids && mount -t cgroup2 none /tmp/cg/memory &&
+        mount --bind /tmp/cg/memory /tmp/cg/pids'
+CG_FILES_V2="memory/memory.max memory/memory.swap.max pids/pids.max memory/cpu.max"
+
 test_own_cgroup_limits_cannot_be_raised_from_inside() {
-        local v file
+        local v file mode=V1 pids_dir mount_var files_var
+        [ "$(stat -f -c %T /sys/fs/cgroup)" != cgroup2fs ] || mode=V2
+        mount_var=CG_MOUNT_$mode
+        files_var=CG_FILES_$mode
         for v in $VPS_KINDS; do
-                vs exec "$v" -- sh -c 'mkdir -p /tmp/cg-memory /tmp/cg-pids &&
-                        mount -t cgroup -o memory none /tmp/cg-memory &&
-                        mount -t cgroup -o pids none /tmp/cg-pids'
-                for file in cg-memory/memory.limit_in_bytes cg-memory/memory.memsw.limit_in_bytes \
-                        cg-pids/pids.max; do
-                        vs exec "$v" -- test -e "/tmp/$file" || continue
-                        attempt_refused "$v" EACCES write "/tmp/$file"
+                vs exec "$v" -- sh -c "${!mount_var}"
+                for file in ${!files_var}; do
+                        vs exec "$v" -- test -e "/tmp/cg/$file" || continue
+                        attempt_refused "$v" EACCES write "/tmp/cg/$file"
                 done
-                vs exec "$v" -- umount /tmp/cg-memory /tmp/cg-pids
+                vs exec "$v" -- umount /tmp/cg/memory /tmp/cg/pids
         done
         # a privileged VPS's root owns what it makes below its own cgroup
-        vs exec hgp -- sh -c 'mkdir -p /tmp/cg-pids && mount -t cgroup -o pids none /tmp/cg-pids &&
-                mkdir /tmp/cg-pids/sub && echo 10 > /tmp/cg-pids/sub/pids.max &&
-                rmdir /tmp/cg-pids/sub && umount /tmp/cg-pids' || fail "a cgroup of its own below"
+        vs exec hgp -- sh -c "${!mount_var} && mkdir /tmp/cg/pids/sub &&
+                rmdir /tmp/cg/pids/sub && umount /tmp/cg/memory /tmp/cg/pids" ||
+                fail "a cgroup of its own below"
         # vsd itself still changes them
         vs set hgp --numproc 500 --no-save
-        expect_eq 500 "$(cat "$(cgroup_dirs | grep pids)/default/hgp/pids.max")" "vsd's write"
+        pids_dir=$(cgroup_dirs | grep '/pids/' || cgroup_dirs | head -1)
+        expect_eq 500 "$(cat "$pids_dir/default/hgp/pids.max")" "vsd's write"
 }
 
 test_privileged_vps_is_host_uid_0_in_its_own_user_namespace() {
