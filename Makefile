@@ -28,7 +28,8 @@ LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 LDFLAGS += $(SANFLAGS)
 
 LIB_SRCS = runtime/error.c runtime/parse.c runtime/fsutil.c runtime/kvfile.c \
-	runtime/protocol.c runtime/request.c runtime/fdpass.c runtime/log.c runtime/spawn.c runtime/security.c \
+	runtime/protocol.c runtime/request.c runtime/fdpass.c runtime/log.c runtime/procid.c \
+	runtime/spawn.c runtime/security.c \
 	cow-fs/template.c cow-fs/rootfs.c cow-fs/diskquota.c cow-fs/image.c cow-fs/clone.c \
 	cow-fs/unify.c scheduler-limits/cgroup.c scheduler-limits/limits.c scheduler-limits/stats.c \
 	scheduler-limits/admission.c netns/loopback.c netns/addr.c netns/addr6.c netns/link.c \

@@ -272,9 +272,12 @@ int vs_security_apply(const vs_caps_t *caps, vs_error_t *err)
 static const char *const readonly_paths[] = {
         "proc/sys", "proc/sysrq-trigger", "proc/irq", "proc/bus", "proc/fs",
 };
+/* the kpage files map the host's physical memory (root may read them: a
+ * privileged VPS's root is host uid 0 for DAC) */
 static const char *const masked_files[] = {
         "proc/kcore",       "proc/kmsg",          "proc/keys",      "proc/timer_list",
-        "proc/sched_debug", "proc/latency_stats", "proc/config.gz",
+        "proc/sched_debug", "proc/latency_stats", "proc/config.gz", "proc/kpageflags",
+        "proc/kpagecount",  "proc/kpagecgroup",
 };
 static const char *const masked_dirs[] = {
         "proc/acpi", "proc/scsi", "sys/firmware", "sys/kernel/debug", "sys/kernel/security",
@@ -290,6 +293,20 @@ static int bind_readonly(const char *path, vs_error_t *err)
         return 0;
 }
 
+/* A masked file becomes the VPS's own /dev/null (never the host's: a VPS
+ * could chmod that through it), bound read-only: reads give nothing,
+ * chmod and chown fail with EROFS. */
+static int mask_file(const char *rootfs, const char *path, vs_error_t *err)
+{
+        cleanup_free char *null = vs_strdupf("%s/dev/null", rootfs);
+
+        if (mount(null, path, NULL, MS_BIND, NULL) < 0 ||
+            mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC,
+                  NULL) < 0)
+                return vs_error_errno(err, "mask %s", path);
+        return 0;
+}
+
 static int mask_one(const char *rootfs, const char *rel, int is_dir, vs_error_t *err)
 {
         cleanup_free char *path = vs_strdupf("%s/%s", rootfs, rel);
@@ -302,9 +319,7 @@ static int mask_one(const char *rootfs, const char *rel, int is_dir, vs_error_t 
                              "size=0,mode=0555") < 0
                                ? vs_error_errno(err, "mask /%s", rel)
                                : 0;
-        if (mount("/dev/null", path, NULL, MS_BIND, NULL) < 0)
-                return vs_error_errno(err, "mask /%s", rel);
-        return 0;
+        return mask_file(rootfs, path, err) < 0 ? vs_error_wrap(err, "mask /%s", rel) : 0;
 }
 
 int vs_security_mask_paths(const char *rootfs, vs_error_t *err)

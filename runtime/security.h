@@ -29,7 +29,9 @@ int vs_caps_parse(const char *text, vs_caps_t *caps, vs_error_t *err);
 char *vs_caps_format(const vs_caps_t *caps);
 
 /* Masks and makes read-only the kernel interfaces below `rootfs`'s /proc and
- * /sys. Called in the child after /proc and /sys are mounted there. */
+ * /sys (a masked file becomes the VPS's own /dev/null, read-only). Called
+ * with the host's privileges after /proc, /sys and /dev are mounted there:
+ * the VPS gets these mounts locked. */
 int vs_security_mask_paths(const char *rootfs, vs_error_t *err);
 
 /* Called in the child last before exec: drops every capability outside

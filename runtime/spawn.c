@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -30,8 +31,10 @@ extern char **environ;
 #include "vs/fsutil.h"
 #include "vs/netns.h"
 
-#define VPS_NAMESPACES \
-        (CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP)
+/* the init's: its mount namespace comes later, see init_child */
+#define INIT_NAMESPACES                                                              \
+        (CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | \
+         CLONE_NEWCGROUP)
 #define JOIN_NAMESPACES (CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP)
 
 static const char *const default_env[] = {
@@ -40,11 +43,12 @@ static const char *const default_env[] = {
 
 /* ---- child -> parent reports ---- */
 
-enum report_type { REPORT_ERROR = 1, REPORT_FD = 2 };
+enum report_type { REPORT_ERROR = 1, REPORT_FD = 2, REPORT_PID = 3, REPORT_READY = 4 };
 
 struct report {
         int type;
         int errnum;
+        pid_t pid; /* REPORT_PID: the new init's */
         char msg[1000];
 };
 
@@ -62,30 +66,6 @@ static int report_fd(int sock, int fd, vs_error_t *err)
 
         if (vs_send_fds(sock, &r, sizeof(r), &fd, 1) < 0)
                 return vs_error_errno(err, "send pty to vsd");
-        return 0;
-}
-
-/* The parent's "go" to a new child: fds[0] is the VPS's directory, fds[1]
- * the idmapped template when the VPS has a user namespace (only the parent,
- * root on the host, can make it), else the directory again. */
-static int send_go(int sock, const int fds[2], vs_error_t *err)
-{
-        if (vs_send_fds(sock, "g", 1, fds, 2) < 0)
-                return vs_error_errno(err, "start the child");
-        return 0;
-}
-
-static int wait_go(int sock, int fds[2], vs_error_t *err)
-{
-        int got[VS_FDPASS_MAX], nfds = 0;
-        char go;
-
-        if (vs_recv_fds(sock, &go, 1, got, &nfds, NULL) != 1 || nfds != 2) {
-                for (int i = 0; i < nfds; i++)
-                        close(got[i]);
-                return vs_error_set(err, EPROTO, "wait for vsd: no go");
-        }
-        memcpy(fds, got, 2 * sizeof(int));
         return 0;
 }
 
@@ -117,15 +97,27 @@ static int read_reports(int sock, int *fd_out, vs_error_t *err)
 
 /* ---- clone ---- */
 
+/* With CLONE_PARENT the child is its caller's sibling, and the kernel
+ * gives it the caller's exit signal. */
 static pid_t clone3_pidfd(uint64_t flags, int *pidfd)
 {
         struct clone_args args = {
                 .flags = flags | CLONE_PIDFD,
                 .pidfd = (uint64_t)(uintptr_t)pidfd,
-                .exit_signal = SIGCHLD,
+                .exit_signal = (flags & CLONE_PARENT) ? 0 : SIGCHLD,
         };
 
         return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+}
+
+/* Kills a child that failed before exec and, when it is the caller's,
+ * waits for it, so that it leaves no zombie. */
+static void reap_failed(int pidfd)
+{
+        siginfo_t info;
+
+        syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+        waitid((idtype_t)P_PIDFD, (id_t)pidfd, &info, WEXITED);
 }
 
 /* vsd blocks its signals for its signalfd and ignores SIGPIPE; an exec'd
@@ -150,93 +142,190 @@ static int become_root(vs_error_t *err)
         return 0;
 }
 
-/* ---- the init's root ---- */
+/* ---- the VPS's /dev ----
+ * Nodes of its own, made on a tmpfs of the host's (a VPS's root may make
+ * none: mknod needs a capability of the host's user namespace), owned by
+ * the VPS's root: a chmod, chown, rm or rename in a VPS's /dev changes its
+ * own inodes, never the host's. */
 
-static int bind_host_node(const char *rootfs, const char *name, vs_error_t *err)
+static const struct {
+        const char *name;
+        unsigned major, minor;
+        mode_t mode;
+} dev_nodes[] = {
+        { "null", 1, 3, 0666 },
+        { "zero", 1, 5, 0666 },
+        { "full", 1, 7, 0666 },
+        { "random", 1, 8, 0666 },
+        { "urandom", 1, 9, 0666 },
+        { "tty", 5, 0, 0666 },
+        /* the VPS's console output is its init's stdout and stderr: this
+         * one discards */
+        { "console", 1, 3, 0600 },
+};
+
+static const struct {
+        const char *name;
+        mode_t mode;
+} dev_dirs[] = { { "pts", 0755 }, { "shm", 01777 }, { "mqueue", 0755 } };
+
+static const char *const dev_links[][2] = {
+        { "pts/ptmx", "ptmx" },          { "/proc/self/fd", "fd" },
+        { "/proc/self/fd/0", "stdin" },  { "/proc/self/fd/1", "stdout" },
+        { "/proc/self/fd/2", "stderr" },
+};
+
+#define NELEMS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* One entry of /dev, owned by the VPS's root; its mode is set after the
+ * fact, whatever the umask. */
+static int own_entry(int dev_fd, const char *name, mode_t mode, uid_t owner, vs_error_t *err)
 {
-        cleanup_free char *target = vs_strdupf("%s/dev/%s", rootfs, name);
-        cleanup_free char *source = vs_strdupf("/dev/%s", name);
-        cleanup_close int fd = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-
-        if (fd < 0)
-                return vs_error_errno(err, "create /dev/%s", name);
-        if (mount(source, target, NULL, MS_BIND, NULL) < 0)
-                return vs_error_errno(err, "bind /dev/%s", name);
+        if (fchownat(dev_fd, name, owner, owner, AT_SYMLINK_NOFOLLOW) < 0 ||
+            (mode && fchmodat(dev_fd, name, mode, 0) < 0))
+                return vs_error_errno(err, "own /dev/%s", name);
         return 0;
 }
 
-static int bind_node_as(const char *rootfs, const char *source, const char *name, vs_error_t *err)
+static int fill_dev(int dev_fd, uid_t owner, vs_error_t *err)
 {
-        cleanup_free char *target = vs_strdupf("%s/dev/%s", rootfs, name);
-        cleanup_close int fd = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        for (size_t i = 0; i < NELEMS(dev_nodes); i++) {
+                dev_t rdev = makedev(dev_nodes[i].major, dev_nodes[i].minor);
 
-        if (fd < 0)
-                return vs_error_errno(err, "create /dev/%s", name);
-        if (mount(source, target, NULL, MS_BIND, NULL) < 0)
-                return vs_error_errno(err, "bind /dev/%s", name);
-        return 0;
-}
-
-static int mount_at(const char *rootfs, const char *dir, const char *fstype, unsigned long flags,
-                    const char *options, mode_t mode, vs_error_t *err)
-{
-        cleanup_free char *target = vs_strdupf("%s/%s", rootfs, dir);
-
-        if (mkdir(target, mode) < 0 && errno != EEXIST)
-                return vs_error_errno(err, "mkdir /%s", dir);
-        if (mount(fstype, target, fstype, flags, options) < 0)
-                return vs_error_errno(err, "mount %s on /%s", fstype, dir);
-        return 0;
-}
-
-static int dev_symlinks(const char *rootfs, vs_error_t *err)
-{
-        static const char *const links[][2] = {
-                { "pts/ptmx", "ptmx" },          { "/proc/self/fd", "fd" },
-                { "/proc/self/fd/0", "stdin" },  { "/proc/self/fd/1", "stdout" },
-                { "/proc/self/fd/2", "stderr" },
-        };
-
-        for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
-                cleanup_free char *path = vs_strdupf("%s/dev/%s", rootfs, links[i][1]);
-
-                if (symlink(links[i][0], path) < 0)
-                        return vs_error_errno(err, "link /dev/%s", links[i][1]);
+                if (mknodat(dev_fd, dev_nodes[i].name, S_IFCHR | dev_nodes[i].mode, rdev) < 0)
+                        return vs_error_errno(err, "mknod /dev/%s", dev_nodes[i].name);
+                if (own_entry(dev_fd, dev_nodes[i].name, dev_nodes[i].mode, owner, err) < 0)
+                        return -1;
+        }
+        for (size_t i = 0; i < NELEMS(dev_dirs); i++) {
+                if (mkdirat(dev_fd, dev_dirs[i].name, dev_dirs[i].mode) < 0)
+                        return vs_error_errno(err, "mkdir /dev/%s", dev_dirs[i].name);
+                if (own_entry(dev_fd, dev_dirs[i].name, dev_dirs[i].mode, owner, err) < 0)
+                        return -1;
+        }
+        for (size_t i = 0; i < NELEMS(dev_links); i++) {
+                if (symlinkat(dev_links[i][0], dev_fd, dev_links[i][1]) < 0)
+                        return vs_error_errno(err, "link /dev/%s", dev_links[i][1]);
+                if (own_entry(dev_fd, dev_links[i][1], 0, owner, err) < 0)
+                        return -1;
         }
         return 0;
 }
 
-/* A minimal /dev: device nodes are bind mounts of the host's (mknod is a
- * privilege a VPS's root does not have), and a devpts of its own. The VPS's
- * console output is its init's stdout and stderr; /dev/console discards. */
-static int setup_dev(const char *rootfs, vs_error_t *err)
+static int make_dev(const char *rootfs, uid_t owner, vs_error_t *err)
 {
-        static const char *const nodes[] = { "null", "zero", "full", "random", "urandom", "tty" };
-        const unsigned long nosuid = MS_NOSUID | MS_NOEXEC;
+        cleanup_free char *target = vs_strdupf("%s/dev", rootfs);
+        cleanup_free char *options =
+                vs_strdupf("mode=755,size=64k,uid=%u,gid=%u", (unsigned)owner, (unsigned)owner);
+        cleanup_close int dev_fd = -1;
 
-        if (mount_at(rootfs, "dev", "tmpfs", nosuid, "mode=755,size=64k", 0755, err) < 0)
-                return -1;
-        for (size_t i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++)
-                if (bind_host_node(rootfs, nodes[i], err) < 0)
-                        return -1;
-        if (bind_node_as(rootfs, "/dev/null", "console", err) < 0 ||
-            mount_at(rootfs, "dev/pts", "devpts", nosuid,
-                     "newinstance,ptmxmode=0666,mode=0620,gid=5", 0755, err) < 0 ||
-            mount_at(rootfs, "dev/shm", "tmpfs", nosuid | MS_NODEV, "mode=1777", 01777, err) < 0 ||
-            mount_at(rootfs, "dev/mqueue", "mqueue", nosuid | MS_NODEV, NULL, 0755, err) < 0)
-                return -1;
-        return dev_symlinks(rootfs, err);
+        if (mkdir(target, 0755) < 0 && errno != EEXIST)
+                return vs_error_errno(err, "mkdir /dev");
+        if (mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NOEXEC, options) < 0)
+                return vs_error_errno(err, "mount tmpfs on /dev");
+        dev_fd = open(target, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (dev_fd < 0)
+                return vs_error_errno(err, "open /dev");
+        return fill_dev(dev_fd, owner, err);
 }
 
-static int setup_kernel_fs(const char *rootfs, vs_error_t *err)
+/* The file systems the init mounts itself, in its own namespaces: a devpts
+ * of its own (its ptmx must open: not nodev), its /dev/shm and its ipc
+ * namespace's mqueue. */
+static const struct {
+        const char *dir, *fstype;
+        unsigned long flags;
+        const char *options;
+} own_mounts[] = {
+        { "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+          "newinstance,ptmxmode=0666,mode=0620,gid=5" },
+        { "/dev/shm", "tmpfs", MS_NOSUID | MS_NOEXEC | MS_NODEV, "mode=1777" },
+        { "/dev/mqueue", "mqueue", MS_NOSUID | MS_NOEXEC | MS_NODEV, NULL },
+};
+
+static int mount_dev_own(vs_error_t *err)
+{
+        for (size_t i = 0; i < NELEMS(own_mounts); i++)
+                if (mount(own_mounts[i].fstype, own_mounts[i].dir, own_mounts[i].fstype,
+                          own_mounts[i].flags, own_mounts[i].options) < 0)
+                        return vs_error_errno(err, "mount %s on %s", own_mounts[i].fstype,
+                                              own_mounts[i].dir);
+        return 0;
+}
+
+/* ---- /proc and /sys ---- */
+
+static int mount_at(const char *rootfs, const char *dir, const char *fstype, unsigned long flags,
+                    vs_error_t *err)
+{
+        cleanup_free char *target = vs_strdupf("%s/%s", rootfs, dir);
+
+        if (mkdir(target, 0555) < 0 && errno != EEXIST)
+                return vs_error_errno(err, "mkdir /%s", dir);
+        if (mount(fstype, target, fstype, flags, NULL) < 0)
+                return vs_error_errno(err, "mount %s on /%s", fstype, dir);
+        return 0;
+}
+
+static int mount_kernel_fs(const char *rootfs, vs_error_t *err)
 {
         const unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
 
-        if (mount_at(rootfs, "proc", "proc", flags, NULL, 0555, err) < 0 ||
-            mount_at(rootfs, "sys", "sysfs", flags | MS_RDONLY, NULL, 0555, err) < 0)
+        if (mount_at(rootfs, "proc", "proc", flags, err) < 0 ||
+            mount_at(rootfs, "sys", "sysfs", flags | MS_RDONLY, err) < 0)
                 return -1;
         return vs_security_mask_paths(rootfs, err);
 }
+
+/* Runs fn in a child and waits for it, with its error back through a pipe:
+ * for what must happen in another process's namespaces. */
+static int in_child(int (*fn)(const struct vs_init_spec *spec, vs_error_t *err),
+                    const struct vs_init_spec *spec, vs_error_t *err)
+{
+        int pipefd[2], status;
+        pid_t helper;
+        ssize_t n;
+
+        if (pipe2(pipefd, O_CLOEXEC) < 0)
+                return vs_error_errno(err, "pipe");
+        helper = fork();
+        if (helper == 0) {
+                vs_error_t child_err = { 0 };
+
+                close(pipefd[0]);
+                if (fn(spec, &child_err) < 0)
+                        (void)!write(pipefd[1], &child_err, sizeof(child_err));
+                _exit(0);
+        }
+        close(pipefd[1]);
+        if (helper < 0) {
+                close(pipefd[0]);
+                return vs_error_errno(err, "fork");
+        }
+        n = read(pipefd[0], err, sizeof(*err));
+        close(pipefd[0]);
+        if (waitpid(helper, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return vs_error_set(err, EIO, "a helper of vsd's died");
+        return n == (ssize_t)sizeof(*err) ? -1 : 0;
+}
+
+static int kernel_fs_in_vps(const struct vs_init_spec *spec, vs_error_t *err)
+{
+        return mount_kernel_fs(spec->rootfs, err);
+}
+
+/* A /proc of the VPS's pid namespace and a /sys of its network namespace,
+ * mounted by a helper that is in both (pid namespace: only a child of the
+ * caller is) but keeps the host's privileges and mount namespace: the
+ * masks and read-only binds over them become locked for the VPS. */
+static int mount_kernel_fs_for(const struct vs_init_spec *spec, int init_pidfd, vs_error_t *err)
+{
+        if (setns(init_pidfd, CLONE_NEWPID | CLONE_NEWNET) < 0)
+                return vs_error_errno(err, "join the VPS's pid and network namespaces");
+        return in_child(kernel_fs_in_vps, spec, err);
+}
+
+/* ---- the init ---- */
 
 static int enter_root(const char *rootfs, vs_error_t *err)
 {
@@ -297,48 +386,41 @@ static int set_nofile(unsigned long nofile, vs_error_t *err)
         return 0;
 }
 
-/* Attaches the idmapped template (from vsd) where the overlay expects its
- * lower layer; a privileged VPS uses the template directly. */
-static const char *attach_lower(const struct vs_init_spec *spec, int tree_fd, vs_error_t *err)
+static int wait_go(int sock, vs_error_t *err)
 {
-        if (!spec->idmap.enabled)
-                return spec->lower;
-        if (move_mount(tree_fd, "", AT_FDCWD, spec->stage, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
-                vs_error_errno(err, "attach the idmapped template");
-                return NULL;
-        }
-        close(tree_fd);
-        return spec->stage;
+        char go;
+
+        if (recv(sock, &go, 1, 0) != 1)
+                return vs_error_set(err, EPROTO, "wait for vsd: no go");
+        return 0;
 }
 
-static int init_child(const struct vs_init_spec *spec, int sock, vs_error_t *err)
+/* The init, in its new user, pid, uts, ipc, net and cgroup namespaces but
+ * still in the builder's mount namespace, whose root the builder turns into
+ * the VPS's. At the go it copies that namespace: the kernel locks every
+ * mount of the copy, made with the host's privileges, against a VPS's root
+ * (no unmount of a mask, no read-write remount of a read-only mount). */
+static int init_child(const struct vs_init_spec *spec, int go_sock, vs_error_t *err)
 {
-        const char *lower;
-        int fds[2] = { -1, -1 }; /* the VPS's directory, the idmapped template */
-
-        if (wait_go(sock, fds, err) < 0)
+        if (wait_go(go_sock, err) < 0)
                 return -1;
-        if (spec->idmap.enabled && become_root(err) < 0)
+        close(go_sock);
+        if (unshare(CLONE_NEWNS) < 0)
+                return vs_error_errno(err, "mount namespace of the VPS");
+        if (become_root(err) < 0)
                 return -1;
         reset_signals();
         if (set_nofile(spec->nofile, err) < 0)
                 return -1;
         if (setsid() < 0)
                 return vs_error_errno(err, "setsid");
-        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-                return vs_error_errno(err, "make mounts private");
-        if (fchdir(fds[0]) < 0)
-                return vs_error_errno(err, "enter the VPS's directory");
-        close(fds[0]);
-        lower = attach_lower(spec, fds[1], err);
-        if (!lower || vs_rootfs_mount(lower, spec->upper, spec->work, spec->rootfs, err) < 0)
-                return vs_error_wrap(err, "mount rootfs");
-        if (setup_dev(spec->rootfs, err) < 0 || setup_kernel_fs(spec->rootfs, err) < 0)
+        if (chdir("/") < 0)
+                return vs_error_errno(err, "chdir /");
+        if (mount_dev_own(err) < 0)
                 return -1;
         if (sethostname(spec->hostname, strlen(spec->hostname)) < 0)
                 return vs_error_errno(err, "set hostname");
-        if (vs_net_loopback_up(err) < 0 || enter_root(spec->rootfs, err) < 0 ||
-            setup_stdio(spec->console_fd, err) < 0)
+        if (vs_net_loopback_up(err) < 0 || setup_stdio(spec->console_fd, err) < 0)
                 return -1;
         /* Every fd of vsd's closes at exec; the report socket stays usable
          * until then to carry an exec failure. */
@@ -349,8 +431,10 @@ static int init_child(const struct vs_init_spec *spec, int sock, vs_error_t *err
         return exec_init(spec, err);
 }
 
-/* ---- the parent's side of a new VPS ---- */
+/* ---- the builder: a helper of vsd's, with its privileges ---- */
 
+/* "0 BASE COUNT": the VPS's ids are host ids [base, base + count); a
+ * privileged VPS's map is the identity (base 0). */
 static int write_map(pid_t pid, const char *file, const struct vs_idmap *map, vs_error_t *err)
 {
         char path[64], line[64];
@@ -390,161 +474,229 @@ static int idmapped_template(const char *lower, pid_t pid, vs_error_t *err)
         return steal_fd(tree_fd);
 }
 
-/* The VPS's directory as the child's mount namespace sees it: opened
- * through the child's root, so that paths below it resolve to the child's
- * mounts, by vsd, who may walk every directory above it. */
-static int open_in_child(pid_t pid, const char *dir, vs_error_t *err)
+/* The overlay's lower layer: the template, shifted to the VPS's ids where
+ * it has a range of its own (attached at the stage), else as it is. */
+static const char *attach_lower(const struct vs_init_spec *spec, pid_t pid, vs_error_t *err)
 {
-        cleanup_free char *path = vs_strdupf("/proc/%d/root%s", (int)pid, dir);
-        int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        cleanup_close int tree_fd = -1;
 
-        if (fd < 0)
-                return vs_error_errno(err, "open %s in the VPS's mount namespace", dir);
-        return fd;
+        if (!spec->idmap.base)
+                return spec->lower;
+        tree_fd = idmapped_template(spec->lower, pid, err);
+        if (tree_fd < 0)
+                return NULL;
+        if (move_mount(tree_fd, "", AT_FDCWD, spec->stage, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+                vs_error_errno(err, "attach the idmapped template");
+                return NULL;
+        }
+        return spec->stage;
 }
 
-/* In a fork of vsd that joined the child's mount namespace: the disk
- * backend mounts the VPS's storage there (a file system the VPS's own root
- * could not mount), and its layers become the VPS root's. */
-static int attach_disk_in(const struct vs_init_spec *spec, pid_t pid, vs_error_t *err)
+/* The disk backend's storage, mounted here (a file system the VPS's own
+ * root could not mount); its layers become the VPS root's. */
+static int attach_disk(const struct vs_init_spec *spec, vs_error_t *err)
 {
-        cleanup_free char *ns_path = vs_strdupf("/proc/%d/ns/mnt", (int)pid);
-        cleanup_free char *upper = vs_strdupf("%s/%s", spec->dir, spec->upper);
-        cleanup_free char *work = vs_strdupf("%s/%s", spec->dir, spec->work);
-        cleanup_close int ns_fd = open(ns_path, O_RDONLY | O_CLOEXEC);
         uid_t owner = (uid_t)spec->idmap.base;
 
-        if (ns_fd < 0 || setns(ns_fd, CLONE_NEWNS) < 0)
-                return vs_error_errno(err, "join the VPS's mount namespace");
-        /* the namespace's mounts were copies of the host's: nothing mounted
-         * here may propagate back */
-        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-                return vs_error_errno(err, "make mounts private");
+        if (!spec->disk_attach)
+                return 0;
         if (spec->disk_attach(spec->dir, err) < 0)
-                return -1;
-        if (spec->idmap.enabled &&
-            (chown(upper, owner, owner) < 0 || chown(work, owner, owner) < 0))
+                return vs_error_wrap(err, "attach disk");
+        if (owner && (chown(spec->upper, owner, owner) < 0 || chown(spec->work, owner, owner) < 0))
                 return vs_error_errno(err, "chown the VPS's layers");
         return 0;
 }
 
-static int attach_disk(const struct vs_init_spec *spec, pid_t pid, vs_error_t *err)
+/* The VPS's root, assembled in the builder's mount namespace with the
+ * host's privileges: overlay, /dev, /proc, /sys and the masks. Then the
+ * namespace's root becomes it, the init's with it. */
+static int assemble_root(const struct vs_init_spec *spec, pid_t pid, int pidfd, vs_error_t *err)
 {
-        int pipefd[2], status;
-        pid_t helper;
-        ssize_t n;
+        const char *lower = attach_lower(spec, pid, err);
 
-        if (!spec->disk_attach)
-                return 0;
-        if (pipe2(pipefd, O_CLOEXEC) < 0)
-                return vs_error_errno(err, "pipe");
-        helper = fork();
-        if (helper == 0) {
-                vs_error_t child_err = { 0 };
+        if (!lower || vs_rootfs_mount(lower, spec->upper, spec->work, spec->rootfs, err) < 0)
+                return vs_error_wrap(err, "mount rootfs");
+        if (make_dev(spec->rootfs, (uid_t)spec->idmap.base, err) < 0 ||
+            mount_kernel_fs_for(spec, pidfd, err) < 0)
+                return -1;
+        return enter_root(spec->rootfs, err);
+}
 
-                close(pipefd[0]);
-                if (attach_disk_in(spec, pid, &child_err) < 0)
-                        (void)!write(pipefd[1], &child_err, sizeof(child_err));
-                _exit(0);
-        }
-        close(pipefd[1]);
-        if (helper < 0) {
-                close(pipefd[0]);
-                return vs_error_errno(err, "fork");
-        }
-        n = read(pipefd[0], err, sizeof(*err));
-        close(pipefd[0]);
-        if (waitpid(helper, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                return vs_error_set(err, EIO, "attach disk: the helper died");
-        if (n == (ssize_t)sizeof(*err))
-                return vs_error_wrap(err, "attach disk");
+/* REPORT_PID: the init exists (vsd is its parent, and must know it to reap
+ * it whatever happens next); REPORT_READY: its disk is attached. */
+static int report(int sock, enum report_type type, pid_t pid, vs_error_t *err)
+{
+        struct report r = { .type = (int)type, .pid = pid };
+
+        if (send(sock, &r, sizeof(r), MSG_NOSIGNAL) != (ssize_t)sizeof(r))
+                return vs_error_errno(err, "report to vsd");
         return 0;
 }
 
-static int prepare_child(const struct vs_init_spec *spec, pid_t pid, int sock, vs_error_t *err)
+/* vsd's answer: the network (and the /etc files in the upper layer) is in
+ * place. */
+static int wait_network(int sock, vs_error_t *err)
 {
-        cleanup_close int dir_fd = open_in_child(pid, spec->dir, err);
-        cleanup_close int tree_fd = -1;
+        char done;
 
-        if (dir_fd < 0 || attach_disk(spec, pid, err) < 0)
+        if (recv(sock, &done, 1, 0) != 1)
+                return vs_error_set(err, EPROTO, "vsd gave up on the start");
+        return 0;
+}
+
+/* Clones the init (a child of vsd's, not of the builder) into the VPS's
+ * cgroups and namespaces but the mount namespace, which it shares with the
+ * builder until its go. vsd learns its pid at once: it reaps it, whatever
+ * fails next. */
+static pid_t clone_init(const struct vs_init_spec *spec, vs_cgroup_t *cg, int sock, int *go_sock,
+                        int *pidfd, vs_error_t *err)
+{
+        int go[2];
+        pid_t pid;
+
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, go) < 0)
+                return vs_error_errno(err, "socketpair");
+        if (vs_cgroup_enter(cg, err) < 0) {
+                close(go[0]);
+                close(go[1]);
                 return -1;
-        if (spec->idmap.enabled) {
-                if (write_map(pid, "uid_map", &spec->idmap, err) < 0 ||
-                    write_map(pid, "gid_map", &spec->idmap, err) < 0)
-                        return vs_error_wrap(err, "id map");
-                tree_fd = idmapped_template(spec->lower, pid, err);
-                if (tree_fd < 0)
-                        return -1;
         }
-        if (spec->net_setup && spec->net_setup(spec->net_arg, pid, err) < 0)
+        pid = clone3_pidfd(CLONE_PARENT | INIT_NAMESPACES, pidfd);
+        if (pid == 0) {
+                vs_error_t child_err = { 0 };
+
+                close(go[0]);
+                init_child(spec, go[1], &child_err);
+                report_error(sock, &child_err);
+                _exit(127);
+        }
+        close(go[1]);
+        if (pid < 0) {
+                vs_error_errno(err, "clone the init");
+                close(go[0]);
                 return -1;
-        /* without a template to pass, the directory goes twice: the child
-         * knows from its spec whether the second fd is a template */
-        return send_go(sock, (int[2]){ dir_fd, tree_fd >= 0 ? tree_fd : dir_fd }, err);
+        }
+        *go_sock = go[0];
+        /* the builder's helpers are no processes of the VPS's */
+        if (report(sock, REPORT_PID, pid, err) < 0 ||
+            vs_cgroup_leave(vs_cgroup_tree_of(cg), err) < 0)
+                return -1;
+        return pid;
 }
 
-/* Waits for a child that failed before exec, so that it leaves no zombie. */
-static void reap_failed(int pidfd)
+static int build_vps(const struct vs_init_spec *spec, vs_cgroup_t *cg, int sock, vs_error_t *err)
 {
-        siginfo_t info;
+        cleanup_close int go_sock = -1;
+        cleanup_close int pidfd = -1;
+        pid_t pid;
 
-        syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-        waitid((idtype_t)P_PIDFD, (id_t)pidfd, &info, WEXITED);
+        /* nothing mounted here reaches the host */
+        if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+                return vs_error_errno(err, "mount namespace for the VPS's root");
+        if (chdir(spec->dir) < 0)
+                return vs_error_errno(err, "enter the VPS's directory");
+        pid = clone_init(spec, cg, sock, &go_sock, &pidfd, err);
+        if (pid < 0)
+                return -1;
+        if (write_map(pid, "uid_map", &spec->idmap, err) < 0 ||
+            write_map(pid, "gid_map", &spec->idmap, err) < 0)
+                return vs_error_wrap(err, "id map");
+        /* vsd writes the /etc files into the upper layer, through the
+         * init's root: the disk is attached first */
+        if (attach_disk(spec, err) < 0 || report(sock, REPORT_READY, 0, err) < 0 ||
+            wait_network(sock, err) < 0 || assemble_root(spec, pid, pidfd, err) < 0)
+                return -1;
+        if (send(go_sock, "g", 1, MSG_NOSIGNAL) != 1)
+                return vs_error_errno(err, "start the init");
+        return 0;
 }
 
-/* Clones between entering and leaving the VPS's cgroups; the child is born
- * there. */
-static pid_t clone_in_cgroup(vs_cgroup_t *cg, uint64_t flags, int *pidfd, vs_error_t *err)
+/* ---- vsd's side of a new VPS ---- */
+
+/* The builder's next report, which must be of this type (else its error). */
+static int read_report(int sock, enum report_type type, pid_t *pid, vs_error_t *err)
+{
+        struct report r;
+        ssize_t n = recv(sock, &r, sizeof(r), 0);
+
+        if (n == (ssize_t)sizeof(r) && r.type == (int)type) {
+                if (pid)
+                        *pid = r.pid;
+                return 0;
+        }
+        if (n == (ssize_t)sizeof(r) && r.type == REPORT_ERROR) {
+                r.msg[sizeof(r.msg) - 1] = '\0';
+                return vs_error_set(err, r.errnum, "%s", r.msg);
+        }
+        return vs_error_set(err, EPROTO, "the VPS's builder ended half way");
+}
+
+/* The builder's and the init's part seen from vsd: the init's pid, then
+ * the network, then reports until both are done (the builder exited, the
+ * init exec'd). */
+static pid_t follow_builder(const struct vs_init_spec *spec, int sock, int *pidfd, vs_error_t *err)
 {
         pid_t pid;
-        int saved;
 
-        if (vs_cgroup_enter(cg, err) < 0)
+        if (read_report(sock, REPORT_PID, &pid, err) < 0)
                 return -1;
-        pid = clone3_pidfd(flags, pidfd);
-        saved = errno;
-        if (pid == 0)
-                return 0;
-        if (vs_cgroup_leave(vs_cgroup_tree_of(cg), err) < 0) {
-                if (pid > 0)
-                        reap_failed(*pidfd);
+        /* the init is vsd's own child: its pid stays its until vsd reaps it */
+        *pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        if (*pidfd < 0)
+                return vs_error_errno(err, "pidfd of the init");
+        if (read_report(sock, REPORT_READY, NULL, err) < 0 ||
+            (spec->net_setup && spec->net_setup(spec->net_arg, pid, err) < 0) ||
+            send(sock, "n", 1, MSG_NOSIGNAL) != 1 || read_reports(sock, NULL, err) < 0)
                 return -1;
-        }
-        errno = saved;
-        if (pid < 0)
-                return vs_error_errno(err, "clone");
         return pid;
+}
+
+static int reap_builder(pid_t builder, vs_error_t *err)
+{
+        int status;
+
+        if (waitpid(builder, &status, 0) < 0)
+                return vs_error_errno(err, "wait for the VPS's builder");
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return vs_error_set(err, EIO, "the VPS's builder failed");
+        return 0;
 }
 
 pid_t vs_spawn_init(const struct vs_init_spec *spec, vs_cgroup_t *cg, int *pidfd, vs_error_t *err)
 {
-        int sock[2];
-        pid_t pid;
+        cleanup_close int sock = -1;
+        int pair[2];
+        pid_t builder, pid;
 
-        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) < 0)
+        *pidfd = -1;
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
                 return vs_error_errno(err, "socketpair");
-        pid = clone_in_cgroup(cg, VPS_NAMESPACES | (spec->idmap.enabled ? CLONE_NEWUSER : 0), pidfd,
-                              err);
-        if (pid == 0) {
+        builder = fork();
+        if (builder == 0) {
                 vs_error_t child_err = { 0 };
 
-                close(sock[0]);
-                init_child(spec, sock[1], &child_err);
-                report_error(sock[1], &child_err);
-                _exit(127);
+                close(pair[0]);
+                if (build_vps(spec, cg, pair[1], &child_err) < 0) {
+                        report_error(pair[1], &child_err);
+                        _exit(1);
+                }
+                _exit(0);
         }
-        close(sock[1]);
-        if (pid < 0) {
-                close(sock[0]);
+        close(pair[1]);
+        sock = pair[0];
+        if (builder < 0)
+                return vs_error_errno(err, "fork");
+        pid = follow_builder(spec, sock, pidfd, err);
+        /* the first error is the one to tell: the builder's exit only
+         * confirms it */
+        if (reap_builder(builder, pid < 0 ? NULL : err) < 0 || pid < 0) {
+                if (*pidfd >= 0) {
+                        reap_failed(*pidfd);
+                        close(*pidfd);
+                        *pidfd = -1;
+                }
                 return -1;
         }
-        if (prepare_child(spec, pid, sock[0], err) < 0 || read_reports(sock[0], NULL, err) < 0) {
-                close(sock[0]);
-                reap_failed(*pidfd);
-                close(*pidfd);
-                return -1;
-        }
-        close(sock[0]);
         return pid;
 }
 
@@ -610,6 +762,30 @@ static int exec_child(const struct vs_exec_spec *spec, int report_sock, vs_error
         environ = (char **)(spec->envp ? spec->envp : (char *const *)default_env);
         execvpe(spec->argv[0], spec->argv, environ);
         return vs_error_errno(err, "%s", spec->argv[0]);
+}
+
+/* Clones between entering and leaving the VPS's cgroups; the child is born
+ * there (and its cgroup namespace is rooted there). */
+static pid_t clone_in_cgroup(vs_cgroup_t *cg, uint64_t flags, int *pidfd, vs_error_t *err)
+{
+        pid_t pid;
+        int saved;
+
+        if (vs_cgroup_enter(cg, err) < 0)
+                return -1;
+        pid = clone3_pidfd(flags, pidfd);
+        saved = errno;
+        if (pid == 0)
+                return 0;
+        if (vs_cgroup_leave(vs_cgroup_tree_of(cg), err) < 0) {
+                if (pid > 0)
+                        reap_failed(*pidfd);
+                return -1;
+        }
+        errno = saved;
+        if (pid < 0)
+                return vs_error_errno(err, "clone");
+        return pid;
 }
 
 /* The child must be born in the VPS's pid namespace and be vsd's own child

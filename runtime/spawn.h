@@ -18,28 +18,29 @@
 #define VS_ENV_HOME "HOME=/root"
 #define VS_ENV_CONTAINER "container=paene"
 
-/* A VPS's user namespace: host ids [base, base + count) are 0.. inside. */
+/* A VPS's user namespace: host ids [base, base + count) are 0.. inside.
+ * Base 0 is a privileged VPS's identity map: its root is host uid 0 for its
+ * files, but holds its capabilities in its own user namespace only. */
 struct vs_idmap {
-        int enabled; /* 0: a privileged VPS, no user namespace */
+        int enabled; /* it has a user namespace: every VPS vsd starts does */
         unsigned long base;
         unsigned long count;
 };
 
 struct vs_init_spec {
         const char *hostname;
-        const char *lower; /* template rootfs, absolute (privileged VPS only) */
-        /* The VPS's directory, absolute. The child works relative to it
-         * (vsd opens it for the child inside the child's mount namespace),
-         * because the path above may be closed to the VPS's root. */
+        const char *lower; /* template rootfs, absolute */
+        /* The VPS's directory, absolute. The root is assembled relative to
+         * it (the paths below are), so that overlay's options stay short. */
         const char *dir;
-        const char *upper; /* below dir_fd */
+        const char *upper;
         const char *work;
         const char *rootfs; /* mount point */
-        const char *stage;  /* where the idmapped template is attached */
+        const char *stage;  /* where the idmapped template is attached (base != 0) */
         struct vs_idmap idmap;
         const vs_caps_t *caps;
-        /* the disk backend's attach (vs_disk_backend_t.attach), or NULL: vsd
-         * runs it in the child's mount namespace before the go */
+        /* the disk backend's attach (vs_disk_backend_t.attach), or NULL: run
+         * in the mount namespace where vsd assembles the root */
         int (*disk_attach)(const char *vps_path, vs_error_t *err);
         char *const *init_argv; /* NULL: /sbin/init if present, else vsinit */
         int vsinit_fd;          /* sealed memfd of the built-in init, or -1 */
@@ -52,14 +53,17 @@ struct vs_init_spec {
         void *net_arg;
 };
 
-/* Clones the VPS's init into new user (unless privileged), pid, mount, uts,
- * ipc, net and cgroup namespaces, inside `cg`. Returns its pid and a pidfd;
- * on failure nothing of the child is left. */
+/* Starts the VPS's init in new user, pid, mount, uts, ipc, net and cgroup
+ * namespaces, inside `cg`, as a child of the caller. A helper with the
+ * caller's privileges assembles its root (overlay, its own /dev nodes,
+ * /proc and /sys with their masks) in a mount namespace of its own, which
+ * the init then copies: every mount of it is locked against the VPS's root.
+ * Returns the init's pid and a pidfd; on failure nothing of it is left. */
 pid_t vs_spawn_init(const struct vs_init_spec *spec, vs_cgroup_t *cg, int *pidfd, vs_error_t *err);
 
 struct vs_exec_spec {
         int init_pidfd;  /* the VPS's init: its namespaces are joined */
-        int join_userns; /* 0 for a privileged VPS */
+        int join_userns; /* 0 only for a VPS without a user namespace */
         const vs_caps_t *caps;
         int own_pidns_fd; /* vsd's pid namespace, restored after the clone */
         char *const *argv;

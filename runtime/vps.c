@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <stdint.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -111,16 +113,21 @@ static int parse_id_base(const char *text, unsigned long *base)
         return 0;
 }
 
-/* Fills v->idmap and v->caps from the config: "privileged = yes" means no
- * user namespace; "capability = NAME:on|off ..." changes the VPS set. */
+/* Fills v->idmap and v->caps from the config. Every VPS has a user
+ * namespace: its own range of host ids ("id_base"), or, with "privileged =
+ * yes", the identity map of host ids 0..65535 (its files keep host uid 0,
+ * its capabilities hold in its own namespace only). "capability =
+ * NAME:on|off ..." changes the VPS set. */
 static int load_security(struct vps *v, const vs_kv_t *config, vs_error_t *err)
 {
         const char *privileged = vs_kv_get(config, "privileged");
         const char *caps = vs_kv_get(config, "capability");
 
-        v->idmap.enabled = !(privileged && strcmp(privileged, "yes") == 0);
+        v->idmap.enabled = 1;
+        v->idmap.base = 0;
         v->idmap.count = VS_ID_RANGE;
-        if (v->idmap.enabled && parse_id_base(vs_kv_get(config, "id_base"), &v->idmap.base) < 0)
+        if (!(privileged && strcmp(privileged, "yes") == 0) &&
+            parse_id_base(vs_kv_get(config, "id_base"), &v->idmap.base) < 0)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                      "config: id_base is missing or not a range vsd handed out");
         vs_caps_default(&v->caps);
@@ -187,7 +194,7 @@ static int save_state(struct vsd *d, struct vps *v, vs_error_t *err)
         vs_kv_set(&state, "phase", v->phase == PHASE_STOPPED ? "stopped" : "running");
         if (v->phase != PHASE_STOPPED) {
                 vs_kv_setf(&state, "pid", "%d", (int)v->pid);
-                vs_kv_setf(&state, "starttime", "%llu", v->starttime);
+                vs_procid_save(&v->id, &state);
                 vs_kv_setf(&state, "started_at", "%lld", v->started_at);
                 if (v->ifname[0])
                         vs_kv_set(&state, "ifname", v->ifname);
@@ -205,28 +212,6 @@ static int save_state(struct vsd *d, struct vps *v, vs_error_t *err)
 int vsd_vps_save_state(struct vsd *d, struct vps *v, vs_error_t *err)
 {
         return save_state(d, v, err);
-}
-
-/* Field 22 of /proc/PID/stat: the start time, which tells a process from a
- * later one that got the same pid. */
-static int read_starttime(pid_t pid, unsigned long long *starttime)
-{
-        char path[64];
-        cleanup_free char *text = NULL;
-        char *p;
-
-        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-        if (vs_read_file(AT_FDCWD, path, 4096, &text, NULL, NULL) < 0)
-                return -1;
-        p = strrchr(text, ')');
-        if (!p)
-                return -1;
-        /* after ") " come fields 3.. ; skip to field 22 */
-        for (int field = 2; field < 21 && p; field++)
-                p = strchr(p + 1, ' ');
-        if (!p || sscanf(p + 1, "%llu", starttime) != 1)
-                return -1;
-        return 0;
 }
 
 /* ---- limits ---- */
@@ -394,51 +379,125 @@ static int watch_init(struct vsd *d, struct vps *v, vs_error_t *err)
                        : 0;
 }
 
-static int try_adopt(struct vsd *d, struct vps *v, const vs_kv_t *state)
+static int pid_of_state(const vs_kv_t *state, pid_t *pid)
 {
-        const char *pid_text = vs_kv_get(state, "pid");
-        const char *start_text = vs_kv_get(state, "starttime");
-        unsigned long long starttime;
+        uint64_t value;
+
+        if (!vs_kv_get(state, "pid") ||
+            vs_parse_uint(vs_kv_get(state, "pid"), 2, INT32_MAX, "pid", &value, NULL) < 0)
+                return -1;
+        *pid = (pid_t)value;
+        return 0;
+}
+
+/* Whether the process the pidfd refers to is still running: then the pid
+ * named it all along, and what was read through /proc/PID was its. */
+static int still_running(int pidfd)
+{
+        struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+
+        return poll(&pfd, 1, 0) == 0;
+}
+
+static int own_pidns(struct vsd *d, uint64_t *dev, uint64_t *ino)
+{
+        struct stat st;
+
+        if (fstat(d->own_pidns_fd, &st) < 0)
+                return -1;
+        *dev = (uint64_t)st.st_dev;
+        *ino = (uint64_t)st.st_ino;
+        return 0;
+}
+
+/* Fails, with the reason in err, unless the live process v->pid (the caller
+ * holds a pidfd of it) is the init the state file recorded. */
+static int check_init(struct vsd *d, struct vps *v, int pidfd, vs_error_t *err)
+{
+        vs_procid_t seen;
+        uint64_t own_dev, own_ino;
+        char reason[256];
+        int held;
+
+        if (vs_procid_read(v->pid, &seen, err) < 0)
+                return vs_error_wrap(err, "cannot tell what it is");
+        if (own_pidns(d, &own_dev, &own_ino) < 0)
+                return vs_error_errno(err, "vsd's own pid namespace");
+        if (vs_procid_mismatch(&v->id, &seen, own_dev, own_ino, reason, sizeof(reason)))
+                return vs_error_set(err, EPERM, "%s", reason);
+        held = vs_cgroup_holds(d->cgtree, v->slice, v->name, v->pid, err);
+        if (held < 0)
+                return vs_error_wrap(err, "cannot tell its cgroup");
+        if (!held)
+                return vs_error_set(err, EPERM, "it is not in the VPS's cgroup");
+        if (!still_running(pidfd))
+                return vs_error_set(err, ESRCH, "it ended while vsd looked at it");
+        return 0;
+}
+
+/* Opens a pidfd of the VPS's init that its state file names, when the
+ * process with that pid is provably it: this boot, and the start time, pid
+ * namespace and cgroup recorded when vsd started it. Otherwise fails with
+ * the reason in err. The process is never signalled. */
+static int open_init(struct vsd *d, struct vps *v, const vs_kv_t *state, vs_error_t *err)
+{
+        char boot_id[VS_BOOT_ID_LEN + 1];
         int pidfd;
 
-        if (!pid_text || !start_text)
+        if (pid_of_state(state, &v->pid) < 0)
+                return vs_error_set(err, EINVAL, "the state file names no valid pid");
+        if (vs_procid_load(state, &v->id, err) < 0)
+                return vs_error_wrap(err, "pid %d: nothing proves it is still the VPS's init",
+                                     (int)v->pid);
+        /* after a reboot the pid is some host process's: not even looked at */
+        if (vs_procid_boot_id(boot_id, err) < 0)
                 return -1;
-        v->pid = (pid_t)atoi(pid_text);
-        v->starttime = strtoull(start_text, NULL, 10);
+        if (strcmp(boot_id, v->id.boot_id) != 0)
+                return vs_error_set(err, EPERM, "the state file is from another boot");
         pidfd = (int)syscall(SYS_pidfd_open, v->pid, 0);
         if (pidfd < 0)
+                return vs_error_errno(err, "pid %d is gone", (int)v->pid);
+        if (check_init(d, v, pidfd, err) < 0) {
+                close(pidfd);
+                return vs_error_wrap(err, "pid %d", (int)v->pid);
+        }
+        return pidfd;
+}
+
+/* What exec into the adopted VPS needs: the same user namespace and
+ * capability set as before vsd's restart. */
+static int adopt_security(struct vsd *d, struct vps *v, vs_error_t *err)
+{
+        cleanup_kv vs_kv_t config = { 0 };
+
+        if (load_config(d, v->name, &config, err) < 0 || load_security(v, &config, err) < 0)
                 return -1;
-        /* the pidfd pins the process: a start time read after it is the
-         * start time of the process it refers to */
-        if (read_starttime(v->pid, &starttime) < 0 || starttime != v->starttime) {
+        return 0;
+}
+
+static int try_adopt(struct vsd *d, struct vps *v, const vs_kv_t *state, vs_error_t *err)
+{
+        int pidfd = open_init(d, v, state, err);
+
+        if (pidfd < 0)
+                return -1;
+        if (adopt_security(d, v, err) < 0 ||
+            vs_cgroup_create(d->cgtree, v->slice, v->name, &v->cg, err) < 0) {
                 close(pidfd);
                 return -1;
         }
-        {
-                /* exec must join the same user namespace, with the same
-                 * capability set, as before vsd's restart */
-                cleanup_kv vs_kv_t config = { 0 };
-
-                if (load_config(d, v->name, &config, NULL) < 0 ||
-                    load_security(v, &config, NULL) < 0) {
-                        close(pidfd);
-                        return -1;
-                }
-        }
         v->pidfd = pidfd;
+        if (watch_init(d, v, err) < 0) {
+                vs_cgroup_free(steal_ptr(v->cg));
+                close(steal_fd(v->pidfd));
+                return -1;
+        }
         if (vs_kv_get(state, "ifname"))
                 vs_strlcpy(v->ifname, vs_kv_get(state, "ifname"), sizeof(v->ifname));
         v->started_at =
                 atoll(vs_kv_get(state, "started_at") ? vs_kv_get(state, "started_at") : "0");
         v->phase = PHASE_RUNNING;
         v->is_child = 0;
-        if (vs_cgroup_create(d->cgtree, v->slice, v->name, &v->cg, NULL) < 0 ||
-            watch_init(d, v, NULL) < 0) {
-                close(pidfd);
-                v->pidfd = -1;
-                v->phase = PHASE_STOPPED;
-                return -1;
-        }
         reapply_limits(d, v);
         vsd_net_adopted(d, v, state);
         refresh_oom(v);
@@ -464,6 +523,7 @@ static void load_one(struct vsd *d, const char *name)
         cleanup_kv vs_kv_t state = { 0 };
         struct vps *v = vps_add(d, name);
         const char *phase, *slice;
+        vs_error_t why = { 0 };
         int was_running;
 
         if (vs_kv_load(d->vps_fd, path, &state, NULL) < 0) {
@@ -480,13 +540,15 @@ static void load_one(struct vsd *d, const char *name)
                 atoll(vs_kv_get(&state, "stopped_at") ? vs_kv_get(&state, "stopped_at") : "0");
         phase = vs_kv_get(&state, "phase");
         was_running = phase && strcmp(phase, "running") == 0;
-        if (was_running && try_adopt(d, v, &state) == 0) {
+        if (was_running && try_adopt(d, v, &state, &why) == 0) {
                 vs_log(LOG_INFO, "adopted %s (pid %d)", v->name, (int)v->pid);
                 return;
         }
+        /* what is in the VPS's own cgroup belongs to it; the pid the state
+         * file names is not touched (it is in there only if it passed) */
         sweep_cgroup(d, v);
         if (was_running) {
-                vs_log(LOG_NOTICE, "%s stopped while vsd was away", v->name);
+                vs_log(LOG_NOTICE, "%s: not adopted, marked stopped: %s", v->name, why.msg);
                 v->exit_known = 0;
                 v->stopped_at = time(NULL);
         }
@@ -526,8 +588,14 @@ int vsd_vps_load_all(struct vsd *d, vs_error_t *err)
 {
         cleanup_closedir DIR *dir = NULL;
         struct dirent *ent;
-        int fd = dup(d->vps_fd);
+        int fd;
 
+        /* root's alone (vsd builds every root itself): a privileged VPS's
+         * root makes real setuid-root files in its upper layer, which no
+         * host user may reach */
+        if (fchmod(d->vps_fd, 0700) < 0)
+                return vs_error_errno(err, "chmod VPS directory");
+        fd = dup(d->vps_fd);
         if (fd < 0 || !(dir = fdopendir(fd))) {
                 if (fd >= 0)
                         close(fd);
@@ -601,14 +669,14 @@ static int write_new_config(int dirfd, const char *name, const struct vsd_create
         return vs_kv_save(dirfd, "config", &config, 1, err);
 }
 
-/* The VPS's directory stays root's, but traversable for the VPS's ids, and
- * has the mount point of the template; the dir backend's layers are the VPS
- * root's own (the image backend's get their owner when vsd attaches the
- * image, see spawn.c). */
+/* The VPS's directory is root's alone (vsd assembles the root with the
+ * host's privileges), with the mount point of the idmapped template; the
+ * dir backend's layers are the VPS root's own (the image backend's get
+ * their owner when vsd attaches the image, see spawn.c). */
 static int own_layers(int dirfd, const vs_disk_backend_t *disk, unsigned long id_base,
                       vs_error_t *err)
 {
-        if (fchmod(dirfd, 0711) < 0)
+        if (fchmod(dirfd, 0700) < 0)
                 return vs_error_errno(err, "chmod VPS directory");
         /* where the idmapped template is attached, whatever the backend */
         if (mkdirat(dirfd, "lower", 0755) < 0 && errno != EEXIST)
@@ -717,7 +785,7 @@ static int clone_ids(struct vsd *d, const vs_kv_t *src_config, vs_id_shift_t *sh
         memset(shift, 0, sizeof(*shift));
         if (load_security(&probe, src_config, err) < 0)
                 return -1;
-        if (!probe.idmap.enabled)
+        if (!probe.idmap.base)
                 return 0;
         shift->from = probe.idmap.base;
         shift->count = VS_ID_RANGE;
@@ -874,8 +942,10 @@ int vsd_vps_start(struct vsd *d, struct vps *v, vs_error_t *err)
                 vsd_net_abort(d, v, &net);
                 return -1;
         }
-        /* the limits hold before the init runs: it is born under them */
-        if (apply_limits(d, v, &limits, err) < 0 || spawn_vps_init(d, v, &config, &net, err) < 0) {
+        /* the limits hold before the init runs (it is born under them), and
+         * are vsd's alone to change */
+        if (vs_cgroup_seal(v->cg, err) < 0 || apply_limits(d, v, &limits, err) < 0 ||
+            spawn_vps_init(d, v, &config, &net, err) < 0) {
                 /* the child may have died after its veth was made */
                 vsd_net_abort(d, v, &net);
                 vs_cgroup_free(steal_ptr(v->cg));
@@ -889,9 +959,10 @@ int vsd_vps_start(struct vsd *d, struct vps *v, vs_error_t *err)
         v->exit_known = 0;
         v->stop_escalated = 0;
         v->started_at = time(NULL);
-        read_starttime(v->pid, &v->starttime);
         v->phase = PHASE_RUNNING;
-        if (watch_init(d, v, err) < 0 || save_state(d, v, err) < 0) {
+        /* the init is vsd's child: its pid stays its own until vsd reaps it */
+        if (vs_procid_read(v->pid, &v->id, err) < 0 || watch_init(d, v, err) < 0 ||
+            save_state(d, v, err) < 0) {
                 /* vsd could not record it: roll back rather than run blind */
                 syscall(SYS_pidfd_send_signal, v->pidfd, SIGKILL, NULL, 0);
                 return -1;

@@ -15,6 +15,7 @@
 #include "vs/kvfile.h"
 #include "vs/limits.h"
 #include "vs/netns.h"
+#include "vs/procid.h"
 #include "vs/protocol.h"
 #include "vs/kvfile.h"
 
@@ -44,7 +45,7 @@ struct vps {
         enum phase phase;
         pid_t pid;
         int pidfd;
-        unsigned long long starttime; /* clock ticks after boot, against pid reuse */
+        vs_procid_t id; /* of the init: what proves it after a restart of vsd */
         long long started_at;
         int is_child; /* vsd's own child: its exit status is known */
         int exit_known, exit_code, exit_signal;

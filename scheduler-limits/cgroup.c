@@ -1,5 +1,6 @@
 #include "vs/cgroup.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -458,6 +459,53 @@ void vs_cgroup_free(vs_cgroup_t *cg)
         free(cg);
 }
 
+/* A limit file: a controller's ("memory.max", "pids.max"), or the v2 core's
+ * limits on the subtree ("cgroup.max.depth", "cgroup.max.descendants"). */
+static int is_limit_file(const char *name)
+{
+        const char *dot = strchr(name, '.');
+
+        if (!dot || name[0] == '.')
+                return 0;
+        if (strncmp(name, "cgroup.", 7) == 0)
+                return strncmp(name, "cgroup.max.", 11) == 0;
+        return 1;
+}
+
+static int seal_dir(int dirfd, const char *where, vs_error_t *err)
+{
+        cleanup_closedir DIR *dir = NULL;
+        int fd = dup(dirfd);
+        struct dirent *ent;
+
+        if (fd < 0 || !(dir = fdopendir(fd))) {
+                if (fd >= 0)
+                        close(fd);
+                return vs_error_errno(err, "read cgroup %s", where);
+        }
+        while ((ent = readdir(dir))) {
+                struct stat st;
+
+                if (!is_limit_file(ent->d_name) ||
+                    fstatat(dirfd, ent->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+                    !S_ISREG(st.st_mode))
+                        continue;
+                if (fchownat(dirfd, ent->d_name, VS_CGROUP_SEALED_UID, (gid_t)VS_CGROUP_SEALED_UID,
+                             0) < 0 ||
+                    fchmodat(dirfd, ent->d_name, st.st_mode & 0444, 0) < 0)
+                        return vs_error_errno(err, "seal %s/%s", where, ent->d_name);
+        }
+        return 0;
+}
+
+int vs_cgroup_seal(vs_cgroup_t *cg, vs_error_t *err)
+{
+        for (int i = 0; i < cg->tree->count; i++)
+                if (seal_dir(cg->fd[i], cg->tree->hier[i].mountpoint, err) < 0)
+                        return vs_error_wrap(err, "cgroup %s", cg->path);
+        return 0;
+}
+
 static int move_self(int dirfd, const struct hierarchy *h, vs_error_t *err)
 {
         if (vs_write_string(dirfd, "cgroup.procs", "0", err) < 0)
@@ -549,6 +597,57 @@ int vs_cgroup_nprocs(vs_cgroup_t *cg, vs_error_t *err)
         while (pids[count])
                 count++;
         return count;
+}
+
+/* Whether a cgroup path is `dir` or below it. */
+static int path_within(const char *path, const char *dir)
+{
+        size_t len = strlen(dir);
+
+        return strncmp(path, dir, len) == 0 && (path[len] == '\0' || path[len] == '/');
+}
+
+/* The path of hierarchy h in a /proc/PID/cgroup text, or NULL. The text is
+ * changed (lines are cut). */
+static const char *path_on(const struct hierarchy *h, char *text)
+{
+        char *save = NULL;
+
+        for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                char *controllers = strchr(line, ':');
+                char *path = controllers ? strchr(controllers + 1, ':') : NULL;
+
+                if (!path)
+                        continue;
+                *controllers++ = '\0';
+                *path++ = '\0';
+                if (h->is_v2 ? strcmp(line, "0") == 0 && !*controllers
+                             : strcmp(controllers, h->controllers) == 0)
+                        return path;
+        }
+        return NULL;
+}
+
+int vs_cgroup_holds(vs_cgroup_tree_t *tree, const char *slice, const char *vps, pid_t pid,
+                    vs_error_t *err)
+{
+        char proc_path[64];
+
+        snprintf(proc_path, sizeof(proc_path), "/proc/%d/cgroup", (int)pid);
+        for (int i = 0; i < tree->count; i++) {
+                const struct hierarchy *h = &tree->hier[i];
+                cleanup_free char *text = NULL;
+                cleanup_free char *dir =
+                        vs_strdupf("%s/%s/%s/%s", own_prefix(h), tree->name, slice, vps);
+                const char *path;
+
+                if (vs_read_file(AT_FDCWD, proc_path, 65536, &text, NULL, err) < 0)
+                        return -1;
+                path = path_on(h, text);
+                if (!path || !path_within(path, dir))
+                        return 0;
+        }
+        return 1;
 }
 
 static int kill_via_v2(vs_cgroup_t *cg)

@@ -26,6 +26,14 @@ void vs_cgroup_tree_prune(vs_cgroup_tree_t *tree);
 int vs_cgroup_create(vs_cgroup_tree_t *tree, const char *slice, const char *vps, vs_cgroup_t **cg,
                      vs_error_t *err);
 void vs_cgroup_free(vs_cgroup_t *cg);
+/* Makes the limit files of the VPS's own cgroup vsd's alone: read-only for
+ * everybody else, and owned by VS_CGROUP_SEALED_UID, an id no VPS's user
+ * namespace maps (a privileged VPS's root is host uid 0 for host-root
+ * files, and would otherwise raise its own limits). cgroup.procs and the
+ * other cgroup.* files stay, so that a VPS can manage cgroups below its
+ * own where it may make them. */
+#define VS_CGROUP_SEALED_UID ((uid_t)4294967294U)
+int vs_cgroup_seal(vs_cgroup_t *cg, vs_error_t *err);
 
 /* Moves the calling process into the VPS's cgroups, and back into vsd's own.
  * vsd clones a VPS's processes between the two so that they are born in the
@@ -46,6 +54,11 @@ int vs_cgroup_controller_fd(vs_cgroup_t *cg, const char *controller, int *is_v2,
 int vs_cgroup_nprocs(vs_cgroup_t *cg, vs_error_t *err);
 /* SIGKILLs every process in the VPS's cgroup. */
 int vs_cgroup_kill(vs_cgroup_t *cg, vs_error_t *err);
+/* Whether process `pid` is in the VPS's cgroup, or below it, on every
+ * hierarchy of the tree (as its /proc/PID/cgroup says): 1 yes, 0 no, -1 and
+ * err when that cannot be read. Only vsd puts processes there. */
+int vs_cgroup_holds(vs_cgroup_tree_t *tree, const char *slice, const char *vps, pid_t pid,
+                    vs_error_t *err);
 /* Removes the VPS's cgroup on every hierarchy; missing is not an error. */
 int vs_cgroup_remove(vs_cgroup_tree_t *tree, const char *slice, const char *vps, vs_error_t *err);
 

@@ -381,9 +381,14 @@ static int applet_udprecv(int argc, char **argv)
  * not inside a VPS. Attempts that would change the host if they worked stop
  * at the first step that proves the door open (an open for writing). */
 
+/* The errno's name first ("EPERM"), so that a test can tell the refusal it
+ * expects from any other failure. */
 static int refused(const char *what)
 {
-        printf("%s: refused: %s\n", what, strerror(errno));
+        int saved = errno;
+        const char *name = strerrorname_np(saved);
+
+        printf("%s: refused: %s (%s)\n", what, name ? name : "?", strerror(saved));
         return 1;
 }
 
@@ -473,6 +478,25 @@ static int try_mknod_mount(void)
                        "mount a host disk");
 }
 
+/* Device nodes made where the VPS may write: a char device (null's) and a
+ * block device of the disk that holds its root. Removed again. */
+static int try_mknod(void)
+{
+        struct stat root;
+        int rc;
+
+        if (stat("/", &root) < 0)
+                return refused("stat /");
+        if (mknod("/tmp/escape-node-c", S_IFCHR | 0600, makedev(1, 3)) < 0)
+                return refused("mknod char device");
+        unlink("/tmp/escape-node-c");
+        rc = mknod("/tmp/escape-node-b", S_IFBLK | 0600, root.st_dev);
+        if (rc < 0)
+                return refused("mknod block device");
+        unlink("/tmp/escape-node-b");
+        return succeeded("mknod");
+}
+
 static int try_release_agent(void)
 {
         mkdir("/tmp/escape-cg", 0700);
@@ -502,6 +526,73 @@ static int try_kill(int argc, char **argv)
         long pid = argc > 0 ? atol(argv[0]) : 1;
 
         return verdict(kill((pid_t)pid, 0), "kill");
+}
+
+/* A file system the kernel keeps global (debugfs, tracefs, securityfs) or
+ * that a VPS must not have (bpf), mounted and at once unmounted again. */
+static int try_mount(int argc, char **argv)
+{
+        char dir[64];
+
+        if (argc < 1)
+                return 2;
+        snprintf(dir, sizeof(dir), "/tmp/escape-mnt-%s", argv[0]);
+        mkdir(dir, 0700);
+        if (mount(argv[0], dir, argv[0], MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+                return refused(argv[0]);
+        umount2(dir, MNT_DETACH);
+        return succeeded(argv[0]);
+}
+
+/* PATH (a read-only mount) made writable, proven by opening PROBE for
+ * writing; nothing is written, and PATH is made read-only again. */
+static int try_remount_rw(int argc, char **argv)
+{
+        const unsigned long keep = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+        int fd;
+
+        if (argc < 2)
+                return 2;
+        if (mount(NULL, argv[0], NULL, MS_REMOUNT | MS_BIND | keep, NULL) < 0 &&
+            mount(NULL, argv[0], NULL, MS_REMOUNT | keep, NULL) < 0)
+                return refused("remount read-write");
+        fd = open(argv[1], O_WRONLY);
+        mount(NULL, argv[0], NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | keep, NULL);
+        if (fd < 0)
+                return refused(argv[1]);
+        close(fd);
+        return succeeded(argv[1]);
+}
+
+/* A fresh mount of FSTYPE (proc, sysfs) without the masks and read-only
+ * binds over the VPS's own, proven by opening PROBE (relative to it) for
+ * writing. */
+static int try_fresh(int argc, char **argv)
+{
+        char dir[64], probe[256];
+        int fd;
+
+        if (argc < 2)
+                return 2;
+        snprintf(dir, sizeof(dir), "/tmp/escape-fresh-%s", argv[0]);
+        snprintf(probe, sizeof(probe), "%s/%s", dir, argv[1]);
+        mkdir(dir, 0700);
+        if (mount(argv[0], dir, argv[0], MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+                return refused(argv[0]);
+        fd = open(probe, O_WRONLY);
+        umount2(dir, MNT_DETACH);
+        if (fd < 0)
+                return refused(probe);
+        close(fd);
+        return succeeded(probe);
+}
+
+/* What a mount over PATH hides (a masked /proc file, a read-only bind). */
+static int try_unmount(int argc, char **argv)
+{
+        if (argc < 1)
+                return 2;
+        return verdict(umount2(argv[0], MNT_DETACH), argv[0]);
 }
 
 static int marker_visible(const char *marker)
@@ -540,6 +631,8 @@ static int applet_try(int argc, char **argv)
                 return try_perf();
         if (strcmp(what, "userfaultfd") == 0)
                 return verdict(syscall(SYS_userfaultfd, 0), "userfaultfd");
+        if (strcmp(what, "mknod") == 0)
+                return try_mknod();
         if (strcmp(what, "mknod_mount") == 0)
                 return try_mknod_mount();
         if (strcmp(what, "write") == 0 && argc > 0)
@@ -552,6 +645,14 @@ static int applet_try(int argc, char **argv)
                 return try_ptrace(argc, argv);
         if (strcmp(what, "kill") == 0)
                 return try_kill(argc, argv);
+        if (strcmp(what, "mount") == 0)
+                return try_mount(argc, argv);
+        if (strcmp(what, "remount_rw") == 0)
+                return try_remount_rw(argc, argv);
+        if (strcmp(what, "fresh") == 0)
+                return try_fresh(argc, argv);
+        if (strcmp(what, "unmount") == 0)
+                return try_unmount(argc, argv);
         if (strcmp(what, "reboot") == 0)
                 return verdict(reboot(RB_AUTOBOOT), "reboot");
         fprintf(stderr, "try: unknown attempt %s\n", what);
