@@ -13,23 +13,27 @@ VERSION = 0.1
 
 PKGS = json-c libcap libseccomp ext2fs com_err libnl-3.0 libnl-route-3.0 libnftables
 DEBIAN_DEPS = build-essential pkg-config clang clang-format \
-	libcgroup-dev libseccomp-dev libcap-dev libnl-3-dev libnl-route-3-dev \
+	libseccomp-dev libcap-dev libnl-3-dev libnl-route-3-dev \
 	libext2fs-dev comerr-dev libjson-c-dev libcmocka-dev busybox-static iproute2 util-linux \
 	procps e2fsprogs python3 bsdutils tar gzip xz-utils zstd \
 	debootstrap libnftables-dev nftables
 
 OPTFLAGS ?= -O2 -g
-WARNFLAGS = -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
-CPPFLAGS += -Iinclude -D_GNU_SOURCE -DVS_VERSION='"$(VERSION)"' \
+# Debian's hardening flags (dpkg-buildflags with hardening=+all)
+HARDEN_CFLAGS = -fstack-protector-strong -fPIE
+HARDEN_CPPFLAGS = -D_FORTIFY_SOURCE=2
+HARDEN_LDFLAGS = -pie -Wl,-z,relro,-z,now
+WARNFLAGS = -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wformat=2 -Wmissing-prototypes
+CPPFLAGS += $(HARDEN_CPPFLAGS) -Iinclude -D_GNU_SOURCE -DVS_VERSION='"$(VERSION)"' \
 	-DVS_LIBEXECDIR='"$(LIBEXECDIR)"'
-CFLAGS += -std=gnu11 $(OPTFLAGS) $(WARNFLAGS) $(SANFLAGS) \
+CFLAGS += -std=gnu11 $(OPTFLAGS) $(HARDEN_CFLAGS) $(WARNFLAGS) $(SANFLAGS) \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
-LDFLAGS += $(SANFLAGS)
+LDFLAGS += $(HARDEN_LDFLAGS) $(SANFLAGS)
 
-LIB_SRCS = runtime/error.c runtime/parse.c runtime/fsutil.c runtime/kvfile.c \
-	runtime/protocol.c runtime/request.c runtime/fdpass.c runtime/log.c runtime/procid.c \
-	runtime/spawn.c runtime/security.c \
+LIB_SRCS = common/error.c common/parse.c common/fsutil.c common/kvfile.c \
+	common/fdpass.c common/log.c common/procid.c \
+	protocol/protocol.c protocol/request.c sandbox/spawn.c sandbox/security.c \
 	cow-fs/template.c cow-fs/rootfs.c cow-fs/diskquota.c cow-fs/image.c cow-fs/clone.c \
 	cow-fs/unify.c scheduler-limits/cgroup.c scheduler-limits/limits.c scheduler-limits/stats.c \
 	scheduler-limits/admission.c netns/loopback.c netns/addr.c netns/addr6.c netns/link.c \
@@ -47,7 +51,7 @@ BINS = $(BUILD)/vsd $(BUILD)/vsctl $(BUILD)/vsinit $(BUILD)/payload
 # what the integration tests run besides the programs (not installed)
 TEST_TOOLS = $(BUILD)/tests/schema-dump
 
-.PHONY: all deps check unit integration asan install uninstall demo bench bench-net clean \
+.PHONY: all deps pkgcheck check unit integration asan install uninstall demo bench bench-net clean \
 	format format-check
 all: $(BINS) $(TEST_TOOLS)
 
@@ -104,7 +108,13 @@ deps:
 
 unit: $(UNIT_BINS)
 
-check: deps
+# A missing library is named by its pkg-config package, not by a missing header.
+pkgcheck:
+	@for p in $(PKGS) cmocka; do \
+		$(PKG_CONFIG) --exists $$p || { echo "pkg-config package '$$p' not found (make deps installs it)" >&2; exit 1; }; \
+	done
+
+check: deps pkgcheck
 	$(MAKE) all unit
 	BUILD=$(BUILD) tests/run.sh
 

@@ -16,7 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "spawn.h"
+#include "vs/spawn.h"
 #include "vs/cleanup.h"
 #include "vs/cowfs.h"
 #include "vs/diskquota.h"

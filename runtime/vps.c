@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "spawn.h"
+#include "vs/spawn.h"
 #include "vs/admission.h"
 #include "vs/cleanup.h"
 #include "vs/cowfs.h"

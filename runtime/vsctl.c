@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "security.h"
+#include "vs/security.h"
 #include "vs/cleanup.h"
 #include "vs/cowfs.h"
 #include "vs/diskquota.h"

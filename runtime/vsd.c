@@ -25,7 +25,7 @@
 #include "vs/cowfs.h"
 #include "vs/fsutil.h"
 #include "vs/log.h"
-#include "security.h"
+#include "vs/security.h"
 #include "vs/parse.h"
 #include "vsd.h"
 

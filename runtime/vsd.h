@@ -6,8 +6,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "security.h"
-#include "spawn.h"
+#include "vs/security.h"
+#include "vs/spawn.h"
 #include "vs/cgroup.h"
 #include "vs/admission.h"
 #include "vs/diskquota.h"

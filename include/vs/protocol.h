@@ -3,7 +3,7 @@
  * "args":{...}}; a reply is {"version":1,"ok":true,...} or
  * {"version":1,"ok":false,"kind":"not-found","errno":2,"error":"..."}.
  *
- * Every request vsd takes is described by one table (runtime/request.c):
+ * Every request vsd takes is described by one table (protocol/request.c):
  * its command, its name rule and each field of its args with the JSON type,
  * limits and contents check it must have. The decoder applies it to every
  * request before any handler runs; anything else (a wrong type, a missing or

@@ -2,7 +2,7 @@
 """A socket client for hand-written requests to vsd.
 
 vsd speaks one JSON object per SOCK_SEQPACKET message on ROOT/run/paene/vsd.sock
-(runtime/protocol.c): {"version":1,"cmd":...,"name":...,"args":{...}}, answered
+(protocol/protocol.c): {"version":1,"cmd":...,"name":...,"args":{...}}, answered
 by {"version":1,"ok":true,...} or {"version":1,"ok":false,"kind":...,
 "errno":...,"error":...}, with fds passed as SCM_RIGHTS. vsctl only ever sends
 well-formed values; this sends whatever the test wrote, byte for byte.

@@ -1,4 +1,4 @@
-#include "spawn.h"
+#include "vs/spawn.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,7 +22,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "security.h"
+#include "vs/security.h"
 
 extern char **environ;
 #include "vs/cleanup.h"

@@ -1,4 +1,4 @@
-#include "security.h"
+#include "vs/security.h"
 
 #include <errno.h>
 #include <ctype.h>

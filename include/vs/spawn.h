@@ -8,7 +8,7 @@
 #include <sys/ioctl.h>
 #include <sys/types.h>
 
-#include "security.h"
+#include "vs/security.h"
 #include "vs/cgroup.h"
 #include "vs/error.h"
 

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "security.h"
+#include "vs/security.h"
 #include "vs/cowfs.h"
 #include "vs/diskquota.h"
 #include "vs/limits.h"
