@@ -66,7 +66,9 @@ struct vps {
 
 struct client {
         struct ev ev;
-        int fd; /* -1 once the peer is gone */
+        int fd;           /* -1 once the peer is gone */
+        uid_t uid;        /* the peer's (SO_PEERCRED) */
+        int64_t deadline; /* ms on CLOCK_MONOTONIC for its request; 0: none */
         enum wait_kind wait;
         struct vps *vps;
         int destroy_force;
@@ -77,6 +79,19 @@ struct client {
         struct ev exec_ev;
         struct client *next;
 };
+
+/* How many clients vsd holds and how long it waits for a request
+ * (vsd.conf: max_clients, max_clients_per_uid, client_timeout). Root is
+ * never refused for them: the caps keep the admins of group paene from
+ * taking every descriptor. */
+struct vsd_client_conf {
+        uint64_t max_total;   /* connections of users other than root at once */
+        uint64_t max_per_uid; /* of one such user */
+        uint64_t timeout_ms;  /* from accept to a whole request */
+};
+#define VS_MAX_CLIENTS_DEFAULT 256
+#define VS_MAX_CLIENTS_PER_UID_DEFAULT 32
+#define VS_CLIENT_TIMEOUT_MS_DEFAULT 10000
 
 struct vsd {
         char *root;
@@ -92,6 +107,11 @@ struct vsd {
         vs_nft_t *nft; /* paene's nftables tables (netns/nft.c) */
         struct vps *vps_list;
         struct client *clients;
+        struct vsd_client_conf client_conf;
+        /* out of descriptors: when the listener stopped being polled (ms
+         * on CLOCK_MONOTONIC), 0 while it is; warned: logged once a run */
+        int64_t listen_paused;
+        int fd_warned;
         int quit;
 };
 
