@@ -845,56 +845,128 @@ int vsd_handle_request(struct vsd *d, struct client *c, vs_request_t *req)
 
 /* ---- a VPS stopped: answer who waited ---- */
 
-static void answer_waiter(struct vsd *d, struct client *c, struct vps *v)
+/* Every request gets exactly one reply: the clients parked on v are taken
+ * off it before anything is done for them, so that a destroy (which frees
+ * v) or a start cannot leave one of them waiting. */
+static size_t take_waiters(struct vsd *d, struct vps *v, struct client ***out)
 {
-        vs_error_t err = { 0 };
-        enum wait_kind kind = c->wait;
-        int rc = 0;
+        struct client **list = NULL;
+        size_t n = 0, cap = 0;
 
+        for (struct client *c = d->clients; c; c = c->next) {
+                if (c->vps != v || c->wait == WAIT_EXEC || c->wait == WAIT_NONE)
+                        continue;
+                list = vs_xgrow(list, n, &cap, 4, sizeof(*list));
+                list[n++] = c;
+        }
+        *out = list;
+        return n;
+}
+
+static void answer(struct vsd *d, struct client *c, const vs_error_t *err)
+{
         c->wait = WAIT_NONE;
         c->vps = NULL;
-        if (kind == WAIT_RESTART)
-                rc = vsd_vps_start(d, v, &err);
-        else if (kind == WAIT_DESTROY)
-                rc = vsd_vps_destroy(d, v, &err);
-        if (rc < 0)
-                vsd_client_reply_error(d, c, &err);
+        if (err)
+                vsd_client_reply_error(d, c, err);
         else
                 reply_ok(d, c);
         vsd_client_finish(d, c);
 }
 
+static int has_kind(struct client **list, size_t n, enum wait_kind kind)
+{
+        for (size_t i = 0; i < n; i++)
+                if (list[i]->wait == kind)
+                        return 1;
+        return 0;
+}
+
+/* One destroy or one start for all who asked for it; every waiter gets
+ * that one outcome. A destroy wins over a restart. */
+static void answer_waiters(struct vsd *d, struct vps *v, struct client **list, size_t n)
+{
+        vs_error_t err = { 0 }, gone = { 0 };
+        enum wait_kind act = has_kind(list, n, WAIT_DESTROY)   ? WAIT_DESTROY
+                             : has_kind(list, n, WAIT_RESTART) ? WAIT_RESTART
+                                                               : WAIT_STOP;
+        char name[sizeof(v->name)];
+        int rc = 0;
+
+        vs_strlcpy(name, v->name, sizeof(name));
+        for (size_t i = 0; i < n; i++)
+                list[i]->vps = NULL; /* v may be freed below */
+        if (act == WAIT_DESTROY) {
+                rc = vsd_vps_destroy(d, v, &err);
+                if (rc == 0)
+                        vs_log(LOG_INFO, "destroyed %s", name);
+        } else if (act == WAIT_RESTART) {
+                rc = vsd_vps_start(d, v, &err);
+        }
+        vs_error_kind(&gone, VS_E_NOTFOUND, ENOENT, "%s was destroyed by another request", name);
+        for (size_t i = 0; i < n; i++) {
+                enum wait_kind kind = list[i]->wait;
+
+                if (kind == WAIT_STOP)
+                        answer(d, list[i], NULL);
+                else if (kind == act)
+                        answer(d, list[i], rc < 0 ? &err : NULL);
+                else /* a restart beside a destroy */
+                        answer(d, list[i], rc == 0 ? &gone : &err);
+        }
+}
+
+void vsd_handle_vps_removed(struct vsd *d, struct vps *v)
+{
+        cleanup_free struct client **list = NULL;
+        size_t n = take_waiters(d, v, &list);
+        vs_error_t gone = { 0 };
+
+        vs_error_kind(&gone, VS_E_NOTFOUND, ENOENT, "%s was destroyed by another request", v->name);
+        for (size_t i = 0; i < n; i++)
+                answer(d, list[i], &gone);
+        for (struct client *c = d->clients; c; c = c->next)
+                if (c->vps == v)
+                        c->vps = NULL;
+}
+
 void vsd_handle_vps_stopped(struct vsd *d, struct vps *v)
 {
-        struct client *c = d->clients, *next;
-        int waited = 0, destroyed = 0;
+        cleanup_free struct client **list = NULL;
+        size_t n = take_waiters(d, v, &list);
 
-        /* a destroy frees v: answer it last */
-        for (; c; c = next) {
-                next = c->next;
-                if (c->vps != v || c->wait == WAIT_EXEC || c->wait == WAIT_NONE)
-                        continue;
-                waited = 1;
-                if (c->wait == WAIT_DESTROY && !destroyed) {
-                        destroyed = 1;
-                        continue;
-                }
-                answer_waiter(d, c, v);
-        }
-        if (destroyed) {
-                for (c = d->clients; c; c = c->next)
-                        if (c->vps == v && c->wait == WAIT_DESTROY) {
-                                answer_waiter(d, c, v);
-                                break;
-                        }
+        if (n) {
+                answer_waiters(d, v, list, n);
                 return;
         }
-        if (!waited && v->exit_known && v->exit_signal == SIGHUP) {
+        if (v->exit_known && v->exit_signal == SIGHUP) {
                 vs_error_t err = { 0 };
 
                 /* the kernel reports a reboot() inside a pid namespace as SIGHUP */
                 vs_log(LOG_INFO, "%s rebooted itself: starting it again", v->name);
                 if (vsd_vps_start(d, v, &err) < 0)
                         vs_log(LOG_ERR, "restart %s: %s", v->name, err.msg);
+        }
+}
+
+void vsd_handle_exit(struct vsd *d)
+{
+        for (struct client *c = d->clients; c; c = c->next) {
+                vs_error_t err = { 0 };
+
+                if (c->fd < 0 || c->wait == WAIT_NONE)
+                        continue;
+                if (c->wait == WAIT_EXEC)
+                        vs_error_kind(&err, VS_E_DAEMON, ESHUTDOWN,
+                                      "vsd exited before the %s ended (it goes on without vsd)",
+                                      c->build[0] ? "template build" : "command");
+                else
+                        vs_error_kind(&err, VS_E_DAEMON, ESHUTDOWN,
+                                      "vsd exited before %s stopped (it goes on stopping; the "
+                                      "next vsd adopts it)",
+                                      c->vps ? c->vps->name : "the VPS");
+                vsd_client_reply_error(d, c, &err);
+                c->wait = WAIT_NONE;
+                vsd_client_finish(d, c);
         }
 }

@@ -64,9 +64,8 @@ static struct vps *vps_add(struct vsd *d, const char *name)
 
 static void vps_remove(struct vsd *d, struct vps *v)
 {
-        for (struct client *c = d->clients; c; c = c->next)
-                if (c->vps == v)
-                        c->vps = NULL;
+        /* nobody may be left waiting on a VPS that is gone */
+        vsd_handle_vps_removed(d, v);
         for (struct vps **p = &d->vps_list; *p; p = &(*p)->next) {
                 if (*p == v) {
                         *p = v->next;

@@ -900,6 +900,7 @@ int main(int argc, char **argv)
         }
         signal_ready(&ready_fd, NULL);
         rc = run_loop(&d);
+        vsd_handle_exit(&d);
         shut_down(&d);
         return rc;
 }

@@ -116,4 +116,103 @@ test_bad_client_conf_is_refused_at_start() {
         start_vsd || fail "vsd did not start again"
 }
 
+# Connections waiting in the backlog of our socket (accepted ones have an inode).
+backlog() {
+        awk -v p="$R/run/paene/vsd.sock" '$6 == "02" && $7 == "0" && $8 == p' /proc/net/unix |
+                wc -l
+}
+
+# Runs the vsctl command lines given (each one string) at once, against a
+# stopped vsd that takes them in one go when it goes on; each is bounded in
+# time (124: it hung). CODES: their exit statuses, sorted.
+concurrently() {
+        local pid c p rc i=0 n=$# pids=()
+        pid=$(vsd_pid)
+        kill -STOP "$pid"
+        for c in "$@"; do
+                # shellcheck disable=SC2086
+                timeout 60 "$BIN/vsctl" --root "$R" $c >/dev/null 2>"$R/err.$i" &
+                pids+=($!)
+                i=$((i + 1))
+        done
+        if ! wait_for 20 "[ \$(backlog) -ge $n ]"; then
+                kill -CONT "$pid"
+                fail "the $n clients did not queue"
+        fi
+        kill -CONT "$pid"
+        CODES=""
+        for p in "${pids[@]}"; do
+                rc=0
+                wait "$p" || rc=$?
+                CODES="$CODES $rc"
+        done
+        CODES=$(printf '%s\n' $CODES | sort -n | tr '\n' ' ')
+        CODES=${CODES% }
+}
+
+running_vps() { # name
+        vs create "$1" --template busybox --ipadd none >/dev/null
+        vs start "$1"
+}
+
+test_concurrent_duplicates_each_get_one_reply() {
+        local before after p
+        restart_with_conf ""
+        running_vps d1
+        concurrently "destroy --force d1" "destroy --force d1"
+        expect_eq "0 0" "$CODES" "destroy --force twice"
+        expect_rc 3 "d1 is gone" -- vs status d1
+
+        # its processes stopped (SIGSTOP): SIGKILL still ends them
+        running_vps d2
+        for p in $(vps_procs d2); do kill -STOP "$p"; done
+        concurrently "destroy --force d2" "destroy --force d2"
+        expect_eq "0 0" "$CODES" "destroy --force twice of a frozen VPS"
+        expect_rc 3 "d2 is gone" -- vs status d2
+
+        running_vps d3
+        concurrently "stop d3" "stop --fast d3"
+        expect_eq "0 0" "$CODES" "stop twice"
+        expect_eq stopped "$(state_of d3)" "state after two stops"
+        concurrently "stop d3" "stop d3"
+        expect_eq "4 4" "$CODES" "stop twice of a stopped VPS"
+        concurrently "start d3" "start d3"
+        expect_eq "0 4" "$CODES" "start twice"
+        before=$(vs status d3 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
+        concurrently "restart d3" "restart d3"
+        expect_eq "0 0" "$CODES" "restart twice"
+        expect_eq running "$(state_of d3)" "state after two restarts"
+        after=$(vs status d3 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
+        [ "$before" != "$after" ] || fail "restart kept pid $before"
+        concurrently "stop d3" "restart d3"
+        expect_eq "0 0" "$CODES" "stop beside restart"
+        expect_eq running "$(state_of d3)" "the restart started it again"
+        concurrently "restart d3" "destroy --force d3" "stop d3"
+        expect_eq "0 0 3" "$CODES" "restart beside destroy --force and stop"
+        expect_contains "$(cat "$R"/err.*)" "d3 was destroyed by another request" "restart's answer"
+        expect_rc 3 "d3 is gone" -- vs status d3
+}
+
+# running, stopping or stopped (status says running for stopping, as vzctl)
+phase_of() { vs list -a -H -o name,state | awk -v n="$1" '$1 == n {print $2}'; }
+
+test_vsd_exit_answers_waiting_clients() {
+        local stop_pid rc=0
+        restart_with_conf ""
+        vs create k1 --template busybox --ipadd none >/dev/null
+        install_payload k1
+        set_config k1 init "/payload stubborn"
+        vs start k1
+        timeout 60 "$BIN/vsctl" --root "$R" stop --timeout 60s k1 >/dev/null 2>"$R/stop.err" &
+        stop_pid=$!
+        wait_for 20 '[ "$(phase_of k1)" = stopping ]' ||
+                fail "k1 is not stopping"
+        stop_vsd
+        wait "$stop_pid" || rc=$?
+        expect_eq 6 "$rc" "stop's exit status when vsd exits"
+        expect_contains "$(cat "$R/stop.err")" "vsd exited before k1 stopped" "stop's answer"
+        start_vsd || fail "vsd did not start again"
+        vs destroy --force k1
+}
+
 run_tests
