@@ -245,7 +245,19 @@ static const vs_field_spec_t clone_fields[] = {
         { NULL },
 };
 
-static const vs_field_spec_t list_fields[] = { { BOOL("disk") }, { NULL } };
+static int check_vps_field(const char *text, vs_error_t *err)
+{
+        if (vs_vps_field_find(text) < 0)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL, "unknown field '%s'", text);
+        return 0;
+}
+
+static const vs_field_spec_t list_fields[] = {
+        { BOOL("disk") },
+        /* only these in each VPS's description (absent: all of them) */
+        { STRINGS("fields", VS_VF_COUNT, 32, "field", check_vps_field) },
+        { NULL },
+};
 
 static const vs_field_spec_t exec_fields[] = {
         { STRINGS("argv", EXEC_ARGS_MAX, ARG_LEN, "argument", NULL), .required = 1,

@@ -323,7 +323,7 @@ static int handle_status(struct vsd *d, struct client *c, vs_request_t *req, vs_
         if (!v)
                 return -1;
         reply = vs_reply_ok();
-        json_object_object_add(reply, "vps", vsd_vps_describe(d, v, 1));
+        json_object_object_add(reply, "vps", vsd_vps_describe(d, v, 1, VS_VF_ALL));
         vsd_client_reply(d, c, reply, NULL, 0);
         return 0;
 }
@@ -443,12 +443,31 @@ static int cmp_names(const void *a, const void *b)
         return strcmp((*(struct vps *const *)a)->name, (*(struct vps *const *)b)->name);
 }
 
+/* args.fields as a set (checked by the table); absent: every field. */
+static vs_vps_fields_t fields_arg(const vs_request_t *req)
+{
+        json_object *names = vs_req_strings(req, "fields");
+        vs_vps_fields_t want = 0;
+
+        if (!names)
+                return VS_VF_ALL;
+        for (size_t i = 0; i < json_object_array_length(names); i++) {
+                int f = vs_vps_field_find(
+                        json_object_get_string(json_object_array_get_idx(names, i)));
+
+                if (f >= 0)
+                        want |= (vs_vps_fields_t)1 << f;
+        }
+        return want;
+}
+
 static int handle_list(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
 {
         json_object *reply = vs_reply_ok(), *array = json_object_new_array();
         cleanup_free struct vps **sorted = NULL;
         size_t n = 0, i = 0;
         int with_disk = vs_req_bool(req, "disk");
+        vs_vps_fields_t want = fields_arg(req);
 
         (void)err;
         for (struct vps *v = d->vps_list; v; v = v->next)
@@ -458,7 +477,7 @@ static int handle_list(struct vsd *d, struct client *c, vs_request_t *req, vs_er
                 sorted[i++] = v;
         qsort(sorted, n, sizeof(*sorted), cmp_names);
         for (i = 0; i < n; i++)
-                json_object_array_add(array, vsd_vps_describe(d, sorted[i], with_disk));
+                json_object_array_add(array, vsd_vps_describe(d, sorted[i], with_disk, want));
         json_object_object_add(reply, "vps", array);
         vsd_client_reply(d, c, reply, NULL, 0);
         return 0;

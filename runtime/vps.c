@@ -66,6 +66,7 @@ static void vps_remove(struct vsd *d, struct vps *v)
 {
         /* nobody may be left waiting on a VPS that is gone */
         vsd_handle_vps_removed(d, v);
+        vs_kv_free(&v->config);
         for (struct vps **p = &d->vps_list; *p; p = &(*p)->next) {
                 if (*p == v) {
                         *p = v->next;
@@ -619,11 +620,9 @@ static int allocate_id_base(struct vsd *d, unsigned long *base, vs_error_t *err)
         cleanup_free unsigned char *used = vs_xmalloc(VS_ID_RANGES);
 
         for (struct vps *v = d->vps_list; v; v = v->next) {
-                cleanup_kv vs_kv_t config = { 0 };
                 unsigned long taken;
 
-                if (load_config(d, v->name, &config, NULL) == 0 &&
-                    parse_id_base(vs_kv_get(&config, "id_base"), &taken) == 0)
+                if (parse_id_base(vs_kv_get(vsd_vps_config(d, v), "id_base"), &taken) == 0)
                         used[(taken - VS_ID_BASE_FIRST) / VS_ID_RANGE] = 1;
         }
         for (unsigned long i = 0; i < VS_ID_RANGES; i++) {
@@ -1159,28 +1158,42 @@ int vsd_vps_set(struct vsd *d, struct vps *v, const vs_limits_t *changes, int sa
 
 /* ---- queries ---- */
 
+/* The usage figures of s that want names (up: seconds since start). */
+static void add_stats(json_object *obj, const vs_stats_t *s, long long up, vs_vps_fields_t want)
+{
+#define ADD(field, key, value)                                                                     \
+        do {                                                                                       \
+                if (want & VS_VF_BIT(field))                                                       \
+                        json_object_object_add(obj, key, json_object_new_int64((int64_t)(value))); \
+        } while (0)
+        ADD(CPU_USEC, "cpu_usec", s->cpu_usec);
+        /* the average since start; vsctl top computes the current one */
+        ADD(CPU_PCT, "cpu_pct", up > 0 ? s->cpu_usec / 10000 / (uint64_t)up : 0);
+        ADD(THROTTLED_USEC, "throttled_usec", s->throttled_usec);
+        ADD(NR_THROTTLED, "nr_throttled", s->nr_throttled);
+        ADD(MEM_BYTES, "mem_bytes", s->mem_bytes);
+        ADD(MEM_PEAK, "mem_peak", s->mem_peak);
+        ADD(SWAP_BYTES, "swap_bytes", s->swap_bytes);
+        ADD(IO_READ_BYTES, "io_read_bytes", s->io_read_bytes);
+        ADD(IO_WRITE_BYTES, "io_write_bytes", s->io_write_bytes);
+        ADD(IO_READ_OPS, "io_read_ops", s->io_read_ops);
+        ADD(IO_WRITE_OPS, "io_write_ops", s->io_write_ops);
+#undef ADD
+}
+
+static long long uptime_of(const struct vps *v)
+{
+        return v->phase == PHASE_STOPPED ? 0 : (long long)time(NULL) - v->started_at;
+}
+
 void vsd_vps_stats(struct vsd *d, struct vps *v, json_object *obj)
 {
-        long long up = v->phase == PHASE_STOPPED ? 0 : (long long)time(NULL) - v->started_at;
         vs_stats_t s = { 0 };
 
         (void)d;
         if (v->cg)
                 vs_stats_read(v->cg, &s, NULL);
-#define ADD(key, value) json_object_object_add(obj, key, json_object_new_int64((int64_t)(value)))
-        ADD("cpu_usec", s.cpu_usec);
-        /* the average since start; vsctl top computes the current one */
-        ADD("cpu_pct", up > 0 ? s.cpu_usec / 10000 / (uint64_t)up : 0);
-        ADD("throttled_usec", s.throttled_usec);
-        ADD("nr_throttled", s.nr_throttled);
-        ADD("mem_bytes", s.mem_bytes);
-        ADD("mem_peak", s.mem_peak);
-        ADD("swap_bytes", s.swap_bytes);
-        ADD("io_read_bytes", s.io_read_bytes);
-        ADD("io_write_bytes", s.io_write_bytes);
-        ADD("io_read_ops", s.io_read_ops);
-        ADD("io_write_ops", s.io_write_ops);
-#undef ADD
+        add_stats(obj, &s, uptime_of(v), VS_VF_ALL);
 }
 
 static int count_procs(struct vps *v)
@@ -1189,55 +1202,123 @@ static int count_procs(struct vps *v)
 }
 
 /* Network counters of a running VPS with a veth; zeros otherwise. */
-static void add_counters(struct vsd *d, struct vps *v, json_object *obj)
+static void add_counters(struct vsd *d, struct vps *v, json_object *obj, vs_vps_fields_t want)
 {
         struct vs_net_counters c = { 0 };
 
         if (v->phase != PHASE_STOPPED && vs_net_vps_counters(d->net, v->name, &c, NULL) < 0)
                 memset(&c, 0, sizeof(c));
-        json_object_object_add(obj, "rx_bytes", json_object_new_int64((int64_t)c.rx_bytes));
-        json_object_object_add(obj, "tx_bytes", json_object_new_int64((int64_t)c.tx_bytes));
-        json_object_object_add(obj, "rx_packets", json_object_new_int64((int64_t)c.rx_packets));
-        json_object_object_add(obj, "tx_packets", json_object_new_int64((int64_t)c.tx_packets));
+#define ADD(field, key, value)                                                                   \
+        do {                                                                                     \
+                if (want & VS_VF_BIT(field))                                                     \
+                        json_object_object_add(obj, key, json_object_new_int64((int64_t)value)); \
+        } while (0)
+        ADD(RX_BYTES, "rx_bytes", c.rx_bytes);
+        ADD(TX_BYTES, "tx_bytes", c.tx_bytes);
+        ADD(RX_PACKETS, "rx_packets", c.rx_packets);
+        ADD(TX_PACKETS, "tx_packets", c.tx_packets);
+#undef ADD
 }
 
-json_object *vsd_vps_describe(struct vsd *d, struct vps *v, int with_disk)
+/* The VPS's config as its file is now: kept in memory, and read again only
+ * when the file changed (vsd saves by rename, an admin may edit it), so
+ * that a list of thousands of VPS costs a stat each, not a parse. */
+const vs_kv_t *vsd_vps_config(struct vsd *d, struct vps *v)
 {
-        cleanup_kv vs_kv_t config = { 0 };
-        json_object *obj = json_object_new_object();
-        const char *hostname, *tmpl;
-        char exit_buf[64];
-        long long now = time(NULL);
+        char path[sizeof(v->name) + 16];
+        struct stat st;
 
-        load_config(d, v->name, &config, NULL);
-        hostname = vs_kv_get(&config, "hostname");
-        tmpl = vs_kv_get(&config, "template");
-        json_object_object_add(obj, "name", json_object_new_string(v->name));
-        json_object_object_add(obj, "state", json_object_new_string(vsd_phase_name(v->phase)));
-        json_object_object_add(obj, "pid",
-                               json_object_new_int(v->phase == PHASE_STOPPED ? 0 : v->pid));
-        json_object_object_add(obj, "nproc", json_object_new_int(count_procs(v)));
-        json_object_object_add(obj, "hostname",
-                               json_object_new_string(hostname && *hostname ? hostname : v->name));
-        json_object_object_add(obj, "template", json_object_new_string(tmpl ? tmpl : ""));
-        json_object_object_add(obj, "ip", json_object_new_string(vs_kv_get(&config, "ip") ?: ""));
-        add_counters(d, v, obj);
-        vsd_net_describe(d, v, &config, obj);
-        json_object_object_add(obj, "slice", json_object_new_string(v->slice));
-        json_object_object_add(
-                obj, "uptime",
-                json_object_new_int64(v->phase == PHASE_STOPPED ? 0 : now - v->started_at));
+        snprintf(path, sizeof(path), "%s/config", v->name);
+        if (fstatat(d->vps_fd, path, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                vs_kv_free(&v->config);
+                v->config_valid = 0;
+                return &v->config;
+        }
+        if (v->config_valid && st.st_ino == v->config_st.st_ino &&
+            st.st_size == v->config_st.st_size &&
+            st.st_mtim.tv_sec == v->config_st.st_mtim.tv_sec &&
+            st.st_mtim.tv_nsec == v->config_st.st_mtim.tv_nsec &&
+            st.st_ctim.tv_sec == v->config_st.st_ctim.tv_sec &&
+            st.st_ctim.tv_nsec == v->config_st.st_ctim.tv_nsec)
+                return &v->config;
+        vs_kv_free(&v->config);
+        v->config_valid = load_config(d, v->name, &v->config, NULL) == 0;
+        v->config_st = st;
+        return &v->config;
+}
+
+#define CONFIG_FIELDS                                                                      \
+        (VS_VF_BIT(HOSTNAME) | VS_VF_BIT(TEMPLATE) | VS_VF_BIT(IP) | VS_VF_BIT(RATE_OUT) | \
+         VS_VF_BIT(RATE_IN) | VS_VF_BIT(PORT_FORWARD))
+#define COUNTER_FIELDS \
+        (VS_VF_BIT(RX_BYTES) | VS_VF_BIT(TX_BYTES) | VS_VF_BIT(RX_PACKETS) | VS_VF_BIT(TX_PACKETS))
+#define STATS_FIELDS                                                                    \
+        (VS_VF_BIT(CPU_USEC) | VS_VF_BIT(CPU_PCT) | VS_VF_BIT(THROTTLED_USEC) |         \
+         VS_VF_BIT(NR_THROTTLED) | VS_VF_BIT(MEM_BYTES) | VS_VF_BIT(MEM_PEAK) |         \
+         VS_VF_BIT(SWAP_BYTES) | VS_VF_BIT(IO_READ_BYTES) | VS_VF_BIT(IO_WRITE_BYTES) | \
+         VS_VF_BIT(IO_READ_OPS) | VS_VF_BIT(IO_WRITE_OPS) | VS_VF_BIT(OOM_KILLS))
+
+static void add_str(json_object *obj, vs_vps_fields_t want, vs_vps_field_t field, const char *value)
+{
+        if (want & ((vs_vps_fields_t)1 << field))
+                json_object_object_add(obj, vs_vps_field_name(field),
+                                       json_object_new_string(value ? value : ""));
+}
+
+static void add_int(json_object *obj, vs_vps_fields_t want, vs_vps_field_t field, long long value)
+{
+        if (want & ((vs_vps_fields_t)1 << field))
+                json_object_object_add(obj, vs_vps_field_name(field), json_object_new_int64(value));
+}
+
+/* What the config says: hostname, template, addresses, rates, forwards. */
+static void add_config_fields(struct vsd *d, struct vps *v, const vs_kv_t *config, json_object *obj,
+                              vs_vps_fields_t want)
+{
+        const char *hostname = vs_kv_get(config, "hostname");
+
+        add_str(obj, want, VS_VF_HOSTNAME, hostname && *hostname ? hostname : v->name);
+        add_str(obj, want, VS_VF_TEMPLATE, vs_kv_get(config, "template"));
+        add_str(obj, want, VS_VF_IP, vs_kv_get(config, "ip"));
+        if (want & (VS_VF_BIT(RATE_OUT) | VS_VF_BIT(RATE_IN) | VS_VF_BIT(PORT_FORWARD)))
+                vsd_net_describe(d, v, config, obj);
+}
+
+json_object *vsd_vps_describe(struct vsd *d, struct vps *v, int with_disk, vs_vps_fields_t want)
+{
+        json_object *obj = json_object_new_object();
+        const vs_kv_t *config = NULL;
+        char exit_buf[64];
+        int stopped = v->phase == PHASE_STOPPED;
+
+        if ((want & CONFIG_FIELDS) || with_disk)
+                config = vsd_vps_config(d, v);
+        add_str(obj, want, VS_VF_NAME, v->name);
+        add_str(obj, want, VS_VF_STATE, vsd_phase_name(v->phase));
+        add_int(obj, want, VS_VF_PID, stopped ? 0 : v->pid);
+        add_int(obj, want, VS_VF_NPROC, (want & VS_VF_BIT(NPROC)) ? count_procs(v) : 0);
+        if (config)
+                add_config_fields(d, v, config, obj, want);
+        if (want & COUNTER_FIELDS)
+                add_counters(d, v, obj, want);
+        add_str(obj, want, VS_VF_SLICE, v->slice);
+        add_int(obj, want, VS_VF_UPTIME, uptime_of(v));
         if (with_disk)
-                vsd_disk_describe(d, v, &config, obj);
+                vsd_disk_describe(d, v, config, obj);
         exit_text(v, exit_buf, sizeof(exit_buf));
-        json_object_object_add(obj, "exit",
-                               json_object_new_string(v->phase == PHASE_STOPPED ? exit_buf : ""));
-        refresh_oom(v);
-        json_object_object_add(obj, "oom_kills", json_object_new_int64((int64_t)v->oom_kills));
-        vsd_vps_stats(d, v, obj);
-        if (v->phase == PHASE_STOPPED && v->exit_known) {
-                json_object_object_add(obj, "exit_code", json_object_new_int(v->exit_code));
-                json_object_object_add(obj, "exit_signal", json_object_new_int(v->exit_signal));
+        add_str(obj, want, VS_VF_EXIT, stopped ? exit_buf : "");
+        if (want & STATS_FIELDS) {
+                vs_stats_t s = { 0 };
+
+                /* a stopped VPS has no cgroup: zeros, and its last OOM count */
+                if (v->cg && vs_stats_read(v->cg, &s, NULL) == 0)
+                        v->oom_kills = s.oom_kills;
+                add_int(obj, want, VS_VF_OOM_KILLS, (long long)v->oom_kills);
+                add_stats(obj, &s, uptime_of(v), want);
+        }
+        if (stopped && v->exit_known) {
+                add_int(obj, want, VS_VF_EXIT_CODE, v->exit_code);
+                add_int(obj, want, VS_VF_EXIT_SIGNAL, v->exit_signal);
         }
         return obj;
 }
@@ -1247,12 +1328,8 @@ int vsd_vps_uses_template(struct vsd *d, const char *tmpl)
         int users = 0;
 
         for (struct vps *v = d->vps_list; v; v = v->next) {
-                cleanup_kv vs_kv_t config = { 0 };
-                const char *used;
+                const char *used = vs_kv_get(vsd_vps_config(d, v), "template");
 
-                if (load_config(d, v->name, &config, NULL) < 0)
-                        continue;
-                used = vs_kv_get(&config, "template");
                 if (used && strcmp(used, tmpl) == 0)
                         users++;
         }

@@ -103,13 +103,10 @@ static void used_addrs(struct vsd *d, const char *skip, struct used *u)
 {
         memset(u, 0, sizeof(*u));
         for (struct vps *v = d->vps_list; v; v = v->next) {
-                cleanup_free char *path = vs_strdupf("%s/config", v->name);
-                cleanup_kv vs_kv_t config = { 0 };
                 struct vsd_net_addrs addrs;
 
                 if ((skip && strcmp(v->name, skip) == 0) ||
-                    vs_kv_load(d->vps_fd, path, &config, NULL) < 0 ||
-                    vsd_net_parse_ips(vs_kv_get(&config, "ip"), &addrs, NULL) < 0)
+                    vsd_net_parse_ips(vs_kv_get(vsd_vps_config(d, v), "ip"), &addrs, NULL) < 0)
                         continue;
                 for (size_t i = 0; i < addrs.n4; i++)
                         used_add4(u, addrs.v4[i].addr);

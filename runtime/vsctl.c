@@ -181,9 +181,13 @@ static int call(const struct ctx *ctx, const char *cmd, const char *name, json_o
                 json_object **reply, int *fds, int *nfds, int *sock_out, vs_error_t *err)
 {
         cleanup_json json_object *req = vs_request_new(cmd, name, args);
-        cleanup_close int sock = connect_vsd(ctx, err);
+        cleanup_close int sock = -1;
 
         *reply = NULL;
+        /* too large is the caller's mistake, told before vsd is bothered */
+        if (vs_request_fits(req, err) < 0)
+                return -1;
+        sock = connect_vsd(ctx, err);
         if (sock < 0)
                 return -1;
         if (vs_msg_send(sock, req, NULL, 0, err) < 0)
@@ -1078,6 +1082,21 @@ static json_object *select_fields(json_object *vps, const struct field **fields,
         return out;
 }
 
+/* The fields to ask vsd for: the ones shown, and the state. */
+static json_object *wanted_fields(const struct field **fields, size_t n)
+{
+        json_object *names = json_object_new_array();
+        int has_state = 0;
+
+        for (size_t f = 0; f < n; f++) {
+                has_state |= strcmp(fields[f]->name, "state") == 0;
+                json_object_array_add(names, json_object_new_string(fields[f]->name));
+        }
+        if (!has_state)
+                json_object_array_add(names, json_object_new_string("state"));
+        return names;
+}
+
 static int cmd_list(struct ctx *ctx, int argc, char **argv)
 {
         static const struct option opts[] = {
@@ -1109,11 +1128,13 @@ static int cmd_list(struct ctx *ctx, int argc, char **argv)
         rc = parse_fields(ctx, field_text ? field_text : DEFAULT_FIELDS, fields, &nfields);
         if (rc != EXIT_OK)
                 return rc;
+        args = json_object_new_object();
         /* disk usage costs vsd a walk of each VPS's files: only when asked */
-        if ((as_json && !field_text) || (field_text && strstr(field_text, "disk"))) {
-                args = json_object_new_object();
+        if ((as_json && !field_text) || (field_text && strstr(field_text, "disk")))
                 json_object_object_add(args, "disk", json_object_new_boolean(1));
-        }
+        /* vsd reads and sends only what is shown (and the state, for -a) */
+        if (!as_json || field_text)
+                json_object_object_add(args, "fields", wanted_fields(fields, nfields));
         if (call(ctx, VS_CMD_LIST, NULL, args, &reply, NULL, NULL, NULL, &err) < 0)
                 return fail(ctx, &err);
         all = vs_json_array(reply, "vps");
@@ -1296,7 +1317,16 @@ static int fetch_rows(struct ctx *ctx, struct top_row **rows, size_t *n, vs_erro
         cleanup_json json_object *reply = NULL;
         json_object *all;
 
-        if (call(ctx, VS_CMD_LIST, NULL, NULL, &reply, NULL, NULL, NULL, err) < 0)
+        static const char *const wanted[] = { "name",           "state",    "cpu_usec",
+                                              "mem_bytes",      "nproc",    "io_read_bytes",
+                                              "io_write_bytes", "rx_bytes", "tx_bytes",
+                                              "oom_kills" };
+        json_object *args = json_object_new_object(), *names = json_object_new_array();
+
+        for (size_t i = 0; i < sizeof(wanted) / sizeof(wanted[0]); i++)
+                json_object_array_add(names, json_object_new_string(wanted[i]));
+        json_object_object_add(args, "fields", names);
+        if (call(ctx, VS_CMD_LIST, NULL, args, &reply, NULL, NULL, NULL, err) < 0)
                 return -1;
         all = vs_json_array(reply, "vps");
         *n = 0;

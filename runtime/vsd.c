@@ -635,7 +635,7 @@ static void client_readable(struct vsd *d, struct client *c)
                 }
                 return;
         }
-        if (vs_msg_recv(c->fd, &msg, NULL, NULL, &err) < 0 || !msg) {
+        if (vs_request_recv(c->fd, &msg, &err) < 0 || !msg) {
                 if (msg)
                         json_object_put(msg);
                 if (err.msg[0])
@@ -858,6 +858,7 @@ static void shut_down(struct vsd *d)
 
                 d->vps_list = v->next;
                 vs_cgroup_free(v->cg);
+                vs_kv_free(&v->config);
                 free(v);
         }
         if (d->cgtree) {

@@ -4,6 +4,7 @@
 
 #include <json-c/json.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "vs/security.h"
@@ -61,6 +62,10 @@ struct vps {
         unsigned long numfile; /* RLIMIT_NOFILE of its processes, 0: vsd's */
         uint64_t oom_kills;    /* in its current or last run */
         struct ev exit_ev, timer_ev;
+        /* its config as last read, and the file's identity then (vps.c) */
+        vs_kv_t config;
+        struct stat config_st;
+        int config_valid;
         struct vps *next;
 };
 
@@ -117,6 +122,10 @@ struct vsd {
 
 /* vps.c: the lifecycle */
 struct vps *vsd_vps_find(struct vsd *d, const char *name);
+/* A VPS's config as its file is now, kept in memory and read again only
+ * when the file changed (so that a scan of thousands of VPS costs a stat
+ * each); empty when it cannot be read. Owned by v. */
+const vs_kv_t *vsd_vps_config(struct vsd *d, struct vps *v);
 int vsd_vps_save_state(struct vsd *d, struct vps *v, vs_error_t *err);
 int vsd_vps_load_all(struct vsd *d, vs_error_t *err);
 struct vsd_create_args {
@@ -161,7 +170,7 @@ void vsd_vps_exited(struct vsd *d, struct vps *v);
 void vsd_vps_stop_timeout(struct vsd *d, struct vps *v);
 int vsd_vps_destroy(struct vsd *d, struct vps *v, vs_error_t *err);
 /* with_disk: also the disk fields, which may walk the VPS's files (dir backend). */
-json_object *vsd_vps_describe(struct vsd *d, struct vps *v, int with_disk);
+json_object *vsd_vps_describe(struct vsd *d, struct vps *v, int with_disk, vs_vps_fields_t want);
 /* How many VPS are built on the template. */
 int vsd_vps_uses_template(struct vsd *d, const char *tmpl);
 void vsd_vps_rotate_consoles(struct vsd *d);

@@ -66,7 +66,7 @@ EXPECTED = {
     "node": {"limits": "limits"},
     "resize": {"diskspace": "string", "diskinodes": "string"},
     "clone": {"new": "string", "hostname": "string"},
-    "list": {"disk": "bool"},
+    "list": {"disk": "bool", "fields": "strings"},
     "exec": {
         "argv": "strings",
         "tty": "bool",
@@ -163,6 +163,7 @@ SAMPLES = {
     "fast": False,
     "force": True,
     "disk": False,
+    "fields": ["name"],
     "new": "new2",
     "argv": ["true"],
     "tty": False,

@@ -215,4 +215,63 @@ test_vsd_exit_answers_waiting_clients() {
         vs destroy --force k1
 }
 
+# Sends a request of `size` bytes of exec argv as a sealed memfd (as vsctl
+# does past 64 KiB) and prints the reply's kind and error.
+memfd_request() { # size
+        /usr/bin/python3 - "$R/run/paene/vsd.sock" "$1" <<'PY'
+import array, fcntl, json, os, socket, sys
+path, size = sys.argv[1], int(sys.argv[2])
+arg = "x" * 100000
+req = {"version": 1, "cmd": "exec", "name": "many0",
+       "args": {"argv": [arg] * (size // len(arg) + 1)}}
+body = json.dumps(req, separators=(",", ":")).encode()
+fd = os.memfd_create("req", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+os.write(fd, body)
+fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE)
+head = json.dumps({"version": 1, "memfd": len(body)}).encode()
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect(path)
+s.sendmsg([head], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]))])
+reply = json.loads(s.recv(1 << 16))
+print(reply.get("kind", "ok"), reply.get("error", ""))
+PY
+}
+
+test_replies_of_any_size_and_requests_within_a_limit() {
+        local n=600 i fds_before names json_count big
+        restart_with_conf ""
+        # past the old limit of one packet (about 208 KB): list -a --json
+        # of 600 VPS is about 400 KB
+        for ((i = 0; i < n; i++)); do
+                vs create "many$i" --template busybox --ipadd none >/dev/null
+        done
+        vs start many7
+        vs start many300
+        fds_before=$(open_fds)
+        names=$(vs list -a -H -o name | sort)
+        expect_eq "$n" "$(printf '%s\n' "$names" | wc -l)" "list -a rows"
+        expect_eq "$(for ((i = 0; i < n; i++)); do echo "many$i"; done | sort)" "$names" \
+                "list -a names"
+        expect_eq 2 "$(vs list -H -o name | wc -l)" "list: the running ones"
+        json_count=$(vs list -a --json | python3 -c 'import json,sys; v=json.load(sys.stdin); print(len(v), all("disk" in x and "hostname" in x for x in v))')
+        expect_eq "$n True" "$json_count" "list -a --json: every VPS, every field"
+        expect_contains "$(vs stats many300)" "processes  1" "stats of one among $n"
+        expect_contains "$(vs top --once)" "many300" "top --once among $n"
+        # the memfds that carried the replies are closed
+        expect_eq "$fds_before" "$(open_fds)" "vsd's descriptors after the large replies"
+
+        # a request over 1 MiB: the client's mistake, said in one line
+        big=$(head -c 100000 /dev/zero | tr '\0' x)
+        expect_rc 2 "exec with 1.2 MB of arguments" -- vs exec many7 -- echo \
+                "$big" "$big" "$big" "$big" "$big" "$big" "$big" "$big" "$big" "$big" "$big" "$big"
+        expect_contains "$ERR" "over the limit of 1048576 bytes" "message"
+        expect_eq 1 "$(printf '%s\n' "$ERR" | wc -l)" "one line"
+        # and vsd holds every client to it, also one that sends a memfd
+        expect_contains "$(memfd_request 2000000)" "usage request of" "2 MB request by memfd"
+        expect_contains "$(memfd_request 300000)" "state " "300 kB request by memfd is read"
+        for ((i = 0; i < n; i++)); do
+                vs destroy --force "many$i" >/dev/null
+        done
+}
+
 run_tests
