@@ -38,7 +38,8 @@ LIB_SRCS = common/error.c common/parse.c common/fsutil.c common/kvfile.c \
 	cow-fs/unify.c scheduler-limits/cgroup.c scheduler-limits/limits.c scheduler-limits/stats.c \
 	scheduler-limits/admission.c netns/loopback.c netns/addr.c netns/addr6.c netns/link.c \
 	netns/etc.c netns/rate.c netns/tc.c netns/portfwd.c netns/nft.c
-VSD_SRCS = runtime/vsd.c runtime/vps.c runtime/vpsnet.c runtime/handlers.c runtime/disk.c
+VSD_SRCS = runtime/vsd.c runtime/vps.c runtime/vpsnet.c runtime/handlers.c runtime/disk.c \
+	runtime/store.c
 VSCTL_SRCS = runtime/vsctl.c
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 
@@ -115,7 +116,9 @@ pkgcheck:
 	done
 
 check: deps pkgcheck
+	contrib/check-layers.sh
 	$(MAKE) all unit
+	tests/tools/check_options.py $(BUILD)/vsctl .
 	BUILD=$(BUILD) tests/run.sh
 
 asan:

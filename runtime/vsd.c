@@ -27,6 +27,7 @@
 #include "vs/log.h"
 #include "vs/security.h"
 #include "vs/parse.h"
+#include "store.h"
 #include "vsd.h"
 
 #ifndef VS_LIBEXECDIR
