@@ -1073,7 +1073,7 @@ void vsd_vps_exited(struct vsd *d, struct vps *v)
         if (save_state(d, v, &err) < 0)
                 vs_log(LOG_ERR, "%s: save state: %s", v->name, err.msg);
         vs_log(LOG_INFO, "%s stopped", v->name);
-        vsd_handle_vps_stopped(d, v);
+        d->hooks.vps_stopped(d, v);
 }
 
 /* ---- destroy ---- */

@@ -370,7 +370,7 @@ int vsd_net_set_rates(struct vsd *d, struct vps *v, const struct vsd_rates *r, i
                 if (r->set_in)
                         v->rate_in = r->in;
                 /* a vsd restarted later applies them again (vsd_net_adopted) */
-                if (vsd_vps_save_state(d, v, err) < 0)
+                if (d->hooks.save_state(d, v, err) < 0)
                         return -1;
         }
         if (!save)
@@ -933,7 +933,7 @@ static int network_appeared_or_went(struct vsd *d, struct vps *v, const struct v
               vs_net_vps_rate(d->net, v->name, VS_RATE_OUT, v->rate_out, &err) < 0) ||
              (v->rate_in && vs_net_vps_rate(d->net, v->name, VS_RATE_IN, v->rate_in, &err) < 0)))
                 vs_log(LOG_WARNING, "%s: caps on the new veth: %s", v->name, err.msg);
-        return vsd_vps_save_state(d, v, NULL);
+        return d->hooks.save_state(d, v, NULL);
 }
 
 int vsd_net_set(struct vsd *d, struct vps *v, const struct vsd_net_change *change, vs_error_t *err)

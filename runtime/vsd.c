@@ -681,7 +681,9 @@ static void shut_down(struct vsd *d)
 
 int main(int argc, char **argv)
 {
-        struct vsd d = { .vps_fd = -1,
+        struct vsd d = { .hooks = { .vps_stopped = vsd_handle_vps_stopped,
+                                    .save_state = vsd_vps_save_state },
+                         .vps_fd = -1,
                          .tmpl_fd = -1,
                          .run_fd = -1,
                          .epfd = -1,
