@@ -2,6 +2,7 @@
  * running VPS after a restart of vsd. The VPS's directory holds its config
  * (durable, human-editable) and its state (what vsd knows at run time). */
 #include <errno.h>
+#include <dirent.h>
 #include <limits.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -909,6 +910,42 @@ static int check_config(struct vsd *d, const vs_kv_t *config, vs_error_t *err)
         return 0;
 }
 
+/* Open descriptors of vsd's, counted in /proc/self/fd (less the one
+ * that reads it). */
+static long open_fds(void)
+{
+        cleanup_closedir DIR *dir = opendir("/proc/self/fd");
+        struct dirent *ent;
+        long n = 0;
+
+        if (!dir)
+                return -1;
+        while ((ent = readdir(dir)))
+                n += ent->d_name[0] != '.';
+        return n - 1;
+}
+
+/* A start needs descriptors for a moment (the builder's sockets, the
+ * cgroup directories, netlink, the root's files) and keeps one, the init's
+ * pidfd: it is refused, naming the limit, before it could run out half
+ * way. */
+#define START_FDS 64
+
+static int check_fd_budget(vs_error_t *err)
+{
+        struct rlimit lim;
+        long used = open_fds();
+
+        if (used < 0 || getrlimit(RLIMIT_NOFILE, &lim) < 0 || lim.rlim_cur == RLIM_INFINITY)
+                return 0;
+        if ((unsigned long long)used + START_FDS > (unsigned long long)lim.rlim_cur)
+                return vs_error_kind(err, VS_E_STATE, EMFILE,
+                                     "vsd has %ld of its %llu open files in use (RLIMIT_NOFILE): "
+                                     "no room to start another VPS (raise LimitNOFILE= of vsd)",
+                                     used, (unsigned long long)lim.rlim_cur);
+        return 0;
+}
+
 int vsd_vps_start(struct vsd *d, struct vps *v, vs_error_t *err)
 {
         cleanup_kv vs_kv_t config = { 0 };
@@ -917,9 +954,10 @@ int vsd_vps_start(struct vsd *d, struct vps *v, vs_error_t *err)
 
         if (v->phase != PHASE_STOPPED)
                 return vs_error_kind(err, VS_E_STATE, EBUSY, "VPS is already running");
-        if (vsd_config_load(d, v->name, &config, err) < 0 || check_config(d, &config, err) < 0 ||
-            load_security(v, &config, err) < 0 || limits_of_config(&config, &limits, err) < 0 ||
-            admit(d, v, &limits, err) < 0 || vsd_net_prepare(d, v, &config, &net, err) < 0)
+        if (check_fd_budget(err) < 0 || vsd_config_load(d, v->name, &config, err) < 0 ||
+            check_config(d, &config, err) < 0 || load_security(v, &config, err) < 0 ||
+            limits_of_config(&config, &limits, err) < 0 || admit(d, v, &limits, err) < 0 ||
+            vsd_net_prepare(d, v, &config, &net, err) < 0)
                 return -1;
         if (vs_cgroup_create(d->cgtree, v->slice, v->name, &v->cg, err) < 0) {
                 vsd_net_abort(d, v, &net);
