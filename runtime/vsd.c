@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
@@ -30,6 +31,7 @@
 #include "vs/log.h"
 #include "vs/security.h"
 #include "vs/parse.h"
+#include "store.h"
 #include "vsd.h"
 
 #ifndef VS_LIBEXECDIR
@@ -337,17 +339,13 @@ static int setup_socket(struct vsd *d, vs_error_t *err)
  * at start and again on SIGHUP; a bad value is refused whole. */
 static int load_client_conf(struct vsd *d, vs_error_t *err)
 {
-        cleanup_free char *path = vs_strdupf("%s/etc/paene/vsd.conf", d->root);
         struct vsd_client_conf conf = { VS_MAX_CLIENTS_DEFAULT, VS_MAX_CLIENTS_PER_UID_DEFAULT,
                                         VS_CLIENT_TIMEOUT_MS_DEFAULT };
         cleanup_kv vs_kv_t kv = { 0 };
-        vs_error_t load_err = { 0 };
         const char *text;
 
-        if (vs_kv_load(AT_FDCWD, path, &kv, &load_err) < 0 && load_err.errnum != ENOENT) {
-                *err = load_err;
+        if (vsd_conf_load(d, &kv, err) < 0)
                 return -1;
-        }
         if ((text = vs_kv_get(&kv, "max_clients")) &&
             vs_parse_uint(text, 1, 65536, "vsd.conf: max_clients", &conf.max_total, err) < 0)
                 return -1;
@@ -715,6 +713,14 @@ static void dispatch(struct vsd *d, struct ev *ev, uint32_t events)
         (void)events;
 }
 
+/* A running VPS holds one descriptor of vsd's between requests, its init's
+ * pidfd: the cgroup directories a request opened are closed after it. */
+static void release_cgroups(struct vsd *d)
+{
+        for (struct vps *v = d->vps_list; v; v = v->next)
+                vs_cgroup_release(v->cg);
+}
+
 static int run_loop(struct vsd *d)
 {
         struct epoll_event events[64];
@@ -733,6 +739,7 @@ static int run_loop(struct vsd *d)
                 expire_clients(d);
                 if (d->listen_paused && now_ms() - d->listen_paused >= 1000)
                         resume_listener(d); /* try again, at most once a second */
+                release_cgroups(d);
         }
         return 0;
 }
@@ -872,9 +879,27 @@ static void shut_down(struct vsd *d)
         free(d->tmpl_dir);
 }
 
+/* Every running VPS costs vsd one descriptor: take all the hard limit
+ * allows (raising it needs CAP_SYS_RESOURCE, which is the admin's, through
+ * LimitNOFILE= of the unit). */
+static void raise_nofile(void)
+{
+        struct rlimit lim;
+
+        if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+                lim.rlim_cur = lim.rlim_max;
+                if (setrlimit(RLIMIT_NOFILE, &lim) < 0)
+                        vs_log(LOG_WARNING, "raise the open files limit to %llu: %m",
+                               (unsigned long long)lim.rlim_max);
+        }
+}
+
 int main(int argc, char **argv)
 {
-        struct vsd d = { .vps_fd = -1,
+        struct vsd d = { .hooks = { .vps_stopped = vsd_handle_vps_stopped,
+                                    .vps_removed = vsd_handle_vps_removed,
+                                    .save_state = vsd_vps_save_state },
+                         .vps_fd = -1,
                          .tmpl_fd = -1,
                          .run_fd = -1,
                          .epfd = -1,
@@ -890,6 +915,7 @@ int main(int argc, char **argv)
 
         parse_options(argc, argv, &o);
         vs_log_open("vsd", 1);
+        raise_nofile();
         if (getuid() != 0 || geteuid() != 0) {
                 fprintf(stderr, "vsd: must run as root\n");
                 return 1;

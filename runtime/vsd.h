@@ -97,8 +97,21 @@ struct vsd_client_conf {
 #define VS_MAX_CLIENTS_DEFAULT 256
 #define VS_MAX_CLIENTS_PER_UID_DEFAULT 32
 #define VS_CLIENT_TIMEOUT_MS_DEFAULT 10000
+/* What the lower modules tell the upper ones, through pointers that
+ * main() sets: the lifecycle (vps.c) never calls a request handler by name,
+ * nor the network (vpsnet.c) the lifecycle. */
+struct vsd;
+struct vsd_hooks {
+        /* handlers.c: answer the clients that wait for this VPS to stop */
+        void (*vps_stopped)(struct vsd *d, struct vps *v);
+        /* handlers.c: answer the clients still waiting on a VPS about to go */
+        void (*vps_removed)(struct vsd *d, struct vps *v);
+        /* vps.c: write the VPS's state file after a live network change */
+        int (*save_state)(struct vsd *d, struct vps *v, vs_error_t *err);
+};
 
 struct vsd {
+        struct vsd_hooks hooks;
         char *root;
         char *vps_dir; /* absolute paths, for overlay options */
         char *tmpl_dir;
@@ -122,10 +135,6 @@ struct vsd {
 
 /* vps.c: the lifecycle */
 struct vps *vsd_vps_find(struct vsd *d, const char *name);
-/* A VPS's config as its file is now, kept in memory and read again only
- * when the file changed (so that a scan of thousands of VPS costs a stat
- * each); empty when it cannot be read. Owned by v. */
-const vs_kv_t *vsd_vps_config(struct vsd *d, struct vps *v);
 int vsd_vps_save_state(struct vsd *d, struct vps *v, vs_error_t *err);
 int vsd_vps_load_all(struct vsd *d, vs_error_t *err);
 struct vsd_create_args {

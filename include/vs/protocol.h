@@ -51,28 +51,22 @@
 
 /* The fields of a VPS's description (list and status replies), which
  * list's args.fields may name: X(ENUM, "name"). */
-#define VS_VPS_FIELDS(X)                                                                           \
-        X(NAME, "name")                                                                            \
-        X(STATE, "state") X(PID, "pid") X(NPROC, "nproc") X(HOSTNAME, "hostname") X(               \
-                TEMPLATE, "template") X(IP, "ip") X(RX_BYTES, "rx_bytes") X(TX_BYTES, "tx_bytes")  \
-                X(RX_PACKETS, "rx_packets") X(TX_PACKETS, "tx_packets") X(RATE_OUT, "rate_out") X( \
-                        RATE_IN, "rate_in") X(PORT_FORWARD, "port_forward") X(SLICE, "slice")      \
-                        X(UPTIME, "uptime") X(DISK_BACKEND, "disk_backend") X(DISK, "disk") X(     \
-                                DISKLIMIT,                                                         \
-                                "disklimit") X(INODES, "inodes") X(INODELIMIT,                     \
-                                                                   "inodelimit") X(EXIT, "exit")   \
-                                X(OOM_KILLS, "oom_kills") X(CPU_USEC, "cpu_usec") X(               \
-                                        CPU_PCT, "cpu_pct") X(THROTTLED_USEC, "throttled_usec")    \
-                                        X(NR_THROTTLED, "nr_throttled") X(                         \
-                                                MEM_BYTES, "mem_bytes") X(MEM_PEAK, "mem_peak")    \
-                                                X(SWAP_BYTES, "swap_bytes") X(IO_READ_BYTES,       \
-                                                                              "io_read_bytes")     \
-                                                        X(IO_WRITE_BYTES, "io_write_bytes") X(     \
-                                                                IO_READ_OPS, "io_read_ops")        \
-                                                                X(IO_WRITE_OPS, "io_write_ops")    \
-                                                                        X(EXIT_CODE, "exit_code")  \
-                                                                                X(EXIT_SIGNAL,     \
-                                                                                  "exit_signal")
+/* clang-format off */
+#define VS_VPS_FIELDS(X) \
+        X(NAME, "name") X(STATE, "state") X(PID, "pid") X(NPROC, "nproc") \
+        X(HOSTNAME, "hostname") X(TEMPLATE, "template") X(IP, "ip") \
+        X(RX_BYTES, "rx_bytes") X(TX_BYTES, "tx_bytes") X(RX_PACKETS, "rx_packets") \
+        X(TX_PACKETS, "tx_packets") X(RATE_OUT, "rate_out") X(RATE_IN, "rate_in") \
+        X(PORT_FORWARD, "port_forward") X(SLICE, "slice") X(UPTIME, "uptime") \
+        X(DISK_BACKEND, "disk_backend") X(DISK, "disk") X(DISKLIMIT, "disklimit") \
+        X(INODES, "inodes") X(INODELIMIT, "inodelimit") X(EXIT, "exit") \
+        X(OOM_KILLS, "oom_kills") X(CPU_USEC, "cpu_usec") X(CPU_PCT, "cpu_pct") \
+        X(THROTTLED_USEC, "throttled_usec") X(NR_THROTTLED, "nr_throttled") \
+        X(MEM_BYTES, "mem_bytes") X(MEM_PEAK, "mem_peak") X(SWAP_BYTES, "swap_bytes") \
+        X(IO_READ_BYTES, "io_read_bytes") X(IO_WRITE_BYTES, "io_write_bytes") \
+        X(IO_READ_OPS, "io_read_ops") X(IO_WRITE_OPS, "io_write_ops") \
+        X(EXIT_CODE, "exit_code") X(EXIT_SIGNAL, "exit_signal")
+/* clang-format on */
 #define VS_VPS_FIELD_ENUM(e, name) VS_VF_##e,
 typedef enum { VS_VPS_FIELDS(VS_VPS_FIELD_ENUM) VS_VF_COUNT } vs_vps_field_t;
 #undef VS_VPS_FIELD_ENUM
