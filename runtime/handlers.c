@@ -301,19 +301,71 @@ static int handle_resize(struct vsd *d, struct client *c, vs_request_t *req, vs_
         return 0;
 }
 
+/* ---- long work, in a worker (work.c) ---- */
+
+static struct vsd_work *new_work(const char *what)
+{
+        struct vsd_work *w = vs_xmalloc(sizeof(*w));
+
+        vs_strlcpy(w->what, what, sizeof(w->what));
+        w->pidfd = w->result_fd = -1;
+        return w;
+}
+
+/* Starts w for c: 1 (parked) or -1 with err (w is freed). */
+static int run_in_worker(struct vsd *d, struct client *c, struct vsd_work *w, vs_error_t *err)
+{
+        if (vsd_work_start(d, c, w, err) < 0) {
+                vsd_clone_free(&w->clone);
+                free(w);
+                return -1;
+        }
+        return 1;
+}
+
+static int clone_run(struct vsd *d, struct vsd_work *w, json_object *reply, vs_error_t *err)
+{
+        (void)reply;
+        return vsd_clone_copy(d, &w->clone, err);
+}
+
+static int clone_done(struct vsd *d, struct vsd_work *w, vs_error_t *err)
+{
+        if (vsd_clone_publish(d, &w->clone, err) < 0)
+                return -1;
+        vs_log(LOG_INFO, "cloned %s into %s", w->clone.src, w->clone.name);
+        return 0;
+}
+
+static void clone_failed(struct vsd *d, struct vsd_work *w)
+{
+        vsd_clone_abort(d, &w->clone);
+}
+
+/* A clone copies every file of the source: in a worker, with the source
+ * held (no start, destroy or change) and the new name, address and id range
+ * reserved until it is published. */
 static int handle_clone(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
 {
         struct vps *v = find_named(d, req, err);
-        const char *name = vs_req_str(req, "new");
-        const char *hostname = vs_req_str(req, "hostname");
+        struct vsd_work *w;
 
         if (!v)
                 return -1;
-        if (vsd_vps_clone(d, v, name, hostname, err) < 0)
+        w = new_work("clone");
+        if (vsd_clone_prepare(d, v, vs_req_str(req, "new"), vs_req_str(req, "hostname"), &w->clone,
+                              err) < 0) {
+                free(w);
                 return -1;
-        vs_log(LOG_INFO, "cloned %s into %s", v->name, name);
-        reply_ok(d, c);
-        return 0;
+        }
+        w->vps = v;
+        vs_strlcpy(w->vps_new, w->clone.name, sizeof(w->vps_new));
+        w->reserved_ip = w->clone.ip;
+        w->reserved_id = w->clone.shift.to;
+        w->run = clone_run;
+        w->done = clone_done;
+        w->failed = clone_failed;
+        return run_in_worker(d, c, w, err);
 }
 
 static int handle_status(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
@@ -712,9 +764,24 @@ static int start_debian_build(struct vsd *d, struct client *c, const char *name,
         return 1;
 }
 
+static int build_run(struct vsd *d, struct vsd_work *w, json_object *reply, vs_error_t *err)
+{
+        (void)reply;
+        return vs_template_build_busybox(d->tmpl_fd, w->name, d->busybox_path, err);
+}
+
+static int build_done(struct vsd *d, struct vsd_work *w, vs_error_t *err)
+{
+        (void)d;
+        (void)err;
+        vs_log(LOG_INFO, "built template %s (busybox)", w->name);
+        return 0;
+}
+
 static int handle_template_build(struct vsd *d, struct client *c, vs_request_t *req,
                                  vs_error_t *err)
 {
+        struct vsd_work *w;
         const char *builder = vs_req_str(req, "builder");
         const char *name = *req->name ? req->name : builder;
         int debian = strcmp(builder, "debian") == 0;
@@ -725,37 +792,50 @@ static int handle_template_build(struct vsd *d, struct client *c, vs_request_t *
                                      "suite, include and debs are for the debian builder");
         if (debian)
                 return start_debian_build(d, c, name, req, err);
-        if (vs_template_build_busybox(d->tmpl_fd, name, d->busybox_path, err) < 0)
-                return -1;
-        vs_log(LOG_INFO, "built template %s (%s)", name, builder);
-        reply_ok(d, c);
+        w = new_work("template build");
+        vs_strlcpy(w->tmpl, name, sizeof(w->tmpl));
+        vs_strlcpy(w->name, name, sizeof(w->name));
+        w->run = build_run;
+        w->done = build_done;
+        return run_in_worker(d, c, w, err);
+}
+
+static int import_run(struct vsd *d, struct vsd_work *w, json_object *reply, vs_error_t *err)
+{
+        (void)reply;
+        return vs_template_import(d->tmpl_fd, w->name, w->file, err);
+}
+
+static int import_done(struct vsd *d, struct vsd_work *w, vs_error_t *err)
+{
+        (void)d;
+        (void)err;
+        vs_log(LOG_INFO, "imported template %s from %s", w->name, w->file);
         return 0;
 }
 
 static int handle_template_import(struct vsd *d, struct client *c, vs_request_t *req,
                                   vs_error_t *err)
 {
-        const char *file = vs_req_str(req, "file");
+        struct vsd_work *w = new_work("template import");
 
-        if (vs_template_import(d->tmpl_fd, req->name, file, err) < 0)
-                return -1;
-        vs_log(LOG_INFO, "imported template %s from %s", req->name, file);
-        reply_ok(d, c);
-        return 0;
+        vs_strlcpy(w->tmpl, req->name, sizeof(w->tmpl));
+        vs_strlcpy(w->name, req->name, sizeof(w->name));
+        vs_strlcpy(w->file, vs_req_str(req, "file"), sizeof(w->file));
+        w->run = import_run;
+        w->done = import_done;
+        return run_in_worker(d, c, w, err);
 }
 
-static int handle_template_unify(struct vsd *d, struct client *c, vs_request_t *req,
-                                 vs_error_t *err)
+static int unify_run(struct vsd *d, struct vsd_work *w, json_object *reply, vs_error_t *err)
 {
         vs_template_unify_t r;
-        json_object *reply;
 
-        (void)req;
+        (void)w;
         if (vs_template_unify(d->tmpl_fd, &r, err) < 0)
                 return -1;
         vs_log(LOG_INFO, "unified templates: %zu files linked, %llu bytes saved", r.linked,
                (unsigned long long)(r.bytes_before - r.bytes_after));
-        reply = vs_reply_ok();
         json_object_object_add(reply, "files", json_object_new_int64((int64_t)r.files));
         json_object_object_add(reply, "linked", json_object_new_int64((int64_t)r.linked));
         json_object_object_add(reply, "errors", json_object_new_int64((int64_t)r.errors));
@@ -767,8 +847,18 @@ static int handle_template_unify(struct vsd *d, struct client *c, vs_request_t *
                 json_object_new_int64(r.bytes_before > r.bytes_after
                                               ? (int64_t)(r.bytes_before - r.bytes_after)
                                               : 0));
-        vsd_client_reply(d, c, reply, NULL, 0);
         return 0;
+}
+
+static int handle_template_unify(struct vsd *d, struct client *c, vs_request_t *req,
+                                 vs_error_t *err)
+{
+        struct vsd_work *w = new_work("template unify");
+
+        (void)req;
+        vs_strlcpy(w->tmpl, "*", sizeof(w->tmpl));
+        w->run = unify_run;
+        return run_in_worker(d, c, w, err);
 }
 
 static int handle_template_list(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
@@ -846,6 +936,13 @@ int vsd_handle_request(struct vsd *d, struct client *c, vs_request_t *req)
 {
         vs_error_t err = { 0 };
 
+        char busy[256];
+
+        if (vsd_work_conflict(d, req, busy, sizeof(busy))) {
+                vs_error_kind(&err, VS_E_STATE, EBUSY, "%s", busy);
+                vsd_client_reply_error(d, c, &err);
+                return 0;
+        }
         for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++) {
                 int rc;
 
@@ -971,6 +1068,7 @@ void vsd_handle_vps_stopped(struct vsd *d, struct vps *v)
 
 void vsd_handle_exit(struct vsd *d)
 {
+        vsd_work_stop_all(d);
         for (struct client *c = d->clients; c; c = c->next) {
                 vs_error_t err = { 0 };
 

@@ -609,6 +609,10 @@ static int allocate_id_base(struct vsd *d, unsigned long *base, vs_error_t *err)
                 if (parse_id_base(vs_kv_get(vsd_vps_config(d, v), "id_base"), &taken) == 0)
                         used[(taken - VS_ID_BASE_FIRST) / VS_ID_RANGE] = 1;
         }
+        /* and those of VPS a worker is making */
+        for (struct vsd_work *w = d->works; w; w = w->next)
+                if (w->reserved_id >= VS_ID_BASE_FIRST)
+                        used[(w->reserved_id - VS_ID_BASE_FIRST) / VS_ID_RANGE] = 1;
         for (unsigned long i = 0; i < VS_ID_RANGES; i++) {
                 if (!used[i]) {
                         *base = VS_ID_BASE_FIRST + i * VS_ID_RANGE;
@@ -774,49 +778,87 @@ static int clone_ids(struct vsd *d, const vs_kv_t *src_config, vs_id_shift_t *sh
         return allocate_id_base(d, &shift->to, err);
 }
 
-int vsd_vps_clone(struct vsd *d, struct vps *src, const char *name, const char *hostname,
-                  vs_error_t *err)
+void vsd_clone_free(struct vsd_clone *cl)
 {
-        cleanup_free char *creating = vs_strdupf(".%s%s", name, CREATING_SUFFIX);
-        cleanup_free char *creating_path = vs_strdupf("%s/%s", d->vps_dir, creating);
-        cleanup_kv vs_kv_t src_config = { 0 };
-        cleanup_close int src_fd = -1;
-        cleanup_close int dirfd = -1;
-        const vs_disk_backend_t *disk;
-        cleanup_free char *ip = NULL;
+        vs_kv_free(&cl->src_config);
+        free(cl->hostname);
+        free(cl->ip);
+        memset(cl, 0, sizeof(*cl));
+}
+
+int vsd_clone_prepare(struct vsd *d, struct vps *src, const char *name, const char *hostname,
+                      struct vsd_clone *cl, vs_error_t *err)
+{
         const char *src_ip;
-        vs_id_shift_t shift;
         struct stat st;
 
+        memset(cl, 0, sizeof(*cl));
         if (src->phase != PHASE_STOPPED)
                 return vs_error_kind(err, VS_E_STATE, EBUSY,
                                      "VPS is running (stop it to clone it)");
         if (vsd_vps_find(d, name) || fstatat(d->vps_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
                 return vs_error_kind(err, VS_E_STATE, EEXIST, "VPS %s already exists", name);
-        if (vsd_config_load(d, src->name, &src_config, err) < 0 ||
-            clone_ids(d, &src_config, &shift, err) < 0)
+        vs_strlcpy(cl->src, src->name, sizeof(cl->src));
+        vs_strlcpy(cl->name, name, sizeof(cl->name));
+        cl->hostname = hostname ? vs_xstrdup(hostname) : NULL;
+        if (vsd_config_load(d, src->name, &cl->src_config, err) < 0 ||
+            clone_ids(d, &cl->src_config, &cl->shift, err) < 0 ||
+            !(cl->disk = disk_of(d, src->name, err))) {
+                vsd_clone_free(cl);
                 return -1;
+        }
         /* an address belongs to one VPS: the clone gets the pools' next
          * free ones, unless the source has no network */
-        src_ip = vs_kv_get(&src_config, "ip");
-        ip = src_ip && src_ip[strspn(src_ip, " \t")] ? vsd_net_assign(d, NULL, 0, err)
-                                                     : vs_xstrdup("");
-        if (!ip)
+        src_ip = vs_kv_get(&cl->src_config, "ip");
+        cl->ip = src_ip && src_ip[strspn(src_ip, " \t")] ? vsd_net_assign(d, NULL, 0, err)
+                                                         : vs_xstrdup("");
+        if (!cl->ip) {
+                vsd_clone_free(cl);
                 return -1;
-        if (!(disk = disk_of(d, src->name, err)) || (src_fd = open_vps_dir(d, src->name, err)) < 0)
+        }
+        return 0;
+}
+
+static char *creating_of(const char *name)
+{
+        return vs_strdupf(".%s%s", name, CREATING_SUFFIX);
+}
+
+int vsd_clone_copy(struct vsd *d, const struct vsd_clone *cl, vs_error_t *err)
+{
+        cleanup_free char *creating = creating_of(cl->name);
+        cleanup_free char *creating_path = vs_strdupf("%s/%s", d->vps_dir, creating);
+        cleanup_close int src_fd = open_vps_dir(d, cl->src, err);
+        cleanup_close int dirfd = -1;
+
+        if (src_fd < 0)
                 return -1;
         vs_rmtree_at(d->vps_fd, creating, NULL);
         if (mkdirat(d->vps_fd, creating, 0700) < 0)
                 return vs_error_errno(err, "mkdir");
         dirfd = open_vps_dir(d, creating, err);
-        if (dirfd < 0 || disk->clone(src_fd, dirfd, creating_path, &shift, err) < 0 ||
-            own_layers(dirfd, disk, shift.to, err) < 0 ||
-            write_clone_config(&src_config, dirfd, src->name, name, hostname, shift.to, ip, err) <
-                    0) {
+        if (dirfd < 0 || cl->disk->clone(src_fd, dirfd, creating_path, &cl->shift, err) < 0 ||
+            own_layers(dirfd, cl->disk, cl->shift.to, err) < 0 ||
+            write_clone_config(&cl->src_config, dirfd, cl->src, cl->name, cl->hostname,
+                               cl->shift.to, cl->ip, err) < 0) {
                 vs_rmtree_at(d->vps_fd, creating, NULL);
                 return -1;
         }
-        return publish(d, creating, name, err);
+        return 0;
+}
+
+int vsd_clone_publish(struct vsd *d, const struct vsd_clone *cl, vs_error_t *err)
+{
+        cleanup_free char *creating = creating_of(cl->name);
+
+        return publish(d, creating, cl->name, err);
+}
+
+void vsd_clone_abort(struct vsd *d, const struct vsd_clone *cl)
+{
+        cleanup_free char *creating = creating_of(cl->name);
+
+        vs_rmtree_at(d->vps_fd, creating, NULL);
 }
 
 /* ---- start ---- */

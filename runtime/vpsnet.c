@@ -114,6 +114,17 @@ static void used_addrs(struct vsd *d, const char *skip, struct used *u)
                 for (size_t i = 0; i < addrs.n6; i++)
                         used_add6(u, &addrs.v6[i]);
         }
+        /* and those of VPS a worker is making */
+        for (struct vsd_work *w = d->works; w; w = w->next) {
+                struct vsd_net_addrs addrs;
+
+                if (!w->reserved_ip || vsd_net_parse_ips(w->reserved_ip, &addrs, NULL) < 0)
+                        continue;
+                for (size_t i = 0; i < addrs.n4; i++)
+                        used_add4(u, addrs.v4[i].addr);
+                for (size_t i = 0; i < addrs.n6; i++)
+                        used_add6(u, &addrs.v6[i]);
+        }
 }
 
 static int is_used4(const struct used *u, uint32_t addr)

@@ -391,6 +391,8 @@ static void client_close_fd(struct vsd *d, struct client *c)
 void vsd_client_finish(struct vsd *d, struct client *c)
 {
         client_close_fd(d, c);
+        if (c->work)
+                return; /* its worker ends, then vsd frees it (work.c) */
         if (c->exec_pidfd >= 0) {
                 /* the exec'd process outlives its client; reap it later */
                 c->wait = WAIT_EXEC;
@@ -627,7 +629,7 @@ static void client_readable(struct vsd *d, struct client *c)
                 char byte;
 
                 if (recv(c->fd, &byte, 1, MSG_DONTWAIT) <= 0) {
-                        if (c->wait != WAIT_EXEC)
+                        if (c->wait != WAIT_EXEC && c->wait != WAIT_WORK)
                                 c->wait = WAIT_NONE;
                         vsd_client_finish(d, c);
                 }
@@ -708,6 +710,9 @@ static void dispatch(struct vsd *d, struct ev *ev, uint32_t events)
         }
         case EV_EXEC_EXIT:
                 vsd_handle_exec_exited(d, ev->owner);
+                break;
+        case EV_WORK_EXIT:
+                vsd_work_exited(d, ev->owner);
                 break;
         }
         (void)events;

@@ -29,7 +29,16 @@
 #define VS_ID_RANGE 65536UL
 #define VS_ID_RANGES 60000UL
 
-enum ev_kind { EV_LISTEN, EV_SIGNAL, EV_TICK, EV_CLIENT, EV_VPS_EXIT, EV_VPS_TIMER, EV_EXEC_EXIT };
+enum ev_kind {
+        EV_LISTEN,
+        EV_SIGNAL,
+        EV_TICK,
+        EV_CLIENT,
+        EV_VPS_EXIT,
+        EV_VPS_TIMER,
+        EV_EXEC_EXIT,
+        EV_WORK_EXIT
+};
 
 struct ev {
         enum ev_kind kind;
@@ -39,7 +48,7 @@ struct ev {
 enum phase { PHASE_STOPPED, PHASE_RUNNING, PHASE_STOPPING };
 
 /* What a parked client waits for. */
-enum wait_kind { WAIT_NONE, WAIT_STOP, WAIT_RESTART, WAIT_DESTROY, WAIT_EXEC };
+enum wait_kind { WAIT_NONE, WAIT_STOP, WAIT_RESTART, WAIT_DESTROY, WAIT_EXEC, WAIT_WORK };
 
 struct vps {
         char name[64];
@@ -69,11 +78,14 @@ struct vps {
         struct vps *next;
 };
 
+struct vsd_work;
+
 struct client {
         struct ev ev;
-        int fd;           /* -1 once the peer is gone */
-        uid_t uid;        /* the peer's (SO_PEERCRED) */
-        int64_t deadline; /* ms on CLOCK_MONOTONIC for its request; 0: none */
+        struct vsd_work *work; /* the long work its request runs, or NULL */
+        int fd;                /* -1 once the peer is gone */
+        uid_t uid;             /* the peer's (SO_PEERCRED) */
+        int64_t deadline;      /* ms on CLOCK_MONOTONIC for its request; 0: none */
         enum wait_kind wait;
         struct vps *vps;
         int destroy_force;
@@ -110,6 +122,41 @@ struct vsd_hooks {
         int (*save_state)(struct vsd *d, struct vps *v, vs_error_t *err);
 };
 
+struct vsd_clone {
+        char src[64], name[64];
+        char *hostname; /* NULL: the new name */
+        char *ip;       /* its config's "ip" */
+        vs_id_shift_t shift;
+        const vs_disk_backend_t *disk;
+        vs_kv_t src_config;
+};
+
+/* Long work (clone, template import, build, unify) runs in a forked
+ * worker at nice 10 while the loop serves everybody else (work.c). What it
+ * reads or makes is held against conflicting requests, which are refused
+ * "busy" (exit 4), until vsd has the worker's result and has answered. */
+struct vsd_work {
+        char what[32];         /* "clone", for messages and the worker's name */
+        struct client *client; /* who waits for the answer */
+        pid_t pid;
+        int pidfd, result_fd;
+        struct ev ev;
+        /* what it holds */
+        struct vps *vps;           /* a VPS it reads (a clone's source) */
+        char vps_new[64];          /* a VPS it makes (a clone's target) */
+        char tmpl[64];             /* a template it writes; "*": all (unify) */
+        const char *reserved_ip;   /* addresses of the VPS it makes, held */
+        unsigned long reserved_id; /* its id range's base, held (0: none) */
+        /* in the worker: do the work, add to the reply; in vsd: after a
+         * worker that succeeded (NULL: nothing), after one that failed */
+        int (*run)(struct vsd *d, struct vsd_work *w, json_object *reply, vs_error_t *err);
+        int (*done)(struct vsd *d, struct vsd_work *w, vs_error_t *err);
+        void (*failed)(struct vsd *d, struct vsd_work *w);
+        struct vsd_clone clone;    /* a clone's arguments */
+        char name[64], file[4096]; /* a template's name, an archive */
+        struct vsd_work *next;
+};
+
 struct vsd {
         struct vsd_hooks hooks;
         char *root;
@@ -125,6 +172,7 @@ struct vsd {
         vs_nft_t *nft; /* paene's nftables tables (netns/nft.c) */
         struct vps *vps_list;
         struct client *clients;
+        struct vsd_work *works;
         struct vsd_client_conf client_conf;
         /* out of descriptors: when the listener stopped being polled (ms
          * on CLOCK_MONOTONIC), 0 while it is; warned: logged once a run */
@@ -169,9 +217,16 @@ vs_reserve_t vsd_reserved(struct vsd *d, const struct vps *except);
 /* Adds the usage figures of a VPS to obj (zeros when stopped). */
 void vsd_vps_stats(struct vsd *d, struct vps *v, json_object *obj);
 int vsd_vps_start(struct vsd *d, struct vps *v, vs_error_t *err);
-/* Copies a stopped VPS (its own files and config) into a new VPS NAME. */
-int vsd_vps_clone(struct vsd *d, struct vps *src, const char *name, const char *hostname,
-                  vs_error_t *err);
+/* Clone, in three steps: prepare (in vsd: checks, the new VPS's id range
+ * and addresses), copy (in a worker: the files and config, into
+ * .NAME.creating) and publish (in vsd: the new VPS appears, stopped);
+ * abort removes what a failed copy left. */
+int vsd_clone_prepare(struct vsd *d, struct vps *src, const char *name, const char *hostname,
+                      struct vsd_clone *cl, vs_error_t *err);
+int vsd_clone_copy(struct vsd *d, const struct vsd_clone *cl, vs_error_t *err);
+int vsd_clone_publish(struct vsd *d, const struct vsd_clone *cl, vs_error_t *err);
+void vsd_clone_abort(struct vsd *d, const struct vsd_clone *cl);
+void vsd_clone_free(struct vsd_clone *cl);
 /* Begins a stop: the stop signal, then SIGKILL after timeout_ms (0: at once). */
 int vsd_vps_stop_begin(struct vsd *d, struct vps *v, uint64_t timeout_ms, vs_error_t *err);
 /* The init exited: reap it, clean up, record the state. */
@@ -298,6 +353,17 @@ void vsd_client_reply(struct vsd *d, struct client *c, json_object *reply, const
                       int nfds);
 void vsd_client_reply_error(struct vsd *d, struct client *c, const vs_error_t *err);
 void vsd_client_finish(struct vsd *d, struct client *c);
+
+/* work.c: long work in a worker. Starts w (filled in by the caller, who
+ * gives it up) for client c, which is parked until vsd answers it. */
+int vsd_work_start(struct vsd *d, struct client *c, struct vsd_work *w, vs_error_t *err);
+/* The worker ended: vsd finishes the work and answers. */
+void vsd_work_exited(struct vsd *d, struct vsd_work *w);
+/* The work that conflicts with req (NULL: none), and why, in msg. */
+const struct vsd_work *vsd_work_conflict(struct vsd *d, const vs_request_t *req, char *msg,
+                                         size_t size);
+/* vsd exits: the workers are ended, their clients told. */
+void vsd_work_stop_all(struct vsd *d);
 
 /* handlers.c: requests */
 /* Returns 0 when the client got its reply, 1 when it is parked. */

@@ -274,4 +274,73 @@ test_replies_of_any_size_and_requests_within_a_limit() {
         done
 }
 
+# The pid of vsd's worker named comm (vsd-clone, ...), if one runs.
+worker_of_vsd() { # comm
+        pgrep -P "$(vsd_pid)" -x "$1"
+}
+
+# count small files in the VPS's upper layer, under /data
+small_files() { # vps count
+        python3 - "$(vps_dir "$1")/upper/data" "$2" "$1" <<'PY'
+import os, sys
+d, n, name = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+os.makedirs(d)
+for i in range(n):
+    with open(os.path.join(d, "f%d" % i), "w") as f:
+        f.write("file %d of %s\n" % (i, name))
+PY
+}
+
+test_clone_runs_in_a_worker_with_its_source_held() {
+        local clone_pid worker rc=0
+        restart_with_conf ""
+        vs create src --template busybox --ipadd none >/dev/null
+        small_files src 20000
+        timeout 120 "$BIN/vsctl" --root "$R" clone src dst >"$R/clone.out" 2>&1 &
+        clone_pid=$!
+        wait_for 20 'worker=$(worker_of_vsd vsd-clone)' || fail "no clone worker"
+        worker=$(worker_of_vsd vsd-clone)
+        # hold the worker where it is: what follows happens while it copies
+        kill -STOP "$worker"
+        expect_eq 10 "$(awk '{print $19}' "/proc/$worker/stat")" "the worker's nice value"
+        expect_rc 0 "list while the clone runs" -- vs list -a -H -o name
+        expect_eq "src" "$OUT" "list: the source only"
+        expect_rc 0 "status of the source" -- vs status src
+        expect_rc 4 "destroy of the source" -- vs destroy src
+        expect_contains "$ERR" "busy: src is being read by a clone into dst" "destroy's message"
+        expect_rc 4 "start of the source" -- vs start src
+        expect_rc 4 "create of the new name" -- vs create dst --template busybox
+        expect_contains "$ERR" "busy: VPS dst is being made by a clone" "create's message"
+        expect_rc 4 "a second clone of the source" -- vs clone src dst2
+        expect_rc 0 "another VPS is served" -- vs create other --template busybox --ipadd none
+        kill -CONT "$worker"
+        wait "$clone_pid" || rc=$?
+        expect_eq 0 "$rc" "clone's exit status ($(cat "$R/clone.out"))"
+        diff -r "$(vps_dir src)/upper/data" "$(vps_dir dst)/upper/data" ||
+                fail "the clone's files differ from the source's"
+        expect_eq 20000 "$(find "$(vps_dir dst)/upper/data" -type f | wc -l)" "files cloned"
+        expect_rc 0 "the clone starts" -- vs start dst
+        vs destroy --force dst
+        expect_rc 0 "destroy of the source once the clone is done" -- vs destroy src
+        vs destroy other
+}
+
+test_a_crashed_clone_worker_gets_an_error_reply() {
+        local clone_pid worker rc=0
+        restart_with_conf ""
+        vs create src2 --template busybox --ipadd none >/dev/null
+        small_files src2 20000
+        timeout 120 "$BIN/vsctl" --root "$R" clone src2 dst2 >"$R/clone.out" 2>&1 &
+        clone_pid=$!
+        wait_for 20 'worker=$(worker_of_vsd vsd-clone)' || fail "no clone worker"
+        worker=$(worker_of_vsd vsd-clone)
+        kill -KILL "$worker"
+        wait "$clone_pid" || rc=$?
+        expect_eq 1 "$rc" "clone's exit status when its worker died"
+        expect_contains "$(cat "$R/clone.out")" "its worker was killed by SIGKILL" "message"
+        expect_rc 3 "no half-made VPS" -- vs status dst2
+        [ ! -e "$R/var/lib/paene/vps/.dst2.creating" ] || fail "the clone's directory is left"
+        expect_rc 0 "the source is free again" -- vs destroy src2
+}
+
 run_tests
