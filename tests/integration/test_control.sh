@@ -343,4 +343,36 @@ test_a_crashed_clone_worker_gets_an_error_reply() {
         expect_rc 0 "the source is free again" -- vs destroy src2
 }
 
+test_template_import_runs_in_a_worker_with_its_name_held() {
+        local import_pid worker rc=0
+        restart_with_conf ""
+        # the busybox root and 20000 small files: long enough to be caught
+        cp -a "$(tmpl_dir busybox)/rootfs" "$R/imp-root"
+        mkdir "$R/imp-root/data"
+        python3 -c 'import sys
+for i in range(20000):
+    open("%s/f%d" % (sys.argv[1], i), "w").write("f%d\n" % i)' "$R/imp-root/data"
+        tar --numeric-owner -C "$R/imp-root" -cf "$R/imp.tar" .
+        rm -rf "$R/imp-root"
+        timeout 120 "$BIN/vsctl" --root "$R" template import imp "$R/imp.tar" >"$R/imp.out" 2>&1 &
+        import_pid=$!
+        wait_for 20 'worker=$(worker_of_vsd vsd-template-im)' || fail "no import worker"
+        worker=$(worker_of_vsd vsd-template-im)
+        kill -STOP "$worker"
+        expect_rc 0 "template list while the import runs" -- vs template list
+        expect_rc 4 "a second import of the name" -- vs template import imp "$R/imp.tar"
+        expect_contains "$ERR" "busy: template import imp is running" "message"
+        expect_rc 4 "remove of the name" -- vs template remove imp
+        expect_rc 4 "unify beside it" -- vs template unify
+        expect_rc 0 "a VPS is created meanwhile" -- vs create imp1 --template busybox --ipadd none
+        kill -CONT "$worker"
+        wait "$import_pid" || rc=$?
+        expect_eq 0 "$rc" "import's exit status ($(cat "$R/imp.out"))"
+        expect_eq 20000 "$(find "$(tmpl_dir imp)/rootfs/data" -type f | wc -l)" "files imported"
+        expect_rc 0 "a VPS on the imported template" -- vs create imp2 --template imp --ipadd none
+        vs destroy imp1
+        vs destroy imp2
+        vs template remove imp
+}
+
 run_tests
