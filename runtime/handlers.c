@@ -4,7 +4,9 @@
  * contents, and are read with the typed vs_req_* accessors. What is left
  * here is what needs vsd's state (does the VPS exist, is it running) or
  * more than one field. Commands that wait (stop, restart, destroy --force,
- * exec) park the client and answer from the event that ends the wait. */
+ * exec) park the client and answer from the event that ends the wait;
+ * long work (clone, template import, build, unify) runs in a worker
+ * (work.c), and a request that conflicts with one is refused busy. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>

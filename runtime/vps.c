@@ -712,7 +712,8 @@ int vsd_vps_create(struct vsd *d, const char *name, const struct vsd_create_args
         if (!disk || (!args->privileged && allocate_id_base(d, &id_base, err) < 0))
                 return -1;
         /* the address is held from the moment the config is published:
-         * create, like every request, runs alone in vsd's loop */
+         * create runs alone in vsd's loop, and a clone in a worker holds
+         * its new VPS's addresses until it is published */
         ip = vsd_net_assign(d, args->ipadd, args->nipadd, err);
         if (!ip)
                 return -1;
