@@ -106,6 +106,36 @@ test_out_of_descriptors_no_spin_and_served_after() {
         restart_with_conf ""
 }
 
+# SIGHUP, and wait until vsd has read it: the signal was pending when the
+# first request came, so vsd's loop took it no later than that request,
+# before it took the second
+sighup() {
+        kill -HUP "$(vsd_pid)"
+        vs list -a >/dev/null
+        vs list -a >/dev/null
+}
+
+test_sighup_reads_the_client_keys_again() {
+        local gid out=$R/hold.out
+        gid=$(getent group paene | cut -d: -f3)
+        restart_with_conf ""
+        chmod 755 "$R" "$R/run" "$R/run/paene"
+        printf 'max_clients_per_uid = 2\n' >"$R/etc/paene/vsd.conf"
+        sighup
+        hold 5 "$out" --reuid=65534 --regid=65534 --groups="$gid"
+        expect_rc 0 "root's list" -- vs list -a
+        release "$out"
+        expect_contains "$(cat "$out")" "busy=3 " "refused past the new max_clients_per_uid"
+        # a bad value keeps the old ones
+        printf 'max_clients_per_uid = none\n' >"$R/etc/paene/vsd.conf"
+        sighup
+        hold 5 "$out" --reuid=65534 --regid=65534 --groups="$gid"
+        expect_rc 0 "root's list" -- vs list -a
+        release "$out"
+        expect_contains "$(cat "$out")" "busy=3 " "the old value stays"
+        restart_with_conf ""
+}
+
 test_bad_client_conf_is_refused_at_start() {
         printf 'max_clients_per_uid = lots\n' >"$R/etc/paene/vsd.conf"
         stop_vsd
