@@ -204,6 +204,7 @@ static const vs_field_spec_t create_fields[] = {
         { STRING("hostname", 64, "hostname", vs_parse_hostname) },
         { BOOL("privileged") },
         { LIMITS },
+        { BOOL("force") },
         { STRING("diskspace", VALUE_LEN, "disk space", check_diskspace) },
         { STRING("diskinodes", VALUE_LEN, "inode count", check_diskinodes) },
         RATE_FIELDS,
@@ -221,6 +222,8 @@ static const vs_field_spec_t destroy_fields[] = { { BOOL("force") }, { NULL } };
 
 static const vs_field_spec_t set_fields[] = {
         { LIMITS },
+        { STRING("hostname", 64, "hostname", vs_parse_hostname) },
+        { BOOL("force") },
         { STRING("capability", LIST_LEN, "capability list", check_caps) },
         { BOOL("no_save") },
         RATE_FIELDS,

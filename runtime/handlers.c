@@ -179,6 +179,7 @@ static int handle_create(struct vsd *d, struct client *c, vs_request_t *req, vs_
         vs_disk_limits_t lim;
 
         if (limits_arg(req, &limits, err) < 0 || vsd_limits_check(&limits, err) < 0 ||
+            vsd_limits_fit(&limits, vs_req_bool(req, "force"), err) < 0 ||
             disk_limit_args(req, &lim, err) < 0)
                 return -1;
         struct vsd_create_args args = {
@@ -332,6 +333,7 @@ static int handle_set(struct vsd *d, struct client *c, vs_request_t *req, vs_err
 {
         struct vps *v = find_named(d, req, err);
         const char *caps = vs_req_str(req, "capability");
+        const char *hostname = vs_req_str(req, "hostname");
         int save = !vs_req_bool(req, "no_save");
         cleanup_net_args struct net_args net = { 0 };
         cleanup_free char *forwards = NULL;
@@ -345,17 +347,17 @@ static int handle_set(struct vsd *d, struct client *c, vs_request_t *req, vs_err
         net_args(req, 1, &net);
         fwd_given = net.fwd_add || net.fwd_del;
         if (!changes.set && !caps && !rates.set_out && !rates.set_in && !net_args_given(&net) &&
-            !fwd_given)
+            !fwd_given && !hostname)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL, "no setting given");
         /* all of the request is checked before any of it changes anything */
         vs_caps_default(&check);
         if (caps && vs_caps_parse(caps, &check, err) < 0)
                 return -1;
-        if ((net_args_given(&net) || fwd_given) && !save)
+        if ((net_args_given(&net) || fwd_given || hostname) && !save)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                      "--no-save applies to limits and rates only, not to "
-                                     "addresses, name servers or port forwards");
-        if (net_args_given(&net) && v->phase == PHASE_STOPPING)
+                                     "addresses, name servers, port forwards or the hostname");
+        if ((net_args_given(&net) || hostname) && v->phase == PHASE_STOPPING)
                 return vs_error_kind(err, VS_E_STATE, EBUSY, "%s is stopping", v->name);
         if (fwd_given) {
                 forwards = vsd_net_forwards_plan(d, v, net.fwd_add, net.fwd_del, err);
@@ -364,7 +366,7 @@ static int handle_set(struct vsd *d, struct client *c, vs_request_t *req, vs_err
         }
         if (vsd_net_rates_check(d, v, &rates, save, err) < 0)
                 return -1;
-        if (changes.set && vsd_vps_set(d, v, &changes, save, err) < 0)
+        if (changes.set && vsd_vps_set(d, v, &changes, save, vs_req_bool(req, "force"), err) < 0)
                 return -1;
         if (vsd_net_set_rates(d, v, &rates, save, err) < 0)
                 return -1;
@@ -382,6 +384,8 @@ static int handle_set(struct vsd *d, struct client *c, vs_request_t *req, vs_err
                         return -1;
         }
         if (caps && vsd_vps_set_caps(d, v, caps, err) < 0)
+                return -1;
+        if (hostname && vsd_net_set_hostname(d, v, hostname, err) < 0)
                 return -1;
         if (forwards && vsd_net_forwards_apply(d, v, forwards, err) < 0)
                 return -1;

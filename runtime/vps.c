@@ -222,12 +222,6 @@ int vsd_limits_check(const vs_limits_t *l, vs_error_t *err)
 
         if (vs_limits_check(l, err) < 0)
                 return -1;
-        if (VS_LIMIT_IS_SET(l, VS_LIM_CPUMASK) &&
-            vs_cpulist_max(l->text[VS_LIM_CPUMASK]) >= (unsigned)sysconf(_SC_NPROCESSORS_CONF))
-                return vs_error_kind(err, VS_E_USAGE, ERANGE,
-                                     "--cpumask %s names a CPU this host does not have (it has "
-                                     "%ld)",
-                                     l->text[VS_LIM_CPUMASK], sysconf(_SC_NPROCESSORS_CONF));
         if (!VS_LIMIT_IS_SET(l, VS_LIM_NUMFILE) || getrlimit(RLIMIT_NOFILE, &own) < 0)
                 return 0;
         /* the VPS's processes are vsd's children: they cannot get more */
@@ -236,6 +230,15 @@ int vsd_limits_check(const vs_limits_t *l, vs_error_t *err)
                                      "--numfile %s is above vsd's own hard limit %llu",
                                      l->text[VS_LIM_NUMFILE], (unsigned long long)own.rlim_max);
         return 0;
+}
+
+int vsd_limits_fit(const vs_limits_t *l, int force, vs_error_t *err)
+{
+        vs_reserve_t node = vs_node_detect();
+
+        if (force)
+                return 0;
+        return vs_limits_fit_node(l, &node, (unsigned)sysconf(_SC_NPROCESSORS_CONF), err);
 }
 
 /* The disk that holds the VPS's upper layer, where its I/O limits hold: the
@@ -1126,7 +1129,8 @@ static int set_init_nofile(struct vps *v, const vs_limits_t *l, vs_error_t *err)
         return 0;
 }
 
-int vsd_vps_set(struct vsd *d, struct vps *v, const vs_limits_t *changes, int save, vs_error_t *err)
+int vsd_vps_set(struct vsd *d, struct vps *v, const vs_limits_t *changes, int save, int force,
+                vs_error_t *err)
 {
         cleanup_free char *path = vs_strdupf("%s/config", v->name);
         cleanup_kv vs_kv_t config = { 0 };
@@ -1140,7 +1144,9 @@ int vsd_vps_set(struct vsd *d, struct vps *v, const vs_limits_t *changes, int sa
                 return -1;
         old = all;
         vs_limits_merge(&all, changes);
-        if (vsd_limits_check(&all, err) < 0)
+        /* the node is asked about what changes: a value kept with --force
+         * before does not block another change */
+        if (vsd_limits_check(&all, err) < 0 || vsd_limits_fit(changes, force, err) < 0)
                 return -1;
         if (v->phase != PHASE_STOPPED && admit(d, v, &all, err) < 0)
                 return -1;

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
@@ -175,24 +176,40 @@ static int talk_failed(vs_error_t *err, const char *when)
         return vs_error_wrap(err, "talking to vsd");
 }
 
+/* Sends a request (taking args); returns the connection its reply comes on. */
+static int send_request(const struct ctx *ctx, const char *cmd, const char *name, json_object *args,
+                        vs_error_t *err)
+{
+        cleanup_json json_object *req = vs_request_new(cmd, name, args);
+        cleanup_close int sock = connect_vsd(ctx, err);
+
+        if (sock < 0)
+                return -1;
+        if (vs_msg_send(sock, req, NULL, 0, err) < 0)
+                return talk_failed(err, "before it took the request");
+        return steal_fd(sock);
+}
+
+/* Receives the first reply to a request sent on sock. */
+static int recv_reply(int sock, json_object **reply, int *fds, int *nfds, vs_error_t *err)
+{
+        *reply = NULL;
+        if (vs_msg_recv(sock, reply, fds, nfds, err) < 0)
+                return talk_failed(err, "without a reply");
+        if (!*reply)
+                return dropped(err, "without a reply");
+        return vs_reply_check(*reply, err);
+}
+
 /* Sends a request and receives the first reply. The connection is returned
  * in *sock_out when the caller needs it further (exec). */
 static int call(const struct ctx *ctx, const char *cmd, const char *name, json_object *args,
                 json_object **reply, int *fds, int *nfds, int *sock_out, vs_error_t *err)
 {
-        cleanup_json json_object *req = vs_request_new(cmd, name, args);
-        cleanup_close int sock = connect_vsd(ctx, err);
+        cleanup_close int sock = send_request(ctx, cmd, name, args, err);
 
         *reply = NULL;
-        if (sock < 0)
-                return -1;
-        if (vs_msg_send(sock, req, NULL, 0, err) < 0)
-                return talk_failed(err, "before it took the request");
-        if (vs_msg_recv(sock, reply, fds, nfds, err) < 0)
-                return talk_failed(err, "without a reply");
-        if (!*reply)
-                return dropped(err, "without a reply");
-        if (vs_reply_check(*reply, err) < 0)
+        if (sock < 0 || recv_reply(sock, reply, fds, nfds, err) < 0)
                 return -1;
         if (sock_out)
                 *sock_out = steal_fd(sock);
@@ -274,6 +291,136 @@ static int parse_name_only(struct ctx *ctx, int argc, char **argv)
         return take_name(ctx, argc, argv, "VPS name");
 }
 
+/* ---- several VPS per command ---- */
+
+static int has_glob(const char *text)
+{
+        return strpbrk(text, "*?[") != NULL;
+}
+
+/* The names of every VPS vsd has, in its (name) order. */
+static char **all_names(struct ctx *ctx, size_t *n, vs_error_t *err)
+{
+        cleanup_json json_object *reply = NULL;
+        json_object *all;
+        char **names;
+
+        if (call(ctx, VS_CMD_LIST, NULL, NULL, &reply, NULL, NULL, NULL, err) < 0)
+                return NULL;
+        all = vs_json_array(reply, "vps");
+        *n = all ? json_object_array_length(all) : 0;
+        names = vs_xmalloc((*n + 1) * sizeof(*names));
+        for (size_t i = 0; i < *n; i++) {
+                const char *name = vs_json_str(json_object_array_get_idx(all, i), "name");
+
+                names[i] = vs_xstrdup(name ? name : "");
+        }
+        names[*n] = NULL;
+        return names;
+}
+
+static int listed(char **names, size_t n, const char *name)
+{
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(names[i], name) == 0)
+                        return 1;
+        return 0;
+}
+
+static void add_name(char ***names, size_t *n, const char *name)
+{
+        if (listed(*names, *n, name))
+                return; /* each VPS once, in the order first named */
+        *names = realloc(*names, (*n + 2) * sizeof(**names));
+        if (!*names)
+                abort();
+        (*names)[(*n)++] = vs_xstrdup(name);
+        (*names)[*n] = NULL;
+}
+
+/* The NAME operands from optind on, each checked; with globs, a shell
+ * pattern (quoted: web*) stands for the VPS whose names match, and a
+ * pattern that matches none is an error (exit 3). */
+static int take_names(struct ctx *ctx, int argc, char **argv, int globs, char ***names, size_t *n)
+{
+        cleanup_strv char **known = NULL;
+        size_t nknown = 0;
+        vs_error_t err = { 0 };
+
+        *names = NULL;
+        *n = 0;
+        if (optind >= argc)
+                return usage_error(ctx, "VPS name is missing");
+        for (int i = optind; i < argc; i++) {
+                size_t before = *n;
+
+                ctx->name = argv[i];
+                if (!globs || !has_glob(argv[i])) {
+                        if (vs_parse_name(argv[i], "VPS name", &err) < 0)
+                                return fail(ctx, &err);
+                        add_name(names, n, argv[i]);
+                        continue;
+                }
+                if (!known && !(known = all_names(ctx, &nknown, &err)))
+                        return fail(ctx, &err);
+                for (size_t k = 0; k < nknown; k++)
+                        if (fnmatch(argv[i], known[k], 0) == 0)
+                                add_name(names, n, known[k]);
+                if (*n == before && !listed(*names, *n, argv[i])) {
+                        vs_error_kind(&err, VS_E_NOTFOUND, ENOENT, "no VPS matches");
+                        return fail(ctx, &err);
+                }
+        }
+        ctx->name = *n == 1 ? (*names)[0] : NULL;
+        return EXIT_OK;
+}
+
+/* Up to this many requests are in flight at once (one socket each). */
+#define BATCH_MAX 64
+
+/* Sends cmd for each VPS, all of a batch before any reply is read, so that
+ * stops wait their timeouts side by side, and reports each: an error line
+ * per failure; with several VPS also "NAME DONE" per success. The exit
+ * code is the first failure's, else 0. */
+static int run_on_each(struct ctx *ctx, const char *cmd, char **names, size_t n, json_object *args,
+                       const char *done)
+{
+        static vs_error_t errs[BATCH_MAX];
+        int socks[BATCH_MAX], rc = EXIT_OK;
+
+        for (size_t first = 0; first < n; first += BATCH_MAX) {
+                size_t m = n - first < BATCH_MAX ? n - first : BATCH_MAX;
+
+                for (size_t i = 0; i < m; i++) {
+                        memset(&errs[i], 0, sizeof(errs[i]));
+                        socks[i] = send_request(ctx, cmd, names[first + i],
+                                                args ? json_object_get(args) : NULL, &errs[i]);
+                }
+                for (size_t i = 0; i < m; i++) {
+                        cleanup_json json_object *reply = NULL;
+                        int ok = socks[i] >= 0 &&
+                                 recv_reply(socks[i], &reply, NULL, NULL, &errs[i]) == 0;
+
+                        if (socks[i] >= 0)
+                                close(socks[i]);
+                        ctx->name = names[first + i];
+                        if (!ok) {
+                                int code = fail(ctx, &errs[i]);
+
+                                rc = rc == EXIT_OK ? code : rc;
+                        } else if (vs_json_bool(reply, "absent")) {
+                                fprintf(stderr, "vsctl: %s %s: no such VPS, nothing to do\n",
+                                        ctx->cmd, ctx->name);
+                        } else if (n > 1) {
+                                printf("%s %s\n", ctx->name, done);
+                        }
+                }
+        }
+        fflush(stdout);
+        json_object_put(args);
+        return rc;
+}
+
 /* ---- create / start / stop / restart / destroy ---- */
 
 /* ---- limits: options shared by create and set ---- */
@@ -294,6 +441,11 @@ static int parse_name_only(struct ctx *ctx, int argc, char **argv)
         "  --iolimit RATE     bytes/s read and write on the upper layer's disk\n"     \
         "  --iopslimit N      operations/s on the same disk\n"                        \
         "  --cpu-reserve CPU  guaranteed CPU, for admission control (see: vsctl node)\n"
+
+#define FORCE_HELP                                                                         \
+        "  --force            keep a limit this node can never satisfy (--ram above its\n" \
+        "                     memory, --cpus or --cpulimit above its CPUs, --cpumask\n"    \
+        "                     naming CPUs it lacks), which is refused without it\n"
 
 /* Appends the limit options to opts (which has room); returns the count. */
 static size_t add_limit_options(struct option *opts, size_t n)
@@ -496,7 +648,8 @@ static void net_opts_to_args(struct net_opts *n, json_object *args)
 
 static int cmd_create(struct ctx *ctx, int argc, char **argv)
 {
-        struct option opts[14 + VS_LIM_COUNT] = {
+        struct option opts[15 + VS_LIM_COUNT] = {
+                { "force", no_argument, NULL, 'F' },
                 { "rate-out", required_argument, NULL, RATE_OUT_OPT },
                 { "rate-in", required_argument, NULL, RATE_IN_OPT },
                 { "template", required_argument, NULL, 't' },
@@ -515,13 +668,14 @@ static int cmd_create(struct ctx *ctx, int argc, char **argv)
         struct disk_opts disk = { 0 };
         vs_limits_t l = { 0 };
         vs_error_t err = { 0 };
-        int opt, bad = 0, rc = EXIT_OK, privileged = 0;
+        int opt, bad = 0, rc = EXIT_OK, privileged = 0, force = 0;
 
-        add_limit_options(opts, 12); /* after the twelve above */
+        add_limit_options(opts, 13); /* after the thirteen above */
         reset_getopt();
         while ((opt = next_opt(ctx, argc, argv, "t:n:h", opts, &bad)) != -1) {
                 if (bad)
                         return bad;
+                force |= opt == 'F';
                 if (opt == 't')
                         tmpl = optarg;
                 else if (opt == 'n')
@@ -556,6 +710,8 @@ static int cmd_create(struct ctx *ctx, int argc, char **argv)
                 json_object_object_add(args, "hostname", json_object_new_string(hostname));
         if (privileged)
                 json_object_object_add(args, "privileged", json_object_new_boolean(1));
+        if (force)
+                json_object_object_add(args, "force", json_object_new_boolean(1));
         json_object_object_add(args, "limits", steal_ptr(limits));
         json_object_object_foreach(rates, key, value)
         {
@@ -567,9 +723,11 @@ static int cmd_create(struct ctx *ctx, int argc, char **argv)
 
 static int cmd_set(struct ctx *ctx, int argc, char **argv)
 {
-        struct option opts[12 + VS_LIM_COUNT] = {
+        struct option opts[14 + VS_LIM_COUNT] = {
+                { "force", no_argument, NULL, 'F' },
                 { "rate-out", required_argument, NULL, RATE_OUT_OPT },
                 { "rate-in", required_argument, NULL, RATE_IN_OPT },
+                { "hostname", required_argument, NULL, 'n' },
                 { "no-save", no_argument, NULL, 'N' },
                 { "capability", required_argument, NULL, 'C' },
                 { "help", no_argument, NULL, 'h' },
@@ -581,19 +739,26 @@ static int cmd_set(struct ctx *ctx, int argc, char **argv)
         cleanup_net_opts struct net_opts net = { 0 };
         cleanup_json json_object *rates = json_object_new_object();
         cleanup_free char *caps = NULL;
+        const char *hostname = NULL;
         json_object *args;
         vs_limits_t l = { 0 };
         vs_caps_t check;
         vs_error_t err = { 0 };
-        int opt, bad = 0, rc = EXIT_OK, no_save = 0;
+        int opt, bad = 0, rc = EXIT_OK, no_save = 0, force = 0;
 
-        add_limit_options(opts, 11); /* after the eleven above */
+        add_limit_options(opts, 13); /* after the thirteen above */
         vs_caps_default(&check);
         reset_getopt();
-        while ((opt = next_opt(ctx, argc, argv, "h", opts, &bad)) != -1) {
+        while ((opt = next_opt(ctx, argc, argv, "n:h", opts, &bad)) != -1) {
                 if (bad)
                         return bad;
                 no_save |= opt == 'N';
+                force |= opt == 'F';
+                if (opt == 'n') {
+                        if (vs_parse_hostname(optarg, &err) < 0)
+                                return fail(ctx, &err);
+                        hostname = optarg;
+                }
                 if (!net_option(ctx, opt, &net, &rc)) {
                         if (rc != EXIT_OK)
                                 return rc;
@@ -619,11 +784,13 @@ static int cmd_set(struct ctx *ctx, int argc, char **argv)
                 return rc;
         if ((rc = net_opts_check(ctx, &net)) != EXIT_OK)
                 return rc;
-        if (!l.set && !caps && !net_opts_given(&net) && json_object_object_length(rates) == 0)
-                return usage_error(ctx, "no limit, rate, capability or network setting given");
-        if (no_save && net_opts_given(&net))
+        if (!l.set && !caps && !net_opts_given(&net) && json_object_object_length(rates) == 0 &&
+            !hostname)
+                return usage_error(ctx, "no limit, rate, capability, hostname or network setting "
+                                        "given");
+        if (no_save && (net_opts_given(&net) || hostname))
                 return usage_error(ctx, "--no-save applies to limits and rates only, not to "
-                                        "addresses, name servers or port forwards");
+                                        "addresses, name servers, port forwards or the hostname");
         args = json_object_new_object();
         net_opts_to_args(&net, args);
         json_object_object_add(args, "limits", steal_ptr(limits));
@@ -633,6 +800,10 @@ static int cmd_set(struct ctx *ctx, int argc, char **argv)
         }
         if (caps)
                 json_object_object_add(args, "capability", json_object_new_string(caps));
+        if (hostname)
+                json_object_object_add(args, "hostname", json_object_new_string(hostname));
+        if (force)
+                json_object_object_add(args, "force", json_object_new_boolean(1));
         if (no_save)
                 json_object_object_add(args, "no_save", json_object_new_boolean(1));
         return simple_call(ctx, VS_CMD_SET, ctx->name, args);
@@ -706,9 +877,17 @@ static int cmd_clone(struct ctx *ctx, int argc, char **argv)
 
 static int cmd_start(struct ctx *ctx, int argc, char **argv)
 {
-        int rc = parse_name_only(ctx, argc, argv);
+        cleanup_strv char **names = NULL;
+        size_t n;
+        int opt, bad = 0, rc;
 
-        return rc != EXIT_OK ? rc : simple_call(ctx, VS_CMD_START, ctx->name, NULL);
+        reset_getopt();
+        while ((opt = next_opt(ctx, argc, argv, "h", no_options, &bad)) != -1)
+                if (bad)
+                        return bad;
+        if ((rc = take_names(ctx, argc, argv, 1, &names, &n)) != EXIT_OK)
+                return rc;
+        return run_on_each(ctx, VS_CMD_START, names, n, NULL, "started");
 }
 
 static int parse_stop_options(struct ctx *ctx, int argc, char **argv, json_object *args,
@@ -744,31 +923,34 @@ static int parse_stop_options(struct ctx *ctx, int argc, char **argv, json_objec
                                                json_object_new_int64((int64_t)ms));
                 }
         }
-        return take_name(ctx, argc, argv, "VPS name");
+        return EXIT_OK;
+}
+
+static int cmd_stop_or_restart(struct ctx *ctx, int argc, char **argv, int stop)
+{
+        cleanup_strv char **names = NULL;
+        json_object *args = json_object_new_object();
+        size_t n;
+        int rc = parse_stop_options(ctx, argc, argv, args, stop);
+
+        if (rc == EXIT_OK)
+                rc = take_names(ctx, argc, argv, 1, &names, &n);
+        if (rc != EXIT_OK) {
+                json_object_put(args);
+                return rc;
+        }
+        return run_on_each(ctx, stop ? VS_CMD_STOP : VS_CMD_RESTART, names, n, args,
+                           stop ? "stopped" : "restarted");
 }
 
 static int cmd_stop(struct ctx *ctx, int argc, char **argv)
 {
-        json_object *args = json_object_new_object();
-        int rc = parse_stop_options(ctx, argc, argv, args, 1);
-
-        if (rc != EXIT_OK) {
-                json_object_put(args);
-                return rc;
-        }
-        return simple_call(ctx, VS_CMD_STOP, ctx->name, args);
+        return cmd_stop_or_restart(ctx, argc, argv, 1);
 }
 
 static int cmd_restart(struct ctx *ctx, int argc, char **argv)
 {
-        json_object *args = json_object_new_object();
-        int rc = parse_stop_options(ctx, argc, argv, args, 0);
-
-        if (rc != EXIT_OK) {
-                json_object_put(args);
-                return rc;
-        }
-        return simple_call(ctx, VS_CMD_RESTART, ctx->name, args);
+        return cmd_stop_or_restart(ctx, argc, argv, 0);
 }
 
 static int cmd_destroy(struct ctx *ctx, int argc, char **argv)
@@ -778,9 +960,9 @@ static int cmd_destroy(struct ctx *ctx, int argc, char **argv)
                 { "help", no_argument, NULL, 'h' },
                 { NULL, 0, NULL, 0 },
         };
-        cleanup_json json_object *reply = NULL;
+        cleanup_strv char **names = NULL;
         json_object *args = json_object_new_object();
-        vs_error_t err = { 0 };
+        size_t n;
         int opt, bad = 0, rc;
 
         reset_getopt();
@@ -792,15 +974,12 @@ static int cmd_destroy(struct ctx *ctx, int argc, char **argv)
                 if (opt == 'f')
                         json_object_object_add(args, "force", json_object_new_boolean(1));
         }
-        if ((rc = take_name(ctx, argc, argv, "VPS name")) != EXIT_OK) {
+        /* exact names only: a pattern is too easy a way to lose VPS */
+        if ((rc = take_names(ctx, argc, argv, 0, &names, &n)) != EXIT_OK) {
                 json_object_put(args);
                 return rc;
         }
-        if (call(ctx, VS_CMD_DESTROY, ctx->name, args, &reply, NULL, NULL, NULL, &err) < 0)
-                return fail(ctx, &err);
-        if (vs_json_bool(reply, "absent"))
-                fprintf(stderr, "vsctl: destroy %s: no such VPS, nothing to do\n", ctx->name);
-        return EXIT_OK;
+        return run_on_each(ctx, VS_CMD_DESTROY, names, n, args, "destroyed");
 }
 
 /* ---- status / list ---- */
@@ -893,31 +1072,23 @@ static void print_forwards(json_object *array)
         printf("\n");
 }
 
-static int cmd_status(struct ctx *ctx, int argc, char **argv)
+/* One VPS's status: its line, or with json_out, its object added there. */
+static int status_one(struct ctx *ctx, json_object *json_out)
 {
         cleanup_json json_object *reply = NULL;
         json_object *vps;
         vs_error_t err = { 0 };
-        int opt, bad = 0, rc, as_json = 0;
         const char *state, *exit_text;
         char rates[80];
 
-        reset_getopt();
-        while ((opt = next_opt(ctx, argc, argv, "jh", json_options, &bad)) != -1) {
-                if (bad)
-                        return bad;
-                as_json |= opt == 'j';
-        }
-        if ((rc = take_name(ctx, argc, argv, "VPS name")) != EXIT_OK)
-                return rc;
         if (call(ctx, VS_CMD_STATUS, ctx->name, NULL, &reply, NULL, NULL, NULL, &err) < 0) {
-                if (err.kind == VS_E_NOTFOUND && !as_json)
+                if (err.kind == VS_E_NOTFOUND && !json_out)
                         printf("%s deleted\n", ctx->name);
-                return err.kind == VS_E_NOTFOUND && !as_json ? EXIT_NOTFOUND : fail(ctx, &err);
+                return err.kind == VS_E_NOTFOUND && !json_out ? EXIT_NOTFOUND : fail(ctx, &err);
         }
         vps = vs_json_object(reply, "vps");
-        if (as_json) {
-                print_json(vps);
+        if (json_out) {
+                json_object_array_add(json_out, json_object_get(vps));
                 return EXIT_OK;
         }
         state = vs_json_str(vps, "state");
@@ -928,70 +1099,158 @@ static int cmd_status(struct ctx *ctx, int argc, char **argv)
         return EXIT_OK;
 }
 
+static int cmd_status(struct ctx *ctx, int argc, char **argv)
+{
+        cleanup_strv char **names = NULL;
+        cleanup_json json_object *objects = NULL;
+        size_t n;
+        int opt, bad = 0, rc, as_json = 0;
+
+        reset_getopt();
+        while ((opt = next_opt(ctx, argc, argv, "jh", json_options, &bad)) != -1) {
+                if (bad)
+                        return bad;
+                as_json |= opt == 'j';
+        }
+        if ((rc = take_names(ctx, argc, argv, 1, &names, &n)) != EXIT_OK)
+                return rc;
+        if (as_json)
+                objects = json_object_new_array();
+        rc = EXIT_OK;
+        for (size_t i = 0; i < n; i++) {
+                int one;
+
+                ctx->name = names[i];
+                one = status_one(ctx, objects);
+                rc = rc == EXIT_OK ? one : rc;
+        }
+        fflush(stdout);
+        if (as_json && rc == EXIT_OK)
+                print_json(n == 1 ? json_object_array_get_idx(objects, 0) : objects);
+        return rc;
+}
+
+/* numeric: right-aligned; size: bytes, shown 1024-based in the table
+ * (raw in --json, for scripts) */
 struct field {
         const char *name;
         const char *header;
-        int numeric;
+        int numeric, size;
 };
 
 static const struct field list_fields[] = {
-        { "name", "NAME", 0 },
-        { "state", "STATE", 0 },
-        { "pid", "PID", 1 },
-        { "nproc", "NPROC", 1 },
-        { "hostname", "HOSTNAME", 0 },
-        { "template", "TEMPLATE", 0 },
-        { "slice", "SLICE", 0 },
-        { "uptime", "UPTIME", 1 },
-        { "exit", "EXIT", 0 },
-        /* usage, as vsctl stats shows it; raw numbers, for scripts */
-        { "cpu_usec", "CPU_USEC", 1 },
-        { "cpu_pct", "CPU%", 1 },
-        { "throttled_usec", "THROTTLED_USEC", 1 },
-        { "mem_bytes", "MEM", 1 },
-        { "mem_peak", "MEM_PEAK", 1 },
-        { "swap_bytes", "SWAP", 1 },
-        { "io_read_bytes", "IO_READ", 1 },
-        { "io_write_bytes", "IO_WRITE", 1 },
-        { "io_read_ops", "IO_READ_OPS", 1 },
-        { "io_write_ops", "IO_WRITE_OPS", 1 },
-        { "oom_kills", "OOM_KILLS", 1 },
-        { "disk", "DISK", 1 },
-        { "disklimit", "DISKLIMIT", 1 },
-        { "ip", "IP", 0 },
-        { "rx_bytes", "RX_BYTES", 1 },
-        { "tx_bytes", "TX_BYTES", 1 },
-        { "rx_packets", "RX_PACKETS", 1 },
-        { "tx_packets", "TX_PACKETS", 1 },
+        { "name", "NAME", 0, 0 },
+        { "state", "STATE", 0, 0 },
+        { "pid", "PID", 1, 0 },
+        { "nproc", "NPROC", 1, 0 },
+        { "hostname", "HOSTNAME", 0, 0 },
+        { "template", "TEMPLATE", 0, 0 },
+        { "slice", "SLICE", 0, 0 },
+        { "uptime", "UPTIME", 1, 0 },
+        { "exit", "EXIT", 0, 0 },
+        /* usage, as vsctl stats shows it */
+        { "cpu_usec", "CPU_USEC", 1, 0 },
+        { "cpu_pct", "CPU%", 1, 0 },
+        { "throttled_usec", "THROTTLED_USEC", 1, 0 },
+        { "mem_bytes", "MEM", 1, 1 },
+        { "mem_peak", "MEM_PEAK", 1, 1 },
+        { "swap_bytes", "SWAP", 1, 1 },
+        { "io_read_bytes", "IO_READ", 1, 1 },
+        { "io_write_bytes", "IO_WRITE", 1, 1 },
+        { "io_read_ops", "IO_READ_OPS", 1, 0 },
+        { "io_write_ops", "IO_WRITE_OPS", 1, 0 },
+        { "oom_kills", "OOM_KILLS", 1, 0 },
+        { "disk", "DISK", 1, 1 },
+        { "disklimit", "DISKLIMIT", 1, 1 },
+        { "ip", "IP", 0, 0 },
+        { "rx_bytes", "RX_BYTES", 1, 1 },
+        { "tx_bytes", "TX_BYTES", 1, 1 },
+        { "rx_packets", "RX_PACKETS", 1, 0 },
+        { "tx_packets", "TX_PACKETS", 1, 0 },
 };
 #define NFIELDS (sizeof(list_fields) / sizeof(list_fields[0]))
 #define DEFAULT_FIELDS "name,state,pid,nproc,hostname,template"
+#define COLUMNS_MAX 64
 
-static int parse_fields(struct ctx *ctx, const char *text, const struct field **out, size_t *n)
+/* vzlist's names for the same figures. laverage: the kernel keeps no load
+ * average per cgroup, so it is the CPU use since start, as cpu_pct. */
+static const struct {
+        const char *alias, *field;
+} field_aliases[] = {
+        { "ctid", "name" },           { "veid", "name" },           { "status", "state" },
+        { "numproc", "nproc" },       { "ostemplate", "template" }, { "laverage", "cpu_pct" },
+        { "physpages", "mem_bytes" }, { "mem", "mem_bytes" },       { "swappages", "swap_bytes" },
+        { "diskspace", "disk" },      { "ip_address", "ip" },
+};
+
+/* A column as asked for: the field, and the name it was asked by (the key
+ * in --json and, upper-cased, the header of an alias). */
+struct column {
+        const struct field *f;
+        const char *key;
+        char header[32];
+};
+
+static const struct field *field_named(const char *name, const char **key)
+{
+        for (size_t i = 0; i < NFIELDS; i++)
+                if (strcmp(list_fields[i].name, name) == 0) {
+                        *key = list_fields[i].name;
+                        return &list_fields[i];
+                }
+        for (size_t a = 0; a < sizeof(field_aliases) / sizeof(field_aliases[0]); a++) {
+                const char *ignored;
+
+                if (strcmp(field_aliases[a].alias, name) == 0) {
+                        *key = field_aliases[a].alias;
+                        return field_named(field_aliases[a].field, &ignored);
+                }
+        }
+        return NULL;
+}
+
+static int unknown_field(struct ctx *ctx, const char *name)
+{
+        return value_error(ctx, "unknown field '%.64s' (see: vsctl list --help)", name);
+}
+
+static int parse_fields(struct ctx *ctx, const char *text, struct column *out, size_t *n)
 {
         cleanup_free char *copy = vs_xstrdup(text);
         char *save = NULL;
 
         *n = 0;
         for (char *f = strtok_r(copy, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
-                size_t i;
+                struct column *c = &out[*n];
+                const char *key;
 
-                for (i = 0; i < NFIELDS && strcmp(list_fields[i].name, f) != 0; i++)
-                        ;
-                if (i == NFIELDS)
-                        return usage_error(ctx, "unknown field '%s' (see: vsctl list --help)", f);
-                if (*n == NFIELDS)
-                        return usage_error(ctx, "too many fields");
-                out[(*n)++] = &list_fields[i];
+                if (*n == COLUMNS_MAX)
+                        return value_error(ctx, "too many fields (at most %d)", COLUMNS_MAX);
+                c->f = field_named(f, &key);
+                if (!c->f)
+                        return unknown_field(ctx, f);
+                c->key = key;
+                if (strcmp(key, c->f->name) == 0) {
+                        vs_strlcpy(c->header, c->f->header, sizeof(c->header));
+                } else {
+                        size_t i;
+
+                        for (i = 0; key[i] && i + 1 < sizeof(c->header); i++)
+                                c->header[i] =
+                                        (char)(key[i] >= 'a' && key[i] <= 'z' ? key[i] - 'a' + 'A'
+                                                                              : key[i]);
+                        c->header[i] = '\0';
+                }
+                (*n)++;
         }
         if (*n == 0)
-                return usage_error(ctx, "no fields given to -o");
+                return value_error(ctx, "no fields given to -o");
         return EXIT_OK;
 }
 
 static void format_size(uint64_t bytes, char *buf, size_t size);
 
-/* Sizes in the table are 1024-based; 0 (no limit, nothing used) is "-". */
+/* Sizes in the table are 1024-based; 0 of a disk (no limit) is "-". */
 static void format_disk(uint64_t bytes, char *buf, size_t size)
 {
         if (bytes == 0)
@@ -1018,6 +1277,10 @@ static void cell_text(json_object *vps, const struct field *f, char *buf, size_t
                 format_disk(value ? (uint64_t)json_object_get_int64(value) : 0, buf, size);
                 return;
         }
+        if (f->size) {
+                format_size(value ? (uint64_t)json_object_get_int64(value) : 0, buf, size);
+                return;
+        }
         if (strcmp(f->name, "pid") == 0 && value && json_object_get_int(value) == 0) {
                 snprintf(buf, size, "-");
                 return;
@@ -1027,109 +1290,233 @@ static void cell_text(json_object *vps, const struct field *f, char *buf, size_t
                 snprintf(buf, size, "-");
 }
 
-static void print_table(json_object *rows, const struct field **fields, size_t nfields, int header)
+static void print_cell(const struct column *c, const char *text, int last, size_t width)
+{
+        if (last)
+                printf("%s\n", text);
+        else if (c->f->numeric)
+                printf("%*s  ", (int)width, text);
+        else
+                printf("%-*s  ", (int)width, text);
+}
+
+static void print_table(json_object *rows, const struct column *cols, size_t ncols, int header)
 {
         size_t nrows = json_object_array_length(rows);
-        size_t width[NFIELDS] = { 0 };
+        size_t width[COLUMNS_MAX] = { 0 };
         char cell[256];
 
-        for (size_t f = 0; f < nfields; f++) {
-                width[f] = header ? strlen(fields[f]->header) : 0;
+        for (size_t f = 0; f < ncols; f++) {
+                width[f] = header ? strlen(cols[f].header) : 0;
                 for (size_t r = 0; r < nrows; r++) {
-                        cell_text(json_object_array_get_idx(rows, r), fields[f], cell,
+                        cell_text(json_object_array_get_idx(rows, r), cols[f].f, cell,
                                   sizeof(cell));
                         if (strlen(cell) > width[f])
                                 width[f] = strlen(cell);
                 }
         }
-        if (header) {
-                for (size_t f = 0; f < nfields; f++) {
-                        if (f + 1 == nfields)
-                                printf("%s\n", fields[f]->header);
-                        else if (fields[f]->numeric)
-                                printf("%*s  ", (int)width[f], fields[f]->header);
-                        else
-                                printf("%-*s  ", (int)width[f], fields[f]->header);
-                }
-        }
+        for (size_t f = 0; header && f < ncols; f++)
+                print_cell(&cols[f], cols[f].header, f + 1 == ncols, width[f]);
         for (size_t r = 0; r < nrows; r++) {
-                for (size_t f = 0; f < nfields; f++) {
-                        cell_text(json_object_array_get_idx(rows, r), fields[f], cell,
+                for (size_t f = 0; f < ncols; f++) {
+                        cell_text(json_object_array_get_idx(rows, r), cols[f].f, cell,
                                   sizeof(cell));
-                        if (f + 1 == nfields)
-                                printf("%s\n", cell);
-                        else if (fields[f]->numeric)
-                                printf("%*s  ", (int)width[f], cell);
-                        else
-                                printf("%-*s  ", (int)width[f], cell);
+                        print_cell(&cols[f], cell, f + 1 == ncols, width[f]);
                 }
         }
 }
 
-static json_object *select_fields(json_object *vps, const struct field **fields, size_t n)
+static json_object *select_fields(json_object *vps, const struct column *cols, size_t n)
 {
         json_object *out = json_object_new_object();
 
         for (size_t f = 0; f < n; f++) {
-                json_object *value = json_object_object_get(vps, fields[f]->name);
+                json_object *value = json_object_object_get(vps, cols[f].f->name);
 
-                json_object_object_add(out, fields[f]->name, value ? json_object_get(value) : NULL);
+                json_object_object_add(out, cols[f].key, value ? json_object_get(value) : NULL);
         }
         return out;
+}
+
+/* -s [-]FIELD: numbers by value, text by strcmp, ties by name. */
+static const struct field *sort_field;
+static int sort_reverse;
+
+static int compare_rows(const void *a, const void *b)
+{
+        json_object *ra = *(json_object *const *)a, *rb = *(json_object *const *)b;
+        json_object *va = json_object_object_get(ra, sort_field->name);
+        json_object *vb = json_object_object_get(rb, sort_field->name);
+        int c;
+
+        if (json_object_is_type(va, json_type_int) && json_object_is_type(vb, json_type_int)) {
+                int64_t x = json_object_get_int64(va), y = json_object_get_int64(vb);
+
+                c = x < y ? -1 : x > y;
+        } else {
+                c = strcmp(va ? json_object_get_string(va) : "",
+                           vb ? json_object_get_string(vb) : "");
+        }
+        if (c == 0)
+                c = strcmp(vs_json_str(ra, "name") ?: "", vs_json_str(rb, "name") ?: "");
+        return sort_reverse ? -c : c;
+}
+
+static void sort_rows(json_object *rows)
+{
+        size_t n = json_object_array_length(rows);
+        cleanup_free json_object **items = vs_xmalloc((n + 1) * sizeof(*items));
+
+        for (size_t i = 0; i < n; i++)
+                items[i] = json_object_get(json_object_array_get_idx(rows, i));
+        qsort(items, n, sizeof(*items), compare_rows);
+        json_object_array_del_idx(rows, 0, n);
+        for (size_t i = 0; i < n; i++)
+                json_object_array_add(rows, items[i]);
+}
+
+static int parse_sort(struct ctx *ctx, const char *text)
+{
+        const char *key;
+
+        sort_reverse = text[0] == '-';
+        sort_field = field_named(text + sort_reverse, &key);
+        return sort_field ? EXIT_OK : unknown_field(ctx, text + sort_reverse);
+}
+
+/* Which VPS a list shows: by state (-a all, -S stopped only, else running),
+ * and by NAME operands (names or shell patterns), which select among all
+ * states unless -S. */
+struct list_filter {
+        int all, stopped_only;
+        char **patterns;
+        int npatterns;
+};
+
+static int wanted(const struct list_filter *lf, json_object *vps)
+{
+        const char *state = vs_json_str(vps, "state") ?: "";
+        const char *name = vs_json_str(vps, "name") ?: "";
+        int stopped = strcmp(state, "stopped") == 0;
+
+        if (lf->stopped_only && !stopped)
+                return 0;
+        if (lf->npatterns == 0)
+                return lf->all || lf->stopped_only || !stopped;
+        for (int i = 0; i < lf->npatterns; i++)
+                if (fnmatch(lf->patterns[i], name, 0) == 0)
+                        return 1;
+        return 0;
+}
+
+/* A NAME operand without a pattern names a VPS that must exist. */
+static int check_operands(struct ctx *ctx, const struct list_filter *lf, json_object *all)
+{
+        for (int i = 0; i < lf->npatterns; i++) {
+                vs_error_t err = { 0 };
+                size_t k, n = all ? json_object_array_length(all) : 0;
+
+                if (has_glob(lf->patterns[i]))
+                        continue;
+                if (vs_parse_name(lf->patterns[i], "VPS name", &err) < 0)
+                        return fail(ctx, &err);
+                for (k = 0; k < n; k++)
+                        if (strcmp(vs_json_str(json_object_array_get_idx(all, k), "name") ?: "",
+                                   lf->patterns[i]) == 0)
+                                break;
+                if (k == n) {
+                        ctx->name = lf->patterns[i];
+                        vs_error_kind(&err, VS_E_NOTFOUND, ENOENT, "no such VPS");
+                        return fail(ctx, &err);
+                }
+        }
+        return EXIT_OK;
+}
+
+static int needs_disk(const struct column *cols, size_t n, int all_fields)
+{
+        if (all_fields || (sort_field && strncmp(sort_field->name, "disk", 4) == 0))
+                return 1;
+        for (size_t i = 0; i < n; i++)
+                if (strncmp(cols[i].f->name, "disk", 4) == 0)
+                        return 1;
+        return 0;
 }
 
 static int cmd_list(struct ctx *ctx, int argc, char **argv)
 {
         static const struct option opts[] = {
-                { "all", no_argument, NULL, 'a' },       { "output", required_argument, NULL, 'o' },
-                { "no-header", no_argument, NULL, 'H' }, { "json", no_argument, NULL, 'j' },
-                { "help", no_argument, NULL, 'h' },      { NULL, 0, NULL, 0 },
+                { "all", no_argument, NULL, 'a' },
+                { "output", required_argument, NULL, 'o' },
+                { "no-header", no_argument, NULL, 'H' },
+                { "json", no_argument, NULL, 'j' },
+                { "stopped", no_argument, NULL, 'S' },
+                { "name-only", no_argument, NULL, '1' },
+                { "sort", required_argument, NULL, 's' },
+                { "help", no_argument, NULL, 'h' },
+                { NULL, 0, NULL, 0 },
         };
         cleanup_json json_object *reply = NULL;
         cleanup_json json_object *rows = json_object_new_array();
-        const struct field *fields[NFIELDS];
+        struct column cols[COLUMNS_MAX];
+        struct list_filter lf = { 0 };
         const char *field_text = NULL;
         json_object *all, *args = NULL;
         vs_error_t err = { 0 };
-        size_t nfields;
-        int opt, bad = 0, show_all = 0, header = 1, as_json = 0, rc;
+        size_t ncols;
+        int opt, bad = 0, header = 1, as_json = 0, rc;
 
         reset_getopt();
-        while ((opt = next_opt(ctx, argc, argv, "ao:Hjh", opts, &bad)) != -1) {
+        sort_field = NULL;
+        while ((opt = next_opt(ctx, argc, argv, "ao:HjS1s:h", opts, &bad)) != -1) {
                 if (bad)
                         return bad;
-                show_all |= opt == 'a';
-                header &= opt != 'H';
+                lf.all |= opt == 'a';
+                lf.stopped_only |= opt == 'S';
+                header &= opt != 'H' && opt != '1';
                 as_json |= opt == 'j';
-                if (opt == 'o')
-                        field_text = optarg;
+                if (opt == 'o' || opt == '1')
+                        field_text = opt == 'o' ? optarg : "name";
+                if (opt == 's' && (rc = parse_sort(ctx, optarg)) != EXIT_OK)
+                        return rc;
         }
-        if (optind < argc)
-                return usage_error(ctx, "unexpected argument '%s'", argv[optind]);
-        rc = parse_fields(ctx, field_text ? field_text : DEFAULT_FIELDS, fields, &nfields);
+        lf.patterns = argv + optind;
+        lf.npatterns = argc - optind;
+        rc = parse_fields(ctx, field_text ? field_text : DEFAULT_FIELDS, cols, &ncols);
         if (rc != EXIT_OK)
                 return rc;
         /* disk usage costs vsd a walk of each VPS's files: only when asked */
-        if ((as_json && !field_text) || (field_text && strstr(field_text, "disk"))) {
+        if (needs_disk(cols, ncols, as_json && !field_text)) {
                 args = json_object_new_object();
                 json_object_object_add(args, "disk", json_object_new_boolean(1));
         }
         if (call(ctx, VS_CMD_LIST, NULL, args, &reply, NULL, NULL, NULL, &err) < 0)
                 return fail(ctx, &err);
         all = vs_json_array(reply, "vps");
+        if ((rc = check_operands(ctx, &lf, all)) != EXIT_OK)
+                return rc;
         for (size_t i = 0; all && i < json_object_array_length(all); i++) {
                 json_object *vps = json_object_array_get_idx(all, i);
-                const char *state = vs_json_str(vps, "state");
 
-                if (!show_all && state && strcmp(state, "stopped") == 0)
-                        continue;
-                json_object_array_add(rows, field_text ? select_fields(vps, fields, nfields)
-                                                       : json_object_get(vps));
+                if (wanted(&lf, vps))
+                        json_object_array_add(rows, json_object_get(vps));
         }
-        if (as_json)
+        if (sort_field)
+                sort_rows(rows);
+        if (as_json && field_text) {
+                json_object *picked = json_object_new_array();
+
+                for (size_t i = 0; i < json_object_array_length(rows); i++)
+                        json_object_array_add(
+                                picked,
+                                select_fields(json_object_array_get_idx(rows, i), cols, ncols));
+                print_json(picked);
+                json_object_put(picked);
+        } else if (as_json) {
                 print_json(rows);
-        else
-                print_table(rows, fields, nfields, header);
+        } else {
+                print_table(rows, cols, ncols, header);
+        }
         return EXIT_OK;
 }
 
@@ -2103,7 +2490,7 @@ static const struct command commands[] = {
           "       [--nameserver IP]... [--searchdomain D]...\n"
           "       [--port-forward HOSTPORT:VPSPORT[/PROTO]]... [--diskspace SIZE[:HARD]]\n"
           "       [--diskinodes N[:HARD]] [--rate-out RATE] [--rate-in RATE]\n"
-          "       [LIMIT-OPTIONS...]",
+          "       [--force] [LIMIT-OPTIONS...]",
           "Create a stopped VPS from template T, with the limits given (vzctl's names;\n"
           "kept in its config as key = value, e.g. cpu_burst = 50ms). It gets its own\n"
           "range of 65536 host ids (its root is an unprivileged id on the host) and its\n"
@@ -2134,7 +2521,7 @@ static const struct command commands[] = {
           "  --diskinodes N[:HARD]\n"
           "                     limit the number of files to about HARD (the image's inode\n"
           "                     count, rounded up; default one per 16K of "
-          "--diskspace)\n" RATE_HELP LIMIT_HELP },
+          "--diskspace)\n" RATE_HELP LIMIT_HELP FORCE_HELP },
         { "resize", NULL, cmd_resize, "resize NAME --diskspace SIZE[:HARD]",
           "Change the disk limit of a VPS created with one. Growing works while the VPS\n"
           "runs; shrinking needs it stopped and its files to fit.\n"
@@ -2145,19 +2532,27 @@ static const struct command commands[] = {
           "stays sparse), its config and disk limit, with the new name and the\n"
           "address pools' next free addresses (an address belongs to one VPS).\n"
           "  -n, --hostname H   hostname of NEW (default: NEW)\n" },
-        { "start", NULL, cmd_start, "start NAME", "Start a stopped VPS.\n" },
+        { "start", NULL, cmd_start, "start NAME...",
+          "Start stopped VPS. NAME may be a quoted shell pattern (\"web*\"), standing\n"
+          "for the VPS whose names match (a pattern that matches none: exit 3). With\n"
+          "several VPS each is reported (\"NAME started\", or its error) and the exit\n"
+          "code is the first failure's.\n" },
         { "set", NULL, cmd_set,
-          "set NAME [--no-save] [--capability CAP:on|off]... [--ipadd A[/P]]...\n"
+          "set NAME [--no-save] [--hostname H] [--capability CAP:on|off]...\n"
+          "    [--ipadd A[/P]]...\n"
           "    [--ipdel A|all]... [--nameserver IP]... [--searchdomain D]...\n"
           "    [--port-forward HOSTPORT:VPSPORT[/PROTO]]...\n"
           "    [--port-forward-del HOSTPORT[/PROTO]|all]... [--rate-out RATE]\n"
-          "    [--rate-in RATE] [LIMIT-OPTIONS...]",
+          "    [--rate-in RATE] [--force] [LIMIT-OPTIONS...]",
           "Change limits: at once on a running VPS (in its cgroup; bandwidth caps on\n"
           "its host-side veth), and in its config (applied at every start) unless\n"
           "--no-save. Values are checked first; a bad one changes nothing. Network\n"
           "settings change at once on a running VPS too (eth0, host routes,\n"
           "/etc/hosts, /etc/resolv.conf, port forwards) and are always saved.\n"
           "  --no-save          change the running VPS only (limits and rates only)\n"
+          "  -n, --hostname H   the VPS's hostname: saved, and on a running VPS set at\n"
+          "                     once (its UTS namespace; /etc/hostname and /etc/hosts\n"
+          "                     where vsd writes them, on a VPS with an address)\n"
           "  --ipadd A[/P]      add an address (as for create)\n"
           "  --ipdel A|all      remove an address, or all of them (removals come\n"
           "                     before additions)\n"
@@ -2171,23 +2566,27 @@ static const struct command commands[] = {
           "  --capability CAP:on|off\n"
           "                     keep (on) or drop (off) a capability from the VPS's\n"
           "                     set, e.g. net_raw:off (saved; applies at the next "
-          "start)\n" RATE_HELP LIMIT_HELP },
-        { "stop", NULL, cmd_stop, "stop NAME [--timeout S] [--fast]",
-          "Stop a running VPS: send its init the stop signal, wait, then kill every\n"
-          "process of the VPS.\n"
+          "start)\n" RATE_HELP LIMIT_HELP FORCE_HELP },
+        { "stop", NULL, cmd_stop, "stop NAME... [--timeout S] [--fast]",
+          "Stop running VPS: send each init the stop signal, wait, then kill every\n"
+          "process of the VPS. Several VPS stop side by side; NAME may be a pattern\n"
+          "and each is reported, as for start.\n"
           "  -t, --timeout S    seconds to wait before killing (default 30; units ms s m h)\n"
           "  -f, --fast         kill at once\n" },
-        { "restart", NULL, cmd_restart, "restart NAME [--timeout S]",
-          "Stop a VPS (as stop does) and start it again; starts a stopped VPS.\n"
+        { "restart", NULL, cmd_restart, "restart NAME... [--timeout S]",
+          "Stop VPS (as stop does) and start them again; starts a stopped VPS. NAME\n"
+          "may be a pattern and each is reported, as for start.\n"
           "  -t, --timeout S    seconds to wait before killing (default 30; units ms s m h)\n" },
-        { "destroy", "delete", cmd_destroy, "destroy NAME [--force]",
-          "Remove a stopped VPS: its files, config, state and cgroup. Destroying a\n"
-          "VPS that does not exist succeeds. Alias: delete.\n"
+        { "destroy", "delete", cmd_destroy, "destroy NAME... [--force]",
+          "Remove stopped VPS: their files, config, state and cgroup. Destroying a\n"
+          "VPS that does not exist succeeds. Exact names only (no patterns); with\n"
+          "several, each is reported, as for start. Alias: delete.\n"
           "  -f, --force        kill the VPS first if it is running\n" },
-        { "status", NULL, cmd_status, "status NAME [--json]",
-          "Print one line: NAME exist running|stopped, and how a stopped VPS ended;\n"
-          "or NAME deleted (exit code 3) when there is no such VPS.\n"
-          "  -j, --json         print every field as JSON\n"
+        { "status", NULL, cmd_status, "status NAME... [--json]",
+          "Print one line per VPS: NAME exist running|stopped, and how a stopped VPS\n"
+          "ended; or NAME deleted (exit code 3) when there is no such VPS. NAME may\n"
+          "be a pattern, as for start.\n"
+          "  -j, --json         print every field as JSON (an array for several VPS)\n"
           "OOM kills in the current (or last) run are shown: (2 OOM kills), and\n"
           "bandwidth caps: (rate-out 10M, rate-in 20M); --json has them as rate_out\n"
           "and rate_in in bit/s (0: none), in force while running, else configured.\n"
@@ -2212,9 +2611,16 @@ static const struct command commands[] = {
           "OOM kills, read from its cgroup; network bytes and packets in and out, read\n"
           "from its host-side veth.\n"
           "  -j, --json         print JSON (times in µs, sizes in bytes)\n" },
-        { "list", NULL, cmd_list, "list [-a] [-o FIELDS] [-H] [-j|--json]",
-          "List running VPS.\n"
+        { "list", NULL, cmd_list,
+          "list [-a|-S] [-o FIELDS|-1] [-s [-]FIELD] [-H] [-j|--json] [NAME...]",
+          "List running VPS; with NAME operands (names, or quoted shell patterns such\n"
+          "as \"web*\"), those VPS whatever their state (a name that does not exist:\n"
+          "exit 3).\n"
           "  -a, --all          include stopped VPS\n"
+          "  -S, --stopped      stopped VPS only\n"
+          "  -1, --name-only    names only, one a line, no header (as -H -o name)\n"
+          "  -s, --sort [-]FIELD\n"
+          "                     sort by FIELD (numbers by value), - first: reversed\n"
           "  -o, --output F,... fields: name state pid nproc hostname template slice\n"
           "                     uptime exit ip rx_bytes tx_bytes rx_packets tx_packets\n"
           "                     cpu_usec cpu_pct throttled_usec mem_bytes mem_peak\n"
@@ -2222,8 +2628,16 @@ static const struct command commands[] = {
           "                     io_write_ops oom_kills disk disklimit (disk: bytes used\n"
           "                     by the VPS's own files; disklimit: its limit, - for none)\n"
           "                     (default: name,state,pid,nproc,hostname,template)\n"
+          "                     vzlist's names too: ctid veid (name), status (state),\n"
+          "                     numproc (nproc), ostemplate (template), physpages mem\n"
+          "                     (mem_bytes), swappages (swap_bytes), diskspace (disk),\n"
+          "                     ip_address (ip), laverage (cpu_pct: no load average\n"
+          "                     is kept per VPS)\n"
+          "                     sizes (mem_bytes, io and network bytes, disk) are\n"
+          "                     1024-based (12.5M) in the table, bytes in --json\n"
           "  -H, --no-header    omit the header line\n"
-          "  -j, --json         print JSON (all fields, or those of -o)\n" },
+          "  -j, --json         print JSON (all fields, or those of -o, keyed by the\n"
+          "                     names given)\n" },
         { "exec", NULL, cmd_exec, "exec NAME [-t] -- CMD [ARGS...]",
           "Run CMD inside a running VPS, relaying stdin, stdout and stderr; exit with\n"
           "CMD's exit status (128+N if killed by signal N, 127 if not found, 126 if it\n"

@@ -118,11 +118,14 @@ int vsd_vps_create(struct vsd *d, const char *name, const struct vsd_create_args
  * a running VPS gets it at its next start. */
 int vsd_vps_set_caps(struct vsd *d, struct vps *v, const char *words, vs_error_t *err);
 /* Changes limits: live on a running VPS, and in its config unless !save. */
-int vsd_vps_set(struct vsd *d, struct vps *v, const vs_limits_t *changes, int save,
+int vsd_vps_set(struct vsd *d, struct vps *v, const vs_limits_t *changes, int save, int force,
                 vs_error_t *err);
 /* Checks limits that depend on vsd itself (numfile against its own hard
  * limit). */
 int vsd_limits_check(const vs_limits_t *l, vs_error_t *err);
+/* Refuses a limit this node can never satisfy (RAM, CPUs, cpumask) unless
+ * force: at create and set, not at start (a config may be moved here). */
+int vsd_limits_fit(const vs_limits_t *l, int force, vs_error_t *err);
 /* Admission control: the node (vsd.conf), a VPS's reservation, and what
  * the running VPS but `except` reserve. */
 int vsd_node(struct vsd *d, vs_node_t *node, vs_error_t *err);
@@ -195,6 +198,9 @@ char *vsd_net_assign(struct vsd *d, char *const *given, size_t ngiven, vs_error_
 int vsd_net_prepare(struct vsd *d, struct vps *v, const vs_kv_t *config,
                     struct vsd_net_start *start, vs_error_t *err);
 void vsd_net_stopped(struct vsd *d, struct vps *v);
+/* set --hostname: in the config, and on a running VPS at once (its UTS
+ * namespace, and /etc/hostname and /etc/hosts where vsd writes them). */
+int vsd_net_set_hostname(struct vsd *d, struct vps *v, const char *hostname, vs_error_t *err);
 /* A start failed: delete the veth and the /etc files the start made. */
 void vsd_net_abort(struct vsd *d, struct vps *v, const struct vsd_net_start *start);
 /* vsctl set's network part: addresses added (--ipadd) and removed (--ipdel

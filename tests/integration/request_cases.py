@@ -36,6 +36,7 @@ EXPECTED = {
         "hostname": "string",
         "privileged": "bool",
         "limits": "limits",
+        "force": "bool",
         "diskspace": "string",
         "diskinodes": "string",
         "rate_out": "string",
@@ -52,6 +53,8 @@ EXPECTED = {
     "status": {},
     "set": {
         "limits": "limits",
+        "hostname": "string",
+        "force": "bool",
         "capability": "string",
         "no_save": "bool",
         "rate_out": "string",
