@@ -16,7 +16,7 @@ DEBIAN_DEPS = build-essential pkg-config clang clang-format \
 	libseccomp-dev libcap-dev libnl-3-dev libnl-route-3-dev \
 	libext2fs-dev comerr-dev libjson-c-dev libcmocka-dev busybox-static iproute2 util-linux \
 	procps e2fsprogs python3 bsdutils tar gzip xz-utils zstd \
-	debootstrap libnftables-dev nftables
+	debootstrap libnftables-dev nftables python3-prometheus-client
 
 OPTFLAGS ?= -O2 -g
 # Debian's hardening flags (dpkg-buildflags with hardening=+all)
@@ -28,7 +28,7 @@ CPPFLAGS += $(HARDEN_CPPFLAGS) -Iinclude -D_GNU_SOURCE -DVS_VERSION='"$(VERSION)
 	-DVS_LIBEXECDIR='"$(LIBEXECDIR)"'
 CFLAGS += -std=gnu11 $(OPTFLAGS) $(HARDEN_CFLAGS) $(WARNFLAGS) $(SANFLAGS) \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lm
 LDFLAGS += $(HARDEN_LDFLAGS) $(SANFLAGS)
 
 LIB_SRCS = common/error.c common/parse.c common/fsutil.c common/kvfile.c \
@@ -38,7 +38,8 @@ LIB_SRCS = common/error.c common/parse.c common/fsutil.c common/kvfile.c \
 	cow-fs/unify.c scheduler-limits/cgroup.c scheduler-limits/limits.c scheduler-limits/stats.c \
 	scheduler-limits/admission.c netns/loopback.c netns/addr.c netns/addr6.c netns/link.c \
 	netns/etc.c netns/rate.c netns/tc.c netns/portfwd.c netns/nft.c
-VSD_SRCS = runtime/vsd.c runtime/vps.c runtime/vpsnet.c runtime/handlers.c runtime/disk.c
+VSD_SRCS = runtime/vsd.c runtime/vps.c runtime/vpsnet.c runtime/handlers.c runtime/disk.c \
+	runtime/onboot.c runtime/metrics.c runtime/events.c
 VSCTL_SRCS = runtime/vsctl.c
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 

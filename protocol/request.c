@@ -205,6 +205,8 @@ static const vs_field_spec_t create_fields[] = {
         { BOOL("privileged") },
         { LIMITS },
         { BOOL("force") },
+        { BOOL("onboot") },
+        { INT("bootorder", 0, VS_BOOTORDER_MAX) },
         { STRING("diskspace", VALUE_LEN, "disk space", check_diskspace) },
         { STRING("diskinodes", VALUE_LEN, "inode count", check_diskinodes) },
         RATE_FIELDS,
@@ -224,6 +226,8 @@ static const vs_field_spec_t set_fields[] = {
         { LIMITS },
         { STRING("hostname", 64, "hostname", vs_parse_hostname) },
         { BOOL("force") },
+        { BOOL("onboot") },
+        { INT("bootorder", 0, VS_BOOTORDER_MAX) },
         { STRING("capability", LIST_LEN, "capability list", check_caps) },
         { BOOL("no_save") },
         RATE_FIELDS,
@@ -293,6 +297,8 @@ static const vs_command_spec_t commands[] = {
         { VS_CMD_TEMPLATE_LIST, VS_NAME_NONE, no_fields },
         { VS_CMD_TEMPLATE_UNIFY, VS_NAME_NONE, no_fields },
         { VS_CMD_TEMPLATE_REMOVE, VS_NAME_TEMPLATE, no_fields },
+        { VS_CMD_METRICS, VS_NAME_NONE, no_fields },
+        { VS_CMD_EVENTS, VS_NAME_NONE, no_fields },
 };
 
 const vs_command_spec_t *vs_commands(size_t *n)

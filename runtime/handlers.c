@@ -171,6 +171,13 @@ static int disk_limit_args(const vs_request_t *req, vs_disk_limits_t *lim, vs_er
         return 0;
 }
 
+/* args.onboot: -1 when not given. */
+static int boot_arg(const vs_request_t *req)
+{
+        return json_object_object_get_ex(req->args, "onboot", NULL) ? vs_req_bool(req, "onboot")
+                                                                    : -1;
+}
+
 static int handle_create(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
 {
         const char *tmpl = vs_req_str(req, "template");
@@ -188,6 +195,8 @@ static int handle_create(struct vsd *d, struct client *c, vs_request_t *req, vs_
                 .privileged = vs_req_bool(req, "privileged"),
                 .limits = &limits,
                 .disk = &lim,
+                .onboot = boot_arg(req),
+                .bootorder = vs_req_int(req, "bootorder", -1),
         };
         cleanup_net_args struct net_args net = { 0 };
         cleanup_free char *port_forward = NULL;
@@ -220,6 +229,12 @@ static int handle_create(struct vsd *d, struct client *c, vs_request_t *req, vs_
         if (vsd_vps_create(d, req->name, &args, err) < 0)
                 return -1;
         vs_log(LOG_INFO, "created %s from template %s", req->name, tmpl);
+        {
+                json_object *extra = json_object_new_object();
+
+                json_object_object_add(extra, "template", json_object_new_string(tmpl));
+                vsd_event(d, "created", req->name, extra);
+        }
         reply_ok(d, c);
         return 0;
 }
@@ -312,6 +327,12 @@ static int handle_clone(struct vsd *d, struct client *c, vs_request_t *req, vs_e
         if (vsd_vps_clone(d, v, name, hostname, err) < 0)
                 return -1;
         vs_log(LOG_INFO, "cloned %s into %s", v->name, name);
+        {
+                json_object *extra = json_object_new_object();
+
+                json_object_object_add(extra, "clone_of", json_object_new_string(v->name));
+                vsd_event(d, "created", name, extra);
+        }
         reply_ok(d, c);
         return 0;
 }
@@ -329,12 +350,36 @@ static int handle_status(struct vsd *d, struct client *c, vs_request_t *req, vs_
         return 0;
 }
 
+/* limit-changed: the limits and rates as the admin gave them, whether saved
+ * in the config, and whether in force at once (a running VPS). */
+static void limit_event(struct vsd *d, struct vps *v, const vs_request_t *req, int save)
+{
+        json_object *extra = json_object_new_object();
+        json_object *limits = vs_req_limits(req, "limits");
+        json_object *given = json_object_new_object();
+        const char *rates[] = { "rate_out", "rate_in" };
+
+        json_object_object_foreach(limits, key, value)
+        {
+                json_object_object_add(given, key, json_object_get(value));
+        }
+        for (size_t i = 0; i < 2; i++)
+                if (vs_req_str(req, rates[i]))
+                        json_object_object_add(given, rates[i],
+                                               json_object_new_string(vs_req_str(req, rates[i])));
+        json_object_object_add(extra, "limits", given);
+        json_object_object_add(extra, "saved", json_object_new_boolean(save));
+        json_object_object_add(extra, "live", json_object_new_boolean(v->phase != PHASE_STOPPED));
+        vsd_event(d, "limit-changed", v->name, extra);
+}
+
 static int handle_set(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
 {
         struct vps *v = find_named(d, req, err);
         const char *caps = vs_req_str(req, "capability");
         const char *hostname = vs_req_str(req, "hostname");
-        int save = !vs_req_bool(req, "no_save");
+        int save = !vs_req_bool(req, "no_save"), onboot = boot_arg(req);
+        long long bootorder = vs_req_int(req, "bootorder", -1);
         cleanup_net_args struct net_args net = { 0 };
         cleanup_free char *forwards = NULL;
         struct vsd_rates rates;
@@ -347,13 +392,14 @@ static int handle_set(struct vsd *d, struct client *c, vs_request_t *req, vs_err
         net_args(req, 1, &net);
         fwd_given = net.fwd_add || net.fwd_del;
         if (!changes.set && !caps && !rates.set_out && !rates.set_in && !net_args_given(&net) &&
-            !fwd_given && !hostname)
+            !fwd_given && !hostname && onboot < 0 && bootorder < 0)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL, "no setting given");
         /* all of the request is checked before any of it changes anything */
         vs_caps_default(&check);
         if (caps && vs_caps_parse(caps, &check, err) < 0)
                 return -1;
-        if ((net_args_given(&net) || fwd_given || hostname) && !save)
+        if ((net_args_given(&net) || fwd_given || hostname || onboot >= 0 || bootorder >= 0) &&
+            !save)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                      "--no-save applies to limits and rates only, not to "
                                      "addresses, name servers, port forwards or the hostname");
@@ -387,9 +433,13 @@ static int handle_set(struct vsd *d, struct client *c, vs_request_t *req, vs_err
                 return -1;
         if (hostname && vsd_net_set_hostname(d, v, hostname, err) < 0)
                 return -1;
+        if ((onboot >= 0 || bootorder >= 0) && vsd_vps_set_boot(d, v, onboot, bootorder, err) < 0)
+                return -1;
         if (forwards && vsd_net_forwards_apply(d, v, forwards, err) < 0)
                 return -1;
         vs_log(LOG_INFO, "set limits of %s", v->name);
+        if (changes.set || rates.set_out || rates.set_in)
+                limit_event(d, v, req, save);
         reply_ok(d, c);
         return 0;
 }
@@ -758,11 +808,12 @@ static int handle_template_unify(struct vsd *d, struct client *c, vs_request_t *
 static int handle_template_list(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
 {
         cleanup_free vs_template_info_t *list = NULL;
+        vs_template_store_usage_t usage;
         json_object *reply, *array;
         size_t count;
 
         (void)req;
-        if (vs_template_list(d->tmpl_fd, &list, &count, err) < 0)
+        if (vs_template_list(d->tmpl_fd, &list, &count, &usage, err) < 0)
                 return -1;
         reply = vs_reply_ok();
         array = json_object_new_array();
@@ -774,10 +825,15 @@ static int handle_template_list(struct vsd *d, struct client *c, vs_request_t *r
                 json_object_object_add(t, "builder", json_object_new_string(list[i].builder));
                 json_object_object_add(t, "created", json_object_new_int64(list[i].created));
                 json_object_object_add(t, "bytes", json_object_new_int64((int64_t)list[i].bytes));
+                json_object_object_add(t, "shared_bytes",
+                                       json_object_new_int64((int64_t)list[i].shared_bytes));
                 json_object_object_add(t, "vps", json_object_new_int(used));
                 json_object_array_add(array, t);
         }
         json_object_object_add(reply, "templates", array);
+        json_object_object_add(reply, "store_bytes", json_object_new_int64((int64_t)usage.bytes));
+        json_object_object_add(reply, "saved_bytes",
+                               json_object_new_int64((int64_t)usage.saved_bytes));
         vsd_client_reply(d, c, reply, NULL, 0);
         return 0;
 }
@@ -792,6 +848,34 @@ static int handle_template_remove(struct vsd *d, struct client *c, vs_request_t 
                 return -1;
         vs_log(LOG_INFO, "removed template %s", req->name);
         reply_ok(d, c);
+        return 0;
+}
+
+/* ---- events ---- */
+
+/* The client stays, parked, and gets every event from now on (events.c)
+ * until it hangs up. */
+static int handle_events(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
+{
+        (void)req;
+        (void)err;
+        reply_ok(d, c);
+        park(c, WAIT_EVENTS, NULL);
+        return 1;
+}
+
+/* ---- metrics ---- */
+
+static int handle_metrics(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
+{
+        size_t len;
+        cleanup_free char *text = vsd_metrics_text(d, &len);
+        json_object *reply = vs_reply_ok();
+
+        (void)req;
+        (void)err;
+        json_object_object_add(reply, "text", json_object_new_string_len(text, (int)len));
+        vsd_client_reply(d, c, reply, NULL, 0);
         return 0;
 }
 
@@ -822,6 +906,8 @@ static const struct {
         { VS_CMD_TEMPLATE_LIST, handle_template_list },
         { VS_CMD_TEMPLATE_UNIFY, handle_template_unify },
         { VS_CMD_TEMPLATE_REMOVE, handle_template_remove },
+        { VS_CMD_METRICS, handle_metrics },
+        { VS_CMD_EVENTS, handle_events },
 };
 
 /* req is decoded, so held to the table: its command is one of the table's,

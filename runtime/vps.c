@@ -664,6 +664,10 @@ static int write_new_config(int dirfd, const char *name, const struct vsd_create
                 vs_kv_set(&config, "privileged", "yes");
         }
         vs_kv_setf(&config, "created", "%lld", (long long)time(NULL));
+        if (args->onboot >= 0)
+                vs_kv_set(&config, "onboot", args->onboot ? "yes" : "no");
+        if (args->bootorder >= 0)
+                vs_kv_setf(&config, "bootorder", "%lld", args->bootorder);
         if (args->limits)
                 vs_limits_to_config(args->limits, &config);
         if (args->rates)
@@ -929,14 +933,12 @@ static int check_config(struct vsd *d, const vs_kv_t *config, vs_error_t *err)
         return 0;
 }
 
-int vsd_vps_start(struct vsd *d, struct vps *v, vs_error_t *err)
+static int start_stopped(struct vsd *d, struct vps *v, vs_error_t *err)
 {
         cleanup_kv vs_kv_t config = { 0 };
         struct vsd_net_start net;
         vs_limits_t limits;
 
-        if (v->phase != PHASE_STOPPED)
-                return vs_error_kind(err, VS_E_STATE, EBUSY, "VPS is already running");
         if (load_config(d, v->name, &config, err) < 0 || check_config(d, &config, err) < 0 ||
             load_security(v, &config, err) < 0 || limits_of_config(&config, &limits, err) < 0 ||
             admit(d, v, &limits, err) < 0 || vsd_net_prepare(d, v, &config, &net, err) < 0)
@@ -969,6 +971,27 @@ int vsd_vps_start(struct vsd *d, struct vps *v, vs_error_t *err)
                 /* vsd could not record it: roll back rather than run blind */
                 syscall(SYS_pidfd_send_signal, v->pidfd, SIGKILL, NULL, 0);
                 return -1;
+        }
+        return 0;
+}
+
+/* A start of a stopped VPS that fails is logged with its reason and told
+ * to the event subscribers, whoever asked for it (vsctl, a restart, a
+ * reboot inside the VPS, the autostart after a boot). */
+int vsd_vps_start(struct vsd *d, struct vps *v, vs_error_t *err)
+{
+        if (v->phase != PHASE_STOPPED)
+                return vs_error_kind(err, VS_E_STATE, EBUSY, "VPS is already running");
+        if (start_stopped(d, v, err) < 0) {
+                vs_log(LOG_ERR, "%s did not start: %s", v->name, err->msg);
+                vsd_event_error(d, "start-failed", v->name, err);
+                return -1;
+        }
+        {
+                json_object *extra = json_object_new_object();
+
+                json_object_object_add(extra, "pid", json_object_new_int((int)v->pid));
+                vsd_event(d, "started", v->name, extra);
         }
         return 0;
 }
@@ -1093,6 +1116,7 @@ void vsd_vps_exited(struct vsd *d, struct vps *v)
         if (save_state(d, v, &err) < 0)
                 vs_log(LOG_ERR, "%s: save state: %s", v->name, err.msg);
         vs_log(LOG_INFO, "%s stopped", v->name);
+        vsd_event_stopped(d, v);
         vsd_handle_vps_stopped(d, v);
 }
 
@@ -1109,11 +1133,26 @@ int vsd_vps_destroy(struct vsd *d, struct vps *v, vs_error_t *err)
                 return vs_error_errno(err, "rename");
         vs_fsync_dir(d->vps_fd, NULL);
         vs_cgroup_remove(d->cgtree, v->slice, v->name, NULL);
+        vsd_event(d, "destroyed", v->name, NULL);
         vps_remove(d, v);
         return vs_rmtree_at(d->vps_fd, doomed, err);
 }
 
 /* ---- set ---- */
+
+int vsd_vps_set_boot(struct vsd *d, struct vps *v, int onboot, long long bootorder, vs_error_t *err)
+{
+        cleanup_free char *path = vs_strdupf("%s/config", v->name);
+        cleanup_kv vs_kv_t config = { 0 };
+
+        if (load_config(d, v->name, &config, err) < 0)
+                return -1;
+        if (onboot >= 0)
+                vs_kv_set(&config, "onboot", onboot ? "yes" : "no");
+        if (bootorder >= 0)
+                vs_kv_setf(&config, "bootorder", "%lld", bootorder);
+        return vs_kv_save(d->vps_fd, path, &config, 1, err);
+}
 
 /* --numfile on a running VPS: its init's limit (what it forks next
  * inherits); exec'd commands get it from v->numfile. */
@@ -1231,6 +1270,11 @@ json_object *vsd_vps_describe(struct vsd *d, struct vps *v, int with_disk)
         add_counters(d, v, obj);
         vsd_net_describe(d, v, &config, obj);
         json_object_object_add(obj, "slice", json_object_new_string(v->slice));
+        json_object_object_add(obj, "onboot",
+                               json_object_new_string(vs_kv_get(&config, "onboot") ?: "no"));
+        json_object_object_add(
+                obj, "bootorder",
+                json_object_new_int64(atoll(vs_kv_get(&config, "bootorder") ?: "0")));
         json_object_object_add(
                 obj, "uptime",
                 json_object_new_int64(v->phase == PHASE_STOPPED ? 0 : now - v->started_at));

@@ -319,6 +319,31 @@ static char **all_names(struct ctx *ctx, size_t *n, vs_error_t *err)
         return names;
 }
 
+/* stop --all: every VPS not stopped (the host's shutdown path). */
+static int running_names(struct ctx *ctx, char ***names, size_t *n)
+{
+        cleanup_json json_object *reply = NULL;
+        vs_error_t err = { 0 };
+        json_object *all;
+        size_t total;
+
+        if (call(ctx, VS_CMD_LIST, NULL, NULL, &reply, NULL, NULL, NULL, &err) < 0)
+                return fail(ctx, &err);
+        all = vs_json_array(reply, "vps");
+        total = all ? json_object_array_length(all) : 0;
+        *n = 0;
+        *names = vs_xmalloc((total + 1) * sizeof(**names));
+        for (size_t i = 0; i < total; i++) {
+                json_object *vps = json_object_array_get_idx(all, i);
+                const char *state = vs_json_str(vps, "state");
+
+                if (state && strcmp(state, "stopped") != 0)
+                        (*names)[(*n)++] = vs_xstrdup(vs_json_str(vps, "name") ?: "");
+        }
+        (*names)[*n] = NULL;
+        return EXIT_OK;
+}
+
 static int listed(char **names, size_t n, const char *name)
 {
         for (size_t i = 0; i < n; i++)
@@ -646,9 +671,37 @@ static void net_opts_to_args(struct net_opts *n, json_object *args)
                 json_object_object_add(args, "port_forward_del", steal_ptr(n->fwd_del));
 }
 
+/* --onboot yes|no and --bootorder N of create and set, into args. */
+#define ONBOOT_OPT 2100
+#define BOOTORDER_OPT 2101
+#define BOOT_HELP                                                                       \
+        "  --onboot yes|no    start the VPS when vsd starts after a boot of the host\n" \
+        "                     (not after a restart of vsd alone); config key onboot\n"  \
+        "  --bootorder N      its place in that: the higher N starts first (default 0)\n"
+
+static int take_boot_option(struct ctx *ctx, int opt, json_object *args)
+{
+        vs_error_t err = { 0 };
+        uint64_t order;
+
+        if (opt == ONBOOT_OPT) {
+                if (strcmp(optarg, "yes") != 0 && strcmp(optarg, "no") != 0)
+                        return value_error(ctx, "--onboot takes yes or no, not '%s'", optarg);
+                json_object_object_add(args, "onboot",
+                                       json_object_new_boolean(strcmp(optarg, "yes") == 0));
+                return EXIT_OK;
+        }
+        if (vs_parse_uint(optarg, 0, (uint64_t)VS_BOOTORDER_MAX, "--bootorder", &order, &err) < 0)
+                return fail(ctx, &err);
+        json_object_object_add(args, "bootorder", json_object_new_int64((int64_t)order));
+        return EXIT_OK;
+}
+
 static int cmd_create(struct ctx *ctx, int argc, char **argv)
 {
-        struct option opts[15 + VS_LIM_COUNT] = {
+        struct option opts[17 + VS_LIM_COUNT] = {
+                { "onboot", required_argument, NULL, ONBOOT_OPT },
+                { "bootorder", required_argument, NULL, BOOTORDER_OPT },
                 { "force", no_argument, NULL, 'F' },
                 { "rate-out", required_argument, NULL, RATE_OUT_OPT },
                 { "rate-in", required_argument, NULL, RATE_IN_OPT },
@@ -664,18 +717,22 @@ static int cmd_create(struct ctx *ctx, int argc, char **argv)
         cleanup_json json_object *limits = json_object_new_object();
         cleanup_net_opts struct net_opts net = { 0 };
         cleanup_json json_object *rates = json_object_new_object();
+        cleanup_json json_object *boot = json_object_new_object();
         json_object *args;
         struct disk_opts disk = { 0 };
         vs_limits_t l = { 0 };
         vs_error_t err = { 0 };
         int opt, bad = 0, rc = EXIT_OK, privileged = 0, force = 0;
 
-        add_limit_options(opts, 13); /* after the thirteen above */
+        add_limit_options(opts, 15); /* after the fifteen above */
         reset_getopt();
         while ((opt = next_opt(ctx, argc, argv, "t:n:h", opts, &bad)) != -1) {
                 if (bad)
                         return bad;
                 force |= opt == 'F';
+                if ((opt == ONBOOT_OPT || opt == BOOTORDER_OPT) &&
+                    (rc = take_boot_option(ctx, opt, boot)) != EXIT_OK)
+                        return rc;
                 if (opt == 't')
                         tmpl = optarg;
                 else if (opt == 'n')
@@ -712,6 +769,10 @@ static int cmd_create(struct ctx *ctx, int argc, char **argv)
                 json_object_object_add(args, "privileged", json_object_new_boolean(1));
         if (force)
                 json_object_object_add(args, "force", json_object_new_boolean(1));
+        json_object_object_foreach(boot, boot_key, boot_value)
+        {
+                json_object_object_add(args, boot_key, json_object_get(boot_value));
+        }
         json_object_object_add(args, "limits", steal_ptr(limits));
         json_object_object_foreach(rates, key, value)
         {
@@ -723,7 +784,9 @@ static int cmd_create(struct ctx *ctx, int argc, char **argv)
 
 static int cmd_set(struct ctx *ctx, int argc, char **argv)
 {
-        struct option opts[14 + VS_LIM_COUNT] = {
+        struct option opts[16 + VS_LIM_COUNT] = {
+                { "onboot", required_argument, NULL, ONBOOT_OPT },
+                { "bootorder", required_argument, NULL, BOOTORDER_OPT },
                 { "force", no_argument, NULL, 'F' },
                 { "rate-out", required_argument, NULL, RATE_OUT_OPT },
                 { "rate-in", required_argument, NULL, RATE_IN_OPT },
@@ -739,6 +802,7 @@ static int cmd_set(struct ctx *ctx, int argc, char **argv)
         cleanup_net_opts struct net_opts net = { 0 };
         cleanup_json json_object *rates = json_object_new_object();
         cleanup_free char *caps = NULL;
+        cleanup_json json_object *boot = json_object_new_object();
         const char *hostname = NULL;
         json_object *args;
         vs_limits_t l = { 0 };
@@ -746,7 +810,7 @@ static int cmd_set(struct ctx *ctx, int argc, char **argv)
         vs_error_t err = { 0 };
         int opt, bad = 0, rc = EXIT_OK, no_save = 0, force = 0;
 
-        add_limit_options(opts, 13); /* after the thirteen above */
+        add_limit_options(opts, 15); /* after the fifteen above */
         vs_caps_default(&check);
         reset_getopt();
         while ((opt = next_opt(ctx, argc, argv, "n:h", opts, &bad)) != -1) {
@@ -754,6 +818,9 @@ static int cmd_set(struct ctx *ctx, int argc, char **argv)
                         return bad;
                 no_save |= opt == 'N';
                 force |= opt == 'F';
+                if ((opt == ONBOOT_OPT || opt == BOOTORDER_OPT) &&
+                    (rc = take_boot_option(ctx, opt, boot)) != EXIT_OK)
+                        return rc;
                 if (opt == 'n') {
                         if (vs_parse_hostname(optarg, &err) < 0)
                                 return fail(ctx, &err);
@@ -785,12 +852,13 @@ static int cmd_set(struct ctx *ctx, int argc, char **argv)
         if ((rc = net_opts_check(ctx, &net)) != EXIT_OK)
                 return rc;
         if (!l.set && !caps && !net_opts_given(&net) && json_object_object_length(rates) == 0 &&
-            !hostname)
+            !hostname && json_object_object_length(boot) == 0)
                 return usage_error(ctx, "no limit, rate, capability, hostname or network setting "
                                         "given");
-        if (no_save && (net_opts_given(&net) || hostname))
+        if (no_save && (net_opts_given(&net) || hostname || json_object_object_length(boot)))
                 return usage_error(ctx, "--no-save applies to limits and rates only, not to "
-                                        "addresses, name servers, port forwards or the hostname");
+                                        "addresses, name servers, port forwards, the hostname "
+                                        "or --onboot");
         args = json_object_new_object();
         net_opts_to_args(&net, args);
         json_object_object_add(args, "limits", steal_ptr(limits));
@@ -804,6 +872,10 @@ static int cmd_set(struct ctx *ctx, int argc, char **argv)
                 json_object_object_add(args, "hostname", json_object_new_string(hostname));
         if (force)
                 json_object_object_add(args, "force", json_object_new_boolean(1));
+        json_object_object_foreach(boot, boot_key, boot_value)
+        {
+                json_object_object_add(args, boot_key, json_object_get(boot_value));
+        }
         if (no_save)
                 json_object_object_add(args, "no_save", json_object_new_boolean(1));
         return simple_call(ctx, VS_CMD_SET, ctx->name, args);
@@ -891,11 +963,12 @@ static int cmd_start(struct ctx *ctx, int argc, char **argv)
 }
 
 static int parse_stop_options(struct ctx *ctx, int argc, char **argv, json_object *args,
-                              int allow_fast)
+                              int allow_fast, int *all)
 {
         static const struct option opts[] = {
                 { "timeout", required_argument, NULL, 't' },
                 { "fast", no_argument, NULL, 'f' },
+                { "all", no_argument, NULL, 'a' },
                 { "help", no_argument, NULL, 'h' },
                 { NULL, 0, NULL, 0 },
         };
@@ -904,11 +977,12 @@ static int parse_stop_options(struct ctx *ctx, int argc, char **argv, json_objec
         int opt, bad = 0;
 
         reset_getopt();
-        while ((opt = next_opt(ctx, argc, argv, allow_fast ? "t:fh" : "t:h", opts, &bad)) != -1) {
+        while ((opt = next_opt(ctx, argc, argv, allow_fast ? "t:fah" : "t:h", opts, &bad)) != -1) {
                 if (bad)
                         return bad;
-                if (opt == 'f' && !allow_fast)
-                        return usage_error(ctx, "option --fast is unknown");
+                if ((opt == 'f' || opt == 'a') && !allow_fast)
+                        return usage_error(ctx, "option %s is unknown", argv[optind - 1]);
+                *all |= opt == 'a';
                 if (opt == 'f')
                         json_object_object_add(args, "fast", json_object_new_boolean(1));
                 if (opt == 't') {
@@ -930,10 +1004,14 @@ static int cmd_stop_or_restart(struct ctx *ctx, int argc, char **argv, int stop)
 {
         cleanup_strv char **names = NULL;
         json_object *args = json_object_new_object();
-        size_t n;
-        int rc = parse_stop_options(ctx, argc, argv, args, stop);
+        size_t n = 0;
+        int all = 0, rc = parse_stop_options(ctx, argc, argv, args, stop, &all);
 
-        if (rc == EXIT_OK)
+        if (rc == EXIT_OK && all && optind < argc)
+                rc = usage_error(ctx, "--all takes no NAME");
+        else if (rc == EXIT_OK && all)
+                rc = running_names(ctx, &names, &n);
+        else if (rc == EXIT_OK)
                 rc = take_names(ctx, argc, argv, 1, &names, &n);
         if (rc != EXIT_OK) {
                 json_object_put(args);
@@ -1146,6 +1224,8 @@ static const struct field list_fields[] = {
         { "hostname", "HOSTNAME", 0, 0 },
         { "template", "TEMPLATE", 0, 0 },
         { "slice", "SLICE", 0, 0 },
+        { "onboot", "ONBOOT", 0, 0 },
+        { "bootorder", "BOOTORDER", 1, 0 },
         { "uptime", "UPTIME", 1, 0 },
         { "exit", "EXIT", 0, 0 },
         /* usage, as vsctl stats shows it */
@@ -1818,6 +1898,98 @@ static int cmd_top(struct ctx *ctx, int argc, char **argv)
         return EXIT_OK;
 }
 
+/* ---- metrics ---- */
+
+static int cmd_metrics(struct ctx *ctx, int argc, char **argv)
+{
+        cleanup_json json_object *reply = NULL;
+        vs_error_t err = { 0 };
+        const char *text;
+        int opt, bad = 0;
+
+        reset_getopt();
+        while ((opt = next_opt(ctx, argc, argv, "h", no_options, &bad)) != -1)
+                if (bad)
+                        return bad;
+        if (optind < argc)
+                return usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+        if (call(ctx, VS_CMD_METRICS, NULL, NULL, &reply, NULL, NULL, NULL, &err) < 0)
+                return fail(ctx, &err);
+        text = vs_json_str(reply, "text");
+        fputs(text ? text : "", stdout);
+        return EXIT_OK;
+}
+
+/* ---- events ---- */
+
+/* "2026-12-02T17:10:00Z stopped web1 (powered off)": one line an event. */
+static void print_event(json_object *event)
+{
+        const char *type = vs_json_str(event, "type") ?: "?";
+        const char *exit_how = vs_json_str(event, "exit");
+        json_object *time_obj = json_object_object_get(event, "time");
+        time_t when = (time_t)(time_obj ? json_object_get_double(time_obj) : 0);
+        char stamp[32], why[160] = "";
+        struct tm tm;
+
+        gmtime_r(&when, &tm);
+        strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        if (strcmp(type, "stopped") == 0 && exit_how && strcmp(exit_how, "code") == 0)
+                snprintf(why, sizeof(why), " (exit code %lld)", vs_json_int(event, "exit_code", 0));
+        else if (strcmp(type, "stopped") == 0 && exit_how && strcmp(exit_how, "SIGINT") == 0)
+                snprintf(why, sizeof(why), " (powered off)"); /* see status_line */
+        else if (strcmp(type, "stopped") == 0 && exit_how && strcmp(exit_how, "unknown") != 0)
+                snprintf(why, sizeof(why), " (killed by %s)", exit_how);
+        else if (strcmp(type, "started") == 0)
+                snprintf(why, sizeof(why), " (pid %lld)", vs_json_int(event, "pid", 0));
+        else if (vs_json_str(event, "error"))
+                snprintf(why, sizeof(why), ": %s", vs_json_str(event, "error"));
+        else if (json_object_object_get(event, "limits"))
+                snprintf(why, sizeof(why), " %s",
+                         json_object_to_json_string_ext(json_object_object_get(event, "limits"),
+                                                        JSON_C_TO_STRING_PLAIN));
+        printf("%s %s %s%s\n", stamp, type, vs_json_str(event, "vps") ?: "?", why);
+}
+
+static int cmd_events(struct ctx *ctx, int argc, char **argv)
+{
+        cleanup_json json_object *reply = NULL;
+        cleanup_close int sock = -1;
+        vs_error_t err = { 0 };
+        int opt, bad = 0, as_json = 0;
+
+        reset_getopt();
+        while ((opt = next_opt(ctx, argc, argv, "jh", json_options, &bad)) != -1) {
+                if (bad)
+                        return bad;
+                as_json |= opt == 'j';
+        }
+        if (optind < argc)
+                return usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+        if (call(ctx, VS_CMD_EVENTS, NULL, NULL, &reply, NULL, NULL, &sock, &err) < 0)
+                return fail(ctx, &err);
+        for (;;) {
+                cleanup_json json_object *msg = NULL;
+                json_object *event;
+
+                if (vs_msg_recv(sock, &msg, NULL, NULL, &err) < 0 || !msg) {
+                        if (!err.msg[0])
+                                dropped(&err, "(vsd stopped)");
+                        return fail(ctx, &err);
+                }
+                event = json_object_object_get(msg, "event");
+                if (!event)
+                        continue;
+                if (as_json)
+                        printf("%s\n", json_object_to_json_string_ext(
+                                               event, JSON_C_TO_STRING_PLAIN |
+                                                              JSON_C_TO_STRING_NOSLASHESCAPE));
+                else
+                        print_event(event);
+                fflush(stdout);
+        }
+}
+
 /* ---- exec / enter ---- */
 
 static int write_all(int fd, const char *buf, size_t len)
@@ -2426,14 +2598,28 @@ static int template_list(struct ctx *ctx, int argc, char **argv)
                 return EXIT_OK;
         }
         if (header)
-                printf("%-20s  %-8s  %8s  %4s\n", "NAME", "BUILDER", "SIZE", "VPS");
+                printf("%-20s  %-8s  %8s  %4s  %8s\n", "NAME", "BUILDER", "SIZE", "VPS", "SHARED");
         for (size_t i = 0; list && i < json_object_array_length(list); i++) {
                 json_object *t = json_object_array_get_idx(list, i);
-                char size[32];
+                long long bytes = vs_json_int(t, "bytes", 0);
+                long long shared = vs_json_int(t, "shared_bytes", 0);
+                char own[32], with[32];
 
-                format_size((uint64_t)vs_json_int(t, "bytes", 0), size, sizeof(size));
-                printf("%-20s  %-8s  %8s  %4lld\n", vs_json_str(t, "name") ?: "?",
-                       vs_json_str(t, "builder") ?: "?", size, vs_json_int(t, "vps", 0));
+                /* SIZE is its own; what it shares with others is apart,
+                 * and counted once in the total */
+                format_size((uint64_t)(bytes - shared), own, sizeof(own));
+                format_size((uint64_t)shared, with, sizeof(with));
+                printf("%-20s  %-8s  %8s  %4lld  %8s\n", vs_json_str(t, "name") ?: "?",
+                       vs_json_str(t, "builder") ?: "?", own, vs_json_int(t, "vps", 0),
+                       shared ? with : "-");
+        }
+        if (header) {
+                char total[32], saved[32];
+
+                format_size((uint64_t)vs_json_int(reply, "store_bytes", 0), total, sizeof(total));
+                format_size((uint64_t)vs_json_int(reply, "saved_bytes", 0), saved, sizeof(saved));
+                printf("total %s on disk, shared blocks counted once; unify saved %s\n", total,
+                       saved);
         }
         return EXIT_OK;
 }
@@ -2490,7 +2676,7 @@ static const struct command commands[] = {
           "       [--nameserver IP]... [--searchdomain D]...\n"
           "       [--port-forward HOSTPORT:VPSPORT[/PROTO]]... [--diskspace SIZE[:HARD]]\n"
           "       [--diskinodes N[:HARD]] [--rate-out RATE] [--rate-in RATE]\n"
-          "       [--force] [LIMIT-OPTIONS...]",
+          "       [--onboot yes|no] [--bootorder N] [--force] [LIMIT-OPTIONS...]",
           "Create a stopped VPS from template T, with the limits given (vzctl's names;\n"
           "kept in its config as key = value, e.g. cpu_burst = 50ms). It gets its own\n"
           "range of 65536 host ids (its root is an unprivileged id on the host) and its\n"
@@ -2521,7 +2707,7 @@ static const struct command commands[] = {
           "  --diskinodes N[:HARD]\n"
           "                     limit the number of files to about HARD (the image's inode\n"
           "                     count, rounded up; default one per 16K of "
-          "--diskspace)\n" RATE_HELP LIMIT_HELP FORCE_HELP },
+          "--diskspace)\n" BOOT_HELP RATE_HELP LIMIT_HELP FORCE_HELP },
         { "resize", NULL, cmd_resize, "resize NAME --diskspace SIZE[:HARD]",
           "Change the disk limit of a VPS created with one. Growing works while the VPS\n"
           "runs; shrinking needs it stopped and its files to fit.\n"
@@ -2543,7 +2729,8 @@ static const struct command commands[] = {
           "    [--ipdel A|all]... [--nameserver IP]... [--searchdomain D]...\n"
           "    [--port-forward HOSTPORT:VPSPORT[/PROTO]]...\n"
           "    [--port-forward-del HOSTPORT[/PROTO]|all]... [--rate-out RATE]\n"
-          "    [--rate-in RATE] [--force] [LIMIT-OPTIONS...]",
+          "    [--rate-in RATE] [--onboot yes|no] [--bootorder N] [--force]\n"
+          "    [LIMIT-OPTIONS...]",
           "Change limits: at once on a running VPS (in its cgroup; bandwidth caps on\n"
           "its host-side veth), and in its config (applied at every start) unless\n"
           "--no-save. Values are checked first; a bad one changes nothing. Network\n"
@@ -2566,11 +2753,12 @@ static const struct command commands[] = {
           "  --capability CAP:on|off\n"
           "                     keep (on) or drop (off) a capability from the VPS's\n"
           "                     set, e.g. net_raw:off (saved; applies at the next "
-          "start)\n" RATE_HELP LIMIT_HELP FORCE_HELP },
-        { "stop", NULL, cmd_stop, "stop NAME... [--timeout S] [--fast]",
+          "start)\n" BOOT_HELP RATE_HELP LIMIT_HELP FORCE_HELP },
+        { "stop", NULL, cmd_stop, "stop NAME...|--all [--timeout S] [--fast]",
           "Stop running VPS: send each init the stop signal, wait, then kill every\n"
           "process of the VPS. Several VPS stop side by side; NAME may be a pattern\n"
           "and each is reported, as for start.\n"
+          "  -a, --all          every running VPS (the host's shutdown path: vsd.service)\n"
           "  -t, --timeout S    seconds to wait before killing (default 30; units ms s m h)\n"
           "  -f, --fast         kill at once\n" },
         { "restart", NULL, cmd_restart, "restart NAME... [--timeout S]",
@@ -2622,6 +2810,8 @@ static const struct command commands[] = {
           "  -s, --sort [-]FIELD\n"
           "                     sort by FIELD (numbers by value), - first: reversed\n"
           "  -o, --output F,... fields: name state pid nproc hostname template slice\n"
+          "                     onboot bootorder"
+          "\n"
           "                     uptime exit ip rx_bytes tx_bytes rx_packets tx_packets\n"
           "                     cpu_usec cpu_pct throttled_usec mem_bytes mem_peak\n"
           "                     swap_bytes io_read_bytes io_write_bytes io_read_ops\n"
@@ -2638,6 +2828,21 @@ static const struct command commands[] = {
           "  -H, --no-header    omit the header line\n"
           "  -j, --json         print JSON (all fields, or those of -o, keyed by the\n"
           "                     names given)\n" },
+        { "events", NULL, cmd_events, "events [--json]",
+          "Print what happens to the VPS as it happens, one line an event, until\n"
+          "interrupted: created, started (pid), start-failed (why), stopped (exit code,\n"
+          "or the signal that ended it), limit-changed (what set changed) and\n"
+          "destroyed, each with its time (UTC).\n"
+          "  -j, --json         one JSON object a line: time (seconds since the epoch),\n"
+          "                     type, vps, and the type's own fields\n" },
+        { "metrics", NULL, cmd_metrics, "metrics",
+          "Print the metrics of the node and its VPS in Prometheus's text format:\n"
+          "per VPS (label vps) CPU seconds and throttled time, memory usage, peak and\n"
+          "limit, swap, OOM kills, processes, I/O bytes and operations, network bytes\n"
+          "and packets, disk used and limit, state and start time; per node the VPS\n"
+          "by state and the reserved CPU and memory against the capacity. vsd serves\n"
+          "the same over HTTP (GET /metrics) where vsd.conf says metrics_listen =\n"
+          "unix:PATH or ADDR:PORT.\n" },
         { "exec", NULL, cmd_exec, "exec NAME [-t] -- CMD [ARGS...]",
           "Run CMD inside a running VPS, relaying stdin, stdout and stderr; exit with\n"
           "CMD's exit status (128+N if killed by signal N, 127 if not found, 126 if it\n"
@@ -2663,7 +2868,12 @@ static const struct command commands[] = {
           "  import NAME FILE      make template NAME of a root file system tarball\n"
           "                        FILE.tar[.gz|.xz|.zst] (also .tgz .txz .tzst), keeping\n"
           "                        owners (by number), modes, xattrs and device nodes\n"
-          "  list [-j] [-H]        list templates: name, builder, size on disk, VPS using it\n"
+          "  list [-j] [-H]        list templates: name, builder, size on disk of its own\n"
+          "                        files, VPS using it, what it shares with other\n"
+          "                        templates (hard links unify made), and a total that\n"
+          "                        counts shared blocks once, with what unify saved\n"
+          "                        (-H: no header, no total; -j: bytes and shared_bytes\n"
+          "                        per template)\n"
           "  remove NAME           remove a template no VPS uses (alias: rm)\n"
           "  unify [-j]            hard-link files that are identical (content, mode,\n"
           "                        owner, xattrs) across templates into one copy, and\n"

@@ -521,6 +521,13 @@ static void dispatch(struct vsd *d, struct ev *ev, uint32_t events)
         case EV_EXEC_EXIT:
                 vsd_handle_exec_exited(d, ev->owner);
                 break;
+        case EV_ONBOOT:
+                vsd_onboot_step(d);
+                break;
+        case EV_METRICS_LISTEN:
+        case EV_METRICS_CLIENT:
+                vsd_metrics_event(d, ev);
+                break;
         }
         (void)events;
 }
@@ -635,7 +642,7 @@ static int start_daemon(struct vsd *d, const struct options *o, int *ready_fd, v
                 return -1;
         /* after adoption: what is left is a veth of a VPS that is gone */
         vsd_net_sweep(d);
-        if (setup_socket(d, err) < 0)
+        if (setup_socket(d, err) < 0 || vsd_metrics_listen(d, err) < 0)
                 return -1;
         static struct ev listen_ev = { EV_LISTEN, NULL }, signal_ev = { EV_SIGNAL, NULL },
                          tick_ev = { EV_TICK, NULL };
@@ -645,6 +652,7 @@ static int start_daemon(struct vsd *d, const struct options *o, int *ready_fd, v
                 return vs_error_errno(err, "epoll_ctl");
         vs_log(LOG_INFO, "ready on %s (cgroup %s, vsd %s)", *d->root ? d->root : "/",
                vs_cgroup_mode_name(vs_cgroup_tree_mode(d->cgtree)), VS_VERSION);
+        vsd_onboot_begin(d);
         return 0;
 }
 
@@ -654,6 +662,7 @@ static void shut_down(struct vsd *d)
 {
         unlinkat(d->run_fd, "vsd.sock", 0);
         unlinkat(d->run_fd, "vsd.pid", 0);
+        vsd_metrics_close(d);
         while (d->clients) {
                 struct client *c = d->clients;
 
@@ -702,6 +711,10 @@ int main(int argc, char **argv)
         }
         if (start_daemon(&d, &o, &ready_fd, &err) < 0) {
                 vs_log(LOG_ERR, "%s", err.msg);
+                /* the lock goes before the parent hears of the failure: a
+                 * vsd started right after must not find it still held */
+                if (d.lock_fd >= 0)
+                        close(d.lock_fd);
                 signal_ready(&ready_fd, &err);
                 return 1;
         }

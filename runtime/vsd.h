@@ -28,7 +28,18 @@
 #define VS_ID_RANGE 65536UL
 #define VS_ID_RANGES 60000UL
 
-enum ev_kind { EV_LISTEN, EV_SIGNAL, EV_TICK, EV_CLIENT, EV_VPS_EXIT, EV_VPS_TIMER, EV_EXEC_EXIT };
+enum ev_kind {
+        EV_LISTEN,
+        EV_SIGNAL,
+        EV_TICK,
+        EV_CLIENT,
+        EV_VPS_EXIT,
+        EV_VPS_TIMER,
+        EV_EXEC_EXIT,
+        EV_ONBOOT,
+        EV_METRICS_LISTEN,
+        EV_METRICS_CLIENT,
+};
 
 struct ev {
         enum ev_kind kind;
@@ -38,7 +49,7 @@ struct ev {
 enum phase { PHASE_STOPPED, PHASE_RUNNING, PHASE_STOPPING };
 
 /* What a parked client waits for. */
-enum wait_kind { WAIT_NONE, WAIT_STOP, WAIT_RESTART, WAIT_DESTROY, WAIT_EXEC };
+enum wait_kind { WAIT_NONE, WAIT_STOP, WAIT_RESTART, WAIT_DESTROY, WAIT_EXEC, WAIT_EVENTS };
 
 struct vps {
         char name[64];
@@ -92,6 +103,8 @@ struct vsd {
         vs_nft_t *nft; /* paene's nftables tables (netns/nft.c) */
         struct vps *vps_list;
         struct client *clients;
+        struct vsd_onboot *onboot;   /* the autostart under way, or NULL */
+        struct vsd_metrics *metrics; /* the HTTP endpoint, or NULL */
         int quit;
 };
 
@@ -111,12 +124,17 @@ struct vsd_create_args {
         const vs_limits_t *limits;
         const vs_disk_limits_t *disk;
         const struct vsd_rates *rates; /* NULL: no caps */
+        int onboot;                    /* -1: not given, else 0 or 1 */
+        long long bootorder;           /* -1: not given */
 };
 int vsd_vps_create(struct vsd *d, const char *name, const struct vsd_create_args *args,
                    vs_error_t *err);
 /* Changes the VPS's capability set by "NAME:on|off" words, in its config;
  * a running VPS gets it at its next start. */
 int vsd_vps_set_caps(struct vsd *d, struct vps *v, const char *words, vs_error_t *err);
+/* --onboot (-1: unchanged) and --bootorder (-1: unchanged), in the config. */
+int vsd_vps_set_boot(struct vsd *d, struct vps *v, int onboot, long long bootorder,
+                     vs_error_t *err);
 /* Changes limits: live on a running VPS, and in its config unless !save. */
 int vsd_vps_set(struct vsd *d, struct vps *v, const vs_limits_t *changes, int save, int force,
                 vs_error_t *err);
@@ -258,6 +276,30 @@ void vsd_net_adopted(struct vsd *d, struct vps *v, const vs_kv_t *state);
 /* Adds rate_out and rate_in (bit/s, 0: none) to a VPS's description: in
  * force while it runs, else from its config. */
 void vsd_net_describe(struct vsd *d, struct vps *v, const vs_kv_t *config, json_object *obj);
+
+/* onboot.c: autostart after a boot of the host */
+/* After adoption, with the socket up: on the first vsd of a boot, queues
+ * the stopped VPS with onboot = yes and starts them from the loop. */
+void vsd_onboot_begin(struct vsd *d);
+/* The onboot timer fired: the next batch. */
+void vsd_onboot_step(struct vsd *d);
+
+/* events.c: what happens, to the clients that asked (vsctl events) */
+/* Sends {"time", "type", "vps", and extra's members (taken; may be NULL)}. */
+void vsd_event(struct vsd *d, const char *type, const char *vps, json_object *extra);
+/* "stopped", with how it ended (exit code, signal, or unknown). */
+void vsd_event_stopped(struct vsd *d, struct vps *v);
+/* type with "error": err's message (start-failed). */
+void vsd_event_error(struct vsd *d, const char *type, const char *vps, const vs_error_t *err);
+
+/* metrics.c: Prometheus's text format */
+/* The metrics text (malloc'd; its length in *len). */
+char *vsd_metrics_text(struct vsd *d, size_t *len);
+/* Listens where vsd.conf's metrics_listen says (unix:PATH or ADDR:PORT);
+ * nothing when it is not set. */
+int vsd_metrics_listen(struct vsd *d, vs_error_t *err);
+void vsd_metrics_event(struct vsd *d, struct ev *ev);
+void vsd_metrics_close(struct vsd *d);
 
 /* vsd.c: the loop */
 int vsd_epoll_add(struct vsd *d, int fd, struct ev *ev, uint32_t events);

@@ -41,9 +41,13 @@
 #define VS_CMD_TEMPLATE_LIST "template-list"
 #define VS_CMD_TEMPLATE_UNIFY "template-unify"
 #define VS_CMD_TEMPLATE_REMOVE "template-remove"
+#define VS_CMD_METRICS "metrics"
+#define VS_CMD_EVENTS "events"
 
 /* The longest stop timeout a request may ask for (vsctl --timeout). */
 #define VS_STOP_TIMEOUT_MAX_MS (24ULL * 3600 * 1000)
+/* --bootorder: 0 (the default) up to this; the higher starts first */
+#define VS_BOOTORDER_MAX 1000000000LL
 
 typedef enum {
         VS_FIELD_STRING,  /* a string of at most max_len bytes, no NUL */

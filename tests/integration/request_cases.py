@@ -37,6 +37,8 @@ EXPECTED = {
         "privileged": "bool",
         "limits": "limits",
         "force": "bool",
+        "onboot": "bool",
+        "bootorder": "int",
         "diskspace": "string",
         "diskinodes": "string",
         "rate_out": "string",
@@ -55,6 +57,8 @@ EXPECTED = {
         "limits": "limits",
         "hostname": "string",
         "force": "bool",
+        "onboot": "bool",
+        "bootorder": "int",
         "capability": "string",
         "no_save": "bool",
         "rate_out": "string",
@@ -88,6 +92,8 @@ EXPECTED = {
     "template-list": {},
     "template-unify": {},
     "template-remove": {},
+    "metrics": {},
+    "events": {},
 }
 
 # What the top-level "name" must be: a VPS name, a template name, either
@@ -112,6 +118,8 @@ EXPECTED_NAME = {
     "template-list": "none",
     "template-unify": "none",
     "template-remove": "template",
+    "metrics": "none",
+    "events": "none",
 }
 
 # Fields whose contents are names, under the rule of DESIGN.md section 3.
@@ -139,6 +147,8 @@ def base(cmd, root):
         "template-build": ("bb3", {"builder": "busybox"}),
         "template-import": ("imp1", {"file": tar}),
         "template-list": (None, {}),
+        "metrics": (None, {}),
+        "events": (None, {}),
         "template-unify": (None, {}),
         "template-remove": ("bb2", {}),
     }[cmd]
@@ -165,6 +175,8 @@ SAMPLES = {
     "timeout_ms": 1000,
     "fast": False,
     "force": True,
+    "onboot": False,
+    "bootorder": 5,
     "disk": False,
     "new": "new2",
     "argv": ["true"],
@@ -433,7 +445,8 @@ def group_extra(commands, ck, root):
             if a["type"] == "limits":
                 ck.refused(f"{cmd} limits.bogus", request_of(cmd, root, args={a["key"]: {"bogus": "1"}}), f"args.{a['key']}.bogus")
         # a field of another command
-        other = "force" if cmd != "destroy" else "fast"
+        taken = {a["key"] for a in spec["args"]}
+        other = next(k for k in ("force", "fast", "argv") if k not in taken)
         ck.refused(f"{cmd} args.{other}", request_of(cmd, root, args={other: True}), f"args.{other}")
     for cmd in ("frobnicate", "Start", "start ", "", "start\u0000"):
         ck.refused(f"unknown command {cmd!r}", vsreq.make(cmd, "run2", {"force": True}), "cmd")

@@ -121,4 +121,243 @@ test_set_hostname_stopped_and_live() {
         vs destroy --force hn1
 }
 
+# vsd in the foreground, logging to a file of the test's root
+LOG=""
+start_vsd_logged() {
+        LOG=$R/vsd-daytwo.log
+        nsenter --net="$R/netns" "$BIN/vsd" --root "$R" --cgroup-name "$CG" --foreground \
+                2>>"$LOG" </dev/null >/dev/null &
+        wait_for 10 'vs list >/dev/null 2>&1' || fail "vsd did not come up: $(cat "$LOG")"
+}
+
+# What a reboot changes for vsd: the boot id it recorded is not the host's.
+fake_new_boot() { echo "00000000-0000-4000-8000-000000000000" >"$R/var/lib/paene/boot_id"; }
+
+onboot_log() { grep -o 'onboot: \(started [a-z0-9]*\|[a-z0-9]* did not start\)' "$LOG" | awk '{print $2 == "started" ? $3 : $2}' | xargs; }
+
+test_onboot_vps_start_after_a_boot_in_boot_order() {
+        vs create b1 --template busybox --onboot yes --bootorder 10
+        vs create b2 --template busybox --onboot yes --bootorder 30
+        vs create b3 --template busybox --onboot yes
+        vs create b4 --template busybox
+        vs create b5 --template busybox --onboot no --bootorder 99
+        vs create b6 --template busybox --onboot yes --bootorder 20
+        grep -q '^onboot = yes$' "$(vps_dir b1)/config" || fail "onboot not in config"
+        grep -q '^bootorder = 10$' "$(vps_dir b1)/config" || fail "bootorder not in config"
+        expect_eq "b1 yes 10" "$(vs list -H -o name,onboot,bootorder b1 | tr -s ' ')" "list fields"
+        vs set b4 --onboot yes
+        vs set b4 --onboot no --bootorder 5
+        expect_eq "b4 no 5" "$(vs list -H -o name,onboot,bootorder b4 | tr -s ' ')" "set --onboot"
+        expect_rc 2 "bad --onboot" -- vs set b4 --onboot maybe
+        expect_eq "vsctl: set: --onboot takes yes or no, not 'maybe'" "$ERR" "one line"
+        expect_rc 2 "bad --bootorder" -- vs create b7 --template busybox --bootorder -1
+        # b6 cannot start: its template is gone
+        set_config b6 template nosuch
+        printf 'onboot_parallel = 2\nonboot_interval = 1h\n' >"$R/etc/paene/vsd.conf"
+        # a restart of vsd alone starts nothing
+        stop_vsd
+        start_vsd_logged
+        expect_eq "" "$(vs list -1)" "nothing started after a vsd restart"
+        expect_not_contains "$(cat "$LOG")" "onboot: a new boot" "no boot seen"
+        # a boot: the first batch (two, the highest bootorder first), then
+        # the next only after the interval
+        stop_vsd
+        fake_new_boot
+        start_vsd_logged
+        wait_for 20 'grep -q "onboot: next batch in 3600000ms" "$LOG"' || fail "no first batch: $(cat "$LOG")"
+        expect_contains "$(cat "$LOG")" "onboot: a new boot: 4 VPS to start, 2 at a time" "queue"
+        expect_eq "b2 b6" "$(onboot_log)" "first batch in boot order"
+        expect_eq "b2" "$(vs list -1 | xargs)" "only the first batch runs"
+        expect_contains "$(cat "$LOG")" "onboot: b6 did not start: template 'nosuch' is gone" "failure logged with its reason"
+        expect_eq "$(cat /proc/sys/kernel/random/boot_id)" "$(cat "$R/var/lib/paene/boot_id")" "boot recorded"
+        # the next boot with no pause: the rest in order, the running one left alone
+        stop_vsd
+        : >"$LOG"
+        printf 'onboot_parallel = 2\nonboot_interval = 0\n' >"$R/etc/paene/vsd.conf"
+        fake_new_boot
+        start_vsd_logged
+        wait_for 20 'grep -q "onboot: done" "$LOG"' || fail "autostart did not finish: $(cat "$LOG")"
+        expect_eq "b6 b1 b3" "$(onboot_log)" "boot order, b2 adopted"
+        expect_contains "$(cat "$LOG")" "adopted b2" "b2 was running"
+        expect_eq "b1 b2 b3" "$(vs list -1 | xargs)" "running after the boot"
+        # the host's shutdown path stops them all
+        expect_rc 0 "stop --all" -- vs stop --all --timeout 5s
+        expect_eq "" "$(vs list -1)" "all stopped"
+        rm -f "$R/etc/paene/vsd.conf"
+        for b in b1 b2 b3 b4 b5 b6; do vs destroy "$b"; done
+}
+
+# Debian's python3 (python3-prometheus-client, in DEBIAN_DEPS): the
+# python3 first in PATH may be another one.
+PROM_PY=/usr/bin/python3
+
+# Parses Prometheus text on stdin with prometheus_client's parser, which
+# fails on anything malformed; prints "family NAME TYPE HELP?" and
+# "sample NAME LABELS VALUE" lines.
+prom_parse() {
+        "$PROM_PY" -c 'import prometheus_client' 2>/dev/null ||
+                fail "python3-prometheus-client is missing (make deps installs it)"
+        "$PROM_PY" -c '
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+for f in text_string_to_metric_families(sys.stdin.read()):
+    print("family", f.name, f.type, "help" if f.documentation else "nohelp")
+    for s in f.samples:
+        labels = ",".join("%s=%s" % kv for kv in sorted(s.labels.items()))
+        print("sample", s.name, labels or "-", repr(s.value))
+'
+}
+
+sample() { # parsed NAME LABELS: the value
+        awk -v n="$2" -v l="$3" '$1 == "sample" && $2 == n && $3 == l {print $4}' <<<"$1"
+}
+
+test_metrics_in_prometheus_format() {
+        local text parsed cgmem start
+        vs create me1 --template busybox --ram 64M
+        vs create me2 --template busybox
+        vs start me1
+        vs exec me1 -- sh -c 'i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done'
+        text=$(vs metrics)
+        parsed=$(prom_parse <<<"$text")
+        # every family has its HELP and TYPE
+        expect_eq "" "$(awk '$1 == "family" && $4 != "help"' <<<"$parsed")" "families without HELP"
+        for f in paene_vps_cpu_seconds_total paene_vps_cpu_throttled_seconds_total \
+                paene_vps_memory_usage_bytes paene_vps_memory_limit_bytes paene_vps_swap_usage_bytes \
+                paene_vps_oom_kills_total paene_vps_pids paene_vps_io_read_bytes_total \
+                paene_vps_io_write_ops_total paene_vps_network_receive_bytes_total \
+                paene_vps_network_transmit_packets_total paene_vps_disk_used_bytes \
+                paene_vps_disk_limit_bytes paene_vps_state paene_vps_start_time_seconds paene_node_vps; do
+                expect_contains "$text" "# TYPE $f " "TYPE of $f"
+                expect_contains "$text" "# HELP $f " "HELP of $f"
+        done
+        expect_contains "$text" "# TYPE paene_vps_cpu_seconds_total counter" "a counter"
+        expect_contains "$text" "# TYPE paene_vps_memory_usage_bytes gauge" "a gauge"
+        # the values are the kernel's and vsd's
+        [ "$(python3 -c "print(int($(sample "$parsed" paene_vps_cpu_seconds_total vps=me1) * 1e6))")" -gt 0 ] ||
+                fail "cpu seconds of me1: $(sample "$parsed" paene_vps_cpu_seconds_total vps=me1)"
+        expect_eq 67108864.0 "$(sample "$parsed" paene_vps_memory_limit_bytes vps=me1)" "memory limit"
+        expect_eq inf "$(sample "$parsed" paene_vps_memory_limit_bytes vps=me2)" "no memory limit"
+        [ "$(python3 -c "print(int($(sample "$parsed" paene_vps_memory_usage_bytes vps=me1)))")" -gt 0 ] ||
+                fail "memory usage of me1"
+        expect_eq "$(vs list -H -o nproc me1 | tr -d ' ').0" "$(sample "$parsed" paene_vps_pids vps=me1)" "pids"
+        expect_eq 1.0 "$(sample "$parsed" paene_vps_state state=running,vps=me1)" "me1 running"
+        expect_eq 0.0 "$(sample "$parsed" paene_vps_state state=stopped,vps=me1)" "me1 not stopped"
+        expect_eq 1.0 "$(sample "$parsed" paene_vps_state state=stopped,vps=me2)" "me2 stopped"
+        start=$(sample "$parsed" paene_vps_start_time_seconds vps=me1)
+        [ "$(python3 -c "print(abs($(date +%s) - $start) < 600)")" = True ] || fail "start time $start"
+        expect_eq "" "$(sample "$parsed" paene_vps_start_time_seconds vps=me2)" "no start time when stopped"
+        expect_eq 1.0 "$(sample "$parsed" paene_node_vps state=running)" "node: running"
+        expect_eq 1.0 "$(sample "$parsed" paene_node_vps state=stopped)" "node: stopped"
+        vs destroy --force me1
+        vs destroy me2
+}
+
+# GET /metrics where vsd.conf says metrics_listen: on a unix socket and on
+# a TCP port of the test's network namespace.
+http_get() { # unix:PATH|ADDR:PORT URLPATH: prints the response
+        nsenter --net="$R/netns" "$PROM_PY" -c '
+import socket, sys
+where, path = sys.argv[1], sys.argv[2]
+if where.startswith("unix:"):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(where[5:])
+else:
+    host, port = where.rsplit(":", 1)
+    s = socket.create_connection((host, int(port)))
+s.settimeout(10)
+s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path).encode())
+out = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    out += b
+sys.stdout.write(out.decode())' "$1" "$2"
+}
+
+test_metrics_over_http() {
+        local resp body
+        vs create mh1 --template busybox
+        vs start mh1
+        for where in "unix:$R/metrics.sock" "127.0.0.1:9417"; do
+                printf 'metrics_listen = %s\n' "$where" >"$R/etc/paene/vsd.conf"
+                stop_vsd
+                start_vsd
+                resp=$(http_get "$where" /metrics)
+                expect_contains "$(head -1 <<<"$resp")" "HTTP/1.0 200 OK" "$where: status"
+                expect_contains "$resp" "Content-Type: text/plain; version=0.0.4" "$where: type"
+                body=$(sed '1,/^\r$/d' <<<"$resp")
+                expect_eq 1.0 "$(sample "$(prom_parse <<<"$body")" paene_vps_state state=running,vps=mh1)" \
+                        "$where: parsed"
+                expect_contains "$(http_get "$where" /other | head -1)" "404" "$where: other paths"
+        done
+        # a bad address: vsd does not start, and says why in one line
+        printf 'metrics_listen = nowhere\n' >"$R/etc/paene/vsd.conf"
+        stop_vsd
+        expect_rc 1 "bad metrics_listen" -- start_vsd
+        expect_contains "$ERR" "metrics_listen" "message names the key"
+        rm -f "$R/etc/paene/vsd.conf"
+        start_vsd
+        vs destroy --force mh1
+}
+
+# vsctl events as vsd sees them, in order: a stop, a start, a set, a
+# destroy, a create and a start that fails (also logged with its reason).
+test_events_stream_in_order() {
+        local evpid txtpid rc=0 seq
+        stop_vsd
+        start_vsd_logged
+        vs create ev1 --template busybox
+        vs start ev1
+        vs events --json >"$R/events.json" 2>"$R/events.err" &
+        evpid=$!
+        vs events >"$R/events.txt" 2>&1 &
+        txtpid=$!
+        # subscribed once a change shows up in both streams
+        wait_for 10 'vs set ev1 --cpuunits 100 && grep -q limit-changed "$R/events.json" && grep -q limit-changed "$R/events.txt"' ||
+                fail "no event arrived: $(cat "$R/events.err")"
+        : >"$R/events.mark"
+        vs stop ev1
+        vs start ev1
+        vs set ev1 --ram 64M
+        vs destroy --force ev1
+        vs create ev2 --template busybox
+        set_config ev2 template nosuch
+        expect_rc 3 "a start that fails" -- vs start ev2
+        wait_for 10 'grep -q start-failed "$R/events.json"' || fail "no start-failed: $(cat "$R/events.json")"
+        kill "$evpid" "$txtpid"
+        wait "$evpid" || rc=$?
+        expect_eq 143 "$rc" "vsctl events ran until killed"
+        rc=0
+        wait "$txtpid" || rc=$?
+        expect_eq 143 "$rc" "text stream ran until killed"
+        # after the last limit-changed of the subscription loop
+        seq=$("$PROM_PY" -c '
+import json, sys
+evs = [json.loads(l) for l in open(sys.argv[1])]
+last = max(i for i, e in enumerate(evs) if e["type"] == "limit-changed" and e["limits"] == {"cpuunits": "100"})
+out = []
+for e in evs[last + 1:]:
+    extra = {"stopped": lambda e: e["exit"], "started": lambda e: str(e["pid"] > 1),
+             "limit-changed": lambda e: json.dumps(e["limits"], sort_keys=True) + str(e["live"]),
+             "created": lambda e: e["template"], "start-failed": lambda e: e["error"],
+             "destroyed": lambda e: "-"}[e["type"]](e)
+    assert isinstance(e["time"], float) and e["time"] > 1.7e9, e
+    out.append("%s %s %s" % (e["type"], e["vps"], extra))
+print("\n".join(out))' "$R/events.json")
+        expect_eq "stopped ev1 SIGINT
+started ev1 True
+limit-changed ev1 {\"ram\": \"64M\"}True
+stopped ev1 SIGKILL
+destroyed ev1 -
+created ev2 busybox
+start-failed ev2 template 'nosuch' is gone" "$seq" "events in order"
+        expect_contains "$(cat "$R/events.txt")" " stopped ev1 (powered off)" "text: a stop"
+        expect_contains "$(cat "$R/events.txt")" " stopped ev1 (killed by SIGKILL)" "text: a kill"
+        expect_contains "$(cat "$R/events.txt")" " start-failed ev2: template 'nosuch' is gone" "text: a failure"
+        expect_contains "$(cat "$LOG")" "ev2 did not start: template 'nosuch' is gone" "failed start logged"
+        vs destroy ev2
+}
+
 run_tests
