@@ -6,7 +6,6 @@
  * destroyed. A subscriber that does not read, whose socket is full, is
  * dropped rather than left to miss events silently. */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
@@ -47,30 +46,4 @@ void vsd_event(struct vsd *d, const char *type, const char *vps, json_object *ex
                 }
         }
         json_object_put(msg);
-}
-
-void vsd_event_stopped(struct vsd *d, struct vps *v)
-{
-        json_object *extra = json_object_new_object();
-
-        if (!v->exit_known) {
-                json_object_object_add(extra, "exit", json_object_new_string("unknown"));
-        } else if (v->exit_signal) {
-                json_object_object_add(extra, "exit",
-                                       json_object_new_string(vs_signal_name(v->exit_signal)));
-                json_object_object_add(extra, "signal", json_object_new_int(v->exit_signal));
-        } else {
-                json_object_object_add(extra, "exit", json_object_new_string("code"));
-                json_object_object_add(extra, "exit_code", json_object_new_int(v->exit_code));
-        }
-        json_object_object_add(extra, "oom_kills", json_object_new_int64((int64_t)v->oom_kills));
-        vsd_event(d, "stopped", v->name, extra);
-}
-
-void vsd_event_error(struct vsd *d, const char *type, const char *vps, const vs_error_t *err)
-{
-        json_object *extra = json_object_new_object();
-
-        json_object_object_add(extra, "error", json_object_new_string(err->msg));
-        vsd_event(d, type, vps, extra);
 }

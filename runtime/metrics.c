@@ -26,6 +26,7 @@
 #include "vs/limits.h"
 #include "vs/log.h"
 #include "vs/parse.h"
+#include "store.h"
 #include "vsd.h"
 
 #define REQUEST_MAX 8192
@@ -124,11 +125,10 @@ static void put_value(struct text *t, double value)
 
 static double config_mem_limit(struct vsd *d, struct vps *v)
 {
-        cleanup_free char *path = vs_strdupf("%s/config", v->name);
         cleanup_kv vs_kv_t config = { 0 };
         vs_limits_t l;
 
-        if (vs_kv_load(d->vps_fd, path, &config, NULL) < 0 ||
+        if (vsd_config_load(d, v->name, &config, NULL) < 0 ||
             vs_limits_from_config(&config, &l, NULL) < 0 || !VS_LIMIT_IS_SET(&l, VS_LIM_RAM))
                 return INFINITY;
         return (double)l.value[VS_LIM_RAM];
@@ -308,14 +308,14 @@ static int listen_tcp(struct vsd_metrics *m, const char *text, vs_error_t *err)
 
 int vsd_metrics_listen(struct vsd *d, vs_error_t *err)
 {
-        cleanup_free char *path = vs_strdupf("%s/etc/paene/vsd.conf", d->root);
         cleanup_kv vs_kv_t conf = { 0 };
         struct vsd_metrics *m;
         const char *where;
         int rc;
 
-        if (vs_kv_load(AT_FDCWD, path, &conf, NULL) < 0 ||
-            !(where = vs_kv_get(&conf, "metrics_listen")) || !*where)
+        if (vsd_conf_load(d, &conf, err) < 0)
+                return -1;
+        if (!(where = vs_kv_get(&conf, "metrics_listen")) || !*where)
                 return 0;
         m = vs_xmalloc(sizeof(*m));
         memset(m, 0, sizeof(*m));

@@ -22,6 +22,7 @@
 #include "vs/log.h"
 #include "vs/parse.h"
 #include "vs/procid.h"
+#include "store.h"
 #include "vsd.h"
 
 #define PARALLEL_DEFAULT 4
@@ -75,11 +76,10 @@ static int first_of_boot(struct vsd *d)
 /* A VPS's place in the queue, when its config says onboot = yes. */
 static int wants_boot(struct vsd *d, struct vps *v, struct onboot_entry *e)
 {
-        cleanup_free char *path = vs_strdupf("%s/config", v->name);
         cleanup_kv vs_kv_t config = { 0 };
         const char *onboot, *order;
 
-        if (vs_kv_load(d->vps_fd, path, &config, NULL) < 0)
+        if (vsd_config_load(d, v->name, &config, NULL) < 0)
                 return 0;
         onboot = vs_kv_get(&config, "onboot");
         if (!onboot || strcmp(onboot, "yes") != 0)
@@ -120,10 +120,11 @@ static uint64_t conf_number(const vs_kv_t *conf, const char *key, uint64_t absen
 
 static void read_settings(struct vsd *d, struct vsd_onboot *ob)
 {
-        cleanup_free char *path = vs_strdupf("%s/etc/paene/vsd.conf", d->root);
         cleanup_kv vs_kv_t conf = { 0 };
+        vs_error_t err = { 0 };
 
-        vs_kv_load(AT_FDCWD, path, &conf, NULL);
+        if (vsd_conf_load(d, &conf, &err) < 0)
+                vs_log(LOG_WARNING, "onboot: %s; using the defaults", err.msg);
         ob->parallel = conf_number(&conf, "onboot_parallel", PARALLEL_DEFAULT, PARALLEL_MAX, 0);
         ob->interval_ms =
                 conf_number(&conf, "onboot_interval", INTERVAL_DEFAULT_MS, INTERVAL_MAX_MS, 1);

@@ -89,7 +89,21 @@ struct client {
         struct client *next;
 };
 
+/* What the lower modules tell the upper ones, through pointers that
+ * main() sets: the lifecycle (vps.c) never calls a request handler by name,
+ * nor the network (vpsnet.c) the lifecycle. */
+struct vsd;
+struct vsd_hooks {
+        /* handlers.c: answer the clients that wait for this VPS to stop */
+        void (*vps_stopped)(struct vsd *d, struct vps *v);
+        /* vps.c: write the VPS's state file after a live network change */
+        int (*save_state)(struct vsd *d, struct vps *v, vs_error_t *err);
+        /* events.c: tell the event subscribers (vsd_event) */
+        void (*event)(struct vsd *d, const char *type, const char *vps, json_object *extra);
+};
+
 struct vsd {
+        struct vsd_hooks hooks;
         char *root;
         char *vps_dir; /* absolute paths, for overlay options */
         char *tmpl_dir;
@@ -287,10 +301,6 @@ void vsd_onboot_step(struct vsd *d);
 /* events.c: what happens, to the clients that asked (vsctl events) */
 /* Sends {"time", "type", "vps", and extra's members (taken; may be NULL)}. */
 void vsd_event(struct vsd *d, const char *type, const char *vps, json_object *extra);
-/* "stopped", with how it ended (exit code, signal, or unknown). */
-void vsd_event_stopped(struct vsd *d, struct vps *v);
-/* type with "error": err's message (start-failed). */
-void vsd_event_error(struct vsd *d, const char *type, const char *vps, const vs_error_t *err);
 
 /* metrics.c: Prometheus's text format */
 /* The metrics text (malloc'd; its length in *len). */
