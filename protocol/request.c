@@ -277,6 +277,13 @@ static const vs_field_spec_t import_fields[] = {
         { NULL },
 };
 
+static const vs_field_spec_t restore_fields[] = {
+        { STRING("file", PATH_LEN, "backup path", check_absolute), .required = 1 },
+        { STRING("new", NAME_LEN, "VPS name", check_vps_name) },
+        { BOOL("keep_ip") },
+        { NULL },
+};
+
 static const vs_command_spec_t commands[] = {
         { VS_CMD_PING, VS_NAME_NONE, no_fields },
         { VS_CMD_CREATE, VS_NAME_VPS, create_fields },
@@ -299,6 +306,8 @@ static const vs_command_spec_t commands[] = {
         { VS_CMD_TEMPLATE_REMOVE, VS_NAME_TEMPLATE, no_fields },
         { VS_CMD_METRICS, VS_NAME_NONE, no_fields },
         { VS_CMD_EVENTS, VS_NAME_NONE, no_fields },
+        { VS_CMD_BACKUP, VS_NAME_VPS, no_fields },
+        { VS_CMD_RESTORE, VS_NAME_NONE, restore_fields },
 };
 
 const vs_command_spec_t *vs_commands(size_t *n)

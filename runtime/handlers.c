@@ -672,11 +672,83 @@ void vsd_handle_exec_exited(struct vsd *d, struct client *c)
         vsd_epoll_del(d, c->exec_pidfd);
         close(c->exec_pidfd);
         c->exec_pidfd = -1;
+        if (c->backup && c->vps) {
+                c->vps->backups--;
+                vs_log(status == 0 ? LOG_INFO : LOG_ERR, "backup of %s %s (tar: %d)", c->vps->name,
+                       status == 0 ? "written" : "failed", status);
+        }
+        c->backup = 0;
         reply = c->build[0] ? finish_build(d, c, status) : vs_reply_ok();
         json_object_object_add(reply, "exit", json_object_new_int(status));
         vsd_client_reply(d, c, reply, NULL, 0);
         c->wait = WAIT_NONE;
         vsd_client_finish(d, c);
+}
+
+/* ---- backup and restore ---- */
+
+/* tar writes into a pipe whose other end vsctl gets; the reply with the
+ * exit status comes when tar ends (vsd_handle_exec_exited). A running VPS
+ * is refused: a consistent copy of it needs its cgroup frozen for the
+ * moment of the copy, which is not built yet. */
+static int handle_backup(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
+{
+        struct vps *v = find_named(d, req, err);
+        json_object *reply;
+        int out[2];
+        pid_t pid;
+
+        if (!v)
+                return -1;
+        if (v->phase != PHASE_STOPPED)
+                return vs_error_kind(err, VS_E_STATE, EBUSY,
+                                     "VPS is running (stop it to back it up: backups of running "
+                                     "VPS are not done yet)");
+        if (pipe2(out, O_CLOEXEC) < 0)
+                return vs_error_errno(err, "pipe");
+        pid = vsd_backup_spawn(d, v, out[1], err);
+        close(out[1]);
+        if (pid < 0) {
+                close(out[0]);
+                return -1;
+        }
+        c->exec_pid = pid;
+        c->exec_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        c->backup = 1;
+        v->backups++;
+        vsd_epoll_add(d, c->exec_pidfd, &c->exec_ev, EPOLLIN);
+        reply = vs_reply_ok();
+        vsd_client_reply(d, c, reply, &out[0], 1);
+        close(out[0]);
+        vs_log(LOG_INFO, "writing a backup of %s (tar, pid %d)", v->name, (int)pid);
+        park(c, WAIT_EXEC, v);
+        return 1;
+}
+
+static int handle_restore(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
+{
+        const char *file = vs_req_str(req, "file");
+        const char *name = vs_req_str(req, "new");
+        struct vps *v;
+
+        if (vsd_restore(d, file, name, vs_req_bool(req, "keep_ip"), err) < 0)
+                return -1;
+        /* the newest VPS is first in the list */
+        v = d->vps_list;
+        vs_log(LOG_INFO, "restored %s from %s", v->name, file);
+        {
+                json_object *extra = json_object_new_object();
+
+                json_object_object_add(extra, "restored_from", json_object_new_string(file));
+                vsd_event(d, "created", v->name, extra);
+        }
+        {
+                json_object *reply = vs_reply_ok();
+
+                json_object_object_add(reply, "name", json_object_new_string(v->name));
+                vsd_client_reply(d, c, reply, NULL, 0);
+        }
+        return 0;
 }
 
 /* ---- logs ---- */
@@ -909,6 +981,8 @@ static const struct {
         { VS_CMD_TEMPLATE_REMOVE, handle_template_remove },
         { VS_CMD_METRICS, handle_metrics },
         { VS_CMD_EVENTS, handle_events },
+        { VS_CMD_BACKUP, handle_backup },
+        { VS_CMD_RESTORE, handle_restore },
 };
 
 /* req is decoded, so held to the table: its command is one of the table's,

@@ -736,9 +736,9 @@ int vsd_vps_create(struct vsd *d, const char *name, const struct vsd_create_args
 
 /* ---- clone ---- */
 
-static int write_clone_config(const vs_kv_t *src_config, int dirfd, const char *src,
-                              const char *name, const char *hostname, unsigned long id_base,
-                              const char *ip, vs_error_t *err)
+static int write_clone_config(const vs_kv_t *src_config, int dirfd, const char *origin_key,
+                              const char *src, const char *name, const char *hostname,
+                              unsigned long id_base, const char *ip, vs_error_t *err)
 {
         cleanup_kv vs_kv_t config = { 0 };
         cleanup_free char *text = vs_kv_format(src_config);
@@ -751,19 +751,10 @@ static int write_clone_config(const vs_kv_t *src_config, int dirfd, const char *
         if (id_base)
                 vs_kv_setf(&config, "id_base", "%lu", id_base);
         vs_kv_setf(&config, "created", "%lld", (long long)time(NULL));
-        vs_kv_set(&config, "cloned_from", src);
+        vs_kv_set(&config, origin_key, src);
         /* a host port belongs to one VPS */
         vs_kv_set(&config, "port_forward", NULL);
         return vs_kv_save(dirfd, "config", &config, 1, err);
-}
-
-static const vs_disk_backend_t *disk_of(struct vsd *d, const char *name, vs_error_t *err)
-{
-        cleanup_kv vs_kv_t config = { 0 };
-
-        if (vsd_config_load(d, name, &config, err) < 0)
-                return NULL;
-        return vsd_disk_backend_of(&config);
 }
 
 /* A clone of a VPS with its own ids gets a range of its own: its files
@@ -783,36 +774,28 @@ static int clone_ids(struct vsd *d, const vs_kv_t *src_config, vs_id_shift_t *sh
         return allocate_id_base(d, &shift->to, err);
 }
 
-int vsd_vps_clone(struct vsd *d, struct vps *src, const char *name, const char *hostname,
-                  vs_error_t *err)
+/* What a copy of a VPS's directory (a VPS's, or a backup's extracted into
+ * the VPS directory) becomes under the name NAME: its files with its ids
+ * shifted into a range of its own, its config with the new name, ip and
+ * hostname, and origin_key = origin. */
+struct copy_spec {
+        const char *src_dir; /* below the VPS directory */
+        const vs_kv_t *src_config;
+        const char *name, *hostname, *ip;
+        const char *origin_key, *origin;
+};
+
+static int copy_vps_dir(struct vsd *d, const struct copy_spec *spec, vs_error_t *err)
 {
-        cleanup_free char *creating = vs_strdupf(".%s%s", name, CREATING_SUFFIX);
+        cleanup_free char *creating = vs_strdupf(".%s%s", spec->name, CREATING_SUFFIX);
         cleanup_free char *creating_path = vs_strdupf("%s/%s", d->vps_dir, creating);
-        cleanup_kv vs_kv_t src_config = { 0 };
+        const vs_disk_backend_t *disk = vsd_disk_backend_of(spec->src_config);
         cleanup_close int src_fd = -1;
         cleanup_close int dirfd = -1;
-        const vs_disk_backend_t *disk;
-        cleanup_free char *ip = NULL;
-        const char *src_ip;
         vs_id_shift_t shift;
-        struct stat st;
 
-        if (src->phase != PHASE_STOPPED)
-                return vs_error_kind(err, VS_E_STATE, EBUSY,
-                                     "VPS is running (stop it to clone it)");
-        if (vsd_vps_find(d, name) || fstatat(d->vps_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
-                return vs_error_kind(err, VS_E_STATE, EEXIST, "VPS %s already exists", name);
-        if (vsd_config_load(d, src->name, &src_config, err) < 0 ||
-            clone_ids(d, &src_config, &shift, err) < 0)
-                return -1;
-        /* an address belongs to one VPS: the clone gets the pools' next
-         * free ones, unless the source has no network */
-        src_ip = vs_kv_get(&src_config, "ip");
-        ip = src_ip && src_ip[strspn(src_ip, " \t")] ? vsd_net_assign(d, NULL, 0, err)
-                                                     : vs_xstrdup("");
-        if (!ip)
-                return -1;
-        if (!(disk = disk_of(d, src->name, err)) || (src_fd = open_vps_dir(d, src->name, err)) < 0)
+        if (clone_ids(d, spec->src_config, &shift, err) < 0 ||
+            (src_fd = open_vps_dir(d, spec->src_dir, err)) < 0)
                 return -1;
         vs_rmtree_at(d->vps_fd, creating, NULL);
         if (mkdirat(d->vps_fd, creating, 0700) < 0)
@@ -820,12 +803,97 @@ int vsd_vps_clone(struct vsd *d, struct vps *src, const char *name, const char *
         dirfd = open_vps_dir(d, creating, err);
         if (dirfd < 0 || disk->clone(src_fd, dirfd, creating_path, &shift, err) < 0 ||
             own_layers(dirfd, disk, shift.to, err) < 0 ||
-            write_clone_config(&src_config, dirfd, src->name, name, hostname, shift.to, ip, err) <
-                    0) {
+            write_clone_config(spec->src_config, dirfd, spec->origin_key, spec->origin, spec->name,
+                               spec->hostname, shift.to, spec->ip, err) < 0) {
                 vs_rmtree_at(d->vps_fd, creating, NULL);
                 return -1;
         }
-        return publish(d, creating, name, err);
+        return publish(d, creating, spec->name, err);
+}
+
+static int name_free(struct vsd *d, const char *name, vs_error_t *err)
+{
+        struct stat st;
+
+        if (vsd_vps_find(d, name) || fstatat(d->vps_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+                return vs_error_kind(err, VS_E_STATE, EEXIST, "VPS %s already exists", name);
+        return 0;
+}
+
+/* The ip key for a copy: the pools' next free addresses, unless the
+ * source has no network; with keep, the source's own, if no VPS has them. */
+static char *copy_ip(struct vsd *d, const vs_kv_t *src_config, int keep, vs_error_t *err)
+{
+        const char *src_ip = vs_kv_get(src_config, "ip");
+        cleanup_free char *copy = NULL;
+        char *words[2 * VS_NET_ADDRS_MAX + 1];
+        char *save = NULL;
+        size_t n = 0;
+
+        if (!src_ip || !src_ip[strspn(src_ip, " \t")])
+                return vs_xstrdup("");
+        if (!keep)
+                return vsd_net_assign(d, NULL, 0, err);
+        copy = vs_xstrdup(src_ip);
+        for (char *w = strtok_r(copy, " \t", &save); w && n < 2 * VS_NET_ADDRS_MAX;
+             w = strtok_r(NULL, " \t", &save))
+                words[n++] = w;
+        words[n] = NULL;
+        return vsd_net_assign(d, words, n, err);
+}
+
+int vsd_vps_clone(struct vsd *d, struct vps *src, const char *name, const char *hostname,
+                  vs_error_t *err)
+{
+        cleanup_kv vs_kv_t src_config = { 0 };
+        cleanup_free char *ip = NULL;
+
+        if (src->phase != PHASE_STOPPED)
+                return vs_error_kind(err, VS_E_STATE, EBUSY,
+                                     "VPS is running (stop it to clone it)");
+        if (name_free(d, name, err) < 0 || vsd_config_load(d, src->name, &src_config, err) < 0)
+                return -1;
+        /* an address belongs to one VPS */
+        ip = copy_ip(d, &src_config, 0, err);
+        if (!ip)
+                return -1;
+        struct copy_spec spec = { .src_dir = src->name,
+                                  .src_config = &src_config,
+                                  .name = name,
+                                  .hostname = hostname,
+                                  .ip = ip,
+                                  .origin_key = "cloned_from",
+                                  .origin = src->name };
+        return copy_vps_dir(d, &spec, err);
+}
+
+int vsd_vps_restore_dir(struct vsd *d, const char *dir, const char *name, int keep_ip,
+                        vs_error_t *err)
+{
+        cleanup_kv vs_kv_t src_config = { 0 };
+        cleanup_free char *ip = NULL;
+        const char *hostname;
+
+        if (vsd_config_load(d, dir, &src_config, err) < 0)
+                return vs_error_wrap(err, "backup");
+        if (!name)
+                name = vs_kv_get(&src_config, "name");
+        if (!name || vs_parse_name(name, "VPS name", err) < 0)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                     "the backup's config names no valid VPS (give a NAME)");
+        if (name_free(d, name, err) < 0 || !(ip = copy_ip(d, &src_config, keep_ip, err)))
+                return -1;
+        hostname = vs_kv_get(&src_config, "hostname");
+        if (hostname && (!*hostname || vs_parse_hostname(hostname, NULL) < 0))
+                hostname = NULL;
+        struct copy_spec spec = { .src_dir = dir,
+                                  .src_config = &src_config,
+                                  .name = name,
+                                  .hostname = hostname,
+                                  .ip = ip,
+                                  .origin_key = "restored_from",
+                                  .origin = vs_kv_get(&src_config, "name") ?: "?" };
+        return copy_vps_dir(d, &spec, err);
 }
 
 /* ---- start ---- */
@@ -1032,6 +1100,10 @@ int vsd_vps_start(struct vsd *d, struct vps *v, vs_error_t *err)
 {
         if (v->phase != PHASE_STOPPED)
                 return vs_error_kind(err, VS_E_STATE, EBUSY, "VPS is already running");
+        if (v->backups)
+                return vs_error_kind(err, VS_E_STATE, EBUSY,
+                                     "a backup of the VPS is being "
+                                     "written");
         if (start_stopped(d, v, err) < 0) {
                 vs_log(LOG_ERR, "%s did not start: %s", v->name, err->msg);
                 event_error(d, "start-failed", v->name, err);
@@ -1179,6 +1251,10 @@ int vsd_vps_destroy(struct vsd *d, struct vps *v, vs_error_t *err)
         if (v->phase != PHASE_STOPPED)
                 return vs_error_kind(err, VS_E_STATE, EBUSY,
                                      "VPS is running (stop it first, or use --force)");
+        if (v->backups)
+                return vs_error_kind(err, VS_E_STATE, EBUSY,
+                                     "a backup of the VPS is being "
+                                     "written");
         if (renameat(d->vps_fd, v->name, d->vps_fd, doomed) < 0 && errno != ENOENT)
                 return vs_error_errno(err, "rename");
         vs_fsync_dir(d->vps_fd, NULL);

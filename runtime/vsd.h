@@ -71,6 +71,7 @@ struct vps {
         int stop_escalated;
         unsigned long numfile; /* RLIMIT_NOFILE of its processes, 0: vsd's */
         uint64_t oom_kills;    /* in its current or last run */
+        int backups;           /* backups being written: no start, no destroy */
         struct ev exit_ev, timer_ev;
         struct vps *next;
 };
@@ -84,6 +85,7 @@ struct client {
         /* exec: the process started for this client */
         pid_t exec_pid;
         char build[64]; /* template build: the template its process builds */
+        int backup;     /* the process writes a backup of c->vps */
         int exec_pidfd;
         struct ev exec_ev;
         struct client *next;
@@ -166,6 +168,11 @@ vs_reserve_t vsd_reserved(struct vsd *d, const struct vps *except);
 /* Adds the usage figures of a VPS to obj (zeros when stopped). */
 void vsd_vps_stats(struct vsd *d, struct vps *v, json_object *obj);
 int vsd_vps_start(struct vsd *d, struct vps *v, vs_error_t *err);
+/* Makes VPS NAME (NULL: the name in its config) of a VPS directory a
+ * restore extracted below the VPS directory as `dir`, as a clone of it: a
+ * new id range, new addresses unless keep_ip. */
+int vsd_vps_restore_dir(struct vsd *d, const char *dir, const char *name, int keep_ip,
+                        vs_error_t *err);
 /* Copies a stopped VPS (its own files and config) into a new VPS NAME. */
 int vsd_vps_clone(struct vsd *d, struct vps *src, const char *name, const char *hostname,
                   vs_error_t *err);
@@ -297,6 +304,12 @@ void vsd_net_describe(struct vsd *d, struct vps *v, const vs_kv_t *config, json_
 void vsd_onboot_begin(struct vsd *d);
 /* The onboot timer fired: the next batch. */
 void vsd_onboot_step(struct vsd *d);
+
+/* backup.c: backups and restores */
+/* Starts tar writing a backup of the stopped v to out_fd; its pid. */
+pid_t vsd_backup_spawn(struct vsd *d, struct vps *v, int out_fd, vs_error_t *err);
+/* Makes a VPS of the backup `file` (absolute), named `name` or as it was. */
+int vsd_restore(struct vsd *d, const char *file, const char *name, int keep_ip, vs_error_t *err);
 
 /* events.c: what happens, to the clients that asked (vsctl events) */
 /* Sends {"time", "type", "vps", and extra's members (taken; may be NULL)}. */

@@ -43,6 +43,8 @@
 #define VS_CMD_TEMPLATE_REMOVE "template-remove"
 #define VS_CMD_METRICS "metrics"
 #define VS_CMD_EVENTS "events"
+#define VS_CMD_BACKUP "backup"
+#define VS_CMD_RESTORE "restore"
 
 /* The longest stop timeout a request may ask for (vsctl --timeout). */
 #define VS_STOP_TIMEOUT_MAX_MS (24ULL * 3600 * 1000)

@@ -94,6 +94,8 @@ EXPECTED = {
     "template-remove": {},
     "metrics": {},
     "events": {},
+    "backup": {},
+    "restore": {"file": "string", "new": "string", "keep_ip": "bool"},
 }
 
 # What the top-level "name" must be: a VPS name, a template name, either
@@ -120,10 +122,12 @@ EXPECTED_NAME = {
     "template-remove": "template",
     "metrics": "none",
     "events": "none",
+    "backup": "vps",
+    "restore": "none",
 }
 
 # Fields whose contents are names, under the rule of DESIGN.md section 3.
-NAME_FIELDS = {("create", "template"), ("clone", "new")}
+NAME_FIELDS = {("create", "template"), ("clone", "new"), ("restore", "new")}
 
 
 def base(cmd, root):
@@ -149,6 +153,8 @@ def base(cmd, root):
         "template-list": (None, {}),
         "metrics": (None, {}),
         "events": (None, {}),
+        "backup": ("off1", {}),
+        "restore": (None, {"file": "/nonexistent/backup.tar.zst"}),
         "template-unify": (None, {}),
         "template-remove": ("bb2", {}),
     }[cmd]
@@ -176,6 +182,7 @@ SAMPLES = {
     "fast": False,
     "force": True,
     "onboot": False,
+    "keep_ip": False,
     "bootorder": 5,
     "disk": False,
     "new": "new2",

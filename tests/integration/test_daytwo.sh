@@ -360,4 +360,88 @@ start-failed ev2 template 'nosuch' is gone" "$seq" "events in order"
         vs destroy ev2
 }
 
+# craft_backup FILE MEMBERS...: a tar.zst written by hand, as an attacker or
+# a newer paene would: each member NAME=TEXT (a file), NAME/ (a directory)
+# or NAME@TARGET (a symlink).
+craft_backup() {
+        local out=$1
+        shift
+        python3 - "$out.tar" "$@" <<'PY'
+import io, sys, tarfile
+with tarfile.open(sys.argv[1], "w", format=tarfile.GNU_FORMAT) as t:
+    for m in sys.argv[2:]:
+        if "@" in m:
+            name, target = m.split("@", 1)
+            i = tarfile.TarInfo(name); i.type = tarfile.SYMTYPE; i.linkname = target
+            t.addfile(i)
+        elif m.endswith("/"):
+            i = tarfile.TarInfo(m.rstrip("/")); i.type = tarfile.DIRTYPE; i.mode = 0o755
+            t.addfile(i)
+        else:
+            name, text = m.split("=", 1)
+            data = text.replace("\\n", "\n").encode()
+            i = tarfile.TarInfo(name); i.size = len(data); i.mode = 0o644
+            t.addfile(i, io.BytesIO(data))
+PY
+        zstd -q --rm -f "$out.tar" -o "$out"
+}
+
+config_key() { sed -n "s/^$2 = //p" "$(vps_dir "$1")/config"; }
+
+test_backup_and_restore() {
+        local f=$R/bk1.tar.zst ip1 base2
+        vs create bk1 --template busybox --hostname bk1.example
+        vs start bk1
+        vs exec bk1 -- sh -c 'echo kept >/root/data && mkdir -p /srv && echo x >/srv/y && chown 33:33 /srv/y'
+        expect_rc 4 "backup of a running VPS" -- vs backup bk1 "$f"
+        [ ! -e "$f" ] && [ ! -e "$f.partial" ] || fail "a file was left"
+        vs stop bk1
+        vs backup bk1 "$f"
+        vs backup bk1 - >"$R/bk1-stdout.tar.zst"
+        expect_eq "config paene-backup" "$(tar --zstd -tf "$f" | grep -v '^upper' | sort | xargs)" "members"
+        expect_eq "$(tar --zstd -tf "$f" | sort)" "$(tar --zstd -tf "$R/bk1-stdout.tar.zst" | sort)" "to stdout"
+        # beside the original: its own ids and address
+        expect_rc 0 "restore as bk2" -- vs restore "$f" bk2
+        expect_eq "bk2 restored" "$OUT" "report"
+        ip1=$(config_key bk1 ip)
+        [ -n "$ip1" ] && [ "$ip1" != "$(config_key bk2 ip)" ] || fail "bk2 has bk1's address: $ip1"
+        base2=$(config_key bk2 id_base)
+        [ "$base2" != "$(config_key bk1 id_base)" ] || fail "bk2 shares bk1's id range"
+        expect_eq $((base2 + 33)) "$(stat -c %u "$(vps_dir bk2)/upper/srv/y")" "owner shifted into bk2's range"
+        expect_eq bk1 "$(config_key bk2 restored_from)" "origin"
+        vs start bk2
+        expect_eq kept "$(vs exec bk2 -- cat /root/data)" "files restored"
+        expect_eq "33 bk1.example" "$(vs exec bk2 -- stat -c %u /srv/y) $(vs exec bk2 -- hostname)" "owner and hostname inside"
+        expect_rc 4 "onto a name that exists" -- vs restore "$f" bk2
+        expect_eq "vsctl: restore bk2: VPS bk2 already exists" "$ERR" "message"
+        # on a node without it (here: after its destroy), as it was
+        vs destroy bk1
+        expect_rc 0 "restore with its addresses" -- vs restore --keep-ip "$f"
+        expect_eq "bk1 restored" "$OUT" "named as in the backup"
+        expect_eq "$ip1" "$(config_key bk1 ip)" "--keep-ip"
+        expect_rc 4 "--keep-ip of addresses in use" -- vs restore --keep-ip "$f" bk3
+        # bad backups: one line, exit 2, nothing made
+        head -c $(($(stat -c %s "$f") / 2)) "$f" >"$R/trunc.tar.zst"
+        expect_rc 2 "truncated" -- vs restore "$R/trunc.tar.zst" bk3
+        expect_eq 1 "$(printf '%s\n' "$ERR" | wc -l)" "one line"
+        expect_contains "$ERR" "not a readable backup" "message"
+        craft_backup "$R/dotdot.tar.zst" "paene-backup=format = 1" "config=name = bk3" "upper/" "upper/../../evil=x"
+        expect_rc 2 "a .. path" -- vs restore "$R/dotdot.tar.zst" bk3
+        expect_contains "$ERR" "unsafe path 'upper/../../evil'" "message"
+        craft_backup "$R/abs.tar.zst" "paene-backup=format = 1" "config=name = bk3" "/etc/evil=x"
+        expect_rc 2 "an absolute path" -- vs restore "$R/abs.tar.zst" bk3
+        craft_backup "$R/newer.tar.zst" "paene-backup=format = 2" "config=name = bk3" "upper/"
+        expect_rc 2 "a newer format" -- vs restore "$R/newer.tar.zst" bk3
+        expect_contains "$ERR" "format 2, from a newer paene" "message"
+        mkdir "$R/victim"
+        craft_backup "$R/link.tar.zst" "paene-backup=format = 1" "config=name = bk3" "upper/" \
+                "upper/x@$R/victim" "upper/x/planted=x"
+        expect_rc 2 "a write through a symlink" -- vs restore "$R/link.tar.zst" bk3
+        expect_eq "" "$(ls -A "$R/victim")" "nothing written outside"
+        expect_eq "bk1 bk2" "$(vs list -a -1 'bk*' | xargs)" "no VPS made"
+        expect_eq "" "$(ls -A "$R/var/lib/paene/vps" | grep -v '^bk[12]$' || true)" "nothing half-made"
+        vs destroy --force bk2
+        vs destroy bk1
+}
+
 run_tests
