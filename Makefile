@@ -41,7 +41,8 @@ LIB_SRCS = common/error.c common/parse.c common/fsutil.c common/kvfile.c \
 # the daemon's modules, in a library of their own that the unit tests link;
 # vsd.c holds the loop and main
 VSDLIB_SRCS = runtime/vps.c runtime/vpsnet.c runtime/handlers.c runtime/disk.c runtime/store.c \
-	runtime/onboot.c runtime/metrics.c runtime/events.c runtime/backup.c
+	runtime/onboot.c runtime/metrics.c runtime/events.c runtime/backup.c \
+	runtime/backup_member.c
 VSD_SRCS = runtime/vsd.c
 VSCTL_SRCS = runtime/vsctl.c
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)

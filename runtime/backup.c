@@ -39,7 +39,7 @@ static const char *layer_of(const vs_kv_t *config)
         return vsd_disk_backend_of(config)->attach ? "disk.img" : "upper";
 }
 
-pid_t vsd_backup_spawn(struct vsd *d, struct vps *v, int out_fd, vs_error_t *err)
+static pid_t spawn_tar(struct vsd *d, struct vps *v, int out_fd, vs_error_t *err)
 {
         cleanup_kv vs_kv_t config = { 0 };
         cleanup_free char *dir = vs_strdupf("%s/%s", d->vps_dir, v->name);
@@ -74,6 +74,45 @@ pid_t vsd_backup_spawn(struct vsd *d, struct vps *v, int out_fd, vs_error_t *err
         if (rc != 0)
                 return vs_error_set(err, rc, "run tar: %s", strerror(rc));
         return pid;
+}
+
+/* A running VPS is frozen while tar reads its files (it sees no time pass
+ * but the clock's), so that the copy is of one moment; a VPS on a disk
+ * image is backed up stopped: its file system is mounted in the VPS, and
+ * what the kernel holds of it is not in the image yet. */
+pid_t vsd_backup_spawn(struct vsd *d, struct vps *v, int out_fd, vs_error_t *err)
+{
+        cleanup_kv vs_kv_t config = { 0 };
+        int live = v->phase != PHASE_STOPPED;
+        pid_t pid;
+
+        if (live && v->phase != PHASE_RUNNING)
+                return vs_error_kind(err, VS_E_STATE, EBUSY, "VPS is stopping");
+        if (live && (vsd_config_load(d, v->name, &config, err) < 0))
+                return -1;
+        if (live && vsd_disk_backend_of(&config)->attach)
+                return vs_error_kind(err, VS_E_STATE, EBUSY,
+                                     "a VPS on a disk image is backed up stopped (its file "
+                                     "system is mounted inside it)");
+        if (live && !v->backups && vs_cgroup_freeze(v->cg, 1, err) < 0)
+                return -1;
+        pid = spawn_tar(d, v, out_fd, err);
+        if (pid < 0 && live && !v->backups)
+                vs_cgroup_freeze(v->cg, 0, NULL);
+        if (pid > 0)
+                v->backups++;
+        return pid;
+}
+
+void vsd_backup_done(struct vsd *d, struct vps *v)
+{
+        vs_error_t err = { 0 };
+
+        (void)d;
+        if (--v->backups > 0 || v->phase == PHASE_STOPPED || !v->cg)
+                return;
+        if (vs_cgroup_freeze(v->cg, 0, &err) < 0)
+                vs_log(LOG_ERR, "%s: %s", v->name, err.msg);
 }
 
 /* Runs tar with argv; its stdout into *out (when out), its stderr's first
@@ -148,26 +187,6 @@ static int run_tar(char *const argv[], char **out, vs_error_t *err)
         return 0;
 }
 
-/* One member name of tar's listing: relative, without "..", and of the
- * layout (the manifest, config, upper or below it, disk.img). */
-static int member_ok(const char *name, vs_error_t *err)
-{
-        const char *p = name;
-
-        if (*name == '/' || strncmp(name, "../", 3) == 0 || strcmp(name, "..") == 0 ||
-            strstr(name, "/../") ||
-            (strlen(name) >= 3 && strcmp(name + strlen(name) - 3, "/..") == 0))
-                return vs_error_kind(err, VS_E_USAGE, EINVAL,
-                                     "the backup holds an unsafe path '%.200s'", name);
-        while (strncmp(p, "./", 2) == 0)
-                p += 2;
-        if (strcmp(p, MANIFEST) == 0 || strcmp(p, "config") == 0 || strcmp(p, "disk.img") == 0 ||
-            strcmp(p, "upper") == 0 || strcmp(p, "upper/") == 0 || strncmp(p, "upper/", 6) == 0)
-                return 0;
-        return vs_error_kind(err, VS_E_USAGE, EINVAL,
-                             "the backup holds '%.200s', which is not part of a VPS backup", name);
-}
-
 static int check_listing(char *listing, vs_error_t *err)
 {
         char *save = NULL;
@@ -175,7 +194,7 @@ static int check_listing(char *listing, vs_error_t *err)
 
         for (char *line = strtok_r(listing, "\n", &save); line;
              line = strtok_r(NULL, "\n", &save)) {
-                if (member_ok(line, err) < 0)
+                if (vsd_backup_member_ok(line, err) < 0)
                         return -1;
                 manifest |= strcmp(line, MANIFEST) == 0;
         }

@@ -673,7 +673,7 @@ void vsd_handle_exec_exited(struct vsd *d, struct client *c)
         close(c->exec_pidfd);
         c->exec_pidfd = -1;
         if (c->backup && c->vps) {
-                c->vps->backups--;
+                vsd_backup_done(d, c->vps);
                 vs_log(status == 0 ? LOG_INFO : LOG_ERR, "backup of %s %s (tar: %d)", c->vps->name,
                        status == 0 ? "written" : "failed", status);
         }
@@ -688,9 +688,7 @@ void vsd_handle_exec_exited(struct vsd *d, struct client *c)
 /* ---- backup and restore ---- */
 
 /* tar writes into a pipe whose other end vsctl gets; the reply with the
- * exit status comes when tar ends (vsd_handle_exec_exited). A running VPS
- * is refused: a consistent copy of it needs its cgroup frozen for the
- * moment of the copy, which is not built yet. */
+ * exit status comes when tar ends (vsd_handle_exec_exited). */
 static int handle_backup(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
 {
         struct vps *v = find_named(d, req, err);
@@ -700,10 +698,6 @@ static int handle_backup(struct vsd *d, struct client *c, vs_request_t *req, vs_
 
         if (!v)
                 return -1;
-        if (v->phase != PHASE_STOPPED)
-                return vs_error_kind(err, VS_E_STATE, EBUSY,
-                                     "VPS is running (stop it to back it up: backups of running "
-                                     "VPS are not done yet)");
         if (pipe2(out, O_CLOEXEC) < 0)
                 return vs_error_errno(err, "pipe");
         pid = vsd_backup_spawn(d, v, out[1], err);
@@ -715,7 +709,6 @@ static int handle_backup(struct vsd *d, struct client *c, vs_request_t *req, vs_
         c->exec_pid = pid;
         c->exec_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
         c->backup = 1;
-        v->backups++;
         vsd_epoll_add(d, c->exec_pidfd, &c->exec_ev, EPOLLIN);
         reply = vs_reply_ok();
         vsd_client_reply(d, c, reply, &out[0], 1);

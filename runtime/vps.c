@@ -486,6 +486,8 @@ static int try_adopt(struct vsd *d, struct vps *v, const vs_kv_t *state, vs_erro
                 atoll(vs_kv_get(state, "started_at") ? vs_kv_get(state, "started_at") : "0");
         v->phase = PHASE_RUNNING;
         v->is_child = 0;
+        /* a vsd that ended during a backup left it frozen */
+        vs_cgroup_freeze(v->cg, 0, NULL);
         reapply_limits(d, v);
         vsd_net_adopted(d, v, state);
         refresh_oom(v);
@@ -1177,6 +1179,10 @@ int vsd_vps_stop_begin(struct vsd *d, struct vps *v, uint64_t timeout_ms, vs_err
 {
         if (v->phase == PHASE_STOPPED)
                 return vs_error_kind(err, VS_E_STATE, ESRCH, "VPS is not running");
+        if (v->backups)
+                return vs_error_kind(err, VS_E_STATE, EBUSY,
+                                     "a backup of the VPS is being "
+                                     "written (it is frozen until then)");
         if (timeout_ms == 0) {
                 v->phase = PHASE_STOPPING;
                 v->stop_escalated = 1;

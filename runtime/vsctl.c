@@ -2958,10 +2958,12 @@ static const struct command commands[] = {
           "  -j, --json         print JSON (all fields, or those of -o, keyed by the\n"
           "                     names given)\n" },
         { "backup", NULL, cmd_backup, "backup NAME FILE|-",
-          "Write a backup of a stopped VPS to FILE (- : standard output): a tar.zst of\n"
-          "its config and its own files (the copy-on-write layer, or its disk image,\n"
+          "Write a backup of a VPS to FILE (- : standard output): a tar.zst of its\n"
+          "config and its own files (the copy-on-write layer, or its disk image,\n"
           "sparse), owners by number. FILE appears whole or not at all. A running VPS\n"
-          "is refused (exit 4): backups of running VPS are not done yet.\n" },
+          "is frozen (cgroup v2 freezer) while its files are read, so that the copy is\n"
+          "of one moment, and stop and destroy wait (exit 4) until it is written; one\n"
+          "on a disk image is backed up stopped.\n" },
         { "restore", NULL, cmd_restore, "restore FILE [NAME] [--keep-ip]",
           "Make a stopped VPS of a backup, on this node or another: NAME (default: the\n"
           "backup's), with an id range of its own and the address pools' next free\n"

@@ -306,8 +306,14 @@ void vsd_onboot_begin(struct vsd *d);
 void vsd_onboot_step(struct vsd *d);
 
 /* backup.c: backups and restores */
-/* Starts tar writing a backup of the stopped v to out_fd; its pid. */
+/* Starts tar writing a backup of v to out_fd (a running v frozen until
+ * vsd_backup_done); its pid. */
 pid_t vsd_backup_spawn(struct vsd *d, struct vps *v, int out_fd, vs_error_t *err);
+/* A member name of a backup: relative, without "..", and of the layout
+ * (paene-backup, config, upper and below it, disk.img); else VS_E_USAGE. */
+int vsd_backup_member_ok(const char *name, vs_error_t *err);
+/* tar ended: the last backup of a running v thaws it. */
+void vsd_backup_done(struct vsd *d, struct vps *v);
 /* Makes a VPS of the backup `file` (absolute), named `name` or as it was. */
 int vsd_restore(struct vsd *d, const char *file, const char *name, int keep_ip, vs_error_t *err);
 

@@ -393,7 +393,7 @@ test_backup_and_restore() {
         vs create bk1 --template busybox --hostname bk1.example
         vs start bk1
         vs exec bk1 -- sh -c 'echo kept >/root/data && mkdir -p /srv && echo x >/srv/y && chown 33:33 /srv/y'
-        expect_rc 4 "backup of a running VPS" -- vs backup bk1 "$f"
+        expect_rc 3 "backup of nothing" -- vs backup nosuch "$f"
         [ ! -e "$f" ] && [ ! -e "$f.partial" ] || fail "a file was left"
         vs stop bk1
         vs backup bk1 "$f"
@@ -442,6 +442,46 @@ test_backup_and_restore() {
         expect_eq "" "$(ls -A "$R/var/lib/paene/vps" | grep -v '^bk[12]$' || true)" "nothing half-made"
         vs destroy --force bk2
         vs destroy bk1
+}
+
+# The cgroup.events of a VPS's cgroup on the v2 (or hybrid's unified) hierarchy.
+v2_events() {
+        local d
+        for d in $(cgroup_dirs); do
+                [ -e "$d/default/$1/cgroup.events" ] && echo "$d/default/$1/cgroup.events"
+        done
+        return 0
+}
+
+test_backup_of_a_running_vps_freezes_it_for_the_copy() {
+        local ev job rc=0
+        vs create lb1 --template busybox
+        vs start lb1
+        # more than a pipe holds: tar waits for its reader, the VPS frozen
+        vs exec lb1 -- sh -c 'head -c 3000000 /dev/urandom >/root/noise && echo live >/root/mark'
+        ev=$(v2_events lb1)
+        [ -n "$ev" ] || fail "no cgroup v2 hierarchy for the freezer"
+        expect_contains "$(cat "$ev")" "frozen 0" "running"
+        vs backup lb1 - | {
+                wait_for 30 '[ -e "$R/go" ]'
+                cat >"$R/lb1.tar.zst"
+        } &
+        job=$!
+        wait_for 10 'grep -q "frozen 1" "$ev"' || fail "not frozen during the copy"
+        expect_rc 4 "stop during a backup" -- vs stop lb1
+        expect_contains "$ERR" "a backup of the VPS is being written" "message"
+        expect_rc 4 "destroy during a backup" -- vs destroy --force lb1
+        touch "$R/go"
+        wait "$job" || rc=$?
+        expect_eq 0 "$rc" "the backup (vsctl and its reader)"
+        wait_for 10 'grep -q "frozen 0" "$ev"' || fail "not thawed after the copy"
+        expect_eq live "$(vs exec lb1 -- cat /root/mark)" "runs on"
+        expect_eq "lb2 restored" "$(vs restore "$R/lb1.tar.zst" lb2)" "restore"
+        expect_eq live "$(cat "$(vps_dir lb2)/upper/root/mark")" "the copy"
+        expect_eq "$(vs exec lb1 -- md5sum /root/noise | cut -d' ' -f1)" \
+                "$(md5sum <"$(vps_dir lb2)/upper/root/noise" | cut -d' ' -f1)" "whole"
+        vs destroy --force lb1
+        vs destroy lb2
 }
 
 run_tests
