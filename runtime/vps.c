@@ -850,11 +850,16 @@ int vsd_vps_clone(struct vsd *d, struct vps *src, const char *name, const char *
         cleanup_kv vs_kv_t src_config = { 0 };
         cleanup_free char *ip = NULL;
 
-        if (src->phase != PHASE_STOPPED)
-                return vs_error_kind(err, VS_E_STATE, EBUSY,
-                                     "VPS is running (stop it to clone it)");
+        int live = src->phase != PHASE_STOPPED, rc;
+
+        if (live && src->phase != PHASE_RUNNING)
+                return vs_error_kind(err, VS_E_STATE, EBUSY, "VPS is stopping");
         if (name_free(d, name, err) < 0 || vsd_config_load(d, src->name, &src_config, err) < 0)
                 return -1;
+        if (live && vsd_disk_backend_of(&src_config)->attach)
+                return vs_error_kind(err, VS_E_STATE, EBUSY,
+                                     "VPS is running on a disk image (its file system is "
+                                     "mounted inside it): stop it to clone it");
         /* an address belongs to one VPS */
         ip = copy_ip(d, &src_config, 0, err);
         if (!ip)
@@ -866,7 +871,13 @@ int vsd_vps_clone(struct vsd *d, struct vps *src, const char *name, const char *
                                   .ip = ip,
                                   .origin_key = "cloned_from",
                                   .origin = src->name };
-        return copy_vps_dir(d, &spec, err);
+        /* a running source is frozen for the copy: its files of one moment */
+        if (live && !src->backups && vs_cgroup_freeze(src->cg, 1, err) < 0)
+                return -1;
+        rc = copy_vps_dir(d, &spec, err);
+        if (live && !src->backups)
+                vs_cgroup_freeze(src->cg, 0, NULL);
+        return rc;
 }
 
 int vsd_vps_restore_dir(struct vsd *d, const char *dir, const char *name, int keep_ip,

@@ -2845,7 +2845,9 @@ static const struct command commands[] = {
           "Copy a stopped VPS into a new stopped VPS NEW on the same template: its own\n"
           "files (owners, modes, xattrs, hard links and special files kept; a disk image\n"
           "stays sparse), its config and disk limit, with the new name and the\n"
-          "address pools' next free addresses (an address belongs to one VPS).\n"
+          "address pools' next free addresses (an address belongs to one VPS). A\n"
+          "running VPS is frozen (cgroup v2 freezer) for the copy and runs on; one on\n"
+          "a disk image must be stopped.\n"
           "  -n, --hostname H   hostname of NEW (default: NEW)\n" },
         { "start", NULL, cmd_start, "start NAME...",
           "Start stopped VPS. NAME may be a quoted shell pattern (\"web*\"), standing\n"
