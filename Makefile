@@ -16,7 +16,7 @@ DEBIAN_DEPS = build-essential pkg-config clang clang-format \
 	libseccomp-dev libcap-dev libnl-3-dev libnl-route-3-dev \
 	libext2fs-dev comerr-dev libjson-c-dev libcmocka-dev busybox-static iproute2 util-linux \
 	procps e2fsprogs python3 bsdutils tar gzip xz-utils zstd \
-	debootstrap libnftables-dev nftables
+	debootstrap libnftables-dev nftables python3-prometheus-client
 
 OPTFLAGS ?= -O2 -g
 # Debian's hardening flags (dpkg-buildflags with hardening=+all)
@@ -28,7 +28,7 @@ CPPFLAGS += $(HARDEN_CPPFLAGS) -Iinclude -D_GNU_SOURCE -DVS_VERSION='"$(VERSION)
 	-DVS_LIBEXECDIR='"$(LIBEXECDIR)"'
 CFLAGS += -std=gnu11 $(OPTFLAGS) $(HARDEN_CFLAGS) $(WARNFLAGS) $(SANFLAGS) \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lm
 LDFLAGS += $(HARDEN_LDFLAGS) $(SANFLAGS)
 
 LIB_SRCS = common/error.c common/parse.c common/fsutil.c common/kvfile.c \
@@ -41,7 +41,8 @@ LIB_SRCS = common/error.c common/parse.c common/fsutil.c common/kvfile.c \
 # the daemon's modules, in a library of their own that the unit tests link;
 # vsd.c holds the loop and main
 VSDLIB_SRCS = runtime/vps.c runtime/vpsnet.c runtime/handlers.c runtime/disk.c runtime/store.c \
-	runtime/work.c
+	runtime/work.c runtime/onboot.c runtime/metrics.c runtime/events.c runtime/backup.c \
+	runtime/backup_member.c
 VSD_SRCS = runtime/vsd.c
 VSCTL_SRCS = runtime/vsctl.c
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)

@@ -174,6 +174,13 @@ static int disk_limit_args(const vs_request_t *req, vs_disk_limits_t *lim, vs_er
         return 0;
 }
 
+/* args.onboot: -1 when not given. */
+static int boot_arg(const vs_request_t *req)
+{
+        return json_object_object_get_ex(req->args, "onboot", NULL) ? vs_req_bool(req, "onboot")
+                                                                    : -1;
+}
+
 static int handle_create(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
 {
         const char *tmpl = vs_req_str(req, "template");
@@ -182,6 +189,7 @@ static int handle_create(struct vsd *d, struct client *c, vs_request_t *req, vs_
         vs_disk_limits_t lim;
 
         if (limits_arg(req, &limits, err) < 0 || vsd_limits_check(&limits, err) < 0 ||
+            vsd_limits_fit(&limits, vs_req_bool(req, "force"), err) < 0 ||
             disk_limit_args(req, &lim, err) < 0)
                 return -1;
         struct vsd_create_args args = {
@@ -190,6 +198,8 @@ static int handle_create(struct vsd *d, struct client *c, vs_request_t *req, vs_
                 .privileged = vs_req_bool(req, "privileged"),
                 .limits = &limits,
                 .disk = &lim,
+                .onboot = boot_arg(req),
+                .bootorder = vs_req_int(req, "bootorder", -1),
         };
         cleanup_net_args struct net_args net = { 0 };
         cleanup_free char *port_forward = NULL;
@@ -222,6 +232,12 @@ static int handle_create(struct vsd *d, struct client *c, vs_request_t *req, vs_
         if (vsd_vps_create(d, req->name, &args, err) < 0)
                 return -1;
         vs_log(LOG_INFO, "created %s from template %s", req->name, tmpl);
+        {
+                json_object *extra = json_object_new_object();
+
+                json_object_object_add(extra, "template", json_object_new_string(tmpl));
+                vsd_event(d, "created", req->name, extra);
+        }
         reply_ok(d, c);
         return 0;
 }
@@ -318,6 +334,7 @@ static struct vsd_work *new_work(const char *what)
 static int run_in_worker(struct vsd *d, struct client *c, struct vsd_work *w, vs_error_t *err)
 {
         if (vsd_work_start(d, c, w, err) < 0) {
+                vsd_clone_thaw(d, &w->clone);
                 vsd_clone_free(&w->clone);
                 free(w);
                 return -1;
@@ -336,6 +353,12 @@ static int clone_done(struct vsd *d, struct vsd_work *w, vs_error_t *err)
         if (vsd_clone_publish(d, &w->clone, err) < 0)
                 return -1;
         vs_log(LOG_INFO, "cloned %s into %s", w->clone.src, w->clone.name);
+        {
+                json_object *extra = json_object_new_object();
+
+                json_object_object_add(extra, "clone_of", json_object_new_string(w->clone.src));
+                vsd_event(d, "created", w->clone.name, extra);
+        }
         return 0;
 }
 
@@ -383,11 +406,36 @@ static int handle_status(struct vsd *d, struct client *c, vs_request_t *req, vs_
         return 0;
 }
 
+/* limit-changed: the limits and rates as the admin gave them, whether saved
+ * in the config, and whether in force at once (a running VPS). */
+static void limit_event(struct vsd *d, struct vps *v, const vs_request_t *req, int save)
+{
+        json_object *extra = json_object_new_object();
+        json_object *limits = vs_req_limits(req, "limits");
+        json_object *given = json_object_new_object();
+        const char *rates[] = { "rate_out", "rate_in" };
+
+        json_object_object_foreach(limits, key, value)
+        {
+                json_object_object_add(given, key, json_object_get(value));
+        }
+        for (size_t i = 0; i < 2; i++)
+                if (vs_req_str(req, rates[i]))
+                        json_object_object_add(given, rates[i],
+                                               json_object_new_string(vs_req_str(req, rates[i])));
+        json_object_object_add(extra, "limits", given);
+        json_object_object_add(extra, "saved", json_object_new_boolean(save));
+        json_object_object_add(extra, "live", json_object_new_boolean(v->phase != PHASE_STOPPED));
+        vsd_event(d, "limit-changed", v->name, extra);
+}
+
 static int handle_set(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
 {
         struct vps *v = find_named(d, req, err);
         const char *caps = vs_req_str(req, "capability");
-        int save = !vs_req_bool(req, "no_save");
+        const char *hostname = vs_req_str(req, "hostname");
+        int save = !vs_req_bool(req, "no_save"), onboot = boot_arg(req);
+        long long bootorder = vs_req_int(req, "bootorder", -1);
         cleanup_net_args struct net_args net = { 0 };
         cleanup_free char *forwards = NULL;
         struct vsd_rates rates;
@@ -400,17 +448,18 @@ static int handle_set(struct vsd *d, struct client *c, vs_request_t *req, vs_err
         net_args(req, 1, &net);
         fwd_given = net.fwd_add || net.fwd_del;
         if (!changes.set && !caps && !rates.set_out && !rates.set_in && !net_args_given(&net) &&
-            !fwd_given)
+            !fwd_given && !hostname && onboot < 0 && bootorder < 0)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL, "no setting given");
         /* all of the request is checked before any of it changes anything */
         vs_caps_default(&check);
         if (caps && vs_caps_parse(caps, &check, err) < 0)
                 return -1;
-        if ((net_args_given(&net) || fwd_given) && !save)
+        if ((net_args_given(&net) || fwd_given || hostname || onboot >= 0 || bootorder >= 0) &&
+            !save)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                      "--no-save applies to limits and rates only, not to "
-                                     "addresses, name servers or port forwards");
-        if (net_args_given(&net) && v->phase == PHASE_STOPPING)
+                                     "addresses, name servers, port forwards or the hostname");
+        if ((net_args_given(&net) || hostname) && v->phase == PHASE_STOPPING)
                 return vs_error_kind(err, VS_E_STATE, EBUSY, "%s is stopping", v->name);
         if (fwd_given) {
                 forwards = vsd_net_forwards_plan(d, v, net.fwd_add, net.fwd_del, err);
@@ -419,7 +468,7 @@ static int handle_set(struct vsd *d, struct client *c, vs_request_t *req, vs_err
         }
         if (vsd_net_rates_check(d, v, &rates, save, err) < 0)
                 return -1;
-        if (changes.set && vsd_vps_set(d, v, &changes, save, err) < 0)
+        if (changes.set && vsd_vps_set(d, v, &changes, save, vs_req_bool(req, "force"), err) < 0)
                 return -1;
         if (vsd_net_set_rates(d, v, &rates, save, err) < 0)
                 return -1;
@@ -438,9 +487,15 @@ static int handle_set(struct vsd *d, struct client *c, vs_request_t *req, vs_err
         }
         if (caps && vsd_vps_set_caps(d, v, caps, err) < 0)
                 return -1;
+        if (hostname && vsd_net_set_hostname(d, v, hostname, err) < 0)
+                return -1;
+        if ((onboot >= 0 || bootorder >= 0) && vsd_vps_set_boot(d, v, onboot, bootorder, err) < 0)
+                return -1;
         if (forwards && vsd_net_forwards_apply(d, v, forwards, err) < 0)
                 return -1;
         vs_log(LOG_INFO, "set limits of %s", v->name);
+        if (changes.set || rates.set_out || rates.set_in)
+                limit_event(d, v, req, save);
         reply_ok(d, c);
         return 0;
 }
@@ -691,11 +746,76 @@ void vsd_handle_exec_exited(struct vsd *d, struct client *c)
         vsd_epoll_del(d, c->exec_pidfd);
         close(c->exec_pidfd);
         c->exec_pidfd = -1;
+        if (c->backup && c->vps) {
+                vsd_backup_done(d, c->vps);
+                vs_log(status == 0 ? LOG_INFO : LOG_ERR, "backup of %s %s (tar: %d)", c->vps->name,
+                       status == 0 ? "written" : "failed", status);
+        }
+        c->backup = 0;
         reply = c->build[0] ? finish_build(d, c, status) : vs_reply_ok();
         json_object_object_add(reply, "exit", json_object_new_int(status));
         vsd_client_reply(d, c, reply, NULL, 0);
         c->wait = WAIT_NONE;
         vsd_client_finish(d, c);
+}
+
+/* ---- backup and restore ---- */
+
+/* tar writes into a pipe whose other end vsctl gets; the reply with the
+ * exit status comes when tar ends (vsd_handle_exec_exited). */
+static int handle_backup(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
+{
+        struct vps *v = find_named(d, req, err);
+        json_object *reply;
+        int out[2];
+        pid_t pid;
+
+        if (!v)
+                return -1;
+        if (pipe2(out, O_CLOEXEC) < 0)
+                return vs_error_errno(err, "pipe");
+        pid = vsd_backup_spawn(d, v, out[1], err);
+        close(out[1]);
+        if (pid < 0) {
+                close(out[0]);
+                return -1;
+        }
+        c->exec_pid = pid;
+        c->exec_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        c->backup = 1;
+        vsd_epoll_add(d, c->exec_pidfd, &c->exec_ev, EPOLLIN);
+        reply = vs_reply_ok();
+        vsd_client_reply(d, c, reply, &out[0], 1);
+        close(out[0]);
+        vs_log(LOG_INFO, "writing a backup of %s (tar, pid %d)", v->name, (int)pid);
+        park(c, WAIT_EXEC, v);
+        return 1;
+}
+
+static int handle_restore(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
+{
+        const char *file = vs_req_str(req, "file");
+        const char *name = vs_req_str(req, "new");
+        struct vps *v;
+
+        if (vsd_restore(d, file, name, vs_req_bool(req, "keep_ip"), err) < 0)
+                return -1;
+        /* the newest VPS is first in the list */
+        v = d->vps_list;
+        vs_log(LOG_INFO, "restored %s from %s", v->name, file);
+        {
+                json_object *extra = json_object_new_object();
+
+                json_object_object_add(extra, "restored_from", json_object_new_string(file));
+                vsd_event(d, "created", v->name, extra);
+        }
+        {
+                json_object *reply = vs_reply_ok();
+
+                json_object_object_add(reply, "name", json_object_new_string(v->name));
+                vsd_client_reply(d, c, reply, NULL, 0);
+        }
+        return 0;
 }
 
 /* ---- logs ---- */
@@ -866,11 +986,12 @@ static int handle_template_unify(struct vsd *d, struct client *c, vs_request_t *
 static int handle_template_list(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
 {
         cleanup_free vs_template_info_t *list = NULL;
+        vs_template_store_usage_t usage;
         json_object *reply, *array;
         size_t count;
 
         (void)req;
-        if (vs_template_list(d->tmpl_fd, &list, &count, err) < 0)
+        if (vs_template_list(d->tmpl_fd, &list, &count, &usage, err) < 0)
                 return -1;
         reply = vs_reply_ok();
         array = json_object_new_array();
@@ -882,10 +1003,15 @@ static int handle_template_list(struct vsd *d, struct client *c, vs_request_t *r
                 json_object_object_add(t, "builder", json_object_new_string(list[i].builder));
                 json_object_object_add(t, "created", json_object_new_int64(list[i].created));
                 json_object_object_add(t, "bytes", json_object_new_int64((int64_t)list[i].bytes));
+                json_object_object_add(t, "shared_bytes",
+                                       json_object_new_int64((int64_t)list[i].shared_bytes));
                 json_object_object_add(t, "vps", json_object_new_int(used));
                 json_object_array_add(array, t);
         }
         json_object_object_add(reply, "templates", array);
+        json_object_object_add(reply, "store_bytes", json_object_new_int64((int64_t)usage.bytes));
+        json_object_object_add(reply, "saved_bytes",
+                               json_object_new_int64((int64_t)usage.saved_bytes));
         vsd_client_reply(d, c, reply, NULL, 0);
         return 0;
 }
@@ -900,6 +1026,34 @@ static int handle_template_remove(struct vsd *d, struct client *c, vs_request_t 
                 return -1;
         vs_log(LOG_INFO, "removed template %s", req->name);
         reply_ok(d, c);
+        return 0;
+}
+
+/* ---- events ---- */
+
+/* The client stays, parked, and gets every event from now on (events.c)
+ * until it hangs up. */
+static int handle_events(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
+{
+        (void)req;
+        (void)err;
+        reply_ok(d, c);
+        park(c, WAIT_EVENTS, NULL);
+        return 1;
+}
+
+/* ---- metrics ---- */
+
+static int handle_metrics(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
+{
+        size_t len;
+        cleanup_free char *text = vsd_metrics_text(d, &len);
+        json_object *reply = vs_reply_ok();
+
+        (void)req;
+        (void)err;
+        json_object_object_add(reply, "text", json_object_new_string_len(text, (int)len));
+        vsd_client_reply(d, c, reply, NULL, 0);
         return 0;
 }
 
@@ -930,6 +1084,10 @@ static const struct {
         { VS_CMD_TEMPLATE_LIST, handle_template_list },
         { VS_CMD_TEMPLATE_UNIFY, handle_template_unify },
         { VS_CMD_TEMPLATE_REMOVE, handle_template_remove },
+        { VS_CMD_METRICS, handle_metrics },
+        { VS_CMD_EVENTS, handle_events },
+        { VS_CMD_BACKUP, handle_backup },
+        { VS_CMD_RESTORE, handle_restore },
 };
 
 /* req is decoded, so held to the table: its command is one of the table's,

@@ -212,12 +212,6 @@ int vsd_limits_check(const vs_limits_t *l, vs_error_t *err)
 
         if (vs_limits_check(l, err) < 0)
                 return -1;
-        if (VS_LIMIT_IS_SET(l, VS_LIM_CPUMASK) &&
-            vs_cpulist_max(l->text[VS_LIM_CPUMASK]) >= (unsigned)sysconf(_SC_NPROCESSORS_CONF))
-                return vs_error_kind(err, VS_E_USAGE, ERANGE,
-                                     "--cpumask %s names a CPU this host does not have (it has "
-                                     "%ld)",
-                                     l->text[VS_LIM_CPUMASK], sysconf(_SC_NPROCESSORS_CONF));
         if (!VS_LIMIT_IS_SET(l, VS_LIM_NUMFILE) || getrlimit(RLIMIT_NOFILE, &own) < 0)
                 return 0;
         /* the VPS's processes are vsd's children: they cannot get more */
@@ -226,6 +220,15 @@ int vsd_limits_check(const vs_limits_t *l, vs_error_t *err)
                                      "--numfile %s is above vsd's own hard limit %llu",
                                      l->text[VS_LIM_NUMFILE], (unsigned long long)own.rlim_max);
         return 0;
+}
+
+int vsd_limits_fit(const vs_limits_t *l, int force, vs_error_t *err)
+{
+        vs_reserve_t node = vs_node_detect();
+
+        if (force)
+                return 0;
+        return vs_limits_fit_node(l, &node, (unsigned)sysconf(_SC_NPROCESSORS_CONF), err);
 }
 
 /* The disk that holds the VPS's upper layer, where its I/O limits hold: the
@@ -483,6 +486,8 @@ static int try_adopt(struct vsd *d, struct vps *v, const vs_kv_t *state, vs_erro
                 atoll(vs_kv_get(state, "started_at") ? vs_kv_get(state, "started_at") : "0");
         v->phase = PHASE_RUNNING;
         v->is_child = 0;
+        /* a vsd that ended during a backup left it frozen */
+        vs_cgroup_freeze(v->cg, 0, NULL);
         reapply_limits(d, v);
         vsd_net_adopted(d, v, state);
         refresh_oom(v);
@@ -647,6 +652,10 @@ static int write_new_config(int dirfd, const char *name, const struct vsd_create
                 vs_kv_set(&config, "privileged", "yes");
         }
         vs_kv_setf(&config, "created", "%lld", (long long)time(NULL));
+        if (args->onboot >= 0)
+                vs_kv_set(&config, "onboot", args->onboot ? "yes" : "no");
+        if (args->bootorder >= 0)
+                vs_kv_setf(&config, "bootorder", "%lld", args->bootorder);
         if (args->limits)
                 vs_limits_to_config(args->limits, &config);
         if (args->rates)
@@ -732,9 +741,9 @@ int vsd_vps_create(struct vsd *d, const char *name, const struct vsd_create_args
 
 /* ---- clone ---- */
 
-static int write_clone_config(const vs_kv_t *src_config, int dirfd, const char *src,
-                              const char *name, const char *hostname, unsigned long id_base,
-                              const char *ip, vs_error_t *err)
+static int write_clone_config(const vs_kv_t *src_config, int dirfd, const char *origin_key,
+                              const char *src, const char *name, const char *hostname,
+                              unsigned long id_base, const char *ip, vs_error_t *err)
 {
         cleanup_kv vs_kv_t config = { 0 };
         cleanup_free char *text = vs_kv_format(src_config);
@@ -747,19 +756,10 @@ static int write_clone_config(const vs_kv_t *src_config, int dirfd, const char *
         if (id_base)
                 vs_kv_setf(&config, "id_base", "%lu", id_base);
         vs_kv_setf(&config, "created", "%lld", (long long)time(NULL));
-        vs_kv_set(&config, "cloned_from", src);
+        vs_kv_set(&config, origin_key, src);
         /* a host port belongs to one VPS */
         vs_kv_set(&config, "port_forward", NULL);
         return vs_kv_save(dirfd, "config", &config, 1, err);
-}
-
-static const vs_disk_backend_t *disk_of(struct vsd *d, const char *name, vs_error_t *err)
-{
-        cleanup_kv vs_kv_t config = { 0 };
-
-        if (vsd_config_load(d, name, &config, err) < 0)
-                return NULL;
-        return vsd_disk_backend_of(&config);
 }
 
 /* A clone of a VPS with its own ids gets a range of its own: its files
@@ -787,6 +787,25 @@ void vsd_clone_free(struct vsd_clone *cl)
         memset(cl, 0, sizeof(*cl));
 }
 
+/* A running source is frozen while the worker copies it, so that its files
+ * are of one moment (a backup under way has frozen it already); one on a
+ * disk image cannot be read from the host while it runs. */
+static int freeze_source(struct vps *src, struct vsd_clone *cl, vs_error_t *err)
+{
+        if (src->phase != PHASE_RUNNING)
+                return 0;
+        if (cl->disk->attach)
+                return vs_error_kind(err, VS_E_STATE, EBUSY,
+                                     "VPS is running on a disk image (its file system is mounted "
+                                     "inside it): stop it to clone it");
+        if (src->backups)
+                return 0;
+        if (vs_cgroup_freeze(src->cg, 1, err) < 0)
+                return -1;
+        cl->frozen = 1;
+        return 0;
+}
+
 int vsd_clone_prepare(struct vsd *d, struct vps *src, const char *name, const char *hostname,
                       struct vsd_clone *cl, vs_error_t *err)
 {
@@ -794,9 +813,8 @@ int vsd_clone_prepare(struct vsd *d, struct vps *src, const char *name, const ch
         struct stat st;
 
         memset(cl, 0, sizeof(*cl));
-        if (src->phase != PHASE_STOPPED)
-                return vs_error_kind(err, VS_E_STATE, EBUSY,
-                                     "VPS is running (stop it to clone it)");
+        if (src->phase == PHASE_STOPPING)
+                return vs_error_kind(err, VS_E_STATE, EBUSY, "VPS is stopping");
         if (vsd_vps_find(d, name) || fstatat(d->vps_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
                 return vs_error_kind(err, VS_E_STATE, EEXIST, "VPS %s already exists", name);
         vs_strlcpy(cl->src, src->name, sizeof(cl->src));
@@ -804,7 +822,7 @@ int vsd_clone_prepare(struct vsd *d, struct vps *src, const char *name, const ch
         cl->hostname = hostname ? vs_xstrdup(hostname) : NULL;
         if (vsd_config_load(d, src->name, &cl->src_config, err) < 0 ||
             clone_ids(d, &cl->src_config, &cl->shift, err) < 0 ||
-            !(cl->disk = disk_of(d, src->name, err))) {
+            !(cl->disk = vsd_disk_backend_of(&cl->src_config))) {
                 vsd_clone_free(cl);
                 return -1;
         }
@@ -813,11 +831,20 @@ int vsd_clone_prepare(struct vsd *d, struct vps *src, const char *name, const ch
         src_ip = vs_kv_get(&cl->src_config, "ip");
         cl->ip = src_ip && src_ip[strspn(src_ip, " \t")] ? vsd_net_assign(d, NULL, 0, err)
                                                          : vs_xstrdup("");
-        if (!cl->ip) {
+        if (!cl->ip || freeze_source(src, cl, err) < 0) {
                 vsd_clone_free(cl);
                 return -1;
         }
         return 0;
+}
+
+void vsd_clone_thaw(struct vsd *d, struct vsd_clone *cl)
+{
+        struct vps *src = cl->frozen ? vsd_vps_find(d, cl->src) : NULL;
+
+        if (src && src->cg)
+                vs_cgroup_freeze(src->cg, 0, NULL);
+        cl->frozen = 0;
 }
 
 static char *creating_of(const char *name)
@@ -840,8 +867,8 @@ int vsd_clone_copy(struct vsd *d, const struct vsd_clone *cl, vs_error_t *err)
         dirfd = open_vps_dir(d, creating, err);
         if (dirfd < 0 || cl->disk->clone(src_fd, dirfd, creating_path, &cl->shift, err) < 0 ||
             own_layers(dirfd, cl->disk, cl->shift.to, err) < 0 ||
-            write_clone_config(&cl->src_config, dirfd, cl->src, cl->name, cl->hostname,
-                               cl->shift.to, cl->ip, err) < 0) {
+            write_clone_config(&cl->src_config, dirfd, "cloned_from", cl->src, cl->name,
+                               cl->hostname, cl->shift.to, cl->ip, err) < 0) {
                 vs_rmtree_at(d->vps_fd, creating, NULL);
                 return -1;
         }
@@ -860,6 +887,103 @@ void vsd_clone_abort(struct vsd *d, const struct vsd_clone *cl)
         cleanup_free char *creating = creating_of(cl->name);
 
         vs_rmtree_at(d->vps_fd, creating, NULL);
+}
+
+/* What a copy of a VPS's directory (a VPS's, or a backup's extracted into
+ * the VPS directory) becomes under the name NAME: its files with its ids
+ * shifted into a range of its own, its config with the new name, ip and
+ * hostname, and origin_key = origin. */
+struct copy_spec {
+        const char *src_dir; /* below the VPS directory */
+        const vs_kv_t *src_config;
+        const char *name, *hostname, *ip;
+        const char *origin_key, *origin;
+};
+
+static int copy_vps_dir(struct vsd *d, const struct copy_spec *spec, vs_error_t *err)
+{
+        cleanup_free char *creating = vs_strdupf(".%s%s", spec->name, CREATING_SUFFIX);
+        cleanup_free char *creating_path = vs_strdupf("%s/%s", d->vps_dir, creating);
+        const vs_disk_backend_t *disk = vsd_disk_backend_of(spec->src_config);
+        cleanup_close int src_fd = -1;
+        cleanup_close int dirfd = -1;
+        vs_id_shift_t shift;
+
+        if (clone_ids(d, spec->src_config, &shift, err) < 0 ||
+            (src_fd = open_vps_dir(d, spec->src_dir, err)) < 0)
+                return -1;
+        vs_rmtree_at(d->vps_fd, creating, NULL);
+        if (mkdirat(d->vps_fd, creating, 0700) < 0)
+                return vs_error_errno(err, "mkdir");
+        dirfd = open_vps_dir(d, creating, err);
+        if (dirfd < 0 || disk->clone(src_fd, dirfd, creating_path, &shift, err) < 0 ||
+            own_layers(dirfd, disk, shift.to, err) < 0 ||
+            write_clone_config(spec->src_config, dirfd, spec->origin_key, spec->origin, spec->name,
+                               spec->hostname, shift.to, spec->ip, err) < 0) {
+                vs_rmtree_at(d->vps_fd, creating, NULL);
+                return -1;
+        }
+        return publish(d, creating, spec->name, err);
+}
+
+static int name_free(struct vsd *d, const char *name, vs_error_t *err)
+{
+        struct stat st;
+
+        if (vsd_vps_find(d, name) || fstatat(d->vps_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+                return vs_error_kind(err, VS_E_STATE, EEXIST, "VPS %s already exists", name);
+        return 0;
+}
+
+/* The ip key for a copy: the pools' next free addresses, unless the
+ * source has no network; with keep, the source's own, if no VPS has them. */
+static char *copy_ip(struct vsd *d, const vs_kv_t *src_config, int keep, vs_error_t *err)
+{
+        const char *src_ip = vs_kv_get(src_config, "ip");
+        cleanup_free char *copy = NULL;
+        char *words[2 * VS_NET_ADDRS_MAX + 1];
+        char *save = NULL;
+        size_t n = 0;
+
+        if (!src_ip || !src_ip[strspn(src_ip, " \t")])
+                return vs_xstrdup("");
+        if (!keep)
+                return vsd_net_assign(d, NULL, 0, err);
+        copy = vs_xstrdup(src_ip);
+        for (char *w = strtok_r(copy, " \t", &save); w && n < 2 * VS_NET_ADDRS_MAX;
+             w = strtok_r(NULL, " \t", &save))
+                words[n++] = w;
+        words[n] = NULL;
+        return vsd_net_assign(d, words, n, err);
+}
+
+int vsd_vps_restore_dir(struct vsd *d, const char *dir, const char *name, int keep_ip,
+                        vs_error_t *err)
+{
+        cleanup_kv vs_kv_t src_config = { 0 };
+        cleanup_free char *ip = NULL;
+        const char *hostname;
+
+        if (vsd_config_load(d, dir, &src_config, err) < 0)
+                return vs_error_wrap(err, "backup");
+        if (!name)
+                name = vs_kv_get(&src_config, "name");
+        if (!name || vs_parse_name(name, "VPS name", err) < 0)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                     "the backup's config names no valid VPS (give a NAME)");
+        if (name_free(d, name, err) < 0 || !(ip = copy_ip(d, &src_config, keep_ip, err)))
+                return -1;
+        hostname = vs_kv_get(&src_config, "hostname");
+        if (hostname && (!*hostname || vs_parse_hostname(hostname, NULL) < 0))
+                hostname = NULL;
+        struct copy_spec spec = { .src_dir = dir,
+                                  .src_config = &src_config,
+                                  .name = name,
+                                  .hostname = hostname,
+                                  .ip = ip,
+                                  .origin_key = "restored_from",
+                                  .origin = vs_kv_get(&src_config, "name") ?: "?" };
+        return copy_vps_dir(d, &spec, err);
 }
 
 /* ---- start ---- */
@@ -987,14 +1111,12 @@ static int check_fd_budget(vs_error_t *err)
         return 0;
 }
 
-int vsd_vps_start(struct vsd *d, struct vps *v, vs_error_t *err)
+static int start_stopped(struct vsd *d, struct vps *v, vs_error_t *err)
 {
         cleanup_kv vs_kv_t config = { 0 };
         struct vsd_net_start net;
         vs_limits_t limits;
 
-        if (v->phase != PHASE_STOPPED)
-                return vs_error_kind(err, VS_E_STATE, EBUSY, "VPS is already running");
         if (check_fd_budget(err) < 0 || vsd_config_load(d, v->name, &config, err) < 0 ||
             check_config(d, &config, err) < 0 || load_security(v, &config, err) < 0 ||
             limits_of_config(&config, &limits, err) < 0 || admit(d, v, &limits, err) < 0 ||
@@ -1028,6 +1150,60 @@ int vsd_vps_start(struct vsd *d, struct vps *v, vs_error_t *err)
                 /* vsd could not record it: roll back rather than run blind */
                 syscall(SYS_pidfd_send_signal, v->pidfd, SIGKILL, NULL, 0);
                 return -1;
+        }
+        return 0;
+}
+
+/* ---- events, told upward (hooks.event) ---- */
+
+/* "stopped", with how it ended (exit code, signal, or unknown). */
+static void event_stopped(struct vsd *d, struct vps *v)
+{
+        json_object *extra = json_object_new_object();
+
+        if (!v->exit_known) {
+                json_object_object_add(extra, "exit", json_object_new_string("unknown"));
+        } else if (v->exit_signal) {
+                json_object_object_add(extra, "exit",
+                                       json_object_new_string(vs_signal_name(v->exit_signal)));
+                json_object_object_add(extra, "signal", json_object_new_int(v->exit_signal));
+        } else {
+                json_object_object_add(extra, "exit", json_object_new_string("code"));
+                json_object_object_add(extra, "exit_code", json_object_new_int(v->exit_code));
+        }
+        json_object_object_add(extra, "oom_kills", json_object_new_int64((int64_t)v->oom_kills));
+        d->hooks.event(d, "stopped", v->name, extra);
+}
+
+static void event_error(struct vsd *d, const char *type, const char *vps, const vs_error_t *err)
+{
+        json_object *extra = json_object_new_object();
+
+        json_object_object_add(extra, "error", json_object_new_string(err->msg));
+        d->hooks.event(d, type, vps, extra);
+}
+
+/* A start of a stopped VPS that fails is logged with its reason and told
+ * to the event subscribers, whoever asked for it (vsctl, a restart, a
+ * reboot inside the VPS, the autostart after a boot). */
+int vsd_vps_start(struct vsd *d, struct vps *v, vs_error_t *err)
+{
+        if (v->phase != PHASE_STOPPED)
+                return vs_error_kind(err, VS_E_STATE, EBUSY, "VPS is already running");
+        if (v->backups)
+                return vs_error_kind(err, VS_E_STATE, EBUSY,
+                                     "a backup of the VPS is being "
+                                     "written");
+        if (start_stopped(d, v, err) < 0) {
+                vs_log(LOG_ERR, "%s did not start: %s", v->name, err->msg);
+                event_error(d, "start-failed", v->name, err);
+                return -1;
+        }
+        {
+                json_object *extra = json_object_new_object();
+
+                json_object_object_add(extra, "pid", json_object_new_int((int)v->pid));
+                d->hooks.event(d, "started", v->name, extra);
         }
         return 0;
 }
@@ -1091,6 +1267,10 @@ int vsd_vps_stop_begin(struct vsd *d, struct vps *v, uint64_t timeout_ms, vs_err
 {
         if (v->phase == PHASE_STOPPED)
                 return vs_error_kind(err, VS_E_STATE, ESRCH, "VPS is not running");
+        if (v->backups)
+                return vs_error_kind(err, VS_E_STATE, EBUSY,
+                                     "a backup of the VPS is being "
+                                     "written (it is frozen until then)");
         if (timeout_ms == 0) {
                 v->phase = PHASE_STOPPING;
                 v->stop_escalated = 1;
@@ -1152,6 +1332,7 @@ void vsd_vps_exited(struct vsd *d, struct vps *v)
         if (save_state(d, v, &err) < 0)
                 vs_log(LOG_ERR, "%s: save state: %s", v->name, err.msg);
         vs_log(LOG_INFO, "%s stopped", v->name);
+        event_stopped(d, v);
         d->hooks.vps_stopped(d, v);
 }
 
@@ -1164,15 +1345,34 @@ int vsd_vps_destroy(struct vsd *d, struct vps *v, vs_error_t *err)
         if (v->phase != PHASE_STOPPED)
                 return vs_error_kind(err, VS_E_STATE, EBUSY,
                                      "VPS is running (stop it first, or use --force)");
+        if (v->backups)
+                return vs_error_kind(err, VS_E_STATE, EBUSY,
+                                     "a backup of the VPS is being "
+                                     "written");
         if (renameat(d->vps_fd, v->name, d->vps_fd, doomed) < 0 && errno != ENOENT)
                 return vs_error_errno(err, "rename");
         vs_fsync_dir(d->vps_fd, NULL);
         vs_cgroup_remove(d->cgtree, v->slice, v->name, NULL);
+        d->hooks.event(d, "destroyed", v->name, NULL);
         vps_remove(d, v);
         return vs_rmtree_at(d->vps_fd, doomed, err);
 }
 
 /* ---- set ---- */
+
+int vsd_vps_set_boot(struct vsd *d, struct vps *v, int onboot, long long bootorder, vs_error_t *err)
+{
+        cleanup_free char *path = vs_strdupf("%s/config", v->name);
+        cleanup_kv vs_kv_t config = { 0 };
+
+        if (vsd_config_load(d, v->name, &config, err) < 0)
+                return -1;
+        if (onboot >= 0)
+                vs_kv_set(&config, "onboot", onboot ? "yes" : "no");
+        if (bootorder >= 0)
+                vs_kv_setf(&config, "bootorder", "%lld", bootorder);
+        return vs_kv_save(d->vps_fd, path, &config, 1, err);
+}
 
 /* --numfile on a running VPS: its init's limit (what it forks next
  * inherits); exec'd commands get it from v->numfile. */
@@ -1188,7 +1388,8 @@ static int set_init_nofile(struct vps *v, const vs_limits_t *l, vs_error_t *err)
         return 0;
 }
 
-int vsd_vps_set(struct vsd *d, struct vps *v, const vs_limits_t *changes, int save, vs_error_t *err)
+int vsd_vps_set(struct vsd *d, struct vps *v, const vs_limits_t *changes, int save, int force,
+                vs_error_t *err)
 {
         cleanup_free char *path = vs_strdupf("%s/config", v->name);
         cleanup_kv vs_kv_t config = { 0 };
@@ -1202,7 +1403,9 @@ int vsd_vps_set(struct vsd *d, struct vps *v, const vs_limits_t *changes, int sa
                 return -1;
         old = all;
         vs_limits_merge(&all, changes);
-        if (vsd_limits_check(&all, err) < 0)
+        /* the node is asked about what changes: a value kept with --force
+         * before does not block another change */
+        if (vsd_limits_check(&all, err) < 0 || vsd_limits_fit(changes, force, err) < 0)
                 return -1;
         if (v->phase != PHASE_STOPPED && admit(d, v, &all, err) < 0)
                 return -1;
@@ -1328,7 +1531,7 @@ json_object *vsd_vps_describe(struct vsd *d, struct vps *v, int with_disk, vs_vp
         char exit_buf[64];
         int stopped = v->phase == PHASE_STOPPED;
 
-        if ((want & CONFIG_FIELDS) || with_disk)
+        if ((want & (CONFIG_FIELDS | VS_VF_BIT(ONBOOT) | VS_VF_BIT(BOOTORDER))) || with_disk)
                 config = vsd_vps_config(d, v);
         add_str(obj, want, VS_VF_NAME, v->name);
         add_str(obj, want, VS_VF_STATE, vsd_phase_name(v->phase));
@@ -1339,6 +1542,10 @@ json_object *vsd_vps_describe(struct vsd *d, struct vps *v, int with_disk, vs_vp
         if (want & COUNTER_FIELDS)
                 add_counters(d, v, obj, want);
         add_str(obj, want, VS_VF_SLICE, v->slice);
+        if (config) {
+                add_str(obj, want, VS_VF_ONBOOT, vs_kv_get(config, "onboot") ?: "no");
+                add_int(obj, want, VS_VF_BOOTORDER, atoll(vs_kv_get(config, "bootorder") ?: "0"));
+        }
         add_int(obj, want, VS_VF_UPTIME, uptime_of(v));
         if (with_disk)
                 vsd_disk_describe(d, v, config, obj);

@@ -6,10 +6,12 @@
  * vsd starts. */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/fsuid.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "vs/cleanup.h"
@@ -1001,6 +1003,53 @@ int vsd_net_set(struct vsd *d, struct vps *v, const struct vsd_net_change *chang
         if (readdressed && vsd_net_refresh(d, v, err) < 0)
                 return vs_error_wrap(err, "firewall");
         return 0;
+}
+
+/* The hostname in a running VPS's UTS namespace, set from a child joined
+ * to it through the init's pidfd: vsd's own stays the host's. */
+static int set_uts_hostname(struct vps *v, const char *hostname, vs_error_t *err)
+{
+        int status = 0;
+        pid_t pid = fork();
+
+        if (pid < 0)
+                return vs_error_errno(err, "fork");
+        if (pid == 0) {
+                if (setns(v->pidfd, CLONE_NEWUTS) < 0)
+                        _exit(10);
+                _exit(sethostname(hostname, strlen(hostname)) < 0 ? 11 : 0);
+        }
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return vs_error_set(err, EPERM, "could not set the hostname inside the VPS (%s)",
+                                    WIFEXITED(status) && WEXITSTATUS(status) == 10 ? "setns"
+                                                                                   : "sethostname");
+        return 0;
+}
+
+int vsd_net_set_hostname(struct vsd *d, struct vps *v, const char *hostname, vs_error_t *err)
+{
+        cleanup_free char *path = vs_strdupf("%s/config", v->name);
+        cleanup_kv vs_kv_t config = { 0 };
+        struct vsd_net_addrs addrs;
+
+        if (vsd_config_load(d, v->name, &config, err) < 0 ||
+            vsd_net_parse_ips(vs_kv_get(&config, "ip"), &addrs, err) < 0)
+                return -1;
+        if (v->phase == PHASE_RUNNING) {
+                struct vs_net_etc etc = etc_spec(hostname, &addrs, vs_kv_get(&config, "nameserver"),
+                                                 vs_kv_get(&config, "searchdomain"));
+
+                if (set_uts_hostname(v, hostname, err) < 0)
+                        return -1;
+                /* /etc/hostname and /etc/hosts are vsd's only where it
+                 * writes them at start: a VPS with a network */
+                if (addrs.n4 + addrs.n6 && rewrite_etc_live(v, &etc, 1, err) < 0)
+                        return vs_error_wrap(err, "network files");
+        }
+        vs_kv_set(&config, "hostname", hostname);
+        return vs_kv_save(d->vps_fd, path, &config, 1, err);
 }
 
 void vsd_net_stopped(struct vsd *d, struct vps *v)

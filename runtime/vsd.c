@@ -714,6 +714,13 @@ static void dispatch(struct vsd *d, struct ev *ev, uint32_t events)
         case EV_WORK_EXIT:
                 vsd_work_exited(d, ev->owner);
                 break;
+        case EV_ONBOOT:
+                vsd_onboot_step(d);
+                break;
+        case EV_METRICS_LISTEN:
+        case EV_METRICS_CLIENT:
+                vsd_metrics_event(d, ev);
+                break;
         }
         (void)events;
 }
@@ -841,7 +848,7 @@ static int start_daemon(struct vsd *d, const struct options *o, int *ready_fd, v
                 return -1;
         /* after adoption: what is left is a veth of a VPS that is gone */
         vsd_net_sweep(d);
-        if (setup_socket(d, err) < 0)
+        if (setup_socket(d, err) < 0 || vsd_metrics_listen(d, err) < 0)
                 return -1;
         static struct ev signal_ev = { EV_SIGNAL, NULL }, tick_ev = { EV_TICK, NULL };
         if (vsd_epoll_add(d, d->listen_fd, &listen_ev, EPOLLIN) < 0 ||
@@ -850,6 +857,7 @@ static int start_daemon(struct vsd *d, const struct options *o, int *ready_fd, v
                 return vs_error_errno(err, "epoll_ctl");
         vs_log(LOG_INFO, "ready on %s (cgroup %s, vsd %s)", *d->root ? d->root : "/",
                vs_cgroup_mode_name(vs_cgroup_tree_mode(d->cgtree)), VS_VERSION);
+        vsd_onboot_begin(d);
         return 0;
 }
 
@@ -859,6 +867,7 @@ static void shut_down(struct vsd *d)
 {
         unlinkat(d->run_fd, "vsd.sock", 0);
         unlinkat(d->run_fd, "vsd.pid", 0);
+        vsd_metrics_close(d);
         while (d->clients) {
                 struct client *c = d->clients;
 
@@ -903,7 +912,8 @@ int main(int argc, char **argv)
 {
         struct vsd d = { .hooks = { .vps_stopped = vsd_handle_vps_stopped,
                                     .vps_removed = vsd_handle_vps_removed,
-                                    .save_state = vsd_vps_save_state },
+                                    .save_state = vsd_vps_save_state,
+                                    .event = vsd_event },
                          .vps_fd = -1,
                          .tmpl_fd = -1,
                          .run_fd = -1,
@@ -927,6 +937,10 @@ int main(int argc, char **argv)
         }
         if (start_daemon(&d, &o, &ready_fd, &err) < 0) {
                 vs_log(LOG_ERR, "%s", err.msg);
+                /* the lock goes before the parent hears of the failure: a
+                 * vsd started right after must not find it still held */
+                if (d.lock_fd >= 0)
+                        close(d.lock_fd);
                 signal_ready(&ready_fd, &err);
                 return 1;
         }

@@ -37,7 +37,10 @@ enum ev_kind {
         EV_VPS_EXIT,
         EV_VPS_TIMER,
         EV_EXEC_EXIT,
-        EV_WORK_EXIT
+        EV_WORK_EXIT,
+        EV_ONBOOT,
+        EV_METRICS_LISTEN,
+        EV_METRICS_CLIENT,
 };
 
 struct ev {
@@ -48,7 +51,15 @@ struct ev {
 enum phase { PHASE_STOPPED, PHASE_RUNNING, PHASE_STOPPING };
 
 /* What a parked client waits for. */
-enum wait_kind { WAIT_NONE, WAIT_STOP, WAIT_RESTART, WAIT_DESTROY, WAIT_EXEC, WAIT_WORK };
+enum wait_kind {
+        WAIT_NONE,
+        WAIT_STOP,
+        WAIT_RESTART,
+        WAIT_DESTROY,
+        WAIT_EXEC,
+        WAIT_WORK,
+        WAIT_EVENTS
+};
 
 struct vps {
         char name[64];
@@ -70,6 +81,7 @@ struct vps {
         int stop_escalated;
         unsigned long numfile; /* RLIMIT_NOFILE of its processes, 0: vsd's */
         uint64_t oom_kills;    /* in its current or last run */
+        int backups;           /* backups being written: no start, no destroy */
         struct ev exit_ev, timer_ev;
         /* its config as last read, and the file's identity then (vps.c) */
         vs_kv_t config;
@@ -92,6 +104,7 @@ struct client {
         /* exec: the process started for this client */
         pid_t exec_pid;
         char build[64]; /* template build: the template its process builds */
+        int backup;     /* the process writes a backup of c->vps */
         int exec_pidfd;
         struct ev exec_ev;
         struct client *next;
@@ -120,6 +133,8 @@ struct vsd_hooks {
         void (*vps_removed)(struct vsd *d, struct vps *v);
         /* vps.c: write the VPS's state file after a live network change */
         int (*save_state)(struct vsd *d, struct vps *v, vs_error_t *err);
+        /* events.c: tell the event subscribers (vsd_event) */
+        void (*event)(struct vsd *d, const char *type, const char *vps, json_object *extra);
 };
 
 struct vsd_clone {
@@ -129,6 +144,7 @@ struct vsd_clone {
         vs_id_shift_t shift;
         const vs_disk_backend_t *disk;
         vs_kv_t src_config;
+        int frozen; /* the source runs: frozen for the copy (vsd_clone_thaw) */
 };
 
 /* Long work (clone, template import, build, unify) runs in a forked
@@ -178,6 +194,8 @@ struct vsd {
          * on CLOCK_MONOTONIC), 0 while it is; warned: logged once a run */
         int64_t listen_paused;
         int fd_warned;
+        struct vsd_onboot *onboot;   /* the autostart under way, or NULL */
+        struct vsd_metrics *metrics; /* the HTTP endpoint, or NULL */
         int quit;
 };
 
@@ -197,18 +215,26 @@ struct vsd_create_args {
         const vs_limits_t *limits;
         const vs_disk_limits_t *disk;
         const struct vsd_rates *rates; /* NULL: no caps */
+        int onboot;                    /* -1: not given, else 0 or 1 */
+        long long bootorder;           /* -1: not given */
 };
 int vsd_vps_create(struct vsd *d, const char *name, const struct vsd_create_args *args,
                    vs_error_t *err);
 /* Changes the VPS's capability set by "NAME:on|off" words, in its config;
  * a running VPS gets it at its next start. */
 int vsd_vps_set_caps(struct vsd *d, struct vps *v, const char *words, vs_error_t *err);
+/* --onboot (-1: unchanged) and --bootorder (-1: unchanged), in the config. */
+int vsd_vps_set_boot(struct vsd *d, struct vps *v, int onboot, long long bootorder,
+                     vs_error_t *err);
 /* Changes limits: live on a running VPS, and in its config unless !save. */
-int vsd_vps_set(struct vsd *d, struct vps *v, const vs_limits_t *changes, int save,
+int vsd_vps_set(struct vsd *d, struct vps *v, const vs_limits_t *changes, int save, int force,
                 vs_error_t *err);
 /* Checks limits that depend on vsd itself (numfile against its own hard
  * limit). */
 int vsd_limits_check(const vs_limits_t *l, vs_error_t *err);
+/* Refuses a limit this node can never satisfy (RAM, CPUs, cpumask) unless
+ * force: at create and set, not at start (a config may be moved here). */
+int vsd_limits_fit(const vs_limits_t *l, int force, vs_error_t *err);
 /* Admission control: the node (vsd.conf), a VPS's reservation, and what
  * the running VPS but `except` reserve. */
 int vsd_node(struct vsd *d, vs_node_t *node, vs_error_t *err);
@@ -227,6 +253,13 @@ int vsd_clone_copy(struct vsd *d, const struct vsd_clone *cl, vs_error_t *err);
 int vsd_clone_publish(struct vsd *d, const struct vsd_clone *cl, vs_error_t *err);
 void vsd_clone_abort(struct vsd *d, const struct vsd_clone *cl);
 void vsd_clone_free(struct vsd_clone *cl);
+/* Lets a running source that the clone froze run on. */
+void vsd_clone_thaw(struct vsd *d, struct vsd_clone *cl);
+/* Makes VPS NAME (NULL: the name in its config) of a VPS directory a
+ * restore extracted below the VPS directory as `dir`, as a clone of it: a
+ * new id range, new addresses unless keep_ip. */
+int vsd_vps_restore_dir(struct vsd *d, const char *dir, const char *name, int keep_ip,
+                        vs_error_t *err);
 /* Begins a stop: the stop signal, then SIGKILL after timeout_ms (0: at once). */
 int vsd_vps_stop_begin(struct vsd *d, struct vps *v, uint64_t timeout_ms, vs_error_t *err);
 /* The init exited: reap it, clean up, record the state. */
@@ -288,6 +321,9 @@ char *vsd_net_assign(struct vsd *d, char *const *given, size_t ngiven, vs_error_
 int vsd_net_prepare(struct vsd *d, struct vps *v, const vs_kv_t *config,
                     struct vsd_net_start *start, vs_error_t *err);
 void vsd_net_stopped(struct vsd *d, struct vps *v);
+/* set --hostname: in the config, and on a running VPS at once (its UTS
+ * namespace, and /etc/hostname and /etc/hosts where vsd writes them). */
+int vsd_net_set_hostname(struct vsd *d, struct vps *v, const char *hostname, vs_error_t *err);
 /* A start failed: delete the veth and the /etc files the start made. */
 void vsd_net_abort(struct vsd *d, struct vps *v, const struct vsd_net_start *start);
 /* vsctl set's network part: addresses added (--ipadd) and removed (--ipdel
@@ -345,6 +381,38 @@ void vsd_net_adopted(struct vsd *d, struct vps *v, const vs_kv_t *state);
 /* Adds rate_out and rate_in (bit/s, 0: none) to a VPS's description: in
  * force while it runs, else from its config. */
 void vsd_net_describe(struct vsd *d, struct vps *v, const vs_kv_t *config, json_object *obj);
+
+/* onboot.c: autostart after a boot of the host */
+/* After adoption, with the socket up: on the first vsd of a boot, queues
+ * the stopped VPS with onboot = yes and starts them from the loop. */
+void vsd_onboot_begin(struct vsd *d);
+/* The onboot timer fired: the next batch. */
+void vsd_onboot_step(struct vsd *d);
+
+/* backup.c: backups and restores */
+/* Starts tar writing a backup of v to out_fd (a running v frozen until
+ * vsd_backup_done); its pid. */
+pid_t vsd_backup_spawn(struct vsd *d, struct vps *v, int out_fd, vs_error_t *err);
+/* A member name of a backup: relative, without "..", and of the layout
+ * (paene-backup, config, upper and below it, disk.img); else VS_E_USAGE. */
+int vsd_backup_member_ok(const char *name, vs_error_t *err);
+/* tar ended: the last backup of a running v thaws it. */
+void vsd_backup_done(struct vsd *d, struct vps *v);
+/* Makes a VPS of the backup `file` (absolute), named `name` or as it was. */
+int vsd_restore(struct vsd *d, const char *file, const char *name, int keep_ip, vs_error_t *err);
+
+/* events.c: what happens, to the clients that asked (vsctl events) */
+/* Sends {"time", "type", "vps", and extra's members (taken; may be NULL)}. */
+void vsd_event(struct vsd *d, const char *type, const char *vps, json_object *extra);
+
+/* metrics.c: Prometheus's text format */
+/* The metrics text (malloc'd; its length in *len). */
+char *vsd_metrics_text(struct vsd *d, size_t *len);
+/* Listens where vsd.conf's metrics_listen says (unix:PATH or ADDR:PORT);
+ * nothing when it is not set. */
+int vsd_metrics_listen(struct vsd *d, vs_error_t *err);
+void vsd_metrics_event(struct vsd *d, struct ev *ev);
+void vsd_metrics_close(struct vsd *d);
 
 /* vsd.c: the loop */
 int vsd_epoll_add(struct vsd *d, int fd, struct ev *ev, uint32_t events);

@@ -161,6 +161,7 @@ static void release(struct vsd *d, struct vsd_work *w)
         close(w->pidfd);
         close(w->result_fd);
         unlink_work(d, w);
+        vsd_clone_thaw(d, &w->clone);
         vsd_clone_free(&w->clone);
         free(w);
 }

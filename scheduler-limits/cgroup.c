@@ -759,3 +759,45 @@ void vs_cgroup_tree_prune(vs_cgroup_tree_t *tree)
                 unlinkat(tree->hier[i].own_fd, tree->name, AT_REMOVEDIR);
         }
 }
+
+#define FREEZE_WAIT_MS 5000
+
+static int is_frozen(int fd)
+{
+        cleanup_free char *events = NULL;
+
+        if (vs_read_file(fd, "cgroup.events", 4096, &events, NULL, NULL) < 0)
+                return 0;
+        return strstr(events, "frozen 1") != NULL;
+}
+
+int vs_cgroup_freeze(vs_cgroup_t *cg, int frozen, vs_error_t *err)
+{
+        const vs_cgroup_tree_t *tree = cg->tree;
+
+        for (int i = 0; i < tree->count; i++) {
+                struct timespec pause = { 0, 2 * 1000 * 1000 };
+                int fd;
+
+                if (!tree->hier[i].is_v2)
+                        continue;
+                fd = cg_fd(cg, i);
+                if (fd < 0)
+                        return vs_error_errno(err, "cgroup %s", cg->path);
+                if (vs_write_string(fd, "cgroup.freeze", frozen ? "1" : "0", err) < 0)
+                        return vs_error_wrap(err, "%s the VPS", frozen ? "freeze" : "thaw");
+                if (!frozen)
+                        return 0;
+                /* a task in a system call is frozen when it returns */
+                for (int waited = 0; waited < FREEZE_WAIT_MS; waited += 2) {
+                        if (is_frozen(fd))
+                                return 0;
+                        nanosleep(&pause, NULL);
+                }
+                vs_write_string(fd, "cgroup.freeze", "0", NULL);
+                return vs_error_kind(err, VS_E_STATE, ETIMEDOUT,
+                                     "the VPS did not freeze within %d s", FREEZE_WAIT_MS / 1000);
+        }
+        return vs_error_kind(err, VS_E_STATE, ENOTSUP,
+                             "no cgroup v2 hierarchy here: cgroup v1 gives vsd no freezer");
+}

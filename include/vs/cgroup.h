@@ -58,6 +58,11 @@ int vs_cgroup_controller_fd(vs_cgroup_t *cg, const char *controller, int *is_v2,
 int vs_cgroup_nprocs(vs_cgroup_t *cg, vs_error_t *err);
 /* SIGKILLs every process in the VPS's cgroup. */
 int vs_cgroup_kill(vs_cgroup_t *cg, vs_error_t *err);
+/* Freezes (frozen 1) or thaws the VPS's processes with cgroup v2's
+ * freezer (cgroup.freeze, on v2 and on the unified hierarchy of hybrid);
+ * a freeze returns once cgroup.events says frozen, within a few seconds or
+ * not at all (thawed again, VS_E_STATE). Without a v2 hierarchy: ENOTSUP. */
+int vs_cgroup_freeze(vs_cgroup_t *cg, int frozen, vs_error_t *err);
 /* Whether process `pid` is in the VPS's cgroup, or below it, on every
  * hierarchy of the tree (as its /proc/PID/cgroup says): 1 yes, 0 no, -1 and
  * err when that cannot be read. Only vsd puts processes there. */

@@ -48,6 +48,10 @@
 #define VS_CMD_TEMPLATE_LIST "template-list"
 #define VS_CMD_TEMPLATE_UNIFY "template-unify"
 #define VS_CMD_TEMPLATE_REMOVE "template-remove"
+#define VS_CMD_METRICS "metrics"
+#define VS_CMD_EVENTS "events"
+#define VS_CMD_BACKUP "backup"
+#define VS_CMD_RESTORE "restore"
 
 /* The fields of a VPS's description (list and status replies), which
  * list's args.fields may name: X(ENUM, "name"). */
@@ -65,7 +69,8 @@
         X(MEM_BYTES, "mem_bytes") X(MEM_PEAK, "mem_peak") X(SWAP_BYTES, "swap_bytes") \
         X(IO_READ_BYTES, "io_read_bytes") X(IO_WRITE_BYTES, "io_write_bytes") \
         X(IO_READ_OPS, "io_read_ops") X(IO_WRITE_OPS, "io_write_ops") \
-        X(EXIT_CODE, "exit_code") X(EXIT_SIGNAL, "exit_signal")
+        X(EXIT_CODE, "exit_code") X(EXIT_SIGNAL, "exit_signal") \
+        X(ONBOOT, "onboot") X(BOOTORDER, "bootorder")
 /* clang-format on */
 #define VS_VPS_FIELD_ENUM(e, name) VS_VF_##e,
 typedef enum { VS_VPS_FIELDS(VS_VPS_FIELD_ENUM) VS_VF_COUNT } vs_vps_field_t;
@@ -80,6 +85,8 @@ const char *vs_vps_field_name(vs_vps_field_t field);
 
 /* The longest stop timeout a request may ask for (vsctl --timeout). */
 #define VS_STOP_TIMEOUT_MAX_MS (24ULL * 3600 * 1000)
+/* --bootorder: 0 (the default) up to this; the higher starts first */
+#define VS_BOOTORDER_MAX 1000000000LL
 
 typedef enum {
         VS_FIELD_STRING,  /* a string of at most max_len bytes, no NUL */
