@@ -506,6 +506,39 @@ int vs_cgroup_seal(vs_cgroup_t *cg, vs_error_t *err)
         return 0;
 }
 
+/* The files of a v2 cgroup that whoever it is delegated to must write
+ * (cgroups' delegation model: the directory, procs, threads and
+ * subtree_control; never the limits on the cgroup itself). */
+static const char *const delegated_files[] = { "cgroup.procs", "cgroup.threads",
+                                               "cgroup.subtree_control" };
+
+int vs_cgroup_delegate(vs_cgroup_t *cg, uid_t owner, vs_error_t *err)
+{
+        for (int i = 0; i < cg->tree->count; i++) {
+                const struct hierarchy *h = &cg->tree->hier[i];
+
+                if (!h->is_v2)
+                        continue;
+                if (fchown(cg->fd[i], owner, owner) < 0)
+                        return vs_error_errno(err, "delegate cgroup %s on %s", cg->path,
+                                              h->mountpoint);
+                for (size_t f = 0; f < sizeof(delegated_files) / sizeof(delegated_files[0]); f++)
+                        if (fchownat(cg->fd[i], delegated_files[f], owner, owner, 0) < 0 &&
+                            errno != ENOENT)
+                                return vs_error_errno(err, "delegate %s/%s on %s", cg->path,
+                                                      delegated_files[f], h->mountpoint);
+        }
+        return 0;
+}
+
+int vs_cgroup_has_v2(const vs_cgroup_t *cg)
+{
+        for (int i = 0; i < cg->tree->count; i++)
+                if (cg->tree->hier[i].is_v2)
+                        return 1;
+        return 0;
+}
+
 static int move_self(int dirfd, const struct hierarchy *h, vs_error_t *err)
 {
         if (vs_write_string(dirfd, "cgroup.procs", "0", err) < 0)

@@ -35,6 +35,14 @@ void vs_cgroup_free(vs_cgroup_t *cg);
 #define VS_CGROUP_SEALED_UID ((uid_t)4294967294U)
 int vs_cgroup_seal(vs_cgroup_t *cg, vs_error_t *err);
 
+/* Hands the VPS's cgroup on the v2 hierarchy (hybrid: the unified one) to
+ * `owner`, the VPS's root: it may make cgroups below it and move its
+ * processes among them (what systemd as its init does), not change the
+ * limits on its own cgroup. */
+int vs_cgroup_delegate(vs_cgroup_t *cg, uid_t owner, vs_error_t *err);
+/* Whether the tree has a v2 hierarchy (pure v2 or hybrid). */
+int vs_cgroup_has_v2(const vs_cgroup_t *cg);
+
 /* Moves the calling process into the VPS's cgroups, and back into vsd's own.
  * vsd clones a VPS's processes between the two so that they are born in the
  * VPS's cgroups with their cgroup namespace rooted there (the kernel roots a
