@@ -529,6 +529,7 @@ static int start_exec(struct vsd *d, struct client *c, struct vps *v, const vs_r
         struct exec_pipes p = { { -1, -1, -1 }, { -1, -1, -1 } };
         struct vs_exec_spec spec = {
                 .init_pidfd = v->pidfd,
+                .init_pid = v->pid,
                 .join_userns = v->idmap.enabled,
                 .caps = &v->caps,
                 .own_pidns_fd = d->own_pidns_fd,

@@ -1182,12 +1182,24 @@ int vsd_vps_destroy(struct vsd *d, struct vps *v, vs_error_t *err)
  * inherits); exec'd commands get it from v->numfile. */
 static int set_init_nofile(struct vps *v, const vs_limits_t *l, vs_error_t *err)
 {
+        uid_t owner = (uid_t)v->idmap.base;
         struct rlimit lim;
+        int rc, saved;
 
         if (!VS_LIMIT_IS_SET(l, VS_LIM_NUMFILE))
                 return 0;
         lim.rlim_cur = lim.rlim_max = l->value[VS_LIM_NUMFILE];
-        if (prlimit(v->pid, RLIMIT_NOFILE, &lim, NULL) < 0)
+        /* prlimit needs CAP_SYS_RESOURCE in the init's user namespace: vsd
+         * has it as that namespace's owner (the VPS's base id, see spawn),
+         * not as host root, which may lack it */
+        if (owner && setresuid((uid_t)-1, owner, (uid_t)-1) < 0)
+                return vs_error_errno(err, "limits: take the VPS's id");
+        rc = prlimit(v->pid, RLIMIT_NOFILE, &lim, NULL);
+        saved = errno;
+        if (owner && setresuid((uid_t)-1, 0, (uid_t)-1) < 0)
+                abort(); /* vsd would go on without its privileges */
+        errno = saved;
+        if (rc < 0)
                 return vs_error_errno(err, "limits: set numfile of the init");
         return 0;
 }

@@ -851,12 +851,13 @@ static int exec_child(const struct vs_exec_spec *spec, int report_sock, vs_error
 
 /* Clones between entering and leaving the VPS's cgroups; the child is born
  * there (and its cgroup namespace is rooted there). */
-static pid_t clone_in_cgroup(vs_cgroup_t *cg, uint64_t flags, int *pidfd, vs_error_t *err)
+static pid_t clone_in_cgroup(vs_cgroup_t *cg, pid_t beside, uint64_t flags, int *pidfd,
+                             vs_error_t *err)
 {
         pid_t pid;
         int saved;
 
-        if (vs_cgroup_enter(cg, err) < 0)
+        if (vs_cgroup_enter_beside(cg, beside, err) < 0)
                 return -1;
         pid = clone3_pidfd(flags, pidfd);
         saved = errno;
@@ -883,7 +884,7 @@ static pid_t clone_into_vps(const struct vs_exec_spec *spec, vs_cgroup_t *cg, in
 
         if (setns(spec->init_pidfd, CLONE_NEWPID) < 0)
                 return vs_error_errno(err, "join the VPS's pid namespace");
-        pid = clone_in_cgroup(cg, 0, pidfd, err);
+        pid = clone_in_cgroup(cg, spec->init_pid, 0, pidfd, err);
         if (pid == 0)
                 return 0;
         if (setns(spec->own_pidns_fd, CLONE_NEWPID) < 0) {

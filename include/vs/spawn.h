@@ -67,6 +67,7 @@ pid_t vs_spawn_init(const struct vs_init_spec *spec, vs_cgroup_t *cg, int *pidfd
 
 struct vs_exec_spec {
         int init_pidfd;  /* the VPS's init: its namespaces are joined */
+        pid_t init_pid;  /* and on cgroup v2 its cgroup (see vs_cgroup_enter_beside) */
         int join_userns; /* 0 only for a VPS without a user namespace */
         const vs_caps_t *caps;
         int own_pidns_fd; /* vsd's pid namespace, restored after the clone */

@@ -128,6 +128,87 @@ test_console_keeps_working_while_vsd_is_down() {
         vs destroy --force sc2
 }
 
+pid_of() { vs status "$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])'; }
+
+# vsctl stop asks systemd to halt (SIGRTMIN+3, told from the init it
+# runs): it halts well within 5 s, and is never killed.
+test_stop_halts_systemd_without_sigkill() {
+        need_debian
+        boot_debian st1
+        vs stop st1 --timeout 5
+        expect_eq "st1 exist stopped (powered off)" "$(vs status st1)" "a halt, not a kill"
+        expect_contains "$(vs logs st1)" "Halting system." "systemd's own shutdown ran"
+        vs destroy st1
+}
+
+test_restart_and_reboot_inside_bring_systemd_back() {
+        local before after
+        need_debian
+        boot_debian rb1
+        before=$(pid_of rb1)
+        vs restart rb1 --timeout 5
+        after=$(pid_of rb1)
+        [ "$before" != "$after" ] || fail "restart kept pid $before"
+        wait_for 60 '[ "$(system_state rb1)" = running ]' || fail "not running after restart"
+        expect_not_contains "$(vs status rb1 --json)" '"exit_signal":9' "restart killed it"
+        # reboot typed inside: the kernel ends a pid namespace's init by
+        # SIGHUP, and vsd starts it again
+        before=$(pid_of rb1)
+        vs exec rb1 -- reboot
+        wait_for 20 '[ "$(pid_of rb1)" != "$before" ] && [ "$(pid_of rb1)" != 0 ]' ||
+                fail "no new init after reboot"
+        wait_for 60 '[ "$(system_state rb1)" = running ]' || fail "not running after reboot"
+        vs destroy --force rb1
+}
+
+# After a restart of vsd the init is not vsd's child: vsd learns why it
+# ended from what the kernel keeps of it (its zombie, or its pidfd).
+test_reboot_inside_after_vsd_was_restarted() {
+        local before vsd
+        need_debian
+        boot_debian rb2
+        vsd=$(vsd_pid)
+        kill -9 "$vsd"
+        wait_for 10 "is_dead $vsd" || fail "vsd did not die"
+        rm -f "$R/run/paene/vsd.pid"
+        start_vsd
+        expect_eq running "$(state_of rb2)" "adopted"
+        before=$(pid_of rb2)
+        vs exec rb2 -- reboot
+        wait_for 20 '[ "$(pid_of rb2)" != "$before" ] && [ "$(pid_of rb2)" != 0 ]' ||
+                fail "no new init after reboot (status: $(vs status rb2))"
+        wait_for 60 '[ "$(system_state rb2)" = running ]' || fail "not running after reboot"
+        # and a clean stop of the adopted-then-rebooted VPS
+        vs stop rb2 --timeout 5
+        expect_eq "rb2 exist stopped (powered off)" "$(vs status rb2)" "clean stop"
+        vs destroy rb2
+}
+
+# systemd runs its services in cgroups of its own below the VPS's: every
+# process counts, and stop and destroy remove the whole subtree.
+test_processes_in_sub_cgroups_count_and_go() {
+        local d n_vps n_host
+        need_debian
+        boot_debian pc1
+        n_vps=$(vs list -H -o name,nproc | awk '$1 == "pc1" {print $2}')
+        n_host=$(find "$(in_cgroup2 pc1)" -name cgroup.procs -exec cat {} + | wc -l)
+        [ "$n_host" -gt 3 ] || fail "only $n_host processes in pc1's cgroups"
+        expect_eq "$n_host" "$n_vps" "nproc counts every process of the VPS's subtree"
+        expect_eq "$n_host" "$(vs top --once | awk '$1 == "pc1" {print $4}')" "top's NPROC"
+        expect_eq "$n_host" "$(vs status pc1 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["nproc"])')" \
+                "status's nproc"
+        vs stop pc1 --timeout 5
+        for d in $(cgroup_dirs); do
+                [ ! -e "$d/default/pc1" ] || fail "cgroup left after stop: $d/default/pc1 ($(find "$d/default/pc1" -type d | head -3))"
+        done
+        vs start pc1
+        wait_for 60 '[ "$(system_state pc1)" = running ]' || fail "not running again"
+        vs destroy --force pc1
+        for d in $(cgroup_dirs); do
+                [ ! -e "$d/default/pc1" ] || fail "cgroup left after destroy: $d/default/pc1"
+        done
+}
+
 # The user namespace is its base id's, not host root's: the kernel's per-user
 # counts (inotify instances: 128 for all of host root's namespaces, where
 # dbus failed after a few VPS) are each VPS's own.
