@@ -649,7 +649,9 @@ static int for_each_child(int dirfd, int depth,
                           int (*fn)(int parent_fd, const char *name, void *arg), void *arg)
 {
         cleanup_closedir DIR *dir = NULL;
-        int fd = dup(dirfd), rc = 0;
+        /* a file of its own: a dup would share (and leave at the end) the
+         * directory offset of the caller's fd, which is read again later */
+        int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
         struct dirent *ent;
 
         if (fd < 0 || !(dir = fdopendir(fd))) {

@@ -226,7 +226,9 @@ run_tests() {
         setup_once
         # each test runs in a subshell under errexit: the first failed
         # expectation ends it
-        for t in $(declare -F | awk '{print $3}' | grep '^test_'); do
+        # PAENE_TESTS: an extended regex; only the tests it matches run (for
+        # slow places, such as the pure cgroup v2 VM)
+        for t in $(declare -F | awk '{print $3}' | grep '^test_' | grep -E "${PAENE_TESTS:-.}"); do
                 # not in a || list: that would switch errexit off inside
                 (
                         set -e -o pipefail
