@@ -52,7 +52,7 @@ BINS = $(BUILD)/vsd $(BUILD)/vsctl $(BUILD)/vsinit $(BUILD)/payload
 # what the integration tests run besides the programs (not installed)
 TEST_TOOLS = $(BUILD)/tests/schema-dump
 
-.PHONY: all deps pkgcheck check unit integration asan install uninstall demo bench bench-net clean \
+.PHONY: all deps pkgcheck check unit integration asan install uninstall demo bench bench-net bench-boot clean \
 	format format-check
 all: $(BINS) $(TEST_TOOLS)
 
@@ -146,6 +146,14 @@ demo: deps
 bench: deps
 	$(MAKE) all
 	BUILD=$(BUILD) contrib/bench/start.sh 100
+
+# lxc only for the Debian boot benchmark's comparison: not a dependency of
+# check; a Debian rootfs tarball in PAENE_DEBIAN_TAR (see the script)
+bench-boot: deps
+	@dpkg-query -W -f='$${Status}' lxc 2>/dev/null | grep -q 'ok installed' || \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends lxc >/dev/null
+	$(MAKE) all
+	BUILD=$(BUILD) contrib/bench/boot.sh
 
 # iperf3 only for the throughput benchmark: not a dependency of check
 bench-net: deps

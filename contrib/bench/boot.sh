@@ -65,7 +65,7 @@ lxc_cgroup_dirs() {
 }
 lxc_cleanup() {
         local d
-        [ -n "$LXC_PATH" ] && [ -d "$LXC_PATH/$LXC_NAME" ] || return 0
+        [ -n "$LXC_PATH" ] && [ -d "$LXC_PATH" ] || return 0
         if lxc info -s 2>/dev/null | grep -q RUNNING; then
                 timeout 30 env PATH="$LXC_PATH/bin" /usr/bin/lxc-stop -P "$LXC_PATH" -n "$LXC_NAME" -k >/dev/null 2>&1
         fi
@@ -73,7 +73,11 @@ lxc_cleanup() {
                 find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
         done
         [ -z "$(lxc_cgroup_dirs)" ] || echo "$prog: LEFT: LXC cgroups $(lxc_cgroup_dirs)" >&2
-        rm -rf --one-file-system "${LXC_PATH:?}/$LXC_NAME" "$LXC_PATH/bin"
+        if grep -q ERROR "$LXC_PATH/$LXC_NAME/log" 2>/dev/null; then
+                echo "$prog: LXC's log:" >&2
+                grep ERROR "$LXC_PATH/$LXC_NAME/log" | head -5 >&2
+        fi
+        rm -rf --one-file-system "${LXC_PATH:?}"
 }
 # LXC maps ids itself when run by root, unless it finds newuidmap on PATH
 # (then /etc/subuid must grant root the range, which we do not change): it
@@ -88,6 +92,8 @@ lxc_bin() {
         done
 }
 lxc() { env PATH="$LXC_PATH/bin" "/usr/bin/lxc-$1" -P "$LXC_PATH" -n "$LXC_NAME" "${@:2}"; }
+# lxc-attach with the container's own PATH
+lxc_in() { lxc attach --clear-env -v PATH=/usr/sbin:/usr/bin:/sbin:/bin -- "$@"; }
 install_traps
 trap 'rc=$?; lxc_cleanup; (exit $rc); cleanup' EXIT
 
@@ -145,7 +151,7 @@ case $("$VSCTL" status boot0 </dev/null) in
 *SIGKILL*) echo "$prog: paene's last stop ended in SIGKILL" >&2; exit 1 ;;
 esac
 printf '%s\n' "${paene[@]}" | median "paene: vsctl start -> booted"
-echo "paene: state when booted: $(printf '%s\n' "${paene_states[@]}" | sort | uniq -c | awk '{printf "%s%s x%d", NR > 1 ? ", " : "", $2, $1}')"
+echo "paene: state when booted: $(printf '%s\n' "${paene_states[@]}" | sort | uniq -c | awk '{printf "%s%s x%d", (NR > 1 ? ", " : ""), $2, $1}')"
 printf '%s\n' "${stops[@]}" | median "paene: vsctl stop (systemd halt)"
 
 # ---- LXC boots ------------------------------------------------------------------
@@ -191,7 +197,10 @@ EOF
 
 if [ "$USE_LXC" = 1 ]; then
         phase="LXC boots"
-        LXC_PATH=$ROOT/lxc
+        # its own directory, which the container's root may traverse
+        # (the private root is 0700)
+        LXC_PATH=$(mktemp -d /tmp/paene-boot-lxc.XXXXXX)
+        chmod 0755 "$LXC_PATH"
         lxc_copy
         lxc_bin
         lxc_config
@@ -202,7 +211,7 @@ if [ "$USE_LXC" = 1 ]; then
                 now_us; t0=$REPLY
                 lxc start -d </dev/null
                 lxc wait -s RUNNING -t 30 </dev/null
-                if ! state=$(lxc attach -- sh -c "$WAIT_BOOTED" </dev/null); then
+                if ! state=$(lxc_in sh -c "$WAIT_BOOTED" </dev/null); then
                         echo "LXC: boot $i: systemd still '$state' after ${BOOT_LIMIT}s"
                         lxc stop -k </dev/null
                         break
@@ -211,13 +220,13 @@ if [ "$USE_LXC" = 1 ]; then
                 lxc_times+=($((t1 - t0)))
                 lxc_states+=("$state")
                 if [ "$state" != running ]; then
-                        failed=$(lxc attach -- systemctl --failed --no-legend --plain </dev/null | awk '{print $1}' | paste -sd' ')
+                        failed=$(lxc_in systemctl --failed --no-legend --plain </dev/null | awk '{print $1}' | paste -sd' ')
                 fi
                 lxc stop -t 10 </dev/null
         done
         if [ "${#lxc_times[@]}" -gt 0 ]; then
                 printf '%s\n' "${lxc_times[@]}" | median "LXC: lxc-start -> booted"
-                echo "LXC: state when booted: $(printf '%s\n' "${lxc_states[@]}" | sort | uniq -c | awk '{printf "%s%s x%d", NR > 1 ? ", " : "", $2, $1}')${failed:+ (failed: $failed)}"
+                echo "LXC: state when booted: $(printf '%s\n' "${lxc_states[@]}" | sort | uniq -c | awk '{printf "%s%s x%d", (NR > 1 ? ", " : ""), $2, $1}')${failed:+ (failed: $failed)}"
         fi
         lxc_cleanup
 fi
@@ -225,15 +234,25 @@ timeout 60 "$VSCTL" destroy boot0 </dev/null >/dev/null
 
 # ---- memory -------------------------------------------------------------------
 
-avail_kib() { awk '/MemAvailable/ {print $2}' /proc/meminfo; }
-keeper_pss_kib() { # the console keepers of this run's vsd
-        local p total=0
-        for p in /proc/[0-9]*; do
-                [ "$(cat "$p/comm" 2>/dev/null)" = vsd-console ] || continue
-                tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "--root $ROOT " || continue
-                total=$((total + $(awk '/^Pss:/ {print $2}' "$p/smaps_rollup" 2>/dev/null || echo 0)))
+pss_kib() { # PSS of the processes whose pids are on stdin
+        local pid total=0 v
+        while read -r pid; do
+                v=$(awk '/^Pss:/ {print $2}' "/proc/$pid/smaps_rollup" 2>/dev/null) || continue
+                total=$((total + ${v:-0}))
         done
         echo "$total"
+}
+vps_pids() { # every process in the VPS's cgroups (the first hierarchy holds them all)
+        local d
+        d=$(cgroup_dirs | head -1)
+        find "$d/default" -name cgroup.procs -exec cat {} + 2>/dev/null
+}
+keeper_pids() { # the console keepers of this run's vsd
+        local p
+        for p in /proc/[0-9]*; do
+                [ "$(cat "$p/comm" 2>/dev/null)" = vsd-console ] || continue
+                tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "--root $ROOT " && echo "${p#/proc/}"
+        done
 }
 charged_kib() { # what the VPS's cgroups are charged, summed
         "$VSCTL" list -j -o name,mem_bytes </dev/null |
@@ -254,15 +273,16 @@ idle_vps() {
         sleep 10 # idle: let the boots' short-lived work end
 }
 
-memory_of() { # COUNT: prints one line of figures
-        local n=$1 before after
-        before=$(avail_kib)
+# memory_of COUNT: one line of figures. PSS (proportional set size) is what
+# the host holds for those processes, shared pages split among their users;
+# the cgroup charge adds the page cache and kernel memory charged to the VPS.
+memory_of() {
+        local n=$1 i
         idle_vps "$n"
-        after=$(avail_kib)
-        awk -v n="$n" -v d=$((before - after)) -v c="$(charged_kib)" -v k="$(keeper_pss_kib)" \
-                -v s="$("$VSCTL" exec idle0 -- sh -c 'ps -e --no-headers | wc -l' </dev/null)" 'BEGIN {
-                printf "memory, %2d idle VPS: host MemAvailable -%7.1f MiB (%5.1f MiB each); cgroups charged %6.1f MiB (%4.1f each); keepers %4.1f MiB PSS; %d processes in idle0\n",
-                        n, d / 1024, d / 1024 / n, c / 1024, c / 1024 / n, k / 1024, s }'
+        awk -v n="$n" -v p="$(vps_pids | pss_kib)" -v k="$(keeper_pids | pss_kib)" \
+                -v c="$(charged_kib)" -v np="$(vps_pids | wc -l)" 'BEGIN {
+                printf "memory, %2d idle VPS: PSS %7.1f MiB (%4.1f MiB each, %d processes), keepers %5.1f MiB (%3.1f each); cgroups charged %7.1f MiB (%4.1f each)\n",
+                        n, p / 1024, p / 1024 / n, np / n, k / 1024, k / 1024 / n, c / 1024, c / 1024 / n }'
         for ((i = 0; i < n; i++)); do
                 timeout 60 "$VSCTL" destroy --force "idle$i" </dev/null >/dev/null
         done
