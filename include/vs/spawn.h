@@ -49,7 +49,7 @@ struct vs_init_spec {
          * stdio; or a plain file, the init's stdout and stderr. */
         int console_fd;
         int cgroup2;          /* mount the VPS's cgroup2 on /sys/fs/cgroup */
-        unsigned long nofile; /* RLIMIT_NOFILE (soft and hard), 0: vsd's own */
+        unsigned long nofile; /* RLIMIT_NOFILE (soft and hard), 0: soft 1024 */
         /* Called by the parent once the child exists and before its "go":
          * gives the child its network (netns/), so that its init starts
          * with eth0 configured. NULL: loopback only. */
@@ -77,7 +77,7 @@ struct vs_exec_spec {
         int use_tty; /* a pty from the VPS's own devpts */
         struct winsize winsize;
         int stdio[3];         /* without a tty: the child's stdin, stdout, stderr */
-        unsigned long nofile; /* RLIMIT_NOFILE (soft and hard), 0: vsd's own */
+        unsigned long nofile; /* RLIMIT_NOFILE (soft and hard), 0: soft 1024 */
 };
 
 /* Starts argv inside a running VPS as a child of vsd. With use_tty, *master
