@@ -194,6 +194,23 @@ test_reboot_inside_after_vsd_was_restarted() {
         vs destroy rb2
 }
 
+# sysvinit takes SIGINT as Ctrl-Alt-Del (a reboot) and SIGPWR as a power
+# failure: vsd asks it for runlevel 0 on its /run/initctl instead.
+test_sysvinit_halts_on_a_runlevel_request() {
+        local tar=${PAENE_DEBIAN_SYSV_TAR:-/work/cache/bookworm-sysv.tar}
+        [ -f "$tar" ] || skip "no Debian sysvinit rootfs tarball ($tar)"
+        vs template import debsysv "$tar" >/dev/null
+        vs create sv1 --template debsysv >/dev/null
+        vs start sv1
+        wait_for 30 '[ "$(vs exec sv1 -- runlevel 2>/dev/null)" = "N 2" ]' ||
+                fail "sysvinit did not reach runlevel 2: $(vs logs sv1 | tail -3)"
+        vs stop sv1 --timeout 10
+        expect_eq "sv1 exist stopped (powered off)" "$(vs status sv1)" "a halt, not a kill"
+        expect_contains "$(vs logs sv1)" "Will now halt" "sysvinit's runlevel 0 ran"
+        vs destroy sv1
+        vs template remove debsysv
+}
+
 # systemd runs its services in cgroups of its own below the VPS's: every
 # process counts, and stop and destroy remove the whole subtree.
 test_processes_in_sub_cgroups_count_and_go() {
