@@ -194,6 +194,21 @@ test_reboot_inside_after_vsd_was_restarted() {
         vs destroy rb2
 }
 
+# What the issue found in a --privileged VPS: degraded, stop by SIGKILL,
+# nproc 0, nested cgroups left at destroy.
+test_privileged_vps_boots_stops_and_leaves_no_cgroup() {
+        local d
+        need_debian
+        boot_debian pv1 --privileged
+        [ "$(vs list -H -o name,nproc | awk '$1 == "pv1" {print $2}')" -gt 3 ] || fail "nproc"
+        vs stop pv1 --timeout 5
+        expect_eq "pv1 exist stopped (powered off)" "$(vs status pv1)" "a halt, not a kill"
+        vs destroy pv1
+        for d in $(cgroup_dirs); do
+                [ ! -e "$d/default/pv1" ] || fail "cgroup left: $d/default/pv1"
+        done
+}
+
 # sysvinit takes SIGINT as Ctrl-Alt-Del (a reboot) and SIGPWR as a power
 # failure: vsd asks it for runlevel 0 on its /run/initctl instead.
 test_sysvinit_halts_on_a_runlevel_request() {
