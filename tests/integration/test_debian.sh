@@ -221,7 +221,7 @@ test_sysvinit_halts_on_a_runlevel_request() {
                 fail "sysvinit did not reach runlevel 2: $(vs logs sv1 | tail -3)"
         vs stop sv1 --timeout 10
         expect_eq "sv1 exist stopped (powered off)" "$(vs status sv1)" "a halt, not a kill"
-        expect_contains "$(vs logs sv1)" "Will now halt" "sysvinit's runlevel 0 ran"
+        expect_contains "$(vs logs sv1 | tr -d '\0')" "Will now halt" "sysvinit's runlevel 0 ran"
         vs destroy sv1
         vs template remove debsysv
 }
