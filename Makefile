@@ -41,7 +41,7 @@ LIB_SRCS = common/error.c common/parse.c common/fsutil.c common/kvfile.c \
 # the daemon's modules, in a library of their own that the unit tests link;
 # vsd.c holds the loop and main
 VSDLIB_SRCS = runtime/vps.c runtime/vpsnet.c runtime/handlers.c runtime/disk.c runtime/store.c \
-	runtime/console.c
+	runtime/console.c runtime/keeper.c
 VSD_SRCS = runtime/vsd.c
 VSCTL_SRCS = runtime/vsctl.c
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
@@ -78,9 +78,9 @@ $(BUILD)/vsctl: $(VSCTL_OBJS) $(BUILD)/libvs.a
 
 # vsinit and the test payload run inside VPS roots that may have no libc:
 # static, and never sanitized (the sanitizer runtimes are dynamic).
-$(BUILD)/vsinit: runtime/vsinit.c
+$(BUILD)/vsinit: runtime/vsinit.c runtime/keeper.c runtime/keeper.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -std=gnu11 -O2 $(WARNFLAGS) -static -o $@ $<
+	$(CC) $(CPPFLAGS) -std=gnu11 -O2 $(WARNFLAGS) -static -o $@ runtime/vsinit.c runtime/keeper.c
 
 $(BUILD)/payload: tests/payload/payload.c
 	@mkdir -p $(dir $@)

@@ -26,13 +26,11 @@
 
 #include "vs/cleanup.h"
 #include "vs/fsutil.h"
+#include "keeper.h"
 #include "vsd.h"
 
 #define CONSOLE_SOCK "console.sock"
 #define TTY_GID 5 /* Debian's "tty" group, as devpts's gid=5 in the VPS */
-
-/* the keeper's fds, at fixed numbers once it runs */
-enum { K_MASTER = 3, K_SLAVE, K_LOG, K_PIDFD, K_LISTEN, K_FIRST_FREE };
 
 static int open_log(int dirfd, const char *name, vs_error_t *err)
 {
@@ -117,119 +115,18 @@ void vsd_console_close(struct vsd_console *con)
 
 /* ---- the keeper ---- */
 
-struct keeper {
-        int client; /* the attached vsctl console, or -1 */
-};
-
-/* console.log gets the text without the terminal's carriage returns. */
-static void log_output(const char *buf, size_t len)
-{
-        char clean[8192];
-        size_t n = 0;
-
-        for (size_t i = 0; i < len; i++) {
-                if (buf[i] != '\r')
-                        clean[n++] = buf[i];
-                if (n == sizeof(clean)) {
-                        (void)!write(K_LOG, clean, n);
-                        n = 0;
-                }
-        }
-        if (n)
-                (void)!write(K_LOG, clean, n);
-}
-
-static void drop_client(struct keeper *k)
-{
-        if (k->client >= 0)
-                close(k->client);
-        k->client = -1;
-}
-
-/* Returns 0 when the master has nothing more now. */
-static int from_vps(struct keeper *k)
-{
-        char buf[8192];
-        ssize_t n = read(K_MASTER, buf, sizeof(buf));
-
-        if (n <= 0)
-                return 0;
-        log_output(buf, (size_t)n);
-        /* a client too slow to read loses output, never the VPS its console */
-        if (k->client >= 0 && send(k->client, buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 &&
-            errno != EAGAIN)
-                drop_client(k);
-        return 1;
-}
-
-static void from_client(struct keeper *k)
-{
-        char buf[4096];
-        ssize_t n = read(k->client, buf, sizeof(buf));
-
-        if (n <= 0) {
-                drop_client(k);
-                return;
-        }
-        /* what the VPS does not read in time is dropped, as a serial line does */
-        (void)!write(K_MASTER, buf, (size_t)n);
-}
-
-static void accept_client(struct keeper *k)
-{
-        static const char busy[] = "console is in use by another session\r\n";
-        int fd = accept4(K_LISTEN, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-
-        if (fd < 0)
-                return;
-        if (k->client >= 0) {
-                (void)!send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL);
-                close(fd);
-                return;
-        }
-        k->client = fd;
-}
-
-static void keeper_loop(void)
-{
-        struct keeper k = { .client = -1 };
-
-        for (;;) {
-                struct pollfd p[4] = {
-                        { K_MASTER, POLLIN, 0 },
-                        { K_PIDFD, POLLIN, 0 },
-                        { K_LISTEN, POLLIN, 0 },
-                        { k.client, POLLIN, 0 },
-                };
-
-                if (poll(p, 4, -1) < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        _exit(1);
-                }
-                if (p[0].revents & POLLIN)
-                        from_vps(&k);
-                if (p[2].revents)
-                        accept_client(&k);
-                if (p[3].revents)
-                        from_client(&k);
-                if (p[1].revents) {
-                        /* the init ended: what it printed last is in the pty */
-                        while (from_vps(&k))
-                                ;
-                        _exit(0);
-                }
-        }
-}
-
 /* In the keeper (a grandchild of vsd's): only its own fds, no signal of
- * vsd's, a session of its own. */
-static void keeper_main(const struct vsd_console *con, int pidfd)
+ * vsd's, a session of its own; then vsinit as the keeper, or, where vsd has
+ * none, the loop in this process. */
+static void keeper_main(const struct vsd_console *con, int pidfd, int vsinit_fd, const char *root,
+                        const char *name)
 {
-        int from[] = { con->master, con->slave, con->log, pidfd, con->listen };
+        int from[] = { con->master, con->slave, con->log, pidfd, con->listen, vsinit_fd };
+        char *argv[] = { VS_KEEPER_ARGV0, "--root", (char *)root, (char *)name, NULL };
+        char *envp[] = { NULL };
         sigset_t none;
+        int nfds = vsinit_fd >= 0 ? 6 : 5;
 
-        prctl(PR_SET_NAME, "vsd-console", 0, 0, 0);
         setsid();
         for (int sig = 1; sig < NSIG; sig++)
                 signal(sig, SIG_DFL);
@@ -237,21 +134,24 @@ static void keeper_main(const struct vsd_console *con, int pidfd)
         signal(SIGHUP, SIG_IGN);
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
-
         /* copied out of the way first, so that no dup2 below clobbers a
-         * source; dup2 clears CLOEXEC */
-        for (int i = 0; i < 5; i++)
+         * source; dup2 clears CLOEXEC (vsinit's copy keeps it) */
+        for (int i = 0; i < nfds; i++)
                 if ((from[i] = fcntl(from[i], F_DUPFD_CLOEXEC, 1000)) < 0)
                         _exit(1);
         for (int i = 0; i < 5; i++)
-                if (dup2(from[i], K_MASTER + i) < 0)
+                if (dup2(from[i], VS_KEEPER_MASTER + i) < 0)
                         _exit(1);
-        syscall(SYS_close_range, (unsigned)K_FIRST_FREE, ~0U, 0);
-        fcntl(K_MASTER, F_SETFL, fcntl(K_MASTER, F_GETFL) | O_NONBLOCK);
-        keeper_loop();
+        if (vsinit_fd >= 0 && dup3(from[5], VS_KEEPER_FIRST_FREE, O_CLOEXEC) < 0)
+                _exit(1);
+        syscall(SYS_close_range, (unsigned)VS_KEEPER_FIRST_FREE + (vsinit_fd >= 0), ~0U, 0);
+        if (vsinit_fd >= 0)
+                syscall(SYS_execveat, VS_KEEPER_FIRST_FREE, "", argv, envp, AT_EMPTY_PATH);
+        close(VS_KEEPER_FIRST_FREE);
+        vs_keeper_run();
 }
 
-int vsd_console_keep(struct vsd_console *con, int init_pidfd, vs_error_t *err)
+int vsd_console_keep(struct vsd *d, struct vps *v, struct vsd_console *con, vs_error_t *err)
 {
         pid_t middle = fork();
         int status;
@@ -261,7 +161,7 @@ int vsd_console_keep(struct vsd_console *con, int init_pidfd, vs_error_t *err)
         if (middle == 0) {
                 /* twice: the keeper is nobody's child of vsd's, and outlives it */
                 if (fork() == 0)
-                        keeper_main(con, init_pidfd);
+                        keeper_main(con, v->pidfd, d->vsinit_fd, d->root, v->name);
                 _exit(0);
         }
         if (waitpid(middle, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)

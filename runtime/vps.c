@@ -878,7 +878,7 @@ static int spawn_vps_init(struct vsd *d, struct vps *v, const vs_kv_t *config,
                 return -1;
         spec.console_fd = con.slave;
         pid = vs_spawn_init(&spec, v->cg, &v->pidfd, err);
-        if (pid < 0 || vsd_console_keep(&con, v->pidfd, err) < 0) {
+        if (pid < 0 || vsd_console_keep(d, v, &con, err) < 0) {
                 vsd_console_close(&con);
                 return -1;
         }

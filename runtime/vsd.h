@@ -170,7 +170,7 @@ struct vsd_console {
 int vsd_console_open(struct vsd *d, struct vps *v, struct vsd_console *con, vs_error_t *err);
 /* Starts the keeper of a started VPS: it holds the master, logs, relays an
  * attached client and ends with the init (init_pidfd). Not vsd's child. */
-int vsd_console_keep(struct vsd_console *con, int init_pidfd, vs_error_t *err);
+int vsd_console_keep(struct vsd *d, struct vps *v, struct vsd_console *con, vs_error_t *err);
 void vsd_console_close(struct vsd_console *con);
 /* A socket connected to the VPS's console keeper: bytes both ways. */
 int vsd_console_connect(struct vsd *d, struct vps *v, vs_error_t *err);
