@@ -658,6 +658,7 @@ static int start_exec(struct vsd *d, struct client *c, struct vps *v, const vs_r
         struct exec_pipes p = { { -1, -1, -1 }, { -1, -1, -1 } };
         struct vs_exec_spec spec = {
                 .init_pidfd = v->pidfd,
+                .init_pid = v->pid,
                 .join_userns = v->idmap.enabled,
                 .caps = &v->caps,
                 .own_pidns_fd = d->own_pidns_fd,
@@ -840,6 +841,27 @@ static int handle_logs(struct vsd *d, struct client *c, vs_request_t *req, vs_er
         vsd_client_reply(d, c, vs_reply_ok(), fds, nfds);
         for (int i = 0; i < nfds; i++)
                 close(fds[i]);
+        return 0;
+}
+
+/* ---- console ---- */
+
+/* A socket connected to the VPS's console keeper: vsctl relays the
+ * terminal to it itself, and vsd is not in the data path. */
+static int handle_console(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
+{
+        struct vps *v = find_named(d, req, err);
+        int fd;
+
+        if (!v)
+                return -1;
+        if (v->phase == PHASE_STOPPED)
+                return vs_error_kind(err, VS_E_STATE, ESRCH, "VPS is not running");
+        fd = vsd_console_connect(d, v, err);
+        if (fd < 0)
+                return -1;
+        vsd_client_reply(d, c, vs_reply_ok(), &fd, 1);
+        close(fd);
         return 0;
 }
 
@@ -1079,6 +1101,7 @@ static const struct {
         { VS_CMD_LIST, handle_list },
         { VS_CMD_EXEC, handle_exec },
         { VS_CMD_LOGS, handle_logs },
+        { VS_CMD_CONSOLE, handle_console },
         { VS_CMD_TEMPLATE_BUILD, handle_template_build },
         { VS_CMD_TEMPLATE_IMPORT, handle_template_import },
         { VS_CMD_TEMPLATE_LIST, handle_template_list },

@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <stdint.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -24,6 +25,7 @@
 #include "vs/admission.h"
 #include "vs/cleanup.h"
 #include "vs/cowfs.h"
+#include "vs/initsig.h"
 #include "vs/fsutil.h"
 #include "vs/kvfile.h"
 #include "vs/limits.h"
@@ -1002,29 +1004,13 @@ static char **split_argv(const char *text)
         return argv;
 }
 
-static int open_console(struct vsd *d, struct vps *v, vs_error_t *err)
-{
-        cleanup_free char *path = vs_strdupf("%s/console.log", v->name);
-        int fd = openat(d->vps_fd, path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
-                        0640);
-        char banner[160];
-        int len;
-
-        if (fd < 0)
-                return vs_error_errno(err, "open console.log");
-        len = snprintf(banner, sizeof(banner), "--- vsd: starting %s at %lld ---\n", v->name,
-                       (long long)time(NULL));
-        (void)!write(fd, banner, (size_t)len);
-        return fd;
-}
-
 static int spawn_vps_init(struct vsd *d, struct vps *v, const vs_kv_t *config,
                           struct vsd_net_start *net, vs_error_t *err)
 {
         const char *init = vs_kv_get(config, "init");
         const char *hostname = vs_kv_get(config, "hostname");
         cleanup_strv char **init_argv = init && *init ? split_argv(init) : NULL;
-        cleanup_close int console_fd = open_console(d, v, err);
+        struct vsd_console con;
         const vs_disk_backend_t *disk = vsd_disk_backend_of(config);
         cleanup_free char *dir = vs_strdupf("%s/%s", d->vps_dir, v->name);
         cleanup_free char *lower =
@@ -1045,18 +1031,23 @@ static int spawn_vps_init(struct vsd *d, struct vps *v, const vs_kv_t *config,
                 .disk_attach = disk->attach,
                 .init_argv = init_argv,
                 .vsinit_fd = d->vsinit_fd,
-                .console_fd = console_fd,
+                .console_fd = -1,
+                .cgroup2 = vs_cgroup_has_v2(v->cg),
                 .nofile = v->numfile,
                 .net_setup = net->hook,
                 .net_arg = net,
         };
         pid_t pid;
 
-        if (console_fd < 0)
+        if (vsd_console_open(d, v, &con, err) < 0)
                 return -1;
+        spec.console_fd = con.slave;
         pid = vs_spawn_init(&spec, v->cg, &v->pidfd, err);
-        if (pid < 0)
+        if (pid < 0 || vsd_console_keep(d, v, &con, err) < 0) {
+                vsd_console_close(&con);
                 return -1;
+        }
+        vsd_console_close(&con);
         v->pid = pid;
         return 0;
 }
@@ -1128,8 +1119,9 @@ static int start_stopped(struct vsd *d, struct vps *v, vs_error_t *err)
         }
         /* the limits hold before the init runs (it is born under them), and
          * are vsd's alone to change */
-        if (vs_cgroup_seal(v->cg, err) < 0 || apply_limits(d, v, &limits, err) < 0 ||
-            spawn_vps_init(d, v, &config, &net, err) < 0) {
+        if (vs_cgroup_seal(v->cg, err) < 0 ||
+            vs_cgroup_delegate(v->cg, (uid_t)v->idmap.base, err) < 0 ||
+            apply_limits(d, v, &limits, err) < 0 || spawn_vps_init(d, v, &config, &net, err) < 0) {
                 /* the child may have died after its veth was made */
                 vsd_net_abort(d, v, &net);
                 vs_cgroup_free(steal_ptr(v->cg));
@@ -1210,15 +1202,35 @@ int vsd_vps_start(struct vsd *d, struct vps *v, vs_error_t *err)
 
 /* ---- stop ---- */
 
-static int stop_signal_of(struct vsd *d, const char *name)
+/* The kind of init the VPS runs, from the program its pid 1 executes. */
+static vs_init_kind_t init_kind(const struct vps *v)
+{
+        char path[64], exe[4096];
+        ssize_t len;
+
+        snprintf(path, sizeof(path), "/proc/%d/exe", (int)v->pid);
+        len = readlink(path, exe, sizeof(exe) - 1);
+        if (len < 0)
+                return VS_INIT_UNKNOWN;
+        exe[len] = '\0';
+        return vs_init_kind_of_exe(exe);
+}
+
+/* The stop request: the config's stop_signal where it names one, else what
+ * the running init understands as halt, else the template's stop_signal,
+ * else SIGPWR. 0: sysvinit's runlevel request. */
+static int stop_signal_of(struct vsd *d, const struct vps *v)
 {
         cleanup_kv vs_kv_t config = { 0 };
         cleanup_free char *meta = NULL;
+        vs_init_kind_t kind = init_kind(v);
         const char *text = NULL;
         int signo = SIGPWR;
 
-        if (vsd_config_load(d, name, &config, NULL) == 0) {
+        if (vsd_config_load(d, v->name, &config, NULL) == 0) {
                 text = vs_kv_get(&config, "stop_signal");
+                if (!text && kind != VS_INIT_UNKNOWN)
+                        return vs_init_stop_signal(kind);
                 if (!text && vs_kv_get(&config, "template"))
                         text = meta = vs_template_meta(d->tmpl_fd, vs_kv_get(&config, "template"),
                                                        "stop_signal");
@@ -1252,6 +1264,20 @@ static int send_signal(struct vps *v, int signo, vs_error_t *err)
         return 0;
 }
 
+static int request_stop(struct vsd *d, struct vps *v, vs_error_t *err)
+{
+        int signo = stop_signal_of(d, v);
+        vs_error_t why = { 0 };
+
+        if (signo)
+                return send_signal(v, signo, err);
+        if (vs_init_sysv_halt((int)v->pid, &why) == 0)
+                return 0;
+        /* an init that does not listen on its FIFO gets the timeout */
+        vs_log(LOG_NOTICE, "%s: %s", v->name, why.msg);
+        return 0;
+}
+
 void vsd_vps_stop_timeout(struct vsd *d, struct vps *v)
 {
         (void)d;
@@ -1278,7 +1304,7 @@ int vsd_vps_stop_begin(struct vsd *d, struct vps *v, uint64_t timeout_ms, vs_err
         }
         if (v->phase == PHASE_STOPPING)
                 return 0; /* already on its way down; keep the first deadline */
-        if (send_signal(v, stop_signal_of(d, v->name), err) < 0)
+        if (request_stop(d, v, err) < 0)
                 return -1;
         v->phase = PHASE_STOPPING;
         return arm_timer(d, v, timeout_ms, err);
@@ -1286,14 +1312,54 @@ int vsd_vps_stop_begin(struct vsd *d, struct vps *v, uint64_t timeout_ms, vs_err
 
 /* ---- exit ---- */
 
+/* PIDFD_GET_INFO (Linux 6.13) with PIDFD_INFO_EXIT (6.15): the exit
+ * status of a process, for anyone who held a pidfd of it, after it was
+ * reaped. The system headers may predate it. */
+struct pidfd_exit_info {
+        uint64_t mask;
+        uint64_t cgroupid;
+        uint32_t pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid;
+        int32_t exit_code;
+};
+#define PIDFD_GET_INFO_IOCTL _IOWR(0xFF, 11, struct pidfd_exit_info)
+#define PIDFD_INFO_EXIT_MASK (1ULL << 3)
+
+/* The wait status of an init that is not vsd's child (adopted after a
+ * restart of vsd), whose reaper is some other process: while that has not
+ * collected it, its zombie's /proc/PID/stat holds it (the pidfd pins the
+ * pid, and the start time proves it is the init's); once reaped, the
+ * pidfd does. -1 when neither tells (a kernel before 6.15). */
+static int adopted_exit_status(const struct vps *v)
+{
+        struct pidfd_exit_info info = { .mask = PIDFD_INFO_EXIT_MASK };
+        int status;
+
+        if (vs_procid_zombie_status(v->pid, v->id.starttime, &status) == 1)
+                return status;
+        if (ioctl(v->pidfd, PIDFD_GET_INFO_IOCTL, &info) == 0 && (info.mask & PIDFD_INFO_EXIT_MASK))
+                return info.exit_code;
+        return -1;
+}
+
 static void collect_status(struct vps *v)
 {
         siginfo_t info = { 0 };
+        int status;
 
         v->exit_known = 0;
         v->exit_code = v->exit_signal = 0;
-        if (!v->is_child ||
-            waitid((idtype_t)P_PIDFD, (id_t)v->pidfd, &info, WEXITED | WNOHANG) < 0 ||
+        if (!v->is_child) {
+                status = adopted_exit_status(v);
+                if (status < 0)
+                        return;
+                v->exit_known = 1;
+                if (WIFSIGNALED(status))
+                        v->exit_signal = WTERMSIG(status);
+                else
+                        v->exit_code = WEXITSTATUS(status);
+                return;
+        }
+        if (waitid((idtype_t)P_PIDFD, (id_t)v->pidfd, &info, WEXITED | WNOHANG) < 0 ||
             info.si_pid == 0)
                 return;
         v->exit_known = 1;
@@ -1378,12 +1444,24 @@ int vsd_vps_set_boot(struct vsd *d, struct vps *v, int onboot, long long bootord
  * inherits); exec'd commands get it from v->numfile. */
 static int set_init_nofile(struct vps *v, const vs_limits_t *l, vs_error_t *err)
 {
+        uid_t owner = (uid_t)v->idmap.base;
         struct rlimit lim;
+        int rc, saved;
 
         if (!VS_LIMIT_IS_SET(l, VS_LIM_NUMFILE))
                 return 0;
         lim.rlim_cur = lim.rlim_max = l->value[VS_LIM_NUMFILE];
-        if (prlimit(v->pid, RLIMIT_NOFILE, &lim, NULL) < 0)
+        /* prlimit needs CAP_SYS_RESOURCE in the init's user namespace: vsd
+         * has it as that namespace's owner (the VPS's base id, see spawn),
+         * not as host root, which may lack it */
+        if (owner && setresuid((uid_t)-1, owner, (uid_t)-1) < 0)
+                return vs_error_errno(err, "limits: take the VPS's id");
+        rc = prlimit(v->pid, RLIMIT_NOFILE, &lim, NULL);
+        saved = errno;
+        if (owner && setresuid((uid_t)-1, 0, (uid_t)-1) < 0)
+                abort(); /* vsd would go on without its privileges */
+        errno = saved;
+        if (rc < 0)
                 return vs_error_errno(err, "limits: set numfile of the init");
         return 0;
 }

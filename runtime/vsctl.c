@@ -2546,6 +2546,72 @@ static int cmd_logs(struct ctx *ctx, int argc, char **argv)
         return EXIT_OK;
 }
 
+/* ---- console ---- */
+
+#define CONSOLE_ESCAPE 0x1d /* Ctrl-], as telnet's and virsh console's */
+
+/* Copies our stdin to the console until the escape; returns 0 at the
+ * escape or when our input ends. */
+static int console_input(int sock)
+{
+        char buf[4096];
+        ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
+        char *esc;
+
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                return 1;
+        if (n <= 0)
+                return 0;
+        esc = memchr(buf, CONSOLE_ESCAPE, (size_t)n);
+        if (write_all(sock, buf, esc ? (size_t)(esc - buf) : (size_t)n) < 0)
+                return 0;
+        return esc == NULL;
+}
+
+/* Relays our terminal to the VPS's console (its keeper's socket) until
+ * the escape, our input's end or the console's (the VPS stopped). */
+static void relay_console(int sock)
+{
+        raw_terminal();
+        for (;;) {
+                struct pollfd p[2] = { { STDIN_FILENO, POLLIN, 0 }, { sock, POLLIN, 0 } };
+
+                if (poll(p, 2, -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        break;
+                }
+                if (p[1].revents && !pump(sock, STDOUT_FILENO))
+                        break;
+                if (p[0].revents && !console_input(sock))
+                        break;
+        }
+        restore_terminal();
+}
+
+static int cmd_console(struct ctx *ctx, int argc, char **argv)
+{
+        cleanup_json json_object *reply = NULL;
+        vs_error_t err = { 0 };
+        int fds[VS_MSG_FDS_MAX], nfds = 0;
+        int rc = parse_name_only(ctx, argc, argv);
+
+        if (rc != EXIT_OK)
+                return rc;
+        if (call(ctx, VS_CMD_CONSOLE, ctx->name, NULL, &reply, fds, &nfds, NULL, &err) < 0)
+                return fail(ctx, &err);
+        if (nfds != 1) {
+                vs_error_kind(&err, VS_E_INTERNAL, EPROTO, "vsd sent %d fds", nfds);
+                return fail(ctx, &err);
+        }
+        signal(SIGPIPE, SIG_IGN);
+        fprintf(stderr, "Connected to the console of %s. Type Ctrl-] to detach.\r\n", ctx->name);
+        relay_console(fds[0]);
+        close(fds[0]);
+        fprintf(stderr, "\r\nDetached from the console of %s.\n", ctx->name);
+        return EXIT_OK;
+}
+
 /* ---- templates ---- */
 
 static void format_size(uint64_t bytes, char *buf, size_t size)
@@ -3034,6 +3100,9 @@ static const struct command commands[] = {
         { "enter", NULL, cmd_enter, "enter NAME",
           "Open an interactive shell (/bin/sh -l) on a terminal inside a running VPS.\n" },
         { "logs", NULL, cmd_logs, "logs NAME", "Print the VPS's console output.\n" },
+        { "console", NULL, cmd_console, "console NAME",
+          "Attach to the console of a running VPS (its /dev/console: a getty there\n"
+          "offers a login). Ctrl-] detaches; the VPS goes on. One session at a time.\n" },
         { "template", NULL, cmd_template,
           "template build busybox|debian [NAME] [--suite S] [--include P,...] [--debs F] | "
           "template import NAME FILE | template list [-j] [-H] "

@@ -273,6 +273,22 @@ int vsd_vps_uses_template(struct vsd *d, const char *tmpl);
 void vsd_vps_rotate_consoles(struct vsd *d);
 const char *vsd_phase_name(enum phase phase);
 
+/* console.c: a VPS's console pty and its keeper */
+struct vsd_console {
+        int master, slave; /* the pty; the slave becomes the VPS's /dev/console */
+        int log;           /* console.log, O_APPEND */
+        int listen;        /* console.sock, where vsctl console attaches */
+};
+/* Makes the pty (its slave owned by the VPS's root), opens console.log
+ * with a start banner and binds console.sock. */
+int vsd_console_open(struct vsd *d, struct vps *v, struct vsd_console *con, vs_error_t *err);
+/* Starts the keeper of a started VPS: it holds the master, logs, relays an
+ * attached client and ends with the init (init_pidfd). Not vsd's child. */
+int vsd_console_keep(struct vsd *d, struct vps *v, struct vsd_console *con, vs_error_t *err);
+void vsd_console_close(struct vsd_console *con);
+/* A socket connected to the VPS's console keeper: bytes both ways. */
+int vsd_console_connect(struct vsd *d, struct vps *v, vs_error_t *err);
+
 /* disk.c: disk limits and clone */
 /* The backend for a new VPS: dir without limits, else vsd.conf's
  * disk_backend (default image). */

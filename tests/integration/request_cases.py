@@ -82,6 +82,7 @@ EXPECTED = {
         "term": "string",
     },
     "logs": {},
+    "console": {},
     "template-build": {
         "builder": "string",
         "suite": "string",
@@ -115,6 +116,7 @@ EXPECTED_NAME = {
     "list": "none",
     "exec": "vps",
     "logs": "vps",
+    "console": "vps",
     "template-build": "template-optional",
     "template-import": "template",
     "template-list": "none",
@@ -148,6 +150,7 @@ def base(cmd, root):
         "list": (None, {}),
         "exec": ("run1", {"argv": ["true"]}),
         "logs": ("run1", {}),
+        "console": ("run1", {}),
         "template-build": ("bb3", {"builder": "busybox"}),
         "template-import": ("imp1", {"file": tar}),
         "template-list": (None, {}),

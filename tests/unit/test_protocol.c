@@ -770,6 +770,7 @@ static void test_request_table_takes_what_vsctl_sends(void **state)
                             "{\"argv\":[\"sh\",\"-c\",\"echo hi\\n\"],\"tty\":true,\"rows\":24,"
                             "\"cols\":80,\"term\":\"xterm-256color\"}"));
         expect_accepted(REQ("logs", "web1", "{}"));
+        expect_accepted(REQ("console", "web1", "{}"));
         expect_accepted(REQ("template-build", "busybox", "{\"builder\":\"busybox\"}"));
         expect_accepted(REQ0("template-build", "{\"builder\":\"busybox\"}"));
         expect_accepted(REQ("template-build", "deb",
