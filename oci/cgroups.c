@@ -379,34 +379,62 @@ static int apply_misc(struct oci_cgroup *cg, const struct oci_resources *r, vs_e
         return 0;
 }
 
-/* v1's device cgroup: deny all, then the rules in order (a later rule
- * wins, as in the kernel's list). v2 would need a BPF program: the rules
- * are then left to the container's own /dev, which holds only the nodes
- * the config lists. */
-static int apply_devices(struct oci_cgroup *cg, const struct oci_resources *r, vs_error_t *err)
+static int device_rule(struct oci_cgroup *cg, int allow, char type, int64_t major, int64_t minor,
+                       const char *access, vs_error_t *err)
 {
+        char rule[96], maj[24], min[24];
+
+        if (major < 0)
+                snprintf(maj, sizeof(maj), "*");
+        else
+                snprintf(maj, sizeof(maj), "%" PRId64, major);
+        if (minor < 0)
+                snprintf(min, sizeof(min), "*");
+        else
+                snprintf(min, sizeof(min), "%" PRId64, minor);
+        if (type == 'a' && major < 0 && minor < 0)
+                snprintf(rule, sizeof(rule), "a");
+        else
+                snprintf(rule, sizeof(rule), "%c %s:%s %s", type, maj, min, access);
+        return write_file(cg, "devices", allow ? "devices.allow" : "devices.deny", rule, err);
+}
+
+/* The nodes every container has (runtime-spec's default devices, the
+ * ptys of its devpts): always allowed after the config's rules. */
+static const struct {
+        int64_t major, minor;
+} default_nodes[] = {
+        { 1, 3 }, { 1, 5 }, { 1, 7 }, { 1, 8 }, { 1, 9 }, { 5, 0 }, { 5, 2 }, { 136, -1 },
+};
+
+/* v1's device cgroup: the config's rules in order (a later rule wins, as
+ * in the kernel's list), then the default nodes and the config's
+ * linux.devices. Written once the container's /dev is made, so that its
+ * mknod is not refused. v2 would need a BPF program: there the rules are
+ * left to the container's own /dev, which holds only the nodes it lists. */
+int oci_cgroup_apply_devices(struct oci_cgroup *cg, const struct oci_config *c, vs_error_t *err)
+{
+        const struct oci_resources *r = &c->resources;
         int is_v2;
 
-        if (vs_cgroup_any_fd(cg->cg, "devices", &is_v2) < 0 || is_v2)
+        if (vs_cgroup_any_fd(cg->cg, "devices", &is_v2) < 0 || is_v2 || !r->n_dev_rules)
                 return 0;
         for (size_t i = 0; i < r->n_dev_rules; i++) {
                 const struct oci_dev_rule *d = &r->dev_rules[i];
-                char rule[96], maj[24], min[24];
 
-                if (d->major < 0)
-                        snprintf(maj, sizeof(maj), "*");
-                else
-                        snprintf(maj, sizeof(maj), "%" PRId64, d->major);
-                if (d->minor < 0)
-                        snprintf(min, sizeof(min), "*");
-                else
-                        snprintf(min, sizeof(min), "%" PRId64, d->minor);
-                if (d->type == 'a' && d->major < 0 && d->minor < 0)
-                        snprintf(rule, sizeof(rule), "a");
-                else
-                        snprintf(rule, sizeof(rule), "%c %s:%s %s", d->type, maj, min, d->access);
-                if (write_file(cg, "devices", d->allow ? "devices.allow" : "devices.deny", rule,
-                               err) < 0)
+                if (device_rule(cg, d->allow, d->type, d->major, d->minor, d->access, err) < 0)
+                        return -1;
+        }
+        for (size_t i = 0; i < sizeof(default_nodes) / sizeof(default_nodes[0]); i++)
+                if (device_rule(cg, 1, 'c', default_nodes[i].major, default_nodes[i].minor, "rwm",
+                                err) < 0)
+                        return -1;
+        for (size_t i = 0; i < c->n_devices; i++) {
+                const struct oci_device *d = &c->devices[i];
+
+                if (d->type != 'p' &&
+                    device_rule(cg, 1, d->type == 'b' ? 'b' : 'c', d->major, d->minor, "rwm",
+                                err) < 0)
                         return -1;
         }
         return 0;
@@ -416,8 +444,7 @@ int oci_cgroup_apply(struct oci_cgroup *cg, const struct oci_resources *r, vs_er
 {
         if (apply_memory(cg, r, err) < 0 || apply_shared(cg, r, err) < 0 ||
             apply_cpu(cg, r, err) < 0 || apply_pids(cg, r, err) < 0 ||
-            apply_blkio(cg, r, err) < 0 || apply_misc(cg, r, err) < 0 ||
-            apply_devices(cg, r, err) < 0)
+            apply_blkio(cg, r, err) < 0 || apply_misc(cg, r, err) < 0)
                 return -1;
         return 0;
 }

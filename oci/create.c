@@ -408,6 +408,8 @@ static int follow_init(struct create_run *r, vs_error_t *err)
                 if (m.type == OCI_MSG_HOOKS) {
                         cleanup_free char *state = oci_state_json(&r->st, "created", r->c);
 
+                        if (r->c->has_resources && oci_cgroup_apply_devices(r->cg, r->c, err) < 0)
+                                return -1;
                         if (oci_hooks_run(&r->c->hooks[OCI_HOOK_PRESTART], state, "prestart", err) <
                                     0 ||
                             oci_hooks_run(&r->c->hooks[OCI_HOOK_CREATE_RUNTIME], state,

@@ -286,7 +286,6 @@ static int make_node(int rootfd, const char *path, char type, unsigned maj, unsi
                 }
                 if (errno != EPERM)
                         return vs_error_errno(err, "mknod %s", path);
-                host = vs_strdupf("/dev/%s", name);
                 int f = openat(realdir, name, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
                 if (f < 0)
                         return vs_error_errno(err, "create %s", path);
@@ -295,14 +294,13 @@ static int make_node(int rootfd, const char *path, char type, unsigned maj, unsi
         {
                 cleanup_close int target = resolve_target(rootfd, path, 1, err);
                 cleanup_free char *t = NULL;
-                char src[64];
 
                 if (target < 0)
                         return -1;
                 t = fd_path(target);
-                snprintf(src, sizeof(src), "/dev/%s/%u:%u", type == 'b' ? "block" : "char", maj,
-                         min);
-                if (mount(src, t, NULL, MS_BIND, NULL) < 0)
+                /* the host's node of the same path, as other runtimes do */
+                host = vs_xstrdup(path);
+                if (mount(host, t, NULL, MS_BIND, NULL) < 0)
                         return vs_error_errno(err, "bind %s", path);
         }
         return 0;

@@ -228,6 +228,7 @@ int oci_cgroup_open(const char *path, int systemd, const char *id, int create,
 const char *oci_cgroup_path(const struct oci_cgroup *cg);
 int oci_cgroup_created(const struct oci_cgroup *cg);
 int oci_cgroup_apply(struct oci_cgroup *cg, const struct oci_resources *r, vs_error_t *err);
+int oci_cgroup_apply_devices(struct oci_cgroup *cg, const struct oci_config *c, vs_error_t *err);
 int oci_cgroup_add(struct oci_cgroup *cg, pid_t pid, vs_error_t *err);
 int oci_cgroup_pids(struct oci_cgroup *cg, pid_t **pids, size_t *n, vs_error_t *err);
 int oci_cgroup_freeze(struct oci_cgroup *cg, int frozen, vs_error_t *err);

@@ -1,0 +1,55 @@
+#!/bin/bash
+# Runs the OCI runtime-tools validation suite against paene-oci and prints
+# the TAP totals. DIR is a runtime-tools checkout (commit 260e151 builds
+# with Debian's Go 1.19) on which `make runtimetest validation-executables`
+# was run; the suite stays out of this repository.
+#
+#   contrib/oci/validate.sh DIR [RUNTIME] [TEST...]
+#
+# Each validation/*/*.t runs in a private mount namespace of its own
+# (unshare -m --propagation private), from DIR (it copies ./runtimetest
+# into each bundle), with a time bound. Per-test TAP goes to
+# $OUT/<test>.tap (OUT defaults to a new temp dir, printed at the end).
+set -u
+dir=${1:?usage: validate.sh RUNTIME_TOOLS_DIR [RUNTIME] [TEST...]}
+shift
+top=$(cd "$(dirname "$0")/../.." && pwd)
+runtime=${1:-$top/${BUILD:-build}/paene-oci}
+[ $# -gt 0 ] && shift
+runtime=$(realpath "$runtime" 2>/dev/null || echo "$runtime")
+[ -x "$runtime" ] || { echo "validate.sh: $runtime is not executable" >&2; exit 2; }
+[ -x "$dir/runtimetest" ] || { echo "validate.sh: $dir/runtimetest missing: run make runtimetest validation-executables there" >&2; exit 2; }
+out=${OUT:-$(mktemp -d /tmp/oci-validate.XXXXXX)}
+mkdir -p "$out"
+cd "$dir" || exit 2
+
+if [ $# -gt 0 ]; then
+        tests=()
+        for t in "$@"; do tests+=("validation/$t/$t.t"); done
+else
+        tests=(validation/*/*.t)
+fi
+
+pass=0 fail=0 skip=0 broken=()
+for t in "${tests[@]}"; do
+        name=$(basename "$t" .t)
+        tap="$out/$name.tap"
+        RUNTIME=$runtime timeout 300 unshare -m --propagation private "$t" >"$tap" 2>"$out/$name.err"
+        rc=$?
+        p=$(grep -c '^ok ' "$tap")
+        s=$(grep -c '^ok .*# *[Ss][Kk][Ii][Pp]' "$tap")
+        f=$(grep -c '^not ok ' "$tap")
+        # a test that died before its plan counts as one failure
+        if ! grep -q '^1\.\.[0-9]' "$tap" && [ "$f" -eq 0 ]; then
+                f=1
+                broken+=("$name(rc=$rc)")
+        fi
+        pass=$((pass + p - s))
+        skip=$((skip + s))
+        fail=$((fail + f))
+        printf '%-40s %4d ok %4d not ok %3d skip\n' "$name" "$((p - s))" "$f" "$s"
+done
+echo "runtime: $runtime"
+[ "${#broken[@]}" -gt 0 ] && echo "no TAP plan: ${broken[*]}"
+echo "TAP output: $out"
+echo "validation: $pass passed, $fail failed, $skip skipped"
