@@ -85,6 +85,10 @@ int oci_cgroup_open(const char *path, int systemd, const char *id, int create,
                 free(c);
                 return -1;
         }
+        /* paene-oci/ of the default path is the runtime's: the last
+         * container to go removes it, whoever made it */
+        if ((!path || !*path) && c->created == 1)
+                c->created = 2;
         *out = c;
         return 0;
 }
@@ -432,9 +436,8 @@ int oci_cgroup_apply_devices(struct oci_cgroup *cg, const struct oci_config *c, 
         for (size_t i = 0; i < c->n_devices; i++) {
                 const struct oci_device *d = &c->devices[i];
 
-                if (d->type != 'p' &&
-                    device_rule(cg, 1, d->type == 'b' ? 'b' : 'c', d->major, d->minor, "rwm",
-                                err) < 0)
+                if (d->type != 'p' && device_rule(cg, 1, d->type == 'b' ? 'b' : 'c', d->major,
+                                                  d->minor, "rwm", err) < 0)
                         return -1;
         }
         return 0;

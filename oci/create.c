@@ -247,7 +247,10 @@ static void child_main(const struct oci_config *c, const struct oci_create_opts 
 {
         struct oci_msg m;
         vs_error_t err = { 0 };
-        int new_mnt = oci_config_ns(c, CLONE_NEWNS) && !oci_config_ns(c, CLONE_NEWNS)->path;
+        /* a joined mount namespace is set up as a new one is (as runc
+         * does); without one the root is only chroot'ed: no mount of the
+         * config may land in the host's namespace */
+        int new_mnt = oci_config_ns(c, CLONE_NEWNS) != NULL;
         const struct oci_namespace *userns = oci_config_ns(c, CLONE_NEWUSER);
         cleanup_free char *fifo = NULL;
         int fd;
@@ -298,6 +301,9 @@ static void child_main(const struct oci_config *c, const struct oci_create_opts 
         if (oci_hooks_run(&c->hooks[OCI_HOOK_START_CONTAINER], state, "startContainer", &err) < 0)
                 oci_child_fail(-1, &err);
         free(state);
+        /* a config without a process makes a container that ends at start */
+        if (!c->has_process)
+                _exit(0);
         oci_child_finish(&c->process, seccomp, o->preserve_fds, &err);
         oci_child_fail(-1, &err);
 }
@@ -468,11 +474,8 @@ static int check_config(const struct oci_config *c, vs_error_t *err)
 {
         struct stat st;
 
-        if (!c->has_process || !c->process.args)
+        if (c->has_process && !c->process.args)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL, "config.json: process.args: missing");
-        if (!oci_config_ns(c, CLONE_NEWNS))
-                return vs_error_kind(err, VS_E_USAGE, EINVAL,
-                                     "config.json: linux.namespaces: a mount namespace is needed");
         if (stat(c->root_path, &st) < 0 || !S_ISDIR(st.st_mode))
                 return vs_error_kind(err, VS_E_USAGE, ENOENT,
                                      "config.json: root.path %s is not a directory", c->root_path);
@@ -529,6 +532,16 @@ static void undo_create(struct create_run *r)
         }
 }
 
+/* The host id that container id 0 maps to (the init opens exec.fifo as
+ * that), or 0 without a new user namespace. */
+static uint32_t host_root(const struct oci_idmap *maps, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                if (maps[i].container_id == 0)
+                        return maps[i].host_id;
+        return 0;
+}
+
 static int run_create(struct create_run *r, void *seccomp, vs_error_t *err)
 {
         int sv[2];
@@ -537,6 +550,9 @@ static int run_create(struct create_run *r, void *seccomp, vs_error_t *err)
 
         if (mkfifoat(r->statefd, "exec.fifo", 0600) < 0)
                 return vs_error_errno(err, "create exec.fifo");
+        if (fchownat(r->statefd, "exec.fifo", host_root(r->c->uid_maps, r->c->n_uid_maps),
+                     host_root(r->c->gid_maps, r->c->n_gid_maps), AT_SYMLINK_NOFOLLOW) < 0)
+                return vs_error_errno(err, "chown exec.fifo");
         fifo = openat(r->statefd, "exec.fifo", O_PATH | O_CLOEXEC);
         if (fifo < 0)
                 return vs_error_errno(err, "open exec.fifo");

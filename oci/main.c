@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -227,6 +228,29 @@ static const char *only_id(struct args *a, const char *cmd)
         return id;
 }
 
+/* Reads the init's byte from exec.fifo. Opened without blocking: an init
+ * that died after create must not leave start waiting for a writer. */
+static int wait_fifo(int fifo, const struct oci_state *st, char *byte)
+{
+        for (int round = 0; round < 3000; round++) {
+                struct pollfd p = { .fd = fifo, .events = POLLIN };
+                ssize_t n = read(fifo, byte, 1);
+
+                if (n == 1)
+                        return 0;
+                if (n < 0 && errno != EAGAIN)
+                        return -1;
+                if (!oci_pid_alive(st->pid, st->starttime))
+                        return -1;
+                /* no writer yet: poll says hang-up at once, so wait a bit */
+                if (n == 0)
+                        usleep(2000);
+                else
+                        poll(&p, 1, 10);
+        }
+        return -1;
+}
+
 static int cmd_start(const char *root, struct args *a)
 {
         const char *id = only_id(a, "start");
@@ -249,9 +273,9 @@ static int cmd_start(const char *root, struct args *a)
                 oci_state_clear(&st);
                 return fail(&err);
         }
-        fifo = openat(dirfd, "exec.fifo", O_RDONLY | O_CLOEXEC);
-        if (fifo < 0 || read(fifo, &byte, 1) != 1) {
-                vs_error_errno(&err, "start '%s': the container's init is gone", id);
+        fifo = openat(dirfd, "exec.fifo", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        if (fifo < 0 || wait_fifo(fifo, &st, &byte) < 0) {
+                vs_error_set(&err, ESRCH, "start '%s': the container's init is gone", id);
                 oci_state_clear(&st);
                 return fail(&err);
         }
@@ -402,7 +426,7 @@ static int cmd_delete(const char *root, struct args *a)
                 return fail(&err);
         }
         status = oci_state_status(dirfd, &st);
-        if (strcmp(status, "stopped") != 0 && strcmp(status, "created") != 0 && !force) {
+        if (strcmp(status, "stopped") != 0 && !force) {
                 vs_error_kind(&err, VS_E_STATE, EBUSY,
                               "container '%s' is %s: stop it first or "
                               "use --force",

@@ -98,7 +98,16 @@ static int is_file_source(const char *source)
         return stat(source, &st) == 0 && !S_ISDIR(st.st_mode);
 }
 
-static int bind_mount(const struct oci_mount *m, const char *target, vs_error_t *err)
+/* The mount that now covers `dest`: an fd of the target taken before a
+ * mount still names the directory below it. */
+static char *mounted_path(int rootfd, const char *dest, int as_file, int *fd, vs_error_t *err)
+{
+        *fd = resolve_target(rootfd, dest, as_file, err);
+        return *fd < 0 ? NULL : fd_path(*fd);
+}
+
+static int bind_mount(int rootfd, const struct oci_mount *m, const char *target, int as_file,
+                      vs_error_t *err)
 {
         unsigned long rec = m->rec_bind ? MS_REC : 0;
 
@@ -106,12 +115,16 @@ static int bind_mount(const struct oci_mount *m, const char *target, vs_error_t 
                 return vs_error_errno(err, "bind %s on %s", m->source, m->destination);
         if (m->flags & ~(MS_REC | MS_REMOUNT)) {
                 unsigned long flags = MS_BIND | MS_REMOUNT | (m->flags & ~MS_REMOUNT);
+                cleanup_close int fd = -1;
+                cleanup_free char *now = mounted_path(rootfd, m->destination, as_file, &fd, err);
                 struct statvfs sfs;
 
+                if (!now)
+                        return -1;
                 /* a remount must keep the flags the kernel locked on the
                  * source (nodev, nosuid, noexec of a mount a user
                  * namespace got from its parent) */
-                if (statvfs(target, &sfs) == 0) {
+                if (statvfs(now, &sfs) == 0) {
                         if (sfs.f_flag & ST_NODEV)
                                 flags |= MS_NODEV;
                         if (sfs.f_flag & ST_NOSUID)
@@ -119,8 +132,7 @@ static int bind_mount(const struct oci_mount *m, const char *target, vs_error_t 
                         if (sfs.f_flag & ST_NOEXEC)
                                 flags |= MS_NOEXEC;
                 }
-                flags &= ~(m->clear_flags & ~(MS_NODEV | MS_NOSUID | MS_NOEXEC));
-                if (mount(NULL, target, NULL, flags, NULL) < 0)
+                if (mount(NULL, now, NULL, flags, NULL) < 0)
                         return vs_error_errno(err, "remount %s", m->destination);
         }
         return 0;
@@ -217,7 +229,7 @@ static int do_mount(int rootfd, const struct oci_mount *m, vs_error_t *err)
                 return -1;
         target = fd_path(fd);
         if (m->bind) {
-                if (bind_mount(m, target, err) < 0)
+                if (bind_mount(rootfd, m, target, as_file, err) < 0)
                         return -1;
         } else if (strcmp(type, "cgroup") == 0) {
                 if (mount_cgroups(rootfd, m, target, err) < 0)
@@ -231,15 +243,23 @@ static int do_mount(int rootfd, const struct oci_mount *m, vs_error_t *err)
                         bind.source = "/sys";
                         bind.rec_bind = 1;
                         bind.flags |= MS_RDONLY;
-                        if (bind_mount(&bind, target, err) < 0)
+                        if (bind_mount(rootfd, &bind, target, 0, err) < 0)
                                 return -1;
                 } else {
                         return vs_error_errno(err, "mount %s (%s) on %s",
                                               m->source ? m->source : type, type, m->destination);
                 }
         }
-        if (m->propagation && mount(NULL, target, NULL, m->propagation, NULL) < 0)
-                return vs_error_errno(err, "set propagation of %s", m->destination);
+        if (m->propagation) {
+                cleanup_close int now_fd = -1;
+                cleanup_free char *now =
+                        mounted_path(rootfd, m->destination, as_file, &now_fd, err);
+
+                if (!now)
+                        return -1;
+                if (mount(NULL, now, NULL, m->propagation, NULL) < 0)
+                        return vs_error_errno(err, "set propagation of %s", m->destination);
+        }
         return 0;
 }
 

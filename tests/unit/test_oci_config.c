@@ -19,8 +19,8 @@
 #include "oci.h"
 #include "vs/fsutil.h"
 
-#define MINIMAL_HEAD                                                                            \
-        "{\"ociVersion\":\"1.0.2\",\"root\":{\"path\":\"rootfs\"},"                            \
+#define MINIMAL_HEAD                                                \
+        "{\"ociVersion\":\"1.0.2\",\"root\":{\"path\":\"rootfs\"}," \
         "\"process\":{\"args\":[\"sh\"],\"cwd\":\"/\",\"user\":{\"uid\":0,\"gid\":0}}"
 #define MINIMAL MINIMAL_HEAD "}"
 
@@ -105,7 +105,8 @@ static void test_full_linux(void **state)
                 "\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\","
                 "\"architectures\":[\"SCMP_ARCH_X86_64\"],\"flags\":[\"SECCOMP_FILTER_FLAG_LOG\"],"
                 "\"syscalls\":[{\"names\":[\"mkdir\"],\"action\":\"SCMP_ACT_ERRNO\","
-                "\"errnoRet\":1,\"args\":[{\"index\":1,\"value\":448,\"op\":\"SCMP_CMP_EQ\"}]}]}}}");
+                "\"errnoRet\":1,\"args\":[{\"index\":1,\"value\":448,\"op\":\"SCMP_CMP_EQ\"}]}]}}"
+                "}");
 
         assert_string_equal(c->root_path, "/abs/root");
         assert_true(c->root_readonly);
