@@ -252,7 +252,6 @@ static void child_main(const struct oci_config *c, const struct oci_create_opts 
          * config may land in the host's namespace */
         int new_mnt = oci_config_ns(c, CLONE_NEWNS) != NULL;
         const struct oci_namespace *userns = oci_config_ns(c, CLONE_NEWUSER);
-        cleanup_free char *fifo = NULL;
         int fd;
         char *state;
         struct oci_state st = { .id = (char *)o->id, .bundle = (char *)o->bundle };
@@ -292,8 +291,9 @@ static void child_main(const struct oci_config *c, const struct oci_create_opts 
                 _exit(1);
         close(sock);
         /* blocks until start opens the other end */
-        fifo = vs_strdupf("/proc/self/fd/%d", fifo_fd);
-        fd = open(fifo, O_WRONLY | O_CLOEXEC);
+        /* through the state directory's fd: the container's root may have
+         * no /proc (no mount namespace, or none mounted) */
+        fd = openat(fifo_fd, "exec.fifo", O_WRONLY | O_CLOEXEC);
         if (fd < 0 || write(fd, "0", 1) != 1)
                 oci_child_fail(-1, (vs_error_errno(&err, "exec fifo"), &err));
         close(fd);
@@ -553,9 +553,11 @@ static int run_create(struct create_run *r, void *seccomp, vs_error_t *err)
         if (fchownat(r->statefd, "exec.fifo", host_root(r->c->uid_maps, r->c->n_uid_maps),
                      host_root(r->c->gid_maps, r->c->n_gid_maps), AT_SYMLINK_NOFOLLOW) < 0)
                 return vs_error_errno(err, "chown exec.fifo");
-        fifo = openat(r->statefd, "exec.fifo", O_PATH | O_CLOEXEC);
+        /* the init keeps the state directory (0711: searchable by the
+         * container's root, its files stay 0600) */
+        fifo = openat(r->statefd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (fifo < 0)
-                return vs_error_errno(err, "open exec.fifo");
+                return vs_error_errno(err, "open the state directory");
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
                 return vs_error_errno(err, "socketpair");
         fflush(NULL);

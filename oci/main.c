@@ -251,6 +251,30 @@ static int wait_fifo(int fifo, const struct oci_state *st, char *byte)
         return -1;
 }
 
+/* Waits (bounded) until the init has exec'd the process: a signal that
+ * `kill` sends right after start then reaches the program, not the
+ * runtime's code (which, as a pid namespace's init, ignores it). */
+static void wait_exec(const struct oci_state *st)
+{
+        char self[4096], path[64], now[4096];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+        if (n < 0)
+                return;
+        self[n] = '\0';
+        snprintf(path, sizeof(path), "/proc/%d/exe", (int)st->pid);
+        for (int round = 0; round < 1000; round++) {
+                ssize_t m = readlink(path, now, sizeof(now) - 1);
+
+                if (m < 0 || !oci_pid_alive(st->pid, st->starttime))
+                        return;
+                now[m] = '\0';
+                if (strcmp(now, self) != 0)
+                        return;
+                usleep(1000);
+        }
+}
+
 static int cmd_start(const char *root, struct args *a)
 {
         const char *id = only_id(a, "start");
@@ -280,6 +304,7 @@ static int cmd_start(const char *root, struct args *a)
                 return fail(&err);
         }
         unlinkat(dirfd, "exec.fifo", 0);
+        wait_exec(&st);
         c = saved_config(dirfd, st.bundle);
         if (c) {
                 cleanup_free char *state = oci_state_json(&st, "running", c);

@@ -40,7 +40,7 @@ int oci_state_dir_make(const char *root, const char *id, int *dirfd, vs_error_t 
         rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (rootfd < 0)
                 return vs_error_errno(err, "open %s", root);
-        if (mkdirat(rootfd, id, 0700) < 0) {
+        if (mkdirat(rootfd, id, 0711) < 0) {
                 if (errno == EEXIST)
                         return vs_error_kind(err, VS_E_STATE, EEXIST,
                                              "container '%s' exists already", id);

@@ -75,11 +75,20 @@ int vs_capsets_apply(const vs_capsets_t *caps, vs_error_t *err)
         struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
         struct __user_cap_data_struct data[2];
 
+        uint64_t have;
+
+        /* a capability the caller lacks (root here may lack some, such as
+         * CAP_SYS_RESOURCE) cannot be given: asked for, it is left out, as
+         * runc and crun do, instead of failing the whole set */
+        memset(data, 0, sizeof(data));
+        if (syscall(SYS_capget, &hdr, data) < 0)
+                return vs_error_errno(err, "read capabilities");
+        have = (uint64_t)data[0].permitted | ((uint64_t)data[1].permitted << 32);
         memset(data, 0, sizeof(data));
         for (int i = 0; i < 2; i++) {
-                data[i].effective = (uint32_t)(caps->effective >> (32 * i));
-                data[i].permitted = (uint32_t)(caps->permitted >> (32 * i));
-                data[i].inheritable = (uint32_t)(caps->inheritable >> (32 * i));
+                data[i].effective = (uint32_t)((caps->effective & have) >> (32 * i));
+                data[i].permitted = (uint32_t)((caps->permitted & have) >> (32 * i));
+                data[i].inheritable = (uint32_t)((caps->inheritable & have) >> (32 * i));
         }
         if (syscall(SYS_capset, &hdr, data) < 0)
                 return vs_error_errno(err, "set capabilities");

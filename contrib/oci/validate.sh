@@ -30,7 +30,7 @@ else
         tests=(validation/*/*.t)
 fi
 
-pass=0 fail=0 skip=0 broken=()
+pass=0 fail=0 skip=0 broken=() silent=()
 for t in "${tests[@]}"; do
         name=$(basename "$t" .t)
         tap="$out/$name.tap"
@@ -39,10 +39,17 @@ for t in "${tests[@]}"; do
         p=$(grep -c '^ok ' "$tap")
         s=$(grep -c '^ok .*# *[Ss][Kk][Ii][Pp]' "$tap")
         f=$(grep -c '^not ok ' "$tap")
-        # a test that died before its plan counts as one failure
-        if ! grep -q '^1\.\.[0-9]' "$tap" && [ "$f" -eq 0 ]; then
-                f=1
-                broken+=("$name(rc=$rc)")
+        # Without TAP a test says only its exit status: those that check
+        # that create fails (process_rlimits_fail) exit 0 in silence, and so
+        # does one whose container printed nothing: listed apart, counted
+        # neither way. One that died before its plan counts as a failure.
+        if ! grep -q '^1\.\.[0-9]' "$tap" && [ "$f" -eq 0 ] && [ "$p" -eq 0 ]; then
+                if [ "$rc" -eq 0 ] && [ ! -s "$tap" ]; then
+                        silent+=("$name")
+                else
+                        f=1
+                        broken+=("$name(rc=$rc)")
+                fi
         fi
         pass=$((pass + p - s))
         skip=$((skip + s))
@@ -51,5 +58,6 @@ for t in "${tests[@]}"; do
 done
 echo "runtime: $runtime"
 [ "${#broken[@]}" -gt 0 ] && echo "no TAP plan: ${broken[*]}"
+[ "${#silent[@]}" -gt 0 ] && echo "exit 0 without TAP (expected-failure checks): ${silent[*]}"
 echo "TAP output: $out"
 echo "validation: $pass passed, $fail failed, $skip skipped"
