@@ -60,7 +60,7 @@ static char *systemd_path(const char *spec, const char *id)
         return full;
 }
 
-int oci_cgroup_open(const char *path, int systemd, const char *id, int create,
+int oci_cgroup_open(const char *path, const char *base, int systemd, const char *id, int create,
                     struct oci_cgroup **out, vs_error_t *err)
 {
         struct oci_cgroup *c = vs_xmalloc(sizeof(*c));
@@ -80,7 +80,7 @@ int oci_cgroup_open(const char *path, int systemd, const char *id, int create,
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                      "linux.cgroupsPath '%s' names the runtime's own cgroup", path);
         }
-        if (vs_cgroup_open_below(rel, create, &c->cg, &c->created, err) < 0) {
+        if (vs_cgroup_open_below(rel, base, create, &c->cg, &c->created, err) < 0) {
                 free(c->path);
                 free(c);
                 return -1;

@@ -196,8 +196,15 @@ static int set_rlimits(const struct oci_process *p, vs_error_t *err)
         for (size_t i = 0; i < p->n_rlimits; i++) {
                 struct rlimit r = { p->rlimits[i].soft, p->rlimits[i].hard };
 
-                if (setrlimit(p->rlimits[i].resource, &r) < 0)
-                        return vs_error_errno(err, "set rlimit %d", p->rlimits[i].resource);
+                struct rlimit now = { 0, 0 };
+
+                if (setrlimit(p->rlimits[i].resource, &r) < 0) {
+                        getrlimit(p->rlimits[i].resource, &now);
+                        return vs_error_errno(
+                                err, "set rlimit %d to %llu/%llu (hard now %llu)",
+                                p->rlimits[i].resource, (unsigned long long)r.rlim_cur,
+                                (unsigned long long)r.rlim_max, (unsigned long long)now.rlim_max);
+                }
         }
         return 0;
 }
@@ -437,7 +444,10 @@ static int setup_init(struct create_run *r, vs_error_t *err)
                     write_idmap(r->pid, "gid_map", c->gid_maps, c->n_gid_maps, err) < 0)
                         return -1;
         }
-        if (oci_cgroup_open(c->cgroups_path, r->o->systemd, r->o->id, 1, &r->cg, err) < 0)
+        if (vs_read_file(AT_FDCWD, "/proc/self/cgroup", 65536, &r->st.cgroup_base, NULL, err) < 0)
+                return -1;
+        if (oci_cgroup_open(c->cgroups_path, r->st.cgroup_base, r->o->systemd, r->o->id, 1, &r->cg,
+                            err) < 0)
                 return -1;
         r->st.cgroup = vs_xstrdup(oci_cgroup_path(r->cg));
         r->st.cgroup_created = oci_cgroup_created(r->cg);

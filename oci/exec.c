@@ -169,7 +169,8 @@ int oci_exec(const struct oci_exec_opts *o, vs_error_t *err)
                 goto out;
         if (c->seccomp && vs_seccomp_build(c->seccomp, &seccomp, err) < 0)
                 goto out;
-        if (st.cgroup && *st.cgroup && oci_cgroup_open(st.cgroup, 0, st.id, 0, &cg, err) < 0)
+        if (st.cgroup && *st.cgroup &&
+            oci_cgroup_open(st.cgroup, st.cgroup_base, 0, st.id, 0, &cg, err) < 0)
                 goto out;
         snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)st.pid);
         if (differs(st.pid, "pid")) {

@@ -347,7 +347,7 @@ static int kill_all(struct oci_state *st, int sig, vs_error_t *err)
 
         if (!st->cgroup || !*st->cgroup)
                 return kill(st->pid, sig) < 0 ? vs_error_errno(err, "kill %d", st->pid) : 0;
-        if (oci_cgroup_open(st->cgroup, 0, st->id, 0, &cg, err) < 0)
+        if (oci_cgroup_open(st->cgroup, st->cgroup_base, 0, st->id, 0, &cg, err) < 0)
                 return -1;
         if (oci_cgroup_pids(cg, &pids, &n, err) < 0) {
                 oci_cgroup_free(cg);
@@ -472,7 +472,7 @@ static int cmd_delete(const char *root, struct args *a)
         if (st.cgroup && *st.cgroup) {
                 struct oci_cgroup *cg;
 
-                if (oci_cgroup_open(st.cgroup, 0, st.id, 0, &cg, NULL) == 0) {
+                if (oci_cgroup_open(st.cgroup, st.cgroup_base, 0, st.id, 0, &cg, NULL) == 0) {
                         kill_all(&st, SIGKILL, NULL);
                         if (oci_cgroup_remove(cg, st.cgroup_created, &err) < 0)
                                 fail(&err);
@@ -578,7 +578,7 @@ static int cmd_pause(const char *root, struct args *a, int frozen)
                 oci_state_clear(&st);
                 return fail(&err);
         }
-        rc = oci_cgroup_open(st.cgroup, 0, st.id, 0, &cg, &err);
+        rc = oci_cgroup_open(st.cgroup, st.cgroup_base, 0, st.id, 0, &cg, &err);
         if (rc == 0) {
                 rc = oci_cgroup_freeze(cg, frozen, &err);
                 oci_cgroup_free(cg);
@@ -613,7 +613,7 @@ static int cmd_ps(const char *root, struct args *a)
                 return usage_error("ps: container id missing");
         if (open_container(root, id, &dirfd, &st, &err) < 0)
                 return fail(&err);
-        if (oci_cgroup_open(st.cgroup, 0, st.id, 0, &cg, &err) < 0 ||
+        if (oci_cgroup_open(st.cgroup, st.cgroup_base, 0, st.id, 0, &cg, &err) < 0 ||
             oci_cgroup_pids(cg, &pids, &n, &err) < 0) {
                 oci_state_clear(&st);
                 return fail(&err);
@@ -724,7 +724,7 @@ static int cmd_update(const char *root, struct args *a)
                 oci_resources_clear(&r);
                 return fail(&err);
         }
-        rc = oci_cgroup_open(st.cgroup, 0, st.id, 0, &cg, &err);
+        rc = oci_cgroup_open(st.cgroup, st.cgroup_base, 0, st.id, 0, &cg, &err);
         if (rc == 0) {
                 rc = oci_cgroup_apply(cg, &r, &err);
                 oci_cgroup_free(cg);

@@ -169,6 +169,7 @@ static int mount_cgroups(int rootfd, const struct oci_mount *m, const char *firs
                 char *ctrl = strchr(line, ':'), *end;
                 cleanup_free char *dir = NULL, *data = NULL, *host = NULL;
                 const char *name, *fstype = "cgroup";
+                char *cgpath;
 
                 if (!ctrl)
                         continue;
@@ -187,13 +188,22 @@ static int mount_cgroups(int rootfd, const struct oci_mount *m, const char *firs
                         name = ctrl;
                         data = vs_xstrdup(ctrl);
                 }
+                cgpath = end + 1;
+                cgpath[strcspn(cgpath, "\n")] = '\0';
                 dir = vs_strdupf("%s/%s", target, name);
                 host = vs_strdupf("/sys/fs/cgroup/%s", name);
                 if (access(host, F_OK) < 0)
                         continue;
                 if (mkdir(dir, 0755) < 0 && errno != EEXIST)
                         return vs_error_errno(err, "create %s", dir);
-                if (mount("cgroup", dir, fstype, flags | (m->flags & MS_RDONLY), data) < 0 &&
+                /* without a cgroup namespace of its own the container sees
+                 * its own cgroup only: the host's directory of it, bound */
+                if (strcmp(cgpath, "/") != 0) {
+                        free(host);
+                        host = vs_strdupf("/sys/fs/cgroup/%s%s", name, cgpath);
+                }
+                if ((strcmp(cgpath, "/") != 0 ||
+                     mount("cgroup", dir, fstype, flags | (m->flags & MS_RDONLY), data) < 0) &&
                     (mount(host, dir, NULL, MS_BIND | MS_REC, NULL) < 0 ||
                      mount(NULL, dir, NULL, MS_BIND | MS_REMOUNT | flags | (m->flags & MS_RDONLY),
                            NULL) < 0))

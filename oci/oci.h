@@ -196,6 +196,7 @@ struct oci_state {
         pid_t pid;
         unsigned long long starttime;
         char *cgroup;       /* path below the runtime's own cgroup, "" none */
+        char *cgroup_base;  /* /proc/self/cgroup of create: what "own" was */
         int cgroup_created; /* how many trailing components create made */
         char *created;      /* RFC 3339 */
         char *owner;
@@ -223,7 +224,7 @@ int oci_hooks_run(const struct oci_hooks *hooks, const char *state_json, const c
 struct oci_cgroup;
 /* Creates (or joins) the container's cgroup below the runtime's own
  * cgroup: `path` is cgroupsPath, or "slice:prefix:name" with systemd. */
-int oci_cgroup_open(const char *path, int systemd, const char *id, int create,
+int oci_cgroup_open(const char *path, const char *base, int systemd, const char *id, int create,
                     struct oci_cgroup **out, vs_error_t *err);
 const char *oci_cgroup_path(const struct oci_cgroup *cg);
 int oci_cgroup_created(const struct oci_cgroup *cg);

@@ -82,6 +82,8 @@ int oci_state_write(int dirfd, const struct oci_state *st, vs_error_t *err)
         json_object_object_add(o, "starttime", json_object_new_uint64(st->starttime));
         json_object_object_add(o, "cgroup", json_object_new_string(st->cgroup ? st->cgroup : ""));
         json_object_object_add(o, "cgroupCreated", json_object_new_int(st->cgroup_created));
+        json_object_object_add(o, "cgroupBase",
+                               json_object_new_string(st->cgroup_base ? st->cgroup_base : ""));
         json_object_object_add(o, "created", json_object_new_string(st->created));
         json_object_object_add(o, "owner", json_object_new_string(st->owner ? st->owner : ""));
         json_object_object_add(o, "systemd", json_object_new_boolean(st->systemd));
@@ -116,6 +118,11 @@ int oci_state_read(int dirfd, struct oci_state *st, vs_error_t *err)
         st->id = dup_member(o, "id");
         st->bundle = dup_member(o, "bundle");
         st->cgroup = dup_member(o, "cgroup");
+        st->cgroup_base = dup_member(o, "cgroupBase");
+        if (!*st->cgroup_base) {
+                free(st->cgroup_base);
+                st->cgroup_base = NULL;
+        }
         st->created = dup_member(o, "created");
         st->owner = dup_member(o, "owner");
         if (json_object_object_get_ex(o, "pid", &v))
@@ -136,6 +143,7 @@ void oci_state_clear(struct oci_state *st)
         free(st->bundle);
         free(st->status);
         free(st->cgroup);
+        free(st->cgroup_base);
         free(st->created);
         free(st->owner);
         memset(st, 0, sizeof(*st));
@@ -169,7 +177,7 @@ const char *oci_state_status(int dirfd, const struct oci_state *st)
         if (st->cgroup && *st->cgroup) {
                 struct oci_cgroup *cg;
 
-                if (oci_cgroup_open(st->cgroup, 0, st->id, 0, &cg, NULL) == 0) {
+                if (oci_cgroup_open(st->cgroup, st->cgroup_base, 0, st->id, 0, &cg, NULL) == 0) {
                         int frozen = oci_cgroup_frozen(cg);
 
                         oci_cgroup_free(cg);

@@ -325,9 +325,11 @@ static int add_hierarchy(vs_cgroup_tree_t *tree, const char *controllers, const 
         return 0;
 }
 
-static int read_own_cgroups(vs_cgroup_tree_t *tree, vs_error_t *err)
+/* `own` is a saved /proc/self/cgroup text, or NULL for the caller's */
+static int read_own_cgroups(vs_cgroup_tree_t *tree, const char *own, vs_error_t *err)
 {
-        cleanup_fclose FILE *f = fopen("/proc/self/cgroup", "re");
+        cleanup_fclose FILE *f =
+                own ? fmemopen((void *)own, strlen(own), "r") : fopen("/proc/self/cgroup", "re");
         char line[4096];
 
         if (!f)
@@ -391,13 +393,14 @@ static void report_missing(const vs_cgroup_tree_t *tree)
         }
 }
 
-int vs_cgroup_tree_open(const char *name, vs_cgroup_tree_t **out, vs_error_t *err)
+static int tree_open(const char *name, const char *own, vs_cgroup_tree_t **out, vs_error_t *err)
 {
         vs_cgroup_tree_t *tree = vs_xmalloc(sizeof(*tree));
 
         tree->mode = detect_mode();
         tree->name = vs_xstrdup(name);
-        if (read_own_cgroups(tree, err) < 0) {
+        tree->count = 0;
+        if (read_own_cgroups(tree, own, err) < 0) {
                 vs_cgroup_tree_free(tree);
                 return vs_error_wrap(err, "cgroup tree");
         }
@@ -405,6 +408,11 @@ int vs_cgroup_tree_open(const char *name, vs_cgroup_tree_t **out, vs_error_t *er
                 report_missing(tree);
         *out = tree;
         return 0;
+}
+
+int vs_cgroup_tree_open(const char *name, vs_cgroup_tree_t **out, vs_error_t *err)
+{
+        return tree_open(name, NULL, out, err);
 }
 
 void vs_cgroup_tree_free(vs_cgroup_tree_t *tree)
@@ -782,14 +790,14 @@ static int open_path(const struct hierarchy *h, int parent_fd, const char *path,
         return fd;
 }
 
-int vs_cgroup_open_below(const char *path, int create, vs_cgroup_t **out, int *created,
-                         vs_error_t *err)
+int vs_cgroup_open_below(const char *path, const char *own, int create, vs_cgroup_t **out,
+                         int *created, vs_error_t *err)
 {
         vs_cgroup_tree_t *tree = NULL;
         vs_cgroup_t *cg;
         int least = -1;
 
-        if (vs_cgroup_tree_open("", &tree, err) < 0)
+        if (tree_open("", own, &tree, err) < 0)
                 return -1;
         cg = vs_xmalloc(sizeof(*cg));
         cg->tree = tree;

@@ -66,10 +66,13 @@ int vs_cgroup_remove(vs_cgroup_tree_t *tree, const char *slice, const char *vps,
  * are not vsd (the OCI runtime's cgroupsPath): no tree directory ---- */
 
 /* Opens the cgroup at `path` ("a/b/c") below the caller's cgroup on every
- * hierarchy; with create, makes what is missing and tells in *created how
- * many trailing components it made. Free with vs_cgroup_close_below. */
-int vs_cgroup_open_below(const char *path, int create, vs_cgroup_t **cg, int *created,
-                         vs_error_t *err);
+ * hierarchy, or below the cgroups that `own` (a saved text of
+ * /proc/self/cgroup) names: a later caller finds what an earlier one made
+ * from another cgroup. With create, makes what is missing and tells in
+ * *created how many trailing components it made. Free with
+ * vs_cgroup_close_below. */
+int vs_cgroup_open_below(const char *path, const char *own, int create, vs_cgroup_t **cg,
+                         int *created, vs_error_t *err);
 void vs_cgroup_close_below(vs_cgroup_t *cg);
 /* Removes the last `levels` components of the path (those create made). */
 int vs_cgroup_remove_below(vs_cgroup_t *cg, int levels, vs_error_t *err);
