@@ -8,7 +8,15 @@
 #
 # Each validation/*/*.t runs in a private mount namespace of its own
 # (unshare -m --propagation private), from DIR (it copies ./runtimetest
-# into each bundle), with a time bound. Per-test TAP goes to
+# into each bundle), with a time bound.
+#
+# CGROUPNS=1 also gives each test a cgroup namespace rooted at this
+# shell's cgroup, with the memory hierarchy mounted afresh in it: the
+# suite then sees the caller's cgroup as the root, as a runtime in a
+# delegated cgroup does. Without it, the suite's checks of an absolute
+# cgroupsPath look at the host's hierarchy root, where paene-oci never
+# makes cgroups (it nests cgroupsPath below its caller's cgroup, and this
+# machine's memory cgroup is not the root). Per-test TAP goes to
 # $OUT/<test>.tap (OUT defaults to a new temp dir, printed at the end).
 set -u
 dir=${1:?usage: validate.sh RUNTIME_TOOLS_DIR [RUNTIME] [TEST...]}
@@ -34,7 +42,14 @@ pass=0 fail=0 skip=0 broken=() silent=()
 for t in "${tests[@]}"; do
         name=$(basename "$t" .t)
         tap="$out/$name.tap"
-        RUNTIME=$runtime timeout 300 unshare -m --propagation private "$t" >"$tap" 2>"$out/$name.err"
+        if [ "${CGROUPNS:-0}" = 1 ]; then
+                RUNTIME=$runtime timeout 300 unshare -m -C --propagation private sh -c \
+                        'umount -l /sys/fs/cgroup/memory && mount -t cgroup -o memory paene-memory /sys/fs/cgroup/memory && exec "$0"' "$t" \
+                        >"$tap" 2>"$out/$name.err"
+        else
+                RUNTIME=$runtime timeout 300 unshare -m --propagation private "$t" \
+                        >"$tap" 2>"$out/$name.err"
+        fi
         rc=$?
         p=$(grep -c '^ok ' "$tap")
         s=$(grep -c '^ok .*# *[Ss][Kk][Ii][Pp]' "$tap")
