@@ -191,3 +191,17 @@ format-check:
 
 clean:
 	rm -rf build build-asan
+
+# libFuzzer target of paene-oci's config parser (not part of check):
+#   make fuzz-oci [FUZZ_OCI_SECONDS=60]
+FUZZ_OCI_SECONDS ?= 60
+FUZZ_OCI_SRCS = oci/config.c sandbox/profile.c common/error.c common/fsutil.c
+$(BUILD)/fuzz/fuzz_oci_config: tests/fuzz/fuzz_oci_config.c $(FUZZ_OCI_SRCS) oci/oci.h
+	@mkdir -p $(dir $@)
+	clang $(CPPFLAGS) -Ioci -std=gnu11 -O1 -g -fsanitize=fuzzer,address,undefined \
+		$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null) -o $@ $< $(FUZZ_OCI_SRCS) $(LDLIBS)
+
+fuzz-oci: $(BUILD)/fuzz/fuzz_oci_config
+	mkdir -p $(BUILD)/fuzz/corpus-oci
+	$(BUILD)/fuzz/fuzz_oci_config -max_total_time=$(FUZZ_OCI_SECONDS) -rss_limit_mb=2048 \
+		$(BUILD)/fuzz/corpus-oci tests/fuzz/corpus/oci_config

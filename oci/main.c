@@ -63,9 +63,11 @@ static int fail(const vs_error_t *err)
         char line[sizeof(err->msg)];
 
         vs_strlcpy(line, err->msg, sizeof(line));
+        /* a message may quote config.json: its control characters would
+         * break the one line a caller reads */
         for (char *p = line; *p; p++)
-                if (*p == '\n')
-                        *p = ' ';
+                if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                        *p = '?';
         fprintf(stderr, "paene-oci: %s\n", line);
         log_line("error", line);
         return 1;

@@ -270,6 +270,9 @@ test_bad_configs_leave_nothing() {
         refused_cleanly nocwd "process.cwd: missing"
         config dotdot 'c["mounts"].append({"destination": "/tmp/../../etc", "type": "tmpfs", "source": "tmpfs"})'
         refused_cleanly dotdot "climbs out"
+        # the message quotes the destination: its newline must not split it
+        config newline 'c["mounts"].append({"destination": "/a\\n/../../etc", "type": "tmpfs", "source": "tmpfs"})'
+        refused_cleanly newline "climbs out"
         # fails in the init, after its cgroup exists
         config symlink 'c["mounts"].append({"destination": "/escape/sub", "type": "tmpfs", "source": "tmpfs"})'
         refused_cleanly symlink "points out of the rootfs"
