@@ -16,7 +16,11 @@
 # delegated cgroup does. Without it, the suite's checks of an absolute
 # cgroupsPath look at the host's hierarchy root, where paene-oci never
 # makes cgroups (it nests cgroupsPath below its caller's cgroup, and this
-# machine's memory cgroup is not the root). Per-test TAP goes to
+# machine's memory cgroup is not the root).
+#
+# HIDE_CGROUP2=1 (with CGROUPNS=1) also mounts a tmpfs over
+# /sys/fs/cgroup/unified in that namespace: crun refuses a hybrid host whose
+# cgroup2 mount has controllers, so crun is compared with it set. Per-test TAP goes to
 # $OUT/<test>.tap (OUT defaults to a new temp dir, printed at the end).
 set -u
 dir=${1:?usage: validate.sh RUNTIME_TOOLS_DIR [RUNTIME] [TEST...]}
@@ -44,7 +48,9 @@ for t in "${tests[@]}"; do
         tap="$out/$name.tap"
         if [ "${CGROUPNS:-0}" = 1 ]; then
                 RUNTIME=$runtime timeout 300 unshare -m -C --propagation private sh -c \
-                        'umount -l /sys/fs/cgroup/memory && mount -t cgroup -o memory paene-memory /sys/fs/cgroup/memory && exec "$0"' "$t" \
+                        'umount -l /sys/fs/cgroup/memory && mount -t cgroup -o memory paene-memory /sys/fs/cgroup/memory || exit 1
+                        if [ "$1" = 1 ]; then mount -t tmpfs -o size=1k paene-hide /sys/fs/cgroup/unified || exit 1; fi
+                        exec "$0"' "$t" "${HIDE_CGROUP2:-0}" \
                         >"$tap" 2>"$out/$name.err"
         else
                 RUNTIME=$runtime timeout 300 unshare -m --propagation private "$t" \
