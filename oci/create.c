@@ -639,8 +639,10 @@ int oci_create(const struct oci_create_opts *o, vs_error_t *err)
         r.st.created = now_rfc3339();
         r.st.systemd = o->systemd;
         if (copy_config(r.statefd, o->bundle, err) < 0 || run_create(&r, seccomp, err) < 0) {
+                cleanup_free char *dir = vs_strdupf("%s/%s", o->root, o->id);
+
                 undo_create(&r);
-                vs_rmtree_at(AT_FDCWD, vs_strdupf("%s/%s", o->root, o->id), NULL);
+                vs_rmtree_at(AT_FDCWD, dir, NULL);
                 goto out;
         }
         rc = 0;
@@ -653,7 +655,6 @@ out:
                 close(r.statefd);
         oci_cgroup_free(r.cg);
         vs_seccomp_release(seccomp);
-        r.st.cgroup = r.st.cgroup ? r.st.cgroup : NULL;
         oci_state_clear(&r.st);
         oci_config_free(r.c);
         return rc;
