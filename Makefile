@@ -33,7 +33,7 @@ LDFLAGS += $(HARDEN_LDFLAGS) $(SANFLAGS)
 
 LIB_SRCS = common/error.c common/parse.c common/fsutil.c common/kvfile.c \
 	common/fdpass.c common/log.c common/procid.c \
-	protocol/protocol.c protocol/request.c sandbox/spawn.c sandbox/security.c sandbox/initsig.c \
+	protocol/protocol.c protocol/request.c sandbox/spawn.c sandbox/security.c sandbox/initsig.c sandbox/profile.c \
 	cow-fs/template.c cow-fs/rootfs.c cow-fs/diskquota.c cow-fs/image.c cow-fs/clone.c \
 	cow-fs/unify.c scheduler-limits/cgroup.c scheduler-limits/limits.c scheduler-limits/stats.c \
 	scheduler-limits/admission.c netns/loopback.c netns/addr.c netns/addr6.c netns/link.c \
@@ -45,15 +45,20 @@ VSDLIB_SRCS = runtime/vps.c runtime/vpsnet.c runtime/handlers.c runtime/disk.c r
 	runtime/backup_member.c runtime/console.c runtime/keeper.c
 VSD_SRCS = runtime/vsd.c
 VSCTL_SRCS = runtime/vsctl.c
+OCI_SRCS = oci/main.c oci/config.c oci/state.c oci/cgroups.c oci/hooks.c oci/mounts.c \
+	oci/create.c oci/exec.c
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 
 LIB_OBJS = $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 VSD_OBJS = $(VSD_SRCS:%.c=$(BUILD)/obj/%.o)
 VSDLIB_OBJS = $(VSDLIB_SRCS:%.c=$(BUILD)/obj/%.o)
 VSCTL_OBJS = $(VSCTL_SRCS:%.c=$(BUILD)/obj/%.o)
+OCI_OBJS = $(OCI_SRCS:%.c=$(BUILD)/obj/%.o)
+# the runtime's own code without its main, for the unit tests of the parser
+OCI_LIB_OBJS = $(filter-out $(BUILD)/obj/oci/main.o,$(OCI_OBJS))
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-BINS = $(BUILD)/vsd $(BUILD)/vsctl $(BUILD)/vsinit $(BUILD)/payload
+BINS = $(BUILD)/vsd $(BUILD)/vsctl $(BUILD)/vsinit $(BUILD)/payload $(BUILD)/paene-oci
 # what the integration tests run besides the programs (not installed)
 TEST_TOOLS = $(BUILD)/tests/schema-dump
 
@@ -76,6 +81,20 @@ $(BUILD)/vsd: $(VSD_OBJS) $(BUILD)/libvsd.a $(BUILD)/libvs.a
 
 $(BUILD)/vsctl: $(VSCTL_OBJS) $(BUILD)/libvs.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/paene-oci: $(OCI_OBJS) $(BUILD)/libvs.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/liboci.a: $(OCI_LIB_OBJS)
+	$(AR) rcs $@ $^
+
+# the OCI runtime's unit tests link its code too
+$(BUILD)/tests/test_oci_%: tests/unit/test_oci_%.c tests/unit/testutil.h $(BUILD)/liboci.a \
+		$(BUILD)/libvs.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Ioci $(CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) $(LDFLAGS) -o $@ \
+		$(filter %.c %.a,$^) \
+		$(LDLIBS) $(shell $(PKG_CONFIG) --libs cmocka)
 
 # vsinit and the test payload run inside VPS roots that may have no libc:
 # static, and never sanitized (the sanitizer runtimes are dynamic).
@@ -135,7 +154,7 @@ asan:
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(SYSTEMDDIR) $(DESTDIR)$(PREFIX)/share/bash-completion/completions
-	install -m 0755 $(BUILD)/vsd $(BUILD)/vsctl $(DESTDIR)$(SBINDIR)/
+	install -m 0755 $(BUILD)/vsd $(BUILD)/vsctl $(BUILD)/paene-oci $(DESTDIR)$(SBINDIR)/
 	install -m 0755 $(BUILD)/vsinit $(DESTDIR)$(LIBEXECDIR)/
 	install -m 0644 contrib/man/vsctl.8 contrib/man/vsd.8 $(DESTDIR)$(MANDIR)/man8/
 	sed 's|@SBINDIR@|$(SBINDIR)|g' contrib/systemd/vsd.service.in > \
@@ -144,7 +163,7 @@ install: all
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/vsctl
 
 uninstall:
-	rm -f $(DESTDIR)$(SBINDIR)/vsd $(DESTDIR)$(SBINDIR)/vsctl \
+	rm -f $(DESTDIR)$(SBINDIR)/vsd $(DESTDIR)$(SBINDIR)/vsctl $(DESTDIR)$(SBINDIR)/paene-oci \
 		$(DESTDIR)$(LIBEXECDIR)/vsinit $(DESTDIR)$(MANDIR)/man8/vsctl.8 \
 		$(DESTDIR)$(MANDIR)/man8/vsd.8 $(DESTDIR)$(SYSTEMDDIR)/vsd.service \
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/vsctl
@@ -182,3 +201,17 @@ format-check:
 
 clean:
 	rm -rf build build-asan
+
+# libFuzzer target of paene-oci's config parser (not part of check):
+#   make fuzz-oci [FUZZ_OCI_SECONDS=60]
+FUZZ_OCI_SECONDS ?= 60
+FUZZ_OCI_SRCS = oci/config.c sandbox/profile.c common/error.c common/fsutil.c
+$(BUILD)/fuzz/fuzz_oci_config: tests/fuzz/fuzz_oci_config.c $(FUZZ_OCI_SRCS) oci/oci.h
+	@mkdir -p $(dir $@)
+	clang $(CPPFLAGS) -Ioci -std=gnu11 -O1 -g -fsanitize=fuzzer,address,undefined \
+		$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null) -o $@ $< $(FUZZ_OCI_SRCS) $(LDLIBS)
+
+fuzz-oci: $(BUILD)/fuzz/fuzz_oci_config
+	mkdir -p $(BUILD)/fuzz/corpus-oci
+	$(BUILD)/fuzz/fuzz_oci_config -max_total_time=$(FUZZ_OCI_SECONDS) -rss_limit_mb=2048 \
+		$(BUILD)/fuzz/corpus-oci tests/fuzz/corpus/oci_config

@@ -16,6 +16,7 @@ declare -A owner=(
 )
 declare -A layer=(
         [common]=0 [cow-fs]=1 [netns]=1 [scheduler-limits]=1 [sandbox]=2 [protocol]=3 [runtime]=4
+        [oci]=4
 )
 
 bad=0

@@ -312,11 +312,13 @@ static int add_hierarchy(vs_cgroup_tree_t *tree, const char *controllers, const 
         h->own_path = vs_xstrdup(own);
         h->is_v2 = v2;
         h->home_fd = -1;
-        h->base_fd = make_child(h, h->own_fd, tree->name, err);
+        /* a tree without a name is the caller's own cgroup (see
+         * vs_cgroup_open_below) */
+        h->base_fd = *tree->name ? make_child(h, h->own_fd, tree->name, err) : dup(h->own_fd);
         if (h->base_fd < 0)
                 return -1;
         tree->count++;
-        if (v2 && tree->mode == VS_CGROUP_V2)
+        if (v2 && tree->mode == VS_CGROUP_V2 && *tree->name)
                 return delegate_v2(h, err);
         h->home_fd = dup(h->own_fd);
         if (h->home_fd < 0)
@@ -324,9 +326,11 @@ static int add_hierarchy(vs_cgroup_tree_t *tree, const char *controllers, const 
         return 0;
 }
 
-static int read_own_cgroups(vs_cgroup_tree_t *tree, vs_error_t *err)
+/* `own` is a saved /proc/self/cgroup text, or NULL for the caller's */
+static int read_own_cgroups(vs_cgroup_tree_t *tree, const char *own, vs_error_t *err)
 {
-        cleanup_fclose FILE *f = fopen("/proc/self/cgroup", "re");
+        cleanup_fclose FILE *f =
+                own ? fmemopen((void *)own, strlen(own), "r") : fopen("/proc/self/cgroup", "re");
         char line[4096];
 
         if (!f)
@@ -390,19 +394,26 @@ static void report_missing(const vs_cgroup_tree_t *tree)
         }
 }
 
-int vs_cgroup_tree_open(const char *name, vs_cgroup_tree_t **out, vs_error_t *err)
+static int tree_open(const char *name, const char *own, vs_cgroup_tree_t **out, vs_error_t *err)
 {
         vs_cgroup_tree_t *tree = vs_xmalloc(sizeof(*tree));
 
         tree->mode = detect_mode();
         tree->name = vs_xstrdup(name);
-        if (read_own_cgroups(tree, err) < 0) {
+        tree->count = 0;
+        if (read_own_cgroups(tree, own, err) < 0) {
                 vs_cgroup_tree_free(tree);
                 return vs_error_wrap(err, "cgroup tree");
         }
-        report_missing(tree);
+        if (*name)
+                report_missing(tree);
         *out = tree;
         return 0;
+}
+
+int vs_cgroup_tree_open(const char *name, vs_cgroup_tree_t **out, vs_error_t *err)
+{
+        return tree_open(name, NULL, out, err);
 }
 
 void vs_cgroup_tree_free(vs_cgroup_tree_t *tree)
@@ -466,7 +477,8 @@ void vs_cgroup_free(vs_cgroup_t *cg)
  * until vs_cgroup_release: -1 with errno when it is gone. */
 static int cg_fd(vs_cgroup_t *cg, int i)
 {
-        if (cg->fd[i] < 0)
+        /* a cgroup of vs_cgroup_open_below keeps its directories open */
+        if (cg->fd[i] < 0 && cg->rel)
                 cg->fd[i] = openat(cg->tree->hier[i].base_fd, cg->rel,
                                    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         return cg->fd[i];
@@ -952,4 +964,182 @@ int vs_cgroup_freeze(vs_cgroup_t *cg, int frozen, vs_error_t *err)
         }
         return vs_error_kind(err, VS_E_STATE, ENOTSUP,
                              "no cgroup v2 hierarchy here: cgroup v1 gives vsd no freezer");
+}
+
+/* ---- cgroups at a path below the caller's own (the OCI runtime) ---- */
+
+/* Opens (with create: makes) each component of `path` below parent_fd;
+ * *made counts the trailing components made here. */
+static int open_path(const struct hierarchy *h, int parent_fd, const char *path, int create,
+                     int *made, vs_error_t *err)
+{
+        cleanup_free char *copy = vs_xstrdup(path);
+        char *save = NULL;
+        int fd = dup(parent_fd);
+
+        if (fd < 0)
+                return vs_error_errno(err, "dup cgroup fd");
+        *made = 0;
+        for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+                int next;
+
+                if (strcmp(c, ".") == 0 || strcmp(c, "..") == 0) {
+                        close(fd);
+                        return vs_error_kind(err, VS_E_USAGE, EINVAL, "cgroup path '%s' climbs out",
+                                             path);
+                }
+                if (create && h->is_v2)
+                        enable_controllers(fd);
+                if (create && mkdirat(fd, c, 0755) == 0)
+                        (*made)++;
+                else if (create && errno != EEXIST)
+                        *made = 0;
+                next = openat(fd, c, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+                if (next >= 0 && create && is_cpuset(h) && cpuset_init(next, err) < 0) {
+                        close(next);
+                        close(fd);
+                        return -1;
+                }
+                close(fd);
+                if (next < 0)
+                        return vs_error_errno(err, "%s cgroup %s on %s", create ? "create" : "open",
+                                              path, h->mountpoint);
+                fd = next;
+        }
+        return fd;
+}
+
+int vs_cgroup_open_below(const char *path, const char *own, int create, vs_cgroup_t **out,
+                         int *created, vs_error_t *err)
+{
+        vs_cgroup_tree_t *tree = NULL;
+        vs_cgroup_t *cg;
+        int least = -1;
+
+        if (tree_open("", own, &tree, err) < 0)
+                return -1;
+        cg = vs_xmalloc(sizeof(*cg));
+        cg->tree = tree;
+        cg->path = vs_xstrdup(path);
+        for (int i = 0; i < MAX_HIERARCHIES; i++)
+                cg->fd[i] = -1;
+        for (int i = 0; i < tree->count; i++) {
+                int made = 0;
+
+                cg->fd[i] =
+                        open_path(&tree->hier[i], tree->hier[i].base_fd, path, create, &made, err);
+                if (cg->fd[i] < 0) {
+                        if (create) {
+                                cg->fd[i] = -1;
+                                vs_cgroup_remove_below(cg, least < 0 ? made : least, NULL);
+                        }
+                        vs_cgroup_close_below(cg);
+                        return -1;
+                }
+                if (least < 0 || made < least)
+                        least = made;
+        }
+        if (created)
+                *created = least < 0 ? 0 : least;
+        *out = cg;
+        return 0;
+}
+
+void vs_cgroup_close_below(vs_cgroup_t *cg)
+{
+        vs_cgroup_tree_t *tree;
+
+        if (!cg)
+                return;
+        tree = cg->tree;
+        vs_cgroup_free(cg);
+        vs_cgroup_tree_free(tree);
+}
+
+int vs_cgroup_any_fd(vs_cgroup_t *cg, const char *controller, int *is_v2)
+{
+        const vs_cgroup_tree_t *tree = cg->tree;
+
+        for (int i = 0; i < tree->count; i++) {
+                const struct hierarchy *h = &tree->hier[i];
+                cleanup_free char *have = NULL;
+
+                if (cg->fd[i] < 0)
+                        continue;
+                if (!h->is_v2 && same_controllers(h->controllers, controller)) {
+                        *is_v2 = 0;
+                        return cg->fd[i];
+                }
+                if (h->is_v2 && !*controller) {
+                        *is_v2 = 1;
+                        return cg->fd[i];
+                }
+                if (h->is_v2 &&
+                    vs_read_file(cg->fd[i], "cgroup.controllers", 4096, &have, NULL, NULL) == 0 &&
+                    has_word(have, controller)) {
+                        *is_v2 = 1;
+                        return cg->fd[i];
+                }
+        }
+        return -1;
+}
+
+int vs_cgroup_add_pid(vs_cgroup_t *cg, pid_t pid, vs_error_t *err)
+{
+        char text[32];
+
+        snprintf(text, sizeof(text), "%d", (int)pid);
+        for (int i = 0; i < cg->tree->count; i++)
+                if (cg->fd[i] >= 0 && vs_write_string(cg->fd[i], "cgroup.procs", text, err) < 0)
+                        return vs_error_wrap(err, "move %d into cgroup %s on %s", (int)pid,
+                                             cg->path, cg->tree->hier[i].mountpoint);
+        return 0;
+}
+
+pid_t *vs_cgroup_pids(vs_cgroup_t *cg, vs_error_t *err)
+{
+        return read_procs(cg, err);
+}
+
+/* Removes `levels` directories of the path, the leaf first: those that
+ * vs_cgroup_open_below made, and never one it found. */
+int vs_cgroup_remove_below(vs_cgroup_t *cg, int levels, vs_error_t *err)
+{
+        int rc = 0;
+
+        for (int i = 0; i < cg->tree->count; i++) {
+                cleanup_free char *path = vs_xstrdup(cg->path);
+
+                for (int level = 0; level < levels; level++) {
+                        char *slash;
+                        const char *name;
+                        cleanup_close int parent = -1;
+
+                        while (*path && path[strlen(path) - 1] == '/')
+                                path[strlen(path) - 1] = '\0';
+                        slash = strrchr(path, '/');
+                        name = slash ? slash + 1 : path;
+                        if (!*name)
+                                break;
+                        if (slash) {
+                                *slash = '\0';
+                                parent = *path ? openat(cg->tree->hier[i].base_fd, path,
+                                                        O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                                               : dup(cg->tree->hier[i].base_fd);
+                        } else {
+                                parent = dup(cg->tree->hier[i].base_fd);
+                        }
+                        if (parent < 0)
+                                break;
+                        if (rmdir_cgroup(parent, name) < 0) {
+                                if (rc == 0 && level == 0)
+                                        rc = vs_error_errno(err, "remove cgroup %s on %s", cg->path,
+                                                            cg->tree->hier[i].mountpoint);
+                                break;
+                        }
+                        if (!slash)
+                                break;
+                }
+        }
+        return rc;
 }

@@ -86,4 +86,27 @@ int vs_cgroup_holds(vs_cgroup_tree_t *tree, const char *slice, const char *vps, 
  * missing is not an error. */
 int vs_cgroup_remove(vs_cgroup_tree_t *tree, const char *slice, const char *vps, vs_error_t *err);
 
+/* ---- a cgroup at a path below the caller's own cgroup, for programs that
+ * are not vsd (the OCI runtime's cgroupsPath): no tree directory ---- */
+
+/* Opens the cgroup at `path` ("a/b/c") below the caller's cgroup on every
+ * hierarchy, or below the cgroups that `own` (a saved text of
+ * /proc/self/cgroup) names: a later caller finds what an earlier one made
+ * from another cgroup. With create, makes what is missing and tells in
+ * *created how many trailing components it made. Free with
+ * vs_cgroup_close_below. */
+int vs_cgroup_open_below(const char *path, const char *own, int create, vs_cgroup_t **cg,
+                         int *created, vs_error_t *err);
+void vs_cgroup_close_below(vs_cgroup_t *cg);
+/* Removes the last `levels` components of the path (those create made). */
+int vs_cgroup_remove_below(vs_cgroup_t *cg, int levels, vs_error_t *err);
+/* The cgroup's directory on the hierarchy of any controller (v1 names such
+ * as freezer, devices, hugetlb, net_cls; on v2 a controller listed in
+ * cgroup.controllers, or "" for the unified hierarchy). -1 when none. */
+int vs_cgroup_any_fd(vs_cgroup_t *cg, const char *controller, int *is_v2);
+/* Moves process `pid` into the cgroup on every hierarchy. */
+int vs_cgroup_add_pid(vs_cgroup_t *cg, pid_t pid, vs_error_t *err);
+/* The processes in it (first hierarchy), zero-terminated, malloc'd. */
+pid_t *vs_cgroup_pids(vs_cgroup_t *cg, vs_error_t *err);
+
 #endif

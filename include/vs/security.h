@@ -38,4 +38,56 @@ int vs_security_mask_paths(const char *rootfs, vs_error_t *err);
  * `caps` from the bounding set and installs the seccomp filter. */
 int vs_security_apply(const vs_caps_t *caps, vs_error_t *err);
 
+/* ---- generic profiles (sandbox/profile.c), for the OCI runtime: every
+ * set and rule comes from the caller instead of the VPS defaults ---- */
+
+/* The five capability sets of a process; bit n is capability n. */
+typedef struct {
+        uint64_t bounding, effective, permitted, inheritable, ambient;
+} vs_capsets_t;
+
+/* "CAP_SYS_ADMIN" (or "sys_admin") to its number; -1 when unknown. */
+int vs_cap_number(const char *name);
+/* Drops every capability outside caps->bounding from the bounding set. */
+int vs_capsets_bound(const vs_capsets_t *caps, vs_error_t *err);
+/* Sets the effective, permitted and inheritable sets and raises the ambient
+ * ones; called after the uid change (with PR_SET_KEEPCAPS before it). */
+int vs_capsets_apply(const vs_capsets_t *caps, vs_error_t *err);
+
+typedef struct {
+        unsigned index;
+        uint64_t value, value_two;
+        int op; /* enum scmp_compare */
+} vs_seccomp_arg_t;
+
+typedef struct {
+        char **names; /* NULL-terminated */
+        uint32_t action;
+        vs_seccomp_arg_t args[6];
+        unsigned nargs;
+} vs_seccomp_rule_t;
+
+typedef struct {
+        uint32_t default_action;
+        uint32_t arches[16]; /* SCMP_ARCH_* */
+        unsigned narches;
+        int flag_tsync, flag_log, flag_spec_allow;
+        vs_seccomp_rule_t *rules;
+        size_t nrules;
+} vs_seccomp_profile_t;
+
+/* Compiles a profile with libseccomp (system call names this kernel or
+ * libseccomp does not know are skipped, as other runtimes do). *ctx is a
+ * scmp_filter_ctx for vs_seccomp_load / vs_seccomp_release. */
+int vs_seccomp_build(const vs_seccomp_profile_t *p, void **ctx, vs_error_t *err);
+int vs_seccomp_load(void *ctx, vs_error_t *err);
+void vs_seccomp_release(void *ctx);
+void vs_seccomp_profile_free(vs_seccomp_profile_t *p);
+
+/* Masks `path` (a directory: an empty read-only tmpfs; else `null_path`
+ * bound read-only over it) and binds `path` read-only; missing paths are
+ * skipped, as the runtime-spec asks. */
+int vs_path_mask(const char *path, const char *null_path, vs_error_t *err);
+int vs_path_readonly(const char *path, vs_error_t *err);
+
 #endif

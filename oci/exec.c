@@ -1,0 +1,235 @@
+/* exec: a new process in a running container. The runtime joins the
+ * container's pid namespace itself (a pid namespace takes the children
+ * made after setns), puts its child in the container's cgroup, and the
+ * child joins the other namespaces of the container's init, then takes
+ * the process's user, capabilities and the container's seccomp filter. */
+#include "oci.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "vs/cleanup.h"
+#include "vs/fdpass.h"
+#include "vs/fsutil.h"
+#include "oci_child.h"
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+
+static const struct {
+        const char *name;
+        int type;
+} join_order[] = {
+        { "user", CLONE_NEWUSER }, { "ipc", CLONE_NEWIPC },       { "uts", CLONE_NEWUTS },
+        { "net", CLONE_NEWNET },   { "cgroup", CLONE_NEWCGROUP }, { "time", CLONE_NEWTIME },
+        { "mnt", CLONE_NEWNS },
+};
+
+/* Whether /proc/PID/ns/NAME differs from ours: joining our own user
+ * namespace is refused by the kernel. */
+static int differs(pid_t pid, const char *name)
+{
+        char theirs[64], ours[64];
+        struct stat a, b;
+
+        snprintf(theirs, sizeof(theirs), "/proc/%d/ns/%s", (int)pid, name);
+        snprintf(ours, sizeof(ours), "/proc/self/ns/%s", name);
+        if (stat(theirs, &a) < 0 || stat(ours, &b) < 0)
+                return 0;
+        return a.st_ino != b.st_ino || a.st_dev != b.st_dev;
+}
+
+static int join_all(pid_t pid, vs_error_t *err)
+{
+        int fds[sizeof(join_order) / sizeof(join_order[0])];
+        size_t n = sizeof(join_order) / sizeof(join_order[0]);
+
+        /* opened first: after the mount namespace /proc may be another */
+        for (size_t i = 0; i < n; i++) {
+                char path[64];
+
+                fds[i] = -1;
+                if (!differs(pid, join_order[i].name))
+                        continue;
+                snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)pid, join_order[i].name);
+                fds[i] = open(path, O_RDONLY | O_CLOEXEC);
+                if (fds[i] < 0)
+                        return vs_error_errno(err, "open %s", path);
+        }
+        for (size_t i = 0; i < n; i++) {
+                if (fds[i] < 0)
+                        continue;
+                if (setns(fds[i], join_order[i].type) < 0)
+                        return vs_error_errno(err, "join the container's %s namespace",
+                                              join_order[i].name);
+                close(fds[i]);
+        }
+        return 0;
+}
+
+static int load_container(const char *root, const char *id, struct oci_state *st,
+                          struct oci_config **c, vs_error_t *err)
+{
+        cleanup_close int dirfd = -1;
+        cleanup_free char *text = NULL;
+        size_t len;
+
+        if (oci_state_open(root, id, &dirfd, err) < 0 || oci_state_read(dirfd, st, err) < 0)
+                return -1;
+        if (strcmp(oci_state_status(dirfd, st), "running") != 0 &&
+            strcmp(oci_state_status(dirfd, st), "created") != 0)
+                return vs_error_kind(err, VS_E_STATE, EINVAL, "container '%s' is not running", id);
+        if (vs_read_file(dirfd, "config.json", OCI_CONFIG_MAX, &text, &len, err) < 0)
+                return -1;
+        return oci_config_parse(text, len, st->bundle, c, err);
+}
+
+static void exec_child(const struct oci_exec_opts *o, const struct oci_config *c, pid_t init,
+                       int sock, void *seccomp)
+{
+        vs_error_t err = { 0 };
+        struct oci_msg m;
+
+        if (oci_msg_recv(sock, &m, NULL) <= 0 || m.type != OCI_MSG_GO)
+                _exit(1);
+        if (join_all(init, &err) < 0)
+                oci_child_fail(sock, &err);
+        if (o->process->terminal && oci_child_terminal(sock, o->process, &err) < 0)
+                oci_child_fail(sock, &err);
+        (void)c;
+        oci_child_finish(o->process, seccomp, o->preserve_fds, &err);
+        oci_child_fail(sock, &err);
+}
+
+static int send_console(const char *socket_path, int master, vs_error_t *err)
+{
+        struct sockaddr_un addr = { .sun_family = AF_UNIX };
+        cleanup_close int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        if (s < 0)
+                return vs_error_errno(err, "console socket");
+        if (strlen(socket_path) >= sizeof(addr.sun_path))
+                return vs_error_kind(err, VS_E_USAGE, ENAMETOOLONG, "--console-socket: too long");
+        strcpy(addr.sun_path, socket_path);
+        if (connect(s, (struct sockaddr *)&addr, sizeof(addr)) < 0)
+                return vs_error_errno(err, "connect to %s", socket_path);
+        if (vs_send_fds(s, "/dev/ptmx", 9, &master, 1) < 0)
+                return vs_error_errno(err, "send the console to %s", socket_path);
+        return 0;
+}
+
+/* Follows the child until it execs (end of stream). */
+static int follow_child(const struct oci_exec_opts *o, int sock, vs_error_t *err)
+{
+        for (;;) {
+                struct oci_msg m;
+                int fd = -1, rc = oci_msg_recv(sock, &m, &fd);
+                cleanup_close int passed = fd;
+
+                if (rc < 0)
+                        return vs_error_errno(err, "read from the exec'd process");
+                if (rc == 0)
+                        return 0;
+                if (m.type == OCI_MSG_ERROR)
+                        return vs_error_set(err, m.value, "%s", m.text);
+                if (m.type == OCI_MSG_PTY) {
+                        if (!o->console_socket)
+                                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                                     "a terminal needs --console-socket");
+                        if (send_console(o->console_socket, passed, err) < 0)
+                                return -1;
+                }
+        }
+}
+
+int oci_exec(const struct oci_exec_opts *o, vs_error_t *err)
+{
+        struct oci_state st;
+        struct oci_config *c = NULL;
+        struct oci_cgroup *cg = NULL;
+        void *seccomp = NULL;
+        int sv[2] = { -1, -1 }, rc = -1, status;
+        pid_t pid = -1;
+        char path[64];
+        cleanup_close int pidns = -1;
+
+        memset(&st, 0, sizeof(st));
+        if (load_container(o->root, o->id, &st, &c, err) < 0)
+                goto out;
+        if (c->seccomp && vs_seccomp_build(c->seccomp, &seccomp, err) < 0)
+                goto out;
+        if (st.cgroup && *st.cgroup &&
+            oci_cgroup_open(st.cgroup, st.cgroup_base, 0, st.id, 0, &cg, err) < 0)
+                goto out;
+        snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)st.pid);
+        if (differs(st.pid, "pid")) {
+                pidns = open(path, O_RDONLY | O_CLOEXEC);
+                if (pidns < 0 || setns(pidns, CLONE_NEWPID) < 0) {
+                        vs_error_errno(err, "join the container's pid namespace");
+                        goto out;
+                }
+        }
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+                vs_error_errno(err, "socketpair");
+                goto out;
+        }
+        fflush(NULL);
+        pid = fork();
+        if (pid < 0) {
+                vs_error_errno(err, "fork");
+                goto out;
+        }
+        if (pid == 0) {
+                close(sv[0]);
+                exec_child(o, c, st.pid, sv[1], seccomp);
+                _exit(1);
+        }
+        close(sv[1]);
+        sv[1] = -1;
+        if (cg && oci_cgroup_add(cg, pid, err) < 0)
+                goto fail;
+        if (oci_msg_send(sv[0], OCI_MSG_GO, pid, NULL, -1) < 0) {
+                vs_error_errno(err, "start the process");
+                goto fail;
+        }
+        if (follow_child(o, sv[0], err) < 0)
+                goto fail;
+        if (o->pid_file && oci_write_pid_file(o->pid_file, pid, err) < 0)
+                goto out;
+        if (o->detach) {
+                rc = 0;
+                goto out;
+        }
+        while (waitpid(pid, &status, 0) < 0) {
+                if (errno != EINTR) {
+                        vs_error_errno(err, "wait for the process");
+                        goto out;
+                }
+        }
+        rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        goto out;
+fail:
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+out:
+        if (sv[0] >= 0)
+                close(sv[0]);
+        if (sv[1] >= 0)
+                close(sv[1]);
+        oci_cgroup_free(cg);
+        vs_seccomp_release(seccomp);
+        oci_config_free(c);
+        oci_state_clear(&st);
+        return rc;
+}
