@@ -36,9 +36,10 @@ LIB_SRCS = common/error.c common/parse.c common/fsutil.c common/kvfile.c \
 	protocol/protocol.c protocol/request.c sandbox/spawn.c sandbox/security.c \
 	cow-fs/template.c cow-fs/rootfs.c cow-fs/diskquota.c cow-fs/image.c cow-fs/clone.c \
 	cow-fs/unify.c scheduler-limits/cgroup.c scheduler-limits/limits.c scheduler-limits/stats.c \
-	scheduler-limits/admission.c netns/loopback.c netns/addr.c netns/addr6.c netns/link.c \
+	scheduler-limits/admission.c scheduler-limits/procview.c netns/loopback.c netns/addr.c netns/addr6.c netns/link.c \
 	netns/etc.c netns/rate.c netns/tc.c netns/portfwd.c netns/nft.c
-VSD_SRCS = runtime/vsd.c runtime/vps.c runtime/vpsnet.c runtime/handlers.c runtime/disk.c
+VSD_SRCS = runtime/vsd.c runtime/vps.c runtime/vpsnet.c runtime/handlers.c runtime/disk.c \
+	runtime/view.c
 VSCTL_SRCS = runtime/vsctl.c
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 
@@ -47,7 +48,7 @@ VSD_OBJS = $(VSD_SRCS:%.c=$(BUILD)/obj/%.o)
 VSCTL_OBJS = $(VSCTL_SRCS:%.c=$(BUILD)/obj/%.o)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-BINS = $(BUILD)/vsd $(BUILD)/vsctl $(BUILD)/vsinit $(BUILD)/payload
+BINS = $(BUILD)/vsd $(BUILD)/vsctl $(BUILD)/vsview $(BUILD)/vsinit $(BUILD)/payload
 # what the integration tests run besides the programs (not installed)
 TEST_TOOLS = $(BUILD)/tests/schema-dump
 
@@ -67,6 +68,10 @@ $(BUILD)/vsd: $(VSD_OBJS) $(BUILD)/libvs.a
 
 $(BUILD)/vsctl: $(VSCTL_OBJS) $(BUILD)/libvs.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# the view's FUSE server: the kernel's protocol (linux/fuse.h), no library
+$(BUILD)/vsview: $(BUILD)/obj/runtime/vsview.o $(BUILD)/libvs.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lpthread
 
 # vsinit and the test payload run inside VPS roots that may have no libc:
 # static, and never sanitized (the sanitizer runtimes are dynamic).
@@ -125,7 +130,7 @@ install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(SYSTEMDDIR) $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 	install -m 0755 $(BUILD)/vsd $(BUILD)/vsctl $(DESTDIR)$(SBINDIR)/
-	install -m 0755 $(BUILD)/vsinit $(DESTDIR)$(LIBEXECDIR)/
+	install -m 0755 $(BUILD)/vsinit $(BUILD)/vsview $(DESTDIR)$(LIBEXECDIR)/
 	install -m 0644 contrib/man/vsctl.8 contrib/man/vsd.8 $(DESTDIR)$(MANDIR)/man8/
 	sed 's|@SBINDIR@|$(SBINDIR)|g' contrib/systemd/vsd.service.in > \
 		$(DESTDIR)$(SYSTEMDDIR)/vsd.service
@@ -134,7 +139,7 @@ install: all
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/vsd $(DESTDIR)$(SBINDIR)/vsctl \
-		$(DESTDIR)$(LIBEXECDIR)/vsinit $(DESTDIR)$(MANDIR)/man8/vsctl.8 \
+		$(DESTDIR)$(LIBEXECDIR)/vsinit $(DESTDIR)$(LIBEXECDIR)/vsview $(DESTDIR)$(MANDIR)/man8/vsctl.8 \
 		$(DESTDIR)$(MANDIR)/man8/vsd.8 $(DESTDIR)$(SYSTEMDDIR)/vsd.service \
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/vsctl
 

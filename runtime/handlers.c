@@ -185,6 +185,7 @@ static int handle_create(struct vsd *d, struct client *c, vs_request_t *req, vs_
                 .tmpl = tmpl,
                 .hostname = hostname ? hostname : req->name,
                 .privileged = vs_req_bool(req, "privileged"),
+                .procview = vs_req_str(req, "procview"),
                 .limits = &limits,
                 .disk = &lim,
         };

@@ -660,6 +660,8 @@ static int write_new_config(int dirfd, const char *name, const struct vsd_create
         } else {
                 vs_kv_set(&config, "privileged", "yes");
         }
+        /* on: its /proc and cpu online files are the view of its limits */
+        vs_kv_set(&config, "procview", args->procview ? args->procview : "on");
         vs_kv_setf(&config, "created", "%lld", (long long)time(NULL));
         if (args->limits)
                 vs_limits_to_config(args->limits, &config);
@@ -901,10 +903,22 @@ static int spawn_vps_init(struct vsd *d, struct vps *v, const vs_kv_t *config,
                 .net_setup = net->hook,
                 .net_arg = net,
         };
+        const char *procview = vs_kv_get(config, "procview");
+        cleanup_free char *view_dir = NULL;
         pid_t pid;
 
         if (console_fd < 0)
                 return -1;
+        if (!procview || strcmp(procview, "off") != 0) {
+                if (!vsd_view_ready(d))
+                        return vs_error_set(err, ENOTCONN,
+                                            "procview: vsd has no view mounted (see its log); "
+                                            "procview = off starts with the host's /proc");
+                if (vsd_view_register(d, v, err) < 0)
+                        return -1;
+                view_dir = vsd_view_dir_of(d, v->name);
+                spec.view_dir = view_dir;
+        }
         pid = vs_spawn_init(&spec, v->cg, &v->pidfd, err);
         if (pid < 0)
                 return -1;
@@ -948,6 +962,7 @@ int vsd_vps_start(struct vsd *d, struct vps *v, vs_error_t *err)
             spawn_vps_init(d, v, &config, &net, err) < 0) {
                 /* the child may have died after its veth was made */
                 vsd_net_abort(d, v, &net);
+                vsd_view_unregister(d, v);
                 vs_cgroup_free(steal_ptr(v->cg));
                 vs_cgroup_remove(d->cgtree, v->slice, v->name, NULL);
                 return -1;
@@ -1081,6 +1096,7 @@ void vsd_vps_exited(struct vsd *d, struct vps *v)
         }
         if (vs_cgroup_remove(d->cgtree, v->slice, v->name, &err) < 0)
                 vs_log(LOG_WARNING, "%s: %s", v->name, err.msg);
+        vsd_view_unregister(d, v);
         /* explicitly, not by the kernel's asynchronous netns cleanup: a
          * start right after must find the name free */
         vsd_net_stopped(d, v);

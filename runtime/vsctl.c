@@ -496,7 +496,8 @@ static void net_opts_to_args(struct net_opts *n, json_object *args)
 
 static int cmd_create(struct ctx *ctx, int argc, char **argv)
 {
-        struct option opts[14 + VS_LIM_COUNT] = {
+        struct option opts[15 + VS_LIM_COUNT] = {
+                { "procview", required_argument, NULL, 'V' },
                 { "rate-out", required_argument, NULL, RATE_OUT_OPT },
                 { "rate-in", required_argument, NULL, RATE_IN_OPT },
                 { "template", required_argument, NULL, 't' },
@@ -507,7 +508,7 @@ static int cmd_create(struct ctx *ctx, int argc, char **argv)
                 { "help", no_argument, NULL, 'h' },
                 NET_OPTIONS,
         };
-        const char *tmpl = NULL, *hostname = NULL;
+        const char *tmpl = NULL, *hostname = NULL, *procview = NULL;
         cleanup_json json_object *limits = json_object_new_object();
         cleanup_net_opts struct net_opts net = { 0 };
         cleanup_json json_object *rates = json_object_new_object();
@@ -517,7 +518,7 @@ static int cmd_create(struct ctx *ctx, int argc, char **argv)
         vs_error_t err = { 0 };
         int opt, bad = 0, rc = EXIT_OK, privileged = 0;
 
-        add_limit_options(opts, 12); /* after the twelve above */
+        add_limit_options(opts, 13); /* after the thirteen above */
         reset_getopt();
         while ((opt = next_opt(ctx, argc, argv, "t:n:h", opts, &bad)) != -1) {
                 if (bad)
@@ -528,6 +529,8 @@ static int cmd_create(struct ctx *ctx, int argc, char **argv)
                         hostname = optarg;
                 else if (opt == 'P')
                         privileged = 1;
+                else if (opt == 'V')
+                        procview = optarg;
                 else if (!net_option(ctx, opt, &net, &rc)) {
                         if (rc != EXIT_OK)
                                 return rc;
@@ -545,6 +548,8 @@ static int cmd_create(struct ctx *ctx, int argc, char **argv)
                 return rc;
         if (!tmpl)
                 return usage_error(ctx, "--template is required");
+        if (procview && strcmp(procview, "on") != 0 && strcmp(procview, "off") != 0)
+                return usage_error(ctx, "--procview must be on or off, not '%s'", procview);
         if (vs_parse_name(tmpl, "template name", &err) < 0 ||
             (hostname && vs_parse_hostname(hostname, &err) < 0) || vs_limits_check(&l, &err) < 0 ||
             disk_check(&disk, &err) < 0)
@@ -556,6 +561,8 @@ static int cmd_create(struct ctx *ctx, int argc, char **argv)
                 json_object_object_add(args, "hostname", json_object_new_string(hostname));
         if (privileged)
                 json_object_object_add(args, "privileged", json_object_new_boolean(1));
+        if (procview)
+                json_object_object_add(args, "procview", json_object_new_string(procview));
         json_object_object_add(args, "limits", steal_ptr(limits));
         json_object_object_foreach(rates, key, value)
         {
@@ -2099,7 +2106,8 @@ static int cmd_help(struct ctx *ctx, int argc, char **argv);
 
 static const struct command commands[] = {
         { "create", NULL, cmd_create,
-          "create NAME --template T [--hostname H] [--privileged] [--ipadd A[/P]]...\n"
+          "create NAME --template T [--hostname H] [--privileged] [--procview on|off]\n"
+          "       [--ipadd A[/P]]...\n"
           "       [--nameserver IP]... [--searchdomain D]...\n"
           "       [--port-forward HOSTPORT:VPSPORT[/PROTO]]... [--diskspace SIZE[:HARD]]\n"
           "       [--diskinodes N[:HARD]] [--rate-out RATE] [--rate-in RATE]\n"
@@ -2112,6 +2120,10 @@ static const struct command commands[] = {
           "  -n, --hostname H   hostname inside the VPS (default: NAME)\n"
           "      --privileged   the VPS's root is host uid 0 for its files (identity id\n"
           "                     map), its capabilities hold in its own user namespace\n"
+          "      --procview on|off  on (default): its /proc/meminfo, cpuinfo, stat,\n"
+          "                     uptime, loadavg, swaps, diskstats and\n"
+          "                     /sys/devices/system/cpu/online show its own limits\n"
+          "                     and usage; off: the host's\n"
           "      --ipadd A[/P]  an IPv4 or IPv6 address for the VPS (repeatable, at\n"
           "                     most 16 of each family). Inside a pool the prefix\n"
           "                     defaults to the pool's, else to /32 or /128 (routed\n"

@@ -46,6 +46,10 @@ struct vs_init_spec {
         int vsinit_fd;          /* sealed memfd of the built-in init, or -1 */
         int console_fd;         /* init's stdout and stderr */
         unsigned long nofile;   /* RLIMIT_NOFILE (soft and hard), 0: vsd's own */
+        /* The VPS's directory of the view (absolute), whose files are bound
+         * over /proc/meminfo and the rest (vs_view_file_target), or NULL:
+         * the host's files */
+        const char *view_dir;
         /* Called by the parent once the child exists and before its "go":
          * gives the child its network (netns/), so that its init starts
          * with eth0 configured. NULL: loopback only. */

@@ -1,0 +1,187 @@
+#!/bin/bash
+# The VPS sees its own machine: /proc/meminfo, cpuinfo, stat, uptime,
+# loadavg and /sys/devices/system/cpu/online show its limits and usage, as
+# its cgroup holds them (issue 14). Each figure is compared with the limit
+# given AND the cgroup file vsd wrote, and with the host's, which it must
+# not be.
+. "$(dirname "$0")/lib.sh"
+
+host_cpus=$(grep -c '^processor' /proc/cpuinfo)
+host_mem_kb=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)
+
+cg_dir() { # controller vps
+        local d
+        for d in $(cgroup_dirs); do
+                case "$d" in /sys/fs/cgroup/"$1"*/* | /sys/fs/cgroup/unified/*)
+                        [ -d "$d/default/$2" ] && { echo "$d/default/$2"; return 0; } ;;
+                esac
+        done
+        return 1
+}
+
+inside() { vs exec "$1" -- "${@:2}"; }
+
+meminfo_kb() { # vps key
+        inside "$1" cat /proc/meminfo | awk -v k="$2:" '$1 == k {print $2}'
+}
+
+start_vps() { # name create-options...
+        vs create "$1" --template busybox --ipadd none "${@:2}" >/dev/null
+        vs start "$1" >/dev/null
+        install_payload "$1"
+}
+
+test_meminfo_shows_its_memory_limit() {
+        local total limit free_total top_line used free
+        start_vps mem1 --ram 256M
+        limit=$(cat "$(cg_dir memory mem1)/memory.limit_in_bytes")
+        expect_eq 268435456 "$limit" "memory.limit_in_bytes"
+        total=$(meminfo_kb mem1 MemTotal)
+        expect_eq 262144 "$total" "MemTotal inside"
+        [ "$total" != "$host_mem_kb" ] || fail "MemTotal is the host's"
+        [ "$(meminfo_kb mem1 MemFree)" -le 262144 ] || fail "MemFree above the limit"
+        [ "$(meminfo_kb mem1 MemAvailable)" -le 262144 ] || fail "MemAvailable above the limit"
+        # busybox top's "Mem: U used, F free" comes from /proc/meminfo
+        top_line=$(inside mem1 top -bn1 | grep '^Mem:')
+        used=$(echo "$top_line" | sed -n 's/^Mem: \([0-9]*\)K used, \([0-9]*\)K free.*/\1/p')
+        free=$(echo "$top_line" | sed -n 's/^Mem: \([0-9]*\)K used, \([0-9]*\)K free.*/\2/p')
+        [ -n "$used" ] && [ -n "$free" ] || fail "top's Mem line: $top_line"
+        expect_eq 262144 $((used + free)) "top's used + free"
+        vs destroy --force mem1 >/dev/null
+}
+
+test_cpus_as_many_as_its_cap() {
+        local quota n_cpuinfo n_stat online sc
+        [ "$host_cpus" -ge 2 ] || { echo "    skip: the host has one CPU"; return 0; }
+        start_vps cpu1 --cpus 1
+        quota=$(cat "$(cg_dir cpu cpu1)/cpu.cfs_quota_us")/$(cat "$(cg_dir cpu cpu1)/cpu.cfs_period_us")
+        expect_eq 100000/100000 "$quota" "cpu.cfs_quota_us/period"
+        n_cpuinfo=$(inside cpu1 cat /proc/cpuinfo | grep -c '^processor')
+        expect_eq 1 "$n_cpuinfo" "processors in /proc/cpuinfo"
+        n_stat=$(inside cpu1 cat /proc/stat | grep -c '^cpu[0-9]')
+        expect_eq 1 "$n_stat" "cpuN lines in /proc/stat"
+        online=$(inside cpu1 cat /sys/devices/system/cpu/online)
+        expect_eq 0 "$online" "/sys/devices/system/cpu/online"
+        # glibc's sysconf(_SC_NPROCESSORS_ONLN) reads cpu/online
+        sc=$(inside cpu1 /payload sysconf)
+        expect_eq 1 "${sc%% *}" "sysconf(_SC_NPROCESSORS_ONLN)"
+        vs destroy --force cpu1 >/dev/null
+}
+
+test_uptime_and_loadavg_are_its_own() {
+        local up host_up load total tasks
+        start_vps up1
+        up=$(inside up1 cat /proc/uptime | cut -d. -f1)
+        host_up=$(cut -d. -f1 /proc/uptime)
+        [ "$up" -le 30 ] || fail "uptime $up s: the VPS started seconds ago"
+        [ "$host_up" -gt 30 ] || { echo "    skip: the host itself is up for $host_up s"; return 0; }
+        load=$(inside up1 cat /proc/loadavg)
+        total=$(echo "$load" | awk '{split($4, a, "/"); print a[2]}')
+        tasks=$(wc -l <"$(cg_dir pids up1)/tasks")
+        # init, the exec'd cat and whatever runs with it: a handful, like
+        # the cgroup's tasks, never the host's hundreds
+        [ "$total" -ge 2 ] && [ "$total" -le $((tasks + 2)) ] ||
+                fail "loadavg's total $total, the cgroup has $tasks tasks: $load"
+        vs destroy --force up1 >/dev/null
+}
+
+test_live_set_shows_at_once() {
+        [ "$host_cpus" -ge 2 ] || { echo "    skip: the host has one CPU"; return 0; }
+        start_vps live1 --ram 256M
+        expect_eq "$host_cpus" "$(inside live1 cat /proc/cpuinfo | grep -c '^processor')" \
+                "CPUs before"
+        vs set live1 --ram 128M --cpumask 0 >/dev/null
+        expect_eq 134217728 "$(cat "$(cg_dir memory live1)/memory.limit_in_bytes")" "new limit"
+        expect_eq 131072 "$(meminfo_kb live1 MemTotal)" "MemTotal after set --ram"
+        expect_eq 1 "$(inside live1 cat /proc/cpuinfo | grep -c '^processor')" \
+                "CPUs after set --cpumask"
+        expect_eq 0 "$(inside live1 cat /sys/devices/system/cpu/online)" "online after set"
+        vs set live1 --cpus 1 --cpumask 0-1 >/dev/null
+        expect_eq 1 "$(inside live1 cat /proc/cpuinfo | grep -c '^processor')" \
+                "CPUs after set --cpus 1 on two"
+        vs destroy --force live1 >/dev/null
+}
+
+test_procview_off_keeps_the_hosts() {
+        start_vps off1 --ram 256M --procview off
+        expect_eq "$host_mem_kb" "$(meminfo_kb off1 MemTotal)" "MemTotal with procview off"
+        expect_eq "$host_cpus" "$(inside off1 cat /proc/cpuinfo | grep -c '^processor')" \
+                "CPUs with procview off"
+        vs destroy --force off1 >/dev/null
+}
+
+view_server_alive() { # pid
+        [ -n "$1" ] && ! is_dead "$1"
+}
+
+# A new server, other than $1, runs and answers.
+new_server_serves() { # old-pid
+        local pid
+        pid=$(vsview_pid)
+        [ -n "$pid" ] && [ "$pid" != "$1" ] && view_server_alive "$pid"
+}
+
+# The loop of reads runs as the VPS's init: it outlives vsd, which kills
+# an exec'd command's session when it dies. Its verdict is in the console.
+loop_running() { [ "$(state_of "$1")" = running ]; }
+
+test_reads_survive_kills_of_the_server_and_of_vsd() {
+        local old pid i log
+        vs create fo1 --template busybox --ipadd none --ram 256M >/dev/null
+        install_payload fo1
+        set_config fo1 init "/payload viewloop 10000 400 262144 600"
+        vs start fo1 >/dev/null
+        log="$(vps_dir fo1)/console.log"
+        for i in 1 2 3; do
+                old=$(vsview_pid)
+                view_server_alive "$old" || fail "no view server before kill $i"
+                loop_running fo1 || fail "the loop ended before kill $i: $(tail -n 2 "$log")"
+                kill -9 "$old"
+                wait_for 10 "new_server_serves $old" || fail "no new server after kill $i"
+                sleep 0.3
+        done
+        # vsd dies; the server goes on alone, and hands the connection to
+        # the next vsd
+        old=$(vsview_pid)
+        loop_running fo1 || fail "the loop ended before vsd's kill: $(tail -n 2 "$log")"
+        pid=$(vsd_pid)
+        kill -9 "$pid"
+        wait_for 10 "is_dead $pid" || fail "vsd did not die"
+        rm -f "$R/run/paene/vsd.pid"
+        sleep 0.3
+        start_vsd || fail "vsd did not start again"
+        expect_eq "$old" "$(vsview_pid)" "the server that outlived vsd"
+        view_server_alive "$old" || fail "the server died with vsd"
+        loop_running fo1 || fail "the loop ended before the last kill: $(tail -n 2 "$log")"
+        # the new vsd holds the connection: the server may die again
+        kill -9 "$old"
+        wait_for 10 "new_server_serves $old" || fail "the new vsd started no server"
+        wait_for 120 "! loop_running fo1" || fail "the loop did not end"
+        expect_contains "$(cat "$log")" "viewloop ok 10000" "the loop's verdict"
+        expect_not_contains "$(cat "$log")" "viewloop FAIL" "the loop's verdict"
+        vs destroy --force fo1 >/dev/null
+}
+
+test_one_server_for_all_vps() {
+        local n
+        start_vps one1
+        start_vps one2
+        n=0
+        for c in /proc/[0-9]*/cmdline; do
+                { tr '\0' ' ' <"$c"; } 2>/dev/null | grep -q "^vsview --root $R " && n=$((n + 1))
+        done
+        expect_eq 1 "$n" "vsview processes for two VPS"
+        # each reads its own directory, whoever asks
+        expect_contains "$(ls "$R/run/paene/view")" "one1" "view directories"
+        expect_contains "$(ls "$R/run/paene/view")" "one2" "view directories"
+        vs destroy --force one1 >/dev/null
+        vs destroy --force one2 >/dev/null
+}
+
+test_bad_procview_value_is_refused() {
+        expect_rc 2 "create --procview maybe" -- vs create bad1 --template busybox --procview maybe
+        expect_contains "$ERR" "on or off" "message"
+        expect_rc 3 "no VPS made" -- vs status bad1
+}
+
+run_tests
