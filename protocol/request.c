@@ -293,6 +293,7 @@ static const vs_command_spec_t commands[] = {
         { VS_CMD_LIST, VS_NAME_NONE, list_fields },
         { VS_CMD_EXEC, VS_NAME_VPS, exec_fields },
         { VS_CMD_LOGS, VS_NAME_VPS, no_fields },
+        { VS_CMD_BEANCOUNTERS, VS_NAME_VPS, no_fields },
         { VS_CMD_TEMPLATE_BUILD, VS_NAME_TEMPLATE_OPTIONAL, build_fields },
         { VS_CMD_TEMPLATE_IMPORT, VS_NAME_TEMPLATE, import_fields },
         { VS_CMD_TEMPLATE_LIST, VS_NAME_NONE, no_fields },

@@ -1218,6 +1218,23 @@ static void add_counters(struct vsd *d, struct vps *v, json_object *obj)
         json_object_object_add(obj, "tx_packets", json_object_new_int64((int64_t)c.tx_packets));
 }
 
+/* The sum of its beancounters' fail counts (0 when it is not running):
+ * how often it hit a limit. */
+static uint64_t failcnt_of(struct vps *v)
+{
+        vs_beancounter_t bc[VS_BC_MAX];
+        vs_view_src_t src;
+        uint64_t sum = 0;
+        size_t n;
+
+        if (v->phase == PHASE_STOPPED || vsd_view_src(v, &src) < 0)
+                return 0;
+        n = vs_view_beancounters(&src, bc);
+        for (size_t i = 0; i < n; i++)
+                sum += bc[i].failcnt;
+        return sum;
+}
+
 json_object *vsd_vps_describe(struct vsd *d, struct vps *v, int with_disk)
 {
         cleanup_kv vs_kv_t config = { 0 };
@@ -1251,6 +1268,7 @@ json_object *vsd_vps_describe(struct vsd *d, struct vps *v, int with_disk)
                                json_object_new_string(v->phase == PHASE_STOPPED ? exit_buf : ""));
         refresh_oom(v);
         json_object_object_add(obj, "oom_kills", json_object_new_int64((int64_t)v->oom_kills));
+        json_object_object_add(obj, "failcnt", json_object_new_int64((int64_t)failcnt_of(v)));
         vsd_vps_stats(d, v, obj);
         if (v->phase == PHASE_STOPPED && v->exit_known) {
                 json_object_object_add(obj, "exit_code", json_object_new_int(v->exit_code));

@@ -930,6 +930,13 @@ static int cmd_status(struct ctx *ctx, int argc, char **argv)
         state = vs_json_str(vps, "state");
         exit_text = vs_json_str(vps, "exit");
         rates_text(vps, rates, sizeof(rates));
+        if (vs_json_int(vps, "failcnt", 0) > 0) {
+                char with_fail[128];
+
+                snprintf(with_fail, sizeof(with_fail), "failcnt %lld%s%s",
+                         vs_json_int(vps, "failcnt", 0), *rates ? ", " : "", rates);
+                vs_strlcpy(rates, with_fail, sizeof(rates));
+        }
         status_line(ctx->name, state, exit_text, vs_json_int(vps, "oom_kills", 0), rates);
         print_forwards(json_object_object_get(vps, "port_forward"));
         return EXIT_OK;
@@ -963,6 +970,7 @@ static const struct field list_fields[] = {
         { "io_read_ops", "IO_READ_OPS", 1 },
         { "io_write_ops", "IO_WRITE_OPS", 1 },
         { "oom_kills", "OOM_KILLS", 1 },
+        { "failcnt", "FAILCNT", 1 },
         { "disk", "DISK", 1 },
         { "disklimit", "DISKLIMIT", 1 },
         { "ip", "IP", 0 },
@@ -1809,6 +1817,44 @@ static int cmd_enter(struct ctx *ctx, int argc, char **argv)
 
 /* ---- logs ---- */
 
+/* OpenVZ's /proc/user_beancounters of the VPS, or --json. */
+static int cmd_beancounters(struct ctx *ctx, int argc, char **argv)
+{
+        cleanup_json json_object *reply = NULL;
+        json_object *list;
+        vs_error_t err = { 0 };
+        int opt, bad = 0, rc, as_json = 0;
+        char uid[24];
+
+        reset_getopt();
+        while ((opt = next_opt(ctx, argc, argv, "jh", json_options, &bad)) != -1) {
+                if (bad)
+                        return bad;
+                as_json |= opt == 'j';
+        }
+        if ((rc = take_name(ctx, argc, argv, "VPS name")) != EXIT_OK)
+                return rc;
+        if (call(ctx, VS_CMD_BEANCOUNTERS, ctx->name, NULL, &reply, NULL, NULL, NULL, &err) < 0)
+                return fail(ctx, &err);
+        list = json_object_object_get(reply, "beancounters");
+        if (as_json) {
+                print_json(list);
+                return EXIT_OK;
+        }
+        snprintf(uid, sizeof(uid), "%lld", vs_json_int(reply, "uid", 0));
+        printf("%10s  %-12s %20s %20s %20s %20s %20s\n", "uid", "resource", "held", "maxheld",
+               "barrier", "limit", "failcnt");
+        for (size_t i = 0; list && i < json_object_array_length(list); i++) {
+                json_object *r = json_object_array_get_idx(list, i);
+
+                printf("%10s%c %-12s %20lld %20lld %20lld %20lld %20lld\n", i == 0 ? uid : "",
+                       i == 0 ? ':' : ' ', vs_json_str(r, "resource"), vs_json_int(r, "held", 0),
+                       vs_json_int(r, "maxheld", 0), vs_json_int(r, "barrier", 0),
+                       vs_json_int(r, "limit", 0), vs_json_int(r, "failcnt", 0));
+        }
+        return EXIT_OK;
+}
+
 static int cmd_logs(struct ctx *ctx, int argc, char **argv)
 {
         cleanup_json json_object *reply = NULL;
@@ -2245,6 +2291,13 @@ static const struct command commands[] = {
         { "enter", NULL, cmd_enter, "enter NAME",
           "Open an interactive shell (/bin/sh -l) on a terminal inside a running VPS.\n" },
         { "logs", NULL, cmd_logs, "logs NAME", "Print the VPS's console output.\n" },
+        { "beancounters", NULL, cmd_beancounters, "beancounters NAME [--json]",
+          "Print a running VPS's beancounters in OpenVZ's layout (its\n"
+          "/proc/user_beancounters): per resource what it holds, the most it held,\n"
+          "barrier, limit and how often it hit the limit (failcnt), from its cgroup:\n"
+          "numproc (pids), physpages and swappages (memory, in 4 KiB pages).\n"
+          "9223372036854775807 is no limit.\n"
+          "  -j, --json         print them as JSON\n" },
         { "template", NULL, cmd_template,
           "template build busybox|debian [NAME] [--suite S] [--include P,...] [--debs F] | "
           "template import NAME FILE | template list [-j] [-H] "

@@ -750,6 +750,21 @@ static uint64_t pages_limit(uint64_t bytes)
         return bytes == UINT64_MAX ? VS_BC_UNLIMITED : bytes / PAGE;
 }
 
+/* RAM + swap full is RAM full too: v1 charges memsw first and counts a
+ * failure there, where 6.x kernels count none when memsw's limit is RAM's;
+ * each OOM kill followed a refused charge at least. */
+static uint64_t v1_mem_failcnt(int memory)
+{
+        char buf[1024];
+        uint64_t fails =
+                num_or(memory, "memory.failcnt", 0) + num_or(memory, "memory.memsw.failcnt", 0);
+        uint64_t kills = read_at(memory, "memory.oom_control", buf, sizeof(buf)) > 0
+                                 ? keyed(buf, "oom_kill")
+                                 : 0;
+
+        return fails > kills ? fails : kills;
+}
+
 size_t vs_view_beancounters(const vs_view_src_t *src, vs_beancounter_t *out)
 {
         uint64_t pids_max = num_or(src->pids, "pids.max", UINT64_MAX);
@@ -806,7 +821,7 @@ size_t vs_view_beancounters(const vs_view_src_t *src, vs_beancounter_t *out)
                         .maxheld = peak / PAGE,
                         .barrier = 0,
                         .limit = pages_limit(mem_limit),
-                        .failcnt = num_or(src->memory, "memory.failcnt", 0),
+                        .failcnt = v1_mem_failcnt(src->memory),
                 };
                 out[n++] = (vs_beancounter_t){
                         .resource = "swappages",

@@ -36,6 +36,7 @@
 #define VS_CMD_LIST "list"
 #define VS_CMD_EXEC "exec"
 #define VS_CMD_LOGS "logs"
+#define VS_CMD_BEANCOUNTERS "beancounters"
 #define VS_CMD_TEMPLATE_BUILD "template-build"
 #define VS_CMD_TEMPLATE_IMPORT "template-import"
 #define VS_CMD_TEMPLATE_LIST "template-list"

@@ -76,6 +76,7 @@ EXPECTED = {
         "term": "string",
     },
     "logs": {},
+    "beancounters": {},
     "template-build": {
         "builder": "string",
         "suite": "string",
@@ -105,6 +106,7 @@ EXPECTED_NAME = {
     "list": "none",
     "exec": "vps",
     "logs": "vps",
+    "beancounters": "vps",
     "template-build": "template-optional",
     "template-import": "template",
     "template-list": "none",
@@ -134,6 +136,7 @@ def base(cmd, root):
         "list": (None, {}),
         "exec": ("run1", {"argv": ["true"]}),
         "logs": ("run1", {}),
+        "beancounters": ("run1", {}),
         "template-build": ("bb3", {"builder": "busybox"}),
         "template-import": ("imp1", {"file": tar}),
         "template-list": (None, {}),

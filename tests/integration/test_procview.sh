@@ -178,6 +178,68 @@ test_one_server_for_all_vps() {
         vs destroy --force one2 >/dev/null
 }
 
+bc_field() { # vps resource field (from vsctl beancounters --json)
+        vs beancounters "$1" --json |
+                python3 -c "import json,sys; print([r['$3'] for r in json.load(sys.stdin) if r['resource'] == '$2'][0])"
+}
+
+# The row of a resource in the VPS's own /proc/user_beancounters... which
+# procfs cannot hold: vsd's view directory has it, as vsview serves it.
+bc_row_in_view() { # vps resource
+        grep -E "^ *([0-9]+:)? +$2 " "$R/run/paene/view/$1/user_beancounters"
+}
+
+test_fork_bomb_raises_numproc_failcnt() {
+        local before after events row count
+        start_vps bc1 --numproc 50
+        expect_eq 50 "$(cat "$(cg_dir pids bc1)/pids.max")" "pids.max"
+        expect_eq 50 "$(bc_field bc1 numproc limit)" "numproc limit"
+        before=$(bc_field bc1 numproc failcnt)
+        expect_eq 0 "$before" "numproc failcnt before"
+        # the bomb's forks fail at the limit; the payload reports and ends
+        count=$(inside bc1 /payload forkbomb)
+        [ "$count" -gt 0 ] && [ "$count" -lt 50 ] || fail "the bomb forked $count times"
+        events=$(awk '$1 == "max" {print $2}' "$(cg_dir pids bc1)/pids.events")
+        [ "$events" -gt 0 ] || fail "pids.events max is $events"
+        after=$(bc_field bc1 numproc failcnt)
+        expect_eq "$events" "$after" "numproc failcnt = pids.events max"
+        row=$(bc_row_in_view bc1 numproc)
+        expect_eq "$after" "$(echo "$row" | awk '{print $NF}')" "failcnt in user_beancounters"
+        expect_contains "$(vs status bc1)" "failcnt $after" "vsctl status"
+        expect_eq "$after" "$(vs list -H -o failcnt | head -1 | tr -d ' ')" "vsctl list -o failcnt"
+        vs destroy --force bc1 >/dev/null
+}
+
+test_memory_hog_raises_physpages_failcnt() {
+        local failcnt rc
+        start_vps bc2 --ram 32M
+        expect_eq 0 "$(bc_field bc2 physpages failcnt)" "physpages failcnt before"
+        expect_eq 8192 "$(bc_field bc2 physpages limit)" "physpages limit (4 KiB pages)"
+        # the hog is OOM-killed or reclaimed against the limit: either way
+        # the kernel counts the limit hit
+        rc=0
+        inside bc2 /payload memhog 64 >/dev/null 2>&1 || rc=$?
+        [ "$rc" -ne 0 ] || fail "64 MiB fitted in a 32M VPS"
+        if [ -e "$(cg_dir memory bc2)/memory.failcnt" ]; then
+                failcnt=$(($(cat "$(cg_dir memory bc2)/memory.failcnt") +
+                        $(cat "$(cg_dir memory bc2)/memory.memsw.failcnt")))
+        else
+                failcnt=$(awk '$1 == "max" {print $2}' "$(cg_dir memory bc2)/memory.events")
+        fi
+        [ "$failcnt" -gt 0 ] || fail "the cgroup counted no refused charge ($failcnt)"
+        expect_eq "$failcnt" "$(bc_field bc2 physpages failcnt)" "physpages failcnt"
+        [ "$(bc_field bc2 physpages maxheld)" -le 8192 ] || fail "maxheld above the limit"
+        vs destroy --force bc2 >/dev/null
+}
+
+test_beancounters_of_a_stopped_vps_is_a_state_error() {
+        vs create bc3 --template busybox --ipadd none >/dev/null
+        expect_rc 4 "beancounters of a stopped VPS" -- vs beancounters bc3
+        expect_contains "$ERR" "not running" "message"
+        expect_rc 3 "beancounters of no VPS" -- vs beancounters nosuch
+        vs destroy --force bc3 >/dev/null
+}
+
 test_bad_procview_value_is_refused() {
         expect_rc 2 "create --procview maybe" -- vs create bad1 --template busybox --procview maybe
         expect_contains "$ERR" "on or off" "message"

@@ -223,7 +223,7 @@ static int applet_viewloop(int argc, char **argv)
                         return 1;
                 }
                 up = atof(buf);
-                if (up <= 0 || up >= max_up) {
+                if (up < 0 || up >= max_up) {
                         printf("viewloop FAIL %ld: uptime %s", i, buf);
                         return 1;
                 }
