@@ -2277,8 +2277,9 @@ static const struct command commands[] = {
           "                     uptime exit ip rx_bytes tx_bytes rx_packets tx_packets\n"
           "                     cpu_usec cpu_pct throttled_usec mem_bytes mem_peak\n"
           "                     swap_bytes io_read_bytes io_write_bytes io_read_ops\n"
-          "                     io_write_ops oom_kills disk disklimit (disk: bytes used\n"
-          "                     by the VPS's own files; disklimit: its limit, - for none)\n"
+          "                     io_write_ops oom_kills failcnt disk disklimit (failcnt:\n"
+          "                     limit hits, see beancounters; disk: bytes used by the\n"
+          "                     VPS's own files; disklimit: its limit, - for none)\n"
           "                     (default: name,state,pid,nproc,hostname,template)\n"
           "  -H, --no-header    omit the header line\n"
           "  -j, --json         print JSON (all fields, or those of -o)\n" },
