@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -49,6 +50,7 @@
 struct entry {
         char name[VS_NAME_MAX + 1];
         uint64_t base; /* node id >> 4: its memory cgroup's inode */
+        ino_t reg_ino; /* of its registry file: vsd replaces it at each start */
         vs_view_src_t src;
 };
 
@@ -115,6 +117,8 @@ static struct entry *entry_load(const char *name)
                 return NULL;
         }
         e->base = (uint64_t)st.st_ino;
+        if (fstatat(S.reg_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+                e->reg_ino = st.st_ino;
         return e;
 }
 
@@ -177,9 +181,14 @@ static void rescan(void)
                         remove_at(i);
                 else
                         i++;
-        while ((d = readdir(dir)))
-                if (d->d_name[0] != '.')
-                        refresh_name(d->d_name);
+        while ((d = readdir(dir))) {
+                ssize_t known = find_name(d->d_name);
+
+                /* the same registry file: the same VPS run, nothing to open */
+                if (d->d_name[0] == '.' || (known >= 0 && S.entries[known]->reg_ino == d->d_ino))
+                        continue;
+                refresh_name(d->d_name);
+        }
 }
 
 /* Read-locks the table and finds base, rescanning once when it is new to
@@ -407,15 +416,15 @@ static int render(uint64_t nodeid, vs_view_buf_t *buf)
 static void store(uint64_t nodeid, const vs_view_buf_t *text)
 {
         struct fuse_out_header out = {
-                .len = (uint32_t)(sizeof(out) + sizeof(struct fuse_notify_store_out) + text->len),
+                .len = (uint32_t)(sizeof(out) + sizeof(struct fuse_notify_store_out)),
                 .error = FUSE_NOTIFY_STORE,
         };
-        struct fuse_notify_store_out st = { .nodeid = nodeid, .size = (uint32_t)text->len };
-        struct iovec iov[3] = { { &out, sizeof(out) },
-                                { &st, sizeof(st) },
-                                { text->data, text->len } };
+        /* no data, at the text's end: the size grows to it, no page is
+         * touched (the open drops the cached ones anyway) */
+        struct fuse_notify_store_out st = { .nodeid = nodeid, .offset = text->len };
+        struct iovec iov[2] = { { &out, sizeof(out) }, { &st, sizeof(st) } };
 
-        if (text->len && writev(S.fuse_fd, iov, 3) < 0 && errno != ENOENT)
+        if (text->len && writev(S.fuse_fd, iov, 2) < 0 && errno != ENOENT)
                 vs_log(LOG_WARNING, "FUSE_NOTIFY_STORE: %m");
 }
 
@@ -811,6 +820,10 @@ int main(int argc, char **argv)
                 return 1;
         }
         write_pid();
+        /* every VPS's reads of its /proc wait on this process: ahead of
+         * the VPS's own processes in the run queue of a busy host */
+        if (setpriority(PRIO_PROCESS, 0, -10) < 0)
+                vs_log(LOG_WARNING, "setpriority: %m");
         if (do_resend)
                 resend();
         if (pthread_create(&tid, NULL, handback, (void *)(intptr_t)listen_fd) != 0 ||

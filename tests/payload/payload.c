@@ -191,6 +191,40 @@ static ssize_t read_whole(const char *path, char *buf, size_t size)
         return len;
 }
 
+static int cmp_long(const void *a, const void *b)
+{
+        long x = *(const long *)a, y = *(const long *)b;
+
+        return x < y ? -1 : x > y;
+}
+
+/* readbench FILE N: N times open, read to the end and close FILE; prints
+ * the median and the p99 (nearest rank) of one such read in microseconds,
+ * and the number of failed reads. For contrib/bench, never for tests. */
+static int applet_readbench(int argc, char **argv)
+{
+        long n = argc > 2 ? atol(argv[2]) : 1000, fails = 0;
+        long *ns = n > 0 ? malloc(sizeof(long) * (size_t)n) : NULL;
+        char buf[65536];
+
+        if (!ns || argc < 2)
+                return 2;
+        for (long i = 0; i < n; i++) {
+                struct timespec t0, t1;
+
+                clock_gettime(CLOCK_MONOTONIC, &t0);
+                if (read_whole(argv[1], buf, sizeof(buf)) <= 0)
+                        fails++;
+                clock_gettime(CLOCK_MONOTONIC, &t1);
+                ns[i] = (t1.tv_sec - t0.tv_sec) * 1000000000L + (t1.tv_nsec - t0.tv_nsec);
+        }
+        qsort(ns, (size_t)n, sizeof(long), cmp_long);
+        printf("%.1f %.1f %ld\n", ns[(n - 1) / 2] / 1000.0, ns[(n * 99 + 99) / 100 - 1] / 1000.0,
+               fails);
+        free(ns);
+        return fails ? 1 : 0;
+}
+
 /* viewloop N USEC MEMTOTAL_KB MAX_UPTIME: reads /proc/meminfo and
  * /proc/uptime N times, USEC apart; every read must succeed and show
  * MemTotal MEMTOTAL_KB and an uptime below MAX_UPTIME seconds (the VPS's,
@@ -895,6 +929,8 @@ static const struct {
         { "forkbomb", applet_forkbomb,
           "forkbomb [HOLD]: fork until refused, print the count, hold" },
         { "nofile", applet_nofile, "nofile: print RLIMIT_NOFILE soft and hard" },
+        { "readbench", applet_readbench,
+          "readbench FILE N: read FILE N times, print median and p99 in µs, fails" },
         { "viewloop", applet_viewloop,
           "viewloop N USEC KB MAXUP: read /proc/meminfo and uptime N times, check them" },
         { "sysconf", applet_sysconf, "sysconf: print online CPUs, physical pages, page size" },
