@@ -52,7 +52,8 @@ BINS = $(BUILD)/vsd $(BUILD)/vsctl $(BUILD)/vsview $(BUILD)/vsinit $(BUILD)/payl
 # what the integration tests run besides the programs (not installed)
 TEST_TOOLS = $(BUILD)/tests/schema-dump
 
-.PHONY: all deps pkgcheck check unit integration asan install uninstall demo bench bench-net clean \
+.PHONY: all deps pkgcheck check unit integration asan install uninstall demo bench bench-net \
+	bench-procview clean \
 	format format-check
 all: $(BINS) $(TEST_TOOLS)
 
@@ -159,6 +160,11 @@ bench-net: deps
 	BUILD=$(BUILD) contrib/bench/net.sh
 	BUILD=$(BUILD) contrib/bench/throughput.sh 5 bridge
 	BUILD=$(BUILD) contrib/bench/throughput.sh 5 routed
+
+# lxcfs only for the comparison: not a dependency of check
+bench-procview: deps
+	$(MAKE) all
+	BUILD=$(BUILD) contrib/bench/procview.sh 100 5000
 
 FORMAT_SRCS = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format:
