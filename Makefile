@@ -36,13 +36,13 @@ LIB_SRCS = common/error.c common/parse.c common/fsutil.c common/kvfile.c \
 	protocol/protocol.c protocol/request.c sandbox/spawn.c sandbox/security.c sandbox/initsig.c sandbox/profile.c \
 	cow-fs/template.c cow-fs/rootfs.c cow-fs/diskquota.c cow-fs/image.c cow-fs/clone.c \
 	cow-fs/unify.c scheduler-limits/cgroup.c scheduler-limits/limits.c scheduler-limits/stats.c \
-	scheduler-limits/admission.c netns/loopback.c netns/addr.c netns/addr6.c netns/link.c \
+	scheduler-limits/admission.c scheduler-limits/procview.c netns/loopback.c netns/addr.c netns/addr6.c netns/link.c \
 	netns/etc.c netns/rate.c netns/tc.c netns/portfwd.c netns/nft.c
 # the daemon's modules, in a library of their own that the unit tests link;
 # vsd.c holds the loop and main
 VSDLIB_SRCS = runtime/vps.c runtime/vpsnet.c runtime/handlers.c runtime/disk.c runtime/store.c \
 	runtime/work.c runtime/onboot.c runtime/metrics.c runtime/events.c runtime/backup.c \
-	runtime/backup_member.c runtime/console.c runtime/keeper.c
+	runtime/backup_member.c runtime/console.c runtime/keeper.c runtime/view.c
 VSD_SRCS = runtime/vsd.c
 VSCTL_SRCS = runtime/vsctl.c
 OCI_SRCS = oci/main.c oci/config.c oci/state.c oci/cgroups.c oci/hooks.c oci/mounts.c \
@@ -58,11 +58,11 @@ OCI_OBJS = $(OCI_SRCS:%.c=$(BUILD)/obj/%.o)
 OCI_LIB_OBJS = $(filter-out $(BUILD)/obj/oci/main.o,$(OCI_OBJS))
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-BINS = $(BUILD)/vsd $(BUILD)/vsctl $(BUILD)/vsinit $(BUILD)/payload $(BUILD)/paene-oci
+BINS = $(BUILD)/vsd $(BUILD)/vsctl $(BUILD)/vsview $(BUILD)/vsinit $(BUILD)/payload $(BUILD)/paene-oci
 # what the integration tests run besides the programs (not installed)
 TEST_TOOLS = $(BUILD)/tests/schema-dump
 
-.PHONY: all deps pkgcheck check unit integration asan install uninstall demo bench bench-net bench-boot clean \
+.PHONY: all deps pkgcheck check unit integration asan install uninstall demo bench bench-net bench-boot bench-procview clean \
 	format format-check
 all: $(BINS) $(TEST_TOOLS)
 
@@ -95,6 +95,10 @@ $(BUILD)/tests/test_oci_%: tests/unit/test_oci_%.c tests/unit/testutil.h $(BUILD
 	$(CC) $(CPPFLAGS) -Ioci $(CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) $(LDFLAGS) -o $@ \
 		$(filter %.c %.a,$^) \
 		$(LDLIBS) $(shell $(PKG_CONFIG) --libs cmocka)
+
+# the view's FUSE server: the kernel's protocol (linux/fuse.h), no library
+$(BUILD)/vsview: $(BUILD)/obj/runtime/vsview.o $(BUILD)/libvs.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lpthread
 
 # vsinit and the test payload run inside VPS roots that may have no libc:
 # static, and never sanitized (the sanitizer runtimes are dynamic).
@@ -155,7 +159,7 @@ install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(SYSTEMDDIR) $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 	install -m 0755 $(BUILD)/vsd $(BUILD)/vsctl $(BUILD)/paene-oci $(DESTDIR)$(SBINDIR)/
-	install -m 0755 $(BUILD)/vsinit $(DESTDIR)$(LIBEXECDIR)/
+	install -m 0755 $(BUILD)/vsinit $(BUILD)/vsview $(DESTDIR)$(LIBEXECDIR)/
 	install -m 0644 contrib/man/vsctl.8 contrib/man/vsd.8 $(DESTDIR)$(MANDIR)/man8/
 	sed 's|@SBINDIR@|$(SBINDIR)|g' contrib/systemd/vsd.service.in > \
 		$(DESTDIR)$(SYSTEMDDIR)/vsd.service
@@ -164,7 +168,7 @@ install: all
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/vsd $(DESTDIR)$(SBINDIR)/vsctl $(DESTDIR)$(SBINDIR)/paene-oci \
-		$(DESTDIR)$(LIBEXECDIR)/vsinit $(DESTDIR)$(MANDIR)/man8/vsctl.8 \
+		$(DESTDIR)$(LIBEXECDIR)/vsinit $(DESTDIR)$(LIBEXECDIR)/vsview $(DESTDIR)$(MANDIR)/man8/vsctl.8 \
 		$(DESTDIR)$(MANDIR)/man8/vsd.8 $(DESTDIR)$(SYSTEMDDIR)/vsd.service \
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/vsctl
 
@@ -192,6 +196,11 @@ bench-net: deps
 	BUILD=$(BUILD) contrib/bench/net.sh
 	BUILD=$(BUILD) contrib/bench/throughput.sh 5 bridge
 	BUILD=$(BUILD) contrib/bench/throughput.sh 5 routed
+
+# lxcfs only for the comparison: not a dependency of check
+bench-procview: deps
+	$(MAKE) all
+	BUILD=$(BUILD) contrib/bench/procview.sh 100 5000
 
 FORMAT_SRCS = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format:

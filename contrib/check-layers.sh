@@ -12,6 +12,7 @@ declare -A owner=(
         [log]=common [parse]=common [procid]=common
         [cowfs]=cow-fs [diskquota]=cow-fs [netns]=netns
         [admission]=scheduler-limits [cgroup]=scheduler-limits [limits]=scheduler-limits
+        [procview]=scheduler-limits
         [security]=sandbox [spawn]=sandbox [initsig]=sandbox [protocol]=protocol
 )
 declare -A layer=(

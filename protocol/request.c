@@ -162,6 +162,13 @@ int vs_term_check(const char *text, vs_error_t *err)
         return 0;
 }
 
+static int check_on_off(const char *text, vs_error_t *err)
+{
+        if (strcmp(text, "on") != 0 && strcmp(text, "off") != 0)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL, "must be on or off, not '%s'", text);
+        return 0;
+}
+
 /* ---- the table ---- */
 
 #define NAME_LEN VS_NAME_MAX
@@ -203,6 +210,7 @@ static const vs_field_spec_t create_fields[] = {
         { STRING("template", NAME_LEN, "template name", check_template_name), .required = 1 },
         { STRING("hostname", 64, "hostname", vs_parse_hostname) },
         { BOOL("privileged") },
+        { STRING("procview", 3, "procview setting", check_on_off) },
         { LIMITS },
         { BOOL("force") },
         { BOOL("onboot") },
@@ -312,6 +320,7 @@ static const vs_command_spec_t commands[] = {
         { VS_CMD_EXEC, VS_NAME_VPS, exec_fields },
         { VS_CMD_LOGS, VS_NAME_VPS, no_fields },
         { VS_CMD_CONSOLE, VS_NAME_VPS, no_fields },
+        { VS_CMD_BEANCOUNTERS, VS_NAME_VPS, no_fields },
         { VS_CMD_TEMPLATE_BUILD, VS_NAME_TEMPLATE_OPTIONAL, build_fields },
         { VS_CMD_TEMPLATE_IMPORT, VS_NAME_TEMPLATE, import_fields },
         { VS_CMD_TEMPLATE_LIST, VS_NAME_NONE, no_fields },

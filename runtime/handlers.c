@@ -196,6 +196,7 @@ static int handle_create(struct vsd *d, struct client *c, vs_request_t *req, vs_
                 .tmpl = tmpl,
                 .hostname = hostname ? hostname : req->name,
                 .privileged = vs_req_bool(req, "privileged"),
+                .procview = vs_req_str(req, "procview"),
                 .limits = &limits,
                 .disk = &lim,
                 .onboot = boot_arg(req),
@@ -427,6 +428,41 @@ static void limit_event(struct vsd *d, struct vps *v, const vs_request_t *req, i
         json_object_object_add(extra, "saved", json_object_new_boolean(save));
         json_object_object_add(extra, "live", json_object_new_boolean(v->phase != PHASE_STOPPED));
         vsd_event(d, "limit-changed", v->name, extra);
+}
+
+/* OpenVZ's beancounters of a running VPS, from its cgroup's counters. */
+static int handle_beancounters(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
+{
+        struct vps *v = find_named(d, req, err);
+        vs_beancounter_t bc[VS_BC_MAX];
+        vs_view_src_t src;
+        json_object *reply, *list;
+        size_t n;
+
+        if (!v)
+                return -1;
+        if (v->phase == PHASE_STOPPED || vsd_view_src(v, &src) < 0)
+                return vs_error_kind(err, VS_E_STATE, ESRCH, "VPS is not running");
+        n = vs_view_beancounters(&src, bc);
+        reply = vs_reply_ok();
+        list = json_object_new_array();
+        for (size_t i = 0; i < n; i++) {
+                json_object *r = json_object_new_object();
+
+                json_object_object_add(r, "resource", json_object_new_string(bc[i].resource));
+#define ADD(key) json_object_object_add(r, #key, json_object_new_int64((int64_t)bc[i].key))
+                ADD(held);
+                ADD(maxheld);
+                ADD(barrier);
+                ADD(limit);
+                ADD(failcnt);
+#undef ADD
+                json_object_array_add(list, r);
+        }
+        json_object_object_add(reply, "uid", json_object_new_int64((int64_t)src.ctid));
+        json_object_object_add(reply, "beancounters", list);
+        vsd_client_reply(d, c, reply, NULL, 0);
+        return 0;
 }
 
 static int handle_set(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
@@ -1102,6 +1138,7 @@ static const struct {
         { VS_CMD_EXEC, handle_exec },
         { VS_CMD_LOGS, handle_logs },
         { VS_CMD_CONSOLE, handle_console },
+        { VS_CMD_BEANCOUNTERS, handle_beancounters },
         { VS_CMD_TEMPLATE_BUILD, handle_template_build },
         { VS_CMD_TEMPLATE_IMPORT, handle_template_import },
         { VS_CMD_TEMPLATE_LIST, handle_template_list },

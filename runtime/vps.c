@@ -653,6 +653,8 @@ static int write_new_config(int dirfd, const char *name, const struct vsd_create
         } else {
                 vs_kv_set(&config, "privileged", "yes");
         }
+        /* on: its /proc and cpu online files are the view of its limits */
+        vs_kv_set(&config, "procview", args->procview ? args->procview : "on");
         vs_kv_setf(&config, "created", "%lld", (long long)time(NULL));
         if (args->onboot >= 0)
                 vs_kv_set(&config, "onboot", args->onboot ? "yes" : "no");
@@ -1037,8 +1039,20 @@ static int spawn_vps_init(struct vsd *d, struct vps *v, const vs_kv_t *config,
                 .net_setup = net->hook,
                 .net_arg = net,
         };
+        const char *procview = vs_kv_get(config, "procview");
+        cleanup_free char *view_dir = NULL;
         pid_t pid;
 
+        if (!procview || strcmp(procview, "off") != 0) {
+                if (!vsd_view_ready(d))
+                        return vs_error_set(err, ENOTCONN,
+                                            "procview: vsd has no view mounted (see its log); "
+                                            "procview = off starts with the host's /proc");
+                if (vsd_view_register(d, v, err) < 0)
+                        return -1;
+                view_dir = vsd_view_dir_of(d, v->name);
+                spec.view_dir = view_dir;
+        }
         if (vsd_console_open(d, v, &con, err) < 0)
                 return -1;
         spec.console_fd = con.slave;
@@ -1124,6 +1138,7 @@ static int start_stopped(struct vsd *d, struct vps *v, vs_error_t *err)
             apply_limits(d, v, &limits, err) < 0 || spawn_vps_init(d, v, &config, &net, err) < 0) {
                 /* the child may have died after its veth was made */
                 vsd_net_abort(d, v, &net);
+                vsd_view_unregister(d, v);
                 vs_cgroup_free(steal_ptr(v->cg));
                 vs_cgroup_remove(d->cgtree, v->slice, v->name, NULL);
                 return -1;
@@ -1389,6 +1404,7 @@ void vsd_vps_exited(struct vsd *d, struct vps *v)
         }
         if (vs_cgroup_remove(d->cgtree, v->slice, v->name, &err) < 0)
                 vs_log(LOG_WARNING, "%s: %s", v->name, err.msg);
+        vsd_view_unregister(d, v);
         /* explicitly, not by the kernel's asynchronous netns cleanup: a
          * start right after must find the name free */
         vsd_net_stopped(d, v);
@@ -1576,6 +1592,23 @@ static void add_counters(struct vsd *d, struct vps *v, json_object *obj, vs_vps_
          VS_VF_BIT(SWAP_BYTES) | VS_VF_BIT(IO_READ_BYTES) | VS_VF_BIT(IO_WRITE_BYTES) | \
          VS_VF_BIT(IO_READ_OPS) | VS_VF_BIT(IO_WRITE_OPS) | VS_VF_BIT(OOM_KILLS))
 
+/* The sum of its beancounters' fail counts (0 when it is not running):
+ * how often it hit a limit. */
+static uint64_t failcnt_of(struct vps *v)
+{
+        vs_beancounter_t bc[VS_BC_MAX];
+        vs_view_src_t src;
+        uint64_t sum = 0;
+        size_t n;
+
+        if (v->phase == PHASE_STOPPED || vsd_view_src(v, &src) < 0)
+                return 0;
+        n = vs_view_beancounters(&src, bc);
+        for (size_t i = 0; i < n; i++)
+                sum += bc[i].failcnt;
+        return sum;
+}
+
 static void add_str(json_object *obj, vs_vps_fields_t want, vs_vps_field_t field, const char *value)
 {
         if (want & ((vs_vps_fields_t)1 << field))
@@ -1637,6 +1670,9 @@ json_object *vsd_vps_describe(struct vsd *d, struct vps *v, int with_disk, vs_vp
                         v->oom_kills = s.oom_kills;
                 add_int(obj, want, VS_VF_OOM_KILLS, (long long)v->oom_kills);
                 add_stats(obj, &s, uptime_of(v), want);
+        }
+        if (want & VS_VF_BIT(FAILCNT)) {
+                add_int(obj, want, VS_VF_FAILCNT, (long long)failcnt_of(v));
         }
         if (stopped && v->exit_known) {
                 add_int(obj, want, VS_VF_EXIT_CODE, v->exit_code);

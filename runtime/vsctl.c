@@ -703,10 +703,11 @@ static int take_boot_option(struct ctx *ctx, int opt, json_object *args)
 
 static int cmd_create(struct ctx *ctx, int argc, char **argv)
 {
-        struct option opts[17 + VS_LIM_COUNT] = {
+        struct option opts[18 + VS_LIM_COUNT] = {
                 { "onboot", required_argument, NULL, ONBOOT_OPT },
                 { "bootorder", required_argument, NULL, BOOTORDER_OPT },
                 { "force", no_argument, NULL, 'F' },
+                { "procview", required_argument, NULL, 'V' },
                 { "rate-out", required_argument, NULL, RATE_OUT_OPT },
                 { "rate-in", required_argument, NULL, RATE_IN_OPT },
                 { "template", required_argument, NULL, 't' },
@@ -717,7 +718,7 @@ static int cmd_create(struct ctx *ctx, int argc, char **argv)
                 { "help", no_argument, NULL, 'h' },
                 NET_OPTIONS,
         };
-        const char *tmpl = NULL, *hostname = NULL;
+        const char *tmpl = NULL, *hostname = NULL, *procview = NULL;
         cleanup_json json_object *limits = json_object_new_object();
         cleanup_net_opts struct net_opts net = { 0 };
         cleanup_json json_object *rates = json_object_new_object();
@@ -728,7 +729,7 @@ static int cmd_create(struct ctx *ctx, int argc, char **argv)
         vs_error_t err = { 0 };
         int opt, bad = 0, rc = EXIT_OK, privileged = 0, force = 0;
 
-        add_limit_options(opts, 15); /* after the fifteen above */
+        add_limit_options(opts, 16); /* after the sixteen above */
         reset_getopt();
         while ((opt = next_opt(ctx, argc, argv, "t:n:h", opts, &bad)) != -1) {
                 if (bad)
@@ -743,6 +744,8 @@ static int cmd_create(struct ctx *ctx, int argc, char **argv)
                         hostname = optarg;
                 else if (opt == 'P')
                         privileged = 1;
+                else if (opt == 'V')
+                        procview = optarg;
                 else if (!net_option(ctx, opt, &net, &rc)) {
                         if (rc != EXIT_OK)
                                 return rc;
@@ -760,6 +763,8 @@ static int cmd_create(struct ctx *ctx, int argc, char **argv)
                 return rc;
         if (!tmpl)
                 return usage_error(ctx, "--template is required");
+        if (procview && strcmp(procview, "on") != 0 && strcmp(procview, "off") != 0)
+                return usage_error(ctx, "--procview must be on or off, not '%s'", procview);
         if (vs_parse_name(tmpl, "template name", &err) < 0 ||
             (hostname && vs_parse_hostname(hostname, &err) < 0) || vs_limits_check(&l, &err) < 0 ||
             disk_check(&disk, &err) < 0)
@@ -777,6 +782,8 @@ static int cmd_create(struct ctx *ctx, int argc, char **argv)
         {
                 json_object_object_add(args, boot_key, json_object_get(boot_value));
         }
+        if (procview)
+                json_object_object_add(args, "procview", json_object_new_string(procview));
         json_object_object_add(args, "limits", steal_ptr(limits));
         json_object_object_foreach(rates, key, value)
         {
@@ -1176,6 +1183,13 @@ static int status_one(struct ctx *ctx, json_object *json_out)
         state = vs_json_str(vps, "state");
         exit_text = vs_json_str(vps, "exit");
         rates_text(vps, rates, sizeof(rates));
+        if (vs_json_int(vps, "failcnt", 0) > 0) {
+                char with_fail[128];
+
+                snprintf(with_fail, sizeof(with_fail), "failcnt %lld%s%s",
+                         vs_json_int(vps, "failcnt", 0), *rates ? ", " : "", rates);
+                vs_strlcpy(rates, with_fail, sizeof(rates));
+        }
         status_line(ctx->name, state, exit_text, vs_json_int(vps, "oom_kills", 0), rates);
         print_forwards(json_object_object_get(vps, "port_forward"));
         return EXIT_OK;
@@ -1244,6 +1258,7 @@ static const struct field list_fields[] = {
         { "io_read_ops", "IO_READ_OPS", 1, 0 },
         { "io_write_ops", "IO_WRITE_OPS", 1, 0 },
         { "oom_kills", "OOM_KILLS", 1, 0 },
+        { "failcnt", "FAILCNT", 1, 0 },
         { "disk", "DISK", 1, 1 },
         { "disklimit", "DISKLIMIT", 1, 1 },
         { "ip", "IP", 0, 0 },
@@ -2527,6 +2542,44 @@ static int cmd_enter(struct ctx *ctx, int argc, char **argv)
 
 /* ---- logs ---- */
 
+/* OpenVZ's /proc/user_beancounters of the VPS, or --json. */
+static int cmd_beancounters(struct ctx *ctx, int argc, char **argv)
+{
+        cleanup_json json_object *reply = NULL;
+        json_object *list;
+        vs_error_t err = { 0 };
+        int opt, bad = 0, rc, as_json = 0;
+        char uid[24];
+
+        reset_getopt();
+        while ((opt = next_opt(ctx, argc, argv, "jh", json_options, &bad)) != -1) {
+                if (bad)
+                        return bad;
+                as_json |= opt == 'j';
+        }
+        if ((rc = take_name(ctx, argc, argv, "VPS name")) != EXIT_OK)
+                return rc;
+        if (call(ctx, VS_CMD_BEANCOUNTERS, ctx->name, NULL, &reply, NULL, NULL, NULL, &err) < 0)
+                return fail(ctx, &err);
+        list = json_object_object_get(reply, "beancounters");
+        if (as_json) {
+                print_json(list);
+                return EXIT_OK;
+        }
+        snprintf(uid, sizeof(uid), "%lld", vs_json_int(reply, "uid", 0));
+        printf("%10s  %-12s %20s %20s %20s %20s %20s\n", "uid", "resource", "held", "maxheld",
+               "barrier", "limit", "failcnt");
+        for (size_t i = 0; list && i < json_object_array_length(list); i++) {
+                json_object *r = json_object_array_get_idx(list, i);
+
+                printf("%10s%c %-12s %20lld %20lld %20lld %20lld %20lld\n", i == 0 ? uid : "",
+                       i == 0 ? ':' : ' ', vs_json_str(r, "resource"), vs_json_int(r, "held", 0),
+                       vs_json_int(r, "maxheld", 0), vs_json_int(r, "barrier", 0),
+                       vs_json_int(r, "limit", 0), vs_json_int(r, "failcnt", 0));
+        }
+        return EXIT_OK;
+}
+
 static int cmd_logs(struct ctx *ctx, int argc, char **argv)
 {
         cleanup_json json_object *reply = NULL;
@@ -2904,7 +2957,8 @@ static int cmd_help(struct ctx *ctx, int argc, char **argv);
 
 static const struct command commands[] = {
         { "create", NULL, cmd_create,
-          "create NAME --template T [--hostname H] [--privileged] [--ipadd A[/P]]...\n"
+          "create NAME --template T [--hostname H] [--privileged] [--procview on|off]\n"
+          "       [--ipadd A[/P]]...\n"
           "       [--nameserver IP]... [--searchdomain D]...\n"
           "       [--port-forward HOSTPORT:VPSPORT[/PROTO]]... [--diskspace SIZE[:HARD]]\n"
           "       [--diskinodes N[:HARD]] [--rate-out RATE] [--rate-in RATE]\n"
@@ -2917,6 +2971,10 @@ static const struct command commands[] = {
           "  -n, --hostname H   hostname inside the VPS (default: NAME)\n"
           "      --privileged   the VPS's root is host uid 0 for its files (identity id\n"
           "                     map), its capabilities hold in its own user namespace\n"
+          "      --procview on|off  on (default): its /proc/meminfo, cpuinfo, stat,\n"
+          "                     uptime, loadavg, swaps, diskstats and\n"
+          "                     /sys/devices/system/cpu/online show its own limits\n"
+          "                     and usage; off: the host's\n"
           "      --ipadd A[/P]  an IPv4 or IPv6 address for the VPS (repeatable, at\n"
           "                     most 16 of each family). Inside a pool the prefix\n"
           "                     defaults to the pool's, else to /32 or /128 (routed\n"
@@ -3049,8 +3107,9 @@ static const struct command commands[] = {
           "                     uptime exit ip rx_bytes tx_bytes rx_packets tx_packets\n"
           "                     cpu_usec cpu_pct throttled_usec mem_bytes mem_peak\n"
           "                     swap_bytes io_read_bytes io_write_bytes io_read_ops\n"
-          "                     io_write_ops oom_kills disk disklimit (disk: bytes used\n"
-          "                     by the VPS's own files; disklimit: its limit, - for none)\n"
+          "                     io_write_ops oom_kills failcnt disk disklimit (failcnt:\n"
+          "                     limit hits, see beancounters; disk: bytes used by the\n"
+          "                     VPS's own files; disklimit: its limit, - for none)\n"
           "                     (default: name,state,pid,nproc,hostname,template)\n"
           "                     vzlist's names too: ctid veid (name), status (state),\n"
           "                     numproc (nproc), ostemplate (template), physpages mem\n"
@@ -3103,6 +3162,13 @@ static const struct command commands[] = {
         { "console", NULL, cmd_console, "console NAME",
           "Attach to the console of a running VPS (its /dev/console: a getty there\n"
           "offers a login). Ctrl-] detaches; the VPS goes on. One session at a time.\n" },
+        { "beancounters", NULL, cmd_beancounters, "beancounters NAME [--json]",
+          "Print a running VPS's beancounters in OpenVZ's layout (its\n"
+          "/proc/user_beancounters): per resource what it holds, the most it held,\n"
+          "barrier, limit and how often it hit the limit (failcnt), from its cgroup:\n"
+          "numproc (pids), physpages and swappages (memory, in 4 KiB pages).\n"
+          "9223372036854775807 is no limit.\n"
+          "  -j, --json         print them as JSON\n" },
         { "template", NULL, cmd_template,
           "template build busybox|debian [NAME] [--suite S] [--include P,...] [--debs F] | "
           "template import NAME FILE | template list [-j] [-H] "

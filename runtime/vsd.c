@@ -694,6 +694,7 @@ static void dispatch(struct vsd *d, struct ev *ev, uint32_t events)
         case EV_TICK:
                 (void)!read(d->tick_fd, &ticks, sizeof(ticks));
                 vsd_vps_rotate_consoles(d);
+                vsd_view_tick(d);
                 break;
         case EV_CLIENT:
                 client_readable(d, ev->owner);
@@ -720,6 +721,9 @@ static void dispatch(struct vsd *d, struct ev *ev, uint32_t events)
         case EV_METRICS_LISTEN:
         case EV_METRICS_CLIENT:
                 vsd_metrics_event(d, ev);
+                break;
+        case EV_VIEW_EXIT:
+                vsd_view_exited(d);
                 break;
         }
         (void)events;
@@ -843,6 +847,9 @@ static int start_daemon(struct vsd *d, const struct options *o, int *ready_fd, v
         if (d->epfd < 0)
                 return vs_error_errno(err, "epoll");
         vs_template_store_recover(d->tmpl_fd);
+        /* before adoption: a VPS that runs on needs its view answered */
+        if (vsd_view_init(d, &warn) < 0)
+                vs_log(LOG_WARNING, "%s: VPS with procview on cannot start", warn.msg);
         if (vsd_net_init(d, err) < 0 || vsd_vps_load_all(d, err) < 0 ||
             vsd_net_firewall(d, err) < 0)
                 return -1;
@@ -891,6 +898,7 @@ static void shut_down(struct vsd *d)
         free(d->root);
         free(d->vps_dir);
         free(d->tmpl_dir);
+        free(d->view_dir);
 }
 
 /* Every running VPS costs vsd one descriptor: take all the hard limit
@@ -923,7 +931,10 @@ int main(int argc, char **argv)
                          .tick_fd = -1,
                          .lock_fd = -1,
                          .vsinit_fd = -1,
-                         .own_pidns_fd = -1 };
+                         .own_pidns_fd = -1,
+                         .view_fuse_fd = -1,
+                         .view_reg_fd = -1,
+                         .view_pidfd = -1 };
         struct options o = { 0 };
         vs_error_t err = { 0 };
         int ready_fd = -1, rc;

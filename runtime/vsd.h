@@ -17,6 +17,7 @@
 #include "vs/limits.h"
 #include "vs/netns.h"
 #include "vs/procid.h"
+#include "vs/procview.h"
 #include "vs/protocol.h"
 #include "vs/kvfile.h"
 
@@ -41,6 +42,7 @@ enum ev_kind {
         EV_ONBOOT,
         EV_METRICS_LISTEN,
         EV_METRICS_CLIENT,
+        EV_VIEW_EXIT,
 };
 
 struct ev {
@@ -186,6 +188,12 @@ struct vsd {
         vs_cgroup_tree_t *cgtree;
         vs_net_t *net;
         vs_nft_t *nft; /* paene's nftables tables (netns/nft.c) */
+        /* the view (view.c): the FUSE mount's descriptor, its server */
+        char *view_dir;
+        int view_fuse_fd, view_reg_fd, view_pidfd;
+        pid_t view_pid;
+        int view_is_child;
+        struct ev view_ev;
         struct vps *vps_list;
         struct client *clients;
         struct vsd_work *works;
@@ -207,7 +215,8 @@ struct vsd_create_args {
         const char *tmpl;
         const char *hostname;
         int privileged;
-        char *const *ipadd; /* none: one address from the pool */
+        const char *procview; /* "on", "off", NULL: on */
+        char *const *ipadd;   /* none: one address from the pool */
         size_t nipadd;
         const char *nameserver;   /* blank-separated, or NULL */
         const char *searchdomain; /* blank-separated, or NULL */
@@ -289,6 +298,21 @@ void vsd_console_close(struct vsd_console *con);
 /* A socket connected to the VPS's console keeper: bytes both ways. */
 int vsd_console_connect(struct vsd *d, struct vps *v, vs_error_t *err);
 
+/* view.c: the VPS's /proc view (one FUSE mount, served by vsview) */
+int vsd_view_init(struct vsd *d, vs_error_t *err);
+/* 1 when the mount is there (a VPS with procview on can start). */
+int vsd_view_ready(struct vsd *d);
+/* vsview ended (its pidfd): another takes over the connection. */
+void vsd_view_exited(struct vsd *d);
+void vsd_view_tick(struct vsd *d);
+/* The VPS's directory in the view (malloc'd). */
+char *vsd_view_dir_of(struct vsd *d, const char *name);
+/* Tells vsview the VPS's cgroup and start (before its root is built). */
+int vsd_view_register(struct vsd *d, struct vps *v, vs_error_t *err);
+void vsd_view_unregister(struct vsd *d, struct vps *v);
+/* The VPS's cgroup as vs_view_beancounters reads it (fds owned by v->cg);
+ * -1 when it is not running. */
+int vsd_view_src(struct vps *v, vs_view_src_t *src);
 /* disk.c: disk limits and clone */
 /* The backend for a new VPS: dir without limits, else vsd.conf's
  * disk_backend (default image). */

@@ -30,6 +30,7 @@ extern char **environ;
 #include "vs/fdpass.h"
 #include "vs/fsutil.h"
 #include "vs/netns.h"
+#include "vs/procview.h"
 
 /* the init's: its mount namespace comes later, see init_child */
 #define INIT_NAMESPACES                                                              \
@@ -303,12 +304,37 @@ static int mount_at(const char *rootfs, const char *dir, const char *fstype, uns
         return 0;
 }
 
-static int mount_kernel_fs(const char *rootfs, vs_error_t *err)
+/* The view's files over the host's: read-only, and locked for the VPS like
+ * the masks (it cannot unmount them to see the host's figures). A target
+ * the kernel does not have (/proc/user_beancounters) cannot be made in
+ * procfs and is left out. */
+static int bind_view(const char *rootfs, const char *view_dir, vs_error_t *err)
+{
+        const unsigned long ro =
+                MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+
+        for (int f = 0; f < VS_VIEW_NFILES; f++) {
+                cleanup_free char *src = vs_strdupf("%s/%s", view_dir, vs_view_file_name(f));
+                cleanup_free char *dst = vs_strdupf("%s/%s", rootfs, vs_view_file_target(f));
+
+                if (access(dst, F_OK) < 0)
+                        continue;
+                if (mount(src, dst, NULL, MS_BIND, NULL) < 0 ||
+                    mount(NULL, dst, NULL, ro, NULL) < 0)
+                        return vs_error_errno(err, "bind the view over /%s",
+                                              vs_view_file_target(f));
+        }
+        return 0;
+}
+
+static int mount_kernel_fs(const char *rootfs, const char *view_dir, vs_error_t *err)
 {
         const unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
 
         if (mount_at(rootfs, "proc", "proc", flags, err) < 0 ||
             mount_at(rootfs, "sys", "sysfs", flags | MS_RDONLY, err) < 0)
+                return -1;
+        if (view_dir && bind_view(rootfs, view_dir, err) < 0)
                 return -1;
         return vs_security_mask_paths(rootfs, err);
 }
@@ -347,7 +373,7 @@ static int in_child(int (*fn)(const struct vs_init_spec *spec, vs_error_t *err),
 
 static int kernel_fs_in_vps(const struct vs_init_spec *spec, vs_error_t *err)
 {
-        return mount_kernel_fs(spec->rootfs, err);
+        return mount_kernel_fs(spec->rootfs, spec->view_dir, err);
 }
 
 /* A /proc of the VPS's pid namespace and a /sys of its network namespace,

@@ -50,6 +50,10 @@ struct vs_init_spec {
         int console_fd;
         int cgroup2;          /* mount the VPS's cgroup2 on /sys/fs/cgroup */
         unsigned long nofile; /* RLIMIT_NOFILE (soft and hard), 0: soft 1024 */
+        /* The VPS's directory of the view (absolute), whose files are bound
+         * over /proc/meminfo and the rest (vs_view_file_target), or NULL:
+         * the host's files */
+        const char *view_dir;
         /* Called by the parent once the child exists and before its "go":
          * gives the child its network (netns/), so that its init starts
          * with eth0 configured. NULL: loopback only. */

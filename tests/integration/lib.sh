@@ -112,6 +112,23 @@ kill_our_vsds() {
         done
 }
 
+# The pid of this file's view server (vsview), which outlives vsd.
+vsview_pid() {
+        cat "$R/run/paene/vsview.pid" 2>/dev/null
+}
+
+# Any vsview serving this file's root is one this file's vsd started.
+kill_our_vsviews() {
+        local cmdline pid
+        for cmdline in /proc/[0-9]*/cmdline; do
+                pid=${cmdline#/proc/}
+                pid=${pid%/cmdline}
+                if { tr '\0' ' ' <"$cmdline"; } 2>/dev/null | grep -q "^vsview --root $R "; then
+                        kill -9 "$pid" 2>/dev/null
+                fi
+        done
+}
+
 teardown() {
         local name
         if [ -n "$(vsd_pid)" ] && ! is_dead "$(vsd_pid)"; then
@@ -121,6 +138,7 @@ teardown() {
         fi
         stop_vsd
         kill_our_vsds
+        kill_our_vsviews
         kill_leftovers
         remove_cgroups
         if [ -n "$R" ] && grep -q " $R" /proc/self/mountinfo; then

@@ -142,7 +142,7 @@ test_no_loop_mount_or_image_left() {
         vs start q3
         [ -n "$(loops_of q3)" ] || fail "no loop device while running"
         # the image's mount lives in the VPS's namespace only
-        expect_not_contains "$(grep -v " $R/netns " /proc/self/mountinfo)" "$R" "host mount table"
+        expect_not_contains "$(grep -v -e " $R/netns " -e " $R/run/paene/view " /proc/self/mountinfo)" "$R" "host mount table"
         vs stop --fast q3
         wait_for 10 '[ -z "$(loops_of q3)" ]' || fail "loop device left after stop: $(loops_of q3)"
         vs start q3
@@ -152,7 +152,7 @@ test_no_loop_mount_or_image_left() {
         [ ! -e "$(vps_dir q3)" ] || fail "VPS directory left"
         expect_eq "" "$(losetup -a | grep "$R" || true)" "losetup -a"
         expect_eq "" "$(loops_of q3)" "loop device of the destroyed image"
-        expect_not_contains "$(grep -v " $R/netns " /proc/self/mountinfo)" "$R" "host mount table"
+        expect_not_contains "$(grep -v -e " $R/netns " -e " $R/run/paene/view " /proc/self/mountinfo)" "$R" "host mount table"
 }
 
 test_image_survives_restarts_and_a_vsd_crash() {

@@ -137,7 +137,7 @@ test_cpuunits_1_to_3_on_one_cpu() {
 }
 
 test_ram_64M_oom_kills_the_hog_and_nobody_else() {
-        local rc=0 vsd
+        local rc=0 vsd fails
         vs create m1 --template busybox --ram 64M
         vs create m2 --template busybox
         start_with_payload m1
@@ -150,7 +150,11 @@ test_ram_64M_oom_kills_the_hog_and_nobody_else() {
         fi
         vs exec m1 -- /payload memhog 200 >/dev/null 2>&1 || rc=$?
         expect_eq 137 "$rc" "the hog was SIGKILLed"
-        expect_eq "m1 exist running (1 OOM kill)" "$(vs status m1)" "status tells the OOM kill"
+        # and the limit hits the kernel counted (vsctl beancounters)
+        fails=$(vs list -H -o name,failcnt | awk '$1 == "m1" {print $2}')
+        [ "$fails" -gt 0 ] || fail "failcnt $fails after an OOM kill"
+        expect_eq "m1 exist running (1 OOM kill, failcnt $fails)" "$(vs status m1)" \
+                "status tells the OOM kill"
         expect_eq 1 "$(json_field "$(vs status m1 --json)" oom_kills)" "status --json"
         expect_eq "m2 exist running" "$(vs status m2)" "the neighbour is untouched"
         expect_eq "done" "$(vs exec m2 -- /payload memhog 100)" "the neighbour can allocate"

@@ -178,6 +178,113 @@ static int applet_inotify(int argc, char **argv)
         return 0;
 }
 
+/* sysconf: what glibc tells a program of its machine: online CPUs and
+ * physical pages (and the page size). */
+static int applet_sysconf(int argc, char **argv)
+{
+        (void)argc;
+        (void)argv;
+        printf("%ld %ld %ld\n", sysconf(_SC_NPROCESSORS_ONLN), sysconf(_SC_PHYS_PAGES),
+               sysconf(_SC_PAGESIZE));
+        return 0;
+}
+
+/* Reads a whole file with open, read and close; -1 with errno on failure. */
+static ssize_t read_whole(const char *path, char *buf, size_t size)
+{
+        int fd = open(path, O_RDONLY);
+        ssize_t n, len = 0;
+
+        if (fd < 0)
+                return -1;
+        while ((size_t)len + 1 < size && (n = read(fd, buf + len, size - 1 - (size_t)len)) > 0)
+                len += n;
+        if (n < 0) {
+                close(fd);
+                return -1;
+        }
+        close(fd);
+        buf[len] = '\0';
+        return len;
+}
+
+static int cmp_long(const void *a, const void *b)
+{
+        long x = *(const long *)a, y = *(const long *)b;
+
+        return x < y ? -1 : x > y;
+}
+
+/* readbench FILE N: N times open, read to the end and close FILE; prints
+ * the median and the p99 (nearest rank) of one such read in microseconds,
+ * and the number of failed reads. For contrib/bench, never for tests. */
+static int applet_readbench(int argc, char **argv)
+{
+        long n = argc > 2 ? atol(argv[2]) : 1000, fails = 0;
+        long *ns = n > 0 ? malloc(sizeof(long) * (size_t)n) : NULL;
+        char buf[65536];
+
+        if (!ns || argc < 2)
+                return 2;
+        for (long i = 0; i < n; i++) {
+                struct timespec t0, t1;
+
+                clock_gettime(CLOCK_MONOTONIC, &t0);
+                if (read_whole(argv[1], buf, sizeof(buf)) <= 0)
+                        fails++;
+                clock_gettime(CLOCK_MONOTONIC, &t1);
+                ns[i] = (t1.tv_sec - t0.tv_sec) * 1000000000L + (t1.tv_nsec - t0.tv_nsec);
+        }
+        qsort(ns, (size_t)n, sizeof(long), cmp_long);
+        printf("%.1f %.1f %ld\n", ns[(n - 1) / 2] / 1000.0, ns[(n * 99 + 99) / 100 - 1] / 1000.0,
+               fails);
+        free(ns);
+        return fails ? 1 : 0;
+}
+
+/* viewloop N USEC MEMTOTAL_KB MAX_UPTIME: reads /proc/meminfo and
+ * /proc/uptime N times, USEC apart; every read must succeed and show
+ * MemTotal MEMTOTAL_KB and an uptime below MAX_UPTIME seconds (the VPS's,
+ * not the host's). Prints "viewloop ok N" or the first failure. */
+static int applet_viewloop(int argc, char **argv)
+{
+        long n = argc > 1 ? atol(argv[1]) : 10000;
+        long usec = argc > 2 ? atol(argv[2]) : 0;
+        long want_kb = argc > 3 ? atol(argv[3]) : 0;
+        double max_up = argc > 4 ? atof(argv[4]) : 0;
+        char buf[8192];
+
+        for (long i = 0; i < n; i++) {
+                const char *total;
+                long kb;
+                double up;
+
+                if (read_whole("/proc/meminfo", buf, sizeof(buf)) < 0) {
+                        printf("viewloop FAIL %ld: /proc/meminfo: %s\n", i, strerror(errno));
+                        return 1;
+                }
+                total = strstr(buf, "MemTotal:");
+                kb = total ? atol(total + 9) : -1;
+                if (kb != want_kb) {
+                        printf("viewloop FAIL %ld: MemTotal %ld kB, not %ld\n", i, kb, want_kb);
+                        return 1;
+                }
+                if (read_whole("/proc/uptime", buf, sizeof(buf)) < 0) {
+                        printf("viewloop FAIL %ld: /proc/uptime: %s\n", i, strerror(errno));
+                        return 1;
+                }
+                up = atof(buf);
+                if (up < 0 || up >= max_up) {
+                        printf("viewloop FAIL %ld: uptime %s", i, buf);
+                        return 1;
+                }
+                if (usec)
+                        usleep((useconds_t)usec);
+        }
+        printf("viewloop ok %ld\n", n);
+        return 0;
+}
+
 /* ddwrite FILE MiB: writes with O_DIRECT in 1 MiB blocks; prints seconds. */
 static int applet_ddwrite(int argc, char **argv)
 {
@@ -840,6 +947,11 @@ static const struct {
           "forkbomb [HOLD]: fork until refused, print the count, hold" },
         { "inotify", applet_inotify, "inotify N [hold]: make N inotify instances, print count" },
         { "nofile", applet_nofile, "nofile: print RLIMIT_NOFILE soft and hard" },
+        { "readbench", applet_readbench,
+          "readbench FILE N: read FILE N times, print median and p99 in µs, fails" },
+        { "viewloop", applet_viewloop,
+          "viewloop N USEC KB MAXUP: read /proc/meminfo and uptime N times, check them" },
+        { "sysconf", applet_sysconf, "sysconf: print online CPUs, physical pages, page size" },
         { "ddwrite", applet_ddwrite, "ddwrite FILE [MiB]: O_DIRECT write, print seconds" },
         { "udpecho", applet_udpecho, "udpecho PORT [S]: UDP echo server on 127.0.0.1" },
         { "udpping", applet_udpping, "udpping PORT N [GAP_MS]: N round trips, latency" },

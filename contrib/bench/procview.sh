@@ -1,0 +1,178 @@
+#!/bin/bash
+# paene /proc view benchmark: what one read of /proc/meminfo and /proc/stat
+# costs inside a VPS (through vsview), against the plain /proc and against
+# lxcfs in the same run; N VPS reading in parallel; what the view costs per
+# VPS. Prints figures only (contrib/bench/README.md says what they mean).
+#
+# Starts a private vsd (own state root under /tmp, own cgroup name, own
+# network namespace) and, for the comparison, lxcfs on a private mount point
+# (ended by its pid), its reader in a 256M memory cgroup of its own below
+# ours. A trap removes everything on any failure or interruption.
+#
+# Usage: [BUILD=build] contrib/bench/procview.sh [N [SAMPLES]]   (as root;
+# N VPS in parallel, default 100; SAMPLES reads per figure, default 5000)
+set -euo pipefail
+export LC_ALL=C
+
+prog=procview.sh
+N=${1:-100}
+SAMPLES=${2:-5000}
+case $N$SAMPLES in *[!0-9]*) echo "usage: $prog [N [SAMPLES]]" >&2; exit 2 ;; esac
+[ "$N" -ge 1 ] && [ "$N" -le 1000 ] || { echo "usage: $prog [N (1..1000) [SAMPLES]]" >&2; exit 2; }
+[ "$(id -u)" -eq 0 ] || { echo "$prog: must be run as root" >&2; exit 1; }
+
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=${BUILD:-build}
+case $BUILD in /*) bin=$BUILD ;; *) bin=$repo/$BUILD ;; esac
+for b in vsd vsctl vsview payload; do
+        [ -x "$bin/$b" ] || { echo "$prog: build first: make all ($bin/$b)" >&2; exit 1; }
+done
+
+ROOT=$(mktemp -d /tmp/paene-procview.XXXXXX)
+CG=paene-procview-$$
+LXCFS_MNT=
+LXCFS_PID=
+LXCFS_CG=
+vs() { "$bin/vsctl" --root "$ROOT" "$@"; }
+
+# our own memory cgroup (v1) or cgroup (v2): the lxcfs reader's goes below it
+own_memcg() {
+        local line
+        line=$(grep -E '^[0-9]+:(memory|):' /proc/self/cgroup | sort -t: -k2 -r | head -1)
+        if [ -d /sys/fs/cgroup/memory ]; then
+                echo "/sys/fs/cgroup/memory${line##*:}"
+        else
+                echo "/sys/fs/cgroup${line##*:}"
+        fi
+}
+
+cleanup() {
+        local name pid
+        trap - EXIT INT TERM
+        if [ -n "$LXCFS_PID" ]; then
+                kill "$LXCFS_PID" 2>/dev/null || true
+                for _ in $(seq 50); do kill -0 "$LXCFS_PID" 2>/dev/null || break; sleep 0.1; done
+        fi
+        [ -n "$LXCFS_MNT" ] && { umount -l "$LXCFS_MNT" 2>/dev/null || true; rmdir "$LXCFS_MNT" 2>/dev/null || true; }
+        [ -n "$LXCFS_CG" ] && [ -d "$LXCFS_CG" ] && { rmdir "$LXCFS_CG" 2>/dev/null || true; }
+        for name in $(vs list -a -H -o name 2>/dev/null); do
+                vs destroy --force "$name" >/dev/null 2>&1 || true
+        done
+        pid=$(cat "$ROOT/run/paene/vsd.pid" 2>/dev/null || true)
+        if [ -n "$pid" ]; then
+                kill "$pid" 2>/dev/null || true
+                for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        fi
+        # the view's server outlives vsd by design: end it by its pid
+        pid=$(cat "$ROOT/run/paene/vsview.pid" 2>/dev/null || true)
+        [ -n "$pid" ] && { kill "$pid" 2>/dev/null || true; }
+        grep " $ROOT" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r umount -l
+        rm -rf "$ROOT"
+        grep -q " $ROOT" /proc/self/mountinfo && echo "$prog: a mount is left under $ROOT" >&2
+        return 0
+}
+trap cleanup EXIT INT TERM
+
+line() { # what median p99 fails
+        printf '%-34s median %8s  p99 %9s  (us, n=%s, failed reads %s)\n' "$1" "$2" "$3" "$SAMPLES" "$4"
+}
+
+unshare -n "$bin/vsd" --root "$ROOT" --cgroup-name "$CG"
+vs template build busybox >/dev/null
+echo "paene /proc view benchmark: one open+read+close per sample (static C reader)"
+echo "machine: nproc $(nproc), kernel $(uname -r), $(grep -c . /proc/self/cgroup) cgroup lines"
+
+# ---- one reader: the view, the plain /proc, lxcfs ----------------------------
+vs create pv0 --template busybox --ipadd none --ram 256M >/dev/null
+install -m 0755 "$bin/payload" "$ROOT/var/lib/paene/vps/pv0/upper/payload"
+vs create plain0 --template busybox --ipadd none --ram 256M --procview off >/dev/null
+install -m 0755 "$bin/payload" "$ROOT/var/lib/paene/vps/plain0/upper/payload"
+vs start pv0 >/dev/null
+vs start plain0 >/dev/null
+# one warm-up run each (not shown): a fresh cgroup's first memory.stat
+# reads flush its statistics, slowly
+for f in meminfo stat; do
+        vs exec plain0 -- /payload readbench /proc/$f 1000 >/dev/null
+        vs exec pv0 -- /payload readbench /proc/$f 1000 >/dev/null
+done
+for f in meminfo stat; do
+        read -r med p99 fails < <(vs exec plain0 -- /payload readbench /proc/$f "$SAMPLES")
+        line "plain /proc/$f (VPS, view off)" "$med" "$p99" "$fails"
+        read -r med p99 fails < <(vs exec pv0 -- /payload readbench /proc/$f "$SAMPLES")
+        line "view /proc/$f (VPS)" "$med" "$p99" "$fails"
+done
+
+if ! command -v lxcfs >/dev/null; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq lxcfs >/dev/null
+fi
+LXCFS_MNT=$(mktemp -d /tmp/paene-lxcfs.XXXXXX)
+lxcfs -p "$LXCFS_MNT.pid" "$LXCFS_MNT" >/dev/null 2>&1 &
+LXCFS_PID=$!
+for _ in $(seq 100); do [ -e "$LXCFS_MNT/proc/meminfo" ] && break; sleep 0.1; done
+[ -e "$LXCFS_MNT/proc/meminfo" ] || { echo "$prog: lxcfs did not come up" >&2; exit 1; }
+LXCFS_CG=$(own_memcg)/paene-procview-lxcfs-$$
+mkdir "$LXCFS_CG"
+if [ -e "$LXCFS_CG/memory.limit_in_bytes" ]; then
+        echo 268435456 >"$LXCFS_CG/memory.limit_in_bytes"
+else
+        echo 268435456 >"$LXCFS_CG/memory.max"
+fi
+for f in meminfo stat; do
+        sh -c 'echo $$ > "$1/cgroup.procs"; exec "$2" readbench "$3" 1000' \
+                sh "$LXCFS_CG" "$bin/payload" "$LXCFS_MNT/proc/$f" >/dev/null
+        read -r med p99 fails < <(sh -c 'echo $$ > "$1/cgroup.procs"; exec "$2" readbench "$3" "$4"' \
+                sh "$LXCFS_CG" "$bin/payload" "$LXCFS_MNT/proc/$f" "$SAMPLES")
+        line "lxcfs $(lxcfs --version 2>/dev/null | head -1) /proc/$f" "$med" "$p99" "$fails"
+done
+grep -q 262144 "$LXCFS_MNT/proc/meminfo" 2>/dev/null ||
+        sh -c 'echo $$ > "$1/cgroup.procs"; grep -q "MemTotal: *262144" "$2"' sh "$LXCFS_CG" \
+                "$LXCFS_MNT/proc/meminfo" || echo "note: lxcfs did not show the 256M limit"
+kill "$LXCFS_PID"
+for _ in $(seq 50); do kill -0 "$LXCFS_PID" 2>/dev/null || break; sleep 0.1; done
+LXCFS_PID=
+umount -l "$LXCFS_MNT" 2>/dev/null || true
+rmdir "$LXCFS_MNT"
+LXCFS_MNT=
+rmdir "$LXCFS_CG"
+LXCFS_CG=
+vs destroy --force plain0 >/dev/null
+
+# ---- N VPS reading in parallel ----------------------------------------------
+server=$(cat "$ROOT/run/paene/vsview.pid")
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+rss_one=$(rss_kb "$server")
+fds_one=$(ls "/proc/$server/fd" | wc -l)
+# the kernel's FUSE inodes (one per view file read) and dentries are the
+# view's own kernel memory; bytes of active objects
+fuse_slab() { awk '$1 == "fuse_inode" {print $2 * $4}' /proc/slabinfo; }
+slab_before=$(fuse_slab)
+for ((i = 1; i < N; i++)); do
+        vs create "pv$i" --template busybox --ipadd none --ram 64M >/dev/null
+        install -m 0755 "$bin/payload" "$ROOT/var/lib/paene/vps/pv$i/upper/payload"
+        vs start "pv$i" >/dev/null
+done
+# each VPS's view is known to the server once read
+for ((i = 0; i < N; i++)); do vs exec "pv$i" -- /payload readbench /proc/meminfo 1 >/dev/null; done
+t0=$(cpu_ticks "$server")
+w0=$EPOCHREALTIME
+outdir=$ROOT/parallel
+mkdir "$outdir"
+for ((i = 0; i < N; i++)); do
+        vs exec "pv$i" -- /payload readbench /proc/meminfo 100 >"$outdir/$i" 2>&1 &
+done
+failed_jobs=0
+for job in $(jobs -p); do wait "$job" || failed_jobs=$((failed_jobs + 1)); done
+w1=$EPOCHREALTIME
+t1=$(cpu_ticks "$server")
+fails=$(cat "$outdir"/* | awk '{s += $3} END {print s + 0}')
+p99s=$(cat "$outdir"/* | awk '{print $2}' | sort -n | tail -1)
+printf '%d VPS x 100 reads of /proc/meminfo in parallel: %.2f s wall, failed reads %s, failed readers %s, worst p99 %s us\n' \
+        "$N" "$(echo "$w1 - $w0" | bc)" "$fails" "$failed_jobs" "$p99s"
+printf 'vsview: %s ms CPU for those %d reads; RSS %s kB with 1 VPS, %s kB with %d\n' \
+        "$(((t1 - t0) * 10))" "$((N * 100))" "$rss_one" "$(rss_kb "$server")" "$N"
+fds_n=$(ls "/proc/$server/fd" | wc -l)
+printf 'per VPS: vsview RSS %s kB, %s fds (cgroup directories), fuse_inode slab %s kB\n' \
+        "$(echo "scale=1; ($(rss_kb "$server") - $rss_one) / ($N - 1)" | bc)" \
+        "$(echo "scale=1; ($fds_n - $fds_one) / ($N - 1)" | bc)" \
+        "$(echo "scale=1; ($(fuse_slab) - $slab_before) / 1024 / ($N - 1)" | bc)"

@@ -1,0 +1,290 @@
+#!/bin/bash
+# The VPS sees its own machine: /proc/meminfo, cpuinfo, stat, uptime,
+# loadavg and /sys/devices/system/cpu/online show its limits and usage, as
+# its cgroup holds them (issue 14). Each figure is compared with the limit
+# given AND the cgroup file vsd wrote, and with the host's, which it must
+# not be.
+. "$(dirname "$0")/lib.sh"
+
+host_cpus=$(grep -c '^processor' /proc/cpuinfo)
+host_mem_kb=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)
+
+# pure cgroup v2: one directory, other file names
+v2=0
+[ -d /sys/fs/cgroup/memory ] || v2=1
+
+cg_dir() { # controller vps
+        local d
+        if [ "$v2" = 1 ]; then
+                echo "$(cgroup_dirs | head -1)/default/$2"
+                return 0
+        fi
+        for d in $(cgroup_dirs); do
+                case "$d" in /sys/fs/cgroup/"$1"*/* | /sys/fs/cgroup/unified/*)
+                        [ -d "$d/default/$2" ] && { echo "$d/default/$2"; return 0; } ;;
+                esac
+        done
+        return 1
+}
+
+inside() { vs exec "$1" -- "${@:2}"; }
+
+mem_limit() { # vps: its memory limit as the cgroup holds it
+        if [ "$v2" = 1 ]; then
+                cat "$(cg_dir memory "$1")/memory.max"
+        else
+                cat "$(cg_dir memory "$1")/memory.limit_in_bytes"
+        fi
+}
+
+cpu_cap() { # vps: quota/period
+        if [ "$v2" = 1 ]; then
+                tr ' ' / <"$(cg_dir cpu "$1")/cpu.max"
+        else
+                echo "$(cat "$(cg_dir cpu "$1")/cpu.cfs_quota_us")/$(cat "$(cg_dir cpu "$1")/cpu.cfs_period_us")"
+        fi
+}
+
+task_count() { # vps: threads in its cgroup
+        if [ "$v2" = 1 ]; then
+                wc -l <"$(cg_dir pids "$1")/cgroup.threads"
+        else
+                wc -l <"$(cg_dir pids "$1")/tasks"
+        fi
+}
+
+meminfo_kb() { # vps key
+        inside "$1" cat /proc/meminfo | awk -v k="$2:" '$1 == k {print $2}'
+}
+
+start_vps() { # name create-options...
+        vs create "$1" --template busybox --ipadd none "${@:2}" >/dev/null
+        vs start "$1" >/dev/null
+        install_payload "$1"
+}
+
+test_meminfo_shows_its_memory_limit() {
+        local total limit free_total top_line used free
+        start_vps mem1 --ram 256M
+        limit=$(mem_limit mem1)
+        expect_eq 268435456 "$limit" "the cgroup's memory limit"
+        total=$(meminfo_kb mem1 MemTotal)
+        expect_eq 262144 "$total" "MemTotal inside"
+        [ "$total" != "$host_mem_kb" ] || fail "MemTotal is the host's"
+        [ "$(meminfo_kb mem1 MemFree)" -le 262144 ] || fail "MemFree above the limit"
+        [ "$(meminfo_kb mem1 MemAvailable)" -le 262144 ] || fail "MemAvailable above the limit"
+        # busybox top's "Mem: U used, F free" comes from /proc/meminfo
+        top_line=$(inside mem1 top -bn1 | grep '^Mem:')
+        used=$(echo "$top_line" | sed -n 's/^Mem: \([0-9]*\)K used, \([0-9]*\)K free.*/\1/p')
+        free=$(echo "$top_line" | sed -n 's/^Mem: \([0-9]*\)K used, \([0-9]*\)K free.*/\2/p')
+        [ -n "$used" ] && [ -n "$free" ] || fail "top's Mem line: $top_line"
+        expect_eq 262144 $((used + free)) "top's used + free"
+        vs destroy --force mem1 >/dev/null
+}
+
+test_cpus_as_many_as_its_cap() {
+        local quota n_cpuinfo n_stat online sc
+        [ "$host_cpus" -ge 2 ] || skip "the host has one CPU"
+        start_vps cpu1 --cpus 1
+        quota=$(cpu_cap cpu1)
+        expect_eq 100000/100000 "$quota" "the cgroup's CPU quota/period"
+        n_cpuinfo=$(inside cpu1 cat /proc/cpuinfo | grep -c '^processor')
+        expect_eq 1 "$n_cpuinfo" "processors in /proc/cpuinfo"
+        n_stat=$(inside cpu1 cat /proc/stat | grep -c '^cpu[0-9]')
+        expect_eq 1 "$n_stat" "cpuN lines in /proc/stat"
+        online=$(inside cpu1 cat /sys/devices/system/cpu/online)
+        expect_eq 0 "$online" "/sys/devices/system/cpu/online"
+        # glibc's sysconf(_SC_NPROCESSORS_ONLN) reads cpu/online
+        sc=$(inside cpu1 /payload sysconf)
+        expect_eq 1 "${sc%% *}" "sysconf(_SC_NPROCESSORS_ONLN)"
+        vs destroy --force cpu1 >/dev/null
+}
+
+test_uptime_and_loadavg_are_its_own() {
+        local up host_up load total tasks
+        start_vps up1
+        up=$(inside up1 cat /proc/uptime | cut -d. -f1)
+        host_up=$(cut -d. -f1 /proc/uptime)
+        [ "$up" -le 30 ] || fail "uptime $up s: the VPS started seconds ago"
+        [ "$host_up" -gt 30 ] || skip "the host itself is up for $host_up s"
+        load=$(inside up1 cat /proc/loadavg)
+        total=$(echo "$load" | awk '{split($4, a, "/"); print a[2]}')
+        tasks=$(task_count up1)
+        # init, the exec'd cat and whatever runs with it: a handful, like
+        # the cgroup's tasks, never the host's hundreds
+        [ "$total" -ge 2 ] && [ "$total" -le $((tasks + 2)) ] ||
+                fail "loadavg's total $total, the cgroup has $tasks tasks: $load"
+        vs destroy --force up1 >/dev/null
+}
+
+test_live_set_shows_at_once() {
+        [ "$host_cpus" -ge 2 ] || skip "the host has one CPU"
+        start_vps live1 --ram 256M
+        expect_eq "$host_cpus" "$(inside live1 cat /proc/cpuinfo | grep -c '^processor')" \
+                "CPUs before"
+        vs set live1 --ram 128M --cpumask 0 >/dev/null
+        expect_eq 134217728 "$(mem_limit live1)" "new limit"
+        expect_eq 131072 "$(meminfo_kb live1 MemTotal)" "MemTotal after set --ram"
+        expect_eq 1 "$(inside live1 cat /proc/cpuinfo | grep -c '^processor')" \
+                "CPUs after set --cpumask"
+        expect_eq 0 "$(inside live1 cat /sys/devices/system/cpu/online)" "online after set"
+        vs set live1 --cpus 1 --cpumask 0-1 >/dev/null
+        expect_eq 1 "$(inside live1 cat /proc/cpuinfo | grep -c '^processor')" \
+                "CPUs after set --cpus 1 on two"
+        vs destroy --force live1 >/dev/null
+}
+
+test_procview_off_keeps_the_hosts() {
+        start_vps off1 --ram 256M --procview off
+        expect_eq "$host_mem_kb" "$(meminfo_kb off1 MemTotal)" "MemTotal with procview off"
+        expect_eq "$host_cpus" "$(inside off1 cat /proc/cpuinfo | grep -c '^processor')" \
+                "CPUs with procview off"
+        vs destroy --force off1 >/dev/null
+}
+
+view_server_alive() { # pid
+        [ -n "$1" ] && ! is_dead "$1"
+}
+
+# A new server, other than $1, runs and answers.
+new_server_serves() { # old-pid
+        local pid
+        pid=$(vsview_pid)
+        [ -n "$pid" ] && [ "$pid" != "$1" ] && view_server_alive "$pid"
+}
+
+# The loop of reads runs as the VPS's init: it outlives vsd, which kills
+# an exec'd command's session when it dies. Its verdict is in the console.
+loop_running() { [ "$(state_of "$1")" = running ]; }
+
+# FUSE_NOTIFY_RESEND (Linux 6.9): without it, what a killed server had read
+# is never answered
+kernel_resends() {
+        local major minor
+        IFS=. read -r major minor _ <<<"$(uname -r)"
+        [ "$major" -gt 6 ] || { [ "$major" -eq 6 ] && [ "$minor" -ge 9 ]; }
+}
+
+test_reads_survive_kills_of_the_server_and_of_vsd() {
+        local old pid i log
+        kernel_resends || skip "kernel $(uname -r) has no FUSE_NOTIFY_RESEND (6.9)"
+        vs create fo1 --template busybox --ipadd none --ram 256M >/dev/null
+        install_payload fo1
+        set_config fo1 init "/payload viewloop 10000 400 262144 600"
+        vs start fo1 >/dev/null
+        log="$(vps_dir fo1)/console.log"
+        for i in 1 2 3; do
+                old=$(vsview_pid)
+                view_server_alive "$old" || fail "no view server before kill $i"
+                loop_running fo1 || fail "the loop ended before kill $i: $(tail -n 2 "$log")"
+                kill -9 "$old"
+                wait_for 10 "new_server_serves $old" || fail "no new server after kill $i"
+                sleep 0.3
+        done
+        # vsd dies; the server goes on alone, and hands the connection to
+        # the next vsd
+        old=$(vsview_pid)
+        loop_running fo1 || fail "the loop ended before vsd's kill: $(tail -n 2 "$log")"
+        pid=$(vsd_pid)
+        kill -9 "$pid"
+        wait_for 10 "is_dead $pid" || fail "vsd did not die"
+        rm -f "$R/run/paene/vsd.pid"
+        sleep 0.3
+        start_vsd || fail "vsd did not start again"
+        expect_eq "$old" "$(vsview_pid)" "the server that outlived vsd"
+        view_server_alive "$old" || fail "the server died with vsd"
+        loop_running fo1 || fail "the loop ended before the last kill: $(tail -n 2 "$log")"
+        # the new vsd holds the connection: the server may die again
+        kill -9 "$old"
+        wait_for 10 "new_server_serves $old" || fail "the new vsd started no server"
+        wait_for 120 "! loop_running fo1" || fail "the loop did not end"
+        expect_contains "$(cat "$log")" "viewloop ok 10000" "the loop's verdict"
+        expect_not_contains "$(cat "$log")" "viewloop FAIL" "the loop's verdict"
+        vs destroy --force fo1 >/dev/null
+}
+
+test_one_server_for_all_vps() {
+        local n
+        start_vps one1
+        start_vps one2
+        n=0
+        for c in /proc/[0-9]*/cmdline; do
+                { tr '\0' ' ' <"$c"; } 2>/dev/null | grep -q "^vsview --root $R " && n=$((n + 1))
+        done
+        expect_eq 1 "$n" "vsview processes for two VPS"
+        # each reads its own directory, whoever asks
+        expect_contains "$(ls "$R/run/paene/view")" "one1" "view directories"
+        expect_contains "$(ls "$R/run/paene/view")" "one2" "view directories"
+        vs destroy --force one1 >/dev/null
+        vs destroy --force one2 >/dev/null
+}
+
+bc_field() { # vps resource field (from vsctl beancounters --json)
+        vs beancounters "$1" --json |
+                python3 -c "import json,sys; print([r['$3'] for r in json.load(sys.stdin) if r['resource'] == '$2'][0])"
+}
+
+# The row of a resource in the VPS's own /proc/user_beancounters... which
+# procfs cannot hold: vsd's view directory has it, as vsview serves it.
+bc_row_in_view() { # vps resource
+        grep -E "^ *([0-9]+:)? +$2 " "$R/run/paene/view/$1/user_beancounters"
+}
+
+test_fork_bomb_raises_numproc_failcnt() {
+        local before after events row count
+        start_vps bc1 --numproc 50
+        expect_eq 50 "$(cat "$(cg_dir pids bc1)/pids.max")" "pids.max"
+        expect_eq 50 "$(bc_field bc1 numproc limit)" "numproc limit"
+        before=$(bc_field bc1 numproc failcnt)
+        expect_eq 0 "$before" "numproc failcnt before"
+        # the bomb's forks fail at the limit; the payload reports and ends
+        count=$(inside bc1 /payload forkbomb)
+        [ "$count" -gt 0 ] && [ "$count" -lt 50 ] || fail "the bomb forked $count times"
+        events=$(awk '$1 == "max" {print $2}' "$(cg_dir pids bc1)/pids.events")
+        [ "$events" -gt 0 ] || fail "pids.events max is $events"
+        after=$(bc_field bc1 numproc failcnt)
+        expect_eq "$events" "$after" "numproc failcnt = pids.events max"
+        row=$(bc_row_in_view bc1 numproc)
+        expect_eq "$after" "$(echo "$row" | awk '{print $NF}')" "failcnt in user_beancounters"
+        expect_contains "$(vs status bc1)" "failcnt $after" "vsctl status"
+        expect_eq "$after" "$(vs list -H -o failcnt | head -1 | tr -d ' ')" "vsctl list -o failcnt"
+        vs destroy --force bc1 >/dev/null
+}
+
+test_memory_hog_raises_physpages_failcnt() {
+        local failcnt rc
+        start_vps bc2 --ram 32M
+        expect_eq 0 "$(bc_field bc2 physpages failcnt)" "physpages failcnt before"
+        expect_eq 8192 "$(bc_field bc2 physpages limit)" "physpages limit (4 KiB pages)"
+        # the hog is OOM-killed or reclaimed against the limit: either way
+        # the kernel counts the limit hit
+        rc=0
+        inside bc2 /payload memhog 64 >/dev/null 2>&1 || rc=$?
+        [ "$rc" -ne 0 ] || fail "64 MiB fitted in a 32M VPS"
+        if [ -e "$(cg_dir memory bc2)/memory.failcnt" ]; then
+                failcnt=$(($(cat "$(cg_dir memory bc2)/memory.failcnt") +
+                        $(cat "$(cg_dir memory bc2)/memory.memsw.failcnt")))
+        else
+                failcnt=$(awk '$1 == "max" {print $2}' "$(cg_dir memory bc2)/memory.events")
+        fi
+        [ "$failcnt" -gt 0 ] || fail "the cgroup counted no refused charge ($failcnt)"
+        expect_eq "$failcnt" "$(bc_field bc2 physpages failcnt)" "physpages failcnt"
+        [ "$(bc_field bc2 physpages maxheld)" -le 8192 ] || fail "maxheld above the limit"
+        vs destroy --force bc2 >/dev/null
+}
+
+test_beancounters_of_a_stopped_vps_is_a_state_error() {
+        vs create bc3 --template busybox --ipadd none >/dev/null
+        expect_rc 4 "beancounters of a stopped VPS" -- vs beancounters bc3
+        expect_contains "$ERR" "not running" "message"
+        expect_rc 3 "beancounters of no VPS" -- vs beancounters nosuch
+        vs destroy --force bc3 >/dev/null
+}
+
+test_bad_procview_value_is_refused() {
+        expect_rc 2 "create --procview maybe" -- vs create bad1 --template busybox --procview maybe
+        expect_contains "$ERR" "on or off" "message"
+        expect_rc 3 "no VPS made" -- vs status bad1
+}
+
+run_tests
