@@ -56,23 +56,27 @@ exit_problem() { # status
         esac
 }
 
-run_bounded() { # log command...
-        local log=$1
-        shift
-        timeout -k 30 "$TEST_TIMEOUT" "$@" >"$log" 2>&1
+# run_bounded OUT ERR command...: the TAP on stdout apart from what the
+# binary says on stderr (a message without its newline would glue itself to
+# the next result line)
+run_bounded() {
+        local out=$1 err=$2
+        shift 2
+        timeout -k 30 "$TEST_TIMEOUT" "$@" >"$out" 2>"$err"
 }
 
 # A cmocka binary (or any TAP producer): "1..N", "ok K - name",
 # "not ok K - name", "not ok K # SKIP name".
 run_unit() { # name binary
-        local name=$1 bin=$2 log=$work/unit.log rc plan p f s seen problems=""
+        local name=$1 bin=$2 log=$work/unit.log errlog=$work/unit.err rc plan p f s seen problems=""
         if [ ! -x "$bin" ]; then
                 tally "$name" 0 0 0 "not built: $bin"
                 return
         fi
-        CMOCKA_MESSAGE_OUTPUT=tap run_bounded "$log" "$bin"
+        CMOCKA_MESSAGE_OUTPUT=tap run_bounded "$log" "$errlog" "$bin"
         rc=$?
         cat "$log"
+        sed 's/^/    /' "$errlog"
         plan=$(sed -n 's/^1\.\.\([0-9][0-9]*\)$/\1/p' "$log")
         s=$(grep -cE '^(not )?ok [0-9]+ # SKIP' "$log")
         p=$(grep -E '^ok [0-9]+' "$log" | grep -vc ' # SKIP')

@@ -63,6 +63,7 @@ expect unit-not-built any "0 passed, 1 failed, 0 skipped" BUILD=/nonexistent -- 
 expect_in_output "missing binary is named" "not built"
 expect unit-crash any "1 passed, 2 failed, 0 skipped" -- $fx/tap_crash
 expect unit-skip any "1 passed, 1 failed, 1 skipped" -- $fx/tap_skip
+expect unit-stderr-glued any "1 passed, 1 failed, 0 skipped" -- $fx/tap_stderr
 expect several any "3 passed, 5 failed, 1 skipped" BUILD="$BUILD" -- $fx/skip.sh $fx/crash.sh $fx/tap_crash
 expect all-pass 0 "1 passed, 0 failed, 0 skipped" -- tests/harness/fixtures/tap_pass
 # a sanitizer report ends a unit binary (make asan-unit's flags and options)
