@@ -62,7 +62,7 @@ BINS = $(BUILD)/vsd $(BUILD)/vsctl $(BUILD)/vsview $(BUILD)/vsinit $(BUILD)/payl
 # what the integration tests run besides the programs (not installed)
 TEST_TOOLS = $(BUILD)/tests/schema-dump
 
-.PHONY: all deps pkgcheck check unit integration asan install uninstall demo bench bench-net bench-boot bench-procview clean \
+.PHONY: all deps pkgcheck check unit integration asan asan-unit install uninstall demo bench bench-net bench-boot bench-procview clean \
 	format format-check
 all: $(BINS) $(TEST_TOOLS)
 
@@ -146,14 +146,28 @@ pkgcheck:
 		$(PKG_CONFIG) --exists $$p || { echo "pkg-config package '$$p' not found (make deps installs it)" >&2; exit 1; }; \
 	done
 
+# The harness's self-test first: a harness that miscounts makes every
+# later line meaningless.
 check: deps pkgcheck
 	contrib/check-layers.sh
 	$(MAKE) all unit
 	tests/tools/check_options.py $(BUILD)/vsctl .
+	BUILD=$(BUILD) tests/harness/selftest.sh
 	BUILD=$(BUILD) tests/run.sh
+	$(MAKE) asan-unit
+
+# The unit tests again under ASan and UBSan: any report ends the binary
+# with a non-zero status, which tests/run.sh counts as a failure.
+ASAN_BUILD = build-asan
+SANITIZE = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+asan-unit:
+	$(MAKE) BUILD=$(ASAN_BUILD) SANFLAGS='$(SANITIZE)' unit
+	ASAN_OPTIONS=halt_on_error=1:abort_on_error=0:detect_leaks=1 \
+		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		BUILD=$(ASAN_BUILD) tests/run.sh --unit
 
 asan:
-	$(MAKE) BUILD=build-asan SANFLAGS='-fsanitize=address,undefined -fno-omit-frame-pointer' all
+	$(MAKE) BUILD=$(ASAN_BUILD) SANFLAGS='$(SANITIZE)' all
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(MANDIR)/man8 \

@@ -1,8 +1,12 @@
 # Integration test harness. A test file sources this, defines functions
-# named test_*, and calls run_tests. Each file gets its own vsd on a private
-# --root, with a private cgroup name, in its own network namespace; every
-# mount, cgroup and process it made is removed at exit, also on failure.
-# Output: "ok NAME" or "not ok NAME" per test, read by tests/run.sh.
+# named test_*, and calls run_tests (runner.sh: "plan N", then "ok NAME",
+# "not ok NAME" or "skip NAME: reason" per test, read by tests/run.sh). Each
+# file gets its own vsd on a private --root, with a private cgroup name, in
+# its own network namespace. After every test the VPS it left are destroyed
+# and vsd is stopped; then nothing the test made may be left (processes,
+# mounts, cgroups, veths, ifbs, loop devices, nft elements: a leftover fails
+# the test), and a fresh vsd with no vsd.conf serves the next test. At exit
+# the same holds for the whole file. See tests/README.md.
 
 set -u
 BUILD=${BUILD:-build}
@@ -11,6 +15,9 @@ BIN=$TOP/$BUILD
 [ -x "$BIN/vsd" ] || BIN=$BUILD
 R=""
 CG=""
+BASE_CGROUPS=""
+BASE_MOUNTS=""
+LOOPS_BEFORE=""
 
 die() {
         echo "lib: $*" >&2
@@ -19,8 +26,13 @@ die() {
 
 [ "$(id -u)" -eq 0 ] || die "integration tests need root"
 
+. "$TOP/tests/integration/runner.sh"
+
 # vsctl against this file's vsd
 vs() { "$BIN/vsctl" --root "$R" "$@"; }
+
+# Runs a command in vsd's network namespace.
+in_host() { nsenter --net="$R/netns" "$@"; }
 
 # vsd runs in a network namespace of the test's own, pinned on a file
 # under the test's root: a restarted vsd finds it again, with the bridge and
@@ -59,7 +71,14 @@ setup() {
         CG="paene-test-$$"
         start_vsd || die "vsd did not start"
         vs template build busybox >/dev/null || die "template build failed"
+        # what a test may leave: the cgroups and mounts vsd has with no VPS
+        BASE_CGROUPS=$(our_cgroup_tree)
+        BASE_MOUNTS=$(mounts_under_root)
 }
+
+suite_setup() { [ -n "$R" ] || setup; }
+# (files that called it before run_tests: run_tests sets up by itself now)
+setup_once() { suite_setup; }
 
 # Our cgroup subtree on each hierarchy (the directories vsd creates).
 cgroup_dirs() {
@@ -112,6 +131,8 @@ kill_our_vsds() {
         done
 }
 
+# Removes whatever is left, also after a failure; with "all", also the pins
+# of the test's network namespaces.
 # The pid of this file's view server (vsview), which outlives vsd.
 vsview_pid() {
         cat "$R/run/paene/vsview.pid" 2>/dev/null
@@ -129,37 +150,258 @@ kill_our_vsviews() {
         done
 }
 
-teardown() {
-        local name
-        if [ -n "$(vsd_pid)" ] && ! is_dead "$(vsd_pid)"; then
-                for name in $(vs list -a -H -o name 2>/dev/null); do
-                        vs destroy --force "$name" >/dev/null 2>&1
-                done
-        fi
+cleanup_everything() {
         stop_vsd
         kill_our_vsds
         kill_our_vsviews
         kill_leftovers
+        kill_netns_procs
+        kill_root_procs
+        # SIGKILL is asynchronous: wait until they are gone
+        wait_for 10 '[ -z "$(netns_procs)$(root_procs)$(procs_in_our_cgroups)" ]' ||
+                echo "    cleanup: processes survive SIGKILL" >&2
         remove_cgroups
-        if [ -n "$R" ] && grep -q " $R" /proc/self/mountinfo; then
-                grep " $R" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r umount -l
+        if [ -n "$R" ]; then
+                lines_not_in "$(mounts_under_root)" "$([ "${1:-}" = all ] || netns_pins)" |
+                        sort -r | xargs -r umount -l
         fi
         detach_our_loops
-        [ -n "$R" ] && rm -rf "$R"
 }
 
-# Loop devices left bound to disk images under this file's root (a VPS's
-# devices are autoclear and normally go with it).
-detach_our_loops() {
-        local img dev
+teardown() {
+        local leaks=0
+        destroy_all_vps
+        stop_vsd
+        # the netns pins are ours to unmount; the rest must be gone
+        leak_check "$(mounts_under_root)" "$(netns_pins)" || leaks=1
+        cleanup_everything all
+        remove_cgroups
+        leak_check "$(our_cgroup_tree)" "" || leaks=1
+        [ -z "$R" ] || leak_check "$(mounts_under_root)" "" || leaks=1
+        [ -n "$R" ] && rm -rf "$R"
+        [ "$leaks" -eq 0 ] || echo "teardown: something was left (see above)" >&2
+        return "$leaks"
+}
+
+suite_teardown() { teardown; }
+
+# ---- the state between tests ----
+
+# Destroys every VPS vsd knows (starting vsd if a test stopped it); fails
+# when one cannot be destroyed.
+destroy_all_vps() {
+        local names name rc=0
+        [ -n "$R" ] && [ -d "$R/run/paene" ] || return 0
+        if [ -z "$(vsd_pid)" ] || is_dead "$(vsd_pid)"; then
+                start_vsd >/dev/null 2>&1 || {
+                        echo "    LEAK: vsd does not start to destroy what is left" >&2
+                        return 1
+                }
+        fi
+        LOOPS_BEFORE=$(loops_of_images)
+        names=$(vs list -a -H -o name) || return 1
+        for name in $names; do
+                vs destroy --force "$name" >/dev/null || {
+                        echo "    LEAK: destroy --force $name failed" >&2
+                        rc=1
+                }
+        done
+        return "$rc"
+}
+
+# lines_not_in FOUND BASELINE: the non-empty lines of FOUND that are not
+# lines of BASELINE.
+lines_not_in() {
+        comm -23 <(printf '%s\n' "$1" | grep . | LC_ALL=C sort -u) \
+                <(printf '%s\n' "$2" | grep . | LC_ALL=C sort -u)
+}
+
+# leak_check FOUND [BASELINE]: fails, naming each, on lines of FOUND that are
+# not lines of BASELINE.
+leak_check() {
+        local extra
+        extra=$(lines_not_in "$1" "${2:-}")
+        [ -z "$extra" ] && return 0
+        printf '%s\n' "$extra" | sed 's/^/    LEAK: /' >&2
+        return 1
+}
+
+# label PREFIX TEXT: TEXT's non-empty lines, each after PREFIX.
+label() { awk -v p="$1" 'NF {print p $0}' <<<"$2"; }
+
+# Mount points at or below the test's root (in the host's mount namespace).
+mounts_under_root() {
         [ -n "$R" ] || return 0
-        # by the image's device and inode (losetup -j): the sysfs path of a
-        # VPS's loop device is as its own mount namespace saw it
-        for img in "$R"/var/lib/paene/vps/*/disk.img "$R"/var/lib/paene/vps/.*/disk.img; do
-                [ -e "$img" ] || continue
-                for dev in $(losetup -n -O NAME -j "$img" 2>/dev/null); do
-                        losetup -d "$dev" 2>/dev/null
+        awk -v r="$R" '$5 == r || index($5, r "/") == 1 {print $5}' /proc/self/mountinfo
+}
+
+# Every cgroup directory at and below ours, on each hierarchy.
+our_cgroup_tree() {
+        local d
+        for d in $(cgroup_dirs); do
+                [ -d "$d" ] && find "$d" -type d
+        done
+        return 0
+}
+
+# The pids in any of our cgroups.
+procs_in_our_cgroups() {
+        local d
+        for d in $(cgroup_dirs); do
+                [ -d "$d" ] && find "$d" -name cgroup.procs -exec cat {} +
+        done
+        return 0
+}
+
+# Network namespace pins of the test (vsd's, and those a test makes below
+# $R, such as netfilter's "outside").
+netns_pins() {
+        [ -n "$R" ] || return 0
+        awk -v r="$R" 'index($5, r "/") == 1 && $9 == "nsfs" {print $5}' /proc/self/mountinfo
+}
+
+# Processes in one of the test's network namespaces: a vsd that did not stop,
+# a background job a test did not collect. (Builtins only: no process this
+# makes shows up in its own answer.)
+netns_procs() {
+        local pin p
+        for pin in $(netns_pins); do
+                for p in /proc/[0-9]*; do
+                        [[ "$p/ns/net" -ef "$pin" ]] && echo "${p#/proc/} $(proc_cmdline "$p")"
                 done
+        done
+        return 0
+}
+
+proc_cmdline() {
+        local args=()
+        { mapfile -d '' -t args <"$1/cmdline"; } 2>/dev/null
+        echo "${args[*]}"
+}
+
+kill_netns_procs() {
+        local pid _
+        netns_procs | while read -r pid _; do
+                kill -9 "$pid" 2>/dev/null
+        done
+}
+
+# Processes with the test's root on their command line (vsctl, nsenter,
+# a job a test ran in the background and never waited for).
+root_procs() {
+        local p line
+        [ -n "$R" ] || return 0
+        for p in /proc/[0-9]*; do
+                line=$(proc_cmdline "$p")
+                case "$line" in *"$R"*) echo "${p#/proc/} $line" ;; esac
+        done
+        return 0
+}
+
+kill_root_procs() {
+        local pid _
+        root_procs | while read -r pid _; do
+                [ "$pid" = "$$" ] || kill -9 "$pid" 2>/dev/null
+        done
+}
+
+# Links of a kind in vsd's namespace (fails when ip does): none may outlive
+# the VPS.
+links_of_type() { # type
+        local out
+        out=$(in_host ip -o link show type "$1") || return 1
+        awk -F': ' '{print $2}' <<<"$out" | sed 's/@.*//'
+}
+
+# The set elements in vsd's namespace (fails when nft does): all are a VPS's.
+nft_elements() {
+        local out
+        out=$(in_host nft list ruleset) || return 1
+        grep 'elements = ' <<<"$out" || return 0
+}
+
+# Loop devices bound to the disk images of the test's VPS, as "NAME INODE
+# MAJ:MIN" of the backing file (the path a device shows may be the one the
+# VPS's mount namespace saw).
+loops_of_images() {
+        local img
+        [ -n "$R" ] || return 0
+        for img in "$R"/var/lib/paene/vps/*/disk.img "$R"/var/lib/paene/vps/.*/disk.img; do
+                [ -e "$img" ] && losetup -n -O NAME,BACK-INO,BACK-MAJ:MIN -j "$img"
+        done
+        return 0
+}
+
+# Loop devices backed by a file of the test's root: those bound to an image
+# before destroy_all_vps that still are, and any whose path is below $R.
+loops_of_root() {
+        local all
+        [ -n "$R" ] || return 0
+        all=$(losetup -n -l -O NAME,BACK-INO,BACK-MAJ:MIN) || return 1
+        [ -z "$LOOPS_BEFORE" ] || grep -x -F -f <(printf '%s\n' "$LOOPS_BEFORE") <<<"$all" | awk '{print $1}'
+        losetup -n -l -O NAME,BACK-FILE | awk -v r="$R" 'index($2, r "/") == 1 {print $1}'
+        return 0
+}
+
+# What is left after destroy_all_vps and stop_vsd beyond the file's baseline;
+# fails, naming each leftover.
+leaks_after_test() {
+        local rc=0 found p
+        found=$(procs_in_our_cgroups) || return 1
+        found=$(for p in $found; do echo "$p $(proc_cmdline "/proc/$p")"; done)
+        leak_check "$(label "process in our cgroups: " "$found")" || rc=1
+        leak_check "$(label "process in the test netns: " "$(netns_procs)")" || rc=1
+        leak_check "$(label "process using the test root: " "$(root_procs)")" || rc=1
+        leak_check "$(our_cgroup_tree)" "$BASE_CGROUPS" || rc=1
+        leak_check "$(mounts_under_root)" "$BASE_MOUNTS
+$(netns_pins)" || rc=1
+        found=$(loops_of_root) || return 1
+        leak_check "$(label "loop device: " "$found")" || rc=1
+        found=$(links_of_type veth) || return 1
+        leak_check "$(label "veth: " "$found")" || rc=1
+        found=$(links_of_type ifb) || return 1
+        leak_check "$(label "ifb: " "$found")" || rc=1
+        found=$(nft_elements) || return 1
+        leak_check "$(label "nft: " "$found")" || rc=1
+        return "$rc"
+}
+
+# Between tests (runner.sh's hook): the VPS the test left are destroyed and
+# vsd stops; anything left is a leak, which fails the test and is cleaned up;
+# the next test gets a fresh vsd without the test's vsd.conf.
+reset_after_test() {
+        local rc=0
+        destroy_all_vps || rc=1
+        stop_vsd
+        leaks_after_test || rc=1
+        if [ "$rc" -ne 0 ]; then
+                rc=1
+                cleanup_everything
+                remove_test_links
+        fi
+        rm -f "$R/etc/paene/vsd.conf"
+        start_vsd || {
+                echo "    FAIL: vsd did not start for the next test" >&2
+                rc=1
+        }
+        return "$rc"
+}
+
+remove_test_links() {
+        local l
+        for l in $(links_of_type veth 2>/dev/null) $(links_of_type ifb 2>/dev/null); do
+                in_host ip link del "$l" 2>/dev/null
+        done
+        in_host nft flush ruleset 2>/dev/null
+        return 0
+}
+
+# Loop devices left bound to files under this file's root (a VPS's devices
+# are autoclear and normally go with it).
+detach_our_loops() {
+        local dev
+        for dev in $(loops_of_images | awk '{print $1}') $(loops_of_root 2>/dev/null); do
+                losetup -d "$dev" 2>/dev/null
         done
         return 0
 }
@@ -176,12 +418,6 @@ wait_for() {
 fail() {
         echo "    FAIL: $*" >&2
         return 1
-}
-
-# skip REASON: ends the test (a subshell) as skipped, never as passed.
-skip() {
-        echo "    skipped: $*" >&2
-        exit 77
 }
 
 expect_eq() { # expected actual what
@@ -234,31 +470,28 @@ set_config() { # vps key value
 
 state_of() { vs status "$1" 2>/dev/null | awk '{print $3}'; }
 
-setup_once() {
-        [ -n "$R" ] || setup
+
+# lines_matching GREP-ARGS...: grep on stdin that succeeds when nothing
+# matched (grep's 1) and fails on an error (grep's 2). For "nothing left"
+# checks: `left=$(cmd | lines_matching x)` fails when cmd does (pipefail).
+lines_matching() {
+        local rc=0
+        grep "$@" || rc=$?
+        [ "$rc" -le 1 ]
 }
 
-run_tests() {
-        local t rc
-        trap teardown EXIT
-        setup_once
-        # each test runs in a subshell under errexit: the first failed
-        # expectation ends it
-        # PAENE_TESTS: an extended regex; only the tests it matches run (for
-        # slow places, such as the pure cgroup v2 VM)
-        for t in $(declare -F | awk '{print $3}' | grep '^test_' | grep -E "${PAENE_TESTS:-.}"); do
-                # not in a || list: that would switch errexit off inside
-                (
-                        set -e -o pipefail
-                        "$t"
-                )
-                rc=$?
-                if [ "$rc" -eq 0 ]; then
-                        echo "ok ${t#test_}"
-                elif [ "$rc" -eq 77 ]; then
-                        echo "skip ${t#test_}"
-                else
-                        echo "not ok ${t#test_}"
-                fi
-        done
+# expect_job STATUS PID WHAT: waits for a background job of the test and
+# checks its exit status (never a bare `wait`, which forgets it).
+expect_job() {
+        local want=$1 pid=$2 rc=0
+        wait "$pid" || rc=$?
+        [ "$rc" -eq "$want" ] || fail "$3: exit status $rc, expected $want"
+}
+
+# lacks PATTERN FILE...: no line of the files matches (grep's 1); a file
+# that cannot be read fails it (where `! grep -q` would pass).
+lacks() {
+        local rc=0
+        grep -q -- "$@" || rc=$?
+        [ "$rc" -eq 1 ]
 }

@@ -71,8 +71,10 @@ test_writes_stay_private() {
         expect_eq "mine" "$(vs exec w1 -- cat /etc/motd)" "written in w1"
         expect_rc 1 "motd in w2" -- vs exec w2 -- test -e /etc/motd
         [ ! -e "$(tmpl_dir busybox)/rootfs/etc/motd" ] || fail "write reached the template"
-        expect_not_contains "$(cat "$(tmpl_dir busybox)/rootfs/etc/profile")" changed "template profile"
-        expect_not_contains "$(vs exec w2 -- cat /etc/profile)" changed "w2 profile"
+        got=$(cat "$(tmpl_dir busybox)/rootfs/etc/profile")
+        expect_not_contains "$got" changed "template profile"
+        got=$(vs exec w2 -- cat /etc/profile)
+        expect_not_contains "$got" changed "w2 profile"
         # deleting a template file inside a VPS leaves the template alone
         expect_rc 1 "shells deleted in w1" -- vs exec w1 -- test -e /etc/shells
         [ -f "$(tmpl_dir busybox)/rootfs/etc/shells" ] || fail "delete reached the template"
@@ -142,7 +144,8 @@ test_no_loop_mount_or_image_left() {
         vs start q3
         [ -n "$(loops_of q3)" ] || fail "no loop device while running"
         # the image's mount lives in the VPS's namespace only
-        expect_not_contains "$(grep -v -e " $R/netns " -e " $R/run/paene/view " /proc/self/mountinfo)" "$R" "host mount table"
+        got=$(grep -v -e " $R/netns " -e " $R/run/paene/view " /proc/self/mountinfo)
+        expect_not_contains "$got" "$R" "host mount table"
         vs stop --fast q3
         wait_for 10 '[ -z "$(loops_of q3)" ]' || fail "loop device left after stop: $(loops_of q3)"
         vs start q3
@@ -150,9 +153,12 @@ test_no_loop_mount_or_image_left() {
         vs destroy --force q3
         wait_for 10 '[ -z "$(loops_of q3)" ]' || fail "loop device left after destroy: $(loops_of q3)"
         [ ! -e "$(vps_dir q3)" ] || fail "VPS directory left"
-        expect_eq "" "$(losetup -a | grep "$R" || true)" "losetup -a"
-        expect_eq "" "$(loops_of q3)" "loop device of the destroyed image"
-        expect_not_contains "$(grep -v -e " $R/netns " -e " $R/run/paene/view " /proc/self/mountinfo)" "$R" "host mount table"
+        got=$(losetup -a | lines_matching "$R")
+        expect_eq "" "$got" "losetup -a"
+        got=$(loops_of q3)
+        expect_eq "" "$got" "loop device of the destroyed image"
+        got=$(grep -v -e " $R/netns " -e " $R/run/paene/view " /proc/self/mountinfo)
+        expect_not_contains "$got" "$R" "host mount table"
 }
 
 test_image_survives_restarts_and_a_vsd_crash() {
@@ -188,7 +194,8 @@ test_bad_disk_input_changes_nothing() {
         expect_contains "$ERR" "hard limit" "says which"
         expect_rc 2 "too small" -- vs create b1 --template busybox --diskspace 1M
         expect_rc 2 "bad inodes" -- vs create b1 --template busybox --diskinodes lots
-        expect_eq "" "$(ls "$R/var/lib/paene/vps")" "nothing created"
+        got=$(ls "$R/var/lib/paene/vps")
+        expect_eq "" "$got" "nothing created"
         vs create b2 --template busybox
         expect_rc 4 "resize a VPS without a limit" -- vs resize b2 --diskspace 20M
         expect_rc 2 "resize without a size" -- vs resize b2
@@ -202,7 +209,8 @@ test_prjquota_refused_without_support() {
         rm -f "$R/etc/paene/vsd.conf"
         expect_contains "$ERR" "no project quota support" "message"
         expect_eq 1 "$(printf '%s\n' "$ERR" | wc -l)" "one line"
-        expect_eq "" "$(ls "$R/var/lib/paene/vps")" "nothing created"
+        got=$(ls "$R/var/lib/paene/vps")
+        expect_eq "" "$got" "nothing created"
 }
 
 run_tests

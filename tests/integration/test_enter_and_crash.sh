@@ -17,7 +17,8 @@ test_exec_tty_flag_after_name() {
         # which the VPS's terminal echoes as "^@": that is script's, not ours
         expect_eq "/dev/pts/0" "$(script -qec "$BIN/vsctl --root $R exec tty2 -t -- tty" /dev/null </dev/null |
                 tr -d '\r' | sed 's/^\^@//')" "exec -t"
-        expect_eq "not a tty" "$(vs exec tty2 -- tty || true)" "exec without -t"
+        expect_rc 1 "tty without -t" -- vs exec tty2 -- tty
+        expect_eq "not a tty" "$OUT" "exec without -t"
         vs destroy --force tty2
 }
 
@@ -52,8 +53,12 @@ test_sigkill_of_vsd_with_10_vps_running() {
         expect_eq "0 $(sed -n 's/^id_base = //p' "$(vps_dir k3)/config") 65536" \
                 "$(vs exec k3 -- cat /proc/self/uid_map | tr -s ' ' | sed 's/^ //')" \
                 "uid map of a process exec'd after adoption"
-        [ $(($(printf '%d' "0x$(vs exec k3 -- grep CapBnd /proc/self/status | awk '{print $2}')") & (1 << 16))) -eq 0 ] ||
-                fail "sys_module in the bounding set after adoption"
+        local bnd
+        bnd=$(vs exec k3 -- grep CapBnd /proc/self/status)
+        [[ "$bnd" =~ ^CapBnd:[[:space:]]+([0-9a-f]{16})$ ]] || fail "CapBnd line: $bnd"
+        bnd=$((0x${BASH_REMATCH[1]}))
+        [ $((bnd & (1 << 16))) -eq 0 ] || fail "sys_module in the bounding set after adoption"
+        [ $((bnd & (1 << 13))) -ne 0 ] || fail "control: net_raw, of the default set, is missing"
         vs stop --fast k0
         expect_eq stopped "$(state_of k0)" "stop after adoption"
         vs stop k1
@@ -94,8 +99,10 @@ test_interrupted_create_and_destroy_are_finished_on_restart() {
         mkdir -p "$R/var/lib/paene/vps/.half2.destroying/upper/etc"
         stop_vsd
         start_vsd
-        expect_eq "" "$(ls -A "$R/var/lib/paene/vps" | grep half || true)" "leftovers removed"
-        expect_eq "" "$(vs list -a -H -o name | grep half || true)" "never listed"
+        got=$(ls -A "$R/var/lib/paene/vps" | lines_matching half)
+        expect_eq "" "$got" "leftovers removed"
+        got=$(vs list -a -H -o name | lines_matching half)
+        expect_eq "" "$got" "never listed"
 }
 
 test_after_destroy_nothing_is_left() {
@@ -110,7 +117,7 @@ test_after_destroy_nothing_is_left() {
         for pid in $pids; do
                 is_dead "$pid" || fail "process $pid of the VPS left"
         done
-        ! grep -q "$R/var/lib/paene/vps" /proc/self/mountinfo || fail "mount left"
+        lacks "$R/var/lib/paene/vps" /proc/self/mountinfo || fail "mount left"
         for d in $(cgroup_dirs); do
                 [ ! -e "$d/default/clean1" ] || fail "cgroup left: $d/default/clean1"
         done

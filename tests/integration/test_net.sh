@@ -15,7 +15,12 @@ restart_vsd() {
         start_vsd || fail "vsd did not restart"
 }
 
-paene_veths() { in_host ip -o link show type veth | awk -F': ' '{print $2}' | sed 's/@.*//' | grep '^vs-' || true; }
+# paene's veths in vsd's namespace; fails when ip does
+paene_veths() {
+        local all
+        all=$(links_of_type veth) || return 1
+        lines_matching '^vs-' <<<"$all"
+}
 
 # counters VPS: its tx_packets and rx_bytes.
 # (bytes from --json: the table shows 1024-based sizes)
@@ -29,7 +34,8 @@ test_ipadd_none_gives_loopback_only() {
         grep -q '^ip = *$' "$(vps_dir nn1)/config" || fail "config ip not empty"
         vs start nn1
         expect_eq "lo" "$(vs exec nn1 -- ls /sys/class/net)" "interfaces"
-        expect_eq "" "$(paene_veths | grep -x "vs-nn1" || true)" "no veth for it"
+        got=$(paene_veths | lines_matching -x "vs-nn1")
+        expect_eq "" "$got" "no veth for it"
         expect_rc 2 "none with an address" -- vs create nn2 --template busybox --ipadd none \
                 --ipadd 10.77.0.50
         expect_contains "$ERR" "--ipadd none" "message"
@@ -88,7 +94,8 @@ test_bridge_ping_and_tcp() {
         expect_contains "$(cat "$(vps_dir n1)/state")" "ifname = vs-n1" "ifname in the state"
         brmac=$(in_host ip -o link show vsbr0 | grep -o 'link/ether [^ ]*')
         vs stop --fast n1
-        expect_eq "" "$(in_host ip -o link show vs-n1 2>/dev/null)" "veth deleted at stop"
+        expect_rc 1 "veth deleted at stop" -- in_host ip -o link show vs-n1
+        expect_contains "$ERR" "does not exist" "ip's message"
         expect_eq "$brmac" "$(in_host ip -o link show vsbr0 | grep -o 'link/ether [^ ]*')" \
                 "the bridge keeps its MAC when a port leaves"
         vs start n1
@@ -190,7 +197,8 @@ test_live_ipadd_ipdel() {
         expect_rc 2 "--no-save with addresses" -- vs set l1 --no-save --ipadd 10.77.5.12
         grep -q '^ip = 10.77.5.1/16 10.77.5.11/16$' "$(vps_dir l1)/config" || fail "changed"
         vs set l1 --ipdel 10.77.5.1
-        expect_eq "" "$(vs exec l1 -- ip -4 addr show eth0 | grep 10.77.5.1/ || true)" "removed"
+        got=$(vs exec l1 -- ip -4 addr show eth0 | lines_matching 10.77.5.1/)
+        expect_eq "" "$got" "removed"
         expect_rc 1 "the removed address answers no more" -- vs exec l2 -- ping -c 1 -W 1 10.77.5.1
         expect_rc 0 "l1 keeps its default route" -- vs exec l1 -- ping -c 1 -W 3 10.77.0.1
         # the freed address can go to another VPS
@@ -199,7 +207,8 @@ test_live_ipadd_ipdel() {
         # all addresses off: eth0 goes; one back: it comes back
         vs set l1 --ipdel all
         expect_eq "lo" "$(vs exec l1 -- ls /sys/class/net)" "no eth0 without addresses"
-        expect_eq "" "$(paene_veths | grep -x vs-l1 || true)" "veth deleted"
+        got=$(paene_veths | lines_matching -x vs-l1)
+        expect_eq "" "$got" "veth deleted"
         vs set l1 --ipadd 10.77.5.12
         expect_rc 0 "l2 reaches l1 again" -- vs exec l2 -- ping -c 1 -W 3 10.77.5.12
         # name servers and search domains, live
@@ -250,10 +259,12 @@ test_restart_adopts_and_sweeps() {
         in_host ip link add vs-ghost type veth peer name vs-ghost-peer
         start_vsd
         expect_eq running "$(state_of s1)" "adopted"
-        expect_eq "" "$(paene_veths | grep ghost || true)" "leftover veth swept"
+        got=$(paene_veths | lines_matching ghost)
+        expect_eq "" "$got" "leftover veth swept"
         expect_rc 0 "adopted VPS still reachable" -- in_host busybox ping -c 1 -W 3 "$a"
         vs stop --fast s1
-        expect_eq "" "$(paene_veths)" "no veth after stop"
+        got=$(paene_veths)
+        expect_eq "" "$got" "no veth after stop"
         vs destroy s1
 }
 
@@ -288,7 +299,8 @@ test_routed_mode() {
         vs destroy --force r3
         expect_contains "$(vs exec r1 -- ip -4 addr show eth0)" "$a1/32" "a /32 in the VPS"
         expect_contains "$(in_host ip route show "$a2")" "dev vs-r2" "host route to r2"
-        expect_eq "" "$(in_host ip -o link show type bridge | grep -v vsbr0 || true)" "no new bridge"
+        got=$(in_host ip -o link show type bridge | lines_matching -v vsbr0)
+        expect_eq "" "$got" "no new bridge"
         expect_rc 0 "r1 pings r2" -- vs exec r1 -- ping -c 1 -W 3 "$a2"
         serve r2 7002 hello-routed
         out=$(fetch vs exec r1 -- nc "$a2" 7002)
@@ -306,7 +318,8 @@ test_routed_mode() {
         [ "$((after - before))" -ge 3 ] || fail "forged packets not dropped by the host ($before -> $after)"
         vs destroy --force r1
         vs destroy --force r2
-        expect_eq "" "$(in_host ip route show 10.88.0.0/24 root 10.88.0.0/24)" "no host route left"
+        got=$(in_host ip route show 10.88.0.0/24 root 10.88.0.0/24)
+        expect_eq "" "$got" "no host route left"
 }
 
 test_routed_mode_ipv6() {
@@ -332,10 +345,12 @@ test_routed_mode_ipv6() {
         expect_rc 0 "an IPv6 address added live is routed" -- \
                 vs exec s62 -- ping -6 -c 1 -W 3 fd88::61
         vs set s61 --ipdel fd88::61
-        expect_eq "" "$(in_host ip -6 route show fd88::61)" "its host route goes with it"
+        got=$(in_host ip -6 route show fd88::61)
+        expect_eq "" "$got" "its host route goes with it"
         vs destroy --force s61
         vs destroy --force s62
-        expect_eq "" "$(in_host ip -6 route show fd88::/64 root fd88::/64)" "no IPv6 route left"
+        got=$(in_host ip -6 route show fd88::/64 root fd88::/64)
+        expect_eq "" "$got" "no IPv6 route left"
 }
 
 test_zz_nothing_left_after_destroy() {
@@ -347,7 +362,8 @@ test_zz_nothing_left_after_destroy() {
         for name in $(vs list -a -H -o name); do
                 vs destroy --force "$name"
         done
-        expect_eq "" "$(paene_veths)" "no veth of paene's in vsd's namespace"
+        got=$(paene_veths)
+        expect_eq "" "$got" "no veth of paene's in vsd's namespace"
 }
 
 run_tests

@@ -16,7 +16,12 @@ json_field() { # VPS FIELD
         vs status --json "$1" | python3 -c "import json,sys; print(json.load(sys.stdin)[\"$2\"])"
 }
 
-paene_ifbs() { in_host ip -o link show type ifb | awk -F': ' '{print $2}' | grep '^vsi-' || true; }
+# paene's ifbs in vsd's namespace; fails when ip does
+paene_ifbs() {
+        local all
+        all=$(links_of_type ifb) || return 1
+        lines_matching '^vsi-' <<<"$all"
+}
 
 # started VPS with the payload, running its sleep as init
 start_with_payload() { # NAME [create options...]
@@ -60,8 +65,10 @@ within() {
                 fail "measured $1 bit/s, cap $2 bit/s: not within 15 %"
 }
 
-tc_rate() { # DEVICE: the rate of its root TBF as tc prints it, or ""
-        in_host tc qdisc show dev "$1" root 2>/dev/null | grep -o 'tbf .* rate [^ ]*' | awk '{print $NF}'
+tc_rate() { # DEVICE: the rate of its root TBF as tc prints it, or ""; fails when tc does
+        local qdiscs
+        qdiscs=$(in_host tc qdisc show dev "$1" root) || return 1
+        lines_matching -o 'tbf .* rate [^ ]*' <<<"$qdiscs" | awk '{print $NF}'
 }
 
 test_rate_out_measured_and_changed_live() {
@@ -87,9 +94,12 @@ test_rate_out_measured_and_changed_live() {
         # the VPS's root cannot see or lift it: it is not in its namespace
         expect_rc 0 "the VPS sees no ifb" -- vs exec ro1 -- sh -c '! ls /sys/class/net | grep -q vsi'
         vs set ro1 --rate-out none
-        expect_eq "" "$(paene_ifbs)" "ifb deleted with the cap"
-        expect_eq "" "$(in_host tc qdisc show dev vs-ro1 ingress)" "ingress qdisc deleted"
-        expect_eq 0 "$(json_field ro1 rate_out)" "no cap in status"
+        got=$(paene_ifbs)
+        expect_eq "" "$got" "ifb deleted with the cap"
+        got=$(in_host tc qdisc show dev vs-ro1 ingress)
+        expect_eq "" "$got" "ingress qdisc deleted"
+        got=$(json_field ro1 rate_out)
+        expect_eq 0 "$got" "no cap in status"
         grep -q '^rate_out' "$(vps_dir ro1)/config" && fail "config still names a cap"
         vs destroy --force ro1
 }
@@ -99,20 +109,23 @@ test_rate_in_measured_and_changed_live() {
         start_with_payload ri1 --rate-in 10M
         expect_eq 10000000 "$(json_field ri1 rate_in)" "status --json rate_in"
         expect_eq 10Mbit "$(tc_rate vs-ri1)" "tbf on the host-side veth"
-        expect_eq "" "$(paene_ifbs)" "no ifb for a cap in"
+        got=$(paene_ifbs)
+        expect_eq "" "$got" "no ifb for a cap in"
         bps=$(measure_in ri1)
         within "$bps" 10000000
         vs set ri1 --rate-in 20M
         bps=$(measure_in ri1)
         within "$bps" 20000000
         vs set ri1 --rate-in 0
-        expect_eq "" "$(tc_rate vs-ri1)" "tbf deleted with the cap"
+        got=$(tc_rate vs-ri1)
+        expect_eq "" "$got" "tbf deleted with the cap"
         vs destroy --force ri1
 }
 
 test_caps_set_on_a_running_vps_and_no_save() {
         start_with_payload rs1
-        expect_eq "" "$(tc_rate vs-rs1)" "no cap at first"
+        got=$(tc_rate vs-rs1)
+        expect_eq "" "$got" "no cap at first"
         vs set rs1 --rate-out 5M --rate-in 8M --no-save
         expect_eq 5Mbit "$(tc_rate vsi-rs1)" "cap out live"
         expect_eq 8Mbit "$(tc_rate vs-rs1)" "cap in live"
@@ -124,10 +137,13 @@ test_caps_set_on_a_running_vps_and_no_save() {
         expect_eq 5000000 "$(json_field rs1 rate_out)" "cap out after vsd's restart"
         expect_eq 5Mbit "$(tc_rate vsi-rs1)" "ifb kept for a running VPS"
         vs stop --fast rs1
-        expect_eq "" "$(paene_ifbs)" "ifb deleted at stop"
-        expect_eq 0 "$(json_field rs1 rate_out)" "a --no-save cap is gone after a stop"
+        got=$(paene_ifbs)
+        expect_eq "" "$got" "ifb deleted at stop"
+        got=$(json_field rs1 rate_out)
+        expect_eq 0 "$got" "a --no-save cap is gone after a stop"
         vs start rs1
-        expect_eq "" "$(tc_rate vs-rs1)" "and not applied at the next start"
+        got=$(tc_rate vs-rs1)
+        expect_eq "" "$got" "and not applied at the next start"
         vs stop --fast rs1
         expect_rc 4 "--no-save on a stopped VPS" -- vs set rs1 --rate-out 1M --no-save
         vs set rs1 --rate-out 3M --rate-in 4M
@@ -135,7 +151,8 @@ test_caps_set_on_a_running_vps_and_no_save() {
         expect_eq 3Mbit "$(tc_rate vsi-rs1)" "saved cap out applied at start"
         expect_eq 4Mbit "$(tc_rate vs-rs1)" "saved cap in applied at start"
         vs destroy --force rs1
-        expect_eq "" "$(paene_ifbs)" "no ifb after destroy"
+        got=$(paene_ifbs)
+        expect_eq "" "$got" "no ifb after destroy"
 }
 
 test_bad_input_changes_nothing() {
@@ -176,7 +193,8 @@ test_sweep_after_a_crash() {
         expect_contains "$(in_host tc filter show dev vs-sw1 ingress)" "Egress Redirect to device vsi-sw1" \
                 "the cap made whole again"
         vs destroy --force sw1
-        expect_eq "" "$(paene_ifbs)" "no ifb left"
+        got=$(paene_ifbs)
+        expect_eq "" "$got" "no ifb left"
 }
 
 test_long_name() {
@@ -186,7 +204,8 @@ test_long_name() {
         expect_eq 15 "${#ifb}" "hashed ifb name"
         expect_eq 4Mbit "$(tc_rate "$ifb")" "cap on it"
         vs destroy --force averyveryverylongname
-        expect_eq "" "$(paene_ifbs)" "deleted"
+        got=$(paene_ifbs)
+        expect_eq "" "$got" "deleted"
 }
 
 run_tests

@@ -221,7 +221,7 @@ test_the_fixture_still_runs_after_all_refusals() {
         expect_eq "run1 exist running" "$(vs status run1)" "run1"
         expect_eq "run2 exist running" "$(vs status run2)" "run2"
         expect_eq hi "$(vs exec run1 -- echo hi)" "exec still works"
-        ! grep -q '^privileged = yes' "$R"/var/lib/paene/vps/*/config || fail "a VPS is privileged"
+        lacks '^privileged = yes' "$R"/var/lib/paene/vps/*/config || fail "a VPS is privileged"
 }
 
 # vsd that reads the request and hangs up without a reply (as when its

@@ -537,11 +537,24 @@ static int try_open_write(const char *path)
         return succeeded(path);
 }
 
+/* Flags no kernel knows: the kernel checks the privilege (CAP_SYS_MODULE,
+ * modules_disabled) first and the flags next, so a caller that may load
+ * modules gets EINVAL, a kernel without modules ENOSYS, and only a refused
+ * privilege (or vsd's seccomp filter) EPERM. Nothing can be loaded. */
+#define FLAGS_NO_KERNEL_KNOWS (1 << 30)
+
 static int try_module(void)
 {
-        int fd = open("/dev/null", O_RDONLY);
+        return verdict(syscall(SYS_finit_module, -1, "", FLAGS_NO_KERNEL_KNOWS), "finit_module");
+}
 
-        return verdict(syscall(SYS_finit_module, fd, "", 0), "finit_module");
+/* The same for kexec: CAP_SYS_BOOT and kexec_load_disabled first, then the
+ * flags (EINVAL for host root, ENOSYS without kexec, EPERM when refused). */
+static int try_kexec(void)
+{
+        return verdict(
+                syscall(SYS_kexec_file_load, -1, -1, 0UL, "", (unsigned long)FLAGS_NO_KERNEL_KNOWS),
+                "kexec_file_load");
 }
 
 static int try_open_by_handle(const char *path)
@@ -638,11 +651,13 @@ static int try_settime(void)
         return verdict(clock_settime(CLOCK_REALTIME, &now), "clock_settime");
 }
 
+/* PTRACE_SEIZE: the same permission checks as an attach, without stopping
+ * the tracee (the host control must leave its target running). */
 static int try_ptrace(int argc, char **argv)
 {
         long pid = argc > 0 ? atol(argv[0]) : 1;
 
-        return verdict(ptrace(PTRACE_ATTACH, (pid_t)pid, 0, 0), "ptrace");
+        return verdict(ptrace(PTRACE_SEIZE, (pid_t)pid, 0, 0), "ptrace");
 }
 
 static int try_kill(int argc, char **argv)
@@ -742,7 +757,7 @@ static int applet_try(int argc, char **argv)
         if (strcmp(what, "module") == 0)
                 return try_module();
         if (strcmp(what, "kexec") == 0)
-                return verdict(syscall(SYS_kexec_file_load, -1, -1, 0, "", 0), "kexec_file_load");
+                return try_kexec();
         if (strcmp(what, "open_by_handle_at") == 0)
                 return try_open_by_handle(argc > 0 ? argv[0] : "/");
         if (strcmp(what, "keyctl") == 0)

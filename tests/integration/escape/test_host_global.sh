@@ -243,8 +243,10 @@ test_privileged_vps_is_host_uid_0_in_its_own_user_namespace() {
         # ... through an identity map, in a user namespace of its own
         expect_eq "0 0 65536" "$(vs exec hgp -- cat /proc/self/uid_map | tr -s ' ' | sed 's/^ //')" \
                 "uid map"
-        [ "$(stat -L -c %i "/proc/$(vs list -H -o name,pid | awk '$1 == "hgp" {print $2}')/ns/user")" \
-                != "$(stat -L -c %i /proc/self/ns/user)" ] || fail "the host's user namespace"
+        local pid inside
+        pid=$(vs list -H -o name,pid | awk '$1 == "hgp" {print $2}')
+        inside=$(stat -L -c %i "/proc/$pid/ns/user")
+        [ "$inside" != "$(stat -L -c %i /proc/self/ns/user)" ] || fail "the host's user namespace"
 }
 
 # A privileged VPS's root makes real setuid-root files in its upper layer;
@@ -264,6 +266,5 @@ test_host_users_cannot_reach_a_privileged_vps_files() {
         rm -f "$file"
 }
 
-setup_once
-host_global_setup
+before_each() { host_global_setup; }
 run_tests
