@@ -150,6 +150,20 @@ kill_our_vsviews() {
         done
 }
 
+# The /proc view outlives vsd by design (vsview keeps serving it): between
+# tests and at the end it goes with vsd, so that the next test's vsd mounts
+# its own and nothing of the view counts as a leak.
+stop_view() {
+        local pid
+        pid=$(vsview_pid)
+        kill_our_vsviews
+        [ -z "$pid" ] || wait_for 10 "is_dead $pid" || echo "    vsview $pid survives SIGKILL" >&2
+        if [ -n "$R" ] && awk -v m="$R/run/paene/view" '$5 == m {f=1} END {exit !f}' /proc/self/mountinfo; then
+                umount -l "$R/run/paene/view"
+        fi
+        rm -f "$R/run/paene/vsview.pid"
+}
+
 cleanup_everything() {
         stop_vsd
         kill_our_vsds
@@ -172,6 +186,7 @@ teardown() {
         local leaks=0
         destroy_all_vps
         stop_vsd
+        stop_view
         # the netns pins are ours to unmount; the rest must be gone
         leak_check "$(mounts_under_root)" "$(netns_pins)" || leaks=1
         cleanup_everything all
@@ -373,6 +388,7 @@ reset_after_test() {
         local rc=0
         destroy_all_vps || rc=1
         stop_vsd
+        stop_view
         leaks_after_test || rc=1
         if [ "$rc" -ne 0 ]; then
                 rc=1
