@@ -64,6 +64,9 @@ setup() {
 # Our cgroup subtree on each hierarchy (the directories vsd creates).
 cgroup_dirs() {
         local line ctrl path mnt
+        # without a cgroup name of its own a file has no cgroups here: never
+        # our own cgroup, which holds every process of the machine's session
+        [ -n "$CG" ] || return 0
         while IFS=: read -r _ ctrl path; do
                 case "$ctrl" in name=*) continue ;; esac
                 if [ -z "$ctrl" ]; then
