@@ -268,6 +268,23 @@ static int applet_viewloop(int argc, char **argv)
         return 0;
 }
 
+/* inotify N [hold]: makes up to N inotify instances, prints how many it
+ * got (the kernel counts them per user, per user namespace), and with
+ * "hold" keeps them until killed. */
+static int applet_inotify(int argc, char **argv)
+{
+        int want = argc > 1 ? atoi(argv[1]) : 1, got = 0;
+
+        while (got < want && syscall(SYS_inotify_init1, 0) >= 0)
+                got++;
+        printf("%d\n", got);
+        fflush(stdout);
+        if (argc > 2 && strcmp(argv[2], "hold") == 0)
+                for (;;)
+                        pause();
+        return 0;
+}
+
 /* ddwrite FILE MiB: writes with O_DIRECT in 1 MiB blocks; prints seconds. */
 static int applet_ddwrite(int argc, char **argv)
 {
@@ -928,6 +945,7 @@ static const struct {
         { "memhog", applet_memhog, "memhog [MiB]: allocate and touch MiB, print done" },
         { "forkbomb", applet_forkbomb,
           "forkbomb [HOLD]: fork until refused, print the count, hold" },
+        { "inotify", applet_inotify, "inotify N [hold]: make N inotify instances, print count" },
         { "nofile", applet_nofile, "nofile: print RLIMIT_NOFILE soft and hard" },
         { "readbench", applet_readbench,
           "readbench FILE N: read FILE N times, print median and p99 in µs, fails" },
