@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -538,6 +539,49 @@ static void test_msg_send_too_large(void **state)
         assert_true(vs_msg_send(sp->fd[0], msg, NULL, 0, &err) < 0);
         assert_int_equal(err.errnum, EMSGSIZE);
         json_object_put(msg);
+}
+
+/* A large message (a `list` of hundreds of VPS) goes whole from
+ * vs_msg_send to vs_msg_recv; sent from a child, since the sender may wait
+ * until the receiver reads. 150 kB, not VS_MSG_MAX: an AF_UNIX datagram
+ * larger than the socket's send buffer (net.core.wmem_default, 208 kB
+ * here) fails with EMSGSIZE, and nothing raises SO_SNDBUF yet. */
+static void test_msg_of_150k_arrives_whole(void **state)
+{
+        struct sockpair *sp = *state;
+        size_t size = 150000;
+        struct pollfd ready = { .fd = sp->fd[1], .events = POLLIN };
+        json_object *got = NULL;
+        vs_error_t err = { 0 };
+        int status = 0;
+        pid_t pid;
+
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                char *big = malloc(size + 1);
+                json_object *msg = json_object_new_object();
+                vs_error_t child_err = { 0 };
+
+                if (!big)
+                        _exit(2);
+                memset(big, 'x', size);
+                big[size] = '\0';
+                json_object_object_add(msg, "s", json_object_new_string(big));
+                _exit(vs_msg_send(sp->fd[0], msg, NULL, 0, &child_err) < 0 ? 1 : 0);
+        }
+        if (poll(&ready, 1, 10000) != 1) {
+                waitpid(pid, &status, 0);
+                fail_msg("nothing to receive (the sender exited %d)", WEXITSTATUS(status));
+        }
+        if (vs_msg_recv(sp->fd[1], &got, NULL, NULL, &err) < 0)
+                fail_msg("receive: %s", err.msg);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+        assert_non_null(got);
+        assert_int_equal(strlen(vs_json_str(got, "s")), size);
+        json_object_put(got);
 }
 
 /* More than VS_MSG_FDS_MAX fds is refused, not copied past the control
@@ -1176,6 +1220,7 @@ int main(void)
                 SOCK_TEST(test_msg_recv_end_of_stream),
                 SOCK_TEST(test_msg_recv_not_json),
                 SOCK_TEST(test_msg_send_too_large),
+                SOCK_TEST(test_msg_of_150k_arrives_whole),
                 SOCK_TEST(test_msg_send_too_many_fds_refused),
                 cmocka_unit_test(test_json_helpers),
                 cmocka_unit_test(test_json_accessors_do_not_coerce),
