@@ -55,6 +55,7 @@ run_tests() {
         if [ "${MUTATION_INTEGRATION:-0}" = 1 ] && [ -n "$2" ]; then
                 files+=("tests/integration/$2")
         fi
+        RAN="${files[*]}"
         tests/run.sh "${files[@]}" >"$scratch/run.log" 2>&1
 }
 
@@ -90,11 +91,11 @@ for m in "${MUTATIONS[@]}"; do
                 detail="the build fails: $(grep -m1 error "$scratch/build.log")"
         elif run_tests "$unit" "$integ"; then
                 result="MISSED"
-                detail="$unit${integ:+ $integ}: $(summary)"
+                detail="$RAN: $(summary)"
                 bad=1
         else
                 result="CAUGHT"
-                detail="$unit${integ:+ $integ}: $(summary)"
+                detail="$RAN: $(summary)"
         fi
         printf '%-30s %-7s %s\n' "$name" "$result" "$detail"
         cp "$scratch/orig" "$file"
