@@ -161,7 +161,7 @@ static void test_list_remove_and_sizes(void **state)
         write_at(t->fd, "alpha/rootfs/big", 1 << 20);
         /* a hard link is counted once */
         assert_int_equal(linkat(t->fd, "alpha/rootfs/big", t->fd, "alpha/rootfs/big2", 0), 0);
-        assert_int_equal(vs_template_list(t->fd, &list, &n, &err), 0);
+        assert_int_equal(vs_template_list(t->fd, &list, &n, NULL, &err), 0);
         assert_int_equal(n, 2);
         assert_string_equal(list[0].name, "alpha");
         assert_string_equal(list[1].name, "zeta");
