@@ -27,7 +27,7 @@ export BUILD
 MUTATIONS=(
         "start-time field|common/procid.c|#define STARTTIME_AFTER_COMM 20|#define STARTTIME_AFTER_COMM 19|test_procid|test_adopt.sh"
         "bool coercion|protocol/request.c|if (!json_object_is_type(value, json_type_boolean))|if (0)|test_protocol|test_requests.sh"
-        "reply size|protocol/protocol.c|got = vs_recv_fds(sock, buf, VS_REQUEST_MAX,|got = vs_recv_fds(sock, buf, 65536,|test_protocol|test_requests.sh"
+        "reply size|protocol/protocol.c|return recv_message(sock, VS_REPLY_MAX, 0,|return recv_message(sock, 65536, 0,|test_protocol|test_requests.sh"
         "seccomp entry (keyctl)|sandbox/security.c|        \"keyctl\",@NL@||test_security|escape/test_escape.sh"
         "capability drop|sandbox/security.c|                if (caps->keep & (1ULL << cap))@NL@                        continue;|                if (cap != CAP_NET_RAW)@NL@                        continue;|test_security|escape/test_escape.sh"
         "anti-spoof rule|netns/nft.c|                           \"  ether type ip iifname . ip saddr != @src4 counter drop\n\"@NL@||test_nft|test_netfilter.sh"
