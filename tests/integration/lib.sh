@@ -230,8 +230,9 @@ destroy_all_vps() {
 # lines_not_in FOUND BASELINE: the non-empty lines of FOUND that are not
 # lines of BASELINE.
 lines_not_in() {
-        comm -23 <(printf '%s\n' "$1" | grep . | LC_ALL=C sort -u) \
-                <(printf '%s\n' "$2" | grep . | LC_ALL=C sort -u)
+        # (no process substitution: a VM's fresh /dev may lack /dev/fd)
+        awk -v base="$2" 'BEGIN { n = split(base, b, "\n"); for (i = 1; i <= n; i++) skip[b[i]] = 1 }
+                NF && !($0 in skip) && !seen[$0]++' <<<"$1" | LC_ALL=C sort
 }
 
 # leak_check FOUND [BASELINE]: fails, naming each, on lines of FOUND that are
@@ -356,7 +357,9 @@ loops_of_root() {
         local all
         [ -n "$R" ] || return 0
         all=$(losetup -n -l -O NAME,BACK-INO,BACK-MAJ:MIN) || return 1
-        [ -z "$LOOPS_BEFORE" ] || grep -x -F -f <(printf '%s\n' "$LOOPS_BEFORE") <<<"$all" | awk '{print $1}'
+        [ -z "$LOOPS_BEFORE" ] || awk -v before="$LOOPS_BEFORE" \
+                'BEGIN { n = split(before, b, "\n"); for (i = 1; i <= n; i++) was[b[i]] = 1 }
+                ($0 in was) {print $1}' <<<"$all"
         losetup -n -l -O NAME,BACK-FILE | awk -v r="$R" 'index($2, r "/") == 1 {print $1}'
         return 0
 }

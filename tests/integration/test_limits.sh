@@ -55,6 +55,11 @@ test_limits_are_in_the_cgroup_before_the_init_runs() {
                 expect_eq "20000" "$(cg_read cpu l1 cpu.max.burst)" "cpu.max.burst"
                 expect_eq "$((64 << 20))" "$(cg_read memory l1 memory.max)" "memory.max"
                 expect_eq "$((32 << 20))" "$(cg_read memory l1 memory.low)" "memory.low"
+                # cpuunits 500 as v1 shares, on v2's 1..10000 weight scale
+                expect_eq 19 "$(cg_read cpu l1 cpu.weight)" "cpu.weight of --cpuunits 500"
+                # v2 counts swap apart from memory: --swap is swap.max itself
+                expect_eq "$((16 << 20))" "$(cg_read memory l1 memory.swap.max)" \
+                        "memory.swap.max of --swap 16M"
         else
                 expect_eq 500 "$(cg_read cpu l1 cpu.shares)" "cpu.shares"
                 expect_eq 50000 "$(cg_read cpu l1 cpu.cfs_quota_us)" "cfs_quota_us"

@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -623,6 +624,48 @@ static void test_msg_envelope_needs_a_sealed_memfd(void **state)
         close(memfd);
         close(pipefd[0]);
         close(pipefd[1]);
+}
+
+/* A datagram of 150 kB (a `list` of hundreds of VPS) goes whole from
+ * vs_msg_send to vs_msg_recv, below the send buffer's size (larger ones go
+ * through a memfd: test_msg_large_goes_through_a_memfd); sent from a
+ * child, since the sender may wait until the receiver reads. */
+static void test_msg_of_150k_arrives_whole(void **state)
+{
+        struct sockpair *sp = *state;
+        size_t size = 150000;
+        struct pollfd ready = { .fd = sp->fd[1], .events = POLLIN };
+        json_object *got = NULL;
+        vs_error_t err = { 0 };
+        int status = 0;
+        pid_t pid;
+
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                char *big = malloc(size + 1);
+                json_object *msg = json_object_new_object();
+                vs_error_t child_err = { 0 };
+
+                if (!big)
+                        _exit(2);
+                memset(big, 'x', size);
+                big[size] = '\0';
+                json_object_object_add(msg, "s", json_object_new_string(big));
+                _exit(vs_msg_send(sp->fd[0], msg, NULL, 0, &child_err) < 0 ? 1 : 0);
+        }
+        if (poll(&ready, 1, 10000) != 1) {
+                waitpid(pid, &status, 0);
+                fail_msg("nothing to receive (the sender exited %d)", WEXITSTATUS(status));
+        }
+        if (vs_msg_recv(sp->fd[1], &got, NULL, NULL, &err) < 0)
+                fail_msg("receive: %s", err.msg);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+        assert_non_null(got);
+        assert_int_equal(strlen(vs_json_str(got, "s")), size);
+        json_object_put(got);
 }
 
 /* More than VS_MSG_FDS_MAX fds is refused, not copied past the control
@@ -1264,6 +1307,7 @@ int main(void)
                 cmocka_unit_test(test_request_too_large_is_a_usage_error),
                 SOCK_TEST(test_msg_large_goes_through_a_memfd),
                 SOCK_TEST(test_msg_envelope_needs_a_sealed_memfd),
+                SOCK_TEST(test_msg_of_150k_arrives_whole),
                 SOCK_TEST(test_msg_send_too_many_fds_refused),
                 cmocka_unit_test(test_json_helpers),
                 cmocka_unit_test(test_json_accessors_do_not_coerce),
