@@ -202,6 +202,19 @@ static void drop_fds(int *fds, int *nfds)
                 *nfds = 0;
 }
 
+int vs_msg_parse(const char *buf, size_t len, json_object **msg, vs_error_t *err)
+{
+        *msg = parse_exact(buf, len);
+        if (!*msg)
+                return vs_error_kind(err, VS_E_USAGE, EPROTO, "malformed message: not JSON");
+        if (check_keys(buf, len, *msg, "message", err) < 0) {
+                json_object_put(*msg);
+                *msg = NULL;
+                return -1;
+        }
+        return 0;
+}
+
 int vs_msg_recv(int sock, json_object **msg, int *fds, int *nfds, vs_error_t *err)
 {
         cleanup_free char *buf = vs_xmalloc(VS_MSG_MAX + 1);
@@ -218,14 +231,8 @@ int vs_msg_recv(int sock, json_object **msg, int *fds, int *nfds, vs_error_t *er
                 drop_fds(fds, nfds);
                 return vs_error_set(err, EMSGSIZE, "message too large");
         }
-        *msg = parse_exact(buf, (size_t)got);
-        if (!*msg) {
-                drop_fds(fds, nfds);
-                return vs_error_kind(err, VS_E_USAGE, EPROTO, "malformed message: not JSON");
-        }
-        if (check_keys(buf, (size_t)got, *msg, "message", err) < 0) {
-                json_object_put(*msg);
-                *msg = NULL;
+        buf[got] = '\0'; /* the parser reads got bytes; nothing else may read more */
+        if (vs_msg_parse(buf, (size_t)got, msg, err) < 0) {
                 drop_fds(fds, nfds);
                 return -1;
         }

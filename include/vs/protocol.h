@@ -117,6 +117,9 @@ int vs_reply_check(json_object *reply, vs_error_t *err);
 
 /* Sends one message with up to VS_MSG_FDS_MAX fds. */
 int vs_msg_send(int sock, json_object *msg, const int *fds, int nfds, vs_error_t *err);
+/* Parses the bytes of one received message (exactly len of them, no NUL
+ * needed after them) as vs_msg_recv does; the fuzzer's entry point. */
+int vs_msg_parse(const char *buf, size_t len, json_object **msg, vs_error_t *err);
 /* Receives one message; *msg is NULL at end of stream. Received fds are
  * CLOEXEC; *nfds says how many. */
 int vs_msg_recv(int sock, json_object **msg, int *fds, int *nfds, vs_error_t *err);
