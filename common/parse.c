@@ -118,11 +118,21 @@ int vs_parse_uint(const char *text, uint64_t min, uint64_t max, const char *what
         return 0;
 }
 
-enum { DECIMAL_OK = 0, DECIMAL_SYNTAX = -1, DECIMAL_RANGE = -2, DECIMAL_INEXACT = -3 };
+enum {
+        DECIMAL_OK = 0,
+        DECIMAL_SYNTAX = -1,
+        DECIMAL_RANGE = -2,
+        DECIMAL_INEXACT = -3,
+        DECIMAL_TOO_FINE = -4, /* a non-zero digit past the 18th decimal */
+};
+
+#define DECIMALS_MAX 18
 
 /* Parses "12.5" times `factor` exactly, without floating point: a value
  * that is not a whole number of units (1.5 bytes) is DECIMAL_INEXACT,
- * never rounded. *rest points after the number. */
+ * never rounded; one with a non-zero digit past DECIMALS_MAX decimals is
+ * DECIMAL_TOO_FINE (the sum is kept in 128 bits). *rest points after the
+ * number. */
 static int parse_decimal(const char *text, uint64_t factor, uint64_t *out, const char **rest)
 {
         __uint128_t whole = 0, frac = 0, frac_scale = 1;
@@ -143,7 +153,7 @@ static int parse_decimal(const char *text, uint64_t factor, uint64_t *out, const
                         return DECIMAL_SYNTAX;
                 for (; isdigit((unsigned char)*p); p++) {
                         if (frac_scale >= (__uint128_t)1000000000000000000ULL) {
-                                too_fine |= *p != '0'; /* more digits than any unit needs */
+                                too_fine |= *p != '0';
                                 continue;
                         }
                         frac = frac * 10 + (unsigned)(*p - '0');
@@ -152,7 +162,7 @@ static int parse_decimal(const char *text, uint64_t factor, uint64_t *out, const
         }
         *rest = p;
         if (too_fine)
-                return DECIMAL_INEXACT;
+                return DECIMAL_TOO_FINE;
         whole *= factor;
         frac *= factor;
         if (whole > UINT64_MAX || whole + frac / frac_scale > UINT64_MAX)
@@ -161,6 +171,12 @@ static int parse_decimal(const char *text, uint64_t factor, uint64_t *out, const
                 return DECIMAL_INEXACT;
         *out = (uint64_t)(whole + frac / frac_scale);
         return DECIMAL_OK;
+}
+
+static int too_fine(vs_error_t *err, const char *what, const char *text)
+{
+        return vs_error_kind(err, VS_E_USAGE, EINVAL, "%s '%s' has more than %d decimals", what,
+                             text, DECIMALS_MAX);
 }
 
 /* Splits a number from its unit suffix: "1.5G" -> "G". */
@@ -216,6 +232,8 @@ int vs_parse_size(const char *text, uint64_t *bytes, vs_error_t *err)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL, "size '%s' is not a number", text);
         if (rc == DECIMAL_RANGE)
                 return vs_error_kind(err, VS_E_USAGE, ERANGE, "size '%s' is too large", text);
+        if (rc == DECIMAL_TOO_FINE)
+                return too_fine(err, "size", text);
         if (rc == DECIMAL_INEXACT)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL, "size '%s' has a fraction of a byte",
                                      text);
@@ -249,6 +267,8 @@ int vs_parse_duration(const char *text, uint64_t *ms, vs_error_t *err)
                                      text);
         if (rc == DECIMAL_RANGE)
                 return vs_error_kind(err, VS_E_USAGE, ERANGE, "duration '%s' is too long", text);
+        if (rc == DECIMAL_TOO_FINE)
+                return too_fine(err, "duration", text);
         if (rc == DECIMAL_INEXACT)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                      "duration '%s' is finer than a millisecond", text);
@@ -305,6 +325,8 @@ int vs_parse_cpu(const char *text, uint64_t *micro_cpus, vs_error_t *err)
         if (rc == DECIMAL_SYNTAX || (rc != DECIMAL_RANGE && rest != suffix))
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                      "CPU '%s' is not valid (use 50%%, 1.5 or 25ms/100ms)", text);
+        if (rc == DECIMAL_TOO_FINE)
+                return too_fine(err, "CPU", text);
         if (rc == DECIMAL_INEXACT)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                      "CPU '%s' is finer than a millionth of a CPU", text);
