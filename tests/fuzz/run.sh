@@ -25,8 +25,11 @@ for target in "$@"; do
                 failed=1
                 continue
         fi
+        dict=()
+        [ -f "$top/tests/fuzz/$target.dict" ] && dict=(-dict="$top/tests/fuzz/$target.dict")
         "$bin" -max_total_time="$seconds" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
-                -artifact_prefix="$work/crash-$target-" "$work/$target" "$seeds" >"$log" 2>&1
+                "${dict[@]}" -artifact_prefix="$work/crash-$target-" "$work/$target" "$seeds" \
+                >"$log" 2>&1
         rc=$?
         runs=$(sed -n 's/^stat::number_of_executed_units: *\([0-9]*\)$/\1/p' "$log" | tail -n 1)
         if [ "$rc" -ne 0 ] || [ -z "$runs" ]; then
