@@ -161,7 +161,7 @@ crash_once() { # i
         esac
         wait_for 10 "is_dead $vsd" || fail "$op failed ($rc) but vsd $vsd was not killed" ||
                 return 1
-        wait "$STRACE_PID" 2>/dev/null
+        wait "$STRACE_PID" || fail "strace exited $? after kill $i" || return 1
         echo "# kill $i: $op, call $k ($syscall #$nth), inside the request: $inside, vsctl exit $rc"
         start_vsd || fail "vsd did not start after kill $i" || return 1
         names=$(vs list -a -H -o name)
