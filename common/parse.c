@@ -96,21 +96,49 @@ int vs_parse_hostname(const char *hostname, vs_error_t *err)
         return 0;
 }
 
+const char *vs_scan_uint(const char *p, uint64_t max, uint64_t *out)
+{
+        uint64_t value = 0;
+
+        if (!p || !isdigit((unsigned char)*p))
+                return NULL;
+        for (; isdigit((unsigned char)*p); p++) {
+                unsigned digit = (unsigned)(*p - '0');
+
+                if (digit > max || value > (max - digit) / 10)
+                        return NULL;
+                value = value * 10 + digit;
+        }
+        *out = value;
+        return p;
+}
+
+int vs_digits(const char *text, uint64_t max, uint64_t *out)
+{
+        const char *end = vs_scan_uint(text, max, out);
+
+        return end && !*end ? 0 : -1;
+}
+
+static int all_digits(const char *text)
+{
+        if (!*text)
+                return 0;
+        for (; *text; text++)
+                if (!isdigit((unsigned char)*text))
+                        return 0;
+        return 1;
+}
+
 int vs_parse_uint(const char *text, uint64_t min, uint64_t max, const char *what, uint64_t *out,
                   vs_error_t *err)
 {
-        char *end;
-        unsigned long long value;
+        uint64_t value = 0;
 
-        if (!text || !isdigit((unsigned char)*text))
+        if (!text || !all_digits(text))
                 return vs_error_kind(err, VS_E_USAGE, EINVAL, "%s '%s' is not a number", what,
                                      text ? text : "");
-        errno = 0;
-        value = strtoull(text, &end, 10);
-        if (*end)
-                return vs_error_kind(err, VS_E_USAGE, EINVAL, "%s '%s' is not a number", what,
-                                     text);
-        if (errno == ERANGE || value < min || value > max)
+        if (vs_digits(text, max, &value) < 0 || value < min)
                 return vs_error_kind(err, VS_E_USAGE, ERANGE,
                                      "%s '%s' is out of range (%" PRIu64 "..%" PRIu64 ")", what,
                                      text, min, max);
@@ -118,22 +146,12 @@ int vs_parse_uint(const char *text, uint64_t min, uint64_t max, const char *what
         return 0;
 }
 
-enum {
-        DECIMAL_OK = 0,
-        DECIMAL_SYNTAX = -1,
-        DECIMAL_RANGE = -2,
-        DECIMAL_INEXACT = -3,
-        DECIMAL_TOO_FINE = -4, /* a non-zero digit past the 18th decimal */
-};
-
-#define DECIMALS_MAX 18
-
-/* Parses "12.5" times `factor` exactly, without floating point: a value
- * that is not a whole number of units (1.5 bytes) is DECIMAL_INEXACT,
- * never rounded; one with a non-zero digit past DECIMALS_MAX decimals is
- * DECIMAL_TOO_FINE (the sum is kept in 128 bits). *rest points after the
- * number. */
-static int parse_decimal(const char *text, uint64_t factor, uint64_t *out, const char **rest)
+/* A value that is not a whole number of units (1.5 bytes) is
+ * VS_DECIMAL_INEXACT, never rounded; one with a non-zero digit past
+ * VS_DECIMALS_MAX decimals is VS_DECIMAL_TOO_FINE (the sum is kept in 128
+ * bits). */
+enum vs_decimal vs_parse_decimal(const char *text, uint64_t factor, uint64_t *out,
+                                 const char **rest)
 {
         __uint128_t whole = 0, frac = 0, frac_scale = 1;
         const char *p = text;
@@ -141,16 +159,16 @@ static int parse_decimal(const char *text, uint64_t factor, uint64_t *out, const
 
         *rest = text;
         if (!isdigit((unsigned char)*p))
-                return DECIMAL_SYNTAX;
+                return VS_DECIMAL_SYNTAX;
         for (; isdigit((unsigned char)*p); p++) {
                 whole = whole * 10 + (unsigned)(*p - '0');
                 if (whole > UINT64_MAX)
-                        return DECIMAL_RANGE;
+                        return VS_DECIMAL_RANGE;
         }
         if (*p == '.') {
                 p++;
                 if (!isdigit((unsigned char)*p))
-                        return DECIMAL_SYNTAX;
+                        return VS_DECIMAL_SYNTAX;
                 for (; isdigit((unsigned char)*p); p++) {
                         if (frac_scale >= (__uint128_t)1000000000000000000ULL) {
                                 too_fine |= *p != '0';
@@ -162,21 +180,21 @@ static int parse_decimal(const char *text, uint64_t factor, uint64_t *out, const
         }
         *rest = p;
         if (too_fine)
-                return DECIMAL_TOO_FINE;
+                return VS_DECIMAL_TOO_FINE;
         whole *= factor;
         frac *= factor;
         if (whole > UINT64_MAX || whole + frac / frac_scale > UINT64_MAX)
-                return DECIMAL_RANGE;
+                return VS_DECIMAL_RANGE;
         if (frac % frac_scale)
-                return DECIMAL_INEXACT;
+                return VS_DECIMAL_INEXACT;
         *out = (uint64_t)(whole + frac / frac_scale);
-        return DECIMAL_OK;
+        return VS_DECIMAL_OK;
 }
 
 static int too_fine(vs_error_t *err, const char *what, const char *text)
 {
         return vs_error_kind(err, VS_E_USAGE, EINVAL, "%s '%s' has more than %d decimals", what,
-                             text, DECIMALS_MAX);
+                             text, VS_DECIMALS_MAX);
 }
 
 /* Splits a number from its unit suffix: "1.5G" -> "G". */
@@ -227,14 +245,14 @@ int vs_parse_size(const char *text, uint64_t *bytes, vs_error_t *err)
                                      "size '%s' has an unknown unit '%s' (use K, M, G, T or "
                                      "KiB, MiB, GiB, TiB)",
                                      text, unit_suffix(text));
-        rc = parse_decimal(text, unit->factor, bytes, &rest);
-        if (rc == DECIMAL_SYNTAX || (rc != DECIMAL_RANGE && rest != unit_suffix(text)))
+        rc = vs_parse_decimal(text, unit->factor, bytes, &rest);
+        if (rc == VS_DECIMAL_SYNTAX || (rc != VS_DECIMAL_RANGE && rest != unit_suffix(text)))
                 return vs_error_kind(err, VS_E_USAGE, EINVAL, "size '%s' is not a number", text);
-        if (rc == DECIMAL_RANGE)
+        if (rc == VS_DECIMAL_RANGE)
                 return vs_error_kind(err, VS_E_USAGE, ERANGE, "size '%s' is too large", text);
-        if (rc == DECIMAL_TOO_FINE)
+        if (rc == VS_DECIMAL_TOO_FINE)
                 return too_fine(err, "size", text);
-        if (rc == DECIMAL_INEXACT)
+        if (rc == VS_DECIMAL_INEXACT)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL, "size '%s' has a fraction of a byte",
                                      text);
         return 0;
@@ -261,15 +279,15 @@ int vs_parse_duration(const char *text, uint64_t *ms, vs_error_t *err)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                      "duration '%s' has an unknown unit '%s' (use ms, s, m, h)",
                                      text, unit_suffix(text));
-        rc = parse_decimal(text, unit->factor, ms, &rest);
-        if (rc == DECIMAL_SYNTAX || (rc != DECIMAL_RANGE && rest != unit_suffix(text)))
+        rc = vs_parse_decimal(text, unit->factor, ms, &rest);
+        if (rc == VS_DECIMAL_SYNTAX || (rc != VS_DECIMAL_RANGE && rest != unit_suffix(text)))
                 return vs_error_kind(err, VS_E_USAGE, EINVAL, "duration '%s' is not a number",
                                      text);
-        if (rc == DECIMAL_RANGE)
+        if (rc == VS_DECIMAL_RANGE)
                 return vs_error_kind(err, VS_E_USAGE, ERANGE, "duration '%s' is too long", text);
-        if (rc == DECIMAL_TOO_FINE)
+        if (rc == VS_DECIMAL_TOO_FINE)
                 return too_fine(err, "duration", text);
-        if (rc == DECIMAL_INEXACT)
+        if (rc == VS_DECIMAL_INEXACT)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                      "duration '%s' is finer than a millisecond", text);
         return 0;
@@ -321,16 +339,16 @@ int vs_parse_cpu(const char *text, uint64_t *micro_cpus, vs_error_t *err)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                      "CPU '%s' is not valid (use 50%%, 1.5 or 25ms/100ms)", text);
         /* "50%" is 0.50 CPU: a percentage is counted in hundredths */
-        rc = parse_decimal(text, *suffix ? MICRO_PER_CPU / 100 : MICRO_PER_CPU, &value, &rest);
-        if (rc == DECIMAL_SYNTAX || (rc != DECIMAL_RANGE && rest != suffix))
+        rc = vs_parse_decimal(text, *suffix ? MICRO_PER_CPU / 100 : MICRO_PER_CPU, &value, &rest);
+        if (rc == VS_DECIMAL_SYNTAX || (rc != VS_DECIMAL_RANGE && rest != suffix))
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                      "CPU '%s' is not valid (use 50%%, 1.5 or 25ms/100ms)", text);
-        if (rc == DECIMAL_TOO_FINE)
+        if (rc == VS_DECIMAL_TOO_FINE)
                 return too_fine(err, "CPU", text);
-        if (rc == DECIMAL_INEXACT)
+        if (rc == VS_DECIMAL_INEXACT)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                      "CPU '%s' is finer than a millionth of a CPU", text);
-        if (rc == DECIMAL_RANGE || value > MAX_CPUS * MICRO_PER_CPU)
+        if (rc == VS_DECIMAL_RANGE || value > MAX_CPUS * MICRO_PER_CPU)
                 return vs_error_kind(err, VS_E_USAGE, ERANGE,
                                      "CPU '%s' is out of range (at most %llu CPUs)", text,
                                      MAX_CPUS);

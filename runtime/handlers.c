@@ -23,6 +23,7 @@
 #include "vs/fsutil.h"
 #include "vs/log.h"
 #include "vs/parse.h"
+#include "store.h"
 #include "vsd.h"
 
 static void reply_ok(struct vsd *d, struct client *c)
@@ -658,19 +659,19 @@ static int start_debian_build(struct vsd *d, struct client *c, const char *name,
                               vs_error_t *err)
 {
         const char *suite = vs_req_str(req, "suite");
-        cleanup_free char *conf_path = vs_strdupf("%s/etc/paene/vsd.conf", d->root);
         cleanup_kv vs_kv_t conf = { 0 };
-        int conf_loaded = vs_kv_load(AT_FDCWD, conf_path, &conf, NULL);
         json_object *reply;
         int out[2];
         pid_t pid;
         struct vs_debian_spec spec = {
                 .suite = suite ? suite : "bookworm",
                 .include = vs_req_str(req, "include"),
-                .mirror = conf_loaded == 0 ? vs_kv_get(&conf, "debian_mirror") : NULL,
                 .debs = vs_req_str(req, "debs"),
         };
 
+        if (vsd_conf_load(d, &conf, err) < 0)
+                return -1;
+        spec.mirror = vs_kv_get(&conf, "debian_mirror");
         if (pipe2(out, O_CLOEXEC) < 0)
                 return vs_error_errno(err, "pipe");
         pid = vs_template_debian_spawn(d->tmpl_fd, d->tmpl_dir, name, &spec, out[1], err);

@@ -2,6 +2,8 @@
  * running VPS after a restart of vsd. The VPS's directory holds its config
  * (durable, human-editable) and its state (what vsd knows at run time). */
 #include <errno.h>
+#include <dirent.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,6 +29,7 @@
 #include "vs/limits.h"
 #include "vs/log.h"
 #include "vs/parse.h"
+#include "store.h"
 #include "vsd.h"
 
 #define CREATING_SUFFIX ".creating"
@@ -86,27 +89,14 @@ static int open_vps_dir(struct vsd *d, const char *name, vs_error_t *err)
         return fd;
 }
 
-static int load_config(struct vsd *d, const char *name, vs_kv_t *config, vs_error_t *err)
-{
-        cleanup_free char *path = vs_strdupf("%s/config", name);
-
-        if (vs_kv_load(d->vps_fd, path, config, err) < 0)
-                return vs_error_wrap(err, "config");
-        return 0;
-}
-
 /* ---- security settings from the config ---- */
 
 static int parse_id_base(const char *text, unsigned long *base)
 {
-        char *end;
-        unsigned long value;
+        uint64_t value = 0;
 
-        if (!text || !*text)
-                return -1;
-        errno = 0;
-        value = strtoul(text, &end, 10);
-        if (errno || *end || value < VS_ID_BASE_FIRST || (value - VS_ID_BASE_FIRST) % VS_ID_RANGE ||
+        if (vs_digits(text, ULONG_MAX, &value) < 0 || value < VS_ID_BASE_FIRST ||
+            (value - VS_ID_BASE_FIRST) % VS_ID_RANGE ||
             (value - VS_ID_BASE_FIRST) / VS_ID_RANGE >= VS_ID_RANGES)
                 return -1;
         *base = value;
@@ -144,7 +134,7 @@ int vsd_vps_set_caps(struct vsd *d, struct vps *v, const char *words, vs_error_t
         const char *current;
         vs_caps_t caps;
 
-        if (load_config(d, v->name, &config, err) < 0)
+        if (vsd_config_load(d, v->name, &config, err) < 0)
                 return -1;
         vs_caps_default(&caps);
         current = vs_kv_get(&config, "capability");
@@ -279,7 +269,7 @@ static int load_limits(struct vsd *d, const char *name, vs_limits_t *l, vs_error
 {
         cleanup_kv vs_kv_t config = { 0 };
 
-        if (load_config(d, name, &config, err) < 0)
+        if (vsd_config_load(d, name, &config, err) < 0)
                 return -1;
         return limits_of_config(&config, l, err);
 }
@@ -302,17 +292,12 @@ static void reapply_limits(struct vsd *d, struct vps *v)
  * each use so that an edit holds at the next start. */
 int vsd_node(struct vsd *d, vs_node_t *node, vs_error_t *err)
 {
-        cleanup_free char *path = vs_strdupf("%s/etc/paene/vsd.conf", d->root);
         cleanup_kv vs_kv_t conf = { 0 };
         vs_reserve_t detected = vs_node_detect();
-        vs_error_t load_err = { 0 };
 
         /* no vsd.conf: the detected capacity and policy reserve */
-        if (vs_kv_load(AT_FDCWD, path, &conf, &load_err) < 0 && load_err.errnum != ENOENT) {
-                if (err)
-                        *err = load_err;
+        if (vsd_conf_load(d, &conf, err) < 0)
                 return -1;
-        }
         return vs_node_from_config(&conf, &detected, node, err);
 }
 
@@ -470,7 +455,7 @@ static int adopt_security(struct vsd *d, struct vps *v, vs_error_t *err)
 {
         cleanup_kv vs_kv_t config = { 0 };
 
-        if (load_config(d, v->name, &config, err) < 0 || load_security(v, &config, err) < 0)
+        if (vsd_config_load(d, v->name, &config, err) < 0 || load_security(v, &config, err) < 0)
                 return -1;
         return 0;
 }
@@ -519,14 +504,13 @@ static void sweep_cgroup(struct vsd *d, struct vps *v)
 
 static void load_one(struct vsd *d, const char *name)
 {
-        cleanup_free char *path = vs_strdupf("%s/state", name);
         cleanup_kv vs_kv_t state = { 0 };
         struct vps *v = vps_add(d, name);
         const char *phase, *slice;
         vs_error_t why = { 0 };
         int was_running;
 
-        if (vs_kv_load(d->vps_fd, path, &state, NULL) < 0) {
+        if (vsd_state_load(d, name, &state, NULL) < 0) {
                 save_state(d, v, NULL);
                 return;
         }
@@ -623,7 +607,7 @@ static int allocate_id_base(struct vsd *d, unsigned long *base, vs_error_t *err)
                 cleanup_kv vs_kv_t config = { 0 };
                 unsigned long taken;
 
-                if (load_config(d, v->name, &config, NULL) == 0 &&
+                if (vsd_config_load(d, v->name, &config, NULL) == 0 &&
                     parse_id_base(vs_kv_get(&config, "id_base"), &taken) == 0)
                         used[(taken - VS_ID_BASE_FIRST) / VS_ID_RANGE] = 1;
         }
@@ -770,7 +754,7 @@ static const vs_disk_backend_t *disk_of(struct vsd *d, const char *name, vs_erro
 {
         cleanup_kv vs_kv_t config = { 0 };
 
-        if (load_config(d, name, &config, err) < 0)
+        if (vsd_config_load(d, name, &config, err) < 0)
                 return NULL;
         return vsd_disk_backend_of(&config);
 }
@@ -811,7 +795,7 @@ int vsd_vps_clone(struct vsd *d, struct vps *src, const char *name, const char *
                                      "VPS is running (stop it to clone it)");
         if (vsd_vps_find(d, name) || fstatat(d->vps_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
                 return vs_error_kind(err, VS_E_STATE, EEXIST, "VPS %s already exists", name);
-        if (load_config(d, src->name, &src_config, err) < 0 ||
+        if (vsd_config_load(d, src->name, &src_config, err) < 0 ||
             clone_ids(d, &src_config, &shift, err) < 0)
                 return -1;
         /* an address belongs to one VPS: the clone gets the pools' next
@@ -926,6 +910,42 @@ static int check_config(struct vsd *d, const vs_kv_t *config, vs_error_t *err)
         return 0;
 }
 
+/* Open descriptors of vsd's, counted in /proc/self/fd (less the one
+ * that reads it). */
+static long open_fds(void)
+{
+        cleanup_closedir DIR *dir = opendir("/proc/self/fd");
+        struct dirent *ent;
+        long n = 0;
+
+        if (!dir)
+                return -1;
+        while ((ent = readdir(dir)))
+                n += ent->d_name[0] != '.';
+        return n - 1;
+}
+
+/* A start needs descriptors for a moment (the builder's sockets, the
+ * cgroup directories, netlink, the root's files) and keeps one, the init's
+ * pidfd: it is refused, naming the limit, before it could run out half
+ * way. */
+#define START_FDS 64
+
+static int check_fd_budget(vs_error_t *err)
+{
+        struct rlimit lim;
+        long used = open_fds();
+
+        if (used < 0 || getrlimit(RLIMIT_NOFILE, &lim) < 0 || lim.rlim_cur == RLIM_INFINITY)
+                return 0;
+        if ((unsigned long long)used + START_FDS > (unsigned long long)lim.rlim_cur)
+                return vs_error_kind(err, VS_E_STATE, EMFILE,
+                                     "vsd has %ld of its %llu open files in use (RLIMIT_NOFILE): "
+                                     "no room to start another VPS (raise LimitNOFILE= of vsd)",
+                                     used, (unsigned long long)lim.rlim_cur);
+        return 0;
+}
+
 int vsd_vps_start(struct vsd *d, struct vps *v, vs_error_t *err)
 {
         cleanup_kv vs_kv_t config = { 0 };
@@ -934,9 +954,10 @@ int vsd_vps_start(struct vsd *d, struct vps *v, vs_error_t *err)
 
         if (v->phase != PHASE_STOPPED)
                 return vs_error_kind(err, VS_E_STATE, EBUSY, "VPS is already running");
-        if (load_config(d, v->name, &config, err) < 0 || check_config(d, &config, err) < 0 ||
-            load_security(v, &config, err) < 0 || limits_of_config(&config, &limits, err) < 0 ||
-            admit(d, v, &limits, err) < 0 || vsd_net_prepare(d, v, &config, &net, err) < 0)
+        if (check_fd_budget(err) < 0 || vsd_config_load(d, v->name, &config, err) < 0 ||
+            check_config(d, &config, err) < 0 || load_security(v, &config, err) < 0 ||
+            limits_of_config(&config, &limits, err) < 0 || admit(d, v, &limits, err) < 0 ||
+            vsd_net_prepare(d, v, &config, &net, err) < 0)
                 return -1;
         if (vs_cgroup_create(d->cgtree, v->slice, v->name, &v->cg, err) < 0) {
                 vsd_net_abort(d, v, &net);
@@ -979,7 +1000,7 @@ static int stop_signal_of(struct vsd *d, const char *name)
         const char *text = NULL;
         int signo = SIGPWR;
 
-        if (load_config(d, name, &config, NULL) == 0) {
+        if (vsd_config_load(d, name, &config, NULL) == 0) {
                 text = vs_kv_get(&config, "stop_signal");
                 if (!text && vs_kv_get(&config, "template"))
                         text = meta = vs_template_meta(d->tmpl_fd, vs_kv_get(&config, "template"),
@@ -1090,7 +1111,7 @@ void vsd_vps_exited(struct vsd *d, struct vps *v)
         if (save_state(d, v, &err) < 0)
                 vs_log(LOG_ERR, "%s: save state: %s", v->name, err.msg);
         vs_log(LOG_INFO, "%s stopped", v->name);
-        vsd_handle_vps_stopped(d, v);
+        d->hooks.vps_stopped(d, v);
 }
 
 /* ---- destroy ---- */
@@ -1135,7 +1156,7 @@ int vsd_vps_set(struct vsd *d, struct vps *v, const vs_limits_t *changes, int sa
         if (!save && v->phase == PHASE_STOPPED)
                 return vs_error_kind(err, VS_E_STATE, ESRCH,
                                      "VPS is not running (with --no-save nothing would change)");
-        if (load_config(d, v->name, &config, err) < 0 ||
+        if (vsd_config_load(d, v->name, &config, err) < 0 ||
             vs_limits_from_config(&config, &all, err) < 0)
                 return -1;
         old = all;
@@ -1210,7 +1231,7 @@ json_object *vsd_vps_describe(struct vsd *d, struct vps *v, int with_disk)
         char exit_buf[64];
         long long now = time(NULL);
 
-        load_config(d, v->name, &config, NULL);
+        vsd_config_load(d, v->name, &config, NULL);
         hostname = vs_kv_get(&config, "hostname");
         tmpl = vs_kv_get(&config, "template");
         json_object_object_add(obj, "name", json_object_new_string(v->name));
@@ -1251,7 +1272,7 @@ int vsd_vps_uses_template(struct vsd *d, const char *tmpl)
                 cleanup_kv vs_kv_t config = { 0 };
                 const char *used;
 
-                if (load_config(d, v->name, &config, NULL) < 0)
+                if (vsd_config_load(d, v->name, &config, NULL) < 0)
                         continue;
                 used = vs_kv_get(&config, "template");
                 if (used && strcmp(used, tmpl) == 0)

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
@@ -27,6 +28,7 @@
 #include "vs/log.h"
 #include "vs/security.h"
 #include "vs/parse.h"
+#include "store.h"
 #include "vsd.h"
 
 #ifndef VS_LIBEXECDIR
@@ -525,6 +527,14 @@ static void dispatch(struct vsd *d, struct ev *ev, uint32_t events)
         (void)events;
 }
 
+/* A running VPS holds one descriptor of vsd's between requests, its init's
+ * pidfd: the cgroup directories a request opened are closed after it. */
+static void release_cgroups(struct vsd *d)
+{
+        for (struct vps *v = d->vps_list; v; v = v->next)
+                vs_cgroup_release(v->cg);
+}
+
 static int run_loop(struct vsd *d)
 {
         struct epoll_event events[64];
@@ -540,6 +550,7 @@ static int run_loop(struct vsd *d)
                 }
                 for (int i = 0; i < n; i++)
                         dispatch(d, events[i].data.ptr, events[i].events);
+                release_cgroups(d);
         }
         return 0;
 }
@@ -678,9 +689,26 @@ static void shut_down(struct vsd *d)
         free(d->tmpl_dir);
 }
 
+/* Every running VPS costs vsd one descriptor: take all the hard limit
+ * allows (raising it needs CAP_SYS_RESOURCE, which is the admin's, through
+ * LimitNOFILE= of the unit). */
+static void raise_nofile(void)
+{
+        struct rlimit lim;
+
+        if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+                lim.rlim_cur = lim.rlim_max;
+                if (setrlimit(RLIMIT_NOFILE, &lim) < 0)
+                        vs_log(LOG_WARNING, "raise the open files limit to %llu: %m",
+                               (unsigned long long)lim.rlim_max);
+        }
+}
+
 int main(int argc, char **argv)
 {
-        struct vsd d = { .vps_fd = -1,
+        struct vsd d = { .hooks = { .vps_stopped = vsd_handle_vps_stopped,
+                                    .save_state = vsd_vps_save_state },
+                         .vps_fd = -1,
                          .tmpl_fd = -1,
                          .run_fd = -1,
                          .epfd = -1,
@@ -696,6 +724,7 @@ int main(int argc, char **argv)
 
         parse_options(argc, argv, &o);
         vs_log_open("vsd", 1);
+        raise_nofile();
         if (getuid() != 0 || geteuid() != 0) {
                 fprintf(stderr, "vsd: must run as root\n");
                 return 1;

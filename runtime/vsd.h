@@ -78,7 +78,19 @@ struct client {
         struct client *next;
 };
 
+/* What the lower modules tell the upper ones, through pointers that
+ * main() sets: the lifecycle (vps.c) never calls a request handler by name,
+ * nor the network (vpsnet.c) the lifecycle. */
+struct vsd;
+struct vsd_hooks {
+        /* handlers.c: answer the clients that wait for this VPS to stop */
+        void (*vps_stopped)(struct vsd *d, struct vps *v);
+        /* vps.c: write the VPS's state file after a live network change */
+        int (*save_state)(struct vsd *d, struct vps *v, vs_error_t *err);
+};
+
 struct vsd {
+        struct vsd_hooks hooks;
         char *root;
         char *vps_dir; /* absolute paths, for overlay options */
         char *tmpl_dir;

@@ -139,7 +139,6 @@ typedef struct {
 int vs_net_conf_load(int dirfd, const char *path, vs_net_conf_t *conf, vs_error_t *err);
 /* The same keys from a parsed file (the defaults for those it lacks). */
 int vs_net_conf_parse(const vs_kv_t *kv, vs_net_conf_t *conf, vs_error_t *err);
-const char *vs_net_mode_name(enum vs_net_mode mode);
 
 /* ---- plumbing (netlink, in vsd's network namespace) ---- */
 
