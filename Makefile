@@ -16,7 +16,7 @@ DEBIAN_DEPS = build-essential pkg-config clang clang-format libclang-rt-14-dev \
 	libseccomp-dev libcap-dev libnl-3-dev libnl-route-3-dev \
 	libext2fs-dev comerr-dev libjson-c-dev libcmocka-dev busybox-static iproute2 util-linux \
 	procps e2fsprogs python3 bsdutils tar gzip xz-utils zstd \
-	debootstrap libnftables-dev nftables strace
+	debootstrap libnftables-dev nftables python3-prometheus-client strace
 
 OPTFLAGS ?= -O2 -g
 # Debian's hardening flags (dpkg-buildflags with hardening=+all)
@@ -28,19 +28,21 @@ CPPFLAGS += $(HARDEN_CPPFLAGS) -Iinclude -D_GNU_SOURCE -DVS_VERSION='"$(VERSION)
 	-DVS_LIBEXECDIR='"$(LIBEXECDIR)"'
 CFLAGS += -std=gnu11 $(OPTFLAGS) $(HARDEN_CFLAGS) $(WARNFLAGS) $(SANFLAGS) \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lm
 LDFLAGS += $(HARDEN_LDFLAGS) $(SANFLAGS)
 
 LIB_SRCS = common/error.c common/parse.c common/fsutil.c common/kvfile.c \
 	common/fdpass.c common/log.c common/procid.c \
-	protocol/protocol.c protocol/request.c sandbox/spawn.c sandbox/security.c \
+	protocol/protocol.c protocol/request.c sandbox/spawn.c sandbox/security.c sandbox/initsig.c \
 	cow-fs/template.c cow-fs/rootfs.c cow-fs/diskquota.c cow-fs/image.c cow-fs/clone.c \
 	cow-fs/unify.c scheduler-limits/cgroup.c scheduler-limits/limits.c scheduler-limits/stats.c \
 	scheduler-limits/admission.c netns/loopback.c netns/addr.c netns/addr6.c netns/link.c \
 	netns/etc.c netns/rate.c netns/tc.c netns/portfwd.c netns/nft.c
 # the daemon's modules, in a library of their own that the unit tests link;
 # vsd.c holds the loop and main
-VSDLIB_SRCS = runtime/vps.c runtime/vpsnet.c runtime/handlers.c runtime/disk.c runtime/store.c
+VSDLIB_SRCS = runtime/vps.c runtime/vpsnet.c runtime/handlers.c runtime/disk.c runtime/store.c \
+	runtime/work.c runtime/onboot.c runtime/metrics.c runtime/events.c runtime/backup.c \
+	runtime/backup_member.c runtime/console.c runtime/keeper.c
 VSD_SRCS = runtime/vsd.c
 VSCTL_SRCS = runtime/vsctl.c
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
@@ -55,7 +57,7 @@ BINS = $(BUILD)/vsd $(BUILD)/vsctl $(BUILD)/vsinit $(BUILD)/payload
 # what the integration tests run besides the programs (not installed)
 TEST_TOOLS = $(BUILD)/tests/schema-dump
 
-.PHONY: all deps pkgcheck check unit integration asan install uninstall demo bench bench-net clean \
+.PHONY: all deps pkgcheck check unit integration asan install uninstall demo bench bench-net bench-boot clean \
 	format format-check fuzz fuzz-build
 all: $(BINS) $(TEST_TOOLS)
 
@@ -77,9 +79,9 @@ $(BUILD)/vsctl: $(VSCTL_OBJS) $(BUILD)/libvs.a
 
 # vsinit and the test payload run inside VPS roots that may have no libc:
 # static, and never sanitized (the sanitizer runtimes are dynamic).
-$(BUILD)/vsinit: runtime/vsinit.c
+$(BUILD)/vsinit: runtime/vsinit.c runtime/keeper.c runtime/keeper.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -std=gnu11 -O2 $(WARNFLAGS) -static -o $@ $<
+	$(CC) $(CPPFLAGS) -std=gnu11 -O2 $(WARNFLAGS) -static -o $@ runtime/vsinit.c runtime/keeper.c
 
 $(BUILD)/payload: tests/payload/payload.c
 	@mkdir -p $(dir $@)
@@ -186,6 +188,14 @@ demo: deps
 bench: deps
 	$(MAKE) all
 	BUILD=$(BUILD) contrib/bench/start.sh 100
+
+# lxc only for the Debian boot benchmark's comparison: not a dependency of
+# check; a Debian rootfs tarball in PAENE_DEBIAN_TAR (see the script)
+bench-boot: deps
+	@dpkg-query -W -f='$${Status}' lxc 2>/dev/null | grep -q 'ok installed' || \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends lxc >/dev/null
+	$(MAKE) all
+	BUILD=$(BUILD) contrib/bench/boot.sh
 
 # iperf3 only for the throughput benchmark: not a dependency of check
 bench-net: deps

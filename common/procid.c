@@ -48,6 +48,54 @@ int vs_procid_parse_starttime(const char *stat_text, unsigned long long *startti
         return parse_decimal(p, ' ', starttime, NULL);
 }
 
+/* Field n (3: the state) of a stat text, counted as proc(5) does. */
+static const char *stat_field(const char *stat_text, int n)
+{
+        const char *p = strrchr(stat_text, ')');
+
+        if (!p || p[1] != ' ')
+                return NULL;
+        p += 2;
+        for (int field = 3; field < n; field++) {
+                p = strchr(p, ' ');
+                if (!p)
+                        return NULL;
+                p++;
+        }
+        return p;
+}
+
+int vs_procid_parse_zombie(const char *stat_text, unsigned long long *starttime, int *status)
+{
+        const char *state = stat_field(stat_text, 3);
+        const char *code = stat_field(stat_text, 52);
+        unsigned long long value;
+
+        if (!state || !code || vs_procid_parse_starttime(stat_text, starttime) < 0)
+                return -1;
+        if (*state != 'Z')
+                return 0;
+        if (parse_decimal(code, '\n', &value, NULL) < 0 &&
+            parse_decimal(code, ' ', &value, NULL) < 0)
+                return -1;
+        *status = (int)value;
+        return 1;
+}
+
+int vs_procid_zombie_status(pid_t pid, unsigned long long starttime, int *status)
+{
+        char path[64];
+        cleanup_free char *text = NULL;
+        unsigned long long seen;
+        int rc;
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        if (vs_read_file(AT_FDCWD, path, 4096, &text, NULL, NULL) < 0)
+                return 0;
+        rc = vs_procid_parse_zombie(text, &seen, status);
+        return rc == 1 && seen == starttime ? 1 : 0;
+}
+
 static int valid_boot_id(const char *text)
 {
         if (strlen(text) != VS_BOOT_ID_LEN)

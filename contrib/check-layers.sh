@@ -12,7 +12,7 @@ declare -A owner=(
         [log]=common [parse]=common [procid]=common
         [cowfs]=cow-fs [diskquota]=cow-fs [netns]=netns
         [admission]=scheduler-limits [cgroup]=scheduler-limits [limits]=scheduler-limits
-        [security]=sandbox [spawn]=sandbox [protocol]=protocol
+        [security]=sandbox [spawn]=sandbox [initsig]=sandbox [protocol]=protocol
 )
 declare -A layer=(
         [common]=0 [cow-fs]=1 [netns]=1 [scheduler-limits]=1 [sandbox]=2 [protocol]=3 [runtime]=4

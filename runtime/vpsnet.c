@@ -6,10 +6,12 @@
  * vsd starts. */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/fsuid.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "vs/cleanup.h"
@@ -104,12 +106,21 @@ static void used_addrs(struct vsd *d, const char *skip, struct used *u)
 {
         memset(u, 0, sizeof(*u));
         for (struct vps *v = d->vps_list; v; v = v->next) {
-                cleanup_kv vs_kv_t config = { 0 };
                 struct vsd_net_addrs addrs;
 
                 if ((skip && strcmp(v->name, skip) == 0) ||
-                    vsd_config_load(d, v->name, &config, NULL) < 0 ||
-                    vsd_net_parse_ips(vs_kv_get(&config, "ip"), &addrs, NULL) < 0)
+                    vsd_net_parse_ips(vs_kv_get(vsd_vps_config(d, v), "ip"), &addrs, NULL) < 0)
+                        continue;
+                for (size_t i = 0; i < addrs.n4; i++)
+                        used_add4(u, addrs.v4[i].addr);
+                for (size_t i = 0; i < addrs.n6; i++)
+                        used_add6(u, &addrs.v6[i]);
+        }
+        /* and those of VPS a worker is making */
+        for (struct vsd_work *w = d->works; w; w = w->next) {
+                struct vsd_net_addrs addrs;
+
+                if (!w->reserved_ip || vsd_net_parse_ips(w->reserved_ip, &addrs, NULL) < 0)
                         continue;
                 for (size_t i = 0; i < addrs.n4; i++)
                         used_add4(u, addrs.v4[i].addr);
@@ -992,6 +1003,53 @@ int vsd_net_set(struct vsd *d, struct vps *v, const struct vsd_net_change *chang
         if (readdressed && vsd_net_refresh(d, v, err) < 0)
                 return vs_error_wrap(err, "firewall");
         return 0;
+}
+
+/* The hostname in a running VPS's UTS namespace, set from a child joined
+ * to it through the init's pidfd: vsd's own stays the host's. */
+static int set_uts_hostname(struct vps *v, const char *hostname, vs_error_t *err)
+{
+        int status = 0;
+        pid_t pid = fork();
+
+        if (pid < 0)
+                return vs_error_errno(err, "fork");
+        if (pid == 0) {
+                if (setns(v->pidfd, CLONE_NEWUTS) < 0)
+                        _exit(10);
+                _exit(sethostname(hostname, strlen(hostname)) < 0 ? 11 : 0);
+        }
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return vs_error_set(err, EPERM, "could not set the hostname inside the VPS (%s)",
+                                    WIFEXITED(status) && WEXITSTATUS(status) == 10 ? "setns"
+                                                                                   : "sethostname");
+        return 0;
+}
+
+int vsd_net_set_hostname(struct vsd *d, struct vps *v, const char *hostname, vs_error_t *err)
+{
+        cleanup_free char *path = vs_strdupf("%s/config", v->name);
+        cleanup_kv vs_kv_t config = { 0 };
+        struct vsd_net_addrs addrs;
+
+        if (vsd_config_load(d, v->name, &config, err) < 0 ||
+            vsd_net_parse_ips(vs_kv_get(&config, "ip"), &addrs, err) < 0)
+                return -1;
+        if (v->phase == PHASE_RUNNING) {
+                struct vs_net_etc etc = etc_spec(hostname, &addrs, vs_kv_get(&config, "nameserver"),
+                                                 vs_kv_get(&config, "searchdomain"));
+
+                if (set_uts_hostname(v, hostname, err) < 0)
+                        return -1;
+                /* /etc/hostname and /etc/hosts are vsd's only where it
+                 * writes them at start: a VPS with a network */
+                if (addrs.n4 + addrs.n6 && rewrite_etc_live(v, &etc, 1, err) < 0)
+                        return vs_error_wrap(err, "network files");
+        }
+        vs_kv_set(&config, "hostname", hostname);
+        return vs_kv_save(d->vps_fd, path, &config, 1, err);
 }
 
 void vsd_net_stopped(struct vsd *d, struct vps *v)

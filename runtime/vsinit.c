@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "keeper.h"
+
 #define GRACE_SECONDS 10
 
 static void say(const char *msg)
@@ -76,9 +78,13 @@ static void shut_down(const sigset_t *mask)
         exit(0);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
         sigset_t mask, original;
+
+        /* vsd execs this binary as a VPS's console keeper, too */
+        if (argc > 0 && strcmp(argv[0], VS_KEEPER_ARGV0) == 0)
+                vs_keeper_run();
 
         sigfillset(&mask);
         sigprocmask(SIG_BLOCK, &mask, &original);

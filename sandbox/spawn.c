@@ -159,8 +159,8 @@ static const struct {
         { "random", 1, 8, 0666 },
         { "urandom", 1, 9, 0666 },
         { "tty", 5, 0, 0666 },
-        /* the VPS's console output is its init's stdout and stderr: this
-         * one discards */
+        /* a placeholder: the console's pty is bound over it (see
+         * bind_console), else it discards */
         { "console", 1, 3, 0600 },
 };
 
@@ -253,6 +253,42 @@ static int mount_dev_own(vs_error_t *err)
         return 0;
 }
 
+/* What a distribution's init expects to find mounted, as on a booted
+ * machine (nspawn and LXC do the same): /run and /run/lock as tmpfs, and
+ * the container signal systemd reads (besides $container). */
+static int mount_run(vs_error_t *err)
+{
+        cleanup_close int fd = -1;
+
+        if (mkdir("/run", 0755) < 0 && errno != EEXIST)
+                return vs_error_errno(err, "mkdir /run");
+        if (mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=20%") < 0)
+                return vs_error_errno(err, "mount tmpfs on /run");
+        if (mkdir("/run/lock", 01777) < 0 ||
+            mount("tmpfs", "/run/lock", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                  "mode=1777,size=5M") < 0)
+                return vs_error_errno(err, "mount tmpfs on /run/lock");
+        if (mkdir("/run/systemd", 0755) < 0)
+                return vs_error_errno(err, "mkdir /run/systemd");
+        fd = open("/run/systemd/container", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+        if (fd < 0 || write(fd, VS_CONTAINER_NAME "\n", sizeof(VS_CONTAINER_NAME)) !=
+                              (ssize_t)sizeof(VS_CONTAINER_NAME))
+                return vs_error_errno(err, "write /run/systemd/container");
+        return 0;
+}
+
+/* A cgroup2 file system of the init's own cgroup namespace, rooted at the
+ * VPS's cgroup on the unified hierarchy, which vsd delegated to the VPS's
+ * root: systemd makes and delegates its own cgroups below it, and runs in
+ * unified mode on a hybrid host too. */
+static int mount_cgroup2(vs_error_t *err)
+{
+        if (mount("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) <
+            0)
+                return vs_error_errno(err, "mount cgroup2 on /sys/fs/cgroup");
+        return 0;
+}
+
 /* ---- /proc and /sys ---- */
 
 static int mount_at(const char *rootfs, const char *dir, const char *fstype, unsigned long flags,
@@ -340,9 +376,12 @@ static int enter_root(const char *rootfs, vs_error_t *err)
         return 0;
 }
 
+/* The init's stdio: its console, a terminal it reads too; or, where the
+ * console is a plain file, that for its output and /dev/null for input. */
 static int setup_stdio(int console_fd, vs_error_t *err)
 {
-        int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        int null_fd =
+                isatty(console_fd) ? dup(console_fd) : open("/dev/null", O_RDONLY | O_CLOEXEC);
 
         if (null_fd < 0)
                 return vs_error_errno(err, "open /dev/null");
@@ -438,7 +477,8 @@ static int init_child(const struct vs_init_spec *spec, int go_sock, vs_error_t *
                 return vs_error_errno(err, "setsid");
         if (chdir("/") < 0)
                 return vs_error_errno(err, "chdir /");
-        if (mount_dev_own(err) < 0)
+        if (mount_dev_own(err) < 0 || mount_run(err) < 0 ||
+            (spec->cgroup2 && mount_cgroup2(err) < 0))
                 return -1;
         if (sethostname(spec->hostname, strlen(spec->hostname)) < 0)
                 return vs_error_errno(err, "set hostname");
@@ -529,6 +569,31 @@ static int attach_disk(const struct vs_init_spec *spec, vs_error_t *err)
         return 0;
 }
 
+/* The console pty's slave (of the host's devpts, owned by the VPS's root)
+ * becomes the VPS's /dev/console, as nspawn and LXC do: systemd needs a
+ * real terminal there. */
+static int bind_console(const struct vs_init_spec *spec, vs_error_t *err)
+{
+        cleanup_free char *fd_path = vs_strdupf("/proc/self/fd/%d", spec->console_fd);
+        cleanup_free char *target = vs_strdupf("%s/dev/console", spec->rootfs);
+        char source[64];
+        ssize_t len;
+
+        if (!isatty(spec->console_fd))
+                return 0;
+        /* by its path in this mount namespace: a bind of the fd itself
+         * would name a mount of vsd's namespace, which the kernel refuses */
+        len = readlink(fd_path, source, sizeof(source) - 1);
+        if (len < 0)
+                return vs_error_errno(err, "find the console pty");
+        source[len] = '\0';
+        if (strncmp(source, "/dev/pts/", 9) != 0)
+                return vs_error_set(err, EINVAL, "the console %s is no pty of /dev/pts", source);
+        if (mount(source, target, NULL, MS_BIND, NULL) < 0)
+                return vs_error_errno(err, "bind the console on /dev/console");
+        return 0;
+}
+
 /* The VPS's root, assembled in the builder's mount namespace with the
  * host's privileges: overlay, /dev, /proc, /sys and the masks. Then the
  * namespace's root becomes it, the init's with it. */
@@ -539,7 +604,7 @@ static int assemble_root(const struct vs_init_spec *spec, pid_t pid, int pidfd, 
         if (!lower || vs_rootfs_mount(lower, spec->upper, spec->work, spec->rootfs, err) < 0)
                 return vs_error_wrap(err, "mount rootfs");
         if (make_dev(spec->rootfs, (uid_t)spec->idmap.base, err) < 0 ||
-            mount_kernel_fs_for(spec, pidfd, err) < 0)
+            bind_console(spec, err) < 0 || mount_kernel_fs_for(spec, pidfd, err) < 0)
                 return -1;
         return enter_root(spec->rootfs, err);
 }
@@ -573,7 +638,8 @@ static int wait_network(int sock, vs_error_t *err)
 static pid_t clone_init(const struct vs_init_spec *spec, vs_cgroup_t *cg, int sock, int *go_sock,
                         int *pidfd, vs_error_t *err)
 {
-        int go[2];
+        uid_t owner = (uid_t)spec->idmap.base;
+        int go[2], saved;
         pid_t pid;
 
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, go) < 0)
@@ -583,7 +649,17 @@ static pid_t clone_init(const struct vs_init_spec *spec, vs_cgroup_t *cg, int so
                 close(go[1]);
                 return -1;
         }
+        /* the user namespace is owned by the VPS's base id, not by host
+         * root: the kernel's per-user counts (inotify instances, ...) are
+         * then the VPS's own, not shared with every other VPS */
+        if (owner && setresuid((uid_t)-1, owner, (uid_t)-1) < 0) {
+                vs_error_errno(err, "take the VPS's id to make its user namespace");
+                close(go[0]);
+                close(go[1]);
+                return -1;
+        }
         pid = clone3_pidfd(CLONE_PARENT | INIT_NAMESPACES, pidfd);
+        saved = errno;
         if (pid == 0) {
                 vs_error_t child_err = { 0 };
 
@@ -593,6 +669,15 @@ static pid_t clone_init(const struct vs_init_spec *spec, vs_cgroup_t *cg, int so
                 _exit(127);
         }
         close(go[1]);
+        /* back to host root: the permitted capabilities stayed */
+        if (owner && setresuid((uid_t)-1, 0, (uid_t)-1) < 0) {
+                vs_error_errno(err, "return to host root");
+                if (pid > 0)
+                        reap_failed(*pidfd);
+                close(go[0]);
+                return -1;
+        }
+        errno = saved;
         if (pid < 0) {
                 vs_error_errno(err, "clone the init");
                 close(go[0]);
@@ -788,12 +873,13 @@ static int exec_child(const struct vs_exec_spec *spec, int report_sock, vs_error
 
 /* Clones between entering and leaving the VPS's cgroups; the child is born
  * there (and its cgroup namespace is rooted there). */
-static pid_t clone_in_cgroup(vs_cgroup_t *cg, uint64_t flags, int *pidfd, vs_error_t *err)
+static pid_t clone_in_cgroup(vs_cgroup_t *cg, pid_t beside, uint64_t flags, int *pidfd,
+                             vs_error_t *err)
 {
         pid_t pid;
         int saved;
 
-        if (vs_cgroup_enter(cg, err) < 0)
+        if (vs_cgroup_enter_beside(cg, beside, err) < 0)
                 return -1;
         pid = clone3_pidfd(flags, pidfd);
         saved = errno;
@@ -820,7 +906,7 @@ static pid_t clone_into_vps(const struct vs_exec_spec *spec, vs_cgroup_t *cg, in
 
         if (setns(spec->init_pidfd, CLONE_NEWPID) < 0)
                 return vs_error_errno(err, "join the VPS's pid namespace");
-        pid = clone_in_cgroup(cg, 0, pidfd, err);
+        pid = clone_in_cgroup(cg, spec->init_pid, 0, pidfd, err);
         if (pid == 0)
                 return 0;
         if (setns(spec->own_pidns_fd, CLONE_NEWPID) < 0) {

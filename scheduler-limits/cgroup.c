@@ -530,6 +530,39 @@ int vs_cgroup_seal(vs_cgroup_t *cg, vs_error_t *err)
         return 0;
 }
 
+/* The files of a v2 cgroup that whoever it is delegated to must write
+ * (cgroups' delegation model: the directory, procs, threads and
+ * subtree_control; never the limits on the cgroup itself). */
+static const char *const delegated_files[] = { "cgroup.procs", "cgroup.threads",
+                                               "cgroup.subtree_control" };
+
+int vs_cgroup_delegate(vs_cgroup_t *cg, uid_t owner, vs_error_t *err)
+{
+        for (int i = 0; i < cg->tree->count; i++) {
+                const struct hierarchy *h = &cg->tree->hier[i];
+
+                if (!h->is_v2)
+                        continue;
+                if (fchown(cg_fd(cg, i), owner, owner) < 0)
+                        return vs_error_errno(err, "delegate cgroup %s on %s", cg->path,
+                                              h->mountpoint);
+                for (size_t f = 0; f < sizeof(delegated_files) / sizeof(delegated_files[0]); f++)
+                        if (fchownat(cg_fd(cg, i), delegated_files[f], owner, owner, 0) < 0 &&
+                            errno != ENOENT)
+                                return vs_error_errno(err, "delegate %s/%s on %s", cg->path,
+                                                      delegated_files[f], h->mountpoint);
+        }
+        return 0;
+}
+
+int vs_cgroup_has_v2(const vs_cgroup_t *cg)
+{
+        for (int i = 0; i < cg->tree->count; i++)
+                if (cg->tree->hier[i].is_v2)
+                        return 1;
+        return 0;
+}
+
 static int move_self(int dirfd, const struct hierarchy *h, vs_error_t *err)
 {
         if (vs_write_string(dirfd, "cgroup.procs", "0", err) < 0)
@@ -541,6 +574,49 @@ int vs_cgroup_enter(vs_cgroup_t *cg, vs_error_t *err)
 {
         for (int i = 0; i < cg->tree->count; i++) {
                 if (move_self(cg_fd(cg, i), &cg->tree->hier[i], err) < 0) {
+                        vs_cgroup_leave(cg->tree, NULL);
+                        return -1;
+                }
+        }
+        return 0;
+}
+
+static const char *path_on(const struct hierarchy *h, char *text);
+static int path_within(const char *path, const char *dir);
+
+/* The directory of process pid's cgroup on v2 hierarchy i when it is the
+ * VPS's cgroup or below it, else the VPS's own: an fd to close. */
+static int dir_beside(vs_cgroup_t *cg, int i, pid_t pid)
+{
+        const struct hierarchy *h = &cg->tree->hier[i];
+        cleanup_free char *text = NULL;
+        cleanup_free char *vps_dir = vs_strdupf("%s/%s", own_prefix(h), cg->path);
+        char proc_path[64];
+        const char *path;
+        int fd;
+
+        snprintf(proc_path, sizeof(proc_path), "/proc/%d/cgroup", (int)pid);
+        if (vs_read_file(AT_FDCWD, proc_path, 65536, &text, NULL, NULL) == 0 &&
+            (path = path_on(h, text)) && path_within(path, vps_dir) && strcmp(path, vps_dir) != 0 &&
+            !strstr(path, "/..")) {
+                cleanup_free char *dir = vs_strdupf("%s%s", h->mountpoint, path);
+
+                fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (fd >= 0)
+                        return fd;
+        }
+        return dup(cg_fd(cg, i));
+}
+
+int vs_cgroup_enter_beside(vs_cgroup_t *cg, pid_t pid, vs_error_t *err)
+{
+        for (int i = 0; i < cg->tree->count; i++) {
+                cleanup_close int fd =
+                        cg->tree->hier[i].is_v2 ? dir_beside(cg, i, pid) : dup(cg_fd(cg, i));
+
+                if (fd < 0 || move_self(fd, &cg->tree->hier[i], err) < 0) {
+                        if (fd < 0)
+                                vs_error_errno(err, "cgroup of pid %d", (int)pid);
                         vs_cgroup_leave(cg->tree, NULL);
                         return -1;
                 }
@@ -563,33 +639,91 @@ int vs_cgroup_leave(vs_cgroup_tree_t *tree, vs_error_t *err)
         return rc;
 }
 
-/* Reads the pids in cgroup.procs of the first hierarchy into a malloc'd,
- * zero-terminated array. */
-static pid_t *read_procs(vs_cgroup_t *cg, vs_error_t *err)
-{
-        cleanup_free char *text = NULL;
-        pid_t *pids;
-        size_t count = 0;
-        char *p;
+/* A VPS's own cgroups below its cgroup (systemd's slices and scopes) go
+ * this deep at most: the kernel's default cgroup.max.depth is unlimited,
+ * and vsd must not follow a VPS's tree for ever. */
+#define MAX_SUBTREE_DEPTH 32
 
-        if (vs_read_file(cg_fd(cg, 0), "cgroup.procs", 16U << 20, &text, NULL, err) < 0)
-                return NULL;
-        for (p = text; *p; p++)
-                count += *p == '\n';
-        pids = vs_xmalloc((count + 1) * sizeof(*pids));
-        count = 0;
-        for (p = text; *p;) {
+struct pid_list {
+        pid_t *pids;
+        size_t count, cap;
+};
+
+static void add_pids(struct pid_list *list, const char *text)
+{
+        for (const char *p = text; *p;) {
                 char *end;
                 long pid = strtol(p, &end, 10);
 
                 if (end == p)
                         break;
-                if (pid > 0)
-                        pids[count++] = (pid_t)pid;
+                if (pid > 0) {
+                        /* room for the terminating 0 too */
+                        list->pids = vs_xgrow(list->pids, list->count + 1, &list->cap, 64,
+                                              sizeof(*list->pids));
+                        list->pids[list->count++] = (pid_t)pid;
+                }
                 p = *end ? end + 1 : end;
         }
-        pids[count] = 0;
-        return pids;
+}
+
+/* Calls fn for each cgroup directory below dirfd (not dirfd itself), the
+ * deepest first, with the parent's fd and the name. */
+static int for_each_child(int dirfd, int depth,
+                          int (*fn)(int parent_fd, const char *name, void *arg), void *arg)
+{
+        cleanup_closedir DIR *dir = NULL;
+        /* a file of its own: a dup would share (and leave at the end) the
+         * directory offset of the caller's fd, which is read again later */
+        int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
+        struct dirent *ent;
+
+        if (fd < 0 || !(dir = fdopendir(fd))) {
+                if (fd >= 0)
+                        close(fd);
+                return -1;
+        }
+        while ((ent = readdir(dir))) {
+                cleanup_close int child = -1;
+
+                if (ent->d_type != DT_DIR || ent->d_name[0] == '.')
+                        continue;
+                child = openat(dirfd, ent->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (child < 0)
+                        continue; /* removed meanwhile */
+                if (depth < MAX_SUBTREE_DEPTH && for_each_child(child, depth + 1, fn, arg) < 0)
+                        rc = -1;
+                if (fn(dirfd, ent->d_name, arg) < 0)
+                        rc = -1;
+        }
+        return rc;
+}
+
+static int collect_child_procs(int parent_fd, const char *name, void *arg)
+{
+        cleanup_free char *path = vs_strdupf("%s/cgroup.procs", name);
+        cleanup_free char *text = NULL;
+
+        if (vs_read_file(parent_fd, path, 16U << 20, &text, NULL, NULL) == 0)
+                add_pids(arg, text);
+        return 0;
+}
+
+/* Reads the pids in cgroup.procs of the VPS's cgroup on the first
+ * hierarchy and of every cgroup below it into a malloc'd, zero-terminated
+ * array. */
+static pid_t *read_procs(vs_cgroup_t *cg, vs_error_t *err)
+{
+        cleanup_free char *text = NULL;
+        struct pid_list list = { 0 };
+
+        if (vs_read_file(cg_fd(cg, 0), "cgroup.procs", 16U << 20, &text, NULL, err) < 0)
+                return NULL;
+        add_pids(&list, text);
+        for_each_child(cg_fd(cg, 0), 1, collect_child_procs, &list);
+        list.pids = vs_xgrow(list.pids, list.count, &list.cap, 64, sizeof(*list.pids));
+        list.pids[list.count] = 0;
+        return list.pids;
 }
 
 int vs_cgroup_controller_fd(vs_cgroup_t *cg, const char *controller, int *is_v2, vs_error_t *err)
@@ -719,6 +853,24 @@ static int rmdir_cgroup(int parent_fd, const char *name)
         return -1;
 }
 
+static int rmdir_child(int parent_fd, const char *name, void *arg)
+{
+        (void)arg;
+        return rmdir_cgroup(parent_fd, name);
+}
+
+/* The VPS's cgroup and every cgroup below it (its init's own, such as
+ * systemd's), the deepest first. */
+static int remove_subtree(int slice_fd, const char *vps)
+{
+        cleanup_close int fd = openat(slice_fd, vps, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        if (fd < 0)
+                return errno == ENOENT ? 0 : -1;
+        for_each_child(fd, 1, rmdir_child, NULL);
+        return rmdir_cgroup(slice_fd, vps);
+}
+
 int vs_cgroup_remove(vs_cgroup_tree_t *tree, const char *slice, const char *vps, vs_error_t *err)
 {
         int rc = 0;
@@ -729,7 +881,7 @@ int vs_cgroup_remove(vs_cgroup_tree_t *tree, const char *slice, const char *vps,
 
                 if (slice_fd < 0)
                         continue;
-                if (rmdir_cgroup(slice_fd, vps) < 0 && rc == 0)
+                if (remove_subtree(slice_fd, vps) < 0 && rc == 0)
                         rc = vs_error_errno(err, "remove cgroup %s/%s/%s on %s", tree->name, slice,
                                             vps, tree->hier[i].mountpoint);
         }
@@ -758,4 +910,46 @@ void vs_cgroup_tree_prune(vs_cgroup_tree_t *tree)
                                 unlinkat(tree->hier[i].base_fd, ent->d_name, AT_REMOVEDIR);
                 unlinkat(tree->hier[i].own_fd, tree->name, AT_REMOVEDIR);
         }
+}
+
+#define FREEZE_WAIT_MS 5000
+
+static int is_frozen(int fd)
+{
+        cleanup_free char *events = NULL;
+
+        if (vs_read_file(fd, "cgroup.events", 4096, &events, NULL, NULL) < 0)
+                return 0;
+        return strstr(events, "frozen 1") != NULL;
+}
+
+int vs_cgroup_freeze(vs_cgroup_t *cg, int frozen, vs_error_t *err)
+{
+        const vs_cgroup_tree_t *tree = cg->tree;
+
+        for (int i = 0; i < tree->count; i++) {
+                struct timespec pause = { 0, 2 * 1000 * 1000 };
+                int fd;
+
+                if (!tree->hier[i].is_v2)
+                        continue;
+                fd = cg_fd(cg, i);
+                if (fd < 0)
+                        return vs_error_errno(err, "cgroup %s", cg->path);
+                if (vs_write_string(fd, "cgroup.freeze", frozen ? "1" : "0", err) < 0)
+                        return vs_error_wrap(err, "%s the VPS", frozen ? "freeze" : "thaw");
+                if (!frozen)
+                        return 0;
+                /* a task in a system call is frozen when it returns */
+                for (int waited = 0; waited < FREEZE_WAIT_MS; waited += 2) {
+                        if (is_frozen(fd))
+                                return 0;
+                        nanosleep(&pause, NULL);
+                }
+                vs_write_string(fd, "cgroup.freeze", "0", NULL);
+                return vs_error_kind(err, VS_E_STATE, ETIMEDOUT,
+                                     "the VPS did not freeze within %d s", FREEZE_WAIT_MS / 1000);
+        }
+        return vs_error_kind(err, VS_E_STATE, ENOTSUP,
+                             "no cgroup v2 hierarchy here: cgroup v1 gives vsd no freezer");
 }

@@ -39,12 +39,25 @@ void vs_cgroup_release(vs_cgroup_t *cg);
 #define VS_CGROUP_SEALED_UID ((uid_t)4294967294U)
 int vs_cgroup_seal(vs_cgroup_t *cg, vs_error_t *err);
 
+/* Hands the VPS's cgroup on the v2 hierarchy (hybrid: the unified one) to
+ * `owner`, the VPS's root: it may make cgroups below it and move its
+ * processes among them (what systemd as its init does), not change the
+ * limits on its own cgroup. */
+int vs_cgroup_delegate(vs_cgroup_t *cg, uid_t owner, vs_error_t *err);
+/* Whether the tree has a v2 hierarchy (pure v2 or hybrid). */
+int vs_cgroup_has_v2(const vs_cgroup_t *cg);
+
 /* Moves the calling process into the VPS's cgroups, and back into vsd's own.
  * vsd clones a VPS's processes between the two so that they are born in the
  * VPS's cgroups with their cgroup namespace rooted there (the kernel roots a
  * new cgroup namespace at the parent's cgroup, even with CLONE_INTO_CGROUP). */
 int vs_cgroup_enter(vs_cgroup_t *cg, vs_error_t *err);
 int vs_cgroup_leave(vs_cgroup_tree_t *tree, vs_error_t *err);
+/* As vs_cgroup_enter, but on v2 hierarchies into the cgroup of process pid
+ * (the VPS's init) where that is below the VPS's: an init such as systemd
+ * moves itself out of the cgroup vsd delegated to it and enables
+ * controllers there, which then may hold no process. */
+int vs_cgroup_enter_beside(vs_cgroup_t *cg, pid_t pid, vs_error_t *err);
 vs_cgroup_tree_t *vs_cgroup_tree_of(vs_cgroup_t *cg);
 
 /* The VPS's cgroup directory on the hierarchy that has `controller` (v1
@@ -54,16 +67,23 @@ vs_cgroup_tree_t *vs_cgroup_tree_of(vs_cgroup_t *cg);
  * hierarchy offers it. */
 int vs_cgroup_controller_fd(vs_cgroup_t *cg, const char *controller, int *is_v2, vs_error_t *err);
 
-/* Number of processes in the VPS's cgroup (-1 and err on failure). */
+/* Number of processes in the VPS's cgroup and below it (-1 and err on
+ * failure). */
 int vs_cgroup_nprocs(vs_cgroup_t *cg, vs_error_t *err);
 /* SIGKILLs every process in the VPS's cgroup. */
 int vs_cgroup_kill(vs_cgroup_t *cg, vs_error_t *err);
+/* Freezes (frozen 1) or thaws the VPS's processes with cgroup v2's
+ * freezer (cgroup.freeze, on v2 and on the unified hierarchy of hybrid);
+ * a freeze returns once cgroup.events says frozen, within a few seconds or
+ * not at all (thawed again, VS_E_STATE). Without a v2 hierarchy: ENOTSUP. */
+int vs_cgroup_freeze(vs_cgroup_t *cg, int frozen, vs_error_t *err);
 /* Whether process `pid` is in the VPS's cgroup, or below it, on every
  * hierarchy of the tree (as its /proc/PID/cgroup says): 1 yes, 0 no, -1 and
  * err when that cannot be read. Only vsd puts processes there. */
 int vs_cgroup_holds(vs_cgroup_tree_t *tree, const char *slice, const char *vps, pid_t pid,
                     vs_error_t *err);
-/* Removes the VPS's cgroup on every hierarchy; missing is not an error. */
+/* Removes the VPS's cgroup and every cgroup below it on every hierarchy;
+ * missing is not an error. */
 int vs_cgroup_remove(vs_cgroup_tree_t *tree, const char *slice, const char *vps, vs_error_t *err);
 
 #endif

@@ -26,6 +26,15 @@ typedef struct {
  * ')'. */
 int vs_procid_parse_starttime(const char *stat_text, unsigned long long *starttime);
 
+/* Whether a stat text is a zombie's (1, with its wait status from field
+ * 52, exit_code, and its start time), a live process's (0), or cannot be
+ * read (-1). */
+int vs_procid_parse_zombie(const char *stat_text, unsigned long long *starttime, int *status);
+/* The wait status of process `pid` when it is a zombie with this start
+ * time (1), else 0: what is left of an init whose reaper is not vsd and
+ * has not collected it yet. */
+int vs_procid_zombie_status(pid_t pid, unsigned long long starttime, int *status);
+
 /* This boot's id. */
 int vs_procid_boot_id(char out[VS_BOOT_ID_LEN + 1], vs_error_t *err);
 

@@ -16,7 +16,8 @@
  * what vsctl exec runs (which adds TERM only on a terminal). */
 #define VS_ENV_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define VS_ENV_HOME "HOME=/root"
-#define VS_ENV_CONTAINER "container=paene"
+#define VS_CONTAINER_NAME "paene"
+#define VS_ENV_CONTAINER "container=" VS_CONTAINER_NAME
 
 /* A VPS's user namespace: host ids [base, base + count) are 0.. inside.
  * Base 0 is a privileged VPS's identity map: its root is host uid 0 for its
@@ -44,8 +45,11 @@ struct vs_init_spec {
         int (*disk_attach)(const char *vps_path, vs_error_t *err);
         char *const *init_argv; /* NULL: /sbin/init if present, else vsinit */
         int vsinit_fd;          /* sealed memfd of the built-in init, or -1 */
-        int console_fd;         /* init's stdout and stderr */
-        unsigned long nofile;   /* RLIMIT_NOFILE (soft and hard), 0: soft 1024 */
+        /* The console: a pty's slave, bound on /dev/console and the init's
+         * stdio; or a plain file, the init's stdout and stderr. */
+        int console_fd;
+        int cgroup2;          /* mount the VPS's cgroup2 on /sys/fs/cgroup */
+        unsigned long nofile; /* RLIMIT_NOFILE (soft and hard), 0: soft 1024 */
         /* Called by the parent once the child exists and before its "go":
          * gives the child its network (netns/), so that its init starts
          * with eth0 configured. NULL: loopback only. */
@@ -63,6 +67,7 @@ pid_t vs_spawn_init(const struct vs_init_spec *spec, vs_cgroup_t *cg, int *pidfd
 
 struct vs_exec_spec {
         int init_pidfd;  /* the VPS's init: its namespaces are joined */
+        pid_t init_pid;  /* and on cgroup v2 its cgroup (see vs_cgroup_enter_beside) */
         int join_userns; /* 0 only for a VPS without a user namespace */
         const vs_caps_t *caps;
         int own_pidns_fd; /* vsd's pid namespace, restored after the clone */

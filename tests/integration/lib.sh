@@ -160,6 +160,12 @@ fail() {
         return 1
 }
 
+# skip REASON: ends the test (a subshell) as skipped, never as passed.
+skip() {
+        echo "    skipped: $*" >&2
+        exit 77
+}
+
 expect_eq() { # expected actual what
         [ "$1" = "$2" ] || fail "$3: expected '$1', got '$2'"
 }
@@ -220,7 +226,9 @@ run_tests() {
         setup_once
         # each test runs in a subshell under errexit: the first failed
         # expectation ends it
-        for t in $(declare -F | awk '{print $3}' | grep '^test_'); do
+        # PAENE_TESTS: an extended regex; only the tests it matches run (for
+        # slow places, such as the pure cgroup v2 VM)
+        for t in $(declare -F | awk '{print $3}' | grep '^test_' | grep -E "${PAENE_TESTS:-.}"); do
                 # not in a || list: that would switch errexit off inside
                 (
                         set -e -o pipefail
@@ -229,6 +237,8 @@ run_tests() {
                 rc=$?
                 if [ "$rc" -eq 0 ]; then
                         echo "ok ${t#test_}"
+                elif [ "$rc" -eq 77 ]; then
+                        echo "skip ${t#test_}"
                 else
                         echo "not ok ${t#test_}"
                 fi

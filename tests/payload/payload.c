@@ -161,6 +161,23 @@ static int applet_nofile(int argc, char **argv)
         return 0;
 }
 
+/* inotify N [hold]: makes up to N inotify instances, prints how many it
+ * got (the kernel counts them per user, per user namespace), and with
+ * "hold" keeps them until killed. */
+static int applet_inotify(int argc, char **argv)
+{
+        int want = argc > 1 ? atoi(argv[1]) : 1, got = 0;
+
+        while (got < want && syscall(SYS_inotify_init1, 0) >= 0)
+                got++;
+        printf("%d\n", got);
+        fflush(stdout);
+        if (argc > 2 && strcmp(argv[2], "hold") == 0)
+                for (;;)
+                        pause();
+        return 0;
+}
+
 /* ddwrite FILE MiB: writes with O_DIRECT in 1 MiB blocks; prints seconds. */
 static int applet_ddwrite(int argc, char **argv)
 {
@@ -821,6 +838,7 @@ static const struct {
         { "memhog", applet_memhog, "memhog [MiB]: allocate and touch MiB, print done" },
         { "forkbomb", applet_forkbomb,
           "forkbomb [HOLD]: fork until refused, print the count, hold" },
+        { "inotify", applet_inotify, "inotify N [hold]: make N inotify instances, print count" },
         { "nofile", applet_nofile, "nofile: print RLIMIT_NOFILE soft and hard" },
         { "ddwrite", applet_ddwrite, "ddwrite FILE [MiB]: O_DIRECT write, print seconds" },
         { "udpecho", applet_udpecho, "udpecho PORT [S]: UDP echo server on 127.0.0.1" },

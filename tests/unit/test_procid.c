@@ -32,6 +32,47 @@ static void test_starttime_is_field_22(void **state)
         assert_int_equal(t, 9876543);
 }
 
+/* A full line of a current kernel (52 fields), with this state and exit
+ * code (field 52) and start time 9876543. */
+static char *full_stat_line(const char *comm, char state_char, int exit_code)
+{
+        static char line[768];
+
+        snprintf(line, sizeof(line),
+                 "4242 (%s) %c 1 4242 4242 0 -1 4194560 120 0 0 0 1 2 0 0 20 0 1 0 9876543 "
+                 "0 0 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0 0 0 0 0 0 "
+                 "0 0 %d\n",
+                 comm, state_char, exit_code);
+        return line;
+}
+
+static void test_zombie_exit_code_is_field_52(void **state)
+{
+        unsigned long long t = 0;
+        int status = -1;
+
+        (void)state;
+        /* a reboot() in a pid namespace: the init ends by SIGHUP */
+        assert_int_equal(vs_procid_parse_zombie(full_stat_line("systemd", 'Z', 1), &t, &status), 1);
+        assert_int_equal(status, 1);
+        assert_int_equal(t, 9876543);
+        assert_int_equal(vs_procid_parse_zombie(full_stat_line("a) Z (b", 'Z', 768), &t, &status),
+                         1);
+        assert_int_equal(status, 768);
+}
+
+static void test_live_process_is_no_zombie(void **state)
+{
+        unsigned long long t = 0;
+        int status = -1;
+
+        (void)state;
+        assert_int_equal(vs_procid_parse_zombie(full_stat_line("init", 'S', 0), &t, &status), 0);
+        assert_int_equal(status, -1);
+        /* an old kernel's short line has no exit code */
+        assert_int_equal(vs_procid_parse_zombie(stat_line("init"), &t, &status), -1);
+}
+
 /* A comm may hold blanks and ')' (a process names itself): only the last
  * ')' ends it. */
 static void test_starttime_with_tricky_comm(void **state)
@@ -201,6 +242,8 @@ int main(void)
                 cmocka_unit_test(test_starttime_with_tricky_comm),
                 cmocka_unit_test(test_starttime_malformed),
                 cmocka_unit_test(test_read_own_identity),
+                cmocka_unit_test(test_zombie_exit_code_is_field_52),
+                cmocka_unit_test(test_live_process_is_no_zombie),
                 cmocka_unit_test(test_save_and_load),
                 cmocka_unit_test(test_load_without_the_new_keys),
                 cmocka_unit_test(test_load_malformed),

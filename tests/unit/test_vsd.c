@@ -100,6 +100,30 @@ static void test_rates_to_config(void **state)
         assert_string_equal(vs_kv_get(&config, "rate_in"), "20000000");
 }
 
+/* A restore's rule for member names: the layout and nothing else, never
+ * above the directory it extracts into. */
+static void test_backup_member_names(void **state)
+{
+        static const char *const good[] = { "paene-backup", "config",           "upper",
+                                            "upper/",       "upper/etc/passwd", "./upper/x",
+                                            "disk.img",     "upper/a..b",       "upper/..x" };
+        static const char *const bad[] = {
+                "/etc/passwd", "..", "../x",   "upper/../../x", "upper/x/..",  "etc/passwd",
+                "work/x",      "",   "uppers", "config2",       "upper/./../x"
+        };
+        vs_error_t err = { 0 };
+
+        (void)state;
+        for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+                assert_int_equal(vsd_backup_member_ok(good[i], &err), 0);
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                memset(&err, 0, sizeof(err));
+                assert_int_equal(vsd_backup_member_ok(bad[i], &err), -1);
+                assert_int_equal(err.kind, VS_E_USAGE);
+                assert_null(strchr(err.msg, '\n'));
+        }
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -108,6 +132,7 @@ int main(void)
                 cmocka_unit_test(test_parse_ips_refuses_bad_words),
                 cmocka_unit_test(test_parse_ips_family_limit),
                 cmocka_unit_test(test_rates_to_config),
+                cmocka_unit_test(test_backup_member_names),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
