@@ -12,11 +12,11 @@ SYSTEMDDIR ?= /lib/systemd/system
 VERSION = 0.1
 
 PKGS = json-c libcap libseccomp ext2fs com_err libnl-3.0 libnl-route-3.0 libnftables
-DEBIAN_DEPS = build-essential pkg-config clang clang-format \
+DEBIAN_DEPS = build-essential pkg-config clang clang-format libclang-rt-14-dev \
 	libseccomp-dev libcap-dev libnl-3-dev libnl-route-3-dev \
 	libext2fs-dev comerr-dev libjson-c-dev libcmocka-dev busybox-static iproute2 util-linux \
 	procps e2fsprogs python3 bsdutils tar gzip xz-utils zstd \
-	debootstrap libnftables-dev nftables python3-prometheus-client
+	debootstrap libnftables-dev nftables python3-prometheus-client strace
 
 OPTFLAGS ?= -O2 -g
 # Debian's hardening flags (dpkg-buildflags with hardening=+all)
@@ -63,7 +63,7 @@ BINS = $(BUILD)/vsd $(BUILD)/vsctl $(BUILD)/vsview $(BUILD)/vsinit $(BUILD)/payl
 TEST_TOOLS = $(BUILD)/tests/schema-dump
 
 .PHONY: all deps pkgcheck check unit integration asan asan-unit install uninstall demo bench bench-net bench-boot bench-procview clean \
-	format format-check
+	format format-check fuzz fuzz-build
 all: $(BINS) $(TEST_TOOLS)
 
 $(BUILD)/obj/%.o: %.c
@@ -124,7 +124,39 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h $(BUILD)/libvsd.a $(BUILD
 		$(filter %.c %.a,$^) \
 		$(LDLIBS) $(shell $(PKG_CONFIG) --libs cmocka)
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+# libFuzzer targets (tests/fuzz/): the library built again with clang's
+# fuzzer instrumentation, ASan and UBSan, linked to each target.
+FUZZ_CC ?= clang
+FUZZ_BUILD ?= $(BUILD)/fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS = request kvfile vsdconf parse net caps procid
+FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS = -std=gnu11 -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link $(WARNFLAGS) -Wno-format-nonliteral \
+	-Wno-missing-field-initializers -Wno-unused-variable \
+	$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+FUZZ_LIB_OBJS = $(LIB_SRCS:%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_BINS = $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(FUZZ_BUILD)/libvs.a: $(FUZZ_LIB_OBJS)
+	$(AR) rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_BUILD)/libvs.a
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libvs.a \
+		$(LDLIBS)
+
+fuzz-build: $(FUZZ_BINS)
+
+# Each target for FUZZ_SECONDS on its seed corpus (new inputs go to
+# $(FUZZ_BUILD)/corpus/, findings to $(FUZZ_BUILD)/crash-*).
+fuzz: deps pkgcheck
+	$(MAKE) fuzz-build
+	FUZZ_BUILD=$(FUZZ_BUILD) tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+-include $(shell find $(BUILD)/obj $(FUZZ_BUILD)/obj -name '*.d' 2>/dev/null)
 
 # Installs what is missing, and only then touches apt: idempotent and quick.
 deps:
@@ -150,7 +182,7 @@ pkgcheck:
 # later line meaningless.
 check: deps pkgcheck
 	contrib/check-layers.sh
-	$(MAKE) all unit
+	$(MAKE) all unit fuzz-build
 	tests/tools/check_options.py $(BUILD)/vsctl .
 	BUILD=$(BUILD) tests/harness/selftest.sh
 	BUILD=$(BUILD) tests/run.sh

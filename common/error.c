@@ -5,9 +5,24 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Messages quote what was typed or sent, and are shown on terminals and
+ * written to logs as one line: a line break or tab in the quote becomes a
+ * blank, any other control byte a '?', so that neither splits the line nor
+ * drives the terminal. */
+static void one_line(char *msg)
+{
+        for (unsigned char *p = (unsigned char *)msg; *p; p++) {
+                if (*p == '\n' || *p == '\r' || *p == '\t')
+                        *p = ' ';
+                else if (*p < 0x20 || *p == 0x7f)
+                        *p = '?';
+        }
+}
+
 static void error_vformat(vs_error_t *err, const char *fmt, va_list ap)
 {
         vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+        one_line(err->msg);
 }
 
 int vs_error_set(vs_error_t *err, int errnum, const char *fmt, ...)
@@ -37,6 +52,7 @@ int vs_error_errno(vs_error_t *err, const char *fmt, ...)
         va_end(ap);
         len = strlen(err->msg);
         snprintf(err->msg + len, sizeof(err->msg) - len, ": %s", strerror(errnum));
+        one_line(err->msg);
         err->errnum = errnum;
         err->kind = errnum == EPERM || errnum == EACCES ? VS_E_PERM : VS_E_INTERNAL;
         return -1;
@@ -75,6 +91,7 @@ int vs_error_wrap(vs_error_t *err, const char *fmt, ...)
         memmove(err->msg + plen, err->msg, olen);
         memcpy(err->msg, prefix, plen);
         err->msg[plen + olen] = '\0';
+        one_line(err->msg);
         return -1;
 }
 

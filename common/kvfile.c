@@ -111,13 +111,38 @@ char *vs_kv_format(const vs_kv_t *kv)
         return out;
 }
 
+static unsigned line_of(const char *text, const char *at)
+{
+        unsigned lineno = 1;
+
+        for (const char *p = text; p < at; p++)
+                lineno += *p == '\n';
+        return lineno;
+}
+
+int vs_kv_parse_text(const char *text, size_t len, vs_kv_t *kv, vs_error_t *err)
+{
+        const char *nul = memchr(text, '\0', len);
+        cleanup_free char *copy = NULL;
+
+        /* C would stop at it and take the file for its first part */
+        if (nul)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL, "line %u: NUL byte in file",
+                                     line_of(text, nul));
+        copy = vs_xmalloc(len + 1);
+        memcpy(copy, text, len);
+        copy[len] = '\0';
+        return vs_kv_parse(copy, kv, err);
+}
+
 int vs_kv_load(int dirfd, const char *path, vs_kv_t *kv, vs_error_t *err)
 {
         cleanup_free char *text = NULL;
+        size_t len;
 
-        if (vs_read_file(dirfd, path, KV_FILE_MAX, &text, NULL, err) < 0)
+        if (vs_read_file(dirfd, path, KV_FILE_MAX, &text, &len, err) < 0)
                 return -1;
-        if (vs_kv_parse(text, kv, err) < 0)
+        if (vs_kv_parse_text(text, len, kv, err) < 0)
                 return vs_error_wrap(err, "%s", path);
         return 0;
 }

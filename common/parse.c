@@ -147,7 +147,9 @@ int vs_parse_uint(const char *text, uint64_t min, uint64_t max, const char *what
 }
 
 /* A value that is not a whole number of units (1.5 bytes) is
- * VS_DECIMAL_INEXACT, never rounded. */
+ * VS_DECIMAL_INEXACT, never rounded; one with a non-zero digit past
+ * VS_DECIMALS_MAX decimals is VS_DECIMAL_TOO_FINE (the sum is kept in 128
+ * bits). */
 enum vs_decimal vs_parse_decimal(const char *text, uint64_t factor, uint64_t *out,
                                  const char **rest)
 {
@@ -169,7 +171,7 @@ enum vs_decimal vs_parse_decimal(const char *text, uint64_t factor, uint64_t *ou
                         return VS_DECIMAL_SYNTAX;
                 for (; isdigit((unsigned char)*p); p++) {
                         if (frac_scale >= (__uint128_t)1000000000000000000ULL) {
-                                too_fine |= *p != '0'; /* more digits than any unit needs */
+                                too_fine |= *p != '0';
                                 continue;
                         }
                         frac = frac * 10 + (unsigned)(*p - '0');
@@ -178,7 +180,7 @@ enum vs_decimal vs_parse_decimal(const char *text, uint64_t factor, uint64_t *ou
         }
         *rest = p;
         if (too_fine)
-                return VS_DECIMAL_INEXACT;
+                return VS_DECIMAL_TOO_FINE;
         whole *= factor;
         frac *= factor;
         if (whole > UINT64_MAX || whole + frac / frac_scale > UINT64_MAX)
@@ -187,6 +189,12 @@ enum vs_decimal vs_parse_decimal(const char *text, uint64_t factor, uint64_t *ou
                 return VS_DECIMAL_INEXACT;
         *out = (uint64_t)(whole + frac / frac_scale);
         return VS_DECIMAL_OK;
+}
+
+static int too_fine(vs_error_t *err, const char *what, const char *text)
+{
+        return vs_error_kind(err, VS_E_USAGE, EINVAL, "%s '%s' has more than %d decimals", what,
+                             text, VS_DECIMALS_MAX);
 }
 
 /* Splits a number from its unit suffix: "1.5G" -> "G". */
@@ -242,6 +250,8 @@ int vs_parse_size(const char *text, uint64_t *bytes, vs_error_t *err)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL, "size '%s' is not a number", text);
         if (rc == VS_DECIMAL_RANGE)
                 return vs_error_kind(err, VS_E_USAGE, ERANGE, "size '%s' is too large", text);
+        if (rc == VS_DECIMAL_TOO_FINE)
+                return too_fine(err, "size", text);
         if (rc == VS_DECIMAL_INEXACT)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL, "size '%s' has a fraction of a byte",
                                      text);
@@ -275,6 +285,8 @@ int vs_parse_duration(const char *text, uint64_t *ms, vs_error_t *err)
                                      text);
         if (rc == VS_DECIMAL_RANGE)
                 return vs_error_kind(err, VS_E_USAGE, ERANGE, "duration '%s' is too long", text);
+        if (rc == VS_DECIMAL_TOO_FINE)
+                return too_fine(err, "duration", text);
         if (rc == VS_DECIMAL_INEXACT)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                      "duration '%s' is finer than a millisecond", text);
@@ -331,6 +343,8 @@ int vs_parse_cpu(const char *text, uint64_t *micro_cpus, vs_error_t *err)
         if (rc == VS_DECIMAL_SYNTAX || (rc != VS_DECIMAL_RANGE && rest != suffix))
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                      "CPU '%s' is not valid (use 50%%, 1.5 or 25ms/100ms)", text);
+        if (rc == VS_DECIMAL_TOO_FINE)
+                return too_fine(err, "CPU", text);
         if (rc == VS_DECIMAL_INEXACT)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                      "CPU '%s' is finer than a millionth of a CPU", text);

@@ -177,6 +177,19 @@ void vs_net_guest_mac(const char *vps, unsigned char mac[6])
 
 /* ---- vsd.conf ---- */
 
+/* An interface name the kernel takes (dev_valid_name: no blank, '/' or
+ * ':', not "." or "..") and that ip and nftables read as one plain word
+ * (no wildcard, no quote). */
+static int ifname_ok(const char *name)
+{
+        size_t len = strlen(name);
+
+        return len > 0 && len < VS_IFNAME_MAX && strcmp(name, ".") != 0 &&
+               strcmp(name, "..") != 0 &&
+               strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") ==
+                       len;
+}
+
 static int conf_apply(const vs_kv_t *kv, vs_net_conf_t *conf, vs_error_t *err)
 {
         const char *mode = vs_kv_get(kv, "network_mode");
@@ -192,18 +205,18 @@ static int conf_apply(const vs_kv_t *kv, vs_net_conf_t *conf, vs_error_t *err)
         else if (mode && strcmp(mode, "bridge") != 0)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                      "network_mode '%s' is not bridge or routed", mode);
-        if (bridge && (!*bridge || strlen(bridge) >= VS_IFNAME_MAX || strchr(bridge, '/')))
+        if (bridge && !ifname_ok(bridge))
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
-                                     "bridge '%s' is not an interface name", bridge);
+                                     "bridge '%s' is not an interface name (at most %d of "
+                                     "a-z A-Z 0-9 - _ .)",
+                                     bridge, VS_IFNAME_MAX - 1);
         if (bridge)
                 vs_strlcpy(conf->bridge, bridge, sizeof(conf->bridge));
-        /* an interface name nftables takes as a plain string (no wildcard) */
-        if (uplink && *uplink &&
-            (strlen(uplink) >= VS_IFNAME_MAX ||
-             strspn(uplink, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") !=
-                     strlen(uplink)))
+        if (uplink && *uplink && !ifname_ok(uplink))
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
-                                     "uplink '%s' is not an interface name", uplink);
+                                     "uplink '%s' is not an interface name (at most %d of "
+                                     "a-z A-Z 0-9 - _ .)",
+                                     uplink, VS_IFNAME_MAX - 1);
         if (uplink)
                 vs_strlcpy(conf->uplink, uplink, sizeof(conf->uplink));
         if (pool && vs_pool4_parse(pool, &conf->pool4, err) < 0)
@@ -222,15 +235,26 @@ static int conf_apply(const vs_kv_t *kv, vs_net_conf_t *conf, vs_error_t *err)
         return 0;
 }
 
-int vs_net_conf_load(int dirfd, const char *path, vs_net_conf_t *conf, vs_error_t *err)
+static void conf_defaults(vs_net_conf_t *conf)
 {
-        cleanup_kv vs_kv_t kv = { 0 };
-
         memset(conf, 0, sizeof(*conf));
         conf->mode = VS_NET_BRIDGE;
         vs_strlcpy(conf->bridge, DEFAULT_BRIDGE, sizeof(conf->bridge));
         conf->mtu = DEFAULT_MTU;
         vs_pool4_parse(DEFAULT_POOL4, &conf->pool4, NULL);
+}
+
+int vs_net_conf_parse(const vs_kv_t *kv, vs_net_conf_t *conf, vs_error_t *err)
+{
+        conf_defaults(conf);
+        return conf_apply(kv, conf, err);
+}
+
+int vs_net_conf_load(int dirfd, const char *path, vs_net_conf_t *conf, vs_error_t *err)
+{
+        cleanup_kv vs_kv_t kv = { 0 };
+
+        conf_defaults(conf);
         if (vs_kv_load_optional(dirfd, path, &kv, err) < 0)
                 return -1;
         if (conf_apply(&kv, conf, err) < 0)

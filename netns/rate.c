@@ -70,7 +70,7 @@ int vs_rate_parse(const char *text, const char *what, uint64_t *bits, vs_error_t
         if (rc == VS_DECIMAL_RANGE || value > VS_RATE_MAX)
                 return vs_error_kind(err, VS_E_USAGE, ERANGE,
                                      "%s '%s': above the largest cap (16G)", what, text);
-        if (rc == VS_DECIMAL_INEXACT)
+        if (rc == VS_DECIMAL_INEXACT || rc == VS_DECIMAL_TOO_FINE)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                      "%s '%s': too many decimals (a rate is a whole number of "
                                      "bit/s)",

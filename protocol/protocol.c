@@ -326,7 +326,7 @@ static char *read_body(int fd, size_t len, size_t max, int is_request, vs_error_
         return buf;
 }
 
-static int parse_message(const char *buf, size_t len, json_object **msg, vs_error_t *err)
+int vs_msg_parse(const char *buf, size_t len, json_object **msg, vs_error_t *err)
 {
         *msg = parse_exact(buf, len);
         if (!*msg)
@@ -356,7 +356,7 @@ static int open_envelope(json_object **msg, size_t len, size_t max, int is_reque
         body = read_body(fd, len, max, is_request, err);
         if (!body)
                 return -1;
-        return parse_message(body, len, msg, err);
+        return vs_msg_parse(body, len, msg, err);
 }
 
 static int recv_message(int sock, size_t max, int is_request, json_object **msg, int *fds_out,
@@ -386,7 +386,7 @@ static int recv_message(int sock, size_t max, int is_request, json_object **msg,
                                              VS_REQUEST_MAX);
                 return vs_error_set(err, EMSGSIZE, "message too large");
         }
-        if (parse_message(buf, (size_t)got, msg, err) < 0 ||
+        if (vs_msg_parse(buf, (size_t)got, msg, err) < 0 ||
             ((body = envelope_len(*msg)) &&
              open_envelope(msg, body, max, is_request, fds, &nfds, err) < 0)) {
                 drop_fds(fds, &nfds);

@@ -613,15 +613,6 @@ static int check_args(json_object *root, const vs_command_spec_t *spec, vs_error
         return 0;
 }
 
-/* Messages quote what was sent: a control character in it must not break
- * the one line an error is. */
-static void one_line(char *msg)
-{
-        for (unsigned char *p = (unsigned char *)msg; *p; p++)
-                if (*p < 0x20 || *p == 0x7f)
-                        *p = '?';
-}
-
 static int validate_root(json_object *root, vs_error_t *err)
 {
         const vs_command_spec_t *spec;
@@ -643,11 +634,8 @@ int vs_request_validate(const vs_request_t *req, vs_error_t *err)
 
         if (!err)
                 err = &local;
-        if (validate_root(req ? req->root : NULL, err) < 0) {
-                one_line(err->msg);
-                return -1;
-        }
-        return 0;
+        /* vs_error_* keep a quoted control byte from breaking the line */
+        return validate_root(req ? req->root : NULL, err);
 }
 
 /* ---- typed accessors ---- */

@@ -4,6 +4,7 @@
  * unit tests cover both file layouts on any host. */
 #include "vs/limits.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -69,6 +70,21 @@ int vs_limit_find(const char *name)
 
 /* ---- parsing ---- */
 
+/* A CPU number: digits only (strtoul would also take blanks and a sign). */
+static int cpu_number(const char **p, unsigned long *out)
+{
+        char *end;
+
+        if (!isdigit((unsigned char)**p))
+                return -1;
+        errno = 0;
+        *out = strtoul(*p, &end, 10);
+        if (errno || *out > 65535)
+                return -1;
+        *p = end;
+        return 0;
+}
+
 int vs_cpulist_valid(const char *text)
 {
         const char *p = text;
@@ -76,17 +92,14 @@ int vs_cpulist_valid(const char *text)
         if (!*p)
                 return 0;
         for (;;) {
-                char *end;
-                unsigned long first = strtoul(p, &end, 10), last;
+                unsigned long first, last;
 
-                if (end == p || *p == '-' || *p == '+' || first > 65535)
+                if (cpu_number(&p, &first) < 0)
                         return 0;
-                p = end;
                 if (*p == '-') {
-                        last = strtoul(++p, &end, 10);
-                        if (end == p || *p == '-' || *p == '+' || last > 65535 || last < first)
+                        p++;
+                        if (cpu_number(&p, &last) < 0 || last < first)
                                 return 0;
-                        p = end;
                 }
                 if (*p == '\0')
                         return 1;
@@ -235,8 +248,9 @@ int vs_limits_check(const vs_limits_t *l, vs_error_t *err)
                 if (!quota)
                         return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                              "--cpu-burst needs a cap (--cpulimit or --cpus)");
-                /* the kernel refuses a burst above the quota of one period */
-                if (l->value[VS_LIM_CPU_BURST] * 1000 > quota)
+                /* the kernel refuses a burst above the quota of one period
+                 * (compared in ms: the burst in µs can pass 2^64) */
+                if (l->value[VS_LIM_CPU_BURST] > quota / 1000)
                         return vs_error_kind(err, VS_E_USAGE, ERANGE,
                                              "--cpu-burst %s is more than the cap allows per "
                                              "period (%" PRIu64 "ms of %llums)",

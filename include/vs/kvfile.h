@@ -20,6 +20,9 @@ typedef struct {
 
 int vs_kv_parse(const char *text, vs_kv_t *kv, vs_error_t *err);
 /* Returns a malloc'd text that vs_kv_parse reads back to the same lines. */
+/* The same for the len bytes of a file as read (they may hold a NUL);
+ * vs_kv_load's parser, and the fuzzer's entry point. */
+int vs_kv_parse_text(const char *text, size_t len, vs_kv_t *kv, vs_error_t *err);
 char *vs_kv_format(const vs_kv_t *kv);
 int vs_kv_load(int dirfd, const char *path, vs_kv_t *kv, vs_error_t *err);
 /* As vs_kv_load, but a missing file is an empty one. */

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include "vs/error.h"
+#include "vs/kvfile.h"
 
 #define VS_IFNAME_MAX 16 /* IFNAMSIZ, with the terminating NUL */
 #define VS_NET_ADDRS_MAX 16
@@ -136,6 +137,8 @@ typedef struct {
  * below `dirfd`; a missing file or key takes the default (bridge vsbr0,
  * 10.77.0.0/16, no IPv6, MTU 1500, no uplink). */
 int vs_net_conf_load(int dirfd, const char *path, vs_net_conf_t *conf, vs_error_t *err);
+/* The same keys from a parsed file (the defaults for those it lacks). */
+int vs_net_conf_parse(const vs_kv_t *kv, vs_net_conf_t *conf, vs_error_t *err);
 
 /* ---- plumbing (netlink, in vsd's network namespace) ---- */
 

@@ -46,8 +46,10 @@ enum vs_decimal {
         VS_DECIMAL_OK = 0,
         VS_DECIMAL_SYNTAX = -1,
         VS_DECIMAL_RANGE = -2,
-        VS_DECIMAL_INEXACT = -3
+        VS_DECIMAL_INEXACT = -3,
+        VS_DECIMAL_TOO_FINE = -4, /* a non-zero digit past the VS_DECIMALS_MAX-th */
 };
+#define VS_DECIMALS_MAX 18
 enum vs_decimal vs_parse_decimal(const char *text, uint64_t factor, uint64_t *out,
                                  const char **rest);
 

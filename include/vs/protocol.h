@@ -163,6 +163,9 @@ int vs_reply_check(json_object *reply, vs_error_t *err);
 /* Sends one message of any size up to VS_REPLY_MAX with up to
  * VS_MSG_FDS_MAX fds (one fewer above VS_MSG_INLINE_MAX). */
 int vs_msg_send(int sock, json_object *msg, const int *fds, int nfds, vs_error_t *err);
+/* Parses the bytes of one received message (exactly len of them, no NUL
+ * needed after them) as vs_msg_recv does; the fuzzer's entry point. */
+int vs_msg_parse(const char *buf, size_t len, json_object **msg, vs_error_t *err);
 /* Whether a request is within VS_REQUEST_MAX: else a usage error that says
  * its size and the limit. */
 int vs_request_fits(json_object *req, vs_error_t *err);

@@ -472,6 +472,31 @@ static void test_load_bad_file_names_file_and_line(void **state)
         assert_non_null(strstr(err.msg, "line 3"));
 }
 
+/* fuzz_kvfile found it: the reader stopped at a NUL byte and took the
+ * file for its first part, so that every key after it was lost unseen. */
+static void test_load_refuses_nul_byte(void **state)
+{
+        struct tmpdir *t = *state;
+        static const char text[] = "a = 1\nb = 2\0\nram = 1G\n";
+        cleanup_kv vs_kv_t kv = { 0 };
+        vs_error_t err;
+        int fd;
+
+        fd = openat(t->fd, "nul", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, text, sizeof(text) - 1), (ssize_t)(sizeof(text) - 1));
+        close(fd);
+        vs_error_clear(&err);
+        assert_true(vs_kv_load(t->fd, "nul", &kv, &err) < 0);
+        assert_int_equal(err.kind, VS_E_USAGE);
+        assert_int_equal(kv.count, 0);
+        assert_non_null(strstr(err.msg, "nul: line 2: NUL byte"));
+        vs_error_clear(&err);
+        assert_true(vs_kv_parse_text(text, sizeof(text) - 1, &kv, &err) < 0);
+        assert_true(vs_kv_parse_text(text, 11, &kv, &err) == 0);
+        assert_string_equal(vs_kv_get(&kv, "b"), "2");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -506,6 +531,8 @@ int main(void)
                                                 tmpdir_teardown),
                 cmocka_unit_test_setup_teardown(test_load_bad_file_names_file_and_line,
                                                 tmpdir_setup, tmpdir_teardown),
+                cmocka_unit_test_setup_teardown(test_load_refuses_nul_byte, tmpdir_setup,
+                                                tmpdir_teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

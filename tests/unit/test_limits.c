@@ -115,6 +115,12 @@ static void test_cpulist(void **state)
         assert_false(vs_cpulist_valid("a"));
         assert_false(vs_cpulist_valid("1 2"));
         assert_false(vs_cpulist_valid("-1"));
+        /* fuzz_parse found these: strtoul skips blanks, so they were valid */
+        assert_false(vs_cpulist_valid(" 1"));
+        assert_false(vs_cpulist_valid("1, 2"));
+        assert_false(vs_cpulist_valid("1-\n2"));
+        assert_false(vs_cpulist_valid("1,\t2"));
+        assert_false(vs_cpulist_valid("1- 2"));
         assert_int_equal(vs_cpulist_max("0-3,5"), 5);
         assert_int_equal(vs_cpulist_max("7,2-4"), 7);
         assert_int_equal(vs_cpulist_max("0"), 0);
@@ -127,6 +133,8 @@ static void test_cross_checks(void **state)
         static const char *const burst_alone[] = { "cpu-burst", "10ms", NULL };
         static const char *const burst_big[] = { "cpulimit", "50%", "cpu-burst", "60ms", NULL };
         static const char *const burst_ok[] = { "cpulimit", "50%", "cpu-burst", "50ms", NULL };
+        static const char *const burst_wraps[] = { "cpulimit", "50%", "cpu-burst",
+                                                   "18446744073709552ms", NULL };
         vs_limits_t l;
         vs_error_t err = { 0 };
 
@@ -145,6 +153,10 @@ static void test_cross_checks(void **state)
         assert_non_null(strstr(err.msg, "50ms of 100ms"));
         l = parsed(burst_ok);
         assert_int_equal(vs_limits_check(&l, &err), 0);
+        /* the burst in µs wrapped around 2^64 and came out below the cap */
+        l = parsed(burst_wraps);
+        assert_true(vs_limits_check(&l, &err) < 0);
+        assert_non_null(strstr(err.msg, "more than the cap allows"));
 }
 
 static void test_cpu_quota_smaller_cap_wins(void **state)

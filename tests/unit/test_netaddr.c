@@ -267,6 +267,36 @@ static void test_conf(void **state)
         unlink(path);
 }
 
+/* fuzz_vsdconf found it: a bridge name with a blank, a control byte or a
+ * ':' was taken, which no interface can have (and which ip and nft would
+ * read as more than a name). */
+static void test_conf_refuses_bad_interface_names(void **state)
+{
+        static const char *const bad[] = {
+                "vs br0", "vs:br0", ".", "..", "br\x01x", "br\x7f", "br\xc3\xa9", "a/b", "br\vx",
+        };
+        vs_net_conf_t conf;
+        vs_error_t err = { 0 };
+
+        (void)state;
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                for (int uplink = 0; uplink < 2; uplink++) {
+                        cleanup_kv vs_kv_t kv = { 0 };
+
+                        vs_kv_set(&kv, uplink ? "uplink" : "bridge", bad[i]);
+                        assert_usage_error(vs_net_conf_parse(&kv, &conf, &err), &err,
+                                           uplink ? "uplink" : "bridge");
+                }
+        }
+        {
+                cleanup_kv vs_kv_t kv = { 0 };
+
+                vs_kv_set(&kv, "bridge", "br-lan.10_x");
+                assert_int_equal(vs_net_conf_parse(&kv, &conf, &err), 0);
+                assert_string_equal(conf.bridge, "br-lan.10_x");
+        }
+}
+
 /* ---- /etc files in a layer the VPS's root controls ---- */
 
 static char *read_all(const char *path)
@@ -459,6 +489,7 @@ int main(void)
                 cmocka_unit_test(test_ifname),
                 cmocka_unit_test(test_mac),
                 cmocka_unit_test(test_conf),
+                cmocka_unit_test(test_conf_refuses_bad_interface_names),
                 cmocka_unit_test(test_ip6_parse),
                 cmocka_unit_test(test_pool6),
                 cmocka_unit_test(test_etc_files),

@@ -92,6 +92,8 @@ static void test_rate_overflow(void **state)
         assert_refused("18446744073709551615G", "above the largest cap");
         assert_refused("20000000000G", "above the largest cap");
         assert_refused("1.0000000001G", "too many decimals");
+        /* past the 18th decimal: refused, never read as 0 (no cap) */
+        assert_refused("1.0000000000000000001M", "too many decimals");
 }
 
 static void test_rate_refused(void **state)

@@ -315,6 +315,29 @@ static void test_size_fraction_of_byte_long(void **state)
         EXPECT_EACH_REFUSED(vs_parse_size, texts, NULL);
 }
 
+/* 2^-40 T is exactly one byte, but takes 40 decimals: past the 18 that
+ * the parser reads, which the message must say rather than call it a
+ * fraction of a byte (or of a millisecond, or of a CPU). */
+static void test_more_than_18_decimals(void **state)
+{
+        static const char one_byte[] = "0.0000000000000000000009094947017729282379150390625T";
+        uint64_t value;
+        vs_error_t err;
+
+        (void)state;
+        vs_error_clear(&err);
+        assert_refused(vs_parse_size(one_byte, &value, &err), err, "more than 18 decimals");
+        vs_error_clear(&err);
+        assert_refused(vs_parse_duration("1.0000000000000000001s", &value, &err), err,
+                       "more than 18 decimals");
+        vs_error_clear(&err);
+        assert_refused(vs_parse_cpu("0.5000000000000000001", &value, &err), err,
+                       "more than 18 decimals");
+        /* trailing zeros past the 18th are exact and taken */
+        assert_int_equal(vs_parse_size("1.50000000000000000000000K", &value, NULL), 0);
+        assert_int_equal(value, 1536);
+}
+
 static void test_size_malformed(void **state)
 {
         static const char *const texts[] = { "B",   "K",   "-1G",   ".5G", "1.G",
@@ -638,6 +661,7 @@ int main(void)
                 cmocka_unit_test(test_size_overflow),
                 cmocka_unit_test(test_size_fraction_of_byte),
                 cmocka_unit_test(test_size_fraction_of_byte_long),
+                cmocka_unit_test(test_more_than_18_decimals),
                 cmocka_unit_test(test_size_malformed),
                 cmocka_unit_test(test_cpu_forms),
                 cmocka_unit_test(test_cpu_zero_refused),
