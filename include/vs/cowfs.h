@@ -85,6 +85,8 @@ void vs_template_store_recover(int store_fd);
 
 /* Creates the VPS's private layers (upper/, work/, rootfs/, lower/) in vps_fd. */
 int vs_rootfs_prepare(int vps_fd, vs_error_t *err);
+/* The overlay features a VPS root is mounted with (see rootfs.c). */
+#define VS_OVERLAY_FEATURES "redirect_dir=on,index=on,xino=auto"
 /* Mounts the overlay at `target`: lower is the template's rootfs. Runs in
  * the VPS's own mount namespace, so the mount dies with the VPS. */
 int vs_rootfs_mount(const char *lower, const char *upper, const char *work, const char *target,
