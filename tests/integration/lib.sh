@@ -2,7 +2,8 @@
 # named test_*, and calls run_tests. Each file gets its own vsd on a private
 # --root, with a private cgroup name, in its own network namespace; every
 # mount, cgroup and process it made is removed at exit, also on failure.
-# Output: "ok NAME" or "not ok NAME" per test, read by tests/run.sh.
+# Output: "ok NAME", "not ok NAME" or "skip NAME: reason" per test, read by
+# tests/run.sh.
 
 set -u
 BUILD=${BUILD:-build}
@@ -210,6 +211,13 @@ set_config() { # vps key value
 
 state_of() { vs status "$1" 2>/dev/null | awk '{print $3}'; }
 
+# skip REASON: ends the test as skipped ("skip NAME: REASON"), never ok.
+SKIP_RC=77
+skip() {
+        echo "skip ${FUNCNAME[1]#test_}: $*"
+        exit $SKIP_RC
+}
+
 setup_once() {
         [ -n "$R" ] || setup
 }
@@ -229,6 +237,8 @@ run_tests() {
                 rc=$?
                 if [ "$rc" -eq 0 ]; then
                         echo "ok ${t#test_}"
+                elif [ "$rc" -eq "$SKIP_RC" ]; then
+                        : # skip printed its line
                 else
                         echo "not ok ${t#test_}"
                 fi
