@@ -597,7 +597,8 @@ static json_object *finish_build(struct vsd *d, struct client *c, int status)
 {
         vs_error_t err = { 0 };
 
-        if (vs_template_build_finish(d->tmpl_fd, c->build, "debian", status == 0, &err) < 0) {
+        if (vs_template_build_finish(d->tmpl_fd, c->build, "debian", status == 0, d->vsinit_fd < 0,
+                                     &err) < 0) {
                 vs_log(LOG_ERR, "build template %s: %s", c->build, err.msg);
                 return vs_reply_error(&err);
         }
@@ -658,6 +659,7 @@ static int start_debian_build(struct vsd *d, struct client *c, const char *name,
                               vs_error_t *err)
 {
         const char *suite = vs_req_str(req, "suite");
+        const char *mirror = vs_req_str(req, "mirror");
         cleanup_free char *conf_path = vs_strdupf("%s/etc/paene/vsd.conf", d->root);
         cleanup_kv vs_kv_t conf = { 0 };
         int conf_loaded = vs_kv_load(AT_FDCWD, conf_path, &conf, NULL);
@@ -667,7 +669,12 @@ static int start_debian_build(struct vsd *d, struct client *c, const char *name,
         struct vs_debian_spec spec = {
                 .suite = suite ? suite : "bookworm",
                 .include = vs_req_str(req, "include"),
-                .mirror = conf_loaded == 0 ? vs_kv_get(&conf, "debian_mirror") : NULL,
+                .variant = vs_req_str(req, "variant"),
+                /* the request's mirror, else vsd.conf's */
+                .mirror = mirror             ? mirror
+                          : conf_loaded == 0 ? vs_kv_get(&conf, "debian_mirror")
+                                             : NULL,
+                .http_proxy = vs_req_str(req, "http_proxy"),
                 .debs = vs_req_str(req, "debs"),
         };
 
@@ -699,10 +706,13 @@ static int handle_template_build(struct vsd *d, struct client *c, vs_request_t *
         const char *name = *req->name ? req->name : builder;
         int debian = strcmp(builder, "debian") == 0;
 
-        if (!debian &&
-            (vs_req_str(req, "suite") || vs_req_str(req, "include") || vs_req_str(req, "debs")))
-                return vs_error_kind(err, VS_E_USAGE, EINVAL,
-                                     "suite, include and debs are for the debian builder");
+        static const char *const debian_only[] = { "suite",  "include",    "debs",
+                                                   "mirror", "http_proxy", "variant" };
+
+        for (size_t i = 0; !debian && i < sizeof(debian_only) / sizeof(debian_only[0]); i++)
+                if (vs_req_str(req, debian_only[i]))
+                        return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                             "%s is for the debian builder", debian_only[i]);
         if (debian)
                 return start_debian_build(d, c, name, req, err);
         if (vs_template_build_busybox(d->tmpl_fd, name, d->busybox_path, err) < 0)
@@ -717,7 +727,7 @@ static int handle_template_import(struct vsd *d, struct client *c, vs_request_t 
 {
         const char *file = vs_req_str(req, "file");
 
-        if (vs_template_import(d->tmpl_fd, req->name, file, err) < 0)
+        if (vs_template_import(d->tmpl_fd, req->name, file, d->vsinit_fd < 0, err) < 0)
                 return -1;
         vs_log(LOG_INFO, "imported template %s from %s", req->name, file);
         reply_ok(d, c);

@@ -94,14 +94,15 @@ debian_template() {
         vs template import "$1" "$DEBIAN_TARBALL" >/dev/null
 }
 
-# start_relay: the archive relay, listening in vsd's network namespace on
+# start_relay: (once per test file, before run_tests: a test's subshell
+# would lose RELAY_PORT) the archive relay, listening in vsd's network namespace on
 # every address (vsd's 127.0.0.1, and the bridge's address that a VPS
 # reaches as its gateway). Sets RELAY_PORT.
 start_relay() {
         [ -n "$RELAY_PORT" ] && return 0
         rm -f "$R/relay.port"
         python3 "$TOP/contrib/lab/archive_relay.py" --netns "$R/netns" --bind 0.0.0.0 \
-                --port-file "$R/relay.port" 2>"$R/relay.log" &
+                --port-file "$R/relay.port" </dev/null >/dev/null 2>"$R/relay.log" &
         echo $! >"$R/relay.pid"
         wait_for 10 "[ -s '$R/relay.port' ] || ! kill -0 $! 2>/dev/null"
         RELAY_PORT=$(cat "$R/relay.port" 2>/dev/null)
