@@ -16,7 +16,7 @@ DEBIAN_DEPS = build-essential pkg-config clang clang-format \
 	libseccomp-dev libcap-dev libnl-3-dev libnl-route-3-dev \
 	libext2fs-dev comerr-dev libjson-c-dev libcmocka-dev busybox-static iproute2 util-linux \
 	procps e2fsprogs python3 bsdutils tar gzip xz-utils zstd \
-	debootstrap libnftables-dev nftables
+	debootstrap libnftables-dev nftables python3-prometheus-client
 
 OPTFLAGS ?= -O2 -g
 # Debian's hardening flags (dpkg-buildflags with hardening=+all)
@@ -28,7 +28,7 @@ CPPFLAGS += $(HARDEN_CPPFLAGS) -Iinclude -D_GNU_SOURCE -DVS_VERSION='"$(VERSION)
 	-DVS_LIBEXECDIR='"$(LIBEXECDIR)"'
 CFLAGS += -std=gnu11 $(OPTFLAGS) $(HARDEN_CFLAGS) $(WARNFLAGS) $(SANFLAGS) \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lm
 LDFLAGS += $(HARDEN_LDFLAGS) $(SANFLAGS)
 
 LIB_SRCS = common/error.c common/parse.c common/fsutil.c common/kvfile.c \
@@ -38,12 +38,18 @@ LIB_SRCS = common/error.c common/parse.c common/fsutil.c common/kvfile.c \
 	cow-fs/unify.c cow-fs/archive.c scheduler-limits/cgroup.c scheduler-limits/limits.c scheduler-limits/stats.c \
 	scheduler-limits/admission.c netns/loopback.c netns/addr.c netns/addr6.c netns/link.c \
 	netns/etc.c netns/rate.c netns/tc.c netns/portfwd.c netns/nft.c
-VSD_SRCS = runtime/vsd.c runtime/vps.c runtime/vpsnet.c runtime/handlers.c runtime/disk.c
+# the daemon's modules, in a library of their own that the unit tests link;
+# vsd.c holds the loop and main
+VSDLIB_SRCS = runtime/vps.c runtime/vpsnet.c runtime/handlers.c runtime/disk.c runtime/store.c \
+	runtime/work.c runtime/onboot.c runtime/metrics.c runtime/events.c runtime/backup.c \
+	runtime/backup_member.c
+VSD_SRCS = runtime/vsd.c
 VSCTL_SRCS = runtime/vsctl.c
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 
 LIB_OBJS = $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 VSD_OBJS = $(VSD_SRCS:%.c=$(BUILD)/obj/%.o)
+VSDLIB_OBJS = $(VSDLIB_SRCS:%.c=$(BUILD)/obj/%.o)
 VSCTL_OBJS = $(VSCTL_SRCS:%.c=$(BUILD)/obj/%.o)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
@@ -62,7 +68,10 @@ $(BUILD)/obj/%.o: %.c
 $(BUILD)/libvs.a: $(LIB_OBJS)
 	$(AR) rcs $@ $^
 
-$(BUILD)/vsd: $(VSD_OBJS) $(BUILD)/libvs.a
+$(BUILD)/libvsd.a: $(VSDLIB_OBJS)
+	$(AR) rcs $@ $^
+
+$(BUILD)/vsd: $(VSD_OBJS) $(BUILD)/libvsd.a $(BUILD)/libvs.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/vsctl: $(VSCTL_OBJS) $(BUILD)/libvs.a
@@ -86,9 +95,9 @@ $(BUILD)/tests/schema-dump: tests/tools/schema_dump.c $(BUILD)/libvs.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h $(BUILD)/libvs.a
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h $(BUILD)/libvsd.a $(BUILD)/libvs.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) $(LDFLAGS) -o $@ \
+	$(CC) $(CPPFLAGS) -Iruntime $(CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) $(LDFLAGS) -o $@ \
 		$(filter %.c %.a,$^) \
 		$(LDLIBS) $(shell $(PKG_CONFIG) --libs cmocka)
 
@@ -115,7 +124,9 @@ pkgcheck:
 	done
 
 check: deps pkgcheck
+	contrib/check-layers.sh
 	$(MAKE) all unit
+	tests/tools/check_options.py $(BUILD)/vsctl .
 	BUILD=$(BUILD) tests/run.sh
 
 asan:

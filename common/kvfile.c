@@ -122,6 +122,19 @@ int vs_kv_load(int dirfd, const char *path, vs_kv_t *kv, vs_error_t *err)
         return 0;
 }
 
+int vs_kv_load_optional(int dirfd, const char *path, vs_kv_t *kv, vs_error_t *err)
+{
+        vs_error_t load_err = { 0 };
+
+        if (vs_kv_load(dirfd, path, kv, &load_err) == 0)
+                return 0;
+        if (load_err.errnum == ENOENT)
+                return 0;
+        if (err)
+                *err = load_err;
+        return -1;
+}
+
 int vs_kv_save(int dirfd, const char *path, const vs_kv_t *kv, int durable, vs_error_t *err)
 {
         cleanup_free char *text = vs_kv_format(kv);

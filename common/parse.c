@@ -96,21 +96,49 @@ int vs_parse_hostname(const char *hostname, vs_error_t *err)
         return 0;
 }
 
+const char *vs_scan_uint(const char *p, uint64_t max, uint64_t *out)
+{
+        uint64_t value = 0;
+
+        if (!p || !isdigit((unsigned char)*p))
+                return NULL;
+        for (; isdigit((unsigned char)*p); p++) {
+                unsigned digit = (unsigned)(*p - '0');
+
+                if (digit > max || value > (max - digit) / 10)
+                        return NULL;
+                value = value * 10 + digit;
+        }
+        *out = value;
+        return p;
+}
+
+int vs_digits(const char *text, uint64_t max, uint64_t *out)
+{
+        const char *end = vs_scan_uint(text, max, out);
+
+        return end && !*end ? 0 : -1;
+}
+
+static int all_digits(const char *text)
+{
+        if (!*text)
+                return 0;
+        for (; *text; text++)
+                if (!isdigit((unsigned char)*text))
+                        return 0;
+        return 1;
+}
+
 int vs_parse_uint(const char *text, uint64_t min, uint64_t max, const char *what, uint64_t *out,
                   vs_error_t *err)
 {
-        char *end;
-        unsigned long long value;
+        uint64_t value = 0;
 
-        if (!text || !isdigit((unsigned char)*text))
+        if (!text || !all_digits(text))
                 return vs_error_kind(err, VS_E_USAGE, EINVAL, "%s '%s' is not a number", what,
                                      text ? text : "");
-        errno = 0;
-        value = strtoull(text, &end, 10);
-        if (*end)
-                return vs_error_kind(err, VS_E_USAGE, EINVAL, "%s '%s' is not a number", what,
-                                     text);
-        if (errno == ERANGE || value < min || value > max)
+        if (vs_digits(text, max, &value) < 0 || value < min)
                 return vs_error_kind(err, VS_E_USAGE, ERANGE,
                                      "%s '%s' is out of range (%" PRIu64 "..%" PRIu64 ")", what,
                                      text, min, max);
@@ -118,12 +146,10 @@ int vs_parse_uint(const char *text, uint64_t min, uint64_t max, const char *what
         return 0;
 }
 
-enum { DECIMAL_OK = 0, DECIMAL_SYNTAX = -1, DECIMAL_RANGE = -2, DECIMAL_INEXACT = -3 };
-
-/* Parses "12.5" times `factor` exactly, without floating point: a value
- * that is not a whole number of units (1.5 bytes) is DECIMAL_INEXACT,
- * never rounded. *rest points after the number. */
-static int parse_decimal(const char *text, uint64_t factor, uint64_t *out, const char **rest)
+/* A value that is not a whole number of units (1.5 bytes) is
+ * VS_DECIMAL_INEXACT, never rounded. */
+enum vs_decimal vs_parse_decimal(const char *text, uint64_t factor, uint64_t *out,
+                                 const char **rest)
 {
         __uint128_t whole = 0, frac = 0, frac_scale = 1;
         const char *p = text;
@@ -131,16 +157,16 @@ static int parse_decimal(const char *text, uint64_t factor, uint64_t *out, const
 
         *rest = text;
         if (!isdigit((unsigned char)*p))
-                return DECIMAL_SYNTAX;
+                return VS_DECIMAL_SYNTAX;
         for (; isdigit((unsigned char)*p); p++) {
                 whole = whole * 10 + (unsigned)(*p - '0');
                 if (whole > UINT64_MAX)
-                        return DECIMAL_RANGE;
+                        return VS_DECIMAL_RANGE;
         }
         if (*p == '.') {
                 p++;
                 if (!isdigit((unsigned char)*p))
-                        return DECIMAL_SYNTAX;
+                        return VS_DECIMAL_SYNTAX;
                 for (; isdigit((unsigned char)*p); p++) {
                         if (frac_scale >= (__uint128_t)1000000000000000000ULL) {
                                 too_fine |= *p != '0'; /* more digits than any unit needs */
@@ -152,15 +178,15 @@ static int parse_decimal(const char *text, uint64_t factor, uint64_t *out, const
         }
         *rest = p;
         if (too_fine)
-                return DECIMAL_INEXACT;
+                return VS_DECIMAL_INEXACT;
         whole *= factor;
         frac *= factor;
         if (whole > UINT64_MAX || whole + frac / frac_scale > UINT64_MAX)
-                return DECIMAL_RANGE;
+                return VS_DECIMAL_RANGE;
         if (frac % frac_scale)
-                return DECIMAL_INEXACT;
+                return VS_DECIMAL_INEXACT;
         *out = (uint64_t)(whole + frac / frac_scale);
-        return DECIMAL_OK;
+        return VS_DECIMAL_OK;
 }
 
 /* Splits a number from its unit suffix: "1.5G" -> "G". */
@@ -211,12 +237,12 @@ int vs_parse_size(const char *text, uint64_t *bytes, vs_error_t *err)
                                      "size '%s' has an unknown unit '%s' (use K, M, G, T or "
                                      "KiB, MiB, GiB, TiB)",
                                      text, unit_suffix(text));
-        rc = parse_decimal(text, unit->factor, bytes, &rest);
-        if (rc == DECIMAL_SYNTAX || (rc != DECIMAL_RANGE && rest != unit_suffix(text)))
+        rc = vs_parse_decimal(text, unit->factor, bytes, &rest);
+        if (rc == VS_DECIMAL_SYNTAX || (rc != VS_DECIMAL_RANGE && rest != unit_suffix(text)))
                 return vs_error_kind(err, VS_E_USAGE, EINVAL, "size '%s' is not a number", text);
-        if (rc == DECIMAL_RANGE)
+        if (rc == VS_DECIMAL_RANGE)
                 return vs_error_kind(err, VS_E_USAGE, ERANGE, "size '%s' is too large", text);
-        if (rc == DECIMAL_INEXACT)
+        if (rc == VS_DECIMAL_INEXACT)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL, "size '%s' has a fraction of a byte",
                                      text);
         return 0;
@@ -243,13 +269,13 @@ int vs_parse_duration(const char *text, uint64_t *ms, vs_error_t *err)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                      "duration '%s' has an unknown unit '%s' (use ms, s, m, h)",
                                      text, unit_suffix(text));
-        rc = parse_decimal(text, unit->factor, ms, &rest);
-        if (rc == DECIMAL_SYNTAX || (rc != DECIMAL_RANGE && rest != unit_suffix(text)))
+        rc = vs_parse_decimal(text, unit->factor, ms, &rest);
+        if (rc == VS_DECIMAL_SYNTAX || (rc != VS_DECIMAL_RANGE && rest != unit_suffix(text)))
                 return vs_error_kind(err, VS_E_USAGE, EINVAL, "duration '%s' is not a number",
                                      text);
-        if (rc == DECIMAL_RANGE)
+        if (rc == VS_DECIMAL_RANGE)
                 return vs_error_kind(err, VS_E_USAGE, ERANGE, "duration '%s' is too long", text);
-        if (rc == DECIMAL_INEXACT)
+        if (rc == VS_DECIMAL_INEXACT)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                      "duration '%s' is finer than a millisecond", text);
         return 0;
@@ -301,14 +327,14 @@ int vs_parse_cpu(const char *text, uint64_t *micro_cpus, vs_error_t *err)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                      "CPU '%s' is not valid (use 50%%, 1.5 or 25ms/100ms)", text);
         /* "50%" is 0.50 CPU: a percentage is counted in hundredths */
-        rc = parse_decimal(text, *suffix ? MICRO_PER_CPU / 100 : MICRO_PER_CPU, &value, &rest);
-        if (rc == DECIMAL_SYNTAX || (rc != DECIMAL_RANGE && rest != suffix))
+        rc = vs_parse_decimal(text, *suffix ? MICRO_PER_CPU / 100 : MICRO_PER_CPU, &value, &rest);
+        if (rc == VS_DECIMAL_SYNTAX || (rc != VS_DECIMAL_RANGE && rest != suffix))
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                      "CPU '%s' is not valid (use 50%%, 1.5 or 25ms/100ms)", text);
-        if (rc == DECIMAL_INEXACT)
+        if (rc == VS_DECIMAL_INEXACT)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                      "CPU '%s' is finer than a millionth of a CPU", text);
-        if (rc == DECIMAL_RANGE || value > MAX_CPUS * MICRO_PER_CPU)
+        if (rc == VS_DECIMAL_RANGE || value > MAX_CPUS * MICRO_PER_CPU)
                 return vs_error_kind(err, VS_E_USAGE, ERANGE,
                                      "CPU '%s' is out of range (at most %llu CPUs)", text,
                                      MAX_CPUS);

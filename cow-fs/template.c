@@ -654,15 +654,125 @@ static void fill_info(int store_fd, const char *name, vs_template_info_t *info)
 {
         cleanup_free char *builder = vs_template_meta(store_fd, name, "builder");
         cleanup_free char *created = vs_template_meta(store_fd, name, "created");
-        cleanup_free struct seen *seen = NULL;
-        cleanup_close int fd = openat(store_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        size_t nseen = 0;
 
         memset(info, 0, sizeof(*info));
         vs_strlcpy(info->name, name, sizeof(info->name));
         vs_strlcpy(info->builder, builder ? builder : "unknown", sizeof(info->builder));
         info->created = created ? (time_t)strtoll(created, NULL, 10) : 0;
-        info->bytes = fd >= 0 ? du_at(fd, &seen, &nseen, 0) : 0;
+}
+
+/* An inode with more than one link, met in template `tmpl`. */
+struct linked {
+        dev_t dev;
+        ino_t ino;
+        uint64_t bytes;
+        size_t tmpl;
+};
+
+struct linked_list {
+        struct linked *v;
+        size_t n, cap;
+};
+
+/* Adds up the blocks below dirfd of what has one link into *single and
+ * notes each inode with more (hard links, within the template or, after
+ * unify, across templates) for the count by inode. */
+static void walk_usage(int dirfd, size_t tmpl, struct linked_list *links, uint64_t *single,
+                       int depth)
+{
+        cleanup_closedir DIR *dir = NULL;
+        struct dirent *ent;
+        int fd = dup(dirfd);
+
+        if (fd < 0 || depth > 64 || !(dir = fdopendir(fd))) {
+                if (fd >= 0 && !dir)
+                        close(fd);
+                return;
+        }
+        rewinddir(dir);
+        while ((ent = readdir(dir))) {
+                struct stat st;
+
+                if (strcmp(ent->d_name, ".") == 0 || strcmp(ent->d_name, "..") == 0 ||
+                    fstatat(dirfd, ent->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        continue;
+                if (st.st_nlink > 1 && !S_ISDIR(st.st_mode)) {
+                        links->v =
+                                vs_xgrow(links->v, links->n, &links->cap, 1024, sizeof(*links->v));
+                        links->v[links->n++] =
+                                (struct linked){ st.st_dev, st.st_ino, (uint64_t)st.st_blocks * 512,
+                                                 tmpl };
+                        continue;
+                }
+                *single += (uint64_t)st.st_blocks * 512;
+                if (S_ISDIR(st.st_mode)) {
+                        cleanup_close int sub =
+                                openat(dirfd, ent->d_name,
+                                       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+                        if (sub >= 0)
+                                walk_usage(sub, tmpl, links, single, depth + 1);
+                }
+        }
+}
+
+static int cmp_linked(const void *a, const void *b)
+{
+        const struct linked *x = a, *y = b;
+
+        if (x->dev != y->dev)
+                return x->dev < y->dev ? -1 : 1;
+        if (x->ino != y->ino)
+                return x->ino < y->ino ? -1 : 1;
+        return x->tmpl < y->tmpl ? -1 : x->tmpl > y->tmpl;
+}
+
+/* Each template's bytes and shared bytes, and the store's: an inode counts
+ * once per template that holds it, and once in the store. */
+static void count_usage(int store_fd, vs_template_info_t *items, size_t n,
+                        vs_template_store_usage_t *usage)
+{
+        struct linked_list links = { 0 };
+        uint64_t sum = 0;
+
+        memset(usage, 0, sizeof(*usage));
+        for (size_t t = 0; t < n; t++) {
+                cleanup_close int fd =
+                        openat(store_fd, items[t].name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+                struct stat st;
+
+                /* the template's directory too, as du counts it */
+                if (fd >= 0 && fstat(fd, &st) == 0)
+                        items[t].bytes += (uint64_t)st.st_blocks * 512;
+                if (fd >= 0)
+                        walk_usage(fd, t, &links, &items[t].bytes, 0);
+                usage->bytes += items[t].bytes;
+        }
+        qsort(links.v, links.n, sizeof(*links.v), cmp_linked);
+        for (size_t i = 0, j; i < links.n; i = j) {
+                size_t holders = 0;
+
+                for (j = i; j < links.n && links.v[j].dev == links.v[i].dev &&
+                            links.v[j].ino == links.v[i].ino;
+                     j++)
+                        if (j == i || links.v[j].tmpl != links.v[j - 1].tmpl)
+                                holders++;
+                for (size_t k = i; k < j; k++) {
+                        vs_template_info_t *t = &items[links.v[k].tmpl];
+
+                        if (k != i && links.v[k].tmpl == links.v[k - 1].tmpl)
+                                continue; /* another link in the same template */
+                        t->bytes += links.v[k].bytes;
+                        if (holders > 1)
+                                t->shared_bytes += links.v[k].bytes;
+                }
+                usage->bytes += links.v[i].bytes;
+        }
+        for (size_t t = 0; t < n; t++)
+                sum += items[t].bytes;
+        usage->saved_bytes = sum - usage->bytes;
+        free(links.v);
 }
 
 uint64_t vs_du_at(int dirfd)
@@ -678,8 +788,10 @@ static int cmp_info(const void *a, const void *b)
         return strcmp(((const vs_template_info_t *)a)->name, ((const vs_template_info_t *)b)->name);
 }
 
-int vs_template_list(int store_fd, vs_template_info_t **list, size_t *count, vs_error_t *err)
+int vs_template_list(int store_fd, vs_template_info_t **list, size_t *count,
+                     vs_template_store_usage_t *usage, vs_error_t *err)
 {
+        vs_template_store_usage_t ignored;
         cleanup_closedir DIR *dir = NULL;
         vs_template_info_t *items = NULL;
         struct dirent *ent;
@@ -702,6 +814,7 @@ int vs_template_list(int store_fd, vs_template_info_t **list, size_t *count, vs_
         }
         if (n > 1)
                 qsort(items, n, sizeof(*items), cmp_info);
+        count_usage(store_fd, items, n, usage ? usage : &ignored);
         *list = items;
         *count = n;
         return 0;

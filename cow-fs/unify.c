@@ -240,7 +240,7 @@ static int list_templates(int store_fd, struct files *f, vs_error_t *err)
         vs_template_info_t *list = NULL;
         size_t count;
 
-        if (vs_template_list(store_fd, &list, &count, err) < 0)
+        if (vs_template_list(store_fd, &list, &count, NULL, err) < 0)
                 return -1;
         for (size_t i = 0; i < count; i++) {
                 cleanup_free char *root = vs_strdupf("%s/rootfs", list[i].name);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vs/parse.h"
 #include "vs/cleanup.h"
 #include "vs/fsutil.h"
 #include "vs/kvfile.h"
@@ -22,12 +23,9 @@ uint32_t vs_ip4_mask(unsigned prefix)
 
 static int parse_prefix(const char *text, unsigned *prefix, vs_error_t *err)
 {
-        char *end;
-        unsigned long value;
+        uint64_t value = 0;
 
-        errno = 0;
-        value = strtoul(text, &end, 10);
-        if (!*text || *text < '0' || *text > '9' || *end || errno || value > 32)
+        if (vs_digits(text, 32, &value) < 0)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                      "prefix length '/%s' is not a number from 0 to 32", text);
         *prefix = (unsigned)value;
@@ -179,11 +177,6 @@ void vs_net_guest_mac(const char *vps, unsigned char mac[6])
 
 /* ---- vsd.conf ---- */
 
-const char *vs_net_mode_name(enum vs_net_mode mode)
-{
-        return mode == VS_NET_ROUTED ? "routed" : "bridge";
-}
-
 static int conf_apply(const vs_kv_t *kv, vs_net_conf_t *conf, vs_error_t *err)
 {
         const char *mode = vs_kv_get(kv, "network_mode");
@@ -192,8 +185,7 @@ static int conf_apply(const vs_kv_t *kv, vs_net_conf_t *conf, vs_error_t *err)
         const char *pool6 = vs_kv_get(kv, "pool6");
         const char *mtu = vs_kv_get(kv, "mtu");
         const char *uplink = vs_kv_get(kv, "uplink");
-        char *end;
-        unsigned long value;
+        uint64_t value = 0;
 
         if (mode && strcmp(mode, "routed") == 0)
                 conf->mode = VS_NET_ROUTED;
@@ -222,9 +214,7 @@ static int conf_apply(const vs_kv_t *kv, vs_net_conf_t *conf, vs_error_t *err)
                 conf->has_pool6 = 1;
         }
         if (mtu) {
-                errno = 0;
-                value = strtoul(mtu, &end, 10);
-                if (errno || *end || value < 576 || value > 65535)
+                if (vs_digits(mtu, 65535, &value) < 0 || value < 576)
                         return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                              "mtu '%s' is not a number from 576 to 65535", mtu);
                 conf->mtu = (unsigned)value;
@@ -235,20 +225,14 @@ static int conf_apply(const vs_kv_t *kv, vs_net_conf_t *conf, vs_error_t *err)
 int vs_net_conf_load(int dirfd, const char *path, vs_net_conf_t *conf, vs_error_t *err)
 {
         cleanup_kv vs_kv_t kv = { 0 };
-        vs_error_t load_err = { 0 };
 
         memset(conf, 0, sizeof(*conf));
         conf->mode = VS_NET_BRIDGE;
         vs_strlcpy(conf->bridge, DEFAULT_BRIDGE, sizeof(conf->bridge));
         conf->mtu = DEFAULT_MTU;
         vs_pool4_parse(DEFAULT_POOL4, &conf->pool4, NULL);
-        if (vs_kv_load(dirfd, path, &kv, &load_err) < 0) {
-                if (load_err.errnum == ENOENT)
-                        return 0;
-                if (err)
-                        *err = load_err;
+        if (vs_kv_load_optional(dirfd, path, &kv, err) < 0)
                 return -1;
-        }
         if (conf_apply(&kv, conf, err) < 0)
                 return vs_error_wrap(err, "%s", path);
         return 0;

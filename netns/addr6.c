@@ -8,18 +8,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vs/parse.h"
 #include "vs/cleanup.h"
 #include "vs/fsutil.h"
 #include "vs/netns.h"
 
 static int parse_prefix6(const char *text, unsigned *prefix, vs_error_t *err)
 {
-        char *end;
-        unsigned long value;
+        uint64_t value = 0;
 
-        errno = 0;
-        value = strtoul(text, &end, 10);
-        if (!*text || *text < '0' || *text > '9' || *end || errno || value > 128)
+        if (vs_digits(text, 128, &value) < 0)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                      "prefix length '/%s' is not a number from 0 to 128", text);
         *prefix = (unsigned)value;

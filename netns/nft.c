@@ -76,6 +76,12 @@ static void buf_add(struct buf *b, const char *fmt, ...)
         }
 }
 
+static void buf_freep(struct buf *b)
+{
+        free(b->text);
+}
+#define cleanup_buf __attribute__((cleanup(buf_freep)))
+
 static char *buf_steal(struct buf *b)
 {
         if (!b->text)
@@ -231,13 +237,13 @@ static void elements(const vs_net_conf_t *conf, const char *verb, const char *se
 static int vps_commands(const vs_net_conf_t *conf, const struct vs_nft_vps *v, char **add,
                         char **del, vs_error_t *err)
 {
-        struct buf mac = { 0 }, src4 = { 0 }, src6 = { 0 }, fwd = { 0 }, a = { 0 }, d = { 0 };
+        cleanup_buf struct buf mac = { 0 }, src4 = { 0 }, src6 = { 0 }, fwd = { 0 }, a = { 0 },
+                               d = { 0 };
         char first4[INET6_ADDRSTRLEN] = "";
         const unsigned char *m = v->mac;
-        int rc = -1;
 
         if (check_ifname(v->ifname, err) < 0)
-                goto out;
+                return -1;
         buf_add(&mac, "\"%s\" . %02x:%02x:%02x:%02x:%02x:%02x", v->ifname, m[0], m[1], m[2], m[3],
                 m[4], m[5]);
         buf_add(&src4, "%s", "");
@@ -249,16 +255,15 @@ static int vps_commands(const vs_net_conf_t *conf, const struct vs_nft_vps *v, c
                 struct buf *set;
 
                 if (parse_addr(v->addrs[i], &family, text, err) < 0)
-                        goto out;
+                        return -1;
                 set = family == AF_INET ? &src4 : &src6;
                 if (family == AF_INET && !*first4)
                         vs_strlcpy(first4, text, sizeof(first4));
                 buf_add(set, "%s\"%s\" . %s", set->len ? ", " : "", v->ifname, text);
         }
         if (v->nfwds && !*first4) {
-                vs_error_kind(err, VS_E_STATE, EADDRNOTAVAIL,
-                              "port forwards need an IPv4 address on the VPS");
-                goto out;
+                return vs_error_kind(err, VS_E_STATE, EADDRNOTAVAIL,
+                                     "port forwards need an IPv4 address on the VPS");
         }
         for (size_t i = 0; i < v->nfwds; i++)
                 buf_add(&fwd, "%s%s . %u : %s . %u", i ? ", " : "", vs_l4_name(v->fwds[i].proto),
@@ -275,15 +280,7 @@ static int vps_commands(const vs_net_conf_t *conf, const struct vs_nft_vps *v, c
         }
         *add = buf_steal(&a);
         *del = buf_steal(&d);
-        rc = 0;
-out:
-        free(mac.text);
-        free(src4.text);
-        free(src6.text);
-        free(fwd.text);
-        free(a.text);
-        free(d.text);
-        return rc;
+        return 0;
 }
 
 static struct nft_vps **find(vs_nft_t *nft, const char *ifname)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vs/parse.h"
 #include "vs/cleanup.h"
 #include "vs/fsutil.h"
 #include "vs/netns.h"
@@ -16,16 +17,9 @@ const char *vs_l4_name(uint8_t proto)
 
 static int parse_port(const char *text, size_t len, uint16_t *out)
 {
-        unsigned long value = 0;
+        uint64_t value = 0;
 
-        if (len == 0 || len > 5)
-                return -1;
-        for (size_t i = 0; i < len; i++) {
-                if (text[i] < '0' || text[i] > '9')
-                        return -1;
-                value = value * 10 + (unsigned long)(text[i] - '0');
-        }
-        if (value < 1 || value > 65535)
+        if (vs_scan_uint(text, 65535, &value) != text + len || len == 0 || value < 1)
                 return -1;
         *out = (uint16_t)value;
         return 0;

@@ -7,13 +7,43 @@
 #include <strings.h>
 
 #include "vs/netns.h"
+#include "vs/parse.h"
 
 #define ETH_HEADER 14
 
+/* The decimal multiple a rate's unit names, as tc's kbit, mbit and gbit:
+ * "", "K", "Mbit", ...; 0 for anything else. */
+static uint64_t rate_unit(const char *unit)
+{
+        static const struct {
+                char letter;
+                uint64_t factor;
+        } multiples[] = { { 'k', 1000ULL }, { 'm', 1000000ULL }, { 'g', 1000000000ULL } };
+        uint64_t factor = 1;
+
+        for (size_t i = 0; i < sizeof(multiples) / sizeof(multiples[0]); i++)
+                if (*unit && (*unit | 0x20) == multiples[i].letter) {
+                        factor = multiples[i].factor;
+                        unit++;
+                        break;
+                }
+        if (strcasecmp(unit, "bit") == 0)
+                unit += 3;
+        return *unit ? 0 : factor;
+}
+
+static const char *number_end(const char *text)
+{
+        while ((*text >= '0' && *text <= '9') || *text == '.')
+                text++;
+        return text;
+}
+
 int vs_rate_parse(const char *text, const char *what, uint64_t *bits, vs_error_t *err)
 {
-        uint64_t whole = 0, frac = 0, frac_div = 1, mult = 1, value;
-        const char *p = text;
+        const char *unit, *rest;
+        uint64_t factor, value = 0;
+        enum vs_decimal rc;
 
         if (!text || !*text)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL, "%s: the rate is empty", what);
@@ -22,66 +52,33 @@ int vs_rate_parse(const char *text, const char *what, uint64_t *bits, vs_error_t
                 *bits = 0;
                 return 0;
         }
-        if (*p < '0' || *p > '9')
+        if (*text < '0' || *text > '9')
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                      "%s '%s': not a rate (bit/s with K, M or G: 10M; 0 or none: "
                                      "no cap)",
                                      what, text);
-        for (; *p >= '0' && *p <= '9'; p++) {
-                if (whole > (UINT64_MAX - 9) / 10)
-                        return vs_error_kind(err, VS_E_USAGE, ERANGE,
-                                             "%s '%s': above the largest cap (16G)", what, text);
-                whole = whole * 10 + (uint64_t)(*p - '0');
-        }
-        if (*p == '.') {
-                p++;
-                if (*p < '0' || *p > '9')
-                        return vs_error_kind(err, VS_E_USAGE, EINVAL,
-                                             "%s '%s': a digit must follow the '.'", what, text);
-                for (; *p >= '0' && *p <= '9'; p++) {
-                        if (frac_div >= 1000000000ULL)
-                                return vs_error_kind(err, VS_E_USAGE, EINVAL,
-                                                     "%s '%s': too many decimals", what, text);
-                        frac = frac * 10 + (uint64_t)(*p - '0');
-                        frac_div *= 10;
-                }
-        }
-        /* decimal multiples, as tc's kbit, mbit and gbit */
-        switch (*p) {
-        case 'k':
-        case 'K':
-                mult = 1000ULL;
-                p++;
-                break;
-        case 'm':
-        case 'M':
-                mult = 1000000ULL;
-                p++;
-                break;
-        case 'g':
-        case 'G':
-                mult = 1000000000ULL;
-                p++;
-                break;
-        }
-        if (strcasecmp(p, "bit") == 0)
-                p += 3;
-        if (*p)
+        unit = number_end(text);
+        factor = rate_unit(unit);
+        if (!factor)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                      "%s '%s': unknown unit '%s' (bit/s with K, M or G: 10M)", what,
-                                     text, p);
-        if (whole > VS_RATE_MAX / mult)
+                                     text, unit);
+        rc = vs_parse_decimal(text, factor, &value, &rest);
+        if (rc == VS_DECIMAL_SYNTAX || (rc == VS_DECIMAL_OK && rest != unit))
+                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                     "%s '%s': a digit must follow the '.'", what, text);
+        if (rc == VS_DECIMAL_RANGE || value > VS_RATE_MAX)
                 return vs_error_kind(err, VS_E_USAGE, ERANGE,
                                      "%s '%s': above the largest cap (16G)", what, text);
-        if (whole == 0 && frac == 0) {
+        if (rc == VS_DECIMAL_INEXACT)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                     "%s '%s': too many decimals (a rate is a whole number of "
+                                     "bit/s)",
+                                     what, text);
+        if (value == 0) {
                 *bits = 0; /* "0M" is "0" */
                 return 0;
         }
-        /* frac < frac_div <= 1e9 and mult <= 1e9: no overflow */
-        value = whole * mult + frac * mult / frac_div;
-        if (value > VS_RATE_MAX)
-                return vs_error_kind(err, VS_E_USAGE, ERANGE,
-                                     "%s '%s': above the largest cap (16G)", what, text);
         if (value < VS_RATE_MIN)
                 return vs_error_kind(err, VS_E_USAGE, ERANGE,
                                      "%s '%s': below the smallest cap (8K; 0 or none: no cap)",

@@ -1,9 +1,14 @@
 #include "vs/protocol.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "vs/cleanup.h"
 #include "vs/fdpass.h"
@@ -19,7 +24,7 @@ static json_object *parse_exact(const char *buf, size_t len)
         if (!tok)
                 abort();
         json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-        root = len <= VS_MSG_MAX ? json_tokener_parse_ex(tok, buf, (int)len) : NULL;
+        root = len <= VS_REPLY_MAX ? json_tokener_parse_ex(tok, buf, (int)len) : NULL;
         if (root && json_tokener_get_parse_end(tok) != len) {
                 json_object_put(root);
                 root = NULL;
@@ -178,22 +183,88 @@ int vs_reply_check(json_object *reply, vs_error_t *err)
                 (int)vs_json_int(reply, "errno", 0), "%s", message ? message : "unknown error");
 }
 
+/* A message above VS_MSG_INLINE_MAX goes as a sealed memfd, the last fd of
+ * an envelope {"version":1,"memfd":LEN}: a SOCK_SEQPACKET message must fit
+ * the socket's send buffer whole, and no reply should depend on that. */
+static int body_memfd(const char *text, size_t len, vs_error_t *err)
+{
+        cleanup_close int fd = memfd_create("vs-msg", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+        if (fd < 0)
+                return vs_error_errno(err, "memfd_create");
+        for (size_t off = 0; off < len;) {
+                ssize_t n = write(fd, text + off, len - off);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return vs_error_errno(err, "write message body");
+                off += (size_t)n;
+        }
+        if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
+                return vs_error_errno(err, "seal message body");
+        return steal_fd(fd);
+}
+
+static int send_via_memfd(int sock, const char *text, size_t len, const int *fds, int nfds,
+                          vs_error_t *err)
+{
+        cleanup_json json_object *envelope = json_object_new_object();
+        int all[VS_MSG_FDS_MAX];
+        const char *head;
+        size_t head_len;
+        int rc;
+
+        if (nfds > VS_MSG_FDS_MAX - 1)
+                return vs_error_set(err, EINVAL, "cannot pass %d fds with a large message", nfds);
+        json_object_object_add(envelope, "version", json_object_new_int(VS_PROTOCOL_VERSION));
+        json_object_object_add(envelope, "memfd", json_object_new_int64((int64_t)len));
+        head = json_object_to_json_string_length(envelope, JSON_C_TO_STRING_PLAIN, &head_len);
+        for (int i = 0; i < nfds; i++)
+                all[i] = fds[i];
+        all[nfds] = body_memfd(text, len, err);
+        if (all[nfds] < 0)
+                return -1;
+        rc = vs_send_fds(sock, head, head_len, all, nfds + 1);
+        close(all[nfds]);
+        if (rc < 0)
+                return vs_error_errno(err, "send");
+        return 0;
+}
+
 int vs_msg_send(int sock, json_object *msg, const int *fds, int nfds, vs_error_t *err)
 {
         size_t len;
         const char *text = json_object_to_json_string_length(msg, JSON_C_TO_STRING_PLAIN, &len);
 
-        if (len > VS_MSG_MAX)
+        if (len > VS_REPLY_MAX)
                 return vs_error_set(err, EMSGSIZE, "message of %zu bytes is too large", len);
         if (nfds < 0 || nfds > VS_MSG_FDS_MAX)
                 return vs_error_set(err, EINVAL, "cannot pass %d fds (at most %d)", nfds,
                                     VS_MSG_FDS_MAX);
+        if (len > VS_MSG_INLINE_MAX)
+                return send_via_memfd(sock, text, len, fds, nfds, err);
         if (vs_send_fds(sock, text, len, fds, nfds) < 0)
                 return vs_error_errno(err, "send");
         return 0;
 }
 
-/* A message that is refused takes its fds with it. */
+static int request_too_large(size_t len, vs_error_t *err)
+{
+        return vs_error_kind(err, VS_E_USAGE, EMSGSIZE,
+                             "request of %zu bytes is over the limit of %u bytes", len,
+                             VS_REQUEST_MAX);
+}
+
+int vs_request_fits(json_object *req, vs_error_t *err)
+{
+        size_t len;
+
+        json_object_to_json_string_length(req, JSON_C_TO_STRING_PLAIN, &len);
+        return len > VS_REQUEST_MAX ? request_too_large(len, err) : 0;
+}
+
+/* A message refused takes its fds with it. */
 static void drop_fds(int *fds, int *nfds)
 {
         for (int i = 0; fds && nfds && i < *nfds; i++)
@@ -202,34 +273,159 @@ static void drop_fds(int *fds, int *nfds)
                 *nfds = 0;
 }
 
-int vs_msg_recv(int sock, json_object **msg, int *fds, int *nfds, vs_error_t *err)
+/* The envelope of a body in a memfd: LEN, or 0 when msg is no envelope. */
+static size_t envelope_len(json_object *msg)
 {
-        cleanup_free char *buf = vs_xmalloc(VS_MSG_MAX + 1);
-        int truncated = 0;
-        ssize_t got;
+        json_object *len;
 
-        *msg = NULL;
-        got = vs_recv_fds(sock, buf, VS_MSG_MAX, fds, nfds, &truncated);
-        if (got < 0)
-                return vs_error_errno(err, "receive");
-        if (got == 0)
+        if (!json_object_is_type(msg, json_type_object) || json_object_object_length(msg) != 2 ||
+            vs_json_int(msg, "version", -1) != VS_PROTOCOL_VERSION ||
+            !json_object_object_get_ex(msg, "memfd", &len) ||
+            !json_object_is_type(len, json_type_int) || json_object_get_int64(len) <= 0)
                 return 0;
-        if (truncated) {
-                drop_fds(fds, nfds);
-                return vs_error_set(err, EMSGSIZE, "message too large");
+        return (size_t)json_object_get_int64(len);
+}
+
+/* Reads the body: a memfd sealed against every change (so that what is
+ * parsed is what was sent, and a FIFO or a growing file cannot stall or
+ * fool the reader) of exactly len bytes, at most max. */
+static char *read_body(int fd, size_t len, size_t max, int is_request, vs_error_t *err)
+{
+        const int need = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
+        int seals = fcntl(fd, F_GET_SEALS);
+        struct stat st;
+        char *buf;
+
+        if (len > max) {
+                if (is_request)
+                        request_too_large(len, err);
+                else
+                        vs_error_set(err, EMSGSIZE, "message of %zu bytes is too large", len);
+                return NULL;
         }
-        *msg = parse_exact(buf, (size_t)got);
-        if (!*msg) {
-                drop_fds(fds, nfds);
+        if (seals < 0 || (seals & need) != need || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+            (uint64_t)st.st_size != len) {
+                vs_error_kind(err, VS_E_USAGE, EPROTO,
+                              "malformed message: its body is not a sealed memfd of %zu bytes",
+                              len);
+                return NULL;
+        }
+        buf = vs_xmalloc(len + 1);
+        for (size_t off = 0; off < len;) {
+                ssize_t n = pread(fd, buf + off, len - off, (off_t)off);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0) {
+                        free(buf);
+                        vs_error_errno(err, "read message body");
+                        return NULL;
+                }
+                off += (size_t)n;
+        }
+        return buf;
+}
+
+static int parse_message(const char *buf, size_t len, json_object **msg, vs_error_t *err)
+{
+        *msg = parse_exact(buf, len);
+        if (!*msg)
                 return vs_error_kind(err, VS_E_USAGE, EPROTO, "malformed message: not JSON");
-        }
-        if (check_keys(buf, (size_t)got, *msg, "message", err) < 0) {
+        if (check_keys(buf, len, *msg, "message", err) < 0) {
                 json_object_put(*msg);
                 *msg = NULL;
-                drop_fds(fds, nfds);
                 return -1;
         }
         return 0;
+}
+
+/* Replaces the envelope in *msg by the message in its memfd, the last of
+ * fds, which is taken off them. */
+static int open_envelope(json_object **msg, size_t len, size_t max, int is_request, int *fds,
+                         int *nfds, vs_error_t *err)
+{
+        cleanup_free char *body = NULL;
+        cleanup_close int fd = -1;
+
+        json_object_put(*msg);
+        *msg = NULL;
+        if (*nfds < 1)
+                return vs_error_kind(err, VS_E_USAGE, EPROTO,
+                                     "malformed message: its body's memfd is missing");
+        fd = fds[--*nfds];
+        body = read_body(fd, len, max, is_request, err);
+        if (!body)
+                return -1;
+        return parse_message(body, len, msg, err);
+}
+
+static int recv_message(int sock, size_t max, int is_request, json_object **msg, int *fds_out,
+                        int *nfds_out, vs_error_t *err)
+{
+        cleanup_free char *buf = vs_xmalloc(VS_REQUEST_MAX + 1);
+        int fds[VS_MSG_FDS_MAX], nfds = 0;
+        int truncated = 0;
+        ssize_t got;
+        size_t body;
+
+        *msg = NULL;
+        if (nfds_out)
+                *nfds_out = 0;
+        got = vs_recv_fds(sock, buf, VS_REQUEST_MAX, fds, &nfds, &truncated);
+        if (got < 0)
+                return vs_error_errno(err, "receive");
+        if (got == 0) {
+                drop_fds(fds, &nfds);
+                return 0;
+        }
+        if (truncated) {
+                drop_fds(fds, &nfds);
+                if (is_request)
+                        return vs_error_kind(err, VS_E_USAGE, EMSGSIZE,
+                                             "request is over the limit of %u bytes",
+                                             VS_REQUEST_MAX);
+                return vs_error_set(err, EMSGSIZE, "message too large");
+        }
+        if (parse_message(buf, (size_t)got, msg, err) < 0 ||
+            ((body = envelope_len(*msg)) &&
+             open_envelope(msg, body, max, is_request, fds, &nfds, err) < 0)) {
+                drop_fds(fds, &nfds);
+                return -1;
+        }
+        if (fds_out) {
+                memcpy(fds_out, fds, sizeof(int) * (size_t)nfds);
+                *nfds_out = nfds;
+        } else {
+                drop_fds(fds, &nfds);
+        }
+        return 0;
+}
+
+int vs_msg_recv(int sock, json_object **msg, int *fds, int *nfds, vs_error_t *err)
+{
+        return recv_message(sock, VS_REPLY_MAX, 0, msg, fds, nfds, err);
+}
+
+int vs_request_recv(int sock, json_object **msg, vs_error_t *err)
+{
+        return recv_message(sock, VS_REQUEST_MAX, 1, msg, NULL, NULL, err);
+}
+
+#define VS_VPS_FIELD_NAME(e, name) name,
+static const char *const vps_field_names[] = { VS_VPS_FIELDS(VS_VPS_FIELD_NAME) };
+#undef VS_VPS_FIELD_NAME
+
+int vs_vps_field_find(const char *name)
+{
+        for (int i = 0; i < VS_VF_COUNT; i++)
+                if (strcmp(vps_field_names[i], name) == 0)
+                        return i;
+        return -1;
+}
+
+const char *vs_vps_field_name(vs_vps_field_t field)
+{
+        return (unsigned)field < VS_VF_COUNT ? vps_field_names[field] : NULL;
 }
 
 static json_object *typed_member(json_object *obj, const char *key, json_type type)

@@ -220,6 +220,9 @@ static const vs_field_spec_t create_fields[] = {
         { STRING("hostname", 64, "hostname", vs_parse_hostname) },
         { BOOL("privileged") },
         { LIMITS },
+        { BOOL("force") },
+        { BOOL("onboot") },
+        { INT("bootorder", 0, VS_BOOTORDER_MAX) },
         { STRING("diskspace", VALUE_LEN, "disk space", check_diskspace) },
         { STRING("diskinodes", VALUE_LEN, "inode count", check_diskinodes) },
         RATE_FIELDS,
@@ -237,6 +240,10 @@ static const vs_field_spec_t destroy_fields[] = { { BOOL("force") }, { NULL } };
 
 static const vs_field_spec_t set_fields[] = {
         { LIMITS },
+        { STRING("hostname", 64, "hostname", vs_parse_hostname) },
+        { BOOL("force") },
+        { BOOL("onboot") },
+        { INT("bootorder", 0, VS_BOOTORDER_MAX) },
         { STRING("capability", LIST_LEN, "capability list", check_caps) },
         { BOOL("no_save") },
         RATE_FIELDS,
@@ -261,7 +268,19 @@ static const vs_field_spec_t clone_fields[] = {
         { NULL },
 };
 
-static const vs_field_spec_t list_fields[] = { { BOOL("disk") }, { NULL } };
+static int check_vps_field(const char *text, vs_error_t *err)
+{
+        if (vs_vps_field_find(text) < 0)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL, "unknown field '%s'", text);
+        return 0;
+}
+
+static const vs_field_spec_t list_fields[] = {
+        { BOOL("disk") },
+        /* only these in each VPS's description (absent: all of them) */
+        { STRINGS("fields", VS_VF_COUNT, 32, "field", check_vps_field) },
+        { NULL },
+};
 
 static const vs_field_spec_t exec_fields[] = {
         { STRINGS("argv", EXEC_ARGS_MAX, ARG_LEN, "argument", NULL), .required = 1,
@@ -289,6 +308,13 @@ static const vs_field_spec_t import_fields[] = {
         { NULL },
 };
 
+static const vs_field_spec_t restore_fields[] = {
+        { STRING("file", PATH_LEN, "backup path", check_absolute), .required = 1 },
+        { STRING("new", NAME_LEN, "VPS name", check_vps_name) },
+        { BOOL("keep_ip") },
+        { NULL },
+};
+
 static const vs_command_spec_t commands[] = {
         { VS_CMD_PING, VS_NAME_NONE, no_fields },
         { VS_CMD_CREATE, VS_NAME_VPS, create_fields },
@@ -309,6 +335,10 @@ static const vs_command_spec_t commands[] = {
         { VS_CMD_TEMPLATE_LIST, VS_NAME_NONE, no_fields },
         { VS_CMD_TEMPLATE_UNIFY, VS_NAME_NONE, no_fields },
         { VS_CMD_TEMPLATE_REMOVE, VS_NAME_TEMPLATE, no_fields },
+        { VS_CMD_METRICS, VS_NAME_NONE, no_fields },
+        { VS_CMD_EVENTS, VS_NAME_NONE, no_fields },
+        { VS_CMD_BACKUP, VS_NAME_VPS, no_fields },
+        { VS_CMD_RESTORE, VS_NAME_NONE, restore_fields },
 };
 
 const vs_command_spec_t *vs_commands(size_t *n)

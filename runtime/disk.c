@@ -10,16 +10,17 @@
 #include "vs/diskquota.h"
 #include "vs/fsutil.h"
 #include "vs/kvfile.h"
+#include "store.h"
 #include "vsd.h"
 
 const vs_disk_backend_t *vsd_disk_backend_for_new(struct vsd *d, const vs_disk_limits_t *lim,
                                                   vs_error_t *err)
 {
-        cleanup_free char *path = vs_strdupf("%s/etc/paene/vsd.conf", d->root);
         cleanup_kv vs_kv_t conf = { 0 };
 
         /* read at each create: an admin's edit needs no restart of vsd */
-        vs_kv_load(AT_FDCWD, path, &conf, NULL);
+        if (vsd_conf_load(d, &conf, err) < 0)
+                return NULL;
         return vs_disk_backend_choose(vs_kv_get(&conf, "disk_backend"), lim, err);
 }
 
@@ -86,7 +87,9 @@ int vsd_vps_resize(struct vsd *d, struct vps *v, const vs_disk_limit_t *space, v
         const vs_disk_backend_t *disk;
         vs_disk_limits_t lim;
 
-        if (vs_kv_load(d->vps_fd, path, &config, err) < 0 || limits_of(&config, &lim, err) < 0)
+        if (vsd_config_load(d, v->name, &config, err) < 0)
+                return -1;
+        if (limits_of(&config, &lim, err) < 0)
                 return vs_error_wrap(err, "config");
         disk = vsd_disk_backend_of(&config);
         lim.space = *space;

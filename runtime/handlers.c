@@ -4,7 +4,9 @@
  * contents, and are read with the typed vs_req_* accessors. What is left
  * here is what needs vsd's state (does the VPS exist, is it running) or
  * more than one field. Commands that wait (stop, restart, destroy --force,
- * exec) park the client and answer from the event that ends the wait. */
+ * exec) park the client and answer from the event that ends the wait;
+ * long work (clone, template import, build, unify) runs in a worker
+ * (work.c), and a request that conflicts with one is refused busy. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +25,7 @@
 #include "vs/fsutil.h"
 #include "vs/log.h"
 #include "vs/parse.h"
+#include "store.h"
 #include "vsd.h"
 
 static void reply_ok(struct vsd *d, struct client *c)
@@ -171,6 +174,13 @@ static int disk_limit_args(const vs_request_t *req, vs_disk_limits_t *lim, vs_er
         return 0;
 }
 
+/* args.onboot: -1 when not given. */
+static int boot_arg(const vs_request_t *req)
+{
+        return json_object_object_get_ex(req->args, "onboot", NULL) ? vs_req_bool(req, "onboot")
+                                                                    : -1;
+}
+
 static int handle_create(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
 {
         const char *tmpl = vs_req_str(req, "template");
@@ -179,6 +189,7 @@ static int handle_create(struct vsd *d, struct client *c, vs_request_t *req, vs_
         vs_disk_limits_t lim;
 
         if (limits_arg(req, &limits, err) < 0 || vsd_limits_check(&limits, err) < 0 ||
+            vsd_limits_fit(&limits, vs_req_bool(req, "force"), err) < 0 ||
             disk_limit_args(req, &lim, err) < 0)
                 return -1;
         struct vsd_create_args args = {
@@ -187,6 +198,8 @@ static int handle_create(struct vsd *d, struct client *c, vs_request_t *req, vs_
                 .privileged = vs_req_bool(req, "privileged"),
                 .limits = &limits,
                 .disk = &lim,
+                .onboot = boot_arg(req),
+                .bootorder = vs_req_int(req, "bootorder", -1),
         };
         cleanup_net_args struct net_args net = { 0 };
         cleanup_free char *port_forward = NULL;
@@ -219,6 +232,12 @@ static int handle_create(struct vsd *d, struct client *c, vs_request_t *req, vs_
         if (vsd_vps_create(d, req->name, &args, err) < 0)
                 return -1;
         vs_log(LOG_INFO, "created %s from template %s", req->name, tmpl);
+        {
+                json_object *extra = json_object_new_object();
+
+                json_object_object_add(extra, "template", json_object_new_string(tmpl));
+                vsd_event(d, "created", req->name, extra);
+        }
         reply_ok(d, c);
         return 0;
 }
@@ -300,19 +319,78 @@ static int handle_resize(struct vsd *d, struct client *c, vs_request_t *req, vs_
         return 0;
 }
 
+/* ---- long work, in a worker (work.c) ---- */
+
+static struct vsd_work *new_work(const char *what)
+{
+        struct vsd_work *w = vs_xmalloc(sizeof(*w));
+
+        vs_strlcpy(w->what, what, sizeof(w->what));
+        w->pidfd = w->result_fd = -1;
+        return w;
+}
+
+/* Starts w for c: 1 (parked) or -1 with err (w is freed). */
+static int run_in_worker(struct vsd *d, struct client *c, struct vsd_work *w, vs_error_t *err)
+{
+        if (vsd_work_start(d, c, w, err) < 0) {
+                vsd_clone_thaw(d, &w->clone);
+                vsd_clone_free(&w->clone);
+                free(w);
+                return -1;
+        }
+        return 1;
+}
+
+static int clone_run(struct vsd *d, struct vsd_work *w, json_object *reply, vs_error_t *err)
+{
+        (void)reply;
+        return vsd_clone_copy(d, &w->clone, err);
+}
+
+static int clone_done(struct vsd *d, struct vsd_work *w, vs_error_t *err)
+{
+        if (vsd_clone_publish(d, &w->clone, err) < 0)
+                return -1;
+        vs_log(LOG_INFO, "cloned %s into %s", w->clone.src, w->clone.name);
+        {
+                json_object *extra = json_object_new_object();
+
+                json_object_object_add(extra, "clone_of", json_object_new_string(w->clone.src));
+                vsd_event(d, "created", w->clone.name, extra);
+        }
+        return 0;
+}
+
+static void clone_failed(struct vsd *d, struct vsd_work *w)
+{
+        vsd_clone_abort(d, &w->clone);
+}
+
+/* A clone copies every file of the source: in a worker, with the source
+ * held (no start, destroy or change) and the new name, address and id range
+ * reserved until it is published. */
 static int handle_clone(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
 {
         struct vps *v = find_named(d, req, err);
-        const char *name = vs_req_str(req, "new");
-        const char *hostname = vs_req_str(req, "hostname");
+        struct vsd_work *w;
 
         if (!v)
                 return -1;
-        if (vsd_vps_clone(d, v, name, hostname, err) < 0)
+        w = new_work("clone");
+        if (vsd_clone_prepare(d, v, vs_req_str(req, "new"), vs_req_str(req, "hostname"), &w->clone,
+                              err) < 0) {
+                free(w);
                 return -1;
-        vs_log(LOG_INFO, "cloned %s into %s", v->name, name);
-        reply_ok(d, c);
-        return 0;
+        }
+        w->vps = v;
+        vs_strlcpy(w->vps_new, w->clone.name, sizeof(w->vps_new));
+        w->reserved_ip = w->clone.ip;
+        w->reserved_id = w->clone.shift.to;
+        w->run = clone_run;
+        w->done = clone_done;
+        w->failed = clone_failed;
+        return run_in_worker(d, c, w, err);
 }
 
 static int handle_status(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
@@ -323,16 +401,41 @@ static int handle_status(struct vsd *d, struct client *c, vs_request_t *req, vs_
         if (!v)
                 return -1;
         reply = vs_reply_ok();
-        json_object_object_add(reply, "vps", vsd_vps_describe(d, v, 1));
+        json_object_object_add(reply, "vps", vsd_vps_describe(d, v, 1, VS_VF_ALL));
         vsd_client_reply(d, c, reply, NULL, 0);
         return 0;
+}
+
+/* limit-changed: the limits and rates as the admin gave them, whether saved
+ * in the config, and whether in force at once (a running VPS). */
+static void limit_event(struct vsd *d, struct vps *v, const vs_request_t *req, int save)
+{
+        json_object *extra = json_object_new_object();
+        json_object *limits = vs_req_limits(req, "limits");
+        json_object *given = json_object_new_object();
+        const char *rates[] = { "rate_out", "rate_in" };
+
+        json_object_object_foreach(limits, key, value)
+        {
+                json_object_object_add(given, key, json_object_get(value));
+        }
+        for (size_t i = 0; i < 2; i++)
+                if (vs_req_str(req, rates[i]))
+                        json_object_object_add(given, rates[i],
+                                               json_object_new_string(vs_req_str(req, rates[i])));
+        json_object_object_add(extra, "limits", given);
+        json_object_object_add(extra, "saved", json_object_new_boolean(save));
+        json_object_object_add(extra, "live", json_object_new_boolean(v->phase != PHASE_STOPPED));
+        vsd_event(d, "limit-changed", v->name, extra);
 }
 
 static int handle_set(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
 {
         struct vps *v = find_named(d, req, err);
         const char *caps = vs_req_str(req, "capability");
-        int save = !vs_req_bool(req, "no_save");
+        const char *hostname = vs_req_str(req, "hostname");
+        int save = !vs_req_bool(req, "no_save"), onboot = boot_arg(req);
+        long long bootorder = vs_req_int(req, "bootorder", -1);
         cleanup_net_args struct net_args net = { 0 };
         cleanup_free char *forwards = NULL;
         struct vsd_rates rates;
@@ -345,17 +448,18 @@ static int handle_set(struct vsd *d, struct client *c, vs_request_t *req, vs_err
         net_args(req, 1, &net);
         fwd_given = net.fwd_add || net.fwd_del;
         if (!changes.set && !caps && !rates.set_out && !rates.set_in && !net_args_given(&net) &&
-            !fwd_given)
+            !fwd_given && !hostname && onboot < 0 && bootorder < 0)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL, "no setting given");
         /* all of the request is checked before any of it changes anything */
         vs_caps_default(&check);
         if (caps && vs_caps_parse(caps, &check, err) < 0)
                 return -1;
-        if ((net_args_given(&net) || fwd_given) && !save)
+        if ((net_args_given(&net) || fwd_given || hostname || onboot >= 0 || bootorder >= 0) &&
+            !save)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                      "--no-save applies to limits and rates only, not to "
-                                     "addresses, name servers or port forwards");
-        if (net_args_given(&net) && v->phase == PHASE_STOPPING)
+                                     "addresses, name servers, port forwards or the hostname");
+        if ((net_args_given(&net) || hostname) && v->phase == PHASE_STOPPING)
                 return vs_error_kind(err, VS_E_STATE, EBUSY, "%s is stopping", v->name);
         if (fwd_given) {
                 forwards = vsd_net_forwards_plan(d, v, net.fwd_add, net.fwd_del, err);
@@ -364,7 +468,7 @@ static int handle_set(struct vsd *d, struct client *c, vs_request_t *req, vs_err
         }
         if (vsd_net_rates_check(d, v, &rates, save, err) < 0)
                 return -1;
-        if (changes.set && vsd_vps_set(d, v, &changes, save, err) < 0)
+        if (changes.set && vsd_vps_set(d, v, &changes, save, vs_req_bool(req, "force"), err) < 0)
                 return -1;
         if (vsd_net_set_rates(d, v, &rates, save, err) < 0)
                 return -1;
@@ -383,9 +487,15 @@ static int handle_set(struct vsd *d, struct client *c, vs_request_t *req, vs_err
         }
         if (caps && vsd_vps_set_caps(d, v, caps, err) < 0)
                 return -1;
+        if (hostname && vsd_net_set_hostname(d, v, hostname, err) < 0)
+                return -1;
+        if ((onboot >= 0 || bootorder >= 0) && vsd_vps_set_boot(d, v, onboot, bootorder, err) < 0)
+                return -1;
         if (forwards && vsd_net_forwards_apply(d, v, forwards, err) < 0)
                 return -1;
         vs_log(LOG_INFO, "set limits of %s", v->name);
+        if (changes.set || rates.set_out || rates.set_in)
+                limit_event(d, v, req, save);
         reply_ok(d, c);
         return 0;
 }
@@ -443,12 +553,31 @@ static int cmp_names(const void *a, const void *b)
         return strcmp((*(struct vps *const *)a)->name, (*(struct vps *const *)b)->name);
 }
 
+/* args.fields as a set (checked by the table); absent: every field. */
+static vs_vps_fields_t fields_arg(const vs_request_t *req)
+{
+        json_object *names = vs_req_strings(req, "fields");
+        vs_vps_fields_t want = 0;
+
+        if (!names)
+                return VS_VF_ALL;
+        for (size_t i = 0; i < json_object_array_length(names); i++) {
+                int f = vs_vps_field_find(
+                        json_object_get_string(json_object_array_get_idx(names, i)));
+
+                if (f >= 0)
+                        want |= (vs_vps_fields_t)1 << f;
+        }
+        return want;
+}
+
 static int handle_list(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
 {
         json_object *reply = vs_reply_ok(), *array = json_object_new_array();
         cleanup_free struct vps **sorted = NULL;
         size_t n = 0, i = 0;
         int with_disk = vs_req_bool(req, "disk");
+        vs_vps_fields_t want = fields_arg(req);
 
         (void)err;
         for (struct vps *v = d->vps_list; v; v = v->next)
@@ -458,7 +587,7 @@ static int handle_list(struct vsd *d, struct client *c, vs_request_t *req, vs_er
                 sorted[i++] = v;
         qsort(sorted, n, sizeof(*sorted), cmp_names);
         for (i = 0; i < n; i++)
-                json_object_array_add(array, vsd_vps_describe(d, sorted[i], with_disk));
+                json_object_array_add(array, vsd_vps_describe(d, sorted[i], with_disk, want));
         json_object_object_add(reply, "vps", array);
         vsd_client_reply(d, c, reply, NULL, 0);
         return 0;
@@ -618,11 +747,76 @@ void vsd_handle_exec_exited(struct vsd *d, struct client *c)
         vsd_epoll_del(d, c->exec_pidfd);
         close(c->exec_pidfd);
         c->exec_pidfd = -1;
+        if (c->backup && c->vps) {
+                vsd_backup_done(d, c->vps);
+                vs_log(status == 0 ? LOG_INFO : LOG_ERR, "backup of %s %s (tar: %d)", c->vps->name,
+                       status == 0 ? "written" : "failed", status);
+        }
+        c->backup = 0;
         reply = c->build[0] ? finish_build(d, c, status) : vs_reply_ok();
         json_object_object_add(reply, "exit", json_object_new_int(status));
         vsd_client_reply(d, c, reply, NULL, 0);
         c->wait = WAIT_NONE;
         vsd_client_finish(d, c);
+}
+
+/* ---- backup and restore ---- */
+
+/* tar writes into a pipe whose other end vsctl gets; the reply with the
+ * exit status comes when tar ends (vsd_handle_exec_exited). */
+static int handle_backup(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
+{
+        struct vps *v = find_named(d, req, err);
+        json_object *reply;
+        int out[2];
+        pid_t pid;
+
+        if (!v)
+                return -1;
+        if (pipe2(out, O_CLOEXEC) < 0)
+                return vs_error_errno(err, "pipe");
+        pid = vsd_backup_spawn(d, v, out[1], err);
+        close(out[1]);
+        if (pid < 0) {
+                close(out[0]);
+                return -1;
+        }
+        c->exec_pid = pid;
+        c->exec_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        c->backup = 1;
+        vsd_epoll_add(d, c->exec_pidfd, &c->exec_ev, EPOLLIN);
+        reply = vs_reply_ok();
+        vsd_client_reply(d, c, reply, &out[0], 1);
+        close(out[0]);
+        vs_log(LOG_INFO, "writing a backup of %s (tar, pid %d)", v->name, (int)pid);
+        park(c, WAIT_EXEC, v);
+        return 1;
+}
+
+static int handle_restore(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
+{
+        const char *file = vs_req_str(req, "file");
+        const char *name = vs_req_str(req, "new");
+        struct vps *v;
+
+        if (vsd_restore(d, file, name, vs_req_bool(req, "keep_ip"), err) < 0)
+                return -1;
+        /* the newest VPS is first in the list */
+        v = d->vps_list;
+        vs_log(LOG_INFO, "restored %s from %s", v->name, file);
+        {
+                json_object *extra = json_object_new_object();
+
+                json_object_object_add(extra, "restored_from", json_object_new_string(file));
+                vsd_event(d, "created", v->name, extra);
+        }
+        {
+                json_object *reply = vs_reply_ok();
+
+                json_object_object_add(reply, "name", json_object_new_string(v->name));
+                vsd_client_reply(d, c, reply, NULL, 0);
+        }
+        return 0;
 }
 
 /* ---- logs ---- */
@@ -660,9 +854,7 @@ static int start_debian_build(struct vsd *d, struct client *c, const char *name,
 {
         const char *suite = vs_req_str(req, "suite");
         const char *mirror = vs_req_str(req, "mirror");
-        cleanup_free char *conf_path = vs_strdupf("%s/etc/paene/vsd.conf", d->root);
         cleanup_kv vs_kv_t conf = { 0 };
-        int conf_loaded = vs_kv_load(AT_FDCWD, conf_path, &conf, NULL);
         json_object *reply;
         int out[2];
         pid_t pid;
@@ -670,14 +862,14 @@ static int start_debian_build(struct vsd *d, struct client *c, const char *name,
                 .suite = suite ? suite : "bookworm",
                 .include = vs_req_str(req, "include"),
                 .variant = vs_req_str(req, "variant"),
-                /* the request's mirror, else vsd.conf's */
-                .mirror = mirror             ? mirror
-                          : conf_loaded == 0 ? vs_kv_get(&conf, "debian_mirror")
-                                             : NULL,
                 .http_proxy = vs_req_str(req, "http_proxy"),
                 .debs = vs_req_str(req, "debs"),
         };
 
+        if (vsd_conf_load(d, &conf, err) < 0)
+                return -1;
+        /* the request's mirror, else vsd.conf's */
+        spec.mirror = mirror ? mirror : vs_kv_get(&conf, "debian_mirror");
         if (pipe2(out, O_CLOEXEC) < 0)
                 return vs_error_errno(err, "pipe");
         pid = vs_template_debian_spawn(d->tmpl_fd, d->tmpl_dir, name, &spec, out[1], err);
@@ -699,9 +891,24 @@ static int start_debian_build(struct vsd *d, struct client *c, const char *name,
         return 1;
 }
 
+static int build_run(struct vsd *d, struct vsd_work *w, json_object *reply, vs_error_t *err)
+{
+        (void)reply;
+        return vs_template_build_busybox(d->tmpl_fd, w->name, d->busybox_path, err);
+}
+
+static int build_done(struct vsd *d, struct vsd_work *w, vs_error_t *err)
+{
+        (void)d;
+        (void)err;
+        vs_log(LOG_INFO, "built template %s (busybox)", w->name);
+        return 0;
+}
+
 static int handle_template_build(struct vsd *d, struct client *c, vs_request_t *req,
                                  vs_error_t *err)
 {
+        struct vsd_work *w;
         const char *builder = vs_req_str(req, "builder");
         const char *name = *req->name ? req->name : builder;
         int debian = strcmp(builder, "debian") == 0;
@@ -715,37 +922,50 @@ static int handle_template_build(struct vsd *d, struct client *c, vs_request_t *
                                              "%s is for the debian builder", debian_only[i]);
         if (debian)
                 return start_debian_build(d, c, name, req, err);
-        if (vs_template_build_busybox(d->tmpl_fd, name, d->busybox_path, err) < 0)
-                return -1;
-        vs_log(LOG_INFO, "built template %s (%s)", name, builder);
-        reply_ok(d, c);
+        w = new_work("template build");
+        vs_strlcpy(w->tmpl, name, sizeof(w->tmpl));
+        vs_strlcpy(w->name, name, sizeof(w->name));
+        w->run = build_run;
+        w->done = build_done;
+        return run_in_worker(d, c, w, err);
+}
+
+static int import_run(struct vsd *d, struct vsd_work *w, json_object *reply, vs_error_t *err)
+{
+        (void)reply;
+        return vs_template_import(d->tmpl_fd, w->name, w->file, d->vsinit_fd < 0, err);
+}
+
+static int import_done(struct vsd *d, struct vsd_work *w, vs_error_t *err)
+{
+        (void)d;
+        (void)err;
+        vs_log(LOG_INFO, "imported template %s from %s", w->name, w->file);
         return 0;
 }
 
 static int handle_template_import(struct vsd *d, struct client *c, vs_request_t *req,
                                   vs_error_t *err)
 {
-        const char *file = vs_req_str(req, "file");
+        struct vsd_work *w = new_work("template import");
 
-        if (vs_template_import(d->tmpl_fd, req->name, file, d->vsinit_fd < 0, err) < 0)
-                return -1;
-        vs_log(LOG_INFO, "imported template %s from %s", req->name, file);
-        reply_ok(d, c);
-        return 0;
+        vs_strlcpy(w->tmpl, req->name, sizeof(w->tmpl));
+        vs_strlcpy(w->name, req->name, sizeof(w->name));
+        vs_strlcpy(w->file, vs_req_str(req, "file"), sizeof(w->file));
+        w->run = import_run;
+        w->done = import_done;
+        return run_in_worker(d, c, w, err);
 }
 
-static int handle_template_unify(struct vsd *d, struct client *c, vs_request_t *req,
-                                 vs_error_t *err)
+static int unify_run(struct vsd *d, struct vsd_work *w, json_object *reply, vs_error_t *err)
 {
         vs_template_unify_t r;
-        json_object *reply;
 
-        (void)req;
+        (void)w;
         if (vs_template_unify(d->tmpl_fd, &r, err) < 0)
                 return -1;
         vs_log(LOG_INFO, "unified templates: %zu files linked, %llu bytes saved", r.linked,
                (unsigned long long)(r.bytes_before - r.bytes_after));
-        reply = vs_reply_ok();
         json_object_object_add(reply, "files", json_object_new_int64((int64_t)r.files));
         json_object_object_add(reply, "linked", json_object_new_int64((int64_t)r.linked));
         json_object_object_add(reply, "errors", json_object_new_int64((int64_t)r.errors));
@@ -757,18 +977,29 @@ static int handle_template_unify(struct vsd *d, struct client *c, vs_request_t *
                 json_object_new_int64(r.bytes_before > r.bytes_after
                                               ? (int64_t)(r.bytes_before - r.bytes_after)
                                               : 0));
-        vsd_client_reply(d, c, reply, NULL, 0);
         return 0;
+}
+
+static int handle_template_unify(struct vsd *d, struct client *c, vs_request_t *req,
+                                 vs_error_t *err)
+{
+        struct vsd_work *w = new_work("template unify");
+
+        (void)req;
+        vs_strlcpy(w->tmpl, "*", sizeof(w->tmpl));
+        w->run = unify_run;
+        return run_in_worker(d, c, w, err);
 }
 
 static int handle_template_list(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
 {
         cleanup_free vs_template_info_t *list = NULL;
+        vs_template_store_usage_t usage;
         json_object *reply, *array;
         size_t count;
 
         (void)req;
-        if (vs_template_list(d->tmpl_fd, &list, &count, err) < 0)
+        if (vs_template_list(d->tmpl_fd, &list, &count, &usage, err) < 0)
                 return -1;
         reply = vs_reply_ok();
         array = json_object_new_array();
@@ -780,10 +1011,15 @@ static int handle_template_list(struct vsd *d, struct client *c, vs_request_t *r
                 json_object_object_add(t, "builder", json_object_new_string(list[i].builder));
                 json_object_object_add(t, "created", json_object_new_int64(list[i].created));
                 json_object_object_add(t, "bytes", json_object_new_int64((int64_t)list[i].bytes));
+                json_object_object_add(t, "shared_bytes",
+                                       json_object_new_int64((int64_t)list[i].shared_bytes));
                 json_object_object_add(t, "vps", json_object_new_int(used));
                 json_object_array_add(array, t);
         }
         json_object_object_add(reply, "templates", array);
+        json_object_object_add(reply, "store_bytes", json_object_new_int64((int64_t)usage.bytes));
+        json_object_object_add(reply, "saved_bytes",
+                               json_object_new_int64((int64_t)usage.saved_bytes));
         vsd_client_reply(d, c, reply, NULL, 0);
         return 0;
 }
@@ -798,6 +1034,34 @@ static int handle_template_remove(struct vsd *d, struct client *c, vs_request_t 
                 return -1;
         vs_log(LOG_INFO, "removed template %s", req->name);
         reply_ok(d, c);
+        return 0;
+}
+
+/* ---- events ---- */
+
+/* The client stays, parked, and gets every event from now on (events.c)
+ * until it hangs up. */
+static int handle_events(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
+{
+        (void)req;
+        (void)err;
+        reply_ok(d, c);
+        park(c, WAIT_EVENTS, NULL);
+        return 1;
+}
+
+/* ---- metrics ---- */
+
+static int handle_metrics(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
+{
+        size_t len;
+        cleanup_free char *text = vsd_metrics_text(d, &len);
+        json_object *reply = vs_reply_ok();
+
+        (void)req;
+        (void)err;
+        json_object_object_add(reply, "text", json_object_new_string_len(text, (int)len));
+        vsd_client_reply(d, c, reply, NULL, 0);
         return 0;
 }
 
@@ -828,6 +1092,10 @@ static const struct {
         { VS_CMD_TEMPLATE_LIST, handle_template_list },
         { VS_CMD_TEMPLATE_UNIFY, handle_template_unify },
         { VS_CMD_TEMPLATE_REMOVE, handle_template_remove },
+        { VS_CMD_METRICS, handle_metrics },
+        { VS_CMD_EVENTS, handle_events },
+        { VS_CMD_BACKUP, handle_backup },
+        { VS_CMD_RESTORE, handle_restore },
 };
 
 /* req is decoded, so held to the table: its command is one of the table's,
@@ -836,6 +1104,13 @@ int vsd_handle_request(struct vsd *d, struct client *c, vs_request_t *req)
 {
         vs_error_t err = { 0 };
 
+        char busy[256];
+
+        if (vsd_work_conflict(d, req, busy, sizeof(busy))) {
+                vs_error_kind(&err, VS_E_STATE, EBUSY, "%s", busy);
+                vsd_client_reply_error(d, c, &err);
+                return 0;
+        }
         for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++) {
                 int rc;
 
@@ -855,56 +1130,129 @@ int vsd_handle_request(struct vsd *d, struct client *c, vs_request_t *req)
 
 /* ---- a VPS stopped: answer who waited ---- */
 
-static void answer_waiter(struct vsd *d, struct client *c, struct vps *v)
+/* Every request gets exactly one reply: the clients parked on v are taken
+ * off it before anything is done for them, so that a destroy (which frees
+ * v) or a start cannot leave one of them waiting. */
+static size_t take_waiters(struct vsd *d, struct vps *v, struct client ***out)
 {
-        vs_error_t err = { 0 };
-        enum wait_kind kind = c->wait;
-        int rc = 0;
+        struct client **list = NULL;
+        size_t n = 0, cap = 0;
 
+        for (struct client *c = d->clients; c; c = c->next) {
+                if (c->vps != v || c->wait == WAIT_EXEC || c->wait == WAIT_NONE)
+                        continue;
+                list = vs_xgrow(list, n, &cap, 4, sizeof(*list));
+                list[n++] = c;
+        }
+        *out = list;
+        return n;
+}
+
+static void answer(struct vsd *d, struct client *c, const vs_error_t *err)
+{
         c->wait = WAIT_NONE;
         c->vps = NULL;
-        if (kind == WAIT_RESTART)
-                rc = vsd_vps_start(d, v, &err);
-        else if (kind == WAIT_DESTROY)
-                rc = vsd_vps_destroy(d, v, &err);
-        if (rc < 0)
-                vsd_client_reply_error(d, c, &err);
+        if (err)
+                vsd_client_reply_error(d, c, err);
         else
                 reply_ok(d, c);
         vsd_client_finish(d, c);
 }
 
+static int has_kind(struct client **list, size_t n, enum wait_kind kind)
+{
+        for (size_t i = 0; i < n; i++)
+                if (list[i]->wait == kind)
+                        return 1;
+        return 0;
+}
+
+/* One destroy or one start for all who asked for it; every waiter gets
+ * that one outcome. A destroy wins over a restart. */
+static void answer_waiters(struct vsd *d, struct vps *v, struct client **list, size_t n)
+{
+        vs_error_t err = { 0 }, gone = { 0 };
+        enum wait_kind act = has_kind(list, n, WAIT_DESTROY)   ? WAIT_DESTROY
+                             : has_kind(list, n, WAIT_RESTART) ? WAIT_RESTART
+                                                               : WAIT_STOP;
+        char name[sizeof(v->name)];
+        int rc = 0;
+
+        vs_strlcpy(name, v->name, sizeof(name));
+        for (size_t i = 0; i < n; i++)
+                list[i]->vps = NULL; /* v may be freed below */
+        if (act == WAIT_DESTROY) {
+                rc = vsd_vps_destroy(d, v, &err);
+                if (rc == 0)
+                        vs_log(LOG_INFO, "destroyed %s", name);
+        } else if (act == WAIT_RESTART) {
+                rc = vsd_vps_start(d, v, &err);
+        }
+        vs_error_kind(&gone, VS_E_NOTFOUND, ENOENT, "%s was destroyed by another request", name);
+        for (size_t i = 0; i < n; i++) {
+                enum wait_kind kind = list[i]->wait;
+
+                if (kind == WAIT_STOP)
+                        answer(d, list[i], NULL);
+                else if (kind == act)
+                        answer(d, list[i], rc < 0 ? &err : NULL);
+                else /* a restart beside a destroy */
+                        answer(d, list[i], rc == 0 ? &gone : &err);
+        }
+}
+
+void vsd_handle_vps_removed(struct vsd *d, struct vps *v)
+{
+        cleanup_free struct client **list = NULL;
+        size_t n = take_waiters(d, v, &list);
+        vs_error_t gone = { 0 };
+
+        vs_error_kind(&gone, VS_E_NOTFOUND, ENOENT, "%s was destroyed by another request", v->name);
+        for (size_t i = 0; i < n; i++)
+                answer(d, list[i], &gone);
+        for (struct client *c = d->clients; c; c = c->next)
+                if (c->vps == v)
+                        c->vps = NULL;
+}
+
 void vsd_handle_vps_stopped(struct vsd *d, struct vps *v)
 {
-        struct client *c = d->clients, *next;
-        int waited = 0, destroyed = 0;
+        cleanup_free struct client **list = NULL;
+        size_t n = take_waiters(d, v, &list);
 
-        /* a destroy frees v: answer it last */
-        for (; c; c = next) {
-                next = c->next;
-                if (c->vps != v || c->wait == WAIT_EXEC || c->wait == WAIT_NONE)
-                        continue;
-                waited = 1;
-                if (c->wait == WAIT_DESTROY && !destroyed) {
-                        destroyed = 1;
-                        continue;
-                }
-                answer_waiter(d, c, v);
-        }
-        if (destroyed) {
-                for (c = d->clients; c; c = c->next)
-                        if (c->vps == v && c->wait == WAIT_DESTROY) {
-                                answer_waiter(d, c, v);
-                                break;
-                        }
+        if (n) {
+                answer_waiters(d, v, list, n);
                 return;
         }
-        if (!waited && v->exit_known && v->exit_signal == SIGHUP) {
+        if (v->exit_known && v->exit_signal == SIGHUP) {
                 vs_error_t err = { 0 };
 
                 /* the kernel reports a reboot() inside a pid namespace as SIGHUP */
                 vs_log(LOG_INFO, "%s rebooted itself: starting it again", v->name);
                 if (vsd_vps_start(d, v, &err) < 0)
                         vs_log(LOG_ERR, "restart %s: %s", v->name, err.msg);
+        }
+}
+
+void vsd_handle_exit(struct vsd *d)
+{
+        vsd_work_stop_all(d);
+        for (struct client *c = d->clients; c; c = c->next) {
+                vs_error_t err = { 0 };
+
+                if (c->fd < 0 || c->wait == WAIT_NONE)
+                        continue;
+                if (c->wait == WAIT_EXEC)
+                        vs_error_kind(&err, VS_E_DAEMON, ESHUTDOWN,
+                                      "vsd exited before the %s ended (it goes on without vsd)",
+                                      c->build[0] ? "template build" : "command");
+                else
+                        vs_error_kind(&err, VS_E_DAEMON, ESHUTDOWN,
+                                      "vsd exited before %s stopped (it goes on stopping; the "
+                                      "next vsd adopts it)",
+                                      c->vps ? c->vps->name : "the VPS");
+                vsd_client_reply_error(d, c, &err);
+                c->wait = WAIT_NONE;
+                vsd_client_finish(d, c);
         }
 }

@@ -2,6 +2,8 @@
  * running VPS after a restart of vsd. The VPS's directory holds its config
  * (durable, human-editable) and its state (what vsd knows at run time). */
 #include <errno.h>
+#include <dirent.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,6 +29,7 @@
 #include "vs/limits.h"
 #include "vs/log.h"
 #include "vs/parse.h"
+#include "store.h"
 #include "vsd.h"
 
 #define CREATING_SUFFIX ".creating"
@@ -64,9 +67,9 @@ static struct vps *vps_add(struct vsd *d, const char *name)
 
 static void vps_remove(struct vsd *d, struct vps *v)
 {
-        for (struct client *c = d->clients; c; c = c->next)
-                if (c->vps == v)
-                        c->vps = NULL;
+        /* nobody may be left waiting on a VPS that is gone */
+        d->hooks.vps_removed(d, v);
+        vs_kv_free(&v->config);
         for (struct vps **p = &d->vps_list; *p; p = &(*p)->next) {
                 if (*p == v) {
                         *p = v->next;
@@ -86,27 +89,14 @@ static int open_vps_dir(struct vsd *d, const char *name, vs_error_t *err)
         return fd;
 }
 
-static int load_config(struct vsd *d, const char *name, vs_kv_t *config, vs_error_t *err)
-{
-        cleanup_free char *path = vs_strdupf("%s/config", name);
-
-        if (vs_kv_load(d->vps_fd, path, config, err) < 0)
-                return vs_error_wrap(err, "config");
-        return 0;
-}
-
 /* ---- security settings from the config ---- */
 
 static int parse_id_base(const char *text, unsigned long *base)
 {
-        char *end;
-        unsigned long value;
+        uint64_t value = 0;
 
-        if (!text || !*text)
-                return -1;
-        errno = 0;
-        value = strtoul(text, &end, 10);
-        if (errno || *end || value < VS_ID_BASE_FIRST || (value - VS_ID_BASE_FIRST) % VS_ID_RANGE ||
+        if (vs_digits(text, ULONG_MAX, &value) < 0 || value < VS_ID_BASE_FIRST ||
+            (value - VS_ID_BASE_FIRST) % VS_ID_RANGE ||
             (value - VS_ID_BASE_FIRST) / VS_ID_RANGE >= VS_ID_RANGES)
                 return -1;
         *base = value;
@@ -144,7 +134,7 @@ int vsd_vps_set_caps(struct vsd *d, struct vps *v, const char *words, vs_error_t
         const char *current;
         vs_caps_t caps;
 
-        if (load_config(d, v->name, &config, err) < 0)
+        if (vsd_config_load(d, v->name, &config, err) < 0)
                 return -1;
         vs_caps_default(&caps);
         current = vs_kv_get(&config, "capability");
@@ -222,12 +212,6 @@ int vsd_limits_check(const vs_limits_t *l, vs_error_t *err)
 
         if (vs_limits_check(l, err) < 0)
                 return -1;
-        if (VS_LIMIT_IS_SET(l, VS_LIM_CPUMASK) &&
-            vs_cpulist_max(l->text[VS_LIM_CPUMASK]) >= (unsigned)sysconf(_SC_NPROCESSORS_CONF))
-                return vs_error_kind(err, VS_E_USAGE, ERANGE,
-                                     "--cpumask %s names a CPU this host does not have (it has "
-                                     "%ld)",
-                                     l->text[VS_LIM_CPUMASK], sysconf(_SC_NPROCESSORS_CONF));
         if (!VS_LIMIT_IS_SET(l, VS_LIM_NUMFILE) || getrlimit(RLIMIT_NOFILE, &own) < 0)
                 return 0;
         /* the VPS's processes are vsd's children: they cannot get more */
@@ -236,6 +220,15 @@ int vsd_limits_check(const vs_limits_t *l, vs_error_t *err)
                                      "--numfile %s is above vsd's own hard limit %llu",
                                      l->text[VS_LIM_NUMFILE], (unsigned long long)own.rlim_max);
         return 0;
+}
+
+int vsd_limits_fit(const vs_limits_t *l, int force, vs_error_t *err)
+{
+        vs_reserve_t node = vs_node_detect();
+
+        if (force)
+                return 0;
+        return vs_limits_fit_node(l, &node, (unsigned)sysconf(_SC_NPROCESSORS_CONF), err);
 }
 
 /* The disk that holds the VPS's upper layer, where its I/O limits hold: the
@@ -279,7 +272,7 @@ static int load_limits(struct vsd *d, const char *name, vs_limits_t *l, vs_error
 {
         cleanup_kv vs_kv_t config = { 0 };
 
-        if (load_config(d, name, &config, err) < 0)
+        if (vsd_config_load(d, name, &config, err) < 0)
                 return -1;
         return limits_of_config(&config, l, err);
 }
@@ -302,17 +295,12 @@ static void reapply_limits(struct vsd *d, struct vps *v)
  * each use so that an edit holds at the next start. */
 int vsd_node(struct vsd *d, vs_node_t *node, vs_error_t *err)
 {
-        cleanup_free char *path = vs_strdupf("%s/etc/paene/vsd.conf", d->root);
         cleanup_kv vs_kv_t conf = { 0 };
         vs_reserve_t detected = vs_node_detect();
-        vs_error_t load_err = { 0 };
 
         /* no vsd.conf: the detected capacity and policy reserve */
-        if (vs_kv_load(AT_FDCWD, path, &conf, &load_err) < 0 && load_err.errnum != ENOENT) {
-                if (err)
-                        *err = load_err;
+        if (vsd_conf_load(d, &conf, err) < 0)
                 return -1;
-        }
         return vs_node_from_config(&conf, &detected, node, err);
 }
 
@@ -470,7 +458,7 @@ static int adopt_security(struct vsd *d, struct vps *v, vs_error_t *err)
 {
         cleanup_kv vs_kv_t config = { 0 };
 
-        if (load_config(d, v->name, &config, err) < 0 || load_security(v, &config, err) < 0)
+        if (vsd_config_load(d, v->name, &config, err) < 0 || load_security(v, &config, err) < 0)
                 return -1;
         return 0;
 }
@@ -498,6 +486,8 @@ static int try_adopt(struct vsd *d, struct vps *v, const vs_kv_t *state, vs_erro
                 atoll(vs_kv_get(state, "started_at") ? vs_kv_get(state, "started_at") : "0");
         v->phase = PHASE_RUNNING;
         v->is_child = 0;
+        /* a vsd that ended during a backup left it frozen */
+        vs_cgroup_freeze(v->cg, 0, NULL);
         reapply_limits(d, v);
         vsd_net_adopted(d, v, state);
         refresh_oom(v);
@@ -519,14 +509,13 @@ static void sweep_cgroup(struct vsd *d, struct vps *v)
 
 static void load_one(struct vsd *d, const char *name)
 {
-        cleanup_free char *path = vs_strdupf("%s/state", name);
         cleanup_kv vs_kv_t state = { 0 };
         struct vps *v = vps_add(d, name);
         const char *phase, *slice;
         vs_error_t why = { 0 };
         int was_running;
 
-        if (vs_kv_load(d->vps_fd, path, &state, NULL) < 0) {
+        if (vsd_state_load(d, name, &state, NULL) < 0) {
                 save_state(d, v, NULL);
                 return;
         }
@@ -620,13 +609,15 @@ static int allocate_id_base(struct vsd *d, unsigned long *base, vs_error_t *err)
         cleanup_free unsigned char *used = vs_xmalloc(VS_ID_RANGES);
 
         for (struct vps *v = d->vps_list; v; v = v->next) {
-                cleanup_kv vs_kv_t config = { 0 };
                 unsigned long taken;
 
-                if (load_config(d, v->name, &config, NULL) == 0 &&
-                    parse_id_base(vs_kv_get(&config, "id_base"), &taken) == 0)
+                if (parse_id_base(vs_kv_get(vsd_vps_config(d, v), "id_base"), &taken) == 0)
                         used[(taken - VS_ID_BASE_FIRST) / VS_ID_RANGE] = 1;
         }
+        /* and those of VPS a worker is making */
+        for (struct vsd_work *w = d->works; w; w = w->next)
+                if (w->reserved_id >= VS_ID_BASE_FIRST)
+                        used[(w->reserved_id - VS_ID_BASE_FIRST) / VS_ID_RANGE] = 1;
         for (unsigned long i = 0; i < VS_ID_RANGES; i++) {
                 if (!used[i]) {
                         *base = VS_ID_BASE_FIRST + i * VS_ID_RANGE;
@@ -661,6 +652,10 @@ static int write_new_config(int dirfd, const char *name, const struct vsd_create
                 vs_kv_set(&config, "privileged", "yes");
         }
         vs_kv_setf(&config, "created", "%lld", (long long)time(NULL));
+        if (args->onboot >= 0)
+                vs_kv_set(&config, "onboot", args->onboot ? "yes" : "no");
+        if (args->bootorder >= 0)
+                vs_kv_setf(&config, "bootorder", "%lld", args->bootorder);
         if (args->limits)
                 vs_limits_to_config(args->limits, &config);
         if (args->rates)
@@ -726,7 +721,8 @@ int vsd_vps_create(struct vsd *d, const char *name, const struct vsd_create_args
         if (!disk || (!args->privileged && allocate_id_base(d, &id_base, err) < 0))
                 return -1;
         /* the address is held from the moment the config is published:
-         * create, like every request, runs alone in vsd's loop */
+         * create runs alone in vsd's loop, and a clone in a worker holds
+         * its new VPS's addresses until it is published */
         ip = vsd_net_assign(d, args->ipadd, args->nipadd, err);
         if (!ip)
                 return -1;
@@ -745,9 +741,9 @@ int vsd_vps_create(struct vsd *d, const char *name, const struct vsd_create_args
 
 /* ---- clone ---- */
 
-static int write_clone_config(const vs_kv_t *src_config, int dirfd, const char *src,
-                              const char *name, const char *hostname, unsigned long id_base,
-                              const char *ip, vs_error_t *err)
+static int write_clone_config(const vs_kv_t *src_config, int dirfd, const char *origin_key,
+                              const char *src, const char *name, const char *hostname,
+                              unsigned long id_base, const char *ip, vs_error_t *err)
 {
         cleanup_kv vs_kv_t config = { 0 };
         cleanup_free char *text = vs_kv_format(src_config);
@@ -760,19 +756,10 @@ static int write_clone_config(const vs_kv_t *src_config, int dirfd, const char *
         if (id_base)
                 vs_kv_setf(&config, "id_base", "%lu", id_base);
         vs_kv_setf(&config, "created", "%lld", (long long)time(NULL));
-        vs_kv_set(&config, "cloned_from", src);
+        vs_kv_set(&config, origin_key, src);
         /* a host port belongs to one VPS */
         vs_kv_set(&config, "port_forward", NULL);
         return vs_kv_save(dirfd, "config", &config, 1, err);
-}
-
-static const vs_disk_backend_t *disk_of(struct vsd *d, const char *name, vs_error_t *err)
-{
-        cleanup_kv vs_kv_t config = { 0 };
-
-        if (load_config(d, name, &config, err) < 0)
-                return NULL;
-        return vsd_disk_backend_of(&config);
 }
 
 /* A clone of a VPS with its own ids gets a range of its own: its files
@@ -792,36 +779,138 @@ static int clone_ids(struct vsd *d, const vs_kv_t *src_config, vs_id_shift_t *sh
         return allocate_id_base(d, &shift->to, err);
 }
 
-int vsd_vps_clone(struct vsd *d, struct vps *src, const char *name, const char *hostname,
-                  vs_error_t *err)
+void vsd_clone_free(struct vsd_clone *cl)
 {
-        cleanup_free char *creating = vs_strdupf(".%s%s", name, CREATING_SUFFIX);
-        cleanup_free char *creating_path = vs_strdupf("%s/%s", d->vps_dir, creating);
-        cleanup_kv vs_kv_t src_config = { 0 };
-        cleanup_close int src_fd = -1;
-        cleanup_close int dirfd = -1;
-        const vs_disk_backend_t *disk;
-        cleanup_free char *ip = NULL;
+        vs_kv_free(&cl->src_config);
+        free(cl->hostname);
+        free(cl->ip);
+        memset(cl, 0, sizeof(*cl));
+}
+
+/* A running source is frozen while the worker copies it, so that its files
+ * are of one moment (a backup under way has frozen it already); one on a
+ * disk image cannot be read from the host while it runs. */
+static int freeze_source(struct vps *src, struct vsd_clone *cl, vs_error_t *err)
+{
+        if (src->phase != PHASE_RUNNING)
+                return 0;
+        if (cl->disk->attach)
+                return vs_error_kind(err, VS_E_STATE, EBUSY,
+                                     "VPS is running on a disk image (its file system is mounted "
+                                     "inside it): stop it to clone it");
+        if (src->backups)
+                return 0;
+        if (vs_cgroup_freeze(src->cg, 1, err) < 0)
+                return -1;
+        cl->frozen = 1;
+        return 0;
+}
+
+int vsd_clone_prepare(struct vsd *d, struct vps *src, const char *name, const char *hostname,
+                      struct vsd_clone *cl, vs_error_t *err)
+{
         const char *src_ip;
-        vs_id_shift_t shift;
         struct stat st;
 
-        if (src->phase != PHASE_STOPPED)
-                return vs_error_kind(err, VS_E_STATE, EBUSY,
-                                     "VPS is running (stop it to clone it)");
+        memset(cl, 0, sizeof(*cl));
+        if (src->phase == PHASE_STOPPING)
+                return vs_error_kind(err, VS_E_STATE, EBUSY, "VPS is stopping");
         if (vsd_vps_find(d, name) || fstatat(d->vps_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
                 return vs_error_kind(err, VS_E_STATE, EEXIST, "VPS %s already exists", name);
-        if (load_config(d, src->name, &src_config, err) < 0 ||
-            clone_ids(d, &src_config, &shift, err) < 0)
+        vs_strlcpy(cl->src, src->name, sizeof(cl->src));
+        vs_strlcpy(cl->name, name, sizeof(cl->name));
+        cl->hostname = hostname ? vs_xstrdup(hostname) : NULL;
+        if (vsd_config_load(d, src->name, &cl->src_config, err) < 0 ||
+            clone_ids(d, &cl->src_config, &cl->shift, err) < 0 ||
+            !(cl->disk = vsd_disk_backend_of(&cl->src_config))) {
+                vsd_clone_free(cl);
                 return -1;
+        }
         /* an address belongs to one VPS: the clone gets the pools' next
          * free ones, unless the source has no network */
-        src_ip = vs_kv_get(&src_config, "ip");
-        ip = src_ip && src_ip[strspn(src_ip, " \t")] ? vsd_net_assign(d, NULL, 0, err)
-                                                     : vs_xstrdup("");
-        if (!ip)
+        src_ip = vs_kv_get(&cl->src_config, "ip");
+        cl->ip = src_ip && src_ip[strspn(src_ip, " \t")] ? vsd_net_assign(d, NULL, 0, err)
+                                                         : vs_xstrdup("");
+        if (!cl->ip || freeze_source(src, cl, err) < 0) {
+                vsd_clone_free(cl);
                 return -1;
-        if (!(disk = disk_of(d, src->name, err)) || (src_fd = open_vps_dir(d, src->name, err)) < 0)
+        }
+        return 0;
+}
+
+void vsd_clone_thaw(struct vsd *d, struct vsd_clone *cl)
+{
+        struct vps *src = cl->frozen ? vsd_vps_find(d, cl->src) : NULL;
+
+        if (src && src->cg)
+                vs_cgroup_freeze(src->cg, 0, NULL);
+        cl->frozen = 0;
+}
+
+static char *creating_of(const char *name)
+{
+        return vs_strdupf(".%s%s", name, CREATING_SUFFIX);
+}
+
+int vsd_clone_copy(struct vsd *d, const struct vsd_clone *cl, vs_error_t *err)
+{
+        cleanup_free char *creating = creating_of(cl->name);
+        cleanup_free char *creating_path = vs_strdupf("%s/%s", d->vps_dir, creating);
+        cleanup_close int src_fd = open_vps_dir(d, cl->src, err);
+        cleanup_close int dirfd = -1;
+
+        if (src_fd < 0)
+                return -1;
+        vs_rmtree_at(d->vps_fd, creating, NULL);
+        if (mkdirat(d->vps_fd, creating, 0700) < 0)
+                return vs_error_errno(err, "mkdir");
+        dirfd = open_vps_dir(d, creating, err);
+        if (dirfd < 0 || cl->disk->clone(src_fd, dirfd, creating_path, &cl->shift, err) < 0 ||
+            own_layers(dirfd, cl->disk, cl->shift.to, err) < 0 ||
+            write_clone_config(&cl->src_config, dirfd, "cloned_from", cl->src, cl->name,
+                               cl->hostname, cl->shift.to, cl->ip, err) < 0) {
+                vs_rmtree_at(d->vps_fd, creating, NULL);
+                return -1;
+        }
+        return 0;
+}
+
+int vsd_clone_publish(struct vsd *d, const struct vsd_clone *cl, vs_error_t *err)
+{
+        cleanup_free char *creating = creating_of(cl->name);
+
+        return publish(d, creating, cl->name, err);
+}
+
+void vsd_clone_abort(struct vsd *d, const struct vsd_clone *cl)
+{
+        cleanup_free char *creating = creating_of(cl->name);
+
+        vs_rmtree_at(d->vps_fd, creating, NULL);
+}
+
+/* What a copy of a VPS's directory (a VPS's, or a backup's extracted into
+ * the VPS directory) becomes under the name NAME: its files with its ids
+ * shifted into a range of its own, its config with the new name, ip and
+ * hostname, and origin_key = origin. */
+struct copy_spec {
+        const char *src_dir; /* below the VPS directory */
+        const vs_kv_t *src_config;
+        const char *name, *hostname, *ip;
+        const char *origin_key, *origin;
+};
+
+static int copy_vps_dir(struct vsd *d, const struct copy_spec *spec, vs_error_t *err)
+{
+        cleanup_free char *creating = vs_strdupf(".%s%s", spec->name, CREATING_SUFFIX);
+        cleanup_free char *creating_path = vs_strdupf("%s/%s", d->vps_dir, creating);
+        const vs_disk_backend_t *disk = vsd_disk_backend_of(spec->src_config);
+        cleanup_close int src_fd = -1;
+        cleanup_close int dirfd = -1;
+        vs_id_shift_t shift;
+
+        if (clone_ids(d, spec->src_config, &shift, err) < 0 ||
+            (src_fd = open_vps_dir(d, spec->src_dir, err)) < 0)
                 return -1;
         vs_rmtree_at(d->vps_fd, creating, NULL);
         if (mkdirat(d->vps_fd, creating, 0700) < 0)
@@ -829,12 +918,72 @@ int vsd_vps_clone(struct vsd *d, struct vps *src, const char *name, const char *
         dirfd = open_vps_dir(d, creating, err);
         if (dirfd < 0 || disk->clone(src_fd, dirfd, creating_path, &shift, err) < 0 ||
             own_layers(dirfd, disk, shift.to, err) < 0 ||
-            write_clone_config(&src_config, dirfd, src->name, name, hostname, shift.to, ip, err) <
-                    0) {
+            write_clone_config(spec->src_config, dirfd, spec->origin_key, spec->origin, spec->name,
+                               spec->hostname, shift.to, spec->ip, err) < 0) {
                 vs_rmtree_at(d->vps_fd, creating, NULL);
                 return -1;
         }
-        return publish(d, creating, name, err);
+        return publish(d, creating, spec->name, err);
+}
+
+static int name_free(struct vsd *d, const char *name, vs_error_t *err)
+{
+        struct stat st;
+
+        if (vsd_vps_find(d, name) || fstatat(d->vps_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+                return vs_error_kind(err, VS_E_STATE, EEXIST, "VPS %s already exists", name);
+        return 0;
+}
+
+/* The ip key for a copy: the pools' next free addresses, unless the
+ * source has no network; with keep, the source's own, if no VPS has them. */
+static char *copy_ip(struct vsd *d, const vs_kv_t *src_config, int keep, vs_error_t *err)
+{
+        const char *src_ip = vs_kv_get(src_config, "ip");
+        cleanup_free char *copy = NULL;
+        char *words[2 * VS_NET_ADDRS_MAX + 1];
+        char *save = NULL;
+        size_t n = 0;
+
+        if (!src_ip || !src_ip[strspn(src_ip, " \t")])
+                return vs_xstrdup("");
+        if (!keep)
+                return vsd_net_assign(d, NULL, 0, err);
+        copy = vs_xstrdup(src_ip);
+        for (char *w = strtok_r(copy, " \t", &save); w && n < 2 * VS_NET_ADDRS_MAX;
+             w = strtok_r(NULL, " \t", &save))
+                words[n++] = w;
+        words[n] = NULL;
+        return vsd_net_assign(d, words, n, err);
+}
+
+int vsd_vps_restore_dir(struct vsd *d, const char *dir, const char *name, int keep_ip,
+                        vs_error_t *err)
+{
+        cleanup_kv vs_kv_t src_config = { 0 };
+        cleanup_free char *ip = NULL;
+        const char *hostname;
+
+        if (vsd_config_load(d, dir, &src_config, err) < 0)
+                return vs_error_wrap(err, "backup");
+        if (!name)
+                name = vs_kv_get(&src_config, "name");
+        if (!name || vs_parse_name(name, "VPS name", err) < 0)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                     "the backup's config names no valid VPS (give a NAME)");
+        if (name_free(d, name, err) < 0 || !(ip = copy_ip(d, &src_config, keep_ip, err)))
+                return -1;
+        hostname = vs_kv_get(&src_config, "hostname");
+        if (hostname && (!*hostname || vs_parse_hostname(hostname, NULL) < 0))
+                hostname = NULL;
+        struct copy_spec spec = { .src_dir = dir,
+                                  .src_config = &src_config,
+                                  .name = name,
+                                  .hostname = hostname,
+                                  .ip = ip,
+                                  .origin_key = "restored_from",
+                                  .origin = vs_kv_get(&src_config, "name") ?: "?" };
+        return copy_vps_dir(d, &spec, err);
 }
 
 /* ---- start ---- */
@@ -926,17 +1075,52 @@ static int check_config(struct vsd *d, const vs_kv_t *config, vs_error_t *err)
         return 0;
 }
 
-int vsd_vps_start(struct vsd *d, struct vps *v, vs_error_t *err)
+/* Open descriptors of vsd's, counted in /proc/self/fd (less the one
+ * that reads it). */
+static long open_fds(void)
+{
+        cleanup_closedir DIR *dir = opendir("/proc/self/fd");
+        struct dirent *ent;
+        long n = 0;
+
+        if (!dir)
+                return -1;
+        while ((ent = readdir(dir)))
+                n += ent->d_name[0] != '.';
+        return n - 1;
+}
+
+/* A start needs descriptors for a moment (the builder's sockets, the
+ * cgroup directories, netlink, the root's files) and keeps one, the init's
+ * pidfd: it is refused, naming the limit, before it could run out half
+ * way. */
+#define START_FDS 64
+
+static int check_fd_budget(vs_error_t *err)
+{
+        struct rlimit lim;
+        long used = open_fds();
+
+        if (used < 0 || getrlimit(RLIMIT_NOFILE, &lim) < 0 || lim.rlim_cur == RLIM_INFINITY)
+                return 0;
+        if ((unsigned long long)used + START_FDS > (unsigned long long)lim.rlim_cur)
+                return vs_error_kind(err, VS_E_STATE, EMFILE,
+                                     "vsd has %ld of its %llu open files in use (RLIMIT_NOFILE): "
+                                     "no room to start another VPS (raise LimitNOFILE= of vsd)",
+                                     used, (unsigned long long)lim.rlim_cur);
+        return 0;
+}
+
+static int start_stopped(struct vsd *d, struct vps *v, vs_error_t *err)
 {
         cleanup_kv vs_kv_t config = { 0 };
         struct vsd_net_start net;
         vs_limits_t limits;
 
-        if (v->phase != PHASE_STOPPED)
-                return vs_error_kind(err, VS_E_STATE, EBUSY, "VPS is already running");
-        if (load_config(d, v->name, &config, err) < 0 || check_config(d, &config, err) < 0 ||
-            load_security(v, &config, err) < 0 || limits_of_config(&config, &limits, err) < 0 ||
-            admit(d, v, &limits, err) < 0 || vsd_net_prepare(d, v, &config, &net, err) < 0)
+        if (check_fd_budget(err) < 0 || vsd_config_load(d, v->name, &config, err) < 0 ||
+            check_config(d, &config, err) < 0 || load_security(v, &config, err) < 0 ||
+            limits_of_config(&config, &limits, err) < 0 || admit(d, v, &limits, err) < 0 ||
+            vsd_net_prepare(d, v, &config, &net, err) < 0)
                 return -1;
         if (vs_cgroup_create(d->cgtree, v->slice, v->name, &v->cg, err) < 0) {
                 vsd_net_abort(d, v, &net);
@@ -970,6 +1154,60 @@ int vsd_vps_start(struct vsd *d, struct vps *v, vs_error_t *err)
         return 0;
 }
 
+/* ---- events, told upward (hooks.event) ---- */
+
+/* "stopped", with how it ended (exit code, signal, or unknown). */
+static void event_stopped(struct vsd *d, struct vps *v)
+{
+        json_object *extra = json_object_new_object();
+
+        if (!v->exit_known) {
+                json_object_object_add(extra, "exit", json_object_new_string("unknown"));
+        } else if (v->exit_signal) {
+                json_object_object_add(extra, "exit",
+                                       json_object_new_string(vs_signal_name(v->exit_signal)));
+                json_object_object_add(extra, "signal", json_object_new_int(v->exit_signal));
+        } else {
+                json_object_object_add(extra, "exit", json_object_new_string("code"));
+                json_object_object_add(extra, "exit_code", json_object_new_int(v->exit_code));
+        }
+        json_object_object_add(extra, "oom_kills", json_object_new_int64((int64_t)v->oom_kills));
+        d->hooks.event(d, "stopped", v->name, extra);
+}
+
+static void event_error(struct vsd *d, const char *type, const char *vps, const vs_error_t *err)
+{
+        json_object *extra = json_object_new_object();
+
+        json_object_object_add(extra, "error", json_object_new_string(err->msg));
+        d->hooks.event(d, type, vps, extra);
+}
+
+/* A start of a stopped VPS that fails is logged with its reason and told
+ * to the event subscribers, whoever asked for it (vsctl, a restart, a
+ * reboot inside the VPS, the autostart after a boot). */
+int vsd_vps_start(struct vsd *d, struct vps *v, vs_error_t *err)
+{
+        if (v->phase != PHASE_STOPPED)
+                return vs_error_kind(err, VS_E_STATE, EBUSY, "VPS is already running");
+        if (v->backups)
+                return vs_error_kind(err, VS_E_STATE, EBUSY,
+                                     "a backup of the VPS is being "
+                                     "written");
+        if (start_stopped(d, v, err) < 0) {
+                vs_log(LOG_ERR, "%s did not start: %s", v->name, err->msg);
+                event_error(d, "start-failed", v->name, err);
+                return -1;
+        }
+        {
+                json_object *extra = json_object_new_object();
+
+                json_object_object_add(extra, "pid", json_object_new_int((int)v->pid));
+                d->hooks.event(d, "started", v->name, extra);
+        }
+        return 0;
+}
+
 /* ---- stop ---- */
 
 static int stop_signal_of(struct vsd *d, const char *name)
@@ -979,7 +1217,7 @@ static int stop_signal_of(struct vsd *d, const char *name)
         const char *text = NULL;
         int signo = SIGPWR;
 
-        if (load_config(d, name, &config, NULL) == 0) {
+        if (vsd_config_load(d, name, &config, NULL) == 0) {
                 text = vs_kv_get(&config, "stop_signal");
                 if (!text && vs_kv_get(&config, "template"))
                         text = meta = vs_template_meta(d->tmpl_fd, vs_kv_get(&config, "template"),
@@ -1029,6 +1267,10 @@ int vsd_vps_stop_begin(struct vsd *d, struct vps *v, uint64_t timeout_ms, vs_err
 {
         if (v->phase == PHASE_STOPPED)
                 return vs_error_kind(err, VS_E_STATE, ESRCH, "VPS is not running");
+        if (v->backups)
+                return vs_error_kind(err, VS_E_STATE, EBUSY,
+                                     "a backup of the VPS is being "
+                                     "written (it is frozen until then)");
         if (timeout_ms == 0) {
                 v->phase = PHASE_STOPPING;
                 v->stop_escalated = 1;
@@ -1090,7 +1332,8 @@ void vsd_vps_exited(struct vsd *d, struct vps *v)
         if (save_state(d, v, &err) < 0)
                 vs_log(LOG_ERR, "%s: save state: %s", v->name, err.msg);
         vs_log(LOG_INFO, "%s stopped", v->name);
-        vsd_handle_vps_stopped(d, v);
+        event_stopped(d, v);
+        d->hooks.vps_stopped(d, v);
 }
 
 /* ---- destroy ---- */
@@ -1102,15 +1345,34 @@ int vsd_vps_destroy(struct vsd *d, struct vps *v, vs_error_t *err)
         if (v->phase != PHASE_STOPPED)
                 return vs_error_kind(err, VS_E_STATE, EBUSY,
                                      "VPS is running (stop it first, or use --force)");
+        if (v->backups)
+                return vs_error_kind(err, VS_E_STATE, EBUSY,
+                                     "a backup of the VPS is being "
+                                     "written");
         if (renameat(d->vps_fd, v->name, d->vps_fd, doomed) < 0 && errno != ENOENT)
                 return vs_error_errno(err, "rename");
         vs_fsync_dir(d->vps_fd, NULL);
         vs_cgroup_remove(d->cgtree, v->slice, v->name, NULL);
+        d->hooks.event(d, "destroyed", v->name, NULL);
         vps_remove(d, v);
         return vs_rmtree_at(d->vps_fd, doomed, err);
 }
 
 /* ---- set ---- */
+
+int vsd_vps_set_boot(struct vsd *d, struct vps *v, int onboot, long long bootorder, vs_error_t *err)
+{
+        cleanup_free char *path = vs_strdupf("%s/config", v->name);
+        cleanup_kv vs_kv_t config = { 0 };
+
+        if (vsd_config_load(d, v->name, &config, err) < 0)
+                return -1;
+        if (onboot >= 0)
+                vs_kv_set(&config, "onboot", onboot ? "yes" : "no");
+        if (bootorder >= 0)
+                vs_kv_setf(&config, "bootorder", "%lld", bootorder);
+        return vs_kv_save(d->vps_fd, path, &config, 1, err);
+}
 
 /* --numfile on a running VPS: its init's limit (what it forks next
  * inherits); exec'd commands get it from v->numfile. */
@@ -1126,7 +1388,8 @@ static int set_init_nofile(struct vps *v, const vs_limits_t *l, vs_error_t *err)
         return 0;
 }
 
-int vsd_vps_set(struct vsd *d, struct vps *v, const vs_limits_t *changes, int save, vs_error_t *err)
+int vsd_vps_set(struct vsd *d, struct vps *v, const vs_limits_t *changes, int save, int force,
+                vs_error_t *err)
 {
         cleanup_free char *path = vs_strdupf("%s/config", v->name);
         cleanup_kv vs_kv_t config = { 0 };
@@ -1135,12 +1398,14 @@ int vsd_vps_set(struct vsd *d, struct vps *v, const vs_limits_t *changes, int sa
         if (!save && v->phase == PHASE_STOPPED)
                 return vs_error_kind(err, VS_E_STATE, ESRCH,
                                      "VPS is not running (with --no-save nothing would change)");
-        if (load_config(d, v->name, &config, err) < 0 ||
+        if (vsd_config_load(d, v->name, &config, err) < 0 ||
             vs_limits_from_config(&config, &all, err) < 0)
                 return -1;
         old = all;
         vs_limits_merge(&all, changes);
-        if (vsd_limits_check(&all, err) < 0)
+        /* the node is asked about what changes: a value kept with --force
+         * before does not block another change */
+        if (vsd_limits_check(&all, err) < 0 || vsd_limits_fit(changes, force, err) < 0)
                 return -1;
         if (v->phase != PHASE_STOPPED && admit(d, v, &all, err) < 0)
                 return -1;
@@ -1160,28 +1425,42 @@ int vsd_vps_set(struct vsd *d, struct vps *v, const vs_limits_t *changes, int sa
 
 /* ---- queries ---- */
 
+/* The usage figures of s that want names (up: seconds since start). */
+static void add_stats(json_object *obj, const vs_stats_t *s, long long up, vs_vps_fields_t want)
+{
+#define ADD(field, key, value)                                                                     \
+        do {                                                                                       \
+                if (want & VS_VF_BIT(field))                                                       \
+                        json_object_object_add(obj, key, json_object_new_int64((int64_t)(value))); \
+        } while (0)
+        ADD(CPU_USEC, "cpu_usec", s->cpu_usec);
+        /* the average since start; vsctl top computes the current one */
+        ADD(CPU_PCT, "cpu_pct", up > 0 ? s->cpu_usec / 10000 / (uint64_t)up : 0);
+        ADD(THROTTLED_USEC, "throttled_usec", s->throttled_usec);
+        ADD(NR_THROTTLED, "nr_throttled", s->nr_throttled);
+        ADD(MEM_BYTES, "mem_bytes", s->mem_bytes);
+        ADD(MEM_PEAK, "mem_peak", s->mem_peak);
+        ADD(SWAP_BYTES, "swap_bytes", s->swap_bytes);
+        ADD(IO_READ_BYTES, "io_read_bytes", s->io_read_bytes);
+        ADD(IO_WRITE_BYTES, "io_write_bytes", s->io_write_bytes);
+        ADD(IO_READ_OPS, "io_read_ops", s->io_read_ops);
+        ADD(IO_WRITE_OPS, "io_write_ops", s->io_write_ops);
+#undef ADD
+}
+
+static long long uptime_of(const struct vps *v)
+{
+        return v->phase == PHASE_STOPPED ? 0 : (long long)time(NULL) - v->started_at;
+}
+
 void vsd_vps_stats(struct vsd *d, struct vps *v, json_object *obj)
 {
-        long long up = v->phase == PHASE_STOPPED ? 0 : (long long)time(NULL) - v->started_at;
         vs_stats_t s = { 0 };
 
         (void)d;
         if (v->cg)
                 vs_stats_read(v->cg, &s, NULL);
-#define ADD(key, value) json_object_object_add(obj, key, json_object_new_int64((int64_t)(value)))
-        ADD("cpu_usec", s.cpu_usec);
-        /* the average since start; vsctl top computes the current one */
-        ADD("cpu_pct", up > 0 ? s.cpu_usec / 10000 / (uint64_t)up : 0);
-        ADD("throttled_usec", s.throttled_usec);
-        ADD("nr_throttled", s.nr_throttled);
-        ADD("mem_bytes", s.mem_bytes);
-        ADD("mem_peak", s.mem_peak);
-        ADD("swap_bytes", s.swap_bytes);
-        ADD("io_read_bytes", s.io_read_bytes);
-        ADD("io_write_bytes", s.io_write_bytes);
-        ADD("io_read_ops", s.io_read_ops);
-        ADD("io_write_ops", s.io_write_ops);
-#undef ADD
+        add_stats(obj, &s, uptime_of(v), VS_VF_ALL);
 }
 
 static int count_procs(struct vps *v)
@@ -1190,55 +1469,100 @@ static int count_procs(struct vps *v)
 }
 
 /* Network counters of a running VPS with a veth; zeros otherwise. */
-static void add_counters(struct vsd *d, struct vps *v, json_object *obj)
+static void add_counters(struct vsd *d, struct vps *v, json_object *obj, vs_vps_fields_t want)
 {
         struct vs_net_counters c = { 0 };
 
         if (v->phase != PHASE_STOPPED && vs_net_vps_counters(d->net, v->name, &c, NULL) < 0)
                 memset(&c, 0, sizeof(c));
-        json_object_object_add(obj, "rx_bytes", json_object_new_int64((int64_t)c.rx_bytes));
-        json_object_object_add(obj, "tx_bytes", json_object_new_int64((int64_t)c.tx_bytes));
-        json_object_object_add(obj, "rx_packets", json_object_new_int64((int64_t)c.rx_packets));
-        json_object_object_add(obj, "tx_packets", json_object_new_int64((int64_t)c.tx_packets));
+#define ADD(field, key, value)                                                                   \
+        do {                                                                                     \
+                if (want & VS_VF_BIT(field))                                                     \
+                        json_object_object_add(obj, key, json_object_new_int64((int64_t)value)); \
+        } while (0)
+        ADD(RX_BYTES, "rx_bytes", c.rx_bytes);
+        ADD(TX_BYTES, "tx_bytes", c.tx_bytes);
+        ADD(RX_PACKETS, "rx_packets", c.rx_packets);
+        ADD(TX_PACKETS, "tx_packets", c.tx_packets);
+#undef ADD
 }
 
-json_object *vsd_vps_describe(struct vsd *d, struct vps *v, int with_disk)
-{
-        cleanup_kv vs_kv_t config = { 0 };
-        json_object *obj = json_object_new_object();
-        const char *hostname, *tmpl;
-        char exit_buf[64];
-        long long now = time(NULL);
+#define CONFIG_FIELDS                                                                      \
+        (VS_VF_BIT(HOSTNAME) | VS_VF_BIT(TEMPLATE) | VS_VF_BIT(IP) | VS_VF_BIT(RATE_OUT) | \
+         VS_VF_BIT(RATE_IN) | VS_VF_BIT(PORT_FORWARD))
+#define COUNTER_FIELDS \
+        (VS_VF_BIT(RX_BYTES) | VS_VF_BIT(TX_BYTES) | VS_VF_BIT(RX_PACKETS) | VS_VF_BIT(TX_PACKETS))
+#define STATS_FIELDS                                                                    \
+        (VS_VF_BIT(CPU_USEC) | VS_VF_BIT(CPU_PCT) | VS_VF_BIT(THROTTLED_USEC) |         \
+         VS_VF_BIT(NR_THROTTLED) | VS_VF_BIT(MEM_BYTES) | VS_VF_BIT(MEM_PEAK) |         \
+         VS_VF_BIT(SWAP_BYTES) | VS_VF_BIT(IO_READ_BYTES) | VS_VF_BIT(IO_WRITE_BYTES) | \
+         VS_VF_BIT(IO_READ_OPS) | VS_VF_BIT(IO_WRITE_OPS) | VS_VF_BIT(OOM_KILLS))
 
-        load_config(d, v->name, &config, NULL);
-        hostname = vs_kv_get(&config, "hostname");
-        tmpl = vs_kv_get(&config, "template");
-        json_object_object_add(obj, "name", json_object_new_string(v->name));
-        json_object_object_add(obj, "state", json_object_new_string(vsd_phase_name(v->phase)));
-        json_object_object_add(obj, "pid",
-                               json_object_new_int(v->phase == PHASE_STOPPED ? 0 : v->pid));
-        json_object_object_add(obj, "nproc", json_object_new_int(count_procs(v)));
-        json_object_object_add(obj, "hostname",
-                               json_object_new_string(hostname && *hostname ? hostname : v->name));
-        json_object_object_add(obj, "template", json_object_new_string(tmpl ? tmpl : ""));
-        json_object_object_add(obj, "ip", json_object_new_string(vs_kv_get(&config, "ip") ?: ""));
-        add_counters(d, v, obj);
-        vsd_net_describe(d, v, &config, obj);
-        json_object_object_add(obj, "slice", json_object_new_string(v->slice));
-        json_object_object_add(
-                obj, "uptime",
-                json_object_new_int64(v->phase == PHASE_STOPPED ? 0 : now - v->started_at));
+static void add_str(json_object *obj, vs_vps_fields_t want, vs_vps_field_t field, const char *value)
+{
+        if (want & ((vs_vps_fields_t)1 << field))
+                json_object_object_add(obj, vs_vps_field_name(field),
+                                       json_object_new_string(value ? value : ""));
+}
+
+static void add_int(json_object *obj, vs_vps_fields_t want, vs_vps_field_t field, long long value)
+{
+        if (want & ((vs_vps_fields_t)1 << field))
+                json_object_object_add(obj, vs_vps_field_name(field), json_object_new_int64(value));
+}
+
+/* What the config says: hostname, template, addresses, rates, forwards. */
+static void add_config_fields(struct vsd *d, struct vps *v, const vs_kv_t *config, json_object *obj,
+                              vs_vps_fields_t want)
+{
+        const char *hostname = vs_kv_get(config, "hostname");
+
+        add_str(obj, want, VS_VF_HOSTNAME, hostname && *hostname ? hostname : v->name);
+        add_str(obj, want, VS_VF_TEMPLATE, vs_kv_get(config, "template"));
+        add_str(obj, want, VS_VF_IP, vs_kv_get(config, "ip"));
+        if (want & (VS_VF_BIT(RATE_OUT) | VS_VF_BIT(RATE_IN) | VS_VF_BIT(PORT_FORWARD)))
+                vsd_net_describe(d, v, config, obj);
+}
+
+json_object *vsd_vps_describe(struct vsd *d, struct vps *v, int with_disk, vs_vps_fields_t want)
+{
+        json_object *obj = json_object_new_object();
+        const vs_kv_t *config = NULL;
+        char exit_buf[64];
+        int stopped = v->phase == PHASE_STOPPED;
+
+        if ((want & (CONFIG_FIELDS | VS_VF_BIT(ONBOOT) | VS_VF_BIT(BOOTORDER))) || with_disk)
+                config = vsd_vps_config(d, v);
+        add_str(obj, want, VS_VF_NAME, v->name);
+        add_str(obj, want, VS_VF_STATE, vsd_phase_name(v->phase));
+        add_int(obj, want, VS_VF_PID, stopped ? 0 : v->pid);
+        add_int(obj, want, VS_VF_NPROC, (want & VS_VF_BIT(NPROC)) ? count_procs(v) : 0);
+        if (config)
+                add_config_fields(d, v, config, obj, want);
+        if (want & COUNTER_FIELDS)
+                add_counters(d, v, obj, want);
+        add_str(obj, want, VS_VF_SLICE, v->slice);
+        if (config) {
+                add_str(obj, want, VS_VF_ONBOOT, vs_kv_get(config, "onboot") ?: "no");
+                add_int(obj, want, VS_VF_BOOTORDER, atoll(vs_kv_get(config, "bootorder") ?: "0"));
+        }
+        add_int(obj, want, VS_VF_UPTIME, uptime_of(v));
         if (with_disk)
-                vsd_disk_describe(d, v, &config, obj);
+                vsd_disk_describe(d, v, config, obj);
         exit_text(v, exit_buf, sizeof(exit_buf));
-        json_object_object_add(obj, "exit",
-                               json_object_new_string(v->phase == PHASE_STOPPED ? exit_buf : ""));
-        refresh_oom(v);
-        json_object_object_add(obj, "oom_kills", json_object_new_int64((int64_t)v->oom_kills));
-        vsd_vps_stats(d, v, obj);
-        if (v->phase == PHASE_STOPPED && v->exit_known) {
-                json_object_object_add(obj, "exit_code", json_object_new_int(v->exit_code));
-                json_object_object_add(obj, "exit_signal", json_object_new_int(v->exit_signal));
+        add_str(obj, want, VS_VF_EXIT, stopped ? exit_buf : "");
+        if (want & STATS_FIELDS) {
+                vs_stats_t s = { 0 };
+
+                /* a stopped VPS has no cgroup: zeros, and its last OOM count */
+                if (v->cg && vs_stats_read(v->cg, &s, NULL) == 0)
+                        v->oom_kills = s.oom_kills;
+                add_int(obj, want, VS_VF_OOM_KILLS, (long long)v->oom_kills);
+                add_stats(obj, &s, uptime_of(v), want);
+        }
+        if (stopped && v->exit_known) {
+                add_int(obj, want, VS_VF_EXIT_CODE, v->exit_code);
+                add_int(obj, want, VS_VF_EXIT_SIGNAL, v->exit_signal);
         }
         return obj;
 }
@@ -1248,12 +1572,8 @@ int vsd_vps_uses_template(struct vsd *d, const char *tmpl)
         int users = 0;
 
         for (struct vps *v = d->vps_list; v; v = v->next) {
-                cleanup_kv vs_kv_t config = { 0 };
-                const char *used;
+                const char *used = vs_kv_get(vsd_vps_config(d, v), "template");
 
-                if (load_config(d, v->name, &config, NULL) < 0)
-                        continue;
-                used = vs_kv_get(&config, "template");
                 if (used && strcmp(used, tmpl) == 0)
                         users++;
         }

@@ -6,10 +6,12 @@
  * vsd starts. */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/fsuid.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "vs/cleanup.h"
@@ -18,11 +20,12 @@
 #include "vs/log.h"
 #include "vs/netns.h"
 #include "vs/protocol.h"
+#include "store.h"
 #include "vsd.h"
 
 int vsd_net_init(struct vsd *d, vs_error_t *err)
 {
-        cleanup_free char *path = vs_strdupf("%s/etc/paene/vsd.conf", d->root);
+        cleanup_free char *path = vsd_conf_path(d);
         vs_net_conf_t conf;
 
         if (vs_net_conf_load(AT_FDCWD, path, &conf, err) < 0)
@@ -103,13 +106,21 @@ static void used_addrs(struct vsd *d, const char *skip, struct used *u)
 {
         memset(u, 0, sizeof(*u));
         for (struct vps *v = d->vps_list; v; v = v->next) {
-                cleanup_free char *path = vs_strdupf("%s/config", v->name);
-                cleanup_kv vs_kv_t config = { 0 };
                 struct vsd_net_addrs addrs;
 
                 if ((skip && strcmp(v->name, skip) == 0) ||
-                    vs_kv_load(d->vps_fd, path, &config, NULL) < 0 ||
-                    vsd_net_parse_ips(vs_kv_get(&config, "ip"), &addrs, NULL) < 0)
+                    vsd_net_parse_ips(vs_kv_get(vsd_vps_config(d, v), "ip"), &addrs, NULL) < 0)
+                        continue;
+                for (size_t i = 0; i < addrs.n4; i++)
+                        used_add4(u, addrs.v4[i].addr);
+                for (size_t i = 0; i < addrs.n6; i++)
+                        used_add6(u, &addrs.v6[i]);
+        }
+        /* and those of VPS a worker is making */
+        for (struct vsd_work *w = d->works; w; w = w->next) {
+                struct vsd_net_addrs addrs;
+
+                if (!w->reserved_ip || vsd_net_parse_ips(w->reserved_ip, &addrs, NULL) < 0)
                         continue;
                 for (size_t i = 0; i < addrs.n4; i++)
                         used_add4(u, addrs.v4[i].addr);
@@ -327,7 +338,6 @@ void vsd_net_rates_to_config(const struct vsd_rates *r, vs_kv_t *config)
 int vsd_net_rates_check(struct vsd *d, struct vps *v, const struct vsd_rates *r, int save,
                         vs_error_t *err)
 {
-        cleanup_free char *path = vs_strdupf("%s/config", v->name);
         cleanup_kv vs_kv_t config = { 0 };
         const char *ip;
 
@@ -336,7 +346,7 @@ int vsd_net_rates_check(struct vsd *d, struct vps *v, const struct vsd_rates *r,
         if (!save && v->phase == PHASE_STOPPED)
                 return vs_error_kind(err, VS_E_STATE, ESRCH,
                                      "VPS is not running (with --no-save nothing would change)");
-        if (vs_kv_load(d->vps_fd, path, &config, err) < 0)
+        if (vsd_config_load(d, v->name, &config, err) < 0)
                 return -1;
         ip = vs_kv_get(&config, "ip");
         if (!ip || !*ip)
@@ -371,12 +381,12 @@ int vsd_net_set_rates(struct vsd *d, struct vps *v, const struct vsd_rates *r, i
                 if (r->set_in)
                         v->rate_in = r->in;
                 /* a vsd restarted later applies them again (vsd_net_adopted) */
-                if (vsd_vps_save_state(d, v, err) < 0)
+                if (d->hooks.save_state(d, v, err) < 0)
                         return -1;
         }
         if (!save)
                 return 0;
-        if (vs_kv_load(d->vps_fd, path, &config, err) < 0)
+        if (vsd_config_load(d, v->name, &config, err) < 0)
                 return -1;
         vsd_net_rates_to_config(r, &config);
         return vs_kv_save(d->vps_fd, path, &config, 1, err);
@@ -408,12 +418,11 @@ static uint64_t adopted_rate(const vs_kv_t *config, const vs_kv_t *state, const 
  * removed. */
 void vsd_net_adopted(struct vsd *d, struct vps *v, const vs_kv_t *state)
 {
-        cleanup_free char *path = vs_strdupf("%s/config", v->name);
         cleanup_kv vs_kv_t config = { 0 };
         vs_error_t err = { 0 };
 
         v->rate_out = v->rate_in = 0;
-        if (!v->ifname[0] || vs_kv_load(d->vps_fd, path, &config, NULL) < 0)
+        if (!v->ifname[0] || vsd_config_load(d, v->name, &config, NULL) < 0)
                 return;
         v->rate_out = adopted_rate(&config, state, "rate_out");
         v->rate_in = adopted_rate(&config, state, "rate_in");
@@ -513,7 +522,6 @@ int vsd_net_firewall(struct vsd *d, vs_error_t *err)
         list = vs_xmalloc((cap + 1) * sizeof(*list));
         fwds = vs_xmalloc((cap + 1) * VS_PORTFWD_MAX * sizeof(*fwds));
         for (struct vps *v = d->vps_list; v && n < cap; v = v->next) {
-                cleanup_free char *path = vs_strdupf("%s/config", v->name);
                 cleanup_kv vs_kv_t config = { 0 };
                 struct vsd_net_addrs addrs;
                 size_t nfwds;
@@ -521,7 +529,7 @@ int vsd_net_firewall(struct vsd *d, vs_error_t *err)
 
                 if (v->phase == PHASE_STOPPED || !v->ifname[0])
                         continue;
-                if (vs_kv_load(d->vps_fd, path, &config, &why) < 0 ||
+                if (vsd_config_load(d, v->name, &config, &why) < 0 ||
                     config_net(&config, &addrs, fwds + n * VS_PORTFWD_MAX, &nfwds, &why) < 0) {
                         /* fail closed: its interface sends nothing */
                         vs_log(LOG_WARNING, "%s: no firewall elements: %s", v->name, why.msg);
@@ -547,13 +555,12 @@ static int forwards_clash(struct vsd *d, const char *skip, const vs_portfwd_t *f
         if (n == 0)
                 return 0;
         for (struct vps *v = d->vps_list; v; v = v->next) {
-                cleanup_free char *path = vs_strdupf("%s/config", v->name);
                 cleanup_kv vs_kv_t config = { 0 };
                 vs_portfwd_t theirs[VS_PORTFWD_MAX];
                 size_t k;
 
                 if ((skip && strcmp(v->name, skip) == 0) ||
-                    vs_kv_load(d->vps_fd, path, &config, NULL) < 0 ||
+                    vsd_config_load(d, v->name, &config, NULL) < 0 ||
                     vs_portfwd_parse_list(vs_kv_get(&config, "port_forward"), theirs,
                                           VS_PORTFWD_MAX, &k, NULL) < 0)
                         continue;
@@ -574,12 +581,11 @@ static int forwards_clash(struct vsd *d, const char *skip, const vs_portfwd_t *f
 char *vsd_net_forwards_plan(struct vsd *d, struct vps *v, char *const *add, char *const *del,
                             vs_error_t *err)
 {
-        cleanup_free char *path = v ? vs_strdupf("%s/config", v->name) : NULL;
         cleanup_kv vs_kv_t config = { 0 };
         vs_portfwd_t fwds[VS_PORTFWD_MAX], f;
         size_t n = 0, first_new;
 
-        if (v && (vs_kv_load(d->vps_fd, path, &config, err) < 0 ||
+        if (v && (vsd_config_load(d, v->name, &config, err) < 0 ||
                   vs_portfwd_parse_list(vs_kv_get(&config, "port_forward"), fwds, VS_PORTFWD_MAX,
                                         &n, err) < 0))
                 return NULL;
@@ -643,7 +649,7 @@ int vsd_net_forwards_apply(struct vsd *d, struct vps *v, const char *value, vs_e
         size_t nfwds, nold;
         int live = v->phase != PHASE_STOPPED && v->ifname[0];
 
-        if (vs_kv_load(d->vps_fd, path, &config, err) < 0 ||
+        if (vsd_config_load(d, v->name, &config, err) < 0 ||
             config_net(&config, &addrs, old, &nold, err) < 0 ||
             vs_portfwd_parse_list(value, fwds, VS_PORTFWD_MAX, &nfwds, err) < 0)
                 return -1;
@@ -660,7 +666,6 @@ int vsd_net_forwards_apply(struct vsd *d, struct vps *v, const char *value, vs_e
 
 int vsd_net_refresh(struct vsd *d, struct vps *v, vs_error_t *err)
 {
-        cleanup_free char *path = vs_strdupf("%s/config", v->name);
         cleanup_kv vs_kv_t config = { 0 };
         struct vsd_net_addrs addrs;
         vs_portfwd_t fwds[VS_PORTFWD_MAX];
@@ -668,7 +673,7 @@ int vsd_net_refresh(struct vsd *d, struct vps *v, vs_error_t *err)
 
         if (v->phase == PHASE_STOPPED || !v->ifname[0])
                 return 0;
-        if (vs_kv_load(d->vps_fd, path, &config, err) < 0 ||
+        if (vsd_config_load(d, v->name, &config, err) < 0 ||
             config_net(&config, &addrs, fwds, &nfwds, err) < 0)
                 return -1;
         return nft_install(d->nft, v->name, &addrs, fwds, nfwds, err);
@@ -939,7 +944,7 @@ static int network_appeared_or_went(struct vsd *d, struct vps *v, const struct v
               vs_net_vps_rate(d->net, v->name, VS_RATE_OUT, v->rate_out, &err) < 0) ||
              (v->rate_in && vs_net_vps_rate(d->net, v->name, VS_RATE_IN, v->rate_in, &err) < 0)))
                 vs_log(LOG_WARNING, "%s: caps on the new veth: %s", v->name, err.msg);
-        return vsd_vps_save_state(d, v, NULL);
+        return d->hooks.save_state(d, v, NULL);
 }
 
 int vsd_net_set(struct vsd *d, struct vps *v, const struct vsd_net_change *change, vs_error_t *err)
@@ -954,7 +959,7 @@ int vsd_net_set(struct vsd *d, struct vps *v, const struct vsd_net_change *chang
         const char *hostname, *ns, *search;
         int running = v->phase == PHASE_RUNNING, readdressed = 0;
 
-        if (vs_kv_load(d->vps_fd, path, &config, err) < 0 ||
+        if (vsd_config_load(d, v->name, &config, err) < 0 ||
             vsd_net_parse_ips(vs_kv_get(&config, "ip"), &was, err) < 0)
                 return -1;
         now = was;
@@ -998,6 +1003,53 @@ int vsd_net_set(struct vsd *d, struct vps *v, const struct vsd_net_change *chang
         if (readdressed && vsd_net_refresh(d, v, err) < 0)
                 return vs_error_wrap(err, "firewall");
         return 0;
+}
+
+/* The hostname in a running VPS's UTS namespace, set from a child joined
+ * to it through the init's pidfd: vsd's own stays the host's. */
+static int set_uts_hostname(struct vps *v, const char *hostname, vs_error_t *err)
+{
+        int status = 0;
+        pid_t pid = fork();
+
+        if (pid < 0)
+                return vs_error_errno(err, "fork");
+        if (pid == 0) {
+                if (setns(v->pidfd, CLONE_NEWUTS) < 0)
+                        _exit(10);
+                _exit(sethostname(hostname, strlen(hostname)) < 0 ? 11 : 0);
+        }
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return vs_error_set(err, EPERM, "could not set the hostname inside the VPS (%s)",
+                                    WIFEXITED(status) && WEXITSTATUS(status) == 10 ? "setns"
+                                                                                   : "sethostname");
+        return 0;
+}
+
+int vsd_net_set_hostname(struct vsd *d, struct vps *v, const char *hostname, vs_error_t *err)
+{
+        cleanup_free char *path = vs_strdupf("%s/config", v->name);
+        cleanup_kv vs_kv_t config = { 0 };
+        struct vsd_net_addrs addrs;
+
+        if (vsd_config_load(d, v->name, &config, err) < 0 ||
+            vsd_net_parse_ips(vs_kv_get(&config, "ip"), &addrs, err) < 0)
+                return -1;
+        if (v->phase == PHASE_RUNNING) {
+                struct vs_net_etc etc = etc_spec(hostname, &addrs, vs_kv_get(&config, "nameserver"),
+                                                 vs_kv_get(&config, "searchdomain"));
+
+                if (set_uts_hostname(v, hostname, err) < 0)
+                        return -1;
+                /* /etc/hostname and /etc/hosts are vsd's only where it
+                 * writes them at start: a VPS with a network */
+                if (addrs.n4 + addrs.n6 && rewrite_etc_live(v, &etc, 1, err) < 0)
+                        return vs_error_wrap(err, "network files");
+        }
+        vs_kv_set(&config, "hostname", hostname);
+        return vs_kv_save(d->vps_fd, path, &config, 1, err);
 }
 
 void vsd_net_stopped(struct vsd *d, struct vps *v)

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
@@ -175,24 +176,44 @@ static int talk_failed(vs_error_t *err, const char *when)
         return vs_error_wrap(err, "talking to vsd");
 }
 
+/* Sends a request (taking args); returns the connection its reply comes on. */
+static int send_request(const struct ctx *ctx, const char *cmd, const char *name, json_object *args,
+                        vs_error_t *err)
+{
+        cleanup_json json_object *req = vs_request_new(cmd, name, args);
+        cleanup_close int sock = -1;
+
+        /* too large is the caller's mistake, told before vsd is bothered */
+        if (vs_request_fits(req, err) < 0)
+                return -1;
+        sock = connect_vsd(ctx, err);
+        if (sock < 0)
+                return -1;
+        if (vs_msg_send(sock, req, NULL, 0, err) < 0)
+                return talk_failed(err, "before it took the request");
+        return steal_fd(sock);
+}
+
+/* Receives the first reply to a request sent on sock. */
+static int recv_reply(int sock, json_object **reply, int *fds, int *nfds, vs_error_t *err)
+{
+        *reply = NULL;
+        if (vs_msg_recv(sock, reply, fds, nfds, err) < 0)
+                return talk_failed(err, "without a reply");
+        if (!*reply)
+                return dropped(err, "without a reply");
+        return vs_reply_check(*reply, err);
+}
+
 /* Sends a request and receives the first reply. The connection is returned
  * in *sock_out when the caller needs it further (exec). */
 static int call(const struct ctx *ctx, const char *cmd, const char *name, json_object *args,
                 json_object **reply, int *fds, int *nfds, int *sock_out, vs_error_t *err)
 {
-        cleanup_json json_object *req = vs_request_new(cmd, name, args);
-        cleanup_close int sock = connect_vsd(ctx, err);
+        cleanup_close int sock = send_request(ctx, cmd, name, args, err);
 
         *reply = NULL;
-        if (sock < 0)
-                return -1;
-        if (vs_msg_send(sock, req, NULL, 0, err) < 0)
-                return talk_failed(err, "before it took the request");
-        if (vs_msg_recv(sock, reply, fds, nfds, err) < 0)
-                return talk_failed(err, "without a reply");
-        if (!*reply)
-                return dropped(err, "without a reply");
-        if (vs_reply_check(*reply, err) < 0)
+        if (sock < 0 || recv_reply(sock, reply, fds, nfds, err) < 0)
                 return -1;
         if (sock_out)
                 *sock_out = steal_fd(sock);
@@ -274,6 +295,161 @@ static int parse_name_only(struct ctx *ctx, int argc, char **argv)
         return take_name(ctx, argc, argv, "VPS name");
 }
 
+/* ---- several VPS per command ---- */
+
+static int has_glob(const char *text)
+{
+        return strpbrk(text, "*?[") != NULL;
+}
+
+/* The names of every VPS vsd has, in its (name) order. */
+static char **all_names(struct ctx *ctx, size_t *n, vs_error_t *err)
+{
+        cleanup_json json_object *reply = NULL;
+        json_object *all;
+        char **names;
+
+        if (call(ctx, VS_CMD_LIST, NULL, NULL, &reply, NULL, NULL, NULL, err) < 0)
+                return NULL;
+        all = vs_json_array(reply, "vps");
+        *n = all ? json_object_array_length(all) : 0;
+        names = vs_xmalloc((*n + 1) * sizeof(*names));
+        for (size_t i = 0; i < *n; i++) {
+                const char *name = vs_json_str(json_object_array_get_idx(all, i), "name");
+
+                names[i] = vs_xstrdup(name ? name : "");
+        }
+        names[*n] = NULL;
+        return names;
+}
+
+/* stop --all: every VPS not stopped (the host's shutdown path). */
+static int running_names(struct ctx *ctx, char ***names, size_t *n)
+{
+        cleanup_json json_object *reply = NULL;
+        vs_error_t err = { 0 };
+        json_object *all;
+        size_t total;
+
+        if (call(ctx, VS_CMD_LIST, NULL, NULL, &reply, NULL, NULL, NULL, &err) < 0)
+                return fail(ctx, &err);
+        all = vs_json_array(reply, "vps");
+        total = all ? json_object_array_length(all) : 0;
+        *n = 0;
+        *names = vs_xmalloc((total + 1) * sizeof(**names));
+        for (size_t i = 0; i < total; i++) {
+                json_object *vps = json_object_array_get_idx(all, i);
+                const char *state = vs_json_str(vps, "state");
+
+                if (state && strcmp(state, "stopped") != 0)
+                        (*names)[(*n)++] = vs_xstrdup(vs_json_str(vps, "name") ?: "");
+        }
+        (*names)[*n] = NULL;
+        return EXIT_OK;
+}
+
+static int listed(char **names, size_t n, const char *name)
+{
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(names[i], name) == 0)
+                        return 1;
+        return 0;
+}
+
+static void add_name(char ***names, size_t *n, const char *name)
+{
+        if (listed(*names, *n, name))
+                return; /* each VPS once, in the order first named */
+        *names = realloc(*names, (*n + 2) * sizeof(**names));
+        if (!*names)
+                abort();
+        (*names)[(*n)++] = vs_xstrdup(name);
+        (*names)[*n] = NULL;
+}
+
+/* The NAME operands from optind on, each checked; with globs, a shell
+ * pattern (quoted: web*) stands for the VPS whose names match, and a
+ * pattern that matches none is an error (exit 3). */
+static int take_names(struct ctx *ctx, int argc, char **argv, int globs, char ***names, size_t *n)
+{
+        cleanup_strv char **known = NULL;
+        size_t nknown = 0;
+        vs_error_t err = { 0 };
+
+        *names = NULL;
+        *n = 0;
+        if (optind >= argc)
+                return usage_error(ctx, "VPS name is missing");
+        for (int i = optind; i < argc; i++) {
+                size_t before = *n;
+
+                ctx->name = argv[i];
+                if (!globs || !has_glob(argv[i])) {
+                        if (vs_parse_name(argv[i], "VPS name", &err) < 0)
+                                return fail(ctx, &err);
+                        add_name(names, n, argv[i]);
+                        continue;
+                }
+                if (!known && !(known = all_names(ctx, &nknown, &err)))
+                        return fail(ctx, &err);
+                for (size_t k = 0; k < nknown; k++)
+                        if (fnmatch(argv[i], known[k], 0) == 0)
+                                add_name(names, n, known[k]);
+                if (*n == before && !listed(*names, *n, argv[i])) {
+                        vs_error_kind(&err, VS_E_NOTFOUND, ENOENT, "no VPS matches");
+                        return fail(ctx, &err);
+                }
+        }
+        ctx->name = *n == 1 ? (*names)[0] : NULL;
+        return EXIT_OK;
+}
+
+/* Up to this many requests are in flight at once (one socket each). */
+#define BATCH_MAX 64
+
+/* Sends cmd for each VPS, all of a batch before any reply is read, so that
+ * stops wait their timeouts side by side, and reports each: an error line
+ * per failure; with several VPS also "NAME DONE" per success. The exit
+ * code is the first failure's, else 0. */
+static int run_on_each(struct ctx *ctx, const char *cmd, char **names, size_t n, json_object *args,
+                       const char *done)
+{
+        static vs_error_t errs[BATCH_MAX];
+        int socks[BATCH_MAX], rc = EXIT_OK;
+
+        for (size_t first = 0; first < n; first += BATCH_MAX) {
+                size_t m = n - first < BATCH_MAX ? n - first : BATCH_MAX;
+
+                for (size_t i = 0; i < m; i++) {
+                        memset(&errs[i], 0, sizeof(errs[i]));
+                        socks[i] = send_request(ctx, cmd, names[first + i],
+                                                args ? json_object_get(args) : NULL, &errs[i]);
+                }
+                for (size_t i = 0; i < m; i++) {
+                        cleanup_json json_object *reply = NULL;
+                        int ok = socks[i] >= 0 &&
+                                 recv_reply(socks[i], &reply, NULL, NULL, &errs[i]) == 0;
+
+                        if (socks[i] >= 0)
+                                close(socks[i]);
+                        ctx->name = names[first + i];
+                        if (!ok) {
+                                int code = fail(ctx, &errs[i]);
+
+                                rc = rc == EXIT_OK ? code : rc;
+                        } else if (vs_json_bool(reply, "absent")) {
+                                fprintf(stderr, "vsctl: %s %s: no such VPS, nothing to do\n",
+                                        ctx->cmd, ctx->name);
+                        } else if (n > 1) {
+                                printf("%s %s\n", ctx->name, done);
+                        }
+                }
+        }
+        fflush(stdout);
+        json_object_put(args);
+        return rc;
+}
+
 /* ---- create / start / stop / restart / destroy ---- */
 
 /* ---- limits: options shared by create and set ---- */
@@ -294,6 +470,11 @@ static int parse_name_only(struct ctx *ctx, int argc, char **argv)
         "  --iolimit RATE     bytes/s read and write on the upper layer's disk\n"     \
         "  --iopslimit N      operations/s on the same disk\n"                        \
         "  --cpu-reserve CPU  guaranteed CPU, for admission control (see: vsctl node)\n"
+
+#define FORCE_HELP                                                                         \
+        "  --force            keep a limit this node can never satisfy (--ram above its\n" \
+        "                     memory, --cpus or --cpulimit above its CPUs, --cpumask\n"    \
+        "                     naming CPUs it lacks), which is refused without it\n"
 
 /* Appends the limit options to opts (which has room); returns the count. */
 static size_t add_limit_options(struct option *opts, size_t n)
@@ -494,9 +675,38 @@ static void net_opts_to_args(struct net_opts *n, json_object *args)
                 json_object_object_add(args, "port_forward_del", steal_ptr(n->fwd_del));
 }
 
+/* --onboot yes|no and --bootorder N of create and set, into args. */
+#define ONBOOT_OPT 2100
+#define BOOTORDER_OPT 2101
+#define BOOT_HELP                                                                       \
+        "  --onboot yes|no    start the VPS when vsd starts after a boot of the host\n" \
+        "                     (not after a restart of vsd alone); config key onboot\n"  \
+        "  --bootorder N      its place in that: the higher N starts first (default 0)\n"
+
+static int take_boot_option(struct ctx *ctx, int opt, json_object *args)
+{
+        vs_error_t err = { 0 };
+        uint64_t order;
+
+        if (opt == ONBOOT_OPT) {
+                if (strcmp(optarg, "yes") != 0 && strcmp(optarg, "no") != 0)
+                        return value_error(ctx, "--onboot takes yes or no, not '%s'", optarg);
+                json_object_object_add(args, "onboot",
+                                       json_object_new_boolean(strcmp(optarg, "yes") == 0));
+                return EXIT_OK;
+        }
+        if (vs_parse_uint(optarg, 0, (uint64_t)VS_BOOTORDER_MAX, "--bootorder", &order, &err) < 0)
+                return fail(ctx, &err);
+        json_object_object_add(args, "bootorder", json_object_new_int64((int64_t)order));
+        return EXIT_OK;
+}
+
 static int cmd_create(struct ctx *ctx, int argc, char **argv)
 {
-        struct option opts[14 + VS_LIM_COUNT] = {
+        struct option opts[17 + VS_LIM_COUNT] = {
+                { "onboot", required_argument, NULL, ONBOOT_OPT },
+                { "bootorder", required_argument, NULL, BOOTORDER_OPT },
+                { "force", no_argument, NULL, 'F' },
                 { "rate-out", required_argument, NULL, RATE_OUT_OPT },
                 { "rate-in", required_argument, NULL, RATE_IN_OPT },
                 { "template", required_argument, NULL, 't' },
@@ -511,17 +721,22 @@ static int cmd_create(struct ctx *ctx, int argc, char **argv)
         cleanup_json json_object *limits = json_object_new_object();
         cleanup_net_opts struct net_opts net = { 0 };
         cleanup_json json_object *rates = json_object_new_object();
+        cleanup_json json_object *boot = json_object_new_object();
         json_object *args;
         struct disk_opts disk = { 0 };
         vs_limits_t l = { 0 };
         vs_error_t err = { 0 };
-        int opt, bad = 0, rc = EXIT_OK, privileged = 0;
+        int opt, bad = 0, rc = EXIT_OK, privileged = 0, force = 0;
 
-        add_limit_options(opts, 12); /* after the twelve above */
+        add_limit_options(opts, 15); /* after the fifteen above */
         reset_getopt();
         while ((opt = next_opt(ctx, argc, argv, "t:n:h", opts, &bad)) != -1) {
                 if (bad)
                         return bad;
+                force |= opt == 'F';
+                if ((opt == ONBOOT_OPT || opt == BOOTORDER_OPT) &&
+                    (rc = take_boot_option(ctx, opt, boot)) != EXIT_OK)
+                        return rc;
                 if (opt == 't')
                         tmpl = optarg;
                 else if (opt == 'n')
@@ -556,6 +771,12 @@ static int cmd_create(struct ctx *ctx, int argc, char **argv)
                 json_object_object_add(args, "hostname", json_object_new_string(hostname));
         if (privileged)
                 json_object_object_add(args, "privileged", json_object_new_boolean(1));
+        if (force)
+                json_object_object_add(args, "force", json_object_new_boolean(1));
+        json_object_object_foreach(boot, boot_key, boot_value)
+        {
+                json_object_object_add(args, boot_key, json_object_get(boot_value));
+        }
         json_object_object_add(args, "limits", steal_ptr(limits));
         json_object_object_foreach(rates, key, value)
         {
@@ -567,9 +788,13 @@ static int cmd_create(struct ctx *ctx, int argc, char **argv)
 
 static int cmd_set(struct ctx *ctx, int argc, char **argv)
 {
-        struct option opts[12 + VS_LIM_COUNT] = {
+        struct option opts[16 + VS_LIM_COUNT] = {
+                { "onboot", required_argument, NULL, ONBOOT_OPT },
+                { "bootorder", required_argument, NULL, BOOTORDER_OPT },
+                { "force", no_argument, NULL, 'F' },
                 { "rate-out", required_argument, NULL, RATE_OUT_OPT },
                 { "rate-in", required_argument, NULL, RATE_IN_OPT },
+                { "hostname", required_argument, NULL, 'n' },
                 { "no-save", no_argument, NULL, 'N' },
                 { "capability", required_argument, NULL, 'C' },
                 { "help", no_argument, NULL, 'h' },
@@ -581,19 +806,30 @@ static int cmd_set(struct ctx *ctx, int argc, char **argv)
         cleanup_net_opts struct net_opts net = { 0 };
         cleanup_json json_object *rates = json_object_new_object();
         cleanup_free char *caps = NULL;
+        cleanup_json json_object *boot = json_object_new_object();
+        const char *hostname = NULL;
         json_object *args;
         vs_limits_t l = { 0 };
         vs_caps_t check;
         vs_error_t err = { 0 };
-        int opt, bad = 0, rc = EXIT_OK, no_save = 0;
+        int opt, bad = 0, rc = EXIT_OK, no_save = 0, force = 0;
 
-        add_limit_options(opts, 11); /* after the eleven above */
+        add_limit_options(opts, 15); /* after the fifteen above */
         vs_caps_default(&check);
         reset_getopt();
-        while ((opt = next_opt(ctx, argc, argv, "h", opts, &bad)) != -1) {
+        while ((opt = next_opt(ctx, argc, argv, "n:h", opts, &bad)) != -1) {
                 if (bad)
                         return bad;
                 no_save |= opt == 'N';
+                force |= opt == 'F';
+                if ((opt == ONBOOT_OPT || opt == BOOTORDER_OPT) &&
+                    (rc = take_boot_option(ctx, opt, boot)) != EXIT_OK)
+                        return rc;
+                if (opt == 'n') {
+                        if (vs_parse_hostname(optarg, &err) < 0)
+                                return fail(ctx, &err);
+                        hostname = optarg;
+                }
                 if (!net_option(ctx, opt, &net, &rc)) {
                         if (rc != EXIT_OK)
                                 return rc;
@@ -619,11 +855,14 @@ static int cmd_set(struct ctx *ctx, int argc, char **argv)
                 return rc;
         if ((rc = net_opts_check(ctx, &net)) != EXIT_OK)
                 return rc;
-        if (!l.set && !caps && !net_opts_given(&net) && json_object_object_length(rates) == 0)
-                return usage_error(ctx, "no limit, rate, capability or network setting given");
-        if (no_save && net_opts_given(&net))
+        if (!l.set && !caps && !net_opts_given(&net) && json_object_object_length(rates) == 0 &&
+            !hostname && json_object_object_length(boot) == 0)
+                return usage_error(ctx, "no limit, rate, capability, hostname or network setting "
+                                        "given");
+        if (no_save && (net_opts_given(&net) || hostname || json_object_object_length(boot)))
                 return usage_error(ctx, "--no-save applies to limits and rates only, not to "
-                                        "addresses, name servers or port forwards");
+                                        "addresses, name servers, port forwards, the hostname "
+                                        "or --onboot");
         args = json_object_new_object();
         net_opts_to_args(&net, args);
         json_object_object_add(args, "limits", steal_ptr(limits));
@@ -633,6 +872,14 @@ static int cmd_set(struct ctx *ctx, int argc, char **argv)
         }
         if (caps)
                 json_object_object_add(args, "capability", json_object_new_string(caps));
+        if (hostname)
+                json_object_object_add(args, "hostname", json_object_new_string(hostname));
+        if (force)
+                json_object_object_add(args, "force", json_object_new_boolean(1));
+        json_object_object_foreach(boot, boot_key, boot_value)
+        {
+                json_object_object_add(args, boot_key, json_object_get(boot_value));
+        }
         if (no_save)
                 json_object_object_add(args, "no_save", json_object_new_boolean(1));
         return simple_call(ctx, VS_CMD_SET, ctx->name, args);
@@ -706,17 +953,26 @@ static int cmd_clone(struct ctx *ctx, int argc, char **argv)
 
 static int cmd_start(struct ctx *ctx, int argc, char **argv)
 {
-        int rc = parse_name_only(ctx, argc, argv);
+        cleanup_strv char **names = NULL;
+        size_t n;
+        int opt, bad = 0, rc;
 
-        return rc != EXIT_OK ? rc : simple_call(ctx, VS_CMD_START, ctx->name, NULL);
+        reset_getopt();
+        while ((opt = next_opt(ctx, argc, argv, "h", no_options, &bad)) != -1)
+                if (bad)
+                        return bad;
+        if ((rc = take_names(ctx, argc, argv, 1, &names, &n)) != EXIT_OK)
+                return rc;
+        return run_on_each(ctx, VS_CMD_START, names, n, NULL, "started");
 }
 
 static int parse_stop_options(struct ctx *ctx, int argc, char **argv, json_object *args,
-                              int allow_fast)
+                              int allow_fast, int *all)
 {
         static const struct option opts[] = {
                 { "timeout", required_argument, NULL, 't' },
                 { "fast", no_argument, NULL, 'f' },
+                { "all", no_argument, NULL, 'a' },
                 { "help", no_argument, NULL, 'h' },
                 { NULL, 0, NULL, 0 },
         };
@@ -725,11 +981,12 @@ static int parse_stop_options(struct ctx *ctx, int argc, char **argv, json_objec
         int opt, bad = 0;
 
         reset_getopt();
-        while ((opt = next_opt(ctx, argc, argv, allow_fast ? "t:fh" : "t:h", opts, &bad)) != -1) {
+        while ((opt = next_opt(ctx, argc, argv, allow_fast ? "t:fah" : "t:h", opts, &bad)) != -1) {
                 if (bad)
                         return bad;
-                if (opt == 'f' && !allow_fast)
-                        return usage_error(ctx, "option --fast is unknown");
+                if ((opt == 'f' || opt == 'a') && !allow_fast)
+                        return usage_error(ctx, "option %s is unknown", argv[optind - 1]);
+                *all |= opt == 'a';
                 if (opt == 'f')
                         json_object_object_add(args, "fast", json_object_new_boolean(1));
                 if (opt == 't') {
@@ -744,31 +1001,38 @@ static int parse_stop_options(struct ctx *ctx, int argc, char **argv, json_objec
                                                json_object_new_int64((int64_t)ms));
                 }
         }
-        return take_name(ctx, argc, argv, "VPS name");
+        return EXIT_OK;
+}
+
+static int cmd_stop_or_restart(struct ctx *ctx, int argc, char **argv, int stop)
+{
+        cleanup_strv char **names = NULL;
+        json_object *args = json_object_new_object();
+        size_t n = 0;
+        int all = 0, rc = parse_stop_options(ctx, argc, argv, args, stop, &all);
+
+        if (rc == EXIT_OK && all && optind < argc)
+                rc = usage_error(ctx, "--all takes no NAME");
+        else if (rc == EXIT_OK && all)
+                rc = running_names(ctx, &names, &n);
+        else if (rc == EXIT_OK)
+                rc = take_names(ctx, argc, argv, 1, &names, &n);
+        if (rc != EXIT_OK) {
+                json_object_put(args);
+                return rc;
+        }
+        return run_on_each(ctx, stop ? VS_CMD_STOP : VS_CMD_RESTART, names, n, args,
+                           stop ? "stopped" : "restarted");
 }
 
 static int cmd_stop(struct ctx *ctx, int argc, char **argv)
 {
-        json_object *args = json_object_new_object();
-        int rc = parse_stop_options(ctx, argc, argv, args, 1);
-
-        if (rc != EXIT_OK) {
-                json_object_put(args);
-                return rc;
-        }
-        return simple_call(ctx, VS_CMD_STOP, ctx->name, args);
+        return cmd_stop_or_restart(ctx, argc, argv, 1);
 }
 
 static int cmd_restart(struct ctx *ctx, int argc, char **argv)
 {
-        json_object *args = json_object_new_object();
-        int rc = parse_stop_options(ctx, argc, argv, args, 0);
-
-        if (rc != EXIT_OK) {
-                json_object_put(args);
-                return rc;
-        }
-        return simple_call(ctx, VS_CMD_RESTART, ctx->name, args);
+        return cmd_stop_or_restart(ctx, argc, argv, 0);
 }
 
 static int cmd_destroy(struct ctx *ctx, int argc, char **argv)
@@ -778,9 +1042,9 @@ static int cmd_destroy(struct ctx *ctx, int argc, char **argv)
                 { "help", no_argument, NULL, 'h' },
                 { NULL, 0, NULL, 0 },
         };
-        cleanup_json json_object *reply = NULL;
+        cleanup_strv char **names = NULL;
         json_object *args = json_object_new_object();
-        vs_error_t err = { 0 };
+        size_t n;
         int opt, bad = 0, rc;
 
         reset_getopt();
@@ -792,15 +1056,12 @@ static int cmd_destroy(struct ctx *ctx, int argc, char **argv)
                 if (opt == 'f')
                         json_object_object_add(args, "force", json_object_new_boolean(1));
         }
-        if ((rc = take_name(ctx, argc, argv, "VPS name")) != EXIT_OK) {
+        /* exact names only: a pattern is too easy a way to lose VPS */
+        if ((rc = take_names(ctx, argc, argv, 0, &names, &n)) != EXIT_OK) {
                 json_object_put(args);
                 return rc;
         }
-        if (call(ctx, VS_CMD_DESTROY, ctx->name, args, &reply, NULL, NULL, NULL, &err) < 0)
-                return fail(ctx, &err);
-        if (vs_json_bool(reply, "absent"))
-                fprintf(stderr, "vsctl: destroy %s: no such VPS, nothing to do\n", ctx->name);
-        return EXIT_OK;
+        return run_on_each(ctx, VS_CMD_DESTROY, names, n, args, "destroyed");
 }
 
 /* ---- status / list ---- */
@@ -893,31 +1154,23 @@ static void print_forwards(json_object *array)
         printf("\n");
 }
 
-static int cmd_status(struct ctx *ctx, int argc, char **argv)
+/* One VPS's status: its line, or with json_out, its object added there. */
+static int status_one(struct ctx *ctx, json_object *json_out)
 {
         cleanup_json json_object *reply = NULL;
         json_object *vps;
         vs_error_t err = { 0 };
-        int opt, bad = 0, rc, as_json = 0;
         const char *state, *exit_text;
         char rates[80];
 
-        reset_getopt();
-        while ((opt = next_opt(ctx, argc, argv, "jh", json_options, &bad)) != -1) {
-                if (bad)
-                        return bad;
-                as_json |= opt == 'j';
-        }
-        if ((rc = take_name(ctx, argc, argv, "VPS name")) != EXIT_OK)
-                return rc;
         if (call(ctx, VS_CMD_STATUS, ctx->name, NULL, &reply, NULL, NULL, NULL, &err) < 0) {
-                if (err.kind == VS_E_NOTFOUND && !as_json)
+                if (err.kind == VS_E_NOTFOUND && !json_out)
                         printf("%s deleted\n", ctx->name);
-                return err.kind == VS_E_NOTFOUND && !as_json ? EXIT_NOTFOUND : fail(ctx, &err);
+                return err.kind == VS_E_NOTFOUND && !json_out ? EXIT_NOTFOUND : fail(ctx, &err);
         }
         vps = vs_json_object(reply, "vps");
-        if (as_json) {
-                print_json(vps);
+        if (json_out) {
+                json_object_array_add(json_out, json_object_get(vps));
                 return EXIT_OK;
         }
         state = vs_json_str(vps, "state");
@@ -928,70 +1181,160 @@ static int cmd_status(struct ctx *ctx, int argc, char **argv)
         return EXIT_OK;
 }
 
+static int cmd_status(struct ctx *ctx, int argc, char **argv)
+{
+        cleanup_strv char **names = NULL;
+        cleanup_json json_object *objects = NULL;
+        size_t n;
+        int opt, bad = 0, rc, as_json = 0;
+
+        reset_getopt();
+        while ((opt = next_opt(ctx, argc, argv, "jh", json_options, &bad)) != -1) {
+                if (bad)
+                        return bad;
+                as_json |= opt == 'j';
+        }
+        if ((rc = take_names(ctx, argc, argv, 1, &names, &n)) != EXIT_OK)
+                return rc;
+        if (as_json)
+                objects = json_object_new_array();
+        rc = EXIT_OK;
+        for (size_t i = 0; i < n; i++) {
+                int one;
+
+                ctx->name = names[i];
+                one = status_one(ctx, objects);
+                rc = rc == EXIT_OK ? one : rc;
+        }
+        fflush(stdout);
+        if (as_json && rc == EXIT_OK)
+                print_json(n == 1 ? json_object_array_get_idx(objects, 0) : objects);
+        return rc;
+}
+
+/* numeric: right-aligned; size: bytes, shown 1024-based in the table
+ * (raw in --json, for scripts) */
 struct field {
         const char *name;
         const char *header;
-        int numeric;
+        int numeric, size;
 };
 
 static const struct field list_fields[] = {
-        { "name", "NAME", 0 },
-        { "state", "STATE", 0 },
-        { "pid", "PID", 1 },
-        { "nproc", "NPROC", 1 },
-        { "hostname", "HOSTNAME", 0 },
-        { "template", "TEMPLATE", 0 },
-        { "slice", "SLICE", 0 },
-        { "uptime", "UPTIME", 1 },
-        { "exit", "EXIT", 0 },
-        /* usage, as vsctl stats shows it; raw numbers, for scripts */
-        { "cpu_usec", "CPU_USEC", 1 },
-        { "cpu_pct", "CPU%", 1 },
-        { "throttled_usec", "THROTTLED_USEC", 1 },
-        { "mem_bytes", "MEM", 1 },
-        { "mem_peak", "MEM_PEAK", 1 },
-        { "swap_bytes", "SWAP", 1 },
-        { "io_read_bytes", "IO_READ", 1 },
-        { "io_write_bytes", "IO_WRITE", 1 },
-        { "io_read_ops", "IO_READ_OPS", 1 },
-        { "io_write_ops", "IO_WRITE_OPS", 1 },
-        { "oom_kills", "OOM_KILLS", 1 },
-        { "disk", "DISK", 1 },
-        { "disklimit", "DISKLIMIT", 1 },
-        { "ip", "IP", 0 },
-        { "rx_bytes", "RX_BYTES", 1 },
-        { "tx_bytes", "TX_BYTES", 1 },
-        { "rx_packets", "RX_PACKETS", 1 },
-        { "tx_packets", "TX_PACKETS", 1 },
+        { "name", "NAME", 0, 0 },
+        { "state", "STATE", 0, 0 },
+        { "pid", "PID", 1, 0 },
+        { "nproc", "NPROC", 1, 0 },
+        { "hostname", "HOSTNAME", 0, 0 },
+        { "template", "TEMPLATE", 0, 0 },
+        { "slice", "SLICE", 0, 0 },
+        { "onboot", "ONBOOT", 0, 0 },
+        { "bootorder", "BOOTORDER", 1, 0 },
+        { "uptime", "UPTIME", 1, 0 },
+        { "exit", "EXIT", 0, 0 },
+        /* usage, as vsctl stats shows it */
+        { "cpu_usec", "CPU_USEC", 1, 0 },
+        { "cpu_pct", "CPU%", 1, 0 },
+        { "throttled_usec", "THROTTLED_USEC", 1, 0 },
+        { "mem_bytes", "MEM", 1, 1 },
+        { "mem_peak", "MEM_PEAK", 1, 1 },
+        { "swap_bytes", "SWAP", 1, 1 },
+        { "io_read_bytes", "IO_READ", 1, 1 },
+        { "io_write_bytes", "IO_WRITE", 1, 1 },
+        { "io_read_ops", "IO_READ_OPS", 1, 0 },
+        { "io_write_ops", "IO_WRITE_OPS", 1, 0 },
+        { "oom_kills", "OOM_KILLS", 1, 0 },
+        { "disk", "DISK", 1, 1 },
+        { "disklimit", "DISKLIMIT", 1, 1 },
+        { "ip", "IP", 0, 0 },
+        { "rx_bytes", "RX_BYTES", 1, 1 },
+        { "tx_bytes", "TX_BYTES", 1, 1 },
+        { "rx_packets", "RX_PACKETS", 1, 0 },
+        { "tx_packets", "TX_PACKETS", 1, 0 },
 };
 #define NFIELDS (sizeof(list_fields) / sizeof(list_fields[0]))
 #define DEFAULT_FIELDS "name,state,pid,nproc,hostname,template"
+#define COLUMNS_MAX 64
 
-static int parse_fields(struct ctx *ctx, const char *text, const struct field **out, size_t *n)
+/* vzlist's names for the same figures. laverage: the kernel keeps no load
+ * average per cgroup, so it is the CPU use since start, as cpu_pct. */
+static const struct {
+        const char *alias, *field;
+} field_aliases[] = {
+        { "ctid", "name" },           { "veid", "name" },           { "status", "state" },
+        { "numproc", "nproc" },       { "ostemplate", "template" }, { "laverage", "cpu_pct" },
+        { "physpages", "mem_bytes" }, { "mem", "mem_bytes" },       { "swappages", "swap_bytes" },
+        { "diskspace", "disk" },      { "ip_address", "ip" },
+};
+
+/* A column as asked for: the field, and the name it was asked by (the key
+ * in --json and, upper-cased, the header of an alias). */
+struct column {
+        const struct field *f;
+        const char *key;
+        char header[32];
+};
+
+static const struct field *field_named(const char *name, const char **key)
+{
+        for (size_t i = 0; i < NFIELDS; i++)
+                if (strcmp(list_fields[i].name, name) == 0) {
+                        *key = list_fields[i].name;
+                        return &list_fields[i];
+                }
+        for (size_t a = 0; a < sizeof(field_aliases) / sizeof(field_aliases[0]); a++) {
+                const char *ignored;
+
+                if (strcmp(field_aliases[a].alias, name) == 0) {
+                        *key = field_aliases[a].alias;
+                        return field_named(field_aliases[a].field, &ignored);
+                }
+        }
+        return NULL;
+}
+
+static int unknown_field(struct ctx *ctx, const char *name)
+{
+        return value_error(ctx, "unknown field '%.64s' (see: vsctl list --help)", name);
+}
+
+static int parse_fields(struct ctx *ctx, const char *text, struct column *out, size_t *n)
 {
         cleanup_free char *copy = vs_xstrdup(text);
         char *save = NULL;
 
         *n = 0;
         for (char *f = strtok_r(copy, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
-                size_t i;
+                struct column *c = &out[*n];
+                const char *key;
 
-                for (i = 0; i < NFIELDS && strcmp(list_fields[i].name, f) != 0; i++)
-                        ;
-                if (i == NFIELDS)
-                        return usage_error(ctx, "unknown field '%s' (see: vsctl list --help)", f);
-                if (*n == NFIELDS)
-                        return usage_error(ctx, "too many fields");
-                out[(*n)++] = &list_fields[i];
+                if (*n == COLUMNS_MAX)
+                        return value_error(ctx, "too many fields (at most %d)", COLUMNS_MAX);
+                c->f = field_named(f, &key);
+                if (!c->f)
+                        return unknown_field(ctx, f);
+                c->key = key;
+                if (strcmp(key, c->f->name) == 0) {
+                        vs_strlcpy(c->header, c->f->header, sizeof(c->header));
+                } else {
+                        size_t i;
+
+                        for (i = 0; key[i] && i + 1 < sizeof(c->header); i++)
+                                c->header[i] =
+                                        (char)(key[i] >= 'a' && key[i] <= 'z' ? key[i] - 'a' + 'A'
+                                                                              : key[i]);
+                        c->header[i] = '\0';
+                }
+                (*n)++;
         }
         if (*n == 0)
-                return usage_error(ctx, "no fields given to -o");
+                return value_error(ctx, "no fields given to -o");
         return EXIT_OK;
 }
 
 static void format_size(uint64_t bytes, char *buf, size_t size);
 
-/* Sizes in the table are 1024-based; 0 (no limit, nothing used) is "-". */
+/* Sizes in the table are 1024-based; 0 of a disk (no limit) is "-". */
 static void format_disk(uint64_t bytes, char *buf, size_t size)
 {
         if (bytes == 0)
@@ -1018,6 +1361,10 @@ static void cell_text(json_object *vps, const struct field *f, char *buf, size_t
                 format_disk(value ? (uint64_t)json_object_get_int64(value) : 0, buf, size);
                 return;
         }
+        if (f->size) {
+                format_size(value ? (uint64_t)json_object_get_int64(value) : 0, buf, size);
+                return;
+        }
         if (strcmp(f->name, "pid") == 0 && value && json_object_get_int(value) == 0) {
                 snprintf(buf, size, "-");
                 return;
@@ -1027,109 +1374,257 @@ static void cell_text(json_object *vps, const struct field *f, char *buf, size_t
                 snprintf(buf, size, "-");
 }
 
-static void print_table(json_object *rows, const struct field **fields, size_t nfields, int header)
+static void print_cell(const struct column *c, const char *text, int last, size_t width)
+{
+        if (last)
+                printf("%s\n", text);
+        else if (c->f->numeric)
+                printf("%*s  ", (int)width, text);
+        else
+                printf("%-*s  ", (int)width, text);
+}
+
+static void print_table(json_object *rows, const struct column *cols, size_t ncols, int header)
 {
         size_t nrows = json_object_array_length(rows);
-        size_t width[NFIELDS] = { 0 };
+        size_t width[COLUMNS_MAX] = { 0 };
         char cell[256];
 
-        for (size_t f = 0; f < nfields; f++) {
-                width[f] = header ? strlen(fields[f]->header) : 0;
+        for (size_t f = 0; f < ncols; f++) {
+                width[f] = header ? strlen(cols[f].header) : 0;
                 for (size_t r = 0; r < nrows; r++) {
-                        cell_text(json_object_array_get_idx(rows, r), fields[f], cell,
+                        cell_text(json_object_array_get_idx(rows, r), cols[f].f, cell,
                                   sizeof(cell));
                         if (strlen(cell) > width[f])
                                 width[f] = strlen(cell);
                 }
         }
-        if (header) {
-                for (size_t f = 0; f < nfields; f++) {
-                        if (f + 1 == nfields)
-                                printf("%s\n", fields[f]->header);
-                        else if (fields[f]->numeric)
-                                printf("%*s  ", (int)width[f], fields[f]->header);
-                        else
-                                printf("%-*s  ", (int)width[f], fields[f]->header);
-                }
-        }
+        for (size_t f = 0; header && f < ncols; f++)
+                print_cell(&cols[f], cols[f].header, f + 1 == ncols, width[f]);
         for (size_t r = 0; r < nrows; r++) {
-                for (size_t f = 0; f < nfields; f++) {
-                        cell_text(json_object_array_get_idx(rows, r), fields[f], cell,
+                for (size_t f = 0; f < ncols; f++) {
+                        cell_text(json_object_array_get_idx(rows, r), cols[f].f, cell,
                                   sizeof(cell));
-                        if (f + 1 == nfields)
-                                printf("%s\n", cell);
-                        else if (fields[f]->numeric)
-                                printf("%*s  ", (int)width[f], cell);
-                        else
-                                printf("%-*s  ", (int)width[f], cell);
+                        print_cell(&cols[f], cell, f + 1 == ncols, width[f]);
                 }
         }
 }
 
-static json_object *select_fields(json_object *vps, const struct field **fields, size_t n)
+static json_object *select_fields(json_object *vps, const struct column *cols, size_t n)
 {
         json_object *out = json_object_new_object();
 
         for (size_t f = 0; f < n; f++) {
-                json_object *value = json_object_object_get(vps, fields[f]->name);
+                json_object *value = json_object_object_get(vps, cols[f].f->name);
 
-                json_object_object_add(out, fields[f]->name, value ? json_object_get(value) : NULL);
+                json_object_object_add(out, cols[f].key, value ? json_object_get(value) : NULL);
         }
         return out;
+}
+
+/* -s [-]FIELD: numbers by value, text by strcmp, ties by name. */
+static const struct field *sort_field;
+static int sort_reverse;
+
+static int compare_rows(const void *a, const void *b)
+{
+        json_object *ra = *(json_object *const *)a, *rb = *(json_object *const *)b;
+        json_object *va = json_object_object_get(ra, sort_field->name);
+        json_object *vb = json_object_object_get(rb, sort_field->name);
+        int c;
+
+        if (json_object_is_type(va, json_type_int) && json_object_is_type(vb, json_type_int)) {
+                int64_t x = json_object_get_int64(va), y = json_object_get_int64(vb);
+
+                c = x < y ? -1 : x > y;
+        } else {
+                c = strcmp(va ? json_object_get_string(va) : "",
+                           vb ? json_object_get_string(vb) : "");
+        }
+        if (c == 0)
+                c = strcmp(vs_json_str(ra, "name") ?: "", vs_json_str(rb, "name") ?: "");
+        return sort_reverse ? -c : c;
+}
+
+static void sort_rows(json_object *rows)
+{
+        size_t n = json_object_array_length(rows);
+        cleanup_free json_object **items = vs_xmalloc((n + 1) * sizeof(*items));
+
+        for (size_t i = 0; i < n; i++)
+                items[i] = json_object_get(json_object_array_get_idx(rows, i));
+        qsort(items, n, sizeof(*items), compare_rows);
+        json_object_array_del_idx(rows, 0, n);
+        for (size_t i = 0; i < n; i++)
+                json_object_array_add(rows, items[i]);
+}
+
+static int parse_sort(struct ctx *ctx, const char *text)
+{
+        const char *key;
+
+        sort_reverse = text[0] == '-';
+        sort_field = field_named(text + sort_reverse, &key);
+        return sort_field ? EXIT_OK : unknown_field(ctx, text + sort_reverse);
+}
+
+/* Which VPS a list shows: by state (-a all, -S stopped only, else running),
+ * and by NAME operands (names or shell patterns), which select among all
+ * states unless -S. */
+struct list_filter {
+        int all, stopped_only;
+        char **patterns;
+        int npatterns;
+};
+
+static int wanted(const struct list_filter *lf, json_object *vps)
+{
+        const char *state = vs_json_str(vps, "state") ?: "";
+        const char *name = vs_json_str(vps, "name") ?: "";
+        int stopped = strcmp(state, "stopped") == 0;
+
+        if (lf->stopped_only && !stopped)
+                return 0;
+        if (lf->npatterns == 0)
+                return lf->all || lf->stopped_only || !stopped;
+        for (int i = 0; i < lf->npatterns; i++)
+                if (fnmatch(lf->patterns[i], name, 0) == 0)
+                        return 1;
+        return 0;
+}
+
+/* A NAME operand without a pattern names a VPS that must exist. */
+static int check_operands(struct ctx *ctx, const struct list_filter *lf, json_object *all)
+{
+        for (int i = 0; i < lf->npatterns; i++) {
+                vs_error_t err = { 0 };
+                size_t k, n = all ? json_object_array_length(all) : 0;
+
+                if (has_glob(lf->patterns[i]))
+                        continue;
+                if (vs_parse_name(lf->patterns[i], "VPS name", &err) < 0)
+                        return fail(ctx, &err);
+                for (k = 0; k < n; k++)
+                        if (strcmp(vs_json_str(json_object_array_get_idx(all, k), "name") ?: "",
+                                   lf->patterns[i]) == 0)
+                                break;
+                if (k == n) {
+                        ctx->name = lf->patterns[i];
+                        vs_error_kind(&err, VS_E_NOTFOUND, ENOENT, "no such VPS");
+                        return fail(ctx, &err);
+                }
+        }
+        return EXIT_OK;
+}
+
+static int needs_disk(const struct column *cols, size_t n, int all_fields)
+{
+        if (all_fields || (sort_field && strncmp(sort_field->name, "disk", 4) == 0))
+                return 1;
+        for (size_t i = 0; i < n; i++)
+                if (strncmp(cols[i].f->name, "disk", 4) == 0)
+                        return 1;
+        return 0;
+}
+
+/* The fields to ask vsd for: the ones shown, and those the filters and the
+ * sort read (name, state). */
+static json_object *wanted_fields(const struct column *cols, size_t n)
+{
+        json_object *names = json_object_new_array();
+        const char *always[] = { "name", "state", sort_field ? sort_field->name : NULL };
+
+        for (size_t i = 0; i < n; i++)
+                json_object_array_add(names, json_object_new_string(cols[i].f->name));
+        for (size_t i = 0; i < sizeof(always) / sizeof(always[0]); i++) {
+                size_t k;
+
+                if (!always[i])
+                        continue;
+                for (k = 0; k < n && strcmp(cols[k].f->name, always[i]) != 0; k++)
+                        ;
+                if (k == n)
+                        json_object_array_add(names, json_object_new_string(always[i]));
+        }
+        return names;
 }
 
 static int cmd_list(struct ctx *ctx, int argc, char **argv)
 {
         static const struct option opts[] = {
-                { "all", no_argument, NULL, 'a' },       { "output", required_argument, NULL, 'o' },
-                { "no-header", no_argument, NULL, 'H' }, { "json", no_argument, NULL, 'j' },
-                { "help", no_argument, NULL, 'h' },      { NULL, 0, NULL, 0 },
+                { "all", no_argument, NULL, 'a' },
+                { "output", required_argument, NULL, 'o' },
+                { "no-header", no_argument, NULL, 'H' },
+                { "json", no_argument, NULL, 'j' },
+                { "stopped", no_argument, NULL, 'S' },
+                { "name-only", no_argument, NULL, '1' },
+                { "sort", required_argument, NULL, 's' },
+                { "help", no_argument, NULL, 'h' },
+                { NULL, 0, NULL, 0 },
         };
         cleanup_json json_object *reply = NULL;
         cleanup_json json_object *rows = json_object_new_array();
-        const struct field *fields[NFIELDS];
+        struct column cols[COLUMNS_MAX];
+        struct list_filter lf = { 0 };
         const char *field_text = NULL;
         json_object *all, *args = NULL;
         vs_error_t err = { 0 };
-        size_t nfields;
-        int opt, bad = 0, show_all = 0, header = 1, as_json = 0, rc;
+        size_t ncols;
+        int opt, bad = 0, header = 1, as_json = 0, rc;
 
         reset_getopt();
-        while ((opt = next_opt(ctx, argc, argv, "ao:Hjh", opts, &bad)) != -1) {
+        sort_field = NULL;
+        while ((opt = next_opt(ctx, argc, argv, "ao:HjS1s:h", opts, &bad)) != -1) {
                 if (bad)
                         return bad;
-                show_all |= opt == 'a';
-                header &= opt != 'H';
+                lf.all |= opt == 'a';
+                lf.stopped_only |= opt == 'S';
+                header &= opt != 'H' && opt != '1';
                 as_json |= opt == 'j';
-                if (opt == 'o')
-                        field_text = optarg;
+                if (opt == 'o' || opt == '1')
+                        field_text = opt == 'o' ? optarg : "name";
+                if (opt == 's' && (rc = parse_sort(ctx, optarg)) != EXIT_OK)
+                        return rc;
         }
-        if (optind < argc)
-                return usage_error(ctx, "unexpected argument '%s'", argv[optind]);
-        rc = parse_fields(ctx, field_text ? field_text : DEFAULT_FIELDS, fields, &nfields);
+        lf.patterns = argv + optind;
+        lf.npatterns = argc - optind;
+        rc = parse_fields(ctx, field_text ? field_text : DEFAULT_FIELDS, cols, &ncols);
         if (rc != EXIT_OK)
                 return rc;
+        args = json_object_new_object();
         /* disk usage costs vsd a walk of each VPS's files: only when asked */
-        if ((as_json && !field_text) || (field_text && strstr(field_text, "disk"))) {
-                args = json_object_new_object();
+        if (needs_disk(cols, ncols, as_json && !field_text))
                 json_object_object_add(args, "disk", json_object_new_boolean(1));
-        }
+        /* vsd reads and sends only what is shown (and the state, for -a) */
+        if (!as_json || field_text)
+                json_object_object_add(args, "fields", wanted_fields(cols, ncols));
         if (call(ctx, VS_CMD_LIST, NULL, args, &reply, NULL, NULL, NULL, &err) < 0)
                 return fail(ctx, &err);
         all = vs_json_array(reply, "vps");
+        if ((rc = check_operands(ctx, &lf, all)) != EXIT_OK)
+                return rc;
         for (size_t i = 0; all && i < json_object_array_length(all); i++) {
                 json_object *vps = json_object_array_get_idx(all, i);
-                const char *state = vs_json_str(vps, "state");
 
-                if (!show_all && state && strcmp(state, "stopped") == 0)
-                        continue;
-                json_object_array_add(rows, field_text ? select_fields(vps, fields, nfields)
-                                                       : json_object_get(vps));
+                if (wanted(&lf, vps))
+                        json_object_array_add(rows, json_object_get(vps));
         }
-        if (as_json)
+        if (sort_field)
+                sort_rows(rows);
+        if (as_json && field_text) {
+                json_object *picked = json_object_new_array();
+
+                for (size_t i = 0; i < json_object_array_length(rows); i++)
+                        json_object_array_add(
+                                picked,
+                                select_fields(json_object_array_get_idx(rows, i), cols, ncols));
+                print_json(picked);
+                json_object_put(picked);
+        } else if (as_json) {
                 print_json(rows);
-        else
-                print_table(rows, fields, nfields, header);
+        } else {
+                print_table(rows, cols, ncols, header);
+        }
         return EXIT_OK;
 }
 
@@ -1296,7 +1791,16 @@ static int fetch_rows(struct ctx *ctx, struct top_row **rows, size_t *n, vs_erro
         cleanup_json json_object *reply = NULL;
         json_object *all;
 
-        if (call(ctx, VS_CMD_LIST, NULL, NULL, &reply, NULL, NULL, NULL, err) < 0)
+        static const char *const wanted[] = { "name",           "state",    "cpu_usec",
+                                              "mem_bytes",      "nproc",    "io_read_bytes",
+                                              "io_write_bytes", "rx_bytes", "tx_bytes",
+                                              "oom_kills" };
+        json_object *args = json_object_new_object(), *names = json_object_new_array();
+
+        for (size_t i = 0; i < sizeof(wanted) / sizeof(wanted[0]); i++)
+                json_object_array_add(names, json_object_new_string(wanted[i]));
+        json_object_object_add(args, "fields", names);
+        if (call(ctx, VS_CMD_LIST, NULL, args, &reply, NULL, NULL, NULL, err) < 0)
                 return -1;
         all = vs_json_array(reply, "vps");
         *n = 0;
@@ -1429,6 +1933,227 @@ static int cmd_top(struct ctx *ctx, int argc, char **argv)
                 if (top_once(ctx, delay_ms, count != 1 && isatty(STDOUT_FILENO), &err) < 0)
                         return fail(ctx, &err);
         return EXIT_OK;
+}
+
+/* ---- metrics ---- */
+
+static int cmd_metrics(struct ctx *ctx, int argc, char **argv)
+{
+        cleanup_json json_object *reply = NULL;
+        vs_error_t err = { 0 };
+        const char *text;
+        int opt, bad = 0;
+
+        reset_getopt();
+        while ((opt = next_opt(ctx, argc, argv, "h", no_options, &bad)) != -1)
+                if (bad)
+                        return bad;
+        if (optind < argc)
+                return usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+        if (call(ctx, VS_CMD_METRICS, NULL, NULL, &reply, NULL, NULL, NULL, &err) < 0)
+                return fail(ctx, &err);
+        text = vs_json_str(reply, "text");
+        fputs(text ? text : "", stdout);
+        return EXIT_OK;
+}
+
+/* ---- backup / restore ---- */
+
+static int write_all(int fd, const char *buf, size_t len);
+static int read_exit(int sock, int *status, vs_error_t *err);
+
+/* Copies the backup vsd's tar writes to `to`; 0 when all of it arrived. */
+static int copy_stream(int from, int to)
+{
+        char buf[65536];
+
+        for (;;) {
+                ssize_t n = read(from, buf, sizeof(buf));
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -1;
+                if (n == 0)
+                        return 0;
+                if (write_all(to, buf, (size_t)n) < 0)
+                        return -1;
+        }
+}
+
+static int cmd_backup(struct ctx *ctx, int argc, char **argv)
+{
+        cleanup_json json_object *reply = NULL;
+        cleanup_close int sock = -1;
+        cleanup_free char *partial = NULL;
+        const char *file;
+        vs_error_t err = { 0 };
+        int fds[VS_MSG_FDS_MAX], nfds = 0, status = 0, out = STDOUT_FILENO, opt, bad = 0, ok;
+
+        reset_getopt();
+        while ((opt = next_opt(ctx, argc, argv, "h", no_options, &bad)) != -1)
+                if (bad)
+                        return bad;
+        if (optind + 2 > argc)
+                return usage_error(ctx, optind >= argc ? "VPS name is missing"
+                                                       : "FILE is missing (- for stdout)");
+        if (optind + 2 < argc)
+                return usage_error(ctx, "unexpected argument '%s'", argv[optind + 2]);
+        ctx->name = argv[optind];
+        file = argv[optind + 1];
+        if (vs_parse_name(ctx->name, "VPS name", &err) < 0)
+                return fail(ctx, &err);
+        if (strcmp(file, "-") == 0 && isatty(STDOUT_FILENO))
+                return value_error(ctx, "will not write a backup to a terminal");
+        if (call(ctx, VS_CMD_BACKUP, ctx->name, NULL, &reply, fds, &nfds, &sock, &err) < 0)
+                return fail(ctx, &err);
+        if (nfds != 1) {
+                vs_error_set(&err, EPROTO, "vsd sent no backup stream");
+                return fail(ctx, &err);
+        }
+        /* a file appears whole or not at all */
+        if (strcmp(file, "-") != 0) {
+                partial = vs_strdupf("%s.partial", file);
+                out = open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+                if (out < 0) {
+                        close(fds[0]);
+                        return value_error(ctx, "%s: %s", partial, strerror(errno));
+                }
+        }
+        ok = copy_stream(fds[0], out) == 0;
+        close(fds[0]);
+        if (read_exit(sock, &status, &err) < 0)
+                ok = 0;
+        else if (status != 0)
+                ok = !vs_error_set(&err, EIO, "tar failed writing the backup (exit %d)", status);
+        if (partial) {
+                ok = ok && fsync(out) == 0 && close(out) == 0 && rename(partial, file) == 0;
+                if (!ok)
+                        unlink(partial);
+        }
+        if (!ok) {
+                if (!err.msg[0])
+                        vs_error_errno(&err, "write %s", file);
+                return fail(ctx, &err);
+        }
+        return EXIT_OK;
+}
+
+static int cmd_restore(struct ctx *ctx, int argc, char **argv)
+{
+        static const struct option opts[] = {
+                { "keep-ip", no_argument, NULL, 'k' },
+                { "help", no_argument, NULL, 'h' },
+                { NULL, 0, NULL, 0 },
+        };
+        cleanup_json json_object *reply = NULL;
+        cleanup_free char *path = NULL;
+        json_object *args;
+        vs_error_t err = { 0 };
+        int opt, bad = 0, keep_ip = 0;
+
+        reset_getopt();
+        while ((opt = next_opt(ctx, argc, argv, "h", opts, &bad)) != -1) {
+                if (bad)
+                        return bad;
+                keep_ip |= opt == 'k';
+        }
+        if (optind >= argc)
+                return usage_error(ctx, "FILE is missing");
+        if (optind + 2 < argc)
+                return usage_error(ctx, "unexpected argument '%s'", argv[optind + 2]);
+        if (optind + 1 < argc) {
+                ctx->name = argv[optind + 1];
+                if (vs_parse_name(ctx->name, "VPS name", &err) < 0)
+                        return fail(ctx, &err);
+        }
+        /* vsd reads the file: a path that does not depend on our cwd */
+        path = realpath(argv[optind], NULL);
+        if (!path) {
+                vs_error_kind(&err, errno == ENOENT ? VS_E_NOTFOUND : VS_E_USAGE, errno, "%s: %s",
+                              argv[optind], strerror(errno));
+                return fail(ctx, &err);
+        }
+        args = json_object_new_object();
+        json_object_object_add(args, "file", json_object_new_string(path));
+        if (ctx->name)
+                json_object_object_add(args, "new", json_object_new_string(ctx->name));
+        if (keep_ip)
+                json_object_object_add(args, "keep_ip", json_object_new_boolean(1));
+        if (call(ctx, VS_CMD_RESTORE, NULL, args, &reply, NULL, NULL, NULL, &err) < 0)
+                return fail(ctx, &err);
+        printf("%s restored\n", vs_json_str(reply, "name") ?: "?");
+        return EXIT_OK;
+}
+
+/* ---- events ---- */
+
+/* "2026-12-02T17:10:00Z stopped web1 (powered off)": one line an event. */
+static void print_event(json_object *event)
+{
+        const char *type = vs_json_str(event, "type") ?: "?";
+        const char *exit_how = vs_json_str(event, "exit");
+        json_object *time_obj = json_object_object_get(event, "time");
+        time_t when = (time_t)(time_obj ? json_object_get_double(time_obj) : 0);
+        char stamp[32], why[160] = "";
+        struct tm tm;
+
+        gmtime_r(&when, &tm);
+        strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        if (strcmp(type, "stopped") == 0 && exit_how && strcmp(exit_how, "code") == 0)
+                snprintf(why, sizeof(why), " (exit code %lld)", vs_json_int(event, "exit_code", 0));
+        else if (strcmp(type, "stopped") == 0 && exit_how && strcmp(exit_how, "SIGINT") == 0)
+                snprintf(why, sizeof(why), " (powered off)"); /* see status_line */
+        else if (strcmp(type, "stopped") == 0 && exit_how && strcmp(exit_how, "unknown") != 0)
+                snprintf(why, sizeof(why), " (killed by %s)", exit_how);
+        else if (strcmp(type, "started") == 0)
+                snprintf(why, sizeof(why), " (pid %lld)", vs_json_int(event, "pid", 0));
+        else if (vs_json_str(event, "error"))
+                snprintf(why, sizeof(why), ": %s", vs_json_str(event, "error"));
+        else if (json_object_object_get(event, "limits"))
+                snprintf(why, sizeof(why), " %s",
+                         json_object_to_json_string_ext(json_object_object_get(event, "limits"),
+                                                        JSON_C_TO_STRING_PLAIN));
+        printf("%s %s %s%s\n", stamp, type, vs_json_str(event, "vps") ?: "?", why);
+}
+
+static int cmd_events(struct ctx *ctx, int argc, char **argv)
+{
+        cleanup_json json_object *reply = NULL;
+        cleanup_close int sock = -1;
+        vs_error_t err = { 0 };
+        int opt, bad = 0, as_json = 0;
+
+        reset_getopt();
+        while ((opt = next_opt(ctx, argc, argv, "jh", json_options, &bad)) != -1) {
+                if (bad)
+                        return bad;
+                as_json |= opt == 'j';
+        }
+        if (optind < argc)
+                return usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+        if (call(ctx, VS_CMD_EVENTS, NULL, NULL, &reply, NULL, NULL, &sock, &err) < 0)
+                return fail(ctx, &err);
+        for (;;) {
+                cleanup_json json_object *msg = NULL;
+                json_object *event;
+
+                if (vs_msg_recv(sock, &msg, NULL, NULL, &err) < 0 || !msg) {
+                        if (!err.msg[0])
+                                dropped(&err, "(vsd stopped)");
+                        return fail(ctx, &err);
+                }
+                event = json_object_object_get(msg, "event");
+                if (!event)
+                        continue;
+                if (as_json)
+                        printf("%s\n", json_object_to_json_string_ext(
+                                               event, JSON_C_TO_STRING_PLAIN |
+                                                              JSON_C_TO_STRING_NOSLASHESCAPE));
+                else
+                        print_event(event);
+                fflush(stdout);
+        }
 }
 
 /* ---- exec / enter ---- */
@@ -2062,14 +2787,28 @@ static int template_list(struct ctx *ctx, int argc, char **argv)
                 return EXIT_OK;
         }
         if (header)
-                printf("%-20s  %-8s  %8s  %4s\n", "NAME", "BUILDER", "SIZE", "VPS");
+                printf("%-20s  %-8s  %8s  %4s  %8s\n", "NAME", "BUILDER", "SIZE", "VPS", "SHARED");
         for (size_t i = 0; list && i < json_object_array_length(list); i++) {
                 json_object *t = json_object_array_get_idx(list, i);
-                char size[32];
+                long long bytes = vs_json_int(t, "bytes", 0);
+                long long shared = vs_json_int(t, "shared_bytes", 0);
+                char own[32], with[32];
 
-                format_size((uint64_t)vs_json_int(t, "bytes", 0), size, sizeof(size));
-                printf("%-20s  %-8s  %8s  %4lld\n", vs_json_str(t, "name") ?: "?",
-                       vs_json_str(t, "builder") ?: "?", size, vs_json_int(t, "vps", 0));
+                /* SIZE is its own; what it shares with others is apart,
+                 * and counted once in the total */
+                format_size((uint64_t)(bytes - shared), own, sizeof(own));
+                format_size((uint64_t)shared, with, sizeof(with));
+                printf("%-20s  %-8s  %8s  %4lld  %8s\n", vs_json_str(t, "name") ?: "?",
+                       vs_json_str(t, "builder") ?: "?", own, vs_json_int(t, "vps", 0),
+                       shared ? with : "-");
+        }
+        if (header) {
+                char total[32], saved[32];
+
+                format_size((uint64_t)vs_json_int(reply, "store_bytes", 0), total, sizeof(total));
+                format_size((uint64_t)vs_json_int(reply, "saved_bytes", 0), saved, sizeof(saved));
+                printf("total %s on disk, shared blocks counted once; unify saved %s\n", total,
+                       saved);
         }
         return EXIT_OK;
 }
@@ -2126,7 +2865,7 @@ static const struct command commands[] = {
           "       [--nameserver IP]... [--searchdomain D]...\n"
           "       [--port-forward HOSTPORT:VPSPORT[/PROTO]]... [--diskspace SIZE[:HARD]]\n"
           "       [--diskinodes N[:HARD]] [--rate-out RATE] [--rate-in RATE]\n"
-          "       [LIMIT-OPTIONS...]",
+          "       [--onboot yes|no] [--bootorder N] [--force] [LIMIT-OPTIONS...]",
           "Create a stopped VPS from template T, with the limits given (vzctl's names;\n"
           "kept in its config as key = value, e.g. cpu_burst = 50ms). It gets its own\n"
           "range of 65536 host ids (its root is an unprivileged id on the host) and its\n"
@@ -2157,7 +2896,7 @@ static const struct command commands[] = {
           "  --diskinodes N[:HARD]\n"
           "                     limit the number of files to about HARD (the image's inode\n"
           "                     count, rounded up; default one per 16K of "
-          "--diskspace)\n" RATE_HELP LIMIT_HELP },
+          "--diskspace)\n" BOOT_HELP RATE_HELP LIMIT_HELP FORCE_HELP },
         { "resize", NULL, cmd_resize, "resize NAME --diskspace SIZE[:HARD]",
           "Change the disk limit of a VPS created with one. Growing works while the VPS\n"
           "runs; shrinking needs it stopped and its files to fit.\n"
@@ -2166,21 +2905,32 @@ static const struct command commands[] = {
           "Copy a stopped VPS into a new stopped VPS NEW on the same template: its own\n"
           "files (owners, modes, xattrs, hard links and special files kept; a disk image\n"
           "stays sparse), its config and disk limit, with the new name and the\n"
-          "address pools' next free addresses (an address belongs to one VPS).\n"
+          "address pools' next free addresses (an address belongs to one VPS). A\n"
+          "running VPS is frozen (cgroup v2 freezer) for the copy and runs on; one on\n"
+          "a disk image must be stopped.\n"
           "  -n, --hostname H   hostname of NEW (default: NEW)\n" },
-        { "start", NULL, cmd_start, "start NAME", "Start a stopped VPS.\n" },
+        { "start", NULL, cmd_start, "start NAME...",
+          "Start stopped VPS. NAME may be a quoted shell pattern (\"web*\"), standing\n"
+          "for the VPS whose names match (a pattern that matches none: exit 3). With\n"
+          "several VPS each is reported (\"NAME started\", or its error) and the exit\n"
+          "code is the first failure's.\n" },
         { "set", NULL, cmd_set,
-          "set NAME [--no-save] [--capability CAP:on|off]... [--ipadd A[/P]]...\n"
+          "set NAME [--no-save] [--hostname H] [--capability CAP:on|off]...\n"
+          "    [--ipadd A[/P]]...\n"
           "    [--ipdel A|all]... [--nameserver IP]... [--searchdomain D]...\n"
           "    [--port-forward HOSTPORT:VPSPORT[/PROTO]]...\n"
           "    [--port-forward-del HOSTPORT[/PROTO]|all]... [--rate-out RATE]\n"
-          "    [--rate-in RATE] [LIMIT-OPTIONS...]",
+          "    [--rate-in RATE] [--onboot yes|no] [--bootorder N] [--force]\n"
+          "    [LIMIT-OPTIONS...]",
           "Change limits: at once on a running VPS (in its cgroup; bandwidth caps on\n"
           "its host-side veth), and in its config (applied at every start) unless\n"
           "--no-save. Values are checked first; a bad one changes nothing. Network\n"
           "settings change at once on a running VPS too (eth0, host routes,\n"
           "/etc/hosts, /etc/resolv.conf, port forwards) and are always saved.\n"
           "  --no-save          change the running VPS only (limits and rates only)\n"
+          "  -n, --hostname H   the VPS's hostname: saved, and on a running VPS set at\n"
+          "                     once (its UTS namespace; /etc/hostname and /etc/hosts\n"
+          "                     where vsd writes them, on a VPS with an address)\n"
           "  --ipadd A[/P]      add an address (as for create)\n"
           "  --ipdel A|all      remove an address, or all of them (removals come\n"
           "                     before additions)\n"
@@ -2194,23 +2944,28 @@ static const struct command commands[] = {
           "  --capability CAP:on|off\n"
           "                     keep (on) or drop (off) a capability from the VPS's\n"
           "                     set, e.g. net_raw:off (saved; applies at the next "
-          "start)\n" RATE_HELP LIMIT_HELP },
-        { "stop", NULL, cmd_stop, "stop NAME [--timeout S] [--fast]",
-          "Stop a running VPS: send its init the stop signal, wait, then kill every\n"
-          "process of the VPS.\n"
+          "start)\n" BOOT_HELP RATE_HELP LIMIT_HELP FORCE_HELP },
+        { "stop", NULL, cmd_stop, "stop NAME...|--all [--timeout S] [--fast]",
+          "Stop running VPS: send each init the stop signal, wait, then kill every\n"
+          "process of the VPS. Several VPS stop side by side; NAME may be a pattern\n"
+          "and each is reported, as for start.\n"
+          "  -a, --all          every running VPS (the host's shutdown path: vsd.service)\n"
           "  -t, --timeout S    seconds to wait before killing (default 30; units ms s m h)\n"
           "  -f, --fast         kill at once\n" },
-        { "restart", NULL, cmd_restart, "restart NAME [--timeout S]",
-          "Stop a VPS (as stop does) and start it again; starts a stopped VPS.\n"
+        { "restart", NULL, cmd_restart, "restart NAME... [--timeout S]",
+          "Stop VPS (as stop does) and start them again; starts a stopped VPS. NAME\n"
+          "may be a pattern and each is reported, as for start.\n"
           "  -t, --timeout S    seconds to wait before killing (default 30; units ms s m h)\n" },
-        { "destroy", "delete", cmd_destroy, "destroy NAME [--force]",
-          "Remove a stopped VPS: its files, config, state and cgroup. Destroying a\n"
-          "VPS that does not exist succeeds. Alias: delete.\n"
+        { "destroy", "delete", cmd_destroy, "destroy NAME... [--force]",
+          "Remove stopped VPS: their files, config, state and cgroup. Destroying a\n"
+          "VPS that does not exist succeeds. Exact names only (no patterns); with\n"
+          "several, each is reported, as for start. Alias: delete.\n"
           "  -f, --force        kill the VPS first if it is running\n" },
-        { "status", NULL, cmd_status, "status NAME [--json]",
-          "Print one line: NAME exist running|stopped, and how a stopped VPS ended;\n"
-          "or NAME deleted (exit code 3) when there is no such VPS.\n"
-          "  -j, --json         print every field as JSON\n"
+        { "status", NULL, cmd_status, "status NAME... [--json]",
+          "Print one line per VPS: NAME exist running|stopped, and how a stopped VPS\n"
+          "ended; or NAME deleted (exit code 3) when there is no such VPS. NAME may\n"
+          "be a pattern, as for start.\n"
+          "  -j, --json         print every field as JSON (an array for several VPS)\n"
           "OOM kills in the current (or last) run are shown: (2 OOM kills), and\n"
           "bandwidth caps: (rate-out 10M, rate-in 20M); --json has them as rate_out\n"
           "and rate_in in bit/s (0: none), in force while running, else configured.\n"
@@ -2235,18 +2990,64 @@ static const struct command commands[] = {
           "OOM kills, read from its cgroup; network bytes and packets in and out, read\n"
           "from its host-side veth.\n"
           "  -j, --json         print JSON (times in µs, sizes in bytes)\n" },
-        { "list", NULL, cmd_list, "list [-a] [-o FIELDS] [-H] [-j|--json]",
-          "List running VPS.\n"
+        { "list", NULL, cmd_list,
+          "list [-a|-S] [-o FIELDS|-1] [-s [-]FIELD] [-H] [-j|--json] [NAME...]",
+          "List running VPS; with NAME operands (names, or quoted shell patterns such\n"
+          "as \"web*\"), those VPS whatever their state (a name that does not exist:\n"
+          "exit 3).\n"
           "  -a, --all          include stopped VPS\n"
+          "  -S, --stopped      stopped VPS only\n"
+          "  -1, --name-only    names only, one a line, no header (as -H -o name)\n"
+          "  -s, --sort [-]FIELD\n"
+          "                     sort by FIELD (numbers by value), - first: reversed\n"
           "  -o, --output F,... fields: name state pid nproc hostname template slice\n"
+          "                     onboot bootorder"
+          "\n"
           "                     uptime exit ip rx_bytes tx_bytes rx_packets tx_packets\n"
           "                     cpu_usec cpu_pct throttled_usec mem_bytes mem_peak\n"
           "                     swap_bytes io_read_bytes io_write_bytes io_read_ops\n"
           "                     io_write_ops oom_kills disk disklimit (disk: bytes used\n"
           "                     by the VPS's own files; disklimit: its limit, - for none)\n"
           "                     (default: name,state,pid,nproc,hostname,template)\n"
+          "                     vzlist's names too: ctid veid (name), status (state),\n"
+          "                     numproc (nproc), ostemplate (template), physpages mem\n"
+          "                     (mem_bytes), swappages (swap_bytes), diskspace (disk),\n"
+          "                     ip_address (ip), laverage (cpu_pct: no load average\n"
+          "                     is kept per VPS)\n"
+          "                     sizes (mem_bytes, io and network bytes, disk) are\n"
+          "                     1024-based (12.5M) in the table, bytes in --json\n"
           "  -H, --no-header    omit the header line\n"
-          "  -j, --json         print JSON (all fields, or those of -o)\n" },
+          "  -j, --json         print JSON (all fields, or those of -o, keyed by the\n"
+          "                     names given)\n" },
+        { "backup", NULL, cmd_backup, "backup NAME FILE|-",
+          "Write a backup of a VPS to FILE (- : standard output): a tar.zst of its\n"
+          "config and its own files (the copy-on-write layer, or its disk image,\n"
+          "sparse), owners by number. FILE appears whole or not at all. A running VPS\n"
+          "is frozen (cgroup v2 freezer) while its files are read, so that the copy is\n"
+          "of one moment, and stop and destroy wait (exit 4) until it is written; one\n"
+          "on a disk image is backed up stopped.\n" },
+        { "restore", NULL, cmd_restore, "restore FILE [NAME] [--keep-ip]",
+          "Make a stopped VPS of a backup, on this node or another: NAME (default: the\n"
+          "backup's), with an id range of its own and the address pools' next free\n"
+          "addresses. A damaged file, one from a newer paene, or one with paths\n"
+          "outside the VPS is refused (exit 2), a NAME that exists too (exit 4);\n"
+          "nothing is left behind.\n"
+          "  --keep-ip          keep the backup's addresses (refused if a VPS has them)\n" },
+        { "events", NULL, cmd_events, "events [--json]",
+          "Print what happens to the VPS as it happens, one line an event, until\n"
+          "interrupted: created, started (pid), start-failed (why), stopped (exit code,\n"
+          "or the signal that ended it), limit-changed (what set changed) and\n"
+          "destroyed, each with its time (UTC).\n"
+          "  -j, --json         one JSON object a line: time (seconds since the epoch),\n"
+          "                     type, vps, and the type's own fields\n" },
+        { "metrics", NULL, cmd_metrics, "metrics",
+          "Print the metrics of the node and its VPS in Prometheus's text format:\n"
+          "per VPS (label vps) CPU seconds and throttled time, memory usage, peak and\n"
+          "limit, swap, OOM kills, processes, I/O bytes and operations, network bytes\n"
+          "and packets, disk used and limit, state and start time; per node the VPS\n"
+          "by state and the reserved CPU and memory against the capacity. vsd serves\n"
+          "the same over HTTP (GET /metrics) where vsd.conf says metrics_listen =\n"
+          "unix:PATH or ADDR:PORT.\n" },
         { "exec", NULL, cmd_exec, "exec NAME [-t] -- CMD [ARGS...]",
           "Run CMD inside a running VPS, relaying stdin, stdout and stderr; exit with\n"
           "CMD's exit status (128+N if killed by signal N, 127 if not found, 126 if it\n"
@@ -2278,7 +3079,12 @@ static const struct command commands[] = {
           "  import NAME FILE      make template NAME of a root file system tarball\n"
           "                        FILE.tar[.gz|.xz|.zst] (also .tgz .txz .tzst), keeping\n"
           "                        owners (by number), modes, xattrs and device nodes\n"
-          "  list [-j] [-H]        list templates: name, builder, size on disk, VPS using it\n"
+          "  list [-j] [-H]        list templates: name, builder, size on disk of its own\n"
+          "                        files, VPS using it, what it shares with other\n"
+          "                        templates (hard links unify made), and a total that\n"
+          "                        counts shared blocks once, with what unify saved\n"
+          "                        (-H: no header, no total; -j: bytes and shared_bytes\n"
+          "                        per template)\n"
           "  remove NAME           remove a template no VPS uses (alias: rm)\n"
           "  unify [-j]            hard-link files that are identical (content, mode,\n"
           "                        owner, xattrs) across templates into one copy, and\n"

@@ -6,11 +6,13 @@
 #include <grp.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
@@ -19,14 +21,17 @@
 #include <sys/timerfd.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vs/cleanup.h"
 #include "vs/cowfs.h"
 #include "vs/fsutil.h"
+#include "vs/kvfile.h"
 #include "vs/log.h"
 #include "vs/security.h"
 #include "vs/parse.h"
+#include "store.h"
 #include "vsd.h"
 
 #ifndef VS_LIBEXECDIR
@@ -330,6 +335,35 @@ static int setup_socket(struct vsd *d, vs_error_t *err)
 
 /* ---- clients ---- */
 
+/* max_clients, max_clients_per_uid and client_timeout from vsd.conf, read
+ * at start and again on SIGHUP; a bad value is refused whole. */
+static int load_client_conf(struct vsd *d, vs_error_t *err)
+{
+        struct vsd_client_conf conf = { VS_MAX_CLIENTS_DEFAULT, VS_MAX_CLIENTS_PER_UID_DEFAULT,
+                                        VS_CLIENT_TIMEOUT_MS_DEFAULT };
+        cleanup_kv vs_kv_t kv = { 0 };
+        const char *text;
+
+        if (vsd_conf_load(d, &kv, err) < 0)
+                return -1;
+        if ((text = vs_kv_get(&kv, "max_clients")) &&
+            vs_parse_uint(text, 1, 65536, "vsd.conf: max_clients", &conf.max_total, err) < 0)
+                return -1;
+        if ((text = vs_kv_get(&kv, "max_clients_per_uid")) &&
+            vs_parse_uint(text, 1, 65536, "vsd.conf: max_clients_per_uid", &conf.max_per_uid, err) <
+                    0)
+                return -1;
+        if ((text = vs_kv_get(&kv, "client_timeout"))) {
+                if (vs_parse_duration(text, &conf.timeout_ms, err) < 0)
+                        return vs_error_wrap(err, "vsd.conf: client_timeout");
+                if (conf.timeout_ms < 100 || conf.timeout_ms > 3600 * 1000)
+                        return vs_error_kind(err, VS_E_USAGE, ERANGE,
+                                             "vsd.conf: client_timeout must be 100ms to 1h");
+        }
+        d->client_conf = conf;
+        return 0;
+}
+
 static void client_free(struct vsd *d, struct client *c)
 {
         for (struct client **p = &d->clients; *p; p = &(*p)->next) {
@@ -341,6 +375,8 @@ static void client_free(struct vsd *d, struct client *c)
         free(c);
 }
 
+static void resume_listener(struct vsd *d);
+
 static void client_close_fd(struct vsd *d, struct client *c)
 {
         if (c->fd < 0)
@@ -348,11 +384,15 @@ static void client_close_fd(struct vsd *d, struct client *c)
         vsd_epoll_del(d, c->fd);
         close(c->fd);
         c->fd = -1;
+        /* a descriptor is free again */
+        resume_listener(d);
 }
 
 void vsd_client_finish(struct vsd *d, struct client *c)
 {
         client_close_fd(d, c);
+        if (c->work)
+                return; /* its worker ends, then vsd frees it (work.c) */
         if (c->exec_pidfd >= 0) {
                 /* the exec'd process outlives its client; reap it later */
                 c->wait = WAIT_EXEC;
@@ -401,29 +441,127 @@ static int peer_is_admin(const struct vsd *d, int fd)
         return 0;
 }
 
+static void refuse(int fd, vs_error_kind_t kind, int errnum, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+static void refuse(int fd, vs_error_kind_t kind, int errnum, const char *fmt, ...)
+{
+        vs_error_t err = { 0 };
+        json_object *reply;
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(err.msg, sizeof(err.msg), fmt, ap);
+        va_end(ap);
+        err.kind = kind;
+        err.errnum = errnum;
+        reply = vs_reply_error(&err);
+        vs_msg_send(fd, reply, NULL, 0, NULL);
+        json_object_put(reply);
+        close(fd);
+}
+
+static int64_t now_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The caps of vsd.conf, for a peer that is not root: 0 admits it, else
+ * the one-line reason. */
+static int over_cap(const struct vsd *d, uid_t uid, char *why, size_t size)
+{
+        uint64_t total = 0, same = 0;
+
+        if (uid == 0)
+                return 0;
+        for (const struct client *c = d->clients; c; c = c->next) {
+                if (c->fd < 0 || c->uid == 0)
+                        continue;
+                total++;
+                same += c->uid == uid;
+        }
+        if (same >= d->client_conf.max_per_uid)
+                snprintf(why, size,
+                         "busy: uid %u has %llu connections to vsd (max_clients_per_uid)",
+                         (unsigned)uid, (unsigned long long)same);
+        else if (total >= d->client_conf.max_total)
+                snprintf(why, size, "busy: vsd has %llu connections (max_clients)",
+                         (unsigned long long)total);
+        else
+                return 0;
+        return 1;
+}
+
+/* Out of descriptors: a readable listener would wake the loop for ever
+ * with nothing accepted. It stops being polled until a client closes, or
+ * for a second (descriptors may free up elsewhere). */
+static void pause_listener(struct vsd *d)
+{
+        struct epoll_event e = { .events = 0, .data.ptr = NULL };
+
+        if (d->listen_paused)
+                return;
+        if (!d->fd_warned)
+                vs_log(LOG_WARNING, "out of file descriptors: new clients wait (%m)");
+        d->fd_warned = 1;
+        epoll_ctl(d->epfd, EPOLL_CTL_MOD, d->listen_fd, &e);
+        d->listen_paused = now_ms();
+}
+
+static struct ev listen_ev = { EV_LISTEN, NULL };
+
+static void resume_listener(struct vsd *d)
+{
+        struct epoll_event e = { .events = EPOLLIN, .data.ptr = &listen_ev };
+
+        if (!d->listen_paused)
+                return;
+        epoll_ctl(d->epfd, EPOLL_CTL_MOD, d->listen_fd, &e);
+        d->listen_paused = 0;
+}
+
+static uid_t peer_uid(int fd)
+{
+        struct ucred cred;
+        socklen_t len = sizeof(cred);
+
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+                return (uid_t)-1;
+        return cred.uid;
+}
+
 static void accept_clients(struct vsd *d)
 {
         for (;;) {
                 int fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
                 struct client *c;
+                char why[160];
+                uid_t uid;
 
-                if (fd < 0)
+                if (fd >= 0)
+                        d->fd_warned = 0;
+                if (fd < 0) {
+                        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+                            errno == ENOMEM)
+                                pause_listener(d);
                         return;
+                }
                 if (!peer_is_admin(d, fd)) {
-                        vs_error_t err = { 0 };
-                        json_object *reply;
-
-                        vs_error_kind(&err, VS_E_PERM, EACCES,
-                                      "permission denied: only root and group paene may "
-                                      "use vsd");
-                        reply = vs_reply_error(&err);
-                        vs_msg_send(fd, reply, NULL, 0, NULL);
-                        json_object_put(reply);
-                        close(fd);
+                        refuse(fd, VS_E_PERM, EACCES,
+                               "permission denied: only root and group paene may use vsd");
+                        continue;
+                }
+                uid = peer_uid(fd);
+                if (over_cap(d, uid, why, sizeof(why))) {
+                        refuse(fd, VS_E_STATE, EBUSY, "%s", why);
                         continue;
                 }
                 c = vs_xmalloc(sizeof(*c));
                 c->fd = fd;
+                c->uid = uid;
+                c->deadline = now_ms() + (int64_t)d->client_conf.timeout_ms;
                 c->exec_pidfd = -1;
                 c->ev = (struct ev){ EV_CLIENT, c };
                 c->exec_ev = (struct ev){ EV_EXEC_EXIT, c };
@@ -432,6 +570,50 @@ static void accept_clients(struct vsd *d)
                 if (vsd_epoll_add(d, fd, &c->ev, EPOLLIN) < 0)
                         vsd_client_finish(d, c);
         }
+}
+
+/* A client that has not sent its request in client_timeout is told so and
+ * closed: an idle connection holds a descriptor and a place under the caps. */
+static void expire_clients(struct vsd *d)
+{
+        int64_t now = now_ms();
+        struct client *c, *next;
+
+        for (c = d->clients; c; c = next) {
+                vs_error_t err = { 0 };
+
+                next = c->next;
+                if (c->fd < 0 || c->wait != WAIT_NONE || !c->deadline || c->deadline > now)
+                        continue;
+                vs_error_kind(&err, VS_E_USAGE, ETIMEDOUT,
+                              "no request within client_timeout (%llu ms)",
+                              (unsigned long long)d->client_conf.timeout_ms);
+                vsd_client_reply_error(d, c, &err);
+                vsd_client_finish(d, c);
+        }
+}
+
+/* Milliseconds until the loop must look again (-1: only on an event). */
+static int next_wakeup(const struct vsd *d)
+{
+        int64_t first = 0, now = now_ms(), wait;
+
+        for (const struct client *c = d->clients; c; c = c->next)
+                if (c->fd >= 0 && c->wait == WAIT_NONE && c->deadline &&
+                    (!first || c->deadline < first))
+                        first = c->deadline;
+        wait = first ? first - now : -1;
+        if (first && wait < 0)
+                wait = 0;
+        if (d->listen_paused) {
+                int64_t retry = d->listen_paused + 1000 - now;
+
+                if (retry < 0)
+                        retry = 0;
+                if (wait < 0 || wait > retry)
+                        wait = retry;
+        }
+        return wait > INT_MAX ? INT_MAX : (int)wait;
 }
 
 static void client_readable(struct vsd *d, struct client *c)
@@ -447,13 +629,13 @@ static void client_readable(struct vsd *d, struct client *c)
                 char byte;
 
                 if (recv(c->fd, &byte, 1, MSG_DONTWAIT) <= 0) {
-                        if (c->wait != WAIT_EXEC)
+                        if (c->wait != WAIT_EXEC && c->wait != WAIT_WORK)
                                 c->wait = WAIT_NONE;
                         vsd_client_finish(d, c);
                 }
                 return;
         }
-        if (vs_msg_recv(c->fd, &msg, NULL, NULL, &err) < 0 || !msg) {
+        if (vs_request_recv(c->fd, &msg, &err) < 0 || !msg) {
                 if (msg)
                         json_object_put(msg);
                 if (err.msg[0])
@@ -485,6 +667,14 @@ static void read_signals(struct vsd *d)
                         vs_log(LOG_INFO, "%s: exiting; VPS keep running",
                                si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
                         d->quit = 1;
+                }
+                if (si.ssi_signo == SIGHUP) {
+                        vs_error_t err = { 0 };
+
+                        if (load_client_conf(d, &err) < 0)
+                                vs_log(LOG_ERR, "SIGHUP: %s (the old values stay)", err.msg);
+                        else
+                                vs_log(LOG_INFO, "SIGHUP: read vsd.conf again");
                 }
                 /* SIGCHLD: children are reaped through their pidfds */
         }
@@ -521,8 +711,26 @@ static void dispatch(struct vsd *d, struct ev *ev, uint32_t events)
         case EV_EXEC_EXIT:
                 vsd_handle_exec_exited(d, ev->owner);
                 break;
+        case EV_WORK_EXIT:
+                vsd_work_exited(d, ev->owner);
+                break;
+        case EV_ONBOOT:
+                vsd_onboot_step(d);
+                break;
+        case EV_METRICS_LISTEN:
+        case EV_METRICS_CLIENT:
+                vsd_metrics_event(d, ev);
+                break;
         }
         (void)events;
+}
+
+/* A running VPS holds one descriptor of vsd's between requests, its init's
+ * pidfd: the cgroup directories a request opened are closed after it. */
+static void release_cgroups(struct vsd *d)
+{
+        for (struct vps *v = d->vps_list; v; v = v->next)
+                vs_cgroup_release(v->cg);
 }
 
 static int run_loop(struct vsd *d)
@@ -530,7 +738,7 @@ static int run_loop(struct vsd *d)
         struct epoll_event events[64];
 
         while (!d->quit) {
-                int n = epoll_wait(d->epfd, events, 64, -1);
+                int n = epoll_wait(d->epfd, events, 64, next_wakeup(d));
 
                 if (n < 0 && errno == EINTR)
                         continue;
@@ -540,6 +748,10 @@ static int run_loop(struct vsd *d)
                 }
                 for (int i = 0; i < n; i++)
                         dispatch(d, events[i].data.ptr, events[i].events);
+                expire_clients(d);
+                if (d->listen_paused && now_ms() - d->listen_paused >= 1000)
+                        resume_listener(d); /* try again, at most once a second */
+                release_cgroups(d);
         }
         return 0;
 }
@@ -604,7 +816,8 @@ static int start_daemon(struct vsd *d, const struct options *o, int *ready_fd, v
 {
         vs_error_t warn = { 0 };
 
-        if (setup_root(d, o->root, err) < 0 || take_lock(d, err) < 0)
+        if (setup_root(d, o->root, err) < 0 || take_lock(d, err) < 0 ||
+            load_client_conf(d, err) < 0)
                 return -1;
         if (!o->foreground && daemonize(ready_fd) < 0)
                 return vs_error_errno(err, "daemonize");
@@ -635,16 +848,16 @@ static int start_daemon(struct vsd *d, const struct options *o, int *ready_fd, v
                 return -1;
         /* after adoption: what is left is a veth of a VPS that is gone */
         vsd_net_sweep(d);
-        if (setup_socket(d, err) < 0)
+        if (setup_socket(d, err) < 0 || vsd_metrics_listen(d, err) < 0)
                 return -1;
-        static struct ev listen_ev = { EV_LISTEN, NULL }, signal_ev = { EV_SIGNAL, NULL },
-                         tick_ev = { EV_TICK, NULL };
+        static struct ev signal_ev = { EV_SIGNAL, NULL }, tick_ev = { EV_TICK, NULL };
         if (vsd_epoll_add(d, d->listen_fd, &listen_ev, EPOLLIN) < 0 ||
             vsd_epoll_add(d, d->sigfd, &signal_ev, EPOLLIN) < 0 ||
             vsd_epoll_add(d, d->tick_fd, &tick_ev, EPOLLIN) < 0)
                 return vs_error_errno(err, "epoll_ctl");
         vs_log(LOG_INFO, "ready on %s (cgroup %s, vsd %s)", *d->root ? d->root : "/",
                vs_cgroup_mode_name(vs_cgroup_tree_mode(d->cgtree)), VS_VERSION);
+        vsd_onboot_begin(d);
         return 0;
 }
 
@@ -654,6 +867,7 @@ static void shut_down(struct vsd *d)
 {
         unlinkat(d->run_fd, "vsd.sock", 0);
         unlinkat(d->run_fd, "vsd.pid", 0);
+        vsd_metrics_close(d);
         while (d->clients) {
                 struct client *c = d->clients;
 
@@ -665,6 +879,7 @@ static void shut_down(struct vsd *d)
 
                 d->vps_list = v->next;
                 vs_cgroup_free(v->cg);
+                vs_kv_free(&v->config);
                 free(v);
         }
         if (d->cgtree) {
@@ -678,9 +893,28 @@ static void shut_down(struct vsd *d)
         free(d->tmpl_dir);
 }
 
+/* Every running VPS costs vsd one descriptor: take all the hard limit
+ * allows (raising it needs CAP_SYS_RESOURCE, which is the admin's, through
+ * LimitNOFILE= of the unit). */
+static void raise_nofile(void)
+{
+        struct rlimit lim;
+
+        if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+                lim.rlim_cur = lim.rlim_max;
+                if (setrlimit(RLIMIT_NOFILE, &lim) < 0)
+                        vs_log(LOG_WARNING, "raise the open files limit to %llu: %m",
+                               (unsigned long long)lim.rlim_max);
+        }
+}
+
 int main(int argc, char **argv)
 {
-        struct vsd d = { .vps_fd = -1,
+        struct vsd d = { .hooks = { .vps_stopped = vsd_handle_vps_stopped,
+                                    .vps_removed = vsd_handle_vps_removed,
+                                    .save_state = vsd_vps_save_state,
+                                    .event = vsd_event },
+                         .vps_fd = -1,
                          .tmpl_fd = -1,
                          .run_fd = -1,
                          .epfd = -1,
@@ -696,17 +930,23 @@ int main(int argc, char **argv)
 
         parse_options(argc, argv, &o);
         vs_log_open("vsd", 1);
+        raise_nofile();
         if (getuid() != 0 || geteuid() != 0) {
                 fprintf(stderr, "vsd: must run as root\n");
                 return 1;
         }
         if (start_daemon(&d, &o, &ready_fd, &err) < 0) {
                 vs_log(LOG_ERR, "%s", err.msg);
+                /* the lock goes before the parent hears of the failure: a
+                 * vsd started right after must not find it still held */
+                if (d.lock_fd >= 0)
+                        close(d.lock_fd);
                 signal_ready(&ready_fd, &err);
                 return 1;
         }
         signal_ready(&ready_fd, NULL);
         rc = run_loop(&d);
+        vsd_handle_exit(&d);
         shut_down(&d);
         return rc;
 }

@@ -4,6 +4,7 @@
 
 #include <json-c/json.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "vs/security.h"
@@ -28,7 +29,19 @@
 #define VS_ID_RANGE 65536UL
 #define VS_ID_RANGES 60000UL
 
-enum ev_kind { EV_LISTEN, EV_SIGNAL, EV_TICK, EV_CLIENT, EV_VPS_EXIT, EV_VPS_TIMER, EV_EXEC_EXIT };
+enum ev_kind {
+        EV_LISTEN,
+        EV_SIGNAL,
+        EV_TICK,
+        EV_CLIENT,
+        EV_VPS_EXIT,
+        EV_VPS_TIMER,
+        EV_EXEC_EXIT,
+        EV_WORK_EXIT,
+        EV_ONBOOT,
+        EV_METRICS_LISTEN,
+        EV_METRICS_CLIENT,
+};
 
 struct ev {
         enum ev_kind kind;
@@ -38,7 +51,15 @@ struct ev {
 enum phase { PHASE_STOPPED, PHASE_RUNNING, PHASE_STOPPING };
 
 /* What a parked client waits for. */
-enum wait_kind { WAIT_NONE, WAIT_STOP, WAIT_RESTART, WAIT_DESTROY, WAIT_EXEC };
+enum wait_kind {
+        WAIT_NONE,
+        WAIT_STOP,
+        WAIT_RESTART,
+        WAIT_DESTROY,
+        WAIT_EXEC,
+        WAIT_WORK,
+        WAIT_EVENTS
+};
 
 struct vps {
         char name[64];
@@ -60,25 +81,100 @@ struct vps {
         int stop_escalated;
         unsigned long numfile; /* RLIMIT_NOFILE of its processes, 0: vsd's */
         uint64_t oom_kills;    /* in its current or last run */
+        int backups;           /* backups being written: no start, no destroy */
         struct ev exit_ev, timer_ev;
+        /* its config as last read, and the file's identity then (vps.c) */
+        vs_kv_t config;
+        struct stat config_st;
+        int config_valid;
         struct vps *next;
 };
 
+struct vsd_work;
+
 struct client {
         struct ev ev;
-        int fd; /* -1 once the peer is gone */
+        struct vsd_work *work; /* the long work its request runs, or NULL */
+        int fd;                /* -1 once the peer is gone */
+        uid_t uid;             /* the peer's (SO_PEERCRED) */
+        int64_t deadline;      /* ms on CLOCK_MONOTONIC for its request; 0: none */
         enum wait_kind wait;
         struct vps *vps;
         int destroy_force;
         /* exec: the process started for this client */
         pid_t exec_pid;
         char build[64]; /* template build: the template its process builds */
+        int backup;     /* the process writes a backup of c->vps */
         int exec_pidfd;
         struct ev exec_ev;
         struct client *next;
 };
 
+/* How many clients vsd holds and how long it waits for a request
+ * (vsd.conf: max_clients, max_clients_per_uid, client_timeout). Root is
+ * never refused for them: the caps keep the admins of group paene from
+ * taking every descriptor. */
+struct vsd_client_conf {
+        uint64_t max_total;   /* connections of users other than root at once */
+        uint64_t max_per_uid; /* of one such user */
+        uint64_t timeout_ms;  /* from accept to a whole request */
+};
+#define VS_MAX_CLIENTS_DEFAULT 256
+#define VS_MAX_CLIENTS_PER_UID_DEFAULT 32
+#define VS_CLIENT_TIMEOUT_MS_DEFAULT 10000
+/* What the lower modules tell the upper ones, through pointers that
+ * main() sets: the lifecycle (vps.c) never calls a request handler by name,
+ * nor the network (vpsnet.c) the lifecycle. */
+struct vsd;
+struct vsd_hooks {
+        /* handlers.c: answer the clients that wait for this VPS to stop */
+        void (*vps_stopped)(struct vsd *d, struct vps *v);
+        /* handlers.c: answer the clients still waiting on a VPS about to go */
+        void (*vps_removed)(struct vsd *d, struct vps *v);
+        /* vps.c: write the VPS's state file after a live network change */
+        int (*save_state)(struct vsd *d, struct vps *v, vs_error_t *err);
+        /* events.c: tell the event subscribers (vsd_event) */
+        void (*event)(struct vsd *d, const char *type, const char *vps, json_object *extra);
+};
+
+struct vsd_clone {
+        char src[64], name[64];
+        char *hostname; /* NULL: the new name */
+        char *ip;       /* its config's "ip" */
+        vs_id_shift_t shift;
+        const vs_disk_backend_t *disk;
+        vs_kv_t src_config;
+        int frozen; /* the source runs: frozen for the copy (vsd_clone_thaw) */
+};
+
+/* Long work (clone, template import, build, unify) runs in a forked
+ * worker at nice 10 while the loop serves everybody else (work.c). What it
+ * reads or makes is held against conflicting requests, which are refused
+ * "busy" (exit 4), until vsd has the worker's result and has answered. */
+struct vsd_work {
+        char what[32];         /* "clone", for messages and the worker's name */
+        struct client *client; /* who waits for the answer */
+        pid_t pid;
+        int pidfd, result_fd;
+        struct ev ev;
+        /* what it holds */
+        struct vps *vps;           /* a VPS it reads (a clone's source) */
+        char vps_new[64];          /* a VPS it makes (a clone's target) */
+        char tmpl[64];             /* a template it writes; "*": all (unify) */
+        const char *reserved_ip;   /* addresses of the VPS it makes, held */
+        unsigned long reserved_id; /* its id range's base, held (0: none) */
+        /* in the worker: do the work, add to the reply; in vsd: after a
+         * worker that succeeded (NULL: nothing), after one that failed */
+        int (*run)(struct vsd *d, struct vsd_work *w, json_object *reply, vs_error_t *err);
+        int (*done)(struct vsd *d, struct vsd_work *w, vs_error_t *err);
+        void (*failed)(struct vsd *d, struct vsd_work *w);
+        struct vsd_clone clone;    /* a clone's arguments */
+        char name[64], file[4096]; /* a template's name, an archive */
+        struct vsd_work *next;
+};
+
 struct vsd {
+        struct vsd_hooks hooks;
         char *root;
         char *vps_dir; /* absolute paths, for overlay options */
         char *tmpl_dir;
@@ -92,6 +188,14 @@ struct vsd {
         vs_nft_t *nft; /* paene's nftables tables (netns/nft.c) */
         struct vps *vps_list;
         struct client *clients;
+        struct vsd_work *works;
+        struct vsd_client_conf client_conf;
+        /* out of descriptors: when the listener stopped being polled (ms
+         * on CLOCK_MONOTONIC), 0 while it is; warned: logged once a run */
+        int64_t listen_paused;
+        int fd_warned;
+        struct vsd_onboot *onboot;   /* the autostart under way, or NULL */
+        struct vsd_metrics *metrics; /* the HTTP endpoint, or NULL */
         int quit;
 };
 
@@ -111,18 +215,26 @@ struct vsd_create_args {
         const vs_limits_t *limits;
         const vs_disk_limits_t *disk;
         const struct vsd_rates *rates; /* NULL: no caps */
+        int onboot;                    /* -1: not given, else 0 or 1 */
+        long long bootorder;           /* -1: not given */
 };
 int vsd_vps_create(struct vsd *d, const char *name, const struct vsd_create_args *args,
                    vs_error_t *err);
 /* Changes the VPS's capability set by "NAME:on|off" words, in its config;
  * a running VPS gets it at its next start. */
 int vsd_vps_set_caps(struct vsd *d, struct vps *v, const char *words, vs_error_t *err);
+/* --onboot (-1: unchanged) and --bootorder (-1: unchanged), in the config. */
+int vsd_vps_set_boot(struct vsd *d, struct vps *v, int onboot, long long bootorder,
+                     vs_error_t *err);
 /* Changes limits: live on a running VPS, and in its config unless !save. */
-int vsd_vps_set(struct vsd *d, struct vps *v, const vs_limits_t *changes, int save,
+int vsd_vps_set(struct vsd *d, struct vps *v, const vs_limits_t *changes, int save, int force,
                 vs_error_t *err);
 /* Checks limits that depend on vsd itself (numfile against its own hard
  * limit). */
 int vsd_limits_check(const vs_limits_t *l, vs_error_t *err);
+/* Refuses a limit this node can never satisfy (RAM, CPUs, cpumask) unless
+ * force: at create and set, not at start (a config may be moved here). */
+int vsd_limits_fit(const vs_limits_t *l, int force, vs_error_t *err);
 /* Admission control: the node (vsd.conf), a VPS's reservation, and what
  * the running VPS but `except` reserve. */
 int vsd_node(struct vsd *d, vs_node_t *node, vs_error_t *err);
@@ -131,9 +243,23 @@ vs_reserve_t vsd_reserved(struct vsd *d, const struct vps *except);
 /* Adds the usage figures of a VPS to obj (zeros when stopped). */
 void vsd_vps_stats(struct vsd *d, struct vps *v, json_object *obj);
 int vsd_vps_start(struct vsd *d, struct vps *v, vs_error_t *err);
-/* Copies a stopped VPS (its own files and config) into a new VPS NAME. */
-int vsd_vps_clone(struct vsd *d, struct vps *src, const char *name, const char *hostname,
-                  vs_error_t *err);
+/* Clone, in three steps: prepare (in vsd: checks, the new VPS's id range
+ * and addresses), copy (in a worker: the files and config, into
+ * .NAME.creating) and publish (in vsd: the new VPS appears, stopped);
+ * abort removes what a failed copy left. */
+int vsd_clone_prepare(struct vsd *d, struct vps *src, const char *name, const char *hostname,
+                      struct vsd_clone *cl, vs_error_t *err);
+int vsd_clone_copy(struct vsd *d, const struct vsd_clone *cl, vs_error_t *err);
+int vsd_clone_publish(struct vsd *d, const struct vsd_clone *cl, vs_error_t *err);
+void vsd_clone_abort(struct vsd *d, const struct vsd_clone *cl);
+void vsd_clone_free(struct vsd_clone *cl);
+/* Lets a running source that the clone froze run on. */
+void vsd_clone_thaw(struct vsd *d, struct vsd_clone *cl);
+/* Makes VPS NAME (NULL: the name in its config) of a VPS directory a
+ * restore extracted below the VPS directory as `dir`, as a clone of it: a
+ * new id range, new addresses unless keep_ip. */
+int vsd_vps_restore_dir(struct vsd *d, const char *dir, const char *name, int keep_ip,
+                        vs_error_t *err);
 /* Begins a stop: the stop signal, then SIGKILL after timeout_ms (0: at once). */
 int vsd_vps_stop_begin(struct vsd *d, struct vps *v, uint64_t timeout_ms, vs_error_t *err);
 /* The init exited: reap it, clean up, record the state. */
@@ -141,7 +267,7 @@ void vsd_vps_exited(struct vsd *d, struct vps *v);
 void vsd_vps_stop_timeout(struct vsd *d, struct vps *v);
 int vsd_vps_destroy(struct vsd *d, struct vps *v, vs_error_t *err);
 /* with_disk: also the disk fields, which may walk the VPS's files (dir backend). */
-json_object *vsd_vps_describe(struct vsd *d, struct vps *v, int with_disk);
+json_object *vsd_vps_describe(struct vsd *d, struct vps *v, int with_disk, vs_vps_fields_t want);
 /* How many VPS are built on the template. */
 int vsd_vps_uses_template(struct vsd *d, const char *tmpl);
 void vsd_vps_rotate_consoles(struct vsd *d);
@@ -195,6 +321,9 @@ char *vsd_net_assign(struct vsd *d, char *const *given, size_t ngiven, vs_error_
 int vsd_net_prepare(struct vsd *d, struct vps *v, const vs_kv_t *config,
                     struct vsd_net_start *start, vs_error_t *err);
 void vsd_net_stopped(struct vsd *d, struct vps *v);
+/* set --hostname: in the config, and on a running VPS at once (its UTS
+ * namespace, and /etc/hostname and /etc/hosts where vsd writes them). */
+int vsd_net_set_hostname(struct vsd *d, struct vps *v, const char *hostname, vs_error_t *err);
 /* A start failed: delete the veth and the /etc files the start made. */
 void vsd_net_abort(struct vsd *d, struct vps *v, const struct vsd_net_start *start);
 /* vsctl set's network part: addresses added (--ipadd) and removed (--ipdel
@@ -253,6 +382,38 @@ void vsd_net_adopted(struct vsd *d, struct vps *v, const vs_kv_t *state);
  * force while it runs, else from its config. */
 void vsd_net_describe(struct vsd *d, struct vps *v, const vs_kv_t *config, json_object *obj);
 
+/* onboot.c: autostart after a boot of the host */
+/* After adoption, with the socket up: on the first vsd of a boot, queues
+ * the stopped VPS with onboot = yes and starts them from the loop. */
+void vsd_onboot_begin(struct vsd *d);
+/* The onboot timer fired: the next batch. */
+void vsd_onboot_step(struct vsd *d);
+
+/* backup.c: backups and restores */
+/* Starts tar writing a backup of v to out_fd (a running v frozen until
+ * vsd_backup_done); its pid. */
+pid_t vsd_backup_spawn(struct vsd *d, struct vps *v, int out_fd, vs_error_t *err);
+/* A member name of a backup: relative, without "..", and of the layout
+ * (paene-backup, config, upper and below it, disk.img); else VS_E_USAGE. */
+int vsd_backup_member_ok(const char *name, vs_error_t *err);
+/* tar ended: the last backup of a running v thaws it. */
+void vsd_backup_done(struct vsd *d, struct vps *v);
+/* Makes a VPS of the backup `file` (absolute), named `name` or as it was. */
+int vsd_restore(struct vsd *d, const char *file, const char *name, int keep_ip, vs_error_t *err);
+
+/* events.c: what happens, to the clients that asked (vsctl events) */
+/* Sends {"time", "type", "vps", and extra's members (taken; may be NULL)}. */
+void vsd_event(struct vsd *d, const char *type, const char *vps, json_object *extra);
+
+/* metrics.c: Prometheus's text format */
+/* The metrics text (malloc'd; its length in *len). */
+char *vsd_metrics_text(struct vsd *d, size_t *len);
+/* Listens where vsd.conf's metrics_listen says (unix:PATH or ADDR:PORT);
+ * nothing when it is not set. */
+int vsd_metrics_listen(struct vsd *d, vs_error_t *err);
+void vsd_metrics_event(struct vsd *d, struct ev *ev);
+void vsd_metrics_close(struct vsd *d);
+
 /* vsd.c: the loop */
 int vsd_epoll_add(struct vsd *d, int fd, struct ev *ev, uint32_t events);
 void vsd_epoll_del(struct vsd *d, int fd);
@@ -261,11 +422,26 @@ void vsd_client_reply(struct vsd *d, struct client *c, json_object *reply, const
 void vsd_client_reply_error(struct vsd *d, struct client *c, const vs_error_t *err);
 void vsd_client_finish(struct vsd *d, struct client *c);
 
+/* work.c: long work in a worker. Starts w (filled in by the caller, who
+ * gives it up) for client c, which is parked until vsd answers it. */
+int vsd_work_start(struct vsd *d, struct client *c, struct vsd_work *w, vs_error_t *err);
+/* The worker ended: vsd finishes the work and answers. */
+void vsd_work_exited(struct vsd *d, struct vsd_work *w);
+/* The work that conflicts with req (NULL: none), and why, in msg. */
+const struct vsd_work *vsd_work_conflict(struct vsd *d, const vs_request_t *req, char *msg,
+                                         size_t size);
+/* vsd exits: the workers are ended, their clients told. */
+void vsd_work_stop_all(struct vsd *d);
+
 /* handlers.c: requests */
 /* Returns 0 when the client got its reply, 1 when it is parked. */
 int vsd_handle_request(struct vsd *d, struct client *c, vs_request_t *req);
 /* A VPS reached PHASE_STOPPED: answer the clients that waited for it. */
 void vsd_handle_vps_stopped(struct vsd *d, struct vps *v);
 void vsd_handle_exec_exited(struct vsd *d, struct client *c);
+/* v is about to be freed: the clients still parked on it are answered. */
+void vsd_handle_vps_removed(struct vsd *d, struct vps *v);
+/* vsd exits: every client still waiting for its answer gets one. */
+void vsd_handle_exit(struct vsd *d);
 
 #endif

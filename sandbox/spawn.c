@@ -374,6 +374,26 @@ static int exec_init(const struct vs_init_spec *spec, vs_error_t *err)
         return vs_error_errno(err, "exec the built-in vsinit");
 }
 
+/* Without --numfile a VPS's processes get the soft limit every process
+ * starts with (the kernel's 1024) under vsd's hard one: vsd raises its own
+ * soft limit to the hard one for its descriptors, which is no VPS's
+ * business. */
+#define DEFAULT_NOFILE_SOFT 1024
+
+static int default_nofile(vs_error_t *err)
+{
+        struct rlimit lim;
+
+        if (getrlimit(RLIMIT_NOFILE, &lim) < 0)
+                return vs_error_errno(err, "getrlimit");
+        if (lim.rlim_cur <= DEFAULT_NOFILE_SOFT)
+                return 0;
+        lim.rlim_cur = DEFAULT_NOFILE_SOFT;
+        if (setrlimit(RLIMIT_NOFILE, &lim) < 0)
+                return vs_error_errno(err, "set the default numfile");
+        return 0;
+}
+
 /* --numfile: set in the child before exec, so that the VPS's processes
  * inherit it. Raising the hard limit above vsd's needs CAP_SYS_RESOURCE; the
  * error says so rather than clamping. */
@@ -381,7 +401,9 @@ static int set_nofile(unsigned long nofile, vs_error_t *err)
 {
         struct rlimit lim = { nofile, nofile };
 
-        if (nofile && setrlimit(RLIMIT_NOFILE, &lim) < 0)
+        if (!nofile)
+                return default_nofile(err);
+        if (setrlimit(RLIMIT_NOFILE, &lim) < 0)
                 return vs_error_errno(err, "set numfile %lu", nofile);
         return 0;
 }

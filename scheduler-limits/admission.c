@@ -12,6 +12,7 @@
 
 #include "vs/cleanup.h"
 #include "vs/fsutil.h"
+#include "vs/limits.h"
 #include "vs/parse.h"
 
 #define MICRO_PER_CPU 1000000ULL
@@ -131,4 +132,54 @@ vs_reserve_t vs_node_detect(void)
             (p = strstr(meminfo, "MemTotal:")))
                 r.mem_bytes = strtoull(p + 9, NULL, 10) * 1024;
         return r;
+}
+
+/* "23.5G": a node's memory in a message. */
+static void size_text(uint64_t bytes, char *buf, size_t size)
+{
+        static const char units[] = "KMGTPE";
+        double value = (double)bytes;
+        int unit = -1;
+
+        while (value >= 1024 && unit < 5) {
+                value /= 1024;
+                unit++;
+        }
+        if (unit < 0)
+                snprintf(buf, size, "%" PRIu64 "B", bytes);
+        else
+                snprintf(buf, size, "%.1f%c", value, units[unit]);
+}
+
+#define FORCE_HINT "; --force to keep it anyway"
+
+int vs_limits_fit_node(const vs_limits_t *l, const vs_reserve_t *node, unsigned cpus_present,
+                       vs_error_t *err)
+{
+        uint64_t ncpus = node->cpu_micro / MICRO_PER_CPU;
+        char mem[32];
+
+        size_text(node->mem_bytes, mem, sizeof(mem));
+        if (VS_LIMIT_IS_SET(l, VS_LIM_RAM) && node->mem_bytes &&
+            l->value[VS_LIM_RAM] > node->mem_bytes)
+                return vs_error_kind(err, VS_E_USAGE, ERANGE,
+                                     "--ram %s is more than this node's memory (%s)" FORCE_HINT,
+                                     l->text[VS_LIM_RAM], mem);
+        if (VS_LIMIT_IS_SET(l, VS_LIM_CPUS) && l->value[VS_LIM_CPUS] > ncpus)
+                return vs_error_kind(err, VS_E_USAGE, ERANGE,
+                                     "--cpus %s is more than this node's %" PRIu64
+                                     " CPUs" FORCE_HINT,
+                                     l->text[VS_LIM_CPUS], ncpus);
+        if (VS_LIMIT_IS_SET(l, VS_LIM_CPULIMIT) && l->value[VS_LIM_CPULIMIT] > node->cpu_micro)
+                return vs_error_kind(err, VS_E_USAGE, ERANGE,
+                                     "--cpulimit %s is more than this node's %" PRIu64
+                                     " CPUs (%" PRIu64 "%%)" FORCE_HINT,
+                                     l->text[VS_LIM_CPULIMIT], ncpus, ncpus * 100);
+        if (VS_LIMIT_IS_SET(l, VS_LIM_CPUMASK) &&
+            vs_cpulist_max(l->text[VS_LIM_CPUMASK]) >= cpus_present)
+                return vs_error_kind(err, VS_E_USAGE, ERANGE,
+                                     "--cpumask %s names a CPU this host does not have (it has "
+                                     "%u)" FORCE_HINT,
+                                     l->text[VS_LIM_CPUMASK], cpus_present);
+        return 0;
 }

@@ -39,7 +39,8 @@ struct vs_cgroup_tree {
 
 struct vs_cgroup {
         vs_cgroup_tree_t *tree;
-        int fd[MAX_HIERARCHIES]; /* the VPS's directory on each hierarchy */
+        int fd[MAX_HIERARCHIES]; /* the VPS's directory on each hierarchy, or -1 */
+        char *rel;               /* <slice>/<vps>, below each hierarchy's base */
         char *path;              /* <tree>/<slice>/<vps>, for messages */
 };
 
@@ -427,6 +428,7 @@ int vs_cgroup_create(vs_cgroup_tree_t *tree, const char *slice, const char *vps,
         vs_cgroup_t *cg = vs_xmalloc(sizeof(*cg));
 
         cg->tree = tree;
+        cg->rel = vs_strdupf("%s/%s", slice, vps);
         cg->path = vs_strdupf("%s/%s/%s", tree->name, slice, vps);
         for (int i = 0; i < MAX_HIERARCHIES; i++)
                 cg->fd[i] = -1;
@@ -455,8 +457,30 @@ void vs_cgroup_free(vs_cgroup_t *cg)
         for (int i = 0; i < MAX_HIERARCHIES; i++)
                 if (cg->fd[i] >= 0)
                         close(cg->fd[i]);
+        free(cg->rel);
         free(cg->path);
         free(cg);
+}
+
+/* The VPS's directory on hierarchy i, opened when first needed and kept
+ * until vs_cgroup_release: -1 with errno when it is gone. */
+static int cg_fd(vs_cgroup_t *cg, int i)
+{
+        if (cg->fd[i] < 0)
+                cg->fd[i] = openat(cg->tree->hier[i].base_fd, cg->rel,
+                                   O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        return cg->fd[i];
+}
+
+void vs_cgroup_release(vs_cgroup_t *cg)
+{
+        if (!cg)
+                return;
+        for (int i = 0; i < MAX_HIERARCHIES; i++) {
+                if (cg->fd[i] >= 0)
+                        close(cg->fd[i]);
+                cg->fd[i] = -1;
+        }
 }
 
 /* A limit file: a controller's ("memory.max", "pids.max"), or the v2 core's
@@ -501,7 +525,7 @@ static int seal_dir(int dirfd, const char *where, vs_error_t *err)
 int vs_cgroup_seal(vs_cgroup_t *cg, vs_error_t *err)
 {
         for (int i = 0; i < cg->tree->count; i++)
-                if (seal_dir(cg->fd[i], cg->tree->hier[i].mountpoint, err) < 0)
+                if (seal_dir(cg_fd(cg, i), cg->tree->hier[i].mountpoint, err) < 0)
                         return vs_error_wrap(err, "cgroup %s", cg->path);
         return 0;
 }
@@ -516,7 +540,7 @@ static int move_self(int dirfd, const struct hierarchy *h, vs_error_t *err)
 int vs_cgroup_enter(vs_cgroup_t *cg, vs_error_t *err)
 {
         for (int i = 0; i < cg->tree->count; i++) {
-                if (move_self(cg->fd[i], &cg->tree->hier[i], err) < 0) {
+                if (move_self(cg_fd(cg, i), &cg->tree->hier[i], err) < 0) {
                         vs_cgroup_leave(cg->tree, NULL);
                         return -1;
                 }
@@ -548,7 +572,7 @@ static pid_t *read_procs(vs_cgroup_t *cg, vs_error_t *err)
         size_t count = 0;
         char *p;
 
-        if (vs_read_file(cg->fd[0], "cgroup.procs", 16U << 20, &text, NULL, err) < 0)
+        if (vs_read_file(cg_fd(cg, 0), "cgroup.procs", 16U << 20, &text, NULL, err) < 0)
                 return NULL;
         for (p = text; *p; p++)
                 count += *p == '\n';
@@ -576,9 +600,9 @@ int vs_cgroup_controller_fd(vs_cgroup_t *cg, const char *controller, int *is_v2,
                 if (strcmp(known_controllers[k].v1, controller) != 0)
                         continue;
                 for (int i = 0; i < tree->count; i++) {
-                        if (offers(&tree->hier[i], cg->fd[i], k)) {
+                        if (offers(&tree->hier[i], cg_fd(cg, i), k)) {
                                 *is_v2 = tree->hier[i].is_v2;
-                                return cg->fd[i];
+                                return cg_fd(cg, i);
                         }
                 }
         }
@@ -654,7 +678,7 @@ static int kill_via_v2(vs_cgroup_t *cg)
 {
         for (int i = 0; i < cg->tree->count; i++)
                 if (cg->tree->hier[i].is_v2 &&
-                    vs_write_string(cg->fd[i], "cgroup.kill", "1", NULL) == 0)
+                    vs_write_string(cg_fd(cg, i), "cgroup.kill", "1", NULL) == 0)
                         return 0;
         return -1;
 }
@@ -734,4 +758,46 @@ void vs_cgroup_tree_prune(vs_cgroup_tree_t *tree)
                                 unlinkat(tree->hier[i].base_fd, ent->d_name, AT_REMOVEDIR);
                 unlinkat(tree->hier[i].own_fd, tree->name, AT_REMOVEDIR);
         }
+}
+
+#define FREEZE_WAIT_MS 5000
+
+static int is_frozen(int fd)
+{
+        cleanup_free char *events = NULL;
+
+        if (vs_read_file(fd, "cgroup.events", 4096, &events, NULL, NULL) < 0)
+                return 0;
+        return strstr(events, "frozen 1") != NULL;
+}
+
+int vs_cgroup_freeze(vs_cgroup_t *cg, int frozen, vs_error_t *err)
+{
+        const vs_cgroup_tree_t *tree = cg->tree;
+
+        for (int i = 0; i < tree->count; i++) {
+                struct timespec pause = { 0, 2 * 1000 * 1000 };
+                int fd;
+
+                if (!tree->hier[i].is_v2)
+                        continue;
+                fd = cg_fd(cg, i);
+                if (fd < 0)
+                        return vs_error_errno(err, "cgroup %s", cg->path);
+                if (vs_write_string(fd, "cgroup.freeze", frozen ? "1" : "0", err) < 0)
+                        return vs_error_wrap(err, "%s the VPS", frozen ? "freeze" : "thaw");
+                if (!frozen)
+                        return 0;
+                /* a task in a system call is frozen when it returns */
+                for (int waited = 0; waited < FREEZE_WAIT_MS; waited += 2) {
+                        if (is_frozen(fd))
+                                return 0;
+                        nanosleep(&pause, NULL);
+                }
+                vs_write_string(fd, "cgroup.freeze", "0", NULL);
+                return vs_error_kind(err, VS_E_STATE, ETIMEDOUT,
+                                     "the VPS did not freeze within %d s", FREEZE_WAIT_MS / 1000);
+        }
+        return vs_error_kind(err, VS_E_STATE, ENOTSUP,
+                             "no cgroup v2 hierarchy here: cgroup v1 gives vsd no freezer");
 }

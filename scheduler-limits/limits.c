@@ -59,11 +59,6 @@ const char *vs_limit_option(vs_limit_t limit)
         return table[limit].option;
 }
 
-const char *vs_limit_controller(vs_limit_t limit)
-{
-        return table[limit].controller;
-}
-
 int vs_limit_find(const char *name)
 {
         for (int i = 0; i < VS_LIM_COUNT; i++)

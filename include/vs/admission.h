@@ -11,6 +11,7 @@
 
 #include "vs/error.h"
 #include "vs/kvfile.h"
+#include "vs/limits.h"
 
 typedef struct {
         uint64_t cpu_micro; /* millionths of a CPU */
@@ -43,5 +44,13 @@ uint64_t vs_admit_how_many(const vs_node_t *node, const vs_reserve_t *reserved,
 
 /* The host's CPUs and memory. */
 vs_reserve_t vs_node_detect(void);
+
+/* Refuses (VS_E_USAGE, one line naming the option and the node's figure) a
+ * limit the node can never satisfy, whatever its policy: --ram above its
+ * memory, --cpus or --cpulimit above its CPUs, a --cpumask naming a CPU
+ * beyond the cpus_present the kernel knows. The admin may keep one with
+ * --force (a config meant for a bigger node). */
+int vs_limits_fit_node(const vs_limits_t *l, const vs_reserve_t *node, unsigned cpus_present,
+                       vs_error_t *err);
 
 #endif

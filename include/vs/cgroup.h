@@ -26,6 +26,10 @@ void vs_cgroup_tree_prune(vs_cgroup_tree_t *tree);
 int vs_cgroup_create(vs_cgroup_tree_t *tree, const char *slice, const char *vps, vs_cgroup_t **cg,
                      vs_error_t *err);
 void vs_cgroup_free(vs_cgroup_t *cg);
+/* Closes the VPS's cgroup directories; the next use opens them again. vsd
+ * calls it between requests so that a running VPS holds no descriptor of
+ * its cgroups (its budget is the init's pidfd). */
+void vs_cgroup_release(vs_cgroup_t *cg);
 /* Makes the limit files of the VPS's own cgroup vsd's alone: read-only for
  * everybody else, and owned by VS_CGROUP_SEALED_UID, an id no VPS's user
  * namespace maps (a privileged VPS's root is host uid 0 for host-root
@@ -54,6 +58,11 @@ int vs_cgroup_controller_fd(vs_cgroup_t *cg, const char *controller, int *is_v2,
 int vs_cgroup_nprocs(vs_cgroup_t *cg, vs_error_t *err);
 /* SIGKILLs every process in the VPS's cgroup. */
 int vs_cgroup_kill(vs_cgroup_t *cg, vs_error_t *err);
+/* Freezes (frozen 1) or thaws the VPS's processes with cgroup v2's
+ * freezer (cgroup.freeze, on v2 and on the unified hierarchy of hybrid);
+ * a freeze returns once cgroup.events says frozen, within a few seconds or
+ * not at all (thawed again, VS_E_STATE). Without a v2 hierarchy: ENOTSUP. */
+int vs_cgroup_freeze(vs_cgroup_t *cg, int frozen, vs_error_t *err);
 /* Whether process `pid` is in the VPS's cgroup, or below it, on every
  * hierarchy of the tree (as its /proc/PID/cgroup says): 1 yes, 0 no, -1 and
  * err when that cannot be read. Only vsd puts processes there. */

@@ -28,8 +28,17 @@ typedef struct {
         char name[64];
         char builder[32];
         time_t created;
-        uint64_t bytes; /* allocated on disk, each inode counted once */
+        uint64_t bytes;        /* allocated on disk, each inode counted once */
+        uint64_t shared_bytes; /* of those, in inodes another template holds too */
 } vs_template_info_t;
+
+/* The store as a whole: what it takes on disk, each inode once however many
+ * templates hold it, and what that sharing (template unify) saves against
+ * the templates' sizes added up. */
+typedef struct {
+        uint64_t bytes;
+        uint64_t saved_bytes;
+} vs_template_store_usage_t;
 
 /* Builds the busybox template offline from the host's static busybox
  * (Debian's busybox-static). The template appears atomically. */
@@ -78,8 +87,10 @@ int vs_archive_check_url(const char *url, const char *what, int https_ok, vs_err
 int vs_archive_probe(const char *mirror, const char *suite, const char *proxy, vs_error_t *err);
 /* 1 if it exists, 0 if not. */
 int vs_template_exists(int store_fd, const char *name);
-/* Lists templates into a malloc'd array. */
-int vs_template_list(int store_fd, vs_template_info_t **list, size_t *count, vs_error_t *err);
+/* Lists templates into a malloc'd array, sorted by name; with usage (may
+ * be NULL), also the store's use of the disk. */
+int vs_template_list(int store_fd, vs_template_info_t **list, size_t *count,
+                     vs_template_store_usage_t *usage, vs_error_t *err);
 /* Removes a template; the caller has checked that no VPS uses it. */
 int vs_template_remove(int store_fd, const char *name, vs_error_t *err);
 /* Reads a key of the template's meta file into a malloc'd string, or NULL. */

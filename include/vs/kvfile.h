@@ -22,6 +22,8 @@ int vs_kv_parse(const char *text, vs_kv_t *kv, vs_error_t *err);
 /* Returns a malloc'd text that vs_kv_parse reads back to the same lines. */
 char *vs_kv_format(const vs_kv_t *kv);
 int vs_kv_load(int dirfd, const char *path, vs_kv_t *kv, vs_error_t *err);
+/* As vs_kv_load, but a missing file is an empty one. */
+int vs_kv_load_optional(int dirfd, const char *path, vs_kv_t *kv, vs_error_t *err);
 int vs_kv_save(int dirfd, const char *path, const vs_kv_t *kv, int durable, vs_error_t *err);
 
 const char *vs_kv_get(const vs_kv_t *kv, const char *key);

@@ -86,9 +86,6 @@ typedef struct {
  * Returns how many. */
 size_t vs_limits_plan(const vs_limits_t *l, int v2, const char *iodev, vs_limit_write_t *out);
 
-/* The controllers that the limits need (v1 names), for messages. */
-const char *vs_limit_controller(vs_limit_t limit);
-
 /* Writes the limits into the VPS's cgroup. A limit whose controller is not
  * available is an error naming the controller and the cgroup. */
 int vs_limits_apply(vs_cgroup_t *cg, const vs_limits_t *l, const char *iodev, vs_error_t *err);

@@ -136,7 +136,6 @@ typedef struct {
  * below `dirfd`; a missing file or key takes the default (bridge vsbr0,
  * 10.77.0.0/16, no IPv6, MTU 1500, no uplink). */
 int vs_net_conf_load(int dirfd, const char *path, vs_net_conf_t *conf, vs_error_t *err);
-const char *vs_net_mode_name(enum vs_net_mode mode);
 
 /* ---- plumbing (netlink, in vsd's network namespace) ---- */
 

@@ -31,6 +31,26 @@ int vs_parse_duration(const char *text, uint64_t *ms, vs_error_t *err);
 int vs_parse_uint(const char *text, uint64_t min, uint64_t max, const char *what, uint64_t *out,
                   vs_error_t *err);
 
+/* The one digit scanner under every integer parser of the tree: reads the
+ * decimal digits at `p` (no sign, no blank, at least one digit) into *out
+ * and returns the first character after them; NULL when there is no digit
+ * or the value is above `max`. */
+const char *vs_scan_uint(const char *p, uint64_t max, uint64_t *out);
+
+/* A whole string of digits (as vs_scan_uint, nothing after): 0, or -1. */
+int vs_digits(const char *text, uint64_t max, uint64_t *out);
+
+/* Decimal numbers times a unit's factor, exactly ("1.5" x 1024), without
+ * floating point; *rest points after the number. */
+enum vs_decimal {
+        VS_DECIMAL_OK = 0,
+        VS_DECIMAL_SYNTAX = -1,
+        VS_DECIMAL_RANGE = -2,
+        VS_DECIMAL_INEXACT = -3
+};
+enum vs_decimal vs_parse_decimal(const char *text, uint64_t factor, uint64_t *out,
+                                 const char **rest);
+
 /* Signal names with or without SIG, or numbers ("SIGPWR", "TERM", "15"). */
 int vs_parse_signal(const char *text, int *signo, vs_error_t *err);
 const char *vs_signal_name(int signo);

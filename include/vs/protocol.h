@@ -14,11 +14,18 @@
 
 #include <json-c/json.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "vs/error.h"
 
 #define VS_PROTOCOL_VERSION 1
-#define VS_MSG_MAX (1U << 20)
+/* A message up to VS_MSG_INLINE_MAX bytes is one packet; a larger one is
+ * sent as a sealed memfd passed with an envelope {"version":1,"memfd":LEN}
+ * (one of the VS_MSG_FDS_MAX fds), which vs_msg_recv opens. A request may
+ * have VS_REQUEST_MAX bytes, a reply VS_REPLY_MAX. */
+#define VS_MSG_INLINE_MAX (64U << 10)
+#define VS_REQUEST_MAX (1U << 20)
+#define VS_REPLY_MAX (256U << 20)
 #define VS_MSG_FDS_MAX 4 /* = VS_FDPASS_MAX */
 
 /* The commands, one name for vsctl and vsd. */
@@ -41,9 +48,45 @@
 #define VS_CMD_TEMPLATE_LIST "template-list"
 #define VS_CMD_TEMPLATE_UNIFY "template-unify"
 #define VS_CMD_TEMPLATE_REMOVE "template-remove"
+#define VS_CMD_METRICS "metrics"
+#define VS_CMD_EVENTS "events"
+#define VS_CMD_BACKUP "backup"
+#define VS_CMD_RESTORE "restore"
+
+/* The fields of a VPS's description (list and status replies), which
+ * list's args.fields may name: X(ENUM, "name"). */
+/* clang-format off */
+#define VS_VPS_FIELDS(X) \
+        X(NAME, "name") X(STATE, "state") X(PID, "pid") X(NPROC, "nproc") \
+        X(HOSTNAME, "hostname") X(TEMPLATE, "template") X(IP, "ip") \
+        X(RX_BYTES, "rx_bytes") X(TX_BYTES, "tx_bytes") X(RX_PACKETS, "rx_packets") \
+        X(TX_PACKETS, "tx_packets") X(RATE_OUT, "rate_out") X(RATE_IN, "rate_in") \
+        X(PORT_FORWARD, "port_forward") X(SLICE, "slice") X(UPTIME, "uptime") \
+        X(DISK_BACKEND, "disk_backend") X(DISK, "disk") X(DISKLIMIT, "disklimit") \
+        X(INODES, "inodes") X(INODELIMIT, "inodelimit") X(EXIT, "exit") \
+        X(OOM_KILLS, "oom_kills") X(CPU_USEC, "cpu_usec") X(CPU_PCT, "cpu_pct") \
+        X(THROTTLED_USEC, "throttled_usec") X(NR_THROTTLED, "nr_throttled") \
+        X(MEM_BYTES, "mem_bytes") X(MEM_PEAK, "mem_peak") X(SWAP_BYTES, "swap_bytes") \
+        X(IO_READ_BYTES, "io_read_bytes") X(IO_WRITE_BYTES, "io_write_bytes") \
+        X(IO_READ_OPS, "io_read_ops") X(IO_WRITE_OPS, "io_write_ops") \
+        X(EXIT_CODE, "exit_code") X(EXIT_SIGNAL, "exit_signal") \
+        X(ONBOOT, "onboot") X(BOOTORDER, "bootorder")
+/* clang-format on */
+#define VS_VPS_FIELD_ENUM(e, name) VS_VF_##e,
+typedef enum { VS_VPS_FIELDS(VS_VPS_FIELD_ENUM) VS_VF_COUNT } vs_vps_field_t;
+#undef VS_VPS_FIELD_ENUM
+/* A set of fields: bit VS_VF_X; VS_VF_ALL is every one. */
+typedef uint64_t vs_vps_fields_t;
+#define VS_VF_BIT(e) ((vs_vps_fields_t)1 << VS_VF_##e)
+#define VS_VF_ALL (((vs_vps_fields_t)1 << VS_VF_COUNT) - 1)
+/* The field called name, or -1. */
+int vs_vps_field_find(const char *name);
+const char *vs_vps_field_name(vs_vps_field_t field);
 
 /* The longest stop timeout a request may ask for (vsctl --timeout). */
 #define VS_STOP_TIMEOUT_MAX_MS (24ULL * 3600 * 1000)
+/* --bootorder: 0 (the default) up to this; the higher starts first */
+#define VS_BOOTORDER_MAX 1000000000LL
 
 typedef enum {
         VS_FIELD_STRING,  /* a string of at most max_len bytes, no NUL */
@@ -115,11 +158,18 @@ json_object *vs_reply_error(const vs_error_t *err);
 /* Turns an error reply into err (returns -1), an ok reply into 0. */
 int vs_reply_check(json_object *reply, vs_error_t *err);
 
-/* Sends one message with up to VS_MSG_FDS_MAX fds. */
+/* Sends one message of any size up to VS_REPLY_MAX with up to
+ * VS_MSG_FDS_MAX fds (one fewer above VS_MSG_INLINE_MAX). */
 int vs_msg_send(int sock, json_object *msg, const int *fds, int nfds, vs_error_t *err);
+/* Whether a request is within VS_REQUEST_MAX: else a usage error that says
+ * its size and the limit. */
+int vs_request_fits(json_object *req, vs_error_t *err);
 /* Receives one message; *msg is NULL at end of stream. Received fds are
  * CLOEXEC; *nfds says how many. */
 int vs_msg_recv(int sock, json_object **msg, int *fds, int *nfds, vs_error_t *err);
+/* Receives a request (vsd): at most VS_REQUEST_MAX bytes, else a usage
+ * error; fds that came with it are closed. */
+int vs_request_recv(int sock, json_object **msg, vs_error_t *err);
 
 /* The fields of a decoded request, as the table declares them: absent is
  * NULL, 0 or `absent`. Reading a field the command's table does not declare

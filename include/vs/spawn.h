@@ -45,7 +45,7 @@ struct vs_init_spec {
         char *const *init_argv; /* NULL: /sbin/init if present, else vsinit */
         int vsinit_fd;          /* sealed memfd of the built-in init, or -1 */
         int console_fd;         /* init's stdout and stderr */
-        unsigned long nofile;   /* RLIMIT_NOFILE (soft and hard), 0: vsd's own */
+        unsigned long nofile;   /* RLIMIT_NOFILE (soft and hard), 0: soft 1024 */
         /* Called by the parent once the child exists and before its "go":
          * gives the child its network (netns/), so that its init starts
          * with eth0 configured. NULL: loopback only. */
@@ -72,7 +72,7 @@ struct vs_exec_spec {
         int use_tty; /* a pty from the VPS's own devpts */
         struct winsize winsize;
         int stdio[3];         /* without a tty: the child's stdin, stdout, stderr */
-        unsigned long nofile; /* RLIMIT_NOFILE (soft and hard), 0: vsd's own */
+        unsigned long nofile; /* RLIMIT_NOFILE (soft and hard), 0: soft 1024 */
 };
 
 /* Starts argv inside a running VPS as a child of vsd. With use_tty, *master

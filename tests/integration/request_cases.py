@@ -36,6 +36,9 @@ EXPECTED = {
         "hostname": "string",
         "privileged": "bool",
         "limits": "limits",
+        "force": "bool",
+        "onboot": "bool",
+        "bootorder": "int",
         "diskspace": "string",
         "diskinodes": "string",
         "rate_out": "string",
@@ -52,6 +55,10 @@ EXPECTED = {
     "status": {},
     "set": {
         "limits": "limits",
+        "hostname": "string",
+        "force": "bool",
+        "onboot": "bool",
+        "bootorder": "int",
         "capability": "string",
         "no_save": "bool",
         "rate_out": "string",
@@ -66,7 +73,7 @@ EXPECTED = {
     "node": {"limits": "limits"},
     "resize": {"diskspace": "string", "diskinodes": "string"},
     "clone": {"new": "string", "hostname": "string"},
-    "list": {"disk": "bool"},
+    "list": {"disk": "bool", "fields": "strings"},
     "exec": {
         "argv": "strings",
         "tty": "bool",
@@ -88,6 +95,10 @@ EXPECTED = {
     "template-list": {},
     "template-unify": {},
     "template-remove": {},
+    "metrics": {},
+    "events": {},
+    "backup": {},
+    "restore": {"file": "string", "new": "string", "keep_ip": "bool"},
 }
 
 # What the top-level "name" must be: a VPS name, a template name, either
@@ -112,10 +123,14 @@ EXPECTED_NAME = {
     "template-list": "none",
     "template-unify": "none",
     "template-remove": "template",
+    "metrics": "none",
+    "events": "none",
+    "backup": "vps",
+    "restore": "none",
 }
 
 # Fields whose contents are names, under the rule of DESIGN.md section 3.
-NAME_FIELDS = {("create", "template"), ("clone", "new")}
+NAME_FIELDS = {("create", "template"), ("clone", "new"), ("restore", "new")}
 
 
 def base(cmd, root):
@@ -139,6 +154,10 @@ def base(cmd, root):
         "template-build": ("bb3", {"builder": "busybox"}),
         "template-import": ("imp1", {"file": tar}),
         "template-list": (None, {}),
+        "metrics": (None, {}),
+        "events": (None, {}),
+        "backup": ("off1", {}),
+        "restore": (None, {"file": "/nonexistent/backup.tar.zst"}),
         "template-unify": (None, {}),
         "template-remove": ("bb2", {}),
     }[cmd]
@@ -165,7 +184,11 @@ SAMPLES = {
     "timeout_ms": 1000,
     "fast": False,
     "force": True,
+    "onboot": False,
+    "keep_ip": False,
+    "bootorder": 5,
     "disk": False,
+    "fields": ["name"],
     "new": "new2",
     "argv": ["true"],
     "tty": False,
@@ -436,7 +459,8 @@ def group_extra(commands, ck, root):
             if a["type"] == "limits":
                 ck.refused(f"{cmd} limits.bogus", request_of(cmd, root, args={a["key"]: {"bogus": "1"}}), f"args.{a['key']}.bogus")
         # a field of another command
-        other = "force" if cmd != "destroy" else "fast"
+        taken = {a["key"] for a in spec["args"]}
+        other = next(k for k in ("force", "fast", "argv") if k not in taken)
         ck.refused(f"{cmd} args.{other}", request_of(cmd, root, args={other: True}), f"args.{other}")
     for cmd in ("frobnicate", "Start", "start ", "", "start\u0000"):
         ck.refused(f"unknown command {cmd!r}", vsreq.make(cmd, "run2", {"force": True}), "cmd")

@@ -410,4 +410,41 @@ test_stats_and_list_columns() {
         vs destroy --force t1
 }
 
+# Limits the node can never satisfy (issue 17): refused with one line
+# naming the option and the node's figure, exit 2, nothing changed, unless
+# --force. The node is this host: its online CPUs and MemTotal.
+test_limits_the_node_cannot_satisfy_are_refused_unless_forced() {
+        local ncpu present cfg
+        ncpu=$(getconf _NPROCESSORS_ONLN)
+        present=$(getconf _NPROCESSORS_CONF)
+        expect_rc 2 "ram above the node's" -- vs create n1 --template busybox --ram 99999T
+        expect_contains "$ERR" "--ram 99999T is more than this node's memory" "message"
+        expect_eq 1 "$(printf '%s\n' "$ERR" | wc -l)" "one line"
+        expect_rc 2 "more CPUs than the node" -- vs create n1 --template busybox --cpus $((ncpu + 1))
+        expect_contains "$ERR" "--cpus $((ncpu + 1)) is more than this node's $ncpu CPUs" "message"
+        expect_rc 2 "cpulimit above 100% per CPU" -- vs create n1 --template busybox \
+                --cpulimit $(((ncpu + 1) * 100))%
+        expect_contains "$ERR" "--cpulimit $(((ncpu + 1) * 100))% is more than this node's $ncpu CPUs" "message"
+        expect_rc 2 "a cpumask naming an absent CPU" -- vs create n1 --template busybox \
+                --cpumask "0,$present"
+        expect_contains "$ERR" "--cpumask 0,$present names a CPU this host does not have" "message"
+        [ ! -e "$(vps_dir n1)" ] || fail "n1 created"
+        # what the node has is fine
+        vs create n1 --template busybox --cpus "$ncpu" --cpulimit $((ncpu * 100))% --cpumask "0-$((present - 1))"
+        vs start n1
+        cfg=$(cat "$(vps_dir n1)/config")
+        expect_rc 2 "set above the node" -- vs set n1 --cpus $((ncpu + 1))
+        expect_contains "$ERR" "--force to keep it anyway" "message says how to keep it"
+        expect_eq "$cfg" "$(cat "$(vps_dir n1)/config")" "config unchanged"
+        expect_eq $((ncpu * 100000)) "$(cpu_quota n1)" "cgroup unchanged"
+        # --force keeps it: in the config, and in the cgroup of the running VPS
+        vs set n1 --cpulimit $(((ncpu + 1) * 100))% --force
+        grep -q "^cpulimit = $(((ncpu + 1) * 100))%$" "$(vps_dir n1)/config" || fail "forced cpulimit not saved"
+        expect_eq $((ncpu * 100000)) "$(cpu_quota n1)" "--cpus still caps it (the smaller)"
+        vs destroy --force n1
+        vs create n2 --template busybox --ram 99999T --force
+        grep -q '^ram = 99999T$' "$(vps_dir n2)/config" || fail "forced ram not saved"
+        vs destroy n2
+}
+
 run_tests

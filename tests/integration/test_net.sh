@@ -18,7 +18,11 @@ restart_vsd() {
 paene_veths() { in_host ip -o link show type veth | awk -F': ' '{print $2}' | sed 's/@.*//' | grep '^vs-' || true; }
 
 # counters VPS: its tx_packets and rx_bytes.
-counters() { vs list -H -o name,tx_packets,rx_bytes | awk -v n="$1" '$1 == n {print $2, $3}'; }
+# (bytes from --json: the table shows 1024-based sizes)
+counters() {
+        vs list -j -o name,tx_packets,rx_bytes "$1" |
+                python3 -c 'import json,sys; r = json.load(sys.stdin)[0]; print(r["tx_packets"], r["rx_bytes"])'
+}
 
 test_ipadd_none_gives_loopback_only() {
         vs create nn1 --template busybox --ipadd none

@@ -93,6 +93,39 @@ test_import_refuses_bad_input_and_changes_nothing() {
         expect_eq "$before" "$(ls -A "$R/var/lib/paene/templates")" "nothing left behind"
 }
 
+# A field of one template in template list --json.
+tmpl_json() {
+        vs template list --json | python3 -c '
+import json, sys
+print([t for t in json.load(sys.stdin) if t["name"] == sys.argv[1]][0][sys.argv[2]])' "$1" "$2"
+}
+
+# du's bytes (allocated blocks; hard links once among its arguments).
+du_bytes() { du -sB1 "$@" | awk '{s += $1} END {print s}'; }
+
+# vsctl's 1024-based size, as python computes it.
+human() { python3 -c '
+import sys
+v, u = float(sys.argv[1]), 0
+while v >= 1024 and u < 4:
+    v /= 1024; u += 1
+print(sys.argv[1] + "B" if u == 0 else "%.1f%s" % (v, "BKMGT"[u]))' "$1"; }
+
+# Each template's size is du's of it alone; the store's total is du's of
+# them together (each inode once), and what unify saved is the difference.
+check_template_sizes() {
+        local t sum=0 alone total
+        for t in "$@"; do
+                alone=$(du_bytes "$(tmpl_dir "$t")")
+                expect_eq "$alone" "$(tmpl_json "$t" bytes)" "$t: bytes"
+                sum=$((sum + alone))
+        done
+        total=$(du_bytes "$R/var/lib/paene/templates"/*/)
+        expect_contains "$(vs template list)" \
+                "total $(human "$total") on disk, shared blocks counted once; unify saved $(human $((sum - total)))" \
+                "total line"
+}
+
 # sha256 of every regular file below a directory, by path.
 contents() { (cd "$1" && find . -type f -exec sha256sum {} + | sort -k2); }
 
@@ -112,6 +145,9 @@ test_unify_links_identical_files_across_templates() {
         local c1 c2
         c1=$(contents "$t1")
         c2=$(contents "$t2")
+        check_template_sizes busybox bb2
+        expect_eq 0 "$(tmpl_json bb2 shared_bytes)" "nothing shared before unify"
+        expect_contains "$(vs template list)" "unify saved 0B" "nothing saved before unify"
         before=$(du -sk "$(tmpl_dir busybox)" "$(tmpl_dir bb2)" | awk '{s += $1} END {print s}')
         out=$(vs template unify)
         expect_contains "$out" "saved" "report"
@@ -129,6 +165,9 @@ test_unify_links_identical_files_across_templates() {
         # the running VPS goes on, and a second run finds nothing more
         expect_eq "u1" "$(vs exec u1 -- hostname)" "VPS still runs"
         expect_contains "$(vs template unify --json)" '"linked": 0' "second run"
+        # template list counts the shared blocks once (issue 17)
+        check_template_sizes busybox bb2
+        [ "$(tmpl_json bb2 shared_bytes)" -gt 1000000 ] || fail "bb2 shares busybox: $(tmpl_json bb2 shared_bytes)"
         vs destroy --force u1
         vs template remove bb2
         rm -f "$t1/etc/mode" "$t1/etc/xattr" "$t1/etc/owner"

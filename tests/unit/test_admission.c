@@ -13,6 +13,7 @@
 #include "vs/admission.h"
 #include "vs/error.h"
 #include "vs/kvfile.h"
+#include "vs/limits.h"
 
 #define CPU 1000000ULL
 #define GIB (1ULL << 30)
@@ -116,12 +117,44 @@ static void test_how_many(void **state)
         assert_int_equal(vs_admit_how_many(&node, &reserved, &size), 0);
 }
 
+/* Limits the node can never satisfy, whatever its policy. */
+static void test_fit_node(void **state)
+{
+        vs_reserve_t node = { 2 * CPU, 4 * GIB };
+        vs_limits_t l = { 0 };
+        vs_error_t err = { 0 };
+
+        (void)state;
+        assert_int_equal(vs_limits_parse_one(&l, VS_LIM_RAM, "4G", &err), 0);
+        assert_int_equal(vs_limits_parse_one(&l, VS_LIM_CPUS, "2", &err), 0);
+        assert_int_equal(vs_limits_parse_one(&l, VS_LIM_CPULIMIT, "200%", &err), 0);
+        assert_int_equal(vs_limits_parse_one(&l, VS_LIM_CPUMASK, "0-1", &err), 0);
+        assert_int_equal(vs_limits_fit_node(&l, &node, 2, &err), 0);
+        assert_int_equal(vs_limits_parse_one(&l, VS_LIM_RAM, "5G", &err), 0);
+        assert_true(vs_limits_fit_node(&l, &node, 2, &err) < 0);
+        assert_int_equal(err.kind, VS_E_USAGE);
+        assert_string_equal(err.msg, "--ram 5G is more than this node's memory (4.0G); --force "
+                                     "to keep it anyway");
+        assert_int_equal(vs_limits_parse_one(&l, VS_LIM_RAM, "1G", &err), 0);
+        assert_int_equal(vs_limits_parse_one(&l, VS_LIM_CPUS, "3", &err), 0);
+        assert_true(vs_limits_fit_node(&l, &node, 2, &err) < 0);
+        assert_non_null(strstr(err.msg, "--cpus 3 is more than this node's 2 CPUs"));
+        assert_int_equal(vs_limits_parse_one(&l, VS_LIM_CPUS, "1", &err), 0);
+        assert_int_equal(vs_limits_parse_one(&l, VS_LIM_CPULIMIT, "201%", &err), 0);
+        assert_true(vs_limits_fit_node(&l, &node, 2, &err) < 0);
+        assert_non_null(strstr(err.msg, "--cpulimit 201% is more than this node's 2 CPUs (200%)"));
+        assert_int_equal(vs_limits_parse_one(&l, VS_LIM_CPULIMIT, "50%", &err), 0);
+        assert_int_equal(vs_limits_parse_one(&l, VS_LIM_CPUMASK, "0,2", &err), 0);
+        assert_true(vs_limits_fit_node(&l, &node, 2, &err) < 0);
+        assert_non_null(strstr(err.msg, "--cpumask 0,2 names a CPU this host does not have"));
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_policy),        cmocka_unit_test(test_node_from_config),
                 cmocka_unit_test(test_admit_reserve), cmocka_unit_test(test_admit_overbook),
-                cmocka_unit_test(test_how_many),
+                cmocka_unit_test(test_how_many),      cmocka_unit_test(test_fit_node),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -426,6 +426,33 @@ static void test_load_missing_file(void **state)
         assert_non_null(strstr(err.msg, "nonexistent"));
 }
 
+/* vsd.conf's rule: a missing file is an empty one, any other failure is
+ * an error, and a bad line is refused as from vs_kv_load. */
+static void test_load_optional_missing_is_empty(void **state)
+{
+        struct tmpdir *t = *state;
+        cleanup_kv vs_kv_t kv = { 0 };
+        vs_error_t err;
+
+        vs_error_clear(&err);
+        assert_int_equal(vs_kv_load_optional(t->fd, "nonexistent", &kv, &err), 0);
+        assert_int_equal(kv.count, 0);
+}
+
+static void test_load_optional_unreadable_is_an_error(void **state)
+{
+        struct tmpdir *t = *state;
+        cleanup_kv vs_kv_t kv = { 0 };
+        vs_error_t err;
+
+        assert_int_equal(mkdirat(t->fd, "adir", 0755), 0);
+        vs_error_clear(&err);
+        assert_true(vs_kv_load_optional(t->fd, "adir", &kv, &err) < 0);
+        assert_int_equal(err.errnum, EISDIR);
+        vs_error_clear(&err);
+        assert_true(vs_kv_load_optional(t->fd, "nodir/x", &kv, &err) == 0);
+}
+
 static void test_load_bad_file_names_file_and_line(void **state)
 {
         struct tmpdir *t = *state;
@@ -465,6 +492,10 @@ int main(void)
                 cmocka_unit_test(test_carriage_return_refused),
                 cmocka_unit_test(test_refused_parse_leaves_kv_empty),
                 cmocka_unit_test(test_set_sanitizes_newlines),
+                cmocka_unit_test_setup_teardown(test_load_optional_missing_is_empty, tmpdir_setup,
+                                                tmpdir_teardown),
+                cmocka_unit_test_setup_teardown(test_load_optional_unreadable_is_an_error,
+                                                tmpdir_setup, tmpdir_teardown),
                 cmocka_unit_test_setup_teardown(test_save_load_round_trip, tmpdir_setup,
                                                 tmpdir_teardown),
                 cmocka_unit_test_setup_teardown(test_save_load_round_trip_durable, tmpdir_setup,

@@ -449,6 +449,36 @@ static void test_duration_bad(void **state)
 
 /* ---- bounded integers ---- */
 
+/* The scanner every integer parser uses: digits only, the bound checked
+ * before any overflow, the end returned. */
+static void test_scan_uint(void **state)
+{
+        uint64_t out = 0;
+        const char *end;
+
+        (void)state;
+        end = vs_scan_uint("65535:80", 65535, &out);
+        assert_non_null(end);
+        assert_string_equal(end, ":80");
+        assert_int_equal(out, 65535);
+        assert_null(vs_scan_uint("65536", 65535, &out));
+        assert_null(vs_scan_uint("5", 0, &out)); /* a digit above the bound itself */
+        assert_null(vs_scan_uint("", 10, &out));
+        assert_null(vs_scan_uint("-1", 10, &out));
+        assert_null(vs_scan_uint("+1", 10, &out));
+        assert_null(vs_scan_uint(" 1", 10, &out));
+        assert_null(vs_scan_uint(NULL, 10, &out));
+        assert_non_null(vs_scan_uint("18446744073709551615", UINT64_MAX, &out));
+        assert_true(out == UINT64_MAX);
+        assert_null(vs_scan_uint("18446744073709551616", UINT64_MAX, &out));
+        assert_null(vs_scan_uint("99999999999999999999999", UINT64_MAX, &out));
+        assert_int_equal(vs_digits("32", 32, &out), 0);
+        assert_int_equal(out, 32);
+        assert_int_equal(vs_digits("33", 32, &out), -1);
+        assert_int_equal(vs_digits("3 ", 32, &out), -1);
+        assert_int_equal(vs_digits("0x1", 32, &out), -1);
+}
+
 static void test_uint_in_range(void **state)
 {
         uint64_t out = 99;
@@ -616,6 +646,7 @@ int main(void)
                 cmocka_unit_test(test_cpu_garbage_refused),
                 cmocka_unit_test(test_duration_units),
                 cmocka_unit_test(test_duration_bad),
+                cmocka_unit_test(test_scan_uint),
                 cmocka_unit_test(test_uint_in_range),
                 cmocka_unit_test(test_uint_out_of_range),
                 cmocka_unit_test(test_uint_not_a_number),

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -19,6 +20,7 @@
 #include <cmocka.h>
 
 #include "vs/error.h"
+#include "vs/fdpass.h"
 #include "vs/protocol.h"
 
 /* ---- requests ---- */
@@ -520,24 +522,107 @@ static void test_msg_recv_not_json(void **state)
         assert_true(err.msg[0] != '\0');
 }
 
-static void test_msg_send_too_large(void **state)
+static json_object *string_of(size_t size)
 {
-        struct sockpair *sp = *state;
-        size_t size = VS_MSG_MAX + 1;
         char *big = malloc(size + 1);
         json_object *msg;
-        vs_error_t err;
 
         assert_non_null(big);
         memset(big, 'x', size);
         big[size] = '\0';
-        /* a JSON string: the serialized form is larger still */
         msg = json_object_new_string(big);
         free(big);
+        return msg;
+}
+
+/* A request over VS_REQUEST_MAX is the sender's mistake: a usage error
+ * that says the size and the limit. */
+static void test_request_too_large_is_a_usage_error(void **state)
+{
+        json_object *req = vs_request_new("exec", "web1", NULL);
+        vs_error_t err;
+
+        (void)state;
+        json_object_object_add(vs_json_object(req, "args"), "argv", string_of(VS_REQUEST_MAX));
         vs_error_clear(&err);
-        assert_true(vs_msg_send(sp->fd[0], msg, NULL, 0, &err) < 0);
+        assert_true(vs_request_fits(req, &err) < 0);
         assert_int_equal(err.errnum, EMSGSIZE);
-        json_object_put(msg);
+        assert_int_equal(err.kind, VS_E_USAGE);
+        assert_non_null(strstr(err.msg, "over the limit of 1048576 bytes"));
+        assert_null(strchr(err.msg, '\n'));
+        json_object_put(req);
+        req = vs_request_new("ping", NULL, NULL);
+        assert_int_equal(vs_request_fits(req, &err), 0);
+        json_object_put(req);
+}
+
+/* A message larger than one packet (and than the socket's send buffer)
+ * arrives whole, with the fds sent beside it; the memfd that carried it
+ * is not among them and not left open. */
+static void test_msg_large_goes_through_a_memfd(void **state)
+{
+        struct sockpair *sp = *state;
+        json_object *sent = vs_reply_ok();
+        json_object *got = NULL;
+        int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        int fds[VS_MSG_FDS_MAX], nfds = -1, before;
+        vs_error_t err;
+
+        assert_true(devnull >= 0);
+        json_object_object_add(sent, "big", string_of(3U << 20));
+        before = count_open_fds();
+        vs_error_clear(&err);
+        assert_int_equal(vs_msg_send(sp->fd[0], sent, &devnull, 1, &err), 0);
+        if (vs_msg_recv(sp->fd[1], &got, fds, &nfds, &err) != 0)
+                fail_msg("recv: %s", err.msg);
+        assert_non_null(got);
+        assert_true(json_object_equal(sent, got));
+        assert_int_equal(nfds, 1);
+        close(fds[0]);
+        assert_int_equal(count_open_fds(), before);
+        json_object_put(got);
+        /* a request of that size is refused by the reader of requests */
+        assert_int_equal(vs_msg_send(sp->fd[0], sent, NULL, 0, &err), 0);
+        vs_error_clear(&err);
+        assert_true(vs_request_recv(sp->fd[1], &got, &err) < 0);
+        assert_null(got);
+        assert_int_equal(err.kind, VS_E_USAGE);
+        assert_non_null(strstr(err.msg, "over the limit"));
+        assert_int_equal(count_open_fds(), before);
+        close(devnull);
+        json_object_put(sent);
+}
+
+/* An envelope whose body is not a sealed memfd (a pipe that could stall
+ * the reader, a file that could change under it) is refused. */
+static void test_msg_envelope_needs_a_sealed_memfd(void **state)
+{
+        struct sockpair *sp = *state;
+        static const char envelope[] = "{\"version\":1,\"memfd\":3}";
+        json_object *got = NULL;
+        int pipefd[2], memfd;
+        vs_error_t err;
+
+        assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
+        assert_int_equal(write(pipefd[1], "{ }", 3), 3);
+        assert_int_equal(vs_send_fds(sp->fd[0], envelope, strlen(envelope), &pipefd[0], 1), 0);
+        vs_error_clear(&err);
+        assert_true(vs_msg_recv(sp->fd[1], &got, NULL, NULL, &err) < 0);
+        assert_null(got);
+        assert_non_null(strstr(err.msg, "sealed memfd"));
+        memfd = memfd_create("t", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        assert_true(memfd >= 0);
+        assert_int_equal(write(memfd, "{ }", 3), 3);
+        assert_int_equal(vs_send_fds(sp->fd[0], envelope, strlen(envelope), &memfd, 1), 0);
+        assert_true(vs_msg_recv(sp->fd[1], &got, NULL, NULL, &err) < 0);
+        assert_non_null(strstr(err.msg, "sealed memfd"));
+        /* no fd at all */
+        assert_int_equal(vs_send_fds(sp->fd[0], envelope, strlen(envelope), NULL, 0), 0);
+        assert_true(vs_msg_recv(sp->fd[1], &got, NULL, NULL, &err) < 0);
+        assert_non_null(strstr(err.msg, "missing"));
+        close(memfd);
+        close(pipefd[0]);
+        close(pipefd[1]);
 }
 
 /* More than VS_MSG_FDS_MAX fds is refused, not copied past the control
@@ -970,7 +1055,7 @@ static void test_request_table_is_complete(void **state)
                 for (const vs_field_spec_t *f = commands[c].fields; f->key; f++) {
                         if (f->type == VS_FIELD_STRING || f->type == VS_FIELD_STRINGS ||
                             f->type == VS_FIELD_LIMITS)
-                                assert_true(f->max_len > 0 && f->max_len < VS_MSG_MAX);
+                                assert_true(f->max_len > 0 && f->max_len < VS_REQUEST_MAX);
                         if (f->type == VS_FIELD_STRINGS)
                                 assert_true(f->max_items > 0);
                         /* json-c holds numbers beyond 64 bits as the
@@ -1175,7 +1260,9 @@ int main(void)
                 SOCK_TEST(test_msg_unwanted_fds_closed),
                 SOCK_TEST(test_msg_recv_end_of_stream),
                 SOCK_TEST(test_msg_recv_not_json),
-                SOCK_TEST(test_msg_send_too_large),
+                cmocka_unit_test(test_request_too_large_is_a_usage_error),
+                SOCK_TEST(test_msg_large_goes_through_a_memfd),
+                SOCK_TEST(test_msg_envelope_needs_a_sealed_memfd),
                 SOCK_TEST(test_msg_send_too_many_fds_refused),
                 cmocka_unit_test(test_json_helpers),
                 cmocka_unit_test(test_json_accessors_do_not_coerce),

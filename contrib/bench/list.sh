@@ -1,0 +1,79 @@
+#!/bin/bash
+# paene control-plane benchmark: how long `vsctl list` takes with N VPS.
+#
+# Starts a private vsd (own state root under /tmp, own cgroup name, own network
+# namespace), builds the busybox template, creates N VPS (stopped, --ipadd
+# none: creating is cheap, and a stopped VPS is listed like a running one),
+# then times `vsctl list`, `vsctl list -a`, `vsctl list -a --json` and
+# `vsctl list -a -o name,state,ip`, 10 runs each, from just before the client
+# is exec'd to just after it exits (what an admin's script pays), and prints
+# the median and the largest, with the reply's size. A trap removes
+# everything on any failure or interruption (DESIGN.md section 7).
+#
+# Usage: [BUILD=build] contrib/bench/list.sh [N]   (as root; N defaults to 4096)
+set -euo pipefail
+export LC_ALL=C
+
+prog=list.sh
+N=${1:-4096}
+case $N in
+'' | *[!0-9]* | 0*) echo "usage: $prog N   (N: number of VPS, 1..60000)" >&2; exit 2 ;;
+esac
+[ "$N" -le 60000 ] || { echo "usage: $prog N   (N: number of VPS, 1..60000)" >&2; exit 2; }
+[ "$(id -u)" -eq 0 ] || { echo "$prog: must be run as root" >&2; exit 1; }
+
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=${BUILD:-build}
+case $BUILD in /*) bin=$BUILD ;; *) bin=$repo/$BUILD ;; esac
+[ -x "$bin/vsd" ] && [ -x "$bin/vsctl" ] || { echo "$prog: build first: make all" >&2; exit 1; }
+
+ROOT=$(mktemp -d /tmp/paene-list.XXXXXX)
+CG=paene-list-$$
+vs() { "$bin/vsctl" --root "$ROOT" "$@"; }
+
+cleanup() {
+        local pid
+        trap - EXIT INT TERM
+        pid=$(cat "$ROOT/run/paene/vsd.pid" 2>/dev/null || true)
+        if [ -n "$pid" ]; then
+                kill "$pid" 2>/dev/null || true
+                for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        fi
+        rm -rf "$ROOT"
+        grep -q " $ROOT" /proc/self/mountinfo && echo "$prog: a mount is left under $ROOT" >&2
+        return 0
+}
+trap cleanup EXIT INT TERM
+
+unshare -n "$bin/vsd" --root "$ROOT" --cgroup-name "$CG"
+vs template build busybox >/dev/null
+t0=$EPOCHREALTIME
+for ((i = 0; i < N; i++)); do
+        vs create "v$i" --template busybox --ipadd none
+done
+t1=$EPOCHREALTIME
+
+# time_cmd ARGS...: 10 runs of vsctl ARGS; prints "median max" in ms and the
+# size of the output
+time_cmd() {
+        local i a b bytes
+        bytes=$(vs "$@" | wc -c)
+        for ((i = 0; i < 10; i++)); do
+                a=$EPOCHREALTIME
+                vs "$@" >/dev/null
+                b=$EPOCHREALTIME
+                echo "$a $b" | awk '{printf "%.3f\n", ($2 - $1) * 1000}'
+        done | sort -n | awk -v bytes="$bytes" '{v[NR] = $1}
+                END {printf "median %8.1f  max %8.1f ms  (output %d bytes)\n", (v[5] + v[6]) / 2, v[NR], bytes}'
+}
+
+echo "paene vsctl list, N=$N VPS (stopped), busybox template"
+echo "machine: nproc $(nproc), kernel $(uname -r)"
+echo "create: $(echo "$t0 $t1" | awk -v n="$N" '{printf "%.2f ms per VPS", ($2 - $1) * 1000 / n}')"
+echo "listed: $(vs list -a -H -o name | wc -l) of $N"
+printf '%-36s %s\n' "vsctl list" "$(time_cmd list)"
+printf '%-36s %s\n' "vsctl list -a" "$(time_cmd list -a)"
+printf '%-36s %s\n' "vsctl list -a -o name,state,ip" "$(time_cmd list -a -o name,state,ip)"
+printf '%-36s %s\n' "vsctl list -a --json" "$(time_cmd list -a --json)"
+printf '%-36s %s\n' "vsctl status v0" "$(time_cmd status v0)"
+for ((i = 0; i < N; i++)); do vs destroy "v$i"; done

@@ -1,0 +1,261 @@
+/* Backups of a VPS: a tar.zst of a manifest (paene-backup: the format
+ * version), its config and its own layer (upper/ of the dir backend, the
+ * sparse disk.img of the image backend), owners by number. vsd writes it
+ * with GNU tar into a pipe that vsctl copies to a file or to its stdout;
+ * a restore reads a file, holds every member name to the layout above (no
+ * absolute path, no "..", nothing else at the top), extracts it into a
+ * directory of its own below the VPS directory and makes the VPS of it as
+ * a clone is made (a new id range, new addresses unless kept). Whatever
+ * fails leaves nothing behind; the extraction directory ends in .creating,
+ * which vsd removes at its start if a crash left it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "vs/cleanup.h"
+#include "vs/diskquota.h"
+#include "vs/fsutil.h"
+#include "vs/kvfile.h"
+#include "vs/log.h"
+#include "store.h"
+#include "vsd.h"
+
+#define MANIFEST "paene-backup"
+#define FORMAT 1
+#define LISTING_MAX (64U << 20)
+#define RESTORING ".restore.creating"
+
+extern char **environ;
+
+/* The members of a backup of this VPS's backend, after the manifest. */
+static const char *layer_of(const vs_kv_t *config)
+{
+        return vsd_disk_backend_of(config)->attach ? "disk.img" : "upper";
+}
+
+static pid_t spawn_tar(struct vsd *d, struct vps *v, int out_fd, vs_error_t *err)
+{
+        cleanup_kv vs_kv_t config = { 0 };
+        cleanup_free char *dir = vs_strdupf("%s/%s", d->vps_dir, v->name);
+        cleanup_free char *manifest = NULL;
+        cleanup_close int dirfd = -1;
+        posix_spawn_file_actions_t actions;
+        pid_t pid;
+        int rc;
+
+        if (vsd_config_load(d, v->name, &config, err) < 0)
+                return -1;
+        dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        manifest = vs_strdupf("format = %d\nname = %s\nbackend = %s\n", FORMAT, v->name,
+                              vsd_disk_backend_of(&config)->name);
+        if (dirfd < 0 ||
+            vs_write_atomic(dirfd, MANIFEST, manifest, strlen(manifest), 0600, 0, err) < 0)
+                return dirfd < 0 ? vs_error_errno(err, "open %s", dir) : -1;
+        char *const argv[] = { "tar",      "--zstd",
+                               "-c",       "-f",
+                               "-",        "--numeric-owner",
+                               "--xattrs", "--xattrs-include=*",
+                               "--sparse", "-C",
+                               dir,        MANIFEST,
+                               "config",   (char *)layer_of(&config),
+                               NULL };
+        posix_spawn_file_actions_init(&actions);
+        posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_adddup2(&actions, out_fd, STDOUT_FILENO);
+        posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+        rc = posix_spawnp(&pid, "tar", &actions, NULL, argv, environ);
+        posix_spawn_file_actions_destroy(&actions);
+        if (rc != 0)
+                return vs_error_set(err, rc, "run tar: %s", strerror(rc));
+        return pid;
+}
+
+/* A running VPS is frozen while tar reads its files (it sees no time pass
+ * but the clock's), so that the copy is of one moment; a VPS on a disk
+ * image is backed up stopped: its file system is mounted in the VPS, and
+ * what the kernel holds of it is not in the image yet. */
+pid_t vsd_backup_spawn(struct vsd *d, struct vps *v, int out_fd, vs_error_t *err)
+{
+        cleanup_kv vs_kv_t config = { 0 };
+        int live = v->phase != PHASE_STOPPED;
+        pid_t pid;
+
+        if (live && v->phase != PHASE_RUNNING)
+                return vs_error_kind(err, VS_E_STATE, EBUSY, "VPS is stopping");
+        if (live && (vsd_config_load(d, v->name, &config, err) < 0))
+                return -1;
+        if (live && vsd_disk_backend_of(&config)->attach)
+                return vs_error_kind(err, VS_E_STATE, EBUSY,
+                                     "a VPS on a disk image is backed up stopped (its file "
+                                     "system is mounted inside it)");
+        if (live && !v->backups && vs_cgroup_freeze(v->cg, 1, err) < 0)
+                return -1;
+        pid = spawn_tar(d, v, out_fd, err);
+        if (pid < 0 && live && !v->backups)
+                vs_cgroup_freeze(v->cg, 0, NULL);
+        if (pid > 0)
+                v->backups++;
+        return pid;
+}
+
+void vsd_backup_done(struct vsd *d, struct vps *v)
+{
+        vs_error_t err = { 0 };
+
+        (void)d;
+        if (--v->backups > 0 || v->phase == PHASE_STOPPED || !v->cg)
+                return;
+        if (vs_cgroup_freeze(v->cg, 0, &err) < 0)
+                vs_log(LOG_ERR, "%s: %s", v->name, err.msg);
+}
+
+/* Runs tar with argv; its stdout into *out (when out), its stderr's first
+ * line into err on failure. */
+static int run_tar(char *const argv[], char **out, vs_error_t *err)
+{
+        cleanup_close int out_r = -1, err_r = -1;
+        posix_spawn_file_actions_t actions;
+        int out_p[2], err_p[2], status = 0, rc;
+        size_t len = 0, cap = 0, elen = 0;
+        char ebuf[512];
+        pid_t pid;
+
+        if (pipe2(out_p, O_CLOEXEC) < 0)
+                return vs_error_errno(err, "pipe");
+        if (pipe2(err_p, O_CLOEXEC) < 0) {
+                close(out_p[0]);
+                close(out_p[1]);
+                return vs_error_errno(err, "pipe");
+        }
+        out_r = out_p[0];
+        err_r = err_p[0];
+        posix_spawn_file_actions_init(&actions);
+        posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_adddup2(&actions, out_p[1], STDOUT_FILENO);
+        posix_spawn_file_actions_adddup2(&actions, err_p[1], STDERR_FILENO);
+        rc = posix_spawnp(&pid, "tar", &actions, NULL, argv, environ);
+        posix_spawn_file_actions_destroy(&actions);
+        close(out_p[1]);
+        close(err_p[1]);
+        if (rc != 0)
+                return vs_error_set(err, rc, "run tar: %s", strerror(rc));
+        if (out)
+                *out = NULL;
+        for (;;) {
+                char buf[65536];
+                ssize_t n = read(out_r, buf, sizeof(buf));
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        break;
+                if (!out || len + (size_t)n >= LISTING_MAX)
+                        continue; /* drained: tar must not block on us */
+                if (len + (size_t)n + 1 > cap) {
+                        cap = (len + (size_t)n + 1) * 2;
+                        *out = realloc(*out, cap);
+                        if (!*out)
+                                abort();
+                }
+                memcpy(*out + len, buf, (size_t)n);
+                len += (size_t)n;
+                (*out)[len] = '\0';
+        }
+        for (ssize_t n; elen + 1 < sizeof(ebuf) &&
+                        (n = read(err_r, ebuf + elen, sizeof(ebuf) - 1 - elen)) > 0;)
+                elen += (size_t)n;
+        ebuf[elen] = '\0';
+        ebuf[strcspn(ebuf, "\n")] = '\0';
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                if (out) {
+                        free(*out);
+                        *out = NULL;
+                }
+                return vs_error_kind(err, VS_E_USAGE, EINVAL, "not a readable backup (%s)",
+                                     *ebuf ? ebuf : "tar failed");
+        }
+        if (out && !*out)
+                *out = vs_xstrdup("");
+        return 0;
+}
+
+static int check_listing(char *listing, vs_error_t *err)
+{
+        char *save = NULL;
+        int manifest = 0;
+
+        for (char *line = strtok_r(listing, "\n", &save); line;
+             line = strtok_r(NULL, "\n", &save)) {
+                if (vsd_backup_member_ok(line, err) < 0)
+                        return -1;
+                manifest |= strcmp(line, MANIFEST) == 0;
+        }
+        if (!manifest)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL, "not a paene backup (no %s in it)",
+                                     MANIFEST);
+        return 0;
+}
+
+static int check_manifest(struct vsd *d, vs_error_t *err)
+{
+        cleanup_free char *path = vs_strdupf("%s/%s", RESTORING, MANIFEST);
+        cleanup_kv vs_kv_t manifest = { 0 };
+        const char *format;
+
+        if (vs_kv_load(d->vps_fd, path, &manifest, err) < 0)
+                return vs_error_wrap(err, "backup manifest");
+        format = vs_kv_get(&manifest, "format");
+        if (!format || atoi(format) < 1)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                     "the backup's manifest names no "
+                                     "format");
+        if (atoi(format) > FORMAT)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                     "the backup is of format %s, from a newer paene (this one "
+                                     "reads format %d)",
+                                     format, FORMAT);
+        return 0;
+}
+
+int vsd_restore(struct vsd *d, const char *file, const char *name, int keep_ip, vs_error_t *err)
+{
+        cleanup_free char *listing = NULL;
+        cleanup_free char *into = vs_strdupf("%s/%s", d->vps_dir, RESTORING);
+        char *const list_argv[] = { "tar", "--zstd", "-t", "-f", (char *)file, NULL };
+        char *const extract_argv[] = { "tar",
+                                       "--zstd",
+                                       "-x",
+                                       "-f",
+                                       (char *)file,
+                                       "--numeric-owner",
+                                       "--xattrs",
+                                       "--xattrs-include=*",
+                                       "--no-overwrite-dir",
+                                       "-C",
+                                       into,
+                                       NULL };
+        int rc;
+
+        if (access(file, R_OK) < 0)
+                return vs_error_kind(err, errno == ENOENT ? VS_E_NOTFOUND : VS_E_USAGE, errno,
+                                     "%s: %s", file, strerror(errno));
+        if (run_tar(list_argv, &listing, err) < 0 || check_listing(listing, err) < 0)
+                return -1;
+        vs_rmtree_at(d->vps_fd, RESTORING, NULL);
+        if (mkdirat(d->vps_fd, RESTORING, 0700) < 0)
+                return vs_error_errno(err, "mkdir %s", into);
+        rc = run_tar(extract_argv, NULL, err) < 0 || check_manifest(d, err) < 0 ||
+                             vsd_vps_restore_dir(d, RESTORING, name, keep_ip, err) < 0
+                     ? -1
+                     : 0;
+        vs_rmtree_at(d->vps_fd, RESTORING, NULL);
+        return rc;
+}

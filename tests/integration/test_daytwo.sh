@@ -1,0 +1,487 @@
+#!/bin/bash
+# The operator's day two (issue 17): vzctl/vzlist habits (field aliases,
+# -1, -S, -s, name patterns, several VPS per command, set --hostname, sizes
+# in tables).
+. "$(dirname "$0")/lib.sh"
+
+test_list_takes_vzlist_field_names() {
+        vs create z1 --template busybox --hostname z1.example
+        vs start z1
+        local out
+        out=$(vs list -o ctid,status,numproc,hostname,ip)
+        expect_eq "CTID STATUS NUMPROC HOSTNAME IP" "$(echo "$out" | head -1 | tr -s ' ')" "alias headers"
+        # numproc is nproc: the init and what it runs (busybox's may fork)
+        expect_eq "z1 running yes z1.example" \
+                "$(echo "$out" | awk '$1 == "z1" {print $1, $2, ($3 >= 1 ? "yes" : $3), $4}')" "alias values"
+        expect_eq "z1" "$(vs list -H -o veid)" "veid"
+        # the alias is the key of --json, with the same value as its field
+        expect_eq "z1 running" "$(vs list -j -o veid,status | python3 -c '
+import json, sys
+r = json.load(sys.stdin)[0]
+print(r["veid"], r["status"])')" "json keys of aliases"
+        [ "$(vs list -j -o physpages | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["physpages"])')" -gt 0 ] ||
+                fail "physpages is the memory used"
+        expect_rc 2 "unknown field" -- vs list -o ctid,colour
+        expect_eq "vsctl: list: unknown field 'colour' (see: vsctl list --help)" "$ERR" "one line naming it"
+        expect_rc 2 "unknown sort field" -- vs list -s colour
+        expect_eq "vsctl: list: unknown field 'colour' (see: vsctl list --help)" "$ERR" "one line for -s"
+        vs destroy --force z1
+}
+
+test_list_sizes_are_human_in_tables_raw_in_json() {
+        vs create m1 --template busybox
+        vs start m1
+        local raw cell
+        raw=$(vs list -j -o name,mem_bytes | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["mem_bytes"])')
+        [ "$raw" -gt 0 ] || fail "mem_bytes in json: $raw"
+        cell=$(vs list -H -o mem_bytes | tr -d ' ')
+        [[ "$cell" =~ ^[0-9]+(\.[0-9])?[BKMGT]$ ]] || fail "mem in the table is not a size: $cell"
+        expect_contains "$(vs list -o name,mem | head -1)" "MEM" "mem alias header"
+        vs destroy --force m1
+}
+
+test_list_one_stopped_sort_and_patterns() {
+        vs create web1 --template busybox
+        vs create web2 --template busybox
+        vs create db1 --template busybox
+        vs start web2 db1 >/dev/null
+        expect_eq "db1 web2" "$(vs list -1 | xargs)" "-1: names of running VPS, no header"
+        expect_eq "web1" "$(vs list -1 -S | xargs)" "-S: stopped only"
+        expect_eq "db1 web1 web2" "$(vs list -1 -a | xargs)" "-a"
+        expect_eq "web1 web2" "$(vs list -1 'web*' | xargs)" "a pattern selects among all states"
+        expect_eq "web1" "$(vs list -1 -S 'web*' | xargs)" "pattern and -S"
+        expect_eq "db1 web2" "$(vs list -1 'db?' web2 | xargs)" "pattern and name"
+        expect_rc 3 "an exact name that does not exist" -- vs list nosuch
+        expect_eq "vsctl: list nosuch: no such VPS" "$ERR" "message"
+        expect_eq "" "$(vs list -1 'zz*')" "a pattern matching nothing lists nothing"
+        # sort: by text, and reversed
+        expect_eq "web2 db1" "$(vs list -1 -s -name | xargs)" "-s -name reverses"
+        expect_eq "db1 web1 web2" "$(vs list -a -1 --sort name | xargs)" "--sort name"
+        # by a number: the stopped VPS has no processes
+        vs exec web2 -- sh -c 'sleep 30 >/dev/null 2>&1 & sleep 30 >/dev/null 2>&1 &'
+        wait_for 10 '[ "$(vs list -H -o nproc web2 | tr -d " ")" -ge 3 ]' || fail "sleepers did not start"
+        expect_eq "web1 db1 web2" "$(vs list -a -1 -s nproc | xargs)" "-s nproc ascending"
+        expect_eq "web2 db1 web1" "$(vs list -a -1 -s -numproc | xargs)" "-s -numproc (alias) descending"
+        vs destroy --force web1
+        vs destroy --force web2
+        vs destroy --force db1
+}
+
+test_several_vps_per_command() {
+        local t0
+        vs create a1 --template busybox
+        vs create a2 --template busybox
+        vs create a3 --template busybox
+        expect_rc 0 "start two" -- vs start a1 a2
+        expect_eq "a1 started
+a2 started" "$OUT" "each reported"
+        expect_eq "running running stopped" "$(state_of a1) $(state_of a2) $(state_of a3)" "states"
+        # one fails (already running), the others still start; the exit code is the failure's
+        expect_rc 4 "start with one running" -- vs start a1 a3
+        expect_eq "a3 started" "$OUT" "the other started"
+        expect_eq "vsctl: start a1: VPS is already running" "$ERR" "the failure named"
+        expect_rc 0 "status of all, by pattern" -- vs status 'a*'
+        expect_eq "a1 exist running
+a2 exist running
+a3 exist running" "$OUT" "status lines"
+        expect_rc 3 "status with a missing one" -- vs status a1 nosuch
+        expect_eq "a1 exist running
+nosuch deleted" "$OUT" "status of each"
+        expect_rc 3 "a pattern matching none" -- vs stop 'zz*'
+        expect_eq "vsctl: stop zz*: no VPS matches" "$ERR" "message"
+        expect_eq "running running running" "$(state_of a1) $(state_of a2) $(state_of a3)" "nothing stopped"
+        expect_rc 0 "restart two" -- vs restart a1 a2 --timeout 5s
+        expect_eq "a1 restarted
+a2 restarted" "$OUT" "restarts reported"
+        expect_rc 0 "stop by pattern" -- vs stop 'a*'
+        expect_eq "stopped stopped stopped" "$(state_of a1) $(state_of a2) $(state_of a3)" "all stopped"
+        expect_rc 4 "stop of stopped ones" -- vs stop a1 a2
+        expect_eq 2 "$(printf '%s\n' "$ERR" | grep -c 'is not running')" "each failure reported"
+        expect_rc 2 "destroy takes no pattern" -- vs destroy 'a*'
+        expect_eq "a1 a2 a3" "$(vs list -a -1 'a*' | xargs)" "nothing destroyed"
+        expect_rc 0 "destroy three" -- vs destroy a1 a2 a3
+        expect_eq "" "$(vs list -a -1 'a*')" "all destroyed"
+}
+
+test_set_hostname_stopped_and_live() {
+        vs create hn1 --template busybox --hostname old.example
+        vs set hn1 --hostname first.example
+        grep -q '^hostname = first.example$' "$(vps_dir hn1)/config" || fail "config not changed"
+        vs start hn1
+        expect_eq "first.example" "$(vs exec hn1 -- hostname)" "a stopped VPS starts with it"
+        vs set hn1 --hostname live.example.net
+        expect_eq "live.example.net" "$(vs exec hn1 -- hostname)" "changed live in its UTS namespace"
+        expect_eq "live.example.net" "$(vs exec hn1 -- cat /etc/hostname)" "/etc/hostname"
+        expect_contains "$(vs exec hn1 -- cat /etc/hosts)" "live.example.net live" "/etc/hosts"
+        expect_eq "live.example.net" "$(vs list -H -o hostname hn1)" "list shows it"
+        [ "$(hostname)" != "live.example.net" ] || fail "the host's hostname changed"
+        expect_rc 2 "bad hostname" -- vs set hn1 --hostname 'bad name'
+        expect_eq 1 "$(printf '%s\n' "$ERR" | wc -l)" "one line"
+        expect_eq "live.example.net" "$(vs exec hn1 -- hostname)" "unchanged by a bad one"
+        vs destroy --force hn1
+}
+
+# vsd in the foreground, logging to a file of the test's root
+LOG=""
+start_vsd_logged() {
+        LOG=$R/vsd-daytwo.log
+        nsenter --net="$R/netns" "$BIN/vsd" --root "$R" --cgroup-name "$CG" --foreground \
+                2>>"$LOG" </dev/null >/dev/null &
+        wait_for 10 'vs list >/dev/null 2>&1' || fail "vsd did not come up: $(cat "$LOG")"
+}
+
+# What a reboot changes for vsd: the boot id it recorded is not the host's.
+fake_new_boot() { echo "00000000-0000-4000-8000-000000000000" >"$R/var/lib/paene/boot_id"; }
+
+onboot_log() { grep -o 'onboot: \(started [a-z0-9]*\|[a-z0-9]* did not start\)' "$LOG" | awk '{print $2 == "started" ? $3 : $2}' | xargs; }
+
+test_onboot_vps_start_after_a_boot_in_boot_order() {
+        vs create b1 --template busybox --onboot yes --bootorder 10
+        vs create b2 --template busybox --onboot yes --bootorder 30
+        vs create b3 --template busybox --onboot yes
+        vs create b4 --template busybox
+        vs create b5 --template busybox --onboot no --bootorder 99
+        vs create b6 --template busybox --onboot yes --bootorder 20
+        grep -q '^onboot = yes$' "$(vps_dir b1)/config" || fail "onboot not in config"
+        grep -q '^bootorder = 10$' "$(vps_dir b1)/config" || fail "bootorder not in config"
+        expect_eq "b1 yes 10" "$(vs list -H -o name,onboot,bootorder b1 | tr -s ' ')" "list fields"
+        vs set b4 --onboot yes
+        vs set b4 --onboot no --bootorder 5
+        expect_eq "b4 no 5" "$(vs list -H -o name,onboot,bootorder b4 | tr -s ' ')" "set --onboot"
+        expect_rc 2 "bad --onboot" -- vs set b4 --onboot maybe
+        expect_eq "vsctl: set: --onboot takes yes or no, not 'maybe'" "$ERR" "one line"
+        expect_rc 2 "bad --bootorder" -- vs create b7 --template busybox --bootorder -1
+        # b6 cannot start: its template is gone
+        set_config b6 template nosuch
+        printf 'onboot_parallel = 2\nonboot_interval = 1h\n' >"$R/etc/paene/vsd.conf"
+        # a restart of vsd alone starts nothing
+        stop_vsd
+        start_vsd_logged
+        expect_eq "" "$(vs list -1)" "nothing started after a vsd restart"
+        expect_not_contains "$(cat "$LOG")" "onboot: a new boot" "no boot seen"
+        # a boot: the first batch (two, the highest bootorder first), then
+        # the next only after the interval
+        stop_vsd
+        fake_new_boot
+        start_vsd_logged
+        wait_for 20 'grep -q "onboot: next batch in 3600000ms" "$LOG"' || fail "no first batch: $(cat "$LOG")"
+        expect_contains "$(cat "$LOG")" "onboot: a new boot: 4 VPS to start, 2 at a time" "queue"
+        expect_eq "b2 b6" "$(onboot_log)" "first batch in boot order"
+        expect_eq "b2" "$(vs list -1 | xargs)" "only the first batch runs"
+        expect_contains "$(cat "$LOG")" "onboot: b6 did not start: template 'nosuch' is gone" "failure logged with its reason"
+        expect_eq "$(cat /proc/sys/kernel/random/boot_id)" "$(cat "$R/var/lib/paene/boot_id")" "boot recorded"
+        # the next boot with no pause: the rest in order, the running one left alone
+        stop_vsd
+        : >"$LOG"
+        printf 'onboot_parallel = 2\nonboot_interval = 0\n' >"$R/etc/paene/vsd.conf"
+        fake_new_boot
+        start_vsd_logged
+        wait_for 20 'grep -q "onboot: done" "$LOG"' || fail "autostart did not finish: $(cat "$LOG")"
+        expect_eq "b6 b1 b3" "$(onboot_log)" "boot order, b2 adopted"
+        expect_contains "$(cat "$LOG")" "adopted b2" "b2 was running"
+        expect_eq "b1 b2 b3" "$(vs list -1 | xargs)" "running after the boot"
+        # the host's shutdown path stops them all
+        expect_rc 0 "stop --all" -- vs stop --all --timeout 5s
+        expect_eq "" "$(vs list -1)" "all stopped"
+        rm -f "$R/etc/paene/vsd.conf"
+        for b in b1 b2 b3 b4 b5 b6; do vs destroy "$b"; done
+}
+
+# Debian's python3 (python3-prometheus-client, in DEBIAN_DEPS): the
+# python3 first in PATH may be another one.
+PROM_PY=/usr/bin/python3
+
+# Parses Prometheus text on stdin with prometheus_client's parser, which
+# fails on anything malformed; prints "family NAME TYPE HELP?" and
+# "sample NAME LABELS VALUE" lines.
+prom_parse() {
+        "$PROM_PY" -c 'import prometheus_client' 2>/dev/null ||
+                fail "python3-prometheus-client is missing (make deps installs it)"
+        "$PROM_PY" -c '
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+for f in text_string_to_metric_families(sys.stdin.read()):
+    print("family", f.name, f.type, "help" if f.documentation else "nohelp")
+    for s in f.samples:
+        labels = ",".join("%s=%s" % kv for kv in sorted(s.labels.items()))
+        print("sample", s.name, labels or "-", repr(s.value))
+'
+}
+
+sample() { # parsed NAME LABELS: the value
+        awk -v n="$2" -v l="$3" '$1 == "sample" && $2 == n && $3 == l {print $4}' <<<"$1"
+}
+
+test_metrics_in_prometheus_format() {
+        local text parsed cgmem start
+        vs create me1 --template busybox --ram 64M
+        vs create me2 --template busybox
+        vs start me1
+        vs exec me1 -- sh -c 'i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done'
+        text=$(vs metrics)
+        parsed=$(prom_parse <<<"$text")
+        # every family has its HELP and TYPE
+        expect_eq "" "$(awk '$1 == "family" && $4 != "help"' <<<"$parsed")" "families without HELP"
+        for f in paene_vps_cpu_seconds_total paene_vps_cpu_throttled_seconds_total \
+                paene_vps_memory_usage_bytes paene_vps_memory_limit_bytes paene_vps_swap_usage_bytes \
+                paene_vps_oom_kills_total paene_vps_pids paene_vps_io_read_bytes_total \
+                paene_vps_io_write_ops_total paene_vps_network_receive_bytes_total \
+                paene_vps_network_transmit_packets_total paene_vps_disk_used_bytes \
+                paene_vps_disk_limit_bytes paene_vps_state paene_vps_start_time_seconds paene_node_vps; do
+                expect_contains "$text" "# TYPE $f " "TYPE of $f"
+                expect_contains "$text" "# HELP $f " "HELP of $f"
+        done
+        expect_contains "$text" "# TYPE paene_vps_cpu_seconds_total counter" "a counter"
+        expect_contains "$text" "# TYPE paene_vps_memory_usage_bytes gauge" "a gauge"
+        # the values are the kernel's and vsd's
+        [ "$(python3 -c "print(int($(sample "$parsed" paene_vps_cpu_seconds_total vps=me1) * 1e6))")" -gt 0 ] ||
+                fail "cpu seconds of me1: $(sample "$parsed" paene_vps_cpu_seconds_total vps=me1)"
+        expect_eq 67108864.0 "$(sample "$parsed" paene_vps_memory_limit_bytes vps=me1)" "memory limit"
+        expect_eq inf "$(sample "$parsed" paene_vps_memory_limit_bytes vps=me2)" "no memory limit"
+        [ "$(python3 -c "print(int($(sample "$parsed" paene_vps_memory_usage_bytes vps=me1)))")" -gt 0 ] ||
+                fail "memory usage of me1"
+        expect_eq "$(vs list -H -o nproc me1 | tr -d ' ').0" "$(sample "$parsed" paene_vps_pids vps=me1)" "pids"
+        expect_eq 1.0 "$(sample "$parsed" paene_vps_state state=running,vps=me1)" "me1 running"
+        expect_eq 0.0 "$(sample "$parsed" paene_vps_state state=stopped,vps=me1)" "me1 not stopped"
+        expect_eq 1.0 "$(sample "$parsed" paene_vps_state state=stopped,vps=me2)" "me2 stopped"
+        start=$(sample "$parsed" paene_vps_start_time_seconds vps=me1)
+        [ "$(python3 -c "print(abs($(date +%s) - $start) < 600)")" = True ] || fail "start time $start"
+        expect_eq "" "$(sample "$parsed" paene_vps_start_time_seconds vps=me2)" "no start time when stopped"
+        expect_eq 1.0 "$(sample "$parsed" paene_node_vps state=running)" "node: running"
+        expect_eq 1.0 "$(sample "$parsed" paene_node_vps state=stopped)" "node: stopped"
+        vs destroy --force me1
+        vs destroy me2
+}
+
+# GET /metrics where vsd.conf says metrics_listen: on a unix socket and on
+# a TCP port of the test's network namespace.
+http_get() { # unix:PATH|ADDR:PORT URLPATH: prints the response
+        nsenter --net="$R/netns" "$PROM_PY" -c '
+import socket, sys
+where, path = sys.argv[1], sys.argv[2]
+if where.startswith("unix:"):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(where[5:])
+else:
+    host, port = where.rsplit(":", 1)
+    s = socket.create_connection((host, int(port)))
+s.settimeout(10)
+s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path).encode())
+out = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    out += b
+sys.stdout.write(out.decode())' "$1" "$2"
+}
+
+test_metrics_over_http() {
+        local resp body
+        vs create mh1 --template busybox
+        vs start mh1
+        for where in "unix:$R/metrics.sock" "127.0.0.1:9417"; do
+                printf 'metrics_listen = %s\n' "$where" >"$R/etc/paene/vsd.conf"
+                stop_vsd
+                start_vsd
+                resp=$(http_get "$where" /metrics)
+                expect_contains "$(head -1 <<<"$resp")" "HTTP/1.0 200 OK" "$where: status"
+                expect_contains "$resp" "Content-Type: text/plain; version=0.0.4" "$where: type"
+                body=$(sed '1,/^\r$/d' <<<"$resp")
+                expect_eq 1.0 "$(sample "$(prom_parse <<<"$body")" paene_vps_state state=running,vps=mh1)" \
+                        "$where: parsed"
+                expect_contains "$(http_get "$where" /other | head -1)" "404" "$where: other paths"
+        done
+        # a bad address: vsd does not start, and says why in one line
+        printf 'metrics_listen = nowhere\n' >"$R/etc/paene/vsd.conf"
+        stop_vsd
+        expect_rc 1 "bad metrics_listen" -- start_vsd
+        expect_contains "$ERR" "metrics_listen" "message names the key"
+        rm -f "$R/etc/paene/vsd.conf"
+        start_vsd
+        vs destroy --force mh1
+}
+
+# vsctl events as vsd sees them, in order: a stop, a start, a set, a
+# destroy, a create and a start that fails (also logged with its reason).
+test_events_stream_in_order() {
+        local evpid txtpid rc=0 seq
+        stop_vsd
+        start_vsd_logged
+        vs create ev1 --template busybox
+        vs start ev1
+        vs events --json >"$R/events.json" 2>"$R/events.err" &
+        evpid=$!
+        vs events >"$R/events.txt" 2>&1 &
+        txtpid=$!
+        # subscribed once a change shows up in both streams
+        wait_for 10 'vs set ev1 --cpuunits 100 && grep -q limit-changed "$R/events.json" && grep -q limit-changed "$R/events.txt"' ||
+                fail "no event arrived: $(cat "$R/events.err")"
+        : >"$R/events.mark"
+        vs stop ev1
+        vs start ev1
+        vs set ev1 --ram 64M
+        vs destroy --force ev1
+        vs create ev2 --template busybox
+        set_config ev2 template nosuch
+        expect_rc 3 "a start that fails" -- vs start ev2
+        wait_for 10 'grep -q start-failed "$R/events.json"' || fail "no start-failed: $(cat "$R/events.json")"
+        kill "$evpid" "$txtpid"
+        wait "$evpid" || rc=$?
+        expect_eq 143 "$rc" "vsctl events ran until killed"
+        rc=0
+        wait "$txtpid" || rc=$?
+        expect_eq 143 "$rc" "text stream ran until killed"
+        # after the last limit-changed of the subscription loop
+        seq=$("$PROM_PY" -c '
+import json, sys
+evs = [json.loads(l) for l in open(sys.argv[1])]
+last = max(i for i, e in enumerate(evs) if e["type"] == "limit-changed" and e["limits"] == {"cpuunits": "100"})
+out = []
+for e in evs[last + 1:]:
+    extra = {"stopped": lambda e: e["exit"], "started": lambda e: str(e["pid"] > 1),
+             "limit-changed": lambda e: json.dumps(e["limits"], sort_keys=True) + str(e["live"]),
+             "created": lambda e: e["template"], "start-failed": lambda e: e["error"],
+             "destroyed": lambda e: "-"}[e["type"]](e)
+    assert isinstance(e["time"], float) and e["time"] > 1.7e9, e
+    out.append("%s %s %s" % (e["type"], e["vps"], extra))
+print("\n".join(out))' "$R/events.json")
+        expect_eq "stopped ev1 SIGINT
+started ev1 True
+limit-changed ev1 {\"ram\": \"64M\"}True
+stopped ev1 SIGKILL
+destroyed ev1 -
+created ev2 busybox
+start-failed ev2 template 'nosuch' is gone" "$seq" "events in order"
+        expect_contains "$(cat "$R/events.txt")" " stopped ev1 (powered off)" "text: a stop"
+        expect_contains "$(cat "$R/events.txt")" " stopped ev1 (killed by SIGKILL)" "text: a kill"
+        expect_contains "$(cat "$R/events.txt")" " start-failed ev2: template 'nosuch' is gone" "text: a failure"
+        expect_contains "$(cat "$LOG")" "ev2 did not start: template 'nosuch' is gone" "failed start logged"
+        vs destroy ev2
+}
+
+# craft_backup FILE MEMBERS...: a tar.zst written by hand, as an attacker or
+# a newer paene would: each member NAME=TEXT (a file), NAME/ (a directory)
+# or NAME@TARGET (a symlink).
+craft_backup() {
+        local out=$1
+        shift
+        python3 - "$out.tar" "$@" <<'PY'
+import io, sys, tarfile
+with tarfile.open(sys.argv[1], "w", format=tarfile.GNU_FORMAT) as t:
+    for m in sys.argv[2:]:
+        if "@" in m:
+            name, target = m.split("@", 1)
+            i = tarfile.TarInfo(name); i.type = tarfile.SYMTYPE; i.linkname = target
+            t.addfile(i)
+        elif m.endswith("/"):
+            i = tarfile.TarInfo(m.rstrip("/")); i.type = tarfile.DIRTYPE; i.mode = 0o755
+            t.addfile(i)
+        else:
+            name, text = m.split("=", 1)
+            data = text.replace("\\n", "\n").encode()
+            i = tarfile.TarInfo(name); i.size = len(data); i.mode = 0o644
+            t.addfile(i, io.BytesIO(data))
+PY
+        zstd -q --rm -f "$out.tar" -o "$out"
+}
+
+config_key() { sed -n "s/^$2 = //p" "$(vps_dir "$1")/config"; }
+
+test_backup_and_restore() {
+        local f=$R/bk1.tar.zst ip1 base2
+        vs create bk1 --template busybox --hostname bk1.example
+        vs start bk1
+        vs exec bk1 -- sh -c 'echo kept >/root/data && mkdir -p /srv && echo x >/srv/y && chown 33:33 /srv/y'
+        expect_rc 3 "backup of nothing" -- vs backup nosuch "$f"
+        [ ! -e "$f" ] && [ ! -e "$f.partial" ] || fail "a file was left"
+        vs stop bk1
+        vs backup bk1 "$f"
+        vs backup bk1 - >"$R/bk1-stdout.tar.zst"
+        expect_eq "config paene-backup" "$(tar --zstd -tf "$f" | grep -v '^upper' | sort | xargs)" "members"
+        expect_eq "$(tar --zstd -tf "$f" | sort)" "$(tar --zstd -tf "$R/bk1-stdout.tar.zst" | sort)" "to stdout"
+        # beside the original: its own ids and address
+        expect_rc 0 "restore as bk2" -- vs restore "$f" bk2
+        expect_eq "bk2 restored" "$OUT" "report"
+        ip1=$(config_key bk1 ip)
+        [ -n "$ip1" ] && [ "$ip1" != "$(config_key bk2 ip)" ] || fail "bk2 has bk1's address: $ip1"
+        base2=$(config_key bk2 id_base)
+        [ "$base2" != "$(config_key bk1 id_base)" ] || fail "bk2 shares bk1's id range"
+        expect_eq $((base2 + 33)) "$(stat -c %u "$(vps_dir bk2)/upper/srv/y")" "owner shifted into bk2's range"
+        expect_eq bk1 "$(config_key bk2 restored_from)" "origin"
+        vs start bk2
+        expect_eq kept "$(vs exec bk2 -- cat /root/data)" "files restored"
+        expect_eq "33 bk1.example" "$(vs exec bk2 -- stat -c %u /srv/y) $(vs exec bk2 -- hostname)" "owner and hostname inside"
+        expect_rc 4 "onto a name that exists" -- vs restore "$f" bk2
+        expect_eq "vsctl: restore bk2: VPS bk2 already exists" "$ERR" "message"
+        # on a node without it (here: after its destroy), as it was
+        vs destroy bk1
+        expect_rc 0 "restore with its addresses" -- vs restore --keep-ip "$f"
+        expect_eq "bk1 restored" "$OUT" "named as in the backup"
+        expect_eq "$ip1" "$(config_key bk1 ip)" "--keep-ip"
+        expect_rc 4 "--keep-ip of addresses in use" -- vs restore --keep-ip "$f" bk3
+        # bad backups: one line, exit 2, nothing made
+        head -c $(($(stat -c %s "$f") / 2)) "$f" >"$R/trunc.tar.zst"
+        expect_rc 2 "truncated" -- vs restore "$R/trunc.tar.zst" bk3
+        expect_eq 1 "$(printf '%s\n' "$ERR" | wc -l)" "one line"
+        expect_contains "$ERR" "not a readable backup" "message"
+        craft_backup "$R/dotdot.tar.zst" "paene-backup=format = 1" "config=name = bk3" "upper/" "upper/../../evil=x"
+        expect_rc 2 "a .. path" -- vs restore "$R/dotdot.tar.zst" bk3
+        expect_contains "$ERR" "unsafe path 'upper/../../evil'" "message"
+        craft_backup "$R/abs.tar.zst" "paene-backup=format = 1" "config=name = bk3" "/etc/evil=x"
+        expect_rc 2 "an absolute path" -- vs restore "$R/abs.tar.zst" bk3
+        craft_backup "$R/newer.tar.zst" "paene-backup=format = 2" "config=name = bk3" "upper/"
+        expect_rc 2 "a newer format" -- vs restore "$R/newer.tar.zst" bk3
+        expect_contains "$ERR" "format 2, from a newer paene" "message"
+        mkdir "$R/victim"
+        craft_backup "$R/link.tar.zst" "paene-backup=format = 1" "config=name = bk3" "upper/" \
+                "upper/x@$R/victim" "upper/x/planted=x"
+        expect_rc 2 "a write through a symlink" -- vs restore "$R/link.tar.zst" bk3
+        expect_eq "" "$(ls -A "$R/victim")" "nothing written outside"
+        expect_eq "bk1 bk2" "$(vs list -a -1 'bk*' | xargs)" "no VPS made"
+        expect_eq "" "$(ls -A "$R/var/lib/paene/vps" | grep -v '^bk[12]$' || true)" "nothing half-made"
+        vs destroy --force bk2
+        vs destroy bk1
+}
+
+# The cgroup.events of a VPS's cgroup on the v2 (or hybrid's unified) hierarchy.
+v2_events() {
+        local d
+        for d in $(cgroup_dirs); do
+                [ -e "$d/default/$1/cgroup.events" ] && echo "$d/default/$1/cgroup.events"
+        done
+        return 0
+}
+
+test_backup_of_a_running_vps_freezes_it_for_the_copy() {
+        local ev job rc=0
+        vs create lb1 --template busybox
+        vs start lb1
+        # more than a pipe holds: tar waits for its reader, the VPS frozen
+        vs exec lb1 -- sh -c 'head -c 3000000 /dev/urandom >/root/noise && echo live >/root/mark'
+        ev=$(v2_events lb1)
+        [ -n "$ev" ] || fail "no cgroup v2 hierarchy for the freezer"
+        expect_contains "$(cat "$ev")" "frozen 0" "running"
+        vs backup lb1 - | {
+                wait_for 30 '[ -e "$R/go" ]'
+                cat >"$R/lb1.tar.zst"
+        } &
+        job=$!
+        wait_for 10 'grep -q "frozen 1" "$ev"' || fail "not frozen during the copy"
+        expect_rc 4 "stop during a backup" -- vs stop lb1
+        expect_contains "$ERR" "a backup of the VPS is being written" "message"
+        expect_rc 4 "destroy during a backup" -- vs destroy --force lb1
+        touch "$R/go"
+        wait "$job" || rc=$?
+        expect_eq 0 "$rc" "the backup (vsctl and its reader)"
+        wait_for 10 'grep -q "frozen 0" "$ev"' || fail "not thawed after the copy"
+        expect_eq live "$(vs exec lb1 -- cat /root/mark)" "runs on"
+        expect_eq "lb2 restored" "$(vs restore "$R/lb1.tar.zst" lb2)" "restore"
+        expect_eq live "$(cat "$(vps_dir lb2)/upper/root/mark")" "the copy"
+        expect_eq "$(vs exec lb1 -- md5sum /root/noise | cut -d' ' -f1)" \
+                "$(md5sum <"$(vps_dir lb2)/upper/root/noise" | cut -d' ' -f1)" "whole"
+        vs destroy --force lb1
+        vs destroy lb2
+}
+
+run_tests
