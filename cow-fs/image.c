@@ -28,6 +28,8 @@ extern char **environ;
 
 #define IMAGE_FILE "disk.img"
 #define IMAGE_MNT "disk"
+/* Left by a clone: the image's overlay work directory is its source's */
+#define IMAGE_WORK_STALE "disk.work-stale"
 #define IMAGE_BLOCK 4096ULL
 #define LOOP_ATTEMPTS 16
 
@@ -255,6 +257,25 @@ static int loop_find(const char *image, char *dev, size_t size, vs_error_t *err)
 
 /* ---- attach: in the VPS's mount namespace ---- */
 
+/* A clone's image has a UUID of its own, so the file handles in the work
+ * directory's overlay index (its source's) are stale, and overlay refuses
+ * the mount (ESTALE): at its first attach the clone gets an empty one. */
+static int reset_cloned_work(const char *vps_path, const char *mnt, vs_error_t *err)
+{
+        cleanup_free char *marker = vs_strdupf("%s/%s", vps_path, IMAGE_WORK_STALE);
+        cleanup_close int mnt_fd = -1;
+
+        if (access(marker, F_OK) < 0)
+                return 0;
+        mnt_fd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (mnt_fd < 0)
+                return vs_error_errno(err, "open %s", mnt);
+        if (vs_rmtree_at(mnt_fd, "work", err) < 0 || mkdirat(mnt_fd, "work", 0755) < 0 ||
+            unlink(marker) < 0)
+                return vs_error_wrap(err, "empty the clone's overlay work directory");
+        return 0;
+}
+
 static int image_attach(const char *vps_path, vs_error_t *err)
 {
         cleanup_free char *image = vs_strdupf("%s/%s", vps_path, IMAGE_FILE);
@@ -274,7 +295,7 @@ static int image_attach(const char *vps_path, vs_error_t *err)
                 return -1;
         if (mount(dev, mnt, "ext4", MS_NODEV, NULL) < 0)
                 return vs_error_errno(err, "mount %s on %s", dev, mnt);
-        return 0;
+        return reset_cloned_work(vps_path, mnt, err);
 }
 
 /* ---- resize ---- */
@@ -536,6 +557,7 @@ static int image_clone(int src_fd, int dst_fd, const char *dst_path, const vs_id
         cleanup_free char *image = vs_strdupf("%s/%s", dst_path, IMAGE_FILE);
         cleanup_free char *src = vs_strdupf("/proc/self/fd/%d/%s", src_fd, IMAGE_FILE);
         cleanup_close int loopfd = loop_find(src, NULL, 0, NULL);
+        cleanup_close int marker = -1;
 
         /* a copy of a mounted file system need not be consistent */
         if (loopfd >= 0)
@@ -544,9 +566,13 @@ static int image_clone(int src_fd, int dst_fd, const char *dst_path, const vs_id
         if (mkdirat(dst_fd, "rootfs", 0755) < 0 || mkdirat(dst_fd, IMAGE_MNT, 0755) < 0)
                 return vs_error_errno(err, "mkdir");
         if (vs_copy_sparse_at(src_fd, dst_fd, IMAGE_FILE, err) < 0 ||
-            vs_disk_image_shift_ids(image, shift, err) < 0)
+            vs_disk_image_shift_ids(image, shift, err) < 0 ||
+            vs_disk_image_reidentify(image, err) < 0)
                 return -1;
-        return vs_disk_image_reidentify(image, err);
+        marker = openat(dst_fd, IMAGE_WORK_STALE, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        if (marker < 0)
+                return vs_error_errno(err, "mark the clone's overlay work directory");
+        return 0;
 }
 
 const vs_disk_backend_t vs_disk_backend_image = {

@@ -25,6 +25,16 @@ int vs_rootfs_prepare(int vps_fd, vs_error_t *err)
         return 0;
 }
 
+/* The builder mounts as host root, so overlay keeps its marks in trusted.*
+ * xattrs of the upper layer, which the VPS cannot forge:
+ * - redirect_dir=on: a template directory can be renamed (dpkg renames
+ *   package directories; without it rename(2) fails with EXDEV);
+ * - index=on: a template file's hard links stay one inode when one name is
+ *   written (copy-up of one name copies the inode once for all of them);
+ * - xino=auto: inode numbers stay unique where the upper is another file
+ *   system (the --diskspace image), which index and tar need.
+ * Not metacopy: a chown or chmod copies the data up instead of only the
+ * inode, a small cost for a trust model that stays overlay's default. */
 int vs_rootfs_mount(const char *lower, const char *upper, const char *work, const char *target,
                     vs_error_t *err)
 {
@@ -32,7 +42,8 @@ int vs_rootfs_mount(const char *lower, const char *upper, const char *work, cons
 
         if (!vs_rootfs_path_ok(lower) || !vs_rootfs_path_ok(upper) || !vs_rootfs_path_ok(work))
                 return vs_error_set(err, EINVAL, "overlay paths may not contain , : or \\");
-        options = vs_strdupf("lowerdir=%s,upperdir=%s,workdir=%s", lower, upper, work);
+        options = vs_strdupf("lowerdir=%s,upperdir=%s,workdir=%s," VS_OVERLAY_FEATURES, lower,
+                             upper, work);
         if (mount("overlay", target, "overlay", MS_NODEV, options) < 0)
                 return vs_error_errno(err, "mount overlay on %s", target);
         return 0;

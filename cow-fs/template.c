@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <linux/openat2.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -198,6 +200,35 @@ static int populate_busybox(int tmpl_fd, const char *busybox, vs_error_t *err)
         return write_meta(tmpl_fd, "busybox", err);
 }
 
+/* The template's own init: its /sbin/init, resolved inside the template
+ * (an absolute symlink is the template's, not the host's), must be an
+ * executable file. Without one, a VPS runs vsd's built-in vsinit, if vsd
+ * has it (need_own_init: it has not). A /sbin/init that is there but leads
+ * nowhere is a broken build either way. */
+static int check_init(int tmpl_fd, int need_own_init, vs_error_t *err)
+{
+        struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT };
+        cleanup_close int rootfd = openat(tmpl_fd, "rootfs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        cleanup_close int fd = -1;
+        struct stat st;
+
+        if (rootfd < 0)
+                return vs_error_errno(err, "open rootfs");
+        if (fstatat(rootfd, "sbin/init", &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                if (!need_own_init)
+                        return 0;
+                return vs_error_kind(err, VS_E_USAGE, ENOENT,
+                                     "the template has no usable init: no /sbin/init, and vsd "
+                                     "has no built-in vsinit (install it next to vsd)");
+        }
+        fd = (int)syscall(SYS_openat2, rootfd, "sbin/init", &how, sizeof(how));
+        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !(st.st_mode & 0111))
+                return vs_error_kind(err, VS_E_USAGE, ENOEXEC,
+                                     "the template has no usable init: its /sbin/init does not "
+                                     "lead to a program in the template");
+        return 0;
+}
+
 /* Makes ".NAME.building"; one that exists is a build under way (a crash's
  * leftovers are removed at vsd's start by vs_template_store_recover). */
 static int begin_build(int store_fd, const char *name, const char *building, vs_error_t *err)
@@ -215,7 +246,7 @@ static int begin_build(int store_fd, const char *name, const char *building, vs_
  * with one rename: a template is there whole or not at all. */
 static int build_atomically(int store_fd, const char *name,
                             int (*populate)(int tmpl_fd, const char *arg, vs_error_t *err),
-                            const char *arg, vs_error_t *err)
+                            const char *arg, int need_own_init, vs_error_t *err)
 {
         cleanup_free char *building = vs_strdupf(".%s%s", name, BUILD_SUFFIX);
         cleanup_close int tmpl_fd = -1;
@@ -223,7 +254,8 @@ static int build_atomically(int store_fd, const char *name,
         if (begin_build(store_fd, name, building, err) < 0)
                 return -1;
         tmpl_fd = openat(store_fd, building, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (tmpl_fd < 0 || populate(tmpl_fd, arg, err) < 0) {
+        if (tmpl_fd < 0 || populate(tmpl_fd, arg, err) < 0 ||
+            check_init(tmpl_fd, need_own_init, err) < 0) {
                 if (tmpl_fd < 0)
                         vs_error_errno(err, "open %s", building);
                 vs_rmtree_at(store_fd, building, NULL);
@@ -240,7 +272,7 @@ static int build_atomically(int store_fd, const char *name,
 int vs_template_build_busybox(int store_fd, const char *name, const char *busybox_path,
                               vs_error_t *err)
 {
-        return build_atomically(store_fd, name, populate_busybox, busybox_path, err);
+        return build_atomically(store_fd, name, populate_busybox, busybox_path, 0, err);
 }
 
 /* ---- import of a root file system tarball ---- */
@@ -332,7 +364,8 @@ static int populate_import(int tmpl_fd, const char *archive, vs_error_t *err)
         return vs_kv_save(tmpl_fd, "meta", &meta, 1, err);
 }
 
-int vs_template_import(int store_fd, const char *name, const char *archive, vs_error_t *err)
+int vs_template_import(int store_fd, const char *name, const char *archive, int need_own_init,
+                       vs_error_t *err)
 {
         struct stat st;
 
@@ -345,7 +378,7 @@ int vs_template_import(int store_fd, const char *name, const char *archive, vs_e
                 return vs_error_kind(err, VS_E_USAGE, errno, "%s: %s", archive, strerror(errno));
         if (!S_ISREG(st.st_mode))
                 return vs_error_kind(err, VS_E_USAGE, EINVAL, "%s is not a file", archive);
-        return build_atomically(store_fd, name, populate_import, archive, err);
+        return build_atomically(store_fd, name, populate_import, archive, need_own_init, err);
 }
 
 /* ---- Debian through debootstrap ---- */
@@ -377,74 +410,163 @@ int vs_template_debian_check(const char *suite, const char *include, vs_error_t 
         return 0;
 }
 
-pid_t vs_template_debian_spawn(int store_fd, const char *store_path, const char *name,
-                               const struct vs_debian_spec *spec, int out_fd, vs_error_t *err)
+int vs_template_debian_check_variant(const char *variant, vs_error_t *err)
 {
-        cleanup_free char *building = vs_strdupf(".%s%s", name, BUILD_SUFFIX);
-        cleanup_free char *target = vs_strdupf("%s/%s/rootfs", store_path, building);
-        const char *include = spec->include, *suite = spec->suite;
-        cleanup_free char *inc = include && *include ? vs_strdupf("--include=%s", include) : NULL;
-        cleanup_free char *debs = spec->debs ? vs_strdupf("--unpack-tarball=%s", spec->debs) : NULL;
-        struct stat st;
-        char *argv[16];
-        int n = 0, rc;
-        posix_spawn_file_actions_t actions;
-        pid_t pid;
+        if (strcmp(variant, "minbase") == 0 || strcmp(variant, "default") == 0)
+                return 0;
+        return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                             "unknown variant '%s' (available: minbase, default)", variant);
+}
 
-        if (vs_template_debian_check(suite, include, err) < 0)
-                return -1;
-        if (debs && (spec->debs[0] != '/' || stat(spec->debs, &st) < 0 || !S_ISREG(st.st_mode)))
-                return vs_error_kind(err, VS_E_USAGE, ENOENT,
-                                     "--debs %s: not an absolute path to a file", spec->debs);
-        if (begin_build(store_fd, name, building, err) < 0)
-                return -1;
-        /* in a mount namespace of its own: the /proc and /sys debootstrap
-         * mounts in the target go away with it, also when it fails */
+/* Where the builder's child leaves the one line that says why it stopped
+ * (read by vs_template_build_finish): "KIND MESSAGE". */
+#define BUILD_ERROR_FILE "error"
+
+static void save_build_error(int store_fd, const char *building, const vs_error_t *err)
+{
+        cleanup_free char *path = vs_strdupf("%s/" BUILD_ERROR_FILE, building);
+        cleanup_free char *line = vs_strdupf("%s %s\n", vs_error_kind_name(err->kind), err->msg);
+        cleanup_close int fd =
+                openat(store_fd, path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+        if (fd >= 0)
+                (void)!write(fd, line, strlen(line));
+}
+
+/* debootstrap's argv, in a mount namespace of its own: the /proc and /sys
+ * it mounts in the target go away with it, also when it fails. */
+static void debootstrap_argv(char **argv, const struct vs_debian_spec *spec, char *variant,
+                             char *include, char *debs, char *target)
+{
+        int n = 0;
+
         argv[n++] = "unshare";
         argv[n++] = "--mount";
         argv[n++] = "--propagation";
         argv[n++] = "private";
         argv[n++] = "--";
         argv[n++] = "debootstrap";
-        argv[n++] = "--variant=minbase";
-        if (inc)
-                argv[n++] = inc;
+        if (variant)
+                argv[n++] = variant;
+        if (include)
+                argv[n++] = include;
         if (debs)
                 argv[n++] = debs;
-        argv[n++] = (char *)suite;
+        argv[n++] = (char *)spec->suite;
         argv[n++] = target;
         if (spec->mirror && *spec->mirror)
                 argv[n++] = (char *)spec->mirror;
         argv[n] = NULL;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-        posix_spawn_file_actions_adddup2(&actions, out_fd, STDOUT_FILENO);
-        posix_spawn_file_actions_adddup2(&actions, out_fd, STDERR_FILENO);
-        rc = access("/usr/sbin/debootstrap", X_OK) == 0
-                     ? posix_spawnp(&pid, "unshare", &actions, NULL, argv, environ)
-                     : ENOENT;
-        posix_spawn_file_actions_destroy(&actions);
-        if (rc != 0) {
-                vs_rmtree_at(store_fd, building, NULL);
-                errno = rc;
+}
+
+/* The builder's child: the archive is asked first (one line for what is
+ * wrong with it), then it becomes debootstrap, with the proxy in its
+ * environment (debootstrap's wget reads http_proxy). */
+static void debian_child(int store_fd, const char *building, const struct vs_debian_spec *spec,
+                         char **argv, int out_fd)
+{
+        vs_error_t err = { 0 };
+        int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        const char *mirror =
+                spec->mirror && *spec->mirror ? spec->mirror : VS_DEBIAN_MIRROR_DEFAULT;
+
+        if (null < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(out_fd, STDOUT_FILENO) < 0 ||
+            dup2(out_fd, STDERR_FILENO) < 0)
+                _exit(126);
+        if (spec->http_proxy && *spec->http_proxy &&
+            (setenv("http_proxy", spec->http_proxy, 1) < 0 ||
+             setenv("HTTP_PROXY", spec->http_proxy, 1) < 0))
+                _exit(126);
+        if (!spec->debs) {
+                printf("checking %s for %s%s%s\n", mirror, spec->suite,
+                       spec->http_proxy ? " through " : "",
+                       spec->http_proxy ? spec->http_proxy : "");
+                fflush(stdout);
+                if (vs_archive_probe(mirror, spec->suite, spec->http_proxy, &err) < 0) {
+                        save_build_error(store_fd, building, &err);
+                        _exit(2);
+                }
+        }
+        execvp(argv[0], argv);
+        _exit(127);
+}
+
+pid_t vs_template_debian_spawn(int store_fd, const char *store_path, const char *name,
+                               const struct vs_debian_spec *spec, int out_fd, vs_error_t *err)
+{
+        cleanup_free char *building = vs_strdupf(".%s%s", name, BUILD_SUFFIX);
+        cleanup_free char *target = vs_strdupf("%s/%s/rootfs", store_path, building);
+        const char *include = spec->include, *suite = spec->suite;
+        const char *variant = spec->variant ? spec->variant : "minbase";
+        cleanup_free char *inc = include && *include ? vs_strdupf("--include=%s", include) : NULL;
+        cleanup_free char *debs = spec->debs ? vs_strdupf("--unpack-tarball=%s", spec->debs) : NULL;
+        cleanup_free char *var =
+                strcmp(variant, "default") != 0 ? vs_strdupf("--variant=%s", variant) : NULL;
+        struct stat st;
+        char *argv[16];
+        pid_t pid;
+
+        if (vs_template_debian_check(suite, include, err) < 0 ||
+            vs_template_debian_check_variant(variant, err) < 0 ||
+            (spec->mirror && vs_archive_check_url(spec->mirror, "mirror", 1, err) < 0) ||
+            (spec->http_proxy && vs_archive_check_url(spec->http_proxy, "http_proxy", 0, err) < 0))
+                return -1;
+        if (debs && (spec->debs[0] != '/' || stat(spec->debs, &st) < 0 || !S_ISREG(st.st_mode)))
+                return vs_error_kind(err, VS_E_USAGE, ENOENT,
+                                     "--debs %s: not an absolute path to a file", spec->debs);
+        if (access("/usr/sbin/debootstrap", X_OK) < 0)
                 return vs_error_errno(err, "run debootstrap (install debootstrap)");
+        if (begin_build(store_fd, name, building, err) < 0)
+                return -1;
+        debootstrap_argv(argv, spec, var, inc, debs, target);
+        pid = fork();
+        if (pid == 0)
+                debian_child(store_fd, building, spec, argv, out_fd);
+        if (pid < 0) {
+                vs_rmtree_at(store_fd, building, NULL);
+                return vs_error_errno(err, "fork the debian builder");
         }
         return pid;
 }
 
+/* The child's own account of its failure, if it left one. */
+static int build_error(int store_fd, const char *building, const char *builder, vs_error_t *err)
+{
+        cleanup_free char *path = vs_strdupf("%s/" BUILD_ERROR_FILE, building);
+        char line[sizeof(err->msg) + 32] = "";
+        cleanup_close int fd = openat(store_fd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        ssize_t n = fd >= 0 ? read(fd, line, sizeof(line) - 1) : -1;
+        char *msg;
+        int kind;
+
+        line[n > 0 ? n : 0] = '\0';
+        line[strcspn(line, "\n")] = '\0';
+        msg = strchr(line, ' ');
+        if (!msg)
+                return vs_error_set(err, EIO, "the %s builder failed (its output says why)",
+                                    builder);
+        *msg++ = '\0';
+        kind = vs_error_kind_from_name(line);
+        return vs_error_kind(err, kind < 0 ? VS_E_INTERNAL : (vs_error_kind_t)kind, EIO, "%s", msg);
+}
+
 int vs_template_build_finish(int store_fd, const char *name, const char *builder, int ok,
-                             vs_error_t *err)
+                             int need_own_init, vs_error_t *err)
 {
         cleanup_free char *building = vs_strdupf(".%s%s", name, BUILD_SUFFIX);
         cleanup_close int tmpl_fd = -1;
         cleanup_kv vs_kv_t meta = { 0 };
 
         if (!ok) {
+                build_error(store_fd, building, builder, err);
                 vs_rmtree_at(store_fd, building, NULL);
-                return vs_error_set(err, EIO, "the %s builder failed (its output says why)",
-                                    builder);
+                return -1;
         }
         tmpl_fd = openat(store_fd, building, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (tmpl_fd >= 0 && check_init(tmpl_fd, need_own_init, err) < 0) {
+                vs_rmtree_at(store_fd, building, NULL);
+                return -1;
+        }
         vs_kv_set(&meta, "builder", builder);
         vs_kv_setf(&meta, "created", "%lld", (long long)time(NULL));
         if (tmpl_fd < 0 || vs_kv_save(tmpl_fd, "meta", &meta, 1, err) < 0 || syncfs(tmpl_fd) < 0 ||

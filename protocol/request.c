@@ -124,6 +124,21 @@ static int check_suite(const char *text, vs_error_t *err)
         return vs_template_debian_check(text, NULL, err);
 }
 
+static int check_variant(const char *text, vs_error_t *err)
+{
+        return vs_template_debian_check_variant(text, err);
+}
+
+static int check_mirror(const char *text, vs_error_t *err)
+{
+        return vs_archive_check_url(text, "mirror", 1, err);
+}
+
+static int check_proxy(const char *text, vs_error_t *err)
+{
+        return vs_archive_check_url(text, "http_proxy", 0, err);
+}
+
 static int check_packages(const char *text, vs_error_t *err)
 {
         return vs_template_debian_check("bookworm", text, err);
@@ -175,6 +190,7 @@ static int check_on_off(const char *text, vs_error_t *err)
 #define VALUE_LEN 64   /* sizes, rates, addresses, forwards, terminal types */
 #define DOMAIN_LEN 253 /* the longest DNS name */
 #define PATH_LEN 4095  /* PATH_MAX less its NUL */
+#define URL_LEN 1023   /* mirror and proxy URLs */
 #define LIST_LEN 4096  /* capability and package lists */
 #define ARG_LEN 131071 /* MAX_ARG_STRLEN less its NUL */
 #define LIMIT_LEN 127  /* vs_limits_t keeps the text in 128 bytes */
@@ -289,6 +305,9 @@ static const vs_field_spec_t build_fields[] = {
         { STRING("suite", VALUE_LEN, "Debian suite", check_suite) },
         { STRING("include", LIST_LEN, "package list", check_packages) },
         { STRING("debs", PATH_LEN, "path", check_absolute) },
+        { STRING("variant", 16, "variant", check_variant) },
+        { STRING("mirror", URL_LEN, "mirror URL", check_mirror) },
+        { STRING("http_proxy", URL_LEN, "proxy URL", check_proxy) },
         { NULL },
 };
 

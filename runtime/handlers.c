@@ -763,7 +763,8 @@ static json_object *finish_build(struct vsd *d, struct client *c, int status)
 {
         vs_error_t err = { 0 };
 
-        if (vs_template_build_finish(d->tmpl_fd, c->build, "debian", status == 0, &err) < 0) {
+        if (vs_template_build_finish(d->tmpl_fd, c->build, "debian", status == 0, d->vsinit_fd < 0,
+                                     &err) < 0) {
                 vs_log(LOG_ERR, "build template %s: %s", c->build, err.msg);
                 return vs_reply_error(&err);
         }
@@ -910,6 +911,7 @@ static int start_debian_build(struct vsd *d, struct client *c, const char *name,
                               vs_error_t *err)
 {
         const char *suite = vs_req_str(req, "suite");
+        const char *mirror = vs_req_str(req, "mirror");
         cleanup_kv vs_kv_t conf = { 0 };
         json_object *reply;
         int out[2];
@@ -917,12 +919,15 @@ static int start_debian_build(struct vsd *d, struct client *c, const char *name,
         struct vs_debian_spec spec = {
                 .suite = suite ? suite : "bookworm",
                 .include = vs_req_str(req, "include"),
+                .variant = vs_req_str(req, "variant"),
+                .http_proxy = vs_req_str(req, "http_proxy"),
                 .debs = vs_req_str(req, "debs"),
         };
 
         if (vsd_conf_load(d, &conf, err) < 0)
                 return -1;
-        spec.mirror = vs_kv_get(&conf, "debian_mirror");
+        /* the request's mirror, else vsd.conf's */
+        spec.mirror = mirror ? mirror : vs_kv_get(&conf, "debian_mirror");
         if (pipe2(out, O_CLOEXEC) < 0)
                 return vs_error_errno(err, "pipe");
         pid = vs_template_debian_spawn(d->tmpl_fd, d->tmpl_dir, name, &spec, out[1], err);
@@ -966,10 +971,13 @@ static int handle_template_build(struct vsd *d, struct client *c, vs_request_t *
         const char *name = *req->name ? req->name : builder;
         int debian = strcmp(builder, "debian") == 0;
 
-        if (!debian &&
-            (vs_req_str(req, "suite") || vs_req_str(req, "include") || vs_req_str(req, "debs")))
-                return vs_error_kind(err, VS_E_USAGE, EINVAL,
-                                     "suite, include and debs are for the debian builder");
+        static const char *const debian_only[] = { "suite",  "include",    "debs",
+                                                   "mirror", "http_proxy", "variant" };
+
+        for (size_t i = 0; !debian && i < sizeof(debian_only) / sizeof(debian_only[0]); i++)
+                if (vs_req_str(req, debian_only[i]))
+                        return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                             "%s is for the debian builder", debian_only[i]);
         if (debian)
                 return start_debian_build(d, c, name, req, err);
         w = new_work("template build");
@@ -983,7 +991,7 @@ static int handle_template_build(struct vsd *d, struct client *c, vs_request_t *
 static int import_run(struct vsd *d, struct vsd_work *w, json_object *reply, vs_error_t *err)
 {
         (void)reply;
-        return vs_template_import(d->tmpl_fd, w->name, w->file, err);
+        return vs_template_import(d->tmpl_fd, w->name, w->file, d->vsinit_fd < 0, err);
 }
 
 static int import_done(struct vsd *d, struct vsd_work *w, vs_error_t *err)

@@ -2742,10 +2742,15 @@ static int template_build(struct ctx *ctx, int argc, char **argv)
                 { "suite", required_argument, NULL, 's' },
                 { "include", required_argument, NULL, 'i' },
                 { "debs", required_argument, NULL, 'd' },
+                { "mirror", required_argument, NULL, 'm' },
+                { "variant", required_argument, NULL, 'v' },
                 { "help", no_argument, NULL, 'h' },
                 { NULL, 0, NULL, 0 },
         };
-        const char *suite = NULL, *include = NULL, *builder, *name;
+        const char *suite = NULL, *include = NULL, *mirror = NULL, *variant = NULL, *builder, *name;
+        /* debootstrap's downloads go where ours would: vsd runs without
+         * our environment, so the request carries it */
+        const char *proxy = getenv("http_proxy");
         cleanup_free char *debs = NULL;
         json_object *args;
         vs_error_t err = { 0 };
@@ -2759,6 +2764,10 @@ static int template_build(struct ctx *ctx, int argc, char **argv)
                         suite = optarg;
                 else if (opt == 'i')
                         include = optarg;
+                else if (opt == 'm')
+                        mirror = optarg;
+                else if (opt == 'v')
+                        variant = optarg;
                 else if (opt == 'd' && !(debs = realpath(optarg, NULL)))
                         return usage_error(ctx, "--debs %s: %s", optarg, strerror(errno));
         }
@@ -2774,11 +2783,19 @@ static int template_build(struct ctx *ctx, int argc, char **argv)
         if (strcmp(builder, "busybox") != 0 && strcmp(builder, "debian") != 0)
                 return usage_error(ctx, "unknown builder '%s' (available: busybox, debian)",
                                    builder);
-        if ((suite || include || debs) && strcmp(builder, "debian") != 0)
-                return usage_error(ctx, "--suite, --include and --debs are for the debian builder");
+        if ((suite || include || debs || mirror || variant) && strcmp(builder, "debian") != 0)
+                return usage_error(ctx, "--suite, --include, --mirror, --variant and --debs are "
+                                        "for the debian builder");
+        if (!proxy || !*proxy)
+                proxy = getenv("HTTP_PROXY");
+        if (strcmp(builder, "debian") != 0 || (proxy && !*proxy))
+                proxy = NULL;
         if (vs_parse_name(name, "template name", &err) < 0 ||
             (strcmp(builder, "debian") == 0 &&
-             vs_template_debian_check(suite ? suite : "bookworm", include, &err) < 0))
+             (vs_template_debian_check(suite ? suite : "bookworm", include, &err) < 0 ||
+              (variant && vs_template_debian_check_variant(variant, &err) < 0) ||
+              (mirror && vs_archive_check_url(mirror, "--mirror", 1, &err) < 0) ||
+              (proxy && vs_archive_check_url(proxy, "http_proxy", 0, &err) < 0))))
                 return fail(ctx, &err);
         args = json_object_new_object();
         json_object_object_add(args, "builder", json_object_new_string(builder));
@@ -2788,6 +2805,12 @@ static int template_build(struct ctx *ctx, int argc, char **argv)
                 json_object_object_add(args, "include", json_object_new_string(include));
         if (debs)
                 json_object_object_add(args, "debs", json_object_new_string(debs));
+        if (mirror)
+                json_object_object_add(args, "mirror", json_object_new_string(mirror));
+        if (variant)
+                json_object_object_add(args, "variant", json_object_new_string(variant));
+        if (proxy)
+                json_object_object_add(args, "http_proxy", json_object_new_string(proxy));
         return build_with_progress(ctx, name, args);
 }
 
@@ -3170,18 +3193,24 @@ static const struct command commands[] = {
           "9223372036854775807 is no limit.\n"
           "  -j, --json         print them as JSON\n" },
         { "template", NULL, cmd_template,
-          "template build busybox|debian [NAME] [--suite S] [--include P,...] [--debs F] | "
+          "template build busybox|debian [NAME] [--suite S] [--include P,...] [--mirror URL] "
+          "[--variant minbase|default] [--debs F] | "
           "template import NAME FILE | template list [-j] [-H] "
           "| template remove NAME | template unify [-j]",
           "Manage templates, the shared read-only base images of VPS.\n"
           "  build busybox [NAME]  build a template from the host's busybox-static\n"
           "                        (offline; NAME defaults to busybox)\n"
-          "  build debian [NAME] [--suite S] [--include PKG,...]\n"
-          "                        build a minimal Debian (debootstrap, minbase; suite\n"
-          "                        default bookworm) from the Debian archive, showing its\n"
-          "                        progress; NAME defaults to debian; --debs FILE uses\n"
-          "                        the packages of a debootstrap --make-tarball FILE\n"
-          "                        instead of the network\n"
+          "  build debian [NAME] [--suite S] [--include PKG,...] [--mirror URL]\n"
+          "               [--variant minbase|default]\n"
+          "                        build a Debian with debootstrap (suite default bookworm,\n"
+          "                        variant minbase) from the Debian archive or --mirror\n"
+          "                        URL (else vsd.conf's debian_mirror), through the\n"
+          "                        proxy in vsctl's http_proxy, showing its progress;\n"
+          "                        NAME defaults to debian; --debs FILE uses the\n"
+          "                        packages of a debootstrap --make-tarball FILE instead\n"
+          "                        of the network. An unknown suite (exit 3), a mirror\n"
+          "                        that does not answer or a proxy that refuses (exit 2)\n"
+          "                        is named before anything is built\n"
           "  import NAME FILE      make template NAME of a root file system tarball\n"
           "                        FILE.tar[.gz|.xz|.zst] (also .tgz .txz .tzst), keeping\n"
           "                        owners (by number), modes, xattrs and device nodes\n"

@@ -47,25 +47,44 @@ int vs_template_build_busybox(int store_fd, const char *name, const char *busybo
 /* Imports a root file system tarball (.tar, optionally gzip, xz or zstd
  * compressed; `archive` is an absolute path) as template NAME, with owners,
  * modes, xattrs and device nodes as they are in it. Appears atomically. */
-int vs_template_import(int store_fd, const char *name, const char *archive, vs_error_t *err);
+int vs_template_import(int store_fd, const char *name, const char *archive, int need_own_init,
+                       vs_error_t *err);
 /* Whether the path names an archive import understands (by its suffix). */
 int vs_template_archive_ok(const char *path, vs_error_t *err);
-/* The Debian builder runs debootstrap (minbase) into ".NAME.building"
- * while vsd goes on serving: vs_template_debian_spawn starts it with its
- * output on out_fd and returns its pid; when it has exited, the caller
- * publishes the template (ok) or removes it with vs_template_build_finish. */
+/* The Debian builder runs debootstrap into ".NAME.building" while vsd goes
+ * on serving: vs_template_debian_spawn checks the archive (mirror, proxy,
+ * suite: vs_archive_probe) and starts debootstrap, its output on out_fd,
+ * and returns its pid; when it has exited, the caller publishes the
+ * template (ok) or removes it with vs_template_build_finish, which names
+ * what went wrong. */
 int vs_template_debian_check(const char *suite, const char *include, vs_error_t *err);
+/* minbase (the default) or default (debootstrap's own: required and
+ * important packages). */
+int vs_template_debian_check_variant(const char *variant, vs_error_t *err);
 struct vs_debian_spec {
-        const char *suite;   /* bookworm, trixie, ... */
-        const char *include; /* extra packages, comma-separated, or NULL */
-        const char *mirror;  /* NULL: debootstrap's default */
-        const char *debs;    /* a debootstrap --make-tarball of the packages, to build
-                                offline, or NULL */
+        const char *suite;      /* bookworm, trixie, ... */
+        const char *include;    /* extra packages, comma-separated, or NULL */
+        const char *variant;    /* minbase or default; NULL: minbase */
+        const char *mirror;     /* NULL: debootstrap's default */
+        const char *http_proxy; /* for debootstrap's downloads, or NULL */
+        const char *debs;       /* a debootstrap --make-tarball of the packages, to build
+                                   offline, or NULL */
 };
+#define VS_DEBIAN_MIRROR_DEFAULT "http://deb.debian.org/debian"
 pid_t vs_template_debian_spawn(int store_fd, const char *store_path, const char *name,
                                const struct vs_debian_spec *spec, int out_fd, vs_error_t *err);
+/* need_own_init: vsd has no built-in vsinit, so the template must bring an
+ * init of its own. Either way an /sbin/init that does not resolve to a
+ * program in the template is refused. */
 int vs_template_build_finish(int store_fd, const char *name, const char *builder, int ok,
-                             vs_error_t *err);
+                             int need_own_init, vs_error_t *err);
+/* A URL for a mirror (https_ok) or an http proxy: "what" names it in the
+ * message. */
+int vs_archive_check_url(const char *url, const char *what, int https_ok, vs_error_t *err);
+/* Asks the mirror (through the proxy, if any) for dists/SUITE/Release:
+ * usage errors for a mirror that does not answer and a proxy that refuses,
+ * not found for a suite the mirror has not. */
+int vs_archive_probe(const char *mirror, const char *suite, const char *proxy, vs_error_t *err);
 /* 1 if it exists, 0 if not. */
 int vs_template_exists(int store_fd, const char *name);
 /* Lists templates into a malloc'd array, sorted by name; with usage (may
@@ -96,6 +115,8 @@ void vs_template_store_recover(int store_fd);
 
 /* Creates the VPS's private layers (upper/, work/, rootfs/, lower/) in vps_fd. */
 int vs_rootfs_prepare(int vps_fd, vs_error_t *err);
+/* The overlay features a VPS root is mounted with (see rootfs.c). */
+#define VS_OVERLAY_FEATURES "redirect_dir=on,index=on,xino=auto"
 /* Mounts the overlay at `target`: lower is the template's rootfs. Runs in
  * the VPS's own mount namespace, so the mount dies with the VPS. */
 int vs_rootfs_mount(const char *lower, const char *upper, const char *work, const char *target,

@@ -90,6 +90,9 @@ EXPECTED = {
         "suite": "string",
         "include": "string",
         "debs": "string",
+        "variant": "string",
+        "mirror": "string",
+        "http_proxy": "string",
     },
     "template-import": {"file": "string"},
     "template-list": {},
@@ -204,6 +207,9 @@ SAMPLES = {
     "suite": "bookworm",
     "include": "less",
     "debs": "/nonexistent/debs.tar",
+    "variant": "minbase",
+    "mirror": "http://127.0.0.1:9/debian",
+    "http_proxy": "http://127.0.0.1:9",
     "file": "/nonexistent/imp.tar",
 }
 

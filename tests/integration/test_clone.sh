@@ -92,6 +92,10 @@ test_clone_of_an_image_vps() {
         vs create i1 --template busybox --diskspace 20M --diskinodes 500
         vs start i1
         vs exec i1 -- sh -c 'echo on-image > /root/file'
+        install_payload i1
+        # a renamed template directory (overlay's redirect, an xattr in the
+        # image) is renamed in the clone too
+        vs exec i1 -- /payload fs rename /etc/init.d /etc/init.d.moved >/dev/null
         vs stop i1
         vs clone i1 i2
         expect_eq "$(stat -c %s "$(vps_dir i1)/disk.img")" "$(stat -c %s "$(vps_dir i2)/disk.img")" \
@@ -105,6 +109,8 @@ test_clone_of_an_image_vps() {
         vs start i1
         vs start i2
         expect_eq "on-image" "$(vs exec i2 -- cat /root/file)" "content"
+        vs exec i2 -- test -d /etc/init.d.moved
+        expect_rc 1 "renamed directory's old name in the clone" -- vs exec i2 -- test -e /etc/init.d
         expect_eq 512 "$(vs exec i2 -- df -i / | awk 'NR == 2 {print $2}')" "inode limit"
         vs exec i2 -- sh -c 'echo changed > /root/file'
         expect_eq "on-image" "$(vs exec i1 -- cat /root/file)" "source untouched"

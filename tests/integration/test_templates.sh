@@ -78,6 +78,18 @@ test_import_refuses_bad_input_and_changes_nothing() {
         expect_contains "$ERR" "extract" "message"
         tar -C "$(tmpl_dir busybox)/rootfs" -cf "$R/ok.tar" etc
         expect_rc 4 "existing template" -- vs template import busybox "$R/ok.tar"
+        # an /sbin/init that leads nowhere in the template (a host path is
+        # not the template's): no usable init, refused
+        rm -rf "$R/noinit" && mkdir -p "$R/noinit/sbin" "$R/noinit/bin"
+        ln -s /lib/systemd/systemd "$R/noinit/sbin/init"
+        tar -C "$R/noinit" -cf "$R/noinit.tar" .
+        expect_rc 2 "no usable init" -- vs template import x1 "$R/noinit.tar"
+        expect_eq "vsctl: template import x1: the template has no usable init: its /sbin/init does not lead to a program in the template" \
+                "$ERR" "one line naming the init"
+        ln -sf ../bin/nothing-here "$R/noinit/sbin/init"
+        touch "$R/noinit/bin/nothing-here"
+        tar -C "$R/noinit" -cf "$R/noinit.tar" .
+        expect_rc 2 "init not executable" -- vs template import x1 "$R/noinit.tar"
         expect_eq "$before" "$(ls -A "$R/var/lib/paene/templates")" "nothing left behind"
 }
 

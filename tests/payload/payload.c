@@ -21,6 +21,11 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <grp.h>
+#include <sys/file.h>
+#include <sys/un.h>
+#include <sys/xattr.h>
+#include <linux/capability.h>
 #include <unistd.h>
 
 static int applet_exit(int argc, char **argv)
@@ -943,6 +948,261 @@ static int applet_blast(int argc, char **argv)
         return 0;
 }
 
+/* ---- fs: the file system operations a package manager and a database
+ * need, each as one system call sequence that either works or names its
+ * errno ("fs: rename: failed: EXDEV ..."). ---- */
+
+static int fs_failed(const char *what)
+{
+        int saved = errno;
+        const char *name = strerrorname_np(saved);
+
+        printf("fs %s: failed: %s (%s)\n", what, name ? name : "?", strerror(saved));
+        return 1;
+}
+
+static int fs_ok(const char *what)
+{
+        printf("fs %s: ok\n", what);
+        return 0;
+}
+
+/* A child's exit status: 0 when it exited 0. */
+static int child_status(pid_t pid)
+{
+        int status;
+
+        if (pid < 0 || waitpid(pid, &status, 0) < 0)
+                return -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+/* flock: a second open file description is refused the lock the first holds. */
+static int fs_flock(const char *path)
+{
+        int a = open(path, O_RDWR | O_CREAT, 0644), b = open(path, O_RDWR);
+
+        if (a < 0 || b < 0 || flock(a, LOCK_EX | LOCK_NB) < 0)
+                return fs_failed("flock");
+        if (flock(b, LOCK_EX | LOCK_NB) == 0 || errno != EWOULDBLOCK) {
+                errno = errno ? errno : EEXIST;
+                return fs_failed("flock exclusion");
+        }
+        if (flock(a, LOCK_UN) < 0 || flock(b, LOCK_EX | LOCK_NB) < 0)
+                return fs_failed("flock after unlock");
+        return fs_ok("flock");
+}
+
+/* fcntl: another process sees the record lock held (F_GETLK names the holder). */
+static int fs_fcntl(const char *path)
+{
+        struct flock lk = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 10 };
+        int fd = open(path, O_RDWR | O_CREAT, 0644);
+        pid_t parent = getpid(), pid;
+
+        if (fd < 0 || fcntl(fd, F_SETLK, &lk) < 0)
+                return fs_failed("fcntl");
+        pid = fork();
+        if (pid == 0) {
+                struct flock probe = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_len = 10 };
+                int cfd = open(path, O_RDWR);
+
+                if (cfd < 0 || fcntl(cfd, F_GETLK, &probe) < 0)
+                        _exit(2);
+                if (fcntl(cfd, F_SETLK, &probe) == 0)
+                        _exit(3);
+                _exit(probe.l_type == F_WRLCK && probe.l_pid == parent ? 0 : 4);
+        }
+        if (child_status(pid) != 0) {
+                errno = EEXIST;
+                return fs_failed("fcntl exclusion");
+        }
+        return fs_ok("fcntl");
+}
+
+static int fs_fsync(const char *path)
+{
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+        if (fd < 0 || write(fd, "synced\n", 7) != 7 || fsync(fd) < 0 || fdatasync(fd) < 0 ||
+            syncfs(fd) < 0)
+                return fs_failed("fsync");
+        return fs_ok("fsync");
+}
+
+/* sparse: one byte at 64 MiB; prints the size and the bytes allocated. */
+static int fs_sparse(const char *path)
+{
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        struct stat st;
+
+        if (fd < 0 || pwrite(fd, "x", 1, 64 << 20) != 1 || fsync(fd) < 0 || fstat(fd, &st) < 0)
+                return fs_failed("sparse");
+        printf("fs sparse: size %lld allocated %lld\n", (long long)st.st_size,
+               (long long)st.st_blocks * 512);
+        return 0;
+}
+
+/* O_TMPFILE: an unnamed file, written, then given a name with linkat. */
+static int fs_tmpfile(const char *dir, const char *name)
+{
+        char proc[64], buf[16] = "";
+        int fd = open(dir, O_TMPFILE | O_RDWR, 0644), rd;
+
+        if (fd < 0 || write(fd, "tmpfile\n", 8) != 8)
+                return fs_failed("tmpfile");
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+        if (linkat(AT_FDCWD, proc, AT_FDCWD, name, AT_SYMLINK_FOLLOW) < 0)
+                return fs_failed("tmpfile linkat");
+        rd = open(name, O_RDONLY);
+        if (rd < 0 || read(rd, buf, sizeof(buf) - 1) != 8 || strcmp(buf, "tmpfile\n") != 0)
+                return fs_failed("tmpfile read back");
+        return fs_ok("tmpfile");
+}
+
+/* A unix stream socket bound to a path: a child connects and is heard. */
+static int fs_unixsock(const char *path)
+{
+        struct sockaddr_un addr = { .sun_family = AF_UNIX };
+        char buf[8] = "";
+        int srv = socket(AF_UNIX, SOCK_STREAM, 0), conn;
+        pid_t pid;
+
+        snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
+        unlink(path);
+        if (srv < 0 || bind(srv, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(srv, 1) < 0)
+                return fs_failed("unixsock bind");
+        pid = fork();
+        if (pid == 0) {
+                int c = socket(AF_UNIX, SOCK_STREAM, 0);
+
+                if (c < 0 || connect(c, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
+                    write(c, "hello", 5) != 5)
+                        _exit(1);
+                _exit(0);
+        }
+        conn = accept(srv, NULL, NULL);
+        if (conn < 0 || read(conn, buf, 5) != 5 || strcmp(buf, "hello") != 0 ||
+            child_status(pid) != 0)
+                return fs_failed("unixsock");
+        return fs_ok("unixsock");
+}
+
+static int fs_fifo(const char *path)
+{
+        char buf[8] = "";
+        pid_t pid;
+        int fd;
+
+        unlink(path);
+        if (mkfifo(path, 0600) < 0)
+                return fs_failed("mkfifo");
+        pid = fork();
+        if (pid == 0) {
+                int w = open(path, O_WRONLY);
+
+                _exit(w >= 0 && write(w, "piped", 5) == 5 ? 0 : 1);
+        }
+        fd = open(path, O_RDONLY);
+        if (fd < 0 || read(fd, buf, 5) != 5 || strcmp(buf, "piped") != 0 || child_status(pid) != 0)
+                return fs_failed("fifo");
+        return fs_ok("fifo");
+}
+
+/* setxattr NAME VALUE, then read it back. */
+static int fs_xattr(const char *path, const char *name, const char *value)
+{
+        char buf[256];
+        ssize_t n;
+
+        if (setxattr(path, name, value, strlen(value), 0) < 0)
+                return fs_failed("setxattr");
+        n = getxattr(path, name, buf, sizeof(buf) - 1);
+        if (n < 0)
+                return fs_failed("getxattr");
+        buf[n] = '\0';
+        if (strcmp(buf, value) != 0) {
+                errno = EILSEQ;
+                return fs_failed("xattr read back");
+        }
+        return fs_ok("xattr");
+}
+
+/* What setcap cap_net_raw+ep writes: a v2 security.capability (the kernel
+ * stores it as v3, naming the user namespace's root). */
+static int fs_setcap(const char *path)
+{
+        struct vfs_cap_data cap = { 0 };
+
+        cap.magic_etc = VFS_CAP_REVISION_2 | VFS_CAP_FLAGS_EFFECTIVE;
+        cap.data[0].permitted = 1U << CAP_NET_RAW;
+        if (setxattr(path, "security.capability", &cap, XATTR_CAPS_SZ_2, 0) < 0)
+                return fs_failed("setcap");
+        return fs_ok("setcap");
+}
+
+/* Runs a command as UID (all ids, no capabilities kept). */
+static int fs_runas(int argc, char **argv)
+{
+        uid_t uid = (uid_t)atoi(argv[0]);
+
+        if (argc < 2 || setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 ||
+            setresuid(uid, uid, uid) < 0)
+                return fs_failed("runas");
+        execv(argv[1], argv + 1);
+        return fs_failed("exec");
+}
+
+/* The effective capability set of this process, as /proc shows it. */
+static int fs_capeff(void)
+{
+        char line[256];
+        FILE *f = fopen("/proc/self/status", "r");
+
+        while (f && fgets(line, sizeof(line), f))
+                if (strncmp(line, "CapEff:", 7) == 0) {
+                        printf("%s", line);
+                        return 0;
+                }
+        return fs_failed("capeff");
+}
+
+static int applet_fs(int argc, char **argv)
+{
+        const char *op = argc > 1 ? argv[1] : "";
+        char **a = argv + 2;
+        int n = argc - 2;
+
+        if (strcmp(op, "rename") == 0 && n == 2)
+                return rename(a[0], a[1]) < 0 ? fs_failed("rename") : fs_ok("rename");
+        if (strcmp(op, "link") == 0 && n == 2)
+                return link(a[0], a[1]) < 0 ? fs_failed("link") : fs_ok("link");
+        if (strcmp(op, "xattr") == 0 && n == 3)
+                return fs_xattr(a[0], a[1], a[2]);
+        if (strcmp(op, "setcap") == 0 && n == 1)
+                return fs_setcap(a[0]);
+        if (strcmp(op, "capeff") == 0)
+                return fs_capeff();
+        if (strcmp(op, "runas") == 0 && n >= 2)
+                return fs_runas(n, a);
+        if (strcmp(op, "flock") == 0 && n == 1)
+                return fs_flock(a[0]);
+        if (strcmp(op, "fcntl") == 0 && n == 1)
+                return fs_fcntl(a[0]);
+        if (strcmp(op, "fsync") == 0 && n == 1)
+                return fs_fsync(a[0]);
+        if (strcmp(op, "sparse") == 0 && n == 1)
+                return fs_sparse(a[0]);
+        if (strcmp(op, "tmpfile") == 0 && n == 2)
+                return fs_tmpfile(a[0], a[1]);
+        if (strcmp(op, "unixsock") == 0 && n == 1)
+                return fs_unixsock(a[0]);
+        if (strcmp(op, "fifo") == 0 && n == 1)
+                return fs_fifo(a[0]);
+        fprintf(stderr, "payload fs: unknown operation or arguments\n");
+        return 2;
+}
+
 static const struct {
         const char *name;
         int (*fn)(int, char **);
@@ -950,6 +1210,9 @@ static const struct {
 } applets[] = {
         { "try", applet_try, "try MARKER ATTEMPT [ARGS]: an escape attempt (see source)" },
         { "exe-watch", applet_exe_watch, "exe-watch DEV INO SECONDS: /proc/*/exe watcher" },
+        { "fs", applet_fs,
+          "fs OP ARGS: rename A B, link A B, xattr P N V, setcap P, capeff, runas UID CMD.., "
+          "flock P, fcntl P, fsync P, sparse P, tmpfile DIR NAME, unixsock P, fifo P" },
         { "exit", applet_exit, "exit N: exit with status N" },
         { "sleep", applet_sleep, "sleep [S]: sleep S seconds (default: for ever)" },
         { "stubborn", applet_stubborn, "stubborn [S]: sleep, ignoring stop signals" },
