@@ -148,7 +148,7 @@ $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_BUILD)/libvs.
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libvs.a \
 		$(LDLIBS)
 
-fuzz-build: $(FUZZ_BINS)
+fuzz-build: $(FUZZ_BINS) $(BUILD)/fuzz/fuzz_oci_config
 
 # Each target for FUZZ_SECONDS on its seed corpus (new inputs go to
 # $(FUZZ_BUILD)/corpus/, findings to $(FUZZ_BUILD)/crash-*).

@@ -18,7 +18,7 @@
 
 DEBIAN_SUITE=${DEBIAN_SUITE:-bookworm}
 DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-DEBIAN_PACKAGES=systemd-sysv,dbus,procps,iproute2
+DEBIAN_PACKAGES=systemd-sysv,dbus,procps,iproute2,cron
 DEBIAN_CACHE=$BIN/cache
 DEBIAN_SKIP=""
 RELAY_PORT=""
@@ -43,7 +43,7 @@ PY
 # Sets DEBIAN_TARBALL to the cached tarball, built when missing (by one
 # test file at a time: the lock makes another wait, then find it).
 debian_tarball() {
-        local tarball=$DEBIAN_CACHE/debian-$DEBIAN_SUITE-minbase-systemd.tar.zst
+        local tarball=$DEBIAN_CACHE/debian-$DEBIAN_SUITE-minbase-systemd-cron.tar.zst
         local work=$DEBIAN_CACHE/work.$$ rc=0
         DEBIAN_TARBALL=""
         mkdir -p "$DEBIAN_CACHE" || {
@@ -104,6 +104,7 @@ start_relay() {
         python3 "$TOP/contrib/lab/archive_relay.py" --netns "$R/netns" --bind 0.0.0.0 \
                 --port-file "$R/relay.port" </dev/null >/dev/null 2>"$R/relay.log" &
         echo $! >"$R/relay.pid"
+        SUITE_PIDS="$SUITE_PIDS $!" # it serves every test of the file
         wait_for 10 "[ -s '$R/relay.port' ] || ! kill -0 $! 2>/dev/null"
         RELAY_PORT=$(cat "$R/relay.port" 2>/dev/null)
         [ -n "$RELAY_PORT" ] || fail "archive relay did not start: $(cat "$R/relay.log")"

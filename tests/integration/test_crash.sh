@@ -117,7 +117,7 @@ nothing_left() {
         local d
         expect_eq "" "$(vs list -a -H -o name)" "VPS listed after all were destroyed"
         expect_eq "" "$(ls -A "$R/var/lib/paene/vps")" "VPS directories left"
-        expect_eq "" "$(grep " $R/" /proc/self/mountinfo | grep -v " $R/netns " | awk '{print $5}')" \
+        expect_eq "" "$(grep " $R/" /proc/self/mountinfo | grep -v -e " $R/netns " -e " $R/run/paene/view " | awk '{print $5}')" \
                 "mounts left"
         for d in $(cgroup_dirs); do
                 expect_eq "" "$(find "$d/default" -mindepth 1 -type d 2>/dev/null)" \

@@ -44,12 +44,17 @@ setup_once
 make_fsbase || die "fsbase template"
 template_state fsbase >"$R/fsbase.before"
 warnings=$(kernel_warnings | wc -l) || die "kernel log unreadable"
-vs create fsp --template fsbase >/dev/null || die "create fsp"
-vs create fsd --template fsbase --diskspace 200M >/dev/null || die "create fsd"
-for v in $VPSES; do
-        vs start "$v" >/dev/null || die "start $v"
-        install_payload "$v" || die "payload in $v"
-done
+
+# Every test gets the two VPS fresh (the harness destroys what a test made
+# and restarts vsd between tests).
+before_each() {
+        vs create fsp --template fsbase >/dev/null
+        vs create fsd --template fsbase --diskspace 200M >/dev/null
+        for v in $VPSES; do
+                vs start "$v" >/dev/null
+                install_payload "$v"
+        done
+}
 
 test_no_overlay_warning_at_start() {
         local found
