@@ -749,7 +749,8 @@ static void count_usage(int store_fd, vs_template_info_t *items, size_t n,
                         walk_usage(fd, t, &links, &items[t].bytes, 0);
                 usage->bytes += items[t].bytes;
         }
-        qsort(links.v, links.n, sizeof(*links.v), cmp_linked);
+        if (links.n > 1) /* qsort of NULL is undefined, even for 0 items (UBSan) */
+                qsort(links.v, links.n, sizeof(*links.v), cmp_linked);
         for (size_t i = 0, j; i < links.n; i = j) {
                 size_t holders = 0;
 
