@@ -1098,6 +1098,21 @@ static const struct option json_options[] = {
         { NULL, 0, NULL, 0 },
 };
 
+/* The options of a command whose only one is -j/--json (and -h). */
+static int json_flag(struct ctx *ctx, int argc, char **argv, int *as_json)
+{
+        int opt, bad = 0;
+
+        *as_json = 0;
+        reset_getopt();
+        while ((opt = next_opt(ctx, argc, argv, "jh", json_options, &bad)) != -1) {
+                if (bad)
+                        return bad;
+                *as_json |= opt == 'j';
+        }
+        return EXIT_OK;
+}
+
 /* "NAME exist running", or stopped with how it ended; OOM kills of the
  * current (or last) run are told in the same parentheses. */
 static void status_line(const char *name, const char *state, const char *exit_text, long long oom,
@@ -1200,14 +1215,10 @@ static int cmd_status(struct ctx *ctx, int argc, char **argv)
         cleanup_strv char **names = NULL;
         cleanup_json json_object *objects = NULL;
         size_t n;
-        int opt, bad = 0, rc, as_json = 0;
+        int rc, as_json = 0;
 
-        reset_getopt();
-        while ((opt = next_opt(ctx, argc, argv, "jh", json_options, &bad)) != -1) {
-                if (bad)
-                        return bad;
-                as_json |= opt == 'j';
-        }
+        if ((rc = json_flag(ctx, argc, argv, &as_json)) != EXIT_OK)
+                return rc;
         if ((rc = take_names(ctx, argc, argv, 1, &names, &n)) != EXIT_OK)
                 return rc;
         if (as_json)
@@ -1686,14 +1697,10 @@ static int cmd_stats(struct ctx *ctx, int argc, char **argv)
         cleanup_json json_object *out = json_object_new_object();
         json_object *vps;
         vs_error_t err = { 0 };
-        int opt, bad = 0, rc, as_json = 0;
+        int rc, as_json = 0;
 
-        reset_getopt();
-        while ((opt = next_opt(ctx, argc, argv, "jh", json_options, &bad)) != -1) {
-                if (bad)
-                        return bad;
-                as_json |= opt == 'j';
-        }
+        if ((rc = json_flag(ctx, argc, argv, &as_json)) != EXIT_OK)
+                return rc;
         if ((rc = take_name(ctx, argc, argv, "VPS name")) != EXIT_OK)
                 return rc;
         if (call(ctx, VS_CMD_STATUS, ctx->name, NULL, &reply, NULL, NULL, NULL, &err) < 0)
@@ -2137,14 +2144,10 @@ static int cmd_events(struct ctx *ctx, int argc, char **argv)
         cleanup_json json_object *reply = NULL;
         cleanup_close int sock = -1;
         vs_error_t err = { 0 };
-        int opt, bad = 0, as_json = 0;
+        int rc, as_json = 0;
 
-        reset_getopt();
-        while ((opt = next_opt(ctx, argc, argv, "jh", json_options, &bad)) != -1) {
-                if (bad)
-                        return bad;
-                as_json |= opt == 'j';
-        }
+        if ((rc = json_flag(ctx, argc, argv, &as_json)) != EXIT_OK)
+                return rc;
         if (optind < argc)
                 return usage_error(ctx, "unexpected argument '%s'", argv[optind]);
         if (call(ctx, VS_CMD_EVENTS, NULL, NULL, &reply, NULL, NULL, &sock, &err) < 0)
@@ -2548,15 +2551,11 @@ static int cmd_beancounters(struct ctx *ctx, int argc, char **argv)
         cleanup_json json_object *reply = NULL;
         json_object *list;
         vs_error_t err = { 0 };
-        int opt, bad = 0, rc, as_json = 0;
+        int rc, as_json = 0;
         char uid[24];
 
-        reset_getopt();
-        while ((opt = next_opt(ctx, argc, argv, "jh", json_options, &bad)) != -1) {
-                if (bad)
-                        return bad;
-                as_json |= opt == 'j';
-        }
+        if ((rc = json_flag(ctx, argc, argv, &as_json)) != EXIT_OK)
+                return rc;
         if ((rc = take_name(ctx, argc, argv, "VPS name")) != EXIT_OK)
                 return rc;
         if (call(ctx, VS_CMD_BEANCOUNTERS, ctx->name, NULL, &reply, NULL, NULL, NULL, &err) < 0)
@@ -2847,15 +2846,11 @@ static int template_unify(struct ctx *ctx, int argc, char **argv)
 {
         cleanup_json json_object *reply = NULL;
         vs_error_t err = { 0 };
-        int opt, bad = 0, as_json = 0;
+        int rc, as_json = 0;
         char saved[32];
 
-        reset_getopt();
-        while ((opt = next_opt(ctx, argc, argv, "jh", json_options, &bad)) != -1) {
-                if (bad)
-                        return bad;
-                as_json |= opt == 'j';
-        }
+        if ((rc = json_flag(ctx, argc, argv, &as_json)) != EXIT_OK)
+                return rc;
         if (optind < argc)
                 return usage_error(ctx, "unexpected argument '%s'", argv[optind]);
         if (call(ctx, VS_CMD_TEMPLATE_UNIFY, NULL, NULL, &reply, NULL, NULL, NULL, &err) < 0)
