@@ -126,8 +126,8 @@ test_mknod_and_mount_a_host_disk() {
         attempt_refused esc EPERM mknod_mount
         expect_contains "$OUT" "mknod block device: refused" "the step refused"
         expect_rc 0 "control on the host: mknod" -- unshare -m --propagation private \
-                sh -c 'mount -t tmpfs paene-control /tmp && "$@"' sh \
-                "$BIN/payload" try /nonexistent-paene-marker mknod
+                sh -c 'exec 9<"$1"; shift; mount -t tmpfs paene-control /tmp && /proc/self/fd/9 "$@"' \
+                sh "$BIN/payload" try /nonexistent-paene-marker mknod
 }
 
 # opened for writing, nothing written (the host's control the same)
@@ -181,8 +181,9 @@ test_cgroup_release_agent() {
         *) fail "refused at an unexpected step: $OUT" ;;
         esac
         expect_rc 0 "control on the host: release_agent" -- unshare -m --propagation private \
-                sh -c 'mount -t tmpfs paene-control /tmp && "$@"; rc=$?; umount /tmp/escape-cg; exit $rc' sh \
-                "$BIN/payload" try /nonexistent-paene-marker release_agent
+                sh -c 'exec 9<"$1"; shift; mount -t tmpfs paene-control /tmp &&
+                        /proc/self/fd/9 "$@"; rc=$?; umount /tmp/escape-cg; exit $rc' \
+                sh "$BIN/payload" try /nonexistent-paene-marker release_agent
 }
 
 test_cgroup_fs_shows_only_the_vps_subtree() {
