@@ -126,7 +126,7 @@ test_mknod_and_mount_a_host_disk() {
         attempt_refused esc EPERM mknod_mount
         expect_contains "$OUT" "mknod block device: refused" "the step refused"
         expect_rc 0 "control on the host: mknod" -- unshare -m --propagation private \
-                sh -c 'exec 9<"$1"; shift; mount -t tmpfs paene-control /tmp && /proc/self/fd/9 "$@"' \
+                sh -c 'exec 9<"$1"; shift; mount -t tmpfs paene-control /tmp && cat <&9 >/tmp/payload && chmod 755 /tmp/payload && /tmp/payload "$@"' \
                 sh "$BIN/payload" try /nonexistent-paene-marker mknod
 }
 
@@ -181,8 +181,8 @@ test_cgroup_release_agent() {
         *) fail "refused at an unexpected step: $OUT" ;;
         esac
         expect_rc 0 "control on the host: release_agent" -- unshare -m --propagation private \
-                sh -c 'exec 9<"$1"; shift; mount -t tmpfs paene-control /tmp &&
-                        /proc/self/fd/9 "$@"; rc=$?; umount /tmp/escape-cg; exit $rc' \
+                sh -c 'exec 9<"$1"; shift; mount -t tmpfs paene-control /tmp && cat <&9 >/tmp/payload && chmod 755 /tmp/payload &&
+                        /tmp/payload "$@"; rc=$?; umount /tmp/escape-cg; exit $rc' \
                 sh "$BIN/payload" try /nonexistent-paene-marker release_agent
 }
 

@@ -41,12 +41,12 @@ attempt_refused() {
 # The same attempt as host root in a private mount namespace of the test,
 # with a /tmp of its own (gone, with what it mounted or made, when the
 # command ends), succeeds. The payload is opened before that /tmp hides
-# the checkout (which may live under /tmp) and run through its descriptor.
+# the checkout (which may live under /tmp) and copied into it.
 control_on_host() { # shell commands run first, then the attempt
         local prep=$1
         shift
         expect_rc 0 "control on the host: $*" -- unshare -m --propagation private \
-                sh -c "exec 9<\"\$1\"; shift; mount -t tmpfs paene-control /tmp && $prep /proc/self/fd/9 \"\$@\"" \
+                sh -c "exec 9<\"\$1\"; shift; mount -t tmpfs paene-control /tmp && cat <&9 >/tmp/payload && chmod 755 /tmp/payload && $prep /tmp/payload \"\$@\"" \
                 sh "$BIN/payload" try /nonexistent-paene-marker "$@"
 }
 
