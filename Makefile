@@ -185,8 +185,8 @@ check: deps pkgcheck
 	$(MAKE) all unit fuzz-build
 	tests/tools/check_options.py $(BUILD)/vsctl .
 	BUILD=$(BUILD) tests/harness/selftest.sh
+	$(MAKE) --no-print-directory asan-unit
 	BUILD=$(BUILD) tests/run.sh
-	$(MAKE) asan-unit
 
 # The unit tests again under ASan and UBSan: any report ends the binary
 # with a non-zero status, which tests/run.sh counts as a failure.
