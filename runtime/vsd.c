@@ -729,14 +729,6 @@ static void dispatch(struct vsd *d, struct ev *ev, uint32_t events)
         (void)events;
 }
 
-/* A running VPS holds one descriptor of vsd's between requests, its init's
- * pidfd: the cgroup directories a request opened are closed after it. */
-static void release_cgroups(struct vsd *d)
-{
-        for (struct vps *v = d->vps_list; v; v = v->next)
-                vs_cgroup_release(v->cg);
-}
-
 static int run_loop(struct vsd *d)
 {
         struct epoll_event events[64];
@@ -755,7 +747,9 @@ static int run_loop(struct vsd *d)
                 expire_clients(d);
                 if (d->listen_paused && now_ms() - d->listen_paused >= 1000)
                         resume_listener(d); /* try again, at most once a second */
-                release_cgroups(d);
+                /* a running VPS holds one descriptor of vsd's between
+                 * requests, its init's pidfd */
+                vs_cgroup_tree_release(d->cgtree);
         }
         return 0;
 }

@@ -35,6 +35,7 @@ struct vs_cgroup_tree {
         char *name;
         struct hierarchy hier[MAX_HIERARCHIES];
         int count;
+        vs_cgroup_t *open; /* the cgroups holding directories open */
 };
 
 struct vs_cgroup {
@@ -42,6 +43,8 @@ struct vs_cgroup {
         int fd[MAX_HIERARCHIES]; /* the VPS's directory on each hierarchy, or -1 */
         char *rel;               /* <slice>/<vps>, below each hierarchy's base */
         char *path;              /* <tree>/<slice>/<vps>, for messages */
+        vs_cgroup_t *next_open;  /* in tree->open while it holds a directory */
+        int is_open;
 };
 
 /* The controllers vsd's limits use, by their v1 names, with the v2 name of
@@ -433,6 +436,17 @@ void vs_cgroup_tree_free(vs_cgroup_tree_t *tree)
         free(tree);
 }
 
+/* A cgroup that opened a directory joins the tree's list of them, which
+ * vs_cgroup_tree_release walks instead of every cgroup. */
+static void mark_open(vs_cgroup_t *cg)
+{
+        if (cg->is_open || !cg->rel)
+                return;
+        cg->is_open = 1;
+        cg->next_open = cg->tree->open;
+        cg->tree->open = cg;
+}
+
 int vs_cgroup_create(vs_cgroup_tree_t *tree, const char *slice, const char *vps, vs_cgroup_t **out,
                      vs_error_t *err)
 {
@@ -457,6 +471,7 @@ int vs_cgroup_create(vs_cgroup_tree_t *tree, const char *slice, const char *vps,
                         return -1;
                 }
         }
+        mark_open(cg);
         *out = cg;
         return 0;
 }
@@ -465,6 +480,13 @@ void vs_cgroup_free(vs_cgroup_t *cg)
 {
         if (!cg)
                 return;
+        if (cg->is_open) {
+                vs_cgroup_t **p = &cg->tree->open;
+
+                while (*p != cg)
+                        p = &(*p)->next_open;
+                *p = cg->next_open;
+        }
         for (int i = 0; i < MAX_HIERARCHIES; i++)
                 if (cg->fd[i] >= 0)
                         close(cg->fd[i]);
@@ -474,24 +496,31 @@ void vs_cgroup_free(vs_cgroup_t *cg)
 }
 
 /* The VPS's directory on hierarchy i, opened when first needed and kept
- * until vs_cgroup_release: -1 with errno when it is gone. */
+ * until vs_cgroup_tree_release: -1 with errno when it is gone. */
 static int cg_fd(vs_cgroup_t *cg, int i)
 {
         /* a cgroup of vs_cgroup_open_below keeps its directories open */
-        if (cg->fd[i] < 0 && cg->rel)
+        if (cg->fd[i] < 0 && cg->rel) {
                 cg->fd[i] = openat(cg->tree->hier[i].base_fd, cg->rel,
                                    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (cg->fd[i] >= 0)
+                        mark_open(cg);
+        }
         return cg->fd[i];
 }
 
-void vs_cgroup_release(vs_cgroup_t *cg)
+void vs_cgroup_tree_release(vs_cgroup_tree_t *tree)
 {
-        if (!cg)
-                return;
-        for (int i = 0; i < MAX_HIERARCHIES; i++) {
-                if (cg->fd[i] >= 0)
-                        close(cg->fd[i]);
-                cg->fd[i] = -1;
+        while (tree && tree->open) {
+                vs_cgroup_t *cg = tree->open;
+
+                tree->open = cg->next_open;
+                cg->is_open = 0;
+                for (int i = 0; i < MAX_HIERARCHIES; i++) {
+                        if (cg->fd[i] >= 0)
+                                close(cg->fd[i]);
+                        cg->fd[i] = -1;
+                }
         }
 }
 

@@ -26,10 +26,11 @@ void vs_cgroup_tree_prune(vs_cgroup_tree_t *tree);
 int vs_cgroup_create(vs_cgroup_tree_t *tree, const char *slice, const char *vps, vs_cgroup_t **cg,
                      vs_error_t *err);
 void vs_cgroup_free(vs_cgroup_t *cg);
-/* Closes the VPS's cgroup directories; the next use opens them again. vsd
- * calls it between requests so that a running VPS holds no descriptor of
- * its cgroups (its budget is the init's pidfd). */
-void vs_cgroup_release(vs_cgroup_t *cg);
+/* Closes the directories every cgroup of the tree opened since the last
+ * call (only those: the tree keeps a list); the next use opens them again.
+ * vsd calls it between requests so that a running VPS holds no descriptor
+ * of its cgroups (its budget is the init's pidfd). */
+void vs_cgroup_tree_release(vs_cgroup_tree_t *tree);
 /* Makes the limit files of the VPS's own cgroup vsd's alone: read-only for
  * everybody else, and owned by VS_CGROUP_SEALED_UID, an id no VPS's user
  * namespace maps (a privileged VPS's root is host uid 0 for host-root
