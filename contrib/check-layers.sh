@@ -13,7 +13,7 @@ declare -A owner=(
         [cowfs]=cow-fs [diskquota]=cow-fs [netns]=netns
         [admission]=scheduler-limits [cgroup]=scheduler-limits [limits]=scheduler-limits
         [procview]=scheduler-limits
-        [security]=sandbox [spawn]=sandbox [initsig]=sandbox [protocol]=protocol
+        [security]=sandbox [spawn]=sandbox [initsig]=sandbox [protocol]=protocol [reply]=protocol
 )
 declare -A layer=(
         [common]=0 [cow-fs]=1 [netns]=1 [scheduler-limits]=1 [sandbox]=2 [protocol]=3 [runtime]=4

@@ -398,11 +398,13 @@ static int handle_status(struct vsd *d, struct client *c, vs_request_t *req, vs_
 {
         struct vps *v = find_named(d, req, err);
         json_object *reply;
+        vs_vps_info_t info;
 
         if (!v)
                 return -1;
+        vsd_vps_describe(d, v, 1, VS_VF_ALL, &info);
         reply = vs_reply_ok();
-        json_object_object_add(reply, "vps", vsd_vps_describe(d, v, 1, VS_VF_ALL));
+        json_object_object_add(reply, "vps", vs_reply_vps(&info));
         vsd_client_reply(d, c, reply, NULL, 0);
         return 0;
 }
@@ -553,14 +555,13 @@ static int handle_node(struct vsd *d, struct client *c, vs_request_t *req, vs_er
         each = vsd_reserve_of(&size);
         max = vs_node_admissible(&node);
         for (struct vps *v = d->vps_list; v; v = v->next) {
-                json_object *stats = json_object_new_object();
+                vs_stats_t stats;
 
                 if (v->phase == PHASE_STOPPED)
                         continue;
                 running++;
-                vsd_vps_stats(d, v, stats);
-                used += (uint64_t)vs_json_int(stats, "mem_bytes", 0);
-                json_object_put(stats);
+                vsd_vps_stats(d, v, &stats);
+                used += stats.mem_bytes;
         }
         fits = vs_admit_how_many(&node, &reserved, &each);
         reply = vs_reply_ok();
@@ -622,8 +623,12 @@ static int handle_list(struct vsd *d, struct client *c, vs_request_t *req, vs_er
         for (struct vps *v = d->vps_list; v; v = v->next)
                 sorted[i++] = v;
         qsort(sorted, n, sizeof(*sorted), cmp_names);
-        for (i = 0; i < n; i++)
-                json_object_array_add(array, vsd_vps_describe(d, sorted[i], with_disk, want));
+        for (i = 0; i < n; i++) {
+                vs_vps_info_t info;
+
+                vsd_vps_describe(d, sorted[i], with_disk, want, &info);
+                json_object_array_add(array, vs_reply_vps(&info));
+        }
         json_object_object_add(reply, "vps", array);
         vsd_client_reply(d, c, reply, NULL, 0);
         return 0;

@@ -431,7 +431,7 @@ void vsd_net_adopted(struct vsd *d, struct vps *v, const vs_kv_t *state)
                 vs_log(LOG_WARNING, "%s: %s", v->name, err.msg);
 }
 
-static void describe_rates(const struct vps *v, const vs_kv_t *config, json_object *obj)
+static void describe_rates(const struct vps *v, const vs_kv_t *config, vs_vps_info_t *info)
 {
         uint64_t out = 0, in = 0;
 
@@ -442,8 +442,8 @@ static void describe_rates(const struct vps *v, const vs_kv_t *config, json_obje
                 config_rate(config, "rate_out", &out, NULL);
                 config_rate(config, "rate_in", &in, NULL);
         }
-        json_object_object_add(obj, "rate_out", json_object_new_int64((int64_t)out));
-        json_object_object_add(obj, "rate_in", json_object_new_int64((int64_t)in));
+        vs_vps_info_int(info, VS_VF_RATE_OUT, (long long)out);
+        vs_vps_info_int(info, VS_VF_RATE_IN, (long long)in);
 }
 
 /* ---- nftables: a VPS's guard and forwards ---- */
@@ -679,29 +679,25 @@ int vsd_net_refresh(struct vsd *d, struct vps *v, vs_error_t *err)
         return nft_install(d->nft, v->name, &addrs, fwds, nfwds, err);
 }
 
-static void describe_forwards(const vs_kv_t *config, json_object *obj)
+static void describe_forwards(const vs_kv_t *config, vs_vps_info_t *info)
 {
         vs_portfwd_t fwds[VS_PORTFWD_MAX];
-        json_object *array = json_object_new_array();
         size_t n = 0;
 
         if (vs_portfwd_parse_list(vs_kv_get(config, "port_forward"), fwds, VS_PORTFWD_MAX, &n,
                                   NULL) < 0)
                 n = 0;
-        for (size_t i = 0; i < n; i++) {
-                char text[VS_PORTFWD_TEXT];
-
-                vs_portfwd_format(&fwds[i], text, sizeof(text));
-                json_object_array_add(array, json_object_new_string(text));
-        }
-        json_object_object_add(obj, "port_forward", array);
+        for (size_t i = 0; i < n; i++)
+                vs_portfwd_format(&fwds[i], info->forwards[i], sizeof(info->forwards[i]));
+        info->nforwards = n;
+        info->has |= VS_VF_BIT(PORT_FORWARD);
 }
 
-void vsd_net_describe(struct vsd *d, struct vps *v, const vs_kv_t *config, json_object *obj)
+void vsd_net_describe(struct vsd *d, struct vps *v, const vs_kv_t *config, vs_vps_info_t *info)
 {
         (void)d;
-        describe_rates(v, config, obj);
-        describe_forwards(config, obj);
+        describe_rates(v, config, info);
+        describe_forwards(config, info);
 }
 
 /* ---- start and stop ---- */

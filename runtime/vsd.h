@@ -19,6 +19,7 @@
 #include "vs/procid.h"
 #include "vs/procview.h"
 #include "vs/protocol.h"
+#include "vs/reply.h"
 #include "vs/kvfile.h"
 
 #define VS_DEFAULT_SLICE "default"
@@ -249,8 +250,8 @@ int vsd_limits_fit(const vs_limits_t *l, int force, vs_error_t *err);
 int vsd_node(struct vsd *d, vs_node_t *node, vs_error_t *err);
 vs_reserve_t vsd_reserve_of(const vs_limits_t *l);
 vs_reserve_t vsd_reserved(struct vsd *d, const struct vps *except);
-/* Adds the usage figures of a VPS to obj (zeros when stopped). */
-void vsd_vps_stats(struct vsd *d, struct vps *v, json_object *obj);
+/* The usage figures of a VPS (zeros when stopped). */
+void vsd_vps_stats(struct vsd *d, struct vps *v, vs_stats_t *s);
 int vsd_vps_start(struct vsd *d, struct vps *v, vs_error_t *err);
 /* Clone, in three steps: prepare (in vsd: checks, the new VPS's id range
  * and addresses), copy (in a worker: the files and config, into
@@ -275,8 +276,11 @@ int vsd_vps_stop_begin(struct vsd *d, struct vps *v, uint64_t timeout_ms, vs_err
 void vsd_vps_exited(struct vsd *d, struct vps *v);
 void vsd_vps_stop_timeout(struct vsd *d, struct vps *v);
 int vsd_vps_destroy(struct vsd *d, struct vps *v, vs_error_t *err);
-/* with_disk: also the disk fields, which may walk the VPS's files (dir backend). */
-json_object *vsd_vps_describe(struct vsd *d, struct vps *v, int with_disk, vs_vps_fields_t want);
+/* The fields `want` of the VPS's description (list, status), into info;
+ * with_disk: also the disk fields, which may walk the VPS's files (dir
+ * backend). Its text points into v and its config as last read. */
+void vsd_vps_describe(struct vsd *d, struct vps *v, int with_disk, vs_vps_fields_t want,
+                      vs_vps_info_t *info);
 /* How many VPS are built on the template. */
 int vsd_vps_uses_template(struct vsd *d, const char *tmpl);
 void vsd_vps_rotate_consoles(struct vsd *d);
@@ -322,8 +326,9 @@ const vs_disk_backend_t *vsd_disk_backend_for_new(struct vsd *d, const vs_disk_l
 const vs_disk_backend_t *vsd_disk_backend_of(const vs_kv_t *config);
 void vsd_disk_config_set(vs_kv_t *config, const vs_disk_backend_t *disk,
                          const vs_disk_limits_t *lim);
-/* Adds "disk" (bytes used) and "disklimit" (bytes, 0: none) to a VPS's description. */
-void vsd_disk_describe(struct vsd *d, struct vps *v, const vs_kv_t *config, json_object *obj);
+/* The disk fields of a VPS's description: its backend, bytes and inodes
+ * used and their limits (0: none). */
+void vsd_disk_describe(struct vsd *d, struct vps *v, const vs_kv_t *config, vs_vps_info_t *info);
 /* Changes the space limit; online growth while running. */
 int vsd_vps_resize(struct vsd *d, struct vps *v, const vs_disk_limit_t *space, vs_error_t *err);
 /* vpsnet.c: the VPS's network in the lifecycle */
@@ -394,7 +399,6 @@ int vsd_net_forwards_apply(struct vsd *d, struct vps *v, const char *value, vs_e
 /* Installs a running VPS's nftables elements (guard and forwards) again
  * from its config: for a live change of its addresses (--ipadd/--ipdel). */
 int vsd_net_refresh(struct vsd *d, struct vps *v, vs_error_t *err);
-/* Adds "port_forward" (an array of "HOSTPORT:VPSPORT/proto") to obj. */
 
 /* Bandwidth caps given in a request ("rate_out", "rate_in"), in bit/s. */
 struct vsd_rates {
@@ -418,9 +422,10 @@ void vsd_net_state_save(const struct vps *v, vs_kv_t *state);
 /* An adopted VPS: the caps from its config, or where the config names none,
  * from its state (a set --no-save), applied again to the kernel. */
 void vsd_net_adopted(struct vsd *d, struct vps *v, const vs_kv_t *state);
-/* Adds rate_out and rate_in (bit/s, 0: none) to a VPS's description: in
- * force while it runs, else from its config. */
-void vsd_net_describe(struct vsd *d, struct vps *v, const vs_kv_t *config, json_object *obj);
+/* The network fields of a VPS's description: rate_out and rate_in (bit/s,
+ * 0: none; in force while it runs, else from its config) and its port
+ * forwards. */
+void vsd_net_describe(struct vsd *d, struct vps *v, const vs_kv_t *config, vs_vps_info_t *info);
 
 /* onboot.c: autostart after a boot of the host */
 /* After adoption, with the socket up: on the first vsd of a boot, queues
