@@ -1,5 +1,6 @@
 /* The JSON of what vsd tells its clients (vs/reply.h): the daemon's
  * modules fill plain structs, this file alone turns them into objects. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "vs/protocol.h"
@@ -88,4 +89,77 @@ json_object *vs_reply_vps(const vs_vps_info_t *info)
                                                vps_field_value(info, field));
         }
         return obj;
+}
+
+static vs_event_member_t *event_member(vs_event_t *ev, const char *key, vs_event_kind_t kind)
+{
+        vs_event_member_t *m;
+
+        if (ev->n >= VS_EVENT_MEMBERS_MAX)
+                abort(); /* the caller's bug: VS_EVENT_MEMBERS_MAX is too small */
+        m = &ev->member[ev->n++];
+        memset(m, 0, sizeof(*m));
+        m->key = key;
+        m->kind = kind;
+        return m;
+}
+
+void vs_event_text(vs_event_t *ev, const char *key, const char *text)
+{
+        event_member(ev, key, VS_EV_TEXT)->text = text;
+}
+
+void vs_event_int(vs_event_t *ev, const char *key, long long num)
+{
+        event_member(ev, key, VS_EV_INT)->num = num;
+}
+
+void vs_event_bool(vs_event_t *ev, const char *key, int yes)
+{
+        event_member(ev, key, VS_EV_BOOL)->num = yes != 0;
+}
+
+void vs_event_texts(vs_event_t *ev, const char *key, const vs_kv_t *map)
+{
+        event_member(ev, key, VS_EV_TEXTS)->map = map;
+}
+
+static json_object *texts_object(const vs_kv_t *map)
+{
+        json_object *obj = json_object_new_object();
+
+        for (size_t i = 0; map && i < map->count; i++)
+                if (map->lines[i].key)
+                        json_object_object_add(obj, map->lines[i].key,
+                                               json_object_new_string(map->lines[i].value));
+        return obj;
+}
+
+static json_object *event_value(const vs_event_member_t *m)
+{
+        switch (m->kind) {
+        case VS_EV_TEXT:
+                return json_object_new_string(m->text ? m->text : "");
+        case VS_EV_BOOL:
+                return json_object_new_boolean(m->num != 0);
+        case VS_EV_TEXTS:
+                return texts_object(m->map);
+        case VS_EV_INT:
+                break;
+        }
+        return json_object_new_int64(m->num);
+}
+
+json_object *vs_reply_event(const vs_event_t *ev, double time)
+{
+        json_object *event = json_object_new_object();
+        json_object *msg = vs_reply_ok();
+
+        for (size_t i = 0; i < ev->n && i < VS_EVENT_MEMBERS_MAX; i++)
+                json_object_object_add(event, ev->member[i].key, event_value(&ev->member[i]));
+        json_object_object_add(event, "time", json_object_new_double(time));
+        json_object_object_add(event, "type", json_object_new_string(ev->type));
+        json_object_object_add(event, "vps", json_object_new_string(ev->vps));
+        json_object_object_add(msg, "event", event);
+        return msg;
 }

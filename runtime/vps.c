@@ -1166,28 +1166,27 @@ static int start_stopped(struct vsd *d, struct vps *v, vs_error_t *err)
 /* "stopped", with how it ended (exit code, signal, or unknown). */
 static void event_stopped(struct vsd *d, struct vps *v)
 {
-        json_object *extra = json_object_new_object();
+        vs_event_t ev = { .type = "stopped", .vps = v->name };
 
         if (!v->exit_known) {
-                json_object_object_add(extra, "exit", json_object_new_string("unknown"));
+                vs_event_text(&ev, "exit", "unknown");
         } else if (v->exit_signal) {
-                json_object_object_add(extra, "exit",
-                                       json_object_new_string(vs_signal_name(v->exit_signal)));
-                json_object_object_add(extra, "signal", json_object_new_int(v->exit_signal));
+                vs_event_text(&ev, "exit", vs_signal_name(v->exit_signal));
+                vs_event_int(&ev, "signal", v->exit_signal);
         } else {
-                json_object_object_add(extra, "exit", json_object_new_string("code"));
-                json_object_object_add(extra, "exit_code", json_object_new_int(v->exit_code));
+                vs_event_text(&ev, "exit", "code");
+                vs_event_int(&ev, "exit_code", v->exit_code);
         }
-        json_object_object_add(extra, "oom_kills", json_object_new_int64((int64_t)v->oom_kills));
-        d->hooks.event(d, "stopped", v->name, extra);
+        vs_event_int(&ev, "oom_kills", (long long)v->oom_kills);
+        d->hooks.event(d, &ev);
 }
 
 static void event_error(struct vsd *d, const char *type, const char *vps, const vs_error_t *err)
 {
-        json_object *extra = json_object_new_object();
+        vs_event_t ev = { .type = type, .vps = vps };
 
-        json_object_object_add(extra, "error", json_object_new_string(err->msg));
-        d->hooks.event(d, type, vps, extra);
+        vs_event_text(&ev, "error", err->msg);
+        d->hooks.event(d, &ev);
 }
 
 /* A start of a stopped VPS that fails is logged with its reason and told
@@ -1207,10 +1206,10 @@ int vsd_vps_start(struct vsd *d, struct vps *v, vs_error_t *err)
                 return -1;
         }
         {
-                json_object *extra = json_object_new_object();
+                vs_event_t ev = { .type = "started", .vps = v->name };
 
-                json_object_object_add(extra, "pid", json_object_new_int((int)v->pid));
-                d->hooks.event(d, "started", v->name, extra);
+                vs_event_int(&ev, "pid", (long long)v->pid);
+                d->hooks.event(d, &ev);
         }
         return 0;
 }
@@ -1435,7 +1434,11 @@ int vsd_vps_destroy(struct vsd *d, struct vps *v, vs_error_t *err)
                 return vs_error_errno(err, "rename");
         vs_fsync_dir(d->vps_fd, NULL);
         vs_cgroup_remove(d->cgtree, v->slice, v->name, NULL);
-        d->hooks.event(d, "destroyed", v->name, NULL);
+        {
+                vs_event_t ev = { .type = "destroyed", .vps = v->name };
+
+                d->hooks.event(d, &ev);
+        }
         vps_remove(d, v);
         return vs_rmtree_at(d->vps_fd, doomed, err);
 }

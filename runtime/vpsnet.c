@@ -19,7 +19,6 @@
 #include "vs/kvfile.h"
 #include "vs/log.h"
 #include "vs/netns.h"
-#include "vs/protocol.h"
 #include "store.h"
 #include "vsd.h"
 
@@ -301,21 +300,6 @@ static int config_rate(const vs_kv_t *kv, const char *key, uint64_t *bits, vs_er
                 return 0;
         if (vs_rate_parse(text, key, bits, err) < 0)
                 return vs_error_wrap(err, "config");
-        return 0;
-}
-
-int vsd_net_rates_arg(const vs_request_t *req, struct vsd_rates *r, vs_error_t *err)
-{
-        const char *out = vs_req_str(req, "rate_out");
-        const char *in = vs_req_str(req, "rate_in");
-
-        memset(r, 0, sizeof(*r));
-        if (out && vs_rate_parse(out, "--rate-out", &r->out, err) < 0)
-                return -1;
-        if (in && vs_rate_parse(in, "--rate-in", &r->in, err) < 0)
-                return -1;
-        r->set_out = out != NULL;
-        r->set_in = in != NULL;
         return 0;
 }
 

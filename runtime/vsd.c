@@ -32,7 +32,7 @@
 #include "vs/security.h"
 #include "vs/parse.h"
 #include "store.h"
-#include "vsd.h"
+#include "serve.h"
 
 #ifndef VS_LIBEXECDIR
 #define VS_LIBEXECDIR "/usr/local/lib/paene"

@@ -2,7 +2,6 @@
 #ifndef VS_RUNTIME_VSD_H
 #define VS_RUNTIME_VSD_H
 
-#include <json-c/json.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -18,7 +17,6 @@
 #include "vs/netns.h"
 #include "vs/procid.h"
 #include "vs/procview.h"
-#include "vs/protocol.h"
 #include "vs/reply.h"
 #include "vs/kvfile.h"
 
@@ -94,6 +92,8 @@ struct vps {
 };
 
 struct vsd_work;
+/* a reply a worker adds to (serve.h has its type) */
+struct json_object;
 
 struct client {
         struct ev ev;
@@ -137,7 +137,7 @@ struct vsd_hooks {
         /* vps.c: write the VPS's state file after a live network change */
         int (*save_state)(struct vsd *d, struct vps *v, vs_error_t *err);
         /* events.c: tell the event subscribers (vsd_event) */
-        void (*event)(struct vsd *d, const char *type, const char *vps, json_object *extra);
+        void (*event)(struct vsd *d, const vs_event_t *ev);
 };
 
 struct vsd_clone {
@@ -168,7 +168,7 @@ struct vsd_work {
         unsigned long reserved_id; /* its id range's base, held (0: none) */
         /* in the worker: do the work, add to the reply; in vsd: after a
          * worker that succeeded (NULL: nothing), after one that failed */
-        int (*run)(struct vsd *d, struct vsd_work *w, json_object *reply, vs_error_t *err);
+        int (*run)(struct vsd *d, struct vsd_work *w, struct json_object *reply, vs_error_t *err);
         int (*done)(struct vsd *d, struct vsd_work *w, vs_error_t *err);
         void (*failed)(struct vsd *d, struct vsd_work *w);
         struct vsd_clone clone;    /* a clone's arguments */
@@ -405,8 +405,6 @@ struct vsd_rates {
         int set_out, set_in;
         uint64_t out, in;
 };
-/* Parses the request's caps, as the admin typed them. */
-int vsd_net_rates_arg(const vs_request_t *req, struct vsd_rates *r, vs_error_t *err);
 /* Copies the given caps into a config (a cap of 0 removes its key). */
 void vsd_net_rates_to_config(const struct vsd_rates *r, vs_kv_t *config);
 /* Checks that the caps can be set on v (it has a network; with !save, it
@@ -446,10 +444,6 @@ void vsd_backup_done(struct vsd *d, struct vps *v);
 /* Makes a VPS of the backup `file` (absolute), named `name` or as it was. */
 int vsd_restore(struct vsd *d, const char *file, const char *name, int keep_ip, vs_error_t *err);
 
-/* events.c: what happens, to the clients that asked (vsctl events) */
-/* Sends {"time", "type", "vps", and extra's members (taken; may be NULL)}. */
-void vsd_event(struct vsd *d, const char *type, const char *vps, json_object *extra);
-
 /* metrics.c: Prometheus's text format */
 /* The metrics text (malloc'd; its length in *len). */
 char *vsd_metrics_text(struct vsd *d, size_t *len);
@@ -462,31 +456,5 @@ void vsd_metrics_close(struct vsd *d);
 /* vsd.c: the loop */
 int vsd_epoll_add(struct vsd *d, int fd, struct ev *ev, uint32_t events);
 void vsd_epoll_del(struct vsd *d, int fd);
-void vsd_client_reply(struct vsd *d, struct client *c, json_object *reply, const int *fds,
-                      int nfds);
-void vsd_client_reply_error(struct vsd *d, struct client *c, const vs_error_t *err);
-void vsd_client_finish(struct vsd *d, struct client *c);
-
-/* work.c: long work in a worker. Starts w (filled in by the caller, who
- * gives it up) for client c, which is parked until vsd answers it. */
-int vsd_work_start(struct vsd *d, struct client *c, struct vsd_work *w, vs_error_t *err);
-/* The worker ended: vsd finishes the work and answers. */
-void vsd_work_exited(struct vsd *d, struct vsd_work *w);
-/* The work that conflicts with req (NULL: none), and why, in msg. */
-const struct vsd_work *vsd_work_conflict(struct vsd *d, const vs_request_t *req, char *msg,
-                                         size_t size);
-/* vsd exits: the workers are ended, their clients told. */
-void vsd_work_stop_all(struct vsd *d);
-
-/* handlers.c: requests */
-/* Returns 0 when the client got its reply, 1 when it is parked. */
-int vsd_handle_request(struct vsd *d, struct client *c, vs_request_t *req);
-/* A VPS reached PHASE_STOPPED: answer the clients that waited for it. */
-void vsd_handle_vps_stopped(struct vsd *d, struct vps *v);
-void vsd_handle_exec_exited(struct vsd *d, struct client *c);
-/* v is about to be freed: the clients still parked on it are answered. */
-void vsd_handle_vps_removed(struct vsd *d, struct vps *v);
-/* vsd exits: every client still waiting for its answer gets one. */
-void vsd_handle_exit(struct vsd *d);
 
 #endif

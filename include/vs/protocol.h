@@ -130,6 +130,9 @@ json_object *vs_reply_ok(void);
 /* A VPS's description (vs/reply.h) as list and status send it: the fields
  * in info->has, each with its JSON type. */
 json_object *vs_reply_vps(const vs_vps_info_t *info);
+/* The message vsd sends an events subscriber: {"version","ok","event":
+ * {members..., "time", "type", "vps"}}, time in seconds since the epoch. */
+json_object *vs_reply_event(const vs_event_t *ev, double time);
 json_object *vs_reply_error(const vs_error_t *err);
 /* Turns an error reply into err (returns -1), an ok reply into 0. */
 int vs_reply_check(json_object *reply, vs_error_t *err);

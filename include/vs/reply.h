@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vs/kvfile.h"
 #include "vs/netns.h"
 
 /* The fields of a VPS's description (list and status replies), which
@@ -64,5 +65,30 @@ typedef struct {
 /* Fills a TEXT or INT field and marks it in `has`. */
 void vs_vps_info_text(vs_vps_info_t *info, vs_vps_field_t field, const char *value);
 void vs_vps_info_int(vs_vps_info_t *info, vs_vps_field_t field, long long value);
+
+/* An event (vsctl events): what happened to which VPS, and the members
+ * that say more (how it ended, the error, what was set), in their order.
+ * A member is a text, an integer, a boolean, or an object of texts (a
+ * kv's key = value lines). Its pointers must stay valid until it is sent. */
+#define VS_EVENT_MEMBERS_MAX 8
+typedef enum { VS_EV_TEXT, VS_EV_INT, VS_EV_BOOL, VS_EV_TEXTS } vs_event_kind_t;
+typedef struct {
+        const char *key;
+        vs_event_kind_t kind;
+        const char *text;   /* VS_EV_TEXT */
+        long long num;      /* VS_EV_INT, VS_EV_BOOL */
+        const vs_kv_t *map; /* VS_EV_TEXTS */
+} vs_event_member_t;
+typedef struct {
+        const char *type; /* created, started, start-failed, stopped, ... */
+        const char *vps;
+        vs_event_member_t member[VS_EVENT_MEMBERS_MAX];
+        size_t n;
+} vs_event_t;
+/* Adds a member (one too many is a bug of the caller and aborts). */
+void vs_event_text(vs_event_t *ev, const char *key, const char *text);
+void vs_event_int(vs_event_t *ev, const char *key, long long num);
+void vs_event_bool(vs_event_t *ev, const char *key, int yes);
+void vs_event_texts(vs_event_t *ev, const char *key, const vs_kv_t *map);
 
 #endif

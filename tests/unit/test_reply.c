@@ -5,10 +5,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
+#include "vs/kvfile.h"
 #include "vs/protocol.h"
 #include "vs/reply.h"
 
@@ -160,6 +164,96 @@ static void test_vps_object_member_order(void **state)
         json_object_put(obj);
 }
 
+/* An event message: {"version","ok","event":{members..., "time", "type",
+ * "vps"}}, each member with its JSON type, in the order given. */
+static void test_event_message(void **state)
+{
+        vs_event_t ev = { .type = "limit-changed", .vps = "web1" };
+        cleanup_kv vs_kv_t given = { 0 };
+        json_object *msg, *event, *limits;
+        const char *order[8];
+        size_t n = 0;
+
+        (void)state;
+        vs_kv_set(&given, "cpulimit", "50%");
+        vs_kv_set(&given, "rate_out", "10mbit");
+        vs_event_texts(&ev, "limits", &given);
+        vs_event_bool(&ev, "saved", 1);
+        vs_event_bool(&ev, "live", 0);
+        vs_event_int(&ev, "exit_code", 3);
+        vs_event_text(&ev, "error", "no");
+        msg = vs_reply_event(&ev, 1700000000.5);
+        assert_int_equal(vs_json_int(msg, "version", 0), VS_PROTOCOL_VERSION);
+        assert_true(vs_json_bool(msg, "ok"));
+        event = vs_json_object(msg, "event");
+        assert_non_null(event);
+        json_object_object_foreach(event, key, value)
+        {
+                (void)value;
+                assert_true(n < 8);
+                order[n++] = key;
+        }
+        assert_int_equal(n, 8);
+        assert_string_equal(order[0], "limits");
+        assert_string_equal(order[4], "error");
+        assert_string_equal(order[5], "time");
+        assert_string_equal(order[6], "type");
+        assert_string_equal(order[7], "vps");
+        limits = vs_json_object(event, "limits");
+        assert_non_null(limits);
+        assert_int_equal(json_object_object_length(limits), 2);
+        assert_string_equal(vs_json_str(limits, "cpulimit"), "50%");
+        assert_string_equal(vs_json_str(limits, "rate_out"), "10mbit");
+        assert_true(json_object_is_type(member(event, "saved"), json_type_boolean));
+        assert_true(vs_json_bool(event, "saved"));
+        assert_true(json_object_is_type(member(event, "live"), json_type_boolean));
+        assert_false(vs_json_bool(event, "live"));
+        assert_true(json_object_is_type(member(event, "exit_code"), json_type_int));
+        assert_int_equal(vs_json_int(event, "exit_code", 0), 3);
+        assert_string_equal(vs_json_str(event, "error"), "no");
+        assert_true(json_object_is_type(member(event, "time"), json_type_double));
+        assert_true(json_object_get_double(member(event, "time")) == 1700000000.5);
+        assert_string_equal(vs_json_str(event, "type"), "limit-changed");
+        assert_string_equal(vs_json_str(event, "vps"), "web1");
+        json_object_put(msg);
+}
+
+/* An event without members (destroyed) has just time, type and vps. */
+static void test_event_without_members(void **state)
+{
+        vs_event_t ev = { .type = "destroyed", .vps = "web1" };
+        json_object *msg = vs_reply_event(&ev, 1.0);
+
+        (void)state;
+        assert_int_equal(json_object_object_length(vs_json_object(msg, "event")), 3);
+        json_object_put(msg);
+}
+
+/* A member more than VS_EVENT_MEMBERS_MAX is the caller's bug: abort, not
+ * an event cut short. */
+static void test_event_too_many_members_aborts(void **state)
+{
+        int status = 0;
+        pid_t pid;
+
+        (void)state;
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                vs_event_t ev = { .type = "stopped", .vps = "web1" };
+
+                for (int i = 0; i < VS_EVENT_MEMBERS_MAX; i++)
+                        vs_event_int(&ev, "n", i);
+                if (ev.n != VS_EVENT_MEMBERS_MAX)
+                        _exit(2);
+                vs_event_int(&ev, "one_more", 1);
+                _exit(0);
+        }
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFSIGNALED(status));
+        assert_int_equal(WTERMSIG(status), SIGABRT);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -168,6 +262,9 @@ int main(void)
                 cmocka_unit_test(test_vps_object_only_what_it_has),
                 cmocka_unit_test(test_vps_object_large_figures),
                 cmocka_unit_test(test_vps_object_member_order),
+                cmocka_unit_test(test_event_message),
+                cmocka_unit_test(test_event_without_members),
+                cmocka_unit_test(test_event_too_many_members_aborts),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
