@@ -26,7 +26,7 @@ declare -A layer=(
 # the loop's client I/O, the requests, long work, the events. Every other
 # module of vsd (vsd.h) fills plain structs (vs/reply.h) instead.
 declare -A json_ok=(
-        [runtime/vsd.c]=1 [runtime/handlers.c]=1 [runtime/work.c]=1 [runtime/events.c]=1
+        [runtime/vsd.c]=1 [runtime/clients.c]=1 [runtime/handlers.c]=1 [runtime/work.c]=1 [runtime/events.c]=1
         [runtime/serve.h]=1 [runtime/vsctl.c]=1
 )
 

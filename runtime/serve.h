@@ -1,5 +1,5 @@
 /* vsd's serving side: the files that speak the protocol to clients. The
- * loop's client I/O (vsd.c), the requests (handlers.c), long work in
+ * loop's client I/O (clients.c), the requests (handlers.c), long work in
  * workers (work.c) and the events (events.c). They take protocol objects;
  * the daemon's other modules (vsd.h: the lifecycle, the network, the
  * store, the disk, the view, the metrics) never see JSON. */
@@ -11,7 +11,24 @@
 #include "vs/protocol.h"
 #include "vsd.h"
 
-/* vsd.c: replies to a client */
+/* clients.c: the clients of the control socket */
+/* The listener's event (EV_LISTEN) in the epoll set. */
+extern struct ev vsd_listen_ev;
+/* max_clients, max_clients_per_uid and client_timeout from vsd.conf, read
+ * at start and again on SIGHUP; a bad value is refused whole. */
+int vsd_client_conf_load(struct vsd *d, vs_error_t *err);
+/* Accepts every waiting connection that the caps admit. */
+void vsd_clients_accept(struct vsd *d);
+/* The client's socket is readable: 1 with its request decoded into req
+ * (the caller answers it and frees it), 0 when there is none. */
+int vsd_client_read(struct vsd *d, struct client *c, vs_request_t *req);
+/* Milliseconds until the loop must look again (-1: only on an event). */
+int vsd_clients_next_wakeup(const struct vsd *d);
+/* After each pass of the loop: clients past their deadline are told, a
+ * paused listener tries again. */
+void vsd_clients_after_pass(struct vsd *d);
+/* Sends a reply (taken) with fds; finish closes the connection, and frees
+ * the client unless a worker or an exec'd process still needs it. */
 void vsd_client_reply(struct vsd *d, struct client *c, json_object *reply, const int *fds,
                       int nfds);
 void vsd_client_reply_error(struct vsd *d, struct client *c, const vs_error_t *err);

@@ -453,7 +453,7 @@ int vsd_metrics_listen(struct vsd *d, vs_error_t *err);
 void vsd_metrics_event(struct vsd *d, struct ev *ev);
 void vsd_metrics_close(struct vsd *d);
 
-/* vsd.c: the loop */
+/* clients.c: the loop's epoll set */
 int vsd_epoll_add(struct vsd *d, int fd, struct ev *ev, uint32_t events);
 void vsd_epoll_del(struct vsd *d, int fd);
 
