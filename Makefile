@@ -40,7 +40,7 @@ LIB_SRCS = common/error.c common/parse.c common/fsutil.c common/kvfile.c \
 	netns/etc.c netns/rate.c netns/tc.c netns/portfwd.c netns/nft.c
 # the daemon's modules, in a library of their own that the unit tests link;
 # vsd.c holds the loop and main
-VSDLIB_SRCS = runtime/clients.c runtime/vps.c runtime/vpsnet.c runtime/handlers.c runtime/disk.c runtime/store.c \
+VSDLIB_SRCS = runtime/clients.c runtime/vps.c runtime/vpsnet.c runtime/netaddrs.c runtime/handlers.c runtime/disk.c runtime/store.c \
 	runtime/work.c runtime/onboot.c runtime/metrics.c runtime/events.c runtime/backup.c \
 	runtime/backup_member.c runtime/console.c runtime/keeper.c runtime/view.c
 VSD_SRCS = runtime/vsd.c

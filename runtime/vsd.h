@@ -358,7 +358,49 @@ struct vsd_net_start {
         uint64_t rate_out, rate_in; /* caps from the config, bit/s */
 };
 int vsd_net_init(struct vsd *d, vs_error_t *err);
+
+/* netaddrs.c: the rules of addresses and port forwards, without the
+ * daemon's state */
+/* Parses a config's "ip" value: blank-separated ADDR/PREFIX, either family. */
 int vsd_net_parse_ips(const char *text, struct vsd_net_addrs *out, vs_error_t *err);
+/* "ADDR/PREFIX ..." of both families, IPv4 first (malloc'd). */
+char *vsd_net_format_ips(const struct vsd_net_addrs *addrs);
+/* The addresses the other VPS hold, which a new or changed one may not take. */
+struct vsd_used_addrs {
+        uint32_t *v4;
+        size_t n4, cap4;
+        vs_ip6_t *v6;
+        size_t n6, cap6;
+};
+void vsd_used_addrs_free(struct vsd_used_addrs *u);
+#define cleanup_used_addrs __attribute__((cleanup(vsd_used_addrs_free)))
+void vsd_used_add4(struct vsd_used_addrs *u, uint32_t addr);
+void vsd_used_add6(struct vsd_used_addrs *u, const vs_ip6_t *ip);
+/* Checks each --ipadd of given[] against the pools of conf (inside a pool:
+ * its prefix unless given, not its network, gateway or broadcast; in
+ * bridge mode only the pools' addresses; unicast hosts only) and against
+ * used, and adds it to addrs and to used (twice in one request is refused
+ * too). */
+int vsd_net_add_given(const vs_net_conf_t *conf, char *const *given, size_t ngiven,
+                      struct vsd_used_addrs *used, struct vsd_net_addrs *addrs, vs_error_t *err);
+/* The "ip" value of a new VPS (malloc'd): the given addresses checked, or
+ * the pools' lowest free ones; "none" alone: "" (no network). */
+char *vsd_net_pick(const vs_net_conf_t *conf, struct vsd_used_addrs *used, char *const *given,
+                   size_t ngiven, vs_error_t *err);
+/* --ipdel: removes each of del[] (ADDR, with or without its prefix, or
+ * "all") from addrs; one it does not hold is an error. */
+int vsd_net_remove_addrs(struct vsd_net_addrs *addrs, char *const *del, size_t ndel,
+                         vs_error_t *err);
+/* A change of a VPS's forwards fwds[0..*n) (room for VS_PORTFWD_MAX):
+ * removals "HOSTPORT[/proto]"|"all" first, then the additions
+ * "HOSTPORT:VPSPORT[/proto]" (NULL-terminated lists, or NULL), which
+ * start at *first_new; a host port forwarded twice is refused. */
+int vsd_net_forwards_edit(vs_portfwd_t *fwds, size_t *n, char *const *add, char *const *del,
+                          size_t *first_new, vs_error_t *err);
+/* Refuses a host port of fwds[0..n) that another VPS (owner) forwards. */
+int vsd_net_forwards_clash(const vs_portfwd_t *fwds, size_t n, const vs_portfwd_t *theirs, size_t k,
+                           const char *owner, vs_error_t *err);
+
 /* The config's "ip" value for a new VPS: the given addresses, checked
  * against the pools and every other VPS, or the pools' lowest free ones. */
 char *vsd_net_assign(struct vsd *d, char *const *given, size_t ngiven, vs_error_t *err);
