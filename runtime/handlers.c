@@ -92,21 +92,19 @@ static int rates_arg(const vs_request_t *req, struct vsd_rates *r, vs_error_t *e
  * contract, not vsctl. */
 static int limits_arg(const vs_request_t *req, vs_limits_t *l, vs_error_t *err)
 {
-        json_object *obj = vs_req_limits(req, "limits");
+        cleanup_kv vs_kv_t given = { 0 };
 
         memset(l, 0, sizeof(*l));
-        if (!obj)
-                return 0;
-        json_object_object_foreach(obj, key, value)
-        {
-                if (vs_limits_parse_one(l, (vs_limit_t)vs_limit_find(key),
-                                        json_object_get_string(value), err) < 0)
+        vs_req_texts(req, "limits", &given);
+        for (size_t i = 0; i < given.count; i++) {
+                const vs_kv_line_t *line = &given.lines[i];
+
+                if (line->key && vs_limits_parse_one(l, (vs_limit_t)vs_limit_find(line->key),
+                                                     line->value, err) < 0)
                         return -1;
         }
         return 0;
 }
-
-static char **string_array(json_object *array);
 
 /* The network arguments of create and set, each NULL when not given:
  * addresses to add and remove (checked against the pools by vpsnet.c),
@@ -129,19 +127,10 @@ static void net_args_free(struct net_args *a)
 }
 #define cleanup_net_args __attribute__((cleanup(net_args_free)))
 
-/* An array of strings (counted and checked by the table); NULL when absent. */
-static char **words_arg(const vs_request_t *req, const char *key, size_t *n)
-{
-        json_object *array = vs_req_strings(req, key);
-
-        *n = array ? json_object_array_length(array) : 0;
-        return array ? string_array(array) : NULL;
-}
-
 static char *joined_arg(const vs_request_t *req, const char *key)
 {
         size_t n;
-        cleanup_strv char **words = words_arg(req, key, &n);
+        cleanup_strv char **words = vs_req_words(req, key, &n);
         char *out;
 
         if (!words)
@@ -160,14 +149,14 @@ static char *joined_arg(const vs_request_t *req, const char *key)
 static void net_args(const vs_request_t *req, int removals, struct net_args *a)
 {
         memset(a, 0, sizeof(*a));
-        a->ipadd = words_arg(req, "ipadd", &a->nipadd);
+        a->ipadd = vs_req_words(req, "ipadd", &a->nipadd);
         a->nameserver = joined_arg(req, "nameserver");
         a->searchdomain = joined_arg(req, "searchdomain");
-        a->fwd_add = words_arg(req, "port_forward", &a->nfwd_add);
+        a->fwd_add = vs_req_words(req, "port_forward", &a->nfwd_add);
         if (!removals)
                 return;
-        a->ipdel = words_arg(req, "ipdel", &a->nipdel);
-        a->fwd_del = words_arg(req, "port_forward_del", &a->nfwd_del);
+        a->ipdel = vs_req_words(req, "ipdel", &a->nipdel);
+        a->fwd_del = vs_req_words(req, "port_forward_del", &a->nfwd_del);
 }
 
 /* Addresses, name servers or search domains (port forwards are apart: they
@@ -194,8 +183,7 @@ static int disk_limit_args(const vs_request_t *req, vs_disk_limits_t *lim, vs_er
 /* args.onboot: -1 when not given. */
 static int boot_arg(const vs_request_t *req)
 {
-        return json_object_object_get_ex(req->args, "onboot", NULL) ? vs_req_bool(req, "onboot")
-                                                                    : -1;
+        return vs_req_has(req, "onboot") ? vs_req_bool(req, "onboot") : -1;
 }
 
 static int handle_create(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
@@ -434,10 +422,7 @@ static void limit_event(struct vsd *d, struct vps *v, const vs_request_t *req, i
         cleanup_kv vs_kv_t given = { 0 };
         const char *rates[] = { "rate_out", "rate_in" };
 
-        json_object_object_foreach(vs_req_limits(req, "limits"), key, value)
-        {
-                vs_kv_set(&given, key, json_object_get_string(value));
-        }
+        vs_req_texts(req, "limits", &given);
         for (size_t i = 0; i < 2; i++)
                 if (vs_req_str(req, rates[i]))
                         vs_kv_set(&given, rates[i], vs_req_str(req, rates[i]));
@@ -605,31 +590,13 @@ static int cmp_names(const void *a, const void *b)
         return strcmp((*(struct vps *const *)a)->name, (*(struct vps *const *)b)->name);
 }
 
-/* args.fields as a set (checked by the table); absent: every field. */
-static vs_vps_fields_t fields_arg(const vs_request_t *req)
-{
-        json_object *names = vs_req_strings(req, "fields");
-        vs_vps_fields_t want = 0;
-
-        if (!names)
-                return VS_VF_ALL;
-        for (size_t i = 0; i < json_object_array_length(names); i++) {
-                int f = vs_vps_field_find(
-                        json_object_get_string(json_object_array_get_idx(names, i)));
-
-                if (f >= 0)
-                        want |= (vs_vps_fields_t)1 << f;
-        }
-        return want;
-}
-
 static int handle_list(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
 {
         json_object *reply = vs_reply_ok(), *array = json_object_new_array();
         cleanup_free struct vps **sorted = NULL;
         size_t n = 0, i = 0;
         int with_disk = vs_req_bool(req, "disk");
-        vs_vps_fields_t want = fields_arg(req);
+        vs_vps_fields_t want = vs_req_fields(req, "fields");
 
         (void)err;
         for (struct vps *v = d->vps_list; v; v = v->next)
@@ -650,18 +617,6 @@ static int handle_list(struct vsd *d, struct client *c, vs_request_t *req, vs_er
 }
 
 /* ---- exec ---- */
-
-/* A NULL-terminated copy of an array the table has checked to be strings. */
-static char **string_array(json_object *array)
-{
-        size_t n = json_object_array_length(array);
-        char **out = vs_xmalloc((n + 1) * sizeof(char *));
-
-        for (size_t i = 0; i < n; i++)
-                out[i] = vs_xstrdup(json_object_get_string(json_object_array_get_idx(array, i)));
-        out[n] = NULL;
-        return out;
-}
 
 static char **exec_env(const vs_request_t *req, int use_tty)
 {
@@ -708,7 +663,7 @@ static int pipes_open(struct exec_pipes *p, vs_error_t *err)
 static int start_exec(struct vsd *d, struct client *c, struct vps *v, const vs_request_t *req,
                       vs_error_t *err)
 {
-        cleanup_strv char **argv = string_array(vs_req_strings(req, "argv"));
+        cleanup_strv char **argv = vs_req_words(req, "argv", NULL);
         int use_tty = vs_req_bool(req, "tty");
         cleanup_strv char **envp = exec_env(req, use_tty);
         struct exec_pipes p = { { -1, -1, -1 }, { -1, -1, -1 } };

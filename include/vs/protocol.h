@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "vs/error.h"
+#include "vs/kvfile.h"
 #include "vs/reply.h"
 
 #define VS_PROTOCOL_VERSION 1
@@ -161,6 +162,17 @@ int vs_req_bool(const vs_request_t *req, const char *key);
 long long vs_req_int(const vs_request_t *req, const char *key, long long absent);
 json_object *vs_req_strings(const vs_request_t *req, const char *key); /* an array */
 json_object *vs_req_limits(const vs_request_t *req, const char *key);  /* an object */
+/* The same as plain C (protocol/args.c), for the handlers: */
+/* whether the request gives the field at all */
+int vs_req_has(const vs_request_t *req, const char *key);
+/* a VS_FIELD_STRINGS field as a NULL-terminated malloc'd copy (NULL when
+ * absent), its count in *n (n may be NULL) */
+char **vs_req_words(const vs_request_t *req, const char *key, size_t *n);
+/* a VS_FIELD_STRINGS field of VPS field names as a set; absent: all */
+vs_vps_fields_t vs_req_fields(const vs_request_t *req, const char *key);
+/* a VS_FIELD_LIMITS field as key = value lines in their order, into out
+ * (emptied first; empty when absent; the caller frees it) */
+void vs_req_texts(const vs_request_t *req, const char *key, vs_kv_t *out);
 
 /* Members of any JSON object (replies): a member of another type reads as
  * absent, never converted. A string with a NUL byte is absent too; a
