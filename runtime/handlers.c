@@ -57,16 +57,13 @@ static uint64_t timeout_arg(const vs_request_t *req)
 
 static int handle_ping(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
 {
-        json_object *reply = vs_reply_ok();
-
         (void)req;
         (void)err;
-        json_object_object_add(reply, "root", json_object_new_string(*d->root ? d->root : "/"));
-        json_object_object_add(
-                reply, "cgroup",
-                json_object_new_string(vs_cgroup_mode_name(vs_cgroup_tree_mode(d->cgtree))));
-        json_object_object_add(reply, "pid", json_object_new_int((int)getpid()));
-        vsd_client_reply(d, c, reply, NULL, 0);
+        vsd_client_reply(d, c,
+                         vs_reply_ping(*d->root ? d->root : "/",
+                                       vs_cgroup_mode_name(vs_cgroup_tree_mode(d->cgtree)),
+                                       (long)getpid()),
+                         NULL, 0);
         return 0;
 }
 
@@ -438,7 +435,6 @@ static int handle_beancounters(struct vsd *d, struct client *c, vs_request_t *re
         struct vps *v = find_named(d, req, err);
         vs_beancounter_t bc[VS_BC_MAX];
         vs_view_src_t src;
-        json_object *reply, *list;
         size_t n;
 
         if (!v)
@@ -446,24 +442,7 @@ static int handle_beancounters(struct vsd *d, struct client *c, vs_request_t *re
         if (v->phase == PHASE_STOPPED || vsd_view_src(v, &src) < 0)
                 return vs_error_kind(err, VS_E_STATE, ESRCH, "VPS is not running");
         n = vs_view_beancounters(&src, bc);
-        reply = vs_reply_ok();
-        list = json_object_new_array();
-        for (size_t i = 0; i < n; i++) {
-                json_object *r = json_object_new_object();
-
-                json_object_object_add(r, "resource", json_object_new_string(bc[i].resource));
-#define ADD(key) json_object_object_add(r, #key, json_object_new_int64((int64_t)bc[i].key))
-                ADD(held);
-                ADD(maxheld);
-                ADD(barrier);
-                ADD(limit);
-                ADD(failcnt);
-#undef ADD
-                json_object_array_add(list, r);
-        }
-        json_object_object_add(reply, "uid", json_object_new_int64((int64_t)src.ctid));
-        json_object_object_add(reply, "beancounters", list);
-        vsd_client_reply(d, c, reply, NULL, 0);
+        vsd_client_reply(d, c, vs_reply_beancounters(src.ctid, bc, n), NULL, 0);
         return 0;
 }
 
@@ -542,46 +521,27 @@ static int handle_set(struct vsd *d, struct client *c, vs_request_t *req, vs_err
  * how many more VPS of the size in args.limits would fit. */
 static int handle_node(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
 {
-        json_object *reply;
+        vs_node_report_t r = { .running = 0 };
         vs_limits_t size;
-        vs_reserve_t reserved, each, max;
-        vs_node_t node;
-        uint64_t used = 0, fits;
-        int running = 0;
+        vs_reserve_t each;
 
-        if (limits_arg(req, &size, err) < 0 || vsd_node(d, &node, err) < 0)
+        if (limits_arg(req, &size, err) < 0 || vsd_node(d, &r.node, err) < 0)
                 return -1;
-        reserved = vsd_reserved(d, NULL);
+        r.reserved = vsd_reserved(d, NULL);
         each = vsd_reserve_of(&size);
-        max = vs_node_admissible(&node);
+        r.admissible = vs_node_admissible(&r.node);
         for (struct vps *v = d->vps_list; v; v = v->next) {
                 vs_stats_t stats;
 
                 if (v->phase == PHASE_STOPPED)
                         continue;
-                running++;
+                r.running++;
                 vsd_vps_stats(d, v, &stats);
-                used += stats.mem_bytes;
+                r.used_mem_bytes += stats.mem_bytes;
         }
-        fits = vs_admit_how_many(&node, &reserved, &each);
-        reply = vs_reply_ok();
-#define ADD(key, value) json_object_object_add(reply, key, json_object_new_int64((int64_t)(value)))
-        ADD("cpus_micro", node.capacity.cpu_micro);
-        ADD("memory_bytes", node.capacity.mem_bytes);
-        ADD("overbook_pct", node.factor_pct);
-        ADD("admissible_cpus_micro", max.cpu_micro);
-        ADD("admissible_memory_bytes", max.mem_bytes);
-        ADD("reserved_cpus_micro", reserved.cpu_micro);
-        ADD("reserved_memory_bytes", reserved.mem_bytes);
-        ADD("used_memory_bytes", used);
-        ADD("running", running);
-        if (each.cpu_micro || each.mem_bytes)
-                ADD("fits", fits);
-#undef ADD
-        json_object_object_add(
-                reply, "policy",
-                json_object_new_string(node.factor_pct == 100 ? "reserve" : "overbook"));
-        vsd_client_reply(d, c, reply, NULL, 0);
+        r.fits = vs_admit_how_many(&r.node, &r.reserved, &each);
+        r.has_fits = each.cpu_micro || each.mem_bytes;
+        vsd_client_reply(d, c, vs_reply_node(&r), NULL, 0);
         return 0;
 }
 
@@ -999,17 +959,7 @@ static int unify_run(struct vsd *d, struct vsd_work *w, json_object *reply, vs_e
                 return -1;
         vs_log(LOG_INFO, "unified templates: %zu files linked, %llu bytes saved", r.linked,
                (unsigned long long)(r.bytes_before - r.bytes_after));
-        json_object_object_add(reply, "files", json_object_new_int64((int64_t)r.files));
-        json_object_object_add(reply, "linked", json_object_new_int64((int64_t)r.linked));
-        json_object_object_add(reply, "errors", json_object_new_int64((int64_t)r.errors));
-        json_object_object_add(reply, "bytes_before",
-                               json_object_new_int64((int64_t)r.bytes_before));
-        json_object_object_add(reply, "bytes_after", json_object_new_int64((int64_t)r.bytes_after));
-        json_object_object_add(
-                reply, "bytes_saved",
-                json_object_new_int64(r.bytes_before > r.bytes_after
-                                              ? (int64_t)(r.bytes_before - r.bytes_after)
-                                              : 0));
+        vs_reply_add_unify(reply, &r);
         return 0;
 }
 
@@ -1027,33 +977,17 @@ static int handle_template_unify(struct vsd *d, struct client *c, vs_request_t *
 static int handle_template_list(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
 {
         cleanup_free vs_template_info_t *list = NULL;
+        cleanup_free int *users = NULL;
         vs_template_store_usage_t usage;
-        json_object *reply, *array;
         size_t count;
 
         (void)req;
         if (vs_template_list(d->tmpl_fd, &list, &count, &usage, err) < 0)
                 return -1;
-        reply = vs_reply_ok();
-        array = json_object_new_array();
-        for (size_t i = 0; i < count; i++) {
-                json_object *t = json_object_new_object();
-                int used = vsd_vps_uses_template(d, list[i].name);
-
-                json_object_object_add(t, "name", json_object_new_string(list[i].name));
-                json_object_object_add(t, "builder", json_object_new_string(list[i].builder));
-                json_object_object_add(t, "created", json_object_new_int64(list[i].created));
-                json_object_object_add(t, "bytes", json_object_new_int64((int64_t)list[i].bytes));
-                json_object_object_add(t, "shared_bytes",
-                                       json_object_new_int64((int64_t)list[i].shared_bytes));
-                json_object_object_add(t, "vps", json_object_new_int(used));
-                json_object_array_add(array, t);
-        }
-        json_object_object_add(reply, "templates", array);
-        json_object_object_add(reply, "store_bytes", json_object_new_int64((int64_t)usage.bytes));
-        json_object_object_add(reply, "saved_bytes",
-                               json_object_new_int64((int64_t)usage.saved_bytes));
-        vsd_client_reply(d, c, reply, NULL, 0);
+        users = vs_xmalloc((count + 1) * sizeof(*users));
+        for (size_t i = 0; i < count; i++)
+                users[i] = vsd_vps_uses_template(d, list[i].name);
+        vsd_client_reply(d, c, vs_reply_templates(list, users, count, &usage), NULL, 0);
         return 0;
 }
 

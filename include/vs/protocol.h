@@ -16,8 +16,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vs/cowfs.h"
 #include "vs/error.h"
 #include "vs/kvfile.h"
+#include "vs/procview.h"
 #include "vs/reply.h"
 
 #define VS_PROTOCOL_VERSION 1
@@ -134,6 +136,16 @@ json_object *vs_reply_vps(const vs_vps_info_t *info);
 /* The message vsd sends an events subscriber: {"version","ok","event":
  * {members..., "time", "type", "vps"}}, time in seconds since the epoch. */
 json_object *vs_reply_event(const vs_event_t *ev, double time);
+/* The replies about the node and the template store (protocol/replies.c):
+ * ping (vsd's root, cgroup mode, pid), node, a VPS's beancounters (uid:
+ * its user_beancounters uid), the template list (users[i]: how many VPS
+ * use list[i]); unify's figures are added to a worker's reply. */
+json_object *vs_reply_ping(const char *root, const char *cgroup_mode, long pid);
+json_object *vs_reply_node(const vs_node_report_t *r);
+json_object *vs_reply_beancounters(unsigned long uid, const vs_beancounter_t *bc, size_t n);
+json_object *vs_reply_templates(const vs_template_info_t *list, const int *users, size_t n,
+                                const vs_template_store_usage_t *usage);
+void vs_reply_add_unify(json_object *reply, const vs_template_unify_t *r);
 json_object *vs_reply_error(const vs_error_t *err);
 /* Turns an error reply into err (returns -1), an ok reply into 0. */
 int vs_reply_check(json_object *reply, vs_error_t *err);

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vs/admission.h"
 #include "vs/kvfile.h"
 #include "vs/netns.h"
 
@@ -90,5 +91,16 @@ void vs_event_text(vs_event_t *ev, const char *key, const char *text);
 void vs_event_int(vs_event_t *ev, const char *key, long long num);
 void vs_event_bool(vs_event_t *ev, const char *key, int yes);
 void vs_event_texts(vs_event_t *ev, const char *key, const vs_kv_t *map);
+
+/* vsctl node: the node's capacity and policy, what it admits, what the
+ * running VPS reserve and use, and (has_fits) how many more of a size fit. */
+typedef struct {
+        vs_node_t node;
+        vs_reserve_t admissible, reserved;
+        uint64_t used_mem_bytes;
+        int running;
+        int has_fits;
+        uint64_t fits;
+} vs_node_report_t;
 
 #endif
