@@ -42,6 +42,17 @@ check_json() { # $1 = file, $2 = its directory
         done < <(grep -oE '#include ([<]json-c/[a-z_]*\.h[>]|"vs/protocol\.h"|"serve\.h")' "$1")
 }
 
+# The serving files pass protocol-made objects on (send, free); they build
+# and read none themselves: that is protocol/'s (reply.c, replies.c, args.c).
+check_json_calls() { # $1 = file
+        local call
+        case $1 in runtime/vsctl*) return ;; esac
+        while read -r call; do
+                echo "$1: $call: JSON is built and read in protocol/ (vs/protocol.h has the builders)"
+                bad=1
+        done < <(grep -noE 'json_(object_(new_[a-z0-9_]*|object_add|array_add|get_[a-z0-9_]*|array_get_idx|object_get_ex|object_foreach)|tokener_[a-z_]*)' "$1")
+}
+
 bad=0
 check() { # $1 = file, $2 = its directory
         local inc name to
@@ -64,6 +75,7 @@ for dir in "${!layer[@]}"; do
                 [ -e "$f" ] || continue
                 check "$f" "$dir"
                 check_json "$f" "$dir"
+                [ "$dir" = runtime ] && check_json_calls "$f"
         done
 done
 for h in include/vs/*.h; do

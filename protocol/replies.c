@@ -89,3 +89,92 @@ void vs_reply_add_unify(json_object *reply, const vs_template_unify_t *r)
         ADD_INT(reply, "bytes_saved",
                 r->bytes_before > r->bytes_after ? r->bytes_before - r->bytes_after : 0);
 }
+
+/* ---- the VPS's replies ---- */
+
+json_object *vs_reply_status(const vs_vps_info_t *info)
+{
+        json_object *reply = vs_reply_ok();
+
+        json_object_object_add(reply, "vps", vs_reply_vps(info));
+        return reply;
+}
+
+json_object *vs_reply_list_new(void)
+{
+        json_object *reply = vs_reply_ok();
+
+        json_object_object_add(reply, "vps", json_object_new_array());
+        return reply;
+}
+
+void vs_reply_list_add(json_object *reply, const vs_vps_info_t *info)
+{
+        json_object_array_add(vs_json_array(reply, "vps"), vs_reply_vps(info));
+}
+
+json_object *vs_reply_absent(void)
+{
+        json_object *reply = vs_reply_ok();
+
+        json_object_object_add(reply, "absent", json_object_new_boolean(1));
+        return reply;
+}
+
+json_object *vs_reply_named(const char *name)
+{
+        json_object *reply = vs_reply_ok();
+
+        json_object_object_add(reply, "name", json_object_new_string(name));
+        return reply;
+}
+
+json_object *vs_reply_text(const char *text, size_t len)
+{
+        json_object *reply = vs_reply_ok();
+
+        json_object_object_add(reply, "text", json_object_new_string_len(text, (int)len));
+        return reply;
+}
+
+/* ---- processes: exec, backup, a template build ---- */
+
+json_object *vs_reply_started(long pid)
+{
+        json_object *reply = vs_reply_ok();
+
+        json_object_object_add(reply, "pid", json_object_new_int((int)pid));
+        return reply;
+}
+
+json_object *vs_reply_progress(void)
+{
+        json_object *reply = vs_reply_ok();
+
+        json_object_object_add(reply, "progress", json_object_new_boolean(1));
+        return reply;
+}
+
+json_object *vs_reply_error_exit(const vs_error_t *err, int status)
+{
+        json_object *reply = vs_reply_error(err);
+
+        vs_reply_add_exit(reply, status);
+        return reply;
+}
+
+void vs_reply_add_exit(json_object *reply, int status)
+{
+        json_object_object_add(reply, "exit", json_object_new_int(status));
+}
+
+json_object *vs_reply_from_text(const char *text)
+{
+        json_object *reply = json_tokener_parse(text);
+
+        if (reply && json_object_is_type(reply, json_type_object))
+                return reply;
+        if (reply)
+                json_object_put(reply);
+        return NULL;
+}

@@ -286,10 +286,7 @@ static int handle_destroy(struct vsd *d, struct client *c, vs_request_t *req, vs
 
         if (!v) {
                 /* destroy is idempotent: what is gone stays gone */
-                json_object *reply = vs_reply_ok();
-
-                json_object_object_add(reply, "absent", json_object_new_boolean(1));
-                vsd_client_reply(d, c, reply, NULL, 0);
+                vsd_client_reply(d, c, vs_reply_absent(), NULL, 0);
                 return 0;
         }
         if (v->phase != PHASE_STOPPED && vs_req_bool(req, "force")) {
@@ -399,15 +396,12 @@ static int handle_clone(struct vsd *d, struct client *c, vs_request_t *req, vs_e
 static int handle_status(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
 {
         struct vps *v = find_named(d, req, err);
-        json_object *reply;
         vs_vps_info_t info;
 
         if (!v)
                 return -1;
         vsd_vps_describe(d, v, 1, VS_VF_ALL, &info);
-        reply = vs_reply_ok();
-        json_object_object_add(reply, "vps", vs_reply_vps(&info));
-        vsd_client_reply(d, c, reply, NULL, 0);
+        vsd_client_reply(d, c, vs_reply_status(&info), NULL, 0);
         return 0;
 }
 
@@ -552,7 +546,7 @@ static int cmp_names(const void *a, const void *b)
 
 static int handle_list(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
 {
-        json_object *reply = vs_reply_ok(), *array = json_object_new_array();
+        json_object *reply = vs_reply_list_new();
         cleanup_free struct vps **sorted = NULL;
         size_t n = 0, i = 0;
         int with_disk = vs_req_bool(req, "disk");
@@ -569,9 +563,8 @@ static int handle_list(struct vsd *d, struct client *c, vs_request_t *req, vs_er
                 vs_vps_info_t info;
 
                 vsd_vps_describe(d, sorted[i], with_disk, want, &info);
-                json_object_array_add(array, vs_reply_vps(&info));
+                vs_reply_list_add(reply, &info);
         }
-        json_object_object_add(reply, "vps", array);
         vsd_client_reply(d, c, reply, NULL, 0);
         return 0;
 }
@@ -660,8 +653,7 @@ static int start_exec(struct vsd *d, struct client *c, struct vps *v, const vs_r
         }
         c->exec_pid = pid;
         vsd_epoll_add(d, c->exec_pidfd, &c->exec_ev, EPOLLIN);
-        reply = vs_reply_ok();
-        json_object_object_add(reply, "pid", json_object_new_int((int)pid));
+        reply = vs_reply_started((long)pid);
         if (use_tty) {
                 vsd_client_reply(d, c, reply, &master, 1);
                 close(master);
@@ -682,11 +674,8 @@ static int handle_exec(struct vsd *d, struct client *c, vs_request_t *req, vs_er
                 return vs_error_kind(err, VS_E_STATE, ESRCH, "VPS is not running");
         if (start_exec(d, c, v, req, err) < 0) {
                 /* like a shell: 127 for a command that is not there, else 126 */
-                json_object *reply = vs_reply_error(err);
-
-                json_object_object_add(reply, "exit",
-                                       json_object_new_int(err->errnum == ENOENT ? 127 : 126));
-                vsd_client_reply(d, c, reply, NULL, 0);
+                vsd_client_reply(d, c, vs_reply_error_exit(err, err->errnum == ENOENT ? 127 : 126),
+                                 NULL, 0);
                 return 0;
         }
         park(c, WAIT_EXEC, v);
@@ -726,7 +715,7 @@ void vsd_handle_exec_exited(struct vsd *d, struct client *c)
         }
         c->backup = 0;
         reply = c->build[0] ? finish_build(d, c, status) : vs_reply_ok();
-        json_object_object_add(reply, "exit", json_object_new_int(status));
+        vs_reply_add_exit(reply, status);
         vsd_client_reply(d, c, reply, NULL, 0);
         c->wait = WAIT_NONE;
         vsd_client_finish(d, c);
@@ -782,12 +771,7 @@ static int handle_restore(struct vsd *d, struct client *c, vs_request_t *req, vs
                 vs_event_text(&ev, "restored_from", file);
                 vsd_event(d, &ev);
         }
-        {
-                json_object *reply = vs_reply_ok();
-
-                json_object_object_add(reply, "name", json_object_new_string(v->name));
-                vsd_client_reply(d, c, reply, NULL, 0);
-        }
+        vsd_client_reply(d, c, vs_reply_named(v->name), NULL, 0);
         return 0;
 }
 
@@ -875,8 +859,7 @@ static int start_debian_build(struct vsd *d, struct client *c, const char *name,
         c->exec_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
         vs_strlcpy(c->build, name, sizeof(c->build));
         vsd_epoll_add(d, c->exec_pidfd, &c->exec_ev, EPOLLIN);
-        reply = vs_reply_ok();
-        json_object_object_add(reply, "progress", json_object_new_boolean(1));
+        reply = vs_reply_progress();
         vsd_client_reply(d, c, reply, &out[0], 1);
         close(out[0]);
         vs_log(LOG_INFO, "building template %s with debootstrap (pid %d)", name, (int)pid);
@@ -1023,12 +1006,9 @@ static int handle_metrics(struct vsd *d, struct client *c, vs_request_t *req, vs
 {
         size_t len;
         cleanup_free char *text = vsd_metrics_text(d, &len);
-        json_object *reply = vs_reply_ok();
-
         (void)req;
         (void)err;
-        json_object_object_add(reply, "text", json_object_new_string_len(text, (int)len));
-        vsd_client_reply(d, c, reply, NULL, 0);
+        vsd_client_reply(d, c, vs_reply_text(text, len), NULL, 0);
         return 0;
 }
 

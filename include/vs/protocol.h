@@ -146,6 +146,27 @@ json_object *vs_reply_beancounters(unsigned long uid, const vs_beancounter_t *bc
 json_object *vs_reply_templates(const vs_template_info_t *list, const int *users, size_t n,
                                 const vs_template_store_usage_t *usage);
 void vs_reply_add_unify(json_object *reply, const vs_template_unify_t *r);
+/* status ({"vps": {...}}), list ({"vps": [...]}, one add per VPS) */
+json_object *vs_reply_status(const vs_vps_info_t *info);
+json_object *vs_reply_list_new(void);
+void vs_reply_list_add(json_object *reply, const vs_vps_info_t *info);
+/* destroy of a VPS that is not there: {"absent": true} */
+json_object *vs_reply_absent(void);
+/* the name of the VPS a request made (restore) */
+json_object *vs_reply_named(const char *name);
+/* a text of len bytes (metrics) */
+json_object *vs_reply_text(const char *text, size_t len);
+/* exec: the process started ({"pid"}); a template build under way
+ * ({"progress": true}, its output on the fd beside); the process's end
+ * ({"exit": status}, added to the last reply), or an exec that failed to
+ * start, with the exit status a shell would give */
+json_object *vs_reply_started(long pid);
+json_object *vs_reply_progress(void);
+json_object *vs_reply_error_exit(const vs_error_t *err, int status);
+void vs_reply_add_exit(json_object *reply, int status);
+/* A reply as text (a worker's, through a pipe: NUL-terminated) read back:
+ * NULL unless it is a JSON object. */
+json_object *vs_reply_from_text(const char *text);
 json_object *vs_reply_error(const vs_error_t *err);
 /* Turns an error reply into err (returns -1), an ok reply into 0. */
 int vs_reply_check(json_object *reply, vs_error_t *err);

@@ -1,5 +1,6 @@
 /* Unit tests for protocol/reply.c: the JSON that vsd builds of the plain
  * structs of vs/reply.h. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -365,6 +366,90 @@ static void test_ping_reply(void **state)
         json_object_put(reply);
 }
 
+/* status holds one VPS's object, list an array of them in the order added. */
+static void test_status_and_list_replies(void **state)
+{
+        vs_vps_info_t a, b;
+        json_object *reply, *array;
+
+        (void)state;
+        memset(&a, 0, sizeof(a));
+        memset(&b, 0, sizeof(b));
+        vs_vps_info_text(&a, VS_VF_NAME, "a1");
+        vs_vps_info_text(&b, VS_VF_NAME, "b2");
+        reply = vs_reply_status(&a);
+        assert_true(vs_json_bool(reply, "ok"));
+        assert_string_equal(vs_json_str(vs_json_object(reply, "vps"), "name"), "a1");
+        json_object_put(reply);
+
+        reply = vs_reply_list_new();
+        array = vs_json_array(reply, "vps");
+        assert_non_null(array);
+        assert_int_equal(json_object_array_length(array), 0);
+        vs_reply_list_add(reply, &a);
+        vs_reply_list_add(reply, &b);
+        assert_int_equal(json_object_array_length(array), 2);
+        assert_string_equal(vs_json_str(json_object_array_get_idx(array, 1), "name"), "b2");
+        json_object_put(reply);
+}
+
+/* The small replies: each its member with its type, on an ok reply (or
+ * on the error, for an exec that did not start). */
+static void test_small_replies(void **state)
+{
+        vs_error_t err = { 0 };
+        json_object *reply;
+
+        (void)state;
+        reply = vs_reply_absent();
+        assert_true(vs_json_bool(reply, "ok"));
+        assert_true(json_object_is_type(member(reply, "absent"), json_type_boolean));
+        assert_true(vs_json_bool(reply, "absent"));
+        json_object_put(reply);
+
+        reply = vs_reply_named("web2");
+        assert_string_equal(vs_json_str(reply, "name"), "web2");
+        json_object_put(reply);
+
+        reply = vs_reply_text("a\nb", 3);
+        assert_string_equal(vs_json_str(reply, "text"), "a\nb");
+        json_object_put(reply);
+
+        reply = vs_reply_started(4242);
+        assert_int_equal(vs_json_int(reply, "pid", 0), 4242);
+        vs_reply_add_exit(reply, 3);
+        assert_int_equal(vs_json_int(reply, "exit", -1), 3);
+        json_object_put(reply);
+
+        reply = vs_reply_progress();
+        assert_true(vs_json_bool(reply, "progress"));
+        json_object_put(reply);
+
+        vs_error_kind(&err, VS_E_NOTFOUND, ENOENT, "no such command");
+        reply = vs_reply_error_exit(&err, 127);
+        assert_false(vs_json_bool(reply, "ok"));
+        assert_string_equal(vs_json_str(reply, "error"), "no such command");
+        assert_int_equal(vs_json_int(reply, "errno", 0), ENOENT);
+        assert_int_equal(vs_json_int(reply, "exit", 0), 127);
+        json_object_put(reply);
+}
+
+/* A worker's reply read back from its text: an object, nothing else. */
+static void test_reply_from_text(void **state)
+{
+        json_object *reply = vs_reply_from_text("{\"version\":1,\"ok\":true,\"files\":3}");
+
+        (void)state;
+        assert_non_null(reply);
+        assert_true(vs_json_bool(reply, "ok"));
+        assert_int_equal(vs_json_int(reply, "files", 0), 3);
+        json_object_put(reply);
+        assert_null(vs_reply_from_text("[1,2]"));
+        assert_null(vs_reply_from_text("\"ok\""));
+        assert_null(vs_reply_from_text("{\"ok\":"));
+        assert_null(vs_reply_from_text(""));
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -381,6 +466,9 @@ int main(void)
                 cmocka_unit_test(test_templates_reply),
                 cmocka_unit_test(test_unify_reply),
                 cmocka_unit_test(test_ping_reply),
+                cmocka_unit_test(test_status_and_list_replies),
+                cmocka_unit_test(test_small_replies),
+                cmocka_unit_test(test_reply_from_text),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
