@@ -44,7 +44,7 @@ VSDLIB_SRCS = runtime/vps.c runtime/vpsnet.c runtime/handlers.c runtime/disk.c r
 	runtime/work.c runtime/onboot.c runtime/metrics.c runtime/events.c runtime/backup.c \
 	runtime/backup_member.c runtime/console.c runtime/keeper.c runtime/view.c
 VSD_SRCS = runtime/vsd.c
-VSCTL_SRCS = runtime/vsctl.c
+VSCTL_SRCS = $(wildcard runtime/vsctl/*.c)
 OCI_SRCS = oci/main.c oci/config.c oci/state.c oci/cgroups.c oci/hooks.c oci/mounts.c \
 	oci/create.c oci/exec.c
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)

@@ -38,7 +38,7 @@ check() { # $1 = file, $2 = its directory
 }
 
 for dir in "${!layer[@]}"; do
-        for f in "$dir"/*.[ch]; do
+        for f in "$dir"/*.[ch] "$dir"/*/*.[ch]; do
                 [ -e "$f" ] && check "$f" "$dir"
         done
 done
