@@ -36,21 +36,14 @@ static int cmd_backup(struct ctx *ctx, int argc, char **argv)
         cleanup_free char *partial = NULL;
         const char *file;
         vs_error_t err = { 0 };
-        int fds[VS_MSG_FDS_MAX], nfds = 0, status = 0, out = STDOUT_FILENO, opt, bad = 0, ok;
+        int fds[VS_MSG_FDS_MAX], nfds = 0, status = 0, out = STDOUT_FILENO, opt, bad = 0, ok, rc;
 
         reset_getopt();
         while ((opt = next_opt(ctx, argc, argv, "h", no_options, &bad)) != -1)
                 if (bad)
                         return bad;
-        if (optind + 2 > argc)
-                return usage_error(ctx, optind >= argc ? "VPS name is missing"
-                                                       : "FILE is missing (- for stdout)");
-        if (optind + 2 < argc)
-                return usage_error(ctx, "unexpected argument '%s'", argv[optind + 2]);
-        ctx->name = argv[optind];
-        file = argv[optind + 1];
-        if (vs_parse_name(ctx->name, "VPS name", &err) < 0)
-                return fail(ctx, &err);
+        if ((rc = take_name_and(ctx, argc, argv, "FILE (- for stdout)", &file)) != EXIT_OK)
+                return rc;
         if (strcmp(file, "-") == 0 && isatty(STDOUT_FILENO))
                 return value_error(ctx, "will not write a backup to a terminal");
         if (call(ctx, VS_CMD_BACKUP, ctx->name, NULL, &reply, fds, &nfds, &sock, &err) < 0)

@@ -226,6 +226,24 @@ int take_name(struct ctx *ctx, int argc, char **argv, const char *what)
         return EXIT_OK;
 }
 
+/* Takes the operands NAME and one more (clone's NEW, backup's FILE): sets
+ * ctx->name, checks it, and points *second at the other. */
+int take_name_and(struct ctx *ctx, int argc, char **argv, const char *second_what,
+                  const char **second)
+{
+        vs_error_t err = { 0 };
+
+        if (optind + 2 > argc)
+                return usage_error(ctx, "%s is missing", optind >= argc ? "VPS name" : second_what);
+        if (optind + 2 < argc)
+                return usage_error(ctx, "unexpected argument '%s'", argv[optind + 2]);
+        ctx->name = argv[optind];
+        *second = argv[optind + 1];
+        if (vs_parse_name(ctx->name, "VPS name", &err) < 0)
+                return fail(ctx, &err);
+        return EXIT_OK;
+}
+
 const struct option no_options[] = { { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
 
 /* For commands whose only operand is NAME. */

@@ -339,19 +339,30 @@ static int cmd_enter(struct ctx *ctx, int argc, char **argv)
 
 /* ---- logs ---- */
 
-/* OpenVZ's /proc/user_beancounters of the VPS, or --json. */
-
-static int cmd_logs(struct ctx *ctx, int argc, char **argv)
+/* For logs and console, whose only operand is NAME and whose reply is the
+ * descriptors vsd hands over: EXIT_OK with them in fds, else the exit code. */
+static int call_for_fds(struct ctx *ctx, int argc, char **argv, const char *cmd,
+                        int fds[VS_MSG_FDS_MAX], int *nfds)
 {
         cleanup_json json_object *reply = NULL;
         vs_error_t err = { 0 };
-        int fds[VS_MSG_FDS_MAX], nfds = 0;
         int rc = parse_name_only(ctx, argc, argv);
+
+        *nfds = 0;
+        if (rc != EXIT_OK)
+                return rc;
+        if (call(ctx, cmd, ctx->name, NULL, &reply, fds, nfds, NULL, &err) < 0)
+                return fail(ctx, &err);
+        return EXIT_OK;
+}
+
+static int cmd_logs(struct ctx *ctx, int argc, char **argv)
+{
+        int fds[VS_MSG_FDS_MAX], nfds;
+        int rc = call_for_fds(ctx, argc, argv, VS_CMD_LOGS, fds, &nfds);
 
         if (rc != EXIT_OK)
                 return rc;
-        if (call(ctx, VS_CMD_LOGS, ctx->name, NULL, &reply, fds, &nfds, NULL, &err) < 0)
-                return fail(ctx, &err);
         for (int i = 0; i < nfds; i++) {
                 while (pump(fds[i], STDOUT_FILENO))
                         ;
@@ -405,16 +416,15 @@ static void relay_console(int sock)
 
 static int cmd_console(struct ctx *ctx, int argc, char **argv)
 {
-        cleanup_json json_object *reply = NULL;
         vs_error_t err = { 0 };
-        int fds[VS_MSG_FDS_MAX], nfds = 0;
-        int rc = parse_name_only(ctx, argc, argv);
+        int fds[VS_MSG_FDS_MAX], nfds;
+        int rc = call_for_fds(ctx, argc, argv, VS_CMD_CONSOLE, fds, &nfds);
 
         if (rc != EXIT_OK)
                 return rc;
-        if (call(ctx, VS_CMD_CONSOLE, ctx->name, NULL, &reply, fds, &nfds, NULL, &err) < 0)
-                return fail(ctx, &err);
         if (nfds != 1) {
+                for (int i = 0; i < nfds; i++)
+                        close(fds[i]);
                 vs_error_kind(&err, VS_E_INTERNAL, EPROTO, "vsd sent %d fds", nfds);
                 return fail(ctx, &err);
         }

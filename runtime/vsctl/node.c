@@ -334,6 +334,8 @@ static int cmd_events(struct ctx *ctx, int argc, char **argv)
         }
 }
 
+/* OpenVZ's /proc/user_beancounters of the VPS, or --json. */
+
 static int cmd_beancounters(struct ctx *ctx, int argc, char **argv)
 {
         cleanup_json json_object *reply = NULL;

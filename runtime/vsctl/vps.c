@@ -489,7 +489,7 @@ static int cmd_clone(struct ctx *ctx, int argc, char **argv)
         const char *hostname = NULL, *new_name;
         json_object *args;
         vs_error_t err = { 0 };
-        int opt, bad = 0;
+        int opt, bad = 0, rc;
 
         reset_getopt();
         while ((opt = next_opt(ctx, argc, argv, "n:h", opts, &bad)) != -1) {
@@ -498,15 +498,9 @@ static int cmd_clone(struct ctx *ctx, int argc, char **argv)
                 if (opt == 'n')
                         hostname = optarg;
         }
-        if (optind + 2 > argc)
-                return usage_error(ctx, optind >= argc ? "VPS name is missing"
-                                                       : "the new VPS's name is missing");
-        if (optind + 2 < argc)
-                return usage_error(ctx, "unexpected argument '%s'", argv[optind + 2]);
-        ctx->name = argv[optind];
-        new_name = argv[optind + 1];
-        if (vs_parse_name(ctx->name, "VPS name", &err) < 0 ||
-            vs_parse_name(new_name, "VPS name", &err) < 0 ||
+        if ((rc = take_name_and(ctx, argc, argv, "the new VPS's name", &new_name)) != EXIT_OK)
+                return rc;
+        if (vs_parse_name(new_name, "VPS name", &err) < 0 ||
             (hostname && vs_parse_hostname(hostname, &err) < 0))
                 return fail(ctx, &err);
         args = json_object_new_object();

@@ -65,6 +65,8 @@ int run_on_each(struct ctx *ctx, const char *cmd, char **names, size_t n, json_o
 int running_names(struct ctx *ctx, char ***names, size_t *n);
 int simple_call(struct ctx *ctx, const char *cmd, const char *name, json_object *args);
 int take_name(struct ctx *ctx, int argc, char **argv, const char *what);
+int take_name_and(struct ctx *ctx, int argc, char **argv, const char *second_what,
+                  const char **second);
 int take_names(struct ctx *ctx, int argc, char **argv, int globs, char ***names, size_t *n);
 int usage_error(const struct ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int value_error(const struct ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
