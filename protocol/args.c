@@ -59,3 +59,21 @@ void vs_req_texts(const vs_request_t *req, const char *key, vs_kv_t *out)
                 vs_kv_set(out, name, json_object_get_string(value));
         }
 }
+
+int vs_request_read(int sock, vs_request_t *req, vs_error_t *err)
+{
+        json_object *msg = NULL;
+        const char *text;
+        size_t len;
+        int rc;
+
+        if (vs_request_recv(sock, &msg, err) < 0 || !msg) {
+                if (msg)
+                        json_object_put(msg);
+                return err->msg[0] ? -1 : 0;
+        }
+        text = json_object_to_json_string_length(msg, JSON_C_TO_STRING_PLAIN, &len);
+        rc = vs_request_decode(text, len, req, err);
+        json_object_put(msg);
+        return rc < 0 ? -1 : 1;
+}

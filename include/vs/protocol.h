@@ -186,6 +186,10 @@ int vs_msg_recv(int sock, json_object **msg, int *fds, int *nfds, vs_error_t *er
 /* Receives a request (vsd): at most VS_REQUEST_MAX bytes, else a usage
  * error; fds that came with it are closed. */
 int vs_request_recv(int sock, json_object **msg, vs_error_t *err);
+/* Receives and decodes one request (vsd): 1 with req filled (the caller
+ * frees it), 0 when the peer is gone, -1 with err for the peer (too large,
+ * not JSON, refused by the table). */
+int vs_request_read(int sock, vs_request_t *req, vs_error_t *err);
 
 /* The fields of a decoded request, as the table declares them: absent is
  * NULL, 0 or `absent`. Reading a field the command's table does not declare

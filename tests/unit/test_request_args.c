@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -144,6 +145,42 @@ static void test_wrong_type_aborts(void **state)
         expect_abort(REQ("set", "web1", "{\"ipadd\":[\"10.77.0.5\"]}"), 2);
 }
 
+/* vsd's read of a request: one decoded request, then a refused one with
+ * its usage error for the peer, then the end of the stream. */
+static void test_request_read(void **state)
+{
+        static const char good[] = REQ("start", "web1", "{}");
+        static const char bad[] = REQ("start", "web1", "{\"force\":\"yes\"}");
+        vs_error_t err = { 0 };
+        vs_request_t req;
+        int sv[2];
+
+        (void)state;
+        assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+        assert_int_equal(send(sv[1], good, strlen(good), 0), (ssize_t)strlen(good));
+        assert_int_equal(send(sv[1], bad, strlen(bad), 0), (ssize_t)strlen(bad));
+        assert_int_equal(send(sv[1], "not json", 8, 0), 8);
+        close(sv[1]);
+
+        assert_int_equal(vs_request_read(sv[0], &req, &err), 1);
+        assert_string_equal(req.cmd, "start");
+        assert_string_equal(req.name, "web1");
+        vs_request_free(&req);
+
+        memset(&err, 0, sizeof(err));
+        assert_int_equal(vs_request_read(sv[0], &req, &err), -1);
+        assert_int_equal(err.kind, VS_E_USAGE);
+        assert_non_null(strstr(err.msg, "force"));
+
+        memset(&err, 0, sizeof(err));
+        assert_int_equal(vs_request_read(sv[0], &req, &err), -1);
+        assert_true(err.msg[0] != '\0');
+
+        memset(&err, 0, sizeof(err));
+        assert_int_equal(vs_request_read(sv[0], &req, &err), 0);
+        close(sv[0]);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -152,6 +189,7 @@ int main(void)
                 cmocka_unit_test(test_fields),
                 cmocka_unit_test(test_texts),
                 cmocka_unit_test(test_wrong_type_aborts),
+                cmocka_unit_test(test_request_read),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
