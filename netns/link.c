@@ -35,6 +35,7 @@ struct vs_net {
         int own_netns_fd;
         int host_ready; /* bridge made (bridge mode) or forwarding on (routed) */
         int bridge_ifindex;
+        struct vs_reaper *reaper; /* deletes retired links: reap.c */
 };
 
 static void nl_sock_freep(struct nl_sock **s)
@@ -115,6 +116,7 @@ void vs_net_free(vs_net_t *net)
 {
         if (!net)
                 return;
+        vs_reaper_stop(net->reaper);
         if (net->sock)
                 nl_socket_free(net->sock);
         if (net->own_netns_fd >= 0)
@@ -130,6 +132,11 @@ const vs_net_conf_t *vs_net_conf(const vs_net_t *net)
 struct nl_sock *vs_net_nlsock(vs_net_t *net)
 {
         return net->sock;
+}
+
+struct vs_reaper **vs_net_reaper(vs_net_t *net)
+{
+        return &net->reaper;
 }
 
 /* ---- small netlink helpers ---- */
@@ -651,7 +658,7 @@ int vs_net_vps_teardown(vs_net_t *net, const char *name, vs_error_t *err)
         char host[VS_IFNAME_MAX];
 
         vs_net_host_ifname(name, host);
-        if (vs_nl_delete_link(net->sock, host, err) < 0)
+        if (vs_reaper_retire(&net->reaper, net->sock, host, err) < 0)
                 return -1;
         return vs_net_vps_rate_teardown(net, name, err);
 }
@@ -717,8 +724,20 @@ int vs_nl_sweep(struct nl_sock *sock, const char *prefix, const char *type,
         return deleted;
 }
 
+int vs_nl_keep_none(const char *ifname, void *arg)
+{
+        return 0;
+}
+
 int vs_net_sweep(vs_net_t *net, int (*keep)(const char *ifname, void *arg), void *arg,
                  vs_error_t *err)
 {
-        return vs_nl_sweep(net->sock, "vs-", "veth", keep, arg, err);
+        int gone = vs_nl_sweep(net->sock, "vs-", "veth", keep, arg, err);
+        int doomed;
+
+        if (gone < 0)
+                return -1;
+        /* retired by a vsd that was killed before its reaper deleted them */
+        doomed = vs_nl_sweep(net->sock, VS_NET_DOOMED_PREFIX, "veth", vs_nl_keep_none, NULL, err);
+        return doomed < 0 ? -1 : gone + doomed;
 }
