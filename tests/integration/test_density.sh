@@ -72,4 +72,45 @@ test_bridge_mode_makes_no_permanent_neighbours() {
         vs destroy --force p3 >/dev/null
 }
 
+vps_entries() { find "$R/var/lib/paene/vps" -mindepth 1 -maxdepth 1 | wc -l; }
+
+# bridge mode: one bridge takes 1023 ports, so that many VPS with a network
+# is the most a create makes; the next is refused at once (not made, to fail
+# at its start), naming the bridge and routed mode, and nothing is left of
+# it; a VPS without a network is still made
+test_bridge_refuses_past_its_ports() {
+        local i before
+        for ((i = 1; i <= 1023; i++)); do
+                vs create "b$i" --template busybox >/dev/null || fail "create b$i of 1023"
+        done
+        before=$(vps_entries)
+        expect_rc 4 "the 1024th VPS with a network on one bridge" -- \
+                vs create b1024 --template busybox
+        expect_contains "$ERR" "bridge vsbr0 is full" "the refusal names the bridge"
+        expect_contains "$ERR" "network_mode = routed" "the refusal says what to use"
+        expect_eq 1 "$(wc -l <<<"$ERR")" "a one-line error"
+        expect_eq "$before" "$(vps_entries)" "entries in the VPS directory after the refusal"
+        expect_rc 3 "b1024 was not made" -- vs status b1024
+        expect_rc 0 "a VPS without a network" -- vs create n1024 --template busybox --ipadd none
+        vs destroy n1024 >/dev/null
+        # a port freed is a port for the next
+        vs destroy b1023 >/dev/null
+        expect_rc 0 "a VPS with a network once one went" -- vs create b1024 --template busybox
+}
+
+# the address pool: the VPS past it is refused, naming the pool, nothing made
+test_create_past_the_address_pool() {
+        local i before
+        use_conf $'pool4 = 10.86.0.0/29
+'
+        for i in 1 2 3 4 5; do
+                vs create "a$i" --template busybox >/dev/null || fail "create a$i of the pool's 5"
+        done
+        before=$(vps_entries)
+        expect_rc 4 "a sixth VPS in a /29" -- vs create a6 --template busybox
+        expect_eq "create a6: address pool 10.86.0.0/29 is exhausted" "${ERR#vsctl: }" "the refusal"
+        expect_eq "$before" "$(vps_entries)" "entries in the VPS directory after the refusal"
+        expect_rc 3 "a6 was not made" -- vs status a6
+}
+
 run_tests
