@@ -137,6 +137,15 @@ for ((i = 0; i < 5; i++)); do
         list_times+=($((t1 - t0)))
 done
 
+# the round trip alone, for scale: a request that changes nothing
+status_times=()
+for ((i = 0; i < 10; i++)); do
+        now_us; t0=$REPLY
+        "$VSCTL" status d0 </dev/null >/dev/null 2>&1 || true
+        now_us; t1=$REPLY
+        status_times+=($((t1 - t0)))
+done
+
 phase="stopping and destroying $created VPS"
 stops=() destroys=()
 for ((i = 0; i < created; i++)); do
@@ -168,6 +177,7 @@ join -a2 -e0 -o 0,1.2,2.2 "$ROOT/slab.before" "$ROOT/slab.after" |
         awk -v n="$running" 'n && $3 > $2 {printf "  %-28s %7.1f\n", $1, ($3 - $2) / n}' |
         sort -k2 -rn | head -12
 echo "vsd: RSS $vsd_rss kB, $vsd_fds descriptors"
+echo "vsctl status (the round trip): median $(printf '%s\n' "${status_times[@]}" | median) ms"
 if [ "$created" -gt 0 ]; then
         echo "stop --fast median $(printf '%s\n' "${stops[@]}" | median) ms, destroy median $(printf '%s\n' "${destroys[@]}" | median) ms," \
                 "stop+destroy mean $(printf '%s\n' "${stops[@]}" "${destroys[@]}" | awk -v n="$created" '{s += $1} END {printf "%.2f", s / n / 1000}') ms per VPS"
