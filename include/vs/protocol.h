@@ -72,7 +72,8 @@
         X(IO_READ_BYTES, "io_read_bytes") X(IO_WRITE_BYTES, "io_write_bytes") \
         X(IO_READ_OPS, "io_read_ops") X(IO_WRITE_OPS, "io_write_ops") \
         X(EXIT_CODE, "exit_code") X(EXIT_SIGNAL, "exit_signal") \
-        X(ONBOOT, "onboot") X(BOOTORDER, "bootorder") X(FAILCNT, "failcnt")
+        X(ONBOOT, "onboot") X(BOOTORDER, "bootorder") X(FAILCNT, "failcnt") \
+        X(STOP, "stop")
 /* clang-format on */
 #define VS_VPS_FIELD_ENUM(e, name) VS_VF_##e,
 typedef enum { VS_VPS_FIELDS(VS_VPS_FIELD_ENUM) VS_VF_COUNT } vs_vps_field_t;
