@@ -493,8 +493,7 @@ static void relay_debootstrap(int from, int to, char *last_error, size_t size)
 /* debootstrap's last error as the build's one line: packages of --include
  * the suite does not have are "not found" (exit 3), anything else is
  * debootstrap's own words. */
-static void debootstrap_error(const char *line, const struct vs_debian_spec *spec,
-                              vs_error_t *err)
+static void debootstrap_error(const char *line, const struct vs_debian_spec *spec, vs_error_t *err)
 {
         static const char missing[] = "Couldn't find these debs: ";
         const char *mirror =
