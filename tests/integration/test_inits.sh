@@ -18,7 +18,7 @@ expect_reboot() { # name command...
         shift
         before=$(pid_of "$vps")
         vs exec "$vps" -- "$@"
-        wait_for 30 '[ "$(pid_of "$vps")" != "$before" ] && [ "$(pid_of "$vps")" != 0 ]' ||
+        wait_for 120 '[ "$(pid_of "$vps")" != "$before" ] && [ "$(pid_of "$vps")" != 0 ]' ||
                 fail "$vps: no new init after $* ($(vs status "$vps"))"
 }
 
