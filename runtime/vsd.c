@@ -33,6 +33,7 @@
 #include "vs/parse.h"
 #include "store.h"
 #include "serve.h"
+#include "slice.h"
 
 #ifndef VS_LIBEXECDIR
 #define VS_LIBEXECDIR "/usr/local/lib/paene"
@@ -135,6 +136,7 @@ static int open_root_dir(struct vsd *d, const char *sub, char **abs, vs_error_t 
 static int setup_root(struct vsd *d, const char *root, vs_error_t *err)
 {
         char resolved[PATH_MAX];
+        int slices_fd;
 
         if (vs_mkdir_p(root, 0755, err) < 0)
                 return -1;
@@ -144,10 +146,17 @@ static int setup_root(struct vsd *d, const char *root, vs_error_t *err)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                      "root %s: path may not contain ',' ':' or '\\'", resolved);
         d->root = vs_xstrdup(strcmp(resolved, "/") == 0 ? "" : resolved);
-        if (open_root_dir(d, "etc/paene", NULL, err) < 0 ||
-            open_root_dir(d, "var/lib/paene/slices", NULL, err) < 0)
+        if (open_root_dir(d, "etc/paene", NULL, err) < 0)
                 return -1;
-        /* those two only needed to exist */
+        slices_fd = open_root_dir(d, "var/lib/paene/slices", NULL, err);
+        if (slices_fd < 0)
+                return -1;
+        if (vsd_slice_load_all(d, slices_fd, err) < 0) {
+                close(slices_fd);
+                return -1;
+        }
+        close(slices_fd);
+        /* etc/paene only needed to exist */
         d->vps_fd = open_root_dir(d, "var/lib/paene/vps", &d->vps_dir, err);
         d->tmpl_fd = open_root_dir(d, "var/lib/paene/templates", &d->tmpl_dir, err);
         d->run_fd = open_root_dir(d, "run/paene", NULL, err);
@@ -561,6 +570,7 @@ static void shut_down(struct vsd *d)
         }
         vs_nft_free(d->nft);
         vs_net_free(d->net);
+        vsd_slice_free_all(d);
         free(d->root);
         free(d->vps_dir);
         free(d->tmpl_dir);

@@ -199,6 +199,7 @@ struct vsd {
         int view_is_child;
         struct ev view_ev;
         struct vps *vps_list;
+        struct vsd_slice *slices; /* slice.c: the loaded slice files */
         struct client *clients;
         struct vsd_work *works;
         struct vsd_client_conf client_conf;
