@@ -97,7 +97,7 @@ $(BUILD)/tests/test_oci_%: tests/unit/test_oci_%.c tests/unit/testutil.h $(BUILD
 		$(LDLIBS) $(shell $(PKG_CONFIG) --libs cmocka)
 
 # the view's FUSE server: the kernel's protocol (linux/fuse.h), no library
-$(BUILD)/vsview: $(BUILD)/obj/runtime/vsview.o $(BUILD)/libvs.a
+$(BUILD)/vsview: $(BUILD)/obj/runtime/vsview.o $(BUILD)/obj/runtime/vsnotify.o $(BUILD)/libvs.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lpthread
 
 # vsinit and the test payload run inside VPS roots that may have no libc:

@@ -706,10 +706,12 @@ static int start_exec(struct vsd *d, struct client *c, struct vps *v, const vs_r
                              .ws_col = (unsigned short)vs_req_int(req, "cols", 0) },
         };
         json_object *reply;
-        int master = -1;
+        int master = -1, notify_fd = -1;
         pid_t pid;
 
         spec.argv = argv;
+        if (vsd_view_wants_notify(d, v))
+                spec.notify_fd = &notify_fd;
         if (!use_tty && pipes_open(&p, err) < 0) {
                 pipes_close(p.child);
                 pipes_close(p.client);
@@ -724,6 +726,7 @@ static int start_exec(struct vsd *d, struct client *c, struct vps *v, const vs_r
                 return -1;
         }
         c->exec_pid = pid;
+        vsd_view_notify_add(d, v->name, notify_fd);
         vsd_epoll_add(d, c->exec_pidfd, &c->exec_ev, EPOLLIN);
         reply = vs_reply_ok();
         json_object_object_add(reply, "pid", json_object_new_int((int)pid));

@@ -1041,6 +1041,7 @@ static int spawn_vps_init(struct vsd *d, struct vps *v, const vs_kv_t *config,
         };
         const char *procview = vs_kv_get(config, "procview");
         cleanup_free char *view_dir = NULL;
+        int notify_fd = -1;
         pid_t pid;
 
         if (!procview || strcmp(procview, "off") != 0) {
@@ -1052,6 +1053,7 @@ static int spawn_vps_init(struct vsd *d, struct vps *v, const vs_kv_t *config,
                         return -1;
                 view_dir = vsd_view_dir_of(d, v->name);
                 spec.view_dir = view_dir;
+                spec.notify_fd = &notify_fd;
         }
         if (vsd_console_open(d, v, &con, err) < 0)
                 return -1;
@@ -1059,10 +1061,13 @@ static int spawn_vps_init(struct vsd *d, struct vps *v, const vs_kv_t *config,
         pid = vs_spawn_init(&spec, v->cg, &v->pidfd, err);
         if (pid < 0 || vsd_console_keep(d, v, &con, err) < 0) {
                 vsd_console_close(&con);
+                if (notify_fd >= 0)
+                        close(notify_fd);
                 return -1;
         }
         vsd_console_close(&con);
         v->pid = pid;
+        vsd_view_notify_add(d, v->name, notify_fd);
         return 0;
 }
 

@@ -928,7 +928,9 @@ int main(int argc, char **argv)
                          .own_pidns_fd = -1,
                          .view_fuse_fd = -1,
                          .view_reg_fd = -1,
-                         .view_pidfd = -1 };
+                         .view_pidfd = -1,
+                         .view_ctl_fd = -1,
+                         .view_inflight_fd = -1 };
         struct options o = { 0 };
         vs_error_t err = { 0 };
         int ready_fd = -1, rc;

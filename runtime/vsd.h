@@ -13,6 +13,7 @@
 #include "vs/admission.h"
 #include "vs/diskquota.h"
 #include "vs/error.h"
+#include "vs/parse.h"
 #include "vs/kvfile.h"
 #include "vs/limits.h"
 #include "vs/netns.h"
@@ -194,6 +195,18 @@ struct vsd {
         pid_t view_pid;
         int view_is_child;
         struct ev view_ev;
+        /* the seccomp listeners of the VPS's processes (sysinfo and
+         * sched_getaffinity), whose copies vsview answers; vsd's keep the
+         * filters answered while vsview is replaced */
+        int view_ctl_fd;      /* a control socket to vsview */
+        int view_inflight_fd; /* vsview's table of requests being answered */
+        struct vsd_notify {
+                uint64_t id;
+                char name[VS_NAME_MAX + 1];
+                int fd;
+        } * notify;
+        size_t nnotify, notify_cap;
+        uint64_t notify_next_id;
         struct vps *vps_list;
         struct client *clients;
         struct vsd_work *works;
@@ -310,6 +323,11 @@ char *vsd_view_dir_of(struct vsd *d, const char *name);
 /* Tells vsview the VPS's cgroup and start (before its root is built). */
 int vsd_view_register(struct vsd *d, struct vps *v, vs_error_t *err);
 void vsd_view_unregister(struct vsd *d, struct vps *v);
+/* Whether the VPS's processes get the seccomp listener (its view is on). */
+int vsd_view_wants_notify(struct vsd *d, const struct vps *v);
+/* Keeps the listener fd of a process of the VPS `name` and hands a copy to
+ * vsview (takes fd; -1 is ignored). */
+void vsd_view_notify_add(struct vsd *d, const char *name, int fd);
 /* The VPS's cgroup as vs_view_beancounters reads it (fds owned by v->cg);
  * -1 when it is not running. */
 int vsd_view_src(struct vps *v, vs_view_src_t *src);

@@ -37,6 +37,7 @@
 #include "vs/log.h"
 #include "vs/parse.h"
 #include "vs/procview.h"
+#include "vsview.h"
 
 #ifndef FUSE_NOTIFY_RESEND
 #define FUSE_NOTIFY_RESEND 7 /* linux 6.9 */
@@ -56,13 +57,18 @@ struct entry {
 
 static struct {
         int fuse_fd;
+        int inflight_fd; /* vsnotify's table of requests being answered */
         int run_fd, reg_fd;
         pthread_rwlock_t lock; /* entries and host */
         struct entry **entries;
         size_t nentries, cap;
         vs_view_host_t host;
         uint32_t gen; /* this server's part of a file handle */
-} S = { .fuse_fd = -1, .run_fd = -1, .reg_fd = -1, .lock = PTHREAD_RWLOCK_INITIALIZER };
+} S = { .fuse_fd = -1,
+        .inflight_fd = -1,
+        .run_fd = -1,
+        .reg_fd = -1,
+        .lock = PTHREAD_RWLOCK_INITIALIZER };
 
 /* ---- the VPS table, from vsd's registry (run/paene/view.d/NAME) ---- */
 
@@ -209,6 +215,29 @@ static ssize_t lock_base(uint64_t base)
         pthread_rwlock_unlock(&S.lock);
         pthread_rwlock_rdlock(&S.lock);
         return find_base(base);
+}
+
+int vsview_with_vps(const char *name,
+                    int (*fn)(vs_view_src_t *src, const vs_view_host_t *host, void *arg), void *arg)
+{
+        ssize_t i;
+        int rc = -ENOENT;
+
+        pthread_rwlock_rdlock(&S.lock);
+        i = find_name(name);
+        if (i < 0) {
+                /* a VPS that started since the last scan */
+                pthread_rwlock_unlock(&S.lock);
+                pthread_rwlock_wrlock(&S.lock);
+                refresh_name(name);
+                pthread_rwlock_unlock(&S.lock);
+                pthread_rwlock_rdlock(&S.lock);
+                i = find_name(name);
+        }
+        if (i >= 0)
+                rc = fn(&S.entries[i]->src, &S.host, arg);
+        pthread_rwlock_unlock(&S.lock);
+        return rc;
 }
 
 /* ---- file handles: the text rendered at the first read ---- */
@@ -410,21 +439,35 @@ static int render(uint64_t nodeid, vs_view_buf_t *buf)
 
 /* sendfile and splice read a direct-I/O FUSE file through the page cache
  * up to its size (kernels before "fuse: use copy_splice_read for
- * FOPEN_DIRECT_IO"): busybox's cat would read nothing of a file of size 0.
- * The text is rendered at open and stored, which makes the size at least
- * its length; the short read then trims it to the length. */
+ * FOPEN_DIRECT_IO"): busybox's cat would read nothing of a file of size 0,
+ * and the cache keeps what an earlier open's splice read. At each open the
+ * cached pages go (FUSE_NOTIFY_INVAL_INODE) and the text of the open is
+ * stored in their place (FUSE_NOTIFY_STORE, which also grows the size to
+ * it: a store without data changes no size on 6.18). A size above the
+ * text's is trimmed by the short read of its last page. */
 static void store(uint64_t nodeid, const vs_view_buf_t *text)
 {
+        struct fuse_out_header inval_out = {
+                .len = (uint32_t)(sizeof(inval_out) + sizeof(struct fuse_notify_inval_inode_out)),
+                .error = FUSE_NOTIFY_INVAL_INODE,
+        };
+        struct fuse_notify_inval_inode_out inval = { .ino = nodeid, .off = 0, .len = 0 };
+        struct iovec inval_iov[2] = { { &inval_out, sizeof(inval_out) },
+                                      { &inval, sizeof(inval) } };
         struct fuse_out_header out = {
-                .len = (uint32_t)(sizeof(out) + sizeof(struct fuse_notify_store_out)),
+                .len = (uint32_t)(sizeof(out) + sizeof(struct fuse_notify_store_out) + text->len),
                 .error = FUSE_NOTIFY_STORE,
         };
-        /* no data, at the text's end: the size grows to it, no page is
-         * touched (the open drops the cached ones anyway) */
-        struct fuse_notify_store_out st = { .nodeid = nodeid, .offset = text->len };
-        struct iovec iov[2] = { { &out, sizeof(out) }, { &st, sizeof(st) } };
+        struct fuse_notify_store_out st = { .nodeid = nodeid,
+                                            .offset = 0,
+                                            .size = (uint32_t)text->len };
+        struct iovec iov[3] = { { &out, sizeof(out) },
+                                { &st, sizeof(st) },
+                                { text->data, text->len } };
 
-        if (text->len && writev(S.fuse_fd, iov, 2) < 0 && errno != ENOENT)
+        if (writev(S.fuse_fd, inval_iov, 2) < 0 && errno != ENOENT)
+                vs_log(LOG_WARNING, "FUSE_NOTIFY_INVAL_INODE: %m");
+        if (text->len && writev(S.fuse_fd, iov, 3) < 0 && errno != ENOENT)
                 vs_log(LOG_WARNING, "FUSE_NOTIFY_STORE: %m");
 }
 
@@ -703,23 +746,49 @@ static int listen_handback(void)
         return fd;
 }
 
+static void *serve_ctl(void *arg)
+{
+        vsnotify_serve_ctl((int)(intptr_t)arg);
+        return NULL;
+}
+
+static void start_ctl(int sock)
+{
+        pthread_t tid;
+
+        if (pthread_create(&tid, NULL, serve_ctl, (void *)(intptr_t)sock) != 0) {
+                close(sock);
+                return;
+        }
+        pthread_detach(tid);
+}
+
+/* A (new) vsd gets the FUSE connection and the in-flight table, then talks
+ * on the same socket about the seccomp listeners. */
 static void *handback(void *arg)
 {
         int listen_fd = (int)(intptr_t)arg;
 
         for (;;) {
-                cleanup_close int c = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+                int c = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
                 struct ucred cred;
                 socklen_t len = sizeof(cred);
                 char msg[64];
+                int fds[2] = { S.fuse_fd, S.inflight_fd };
 
                 if (c < 0)
                         continue;
-                if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != 0)
+                if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != 0) {
+                        close(c);
                         continue;
+                }
                 snprintf(msg, sizeof(msg), "vsview %d", (int)getpid());
-                if (vs_send_fds(c, msg, strlen(msg), &S.fuse_fd, 1) < 0)
+                if (vs_send_fds(c, msg, strlen(msg), fds, S.inflight_fd >= 0 ? 2 : 1) < 0) {
                         vs_log(LOG_WARNING, "hand the connection to vsd: %m");
+                        close(c);
+                        continue;
+                }
+                start_ctl(c);
         }
         return NULL;
 }
@@ -729,6 +798,7 @@ static void *handback(void *arg)
 static void usage(FILE *out)
 {
         fprintf(out, "Usage: vsview --root DIR --fd N [--resend] [--threads N]\n"
+                     "              [--inflight N] [--ctl N]\n"
                      "\n"
                      "Serves every VPS's /proc view on the FUSE connection N that vsd\n"
                      "mounted at DIR/run/paene/view. vsd starts it; it is not run by hand.\n"
@@ -738,6 +808,9 @@ static void usage(FILE *out)
                      "      --resend       take over from a server that died: the kernel\n"
                      "                     queues again what it had read\n"
                      "      --threads N    worker threads (default 4)\n"
+                     "      --inflight N   the memfd of seccomp requests being answered\n"
+                     "      --ctl N        vsd's end of the control socket (the seccomp\n"
+                     "                     listeners of the VPS)\n"
                      "  -h, --help         show this help\n");
 }
 
@@ -756,11 +829,13 @@ int main(int argc, char **argv)
                 { "fd", required_argument, NULL, 'f' },
                 { "resend", no_argument, NULL, 's' },
                 { "threads", required_argument, NULL, 't' },
+                { "inflight", required_argument, NULL, 'i' },
+                { "ctl", required_argument, NULL, 'c' },
                 { "help", no_argument, NULL, 'h' },
                 { NULL, 0, NULL, 0 },
         };
         const char *root = NULL;
-        int opt, do_resend = 0, threads = 4, listen_fd;
+        int opt, do_resend = 0, threads = 4, listen_fd, ctl_fd = -1;
         pthread_t tid;
         struct timespec now;
 
@@ -778,6 +853,12 @@ int main(int argc, char **argv)
                 case 't':
                         threads = atoi(optarg);
                         break;
+                case 'i':
+                        S.inflight_fd = atoi(optarg);
+                        break;
+                case 'c':
+                        ctl_fd = atoi(optarg);
+                        break;
                 case 'h':
                         usage(stdout);
                         return 0;
@@ -794,6 +875,10 @@ int main(int argc, char **argv)
         vs_log_open("vsview", 1);
         signal(SIGPIPE, SIG_IGN);
         fcntl(S.fuse_fd, F_SETFD, FD_CLOEXEC);
+        if (S.inflight_fd >= 0 && fcntl(S.inflight_fd, F_SETFD, FD_CLOEXEC) < 0)
+                S.inflight_fd = -1;
+        if (ctl_fd >= 0 && fcntl(ctl_fd, F_SETFD, FD_CLOEXEC) < 0)
+                ctl_fd = -1;
         {
                 cleanup_free char *run = vs_strdupf("%s/run/paene", root);
                 cleanup_free char *reg = vs_strdupf("%s/run/paene/view.d", root);
@@ -826,6 +911,12 @@ int main(int argc, char **argv)
                 vs_log(LOG_WARNING, "setpriority: %m");
         if (do_resend)
                 resend();
+        if (vsnotify_start(S.inflight_fd) < 0) {
+                vs_log(LOG_ERR, "start the seccomp listener: %m");
+                return 1;
+        }
+        if (ctl_fd >= 0)
+                start_ctl(ctl_fd);
         if (pthread_create(&tid, NULL, handback, (void *)(intptr_t)listen_fd) != 0 ||
             pthread_create(&tid, NULL, sampler, NULL) != 0)
                 return 1;

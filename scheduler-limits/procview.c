@@ -729,6 +729,49 @@ static int render_loadavg(vs_view_src_t *src, vs_view_buf_t *b)
         return 0;
 }
 
+/* ---- sysinfo(2) and sched_getaffinity(2) ---- */
+
+int vs_view_sysinfo(vs_view_src_t *src, const vs_view_host_t *host, vs_view_sysinfo_t *out)
+{
+        struct mem m;
+        uint64_t procs = 0;
+        int rc = read_mem(src, host, &m);
+
+        if (rc < 0)
+                return rc;
+        memset(out, 0, sizeof(*out));
+        out->uptime_s = uptime_ns(src) / 1000000000ULL;
+        /* sysinfo's loads are fixed point with 16 bits, the view's 11 */
+        for (int i = 0; i < 3; i++)
+                out->loads[i] = src->loadfx[i] << (16 - FSHIFT);
+        out->totalram = m.total;
+        out->freeram = m.total - m.used;
+        out->sharedram = m.shmem;
+        out->bufferram = 0; /* as /proc/meminfo's Buffers */
+        out->totalswap = m.swap_total;
+        out->freeswap = m.swap_total - m.swap_used;
+        /* the kernel's procs is its thread count: the pids controller's */
+        if (src->pids < 0 || read_num(src->pids, "pids.current", &procs) < 0) {
+                vs_view_tasks_t t;
+
+                vs_view_count_tasks(src, &t);
+                procs = t.total;
+        }
+        out->procs = procs > 65535 ? 65535 : (unsigned)procs;
+        return 0;
+}
+
+int vs_view_cpu_mask(const vs_view_src_t *src, uint64_t mask[VS_VIEW_MAX_CPUS / 64])
+{
+        struct cpus c;
+
+        read_cpus(src, &c);
+        memset(mask, 0, sizeof(uint64_t) * (VS_VIEW_MAX_CPUS / 64));
+        for (int i = 0; i < c.n && i < c.nhost; i++)
+                mask[c.host[i] / 64] |= 1ULL << (c.host[i] % 64);
+        return c.n;
+}
+
 /* ---- beancounters ---- */
 
 static uint64_t events_max(int dirfd, const char *file)

@@ -157,6 +157,117 @@ new_server_serves() { # old-pid
 # an exec'd command's session when it dies. Its verdict is in the console.
 loop_running() { [ "$(state_of "$1")" = running ]; }
 
+si_field() { # vps field: from the payload's print of sysinfo(2)
+        inside "$1" /payload sysinfo | tr ' ' '\n' | awk -F= -v k="$2" '$1 == k {print $2}'
+}
+
+# busybox's free and uptime and glibc's _SC_PHYS_PAGES ask sysinfo(2), not
+# /proc: the seccomp listener answers it from the VPS's cgroup.
+test_sysinfo_shows_its_memory_and_uptime() {
+        local total free procs up host_up pages free_line tasks
+        start_vps si1 --ram 256M
+        expect_eq 268435456 "$(mem_limit si1)" "the cgroup's memory limit"
+        total=$(si_field si1 totalram)
+        expect_eq 268435456 "$total" "sysinfo totalram"
+        free=$(si_field si1 freeram)
+        [ "$free" -gt 0 ] && [ "$free" -lt 268435456 ] || fail "sysinfo freeram $free"
+        expect_eq "$(($(meminfo_kb si1 SwapTotal) * 1024))" "$(si_field si1 totalswap)" \
+                "sysinfo totalswap = /proc/meminfo's SwapTotal"
+        up=$(si_field si1 uptime)
+        host_up=$(cut -d. -f1 /proc/uptime)
+        [ "$host_up" -gt 60 ] || skip "the host itself is up for $host_up s"
+        [ "$up" -ge 0 ] && [ "$up" -le 30 ] || fail "sysinfo uptime $up: the VPS started seconds ago"
+        procs=$(si_field si1 procs)
+        tasks=$(task_count si1)
+        [ "$procs" -ge 2 ] && [ "$procs" -le $((tasks + 2)) ] ||
+                fail "sysinfo procs $procs, the cgroup has $tasks tasks"
+        # glibc: _SC_PHYS_PAGES = totalram / page size
+        pages=$(inside si1 /payload sysconf | awk '{print $2}')
+        expect_eq 65536 "$pages" "sysconf(_SC_PHYS_PAGES)"
+        # busybox free: its Mem line's total is sysinfo's (in KiB)
+        free_line=$(inside si1 free | awk '$1 == "Mem:"')
+        expect_eq 262144 "$(echo "$free_line" | awk '{print $2}')" "free's total: $free_line"
+        # busybox uptime: "up N min" or "up 0 min", never the host's days
+        expect_not_contains "$(inside si1 uptime)" "day" "busybox uptime"
+        [ "$host_up" -lt 86400 ] || expect_not_contains "$(inside si1 uptime)" "day" "uptime"
+        # a live set shows at once
+        vs set si1 --ram 128M >/dev/null
+        expect_eq 134217728 "$(mem_limit si1)" "new limit"
+        expect_eq 134217728 "$(si_field si1 totalram)" "sysinfo totalram after set --ram"
+        vs destroy --force si1 >/dev/null
+}
+
+test_sysinfo_off_is_the_hosts() {
+        start_vps si2 --ram 256M --procview off
+        expect_eq "$((host_mem_kb * 1024))" "$(si_field si2 totalram)" "totalram with procview off"
+        vs destroy --force si2 >/dev/null
+}
+
+# nproc (coreutils and busybox) counts sched_getaffinity's mask: the
+# listener narrows it to the CPUs the view shows.
+test_nproc_agrees_with_the_cpu_cap() {
+        local cpuinfo online aff sc
+        [ "$host_cpus" -ge 2 ] || skip "the host has one CPU"
+        start_vps np1 --cpus 1
+        expect_eq 100000/100000 "$(cpu_cap np1)" "the cgroup's CPU quota/period"
+        cpuinfo=$(inside np1 cat /proc/cpuinfo | grep -c '^processor')
+        online=$(inside np1 cat /sys/devices/system/cpu/online)
+        aff=$(inside np1 /payload affinity)
+        sc=$(inside np1 /payload sysconf | awk '{print $1}')
+        expect_eq 1 "$cpuinfo" "/proc/cpuinfo"
+        expect_eq 0 "$online" "cpu/online"
+        expect_eq 1 "$aff" "sched_getaffinity's CPUs"
+        expect_eq 1 "$sc" "sysconf(_SC_NPROCESSORS_ONLN)"
+        if inside np1 nproc >/dev/null 2>&1; then
+                expect_eq 1 "$(inside np1 nproc)" "busybox nproc"
+        fi
+        # the real mask is untouched: the kernel runs the VPS's tasks on any
+        # CPU of its cpuset (the cap limits it, no pinning): a task of its
+        # cgroup, seen from the host
+        expect_eq "$host_cpus" "$(python3 -c "import os; print(len(os.sched_getaffinity($(head -1 "$(cg_dir cpuset np1)/$([ "$v2" = 1 ] && echo cgroup.procs || echo tasks)"))))")" \
+                "the real affinity of its init"
+        vs set np1 --cpus 2 >/dev/null
+        expect_eq 2 "$(inside np1 /payload affinity)" "sched_getaffinity after set --cpus 2"
+        expect_eq 2 "$(inside np1 cat /proc/cpuinfo | grep -c '^processor')" "cpuinfo after set"
+        vs set np1 --cpumask 1 >/dev/null
+        expect_eq 1 "$(inside np1 /payload affinity)" "sched_getaffinity after set --cpumask 1"
+        vs destroy --force np1 >/dev/null
+}
+
+# The listener dies (SIGKILL) three times while the VPS's init calls
+# sysinfo in a loop: no call fails, none shows the host's memory, none
+# hangs (the loop ends).
+test_sysinfo_survives_kills_of_the_listener() {
+        local old i log
+        vs create sk1 --template busybox --ipadd none --ram 256M >/dev/null
+        install_payload sk1
+        set_config sk1 init "/payload sysinfoloop 300000 268435456 600"
+        vs start sk1 >/dev/null
+        log="$(vps_dir sk1)/console.log"
+        for i in 1 2 3; do
+                old=$(vsview_pid)
+                view_server_alive "$old" || fail "no view server before kill $i"
+                loop_running sk1 || fail "the loop ended before kill $i: $(tail -n 2 "$log")"
+                kill -9 "$old"
+                wait_for 10 "new_server_serves $old" || fail "no new server after kill $i"
+                sleep 0.3
+        done
+        old=$(vsview_pid)
+        loop_running sk1 || fail "the loop ended before vsd's kill: $(tail -n 2 "$log")"
+        pid=$(vsd_pid)
+        kill -9 "$pid"
+        wait_for 10 "is_dead $pid" || fail "vsd did not die"
+        rm -f "$R/run/paene/vsd.pid"
+        start_vsd || fail "vsd did not start again"
+        loop_running sk1 || fail "the loop ended after vsd's restart: $(tail -n 2 "$log")"
+        kill -9 "$old"
+        wait_for 10 "new_server_serves $old" || fail "the new vsd started no server"
+        wait_for 300 "! loop_running sk1" || fail "the loop did not end: $(tail -n 2 "$log")"
+        expect_contains "$(cat "$log")" "sysinfoloop ok 300000" "the loop's verdict"
+        expect_not_contains "$(cat "$log")" "sysinfoloop FAIL" "the loop's verdict"
+        vs destroy --force sk1 >/dev/null
+}
+
 # FUSE_NOTIFY_RESEND (Linux 6.9): without it, what a killed server had read
 # is never answered
 kernel_resends() {
