@@ -441,7 +441,7 @@ static int handle_beancounters(struct vsd *d, struct client *c, vs_request_t *re
 
         if (!v)
                 return -1;
-        if (v->phase == PHASE_STOPPED || vsd_view_src(v, &src) < 0)
+        if (v->phase == PHASE_STOPPED || vsd_view_src(d, v, &src) < 0)
                 return vs_error_kind(err, VS_E_STATE, ESRCH, "VPS is not running");
         n = vs_view_beancounters(&src, bc);
         reply = vs_reply_ok();

@@ -29,6 +29,7 @@
 #include "vs/fsutil.h"
 #include "vs/log.h"
 #include "vs/procview.h"
+#include "store.h"
 #include "vsd.h"
 #include "vsview.h"
 
@@ -387,6 +388,20 @@ static unsigned long ctid_of(const struct vps *v)
                        : 100UL;
 }
 
+/* Its hard disk limit (--diskspace), 0: none. */
+static uint64_t diskspace_of(struct vsd *d, const struct vps *v)
+{
+        cleanup_kv vs_kv_t config = { 0 };
+        vs_disk_limit_t lim = { 0 };
+        const char *space;
+
+        if (vsd_config_load(d, v->name, &config, NULL) < 0 ||
+            !(space = vs_kv_get(&config, "diskspace")) ||
+            vs_disk_parse_space(space, &lim, NULL) < 0)
+                return 0;
+        return lim.hard;
+}
+
 int vsd_view_register(struct vsd *d, struct vps *v, vs_error_t *err)
 {
         static const char *const controllers[] = { "memory", "cpuacct", "cpu", "cpuset", "pids" };
@@ -405,6 +420,9 @@ int vsd_view_register(struct vsd *d, struct vps *v, vs_error_t *err)
                    (unsigned long long)now.tv_sec * 1000000000ULL +
                            (unsigned long long)now.tv_nsec);
         vs_kv_setf(&kv, "ctid", "%lu", ctid_of(v));
+        vs_kv_setf(&kv, "numfile", "%lu", v->numfile);
+        vs_kv_setf(&kv, "diskspace", "%llu", (unsigned long long)diskspace_of(d, v));
+        vs_kv_setf(&kv, "init_pid", "%d", (int)v->pid);
         text = vs_kv_format(&kv);
         return vs_write_atomic(d->view_reg_fd, v->name, text, strlen(text), 0600, 0, err);
 }
@@ -417,7 +435,7 @@ void vsd_view_unregister(struct vsd *d, struct vps *v)
 
 /* The VPS's source for vs_view_beancounters: its cgroup's directory fds,
  * owned by v->cg. */
-int vsd_view_src(struct vps *v, vs_view_src_t *src)
+int vsd_view_src(struct vsd *d, struct vps *v, vs_view_src_t *src)
 {
         int v2 = 0;
 
@@ -431,5 +449,9 @@ int vsd_view_src(struct vps *v, vs_view_src_t *src)
         src->pids = vs_cgroup_controller_fd(v->cg, "pids", &v2, NULL);
         src->v2 = v2;
         src->ctid = ctid_of(v);
+        src->numfile = v->numfile;
+        src->diskspace = d ? diskspace_of(d, v) : 0;
+        src->init_pid = (int)v->pid;
+        src->count_files = d != NULL;
         return src->memory >= 0 ? 0 : -1;
 }

@@ -1067,6 +1067,8 @@ static int spawn_vps_init(struct vsd *d, struct vps *v, const vs_kv_t *config,
         }
         vsd_console_close(&con);
         v->pid = pid;
+        if (view_dir)
+                vsd_view_register(d, v, NULL); /* now with its init's pid */
         vsd_view_notify_add(d, v->name, notify_fd);
         return 0;
 }
@@ -1606,7 +1608,7 @@ static uint64_t failcnt_of(struct vps *v)
         uint64_t sum = 0;
         size_t n;
 
-        if (v->phase == PHASE_STOPPED || vsd_view_src(v, &src) < 0)
+        if (v->phase == PHASE_STOPPED || vsd_view_src(NULL, v, &src) < 0)
                 return 0;
         n = vs_view_beancounters(&src, bc);
         for (size_t i = 0; i < n; i++)

@@ -330,7 +330,9 @@ int vsd_view_wants_notify(struct vsd *d, const struct vps *v);
 void vsd_view_notify_add(struct vsd *d, const char *name, int fd);
 /* The VPS's cgroup as vs_view_beancounters reads it (fds owned by v->cg);
  * -1 when it is not running. */
-int vsd_view_src(struct vps *v, vs_view_src_t *src);
+/* d NULL: only the fail counts are wanted (no disk limit, no count of open
+ * files, which walks every process). */
+int vsd_view_src(struct vsd *d, struct vps *v, vs_view_src_t *src);
 /* disk.c: disk limits and clone */
 /* The backend for a new VPS: dir without limits, else vsd.conf's
  * disk_backend (default image). */

@@ -48,7 +48,22 @@
 #define SAMPLE_SECONDS 5
 #define MAX_HANDLES (1U << 20)
 
+/* A VPS's file as last rendered: reads within CACHE_NS of it share it
+ * (a loop of reads costs no cgroup reads), and an open whose text is the
+ * one the page cache holds already stores nothing. Texts up to CACHE_MAX
+ * only: the view's memory per VPS stays small. */
+#define CACHE_NS 5000000ULL
+#define CACHE_MAX 4096
+struct cached {
+        char *text;
+        size_t len;
+        uint64_t at_ns;
+        int stored; /* the page cache holds it (it was stored at an open) */
+};
+
 struct entry {
+        pthread_mutex_t cache_lock;
+        struct cached cache[VS_VIEW_NFILES];
         char name[VS_NAME_MAX + 1];
         uint64_t base; /* node id >> 4: its memory cgroup's inode */
         ino_t reg_ino; /* of its registry file: vsd replaces it at each start */
@@ -74,6 +89,9 @@ static struct {
 
 static void entry_free(struct entry *e)
 {
+        for (int f = 0; f < VS_VIEW_NFILES; f++)
+                free(e->cache[f].text);
+        pthread_mutex_destroy(&e->cache_lock);
         int *fds[] = { &e->src.memory, &e->src.cpuacct, &e->src.cpu, &e->src.cpuset, &e->src.pids };
 
         for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
@@ -105,6 +123,7 @@ static struct entry *entry_load(const char *name)
                 return NULL;
         e = vs_xmalloc(sizeof(*e));
         memset(e, 0, sizeof(*e));
+        pthread_mutex_init(&e->cache_lock, NULL);
         vs_strlcpy(e->name, name, sizeof(e->name));
         e->src.v2 = vs_kv_get(&kv, "v2") && strcmp(vs_kv_get(&kv, "v2"), "1") == 0;
         e->src.memory = open_dir(&kv, "memory");
@@ -118,6 +137,10 @@ static struct entry *entry_load(const char *name)
         }
         e->src.started_ns = strtoull(vs_kv_get(&kv, "started_ns") ?: "0", NULL, 10);
         e->src.ctid = strtoul(vs_kv_get(&kv, "ctid") ?: "0", NULL, 10);
+        e->src.numfile = strtoul(vs_kv_get(&kv, "numfile") ?: "0", NULL, 10);
+        e->src.diskspace = strtoull(vs_kv_get(&kv, "diskspace") ?: "0", NULL, 10);
+        e->src.init_pid = atoi(vs_kv_get(&kv, "init_pid") ?: "0");
+        e->src.count_files = 1;
         if (e->src.memory < 0 || fstat(e->src.memory, &st) < 0 || st.st_ino == 0) {
                 entry_free(e);
                 return NULL;
@@ -159,6 +182,11 @@ static void refresh_name(const char *name)
         ssize_t old = find_name(name);
 
         if (old >= 0 && fresh && S.entries[old]->base == fresh->base) {
+                /* the same run, registered again once its init exists */
+                S.entries[old]->src.numfile = fresh->src.numfile;
+                S.entries[old]->src.diskspace = fresh->src.diskspace;
+                S.entries[old]->src.init_pid = fresh->src.init_pid;
+                S.entries[old]->reg_ino = fresh->reg_ino;
                 entry_free(fresh);
                 return;
         }
@@ -423,18 +451,83 @@ static void do_open(const struct fuse_in_header *in, const struct fuse_open_in *
         reply(in->unique, rc, &out, sizeof(out));
 }
 
-/* Renders the file into buf; -errno when the VPS's cgroup is gone. */
-static int render(uint64_t nodeid, vs_view_buf_t *buf)
+static uint64_t now_ns(void)
 {
-        int file, rc;
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void buf_set(vs_view_buf_t *buf, const char *text, size_t len)
+{
+        vs_view_buf_free(buf);
+        buf->data = vs_xmalloc(len + 1);
+        memcpy(buf->data, text, len);
+        buf->data[len] = '\0';
+        buf->len = len;
+        buf->cap = len + 1;
+}
+
+/* The file's text into buf, from the cache when it is fresh; for_open:
+ * *must_store tells whether the page cache must get it (and counts it as
+ * stored). -errno when the VPS's cgroup is gone. Entry's lock held. */
+static int cached_render(struct entry *e, int file, vs_view_buf_t *buf, int for_open,
+                         int *must_store)
+{
+        struct cached *c = &e->cache[file];
+        uint64_t now = now_ns();
+        int rc = 0;
+
+        *must_store = 1;
+        pthread_mutex_lock(&e->cache_lock);
+        if (c->text && now - c->at_ns < CACHE_NS) {
+                buf_set(buf, c->text, c->len);
+        } else {
+                rc = vs_view_render(&e->src, &S.host, (enum vs_view_file)file, buf);
+                if (rc == 0 && buf->len <= CACHE_MAX) {
+                        int same = c->text && c->len == buf->len &&
+                                   memcmp(c->text, buf->data, buf->len) == 0;
+
+                        if (!same) {
+                                free(c->text);
+                                c->text = vs_xmalloc(buf->len ? buf->len : 1);
+                                memcpy(c->text, buf->data, buf->len);
+                                c->len = buf->len;
+                                c->stored = 0;
+                        }
+                        c->at_ns = now;
+                }
+        }
+        if (rc == 0 && c->text && c->len == buf->len && memcmp(c->text, buf->data, c->len) == 0) {
+                *must_store = !c->stored;
+                if (for_open)
+                        c->stored = 1;
+        }
+        pthread_mutex_unlock(&e->cache_lock);
+        return rc;
+}
+
+/* Renders the file into buf; -errno when the VPS's cgroup is gone.
+ * for_open and must_store as cached_render's (must_store may be NULL). */
+static int render_for(uint64_t nodeid, vs_view_buf_t *buf, int for_open, int *must_store)
+{
+        int file, rc, store_it;
         ssize_t i;
 
         if (classify(nodeid, &file) != K_FILE)
                 return -ENOENT;
         i = find_base(nodeid >> 4);
-        rc = vs_view_render(&S.entries[i]->src, &S.host, (enum vs_view_file)file, buf);
+        rc = cached_render(S.entries[i], file, buf, for_open, &store_it);
         pthread_rwlock_unlock(&S.lock);
+        if (must_store)
+                *must_store = store_it;
         return rc;
+}
+
+static int render(uint64_t nodeid, vs_view_buf_t *buf)
+{
+        return render_for(nodeid, buf, 0, NULL);
 }
 
 /* sendfile and splice read a direct-I/O FUSE file through the page cache
@@ -474,14 +567,16 @@ static void store(uint64_t nodeid, const vs_view_buf_t *text)
 static int snapshot(uint64_t nodeid, uint64_t fh)
 {
         vs_view_buf_t fresh = { 0 };
-        int rc = render(nodeid, &fresh);
+        int must_store = 1;
+        int rc = render_for(nodeid, &fresh, 1, &must_store);
         ssize_t slot;
 
         if (rc < 0) {
                 vs_view_buf_free(&fresh);
                 return rc;
         }
-        store(nodeid, &fresh);
+        if (must_store)
+                store(nodeid, &fresh);
         pthread_mutex_lock(&H.lock);
         slot = handle_slot(fh);
         if (slot >= 0) {

@@ -40,6 +40,10 @@ typedef struct {
         uint64_t started_ns;
         unsigned long ctid;      /* the uid column of user_beancounters */
         unsigned long loadfx[3]; /* 1, 5, 15 min load, fixed point (FSHIFT 11) */
+        unsigned long numfile;   /* RLIMIT_NOFILE of its processes, 0: none set */
+        uint64_t diskspace;      /* its disk limit in bytes, 0: none */
+        int init_pid;            /* host pid of its init (its root's file system), 0 */
+        int count_files;         /* numfile's held: walk its processes' fds */
 } vs_view_src_t;
 
 /* A growing text buffer. */
@@ -100,7 +104,7 @@ typedef struct {
         const char *resource;
         uint64_t held, maxheld, barrier, limit, failcnt;
 } vs_beancounter_t;
-#define VS_BC_MAX 4
+#define VS_BC_MAX 6
 /* Fills out (VS_BC_MAX entries); returns how many. */
 size_t vs_view_beancounters(const vs_view_src_t *src, vs_beancounter_t *out);
 

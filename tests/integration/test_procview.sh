@@ -134,6 +134,33 @@ test_live_set_shows_at_once() {
         vs destroy --force live1 >/dev/null
 }
 
+# /sys/fs/cgroup inside is its own cgroup namespace's view of the cgroup2
+# hierarchy (all of it on pure v2, hugetlb only on hybrid): its own subtree,
+# none of the host's, and its limit files are not its root's to write (host
+# root owns them, a VPS's root is nobody to them).
+test_sys_fs_cgroup_is_its_own_and_locked() {
+        local own files f before rc host
+        [ -d /sys/fs/cgroup/unified ] || [ "$v2" = 1 ] || skip "no cgroup2 hierarchy on this host"
+        start_vps cg1 --ram 256M
+        own=$(inside cg1 cat /proc/self/cgroup | awk -F: '$1 == 0 {print $3}')
+        expect_eq / "$own" "its cgroup2 path inside (the namespace's root)"
+        expect_contains "$(inside cg1 cat /proc/self/mountinfo)" " /sys/fs/cgroup " "cgroup mount"
+        files=$(inside cg1 ls /sys/fs/cgroup | lines_matching -E '\.max(\.[a-z]+)?$')
+        [ -n "$files" ] || skip "no limit file in its cgroup2 view: $(inside cg1 ls /sys/fs/cgroup | tr '\n' ' ')"
+        if [ "$v2" = 1 ]; then host=$(cg_dir memory cg1); else host=$(cg_dir unified cg1); fi
+        [ -d "$host" ] || fail "no cgroup2 directory of the VPS on the host"
+        for f in $files; do
+                before=$(cat "$host/$f")
+                expect_eq "$before" "$(inside cg1 cat "/sys/fs/cgroup/$f")" "$f inside = the host's"
+                rc=0
+                inside cg1 sh -c "echo 0 > /sys/fs/cgroup/$f" 2>/dev/null || rc=$?
+                [ "$rc" -ne 0 ] || fail "the VPS wrote its own $f"
+                expect_eq "$before" "$(cat "$host/$f")" "$f on the host after the VPS's write"
+        done
+        [ "$v2" = 0 ] || expect_eq 268435456 "$(mem_limit cg1)" "memory.max after the VPS's write"
+        vs destroy --force cg1 >/dev/null
+}
+
 test_procview_off_keeps_the_hosts() {
         start_vps off1 --ram 256M --procview off
         expect_eq "$host_mem_kb" "$(meminfo_kb off1 MemTotal)" "MemTotal with procview off"
@@ -360,6 +387,39 @@ test_fork_bomb_raises_numproc_failcnt() {
         expect_contains "$(vs status bc1)" "failcnt $after" "vsctl status"
         expect_eq "$after" "$(vs list -H -o failcnt | head -1 | tr -d ' ')" "vsctl list -o failcnt"
         vs destroy --force bc1 >/dev/null
+}
+
+# numfile: its processes' open files against --numfile (each process's
+# RLIMIT_NOFILE); diskspace: its image's use against --diskspace, in KiB as
+# OpenVZ's. The kernel counts no refused open or write: failcnt stays 0.
+test_numfile_and_diskspace_beancounters() {
+        local held limit fds pid used_df dheld row
+        start_vps bc4 --numfile 500 --diskspace 64M
+        expect_eq 500 "$(inside bc4 sh -c 'ulimit -n')" "RLIMIT_NOFILE inside"
+        expect_eq 500 "$(bc_field bc4 numfile limit)" "numfile limit"
+        held=$(bc_field bc4 numfile held)
+        fds=0
+        for pid in $(cat "$(cg_dir pids bc4)/cgroup.procs"); do
+                fds=$((fds + $(find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)))
+        done
+        [ "$held" -ge 1 ] && [ "$held" -le $((fds + 8)) ] ||
+                fail "numfile held $held, the cgroup's processes hold $fds"
+        # a process holding 50 more files (inotify instances) raises it so
+        vs exec bc4 -- /payload inotify 50 hold >/dev/null 2>&1 &
+        wait_for 10 "[ \"\$(bc_field bc4 numfile held)\" -ge $((held + 50)) ]" ||
+                fail "numfile held $(bc_field bc4 numfile held) with 50 more open"
+        kill %1
+        wait %1 || : # killed by us: its status tells nothing
+        limit=$(bc_field bc4 diskspace limit)
+        expect_eq 65536 "$limit" "diskspace limit (KiB)"
+        dheld=$(bc_field bc4 diskspace held)
+        used_df=$(inside bc4 df -k / | awk 'NR == 2 {print $3}')
+        [ "$dheld" -gt 0 ] && [ $((dheld - used_df)) -le 1024 ] && [ $((used_df - dheld)) -le 1024 ] ||
+                fail "diskspace held $dheld KiB, df inside says $used_df"
+        expect_eq 0 "$(bc_field bc4 numfile failcnt)" "numfile failcnt"
+        row=$(bc_row_in_view bc4 diskspace)
+        expect_eq 65536 "$(echo "$row" | awk '{print $(NF-1)}')" "diskspace limit in user_beancounters"
+        vs destroy --force bc4 >/dev/null
 }
 
 test_memory_hog_raises_physpages_failcnt() {
