@@ -336,7 +336,9 @@ static int write_idmap(pid_t pid, const char *file, const struct oci_idmap *maps
         return 0;
 }
 
-static int send_console(const char *socket_path, int master, vs_error_t *err)
+/* Hands the terminal's master to whoever listens on --console-socket (the
+ * OCI protocol: one fd with SCM_RIGHTS). */
+int oci_send_console(const char *socket_path, int master, vs_error_t *err)
 {
         struct sockaddr_un addr = { .sun_family = AF_UNIX };
         cleanup_close int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -414,7 +416,7 @@ static int follow_init(struct create_run *r, vs_error_t *err)
                         if (!r->o->console_socket)
                                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                                      "process.terminal needs --console-socket");
-                        if (send_console(r->o->console_socket, passed, err) < 0)
+                        if (oci_send_console(r->o->console_socket, passed, err) < 0)
                                 return -1;
                         continue;
                 }

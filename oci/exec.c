@@ -14,7 +14,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -112,23 +111,6 @@ static void exec_child(const struct oci_exec_opts *o, const struct oci_config *c
         oci_child_fail(sock, &err);
 }
 
-static int send_console(const char *socket_path, int master, vs_error_t *err)
-{
-        struct sockaddr_un addr = { .sun_family = AF_UNIX };
-        cleanup_close int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-        if (s < 0)
-                return vs_error_errno(err, "console socket");
-        if (strlen(socket_path) >= sizeof(addr.sun_path))
-                return vs_error_kind(err, VS_E_USAGE, ENAMETOOLONG, "--console-socket: too long");
-        strcpy(addr.sun_path, socket_path);
-        if (connect(s, (struct sockaddr *)&addr, sizeof(addr)) < 0)
-                return vs_error_errno(err, "connect to %s", socket_path);
-        if (vs_send_fds(s, "/dev/ptmx", 9, &master, 1) < 0)
-                return vs_error_errno(err, "send the console to %s", socket_path);
-        return 0;
-}
-
 /* Follows the child until it execs (end of stream). */
 static int follow_child(const struct oci_exec_opts *o, int sock, vs_error_t *err)
 {
@@ -147,7 +129,7 @@ static int follow_child(const struct oci_exec_opts *o, int sock, vs_error_t *err
                         if (!o->console_socket)
                                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                                      "a terminal needs --console-socket");
-                        if (send_console(o->console_socket, passed, err) < 0)
+                        if (oci_send_console(o->console_socket, passed, err) < 0)
                                 return -1;
                 }
         }

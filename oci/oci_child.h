@@ -26,6 +26,8 @@ int oci_msg_recv(int sock, struct oci_msg *m, int *fd);
 /* Reports err to the runtime (or stderr when sock < 0) and exits. */
 void oci_child_fail(int sock, const vs_error_t *err) __attribute__((noreturn));
 int oci_child_terminal(int sock, const struct oci_process *p, vs_error_t *err);
+/* Sends master to the --console-socket listener at socket_path. */
+int oci_send_console(const char *socket_path, int master, vs_error_t *err);
 /* cwd, umask, capabilities, user, no_new_privs, seccomp, exec: returns only on failure */
 int oci_child_finish(const struct oci_process *p, void *seccomp, int preserve_fds, vs_error_t *err);
 int oci_write_pid_file(const char *path, pid_t pid, vs_error_t *err);

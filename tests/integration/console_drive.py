@@ -6,53 +6,18 @@ logged in, and checks that the console goes on working without it.
 Usage: console_drive.py VSCTL ROOT NAME PASSWORD [VSD_PIDFILE].
 Exit 0 when all held."""
 import os
-import pty
-import select
 import signal
 import sys
 import time
+
+from ptylib import Terminal
 
 vsctl, root, name, password = sys.argv[1:5]
 vsd_pidfile = sys.argv[5] if len(sys.argv) > 5 else None
 DEADLINE = 30.0
 
-pid, master = pty.fork()
-if pid == 0:
-    os.execv(vsctl, [vsctl, "--root", root, "console", name])
-
-seen = b""
-
-
-def expect(needle, what):
-    """Reads until needle appears, bounded in time."""
-    expect_any([needle], what)
-
-
-def expect_any(needles, what):
-    """Reads until one of needles appears, bounded in time; returns it."""
-    global seen
-    end = time.monotonic() + DEADLINE
-    while not any(n.encode() in seen for n in needles):
-        left = end - time.monotonic()
-        if left <= 0:
-            sys.exit(f"FAIL {what}: {needle!r} not seen in {seen[-400:]!r}")
-        ready, _, _ = select.select([master], [], [], left)
-        if ready:
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:
-                chunk = b""
-            if not chunk:
-                sys.exit(f"FAIL {what}: terminal closed; saw {seen[-400:]!r}")
-            seen += chunk
-    found = min((n for n in needles if n.encode() in seen), key=lambda n: seen.index(n.encode()))
-    seen = seen[seen.index(found.encode()) + len(found):]
-    return found
-
-
-def send(text):
-    os.write(master, text.encode())
-
+term = Terminal([vsctl, "--root", root, "console", name], DEADLINE)
+expect, expect_any, send = term.expect, term.expect_any, term.send
 
 expect("Ctrl-] to detach", "the attach banner")
 # the getty printed its prompt before we came: a new line makes a new one
@@ -86,8 +51,7 @@ else:
     send("echo marker-$((6*7))\r")
     expect("marker-42", "command output on the console")
 send("\x1d")
-_, status = os.waitpid(pid, 0)
-code = os.waitstatus_to_exitcode(status)
+code = term.exit_code()
 if code != 0:
     sys.exit(f"FAIL: vsctl console exited {code} after Ctrl-], expected 0")
 print("console: all held")

@@ -3,14 +3,13 @@
 terminal: checks the window size, a command's output, Ctrl-C, a resize and
 the exit status. Usage: pty_drive.py VSCTL ROOT NAME. Exit 0 when all held."""
 import fcntl
-import os
-import pty
-import select
 import struct
 import subprocess
 import sys
 import termios
 import time
+
+from ptylib import Terminal
 
 vsctl, root, name = sys.argv[1:4]
 DEADLINE = 20.0
@@ -20,36 +19,9 @@ def set_size(fd, rows, cols):
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
 
-pid, master = pty.fork()
-if pid == 0:
-    set_size(0, 33, 101)
-    os.execv(vsctl, [vsctl, "--root", root, "enter", name])
-
-seen = b""
-
-
-def expect(needle, what):
-    """Reads until needle appears, bounded in time."""
-    global seen
-    end = time.monotonic() + DEADLINE
-    while needle.encode() not in seen:
-        left = end - time.monotonic()
-        if left <= 0:
-            sys.exit(f"FAIL {what}: {needle!r} not seen in {seen[-400:]!r}")
-        ready, _, _ = select.select([master], [], [], left)
-        if ready:
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:
-                chunk = b""
-            if not chunk:
-                sys.exit(f"FAIL {what}: terminal closed; saw {seen[-400:]!r}")
-            seen += chunk
-    seen = seen[seen.index(needle.encode()) + len(needle):]
-
-
-def send(text):
-    os.write(master, text.encode())
+term = Terminal([vsctl, "--root", root, "enter", name], DEADLINE,
+                before_exec=lambda: set_size(0, 33, 101))
+expect, send = term.expect, term.send
 
 
 def in_vps(*cmd):
@@ -73,14 +45,13 @@ while "sleep 30" not in in_vps("ps", "-o", "args"):
 send("\x03")
 send("echo after-int\n")
 expect("after-int", "Ctrl-C interrupted the foreground command")
-if b"slept-through" in seen:
+if b"slept-through" in term.seen:
     sys.exit("FAIL: sleep was not interrupted")
-set_size(master, 40, 120)
+set_size(term.master, 40, 120)
 send("stty size\n")
 expect("40 120", "window resize reaches the VPS")
 send("exit 5\n")
-_, status = os.waitpid(pid, 0)
-code = os.waitstatus_to_exitcode(status)
+code = term.exit_code()
 if code != 5:
     sys.exit(f"FAIL: vsctl enter exited {code}, expected 5")
 print("pty: all held")
