@@ -37,7 +37,7 @@ LIB_SRCS = common/error.c common/parse.c common/fsutil.c common/kvfile.c \
 	cow-fs/template.c cow-fs/rootfs.c cow-fs/diskquota.c cow-fs/disklimit.c cow-fs/image.c cow-fs/clone.c \
 	cow-fs/unify.c cow-fs/archive.c scheduler-limits/cgroup.c scheduler-limits/limits.c scheduler-limits/stats.c \
 	scheduler-limits/admission.c scheduler-limits/procview.c netns/loopback.c netns/addr.c netns/addr6.c netns/link.c \
-	netns/etc.c netns/rate.c netns/tc.c netns/portfwd.c netns/nft.c
+	netns/reap.c netns/etc.c netns/rate.c netns/tc.c netns/portfwd.c netns/nft.c
 # the daemon's modules, in a library of their own that the unit tests link;
 # vsd.c holds the loop and main
 VSDLIB_SRCS = runtime/clients.c runtime/vps.c runtime/vpsnet.c runtime/netaddrs.c runtime/handlers.c runtime/disk.c runtime/store.c \

@@ -114,6 +114,22 @@ stop_vsd() {
 
 # ---- clean-up ---------------------------------------------------------------
 
+# stop_view: the /proc view's server (vsview) outlives vsd by design; ours
+# (named in the root's pid file, serving our root) goes before the root does
+stop_view() {
+        local pid i
+        [ -n "$ROOT" ] || return 0
+        pid=$(cat "$ROOT/run/paene/vsview.pid" 2>/dev/null) || return 0
+        case $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) in
+        "vsview --root $ROOT "*) kill -KILL "$pid" 2>/dev/null || return 0 ;;
+        *) return 0 ;;
+        esac
+        for ((i = 0; i < 50; i++)); do
+                tr -d '\0' <"/proc/$pid/cmdline" 2>/dev/null | grep -q . || return 0
+                sleep 0.1
+        done
+}
+
 # mounts_under DIR: mount points at or below DIR, deepest first
 mounts_under() {
         awk -v d="$1" '$5 == d || index($5, d "/") == 1 { print $5 }' /proc/self/mountinfo | sort -r
@@ -192,6 +208,7 @@ cleanup() {
                 stop_vsd
                 is_our_vsd "$VSD_PID" || kill_orphans
         fi
+        stop_view
         if [ -n "$ROOT" ]; then
                 for m in $(mounts_under "$ROOT"); do umount "$m" 2>/dev/null || umount -l "$m"; done
                 if [ -z "$(mounts_under "$ROOT")" ]; then

@@ -19,6 +19,7 @@
 #include <netlink/route/link.h>
 #include <netlink/route/link/inet.h>
 #include <netlink/route/link/veth.h>
+#include <netlink/route/neighbour.h>
 #include <netlink/route/route.h>
 
 #include "vs/cleanup.h"
@@ -35,6 +36,7 @@ struct vs_net {
         int own_netns_fd;
         int host_ready; /* bridge made (bridge mode) or forwarding on (routed) */
         int bridge_ifindex;
+        struct vs_reaper *reaper; /* deletes retired links: reap.c */
 };
 
 static void nl_sock_freep(struct nl_sock **s)
@@ -115,6 +117,7 @@ void vs_net_free(vs_net_t *net)
 {
         if (!net)
                 return;
+        vs_reaper_stop(net->reaper);
         if (net->sock)
                 nl_socket_free(net->sock);
         if (net->own_netns_fd >= 0)
@@ -130,6 +133,11 @@ const vs_net_conf_t *vs_net_conf(const vs_net_t *net)
 struct nl_sock *vs_net_nlsock(vs_net_t *net)
 {
         return net->sock;
+}
+
+struct vs_reaper **vs_net_reaper(vs_net_t *net)
+{
+        return &net->reaper;
 }
 
 /* ---- small netlink helpers ---- */
@@ -235,6 +243,40 @@ static int add_route(struct nl_sock *sock, int ifindex, uint32_t dst, unsigned p
 {
         return route_nl(sock, 1, ifindex, ip4_nladdr(dst, prefix),
                         gateway ? ip4_nladdr(gateway, 32) : NULL, err);
+}
+
+/* A permanent neighbour entry: `dst` (taken) is at `mac` on ifindex. The
+ * kernel's neighbour tables are shared by every network namespace, and
+ * gc_thresh3 (1024 by default, a host-wide setting) caps the entries it
+ * resolved itself: past it, new ones fail and packets to them are dropped.
+ * Two entries a routed VPS (its address on the host side, the gateway in
+ * the VPS) made about 500 VPS the most that could all be reached. Permanent
+ * entries are not counted against that cap, need no ARP or neighbour
+ * discovery, and go with their device. */
+static int add_neigh(struct nl_sock *sock, int ifindex, struct nl_addr *dst,
+                     const unsigned char mac[6], vs_error_t *err)
+{
+        cleanup_nladdr struct nl_addr *owned_dst = dst;
+        cleanup_nladdr struct nl_addr *lladdr = nl_addr_build(AF_LLC, mac, 6);
+        struct rtnl_neigh *neigh = rtnl_neigh_alloc();
+        char text[INET6_ADDRSTRLEN + 8];
+        int rc;
+
+        if (!neigh || !dst || !lladdr) {
+                if (neigh)
+                        rtnl_neigh_put(neigh);
+                return vs_error_set(err, ENOMEM, "neighbour");
+        }
+        rtnl_neigh_set_ifindex(neigh, ifindex);
+        rtnl_neigh_set_dst(neigh, dst);
+        rtnl_neigh_set_lladdr(neigh, lladdr);
+        rtnl_neigh_set_state(neigh, NUD_PERMANENT);
+        rc = rtnl_neigh_add(sock, neigh, NLM_F_CREATE | NLM_F_REPLACE);
+        rtnl_neigh_put(neigh);
+        if (rc < 0)
+                return vs_error_set(err, EIO, "add neighbour %s: %s",
+                                    nl_addr2str(dst, text, sizeof(text)), nl_geterror(rc));
+        return 0;
 }
 
 static int link_index(struct nl_sock *sock, const char *name, vs_error_t *err)
@@ -429,17 +471,23 @@ static int host_routes(vs_net_t *net, const char *host, const struct vs_net_vps 
                        vs_error_t *err)
 {
         int ifindex = link_index(net->sock, host, err);
+        unsigned char guest_mac[6];
 
         if (ifindex < 0 || add_addr(net->sock, ifindex, net->conf.pool4.gateway, 32, err) < 0)
                 return -1;
+        vs_net_guest_mac(vps->name, guest_mac);
         for (size_t i = 0; i < vps->naddrs; i++)
-                if (add_route(net->sock, ifindex, vps->addrs[i].addr, 32, 0, err) < 0)
+                if (add_route(net->sock, ifindex, vps->addrs[i].addr, 32, 0, err) < 0 ||
+                    add_neigh(net->sock, ifindex, ip4_nladdr(vps->addrs[i].addr, 32), guest_mac,
+                              err) < 0)
                         return -1;
         if (vps->naddrs6 && host_side_ipv6(net, ifindex, host, err) < 0)
                 return -1;
         for (size_t i = 0; i < vps->naddrs6; i++)
                 if (route_nl(net->sock, 1, ifindex, ip6_nladdr(vps->addrs6[i].addr, 128), NULL,
-                             err) < 0)
+                             err) < 0 ||
+                    add_neigh(net->sock, ifindex, ip6_nladdr(vps->addrs6[i].addr, 128), guest_mac,
+                              err) < 0)
                         return -1;
         if (sysctl_of(host, "ipv4", "rp_filter", "1", err) < 0)
                 return vs_error_wrap(err, "anti-spoofing");
@@ -514,6 +562,43 @@ static int guest_routes(vs_net_t *net, struct nl_sock *sock, int ifindex,
         return 0;
 }
 
+/* The MAC of vsd's side of the VPS's veth. */
+static int host_mac(vs_net_t *net, const char *vps, unsigned char mac[6], vs_error_t *err)
+{
+        cleanup_link struct rtnl_link *link = NULL;
+        char host[VS_IFNAME_MAX];
+        struct nl_addr *addr;
+        int rc;
+
+        vs_net_host_ifname(vps, host);
+        rc = rtnl_link_get_kernel(net->sock, 0, host, &link);
+        if (rc < 0)
+                return vs_error_set(err, ENODEV, "find interface %s: %s", host, nl_geterror(rc));
+        addr = rtnl_link_get_addr(link);
+        if (!addr || nl_addr_get_len(addr) != 6)
+                return vs_error_set(err, EINVAL, "%s has no MAC address", host);
+        memcpy(mac, nl_addr_get_binary_addr(addr), 6);
+        return 0;
+}
+
+/* Routed mode: the gateways are the host side's, at its MAC, for good (see
+ * add_neigh); idempotent. */
+static int guest_neighbours(vs_net_t *net, struct nl_sock *sock, int ifindex,
+                            const struct vs_net_vps *vps, vs_error_t *err)
+{
+        unsigned char mac[6];
+
+        if (net->conf.mode != VS_NET_ROUTED)
+                return 0;
+        if (host_mac(net, vps->name, mac, err) < 0 ||
+            (vps->naddrs &&
+             add_neigh(sock, ifindex, ip4_nladdr(net->conf.pool4.gateway, 32), mac, err) < 0) ||
+            (vps->naddrs6 &&
+             add_neigh(sock, ifindex, ip6_nladdr(routed_gateway6, 128), mac, err) < 0))
+                return -1;
+        return 0;
+}
+
 static int guest_configure(vs_net_t *net, const struct vs_net_vps *vps, pid_t pid, vs_error_t *err)
 {
         cleanup_nlsock struct nl_sock *sock = NULL;
@@ -523,7 +608,8 @@ static int guest_configure(vs_net_t *net, const struct vs_net_vps *vps, pid_t pi
                 return -1;
         ifindex = link_index(sock, GUEST_IFNAME, err);
         if (ifindex < 0 || vs_nl_link_up(sock, ifindex, 1, err) < 0 ||
-            guest_addresses(net, sock, ifindex, vps, err) < 0)
+            guest_addresses(net, sock, ifindex, vps, err) < 0 ||
+            guest_neighbours(net, sock, ifindex, vps, err) < 0)
                 return -1;
         return guest_routes(net, sock, ifindex, vps, err);
 }
@@ -651,7 +737,7 @@ int vs_net_vps_teardown(vs_net_t *net, const char *name, vs_error_t *err)
         char host[VS_IFNAME_MAX];
 
         vs_net_host_ifname(name, host);
-        if (vs_nl_delete_link(net->sock, host, err) < 0)
+        if (vs_reaper_retire(&net->reaper, net->sock, host, err) < 0)
                 return -1;
         return vs_net_vps_rate_teardown(net, name, err);
 }
@@ -717,8 +803,20 @@ int vs_nl_sweep(struct nl_sock *sock, const char *prefix, const char *type,
         return deleted;
 }
 
+int vs_nl_keep_none(const char *ifname, void *arg)
+{
+        return 0;
+}
+
 int vs_net_sweep(vs_net_t *net, int (*keep)(const char *ifname, void *arg), void *arg,
                  vs_error_t *err)
 {
-        return vs_nl_sweep(net->sock, "vs-", "veth", keep, arg, err);
+        int gone = vs_nl_sweep(net->sock, "vs-", "veth", keep, arg, err);
+        int doomed;
+
+        if (gone < 0)
+                return -1;
+        /* retired by a vsd that was killed before its reaper deleted them */
+        doomed = vs_nl_sweep(net->sock, VS_NET_DOOMED_PREFIX, "veth", vs_nl_keep_none, NULL, err);
+        return doomed < 0 ? -1 : gone + doomed;
 }

@@ -268,11 +268,18 @@ int vs_net_vps_rate_teardown(vs_net_t *net, const char *name, vs_error_t *err)
         char ifb[VS_IFNAME_MAX];
 
         vs_net_ifb_ifname(name, ifb);
-        return vs_nl_delete_link(vs_net_nlsock(net), ifb, err);
+        return vs_reaper_retire(vs_net_reaper(net), vs_net_nlsock(net), ifb, err);
 }
 
 int vs_net_sweep_ifbs(vs_net_t *net, int (*keep)(const char *ifname, void *arg), void *arg,
                       vs_error_t *err)
 {
-        return vs_nl_sweep(vs_net_nlsock(net), "vsi-", "ifb", keep, arg, err);
+        int gone = vs_nl_sweep(vs_net_nlsock(net), "vsi-", "ifb", keep, arg, err);
+        int doomed;
+
+        if (gone < 0)
+                return -1;
+        doomed = vs_nl_sweep(vs_net_nlsock(net), VS_NET_DOOMED_PREFIX, "ifb", vs_nl_keep_none, NULL,
+                             err);
+        return doomed < 0 ? -1 : gone + doomed;
 }

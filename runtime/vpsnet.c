@@ -63,12 +63,40 @@ static void used_addrs(struct vsd *d, const char *skip, struct vsd_used_addrs *u
         }
 }
 
+/* How many VPS of this root, and VPS a worker is making, have a network. */
+static size_t networked_vps(struct vsd *d)
+{
+        size_t n = 0;
+
+        for (struct vps *v = d->vps_list; v; v = v->next) {
+                const char *ip = vs_kv_get(vsd_vps_config(d, v), "ip");
+
+                n += ip && ip[strspn(ip, " ")] != '\0';
+        }
+        for (struct vsd_work *w = d->works; w; w = w->next)
+                n += w->reserved_ip && w->reserved_ip[0] != '\0';
+        return n;
+}
+
 char *vsd_net_assign(struct vsd *d, char *const *given, size_t ngiven, vs_error_t *err)
 {
         cleanup_used_addrs struct vsd_used_addrs used = { 0 };
+        const vs_net_conf_t *conf = vs_net_conf(d->net);
+        char *ip;
 
         used_addrs(d, NULL, &used);
-        return vsd_net_pick(vs_net_conf(d->net), &used, given, ngiven, err);
+        ip = vsd_net_pick(conf, &used, given, ngiven, err);
+        /* a bridge takes VS_NET_BRIDGE_PORTS ports (the kernel's most): one
+         * VPS more would be made, and then could not start */
+        if (ip && *ip && conf->mode == VS_NET_BRIDGE && networked_vps(d) >= VS_NET_BRIDGE_PORTS) {
+                free(ip);
+                vs_error_kind(err, VS_E_STATE, ENOSPC,
+                              "bridge %s is full: %d VPS with a network are the most one bridge "
+                              "takes; use network_mode = routed in vsd.conf, or --ipadd none",
+                              conf->bridge, VS_NET_BRIDGE_PORTS);
+                return NULL;
+        }
+        return ip;
 }
 
 /* ---- bandwidth caps ---- */

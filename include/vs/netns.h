@@ -167,7 +167,15 @@ int vs_net_vps_setup(vs_net_t *net, const struct vs_net_vps *vps, pid_t pid, vs_
 int vs_net_vps_readdress(vs_net_t *net, const struct vs_net_vps *was, const struct vs_net_vps *now,
                          pid_t pid, vs_error_t *err);
 /* Deletes the VPS's host-side veth (and with it the guest side and its
- * qdiscs) and its ifb; what is already gone is not an error. */
+ * qdiscs) and its ifb; what is already gone is not an error. Off the
+ * caller's path: each is renamed VS_NET_DOOMED_PREFIX + its ifindex at once
+ * (the VPS's names are free for its next start when this returns) and a
+ * thread of the caller's deletes it (the kernel's unregister takes ~20 ms);
+ * vs_net_free waits for those deletions. */
+#define VS_NET_DOOMED_PREFIX "vsx-"
+/* The ports a Linux bridge takes (BR_MAX_PORTS less port 0): bridge mode
+ * holds at most this many VPS with a network. */
+#define VS_NET_BRIDGE_PORTS 1023
 int vs_net_vps_teardown(vs_net_t *net, const char *name, vs_error_t *err);
 /* Traffic of a running VPS as the VPS sees it (its rx is what the host side
  * sent), read from the host side's counters. */

@@ -1,0 +1,208 @@
+#!/bin/bash
+# paene density benchmark (issue 13): N busybox VPS, each running httpd on
+# its own address, fetched from vsd's network namespace.
+#
+# Starts a private vsd (own state root under /tmp, own cgroup name, own
+# network namespace, vsd.conf with the mode asked and a /16 pool), builds
+# the busybox template, creates N VPS d0..d(N-1) whose /etc/rc.local starts
+# `httpd -p 80` serving the VPS's hostname, starts them one after another
+# (each `vsctl start` timed), fetches every address from vsd's namespace
+# and checks the body, then prints: created and running, `vsctl list` count
+# and time, how many answered, the start median of the first and last 10%,
+# host memory (MemAvailable) and slab per VPS with the slab caches that grew
+# most, vsd's RSS and descriptors, stop+destroy per VPS, and what is left
+# after (links, mounts, cgroups, loop devices, nft elements: all zero). A
+# trap removes everything on any failure or interruption.
+#
+# Usage: [BUILD=build] contrib/bench/density.sh N [routed|bridge]
+#        (as root; N 1..8192, mode routed by default)
+# Figures go to stdout; progress and the clean-up report go to stderr.
+set -euo pipefail
+export LC_ALL=C
+
+prog=density.sh
+tag=density
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+. "$(dirname "$0")/../lib.sh"
+
+usage() { echo "usage: $prog N [routed|bridge]   (N: number of VPS, 1..8192)" >&2; exit 2; }
+N=${1:-}
+MODE=${2:-routed}
+case $N in '' | *[!0-9]* | 0*) usage ;; esac
+[ "$N" -le 8192 ] || usage
+case $MODE in routed | bridge) ;; *) usage ;; esac
+require_root "sudo contrib/bench/density.sh $N $MODE"
+[ -n "${EPOCHREALTIME:-}" ] || { echo "$prog: needs bash 5 or later" >&2; exit 1; }
+find_binaries
+require_tools unshare nsenter timeout mktemp awk sort python3 ip nft losetup
+install_traps
+
+now_us() { local t=$EPOCHREALTIME; REPLY=${t/[.,]/}; }
+in_vsd_net() { nsenter --net="/proc/$VSD_PID/ns/net" "$@"; }
+meminfo() { awk -v k="$1:" '$1 == k {print $2}' /proc/meminfo; } # kB
+slab_kb() { echo $(($(meminfo SReclaimable) + $(meminfo SUnreclaim))); }
+# slab caches: name and kB (active objects times object size)
+slabinfo() { awk 'NR > 2 {printf "%s %d\n", $1, $3 * $4 / 1024}' /proc/slabinfo | sort; }
+median() { sort -n | awk '{v[NR] = $1} END {if (NR) printf "%.2f", (NR % 2) ? v[(NR + 1) / 2] / 1000 : (v[NR / 2] + v[NR / 2 + 1]) / 2000}'; }
+
+# ---- set-up -----------------------------------------------------------------
+
+phase="making the private root"
+make_root
+mkdir -p "$ROOT/etc/paene"
+printf 'network_mode = %s\npool4 = 10.200.0.0/16\n' "$MODE" >"$ROOT/etc/paene/vsd.conf"
+phase="starting vsd"
+start_vsd
+phase="building the template"
+timeout 300 "$VSCTL" template build busybox </dev/null >/dev/null
+
+sync
+mem0=$(meminfo MemAvailable)
+slab0=$(slab_kb)
+slabinfo >"$ROOT/slab.before"
+
+phase="creating $N VPS"
+echo "# vsd pid $VSD_PID on $ROOT; creating $N VPS ($MODE)" >&2
+created=0
+for ((i = 0; i < N; i++)); do
+        if ! out=$(timeout 60 "$VSCTL" create "d$i" --template busybox </dev/null 2>&1); then
+                echo "# create d$i: $out" >&2
+                break
+        fi
+        up=$ROOT/var/lib/paene/vps/d$i/upper
+        mkdir -p "$up/etc"
+        printf '#!/bin/sh\nmkdir -p /tmp/www\nhostname >/tmp/www/index.html\nhttpd -p 80 -h /tmp/www\n' \
+                >"$up/etc/rc.local"
+        chmod 755 "$up/etc/rc.local"
+        created=$((created + 1))
+done
+
+phase="starting $created VPS"
+starts=()
+for ((i = 0; i < created; i++)); do
+        now_us; t0=$REPLY
+        if ! out=$("$VSCTL" start "d$i" </dev/null 2>&1); then
+                echo "# start d$i: $out" >&2
+                break
+        fi
+        now_us; t1=$REPLY
+        starts+=($((t1 - t0)))
+done
+started=${#starts[@]}
+
+phase="fetching"
+"$VSCTL" list -H -o name,ip </dev/null | awk '{split($2, a, "/"); print $1, a[1]}' >"$ROOT/addrs"
+running=$(wc -l <"$ROOT/addrs")
+# every httpd gets 10 s to come up; a fetch is tried until then, 64 at once
+answered=$(in_vsd_net timeout 120 python3 - "$ROOT/addrs" <<'EOF'
+import socket, sys, time, concurrent.futures as cf
+pairs = [l.split() for l in open(sys.argv[1]) if len(l.split()) == 2]
+def fetch(p):
+    name, addr = p
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            s = socket.create_connection((addr, 80), timeout=2)
+            s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            data = b""
+            while True:
+                b = s.recv(4096)
+                if not b:
+                    break
+                data += b
+            s.close()
+            if data.startswith(b"HTTP/1.") and data.rstrip().endswith(name.encode()):
+                return 1
+        except OSError:
+            pass
+        time.sleep(0.2)
+    return 0
+with cf.ThreadPoolExecutor(64) as ex:
+    print(sum(ex.map(fetch, pairs)))
+EOF
+)
+
+sleep 2
+mem1=$(meminfo MemAvailable)
+slab1=$(slab_kb)
+slabinfo >"$ROOT/slab.after"
+vsd_rss=$(awk '$1 == "VmRSS:" {print $2}' "/proc/$VSD_PID/status")
+vsd_fds=$(find "/proc/$VSD_PID/fd" -mindepth 1 | wc -l)
+
+list_times=()
+for ((i = 0; i < 5; i++)); do
+        now_us; t0=$REPLY
+        listed=$("$VSCTL" list -H -o name </dev/null | wc -l)
+        now_us; t1=$REPLY
+        list_times+=($((t1 - t0)))
+done
+
+# the round trip alone, for scale: a request that changes nothing
+status_times=()
+for ((i = 0; i < 10; i++)); do
+        now_us; t0=$REPLY
+        "$VSCTL" status d0 </dev/null >/dev/null 2>&1 || true
+        now_us; t1=$REPLY
+        status_times+=($((t1 - t0)))
+done
+
+phase="stopping and destroying $created VPS"
+stops=() destroys=()
+for ((i = 0; i < created; i++)); do
+        now_us; t0=$REPLY
+        "$VSCTL" stop --fast "d$i" </dev/null >/dev/null 2>&1 || true
+        now_us; t1=$REPLY
+        "$VSCTL" destroy "d$i" </dev/null >/dev/null
+        now_us; t2=$REPLY
+        stops+=($((t1 - t0))) destroys+=($((t2 - t1)))
+done
+
+# ---- figures ----------------------------------------------------------------
+
+tenth=$(((started + 9) / 10))
+echo "paene density, N=$N busybox VPS with httpd, $MODE mode"
+echo "machine: nproc $(nproc), kernel $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "created $created, started $started, running $running"
+echo "vsctl list: $listed listed, median $(printf '%s\n' "${list_times[@]}" | median) ms (5 runs)"
+echo "answered HTTP: $answered of $running"
+if [ "$started" -gt 0 ]; then
+        first=$(printf '%s\n' "${starts[@]:0:tenth}" | median)
+        last=$(printf '%s\n' "${starts[@]:started-tenth}" | median)
+        echo "start median: first 10% $first ms, last 10% $last ms"
+fi
+awk -v m0="$mem0" -v m1="$mem1" -v s0="$slab0" -v s1="$slab1" -v n="$running" 'BEGIN {
+        if (n) printf "host memory per VPS: %.0f kB (MemAvailable), slab %.0f kB\n", (m0 - m1) / n, (s1 - s0) / n }'
+echo "slab caches that grew most (kB per VPS):"
+join -a2 -e0 -o 0,1.2,2.2 "$ROOT/slab.before" "$ROOT/slab.after" |
+        awk -v n="$running" 'n && $3 > $2 {printf "  %-28s %7.1f\n", $1, ($3 - $2) / n}' |
+        sort -k2 -rn | head -12
+echo "vsd: RSS $vsd_rss kB, $vsd_fds descriptors"
+echo "vsctl status (the round trip): median $(printf '%s\n' "${status_times[@]}" | median) ms"
+if [ "$created" -gt 0 ]; then
+        echo "stop --fast median $(printf '%s\n' "${stops[@]}" | median) ms, destroy median $(printf '%s\n' "${destroys[@]}" | median) ms," \
+                "stop+destroy mean $(printf '%s\n' "${stops[@]}" "${destroys[@]}" | awk -v n="$created" '{s += $1} END {printf "%.2f", s / n / 1000}') ms per VPS"
+fi
+
+# what is left (the reaper deletes links off the reply path: given 30 s)
+phase="checking what is left"
+for ((i = 0; i < 300; i++)); do
+        links=$(in_vsd_net ip -o link show | awk -F': ' '$2 ~ /^vs[ix]?-/' | wc -l)
+        [ "$links" -eq 0 ] && break
+        sleep 0.1
+done
+mounts=$(awk -v r="$ROOT/var/lib/paene/vps" 'index($5, r) == 1' /proc/self/mountinfo | wc -l)
+cgroups=$(for d in $(cgroup_dirs); do find "$d" -mindepth 2 -type d; done | wc -l)
+loops=$(losetup -n -l -O BACK-FILE | awk -v r="$ROOT" 'index($1, r) == 1' | wc -l)
+elements=$(in_vsd_net nft -j list ruleset | python3 -c '
+import json, sys
+n = 0
+for o in json.load(sys.stdin)["nftables"]:
+    s = o.get("set") or o.get("map")
+    if s:
+        n += len(s.get("elem", []))
+print(n)')
+echo "left after: links $links, mounts $mounts, cgroups $cgroups, loop devices $loops, nft elements $elements"
+
+phase="stopping vsd"
+stop_vsd || { echo "$prog: vsd $VSD_PID did not exit" >&2; exit 1; }
+phase="done"

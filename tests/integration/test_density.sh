@@ -1,0 +1,116 @@
+#!/bin/bash
+# What many VPS on one node need of the network (issue 13). The kernel's
+# neighbour tables are shared by every network namespace and capped by the
+# host-wide gc_thresh3 (1024 by default): with two resolved entries a routed
+# VPS (its address on vsd's side, the gateway in the VPS), about a third of
+# 1000 VPS could not be reached (contrib/bench/density.sh). In routed mode
+# vsd makes both entries permanent, which the cap does not count and which
+# need no ARP or neighbour discovery. The cap itself is the host's and is not
+# touched here; what is tested is that the entries are permanent, at the
+# right MACs, for the addresses given at create and live, and that traffic
+# flows both ways. Nothing touches the host's network.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/netlib.sh"
+
+mac_of_host_side() {
+        local out
+        out=$(in_host ip -o link show "$1") || return 1
+        awk '{for (i = 1; i <= NF; i++) if ($i == "link/ether") print $(i + 1)}' <<<"$out"
+}
+mac_of_eth0() { vs exec "$1" -- cat /sys/class/net/eth0/address; }
+
+# neigh_state WHERE ADDR DEV: "LLADDR STATE" of ADDR's entry, WHERE being
+# "host" (vsd's namespace) or a VPS's name
+neigh_state() {
+        local out
+        if [ "$1" = host ]; then
+                out=$(in_host ip neigh show "$2" dev "$3") || return 1
+        else
+                out=$(vs exec "$1" -- ip neigh show "$2" dev "$3") || return 1
+        fi
+        awk '{for (i = 1; i <= NF; i++) if ($i == "lladdr") print $(i + 1), $NF}' <<<"$out"
+}
+
+test_routed_neighbours_are_permanent() {
+        local a b host_mac guest_mac
+        use_conf $'network_mode = routed\npool4 = 10.87.0.0/24\npool6 = fd87::/64\n'
+        vs create p1 --template busybox >/dev/null
+        vs create p2 --template busybox >/dev/null
+        vs start p1 >/dev/null
+        vs start p2 >/dev/null
+        a=$(addr_of p1)
+        b=$(addr6_of p1)
+        host_mac=$(mac_of_host_side vs-p1)
+        guest_mac=$(mac_of_eth0 p1)
+        expect_eq "$guest_mac PERMANENT" "$(neigh_state host "$a" vs-p1)" "p1's address on vsd's side"
+        expect_eq "$guest_mac PERMANENT" "$(neigh_state host "$b" vs-p1)" "p1's IPv6 address on vsd's side"
+        expect_eq "$host_mac PERMANENT" "$(neigh_state p1 10.87.0.1 eth0)" "the gateway in p1"
+        expect_eq "$host_mac PERMANENT" "$(neigh_state p1 fe80::1 eth0)" "the IPv6 gateway in p1"
+        # traffic both ways, and between two VPS
+        in_host busybox ping -c 1 -W 3 "$a" >/dev/null || fail "vsd's namespace does not reach $a"
+        expect_rc 0 "p2 pings p1" -- vs exec p2 -- ping -c 1 -W 3 "$a"
+        expect_rc 0 "p2 pings p1 over IPv6" -- vs exec p2 -- ping -c 1 -W 3 "$b"
+        serve p1 7010 hello-neigh
+        expect_eq hello-neigh "$(fetch in_host busybox nc "$a" 7010)" "TCP from vsd's namespace to p1"
+        # an address added live gets its entry too
+        vs set p1 --ipadd 10.87.0.77 >/dev/null
+        expect_eq "$guest_mac PERMANENT" "$(neigh_state host 10.87.0.77 vs-p1)" "a live --ipadd"
+        expect_rc 0 "p2 pings the live address" -- vs exec p2 -- ping -c 1 -W 3 10.87.0.77
+        vs destroy --force p1 >/dev/null
+        vs destroy --force p2 >/dev/null
+}
+
+# bridge mode keeps resolving its neighbours (its entries would be on the
+# shared bridge and outlive the VPS): nothing permanent is made there
+test_bridge_mode_makes_no_permanent_neighbours() {
+        local a
+        vs create p3 --template busybox >/dev/null
+        vs start p3 >/dev/null
+        a=$(addr_of p3)
+        in_host busybox ping -c 1 -W 3 "$a" >/dev/null || fail "vsd's namespace does not reach $a"
+        expect_eq "" "$(in_host ip neigh show nud permanent)" "permanent entries in vsd's namespace"
+        vs destroy --force p3 >/dev/null
+}
+
+vps_entries() { find "$R/var/lib/paene/vps" -mindepth 1 -maxdepth 1 | wc -l; }
+
+# bridge mode: one bridge takes 1023 ports, so that many VPS with a network
+# is the most a create makes; the next is refused at once (not made, to fail
+# at its start), naming the bridge and routed mode, and nothing is left of
+# it; a VPS without a network is still made
+test_bridge_refuses_past_its_ports() {
+        local i before
+        for ((i = 1; i <= 1023; i++)); do
+                vs create "b$i" --template busybox >/dev/null || fail "create b$i of 1023"
+        done
+        before=$(vps_entries)
+        expect_rc 4 "the 1024th VPS with a network on one bridge" -- \
+                vs create b1024 --template busybox
+        expect_contains "$ERR" "bridge vsbr0 is full" "the refusal names the bridge"
+        expect_contains "$ERR" "network_mode = routed" "the refusal says what to use"
+        expect_eq 1 "$(wc -l <<<"$ERR")" "a one-line error"
+        expect_eq "$before" "$(vps_entries)" "entries in the VPS directory after the refusal"
+        expect_rc 3 "b1024 was not made" -- vs status b1024
+        expect_rc 0 "a VPS without a network" -- vs create n1024 --template busybox --ipadd none
+        vs destroy n1024 >/dev/null
+        # a port freed is a port for the next
+        vs destroy b1023 >/dev/null
+        expect_rc 0 "a VPS with a network once one went" -- vs create b1024 --template busybox
+}
+
+# the address pool: the VPS past it is refused, naming the pool, nothing made
+test_create_past_the_address_pool() {
+        local i before
+        use_conf $'pool4 = 10.86.0.0/29
+'
+        for i in 1 2 3 4 5; do
+                vs create "a$i" --template busybox >/dev/null || fail "create a$i of the pool's 5"
+        done
+        before=$(vps_entries)
+        expect_rc 4 "a sixth VPS in a /29" -- vs create a6 --template busybox
+        expect_eq "create a6: address pool 10.86.0.0/29 is exhausted" "${ERR#vsctl: }" "the refusal"
+        expect_eq "$before" "$(vps_entries)" "entries in the VPS directory after the refusal"
+        expect_rc 3 "a6 was not made" -- vs status a6
+}
+
+run_tests

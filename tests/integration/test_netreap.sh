@@ -1,0 +1,86 @@
+#!/bin/bash
+# Links off the reply path (issue 13): a stop renames the VPS's host-side
+# veth (and its ifb) to a doomed "vsx-<ifindex>" name at once and a thread of
+# vsd's deletes it, so that the kernel's unregister is not in the reply. What
+# is tested is the behaviour, not the time (contrib/bench/density.sh prints
+# that): the VPS's names are free when the stop returns, a start right after
+# a stop works every time (bridge and routed, with a cap's ifb), the doomed
+# links go, and those a killed vsd left go at its next start.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/netlib.sh"
+
+# links whose name starts with $1, of every kind; fails when ip does
+links_named() {
+        local out
+        out=$(in_host ip -o link show) || return 1
+        awk -F': ' '{print $2}' <<<"$out" | sed 's/@.*//' | lines_matching "^$1"
+}
+
+no_doomed_links() { [ -z "$(links_named vsx-)" ]; }
+
+# cycles NAME ADDR N: N times stop then start at once; each start must come
+# up with its network (vsd's namespace reaches the VPS's address).
+cycles() {
+        local name=$1 addr=$2 n=$3 i
+        for ((i = 1; i <= n; i++)); do
+                vs stop --fast "$name" >/dev/null || fail "stop $i of $name"
+                vs start "$name" >/dev/null || fail "start $i of $name, right after its stop"
+        done
+        expect_eq running "$(state_of "$name")" "$name after $n stop-start cycles"
+        in_host busybox ping -c 1 -W 3 "$addr" >/dev/null || fail "$addr does not answer after $n cycles"
+}
+
+test_start_right_after_stop_bridge() {
+        local a
+        vs create q1 --template busybox >/dev/null
+        vs start q1 >/dev/null
+        a=$(addr_of q1)
+        cycles q1 "$a" 25
+        expect_eq "vs-q1" "$(links_named vs-q1)" "q1's host veth under its own name"
+        vs stop --fast q1 >/dev/null
+        # the name is free when the stop has returned, not eventually
+        expect_eq "" "$(links_named vs-q1)" "q1's veth name after its stop"
+        wait_for 20 no_doomed_links || fail "doomed links left: $(links_named vsx-)"
+        vs destroy q1 >/dev/null
+}
+
+test_start_right_after_stop_routed_with_caps() {
+        local a
+        use_conf "$(printf 'network_mode = routed\npool4 = 10.89.0.0/24')"
+        vs create q2 --template busybox --rate-out 50M --rate-in 50M >/dev/null
+        vs start q2 >/dev/null
+        a=$(addr_of q2)
+        cycles q2 "$a" 15
+        expect_eq "vsi-q2" "$(links_named vsi-q2)" "q2's ifb under its own name"
+        in_host ip route show "$a" | grep -q "dev vs-q2" || fail "no route to $a via vs-q2"
+        vs stop --fast q2 >/dev/null
+        expect_eq "" "$(links_named vs-q2)$(links_named vsi-q2)" "q2's link names after its stop"
+        wait_for 20 no_doomed_links || fail "doomed links left: $(links_named vsx-)"
+        expect_eq "" "$(in_host ip route show "$a")" "the route to $a after the stop"
+        vs destroy q2 >/dev/null
+}
+
+test_many_stops_then_all_links_go() {
+        local i
+        for i in 1 2 3 4 5 6; do
+                vs create m$i --template busybox >/dev/null
+                vs start m$i >/dev/null
+        done
+        for i in 1 2 3 4 5 6; do vs stop --fast m$i >/dev/null; done
+        wait_for 20 no_doomed_links || fail "doomed links left: $(links_named vsx-)"
+        expect_eq "" "$(links_named vs-m)" "veths of the stopped VPS"
+        for i in 1 2 3 4 5 6; do vs destroy m$i >/dev/null; done
+}
+
+# a vsd killed with links still to delete: its next start deletes them (here
+# made by hand under doomed names, as the kill may come before the reaper's
+# delete or after it)
+test_doomed_links_of_a_killed_vsd_are_swept() {
+        in_host ip link add vsx-7fff1 type veth peer name vsx-7fff2 || fail "make a doomed veth"
+        in_host ip link add vsx-7fff3 type ifb || fail "make a doomed ifb"
+        stop_vsd
+        start_vsd || fail "vsd did not restart"
+        expect_eq "" "$(links_named vsx-)" "doomed links after vsd's start"
+}
+
+run_tests
