@@ -16,7 +16,8 @@ DEBIAN_DEPS = build-essential pkg-config clang clang-format libclang-rt-14-dev \
 	libseccomp-dev libcap-dev libnl-3-dev libnl-route-3-dev \
 	libext2fs-dev comerr-dev libjson-c-dev libcmocka-dev busybox-static iproute2 util-linux \
 	procps e2fsprogs python3 bsdutils tar gzip xz-utils zstd \
-	debootstrap libnftables-dev nftables python3-prometheus-client strace
+	debootstrap libnftables-dev nftables python3-prometheus-client strace \
+	openssh-client
 
 OPTFLAGS ?= -O2 -g
 # Debian's hardening flags (dpkg-buildflags with hardening=+all)
@@ -33,7 +34,7 @@ LDFLAGS += $(HARDEN_LDFLAGS) $(SANFLAGS)
 
 LIB_SRCS = common/error.c common/parse.c common/fsutil.c common/kvfile.c \
 	common/fdpass.c common/log.c common/procid.c \
-	protocol/protocol.c protocol/request.c protocol/reply.c sandbox/spawn.c sandbox/security.c sandbox/caps.c sandbox/initsig.c sandbox/profile.c \
+	protocol/protocol.c protocol/request.c protocol/reply.c protocol/replies.c protocol/args.c sandbox/spawn.c sandbox/security.c sandbox/caps.c sandbox/initsig.c sandbox/profile.c \
 	cow-fs/template.c cow-fs/rootfs.c cow-fs/diskquota.c cow-fs/disklimit.c cow-fs/image.c cow-fs/clone.c \
 	cow-fs/unify.c cow-fs/archive.c scheduler-limits/cgroup.c scheduler-limits/limits.c scheduler-limits/stats.c \
 	scheduler-limits/admission.c scheduler-limits/procview.c netns/loopback.c netns/addr.c netns/addr6.c netns/link.c \

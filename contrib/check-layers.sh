@@ -19,7 +19,7 @@ declare -A owner=(
 )
 declare -A layer=(
         [common]=0 [cow-fs]=1 [netns]=1 [scheduler-limits]=1 [sandbox]=2 [protocol]=3 [runtime]=4
-        [oci]=4
+        [runtime/vsctl]=4 [oci]=4
 )
 
 # The daemon's files that speak the protocol to clients (runtime/serve.h):
@@ -29,17 +29,34 @@ declare -A json_ok=(
         [runtime/vsd.c]=1 [runtime/clients.c]=1 [runtime/handlers.c]=1 [runtime/work.c]=1 [runtime/events.c]=1
         [runtime/serve.h]=1
 )
+# Serving files that still build or read JSON themselves, until their
+# replies move to protocol/ (a builder in protocol/replies.c, declared in
+# vs/protocol.h; a request's args through vs_req_*): a new file of requests
+# may wait here for that step, named with the reason. Empty: none waits.
+declare -A json_todo=()
 
 bad=0
 check_json() { # $1 = file, $2 = its directory
         local inc
         case $2 in protocol | oci) return ;; esac
-        [ -n "${json_ok[$1]:-}" ] && return
+        [ -n "${json_ok[$1]:-}${json_todo[$1]:-}" ] && return
         case $1 in runtime/vsctl/*) return ;; esac
         while read -r inc; do
-                echo "$1: $inc: only the protocol layer builds and reads JSON"
+                echo "$1: $inc: only the protocol layer builds and reads JSON (vs/reply.h's structs for the lifecycle; see json_todo in $0)"
                 bad=1
         done < <(grep -oE '#include ([<]json-c/[a-z_]*\.h[>]|"vs/protocol\.h"|"serve\.h")' "$1")
+}
+
+# The serving files pass protocol-made objects on (send, free); they build
+# and read none themselves: that is protocol/'s (reply.c, replies.c, args.c).
+check_json_calls() { # $1 = file
+        local call
+        case $1 in runtime/vsctl*) return ;; esac
+        [ -n "${json_todo[$1]:-}" ] && return
+        while read -r call; do
+                echo "$1: $call: JSON is built and read in protocol/ (a builder in protocol/replies.c; see json_todo in $0)"
+                bad=1
+        done < <(grep -noE 'json_(object_(new_[a-z0-9_]*|object_add|array_add|get_[a-z0-9_]*|array_get_idx|object_get_ex|object_foreach)|tokener_[a-z_]*)' "$1")
 }
 
 bad=0
@@ -64,6 +81,7 @@ for dir in "${!layer[@]}"; do
                 [ -e "$f" ] || continue
                 check "$f" "$dir"
                 check_json "$f" "$dir"
+                [ "$dir" = runtime ] && check_json_calls "$f"
         done
 done
 for h in include/vs/*.h; do

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <linux/openat2.h>
@@ -459,8 +461,90 @@ static void debootstrap_argv(char **argv, const struct vs_debian_spec *spec, cha
         argv[n] = NULL;
 }
 
+/* debootstrap says why it failed in one "E: " line among pages of
+ * progress: the builder's child relays debootstrap's output to the client
+ * and keeps the last such line (without its "E: ") in last_error. */
+static void relay_debootstrap(int from, int to, char *last_error, size_t size)
+{
+        char buf[4096], line[512];
+        size_t len = 0;
+        ssize_t n;
+
+        while ((n = read(from, buf, sizeof(buf))) != 0) {
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        break;
+                (void)!write(to, buf, (size_t)n);
+                for (ssize_t i = 0; i < n; i++) {
+                        if (buf[i] != '\n') {
+                                if (len < sizeof(line) - 1)
+                                        line[len++] = buf[i];
+                                continue;
+                        }
+                        line[len] = '\0';
+                        if (strncmp(line, "E: ", 3) == 0)
+                                vs_strlcpy(last_error, line + 3, size);
+                        len = 0;
+                }
+        }
+}
+
+/* debootstrap's last error as the build's one line: packages of --include
+ * the suite does not have are "not found" (exit 3), anything else is
+ * debootstrap's own words. */
+static void debootstrap_error(const char *line, const struct vs_debian_spec *spec, vs_error_t *err)
+{
+        static const char missing[] = "Couldn't find these debs: ";
+        const char *mirror =
+                spec->mirror && *spec->mirror ? spec->mirror : VS_DEBIAN_MIRROR_DEFAULT;
+
+        if (strncmp(line, missing, sizeof(missing) - 1) == 0)
+                vs_error_kind(err, VS_E_NOTFOUND, ENOENT, "--include: %s at %s has no package %s",
+                              spec->suite, mirror, line + sizeof(missing) - 1);
+        else
+                vs_error_kind(err, VS_E_INTERNAL, EIO, "debootstrap failed: %s", line);
+}
+
+/* debootstrap as the child's child, its output through the child (see
+ * relay_debootstrap); the child's exit status is debootstrap's. */
+static _Noreturn void run_debootstrap(int store_fd, const char *building,
+                                      const struct vs_debian_spec *spec, char **argv, int out_fd)
+{
+        char last_error[sizeof(((vs_error_t *)0)->msg)] = "";
+        vs_error_t err = { 0 };
+        int pipefd[2], status;
+        pid_t pid;
+
+        if (pipe2(pipefd, O_CLOEXEC) < 0)
+                _exit(126);
+        pid = fork();
+        if (pid < 0)
+                _exit(126);
+        if (pid == 0) {
+                /* it goes when the child does (vsd ending a build) */
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
+                if (dup2(pipefd[1], STDOUT_FILENO) < 0 || dup2(pipefd[1], STDERR_FILENO) < 0)
+                        _exit(126);
+                execvp(argv[0], argv);
+                _exit(127);
+        }
+        close(pipefd[1]);
+        relay_debootstrap(pipefd[0], out_fd, last_error, sizeof(last_error));
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        _exit(126);
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+                _exit(0);
+        if (last_error[0]) {
+                debootstrap_error(last_error, spec, &err);
+                save_build_error(store_fd, building, &err);
+        }
+        _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
+}
+
 /* The builder's child: the archive is asked first (one line for what is
- * wrong with it), then it becomes debootstrap, with the proxy in its
+ * wrong with it), then it runs debootstrap, with the proxy in its
  * environment (debootstrap's wget reads http_proxy). */
 static void debian_child(int store_fd, const char *building, const struct vs_debian_spec *spec,
                          char **argv, int out_fd)
@@ -487,8 +571,7 @@ static void debian_child(int store_fd, const char *building, const struct vs_deb
                         _exit(2);
                 }
         }
-        execvp(argv[0], argv);
-        _exit(127);
+        run_debootstrap(store_fd, building, spec, argv, out_fd);
 }
 
 pid_t vs_template_debian_spawn(int store_fd, const char *store_path, const char *name,

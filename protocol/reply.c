@@ -54,7 +54,7 @@ static const vs_vps_field_t vps_field_order[] = {
         VS_VF_OOM_KILLS,     VS_VF_CPU_USEC,       VS_VF_CPU_PCT,      VS_VF_THROTTLED_USEC,
         VS_VF_NR_THROTTLED,  VS_VF_MEM_BYTES,      VS_VF_MEM_PEAK,     VS_VF_SWAP_BYTES,
         VS_VF_IO_READ_BYTES, VS_VF_IO_WRITE_BYTES, VS_VF_IO_READ_OPS,  VS_VF_IO_WRITE_OPS,
-        VS_VF_FAILCNT,       VS_VF_EXIT_CODE,      VS_VF_EXIT_SIGNAL,
+        VS_VF_FAILCNT,       VS_VF_EXIT_CODE,      VS_VF_EXIT_SIGNAL,  VS_VF_STOP,
 };
 _Static_assert(sizeof(vps_field_order) / sizeof(vps_field_order[0]) == VS_VF_COUNT,
                "every field of a VPS's description has its place in the object");

@@ -324,10 +324,8 @@ int vsd_clients_next_wakeup(const struct vsd *d)
  * client hung up, or a bad request was answered with its error. */
 int vsd_client_read(struct vsd *d, struct client *c, vs_request_t *req)
 {
-        json_object *msg = NULL;
         vs_error_t err = { 0 };
-        const char *text;
-        size_t len;
+        int got;
 
         if (c->wait != WAIT_NONE) {
                 /* a parked client only ever hangs up */
@@ -340,22 +338,13 @@ int vsd_client_read(struct vsd *d, struct client *c, vs_request_t *req)
                 }
                 return 0;
         }
-        if (vs_request_recv(c->fd, &msg, &err) < 0 || !msg) {
-                if (msg)
-                        json_object_put(msg);
-                if (err.msg[0])
+        got = vs_request_read(c->fd, req, &err);
+        if (got <= 0) {
+                if (got < 0)
                         vsd_client_reply_error(d, c, &err);
                 vsd_client_finish(d, c);
                 return 0;
         }
-        text = json_object_to_json_string_length(msg, JSON_C_TO_STRING_PLAIN, &len);
-        if (vs_request_decode(text, len, req, &err) < 0) {
-                json_object_put(msg);
-                vsd_client_reply_error(d, c, &err);
-                vsd_client_finish(d, c);
-                return 0;
-        }
-        json_object_put(msg);
         return 1;
 }
 

@@ -57,16 +57,13 @@ static uint64_t timeout_arg(const vs_request_t *req)
 
 static int handle_ping(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
 {
-        json_object *reply = vs_reply_ok();
-
         (void)req;
         (void)err;
-        json_object_object_add(reply, "root", json_object_new_string(*d->root ? d->root : "/"));
-        json_object_object_add(
-                reply, "cgroup",
-                json_object_new_string(vs_cgroup_mode_name(vs_cgroup_tree_mode(d->cgtree))));
-        json_object_object_add(reply, "pid", json_object_new_int((int)getpid()));
-        vsd_client_reply(d, c, reply, NULL, 0);
+        vsd_client_reply(d, c,
+                         vs_reply_ping(*d->root ? d->root : "/",
+                                       vs_cgroup_mode_name(vs_cgroup_tree_mode(d->cgtree)),
+                                       (long)getpid()),
+                         NULL, 0);
         return 0;
 }
 
@@ -92,21 +89,19 @@ static int rates_arg(const vs_request_t *req, struct vsd_rates *r, vs_error_t *e
  * contract, not vsctl. */
 static int limits_arg(const vs_request_t *req, vs_limits_t *l, vs_error_t *err)
 {
-        json_object *obj = vs_req_limits(req, "limits");
+        cleanup_kv vs_kv_t given = { 0 };
 
         memset(l, 0, sizeof(*l));
-        if (!obj)
-                return 0;
-        json_object_object_foreach(obj, key, value)
-        {
-                if (vs_limits_parse_one(l, (vs_limit_t)vs_limit_find(key),
-                                        json_object_get_string(value), err) < 0)
+        vs_req_texts(req, "limits", &given);
+        for (size_t i = 0; i < given.count; i++) {
+                const vs_kv_line_t *line = &given.lines[i];
+
+                if (line->key && vs_limits_parse_one(l, (vs_limit_t)vs_limit_find(line->key),
+                                                     line->value, err) < 0)
                         return -1;
         }
         return 0;
 }
-
-static char **string_array(json_object *array);
 
 /* The network arguments of create and set, each NULL when not given:
  * addresses to add and remove (checked against the pools by vpsnet.c),
@@ -129,19 +124,10 @@ static void net_args_free(struct net_args *a)
 }
 #define cleanup_net_args __attribute__((cleanup(net_args_free)))
 
-/* An array of strings (counted and checked by the table); NULL when absent. */
-static char **words_arg(const vs_request_t *req, const char *key, size_t *n)
-{
-        json_object *array = vs_req_strings(req, key);
-
-        *n = array ? json_object_array_length(array) : 0;
-        return array ? string_array(array) : NULL;
-}
-
 static char *joined_arg(const vs_request_t *req, const char *key)
 {
         size_t n;
-        cleanup_strv char **words = words_arg(req, key, &n);
+        cleanup_strv char **words = vs_req_words(req, key, &n);
         char *out;
 
         if (!words)
@@ -160,14 +146,14 @@ static char *joined_arg(const vs_request_t *req, const char *key)
 static void net_args(const vs_request_t *req, int removals, struct net_args *a)
 {
         memset(a, 0, sizeof(*a));
-        a->ipadd = words_arg(req, "ipadd", &a->nipadd);
+        a->ipadd = vs_req_words(req, "ipadd", &a->nipadd);
         a->nameserver = joined_arg(req, "nameserver");
         a->searchdomain = joined_arg(req, "searchdomain");
-        a->fwd_add = words_arg(req, "port_forward", &a->nfwd_add);
+        a->fwd_add = vs_req_words(req, "port_forward", &a->nfwd_add);
         if (!removals)
                 return;
-        a->ipdel = words_arg(req, "ipdel", &a->nipdel);
-        a->fwd_del = words_arg(req, "port_forward_del", &a->nfwd_del);
+        a->ipdel = vs_req_words(req, "ipdel", &a->nipdel);
+        a->fwd_del = vs_req_words(req, "port_forward_del", &a->nfwd_del);
 }
 
 /* Addresses, name servers or search domains (port forwards are apart: they
@@ -194,8 +180,7 @@ static int disk_limit_args(const vs_request_t *req, vs_disk_limits_t *lim, vs_er
 /* args.onboot: -1 when not given. */
 static int boot_arg(const vs_request_t *req)
 {
-        return json_object_object_get_ex(req->args, "onboot", NULL) ? vs_req_bool(req, "onboot")
-                                                                    : -1;
+        return vs_req_has(req, "onboot") ? vs_req_bool(req, "onboot") : -1;
 }
 
 static int handle_create(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
@@ -301,10 +286,7 @@ static int handle_destroy(struct vsd *d, struct client *c, vs_request_t *req, vs
 
         if (!v) {
                 /* destroy is idempotent: what is gone stays gone */
-                json_object *reply = vs_reply_ok();
-
-                json_object_object_add(reply, "absent", json_object_new_boolean(1));
-                vsd_client_reply(d, c, reply, NULL, 0);
+                vsd_client_reply(d, c, vs_reply_absent(), NULL, 0);
                 return 0;
         }
         if (v->phase != PHASE_STOPPED && vs_req_bool(req, "force")) {
@@ -414,15 +396,12 @@ static int handle_clone(struct vsd *d, struct client *c, vs_request_t *req, vs_e
 static int handle_status(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
 {
         struct vps *v = find_named(d, req, err);
-        json_object *reply;
         vs_vps_info_t info;
 
         if (!v)
                 return -1;
         vsd_vps_describe(d, v, 1, VS_VF_ALL, &info);
-        reply = vs_reply_ok();
-        json_object_object_add(reply, "vps", vs_reply_vps(&info));
-        vsd_client_reply(d, c, reply, NULL, 0);
+        vsd_client_reply(d, c, vs_reply_status(&info), NULL, 0);
         return 0;
 }
 
@@ -434,10 +413,7 @@ static void limit_event(struct vsd *d, struct vps *v, const vs_request_t *req, i
         cleanup_kv vs_kv_t given = { 0 };
         const char *rates[] = { "rate_out", "rate_in" };
 
-        json_object_object_foreach(vs_req_limits(req, "limits"), key, value)
-        {
-                vs_kv_set(&given, key, json_object_get_string(value));
-        }
+        vs_req_texts(req, "limits", &given);
         for (size_t i = 0; i < 2; i++)
                 if (vs_req_str(req, rates[i]))
                         vs_kv_set(&given, rates[i], vs_req_str(req, rates[i]));
@@ -453,7 +429,6 @@ static int handle_beancounters(struct vsd *d, struct client *c, vs_request_t *re
         struct vps *v = find_named(d, req, err);
         vs_beancounter_t bc[VS_BC_MAX];
         vs_view_src_t src;
-        json_object *reply, *list;
         size_t n;
 
         if (!v)
@@ -461,24 +436,7 @@ static int handle_beancounters(struct vsd *d, struct client *c, vs_request_t *re
         if (v->phase == PHASE_STOPPED || vsd_view_src(d, v, &src) < 0)
                 return vs_error_kind(err, VS_E_STATE, ESRCH, "VPS is not running");
         n = vs_view_beancounters(&src, bc);
-        reply = vs_reply_ok();
-        list = json_object_new_array();
-        for (size_t i = 0; i < n; i++) {
-                json_object *r = json_object_new_object();
-
-                json_object_object_add(r, "resource", json_object_new_string(bc[i].resource));
-#define ADD(key) json_object_object_add(r, #key, json_object_new_int64((int64_t)bc[i].key))
-                ADD(held);
-                ADD(maxheld);
-                ADD(barrier);
-                ADD(limit);
-                ADD(failcnt);
-#undef ADD
-                json_object_array_add(list, r);
-        }
-        json_object_object_add(reply, "uid", json_object_new_int64((int64_t)src.ctid));
-        json_object_object_add(reply, "beancounters", list);
-        vsd_client_reply(d, c, reply, NULL, 0);
+        vsd_client_reply(d, c, vs_reply_beancounters(src.ctid, bc, n), NULL, 0);
         return 0;
 }
 
@@ -557,46 +515,27 @@ static int handle_set(struct vsd *d, struct client *c, vs_request_t *req, vs_err
  * how many more VPS of the size in args.limits would fit. */
 static int handle_node(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
 {
-        json_object *reply;
+        vs_node_report_t r = { .running = 0 };
         vs_limits_t size;
-        vs_reserve_t reserved, each, max;
-        vs_node_t node;
-        uint64_t used = 0, fits;
-        int running = 0;
+        vs_reserve_t each;
 
-        if (limits_arg(req, &size, err) < 0 || vsd_node(d, &node, err) < 0)
+        if (limits_arg(req, &size, err) < 0 || vsd_node(d, &r.node, err) < 0)
                 return -1;
-        reserved = vsd_reserved(d, NULL);
+        r.reserved = vsd_reserved(d, NULL);
         each = vsd_reserve_of(&size);
-        max = vs_node_admissible(&node);
+        r.admissible = vs_node_admissible(&r.node);
         for (struct vps *v = d->vps_list; v; v = v->next) {
                 vs_stats_t stats;
 
                 if (v->phase == PHASE_STOPPED)
                         continue;
-                running++;
+                r.running++;
                 vsd_vps_stats(d, v, &stats);
-                used += stats.mem_bytes;
+                r.used_mem_bytes += stats.mem_bytes;
         }
-        fits = vs_admit_how_many(&node, &reserved, &each);
-        reply = vs_reply_ok();
-#define ADD(key, value) json_object_object_add(reply, key, json_object_new_int64((int64_t)(value)))
-        ADD("cpus_micro", node.capacity.cpu_micro);
-        ADD("memory_bytes", node.capacity.mem_bytes);
-        ADD("overbook_pct", node.factor_pct);
-        ADD("admissible_cpus_micro", max.cpu_micro);
-        ADD("admissible_memory_bytes", max.mem_bytes);
-        ADD("reserved_cpus_micro", reserved.cpu_micro);
-        ADD("reserved_memory_bytes", reserved.mem_bytes);
-        ADD("used_memory_bytes", used);
-        ADD("running", running);
-        if (each.cpu_micro || each.mem_bytes)
-                ADD("fits", fits);
-#undef ADD
-        json_object_object_add(
-                reply, "policy",
-                json_object_new_string(node.factor_pct == 100 ? "reserve" : "overbook"));
-        vsd_client_reply(d, c, reply, NULL, 0);
+        r.fits = vs_admit_how_many(&r.node, &r.reserved, &each);
+        r.has_fits = each.cpu_micro || each.mem_bytes;
+        vsd_client_reply(d, c, vs_reply_node(&r), NULL, 0);
         return 0;
 }
 
@@ -605,31 +544,13 @@ static int cmp_names(const void *a, const void *b)
         return strcmp((*(struct vps *const *)a)->name, (*(struct vps *const *)b)->name);
 }
 
-/* args.fields as a set (checked by the table); absent: every field. */
-static vs_vps_fields_t fields_arg(const vs_request_t *req)
-{
-        json_object *names = vs_req_strings(req, "fields");
-        vs_vps_fields_t want = 0;
-
-        if (!names)
-                return VS_VF_ALL;
-        for (size_t i = 0; i < json_object_array_length(names); i++) {
-                int f = vs_vps_field_find(
-                        json_object_get_string(json_object_array_get_idx(names, i)));
-
-                if (f >= 0)
-                        want |= (vs_vps_fields_t)1 << f;
-        }
-        return want;
-}
-
 static int handle_list(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
 {
-        json_object *reply = vs_reply_ok(), *array = json_object_new_array();
+        json_object *reply = vs_reply_list_new();
         cleanup_free struct vps **sorted = NULL;
         size_t n = 0, i = 0;
         int with_disk = vs_req_bool(req, "disk");
-        vs_vps_fields_t want = fields_arg(req);
+        vs_vps_fields_t want = vs_req_fields(req, "fields");
 
         (void)err;
         for (struct vps *v = d->vps_list; v; v = v->next)
@@ -642,26 +563,13 @@ static int handle_list(struct vsd *d, struct client *c, vs_request_t *req, vs_er
                 vs_vps_info_t info;
 
                 vsd_vps_describe(d, sorted[i], with_disk, want, &info);
-                json_object_array_add(array, vs_reply_vps(&info));
+                vs_reply_list_add(reply, &info);
         }
-        json_object_object_add(reply, "vps", array);
         vsd_client_reply(d, c, reply, NULL, 0);
         return 0;
 }
 
 /* ---- exec ---- */
-
-/* A NULL-terminated copy of an array the table has checked to be strings. */
-static char **string_array(json_object *array)
-{
-        size_t n = json_object_array_length(array);
-        char **out = vs_xmalloc((n + 1) * sizeof(char *));
-
-        for (size_t i = 0; i < n; i++)
-                out[i] = vs_xstrdup(json_object_get_string(json_object_array_get_idx(array, i)));
-        out[n] = NULL;
-        return out;
-}
 
 static char **exec_env(const vs_request_t *req, int use_tty)
 {
@@ -708,7 +616,7 @@ static int pipes_open(struct exec_pipes *p, vs_error_t *err)
 static int start_exec(struct vsd *d, struct client *c, struct vps *v, const vs_request_t *req,
                       vs_error_t *err)
 {
-        cleanup_strv char **argv = string_array(vs_req_strings(req, "argv"));
+        cleanup_strv char **argv = vs_req_words(req, "argv", NULL);
         int use_tty = vs_req_bool(req, "tty");
         cleanup_strv char **envp = exec_env(req, use_tty);
         struct exec_pipes p = { { -1, -1, -1 }, { -1, -1, -1 } };
@@ -748,8 +656,7 @@ static int start_exec(struct vsd *d, struct client *c, struct vps *v, const vs_r
         c->exec_pid = pid;
         vsd_view_notify_add(d, v->name, notify_fd);
         vsd_epoll_add(d, c->exec_pidfd, &c->exec_ev, EPOLLIN);
-        reply = vs_reply_ok();
-        json_object_object_add(reply, "pid", json_object_new_int((int)pid));
+        reply = vs_reply_started((long)pid);
         if (use_tty) {
                 vsd_client_reply(d, c, reply, &master, 1);
                 close(master);
@@ -770,11 +677,8 @@ static int handle_exec(struct vsd *d, struct client *c, vs_request_t *req, vs_er
                 return vs_error_kind(err, VS_E_STATE, ESRCH, "VPS is not running");
         if (start_exec(d, c, v, req, err) < 0) {
                 /* like a shell: 127 for a command that is not there, else 126 */
-                json_object *reply = vs_reply_error(err);
-
-                json_object_object_add(reply, "exit",
-                                       json_object_new_int(err->errnum == ENOENT ? 127 : 126));
-                vsd_client_reply(d, c, reply, NULL, 0);
+                vsd_client_reply(d, c, vs_reply_error_exit(err, err->errnum == ENOENT ? 127 : 126),
+                                 NULL, 0);
                 return 0;
         }
         park(c, WAIT_EXEC, v);
@@ -814,7 +718,7 @@ void vsd_handle_exec_exited(struct vsd *d, struct client *c)
         }
         c->backup = 0;
         reply = c->build[0] ? finish_build(d, c, status) : vs_reply_ok();
-        json_object_object_add(reply, "exit", json_object_new_int(status));
+        vs_reply_add_exit(reply, status);
         vsd_client_reply(d, c, reply, NULL, 0);
         c->wait = WAIT_NONE;
         vsd_client_finish(d, c);
@@ -870,12 +774,7 @@ static int handle_restore(struct vsd *d, struct client *c, vs_request_t *req, vs
                 vs_event_text(&ev, "restored_from", file);
                 vsd_event(d, &ev);
         }
-        {
-                json_object *reply = vs_reply_ok();
-
-                json_object_object_add(reply, "name", json_object_new_string(v->name));
-                vsd_client_reply(d, c, reply, NULL, 0);
-        }
+        vsd_client_reply(d, c, vs_reply_named(v->name), NULL, 0);
         return 0;
 }
 
@@ -963,8 +862,7 @@ static int start_debian_build(struct vsd *d, struct client *c, const char *name,
         c->exec_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
         vs_strlcpy(c->build, name, sizeof(c->build));
         vsd_epoll_add(d, c->exec_pidfd, &c->exec_ev, EPOLLIN);
-        reply = vs_reply_ok();
-        json_object_object_add(reply, "progress", json_object_new_boolean(1));
+        reply = vs_reply_progress();
         vsd_client_reply(d, c, reply, &out[0], 1);
         close(out[0]);
         vs_log(LOG_INFO, "building template %s with debootstrap (pid %d)", name, (int)pid);
@@ -1047,17 +945,7 @@ static int unify_run(struct vsd *d, struct vsd_work *w, json_object *reply, vs_e
                 return -1;
         vs_log(LOG_INFO, "unified templates: %zu files linked, %llu bytes saved", r.linked,
                (unsigned long long)(r.bytes_before - r.bytes_after));
-        json_object_object_add(reply, "files", json_object_new_int64((int64_t)r.files));
-        json_object_object_add(reply, "linked", json_object_new_int64((int64_t)r.linked));
-        json_object_object_add(reply, "errors", json_object_new_int64((int64_t)r.errors));
-        json_object_object_add(reply, "bytes_before",
-                               json_object_new_int64((int64_t)r.bytes_before));
-        json_object_object_add(reply, "bytes_after", json_object_new_int64((int64_t)r.bytes_after));
-        json_object_object_add(
-                reply, "bytes_saved",
-                json_object_new_int64(r.bytes_before > r.bytes_after
-                                              ? (int64_t)(r.bytes_before - r.bytes_after)
-                                              : 0));
+        vs_reply_add_unify(reply, &r);
         return 0;
 }
 
@@ -1075,33 +963,17 @@ static int handle_template_unify(struct vsd *d, struct client *c, vs_request_t *
 static int handle_template_list(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
 {
         cleanup_free vs_template_info_t *list = NULL;
+        cleanup_free int *users = NULL;
         vs_template_store_usage_t usage;
-        json_object *reply, *array;
         size_t count;
 
         (void)req;
         if (vs_template_list(d->tmpl_fd, &list, &count, &usage, err) < 0)
                 return -1;
-        reply = vs_reply_ok();
-        array = json_object_new_array();
-        for (size_t i = 0; i < count; i++) {
-                json_object *t = json_object_new_object();
-                int used = vsd_vps_uses_template(d, list[i].name);
-
-                json_object_object_add(t, "name", json_object_new_string(list[i].name));
-                json_object_object_add(t, "builder", json_object_new_string(list[i].builder));
-                json_object_object_add(t, "created", json_object_new_int64(list[i].created));
-                json_object_object_add(t, "bytes", json_object_new_int64((int64_t)list[i].bytes));
-                json_object_object_add(t, "shared_bytes",
-                                       json_object_new_int64((int64_t)list[i].shared_bytes));
-                json_object_object_add(t, "vps", json_object_new_int(used));
-                json_object_array_add(array, t);
-        }
-        json_object_object_add(reply, "templates", array);
-        json_object_object_add(reply, "store_bytes", json_object_new_int64((int64_t)usage.bytes));
-        json_object_object_add(reply, "saved_bytes",
-                               json_object_new_int64((int64_t)usage.saved_bytes));
-        vsd_client_reply(d, c, reply, NULL, 0);
+        users = vs_xmalloc((count + 1) * sizeof(*users));
+        for (size_t i = 0; i < count; i++)
+                users[i] = vsd_vps_uses_template(d, list[i].name);
+        vsd_client_reply(d, c, vs_reply_templates(list, users, count, &usage), NULL, 0);
         return 0;
 }
 
@@ -1137,12 +1009,9 @@ static int handle_metrics(struct vsd *d, struct client *c, vs_request_t *req, vs
 {
         size_t len;
         cleanup_free char *text = vsd_metrics_text(d, &len);
-        json_object *reply = vs_reply_ok();
-
         (void)req;
         (void)err;
-        json_object_object_add(reply, "text", json_object_new_string_len(text, (int)len));
-        vsd_client_reply(d, c, reply, NULL, 0);
+        vsd_client_reply(d, c, vs_reply_text(text, len), NULL, 0);
         return 0;
 }
 

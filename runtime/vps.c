@@ -195,6 +195,8 @@ static int save_state(struct vsd *d, struct vps *v, vs_error_t *err)
                 exit_text(v, exit_buf, sizeof(exit_buf));
                 vs_kv_set(&state, "exit", exit_buf);
                 vs_kv_setf(&state, "stopped_at", "%lld", v->stopped_at);
+                if (v->stop_how[0])
+                        vs_kv_set(&state, "stop", v->stop_how);
         }
         vs_kv_set(&state, "slice", v->slice);
         vs_kv_setf(&state, "oom_kills", "%llu", (unsigned long long)v->oom_kills);
@@ -525,6 +527,7 @@ static void load_one(struct vsd *d, const char *name)
         if (slice && vs_parse_name(slice, "slice", NULL) == 0)
                 vs_strlcpy(v->slice, slice, sizeof(v->slice));
         parse_exit_text(v, vs_kv_get(&state, "exit"));
+        vs_strlcpy(v->stop_how, vs_kv_get(&state, "stop") ?: "", sizeof(v->stop_how));
         if (vs_kv_get(&state, "oom_kills"))
                 v->oom_kills = strtoull(vs_kv_get(&state, "oom_kills"), NULL, 10);
         v->stopped_at =
@@ -1156,6 +1159,7 @@ static int start_stopped(struct vsd *d, struct vps *v, vs_error_t *err)
                 vs_net_host_ifname(v->name, v->ifname);
         v->exit_known = 0;
         v->stop_escalated = 0;
+        v->stop_how[0] = '\0';
         v->started_at = time(NULL);
         v->phase = PHASE_RUNNING;
         /* the init is vsd's child: its pid stays its own until vsd reaps it */
@@ -1185,6 +1189,7 @@ static void event_stopped(struct vsd *d, struct vps *v)
                 vs_event_int(&ev, "exit_code", v->exit_code);
         }
         vs_event_int(&ev, "oom_kills", (long long)v->oom_kills);
+        vs_event_text(&ev, "stop", v->stop_how);
         d->hooks.event(d, &ev);
 }
 
@@ -1285,11 +1290,36 @@ static int send_signal(struct vps *v, int signo, vs_error_t *err)
         return 0;
 }
 
+/* What vsd asked of the init, kept for status and the stopped event: a
+ * test or an admin sees whether the init's own shutdown ran. */
+static void note_stop(struct vps *v, const char *how)
+{
+        vs_init_kind_t kind = init_kind(v);
+
+        if (kind == VS_INIT_UNKNOWN)
+                snprintf(v->stop_how, sizeof(v->stop_how), "%s", how);
+        else
+                snprintf(v->stop_how, sizeof(v->stop_how), "%s to %s", how,
+                         vs_init_kind_name(kind));
+        vs_log(LOG_INFO, "%s: stop: %s", v->name, v->stop_how);
+}
+
+static void note_kill(struct vps *v)
+{
+        size_t len = strlen(v->stop_how);
+
+        if (len == 0)
+                vs_strlcpy(v->stop_how, "SIGKILL", sizeof(v->stop_how));
+        else if (!strstr(v->stop_how, "SIGKILL"))
+                snprintf(v->stop_how + len, sizeof(v->stop_how) - len, ", then SIGKILL");
+}
+
 static int request_stop(struct vsd *d, struct vps *v, vs_error_t *err)
 {
         int signo = stop_signal_of(d, v);
         vs_error_t why = { 0 };
 
+        note_stop(v, signo ? vs_signal_name(signo) : "runlevel 0");
         if (signo)
                 return send_signal(v, signo, err);
         if (vs_init_sysv_halt((int)v->pid, &why) == 0)
@@ -1306,6 +1336,7 @@ void vsd_vps_stop_timeout(struct vsd *d, struct vps *v)
                 return;
         vs_log(LOG_NOTICE, "%s did not stop in time: killing it", v->name);
         v->stop_escalated = 1;
+        note_kill(v);
         /* SIGKILL of a pid namespace's init kills every process in it */
         send_signal(v, SIGKILL, NULL);
 }
@@ -1321,6 +1352,7 @@ int vsd_vps_stop_begin(struct vsd *d, struct vps *v, uint64_t timeout_ms, vs_err
         if (timeout_ms == 0) {
                 v->phase = PHASE_STOPPING;
                 v->stop_escalated = 1;
+                note_kill(v);
                 return send_signal(v, SIGKILL, err);
         }
         if (v->phase == PHASE_STOPPING)
@@ -1687,6 +1719,7 @@ void vsd_vps_describe(struct vsd *d, struct vps *v, int with_disk, vs_vps_fields
                 add_int(info, want, VS_VF_EXIT_CODE, v->exit_code);
                 add_int(info, want, VS_VF_EXIT_SIGNAL, v->exit_signal);
         }
+        add_str(info, want, VS_VF_STOP, stopped ? v->stop_how : "");
 }
 
 int vsd_vps_uses_template(struct vsd *d, const char *tmpl)

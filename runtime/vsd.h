@@ -81,6 +81,9 @@ struct vps {
         vs_caps_t caps;
         int timerfd;
         int stop_escalated;
+        /* how vsd ended its last run: "SIGRTMIN+3 to systemd", with
+         * ", then SIGKILL" when it had to; empty when the VPS ended by itself */
+        char stop_how[64];
         unsigned long numfile; /* RLIMIT_NOFILE of its processes, 0: vsd's */
         uint64_t oom_kills;    /* in its current or last run */
         int backups;           /* backups being written: no start, no destroy */

@@ -133,11 +133,9 @@ static json_object *worker_reply(struct vsd_work *w)
         if (waitid((idtype_t)P_PIDFD, (id_t)w->pidfd, &info, WEXITED) < 0)
                 info.si_code = 0;
         if (got > 0 && info.si_code == CLD_EXITED && info.si_status == 0)
-                reply = json_tokener_parse(buf);
-        if (reply && json_object_is_type(reply, json_type_object))
-                return reply;
+                reply = vs_reply_from_text(buf);
         if (reply)
-                json_object_put(reply);
+                return reply;
         if (info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED)
                 vs_error_set(&err, EINTR, "%s failed: its worker was killed by %s", w->what,
                              vs_signal_name(info.si_status));

@@ -18,7 +18,8 @@
 #
 # Usage: [BUILD=build] contrib/bench/boot.sh [TARBALL] [N] [M]
 #        (as root; TARBALL: a debootstrapped bookworm with systemd-sysv,
-#        default $PAENE_DEBIAN_TAR or /work/cache/bookworm.tar; N default 10;
+#        default $PAENE_DEBIAN_TAR or /work/cache/bookworm-ssh.tar, which
+#        has openssh-server for the idle VPS; N default 10;
 #        M default 50; NO_LXC=1 skips LXC)
 # Figures go to stdout; progress and the clean-up report go to stderr.
 set -euo pipefail
@@ -29,7 +30,7 @@ tag=boot
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
 
-TARBALL=${1:-${PAENE_DEBIAN_TAR:-/work/cache/bookworm.tar}}
+TARBALL=${1:-${PAENE_DEBIAN_TAR:-/work/cache/bookworm-ssh.tar}}
 N=${2:-10}
 M=${3:-50}
 LXC_BASE=2000000000 # LXC's id range: off paene's 65536-aligned grid
@@ -269,6 +270,10 @@ idle_vps() {
         for ((i = 0; i < n; i++)); do
                 timeout 120 "$VSCTL" exec "idle$i" -- sh -c "$WAIT_BOOTED" </dev/null >/dev/null ||
                         { echo "$prog: idle$i did not boot" >&2; exit 1; }
+                # the figures are of a VPS that serves: sshd and cron run
+                timeout 30 "$VSCTL" exec "idle$i" -- systemctl is-active $IDLE_SERVICES \
+                        </dev/null >/dev/null ||
+                        { echo "$prog: idle$i: not all of $IDLE_SERVICES active" >&2; exit 1; }
         done
         sleep 10 # idle: let the boots' short-lived work end
 }
@@ -288,6 +293,14 @@ memory_of() {
         done
 }
 
+# an idle VPS with sshd and cron (as a customer's is), where the rootfs
+# has sshd; else cron alone, and the figures say so
+IDLE_SERVICES="cron ssh"
+if [ ! -x "$ROOT/var/lib/paene/templates/deb/rootfs/usr/sbin/sshd" ]; then
+        IDLE_SERVICES=cron
+        echo "# $TARBALL has no openssh-server: the idle VPS run cron without sshd" >&2
+fi
+echo "idle VPS: systemd with $IDLE_SERVICES active in each"
 phase="memory of one idle VPS"
 memory_of 1
 phase="memory of $M idle VPS"

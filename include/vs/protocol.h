@@ -16,7 +16,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vs/cowfs.h"
 #include "vs/error.h"
+#include "vs/kvfile.h"
+#include "vs/procview.h"
 #include "vs/reply.h"
 
 #define VS_PROTOCOL_VERSION 1
@@ -133,6 +136,37 @@ json_object *vs_reply_vps(const vs_vps_info_t *info);
 /* The message vsd sends an events subscriber: {"version","ok","event":
  * {members..., "time", "type", "vps"}}, time in seconds since the epoch. */
 json_object *vs_reply_event(const vs_event_t *ev, double time);
+/* The replies about the node and the template store (protocol/replies.c):
+ * ping (vsd's root, cgroup mode, pid), node, a VPS's beancounters (uid:
+ * its user_beancounters uid), the template list (users[i]: how many VPS
+ * use list[i]); unify's figures are added to a worker's reply. */
+json_object *vs_reply_ping(const char *root, const char *cgroup_mode, long pid);
+json_object *vs_reply_node(const vs_node_report_t *r);
+json_object *vs_reply_beancounters(unsigned long uid, const vs_beancounter_t *bc, size_t n);
+json_object *vs_reply_templates(const vs_template_info_t *list, const int *users, size_t n,
+                                const vs_template_store_usage_t *usage);
+void vs_reply_add_unify(json_object *reply, const vs_template_unify_t *r);
+/* status ({"vps": {...}}), list ({"vps": [...]}, one add per VPS) */
+json_object *vs_reply_status(const vs_vps_info_t *info);
+json_object *vs_reply_list_new(void);
+void vs_reply_list_add(json_object *reply, const vs_vps_info_t *info);
+/* destroy of a VPS that is not there: {"absent": true} */
+json_object *vs_reply_absent(void);
+/* the name of the VPS a request made (restore) */
+json_object *vs_reply_named(const char *name);
+/* a text of len bytes (metrics) */
+json_object *vs_reply_text(const char *text, size_t len);
+/* exec: the process started ({"pid"}); a template build under way
+ * ({"progress": true}, its output on the fd beside); the process's end
+ * ({"exit": status}, added to the last reply), or an exec that failed to
+ * start, with the exit status a shell would give */
+json_object *vs_reply_started(long pid);
+json_object *vs_reply_progress(void);
+json_object *vs_reply_error_exit(const vs_error_t *err, int status);
+void vs_reply_add_exit(json_object *reply, int status);
+/* A reply as text (a worker's, through a pipe: NUL-terminated) read back:
+ * NULL unless it is a JSON object. */
+json_object *vs_reply_from_text(const char *text);
 json_object *vs_reply_error(const vs_error_t *err);
 /* Turns an error reply into err (returns -1), an ok reply into 0. */
 int vs_reply_check(json_object *reply, vs_error_t *err);
@@ -152,6 +186,10 @@ int vs_msg_recv(int sock, json_object **msg, int *fds, int *nfds, vs_error_t *er
 /* Receives a request (vsd): at most VS_REQUEST_MAX bytes, else a usage
  * error; fds that came with it are closed. */
 int vs_request_recv(int sock, json_object **msg, vs_error_t *err);
+/* Receives and decodes one request (vsd): 1 with req filled (the caller
+ * frees it), 0 when the peer is gone, -1 with err for the peer (too large,
+ * not JSON, refused by the table). */
+int vs_request_read(int sock, vs_request_t *req, vs_error_t *err);
 
 /* The fields of a decoded request, as the table declares them: absent is
  * NULL, 0 or `absent`. Reading a field the command's table does not declare
@@ -161,6 +199,17 @@ int vs_req_bool(const vs_request_t *req, const char *key);
 long long vs_req_int(const vs_request_t *req, const char *key, long long absent);
 json_object *vs_req_strings(const vs_request_t *req, const char *key); /* an array */
 json_object *vs_req_limits(const vs_request_t *req, const char *key);  /* an object */
+/* The same as plain C (protocol/args.c), for the handlers: */
+/* whether the request gives the field at all */
+int vs_req_has(const vs_request_t *req, const char *key);
+/* a VS_FIELD_STRINGS field as a NULL-terminated malloc'd copy (NULL when
+ * absent), its count in *n (n may be NULL) */
+char **vs_req_words(const vs_request_t *req, const char *key, size_t *n);
+/* a VS_FIELD_STRINGS field of VPS field names as a set; absent: all */
+vs_vps_fields_t vs_req_fields(const vs_request_t *req, const char *key);
+/* a VS_FIELD_LIMITS field as key = value lines in their order, into out
+ * (emptied first; empty when absent; the caller frees it) */
+void vs_req_texts(const vs_request_t *req, const char *key, vs_kv_t *out);
 
 /* Members of any JSON object (replies): a member of another type reads as
  * absent, never converted. A string with a NUL byte is absent too; a

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vs/admission.h"
 #include "vs/kvfile.h"
 #include "vs/netns.h"
 
@@ -33,7 +34,8 @@
         X(IO_READ_BYTES, "io_read_bytes", INT) X(IO_WRITE_BYTES, "io_write_bytes", INT) \
         X(IO_READ_OPS, "io_read_ops", INT) X(IO_WRITE_OPS, "io_write_ops", INT) \
         X(EXIT_CODE, "exit_code", INT) X(EXIT_SIGNAL, "exit_signal", INT) \
-        X(ONBOOT, "onboot", TEXT) X(BOOTORDER, "bootorder", INT) X(FAILCNT, "failcnt", INT)
+        X(ONBOOT, "onboot", TEXT) X(BOOTORDER, "bootorder", INT) X(FAILCNT, "failcnt", INT) \
+        X(STOP, "stop", TEXT)
 /* clang-format on */
 #define VS_VPS_FIELD_ENUM(e, name, type) VS_VF_##e,
 typedef enum { VS_VPS_FIELDS(VS_VPS_FIELD_ENUM) VS_VF_COUNT } vs_vps_field_t;
@@ -90,5 +92,16 @@ void vs_event_text(vs_event_t *ev, const char *key, const char *text);
 void vs_event_int(vs_event_t *ev, const char *key, long long num);
 void vs_event_bool(vs_event_t *ev, const char *key, int yes);
 void vs_event_texts(vs_event_t *ev, const char *key, const vs_kv_t *map);
+
+/* vsctl node: the node's capacity and policy, what it admits, what the
+ * running VPS reserve and use, and (has_fits) how many more of a size fit. */
+typedef struct {
+        vs_node_t node;
+        vs_reserve_t admissible, reserved;
+        uint64_t used_mem_bytes;
+        int running;
+        int has_fits;
+        uint64_t fits;
+} vs_node_report_t;
 
 #endif

@@ -2,8 +2,9 @@
 #
 #   debian_template NAME || { skip "$DEBIAN_SKIP"; }
 #
-# which imports a bookworm minbase template with systemd-sysv, dbus, procps
-# and iproute2 as NAME. It is built with debootstrap once (on the host,
+# which imports a bookworm minbase template with systemd-sysv, dbus, procps,
+# iproute2 and cron as NAME (debian_sysv_template NAME: one whose init is
+# sysvinit-core's). It is built with debootstrap once (on the host,
 # which reaches the archive) and cached as a tarball under $BUILD/cache/, so
 # that every later test and run imports it in seconds.
 #
@@ -19,6 +20,7 @@
 DEBIAN_SUITE=${DEBIAN_SUITE:-bookworm}
 DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 DEBIAN_PACKAGES=systemd-sysv,dbus,procps,iproute2,cron
+DEBIAN_SYSV_PACKAGES=sysvinit-core,procps
 DEBIAN_CACHE=$BIN/cache
 DEBIAN_SKIP=""
 RELAY_PORT=""
@@ -40,10 +42,12 @@ PY
         return 1
 }
 
-# Sets DEBIAN_TARBALL to the cached tarball, built when missing (by one
-# test file at a time: the lock makes another wait, then find it).
+# debian_tarball [FLAVOUR PACKAGES]: sets DEBIAN_TARBALL to the cached
+# tarball of FLAVOUR (systemd-cron: the default fixture), built when missing
+# (by one test file at a time: the lock makes another wait, then find it).
 debian_tarball() {
-        local tarball=$DEBIAN_CACHE/debian-$DEBIAN_SUITE-minbase-systemd-cron.tar.zst
+        local flavour=${1:-systemd-cron} packages=${2:-$DEBIAN_PACKAGES}
+        local tarball=$DEBIAN_CACHE/debian-$DEBIAN_SUITE-minbase-$flavour.tar.zst
         local work=$DEBIAN_CACHE/work.$$ rc=0
         DEBIAN_TARBALL=""
         mkdir -p "$DEBIAN_CACHE" || {
@@ -57,14 +61,14 @@ debian_tarball() {
                         echo "$DEBIAN_SKIP" >"$work.skip"
                         exit 1
                 }
-                echo "    debianlib: building the $DEBIAN_SUITE template cache (debootstrap)" >&2
+                echo "    debianlib: building the $DEBIAN_SUITE $flavour template cache (debootstrap)" >&2
                 rm -rf "$work"
                 # in a mount namespace of its own: debootstrap's /proc and
                 # /sys mounts in the target end with it
                 if ! unshare --mount --propagation private -- debootstrap --variant=minbase \
-                        --include="$DEBIAN_PACKAGES" "$DEBIAN_SUITE" "$work" "$DEBIAN_MIRROR" \
-                        >"$DEBIAN_CACHE/debootstrap.log" 2>&1; then
-                        echo "debootstrap failed: $(tail -n 1 "$DEBIAN_CACHE/debootstrap.log")" \
+                        --include="$packages" "$DEBIAN_SUITE" "$work" "$DEBIAN_MIRROR" \
+                        >"$DEBIAN_CACHE/debootstrap-$flavour.log" 2>&1; then
+                        echo "debootstrap failed: $(tail -n 1 "$DEBIAN_CACHE/debootstrap-$flavour.log")" \
                                 >"$work.skip"
                         rm -rf "$work"
                         exit 1
@@ -91,6 +95,13 @@ debian_tarball() {
 debian_template() {
         vs template list -H 2>/dev/null | awk '{print $1}' | grep -qx "$1" && return 0
         debian_tarball || return 1
+        vs template import "$1" "$DEBIAN_TARBALL" >/dev/null
+}
+
+# debian_sysv_template NAME: the same with sysvinit-core as its init.
+debian_sysv_template() {
+        vs template list -H 2>/dev/null | awk '{print $1}' | grep -qx "$1" && return 0
+        debian_tarball sysvinit "$DEBIAN_SYSV_PACKAGES" || return 1
         vs template import "$1" "$DEBIAN_TARBALL" >/dev/null
 }
 

@@ -115,6 +115,17 @@ test_builder_refuses_an_unknown_suite() {
         expect_no_template_left b2
 }
 
+# A package of --include that the suite does not have: debootstrap's pages
+# end in one line naming it, exit 3 (it was "the debian builder failed (its
+# output says why)", exit 1), and the half-built tree goes.
+test_builder_refuses_an_unknown_package() {
+        debian_archive_reachable || skip "$DEBIAN_SKIP"
+        expect_rc 3 "unknown package" -- vs_proxy "http://127.0.0.1:$RELAY_PORT" template build debian b4 \
+                --include hello,nosuchpackage-paene
+        expect_one_line "unknown package" "template build b4: --include: bookworm at http://deb.debian.org/debian has no package nosuchpackage-paene"
+        expect_no_template_left b4
+}
+
 # The builder itself, through the relay: --variant default (Debian's
 # "important" packages, which minbase leaves out) and --include.
 test_builder_with_variant_and_include() {

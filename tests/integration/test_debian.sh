@@ -137,6 +137,8 @@ test_stop_halts_systemd_without_sigkill() {
         boot_debian st1
         vs stop st1 --timeout 5
         expect_eq "st1 exist stopped (powered off)" "$(vs status st1)" "a halt, not a kill"
+        expect_eq "SIGRTMIN+3 to systemd" "$(vs status st1 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["stop"])')" \
+                "vsd asked systemd to halt, and did not kill"
         expect_contains "$(vs logs st1)" "Halting system." "systemd's own shutdown ran"
         vs destroy st1
 }
@@ -209,22 +211,7 @@ test_privileged_vps_boots_stops_and_leaves_no_cgroup() {
         done
 }
 
-# sysvinit takes SIGINT as Ctrl-Alt-Del (a reboot) and SIGPWR as a power
-# failure: vsd asks it for runlevel 0 on its /run/initctl instead.
-test_sysvinit_halts_on_a_runlevel_request() {
-        local tar=${PAENE_DEBIAN_SYSV_TAR:-/work/cache/bookworm-sysv.tar}
-        [ -f "$tar" ] || skip "no Debian sysvinit rootfs tarball ($tar)"
-        vs template import debsysv "$tar" >/dev/null
-        vs create sv1 --template debsysv >/dev/null
-        vs start sv1
-        wait_for 30 '[ "$(vs exec sv1 -- runlevel 2>/dev/null)" = "N 2" ]' ||
-                fail "sysvinit did not reach runlevel 2: $(vs logs sv1 | tail -3)"
-        vs stop sv1 --timeout 10
-        expect_eq "sv1 exist stopped (powered off)" "$(vs status sv1)" "a halt, not a kill"
-        expect_contains "$(vs logs sv1 | tr -d '\0')" "Will now halt" "sysvinit's runlevel 0 ran"
-        vs destroy sv1
-        vs template remove debsysv
-}
+# (sysvinit and busybox init: test_inits.sh)
 
 # systemd runs its services in cgroups of its own below the VPS's: every
 # process counts, and stop and destroy remove the whole subtree.

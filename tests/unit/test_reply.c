@@ -1,5 +1,6 @@
 /* Unit tests for protocol/reply.c: the JSON that vsd builds of the plain
  * structs of vs/reply.h. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -160,7 +161,7 @@ static void test_vps_object_member_order(void **state)
         }
         assert_string_equal(first, "name");
         assert_string_equal(second, "state");
-        assert_string_equal(last, "exit_signal");
+        assert_string_equal(last, "stop");
         json_object_put(obj);
 }
 
@@ -254,6 +255,201 @@ static void test_event_too_many_members_aborts(void **state)
         assert_int_equal(WTERMSIG(status), SIGABRT);
 }
 
+/* node: every figure an integer, fits only for a size asked about, the
+ * policy named by the overbooking factor. */
+static void test_node_reply(void **state)
+{
+        vs_node_report_t r = { .node = { { 4000000, 8ULL << 30 }, 150 },
+                               .admissible = { 6000000, 12ULL << 30 },
+                               .reserved = { 1000000, 1ULL << 30 },
+                               .used_mem_bytes = 123,
+                               .running = 2 };
+        json_object *reply;
+
+        (void)state;
+        reply = vs_reply_node(&r);
+        assert_true(vs_json_bool(reply, "ok"));
+        assert_int_equal(vs_json_int(reply, "cpus_micro", 0), 4000000);
+        assert_int_equal(vs_json_int(reply, "memory_bytes", 0), 8LL << 30);
+        assert_int_equal(vs_json_int(reply, "overbook_pct", 0), 150);
+        assert_int_equal(vs_json_int(reply, "admissible_memory_bytes", 0), 12LL << 30);
+        assert_int_equal(vs_json_int(reply, "reserved_cpus_micro", 0), 1000000);
+        assert_int_equal(vs_json_int(reply, "used_memory_bytes", 0), 123);
+        assert_int_equal(vs_json_int(reply, "running", 0), 2);
+        assert_null(member(reply, "fits"));
+        assert_string_equal(vs_json_str(reply, "policy"), "overbook");
+        json_object_put(reply);
+
+        r.node.factor_pct = 100;
+        r.has_fits = 1;
+        r.fits = 0;
+        reply = vs_reply_node(&r);
+        assert_non_null(member(reply, "fits"));
+        assert_int_equal(vs_json_int(reply, "fits", -1), 0);
+        assert_string_equal(vs_json_str(reply, "policy"), "reserve");
+        json_object_put(reply);
+}
+
+static void test_beancounters_reply(void **state)
+{
+        const vs_beancounter_t bc[2] = { { "numproc", 3, 9, 100, 100, 0 },
+                                         { "physpages", 10, 20, VS_BC_UNLIMITED, VS_BC_UNLIMITED,
+                                           4 } };
+        json_object *reply = vs_reply_beancounters(1000, bc, 2), *list, *second;
+
+        (void)state;
+        assert_int_equal(vs_json_int(reply, "uid", 0), 1000);
+        list = vs_json_array(reply, "beancounters");
+        assert_non_null(list);
+        assert_int_equal(json_object_array_length(list), 2);
+        second = json_object_array_get_idx(list, 1);
+        assert_string_equal(vs_json_str(second, "resource"), "physpages");
+        assert_int_equal(vs_json_int(second, "held", 0), 10);
+        assert_int_equal(vs_json_int(second, "maxheld", 0), 20);
+        assert_int_equal(vs_json_int(second, "barrier", 0), (long long)VS_BC_UNLIMITED);
+        assert_int_equal(vs_json_int(second, "failcnt", 0), 4);
+        json_object_put(reply);
+}
+
+static void test_templates_reply(void **state)
+{
+        vs_template_info_t list[1] = { { .name = "busybox",
+                                         .builder = "busybox",
+                                         .created = 1700000000,
+                                         .bytes = 5000,
+                                         .shared_bytes = 1000 } };
+        const int users[1] = { 3 };
+        const vs_template_store_usage_t usage = { 4000, 1000 };
+        json_object *reply = vs_reply_templates(list, users, 1, &usage), *t;
+
+        (void)state;
+        assert_int_equal(vs_json_int(reply, "store_bytes", 0), 4000);
+        assert_int_equal(vs_json_int(reply, "saved_bytes", 0), 1000);
+        t = json_object_array_get_idx(vs_json_array(reply, "templates"), 0);
+        assert_string_equal(vs_json_str(t, "name"), "busybox");
+        assert_string_equal(vs_json_str(t, "builder"), "busybox");
+        assert_int_equal(vs_json_int(t, "created", 0), 1700000000);
+        assert_int_equal(vs_json_int(t, "bytes", 0), 5000);
+        assert_int_equal(vs_json_int(t, "shared_bytes", 0), 1000);
+        assert_int_equal(vs_json_int(t, "vps", 0), 3);
+        json_object_put(reply);
+}
+
+/* unify's saving is never negative: a store that grew saved nothing. */
+static void test_unify_reply(void **state)
+{
+        vs_template_unify_t r = { 10, 4, 1, 9000, 6000 };
+        json_object *reply = vs_reply_ok();
+
+        (void)state;
+        vs_reply_add_unify(reply, &r);
+        assert_int_equal(vs_json_int(reply, "files", 0), 10);
+        assert_int_equal(vs_json_int(reply, "linked", 0), 4);
+        assert_int_equal(vs_json_int(reply, "errors", 0), 1);
+        assert_int_equal(vs_json_int(reply, "bytes_saved", 0), 3000);
+        json_object_put(reply);
+        r.bytes_after = 9500;
+        reply = vs_reply_ok();
+        vs_reply_add_unify(reply, &r);
+        assert_int_equal(vs_json_int(reply, "bytes_saved", -1), 0);
+        json_object_put(reply);
+}
+
+static void test_ping_reply(void **state)
+{
+        json_object *reply = vs_reply_ping("/", "hybrid", 42);
+
+        (void)state;
+        assert_string_equal(vs_json_str(reply, "root"), "/");
+        assert_string_equal(vs_json_str(reply, "cgroup"), "hybrid");
+        assert_int_equal(vs_json_int(reply, "pid", 0), 42);
+        json_object_put(reply);
+}
+
+/* status holds one VPS's object, list an array of them in the order added. */
+static void test_status_and_list_replies(void **state)
+{
+        vs_vps_info_t a, b;
+        json_object *reply, *array;
+
+        (void)state;
+        memset(&a, 0, sizeof(a));
+        memset(&b, 0, sizeof(b));
+        vs_vps_info_text(&a, VS_VF_NAME, "a1");
+        vs_vps_info_text(&b, VS_VF_NAME, "b2");
+        reply = vs_reply_status(&a);
+        assert_true(vs_json_bool(reply, "ok"));
+        assert_string_equal(vs_json_str(vs_json_object(reply, "vps"), "name"), "a1");
+        json_object_put(reply);
+
+        reply = vs_reply_list_new();
+        array = vs_json_array(reply, "vps");
+        assert_non_null(array);
+        assert_int_equal(json_object_array_length(array), 0);
+        vs_reply_list_add(reply, &a);
+        vs_reply_list_add(reply, &b);
+        assert_int_equal(json_object_array_length(array), 2);
+        assert_string_equal(vs_json_str(json_object_array_get_idx(array, 1), "name"), "b2");
+        json_object_put(reply);
+}
+
+/* The small replies: each its member with its type, on an ok reply (or
+ * on the error, for an exec that did not start). */
+static void test_small_replies(void **state)
+{
+        vs_error_t err = { 0 };
+        json_object *reply;
+
+        (void)state;
+        reply = vs_reply_absent();
+        assert_true(vs_json_bool(reply, "ok"));
+        assert_true(json_object_is_type(member(reply, "absent"), json_type_boolean));
+        assert_true(vs_json_bool(reply, "absent"));
+        json_object_put(reply);
+
+        reply = vs_reply_named("web2");
+        assert_string_equal(vs_json_str(reply, "name"), "web2");
+        json_object_put(reply);
+
+        reply = vs_reply_text("a\nb", 3);
+        assert_string_equal(vs_json_str(reply, "text"), "a\nb");
+        json_object_put(reply);
+
+        reply = vs_reply_started(4242);
+        assert_int_equal(vs_json_int(reply, "pid", 0), 4242);
+        vs_reply_add_exit(reply, 3);
+        assert_int_equal(vs_json_int(reply, "exit", -1), 3);
+        json_object_put(reply);
+
+        reply = vs_reply_progress();
+        assert_true(vs_json_bool(reply, "progress"));
+        json_object_put(reply);
+
+        vs_error_kind(&err, VS_E_NOTFOUND, ENOENT, "no such command");
+        reply = vs_reply_error_exit(&err, 127);
+        assert_false(vs_json_bool(reply, "ok"));
+        assert_string_equal(vs_json_str(reply, "error"), "no such command");
+        assert_int_equal(vs_json_int(reply, "errno", 0), ENOENT);
+        assert_int_equal(vs_json_int(reply, "exit", 0), 127);
+        json_object_put(reply);
+}
+
+/* A worker's reply read back from its text: an object, nothing else. */
+static void test_reply_from_text(void **state)
+{
+        json_object *reply = vs_reply_from_text("{\"version\":1,\"ok\":true,\"files\":3}");
+
+        (void)state;
+        assert_non_null(reply);
+        assert_true(vs_json_bool(reply, "ok"));
+        assert_int_equal(vs_json_int(reply, "files", 0), 3);
+        json_object_put(reply);
+        assert_null(vs_reply_from_text("[1,2]"));
+        assert_null(vs_reply_from_text("\"ok\""));
+        assert_null(vs_reply_from_text("{\"ok\":"));
+        assert_null(vs_reply_from_text(""));
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -265,6 +461,14 @@ int main(void)
                 cmocka_unit_test(test_event_message),
                 cmocka_unit_test(test_event_without_members),
                 cmocka_unit_test(test_event_too_many_members_aborts),
+                cmocka_unit_test(test_node_reply),
+                cmocka_unit_test(test_beancounters_reply),
+                cmocka_unit_test(test_templates_reply),
+                cmocka_unit_test(test_unify_reply),
+                cmocka_unit_test(test_ping_reply),
+                cmocka_unit_test(test_status_and_list_replies),
+                cmocka_unit_test(test_small_replies),
+                cmocka_unit_test(test_reply_from_text),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
