@@ -207,7 +207,7 @@ static int by_name(const void *a, const void *b)
         return strcmp(((const struct row *)a)->v->name, ((const struct row *)b)->v->name);
 }
 
-char *vsd_metrics_text(struct vsd *d, size_t *len)
+char *vsd_metrics_text(struct vsd *d, const struct client *viewer, size_t *len)
 {
         struct text t = { 0 };
         struct row *rows;
@@ -218,12 +218,14 @@ char *vsd_metrics_text(struct vsd *d, size_t *len)
         rows = vs_xmalloc((n + 1) * sizeof(*rows));
         n = 0;
         for (struct vps *v = d->vps_list; v; v = v->next)
-                rows[n++] = (struct row){ vsd_vps_describe(d, v, 1, VS_VF_ALL), v,
-                                          config_mem_limit(d, v) };
+                if (!viewer || vsd_authz_sees(d, viewer, v))
+                        rows[n++] = (struct row){ vsd_vps_describe(d, v, 1, VS_VF_ALL), v,
+                                                  config_mem_limit(d, v) };
         qsort(rows, n, sizeof(*rows), by_name);
         put(&t, "%s", "");
         put_vps_families(&t, rows, n);
-        put_node_families(d, &t, rows, n);
+        if (!viewer || viewer->role == VSD_ROLE_ADMIN)
+                put_node_families(d, &t, rows, n); /* the node is the admins' */
         for (size_t i = 0; i < n; i++)
                 json_object_put(rows[i].vps);
         free(rows);
@@ -381,7 +383,7 @@ static void respond(struct vsd *d, struct metrics_client *c)
                  strncmp(strchr(c->buf, ' ') + 1, "/metrics?", 9) != 0)
                 status = "404 Not Found";
         if (strcmp(status, "200 OK") == 0)
-                body = vsd_metrics_text(d, &len);
+                body = vsd_metrics_text(d, NULL, &len);
         else
                 body = vs_strdupf("%s\n", status), len = strlen(body);
         head = vs_strdupf("HTTP/1.0 %s\r\nContent-Type: text/plain; version=0.0.4; "

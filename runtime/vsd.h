@@ -19,7 +19,7 @@
 #include "vs/procid.h"
 #include "vs/procview.h"
 #include "vs/protocol.h"
-#include "vs/kvfile.h"
+#include "authz.h"
 
 #define VS_DEFAULT_SLICE "default"
 #define VS_CONSOLE_MAX (1U << 20)
@@ -99,6 +99,7 @@ struct client {
         struct vsd_work *work; /* the long work its request runs, or NULL */
         int fd;                /* -1 once the peer is gone */
         uid_t uid;             /* the peer's (SO_PEERCRED) */
+        enum vsd_role role;    /* from uid at accept (authz.c) */
         int64_t deadline;      /* ms on CLOCK_MONOTONIC for its request; 0: none */
         enum wait_kind wait;
         struct vps *vps;
@@ -213,6 +214,7 @@ int vsd_vps_save_state(struct vsd *d, struct vps *v, vs_error_t *err);
 int vsd_vps_load_all(struct vsd *d, vs_error_t *err);
 struct vsd_create_args {
         const char *tmpl;
+        const char *slice; /* NULL: the default */
         const char *hostname;
         int privileged;
         const char *procview; /* "on", "off", NULL: on */
@@ -446,8 +448,9 @@ int vsd_restore(struct vsd *d, const char *file, const char *name, int keep_ip, 
 void vsd_event(struct vsd *d, const char *type, const char *vps, json_object *extra);
 
 /* metrics.c: Prometheus's text format */
-/* The metrics text (malloc'd; its length in *len). */
-char *vsd_metrics_text(struct vsd *d, size_t *len);
+/* The metrics text (malloc'd; its length in *len): of the VPS viewer may
+ * see (NULL: the HTTP endpoint's, all of them). */
+char *vsd_metrics_text(struct vsd *d, const struct client *viewer, size_t *len);
 /* Listens where vsd.conf's metrics_listen says (unix:PATH or ADDR:PORT);
  * nothing when it is not set. */
 int vsd_metrics_listen(struct vsd *d, vs_error_t *err);
