@@ -15,12 +15,11 @@
 #include "vs/kvfile.h"
 #include "vs/limits.h"
 #include "vs/protocol.h"
+#include "vsd.h"
 
 struct vsd;
 struct vps;
 struct client;
-
-enum vsd_role { VSD_ROLE_NONE, VSD_ROLE_OWNER, VSD_ROLE_ADMIN };
 
 /* What a command lets an owner do (admins may do everything). */
 enum vsd_authz_rule {
@@ -67,14 +66,9 @@ int vsd_authz_within_slice(const struct vsd_slice_rules *r, const vs_request_t *
 /* Whether name is in the slice's namespace: SLICE-REST (pure). */
 int vsd_authz_name_in_slice(const char *slice, const char *name);
 
-/* At accept: the peer's role from SO_PEERCRED (and its uid). */
-enum vsd_role vsd_authz_peer(struct vsd *d, int fd, uid_t *uid);
 /* Before any handler: the verdict on c's request. */
 enum vsd_authz_verdict vsd_authz_request(struct vsd *d, const struct client *c,
                                          const vs_request_t *req, vs_error_t *err);
-/* Whether c may see v (list, events, metrics), or the VPS called name. */
-int vsd_authz_sees(struct vsd *d, const struct client *c, const struct vps *v);
-int vsd_authz_sees_name(struct vsd *d, const struct client *c, const char *name);
 /* The slice an owner's create goes to: args.slice, or the owner's only
  * slice (NULL for an admin without args.slice: the default). */
 const char *vsd_authz_create_slice(struct vsd *d, const struct client *c, const vs_request_t *req,

@@ -6,19 +6,8 @@
 #include "testutil.h"
 
 #include "vs/kvfile.h"
+#include "authz.h"
 #include "vsd.h"
-
-/* vsd.c's loop, which the lifecycle (linked for vsd_vps_find) names */
-int vsd_epoll_add(struct vsd *d, int fd, struct ev *ev, uint32_t events)
-{
-        (void)d, (void)fd, (void)ev, (void)events;
-        return -1;
-}
-
-void vsd_epoll_del(struct vsd *d, int fd)
-{
-        (void)d, (void)fd;
-}
 
 /* What an owner may do, written out apart from authz.c's table: the
  * commands on their own VPS, those answered for their VPS only, ping. */
