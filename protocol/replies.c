@@ -6,13 +6,14 @@
 #define ADD_INT(obj, key, value) \
         json_object_object_add(obj, key, json_object_new_int64((int64_t)(value)))
 
-json_object *vs_reply_ping(const char *root, const char *cgroup_mode, long pid)
+json_object *vs_reply_ping(const char *root, const char *cgroup_mode, long pid, const char *role)
 {
         json_object *reply = vs_reply_ok();
 
         json_object_object_add(reply, "root", json_object_new_string(root));
         json_object_object_add(reply, "cgroup", json_object_new_string(cgroup_mode));
         json_object_object_add(reply, "pid", json_object_new_int((int)pid));
+        json_object_object_add(reply, "role", json_object_new_string(role));
         return reply;
 }
 

@@ -33,6 +33,11 @@ static int check_template_name(const char *text, vs_error_t *err)
         return vs_parse_name(text, "template name", err);
 }
 
+static int check_slice_name(const char *text, vs_error_t *err)
+{
+        return vs_parse_name(text, "slice name", err);
+}
+
 static int check_diskspace(const char *text, vs_error_t *err)
 {
         vs_disk_limit_t limit;
@@ -224,6 +229,7 @@ static const vs_field_spec_t no_fields[] = { { NULL } };
 
 static const vs_field_spec_t create_fields[] = {
         { STRING("template", NAME_LEN, "template name", check_template_name), .required = 1 },
+        { STRING("slice", NAME_LEN, "slice name", check_slice_name) },
         { STRING("hostname", 64, "hostname", vs_parse_hostname) },
         { BOOL("privileged") },
         { STRING("procview", 3, "procview setting", check_on_off) },

@@ -26,6 +26,7 @@
 #include "vs/log.h"
 #include "vs/parse.h"
 #include "store.h"
+#include "authz.h"
 #include "serve.h"
 
 static void reply_ok(struct vsd *d, struct client *c)
@@ -40,6 +41,26 @@ static struct vps *find_named(struct vsd *d, const vs_request_t *req, vs_error_t
         if (!v)
                 vs_error_kind(err, VS_E_NOTFOUND, ENOENT, "no such VPS");
         return v;
+}
+
+/* destroy is idempotent: what is gone stays gone */
+static int reply_absent(struct vsd *d, struct client *c)
+{
+        vsd_client_reply(d, c, vs_reply_absent(), NULL, 0);
+        return 0;
+}
+
+/* The answer to a request naming a VPS that does not exist, as its handler
+ * gives it: what an owner gets for another slice's VPS too (authz.c). */
+static int reply_missing(struct vsd *d, struct client *c, const vs_request_t *req)
+{
+        vs_error_t err = { 0 };
+
+        if (strcmp(req->cmd, VS_CMD_DESTROY) == 0)
+                return reply_absent(d, c);
+        find_named(d, &(vs_request_t){ .name = "" }, &err);
+        vsd_client_reply_error(d, c, &err);
+        return 0;
 }
 
 static void park(struct client *c, enum wait_kind kind, struct vps *v)
@@ -62,7 +83,8 @@ static int handle_ping(struct vsd *d, struct client *c, vs_request_t *req, vs_er
         vsd_client_reply(d, c,
                          vs_reply_ping(*d->root ? d->root : "/",
                                        vs_cgroup_mode_name(vs_cgroup_tree_mode(d->cgtree)),
-                                       (long)getpid()),
+                                       (long)getpid(),
+                                       c->role == VSD_ROLE_ADMIN ? "admin" : "owner"),
                          NULL, 0);
         return 0;
 }
@@ -194,8 +216,10 @@ static int handle_create(struct vsd *d, struct client *c, vs_request_t *req, vs_
             vsd_limits_fit(&limits, vs_req_bool(req, "force"), err) < 0 ||
             disk_limit_args(req, &lim, err) < 0)
                 return -1;
+        char slice[64];
         struct vsd_create_args args = {
                 .tmpl = tmpl,
+                .slice = vsd_authz_create_slice(d, c, req, slice, sizeof(slice)),
                 .hostname = hostname ? hostname : req->name,
                 .privileged = vs_req_bool(req, "privileged"),
                 .procview = vs_req_str(req, "procview"),
@@ -284,11 +308,8 @@ static int handle_destroy(struct vsd *d, struct client *c, vs_request_t *req, vs
 {
         struct vps *v = vsd_vps_find(d, req->name);
 
-        if (!v) {
-                /* destroy is idempotent: what is gone stays gone */
-                vsd_client_reply(d, c, vs_reply_absent(), NULL, 0);
-                return 0;
-        }
+        if (!v)
+                return reply_absent(d, c);
         if (v->phase != PHASE_STOPPED && vs_req_bool(req, "force")) {
                 if (vsd_vps_stop_begin(d, v, 0, err) < 0)
                         return -1;
@@ -557,7 +578,9 @@ static int handle_list(struct vsd *d, struct client *c, vs_request_t *req, vs_er
                 n++;
         sorted = vs_xmalloc((n + 1) * sizeof(*sorted));
         for (struct vps *v = d->vps_list; v; v = v->next)
-                sorted[i++] = v;
+                if (vsd_authz_sees(d, c, v))
+                        sorted[i++] = v;
+        n = i;
         qsort(sorted, n, sizeof(*sorted), cmp_names);
         for (i = 0; i < n; i++) {
                 vs_vps_info_t info;
@@ -1008,7 +1031,7 @@ static int handle_events(struct vsd *d, struct client *c, vs_request_t *req, vs_
 static int handle_metrics(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
 {
         size_t len;
-        cleanup_free char *text = vsd_metrics_text(d, &len);
+        cleanup_free char *text = vsd_metrics_text(d, c, &len);
         (void)req;
         (void)err;
         vsd_client_reply(d, c, vs_reply_text(text, len), NULL, 0);
@@ -1058,6 +1081,17 @@ int vsd_handle_request(struct vsd *d, struct client *c, vs_request_t *req)
 
         char busy[256];
 
+        /* who may: before anything else, so that not even a busy message
+         * tells an owner of another slice's VPS */
+        switch (vsd_authz_request(d, c, req, &err)) {
+        case VSD_AUTHZ_ALLOW:
+                break;
+        case VSD_AUTHZ_HIDE:
+                return reply_missing(d, c, req);
+        default:
+                vsd_client_reply_error(d, c, &err);
+                return 0;
+        }
         if (vsd_work_conflict(d, req, busy, sizeof(busy))) {
                 vs_error_kind(&err, VS_E_STATE, EBUSY, "%s", busy);
                 vsd_client_reply_error(d, c, &err);

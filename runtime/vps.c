@@ -649,7 +649,7 @@ static int write_new_config(int dirfd, const char *name, const struct vsd_create
                 vs_kv_set(&config, "searchdomain", args->searchdomain);
         if (args->port_forward && *args->port_forward)
                 vs_kv_set(&config, "port_forward", args->port_forward);
-        vs_kv_set(&config, "slice", VS_DEFAULT_SLICE);
+        vs_kv_set(&config, "slice", args->slice ? args->slice : VS_DEFAULT_SLICE);
         if (id_base) {
                 vs_kv_set(&config, "privileged", "no");
                 vs_kv_setf(&config, "id_base", "%lu", id_base);
@@ -705,6 +705,13 @@ static int publish(struct vsd *d, const char *creating, const char *name, vs_err
                 return -1;
         v = vps_add(d, name);
         v->phase = PHASE_STOPPED;
+        {
+                /* its slice, as the config says (a clone's is its source's) */
+                const char *slice = vs_kv_get(vsd_vps_config(d, v), "slice");
+
+                if (slice && vs_parse_name(slice, "slice", NULL) == 0)
+                        vs_strlcpy(v->slice, slice, sizeof(v->slice));
+        }
         return save_state(d, v, err);
 }
 

@@ -22,6 +22,10 @@
 #include "vs/kvfile.h"
 
 #define VS_DEFAULT_SLICE "default"
+
+/* Who a client is (authz.c): root and group paene are admins, a user named
+ * in a slice's owners an owner; nobody else is admitted. */
+enum vsd_role { VSD_ROLE_NONE, VSD_ROLE_OWNER, VSD_ROLE_ADMIN };
 #define VS_CONSOLE_MAX (1U << 20)
 #define VS_STOP_TIMEOUT_MS 30000
 /* Each VPS's user namespace maps 65536 host ids, from this base on, one
@@ -104,6 +108,7 @@ struct client {
         struct vsd_work *work; /* the long work its request runs, or NULL */
         int fd;                /* -1 once the peer is gone */
         uid_t uid;             /* the peer's (SO_PEERCRED) */
+        enum vsd_role role;    /* from uid at accept (authz.c) */
         int64_t deadline;      /* ms on CLOCK_MONOTONIC for its request; 0: none */
         enum wait_kind wait;
         struct vps *vps;
@@ -230,6 +235,7 @@ int vsd_vps_save_state(struct vsd *d, struct vps *v, vs_error_t *err);
 int vsd_vps_load_all(struct vsd *d, vs_error_t *err);
 struct vsd_create_args {
         const char *tmpl;
+        const char *slice; /* NULL: the default */
         const char *hostname;
         int privileged;
         const char *procview; /* "on", "off", NULL: on */
@@ -509,9 +515,17 @@ void vsd_backup_done(struct vsd *d, struct vps *v);
 /* Makes a VPS of the backup `file` (absolute), named `name` or as it was. */
 int vsd_restore(struct vsd *d, const char *file, const char *name, int keep_ip, vs_error_t *err);
 
+/* authz.c: who may do what (the requests' side is in authz.h) */
+/* At accept: the peer's role from SO_PEERCRED (and its uid). */
+enum vsd_role vsd_authz_peer(struct vsd *d, int fd, uid_t *uid);
+/* Whether c may see v (list, events, metrics), or the VPS called name. */
+int vsd_authz_sees(struct vsd *d, const struct client *c, const struct vps *v);
+int vsd_authz_sees_name(struct vsd *d, const struct client *c, const char *name);
+
 /* metrics.c: Prometheus's text format */
-/* The metrics text (malloc'd; its length in *len). */
-char *vsd_metrics_text(struct vsd *d, size_t *len);
+/* The metrics text (malloc'd; its length in *len): of the VPS viewer may
+ * see (NULL: the HTTP endpoint's, all of them). */
+char *vsd_metrics_text(struct vsd *d, const struct client *viewer, size_t *len);
 /* Listens where vsd.conf's metrics_listen says (unix:PATH or ADDR:PORT);
  * nothing when it is not set. */
 int vsd_metrics_listen(struct vsd *d, vs_error_t *err);

@@ -140,7 +140,7 @@ json_object *vs_reply_event(const vs_event_t *ev, double time);
  * ping (vsd's root, cgroup mode, pid), node, a VPS's beancounters (uid:
  * its user_beancounters uid), the template list (users[i]: how many VPS
  * use list[i]); unify's figures are added to a worker's reply. */
-json_object *vs_reply_ping(const char *root, const char *cgroup_mode, long pid);
+json_object *vs_reply_ping(const char *root, const char *cgroup_mode, long pid, const char *role);
 json_object *vs_reply_node(const vs_node_report_t *r);
 json_object *vs_reply_beancounters(unsigned long uid, const vs_beancounter_t *bc, size_t n);
 json_object *vs_reply_templates(const vs_template_info_t *list, const int *users, size_t n,

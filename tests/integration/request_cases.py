@@ -33,6 +33,7 @@ EXPECTED = {
     "ping": {},
     "create": {
         "template": "string",
+        "slice": "string",
         "hostname": "string",
         "privileged": "bool",
         "procview": "string",
@@ -135,7 +136,7 @@ EXPECTED_NAME = {
 }
 
 # Fields whose contents are names, under the rule of DESIGN.md section 3.
-NAME_FIELDS = {("create", "template"), ("clone", "new"), ("restore", "new")}
+NAME_FIELDS = {("create", "template"), ("create", "slice"), ("clone", "new"), ("restore", "new")}
 
 
 def base(cmd, root):
@@ -173,6 +174,7 @@ def base(cmd, root):
 # A valid value of each field (by key), into which the bad ones are put.
 SAMPLES = {
     "template": "busybox",
+    "slice": "default",
     "hostname": "h1.example",
     "privileged": False,
     "procview": "off",
@@ -384,7 +386,7 @@ def check_schema(commands, ck):
                 ck.failures.append(f"{cmd}.{a['key']}: no range")
     for cmd, key in NAME_FIELDS:
         checks = {a["key"]: a.get("check") for a in commands.get(cmd, {}).get("args", [])}
-        if checks.get(key) not in ("VPS name", "template name"):
+        if checks.get(key) not in ("VPS name", "template name", "slice name"):
             ck.failures.append(f"{cmd}.{key}: checked as {checks.get(key)!r}, not as a name")
 
 
