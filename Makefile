@@ -42,7 +42,7 @@ LIB_SRCS = common/error.c common/parse.c common/fsutil.c common/kvfile.c \
 # vsd.c holds the loop and main
 VSDLIB_SRCS = runtime/vps.c runtime/vpsnet.c runtime/handlers.c runtime/disk.c runtime/store.c \
 	runtime/work.c runtime/onboot.c runtime/metrics.c runtime/events.c runtime/backup.c \
-	runtime/backup_member.c runtime/console.c runtime/keeper.c runtime/view.c
+	runtime/backup_member.c runtime/snapshot.c runtime/console.c runtime/keeper.c runtime/view.c
 VSD_SRCS = runtime/vsd.c
 VSCTL_SRCS = runtime/vsctl.c
 OCI_SRCS = oci/main.c oci/config.c oci/state.c oci/cgroups.c oci/hooks.c oci/mounts.c \

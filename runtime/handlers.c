@@ -1156,6 +1156,10 @@ static const struct {
         { VS_CMD_EVENTS, handle_events },
         { VS_CMD_BACKUP, handle_backup },
         { VS_CMD_RESTORE, handle_restore },
+        { VS_CMD_SNAPSHOT, vsd_handle_snapshot },
+        { VS_CMD_SNAPSHOT_LIST, vsd_handle_snapshot_list },
+        { VS_CMD_SNAPSHOT_RESTORE, vsd_handle_snapshot_restore },
+        { VS_CMD_SNAPSHOT_DELETE, vsd_handle_snapshot_delete },
 };
 
 /* req is decoded, so held to the table: its command is one of the table's,

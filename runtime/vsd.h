@@ -262,6 +262,11 @@ int vsd_clone_copy(struct vsd *d, const struct vsd_clone *cl, vs_error_t *err);
 int vsd_clone_publish(struct vsd *d, const struct vsd_clone *cl, vs_error_t *err);
 void vsd_clone_abort(struct vsd *d, const struct vsd_clone *cl);
 void vsd_clone_free(struct vsd_clone *cl);
+/* Freezes a running v for a worker's copy of its own layer (clone,
+ * snapshot: one path); refuses one on a disk image. *frozen: thaw it
+ * after (vsd_clone_thaw of a vsd_clone whose src and frozen are set). */
+int vsd_vps_freeze_for_copy(struct vps *v, const vs_disk_backend_t *disk, const char *what,
+                            int *frozen, vs_error_t *err);
 /* Lets a running source that the clone froze run on. */
 void vsd_clone_thaw(struct vsd *d, struct vsd_clone *cl);
 /* Makes VPS NAME (NULL: the name in its config) of a VPS directory a
@@ -440,6 +445,15 @@ int vsd_backup_member_ok(const char *name, vs_error_t *err);
 void vsd_backup_done(struct vsd *d, struct vps *v);
 /* Makes a VPS of the backup `file` (absolute), named `name` or as it was. */
 int vsd_restore(struct vsd *d, const char *file, const char *name, int keep_ip, vs_error_t *err);
+
+/* snapshot.c: snapshots of a VPS's own layer (NAME/snapshots/SNAP/); the
+ * handlers of snapshot, snapshot-list, -restore and -delete */
+int vsd_handle_snapshot(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err);
+int vsd_handle_snapshot_list(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err);
+int vsd_handle_snapshot_restore(struct vsd *d, struct client *c, vs_request_t *req,
+                                vs_error_t *err);
+int vsd_handle_snapshot_delete(struct vsd *d, struct client *c, vs_request_t *req,
+                               vs_error_t *err);
 
 /* events.c: what happens, to the clients that asked (vsctl events) */
 /* Sends {"time", "type", "vps", and extra's members (taken; may be NULL)}. */

@@ -54,6 +54,10 @@
 #define VS_CMD_EVENTS "events"
 #define VS_CMD_BACKUP "backup"
 #define VS_CMD_RESTORE "restore"
+#define VS_CMD_SNAPSHOT "snapshot"
+#define VS_CMD_SNAPSHOT_LIST "snapshot-list"
+#define VS_CMD_SNAPSHOT_RESTORE "snapshot-restore"
+#define VS_CMD_SNAPSHOT_DELETE "snapshot-delete"
 
 /* The fields of a VPS's description (list and status replies), which
  * list's args.fields may name: X(ENUM, "name"). */
