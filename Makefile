@@ -33,18 +33,18 @@ LDFLAGS += $(HARDEN_LDFLAGS) $(SANFLAGS)
 
 LIB_SRCS = common/error.c common/parse.c common/fsutil.c common/kvfile.c \
 	common/fdpass.c common/log.c common/procid.c \
-	protocol/protocol.c protocol/request.c sandbox/spawn.c sandbox/security.c sandbox/initsig.c sandbox/profile.c \
-	cow-fs/template.c cow-fs/rootfs.c cow-fs/diskquota.c cow-fs/image.c cow-fs/clone.c \
+	protocol/protocol.c protocol/request.c protocol/reply.c sandbox/spawn.c sandbox/security.c sandbox/caps.c sandbox/initsig.c sandbox/profile.c \
+	cow-fs/template.c cow-fs/rootfs.c cow-fs/diskquota.c cow-fs/disklimit.c cow-fs/image.c cow-fs/clone.c \
 	cow-fs/unify.c cow-fs/archive.c scheduler-limits/cgroup.c scheduler-limits/limits.c scheduler-limits/stats.c \
 	scheduler-limits/admission.c scheduler-limits/procview.c netns/loopback.c netns/addr.c netns/addr6.c netns/link.c \
 	netns/etc.c netns/rate.c netns/tc.c netns/portfwd.c netns/nft.c
 # the daemon's modules, in a library of their own that the unit tests link;
 # vsd.c holds the loop and main
-VSDLIB_SRCS = runtime/vps.c runtime/vpsnet.c runtime/handlers.c runtime/disk.c runtime/store.c \
+VSDLIB_SRCS = runtime/clients.c runtime/vps.c runtime/vpsnet.c runtime/netaddrs.c runtime/handlers.c runtime/disk.c runtime/store.c \
 	runtime/work.c runtime/onboot.c runtime/metrics.c runtime/events.c runtime/backup.c \
 	runtime/backup_member.c runtime/snapshot.c runtime/console.c runtime/keeper.c runtime/view.c
 VSD_SRCS = runtime/vsd.c
-VSCTL_SRCS = runtime/vsctl.c
+VSCTL_SRCS = $(wildcard runtime/vsctl/*.c)
 OCI_SRCS = oci/main.c oci/config.c oci/state.c oci/cgroups.c oci/hooks.c oci/mounts.c \
 	oci/create.c oci/exec.c
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
@@ -183,6 +183,7 @@ pkgcheck:
 check: deps pkgcheck
 	contrib/check-layers.sh
 	$(MAKE) all unit fuzz-build
+	contrib/check-calls.py $(VSD_OBJS) $(VSDLIB_OBJS)
 	tests/tools/check_options.py $(BUILD)/vsctl .
 	BUILD=$(BUILD) tests/harness/selftest.sh
 	$(MAKE) --no-print-directory asan-unit

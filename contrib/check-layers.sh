@@ -1,8 +1,10 @@
 #!/bin/bash
 # The layers of paene's tree, lowest first (docs/ARCHITECTURE.md): a file may
 # include the headers of its own directory and of lower layers only, and a
-# layer's directories do not include each other. Prints each offending
-# include; exits 1 when there is one.
+# layer's directories do not include each other. JSON is the protocol
+# layer's: json-c (directly, or through vs/protocol.h or runtime/serve.h)
+# only in protocol/, oci/, vsctl and the daemon's serving files. Prints each
+# offending include; exits 1 when there is one.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 
@@ -13,12 +15,32 @@ declare -A owner=(
         [cowfs]=cow-fs [diskquota]=cow-fs [netns]=netns
         [admission]=scheduler-limits [cgroup]=scheduler-limits [limits]=scheduler-limits
         [procview]=scheduler-limits
-        [security]=sandbox [spawn]=sandbox [initsig]=sandbox [protocol]=protocol
+        [security]=sandbox [spawn]=sandbox [initsig]=sandbox [protocol]=protocol [reply]=protocol
 )
 declare -A layer=(
         [common]=0 [cow-fs]=1 [netns]=1 [scheduler-limits]=1 [sandbox]=2 [protocol]=3 [runtime]=4
         [oci]=4
 )
+
+# The daemon's files that speak the protocol to clients (runtime/serve.h):
+# the loop's client I/O, the requests, long work, the events. Every other
+# module of vsd (vsd.h) fills plain structs (vs/reply.h) instead.
+declare -A json_ok=(
+        [runtime/vsd.c]=1 [runtime/clients.c]=1 [runtime/handlers.c]=1 [runtime/work.c]=1 [runtime/events.c]=1
+        [runtime/serve.h]=1
+)
+
+bad=0
+check_json() { # $1 = file, $2 = its directory
+        local inc
+        case $2 in protocol | oci) return ;; esac
+        [ -n "${json_ok[$1]:-}" ] && return
+        case $1 in runtime/vsctl/*) return ;; esac
+        while read -r inc; do
+                echo "$1: $inc: only the protocol layer builds and reads JSON"
+                bad=1
+        done < <(grep -oE '#include ([<]json-c/[a-z_]*\.h[>]|"vs/protocol\.h"|"serve\.h")' "$1")
+}
 
 bad=0
 check() { # $1 = file, $2 = its directory
@@ -38,8 +60,10 @@ check() { # $1 = file, $2 = its directory
 }
 
 for dir in "${!layer[@]}"; do
-        for f in "$dir"/*.[ch]; do
-                [ -e "$f" ] && check "$f" "$dir"
+        for f in "$dir"/*.[ch] "$dir"/*/*.[ch]; do
+                [ -e "$f" ] || continue
+                check "$f" "$dir"
+                check_json "$f" "$dir"
         done
 done
 for h in include/vs/*.h; do
@@ -47,6 +71,7 @@ for h in include/vs/*.h; do
         to=${owner[$name]:-}
         [ -n "$to" ] || { echo "$h: no layer owns it (add it to $0)"; bad=1; continue; }
         check "$h" "$to"
+        check_json "$h" "$to"
 done
-[ "$bad" -eq 0 ] && echo "layers: every include goes down"
+[ "$bad" -eq 0 ] && echo "layers: every include goes down; JSON only in the protocol layer and its users"
 exit "$bad"

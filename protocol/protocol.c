@@ -411,23 +411,6 @@ int vs_request_recv(int sock, json_object **msg, vs_error_t *err)
         return recv_message(sock, VS_REQUEST_MAX, 1, msg, NULL, NULL, err);
 }
 
-#define VS_VPS_FIELD_NAME(e, name) name,
-static const char *const vps_field_names[] = { VS_VPS_FIELDS(VS_VPS_FIELD_NAME) };
-#undef VS_VPS_FIELD_NAME
-
-int vs_vps_field_find(const char *name)
-{
-        for (int i = 0; i < VS_VF_COUNT; i++)
-                if (strcmp(vps_field_names[i], name) == 0)
-                        return i;
-        return -1;
-}
-
-const char *vs_vps_field_name(vs_vps_field_t field)
-{
-        return (unsigned)field < VS_VF_COUNT ? vps_field_names[field] : NULL;
-}
-
 static json_object *typed_member(json_object *obj, const char *key, json_type type)
 {
         json_object *field;

@@ -62,7 +62,7 @@ static int limits_of(const vs_kv_t *config, vs_disk_limits_t *lim, vs_error_t *e
         return 0;
 }
 
-void vsd_disk_describe(struct vsd *d, struct vps *v, const vs_kv_t *config, json_object *obj)
+void vsd_disk_describe(struct vsd *d, struct vps *v, const vs_kv_t *config, vs_vps_info_t *info)
 {
         const vs_disk_backend_t *disk = vsd_disk_backend_of(config);
         cleanup_free char *vps_path = vs_strdupf("%s/%s", d->vps_dir, v->name);
@@ -71,12 +71,11 @@ void vsd_disk_describe(struct vsd *d, struct vps *v, const vs_kv_t *config, json
 
         snprintf(root, sizeof(root), "/proc/%d/root", (int)v->pid);
         disk->usage(vps_path, v->phase == PHASE_STOPPED ? NULL : root, &usage, NULL);
-        json_object_object_add(obj, "disk_backend", json_object_new_string(disk->name));
-        json_object_object_add(obj, "disk", json_object_new_int64((int64_t)usage.bytes_used));
-        json_object_object_add(obj, "disklimit", json_object_new_int64((int64_t)usage.bytes_limit));
-        json_object_object_add(obj, "inodes", json_object_new_int64((int64_t)usage.inodes_used));
-        json_object_object_add(obj, "inodelimit",
-                               json_object_new_int64((int64_t)usage.inodes_limit));
+        vs_vps_info_text(info, VS_VF_DISK_BACKEND, disk->name);
+        vs_vps_info_int(info, VS_VF_DISK, (long long)usage.bytes_used);
+        vs_vps_info_int(info, VS_VF_DISKLIMIT, (long long)usage.bytes_limit);
+        vs_vps_info_int(info, VS_VF_INODES, (long long)usage.inodes_used);
+        vs_vps_info_int(info, VS_VF_INODELIMIT, (long long)usage.inodes_limit);
 }
 
 int vsd_vps_resize(struct vsd *d, struct vps *v, const vs_disk_limit_t *space, vs_error_t *err)

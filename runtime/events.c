@@ -12,7 +12,7 @@
 
 #include "vs/log.h"
 #include "vs/parse.h"
-#include "vsd.h"
+#include "serve.h"
 
 static double now_seconds(void)
 {
@@ -22,17 +22,11 @@ static double now_seconds(void)
         return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
 }
 
-void vsd_event(struct vsd *d, const char *type, const char *vps, json_object *extra)
+void vsd_event(struct vsd *d, const vs_event_t *ev)
 {
-        json_object *event = extra ? extra : json_object_new_object();
-        json_object *msg;
+        json_object *msg = vs_reply_event(ev, now_seconds());
         struct client *c, *next;
 
-        json_object_object_add(event, "time", json_object_new_double(now_seconds()));
-        json_object_object_add(event, "type", json_object_new_string(type));
-        json_object_object_add(event, "vps", json_object_new_string(vps));
-        msg = vs_reply_ok();
-        json_object_object_add(msg, "event", event);
         for (c = d->clients; c; c = next) {
                 vs_error_t err = { 0 };
 

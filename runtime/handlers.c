@@ -26,7 +26,7 @@
 #include "vs/log.h"
 #include "vs/parse.h"
 #include "store.h"
-#include "vsd.h"
+#include "serve.h"
 
 static void reply_ok(struct vsd *d, struct client *c)
 {
@@ -67,6 +67,23 @@ static int handle_ping(struct vsd *d, struct client *c, vs_request_t *req, vs_er
                 json_object_new_string(vs_cgroup_mode_name(vs_cgroup_tree_mode(d->cgtree))));
         json_object_object_add(reply, "pid", json_object_new_int((int)getpid()));
         vsd_client_reply(d, c, reply, NULL, 0);
+        return 0;
+}
+
+/* args.rate_out and args.rate_in, the bandwidth caps as the admin typed
+ * them. */
+static int rates_arg(const vs_request_t *req, struct vsd_rates *r, vs_error_t *err)
+{
+        const char *out = vs_req_str(req, "rate_out");
+        const char *in = vs_req_str(req, "rate_in");
+
+        memset(r, 0, sizeof(*r));
+        if (out && vs_rate_parse(out, "--rate-out", &r->out, err) < 0)
+                return -1;
+        if (in && vs_rate_parse(in, "--rate-in", &r->in, err) < 0)
+                return -1;
+        r->set_out = out != NULL;
+        r->set_in = in != NULL;
         return 0;
 }
 
@@ -208,7 +225,7 @@ static int handle_create(struct vsd *d, struct client *c, vs_request_t *req, vs_
         int no_network;
 
         net_args(req, 0, &net);
-        if (vsd_net_rates_arg(req, &rates, err) < 0)
+        if (rates_arg(req, &rates, err) < 0)
                 return -1;
         no_network = net.nipadd >= 1 && strcmp(net.ipadd[0], "none") == 0;
         if ((rates.out || rates.in) && no_network)
@@ -234,10 +251,10 @@ static int handle_create(struct vsd *d, struct client *c, vs_request_t *req, vs_
                 return -1;
         vs_log(LOG_INFO, "created %s from template %s", req->name, tmpl);
         {
-                json_object *extra = json_object_new_object();
+                vs_event_t ev = { .type = "created", .vps = req->name };
 
-                json_object_object_add(extra, "template", json_object_new_string(tmpl));
-                vsd_event(d, "created", req->name, extra);
+                vs_event_text(&ev, "template", tmpl);
+                vsd_event(d, &ev);
         }
         reply_ok(d, c);
         return 0;
@@ -355,10 +372,10 @@ static int clone_done(struct vsd *d, struct vsd_work *w, vs_error_t *err)
                 return -1;
         vs_log(LOG_INFO, "cloned %s into %s", w->clone.src, w->clone.name);
         {
-                json_object *extra = json_object_new_object();
+                vs_event_t ev = { .type = "created", .vps = w->clone.name };
 
-                json_object_object_add(extra, "clone_of", json_object_new_string(w->clone.src));
-                vsd_event(d, "created", w->clone.name, extra);
+                vs_event_text(&ev, "clone_of", w->clone.src);
+                vsd_event(d, &ev);
         }
         return 0;
 }
@@ -394,15 +411,153 @@ static int handle_clone(struct vsd *d, struct client *c, vs_request_t *req, vs_e
         return run_in_worker(d, c, w, err);
 }
 
+/* ---- snapshots (snapshot.c): each change in a worker holding the VPS ---- */
+
+static void snapshot_event(struct vsd *d, const char *type, const struct vsd_work *w)
+{
+        vs_event_t ev = { .type = type, .vps = w->clone.src };
+
+        vs_event_text(&ev, "snapshot", w->name);
+        vsd_event(d, &ev);
+}
+
+static int snapshot_take_run(struct vsd *d, struct vsd_work *w, json_object *reply,
+                             vs_error_t *err)
+{
+        long long copy_ms = 0;
+
+        if (vsd_snapshot_take(d, w, &copy_ms, err) < 0)
+                return -1;
+        json_object_object_add(reply, "snapshot", json_object_new_string(w->name));
+        json_object_object_add(reply, "copy_ms", json_object_new_int64(copy_ms));
+        json_object_object_add(reply, "frozen", json_object_new_boolean(w->clone.frozen));
+        return 0;
+}
+
+static int snapshot_take_done(struct vsd *d, struct vsd_work *w, vs_error_t *err)
+{
+        (void)err;
+        vs_log(LOG_INFO, "snapshot %s of %s taken%s", w->name, w->clone.src,
+               w->clone.frozen ? " (frozen for the copy)" : "");
+        snapshot_event(d, "snapshot-taken", w);
+        return 0;
+}
+
+static int handle_snapshot(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
+{
+        struct vps *v = find_named(d, req, err);
+        struct vsd_work *w;
+
+        if (!v)
+                return -1;
+        w = new_work("snapshot");
+        if (vsd_snapshot_take_prepare(d, v, vs_req_str(req, "snap"), w, err) < 0) {
+                free(w);
+                return -1;
+        }
+        w->run = snapshot_take_run;
+        w->done = snapshot_take_done;
+        return run_in_worker(d, c, w, err);
+}
+
+static int handle_snapshot_list(struct vsd *d, struct client *c, vs_request_t *req,
+                                vs_error_t *err)
+{
+        struct vps *v = find_named(d, req, err);
+        cleanup_free vsd_snapshot_info_t *snaps = NULL;
+        json_object *list, *reply;
+        size_t n;
+
+        if (!v)
+                return -1;
+        n = vsd_snapshot_list(d, v, &snaps);
+        list = json_object_new_array();
+        for (size_t i = 0; i < n; i++) {
+                json_object *one = json_object_new_object();
+
+                json_object_object_add(one, "name", json_object_new_string(snaps[i].name));
+                json_object_object_add(one, "created", json_object_new_int64(snaps[i].created));
+                json_object_object_add(one, "bytes",
+                                       json_object_new_int64((int64_t)snaps[i].bytes));
+                json_object_object_add(one, "live", json_object_new_boolean(snaps[i].live));
+                json_object_object_add(one, "backend", json_object_new_string(snaps[i].backend));
+                json_object_array_add(list, one);
+        }
+        reply = vs_reply_ok();
+        json_object_object_add(reply, "snapshots", list);
+        vsd_client_reply(d, c, reply, NULL, 0);
+        return 0;
+}
+
+static int snapshot_restore_run(struct vsd *d, struct vsd_work *w, json_object *reply,
+                                vs_error_t *err)
+{
+        (void)reply;
+        return vsd_snapshot_restore(d, w, err);
+}
+
+static int snapshot_restore_done(struct vsd *d, struct vsd_work *w, vs_error_t *err)
+{
+        (void)err;
+        vs_log(LOG_INFO, "%s restored to its snapshot %s", w->clone.src, w->name);
+        snapshot_event(d, "snapshot-restored", w);
+        return 0;
+}
+
+static int handle_snapshot_restore(struct vsd *d, struct client *c, vs_request_t *req,
+                                   vs_error_t *err)
+{
+        struct vps *v = find_named(d, req, err);
+        struct vsd_work *w;
+
+        if (!v)
+                return -1;
+        w = new_work("snapshot restore");
+        if (vsd_snapshot_restore_prepare(d, v, vs_req_str(req, "snap"), w, err) < 0) {
+                free(w);
+                return -1;
+        }
+        w->run = snapshot_restore_run;
+        w->done = snapshot_restore_done;
+        return run_in_worker(d, c, w, err);
+}
+
+static int snapshot_delete_run(struct vsd *d, struct vsd_work *w, json_object *reply,
+                               vs_error_t *err)
+{
+        (void)reply;
+        return vsd_snapshot_delete(d, w, err);
+}
+
+static int handle_snapshot_delete(struct vsd *d, struct client *c, vs_request_t *req,
+                                  vs_error_t *err)
+{
+        struct vps *v = find_named(d, req, err);
+        struct vsd_work *w;
+
+        if (!v)
+                return -1;
+        w = new_work("snapshot delete");
+        if (vsd_snapshot_delete_prepare(d, v, vs_req_str(req, "snap"), w, err) < 0) {
+                free(w);
+                return -1;
+        }
+        vs_log(LOG_INFO, "deleting snapshot %s of %s", w->name, v->name);
+        w->run = snapshot_delete_run;
+        return run_in_worker(d, c, w, err);
+}
+
 static int handle_status(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
 {
         struct vps *v = find_named(d, req, err);
         json_object *reply;
+        vs_vps_info_t info;
 
         if (!v)
                 return -1;
+        vsd_vps_describe(d, v, 1, VS_VF_ALL, &info);
         reply = vs_reply_ok();
-        json_object_object_add(reply, "vps", vsd_vps_describe(d, v, 1, VS_VF_ALL));
+        json_object_object_add(reply, "vps", vs_reply_vps(&info));
         vsd_client_reply(d, c, reply, NULL, 0);
         return 0;
 }
@@ -411,23 +566,21 @@ static int handle_status(struct vsd *d, struct client *c, vs_request_t *req, vs_
  * in the config, and whether in force at once (a running VPS). */
 static void limit_event(struct vsd *d, struct vps *v, const vs_request_t *req, int save)
 {
-        json_object *extra = json_object_new_object();
-        json_object *limits = vs_req_limits(req, "limits");
-        json_object *given = json_object_new_object();
+        vs_event_t ev = { .type = "limit-changed", .vps = v->name };
+        cleanup_kv vs_kv_t given = { 0 };
         const char *rates[] = { "rate_out", "rate_in" };
 
-        json_object_object_foreach(limits, key, value)
+        json_object_object_foreach(vs_req_limits(req, "limits"), key, value)
         {
-                json_object_object_add(given, key, json_object_get(value));
+                vs_kv_set(&given, key, json_object_get_string(value));
         }
         for (size_t i = 0; i < 2; i++)
                 if (vs_req_str(req, rates[i]))
-                        json_object_object_add(given, rates[i],
-                                               json_object_new_string(vs_req_str(req, rates[i])));
-        json_object_object_add(extra, "limits", given);
-        json_object_object_add(extra, "saved", json_object_new_boolean(save));
-        json_object_object_add(extra, "live", json_object_new_boolean(v->phase != PHASE_STOPPED));
-        vsd_event(d, "limit-changed", v->name, extra);
+                        vs_kv_set(&given, rates[i], vs_req_str(req, rates[i]));
+        vs_event_texts(&ev, "limits", &given);
+        vs_event_bool(&ev, "saved", save);
+        vs_event_bool(&ev, "live", v->phase != PHASE_STOPPED);
+        vsd_event(d, &ev);
 }
 
 /* OpenVZ's beancounters of a running VPS, from its cgroup's counters. */
@@ -479,7 +632,7 @@ static int handle_set(struct vsd *d, struct client *c, vs_request_t *req, vs_err
         vs_caps_t check;
         int fwd_given;
 
-        if (!v || limits_arg(req, &changes, err) < 0 || vsd_net_rates_arg(req, &rates, err) < 0)
+        if (!v || limits_arg(req, &changes, err) < 0 || rates_arg(req, &rates, err) < 0)
                 return -1;
         net_args(req, 1, &net);
         fwd_given = net.fwd_add || net.fwd_del;
@@ -553,14 +706,13 @@ static int handle_node(struct vsd *d, struct client *c, vs_request_t *req, vs_er
         each = vsd_reserve_of(&size);
         max = vs_node_admissible(&node);
         for (struct vps *v = d->vps_list; v; v = v->next) {
-                json_object *stats = json_object_new_object();
+                vs_stats_t stats;
 
                 if (v->phase == PHASE_STOPPED)
                         continue;
                 running++;
-                vsd_vps_stats(d, v, stats);
-                used += (uint64_t)vs_json_int(stats, "mem_bytes", 0);
-                json_object_put(stats);
+                vsd_vps_stats(d, v, &stats);
+                used += stats.mem_bytes;
         }
         fits = vs_admit_how_many(&node, &reserved, &each);
         reply = vs_reply_ok();
@@ -622,8 +774,12 @@ static int handle_list(struct vsd *d, struct client *c, vs_request_t *req, vs_er
         for (struct vps *v = d->vps_list; v; v = v->next)
                 sorted[i++] = v;
         qsort(sorted, n, sizeof(*sorted), cmp_names);
-        for (i = 0; i < n; i++)
-                json_object_array_add(array, vsd_vps_describe(d, sorted[i], with_disk, want));
+        for (i = 0; i < n; i++) {
+                vs_vps_info_t info;
+
+                vsd_vps_describe(d, sorted[i], with_disk, want, &info);
+                json_object_array_add(array, vs_reply_vps(&info));
+        }
         json_object_object_add(reply, "vps", array);
         vsd_client_reply(d, c, reply, NULL, 0);
         return 0;
@@ -842,10 +998,10 @@ static int handle_restore(struct vsd *d, struct client *c, vs_request_t *req, vs
         v = d->vps_list;
         vs_log(LOG_INFO, "restored %s from %s", v->name, file);
         {
-                json_object *extra = json_object_new_object();
+                vs_event_t ev = { .type = "created", .vps = v->name };
 
-                json_object_object_add(extra, "restored_from", json_object_new_string(file));
-                vsd_event(d, "created", v->name, extra);
+                vs_event_text(&ev, "restored_from", file);
+                vsd_event(d, &ev);
         }
         {
                 json_object *reply = vs_reply_ok();
@@ -1156,10 +1312,10 @@ static const struct {
         { VS_CMD_EVENTS, handle_events },
         { VS_CMD_BACKUP, handle_backup },
         { VS_CMD_RESTORE, handle_restore },
-        { VS_CMD_SNAPSHOT, vsd_handle_snapshot },
-        { VS_CMD_SNAPSHOT_LIST, vsd_handle_snapshot_list },
-        { VS_CMD_SNAPSHOT_RESTORE, vsd_handle_snapshot_restore },
-        { VS_CMD_SNAPSHOT_DELETE, vsd_handle_snapshot_delete },
+        { VS_CMD_SNAPSHOT, handle_snapshot },
+        { VS_CMD_SNAPSHOT_LIST, handle_snapshot_list },
+        { VS_CMD_SNAPSHOT_RESTORE, handle_snapshot_restore },
+        { VS_CMD_SNAPSHOT_DELETE, handle_snapshot_delete },
 };
 
 /* req is decoded, so held to the table: its command is one of the table's,

@@ -69,47 +69,50 @@ static void family(struct text *t, const char *name, const char *type, const cha
 /* A VPS as the metrics see it: its description, and what only the config
  * holds (the memory limit). */
 struct row {
-        json_object *vps;
+        vs_vps_info_t vps;
         struct vps *v;
         double mem_limit; /* bytes, INFINITY: none */
 };
 
 /* A per-VPS figure read from the description, scaled (µs to seconds). */
 static const struct {
-        const char *name, *type, *key, *help;
+        const char *name, *type;
+        vs_vps_field_t field;
+        const char *help;
         double scale;
 } per_vps[] = {
-        { "paene_vps_cpu_seconds_total", "counter", "cpu_usec",
+        { "paene_vps_cpu_seconds_total", "counter", VS_VF_CPU_USEC,
           "CPU time the VPS's processes used, in seconds.", 1e-6 },
-        { "paene_vps_cpu_throttled_seconds_total", "counter", "throttled_usec",
+        { "paene_vps_cpu_throttled_seconds_total", "counter", VS_VF_THROTTLED_USEC,
           "Time the VPS's CPU cap held its processes back, in seconds.", 1e-6 },
-        { "paene_vps_cpu_throttled_periods_total", "counter", "nr_throttled",
+        { "paene_vps_cpu_throttled_periods_total", "counter", VS_VF_NR_THROTTLED,
           "CPU periods in which the cap held the VPS back.", 1 },
-        { "paene_vps_memory_usage_bytes", "gauge", "mem_bytes",
+        { "paene_vps_memory_usage_bytes", "gauge", VS_VF_MEM_BYTES,
           "Memory the VPS uses (its cgroup's usage), in bytes.", 1 },
-        { "paene_vps_memory_peak_bytes", "gauge", "mem_peak",
+        { "paene_vps_memory_peak_bytes", "gauge", VS_VF_MEM_PEAK,
           "The most memory the VPS used, in bytes.", 1 },
-        { "paene_vps_swap_usage_bytes", "gauge", "swap_bytes", "Swap the VPS uses, in bytes.", 1 },
-        { "paene_vps_oom_kills_total", "counter", "oom_kills",
+        { "paene_vps_swap_usage_bytes", "gauge", VS_VF_SWAP_BYTES, "Swap the VPS uses, in bytes.",
+          1 },
+        { "paene_vps_oom_kills_total", "counter", VS_VF_OOM_KILLS,
           "Processes of the VPS the OOM killer killed in its current or last run.", 1 },
-        { "paene_vps_pids", "gauge", "nproc", "Processes and threads in the VPS.", 1 },
-        { "paene_vps_io_read_bytes_total", "counter", "io_read_bytes",
+        { "paene_vps_pids", "gauge", VS_VF_NPROC, "Processes and threads in the VPS.", 1 },
+        { "paene_vps_io_read_bytes_total", "counter", VS_VF_IO_READ_BYTES,
           "Bytes the VPS read from block devices.", 1 },
-        { "paene_vps_io_write_bytes_total", "counter", "io_write_bytes",
+        { "paene_vps_io_write_bytes_total", "counter", VS_VF_IO_WRITE_BYTES,
           "Bytes the VPS wrote to block devices.", 1 },
-        { "paene_vps_io_read_ops_total", "counter", "io_read_ops",
+        { "paene_vps_io_read_ops_total", "counter", VS_VF_IO_READ_OPS,
           "Read operations of the VPS on block devices.", 1 },
-        { "paene_vps_io_write_ops_total", "counter", "io_write_ops",
+        { "paene_vps_io_write_ops_total", "counter", VS_VF_IO_WRITE_OPS,
           "Write operations of the VPS on block devices.", 1 },
-        { "paene_vps_network_receive_bytes_total", "counter", "rx_bytes",
+        { "paene_vps_network_receive_bytes_total", "counter", VS_VF_RX_BYTES,
           "Bytes the VPS received on its eth0.", 1 },
-        { "paene_vps_network_transmit_bytes_total", "counter", "tx_bytes",
+        { "paene_vps_network_transmit_bytes_total", "counter", VS_VF_TX_BYTES,
           "Bytes the VPS sent on its eth0.", 1 },
-        { "paene_vps_network_receive_packets_total", "counter", "rx_packets",
+        { "paene_vps_network_receive_packets_total", "counter", VS_VF_RX_PACKETS,
           "Packets the VPS received on its eth0.", 1 },
-        { "paene_vps_network_transmit_packets_total", "counter", "tx_packets",
+        { "paene_vps_network_transmit_packets_total", "counter", VS_VF_TX_PACKETS,
           "Packets the VPS sent on its eth0.", 1 },
-        { "paene_vps_disk_used_bytes", "gauge", "disk",
+        { "paene_vps_disk_used_bytes", "gauge", VS_VF_DISK,
           "Space the VPS's own files (its copy-on-write layer) take, in bytes.", 1 },
 };
 
@@ -142,8 +145,7 @@ static void put_vps_families(struct text *t, const struct row *rows, size_t n)
                 family(t, per_vps[f].name, per_vps[f].type, per_vps[f].help);
                 for (size_t i = 0; i < n; i++) {
                         put(t, "%s{vps=\"%s\"} ", per_vps[f].name, rows[i].v->name);
-                        put_value(t, (double)vs_json_int(rows[i].vps, per_vps[f].key, 0) *
-                                             per_vps[f].scale);
+                        put_value(t, (double)rows[i].vps.num[per_vps[f].field] * per_vps[f].scale);
                 }
         }
         family(t, "paene_vps_memory_limit_bytes", "gauge",
@@ -155,7 +157,7 @@ static void put_vps_families(struct text *t, const struct row *rows, size_t n)
         family(t, "paene_vps_disk_limit_bytes", "gauge",
                "The VPS's disk limit (--diskspace), in bytes; +Inf: none.");
         for (size_t i = 0; i < n; i++) {
-                long long limit = vs_json_int(rows[i].vps, "disklimit", 0);
+                long long limit = rows[i].vps.num[VS_VF_DISKLIMIT];
 
                 put(t, "paene_vps_disk_limit_bytes{vps=\"%s\"} ", rows[i].v->name);
                 put_value(t, limit > 0 ? (double)limit : INFINITY);
@@ -217,15 +219,15 @@ char *vsd_metrics_text(struct vsd *d, size_t *len)
                 n++;
         rows = vs_xmalloc((n + 1) * sizeof(*rows));
         n = 0;
-        for (struct vps *v = d->vps_list; v; v = v->next)
-                rows[n++] = (struct row){ vsd_vps_describe(d, v, 1, VS_VF_ALL), v,
-                                          config_mem_limit(d, v) };
+        for (struct vps *v = d->vps_list; v; v = v->next, n++) {
+                vsd_vps_describe(d, v, 1, VS_VF_ALL, &rows[n].vps);
+                rows[n].v = v;
+                rows[n].mem_limit = config_mem_limit(d, v);
+        }
         qsort(rows, n, sizeof(*rows), by_name);
         put(&t, "%s", "");
         put_vps_families(&t, rows, n);
         put_node_families(d, &t, rows, n);
-        for (size_t i = 0; i < n; i++)
-                json_object_put(rows[i].vps);
         free(rows);
         *len = t.len;
         return t.buf;

@@ -29,7 +29,6 @@
 #include "vs/fsutil.h"
 #include "vs/kvfile.h"
 #include "vs/log.h"
-#include "vs/parse.h"
 #include "store.h"
 #include "vsd.h"
 
@@ -118,27 +117,19 @@ static size_t count_snapshots(int snaps_fd)
         return n;
 }
 
-static struct vsd_work *snapshot_work(const char *what, struct vps *v, const char *snap)
+static void work_init(struct vsd_work *w, struct vps *v, const char *snap)
 {
-        struct vsd_work *w = vs_xmalloc(sizeof(*w));
-
-        vs_strlcpy(w->what, what, sizeof(w->what));
-        w->pidfd = w->result_fd = -1;
         w->vps = v;
         vs_strlcpy(w->clone.src, v->name, sizeof(w->clone.src));
         vs_strlcpy(w->name, snap, sizeof(w->name));
-        return w;
 }
 
-static int start_work(struct vsd *d, struct client *c, struct vsd_work *w, vs_error_t *err)
+static int load_backend(struct vsd *d, struct vps *v, struct vsd_work *w, vs_error_t *err)
 {
-        if (vsd_work_start(d, c, w, err) < 0) {
-                vsd_clone_thaw(d, &w->clone);
-                vsd_clone_free(&w->clone);
-                free(w);
+        if (vsd_config_load(d, v->name, &w->clone.src_config, err) < 0)
                 return -1;
-        }
-        return 1;
+        w->clone.disk = vsd_disk_backend_of(&w->clone.src_config);
+        return w->clone.disk ? 0 : vs_error_set(err, EINVAL, "no disk backend");
 }
 
 /* Opens the VPS directory and its snapshots/ for a worker. */
@@ -169,7 +160,10 @@ static int write_meta(int snap_fd, const struct vsd_work *w, vs_error_t *err)
         return vs_kv_save(snap_fd, SNAP_META, &meta, 1, err);
 }
 
-static int take_run(struct vsd *d, struct vsd_work *w, json_object *reply, vs_error_t *err)
+/* In the worker: the copy into snapshots/.SNAP.creating, its meta, then
+ * its name. *copy_ms: how long the copy took (the VPS frozen, if it runs). */
+int vsd_snapshot_take(struct vsd *d, const struct vsd_work *w, long long *copy_ms,
+                      vs_error_t *err)
 {
         cleanup_free char *creating = vs_strdupf(".%s%s", w->name, SNAP_CREATING);
         cleanup_free char *path = NULL;
@@ -186,47 +180,24 @@ static int take_run(struct vsd *d, struct vsd_work *w, json_object *reply, vs_er
         clock_gettime(CLOCK_MONOTONIC, &t0);
         rc = snap_fd < 0 ? -1 : w->clone.disk->clone(vps_fd, snap_fd, path, NULL, err);
         clock_gettime(CLOCK_MONOTONIC, &t1);
+        *copy_ms = (t1.tv_sec - t0.tv_sec) * 1000LL + (t1.tv_nsec - t0.tv_nsec) / 1000000;
         if (rc == 0)
                 rc = write_meta(snap_fd, w, err);
         if (rc == 0 && (fsync(snap_fd) < 0 || renameat(snaps_fd, creating, snaps_fd, w->name) < 0))
                 rc = vs_error_errno(err, "publish snapshot %s", w->name);
         if (rc == 0)
                 rc = vs_fsync_dir(snaps_fd, err);
-        if (rc < 0) {
+        if (rc < 0)
                 vs_rmtree_at(snaps_fd, creating, NULL);
-                vs_rmtree_at(snaps_fd, w->name, NULL);
-                return -1;
-        }
-        json_object_object_add(reply, "snapshot", json_object_new_string(w->name));
-        json_object_object_add(reply, "copy_ms",
-                               json_object_new_int64((t1.tv_sec - t0.tv_sec) * 1000 +
-                                                     (t1.tv_nsec - t0.tv_nsec) / 1000000));
-        return 0;
+        return rc;
 }
 
-static int take_done(struct vsd *d, struct vsd_work *w, vs_error_t *err)
+int vsd_snapshot_take_prepare(struct vsd *d, struct vps *v, const char *given,
+                              struct vsd_work *w, vs_error_t *err)
 {
-        json_object *extra = json_object_new_object();
+        cleanup_close int snaps_fd = open_snapshots(d, v->name, 1, err);
+        char snap[sizeof(w->name)];
 
-        (void)err;
-        vs_log(LOG_INFO, "snapshot %s of %s taken%s", w->name, w->clone.src,
-               w->clone.frozen ? " (frozen for the copy)" : "");
-        json_object_object_add(extra, "snapshot", json_object_new_string(w->name));
-        vsd_event(d, "snapshot", w->clone.src, extra);
-        return 0;
-}
-
-int vsd_handle_snapshot(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
-{
-        struct vps *v = vsd_vps_find(d, req->name);
-        const char *given = vs_req_str(req, "snap");
-        cleanup_close int snaps_fd = -1;
-        struct vsd_work *w;
-        char snap[VS_NAME_MAX + 1];
-
-        if (!v)
-                return vs_error_kind(err, VS_E_NOTFOUND, ENOENT, "no such VPS");
-        snaps_fd = open_snapshots(d, v->name, 1, err);
         if (snaps_fd < 0)
                 return -1;
         remove_leftovers(d, v->name, snaps_fd);
@@ -241,89 +212,60 @@ int vsd_handle_snapshot(struct vsd *d, struct client *c, vs_request_t *req, vs_e
                 vs_strlcpy(snap, given, sizeof(snap));
         else
                 default_name(snaps_fd, snap, sizeof(snap));
-        w = snapshot_work("snapshot", v, snap);
-        if (vsd_config_load(d, v->name, &w->clone.src_config, err) < 0 ||
-            !(w->clone.disk = vsd_disk_backend_of(&w->clone.src_config)) ||
+        work_init(w, v, snap);
+        if (load_backend(d, v, w, err) < 0 ||
             vsd_vps_freeze_for_copy(v, w->clone.disk, "snapshot", &w->clone.frozen, err) < 0) {
                 vsd_clone_free(&w->clone);
-                free(w);
                 return -1;
         }
-        w->run = take_run;
-        w->done = take_done;
-        return start_work(d, c, w, err);
+        return 0;
 }
 
 /* ---- list ---- */
 
-static json_object *describe(int snaps_fd, const char *snap)
+static int describe(int snaps_fd, const char *snap, vsd_snapshot_info_t *info)
 {
         cleanup_free char *path = vs_strdupf("%s/%s", snap, SNAP_META);
         cleanup_kv vs_kv_t meta = { 0 };
-        json_object *obj;
         const char *live;
 
         if (vs_kv_load(snaps_fd, path, &meta, NULL) < 0)
-                return NULL;
-        obj = json_object_new_object();
+                return -1;
+        memset(info, 0, sizeof(*info));
+        vs_strlcpy(info->name, snap, sizeof(info->name));
+        info->created = strtoll(vs_kv_get(&meta, "created") ?: "0", NULL, 10);
+        info->bytes = strtoull(vs_kv_get(&meta, "bytes") ?: "0", NULL, 10);
         live = vs_kv_get(&meta, "live");
-        json_object_object_add(obj, "name", json_object_new_string(snap));
-        json_object_object_add(
-                obj, "created",
-                json_object_new_int64(strtoll(vs_kv_get(&meta, "created") ?: "0", NULL, 10)));
-        json_object_object_add(
-                obj, "bytes",
-                json_object_new_int64(strtoll(vs_kv_get(&meta, "bytes") ?: "0", NULL, 10)));
-        json_object_object_add(obj, "live", json_object_new_boolean(live && !strcmp(live, "yes")));
-        json_object_object_add(obj, "backend",
-                               json_object_new_string(vs_kv_get(&meta, "backend") ?: "dir"));
-        return obj;
+        info->live = live && strcmp(live, "yes") == 0;
+        vs_strlcpy(info->backend, vs_kv_get(&meta, "backend") ?: "dir", sizeof(info->backend));
+        return 0;
 }
 
 static int by_created(const void *a, const void *b)
 {
-        json_object *x = *(json_object *const *)a, *y = *(json_object *const *)b;
-        int64_t cx = json_object_get_int64(json_object_object_get(x, "created"));
-        int64_t cy = json_object_get_int64(json_object_object_get(y, "created"));
+        const vsd_snapshot_info_t *x = a, *y = b;
 
-        if (cx != cy)
-                return cx < cy ? -1 : 1;
-        return strcmp(json_object_get_string(json_object_object_get(x, "name")),
-                      json_object_get_string(json_object_object_get(y, "name")));
+        if (x->created != y->created)
+                return x->created < y->created ? -1 : 1;
+        return strcmp(x->name, y->name);
 }
 
-int vsd_handle_snapshot_list(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
+size_t vsd_snapshot_list(struct vsd *d, struct vps *v, vsd_snapshot_info_t **out)
 {
-        struct vps *v = vsd_vps_find(d, req->name);
-        cleanup_close int snaps_fd = -1;
+        cleanup_close int snaps_fd = open_snapshots(d, v->name, 0, NULL);
         cleanup_closedir DIR *dir = NULL;
-        json_object *list = json_object_new_array(), *reply;
         struct dirent *ent;
+        size_t n = 0;
+        int fd = snaps_fd >= 0 ? dup(snaps_fd) : -1;
 
-        if (!v) {
-                json_object_put(list);
-                return vs_error_kind(err, VS_E_NOTFOUND, ENOENT, "no such VPS");
-        }
-        snaps_fd = open_snapshots(d, v->name, 0, NULL);
-        if (snaps_fd >= 0) {
-                int fd = dup(snaps_fd);
-
-                dir = fd >= 0 ? fdopendir(fd) : NULL;
-                if (fd >= 0 && !dir)
-                        close(fd);
-        }
-        while (dir && (ent = readdir(dir))) {
-                json_object *one;
-
-                if (ent->d_name[0] == '.' || !(one = describe(snaps_fd, ent->d_name)))
-                        continue;
-                json_object_array_add(list, one);
-        }
-        json_object_array_sort(list, by_created);
-        reply = vs_reply_ok();
-        json_object_object_add(reply, "snapshots", list);
-        vsd_client_reply(d, c, reply, NULL, 0);
-        return 0;
+        *out = vs_xmalloc(SNAPSHOTS_MAX * sizeof(**out));
+        if (fd >= 0 && !(dir = fdopendir(fd)))
+                close(fd);
+        while (dir && n < SNAPSHOTS_MAX && (ent = readdir(dir)))
+                if (ent->d_name[0] != '.' && describe(snaps_fd, ent->d_name, &(*out)[n]) == 0)
+                        n++;
+        qsort(*out, n, sizeof(**out), by_created);
+        return n;
 }
 
 /* ---- restore ---- */
@@ -346,7 +288,7 @@ static int swap_layer(int vps_fd, int copy_fd, const vs_disk_backend_t *disk, vs
                 struct stat st;
 
                 if (!strcmp(n, ".") || !strcmp(n, "..") || !strcmp(n, "rootfs") ||
-                    !strcmp(n, disk->layers) || !strcmp(n, SNAP_META))
+                    !strcmp(n, disk->layers))
                         continue;
                 if (fstatat(vps_fd, n, &st, AT_SYMLINK_NOFOLLOW) == 0
                             ? renameat2(copy_fd, n, vps_fd, n, RENAME_EXCHANGE) < 0
@@ -356,13 +298,12 @@ static int swap_layer(int vps_fd, int copy_fd, const vs_disk_backend_t *disk, vs
         return vs_fsync_dir(vps_fd, err);
 }
 
-static int restore_run(struct vsd *d, struct vsd_work *w, json_object *reply, vs_error_t *err)
+int vsd_snapshot_restore(struct vsd *d, const struct vsd_work *w, vs_error_t *err)
 {
         cleanup_free char *path = vs_strdupf("%s/%s/%s", d->vps_dir, w->clone.src, RESTORE_DIR);
         cleanup_close int vps_fd = -1, snaps_fd = -1, snap_fd = -1, copy_fd = -1;
         int rc;
 
-        (void)reply;
         if (open_vps_and_snapshots(d, w->clone.src, &vps_fd, &snaps_fd, err) < 0 ||
             (snap_fd = open_dir_at(snaps_fd, w->name, err)) < 0)
                 return -1;
@@ -378,47 +319,26 @@ static int restore_run(struct vsd *d, struct vsd_work *w, json_object *reply, vs
         return rc;
 }
 
-static int restore_done(struct vsd *d, struct vsd_work *w, vs_error_t *err)
+/* v and its snapshot snap: prepared for restore and delete. */
+static int find_snapshot(struct vsd *d, struct vps *v, const char *snap, int *snaps_fd,
+                         vs_error_t *err)
 {
-        json_object *extra = json_object_new_object();
-
-        (void)err;
-        vs_log(LOG_INFO, "%s restored to its snapshot %s", w->clone.src, w->name);
-        json_object_object_add(extra, "snapshot", json_object_new_string(w->name));
-        vsd_event(d, "snapshot-restored", w->clone.src, extra);
+        *snaps_fd = open_snapshots(d, v->name, 1, err);
+        if (*snaps_fd < 0)
+                return -1;
+        remove_leftovers(d, v->name, *snaps_fd);
+        if (!snapshot_exists(*snaps_fd, snap))
+                return vs_error_kind(err, VS_E_NOTFOUND, ENOENT, "%s has no snapshot %s", v->name,
+                                     snap);
         return 0;
 }
 
-/* The VPS and its snapshot SNAP (the request's "snap"), for restore and delete. */
-static struct vps *find_snapshot(struct vsd *d, const vs_request_t *req, int *snaps_fd,
-                                 vs_error_t *err)
-{
-        struct vps *v = vsd_vps_find(d, req->name);
-        const char *snap = vs_req_str(req, "snap");
-
-        if (!v) {
-                vs_error_kind(err, VS_E_NOTFOUND, ENOENT, "no such VPS");
-                return NULL;
-        }
-        *snaps_fd = open_snapshots(d, v->name, 1, err);
-        if (*snaps_fd < 0)
-                return NULL;
-        remove_leftovers(d, v->name, *snaps_fd);
-        if (!snapshot_exists(*snaps_fd, snap)) {
-                vs_error_kind(err, VS_E_NOTFOUND, ENOENT, "%s has no snapshot %s", v->name, snap);
-                return NULL;
-        }
-        return v;
-}
-
-int vsd_handle_snapshot_restore(struct vsd *d, struct client *c, vs_request_t *req,
-                                vs_error_t *err)
+int vsd_snapshot_restore_prepare(struct vsd *d, struct vps *v, const char *snap,
+                                 struct vsd_work *w, vs_error_t *err)
 {
         cleanup_close int snaps_fd = -1;
-        struct vps *v = find_snapshot(d, req, &snaps_fd, err);
-        struct vsd_work *w;
 
-        if (!v)
+        if (find_snapshot(d, v, snap, &snaps_fd, err) < 0)
                 return -1;
         if (v->phase != PHASE_STOPPED)
                 return vs_error_kind(err, VS_E_STATE, EBUSY,
@@ -427,47 +347,37 @@ int vsd_handle_snapshot_restore(struct vsd *d, struct client *c, vs_request_t *r
                                      vsd_phase_name(v->phase));
         if (v->backups)
                 return vs_error_kind(err, VS_E_STATE, EBUSY, "a backup of the VPS is being written");
-        w = snapshot_work("snapshot restore", v, vs_req_str(req, "snap"));
-        if (vsd_config_load(d, v->name, &w->clone.src_config, err) < 0 ||
-            !(w->clone.disk = vsd_disk_backend_of(&w->clone.src_config))) {
+        work_init(w, v, snap);
+        if (load_backend(d, v, w, err) < 0) {
                 vsd_clone_free(&w->clone);
-                free(w);
                 return -1;
         }
-        w->run = restore_run;
-        w->done = restore_done;
-        return start_work(d, c, w, err);
+        return 0;
 }
 
 /* ---- delete ---- */
 
-static int delete_run(struct vsd *d, struct vsd_work *w, json_object *reply, vs_error_t *err)
+int vsd_snapshot_delete(struct vsd *d, const struct vsd_work *w, vs_error_t *err)
 {
         cleanup_free char *deleting = vs_strdupf(".%s%s", w->name, SNAP_DELETING);
         cleanup_close int snaps_fd = open_snapshots(d, w->clone.src, 0, err);
 
-        (void)reply;
         if (snaps_fd < 0)
                 return -1;
         return vs_rmtree_at(snaps_fd, deleting, err);
 }
 
-int vsd_handle_snapshot_delete(struct vsd *d, struct client *c, vs_request_t *req,
-                               vs_error_t *err)
+int vsd_snapshot_delete_prepare(struct vsd *d, struct vps *v, const char *snap,
+                                struct vsd_work *w, vs_error_t *err)
 {
-        cleanup_close int snaps_fd = -1;
-        struct vps *v = find_snapshot(d, req, &snaps_fd, err);
-        const char *snap = vs_req_str(req, "snap");
         cleanup_free char *deleting = vs_strdupf(".%s%s", snap, SNAP_DELETING);
-        struct vsd_work *w;
+        cleanup_close int snaps_fd = -1;
 
-        if (!v)
+        if (find_snapshot(d, v, snap, &snaps_fd, err) < 0)
                 return -1;
         /* hidden at once: a list no longer shows it, a crash leaves a leftover */
         if (renameat(snaps_fd, snap, snaps_fd, deleting) < 0)
                 return vs_error_errno(err, "delete snapshot %s", snap);
-        vs_log(LOG_INFO, "deleting snapshot %s of %s", snap, v->name);
-        w = snapshot_work("snapshot delete", v, snap);
-        w->run = delete_run;
-        return start_work(d, c, w, err);
+        work_init(w, v, snap);
+        return 0;
 }

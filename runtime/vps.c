@@ -1172,28 +1172,27 @@ static int start_stopped(struct vsd *d, struct vps *v, vs_error_t *err)
 /* "stopped", with how it ended (exit code, signal, or unknown). */
 static void event_stopped(struct vsd *d, struct vps *v)
 {
-        json_object *extra = json_object_new_object();
+        vs_event_t ev = { .type = "stopped", .vps = v->name };
 
         if (!v->exit_known) {
-                json_object_object_add(extra, "exit", json_object_new_string("unknown"));
+                vs_event_text(&ev, "exit", "unknown");
         } else if (v->exit_signal) {
-                json_object_object_add(extra, "exit",
-                                       json_object_new_string(vs_signal_name(v->exit_signal)));
-                json_object_object_add(extra, "signal", json_object_new_int(v->exit_signal));
+                vs_event_text(&ev, "exit", vs_signal_name(v->exit_signal));
+                vs_event_int(&ev, "signal", v->exit_signal);
         } else {
-                json_object_object_add(extra, "exit", json_object_new_string("code"));
-                json_object_object_add(extra, "exit_code", json_object_new_int(v->exit_code));
+                vs_event_text(&ev, "exit", "code");
+                vs_event_int(&ev, "exit_code", v->exit_code);
         }
-        json_object_object_add(extra, "oom_kills", json_object_new_int64((int64_t)v->oom_kills));
-        d->hooks.event(d, "stopped", v->name, extra);
+        vs_event_int(&ev, "oom_kills", (long long)v->oom_kills);
+        d->hooks.event(d, &ev);
 }
 
 static void event_error(struct vsd *d, const char *type, const char *vps, const vs_error_t *err)
 {
-        json_object *extra = json_object_new_object();
+        vs_event_t ev = { .type = type, .vps = vps };
 
-        json_object_object_add(extra, "error", json_object_new_string(err->msg));
-        d->hooks.event(d, type, vps, extra);
+        vs_event_text(&ev, "error", err->msg);
+        d->hooks.event(d, &ev);
 }
 
 /* A start of a stopped VPS that fails is logged with its reason and told
@@ -1213,10 +1212,10 @@ int vsd_vps_start(struct vsd *d, struct vps *v, vs_error_t *err)
                 return -1;
         }
         {
-                json_object *extra = json_object_new_object();
+                vs_event_t ev = { .type = "started", .vps = v->name };
 
-                json_object_object_add(extra, "pid", json_object_new_int((int)v->pid));
-                d->hooks.event(d, "started", v->name, extra);
+                vs_event_int(&ev, "pid", (long long)v->pid);
+                d->hooks.event(d, &ev);
         }
         return 0;
 }
@@ -1441,7 +1440,11 @@ int vsd_vps_destroy(struct vsd *d, struct vps *v, vs_error_t *err)
                 return vs_error_errno(err, "rename");
         vs_fsync_dir(d->vps_fd, NULL);
         vs_cgroup_remove(d->cgtree, v->slice, v->name, NULL);
-        d->hooks.event(d, "destroyed", v->name, NULL);
+        {
+                vs_event_t ev = { .type = "destroyed", .vps = v->name };
+
+                d->hooks.event(d, &ev);
+        }
         vps_remove(d, v);
         return vs_rmtree_at(d->vps_fd, doomed, err);
 }
@@ -1526,25 +1529,25 @@ int vsd_vps_set(struct vsd *d, struct vps *v, const vs_limits_t *changes, int sa
 /* ---- queries ---- */
 
 /* The usage figures of s that want names (up: seconds since start). */
-static void add_stats(json_object *obj, const vs_stats_t *s, long long up, vs_vps_fields_t want)
+static void add_stats(vs_vps_info_t *info, const vs_stats_t *s, long long up, vs_vps_fields_t want)
 {
-#define ADD(field, key, value)                                                                     \
-        do {                                                                                       \
-                if (want & VS_VF_BIT(field))                                                       \
-                        json_object_object_add(obj, key, json_object_new_int64((int64_t)(value))); \
+#define ADD(field, value)                                                         \
+        do {                                                                      \
+                if (want & VS_VF_BIT(field))                                      \
+                        vs_vps_info_int(info, VS_VF_##field, (long long)(value)); \
         } while (0)
-        ADD(CPU_USEC, "cpu_usec", s->cpu_usec);
+        ADD(CPU_USEC, s->cpu_usec);
         /* the average since start; vsctl top computes the current one */
-        ADD(CPU_PCT, "cpu_pct", up > 0 ? s->cpu_usec / 10000 / (uint64_t)up : 0);
-        ADD(THROTTLED_USEC, "throttled_usec", s->throttled_usec);
-        ADD(NR_THROTTLED, "nr_throttled", s->nr_throttled);
-        ADD(MEM_BYTES, "mem_bytes", s->mem_bytes);
-        ADD(MEM_PEAK, "mem_peak", s->mem_peak);
-        ADD(SWAP_BYTES, "swap_bytes", s->swap_bytes);
-        ADD(IO_READ_BYTES, "io_read_bytes", s->io_read_bytes);
-        ADD(IO_WRITE_BYTES, "io_write_bytes", s->io_write_bytes);
-        ADD(IO_READ_OPS, "io_read_ops", s->io_read_ops);
-        ADD(IO_WRITE_OPS, "io_write_ops", s->io_write_ops);
+        ADD(CPU_PCT, up > 0 ? s->cpu_usec / 10000 / (uint64_t)up : 0);
+        ADD(THROTTLED_USEC, s->throttled_usec);
+        ADD(NR_THROTTLED, s->nr_throttled);
+        ADD(MEM_BYTES, s->mem_bytes);
+        ADD(MEM_PEAK, s->mem_peak);
+        ADD(SWAP_BYTES, s->swap_bytes);
+        ADD(IO_READ_BYTES, s->io_read_bytes);
+        ADD(IO_WRITE_BYTES, s->io_write_bytes);
+        ADD(IO_READ_OPS, s->io_read_ops);
+        ADD(IO_WRITE_OPS, s->io_write_ops);
 #undef ADD
 }
 
@@ -1553,14 +1556,12 @@ static long long uptime_of(const struct vps *v)
         return v->phase == PHASE_STOPPED ? 0 : (long long)time(NULL) - v->started_at;
 }
 
-void vsd_vps_stats(struct vsd *d, struct vps *v, json_object *obj)
+void vsd_vps_stats(struct vsd *d, struct vps *v, vs_stats_t *s)
 {
-        vs_stats_t s = { 0 };
-
         (void)d;
+        memset(s, 0, sizeof(*s));
         if (v->cg)
-                vs_stats_read(v->cg, &s, NULL);
-        add_stats(obj, &s, uptime_of(v), VS_VF_ALL);
+                vs_stats_read(v->cg, s, NULL);
 }
 
 static int count_procs(struct vps *v)
@@ -1569,21 +1570,21 @@ static int count_procs(struct vps *v)
 }
 
 /* Network counters of a running VPS with a veth; zeros otherwise. */
-static void add_counters(struct vsd *d, struct vps *v, json_object *obj, vs_vps_fields_t want)
+static void add_counters(struct vsd *d, struct vps *v, vs_vps_info_t *info, vs_vps_fields_t want)
 {
         struct vs_net_counters c = { 0 };
 
         if (v->phase != PHASE_STOPPED && vs_net_vps_counters(d->net, v->name, &c, NULL) < 0)
                 memset(&c, 0, sizeof(c));
-#define ADD(field, key, value)                                                                   \
-        do {                                                                                     \
-                if (want & VS_VF_BIT(field))                                                     \
-                        json_object_object_add(obj, key, json_object_new_int64((int64_t)value)); \
+#define ADD(field, value)                                                         \
+        do {                                                                      \
+                if (want & VS_VF_BIT(field))                                      \
+                        vs_vps_info_int(info, VS_VF_##field, (long long)(value)); \
         } while (0)
-        ADD(RX_BYTES, "rx_bytes", c.rx_bytes);
-        ADD(TX_BYTES, "tx_bytes", c.tx_bytes);
-        ADD(RX_PACKETS, "rx_packets", c.rx_packets);
-        ADD(TX_PACKETS, "tx_packets", c.tx_packets);
+        ADD(RX_BYTES, c.rx_bytes);
+        ADD(TX_BYTES, c.tx_bytes);
+        ADD(RX_PACKETS, c.rx_packets);
+        ADD(TX_PACKETS, c.tx_packets);
 #undef ADD
 }
 
@@ -1615,76 +1616,76 @@ static uint64_t failcnt_of(struct vps *v)
         return sum;
 }
 
-static void add_str(json_object *obj, vs_vps_fields_t want, vs_vps_field_t field, const char *value)
+static void add_str(vs_vps_info_t *info, vs_vps_fields_t want, vs_vps_field_t field,
+                    const char *value)
 {
         if (want & ((vs_vps_fields_t)1 << field))
-                json_object_object_add(obj, vs_vps_field_name(field),
-                                       json_object_new_string(value ? value : ""));
+                vs_vps_info_text(info, field, value);
 }
 
-static void add_int(json_object *obj, vs_vps_fields_t want, vs_vps_field_t field, long long value)
+static void add_int(vs_vps_info_t *info, vs_vps_fields_t want, vs_vps_field_t field,
+                    long long value)
 {
         if (want & ((vs_vps_fields_t)1 << field))
-                json_object_object_add(obj, vs_vps_field_name(field), json_object_new_int64(value));
+                vs_vps_info_int(info, field, value);
 }
 
 /* What the config says: hostname, template, addresses, rates, forwards. */
-static void add_config_fields(struct vsd *d, struct vps *v, const vs_kv_t *config, json_object *obj,
-                              vs_vps_fields_t want)
+static void add_config_fields(struct vsd *d, struct vps *v, const vs_kv_t *config,
+                              vs_vps_info_t *info, vs_vps_fields_t want)
 {
         const char *hostname = vs_kv_get(config, "hostname");
 
-        add_str(obj, want, VS_VF_HOSTNAME, hostname && *hostname ? hostname : v->name);
-        add_str(obj, want, VS_VF_TEMPLATE, vs_kv_get(config, "template"));
-        add_str(obj, want, VS_VF_IP, vs_kv_get(config, "ip"));
+        add_str(info, want, VS_VF_HOSTNAME, hostname && *hostname ? hostname : v->name);
+        add_str(info, want, VS_VF_TEMPLATE, vs_kv_get(config, "template"));
+        add_str(info, want, VS_VF_IP, vs_kv_get(config, "ip"));
         if (want & (VS_VF_BIT(RATE_OUT) | VS_VF_BIT(RATE_IN) | VS_VF_BIT(PORT_FORWARD)))
-                vsd_net_describe(d, v, config, obj);
+                vsd_net_describe(d, v, config, info);
 }
 
-json_object *vsd_vps_describe(struct vsd *d, struct vps *v, int with_disk, vs_vps_fields_t want)
+void vsd_vps_describe(struct vsd *d, struct vps *v, int with_disk, vs_vps_fields_t want,
+                      vs_vps_info_t *info)
 {
-        json_object *obj = json_object_new_object();
         const vs_kv_t *config = NULL;
-        char exit_buf[64];
         int stopped = v->phase == PHASE_STOPPED;
 
+        memset(info, 0, sizeof(*info));
         if ((want & (CONFIG_FIELDS | VS_VF_BIT(ONBOOT) | VS_VF_BIT(BOOTORDER))) || with_disk)
                 config = vsd_vps_config(d, v);
-        add_str(obj, want, VS_VF_NAME, v->name);
-        add_str(obj, want, VS_VF_STATE, vsd_phase_name(v->phase));
-        add_int(obj, want, VS_VF_PID, stopped ? 0 : v->pid);
-        add_int(obj, want, VS_VF_NPROC, (want & VS_VF_BIT(NPROC)) ? count_procs(v) : 0);
+        add_str(info, want, VS_VF_NAME, v->name);
+        add_str(info, want, VS_VF_STATE, vsd_phase_name(v->phase));
+        add_int(info, want, VS_VF_PID, stopped ? 0 : v->pid);
+        add_int(info, want, VS_VF_NPROC, (want & VS_VF_BIT(NPROC)) ? count_procs(v) : 0);
         if (config)
-                add_config_fields(d, v, config, obj, want);
+                add_config_fields(d, v, config, info, want);
         if (want & COUNTER_FIELDS)
-                add_counters(d, v, obj, want);
-        add_str(obj, want, VS_VF_SLICE, v->slice);
+                add_counters(d, v, info, want);
+        add_str(info, want, VS_VF_SLICE, v->slice);
         if (config) {
-                add_str(obj, want, VS_VF_ONBOOT, vs_kv_get(config, "onboot") ?: "no");
-                add_int(obj, want, VS_VF_BOOTORDER, atoll(vs_kv_get(config, "bootorder") ?: "0"));
+                add_str(info, want, VS_VF_ONBOOT, vs_kv_get(config, "onboot") ?: "no");
+                add_int(info, want, VS_VF_BOOTORDER, atoll(vs_kv_get(config, "bootorder") ?: "0"));
         }
-        add_int(obj, want, VS_VF_UPTIME, uptime_of(v));
+        add_int(info, want, VS_VF_UPTIME, uptime_of(v));
         if (with_disk)
-                vsd_disk_describe(d, v, config, obj);
-        exit_text(v, exit_buf, sizeof(exit_buf));
-        add_str(obj, want, VS_VF_EXIT, stopped ? exit_buf : "");
+                vsd_disk_describe(d, v, config, info);
+        exit_text(v, info->exit, sizeof(info->exit));
+        add_str(info, want, VS_VF_EXIT, stopped ? info->exit : "");
         if (want & STATS_FIELDS) {
                 vs_stats_t s = { 0 };
 
                 /* a stopped VPS has no cgroup: zeros, and its last OOM count */
                 if (v->cg && vs_stats_read(v->cg, &s, NULL) == 0)
                         v->oom_kills = s.oom_kills;
-                add_int(obj, want, VS_VF_OOM_KILLS, (long long)v->oom_kills);
-                add_stats(obj, &s, uptime_of(v), want);
+                add_int(info, want, VS_VF_OOM_KILLS, (long long)v->oom_kills);
+                add_stats(info, &s, uptime_of(v), want);
         }
         if (want & VS_VF_BIT(FAILCNT)) {
-                add_int(obj, want, VS_VF_FAILCNT, (long long)failcnt_of(v));
+                add_int(info, want, VS_VF_FAILCNT, (long long)failcnt_of(v));
         }
         if (stopped && v->exit_known) {
-                add_int(obj, want, VS_VF_EXIT_CODE, v->exit_code);
-                add_int(obj, want, VS_VF_EXIT_SIGNAL, v->exit_signal);
+                add_int(info, want, VS_VF_EXIT_CODE, v->exit_code);
+                add_int(info, want, VS_VF_EXIT_SIGNAL, v->exit_signal);
         }
-        return obj;
 }
 
 int vsd_vps_uses_template(struct vsd *d, const char *tmpl)

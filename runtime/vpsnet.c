@@ -19,7 +19,6 @@
 #include "vs/kvfile.h"
 #include "vs/log.h"
 #include "vs/netns.h"
-#include "vs/protocol.h"
 #include "store.h"
 #include "vsd.h"
 
@@ -35,74 +34,9 @@ int vsd_net_init(struct vsd *d, vs_error_t *err)
         return 0;
 }
 
-/* Parses a config's "ip" value: blank-separated ADDR/PREFIX, either family. */
-int vsd_net_parse_ips(const char *text, struct vsd_net_addrs *out, vs_error_t *err)
-{
-        cleanup_free char *copy = vs_xstrdup(text ? text : "");
-        char *save = NULL;
-
-        out->n4 = out->n6 = 0;
-        for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
-                size_t *n = vs_ip_is_v6(w) ? &out->n6 : &out->n4;
-
-                if (*n == VS_NET_ADDRS_MAX)
-                        return vs_error_kind(err, VS_E_USAGE, E2BIG,
-                                             "more than %d addresses of one family",
-                                             VS_NET_ADDRS_MAX);
-                if (vs_ip_is_v6(w) ? vs_ip6_parse(w, 128, &out->v6[(*n)++], err)
-                                   : vs_ip4_parse(w, 32, &out->v4[(*n)++], err))
-                        return -1;
-        }
-        return 0;
-}
-
-/* "ADDR/PREFIX ..." of both families, IPv4 first. */
-static char *format_ips(const struct vsd_net_addrs *addrs)
-{
-        char *text = vs_xstrdup(""), buf[64];
-
-        for (size_t i = 0; i < addrs->n4 + addrs->n6; i++) {
-                char *more;
-
-                if (i < addrs->n4)
-                        vs_ip4_format(&addrs->v4[i], 1, buf, sizeof(buf));
-                else
-                        vs_ip6_format(&addrs->v6[i - addrs->n4], 1, buf, sizeof(buf));
-                more = vs_strdupf("%s%s%s", text, *text ? " " : "", buf);
-                free(text);
-                text = more;
-        }
-        return text;
-}
-
-/* Every address held by the VPS of this root but `skip`. */
-struct used {
-        uint32_t *v4;
-        size_t n4, cap4;
-        vs_ip6_t *v6;
-        size_t n6, cap6;
-};
-
-static void used_free(struct used *u)
-{
-        free(u->v4);
-        free(u->v6);
-}
-#define cleanup_used __attribute__((cleanup(used_free)))
-
-static void used_add4(struct used *u, uint32_t addr)
-{
-        u->v4 = vs_xgrow(u->v4, u->n4, &u->cap4, 64, sizeof(*u->v4));
-        u->v4[u->n4++] = addr;
-}
-
-static void used_add6(struct used *u, const vs_ip6_t *ip)
-{
-        u->v6 = vs_xgrow(u->v6, u->n6, &u->cap6, 64, sizeof(*u->v6));
-        u->v6[u->n6++] = *ip;
-}
-
-static void used_addrs(struct vsd *d, const char *skip, struct used *u)
+/* Every address held by the VPS of this root but `skip`, and by those a
+ * worker is making. */
+static void used_addrs(struct vsd *d, const char *skip, struct vsd_used_addrs *u)
 {
         memset(u, 0, sizeof(*u));
         for (struct vps *v = d->vps_list; v; v = v->next) {
@@ -112,9 +46,9 @@ static void used_addrs(struct vsd *d, const char *skip, struct used *u)
                     vsd_net_parse_ips(vs_kv_get(vsd_vps_config(d, v), "ip"), &addrs, NULL) < 0)
                         continue;
                 for (size_t i = 0; i < addrs.n4; i++)
-                        used_add4(u, addrs.v4[i].addr);
+                        vsd_used_add4(u, addrs.v4[i].addr);
                 for (size_t i = 0; i < addrs.n6; i++)
-                        used_add6(u, &addrs.v6[i]);
+                        vsd_used_add6(u, &addrs.v6[i]);
         }
         /* and those of VPS a worker is making */
         for (struct vsd_work *w = d->works; w; w = w->next) {
@@ -123,170 +57,18 @@ static void used_addrs(struct vsd *d, const char *skip, struct used *u)
                 if (!w->reserved_ip || vsd_net_parse_ips(w->reserved_ip, &addrs, NULL) < 0)
                         continue;
                 for (size_t i = 0; i < addrs.n4; i++)
-                        used_add4(u, addrs.v4[i].addr);
+                        vsd_used_add4(u, addrs.v4[i].addr);
                 for (size_t i = 0; i < addrs.n6; i++)
-                        used_add6(u, &addrs.v6[i]);
+                        vsd_used_add6(u, &addrs.v6[i]);
         }
-}
-
-static int is_used4(const struct used *u, uint32_t addr)
-{
-        for (size_t i = 0; i < u->n4; i++)
-                if (u->v4[i] == addr)
-                        return 1;
-        return 0;
-}
-
-static int is_used6(const struct used *u, const unsigned char addr[16])
-{
-        for (size_t i = 0; i < u->n6; i++)
-                if (vs_ip6_equal(u->v6[i].addr, addr))
-                        return 1;
-        return 0;
-}
-
-static int in_use_error(vs_error_t *err, const char *text)
-{
-        return vs_error_kind(err, VS_E_STATE, EADDRINUSE,
-                             "--ipadd %s: address already in use by another VPS", text);
-}
-
-/* One IPv4 --ipadd: inside the pool it takes the pool's prefix unless
- * given, and may not be the pool's network, gateway or broadcast address. */
-static int check_given4(const vs_net_conf_t *conf, const char *text, const struct used *used,
-                        vs_ip4_t *out, vs_error_t *err)
-{
-        const vs_pool4_t *pool = &conf->pool4;
-        char pool_text[24];
-        uint32_t a;
-
-        if (vs_ip4_parse(text, 32, out, err) < 0)
-                return vs_error_wrap(err, "--ipadd");
-        a = out->addr;
-        if (!strchr(text, '/'))
-                out->prefix = vs_pool4_contains(pool, a) ? pool->net.prefix : 32;
-        if (out->prefix < 8)
-                return vs_error_kind(err, VS_E_USAGE, EINVAL,
-                                     "--ipadd %s: the prefix must be /8 to /32", text);
-        if (vs_pool4_contains(pool, a) && !vs_pool4_is_host(pool, a))
-                return vs_error_kind(err, VS_E_USAGE, EINVAL,
-                                     "--ipadd %s: the pool's network, gateway or broadcast "
-                                     "address",
-                                     text);
-        if (a == 0 || (a >> 24) == 127 || (a >> 28) >= 14)
-                return vs_error_kind(err, VS_E_USAGE, EINVAL,
-                                     "--ipadd %s: not a unicast host address", text);
-        /* on the bridge only the pool's subnet is on-link for vsd's
-         * namespace: an address outside it would be unreachable */
-        vs_ip4_format(&pool->net, 1, pool_text, sizeof(pool_text));
-        if (conf->mode == VS_NET_BRIDGE && !vs_pool4_contains(pool, a))
-                return vs_error_kind(err, VS_E_USAGE, EINVAL,
-                                     "--ipadd %s: outside the pool %s (bridge mode takes the "
-                                     "pool's addresses only; routed mode takes any)",
-                                     text, pool_text);
-        if (is_used4(used, a))
-                return in_use_error(err, text);
-        return 0;
-}
-
-/* One IPv6 --ipadd, by the same rules against pool6. */
-static int check_given6(const vs_net_conf_t *conf, const char *text, const struct used *used,
-                        vs_ip6_t *out, vs_error_t *err)
-{
-        const vs_pool6_t *pool = &conf->pool6;
-        int in_pool;
-
-        if (vs_ip6_parse(text, 128, out, err) < 0)
-                return vs_error_wrap(err, "--ipadd");
-        in_pool = conf->has_pool6 && vs_pool6_contains(pool, out->addr);
-        if (!strchr(text, '/'))
-                out->prefix = in_pool ? pool->net.prefix : 128;
-        if (out->prefix < 16)
-                return vs_error_kind(err, VS_E_USAGE, EINVAL,
-                                     "--ipadd %s: the prefix must be /16 to /128", text);
-        if (!vs_ip6_is_unicast(out->addr))
-                return vs_error_kind(err, VS_E_USAGE, EINVAL,
-                                     "--ipadd %s: not a global unicast address", text);
-        if (in_pool && !vs_pool6_is_host(pool, out->addr))
-                return vs_error_kind(err, VS_E_USAGE, EINVAL,
-                                     "--ipadd %s: the pool's network or gateway address", text);
-        if (conf->mode == VS_NET_BRIDGE && !in_pool)
-                return vs_error_kind(err, VS_E_USAGE, EINVAL,
-                                     conf->has_pool6
-                                             ? "--ipadd %s: outside pool6 (bridge mode takes the "
-                                               "pool's addresses only; routed mode takes any)"
-                                             : "--ipadd %s: bridge mode needs a pool6 in vsd.conf "
-                                               "for IPv6 addresses",
-                                     text);
-        if (is_used6(used, out->addr))
-                return in_use_error(err, text);
-        return 0;
-}
-
-/* Checks each of given[] and adds it to addrs (and to used: twice in one
- * request is refused too). */
-static int add_given(const vs_net_conf_t *conf, char *const *given, size_t ngiven,
-                     struct used *used, struct vsd_net_addrs *addrs, vs_error_t *err)
-{
-        for (size_t i = 0; i < ngiven; i++) {
-                if (vs_ip_is_v6(given[i])) {
-                        if (addrs->n6 == VS_NET_ADDRS_MAX)
-                                return vs_error_kind(err, VS_E_USAGE, E2BIG,
-                                                     "more than %d IPv6 addresses",
-                                                     VS_NET_ADDRS_MAX);
-                        if (check_given6(conf, given[i], used, &addrs->v6[addrs->n6], err) < 0)
-                                return -1;
-                        used_add6(used, &addrs->v6[addrs->n6++]);
-                } else {
-                        if (addrs->n4 == VS_NET_ADDRS_MAX)
-                                return vs_error_kind(err, VS_E_USAGE, E2BIG,
-                                                     "more than %d IPv4 addresses",
-                                                     VS_NET_ADDRS_MAX);
-                        if (check_given4(conf, given[i], used, &addrs->v4[addrs->n4], err) < 0)
-                                return -1;
-                        used_add4(used, addrs->v4[addrs->n4++].addr);
-                }
-        }
-        return 0;
-}
-
-static int is_none(char *const *given, size_t ngiven, vs_error_t *err)
-{
-        for (size_t i = 0; i < ngiven; i++)
-                if (strcmp(given[i], "none") == 0) {
-                        if (ngiven > 1)
-                                return vs_error_kind(err, VS_E_USAGE, EINVAL,
-                                                     "--ipadd none cannot go with addresses");
-                        return 1;
-                }
-        return 0;
 }
 
 char *vsd_net_assign(struct vsd *d, char *const *given, size_t ngiven, vs_error_t *err)
 {
-        const vs_net_conf_t *conf = vs_net_conf(d->net);
-        cleanup_used struct used used = { 0 };
-        struct vsd_net_addrs addrs = { .n4 = 0 };
-        int none = is_none(given, ngiven, err);
+        cleanup_used_addrs struct vsd_used_addrs used = { 0 };
 
-        /* "--ipadd none": no network but its loopback (an empty ip key) */
-        if (none)
-                return none < 0 ? NULL : vs_xstrdup("");
         used_addrs(d, NULL, &used);
-        if (add_given(conf, given, ngiven, &used, &addrs, err) < 0)
-                return NULL;
-        if (ngiven)
-                return format_ips(&addrs);
-        addrs.v4[0].prefix = conf->pool4.net.prefix;
-        if (vs_pool4_next(&conf->pool4, used.v4, used.n4, &addrs.v4[0].addr, err) < 0)
-                return NULL;
-        addrs.n4 = 1;
-        if (conf->has_pool6) {
-                if (vs_pool6_next(&conf->pool6, used.v6, used.n6, &addrs.v6[0], err) < 0)
-                        return NULL;
-                addrs.n6 = 1;
-        }
-        return format_ips(&addrs);
+        return vsd_net_pick(vs_net_conf(d->net), &used, given, ngiven, err);
 }
 
 /* ---- bandwidth caps ---- */
@@ -301,21 +83,6 @@ static int config_rate(const vs_kv_t *kv, const char *key, uint64_t *bits, vs_er
                 return 0;
         if (vs_rate_parse(text, key, bits, err) < 0)
                 return vs_error_wrap(err, "config");
-        return 0;
-}
-
-int vsd_net_rates_arg(const vs_request_t *req, struct vsd_rates *r, vs_error_t *err)
-{
-        const char *out = vs_req_str(req, "rate_out");
-        const char *in = vs_req_str(req, "rate_in");
-
-        memset(r, 0, sizeof(*r));
-        if (out && vs_rate_parse(out, "--rate-out", &r->out, err) < 0)
-                return -1;
-        if (in && vs_rate_parse(in, "--rate-in", &r->in, err) < 0)
-                return -1;
-        r->set_out = out != NULL;
-        r->set_in = in != NULL;
         return 0;
 }
 
@@ -431,7 +198,7 @@ void vsd_net_adopted(struct vsd *d, struct vps *v, const vs_kv_t *state)
                 vs_log(LOG_WARNING, "%s: %s", v->name, err.msg);
 }
 
-static void describe_rates(const struct vps *v, const vs_kv_t *config, json_object *obj)
+static void describe_rates(const struct vps *v, const vs_kv_t *config, vs_vps_info_t *info)
 {
         uint64_t out = 0, in = 0;
 
@@ -442,8 +209,8 @@ static void describe_rates(const struct vps *v, const vs_kv_t *config, json_obje
                 config_rate(config, "rate_out", &out, NULL);
                 config_rate(config, "rate_in", &in, NULL);
         }
-        json_object_object_add(obj, "rate_out", json_object_new_int64((int64_t)out));
-        json_object_object_add(obj, "rate_in", json_object_new_int64((int64_t)in));
+        vs_vps_info_int(info, VS_VF_RATE_OUT, (long long)out);
+        vs_vps_info_int(info, VS_VF_RATE_IN, (long long)in);
 }
 
 /* ---- nftables: a VPS's guard and forwards ---- */
@@ -564,16 +331,8 @@ static int forwards_clash(struct vsd *d, const char *skip, const vs_portfwd_t *f
                     vs_portfwd_parse_list(vs_kv_get(&config, "port_forward"), theirs,
                                           VS_PORTFWD_MAX, &k, NULL) < 0)
                         continue;
-                for (size_t i = 0; i < n; i++)
-                        for (size_t j = 0; j < k; j++)
-                                if (fwds[i].host_port == theirs[j].host_port &&
-                                    fwds[i].proto == theirs[j].proto)
-                                        return vs_error_kind(
-                                                err, VS_E_STATE, EADDRINUSE,
-                                                "--port-forward: host port %u/%s is in use by "
-                                                "VPS %s",
-                                                fwds[i].host_port, vs_l4_name(fwds[i].proto),
-                                                v->name);
+                if (vsd_net_forwards_clash(fwds, n, theirs, k, v->name, err) < 0)
+                        return -1;
         }
         return 0;
 }
@@ -582,48 +341,15 @@ char *vsd_net_forwards_plan(struct vsd *d, struct vps *v, char *const *add, char
                             vs_error_t *err)
 {
         cleanup_kv vs_kv_t config = { 0 };
-        vs_portfwd_t fwds[VS_PORTFWD_MAX], f;
+        vs_portfwd_t fwds[VS_PORTFWD_MAX];
         size_t n = 0, first_new;
 
         if (v && (vsd_config_load(d, v->name, &config, err) < 0 ||
                   vs_portfwd_parse_list(vs_kv_get(&config, "port_forward"), fwds, VS_PORTFWD_MAX,
                                         &n, err) < 0))
                 return NULL;
-        for (char *const *p = del; p && *p; p++) {
-                size_t kept = 0;
-
-                if (vs_portfwd_parse_del(*p, &f, err) < 0)
-                        return NULL;
-                for (size_t i = 0; i < n; i++)
-                        if (!vs_portfwd_matches_del(&fwds[i], &f))
-                                fwds[kept++] = fwds[i];
-                if (kept == n && f.host_port) {
-                        vs_error_kind(err, VS_E_NOTFOUND, ENOENT,
-                                      "--port-forward-del %s: no such port forward", *p);
-                        return NULL;
-                }
-                n = kept;
-        }
-        first_new = n;
-        for (char *const *p = add; p && *p; p++) {
-                if (vs_portfwd_parse(*p, &f, err) < 0)
-                        return NULL;
-                for (size_t i = 0; i < n; i++)
-                        if (fwds[i].host_port == f.host_port && fwds[i].proto == f.proto) {
-                                vs_error_kind(err, VS_E_STATE, EADDRINUSE,
-                                              "--port-forward %s: host port %u/%s is already "
-                                              "forwarded to port %u",
-                                              *p, f.host_port, vs_l4_name(f.proto),
-                                              fwds[i].vps_port);
-                                return NULL;
-                        }
-                if (n == VS_PORTFWD_MAX) {
-                        vs_error_kind(err, VS_E_USAGE, E2BIG, "more than %d port forwards",
-                                      VS_PORTFWD_MAX);
-                        return NULL;
-                }
-                fwds[n++] = f;
-        }
+        if (vsd_net_forwards_edit(fwds, &n, add, del, &first_new, err) < 0)
+                return NULL;
         if (n > first_new && v) {
                 struct vsd_net_addrs addrs;
 
@@ -679,29 +405,25 @@ int vsd_net_refresh(struct vsd *d, struct vps *v, vs_error_t *err)
         return nft_install(d->nft, v->name, &addrs, fwds, nfwds, err);
 }
 
-static void describe_forwards(const vs_kv_t *config, json_object *obj)
+static void describe_forwards(const vs_kv_t *config, vs_vps_info_t *info)
 {
         vs_portfwd_t fwds[VS_PORTFWD_MAX];
-        json_object *array = json_object_new_array();
         size_t n = 0;
 
         if (vs_portfwd_parse_list(vs_kv_get(config, "port_forward"), fwds, VS_PORTFWD_MAX, &n,
                                   NULL) < 0)
                 n = 0;
-        for (size_t i = 0; i < n; i++) {
-                char text[VS_PORTFWD_TEXT];
-
-                vs_portfwd_format(&fwds[i], text, sizeof(text));
-                json_object_array_add(array, json_object_new_string(text));
-        }
-        json_object_object_add(obj, "port_forward", array);
+        for (size_t i = 0; i < n; i++)
+                vs_portfwd_format(&fwds[i], info->forwards[i], sizeof(info->forwards[i]));
+        info->nforwards = n;
+        info->has |= VS_VF_BIT(PORT_FORWARD);
 }
 
-void vsd_net_describe(struct vsd *d, struct vps *v, const vs_kv_t *config, json_object *obj)
+void vsd_net_describe(struct vsd *d, struct vps *v, const vs_kv_t *config, vs_vps_info_t *info)
 {
         (void)d;
-        describe_rates(v, config, obj);
-        describe_forwards(config, obj);
+        describe_rates(v, config, info);
+        describe_forwards(config, info);
 }
 
 /* ---- start and stop ---- */
@@ -833,47 +555,6 @@ int vsd_net_prepare(struct vsd *d, struct vps *v, const vs_kv_t *config,
 
 /* ---- live changes ---- */
 
-/* The addresses after --ipdel (ADDR, with or without its prefix, or "all")
- * and before --ipadd; an address the VPS does not hold is an error. */
-static int remove_addrs(struct vsd_net_addrs *addrs, char *const *del, size_t ndel, vs_error_t *err)
-{
-        for (size_t i = 0; i < ndel; i++) {
-                vs_ip4_t ip4;
-                vs_ip6_t ip6;
-                size_t j;
-
-                if (strcmp(del[i], "all") == 0) {
-                        addrs->n4 = addrs->n6 = 0;
-                        continue;
-                }
-                if (vs_ip_is_v6(del[i])) {
-                        if (vs_ip6_parse(del[i], 128, &ip6, err) < 0)
-                                return vs_error_wrap(err, "--ipdel");
-                        for (j = 0; j < addrs->n6 && !vs_ip6_equal(addrs->v6[j].addr, ip6.addr);
-                             j++)
-                                ;
-                        if (j < addrs->n6) {
-                                memmove(&addrs->v6[j], &addrs->v6[j + 1],
-                                        (--addrs->n6 - j) * sizeof(addrs->v6[0]));
-                                continue;
-                        }
-                } else {
-                        if (vs_ip4_parse(del[i], 32, &ip4, err) < 0)
-                                return vs_error_wrap(err, "--ipdel");
-                        for (j = 0; j < addrs->n4 && addrs->v4[j].addr != ip4.addr; j++)
-                                ;
-                        if (j < addrs->n4) {
-                                memmove(&addrs->v4[j], &addrs->v4[j + 1],
-                                        (--addrs->n4 - j) * sizeof(addrs->v4[0]));
-                                continue;
-                        }
-                }
-                return vs_error_kind(err, VS_E_USAGE, EINVAL,
-                                     "--ipdel %s: the VPS has no such address", del[i]);
-        }
-        return 0;
-}
-
 /* The running VPS's root, for its /etc files: written through its own
  * mounts, so that they reach its upper layer whatever the disk backend. */
 static int open_running_root(struct vps *v, vs_error_t *err)
@@ -951,7 +632,7 @@ int vsd_net_set(struct vsd *d, struct vps *v, const struct vsd_net_change *chang
 {
         cleanup_free char *path = vs_strdupf("%s/config", v->name);
         cleanup_kv vs_kv_t config = { 0 };
-        cleanup_used struct used used = { 0 };
+        cleanup_used_addrs struct vsd_used_addrs used = { 0 };
         cleanup_free char *ip_text = NULL;
         struct vsd_net_addrs was, now;
         struct vs_net_vps was_spec, now_spec;
@@ -964,10 +645,11 @@ int vsd_net_set(struct vsd *d, struct vps *v, const struct vsd_net_change *chang
                 return -1;
         now = was;
         used_addrs(d, v->name, &used);
-        if (remove_addrs(&now, change->ipdel, change->nipdel, err) < 0 ||
-            add_given(vs_net_conf(d->net), change->ipadd, change->nipadd, &used, &now, err) < 0)
+        if (vsd_net_remove_addrs(&now, change->ipdel, change->nipdel, err) < 0 ||
+            vsd_net_add_given(vs_net_conf(d->net), change->ipadd, change->nipadd, &used, &now,
+                              err) < 0)
                 return -1;
-        ip_text = format_ips(&now);
+        ip_text = vsd_net_format_ips(&now);
         hostname = vs_kv_get(&config, "hostname");
         ns = change->nameserver ? change->nameserver : vs_kv_get(&config, "nameserver");
         search = change->searchdomain ? change->searchdomain : vs_kv_get(&config, "searchdomain");

@@ -2,7 +2,6 @@
 #ifndef VS_RUNTIME_VSD_H
 #define VS_RUNTIME_VSD_H
 
-#include <json-c/json.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -18,7 +17,7 @@
 #include "vs/netns.h"
 #include "vs/procid.h"
 #include "vs/procview.h"
-#include "vs/protocol.h"
+#include "vs/reply.h"
 #include "vs/kvfile.h"
 
 #define VS_DEFAULT_SLICE "default"
@@ -93,6 +92,8 @@ struct vps {
 };
 
 struct vsd_work;
+/* a reply a worker adds to (serve.h has its type) */
+struct json_object;
 
 struct client {
         struct ev ev;
@@ -136,7 +137,7 @@ struct vsd_hooks {
         /* vps.c: write the VPS's state file after a live network change */
         int (*save_state)(struct vsd *d, struct vps *v, vs_error_t *err);
         /* events.c: tell the event subscribers (vsd_event) */
-        void (*event)(struct vsd *d, const char *type, const char *vps, json_object *extra);
+        void (*event)(struct vsd *d, const vs_event_t *ev);
 };
 
 struct vsd_clone {
@@ -167,7 +168,7 @@ struct vsd_work {
         unsigned long reserved_id; /* its id range's base, held (0: none) */
         /* in the worker: do the work, add to the reply; in vsd: after a
          * worker that succeeded (NULL: nothing), after one that failed */
-        int (*run)(struct vsd *d, struct vsd_work *w, json_object *reply, vs_error_t *err);
+        int (*run)(struct vsd *d, struct vsd_work *w, struct json_object *reply, vs_error_t *err);
         int (*done)(struct vsd *d, struct vsd_work *w, vs_error_t *err);
         void (*failed)(struct vsd *d, struct vsd_work *w);
         struct vsd_clone clone;    /* a clone's arguments */
@@ -249,8 +250,8 @@ int vsd_limits_fit(const vs_limits_t *l, int force, vs_error_t *err);
 int vsd_node(struct vsd *d, vs_node_t *node, vs_error_t *err);
 vs_reserve_t vsd_reserve_of(const vs_limits_t *l);
 vs_reserve_t vsd_reserved(struct vsd *d, const struct vps *except);
-/* Adds the usage figures of a VPS to obj (zeros when stopped). */
-void vsd_vps_stats(struct vsd *d, struct vps *v, json_object *obj);
+/* The usage figures of a VPS (zeros when stopped). */
+void vsd_vps_stats(struct vsd *d, struct vps *v, vs_stats_t *s);
 int vsd_vps_start(struct vsd *d, struct vps *v, vs_error_t *err);
 /* Clone, in three steps: prepare (in vsd: checks, the new VPS's id range
  * and addresses), copy (in a worker: the files and config, into
@@ -280,8 +281,11 @@ int vsd_vps_stop_begin(struct vsd *d, struct vps *v, uint64_t timeout_ms, vs_err
 void vsd_vps_exited(struct vsd *d, struct vps *v);
 void vsd_vps_stop_timeout(struct vsd *d, struct vps *v);
 int vsd_vps_destroy(struct vsd *d, struct vps *v, vs_error_t *err);
-/* with_disk: also the disk fields, which may walk the VPS's files (dir backend). */
-json_object *vsd_vps_describe(struct vsd *d, struct vps *v, int with_disk, vs_vps_fields_t want);
+/* The fields `want` of the VPS's description (list, status), into info;
+ * with_disk: also the disk fields, which may walk the VPS's files (dir
+ * backend). Its text points into v and its config as last read. */
+void vsd_vps_describe(struct vsd *d, struct vps *v, int with_disk, vs_vps_fields_t want,
+                      vs_vps_info_t *info);
 /* How many VPS are built on the template. */
 int vsd_vps_uses_template(struct vsd *d, const char *tmpl);
 void vsd_vps_rotate_consoles(struct vsd *d);
@@ -327,8 +331,9 @@ const vs_disk_backend_t *vsd_disk_backend_for_new(struct vsd *d, const vs_disk_l
 const vs_disk_backend_t *vsd_disk_backend_of(const vs_kv_t *config);
 void vsd_disk_config_set(vs_kv_t *config, const vs_disk_backend_t *disk,
                          const vs_disk_limits_t *lim);
-/* Adds "disk" (bytes used) and "disklimit" (bytes, 0: none) to a VPS's description. */
-void vsd_disk_describe(struct vsd *d, struct vps *v, const vs_kv_t *config, json_object *obj);
+/* The disk fields of a VPS's description: its backend, bytes and inodes
+ * used and their limits (0: none). */
+void vsd_disk_describe(struct vsd *d, struct vps *v, const vs_kv_t *config, vs_vps_info_t *info);
 /* Changes the space limit; online growth while running. */
 int vsd_vps_resize(struct vsd *d, struct vps *v, const vs_disk_limit_t *space, vs_error_t *err);
 /* vpsnet.c: the VPS's network in the lifecycle */
@@ -358,7 +363,49 @@ struct vsd_net_start {
         uint64_t rate_out, rate_in; /* caps from the config, bit/s */
 };
 int vsd_net_init(struct vsd *d, vs_error_t *err);
+
+/* netaddrs.c: the rules of addresses and port forwards, without the
+ * daemon's state */
+/* Parses a config's "ip" value: blank-separated ADDR/PREFIX, either family. */
 int vsd_net_parse_ips(const char *text, struct vsd_net_addrs *out, vs_error_t *err);
+/* "ADDR/PREFIX ..." of both families, IPv4 first (malloc'd). */
+char *vsd_net_format_ips(const struct vsd_net_addrs *addrs);
+/* The addresses the other VPS hold, which a new or changed one may not take. */
+struct vsd_used_addrs {
+        uint32_t *v4;
+        size_t n4, cap4;
+        vs_ip6_t *v6;
+        size_t n6, cap6;
+};
+void vsd_used_addrs_free(struct vsd_used_addrs *u);
+#define cleanup_used_addrs __attribute__((cleanup(vsd_used_addrs_free)))
+void vsd_used_add4(struct vsd_used_addrs *u, uint32_t addr);
+void vsd_used_add6(struct vsd_used_addrs *u, const vs_ip6_t *ip);
+/* Checks each --ipadd of given[] against the pools of conf (inside a pool:
+ * its prefix unless given, not its network, gateway or broadcast; in
+ * bridge mode only the pools' addresses; unicast hosts only) and against
+ * used, and adds it to addrs and to used (twice in one request is refused
+ * too). */
+int vsd_net_add_given(const vs_net_conf_t *conf, char *const *given, size_t ngiven,
+                      struct vsd_used_addrs *used, struct vsd_net_addrs *addrs, vs_error_t *err);
+/* The "ip" value of a new VPS (malloc'd): the given addresses checked, or
+ * the pools' lowest free ones; "none" alone: "" (no network). */
+char *vsd_net_pick(const vs_net_conf_t *conf, struct vsd_used_addrs *used, char *const *given,
+                   size_t ngiven, vs_error_t *err);
+/* --ipdel: removes each of del[] (ADDR, with or without its prefix, or
+ * "all") from addrs; one it does not hold is an error. */
+int vsd_net_remove_addrs(struct vsd_net_addrs *addrs, char *const *del, size_t ndel,
+                         vs_error_t *err);
+/* A change of a VPS's forwards fwds[0..*n) (room for VS_PORTFWD_MAX):
+ * removals "HOSTPORT[/proto]"|"all" first, then the additions
+ * "HOSTPORT:VPSPORT[/proto]" (NULL-terminated lists, or NULL), which
+ * start at *first_new; a host port forwarded twice is refused. */
+int vsd_net_forwards_edit(vs_portfwd_t *fwds, size_t *n, char *const *add, char *const *del,
+                          size_t *first_new, vs_error_t *err);
+/* Refuses a host port of fwds[0..n) that another VPS (owner) forwards. */
+int vsd_net_forwards_clash(const vs_portfwd_t *fwds, size_t n, const vs_portfwd_t *theirs, size_t k,
+                           const char *owner, vs_error_t *err);
+
 /* The config's "ip" value for a new VPS: the given addresses, checked
  * against the pools and every other VPS, or the pools' lowest free ones. */
 char *vsd_net_assign(struct vsd *d, char *const *given, size_t ngiven, vs_error_t *err);
@@ -399,15 +446,12 @@ int vsd_net_forwards_apply(struct vsd *d, struct vps *v, const char *value, vs_e
 /* Installs a running VPS's nftables elements (guard and forwards) again
  * from its config: for a live change of its addresses (--ipadd/--ipdel). */
 int vsd_net_refresh(struct vsd *d, struct vps *v, vs_error_t *err);
-/* Adds "port_forward" (an array of "HOSTPORT:VPSPORT/proto") to obj. */
 
 /* Bandwidth caps given in a request ("rate_out", "rate_in"), in bit/s. */
 struct vsd_rates {
         int set_out, set_in;
         uint64_t out, in;
 };
-/* Parses the request's caps, as the admin typed them. */
-int vsd_net_rates_arg(const vs_request_t *req, struct vsd_rates *r, vs_error_t *err);
 /* Copies the given caps into a config (a cap of 0 removes its key). */
 void vsd_net_rates_to_config(const struct vsd_rates *r, vs_kv_t *config);
 /* Checks that the caps can be set on v (it has a network; with !save, it
@@ -423,9 +467,10 @@ void vsd_net_state_save(const struct vps *v, vs_kv_t *state);
 /* An adopted VPS: the caps from its config, or where the config names none,
  * from its state (a set --no-save), applied again to the kernel. */
 void vsd_net_adopted(struct vsd *d, struct vps *v, const vs_kv_t *state);
-/* Adds rate_out and rate_in (bit/s, 0: none) to a VPS's description: in
- * force while it runs, else from its config. */
-void vsd_net_describe(struct vsd *d, struct vps *v, const vs_kv_t *config, json_object *obj);
+/* The network fields of a VPS's description: rate_out and rate_in (bit/s,
+ * 0: none; in force while it runs, else from its config) and its port
+ * forwards. */
+void vsd_net_describe(struct vsd *d, struct vps *v, const vs_kv_t *config, vs_vps_info_t *info);
 
 /* onboot.c: autostart after a boot of the host */
 /* After adoption, with the socket up: on the first vsd of a boot, queues
@@ -433,6 +478,30 @@ void vsd_net_describe(struct vsd *d, struct vps *v, const vs_kv_t *config, json_
 void vsd_onboot_begin(struct vsd *d);
 /* The onboot timer fired: the next batch. */
 void vsd_onboot_step(struct vsd *d);
+
+/* snapshot.c: snapshots of a VPS's own layer (NAME/snapshots/SNAP/). Each
+ * change runs as a worker's work: prepare (in vsd: checks; fills w's
+ * clone.src, clone.disk, name and vps, and for take freezes a running v),
+ * then the work (in the worker). */
+typedef struct {
+        char name[64];
+        long long created;
+        unsigned long long bytes;
+        int live; /* taken of a running VPS (frozen for the copy) */
+        char backend[16];
+} vsd_snapshot_info_t;
+int vsd_snapshot_take_prepare(struct vsd *d, struct vps *v, const char *snap,
+                              struct vsd_work *w, vs_error_t *err);
+int vsd_snapshot_take(struct vsd *d, const struct vsd_work *w, long long *copy_ms,
+                      vs_error_t *err);
+int vsd_snapshot_restore_prepare(struct vsd *d, struct vps *v, const char *snap,
+                                 struct vsd_work *w, vs_error_t *err);
+int vsd_snapshot_restore(struct vsd *d, const struct vsd_work *w, vs_error_t *err);
+int vsd_snapshot_delete_prepare(struct vsd *d, struct vps *v, const char *snap,
+                                struct vsd_work *w, vs_error_t *err);
+int vsd_snapshot_delete(struct vsd *d, const struct vsd_work *w, vs_error_t *err);
+/* The snapshots of v, oldest first (*out malloc'd); their count. */
+size_t vsd_snapshot_list(struct vsd *d, struct vps *v, vsd_snapshot_info_t **out);
 
 /* backup.c: backups and restores */
 /* Starts tar writing a backup of v to out_fd (a running v frozen until
@@ -446,19 +515,6 @@ void vsd_backup_done(struct vsd *d, struct vps *v);
 /* Makes a VPS of the backup `file` (absolute), named `name` or as it was. */
 int vsd_restore(struct vsd *d, const char *file, const char *name, int keep_ip, vs_error_t *err);
 
-/* snapshot.c: snapshots of a VPS's own layer (NAME/snapshots/SNAP/); the
- * handlers of snapshot, snapshot-list, -restore and -delete */
-int vsd_handle_snapshot(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err);
-int vsd_handle_snapshot_list(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err);
-int vsd_handle_snapshot_restore(struct vsd *d, struct client *c, vs_request_t *req,
-                                vs_error_t *err);
-int vsd_handle_snapshot_delete(struct vsd *d, struct client *c, vs_request_t *req,
-                               vs_error_t *err);
-
-/* events.c: what happens, to the clients that asked (vsctl events) */
-/* Sends {"time", "type", "vps", and extra's members (taken; may be NULL)}. */
-void vsd_event(struct vsd *d, const char *type, const char *vps, json_object *extra);
-
 /* metrics.c: Prometheus's text format */
 /* The metrics text (malloc'd; its length in *len). */
 char *vsd_metrics_text(struct vsd *d, size_t *len);
@@ -468,34 +524,8 @@ int vsd_metrics_listen(struct vsd *d, vs_error_t *err);
 void vsd_metrics_event(struct vsd *d, struct ev *ev);
 void vsd_metrics_close(struct vsd *d);
 
-/* vsd.c: the loop */
+/* clients.c: the loop's epoll set */
 int vsd_epoll_add(struct vsd *d, int fd, struct ev *ev, uint32_t events);
 void vsd_epoll_del(struct vsd *d, int fd);
-void vsd_client_reply(struct vsd *d, struct client *c, json_object *reply, const int *fds,
-                      int nfds);
-void vsd_client_reply_error(struct vsd *d, struct client *c, const vs_error_t *err);
-void vsd_client_finish(struct vsd *d, struct client *c);
-
-/* work.c: long work in a worker. Starts w (filled in by the caller, who
- * gives it up) for client c, which is parked until vsd answers it. */
-int vsd_work_start(struct vsd *d, struct client *c, struct vsd_work *w, vs_error_t *err);
-/* The worker ended: vsd finishes the work and answers. */
-void vsd_work_exited(struct vsd *d, struct vsd_work *w);
-/* The work that conflicts with req (NULL: none), and why, in msg. */
-const struct vsd_work *vsd_work_conflict(struct vsd *d, const vs_request_t *req, char *msg,
-                                         size_t size);
-/* vsd exits: the workers are ended, their clients told. */
-void vsd_work_stop_all(struct vsd *d);
-
-/* handlers.c: requests */
-/* Returns 0 when the client got its reply, 1 when it is parked. */
-int vsd_handle_request(struct vsd *d, struct client *c, vs_request_t *req);
-/* A VPS reached PHASE_STOPPED: answer the clients that waited for it. */
-void vsd_handle_vps_stopped(struct vsd *d, struct vps *v);
-void vsd_handle_exec_exited(struct vsd *d, struct client *c);
-/* v is about to be freed: the clients still parked on it are answered. */
-void vsd_handle_vps_removed(struct vsd *d, struct vps *v);
-/* vsd exits: every client still waiting for its answer gets one. */
-void vsd_handle_exit(struct vsd *d);
 
 #endif

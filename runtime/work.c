@@ -22,7 +22,7 @@
 #include "vs/fsutil.h"
 #include "vs/log.h"
 #include "vs/parse.h"
-#include "vsd.h"
+#include "serve.h"
 
 #define WORK_NICE 10
 #define RESULT_MAX 65536 /* a pipe's buffer: the worker never blocks on it */

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "vs/error.h"
+#include "vs/reply.h"
 
 #define VS_PROTOCOL_VERSION 1
 /* A message up to VS_MSG_INLINE_MAX bytes is one packet; a larger one is
@@ -58,36 +59,6 @@
 #define VS_CMD_SNAPSHOT_LIST "snapshot-list"
 #define VS_CMD_SNAPSHOT_RESTORE "snapshot-restore"
 #define VS_CMD_SNAPSHOT_DELETE "snapshot-delete"
-
-/* The fields of a VPS's description (list and status replies), which
- * list's args.fields may name: X(ENUM, "name"). */
-/* clang-format off */
-#define VS_VPS_FIELDS(X) \
-        X(NAME, "name") X(STATE, "state") X(PID, "pid") X(NPROC, "nproc") \
-        X(HOSTNAME, "hostname") X(TEMPLATE, "template") X(IP, "ip") \
-        X(RX_BYTES, "rx_bytes") X(TX_BYTES, "tx_bytes") X(RX_PACKETS, "rx_packets") \
-        X(TX_PACKETS, "tx_packets") X(RATE_OUT, "rate_out") X(RATE_IN, "rate_in") \
-        X(PORT_FORWARD, "port_forward") X(SLICE, "slice") X(UPTIME, "uptime") \
-        X(DISK_BACKEND, "disk_backend") X(DISK, "disk") X(DISKLIMIT, "disklimit") \
-        X(INODES, "inodes") X(INODELIMIT, "inodelimit") X(EXIT, "exit") \
-        X(OOM_KILLS, "oom_kills") X(CPU_USEC, "cpu_usec") X(CPU_PCT, "cpu_pct") \
-        X(THROTTLED_USEC, "throttled_usec") X(NR_THROTTLED, "nr_throttled") \
-        X(MEM_BYTES, "mem_bytes") X(MEM_PEAK, "mem_peak") X(SWAP_BYTES, "swap_bytes") \
-        X(IO_READ_BYTES, "io_read_bytes") X(IO_WRITE_BYTES, "io_write_bytes") \
-        X(IO_READ_OPS, "io_read_ops") X(IO_WRITE_OPS, "io_write_ops") \
-        X(EXIT_CODE, "exit_code") X(EXIT_SIGNAL, "exit_signal") \
-        X(ONBOOT, "onboot") X(BOOTORDER, "bootorder") X(FAILCNT, "failcnt")
-/* clang-format on */
-#define VS_VPS_FIELD_ENUM(e, name) VS_VF_##e,
-typedef enum { VS_VPS_FIELDS(VS_VPS_FIELD_ENUM) VS_VF_COUNT } vs_vps_field_t;
-#undef VS_VPS_FIELD_ENUM
-/* A set of fields: bit VS_VF_X; VS_VF_ALL is every one. */
-typedef uint64_t vs_vps_fields_t;
-#define VS_VF_BIT(e) ((vs_vps_fields_t)1 << VS_VF_##e)
-#define VS_VF_ALL (((vs_vps_fields_t)1 << VS_VF_COUNT) - 1)
-/* The field called name, or -1. */
-int vs_vps_field_find(const char *name);
-const char *vs_vps_field_name(vs_vps_field_t field);
 
 /* The longest stop timeout a request may ask for (vsctl --timeout). */
 #define VS_STOP_TIMEOUT_MAX_MS (24ULL * 3600 * 1000)
@@ -160,6 +131,12 @@ void vs_request_free(vs_request_t *req);
 json_object *vs_request_new(const char *cmd, const char *name, json_object *args);
 
 json_object *vs_reply_ok(void);
+/* A VPS's description (vs/reply.h) as list and status send it: the fields
+ * in info->has, each with its JSON type. */
+json_object *vs_reply_vps(const vs_vps_info_t *info);
+/* The message vsd sends an events subscriber: {"version","ok","event":
+ * {members..., "time", "type", "vps"}}, time in seconds since the epoch. */
+json_object *vs_reply_event(const vs_event_t *ev, double time);
 json_object *vs_reply_error(const vs_error_t *err);
 /* Turns an error reply into err (returns -1), an ok reply into 0. */
 int vs_reply_check(json_object *reply, vs_error_t *err);
