@@ -421,8 +421,7 @@ static void snapshot_event(struct vsd *d, const char *type, const struct vsd_wor
         vsd_event(d, &ev);
 }
 
-static int snapshot_take_run(struct vsd *d, struct vsd_work *w, json_object *reply,
-                             vs_error_t *err)
+static int snapshot_take_run(struct vsd *d, struct vsd_work *w, json_object *reply, vs_error_t *err)
 {
         long long copy_ms = 0;
 
@@ -460,8 +459,7 @@ static int handle_snapshot(struct vsd *d, struct client *c, vs_request_t *req, v
         return run_in_worker(d, c, w, err);
 }
 
-static int handle_snapshot_list(struct vsd *d, struct client *c, vs_request_t *req,
-                                vs_error_t *err)
+static int handle_snapshot_list(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
 {
         struct vps *v = find_named(d, req, err);
         cleanup_free vsd_snapshot_info_t *snaps = NULL;

@@ -162,8 +162,7 @@ static int write_meta(int snap_fd, const struct vsd_work *w, vs_error_t *err)
 
 /* In the worker: the copy into snapshots/.SNAP.creating, its meta, then
  * its name. *copy_ms: how long the copy took (the VPS frozen, if it runs). */
-int vsd_snapshot_take(struct vsd *d, const struct vsd_work *w, long long *copy_ms,
-                      vs_error_t *err)
+int vsd_snapshot_take(struct vsd *d, const struct vsd_work *w, long long *copy_ms, vs_error_t *err)
 {
         cleanup_free char *creating = vs_strdupf(".%s%s", w->name, SNAP_CREATING);
         cleanup_free char *path = NULL;
@@ -192,8 +191,8 @@ int vsd_snapshot_take(struct vsd *d, const struct vsd_work *w, long long *copy_m
         return rc;
 }
 
-int vsd_snapshot_take_prepare(struct vsd *d, struct vps *v, const char *given,
-                              struct vsd_work *w, vs_error_t *err)
+int vsd_snapshot_take_prepare(struct vsd *d, struct vps *v, const char *given, struct vsd_work *w,
+                              vs_error_t *err)
 {
         cleanup_close int snaps_fd = open_snapshots(d, v->name, 1, err);
         char snap[sizeof(w->name)];
@@ -333,8 +332,8 @@ static int find_snapshot(struct vsd *d, struct vps *v, const char *snap, int *sn
         return 0;
 }
 
-int vsd_snapshot_restore_prepare(struct vsd *d, struct vps *v, const char *snap,
-                                 struct vsd_work *w, vs_error_t *err)
+int vsd_snapshot_restore_prepare(struct vsd *d, struct vps *v, const char *snap, struct vsd_work *w,
+                                 vs_error_t *err)
 {
         cleanup_close int snaps_fd = -1;
 
@@ -346,7 +345,8 @@ int vsd_snapshot_restore_prepare(struct vsd *d, struct vps *v, const char *snap,
                                      "since is lost)",
                                      vsd_phase_name(v->phase));
         if (v->backups)
-                return vs_error_kind(err, VS_E_STATE, EBUSY, "a backup of the VPS is being written");
+                return vs_error_kind(err, VS_E_STATE, EBUSY,
+                                     "a backup of the VPS is being written");
         work_init(w, v, snap);
         if (load_backend(d, v, w, err) < 0) {
                 vsd_clone_free(&w->clone);
@@ -367,8 +367,8 @@ int vsd_snapshot_delete(struct vsd *d, const struct vsd_work *w, vs_error_t *err
         return vs_rmtree_at(snaps_fd, deleting, err);
 }
 
-int vsd_snapshot_delete_prepare(struct vsd *d, struct vps *v, const char *snap,
-                                struct vsd_work *w, vs_error_t *err)
+int vsd_snapshot_delete_prepare(struct vsd *d, struct vps *v, const char *snap, struct vsd_work *w,
+                                vs_error_t *err)
 {
         cleanup_free char *deleting = vs_strdupf(".%s%s", snap, SNAP_DELETING);
         cleanup_close int snaps_fd = -1;

@@ -490,15 +490,14 @@ typedef struct {
         int live; /* taken of a running VPS (frozen for the copy) */
         char backend[16];
 } vsd_snapshot_info_t;
-int vsd_snapshot_take_prepare(struct vsd *d, struct vps *v, const char *snap,
-                              struct vsd_work *w, vs_error_t *err);
-int vsd_snapshot_take(struct vsd *d, const struct vsd_work *w, long long *copy_ms,
-                      vs_error_t *err);
-int vsd_snapshot_restore_prepare(struct vsd *d, struct vps *v, const char *snap,
-                                 struct vsd_work *w, vs_error_t *err);
+int vsd_snapshot_take_prepare(struct vsd *d, struct vps *v, const char *snap, struct vsd_work *w,
+                              vs_error_t *err);
+int vsd_snapshot_take(struct vsd *d, const struct vsd_work *w, long long *copy_ms, vs_error_t *err);
+int vsd_snapshot_restore_prepare(struct vsd *d, struct vps *v, const char *snap, struct vsd_work *w,
+                                 vs_error_t *err);
 int vsd_snapshot_restore(struct vsd *d, const struct vsd_work *w, vs_error_t *err);
-int vsd_snapshot_delete_prepare(struct vsd *d, struct vps *v, const char *snap,
-                                struct vsd_work *w, vs_error_t *err);
+int vsd_snapshot_delete_prepare(struct vsd *d, struct vps *v, const char *snap, struct vsd_work *w,
+                                vs_error_t *err);
 int vsd_snapshot_delete(struct vsd *d, const struct vsd_work *w, vs_error_t *err);
 /* The snapshots of v, oldest first (*out malloc'd); their count. */
 size_t vsd_snapshot_list(struct vsd *d, struct vps *v, vsd_snapshot_info_t **out);
