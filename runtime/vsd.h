@@ -509,6 +509,13 @@ pid_t vsd_backup_spawn(struct vsd *d, struct vps *v, int out_fd, vs_error_t *err
 /* A member name of a backup: relative, without "..", and of the layout
  * (paene-backup, config, upper and below it, disk.img); else VS_E_USAGE. */
 int vsd_backup_member_ok(const char *name, vs_error_t *err);
+/* The format a backup's manifest names (format = N). */
+#define VSD_BACKUP_FORMAT 1
+/* tar's listing of a backup (member names, one a line): each of the
+ * layout and the manifest among them; else VS_E_USAGE. */
+int vsd_backup_listing_ok(const char *listing, vs_error_t *err);
+/* The manifest's format is one this paene reads; else VS_E_USAGE. */
+int vsd_backup_manifest_ok(const vs_kv_t *manifest, vs_error_t *err);
 /* tar ended: the last backup of a running v thaws it. */
 void vsd_backup_done(struct vsd *d, struct vps *v);
 /* Makes a VPS of the backup `file` (absolute), named `name` or as it was. */
