@@ -329,6 +329,22 @@ static const vs_field_spec_t restore_fields[] = {
         { NULL },
 };
 
+static int check_snapshot_name(const char *text, vs_error_t *err)
+{
+        return vs_parse_name(text, "snapshot name", err);
+}
+
+/* snapshot: the name is optional (vsd names it by the time) */
+static const vs_field_spec_t snapshot_fields[] = {
+        { STRING("snap", NAME_LEN, "snapshot name", check_snapshot_name) },
+        { NULL },
+};
+
+static const vs_field_spec_t snapshot_named_fields[] = {
+        { STRING("snap", NAME_LEN, "snapshot name", check_snapshot_name), .required = 1 },
+        { NULL },
+};
+
 static const vs_command_spec_t commands[] = {
         { VS_CMD_PING, VS_NAME_NONE, no_fields },
         { VS_CMD_CREATE, VS_NAME_VPS, create_fields },
@@ -355,6 +371,10 @@ static const vs_command_spec_t commands[] = {
         { VS_CMD_EVENTS, VS_NAME_NONE, no_fields },
         { VS_CMD_BACKUP, VS_NAME_VPS, no_fields },
         { VS_CMD_RESTORE, VS_NAME_NONE, restore_fields },
+        { VS_CMD_SNAPSHOT, VS_NAME_VPS, snapshot_fields },
+        { VS_CMD_SNAPSHOT_LIST, VS_NAME_VPS, no_fields },
+        { VS_CMD_SNAPSHOT_RESTORE, VS_NAME_VPS, snapshot_named_fields },
+        { VS_CMD_SNAPSHOT_DELETE, VS_NAME_VPS, snapshot_named_fields },
 };
 
 const vs_command_spec_t *vs_commands(size_t *n)

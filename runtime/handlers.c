@@ -414,6 +414,123 @@ static int handle_clone(struct vsd *d, struct client *c, vs_request_t *req, vs_e
         return run_in_worker(d, c, w, err);
 }
 
+/* ---- snapshots (snapshot.c): each change in a worker holding the VPS ---- */
+
+static void snapshot_event(struct vsd *d, const char *type, const struct vsd_work *w)
+{
+        vs_event_t ev = { .type = type, .vps = w->clone.src };
+
+        vs_event_text(&ev, "snapshot", w->name);
+        vsd_event(d, &ev);
+}
+
+static int snapshot_take_run(struct vsd *d, struct vsd_work *w, json_object *reply, vs_error_t *err)
+{
+        long long copy_ms = 0;
+
+        if (vsd_snapshot_take(d, w, &copy_ms, err) < 0)
+                return -1;
+        vs_reply_add_snapshot_taken(reply, w->name, copy_ms, w->clone.frozen);
+        return 0;
+}
+
+static int snapshot_take_done(struct vsd *d, struct vsd_work *w, vs_error_t *err)
+{
+        (void)err;
+        vs_log(LOG_INFO, "snapshot %s of %s taken%s", w->name, w->clone.src,
+               w->clone.frozen ? " (frozen for the copy)" : "");
+        snapshot_event(d, "snapshot-taken", w);
+        return 0;
+}
+
+static int handle_snapshot(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
+{
+        struct vps *v = find_named(d, req, err);
+        struct vsd_work *w;
+
+        if (!v)
+                return -1;
+        w = new_work("snapshot");
+        if (vsd_snapshot_take_prepare(d, v, vs_req_str(req, "snap"), w, err) < 0) {
+                free(w);
+                return -1;
+        }
+        w->run = snapshot_take_run;
+        w->done = snapshot_take_done;
+        return run_in_worker(d, c, w, err);
+}
+
+static int handle_snapshot_list(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
+{
+        struct vps *v = find_named(d, req, err);
+        cleanup_free vsd_snapshot_info_t *snaps = NULL;
+        size_t n;
+
+        if (!v)
+                return -1;
+        n = vsd_snapshot_list(d, v, &snaps);
+        vsd_client_reply(d, c, vs_reply_snapshots(snaps, n), NULL, 0);
+        return 0;
+}
+
+static int snapshot_restore_run(struct vsd *d, struct vsd_work *w, json_object *reply,
+                                vs_error_t *err)
+{
+        (void)reply;
+        return vsd_snapshot_restore(d, w, err);
+}
+
+static int snapshot_restore_done(struct vsd *d, struct vsd_work *w, vs_error_t *err)
+{
+        (void)err;
+        vs_log(LOG_INFO, "%s restored to its snapshot %s", w->clone.src, w->name);
+        snapshot_event(d, "snapshot-restored", w);
+        return 0;
+}
+
+static int handle_snapshot_restore(struct vsd *d, struct client *c, vs_request_t *req,
+                                   vs_error_t *err)
+{
+        struct vps *v = find_named(d, req, err);
+        struct vsd_work *w;
+
+        if (!v)
+                return -1;
+        w = new_work("snapshot restore");
+        if (vsd_snapshot_restore_prepare(d, v, vs_req_str(req, "snap"), w, err) < 0) {
+                free(w);
+                return -1;
+        }
+        w->run = snapshot_restore_run;
+        w->done = snapshot_restore_done;
+        return run_in_worker(d, c, w, err);
+}
+
+static int snapshot_delete_run(struct vsd *d, struct vsd_work *w, json_object *reply,
+                               vs_error_t *err)
+{
+        (void)reply;
+        return vsd_snapshot_delete(d, w, err);
+}
+
+static int handle_snapshot_delete(struct vsd *d, struct client *c, vs_request_t *req,
+                                  vs_error_t *err)
+{
+        struct vps *v = find_named(d, req, err);
+        struct vsd_work *w;
+
+        if (!v)
+                return -1;
+        w = new_work("snapshot delete");
+        if (vsd_snapshot_delete_prepare(d, v, vs_req_str(req, "snap"), w, err) < 0) {
+                free(w);
+                return -1;
+        }
+        vs_log(LOG_INFO, "deleting snapshot %s of %s", w->name, v->name);
+        w->run = snapshot_delete_run;
+        return run_in_worker(d, c, w, err);
+}
+
 static int handle_status(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
 {
         struct vps *v = find_named(d, req, err);
@@ -1071,6 +1188,10 @@ static const struct {
         { VS_CMD_EVENTS, handle_events },
         { VS_CMD_BACKUP, handle_backup },
         { VS_CMD_RESTORE, handle_restore },
+        { VS_CMD_SNAPSHOT, handle_snapshot },
+        { VS_CMD_SNAPSHOT_LIST, handle_snapshot_list },
+        { VS_CMD_SNAPSHOT_RESTORE, handle_snapshot_restore },
+        { VS_CMD_SNAPSHOT_DELETE, handle_snapshot_delete },
 };
 
 /* req is decoded, so held to the table: its command is one of the table's,

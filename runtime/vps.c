@@ -801,22 +801,28 @@ void vsd_clone_free(struct vsd_clone *cl)
         memset(cl, 0, sizeof(*cl));
 }
 
-/* A running source is frozen while the worker copies it, so that its files
- * are of one moment (a backup under way has frozen it already); one on a
- * disk image cannot be read from the host while it runs. */
-static int freeze_source(struct vps *src, struct vsd_clone *cl, vs_error_t *err)
+/* A running VPS is frozen while a worker copies its own layer (a clone, a
+ * snapshot), so that its files are of one moment (a backup under way has
+ * frozen it already); one on a disk image cannot be read from the host
+ * while it runs. *frozen says whether the caller must thaw it. */
+int vsd_vps_freeze_for_copy(struct vps *v, const vs_disk_backend_t *disk, const char *what,
+                            int *frozen, vs_error_t *err)
 {
-        if (src->phase != PHASE_RUNNING)
+        *frozen = 0;
+        if (v->phase == PHASE_STOPPING)
+                return vs_error_kind(err, VS_E_STATE, EBUSY, "VPS is stopping");
+        if (v->phase != PHASE_RUNNING)
                 return 0;
-        if (cl->disk->attach)
+        if (disk->attach)
                 return vs_error_kind(err, VS_E_STATE, EBUSY,
                                      "VPS is running on a disk image (its file system is mounted "
-                                     "inside it): stop it to clone it");
-        if (src->backups)
+                                     "inside it): stop it to %s it",
+                                     what);
+        if (v->backups)
                 return 0;
-        if (vs_cgroup_freeze(src->cg, 1, err) < 0)
+        if (vs_cgroup_freeze(v->cg, 1, err) < 0)
                 return -1;
-        cl->frozen = 1;
+        *frozen = 1;
         return 0;
 }
 
@@ -845,7 +851,7 @@ int vsd_clone_prepare(struct vsd *d, struct vps *src, const char *name, const ch
         src_ip = vs_kv_get(&cl->src_config, "ip");
         cl->ip = src_ip && src_ip[strspn(src_ip, " \t")] ? vsd_net_assign(d, NULL, 0, err)
                                                          : vs_xstrdup("");
-        if (!cl->ip || freeze_source(src, cl, err) < 0) {
+        if (!cl->ip || vsd_vps_freeze_for_copy(src, cl->disk, "clone", &cl->frozen, err) < 0) {
                 vsd_clone_free(cl);
                 return -1;
         }

@@ -285,6 +285,11 @@ int vsd_clone_copy(struct vsd *d, const struct vsd_clone *cl, vs_error_t *err);
 int vsd_clone_publish(struct vsd *d, const struct vsd_clone *cl, vs_error_t *err);
 void vsd_clone_abort(struct vsd *d, const struct vsd_clone *cl);
 void vsd_clone_free(struct vsd_clone *cl);
+/* Freezes a running v for a worker's copy of its own layer (clone,
+ * snapshot: one path); refuses one on a disk image. *frozen: thaw it
+ * after (vsd_clone_thaw of a vsd_clone whose src and frozen are set). */
+int vsd_vps_freeze_for_copy(struct vps *v, const vs_disk_backend_t *disk, const char *what,
+                            int *frozen, vs_error_t *err);
 /* Lets a running source that the clone froze run on. */
 void vsd_clone_thaw(struct vsd *d, struct vsd_clone *cl);
 /* Makes VPS NAME (NULL: the name in its config) of a VPS directory a
@@ -503,6 +508,23 @@ void vsd_onboot_begin(struct vsd *d);
 /* The onboot timer fired: the next batch. */
 void vsd_onboot_step(struct vsd *d);
 
+/* snapshot.c: snapshots of a VPS's own layer (NAME/snapshots/SNAP/). Each
+ * change runs as a worker's work: prepare (in vsd: checks; fills w's
+ * clone.src, clone.disk, name and vps, and for take freezes a running v),
+ * then the work (in the worker). */
+typedef vs_snapshot_info_t vsd_snapshot_info_t;
+int vsd_snapshot_take_prepare(struct vsd *d, struct vps *v, const char *snap, struct vsd_work *w,
+                              vs_error_t *err);
+int vsd_snapshot_take(struct vsd *d, const struct vsd_work *w, long long *copy_ms, vs_error_t *err);
+int vsd_snapshot_restore_prepare(struct vsd *d, struct vps *v, const char *snap, struct vsd_work *w,
+                                 vs_error_t *err);
+int vsd_snapshot_restore(struct vsd *d, const struct vsd_work *w, vs_error_t *err);
+int vsd_snapshot_delete_prepare(struct vsd *d, struct vps *v, const char *snap, struct vsd_work *w,
+                                vs_error_t *err);
+int vsd_snapshot_delete(struct vsd *d, const struct vsd_work *w, vs_error_t *err);
+/* The snapshots of v, oldest first (*out malloc'd); their count. */
+size_t vsd_snapshot_list(struct vsd *d, struct vps *v, vsd_snapshot_info_t **out);
+
 /* backup.c: backups and restores */
 /* Starts tar writing a backup of v to out_fd (a running v frozen until
  * vsd_backup_done); its pid. */
@@ -510,6 +532,13 @@ pid_t vsd_backup_spawn(struct vsd *d, struct vps *v, int out_fd, vs_error_t *err
 /* A member name of a backup: relative, without "..", and of the layout
  * (paene-backup, config, upper and below it, disk.img); else VS_E_USAGE. */
 int vsd_backup_member_ok(const char *name, vs_error_t *err);
+/* The format a backup's manifest names (format = N). */
+#define VSD_BACKUP_FORMAT 1
+/* tar's listing of a backup (member names, one a line): each of the
+ * layout and the manifest among them; else VS_E_USAGE. */
+int vsd_backup_listing_ok(const char *listing, vs_error_t *err);
+/* The manifest's format is one this paene reads; else VS_E_USAGE. */
+int vsd_backup_manifest_ok(const vs_kv_t *manifest, vs_error_t *err);
 /* tar ended: the last backup of a running v thaws it. */
 void vsd_backup_done(struct vsd *d, struct vps *v);
 /* Makes a VPS of the backup `file` (absolute), named `name` or as it was. */

@@ -103,6 +103,10 @@ EXPECTED = {
     "events": {},
     "backup": {},
     "restore": {"file": "string", "new": "string", "keep_ip": "bool"},
+    "snapshot": {"snap": "string"},
+    "snapshot-list": {},
+    "snapshot-restore": {"snap": "string"},
+    "snapshot-delete": {"snap": "string"},
 }
 
 # What the top-level "name" must be: a VPS name, a template name, either
@@ -133,10 +137,22 @@ EXPECTED_NAME = {
     "events": "none",
     "backup": "vps",
     "restore": "none",
+    "snapshot": "vps",
+    "snapshot-list": "vps",
+    "snapshot-restore": "vps",
+    "snapshot-delete": "vps",
 }
 
 # Fields whose contents are names, under the rule of DESIGN.md section 3.
-NAME_FIELDS = {("create", "template"), ("create", "slice"), ("clone", "new"), ("restore", "new")}
+NAME_FIELDS = {
+    ("create", "template"),
+    ("create", "slice"),
+    ("clone", "new"),
+    ("restore", "new"),
+    ("snapshot", "snap"),
+    ("snapshot-restore", "snap"),
+    ("snapshot-delete", "snap"),
+}
 
 
 def base(cmd, root):
@@ -166,6 +182,10 @@ def base(cmd, root):
         "events": (None, {}),
         "backup": ("off1", {}),
         "restore": (None, {"file": "/nonexistent/backup.tar.zst"}),
+        "snapshot": ("off1", {"snap": "s1"}),
+        "snapshot-list": ("off1", {}),
+        "snapshot-restore": ("off1", {"snap": "s1"}),
+        "snapshot-delete": ("off1", {"snap": "s1"}),
         "template-unify": (None, {}),
         "template-remove": ("bb2", {}),
     }[cmd]
@@ -200,6 +220,7 @@ SAMPLES = {
     "disk": False,
     "fields": ["name"],
     "new": "new2",
+    "snap": "s1",
     "argv": ["true"],
     "tty": False,
     "rows": 24,
