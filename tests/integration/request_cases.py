@@ -407,7 +407,7 @@ def check_schema(commands, ck):
                 ck.failures.append(f"{cmd}.{a['key']}: no range")
     for cmd, key in NAME_FIELDS:
         checks = {a["key"]: a.get("check") for a in commands.get(cmd, {}).get("args", [])}
-        if checks.get(key) not in ("VPS name", "template name", "slice name"):
+        if checks.get(key) not in ("VPS name", "template name", "slice name", "snapshot name"):
             ck.failures.append(f"{cmd}.{key}: checked as {checks.get(key)!r}, not as a name")
 
 
