@@ -43,7 +43,8 @@ LIB_SRCS = common/error.c common/parse.c common/fsutil.c common/kvfile.c \
 # vsd.c holds the loop and main
 VSDLIB_SRCS = runtime/clients.c runtime/vps.c runtime/vpsnet.c runtime/netaddrs.c runtime/handlers.c runtime/disk.c runtime/store.c \
 	runtime/work.c runtime/onboot.c runtime/metrics.c runtime/events.c runtime/backup.c \
-	runtime/backup_member.c runtime/console.c runtime/keeper.c runtime/view.c runtime/slice.c
+	runtime/backup_member.c runtime/snapshot.c runtime/console.c runtime/keeper.c runtime/view.c \
+	runtime/authz.c runtime/slice.c
 VSD_SRCS = runtime/vsd.c
 VSCTL_SRCS = $(wildcard runtime/vsctl/*.c)
 OCI_SRCS = oci/main.c oci/config.c oci/state.c oci/cgroups.c oci/hooks.c oci/mounts.c \
@@ -98,7 +99,7 @@ $(BUILD)/tests/test_oci_%: tests/unit/test_oci_%.c tests/unit/testutil.h $(BUILD
 		$(LDLIBS) $(shell $(PKG_CONFIG) --libs cmocka)
 
 # the view's FUSE server: the kernel's protocol (linux/fuse.h), no library
-$(BUILD)/vsview: $(BUILD)/obj/runtime/vsview.o $(BUILD)/libvs.a
+$(BUILD)/vsview: $(BUILD)/obj/runtime/vsview.o $(BUILD)/obj/runtime/vsnotify.o $(BUILD)/libvs.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lpthread
 
 # vsinit and the test payload run inside VPS roots that may have no libc:
@@ -130,7 +131,7 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h $(BUILD)/libvsd.a $(BUILD
 FUZZ_CC ?= clang
 FUZZ_BUILD ?= $(BUILD)/fuzz
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS = request kvfile vsdconf parse net caps procid
+FUZZ_TARGETS = request kvfile vsdconf parse net caps procid backup
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS = -std=gnu11 -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link $(WARNFLAGS) -Wno-format-nonliteral \
 	-Wno-missing-field-initializers -Wno-unused-variable \
@@ -144,6 +145,12 @@ $(FUZZ_BUILD)/obj/%.o: %.c
 
 $(FUZZ_BUILD)/libvs.a: $(FUZZ_LIB_OBJS)
 	$(AR) rcs $@ $^
+
+# the backup reader's rules are the daemon's (runtime/backup_member.c)
+$(FUZZ_BUILD)/fuzz_backup: tests/fuzz/fuzz_backup.c tests/fuzz/fuzz.h runtime/backup_member.c \
+		$(FUZZ_BUILD)/libvs.a
+	$(FUZZ_CC) $(CPPFLAGS) -Iruntime $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
+		runtime/backup_member.c $(FUZZ_BUILD)/libvs.a $(LDLIBS)
 
 $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_BUILD)/libvs.a
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libvs.a \

@@ -6,13 +6,14 @@
 #define ADD_INT(obj, key, value) \
         json_object_object_add(obj, key, json_object_new_int64((int64_t)(value)))
 
-json_object *vs_reply_ping(const char *root, const char *cgroup_mode, long pid)
+json_object *vs_reply_ping(const char *root, const char *cgroup_mode, long pid, const char *role)
 {
         json_object *reply = vs_reply_ok();
 
         json_object_object_add(reply, "root", json_object_new_string(root));
         json_object_object_add(reply, "cgroup", json_object_new_string(cgroup_mode));
         json_object_object_add(reply, "pid", json_object_new_int((int)pid));
+        json_object_object_add(reply, "role", json_object_new_string(role));
         return reply;
 }
 
@@ -177,4 +178,32 @@ json_object *vs_reply_from_text(const char *text)
         if (reply)
                 json_object_put(reply);
         return NULL;
+}
+
+void vs_reply_add_snapshot_taken(json_object *reply, const char *snap, long long copy_ms,
+                                 int frozen)
+{
+        json_object_object_add(reply, "snapshot", json_object_new_string(snap));
+        json_object_object_add(reply, "copy_ms", json_object_new_int64(copy_ms));
+        json_object_object_add(reply, "frozen", json_object_new_boolean(frozen));
+}
+
+json_object *vs_reply_snapshots(const vs_snapshot_info_t *snaps, size_t n)
+{
+        json_object *reply = vs_reply_ok();
+        json_object *list = json_object_new_array();
+
+        for (size_t i = 0; i < n; i++) {
+                json_object *one = json_object_new_object();
+
+                json_object_object_add(one, "name", json_object_new_string(snaps[i].name));
+                json_object_object_add(one, "created", json_object_new_int64(snaps[i].created));
+                json_object_object_add(one, "bytes",
+                                       json_object_new_int64((int64_t)snaps[i].bytes));
+                json_object_object_add(one, "live", json_object_new_boolean(snaps[i].live));
+                json_object_object_add(one, "backend", json_object_new_string(snaps[i].backend));
+                json_object_array_add(list, one);
+        }
+        json_object_object_add(reply, "snapshots", list);
+        return reply;
 }

@@ -33,6 +33,11 @@ static int check_template_name(const char *text, vs_error_t *err)
         return vs_parse_name(text, "template name", err);
 }
 
+static int check_slice_name(const char *text, vs_error_t *err)
+{
+        return vs_parse_name(text, "slice name", err);
+}
+
 static int check_diskspace(const char *text, vs_error_t *err)
 {
         vs_disk_limit_t limit;
@@ -224,6 +229,7 @@ static const vs_field_spec_t no_fields[] = { { NULL } };
 
 static const vs_field_spec_t create_fields[] = {
         { STRING("template", NAME_LEN, "template name", check_template_name), .required = 1 },
+        { STRING("slice", NAME_LEN, "slice name", check_slice_name) },
         { STRING("hostname", 64, "hostname", vs_parse_hostname) },
         { BOOL("privileged") },
         { STRING("procview", 3, "procview setting", check_on_off) },
@@ -323,6 +329,22 @@ static const vs_field_spec_t restore_fields[] = {
         { NULL },
 };
 
+static int check_snapshot_name(const char *text, vs_error_t *err)
+{
+        return vs_parse_name(text, "snapshot name", err);
+}
+
+/* snapshot: the name is optional (vsd names it by the time) */
+static const vs_field_spec_t snapshot_fields[] = {
+        { STRING("snap", NAME_LEN, "snapshot name", check_snapshot_name) },
+        { NULL },
+};
+
+static const vs_field_spec_t snapshot_named_fields[] = {
+        { STRING("snap", NAME_LEN, "snapshot name", check_snapshot_name), .required = 1 },
+        { NULL },
+};
+
 static const vs_command_spec_t commands[] = {
         { VS_CMD_PING, VS_NAME_NONE, no_fields },
         { VS_CMD_CREATE, VS_NAME_VPS, create_fields },
@@ -349,6 +371,10 @@ static const vs_command_spec_t commands[] = {
         { VS_CMD_EVENTS, VS_NAME_NONE, no_fields },
         { VS_CMD_BACKUP, VS_NAME_VPS, no_fields },
         { VS_CMD_RESTORE, VS_NAME_NONE, restore_fields },
+        { VS_CMD_SNAPSHOT, VS_NAME_VPS, snapshot_fields },
+        { VS_CMD_SNAPSHOT_LIST, VS_NAME_VPS, no_fields },
+        { VS_CMD_SNAPSHOT_RESTORE, VS_NAME_VPS, snapshot_named_fields },
+        { VS_CMD_SNAPSHOT_DELETE, VS_NAME_VPS, snapshot_named_fields },
 };
 
 const vs_command_spec_t *vs_commands(size_t *n)

@@ -27,7 +27,6 @@
 #include "vsd.h"
 
 #define MANIFEST "paene-backup"
-#define FORMAT 1
 #define LISTING_MAX (64U << 20)
 #define RESTORING ".restore.creating"
 
@@ -52,7 +51,7 @@ static pid_t spawn_tar(struct vsd *d, struct vps *v, int out_fd, vs_error_t *err
         if (vsd_config_load(d, v->name, &config, err) < 0)
                 return -1;
         dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        manifest = vs_strdupf("format = %d\nname = %s\nbackend = %s\n", FORMAT, v->name,
+        manifest = vs_strdupf("format = %d\nname = %s\nbackend = %s\n", VSD_BACKUP_FORMAT, v->name,
                               vsd_disk_backend_of(&config)->name);
         if (dirfd < 0 ||
             vs_write_atomic(dirfd, MANIFEST, manifest, strlen(manifest), 0600, 0, err) < 0)
@@ -187,20 +186,35 @@ static int run_tar(char *const argv[], char **out, vs_error_t *err)
         return 0;
 }
 
-static int check_listing(char *listing, vs_error_t *err)
+/* What tar made of the top members: the manifest and config regular
+ * files, upper/ a directory, disk.img a regular file; a symlink among them
+ * would have vsd read (or copy) a host file. */
+static int check_extracted(struct vsd *d, vs_error_t *err)
 {
-        char *save = NULL;
-        int manifest = 0;
+        static const struct {
+                const char *name;
+                mode_t type;
+                int required;
+        } top[] = { { MANIFEST, S_IFREG, 1 },
+                    { "config", S_IFREG, 1 },
+                    { "upper", S_IFDIR, 0 },
+                    { "disk.img", S_IFREG, 0 } };
 
-        for (char *line = strtok_r(listing, "\n", &save); line;
-             line = strtok_r(NULL, "\n", &save)) {
-                if (vsd_backup_member_ok(line, err) < 0)
-                        return -1;
-                manifest |= strcmp(line, MANIFEST) == 0;
+        for (size_t i = 0; i < sizeof(top) / sizeof(top[0]); i++) {
+                cleanup_free char *path = vs_strdupf("%s/%s", RESTORING, top[i].name);
+                struct stat st;
+
+                if (fstatat(d->vps_fd, path, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                        if (errno == ENOENT && !top[i].required)
+                                continue;
+                        return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                             "not a paene backup (no %s in it)", top[i].name);
+                }
+                if ((st.st_mode & S_IFMT) != top[i].type)
+                        return vs_error_kind(err, VS_E_USAGE, EINVAL, "the backup's %s is not a %s",
+                                             top[i].name,
+                                             top[i].type == S_IFDIR ? "directory" : "regular file");
         }
-        if (!manifest)
-                return vs_error_kind(err, VS_E_USAGE, EINVAL, "not a paene backup (no %s in it)",
-                                     MANIFEST);
         return 0;
 }
 
@@ -208,21 +222,10 @@ static int check_manifest(struct vsd *d, vs_error_t *err)
 {
         cleanup_free char *path = vs_strdupf("%s/%s", RESTORING, MANIFEST);
         cleanup_kv vs_kv_t manifest = { 0 };
-        const char *format;
 
         if (vs_kv_load(d->vps_fd, path, &manifest, err) < 0)
                 return vs_error_wrap(err, "backup manifest");
-        format = vs_kv_get(&manifest, "format");
-        if (!format || atoi(format) < 1)
-                return vs_error_kind(err, VS_E_USAGE, EINVAL,
-                                     "the backup's manifest names no "
-                                     "format");
-        if (atoi(format) > FORMAT)
-                return vs_error_kind(err, VS_E_USAGE, EINVAL,
-                                     "the backup is of format %s, from a newer paene (this one "
-                                     "reads format %d)",
-                                     format, FORMAT);
-        return 0;
+        return vsd_backup_manifest_ok(&manifest, err);
 }
 
 int vsd_restore(struct vsd *d, const char *file, const char *name, int keep_ip, vs_error_t *err)
@@ -247,12 +250,13 @@ int vsd_restore(struct vsd *d, const char *file, const char *name, int keep_ip, 
         if (access(file, R_OK) < 0)
                 return vs_error_kind(err, errno == ENOENT ? VS_E_NOTFOUND : VS_E_USAGE, errno,
                                      "%s: %s", file, strerror(errno));
-        if (run_tar(list_argv, &listing, err) < 0 || check_listing(listing, err) < 0)
+        if (run_tar(list_argv, &listing, err) < 0 || vsd_backup_listing_ok(listing, err) < 0)
                 return -1;
         vs_rmtree_at(d->vps_fd, RESTORING, NULL);
         if (mkdirat(d->vps_fd, RESTORING, 0700) < 0)
                 return vs_error_errno(err, "mkdir %s", into);
-        rc = run_tar(extract_argv, NULL, err) < 0 || check_manifest(d, err) < 0 ||
+        rc = run_tar(extract_argv, NULL, err) < 0 || check_extracted(d, err) < 0 ||
+                             check_manifest(d, err) < 0 ||
                              vsd_vps_restore_dir(d, RESTORING, name, keep_ip, err) < 0
                      ? -1
                      : 0;

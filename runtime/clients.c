@@ -119,31 +119,6 @@ void vsd_client_reply_error(struct vsd *d, struct client *c, const vs_error_t *e
         vsd_client_reply(d, c, vs_reply_error(err), NULL, 0);
 }
 
-/* Root and members of the admins' group; the socket's mode already keeps
- * others out, and this check keeps them out if the mode is ever loosened. */
-static int peer_is_admin(const struct vsd *d, int fd)
-{
-        struct ucred cred;
-        socklen_t len = sizeof(cred);
-        gid_t groups[256];
-
-        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
-                return 0;
-        if (cred.uid == 0)
-                return 1;
-        if (d->admin_gid == 0)
-                return 0;
-        if (cred.gid == d->admin_gid)
-                return 1;
-        len = sizeof(groups);
-        if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
-                return 0;
-        for (size_t i = 0; i < len / sizeof(gid_t); i++)
-                if (groups[i] == d->admin_gid)
-                        return 1;
-        return 0;
-}
-
 static void refuse(int fd, vs_error_kind_t kind, int errnum, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));
 static void refuse(int fd, vs_error_kind_t kind, int errnum, const char *fmt, ...)
@@ -160,6 +135,10 @@ static void refuse(int fd, vs_error_kind_t kind, int errnum, const char *fmt, ..
         reply = vs_reply_error(&err);
         vs_msg_send(fd, reply, NULL, 0, NULL);
         json_object_put(reply);
+        /* a request already sent is read: closing over it would reset the
+         * connection, and the peer might not see the refusal */
+        while (recv(fd, err.msg, sizeof(err.msg), MSG_DONTWAIT) > 0)
+                ;
         close(fd);
 }
 
@@ -225,22 +204,13 @@ static void resume_listener(struct vsd *d)
         d->listen_paused = 0;
 }
 
-static uid_t peer_uid(int fd)
-{
-        struct ucred cred;
-        socklen_t len = sizeof(cred);
-
-        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
-                return (uid_t)-1;
-        return cred.uid;
-}
-
 void vsd_clients_accept(struct vsd *d)
 {
         for (;;) {
                 int fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
                 struct client *c;
                 char why[160];
+                enum vsd_role role;
                 uid_t uid;
 
                 if (fd >= 0)
@@ -251,12 +221,13 @@ void vsd_clients_accept(struct vsd *d)
                                 pause_listener(d);
                         return;
                 }
-                if (!peer_is_admin(d, fd)) {
+                role = vsd_authz_peer(d, fd, &uid);
+                if (role == VSD_ROLE_NONE) {
                         refuse(fd, VS_E_PERM, EACCES,
-                               "permission denied: only root and group paene may use vsd");
+                               "permission denied: only root, group paene and slice owners may "
+                               "use vsd");
                         continue;
                 }
-                uid = peer_uid(fd);
                 if (over_cap(d, uid, why, sizeof(why))) {
                         refuse(fd, VS_E_STATE, EBUSY, "%s", why);
                         continue;
@@ -264,6 +235,7 @@ void vsd_clients_accept(struct vsd *d)
                 c = vs_xmalloc(sizeof(*c));
                 c->fd = fd;
                 c->uid = uid;
+                c->role = role;
                 c->deadline = now_ms() + (int64_t)d->client_conf.timeout_ms;
                 c->exec_pidfd = -1;
                 c->ev = (struct ev){ EV_CLIENT, c };

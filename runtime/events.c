@@ -31,7 +31,7 @@ void vsd_event(struct vsd *d, const vs_event_t *ev)
                 vs_error_t err = { 0 };
 
                 next = c->next;
-                if (c->wait != WAIT_EVENTS || c->fd < 0)
+                if (c->wait != WAIT_EVENTS || c->fd < 0 || !vsd_authz_sees_name(d, c, ev->vps))
                         continue;
                 if (vs_msg_send(c->fd, msg, NULL, 0, &err) < 0) {
                         vs_log(LOG_NOTICE, "events: dropped a subscriber: %s", err.msg);

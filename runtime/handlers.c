@@ -26,6 +26,7 @@
 #include "vs/log.h"
 #include "vs/parse.h"
 #include "store.h"
+#include "authz.h"
 #include "serve.h"
 
 static void reply_ok(struct vsd *d, struct client *c)
@@ -40,6 +41,26 @@ static struct vps *find_named(struct vsd *d, const vs_request_t *req, vs_error_t
         if (!v)
                 vs_error_kind(err, VS_E_NOTFOUND, ENOENT, "no such VPS");
         return v;
+}
+
+/* destroy is idempotent: what is gone stays gone */
+static int reply_absent(struct vsd *d, struct client *c)
+{
+        vsd_client_reply(d, c, vs_reply_absent(), NULL, 0);
+        return 0;
+}
+
+/* The answer to a request naming a VPS that does not exist, as its handler
+ * gives it: what an owner gets for another slice's VPS too (authz.c). */
+static int reply_missing(struct vsd *d, struct client *c, const vs_request_t *req)
+{
+        vs_error_t err = { 0 };
+
+        if (strcmp(req->cmd, VS_CMD_DESTROY) == 0)
+                return reply_absent(d, c);
+        find_named(d, &(vs_request_t){ .name = "" }, &err);
+        vsd_client_reply_error(d, c, &err);
+        return 0;
 }
 
 static void park(struct client *c, enum wait_kind kind, struct vps *v)
@@ -62,7 +83,8 @@ static int handle_ping(struct vsd *d, struct client *c, vs_request_t *req, vs_er
         vsd_client_reply(d, c,
                          vs_reply_ping(*d->root ? d->root : "/",
                                        vs_cgroup_mode_name(vs_cgroup_tree_mode(d->cgtree)),
-                                       (long)getpid()),
+                                       (long)getpid(),
+                                       c->role == VSD_ROLE_ADMIN ? "admin" : "owner"),
                          NULL, 0);
         return 0;
 }
@@ -194,8 +216,10 @@ static int handle_create(struct vsd *d, struct client *c, vs_request_t *req, vs_
             vsd_limits_fit(&limits, vs_req_bool(req, "force"), err) < 0 ||
             disk_limit_args(req, &lim, err) < 0)
                 return -1;
+        char slice[64];
         struct vsd_create_args args = {
                 .tmpl = tmpl,
+                .slice = vsd_authz_create_slice(d, c, req, slice, sizeof(slice)),
                 .hostname = hostname ? hostname : req->name,
                 .privileged = vs_req_bool(req, "privileged"),
                 .procview = vs_req_str(req, "procview"),
@@ -284,11 +308,8 @@ static int handle_destroy(struct vsd *d, struct client *c, vs_request_t *req, vs
 {
         struct vps *v = vsd_vps_find(d, req->name);
 
-        if (!v) {
-                /* destroy is idempotent: what is gone stays gone */
-                vsd_client_reply(d, c, vs_reply_absent(), NULL, 0);
-                return 0;
-        }
+        if (!v)
+                return reply_absent(d, c);
         if (v->phase != PHASE_STOPPED && vs_req_bool(req, "force")) {
                 if (vsd_vps_stop_begin(d, v, 0, err) < 0)
                         return -1;
@@ -393,6 +414,123 @@ static int handle_clone(struct vsd *d, struct client *c, vs_request_t *req, vs_e
         return run_in_worker(d, c, w, err);
 }
 
+/* ---- snapshots (snapshot.c): each change in a worker holding the VPS ---- */
+
+static void snapshot_event(struct vsd *d, const char *type, const struct vsd_work *w)
+{
+        vs_event_t ev = { .type = type, .vps = w->clone.src };
+
+        vs_event_text(&ev, "snapshot", w->name);
+        vsd_event(d, &ev);
+}
+
+static int snapshot_take_run(struct vsd *d, struct vsd_work *w, json_object *reply, vs_error_t *err)
+{
+        long long copy_ms = 0;
+
+        if (vsd_snapshot_take(d, w, &copy_ms, err) < 0)
+                return -1;
+        vs_reply_add_snapshot_taken(reply, w->name, copy_ms, w->clone.frozen);
+        return 0;
+}
+
+static int snapshot_take_done(struct vsd *d, struct vsd_work *w, vs_error_t *err)
+{
+        (void)err;
+        vs_log(LOG_INFO, "snapshot %s of %s taken%s", w->name, w->clone.src,
+               w->clone.frozen ? " (frozen for the copy)" : "");
+        snapshot_event(d, "snapshot-taken", w);
+        return 0;
+}
+
+static int handle_snapshot(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
+{
+        struct vps *v = find_named(d, req, err);
+        struct vsd_work *w;
+
+        if (!v)
+                return -1;
+        w = new_work("snapshot");
+        if (vsd_snapshot_take_prepare(d, v, vs_req_str(req, "snap"), w, err) < 0) {
+                free(w);
+                return -1;
+        }
+        w->run = snapshot_take_run;
+        w->done = snapshot_take_done;
+        return run_in_worker(d, c, w, err);
+}
+
+static int handle_snapshot_list(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
+{
+        struct vps *v = find_named(d, req, err);
+        cleanup_free vsd_snapshot_info_t *snaps = NULL;
+        size_t n;
+
+        if (!v)
+                return -1;
+        n = vsd_snapshot_list(d, v, &snaps);
+        vsd_client_reply(d, c, vs_reply_snapshots(snaps, n), NULL, 0);
+        return 0;
+}
+
+static int snapshot_restore_run(struct vsd *d, struct vsd_work *w, json_object *reply,
+                                vs_error_t *err)
+{
+        (void)reply;
+        return vsd_snapshot_restore(d, w, err);
+}
+
+static int snapshot_restore_done(struct vsd *d, struct vsd_work *w, vs_error_t *err)
+{
+        (void)err;
+        vs_log(LOG_INFO, "%s restored to its snapshot %s", w->clone.src, w->name);
+        snapshot_event(d, "snapshot-restored", w);
+        return 0;
+}
+
+static int handle_snapshot_restore(struct vsd *d, struct client *c, vs_request_t *req,
+                                   vs_error_t *err)
+{
+        struct vps *v = find_named(d, req, err);
+        struct vsd_work *w;
+
+        if (!v)
+                return -1;
+        w = new_work("snapshot restore");
+        if (vsd_snapshot_restore_prepare(d, v, vs_req_str(req, "snap"), w, err) < 0) {
+                free(w);
+                return -1;
+        }
+        w->run = snapshot_restore_run;
+        w->done = snapshot_restore_done;
+        return run_in_worker(d, c, w, err);
+}
+
+static int snapshot_delete_run(struct vsd *d, struct vsd_work *w, json_object *reply,
+                               vs_error_t *err)
+{
+        (void)reply;
+        return vsd_snapshot_delete(d, w, err);
+}
+
+static int handle_snapshot_delete(struct vsd *d, struct client *c, vs_request_t *req,
+                                  vs_error_t *err)
+{
+        struct vps *v = find_named(d, req, err);
+        struct vsd_work *w;
+
+        if (!v)
+                return -1;
+        w = new_work("snapshot delete");
+        if (vsd_snapshot_delete_prepare(d, v, vs_req_str(req, "snap"), w, err) < 0) {
+                free(w);
+                return -1;
+        }
+        vs_log(LOG_INFO, "deleting snapshot %s of %s", w->name, v->name);
+        w->run = snapshot_delete_run;
+        return run_in_worker(d, c, w, err);
+}
+
 static int handle_status(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
 {
         struct vps *v = find_named(d, req, err);
@@ -433,7 +571,7 @@ static int handle_beancounters(struct vsd *d, struct client *c, vs_request_t *re
 
         if (!v)
                 return -1;
-        if (v->phase == PHASE_STOPPED || vsd_view_src(v, &src) < 0)
+        if (v->phase == PHASE_STOPPED || vsd_view_src(d, v, &src) < 0)
                 return vs_error_kind(err, VS_E_STATE, ESRCH, "VPS is not running");
         n = vs_view_beancounters(&src, bc);
         vsd_client_reply(d, c, vs_reply_beancounters(src.ctid, bc, n), NULL, 0);
@@ -557,7 +695,9 @@ static int handle_list(struct vsd *d, struct client *c, vs_request_t *req, vs_er
                 n++;
         sorted = vs_xmalloc((n + 1) * sizeof(*sorted));
         for (struct vps *v = d->vps_list; v; v = v->next)
-                sorted[i++] = v;
+                if (vsd_authz_sees(d, c, v))
+                        sorted[i++] = v;
+        n = i;
         qsort(sorted, n, sizeof(*sorted), cmp_names);
         for (i = 0; i < n; i++) {
                 vs_vps_info_t info;
@@ -634,10 +774,12 @@ static int start_exec(struct vsd *d, struct client *c, struct vps *v, const vs_r
                              .ws_col = (unsigned short)vs_req_int(req, "cols", 0) },
         };
         json_object *reply;
-        int master = -1;
+        int master = -1, notify_fd = -1;
         pid_t pid;
 
         spec.argv = argv;
+        if (vsd_view_wants_notify(d, v))
+                spec.notify_fd = &notify_fd;
         if (!use_tty && pipes_open(&p, err) < 0) {
                 pipes_close(p.child);
                 pipes_close(p.client);
@@ -652,6 +794,7 @@ static int start_exec(struct vsd *d, struct client *c, struct vps *v, const vs_r
                 return -1;
         }
         c->exec_pid = pid;
+        vsd_view_notify_add(d, v->name, notify_fd);
         vsd_epoll_add(d, c->exec_pidfd, &c->exec_ev, EPOLLIN);
         reply = vs_reply_started((long)pid);
         if (use_tty) {
@@ -1005,7 +1148,7 @@ static int handle_events(struct vsd *d, struct client *c, vs_request_t *req, vs_
 static int handle_metrics(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
 {
         size_t len;
-        cleanup_free char *text = vsd_metrics_text(d, &len);
+        cleanup_free char *text = vsd_metrics_text(d, c, &len);
         (void)req;
         (void)err;
         vsd_client_reply(d, c, vs_reply_text(text, len), NULL, 0);
@@ -1045,6 +1188,10 @@ static const struct {
         { VS_CMD_EVENTS, handle_events },
         { VS_CMD_BACKUP, handle_backup },
         { VS_CMD_RESTORE, handle_restore },
+        { VS_CMD_SNAPSHOT, handle_snapshot },
+        { VS_CMD_SNAPSHOT_LIST, handle_snapshot_list },
+        { VS_CMD_SNAPSHOT_RESTORE, handle_snapshot_restore },
+        { VS_CMD_SNAPSHOT_DELETE, handle_snapshot_delete },
 };
 
 /* req is decoded, so held to the table: its command is one of the table's,
@@ -1055,6 +1202,17 @@ int vsd_handle_request(struct vsd *d, struct client *c, vs_request_t *req)
 
         char busy[256];
 
+        /* who may: before anything else, so that not even a busy message
+         * tells an owner of another slice's VPS */
+        switch (vsd_authz_request(d, c, req, &err)) {
+        case VSD_AUTHZ_ALLOW:
+                break;
+        case VSD_AUTHZ_HIDE:
+                return reply_missing(d, c, req);
+        default:
+                vsd_client_reply_error(d, c, &err);
+                return 0;
+        }
         if (vsd_work_conflict(d, req, busy, sizeof(busy))) {
                 vs_error_kind(&err, VS_E_STATE, EBUSY, "%s", busy);
                 vsd_client_reply_error(d, c, &err);

@@ -209,7 +209,7 @@ static int by_name(const void *a, const void *b)
         return strcmp(((const struct row *)a)->v->name, ((const struct row *)b)->v->name);
 }
 
-char *vsd_metrics_text(struct vsd *d, size_t *len)
+char *vsd_metrics_text(struct vsd *d, const struct client *viewer, size_t *len)
 {
         struct text t = { 0 };
         struct row *rows;
@@ -219,15 +219,19 @@ char *vsd_metrics_text(struct vsd *d, size_t *len)
                 n++;
         rows = vs_xmalloc((n + 1) * sizeof(*rows));
         n = 0;
-        for (struct vps *v = d->vps_list; v; v = v->next, n++) {
+        for (struct vps *v = d->vps_list; v; v = v->next) {
+                if (viewer && !vsd_authz_sees(d, viewer, v))
+                        continue;
                 vsd_vps_describe(d, v, 1, VS_VF_ALL, &rows[n].vps);
                 rows[n].v = v;
                 rows[n].mem_limit = config_mem_limit(d, v);
+                n++;
         }
         qsort(rows, n, sizeof(*rows), by_name);
         put(&t, "%s", "");
         put_vps_families(&t, rows, n);
-        put_node_families(d, &t, rows, n);
+        if (!viewer || viewer->role == VSD_ROLE_ADMIN)
+                put_node_families(d, &t, rows, n); /* the node is the admins' */
         free(rows);
         *len = t.len;
         return t.buf;
@@ -383,7 +387,7 @@ static void respond(struct vsd *d, struct metrics_client *c)
                  strncmp(strchr(c->buf, ' ') + 1, "/metrics?", 9) != 0)
                 status = "404 Not Found";
         if (strcmp(status, "200 OK") == 0)
-                body = vsd_metrics_text(d, &len);
+                body = vsd_metrics_text(d, NULL, &len);
         else
                 body = vs_strdupf("%s\n", status), len = strlen(body);
         head = vs_strdupf("HTTP/1.0 %s\r\nContent-Type: text/plain; version=0.0.4; "

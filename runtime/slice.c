@@ -3,12 +3,15 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "vs/cleanup.h"
+#include "vs/fsutil.h"
 #include "vs/kvfile.h"
+#include "vs/parse.h"
 #include "vs/log.h"
 #include "vsd.h"
 
@@ -16,16 +19,31 @@ static struct vsd_slice default_slice = { .name = "default" };
 
 bool vsd_slice_has_owner(const struct vsd_slice *s, uid_t uid)
 {
-        for (size_t i = 0; i < s->n_owners; i++)
+        for (size_t i = 0; s && i < s->n_owners; i++)
                 if (s->owners[i] == uid)
                         return true;
         return false;
 }
 
+static int load_one(struct vsd *d, int dirfd, const char *name, vs_error_t *err);
+
+/* The file is read afresh at each call (an admin may edit it by hand):
+ * the loaded entry is updated in place, so a pointer handed out earlier
+ * stays valid (entries are freed only at exit). */
 struct vsd_slice *vsd_slice_find(struct vsd *d, const char *name)
 {
+        cleanup_free char *path = NULL;
+        cleanup_close int dirfd = -1;
+        vs_error_t err = { 0 };
+
         if (strcmp(name, "default") == 0)
                 return &default_slice;
+        if (vs_parse_name(name, "slice name", NULL) < 0 || !d->root)
+                return NULL;
+        path = vs_strdupf("%s/var/lib/paene/slices", d->root);
+        dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dirfd < 0 || load_one(d, dirfd, name, &err) < 0)
+                return NULL;
         for (struct vsd_slice *s = d->slices; s; s = s->next)
                 if (strcmp(s->name, name) == 0)
                         return s;
@@ -65,17 +83,24 @@ static int load_one(struct vsd *d, int dirfd, const char *name, vs_error_t *err)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL, "slice name too long");
         if (vs_kv_load(dirfd, name, &kv, err) < 0)
                 return -1;
-        s = calloc(1, sizeof(*s));
-        if (!s)
-                return vs_error_errno(err, "slice %s", name);
-        strcpy(s->name, name);
+        struct vsd_slice fresh = { 0 };
+
+        strcpy(fresh.name, name);
         owners = vs_kv_get(&kv, "owners");
-        if (owners && parse_owners(s, owners, err) < 0) {
-                free(s);
+        if (owners && parse_owners(&fresh, owners, err) < 0)
                 return -1;
+        for (s = d->slices; s; s = s->next)
+                if (strcmp(s->name, name) == 0)
+                        break;
+        if (!s) {
+                s = calloc(1, sizeof(*s));
+                if (!s)
+                        return vs_error_errno(err, "slice %s", name);
+                s->next = d->slices;
+                d->slices = s;
         }
-        s->next = d->slices;
-        d->slices = s;
+        fresh.next = s->next;
+        *s = fresh;
         return 0;
 }
 

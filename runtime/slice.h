@@ -23,6 +23,7 @@ struct vsd_slice {
 
 /* NULL if none; "default" always exists, with no owners. */
 struct vsd_slice *vsd_slice_find(struct vsd *d, const char *name);
+/* false for s NULL (no such slice) */
 bool vsd_slice_has_owner(const struct vsd_slice *s, uid_t uid);
 
 /* Reads every slice file under dirfd (var/lib/paene/slices); a file that

@@ -649,7 +649,7 @@ static int write_new_config(int dirfd, const char *name, const struct vsd_create
                 vs_kv_set(&config, "searchdomain", args->searchdomain);
         if (args->port_forward && *args->port_forward)
                 vs_kv_set(&config, "port_forward", args->port_forward);
-        vs_kv_set(&config, "slice", VS_DEFAULT_SLICE);
+        vs_kv_set(&config, "slice", args->slice ? args->slice : VS_DEFAULT_SLICE);
         if (id_base) {
                 vs_kv_set(&config, "privileged", "no");
                 vs_kv_setf(&config, "id_base", "%lu", id_base);
@@ -705,6 +705,13 @@ static int publish(struct vsd *d, const char *creating, const char *name, vs_err
                 return -1;
         v = vps_add(d, name);
         v->phase = PHASE_STOPPED;
+        {
+                /* its slice, as the config says (a clone's is its source's) */
+                const char *slice = vs_kv_get(vsd_vps_config(d, v), "slice");
+
+                if (slice && vs_parse_name(slice, "slice", NULL) == 0)
+                        vs_strlcpy(v->slice, slice, sizeof(v->slice));
+        }
         return save_state(d, v, err);
 }
 
@@ -794,22 +801,28 @@ void vsd_clone_free(struct vsd_clone *cl)
         memset(cl, 0, sizeof(*cl));
 }
 
-/* A running source is frozen while the worker copies it, so that its files
- * are of one moment (a backup under way has frozen it already); one on a
- * disk image cannot be read from the host while it runs. */
-static int freeze_source(struct vps *src, struct vsd_clone *cl, vs_error_t *err)
+/* A running VPS is frozen while a worker copies its own layer (a clone, a
+ * snapshot), so that its files are of one moment (a backup under way has
+ * frozen it already); one on a disk image cannot be read from the host
+ * while it runs. *frozen says whether the caller must thaw it. */
+int vsd_vps_freeze_for_copy(struct vps *v, const vs_disk_backend_t *disk, const char *what,
+                            int *frozen, vs_error_t *err)
 {
-        if (src->phase != PHASE_RUNNING)
+        *frozen = 0;
+        if (v->phase == PHASE_STOPPING)
+                return vs_error_kind(err, VS_E_STATE, EBUSY, "VPS is stopping");
+        if (v->phase != PHASE_RUNNING)
                 return 0;
-        if (cl->disk->attach)
+        if (disk->attach)
                 return vs_error_kind(err, VS_E_STATE, EBUSY,
                                      "VPS is running on a disk image (its file system is mounted "
-                                     "inside it): stop it to clone it");
-        if (src->backups)
+                                     "inside it): stop it to %s it",
+                                     what);
+        if (v->backups)
                 return 0;
-        if (vs_cgroup_freeze(src->cg, 1, err) < 0)
+        if (vs_cgroup_freeze(v->cg, 1, err) < 0)
                 return -1;
-        cl->frozen = 1;
+        *frozen = 1;
         return 0;
 }
 
@@ -838,7 +851,7 @@ int vsd_clone_prepare(struct vsd *d, struct vps *src, const char *name, const ch
         src_ip = vs_kv_get(&cl->src_config, "ip");
         cl->ip = src_ip && src_ip[strspn(src_ip, " \t")] ? vsd_net_assign(d, NULL, 0, err)
                                                          : vs_xstrdup("");
-        if (!cl->ip || freeze_source(src, cl, err) < 0) {
+        if (!cl->ip || vsd_vps_freeze_for_copy(src, cl->disk, "clone", &cl->frozen, err) < 0) {
                 vsd_clone_free(cl);
                 return -1;
         }
@@ -1044,6 +1057,7 @@ static int spawn_vps_init(struct vsd *d, struct vps *v, const vs_kv_t *config,
         };
         const char *procview = vs_kv_get(config, "procview");
         cleanup_free char *view_dir = NULL;
+        int notify_fd = -1;
         pid_t pid;
 
         if (!procview || strcmp(procview, "off") != 0) {
@@ -1055,6 +1069,7 @@ static int spawn_vps_init(struct vsd *d, struct vps *v, const vs_kv_t *config,
                         return -1;
                 view_dir = vsd_view_dir_of(d, v->name);
                 spec.view_dir = view_dir;
+                spec.notify_fd = &notify_fd;
         }
         if (vsd_console_open(d, v, &con, err) < 0)
                 return -1;
@@ -1062,10 +1077,15 @@ static int spawn_vps_init(struct vsd *d, struct vps *v, const vs_kv_t *config,
         pid = vs_spawn_init(&spec, v->cg, &v->pidfd, err);
         if (pid < 0 || vsd_console_keep(d, v, &con, err) < 0) {
                 vsd_console_close(&con);
+                if (notify_fd >= 0)
+                        close(notify_fd);
                 return -1;
         }
         vsd_console_close(&con);
         v->pid = pid;
+        if (view_dir)
+                vsd_view_register(d, v, NULL); /* now with its init's pid */
+        vsd_view_notify_add(d, v->name, notify_fd);
         return 0;
 }
 
@@ -1634,7 +1654,7 @@ static uint64_t failcnt_of(struct vps *v)
         uint64_t sum = 0;
         size_t n;
 
-        if (v->phase == PHASE_STOPPED || vsd_view_src(v, &src) < 0)
+        if (v->phase == PHASE_STOPPED || vsd_view_src(NULL, v, &src) < 0)
                 return 0;
         n = vs_view_beancounters(&src, bc);
         for (size_t i = 0; i < n; i++)

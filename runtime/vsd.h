@@ -12,6 +12,7 @@
 #include "vs/admission.h"
 #include "vs/diskquota.h"
 #include "vs/error.h"
+#include "vs/parse.h"
 #include "vs/kvfile.h"
 #include "vs/limits.h"
 #include "vs/netns.h"
@@ -21,6 +22,10 @@
 #include "vs/kvfile.h"
 
 #define VS_DEFAULT_SLICE "default"
+
+/* Who a client is (authz.c): root and group paene are admins, a user named
+ * in a slice's owners an owner; nobody else is admitted. */
+enum vsd_role { VSD_ROLE_NONE, VSD_ROLE_OWNER, VSD_ROLE_ADMIN };
 #define VS_CONSOLE_MAX (1U << 20)
 #define VS_STOP_TIMEOUT_MS 30000
 /* Each VPS's user namespace maps 65536 host ids, from this base on, one
@@ -103,6 +108,7 @@ struct client {
         struct vsd_work *work; /* the long work its request runs, or NULL */
         int fd;                /* -1 once the peer is gone */
         uid_t uid;             /* the peer's (SO_PEERCRED) */
+        enum vsd_role role;    /* from uid at accept (authz.c) */
         int64_t deadline;      /* ms on CLOCK_MONOTONIC for its request; 0: none */
         enum wait_kind wait;
         struct vps *vps;
@@ -198,6 +204,18 @@ struct vsd {
         pid_t view_pid;
         int view_is_child;
         struct ev view_ev;
+        /* the seccomp listeners of the VPS's processes (sysinfo and
+         * sched_getaffinity), whose copies vsview answers; vsd's keep the
+         * filters answered while vsview is replaced */
+        int view_ctl_fd;      /* a control socket to vsview */
+        int view_inflight_fd; /* vsview's table of requests being answered */
+        struct vsd_notify {
+                uint64_t id;
+                char name[VS_NAME_MAX + 1];
+                int fd;
+        } * notify;
+        size_t nnotify, notify_cap;
+        uint64_t notify_next_id;
         struct vps *vps_list;
         struct vsd_slice *slices; /* slice.c: the loaded slice files */
         struct client *clients;
@@ -218,6 +236,7 @@ int vsd_vps_save_state(struct vsd *d, struct vps *v, vs_error_t *err);
 int vsd_vps_load_all(struct vsd *d, vs_error_t *err);
 struct vsd_create_args {
         const char *tmpl;
+        const char *slice; /* NULL: the default */
         const char *hostname;
         int privileged;
         const char *procview; /* "on", "off", NULL: on */
@@ -267,6 +286,11 @@ int vsd_clone_copy(struct vsd *d, const struct vsd_clone *cl, vs_error_t *err);
 int vsd_clone_publish(struct vsd *d, const struct vsd_clone *cl, vs_error_t *err);
 void vsd_clone_abort(struct vsd *d, const struct vsd_clone *cl);
 void vsd_clone_free(struct vsd_clone *cl);
+/* Freezes a running v for a worker's copy of its own layer (clone,
+ * snapshot: one path); refuses one on a disk image. *frozen: thaw it
+ * after (vsd_clone_thaw of a vsd_clone whose src and frozen are set). */
+int vsd_vps_freeze_for_copy(struct vps *v, const vs_disk_backend_t *disk, const char *what,
+                            int *frozen, vs_error_t *err);
 /* Lets a running source that the clone froze run on. */
 void vsd_clone_thaw(struct vsd *d, struct vsd_clone *cl);
 /* Makes VPS NAME (NULL: the name in its config) of a VPS directory a
@@ -318,9 +342,16 @@ char *vsd_view_dir_of(struct vsd *d, const char *name);
 /* Tells vsview the VPS's cgroup and start (before its root is built). */
 int vsd_view_register(struct vsd *d, struct vps *v, vs_error_t *err);
 void vsd_view_unregister(struct vsd *d, struct vps *v);
+/* Whether the VPS's processes get the seccomp listener (its view is on). */
+int vsd_view_wants_notify(struct vsd *d, const struct vps *v);
+/* Keeps the listener fd of a process of the VPS `name` and hands a copy to
+ * vsview (takes fd; -1 is ignored). */
+void vsd_view_notify_add(struct vsd *d, const char *name, int fd);
 /* The VPS's cgroup as vs_view_beancounters reads it (fds owned by v->cg);
  * -1 when it is not running. */
-int vsd_view_src(struct vps *v, vs_view_src_t *src);
+/* d NULL: only the fail counts are wanted (no disk limit, no count of open
+ * files, which walks every process). */
+int vsd_view_src(struct vsd *d, struct vps *v, vs_view_src_t *src);
 /* disk.c: disk limits and clone */
 /* The backend for a new VPS: dir without limits, else vsd.conf's
  * disk_backend (default image). */
@@ -478,6 +509,23 @@ void vsd_onboot_begin(struct vsd *d);
 /* The onboot timer fired: the next batch. */
 void vsd_onboot_step(struct vsd *d);
 
+/* snapshot.c: snapshots of a VPS's own layer (NAME/snapshots/SNAP/). Each
+ * change runs as a worker's work: prepare (in vsd: checks; fills w's
+ * clone.src, clone.disk, name and vps, and for take freezes a running v),
+ * then the work (in the worker). */
+typedef vs_snapshot_info_t vsd_snapshot_info_t;
+int vsd_snapshot_take_prepare(struct vsd *d, struct vps *v, const char *snap, struct vsd_work *w,
+                              vs_error_t *err);
+int vsd_snapshot_take(struct vsd *d, const struct vsd_work *w, long long *copy_ms, vs_error_t *err);
+int vsd_snapshot_restore_prepare(struct vsd *d, struct vps *v, const char *snap, struct vsd_work *w,
+                                 vs_error_t *err);
+int vsd_snapshot_restore(struct vsd *d, const struct vsd_work *w, vs_error_t *err);
+int vsd_snapshot_delete_prepare(struct vsd *d, struct vps *v, const char *snap, struct vsd_work *w,
+                                vs_error_t *err);
+int vsd_snapshot_delete(struct vsd *d, const struct vsd_work *w, vs_error_t *err);
+/* The snapshots of v, oldest first (*out malloc'd); their count. */
+size_t vsd_snapshot_list(struct vsd *d, struct vps *v, vsd_snapshot_info_t **out);
+
 /* backup.c: backups and restores */
 /* Starts tar writing a backup of v to out_fd (a running v frozen until
  * vsd_backup_done); its pid. */
@@ -485,14 +533,29 @@ pid_t vsd_backup_spawn(struct vsd *d, struct vps *v, int out_fd, vs_error_t *err
 /* A member name of a backup: relative, without "..", and of the layout
  * (paene-backup, config, upper and below it, disk.img); else VS_E_USAGE. */
 int vsd_backup_member_ok(const char *name, vs_error_t *err);
+/* The format a backup's manifest names (format = N). */
+#define VSD_BACKUP_FORMAT 1
+/* tar's listing of a backup (member names, one a line): each of the
+ * layout and the manifest among them; else VS_E_USAGE. */
+int vsd_backup_listing_ok(const char *listing, vs_error_t *err);
+/* The manifest's format is one this paene reads; else VS_E_USAGE. */
+int vsd_backup_manifest_ok(const vs_kv_t *manifest, vs_error_t *err);
 /* tar ended: the last backup of a running v thaws it. */
 void vsd_backup_done(struct vsd *d, struct vps *v);
 /* Makes a VPS of the backup `file` (absolute), named `name` or as it was. */
 int vsd_restore(struct vsd *d, const char *file, const char *name, int keep_ip, vs_error_t *err);
 
+/* authz.c: who may do what (the requests' side is in authz.h) */
+/* At accept: the peer's role from SO_PEERCRED (and its uid). */
+enum vsd_role vsd_authz_peer(struct vsd *d, int fd, uid_t *uid);
+/* Whether c may see v (list, events, metrics), or the VPS called name. */
+int vsd_authz_sees(struct vsd *d, const struct client *c, const struct vps *v);
+int vsd_authz_sees_name(struct vsd *d, const struct client *c, const char *name);
+
 /* metrics.c: Prometheus's text format */
-/* The metrics text (malloc'd; its length in *len). */
-char *vsd_metrics_text(struct vsd *d, size_t *len);
+/* The metrics text (malloc'd; its length in *len): of the VPS viewer may
+ * see (NULL: the HTTP endpoint's, all of them). */
+char *vsd_metrics_text(struct vsd *d, const struct client *viewer, size_t *len);
 /* Listens where vsd.conf's metrics_listen says (unix:PATH or ADDR:PORT);
  * nothing when it is not set. */
 int vsd_metrics_listen(struct vsd *d, vs_error_t *err);

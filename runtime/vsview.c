@@ -37,6 +37,7 @@
 #include "vs/log.h"
 #include "vs/parse.h"
 #include "vs/procview.h"
+#include "vsview.h"
 
 #ifndef FUSE_NOTIFY_RESEND
 #define FUSE_NOTIFY_RESEND 7 /* linux 6.9 */
@@ -47,7 +48,22 @@
 #define SAMPLE_SECONDS 5
 #define MAX_HANDLES (1U << 20)
 
+/* A VPS's file as last rendered: reads within CACHE_NS of it share it
+ * (a loop of reads costs no cgroup reads), and an open whose text is the
+ * one the page cache holds already stores nothing. Texts up to CACHE_MAX
+ * only: the view's memory per VPS stays small. */
+#define CACHE_NS 5000000ULL
+#define CACHE_MAX 4096
+struct cached {
+        char *text;
+        size_t len;
+        uint64_t at_ns;
+        int stored; /* the page cache holds it (it was stored at an open) */
+};
+
 struct entry {
+        pthread_mutex_t cache_lock;
+        struct cached cache[VS_VIEW_NFILES];
         char name[VS_NAME_MAX + 1];
         uint64_t base; /* node id >> 4: its memory cgroup's inode */
         ino_t reg_ino; /* of its registry file: vsd replaces it at each start */
@@ -56,18 +72,26 @@ struct entry {
 
 static struct {
         int fuse_fd;
+        int inflight_fd; /* vsnotify's table of requests being answered */
         int run_fd, reg_fd;
         pthread_rwlock_t lock; /* entries and host */
         struct entry **entries;
         size_t nentries, cap;
         vs_view_host_t host;
         uint32_t gen; /* this server's part of a file handle */
-} S = { .fuse_fd = -1, .run_fd = -1, .reg_fd = -1, .lock = PTHREAD_RWLOCK_INITIALIZER };
+} S = { .fuse_fd = -1,
+        .inflight_fd = -1,
+        .run_fd = -1,
+        .reg_fd = -1,
+        .lock = PTHREAD_RWLOCK_INITIALIZER };
 
 /* ---- the VPS table, from vsd's registry (run/paene/view.d/NAME) ---- */
 
 static void entry_free(struct entry *e)
 {
+        for (int f = 0; f < VS_VIEW_NFILES; f++)
+                free(e->cache[f].text);
+        pthread_mutex_destroy(&e->cache_lock);
         int *fds[] = { &e->src.memory, &e->src.cpuacct, &e->src.cpu, &e->src.cpuset, &e->src.pids };
 
         for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
@@ -99,6 +123,7 @@ static struct entry *entry_load(const char *name)
                 return NULL;
         e = vs_xmalloc(sizeof(*e));
         memset(e, 0, sizeof(*e));
+        pthread_mutex_init(&e->cache_lock, NULL);
         vs_strlcpy(e->name, name, sizeof(e->name));
         e->src.v2 = vs_kv_get(&kv, "v2") && strcmp(vs_kv_get(&kv, "v2"), "1") == 0;
         e->src.memory = open_dir(&kv, "memory");
@@ -112,6 +137,10 @@ static struct entry *entry_load(const char *name)
         }
         e->src.started_ns = strtoull(vs_kv_get(&kv, "started_ns") ?: "0", NULL, 10);
         e->src.ctid = strtoul(vs_kv_get(&kv, "ctid") ?: "0", NULL, 10);
+        e->src.numfile = strtoul(vs_kv_get(&kv, "numfile") ?: "0", NULL, 10);
+        e->src.diskspace = strtoull(vs_kv_get(&kv, "diskspace") ?: "0", NULL, 10);
+        e->src.init_pid = atoi(vs_kv_get(&kv, "init_pid") ?: "0");
+        e->src.count_files = 1;
         if (e->src.memory < 0 || fstat(e->src.memory, &st) < 0 || st.st_ino == 0) {
                 entry_free(e);
                 return NULL;
@@ -153,6 +182,11 @@ static void refresh_name(const char *name)
         ssize_t old = find_name(name);
 
         if (old >= 0 && fresh && S.entries[old]->base == fresh->base) {
+                /* the same run, registered again once its init exists */
+                S.entries[old]->src.numfile = fresh->src.numfile;
+                S.entries[old]->src.diskspace = fresh->src.diskspace;
+                S.entries[old]->src.init_pid = fresh->src.init_pid;
+                S.entries[old]->reg_ino = fresh->reg_ino;
                 entry_free(fresh);
                 return;
         }
@@ -209,6 +243,29 @@ static ssize_t lock_base(uint64_t base)
         pthread_rwlock_unlock(&S.lock);
         pthread_rwlock_rdlock(&S.lock);
         return find_base(base);
+}
+
+int vsview_with_vps(const char *name,
+                    int (*fn)(vs_view_src_t *src, const vs_view_host_t *host, void *arg), void *arg)
+{
+        ssize_t i;
+        int rc = -ENOENT;
+
+        pthread_rwlock_rdlock(&S.lock);
+        i = find_name(name);
+        if (i < 0) {
+                /* a VPS that started since the last scan */
+                pthread_rwlock_unlock(&S.lock);
+                pthread_rwlock_wrlock(&S.lock);
+                refresh_name(name);
+                pthread_rwlock_unlock(&S.lock);
+                pthread_rwlock_rdlock(&S.lock);
+                i = find_name(name);
+        }
+        if (i >= 0)
+                rc = fn(&S.entries[i]->src, &S.host, arg);
+        pthread_rwlock_unlock(&S.lock);
+        return rc;
 }
 
 /* ---- file handles: the text rendered at the first read ---- */
@@ -394,51 +451,132 @@ static void do_open(const struct fuse_in_header *in, const struct fuse_open_in *
         reply(in->unique, rc, &out, sizeof(out));
 }
 
-/* Renders the file into buf; -errno when the VPS's cgroup is gone. */
-static int render(uint64_t nodeid, vs_view_buf_t *buf)
+static uint64_t now_ns(void)
 {
-        int file, rc;
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void buf_set(vs_view_buf_t *buf, const char *text, size_t len)
+{
+        vs_view_buf_free(buf);
+        buf->data = vs_xmalloc(len + 1);
+        memcpy(buf->data, text, len);
+        buf->data[len] = '\0';
+        buf->len = len;
+        buf->cap = len + 1;
+}
+
+/* The file's text into buf, from the cache when it is fresh; for_open:
+ * *must_store tells whether the page cache must get it (and counts it as
+ * stored). -errno when the VPS's cgroup is gone. Entry's lock held. */
+static int cached_render(struct entry *e, int file, vs_view_buf_t *buf, int for_open,
+                         int *must_store)
+{
+        struct cached *c = &e->cache[file];
+        uint64_t now = now_ns();
+        int rc = 0;
+
+        *must_store = 1;
+        pthread_mutex_lock(&e->cache_lock);
+        if (c->text && now - c->at_ns < CACHE_NS) {
+                buf_set(buf, c->text, c->len);
+        } else {
+                rc = vs_view_render(&e->src, &S.host, (enum vs_view_file)file, buf);
+                if (rc == 0 && buf->len <= CACHE_MAX) {
+                        int same = c->text && c->len == buf->len &&
+                                   memcmp(c->text, buf->data, buf->len) == 0;
+
+                        if (!same) {
+                                free(c->text);
+                                c->text = vs_xmalloc(buf->len ? buf->len : 1);
+                                memcpy(c->text, buf->data, buf->len);
+                                c->len = buf->len;
+                                c->stored = 0;
+                        }
+                        c->at_ns = now;
+                }
+        }
+        if (rc == 0 && c->text && c->len == buf->len && memcmp(c->text, buf->data, c->len) == 0) {
+                *must_store = !c->stored;
+                if (for_open)
+                        c->stored = 1;
+        }
+        pthread_mutex_unlock(&e->cache_lock);
+        return rc;
+}
+
+/* Renders the file into buf; -errno when the VPS's cgroup is gone.
+ * for_open and must_store as cached_render's (must_store may be NULL). */
+static int render_for(uint64_t nodeid, vs_view_buf_t *buf, int for_open, int *must_store)
+{
+        int file, rc, store_it;
         ssize_t i;
 
         if (classify(nodeid, &file) != K_FILE)
                 return -ENOENT;
         i = find_base(nodeid >> 4);
-        rc = vs_view_render(&S.entries[i]->src, &S.host, (enum vs_view_file)file, buf);
+        rc = cached_render(S.entries[i], file, buf, for_open, &store_it);
         pthread_rwlock_unlock(&S.lock);
+        if (must_store)
+                *must_store = store_it;
         return rc;
+}
+
+static int render(uint64_t nodeid, vs_view_buf_t *buf)
+{
+        return render_for(nodeid, buf, 0, NULL);
 }
 
 /* sendfile and splice read a direct-I/O FUSE file through the page cache
  * up to its size (kernels before "fuse: use copy_splice_read for
- * FOPEN_DIRECT_IO"): busybox's cat would read nothing of a file of size 0.
- * The text is rendered at open and stored, which makes the size at least
- * its length; the short read then trims it to the length. */
+ * FOPEN_DIRECT_IO"): busybox's cat would read nothing of a file of size 0,
+ * and the cache keeps what an earlier open's splice read. At each open the
+ * cached pages go (FUSE_NOTIFY_INVAL_INODE) and the text of the open is
+ * stored in their place (FUSE_NOTIFY_STORE, which also grows the size to
+ * it: a store without data changes no size on 6.18). A size above the
+ * text's is trimmed by the short read of its last page. */
 static void store(uint64_t nodeid, const vs_view_buf_t *text)
 {
+        struct fuse_out_header inval_out = {
+                .len = (uint32_t)(sizeof(inval_out) + sizeof(struct fuse_notify_inval_inode_out)),
+                .error = FUSE_NOTIFY_INVAL_INODE,
+        };
+        struct fuse_notify_inval_inode_out inval = { .ino = nodeid, .off = 0, .len = 0 };
+        struct iovec inval_iov[2] = { { &inval_out, sizeof(inval_out) },
+                                      { &inval, sizeof(inval) } };
         struct fuse_out_header out = {
-                .len = (uint32_t)(sizeof(out) + sizeof(struct fuse_notify_store_out)),
+                .len = (uint32_t)(sizeof(out) + sizeof(struct fuse_notify_store_out) + text->len),
                 .error = FUSE_NOTIFY_STORE,
         };
-        /* no data, at the text's end: the size grows to it, no page is
-         * touched (the open drops the cached ones anyway) */
-        struct fuse_notify_store_out st = { .nodeid = nodeid, .offset = text->len };
-        struct iovec iov[2] = { { &out, sizeof(out) }, { &st, sizeof(st) } };
+        struct fuse_notify_store_out st = { .nodeid = nodeid,
+                                            .offset = 0,
+                                            .size = (uint32_t)text->len };
+        struct iovec iov[3] = { { &out, sizeof(out) },
+                                { &st, sizeof(st) },
+                                { text->data, text->len } };
 
-        if (text->len && writev(S.fuse_fd, iov, 2) < 0 && errno != ENOENT)
+        if (writev(S.fuse_fd, inval_iov, 2) < 0 && errno != ENOENT)
+                vs_log(LOG_WARNING, "FUSE_NOTIFY_INVAL_INODE: %m");
+        if (text->len && writev(S.fuse_fd, iov, 3) < 0 && errno != ENOENT)
                 vs_log(LOG_WARNING, "FUSE_NOTIFY_STORE: %m");
 }
 
 static int snapshot(uint64_t nodeid, uint64_t fh)
 {
         vs_view_buf_t fresh = { 0 };
-        int rc = render(nodeid, &fresh);
+        int must_store = 1;
+        int rc = render_for(nodeid, &fresh, 1, &must_store);
         ssize_t slot;
 
         if (rc < 0) {
                 vs_view_buf_free(&fresh);
                 return rc;
         }
-        store(nodeid, &fresh);
+        if (must_store)
+                store(nodeid, &fresh);
         pthread_mutex_lock(&H.lock);
         slot = handle_slot(fh);
         if (slot >= 0) {
@@ -703,23 +841,49 @@ static int listen_handback(void)
         return fd;
 }
 
+static void *serve_ctl(void *arg)
+{
+        vsnotify_serve_ctl((int)(intptr_t)arg);
+        return NULL;
+}
+
+static void start_ctl(int sock)
+{
+        pthread_t tid;
+
+        if (pthread_create(&tid, NULL, serve_ctl, (void *)(intptr_t)sock) != 0) {
+                close(sock);
+                return;
+        }
+        pthread_detach(tid);
+}
+
+/* A (new) vsd gets the FUSE connection and the in-flight table, then talks
+ * on the same socket about the seccomp listeners. */
 static void *handback(void *arg)
 {
         int listen_fd = (int)(intptr_t)arg;
 
         for (;;) {
-                cleanup_close int c = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+                int c = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
                 struct ucred cred;
                 socklen_t len = sizeof(cred);
                 char msg[64];
+                int fds[2] = { S.fuse_fd, S.inflight_fd };
 
                 if (c < 0)
                         continue;
-                if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != 0)
+                if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != 0) {
+                        close(c);
                         continue;
+                }
                 snprintf(msg, sizeof(msg), "vsview %d", (int)getpid());
-                if (vs_send_fds(c, msg, strlen(msg), &S.fuse_fd, 1) < 0)
+                if (vs_send_fds(c, msg, strlen(msg), fds, S.inflight_fd >= 0 ? 2 : 1) < 0) {
                         vs_log(LOG_WARNING, "hand the connection to vsd: %m");
+                        close(c);
+                        continue;
+                }
+                start_ctl(c);
         }
         return NULL;
 }
@@ -729,6 +893,7 @@ static void *handback(void *arg)
 static void usage(FILE *out)
 {
         fprintf(out, "Usage: vsview --root DIR --fd N [--resend] [--threads N]\n"
+                     "              [--inflight N] [--ctl N]\n"
                      "\n"
                      "Serves every VPS's /proc view on the FUSE connection N that vsd\n"
                      "mounted at DIR/run/paene/view. vsd starts it; it is not run by hand.\n"
@@ -738,6 +903,9 @@ static void usage(FILE *out)
                      "      --resend       take over from a server that died: the kernel\n"
                      "                     queues again what it had read\n"
                      "      --threads N    worker threads (default 4)\n"
+                     "      --inflight N   the memfd of seccomp requests being answered\n"
+                     "      --ctl N        vsd's end of the control socket (the seccomp\n"
+                     "                     listeners of the VPS)\n"
                      "  -h, --help         show this help\n");
 }
 
@@ -756,11 +924,13 @@ int main(int argc, char **argv)
                 { "fd", required_argument, NULL, 'f' },
                 { "resend", no_argument, NULL, 's' },
                 { "threads", required_argument, NULL, 't' },
+                { "inflight", required_argument, NULL, 'i' },
+                { "ctl", required_argument, NULL, 'c' },
                 { "help", no_argument, NULL, 'h' },
                 { NULL, 0, NULL, 0 },
         };
         const char *root = NULL;
-        int opt, do_resend = 0, threads = 4, listen_fd;
+        int opt, do_resend = 0, threads = 4, listen_fd, ctl_fd = -1;
         pthread_t tid;
         struct timespec now;
 
@@ -778,6 +948,12 @@ int main(int argc, char **argv)
                 case 't':
                         threads = atoi(optarg);
                         break;
+                case 'i':
+                        S.inflight_fd = atoi(optarg);
+                        break;
+                case 'c':
+                        ctl_fd = atoi(optarg);
+                        break;
                 case 'h':
                         usage(stdout);
                         return 0;
@@ -794,6 +970,10 @@ int main(int argc, char **argv)
         vs_log_open("vsview", 1);
         signal(SIGPIPE, SIG_IGN);
         fcntl(S.fuse_fd, F_SETFD, FD_CLOEXEC);
+        if (S.inflight_fd >= 0 && fcntl(S.inflight_fd, F_SETFD, FD_CLOEXEC) < 0)
+                S.inflight_fd = -1;
+        if (ctl_fd >= 0 && fcntl(ctl_fd, F_SETFD, FD_CLOEXEC) < 0)
+                ctl_fd = -1;
         {
                 cleanup_free char *run = vs_strdupf("%s/run/paene", root);
                 cleanup_free char *reg = vs_strdupf("%s/run/paene/view.d", root);
@@ -826,6 +1006,12 @@ int main(int argc, char **argv)
                 vs_log(LOG_WARNING, "setpriority: %m");
         if (do_resend)
                 resend();
+        if (vsnotify_start(S.inflight_fd) < 0) {
+                vs_log(LOG_ERR, "start the seccomp listener: %m");
+                return 1;
+        }
+        if (ctl_fd >= 0)
+                start_ctl(ctl_fd);
         if (pthread_create(&tid, NULL, handback, (void *)(intptr_t)listen_fd) != 0 ||
             pthread_create(&tid, NULL, sampler, NULL) != 0)
                 return 1;

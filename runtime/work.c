@@ -213,7 +213,7 @@ void vsd_work_stop_all(struct vsd *d)
 static int reads_only(const char *cmd)
 {
         static const char *const harmless[] = { VS_CMD_STATUS, VS_CMD_LOGS, VS_CMD_EXEC,
-                                                VS_CMD_STOP };
+                                                VS_CMD_STOP, VS_CMD_SNAPSHOT_LIST };
 
         for (size_t i = 0; i < sizeof(harmless) / sizeof(harmless[0]); i++)
                 if (strcmp(cmd, harmless[i]) == 0)

@@ -14,6 +14,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "vs/cleanup.h"
@@ -83,6 +84,11 @@ static const char *const denied_syscalls[] = {
 };
 
 static struct sock_fprog seccomp_prog;
+/* The second filter: the system calls whose answer is the VPS's view and
+ * which vsview answers over the filter's listener (seccomp user
+ * notification), as its /proc files are served. */
+static struct sock_fprog notify_prog;
+static const char *const notified_syscalls[] = { "sysinfo", "sched_getaffinity" };
 
 static int deny(scmp_filter_ctx ctx, const char *name, vs_error_t *err)
 {
@@ -120,7 +126,7 @@ static int deny_extra(scmp_filter_ctx ctx, const char *path, vs_error_t *err)
 
 /* libseccomp writes the program to an fd; vsd keeps it in memory and each
  * VPS loads it with one prctl: compiled once, not per start. */
-static int export_program(scmp_filter_ctx ctx, vs_error_t *err)
+static int export_program(scmp_filter_ctx ctx, struct sock_fprog *prog, vs_error_t *err)
 {
         cleanup_close int fd = memfd_create("seccomp", MFD_CLOEXEC);
         cleanup_free char *bpf = NULL;
@@ -136,8 +142,8 @@ static int export_program(scmp_filter_ctx ctx, vs_error_t *err)
         bpf = vs_xmalloc((size_t)len);
         if (pread(fd, bpf, (size_t)len, 0) != len)
                 return vs_error_errno(err, "seccomp: read program");
-        seccomp_prog.len = (unsigned short)((size_t)len / sizeof(struct sock_filter));
-        seccomp_prog.filter = (struct sock_filter *)steal_ptr(bpf);
+        prog->len = (unsigned short)((size_t)len / sizeof(struct sock_filter));
+        prog->filter = (struct sock_filter *)steal_ptr(bpf);
         return 0;
 }
 
@@ -145,6 +151,28 @@ static void seccomp_releasep(scmp_filter_ctx *ctx)
 {
         if (*ctx)
                 seccomp_release(*ctx);
+}
+
+/* Native system calls only: a 32-bit caller's struct sysinfo has another
+ * layout, and it gets the kernel's answer. */
+static int build_notify(vs_error_t *err)
+{
+        __attribute__((cleanup(seccomp_releasep))) scmp_filter_ctx ctx =
+                seccomp_init(SCMP_ACT_ALLOW);
+
+        if (!ctx)
+                return vs_error_set(err, ENOMEM, "seccomp_init");
+        if (seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_ALLOW) < 0 ||
+            seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0) < 0)
+                return vs_error_set(err, EINVAL, "seccomp: notify filter attributes");
+        for (size_t i = 0; i < sizeof(notified_syscalls) / sizeof(notified_syscalls[0]); i++) {
+                int nr = seccomp_syscall_resolve_name(notified_syscalls[i]);
+
+                if (nr == __NR_SCMP_ERROR || seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, nr, 0) < 0)
+                        return vs_error_set(err, EINVAL, "seccomp: cannot notify %s",
+                                            notified_syscalls[i]);
+        }
+        return export_program(ctx, &notify_prog, err);
 }
 
 int vs_security_init(const char *extra_deny_path, vs_error_t *err)
@@ -162,7 +190,9 @@ int vs_security_init(const char *extra_deny_path, vs_error_t *err)
                         return -1;
         if (deny_extra(ctx, extra_deny_path, err) < 0)
                 return -1;
-        return export_program(ctx, err);
+        if (export_program(ctx, &seccomp_prog, err) < 0)
+                return -1;
+        return build_notify(err);
 }
 
 static int install_seccomp(vs_error_t *err)
@@ -174,6 +204,19 @@ static int install_seccomp(vs_error_t *err)
         if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &seccomp_prog, 0, 0) < 0)
                 return vs_error_errno(err, "install seccomp filter");
         return 0;
+}
+
+int vs_security_notify_install(vs_error_t *err)
+{
+        int fd;
+
+        if (!notify_prog.filter)
+                return vs_error_set(err, EINVAL, "seccomp notify filter not compiled");
+        fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
+                          &notify_prog);
+        if (fd < 0)
+                return vs_error_errno(err, "install the seccomp notify filter");
+        return fd;
 }
 
 int vs_security_apply(const vs_caps_t *caps, vs_error_t *err)

@@ -44,7 +44,13 @@ static const char *const default_env[] = {
 
 /* ---- child -> parent reports ---- */
 
-enum report_type { REPORT_ERROR = 1, REPORT_FD = 2, REPORT_PID = 3, REPORT_READY = 4 };
+enum report_type {
+        REPORT_ERROR = 1,
+        REPORT_FD = 2,
+        REPORT_PID = 3,
+        REPORT_READY = 4,
+        REPORT_NOTIFY = 5, /* the listener of its seccomp notify filter */
+};
 
 struct report {
         int type;
@@ -70,9 +76,32 @@ static int report_fd(int sock, int fd, vs_error_t *err)
         return 0;
 }
 
+/* Last before exec: the filter whose listener answers sysinfo and
+ * sched_getaffinity from the view; vsd gets the listener, the child keeps
+ * none. A caller that already has a listener (a nested runtime's) goes on
+ * without: the kernel allows one per filter chain. */
+static int report_notify(int sock, int wanted, vs_error_t *err)
+{
+        struct report r = { .type = REPORT_NOTIFY };
+        vs_error_t ignored = { 0 };
+        int fd, rc;
+
+        if (!wanted)
+                return 0;
+        fd = vs_security_notify_install(&ignored);
+        if (fd < 0)
+                return 0;
+        rc = vs_send_fds(sock, &r, sizeof(r), &fd, 1);
+        close(fd);
+        if (rc < 0)
+                return vs_error_errno(err, "send the seccomp listener to vsd");
+        return 0;
+}
+
 /* Reads reports until end of stream (the child exec'd). Returns -1 with the
- * child's error, 0 on success; a passed fd lands in *fd_out. */
-static int read_reports(int sock, int *fd_out, vs_error_t *err)
+ * child's error, 0 on success; a passed fd lands in *fd_out, a seccomp
+ * listener in *notify_out (closed where NULL). */
+static int read_reports(int sock, int *fd_out, int *notify_out, vs_error_t *err)
 {
         for (;;) {
                 struct report r;
@@ -84,7 +113,12 @@ static int read_reports(int sock, int *fd_out, vs_error_t *err)
                 if (n == 0)
                         return 0;
                 for (int i = 0; i < nfds; i++) {
-                        if (fd_out && *fd_out < 0)
+                        if (n == (ssize_t)sizeof(r) && r.type == REPORT_NOTIFY) {
+                                if (notify_out && *notify_out < 0)
+                                        *notify_out = fds[i];
+                                else
+                                        close(fds[i]);
+                        } else if (fd_out && *fd_out < 0)
                                 *fd_out = fds[i];
                         else
                                 close(fds[i]);
@@ -487,7 +521,8 @@ static int wait_go(int sock, vs_error_t *err)
  * the VPS's. At the go it copies that namespace: the kernel locks every
  * mount of the copy, made with the host's privileges, against a VPS's root
  * (no unmount of a mask, no read-write remount of a read-only mount). */
-static int init_child(const struct vs_init_spec *spec, int go_sock, vs_error_t *err)
+static int init_child(const struct vs_init_spec *spec, int go_sock, int report_sock,
+                      vs_error_t *err)
 {
         if (wait_go(go_sock, err) < 0)
                 return -1;
@@ -514,7 +549,8 @@ static int init_child(const struct vs_init_spec *spec, int go_sock, vs_error_t *
          * until then to carry an exec failure. */
         if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
                 return vs_error_errno(err, "close_range");
-        if (vs_security_apply(spec->caps, err) < 0)
+        if (vs_security_apply(spec->caps, err) < 0 ||
+            report_notify(report_sock, spec->notify_fd != NULL, err) < 0)
                 return -1;
         return exec_init(spec, err);
 }
@@ -690,7 +726,7 @@ static pid_t clone_init(const struct vs_init_spec *spec, vs_cgroup_t *cg, int so
                 vs_error_t child_err = { 0 };
 
                 close(go[0]);
-                init_child(spec, go[1], &child_err);
+                init_child(spec, go[1], sock, &child_err);
                 report_error(sock, &child_err);
                 _exit(127);
         }
@@ -779,7 +815,8 @@ static pid_t follow_builder(const struct vs_init_spec *spec, int sock, int *pidf
                 return vs_error_errno(err, "pidfd of the init");
         if (read_report(sock, REPORT_READY, NULL, err) < 0 ||
             (spec->net_setup && spec->net_setup(spec->net_arg, pid, err) < 0) ||
-            send(sock, "n", 1, MSG_NOSIGNAL) != 1 || read_reports(sock, NULL, err) < 0)
+            send(sock, "n", 1, MSG_NOSIGNAL) != 1 ||
+            read_reports(sock, NULL, spec->notify_fd, err) < 0)
                 return -1;
         return pid;
 }
@@ -802,6 +839,8 @@ pid_t vs_spawn_init(const struct vs_init_spec *spec, vs_cgroup_t *cg, int *pidfd
         pid_t builder, pid;
 
         *pidfd = -1;
+        if (spec->notify_fd)
+                *spec->notify_fd = -1;
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
                 return vs_error_errno(err, "socketpair");
         builder = fork();
@@ -823,6 +862,10 @@ pid_t vs_spawn_init(const struct vs_init_spec *spec, vs_cgroup_t *cg, int *pidfd
         /* the first error is the one to tell: the builder's exit only
          * confirms it */
         if (reap_builder(builder, pid < 0 ? NULL : err) < 0 || pid < 0) {
+                if (spec->notify_fd && *spec->notify_fd >= 0) {
+                        close(*spec->notify_fd);
+                        *spec->notify_fd = -1;
+                }
                 if (*pidfd >= 0) {
                         reap_failed(*pidfd);
                         close(*pidfd);
@@ -889,7 +932,8 @@ static int exec_child(const struct vs_exec_spec *spec, int report_sock, vs_error
                 return -1;
         if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
                 return vs_error_errno(err, "close_range");
-        if (vs_security_apply(spec->caps, err) < 0)
+        if (vs_security_apply(spec->caps, err) < 0 ||
+            report_notify(report_sock, spec->notify_fd != NULL, err) < 0)
                 return -1;
         /* execvpe searches the PATH of the caller's environment */
         environ = (char **)(spec->envp ? spec->envp : (char *const *)default_env);
@@ -951,6 +995,8 @@ pid_t vs_spawn_exec(const struct vs_exec_spec *spec, vs_cgroup_t *cg, int *pidfd
         pid_t pid;
 
         *master = -1;
+        if (spec->notify_fd)
+                *spec->notify_fd = -1;
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) < 0)
                 return vs_error_errno(err, "socketpair");
         pid = clone_into_vps(spec, cg, pidfd, err);
@@ -967,11 +1013,15 @@ pid_t vs_spawn_exec(const struct vs_exec_spec *spec, vs_cgroup_t *cg, int *pidfd
                 close(sock[0]);
                 return -1;
         }
-        if (read_reports(sock[0], master, err) < 0) {
+        if (read_reports(sock[0], master, spec->notify_fd, err) < 0) {
                 close(sock[0]);
                 if (*master >= 0)
                         close(*master);
                 *master = -1;
+                if (spec->notify_fd && *spec->notify_fd >= 0) {
+                        close(*spec->notify_fd);
+                        *spec->notify_fd = -1;
+                }
                 reap_failed(*pidfd);
                 close(*pidfd);
                 return -1;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -729,6 +730,49 @@ static int render_loadavg(vs_view_src_t *src, vs_view_buf_t *b)
         return 0;
 }
 
+/* ---- sysinfo(2) and sched_getaffinity(2) ---- */
+
+int vs_view_sysinfo(vs_view_src_t *src, const vs_view_host_t *host, vs_view_sysinfo_t *out)
+{
+        struct mem m;
+        uint64_t procs = 0;
+        int rc = read_mem(src, host, &m);
+
+        if (rc < 0)
+                return rc;
+        memset(out, 0, sizeof(*out));
+        out->uptime_s = uptime_ns(src) / 1000000000ULL;
+        /* sysinfo's loads are fixed point with 16 bits, the view's 11 */
+        for (int i = 0; i < 3; i++)
+                out->loads[i] = src->loadfx[i] << (16 - FSHIFT);
+        out->totalram = m.total;
+        out->freeram = m.total - m.used;
+        out->sharedram = m.shmem;
+        out->bufferram = 0; /* as /proc/meminfo's Buffers */
+        out->totalswap = m.swap_total;
+        out->freeswap = m.swap_total - m.swap_used;
+        /* the kernel's procs is its thread count: the pids controller's */
+        if (src->pids < 0 || read_num(src->pids, "pids.current", &procs) < 0) {
+                vs_view_tasks_t t;
+
+                vs_view_count_tasks(src, &t);
+                procs = t.total;
+        }
+        out->procs = procs > 65535 ? 65535 : (unsigned)procs;
+        return 0;
+}
+
+int vs_view_cpu_mask(const vs_view_src_t *src, uint64_t mask[VS_VIEW_MAX_CPUS / 64])
+{
+        struct cpus c;
+
+        read_cpus(src, &c);
+        memset(mask, 0, sizeof(uint64_t) * (VS_VIEW_MAX_CPUS / 64));
+        for (int i = 0; i < c.n && i < c.nhost; i++)
+                mask[c.host[i] / 64] |= 1ULL << (c.host[i] % 64);
+        return c.n;
+}
+
 /* ---- beancounters ---- */
 
 static uint64_t events_max(int dirfd, const char *file)
@@ -765,6 +809,8 @@ static uint64_t v1_mem_failcnt(int memory)
         return fails > kills ? fails : kills;
 }
 
+static size_t other_beancounters(const vs_view_src_t *src, vs_beancounter_t *out);
+
 size_t vs_view_beancounters(const vs_view_src_t *src, vs_beancounter_t *out)
 {
         uint64_t pids_max = num_or(src->pids, "pids.max", UINT64_MAX);
@@ -800,7 +846,7 @@ size_t vs_view_beancounters(const vs_view_src_t *src, vs_beancounter_t *out)
                         .limit = pages_limit(swap_limit),
                         .failcnt = events_max(src->memory, "memory.swap.events"),
                 };
-                return n;
+                return n + other_beancounters(src, out + n);
         }
         mem_limit = num_or(src->memory, "memory.limit_in_bytes", UINT64_MAX);
         used = num_or(src->memory, "memory.usage_in_bytes", 0);
@@ -832,7 +878,81 @@ size_t vs_view_beancounters(const vs_view_src_t *src, vs_beancounter_t *out)
                         .failcnt = num_or(src->memory, "memory.memsw.failcnt", 0),
                 };
         }
+        return n + other_beancounters(src, out + n);
+}
+
+/* Open files of the VPS's processes (their /proc/PID/fd), as OpenVZ's
+ * numfile counts them; its limit is each process's RLIMIT_NOFILE. */
+static uint64_t count_open_files(const vs_view_src_t *src)
+{
+        cleanup_close int proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int dir = src->v2 ? src->memory : src->pids >= 0 ? src->pids : src->cpuacct;
+        cleanup_free char *list = NULL;
+        uint64_t n = 0;
+
+        if (proc < 0 || dir < 0 ||
+            vs_read_file(dir, "cgroup.procs", 16U << 20, &list, NULL, NULL) < 0)
+                return 0;
+        for (char *p = list; *p;) {
+                char *end, path[64];
+                long pid = strtol(p, &end, 10);
+                cleanup_closedir DIR *fds = NULL;
+                int fd;
+                struct dirent *e;
+
+                if (end == p)
+                        break;
+                p = end + strspn(end, "\n");
+                snprintf(path, sizeof(path), "%ld/fd", pid);
+                fd = openat(proc, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (fd < 0 || !(fds = fdopendir(fd))) {
+                        if (fd >= 0)
+                                close(fd);
+                        continue;
+                }
+                while ((e = readdir(fds)))
+                        n += e->d_name[0] != '.';
+        }
         return n;
+}
+
+/* diskspace in 1 KiB blocks, as OpenVZ's: its root's file system (the
+ * image backend's own, whose size is the limit) where it has a limit. */
+static void disk_blocks(const vs_view_src_t *src, uint64_t *held, uint64_t *limit)
+{
+        char path[64];
+        struct statfs sf;
+
+        *held = 0;
+        *limit = src->diskspace ? src->diskspace / 1024 : VS_BC_UNLIMITED;
+        snprintf(path, sizeof(path), "/proc/%d/root/", src->init_pid);
+        if (src->diskspace && src->init_pid > 0 && statfs(path, &sf) == 0)
+                *held = (uint64_t)(sf.f_blocks - sf.f_bfree) * (uint64_t)sf.f_bsize / 1024;
+}
+
+/* The rows of the limits the kernel counts no failure of (a refused open or
+ * write is the caller's EMFILE or ENOSPC): failcnt 0. */
+static size_t other_beancounters(const vs_view_src_t *src, vs_beancounter_t *out)
+{
+        uint64_t open_files = src->count_files ? count_open_files(src) : 0, held, limit;
+        uint64_t nofile = src->numfile ? src->numfile : VS_BC_UNLIMITED;
+
+        disk_blocks(src, &held, &limit);
+        out[0] = (vs_beancounter_t){
+                .resource = "numfile",
+                .held = open_files,
+                .maxheld = open_files,
+                .barrier = nofile,
+                .limit = nofile,
+        };
+        out[1] = (vs_beancounter_t){
+                .resource = "diskspace",
+                .held = held,
+                .maxheld = held,
+                .barrier = limit,
+                .limit = limit,
+        };
+        return 2;
 }
 
 /* OpenVZ's layout: the uid on the first row only. */

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define VS_VIEW_MAX_CPUS 1024
+
 enum vs_view_file {
         VS_VIEW_MEMINFO,
         VS_VIEW_CPUINFO,
@@ -38,6 +40,10 @@ typedef struct {
         uint64_t started_ns;
         unsigned long ctid;      /* the uid column of user_beancounters */
         unsigned long loadfx[3]; /* 1, 5, 15 min load, fixed point (FSHIFT 11) */
+        unsigned long numfile;   /* RLIMIT_NOFILE of its processes, 0: none set */
+        uint64_t diskspace;      /* its disk limit in bytes, 0: none */
+        int init_pid;            /* host pid of its init (its root's file system), 0 */
+        int count_files;         /* numfile's held: walk its processes' fds */
 } vs_view_src_t;
 
 /* A growing text buffer. */
@@ -76,19 +82,34 @@ void vs_view_count_tasks(const vs_view_src_t *src, vs_view_tasks_t *t);
  * kernel does every 5 s (calc_load). */
 void vs_view_load_sample(vs_view_src_t *src, unsigned long active);
 
+/* What sysinfo(2) tells a process of the VPS: its uptime, loads (16-bit
+ * fixed point), memory and swap in bytes (mem_unit 1) and its task count,
+ * the same figures as its /proc/meminfo, uptime and loadavg. */
+typedef struct {
+        uint64_t uptime_s;
+        unsigned long loads[3];
+        uint64_t totalram, freeram, sharedram, bufferram, totalswap, freeswap;
+        unsigned procs;
+} vs_view_sysinfo_t;
+int vs_view_sysinfo(vs_view_src_t *src, const vs_view_host_t *host, vs_view_sysinfo_t *out);
+
+/* The host CPUs a process of the VPS is told it may run on
+ * (sched_getaffinity): the first of its cpuset, as many as its view shows.
+ * Returns how many. */
+int vs_view_cpu_mask(const vs_view_src_t *src, uint64_t mask[VS_VIEW_MAX_CPUS / 64]);
+
 /* OpenVZ's beancounters from the cgroup counters. */
 #define VS_BC_UNLIMITED 9223372036854775807ULL
 typedef struct {
         const char *resource;
         uint64_t held, maxheld, barrier, limit, failcnt;
 } vs_beancounter_t;
-#define VS_BC_MAX 4
+#define VS_BC_MAX 6
 /* Fills out (VS_BC_MAX entries); returns how many. */
 size_t vs_view_beancounters(const vs_view_src_t *src, vs_beancounter_t *out);
 
-/* Parses a CPU list ("0-3,8") into a bit mask of at most 1024 CPUs;
- * returns the count, -1 when malformed. */
-#define VS_VIEW_MAX_CPUS 1024
+/* Parses a CPU list ("0-3,8") into a bit mask of at most VS_VIEW_MAX_CPUS
+ * CPUs; returns the count, -1 when malformed. */
 int vs_view_parse_cpulist(const char *text, uint64_t mask[VS_VIEW_MAX_CPUS / 64]);
 
 #endif

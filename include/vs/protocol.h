@@ -58,6 +58,10 @@
 #define VS_CMD_EVENTS "events"
 #define VS_CMD_BACKUP "backup"
 #define VS_CMD_RESTORE "restore"
+#define VS_CMD_SNAPSHOT "snapshot"
+#define VS_CMD_SNAPSHOT_LIST "snapshot-list"
+#define VS_CMD_SNAPSHOT_RESTORE "snapshot-restore"
+#define VS_CMD_SNAPSHOT_DELETE "snapshot-delete"
 
 /* The longest stop timeout a request may ask for (vsctl --timeout). */
 #define VS_STOP_TIMEOUT_MAX_MS (24ULL * 3600 * 1000)
@@ -140,7 +144,7 @@ json_object *vs_reply_event(const vs_event_t *ev, double time);
  * ping (vsd's root, cgroup mode, pid), node, a VPS's beancounters (uid:
  * its user_beancounters uid), the template list (users[i]: how many VPS
  * use list[i]); unify's figures are added to a worker's reply. */
-json_object *vs_reply_ping(const char *root, const char *cgroup_mode, long pid);
+json_object *vs_reply_ping(const char *root, const char *cgroup_mode, long pid, const char *role);
 json_object *vs_reply_node(const vs_node_report_t *r);
 json_object *vs_reply_beancounters(unsigned long uid, const vs_beancounter_t *bc, size_t n);
 json_object *vs_reply_templates(const vs_template_info_t *list, const int *users, size_t n,
@@ -156,6 +160,10 @@ json_object *vs_reply_absent(void);
 json_object *vs_reply_named(const char *name);
 /* a text of len bytes (metrics) */
 json_object *vs_reply_text(const char *text, size_t len);
+/* snapshot: the snapshot taken; snapshot list: {"snapshots": [...]} */
+void vs_reply_add_snapshot_taken(json_object *reply, const char *snap, long long copy_ms,
+                                 int frozen);
+json_object *vs_reply_snapshots(const vs_snapshot_info_t *snaps, size_t n);
 /* exec: the process started ({"pid"}); a template build under way
  * ({"progress": true}, its output on the fd beside); the process's end
  * ({"exit": status}, added to the last reply), or an exec that failed to

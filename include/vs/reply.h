@@ -104,4 +104,13 @@ typedef struct {
         uint64_t fits;
 } vs_node_report_t;
 
+/* One snapshot of a VPS's own layer, as snapshot list shows it. */
+typedef struct {
+        char name[64];
+        long long created;
+        unsigned long long bytes;
+        int live; /* taken of a running VPS (frozen for the copy) */
+        char backend[16];
+} vs_snapshot_info_t;
+
 #endif

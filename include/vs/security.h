@@ -38,6 +38,12 @@ int vs_security_mask_paths(const char *rootfs, vs_error_t *err);
  * `caps` from the bounding set and installs the seccomp filter. */
 int vs_security_apply(const vs_caps_t *caps, vs_error_t *err);
 
+/* Called in the child after vs_security_apply: installs the filter that
+ * hands sysinfo(2) and sched_getaffinity(2) to a listener (the VPS's view
+ * answers them) and returns the listener's fd, or -1: EBUSY where a
+ * filter of the caller already has one (a nested runtime's). */
+int vs_security_notify_install(vs_error_t *err);
+
 /* ---- generic profiles (sandbox/profile.c), for the OCI runtime: every
  * set and rule comes from the caller instead of the VPS defaults ---- */
 

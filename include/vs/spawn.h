@@ -54,6 +54,10 @@ struct vs_init_spec {
          * over /proc/meminfo and the rest (vs_view_file_target), or NULL:
          * the host's files */
         const char *view_dir;
+        /* Where the listener of the seccomp filter that hands sysinfo and
+         * sched_getaffinity to the view goes (-1: none could be made), or
+         * NULL: no such filter */
+        int *notify_fd;
         /* Called by the parent once the child exists and before its "go":
          * gives the child its network (netns/), so that its init starts
          * with eth0 configured. NULL: loopback only. */
@@ -82,6 +86,7 @@ struct vs_exec_spec {
         struct winsize winsize;
         int stdio[3];         /* without a tty: the child's stdin, stdout, stderr */
         unsigned long nofile; /* RLIMIT_NOFILE (soft and hard), 0: soft 1024 */
+        int *notify_fd;       /* as vs_init_spec's */
 };
 
 /* Starts argv inside a running VPS as a child of vsd. With use_tty, *master

@@ -135,8 +135,15 @@ static int send_request(const struct ctx *ctx, const char *cmd, const char *name
         sock = connect_vsd(ctx, err);
         if (sock < 0)
                 return -1;
-        if (vs_msg_send(sock, req, NULL, 0, err) < 0)
+        if (vs_msg_send(sock, req, NULL, 0, err) < 0) {
+                char byte;
+
+                /* a refusal at accept (permission, caps) is sent before
+                 * vsd closes: the reply is there to read */
+                if (recv(sock, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0)
+                        return steal_fd(sock);
                 return talk_failed(err, "before it took the request");
+        }
         return steal_fd(sock);
 }
 
@@ -144,7 +151,11 @@ static int send_request(const struct ctx *ctx, const char *cmd, const char *name
 static int recv_reply(int sock, json_object **reply, int *fds, int *nfds, vs_error_t *err)
 {
         *reply = NULL;
-        if (vs_msg_recv(sock, reply, fds, nfds, err) < 0)
+        /* a vsd that refused at accept and closed before it read the
+         * request resets the connection, and the kernel says so before
+         * the refusal it queued: once more for that */
+        if (vs_msg_recv(sock, reply, fds, nfds, err) < 0 &&
+            (err->errnum != ECONNRESET || vs_msg_recv(sock, reply, fds, nfds, err) < 0))
                 return talk_failed(err, "without a reply");
         if (!*reply)
                 return dropped(err, "without a reply");

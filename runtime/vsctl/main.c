@@ -10,12 +10,13 @@
 #endif
 
 static const struct command *const commands[] = {
-        &vsctl_cmd_create,  &vsctl_cmd_resize,       &vsctl_cmd_clone,    &vsctl_cmd_start,
-        &vsctl_cmd_set,     &vsctl_cmd_stop,         &vsctl_cmd_restart,  &vsctl_cmd_destroy,
-        &vsctl_cmd_status,  &vsctl_cmd_node,         &vsctl_cmd_top,      &vsctl_cmd_stats,
-        &vsctl_cmd_list,    &vsctl_cmd_backup,       &vsctl_cmd_restore,  &vsctl_cmd_events,
-        &vsctl_cmd_metrics, &vsctl_cmd_exec,         &vsctl_cmd_enter,    &vsctl_cmd_logs,
-        &vsctl_cmd_console, &vsctl_cmd_beancounters, &vsctl_cmd_template, &vsctl_cmd_help,
+        &vsctl_cmd_create, &vsctl_cmd_resize,  &vsctl_cmd_clone,        &vsctl_cmd_start,
+        &vsctl_cmd_set,    &vsctl_cmd_stop,    &vsctl_cmd_restart,      &vsctl_cmd_destroy,
+        &vsctl_cmd_status, &vsctl_cmd_node,    &vsctl_cmd_top,          &vsctl_cmd_stats,
+        &vsctl_cmd_list,   &vsctl_cmd_backup,  &vsctl_cmd_restore,      &vsctl_cmd_snapshot,
+        &vsctl_cmd_events, &vsctl_cmd_metrics, &vsctl_cmd_exec,         &vsctl_cmd_enter,
+        &vsctl_cmd_logs,   &vsctl_cmd_console, &vsctl_cmd_beancounters, &vsctl_cmd_template,
+        &vsctl_cmd_help,
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -33,6 +33,7 @@ EXPECTED = {
     "ping": {},
     "create": {
         "template": "string",
+        "slice": "string",
         "hostname": "string",
         "privileged": "bool",
         "procview": "string",
@@ -102,6 +103,10 @@ EXPECTED = {
     "events": {},
     "backup": {},
     "restore": {"file": "string", "new": "string", "keep_ip": "bool"},
+    "snapshot": {"snap": "string"},
+    "snapshot-list": {},
+    "snapshot-restore": {"snap": "string"},
+    "snapshot-delete": {"snap": "string"},
 }
 
 # What the top-level "name" must be: a VPS name, a template name, either
@@ -132,10 +137,22 @@ EXPECTED_NAME = {
     "events": "none",
     "backup": "vps",
     "restore": "none",
+    "snapshot": "vps",
+    "snapshot-list": "vps",
+    "snapshot-restore": "vps",
+    "snapshot-delete": "vps",
 }
 
 # Fields whose contents are names, under the rule of DESIGN.md section 3.
-NAME_FIELDS = {("create", "template"), ("clone", "new"), ("restore", "new")}
+NAME_FIELDS = {
+    ("create", "template"),
+    ("create", "slice"),
+    ("clone", "new"),
+    ("restore", "new"),
+    ("snapshot", "snap"),
+    ("snapshot-restore", "snap"),
+    ("snapshot-delete", "snap"),
+}
 
 
 def base(cmd, root):
@@ -165,6 +182,10 @@ def base(cmd, root):
         "events": (None, {}),
         "backup": ("off1", {}),
         "restore": (None, {"file": "/nonexistent/backup.tar.zst"}),
+        "snapshot": ("off1", {"snap": "s1"}),
+        "snapshot-list": ("off1", {}),
+        "snapshot-restore": ("off1", {"snap": "s1"}),
+        "snapshot-delete": ("off1", {"snap": "s1"}),
         "template-unify": (None, {}),
         "template-remove": ("bb2", {}),
     }[cmd]
@@ -173,6 +194,7 @@ def base(cmd, root):
 # A valid value of each field (by key), into which the bad ones are put.
 SAMPLES = {
     "template": "busybox",
+    "slice": "default",
     "hostname": "h1.example",
     "privileged": False,
     "procview": "off",
@@ -198,6 +220,7 @@ SAMPLES = {
     "disk": False,
     "fields": ["name"],
     "new": "new2",
+    "snap": "s1",
     "argv": ["true"],
     "tty": False,
     "rows": 24,
@@ -384,7 +407,7 @@ def check_schema(commands, ck):
                 ck.failures.append(f"{cmd}.{a['key']}: no range")
     for cmd, key in NAME_FIELDS:
         checks = {a["key"]: a.get("check") for a in commands.get(cmd, {}).get("args", [])}
-        if checks.get(key) not in ("VPS name", "template name"):
+        if checks.get(key) not in ("VPS name", "template name", "slice name", "snapshot name"):
             ck.failures.append(f"{cmd}.{key}: checked as {checks.get(key)!r}, not as a name")
 
 

@@ -392,7 +392,7 @@ test_backup_and_restore() {
         local f=$R/bk1.tar.zst ip1 base2
         vs create bk1 --template busybox --hostname bk1.example
         vs start bk1
-        vs exec bk1 -- sh -c 'echo kept >/root/data && mkdir -p /srv && echo x >/srv/y && chown 33:33 /srv/y'
+        vs exec bk1 -- sh -c 'echo kept >/root/data && mkdir -p /srv && echo x >/srv/y && chown 33:33 /srv/y && ln -s /etc/shadow /srv/abs'
         expect_rc 3 "backup of nothing" -- vs backup nosuch "$f"
         [ ! -e "$f" ] && [ ! -e "$f.partial" ] || fail "a file was left"
         vs stop bk1
@@ -409,6 +409,10 @@ test_backup_and_restore() {
         [ "$base2" != "$(config_key bk1 id_base)" ] || fail "bk2 shares bk1's id range"
         expect_eq $((base2 + 33)) "$(stat -c %u "$(vps_dir bk2)/upper/srv/y")" "owner shifted into bk2's range"
         expect_eq bk1 "$(config_key bk2 restored_from)" "origin"
+        # an absolute symlink is the VPS's own (as /etc/localtime is): a link
+        # again, pointing where it pointed, never followed on the host
+        [ -L "$(vps_dir bk2)/upper/srv/abs" ] || fail "the absolute symlink is not a link"
+        expect_eq /etc/shadow "$(readlink "$(vps_dir bk2)/upper/srv/abs")" "its target"
         vs start bk2
         expect_eq kept "$(vs exec bk2 -- cat /root/data)" "files restored"
         expect_eq "33 bk1.example" "$(vs exec bk2 -- stat -c %u /srv/y) $(vs exec bk2 -- hostname)" "owner and hostname inside"
@@ -433,12 +437,25 @@ test_backup_and_restore() {
         craft_backup "$R/newer.tar.zst" "paene-backup=format = 2" "config=name = bk3" "upper/"
         expect_rc 2 "a newer format" -- vs restore "$R/newer.tar.zst" bk3
         expect_contains "$ERR" "format 2, from a newer paene" "message"
+        craft_backup "$R/badformat.tar.zst" "paene-backup=format = 1junk" "config=name = bk3" "upper/"
+        expect_rc 2 "a format that is not a number" -- vs restore "$R/badformat.tar.zst" bk3
+        expect_contains "$ERR" "bad format '1junk'" "message"
+        # damaged in the middle: zstd's checksum, or tar's headers, refuse it
+        cp "$f" "$R/corrupt.tar.zst"
+        printf 'garbage-garbage-garbage' | dd of="$R/corrupt.tar.zst" bs=1 seek=$(($(stat -c %s "$f") / 2)) conv=notrunc status=none
+        expect_rc 2 "corrupt" -- vs restore "$R/corrupt.tar.zst" bk3
+        expect_eq 1 "$(printf '%s\n' "$ERR" | wc -l)" "one line"
+        # the config or manifest as a symlink to a host file: not read through
+        craft_backup "$R/cfglink.tar.zst" "paene-backup=format = 1" "config@/etc/passwd" "upper/"
+        expect_rc 2 "a config that is a symlink" -- vs restore "$R/cfglink.tar.zst" bk3
+        expect_eq 1 "$(printf '%s\n' "$ERR" | wc -l)" "one line"
         mkdir "$R/victim"
         craft_backup "$R/link.tar.zst" "paene-backup=format = 1" "config=name = bk3" "upper/" \
                 "upper/x@$R/victim" "upper/x/planted=x"
         expect_rc 2 "a write through a symlink" -- vs restore "$R/link.tar.zst" bk3
         expect_eq "" "$(ls -A "$R/victim")" "nothing written outside"
         expect_eq "bk1 bk2" "$(vs list -a -1 'bk*' | xargs)" "no VPS made"
+        expect_eq "" "$(ls -A "$R/var/lib/paene/vps" | grep -v '^bk[12]$' || true)" "nothing half-made"
         expect_eq "" "$(ls -A "$R/var/lib/paene/vps" | grep -v '^bk[12]$' || true)" "nothing half-made"
         vs destroy --force bk2
         vs destroy bk1

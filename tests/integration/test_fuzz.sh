@@ -20,6 +20,7 @@ fuzz_target() {
         return "$rc"
 }
 
+test_backup() { fuzz_target backup; }
 test_caps() { fuzz_target caps; }
 test_kvfile() { fuzz_target kvfile; }
 test_net() { fuzz_target net; }

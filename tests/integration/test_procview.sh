@@ -134,6 +134,33 @@ test_live_set_shows_at_once() {
         vs destroy --force live1 >/dev/null
 }
 
+# /sys/fs/cgroup inside is its own cgroup namespace's view of the cgroup2
+# hierarchy (all of it on pure v2, hugetlb only on hybrid): its own subtree,
+# none of the host's, and its limit files are not its root's to write (host
+# root owns them, a VPS's root is nobody to them).
+test_sys_fs_cgroup_is_its_own_and_locked() {
+        local own files f before rc host
+        [ -d /sys/fs/cgroup/unified ] || [ "$v2" = 1 ] || skip "no cgroup2 hierarchy on this host"
+        start_vps cg1 --ram 256M
+        own=$(inside cg1 cat /proc/self/cgroup | awk -F: '$1 == 0 {print $3}')
+        expect_eq / "$own" "its cgroup2 path inside (the namespace's root)"
+        expect_contains "$(inside cg1 cat /proc/self/mountinfo)" " /sys/fs/cgroup " "cgroup mount"
+        files=$(inside cg1 ls /sys/fs/cgroup | lines_matching -E '\.max(\.[a-z]+)?$')
+        [ -n "$files" ] || skip "no limit file in its cgroup2 view: $(inside cg1 ls /sys/fs/cgroup | tr '\n' ' ')"
+        if [ "$v2" = 1 ]; then host=$(cg_dir memory cg1); else host=$(cg_dir unified cg1); fi
+        [ -d "$host" ] || fail "no cgroup2 directory of the VPS on the host"
+        for f in $files; do
+                before=$(cat "$host/$f")
+                expect_eq "$before" "$(inside cg1 cat "/sys/fs/cgroup/$f")" "$f inside = the host's"
+                rc=0
+                inside cg1 sh -c "echo 0 > /sys/fs/cgroup/$f" 2>/dev/null || rc=$?
+                [ "$rc" -ne 0 ] || fail "the VPS wrote its own $f"
+                expect_eq "$before" "$(cat "$host/$f")" "$f on the host after the VPS's write"
+        done
+        [ "$v2" = 0 ] || expect_eq 268435456 "$(mem_limit cg1)" "memory.max after the VPS's write"
+        vs destroy --force cg1 >/dev/null
+}
+
 test_procview_off_keeps_the_hosts() {
         start_vps off1 --ram 256M --procview off
         expect_eq "$host_mem_kb" "$(meminfo_kb off1 MemTotal)" "MemTotal with procview off"
@@ -156,6 +183,117 @@ new_server_serves() { # old-pid
 # The loop of reads runs as the VPS's init: it outlives vsd, which kills
 # an exec'd command's session when it dies. Its verdict is in the console.
 loop_running() { [ "$(state_of "$1")" = running ]; }
+
+si_field() { # vps field: from the payload's print of sysinfo(2)
+        inside "$1" /payload sysinfo | tr ' ' '\n' | awk -F= -v k="$2" '$1 == k {print $2}'
+}
+
+# busybox's free and uptime and glibc's _SC_PHYS_PAGES ask sysinfo(2), not
+# /proc: the seccomp listener answers it from the VPS's cgroup.
+test_sysinfo_shows_its_memory_and_uptime() {
+        local total free procs up host_up pages free_line tasks
+        start_vps si1 --ram 256M
+        expect_eq 268435456 "$(mem_limit si1)" "the cgroup's memory limit"
+        total=$(si_field si1 totalram)
+        expect_eq 268435456 "$total" "sysinfo totalram"
+        free=$(si_field si1 freeram)
+        [ "$free" -gt 0 ] && [ "$free" -lt 268435456 ] || fail "sysinfo freeram $free"
+        expect_eq "$(($(meminfo_kb si1 SwapTotal) * 1024))" "$(si_field si1 totalswap)" \
+                "sysinfo totalswap = /proc/meminfo's SwapTotal"
+        up=$(si_field si1 uptime)
+        host_up=$(cut -d. -f1 /proc/uptime)
+        [ "$host_up" -gt 60 ] || skip "the host itself is up for $host_up s"
+        [ "$up" -ge 0 ] && [ "$up" -le 30 ] || fail "sysinfo uptime $up: the VPS started seconds ago"
+        procs=$(si_field si1 procs)
+        tasks=$(task_count si1)
+        [ "$procs" -ge 2 ] && [ "$procs" -le $((tasks + 2)) ] ||
+                fail "sysinfo procs $procs, the cgroup has $tasks tasks"
+        # glibc: _SC_PHYS_PAGES = totalram / page size
+        pages=$(inside si1 /payload sysconf | awk '{print $2}')
+        expect_eq 65536 "$pages" "sysconf(_SC_PHYS_PAGES)"
+        # busybox free: its Mem line's total is sysinfo's (in KiB)
+        free_line=$(inside si1 free | awk '$1 == "Mem:"')
+        expect_eq 262144 "$(echo "$free_line" | awk '{print $2}')" "free's total: $free_line"
+        # busybox uptime: "up N min" or "up 0 min", never the host's days
+        expect_not_contains "$(inside si1 uptime)" "day" "busybox uptime"
+        [ "$host_up" -lt 86400 ] || expect_not_contains "$(inside si1 uptime)" "day" "uptime"
+        # a live set shows at once
+        vs set si1 --ram 128M >/dev/null
+        expect_eq 134217728 "$(mem_limit si1)" "new limit"
+        expect_eq 134217728 "$(si_field si1 totalram)" "sysinfo totalram after set --ram"
+        vs destroy --force si1 >/dev/null
+}
+
+test_sysinfo_off_is_the_hosts() {
+        start_vps si2 --ram 256M --procview off
+        expect_eq "$((host_mem_kb * 1024))" "$(si_field si2 totalram)" "totalram with procview off"
+        vs destroy --force si2 >/dev/null
+}
+
+# nproc (coreutils and busybox) counts sched_getaffinity's mask: the
+# listener narrows it to the CPUs the view shows.
+test_nproc_agrees_with_the_cpu_cap() {
+        local cpuinfo online aff sc
+        [ "$host_cpus" -ge 2 ] || skip "the host has one CPU"
+        start_vps np1 --cpus 1
+        expect_eq 100000/100000 "$(cpu_cap np1)" "the cgroup's CPU quota/period"
+        cpuinfo=$(inside np1 cat /proc/cpuinfo | grep -c '^processor')
+        online=$(inside np1 cat /sys/devices/system/cpu/online)
+        aff=$(inside np1 /payload affinity)
+        sc=$(inside np1 /payload sysconf | awk '{print $1}')
+        expect_eq 1 "$cpuinfo" "/proc/cpuinfo"
+        expect_eq 0 "$online" "cpu/online"
+        expect_eq 1 "$aff" "sched_getaffinity's CPUs"
+        expect_eq 1 "$sc" "sysconf(_SC_NPROCESSORS_ONLN)"
+        if inside np1 nproc >/dev/null 2>&1; then
+                expect_eq 1 "$(inside np1 nproc)" "busybox nproc"
+        fi
+        # the real mask is untouched: the kernel runs the VPS's tasks on any
+        # CPU of its cpuset (the cap limits it, no pinning): a task of its
+        # cgroup, seen from the host
+        expect_eq "$host_cpus" "$(python3 -c "import os; print(len(os.sched_getaffinity($(head -1 "$(cg_dir cpuset np1)/$([ "$v2" = 1 ] && echo cgroup.procs || echo tasks)"))))")" \
+                "the real affinity of its init"
+        vs set np1 --cpus 2 >/dev/null
+        expect_eq 2 "$(inside np1 /payload affinity)" "sched_getaffinity after set --cpus 2"
+        expect_eq 2 "$(inside np1 cat /proc/cpuinfo | grep -c '^processor')" "cpuinfo after set"
+        vs set np1 --cpumask 1 >/dev/null
+        expect_eq 1 "$(inside np1 /payload affinity)" "sched_getaffinity after set --cpumask 1"
+        vs destroy --force np1 >/dev/null
+}
+
+# The listener dies (SIGKILL) three times while the VPS's init calls
+# sysinfo in a loop: no call fails, none shows the host's memory, none
+# hangs (the loop ends).
+test_sysinfo_survives_kills_of_the_listener() {
+        local old i log
+        vs create sk1 --template busybox --ipadd none --ram 256M >/dev/null
+        install_payload sk1
+        set_config sk1 init "/payload sysinfoloop 300000 268435456 600"
+        vs start sk1 >/dev/null
+        log="$(vps_dir sk1)/console.log"
+        for i in 1 2 3; do
+                old=$(vsview_pid)
+                view_server_alive "$old" || fail "no view server before kill $i"
+                loop_running sk1 || fail "the loop ended before kill $i: $(tail -n 2 "$log")"
+                kill -9 "$old"
+                wait_for 10 "new_server_serves $old" || fail "no new server after kill $i"
+                sleep 0.3
+        done
+        old=$(vsview_pid)
+        loop_running sk1 || fail "the loop ended before vsd's kill: $(tail -n 2 "$log")"
+        pid=$(vsd_pid)
+        kill -9 "$pid"
+        wait_for 10 "is_dead $pid" || fail "vsd did not die"
+        rm -f "$R/run/paene/vsd.pid"
+        start_vsd || fail "vsd did not start again"
+        loop_running sk1 || fail "the loop ended after vsd's restart: $(tail -n 2 "$log")"
+        kill -9 "$old"
+        wait_for 10 "new_server_serves $old" || fail "the new vsd started no server"
+        wait_for 300 "! loop_running sk1" || fail "the loop did not end: $(tail -n 2 "$log")"
+        expect_contains "$(cat "$log")" "sysinfoloop ok 300000" "the loop's verdict"
+        expect_not_contains "$(cat "$log")" "sysinfoloop FAIL" "the loop's verdict"
+        vs destroy --force sk1 >/dev/null
+}
 
 # FUSE_NOTIFY_RESEND (Linux 6.9): without it, what a killed server had read
 # is never answered
@@ -249,6 +387,39 @@ test_fork_bomb_raises_numproc_failcnt() {
         expect_contains "$(vs status bc1)" "failcnt $after" "vsctl status"
         expect_eq "$after" "$(vs list -H -o failcnt | head -1 | tr -d ' ')" "vsctl list -o failcnt"
         vs destroy --force bc1 >/dev/null
+}
+
+# numfile: its processes' open files against --numfile (each process's
+# RLIMIT_NOFILE); diskspace: its image's use against --diskspace, in KiB as
+# OpenVZ's. The kernel counts no refused open or write: failcnt stays 0.
+test_numfile_and_diskspace_beancounters() {
+        local held limit fds pid used_df dheld row
+        start_vps bc4 --numfile 500 --diskspace 64M
+        expect_eq 500 "$(inside bc4 sh -c 'ulimit -n')" "RLIMIT_NOFILE inside"
+        expect_eq 500 "$(bc_field bc4 numfile limit)" "numfile limit"
+        held=$(bc_field bc4 numfile held)
+        fds=0
+        for pid in $(cat "$(cg_dir pids bc4)/cgroup.procs"); do
+                fds=$((fds + $(find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)))
+        done
+        [ "$held" -ge 1 ] && [ "$held" -le $((fds + 8)) ] ||
+                fail "numfile held $held, the cgroup's processes hold $fds"
+        # a process holding 50 more files (inotify instances) raises it so
+        vs exec bc4 -- /payload inotify 50 hold >/dev/null 2>&1 &
+        wait_for 10 "[ \"\$(bc_field bc4 numfile held)\" -ge $((held + 50)) ]" ||
+                fail "numfile held $(bc_field bc4 numfile held) with 50 more open"
+        kill %1
+        wait %1 || : # killed by us: its status tells nothing
+        limit=$(bc_field bc4 diskspace limit)
+        expect_eq 65536 "$limit" "diskspace limit (KiB)"
+        dheld=$(bc_field bc4 diskspace held)
+        used_df=$(inside bc4 df -k / | awk 'NR == 2 {print $3}')
+        [ "$dheld" -gt 0 ] && [ $((dheld - used_df)) -le 1024 ] && [ $((used_df - dheld)) -le 1024 ] ||
+                fail "diskspace held $dheld KiB, df inside says $used_df"
+        expect_eq 0 "$(bc_field bc4 numfile failcnt)" "numfile failcnt"
+        row=$(bc_row_in_view bc4 diskspace)
+        expect_eq 65536 "$(echo "$row" | awk '{print $(NF-1)}')" "diskspace limit in user_beancounters"
+        vs destroy --force bc4 >/dev/null
 }
 
 test_memory_hog_raises_physpages_failcnt() {

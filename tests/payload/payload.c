@@ -25,6 +25,8 @@
 #include <sys/file.h>
 #include <sys/un.h>
 #include <sys/xattr.h>
+#include <sys/sysinfo.h>
+#include <sched.h>
 #include <linux/capability.h>
 #include <unistd.h>
 
@@ -191,6 +193,70 @@ static int applet_sysconf(int argc, char **argv)
         (void)argv;
         printf("%ld %ld %ld\n", sysconf(_SC_NPROCESSORS_ONLN), sysconf(_SC_PHYS_PAGES),
                sysconf(_SC_PAGESIZE));
+        return 0;
+}
+
+/* sysinfo: what sysinfo(2) tells (busybox's free and uptime ask it), the
+ * sizes in bytes. */
+static int applet_sysinfo(int argc, char **argv)
+{
+        struct sysinfo si;
+        unsigned long u;
+
+        (void)argc;
+        (void)argv;
+        if (sysinfo(&si) < 0) {
+                printf("sysinfo: %s\n", strerror(errno));
+                return 1;
+        }
+        u = si.mem_unit ? si.mem_unit : 1;
+        printf("uptime=%ld totalram=%lu freeram=%lu sharedram=%lu bufferram=%lu totalswap=%lu "
+               "freeswap=%lu procs=%u load1=%lu\n",
+               si.uptime, si.totalram * u, si.freeram * u, si.sharedram * u, si.bufferram * u,
+               si.totalswap * u, si.freeswap * u, (unsigned)si.procs, si.loads[0]);
+        return 0;
+}
+
+/* sysinfoloop N TOTALRAM MAX_UPTIME: sysinfo(2) N times; each must succeed
+ * and tell totalram TOTALRAM bytes and an uptime below MAX_UPTIME (the
+ * VPS's). Prints "sysinfoloop ok N" or the first failure. */
+static int applet_sysinfoloop(int argc, char **argv)
+{
+        long n = argc > 1 ? atol(argv[1]) : 10000;
+        unsigned long long want = argc > 2 ? strtoull(argv[2], NULL, 10) : 0;
+        long max_up = argc > 3 ? atol(argv[3]) : 0;
+
+        for (long i = 0; i < n; i++) {
+                struct sysinfo si;
+                unsigned long long total;
+
+                if (sysinfo(&si) < 0) {
+                        printf("sysinfoloop FAIL %ld: %s\n", i, strerror(errno));
+                        return 1;
+                }
+                total = (unsigned long long)si.totalram * (si.mem_unit ? si.mem_unit : 1);
+                if (total != want || si.uptime < 0 || si.uptime >= max_up) {
+                        printf("sysinfoloop FAIL %ld: totalram %llu uptime %ld\n", i, total,
+                               si.uptime);
+                        return 1;
+                }
+        }
+        printf("sysinfoloop ok %ld\n", n);
+        return 0;
+}
+
+/* affinity: how many CPUs sched_getaffinity(0) gives (coreutils' nproc). */
+static int applet_affinity(int argc, char **argv)
+{
+        cpu_set_t set;
+
+        (void)argc;
+        (void)argv;
+        if (sched_getaffinity(0, sizeof(set), &set) < 0) {
+                printf("sched_getaffinity: %s\n", strerror(errno));
+                return 1;
+        }
+        printf("%d\n", CPU_COUNT(&set));
         return 0;
 }
 
@@ -1236,6 +1302,9 @@ static const struct {
         { "viewloop", applet_viewloop,
           "viewloop N USEC KB MAXUP: read /proc/meminfo and uptime N times, check them" },
         { "sysconf", applet_sysconf, "sysconf: print online CPUs, physical pages, page size" },
+        { "sysinfo", applet_sysinfo, "sysinfo: print what sysinfo(2) tells" },
+        { "sysinfoloop", applet_sysinfoloop, "sysinfoloop N TOTALRAM MAX_UPTIME: check sysinfo" },
+        { "affinity", applet_affinity, "affinity: CPUs in sched_getaffinity(0)" },
         { "ddwrite", applet_ddwrite, "ddwrite FILE [MiB]: O_DIRECT write, print seconds" },
         { "udpecho", applet_udpecho, "udpecho PORT [S]: UDP echo server on 127.0.0.1" },
         { "udpping", applet_udpping, "udpping PORT N [GAP_MS]: N round trips, latency" },

@@ -357,7 +357,7 @@ static void test_unify_reply(void **state)
 
 static void test_ping_reply(void **state)
 {
-        json_object *reply = vs_reply_ping("/", "hybrid", 42);
+        json_object *reply = vs_reply_ping("/", "hybrid", 42, "admin");
 
         (void)state;
         assert_string_equal(vs_json_str(reply, "root"), "/");

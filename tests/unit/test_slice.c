@@ -14,6 +14,7 @@
 
 #define TESTUTIL_NAME "slice"
 #include "slice.h"
+#include "vs/fsutil.h"
 #include "testutil.h"
 #include "vsd.h"
 
@@ -43,8 +44,13 @@ static void test_load_owners(void **state)
         struct tmpdir *t = *state;
         struct vsd d = { 0 };
         vs_error_t err = { 0 };
-        int dirfd = open(t->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        char dir[256];
+        int dirfd;
         struct vsd_slice *s;
+
+        snprintf(dir, sizeof(dir), "%s/var/lib/paene/slices", t->path);
+        assert_int_equal(vs_mkdir_p(dir, 0755, &err), 0);
+        dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
         assert_true(dirfd >= 0);
         write_file(dirfd, "lab", "owners = 1000,1001\ncpulimit = 50\n");
@@ -52,6 +58,8 @@ static void test_load_owners(void **state)
         write_file(dirfd, "none", "cpuunits = 100\n");
         assert_int_equal(vsd_slice_load_all(&d, dirfd, &err), 0);
         close(dirfd);
+        d.root = t->path;
+        assert_non_null(d.root);
 
         s = vsd_slice_find(&d, "lab");
         assert_non_null(s);
@@ -65,7 +73,7 @@ static void test_load_owners(void **state)
         /* a file that does not parse is skipped, not half-loaded */
         assert_null(vsd_slice_find(&d, "bad"));
         vsd_slice_free_all(&d);
-        assert_null(vsd_slice_find(&d, "lab"));
+        assert_null(d.slices);
 }
 
 int main(void)

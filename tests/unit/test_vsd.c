@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "vs/cleanup.h"
 #include "vs/kvfile.h"
 #include "vsd.h"
 
@@ -124,6 +125,41 @@ static void test_backup_member_names(void **state)
         }
 }
 
+/* The manifest's format: a decimal this paene reads; a larger one is a
+ * newer paene's; anything else is refused (atoi took "1junk" for 1). */
+static void test_backup_manifest_format(void **state)
+{
+        static const char *const good[] = { "1", "01" };
+        static const char *const bad[] = { "",   "0", "1junk", "-1",
+                                           " 1", "2", "1.0",   "99999999999999999999",
+                                           "+1" };
+        vs_error_t err = { 0 };
+
+        (void)state;
+        for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+                cleanup_kv vs_kv_t m = { 0 };
+
+                vs_kv_set(&m, "format", good[i]);
+                assert_int_equal(vsd_backup_manifest_ok(&m, &err), 0);
+        }
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                cleanup_kv vs_kv_t m = { 0 };
+
+                vs_kv_set(&m, "format", bad[i]);
+                memset(&err, 0, sizeof(err));
+                assert_int_equal(vsd_backup_manifest_ok(&m, &err), -1);
+                assert_int_equal(err.kind, VS_E_USAGE);
+        }
+        {
+                cleanup_kv vs_kv_t none = { 0 };
+
+                assert_int_equal(vsd_backup_manifest_ok(&none, &err), -1);
+        }
+        assert_int_equal(vsd_backup_listing_ok("paene-backup\nconfig\nupper/\nupper/x\n", &err), 0);
+        assert_int_equal(vsd_backup_listing_ok("config\nupper/\n", &err), -1);
+        assert_int_equal(vsd_backup_listing_ok("paene-backup\n/etc/x\n", &err), -1);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -133,6 +169,7 @@ int main(void)
                 cmocka_unit_test(test_parse_ips_family_limit),
                 cmocka_unit_test(test_rates_to_config),
                 cmocka_unit_test(test_backup_member_names),
+                cmocka_unit_test(test_backup_manifest_format),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,77 @@
+#!/bin/bash
+# paene snapshot benchmark: what a snapshot of a running VPS with SIZE MB of
+# its own files costs (vsctl snapshot: the time, of which the VPS is frozen
+# for the copy; the disk it takes), beside a clone of the running VPS (the
+# same freeze-and-copy path into a new VPS) and a snapshot restore of the
+# stopped one. The copy is copy_file_range's: on XFS or btrfs a reflink
+# (extents shared, no data written), on ext4 a copy of the data in the
+# kernel; the file system of the state root is printed with the figures.
+#
+# Starts a private vsd (own state root, default under /tmp, own cgroup name,
+# own network namespace); a trap cleans up on any failure or interruption.
+#
+# Usage: [BUILD=build] [STATE_DIR=/mnt/xfs] contrib/bench/snapshot.sh [SIZE_MB]
+#        (as root; SIZE_MB default 1024; STATE_DIR: where the state root is
+#        made, to measure another file system)
+set -euo pipefail
+export LC_ALL=C
+
+prog=snapshot.sh
+tag=snapshot
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+. "$(dirname "$0")/../lib.sh"
+
+SIZE=${1:-1024}
+case $SIZE in '' | *[!0-9]* | 0*) echo "usage: $prog [SIZE_MB]" >&2; exit 2 ;; esac
+require_root "sudo contrib/bench/snapshot.sh"
+find_binaries
+require_tools unshare awk du stat
+vs() { "$VSCTL" "$@"; }
+install_traps
+
+ms_of() { # START END
+        echo "$1 $2" | awk '{printf "%.0f", ($2 - $1) * 1000}'
+}
+
+make_root
+if [ -n "${STATE_DIR:-}" ]; then
+        rmdir "$ROOT"
+        ROOT=$(mktemp -d "$STATE_DIR/paene-$tag.XXXXXX")
+        export VS_ROOT=$ROOT
+fi
+phase="start vsd"
+start_vsd
+vs template build busybox >/dev/null
+vs create b1 --template busybox --ipadd none
+vs start b1
+phase="write $SIZE MB"
+vs exec b1 -- sh -c "mkdir /data && i=0; while [ \$i -lt $((SIZE / 64)) ]; do head -c 67108864 /dev/urandom >/data/f\$i; i=\$((i + 1)); done; sync"
+upper=$ROOT/var/lib/paene/vps/b1/upper
+layer_kb=$(du -sk "$upper" | cut -f1)
+free0=$(df -k --output=avail "$ROOT" | tail -1)
+
+phase="snapshot"
+t0=$EPOCHREALTIME
+vs snapshot b1 s1 >/dev/null
+t1=$EPOCHREALTIME
+free1=$(df -k --output=avail "$ROOT" | tail -1)
+phase="clone"
+t2=$EPOCHREALTIME
+vs clone b1 b2 >/dev/null
+t3=$EPOCHREALTIME
+vs stop b1
+phase="restore"
+t4=$EPOCHREALTIME
+vs snapshot restore b1 s1 >/dev/null
+t5=$EPOCHREALTIME
+
+echo "paene snapshot of a running VPS with $((layer_kb / 1024)) MB of own files"
+echo "machine: nproc $(nproc), kernel $(uname -r), state root on $(stat -f -c %T "$ROOT") ($(df --output=source "$ROOT" | tail -1))"
+echo "vsctl snapshot (VPS frozen for the copy):  $(ms_of "$t0" "$t1") ms, disk taken $(((free0 - free1) / 1024)) MB"
+echo "vsctl clone of the running VPS (same path): $(ms_of "$t2" "$t3") ms"
+echo "vsctl snapshot restore (stopped VPS):       $(ms_of "$t4" "$t5") ms"
+vs destroy --force b1
+vs destroy --force b2
+phase=cleanup
+stop_vsd
+phase=done

@@ -1,0 +1,401 @@
+/* vsview's seccomp listener: busybox's free and uptime, glibc's
+ * sysconf(_SC_PHYS_PAGES) and coreutils' nproc ask the kernel (sysinfo,
+ * sched_getaffinity), not /proc. Every VPS process has a filter that hands
+ * those two calls to a listener; one thread here answers the listeners of
+ * all VPS from the same figures as their /proc files.
+ *
+ * A listener names its VPS (vsd says whose it is when it hands it over),
+ * never the caller's pid: one VPS cannot ask for another's figures.
+ *
+ * No single point of failure: vsd keeps a copy of every listener, so the
+ * filters keep their listener when this process dies (a filter without one
+ * fails the call with ENOSYS). A request this process had taken but not
+ * answered stays with the kernel until someone answers its id: the request
+ * is written to a memfd vsd keeps before it is answered, and the next server
+ * answers what is still pending there (SECCOMP_IOCTL_NOTIF_ID_VALID). */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/seccomp.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysinfo.h>
+#include <unistd.h>
+
+#include "vs/cleanup.h"
+#include "vs/fdpass.h"
+#include "vs/fsutil.h"
+#include "vs/log.h"
+#include "vs/parse.h"
+#include "vsview.h"
+
+struct listener {
+        uint64_t id;
+        char name[VS_NAME_MAX + 1];
+        int fd;
+        struct listener *next;
+};
+
+/* One slot per answering thread, in the memfd vsd keeps. */
+struct inflight {
+        uint64_t listener;
+        uint64_t id; /* 0: free; written last */
+        struct seccomp_notif req;
+};
+
+static struct {
+        pthread_mutex_t lock; /* the list; only the listener thread frees */
+        struct listener *list;
+        int epoll_fd;
+        struct inflight *slots; /* shared with vsd and the next server */
+        size_t nslots;
+        /* the slots as the last server left them */
+        pthread_mutex_t orphan_lock;
+        struct inflight *orphans;
+} N = { .lock = PTHREAD_MUTEX_INITIALIZER,
+        .orphan_lock = PTHREAD_MUTEX_INITIALIZER,
+        .epoll_fd = -1 };
+
+/* ---- writing the answer into the caller ---- */
+
+/* Opens the caller's memory, then makes sure the request is still pending:
+ * its pid then names the caller and not a process that got the pid after
+ * it died (the open pins the memory it names). -1 when it is gone. */
+static int open_caller_mem(int listener_fd, const struct seccomp_notif *req)
+{
+        char path[64];
+        int fd;
+        uint64_t id = req->id;
+
+        snprintf(path, sizeof(path), "/proc/%u/mem", req->pid);
+        fd = open(path, O_RDWR | O_CLOEXEC);
+        if (fd < 0)
+                return -1;
+        if (ioctl(listener_fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) < 0) {
+                close(fd);
+                return -1;
+        }
+        return fd;
+}
+
+/* 0, -EFAULT where the caller's buffer cannot take it, -ESRCH when the
+ * caller is gone (nothing to answer). */
+static int write_caller(int listener_fd, const struct seccomp_notif *req, uint64_t addr,
+                        const void *data, size_t len)
+{
+        cleanup_close int mem = open_caller_mem(listener_fd, req);
+
+        if (mem < 0)
+                return -ESRCH;
+        if (pwrite(mem, data, len, (off_t)addr) != (ssize_t)len)
+                return -EFAULT;
+        return 0;
+}
+
+/* ---- the answers ---- */
+
+static int fill_sysinfo(vs_view_src_t *src, const vs_view_host_t *host, void *arg)
+{
+        struct sysinfo *si = arg;
+        vs_view_sysinfo_t v;
+        int rc = vs_view_sysinfo(src, host, &v);
+
+        if (rc < 0)
+                return rc;
+        memset(si, 0, sizeof(*si));
+        si->uptime = (long)v.uptime_s;
+        for (int i = 0; i < 3; i++)
+                si->loads[i] = v.loads[i];
+        si->totalram = v.totalram;
+        si->freeram = v.freeram;
+        si->sharedram = v.sharedram;
+        si->bufferram = v.bufferram;
+        si->totalswap = v.totalswap;
+        si->freeswap = v.freeswap;
+        si->procs = (unsigned short)v.procs;
+        si->mem_unit = 1;
+        return 0;
+}
+
+static int fill_cpu_mask(vs_view_src_t *src, const vs_view_host_t *host, void *arg)
+{
+        (void)host;
+        return vs_view_cpu_mask(src, arg);
+}
+
+struct answer {
+        int64_t val;
+        int error;
+        int cont; /* the kernel answers */
+};
+
+static void answer_sysinfo(const struct listener *l, const struct seccomp_notif *req,
+                           struct answer *a)
+{
+        struct sysinfo si;
+        int rc = vsview_with_vps(l->name, fill_sysinfo, &si);
+
+        if (rc < 0) {
+                a->cont = 1; /* a VPS vsd no longer registers: it is stopping */
+                return;
+        }
+        rc = write_caller(l->fd, req, req->data.args[0], &si, sizeof(si));
+        a->error = rc;
+}
+
+/* The caller's own affinity (pid 0) as the kernel gives it, narrowed to the
+ * CPUs its view shows; another pid's is the kernel's to tell (its number is
+ * in the VPS's pid namespace). A mask the view's CPUs do not meet (a thread
+ * pinned elsewhere) stays as it is. */
+static void answer_affinity(const struct listener *l, const struct seccomp_notif *req,
+                            struct answer *a)
+{
+        uint64_t view[VS_VIEW_MAX_CPUS / 64];
+        uint64_t mask[8192 / 64] = { 0 }; /* the kernel's NR_CPUS at most */
+        size_t len = req->data.args[1], n;
+        long ret;
+        int any = 0;
+
+        if ((pid_t)req->data.args[0] != 0) {
+                a->cont = 1;
+                return;
+        }
+        /* busybox asks with 2 KiB: the kernel answers at most its mask's
+         * size, and checks a short len itself */
+        ret = syscall(SYS_sched_getaffinity, (pid_t)req->pid,
+                      len < sizeof(mask) ? len : sizeof(mask), mask);
+        if (ret < 0) {
+                a->error = -errno;
+                return;
+        }
+        if (vsview_with_vps(l->name, fill_cpu_mask, view) <= 0) {
+                a->cont = 1;
+                return;
+        }
+        n = (size_t)ret;
+        for (size_t i = 0; i < n / 8; i++)
+                any |= (mask[i] & (i < VS_VIEW_MAX_CPUS / 64 ? view[i] : 0)) != 0;
+        if (any)
+                for (size_t i = 0; i < n / 8; i++)
+                        mask[i] &= i < VS_VIEW_MAX_CPUS / 64 ? view[i] : 0;
+        a->error = write_caller(l->fd, req, req->data.args[2], mask, n);
+        a->val = ret;
+}
+
+static void answer(const struct listener *l, const struct seccomp_notif *req)
+{
+        struct seccomp_notif_resp resp = { .id = req->id };
+        struct answer a = { 0 };
+
+        if (req->data.arch != AUDIT_ARCH_X86_64)
+                a.cont = 1;
+        else if (req->data.nr == SYS_sysinfo)
+                answer_sysinfo(l, req, &a);
+        else if (req->data.nr == SYS_sched_getaffinity)
+                answer_affinity(l, req, &a);
+        else
+                a.cont = 1;
+        if (a.error == -ESRCH)
+                return; /* the caller is gone */
+        if (a.cont)
+                resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+        else if (a.error)
+                resp.error = a.error;
+        else
+                resp.val = a.val;
+        /* ENOENT: the caller was interrupted meanwhile */
+        if (ioctl(l->fd, SECCOMP_IOCTL_NOTIF_SEND, &resp) < 0 && errno != ENOENT)
+                vs_log(LOG_WARNING, "seccomp answer to %s: %m", l->name);
+}
+
+/* ---- in-flight requests ---- */
+
+static void inflight_put(size_t slot, const struct listener *l, const struct seccomp_notif *req)
+{
+        if (slot >= N.nslots)
+                return;
+        N.slots[slot].listener = l->id;
+        N.slots[slot].req = *req;
+        __atomic_store_n(&N.slots[slot].id, req->id, __ATOMIC_RELEASE);
+}
+
+static void inflight_clear(size_t slot)
+{
+        if (slot < N.nslots)
+                __atomic_store_n(&N.slots[slot].id, 0, __ATOMIC_RELEASE);
+}
+
+/* What an earlier server took from l and did not answer. */
+static void answer_orphans(const struct listener *l)
+{
+        pthread_mutex_lock(&N.orphan_lock);
+        for (size_t i = 0; N.orphans && i < N.nslots; i++) {
+                struct seccomp_notif req = N.orphans[i].req;
+                uint64_t id = N.orphans[i].id;
+
+                if (!id || N.orphans[i].listener != l->id)
+                        continue;
+                N.orphans[i].id = 0;
+                if (req.id == id && ioctl(l->fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0) {
+                        vs_log(LOG_INFO, "answering a request of %s an earlier server took",
+                               l->name);
+                        answer(l, &req);
+                }
+        }
+        pthread_mutex_unlock(&N.orphan_lock);
+}
+
+/* ---- the listeners ---- */
+
+static void add_listener(uint64_t id, const char *name, int fd)
+{
+        struct listener *l;
+        struct epoll_event ev = { .events = EPOLLIN };
+
+        pthread_mutex_lock(&N.lock);
+        for (l = N.list; l; l = l->next)
+                if (l->id == id)
+                        break;
+        pthread_mutex_unlock(&N.lock);
+        if (l || vs_parse_name(name, "VPS name", NULL) < 0) {
+                close(fd); /* known already (a vsd that sends all again) */
+                return;
+        }
+        l = vs_xmalloc(sizeof(*l));
+        memset(l, 0, sizeof(*l));
+        l->id = id;
+        l->fd = fd;
+        vs_strlcpy(l->name, name, sizeof(l->name));
+        /* before it is polled: nothing else takes its requests yet */
+        answer_orphans(l);
+        pthread_mutex_lock(&N.lock);
+        l->next = N.list;
+        N.list = l;
+        ev.data.ptr = l;
+        if (epoll_ctl(N.epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0)
+                vs_log(LOG_WARNING, "epoll listener of %s: %m", name);
+        pthread_mutex_unlock(&N.lock);
+}
+
+/* Its VPS's processes are all gone. Listener thread only. */
+static void drop_listener(struct listener *gone)
+{
+        pthread_mutex_lock(&N.lock);
+        for (struct listener **p = &N.list; *p; p = &(*p)->next)
+                if (*p == gone) {
+                        *p = gone->next;
+                        break;
+                }
+        epoll_ctl(N.epoll_fd, EPOLL_CTL_DEL, gone->fd, NULL);
+        pthread_mutex_unlock(&N.lock);
+        close(gone->fd);
+        free(gone);
+}
+
+static void take_request(struct listener *l)
+{
+        struct seccomp_notif req;
+
+        memset(&req, 0, sizeof(req));
+        if (ioctl(l->fd, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0)
+                return; /* ENOENT: the caller was interrupted */
+        inflight_put(0, l, &req);
+        answer(l, &req);
+        inflight_clear(0);
+}
+
+static void *listener_thread(void *arg)
+{
+        struct epoll_event evs[64];
+
+        (void)arg;
+        for (;;) {
+                int n = epoll_wait(N.epoll_fd, evs, 64, -1);
+
+                for (int i = 0; i < n; i++) {
+                        struct listener *l = evs[i].data.ptr;
+
+                        if (evs[i].events & EPOLLIN)
+                                take_request(l);
+                        else if (evs[i].events & (EPOLLHUP | EPOLLERR))
+                                drop_listener(l);
+                }
+        }
+        return NULL;
+}
+
+int vsnotify_start(int inflight_fd)
+{
+        pthread_t tid;
+        struct stat st;
+
+        N.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+        if (N.epoll_fd < 0)
+                return -1;
+        if (inflight_fd >= 0 && fstat(inflight_fd, &st) == 0 &&
+            (size_t)st.st_size >= sizeof(struct inflight)) {
+                void *map = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+                                 inflight_fd, 0);
+
+                if (map != MAP_FAILED) {
+                        N.slots = map;
+                        N.nslots = (size_t)st.st_size / sizeof(struct inflight);
+                        N.orphans = vs_xmalloc(N.nslots * sizeof(*N.orphans));
+                        memcpy(N.orphans, N.slots, N.nslots * sizeof(*N.orphans));
+                        memset(N.slots, 0, N.nslots * sizeof(*N.slots));
+                }
+        }
+        if (!N.slots)
+                vs_log(LOG_WARNING, "no in-flight table: a request taken at a crash waits");
+        return pthread_create(&tid, NULL, listener_thread, NULL) == 0 ? 0 : -1;
+}
+
+/* ---- vsd's control connection ---- */
+
+static void send_all(int sock)
+{
+        pthread_mutex_lock(&N.lock);
+        for (struct listener *l = N.list; l; l = l->next) {
+                char msg[128];
+                int len = snprintf(msg, sizeof(msg), "notify %llu %s", (unsigned long long)l->id,
+                                   l->name);
+
+                if (vs_send_fds(sock, msg, (size_t)len, &l->fd, 1) < 0)
+                        break;
+        }
+        pthread_mutex_unlock(&N.lock);
+        (void)!send(sock, "end", 3, MSG_NOSIGNAL);
+}
+
+void vsnotify_serve_ctl(int sock)
+{
+        for (;;) {
+                char msg[128];
+                int fds[VS_FDPASS_MAX], nfds = 0;
+                ssize_t n = vs_recv_fds(sock, msg, sizeof(msg) - 1, fds, &nfds, NULL);
+                unsigned long long id;
+                char name[VS_NAME_MAX + 2];
+
+                if (n <= 0)
+                        break;
+                msg[n] = '\0';
+                if (nfds == 1 && sscanf(msg, "notify %llu %64s", &id, name) == 2) {
+                        add_listener(id, name, fds[0]);
+                        continue;
+                }
+                for (int i = 0; i < nfds; i++)
+                        close(fds[i]);
+                if (strcmp(msg, "list") == 0)
+                        send_all(sock);
+        }
+        close(sock);
+}
