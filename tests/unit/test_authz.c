@@ -7,6 +7,7 @@
 
 #include "vs/kvfile.h"
 #include "authz.h"
+#include "slice.h"
 #include "vsd.h"
 
 /* What an owner may do, written out apart from authz.c's table: the
@@ -357,6 +358,7 @@ static void test_verdicts_for_an_owner(void **state)
                 d.vps_list = v->next;
                 free(v);
         }
+        vsd_slice_free_all(&d);
 }
 
 int main(void)
