@@ -262,23 +262,30 @@ test_nproc_agrees_with_the_cpu_cap() {
 }
 
 # The listener dies (SIGKILL) three times while the VPS's init calls
+# Kills the view server three times while a loop runs in VPS $1 (console
+# log $2): each time the loop must still run and a new server take over.
+kill_the_view_server_three_times() {
+        local old i
+        for i in 1 2 3; do
+                old=$(vsview_pid)
+                view_server_alive "$old" || fail "no view server before kill $i"
+                loop_running "$1" || fail "the loop ended before kill $i: $(tail -n 2 "$2")"
+                kill -9 "$old"
+                wait_for 10 "new_server_serves $old" || fail "no new server after kill $i"
+                sleep 0.3
+        done
+}
+
 # sysinfo in a loop: no call fails, none shows the host's memory, none
 # hangs (the loop ends).
 test_sysinfo_survives_kills_of_the_listener() {
-        local old i log
+        local old log
         vs create sk1 --template busybox --ipadd none --ram 256M >/dev/null
         install_payload sk1
         set_config sk1 init "/payload sysinfoloop 300000 268435456 600"
         vs start sk1 >/dev/null
         log="$(vps_dir sk1)/console.log"
-        for i in 1 2 3; do
-                old=$(vsview_pid)
-                view_server_alive "$old" || fail "no view server before kill $i"
-                loop_running sk1 || fail "the loop ended before kill $i: $(tail -n 2 "$log")"
-                kill -9 "$old"
-                wait_for 10 "new_server_serves $old" || fail "no new server after kill $i"
-                sleep 0.3
-        done
+        kill_the_view_server_three_times sk1 "$log"
         old=$(vsview_pid)
         loop_running sk1 || fail "the loop ended before vsd's kill: $(tail -n 2 "$log")"
         pid=$(vsd_pid)
@@ -304,21 +311,14 @@ kernel_resends() {
 }
 
 test_reads_survive_kills_of_the_server_and_of_vsd() {
-        local old pid i log
+        local old pid log
         kernel_resends || skip "kernel $(uname -r) has no FUSE_NOTIFY_RESEND (6.9)"
         vs create fo1 --template busybox --ipadd none --ram 256M >/dev/null
         install_payload fo1
         set_config fo1 init "/payload viewloop 10000 400 262144 600"
         vs start fo1 >/dev/null
         log="$(vps_dir fo1)/console.log"
-        for i in 1 2 3; do
-                old=$(vsview_pid)
-                view_server_alive "$old" || fail "no view server before kill $i"
-                loop_running fo1 || fail "the loop ended before kill $i: $(tail -n 2 "$log")"
-                kill -9 "$old"
-                wait_for 10 "new_server_serves $old" || fail "no new server after kill $i"
-                sleep 0.3
-        done
+        kill_the_view_server_three_times fo1 "$log"
         # vsd dies; the server goes on alone, and hands the connection to
         # the next vsd
         old=$(vsview_pid)
