@@ -96,6 +96,18 @@ int vs_parse_hostname(const char *hostname, vs_error_t *err)
         return 0;
 }
 
+char *vs_default_hostname(const char *name, char out[VS_NAME_MAX + 1])
+{
+        size_t len = 0;
+
+        for (; name[len] && len < VS_NAME_MAX; len++)
+                out[len] = name[len] == '_' ? '-' : name[len];
+        while (len > 1 && out[len - 1] == '-')
+                len--;
+        out[len] = '\0';
+        return out;
+}
+
 const char *vs_scan_uint(const char *p, uint64_t max, uint64_t *out)
 {
         uint64_t value = 0;

@@ -216,11 +216,11 @@ static int handle_create(struct vsd *d, struct client *c, vs_request_t *req, vs_
             vsd_limits_fit(&limits, vs_req_bool(req, "force"), err) < 0 ||
             disk_limit_args(req, &lim, err) < 0)
                 return -1;
-        char slice[64];
+        char slice[64], default_hostname[VS_NAME_MAX + 1];
         struct vsd_create_args args = {
                 .tmpl = tmpl,
                 .slice = vsd_authz_create_slice(d, c, req, slice, sizeof(slice)),
-                .hostname = hostname ? hostname : req->name,
+                .hostname = hostname ? hostname : vs_default_hostname(req->name, default_hostname),
                 .privileged = vs_req_bool(req, "privileged"),
                 .procview = vs_req_str(req, "procview"),
                 .limits = &limits,

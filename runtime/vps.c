@@ -761,12 +761,14 @@ static int write_clone_config(const vs_kv_t *src_config, int dirfd, const char *
 {
         cleanup_kv vs_kv_t config = { 0 };
         cleanup_free char *text = vs_kv_format(src_config);
+        char default_hostname[VS_NAME_MAX + 1];
 
         if (vs_kv_parse(text, &config, err) < 0)
                 return -1;
         vs_kv_set(&config, "name", name);
         vs_kv_set(&config, "ip", ip);
-        vs_kv_set(&config, "hostname", hostname ? hostname : name);
+        vs_kv_set(&config, "hostname",
+                  hostname ? hostname : vs_default_hostname(name, default_hostname));
         if (id_base)
                 vs_kv_setf(&config, "id_base", "%lu", id_base);
         vs_kv_setf(&config, "created", "%lld", (long long)time(NULL));
@@ -1027,6 +1029,7 @@ static int spawn_vps_init(struct vsd *d, struct vps *v, const vs_kv_t *config,
 {
         const char *init = vs_kv_get(config, "init");
         const char *hostname = vs_kv_get(config, "hostname");
+        char default_hostname[VS_NAME_MAX + 1];
         cleanup_strv char **init_argv = init && *init ? split_argv(init) : NULL;
         struct vsd_console con;
         const vs_disk_backend_t *disk = vsd_disk_backend_of(config);
@@ -1037,7 +1040,8 @@ static int spawn_vps_init(struct vsd *d, struct vps *v, const vs_kv_t *config,
         cleanup_free char *upper = vs_strdupf("%s/upper", disk->layers);
         cleanup_free char *work = vs_strdupf("%s/work", disk->layers);
         struct vs_init_spec spec = {
-                .hostname = hostname && *hostname ? hostname : v->name,
+                .hostname = hostname && *hostname ? hostname
+                                                  : vs_default_hostname(v->name, default_hostname),
                 .lower = lower,
                 .dir = dir,
                 .upper = upper,
@@ -1681,8 +1685,10 @@ static void add_config_fields(struct vsd *d, struct vps *v, const vs_kv_t *confi
                               vs_vps_info_t *info, vs_vps_fields_t want)
 {
         const char *hostname = vs_kv_get(config, "hostname");
+        char default_hostname[VS_NAME_MAX + 1];
 
-        add_str(info, want, VS_VF_HOSTNAME, hostname && *hostname ? hostname : v->name);
+        add_str(info, want, VS_VF_HOSTNAME,
+                hostname && *hostname ? hostname : vs_default_hostname(v->name, default_hostname));
         add_str(info, want, VS_VF_TEMPLATE, vs_kv_get(config, "template"));
         add_str(info, want, VS_VF_IP, vs_kv_get(config, "ip"));
         if (want & (VS_VF_BIT(RATE_OUT) | VS_VF_BIT(RATE_IN) | VS_VF_BIT(PORT_FORWARD)))

@@ -16,6 +16,11 @@ int vs_parse_name(const char *name, const char *what, vs_error_t *err);
 /* Hostnames: RFC 1123 labels, at most 64 characters in all. */
 int vs_parse_hostname(const char *hostname, vs_error_t *err);
 
+/* The hostname a VPS gets when none is given: its name with '_' made '-'
+ * (a name may hold '_', a hostname may not), trailing '-' dropped. name is a
+ * valid VPS name; out holds VS_NAME_MAX + 1 bytes. Returns out. */
+char *vs_default_hostname(const char *name, char out[VS_NAME_MAX + 1]);
+
 /* Sizes: a number with an optional K M G T (1024-based) or KiB MiB GiB TiB
  * suffix, or B for bytes. */
 int vs_parse_size(const char *text, uint64_t *bytes, vs_error_t *err);

@@ -636,7 +636,7 @@ const struct command vsctl_cmd_create = {
         "range of 65536 host ids (its root is an unprivileged id on the host) and its\n"
         "own network: eth0 with the given addresses, or one from vsd's address pool.\n"
         "  -t, --template T   template to build the VPS on (see: vsctl template list)\n"
-        "  -n, --hostname H   hostname inside the VPS (default: NAME)\n"
+        "  -n, --hostname H   hostname inside the VPS (default: NAME, _ as -)\n"
         "      --privileged   the VPS's root is host uid 0 for its files (identity id\n"
         "                     map), its capabilities hold in its own user namespace\n"
         "      --procview on|off  on (default): its /proc/meminfo, cpuinfo, stat,\n"
@@ -683,7 +683,7 @@ const struct command vsctl_cmd_clone = {
         "address pools' next free addresses (an address belongs to one VPS). A\n"
         "running VPS is frozen (cgroup v2 freezer) for the copy and runs on; one on\n"
         "a disk image must be stopped.\n"
-        "  -n, --hostname H   hostname of NEW (default: NEW)\n"
+        "  -n, --hostname H   hostname of NEW (default: NEW, _ as -)\n"
 };
 
 const struct command vsctl_cmd_start = {

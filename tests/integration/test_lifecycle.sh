@@ -84,6 +84,17 @@ test_hostname_uts_and_ipc_are_private() {
         vs destroy --force h1
 }
 
+# A VPS name may hold '_', a hostname may not (RFC 1123): the default
+# hostname is the name with '_' made '-', so such a VPS starts.
+test_default_hostname_of_a_name_with_underscore() {
+        vs create web_1 --template busybox
+        expect_eq "web-1" "$(vs status web_1 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["hostname"])')" \
+                "hostname in status"
+        vs start web_1
+        expect_eq "web-1" "$(vs exec web_1 -- hostname)" "hostname inside"
+        vs destroy --force web_1
+}
+
 test_network_has_loopback_and_eth0_up() {
         vs create n1 --template busybox
         vs start n1

@@ -207,6 +207,26 @@ static void test_hostname_refused(void **state)
 
 /* RFC 1123 (and RFC 952) labels are at most 63 characters and do not end
  * with a hyphen. */
+/* every valid VPS name gives a valid hostname */
+static void test_default_hostname(void **state)
+{
+        char out[VS_NAME_MAX + 1];
+        const char *names[] = { "web_1", "a_", "a__-", "x", "db-2", "9_9_9" };
+        const char *want[] = { "web-1", "a", "a", "x", "db-2", "9-9-9" };
+        char longest[VS_NAME_MAX + 1];
+
+        (void)state;
+        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+                assert_string_equal(vs_default_hostname(names[i], out), want[i]);
+                assert_int_equal(vs_parse_hostname(out, NULL), 0);
+        }
+        memset(longest, '_', VS_NAME_MAX);
+        longest[0] = 'a';
+        longest[VS_NAME_MAX] = '\0';
+        assert_int_equal(vs_parse_name(longest, "VPS name", NULL), 0);
+        assert_string_equal(vs_default_hostname(longest, out), "a");
+}
+
 static void test_hostname_rfc1123_labels(void **state)
 {
         char label64[65];
@@ -645,6 +665,7 @@ static void test_signal_name_round_trip(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_default_hostname),
                 cmocka_unit_test(test_name_valid),
                 cmocka_unit_test(test_name_empty),
                 cmocka_unit_test(test_name_too_long),
