@@ -252,14 +252,20 @@ c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
 
 # Each bad config: refused with one line naming the problem, no state dir,
 # no cgroup, no new mount on the host.
+# The refused create runs in a mount namespace of its own, a private copy
+# of the host's, with the mount table read before and after in it: a mount
+# the runtime leaves shows there, and no other process on the machine can
+# add or remove one in between (counting the host's table raced with them).
 refused_cleanly() { # name what-the-message-names
-        local before after
-        before=$(wc -l </proc/self/mountinfo)
-        expect_rc 1 "$1 refused" -- oci create --bundle "$R/b-$1" "$1"
+        local counts
+        expect_rc 1 "$1 refused" -- unshare -m --propagation private sh -c \
+                'before=$(wc -l </proc/self/mountinfo); "$@"; rc=$?
+                 echo "$before $(wc -l </proc/self/mountinfo)" >"$0"; exit $rc' \
+                "$R/mounts-$1" "$OCI" --root "$R/state" create --bundle "$R/b-$1" "$1"
         expect_contains "$ERR" "$2" "$1's message"
         expect_eq 1 "$(printf '%s\n' "$ERR" | wc -l)" "$1: one line"
-        after=$(wc -l </proc/self/mountinfo)
-        expect_eq "$before" "$after" "$1: host mounts"
+        counts=$(cat "$R/mounts-$1")
+        expect_eq "${counts% *}" "${counts#* }" "$1: mounts before and after"
         nothing_left "$1"
 }
 
