@@ -114,6 +114,28 @@ stop_vsd() {
 
 # ---- clean-up ---------------------------------------------------------------
 
+# destroy_all_vps: stop (at once) and destroy every VPS our vsd has, each
+# step bounded, errors ignored: what is left, check_host reports
+destroy_all_vps() {
+        local n names
+        names=$(timeout 10 "$VSCTL" --root "$ROOT" list -a -H -o name </dev/null 2>/dev/null) || :
+        for n in $names; do
+                timeout 30 "$VSCTL" --root "$ROOT" stop --fast "$n" </dev/null >/dev/null 2>&1 || :
+                timeout 30 "$VSCTL" --root "$ROOT" destroy --force "$n" </dev/null >/dev/null 2>&1 || :
+        done
+        return 0
+}
+
+# finish: the end of a run that went well: every VPS destroyed, vsd stopped,
+# phase "done" (the trap then only removes the root and checks the host)
+finish() {
+        phase="destroying the VPS"
+        destroy_all_vps
+        phase="stopping vsd"
+        stop_vsd
+        phase=done
+}
+
 # stop_view: the /proc view's server (vsview) outlives vsd by design; ours
 # (named in the root's pid file, serving our root) goes before the root does
 stop_view() {
@@ -190,7 +212,7 @@ host_clean() {
 # and removes $ROOT, and has report_host say whether the host is clean.
 # Exits with the script's status, or 1 if it was 0 but the host is not clean.
 cleanup() {
-        local rc=$? n names m
+        local rc=$? m
         trap '' INT TERM
         set +e
         if [ "$phase" != "done" ]; then
@@ -198,13 +220,7 @@ cleanup() {
                 if [ -z "$VSD_PID" ] && [ -n "$ROOT" ] && [ -r "$ROOT/run/paene/vsd.pid" ]; then
                         VSD_PID=$(cat "$ROOT/run/paene/vsd.pid" 2>/dev/null)
                 fi
-                if is_our_vsd "$VSD_PID"; then
-                        names=$(timeout 10 "$VSCTL" list -a -H -o name </dev/null 2>/dev/null)
-                        for n in $names; do
-                                timeout 30 "$VSCTL" stop --fast "$n" </dev/null >/dev/null 2>&1
-                                timeout 30 "$VSCTL" destroy --force "$n" </dev/null >/dev/null 2>&1
-                        done
-                fi
+                is_our_vsd "$VSD_PID" && destroy_all_vps
                 stop_vsd
                 is_our_vsd "$VSD_PID" || kill_orphans
         fi

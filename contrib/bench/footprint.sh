@@ -15,40 +15,21 @@ set -euo pipefail
 export LC_ALL=C
 
 prog=footprint.sh
+tag=footprint
+. "$(dirname "$0")/../lib.sh"
 N=${1:-20}
 case $N in
 '' | *[!0-9]* | 0*) echo "usage: $prog N   (N: number of VPS, 1..1000)" >&2; exit 2 ;;
 esac
 [ "$N" -le 1000 ] || { echo "usage: $prog N   (N: number of VPS, 1..1000)" >&2; exit 2; }
-[ "$(id -u)" -eq 0 ] || { echo "$prog: must be run as root" >&2; exit 1; }
-
-repo=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${BUILD:-build}
-case $BUILD in /*) bin=$BUILD ;; *) bin=$repo/$BUILD ;; esac
-[ -x "$bin/vsd" ] && [ -x "$bin/vsctl" ] || { echo "$prog: build first: make all" >&2; exit 1; }
-
-ROOT=$(mktemp -d /tmp/paene-footprint.XXXXXX)
-CG=paene-footprint-$$
-vs() { "$bin/vsctl" --root "$ROOT" "$@"; }
-
-cleanup() {
-        local name pid
-        trap - EXIT INT TERM
-        for name in $(vs list -a -H -o name 2>/dev/null); do
-                vs destroy --force "$name" >/dev/null 2>&1 || true
-        done
-        pid=$(cat "$ROOT/run/paene/vsd.pid" 2>/dev/null || true)
-        if [ -n "$pid" ]; then
-                kill "$pid" 2>/dev/null || true
-                for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        fi
-        rm -rf "$ROOT"
-        grep -q " $ROOT" /proc/self/mountinfo && echo "$prog: a mount is left under $ROOT" >&2
-        return 0
-}
-trap cleanup EXIT INT TERM
-
-unshare -n "$bin/vsd" --root "$ROOT" --cgroup-name "$CG"
+require_root "sudo contrib/bench/footprint.sh"
+find_binaries
+require_tools unshare mktemp awk sort
+vs() { "$VSCTL" --root "$ROOT" "$@"; }
+make_root
+install_traps
+phase="starting vsd"
+start_vsd
 vs template build busybox >/dev/null
 vps_dir=$ROOT/var/lib/paene/vps
 
@@ -94,3 +75,4 @@ for ((i = 0; i < N; i++)); do
 done
 echo "busybox code in the page cache: RSS of one init $(text_kib "$first" Rss) KiB," \
         "PSS summed over $N inits ${pss} KiB"
+finish

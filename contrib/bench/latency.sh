@@ -19,36 +19,26 @@ set -euo pipefail
 export LC_ALL=C
 
 prog=latency.sh
-[ "$(id -u)" -eq 0 ] || { echo "$prog: must be run as root" >&2; exit 1; }
-repo=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${BUILD:-build}
-case $BUILD in /*) bin=$BUILD ;; *) bin=$repo/$BUILD ;; esac
-[ -x "$bin/vsd" ] && [ -x "$bin/vsctl" ] || { echo "$prog: build first: make all" >&2; exit 1; }
-
-ROOT=$(mktemp -d /tmp/paene-latency.XXXXXX)
-CG=paene-latency-$$
-vs() { "$bin/vsctl" --root "$ROOT" "$@"; }
+tag=latency
+. "$(dirname "$0")/../lib.sh"
+require_root "sudo contrib/bench/latency.sh"
+find_binaries
+require_tools unshare mktemp awk sort
+vs() { "$VSCTL" --root "$ROOT" "$@"; }
 work_pid=
-
-cleanup() {
-        local pid name
-        trap - EXIT INT TERM
-        [ -z "$work_pid" ] || kill "$work_pid" 2>/dev/null || true
-        for name in $(vs list -a -H -o name 2>/dev/null); do
-                vs destroy --force "$name" >/dev/null 2>&1 || true
-        done
-        pid=$(cat "$ROOT/run/paene/vsd.pid" 2>/dev/null || true)
-        if [ -n "$pid" ]; then
-                kill "$pid" 2>/dev/null || true
-                for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        fi
-        rm -rf "$ROOT"
-        grep -q " $ROOT" /proc/self/mountinfo && echo "$prog: a mount is left under $ROOT" >&2
-        return 0
+# the measured client may still run when a step fails: it goes first
+stop_work() {
+        local rc=$?
+        set +e
+        [ -z "$work_pid" ] || kill "$work_pid" 2>/dev/null
+        (exit "$rc")
+        cleanup
 }
-trap cleanup EXIT INT TERM
-
-unshare -n "$bin/vsd" --root "$ROOT" --cgroup-name "$CG"
+make_root
+install_traps
+trap stop_work EXIT
+phase="starting vsd"
+start_vsd
 vs template build busybox >/dev/null
 for ((i = 0; i < 100; i++)); do vs create "v$i" --template busybox --ipadd none; done
 
@@ -107,3 +97,4 @@ printf '%-40s %s\n' "template import of 200 MB" "$(lists_during template import 
 printf '%-40s %s\n' "clone of 20000 small files" "$(lists_during clone many many2)"
 printf '%-40s %s\n' "template build busybox" "$(lists_during template build busybox bb2)"
 printf '%-40s %s\n' "template unify" "$(lists_during template unify)"
+finish

@@ -15,37 +15,21 @@ set -euo pipefail
 export LC_ALL=C
 
 prog=list.sh
+tag=list
+. "$(dirname "$0")/../lib.sh"
 N=${1:-4096}
 case $N in
 '' | *[!0-9]* | 0*) echo "usage: $prog N   (N: number of VPS, 1..60000)" >&2; exit 2 ;;
 esac
 [ "$N" -le 60000 ] || { echo "usage: $prog N   (N: number of VPS, 1..60000)" >&2; exit 2; }
-[ "$(id -u)" -eq 0 ] || { echo "$prog: must be run as root" >&2; exit 1; }
-
-repo=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${BUILD:-build}
-case $BUILD in /*) bin=$BUILD ;; *) bin=$repo/$BUILD ;; esac
-[ -x "$bin/vsd" ] && [ -x "$bin/vsctl" ] || { echo "$prog: build first: make all" >&2; exit 1; }
-
-ROOT=$(mktemp -d /tmp/paene-list.XXXXXX)
-CG=paene-list-$$
-vs() { "$bin/vsctl" --root "$ROOT" "$@"; }
-
-cleanup() {
-        local pid
-        trap - EXIT INT TERM
-        pid=$(cat "$ROOT/run/paene/vsd.pid" 2>/dev/null || true)
-        if [ -n "$pid" ]; then
-                kill "$pid" 2>/dev/null || true
-                for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        fi
-        rm -rf "$ROOT"
-        grep -q " $ROOT" /proc/self/mountinfo && echo "$prog: a mount is left under $ROOT" >&2
-        return 0
-}
-trap cleanup EXIT INT TERM
-
-unshare -n "$bin/vsd" --root "$ROOT" --cgroup-name "$CG"
+require_root "sudo contrib/bench/list.sh"
+find_binaries
+require_tools unshare mktemp awk sort
+vs() { "$VSCTL" --root "$ROOT" "$@"; }
+make_root
+install_traps
+phase="starting vsd"
+start_vsd
 vs template build busybox >/dev/null
 t0=$EPOCHREALTIME
 for ((i = 0; i < N; i++)); do
@@ -77,3 +61,4 @@ printf '%-36s %s\n' "vsctl list -a -o name,state,ip" "$(time_cmd list -a -o name
 printf '%-36s %s\n' "vsctl list -a --json" "$(time_cmd list -a --json)"
 printf '%-36s %s\n' "vsctl status v0" "$(time_cmd status v0)"
 for ((i = 0; i < N; i++)); do vs destroy "v$i"; done
+finish
