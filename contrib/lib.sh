@@ -58,6 +58,17 @@ find_binaries() {
         done
 }
 
+# require_vps_count N MAX: exit 2 with the usage unless N is a number of VPS
+# from 1 to MAX (no leading zero, no sign)
+require_vps_count() {
+        case $1 in
+        '' | *[!0-9]* | 0*) ;;
+        *) [ "$1" -le "$2" ] && return 0 ;;
+        esac
+        echo "usage: $prog N   (N: number of VPS, 1..$2)" >&2
+        exit 2
+}
+
 # require_tools TOOL...: exit unless every TOOL is on PATH
 require_tools() {
         local t

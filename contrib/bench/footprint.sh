@@ -18,10 +18,7 @@ prog=footprint.sh
 tag=footprint
 . "$(dirname "$0")/../lib.sh"
 N=${1:-20}
-case $N in
-'' | *[!0-9]* | 0*) echo "usage: $prog N   (N: number of VPS, 1..1000)" >&2; exit 2 ;;
-esac
-[ "$N" -le 1000 ] || { echo "usage: $prog N   (N: number of VPS, 1..1000)" >&2; exit 2; }
+require_vps_count "$N" 1000
 require_root "sudo contrib/bench/footprint.sh"
 find_binaries
 require_tools unshare mktemp awk sort

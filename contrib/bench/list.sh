@@ -18,10 +18,7 @@ prog=list.sh
 tag=list
 . "$(dirname "$0")/../lib.sh"
 N=${1:-4096}
-case $N in
-'' | *[!0-9]* | 0*) echo "usage: $prog N   (N: number of VPS, 1..60000)" >&2; exit 2 ;;
-esac
-[ "$N" -le 60000 ] || { echo "usage: $prog N   (N: number of VPS, 1..60000)" >&2; exit 2; }
+require_vps_count "$N" 60000
 require_root "sudo contrib/bench/list.sh"
 find_binaries
 require_tools unshare mktemp awk sort
