@@ -33,9 +33,7 @@ declare -A json_ok=(
 # replies move to protocol/ (a builder in protocol/replies.c, declared in
 # vs/protocol.h; a request's args through vs_req_*): a new file of requests
 # may wait here for that step, named with the reason.
-declare -A json_todo=(
-        [runtime/authz.c]="reads the request args an owner may not set (privileged, slice, limits) itself; to move to vs_req_* readers"
-)
+declare -A json_todo=()
 
 bad=0
 check_json() { # $1 = file, $2 = its directory

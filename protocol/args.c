@@ -60,6 +60,44 @@ void vs_req_texts(const vs_request_t *req, const char *key, vs_kv_t *out)
         }
 }
 
+int vs_req_limits_parse(const vs_request_t *req, const char *key, vs_limits_t *l, vs_error_t *err)
+{
+        cleanup_kv vs_kv_t given = { 0 };
+
+        memset(l, 0, sizeof(*l));
+        vs_req_texts(req, key, &given);
+        for (size_t i = 0; i < given.count; i++) {
+                const vs_kv_line_t *line = &given.lines[i];
+
+                if (line->key && vs_limits_parse_one(l, (vs_limit_t)vs_limit_find(line->key),
+                                                     line->value, err) < 0)
+                        return -1;
+        }
+        return 0;
+}
+
+static int declared(const vs_request_t *req, const char *key, vs_field_type_t type)
+{
+        const vs_field_spec_t *f = vs_command_field(req->spec, key);
+
+        return f && f->type == type && vs_req_has(req, key);
+}
+
+int vs_req_given(const vs_request_t *req, const char *key)
+{
+        return vs_command_field(req->spec, key) && vs_req_has(req, key);
+}
+
+const char *vs_req_given_str(const vs_request_t *req, const char *key)
+{
+        return declared(req, key, VS_FIELD_STRING) ? vs_req_str(req, key) : NULL;
+}
+
+int vs_req_given_bool(const vs_request_t *req, const char *key)
+{
+        return declared(req, key, VS_FIELD_BOOL) && vs_req_bool(req, key);
+}
+
 int vs_request_read(int sock, vs_request_t *req, vs_error_t *err)
 {
         json_object *msg = NULL;

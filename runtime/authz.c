@@ -138,24 +138,6 @@ int vsd_authz_name_in_slice(const char *slice, const char *name)
         return strncmp(name, slice, len) == 0 && name[len] == '-' && name[len + 1] != '\0';
 }
 
-/* A member of the request's args, whatever the command (NULL: absent). */
-static json_object *given(const vs_request_t *req, const char *key)
-{
-        json_object *value = NULL;
-
-        if (!req->args || !json_object_object_get_ex(req->args, key, &value))
-                return NULL;
-        return value;
-}
-
-static const char *given_str(const vs_request_t *req, const char *key)
-{
-        json_object *value = given(req, key);
-
-        return value && json_object_is_type(value, json_type_string) ? json_object_get_string(value)
-                                                                     : NULL;
-}
-
 static int template_allowed(const char *list, const char *tmpl)
 {
         cleanup_free char *copy = vs_xstrdup(list);
@@ -181,15 +163,13 @@ static int check_node_fields(const vs_request_t *req, vs_error_t *err)
                 { "ipdel", "addresses (--ipdel)" },      { "port_forward", "port forwards" },
                 { "port_forward_del", "port forwards" },
         };
-        json_object *privileged = given(req, "privileged");
-
-        if (privileged && json_object_get_boolean(privileged))
+        if (vs_req_given_bool(req, "privileged"))
                 return denied(err, "slice owners may not create privileged VPS");
         for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
-                if (given(req, fields[i].key))
+                if (vs_req_given(req, fields[i].key))
                         return denied(err, "%s are set by admins, not slice owners",
                                       fields[i].what);
-        if (strcmp(req->cmd, VS_CMD_CREATE) != 0 && given(req, "slice"))
+        if (strcmp(req->cmd, VS_CMD_CREATE) != 0 && vs_req_given(req, "slice"))
                 return denied(err, "slice owners may not move a VPS to another slice");
         return 0;
 }
@@ -202,19 +182,12 @@ static int above(const struct vsd_slice_rules *r, const char *what, const char *
 
 static int check_limits(const struct vsd_slice_rules *r, const vs_request_t *req, vs_error_t *err)
 {
-        json_object *obj = given(req, "limits");
-        vs_limits_t l = { 0 };
+        vs_limits_t l;
 
-        if (!obj)
+        if (!vs_req_given(req, "limits"))
                 return 0;
-        json_object_object_foreach(obj, key, value)
-        {
-                int k = vs_limit_find(key);
-
-                if (k < 0 ||
-                    vs_limits_parse_one(&l, (vs_limit_t)k, json_object_get_string(value), err) < 0)
-                        return -1; /* the table let nothing else through */
-        }
+        if (vs_req_limits_parse(req, "limits", &l, err) < 0)
+                return -1;
         for (size_t i = 0; i < sizeof(slice_limits) / sizeof(slice_limits[0]); i++) {
                 vs_limit_t k = slice_limits[i];
 
@@ -232,7 +205,7 @@ static int check_limits(const struct vsd_slice_rules *r, const vs_request_t *req
 static int check_rate(const struct vsd_slice_rules *r, const vs_request_t *req, const char *key,
                       uint64_t cap, vs_error_t *err)
 {
-        const char *text = given_str(req, key);
+        const char *text = vs_req_given_str(req, key);
         uint64_t bits;
 
         if (!text || !cap)
@@ -247,7 +220,7 @@ static int check_rate(const struct vsd_slice_rules *r, const vs_request_t *req, 
 
 static int check_disk(const struct vsd_slice_rules *r, const vs_request_t *req, vs_error_t *err)
 {
-        const char *text = given_str(req, "diskspace");
+        const char *text = vs_req_given_str(req, "diskspace");
         vs_disk_limit_t space;
 
         if (!r->diskspace)
@@ -267,7 +240,7 @@ static int check_disk(const struct vsd_slice_rules *r, const vs_request_t *req, 
 int vsd_authz_within_slice(const struct vsd_slice_rules *r, const vs_request_t *req,
                            vs_error_t *err)
 {
-        const char *tmpl = given_str(req, "template");
+        const char *tmpl = vs_req_given_str(req, "template");
 
         if (check_node_fields(req, err) < 0 || check_limits(r, req, err) < 0 ||
             check_rate(r, req, "rate_out", r->rate_out, err) < 0 ||
@@ -379,7 +352,7 @@ static int take_first(const char *slice, void *arg)
 const char *vsd_authz_create_slice(struct vsd *d, const struct client *c, const vs_request_t *req,
                                    char *buf, size_t size)
 {
-        const char *named = given_str(req, "slice");
+        const char *named = vs_req_given_str(req, "slice");
         struct first_slice f = { buf, size };
 
         if (named) {
@@ -421,7 +394,8 @@ static int check_new_vps(struct vsd *d, const struct client *c, const vs_request
 static int check_own_limits(struct vsd *d, const struct client *c, struct vps *v,
                             const vs_request_t *req, vs_error_t *err)
 {
-        const char *clone_name = strcmp(req->cmd, VS_CMD_CLONE) == 0 ? given_str(req, "new") : NULL;
+        const char *clone_name =
+                strcmp(req->cmd, VS_CMD_CLONE) == 0 ? vs_req_given_str(req, "new") : NULL;
         cleanup_free char *path = NULL;
         cleanup_kv vs_kv_t file = { 0 };
         cleanup_close int dirfd = -1;

@@ -111,18 +111,7 @@ static int rates_arg(const vs_request_t *req, struct vsd_rates *r, vs_error_t *e
  * contract, not vsctl. */
 static int limits_arg(const vs_request_t *req, vs_limits_t *l, vs_error_t *err)
 {
-        cleanup_kv vs_kv_t given = { 0 };
-
-        memset(l, 0, sizeof(*l));
-        vs_req_texts(req, "limits", &given);
-        for (size_t i = 0; i < given.count; i++) {
-                const vs_kv_line_t *line = &given.lines[i];
-
-                if (line->key && vs_limits_parse_one(l, (vs_limit_t)vs_limit_find(line->key),
-                                                     line->value, err) < 0)
-                        return -1;
-        }
-        return 0;
+        return vs_req_limits_parse(req, "limits", l, err);
 }
 
 /* The network arguments of create and set, each NULL when not given:

@@ -19,6 +19,7 @@
 #include "vs/cowfs.h"
 #include "vs/error.h"
 #include "vs/kvfile.h"
+#include "vs/limits.h"
 #include "vs/procview.h"
 #include "vs/reply.h"
 
@@ -218,6 +219,15 @@ vs_vps_fields_t vs_req_fields(const vs_request_t *req, const char *key);
 /* a VS_FIELD_LIMITS field as key = value lines in their order, into out
  * (emptied first; empty when absent; the caller frees it) */
 void vs_req_texts(const vs_request_t *req, const char *key, vs_kv_t *out);
+/* a VS_FIELD_LIMITS field parsed into *l (zeroed first; nothing set when
+ * absent); -1 with err for a value vs_limits_parse_one refuses */
+int vs_req_limits_parse(const vs_request_t *req, const char *key, vs_limits_t *l, vs_error_t *err);
+/* For a reader that looks at one field in every command (authz.c): the
+ * field if this command's table declares it with that type and the
+ * request gives it, else absent (never the abort above). */
+int vs_req_given(const vs_request_t *req, const char *key);
+const char *vs_req_given_str(const vs_request_t *req, const char *key);
+int vs_req_given_bool(const vs_request_t *req, const char *key);
 
 /* Members of any JSON object (replies): a member of another type reads as
  * absent, never converted. A string with a NUL byte is absent too; a
