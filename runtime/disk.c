@@ -80,7 +80,6 @@ void vsd_disk_describe(struct vsd *d, struct vps *v, const vs_kv_t *config, vs_v
 
 int vsd_vps_resize(struct vsd *d, struct vps *v, const vs_disk_limit_t *space, vs_error_t *err)
 {
-        cleanup_free char *path = vs_strdupf("%s/config", v->name);
         cleanup_free char *vps_path = vs_strdupf("%s/%s", d->vps_dir, v->name);
         cleanup_kv vs_kv_t config = { 0 };
         const vs_disk_backend_t *disk;
@@ -95,5 +94,5 @@ int vsd_vps_resize(struct vsd *d, struct vps *v, const vs_disk_limit_t *space, v
         if (disk->resize(vps_path, v->phase != PHASE_STOPPED, &lim, err) < 0)
                 return -1;
         set_limit(&config, "diskspace", &lim.space);
-        return vs_kv_save(d->vps_fd, path, &config, 1, err);
+        return vsd_config_save(d, v->name, &config, err);
 }

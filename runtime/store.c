@@ -24,6 +24,13 @@ int vsd_config_load(struct vsd *d, const char *name, vs_kv_t *config, vs_error_t
         return load_vps_file(d, name, "config", config, err);
 }
 
+int vsd_config_save(struct vsd *d, const char *name, const vs_kv_t *config, vs_error_t *err)
+{
+        cleanup_free char *path = vs_strdupf("%s/config", name);
+
+        return vs_kv_save(d->vps_fd, path, config, 1, err);
+}
+
 int vsd_state_load(struct vsd *d, const char *name, vs_kv_t *state, vs_error_t *err)
 {
         return load_vps_file(d, name, "state", state, err);

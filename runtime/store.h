@@ -15,6 +15,10 @@ int vsd_config_load(struct vsd *d, const char *name, vs_kv_t *config, vs_error_t
 /* <vps dir>/NAME/state; as the config. */
 int vsd_state_load(struct vsd *d, const char *name, vs_kv_t *state, vs_error_t *err);
 
+/* Replace <vps dir>/NAME/config by rename, synced (an admin's edit and a
+ * crash at any moment leave the old file or the new one, never a mix). */
+int vsd_config_save(struct vsd *d, const char *name, const vs_kv_t *config, vs_error_t *err);
+
 /* A VPS's config as its file is now, kept in memory and read again only
  * when the file changed (vsd saves by rename, an admin may edit it), so
  * that a scan of thousands of VPS costs a stat each, not a parse; empty

@@ -130,7 +130,6 @@ static int load_security(struct vps *v, const vs_kv_t *config, vs_error_t *err)
 
 int vsd_vps_set_caps(struct vsd *d, struct vps *v, const char *words, vs_error_t *err)
 {
-        cleanup_free char *path = vs_strdupf("%s/config", v->name);
         cleanup_kv vs_kv_t config = { 0 };
         cleanup_free char *text = NULL;
         const char *current;
@@ -145,7 +144,7 @@ int vsd_vps_set_caps(struct vsd *d, struct vps *v, const char *words, vs_error_t
                 return -1;
         text = vs_caps_format(&caps);
         vs_kv_set(&config, "capability", *text ? text : NULL);
-        return vs_kv_save(d->vps_fd, path, &config, 1, err);
+        return vsd_config_save(d, v->name, &config, err);
 }
 
 /* ---- state file ---- */
@@ -1503,7 +1502,6 @@ int vsd_vps_destroy(struct vsd *d, struct vps *v, vs_error_t *err)
 
 int vsd_vps_set_boot(struct vsd *d, struct vps *v, int onboot, long long bootorder, vs_error_t *err)
 {
-        cleanup_free char *path = vs_strdupf("%s/config", v->name);
         cleanup_kv vs_kv_t config = { 0 };
 
         if (vsd_config_load(d, v->name, &config, err) < 0)
@@ -1512,7 +1510,7 @@ int vsd_vps_set_boot(struct vsd *d, struct vps *v, int onboot, long long bootord
                 vs_kv_set(&config, "onboot", onboot ? "yes" : "no");
         if (bootorder >= 0)
                 vs_kv_setf(&config, "bootorder", "%lld", bootorder);
-        return vs_kv_save(d->vps_fd, path, &config, 1, err);
+        return vsd_config_save(d, v->name, &config, err);
 }
 
 /* --numfile on a running VPS: its init's limit (what it forks next
@@ -1544,7 +1542,6 @@ static int set_init_nofile(struct vps *v, const vs_limits_t *l, vs_error_t *err)
 int vsd_vps_set(struct vsd *d, struct vps *v, const vs_limits_t *changes, int save, int force,
                 vs_error_t *err)
 {
-        cleanup_free char *path = vs_strdupf("%s/config", v->name);
         cleanup_kv vs_kv_t config = { 0 };
         vs_limits_t all, old;
 
@@ -1573,7 +1570,7 @@ int vsd_vps_set(struct vsd *d, struct vps *v, const vs_limits_t *changes, int sa
         if (!save)
                 return 0;
         vs_limits_to_config(changes, &config);
-        return vs_kv_save(d->vps_fd, path, &config, 1, err);
+        return vsd_config_save(d, v->name, &config, err);
 }
 
 /* ---- queries ---- */

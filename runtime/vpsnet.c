@@ -153,7 +153,6 @@ int vsd_net_rates_check(struct vsd *d, struct vps *v, const struct vsd_rates *r,
 int vsd_net_set_rates(struct vsd *d, struct vps *v, const struct vsd_rates *r, int save,
                       vs_error_t *err)
 {
-        cleanup_free char *path = vs_strdupf("%s/config", v->name);
         cleanup_kv vs_kv_t config = { 0 };
 
         if (!r->set_out && !r->set_in)
@@ -184,7 +183,7 @@ int vsd_net_set_rates(struct vsd *d, struct vps *v, const struct vsd_rates *r, i
         if (vsd_config_load(d, v->name, &config, err) < 0)
                 return -1;
         vsd_net_rates_to_config(r, &config);
-        return vs_kv_save(d->vps_fd, path, &config, 1, err);
+        return vsd_config_save(d, v->name, &config, err);
 }
 
 void vsd_net_state_save(const struct vps *v, vs_kv_t *state)
@@ -396,7 +395,6 @@ char *vsd_net_forwards_plan(struct vsd *d, struct vps *v, char *const *add, char
 
 int vsd_net_forwards_apply(struct vsd *d, struct vps *v, const char *value, vs_error_t *err)
 {
-        cleanup_free char *path = vs_strdupf("%s/config", v->name);
         cleanup_kv vs_kv_t config = { 0 };
         struct vsd_net_addrs addrs;
         vs_portfwd_t fwds[VS_PORTFWD_MAX], old[VS_PORTFWD_MAX];
@@ -410,7 +408,7 @@ int vsd_net_forwards_apply(struct vsd *d, struct vps *v, const char *value, vs_e
         if (live && nft_install(d->nft, v->name, &addrs, fwds, nfwds, err) < 0)
                 return vs_error_wrap(err, "port forwards");
         vs_kv_set(&config, "port_forward", *value ? value : NULL);
-        if (vs_kv_save(d->vps_fd, path, &config, 1, err) < 0) {
+        if (vsd_config_save(d, v->name, &config, err) < 0) {
                 if (live)
                         nft_install(d->nft, v->name, &addrs, old, nold, NULL);
                 return -1;
@@ -658,7 +656,6 @@ static int network_appeared_or_went(struct vsd *d, struct vps *v, const struct v
 
 int vsd_net_set(struct vsd *d, struct vps *v, const struct vsd_net_change *change, vs_error_t *err)
 {
-        cleanup_free char *path = vs_strdupf("%s/config", v->name);
         cleanup_kv vs_kv_t config = { 0 };
         cleanup_used_addrs struct vsd_used_addrs used = { 0 };
         cleanup_free char *ip_text = NULL;
@@ -704,7 +701,7 @@ int vsd_net_set(struct vsd *d, struct vps *v, const struct vsd_net_change *chang
                 vs_kv_set(&config, "nameserver", change->nameserver);
         if (change->searchdomain)
                 vs_kv_set(&config, "searchdomain", change->searchdomain);
-        if (vs_kv_save(d->vps_fd, path, &config, 1, err) < 0) {
+        if (vsd_config_save(d, v->name, &config, err) < 0) {
                 if (readdressed)
                         vs_net_vps_readdress(d->net, &now_spec, &was_spec, v->pid, NULL);
                 return -1;
@@ -740,7 +737,6 @@ static int set_uts_hostname(struct vps *v, const char *hostname, vs_error_t *err
 
 int vsd_net_set_hostname(struct vsd *d, struct vps *v, const char *hostname, vs_error_t *err)
 {
-        cleanup_free char *path = vs_strdupf("%s/config", v->name);
         cleanup_kv vs_kv_t config = { 0 };
         struct vsd_net_addrs addrs;
 
@@ -759,7 +755,7 @@ int vsd_net_set_hostname(struct vsd *d, struct vps *v, const char *hostname, vs_
                         return vs_error_wrap(err, "network files");
         }
         vs_kv_set(&config, "hostname", hostname);
-        return vs_kv_save(d->vps_fd, path, &config, 1, err);
+        return vsd_config_save(d, v->name, &config, err);
 }
 
 void vsd_net_stopped(struct vsd *d, struct vps *v)
