@@ -4,9 +4,10 @@
 # alone, then with neighbours that hog the CPU, fork-bomb, hog memory or
 # write to disk, each neighbour under its limits.
 #
-# VPS have only their loopback for now (networking is another issue), so the
-# client runs in the echo server's VPS too: a round trip is two wake-ups of
-# processes in that VPS, which is what the neighbours could delay.
+# The client runs outside the VPS, in vsd's network namespace (where the
+# host's side of each veth is), and reaches the echo server on the VPS's own
+# address over its veth, as a player's packets would; one more neighbour
+# floods UDP out of its VPS at its rate cap (--rate-out 10M).
 #
 # Runs on the integration test harness (tests/integration/lib.sh): a private
 # vsd, state root, cgroup name and network namespace, all removed at exit.
@@ -20,6 +21,7 @@ case $REQUESTS in
 esac
 [ "$REQUESTS" -le 100000 ] || { echo "usage: isolation.sh [REQUESTS]   (1..100000)" >&2; exit 2; }
 . "$(dirname "$0")/../../tests/integration/lib.sh"
+. "$(dirname "$0")/../../tests/integration/netlib.sh"
 trap teardown EXIT
 setup
 
@@ -38,7 +40,7 @@ make_vps() { # name options...
 # scenario NAME: one line of figures for REQUESTS round trips
 scenario() {
         local out
-        out=$(vs exec echo0 -- /payload udpping 7777 "$REQUESTS" "$GAP_MS")
+        out=$(in_host "$BIN/payload" udpping "$ECHO_ADDR:7777" "$REQUESTS" "$GAP_MS")
         # "sent N lost L median_us P p99_us Q max_us M"
         echo "$out" | awk -v s="$1" '{printf "%-26s median %6.3f  p99 %6.3f  max %7.3f ms  lost %d of %d\n",
                 s, $6 / 1000, $8 / 1000, $10 / 1000, $4, $2}'
@@ -63,11 +65,17 @@ for i in 1 2 3 4 5 6 7 8 9; do make_vps "hog$i"; done
 make_vps bomb --numproc 100
 make_vps hungry --ram 64M
 make_vps writer --iolimit 20M
+make_vps flooder --rate-out 10M
+ECHO_ADDR=$(addr_of echo0)
+# the flood goes to the VPS's gateway, the host's side: nothing listens there
+GATEWAY=$(vs exec flooder -- sh -c "ip route | awk '/^default/ {print \$3}'")
+[ -n "$GATEWAY" ] || die "flooder has no default route"
 
-vs exec echo0 -- /payload udpecho 7777 3600 >"$R/echo.out" &
+vs exec echo0 -- /payload udpecho 0.0.0.0:7777 3600 >"$R/echo.out" &
 wait_for 10 "grep -q ready '$R/echo.out'" || die "echo server did not start"
 
-echo "paene isolation benchmark: UDP round trips in one VPS, $REQUESTS requests $GAP_MS ms apart"
+echo "paene isolation benchmark: UDP round trips from the host's side to a VPS over its veth, $REQUESTS requests $GAP_MS ms apart"
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "machine: nproc $(nproc), kernel $(uname -r), /sys/fs/cgroup is $(stat -f -c %T /sys/fs/cgroup)"
 scenario "alone"
 
@@ -90,6 +98,11 @@ vs exec writer -- /payload ddwrite /big $((LOAD_S * 20)) >/dev/null &
 loaded writer
 scenario "dd writer (iolimit 20M)"
 vs stop --fast writer
+
+vs exec flooder -- /payload udpflood "$GATEWAY" 9 "$LOAD_S" >/dev/null &
+loaded flooder
+scenario "UDP flood (rate-out 10M)"
+vs stop --fast flooder
 
 vs destroy --force echo0 >/dev/null
 wait

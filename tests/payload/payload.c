@@ -379,15 +379,27 @@ static int applet_ddwrite(int argc, char **argv)
         return 0;
 }
 
-static int udp_socket(int port, struct sockaddr_in *addr)
+static int parse_in(const char *text, struct in_addr *out);
+
+/* spec: PORT (127.0.0.1) or ADDR:PORT; -1 for a bad ADDR */
+static int udp_socket(const char *spec, struct sockaddr_in *addr)
 {
-        int fd = socket(AF_INET, SOCK_DGRAM, 0);
+        const char *colon = spec ? strrchr(spec, ':') : NULL;
         struct timeval tv = { 1, 0 };
+        int fd;
 
         memset(addr, 0, sizeof(*addr));
         addr->sin_family = AF_INET;
-        addr->sin_port = htons((unsigned short)port);
+        addr->sin_port = htons((unsigned short)atoi(colon ? colon + 1 : spec ? spec : "7777"));
         addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (colon) {
+                char host[INET_ADDRSTRLEN];
+
+                snprintf(host, sizeof(host), "%.*s", (int)(colon - spec), spec);
+                if (parse_in(host, &addr->sin_addr) < 0)
+                        return -1;
+        }
+        fd = socket(AF_INET, SOCK_DGRAM, 0);
         if (fd >= 0)
                 setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
         return fd;
@@ -398,12 +410,12 @@ static int cmp_double(const void *a, const void *b)
 
         return x < y ? -1 : x > y;
 }
-/* udpecho PORT [S]: echoes datagrams on 127.0.0.1:PORT for S seconds
- * (default 60), printing "ready" once bound. */
+/* udpecho [ADDR:]PORT [S]: echoes datagrams on ADDR (127.0.0.1):PORT for S
+ * seconds (default 60), printing "ready" once bound. */
 static int applet_udpecho(int argc, char **argv)
 {
         struct sockaddr_in addr, peer;
-        int fd = udp_socket(argc > 1 ? atoi(argv[1]) : 7777, &addr);
+        int fd = udp_socket(argc > 1 ? argv[1] : NULL, &addr);
         double end = now() + (argc > 2 ? atof(argv[2]) : 60);
         char buf[512];
 
@@ -422,12 +434,12 @@ static int applet_udpecho(int argc, char **argv)
         }
         return 0;
 }
-/* udpping PORT N [GAP_MS]: N requests, one at a time, GAP_MS apart (default
+/* udpping [ADDR:]PORT N [GAP_MS]: N requests, one at a time, GAP_MS apart (default
  * 10); prints "sent N lost L median_us P p99_us Q max_us M". */
 static int applet_udpping(int argc, char **argv)
 {
         struct sockaddr_in addr;
-        int fd = udp_socket(argc > 1 ? atoi(argv[1]) : 7777, &addr);
+        int fd = udp_socket(argc > 1 ? argv[1] : NULL, &addr);
         int count = argc > 2 ? atoi(argv[2]) : 100, got = 0;
         long gap_us = (argc > 3 ? atol(argv[3]) : 10) * 1000;
         double *rtt = calloc((size_t)(count > 0 ? count : 1), sizeof(double));
@@ -529,6 +541,34 @@ static int applet_udpsend(int argc, char **argv)
                 perror("udpsend");
                 return 1;
         }
+        return 0;
+}
+
+/* udpflood DST PORT SECONDS: 1 KB datagrams to DST:PORT as fast as the
+ * socket takes them, for SECONDS; prints how many went. A neighbour that
+ * floods at its rate cap (the isolation bench). */
+static int applet_udpflood(int argc, char **argv)
+{
+        struct sockaddr_in to = { .sin_family = AF_INET };
+        char buf[1024] = { 0 };
+        unsigned long sent = 0;
+        double end;
+        int fd;
+
+        if (argc != 4 || parse_in(argv[1], &to.sin_addr) < 0) {
+                fprintf(stderr, "usage: udpflood DST PORT SECONDS\n");
+                return 2;
+        }
+        to.sin_port = htons((uint16_t)atoi(argv[2]));
+        end = now() + atof(argv[3]);
+        if ((fd = socket(AF_INET, SOCK_DGRAM, 0)) < 0) {
+                perror("udpflood");
+                return 1;
+        }
+        while (now() < end)
+                if (sendto(fd, buf, sizeof(buf), 0, (struct sockaddr *)&to, sizeof(to)) > 0)
+                        sent++;
+        printf("%lu\n", sent);
         return 0;
 }
 
@@ -1306,12 +1346,13 @@ static const struct {
         { "sysinfoloop", applet_sysinfoloop, "sysinfoloop N TOTALRAM MAX_UPTIME: check sysinfo" },
         { "affinity", applet_affinity, "affinity: CPUs in sched_getaffinity(0)" },
         { "ddwrite", applet_ddwrite, "ddwrite FILE [MiB]: O_DIRECT write, print seconds" },
-        { "udpecho", applet_udpecho, "udpecho PORT [S]: UDP echo server on 127.0.0.1" },
-        { "udpping", applet_udpping, "udpping PORT N [GAP_MS]: N round trips, latency" },
+        { "udpecho", applet_udpecho, "udpecho [ADDR:]PORT [S]: UDP echo server (127.0.0.1)" },
+        { "udpping", applet_udpping, "udpping [ADDR:]PORT N [GAP_MS]: N round trips, latency" },
         { "sink", applet_sink, "sink PORT S [W]: receive TCP, print its bit/s over S after W" },
         { "blast", applet_blast, "blast HOST PORT S: send TCP to HOST:PORT for S seconds" },
         { "spoof", applet_spoof, "spoof SRC DST PORT TEXT: UDP from a forged source (raw)" },
         { "udpsend", applet_udpsend, "udpsend DST PORT TEXT: one UDP datagram" },
+        { "udpflood", applet_udpflood, "udpflood DST PORT SECONDS: 1 KB datagrams, flat out" },
         { "udprecv", applet_udprecv, "udprecv PORT STOP [S]: print datagrams until STOP" },
 };
 
