@@ -608,10 +608,35 @@ int vsd_vps_load_all(struct vsd *d, vs_error_t *err)
 
 /* ---- create ---- */
 
+/* How many id ranges vsd hands out: vsd.conf's id_ranges (1 to
+ * VS_ID_RANGES, all of them when unset), read at each create. */
+static int id_ranges_of(struct vsd *d, unsigned long *ranges, vs_error_t *err)
+{
+        cleanup_kv vs_kv_t conf = { 0 };
+        const char *text;
+        uint64_t value;
+
+        *ranges = VS_ID_RANGES;
+        if (vsd_conf_load(d, &conf, err) < 0)
+                return -1;
+        text = vs_kv_get(&conf, "id_ranges");
+        if (!text)
+                return 0;
+        if (vs_digits(text, VS_ID_RANGES, &value) < 0 || value == 0)
+                return vs_error_set(err, EINVAL, "vsd.conf: id_ranges must be 1 to %lu, not '%s'",
+                                    VS_ID_RANGES, text);
+        *ranges = (unsigned long)value;
+        return 0;
+}
+
 /* The lowest id range no VPS of this root holds. */
 static int allocate_id_base(struct vsd *d, unsigned long *base, vs_error_t *err)
 {
         cleanup_free unsigned char *used = vs_xmalloc(VS_ID_RANGES);
+        unsigned long ranges;
+
+        if (id_ranges_of(d, &ranges, err) < 0)
+                return -1;
 
         for (struct vps *v = d->vps_list; v; v = v->next) {
                 unsigned long taken;
@@ -623,13 +648,16 @@ static int allocate_id_base(struct vsd *d, unsigned long *base, vs_error_t *err)
         for (struct vsd_work *w = d->works; w; w = w->next)
                 if (w->reserved_id >= VS_ID_BASE_FIRST)
                         used[(w->reserved_id - VS_ID_BASE_FIRST) / VS_ID_RANGE] = 1;
-        for (unsigned long i = 0; i < VS_ID_RANGES; i++) {
+        for (unsigned long i = 0; i < ranges; i++) {
                 if (!used[i]) {
                         *base = VS_ID_BASE_FIRST + i * VS_ID_RANGE;
                         return 0;
                 }
         }
-        return vs_error_kind(err, VS_E_STATE, ENOSPC, "no free id range left for a VPS");
+        return vs_error_kind(err, VS_E_STATE, ENOSPC,
+                             "the id ranges are exhausted: VPS hold all %lu of %lu ids each "
+                             "(id_ranges in vsd.conf)",
+                             ranges, VS_ID_RANGE);
 }
 
 static int write_new_config(int dirfd, const char *name, const struct vsd_create_args *args,
