@@ -604,22 +604,61 @@ int vs_cgroup_has_v2(const vs_cgroup_t *cg)
         return 0;
 }
 
+/* On v1 the calling thread moves through `tasks`: a thread moving itself
+ * takes no global lock, where a write to cgroup.procs takes
+ * cgroup_threadgroup_rwsem for writing and waits for an RCU grace period
+ * (milliseconds on a busy host). vsd and its builder are single-threaded:
+ * the thread is the process. v2 has no such file for a domain cgroup. */
 static int move_self(int dirfd, const struct hierarchy *h, vs_error_t *err)
 {
-        if (vs_write_string(dirfd, "cgroup.procs", "0", err) < 0)
+        if (vs_write_string(dirfd, h->is_v2 ? "cgroup.procs" : "tasks", "0", err) < 0)
                 return vs_error_wrap(err, "move into cgroup on %s", h->mountpoint);
+        return 0;
+}
+
+static int enter_hierarchies(vs_cgroup_t *cg, int with_v2, vs_error_t *err)
+{
+        for (int i = 0; i < cg->tree->count; i++) {
+                if (!with_v2 && cg->tree->hier[i].is_v2)
+                        continue;
+                if (move_self(cg_fd(cg, i), &cg->tree->hier[i], err) < 0) {
+                        if (with_v2)
+                                vs_cgroup_leave(cg->tree, NULL);
+                        else
+                                vs_cgroup_leave_v1(cg->tree, NULL);
+                        return -1;
+                }
+        }
         return 0;
 }
 
 int vs_cgroup_enter(vs_cgroup_t *cg, vs_error_t *err)
 {
-        for (int i = 0; i < cg->tree->count; i++) {
-                if (move_self(cg_fd(cg, i), &cg->tree->hier[i], err) < 0) {
-                        vs_cgroup_leave(cg->tree, NULL);
-                        return -1;
-                }
-        }
-        return 0;
+        return enter_hierarchies(cg, 1, err);
+}
+
+int vs_cgroup_enter_v1(vs_cgroup_t *cg, vs_error_t *err)
+{
+        return enter_hierarchies(cg, 0, err);
+}
+
+int vs_cgroup_leave_v1(vs_cgroup_tree_t *tree, vs_error_t *err)
+{
+        int rc = 0;
+
+        for (int i = 0; i < tree->count; i++)
+                if (!tree->hier[i].is_v2 &&
+                    move_self(tree->hier[i].home_fd, &tree->hier[i], err) < 0)
+                        rc = -1;
+        return rc;
+}
+
+int vs_cgroup_v2_dir(vs_cgroup_t *cg)
+{
+        for (int i = 0; i < cg->tree->count; i++)
+                if (cg->tree->hier[i].is_v2)
+                        return cg_fd(cg, i);
+        return -1;
 }
 
 static const char *path_on(const struct hierarchy *h, char *text);
