@@ -1183,8 +1183,11 @@ static int start_stopped(struct vsd *d, struct vps *v, vs_error_t *err)
                 return -1;
         }
         /* the limits hold before the init runs (it is born under them), and
-         * are vsd's alone to change */
-        if (vs_cgroup_seal(v->cg, err) < 0 ||
+         * are vsd's alone to change: host root's files, which only a
+         * privileged VPS's root (host uid 0 through its identity map) could
+         * write, so only its are sealed (a seal makes an inode, a dentry and
+         * attributes of every limit file of every hierarchy) */
+        if ((!v->idmap.base && vs_cgroup_seal(v->cg, err) < 0) ||
             vs_cgroup_delegate(v->cg, (uid_t)v->idmap.base, err) < 0 ||
             apply_limits(d, v, &limits, err) < 0 || spawn_vps_init(d, v, &config, &net, err) < 0) {
                 /* the child may have died after its veth was made */

@@ -160,11 +160,21 @@ static int find_mount(const char *controllers, int v2, struct cgroup_mount *out)
         return -1;
 }
 
-/* Only hierarchies with a resource controller: named ones (name=systemd)
- * belong to the host's service manager. */
+/* Only hierarchies with a controller vsd's limits, stats or view use:
+ * named ones (name=systemd) belong to the host's service manager, and a
+ * cgroup on one vsd never limits (devices, freezer, hugetlb, net_cls, ...)
+ * would cost each VPS the kernel's memory for it and its files, for
+ * nothing. */
 static int wanted_v1(const char *controllers)
 {
-        return *controllers && strncmp(controllers, "name=", 5) != 0;
+        cleanup_free char *list = vs_xstrdup(controllers);
+        char *save = NULL;
+
+        for (char *c = strtok_r(list, ",", &save); c; c = strtok_r(NULL, ",", &save))
+                for (size_t i = 0; i < NKNOWN; i++)
+                        if (strcmp(c, known_controllers[i].v1) == 0)
+                                return 1;
+        return 0;
 }
 
 static int open_dir(const char *path, vs_error_t *err)
