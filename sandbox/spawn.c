@@ -313,10 +313,14 @@ static int mount_run(vs_error_t *err)
                 return vs_error_errno(err, "mkdir /run");
         if (mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=20%") < 0)
                 return vs_error_errno(err, "mount tmpfs on /run");
-        if (mkdir("/run/lock", 01777) < 0 ||
-            mount("tmpfs", "/run/lock", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                  "mode=1777,size=5M") < 0)
-                return vs_error_errno(err, "mount tmpfs on /run/lock");
+        /* /run/lock is a mount of /run's own directory (noexec): a tmpfs of
+         * its own would cost a superblock, and its shrinker an id that
+         * every memory cgroup of the host keeps a slot for */
+        if (mkdir("/run/lock", 01777) < 0 || chmod("/run/lock", 01777) < 0 ||
+            mount("/run/lock", "/run/lock", NULL, MS_BIND, NULL) < 0 ||
+            mount(NULL, "/run/lock", NULL, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                  NULL) < 0)
+                return vs_error_errno(err, "mount /run/lock");
         if (mkdir("/run/systemd", 0755) < 0)
                 return vs_error_errno(err, "mkdir /run/systemd");
         fd = open("/run/systemd/container", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);

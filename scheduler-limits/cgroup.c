@@ -209,7 +209,11 @@ static int cpuset_copy_from_parent(int dirfd, const char *file, vs_error_t *err)
 }
 
 /* A new v1 cpuset cgroup starts with no CPUs and no memory nodes, and no task
- * can join it until both are set: inherit the parent's. */
+ * can join it until both are set: inherit the parent's. The first level
+ * below vsd's own cgroup then clones them to every cgroup made below it
+ * (cgroup.clone_children, which its children inherit): a write of
+ * cpuset.cpus rebuilds the scheduler domains, a walk over every cpuset of
+ * the host, so each start cost more than the one before. */
 static int cpuset_init(int dirfd, vs_error_t *err)
 {
         cleanup_free char *cpus = NULL;
@@ -221,6 +225,8 @@ static int cpuset_init(int dirfd, vs_error_t *err)
         if (cpuset_copy_from_parent(dirfd, "cpuset.cpus", err) < 0 ||
             cpuset_copy_from_parent(dirfd, "cpuset.mems", err) < 0)
                 return -1;
+        /* best effort: without it each child is filled as above */
+        vs_write_string(dirfd, "cgroup.clone_children", "1", NULL);
         return 0;
 }
 
