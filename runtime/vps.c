@@ -607,10 +607,35 @@ int vsd_vps_load_all(struct vsd *d, vs_error_t *err)
 
 /* ---- create ---- */
 
+/* How many id ranges vsd hands out: vsd.conf's id_ranges (1 to
+ * VS_ID_RANGES, all of them when unset), read at each create. */
+static int id_ranges_of(struct vsd *d, unsigned long *ranges, vs_error_t *err)
+{
+        cleanup_kv vs_kv_t conf = { 0 };
+        const char *text;
+        uint64_t value;
+
+        *ranges = VS_ID_RANGES;
+        if (vsd_conf_load(d, &conf, err) < 0)
+                return -1;
+        text = vs_kv_get(&conf, "id_ranges");
+        if (!text)
+                return 0;
+        if (vs_digits(text, VS_ID_RANGES, &value) < 0 || value == 0)
+                return vs_error_set(err, EINVAL, "vsd.conf: id_ranges must be 1 to %lu, not '%s'",
+                                    VS_ID_RANGES, text);
+        *ranges = (unsigned long)value;
+        return 0;
+}
+
 /* The lowest id range no VPS of this root holds. */
 static int allocate_id_base(struct vsd *d, unsigned long *base, vs_error_t *err)
 {
         cleanup_free unsigned char *used = vs_xmalloc(VS_ID_RANGES);
+        unsigned long ranges;
+
+        if (id_ranges_of(d, &ranges, err) < 0)
+                return -1;
 
         for (struct vps *v = d->vps_list; v; v = v->next) {
                 unsigned long taken;
@@ -622,13 +647,16 @@ static int allocate_id_base(struct vsd *d, unsigned long *base, vs_error_t *err)
         for (struct vsd_work *w = d->works; w; w = w->next)
                 if (w->reserved_id >= VS_ID_BASE_FIRST)
                         used[(w->reserved_id - VS_ID_BASE_FIRST) / VS_ID_RANGE] = 1;
-        for (unsigned long i = 0; i < VS_ID_RANGES; i++) {
+        for (unsigned long i = 0; i < ranges; i++) {
                 if (!used[i]) {
                         *base = VS_ID_BASE_FIRST + i * VS_ID_RANGE;
                         return 0;
                 }
         }
-        return vs_error_kind(err, VS_E_STATE, ENOSPC, "no free id range left for a VPS");
+        return vs_error_kind(err, VS_E_STATE, ENOSPC,
+                             "the id ranges are exhausted: VPS hold all %lu of %lu ids each "
+                             "(id_ranges in vsd.conf)",
+                             ranges, VS_ID_RANGE);
 }
 
 static int write_new_config(int dirfd, const char *name, const struct vsd_create_args *args,
@@ -1127,19 +1155,33 @@ static long open_fds(void)
  * way. */
 #define START_FDS 64
 
+/* Whether START_FDS descriptors are free: taken and given back at once
+ * (a count of /proc/self/fd reads one entry per descriptor, two for each
+ * running VPS, at every start). */
+static int fds_free(void)
+{
+        int fds[START_FDS], n = 0, why;
+
+        while (n < START_FDS && (fds[n] = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0)) >= 0)
+                n++;
+        why = errno;
+        for (int i = 0; i < n; i++)
+                close(fds[i]);
+        return n == START_FDS || why != EMFILE;
+}
+
 static int check_fd_budget(vs_error_t *err)
 {
         struct rlimit lim;
-        long used = open_fds();
+        long used;
 
-        if (used < 0 || getrlimit(RLIMIT_NOFILE, &lim) < 0 || lim.rlim_cur == RLIM_INFINITY)
+        if (fds_free() || getrlimit(RLIMIT_NOFILE, &lim) < 0 || lim.rlim_cur == RLIM_INFINITY)
                 return 0;
-        if ((unsigned long long)used + START_FDS > (unsigned long long)lim.rlim_cur)
-                return vs_error_kind(err, VS_E_STATE, EMFILE,
-                                     "vsd has %ld of its %llu open files in use (RLIMIT_NOFILE): "
-                                     "no room to start another VPS (raise LimitNOFILE= of vsd)",
-                                     used, (unsigned long long)lim.rlim_cur);
-        return 0;
+        used = open_fds();
+        return vs_error_kind(err, VS_E_STATE, EMFILE,
+                             "vsd has %ld of its %llu open files in use (RLIMIT_NOFILE): "
+                             "no room to start another VPS (raise LimitNOFILE= of vsd)",
+                             used, (unsigned long long)lim.rlim_cur);
 }
 
 static int start_stopped(struct vsd *d, struct vps *v, vs_error_t *err)
@@ -1158,8 +1200,11 @@ static int start_stopped(struct vsd *d, struct vps *v, vs_error_t *err)
                 return -1;
         }
         /* the limits hold before the init runs (it is born under them), and
-         * are vsd's alone to change */
-        if (vs_cgroup_seal(v->cg, err) < 0 ||
+         * are vsd's alone to change: host root's files, which only a
+         * privileged VPS's root (host uid 0 through its identity map) could
+         * write, so only its are sealed (a seal makes an inode, a dentry and
+         * attributes of every limit file of every hierarchy) */
+        if ((!v->idmap.base && vs_cgroup_seal(v->cg, err) < 0) ||
             vs_cgroup_delegate(v->cg, (uid_t)v->idmap.base, err) < 0 ||
             apply_limits(d, v, &limits, err) < 0 || spawn_vps_init(d, v, &config, &net, err) < 0) {
                 /* the child may have died after its veth was made */

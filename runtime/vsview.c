@@ -67,8 +67,59 @@ struct entry {
         char name[VS_NAME_MAX + 1];
         uint64_t base; /* node id >> 4: its memory cgroup's inode */
         ino_t reg_ino; /* of its registry file: vsd replaces it at each start */
-        vs_view_src_t src;
+        /* its cgroup directories by path (NULL: none), in the order of
+         * src_dirs: opened for a render and closed after it, so that this
+         * process holds no descriptor per VPS (at five a VPS, vsd's limit
+         * of open files ran out in here first) */
+        char *dir[5];
+        vs_view_src_t src; /* its descriptors are -1 here */
 };
+
+static const char *const dir_keys[5] = { "memory", "cpuacct", "cpu", "cpuset", "pids" };
+
+static int *src_dirs(vs_view_src_t *src, int i)
+{
+        int *fds[5] = { &src->memory, &src->cpuacct, &src->cpu, &src->cpuset, &src->pids };
+
+        return fds[i];
+}
+
+/* Closes the directories of a src that entry_open filled. */
+static void src_close(vs_view_src_t *src)
+{
+        for (int i = 0; i < 5; i++) {
+                int dup_of_earlier = 0;
+
+                for (int k = 0; k < i; k++)
+                        if (*src_dirs(src, k) == *src_dirs(src, i))
+                                dup_of_earlier = 1;
+                if (*src_dirs(src, i) >= 0 && !dup_of_earlier)
+                        close(*src_dirs(src, i));
+                *src_dirs(src, i) = -1;
+        }
+}
+
+/* The entry's src with its directories open; -ENOENT when its memory
+ * cgroup is gone or is another run's (a new cgroup at the same path). */
+static int entry_open(const struct entry *e, vs_view_src_t *src)
+{
+        struct stat st;
+
+        *src = e->src;
+        src->memory = e->dir[0] ? open(e->dir[0], O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+        if (src->memory < 0 || fstat(src->memory, &st) < 0 || (uint64_t)st.st_ino != e->base) {
+                if (src->memory >= 0)
+                        close(src->memory);
+                src->memory = -1;
+                return -ENOENT;
+        }
+        for (int i = 1; i < 5; i++)
+                *src_dirs(src, i) = src->v2 ? src->memory
+                                    : e->dir[i]
+                                            ? open(e->dir[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                                            : -1;
+        return 0;
+}
 
 static struct {
         int fuse_fd;
@@ -92,25 +143,9 @@ static void entry_free(struct entry *e)
         for (int f = 0; f < VS_VIEW_NFILES; f++)
                 free(e->cache[f].text);
         pthread_mutex_destroy(&e->cache_lock);
-        int *fds[] = { &e->src.memory, &e->src.cpuacct, &e->src.cpu, &e->src.cpuset, &e->src.pids };
-
-        for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
-                int dup_of_earlier = 0;
-
-                for (size_t k = 0; k < i; k++)
-                        if (*fds[k] == *fds[i])
-                                dup_of_earlier = 1;
-                if (*fds[i] >= 0 && !dup_of_earlier)
-                        close(*fds[i]);
-        }
+        for (int i = 0; i < 5; i++)
+                free(e->dir[i]);
         free(e);
-}
-
-static int open_dir(const vs_kv_t *kv, const char *key)
-{
-        const char *path = vs_kv_get(kv, key);
-
-        return path && *path ? open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
 }
 
 static struct entry *entry_load(const char *name)
@@ -126,14 +161,11 @@ static struct entry *entry_load(const char *name)
         pthread_mutex_init(&e->cache_lock, NULL);
         vs_strlcpy(e->name, name, sizeof(e->name));
         e->src.v2 = vs_kv_get(&kv, "v2") && strcmp(vs_kv_get(&kv, "v2"), "1") == 0;
-        e->src.memory = open_dir(&kv, "memory");
-        if (e->src.v2) {
-                e->src.cpuacct = e->src.cpu = e->src.cpuset = e->src.pids = e->src.memory;
-        } else {
-                e->src.cpuacct = open_dir(&kv, "cpuacct");
-                e->src.cpu = open_dir(&kv, "cpu");
-                e->src.cpuset = open_dir(&kv, "cpuset");
-                e->src.pids = open_dir(&kv, "pids");
+        for (int i = 0; i < 5; i++) {
+                const char *path = vs_kv_get(&kv, dir_keys[i]);
+
+                e->dir[i] = path && *path && (i == 0 || !e->src.v2) ? vs_xstrdup(path) : NULL;
+                *src_dirs(&e->src, i) = -1;
         }
         e->src.started_ns = strtoull(vs_kv_get(&kv, "started_ns") ?: "0", NULL, 10);
         e->src.ctid = strtoul(vs_kv_get(&kv, "ctid") ?: "0", NULL, 10);
@@ -141,7 +173,7 @@ static struct entry *entry_load(const char *name)
         e->src.diskspace = strtoull(vs_kv_get(&kv, "diskspace") ?: "0", NULL, 10);
         e->src.init_pid = atoi(vs_kv_get(&kv, "init_pid") ?: "0");
         e->src.count_files = 1;
-        if (e->src.memory < 0 || fstat(e->src.memory, &st) < 0 || st.st_ino == 0) {
+        if (!e->dir[0] || stat(e->dir[0], &st) < 0 || !S_ISDIR(st.st_mode) || st.st_ino == 0) {
                 entry_free(e);
                 return NULL;
         }
@@ -262,8 +294,14 @@ int vsview_with_vps(const char *name,
                 pthread_rwlock_rdlock(&S.lock);
                 i = find_name(name);
         }
-        if (i >= 0)
-                rc = fn(&S.entries[i]->src, &S.host, arg);
+        if (i >= 0) {
+                vs_view_src_t src;
+
+                rc = entry_open(S.entries[i], &src);
+                if (rc == 0)
+                        rc = fn(&src, &S.host, arg);
+                src_close(&src);
+        }
         pthread_rwlock_unlock(&S.lock);
         return rc;
 }
@@ -484,7 +522,12 @@ static int cached_render(struct entry *e, int file, vs_view_buf_t *buf, int for_
         if (c->text && now - c->at_ns < CACHE_NS) {
                 buf_set(buf, c->text, c->len);
         } else {
-                rc = vs_view_render(&e->src, &S.host, (enum vs_view_file)file, buf);
+                vs_view_src_t src;
+
+                rc = entry_open(e, &src);
+                if (rc == 0)
+                        rc = vs_view_render(&src, &S.host, (enum vs_view_file)file, buf);
+                src_close(&src);
                 if (rc == 0 && buf->len <= CACHE_MAX) {
                         int same = c->text && c->len == buf->len &&
                                    memcmp(c->text, buf->data, buf->len) == 0;
@@ -801,9 +844,13 @@ static void sample(void)
         pthread_rwlock_rdlock(&S.lock);
         for (size_t i = 0; i < S.nentries; i++) {
                 vs_view_tasks_t t;
+                vs_view_src_t src;
 
-                vs_view_count_tasks(&S.entries[i]->src, &t);
-                vs_view_load_sample(&S.entries[i]->src, t.running + t.blocked);
+                if (entry_open(S.entries[i], &src) == 0) {
+                        vs_view_count_tasks(&src, &t);
+                        vs_view_load_sample(&S.entries[i]->src, t.running + t.blocked);
+                }
+                src_close(&src);
         }
         pthread_rwlock_unlock(&S.lock);
 }

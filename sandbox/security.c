@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -266,24 +267,45 @@ static int mask_file(const char *rootfs, const char *path, vs_error_t *err)
         return 0;
 }
 
-static int mask_one(const char *rootfs, const char *rel, int is_dir, vs_error_t *err)
+/* A masked directory: an empty read-only tmpfs, one for all of the VPS's
+ * (the first is mounted, the others are bound to it, read-only too): every
+ * file system instance costs a superblock, and its shrinker an id that
+ * every memory cgroup of the host keeps a slot for. *first: the first's
+ * path, "" until it is mounted. */
+static int mask_dir(const char *path, char *first, size_t len, vs_error_t *err)
+{
+        const unsigned long ro = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+
+        if (!*first) {
+                if (mount("tmpfs", path, "tmpfs", ro, "size=0,mode=0555") < 0)
+                        return vs_error_errno(err, "mount");
+                vs_strlcpy(first, path, len);
+                return 0;
+        }
+        if (mount(first, path, NULL, MS_BIND, NULL) < 0 ||
+            mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | ro, NULL) < 0)
+                return vs_error_errno(err, "bind");
+        return 0;
+}
+
+static int mask_one(const char *rootfs, const char *rel, char *first_dir, size_t len,
+                    vs_error_t *err)
 {
         cleanup_free char *path = vs_strdupf("%s/%s", rootfs, rel);
         struct stat st;
 
         if (lstat(path, &st) < 0)
                 return 0; /* not on this kernel */
-        if (is_dir)
-                return mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                             "size=0,mode=0555") < 0
-                               ? vs_error_errno(err, "mask /%s", rel)
-                               : 0;
+        if (first_dir)
+                return mask_dir(path, first_dir, len, err) < 0 ? vs_error_wrap(err, "mask /%s", rel)
+                                                               : 0;
         return mask_file(rootfs, path, err) < 0 ? vs_error_wrap(err, "mask /%s", rel) : 0;
 }
 
 int vs_security_mask_paths(const char *rootfs, vs_error_t *err)
 {
         cleanup_free char *net = vs_strdupf("%s/proc/sys/net", rootfs);
+        char first_dir[PATH_MAX] = "";
 
         for (size_t i = 0; i < sizeof(readonly_paths) / sizeof(readonly_paths[0]); i++) {
                 cleanup_free char *path = vs_strdupf("%s/%s", rootfs, readonly_paths[i]);
@@ -298,10 +320,10 @@ int vs_security_mask_paths(const char *rootfs, vs_error_t *err)
                     0)
                 return vs_error_errno(err, "bind /proc/sys/net");
         for (size_t i = 0; i < sizeof(masked_files) / sizeof(masked_files[0]); i++)
-                if (mask_one(rootfs, masked_files[i], 0, err) < 0)
+                if (mask_one(rootfs, masked_files[i], NULL, 0, err) < 0)
                         return -1;
         for (size_t i = 0; i < sizeof(masked_dirs) / sizeof(masked_dirs[0]); i++)
-                if (mask_one(rootfs, masked_dirs[i], 1, err) < 0)
+                if (mask_one(rootfs, masked_dirs[i], first_dir, sizeof(first_dir), err) < 0)
                         return -1;
         return 0;
 }

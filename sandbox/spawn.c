@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <grp.h>
+#include <sys/fsuid.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -32,10 +33,10 @@ extern char **environ;
 #include "vs/netns.h"
 #include "vs/procview.h"
 
-/* the init's: its mount namespace comes later, see init_child */
-#define INIT_NAMESPACES                                                              \
-        (CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | \
-         CLONE_NEWCGROUP)
+/* the init's: its mount and cgroup namespaces come later, see init_child
+ * (the kernel roots a cgroup namespace made at clone at the parent's
+ * cgroup, even with CLONE_INTO_CGROUP) */
+#define INIT_NAMESPACES (CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET)
 #define JOIN_NAMESPACES (CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP)
 
 static const char *const default_env[] = {
@@ -140,6 +141,19 @@ static pid_t clone3_pidfd(uint64_t flags, int *pidfd)
                 .flags = flags | CLONE_PIDFD,
                 .pidfd = (uint64_t)(uintptr_t)pidfd,
                 .exit_signal = (flags & CLONE_PARENT) ? 0 : SIGCHLD,
+        };
+
+        return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+}
+
+/* As clone3_pidfd, the child born in the v2 cgroup cgroup_fd (>= 0). */
+static pid_t clone3_pidfd_into(uint64_t flags, int *pidfd, int cgroup_fd)
+{
+        struct clone_args args = {
+                .flags = flags | CLONE_PIDFD | (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0),
+                .pidfd = (uint64_t)(uintptr_t)pidfd,
+                .exit_signal = (flags & CLONE_PARENT) ? 0 : SIGCHLD,
+                .cgroup = cgroup_fd >= 0 ? (uint64_t)cgroup_fd : 0,
         };
 
         return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
@@ -299,10 +313,14 @@ static int mount_run(vs_error_t *err)
                 return vs_error_errno(err, "mkdir /run");
         if (mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=20%") < 0)
                 return vs_error_errno(err, "mount tmpfs on /run");
-        if (mkdir("/run/lock", 01777) < 0 ||
-            mount("tmpfs", "/run/lock", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                  "mode=1777,size=5M") < 0)
-                return vs_error_errno(err, "mount tmpfs on /run/lock");
+        /* /run/lock is a mount of /run's own directory (noexec): a tmpfs of
+         * its own would cost a superblock, and its shrinker an id that
+         * every memory cgroup of the host keeps a slot for */
+        if (mkdir("/run/lock", 01777) < 0 || chmod("/run/lock", 01777) < 0 ||
+            mount("/run/lock", "/run/lock", NULL, MS_BIND, NULL) < 0 ||
+            mount(NULL, "/run/lock", NULL, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                  NULL) < 0)
+                return vs_error_errno(err, "mount /run/lock");
         if (mkdir("/run/systemd", 0755) < 0)
                 return vs_error_errno(err, "mkdir /run/systemd");
         fd = open("/run/systemd/container", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
@@ -527,8 +545,9 @@ static int init_child(const struct vs_init_spec *spec, int go_sock, int report_s
         if (wait_go(go_sock, err) < 0)
                 return -1;
         close(go_sock);
-        if (unshare(CLONE_NEWNS) < 0)
-                return vs_error_errno(err, "mount namespace of the VPS");
+        /* born in all its cgroups: its cgroup namespace is rooted there */
+        if (unshare(CLONE_NEWNS | CLONE_NEWCGROUP) < 0)
+                return vs_error_errno(err, "mount and cgroup namespaces of the VPS");
         if (become_root(err) < 0)
                 return -1;
         reset_signals();
@@ -706,7 +725,10 @@ static pid_t clone_init(const struct vs_init_spec *spec, vs_cgroup_t *cg, int so
 
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, go) < 0)
                 return vs_error_errno(err, "socketpair");
-        if (vs_cgroup_enter(cg, err) < 0) {
+        /* the builder enters the VPS's v1 cgroups (its `tasks`: no RCU
+         * grace period) and the init is born in them and, through
+         * CLONE_INTO_CGROUP, in its v2 one: it never runs outside them */
+        if (vs_cgroup_enter_v1(cg, err) < 0) {
                 close(go[0]);
                 close(go[1]);
                 return -1;
@@ -720,7 +742,14 @@ static pid_t clone_init(const struct vs_init_spec *spec, vs_cgroup_t *cg, int so
                 close(go[1]);
                 return -1;
         }
-        pid = clone3_pidfd(CLONE_PARENT | INIT_NAMESPACES, pidfd);
+        /* CLONE_INTO_CGROUP checks file access (the cgroup.procs of the
+         * VPS's cgroup and of the common ancestor, host root's) with the
+         * fs id: host root's for it. The init's ids all become its own
+         * root's (become_root) before it runs anything but this file's
+         * code. */
+        if (owner)
+                setfsuid(0);
+        pid = clone3_pidfd_into(CLONE_PARENT | INIT_NAMESPACES, pidfd, vs_cgroup_v2_dir(cg));
         saved = errno;
         if (pid == 0) {
                 vs_error_t child_err = { 0 };
@@ -748,7 +777,7 @@ static pid_t clone_init(const struct vs_init_spec *spec, vs_cgroup_t *cg, int so
         *go_sock = go[0];
         /* the builder's helpers are no processes of the VPS's */
         if (report(sock, REPORT_PID, pid, err) < 0 ||
-            vs_cgroup_leave(vs_cgroup_tree_of(cg), err) < 0)
+            vs_cgroup_leave_v1(vs_cgroup_tree_of(cg), err) < 0)
                 return -1;
         return pid;
 }

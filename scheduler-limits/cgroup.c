@@ -160,11 +160,21 @@ static int find_mount(const char *controllers, int v2, struct cgroup_mount *out)
         return -1;
 }
 
-/* Only hierarchies with a resource controller: named ones (name=systemd)
- * belong to the host's service manager. */
+/* Only hierarchies with a controller vsd's limits, stats or view use:
+ * named ones (name=systemd) belong to the host's service manager, and a
+ * cgroup on one vsd never limits (devices, freezer, hugetlb, net_cls, ...)
+ * would cost each VPS the kernel's memory for it and its files, for
+ * nothing. */
 static int wanted_v1(const char *controllers)
 {
-        return *controllers && strncmp(controllers, "name=", 5) != 0;
+        cleanup_free char *list = vs_xstrdup(controllers);
+        char *save = NULL;
+
+        for (char *c = strtok_r(list, ",", &save); c; c = strtok_r(NULL, ",", &save))
+                for (size_t i = 0; i < NKNOWN; i++)
+                        if (strcmp(c, known_controllers[i].v1) == 0)
+                                return 1;
+        return 0;
 }
 
 static int open_dir(const char *path, vs_error_t *err)
@@ -199,7 +209,11 @@ static int cpuset_copy_from_parent(int dirfd, const char *file, vs_error_t *err)
 }
 
 /* A new v1 cpuset cgroup starts with no CPUs and no memory nodes, and no task
- * can join it until both are set: inherit the parent's. */
+ * can join it until both are set: inherit the parent's. The first level
+ * below vsd's own cgroup then clones them to every cgroup made below it
+ * (cgroup.clone_children, which its children inherit): a write of
+ * cpuset.cpus rebuilds the scheduler domains, a walk over every cpuset of
+ * the host, so each start cost more than the one before. */
 static int cpuset_init(int dirfd, vs_error_t *err)
 {
         cleanup_free char *cpus = NULL;
@@ -211,6 +225,8 @@ static int cpuset_init(int dirfd, vs_error_t *err)
         if (cpuset_copy_from_parent(dirfd, "cpuset.cpus", err) < 0 ||
             cpuset_copy_from_parent(dirfd, "cpuset.mems", err) < 0)
                 return -1;
+        /* best effort: without it each child is filled as above */
+        vs_write_string(dirfd, "cgroup.clone_children", "1", NULL);
         return 0;
 }
 
@@ -604,22 +620,61 @@ int vs_cgroup_has_v2(const vs_cgroup_t *cg)
         return 0;
 }
 
+/* On v1 the calling thread moves through `tasks`: a thread moving itself
+ * takes no global lock, where a write to cgroup.procs takes
+ * cgroup_threadgroup_rwsem for writing and waits for an RCU grace period
+ * (milliseconds on a busy host). vsd and its builder are single-threaded:
+ * the thread is the process. v2 has no such file for a domain cgroup. */
 static int move_self(int dirfd, const struct hierarchy *h, vs_error_t *err)
 {
-        if (vs_write_string(dirfd, "cgroup.procs", "0", err) < 0)
+        if (vs_write_string(dirfd, h->is_v2 ? "cgroup.procs" : "tasks", "0", err) < 0)
                 return vs_error_wrap(err, "move into cgroup on %s", h->mountpoint);
+        return 0;
+}
+
+static int enter_hierarchies(vs_cgroup_t *cg, int with_v2, vs_error_t *err)
+{
+        for (int i = 0; i < cg->tree->count; i++) {
+                if (!with_v2 && cg->tree->hier[i].is_v2)
+                        continue;
+                if (move_self(cg_fd(cg, i), &cg->tree->hier[i], err) < 0) {
+                        if (with_v2)
+                                vs_cgroup_leave(cg->tree, NULL);
+                        else
+                                vs_cgroup_leave_v1(cg->tree, NULL);
+                        return -1;
+                }
+        }
         return 0;
 }
 
 int vs_cgroup_enter(vs_cgroup_t *cg, vs_error_t *err)
 {
-        for (int i = 0; i < cg->tree->count; i++) {
-                if (move_self(cg_fd(cg, i), &cg->tree->hier[i], err) < 0) {
-                        vs_cgroup_leave(cg->tree, NULL);
-                        return -1;
-                }
-        }
-        return 0;
+        return enter_hierarchies(cg, 1, err);
+}
+
+int vs_cgroup_enter_v1(vs_cgroup_t *cg, vs_error_t *err)
+{
+        return enter_hierarchies(cg, 0, err);
+}
+
+int vs_cgroup_leave_v1(vs_cgroup_tree_t *tree, vs_error_t *err)
+{
+        int rc = 0;
+
+        for (int i = 0; i < tree->count; i++)
+                if (!tree->hier[i].is_v2 &&
+                    move_self(tree->hier[i].home_fd, &tree->hier[i], err) < 0)
+                        rc = -1;
+        return rc;
+}
+
+int vs_cgroup_v2_dir(vs_cgroup_t *cg)
+{
+        for (int i = 0; i < cg->tree->count; i++)
+                if (cg->tree->hier[i].is_v2)
+                        return cg_fd(cg, i);
+        return -1;
 }
 
 static const char *path_on(const struct hierarchy *h, char *text);

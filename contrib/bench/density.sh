@@ -77,9 +77,31 @@ for ((i = 0; i < N; i++)); do
         created=$((created + 1))
 done
 
+# DENSITY_PERF=DIR: perf records vsd and what it forks (CPU time with call
+# graphs, and the kernel's 1 kB allocations) during the first and the last
+# 10% of the starts, into DIR/first.data and DIR/last.data: what grows with N
+perf_pid=
+perf_start() {
+        [ -n "${DENSITY_PERF:-}" ] || return 0
+        perf record -q -g -e cpu-clock -e kmem:kmalloc --filter 'bytes_alloc == 1024' \
+                -p "$VSD_PID" -o "$DENSITY_PERF/$1.data" >/dev/null 2>&1 &
+        perf_pid=$!
+        sleep 1
+}
+perf_stop() {
+        [ -n "$perf_pid" ] || return 0
+        kill -INT "$perf_pid" 2>/dev/null || true
+        wait "$perf_pid" 2>/dev/null || true
+        perf_pid=
+}
+
 phase="starting $created VPS"
 starts=()
+tenth=$(((created + 9) / 10))
 for ((i = 0; i < created; i++)); do
+        [ "$i" -ne 0 ] || perf_start first
+        [ "$i" -ne "$tenth" ] || perf_stop
+        [ "$i" -ne $((created - tenth)) ] || perf_start last
         now_us; t0=$REPLY
         if ! out=$("$VSCTL" start "d$i" </dev/null 2>&1); then
                 echo "# start d$i: $out" >&2
@@ -88,6 +110,7 @@ for ((i = 0; i < created; i++)); do
         now_us; t1=$REPLY
         starts+=($((t1 - t0)))
 done
+perf_stop
 started=${#starts[@]}
 
 phase="fetching"

@@ -54,6 +54,15 @@ int vs_cgroup_has_v2(const vs_cgroup_t *cg);
  * new cgroup namespace at the parent's cgroup, even with CLONE_INTO_CGROUP). */
 int vs_cgroup_enter(vs_cgroup_t *cg, vs_error_t *err);
 int vs_cgroup_leave(vs_cgroup_tree_t *tree, vs_error_t *err);
+/* The start's cheaper way: the calling process enters (and leaves) the
+ * VPS's cgroups on the v1 hierarchies only, and clones the child into its
+ * v2 cgroup with CLONE_INTO_CGROUP and vs_cgroup_v2_dir (-1: no v2
+ * hierarchy; the fd stays owned by cg). No write waits for an RCU grace
+ * period; the child makes its cgroup namespace itself (unshare), once it is
+ * in all of them. */
+int vs_cgroup_enter_v1(vs_cgroup_t *cg, vs_error_t *err);
+int vs_cgroup_leave_v1(vs_cgroup_tree_t *tree, vs_error_t *err);
+int vs_cgroup_v2_dir(vs_cgroup_t *cg);
 /* As vs_cgroup_enter, but on v2 hierarchies into the cgroup of process pid
  * (the VPS's init) where that is below the VPS's: an init such as systemd
  * moves itself out of the cgroup vsd delegated to it and enables

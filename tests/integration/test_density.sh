@@ -113,4 +113,42 @@ test_create_past_the_address_pool() {
         expect_rc 3 "a6 was not made" -- vs status a6
 }
 
+# the id ranges (vsd.conf's id_ranges, small here): the VPS past them is
+# refused, naming them, nothing made; a privileged VPS needs none, and a
+# range freed is a range for the next
+test_create_past_the_id_ranges() {
+        local i before
+        use_conf $'id_ranges = 3
+'
+        for i in 1 2 3; do
+                vs create "r$i" --template busybox --ipadd none >/dev/null ||
+                        fail "create r$i of the 3 ranges"
+        done
+        before=$(vps_entries)
+        expect_rc 4 "a fourth VPS with 3 id ranges" -- vs create r4 --template busybox --ipadd none
+        expect_contains "$ERR" "id ranges are exhausted" "the refusal names the id ranges"
+        expect_contains "$ERR" "all 3 of" "the refusal says how many"
+        expect_contains "$ERR" "id_ranges in vsd.conf" "the refusal names the setting"
+        expect_eq 1 "$(wc -l <<<"$ERR")" "a one-line error"
+        expect_eq "$before" "$(vps_entries)" "entries in the VPS directory after the refusal"
+        expect_rc 3 "r4 was not made" -- vs status r4
+        expect_rc 4 "a clone needs a range too" -- vs clone r1 r5
+        expect_eq "$before" "$(vps_entries)" "entries after the refused clone"
+        expect_rc 0 "a privileged VPS takes no range" -- \
+                vs create p1 --template busybox --ipadd none --privileged
+        vs destroy p1 >/dev/null
+        vs destroy r2 >/dev/null
+        expect_rc 0 "a VPS once a range was freed" -- vs create r4 --template busybox --ipadd none
+        expect_eq "$(awk -F' = ' '$1 == "id_base" {print $2}' "$(vps_dir r4)/config")" \
+                "$((1048576 + 65536))" "r4 took the freed second range"
+}
+
+test_a_bad_id_ranges_setting_is_refused() {
+        use_conf $'id_ranges = 0
+'
+        expect_rc 1 "a create with id_ranges = 0" -- vs create z1 --template busybox --ipadd none
+        expect_contains "$ERR" "id_ranges must be 1 to 60000, not '0'" "the refusal"
+        expect_rc 3 "z1 was not made" -- vs status z1
+}
+
 run_tests
