@@ -202,7 +202,8 @@ static void warn_expiry(struct vsd *d, const char *slice, int64_t expires,
                "slice %s expires at %s (in less than a day); renew it with vsctl "
                "slice renew %s --expires ...",
                slice, when, slice);
-        tell(d, "slice-expiring", NULL, slice, expires);
+        /* of no VPS (""): the events stream gives it to admins */
+        tell(d, "slice-expiring", "", slice, expires);
         u->warned = expires;
         u->dirty = 1;
 }

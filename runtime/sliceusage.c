@@ -133,7 +133,10 @@ int vsd_slice_usage_save(struct vsd *d, const char *slice, const struct vsd_slic
         for (size_t i = 0; i < u->readings.count; i++)
                 if (u->readings.lines[i].key)
                         vs_kv_set(&kv, u->readings.lines[i].key, u->readings.lines[i].value);
-        return vs_kv_save(dirfd, name, &kv, 1, err);
+        /* not fsync'd: each tick may write it, and a crash of vsd loses
+         * nothing of it (the page cache has it); a crash of the node loses
+         * the counts of the writes the kernel had not written back */
+        return vs_kv_save(dirfd, name, &kv, 0, err);
 }
 
 void vsd_slice_usage_free(struct vsd_slice_usage *u)
