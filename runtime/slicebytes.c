@@ -114,8 +114,8 @@ static void tell(struct vsd *d, const char *type, const struct vps *v, uint64_t 
         d->hooks.event(d, &ev);
 }
 
-static void throttle(struct vsd *d, struct vps *v, const struct vsd_slice_file *f,
-                     const struct vsd_slice_usage *u)
+void vsd_slicebytes_throttle(struct vsd *d, struct vps *v, const struct vsd_slice_file *f,
+                             const struct vsd_slice_usage *u)
 {
         struct vsd_slicetime *st = d->slicetime;
         struct vsd_throttle *t = throttle_of(st, v->name);
@@ -127,6 +127,8 @@ static void throttle(struct vsd *d, struct vps *v, const struct vsd_slice_file *
         /* held already, in this run, against the cap it has now */
         if (t && t->pid == (int)v->pid && t->own == v->rate_out)
                 return;
+        if (!v->ifname[0])
+                return; /* no network: nothing to throttle */
         if (vs_net_vps_rate(d->net, v->name, VS_RATE_OUT, rate, &err) < 0) {
                 vs_log(LOG_WARNING, "%s: throttle for slice %s: %s", v->name, f->name, err.msg);
                 return;
@@ -211,7 +213,7 @@ void vsd_slicebytes_step(struct vsd *d, const struct vsd_slice_file *f, struct v
                 if (!slice_runs_net(v, f->name))
                         continue;
                 if (over)
-                        throttle(d, v, f, u);
+                        vsd_slicebytes_throttle(d, v, f, u);
                 else
                         unthrottle(d, v);
         }

@@ -40,6 +40,10 @@ void vsd_slicetime_free(struct vsd *d);
  * expired at ...; renew it (...)" when its slice has expired. */
 int vsd_slicetime_may_start(struct vsd *d, const struct vps *v, vs_error_t *err);
 
+/* A VPS started: throttled at once when its slice is past its budget (a
+ * restart does not buy a tick at full rate). */
+void vsd_slicetime_started(struct vsd *d, struct vps *v);
+
 /* Seconds until the slice expires (<= 0: expired); VSD_NO_EXPIRY when it
  * has no expiry or no file (for slice list and status). */
 #define VSD_NO_EXPIRY INT64_MAX

@@ -230,6 +230,21 @@ void vsd_slicetime_tick(struct vsd *d)
                         slice_step(d, e->d_name, now);
 }
 
+void vsd_slicetime_started(struct vsd *d, struct vps *v)
+{
+        struct vsd_slice_file f;
+        struct vsd_slice_usage u;
+
+        if (!d->slicetime || strcmp(v->slice, VS_DEFAULT_SLICE) == 0 ||
+            vsd_slice_file_load(d, v->slice, &f, NULL) < 0)
+                return;
+        vsd_slice_usage_load(d, v->slice, &u);
+        if (vsd_slicebytes_over(&f, &u) &&
+            (int64_t)time(NULL) < u.window_start + d->slicetime->window)
+                vsd_slicebytes_throttle(d, v, &f, &u);
+        vsd_slice_usage_free(&u);
+}
+
 int vsd_slice_time_describe(struct vsd *d, const char *slice, vs_slice_time_t *out, vs_error_t *err)
 {
         struct vsd_slice_file f;

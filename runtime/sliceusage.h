@@ -59,6 +59,10 @@ void vsd_slicetime_expiry_step(struct vsd *d, const struct vsd_slice_file *f,
                                struct vsd_slice_usage *u, int64_t now);
 void vsd_slicebytes_step(struct vsd *d, const struct vsd_slice_file *f, struct vsd_slice_usage *u,
                          int64_t now);
+/* Holds a running VPS of the slice to throttle_rate (once per run). */
+struct vps;
+void vsd_slicebytes_throttle(struct vsd *d, struct vps *v, const struct vsd_slice_file *f,
+                             const struct vsd_slice_usage *u);
 /* Whether the slice's VPS are held to throttle_rate now. */
 int vsd_slicebytes_over(const struct vsd_slice_file *f, const struct vsd_slice_usage *u);
 

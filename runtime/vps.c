@@ -1239,6 +1239,7 @@ int vsd_vps_start(struct vsd *d, struct vps *v, vs_error_t *err)
                 vs_event_int(&ev, "pid", (long long)v->pid);
                 d->hooks.event(d, &ev);
         }
+        vsd_slicetime_started(d, v);
         return 0;
 }
 

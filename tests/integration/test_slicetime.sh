@@ -266,13 +266,16 @@ test_a_spent_budget_throttles_until_the_window_ends() {
         vs exec sb-a -- /payload blast "$GATEWAY" "$PORT" 6 >/dev/null
         PORT=$((PORT + 1))
         wait_for 15 '[ "$(tc_rate vsi-sb-a)" = 5Mbit ]' ||
-                fail "not throttled: tc $(tc_rate vsi-sb-a), usage $(vs slice usage sb)"
+                fail "not throttled: tc $(tc_rate vsi-sb-a), usage $(vs slice usage sb), $(cat "$(slices_dir)/sb.usage"), sink: $(cat "$R/spend")"
         used=$(usage_field sb used)
         [ "$used" -gt 4000000 ] || fail "throttled at $used bytes, budget 4000000"
         expect_eq True "$(usage_field sb throttled)" "usage says throttled"
         expect_eq 20000000 "$(json_field_status sb-a rate_out)" "its own cap stays in its status"
         bps=$(measure_out sb-a)
         within "$bps" 5000000
+        # a new run is throttled from its start, not at the next tick
+        vs restart sb-a
+        expect_eq 5Mbit "$(tc_rate vsi-sb-a)" "throttled as it starts again"
         # the counts survive a crash of vsd, and the throttle comes back
         before=$(usage_field sb used)
         kill -9 "$(vsd_pid)"
