@@ -45,6 +45,9 @@ VSDLIB_SRCS = runtime/clients.c runtime/vps.c runtime/vpsnet.c runtime/netaddrs.
 	runtime/work.c runtime/onboot.c runtime/metrics.c runtime/events.c runtime/backup.c \
 	runtime/backup_member.c runtime/snapshot.c runtime/console.c runtime/keeper.c runtime/view.c \
 	runtime/authz.c runtime/slice.c
+# slice expiry and byte budgets (issue 15)
+LIB_SRCS += protocol/slicetime.c
+VSDLIB_SRCS += runtime/slicetime.c runtime/slicebytes.c runtime/sliceusage.c runtime/slicetimecmd.c
 VSD_SRCS = runtime/vsd.c
 VSCTL_SRCS = $(wildcard runtime/vsctl/*.c)
 OCI_SRCS = oci/main.c oci/config.c oci/state.c oci/cgroups.c oci/hooks.c oci/mounts.c \

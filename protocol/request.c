@@ -345,6 +345,19 @@ static const vs_field_spec_t snapshot_named_fields[] = {
         { NULL },
 };
 
+/* slice renew and usage: the slice by name; the expiry is DATE or
+ * +DURATION, which vsd parses against its own clock */
+static const vs_field_spec_t slice_renew_fields[] = {
+        { STRING("slice", NAME_LEN, "slice name", check_slice_name), .required = 1 },
+        { STRING("expires", VALUE_LEN, "expiry", NULL), .required = 1 },
+        { NULL },
+};
+
+static const vs_field_spec_t slice_usage_fields[] = {
+        { STRING("slice", NAME_LEN, "slice name", check_slice_name), .required = 1 },
+        { NULL },
+};
+
 static const vs_command_spec_t commands[] = {
         { VS_CMD_PING, VS_NAME_NONE, no_fields },
         { VS_CMD_CREATE, VS_NAME_VPS, create_fields },
@@ -375,6 +388,8 @@ static const vs_command_spec_t commands[] = {
         { VS_CMD_SNAPSHOT_LIST, VS_NAME_VPS, no_fields },
         { VS_CMD_SNAPSHOT_RESTORE, VS_NAME_VPS, snapshot_named_fields },
         { VS_CMD_SNAPSHOT_DELETE, VS_NAME_VPS, snapshot_named_fields },
+        { VS_CMD_SLICE_RENEW, VS_NAME_NONE, slice_renew_fields },
+        { VS_CMD_SLICE_USAGE, VS_NAME_NONE, slice_usage_fields },
 };
 
 const vs_command_spec_t *vs_commands(size_t *n)

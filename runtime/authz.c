@@ -47,6 +47,9 @@ static const struct {
         { VS_CMD_LIST, VSD_AUTHZ_FILTERED },
         { VS_CMD_EVENTS, VSD_AUTHZ_FILTERED },
         { VS_CMD_METRICS, VSD_AUTHZ_FILTERED },
+        /* the owner's own slices only: another is answered as none
+         * (slicetimecmd.c) */
+        { VS_CMD_SLICE_USAGE, VSD_AUTHZ_FILTERED },
         /* and admins only, as every command not listed: node, template-*,
          * restore (vsd reads a host path as root), slice changes */
         { VS_CMD_NODE, VSD_AUTHZ_ADMIN },

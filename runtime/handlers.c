@@ -28,6 +28,7 @@
 #include "store.h"
 #include "authz.h"
 #include "serve.h"
+#include "slicetime.h"
 
 static void reply_ok(struct vsd *d, struct client *c)
 {
@@ -287,7 +288,9 @@ static int handle_restart(struct vsd *d, struct client *c, vs_request_t *req, vs
                 return -1;
         if (v->phase == PHASE_STOPPED)
                 return handle_start(d, c, req, err);
-        if (vsd_vps_stop_begin(d, v, timeout_arg(req), err) < 0)
+        /* refused before the stop: an expired slice's VPS would not come back */
+        if (vsd_slicetime_may_start(d, v, err) < 0 ||
+            vsd_vps_stop_begin(d, v, timeout_arg(req), err) < 0)
                 return -1;
         park(c, WAIT_RESTART, v);
         return 1;
@@ -1181,6 +1184,8 @@ static const struct {
         { VS_CMD_SNAPSHOT_LIST, handle_snapshot_list },
         { VS_CMD_SNAPSHOT_RESTORE, handle_snapshot_restore },
         { VS_CMD_SNAPSHOT_DELETE, handle_snapshot_delete },
+        { VS_CMD_SLICE_RENEW, vsd_handle_slice_renew },
+        { VS_CMD_SLICE_USAGE, vsd_handle_slice_usage },
 };
 
 /* req is decoded, so held to the table: its command is one of the table's,

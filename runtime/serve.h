@@ -60,4 +60,8 @@ void vsd_handle_vps_removed(struct vsd *d, struct vps *v);
 /* vsd exits: every client still waiting for its answer gets one. */
 void vsd_handle_exit(struct vsd *d);
 
+/* slicetimecmd.c: slice renew (admins) and slice usage (and owners) */
+int vsd_handle_slice_renew(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err);
+int vsd_handle_slice_usage(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err);
+
 #endif

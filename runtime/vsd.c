@@ -34,6 +34,7 @@
 #include "store.h"
 #include "serve.h"
 #include "slice.h"
+#include "slicetime.h"
 
 #ifndef VS_LIBEXECDIR
 #define VS_LIBEXECDIR "/usr/local/lib/paene"
@@ -357,7 +358,8 @@ static void read_signals(struct vsd *d)
                 if (si.ssi_signo == SIGHUP) {
                         vs_error_t err = { 0 };
 
-                        if (vsd_client_conf_load(d, &err) < 0)
+                        if (vsd_client_conf_load(d, &err) < 0 ||
+                            vsd_slicetime_conf_load(d, &err) < 0)
                                 vs_log(LOG_ERR, "SIGHUP: %s (the old values stay)", err.msg);
                         else
                                 vs_log(LOG_INFO, "SIGHUP: read vsd.conf again");
@@ -381,6 +383,7 @@ static void dispatch(struct vsd *d, struct ev *ev, uint32_t events)
                 (void)!read(d->tick_fd, &ticks, sizeof(ticks));
                 vsd_vps_rotate_consoles(d);
                 vsd_view_tick(d);
+                vsd_slicetime_tick(d);
                 break;
         case EV_CLIENT:
                 client_request(d, ev->owner);
@@ -499,7 +502,7 @@ static int start_daemon(struct vsd *d, const struct options *o, int *ready_fd, v
         vs_error_t warn = { 0 };
 
         if (setup_root(d, o->root, err) < 0 || take_lock(d, err) < 0 ||
-            vsd_client_conf_load(d, err) < 0)
+            vsd_client_conf_load(d, err) < 0 || vsd_slicetime_conf_load(d, err) < 0)
                 return -1;
         if (!o->foreground && daemonize(ready_fd) < 0)
                 return vs_error_errno(err, "daemonize");
@@ -574,6 +577,7 @@ static void shut_down(struct vsd *d)
         vs_nft_free(d->nft);
         vs_net_free(d->net);
         vsd_slice_free_all(d);
+        vsd_slicetime_free(d);
         free(d->root);
         free(d->vps_dir);
         free(d->tmpl_dir);

@@ -218,6 +218,8 @@ struct vsd {
         uint64_t notify_next_id;
         struct vps *vps_list;
         struct vsd_slice *slices; /* slice.c: the loaded slice files */
+        /* slicetime.h: slice expiry and byte budgets */
+        struct vsd_slicetime *slicetime;
         struct client *clients;
         struct vsd_work *works;
         struct vsd_client_conf client_conf;

@@ -63,6 +63,9 @@
 #define VS_CMD_SNAPSHOT_LIST "snapshot-list"
 #define VS_CMD_SNAPSHOT_RESTORE "snapshot-restore"
 #define VS_CMD_SNAPSHOT_DELETE "snapshot-delete"
+/* a slice's expiry and byte budget (args.slice names it) */
+#define VS_CMD_SLICE_RENEW "slice-renew"
+#define VS_CMD_SLICE_USAGE "slice-usage"
 
 /* The longest stop timeout a request may ask for (vsctl --timeout). */
 #define VS_STOP_TIMEOUT_MAX_MS (24ULL * 3600 * 1000)
@@ -173,6 +176,11 @@ json_object *vs_reply_started(long pid);
 json_object *vs_reply_progress(void);
 json_object *vs_reply_error_exit(const vs_error_t *err, int status);
 void vs_reply_add_exit(json_object *reply, int status);
+/* slice usage and slice renew: {"slice": {name, expires, left, used,
+ * budget, window_start, resets, throttled, throttle_rate}}; add puts the
+ * same members into another reply's object (slice status) */
+json_object *vs_reply_slice_time(const vs_slice_time_t *t);
+void vs_reply_add_slice_time(json_object *obj, const vs_slice_time_t *t);
 /* A reply as text (a worker's, through a pipe: NUL-terminated) read back:
  * NULL unless it is a JSON object. */
 json_object *vs_reply_from_text(const char *text);

@@ -113,4 +113,17 @@ typedef struct {
         char backend[16];
 } vs_snapshot_info_t;
 
+/* A slice's expiry and byte budget (runtime/slicetime.h), as slice usage
+ * and slice status show them. Times are unix seconds UTC, 0: none. */
+typedef struct {
+        char name[64];
+        long long expires;                /* 0: never */
+        long long left;                   /* seconds to expires (<= 0: expired) */
+        unsigned long long used, budget;  /* bytes sent in the window; budget 0: none */
+        long long window_start;           /* 0: no window open (nothing counted yet) */
+        long long resets;                 /* when the window ends, 0: none open */
+        int throttled;                    /* past the budget: its VPS held to throttle_rate */
+        unsigned long long throttle_rate; /* bit/s */
+} vs_slice_time_t;
+
 #endif

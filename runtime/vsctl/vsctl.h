@@ -111,4 +111,11 @@ extern const struct command vsctl_cmd_beancounters;
 extern const struct command vsctl_cmd_template;
 extern const struct command vsctl_cmd_help;
 
+/* slicetime.c: slice renew and slice usage, and the expiry as one text
+ * ("DATE (in 6d16h)", "expired at DATE", "never") of a reply's slice */
+int vsctl_slice_renew(struct ctx *ctx, int argc, char **argv);
+int vsctl_slice_usage(struct ctx *ctx, int argc, char **argv);
+void vsctl_slice_expiry_text(json_object *slice, char *buf, size_t size);
+extern const struct command vsctl_cmd_slice;
+
 #endif

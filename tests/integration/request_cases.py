@@ -107,6 +107,8 @@ EXPECTED = {
     "snapshot-list": {},
     "snapshot-restore": {"snap": "string"},
     "snapshot-delete": {"snap": "string"},
+    "slice-renew": {"slice": "string", "expires": "string"},
+    "slice-usage": {"slice": "string"},
 }
 
 # What the top-level "name" must be: a VPS name, a template name, either
@@ -141,6 +143,8 @@ EXPECTED_NAME = {
     "snapshot-list": "vps",
     "snapshot-restore": "vps",
     "snapshot-delete": "vps",
+    "slice-renew": "none",
+    "slice-usage": "none",
 }
 
 # Fields whose contents are names, under the rule of DESIGN.md section 3.
@@ -152,6 +156,8 @@ NAME_FIELDS = {
     ("snapshot", "snap"),
     ("snapshot-restore", "snap"),
     ("snapshot-delete", "snap"),
+    ("slice-renew", "slice"),
+    ("slice-usage", "slice"),
 }
 
 
@@ -188,6 +194,8 @@ def base(cmd, root):
         "snapshot-delete": ("off1", {"snap": "s1"}),
         "template-unify": (None, {}),
         "template-remove": ("bb2", {}),
+        "slice-renew": (None, {"slice": "sl1", "expires": "+30d"}),
+        "slice-usage": (None, {"slice": "sl1"}),
     }[cmd]
 
 
@@ -234,6 +242,7 @@ SAMPLES = {
     "mirror": "http://127.0.0.1:9/debian",
     "http_proxy": "http://127.0.0.1:9",
     "file": "/nonexistent/imp.tar",
+    "expires": "+30d",
 }
 
 # Values of every JSON type; a field gets all those not of its own type.

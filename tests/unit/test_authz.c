@@ -15,7 +15,8 @@
 static const char *const own_vps[] = { "start",        "stop",   "restart", "destroy", "status",
                                        "exec",         "logs",   "console", "backup",  "set",
                                        "beancounters", "resize", "clone" };
-static const char *const open_to_owners[] = { "ping", "list", "events", "metrics", "create" };
+static const char *const open_to_owners[] = { "ping",    "list",   "events",
+                                              "metrics", "create", "slice-usage" };
 
 static int in(const char *const *list, size_t n, const char *cmd)
 {

@@ -1,0 +1,69 @@
+/* Inside the slice time and bytes subsystem (slicetime.h): the slice file's
+ * figures, the usage file, the module's state in vsd. */
+#ifndef VS_RUNTIME_SLICEUSAGE_H
+#define VS_RUNTIME_SLICEUSAGE_H
+
+#include <stdint.h>
+
+#include "vs/error.h"
+#include "vs/kvfile.h"
+
+struct vsd;
+
+/* What slicetime reads of a slice file (the slices' own module reads the
+ * rest): expires (unix seconds UTC, 0: never) and bytes_per_day (0: no
+ * budget). A value that does not parse counts as absent (logged once at
+ * load by slice.c's reader, which sees the same file). */
+struct vsd_slice_file {
+        char name[64];
+        int64_t expires;
+        uint64_t budget;
+};
+int vsd_slice_file_load(struct vsd *d, const char *slice, struct vsd_slice_file *f,
+                        vs_error_t *err);
+int vsd_slice_file_exists(struct vsd *d, const char *slice);
+/* Sets one key of the slice file to a number, atomically (renew). */
+int vsd_slice_file_set(struct vsd *d, const char *slice, const char *key, int64_t value,
+                       vs_error_t *err);
+
+/* NAME.usage: window_start, used, warned, and vps.NAME = PID TX per
+ * running VPS (its last counter reading). */
+struct vsd_slice_usage {
+        int64_t window_start; /* 0: no window open */
+        uint64_t used;
+        int64_t warned;   /* the expiry a warning went out for */
+        vs_kv_t readings; /* vps.NAME = PID TX */
+        int dirty;
+};
+int vsd_slice_usage_load(struct vsd *d, const char *slice, struct vsd_slice_usage *u);
+int vsd_slice_usage_save(struct vsd *d, const char *slice, const struct vsd_slice_usage *u,
+                         vs_error_t *err);
+void vsd_slice_usage_free(struct vsd_slice_usage *u);
+
+/* A VPS throttled by its slice's budget: the run (init pid) and its own
+ * cap out then, so that a restart or a set --rate-out is seen. */
+struct vsd_throttle {
+        char vps[64];
+        int pid;
+        uint64_t own;
+        struct vsd_throttle *next;
+};
+struct vsd_slicetime {
+        uint64_t throttle_rate; /* bit/s */
+        int64_t window;         /* seconds */
+        struct vsd_throttle *throttles;
+};
+
+/* slicetime.c, slicebytes.c: one slice's step of the tick */
+void vsd_slicetime_expiry_step(struct vsd *d, const struct vsd_slice_file *f,
+                               struct vsd_slice_usage *u, int64_t now);
+void vsd_slicebytes_step(struct vsd *d, const struct vsd_slice_file *f, struct vsd_slice_usage *u,
+                         int64_t now);
+/* Holds a running VPS of the slice to throttle_rate (once per run). */
+struct vps;
+void vsd_slicebytes_throttle(struct vsd *d, struct vps *v, const struct vsd_slice_file *f,
+                             const struct vsd_slice_usage *u);
+/* Whether the slice's VPS are held to throttle_rate now. */
+int vsd_slicebytes_over(const struct vsd_slice_file *f, const struct vsd_slice_usage *u);
+
+#endif
