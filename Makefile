@@ -239,7 +239,7 @@ bench: deps
 	BUILD=$(BUILD) contrib/bench/start.sh 100
 
 # lxc only for the Debian boot benchmark's comparison: not a dependency of
-# check; a Debian rootfs tarball in PAENE_DEBIAN_TAR (see the script)
+# check; the Debian rootfs is PAENE_DEBIAN_TAR or the test fixture (see the script)
 bench-boot: deps
 	@dpkg-query -W -f='$${Status}' lxc 2>/dev/null | grep -q 'ok installed' || \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends lxc >/dev/null

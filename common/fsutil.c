@@ -2,11 +2,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <linux/openat2.h>
 #include <unistd.h>
 
 #include "vs/cleanup.h"
@@ -287,4 +290,46 @@ int vs_mkdir_p(const char *path, mode_t mode, vs_error_t *err)
                 *p = '/';
         }
         return mkdir_one(copy, path, mode, err);
+}
+
+/* Why the link at `path` leads nowhere: its target, for the message. */
+static int dangling_link(int rootfd, const char *path, int open_errno, vs_error_t *err)
+{
+        char target[PATH_MAX];
+        ssize_t len = readlinkat(rootfd, path, target, sizeof(target) - 1);
+
+        if (len < 0)
+                len = 0;
+        target[len] = '\0';
+        if (open_errno == ELOOP)
+                return vs_error_kind(err, VS_E_USAGE, ELOOP, "/%s is a loop of links", path);
+        return vs_error_kind(err, VS_E_USAGE, ENOENT, "/%s is a dangling link (to %s)", path,
+                             target);
+}
+
+int vs_program_at(int rootfd, const char *path, vs_error_t *err)
+{
+        struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT };
+        cleanup_close int fd = -1;
+        struct stat st;
+
+        if (fstatat(rootfd, path, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return errno == ENOENT ? 1 : vs_error_errno(err, "/%s", path);
+        fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+        if (fd < 0) {
+                if (S_ISLNK(st.st_mode) && (errno == ENOENT || errno == ELOOP))
+                        return dangling_link(rootfd, path, errno, err);
+                return vs_error_kind(err, VS_E_USAGE, errno, "/%s cannot be opened: %s", path,
+                                     strerror(errno));
+        }
+        if (fstat(fd, &st) < 0)
+                return vs_error_errno(err, "/%s", path);
+        if (S_ISDIR(st.st_mode))
+                return vs_error_kind(err, VS_E_USAGE, EISDIR, "/%s is a directory", path);
+        if (!S_ISREG(st.st_mode))
+                return vs_error_kind(err, VS_E_USAGE, EACCES, "/%s is not a regular file", path);
+        if (!(st.st_mode & 0111))
+                return vs_error_kind(err, VS_E_USAGE, EACCES, "/%s is not executable (mode %04o)",
+                                     path, (unsigned)(st.st_mode & 07777));
+        return 0;
 }

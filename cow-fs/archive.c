@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vs/cleanup.h"
@@ -95,15 +96,30 @@ int vs_archive_check_url(const char *url, const char *what, int https_ok, vs_err
         return 0;
 }
 
-/* Waits for fd to be ready (POLLIN or POLLOUT) within the probe's time. */
+/* The probe's whole time, from its start: a mirror that answers a byte at a
+ * time cannot stretch it (a wait of its own per read could). */
+static long long probe_deadline_ms;
+
+static long long now_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits for fd to be ready (POLLIN or POLLOUT) within what is left of the
+ * probe's time. */
 static int wait_ready(int fd, short events)
 {
         struct pollfd p = { .fd = fd, .events = events };
+        long long left;
         int n;
 
-        do
-                n = poll(&p, 1, PROBE_TIMEOUT_MS);
-        while (n < 0 && errno == EINTR);
+        do {
+                left = probe_deadline_ms - now_ms();
+                n = left > 0 ? poll(&p, 1, (int)left) : 0;
+        } while (n < 0 && errno == EINTR);
         if (n == 0)
                 errno = ETIMEDOUT;
         return n > 0 ? 0 : -1;
@@ -191,6 +207,7 @@ int vs_archive_probe(const char *mirror, const char *suite, const char *proxy, v
 
         if (strncmp(mirror, "http://", 7) != 0)
                 return 0; /* https: debootstrap's to check */
+        probe_deadline_ms = now_ms() + PROBE_TIMEOUT_MS;
         if (url_parse(release, &m) < 0 || (proxy && url_parse(proxy, &p) < 0))
                 return vs_error_kind(err, VS_E_USAGE, EINVAL, "'%s' is not a URL",
                                      proxy ? proxy : mirror);

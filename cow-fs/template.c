@@ -206,29 +206,34 @@ static int populate_busybox(int tmpl_fd, const char *busybox, vs_error_t *err)
  * (an absolute symlink is the template's, not the host's), must be an
  * executable file. Without one, a VPS runs vsd's built-in vsinit, if vsd
  * has it (need_own_init: it has not). A /sbin/init that is there but leads
- * nowhere is a broken build either way. */
-static int check_init(int tmpl_fd, int need_own_init, vs_error_t *err)
+ * nowhere is a broken build either way. `who` names the template in the
+ * message. */
+static int check_init(int tmpl_fd, const char *who, int need_own_init, vs_error_t *err)
 {
-        struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT };
         cleanup_close int rootfd = openat(tmpl_fd, "rootfs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        cleanup_close int fd = -1;
-        struct stat st;
+        int rc;
 
         if (rootfd < 0)
                 return vs_error_errno(err, "open rootfs");
-        if (fstatat(rootfd, "sbin/init", &st, AT_SYMLINK_NOFOLLOW) < 0) {
-                if (!need_own_init)
-                        return 0;
+        rc = vs_program_at(rootfd, "sbin/init", err);
+        if (rc < 0)
+                return vs_error_wrap(err, "%s has no usable init", who);
+        if (rc > 0 && need_own_init)
                 return vs_error_kind(err, VS_E_USAGE, ENOENT,
-                                     "the template has no usable init: no /sbin/init, and vsd "
-                                     "has no built-in vsinit (install it next to vsd)");
-        }
-        fd = (int)syscall(SYS_openat2, rootfd, "sbin/init", &how, sizeof(how));
-        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !(st.st_mode & 0111))
-                return vs_error_kind(err, VS_E_USAGE, ENOEXEC,
-                                     "the template has no usable init: its /sbin/init does not "
-                                     "lead to a program in the template");
+                                     "%s has no usable init: no /sbin/init, and vsd "
+                                     "has no built-in vsinit (install it next to vsd)",
+                                     who);
         return 0;
+}
+
+int vs_template_check_init(int store_fd, const char *name, int need_own_init, vs_error_t *err)
+{
+        cleanup_close int tmpl_fd = openat(store_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        cleanup_free char *who = vs_strdupf("template %s", name);
+
+        if (tmpl_fd < 0)
+                return vs_error_errno(err, "open template %s", name);
+        return check_init(tmpl_fd, who, need_own_init, err);
 }
 
 /* Makes ".NAME.building"; one that exists is a build under way (a crash's
@@ -257,7 +262,7 @@ static int build_atomically(int store_fd, const char *name,
                 return -1;
         tmpl_fd = openat(store_fd, building, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (tmpl_fd < 0 || populate(tmpl_fd, arg, err) < 0 ||
-            check_init(tmpl_fd, need_own_init, err) < 0) {
+            check_init(tmpl_fd, "the template", need_own_init, err) < 0) {
                 if (tmpl_fd < 0)
                         vs_error_errno(err, "open %s", building);
                 vs_rmtree_at(store_fd, building, NULL);
@@ -646,7 +651,7 @@ int vs_template_build_finish(int store_fd, const char *name, const char *builder
                 return -1;
         }
         tmpl_fd = openat(store_fd, building, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (tmpl_fd >= 0 && check_init(tmpl_fd, need_own_init, err) < 0) {
+        if (tmpl_fd >= 0 && check_init(tmpl_fd, "the template", need_own_init, err) < 0) {
                 vs_rmtree_at(store_fd, building, NULL);
                 return -1;
         }

@@ -760,6 +760,8 @@ int vsd_vps_create(struct vsd *d, const char *name, const struct vsd_create_args
                 return vs_error_kind(err, VS_E_NOTFOUND, ENOENT,
                                      "no such template '%s' (see: vsctl template list)",
                                      args->tmpl);
+        if (vs_template_check_init(d->tmpl_fd, args->tmpl, d->vsinit_fd < 0, err) < 0)
+                return -1;
         if (!disk || (!args->privileged && allocate_id_base(d, &id_base, err) < 0))
                 return -1;
         /* the address is held from the moment the config is published:

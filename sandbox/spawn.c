@@ -56,13 +56,14 @@ enum report_type {
 struct report {
         int type;
         int errnum;
+        int kind;  /* REPORT_ERROR: its vs_error_kind_t */
         pid_t pid; /* REPORT_PID: the new init's */
         char msg[1000];
 };
 
 static void report_error(int sock, const vs_error_t *err)
 {
-        struct report r = { .type = REPORT_ERROR, .errnum = err->errnum };
+        struct report r = { .type = REPORT_ERROR, .errnum = err->errnum, .kind = (int)err->kind };
 
         vs_strlcpy(r.msg, err->msg, sizeof(r.msg));
         (void)!send(sock, &r, sizeof(r), MSG_NOSIGNAL);
@@ -126,7 +127,7 @@ static int read_reports(int sock, int *fd_out, int *notify_out, vs_error_t *err)
                 }
                 if (n == (ssize_t)sizeof(r) && r.type == REPORT_ERROR) {
                         r.msg[sizeof(r.msg) - 1] = '\0';
-                        return vs_error_set(err, r.errnum, "%s", r.msg);
+                        return vs_error_kind(err, (vs_error_kind_t)r.kind, r.errnum, "%s", r.msg);
                 }
         }
 }
@@ -475,12 +476,22 @@ static int exec_init(const struct vs_init_spec *spec, vs_error_t *err)
         char *const *envp = (char *const *)default_env;
         char *const sbin_init[] = { "/sbin/init", NULL };
         char *const vsinit[] = { "vsinit", NULL };
+        cleanup_close int rootfd = -1;
+        int rc;
 
         if (spec->init_argv) {
                 execve(spec->init_argv[0], spec->init_argv, envp);
                 return vs_error_errno(err, "exec init %s", spec->init_argv[0]);
         }
-        if (access("/sbin/init", X_OK) == 0) {
+        /* the VPS's own layer may have broken the template's init: said
+         * in one line, not run as vsinit in its place */
+        rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (rootfd < 0)
+                return vs_error_errno(err, "open /");
+        rc = vs_program_at(rootfd, "sbin/init", err);
+        if (rc < 0)
+                return vs_error_wrap(err, "no usable init");
+        if (rc == 0) {
                 execve(sbin_init[0], sbin_init, envp);
                 return vs_error_errno(err, "exec /sbin/init");
         }
@@ -824,7 +835,7 @@ static int read_report(int sock, enum report_type type, pid_t *pid, vs_error_t *
         }
         if (n == (ssize_t)sizeof(r) && r.type == REPORT_ERROR) {
                 r.msg[sizeof(r.msg) - 1] = '\0';
-                return vs_error_set(err, r.errnum, "%s", r.msg);
+                return vs_error_kind(err, (vs_error_kind_t)r.kind, r.errnum, "%s", r.msg);
         }
         return vs_error_set(err, EPROTO, "the VPS's builder ended half way");
 }

@@ -3,7 +3,7 @@
 # `vsctl start` to `systemctl is-system-running` = running in a default
 # (unprivileged) VPS, median of N boots, beside LXC's lxc-start of the same
 # root file system as an unprivileged container (its own id map) in the same
-# run; then the host memory of one idle Debian VPS and of M of them.
+# run. (The memory of idle Debian VPS is contrib/bench/customer.sh's.)
 #
 # Starts a private vsd (own state root under /tmp, own cgroup name, own
 # network namespace) and imports the Debian rootfs tarball as a template.
@@ -16,11 +16,12 @@
 # (lxc.cgroup.relative, lxc.cgroup.dir). A trap cleans up on any failure or
 # interruption and checks that the host is left as it was.
 #
-# Usage: [BUILD=build] contrib/bench/boot.sh [TARBALL] [N] [M]
+# Usage: [BUILD=build] contrib/bench/boot.sh [TARBALL] [N]
 #        (as root; TARBALL: a debootstrapped bookworm with systemd-sysv,
-#        default $PAENE_DEBIAN_TAR or /work/cache/bookworm-ssh.tar, which
-#        has openssh-server for the idle VPS; N default 10;
-#        M default 50; NO_LXC=1 skips LXC)
+#        default $PAENE_DEBIAN_TAR or the test fixture that
+#        tests/integration/debianlib.sh caches in
+#        $BUILD/cache/debian-bookworm-minbase-systemd-cron.tar.zst;
+#        N default 10; NO_LXC=1 skips LXC)
 # Figures go to stdout; progress and the clean-up report go to stderr.
 set -euo pipefail
 export LC_ALL=C
@@ -30,25 +31,22 @@ tag=boot
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
 
-TARBALL=${1:-${PAENE_DEBIAN_TAR:-/work/cache/bookworm-ssh.tar}}
+TARBALL=${1:-${PAENE_DEBIAN_TAR:-${BUILD:-build}/cache/debian-bookworm-minbase-systemd-cron.tar.zst}}
 N=${2:-10}
-M=${3:-50}
 LXC_BASE=2000000000 # LXC's id range: off paene's 65536-aligned grid
 BOOT_LIMIT=60       # seconds a boot may take before it counts as stuck
-for v in "$N" "$M"; do
-        case $v in '' | *[!0-9]* | 0*) echo "usage: $prog [TARBALL] [N] [M]" >&2; exit 2 ;; esac
-done
+case $N in '' | *[!0-9]* | 0*) echo "usage: $prog [TARBALL] [N]" >&2; exit 2 ;; esac
 [ -f "$TARBALL" ] || { echo "$prog: no rootfs tarball $TARBALL" >&2; exit 2; }
 require_root "sudo contrib/bench/boot.sh"
 find_binaries
 require_tools unshare timeout mktemp awk sort python3
 [ -n "${EPOCHREALTIME:-}" ] || { echo "$prog: needs bash 5" >&2; exit 1; }
 USE_LXC=1
+NO_LXC_WHY=
 if [ "${NO_LXC:-0}" = 1 ]; then
-        USE_LXC=0
+        USE_LXC=0 NO_LXC_WHY="NO_LXC=1"
 elif ! command -v lxc-start >/dev/null; then
-        echo "$prog: lxc-start not found (apt-get install lxc); LXC is left out" >&2
-        USE_LXC=0
+        USE_LXC=0 NO_LXC_WHY="lxc-start not found (apt-get install --no-install-recommends lxc)"
 fi
 
 LXC_PATH=
@@ -126,36 +124,12 @@ phase="importing $TARBALL"
 echo "# vsd pid $VSD_PID on $ROOT; importing $TARBALL" >&2
 timeout 300 "$VSCTL" template import deb "$TARBALL" </dev/null >/dev/null
 
-echo "paene Debian boot benchmark: N=$N boots, then M=$M idle VPS"
-echo "machine: nproc $(nproc), kernel $(uname -r), $(awk '/MemTotal/ {printf "%.1f GiB RAM", $2 / 1048576}' /proc/meminfo)"
+echo "paene Debian boot benchmark: N=$N boots; $(date -u '+%F %H:%M UTC')"
+echo "machine: nproc $(nproc), kernel $(uname -r), $(awk '/MemTotal/ {printf "%.1f GiB RAM", $2 / 1048576}' /proc/meminfo); load $(uptime | sed "s/.*load average: //")"
 echo "rootfs: $TARBALL ($(tar -tf "$TARBALL" | grep -c '^\./usr/lib/systemd/system/.*\.service$') systemd service units)"
 
-# ---- paene boots ----------------------------------------------------------------
-
-phase="paene boots"
-timeout 60 "$VSCTL" create boot0 --template deb --ipadd none </dev/null >/dev/null
-paene=()
-for ((i = 0; i < N; i++)); do
-        now_us; t0=$REPLY
-        "$VSCTL" start boot0 </dev/null >/dev/null
-        state=$("$VSCTL" exec boot0 -- sh -c "$WAIT_BOOTED" </dev/null) ||
-                { echo "$prog: paene boot $i: '$state' after ${BOOT_LIMIT}s" >&2; exit 1; }
-        now_us; t1=$REPLY
-        paene_states+=("$state")
-        paene+=($((t1 - t0)))
-        now_us; s0=$REPLY
-        timeout 30 "$VSCTL" stop boot0 --timeout 10 </dev/null >/dev/null
-        now_us; s1=$REPLY
-        stops+=($((s1 - s0)))
-done
-case $("$VSCTL" status boot0 </dev/null) in
-*SIGKILL*) echo "$prog: paene's last stop ended in SIGKILL" >&2; exit 1 ;;
-esac
-printf '%s\n' "${paene[@]}" | median "paene: vsctl start -> booted"
-echo "paene: state when booted: $(printf '%s\n' "${paene_states[@]}" | sort | uniq -c | awk '{printf "%s%s x%d", (NR > 1 ? ", " : ""), $2, $1}')"
-printf '%s\n' "${stops[@]}" | median "paene: vsctl stop (systemd halt)"
-
-# ---- LXC boots ------------------------------------------------------------------
+# ---- the boots: paene's and LXC's in turn ------------------------------------
+# (in turn, so that the load of a shared machine weighs on both alike)
 
 lxc_copy() { # the template's rootfs, shifted to LXC's ids
         mkdir -p "$LXC_PATH/$LXC_NAME"
@@ -196,8 +170,48 @@ EOF
         echo "LXC $(lxc-start --version): unprivileged (ids from $LXC_BASE), common.conf + userns.conf, no network, a copy of the rootfs"
 }
 
+paene_boot() { # boot i: start, booted, stop
+        now_us; t0=$REPLY
+        "$VSCTL" start boot0 </dev/null >/dev/null
+        state=$("$VSCTL" exec boot0 -- sh -c "$WAIT_BOOTED" </dev/null) ||
+                { echo "$prog: paene boot $1: '$state' after ${BOOT_LIMIT}s" >&2; exit 1; }
+        now_us; t1=$REPLY
+        paene_states+=("$state")
+        paene+=($((t1 - t0)))
+        now_us; s0=$REPLY
+        timeout 30 "$VSCTL" stop boot0 --timeout 10 </dev/null >/dev/null
+        now_us; s1=$REPLY
+        stops+=($((s1 - s0)))
+        case $("$VSCTL" status boot0 </dev/null) in
+        *SIGKILL*) echo "$prog: paene's stop $1 ended in SIGKILL" >&2; exit 1 ;;
+        esac
+}
+
+# boot i of LXC's; non-zero (LXC_WHY says why) when LXC cannot boot it
+lxc_boot() {
+        now_us; t0=$REPLY
+        if ! lxc start -d </dev/null || ! lxc wait -s RUNNING -t 30 </dev/null; then
+                LXC_WHY="lxc-start failed here: $(grep -m 1 ERROR "$LXC_PATH/$LXC_NAME/log" 2>/dev/null || echo 'no error in its log')"
+                return 1
+        fi
+        if ! state=$(lxc_in sh -c "$WAIT_BOOTED" </dev/null); then
+                LXC_WHY="boot $1: systemd still '$state' after ${BOOT_LIMIT}s"
+                lxc stop -k </dev/null
+                return 1
+        fi
+        now_us; t1=$REPLY
+        lxc_times+=($((t1 - t0)))
+        lxc_states+=("$state")
+        if [ "$state" != running ]; then
+                failed=$(lxc_in systemctl --failed --no-legend --plain </dev/null | awk '{print $1}' | paste -sd' ')
+        fi
+        lxc stop -t 10 </dev/null
+}
+
+phase="preparing the boots"
+timeout 60 "$VSCTL" create boot0 --template deb --ipadd none </dev/null >/dev/null
+paene=() paene_states=() stops=() lxc_times=() lxc_states=() failed= LXC_WHY=$NO_LXC_WHY
 if [ "$USE_LXC" = 1 ]; then
-        phase="LXC boots"
         # its own directory, which the container's root may traverse
         # (the private root is 0700)
         LXC_PATH=$(mktemp -d /tmp/paene-boot-lxc.XXXXXX)
@@ -205,106 +219,25 @@ if [ "$USE_LXC" = 1 ]; then
         lxc_copy
         lxc_bin
         lxc_config
-        lxc_times=()
-        lxc_states=()
-        failed=
-        for ((i = 0; i < N; i++)); do
-                now_us; t0=$REPLY
-                lxc start -d </dev/null
-                lxc wait -s RUNNING -t 30 </dev/null
-                if ! state=$(lxc_in sh -c "$WAIT_BOOTED" </dev/null); then
-                        echo "LXC: boot $i: systemd still '$state' after ${BOOT_LIMIT}s"
-                        lxc stop -k </dev/null
-                        break
-                fi
-                now_us; t1=$REPLY
-                lxc_times+=($((t1 - t0)))
-                lxc_states+=("$state")
-                if [ "$state" != running ]; then
-                        failed=$(lxc_in systemctl --failed --no-legend --plain </dev/null | awk '{print $1}' | paste -sd' ')
-                fi
-                lxc stop -t 10 </dev/null
-        done
-        if [ "${#lxc_times[@]}" -gt 0 ]; then
-                printf '%s\n' "${lxc_times[@]}" | median "LXC: lxc-start -> booted"
-                echo "LXC: state when booted: $(printf '%s\n' "${lxc_states[@]}" | sort | uniq -c | awk '{printf "%s%s x%d", (NR > 1 ? ", " : ""), $2, $1}')${failed:+ (failed: $failed)}"
+fi
+phase="the boots"
+for ((i = 0; i < N; i++)); do
+        paene_boot "$i"
+        if [ "$USE_LXC" = 1 ] && ! lxc_boot "$i"; then
+                USE_LXC=0
         fi
-        lxc_cleanup
+done
+printf '%s\n' "${paene[@]}" | median "paene: vsctl start -> booted"
+echo "paene: state when booted: $(printf '%s\n' "${paene_states[@]}" | sort | uniq -c | awk '{printf "%s%s x%d", (NR > 1 ? ", " : ""), $2, $1}')"
+printf '%s\n' "${stops[@]}" | median "paene: vsctl stop (systemd halt)"
+if [ "${#lxc_times[@]}" -gt 0 ]; then
+        printf '%s\n' "${lxc_times[@]}" | median "LXC: lxc-start -> booted"
+        echo "LXC: state when booted: $(printf '%s\n' "${lxc_states[@]}" | sort | uniq -c | awk '{printf "%s%s x%d", (NR > 1 ? ", " : ""), $2, $1}')${failed:+ (failed: $failed)}"
 fi
+[ -z "$LXC_WHY" ] || echo "LXC: not measured${lxc_times:+ past boot ${#lxc_times[@]}}: $LXC_WHY"
+lxc_cleanup
 timeout 60 "$VSCTL" destroy boot0 </dev/null >/dev/null
-
-# ---- memory -------------------------------------------------------------------
-
-pss_kib() { # PSS of the processes whose pids are on stdin
-        local pid total=0 v
-        while read -r pid; do
-                v=$(awk '/^Pss:/ {print $2}' "/proc/$pid/smaps_rollup" 2>/dev/null) || continue
-                total=$((total + ${v:-0}))
-        done
-        echo "$total"
-}
-vps_pids() { # every process in the VPS's cgroups (the first hierarchy holds them all)
-        local d
-        d=$(cgroup_dirs | head -1)
-        find "$d/default" -name cgroup.procs -exec cat {} + 2>/dev/null
-}
-keeper_pids() { # the console keepers of this run's vsd
-        local p
-        for p in /proc/[0-9]*; do
-                [ "$(cat "$p/comm" 2>/dev/null)" = vsd-console ] || continue
-                tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "--root $ROOT " && echo "${p#/proc/}"
-        done
-}
-charged_kib() { # what the VPS's cgroups are charged, summed
-        "$VSCTL" list -j -o name,mem_bytes </dev/null |
-                python3 -c 'import json,sys; print(sum(v["mem_bytes"] for v in json.load(sys.stdin)) // 1024)'
-}
-
-# boot COUNT VPS (idle0..), wait until each runs, let them settle
-idle_vps() {
-        local n=$1 i
-        for ((i = 0; i < n; i++)); do
-                timeout 60 "$VSCTL" create "idle$i" --template deb --ipadd none </dev/null >/dev/null
-                timeout 60 "$VSCTL" start "idle$i" </dev/null >/dev/null
-        done
-        for ((i = 0; i < n; i++)); do
-                timeout 120 "$VSCTL" exec "idle$i" -- sh -c "$WAIT_BOOTED" </dev/null >/dev/null ||
-                        { echo "$prog: idle$i did not boot" >&2; exit 1; }
-                # the figures are of a VPS that serves: sshd and cron run
-                timeout 30 "$VSCTL" exec "idle$i" -- systemctl is-active $IDLE_SERVICES \
-                        </dev/null >/dev/null ||
-                        { echo "$prog: idle$i: not all of $IDLE_SERVICES active" >&2; exit 1; }
-        done
-        sleep 10 # idle: let the boots' short-lived work end
-}
-
-# memory_of COUNT: one line of figures. PSS (proportional set size) is what
-# the host holds for those processes, shared pages split among their users;
-# the cgroup charge adds the page cache and kernel memory charged to the VPS.
-memory_of() {
-        local n=$1 i
-        idle_vps "$n"
-        awk -v n="$n" -v p="$(vps_pids | pss_kib)" -v k="$(keeper_pids | pss_kib)" \
-                -v c="$(charged_kib)" -v np="$(vps_pids | wc -l)" 'BEGIN {
-                printf "memory, %2d idle VPS: PSS %7.1f MiB (%4.1f MiB each, %d processes), keepers %5.1f MiB (%3.1f each); cgroups charged %7.1f MiB (%4.1f each)\n",
-                        n, p / 1024, p / 1024 / n, np / n, k / 1024, k / 1024 / n, c / 1024, c / 1024 / n }'
-        for ((i = 0; i < n; i++)); do
-                timeout 60 "$VSCTL" destroy --force "idle$i" </dev/null >/dev/null
-        done
-}
-
-# an idle VPS with sshd and cron (as a customer's is), where the rootfs
-# has sshd; else cron alone, and the figures say so
-IDLE_SERVICES="cron ssh"
-if [ ! -x "$ROOT/var/lib/paene/templates/deb/rootfs/usr/sbin/sshd" ]; then
-        IDLE_SERVICES=cron
-        echo "# $TARBALL has no openssh-server: the idle VPS run cron without sshd" >&2
-fi
-echo "idle VPS: systemd with $IDLE_SERVICES active in each"
-phase="memory of one idle VPS"
-memory_of 1
-phase="memory of $M idle VPS"
-memory_of "$M"
+echo "load after $(uptime | sed "s/.*load average: //")"
 
 phase="stopping vsd"
 stop_vsd || { echo "$prog: vsd $VSD_PID did not exit" >&2; exit 1; }

@@ -1,22 +1,40 @@
 #!/bin/bash
-# What tests/integration/test_customer.sh does, timed: a default VPS with
-# --ram 512M --cpus 1 --diskspace 4G on the Debian fixture, apt-get install
-# of openssh-server nginx mariadb-server cron sudo through the archive
-# relay, then N times: vsctl stop (systemd's halt; vsd must report that it
-# asked systemd and did not kill), vsctl start until systemd is running with
-# every service active, and a reboot inside until the same; and the host
-# memory (PSS) of the idle VPS with its services.
+# The host memory of a hosting customer's idle Debian VPS, and what a
+# customer does first, timed.
+#
+# 1. Memory: M (default 50) default (unprivileged) VPS on the fixture with
+#    openssh-server (debianlib.sh's ssh flavour: bookworm minbase,
+#    systemd-sysv, dbus, procps, iproute2, cron, openssh-server), each with
+#    its own network, booted until systemd is `running` with ssh and cron
+#    `active`, then left idle 10 s. First one alone, then M. Two measures:
+#    the drop of the host's MemAvailable (/proc/meminfo) from before the
+#    first create to the idle VPS (everything they cost the host: processes,
+#    page cache of their own files, kernel memory of their namespaces,
+#    cgroups, veths; other work on a shared machine moves it too, so it is
+#    sampled 5 times and the median taken, and again when they are
+#    destroyed), the PSS of every process in their cgroups (their share of
+#    the pages they map, the template's shared pages split among them) plus
+#    their console keepers, and what their cgroups are charged.
+# 2. With N > 0 (default 0): what tests/integration/test_customer.sh does,
+#    timed: a VPS with --ram 512M --cpus 1 --diskspace 4G on the fixture,
+#    apt-get install of openssh-server nginx mariadb-server cron sudo
+#    through the archive relay, then N times: vsctl stop (systemd's halt;
+#    vsd must report that it asked systemd and did not kill), vsctl start
+#    until systemd is running with every service active, and a reboot
+#    inside until the same; and the PSS of that idle VPS.
 #
 # It uses the test harness (tests/integration/lib.sh, debianlib.sh) for its
 # private vsd, network namespace, relay and clean-up, so it needs the
-# archive (or the fixture's cache under $BUILD/cache).
+# archive (or the fixtures' cache under $BUILD/cache).
 #
-# Usage: [BUILD=build] contrib/bench/customer.sh [N]   (as root; N default 5)
-# Figures go to stdout, progress to stderr.
+# Usage: [BUILD=build] contrib/bench/customer.sh [M] [N]   (as root)
+# Figures go to stdout (with the load: uptime), progress to stderr.
 set -u
 export LC_ALL=C
-N=${1:-5}
-case $N in '' | *[!0-9]* | 0*) echo "usage: customer.sh [N]" >&2; exit 2 ;; esac
+M=${1:-50}
+N=${2:-0}
+case $M in '' | *[!0-9]* | 0*) echo "usage: customer.sh [M] [N]" >&2; exit 2 ;; esac
+case $N in '' | *[!0-9]*) echo "usage: customer.sh [M] [N]" >&2; exit 2 ;; esac
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$TOP" || exit 1
 . tests/integration/lib.sh
@@ -26,8 +44,90 @@ cd "$TOP" || exit 1
 trap 'teardown >&2' EXIT
 setup
 start_relay
-debian_template deb || { echo "customer.sh: $DEBIAN_SKIP" >&2; exit 1; }
 
+echo "paene customer VPS benchmark: M=$M idle VPS, N=$N service rounds; $(date -u '+%F %H:%M UTC')"
+echo "machine: nproc $(nproc), kernel $(uname -r), $(awk '/MemTotal/ {printf "%.1f GiB RAM", $2 / 1048576}' /proc/meminfo); load $(uptime | sed "s/.*load average: //")"
+
+# ---- memory of idle VPS with sshd and cron ------------------------------------
+
+debian_ssh_tarball || { echo "customer.sh: $DEBIAN_SKIP" >&2; exit 1; }
+vs template import debssh "$DEBIAN_TARBALL" >/dev/null ||
+        { echo "customer.sh: import $DEBIAN_TARBALL failed" >&2; exit 1; }
+IDLE_SERVICES="ssh cron"
+
+mem_available_kib() { # median of 5 samples, 0.2 s apart
+        local i
+        for i in 1 2 3 4 5; do
+                awk '/^MemAvailable:/ {print $2}' /proc/meminfo
+                sleep 0.2
+        done | sort -n | sed -n 3p
+}
+pss_kib() { # PSS of the processes whose pids are on stdin
+        local pid total=0 v
+        while read -r pid; do
+                v=$(awk '/^Pss:/ {print $2}' "/proc/$pid/smaps_rollup" 2>/dev/null) || continue
+                total=$((total + ${v:-0}))
+        done
+        echo "$total"
+}
+vps_pids() { # every process in the VPS's cgroups (the first hierarchy holds them all)
+        find "$(cgroup_dirs | head -1)/default" -name cgroup.procs -exec cat {} + 2>/dev/null
+}
+keeper_pids() { # the console keepers of this vsd
+        local p
+        for p in /proc/[0-9]*; do
+                [ "$(cat "$p/comm" 2>/dev/null)" = vsd-console ] || continue
+                tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "--root $R " && echo "${p#/proc/}"
+        done
+}
+charged_kib() { # what the VPS's cgroups are charged, summed (page cache, kernel memory)
+        vs list -j -o name,mem_bytes |
+                python3 -c 'import json,sys; print(sum(v["mem_bytes"] for v in json.load(sys.stdin)) // 1024)'
+}
+idle_state() { vs exec "$1" -- systemctl is-system-running 2>/dev/null; }
+
+# memory_of FIRST COUNT: boots idleFIRST.. up to COUNT VPS in all, waits
+# until each runs with sshd and cron, then prints the figures of all COUNT
+memory_of() {
+        local first=$1 n=$2 i v
+        for ((i = first; i < n; i++)); do
+                vs create "idle$i" --template debssh >/dev/null &&
+                        vs start "idle$i" >/dev/null ||
+                        { echo "customer.sh: idle$i did not start" >&2; exit 1; }
+        done
+        for ((i = 0; i < n; i++)); do
+                v=idle$i
+                wait_for 300 '[ "$(idle_state $v)" = running ]' ||
+                        { echo "customer.sh: $v: systemd '$(idle_state $v)'" >&2; exit 1; }
+                vs exec "$v" -- systemctl is-active $IDLE_SERVICES >/dev/null ||
+                        { echo "customer.sh: $v: not all of $IDLE_SERVICES active" >&2; exit 1; }
+        done
+        sleep 10 # idle: let the boots' short-lived work end
+        IDLE_AVAIL=$(mem_available_kib)
+        awk -v n="$n" -v drop="$((AVAIL_BEFORE - IDLE_AVAIL))" -v c="$(charged_kib)" \
+                -v p="$(vps_pids | pss_kib)" -v k="$(keeper_pids | pss_kib)" \
+                -v np="$(vps_pids | wc -l)" 'BEGIN {
+                printf "memory, %2d idle VPS: PSS %6.1f MiB (%4.1f MiB each, %d processes each), keepers %4.1f MiB (%3.1f each); cgroups charged %6.1f MiB (%4.1f each); MemAvailable %+7.1f MiB since before the first (%+5.1f each)\n",
+                        n, p / 1024, p / 1024 / n, np / n, k / 1024, k / 1024 / n, c / 1024, c / 1024 / n, -drop / 1024, -drop / 1024 / n }'
+}
+
+echo "idle VPS: systemd with $IDLE_SERVICES active in each, a network each"
+sleep 5 # the import's work done
+AVAIL_BEFORE=$(mem_available_kib)
+memory_of 0 1
+memory_of 1 "$M"
+echo "load after $(uptime | sed "s/.*load average: //")"
+for ((i = 0; i < M; i++)); do
+        vs destroy --force "idle$i" >/dev/null
+done
+sleep 5
+awk -v n="$M" -v back="$(($(mem_available_kib) - IDLE_AVAIL))" 'BEGIN {
+        printf "memory, %2d VPS destroyed: MemAvailable %+7.1f MiB (%+5.1f each)\n", n, back / 1024, back / 1024 / n }'
+[ "$N" -gt 0 ] || exit 0
+
+# ---- the customer's services, timed -------------------------------------------
+
+debian_template deb || { echo "customer.sh: $DEBIAN_SKIP" >&2; exit 1; }
 SERVICES="ssh nginx mariadb cron"
 now_ms() { local t=$EPOCHREALTIME; echo $((${t/[.,]/} / 1000)); }
 state() { vs exec web1 -- systemctl is-system-running 2>/dev/null; }
@@ -40,7 +140,6 @@ median() { # label < ms
 }
 pid_of() { vs status web1 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])'; }
 
-echo "paene customer VPS benchmark: N=$N; nproc $(nproc), kernel $(uname -r)"
 vs create web1 --template deb --ram 512M --cpus 1 --diskspace 4G >/dev/null
 vs start web1 >/dev/null
 wait_for 60 '[ "$(state)" = running ]' || { echo "customer.sh: no boot" >&2; exit 1; }

@@ -85,6 +85,10 @@ int vs_archive_check_url(const char *url, const char *what, int https_ok, vs_err
  * usage errors for a mirror that does not answer and a proxy that refuses,
  * not found for a suite the mirror has not. */
 int vs_archive_probe(const char *mirror, const char *suite, const char *proxy, vs_error_t *err);
+/* Whether template NAME has an init a VPS can start: its /sbin/init leads
+ * to a program in it, or it has none and vsd runs its vsinit (need_own_init:
+ * vsd has none). A usage error naming what is wrong otherwise. */
+int vs_template_check_init(int store_fd, const char *name, int need_own_init, vs_error_t *err);
 /* 1 if it exists, 0 if not. */
 int vs_template_exists(int store_fd, const char *name);
 /* Lists templates into a malloc'd array, sorted by name; with usage (may

@@ -24,6 +24,12 @@ int vs_rmtree_at(int dirfd, const char *name, vs_error_t *err);
 /* mkdir -p, each component with `mode`. */
 int vs_mkdir_p(const char *path, mode_t mode, vs_error_t *err);
 int vs_fsync_dir(int dirfd, vs_error_t *err);
+/* Whether `path` (relative, e.g. "sbin/init"), resolved inside the root
+ * `rootfd` (an absolute symlink is that root's, not the host's), leads to an
+ * executable regular file: 0 if so, 1 if nothing is at `path`, else -1 with
+ * a usage error saying why not ("/sbin/init is a dangling link (to X)", "...
+ * is a directory", "... is not executable"). */
+int vs_program_at(int rootfd, const char *path, vs_error_t *err);
 /* Formats into a malloc'd string; aborts on out of memory. */
 char *vs_strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void *vs_xmalloc(size_t size);

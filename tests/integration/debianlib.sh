@@ -105,6 +105,10 @@ debian_sysv_template() {
         vs template import "$1" "$DEBIAN_TARBALL" >/dev/null
 }
 
+# debian_ssh_tarball: the fixture with openssh-server too (an idle VPS as a
+# customer's: contrib/bench/customer.sh), DEBIAN_TARBALL as debian_tarball's.
+debian_ssh_tarball() { debian_tarball ssh "$DEBIAN_PACKAGES,openssh-server"; }
+
 # start_relay: (once per test file, before run_tests: a test's subshell
 # would lose RELAY_PORT) the archive relay, listening in vsd's network namespace on
 # every address (vsd's 127.0.0.1, and the bridge's address that a VPS

@@ -108,6 +108,56 @@ test_builder_refuses_a_silent_mirror_and_a_refusing_proxy() {
         expect_no_template_left b1
 }
 
+# A listener on vsd's loopback that takes connections and never answers a
+# request (silent), or answers a byte every 2 s and never a whole line
+# (drip). Its pid in LISTENER_PID, its port in LISTENER_PORT.
+start_listener() { # silent|drip
+        rm -f "$R/listener.port"
+        # nsenter, not in_host: $! is then the listener itself, for its kill
+        nsenter --net="$R/netns" python3 -c '
+import os, socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(16)
+with open(sys.argv[2] + ".tmp", "w") as f:
+    f.write(str(s.getsockname()[1]))
+os.rename(sys.argv[2] + ".tmp", sys.argv[2])
+conns = []
+while True:
+    c, _ = s.accept()
+    conns.append(c)
+    try:
+        while sys.argv[1] == "drip":
+            c.send(b"H")
+            time.sleep(2)
+    except OSError:
+        pass' "$1" "$R/listener.port" </dev/null >/dev/null 2>"$R/listener.log" &
+        LISTENER_PID=$!
+        wait_for 10 "[ -s '$R/listener.port' ]" || fail "listener: $(cat "$R/listener.log")"
+        LISTENER_PORT=$(cat "$R/listener.port")
+}
+
+# A mirror or proxy that takes the connection and then says nothing (or
+# next to nothing): the builder gives up within its probe's 15 s, in one
+# line, and leaves nothing (a hang would be the test's timeout, a failure).
+test_builder_gives_up_on_a_mirror_or_proxy_that_never_answers() {
+        local how url
+        for how in silent drip; do
+                start_listener $how
+                url=http://127.0.0.1:$LISTENER_PORT
+                expect_rc 2 "$how mirror" -- timeout 60 "$BIN/vsctl" --root "$R" \
+                        template build debian b5 --mirror "$url/debian"
+                expect_one_line "$how mirror" "mirror $url/debian does not answer: Connection timed out"
+                expect_no_template_left b5
+                expect_rc 2 "$how proxy" -- timeout 60 env http_proxy="$url" "$BIN/vsctl" \
+                        --root "$R" template build debian b5
+                expect_one_line "$how proxy" "proxy $url does not answer: Connection timed out"
+                expect_no_template_left b5
+                kill "$LISTENER_PID"
+                wait "$LISTENER_PID" 2>/dev/null || true
+        done
+}
+
 test_builder_refuses_an_unknown_suite() {
         debian_archive_reachable || skip "$DEBIAN_SKIP"
         expect_rc 3 "unknown suite" -- vs_proxy "http://127.0.0.1:$RELAY_PORT" template build debian b2 --suite nosuchsuite

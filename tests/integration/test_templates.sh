@@ -84,13 +84,69 @@ test_import_refuses_bad_input_and_changes_nothing() {
         ln -s /lib/systemd/systemd "$R/noinit/sbin/init"
         tar -C "$R/noinit" -cf "$R/noinit.tar" .
         expect_rc 2 "no usable init" -- vs template import x1 "$R/noinit.tar"
-        expect_eq "vsctl: template import x1: the template has no usable init: its /sbin/init does not lead to a program in the template" \
+        expect_eq "vsctl: template import x1: the template has no usable init: /sbin/init is a dangling link (to /lib/systemd/systemd)" \
                 "$ERR" "one line naming the init"
         ln -sf ../bin/nothing-here "$R/noinit/sbin/init"
         touch "$R/noinit/bin/nothing-here"
         tar -C "$R/noinit" -cf "$R/noinit.tar" .
         expect_rc 2 "init not executable" -- vs template import x1 "$R/noinit.tar"
+        expect_contains "$ERR" "/sbin/init is not executable (mode 0644)" "names the init's mode"
         expect_eq "$before" "$(ls -A "$R/var/lib/paene/templates")" "nothing left behind"
+}
+
+# Template bad's /sbin/init made unusable in the way $1 names.
+break_init() { # how dir
+        local init=$2/sbin/init
+        rm -rf "$init"
+        case $1 in
+        dangling) ln -s /bin/nothing-here "$init" ;;
+        noexec) printf '#!/bin/sh\n' >"$init" && chmod 644 "$init" ;;
+        directory) mkdir "$init" ;;
+        esac
+}
+
+# One line on stderr, naming the problem ($ERR of expect_rc).
+expect_one_line() { # what needle
+        expect_eq 1 "$(printf '%s\n' "$ERR" | wc -l)" "$1: one line"
+        expect_contains "$ERR" "$2" "$1"
+}
+
+# A template in the store whose /sbin/init leads to no program (an import
+# refuses one; this one was changed in place): create refuses it, and a
+# VPS whose own layer breaks its init does not start. Each in one line
+# naming the init, exit 2, and nothing made: no VPS directory, and after
+# the failed start no cgroup, no mount, the state stopped. (A template
+# with no /sbin/init at all runs vsd's vsinit: test_lifecycle's.)
+test_no_usable_init_is_refused_at_create_and_start() {
+        local how d why vps_before
+        declare -A why=([dangling]="/sbin/init is a dangling link (to /bin/nothing-here)"
+                [noexec]="/sbin/init is not executable" [directory]="/sbin/init is a directory")
+        vs create good --template busybox >/dev/null
+        for how in dangling noexec directory; do
+                rm -rf "$(tmpl_dir bad)"
+                cp -a "$(tmpl_dir busybox)" "$(tmpl_dir bad)"
+                break_init $how "$(tmpl_dir bad)/rootfs"
+                vps_before=$(ls -A "$R/var/lib/paene/vps")
+                expect_rc 2 "create on a template whose init is $how" -- vs create n1 --template bad
+                expect_one_line "create, init $how" \
+                        "vsctl: create n1: template bad has no usable init: ${why[$how]}"
+                expect_eq "$vps_before" "$(ls -A "$R/var/lib/paene/vps")" "create, init $how: nothing made"
+                # the VPS's own layer over a good template's init
+                mkdir -p "$(vps_dir good)/upper/sbin"
+                break_init $how "$(vps_dir good)/upper"
+                expect_rc 2 "start with the init $how" -- vs start good
+                expect_one_line "start, init $how" "vsctl: start good: no usable init: ${why[$how]}"
+                expect_eq stopped "$(state_of good)" "start, init $how: state"
+                for d in $(cgroup_dirs); do
+                        [ ! -e "$d/default/good" ] || fail "start, init $how: cgroup $d/default/good left"
+                done
+                lacks "$(vps_dir good)" /proc/self/mountinfo || fail "start, init $how: mount left"
+                rm -rf "$(vps_dir good)/upper/sbin"
+        done
+        vs start good
+        expect_eq running "$(state_of good)" "starts with its init back"
+        vs destroy --force good
+        rm -rf "$(tmpl_dir bad)"
 }
 
 # A field of one template in template list --json.
