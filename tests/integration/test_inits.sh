@@ -10,6 +10,9 @@
 pid_of() { vs status "$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])'; }
 stop_of() { vs status "$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["stop"])'; }
 runlevel_of() { vs exec "$1" -- runlevel 2>/dev/null; }
+# How long sysvinit's boot may take: seconds here, but 133 s in the pure
+# cgroup v2 VM (v2vm.sh, TCG) under a load of 25, where 120 s failed it.
+BOOT_BOUND=300
 
 # reboot typed inside: the kernel ends the pid namespace's init with
 # SIGHUP, vsd starts it again (a new pid)
@@ -18,7 +21,7 @@ expect_reboot() { # name command...
         shift
         before=$(pid_of "$vps")
         vs exec "$vps" -- "$@"
-        wait_for 120 '[ "$(pid_of "$vps")" != "$before" ] && [ "$(pid_of "$vps")" != 0 ]' ||
+        wait_for $BOOT_BOUND '[ "$(pid_of "$vps")" != "$before" ] && [ "$(pid_of "$vps")" != 0 ]' ||
                 fail "$vps: no new init after $* ($(vs status "$vps"))"
 }
 
@@ -30,16 +33,16 @@ test_sysvinit_boots_halts_and_reboots() {
         vs create sv1 --template debsysv >/dev/null
         expect_eq "no" "$(sed -n 's/^privileged = //p' "$(vps_dir sv1)/config")" "a default VPS"
         vs start sv1
-        wait_for 120 '[ "$(runlevel_of sv1)" = "N 2" ]' ||
+        wait_for $BOOT_BOUND '[ "$(runlevel_of sv1)" = "N 2" ]' ||
                 fail "sysvinit did not reach runlevel 2: $(vs logs sv1 | tail -3)"
         vs stop sv1 --timeout 10
         expect_eq "sv1 exist stopped (powered off)" "$(vs status sv1)" "a halt, not a kill"
         expect_eq "runlevel 0 to sysvinit" "$(stop_of sv1)" "what vsd asked of sysvinit"
         expect_contains "$(vs logs sv1 | tr -d '\0')" "Will now halt" "sysvinit's runlevel 0 ran"
         vs start sv1
-        wait_for 120 '[ "$(runlevel_of sv1)" = "N 2" ]' || fail "not in runlevel 2 again"
+        wait_for $BOOT_BOUND '[ "$(runlevel_of sv1)" = "N 2" ]' || fail "not in runlevel 2 again"
         expect_reboot sv1 reboot
-        wait_for 120 '[ "$(runlevel_of sv1)" = "N 2" ]' || fail "not in runlevel 2 after reboot"
+        wait_for $BOOT_BOUND '[ "$(runlevel_of sv1)" = "N 2" ]' || fail "not in runlevel 2 after reboot"
         expect_contains "$(vs logs sv1 | tr -d '\0')" "Will now restart" "sysvinit's runlevel 6 ran"
         vs destroy --force sv1
         vs template remove debsysv
