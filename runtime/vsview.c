@@ -27,6 +27,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <time.h>
@@ -73,9 +74,19 @@ struct cached {
         int inval_queued; /* a drop of its pages is due */
 };
 
+/* A request of a VPS's that waits for the one of its being answered. */
+struct pending {
+        struct pending *next;
+        size_t len;
+        char req[];
+};
+
 struct entry {
         pthread_mutex_t cache_lock;
         struct cached cache[VS_VIEW_NFILES];
+        pthread_mutex_t queue_lock;
+        int busy;                        /* a worker answers one of its requests */
+        struct pending *queue, **q_tail; /* the ones that wait meanwhile */
         char name[VS_NAME_MAX + 1];
         uint64_t base; /* node id >> 4: its memory cgroup's inode */
         ino_t reg_ino; /* of its registry file: vsd replaces it at each start */
@@ -98,8 +109,20 @@ static struct {
 
 /* ---- the VPS table, from vsd's registry (run/paene/view.d/NAME) ---- */
 
+static void reply(uint64_t unique, int error, const void *data, size_t len);
+
 static void entry_free(struct entry *e)
 {
+        /* what waited is answered: the VPS is gone */
+        while (e->queue) {
+                struct pending *p = e->queue;
+
+                e->queue = p->next;
+                reply(((const struct fuse_in_header *)(const void *)p->req)->unique, -ENOENT, NULL,
+                      0);
+                free(p);
+        }
+        pthread_mutex_destroy(&e->queue_lock);
         for (int f = 0; f < VS_VIEW_NFILES; f++) {
                 free(e->cache[f].text);
                 pthread_mutex_destroy(&e->cache[f].io_lock);
@@ -137,6 +160,8 @@ static struct entry *entry_load(const char *name)
         e = vs_xmalloc(sizeof(*e));
         memset(e, 0, sizeof(*e));
         pthread_mutex_init(&e->cache_lock, NULL);
+        pthread_mutex_init(&e->queue_lock, NULL);
+        e->q_tail = &e->queue;
         for (int f = 0; f < VS_VIEW_NFILES; f++)
                 pthread_mutex_init(&e->cache[f].io_lock, NULL);
         vs_strlcpy(e->name, name, sizeof(e->name));
@@ -374,7 +399,11 @@ static int refresh_text(struct entry *e, int file, uint64_t max_age)
                 return 0;
         }
         free(c->text);
-        c->text = fresh.data ? fresh.data : vs_xmalloc(1);
+        /* kept at its length, not the render buffer's: a VPS's texts are
+         * most of what the view costs per VPS */
+        c->text = fresh.data ? realloc(fresh.data, fresh.len + 1) : vs_xmalloc(1);
+        if (!c->text)
+                c->text = fresh.data;
         c->len = fresh.len;
         c->synced = 0;
         return 0;
@@ -812,6 +841,113 @@ static void dispatch(const char *buf, size_t n)
         }
 }
 
+/* ---- one VPS's requests one at a time ----
+ * A VPS that floods its view must not take every worker: its requests (but
+ * READs) are answered one after the other, by the worker that answers the
+ * first, while the other workers go on with other VPS's. A READ never
+ * waits here: a store section of the same VPS may wait for it. */
+
+static uint64_t queue_key(const char *req)
+{
+        const struct fuse_in_header *in = (const void *)req;
+
+        if (in->nodeid == FUSE_ROOT_ID || in->opcode == FUSE_READ || in->opcode == FUSE_INIT ||
+            in->opcode == FUSE_FORGET || in->opcode == FUSE_BATCH_FORGET ||
+            in->opcode == FUSE_INTERRUPT)
+                return 0;
+        return in->nodeid >> 4;
+}
+
+/* 1: the request waits in its VPS's queue (copied); 0: answer it now, then
+ * drain(key). */
+static int enqueue_if_busy(uint64_t key, const char *req, size_t len)
+{
+        ssize_t i;
+        int queued = 0;
+
+        pthread_rwlock_rdlock(&S.lock);
+        i = find_base(key);
+        if (i >= 0) {
+                struct entry *e = S.entries[i];
+
+                pthread_mutex_lock(&e->queue_lock);
+                if (e->busy) {
+                        struct pending *p = vs_xmalloc(sizeof(*p) + len);
+
+                        p->next = NULL;
+                        p->len = len;
+                        memcpy(p->req, req, len);
+                        *e->q_tail = p;
+                        e->q_tail = &p->next;
+                        queued = 1;
+                } else {
+                        e->busy = 1;
+                }
+                pthread_mutex_unlock(&e->queue_lock);
+        }
+        pthread_rwlock_unlock(&S.lock);
+        return queued;
+}
+
+/* The nice of a worker: ahead of the VPS's processes (every read of every
+ * VPS waits on one), but behind them while it works off one VPS's backlog
+ * (a flood: its CPU time must not be taken from the other VPS's readers). */
+#define NICE_SERVE -10
+#define NICE_BACKLOG 5
+
+static void set_nice(int nice)
+{
+        setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice);
+}
+
+static void drain(uint64_t key)
+{
+        int backlog = 0;
+
+        for (;;) {
+                struct pending *p = NULL;
+                ssize_t i;
+
+                pthread_rwlock_rdlock(&S.lock);
+                i = find_base(key);
+                if (i >= 0) {
+                        struct entry *e = S.entries[i];
+
+                        pthread_mutex_lock(&e->queue_lock);
+                        p = e->queue;
+                        if (p) {
+                                e->queue = p->next;
+                                if (!e->queue)
+                                        e->q_tail = &e->queue;
+                        } else {
+                                e->busy = 0;
+                        }
+                        pthread_mutex_unlock(&e->queue_lock);
+                }
+                pthread_rwlock_unlock(&S.lock);
+                if (!p)
+                        break;
+                if (!backlog)
+                        set_nice(NICE_BACKLOG);
+                backlog = 1;
+                dispatch(p->req, p->len);
+                free(p);
+        }
+        if (backlog)
+                set_nice(NICE_SERVE);
+}
+
+static void serve(const char *req, size_t len)
+{
+        uint64_t key = len >= sizeof(struct fuse_in_header) ? queue_key(req) : 0;
+
+        if (key && enqueue_if_busy(key, req, len))
+                return;
+        dispatch(req, len);
+        if (key)
+                drain(key);
+}
+
 static void *worker(void *arg)
 {
         char *buf = vs_xmalloc(REQ_BUF);
@@ -831,7 +967,7 @@ static void *worker(void *arg)
                                 vs_log(LOG_ERR, "read /dev/fuse: %m");
                         exit(errno == ENODEV ? 0 : 1);
                 }
-                dispatch(buf, (size_t)n);
+                serve(buf, (size_t)n);
         }
         return NULL;
 }
@@ -1069,7 +1205,7 @@ int main(int argc, char **argv)
         write_pid();
         /* every VPS's reads of its /proc wait on this process: ahead of
          * the VPS's own processes in the run queue of a busy host */
-        if (setpriority(PRIO_PROCESS, 0, -10) < 0)
+        if (setpriority(PRIO_PROCESS, 0, NICE_SERVE) < 0)
                 vs_log(LOG_WARNING, "setpriority: %m");
         if (do_resend)
                 resend();

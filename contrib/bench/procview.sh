@@ -191,7 +191,11 @@ failed_jobs=0
 for job in $(jobs -p); do wait "$job" || failed_jobs=$((failed_jobs + 1)); done
 w1=$EPOCHREALTIME
 t1=$(cpu_ticks "$server")
-fails=$(cat "$outdir"/* | awk '{s += $3} END {print s + 0}')
+# what a reader that failed said (its vsctl's error), the distinct lines
+if [ "$failed_jobs" -gt 0 ]; then
+        cat "$outdir"/* | grep -Ev '^[0-9.]+ [0-9.]+ [0-9]+$' | sort | uniq -c | sort -rn | head -5
+fi
+fails=$(cat "$outdir"/* | awk 'NF == 3 {s += $3} END {print s + 0}')
 p99s=$(cat "$outdir"/* | awk '{print $2}' | sort -n | tail -1)
 printf '%d VPS x 100 reads of /proc/meminfo in parallel: %.2f s wall, failed reads %s, failed readers %s, worst p99 %s us\n' \
         "$N" "$(echo "$w1 - $w0" | bc)" "$fails" "$failed_jobs" "$p99s"
