@@ -9,7 +9,8 @@
  * the kernel to queue again what the dead one had read (FUSE_NOTIFY_RESEND);
  * a new vsd gets the descriptor back from vsview's socket. Nothing here
  * depends on per-server state: a node id names a VPS by its cgroup's inode
- * and a file by its index, and a handle of a dead server is re-rendered.
+ * and a file by its index, no open keeps a handle, and a new server drops
+ * whatever page cache the dead one had filled.
  *
  * A VPS is known by the directory it reads in (the node id), never by the
  * reader's pid: one VPS cannot see another's figures. */
@@ -18,6 +19,7 @@
 #include <getopt.h>
 #include <linux/fuse.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +27,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <time.h>
@@ -46,24 +49,44 @@
 #define REQ_BUF (FUSE_MIN_READ_BUFFER + 128 * 1024)
 #define ATTR_TTL 3600
 #define SAMPLE_SECONDS 5
-#define MAX_HANDLES (1U << 20)
 
-/* A VPS's file as last rendered: reads within CACHE_NS of it share it
- * (a loop of reads costs no cgroup reads), and an open whose text is the
- * one the page cache holds already stores nothing. Texts up to CACHE_MAX
- * only: the view's memory per VPS stays small. */
-#define CACHE_NS 5000000ULL
-#define CACHE_MAX 4096
+/* A VPS's file as last rendered. The kernel's page cache holds it: a read
+ * of a file whose pages are there costs no round trip at all. The pages
+ * are filled at an open (FUSE_NOTIFY_STORE, when the text is new) or by a
+ * FUSE_READ, and dropped REFRESH_NS later (FUSE_NOTIFY_INVAL_INODE), so a
+ * reader that keeps the file open (top) sees new figures at its next read.
+ *
+ * Why no page ever holds a mixture of two texts: the text changes only in
+ * a "store section" (io_lock) that drops the pages after the change and
+ * before it stores the new text, or at a GETATTR that is not beside one
+ * (its new size makes the kernel drop the pages itself), and a READ serves
+ * the text as it is then. A store of a text shorter than the kernel's size
+ * leaves its last page not up to date: the kernel reads it again (READ),
+ * and that short read trims the size. */
+#define CACHE_NS 5000000ULL     /* an open within 5 ms of a render shares it */
+#define REFRESH_NS 100000000ULL /* pages are dropped this long after a fill */
 struct cached {
-        char *text;
+        pthread_mutex_t io_lock; /* the store section */
+        char *text;              /* under the entry's cache_lock */
         size_t len;
         uint64_t at_ns;
-        int stored; /* the page cache holds it (it was stored at an open) */
+        int synced;       /* the page cache holds text (stored or read since) */
+        int inval_queued; /* a drop of its pages is due */
+};
+
+/* A request of a VPS's that waits for the one of its being answered. */
+struct pending {
+        struct pending *next;
+        size_t len;
+        char req[];
 };
 
 struct entry {
         pthread_mutex_t cache_lock;
         struct cached cache[VS_VIEW_NFILES];
+        pthread_mutex_t queue_lock;
+        int busy;                        /* a worker answers one of its requests */
+        struct pending *queue, **q_tail; /* the ones that wait meanwhile */
         char name[VS_NAME_MAX + 1];
         uint64_t base; /* node id >> 4: its memory cgroup's inode */
         ino_t reg_ino; /* of its registry file: vsd replaces it at each start */
@@ -129,7 +152,6 @@ static struct {
         struct entry **entries;
         size_t nentries, cap;
         vs_view_host_t host;
-        uint32_t gen; /* this server's part of a file handle */
 } S = { .fuse_fd = -1,
         .inflight_fd = -1,
         .run_fd = -1,
@@ -138,10 +160,24 @@ static struct {
 
 /* ---- the VPS table, from vsd's registry (run/paene/view.d/NAME) ---- */
 
+static void reply(uint64_t unique, int error, const void *data, size_t len);
+
 static void entry_free(struct entry *e)
 {
-        for (int f = 0; f < VS_VIEW_NFILES; f++)
+        /* what waited is answered: the VPS is gone */
+        while (e->queue) {
+                struct pending *p = e->queue;
+
+                e->queue = p->next;
+                reply(((const struct fuse_in_header *)(const void *)p->req)->unique, -ENOENT, NULL,
+                      0);
+                free(p);
+        }
+        pthread_mutex_destroy(&e->queue_lock);
+        for (int f = 0; f < VS_VIEW_NFILES; f++) {
                 free(e->cache[f].text);
+                pthread_mutex_destroy(&e->cache[f].io_lock);
+        }
         pthread_mutex_destroy(&e->cache_lock);
         for (int i = 0; i < 5; i++)
                 free(e->dir[i]);
@@ -159,6 +195,10 @@ static struct entry *entry_load(const char *name)
         e = vs_xmalloc(sizeof(*e));
         memset(e, 0, sizeof(*e));
         pthread_mutex_init(&e->cache_lock, NULL);
+        pthread_mutex_init(&e->queue_lock, NULL);
+        e->q_tail = &e->queue;
+        for (int f = 0; f < VS_VIEW_NFILES; f++)
+                pthread_mutex_init(&e->cache[f].io_lock, NULL);
         vs_strlcpy(e->name, name, sizeof(e->name));
         e->src.v2 = vs_kv_get(&kv, "v2") && strcmp(vs_kv_get(&kv, "v2"), "1") == 0;
         for (int i = 0; i < 5; i++) {
@@ -306,71 +346,6 @@ int vsview_with_vps(const char *name,
         return rc;
 }
 
-/* ---- file handles: the text rendered at the first read ---- */
-
-struct handle {
-        int used, valid;
-        int served; /* its first read at 0 took the text of the open */
-        vs_view_buf_t text;
-};
-
-static struct {
-        pthread_mutex_t lock;
-        struct handle *slots;
-        size_t n, cap;
-        size_t free_hint;
-} H = { .lock = PTHREAD_MUTEX_INITIALIZER };
-
-static int handle_new(uint64_t *fh)
-{
-        size_t i;
-
-        pthread_mutex_lock(&H.lock);
-        for (i = H.free_hint; i < H.n && H.slots[i].used; i++)
-                ;
-        if (i == H.n) {
-                if (H.n >= MAX_HANDLES) {
-                        pthread_mutex_unlock(&H.lock);
-                        return -ENFILE;
-                }
-                H.slots = vs_xgrow(H.slots, H.n, &H.cap, 64, sizeof(*H.slots));
-                memset(&H.slots[H.n], 0, sizeof(H.slots[0]));
-                H.n++;
-        }
-        H.slots[i].used = 1;
-        H.slots[i].valid = 0;
-        H.slots[i].served = 0;
-        H.free_hint = i + 1;
-        pthread_mutex_unlock(&H.lock);
-        *fh = ((uint64_t)S.gen << 32) | i;
-        return 0;
-}
-
-/* The slot of fh, or -1 for a handle an earlier server gave out. */
-static ssize_t handle_slot(uint64_t fh)
-{
-        size_t i = (size_t)(fh & 0xffffffffU);
-
-        if ((uint32_t)(fh >> 32) != S.gen || i >= H.n || !H.slots[i].used)
-                return -1;
-        return (ssize_t)i;
-}
-
-static void handle_release(uint64_t fh)
-{
-        ssize_t i;
-
-        pthread_mutex_lock(&H.lock);
-        i = handle_slot(fh);
-        if (i >= 0) {
-                vs_view_buf_free(&H.slots[i].text);
-                H.slots[i].used = 0;
-                if ((size_t)i < H.free_hint)
-                        H.free_hint = (size_t)i;
-        }
-        pthread_mutex_unlock(&H.lock);
-}
-
 /* ---- replies ---- */
 
 static void reply(uint64_t unique, int error, const void *data, size_t len)
@@ -387,16 +362,16 @@ static void reply(uint64_t unique, int error, const void *data, size_t len)
                 vs_log(LOG_WARNING, "reply: %m");
 }
 
-static void fill_attr(struct fuse_attr *a, uint64_t ino, int dir)
+static void fill_attr(struct fuse_attr *a, uint64_t ino, int dir, uint64_t size)
 {
         memset(a, 0, sizeof(*a));
         a->ino = ino;
         a->mode = dir ? S_IFDIR | 0555 : S_IFREG | 0444;
         a->nlink = dir ? 2 : 1;
         a->blksize = 4096;
-        /* never below a text's length: a page-cache read (splice) stops at
-         * the size, and a short read trims it */
-        a->size = dir ? 0 : 1U << 20;
+        /* a file's: its text's length, which a page-cache read (splice,
+         * sendfile) stops at */
+        a->size = dir ? 0 : size;
 }
 
 enum kind { K_ROOT, K_DIR, K_FILE, K_NONE };
@@ -418,24 +393,255 @@ static enum kind classify(uint64_t nodeid, int *file)
         return low ? K_FILE : K_DIR;
 }
 
+/* The entry of a file's node id, with the table's read lock held; NULL
+ * (lock not held) when it names no file. */
+static struct entry *lock_file(uint64_t nodeid, int *file)
+{
+        enum kind k = classify(nodeid, file);
+
+        if (k == K_FILE)
+                return S.entries[find_base(nodeid >> 4)];
+        if (k == K_DIR)
+                pthread_rwlock_unlock(&S.lock);
+        return NULL;
+}
+
+static uint64_t now_ns(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* Renders the file anew when its text is older than max_age (or there is
+ * none); a text that changed is no longer the page cache's. Returns 0, or
+ * -errno when the VPS's cgroup is gone. Entry's cache_lock held. */
+static int refresh_text(struct entry *e, int file, uint64_t max_age)
+{
+        struct cached *c = &e->cache[file];
+        vs_view_buf_t fresh = { 0 };
+        uint64_t now = now_ns();
+        int rc;
+
+        if (c->text && now - c->at_ns < max_age)
+                return 0;
+        vs_view_src_t src;
+
+        rc = entry_open(e, &src);
+        if (rc == 0)
+                rc = vs_view_render(&src, &S.host, (enum vs_view_file)file, &fresh);
+        src_close(&src);
+        if (rc < 0) {
+                vs_view_buf_free(&fresh);
+                return rc;
+        }
+        c->at_ns = now;
+        if (c->text && c->len == fresh.len && memcmp(c->text, fresh.data, fresh.len) == 0) {
+                vs_view_buf_free(&fresh);
+                return 0;
+        }
+        free(c->text);
+        /* kept at its length, not the render buffer's: a VPS's texts are
+         * most of what the view costs per VPS */
+        c->text = fresh.data ? realloc(fresh.data, fresh.len + 1) : vs_xmalloc(1);
+        if (!c->text)
+                c->text = fresh.data;
+        c->len = fresh.len;
+        c->synced = 0;
+        return 0;
+}
+
+/* ---- the kernel's page cache of a file ---- */
+
+static void notify(int code, const void *arg, size_t arg_len, const void *data, size_t len)
+{
+        struct fuse_out_header out = {
+                .len = (uint32_t)(sizeof(out) + arg_len + len),
+                .error = code,
+        };
+        struct iovec iov[3] = { { &out, sizeof(out) },
+                                { (void *)arg, arg_len },
+                                { (void *)data, len } };
+
+        /* ENOENT: the kernel has no such inode (never looked up, or gone) */
+        if (writev(S.fuse_fd, iov, len ? 3 : 2) < 0 && errno != ENOENT)
+                vs_log(LOG_WARNING, "FUSE notify %d: %m", code);
+}
+
+/* Drops the node's pages and marks its attributes stale. Waits for a READ
+ * of the node in flight: never called by the last free worker. */
+static void inval_pages(uint64_t nodeid)
+{
+        struct fuse_notify_inval_inode_out inval = { .ino = nodeid, .off = 0, .len = 0 };
+
+        notify(FUSE_NOTIFY_INVAL_INODE, &inval, sizeof(inval), NULL, 0);
+}
+
+/* Puts text into the node's pages from offset 0; grows the kernel's size
+ * to its length (never shrinks it: a size above it leaves the last page
+ * not up to date, to be read again). */
+static void store_text(uint64_t nodeid, const char *text, size_t len)
+{
+        struct fuse_notify_store_out st = { .nodeid = nodeid, .offset = 0, .size = (uint32_t)len };
+
+        if (len)
+                notify(FUSE_NOTIFY_STORE, &st, sizeof(st), text, len);
+}
+
+/* Drops of page caches due, oldest first (every deadline is a fill's time
+ * plus REFRESH_NS: a FIFO is in order). */
+struct due {
+        uint64_t nodeid, at_ns;
+};
+static struct {
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        struct due *q;
+        size_t head, n, cap;
+} Q = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void push_due(uint64_t nodeid, uint64_t at_ns)
+{
+        pthread_mutex_lock(&Q.lock);
+        if (Q.head > 0 && Q.head * 2 >= Q.n) {
+                memmove(Q.q, Q.q + Q.head, (Q.n - Q.head) * sizeof(*Q.q));
+                Q.n -= Q.head;
+                Q.head = 0;
+        }
+        Q.q = vs_xgrow(Q.q, Q.n, &Q.cap, 64, sizeof(*Q.q));
+        Q.q[Q.n++] = (struct due){ nodeid, at_ns };
+        pthread_cond_signal(&Q.cond);
+        pthread_mutex_unlock(&Q.lock);
+}
+
+/* Its pages were filled: they go REFRESH_NS from now (once queued, a file
+ * is not queued again). */
+static void queue_inval(struct entry *e, int file, uint64_t nodeid)
+{
+        struct cached *c = &e->cache[file];
+        int queue;
+
+        pthread_mutex_lock(&e->cache_lock);
+        queue = !c->inval_queued;
+        c->inval_queued = 1;
+        pthread_mutex_unlock(&e->cache_lock);
+        if (queue)
+                push_due(nodeid, now_ns() + REFRESH_NS);
+}
+
+static uint64_t pop_due(void)
+{
+        uint64_t nodeid;
+
+        pthread_mutex_lock(&Q.lock);
+        for (;;) {
+                uint64_t now = now_ns();
+                struct timespec ts;
+
+                if (Q.head == Q.n) {
+                        pthread_cond_wait(&Q.cond, &Q.lock);
+                        continue;
+                }
+                if (Q.q[Q.head].at_ns <= now)
+                        break;
+                ts.tv_sec = (time_t)(Q.q[Q.head].at_ns / 1000000000ULL);
+                ts.tv_nsec = (long)(Q.q[Q.head].at_ns % 1000000000ULL);
+                pthread_cond_timedwait(&Q.cond, &Q.lock, &ts);
+        }
+        nodeid = Q.q[Q.head++].nodeid;
+        pthread_mutex_unlock(&Q.lock);
+        return nodeid;
+}
+
+static void drop_pages(uint64_t nodeid)
+{
+        ssize_t i;
+
+        pthread_rwlock_rdlock(&S.lock);
+        i = find_base(nodeid >> 4);
+        if (i >= 0 && (nodeid & 15) >= 1 && (nodeid & 15) <= VS_VIEW_NFILES) {
+                struct entry *e = S.entries[i];
+                struct cached *c = &e->cache[(nodeid & 15) - 1];
+
+                pthread_mutex_lock(&c->io_lock);
+                pthread_mutex_lock(&e->cache_lock);
+                c->inval_queued = 0;
+                c->synced = 0;
+                pthread_mutex_unlock(&e->cache_lock);
+                inval_pages(nodeid);
+                pthread_mutex_unlock(&c->io_lock);
+        } else {
+                inval_pages(nodeid);
+        }
+        pthread_rwlock_unlock(&S.lock);
+}
+
+static void *dropper(void *arg)
+{
+        (void)arg;
+        for (;;)
+                drop_pages(pop_due());
+        return NULL;
+}
+
+/* At start: whatever an earlier server left in the page cache goes. */
+static void queue_all(void)
+{
+        uint64_t now = now_ns();
+
+        pthread_rwlock_rdlock(&S.lock);
+        for (size_t i = 0; i < S.nentries; i++)
+                for (int f = 0; f < VS_VIEW_NFILES; f++)
+                        push_due(S.entries[i]->base << 4 | (uint64_t)(f + 1), now);
+        pthread_rwlock_unlock(&S.lock);
+}
+
+/* ---- requests ---- */
+
+/* The file's size as its next read will find it. A GETATTR renders anew
+ * (a reader that keeps the file open asks at each read past the end once
+ * the pages went), except beside a store section, which it must not mix
+ * with. Table's read lock held. */
+static int file_size(struct entry *e, int file, uint64_t *size)
+{
+        struct cached *c = &e->cache[file];
+        int in_section = pthread_mutex_trylock(&c->io_lock) == 0;
+        int rc;
+
+        pthread_mutex_lock(&e->cache_lock);
+        rc = refresh_text(e, file, in_section || !c->text ? CACHE_NS : UINT64_MAX);
+        *size = c->len;
+        pthread_mutex_unlock(&e->cache_lock);
+        if (in_section)
+                pthread_mutex_unlock(&c->io_lock);
+        return rc;
+}
+
 static void do_getattr(const struct fuse_in_header *in)
 {
         struct fuse_attr_out out = { .attr_valid = ATTR_TTL };
-        int file;
+        int file, rc = 0;
+        uint64_t size = 0;
         enum kind k = classify(in->nodeid, &file);
 
         if (k == K_NONE)
                 return reply(in->unique, -ENOENT, NULL, 0);
+        if (k == K_FILE)
+                rc = file_size(S.entries[find_base(in->nodeid >> 4)], file, &size);
         if (k != K_ROOT)
                 pthread_rwlock_unlock(&S.lock);
-        fill_attr(&out.attr, in->nodeid, k != K_FILE);
+        if (rc < 0)
+                return reply(in->unique, rc, NULL, 0);
+        fill_attr(&out.attr, in->nodeid, k != K_FILE, size);
         reply(in->unique, 0, &out, sizeof(out));
 }
 
 static void do_lookup(const struct fuse_in_header *in, const char *name)
 {
         struct fuse_entry_out out = { .attr_valid = ATTR_TTL };
-        int file;
+        int file, rc;
+        uint64_t size = 0;
         enum kind k = classify(in->nodeid, &file);
 
         if (k == K_ROOT) {
@@ -450,233 +656,119 @@ static void do_lookup(const struct fuse_in_header *in, const char *name)
                 pthread_rwlock_unlock(&S.lock);
                 if (!out.nodeid)
                         return reply(in->unique, -ENOENT, NULL, 0);
-                fill_attr(&out.attr, out.nodeid, 1);
+                fill_attr(&out.attr, out.nodeid, 1, 0);
                 return reply(in->unique, 0, &out, sizeof(out));
         }
         if (k == K_NONE)
                 return reply(in->unique, -ENOENT, NULL, 0);
-        pthread_rwlock_unlock(&S.lock);
         file = vs_view_file_find(name);
-        if (k != K_DIR || file < 0)
+        if (k != K_DIR || file < 0) {
+                pthread_rwlock_unlock(&S.lock);
                 return reply(in->unique, -ENOENT, NULL, 0);
+        }
+        rc = file_size(S.entries[find_base(in->nodeid >> 4)], file, &size);
+        pthread_rwlock_unlock(&S.lock);
+        if (rc < 0)
+                return reply(in->unique, rc, NULL, 0);
         out.nodeid = in->nodeid | (uint64_t)(file + 1);
         out.entry_valid = ATTR_TTL;
-        fill_attr(&out.attr, out.nodeid, 0);
+        fill_attr(&out.attr, out.nodeid, 0, size);
         reply(in->unique, 0, &out, sizeof(out));
 }
 
-static int snapshot(uint64_t nodeid, uint64_t fh);
+/* An open in the page cache: the text, new when the last is older than
+ * CACHE_NS, goes into the pages unless they hold it. The old pages go
+ * first: a READ in flight of an older text cannot land over the new one
+ * (it is waited for and dropped). -errno when the VPS's cgroup is gone. */
+static int open_section(struct entry *e, int file, uint64_t nodeid)
+{
+        struct cached *c = &e->cache[file];
+        char *copy = NULL;
+        size_t len = 0;
+        int rc;
+
+        pthread_mutex_lock(&c->io_lock);
+        pthread_mutex_lock(&e->cache_lock);
+        rc = refresh_text(e, file, CACHE_NS);
+        if (rc == 0 && !c->synced) {
+                len = c->len;
+                copy = vs_xmalloc(len + 1);
+                memcpy(copy, c->text, len);
+                c->synced = 1;
+        }
+        pthread_mutex_unlock(&e->cache_lock);
+        if (copy) {
+                inval_pages(nodeid);
+                store_text(nodeid, copy, len);
+                free(copy);
+                queue_inval(e, file, nodeid);
+        }
+        pthread_mutex_unlock(&c->io_lock);
+        return rc;
+}
+
+/* A store section may wait for a READ in flight, which a free worker must
+ * answer: all workers but one may be in one. */
+static sem_t store_permits;
 
 static void do_open(const struct fuse_in_header *in, const struct fuse_open_in *arg)
 {
-        struct fuse_open_out out = { .open_flags = FOPEN_DIRECT_IO | FOPEN_NOFLUSH };
-        int file, rc;
+        struct fuse_open_out out = { .open_flags = FOPEN_KEEP_CACHE | FOPEN_NOFLUSH };
+        int file, rc = 0;
         enum kind k = classify(in->nodeid, &file);
+        struct entry *e;
 
         if (k == K_NONE)
                 return reply(in->unique, -ENOENT, NULL, 0);
-        if (k != K_ROOT)
+        if (k == K_ROOT)
+                return reply(in->unique, 0, &out, sizeof(out));
+        if (k == K_DIR || (arg->flags & O_ACCMODE) != O_RDONLY) {
                 pthread_rwlock_unlock(&S.lock);
-        if (k != K_FILE)
-                return reply(in->unique, 0, &out, sizeof(out)); /* a directory */
-        if ((arg->flags & O_ACCMODE) != O_RDONLY)
-                return reply(in->unique, -EACCES, NULL, 0);
-        rc = handle_new(&out.fh);
-        if (rc == 0)
-                rc = snapshot(in->nodeid, out.fh);
-        if (rc < 0)
-                handle_release(out.fh);
+                return reply(in->unique, k == K_DIR ? 0 : -EACCES, &out, sizeof(out));
+        }
+        e = S.entries[find_base(in->nodeid >> 4)];
+        if (sem_trywait(&store_permits) == 0) {
+                rc = open_section(e, file, in->nodeid);
+                sem_post(&store_permits);
+        } else {
+                /* no worker to spare: this open reads past the cache */
+                out.open_flags = FOPEN_DIRECT_IO | FOPEN_NOFLUSH;
+                pthread_mutex_lock(&e->cache_lock);
+                rc = refresh_text(e, file, CACHE_NS);
+                pthread_mutex_unlock(&e->cache_lock);
+        }
+        pthread_rwlock_unlock(&S.lock);
         reply(in->unique, rc, &out, sizeof(out));
 }
 
-static uint64_t now_ns(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-static void buf_set(vs_view_buf_t *buf, const char *text, size_t len)
-{
-        vs_view_buf_free(buf);
-        buf->data = vs_xmalloc(len + 1);
-        memcpy(buf->data, text, len);
-        buf->data[len] = '\0';
-        buf->len = len;
-        buf->cap = len + 1;
-}
-
-/* The file's text into buf, from the cache when it is fresh; for_open:
- * *must_store tells whether the page cache must get it (and counts it as
- * stored). -errno when the VPS's cgroup is gone. Entry's lock held. */
-static int cached_render(struct entry *e, int file, vs_view_buf_t *buf, int for_open,
-                         int *must_store)
-{
-        struct cached *c = &e->cache[file];
-        uint64_t now = now_ns();
-        int rc = 0;
-
-        *must_store = 1;
-        pthread_mutex_lock(&e->cache_lock);
-        if (c->text && now - c->at_ns < CACHE_NS) {
-                buf_set(buf, c->text, c->len);
-        } else {
-                vs_view_src_t src;
-
-                rc = entry_open(e, &src);
-                if (rc == 0)
-                        rc = vs_view_render(&src, &S.host, (enum vs_view_file)file, buf);
-                src_close(&src);
-                if (rc == 0 && buf->len <= CACHE_MAX) {
-                        int same = c->text && c->len == buf->len &&
-                                   memcmp(c->text, buf->data, buf->len) == 0;
-
-                        if (!same) {
-                                free(c->text);
-                                c->text = vs_xmalloc(buf->len ? buf->len : 1);
-                                memcpy(c->text, buf->data, buf->len);
-                                c->len = buf->len;
-                                c->stored = 0;
-                        }
-                        c->at_ns = now;
-                }
-        }
-        if (rc == 0 && c->text && c->len == buf->len && memcmp(c->text, buf->data, c->len) == 0) {
-                *must_store = !c->stored;
-                if (for_open)
-                        c->stored = 1;
-        }
-        pthread_mutex_unlock(&e->cache_lock);
-        return rc;
-}
-
-/* Renders the file into buf; -errno when the VPS's cgroup is gone.
- * for_open and must_store as cached_render's (must_store may be NULL). */
-static int render_for(uint64_t nodeid, vs_view_buf_t *buf, int for_open, int *must_store)
-{
-        int file, rc, store_it;
-        ssize_t i;
-
-        if (classify(nodeid, &file) != K_FILE)
-                return -ENOENT;
-        i = find_base(nodeid >> 4);
-        rc = cached_render(S.entries[i], file, buf, for_open, &store_it);
-        pthread_rwlock_unlock(&S.lock);
-        if (must_store)
-                *must_store = store_it;
-        return rc;
-}
-
-static int render(uint64_t nodeid, vs_view_buf_t *buf)
-{
-        return render_for(nodeid, buf, 0, NULL);
-}
-
-/* sendfile and splice read a direct-I/O FUSE file through the page cache
- * up to its size (kernels before "fuse: use copy_splice_read for
- * FOPEN_DIRECT_IO"): busybox's cat would read nothing of a file of size 0,
- * and the cache keeps what an earlier open's splice read. At each open the
- * cached pages go (FUSE_NOTIFY_INVAL_INODE) and the text of the open is
- * stored in their place (FUSE_NOTIFY_STORE, which also grows the size to
- * it: a store without data changes no size on 6.18). A size above the
- * text's is trimmed by the short read of its last page. */
-static void store(uint64_t nodeid, const vs_view_buf_t *text)
-{
-        struct fuse_out_header inval_out = {
-                .len = (uint32_t)(sizeof(inval_out) + sizeof(struct fuse_notify_inval_inode_out)),
-                .error = FUSE_NOTIFY_INVAL_INODE,
-        };
-        struct fuse_notify_inval_inode_out inval = { .ino = nodeid, .off = 0, .len = 0 };
-        struct iovec inval_iov[2] = { { &inval_out, sizeof(inval_out) },
-                                      { &inval, sizeof(inval) } };
-        struct fuse_out_header out = {
-                .len = (uint32_t)(sizeof(out) + sizeof(struct fuse_notify_store_out) + text->len),
-                .error = FUSE_NOTIFY_STORE,
-        };
-        struct fuse_notify_store_out st = { .nodeid = nodeid,
-                                            .offset = 0,
-                                            .size = (uint32_t)text->len };
-        struct iovec iov[3] = { { &out, sizeof(out) },
-                                { &st, sizeof(st) },
-                                { text->data, text->len } };
-
-        if (writev(S.fuse_fd, inval_iov, 2) < 0 && errno != ENOENT)
-                vs_log(LOG_WARNING, "FUSE_NOTIFY_INVAL_INODE: %m");
-        if (text->len && writev(S.fuse_fd, iov, 3) < 0 && errno != ENOENT)
-                vs_log(LOG_WARNING, "FUSE_NOTIFY_STORE: %m");
-}
-
-static int snapshot(uint64_t nodeid, uint64_t fh)
-{
-        vs_view_buf_t fresh = { 0 };
-        int must_store = 1;
-        int rc = render_for(nodeid, &fresh, 1, &must_store);
-        ssize_t slot;
-
-        if (rc < 0) {
-                vs_view_buf_free(&fresh);
-                return rc;
-        }
-        if (must_store)
-                store(nodeid, &fresh);
-        pthread_mutex_lock(&H.lock);
-        slot = handle_slot(fh);
-        if (slot >= 0) {
-                vs_view_buf_free(&H.slots[slot].text);
-                H.slots[slot].text = fresh;
-                H.slots[slot].valid = 1;
-                fresh = (vs_view_buf_t){ 0 };
-        }
-        pthread_mutex_unlock(&H.lock);
-        vs_view_buf_free(&fresh);
-        return 0;
-}
-
-static void send_slice(uint64_t unique, const vs_view_buf_t *text, uint64_t offset, uint32_t size)
-{
-        size_t len = 0;
-
-        if (offset < text->len)
-                len = text->len - offset < size ? text->len - (size_t)offset : size;
-        reply(unique, 0, text->data ? text->data + offset : "", len);
-}
-
+/* A READ fills pages (or answers a direct read) from the text as it is:
+ * the one whose size the kernel was told, never a render of other length
+ * (a page-cache read stops at the size). Never waits for the kernel. */
 static void do_read(const struct fuse_in_header *in, const struct fuse_read_in *arg)
 {
-        vs_view_buf_t fresh = { 0 };
-        ssize_t slot;
-        int rc;
+        int file, rc;
+        struct entry *e = lock_file(in->nodeid, &file);
+        struct cached *c;
 
-        /* the first read and the later ones of the same open file read the
-         * snapshot of its open; a read at 0 again (top's lseek and read)
-         * gets new figures */
-        pthread_mutex_lock(&H.lock);
-        slot = handle_slot(arg->fh);
-        if (slot >= 0 && H.slots[slot].valid && (arg->offset > 0 || !H.slots[slot].served)) {
-                H.slots[slot].served = 1;
-                send_slice(in->unique, &H.slots[slot].text, arg->offset, arg->size);
-                pthread_mutex_unlock(&H.lock);
-                return;
-        }
-        pthread_mutex_unlock(&H.lock);
-        rc = render(in->nodeid, &fresh);
+        if (!e)
+                return reply(in->unique, -ENOENT, NULL, 0);
+        c = &e->cache[file];
+        pthread_mutex_lock(&e->cache_lock);
+        rc = c->text ? 0 : refresh_text(e, file, 0);
         if (rc < 0) {
-                vs_view_buf_free(&fresh);
-                return reply(in->unique, rc, NULL, 0);
+                reply(in->unique, rc, NULL, 0);
+        } else {
+                size_t len = 0;
+
+                if (arg->offset < c->len)
+                        len = c->len - arg->offset < arg->size ? c->len - (size_t)arg->offset
+                                                               : arg->size;
+                reply(in->unique, 0, len ? c->text + arg->offset : "", len);
         }
-        send_slice(in->unique, &fresh, arg->offset, arg->size);
-        pthread_mutex_lock(&H.lock);
-        slot = handle_slot(arg->fh);
-        if (slot >= 0) {
-                vs_view_buf_free(&H.slots[slot].text);
-                H.slots[slot].text = fresh;
-                H.slots[slot].valid = 1;
-                H.slots[slot].served = 1;
-                fresh = (vs_view_buf_t){ 0 };
-        }
-        pthread_mutex_unlock(&H.lock);
-        vs_view_buf_free(&fresh);
+        pthread_mutex_unlock(&e->cache_lock);
+        if (rc == 0)
+                queue_inval(e, file, in->nodeid);
+        pthread_rwlock_unlock(&S.lock);
 }
 
 static void add_dirent(char *buf, size_t *len, size_t size, uint64_t ino, uint64_t off,
@@ -773,8 +865,6 @@ static void dispatch(const char *buf, size_t n)
         case FUSE_READ:
                 return do_read(in, arg);
         case FUSE_RELEASE:
-                handle_release(((const struct fuse_release_in *)arg)->fh);
-                return reply(in->unique, 0, NULL, 0);
         case FUSE_FLUSH:
         case FUSE_RELEASEDIR:
         case FUSE_DESTROY:
@@ -792,6 +882,113 @@ static void dispatch(const char *buf, size_t n)
         default:
                 return reply(in->unique, -ENOSYS, NULL, 0);
         }
+}
+
+/* ---- one VPS's requests one at a time ----
+ * A VPS that floods its view must not take every worker: its requests (but
+ * READs) are answered one after the other, by the worker that answers the
+ * first, while the other workers go on with other VPS's. A READ never
+ * waits here: a store section of the same VPS may wait for it. */
+
+static uint64_t queue_key(const char *req)
+{
+        const struct fuse_in_header *in = (const void *)req;
+
+        if (in->nodeid == FUSE_ROOT_ID || in->opcode == FUSE_READ || in->opcode == FUSE_INIT ||
+            in->opcode == FUSE_FORGET || in->opcode == FUSE_BATCH_FORGET ||
+            in->opcode == FUSE_INTERRUPT)
+                return 0;
+        return in->nodeid >> 4;
+}
+
+/* 1: the request waits in its VPS's queue (copied); 0: answer it now, then
+ * drain(key). */
+static int enqueue_if_busy(uint64_t key, const char *req, size_t len)
+{
+        ssize_t i;
+        int queued = 0;
+
+        pthread_rwlock_rdlock(&S.lock);
+        i = find_base(key);
+        if (i >= 0) {
+                struct entry *e = S.entries[i];
+
+                pthread_mutex_lock(&e->queue_lock);
+                if (e->busy) {
+                        struct pending *p = vs_xmalloc(sizeof(*p) + len);
+
+                        p->next = NULL;
+                        p->len = len;
+                        memcpy(p->req, req, len);
+                        *e->q_tail = p;
+                        e->q_tail = &p->next;
+                        queued = 1;
+                } else {
+                        e->busy = 1;
+                }
+                pthread_mutex_unlock(&e->queue_lock);
+        }
+        pthread_rwlock_unlock(&S.lock);
+        return queued;
+}
+
+/* The nice of a worker: ahead of the VPS's processes (every read of every
+ * VPS waits on one), but behind them while it works off one VPS's backlog
+ * (a flood: its CPU time must not be taken from the other VPS's readers). */
+#define NICE_SERVE -10
+#define NICE_BACKLOG 5
+
+static void set_nice(int nice)
+{
+        setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice);
+}
+
+static void drain(uint64_t key)
+{
+        int backlog = 0;
+
+        for (;;) {
+                struct pending *p = NULL;
+                ssize_t i;
+
+                pthread_rwlock_rdlock(&S.lock);
+                i = find_base(key);
+                if (i >= 0) {
+                        struct entry *e = S.entries[i];
+
+                        pthread_mutex_lock(&e->queue_lock);
+                        p = e->queue;
+                        if (p) {
+                                e->queue = p->next;
+                                if (!e->queue)
+                                        e->q_tail = &e->queue;
+                        } else {
+                                e->busy = 0;
+                        }
+                        pthread_mutex_unlock(&e->queue_lock);
+                }
+                pthread_rwlock_unlock(&S.lock);
+                if (!p)
+                        break;
+                if (!backlog)
+                        set_nice(NICE_BACKLOG);
+                backlog = 1;
+                dispatch(p->req, p->len);
+                free(p);
+        }
+        if (backlog)
+                set_nice(NICE_SERVE);
+}
+
+static void serve(const char *req, size_t len)
+{
+        uint64_t key = len >= sizeof(struct fuse_in_header) ? queue_key(req) : 0;
+
+        if (key && enqueue_if_busy(key, req, len))
+                return;
+        dispatch(req, len);
+        if (key)
+                drain(key);
 }
 
 static void *worker(void *arg)
@@ -813,7 +1010,7 @@ static void *worker(void *arg)
                                 vs_log(LOG_ERR, "read /dev/fuse: %m");
                         exit(errno == ENODEV ? 0 : 1);
                 }
-                dispatch(buf, (size_t)n);
+                serve(buf, (size_t)n);
         }
         return NULL;
 }
@@ -979,7 +1176,6 @@ int main(int argc, char **argv)
         const char *root = NULL;
         int opt, do_resend = 0, threads = 4, listen_fd, ctl_fd = -1;
         pthread_t tid;
-        struct timespec now;
 
         while ((opt = getopt_long(argc, argv, "r:h", longopts, NULL)) != -1) {
                 switch (opt) {
@@ -1032,8 +1228,15 @@ int main(int argc, char **argv)
                 vs_log(LOG_ERR, "open %s/run/paene/view.d: %m", root);
                 return 1;
         }
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        S.gen = (uint32_t)getpid() ^ (uint32_t)now.tv_nsec;
+        {
+                pthread_condattr_t ca;
+
+                pthread_condattr_init(&ca);
+                pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+                pthread_cond_init(&Q.cond, &ca);
+                pthread_condattr_destroy(&ca);
+        }
+        sem_init(&store_permits, 0, (unsigned)threads - 1);
         if (vs_view_host_load(&S.host, "/proc") < 0) {
                 vs_log(LOG_ERR, "read the host's /proc: %m");
                 return 1;
@@ -1049,7 +1252,7 @@ int main(int argc, char **argv)
         write_pid();
         /* every VPS's reads of its /proc wait on this process: ahead of
          * the VPS's own processes in the run queue of a busy host */
-        if (setpriority(PRIO_PROCESS, 0, -10) < 0)
+        if (setpriority(PRIO_PROCESS, 0, NICE_SERVE) < 0)
                 vs_log(LOG_WARNING, "setpriority: %m");
         if (do_resend)
                 resend();
@@ -1060,11 +1263,13 @@ int main(int argc, char **argv)
         if (ctl_fd >= 0)
                 start_ctl(ctl_fd);
         if (pthread_create(&tid, NULL, handback, (void *)(intptr_t)listen_fd) != 0 ||
-            pthread_create(&tid, NULL, sampler, NULL) != 0)
+            pthread_create(&tid, NULL, sampler, NULL) != 0 ||
+            pthread_create(&tid, NULL, dropper, NULL) != 0)
                 return 1;
         for (int i = 1; i < threads; i++)
                 if (pthread_create(&tid, NULL, worker, NULL) != 0)
                         return 1;
+        queue_all();
         worker(NULL);
         return 0;
 }

@@ -357,10 +357,29 @@ static int mount_at(const char *rootfs, const char *dir, const char *fstype, uns
         return 0;
 }
 
+/* A file the kernel has no place for (OpenVZ's /proc/user_beancounters:
+ * procfs holds only the kernel's entries and refuses to be stacked on) is
+ * bound over an empty file of the VPS's /dev, the tmpfs vsd made moments
+ * ago, which nothing of the VPS's has run in yet (no link to follow). */
+static void make_placeholder(const char *rootfs, const char *target)
+{
+        cleanup_free char *dev = vs_strdupf("%s/dev", rootfs);
+        cleanup_close int dir = -1;
+        int fd;
+
+        if (strncmp(target, "dev/", 4) != 0 || strchr(target + 4, '/'))
+                return;
+        dir = open(dev, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        fd = dir < 0 ? -1
+                     : openat(dir, target + 4, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                              0444);
+        if (fd >= 0)
+                close(fd);
+}
+
 /* The view's files over the host's: read-only, and locked for the VPS like
  * the masks (it cannot unmount them to see the host's figures). A target
- * the kernel does not have (/proc/user_beancounters) cannot be made in
- * procfs and is left out. */
+ * the kernel does not have (an older kernel's cpu/online) is left out. */
 static int bind_view(const char *rootfs, const char *view_dir, vs_error_t *err)
 {
         const unsigned long ro =
@@ -370,6 +389,7 @@ static int bind_view(const char *rootfs, const char *view_dir, vs_error_t *err)
                 cleanup_free char *src = vs_strdupf("%s/%s", view_dir, vs_view_file_name(f));
                 cleanup_free char *dst = vs_strdupf("%s/%s", rootfs, vs_view_file_target(f));
 
+                make_placeholder(rootfs, vs_view_file_target(f));
                 if (access(dst, F_OK) < 0)
                         continue;
                 if (mount(src, dst, NULL, MS_BIND, NULL) < 0 ||

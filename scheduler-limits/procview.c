@@ -33,7 +33,7 @@ static const struct {
         [VS_VIEW_LOADAVG] = { "loadavg", "proc/loadavg" },
         [VS_VIEW_SWAPS] = { "swaps", "proc/swaps" },
         [VS_VIEW_DISKSTATS] = { "diskstats", "proc/diskstats" },
-        [VS_VIEW_BEANCOUNTERS] = { "user_beancounters", "proc/user_beancounters" },
+        [VS_VIEW_BEANCOUNTERS] = { "user_beancounters", "dev/user_beancounters" },
         [VS_VIEW_CPU_ONLINE] = { "cpu_online", "sys/devices/system/cpu/online" },
 };
 

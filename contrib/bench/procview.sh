@@ -77,10 +77,16 @@ line() { # what median p99 fails
         printf '%-34s median %8s  p99 %9s  (us, n=%s, failed reads %s)\n' "$1" "$2" "$3" "$SAMPLES" "$4"
 }
 
+# N vsctl exec at once wait their turn at vsd's socket longer than the
+# default client_timeout (10 s) on a loaded machine: that is the control
+# plane, not the view
+mkdir -p "$ROOT/etc/paene"
+echo "client_timeout = 300s" >"$ROOT/etc/paene/vsd.conf"
 unshare -n "$bin/vsd" --root "$ROOT" --cgroup-name "$CG"
 vs template build busybox >/dev/null
 echo "paene /proc view benchmark: one open+read+close per sample (static C reader)"
 echo "machine: nproc $(nproc), kernel $(uname -r), $(grep -c . /proc/self/cgroup) cgroup lines"
+echo "load at start: $(uptime)"
 
 # ---- one reader: the view, the plain /proc, lxcfs ----------------------------
 vs create pv0 --template busybox --ipadd none --ram 256M >/dev/null
@@ -91,11 +97,12 @@ vs start pv0 >/dev/null
 vs start plain0 >/dev/null
 # one warm-up run each (not shown): a fresh cgroup's first memory.stat
 # reads flush its statistics, slowly
-for f in meminfo stat; do
+FILES="meminfo stat uptime"
+for f in $FILES; do
         vs exec plain0 -- /payload readbench /proc/$f 1000 >/dev/null
         vs exec pv0 -- /payload readbench /proc/$f 1000 >/dev/null
 done
-for f in meminfo stat; do
+for f in $FILES; do
         read -r med p99 fails < <(vs exec plain0 -- /payload readbench /proc/$f "$SAMPLES")
         line "plain /proc/$f (VPS, view off)" "$med" "$p99" "$fails"
         read -r med p99 fails < <(vs exec pv0 -- /payload readbench /proc/$f "$SAMPLES")
@@ -117,7 +124,7 @@ if [ -e "$LXCFS_CG/memory.limit_in_bytes" ]; then
 else
         echo 268435456 >"$LXCFS_CG/memory.max"
 fi
-for f in meminfo stat; do
+for f in $FILES; do
         sh -c 'echo $$ > "$1/cgroup.procs"; exec "$2" readbench "$3" 1000' \
                 sh "$LXCFS_CG" "$bin/payload" "$LXCFS_MNT/proc/$f" >/dev/null
         read -r med p99 fails < <(sh -c 'echo $$ > "$1/cgroup.procs"; exec "$2" readbench "$3" "$4"' \
@@ -135,6 +142,30 @@ rmdir "$LXCFS_MNT"
 LXCFS_MNT=
 rmdir "$LXCFS_CG"
 LXCFS_CG=
+
+# ---- a VPS flooding its view beside a measured one ---------------------------
+# The flooder reads its /proc/meminfo from three processes as fast as it can
+# and holds 1000 view files open; pv0's reads (and, to tell the view's share
+# from the CPUs the flooder takes, plain0's) are measured again meanwhile.
+vs create flood0 --template busybox --ipadd none --ram 256M --numfile 4096 >/dev/null
+install -m 0755 "$bin/payload" "$ROOT/var/lib/paene/vps/flood0/upper/payload"
+vs start flood0 >/dev/null
+vs exec flood0 -- sh -c '/payload manyopen /proc/stat 1000 >/dev/null &
+        for i in 1 2 3; do /payload readbench /proc/meminfo 100000000 >/dev/null & done; wait' \
+        >/dev/null 2>&1 &
+FLOOD_PID=$!
+sleep 1 # the flood under way (a figure, not a test: no condition to wait for)
+read -r vmed vp99 vfails < <(vs exec pv0 -- /payload readbench /proc/meminfo "$SAMPLES")
+read -r pmed pp99 pfails < <(vs exec plain0 -- /payload readbench /proc/meminfo "$SAMPLES")
+line "view /proc/meminfo, VPS flooding" "$vmed" "$vp99" "$vfails"
+line "plain /proc/meminfo, VPS flooding" "$pmed" "$pp99" "$pfails"
+vs stop --fast flood0 >/dev/null 2>&1 || true
+wait "$FLOOD_PID" 2>/dev/null || true
+vs destroy --force flood0 >/dev/null
+read -r vmed0 _ _ < <(vs exec pv0 -- /payload readbench /proc/meminfo "$SAMPLES")
+read -r pmed0 _ _ < <(vs exec plain0 -- /payload readbench /proc/meminfo "$SAMPLES")
+printf 'flood slows the view %.2fx, plain /proc %.2fx (medians against the same reads after it: %s, %s us)\n' \
+        "$(echo "$vmed / $vmed0" | bc -l)" "$(echo "$pmed / $pmed0" | bc -l)" "$vmed0" "$pmed0"
 vs destroy --force plain0 >/dev/null
 
 # ---- N VPS reading in parallel ----------------------------------------------
@@ -165,7 +196,11 @@ failed_jobs=0
 for job in $(jobs -p); do wait "$job" || failed_jobs=$((failed_jobs + 1)); done
 w1=$EPOCHREALTIME
 t1=$(cpu_ticks "$server")
-fails=$(cat "$outdir"/* | awk '{s += $3} END {print s + 0}')
+# what a reader that failed said (its vsctl's error), the distinct lines
+if [ "$failed_jobs" -gt 0 ]; then
+        cat "$outdir"/* | grep -Ev '^[0-9.]+ [0-9.]+ [0-9]+$' | sort | uniq -c | sort -rn | head -5
+fi
+fails=$(cat "$outdir"/* | awk 'NF == 3 {s += $3} END {print s + 0}')
 p99s=$(cat "$outdir"/* | awk '{print $2}' | sort -n | tail -1)
 printf '%d VPS x 100 reads of /proc/meminfo in parallel: %.2f s wall, failed reads %s, failed readers %s, worst p99 %s us\n' \
         "$N" "$(echo "$w1 - $w0" | bc)" "$fails" "$failed_jobs" "$p99s"
@@ -176,3 +211,7 @@ printf 'per VPS: vsview RSS %s kB, %s fds (cgroup directories), fuse_inode slab 
         "$(echo "scale=1; ($(rss_kb "$server") - $rss_one) / ($N - 1)" | bc)" \
         "$(echo "scale=1; ($fds_n - $fds_one) / ($N - 1)" | bc)" \
         "$(echo "scale=1; ($(fuse_slab) - $slab_before) / 1024 / ($N - 1)" | bc)"
+# the page cache the reads filled goes 100 ms after (FUSE_NOTIFY_INVAL_INODE)
+sleep 0.5
+echo "vsview after the reads: $(awk '/^(VmRSS|VmHWM|Threads)/ {printf "%s %s %s  ", $1, $2, $3}' "/proc/$server/status")"
+echo "load at end: $(uptime)"

@@ -412,8 +412,8 @@ const struct command vsctl_cmd_metrics = {
 
 const struct command vsctl_cmd_beancounters = {
         "beancounters", NULL, cmd_beancounters, "beancounters NAME [--json]",
-        "Print a running VPS's beancounters in OpenVZ's layout (its\n"
-        "/proc/user_beancounters): per resource what it holds, the most it held,\n"
+        "Print a running VPS's beancounters in OpenVZ's layout (inside the VPS:\n"
+        "/dev/user_beancounters): per resource what it holds, the most it held,\n"
         "barrier, limit and how often it hit the limit (failcnt), from its cgroup:\n"
         "numproc (pids), physpages and swappages (memory, in 4 KiB pages).\n"
         "9223372036854775807 is no limit.\n"

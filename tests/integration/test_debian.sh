@@ -260,4 +260,51 @@ test_inotify_instances_are_counted_per_vps() {
         vs destroy --force ino2
 }
 
+# procps and coreutils in the VPS show its own machine (issue 14): free,
+# top, vmstat, uptime and ps read the view's /proc/meminfo, stat and uptime,
+# nproc asks sched_getaffinity (the seccomp listener). Each against the
+# limit given and the cgroup file vsd wrote, never the host's.
+vps_mem_limit() { # vps: the memory limit its cgroup holds
+        local d
+        for d in $(cgroup_dirs); do
+                [ -e "$d/default/$1/memory.limit_in_bytes" ] &&
+                        { cat "$d/default/$1/memory.limit_in_bytes"; return 0; }
+                [ -e "$d/default/$1/memory.max" ] && { cat "$d/default/$1/memory.max"; return 0; }
+        done
+        return 1
+}
+
+test_procps_shows_the_vps_figures() {
+        local since now rss pmem n_ps n_vps
+        need_debian
+        boot_debian pp1 --ram 256M --cpus 1
+        expect_eq 268435456 "$(vps_mem_limit pp1)" "the cgroup's memory limit"
+        expect_eq 268435456 "$(vs exec pp1 -- free -b | awk '$1 == "Mem:" {print $2}')" "free's total"
+        expect_eq 0 "$(vs exec pp1 -- free -b | awk '$1 == "Swap:" {print $2}')" "free's swap"
+        expect_contains "$(vs exec pp1 -- top -bn1 | grep 'Mem :')" " 256.0 total" "top's memory"
+        expect_eq 262144 "$(vs exec pp1 -- vmstat -s | awk '/K total memory/ {print $1}')" \
+                "vmstat's total memory"
+        # one CPU: top's per-CPU lines, vmstat's and nproc
+        expect_eq 1 "$(vs exec pp1 -- top -bn1 -1 | grep -c '^%Cpu[0-9]')" "top's CPU lines"
+        expect_eq 1 "$(vs exec pp1 -- nproc)" "nproc"
+        expect_eq 1 "$(vs exec pp1 -- getconf _NPROCESSORS_ONLN)" "getconf _NPROCESSORS_ONLN"
+        # uptime: booted moments ago, not when the host did
+        now=$(date +%s)
+        since=$(date -d "$(vs exec pp1 -- uptime -s)" +%s)
+        [ $((now - since)) -ge 0 ] && [ $((now - since)) -le 120 ] ||
+                fail "uptime -s says $((now - since)) s ago (host up $(cut -d. -f1 /proc/uptime) s)"
+        expect_eq "$(vs exec pp1 -- cut -d' ' -f1-3 /proc/loadavg)" \
+                "$(vs exec pp1 -- uptime | sed 's/.*load average: //; s/,//g')" "uptime's load"
+        # ps's %MEM is a process's RSS against the VPS's MemTotal
+        read -r rss pmem < <(vs exec pp1 -- ps -o rss=,pmem= -p 1)
+        awk -v r="$rss" -v p="$pmem" 'BEGIN {d = r * 100 / 262144 - p; exit !(d < 0.15 && d > -0.15)}' ||
+                fail "ps: pid 1 has $rss kB and %MEM $pmem (against 262144 kB: $(awk -v r="$rss" 'BEGIN {print r * 100 / 262144}'))"
+        # ps lists the VPS's processes (itself and the exec among them)
+        n_ps=$(vs exec pp1 -- ps -e --no-headers | wc -l)
+        n_vps=$(vs list -H -o name,nproc | awk '$1 == "pp1" {print $2}')
+        [ "$n_ps" -ge $((n_vps - 2)) ] && [ "$n_ps" -le $((n_vps + 2)) ] ||
+                fail "ps lists $n_ps processes, vsctl counts $n_vps"
+        vs destroy --force pp1
+}
+
 run_tests

@@ -166,6 +166,7 @@ test_procview_off_keeps_the_hosts() {
         expect_eq "$host_mem_kb" "$(meminfo_kb off1 MemTotal)" "MemTotal with procview off"
         expect_eq "$host_cpus" "$(inside off1 cat /proc/cpuinfo | grep -c '^processor')" \
                 "CPUs with procview off"
+        expect_rc 1 "no user_beancounters with procview off" -- inside off1 test -e /dev/user_beancounters
         vs destroy --force off1 >/dev/null
 }
 
@@ -362,10 +363,10 @@ bc_field() { # vps resource field (from vsctl beancounters --json)
                 python3 -c "import json,sys; print([r['$3'] for r in json.load(sys.stdin) if r['resource'] == '$2'][0])"
 }
 
-# The row of a resource in the VPS's own /proc/user_beancounters... which
-# procfs cannot hold: vsd's view directory has it, as vsview serves it.
+# The row of a resource in the VPS's own user_beancounters, read inside it
+# (at /dev/user_beancounters: procfs holds only the kernel's entries).
 bc_row_in_view() { # vps resource
-        grep -E "^ *([0-9]+:)? +$2 " "$R/run/paene/view/$1/user_beancounters"
+        inside "$1" cat /dev/user_beancounters | grep -E "^ *([0-9]+:)? +$2 "
 }
 
 test_fork_bomb_raises_numproc_failcnt() {
@@ -384,6 +385,11 @@ test_fork_bomb_raises_numproc_failcnt() {
         expect_eq "$events" "$after" "numproc failcnt = pids.events max"
         row=$(bc_row_in_view bc1 numproc)
         expect_eq "$after" "$(echo "$row" | awk '{print $NF}')" "failcnt in user_beancounters"
+        expect_eq 50 "$(echo "$row" | awk '{print $(NF-1)}')" "numproc limit in user_beancounters"
+        # OpenVZ's layout: a Version line, then the column header
+        expect_eq "Version: 2.5" "$(inside bc1 head -1 /dev/user_beancounters)" "first line"
+        expect_eq "uid resource held maxheld barrier limit failcnt" \
+                "$(inside bc1 sed -n 2p /dev/user_beancounters | tr -s ' ' | sed 's/^ //')" "header"
         expect_contains "$(vs status bc1)" "failcnt $after" "vsctl status"
         expect_eq "$after" "$(vs list -H -o failcnt | head -1 | tr -d ' ')" "vsctl list -o failcnt"
         vs destroy --force bc1 >/dev/null
@@ -440,6 +446,8 @@ test_memory_hog_raises_physpages_failcnt() {
         fi
         [ "$failcnt" -gt 0 ] || fail "the cgroup counted no refused charge ($failcnt)"
         expect_eq "$failcnt" "$(bc_field bc2 physpages failcnt)" "physpages failcnt"
+        expect_eq "$failcnt" "$(bc_row_in_view bc2 physpages | awk '{print $NF}')" \
+                "physpages failcnt in the VPS's user_beancounters"
         [ "$(bc_field bc2 physpages maxheld)" -le 8192 ] || fail "maxheld above the limit"
         vs destroy --force bc2 >/dev/null
 }

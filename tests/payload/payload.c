@@ -313,6 +313,165 @@ static int applet_readbench(int argc, char **argv)
         return fails ? 1 : 0;
 }
 
+/* The bytes of a read that must be well formed: no NUL byte. */
+static int has_nul(const char *buf, ssize_t n)
+{
+        return n > 0 && memchr(buf, '\0', (size_t)n) != NULL;
+}
+
+/* oddreads FILE [exact]: reads FILE whole, then on the same open file at
+ * odd offsets and sizes (pread at 0, 1, 4095, 4096, its end - 1, its end,
+ * just past it, 1 MiB and 2^40 past it; sizes 1, 7, 4096, 1 MiB), then
+ * byte by byte and 1 MiB at once through new opens. "exact" (a file whose
+ * text does not move): every answer is the whole read's bytes there; else
+ * no answer is longer than asked or holds a NUL, past the end + 1 MiB is
+ * empty, and the byte-by-byte text is lines. Prints "oddreads ok N" (N
+ * reads) or the first failure. */
+static int applet_oddreads(int argc, char **argv)
+{
+        static char full[1 << 20], buf[1 << 20];
+        int exact = argc > 2 && strcmp(argv[2], "exact") == 0;
+        int fd = argc > 1 ? open(argv[1], O_RDONLY) : -1;
+        ssize_t len = 0, n;
+        long reads = 0;
+
+        if (fd < 0) {
+                printf("oddreads FAIL open: %s\n", strerror(errno));
+                return 1;
+        }
+        while ((n = read(fd, full + len, sizeof(full) - (size_t)len)) > 0)
+                len += n;
+        if (n < 0 || len == 0 || has_nul(full, len)) {
+                printf("oddreads FAIL whole read: %zd bytes (%s)\n", len, strerror(errno));
+                return 1;
+        }
+        long long offs[] = { 0, 1, 4095, 4096, len - 1, len, len + 1, len + (1 << 20), 1LL << 40 };
+        size_t sizes[] = { 1, 7, 4096, 1 << 20 };
+        for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
+                for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+                        long long want = offs[i] >= len ? 0 : len - offs[i];
+
+                        if (want > (long long)sizes[k])
+                                want = (long long)sizes[k];
+                        n = pread(fd, buf, sizes[k], (off_t)offs[i]);
+                        reads++;
+                        if (n < 0 || n > (ssize_t)sizes[k] || has_nul(buf, n) ||
+                            (offs[i] >= len + (1 << 20) && n != 0) ||
+                            (exact && (n != want || memcmp(buf, full + offs[i], (size_t)n)))) {
+                                printf("oddreads FAIL pread %zu at %lld: %zd bytes, want %lld "
+                                       "(%s)\n",
+                                       sizes[k], offs[i], n, want, n < 0 ? strerror(errno) : "");
+                                return 1;
+                        }
+                }
+        }
+        close(fd);
+        fd = open(argv[1], O_RDONLY);
+        len = exact ? len : 0;
+        {
+                ssize_t got = 0;
+
+                while (fd >= 0 && got < (ssize_t)sizeof(buf) && (n = read(fd, buf + got, 1)) == 1)
+                        got++, reads++;
+                if (fd < 0 || n < 0 || got == 0 || has_nul(buf, got) || buf[got - 1] != '\n' ||
+                    (exact && (got != len || memcmp(buf, full, (size_t)got)))) {
+                        printf("oddreads FAIL byte by byte: %zd bytes\n", got);
+                        return 1;
+                }
+        }
+        close(fd);
+        fd = open(argv[1], O_RDONLY);
+        n = fd < 0 ? -1 : read(fd, buf, sizeof(buf));
+        reads++;
+        if (n <= 0 || has_nul(buf, n) || (exact && (n != len || memcmp(buf, full, (size_t)n)))) {
+                printf("oddreads FAIL read of 1 MiB: %zd bytes\n", n);
+                return 1;
+        }
+        close(fd);
+        printf("oddreads ok %ld\n", reads);
+        return 0;
+}
+
+/* manyopen FILE N: holds N opens of FILE at once (its soft RLIMIT_NOFILE
+ * raised to its hard one), then reads each: every first line is the first
+ * open's. Prints "manyopen ok N FIRSTLINE", or "manyopen EMFILE K" when
+ * the limit stopped the K+1st open (a normal error), or a failure. */
+static int applet_manyopen(int argc, char **argv)
+{
+        long n = argc > 2 ? atol(argv[2]) : 1000, opened = 0;
+        int *fds = n > 0 ? calloc((size_t)n, sizeof(int)) : NULL;
+        char first[256] = "", buf[8192];
+        struct rlimit rl;
+        int rc = 0;
+
+        if (!fds || argc < 3)
+                return 2;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+                rl.rlim_cur = rl.rlim_max;
+                setrlimit(RLIMIT_NOFILE, &rl);
+        }
+        for (; opened < n; opened++)
+                if ((fds[opened] = open(argv[1], O_RDONLY)) < 0)
+                        break;
+        if (opened < n && errno != EMFILE) {
+                printf("manyopen FAIL open %ld: %s\n", opened, strerror(errno));
+                return 1;
+        }
+        for (long i = 0; i < opened && rc == 0; i++) {
+                ssize_t len = pread(fds[i], buf, sizeof(buf) - 1, 0);
+                char *nl;
+
+                if (len <= 0) {
+                        printf("manyopen FAIL read %ld: %zd (%s)\n", i, len, strerror(errno));
+                        rc = 1;
+                        break;
+                }
+                buf[len] = '\0';
+                nl = strchr(buf, '\n');
+                if (nl)
+                        *nl = '\0';
+                if (i == 0)
+                        snprintf(first, sizeof(first), "%.200s", buf);
+                else if (strncmp(first, buf, 200) != 0) {
+                        printf("manyopen FAIL read %ld: '%.200s', the first was '%s'\n", i, buf,
+                               first);
+                        rc = 1;
+                }
+        }
+        for (long i = 0; i < opened; i++)
+                close(fds[i]);
+        if (rc == 0 && opened < n)
+                printf("manyopen EMFILE %ld\n", opened);
+        else if (rc == 0)
+                printf("manyopen ok %ld %s\n", opened, first);
+        return rc;
+}
+
+/* reread FILE MS: reads FILE, waits MS milliseconds with it open, reads it
+ * again from its start (lseek, as top does); prints both first fields. */
+static int applet_reread(int argc, char **argv)
+{
+        char a[8192], b[8192];
+        int fd = argc > 2 ? open(argv[1], O_RDONLY) : -1;
+        struct timespec ts;
+        ssize_t n1, n2;
+
+        if (fd < 0)
+                return 2;
+        ts.tv_sec = atol(argv[2]) / 1000;
+        ts.tv_nsec = atol(argv[2]) % 1000 * 1000000L;
+        n1 = read(fd, a, sizeof(a) - 1);
+        nanosleep(&ts, NULL);
+        lseek(fd, 0, SEEK_SET);
+        n2 = read(fd, b, sizeof(b) - 1);
+        if (n1 <= 0 || n2 <= 0)
+                return 1;
+        a[n1] = b[n2] = '\0';
+        a[strcspn(a, " \n")] = b[strcspn(b, " \n")] = '\0';
+        printf("%s %s\n", a, b);
+        return 0;
+}
+
 /* viewloop N USEC MEMTOTAL_KB MAX_UPTIME: reads /proc/meminfo and
  * /proc/uptime N times, USEC apart; every read must succeed and show
  * MemTotal MEMTOTAL_KB and an uptime below MAX_UPTIME seconds (the VPS's,
@@ -1339,6 +1498,10 @@ static const struct {
         { "nofile", applet_nofile, "nofile: print RLIMIT_NOFILE soft and hard" },
         { "readbench", applet_readbench,
           "readbench FILE N: read FILE N times, print median and p99 in µs, fails" },
+        { "oddreads", applet_oddreads,
+          "oddreads FILE [exact]: reads at odd offsets and sizes match a whole read" },
+        { "manyopen", applet_manyopen, "manyopen FILE N: hold N opens of FILE, read each" },
+        { "reread", applet_reread, "reread FILE MS: read, wait MS with it open, read again" },
         { "viewloop", applet_viewloop,
           "viewloop N USEC KB MAXUP: read /proc/meminfo and uptime N times, check them" },
         { "sysconf", applet_sysconf, "sysconf: print online CPUs, physical pages, page size" },
