@@ -62,6 +62,16 @@
 #define VS_CMD_SNAPSHOT_LIST "snapshot-list"
 #define VS_CMD_SNAPSHOT_RESTORE "snapshot-restore"
 #define VS_CMD_SNAPSHOT_DELETE "snapshot-delete"
+/* migration (vsctl migrate conducts): the source's side sends its config
+ * and its own layer (tar --listed-incremental rounds); the target's
+ * begins (reserves the name, a staging directory held while the begin
+ * connection stays open), receives each round and finishes */
+#define VS_CMD_MIGRATE_SEND "migrate-send"
+#define VS_CMD_MIGRATE_BEGIN "migrate-begin"
+#define VS_CMD_MIGRATE_RECV "migrate-recv"
+#define VS_CMD_MIGRATE_FINISH "migrate-finish"
+/* the largest config text a migration carries */
+#define VS_MIGRATE_CONFIG_MAX (64U << 10)
 
 /* The longest stop timeout a request may ask for (vsctl --timeout). */
 #define VS_STOP_TIMEOUT_MAX_MS (24ULL * 3600 * 1000)

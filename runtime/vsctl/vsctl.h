@@ -100,6 +100,8 @@ extern const struct command vsctl_cmd_stats;
 extern const struct command vsctl_cmd_list;
 extern const struct command vsctl_cmd_backup;
 extern const struct command vsctl_cmd_restore;
+extern const struct command vsctl_cmd_migrate;
+extern const struct command vsctl_cmd_migrate_receive;
 extern const struct command vsctl_cmd_snapshot;
 extern const struct command vsctl_cmd_events;
 extern const struct command vsctl_cmd_metrics;
