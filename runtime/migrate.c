@@ -22,13 +22,7 @@
 #include "store.h"
 #include "vsd.h"
 
-#define STAGING_SUFFIX ".migrate.creating"
 #define LISTING "migrate.snar"
-
-char *vsd_migrate_staging(const char *name)
-{
-        return vs_strdupf(".%s%s", name, STAGING_SUFFIX);
-}
 
 /* ---- the source's side ---- */
 

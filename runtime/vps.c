@@ -608,6 +608,11 @@ int vsd_vps_load_all(struct vsd *d, vs_error_t *err)
 
 /* ---- create ---- */
 
+char *vsd_migrate_staging(const char *name)
+{
+        return vs_strdupf(".%s.migrate%s", name, CREATING_SUFFIX);
+}
+
 /* A VPS of that name, its directory, or a migration of it coming in. */
 static int name_taken(struct vsd *d, const char *name)
 {

@@ -148,6 +148,8 @@ struct vsd_hooks {
         int (*save_state)(struct vsd *d, struct vps *v, vs_error_t *err);
         /* events.c: tell the event subscribers (vsd_event) */
         void (*event)(struct vsd *d, const vs_event_t *ev);
+        /* migrate.c: a parked client hung up (a migration it held goes) */
+        void (*client_gone)(struct vsd *d, struct client *c);
 };
 
 struct vsd_clone {
@@ -583,7 +585,8 @@ int vsd_migrate_finish(struct vsd *d, const char *name, const char *config, int 
                        const char *from, vs_error_t *err);
 /* The migration held by c, if any, is dropped with its staging. */
 void vsd_migrate_client_gone(struct vsd *d, struct client *c);
-/* The staging of the migration of name (malloc'd), below the VPS dir. */
+/* vps.c: the staging of the migration of name (malloc'd), below the VPS
+ * directory (a name taken while it is there). */
 char *vsd_migrate_staging(const char *name);
 /* vps.c: installs the staging dir (below the VPS directory) as VPS name
  * from config: the addresses of config (checked against this node's pools

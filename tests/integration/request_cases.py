@@ -107,6 +107,10 @@ EXPECTED = {
     "snapshot-list": {},
     "snapshot-restore": {"snap": "string"},
     "snapshot-delete": {"snap": "string"},
+    "migrate-send": {"step": "string"},
+    "migrate-begin": {"config": "string", "new_ip": "bool"},
+    "migrate-recv": {},
+    "migrate-finish": {"config": "string", "new_ip": "bool", "start": "bool", "from": "string"},
 }
 
 # What the top-level "name" must be: a VPS name, a template name, either
@@ -141,6 +145,10 @@ EXPECTED_NAME = {
     "snapshot-list": "vps",
     "snapshot-restore": "vps",
     "snapshot-delete": "vps",
+    "migrate-send": "vps",
+    "migrate-begin": "vps",
+    "migrate-recv": "vps",
+    "migrate-finish": "vps",
 }
 
 # Fields whose contents are names, under the rule of DESIGN.md section 3.
@@ -188,6 +196,10 @@ def base(cmd, root):
         "snapshot-delete": ("off1", {"snap": "s1"}),
         "template-unify": (None, {}),
         "template-remove": ("bb2", {}),
+        "migrate-send": ("run1", {"step": "first"}),
+        "migrate-begin": ("new3", {"config": "name = new3\ntemplate = busybox\n"}),
+        "migrate-recv": ("new3", {}),
+        "migrate-finish": ("new3", {"config": "name = new3\ntemplate = busybox\n", "start": True}),
     }[cmd]
 
 
@@ -234,6 +246,11 @@ SAMPLES = {
     "mirror": "http://127.0.0.1:9/debian",
     "http_proxy": "http://127.0.0.1:9",
     "file": "/nonexistent/imp.tar",
+    "step": "first",
+    "config": "name = new3\ntemplate = busybox\n",
+    "new_ip": False,
+    "start": False,
+    "from": "node1",
 }
 
 # Values of every JSON type; a field gets all those not of its own type.
