@@ -76,28 +76,41 @@ phase="write $SIZE MB"
 n=$((SIZE / 50))
 vs exec b1 -- sh -c "mkdir /data && i=0; while [ \$i -lt $n ]; do head -c 52428800 /dev/urandom >/data/f\$i; i=\$((i + 1)); done; sync"
 
-phase="migrate"
-fifo=$ROOT/hold
-mkfifo "$fifo"
-PAENE_MIGRATE_HOLD=$fifo "$VSCTL" migrate b1 "$T" --json >"$ROOT/report.json" &
-mig=$!
-exec 3>"$fifo"
-# while the copy is under way: CHANGE MB rewritten
-vs exec b1 -- sh -c "i=0; while [ \$i -lt $((CHANGE / 50)) ]; do head -c 52428800 /dev/urandom >/data/f\$i; i=\$((i + 1)); done; sync"
-exec 3>&-
-wait "$mig"
-[ "$(tvs list -H -o state b1 | tr -d ' ')" = running ] || { echo "$prog: b1 does not run on the target" >&2; exit 1; }
-
-python3 - "$ROOT/report.json" "$SIZE" "$CHANGE" "$(uptime | sed 's/.*load average: //')" <<'EOF'
+# migrate_once FROM TO [OPTIONS]: b1 from the vsd of root FROM to that of TO,
+# CHANGE MB rewritten during the copy; prints the figures
+migrate_once() {
+        local from=$1 to=$2 fifo=$ROOT/hold mig
+        shift 2
+        phase="migrate to $to $*"
+        rm -f "$fifo"
+        mkfifo "$fifo"
+        PAENE_MIGRATE_HOLD=$fifo "$VSCTL" --root "$from" migrate b1 "$to" --json "$@" >"$ROOT/report.json" &
+        mig=$!
+        exec 3>"$fifo"
+        # while the copy is under way: CHANGE MB rewritten
+        "$VSCTL" --root "$from" exec b1 -- sh -c "i=0; while [ \$i -lt $((CHANGE / 50)) ]; do head -c 52428800 /dev/urandom >/data/f\$i; i=\$((i + 1)); done; sync"
+        exec 3>&-
+        wait "$mig"
+        [ "$("$VSCTL" --root "$to" list -H -o state b1 | tr -d ' ')" = running ] ||
+                { echo "$prog: b1 does not run on $to" >&2; exit 1; }
+        python3 - "$ROOT/report.json" "$SIZE" "$CHANGE" "$(uptime | sed 's/.*load average: //')" "$*" <<'EOF2'
 import json, sys
 r = json.load(open(sys.argv[1]))
-print(f"migrate: {sys.argv[2]} MB own files, {sys.argv[3]} MB changed during the copy, "
-      f"running VPS, local target (two vsd, two network namespaces)")
-print(f"  downtime {r['downtime_s']:.3f} s (stop on the source to running on the target)")
+print(f"vsctl migrate {sys.argv[5] or '(clean stop)'}: {sys.argv[2]} MB own files, "
+      f"{sys.argv[3]} MB changed during the copy, running VPS, to another vsd of this machine")
+print(f"  downtime {r['downtime_s']:.3f} s (stop on the source to running on the target): "
+      f"stop {r['stop_s']:.3f} s, last round {r['last_round_s']:.3f} s, "
+      f"install and start {r['start_s']:.3f} s")
 print(f"  total    {r['total_s']:.3f} s, {r['bytes'] / 1048576:.1f} MB sent in {r['rounds']} rounds")
 print(f"  load     {sys.argv[4]}")
-EOF
-tvs destroy --force b1 >/dev/null
+EOF2
+}
+
+echo "machine: nproc $(nproc), kernel $(uname -r), state roots on $(stat -f -c %T "$ROOT")"
+migrate_once "$ROOT" "$T"
+# and back, stopped by SIGKILL (no init shutdown)
+migrate_once "$T" "$ROOT" --fast
+vs destroy --force b1 >/dev/null
 phase=cleanup
 stop_target
 stop_vsd

@@ -395,9 +395,10 @@ struct migration {
         const char *name;
         char *config;
         int was_running, stopped, new_ip;
+        json_object *stop_args; /* the source's stop: --timeout, --fast */
         uint64_t bytes;
         int rounds;
-        double t0, t_stop, t_running;
+        double t0, t_stop, t_stopped, t_sent, t_running;
 };
 
 static int fetch_config(struct migration *m, vs_error_t *err)
@@ -542,14 +543,17 @@ static int finish(struct migration *m, vs_error_t *err)
         uint64_t last = 0;
 
         if (m->was_running) {
-                json_object *args = json_object_new_object();
+                json_object *args = m->stop_args;
 
+                m->stop_args = NULL;
                 m->t_stop = now_s();
                 if (call_named(m, VS_CMD_STOP, args, err) < 0)
                         return vs_error_wrap(err, "stop on the source");
                 m->stopped = 1;
+                m->t_stopped = now_s();
                 if (send_round(m, "next", &last, err) < 0 || fetch_config(m, err) < 0)
                         return -1;
+                m->t_sent = now_s();
         }
         if (gethostname(from, sizeof(from) - 1) < 0 || !*from || strchr(from, ' '))
                 vs_strlcpy(from, "?", sizeof(from));
@@ -586,6 +590,16 @@ static void report(struct migration *m, int as_json)
                 json_object_object_add(o, "rounds", json_object_new_int(m->rounds));
                 json_object_object_add(o, "bytes", json_object_new_int64((int64_t)m->bytes));
                 json_object_object_add(o, "downtime_s", json_object_new_double(downtime));
+                /* of which: the stop, the last round, the install and start */
+                json_object_object_add(
+                        o, "stop_s",
+                        json_object_new_double(m->was_running ? m->t_stopped - m->t_stop : 0));
+                json_object_object_add(
+                        o, "last_round_s",
+                        json_object_new_double(m->was_running ? m->t_sent - m->t_stopped : 0));
+                json_object_object_add(
+                        o, "start_s",
+                        json_object_new_double(m->was_running ? m->t_running - m->t_sent : 0));
                 json_object_object_add(o, "total_s", json_object_new_double(m->t_running - m->t0));
                 print_json(o);
                 json_object_put(o);
@@ -629,21 +643,23 @@ static int migrate(struct migration *m, const char *target, vs_error_t *err)
 static int cmd_migrate(struct ctx *ctx, int argc, char **argv)
 {
         static const struct option opts[] = {
-                { "new-ip", no_argument, NULL, 'n' },
-                { "json", no_argument, NULL, 'j' },
-                { "help", no_argument, NULL, 'h' },
-                { NULL, 0, NULL, 0 },
+                { "new-ip", no_argument, NULL, 'n' }, { "timeout", required_argument, NULL, 't' },
+                { "fast", no_argument, NULL, 'f' },   { "json", no_argument, NULL, 'j' },
+                { "help", no_argument, NULL, 'h' },   { NULL, 0, NULL, 0 },
         };
         struct migration m = { .ctx = ctx, .t = { .pid = -1, .to = -1 } };
+        cleanup_json json_object *stop_args = json_object_new_object();
         vs_error_t err = { 0 };
         int opt, bad = 0, as_json = 0, rc;
 
         reset_getopt();
-        while ((opt = next_opt(ctx, argc, argv, "jh", opts, &bad)) != -1) {
+        while ((opt = next_opt(ctx, argc, argv, "t:fjh", opts, &bad)) != -1) {
                 if (bad)
                         return bad;
                 m.new_ip |= opt == 'n';
                 as_json |= opt == 'j';
+                if ((rc = stop_option(ctx, opt, optarg, stop_args)) != EXIT_OK)
+                        return rc;
         }
         if (optind >= argc)
                 return usage_error(ctx, "NAME is missing");
@@ -655,9 +671,12 @@ static int cmd_migrate(struct ctx *ctx, int argc, char **argv)
         if (vs_parse_name(m.name, "VPS name", &err) < 0)
                 return fail(ctx, &err);
         signal(SIGPIPE, SIG_IGN);
+        m.stop_args = json_object_get(stop_args);
         m.t0 = now_s();
         rc = migrate(&m, argv[optind + 1], &err);
         free(m.config);
+        if (m.stop_args)
+                json_object_put(m.stop_args);
         if (rc < 0)
                 return fail(ctx, &err);
         report(&m, as_json);
@@ -665,7 +684,8 @@ static int cmd_migrate(struct ctx *ctx, int argc, char **argv)
 }
 
 const struct command vsctl_cmd_migrate = {
-        "migrate", NULL, cmd_migrate, "migrate NAME TARGET [--new-ip] [-j|--json]",
+        "migrate", NULL, cmd_migrate,
+        "migrate NAME TARGET [--timeout S] [--fast] [--new-ip] [-j|--json]",
         "Move a VPS to another vsd: TARGET is ssh://HOST[/ROOT] (vsctl runs\n"
         "`ssh HOST vsctl --root ROOT migrate-receive` there) or the root or socket\n"
         "of another vsd on this machine. Its own files are copied while it runs\n"
@@ -677,6 +697,9 @@ const struct command vsctl_cmd_migrate = {
         "Exit 3: no such VPS or template on the target; 4: the name exists there or\n"
         "its addresses cannot be the target's; 6: the target is not reachable or\n"
         "went away.\n"
+        "  -t, --timeout S    the stop on the source: seconds before killing (default 30)\n"
+        "  -f, --fast         the stop on the source: kill at once (the files are as a\n"
+        "                     crash leaves them, without the init's shutdown)\n"
         "  --new-ip           take the target's next free addresses instead\n"
         "  -j, --json         the figures (rounds, bytes, downtime) as JSON\n"
 };

@@ -157,6 +157,8 @@ test_a_name_taken_on_the_target_is_refused_and_the_source_runs() {
         expect_contains "$ERR" "vsd is not running" "says why"
         expect_rc 2 "a bad ssh target" -- vs migrate m3 "ssh://"
         expect_rc 2 "no target" -- vs migrate m3
+        expect_rc 2 "a stop timeout of zero" -- vs migrate m3 "$T" --timeout 0
+        expect_contains "$ERR" "--timeout must be above zero" "names it"
         expect_eq running "$(state_of m3)" "still running after all that"
         vs destroy --force m3
 }
