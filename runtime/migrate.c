@@ -1,6 +1,7 @@
 /* Migration between nodes (vsd.h has the whole of it). Both halves run
  * GNU tar through backup.c's spawner: the source's with a listing of its
- * own (--listed-incremental, in the VPS's directory) so that each round
+ * own (--listed-incremental, in vsd's run directory, not among the VPS's
+ * files: a conductor killed half way leaves nothing there) so that each round
  * after the first carries only what changed, with every directory's list
  * of names; the target's extracts each round into its staging with
  * --listed-incremental=/dev/null, which removes what the source deleted.
@@ -22,7 +23,7 @@
 #include "store.h"
 #include "vsd.h"
 
-#define LISTING "migrate.snar"
+#define LISTING_SUFFIX ".migrate.snar"
 
 /* ---- the source's side ---- */
 
@@ -50,12 +51,17 @@ static int layer_is_dir(struct vsd *d, struct vps *v, vs_error_t *err)
         return 0;
 }
 
+static char *listing_of(struct vsd *d, const struct vps *v)
+{
+        return vs_strdupf("%s/run/paene/%s%s", strcmp(d->root, "/") == 0 ? "" : d->root, v->name,
+                          LISTING_SUFFIX);
+}
+
 pid_t vsd_migrate_send_spawn(struct vsd *d, struct vps *v, int first, int out_fd, vs_error_t *err)
 {
-        cleanup_free char *dir = vs_strdupf("%s/%s", d->vps_dir, v->name);
-        cleanup_free char *upper = vs_strdupf("%s/upper", dir);
-        cleanup_free char *listing = vs_strdupf("--listed-incremental=%s/%s", dir, LISTING);
-        cleanup_free char *listing_path = vs_strdupf("%s/%s", dir, LISTING);
+        cleanup_free char *upper = vs_strdupf("%s/%s/upper", d->vps_dir, v->name);
+        cleanup_free char *listing_path = listing_of(d, v);
+        cleanup_free char *listing = vs_strdupf("--listed-incremental=%s", listing_path);
 
         if (v->phase == PHASE_STOPPING)
                 return vs_error_kind(err, VS_E_STATE, EBUSY, "VPS is stopping");
@@ -78,9 +84,9 @@ pid_t vsd_migrate_send_spawn(struct vsd *d, struct vps *v, int first, int out_fd
 
 void vsd_migrate_send_end(struct vsd *d, struct vps *v)
 {
-        cleanup_free char *listing = vs_strdupf("%s/%s", v->name, LISTING);
+        cleanup_free char *listing = listing_of(d, v);
 
-        unlinkat(d->vps_fd, listing, 0);
+        unlink(listing);
 }
 
 /* ---- the target's side ---- */

@@ -160,8 +160,13 @@ static int receive_round(struct ctx *ctx, FILE *in, vs_error_t *err)
         close(fds[0]);
         if (rc < 0)
                 return -2;
-        if (read_exit(sock, &status, err) < 0)
+        if (read_exit(sock, &status, err) < 0) {
+                /* vsd took the round and then went: the target is gone */
+                if (err->errnum == ECONNRESET)
+                        vs_error_kind(err, VS_E_DAEMON, ECONNRESET,
+                                      "vsd went away while it received a round");
                 return -1;
+        }
         if (status != 0 || write_failed)
                 return vs_error_set(err, EIO, "tar failed extracting a round (exit %d)", status);
         return 0;

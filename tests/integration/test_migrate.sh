@@ -138,7 +138,7 @@ test_a_name_taken_on_the_target_is_refused_and_the_source_runs() {
         expect_eq running "$(state_of m3)" "the source still runs"
         expect_eq "$before" "$(layer_sums "$(vps_dir m3)/upper")" "the source's files unchanged"
         expect_eq "" "$(ls -A "$T/var/lib/paene/vps" | lines_matching '^\.')" "nothing staged on the target"
-        [ ! -e "$(vps_dir m3)/migrate.snar" ] || fail "the listing is left on the source"
+        [ ! -e "$R/run/paene/m3.migrate.snar" ] || fail "the listing is left on the source"
         # the target's network cannot hold its address: another VPS has it
         tvs destroy --force m3 >/dev/null
         tvs create holder --template busybox --ipadd "$(vs list -H -o ip m3 | tr -d ' ' | sed 's|/.*||')"
@@ -185,13 +185,40 @@ test_a_target_that_dies_half_way_leaves_the_source_running() {
         expect_eq running "$(state_of m4)" "the source still runs"
         expect_eq "$before" "$(layer_sums "$(vps_dir m4)/upper")" "the source's files unchanged"
         expect_eq "keep" "$(vs exec m4 -- cat /root/d/keep)" "and it serves"
-        [ ! -e "$(vps_dir m4)/migrate.snar" ] || fail "the listing is left on the source"
+        [ ! -e "$R/run/paene/m4.migrate.snar" ] || fail "the listing is left on the source"
         [ -d "$staging" ] || fail "the killed target left no staging (the test proves nothing)"
         rm -f "$T/run/paene/vsd.pid"
         R=$T CG=$TCG start_vsd
         [ ! -e "$staging" ] || fail "the restarted target kept the staging"
         expect_rc 3 "no m4 on the target" -- tvs status m4
         vs destroy --force m4
+}
+
+test_a_conductor_that_vanishes_leaves_nothing_on_the_target() {
+        trap stop_target EXIT
+        start_target
+        make_busy_vps m6
+        local fifo=$R/hold6 pid before staging
+        before=$(layer_sums "$(vps_dir m6)/upper")
+        staging=$(tvps_dir .m6.migrate.creating)
+        mkfifo "$fifo"
+        PAENE_MIGRATE_HOLD=$fifo "$BIN/vsctl" --root "$R" migrate m6 "$T" >/dev/null 2>&1 &
+        pid=$!
+        exec 3>"$fifo"
+        [ -s "$staging/upper/root/big" ] || fail "no staging with the first round"
+        kill -9 "$pid"
+        expect_job 137 "$pid" "the conductor, killed"
+        exec 3>&-
+        # the receiver reads the end of its input and goes: its connection
+        # to the target's vsd closes, and with it the migration
+        wait_for 20 '[ ! -e "$staging" ]' || fail "the target kept the staging of a vanished conductor"
+        expect_eq "" "$(ls -A "$T/var/lib/paene/vps")" "nothing on the target"
+        expect_eq running "$(state_of m6)" "the source still runs"
+        expect_eq "$before" "$(layer_sums "$(vps_dir m6)/upper")" "the source's files unchanged"
+        # and it can migrate after all
+        expect_rc 0 "migrate again" -- vs migrate m6 "$T"
+        expect_eq "keep" "$(tvs exec m6 -- cat /root/d/keep)" "runs on the target"
+        tvs destroy --force m6 >/dev/null
 }
 
 test_a_stopped_vps_migrates_stopped_over_ssh() {
