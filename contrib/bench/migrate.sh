@@ -76,17 +76,32 @@ phase="write $SIZE MB"
 n=$((SIZE / 50))
 vs exec b1 -- sh -c "mkdir /data && i=0; while [ \$i -lt $n ]; do head -c 52428800 /dev/urandom >/data/f\$i; i=\$((i + 1)); done; sync"
 
+held_by() { # pid fifo: the process has the fifo open
+        local f
+        for f in /proc/"$1"/fd/*; do
+                [ "$(readlink "$f" 2>/dev/null)" = "$2" ] && return 0
+        done
+        return 1
+}
+
 # migrate_once FROM TO [OPTIONS]: b1 from the vsd of root FROM to that of TO,
 # CHANGE MB rewritten during the copy; prints the figures
 migrate_once() {
-        local from=$1 to=$2 fifo=$ROOT/hold mig
+        local from=$1 to=$2 fifo=$ROOT/hold mig i
         shift 2
         phase="migrate to $to $*"
         rm -f "$fifo"
         mkfifo "$fifo"
         PAENE_MIGRATE_HOLD=$fifo "$VSCTL" --root "$from" migrate b1 "$to" --json "$@" >"$ROOT/report.json" &
         mig=$!
-        exec 3>"$fifo"
+        # open without blocking; wait (bounded) until the conductor holds there
+        exec 3<>"$fifo"
+        for ((i = 0; i < 1200; i++)); do
+                held_by "$mig" "$fifo" && break
+                kill -0 "$mig" 2>/dev/null || break
+                sleep 0.1
+        done
+        held_by "$mig" "$fifo" || { echo "$prog: the migration did not reach its first round's end" >&2; exit 1; }
         # while the copy is under way: CHANGE MB rewritten
         "$VSCTL" --root "$from" exec b1 -- sh -c "i=0; while [ \$i -lt $((CHANGE / 50)) ]; do head -c 52428800 /dev/urandom >/data/f\$i; i=\$((i + 1)); done; sync"
         exec 3>&-

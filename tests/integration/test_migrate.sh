@@ -50,6 +50,25 @@ layer_sums() {
                 awk -v b="${2:-0}" '{print $1, $2 - b, $3 - b, $4, $5}')
 }
 
+# The PAENE_MIGRATE_HOLD hook: the conductor (PID, vsctl itself) waits
+# after its first round until the FIFO it opens is closed. hold_open opens
+# it for writing without blocking and waits, bounded, until the conductor
+# has it open too (it is there, the staging holds the first round, or it
+# failed before); release_hold lets it go on.
+fifo_held_by() { # pid fifo
+        local f
+        for f in /proc/"$1"/fd/*; do
+                [ "$(readlink "$f" 2>/dev/null)" = "$2" ] && return 0
+        done
+        return 1
+}
+hold_open() { # pid fifo
+        exec 3<>"$2"
+        wait_for 120 "fifo_held_by $1 $2 || is_dead $1" || true
+        fifo_held_by "$1" "$2" || fail "the migration did not reach its first hold"
+}
+release_hold() { exec 3>&-; }
+
 make_busy_vps() { # name
         vs create "$1" --template busybox
         vs start "$1"
@@ -67,14 +86,14 @@ test_a_running_vps_migrates_with_its_files_address_and_changes() {
         ip=${ip%%/*}
         in_host busybox ping -c 1 -W 3 "$ip" >/dev/null || fail "the source's namespace reaches $ip first"
         mkfifo "$fifo"
-        PAENE_MIGRATE_HOLD=$fifo vs migrate m1 "$T" >"$R/mig.out" 2>"$R/mig.err" &
+        PAENE_MIGRATE_HOLD=$fifo "$BIN/vsctl" --root "$R" migrate m1 "$T" >"$R/mig.out" 2>"$R/mig.err" &
         pid=$!
         # the first round is in the target's staging; change files meanwhile
-        exec 3>"$fifo"
+        hold_open "$pid" "$fifo"
         [ -s "$(tvps_dir .m1.migrate.creating)/upper/root/big" ] || fail "no staging with the first round"
         expect_eq running "$(state_of m1)" "the source runs during the copy"
         vs exec m1 -- sh -c 'echo new > /root/change && rm /root/gone && echo late > /root/added'
-        exec 3>&-
+        release_hold
         expect_job 0 "$pid" "migrate" || fail "$(cat "$R/mig.err")"
         expect_contains "$(cat "$R/mig.out")" "m1 migrated to $T (running" "report"
         # on the target: running, same files, same address, answering there
@@ -171,14 +190,14 @@ test_a_target_that_dies_half_way_leaves_the_source_running() {
         before=$(layer_sums "$(vps_dir m4)/upper")
         staging=$(tvps_dir .m4.migrate.creating)
         mkfifo "$fifo"
-        PAENE_MIGRATE_HOLD=$fifo vs migrate m4 "$T" >"$R/mig4.out" 2>"$R/mig4.err" &
+        PAENE_MIGRATE_HOLD=$fifo "$BIN/vsctl" --root "$R" migrate m4 "$T" >"$R/mig4.out" 2>"$R/mig4.err" &
         pid=$!
-        exec 3>"$fifo"
+        hold_open "$pid" "$fifo"
         [ -s "$staging/upper/root/big" ] || fail "no staging with the first round"
         tpid=$(R=$T vsd_pid)
         kill -9 "$tpid"
         wait_for 10 "is_dead $tpid" || fail "target vsd survives SIGKILL"
-        exec 3>&-
+        release_hold
         expect_job 6 "$pid" "migrate to a dead target"
         expect_eq 1 "$(wc -l <"$R/mig4.err")" "one line: $(cat "$R/mig4.err")"
         expect_contains "$(cat "$R/mig4.err")" "vsctl: migrate m4: target: vsd is not running" "says why"
@@ -204,11 +223,11 @@ test_a_conductor_that_vanishes_leaves_nothing_on_the_target() {
         mkfifo "$fifo"
         PAENE_MIGRATE_HOLD=$fifo "$BIN/vsctl" --root "$R" migrate m6 "$T" >/dev/null 2>&1 &
         pid=$!
-        exec 3>"$fifo"
+        hold_open "$pid" "$fifo"
         [ -s "$staging/upper/root/big" ] || fail "no staging with the first round"
         kill -9 "$pid"
         expect_job 137 "$pid" "the conductor, killed"
-        exec 3>&-
+        release_hold
         # the receiver reads the end of its input and goes: its connection
         # to the target's vsd closes, and with it the migration
         wait_for 20 '[ ! -e "$staging" ]' || fail "the target kept the staging of a vanished conductor"
