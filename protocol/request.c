@@ -358,6 +358,37 @@ static const vs_field_spec_t slice_usage_fields[] = {
         { NULL },
 };
 
+static int check_migrate_step(const char *text, vs_error_t *err)
+{
+        if (strcmp(text, "config") == 0 || strcmp(text, "first") == 0 ||
+            strcmp(text, "next") == 0 || strcmp(text, "end") == 0)
+                return 0;
+        return vs_error_kind(err, VS_E_USAGE, EINVAL, "step must be config, first, next or end");
+}
+
+/* migrate-send: the config, a round of the layer (first: all of it,
+ * next: what changed since the last), or end (its listing goes) */
+static const vs_field_spec_t migrate_send_fields[] = {
+        { STRING("step", 8, "migration step", check_migrate_step), .required = 1 },
+        { NULL },
+};
+
+/* migrate-begin and -finish: the source's config; new_ip: the target's
+ * pools' next free addresses instead of the VPS's own; start: run it */
+static const vs_field_spec_t migrate_begin_fields[] = {
+        { STRING("config", VS_MIGRATE_CONFIG_MAX, "config text", NULL), .required = 1 },
+        { BOOL("new_ip") },
+        { NULL },
+};
+
+static const vs_field_spec_t migrate_finish_fields[] = {
+        { STRING("config", VS_MIGRATE_CONFIG_MAX, "config text", NULL), .required = 1 },
+        { BOOL("new_ip") },
+        { BOOL("start") },
+        { STRING("from", 255, "source node", NULL) },
+        { NULL },
+};
+
 static const vs_command_spec_t commands[] = {
         { VS_CMD_PING, VS_NAME_NONE, no_fields },
         { VS_CMD_CREATE, VS_NAME_VPS, create_fields },
@@ -390,6 +421,10 @@ static const vs_command_spec_t commands[] = {
         { VS_CMD_SNAPSHOT_DELETE, VS_NAME_VPS, snapshot_named_fields },
         { VS_CMD_SLICE_RENEW, VS_NAME_NONE, slice_renew_fields },
         { VS_CMD_SLICE_USAGE, VS_NAME_NONE, slice_usage_fields },
+        { VS_CMD_MIGRATE_SEND, VS_NAME_VPS, migrate_send_fields },
+        { VS_CMD_MIGRATE_BEGIN, VS_NAME_VPS, migrate_begin_fields },
+        { VS_CMD_MIGRATE_RECV, VS_NAME_VPS, no_fields },
+        { VS_CMD_MIGRATE_FINISH, VS_NAME_VPS, migrate_finish_fields },
 };
 
 const vs_command_spec_t *vs_commands(size_t *n)

@@ -38,15 +38,35 @@ static const char *layer_of(const vs_kv_t *config)
         return vsd_disk_backend_of(config)->attach ? "disk.img" : "upper";
 }
 
+pid_t vsd_tar_spawn(char *const argv[], int in_fd, int out_fd, vs_error_t *err)
+{
+        posix_spawn_file_actions_t actions;
+        pid_t pid;
+        int rc;
+
+        posix_spawn_file_actions_init(&actions);
+        if (in_fd >= 0)
+                posix_spawn_file_actions_adddup2(&actions, in_fd, STDIN_FILENO);
+        else
+                posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+        if (out_fd >= 0)
+                posix_spawn_file_actions_adddup2(&actions, out_fd, STDOUT_FILENO);
+        else
+                posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+        posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+        rc = posix_spawnp(&pid, "tar", &actions, NULL, argv, environ);
+        posix_spawn_file_actions_destroy(&actions);
+        if (rc != 0)
+                return vs_error_set(err, rc, "run tar: %s", strerror(rc));
+        return pid;
+}
+
 static pid_t spawn_tar(struct vsd *d, struct vps *v, int out_fd, vs_error_t *err)
 {
         cleanup_kv vs_kv_t config = { 0 };
         cleanup_free char *dir = vs_strdupf("%s/%s", d->vps_dir, v->name);
         cleanup_free char *manifest = NULL;
         cleanup_close int dirfd = -1;
-        posix_spawn_file_actions_t actions;
-        pid_t pid;
-        int rc;
 
         if (vsd_config_load(d, v->name, &config, err) < 0)
                 return -1;
@@ -64,15 +84,7 @@ static pid_t spawn_tar(struct vsd *d, struct vps *v, int out_fd, vs_error_t *err
                                dir,        MANIFEST,
                                "config",   (char *)layer_of(&config),
                                NULL };
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-        posix_spawn_file_actions_adddup2(&actions, out_fd, STDOUT_FILENO);
-        posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-        rc = posix_spawnp(&pid, "tar", &actions, NULL, argv, environ);
-        posix_spawn_file_actions_destroy(&actions);
-        if (rc != 0)
-                return vs_error_set(err, rc, "run tar: %s", strerror(rc));
-        return pid;
+        return vsd_tar_spawn(argv, -1, out_fd, err);
 }
 
 /* A running VPS is frozen while tar reads its files (it sees no time pass

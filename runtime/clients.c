@@ -304,6 +304,8 @@ int vsd_client_read(struct vsd *d, struct client *c, vs_request_t *req)
                 char byte;
 
                 if (recv(c->fd, &byte, 1, MSG_DONTWAIT) <= 0) {
+                        if (c->wait == WAIT_MIGRATE && d->hooks.client_gone)
+                                d->hooks.client_gone(d, c);
                         if (c->wait != WAIT_EXEC && c->wait != WAIT_WORK)
                                 c->wait = WAIT_NONE;
                         vsd_client_finish(d, c);

@@ -910,6 +910,110 @@ static int handle_restore(struct vsd *d, struct client *c, vs_request_t *req, vs
         return 0;
 }
 
+/* ---- migration (migrate.c) ---- */
+
+/* A tar of this node whose other end (a pipe, fd) vsctl gets: the reply
+ * with its exit status comes when it ends (vsd_handle_exec_exited). */
+static int hand_tar(struct vsd *d, struct client *c, pid_t pid, int fd)
+{
+        c->exec_pid = pid;
+        c->exec_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        vsd_epoll_add(d, c->exec_pidfd, &c->exec_ev, EPOLLIN);
+        vsd_client_reply(d, c, vs_reply_ok(), &fd, 1);
+        close(fd);
+        park(c, WAIT_EXEC, NULL);
+        return 1;
+}
+
+static int handle_migrate_send(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
+{
+        struct vps *v = find_named(d, req, err);
+        const char *step = vs_req_str(req, "step");
+        int out[2];
+        pid_t pid;
+
+        if (!v)
+                return -1;
+        if (strcmp(step, "config") == 0) {
+                cleanup_free char *text = vsd_migrate_config(d, v, err);
+
+                if (!text)
+                        return -1;
+                vsd_client_reply(d, c, vs_reply_text(text, strlen(text)), NULL, 0);
+                return 0;
+        }
+        if (strcmp(step, "end") == 0) {
+                vsd_migrate_send_end(d, v);
+                reply_ok(d, c);
+                return 0;
+        }
+        if (pipe2(out, O_CLOEXEC) < 0)
+                return vs_error_errno(err, "pipe");
+        pid = vsd_migrate_send_spawn(d, v, strcmp(step, "first") == 0, out[1], err);
+        close(out[1]);
+        if (pid < 0) {
+                close(out[0]);
+                return -1;
+        }
+        return hand_tar(d, c, pid, out[0]);
+}
+
+/* The begin's connection holds the migration: the reply now, and when it
+ * closes before the finish, the staging goes (vsd_migrate_client_gone). */
+static int handle_migrate_begin(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
+{
+        if (vsd_migrate_begin(d, c, req->name, vs_req_str(req, "config"),
+                              vs_req_bool(req, "new_ip"), err) < 0)
+                return -1;
+        reply_ok(d, c);
+        park(c, WAIT_MIGRATE, NULL);
+        return 1;
+}
+
+static int handle_migrate_recv(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
+{
+        int in[2];
+        pid_t pid;
+
+        if (pipe2(in, O_CLOEXEC) < 0)
+                return vs_error_errno(err, "pipe");
+        pid = vsd_migrate_recv_spawn(d, req->name, in[0], err);
+        close(in[0]);
+        if (pid < 0) {
+                close(in[1]);
+                return -1;
+        }
+        return hand_tar(d, c, pid, in[1]);
+}
+
+/* Installs and, when asked, starts it: the reply says it runs. A start
+ * that fails takes the new VPS away again (the source still has it). */
+static int handle_migrate_finish(struct vsd *d, struct client *c, vs_request_t *req,
+                                 vs_error_t *err)
+{
+        struct vps *v;
+
+        if (vsd_migrate_finish(d, req->name, vs_req_str(req, "config"), vs_req_bool(req, "new_ip"),
+                               vs_req_str(req, "from"), err) < 0)
+                return -1;
+        v = vsd_vps_find(d, req->name);
+        if (v && vs_req_bool(req, "start") && vsd_vps_start(d, v, err) < 0) {
+                vs_error_t ignored = { 0 };
+
+                vs_log(LOG_ERR, "migrated %s did not start: %s", req->name, err->msg);
+                vsd_vps_destroy(d, v, &ignored);
+                return vs_error_wrap(err, "start on the target");
+        }
+        {
+                vs_event_t ev = { .type = "created", .vps = req->name };
+
+                vs_event_text(&ev, "migrated_from", vs_req_str(req, "from") ?: "?");
+                vsd_event(d, &ev);
+        }
+        vsd_client_reply(d, c, vs_reply_named(req->name), NULL, 0);
+        return 0;
+}
+
 /* ---- logs ---- */
 
 static int handle_logs(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
@@ -1186,6 +1290,10 @@ static const struct {
         { VS_CMD_SNAPSHOT_DELETE, handle_snapshot_delete },
         { VS_CMD_SLICE_RENEW, vsd_handle_slice_renew },
         { VS_CMD_SLICE_USAGE, vsd_handle_slice_usage },
+        { VS_CMD_MIGRATE_SEND, handle_migrate_send },
+        { VS_CMD_MIGRATE_BEGIN, handle_migrate_begin },
+        { VS_CMD_MIGRATE_RECV, handle_migrate_recv },
+        { VS_CMD_MIGRATE_FINISH, handle_migrate_finish },
 };
 
 /* req is decoded, so held to the table: its command is one of the table's,
@@ -1347,7 +1455,11 @@ void vsd_handle_exit(struct vsd *d)
                         vs_error_kind(&err, VS_E_DAEMON, ESHUTDOWN,
                                       "vsd exited before the %s ended (it goes on without vsd)",
                                       c->build[0] ? "template build" : "command");
-                else
+                else if (c->wait == WAIT_MIGRATE) {
+                        vsd_migrate_client_gone(d, c);
+                        vs_error_kind(&err, VS_E_DAEMON, ESHUTDOWN,
+                                      "vsd exited: the migration is abandoned");
+                } else
                         vs_error_kind(&err, VS_E_DAEMON, ESHUTDOWN,
                                       "vsd exited before %s stopped (it goes on stopping; the "
                                       "next vsd adopts it)",

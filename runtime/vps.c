@@ -629,6 +629,21 @@ static int id_ranges_of(struct vsd *d, unsigned long *ranges, vs_error_t *err)
         return 0;
 }
 
+char *vsd_migrate_staging(const char *name)
+{
+        return vs_strdupf(".%s.migrate%s", name, CREATING_SUFFIX);
+}
+
+/* A VPS of that name, its directory, or a migration of it coming in. */
+static int name_taken(struct vsd *d, const char *name)
+{
+        cleanup_free char *staging = vsd_migrate_staging(name);
+        struct stat st;
+
+        return vsd_vps_find(d, name) || fstatat(d->vps_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 ||
+               fstatat(d->vps_fd, staging, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
 /* The lowest id range no VPS of this root holds. */
 static int allocate_id_base(struct vsd *d, unsigned long *base, vs_error_t *err)
 {
@@ -754,7 +769,8 @@ int vsd_vps_create(struct vsd *d, const char *name, const struct vsd_create_args
         unsigned long id_base = 0;
         struct stat st;
 
-        if (vsd_vps_find(d, name) || fstatat(d->vps_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+        (void)st;
+        if (name_taken(d, name))
                 return vs_error_kind(err, VS_E_STATE, EEXIST, "VPS already exists");
         if (!vs_template_exists(d->tmpl_fd, args->tmpl))
                 return vs_error_kind(err, VS_E_NOTFOUND, ENOENT,
@@ -867,7 +883,8 @@ int vsd_clone_prepare(struct vsd *d, struct vps *src, const char *name, const ch
         memset(cl, 0, sizeof(*cl));
         if (src->phase == PHASE_STOPPING)
                 return vs_error_kind(err, VS_E_STATE, EBUSY, "VPS is stopping");
-        if (vsd_vps_find(d, name) || fstatat(d->vps_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+        (void)st;
+        if (name_taken(d, name))
                 return vs_error_kind(err, VS_E_STATE, EEXIST, "VPS %s already exists", name);
         vs_strlcpy(cl->src, src->name, sizeof(cl->src));
         vs_strlcpy(cl->name, name, sizeof(cl->name));
@@ -980,9 +997,7 @@ static int copy_vps_dir(struct vsd *d, const struct copy_spec *spec, vs_error_t 
 
 static int name_free(struct vsd *d, const char *name, vs_error_t *err)
 {
-        struct stat st;
-
-        if (vsd_vps_find(d, name) || fstatat(d->vps_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+        if (name_taken(d, name))
                 return vs_error_kind(err, VS_E_STATE, EEXIST, "VPS %s already exists", name);
         return 0;
 }
@@ -1036,6 +1051,81 @@ int vsd_vps_restore_dir(struct vsd *d, const char *dir, const char *name, int ke
                                   .origin_key = "restored_from",
                                   .origin = vs_kv_get(&src_config, "name") ?: "?" };
         return copy_vps_dir(d, &spec, err);
+}
+
+/* ---- migration: the target's side ---- */
+
+/* The id range of config if no VPS here holds it (no shift), else a free
+ * one the files move to. */
+static int migrate_ids(struct vsd *d, const vs_kv_t *config, vs_id_shift_t *shift, vs_error_t *err)
+{
+        struct vps probe = { 0 };
+
+        memset(shift, 0, sizeof(*shift));
+        if (load_security(&probe, config, err) < 0)
+                return -1;
+        if (!probe.idmap.base)
+                return 0;
+        for (struct vps *v = d->vps_list; v; v = v->next) {
+                unsigned long taken;
+
+                if (parse_id_base(vs_kv_get(vsd_vps_config(d, v), "id_base"), &taken) == 0 &&
+                    taken == probe.idmap.base)
+                        return clone_ids(d, config, shift, err);
+        }
+        for (struct vsd_work *w = d->works; w; w = w->next)
+                if (w->reserved_id == probe.idmap.base)
+                        return clone_ids(d, config, shift, err);
+        return 0;
+}
+
+int vsd_vps_migrate_check(struct vsd *d, const vs_kv_t *config, int new_ip, vs_error_t *err)
+{
+        cleanup_free char *ip = copy_ip(d, config, !new_ip, err);
+
+        return ip ? 0 : vs_error_wrap(err, "the VPS's addresses cannot be this node's");
+}
+
+int vsd_vps_migrate_install(struct vsd *d, const char *staging, const vs_kv_t *config, int new_ip,
+                            const char *from, vs_error_t *err)
+{
+        const char *name = vs_kv_get(config, "name");
+        const char *hostname = vs_kv_get(config, "hostname");
+        const vs_disk_backend_t *disk = vsd_disk_backend_of(config);
+        cleanup_free char *ip = NULL;
+        cleanup_close int dirfd = -1;
+        unsigned long id_base = 0;
+        vs_id_shift_t shift;
+
+        if (!name || vsd_vps_find(d, name))
+                return vs_error_kind(err, VS_E_STATE, EEXIST, "VPS %s already exists",
+                                     name ? name : "?");
+        if (!(ip = copy_ip(d, config, !new_ip, err)))
+                return vs_error_wrap(err, "the VPS's addresses cannot be this node's");
+        if (migrate_ids(d, config, &shift, err) < 0)
+                return -1;
+        if (shift.count) {
+                /* the source's range is another VPS's here: a copy with the
+                 * owners moved, as a restore makes (staging stays the
+                 * source, removed by the caller) */
+                struct copy_spec spec = { .src_dir = staging,
+                                          .src_config = config,
+                                          .name = name,
+                                          .hostname = hostname,
+                                          .ip = ip,
+                                          .origin_key = "migrated_from",
+                                          .origin = from };
+
+                return copy_vps_dir(d, &spec, err);
+        }
+        if (parse_id_base(vs_kv_get(config, "id_base"), &id_base) < 0)
+                id_base = 0;
+        dirfd = open_vps_dir(d, staging, err);
+        if (dirfd < 0 || own_layers(dirfd, disk, id_base, err) < 0 ||
+            write_clone_config(config, dirfd, "migrated_from", from, name, hostname, 0, ip, err) <
+                    0)
+                return -1;
+        return publish(d, staging, name, err);
 }
 
 /* ---- start ---- */

@@ -64,7 +64,8 @@ enum wait_kind {
         WAIT_DESTROY,
         WAIT_EXEC,
         WAIT_WORK,
-        WAIT_EVENTS
+        WAIT_EVENTS,
+        WAIT_MIGRATE /* holds a migration's staging until it finishes */
 };
 
 struct vps {
@@ -147,6 +148,8 @@ struct vsd_hooks {
         int (*save_state)(struct vsd *d, struct vps *v, vs_error_t *err);
         /* events.c: tell the event subscribers (vsd_event) */
         void (*event)(struct vsd *d, const vs_event_t *ev);
+        /* migrate.c: a parked client hung up (a migration it held goes) */
+        void (*client_gone)(struct vsd *d, struct client *c);
 };
 
 struct vsd_clone {
@@ -227,8 +230,9 @@ struct vsd {
          * on CLOCK_MONOTONIC), 0 while it is; warned: logged once a run */
         int64_t listen_paused;
         int fd_warned;
-        struct vsd_onboot *onboot;   /* the autostart under way, or NULL */
-        struct vsd_metrics *metrics; /* the HTTP endpoint, or NULL */
+        struct vsd_onboot *onboot;        /* the autostart under way, or NULL */
+        struct vsd_metrics *metrics;      /* the HTTP endpoint, or NULL */
+        struct vsd_migration *migrations; /* incoming, under way (migrate.c) */
         int quit;
 };
 
@@ -529,6 +533,9 @@ int vsd_snapshot_delete(struct vsd *d, const struct vsd_work *w, vs_error_t *err
 size_t vsd_snapshot_list(struct vsd *d, struct vps *v, vsd_snapshot_info_t **out);
 
 /* backup.c: backups and restores */
+/* Starts tar with argv, stdin from in_fd and stdout to out_fd (-1:
+ * /dev/null), stderr to /dev/null; its pid. */
+pid_t vsd_tar_spawn(char *const argv[], int in_fd, int out_fd, vs_error_t *err);
 /* Starts tar writing a backup of v to out_fd (a running v frozen until
  * vsd_backup_done); its pid. */
 pid_t vsd_backup_spawn(struct vsd *d, struct vps *v, int out_fd, vs_error_t *err);
@@ -546,6 +553,52 @@ int vsd_backup_manifest_ok(const vs_kv_t *manifest, vs_error_t *err);
 void vsd_backup_done(struct vsd *d, struct vps *v);
 /* Makes a VPS of the backup `file` (absolute), named `name` or as it was. */
 int vsd_restore(struct vsd *d, const char *file, const char *name, int keep_ip, vs_error_t *err);
+
+/* migrate.c: migration between nodes, vzmigrate's way (vsctl migrate
+ * conducts). The source sends rounds of its own layer (GNU tar's
+ * --listed-incremental: the first all of it, each next what changed since,
+ * deletions included) while it runs, then once more stopped. The target
+ * receives them into .NAME.migrate.creating (which vsd removes at its
+ * start: a crash leaves nothing half-made), held by the begin request's
+ * connection: when it closes before the finish, the staging goes. */
+struct vsd_migration {
+        char name[64];
+        struct client *client; /* whose connection holds it */
+        struct vsd_migration *next;
+};
+/* The config text of v (malloc'd). */
+char *vsd_migrate_config(struct vsd *d, struct vps *v, vs_error_t *err);
+/* Starts tar writing a round of v's own layer to out_fd; first: all of
+ * it (a new listing), else what changed since the last round. Its pid. */
+pid_t vsd_migrate_send_spawn(struct vsd *d, struct vps *v, int first, int out_fd, vs_error_t *err);
+/* The listing of the rounds goes (the migration ended, either way). */
+void vsd_migrate_send_end(struct vsd *d, struct vps *v);
+/* Target: checks that VPS name can come here (the name free, its template
+ * here, a dir backend, its addresses fit unless new_ip) and makes its
+ * staging, held by c. */
+int vsd_migrate_begin(struct vsd *d, struct client *c, const char *name, const char *config,
+                      int new_ip, vs_error_t *err);
+/* Starts tar extracting a round read from in_fd into the staging. */
+pid_t vsd_migrate_recv_spawn(struct vsd *d, const char *name, int in_fd, vs_error_t *err);
+/* Installs the staging as the VPS name, stopped: its config as sent, its
+ * addresses (or new ones), its id range (another where the source's is
+ * taken here). The migration ends, and its client is let go. */
+int vsd_migrate_finish(struct vsd *d, const char *name, const char *config, int new_ip,
+                       const char *from, vs_error_t *err);
+/* The migration held by c, if any, is dropped with its staging. */
+void vsd_migrate_client_gone(struct vsd *d, struct client *c);
+/* vps.c: the staging of the migration of name (malloc'd), below the VPS
+ * directory (a name taken while it is there). */
+char *vsd_migrate_staging(const char *name);
+/* vps.c: installs the staging dir (below the VPS directory) as VPS name
+ * from config: the addresses of config (checked against this node's pools
+ * and VPS; new ones with new_ip), the id range of config if free here,
+ * else another, into which the files move. */
+int vsd_vps_migrate_install(struct vsd *d, const char *staging, const vs_kv_t *config, int new_ip,
+                            const char *from, vs_error_t *err);
+/* vps.c: whether the addresses of config can be this node's (the pools,
+ * the other VPS): 0, else err says which cannot. */
+int vsd_vps_migrate_check(struct vsd *d, const vs_kv_t *config, int new_ip, vs_error_t *err);
 
 /* authz.c: who may do what (the requests' side is in authz.h) */
 /* At accept: the peer's role from SO_PEERCRED (and its uid). */

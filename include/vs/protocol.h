@@ -66,6 +66,16 @@
 /* a slice's expiry and byte budget (args.slice names it) */
 #define VS_CMD_SLICE_RENEW "slice-renew"
 #define VS_CMD_SLICE_USAGE "slice-usage"
+/* migration (vsctl migrate conducts): the source's side sends its config
+ * and its own layer (tar --listed-incremental rounds); the target's
+ * begins (reserves the name, a staging directory held while the begin
+ * connection stays open), receives each round and finishes */
+#define VS_CMD_MIGRATE_SEND "migrate-send"
+#define VS_CMD_MIGRATE_BEGIN "migrate-begin"
+#define VS_CMD_MIGRATE_RECV "migrate-recv"
+#define VS_CMD_MIGRATE_FINISH "migrate-finish"
+/* the largest config text a migration carries */
+#define VS_MIGRATE_CONFIG_MAX (64U << 10)
 
 /* The longest stop timeout a request may ask for (vsctl --timeout). */
 #define VS_STOP_TIMEOUT_MAX_MS (24ULL * 3600 * 1000)

@@ -525,6 +525,26 @@ static int cmd_start(struct ctx *ctx, int argc, char **argv)
         return run_on_each(ctx, VS_CMD_START, names, n, NULL, "started");
 }
 
+int stop_option(struct ctx *ctx, int opt, const char *arg, json_object *args)
+{
+        vs_error_t err = { 0 };
+        uint64_t ms;
+
+        if (opt == 'f')
+                json_object_object_add(args, "fast", json_object_new_boolean(1));
+        if (opt != 't')
+                return EXIT_OK;
+        if (vs_parse_duration(arg, &ms, &err) < 0)
+                return usage_error(ctx, "--timeout: %s", err.msg);
+        if (ms == 0)
+                return usage_error(ctx,
+                                   "--timeout must be above zero (use --fast to kill at once)");
+        if (ms > VS_STOP_TIMEOUT_MAX_MS)
+                return usage_error(ctx, "--timeout is at most 24h");
+        json_object_object_add(args, "timeout_ms", json_object_new_int64((int64_t)ms));
+        return EXIT_OK;
+}
+
 static int parse_stop_options(struct ctx *ctx, int argc, char **argv, json_object *args,
                               int allow_fast, int *all)
 {
@@ -535,9 +555,7 @@ static int parse_stop_options(struct ctx *ctx, int argc, char **argv, json_objec
                 { "help", no_argument, NULL, 'h' },
                 { NULL, 0, NULL, 0 },
         };
-        vs_error_t err = { 0 };
-        uint64_t ms;
-        int opt, bad = 0;
+        int opt, bad = 0, rc;
 
         reset_getopt();
         while ((opt = next_opt(ctx, argc, argv, allow_fast ? "t:fah" : "t:h", opts, &bad)) != -1) {
@@ -546,19 +564,8 @@ static int parse_stop_options(struct ctx *ctx, int argc, char **argv, json_objec
                 if ((opt == 'f' || opt == 'a') && !allow_fast)
                         return usage_error(ctx, "option %s is unknown", argv[optind - 1]);
                 *all |= opt == 'a';
-                if (opt == 'f')
-                        json_object_object_add(args, "fast", json_object_new_boolean(1));
-                if (opt == 't') {
-                        if (vs_parse_duration(optarg, &ms, &err) < 0)
-                                return usage_error(ctx, "--timeout: %s", err.msg);
-                        if (ms == 0)
-                                return usage_error(ctx, "--timeout must be above zero (use --fast "
-                                                        "to kill at once)");
-                        if (ms > VS_STOP_TIMEOUT_MAX_MS)
-                                return usage_error(ctx, "--timeout is at most 24h");
-                        json_object_object_add(args, "timeout_ms",
-                                               json_object_new_int64((int64_t)ms));
-                }
+                if ((rc = stop_option(ctx, opt, optarg, args)) != EXIT_OK)
+                        return rc;
         }
         return EXIT_OK;
 }

@@ -81,6 +81,9 @@ void reset_getopt(void);
 const struct command *find_command(const char *name);
 
 /* vps.c */
+/* stop's -t/--timeout S and -f/--fast (opt 't', 'f'; others: nothing) into
+ * a stop request's args */
+int stop_option(struct ctx *ctx, int opt, const char *arg, json_object *args);
 int take_limit(struct ctx *ctx, int opt, vs_limits_t *l, json_object *limits);
 size_t add_limit_options(struct option *opts, size_t n);
 
@@ -100,6 +103,8 @@ extern const struct command vsctl_cmd_stats;
 extern const struct command vsctl_cmd_list;
 extern const struct command vsctl_cmd_backup;
 extern const struct command vsctl_cmd_restore;
+extern const struct command vsctl_cmd_migrate;
+extern const struct command vsctl_cmd_migrate_receive;
 extern const struct command vsctl_cmd_snapshot;
 extern const struct command vsctl_cmd_events;
 extern const struct command vsctl_cmd_metrics;

@@ -109,6 +109,10 @@ EXPECTED = {
     "snapshot-delete": {"snap": "string"},
     "slice-renew": {"slice": "string", "expires": "string"},
     "slice-usage": {"slice": "string"},
+    "migrate-send": {"step": "string"},
+    "migrate-begin": {"config": "string", "new_ip": "bool"},
+    "migrate-recv": {},
+    "migrate-finish": {"config": "string", "new_ip": "bool", "start": "bool", "from": "string"},
 }
 
 # What the top-level "name" must be: a VPS name, a template name, either
@@ -145,6 +149,10 @@ EXPECTED_NAME = {
     "snapshot-delete": "vps",
     "slice-renew": "none",
     "slice-usage": "none",
+    "migrate-send": "vps",
+    "migrate-begin": "vps",
+    "migrate-recv": "vps",
+    "migrate-finish": "vps",
 }
 
 # Fields whose contents are names, under the rule of DESIGN.md section 3.
@@ -196,6 +204,10 @@ def base(cmd, root):
         "template-remove": ("bb2", {}),
         "slice-renew": (None, {"slice": "sl1", "expires": "+30d"}),
         "slice-usage": (None, {"slice": "sl1"}),
+        "migrate-send": ("run1", {"step": "first"}),
+        "migrate-begin": ("new3", {"config": "name = new3\ntemplate = busybox\n"}),
+        "migrate-recv": ("new3", {}),
+        "migrate-finish": ("new3", {"config": "name = new3\ntemplate = busybox\n", "start": True}),
     }[cmd]
 
 
@@ -243,6 +255,11 @@ SAMPLES = {
     "http_proxy": "http://127.0.0.1:9",
     "file": "/nonexistent/imp.tar",
     "expires": "+30d",
+    "step": "first",
+    "config": "name = new3\ntemplate = busybox\n",
+    "new_ip": False,
+    "start": False,
+    "from": "node1",
 }
 
 # Values of every JSON type; a field gets all those not of its own type.

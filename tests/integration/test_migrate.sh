@@ -1,0 +1,267 @@
+#!/bin/bash
+# Migration (vsctl migrate, issue 17) between two vsd on this machine, each
+# with its own root, cgroup name and network namespace: the file's vsd is
+# the source, a second one under $R/target (started and removed by each
+# test) the target. A running VPS moves with its files, changes made during
+# the copy, its address; the source keeps nothing; a refusal or a target
+# that dies half way leaves the source running and unchanged and nothing
+# on the target.
+. "$(dirname "$0")/lib.sh"
+
+T=""
+TCG=""
+tvs() { "$BIN/vsctl" --root "$T" "$@"; }
+in_target() { nsenter --net="$T/netns" "$@"; }
+tvps_dir() { echo "$T/var/lib/paene/vps/$1"; }
+
+start_target() {
+        T=$R/target
+        TCG=$CG-t
+        mkdir -p "$T"
+        R=$T CG=$TCG start_vsd || return 1
+        [ -d "$T/var/lib/paene/templates/busybox" ] || tvs template build busybox >/dev/null
+}
+
+# The target goes with everything it made (run from the test's EXIT trap).
+stop_target() {
+        local names n
+        # cleanup, after the test's verdict: what fails here is not the test's
+        trap - ERR
+        set +e
+        [ -n "$T" ] && [ -d "$T" ] || return 0
+        if [ -n "$(R=$T vsd_pid)" ] && ! is_dead "$(R=$T vsd_pid)"; then
+                names=$(tvs list -a -H -o name 2>/dev/null)
+                for n in $names; do tvs destroy --force "$n" >/dev/null 2>&1; done
+        fi
+        R=$T stop_vsd
+        R=$T stop_view
+        R=$T CG=$TCG kill_leftovers
+        R=$T CG=$TCG remove_cgroups
+        awk -v r="$T" 'index($5, r "/") == 1 || $5 == r {print $5}' /proc/self/mountinfo |
+                sort -r | xargs -r umount -l
+        rm -rf "$T"
+}
+
+# The md5 of every regular file of a layer, and each entry's owner (less
+# the VPS's id base, $2) and mode.
+layer_sums() {
+        (cd "$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r md5sum &&
+                find . -printf '%p %U %G %m %y\n' | LC_ALL=C sort |
+                awk -v b="${2:-0}" '{print $1, $2 - b, $3 - b, $4, $5}')
+}
+
+# The PAENE_MIGRATE_HOLD hook: the conductor (PID, vsctl itself) waits
+# after its first round until the FIFO it opens is closed. hold_open opens
+# it for writing without blocking and waits, bounded, until the conductor
+# has it open too (it is there, the staging holds the first round, or it
+# failed before); release_hold lets it go on.
+fifo_held_by() { # pid fifo
+        local f
+        for f in /proc/"$1"/fd/*; do
+                [ "$(readlink "$f" 2>/dev/null)" = "$2" ] && return 0
+        done
+        return 1
+}
+hold_open() { # pid fifo
+        exec 3<>"$2"
+        wait_for 120 "fifo_held_by $1 $2 || is_dead $1" || true
+        fifo_held_by "$1" "$2" || fail "the migration did not reach its first hold"
+}
+release_hold() { exec 3>&-; }
+
+make_busy_vps() { # name
+        vs create "$1" --template busybox
+        vs start "$1"
+        vs exec "$1" -- sh -c 'mkdir -p /root/d && head -c 3000000 /dev/urandom > /root/big &&
+                echo keep > /root/d/keep && echo old > /root/change && echo bye > /root/gone &&
+                chown 1000:1000 /root/d/keep && chmod 640 /root/d/keep'
+}
+
+test_a_running_vps_migrates_with_its_files_address_and_changes() {
+        trap stop_target EXIT
+        start_target
+        make_busy_vps m1
+        local ip fifo=$R/hold pid sums
+        ip=$(vs list -H -o ip m1 | tr -d ' ')
+        ip=${ip%%/*}
+        in_host busybox ping -c 1 -W 3 "$ip" >/dev/null || fail "the source's namespace reaches $ip first"
+        mkfifo "$fifo"
+        PAENE_MIGRATE_HOLD=$fifo "$BIN/vsctl" --root "$R" migrate m1 "$T" >"$R/mig.out" 2>"$R/mig.err" &
+        pid=$!
+        # the first round is in the target's staging; change files meanwhile
+        hold_open "$pid" "$fifo"
+        [ -s "$(tvps_dir .m1.migrate.creating)/upper/root/big" ] || fail "no staging with the first round"
+        expect_eq running "$(state_of m1)" "the source runs during the copy"
+        vs exec m1 -- sh -c 'echo new > /root/change && rm /root/gone && echo late > /root/added'
+        release_hold
+        expect_job 0 "$pid" "migrate" || fail "$(cat "$R/mig.err")"
+        expect_contains "$(cat "$R/mig.out")" "m1 migrated to $T (running" "report"
+        # on the target: running, same files, same address, answering there
+        expect_eq "m1 running" "$(tvs list -H -o name,state m1 | xargs)" "runs on the target"
+        expect_eq "$ip" "$(tvs list -H -o ip m1 | tr -d ' ' | sed 's|/.*||')" "same address"
+        in_target busybox ping -c 1 -W 3 "$ip" >/dev/null || fail "$ip does not answer in the target's namespace"
+        expect_eq "new" "$(tvs exec m1 -- cat /root/change)" "a file changed during the copy"
+        expect_eq "late" "$(tvs exec m1 -- cat /root/added)" "a file added during the copy"
+        expect_rc 1 "a file deleted during the copy" -- tvs exec m1 -- test -e /root/gone
+        expect_eq "keep 640" "$(tvs exec m1 -- sh -c 'cat /root/d/keep; stat -c %a /root/d/keep' | xargs)" "content and mode"
+        expect_eq "1000:1000" "$(tvs exec m1 -- stat -c %u:%g /root/d/keep)" "owner inside the VPS"
+        [ "$(tvs exec m1 -- md5sum /root/big | cut -d' ' -f1)" = "$(md5sum <"$(tvps_dir m1)/upper/root/big" | cut -d' ' -f1)" ] ||
+                fail "big file differs inside and outside"
+        sums=$(tvs list -H -o nproc m1 | tr -d ' ')
+        [ "$sums" -ge 1 ] || fail "no process on the target"
+        # the source has no trace: config, layer, cgroups, veth, address
+        [ ! -e "$(vps_dir m1)" ] || fail "the source's directory is left"
+        expect_rc 3 "the source has no m1" -- vs status m1
+        expect_eq "" "$(our_cgroup_tree | lines_matching '/m1$')" "no cgroup of m1 on the source"
+        expect_eq "" "$(links_of_type veth)" "no veth on the source"
+        ! in_host busybox ping -c 1 -W 1 "$ip" >/dev/null 2>&1 || fail "$ip still answers in the source's namespace"
+        tvs destroy --force m1 >/dev/null
+}
+
+test_the_files_arrive_byte_for_byte_and_ids_move_when_taken() {
+        trap stop_target EXIT
+        start_target
+        # the target's first id range is taken: the VPS gets another one there
+        tvs create other --template busybox --ipadd 10.77.0.50
+        vs create m2 --template busybox
+        vs start m2
+        vs exec m2 -- sh -c 'mkdir -p /srv/a/b && head -c 200000 /dev/urandom > /srv/a/b/f &&
+                ln -s /srv/a/b/f /srv/link && chown -R 33:33 /srv/a && mkfifo /srv/p'
+        local before base_src base_tgt
+        base_src=$(sed -n 's/^id_base = //p' "$(vps_dir m2)/config")
+        vs stop m2
+        before=$(layer_sums "$(vps_dir m2)/upper" "$base_src")
+        vs start m2
+        expect_rc 0 "migrate" -- vs migrate m2 "$T"
+        base_tgt=$(sed -n 's/^id_base = //p' "$(tvps_dir m2)/config")
+        [ "$base_tgt" != "$base_src" ] || fail "the id range was taken on the target and kept"
+        [ "$base_tgt" != "$(sed -n 's/^id_base = //p' "$(tvps_dir other)/config")" ] || fail "id range shared"
+        tvs stop m2
+        expect_eq "$before" "$(layer_sums "$(tvps_dir m2)/upper" "$base_tgt")" "checksums, owners, modes, types"
+        expect_eq "migrated_from = $(hostname)" "$(grep '^migrated_from' "$(tvps_dir m2)/config")" "origin in the config"
+        tvs start m2
+        expect_eq "33:33 /srv/a/b/f" "$(tvs exec m2 -- sh -c 'stat -c %u:%g /srv/a/b/f; readlink /srv/link' | xargs)" "ids and symlink in the VPS"
+        tvs destroy --force m2 >/dev/null
+        tvs destroy --force other >/dev/null
+}
+
+test_a_name_taken_on_the_target_is_refused_and_the_source_runs() {
+        trap stop_target EXIT
+        start_target
+        make_busy_vps m3
+        tvs create m3 --template busybox
+        local before
+        before=$(layer_sums "$(vps_dir m3)/upper")
+        expect_rc 4 "name exists on the target" -- vs migrate m3 "$T"
+        expect_eq "vsctl: migrate m3: target: VPS m3 already exists" "$ERR" "one line"
+        expect_eq running "$(state_of m3)" "the source still runs"
+        expect_eq "$before" "$(layer_sums "$(vps_dir m3)/upper")" "the source's files unchanged"
+        expect_eq "" "$(ls -A "$T/var/lib/paene/vps" | lines_matching '^\.')" "nothing staged on the target"
+        [ ! -e "$R/run/paene/m3.migrate.snar" ] || fail "the listing is left on the source"
+        # the target's network cannot hold its address: another VPS has it
+        tvs destroy --force m3 >/dev/null
+        tvs create holder --template busybox --ipadd "$(vs list -H -o ip m3 | tr -d ' ' | sed 's|/.*||')"
+        expect_rc 4 "its address is taken on the target" -- vs migrate m3 "$T"
+        expect_contains "$ERR" "vsctl: migrate m3: target: the VPS's addresses cannot be this node's" "one line"
+        expect_eq 1 "$(printf '%s\n' "$ERR" | wc -l)" "one line only"
+        expect_eq running "$(state_of m3)" "the source still runs"
+        expect_eq "" "$(ls -A "$T/var/lib/paene/vps" | lines_matching '^\.')" "nothing staged"
+        tvs destroy --force holder >/dev/null
+        expect_rc 3 "no such VPS" -- vs migrate nosuch "$T"
+        expect_eq "vsctl: migrate nosuch: no such VPS" "$ERR" "message"
+        expect_rc 6 "a target that is not there" -- vs migrate m3 "$R/nowhere"
+        expect_contains "$ERR" "nowhere" "names it"
+        mkdir -p "$R/novsd"
+        expect_rc 6 "a root without a vsd" -- vs migrate m3 "$R/novsd"
+        expect_contains "$ERR" "vsd is not running" "says why"
+        expect_rc 2 "a bad ssh target" -- vs migrate m3 "ssh://"
+        expect_rc 2 "no target" -- vs migrate m3
+        expect_rc 2 "a stop timeout of zero" -- vs migrate m3 "$T" --timeout 0
+        expect_contains "$ERR" "--timeout must be above zero" "names it"
+        expect_eq running "$(state_of m3)" "still running after all that"
+        vs destroy --force m3
+}
+
+test_a_target_that_dies_half_way_leaves_the_source_running() {
+        trap stop_target EXIT
+        start_target
+        make_busy_vps m4
+        local fifo=$R/hold4 pid before tpid staging
+        before=$(layer_sums "$(vps_dir m4)/upper")
+        staging=$(tvps_dir .m4.migrate.creating)
+        mkfifo "$fifo"
+        PAENE_MIGRATE_HOLD=$fifo "$BIN/vsctl" --root "$R" migrate m4 "$T" >"$R/mig4.out" 2>"$R/mig4.err" &
+        pid=$!
+        hold_open "$pid" "$fifo"
+        [ -s "$staging/upper/root/big" ] || fail "no staging with the first round"
+        tpid=$(R=$T vsd_pid)
+        kill -9 "$tpid"
+        wait_for 10 "is_dead $tpid" || fail "target vsd survives SIGKILL"
+        release_hold
+        expect_job 6 "$pid" "migrate to a dead target"
+        expect_eq 1 "$(wc -l <"$R/mig4.err")" "one line: $(cat "$R/mig4.err")"
+        expect_contains "$(cat "$R/mig4.err")" "vsctl: migrate m4: target: vsd is not running" "says why"
+        expect_eq running "$(state_of m4)" "the source still runs"
+        expect_eq "$before" "$(layer_sums "$(vps_dir m4)/upper")" "the source's files unchanged"
+        expect_eq "keep" "$(vs exec m4 -- cat /root/d/keep)" "and it serves"
+        [ ! -e "$R/run/paene/m4.migrate.snar" ] || fail "the listing is left on the source"
+        [ -d "$staging" ] || fail "the killed target left no staging (the test proves nothing)"
+        rm -f "$T/run/paene/vsd.pid"
+        R=$T CG=$TCG start_vsd
+        [ ! -e "$staging" ] || fail "the restarted target kept the staging"
+        expect_rc 3 "no m4 on the target" -- tvs status m4
+        vs destroy --force m4
+}
+
+test_a_conductor_that_vanishes_leaves_nothing_on_the_target() {
+        trap stop_target EXIT
+        start_target
+        make_busy_vps m6
+        local fifo=$R/hold6 pid before staging
+        before=$(layer_sums "$(vps_dir m6)/upper")
+        staging=$(tvps_dir .m6.migrate.creating)
+        mkfifo "$fifo"
+        PAENE_MIGRATE_HOLD=$fifo "$BIN/vsctl" --root "$R" migrate m6 "$T" >/dev/null 2>&1 &
+        pid=$!
+        hold_open "$pid" "$fifo"
+        [ -s "$staging/upper/root/big" ] || fail "no staging with the first round"
+        kill -9 "$pid"
+        expect_job 137 "$pid" "the conductor, killed"
+        release_hold
+        # the receiver reads the end of its input and goes: its connection
+        # to the target's vsd closes, and with it the migration
+        wait_for 20 '[ ! -e "$staging" ]' || fail "the target kept the staging of a vanished conductor"
+        expect_eq "" "$(ls -A "$T/var/lib/paene/vps")" "nothing on the target"
+        expect_eq running "$(state_of m6)" "the source still runs"
+        expect_eq "$before" "$(layer_sums "$(vps_dir m6)/upper")" "the source's files unchanged"
+        # and it can migrate after all
+        expect_rc 0 "migrate again" -- vs migrate m6 "$T"
+        expect_eq "keep" "$(tvs exec m6 -- cat /root/d/keep)" "runs on the target"
+        tvs destroy --force m6 >/dev/null
+}
+
+test_a_stopped_vps_migrates_stopped_over_ssh() {
+        trap stop_target EXIT
+        start_target
+        vs create m5 --template busybox
+        mkdir -p "$(vps_dir m5)/upper/root"
+        echo offline >"$(vps_dir m5)/upper/root/note"
+        # ssh as the conductor runs it, without a network: the command ssh
+        # would run on HOST, here
+        mkdir -p "$R/fakebin"
+        printf '#!/bin/sh\n[ "$1" = node2 ] || exit 255\nshift\nPATH=%s:$PATH exec sh -c "$*"\n' "$BIN" >"$R/fakebin/ssh"
+        chmod 755 "$R/fakebin/ssh"
+        expect_rc 6 "an ssh host that does not answer" -- env PATH="$R/fakebin:$PATH" "$BIN/vsctl" --root "$R" migrate m5 "ssh://node3$T"
+        expect_contains "$ERR" "went away" "says so"
+        expect_eq stopped "$(state_of m5)" "the source is as it was"
+        expect_rc 0 "migrate over ssh" -- env PATH="$R/fakebin:$PATH" "$BIN/vsctl" --root "$R" migrate m5 "ssh://node2$T" --json
+        expect_eq "False m5" "$(python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["running"], r["name"])' <<<"$OUT")" "json report"
+        expect_eq "stopped" "$(tvs list -H -o state m5 | xargs)" "stopped on the target"
+        expect_eq "offline" "$(cat "$(tvps_dir m5)/upper/root/note")" "its file"
+        tvs start m5
+        expect_eq "offline" "$(tvs exec m5 -- cat /root/note)" "seen inside"
+        [ ! -e "$(vps_dir m5)" ] || fail "the source is left"
+        tvs destroy --force m5 >/dev/null
+}
+
+run_tests
