@@ -274,6 +274,8 @@ const struct vsd_work *vsd_work_conflict(struct vsd *d, const vs_request_t *req,
         case VS_NAME_TEMPLATE:
         case VS_NAME_TEMPLATE_OPTIONAL:
                 return template_conflict(d, req, msg, size);
+        case VS_NAME_SLICE:
+                return NULL;
         case VS_NAME_NONE:
                 if (strcmp(req->cmd, VS_CMD_TEMPLATE_UNIFY) == 0)
                         return template_conflict(d, req, msg, size);

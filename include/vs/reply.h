@@ -104,6 +104,20 @@ typedef struct {
         uint64_t fits;
 } vs_node_report_t;
 
+/* A slice, as slice list and slice status show it: its file's settings
+ * (owners as uids, limits by vs_limit_key names, bytes_per_day, max_vps,
+ * expires, templates), its owners by name, its VPS and what its cgroup
+ * accounts (has_usage: cpu_usec, mem_bytes and nproc are known). */
+typedef struct {
+        const char *name;
+        const vs_kv_t *settings;
+        const char *owner_names; /* "alice,bob" */
+        long long nvps, running;
+        const char *cgroup; /* "<tree>/<slice>" */
+        int has_usage;
+        unsigned long long cpu_usec, mem_bytes, nproc;
+} vs_slice_info_t;
+
 /* One snapshot of a VPS's own layer, as snapshot list shows it. */
 typedef struct {
         char name[64];

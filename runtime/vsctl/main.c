@@ -16,7 +16,7 @@ static const struct command *const commands[] = {
         &vsctl_cmd_list,   &vsctl_cmd_backup,  &vsctl_cmd_restore,      &vsctl_cmd_snapshot,
         &vsctl_cmd_events, &vsctl_cmd_metrics, &vsctl_cmd_exec,         &vsctl_cmd_enter,
         &vsctl_cmd_logs,   &vsctl_cmd_console, &vsctl_cmd_beancounters, &vsctl_cmd_template,
-        &vsctl_cmd_help,
+        &vsctl_cmd_slice,  &vsctl_cmd_help,
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

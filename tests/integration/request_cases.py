@@ -75,7 +75,7 @@ EXPECTED = {
     "node": {"limits": "limits"},
     "resize": {"diskspace": "string", "diskinodes": "string"},
     "clone": {"new": "string", "hostname": "string"},
-    "list": {"disk": "bool", "fields": "strings"},
+    "list": {"disk": "bool", "slice": "string", "fields": "strings"},
     "exec": {
         "argv": "strings",
         "tty": "bool",
@@ -107,6 +107,31 @@ EXPECTED = {
     "snapshot-list": {},
     "snapshot-restore": {"snap": "string"},
     "snapshot-delete": {"snap": "string"},
+    "slice-create": {
+        "owners": "strings",
+        "limits": "limits",
+        "diskspace": "string",
+        "rate_out": "string",
+        "rate_in": "string",
+        "bytes_per_day": "string",
+        "max_vps": "int",
+        "expires": "string",
+        "templates": "string",
+    },
+    "slice-set": {
+        "owners": "strings",
+        "limits": "limits",
+        "diskspace": "string",
+        "rate_out": "string",
+        "rate_in": "string",
+        "bytes_per_day": "string",
+        "max_vps": "int",
+        "expires": "string",
+        "templates": "string",
+    },
+    "slice-destroy": {},
+    "slice-list": {},
+    "slice-status": {},
 }
 
 # What the top-level "name" must be: a VPS name, a template name, either
@@ -141,12 +166,18 @@ EXPECTED_NAME = {
     "snapshot-list": "vps",
     "snapshot-restore": "vps",
     "snapshot-delete": "vps",
+    "slice-create": "slice",
+    "slice-set": "slice",
+    "slice-destroy": "slice",
+    "slice-list": "none",
+    "slice-status": "slice",
 }
 
 # Fields whose contents are names, under the rule of DESIGN.md section 3.
 NAME_FIELDS = {
     ("create", "template"),
     ("create", "slice"),
+    ("list", "slice"),
     ("clone", "new"),
     ("restore", "new"),
     ("snapshot", "snap"),
@@ -188,6 +219,11 @@ def base(cmd, root):
         "snapshot-delete": ("off1", {"snap": "s1"}),
         "template-unify": (None, {}),
         "template-remove": ("bb2", {}),
+        "slice-create": ("sx", {"owners": ["root"]}),
+        "slice-set": ("sy", {"max_vps": 5}),
+        "slice-destroy": ("sy", {}),
+        "slice-list": (None, {}),
+        "slice-status": ("sy", {}),
     }[cmd]
 
 
@@ -234,6 +270,11 @@ SAMPLES = {
     "mirror": "http://127.0.0.1:9/debian",
     "http_proxy": "http://127.0.0.1:9",
     "file": "/nonexistent/imp.tar",
+    "owners": ["root"],
+    "bytes_per_day": "5M",
+    "max_vps": 5,
+    "expires": "+1d",
+    "templates": "busybox",
 }
 
 # Values of every JSON type; a field gets all those not of its own type.
@@ -280,7 +321,7 @@ class Checker:
         and whether each running VPS's init is alive."""
         lib = os.path.join(self.root, "var/lib/paene")
         snap = {}
-        for sub in ("vps", "templates"):
+        for sub in ("vps", "templates", "slices"):
             d = os.path.join(lib, sub)
             snap[sub] = sorted(os.listdir(d)) if os.path.isdir(d) else []
         for name in snap["vps"]:
@@ -291,6 +332,9 @@ class Checker:
                         snap[f"{name}/{f}"] = fh.read()
                 except FileNotFoundError:
                     snap[f"{name}/{f}"] = None
+        for name in snap["slices"]:
+            with open(os.path.join(lib, "slices", name), "rb") as fh:
+                snap[f"slice {name}"] = fh.read()
         for name in snap["vps"]:
             pid = self.pid_of(snap.get(f"{name}/state"))
             snap[f"{name}/alive"] = pid is not None and os.path.exists(f"/proc/{pid}")
@@ -471,7 +515,7 @@ def group_missing(commands, ck, root):
     is needed, required args."""
     for cmd, spec in commands.items():
         ck.refused(f"{cmd} without version", request_of(cmd, root, version=...), "version")
-        if spec["name"] in ("vps", "template"):
+        if spec["name"] in ("vps", "template", "slice"):
             ck.refused(f"{cmd} without name", request_of(cmd, root, name=None), "name")
         for a in spec["args"]:
             if a.get("required"):
