@@ -92,6 +92,10 @@ slice_cpu_usec() {
 
 now_usec() { echo $(($(date +%s%N) / 1000)); }
 
+oom_kills() {
+        vs status "$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["oom_kills"])'
+}
+
 # The CPU a slice's VPS got together over a window of 3 s (bounded by
 # wait_for on the clock), in thousandths of a CPU.
 slice_share() {
@@ -304,6 +308,58 @@ test_a_fork_bomb_in_one_slice_leaves_the_other_able_to_fork() {
         fi
         vs destroy --force sa-bomb
         wait
+}
+
+test_a_vps_without_a_ram_limit_is_held_by_its_slices() {
+        local rc=0
+        vs slice create sm --owner vsslc_a --ram 64M
+        vs create sm-a --template busybox --slice sm
+        vs create sm-b --template busybox --slice sm
+        for v in sm-a sm-b; do
+                vs start "$v"
+                install_payload "$v"
+        done
+        if is_v2; then
+                expect_eq $((64 << 20)) "$(cat "$(slice_cg memory sm)/memory.max")" "memory.max"
+                expect_eq max "$(cat "$(slice_cg memory sm)/sm-a/memory.max")" "sm-a has no limit"
+        else
+                expect_eq $((64 << 20)) "$(cat "$(slice_cg memory sm)/memory.limit_in_bytes")" \
+                        "the slice's memory limit"
+        fi
+        expect_eq done "$(vs exec sm-a -- /payload memhog 16)" "within the slice"
+        vs exec sm-a -- /payload memhog 200 >/dev/null 2>&1 || rc=$?
+        expect_eq 137 "$rc" "the hog beyond the slice's memory was SIGKILLed"
+        # the slice's VPS share it: one holding 40M leaves the other less
+        vs exec sm-b -- /payload memhog 40 600 >/dev/null 2>&1 &
+        wait_for 20 '[ "$(cat "$(slice_cg memory sm)/memory.$(is_v2 && echo current || echo usage_in_bytes)")" -ge $((40 << 20)) ]' ||
+                fail "the holder did not take its 40M"
+        # 40M more: the kernel kills one of the two (the larger), whichever
+        vs exec sm-a -- /payload memhog 40 >/dev/null 2>&1 || true
+        [ $(($(oom_kills sm-a) + $(oom_kills sm-b))) -ge 2 ] ||
+                fail "80M in a slice of 64M and no second OOM kill"
+        [ "$(cat "$(slice_cg memory sm)/$(is_v2 && echo memory.peak || echo memory.max_usage_in_bytes)")" \
+                -le $((64 << 20)) ] || fail "the slice's peak is above its 64M"
+        vs destroy --force sm-b
+        vs destroy --force sm-a
+        wait
+}
+
+# A vsd that restarts adopts a slice's running VPS where they are and writes
+# the slice's caps again, as its file says now (an admin may edit it).
+test_a_new_vsd_adopts_a_slices_vps_under_the_slices_caps() {
+        local pid
+        vs slice create sr --owner vsslc_a --numproc 40
+        vs create sr-a --template busybox --slice sr
+        vs start sr-a
+        pid=$(vs list -H -o pid,name | awk '$2 == "sr-a" {print $1}')
+        stop_vsd
+        sed -i 's/^numproc = .*/numproc = 45/' "$(slice_file sr)"
+        start_vsd
+        expect_eq "sr-a exist running (slice sr)" "$(vs status sr-a)" "adopted"
+        expect_eq "$pid" "$(vs list -H -o pid,name | awk '$2 == "sr-a" {print $1}')" "the same init"
+        grep -qx "$pid" "$(slice_cg pids sr)/sr-a/cgroup.procs" || fail "the init left sr-a's cgroup"
+        expect_eq 45 "$(cat "$(slice_cg pids sr)/pids.max")" "the file's numproc, written again"
+        vs destroy --force sr-a
 }
 
 test_slice_destroy_is_refused_with_vps_and_force_removes_them() {
