@@ -259,3 +259,22 @@ void vs_reply_slice_list_add(json_object *reply, const vs_slice_info_t *info)
         if (list)
                 json_object_array_add(list, slice_json(info));
 }
+
+json_object *vs_reply_loans(const vs_loan_info_t *loans, size_t n)
+{
+        json_object *reply = vs_reply_ok(), *list = json_object_new_array();
+
+        for (size_t i = 0; i < n; i++) {
+                json_object *one = json_object_new_object();
+
+                ADD_INT(one, "id", loans[i].id);
+                json_object_object_add(one, "from", json_object_new_string(loans[i].from));
+                json_object_object_add(one, "to", json_object_new_string(loans[i].to));
+                json_object_object_add(one, "what", json_object_new_string(loans[i].what));
+                json_object_object_add(one, "amount", json_object_new_string(loans[i].amount));
+                ADD_INT(one, "until", loans[i].until);
+                json_object_array_add(list, one);
+        }
+        json_object_object_add(reply, "loans", list);
+        return reply;
+}

@@ -420,6 +420,25 @@ static const vs_field_spec_t slice_set_fields[] = {
         { NULL },
 };
 
+static int check_until(const char *text, vs_error_t *err)
+{
+        int64_t when;
+
+        return vs_parse_when(text, 0, "--until", &when, err);
+}
+
+static const vs_field_spec_t slice_loan_fields[] = {
+        { STRING("to", NAME_LEN, "slice name", check_slice_name), .required = 1 },
+        { LIMITS, .required = 1 },
+        { STRING("until", VALUE_LEN, "time", check_until) },
+        { NULL },
+};
+
+static const vs_field_spec_t slice_revoke_fields[] = {
+        { INT("id", 1, 1000000000), .required = 1 },
+        { NULL },
+};
+
 static const vs_command_spec_t commands[] = {
         { VS_CMD_PING, VS_NAME_NONE, no_fields },
         { VS_CMD_CREATE, VS_NAME_VPS, create_fields },
@@ -455,6 +474,9 @@ static const vs_command_spec_t commands[] = {
         { VS_CMD_SLICE_DESTROY, VS_NAME_SLICE, no_fields },
         { VS_CMD_SLICE_LIST, VS_NAME_NONE, no_fields },
         { VS_CMD_SLICE_STATUS, VS_NAME_SLICE, no_fields },
+        { VS_CMD_SLICE_LOAN, VS_NAME_SLICE, slice_loan_fields },
+        { VS_CMD_SLICE_LOANS, VS_NAME_NONE, no_fields },
+        { VS_CMD_SLICE_REVOKE, VS_NAME_NONE, slice_revoke_fields },
 };
 
 const vs_command_spec_t *vs_commands(size_t *n)

@@ -49,6 +49,11 @@ static const struct {
         { VS_CMD_METRICS, VSD_AUTHZ_FILTERED },
         { VS_CMD_SLICE_LIST, VSD_AUTHZ_FILTERED },
         { VS_CMD_SLICE_STATUS, VSD_AUTHZ_OWN_SLICE },
+        /* owners of the lender lend; loans and revoke: the handler shows
+         * and ends only those of the owner's slices */
+        { VS_CMD_SLICE_LOAN, VSD_AUTHZ_OWN_SLICE },
+        { VS_CMD_SLICE_LOANS, VSD_AUTHZ_FILTERED },
+        { VS_CMD_SLICE_REVOKE, VSD_AUTHZ_FILTERED },
         /* and admins only, as every command not listed: node, template-*,
          * restore (vsd reads a host path as root), slice create, set and
          * destroy */

@@ -1214,6 +1214,9 @@ static const struct {
         { VS_CMD_SLICE_DESTROY, vsd_handle_slice_destroy },
         { VS_CMD_SLICE_LIST, vsd_handle_slice_list },
         { VS_CMD_SLICE_STATUS, vsd_handle_slice_status },
+        { VS_CMD_SLICE_LOAN, vsd_handle_slice_loan },
+        { VS_CMD_SLICE_LOANS, vsd_handle_slice_loans },
+        { VS_CMD_SLICE_REVOKE, vsd_handle_slice_revoke },
 };
 
 /* req is decoded, so held to the table: its command is one of the table's,

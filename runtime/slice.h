@@ -57,4 +57,13 @@ int vsd_slice_admit_new(struct vsd *d, const char *slice, const char *vps, const
  * with l's reservation, within the slice's cpu_reserve and ram_reserve. */
 int vsd_slice_admit(struct vsd *d, const struct vps *v, const vs_limits_t *l, vs_error_t *err);
 
+/* Loans (sliceloan.c): the loans in force to and from r's slice, added to
+ * and taken from its cpuunits and ram. */
+void vsd_slice_loans_adjust(struct vsd *d, struct vsd_slice_rules *r);
+/* Whether a loan in force names the slice. */
+int vsd_slice_has_loans(struct vsd *d, const char *slice);
+/* vsd's tick: the loans whose end has come end, their slices' cgroups are
+ * written again. */
+void vsd_slice_tick(struct vsd *d);
+
 #endif

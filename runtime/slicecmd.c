@@ -71,9 +71,10 @@ int vsd_slice_rules_load(struct vsd *d, const char *slice, struct vsd_slice_rule
 {
         cleanup_kv vs_kv_t kv = { 0 };
 
-        if (load_file(d, slice, &kv, err) < 0)
+        if (load_file(d, slice, &kv, err) < 0 || vsd_slice_rules_parse(slice, &kv, r, err) < 0)
                 return -1;
-        return vsd_slice_rules_parse(slice, &kv, r, err);
+        vsd_slice_loans_adjust(d, r);
+        return 0;
 }
 
 /* ---- the slice's cgroup level ---- */
@@ -392,8 +393,10 @@ static int commit(struct vsd *d, const char *name, const vs_kv_t *kv, const vs_k
         cleanup_close int dirfd = slices_dir(d, err);
         struct vsd_slice_rules r;
 
-        if (dirfd < 0 || vsd_slice_rules_parse(name, kv, &r, err) < 0 ||
-            vps_within(d, &r, err) < 0 || node_admits(d, &r, err) < 0)
+        if (dirfd < 0 || vsd_slice_rules_parse(name, kv, &r, err) < 0)
+                return -1;
+        vsd_slice_loans_adjust(d, &r);
+        if (vps_within(d, &r, err) < 0 || node_admits(d, &r, err) < 0)
                 return -1;
         if (vs_kv_save(dirfd, name, kv, 1, err) < 0)
                 return vs_error_wrap(err, "slice %s", name);
@@ -467,6 +470,10 @@ int vsd_handle_slice_destroy(struct vsd *d, struct client *c, vs_request_t *req,
                 return vs_error_kind(err, VS_E_STATE, EPERM, "slice default always exists");
         if (load_file(d, req->name, &kv, err) < 0)
                 return -1;
+        if (vsd_slice_has_loans(d, req->name))
+                return vs_error_kind(err, VS_E_STATE, EBUSY,
+                                     "slice %s has loans: revoke them first (vsctl slice loans)",
+                                     req->name);
         n = count_vps(d, req->name, NULL);
         if (n)
                 return vs_error_kind(err, VS_E_STATE, EBUSY,
@@ -509,12 +516,27 @@ struct described {
         char cgroup[256];
 };
 
-static void describe(struct vsd *d, const char *name, const vs_kv_t *kv, struct described *out)
+/* Under a loan a slice's cpuunits and ram are what the loans make them. */
+static void effective(struct vsd *d, const char *name, vs_kv_t *kv)
+{
+        static const vs_limit_t moved[] = { VS_LIM_CPUUNITS, VS_LIM_RAM };
+        struct vsd_slice_rules r;
+
+        if (!vsd_slice_has_loans(d, name) || vsd_slice_rules_parse(name, kv, &r, NULL) < 0)
+                return;
+        vsd_slice_loans_adjust(d, &r);
+        for (size_t i = 0; i < sizeof(moved) / sizeof(moved[0]); i++)
+                if (VS_LIMIT_IS_SET(&r.limits, moved[i]))
+                        vs_kv_set(kv, vs_limit_key(moved[i]), r.limits.text[moved[i]]);
+}
+
+static void describe(struct vsd *d, const char *name, vs_kv_t *kv, struct described *out)
 {
         size_t running = 0;
         vs_cgroup_t *cg = NULL;
 
         memset(out, 0, sizeof(*out));
+        effective(d, name, kv);
         out->info.name = name;
         out->info.settings = kv;
         out->info.owner_names = out->owners;

@@ -14,5 +14,9 @@ int vsd_handle_slice_set(struct vsd *d, struct client *c, vs_request_t *req, vs_
 int vsd_handle_slice_destroy(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err);
 int vsd_handle_slice_list(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err);
 int vsd_handle_slice_status(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err);
+/* sliceloan.c */
+int vsd_handle_slice_loan(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err);
+int vsd_handle_slice_loans(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err);
+int vsd_handle_slice_revoke(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err);
 
 #endif

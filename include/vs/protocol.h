@@ -68,6 +68,9 @@
 #define VS_CMD_SLICE_DESTROY "slice-destroy"
 #define VS_CMD_SLICE_LIST "slice-list"
 #define VS_CMD_SLICE_STATUS "slice-status"
+#define VS_CMD_SLICE_LOAN "slice-loan"
+#define VS_CMD_SLICE_LOANS "slice-loans"
+#define VS_CMD_SLICE_REVOKE "slice-revoke"
 
 /* The longest stop timeout a request may ask for (vsctl --timeout). */
 #define VS_STOP_TIMEOUT_MAX_MS (24ULL * 3600 * 1000)
@@ -165,6 +168,8 @@ void vs_reply_list_add(json_object *reply, const vs_vps_info_t *info);
 json_object *vs_reply_slice(const vs_slice_info_t *info);
 json_object *vs_reply_slice_list_new(void);
 void vs_reply_slice_list_add(json_object *reply, const vs_slice_info_t *info);
+/* slice loans ({"loans": [...]}) */
+json_object *vs_reply_loans(const vs_loan_info_t *loans, size_t n);
 /* destroy of a VPS that is not there: {"absent": true} */
 json_object *vs_reply_absent(void);
 /* the name of the VPS a request made (restore) */

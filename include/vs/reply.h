@@ -118,6 +118,16 @@ typedef struct {
         unsigned long long cpu_usec, mem_bytes, nproc;
 } vs_slice_info_t;
 
+/* A loan of part of a slice's cpuunits or ram to another slice, as slice
+ * loans shows it (until: seconds since the epoch, 0: until revoked). */
+typedef struct {
+        long long id;
+        char from[64], to[64];
+        char what[16];   /* "cpuunits", "ram" */
+        char amount[32]; /* its value, as its limit's text */
+        long long until;
+} vs_loan_info_t;
+
 /* One snapshot of a VPS's own layer, as snapshot list shows it. */
 typedef struct {
         char name[64];

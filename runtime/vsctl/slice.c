@@ -431,6 +431,121 @@ static int slice_status(struct ctx *ctx, int argc, char **argv)
         return EXIT_OK;
 }
 
+/* ---- loans ---- */
+
+/* loan FROM TO --cpuunits N|--ram SIZE [--until TIME] */
+static int slice_loan(struct ctx *ctx, int argc, char **argv)
+{
+        static const struct option opts[] = {
+                { "cpuunits", required_argument, NULL, LIMIT_OPT + VS_LIM_CPUUNITS },
+                { "ram", required_argument, NULL, LIMIT_OPT + VS_LIM_RAM },
+                { "until", required_argument, NULL, 'u' },
+                { "help", no_argument, NULL, 'h' },
+                { NULL, 0, NULL, 0 },
+        };
+        cleanup_json json_object *reply = NULL;
+        json_object *args = json_object_new_object(), *limits = json_object_new_object();
+        const char *to, *until = NULL;
+        vs_limits_t l = { 0 };
+        vs_error_t err = { 0 };
+        int opt, bad = 0, rc, given = 0;
+
+        json_object_object_add(args, "limits", limits);
+        reset_getopt();
+        while ((opt = next_opt(ctx, argc, argv, "h", opts, &bad)) != -1) {
+                if (bad) {
+                        json_object_put(args);
+                        return bad;
+                }
+                if (opt == 'u') {
+                        until = optarg;
+                } else if (opt >= LIMIT_OPT && (rc = take_limit(ctx, opt, &l, limits)) != EXIT_OK) {
+                        json_object_put(args);
+                        return rc;
+                } else if (opt >= LIMIT_OPT) {
+                        given++;
+                }
+        }
+        rc = take_name_and(ctx, argc, argv, "slice to lend to", &to);
+        if (rc == EXIT_OK && given != 1)
+                rc = usage_error(ctx, "give one of --cpuunits N or --ram SIZE");
+        if (rc == EXIT_OK && (vs_parse_name(ctx->name, "slice name", &err) < 0 ||
+                              vs_parse_name(to, "slice name", &err) < 0))
+                rc = fail(ctx, &err);
+        if (rc != EXIT_OK) {
+                json_object_put(args);
+                return rc;
+        }
+        json_object_object_add(args, "to", json_object_new_string(to));
+        if (until)
+                json_object_object_add(args, "until", json_object_new_string(until));
+        if (call(ctx, VS_CMD_SLICE_LOAN, ctx->name, args, &reply, NULL, NULL, NULL, &err) < 0)
+                return fail(ctx, &err);
+        printf("loan %s: %s lends to %s\n", vs_json_str(reply, "name") ?: "?", ctx->name, to);
+        return EXIT_OK;
+}
+
+static int slice_loans(struct ctx *ctx, int argc, char **argv)
+{
+        cleanup_json json_object *reply = NULL;
+        vs_error_t err = { 0 };
+        json_object *list;
+        int as_json, rc;
+
+        if ((rc = json_flag(ctx, argc, argv, &as_json)) != EXIT_OK)
+                return rc;
+        if (optind < argc)
+                return usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+        if (call(ctx, VS_CMD_SLICE_LOANS, NULL, NULL, &reply, NULL, NULL, NULL, &err) < 0)
+                return fail(ctx, &err);
+        list = vs_json_array(reply, "loans");
+        if (as_json) {
+                print_json(list);
+                return EXIT_OK;
+        }
+        printf("%-4s %-16s %-16s %-9s %-12s %s\n", "ID", "FROM", "TO", "LIMIT", "AMOUNT", "UNTIL");
+        for (size_t i = 0; list && i < json_object_array_length(list); i++) {
+                json_object *one = json_object_array_get_idx(list, i);
+                time_t until = (time_t)vs_json_int(one, "until", 0);
+                char when[32] = "-";
+                struct tm tm;
+
+                if (until) {
+                        gmtime_r(&until, &tm);
+                        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+                }
+                printf("%-4lld %-16s %-16s %-9s %-12s %s\n", vs_json_int(one, "id", 0),
+                       vs_json_str(one, "from") ?: "", vs_json_str(one, "to") ?: "",
+                       vs_json_str(one, "what") ?: "", vs_json_str(one, "amount") ?: "", when);
+        }
+        return EXIT_OK;
+}
+
+static int slice_revoke(struct ctx *ctx, int argc, char **argv)
+{
+        json_object *args;
+        vs_error_t err = { 0 };
+        uint64_t id;
+        int rc, opt, bad = 0;
+
+        reset_getopt();
+        while ((opt = next_opt(ctx, argc, argv, "h", no_options, &bad)) != -1)
+                if (bad)
+                        return bad;
+        if (optind >= argc)
+                return usage_error(ctx, "loan ID is missing");
+        if (optind + 1 < argc)
+                return usage_error(ctx, "unexpected argument '%s'", argv[optind + 1]);
+        if (vs_parse_uint(argv[optind], 1, 1000000000, "loan ID", &id, &err) < 0)
+                return fail(ctx, &err);
+        args = json_object_new_object();
+        json_object_object_add(args, "id", json_object_new_int64((int64_t)id));
+        rc = simple_call(ctx, VS_CMD_SLICE_REVOKE, NULL, args);
+        if (rc == EXIT_OK)
+                printf("loan %llu revoked\n", (unsigned long long)id);
+        return rc;
+}
+
 /* ---- the subcommands ---- */
 
 static const struct {
@@ -438,7 +553,8 @@ static const struct {
         int (*run)(struct ctx *ctx, int argc, char **argv);
 } subcommands[] = {
         { "create", slice_create }, { "set", slice_set },       { "destroy", slice_destroy },
-        { "list", slice_list },     { "status", slice_status },
+        { "list", slice_list },     { "status", slice_status }, { "loan", slice_loan },
+        { "loans", slice_loans },   { "revoke", slice_revoke },
 };
 
 static int cmd_slice(struct ctx *ctx, int argc, char **argv)
@@ -461,7 +577,9 @@ const struct command vsctl_cmd_slice = {
         "slice", NULL, cmd_slice,
         "slice create NAME --owner USER[,USER...] [SLICE-OPTIONS...]\n"
         "       | slice set NAME SLICE-OPTIONS... | slice destroy NAME [-f|--force]\n"
-        "       | slice list [-o FIELDS] [-H] [-j|--json] | slice status NAME [-j|--json]",
+        "       | slice list [-o FIELDS] [-H] [-j|--json] | slice status NAME [-j|--json]\n"
+        "       | slice loan FROM TO --cpuunits N|--ram SIZE [--until TIME]\n"
+        "       | slice loans [-j|--json] | slice revoke ID",
         "Slices: named groups of VPS that their owners (host users, not root) drive\n"
         "alone, under caps that hold for the slice's VPS together: the slice is a\n"
         "cgroup level <tree>/NAME above its VPS's. A VPS joins one with create\n"
@@ -482,6 +600,14 @@ const struct command vsctl_cmd_slice = {
         "  -H, --no-header    omit the header line\n"
         "  status NAME        its settings, VPS and what its cgroup accounts\n"
         "  -j, --json         print JSON (expires in seconds since the epoch)\n"
+        "  loan FROM TO       lend part of FROM's --cpuunits or --ram to TO, at once\n"
+        "                     in both slices' limits and cgroups, until revoked or\n"
+        "                     --until; more than FROM has, or less than its VPS\n"
+        "                     need, is refused (exit 4). Admins and FROM's owners\n"
+        "  --until TIME       when the loan ends, as --expires (+Ns too); its end\n"
+        "                     moves it back within a few seconds\n"
+        "  loans              the loans in force (owners: of their slices)\n"
+        "  revoke ID          end a loan now (admins and the lender's owners)\n"
         "SLICE-OPTIONS:\n"
         "  --owner USER[,USER...]  its owners, by name or uid (unknown: exit 3)\n"
         "  --cpuunits N       CPU weight of the slice among its siblings\n"
@@ -496,8 +622,8 @@ const struct command vsctl_cmd_slice = {
         "  --bytes-per-day SIZE  the slice's daily byte budget (stored as bytes)\n"
         "  --max-vps N        at most N VPS in the slice (0: no cap)\n"
         "  --expires DATE|+DURATION\n"
-        "                     YYYY-MM-DD[THH:MM[:SS]] in UTC, or +Nd, +Nh, +Nm from\n"
-        "                     now (in the past: exit 2)\n"
+        "                     YYYY-MM-DD[THH:MM[:SS]] in UTC, or +Nd, +Nh, +Nm, +Ns\n"
+        "                     from now (in the past: exit 2)\n"
         "  --templates T1,T2  the templates an owner may create from (default: all)\n"
         "A VPS's limits may not exceed its slice's (exit 4 for admins, 5 for owners);\n"
         "one without a value for a limit is still held by the slice's cgroup.\n"

@@ -132,6 +132,9 @@ EXPECTED = {
     "slice-destroy": {},
     "slice-list": {},
     "slice-status": {},
+    "slice-loan": {"to": "string", "limits": "limits", "until": "string"},
+    "slice-loans": {},
+    "slice-revoke": {"id": "int"},
 }
 
 # What the top-level "name" must be: a VPS name, a template name, either
@@ -171,6 +174,9 @@ EXPECTED_NAME = {
     "slice-destroy": "slice",
     "slice-list": "none",
     "slice-status": "slice",
+    "slice-loan": "slice",
+    "slice-loans": "none",
+    "slice-revoke": "none",
 }
 
 # Fields whose contents are names, under the rule of DESIGN.md section 3.
@@ -178,6 +184,7 @@ NAME_FIELDS = {
     ("create", "template"),
     ("create", "slice"),
     ("list", "slice"),
+    ("slice-loan", "to"),
     ("clone", "new"),
     ("restore", "new"),
     ("snapshot", "snap"),
@@ -224,6 +231,9 @@ def base(cmd, root):
         "slice-destroy": ("sy", {}),
         "slice-list": (None, {}),
         "slice-status": ("sy", {}),
+        "slice-loan": ("sy", {"to": "sx", "limits": {"cpuunits": "100"}}),
+        "slice-loans": (None, {}),
+        "slice-revoke": (None, {"id": 1}),
     }[cmd]
 
 
@@ -275,6 +285,9 @@ SAMPLES = {
     "max_vps": 5,
     "expires": "+1d",
     "templates": "busybox",
+    "to": "sx",
+    "until": "+1d",
+    "id": 1,
 }
 
 # Values of every JSON type; a field gets all those not of its own type.

@@ -15,11 +15,12 @@
 static const char *const own_vps[] = { "start",        "stop",   "restart", "destroy", "status",
                                        "exec",         "logs",   "console", "backup",  "set",
                                        "beancounters", "resize", "clone" };
-static const char *const open_to_owners[] = { "ping",    "list",   "events",
-                                              "metrics", "create", "slice-list" };
+static const char *const open_to_owners[] = {
+        "ping", "list", "events", "metrics", "create", "slice-list", "slice-loans", "slice-revoke"
+};
 /* about one of their own slices; another is answered as one that does not
  * exist */
-static const char *const own_slice[] = { "slice-status" };
+static const char *const own_slice[] = { "slice-status", "slice-loan" };
 
 static int in(const char *const *list, size_t n, const char *cmd)
 {
