@@ -8,6 +8,7 @@
 #include <string.h>
 #include <stdio.h>
 #include <strings.h>
+#include <time.h>
 
 static int name_char_ok(char c, int first)
 {
@@ -423,4 +424,49 @@ const char *vs_signal_name(int signo)
         else
                 snprintf(buf, sizeof(buf), "%d", signo);
         return buf;
+}
+
+/* +N[dhms]: from now on */
+static int parse_relative(const char *text, int64_t now, const char *what, int64_t *out,
+                          vs_error_t *err)
+{
+        static const struct unit units[] = {
+                { "d", 86400 }, { "h", 3600 }, { "m", 60 }, { "s", 1 }
+        };
+        const struct unit *unit = NULL;
+        uint64_t n;
+        const char *rest = vs_scan_uint(text + 1, 100ULL * 366 * 86400, &n);
+
+        for (size_t i = 0; rest && i < sizeof(units) / sizeof(units[0]); i++)
+                if (strcmp(rest, units[i].suffix) == 0)
+                        unit = &units[i];
+        if (!unit || n > (uint64_t)(100LL * 366 * 86400) / unit->factor)
+                return vs_error_kind(
+                        err, VS_E_USAGE, EINVAL,
+                        "%s '%s' is not +N with a unit d, h, m or s (at most 100 years)", what,
+                        text);
+        *out = now + (int64_t)(n * unit->factor);
+        return 0;
+}
+
+int vs_parse_when(const char *text, int64_t now, const char *what, int64_t *out, vs_error_t *err)
+{
+        struct tm tm = { 0 };
+        const char *end;
+
+        if (text && text[0] == '+')
+                return parse_relative(text, now, what, out, err);
+        end = text ? strptime(text, "%Y-%m-%d", &tm) : NULL;
+        if (end && *end == 'T') {
+                const char *more = strptime(end + 1, "%H:%M:%S", &tm);
+
+                end = more ? more : strptime(end + 1, "%H:%M", &tm);
+        }
+        if (!end || *end || strlen(text) < 10 || tm.tm_year < 70 || tm.tm_year > 1100)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                     "%s '%s' is not a date YYYY-MM-DD[THH:MM[:SS]] (UTC) or "
+                                     "+N[d|h|m|s]",
+                                     what, text ? text : "");
+        *out = (int64_t)timegm(&tm);
+        return 0;
 }

@@ -29,6 +29,7 @@ declare -A json_ok=(
         [runtime/vsd.c]=1 [runtime/clients.c]=1 [runtime/handlers.c]=1 [runtime/work.c]=1 [runtime/events.c]=1
         [runtime/serve.h]=1 [runtime/authz.c]=1 [runtime/authz.h]=1
         [runtime/slicetimecmd.c]=1
+        [runtime/slicecmd.c]=1 [runtime/slicecmd.h]=1 [runtime/sliceloan.c]=1
 )
 # Serving files that still build or read JSON themselves, until their
 # replies move to protocol/ (a builder in protocol/replies.c, declared in

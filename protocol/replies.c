@@ -207,3 +207,74 @@ json_object *vs_reply_snapshots(const vs_snapshot_info_t *snaps, size_t n)
         json_object_object_add(reply, "snapshots", list);
         return reply;
 }
+
+/* A slice: its name, owners, the settings of its file as texts, its VPS
+ * and, while its cgroup exists, what that accounts. */
+static json_object *slice_json(const vs_slice_info_t *info)
+{
+        json_object *one = json_object_new_object();
+        json_object *settings = json_object_new_object();
+
+        json_object_object_add(one, "name", json_object_new_string(info->name));
+        json_object_object_add(one, "owners", json_object_new_string(info->owner_names ?: ""));
+        for (size_t i = 0; info->settings && i < info->settings->count; i++) {
+                const vs_kv_line_t *line = &info->settings->lines[i];
+
+                if (line->key)
+                        json_object_object_add(settings, line->key,
+                                               json_object_new_string(line->value));
+        }
+        json_object_object_add(one, "settings", settings);
+        ADD_INT(one, "vps", info->nvps);
+        ADD_INT(one, "running", info->running);
+        json_object_object_add(one, "cgroup", json_object_new_string(info->cgroup ?: ""));
+        if (info->has_usage) {
+                ADD_INT(one, "cpu_usec", info->cpu_usec);
+                ADD_INT(one, "mem_bytes", info->mem_bytes);
+                ADD_INT(one, "nproc", info->nproc);
+        }
+        return one;
+}
+
+json_object *vs_reply_slice(const vs_slice_info_t *info)
+{
+        json_object *reply = vs_reply_ok();
+
+        json_object_object_add(reply, "slice", slice_json(info));
+        return reply;
+}
+
+json_object *vs_reply_slice_list_new(void)
+{
+        json_object *reply = vs_reply_ok();
+
+        json_object_object_add(reply, "slices", json_object_new_array());
+        return reply;
+}
+
+void vs_reply_slice_list_add(json_object *reply, const vs_slice_info_t *info)
+{
+        json_object *list = vs_json_array(reply, "slices");
+
+        if (list)
+                json_object_array_add(list, slice_json(info));
+}
+
+json_object *vs_reply_loans(const vs_loan_info_t *loans, size_t n)
+{
+        json_object *reply = vs_reply_ok(), *list = json_object_new_array();
+
+        for (size_t i = 0; i < n; i++) {
+                json_object *one = json_object_new_object();
+
+                ADD_INT(one, "id", loans[i].id);
+                json_object_object_add(one, "from", json_object_new_string(loans[i].from));
+                json_object_object_add(one, "to", json_object_new_string(loans[i].to));
+                json_object_object_add(one, "what", json_object_new_string(loans[i].what));
+                json_object_object_add(one, "amount", json_object_new_string(loans[i].amount));
+                ADD_INT(one, "until", loans[i].until);
+                json_object_array_add(list, one);
+        }
+        json_object_object_add(reply, "loans", list);
+        return reply;
+}

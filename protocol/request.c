@@ -291,6 +291,8 @@ static int check_vps_field(const char *text, vs_error_t *err)
 
 static const vs_field_spec_t list_fields[] = {
         { BOOL("disk") },
+        /* only the VPS of this slice */
+        { STRING("slice", NAME_LEN, "slice name", check_slice_name) },
         /* only these in each VPS's description (absent: all of them) */
         { STRINGS("fields", VS_VF_COUNT, 32, "field", check_vps_field) },
         { NULL },
@@ -389,6 +391,98 @@ static const vs_field_spec_t migrate_finish_fields[] = {
         { NULL },
 };
 
+/* A slice's owners: user names or numeric uids (vsd looks them up). */
+static int check_user(const char *text, vs_error_t *err)
+{
+        if (!*text)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL, "user name is empty");
+        for (const char *p = text; *p; p++)
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                      (*p >= '0' && *p <= '9') || strchr("._-", *p) || (*p == '$' && !p[1])))
+                        return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                             "'%s' is not a user name or uid", text);
+        return 0;
+}
+
+/* A slice's templates: template names separated by commas. */
+static int check_template_list(const char *text, vs_error_t *err)
+{
+        char word[NAME_LEN + 1];
+        const char *p = text;
+
+        while (*p) {
+                size_t len = strcspn(p, ",");
+
+                if (len == 0 || len > NAME_LEN)
+                        return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                             "'%s' is not a comma list of template names", text);
+                memcpy(word, p, len);
+                word[len] = '\0';
+                if (vs_parse_name(word, "template name", err) < 0)
+                        return -1;
+                p += len + (p[len] == ',');
+        }
+        return 0;
+}
+
+static int check_size(const char *text, vs_error_t *err)
+{
+        uint64_t bytes;
+
+        return vs_parse_size(text, &bytes, err);
+}
+
+static int check_when(const char *text, vs_error_t *err)
+{
+        int64_t when;
+
+        return vs_parse_when(text, 0, "--expires", &when, err);
+}
+
+#define SLICE_VPS_MAX 100000
+/* slice create and set: what a slice's file holds (create: owners too) */
+/* clang-format off */
+#define SLICE_FIELDS \
+        { LIMITS }, \
+        { STRING("diskspace", VALUE_LEN, "disk space", check_diskspace) }, \
+        RATE_FIELDS, \
+        { STRING("bytes_per_day", VALUE_LEN, "size", check_size) }, \
+        { INT("max_vps", 0, SLICE_VPS_MAX) }, \
+        { STRING("expires", VALUE_LEN, "time", check_when) }, \
+        { STRING("templates", LIST_LEN, "template list", check_template_list) }
+/* clang-format on */
+
+static const vs_field_spec_t slice_create_fields[] = {
+        { STRINGS("owners", 32, 32, "user", check_user), .required = 1, .min_items = 1 },
+        SLICE_FIELDS,
+        { NULL },
+};
+
+static const vs_field_spec_t slice_set_fields[] = {
+        { STRINGS("owners", 32, 32, "user", check_user), .min_items = 1 },
+        SLICE_FIELDS,
+        { NULL },
+};
+
+static int check_until(const char *text, vs_error_t *err)
+{
+        int64_t when;
+
+        return vs_parse_when(text, 0, "--until", &when, err);
+}
+
+static const vs_field_spec_t slice_loan_fields[] = {
+        { STRING("to", NAME_LEN, "slice name", check_slice_name), .required = 1 },
+        { LIMITS, .required = 1 },
+        { STRING("until", VALUE_LEN, "time", check_until) },
+        { NULL },
+};
+
+static const vs_field_spec_t slice_revoke_fields[] = {
+        { INT("id", 1, 1000000000), .required = 1 },
+        { NULL },
+};
+
 static const vs_command_spec_t commands[] = {
         { VS_CMD_PING, VS_NAME_NONE, no_fields },
         { VS_CMD_CREATE, VS_NAME_VPS, create_fields },
@@ -425,6 +519,14 @@ static const vs_command_spec_t commands[] = {
         { VS_CMD_MIGRATE_BEGIN, VS_NAME_VPS, migrate_begin_fields },
         { VS_CMD_MIGRATE_RECV, VS_NAME_VPS, no_fields },
         { VS_CMD_MIGRATE_FINISH, VS_NAME_VPS, migrate_finish_fields },
+        { VS_CMD_SLICE_CREATE, VS_NAME_SLICE, slice_create_fields },
+        { VS_CMD_SLICE_SET, VS_NAME_SLICE, slice_set_fields },
+        { VS_CMD_SLICE_DESTROY, VS_NAME_SLICE, no_fields },
+        { VS_CMD_SLICE_LIST, VS_NAME_NONE, no_fields },
+        { VS_CMD_SLICE_STATUS, VS_NAME_SLICE, no_fields },
+        { VS_CMD_SLICE_LOAN, VS_NAME_SLICE, slice_loan_fields },
+        { VS_CMD_SLICE_LOANS, VS_NAME_NONE, no_fields },
+        { VS_CMD_SLICE_REVOKE, VS_NAME_NONE, slice_revoke_fields },
 };
 
 const vs_command_spec_t *vs_commands(size_t *n)
@@ -677,10 +779,14 @@ static int check_name(json_object *root, const vs_command_spec_t *spec, vs_error
                 return spec->name == VS_NAME_TEMPLATE_OPTIONAL
                                ? 0
                                : malformed(err, "'name' is missing (%s needs a %s)", spec->cmd,
-                                           spec->name == VS_NAME_VPS ? "VPS name"
-                                                                     : "template name");
+                                           spec->name == VS_NAME_VPS     ? "VPS name"
+                                           : spec->name == VS_NAME_SLICE ? "slice name"
+                                                                         : "template name");
         return check_string("name", name, VS_NAME_MAX,
-                            spec->name == VS_NAME_VPS ? check_vps_name : check_template_name, err);
+                            spec->name == VS_NAME_VPS     ? check_vps_name
+                            : spec->name == VS_NAME_SLICE ? check_slice_name
+                                                          : check_template_name,
+                            err);
 }
 
 static int check_args(json_object *root, const vs_command_spec_t *spec, vs_error_t *err)
@@ -787,6 +893,8 @@ static const char *name_rule_name(vs_name_rule_t rule)
                 return "template";
         case VS_NAME_TEMPLATE_OPTIONAL:
                 return "template-optional";
+        case VS_NAME_SLICE:
+                return "slice";
         default:
                 return "none";
         }

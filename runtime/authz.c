@@ -50,8 +50,16 @@ static const struct {
         /* the owner's own slices only: another is answered as none
          * (slicetimecmd.c) */
         { VS_CMD_SLICE_USAGE, VSD_AUTHZ_FILTERED },
+        { VS_CMD_SLICE_LIST, VSD_AUTHZ_FILTERED },
+        { VS_CMD_SLICE_STATUS, VSD_AUTHZ_OWN_SLICE },
+        /* owners of the lender lend; loans and revoke: the handler shows
+         * and ends only those of the owner's slices */
+        { VS_CMD_SLICE_LOAN, VSD_AUTHZ_OWN_SLICE },
+        { VS_CMD_SLICE_LOANS, VSD_AUTHZ_FILTERED },
+        { VS_CMD_SLICE_REVOKE, VSD_AUTHZ_FILTERED },
         /* and admins only, as every command not listed: node, template-*,
-         * restore (vsd reads a host path as root), slice changes */
+         * restore (vsd reads a host path as root), slice create, set and
+         * destroy */
         { VS_CMD_NODE, VSD_AUTHZ_ADMIN },
         { VS_CMD_RESTORE, VSD_AUTHZ_ADMIN },
 };
@@ -92,6 +100,12 @@ enum vsd_authz_verdict vsd_authz_decide(const struct vsd_authz_facts *f, vs_erro
         case VSD_AUTHZ_OWN_VPS:
         case VSD_AUTHZ_OWN_LIMIT:
                 return f->vps_visible ? VSD_AUTHZ_ALLOW : VSD_AUTHZ_HIDE;
+        case VSD_AUTHZ_OWN_SLICE:
+                if (f->slice_owned)
+                        return VSD_AUTHZ_ALLOW;
+                /* as one that does not exist */
+                vs_error_kind(err, VS_E_NOTFOUND, ENOENT, "no such slice");
+                return VSD_AUTHZ_REFUSE;
         default:
                 denied(err, "%s is for admins (root and group paene), not slice owners", f->cmd);
                 return VSD_AUTHZ_REFUSE;
@@ -100,9 +114,6 @@ enum vsd_authz_verdict vsd_authz_decide(const struct vsd_authz_facts *f, vs_erro
 
 /* ---- a slice's rules ---- */
 
-static const vs_limit_t slice_limits[] = { VS_LIM_CPUUNITS, VS_LIM_CPULIMIT,    VS_LIM_CPU_RESERVE,
-                                           VS_LIM_RAM,      VS_LIM_RAM_RESERVE, VS_LIM_NUMPROC };
-
 int vsd_slice_rules_parse(const char *name, const vs_kv_t *file, struct vsd_slice_rules *r,
                           vs_error_t *err)
 {
@@ -110,12 +121,21 @@ int vsd_slice_rules_parse(const char *name, const vs_kv_t *file, struct vsd_slic
 
         memset(r, 0, sizeof(*r));
         vs_strlcpy(r->name, name, sizeof(r->name));
-        for (size_t i = 0; i < sizeof(slice_limits) / sizeof(slice_limits[0]); i++) {
-                text = vs_kv_get(file, vs_limit_key(slice_limits[i]));
-                if (text && *text &&
-                    vs_limits_parse_one(&r->limits, slice_limits[i], text, err) < 0)
+        for (int k = 0; k < VS_LIM_COUNT; k++) {
+                text = vs_kv_get(file, vs_limit_key((vs_limit_t)k));
+                if (text && *text && vs_limits_parse_one(&r->limits, (vs_limit_t)k, text, err) < 0)
                         return vs_error_wrap(err, "slice %s", name);
         }
+        if ((text = vs_kv_get(file, "diskinodes")) && *text) {
+                vs_disk_limit_t inodes;
+
+                if (vs_disk_parse_inodes(text, &inodes, err) < 0)
+                        return vs_error_wrap(err, "slice %s", name);
+                r->diskinodes = inodes.hard;
+        }
+        if ((text = vs_kv_get(file, "max_vps")) && *text &&
+            vs_parse_uint(text, 0, 100000, "max_vps", &r->max_vps, err) < 0)
+                return vs_error_wrap(err, "slice %s", name);
         if ((text = vs_kv_get(file, "diskspace")) && *text) {
                 vs_disk_limit_t space;
 
@@ -183,6 +203,40 @@ static int above(const struct vsd_slice_rules *r, const char *what, const char *
         return denied(err, "--%s %s is beyond slice %s's limit", what, text, r->name);
 }
 
+static int cpu_in(const char *list, unsigned cpu)
+{
+        cleanup_free char *copy = vs_xstrdup(list);
+        char *save = NULL;
+
+        for (char *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+                unsigned lo, hi;
+
+                if (sscanf(w, "%u-%u", &lo, &hi) != 2)
+                        hi = lo = (unsigned)atoi(w);
+                if (cpu >= lo && cpu <= hi)
+                        return 1;
+        }
+        return 0;
+}
+
+/* Whether every CPU of list `inner` is one of `outer` (both valid lists). */
+static int cpulist_within(const char *inner, const char *outer)
+{
+        cleanup_free char *copy = vs_xstrdup(inner);
+        char *save = NULL;
+
+        for (char *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+                unsigned lo, hi;
+
+                if (sscanf(w, "%u-%u", &lo, &hi) != 2)
+                        hi = lo = (unsigned)atoi(w);
+                for (unsigned cpu = lo; cpu <= hi; cpu++)
+                        if (!cpu_in(outer, cpu))
+                                return 0;
+        }
+        return 1;
+}
+
 static int check_limits(const struct vsd_slice_rules *r, const vs_request_t *req, vs_error_t *err)
 {
         vs_limits_t l;
@@ -191,13 +245,20 @@ static int check_limits(const struct vsd_slice_rules *r, const vs_request_t *req
                 return 0;
         if (vs_req_limits_parse(req, "limits", &l, err) < 0)
                 return -1;
-        for (size_t i = 0; i < sizeof(slice_limits) / sizeof(slice_limits[0]); i++) {
-                vs_limit_t k = slice_limits[i];
-
-                if (VS_LIMIT_IS_SET(&l, k) && VS_LIMIT_IS_SET(&r->limits, k) &&
-                    l.value[k] > r->limits.value[k])
-                        return above(r, vs_limit_option(k), l.text[k], err);
+        for (int k = 0; k < VS_LIM_COUNT; k++) {
+                if (k == VS_LIM_CPUMASK || !VS_LIMIT_IS_SET(&l, k))
+                        continue;
+                if (VS_LIMIT_IS_SET(&r->limits, k) && l.value[k] > r->limits.value[k])
+                        return above(r, vs_limit_option((vs_limit_t)k), l.text[k], err);
         }
+        /* swap comes on top of ram: within the slice's memory only */
+        if (VS_LIMIT_IS_SET(&l, VS_LIM_SWAP) && !VS_LIMIT_IS_SET(&r->limits, VS_LIM_SWAP) &&
+            VS_LIMIT_IS_SET(&r->limits, VS_LIM_RAM) &&
+            l.value[VS_LIM_SWAP] > r->limits.value[VS_LIM_RAM])
+                return above(r, "swap", l.text[VS_LIM_SWAP], err);
+        if (VS_LIMIT_IS_SET(&l, VS_LIM_CPUMASK) && VS_LIMIT_IS_SET(&r->limits, VS_LIM_CPUMASK) &&
+            !cpulist_within(l.text[VS_LIM_CPUMASK], r->limits.text[VS_LIM_CPUMASK]))
+                return above(r, "cpumask", l.text[VS_LIM_CPUMASK], err);
         /* --cpus N caps at N whole CPUs */
         if (VS_LIMIT_IS_SET(&l, VS_LIM_CPUS) && VS_LIMIT_IS_SET(&r->limits, VS_LIM_CPULIMIT) &&
             l.value[VS_LIM_CPUS] * 1000000ULL > r->limits.value[VS_LIM_CPULIMIT])
@@ -240,6 +301,30 @@ static int check_disk(const struct vsd_slice_rules *r, const vs_request_t *req, 
         return 0;
 }
 
+static int check_inodes(const struct vsd_slice_rules *r, const vs_request_t *req, vs_error_t *err)
+{
+        const char *text = vs_req_given_str(req, "diskinodes");
+        vs_disk_limit_t inodes;
+
+        if (!text || !r->diskinodes)
+                return 0;
+        if (vs_disk_parse_inodes(text, &inodes, err) < 0)
+                return -1;
+        if (!inodes.hard || inodes.hard > r->diskinodes)
+                return above(r, "diskinodes", text, err);
+        return 0;
+}
+
+/* --force overrides the node's admission and limit checks: the node's,
+ * not a slice's. (--onboot starts the owner's own VPS at boot, within the
+ * slice's caps like any start.) */
+static int check_node_policy(const vs_request_t *req, vs_error_t *err)
+{
+        if (vs_req_given_bool(req, "force"))
+                return denied(err, "--force is for admins, not slice owners");
+        return 0;
+}
+
 int vsd_authz_within_slice(const struct vsd_slice_rules *r, const vs_request_t *req,
                            vs_error_t *err)
 {
@@ -247,7 +332,8 @@ int vsd_authz_within_slice(const struct vsd_slice_rules *r, const vs_request_t *
 
         if (check_node_fields(req, err) < 0 || check_limits(r, req, err) < 0 ||
             check_rate(r, req, "rate_out", r->rate_out, err) < 0 ||
-            check_rate(r, req, "rate_in", r->rate_in, err) < 0 || check_disk(r, req, err) < 0)
+            check_rate(r, req, "rate_in", r->rate_in, err) < 0 || check_disk(r, req, err) < 0 ||
+            check_inodes(r, req, err) < 0 || check_node_policy(req, err) < 0)
                 return -1;
         if (strcmp(req->cmd, VS_CMD_CREATE) == 0 && tmpl && !template_allowed(r->templates, tmpl))
                 return denied(err, "template %s is not one of slice %s's (%s)", tmpl, r->name,
@@ -418,7 +504,12 @@ enum vsd_authz_verdict vsd_authz_request(struct vsd *d, const struct client *c,
                                          const vs_request_t *req, vs_error_t *err)
 {
         struct vps *v = req->spec->name == VS_NAME_VPS ? find_vps(d, req->name) : NULL;
-        struct vsd_authz_facts facts = { c->role, req->cmd, vsd_authz_sees(d, c, v) };
+        struct vsd_authz_facts facts = {
+                c->role,
+                req->cmd,
+                vsd_authz_sees(d, c, v),
+                req->spec->name == VS_NAME_SLICE && owns(d, c->uid, req->name),
+        };
         enum vsd_authz_verdict verdict = vsd_authz_decide(&facts, err);
         enum vsd_authz_rule rule = vsd_authz_rule_of(req->cmd);
         char slice[64];

@@ -29,6 +29,7 @@ enum vsd_authz_rule {
         VSD_AUTHZ_OWN_VPS,   /* the named VPS is in one of the owner's slices */
         VSD_AUTHZ_OWN_LIMIT, /* and what the request sets is held to its slice */
         VSD_AUTHZ_NEW_VPS,   /* create: in one of the owner's slices, held to it */
+        VSD_AUTHZ_OWN_SLICE, /* slice status: one of the owner's slices, else "no such slice" */
 };
 
 enum vsd_authz_verdict {
@@ -45,6 +46,7 @@ struct vsd_authz_facts {
         enum vsd_role role;
         const char *cmd;
         int vps_visible; /* the named VPS exists and is in a slice of the peer's */
+        int slice_owned; /* the named slice is one of the peer's */
 };
 /* The decision of the table alone (pure): REFUSE fills err. */
 enum vsd_authz_verdict vsd_authz_decide(const struct vsd_authz_facts *f, vs_error_t *err);
@@ -52,8 +54,10 @@ enum vsd_authz_verdict vsd_authz_decide(const struct vsd_authz_facts *f, vs_erro
 /* A slice's rules for its owners' VPS, from its file (pure). */
 struct vsd_slice_rules {
         char name[64];
-        vs_limits_t limits;         /* cpuunits cpulimit cpu_reserve ram ram_reserve numproc */
+        vs_limits_t limits;         /* any limit its file names by vs_limit_key */
         uint64_t diskspace;         /* bytes, 0: none */
+        uint64_t diskinodes;        /* 0: none */
+        uint64_t max_vps;           /* 0: no cap */
         uint64_t rate_out, rate_in; /* bit/s, 0: none */
         char templates[1024];       /* comma list, "": all */
 };

@@ -27,6 +27,8 @@
 #include "vs/parse.h"
 #include "store.h"
 #include "authz.h"
+#include "slice.h"
+#include "slicecmd.h"
 #include "serve.h"
 #include "slicetime.h"
 
@@ -240,6 +242,8 @@ static int handle_create(struct vsd *d, struct client *c, vs_request_t *req, vs_
                 if (!port_forward)
                         return -1;
         }
+        if (vsd_slice_admit_new(d, args.slice, req->name, &limits, err) < 0)
+                return -1;
         args.rates = &rates;
         args.ipadd = net.ipadd;
         args.nipadd = net.nipadd;
@@ -383,12 +387,24 @@ static void clone_failed(struct vsd *d, struct vsd_work *w)
 /* A clone copies every file of the source: in a worker, with the source
  * held (no start, destroy or change) and the new name, address and id range
  * reserved until it is published. */
+/* A clone joins its source's slice: one more VPS of it (max_vps). */
+static int clone_fits(struct vsd *d, struct vps *src, const char *name, vs_error_t *err)
+{
+        cleanup_kv vs_kv_t config = { 0 };
+        vs_limits_t l;
+
+        if (vsd_config_load(d, src->name, &config, err) < 0 ||
+            vs_limits_from_config(&config, &l, err) < 0)
+                return -1;
+        return vsd_slice_admit_new(d, src->slice, name, &l, err);
+}
+
 static int handle_clone(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
 {
         struct vps *v = find_named(d, req, err);
         struct vsd_work *w;
 
-        if (!v)
+        if (!v || clone_fits(d, v, vs_req_str(req, "new"), err) < 0)
                 return -1;
         w = new_work("clone");
         if (vsd_clone_prepare(d, v, vs_req_str(req, "new"), vs_req_str(req, "hostname"), &w->clone,
@@ -681,13 +697,14 @@ static int handle_list(struct vsd *d, struct client *c, vs_request_t *req, vs_er
         size_t n = 0, i = 0;
         int with_disk = vs_req_bool(req, "disk");
         vs_vps_fields_t want = vs_req_fields(req, "fields");
+        const char *slice = vs_req_str(req, "slice");
 
         (void)err;
         for (struct vps *v = d->vps_list; v; v = v->next)
                 n++;
         sorted = vs_xmalloc((n + 1) * sizeof(*sorted));
         for (struct vps *v = d->vps_list; v; v = v->next)
-                if (vsd_authz_sees(d, c, v))
+                if (vsd_authz_sees(d, c, v) && (!slice || strcmp(v->slice, slice) == 0))
                         sorted[i++] = v;
         n = i;
         qsort(sorted, n, sizeof(*sorted), cmp_names);
@@ -1294,6 +1311,14 @@ static const struct {
         { VS_CMD_MIGRATE_BEGIN, handle_migrate_begin },
         { VS_CMD_MIGRATE_RECV, handle_migrate_recv },
         { VS_CMD_MIGRATE_FINISH, handle_migrate_finish },
+        { VS_CMD_SLICE_CREATE, vsd_handle_slice_create },
+        { VS_CMD_SLICE_SET, vsd_handle_slice_set },
+        { VS_CMD_SLICE_DESTROY, vsd_handle_slice_destroy },
+        { VS_CMD_SLICE_LIST, vsd_handle_slice_list },
+        { VS_CMD_SLICE_STATUS, vsd_handle_slice_status },
+        { VS_CMD_SLICE_LOAN, vsd_handle_slice_loan },
+        { VS_CMD_SLICE_LOANS, vsd_handle_slice_loans },
+        { VS_CMD_SLICE_REVOKE, vsd_handle_slice_revoke },
 };
 
 /* req is decoded, so held to the table: its command is one of the table's,

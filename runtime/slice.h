@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "vs/error.h"
+#include "vs/limits.h"
 
 #define VSD_SLICE_MAX_OWNERS 32
 
@@ -30,5 +31,39 @@ bool vsd_slice_has_owner(const struct vsd_slice *s, uid_t uid);
  * does not parse is logged and skipped, so one bad file stops no VPS. */
 int vsd_slice_load_all(struct vsd *d, int dirfd, vs_error_t *err);
 void vsd_slice_free_all(struct vsd *d);
+
+struct vps;
+struct client;
+struct vsd_slice_rules;
+
+/* The rules of a slice, from its file read now: the default slice has
+ * none; a slice without a file is VS_E_NOTFOUND "no such slice". */
+int vsd_slice_rules_load(struct vsd *d, const char *slice, struct vsd_slice_rules *r,
+                         vs_error_t *err);
+/* Writes the slice's caps (cpuunits, cpulimit, ram, ram_reserve, numproc)
+ * into its cgroup level <tree>/<slice>, made when missing, before a VPS
+ * of it starts or is adopted and at each slice create and set. The
+ * default slice carries no caps: nothing is written. */
+int vsd_slice_cgroup_apply(struct vsd *d, const char *slice, vs_error_t *err);
+/* Whether a VPS's limits l are within its slice's: VS_E_STATE naming the
+ * VPS and the limit when one is above the slice's. */
+int vsd_slice_fits(const struct vsd_slice_rules *r, const char *vps, const vs_limits_t *l,
+                   vs_error_t *err);
+/* A new VPS in slice (NULL: default): the slice exists, has room for one
+ * more VPS (max_vps), and the limits fit it. */
+int vsd_slice_admit_new(struct vsd *d, const char *slice, const char *vps, const vs_limits_t *l,
+                        vs_error_t *err);
+/* Admission per slice: what the running VPS of v's slice but v reserve,
+ * with l's reservation, within the slice's cpu_reserve and ram_reserve. */
+int vsd_slice_admit(struct vsd *d, const struct vps *v, const vs_limits_t *l, vs_error_t *err);
+
+/* Loans (sliceloan.c): the loans in force to and from r's slice, added to
+ * and taken from its cpuunits and ram. */
+void vsd_slice_loans_adjust(struct vsd *d, struct vsd_slice_rules *r);
+/* Whether a loan in force names the slice. */
+int vsd_slice_has_loans(struct vsd *d, const char *slice);
+/* vsd's tick: the loans whose end has come end, their slices' cgroups are
+ * written again. */
+void vsd_slice_tick(struct vsd *d);
 
 #endif

@@ -32,6 +32,8 @@
 #include "vs/log.h"
 #include "vs/parse.h"
 #include "slicetime.h"
+#include "authz.h"
+#include "slice.h"
 #include "store.h"
 #include "vsd.h"
 
@@ -345,6 +347,9 @@ static int admit(struct vsd *d, struct vps *v, const vs_limits_t *l, vs_error_t 
 
         if (!want.cpu_micro && !want.mem_bytes)
                 return 0;
+        /* the slice's share first, then the node's */
+        if (vsd_slice_admit(d, v, l, err) < 0)
+                return vs_error_wrap(err, "admission");
         if (vsd_node(d, &node, err) < 0)
                 return -1;
         reserved = vsd_reserved(d, v);
@@ -470,9 +475,14 @@ static int adopt_security(struct vsd *d, struct vps *v, vs_error_t *err)
 static int try_adopt(struct vsd *d, struct vps *v, const vs_kv_t *state, vs_error_t *err)
 {
         int pidfd = open_init(d, v, state, err);
+        vs_error_t why = { 0 };
 
         if (pidfd < 0)
                 return -1;
+        /* the caps of its slice as the file says now; a slice whose file
+         * went away keeps its VPS running, uncapped by it */
+        if (vsd_slice_cgroup_apply(d, v->slice, &why) < 0)
+                vs_log(LOG_WARNING, "%s: %s", v->name, why.msg);
         if (adopt_security(d, v, err) < 0 ||
             vs_cgroup_create(d->cgtree, v->slice, v->name, &v->cg, err) < 0) {
                 close(pidfd);
@@ -1288,7 +1298,10 @@ static int start_stopped(struct vsd *d, struct vps *v, vs_error_t *err)
             limits_of_config(&config, &limits, err) < 0 || admit(d, v, &limits, err) < 0 ||
             vsd_net_prepare(d, v, &config, &net, err) < 0)
                 return -1;
-        if (vs_cgroup_create(d->cgtree, v->slice, v->name, &v->cg, err) < 0) {
+        /* the slice's level carries its caps before a VPS of it runs (vsd's
+         * exit prunes an empty level, and an admin may edit the file) */
+        if (vsd_slice_cgroup_apply(d, v->slice, err) < 0 ||
+            vs_cgroup_create(d->cgtree, v->slice, v->name, &v->cg, err) < 0) {
                 vsd_net_abort(d, v, &net);
                 return -1;
         }
@@ -1680,6 +1693,20 @@ static int set_init_nofile(struct vps *v, const vs_limits_t *l, vs_error_t *err)
         return 0;
 }
 
+/* A VPS's limits stay within its slice's, for admins too: the slice's
+ * cgroup would hold them anyway, and a VPS's own value above it would only
+ * mislead (and cgroup v1 refuses a CFS quota above the parent's). */
+static int slice_fits(struct vsd *d, struct vps *v, const vs_limits_t *l, vs_error_t *err)
+{
+        struct vsd_slice_rules r;
+
+        if (strcmp(v->slice, VS_DEFAULT_SLICE) == 0)
+                return 0;
+        if (vsd_slice_rules_load(d, v->slice, &r, err) < 0)
+                return vs_error_wrap(err, "slice %s", v->slice);
+        return vsd_slice_fits(&r, v->name, l, err);
+}
+
 int vsd_vps_set(struct vsd *d, struct vps *v, const vs_limits_t *changes, int save, int force,
                 vs_error_t *err)
 {
@@ -1696,7 +1723,8 @@ int vsd_vps_set(struct vsd *d, struct vps *v, const vs_limits_t *changes, int sa
         vs_limits_merge(&all, changes);
         /* the node is asked about what changes: a value kept with --force
          * before does not block another change */
-        if (vsd_limits_check(&all, err) < 0 || vsd_limits_fit(changes, force, err) < 0)
+        if (vsd_limits_check(&all, err) < 0 || vsd_limits_fit(changes, force, err) < 0 ||
+            slice_fits(d, v, &all, err) < 0)
                 return -1;
         if (v->phase != PHASE_STOPPED && admit(d, v, &all, err) < 0)
                 return -1;

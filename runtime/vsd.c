@@ -384,6 +384,7 @@ static void dispatch(struct vsd *d, struct ev *ev, uint32_t events)
                 vsd_vps_rotate_consoles(d);
                 vsd_view_tick(d);
                 vsd_slicetime_tick(d);
+                vsd_slice_tick(d);
                 break;
         case EV_CLIENT:
                 client_request(d, ev->owner);

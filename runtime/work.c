@@ -28,7 +28,7 @@
 #define RESULT_MAX 65536 /* a pipe's buffer: the worker never blocks on it */
 
 /* In the worker: nothing of vsd's loop is its to touch; it ends with vsd. */
-static void worker_setup(struct vsd *d, const struct vsd_work *w)
+static void worker_setup(struct vsd *d, const struct vsd_work *w, pid_t vsd)
 {
         char comm[16];
         sigset_t none;
@@ -36,6 +36,12 @@ static void worker_setup(struct vsd *d, const struct vsd_work *w)
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
         prctl(PR_SET_PDEATHSIG, SIGKILL);
+        /* a vsd killed before the line above would not take us along */
+        if (getppid() != vsd)
+                _exit(1);
+        /* nor may a worker keep the next vsd off the root: the lock is
+         * vsd's alone */
+        close(d->lock_fd);
         snprintf(comm, sizeof(comm), "vsd-%.11s", w->what);
         for (char *p = comm; *p; p++)
                 if (*p == ' ')
@@ -63,14 +69,15 @@ static void write_all(int fd, const char *text, size_t len)
         }
 }
 
-static __attribute__((noreturn)) void worker_main(struct vsd *d, struct vsd_work *w, int out)
+static __attribute__((noreturn)) void worker_main(struct vsd *d, struct vsd_work *w, int out,
+                                                  pid_t vsd)
 {
         vs_error_t err = { 0 };
         json_object *reply = vs_reply_ok();
         const char *text;
         size_t len;
 
-        worker_setup(d, w);
+        worker_setup(d, w, vsd);
         if (w->run(d, w, reply, &err) < 0) {
                 json_object_put(reply);
                 reply = vs_reply_error(&err);
@@ -83,6 +90,7 @@ static __attribute__((noreturn)) void worker_main(struct vsd *d, struct vsd_work
 
 int vsd_work_start(struct vsd *d, struct client *c, struct vsd_work *w, vs_error_t *err)
 {
+        pid_t vsd = getpid();
         int pipefd[2];
 
         if (pipe2(pipefd, O_CLOEXEC) < 0)
@@ -95,7 +103,7 @@ int vsd_work_start(struct vsd *d, struct client *c, struct vsd_work *w, vs_error
         }
         if (w->pid == 0) {
                 close(pipefd[0]);
-                worker_main(d, w, pipefd[1]);
+                worker_main(d, w, pipefd[1], vsd);
         }
         close(pipefd[1]);
         w->result_fd = pipefd[0];
@@ -274,6 +282,8 @@ const struct vsd_work *vsd_work_conflict(struct vsd *d, const vs_request_t *req,
         case VS_NAME_TEMPLATE:
         case VS_NAME_TEMPLATE_OPTIONAL:
                 return template_conflict(d, req, msg, size);
+        case VS_NAME_SLICE:
+                return NULL;
         case VS_NAME_NONE:
                 if (strcmp(req->cmd, VS_CMD_TEMPLATE_UNIFY) == 0)
                         return template_conflict(d, req, msg, size);

@@ -492,6 +492,39 @@ int vs_cgroup_create(vs_cgroup_tree_t *tree, const char *slice, const char *vps,
         return 0;
 }
 
+int vs_cgroup_slice_open(vs_cgroup_tree_t *tree, const char *slice, vs_cgroup_t **out,
+                         vs_error_t *err)
+{
+        vs_cgroup_t *cg = vs_xmalloc(sizeof(*cg));
+
+        cg->tree = tree;
+        cg->rel = vs_xstrdup(slice);
+        cg->path = vs_strdupf("%s/%s", tree->name, slice);
+        cg->is_open = 0;
+        cg->next_open = NULL;
+        for (int i = 0; i < MAX_HIERARCHIES; i++)
+                cg->fd[i] = -1;
+        for (int i = 0; i < tree->count; i++) {
+                cg->fd[i] = make_child(&tree->hier[i], tree->hier[i].base_fd, slice, err);
+                if (cg->fd[i] < 0) {
+                        vs_cgroup_free(cg);
+                        return -1;
+                }
+                /* as vs_cgroup_create does: the VPS below need the
+                 * controllers, and the slice's own files come with them */
+                if (tree->hier[i].home_fd >= 0 && tree->hier[i].is_v2 && tree->mode == VS_CGROUP_V2)
+                        enable_controllers(cg->fd[i]);
+        }
+        mark_open(cg);
+        *out = cg;
+        return 0;
+}
+
+const char *vs_cgroup_path(const vs_cgroup_t *cg)
+{
+        return cg->path;
+}
+
 void vs_cgroup_free(vs_cgroup_t *cg)
 {
         if (!cg)
@@ -981,6 +1014,17 @@ int vs_cgroup_remove(vs_cgroup_tree_t *tree, const char *slice, const char *vps,
                         rc = vs_error_errno(err, "remove cgroup %s/%s/%s on %s", tree->name, slice,
                                             vps, tree->hier[i].mountpoint);
         }
+        return rc;
+}
+
+int vs_cgroup_slice_remove(vs_cgroup_tree_t *tree, const char *slice, vs_error_t *err)
+{
+        int rc = 0;
+
+        for (int i = 0; i < tree->count; i++)
+                if (rmdir_cgroup(tree->hier[i].base_fd, slice) < 0 && rc == 0)
+                        rc = vs_error_errno(err, "remove cgroup %s/%s on %s", tree->name, slice,
+                                            tree->hier[i].mountpoint);
         return rc;
 }
 

@@ -92,6 +92,17 @@ int vs_cgroup_freeze(vs_cgroup_t *cg, int frozen, vs_error_t *err);
  * err when that cannot be read. Only vsd puts processes there. */
 int vs_cgroup_holds(vs_cgroup_tree_t *tree, const char *slice, const char *vps, pid_t pid,
                     vs_error_t *err);
+/* A slice's level <tree>/<slice> on every hierarchy, made when missing:
+ * a cgroup whose limit files carry the slice's caps (vs_limits_apply) and
+ * whose counters (vs_stats_read) are its VPS's together. */
+int vs_cgroup_slice_open(vs_cgroup_tree_t *tree, const char *slice, vs_cgroup_t **cg,
+                         vs_error_t *err);
+/* Removes the slice's level on every hierarchy: fails (EBUSY) while a VPS's
+ * cgroup is below it; missing is not an error. */
+int vs_cgroup_slice_remove(vs_cgroup_tree_t *tree, const char *slice, vs_error_t *err);
+/* "<tree>/<slice>[/<vps>]", for messages and slice status. */
+const char *vs_cgroup_path(const vs_cgroup_t *cg);
+
 /* Removes the VPS's cgroup and every cgroup below it on every hierarchy;
  * missing is not an error. */
 int vs_cgroup_remove(vs_cgroup_tree_t *tree, const char *slice, const char *vps, vs_error_t *err);

@@ -58,6 +58,11 @@ enum vs_decimal {
 enum vs_decimal vs_parse_decimal(const char *text, uint64_t factor, uint64_t *out,
                                  const char **rest);
 
+/* A point in time as an admin gives an expiry (slice --expires): a date
+ * YYYY-MM-DD[THH:MM[:SS]] in UTC, or +N with a unit d, h, m or s counted from
+ * `now`. Result in seconds since the epoch; the message names `what`. */
+int vs_parse_when(const char *text, int64_t now, const char *what, int64_t *out, vs_error_t *err);
+
 /* Signal names with or without SIG, or numbers ("SIGPWR", "TERM", "15"). */
 int vs_parse_signal(const char *text, int *signo, vs_error_t *err);
 const char *vs_signal_name(int signo);

@@ -76,6 +76,15 @@
 #define VS_CMD_MIGRATE_FINISH "migrate-finish"
 /* the largest config text a migration carries */
 #define VS_MIGRATE_CONFIG_MAX (64U << 10)
+/* slices (runtime/slicecmd.c): the slice is the request's name */
+#define VS_CMD_SLICE_CREATE "slice-create"
+#define VS_CMD_SLICE_SET "slice-set"
+#define VS_CMD_SLICE_DESTROY "slice-destroy"
+#define VS_CMD_SLICE_LIST "slice-list"
+#define VS_CMD_SLICE_STATUS "slice-status"
+#define VS_CMD_SLICE_LOAN "slice-loan"
+#define VS_CMD_SLICE_LOANS "slice-loans"
+#define VS_CMD_SLICE_REVOKE "slice-revoke"
 
 /* The longest stop timeout a request may ask for (vsctl --timeout). */
 #define VS_STOP_TIMEOUT_MAX_MS (24ULL * 3600 * 1000)
@@ -96,6 +105,7 @@ typedef enum {
         VS_NAME_VPS,               /* a VPS name (DESIGN.md section 3) */
         VS_NAME_TEMPLATE,          /* a template name */
         VS_NAME_TEMPLATE_OPTIONAL, /* a template name, or none */
+        VS_NAME_SLICE,             /* a slice name */
 } vs_name_rule_t;
 
 typedef struct {
@@ -168,6 +178,12 @@ void vs_reply_add_unify(json_object *reply, const vs_template_unify_t *r);
 json_object *vs_reply_status(const vs_vps_info_t *info);
 json_object *vs_reply_list_new(void);
 void vs_reply_list_add(json_object *reply, const vs_vps_info_t *info);
+/* slice status ({"slice": {...}}), slice list ({"slices": [...]}) */
+json_object *vs_reply_slice(const vs_slice_info_t *info);
+json_object *vs_reply_slice_list_new(void);
+void vs_reply_slice_list_add(json_object *reply, const vs_slice_info_t *info);
+/* slice loans ({"loans": [...]}) */
+json_object *vs_reply_loans(const vs_loan_info_t *loans, size_t n);
 /* destroy of a VPS that is not there: {"absent": true} */
 json_object *vs_reply_absent(void);
 /* the name of the VPS a request made (restore) */

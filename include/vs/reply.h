@@ -104,6 +104,30 @@ typedef struct {
         uint64_t fits;
 } vs_node_report_t;
 
+/* A slice, as slice list and slice status show it: its file's settings
+ * (owners as uids, limits by vs_limit_key names, bytes_per_day, max_vps,
+ * expires, templates), its owners by name, its VPS and what its cgroup
+ * accounts (has_usage: cpu_usec, mem_bytes and nproc are known). */
+typedef struct {
+        const char *name;
+        const vs_kv_t *settings;
+        const char *owner_names; /* "alice,bob" */
+        long long nvps, running;
+        const char *cgroup; /* "<tree>/<slice>" */
+        int has_usage;
+        unsigned long long cpu_usec, mem_bytes, nproc;
+} vs_slice_info_t;
+
+/* A loan of part of a slice's cpuunits or ram to another slice, as slice
+ * loans shows it (until: seconds since the epoch, 0: until revoked). */
+typedef struct {
+        long long id;
+        char from[64], to[64];
+        char what[16];   /* "cpuunits", "ram" */
+        char amount[32]; /* its value, as its limit's text */
+        long long until;
+} vs_loan_info_t;
+
 /* One snapshot of a VPS's own layer, as snapshot list shows it. */
 typedef struct {
         char name[64];

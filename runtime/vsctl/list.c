@@ -81,7 +81,7 @@ static int status_one(struct ctx *ctx, json_object *json_out)
         json_object *vps;
         vs_error_t err = { 0 };
         const char *state, *exit_text;
-        char rates[80];
+        char rates[160];
 
         if (call(ctx, VS_CMD_STATUS, ctx->name, NULL, &reply, NULL, NULL, NULL, &err) < 0) {
                 if (err.kind == VS_E_NOTFOUND && !json_out)
@@ -102,6 +102,14 @@ static int status_one(struct ctx *ctx, json_object *json_out)
                 snprintf(with_fail, sizeof(with_fail), "failcnt %lld%s%s",
                          vs_json_int(vps, "failcnt", 0), *rates ? ", " : "", rates);
                 vs_strlcpy(rates, with_fail, sizeof(rates));
+        }
+        /* a VPS of a slice says which (the default slice's stay as they were) */
+        if (vs_json_str(vps, "slice") && strcmp(vs_json_str(vps, "slice"), "default") != 0) {
+                char with_slice[128];
+
+                snprintf(with_slice, sizeof(with_slice), "slice %s%s%s", vs_json_str(vps, "slice"),
+                         *rates ? ", " : "", rates);
+                vs_strlcpy(rates, with_slice, sizeof(rates));
         }
         status_line(ctx->name, state, exit_text, vs_json_int(vps, "oom_kills", 0), rates);
         print_forwards(json_object_object_get(vps, "port_forward"));
@@ -177,7 +185,7 @@ static const struct field list_fields[] = {
         { "tx_packets", "TX_PACKETS", 1, 0 },
 };
 #define NFIELDS (sizeof(list_fields) / sizeof(list_fields[0]))
-#define DEFAULT_FIELDS "name,state,pid,nproc,hostname,template"
+#define DEFAULT_FIELDS "name,state,pid,nproc,hostname,template,slice"
 #define COLUMNS_MAX 64
 
 /* vzlist's names for the same figures. laverage: the kernel keeps no load
@@ -481,11 +489,13 @@ static int cmd_list(struct ctx *ctx, int argc, char **argv)
                 { "stopped", no_argument, NULL, 'S' },
                 { "name-only", no_argument, NULL, '1' },
                 { "sort", required_argument, NULL, 's' },
+                { "slice", required_argument, NULL, 'L' },
                 { "help", no_argument, NULL, 'h' },
                 { NULL, 0, NULL, 0 },
         };
         cleanup_json json_object *reply = NULL;
         cleanup_json json_object *rows = json_object_new_array();
+        const char *slice = NULL;
         struct column cols[COLUMNS_MAX];
         struct list_filter lf = { 0 };
         const char *field_text = NULL;
@@ -507,7 +517,11 @@ static int cmd_list(struct ctx *ctx, int argc, char **argv)
                         field_text = opt == 'o' ? optarg : "name";
                 if (opt == 's' && (rc = parse_sort(ctx, optarg)) != EXIT_OK)
                         return rc;
+                if (opt == 'L')
+                        slice = optarg;
         }
+        if (slice && vs_parse_name(slice, "slice name", &err) < 0)
+                return fail(ctx, &err);
         lf.patterns = argv + optind;
         lf.npatterns = argc - optind;
         rc = parse_fields(ctx, field_text ? field_text : DEFAULT_FIELDS, cols, &ncols);
@@ -520,6 +534,8 @@ static int cmd_list(struct ctx *ctx, int argc, char **argv)
         /* vsd reads and sends only what is shown (and the state, for -a) */
         if (!as_json || field_text)
                 json_object_object_add(args, "fields", wanted_fields(cols, ncols));
+        if (slice)
+                json_object_object_add(args, "slice", json_object_new_string(slice));
         if (call(ctx, VS_CMD_LIST, NULL, args, &reply, NULL, NULL, NULL, &err) < 0)
                 return fail(ctx, &err);
         all = vs_json_array(reply, "vps");
@@ -620,7 +636,8 @@ const struct command vsctl_cmd_status = {
         "be a pattern, as for start.\n"
         "  -j, --json         print every field as JSON (an array for several VPS)\n"
         "OOM kills in the current (or last) run are shown: (2 OOM kills), and\n"
-        "bandwidth caps: (rate-out 10M, rate-in 20M); --json has them as rate_out\n"
+        "bandwidth caps: (rate-out 10M, rate-in 20M), and the slice of a VPS not in\n"
+        "the default slice: (slice S); --json has them as slice, rate_out\n"
         "and rate_in in bit/s (0: none), in force while running, else configured.\n"
         "A VPS with port forwards gets a second line: \"  port forwards: 8080:80/tcp\".\n"
 };
@@ -636,12 +653,13 @@ const struct command vsctl_cmd_stats = {
 
 const struct command vsctl_cmd_list = {
         "list", NULL, cmd_list,
-        "list [-a|-S] [-o FIELDS|-1] [-s [-]FIELD] [-H] [-j|--json] [NAME...]",
+        "list [-a|-S] [--slice S] [-o FIELDS|-1] [-s [-]FIELD] [-H] [-j|--json] [NAME...]",
         "List running VPS; with NAME operands (names, or quoted shell patterns such\n"
         "as \"web*\"), those VPS whatever their state (a name that does not exist:\n"
         "exit 3).\n"
         "  -a, --all          include stopped VPS\n"
         "  -S, --stopped      stopped VPS only\n"
+        "      --slice S      the VPS of slice S only\n"
         "  -1, --name-only    names only, one a line, no header (as -H -o name)\n"
         "  -s, --sort [-]FIELD\n"
         "                     sort by FIELD (numbers by value), - first: reversed\n"
@@ -654,7 +672,8 @@ const struct command vsctl_cmd_list = {
         "                     io_write_ops oom_kills failcnt disk disklimit (failcnt:\n"
         "                     limit hits, see beancounters; disk: bytes used by the\n"
         "                     VPS's own files; disklimit: its limit, - for none)\n"
-        "                     (default: name,state,pid,nproc,hostname,template)\n"
+        "                     (default: name,state,pid,nproc,hostname,template,\n"
+        "                     slice)\n"
         "                     vzlist's names too: ctid veid (name), status (state),\n"
         "                     numproc (nproc), ostemplate (template), physpages mem\n"
         "                     (mem_bytes), swappages (swap_bytes), diskspace (disk),\n"

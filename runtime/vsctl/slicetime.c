@@ -134,38 +134,3 @@ int vsctl_slice_usage(struct ctx *ctx, int argc, char **argv)
                 print_usage(slice);
         return EXIT_OK;
 }
-
-/* Until the slice commands' dispatcher calls the two above. */
-static int cmd_slice(struct ctx *ctx, int argc, char **argv)
-{
-        if (argc >= 2 && strcmp(argv[1], "renew") == 0) {
-                ctx->cmd = "slice renew";
-                return vsctl_slice_renew(ctx, argc - 1, argv + 1);
-        }
-        if (argc >= 2 && strcmp(argv[1], "usage") == 0) {
-                ctx->cmd = "slice usage";
-                return vsctl_slice_usage(ctx, argc - 1, argv + 1);
-        }
-        if (argc < 2)
-                return usage_error(ctx, "a subcommand is missing (renew, usage)");
-        return usage_error(ctx, "unknown subcommand '%s' (renew, usage)", argv[1]);
-}
-
-const struct command vsctl_cmd_slice = {
-        "slice", NULL, cmd_slice,
-        "slice renew NAME --expires DATE|+DURATION | slice usage NAME [-j|--json]",
-        "A slice's expiry and byte budget.\n"
-        "  renew NAME --expires DATE|+DURATION\n"
-        "                        set the slice's expiry (admins only): DATE is\n"
-        "                        YYYY-MM-DD[THH:MM[:SS]] in UTC, +DURATION is +N with\n"
-        "                        d, h, m or s from now; a time not in the future is\n"
-        "                        refused (exit 2). At its expiry the slice's running VPS\n"
-        "                        are stopped (never destroyed) and none of them starts\n"
-        "                        (exit 4) until it is renewed; a day before, a warning\n"
-        "                        goes to vsd's log and the events\n"
-        "  usage NAME [-j|--json]\n"
-        "                        time left, bytes its VPS sent in the current window of\n"
-        "                        its budget (bytes_per_day) and when the window ends,\n"
-        "                        and whether they are throttled (to vsd.conf's\n"
-        "                        throttle_rate); owners see their own slices'\n"
-};

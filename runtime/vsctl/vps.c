@@ -273,10 +273,11 @@ static int cmd_create(struct ctx *ctx, int argc, char **argv)
                 { "privileged", no_argument, NULL, 'P' },
                 { "diskspace", required_argument, NULL, 'S' },
                 { "diskinodes", required_argument, NULL, 'I' },
+                { "slice", required_argument, NULL, 's' },
                 { "help", no_argument, NULL, 'h' },
                 NET_OPTIONS,
         };
-        const char *tmpl = NULL, *hostname = NULL, *procview = NULL;
+        const char *tmpl = NULL, *hostname = NULL, *procview = NULL, *slice = NULL;
         cleanup_json json_object *limits = json_object_new_object();
         cleanup_net_opts struct net_opts net = { 0 };
         cleanup_json json_object *rates = json_object_new_object();
@@ -287,7 +288,7 @@ static int cmd_create(struct ctx *ctx, int argc, char **argv)
         vs_error_t err = { 0 };
         int opt, bad = 0, rc = EXIT_OK, privileged = 0, force = 0;
 
-        add_limit_options(opts, 16); /* after the sixteen above */
+        add_limit_options(opts, 17); /* after the seventeen above */
         reset_getopt();
         while ((opt = next_opt(ctx, argc, argv, "t:n:h", opts, &bad)) != -1) {
                 if (bad)
@@ -300,6 +301,8 @@ static int cmd_create(struct ctx *ctx, int argc, char **argv)
                         tmpl = optarg;
                 else if (opt == 'n')
                         hostname = optarg;
+                else if (opt == 's')
+                        slice = optarg;
                 else if (opt == 'P')
                         privileged = 1;
                 else if (opt == 'V')
@@ -324,6 +327,7 @@ static int cmd_create(struct ctx *ctx, int argc, char **argv)
         if (procview && strcmp(procview, "on") != 0 && strcmp(procview, "off") != 0)
                 return usage_error(ctx, "--procview must be on or off, not '%s'", procview);
         if (vs_parse_name(tmpl, "template name", &err) < 0 ||
+            (slice && vs_parse_name(slice, "slice name", &err) < 0) ||
             (hostname && vs_parse_hostname(hostname, &err) < 0) || vs_limits_check(&l, &err) < 0 ||
             disk_check(&disk, &err) < 0)
                 return fail(ctx, &err);
@@ -332,6 +336,8 @@ static int cmd_create(struct ctx *ctx, int argc, char **argv)
         json_object_object_add(args, "template", json_object_new_string(tmpl));
         if (hostname)
                 json_object_object_add(args, "hostname", json_object_new_string(hostname));
+        if (slice)
+                json_object_object_add(args, "slice", json_object_new_string(slice));
         if (privileged)
                 json_object_object_add(args, "privileged", json_object_new_boolean(1));
         if (force)
@@ -632,7 +638,8 @@ static int cmd_destroy(struct ctx *ctx, int argc, char **argv)
 
 const struct command vsctl_cmd_create = {
         "create", NULL, cmd_create,
-        "create NAME --template T [--hostname H] [--privileged] [--procview on|off]\n"
+        "create NAME --template T [--slice S] [--hostname H] [--privileged]\n"
+        "       [--procview on|off]\n"
         "       [--ipadd A[/P]]...\n"
         "       [--nameserver IP]... [--searchdomain D]...\n"
         "       [--port-forward HOSTPORT:VPSPORT[/PROTO]]... [--diskspace SIZE[:HARD]]\n"
@@ -643,6 +650,10 @@ const struct command vsctl_cmd_create = {
         "range of 65536 host ids (its root is an unprivileged id on the host) and its\n"
         "own network: eth0 with the given addresses, or one from vsd's address pool.\n"
         "  -t, --template T   template to build the VPS on (see: vsctl template list)\n"
+        "      --slice S      put it in slice S (see: vsctl slice list), whose caps hold\n"
+        "                     for its VPS together; its limits may not exceed the\n"
+        "                     slice's (exit 4). Default: the default slice, or an\n"
+        "                     owner's only slice\n"
         "  -n, --hostname H   hostname inside the VPS (default: NAME, _ as -)\n"
         "      --privileged   the VPS's root is host uid 0 for its files (identity id\n"
         "                     map), its capabilities hold in its own user namespace\n"

@@ -114,6 +114,7 @@ extern const struct command vsctl_cmd_logs;
 extern const struct command vsctl_cmd_console;
 extern const struct command vsctl_cmd_beancounters;
 extern const struct command vsctl_cmd_template;
+extern const struct command vsctl_cmd_slice;
 extern const struct command vsctl_cmd_help;
 
 /* slicetime.c: slice renew and slice usage, and the expiry as one text

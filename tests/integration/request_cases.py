@@ -75,7 +75,7 @@ EXPECTED = {
     "node": {"limits": "limits"},
     "resize": {"diskspace": "string", "diskinodes": "string"},
     "clone": {"new": "string", "hostname": "string"},
-    "list": {"disk": "bool", "fields": "strings"},
+    "list": {"disk": "bool", "slice": "string", "fields": "strings"},
     "exec": {
         "argv": "strings",
         "tty": "bool",
@@ -113,6 +113,34 @@ EXPECTED = {
     "migrate-begin": {"config": "string", "new_ip": "bool"},
     "migrate-recv": {},
     "migrate-finish": {"config": "string", "new_ip": "bool", "start": "bool", "from": "string"},
+    "slice-create": {
+        "owners": "strings",
+        "limits": "limits",
+        "diskspace": "string",
+        "rate_out": "string",
+        "rate_in": "string",
+        "bytes_per_day": "string",
+        "max_vps": "int",
+        "expires": "string",
+        "templates": "string",
+    },
+    "slice-set": {
+        "owners": "strings",
+        "limits": "limits",
+        "diskspace": "string",
+        "rate_out": "string",
+        "rate_in": "string",
+        "bytes_per_day": "string",
+        "max_vps": "int",
+        "expires": "string",
+        "templates": "string",
+    },
+    "slice-destroy": {},
+    "slice-list": {},
+    "slice-status": {},
+    "slice-loan": {"to": "string", "limits": "limits", "until": "string"},
+    "slice-loans": {},
+    "slice-revoke": {"id": "int"},
 }
 
 # What the top-level "name" must be: a VPS name, a template name, either
@@ -153,12 +181,22 @@ EXPECTED_NAME = {
     "migrate-begin": "vps",
     "migrate-recv": "vps",
     "migrate-finish": "vps",
+    "slice-create": "slice",
+    "slice-set": "slice",
+    "slice-destroy": "slice",
+    "slice-list": "none",
+    "slice-status": "slice",
+    "slice-loan": "slice",
+    "slice-loans": "none",
+    "slice-revoke": "none",
 }
 
 # Fields whose contents are names, under the rule of DESIGN.md section 3.
 NAME_FIELDS = {
     ("create", "template"),
     ("create", "slice"),
+    ("list", "slice"),
+    ("slice-loan", "to"),
     ("clone", "new"),
     ("restore", "new"),
     ("snapshot", "snap"),
@@ -208,6 +246,14 @@ def base(cmd, root):
         "migrate-begin": ("new3", {"config": "name = new3\ntemplate = busybox\n"}),
         "migrate-recv": ("new3", {}),
         "migrate-finish": ("new3", {"config": "name = new3\ntemplate = busybox\n", "start": True}),
+        "slice-create": ("sx", {"owners": ["root"]}),
+        "slice-set": ("sy", {"max_vps": 5}),
+        "slice-destroy": ("sy", {}),
+        "slice-list": (None, {}),
+        "slice-status": ("sy", {}),
+        "slice-loan": ("sy", {"to": "sx", "limits": {"cpuunits": "100"}}),
+        "slice-loans": (None, {}),
+        "slice-revoke": (None, {"id": 1}),
     }[cmd]
 
 
@@ -260,6 +306,14 @@ SAMPLES = {
     "new_ip": False,
     "start": False,
     "from": "node1",
+    "owners": ["root"],
+    "bytes_per_day": "5M",
+    "max_vps": 5,
+    "expires": "+1d",
+    "templates": "busybox",
+    "to": "sx",
+    "until": "+1d",
+    "id": 1,
 }
 
 # Values of every JSON type; a field gets all those not of its own type.
@@ -306,7 +360,7 @@ class Checker:
         and whether each running VPS's init is alive."""
         lib = os.path.join(self.root, "var/lib/paene")
         snap = {}
-        for sub in ("vps", "templates"):
+        for sub in ("vps", "templates", "slices"):
             d = os.path.join(lib, sub)
             snap[sub] = sorted(os.listdir(d)) if os.path.isdir(d) else []
         for name in snap["vps"]:
@@ -317,6 +371,9 @@ class Checker:
                         snap[f"{name}/{f}"] = fh.read()
                 except FileNotFoundError:
                     snap[f"{name}/{f}"] = None
+        for name in snap["slices"]:
+            with open(os.path.join(lib, "slices", name), "rb") as fh:
+                snap[f"slice {name}"] = fh.read()
         for name in snap["vps"]:
             pid = self.pid_of(snap.get(f"{name}/state"))
             snap[f"{name}/alive"] = pid is not None and os.path.exists(f"/proc/{pid}")
@@ -497,7 +554,7 @@ def group_missing(commands, ck, root):
     is needed, required args."""
     for cmd, spec in commands.items():
         ck.refused(f"{cmd} without version", request_of(cmd, root, version=...), "version")
-        if spec["name"] in ("vps", "template"):
+        if spec["name"] in ("vps", "template", "slice"):
             ck.refused(f"{cmd} without name", request_of(cmd, root, name=None), "name")
         for a in spec["args"]:
             if a.get("required"):

@@ -124,7 +124,7 @@ test_each_owner_drives_the_vps_of_their_own_slice() {
         as vsown_a create sa-web --template busybox --ram 128M
         grep -qx 'slice = sa' "$(vps_dir sa-web)/config" || fail "sa-web is not in slice sa"
         as vsown_a start sa-web
-        expect_eq "sa-web exist running" "$(as vsown_a status sa-web)" "a's status"
+        expect_eq "sa-web exist running (slice sa)" "$(as vsown_a status sa-web)" "a's status"
         out=$(as vsown_a exec sa-web -- sh -c 'echo hi from $(hostname)')
         expect_eq "hi from sa-web" "$out" "a's exec"
         as vsown_a set sa-web --ram 200M --numproc 100

@@ -10,10 +10,12 @@
 HERE=$(cd "$(dirname "$0")" && pwd)
 SOCK() { echo "$R/run/paene/vsd.sock"; }
 
-# run1 and run2 running, off1 stopped, template bb2 unused, an archive.
+# run1 and run2 running, off1 stopped, template bb2 unused, an archive,
+# slice sy.
 fixture() {
         local n
         [ -d "$(tmpl_dir bb2)" ] || vs template build busybox bb2 >/dev/null
+        [ -e "$R/var/lib/paene/slices/sy" ] || vs slice create sy --owner root >/dev/null
         for n in run1 run2 off1; do
                 [ -d "$(vps_dir $n)" ] || vs create $n --template busybox
         done

@@ -113,6 +113,7 @@ static int applet_cpuburn(int argc, char **argv)
 static int applet_memhog(int argc, char **argv)
 {
         size_t mib = argc > 1 ? (size_t)atol(argv[1]) : 100;
+        unsigned hold = argc > 2 ? (unsigned)atoi(argv[2]) : 0;
 
         for (size_t i = 0; i < mib; i++) {
                 char *p = malloc(1 << 20);
@@ -122,6 +123,9 @@ static int applet_memhog(int argc, char **argv)
                 memset(p, 0x5a, 1 << 20);
         }
         printf("done\n");
+        fflush(stdout);
+        while (hold > 0)
+                hold = sleep(hold);
         return 0;
 }
 
@@ -1491,7 +1495,8 @@ static const struct {
         { "spew", applet_spew, "spew N: write N bytes to stdout, then sleep" },
         { "echo", applet_echo, "echo ARGS: print ARGS" },
         { "cpuburn", applet_cpuburn, "cpuburn [S]: busy loop for S seconds (default 60)" },
-        { "memhog", applet_memhog, "memhog [MiB]: allocate and touch MiB, print done" },
+        { "memhog", applet_memhog,
+          "memhog [MiB [HOLD]]: allocate and touch MiB, print done, hold" },
         { "forkbomb", applet_forkbomb,
           "forkbomb [HOLD]: fork until refused, print the count, hold" },
         { "inotify", applet_inotify, "inotify N [hold]: make N inotify instances, print count" },

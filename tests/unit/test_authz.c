@@ -15,8 +15,12 @@
 static const char *const own_vps[] = { "start",        "stop",   "restart", "destroy", "status",
                                        "exec",         "logs",   "console", "backup",  "set",
                                        "beancounters", "resize", "clone" };
-static const char *const open_to_owners[] = { "ping",    "list",   "events",
-                                              "metrics", "create", "slice-usage" };
+static const char *const open_to_owners[] = { "ping",        "list",         "events",
+                                              "metrics",     "create",       "slice-list",
+                                              "slice-loans", "slice-revoke", "slice-usage" };
+/* about one of their own slices; another is answered as one that does not
+ * exist */
+static const char *const own_slice[] = { "slice-status", "slice-loan" };
 
 static int in(const char *const *list, size_t n, const char *cmd)
 {
@@ -30,7 +34,7 @@ static int in(const char *const *list, size_t n, const char *cmd)
 static enum vsd_authz_verdict decide(enum vsd_role role, const char *cmd, int visible,
                                      vs_error_t *err)
 {
-        struct vsd_authz_facts f = { role, cmd, visible };
+        struct vsd_authz_facts f = { role, cmd, visible, visible };
 
         memset(err, 0, sizeof(*err));
         return vsd_authz_decide(&f, err);
@@ -59,10 +63,15 @@ static void test_every_command_for_every_role(void **state)
                         v = decide(VSD_ROLE_OWNER, cmd, visible, &err);
                         if (IN(own_vps, cmd)) {
                                 assert_int_equal(v, visible ? VSD_AUTHZ_ALLOW : VSD_AUTHZ_HIDE);
+                        } else if (IN(own_slice, cmd)) {
+                                assert_int_equal(v, visible ? VSD_AUTHZ_ALLOW : VSD_AUTHZ_REFUSE);
+                                if (!visible)
+                                        assert_string_equal(err.msg, "no such slice");
                         } else if (IN(open_to_owners, cmd)) {
                                 assert_int_equal(v, VSD_AUTHZ_ALLOW);
                         } else {
-                                /* node, template-*, restore: the admins' */
+                                /* node, template-*, restore, slice changes:
+                                 * the admins' */
                                 assert_int_equal(v, VSD_AUTHZ_REFUSE);
                                 assert_int_equal(err.kind, VS_E_PERM);
                                 assert_non_null(strstr(err.msg, "permission denied"));
@@ -167,9 +176,17 @@ static void test_an_owners_create_is_held_to_the_slice(void **state)
                 check(&r,
                       CREATE("{\"template\":\"busybox\",\"limits\":{\"cpu-reserve\":\"20%\"}}")),
                 'P');
+        /* swap comes on top of ram: not beyond the slice's memory */
+        assert_int_equal(
+                check(&r, CREATE("{\"template\":\"busybox\",\"limits\":{\"swap\":\"1G\"}}")), 'P');
+        assert_int_equal(
+                check(&r, CREATE("{\"template\":\"busybox\",\"limits\":{\"swap\":\"128M\"}}")), 0);
         /* limits the slice does not set are free */
         assert_int_equal(
-                check(&r, CREATE("{\"template\":\"busybox\",\"limits\":{\"swap\":\"1G\"}}")), 0);
+                check(&r, CREATE("{\"template\":\"busybox\",\"limits\":{\"numfile\":\"4096\"}}")),
+                0);
+        /* --force would override the node's admission */
+        assert_int_equal(check(&r, CREATE("{\"template\":\"busybox\",\"force\":true}")), 'P');
         assert_int_equal(check(&r, CREATE("{\"template\":\"busybox\",\"rate_out\":\"10M\"}")), 0);
         assert_int_equal(check(&r, CREATE("{\"template\":\"busybox\",\"rate_out\":\"11M\"}")), 'P');
         assert_int_equal(check(&r, CREATE("{\"template\":\"busybox\",\"rate_in\":\"30M\"}")), 'P');
@@ -180,6 +197,31 @@ static void test_an_owners_create_is_held_to_the_slice(void **state)
                 'P');
         assert_int_equal(
                 check(&r, CREATE("{\"template\":\"busybox\",\"nameserver\":[\"10.0.0.1\"]}")), 0);
+}
+
+/* The other limits, where the slice's file names them. */
+static void test_an_owners_other_limits_are_held_to_the_slice(void **state)
+{
+        struct vsd_slice_rules r;
+
+        (void)state;
+        rules_of("owners = 1000\nnumfile = 1024\ncpumask = 0-1\niolimit = 10M\n"
+                 "diskinodes = 5000\nmax_vps = 3\n",
+                 &r);
+        assert_int_equal(r.max_vps, 3);
+        assert_int_equal(check(&r, SET("{\"limits\":{\"numfile\":\"1024\"}}")), 0);
+        assert_int_equal(check(&r, SET("{\"limits\":{\"numfile\":\"1025\"}}")), 'P');
+        assert_int_equal(check(&r, SET("{\"limits\":{\"cpumask\":\"1\"}}")), 0);
+        assert_int_equal(check(&r, SET("{\"limits\":{\"cpumask\":\"0-1\"}}")), 0);
+        assert_int_equal(check(&r, SET("{\"limits\":{\"cpumask\":\"1-2\"}}")), 'P');
+        assert_int_equal(check(&r, SET("{\"limits\":{\"iolimit\":\"20M\"}}")), 'P');
+        assert_int_equal(check(&r, SET("{\"limits\":{\"iolimit\":\"5M\"}}")), 0);
+        assert_int_equal(check(&r, CREATE("{\"template\":\"busybox\",\"diskinodes\":\"4000\"}")),
+                         0);
+        assert_int_equal(check(&r, CREATE("{\"template\":\"busybox\",\"diskinodes\":\"6000\"}")),
+                         'P');
+        assert_int_equal(check(&r, SET("{\"force\":true,\"limits\":{\"numfile\":\"100\"}}")), 'P');
+        assert_int_equal(check(&r, SET("{\"onboot\":true}")), 0);
 }
 
 static void test_an_owners_set_and_resize_are_held_to_the_slice(void **state)
@@ -369,6 +411,7 @@ int main(void)
                 cmocka_unit_test(test_an_unknown_command_is_for_admins),
                 cmocka_unit_test(test_names_in_a_slice),
                 cmocka_unit_test(test_an_owners_create_is_held_to_the_slice),
+                cmocka_unit_test(test_an_owners_other_limits_are_held_to_the_slice),
                 cmocka_unit_test(test_an_owners_set_and_resize_are_held_to_the_slice),
                 cmocka_unit_test(test_verdicts_for_an_owner),
         };

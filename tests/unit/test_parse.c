@@ -662,6 +662,37 @@ static void test_signal_name_round_trip(void **state)
         }
 }
 
+/* --expires: a UTC date, or a duration from now */
+static void test_when(void **state)
+{
+        vs_error_t err = { 0 };
+        int64_t t;
+
+        (void)state;
+        assert_int_equal(vs_parse_when("2026-12-03", 0, "--expires", &t, &err), 0);
+        assert_int_equal(t, 1796256000);
+        assert_int_equal(vs_parse_when("2026-12-03T10:30", 0, "--expires", &t, &err), 0);
+        assert_int_equal(t, 1796256000 + 10 * 3600 + 30 * 60);
+        assert_int_equal(vs_parse_when("2026-12-03T10:30:15", 0, "--expires", &t, &err), 0);
+        assert_int_equal(t, 1796256000 + 10 * 3600 + 30 * 60 + 15);
+        assert_int_equal(vs_parse_when("+2d", 1000, "--expires", &t, &err), 0);
+        assert_int_equal(t, 1000 + 2 * 86400);
+        assert_int_equal(vs_parse_when("+3h", 1000, "--expires", &t, &err), 0);
+        assert_int_equal(t, 1000 + 3 * 3600);
+        assert_int_equal(vs_parse_when("+90m", 1000, "--expires", &t, &err), 0);
+        assert_int_equal(t, 1000 + 90 * 60);
+        const char *bad[] = {
+                "tomorrow",         "+2",          "+2w",        "+d", "2026-13-01",
+                "2026-12-03T25:00", "2026-12-03x", "+99999999d", "",   "2026-12-03T10"
+        };
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                memset(&err, 0, sizeof(err));
+                assert_int_equal(vs_parse_when(bad[i], 1000, "--expires", &t, &err), -1);
+                assert_int_equal(err.kind, VS_E_USAGE);
+                assert_non_null(strstr(err.msg, "--expires"));
+        }
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -699,6 +730,7 @@ int main(void)
                 cmocka_unit_test(test_signal_unknown),
                 cmocka_unit_test(test_signal_name),
                 cmocka_unit_test(test_signal_name_round_trip),
+                cmocka_unit_test(test_when),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,364 @@
+/* Loans between slices (PlanetLab's NodeManager): part of a slice's
+ * cpuunits or ram moves to another slice until the loan ends or is revoked.
+ * The loans are one kvfile, var/lib/paene/slices/.loans (a name no slice
+ * can have), "ID = FROM TO LIMIT AMOUNT UNTIL" with AMOUNT in the limit's
+ * unit (cpuunits, bytes) and UNTIL in seconds since the epoch (0: until
+ * revoked), and "next = ID". A slice's rules are its file's with the loans
+ * in force added and taken away (vsd_slice_loans_adjust), so that the
+ * checks and the cgroups of both slices hold them at once; vsd's tick ends
+ * the loans whose time has come and writes both cgroups again. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vs/cleanup.h"
+#include "vs/fsutil.h"
+#include "vs/log.h"
+#include "vs/parse.h"
+#include "authz.h"
+#include "serve.h"
+#include "slice.h"
+#include "slicecmd.h"
+#include "store.h"
+#include "vsd.h"
+
+#define LOANS_FILE ".loans"
+#define LOANS_MAX 256
+
+struct loan {
+        long long id;
+        char from[64], to[64];
+        vs_limit_t what; /* VS_LIM_CPUUNITS or VS_LIM_RAM */
+        uint64_t amount;
+        long long until; /* 0: until revoked */
+};
+
+static int loans_dir(struct vsd *d, vs_error_t *err)
+{
+        cleanup_free char *path = vs_strdupf("%s/var/lib/paene/slices", d->root);
+        int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        if (fd < 0)
+                return vs_error_errno(err, "open %s", path);
+        return fd;
+}
+
+static int parse_loan(const char *key, const char *value, struct loan *l)
+{
+        char what[16];
+        unsigned long long amount;
+        long long until;
+        uint64_t id;
+
+        if (vs_digits(key, 1000000000, &id) < 0 ||
+            sscanf(value, "%63s %63s %15s %llu %lld", l->from, l->to, what, &amount, &until) != 5)
+                return -1;
+        l->id = (long long)id;
+        l->what = strcmp(what, "ram") == 0 ? VS_LIM_RAM : VS_LIM_CPUUNITS;
+        l->amount = amount;
+        l->until = until;
+        return 0;
+}
+
+/* The loans file's loans, into out (at most LOANS_MAX); the file itself in
+ * kv when kv is not NULL (for a change). A missing file has none. */
+static int load_loans(struct vsd *d, vs_kv_t *kv, struct loan *out, size_t *n, vs_error_t *err)
+{
+        cleanup_close int dirfd = loans_dir(d, err);
+        cleanup_kv vs_kv_t own = { 0 };
+        vs_kv_t *file = kv ? kv : &own;
+
+        *n = 0;
+        if (dirfd < 0 || vs_kv_load_optional(dirfd, LOANS_FILE, file, err) < 0)
+                return -1;
+        for (size_t i = 0; i < file->count && *n < LOANS_MAX; i++) {
+                const vs_kv_line_t *line = &file->lines[i];
+
+                if (line->key && strcmp(line->key, "next") != 0 &&
+                    parse_loan(line->key, line->value, &out[*n]) == 0)
+                        (*n)++;
+        }
+        return 0;
+}
+
+static int in_force(const struct loan *l, long long now)
+{
+        return l->until == 0 || l->until > now;
+}
+
+void vsd_slice_loans_adjust(struct vsd *d, struct vsd_slice_rules *r)
+{
+        struct loan loans[LOANS_MAX];
+        long long now = (long long)time(NULL);
+        size_t n;
+
+        if (load_loans(d, NULL, loans, &n, NULL) < 0)
+                return;
+        for (size_t i = 0; i < n; i++) {
+                vs_limit_t k = loans[i].what;
+                int from = strcmp(loans[i].from, r->name) == 0;
+                int to = strcmp(loans[i].to, r->name) == 0;
+
+                if (!in_force(&loans[i], now) || (!from && !to) || !VS_LIMIT_IS_SET(&r->limits, k))
+                        continue;
+                if (from)
+                        r->limits.value[k] = r->limits.value[k] > loans[i].amount
+                                                     ? r->limits.value[k] - loans[i].amount
+                                                     : 0;
+                else
+                        r->limits.value[k] += loans[i].amount;
+                snprintf(r->limits.text[k], sizeof(r->limits.text[k]), "%" PRIu64,
+                         r->limits.value[k]);
+        }
+}
+
+/* Saves the loans file and writes the caps of both slices again. */
+static int commit(struct vsd *d, const vs_kv_t *kv, const char *a, const char *b, vs_error_t *err)
+{
+        cleanup_close int dirfd = loans_dir(d, err);
+
+        if (dirfd < 0 || vs_kv_save(dirfd, LOANS_FILE, kv, 1, err) < 0)
+                return -1;
+        if (vsd_slice_cgroup_apply(d, a, err) < 0 || vsd_slice_cgroup_apply(d, b, err) < 0)
+                return -1;
+        return 0;
+}
+
+/* The one limit a loan moves: cpuunits or ram, and its amount. */
+static int loan_amount(const vs_request_t *req, struct loan *l, vs_error_t *err)
+{
+        cleanup_kv vs_kv_t given = { 0 };
+        vs_limits_t parsed = { 0 };
+        int k;
+
+        vs_req_texts(req, "limits", &given);
+        if (given.count != 1 || !given.lines[0].key ||
+            ((k = vs_limit_find(given.lines[0].key)) != VS_LIM_CPUUNITS && k != VS_LIM_RAM))
+                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                     "a loan moves one of --cpuunits N or --ram SIZE");
+        if (vs_limits_parse_one(&parsed, (vs_limit_t)k, given.lines[0].value, err) < 0)
+                return -1;
+        l->what = (vs_limit_t)k;
+        l->amount = parsed.value[k];
+        return 0;
+}
+
+static int loan_until(const vs_request_t *req, struct loan *l, vs_error_t *err)
+{
+        const char *text = vs_req_str(req, "until");
+        int64_t when, now = (int64_t)time(NULL);
+
+        l->until = 0;
+        if (!text)
+                return 0;
+        if (vs_parse_when(text, now, "--until", &when, err) < 0)
+                return -1;
+        if (when <= now)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL, "--until %s is in the past", text);
+        l->until = (long long)when;
+        return 0;
+}
+
+/* What the lender has now (its loans in force counted) covers the loan, the
+ * borrower has the limit to add it to, and the lender's VPS still fit. */
+static int loan_fits(struct vsd *d, const struct loan *l, vs_error_t *err)
+{
+        struct vsd_slice_rules from, to;
+        const char *opt = vs_limit_option(l->what);
+
+        if (vsd_slice_rules_load(d, l->from, &from, err) < 0 ||
+            vsd_slice_rules_load(d, l->to, &to, err) < 0)
+                return -1;
+        if (!VS_LIMIT_IS_SET(&from.limits, l->what) || from.limits.value[l->what] <= l->amount)
+                return vs_error_kind(
+                        err, VS_E_STATE, EDQUOT, "slice %s has --%s %s: it cannot lend %" PRIu64,
+                        l->from, opt,
+                        VS_LIMIT_IS_SET(&from.limits, l->what) ? from.limits.text[l->what] : "none",
+                        l->amount);
+        if (!VS_LIMIT_IS_SET(&to.limits, l->what))
+                return vs_error_kind(err, VS_E_STATE, EINVAL,
+                                     "slice %s has no --%s to add a loan to", l->to, opt);
+        from.limits.value[l->what] -= l->amount;
+        snprintf(from.limits.text[l->what], sizeof(from.limits.text[l->what]), "%" PRIu64,
+                 from.limits.value[l->what]);
+        for (struct vps *v = d->vps_list; v; v = v->next) {
+                vs_limits_t lim;
+                const vs_kv_t *config;
+
+                if (strcmp(v->slice, l->from) != 0 || !(config = vsd_vps_config(d, v)) ||
+                    vs_limits_from_config(config, &lim, NULL) < 0)
+                        continue;
+                if (vsd_slice_fits(&from, v->name, &lim, err) < 0)
+                        return vs_error_wrap(err, "slice %s after the loan", l->from);
+        }
+        return 0;
+}
+
+static void loan_text(const struct loan *l, char *out, size_t size)
+{
+        snprintf(out, size, "%s %s %s %" PRIu64 " %lld", l->from, l->to,
+                 l->what == VS_LIM_RAM ? "ram" : "cpuunits", l->amount, l->until);
+}
+
+int vsd_handle_slice_loan(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
+{
+        cleanup_kv vs_kv_t kv = { 0 };
+        struct loan loans[LOANS_MAX], l = { 0 };
+        char key[24], text[192];
+        const char *next;
+        size_t n;
+
+        vs_strlcpy(l.from, req->name, sizeof(l.from));
+        vs_strlcpy(l.to, vs_req_str(req, "to"), sizeof(l.to));
+        if (strcmp(l.from, l.to) == 0 || strcmp(l.to, VS_DEFAULT_SLICE) == 0 ||
+            strcmp(l.from, VS_DEFAULT_SLICE) == 0)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                     "a loan goes from a slice to another (not the default)");
+        if (loan_amount(req, &l, err) < 0 || loan_until(req, &l, err) < 0 ||
+            loan_fits(d, &l, err) < 0 || load_loans(d, &kv, loans, &n, err) < 0)
+                return -1;
+        if (n == LOANS_MAX)
+                return vs_error_kind(err, VS_E_STATE, ENOSPC, "%d loans already", LOANS_MAX);
+        next = vs_kv_get(&kv, "next");
+        l.id = next ? atoll(next) : 1;
+        if (l.id < 1)
+                l.id = 1;
+        snprintf(key, sizeof(key), "%lld", l.id);
+        loan_text(&l, text, sizeof(text));
+        vs_kv_set(&kv, key, text);
+        vs_kv_setf(&kv, "next", "%lld", l.id + 1);
+        if (commit(d, &kv, l.from, l.to, err) < 0)
+                return -1;
+        vs_log(LOG_INFO, "loan %lld: %s lends %s %s to %s", l.id, l.from, vs_limit_option(l.what),
+               text, l.to);
+        vsd_client_reply(d, c, vs_reply_named(key), NULL, 0);
+        return 0;
+}
+
+static int sees_loan(struct vsd *d, const struct client *c, const struct loan *l)
+{
+        return c->role == VSD_ROLE_ADMIN ||
+               vsd_slice_has_owner(vsd_slice_find(d, l->from), c->uid) ||
+               vsd_slice_has_owner(vsd_slice_find(d, l->to), c->uid);
+}
+
+int vsd_handle_slice_loans(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
+{
+        struct loan loans[LOANS_MAX];
+        vs_loan_info_t info[LOANS_MAX];
+        long long now = (long long)time(NULL);
+        size_t n, k = 0;
+
+        (void)req;
+        if (load_loans(d, NULL, loans, &n, err) < 0)
+                return -1;
+        for (size_t i = 0; i < n; i++) {
+                vs_loan_info_t *one = &info[k];
+
+                if (!in_force(&loans[i], now) || !sees_loan(d, c, &loans[i]))
+                        continue;
+                memset(one, 0, sizeof(*one));
+                one->id = loans[i].id;
+                vs_strlcpy(one->from, loans[i].from, sizeof(one->from));
+                vs_strlcpy(one->to, loans[i].to, sizeof(one->to));
+                vs_strlcpy(one->what, vs_limit_key(loans[i].what), sizeof(one->what));
+                snprintf(one->amount, sizeof(one->amount), "%" PRIu64, loans[i].amount);
+                one->until = loans[i].until;
+                k++;
+        }
+        vsd_client_reply(d, c, vs_reply_loans(info, k), NULL, 0);
+        return 0;
+}
+
+/* Removes the loans with ids[] (or, ids NULL, those whose end has come) and
+ * writes the slices they touched again. */
+static int end_loans(struct vsd *d, const long long *id, vs_error_t *err)
+{
+        cleanup_kv vs_kv_t kv = { 0 };
+        struct loan loans[LOANS_MAX];
+        long long now = (long long)time(NULL);
+        size_t n, ended = 0;
+        int rc = 0;
+
+        if (load_loans(d, &kv, loans, &n, err) < 0)
+                return -1;
+        for (size_t i = 0; i < n; i++) {
+                char key[24];
+
+                if (id ? loans[i].id != *id : in_force(&loans[i], now))
+                        continue;
+                snprintf(key, sizeof(key), "%lld", loans[i].id);
+                vs_kv_set(&kv, key, NULL);
+                loans[ended++] = loans[i];
+        }
+        if (!ended)
+                return id ? vs_error_kind(err, VS_E_NOTFOUND, ENOENT, "no such loan") : 0;
+        {
+                cleanup_close int dirfd = loans_dir(d, err);
+
+                if (dirfd < 0 || vs_kv_save(dirfd, LOANS_FILE, &kv, 1, err) < 0)
+                        return -1;
+        }
+        for (size_t i = 0; i < ended; i++) {
+                vs_error_t one = { 0 };
+
+                vs_log(LOG_INFO, "loan %lld of %s to %s ended", loans[i].id, loans[i].from,
+                       loans[i].to);
+                if (vsd_slice_cgroup_apply(d, loans[i].from, &one) < 0 ||
+                    vsd_slice_cgroup_apply(d, loans[i].to, &one) < 0) {
+                        vs_log(LOG_WARNING, "loan %lld: %s", loans[i].id, one.msg);
+                        rc = -1;
+                        if (err)
+                                *err = one;
+                }
+        }
+        return rc;
+}
+
+int vsd_handle_slice_revoke(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
+{
+        struct loan loans[LOANS_MAX];
+        long long id = vs_req_int(req, "id", 0);
+        size_t n, i;
+
+        if (load_loans(d, NULL, loans, &n, err) < 0)
+                return -1;
+        for (i = 0; i < n && loans[i].id != id; i++)
+                ;
+        /* an owner revokes their own slice's loans; another's is as none */
+        if (i == n || !(c->role == VSD_ROLE_ADMIN ||
+                        vsd_slice_has_owner(vsd_slice_find(d, loans[i].from), c->uid)))
+                return vs_error_kind(err, VS_E_NOTFOUND, ENOENT, "no such loan");
+        if (end_loans(d, &id, err) < 0)
+                return -1;
+        vsd_client_reply(d, c, vs_reply_ok(), NULL, 0);
+        return 0;
+}
+
+int vsd_slice_has_loans(struct vsd *d, const char *slice)
+{
+        struct loan loans[LOANS_MAX];
+        long long now = (long long)time(NULL);
+        size_t n;
+
+        if (load_loans(d, NULL, loans, &n, NULL) < 0)
+                return 0;
+        for (size_t i = 0; i < n; i++)
+                if (in_force(&loans[i], now) &&
+                    (strcmp(loans[i].from, slice) == 0 || strcmp(loans[i].to, slice) == 0))
+                        return 1;
+        return 0;
+}
+
+void vsd_slice_tick(struct vsd *d)
+{
+        vs_error_t err = { 0 };
+
+        if (d->root && end_loans(d, NULL, &err) < 0 && err.msg[0])
+                vs_log(LOG_WARNING, "slice loans: %s", err.msg);
+}
