@@ -31,7 +31,6 @@
 #include "vs/limits.h"
 #include "vs/log.h"
 #include "vs/parse.h"
-#include "slicetime.h"
 #include "store.h"
 #include "vsd.h"
 
@@ -1366,7 +1365,7 @@ int vsd_vps_start(struct vsd *d, struct vps *v, vs_error_t *err)
                 return vs_error_kind(err, VS_E_STATE, EBUSY,
                                      "a backup of the VPS is being "
                                      "written");
-        if (vsd_slicetime_may_start(d, v, err) < 0)
+        if (d->hooks.slice_may_start && d->hooks.slice_may_start(d, v, err) < 0)
                 return -1;
         if (start_stopped(d, v, err) < 0) {
                 vs_log(LOG_ERR, "%s did not start: %s", v->name, err->msg);
@@ -1379,7 +1378,8 @@ int vsd_vps_start(struct vsd *d, struct vps *v, vs_error_t *err)
                 vs_event_int(&ev, "pid", (long long)v->pid);
                 d->hooks.event(d, &ev);
         }
-        vsd_slicetime_started(d, v);
+        if (d->hooks.slice_started)
+                d->hooks.slice_started(d, v);
         return 0;
 }
 

@@ -150,6 +150,10 @@ struct vsd_hooks {
         void (*event)(struct vsd *d, const vs_event_t *ev);
         /* migrate.c: a parked client hung up (a migration it held goes) */
         void (*client_gone)(struct vsd *d, struct client *c);
+        /* slicetime.c: may a VPS of its slice start now (not past expiry)? */
+        int (*slice_may_start)(struct vsd *d, const struct vps *v, vs_error_t *err);
+        /* sliceusage.c: a VPS started (throttled at once past its budget) */
+        void (*slice_started)(struct vsd *d, struct vps *v);
 };
 
 struct vsd_clone {
