@@ -125,9 +125,7 @@ test_set_hostname_stopped_and_live() {
 LOG=""
 start_vsd_logged() {
         LOG=$R/vsd-daytwo.log
-        nsenter --net="$R/netns" "$BIN/vsd" --root "$R" --cgroup-name "$CG" --foreground \
-                2>>"$LOG" </dev/null >/dev/null &
-        wait_for 10 'vs list >/dev/null 2>&1' || fail "vsd did not come up: $(cat "$LOG")"
+        start_vsd_logging_to "$LOG"
 }
 
 # What a reboot changes for vsd: the boot id it recorded is not the host's.
