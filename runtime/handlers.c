@@ -107,14 +107,6 @@ static int rates_arg(const vs_request_t *req, struct vsd_rates *r, vs_error_t *e
         return 0;
 }
 
-/* args.limits: {"cpulimit": "50%", ...}, keyed by config key or option name,
- * values as the admin typed them. vsd parses them again: the socket is the
- * contract, not vsctl. */
-static int limits_arg(const vs_request_t *req, vs_limits_t *l, vs_error_t *err)
-{
-        return vs_req_limits_parse(req, "limits", l, err);
-}
-
 /* The network arguments of create and set, each NULL when not given:
  * addresses to add and remove (checked against the pools by vpsnet.c),
  * name servers and search domains, checked and joined by blanks, and port
@@ -202,7 +194,8 @@ static int handle_create(struct vsd *d, struct client *c, vs_request_t *req, vs_
         vs_limits_t limits;
         vs_disk_limits_t lim;
 
-        if (limits_arg(req, &limits, err) < 0 || vsd_limits_check(&limits, err) < 0 ||
+        if (vs_req_limits_parse(req, "limits", &limits, err) < 0 ||
+            vsd_limits_check(&limits, err) < 0 ||
             vsd_limits_fit(&limits, vs_req_bool(req, "force"), err) < 0 ||
             disk_limit_args(req, &lim, err) < 0)
                 return -1;
@@ -584,7 +577,8 @@ static int handle_set(struct vsd *d, struct client *c, vs_request_t *req, vs_err
         vs_caps_t check;
         int fwd_given;
 
-        if (!v || limits_arg(req, &changes, err) < 0 || rates_arg(req, &rates, err) < 0)
+        if (!v || vs_req_limits_parse(req, "limits", &changes, err) < 0 ||
+            rates_arg(req, &rates, err) < 0)
                 return -1;
         net_args(req, 1, &net);
         fwd_given = net.fwd_add || net.fwd_del;
@@ -649,7 +643,7 @@ static int handle_node(struct vsd *d, struct client *c, vs_request_t *req, vs_er
         vs_limits_t size;
         vs_reserve_t each;
 
-        if (limits_arg(req, &size, err) < 0 || vsd_node(d, &r.node, err) < 0)
+        if (vs_req_limits_parse(req, "limits", &size, err) < 0 || vsd_node(d, &r.node, err) < 0)
                 return -1;
         r.reserved = vsd_reserved(d, NULL);
         each = vsd_reserve_of(&size);
