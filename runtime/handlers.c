@@ -1439,16 +1439,23 @@ void vsd_handle_vps_stopped(struct vsd *d, struct vps *v)
 
 void vsd_handle_exit(struct vsd *d)
 {
+        struct client *next;
+
         vsd_work_stop_all(d);
-        for (struct client *c = d->clients; c; c = c->next) {
+        /* vsd_client_finish may free c: its successor is read first */
+        for (struct client *c = d->clients; c; c = next) {
                 vs_error_t err = { 0 };
 
+                next = c->next;
                 if (c->fd < 0 || c->wait == WAIT_NONE)
                         continue;
                 if (c->wait == WAIT_EXEC)
                         vs_error_kind(&err, VS_E_DAEMON, ESHUTDOWN,
                                       "vsd exited before the %s ended (it goes on without vsd)",
                                       c->build[0] ? "template build" : "command");
+                else if (c->wait == WAIT_EVENTS)
+                        vs_error_kind(&err, VS_E_DAEMON, ESHUTDOWN,
+                                      "vsd exited: the event stream ends");
                 else if (c->wait == WAIT_MIGRATE) {
                         vsd_migrate_client_gone(d, c);
                         vs_error_kind(&err, VS_E_DAEMON, ESHUTDOWN,
