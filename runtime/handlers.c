@@ -109,14 +109,6 @@ static int rates_arg(const vs_request_t *req, struct vsd_rates *r, vs_error_t *e
         return 0;
 }
 
-/* args.limits: {"cpulimit": "50%", ...}, keyed by config key or option name,
- * values as the admin typed them. vsd parses them again: the socket is the
- * contract, not vsctl. */
-static int limits_arg(const vs_request_t *req, vs_limits_t *l, vs_error_t *err)
-{
-        return vs_req_limits_parse(req, "limits", l, err);
-}
-
 /* The network arguments of create and set, each NULL when not given:
  * addresses to add and remove (checked against the pools by vpsnet.c),
  * name servers and search domains, checked and joined by blanks, and port
@@ -204,7 +196,8 @@ static int handle_create(struct vsd *d, struct client *c, vs_request_t *req, vs_
         vs_limits_t limits;
         vs_disk_limits_t lim;
 
-        if (limits_arg(req, &limits, err) < 0 || vsd_limits_check(&limits, err) < 0 ||
+        if (vs_req_limits_parse(req, "limits", &limits, err) < 0 ||
+            vsd_limits_check(&limits, err) < 0 ||
             vsd_limits_fit(&limits, vs_req_bool(req, "force"), err) < 0 ||
             disk_limit_args(req, &lim, err) < 0)
                 return -1;
@@ -600,7 +593,8 @@ static int handle_set(struct vsd *d, struct client *c, vs_request_t *req, vs_err
         vs_caps_t check;
         int fwd_given;
 
-        if (!v || limits_arg(req, &changes, err) < 0 || rates_arg(req, &rates, err) < 0)
+        if (!v || vs_req_limits_parse(req, "limits", &changes, err) < 0 ||
+            rates_arg(req, &rates, err) < 0)
                 return -1;
         net_args(req, 1, &net);
         fwd_given = net.fwd_add || net.fwd_del;
@@ -665,10 +659,10 @@ static int handle_node(struct vsd *d, struct client *c, vs_request_t *req, vs_er
         vs_limits_t size;
         vs_reserve_t each;
 
-        if (limits_arg(req, &size, err) < 0 || vsd_node(d, &r.node, err) < 0)
+        if (vs_req_limits_parse(req, "limits", &size, err) < 0 || vsd_node(d, &r.node, err) < 0)
                 return -1;
         r.reserved = vsd_reserved(d, NULL);
-        each = vsd_reserve_of(&size);
+        each = vs_reserve_of(&size);
         r.admissible = vs_node_admissible(&r.node);
         for (struct vps *v = d->vps_list; v; v = v->next) {
                 vs_stats_t stats;
@@ -1470,16 +1464,23 @@ void vsd_handle_vps_stopped(struct vsd *d, struct vps *v)
 
 void vsd_handle_exit(struct vsd *d)
 {
+        struct client *next;
+
         vsd_work_stop_all(d);
-        for (struct client *c = d->clients; c; c = c->next) {
+        /* vsd_client_finish may free c: its successor is read first */
+        for (struct client *c = d->clients; c; c = next) {
                 vs_error_t err = { 0 };
 
+                next = c->next;
                 if (c->fd < 0 || c->wait == WAIT_NONE)
                         continue;
                 if (c->wait == WAIT_EXEC)
                         vs_error_kind(&err, VS_E_DAEMON, ESHUTDOWN,
                                       "vsd exited before the %s ended (it goes on without vsd)",
                                       c->build[0] ? "template build" : "command");
+                else if (c->wait == WAIT_EVENTS)
+                        vs_error_kind(&err, VS_E_DAEMON, ESHUTDOWN,
+                                      "vsd exited: the event stream ends");
                 else if (c->wait == WAIT_MIGRATE) {
                         vsd_migrate_client_gone(d, c);
                         vs_error_kind(&err, VS_E_DAEMON, ESHUTDOWN,

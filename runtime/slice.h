@@ -8,7 +8,11 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include <stdint.h>
+
+#include "vs/admission.h"
 #include "vs/error.h"
+#include "vs/kvfile.h"
 #include "vs/limits.h"
 
 #define VSD_SLICE_MAX_OWNERS 32
@@ -36,6 +40,16 @@ struct vps;
 struct client;
 struct vsd_slice_rules;
 
+/* slicerules.c: the directory of the slice files, var/lib/paene/slices */
+int vsd_slices_dir(struct vsd *d, vs_error_t *err);
+/* VS_E_NOTFOUND "no such slice", as for a slice an owner may not see */
+int vsd_no_such_slice(vs_error_t *err);
+/* The slice's file, read now: VS_E_NOTFOUND when there is none; the
+ * default slice's is empty. */
+int vsd_slice_file_read(struct vsd *d, const char *slice, vs_kv_t *kv, vs_error_t *err);
+/* How many VPS the slice has, and (running not NULL) how many run. */
+size_t vsd_slice_count_vps(struct vsd *d, const char *slice, size_t *running);
+
 /* The rules of a slice, from its file read now: the default slice has
  * none; a slice without a file is VS_E_NOTFOUND "no such slice". */
 int vsd_slice_rules_load(struct vsd *d, const char *slice, struct vsd_slice_rules *r,
@@ -45,6 +59,14 @@ int vsd_slice_rules_load(struct vsd *d, const char *slice, struct vsd_slice_rule
  * of it starts or is adopted and at each slice create and set. The
  * default slice carries no caps: nothing is written. */
 int vsd_slice_cgroup_apply(struct vsd *d, const char *slice, vs_error_t *err);
+/* Writes r's caps into its slice's cgroup level (made when missing). */
+int vsd_slice_caps_apply(struct vsd *d, const struct vsd_slice_rules *r, vs_error_t *err);
+/* What the running VPS of the slice but `except` (NULL: none) reserve. */
+struct vps;
+vs_reserve_t vsd_slice_reserved(struct vsd *d, const char *slice, const struct vps *except);
+/* Whether every VPS of r's slice is within r (vsd_slice_fits), as a change
+ * of the slice or a loan from it must leave them. */
+int vsd_slice_vps_fit(struct vsd *d, const struct vsd_slice_rules *r, vs_error_t *err);
 /* Whether a VPS's limits l are within its slice's: VS_E_STATE naming the
  * VPS and the limit when one is above the slice's. */
 int vsd_slice_fits(const struct vsd_slice_rules *r, const char *vps, const vs_limits_t *l,
@@ -57,12 +79,31 @@ int vsd_slice_admit_new(struct vsd *d, const char *slice, const char *vps, const
  * with l's reservation, within the slice's cpu_reserve and ram_reserve. */
 int vsd_slice_admit(struct vsd *d, const struct vps *v, const vs_limits_t *l, vs_error_t *err);
 
-/* Loans (sliceloan.c): the loans in force to and from r's slice, added to
+/* Loans: the loans file is var/lib/paene/slices/.loans (a name no slice
+ * can have), "ID = FROM TO LIMIT AMOUNT UNTIL" (AMOUNT in the limit's
+ * unit, UNTIL in seconds since the epoch, 0: until revoked) and "next = ID". */
+#define VSD_LOANS_FILE ".loans"
+#define VSD_LOANS_MAX 256
+
+struct vsd_loan {
+        long long id;
+        char from[64], to[64];
+        vs_limit_t what; /* VS_LIM_CPUUNITS or VS_LIM_RAM */
+        uint64_t amount;
+        long long until; /* 0: until revoked */
+};
+
+/* The loans file's loans, into out (at most VSD_LOANS_MAX); the file
+ * itself in kv when kv is not NULL (for a change). A missing file has none. */
+int vsd_slice_loans_load(struct vsd *d, vs_kv_t *kv, struct vsd_loan *out, size_t *n,
+                         vs_error_t *err);
+int vsd_loan_in_force(const struct vsd_loan *l, long long now);
+/* The loans in force to and from r's slice, added to
  * and taken from its cpuunits and ram. */
 void vsd_slice_loans_adjust(struct vsd *d, struct vsd_slice_rules *r);
 /* Whether a loan in force names the slice. */
 int vsd_slice_has_loans(struct vsd *d, const char *slice);
-/* vsd's tick: the loans whose end has come end, their slices' cgroups are
+/* sliceloan.c: vsd's tick: the loans whose end has come end, their slices' cgroups are
  * written again. */
 void vsd_slice_tick(struct vsd *d);
 

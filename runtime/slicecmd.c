@@ -27,204 +27,9 @@
 #include "store.h"
 #include "vsd.h"
 
-/* The limits a slice's cgroup level carries; cpu_reserve and the
- * reservations are admission's, the rest are checked per VPS. */
-static const vs_limit_t cgroup_caps[] = { VS_LIM_CPUUNITS, VS_LIM_CPULIMIT, VS_LIM_RAM,
-                                          VS_LIM_RAM_RESERVE, VS_LIM_NUMPROC };
-
 /* The limits slice create and set take (the options of vsctl slice). */
 static const vs_limit_t slice_options[] = { VS_LIM_CPUUNITS, VS_LIM_CPULIMIT,    VS_LIM_CPU_RESERVE,
                                             VS_LIM_RAM,      VS_LIM_RAM_RESERVE, VS_LIM_NUMPROC };
-
-static int slices_dir(struct vsd *d, vs_error_t *err)
-{
-        cleanup_free char *path = vs_strdupf("%s/var/lib/paene/slices", d->root);
-        int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-        if (fd < 0)
-                return vs_error_errno(err, "open %s", path);
-        return fd;
-}
-
-static int no_such_slice(vs_error_t *err)
-{
-        return vs_error_kind(err, VS_E_NOTFOUND, ENOENT, "no such slice");
-}
-
-/* The slice's file, read now: NOTFOUND when there is none. */
-static int load_file(struct vsd *d, const char *slice, vs_kv_t *kv, vs_error_t *err)
-{
-        cleanup_close int dirfd = slices_dir(d, err);
-
-        if (dirfd < 0)
-                return -1;
-        if (strcmp(slice, VS_DEFAULT_SLICE) == 0)
-                return 0;
-        if (faccessat(dirfd, slice, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
-                return errno == ENOENT ? no_such_slice(err)
-                                       : vs_error_errno(err, "slice %s", slice);
-        return vs_kv_load(dirfd, slice, kv, err);
-}
-
-int vsd_slice_rules_load(struct vsd *d, const char *slice, struct vsd_slice_rules *r,
-                         vs_error_t *err)
-{
-        cleanup_kv vs_kv_t kv = { 0 };
-
-        if (load_file(d, slice, &kv, err) < 0 || vsd_slice_rules_parse(slice, &kv, r, err) < 0)
-                return -1;
-        vsd_slice_loans_adjust(d, r);
-        return 0;
-}
-
-/* ---- the slice's cgroup level ---- */
-
-static int apply_caps(struct vsd *d, const struct vsd_slice_rules *r, vs_error_t *err)
-{
-        vs_limits_t caps = r->limits;
-        vs_cgroup_t *cg = NULL;
-        int rc;
-
-        caps.set = 0;
-        for (size_t i = 0; i < sizeof(cgroup_caps) / sizeof(cgroup_caps[0]); i++)
-                caps.set |= r->limits.set & (1u << cgroup_caps[i]);
-        if (vs_cgroup_slice_open(d->cgtree, r->name, &cg, err) < 0)
-                return vs_error_wrap(err, "slice %s", r->name);
-        rc = caps.set ? vs_limits_apply(cg, &caps, NULL, err) : 0;
-        vs_cgroup_free(cg);
-        return rc < 0 ? vs_error_wrap(err, "slice %s's cgroup", r->name) : 0;
-}
-
-int vsd_slice_cgroup_apply(struct vsd *d, const char *slice, vs_error_t *err)
-{
-        struct vsd_slice_rules r;
-
-        if (strcmp(slice, VS_DEFAULT_SLICE) == 0)
-                return 0;
-        if (vsd_slice_rules_load(d, slice, &r, err) < 0)
-                return vs_error_wrap(err, "slice %s", slice);
-        return apply_caps(d, &r, err);
-}
-
-/* ---- a VPS within its slice ---- */
-
-static int above_slice(vs_error_t *err, const char *vps, const struct vsd_slice_rules *r,
-                       const char *opt, const char *vps_text, const char *slice_text)
-{
-        return vs_error_kind(err, VS_E_STATE, EDQUOT, "VPS %s: --%s %s is above slice %s's --%s %s",
-                             vps, opt, vps_text, r->name, opt, slice_text);
-}
-
-int vsd_slice_fits(const struct vsd_slice_rules *r, const char *vps, const vs_limits_t *l,
-                   vs_error_t *err)
-{
-        for (int k = 0; k < VS_LIM_COUNT; k++) {
-                if (k == VS_LIM_CPUMASK || !VS_LIMIT_IS_SET(l, k) ||
-                    !VS_LIMIT_IS_SET(&r->limits, k))
-                        continue;
-                if (l->value[k] > r->limits.value[k])
-                        return above_slice(err, vps, r, vs_limit_option((vs_limit_t)k), l->text[k],
-                                           r->limits.text[k]);
-        }
-        /* --cpus N caps at N whole CPUs */
-        if (VS_LIMIT_IS_SET(l, VS_LIM_CPUS) && VS_LIMIT_IS_SET(&r->limits, VS_LIM_CPULIMIT) &&
-            l->value[VS_LIM_CPUS] * 1000000ULL > r->limits.value[VS_LIM_CPULIMIT])
-                return vs_error_kind(err, VS_E_STATE, EDQUOT,
-                                     "VPS %s: --cpus %s is above slice %s's --cpulimit %s", vps,
-                                     l->text[VS_LIM_CPUS], r->name,
-                                     r->limits.text[VS_LIM_CPULIMIT]);
-        return 0;
-}
-
-static size_t count_vps(struct vsd *d, const char *slice, size_t *running)
-{
-        size_t n = 0;
-
-        if (running)
-                *running = 0;
-        for (struct vps *v = d->vps_list; v; v = v->next) {
-                if (strcmp(v->slice, slice) != 0)
-                        continue;
-                n++;
-                if (running && v->phase != PHASE_STOPPED)
-                        (*running)++;
-        }
-        return n;
-}
-
-int vsd_slice_admit_new(struct vsd *d, const char *slice, const char *vps, const vs_limits_t *l,
-                        vs_error_t *err)
-{
-        struct vsd_slice_rules r;
-
-        if (!slice || strcmp(slice, VS_DEFAULT_SLICE) == 0)
-                return 0;
-        if (vsd_slice_rules_load(d, slice, &r, err) < 0)
-                return err->kind == VS_E_NOTFOUND ? -1 : vs_error_wrap(err, "slice %s", slice);
-        if (r.max_vps && count_vps(d, slice, NULL) >= r.max_vps && !vsd_vps_find(d, vps))
-                return vs_error_kind(err, VS_E_STATE, EDQUOT,
-                                     "slice %s has its %llu VPS (max_vps): no room for %s", slice,
-                                     (unsigned long long)r.max_vps, vps);
-        return vsd_slice_fits(&r, vps, l, err);
-}
-
-static int load_vps_limits(struct vsd *d, struct vps *v, vs_limits_t *l, vs_error_t *err)
-{
-        const vs_kv_t *config = vsd_vps_config(d, v);
-
-        if (!config)
-                return vs_error_set(err, ENOENT, "VPS %s has no config", v->name);
-        return vs_limits_from_config(config, l, err);
-}
-
-/* What the running VPS of the slice but `except` reserve. */
-static vs_reserve_t reserved_in(struct vsd *d, const char *slice, const struct vps *except)
-{
-        vs_reserve_t sum = { 0, 0 };
-
-        for (struct vps *v = d->vps_list; v; v = v->next) {
-                vs_limits_t l;
-                vs_reserve_t one;
-
-                if (v == except || v->phase == PHASE_STOPPED || strcmp(v->slice, slice) != 0 ||
-                    load_vps_limits(d, v, &l, NULL) < 0)
-                        continue;
-                one = vsd_reserve_of(&l);
-                sum.cpu_micro += one.cpu_micro;
-                sum.mem_bytes += one.mem_bytes;
-        }
-        return sum;
-}
-
-int vsd_slice_admit(struct vsd *d, const struct vps *v, const vs_limits_t *l, vs_error_t *err)
-{
-        vs_reserve_t want = vsd_reserve_of(l), have;
-        struct vsd_slice_rules r;
-        const vs_limits_t *cap = &r.limits;
-
-        if (strcmp(v->slice, VS_DEFAULT_SLICE) == 0 || (!want.cpu_micro && !want.mem_bytes))
-                return 0;
-        if (vsd_slice_rules_load(d, v->slice, &r, err) < 0)
-                return vs_error_wrap(err, "slice %s", v->slice);
-        have = reserved_in(d, v->slice, v);
-        if (want.cpu_micro && VS_LIMIT_IS_SET(cap, VS_LIM_CPU_RESERVE) &&
-            have.cpu_micro + want.cpu_micro > cap->value[VS_LIM_CPU_RESERVE])
-                return vs_error_kind(err, VS_E_STATE, ENOSPC,
-                                     "slice %s: its VPS would reserve %llu%% CPU, its "
-                                     "--cpu-reserve is %s",
-                                     v->slice,
-                                     (unsigned long long)(have.cpu_micro + want.cpu_micro) / 10000,
-                                     cap->text[VS_LIM_CPU_RESERVE]);
-        if (want.mem_bytes && VS_LIMIT_IS_SET(cap, VS_LIM_RAM_RESERVE) &&
-            have.mem_bytes + want.mem_bytes > cap->value[VS_LIM_RAM_RESERVE])
-                return vs_error_kind(err, VS_E_STATE, ENOSPC,
-                                     "slice %s: its VPS would reserve %lluM, its --ram-reserve "
-                                     "is %s",
-                                     v->slice,
-                                     (unsigned long long)(have.mem_bytes + want.mem_bytes) >> 20,
-                                     cap->text[VS_LIM_RAM_RESERVE]);
-        return 0;
-}
 
 /* ---- the request's settings ---- */
 
@@ -318,9 +123,9 @@ static int settings_arg(const vs_request_t *req, vs_kv_t *kv, vs_error_t *err)
 /* What all slices but `except` reserve, with r's: within the node's. */
 static int node_admits(struct vsd *d, const struct vsd_slice_rules *r, vs_error_t *err)
 {
-        cleanup_close int dirfd = slices_dir(d, err);
+        cleanup_close int dirfd = vsd_slices_dir(d, err);
         cleanup_closedir DIR *dir = NULL;
-        vs_reserve_t sum = vsd_reserve_of(&r->limits), want = sum, none = { 0, 0 };
+        vs_reserve_t sum = vs_reserve_of(&r->limits), want = sum, none = { 0, 0 };
         struct dirent *ent;
         vs_node_t node;
         int fd;
@@ -345,7 +150,7 @@ static int node_admits(struct vsd *d, const struct vsd_slice_rules *r, vs_error_
                     strcmp(ent->d_name, r->name) == 0 ||
                     vsd_slice_rules_load(d, ent->d_name, &other, NULL) < 0)
                         continue;
-                one = vsd_reserve_of(&other.limits);
+                one = vs_reserve_of(&other.limits);
                 sum.cpu_micro += one.cpu_micro;
                 sum.mem_bytes += one.mem_bytes;
         }
@@ -358,17 +163,11 @@ static int node_admits(struct vsd *d, const struct vsd_slice_rules *r, vs_error_
  * refuses the change, naming the VPS and the limit. */
 static int vps_within(struct vsd *d, const struct vsd_slice_rules *r, vs_error_t *err)
 {
-        for (struct vps *v = d->vps_list; v; v = v->next) {
-                vs_limits_t l;
-
-                if (strcmp(v->slice, r->name) != 0 || load_vps_limits(d, v, &l, err) < 0)
-                        continue;
-                if (vsd_slice_fits(r, v->name, &l, err) < 0)
-                        return vs_error_wrap(err, "slice %s", r->name);
-        }
+        if (vsd_slice_vps_fit(d, r, err) < 0)
+                return vs_error_wrap(err, "slice %s", r->name);
         if (VS_LIMIT_IS_SET(&r->limits, VS_LIM_CPU_RESERVE) ||
             VS_LIMIT_IS_SET(&r->limits, VS_LIM_RAM_RESERVE)) {
-                vs_reserve_t have = reserved_in(d, r->name, NULL);
+                vs_reserve_t have = vsd_slice_reserved(d, r->name, NULL);
 
                 if ((VS_LIMIT_IS_SET(&r->limits, VS_LIM_CPU_RESERVE) &&
                      have.cpu_micro > r->limits.value[VS_LIM_CPU_RESERVE]) ||
@@ -378,10 +177,11 @@ static int vps_within(struct vsd *d, const struct vsd_slice_rules *r, vs_error_t
                                              "slice %s: its running VPS reserve more than that",
                                              r->name);
         }
-        if (r->max_vps && count_vps(d, r->name, NULL) > r->max_vps)
+        if (r->max_vps && vsd_slice_count_vps(d, r->name, NULL) > r->max_vps)
                 return vs_error_kind(err, VS_E_STATE, EDQUOT,
                                      "slice %s has %zu VPS, more than --max-vps %llu", r->name,
-                                     count_vps(d, r->name, NULL), (unsigned long long)r->max_vps);
+                                     vsd_slice_count_vps(d, r->name, NULL),
+                                     (unsigned long long)r->max_vps);
         return 0;
 }
 
@@ -390,7 +190,7 @@ static int vps_within(struct vsd *d, const struct vsd_slice_rules *r, vs_error_t
 static int commit(struct vsd *d, const char *name, const vs_kv_t *kv, const vs_kv_t *old,
                   vs_error_t *err)
 {
-        cleanup_close int dirfd = slices_dir(d, err);
+        cleanup_close int dirfd = vsd_slices_dir(d, err);
         struct vsd_slice_rules r;
 
         if (dirfd < 0 || vsd_slice_rules_parse(name, kv, &r, err) < 0)
@@ -400,7 +200,7 @@ static int commit(struct vsd *d, const char *name, const vs_kv_t *kv, const vs_k
                 return -1;
         if (vs_kv_save(dirfd, name, kv, 1, err) < 0)
                 return vs_error_wrap(err, "slice %s", name);
-        if (apply_caps(d, &r, err) == 0)
+        if (vsd_slice_caps_apply(d, &r, err) == 0)
                 return 0;
         if (old) {
                 vs_kv_save(dirfd, name, old, 1, NULL);
@@ -420,7 +220,7 @@ static void reply_ok(struct vsd *d, struct client *c)
 
 int vsd_handle_slice_create(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
 {
-        cleanup_close int dirfd = slices_dir(d, err);
+        cleanup_close int dirfd = vsd_slices_dir(d, err);
         cleanup_kv vs_kv_t kv = { 0 };
 
         if (dirfd < 0)
@@ -449,7 +249,8 @@ int vsd_handle_slice_set(struct vsd *d, struct client *c, vs_request_t *req, vs_
 
         if (strcmp(req->name, VS_DEFAULT_SLICE) == 0)
                 return vs_error_kind(err, VS_E_STATE, EPERM, "slice default has no settings");
-        if (load_file(d, req->name, &kv, err) < 0 || load_file(d, req->name, &old, err) < 0)
+        if (vsd_slice_file_read(d, req->name, &kv, err) < 0 ||
+            vsd_slice_file_read(d, req->name, &old, err) < 0)
                 return -1;
         if (!any_setting(req))
                 return vs_error_kind(err, VS_E_USAGE, EINVAL, "no setting given");
@@ -468,20 +269,20 @@ int vsd_handle_slice_destroy(struct vsd *d, struct client *c, vs_request_t *req,
 
         if (strcmp(req->name, VS_DEFAULT_SLICE) == 0)
                 return vs_error_kind(err, VS_E_STATE, EPERM, "slice default always exists");
-        if (load_file(d, req->name, &kv, err) < 0)
+        if (vsd_slice_file_read(d, req->name, &kv, err) < 0)
                 return -1;
         if (vsd_slice_has_loans(d, req->name))
                 return vs_error_kind(err, VS_E_STATE, EBUSY,
                                      "slice %s has loans: revoke them first (vsctl slice loans)",
                                      req->name);
-        n = count_vps(d, req->name, NULL);
+        n = vsd_slice_count_vps(d, req->name, NULL);
         if (n)
                 return vs_error_kind(err, VS_E_STATE, EBUSY,
                                      "slice %s has %zu VPS: destroy them first (or give --force)",
                                      req->name, n);
         if (vs_cgroup_slice_remove(d->cgtree, req->name, err) < 0)
                 return -1;
-        dirfd = slices_dir(d, err);
+        dirfd = vsd_slices_dir(d, err);
         if (dirfd < 0 || unlinkat(dirfd, req->name, 0) < 0)
                 return dirfd < 0 ? -1 : vs_error_errno(err, "remove slice %s", req->name);
         vs_fsync_dir(dirfd, NULL);
@@ -541,7 +342,7 @@ static void describe(struct vsd *d, const char *name, vs_kv_t *kv, struct descri
         out->info.settings = kv;
         out->info.owner_names = out->owners;
         owner_names(vs_kv_get(kv, "owners"), out->owners, sizeof(out->owners));
-        out->info.nvps = (long long)count_vps(d, name, &running);
+        out->info.nvps = (long long)vsd_slice_count_vps(d, name, &running);
         out->info.running = (long long)running;
         /* the level is there while a VPS of the slice runs: its counters
          * are theirs together */
@@ -602,7 +403,7 @@ static char **slice_names(int dirfd, size_t *n, vs_error_t *err)
 
 int vsd_handle_slice_list(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
 {
-        cleanup_close int dirfd = slices_dir(d, err);
+        cleanup_close int dirfd = vsd_slices_dir(d, err);
         cleanup_strv char **names = NULL;
         json_object *reply;
         size_t n;
@@ -630,8 +431,8 @@ int vsd_handle_slice_status(struct vsd *d, struct client *c, vs_request_t *req, 
         struct described one;
 
         if (!owner_sees(d, c, req->name))
-                return no_such_slice(err);
-        if (load_file(d, req->name, &kv, err) < 0)
+                return vsd_no_such_slice(err);
+        if (vsd_slice_file_read(d, req->name, &kv, err) < 0)
                 return -1;
         describe(d, req->name, &kv, &one);
         vsd_client_reply(d, c, vs_reply_slice(&one.info), NULL, 0);

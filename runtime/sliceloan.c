@@ -27,102 +27,12 @@
 #include "store.h"
 #include "vsd.h"
 
-#define LOANS_FILE ".loans"
-#define LOANS_MAX 256
-
-struct loan {
-        long long id;
-        char from[64], to[64];
-        vs_limit_t what; /* VS_LIM_CPUUNITS or VS_LIM_RAM */
-        uint64_t amount;
-        long long until; /* 0: until revoked */
-};
-
-static int loans_dir(struct vsd *d, vs_error_t *err)
-{
-        cleanup_free char *path = vs_strdupf("%s/var/lib/paene/slices", d->root);
-        int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-        if (fd < 0)
-                return vs_error_errno(err, "open %s", path);
-        return fd;
-}
-
-static int parse_loan(const char *key, const char *value, struct loan *l)
-{
-        char what[16];
-        unsigned long long amount;
-        long long until;
-        uint64_t id;
-
-        if (vs_digits(key, 1000000000, &id) < 0 ||
-            sscanf(value, "%63s %63s %15s %llu %lld", l->from, l->to, what, &amount, &until) != 5)
-                return -1;
-        l->id = (long long)id;
-        l->what = strcmp(what, "ram") == 0 ? VS_LIM_RAM : VS_LIM_CPUUNITS;
-        l->amount = amount;
-        l->until = until;
-        return 0;
-}
-
-/* The loans file's loans, into out (at most LOANS_MAX); the file itself in
- * kv when kv is not NULL (for a change). A missing file has none. */
-static int load_loans(struct vsd *d, vs_kv_t *kv, struct loan *out, size_t *n, vs_error_t *err)
-{
-        cleanup_close int dirfd = loans_dir(d, err);
-        cleanup_kv vs_kv_t own = { 0 };
-        vs_kv_t *file = kv ? kv : &own;
-
-        *n = 0;
-        if (dirfd < 0 || vs_kv_load_optional(dirfd, LOANS_FILE, file, err) < 0)
-                return -1;
-        for (size_t i = 0; i < file->count && *n < LOANS_MAX; i++) {
-                const vs_kv_line_t *line = &file->lines[i];
-
-                if (line->key && strcmp(line->key, "next") != 0 &&
-                    parse_loan(line->key, line->value, &out[*n]) == 0)
-                        (*n)++;
-        }
-        return 0;
-}
-
-static int in_force(const struct loan *l, long long now)
-{
-        return l->until == 0 || l->until > now;
-}
-
-void vsd_slice_loans_adjust(struct vsd *d, struct vsd_slice_rules *r)
-{
-        struct loan loans[LOANS_MAX];
-        long long now = (long long)time(NULL);
-        size_t n;
-
-        if (load_loans(d, NULL, loans, &n, NULL) < 0)
-                return;
-        for (size_t i = 0; i < n; i++) {
-                vs_limit_t k = loans[i].what;
-                int from = strcmp(loans[i].from, r->name) == 0;
-                int to = strcmp(loans[i].to, r->name) == 0;
-
-                if (!in_force(&loans[i], now) || (!from && !to) || !VS_LIMIT_IS_SET(&r->limits, k))
-                        continue;
-                if (from)
-                        r->limits.value[k] = r->limits.value[k] > loans[i].amount
-                                                     ? r->limits.value[k] - loans[i].amount
-                                                     : 0;
-                else
-                        r->limits.value[k] += loans[i].amount;
-                snprintf(r->limits.text[k], sizeof(r->limits.text[k]), "%" PRIu64,
-                         r->limits.value[k]);
-        }
-}
-
 /* Saves the loans file and writes the caps of both slices again. */
 static int commit(struct vsd *d, const vs_kv_t *kv, const char *a, const char *b, vs_error_t *err)
 {
-        cleanup_close int dirfd = loans_dir(d, err);
+        cleanup_close int dirfd = vsd_slices_dir(d, err);
 
-        if (dirfd < 0 || vs_kv_save(dirfd, LOANS_FILE, kv, 1, err) < 0)
+        if (dirfd < 0 || vs_kv_save(dirfd, VSD_LOANS_FILE, kv, 1, err) < 0)
                 return -1;
         if (vsd_slice_cgroup_apply(d, a, err) < 0 || vsd_slice_cgroup_apply(d, b, err) < 0)
                 return -1;
@@ -130,7 +40,7 @@ static int commit(struct vsd *d, const vs_kv_t *kv, const char *a, const char *b
 }
 
 /* The one limit a loan moves: cpuunits or ram, and its amount. */
-static int loan_amount(const vs_request_t *req, struct loan *l, vs_error_t *err)
+static int loan_amount(const vs_request_t *req, struct vsd_loan *l, vs_error_t *err)
 {
         cleanup_kv vs_kv_t given = { 0 };
         vs_limits_t parsed = { 0 };
@@ -148,7 +58,7 @@ static int loan_amount(const vs_request_t *req, struct loan *l, vs_error_t *err)
         return 0;
 }
 
-static int loan_until(const vs_request_t *req, struct loan *l, vs_error_t *err)
+static int loan_until(const vs_request_t *req, struct vsd_loan *l, vs_error_t *err)
 {
         const char *text = vs_req_str(req, "until");
         int64_t when, now = (int64_t)time(NULL);
@@ -166,7 +76,7 @@ static int loan_until(const vs_request_t *req, struct loan *l, vs_error_t *err)
 
 /* What the lender has now (its loans in force counted) covers the loan, the
  * borrower has the limit to add it to, and the lender's VPS still fit. */
-static int loan_fits(struct vsd *d, const struct loan *l, vs_error_t *err)
+static int loan_fits(struct vsd *d, const struct vsd_loan *l, vs_error_t *err)
 {
         struct vsd_slice_rules from, to;
         const char *opt = vs_limit_option(l->what);
@@ -186,20 +96,12 @@ static int loan_fits(struct vsd *d, const struct loan *l, vs_error_t *err)
         from.limits.value[l->what] -= l->amount;
         snprintf(from.limits.text[l->what], sizeof(from.limits.text[l->what]), "%" PRIu64,
                  from.limits.value[l->what]);
-        for (struct vps *v = d->vps_list; v; v = v->next) {
-                vs_limits_t lim;
-                const vs_kv_t *config;
-
-                if (strcmp(v->slice, l->from) != 0 || !(config = vsd_vps_config(d, v)) ||
-                    vs_limits_from_config(config, &lim, NULL) < 0)
-                        continue;
-                if (vsd_slice_fits(&from, v->name, &lim, err) < 0)
-                        return vs_error_wrap(err, "slice %s after the loan", l->from);
-        }
+        if (vsd_slice_vps_fit(d, &from, err) < 0)
+                return vs_error_wrap(err, "slice %s after the loan", l->from);
         return 0;
 }
 
-static void loan_text(const struct loan *l, char *out, size_t size)
+static void loan_text(const struct vsd_loan *l, char *out, size_t size)
 {
         snprintf(out, size, "%s %s %s %" PRIu64 " %lld", l->from, l->to,
                  l->what == VS_LIM_RAM ? "ram" : "cpuunits", l->amount, l->until);
@@ -208,7 +110,7 @@ static void loan_text(const struct loan *l, char *out, size_t size)
 int vsd_handle_slice_loan(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
 {
         cleanup_kv vs_kv_t kv = { 0 };
-        struct loan loans[LOANS_MAX], l = { 0 };
+        struct vsd_loan loans[VSD_LOANS_MAX], l = { 0 };
         char key[24], text[192];
         const char *next;
         size_t n;
@@ -220,10 +122,10 @@ int vsd_handle_slice_loan(struct vsd *d, struct client *c, vs_request_t *req, vs
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                      "a loan goes from a slice to another (not the default)");
         if (loan_amount(req, &l, err) < 0 || loan_until(req, &l, err) < 0 ||
-            loan_fits(d, &l, err) < 0 || load_loans(d, &kv, loans, &n, err) < 0)
+            loan_fits(d, &l, err) < 0 || vsd_slice_loans_load(d, &kv, loans, &n, err) < 0)
                 return -1;
-        if (n == LOANS_MAX)
-                return vs_error_kind(err, VS_E_STATE, ENOSPC, "%d loans already", LOANS_MAX);
+        if (n == VSD_LOANS_MAX)
+                return vs_error_kind(err, VS_E_STATE, ENOSPC, "%d loans already", VSD_LOANS_MAX);
         next = vs_kv_get(&kv, "next");
         l.id = next ? atoll(next) : 1;
         if (l.id < 1)
@@ -240,7 +142,7 @@ int vsd_handle_slice_loan(struct vsd *d, struct client *c, vs_request_t *req, vs
         return 0;
 }
 
-static int sees_loan(struct vsd *d, const struct client *c, const struct loan *l)
+static int sees_loan(struct vsd *d, const struct client *c, const struct vsd_loan *l)
 {
         return c->role == VSD_ROLE_ADMIN ||
                vsd_slice_has_owner(vsd_slice_find(d, l->from), c->uid) ||
@@ -249,18 +151,18 @@ static int sees_loan(struct vsd *d, const struct client *c, const struct loan *l
 
 int vsd_handle_slice_loans(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
 {
-        struct loan loans[LOANS_MAX];
-        vs_loan_info_t info[LOANS_MAX];
+        struct vsd_loan loans[VSD_LOANS_MAX];
+        vs_loan_info_t info[VSD_LOANS_MAX];
         long long now = (long long)time(NULL);
         size_t n, k = 0;
 
         (void)req;
-        if (load_loans(d, NULL, loans, &n, err) < 0)
+        if (vsd_slice_loans_load(d, NULL, loans, &n, err) < 0)
                 return -1;
         for (size_t i = 0; i < n; i++) {
                 vs_loan_info_t *one = &info[k];
 
-                if (!in_force(&loans[i], now) || !sees_loan(d, c, &loans[i]))
+                if (!vsd_loan_in_force(&loans[i], now) || !sees_loan(d, c, &loans[i]))
                         continue;
                 memset(one, 0, sizeof(*one));
                 one->id = loans[i].id;
@@ -280,17 +182,17 @@ int vsd_handle_slice_loans(struct vsd *d, struct client *c, vs_request_t *req, v
 static int end_loans(struct vsd *d, const long long *id, vs_error_t *err)
 {
         cleanup_kv vs_kv_t kv = { 0 };
-        struct loan loans[LOANS_MAX];
+        struct vsd_loan loans[VSD_LOANS_MAX];
         long long now = (long long)time(NULL);
         size_t n, ended = 0;
         int rc = 0;
 
-        if (load_loans(d, &kv, loans, &n, err) < 0)
+        if (vsd_slice_loans_load(d, &kv, loans, &n, err) < 0)
                 return -1;
         for (size_t i = 0; i < n; i++) {
                 char key[24];
 
-                if (id ? loans[i].id != *id : in_force(&loans[i], now))
+                if (id ? loans[i].id != *id : vsd_loan_in_force(&loans[i], now))
                         continue;
                 snprintf(key, sizeof(key), "%lld", loans[i].id);
                 vs_kv_set(&kv, key, NULL);
@@ -299,9 +201,9 @@ static int end_loans(struct vsd *d, const long long *id, vs_error_t *err)
         if (!ended)
                 return id ? vs_error_kind(err, VS_E_NOTFOUND, ENOENT, "no such loan") : 0;
         {
-                cleanup_close int dirfd = loans_dir(d, err);
+                cleanup_close int dirfd = vsd_slices_dir(d, err);
 
-                if (dirfd < 0 || vs_kv_save(dirfd, LOANS_FILE, &kv, 1, err) < 0)
+                if (dirfd < 0 || vs_kv_save(dirfd, VSD_LOANS_FILE, &kv, 1, err) < 0)
                         return -1;
         }
         for (size_t i = 0; i < ended; i++) {
@@ -322,11 +224,11 @@ static int end_loans(struct vsd *d, const long long *id, vs_error_t *err)
 
 int vsd_handle_slice_revoke(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
 {
-        struct loan loans[LOANS_MAX];
+        struct vsd_loan loans[VSD_LOANS_MAX];
         long long id = vs_req_int(req, "id", 0);
         size_t n, i;
 
-        if (load_loans(d, NULL, loans, &n, err) < 0)
+        if (vsd_slice_loans_load(d, NULL, loans, &n, err) < 0)
                 return -1;
         for (i = 0; i < n && loans[i].id != id; i++)
                 ;
@@ -337,21 +239,6 @@ int vsd_handle_slice_revoke(struct vsd *d, struct client *c, vs_request_t *req, 
         if (end_loans(d, &id, err) < 0)
                 return -1;
         vsd_client_reply(d, c, vs_reply_ok(), NULL, 0);
-        return 0;
-}
-
-int vsd_slice_has_loans(struct vsd *d, const char *slice)
-{
-        struct loan loans[LOANS_MAX];
-        long long now = (long long)time(NULL);
-        size_t n;
-
-        if (load_loans(d, NULL, loans, &n, NULL) < 0)
-                return 0;
-        for (size_t i = 0; i < n; i++)
-                if (in_force(&loans[i], now) &&
-                    (strcmp(loans[i].from, slice) == 0 || strcmp(loans[i].to, slice) == 0))
-                        return 1;
         return 0;
 }
 

@@ -196,40 +196,6 @@ void vsd_slicetime_free(struct vsd *d)
         d->slicetime = NULL;
 }
 
-/* ---- the tick ---- */
-
-static void slice_step(struct vsd *d, const char *slice, int64_t now)
-{
-        struct vsd_slice_file f;
-        struct vsd_slice_usage u;
-        vs_error_t err = { 0 };
-
-        if (vsd_slice_file_load(d, slice, &f, NULL) < 0)
-                return;
-        vsd_slice_usage_load(d, slice, &u);
-        vsd_slicetime_expiry_step(d, &f, &u, now);
-        vsd_slicebytes_step(d, &f, &u, now);
-        if (u.dirty && vsd_slice_usage_save(d, slice, &u, &err) < 0)
-                vs_log(LOG_WARNING, "slice %s: usage: %s", slice, err.msg);
-        vsd_slice_usage_free(&u);
-}
-
-void vsd_slicetime_tick(struct vsd *d)
-{
-        cleanup_free char *path = vs_strdupf("%s/var/lib/paene/slices", d->root);
-        cleanup_closedir DIR *dir = opendir(path);
-        struct dirent *e;
-        int64_t now = (int64_t)time(NULL);
-
-        if (!d->slicetime)
-                return;
-        while (dir && (e = readdir(dir)))
-                /* NAME.usage is not a slice, nor "default" a file's */
-                if (vs_parse_name(e->d_name, "slice name", NULL) == 0 &&
-                    strcmp(e->d_name, VS_DEFAULT_SLICE) != 0)
-                        slice_step(d, e->d_name, now);
-}
-
 void vsd_slicetime_started(struct vsd *d, struct vps *v)
 {
         struct vsd_slice_file f;

@@ -31,7 +31,6 @@
 #include "vs/limits.h"
 #include "vs/log.h"
 #include "vs/parse.h"
-#include "slicetime.h"
 #include "authz.h"
 #include "slice.h"
 #include "store.h"
@@ -45,14 +44,6 @@ const char *vsd_phase_name(enum phase phase)
         return phase == PHASE_RUNNING    ? "running"
                : phase == PHASE_STOPPING ? "stopping"
                                          : "stopped";
-}
-
-struct vps *vsd_vps_find(struct vsd *d, const char *name)
-{
-        for (struct vps *v = d->vps_list; v; v = v->next)
-                if (strcmp(v->name, name) == 0)
-                        return v;
-        return NULL;
 }
 
 static struct vps *vps_add(struct vsd *d, const char *name)
@@ -310,17 +301,6 @@ int vsd_node(struct vsd *d, vs_node_t *node, vs_error_t *err)
         return vs_node_from_config(&conf, &detected, node, err);
 }
 
-vs_reserve_t vsd_reserve_of(const vs_limits_t *l)
-{
-        vs_reserve_t r = { 0, 0 };
-
-        if (VS_LIMIT_IS_SET(l, VS_LIM_CPU_RESERVE))
-                r.cpu_micro = l->value[VS_LIM_CPU_RESERVE];
-        if (VS_LIMIT_IS_SET(l, VS_LIM_RAM_RESERVE))
-                r.mem_bytes = l->value[VS_LIM_RAM_RESERVE];
-        return r;
-}
-
 /* What the running VPS (but `except`) have reserved. */
 vs_reserve_t vsd_reserved(struct vsd *d, const struct vps *except)
 {
@@ -333,7 +313,7 @@ vs_reserve_t vsd_reserved(struct vsd *d, const struct vps *except)
                 if (v == except || v->phase == PHASE_STOPPED ||
                     load_limits(d, v->name, &l, NULL) < 0)
                         continue;
-                r = vsd_reserve_of(&l);
+                r = vs_reserve_of(&l);
                 sum.cpu_micro += r.cpu_micro;
                 sum.mem_bytes += r.mem_bytes;
         }
@@ -342,7 +322,7 @@ vs_reserve_t vsd_reserved(struct vsd *d, const struct vps *except)
 
 static int admit(struct vsd *d, struct vps *v, const vs_limits_t *l, vs_error_t *err)
 {
-        vs_reserve_t want = vsd_reserve_of(l), reserved;
+        vs_reserve_t want = vs_reserve_of(l), reserved;
         vs_node_t node;
 
         if (!want.cpu_micro && !want.mem_bytes)
@@ -1379,7 +1359,7 @@ int vsd_vps_start(struct vsd *d, struct vps *v, vs_error_t *err)
                 return vs_error_kind(err, VS_E_STATE, EBUSY,
                                      "a backup of the VPS is being "
                                      "written");
-        if (vsd_slicetime_may_start(d, v, err) < 0)
+        if (d->hooks.slice_may_start && d->hooks.slice_may_start(d, v, err) < 0)
                 return -1;
         if (start_stopped(d, v, err) < 0) {
                 vs_log(LOG_ERR, "%s did not start: %s", v->name, err->msg);
@@ -1392,7 +1372,8 @@ int vsd_vps_start(struct vsd *d, struct vps *v, vs_error_t *err)
                 vs_event_int(&ev, "pid", (long long)v->pid);
                 d->hooks.event(d, &ev);
         }
-        vsd_slicetime_started(d, v);
+        if (d->hooks.slice_started)
+                d->hooks.slice_started(d, v);
         return 0;
 }
 

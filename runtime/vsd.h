@@ -150,6 +150,10 @@ struct vsd_hooks {
         void (*event)(struct vsd *d, const vs_event_t *ev);
         /* migrate.c: a parked client hung up (a migration it held goes) */
         void (*client_gone)(struct vsd *d, struct client *c);
+        /* slicetime.c: may a VPS of its slice start now (not past expiry)? */
+        int (*slice_may_start)(struct vsd *d, const struct vps *v, vs_error_t *err);
+        /* sliceusage.c: a VPS started (throttled at once past its budget) */
+        void (*slice_started)(struct vsd *d, struct vps *v);
 };
 
 struct vsd_clone {
@@ -236,8 +240,10 @@ struct vsd {
         int quit;
 };
 
-/* vps.c: the lifecycle */
+/* store.c: the VPS vsd knows by that name, or NULL */
 struct vps *vsd_vps_find(struct vsd *d, const char *name);
+
+/* vps.c: the lifecycle */
 int vsd_vps_save_state(struct vsd *d, struct vps *v, vs_error_t *err);
 int vsd_vps_load_all(struct vsd *d, vs_error_t *err);
 struct vsd_create_args {
@@ -274,10 +280,9 @@ int vsd_limits_check(const vs_limits_t *l, vs_error_t *err);
 /* Refuses a limit this node can never satisfy (RAM, CPUs, cpumask) unless
  * force: at create and set, not at start (a config may be moved here). */
 int vsd_limits_fit(const vs_limits_t *l, int force, vs_error_t *err);
-/* Admission control: the node (vsd.conf), a VPS's reservation, and what
- * the running VPS but `except` reserve. */
+/* Admission control: the node (vsd.conf), and what the running VPS but
+ * `except` reserve (a VPS's own reservation: vs_reserve_of). */
 int vsd_node(struct vsd *d, vs_node_t *node, vs_error_t *err);
-vs_reserve_t vsd_reserve_of(const vs_limits_t *l);
 vs_reserve_t vsd_reserved(struct vsd *d, const struct vps *except);
 /* The usage figures of a VPS (zeros when stopped). */
 void vsd_vps_stats(struct vsd *d, struct vps *v, vs_stats_t *s);

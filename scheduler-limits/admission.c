@@ -183,3 +183,14 @@ int vs_limits_fit_node(const vs_limits_t *l, const vs_reserve_t *node, unsigned 
                                      l->text[VS_LIM_CPUMASK], cpus_present);
         return 0;
 }
+
+vs_reserve_t vs_reserve_of(const vs_limits_t *l)
+{
+        vs_reserve_t r = { 0, 0 };
+
+        if (VS_LIMIT_IS_SET(l, VS_LIM_CPU_RESERVE))
+                r.cpu_micro = l->value[VS_LIM_CPU_RESERVE];
+        if (VS_LIMIT_IS_SET(l, VS_LIM_RAM_RESERVE))
+                r.mem_bytes = l->value[VS_LIM_RAM_RESERVE];
+        return r;
+}

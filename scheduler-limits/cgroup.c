@@ -160,13 +160,21 @@ static int find_mount(const char *controllers, int v2, struct cgroup_mount *out)
         return -1;
 }
 
-/* Only hierarchies with a controller vsd's limits, stats or view use:
- * named ones (name=systemd) belong to the host's service manager, and a
- * cgroup on one vsd never limits (devices, freezer, hugetlb, net_cls, ...)
- * would cost each VPS the kernel's memory for it and its files, for
- * nothing. */
-static int wanted_v1(const char *controllers)
+/* Which v1 hierarchies a tree holds. vsd's: only those with a controller
+ * its limits, stats or view use, since a cgroup on one vsd never limits
+ * (devices, freezer, hugetlb, net_cls, ...) would cost each VPS the
+ * kernel's memory for it and its files, for nothing. Another program's
+ * (the OCI runtime's cgroupsPath, which pauses through the freezer and
+ * sets devices and hugetlb): every one with a resource controller. Named
+ * ones (name=systemd) belong to the host's service manager in both. */
+enum v1_choice { V1_VSD_CONTROLLERS, V1_EVERY_CONTROLLER };
+
+static int wanted_v1(const char *controllers, enum v1_choice choice)
 {
+        if (!*controllers || strncmp(controllers, "name=", 5) == 0)
+                return 0;
+        if (choice == V1_EVERY_CONTROLLER)
+                return 1;
         cleanup_free char *list = vs_xstrdup(controllers);
         char *save = NULL;
 
@@ -346,7 +354,8 @@ static int add_hierarchy(vs_cgroup_tree_t *tree, const char *controllers, const 
 }
 
 /* `own` is a saved /proc/self/cgroup text, or NULL for the caller's */
-static int read_own_cgroups(vs_cgroup_tree_t *tree, const char *own, vs_error_t *err)
+static int read_own_cgroups(vs_cgroup_tree_t *tree, const char *own, enum v1_choice choice,
+                            vs_error_t *err)
 {
         cleanup_fclose FILE *f =
                 own ? fmemopen((void *)own, strlen(own), "r") : fopen("/proc/self/cgroup", "re");
@@ -367,7 +376,7 @@ static int read_own_cgroups(vs_cgroup_tree_t *tree, const char *own, vs_error_t 
                 v2 = strcmp(line, "0") == 0 && *controllers == '\0';
                 if (v2 && tree->mode == VS_CGROUP_V1)
                         continue;
-                if (!v2 && (tree->mode == VS_CGROUP_V2 || !wanted_v1(controllers)))
+                if (!v2 && (tree->mode == VS_CGROUP_V2 || !wanted_v1(controllers, choice)))
                         continue;
                 if (add_hierarchy(tree, controllers, path, v2, err) < 0)
                         return -1;
@@ -413,14 +422,15 @@ static void report_missing(const vs_cgroup_tree_t *tree)
         }
 }
 
-static int tree_open(const char *name, const char *own, vs_cgroup_tree_t **out, vs_error_t *err)
+static int tree_open(const char *name, const char *own, enum v1_choice choice,
+                     vs_cgroup_tree_t **out, vs_error_t *err)
 {
         vs_cgroup_tree_t *tree = vs_xmalloc(sizeof(*tree));
 
         tree->mode = detect_mode();
         tree->name = vs_xstrdup(name);
         tree->count = 0;
-        if (read_own_cgroups(tree, own, err) < 0) {
+        if (read_own_cgroups(tree, own, choice, err) < 0) {
                 vs_cgroup_tree_free(tree);
                 return vs_error_wrap(err, "cgroup tree");
         }
@@ -432,7 +442,7 @@ static int tree_open(const char *name, const char *own, vs_cgroup_tree_t **out, 
 
 int vs_cgroup_tree_open(const char *name, vs_cgroup_tree_t **out, vs_error_t *err)
 {
-        return tree_open(name, NULL, out, err);
+        return tree_open(name, NULL, V1_VSD_CONTROLLERS, out, err);
 }
 
 void vs_cgroup_tree_free(vs_cgroup_tree_t *tree)
@@ -1144,7 +1154,7 @@ int vs_cgroup_open_below(const char *path, const char *own, int create, vs_cgrou
         vs_cgroup_t *cg;
         int least = -1;
 
-        if (tree_open("", own, &tree, err) < 0)
+        if (tree_open("", own, V1_EVERY_CONTROLLER, &tree, err) < 0)
                 return -1;
         cg = vs_xmalloc(sizeof(*cg));
         cg->tree = tree;

@@ -29,13 +29,7 @@ case ${2:-} in
 no-net) NET_ARGS=(--ipadd none) NET_LABEL="without network" ;;
 *) echo "usage: $prog N [no-net]" >&2; exit 2 ;;
 esac
-case $N in
-'' | *[!0-9]* | 0*) echo "usage: $prog N   (N: number of VPS, 1..10000)" >&2; exit 2 ;;
-esac
-if [ "$N" -gt 10000 ]; then
-        echo "usage: $prog N   (N: number of VPS, 1..10000)" >&2
-        exit 2
-fi
+require_vps_count "$N" 10000
 require_root "sudo make bench"
 if [ -z "${EPOCHREALTIME:-}" ]; then
         echo "$prog: needs bash 5 or later (\$EPOCHREALTIME)" >&2

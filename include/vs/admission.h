@@ -42,6 +42,9 @@ int vs_admit(const vs_node_t *node, const vs_reserve_t *reserved, const vs_reser
 uint64_t vs_admit_how_many(const vs_node_t *node, const vs_reserve_t *reserved,
                            const vs_reserve_t *size);
 
+/* What a VPS's limits reserve (--cpu-reserve, --ram-reserve). */
+vs_reserve_t vs_reserve_of(const vs_limits_t *l);
+
 /* The host's CPUs and memory. */
 vs_reserve_t vs_node_detect(void);
 

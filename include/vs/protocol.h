@@ -253,8 +253,10 @@ vs_vps_fields_t vs_req_fields(const vs_request_t *req, const char *key);
 /* a VS_FIELD_LIMITS field as key = value lines in their order, into out
  * (emptied first; empty when absent; the caller frees it) */
 void vs_req_texts(const vs_request_t *req, const char *key, vs_kv_t *out);
-/* a VS_FIELD_LIMITS field parsed into *l (zeroed first; nothing set when
- * absent); -1 with err for a value vs_limits_parse_one refuses */
+/* a VS_FIELD_LIMITS field ({"cpulimit": "50%", ...}, keyed by config key or
+ * option name, values as the admin typed them) parsed into *l (zeroed first;
+ * nothing set when absent): vsd parses them again, the socket is the
+ * contract, not vsctl; -1 with err for a value vs_limits_parse_one refuses */
 int vs_req_limits_parse(const vs_request_t *req, const char *key, vs_limits_t *l, vs_error_t *err);
 /* For a reader that looks at one field in every command (authz.c): the
  * field if this command's table declares it with that type and the

@@ -318,9 +318,13 @@ static int cmd_events(struct ctx *ctx, int argc, char **argv)
 
                 if (vs_msg_recv(sock, &msg, NULL, NULL, &err) < 0 || !msg) {
                         if (!err.msg[0])
-                                dropped(&err, "(vsd stopped)");
+                                vs_error_kind(&err, VS_E_DAEMON, ECONNRESET,
+                                              "vsd closed the event stream (it stopped)");
                         return fail(ctx, &err);
                 }
+                /* vsd ends the stream with an error reply (when it exits) */
+                if (vs_reply_check(msg, &err) < 0)
+                        return fail(ctx, &err);
                 event = json_object_object_get(msg, "event");
                 if (!event)
                         continue;

@@ -45,6 +45,17 @@ start_vsd() {
         nsenter --net="$R/netns" "$BIN/vsd" --root "$R" --cgroup-name "$CG"
 }
 
+# start_vsd_logging_to LOG [SECONDS]: vsd in the foreground in its
+# namespace, what it logs appended to LOG (a daemon logs to syslog, which
+# this host may not have), so that a test can read why it did something;
+# waits (SECONDS, default 10) until it answers. stop_vsd ends it.
+start_vsd_logging_to() {
+        nsenter --net="$R/netns" "$BIN/vsd" --root "$R" --cgroup-name "$CG" --foreground \
+                2>>"$1" </dev/null >/dev/null &
+        disown
+        wait_for "${2:-10}" 'vs list >/dev/null 2>&1' || fail "vsd did not come up: $(cat "$1")"
+}
+
 # The pid of this file's vsd (tests run in subshells: read it, never keep it).
 vsd_pid() {
         cat "$R/run/paene/vsd.pid" 2>/dev/null

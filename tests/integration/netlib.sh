@@ -43,3 +43,33 @@ use_conf() {
         printf '%s\n' "$1" >"$R/etc/paene/vsd.conf"
         start_vsd || fail "vsd did not start with: $1"
 }
+
+# ---- bandwidth caps measured (the caller sets GATEWAY, the address a VPS
+# sends to in vsd's namespace, WINDOW, the seconds the receiver counts, and
+# PORT, the last port used) ----
+
+# measure_out VPS: bit/s of one TCP stream from the VPS to vsd's namespace.
+measure_out() {
+        local out=$R/sink.$PORT line
+        PORT=$((PORT + 1))
+        in_host "$BIN/payload" sink "$PORT" "$WINDOW" >"$out" 2>&1 &
+        wait_for 10 "grep -q ready '$out'" || fail "sink not ready: $(cat "$out")"
+        vs exec "$1" -- /payload blast "$GATEWAY" "$PORT" 6 >/dev/null
+        wait_for 10 "grep -q bits_per_s '$out'" || fail "sink gave no result: $(cat "$out")"
+        line=$(grep bits_per_s "$out")
+        echo "    out $1: $line" >&2
+        echo "$line" | awk '{print $2}'
+}
+
+# within MEASURED CAP: the measured rate is within 15 % of the cap
+within() {
+        [ "$1" -ge $(($2 * 85 / 100)) ] && [ "$1" -le $(($2 * 115 / 100)) ] ||
+                fail "measured $1 bit/s, cap $2 bit/s: not within 15 %"
+}
+
+# tc_rate DEVICE: the rate of its root TBF as tc prints it, or ""; fails when tc does
+tc_rate() {
+        local qdiscs
+        qdiscs=$(in_host tc qdisc show dev "$1" root) || return 1
+        lines_matching -o 'tbf .* rate [^ ]*' <<<"$qdiscs" | awk '{print $NF}'
+}

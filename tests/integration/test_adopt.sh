@@ -7,14 +7,12 @@
 
 LOG=""
 
-# vsd in the foreground, logging to a file of the test's root, so that a
-# test can read why it refused to adopt
+# vsd logging to a fresh file, so that a test reads why this run refused
+# to adopt
 start_vsd_logged() {
         LOG=$R/vsd-adopt.log
         : >"$LOG"
-        nsenter --net="$R/netns" "$BIN/vsd" --root "$R" --cgroup-name "$CG" --foreground \
-                2>>"$LOG" </dev/null >/dev/null &
-        wait_for 10 'vs list >/dev/null 2>&1' || fail "vsd did not come up: $(cat "$LOG")"
+        start_vsd_logging_to "$LOG"
 }
 
 kill_vsd() {

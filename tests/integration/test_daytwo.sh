@@ -125,9 +125,7 @@ test_set_hostname_stopped_and_live() {
 LOG=""
 start_vsd_logged() {
         LOG=$R/vsd-daytwo.log
-        nsenter --net="$R/netns" "$BIN/vsd" --root "$R" --cgroup-name "$CG" --foreground \
-                2>>"$LOG" </dev/null >/dev/null &
-        wait_for 10 'vs list >/dev/null 2>&1' || fail "vsd did not come up: $(cat "$LOG")"
+        start_vsd_logging_to "$LOG"
 }
 
 # What a reboot changes for vsd: the boot id it recorded is not the host's.
@@ -358,6 +356,44 @@ start-failed ev2 template 'nosuch' is gone" "$seq" "events in order"
         expect_contains "$(cat "$R/events.txt")" " start-failed ev2: template 'nosuch' is gone" "text: a failure"
         expect_contains "$(cat "$LOG")" "ev2 did not start: template 'nosuch' is gone" "failed start logged"
         vs destroy ev2
+}
+
+# vsd told to stop while clients wait on it (event subscribers, one of
+# them gone without a word) ends them all and exits 0, pruning its cgroups:
+# it crashed here once, walking its client list after freeing an entry.
+test_vsd_exits_cleanly_while_clients_wait() {
+        local vsdpid rc=0 i
+        stop_vsd
+        LOG=$R/vsd-exit.log
+        nsenter --net="$R/netns" "$BIN/vsd" --root "$R" --cgroup-name "$CG" --foreground \
+                2>>"$LOG" </dev/null >/dev/null &
+        vsdpid=$!
+        wait_for 10 'vs list >/dev/null 2>&1' || fail "vsd did not come up: $(cat "$LOG")"
+        vs create ex1 --template busybox
+        # (its slice cgroup, which vsd removes at exit once no VPS runs)
+        vs start ex1
+        vs stop ex1 --fast
+        for i in 1 2 3; do
+                vs events >"$R/events$i.txt" 2>&1 &
+                eval "ev$i=\$!"
+        done
+        wait_for 10 'vs set ex1 --cpuunits 100 && grep -q limit-changed "$R/events1.txt" && grep -q limit-changed "$R/events2.txt" && grep -q limit-changed "$R/events3.txt"' ||
+                fail "the subscribers got no event"
+        kill "$ev2"
+        wait "$ev2" || true
+        kill "$vsdpid"
+        wait "$vsdpid" || rc=$?
+        expect_eq 0 "$rc" "vsd's exit status"
+        rc=0
+        wait "$ev1" || rc=$?
+        expect_eq 6 "$rc" "a subscriber ends when vsd does"
+        expect_contains "$(cat "$R/events1.txt")" "vsd exited: the event stream ends" "what it says"
+        wait "$ev3" || true
+        for i in $(cgroup_dirs); do
+                [ ! -e "$i/default" ] || fail "vsd left its slice cgroup $i/default"
+        done
+        start_vsd
+        vs destroy ex1
 }
 
 # craft_backup FILE MEMBERS...: a tar.zst written by hand, as an attacker or

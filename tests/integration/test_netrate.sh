@@ -33,19 +33,6 @@ start_with_payload() { # NAME [create options...]
         vs start "$name"
 }
 
-# measure_out VPS: bit/s of one TCP stream from the VPS to vsd's namespace.
-measure_out() {
-        local out=$R/sink.$PORT line
-        PORT=$((PORT + 1))
-        in_host "$BIN/payload" sink "$PORT" "$WINDOW" >"$out" 2>&1 &
-        wait_for 10 "grep -q ready '$out'" || fail "sink not ready: $(cat "$out")"
-        vs exec "$1" -- /payload blast "$GATEWAY" "$PORT" 6 >/dev/null
-        wait_for 10 "grep -q bits_per_s '$out'" || fail "sink gave no result: $(cat "$out")"
-        line=$(grep bits_per_s "$out")
-        echo "    out $1: $line" >&2
-        echo "$line" | awk '{print $2}'
-}
-
 # measure_in VPS: bit/s of one TCP stream from vsd's namespace into the VPS.
 measure_in() {
         local out=$R/sink.$PORT line
@@ -57,18 +44,6 @@ measure_in() {
         line=$(grep bits_per_s "$out")
         echo "    in $1: $line" >&2
         echo "$line" | awk '{print $2}'
-}
-
-# within MEASURED CAP: within 15 % of the cap.
-within() {
-        [ "$1" -ge $(($2 * 85 / 100)) ] && [ "$1" -le $(($2 * 115 / 100)) ] ||
-                fail "measured $1 bit/s, cap $2 bit/s: not within 15 %"
-}
-
-tc_rate() { # DEVICE: the rate of its root TBF as tc prints it, or ""; fails when tc does
-        local qdiscs
-        qdiscs=$(in_host tc qdisc show dev "$1" root) || return 1
-        lines_matching -o 'tbf .* rate [^ ]*' <<<"$qdiscs" | awk '{print $NF}'
 }
 
 test_rate_out_measured_and_changed_live() {

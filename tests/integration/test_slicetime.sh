@@ -79,30 +79,6 @@ for line in open(sys.argv[1]):
 EOF
 }
 
-tc_rate() { # DEVICE: the rate of its root TBF as tc prints it, or ""
-        local qdiscs
-        qdiscs=$(in_host tc qdisc show dev "$1" root) || return 1
-        lines_matching -o 'tbf .* rate [^ ]*' <<<"$qdiscs" | awk '{print $NF}'
-}
-
-# measure_out VPS: bit/s of one TCP stream from the VPS to vsd's namespace
-measure_out() {
-        local out=$R/sink.$PORT line
-        PORT=$((PORT + 1))
-        in_host "$BIN/payload" sink "$PORT" "$WINDOW" >"$out" 2>&1 &
-        wait_for 10 "grep -q ready '$out'" || fail "sink not ready: $(cat "$out")"
-        vs exec "$1" -- /payload blast "$GATEWAY" "$PORT" 6 >/dev/null
-        wait_for 10 "grep -q bits_per_s '$out'" || fail "sink gave no result: $(cat "$out")"
-        line=$(grep bits_per_s "$out")
-        echo "    out $1: $line" >&2
-        echo "$line" | awk '{print $2}'
-}
-
-within() { # MEASURED CAP: within 15 % of the cap
-        [ "$1" -ge $(($2 * 85 / 100)) ] && [ "$1" -le $(($2 * 115 / 100)) ] ||
-                fail "measured $1 bit/s, cap $2 bit/s: not within 15 %"
-}
-
 suite_setup() {
         [ -z "$R" ] || return 0
         setup
@@ -209,14 +185,8 @@ test_an_owner_sees_the_usage_of_their_own_slice_only() {
         expect_contains "$other" "rc 3" "exit 3"
 }
 
-# vsd in the foreground, its log in $R/vsd.log (a daemon logs to syslog,
-# which this host may not have), as test_crash.sh runs it
-start_vsd_logged() {
-        nsenter --net="$R/netns" "$BIN/vsd" --root "$R" --cgroup-name "$CG" --foreground \
-                2>>"$R/vsd.log" &
-        disown
-        wait_for 20 "vs list >/dev/null 2>&1"
-}
+# vsd in the foreground, its log in $R/vsd.log (warnings_in_log reads it)
+start_vsd_logged() { start_vsd_logging_to "$R/vsd.log" 20; }
 
 warnings_in_log() { # SLICE: how many expiry warnings the log has for it
         local n

@@ -92,10 +92,17 @@ static void test_own_dir_path(void **state)
 static void test_wanted_v1(void **state)
 {
         (void)state;
-        assert_true(wanted_v1("memory"));
-        assert_true(wanted_v1("cpu,cpuacct"));
-        assert_false(wanted_v1("name=systemd"));
-        assert_false(wanted_v1(""));
+        assert_true(wanted_v1("memory", V1_VSD_CONTROLLERS));
+        assert_true(wanted_v1("cpu,cpuacct", V1_VSD_CONTROLLERS));
+        assert_false(wanted_v1("name=systemd", V1_VSD_CONTROLLERS));
+        assert_false(wanted_v1("", V1_VSD_CONTROLLERS));
+        /* vsd limits nothing there; the OCI runtime pauses through it */
+        assert_false(wanted_v1("freezer", V1_VSD_CONTROLLERS));
+        assert_true(wanted_v1("freezer", V1_EVERY_CONTROLLER));
+        assert_true(wanted_v1("devices", V1_EVERY_CONTROLLER));
+        assert_true(wanted_v1("memory", V1_EVERY_CONTROLLER));
+        assert_false(wanted_v1("name=systemd", V1_EVERY_CONTROLLER));
+        assert_false(wanted_v1("", V1_EVERY_CONTROLLER));
 }
 
 static void test_has_word(void **state)
