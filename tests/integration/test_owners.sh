@@ -11,38 +11,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 eval "lib_$(declare -f reset_after_test)"
 USERS="vsown_a vsown_b vsown_c"
 MARK="paene test_owners"
-
-# The users: made once for the file; a user of that name that is not ours
-# (another comment) is never touched.
-add_user() {
-        if id "$1" >/dev/null 2>&1; then
-                [ "$(getent passwd "$1" | cut -d: -f5)" = "$MARK" ] ||
-                        die "user $1 exists and is not this test's"
-                return 0
-        fi
-        useradd --system --no-create-home --shell /usr/sbin/nologin --comment "$MARK" "$1" ||
-                die "useradd $1"
-}
-
-del_users() {
-        local u rc=0
-        for u in $USERS; do
-                if id "$u" >/dev/null 2>&1 &&
-                        [ "$(getent passwd "$u" | cut -d: -f5)" = "$MARK" ]; then
-                        userdel "$u" || rc=1
-                fi
-        done
-        return $rc
-}
-
-suite_setup() {
-        local u
-        [ -z "$R" ] || return 0
-        for u in $USERS; do add_user "$u"; done
-        setup
-        # the owners reach the socket: the test root is mktemp's 0700
-        chmod 755 "$R" "$R/run" "$R/run/paene"
-}
+. "$(dirname "$0")/ownerlib.sh"
 
 # The slices' cgroup levels (vsd makes them for their VPS) go with the
 # slices: after the harness's destroy, before its leak check.
@@ -56,23 +25,6 @@ reset_after_test() {
         done
         rm -f "$R"/var/lib/paene/slices/*
         lib_reset_after_test "$@"
-}
-
-suite_teardown() {
-        local rc=0
-        teardown || rc=1
-        del_users || rc=1
-        return $rc
-}
-
-uid_of() { id -u "$1"; }
-
-# as USER vsctl ARGS...: vsctl run by that user (no groups)
-as() {
-        local u=$1
-        shift
-        setpriv --reuid="$(uid_of "$u")" --regid="$(id -g "$u")" --clear-groups \
-                "$BIN/vsctl" --root "$R" "$@"
 }
 
 # as_req USER 'JSON': the hand-written request as that user; the whole

@@ -12,37 +12,9 @@
 eval "lib_$(declare -f reset_after_test)"
 USERS="vsslc_a vsslc_b"
 MARK="paene test_slice"
+. "$(dirname "$0")/ownerlib.sh"
 
 is_v2() { [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ]; }
-
-add_user() {
-        if id "$1" >/dev/null 2>&1; then
-                [ "$(getent passwd "$1" | cut -d: -f5)" = "$MARK" ] ||
-                        die "user $1 exists and is not this test's"
-                return 0
-        fi
-        useradd -M --system --shell /usr/sbin/nologin --comment "$MARK" "$1" || die "useradd $1"
-}
-
-del_users() {
-        local u rc=0
-        for u in $USERS; do
-                if id "$u" >/dev/null 2>&1 &&
-                        [ "$(getent passwd "$u" | cut -d: -f5)" = "$MARK" ]; then
-                        userdel "$u" || rc=1
-                fi
-        done
-        return $rc
-}
-
-suite_setup() {
-        local u
-        [ -z "$R" ] || return 0
-        for u in $USERS; do add_user "$u"; done
-        setup
-        # the owners reach the socket: the test root is mktemp's 0700
-        chmod 755 "$R" "$R/run" "$R/run/paene"
-}
 
 # The slices go between tests (vsd's exit prunes their empty cgroups; the
 # harness's leak check then finds none).
@@ -50,20 +22,6 @@ reset_after_test() {
         destroy_all_vps || return 1
         rm -f "$R"/var/lib/paene/slices/*
         lib_reset_after_test "$@"
-}
-
-suite_teardown() {
-        local rc=0
-        teardown || rc=1
-        del_users || rc=1
-        return $rc
-}
-
-as() {
-        local u=$1
-        shift
-        setpriv --reuid="$(id -u "$u")" --regid="$(id -g "$u")" --clear-groups \
-                "$BIN/vsctl" --root "$R" "$@"
 }
 
 slice_file() { echo "$R/var/lib/paene/slices/$1"; }
