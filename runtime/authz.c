@@ -203,40 +203,6 @@ static int above(const struct vsd_slice_rules *r, const char *what, const char *
         return denied(err, "--%s %s is beyond slice %s's limit", what, text, r->name);
 }
 
-static int cpu_in(const char *list, unsigned cpu)
-{
-        cleanup_free char *copy = vs_xstrdup(list);
-        char *save = NULL;
-
-        for (char *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
-                unsigned lo, hi;
-
-                if (sscanf(w, "%u-%u", &lo, &hi) != 2)
-                        hi = lo = (unsigned)atoi(w);
-                if (cpu >= lo && cpu <= hi)
-                        return 1;
-        }
-        return 0;
-}
-
-/* Whether every CPU of list `inner` is one of `outer` (both valid lists). */
-static int cpulist_within(const char *inner, const char *outer)
-{
-        cleanup_free char *copy = vs_xstrdup(inner);
-        char *save = NULL;
-
-        for (char *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
-                unsigned lo, hi;
-
-                if (sscanf(w, "%u-%u", &lo, &hi) != 2)
-                        hi = lo = (unsigned)atoi(w);
-                for (unsigned cpu = lo; cpu <= hi; cpu++)
-                        if (!cpu_in(outer, cpu))
-                                return 0;
-        }
-        return 1;
-}
-
 static int check_limits(const struct vsd_slice_rules *r, const vs_request_t *req, vs_error_t *err)
 {
         vs_limits_t l;
@@ -257,7 +223,7 @@ static int check_limits(const struct vsd_slice_rules *r, const vs_request_t *req
             l.value[VS_LIM_SWAP] > r->limits.value[VS_LIM_RAM])
                 return above(r, "swap", l.text[VS_LIM_SWAP], err);
         if (VS_LIMIT_IS_SET(&l, VS_LIM_CPUMASK) && VS_LIMIT_IS_SET(&r->limits, VS_LIM_CPUMASK) &&
-            !cpulist_within(l.text[VS_LIM_CPUMASK], r->limits.text[VS_LIM_CPUMASK]))
+            !vs_cpulist_within(l.text[VS_LIM_CPUMASK], r->limits.text[VS_LIM_CPUMASK]))
                 return above(r, "cpumask", l.text[VS_LIM_CPUMASK], err);
         /* --cpus N caps at N whole CPUs */
         if (VS_LIMIT_IS_SET(&l, VS_LIM_CPUS) && VS_LIMIT_IS_SET(&r->limits, VS_LIM_CPULIMIT) &&

@@ -61,7 +61,8 @@ int vsd_slice_rules_load(struct vsd *d, const char *slice, struct vsd_slice_rule
 {
         cleanup_kv vs_kv_t kv = { 0 };
 
-        if (vsd_slice_file_read(d, slice, &kv, err) < 0 || vsd_slice_rules_parse(slice, &kv, r, err) < 0)
+        if (vsd_slice_file_read(d, slice, &kv, err) < 0 ||
+            vsd_slice_rules_parse(slice, &kv, r, err) < 0)
                 return -1;
         vsd_slice_loans_adjust(d, r);
         return 0;
@@ -248,7 +249,8 @@ static int parse_loan(const char *key, const char *value, struct vsd_loan *l)
 
 /* The loans file's loans, into out (at most VSD_LOANS_MAX); the file itself in
  * kv when kv is not NULL (for a change). A missing file has none. */
-int vsd_slice_loans_load(struct vsd *d, vs_kv_t *kv, struct vsd_loan *out, size_t *n, vs_error_t *err)
+int vsd_slice_loans_load(struct vsd *d, vs_kv_t *kv, struct vsd_loan *out, size_t *n,
+                         vs_error_t *err)
 {
         cleanup_close int dirfd = vsd_slices_dir(d, err);
         cleanup_kv vs_kv_t own = { 0 };
@@ -285,7 +287,8 @@ void vsd_slice_loans_adjust(struct vsd *d, struct vsd_slice_rules *r)
                 int from = strcmp(loans[i].from, r->name) == 0;
                 int to = strcmp(loans[i].to, r->name) == 0;
 
-                if (!vsd_loan_in_force(&loans[i], now) || (!from && !to) || !VS_LIMIT_IS_SET(&r->limits, k))
+                if (!vsd_loan_in_force(&loans[i], now) || (!from && !to) ||
+                    !VS_LIMIT_IS_SET(&r->limits, k))
                         continue;
                 if (from)
                         r->limits.value[k] = r->limits.value[k] > loans[i].amount

@@ -79,49 +79,88 @@ static int cpu_number(const char **p, unsigned long *out)
                 return -1;
         errno = 0;
         *out = strtoul(*p, &end, 10);
-        if (errno || *out > 65535)
+        if (errno || *out >= VS_CPULIST_MAX)
                 return -1;
         *p = end;
         return 0;
 }
 
-int vs_cpulist_valid(const char *text)
+/* One element of a list, "N" or "N-M", at *p: its first and last CPU. */
+static int cpu_range(const char **p, unsigned long *first, unsigned long *last)
+{
+        if (cpu_number(p, first) < 0)
+                return -1;
+        *last = *first;
+        if (**p == '-') {
+                (*p)++;
+                if (cpu_number(p, last) < 0 || *last < *first)
+                        return -1;
+        }
+        return 0;
+}
+
+static int cpu_mark(uint64_t *mask, unsigned long cpu)
+{
+        int was = (mask[cpu / 64] >> (cpu % 64)) & 1;
+
+        mask[cpu / 64] |= 1ULL << (cpu % 64);
+        return !was;
+}
+
+int vs_cpulist_parse(const char *text, uint64_t *mask, unsigned max_cpus, unsigned *highest)
 {
         const char *p = text;
+        unsigned long top = 0;
+        int count = 0;
 
-        if (!*p)
-                return 0;
+        if (mask)
+                memset(mask, 0, (max_cpus + 63) / 64 * sizeof(*mask));
         for (;;) {
                 unsigned long first, last;
 
-                if (cpu_number(&p, &first) < 0)
-                        return 0;
-                if (*p == '-') {
+                if (cpu_range(&p, &first, &last) < 0 || last >= max_cpus)
+                        return -1;
+                top = last > top ? last : top;
+                for (unsigned long cpu = first; cpu <= last; cpu++)
+                        count += mask ? cpu_mark(mask, cpu) : 1;
+                if (*p == ',') {
                         p++;
-                        if (cpu_number(&p, &last) < 0 || last < first)
-                                return 0;
+                        continue;
                 }
-                if (*p == '\0')
-                        return 1;
-                if (*p++ != ',')
-                        return 0;
+                if (*p == '\n')
+                        p++;
+                if (*p)
+                        return -1;
+                if (highest)
+                        *highest = (unsigned)top;
+                return count;
         }
+}
+
+int vs_cpulist_valid(const char *text)
+{
+        return !strchr(text, '\n') && vs_cpulist_parse(text, NULL, VS_CPULIST_MAX, NULL) > 0;
 }
 
 unsigned vs_cpulist_max(const char *text)
 {
-        unsigned long max = 0;
+        unsigned highest = 0;
 
-        for (const char *p = text; *p;) {
-                char *end;
-                unsigned long n = strtoul(p, &end, 10);
+        vs_cpulist_parse(text, NULL, VS_CPULIST_MAX, &highest);
+        return highest;
+}
 
-                if (end == p)
-                        break;
-                max = n > max ? n : max;
-                p = *end ? end + 1 : end;
-        }
-        return (unsigned)max;
+int vs_cpulist_within(const char *inner, const char *outer)
+{
+        uint64_t in[VS_CPULIST_MAX / 64], out[VS_CPULIST_MAX / 64]; /* 8 KiB each */
+
+        if (vs_cpulist_parse(inner, in, VS_CPULIST_MAX, NULL) < 0 ||
+            vs_cpulist_parse(outer, out, VS_CPULIST_MAX, NULL) < 0)
+                return 0;
+        for (unsigned i = 0; i < VS_CPULIST_MAX / 64; i++)
+                if (in[i] & ~out[i])
+                        return 0;
+        return 1;
 }
 
 static int parse_cpulimit(const char *text, uint64_t *micro, vs_error_t *err)

@@ -17,6 +17,7 @@
 
 #include "vs/cleanup.h"
 #include "vs/fsutil.h"
+#include "vs/limits.h"
 #include "vs/procview.h"
 
 #define USER_HZ 100
@@ -228,40 +229,6 @@ void vs_view_host_free(vs_view_host_t *h)
 
 /* ---- CPUs ---- */
 
-int vs_view_parse_cpulist(const char *text, uint64_t mask[VS_VIEW_MAX_CPUS / 64])
-{
-        const char *p = text;
-        int count = 0;
-
-        memset(mask, 0, VS_VIEW_MAX_CPUS / 8);
-        while (*p && *p != '\n') {
-                char *end;
-                unsigned long lo = strtoul(p, &end, 10), hi = lo;
-
-                if (end == p)
-                        return -1;
-                if (*end == '-') {
-                        p = end + 1;
-                        hi = strtoul(p, &end, 10);
-                        if (end == p || hi < lo)
-                                return -1;
-                }
-                if (hi >= VS_VIEW_MAX_CPUS)
-                        return -1;
-                for (unsigned long c = lo; c <= hi; c++) {
-                        if (!(mask[c / 64] & (1ULL << (c % 64))))
-                                count++;
-                        mask[c / 64] |= 1ULL << (c % 64);
-                }
-                p = end;
-                if (*p == ',')
-                        p++;
-                else if (*p && *p != '\n')
-                        return -1;
-        }
-        return count;
-}
-
 /* The host CPUs the VPS may run on (its cpuset), and how many of them it
  * can use at once: the CPU cap rounded up, at most the cpuset's size. */
 struct cpus {
@@ -279,12 +246,12 @@ static void read_cpus(const vs_view_src_t *src, struct cpus *c)
 
         if (read_at(src->cpuset, src->v2 ? "cpuset.cpus.effective" : "cpuset.effective_cpus", buf,
                     sizeof(buf)) > 0)
-                count = vs_view_parse_cpulist(buf, mask);
+                count = vs_cpulist_parse(buf, mask, VS_VIEW_MAX_CPUS, NULL);
         if (count <= 0) {
                 cleanup_close int sys = open("/sys/devices/system/cpu", O_RDONLY | O_DIRECTORY);
 
                 if (read_at(sys, "online", buf, sizeof(buf)) <= 0 ||
-                    (count = vs_view_parse_cpulist(buf, mask)) <= 0) {
+                    (count = vs_cpulist_parse(buf, mask, VS_VIEW_MAX_CPUS, NULL)) <= 0) {
                         memset(mask, 0, sizeof(mask));
                         mask[0] = 1;
                         count = 1;

@@ -66,10 +66,20 @@ uint64_t vs_limits_cpu_quota_us(const vs_limits_t *l);
 uint64_t vs_shares_to_weight(uint64_t shares);
 /* ioprio 0..7 to a weight (100..1000). */
 uint64_t vs_ioprio_to_weight(uint64_t prio);
-/* Whether text is a CPU list the kernel reads ("0-3,5"). */
+/* CPU lists ("0-3,5", as cpuset files and --cpumask have them): CPUs below
+ * VS_CPULIST_MAX, digits only (no blanks or signs). */
+#define VS_CPULIST_MAX 65536U
+/* Reads a list (a cgroup file's: one trailing newline is allowed): its
+ * CPUs into mask (max_cpus bits; NULL: only checked), its highest CPU into
+ * *highest (may be NULL). Returns how many CPUs it names, -1 when it is not
+ * a list or names a CPU of max_cpus or above. */
+int vs_cpulist_parse(const char *text, uint64_t *mask, unsigned max_cpus, unsigned *highest);
+/* Whether text is a CPU list the kernel reads, as an option gives it. */
 int vs_cpulist_valid(const char *text);
 /* The highest CPU of a valid list. */
 unsigned vs_cpulist_max(const char *text);
+/* Whether every CPU of list inner is one of list outer. */
+int vs_cpulist_within(const char *inner, const char *outer);
 
 /* One cgroup file write: the controller that owns the file, its name and
  * the text to write. */

@@ -108,8 +108,4 @@ typedef struct {
 /* Fills out (VS_BC_MAX entries); returns how many. */
 size_t vs_view_beancounters(const vs_view_src_t *src, vs_beancounter_t *out);
 
-/* Parses a CPU list ("0-3,8") into a bit mask of at most VS_VIEW_MAX_CPUS
- * CPUs; returns the count, -1 when malformed. */
-int vs_view_parse_cpulist(const char *text, uint64_t mask[VS_VIEW_MAX_CPUS / 64]);
-
 #endif

@@ -124,6 +124,31 @@ static void test_cpulist(void **state)
         assert_int_equal(vs_cpulist_max("0-3,5"), 5);
         assert_int_equal(vs_cpulist_max("7,2-4"), 7);
         assert_int_equal(vs_cpulist_max("0"), 0);
+        assert_false(vs_cpulist_valid("65536"));
+        assert_true(vs_cpulist_valid("65535"));
+}
+
+/* One reader for --cpumask and the cpuset files (which end in a newline),
+ * for the /proc view's CPUs and for holding a VPS's mask to its slice's. */
+static void test_cpulist_parse(void **state)
+{
+        uint64_t mask[2];
+        unsigned highest = 0;
+
+        (void)state;
+        assert_int_equal(vs_cpulist_parse("0-3,5\n", mask, 128, &highest), 5);
+        assert_int_equal(highest, 5);
+        assert_true(mask[0] == 0x2fULL && mask[1] == 0);
+        assert_int_equal(vs_cpulist_parse("1,1-2,64", mask, 128, NULL), 3);
+        assert_true(mask[0] == 0x6ULL && mask[1] == 1);
+        assert_int_equal(vs_cpulist_parse("128", mask, 128, NULL), -1);
+        assert_int_equal(vs_cpulist_parse("1\n\n", mask, 128, NULL), -1);
+        assert_int_equal(vs_cpulist_parse("", mask, 128, NULL), -1);
+        assert_int_equal(vs_cpulist_parse("3-1", NULL, 128, NULL), -1);
+        assert_true(vs_cpulist_within("1-2", "0-3"));
+        assert_true(vs_cpulist_within("0,3", "0-1,3"));
+        assert_false(vs_cpulist_within("0-2", "0-1,3"));
+        assert_false(vs_cpulist_within("0", "x"));
 }
 
 static void test_cross_checks(void **state)
@@ -312,6 +337,7 @@ int main(void)
                 cmocka_unit_test(test_parse_values),
                 cmocka_unit_test(test_out_of_range_is_refused_not_clamped),
                 cmocka_unit_test(test_cpulist),
+                cmocka_unit_test(test_cpulist_parse),
                 cmocka_unit_test(test_cross_checks),
                 cmocka_unit_test(test_cpu_quota_smaller_cap_wins),
                 cmocka_unit_test(test_conversions),
