@@ -38,10 +38,13 @@ in_host() { nsenter --net="$R/netns" "$@"; }
 # under the test's root: a restarted vsd finds it again, with the bridge and
 # the host sides of the VPS's veths, as on a real host, whose loopback is up
 # (the host's own addresses are reached through it).
+# The network namespace this file's vsd runs in, made once.
+ensure_netns() {
+        [ -e "$R/netns" ] || { touch "$R/netns" && unshare --net="$R/netns" ip link set lo up; }
+}
+
 start_vsd() {
-        if [ ! -e "$R/netns" ]; then
-                touch "$R/netns" && unshare --net="$R/netns" ip link set lo up || return 1
-        fi
+        ensure_netns || return 1
         nsenter --net="$R/netns" "$BIN/vsd" --root "$R" --cgroup-name "$CG"
 }
 
@@ -49,11 +52,16 @@ start_vsd() {
 # namespace, what it logs appended to LOG (a daemon logs to syslog, which
 # this host may not have), so that a test can read why it did something;
 # waits (SECONDS, default 10) until it answers. stop_vsd ends it.
+# (outside a test too: it says what went wrong and returns 1)
 start_vsd_logging_to() {
+        ensure_netns || return 1
         nsenter --net="$R/netns" "$BIN/vsd" --root "$R" --cgroup-name "$CG" --foreground \
                 2>>"$1" </dev/null >/dev/null &
-        disown
-        wait_for "${2:-10}" 'vs list >/dev/null 2>&1' || fail "vsd did not come up: $(cat "$1")"
+        disown # its end (a SIGKILL, too) is the test's, not news
+        wait_for "${2:-10}" 'vs list >/dev/null 2>&1' || {
+                echo "    vsd did not come up: $(cat "$1")" >&2
+                return 1
+        }
 }
 
 # The pid of this file's vsd (tests run in subshells: read it, never keep it).

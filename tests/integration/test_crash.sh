@@ -22,15 +22,7 @@ INSIDE=0
 # vsd in the foreground, its log in $R/vsd.log (a daemon logs to syslog,
 # which this host may not have): what it said before a kill explains a
 # failure. Ready when it answers.
-start_vsd() {
-        if [ ! -e "$R/netns" ]; then
-                touch "$R/netns" && unshare --net="$R/netns" ip link set lo up || return 1
-        fi
-        nsenter --net="$R/netns" "$BIN/vsd" --root "$R" --cgroup-name "$CG" --foreground \
-                2>>"$R/vsd.log" &
-        disown # its SIGKILL is the test's, not news
-        wait_for 20 "vs list >/dev/null 2>&1"
-}
+start_vsd() { start_vsd_logging_to "$R/vsd.log" 20; }
 
 # lib.sh's state_of reads every line of status: a forward is a line too
 vps_state() { vs status "$1" | awk 'NR == 1 {print $3}'; }
