@@ -247,8 +247,19 @@ void vsd_clients_accept(struct vsd *d)
         }
 }
 
+/* Whether a message waits in the client's socket (SOCK_SEQPACKET: a whole
+ * request, or its end of file). */
+static int request_waiting(int fd)
+{
+        char byte;
+
+        return recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC) >= 0;
+}
+
 /* A client that has not sent its request in client_timeout is told so and
- * closed: an idle connection holds a descriptor and a place under the caps. */
+ * closed: an idle connection holds a descriptor and a place under the caps.
+ * One whose request came in time but waits because vsd was busy with others
+ * is read on the next pass. */
 static void expire_clients(struct vsd *d)
 {
         int64_t now = now_ms();
@@ -258,7 +269,8 @@ static void expire_clients(struct vsd *d)
                 vs_error_t err = { 0 };
 
                 next = c->next;
-                if (c->fd < 0 || c->wait != WAIT_NONE || !c->deadline || c->deadline > now)
+                if (c->fd < 0 || c->wait != WAIT_NONE || !c->deadline || c->deadline > now ||
+                    request_waiting(c->fd))
                         continue;
                 vs_error_kind(&err, VS_E_USAGE, ETIMEDOUT,
                               "no request within client_timeout (%llu ms)",
