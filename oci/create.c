@@ -615,49 +615,63 @@ static int copy_config(int statefd, const char *bundle, vs_error_t *err)
         return vs_write_atomic(statefd, "config.json", text, len, 0600, 0, err);
 }
 
-int oci_create(const struct oci_create_opts *o, vs_error_t *err)
+/* What a create holds until it returns (also on failure). */
+static void create_run_release(struct create_run *r)
 {
-        struct create_run r = { .o = o, .statefd = -1, .sock = -1, .pidfd = -1 };
-        void *seccomp = NULL;
-        char cwd[4096];
-        int rc = -1;
+        if (r->sock >= 0)
+                close(r->sock);
+        if (r->pidfd >= 0)
+                close(r->pidfd);
+        if (r->statefd >= 0)
+                close(r->statefd);
+        oci_cgroup_free(r->cg);
+        oci_state_clear(&r->st);
+        oci_config_free(r->c);
+}
 
-        if (oci_id_valid(o->id, err) < 0 || oci_config_load(o->bundle, &r.c, err) < 0)
+static void seccomp_releasep(void **seccomp)
+{
+        vs_seccomp_release(*seccomp);
+}
+
+/* The container's state directory and its config, then the init; on a
+ * failure after the directory exists, nothing of it stays. */
+static int make_container(struct create_run *r, void *seccomp, vs_error_t *err)
+{
+        const struct oci_create_opts *o = r->o;
+
+        if (oci_state_dir_make(o->root, o->id, &r->statefd, err) < 0)
                 return -1;
-        if (check_config(r.c, err) < 0)
-                goto out;
-        warn_labels(r.c);
-        if (r.c->seccomp && vs_seccomp_build(r.c->seccomp, &seccomp, err) < 0)
-                goto out;
-        /* relative bind sources are the bundle's */
-        if (!getcwd(cwd, sizeof(cwd)) || chdir(o->bundle) < 0) {
-                vs_error_errno(err, "chdir %s", o->bundle);
-                goto out;
-        }
-        if (oci_state_dir_make(o->root, o->id, &r.statefd, err) < 0)
-                goto out;
-        r.st.id = vs_xstrdup(o->id);
-        r.st.bundle = vs_xstrdup(o->bundle);
-        r.st.created = now_rfc3339();
-        r.st.systemd = o->systemd;
-        if (copy_config(r.statefd, o->bundle, err) < 0 || run_create(&r, seccomp, err) < 0) {
+        r->st.id = vs_xstrdup(o->id);
+        r->st.bundle = vs_xstrdup(o->bundle);
+        r->st.created = now_rfc3339();
+        r->st.systemd = o->systemd;
+        if (copy_config(r->statefd, o->bundle, err) < 0 || run_create(r, seccomp, err) < 0) {
                 cleanup_free char *dir = vs_strdupf("%s/%s", o->root, o->id);
 
-                undo_create(&r);
+                undo_create(r);
                 vs_rmtree_at(AT_FDCWD, dir, NULL);
-                goto out;
+                return -1;
         }
-        rc = 0;
-out:
-        if (r.sock >= 0)
-                close(r.sock);
-        if (r.pidfd >= 0)
-                close(r.pidfd);
-        if (r.statefd >= 0)
-                close(r.statefd);
-        oci_cgroup_free(r.cg);
-        vs_seccomp_release(seccomp);
-        oci_state_clear(&r.st);
-        oci_config_free(r.c);
-        return rc;
+        return 0;
+}
+
+int oci_create(const struct oci_create_opts *o, vs_error_t *err)
+{
+        __attribute__((cleanup(create_run_release))) struct create_run r = {
+                .o = o, .statefd = -1, .sock = -1, .pidfd = -1
+        };
+        __attribute__((cleanup(seccomp_releasep))) void *seccomp = NULL;
+        char cwd[4096];
+
+        if (oci_id_valid(o->id, err) < 0 || oci_config_load(o->bundle, &r.c, err) < 0 ||
+            check_config(r.c, err) < 0)
+                return -1;
+        warn_labels(r.c);
+        if (r.c->seccomp && vs_seccomp_build(r.c->seccomp, &seccomp, err) < 0)
+                return -1;
+        /* relative bind sources are the bundle's */
+        if (!getcwd(cwd, sizeof(cwd)) || chdir(o->bundle) < 0)
+                return vs_error_errno(err, "chdir %s", o->bundle);
+        return make_container(&r, seccomp, err);
 }

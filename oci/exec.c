@@ -135,83 +135,110 @@ static int follow_child(const struct oci_exec_opts *o, int sock, vs_error_t *err
         }
 }
 
-int oci_exec(const struct oci_exec_opts *o, vs_error_t *err)
-{
+/* What an exec holds until it returns (also on failure). */
+struct exec_run {
         struct oci_state st;
-        struct oci_config *c = NULL;
-        struct oci_cgroup *cg = NULL;
-        void *seccomp = NULL;
-        int sv[2] = { -1, -1 }, rc = -1, status;
-        pid_t pid = -1;
-        char path[64];
-        cleanup_close int pidns = -1;
+        struct oci_config *c;
+        struct oci_cgroup *cg;
+        void *seccomp;
+        int sock; /* to the child, until it execs */
+        pid_t pid;
+};
 
-        memset(&st, 0, sizeof(st));
-        if (load_container(o->root, o->id, &st, &c, err) < 0)
-                goto out;
-        if (c->seccomp && vs_seccomp_build(c->seccomp, &seccomp, err) < 0)
-                goto out;
-        if (st.cgroup && *st.cgroup &&
-            oci_cgroup_open(st.cgroup, st.cgroup_base, 0, st.id, 0, &cg, err) < 0)
-                goto out;
-        snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)st.pid);
-        if (differs(st.pid, "pid")) {
-                pidns = open(path, O_RDONLY | O_CLOEXEC);
-                if (pidns < 0 || setns(pidns, CLONE_NEWPID) < 0) {
-                        vs_error_errno(err, "join the container's pid namespace");
-                        goto out;
-                }
-        }
-        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-                vs_error_errno(err, "socketpair");
-                goto out;
-        }
+static void exec_run_release(struct exec_run *r)
+{
+        if (r->sock >= 0)
+                close(r->sock);
+        oci_cgroup_free(r->cg);
+        vs_seccomp_release(r->seccomp);
+        oci_config_free(r->c);
+        oci_state_clear(&r->st);
+}
+
+/* The container, its seccomp profile and cgroup; this process joins its
+ * pid namespace, so that the child is born in it. */
+static int prepare_exec(struct exec_run *r, const struct oci_exec_opts *o, vs_error_t *err)
+{
+        cleanup_close int pidns = -1;
+        char path[64];
+
+        if (load_container(o->root, o->id, &r->st, &r->c, err) < 0)
+                return -1;
+        if (r->c->seccomp && vs_seccomp_build(r->c->seccomp, &r->seccomp, err) < 0)
+                return -1;
+        if (r->st.cgroup && *r->st.cgroup &&
+            oci_cgroup_open(r->st.cgroup, r->st.cgroup_base, 0, r->st.id, 0, &r->cg, err) < 0)
+                return -1;
+        if (!differs(r->st.pid, "pid"))
+                return 0;
+        snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)r->st.pid);
+        pidns = open(path, O_RDONLY | O_CLOEXEC);
+        if (pidns < 0 || setns(pidns, CLONE_NEWPID) < 0)
+                return vs_error_errno(err, "join the container's pid namespace");
+        return 0;
+}
+
+/* The forked child into the container's cgroup, told to go on, and
+ * followed until it execs. */
+static int hand_over(struct exec_run *r, const struct oci_exec_opts *o, vs_error_t *err)
+{
+        if (r->cg && oci_cgroup_add(r->cg, r->pid, err) < 0)
+                return -1;
+        if (oci_msg_send(r->sock, OCI_MSG_GO, r->pid, NULL, -1) < 0)
+                return vs_error_errno(err, "start the process");
+        return follow_child(o, r->sock, err);
+}
+
+/* The child, in the container's cgroup, followed until it execs; a child
+ * that gets no further is killed. */
+static int start_process(struct exec_run *r, const struct oci_exec_opts *o, vs_error_t *err)
+{
+        int sv[2];
+
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+                return vs_error_errno(err, "socketpair");
         fflush(NULL);
-        pid = fork();
-        if (pid < 0) {
-                vs_error_errno(err, "fork");
-                goto out;
-        }
-        if (pid == 0) {
+        r->pid = fork();
+        if (r->pid < 0) {
                 close(sv[0]);
-                exec_child(o, c, st.pid, sv[1], seccomp);
+                close(sv[1]);
+                return vs_error_errno(err, "fork");
+        }
+        if (r->pid == 0) {
+                close(sv[0]);
+                exec_child(o, r->c, r->st.pid, sv[1], r->seccomp);
                 _exit(1);
         }
         close(sv[1]);
-        sv[1] = -1;
-        if (cg && oci_cgroup_add(cg, pid, err) < 0)
-                goto fail;
-        if (oci_msg_send(sv[0], OCI_MSG_GO, pid, NULL, -1) < 0) {
-                vs_error_errno(err, "start the process");
-                goto fail;
+        r->sock = sv[0];
+        if (hand_over(r, o, err) < 0) {
+                kill(r->pid, SIGKILL);
+                waitpid(r->pid, NULL, 0);
+                return -1;
         }
-        if (follow_child(o, sv[0], err) < 0)
-                goto fail;
-        if (o->pid_file && oci_write_pid_file(o->pid_file, pid, err) < 0)
-                goto out;
-        if (o->detach) {
-                rc = 0;
-                goto out;
-        }
-        while (waitpid(pid, &status, 0) < 0) {
-                if (errno != EINTR) {
-                        vs_error_errno(err, "wait for the process");
-                        goto out;
-                }
-        }
-        rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        goto out;
-fail:
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-out:
-        if (sv[0] >= 0)
-                close(sv[0]);
-        if (sv[1] >= 0)
-                close(sv[1]);
-        oci_cgroup_free(cg);
-        vs_seccomp_release(seccomp);
-        oci_config_free(c);
-        oci_state_clear(&st);
-        return rc;
+        return 0;
+}
+
+/* The process's exit status as a shell gives it (128 + signal). */
+static int wait_process(pid_t pid, vs_error_t *err)
+{
+        int status;
+
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return vs_error_errno(err, "wait for the process");
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int oci_exec(const struct oci_exec_opts *o, vs_error_t *err)
+{
+        __attribute__((cleanup(exec_run_release))) struct exec_run r = { .sock = -1, .pid = -1 };
+
+        if (prepare_exec(&r, o, err) < 0 || start_process(&r, o, err) < 0)
+                return -1;
+        if (o->pid_file && oci_write_pid_file(o->pid_file, r.pid, err) < 0)
+                return -1;
+        if (o->detach)
+                return 0;
+        return wait_process(r.pid, err);
 }

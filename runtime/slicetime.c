@@ -29,35 +29,37 @@ void vsd_slice_format_utc(int64_t when, char *buf, size_t size)
                 snprintf(buf, size, "@%lld", (long long)when);
 }
 
+/* Seconds in a unit of +N: d, h, m or s; 0 for anything else. */
+static uint64_t duration_unit(char unit)
+{
+        switch (unit) {
+        case 'd':
+                return 86400;
+        case 'h':
+                return 3600;
+        case 'm':
+                return 60;
+        case 's':
+                return 1;
+        default:
+                return 0;
+        }
+}
+
 /* +N with a unit d h m s: seconds */
 static int parse_relative(const char *text, int64_t now, int64_t *out, vs_error_t *err)
 {
-        uint64_t n, unit;
+        uint64_t n, unit = 0;
         const char *end = vs_scan_uint(text + 1, (uint64_t)INT32_MAX, &n);
 
-        if (!end || !end[0] || end[1])
-                goto bad;
-        switch (end[0]) {
-        case 'd':
-                unit = 86400;
-                break;
-        case 'h':
-                unit = 3600;
-                break;
-        case 'm':
-                unit = 60;
-                break;
-        case 's':
-                unit = 1;
-                break;
-        default:
-                goto bad;
-        }
+        if (end && end[0] && !end[1])
+                unit = duration_unit(end[0]);
+        if (!unit)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                     "--expires '%s': not a duration (+N with d, h, m or s: +30d)",
+                                     text);
         *out = now + (int64_t)(n * unit);
         return 0;
-bad:
-        return vs_error_kind(err, VS_E_USAGE, EINVAL,
-                             "--expires '%s': not a duration (+N with d, h, m or s: +30d)", text);
 }
 
 /* YYYY-MM-DD[THH:MM[:SS]], UTC: every field of its width, in range */
