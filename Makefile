@@ -67,7 +67,7 @@ BINS = $(BUILD)/vsd $(BUILD)/vsctl $(BUILD)/vsview $(BUILD)/vsinit $(BUILD)/payl
 # what the integration tests run besides the programs (not installed)
 TEST_TOOLS = $(BUILD)/tests/schema-dump
 
-.PHONY: all deps pkgcheck check unit integration asan asan-unit install uninstall demo bench bench-net bench-boot bench-procview clean \
+.PHONY: all deps pkgcheck check unit integration asan asan-unit asan-integration install uninstall demo bench bench-net bench-boot bench-procview clean \
 	format format-check fuzz fuzz-build
 all: $(BINS) $(TEST_TOOLS)
 
@@ -198,6 +198,7 @@ check: deps pkgcheck
 	tests/tools/check_options.py $(BUILD)/vsctl .
 	BUILD=$(BUILD) tests/harness/selftest.sh
 	$(MAKE) --no-print-directory asan-unit
+	$(MAKE) --no-print-directory asan-integration
 	BUILD=$(BUILD) tests/run.sh
 
 # The unit tests again under ASan and UBSan: any report ends the binary
@@ -212,6 +213,16 @@ asan-unit:
 
 asan:
 	$(MAKE) BUILD=$(ASAN_BUILD) SANFLAGS='$(SANITIZE)' all
+
+# vsd, vsview and vsctl under ASan and UBSan against the requests an
+# attacker writes and the traffic-control path (UBSan found a signed
+# overflow there that the plain build never showed): a report ends vsd,
+# which the tests see as a closed connection. Leaks are not looked for (a
+# vsd that stops leaves its VPS running, on purpose).
+ASAN_INTEGRATION = tests/integration/test_requests.sh tests/integration/test_netrate.sh
+asan-integration: asan
+	ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 \
+		BUILD=$(ASAN_BUILD) tests/run.sh $(ASAN_INTEGRATION)
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(MANDIR)/man8 \

@@ -44,7 +44,8 @@
 #include "nl.h"
 
 #define ROOT_HANDLE TC_HANDLE(1, 0)
-#define INGRESS_HANDLE TC_HANDLE(0xffff, 0)
+/* unsigned: 0xffff << 16 overflows an int (UBSan) */
+#define INGRESS_HANDLE TC_HANDLE(0xffffU, 0)
 #define FILTER_PRIO 1
 /* u32's handle of the first node of hash table 800: 800::800 */
 #define FILTER_HT 0x800
