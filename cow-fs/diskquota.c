@@ -85,10 +85,12 @@ static int has_project_quota(const char *path)
 
         if (fd < 0)
                 return 0;
-        if (syscall(SYS_quotactl_fd, fd, QCMD(Q_GETINFO, PRJQUOTA), 0, &info) == 0)
+        /* unsigned: glibc's QCMD shifts the command, 0x800005 << 8
+         * overflows an int (UBSan) */
+        if (syscall(SYS_quotactl_fd, fd, QCMD((unsigned)Q_GETINFO, PRJQUOTA), 0, &info) == 0)
                 return 1;
         /* XFS reports its quota state through its own command */
-        return syscall(SYS_quotactl_fd, fd, QCMD(Q_XGETQSTATV, PRJQUOTA), 0, &qs) == 0 &&
+        return syscall(SYS_quotactl_fd, fd, QCMD((unsigned)Q_XGETQSTATV, PRJQUOTA), 0, &qs) == 0 &&
                (qs.qs_flags & FS_QUOTA_PDQ_ENFD);
 }
 
