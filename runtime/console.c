@@ -159,9 +159,15 @@ int vsd_console_keep(struct vsd *d, struct vps *v, struct vsd_console *con, vs_e
         if (middle < 0)
                 return vs_error_errno(err, "fork the console keeper");
         if (middle == 0) {
+                /* the init's pidfd below the parked ones, which the keeper
+                 * then does not copy */
+                int pidfd = fcntl(v->pidfd, F_DUPFD_CLOEXEC, 3);
+
+                if (pidfd < 0 || vs_fd_drop_parked() < 0)
+                        _exit(1);
                 /* twice: the keeper is nobody's child of vsd's, and outlives it */
                 if (fork() == 0)
-                        keeper_main(con, v->pidfd, d->vsinit_fd, d->root, v->name);
+                        keeper_main(con, pidfd, d->vsinit_fd, d->root, v->name);
                 _exit(0);
         }
         if (waitpid(middle, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)

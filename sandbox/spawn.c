@@ -937,6 +937,9 @@ pid_t vs_spawn_init(const struct vs_init_spec *spec, vs_cgroup_t *cg, int *pidfd
         if (builder == 0) {
                 vs_error_t child_err = { 0 };
 
+                /* first, so that the init and the helpers it forks copy
+                 * none of them */
+                vs_fd_drop_parked();
                 close(pair[0]);
                 if (build_vps(spec, cg, pair[1], &child_err) < 0) {
                         report_error(pair[1], &child_err);
