@@ -167,4 +167,38 @@ test_a_vps_starts_while_vsd_holds_more_than_1024_descriptors() {
         rm -f "$R/etc/paene/vsd.conf"
 }
 
+# Every VPS's console is a pty of the host's: at 4096 VPS the 4096th start
+# failed with "console pty: No space left on device" (kernel.pty.max is
+# 4096). Here vsd runs in a mount namespace of its own whose devpts has
+# room for two: the third start is refused with one line naming the limit,
+# exit 4, nothing of it made, and the two keep running.
+test_a_start_past_the_ptys_is_refused_naming_the_limit() {
+        local veths
+        stop_vsd
+        stop_view
+        nsenter --net="$R/netns" unshare -m --propagation private sh -c '
+                mount -t devpts -o newinstance,max=2,ptmxmode=0666,mode=0620 devpts /dev/pts &&
+                        mount --bind /dev/pts/ptmx /dev/ptmx &&
+                        exec "$0" --root "$1" --cgroup-name "$2"' "$BIN/vsd" "$R" "$CG" ||
+                fail "vsd did not start"
+        vs create pt1 --template busybox --ipadd none >/dev/null
+        vs create pt2 --template busybox --ipadd none >/dev/null
+        vs create pt3 --template busybox >/dev/null
+        vs start pt1 >/dev/null || fail "start pt1"
+        vs start pt2 >/dev/null || fail "start pt2"
+        veths=$(links_of_type veth | wc -l)
+        expect_rc 4 "a start past the ptys" -- vs start pt3
+        expect_contains "$ERR" "kernel.pty.max" "the refusal"
+        expect_eq 1 "$(printf '%s\n' "$ERR" | wc -l)" "lines of the refusal"
+        expect_eq stopped "$(state_of pt3)" "the refused VPS"
+        expect_eq "" "$(our_cgroup_tree | grep '/pt3$')" "cgroups of the refused VPS"
+        expect_eq "$veths" "$(links_of_type veth | wc -l)" "veths after the refusal"
+        expect_eq running "$(state_of pt1)" "pt1"
+        expect_eq running "$(state_of pt2)" "pt2"
+        stop_all pt1 pt2
+        vs destroy pt3 >/dev/null
+        stop_vsd
+        stop_view
+}
+
 run_tests
