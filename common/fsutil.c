@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <linux/close_range.h>
 #include <linux/openat2.h>
 #include <unistd.h>
 
@@ -331,5 +332,89 @@ int vs_program_at(int rootfd, const char *path, vs_error_t *err)
         if (!(st.st_mode & 0111))
                 return vs_error_kind(err, VS_E_USAGE, EACCES, "/%s is not executable (mode %04o)",
                                      path, (unsigned)(st.st_mode & 07777));
+        return 0;
+}
+
+/* ---- parked descriptors ---- */
+
+/* bit n - VS_FD_PARK_FLOOR: descriptor n is parked */
+static unsigned char *parked;
+static size_t parked_bytes;
+
+static int is_parked(int fd)
+{
+        size_t bit = (size_t)(fd - VS_FD_PARK_FLOOR);
+
+        return fd >= VS_FD_PARK_FLOOR && bit / 8 < parked_bytes &&
+               (parked[bit / 8] >> (bit % 8)) & 1;
+}
+
+static void mark_parked(int fd, int on)
+{
+        size_t bit = (size_t)(fd - VS_FD_PARK_FLOOR);
+
+        if (bit / 8 >= parked_bytes) {
+                size_t bytes = bit / 8 + 1 > 2 * parked_bytes ? bit / 8 + 1 : 2 * parked_bytes;
+
+                parked = realloc(parked, bytes);
+                if (!parked)
+                        abort();
+                memset(parked + parked_bytes, 0, bytes - parked_bytes);
+                parked_bytes = bytes;
+        }
+        if (on)
+                parked[bit / 8] |= (unsigned char)(1u << (bit % 8));
+        else
+                parked[bit / 8] &= (unsigned char)~(1u << (bit % 8));
+}
+
+int vs_fd_park(int fd)
+{
+        int high;
+
+        if (fd < 0)
+                return fd;
+        if (fd >= VS_FD_PARK_FLOOR) {
+                mark_parked(fd, 1);
+                return fd;
+        }
+        high = fcntl(fd, F_DUPFD_CLOEXEC, VS_FD_PARK_FLOOR);
+        if (high < 0)
+                return fd; /* no room (EMFILE, or a limit below the floor) */
+        close(fd);
+        mark_parked(high, 1);
+        return high;
+}
+
+void vs_fd_close(int fd)
+{
+        if (fd < 0)
+                return;
+        if (is_parked(fd))
+                mark_parked(fd, 0);
+        close(fd);
+}
+
+int vs_fd_drop_parked(void)
+{
+        size_t bits = parked_bytes * 8;
+
+        for (size_t first = 0; first < bits;) {
+                size_t last = first;
+
+                if (!is_parked((int)(first + VS_FD_PARK_FLOOR))) {
+                        first++;
+                        continue;
+                }
+                while (last + 1 < bits && is_parked((int)(last + 1 + VS_FD_PARK_FLOOR)))
+                        last++;
+                if (syscall(SYS_close_range, (unsigned)(first + VS_FD_PARK_FLOOR),
+                            (unsigned)(last + VS_FD_PARK_FLOOR), 0) < 0)
+                        return -1;
+                first = last + 1;
+        }
+        free(parked);
+        parked = NULL;
+        parked_bytes = 0;
         return 0;
 }

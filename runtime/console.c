@@ -72,9 +72,36 @@ static int listen_at(int dirfd, vs_error_t *err)
         return steal_fd(fd);
 }
 
+/* A kernel.pty.* figure, for the message ("?" when it cannot be read). */
+static char *pty_sysctl(const char *name)
+{
+        cleanup_free char *path = vs_strdupf("/proc/sys/kernel/pty/%s", name);
+        char *text = NULL;
+
+        if (vs_read_file(AT_FDCWD, path, 64, &text, NULL, NULL) < 0)
+                return vs_xstrdup("?");
+        text[strcspn(text, "\n")] = '\0';
+        return text;
+}
+
+/* Every running VPS holds a pty of the host's for its console: past the
+ * kernel's cap the start is refused, naming it. */
+static int no_pty_left(vs_error_t *err)
+{
+        cleanup_free char *max = pty_sysctl("max");
+        cleanup_free char *nr = pty_sysctl("nr");
+
+        return vs_error_kind(err, VS_E_STATE, ENOSPC,
+                             "no pty left for the console: the host has %s in use "
+                             "(kernel.pty.max = %s; each running VPS holds one)",
+                             nr, max);
+}
+
 static int open_pty(uid_t owner, struct vsd_console *con, vs_error_t *err)
 {
         con->master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (con->master < 0 && errno == ENOSPC)
+                return no_pty_left(err);
         if (con->master < 0 || unlockpt(con->master) < 0)
                 return vs_error_errno(err, "console pty");
         con->slave = ioctl(con->master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -159,9 +186,15 @@ int vsd_console_keep(struct vsd *d, struct vps *v, struct vsd_console *con, vs_e
         if (middle < 0)
                 return vs_error_errno(err, "fork the console keeper");
         if (middle == 0) {
+                /* the init's pidfd below the parked ones, which the keeper
+                 * then does not copy */
+                int pidfd = fcntl(v->pidfd, F_DUPFD_CLOEXEC, 3);
+
+                if (pidfd < 0 || vs_fd_drop_parked() < 0)
+                        _exit(1);
                 /* twice: the keeper is nobody's child of vsd's, and outlives it */
                 if (fork() == 0)
-                        keeper_main(con, v->pidfd, d->vsinit_fd, d->root, v->name);
+                        keeper_main(con, pidfd, d->vsinit_fd, d->root, v->name);
                 _exit(0);
         }
         if (waitpid(middle, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)

@@ -169,7 +169,7 @@ static void keep_listener(struct vsd *d, uint64_t id, const char *name, int fd)
         d->notify = vs_xgrow(d->notify, d->nnotify, &d->notify_cap, 16, sizeof(*d->notify));
         n = &d->notify[d->nnotify++];
         n->id = id;
-        n->fd = fd;
+        n->fd = vs_fd_park(fd);
         vs_strlcpy(n->name, name, sizeof(n->name));
         if (id >= d->notify_next_id)
                 d->notify_next_id = id + 1;
@@ -321,7 +321,7 @@ static void drop_dead_listeners(struct vsd *d)
         for (size_t i = 0; i < d->nnotify;) {
                 pfd = (struct pollfd){ .fd = d->notify[i].fd };
                 if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLERR | POLLNVAL))) {
-                        close(d->notify[i].fd);
+                        vs_fd_close(d->notify[i].fd);
                         d->notify[i] = d->notify[--d->nnotify];
                 } else {
                         i++;

@@ -468,10 +468,10 @@ static int try_adopt(struct vsd *d, struct vps *v, const vs_kv_t *state, vs_erro
                 close(pidfd);
                 return -1;
         }
-        v->pidfd = pidfd;
+        v->pidfd = vs_fd_park(pidfd);
         if (watch_init(d, v, err) < 0) {
                 vs_cgroup_free(steal_ptr(v->cg));
-                close(steal_fd(v->pidfd));
+                vs_fd_close(steal_fd(v->pidfd));
                 return -1;
         }
         if (vs_kv_get(state, "ifname"))
@@ -1189,6 +1189,8 @@ static int spawn_vps_init(struct vsd *d, struct vps *v, const vs_kv_t *config,
                 return -1;
         spec.console_fd = con.slave;
         pid = vs_spawn_init(&spec, v->cg, &v->pidfd, err);
+        if (pid >= 0)
+                v->pidfd = vs_fd_park(v->pidfd);
         if (pid < 0 || vsd_console_keep(d, v, &con, err) < 0) {
                 vsd_console_close(&con);
                 if (notify_fd >= 0)
@@ -1579,7 +1581,7 @@ void vsd_vps_exited(struct vsd *d, struct vps *v)
 
         collect_status(v);
         vsd_epoll_del(d, v->pidfd);
-        close(v->pidfd);
+        vs_fd_close(v->pidfd);
         v->pidfd = -1;
         if (v->timerfd >= 0) {
                 vsd_epoll_del(d, v->timerfd);

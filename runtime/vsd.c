@@ -523,6 +523,8 @@ static int start_daemon(struct vsd *d, const struct options *o, int *ready_fd, v
                 if (vs_security_init(deny, err) < 0)
                         return vs_error_wrap(err, "seccomp profile");
         }
+        if (vs_security_mask_init(&warn) < 0)
+                vs_log(LOG_WARNING, "%s: each VPS mounts its own", warn.msg);
         if (vs_cgroup_tree_open(o->cgroup_name, &d->cgtree, err) < 0)
                 return -1;
         d->epfd = epoll_create1(EPOLL_CLOEXEC);

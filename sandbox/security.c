@@ -267,18 +267,58 @@ static int mask_file(const char *rootfs, const char *path, vs_error_t *err)
         return 0;
 }
 
-/* A masked directory: an empty read-only tmpfs, one for all of the VPS's
- * (the first is mounted, the others are bound to it, read-only too): every
- * file system instance costs a superblock, and its shrinker an id that
- * every memory cgroup of the host keeps a slot for. *first: the first's
- * path, "" until it is mounted. */
+/* The empty tmpfs of every VPS's masks, read-only down to its superblock
+ * (made by host root: no VPS can make it writable), or -1. */
+static int shared_mask_fd = -1;
+
+int vs_security_mask_init(vs_error_t *err)
+{
+        cleanup_close int fsfd = fsopen("tmpfs", FSOPEN_CLOEXEC);
+
+        if (fsfd < 0)
+                return vs_error_errno(err, "fsopen tmpfs");
+        if (fsconfig(fsfd, FSCONFIG_SET_STRING, "size", "0", 0) < 0 ||
+            fsconfig(fsfd, FSCONFIG_SET_STRING, "mode", "0555", 0) < 0 ||
+            fsconfig(fsfd, FSCONFIG_SET_FLAG, "ro", NULL, 0) < 0 ||
+            fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+                return vs_error_errno(err, "make the masks' tmpfs");
+        shared_mask_fd = fsmount(fsfd, FSMOUNT_CLOEXEC,
+                                 MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+                                         MOUNT_ATTR_NOEXEC);
+        if (shared_mask_fd < 0)
+                return vs_error_errno(err, "mount the masks' tmpfs");
+        return 0;
+}
+
+/* The first masked directory of a VPS: a copy of the shared mount, else a
+ * tmpfs of its own. */
+static int mount_first_mask(const char *path, unsigned long ro, vs_error_t *err)
+{
+        cleanup_close int tree = -1;
+
+        if (shared_mask_fd < 0) {
+                if (mount("tmpfs", path, "tmpfs", ro, "size=0,mode=0555") < 0)
+                        return vs_error_errno(err, "mount");
+                return 0;
+        }
+        tree = open_tree(shared_mask_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+        if (tree < 0 || move_mount(tree, "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+                return vs_error_errno(err, "mount the masks' tmpfs");
+        return 0;
+}
+
+/* A masked directory: an empty read-only tmpfs, one for all VPS (the first
+ * of a VPS's is a copy of vsd's mount of it, the others are bound to that,
+ * read-only too): every file system instance costs a superblock, and its
+ * shrinker an id that every memory cgroup of the host keeps a slot for.
+ * *first: the first's path, "" until it is mounted. */
 static int mask_dir(const char *path, char *first, size_t len, vs_error_t *err)
 {
         const unsigned long ro = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
 
         if (!*first) {
-                if (mount("tmpfs", path, "tmpfs", ro, "size=0,mode=0555") < 0)
-                        return vs_error_errno(err, "mount");
+                if (mount_first_mask(path, ro, err) < 0)
+                        return -1;
                 vs_strlcpy(first, path, len);
                 return 0;
         }

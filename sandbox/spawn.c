@@ -491,7 +491,7 @@ static int setup_stdio(int console_fd, vs_error_t *err)
         return 0;
 }
 
-static int exec_init(const struct vs_init_spec *spec, vs_error_t *err)
+static int exec_init(const struct vs_init_spec *spec, int vsinit_fd, vs_error_t *err)
 {
         char *const *envp = (char *const *)default_env;
         char *const sbin_init[] = { "/sbin/init", NULL };
@@ -515,10 +515,10 @@ static int exec_init(const struct vs_init_spec *spec, vs_error_t *err)
                 execve(sbin_init[0], sbin_init, envp);
                 return vs_error_errno(err, "exec /sbin/init");
         }
-        if (spec->vsinit_fd < 0)
+        if (vsinit_fd < 0)
                 return vs_error_set(err, ENOENT,
                                     "the root has no /sbin/init and vsd has no built-in vsinit");
-        syscall(SYS_execveat, spec->vsinit_fd, "", vsinit, envp, AT_EMPTY_PATH);
+        syscall(SYS_execveat, vsinit_fd, "", vsinit, envp, AT_EMPTY_PATH);
         return vs_error_errno(err, "exec the built-in vsinit");
 }
 
@@ -556,6 +556,35 @@ static int set_nofile(unsigned long nofile, vs_error_t *err)
         return 0;
 }
 
+/* Moves the descriptors *fds[0..n) (-1: none) to 3, 4, ... (close on
+ * exec) and closes every other one above stdio. A child of vsd's inherits
+ * vsd's descriptors, two for each running VPS: it drops them before it
+ * takes the VPS's soft limit of open files, under which it could open
+ * nothing more while more than 1024 were there (the start of the 483rd of
+ * 4096 VPS failed so). */
+static int keep_only(int *const fds[], int n, vs_error_t *err)
+{
+        for (int i = 0; i < n; i++) {
+                if (*fds[i] < 0)
+                        continue;
+                /* above the places they go to, so that none overwrites another */
+                *fds[i] = fcntl(*fds[i], F_DUPFD_CLOEXEC, 3 + n);
+                if (*fds[i] < 0)
+                        return vs_error_errno(err, "move a descriptor to keep");
+        }
+        for (int i = 0; i < n; i++) {
+                if (*fds[i] < 0)
+                        close(3 + i);
+                else if (dup3(*fds[i], 3 + i, O_CLOEXEC) < 0)
+                        return vs_error_errno(err, "move a descriptor to keep");
+                else
+                        *fds[i] = 3 + i;
+        }
+        if (syscall(SYS_close_range, 3U + (unsigned)n, ~0U, 0) < 0)
+                return vs_error_errno(err, "close_range");
+        return 0;
+}
+
 static int wait_go(int sock, vs_error_t *err)
 {
         char go;
@@ -570,9 +599,11 @@ static int wait_go(int sock, vs_error_t *err)
  * the VPS's. At the go it copies that namespace: the kernel locks every
  * mount of the copy, made with the host's privileges, against a VPS's root
  * (no unmount of a mask, no read-write remount of a read-only mount). */
-static int init_child(const struct vs_init_spec *spec, int go_sock, int report_sock,
+static int init_child(const struct vs_init_spec *spec, int go_sock, int *report_sock,
                       vs_error_t *err)
 {
+        int vsinit_fd = spec->vsinit_fd;
+
         if (wait_go(go_sock, err) < 0)
                 return -1;
         close(go_sock);
@@ -582,8 +613,6 @@ static int init_child(const struct vs_init_spec *spec, int go_sock, int report_s
         if (become_root(err) < 0)
                 return -1;
         reset_signals();
-        if (set_nofile(spec->nofile, err) < 0)
-                return -1;
         if (setsid() < 0)
                 return vs_error_errno(err, "setsid");
         if (chdir("/") < 0)
@@ -595,14 +624,15 @@ static int init_child(const struct vs_init_spec *spec, int go_sock, int report_s
                 return vs_error_errno(err, "set hostname");
         if (vs_net_loopback_up(err) < 0 || setup_stdio(spec->console_fd, err) < 0)
                 return -1;
-        /* Every fd of vsd's closes at exec; the report socket stays usable
-         * until then to carry an exec failure. */
-        if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
-                return vs_error_errno(err, "close_range");
-        if (vs_security_apply(spec->caps, err) < 0 ||
-            report_notify(report_sock, spec->notify_fd != NULL, err) < 0)
+        /* vsd's descriptors go; the report socket stays usable until exec
+         * to carry an exec failure */
+        if (keep_only((int *const[]){ report_sock, &vsinit_fd }, 2, err) < 0 ||
+            set_nofile(spec->nofile, err) < 0)
                 return -1;
-        return exec_init(spec, err);
+        if (vs_security_apply(spec->caps, err) < 0 ||
+            report_notify(*report_sock, spec->notify_fd != NULL, err) < 0)
+                return -1;
+        return exec_init(spec, vsinit_fd, err);
 }
 
 /* ---- the builder: a helper of vsd's, with its privileges ---- */
@@ -786,7 +816,7 @@ static pid_t clone_init(const struct vs_init_spec *spec, vs_cgroup_t *cg, int so
                 vs_error_t child_err = { 0 };
 
                 close(go[0]);
-                init_child(spec, go[1], sock, &child_err);
+                init_child(spec, go[1], &sock, &child_err);
                 report_error(sock, &child_err);
                 _exit(127);
         }
@@ -907,6 +937,9 @@ pid_t vs_spawn_init(const struct vs_init_spec *spec, vs_cgroup_t *cg, int *pidfd
         if (builder == 0) {
                 vs_error_t child_err = { 0 };
 
+                /* first, so that the init and the helpers it forks copy
+                 * none of them */
+                vs_fd_drop_parked();
                 close(pair[0]);
                 if (build_vps(spec, cg, pair[1], &child_err) < 0) {
                         report_error(pair[1], &child_err);
@@ -972,11 +1005,9 @@ static int exec_stdio(const int stdio[3], vs_error_t *err)
         return 0;
 }
 
-static int exec_child(const struct vs_exec_spec *spec, int report_sock, vs_error_t *err)
+static int exec_child(const struct vs_exec_spec *spec, int *report_sock, vs_error_t *err)
 {
         reset_signals();
-        if (set_nofile(spec->nofile, err) < 0)
-                return -1;
         /* Not dumpable until exec: nothing in the VPS may ptrace or read
          * /proc/PID/{mem,fd,exe} of a process that still holds vsd's state. */
         if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
@@ -987,13 +1018,14 @@ static int exec_child(const struct vs_exec_spec *spec, int report_sock, vs_error
                 return -1;
         if (chdir(spec->cwd ? spec->cwd : "/") < 0 && chdir("/") < 0)
                 return vs_error_errno(err, "chdir /");
-        if (spec->use_tty ? open_pty(report_sock, &spec->winsize, err)
+        if (spec->use_tty ? open_pty(*report_sock, &spec->winsize, err)
                           : exec_stdio(spec->stdio, err))
                 return -1;
-        if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
-                return vs_error_errno(err, "close_range");
+        if (keep_only((int *const[]){ report_sock }, 1, err) < 0 ||
+            set_nofile(spec->nofile, err) < 0)
+                return -1;
         if (vs_security_apply(spec->caps, err) < 0 ||
-            report_notify(report_sock, spec->notify_fd != NULL, err) < 0)
+            report_notify(*report_sock, spec->notify_fd != NULL, err) < 0)
                 return -1;
         /* execvpe searches the PATH of the caller's environment */
         environ = (char **)(spec->envp ? spec->envp : (char *const *)default_env);
@@ -1064,7 +1096,7 @@ pid_t vs_spawn_exec(const struct vs_exec_spec *spec, vs_cgroup_t *cg, int *pidfd
                 vs_error_t child_err = { 0 };
 
                 close(sock[0]);
-                exec_child(spec, sock[1], &child_err);
+                exec_child(spec, &sock[1], &child_err);
                 report_error(sock[1], &child_err);
                 _exit(child_err.errnum == ENOENT ? 127 : 126);
         }

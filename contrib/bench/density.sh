@@ -47,6 +47,7 @@ median() { sort -n | awk '{v[NR] = $1} END {if (NR) printf "%.2f", (NR % 2) ? v[
 
 # ---- set-up -----------------------------------------------------------------
 
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 phase="making the private root"
 make_root
 mkdir -p "$ROOT/etc/paene"
@@ -75,6 +76,7 @@ for ((i = 0; i < N; i++)); do
                 >"$up/etc/rc.local"
         chmod 755 "$up/etc/rc.local"
         created=$((created + 1))
+        [ $((created % 512)) -ne 0 ] || echo "# $created created, load $(cut -d' ' -f1 /proc/loadavg)" >&2
 done
 
 # DENSITY_PERF=DIR: perf records vsd and what it forks (CPU time with call
@@ -109,9 +111,12 @@ for ((i = 0; i < created; i++)); do
         fi
         now_us; t1=$REPLY
         starts+=($((t1 - t0)))
+        [ $(((i + 1) % 512)) -ne 0 ] || echo "# $((i + 1)) started, the last $((t1 - t0)) us, load $(cut -d' ' -f1 /proc/loadavg)" >&2
 done
 perf_stop
 started=${#starts[@]}
+# DENSITY_STARTS=FILE: every start's time in us, one a line, in order
+[ -z "${DENSITY_STARTS:-}" ] || printf '%s\n' "${starts[@]}" >"$DENSITY_STARTS"
 
 phase="fetching"
 "$VSCTL" list -H -o name,ip </dev/null | awk '{split($2, a, "/"); print $1, a[1]}' >"$ROOT/addrs"
@@ -146,6 +151,7 @@ EOF
 )
 
 sleep 2
+load_measured=$(cut -d' ' -f1-3 /proc/loadavg)
 mem1=$(meminfo MemAvailable)
 slab1=$(slab_kb)
 slabinfo >"$ROOT/slab.after"
@@ -153,7 +159,7 @@ vsd_rss=$(awk '$1 == "VmRSS:" {print $2}' "/proc/$VSD_PID/status")
 vsd_fds=$(find "/proc/$VSD_PID/fd" -mindepth 1 | wc -l)
 
 list_times=()
-for ((i = 0; i < 5; i++)); do
+for ((i = 0; i < 10; i++)); do
         now_us; t0=$REPLY
         listed=$("$VSCTL" list -H -o name </dev/null | wc -l)
         now_us; t1=$REPLY
@@ -184,9 +190,10 @@ done
 
 tenth=$(((started + 9) / 10))
 echo "paene density, N=$N busybox VPS with httpd, $MODE mode"
-echo "machine: nproc $(nproc), kernel $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "machine: nproc $(nproc), kernel $(uname -r)"
+echo "load average: $load_start at the start, $load_measured at the memory figures, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 echo "created $created, started $started, running $running"
-echo "vsctl list: $listed listed, median $(printf '%s\n' "${list_times[@]}" | median) ms (5 runs)"
+echo "vsctl list: $listed listed, median $(printf '%s\n' "${list_times[@]}" | median) ms (10 runs)"
 echo "answered HTTP: $answered of $running"
 if [ "$started" -gt 0 ]; then
         first=$(printf '%s\n' "${starts[@]:0:tenth}" | median)

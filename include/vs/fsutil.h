@@ -41,4 +41,19 @@ void *vs_xgrow(void *array, size_t n, size_t *cap, size_t first, size_t size);
 size_t vs_strlcpy(char *dst, const char *src, size_t size);
 char *vs_xstrdup(const char *s);
 
+/* Descriptors vsd holds for as long as a VPS runs (its init's pidfd, its
+ * seccomp listener) are parked at VS_FD_PARK_FLOOR and above and noted, so
+ * that a child of vsd's that needs none of them drops them all at once,
+ * before it forks again: every fork copies the table, and every exit
+ * closes it (two for each running VPS). vsd's main thread only. */
+#define VS_FD_PARK_FLOOR 1024
+/* Moves fd to a free number at or above the floor (close on exec), closes
+ * the old one and notes the new; returns it, or fd itself where there is
+ * no room above the floor (it then just stays where it is). */
+int vs_fd_park(int fd);
+/* Closes fd, parked or not. */
+void vs_fd_close(int fd);
+/* In a child of vsd's: closes every parked descriptor. */
+int vs_fd_drop_parked(void);
+
 #endif

@@ -14,6 +14,11 @@
  * once, in vsd. */
 int vs_security_init(const char *extra_deny_path, vs_error_t *err);
 
+/* Makes, once in vsd, the empty read-only tmpfs every VPS's masked
+ * directories are mounts of (attached nowhere, held by a descriptor the
+ * builders inherit). Without it (it failed) each VPS mounts one of its own. */
+int vs_security_mask_init(vs_error_t *err);
+
 /* A VPS's capability bounding set: the default VPS set, changed by the
  * config's "capability = name:on name:off ..." words. */
 typedef struct {

@@ -126,4 +126,79 @@ test_the_view_serves_more_vps_than_five_descriptors_each_allow() {
         stop_all $names
 }
 
+# A VPS's processes get the usual soft limit of 1024 open files, but until
+# they exec they hold what they inherited of vsd's: two descriptors for
+# each running VPS. The init lowered its limit first and then opened its
+# /sbin/init, the console and the seccomp listener: with more than 1024 of
+# vsd's (the 483rd start of density.sh 4096) it got "/sbin/init cannot be
+# opened: Too many open files". Here vsd holds that many for 1100 idle
+# connections of root's (never refused), and a VPS starts, runs its init,
+# takes an exec with and without a terminal, gets its 1024 and its /proc
+# view's sysinfo (through the seccomp listener each of them installs).
+test_a_vps_starts_while_vsd_holds_more_than_1024_descriptors() {
+        local n hold_pid start_err started=no plain on_tty free_total
+        stop_vsd
+        printf 'client_timeout = 120s\n' >"$R/etc/paene/vsd.conf"
+        start_vsd || fail "vsd did not start"
+        mkdir -p "$R/hold"
+        prlimit --nofile=4096:4096 -- python3 "$TOP/tests/integration/holdconn.py" "$R/run/paene/vsd.sock" 1100 \
+                "$R/hold/ready" "$R/hold/release" 120 >"$R/hold/out" 2>&1 &
+        hold_pid=$!
+        wait_for 60 "[ -e '$R/hold/ready' ] || ! kill -0 $hold_pid 2>/dev/null" ||
+                fail "the holder did not connect"
+        [ -e "$R/hold/ready" ] || fail "the holder failed: $(cat "$R/hold/out")"
+        wait_for 10 "[ \$(vsd_fds) -gt 1100 ]" || fail "vsd holds $(vsd_fds) descriptors, not 1100 more"
+        n=$(vsd_fds)
+        # what the VPS shows while vsd holds them; the asserts come after
+        # the holder is gone
+        vs create mf1 --template busybox --ipadd none --ram 96M >/dev/null
+        start_err=$(vs start mf1 2>&1 >/dev/null) && started=yes
+        plain=$(vs exec mf1 -- sh -c 'ulimit -n' 2>&1) || true
+        on_tty=$(vs exec -t mf1 -- sh -c 'ulimit -n' </dev/null 2>&1 | tr -d '\r') || true
+        # busybox free asks sysinfo(2): the view's answer, the VPS's 96M
+        free_total=$(vs exec mf1 -- free 2>&1 | awk '$1 == "Mem:" {print $2}') || true
+        touch "$R/hold/release"
+        wait "$hold_pid" || fail "the holder exited $?: $(cat "$R/hold/out")"
+        [ "$started" = yes ] || fail "start while vsd holds $n descriptors: $start_err"
+        expect_eq 1024 "$plain" "the soft limit in mf1"
+        expect_eq 1024 "$on_tty" "the soft limit on a terminal in mf1"
+        expect_eq 98304 "$free_total" "free's total in mf1"
+        stop_all mf1
+        rm -f "$R/etc/paene/vsd.conf"
+}
+
+# Every VPS's console is a pty of the host's: at 4096 VPS the 4096th start
+# failed with "console pty: No space left on device" (kernel.pty.max is
+# 4096). Here vsd runs in a mount namespace of its own whose devpts has
+# room for two: the third start is refused with one line naming the limit,
+# exit 4, nothing of it made, and the two keep running.
+test_a_start_past_the_ptys_is_refused_naming_the_limit() {
+        local veths
+        stop_vsd
+        stop_view
+        nsenter --net="$R/netns" unshare -m --propagation private sh -c '
+                mount -t devpts -o newinstance,max=2,ptmxmode=0666,mode=0620 devpts /dev/pts &&
+                        mount --bind /dev/pts/ptmx /dev/ptmx &&
+                        exec "$0" --root "$1" --cgroup-name "$2"' "$BIN/vsd" "$R" "$CG" ||
+                fail "vsd did not start"
+        vs create pt1 --template busybox --ipadd none >/dev/null
+        vs create pt2 --template busybox --ipadd none >/dev/null
+        vs create pt3 --template busybox >/dev/null
+        vs start pt1 >/dev/null || fail "start pt1"
+        vs start pt2 >/dev/null || fail "start pt2"
+        veths=$(links_of_type veth | wc -l)
+        expect_rc 4 "a start past the ptys" -- vs start pt3
+        expect_contains "$ERR" "kernel.pty.max" "the refusal"
+        expect_eq 1 "$(printf '%s\n' "$ERR" | wc -l)" "lines of the refusal"
+        expect_eq stopped "$(state_of pt3)" "the refused VPS"
+        expect_eq "" "$(our_cgroup_tree | grep '/pt3$')" "cgroups of the refused VPS"
+        expect_eq "$veths" "$(links_of_type veth | wc -l)" "veths after the refusal"
+        expect_eq running "$(state_of pt1)" "pt1"
+        expect_eq running "$(state_of pt2)" "pt2"
+        stop_all pt1 pt2
+        vs destroy pt3 >/dev/null
+        stop_vsd
+        stop_view
+}
+
 run_tests

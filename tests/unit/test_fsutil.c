@@ -1,6 +1,10 @@
 /* Unit tests for include/vs/fsutil.h: atomic writes, bounded whole-file
  * reads, recursive removal that never follows symlinks, mkdir -p. */
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define TESTUTIL_NAME "fsutil"
 #include "testutil.h"
@@ -537,6 +541,72 @@ static void test_strdupf(void **state)
         free(s);
 }
 
+static int fd_open(int fd)
+{
+        return fcntl(fd, F_GETFD) >= 0;
+}
+
+/* Parked descriptors go above the floor, close on exec, and a child drops
+ * them all and only them; one closed with vs_fd_close is no longer parked
+ * (its number, reused by another, stays open in the child). */
+static void test_fd_park_and_drop(void **state)
+{
+        struct rlimit lim;
+        int a, b, c, low, reused, status;
+        pid_t pid;
+
+        (void)state;
+        assert_int_equal(getrlimit(RLIMIT_NOFILE, &lim), 0);
+        if (lim.rlim_cur < VS_FD_PARK_FLOOR + 16)
+                skip();
+        a = vs_fd_park(open("/dev/null", O_RDONLY));
+        b = vs_fd_park(open("/dev/null", O_RDONLY));
+        c = vs_fd_park(open("/dev/null", O_RDONLY));
+        low = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        assert_true(a >= VS_FD_PARK_FLOOR && b >= VS_FD_PARK_FLOOR && c >= VS_FD_PARK_FLOOR);
+        assert_true(low < VS_FD_PARK_FLOOR);
+        assert_true(fcntl(a, F_GETFD) & FD_CLOEXEC);
+        vs_fd_close(b);
+        assert_false(fd_open(b));
+        reused = fcntl(low, F_DUPFD_CLOEXEC, b);
+        assert_int_equal(reused, b);
+        pid = fork();
+        if (pid == 0) {
+                int ok = vs_fd_drop_parked() == 0 && !fd_open(a) && !fd_open(c) && fd_open(low) &&
+                         fd_open(reused);
+
+                _exit(ok ? 0 : 1);
+        }
+        assert_true(pid > 0);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+        /* the parent keeps them */
+        assert_true(fd_open(a) && fd_open(c));
+        vs_fd_close(a);
+        vs_fd_close(c);
+        close(low);
+        close(reused);
+}
+
+/* Without room above the floor a descriptor stays where it is. */
+static void test_fd_park_without_room(void **state)
+{
+        struct rlimit lim, small = { 64, 0 };
+        int fd, parked;
+
+        (void)state;
+        assert_int_equal(getrlimit(RLIMIT_NOFILE, &lim), 0);
+        small.rlim_max = lim.rlim_max;
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &small), 0);
+        fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        parked = vs_fd_park(fd);
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &lim), 0);
+        assert_int_equal(parked, fd);
+        assert_true(fd_open(fd));
+        vs_fd_close(fd);
+}
+
 #define TMPDIR_TEST(f) cmocka_unit_test_setup_teardown(f, tmpdir_setup, tmpdir_teardown)
 
 int main(void)
@@ -566,6 +636,8 @@ int main(void)
                 cmocka_unit_test(test_xgrow),
                 cmocka_unit_test(test_strlcpy),
                 cmocka_unit_test(test_strdupf),
+                cmocka_unit_test(test_fd_park_and_drop),
+                cmocka_unit_test(test_fd_park_without_room),
         };
 
         /* the modes asserted above are not masked by 022 */

@@ -161,6 +161,32 @@ test_kernel_files_are_masked() {
         expect_eq "" "$got" "entries of /sys/firmware in esc"
 }
 
+# one empty read-only tmpfs is the masked directories of every VPS (each
+# file system instance cost every memory cgroup of the host a shrinker
+# slot): the same device in both VPS, and neither root, privileged or not,
+# can write it or make it writable
+test_masked_directories_are_one_read_only_tmpfs_for_all_vps() {
+        local v
+        host_has /sys/firmware || skip "the host has no /sys/firmware"
+        inside_vps esc
+        inside_vps escp
+        expect_eq "$(vs exec esc -- stat -c %d /sys/firmware)" \
+                "$(vs exec escp -- stat -c %d /sys/firmware)" "the device of /sys/firmware in esc and escp"
+        for v in esc escp; do
+                expect_eq tmpfs "$(vs exec $v -- stat -f -c %T /sys/firmware)" "/sys/firmware in $v"
+                if vs exec $v -- touch /sys/firmware/mine 2>/dev/null; then
+                        fail "$v wrote into its masked /sys/firmware"
+                fi
+                if vs exec $v -- mount -o remount,rw /sys/firmware 2>/dev/null; then
+                        fail "$v made its masked /sys/firmware writable"
+                fi
+                if vs exec $v -- sh -c 'umount /sys/firmware' 2>/dev/null; then
+                        fail "$v unmounted its masked /sys/firmware"
+                fi
+                expect_eq "" "$(vs exec $v -- ls -A /sys/firmware)" "entries of /sys/firmware in $v"
+        done
+}
+
 test_network_sysctls_of_its_own_netns_stay_writable() {
         local before
         before=$(cat /proc/sys/net/ipv4/ip_forward)
