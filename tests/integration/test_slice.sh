@@ -71,13 +71,31 @@ slice_share() {
 snapshot() {
         (
                 cd "$R/var/lib/paene" || exit 1
-                ls -a vps slices
-                for f in vps/*/config slices/*; do
-                        [ -e "$f" ] || continue
+                # NAME.usage: the counters of what a running VPS sent, the tick's
+                ls -a vps slices | grep -v '[.]usage$'
+                for f in vps/*/config slices/* slices/.loans; do
+                        [ -e "$f" ] && [ "${f%.usage}" = "$f" ] || continue
                         echo "== $f"
                         cat "$f"
                 done
         ) | sha256sum
+        slice_caps_all | sha256sum
+}
+
+# The caps in the cgroup level of every slice that has one (while a VPS of
+# it runs): what a refused request must not have written either.
+slice_caps_all() {
+        local f c file
+        for f in "$R"/var/lib/paene/slices/*; do
+                [ -e "$f" ] || continue
+                for c in cpu memory pids; do
+                        for file in cpu.weight cpu.max cpu.shares cpu.cfs_quota_us memory.max \
+                                memory.limit_in_bytes memory.low pids.max; do
+                                [ -f "$(slice_cg $c "${f##*/}")/$file" ] || continue
+                                echo "${f##*/} $c $file $(cat "$(slice_cg $c "${f##*/}")/$file")"
+                        done
+                done
+        done
 }
 
 # refused RC WHAT NEEDLE CMD...: exit RC, one line naming NEEDLE, nothing
@@ -416,7 +434,9 @@ test_slice_destroy_is_refused_with_vps_and_force_removes_them() {
 
 test_bad_input_is_one_line_and_changes_nothing() {
         vs slice create se --owner vsslc_a --ram 256M --cpulimit 50% --max-vps 2
-        vs create se-a --template busybox --slice se --ram 128M
+        vs create se-a --template busybox --slice se --ram 128M --rate-out 10M
+        vs start se-a
+        [ -n "$(slice_caps_all)" ] || fail "no caps in se's cgroup to compare"
         refused 3 "an unknown user" "no such user 'nobody_paene_x'" \
                 vs slice create sf --owner vsslc_a,nobody_paene_x
         refused 3 "an unknown uid" "no such user" vs slice create sf --owner 3999999
@@ -426,6 +446,9 @@ test_bad_input_is_one_line_and_changes_nothing() {
         refused 4 "a slice that exists" "already exists" vs slice create se --owner vsslc_a
         refused 4 "a limit below its VPS's" "VPS se-a: --ram 128M is above slice se's --ram 64M" \
                 vs slice set se --ram 64M
+        refused 4 "a rate below its VPS's" "VPS se-a: --rate-out 10M is above slice se's" \
+                vs slice set se --rate-out 1M
+        refused 2 "an expiry set in the past" "in the past" vs slice set se --expires 2001-01-01
         refused 4 "a VPS limit above the slice's" "--cpulimit 80% is above" \
                 vs create se-b --template busybox --slice se --cpulimit 80%
         refused 4 "a set above the slice's" "--ram 512M is above" vs set se-a --ram 512M
