@@ -473,7 +473,9 @@ static int check_until(const char *text, vs_error_t *err)
 
 static const vs_field_spec_t slice_loan_fields[] = {
         { STRING("to", NAME_LEN, "slice name", check_slice_name), .required = 1 },
-        { LIMITS, .required = 1 },
+        /* one of a limit (cpuunits, ram) or rate_out: vsd says which */
+        { LIMITS },
+        { STRING("rate_out", VALUE_LEN, "rate", check_rate_out) },
         { STRING("until", VALUE_LEN, "time", check_until) },
         { NULL },
 };

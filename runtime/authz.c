@@ -112,48 +112,6 @@ enum vsd_authz_verdict vsd_authz_decide(const struct vsd_authz_facts *f, vs_erro
         }
 }
 
-/* ---- a slice's rules ---- */
-
-int vsd_slice_rules_parse(const char *name, const vs_kv_t *file, struct vsd_slice_rules *r,
-                          vs_error_t *err)
-{
-        const char *text;
-
-        memset(r, 0, sizeof(*r));
-        vs_strlcpy(r->name, name, sizeof(r->name));
-        for (int k = 0; k < VS_LIM_COUNT; k++) {
-                text = vs_kv_get(file, vs_limit_key((vs_limit_t)k));
-                if (text && *text && vs_limits_parse_one(&r->limits, (vs_limit_t)k, text, err) < 0)
-                        return vs_error_wrap(err, "slice %s", name);
-        }
-        if ((text = vs_kv_get(file, "diskinodes")) && *text) {
-                vs_disk_limit_t inodes;
-
-                if (vs_disk_parse_inodes(text, &inodes, err) < 0)
-                        return vs_error_wrap(err, "slice %s", name);
-                r->diskinodes = inodes.hard;
-        }
-        if ((text = vs_kv_get(file, "max_vps")) && *text &&
-            vs_parse_uint(text, 0, 100000, "max_vps", &r->max_vps, err) < 0)
-                return vs_error_wrap(err, "slice %s", name);
-        if ((text = vs_kv_get(file, "diskspace")) && *text) {
-                vs_disk_limit_t space;
-
-                if (vs_disk_parse_space(text, &space, err) < 0)
-                        return vs_error_wrap(err, "slice %s", name);
-                r->diskspace = space.hard;
-        }
-        if ((text = vs_kv_get(file, "rate_out")) && *text &&
-            vs_rate_parse(text, "rate_out", &r->rate_out, err) < 0)
-                return vs_error_wrap(err, "slice %s", name);
-        if ((text = vs_kv_get(file, "rate_in")) && *text &&
-            vs_rate_parse(text, "rate_in", &r->rate_in, err) < 0)
-                return vs_error_wrap(err, "slice %s", name);
-        if ((text = vs_kv_get(file, "templates")))
-                vs_strlcpy(r->templates, text, sizeof(r->templates));
-        return 0;
-}
-
 int vsd_authz_name_in_slice(const char *slice, const char *name)
 {
         size_t len = strlen(slice);
@@ -425,9 +383,6 @@ const char *vsd_authz_create_slice(struct vsd *d, const struct client *c, const 
 static int check_new_vps(struct vsd *d, const struct client *c, const vs_request_t *req,
                          const char *slice, const char *name, vs_error_t *err)
 {
-        cleanup_free char *path = vs_strdupf("%s/var/lib/paene/slices", d->root);
-        cleanup_kv vs_kv_t file = { 0 };
-        cleanup_close int dirfd = -1;
         struct vsd_slice_rules rules;
 
         if (!slice && each_owned_slice(d, c->uid, NULL, NULL) == 0)
@@ -439,10 +394,9 @@ static int check_new_vps(struct vsd *d, const struct client *c, const vs_request
                 return vs_error_kind(err, VS_E_NOTFOUND, ENOENT, "no such slice");
         if (!vsd_authz_name_in_slice(slice, name))
                 return denied(err, "a VPS of slice %s is named %s-NAME", slice, slice);
-        dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dirfd < 0 || vs_kv_load(dirfd, slice, &file, err) < 0 ||
-            vsd_slice_rules_parse(slice, &file, &rules, err) < 0)
-                return dirfd < 0 ? vs_error_errno(err, "open %s", path) : -1;
+        /* the slice's limits as its loans make them */
+        if (vsd_slice_rules_load(d, slice, &rules, err) < 0)
+                return -1;
         return vsd_authz_within_slice(&rules, req, err);
 }
 
@@ -451,18 +405,12 @@ static int check_own_limits(struct vsd *d, const struct client *c, struct vps *v
 {
         const char *clone_name =
                 strcmp(req->cmd, VS_CMD_CLONE) == 0 ? vs_req_given_str(req, "new") : NULL;
-        cleanup_free char *path = NULL;
-        cleanup_kv vs_kv_t file = { 0 };
-        cleanup_close int dirfd = -1;
         struct vsd_slice_rules rules;
 
         if (clone_name)
                 return check_new_vps(d, c, req, v->slice, clone_name, err);
-        path = vs_strdupf("%s/var/lib/paene/slices", d->root);
-        dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dirfd < 0 || vs_kv_load(dirfd, v->slice, &file, err) < 0 ||
-            vsd_slice_rules_parse(v->slice, &file, &rules, err) < 0)
-                return dirfd < 0 ? vs_error_errno(err, "open %s", path) : -1;
+        if (vsd_slice_rules_load(d, v->slice, &rules, err) < 0)
+                return -1;
         return vsd_authz_within_slice(&rules, req, err);
 }
 

@@ -51,7 +51,7 @@ struct vsd_authz_facts {
 /* The decision of the table alone (pure): REFUSE fills err. */
 enum vsd_authz_verdict vsd_authz_decide(const struct vsd_authz_facts *f, vs_error_t *err);
 
-/* A slice's rules for its owners' VPS, from its file (pure). */
+/* A slice's rules for its owners' VPS (slice.h reads them). */
 struct vsd_slice_rules {
         char name[64];
         vs_limits_t limits;         /* any limit its file names by vs_limit_key */
@@ -61,8 +61,6 @@ struct vsd_slice_rules {
         uint64_t rate_out, rate_in; /* bit/s, 0: none */
         char templates[1024];       /* comma list, "": all */
 };
-int vsd_slice_rules_parse(const char *name, const vs_kv_t *file, struct vsd_slice_rules *r,
-                          vs_error_t *err);
 /* Whether what an owner's create, set, resize or clone asks is within the
  * slice's rules (pure): -1 with a permission error naming what is not. */
 int vsd_authz_within_slice(const struct vsd_slice_rules *r, const vs_request_t *req,

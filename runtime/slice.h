@@ -50,6 +50,9 @@ int vsd_slice_file_read(struct vsd *d, const char *slice, vs_kv_t *kv, vs_error_
 /* How many VPS the slice has, and (running not NULL) how many run. */
 size_t vsd_slice_count_vps(struct vsd *d, const char *slice, size_t *running);
 
+/* The rules in a slice's file, parsed (pure): no loans applied. */
+int vsd_slice_rules_parse(const char *name, const vs_kv_t *file, struct vsd_slice_rules *r,
+                          vs_error_t *err);
 /* The rules of a slice, from its file read now: the default slice has
  * none; a slice without a file is VS_E_NOTFOUND "no such slice". */
 int vsd_slice_rules_load(struct vsd *d, const char *slice, struct vsd_slice_rules *r,
@@ -85,10 +88,14 @@ int vsd_slice_admit(struct vsd *d, const struct vps *v, const vs_limits_t *l, vs
 #define VSD_LOANS_FILE ".loans"
 #define VSD_LOANS_MAX 256
 
+/* A loan's limit beyond the cgroup limits: the slice's rate_out (a cap of
+ * its VPS's own, not a cgroup's) */
+#define VSD_LOAN_RATE_OUT VS_LIM_COUNT
+
 struct vsd_loan {
         long long id;
         char from[64], to[64];
-        vs_limit_t what; /* VS_LIM_CPUUNITS or VS_LIM_RAM */
+        vs_limit_t what; /* VS_LIM_CPUUNITS, VS_LIM_RAM or VSD_LOAN_RATE_OUT */
         uint64_t amount;
         long long until; /* 0: until revoked */
 };
@@ -98,8 +105,16 @@ struct vsd_loan {
 int vsd_slice_loans_load(struct vsd *d, vs_kv_t *kv, struct vsd_loan *out, size_t *n,
                          vs_error_t *err);
 int vsd_loan_in_force(const struct vsd_loan *l, long long now);
+/* The loans file's name of a loan's limit ("cpuunits", "ram", "rate_out"),
+ * and vsctl's option of it ("rate-out"). */
+const char *vsd_loan_key(vs_limit_t what);
+const char *vsd_loan_option(vs_limit_t what);
+/* The value of r's limit `what` (NULL: r has none), and after a change of
+ * it its text too. */
+uint64_t *vsd_loan_value(struct vsd_slice_rules *r, vs_limit_t what);
+void vsd_loan_value_changed(struct vsd_slice_rules *r, vs_limit_t what);
 /* The loans in force to and from r's slice, added to
- * and taken from its cpuunits and ram. */
+ * and taken from its cpuunits, ram and rate_out. */
 void vsd_slice_loans_adjust(struct vsd *d, struct vsd_slice_rules *r);
 /* Whether a loan in force names the slice. */
 int vsd_slice_has_loans(struct vsd *d, const char *slice);

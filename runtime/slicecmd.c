@@ -19,6 +19,7 @@
 #include "vs/diskquota.h"
 #include "vs/fsutil.h"
 #include "vs/log.h"
+#include "vs/netns.h"
 #include "vs/parse.h"
 #include "authz.h"
 #include "serve.h"
@@ -319,11 +320,13 @@ struct described {
         vs_slice_time_t time;
 };
 
-/* Under a loan a slice's cpuunits and ram are what the loans make them. */
+/* Under a loan a slice's cpuunits, ram and rate_out are what the loans
+ * make them. */
 static void effective(struct vsd *d, const char *name, vs_kv_t *kv)
 {
         static const vs_limit_t moved[] = { VS_LIM_CPUUNITS, VS_LIM_RAM };
         struct vsd_slice_rules r;
+        char rate[32];
 
         if (!vsd_slice_has_loans(d, name) || vsd_slice_rules_parse(name, kv, &r, NULL) < 0)
                 return;
@@ -331,6 +334,10 @@ static void effective(struct vsd *d, const char *name, vs_kv_t *kv)
         for (size_t i = 0; i < sizeof(moved) / sizeof(moved[0]); i++)
                 if (VS_LIMIT_IS_SET(&r.limits, moved[i]))
                         vs_kv_set(kv, vs_limit_key(moved[i]), r.limits.text[moved[i]]);
+        if (r.rate_out) {
+                vs_rate_format(r.rate_out, rate, sizeof(rate));
+                vs_kv_set(kv, "rate_out", rate);
+        }
 }
 
 static void describe(struct vsd *d, const char *name, vs_kv_t *kv, struct described *out)

@@ -19,6 +19,7 @@
 #include "vs/cleanup.h"
 #include "vs/fsutil.h"
 #include "vs/log.h"
+#include "vs/netns.h"
 #include "vs/parse.h"
 #include "authz.h"
 #include "serve.h"
@@ -39,7 +40,7 @@ static int commit(struct vsd *d, const vs_kv_t *kv, const char *a, const char *b
         return 0;
 }
 
-/* The one limit a loan moves: cpuunits or ram, and its amount. */
+/* The one limit a loan moves: cpuunits, ram or rate_out, and its amount. */
 static int loan_amount(const vs_request_t *req, struct vsd_loan *l, vs_error_t *err)
 {
         cleanup_kv vs_kv_t given = { 0 };
@@ -47,10 +48,20 @@ static int loan_amount(const vs_request_t *req, struct vsd_loan *l, vs_error_t *
         int k;
 
         vs_req_texts(req, "limits", &given);
-        if (given.count != 1 || !given.lines[0].key ||
+        if (vs_req_has(req, "rate_out") && given.count == 0) {
+                l->what = VSD_LOAN_RATE_OUT;
+                if (vs_rate_parse(vs_req_str(req, "rate_out"), "--rate-out", &l->amount, err) < 0)
+                        return -1;
+                if (!l->amount)
+                        return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                             "--rate-out of a loan is a rate, not none");
+                return 0;
+        }
+        if (given.count != 1 || !given.lines[0].key || vs_req_has(req, "rate_out") ||
             ((k = vs_limit_find(given.lines[0].key)) != VS_LIM_CPUUNITS && k != VS_LIM_RAM))
-                return vs_error_kind(err, VS_E_USAGE, EINVAL,
-                                     "a loan moves one of --cpuunits N or --ram SIZE");
+                return vs_error_kind(
+                        err, VS_E_USAGE, EINVAL,
+                        "a loan moves one of --cpuunits N, --ram SIZE or --rate-out R");
         if (vs_limits_parse_one(&parsed, (vs_limit_t)k, given.lines[0].value, err) < 0)
                 return -1;
         l->what = (vs_limit_t)k;
@@ -79,23 +90,21 @@ static int loan_until(const vs_request_t *req, struct vsd_loan *l, vs_error_t *e
 static int loan_fits(struct vsd *d, const struct vsd_loan *l, vs_error_t *err)
 {
         struct vsd_slice_rules from, to;
-        const char *opt = vs_limit_option(l->what);
+        const char *opt = vsd_loan_option(l->what);
+        uint64_t *has;
 
         if (vsd_slice_rules_load(d, l->from, &from, err) < 0 ||
             vsd_slice_rules_load(d, l->to, &to, err) < 0)
                 return -1;
-        if (!VS_LIMIT_IS_SET(&from.limits, l->what) || from.limits.value[l->what] <= l->amount)
-                return vs_error_kind(
-                        err, VS_E_STATE, EDQUOT, "slice %s has --%s %s: it cannot lend %" PRIu64,
-                        l->from, opt,
-                        VS_LIMIT_IS_SET(&from.limits, l->what) ? from.limits.text[l->what] : "none",
-                        l->amount);
-        if (!VS_LIMIT_IS_SET(&to.limits, l->what))
+        if (!(has = vsd_loan_value(&from, l->what)) || *has <= l->amount)
+                return vs_error_kind(err, VS_E_STATE, EDQUOT,
+                                     "slice %s has --%s %" PRIu64 ": it cannot lend %" PRIu64,
+                                     l->from, opt, has ? *has : 0, l->amount);
+        if (!vsd_loan_value(&to, l->what))
                 return vs_error_kind(err, VS_E_STATE, EINVAL,
                                      "slice %s has no --%s to add a loan to", l->to, opt);
-        from.limits.value[l->what] -= l->amount;
-        snprintf(from.limits.text[l->what], sizeof(from.limits.text[l->what]), "%" PRIu64,
-                 from.limits.value[l->what]);
+        *has -= l->amount;
+        vsd_loan_value_changed(&from, l->what);
         if (vsd_slice_vps_fit(d, &from, err) < 0)
                 return vs_error_wrap(err, "slice %s after the loan", l->from);
         return 0;
@@ -103,8 +112,8 @@ static int loan_fits(struct vsd *d, const struct vsd_loan *l, vs_error_t *err)
 
 static void loan_text(const struct vsd_loan *l, char *out, size_t size)
 {
-        snprintf(out, size, "%s %s %s %" PRIu64 " %lld", l->from, l->to,
-                 l->what == VS_LIM_RAM ? "ram" : "cpuunits", l->amount, l->until);
+        snprintf(out, size, "%s %s %s %" PRIu64 " %lld", l->from, l->to, vsd_loan_key(l->what),
+                 l->amount, l->until);
 }
 
 int vsd_handle_slice_loan(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
@@ -136,7 +145,7 @@ int vsd_handle_slice_loan(struct vsd *d, struct client *c, vs_request_t *req, vs
         vs_kv_setf(&kv, "next", "%lld", l.id + 1);
         if (commit(d, &kv, l.from, l.to, err) < 0)
                 return -1;
-        vs_log(LOG_INFO, "loan %lld: %s lends %s %s to %s", l.id, l.from, vs_limit_option(l.what),
+        vs_log(LOG_INFO, "loan %lld: %s lends %s %s to %s", l.id, l.from, vsd_loan_option(l.what),
                text, l.to);
         vsd_client_reply(d, c, vs_reply_named(key), NULL, 0);
         return 0;
@@ -168,7 +177,7 @@ int vsd_handle_slice_loans(struct vsd *d, struct client *c, vs_request_t *req, v
                 one->id = loans[i].id;
                 vs_strlcpy(one->from, loans[i].from, sizeof(one->from));
                 vs_strlcpy(one->to, loans[i].to, sizeof(one->to));
-                vs_strlcpy(one->what, vs_limit_key(loans[i].what), sizeof(one->what));
+                vs_strlcpy(one->what, vsd_loan_key(loans[i].what), sizeof(one->what));
                 snprintf(one->amount, sizeof(one->amount), "%" PRIu64, loans[i].amount);
                 one->until = loans[i].until;
                 k++;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "vs/admission.h"
+#include "vs/diskquota.h"
 #include "vs/cleanup.h"
 #include "vs/fsutil.h"
 #include "vs/log.h"
@@ -40,6 +41,46 @@ int vsd_slices_dir(struct vsd *d, vs_error_t *err)
 int vsd_no_such_slice(vs_error_t *err)
 {
         return vs_error_kind(err, VS_E_NOTFOUND, ENOENT, "no such slice");
+}
+
+int vsd_slice_rules_parse(const char *name, const vs_kv_t *file, struct vsd_slice_rules *r,
+                          vs_error_t *err)
+{
+        const char *text;
+
+        memset(r, 0, sizeof(*r));
+        vs_strlcpy(r->name, name, sizeof(r->name));
+        for (int k = 0; k < VS_LIM_COUNT; k++) {
+                text = vs_kv_get(file, vs_limit_key((vs_limit_t)k));
+                if (text && *text && vs_limits_parse_one(&r->limits, (vs_limit_t)k, text, err) < 0)
+                        return vs_error_wrap(err, "slice %s", name);
+        }
+        if ((text = vs_kv_get(file, "diskinodes")) && *text) {
+                vs_disk_limit_t inodes;
+
+                if (vs_disk_parse_inodes(text, &inodes, err) < 0)
+                        return vs_error_wrap(err, "slice %s", name);
+                r->diskinodes = inodes.hard;
+        }
+        if ((text = vs_kv_get(file, "max_vps")) && *text &&
+            vs_parse_uint(text, 0, 100000, "max_vps", &r->max_vps, err) < 0)
+                return vs_error_wrap(err, "slice %s", name);
+        if ((text = vs_kv_get(file, "diskspace")) && *text) {
+                vs_disk_limit_t space;
+
+                if (vs_disk_parse_space(text, &space, err) < 0)
+                        return vs_error_wrap(err, "slice %s", name);
+                r->diskspace = space.hard;
+        }
+        if ((text = vs_kv_get(file, "rate_out")) && *text &&
+            vs_rate_parse(text, "rate_out", &r->rate_out, err) < 0)
+                return vs_error_wrap(err, "slice %s", name);
+        if ((text = vs_kv_get(file, "rate_in")) && *text &&
+            vs_rate_parse(text, "rate_in", &r->rate_in, err) < 0)
+                return vs_error_wrap(err, "slice %s", name);
+        if ((text = vs_kv_get(file, "templates")))
+                vs_strlcpy(r->templates, text, sizeof(r->templates));
+        return 0;
 }
 
 /* The slice's file, read now: NOTFOUND when there is none. */
@@ -264,7 +305,9 @@ static int parse_loan(const char *key, const char *value, struct vsd_loan *l)
             sscanf(value, "%63s %63s %15s %llu %lld", l->from, l->to, what, &amount, &until) != 5)
                 return -1;
         l->id = (long long)id;
-        l->what = strcmp(what, "ram") == 0 ? VS_LIM_RAM : VS_LIM_CPUUNITS;
+        l->what = strcmp(what, "ram") == 0        ? VS_LIM_RAM
+                  : strcmp(what, "rate_out") == 0 ? VSD_LOAN_RATE_OUT
+                                                  : VS_LIM_CPUUNITS;
         l->amount = amount;
         l->until = until;
         return 0;
@@ -309,19 +352,40 @@ void vsd_slice_loans_adjust(struct vsd *d, struct vsd_slice_rules *r)
                 vs_limit_t k = loans[i].what;
                 int from = strcmp(loans[i].from, r->name) == 0;
                 int to = strcmp(loans[i].to, r->name) == 0;
+                uint64_t *value = vsd_loan_value(r, k);
 
-                if (!vsd_loan_in_force(&loans[i], now) || (!from && !to) ||
-                    !VS_LIMIT_IS_SET(&r->limits, k))
+                if (!vsd_loan_in_force(&loans[i], now) || (!from && !to) || !value)
                         continue;
                 if (from)
-                        r->limits.value[k] = r->limits.value[k] > loans[i].amount
-                                                     ? r->limits.value[k] - loans[i].amount
-                                                     : 0;
+                        *value = *value > loans[i].amount ? *value - loans[i].amount : 0;
                 else
-                        r->limits.value[k] += loans[i].amount;
-                snprintf(r->limits.text[k], sizeof(r->limits.text[k]), "%" PRIu64,
-                         r->limits.value[k]);
+                        *value += loans[i].amount;
+                vsd_loan_value_changed(r, k);
         }
+}
+
+const char *vsd_loan_key(vs_limit_t what)
+{
+        return what == VSD_LOAN_RATE_OUT ? "rate_out" : vs_limit_key(what);
+}
+
+const char *vsd_loan_option(vs_limit_t what)
+{
+        return what == VSD_LOAN_RATE_OUT ? "rate-out" : vs_limit_option(what);
+}
+
+uint64_t *vsd_loan_value(struct vsd_slice_rules *r, vs_limit_t what)
+{
+        if (what == VSD_LOAN_RATE_OUT)
+                return r->rate_out ? &r->rate_out : NULL;
+        return VS_LIMIT_IS_SET(&r->limits, what) ? &r->limits.value[what] : NULL;
+}
+
+void vsd_loan_value_changed(struct vsd_slice_rules *r, vs_limit_t what)
+{
+        if (what != VSD_LOAN_RATE_OUT)
+                snprintf(r->limits.text[what], sizeof(r->limits.text[what]), "%" PRIu64,
+                         r->limits.value[what]);
 }
 
 int vsd_slice_has_loans(struct vsd *d, const char *slice)

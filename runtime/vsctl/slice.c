@@ -463,12 +463,13 @@ static int slice_status(struct ctx *ctx, int argc, char **argv)
 
 /* ---- loans ---- */
 
-/* loan FROM TO --cpuunits N|--ram SIZE [--until TIME] */
+/* loan FROM TO --cpuunits N|--ram SIZE|--rate-out R [--until TIME] */
 static int slice_loan(struct ctx *ctx, int argc, char **argv)
 {
         static const struct option opts[] = {
                 { "cpuunits", required_argument, NULL, LIMIT_OPT + VS_LIM_CPUUNITS },
                 { "ram", required_argument, NULL, LIMIT_OPT + VS_LIM_RAM },
+                { "rate-out", required_argument, NULL, OPT_RATE_OUT },
                 { "until", required_argument, NULL, 'u' },
                 { "help", no_argument, NULL, 'h' },
                 { NULL, 0, NULL, 0 },
@@ -489,6 +490,13 @@ static int slice_loan(struct ctx *ctx, int argc, char **argv)
                 }
                 if (opt == 'u') {
                         until = optarg;
+                } else if (opt == OPT_RATE_OUT) {
+                        if (check_rate(optarg, &err) < 0) {
+                                json_object_put(args);
+                                return fail(ctx, &err);
+                        }
+                        json_object_object_add(args, "rate_out", json_object_new_string(optarg));
+                        given++;
                 } else if (opt >= LIMIT_OPT && (rc = take_limit(ctx, opt, &l, limits)) != EXIT_OK) {
                         json_object_put(args);
                         return rc;
@@ -498,7 +506,7 @@ static int slice_loan(struct ctx *ctx, int argc, char **argv)
         }
         rc = take_name_and(ctx, argc, argv, "slice to lend to", &to);
         if (rc == EXIT_OK && given != 1)
-                rc = usage_error(ctx, "give one of --cpuunits N or --ram SIZE");
+                rc = usage_error(ctx, "give one of --cpuunits N, --ram SIZE or --rate-out R");
         if (rc == EXIT_OK && (vs_parse_name(ctx->name, "slice name", &err) < 0 ||
                               vs_parse_name(to, "slice name", &err) < 0))
                 rc = fail(ctx, &err);
@@ -609,7 +617,7 @@ const struct command vsctl_cmd_slice = {
         "slice create NAME --owner USER[,USER...] [SLICE-OPTIONS...]\n"
         "       | slice set NAME SLICE-OPTIONS... | slice destroy NAME [-f|--force]\n"
         "       | slice list [-o FIELDS] [-H] [-j|--json] | slice status NAME [-j|--json]\n"
-        "       | slice loan FROM TO --cpuunits N|--ram SIZE [--until TIME]\n"
+        "       | slice loan FROM TO --cpuunits N|--ram SIZE|--rate-out R [--until TIME]\n"
         "       | slice loans [-j|--json] | slice revoke ID\n"
         "       | slice renew NAME --expires DATE|+DURATION | slice usage NAME [-j|--json]",
         "Slices: named groups of VPS that their owners (host users, not root) drive\n"
@@ -634,8 +642,9 @@ const struct command vsctl_cmd_slice = {
         "  status NAME        its settings, VPS, what its cgroup accounts, the time\n"
         "                     left, bytes sent against its budget and when that resets\n"
         "  -j, --json         print JSON (expires in seconds since the epoch)\n"
-        "  loan FROM TO       lend part of FROM's --cpuunits or --ram to TO, at once\n"
-        "                     in both slices' limits and cgroups, until revoked or\n"
+        "  loan FROM TO       lend part of FROM's --cpuunits, --ram or --rate-out to\n"
+        "                     TO, at once in both slices' limits and cgroups (a\n"
+        "                     rate: the cap of their VPS's own), until revoked or\n"
         "                     --until; more than FROM has, or less than its VPS\n"
         "                     need, is refused (exit 4). Admins and FROM's owners\n"
         "  --until TIME       when the loan ends, as --expires (+Ns too); its end\n"

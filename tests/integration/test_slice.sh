@@ -416,6 +416,43 @@ test_a_loan_moves_cpu_weight_and_ram_and_its_end_moves_them_back() {
         expect_contains "$(vs slice status lb)" "ram            128M" "ended: ram back"
 }
 
+test_a_loan_of_rate_out_moves_the_cap_of_the_vps_rates_and_revoke_moves_it_back() {
+        local out id
+        vs slice create ra --owner vsslc_a --rate-out 20M
+        vs slice create rb --owner vsslc_b --rate-out 10M
+        vs create ra-x --template busybox --slice ra --rate-out 15M
+        vs create rb-x --template busybox --slice rb --rate-out 10M
+        refused 4 "a rate loan of all the lender has" "cannot lend" \
+                vs slice loan ra rb --rate-out 20M
+        refused 4 "a rate loan below what the lender's VPS has" "VPS ra-x: --rate-out 15M" \
+                vs slice loan ra rb --rate-out 10M
+        refused 2 "a rate that is none" "--rate-out" vs slice loan ra rb --rate-out 0
+        refused 5 "above the borrower's rate before the loan" "beyond slice rb's limit" \
+                as vsslc_b set rb-x --rate-out 15M
+        out=$(as vsslc_a slice loan ra rb --rate-out 5M)
+        id=$(echo "$out" | awk '{print $2}' | tr -d :)
+        expect_contains "$(vs slice status ra)" "rate_out       15M" "the lender's rate"
+        expect_contains "$(as vsslc_b slice status rb)" "rate_out       15M" "the borrower's rate"
+        expect_eq 20M "$(key_of ra rate_out)" "the lender's file keeps its own"
+        out=$(as vsslc_b slice loans | awk 'NR > 1 {print $1, $2, $3, $4, $5}')
+        expect_eq "$id ra rb rate_out 5000000" "$out" "the loan of bits/s"
+        as vsslc_b set rb-x --rate-out 15M
+        expect_eq 15000000 "$(sed -n 's/^rate_out = //p' "$(vps_dir rb-x)/config")" \
+                "the borrower's VPS set up to the rate lent"
+        refused 5 "above the borrower's rate with the loan" "beyond slice rb's limit" \
+                as vsslc_b set rb-x --rate-out 16M
+        vs slice revoke "$id"
+        expect_contains "$(vs slice status rb)" "rate_out       10M" "revoked: the rate back"
+        refused 5 "above the borrower's rate after the loan" "beyond slice rb's limit" \
+                as vsslc_b set rb-x --rate-out 12M
+        # a loan with an end: past it the rate is the borrower's own again
+        vs slice loan ra rb --rate-out 4M --until +4s
+        expect_contains "$(vs slice status rb)" "rate_out       14M" "the rate loan with an end"
+        wait_for 30 '[ -z "$(vs slice loans | awk "NR > 1")" ]' || fail "the loan did not end"
+        expect_contains "$(vs slice status rb)" "rate_out       10M" "ended: the rate back"
+        expect_contains "$(vs slice status ra)" "rate_out       20M" "ended: the lender's back"
+}
+
 test_slice_destroy_is_refused_with_vps_and_force_removes_them() {
         local d
         vs slice create sd --owner vsslc_a --numproc 50
