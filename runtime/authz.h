@@ -15,6 +15,7 @@
 #include "vs/kvfile.h"
 #include "vs/limits.h"
 #include "vs/protocol.h"
+#include "slicefile.h"
 #include "vsd.h"
 
 struct vsd;
@@ -51,16 +52,6 @@ struct vsd_authz_facts {
 /* The decision of the table alone (pure): REFUSE fills err. */
 enum vsd_authz_verdict vsd_authz_decide(const struct vsd_authz_facts *f, vs_error_t *err);
 
-/* A slice's rules for its owners' VPS (slice.h reads them). */
-struct vsd_slice_rules {
-        char name[64];
-        vs_limits_t limits;         /* any limit its file names by vs_limit_key */
-        uint64_t diskspace;         /* bytes, 0: none */
-        uint64_t diskinodes;        /* 0: none */
-        uint64_t max_vps;           /* 0: no cap */
-        uint64_t rate_out, rate_in; /* bit/s, 0: none */
-        char templates[1024];       /* comma list, "": all */
-};
 /* Whether what an owner's create, set, resize or clone asks is within the
  * slice's rules (pure): -1 with a permission error naming what is not. */
 int vsd_authz_within_slice(const struct vsd_slice_rules *r, const vs_request_t *req,

@@ -14,8 +14,7 @@
 #include "vs/error.h"
 #include "vs/kvfile.h"
 #include "vs/limits.h"
-
-#define VSD_SLICE_MAX_OWNERS 32
+#include "slicefile.h"
 
 struct vsd;
 
@@ -31,8 +30,9 @@ struct vsd_slice *vsd_slice_find(struct vsd *d, const char *name);
 /* false for s NULL (no such slice) */
 bool vsd_slice_has_owner(const struct vsd_slice *s, uid_t uid);
 
-/* Reads every slice file under dirfd (var/lib/paene/slices); a file that
- * does not parse is logged and skipped, so one bad file stops no VPS. */
+/* Reads every slice file listed in dirfd (d->root's var/lib/paene/slices)
+ * by vsd_slice_file_load; a file that does not parse is logged and
+ * skipped, so one bad file stops no VPS. */
 int vsd_slice_load_all(struct vsd *d, int dirfd, vs_error_t *err);
 void vsd_slice_free_all(struct vsd *d);
 
@@ -40,21 +40,12 @@ struct vps;
 struct client;
 struct vsd_slice_rules;
 
-/* slicerules.c: the directory of the slice files, var/lib/paene/slices */
-int vsd_slices_dir(struct vsd *d, vs_error_t *err);
-/* VS_E_NOTFOUND "no such slice", as for a slice an owner may not see */
-int vsd_no_such_slice(vs_error_t *err);
-/* The slice's file, read now: VS_E_NOTFOUND when there is none; the
- * default slice's is empty. */
-int vsd_slice_file_read(struct vsd *d, const char *slice, vs_kv_t *kv, vs_error_t *err);
 /* How many VPS the slice has, and (running not NULL) how many run. */
 size_t vsd_slice_count_vps(struct vsd *d, const char *slice, size_t *running);
 
-/* The rules in a slice's file, parsed (pure): no loans applied. */
-int vsd_slice_rules_parse(const char *name, const vs_kv_t *file, struct vsd_slice_rules *r,
-                          vs_error_t *err);
-/* The rules of a slice, from its file read now: the default slice has
- * none; a slice without a file is VS_E_NOTFOUND "no such slice". */
+/* The rules of a slice, from its file read now (vsd_slice_file_load's
+ * rule: the default slice has none, a slice without a file is
+ * VS_E_NOTFOUND "no such slice"), with the loans in force applied. */
 int vsd_slice_rules_load(struct vsd *d, const char *slice, struct vsd_slice_rules *r,
                          vs_error_t *err);
 /* Writes the slice's caps (cpuunits, cpulimit, ram, ram_reserve, numproc)

@@ -193,10 +193,12 @@ static int commit(struct vsd *d, const char *name, const vs_kv_t *kv, const vs_k
                   vs_error_t *err)
 {
         cleanup_close int dirfd = vsd_slices_dir(d, err);
+        struct vsd_slice_file f;
         struct vsd_slice_rules r;
 
-        if (dirfd < 0 || vsd_slice_rules_parse(name, kv, &r, err) < 0)
+        if (dirfd < 0 || vsd_slice_file_parse(name, kv, &f, err) < 0)
                 return -1;
+        r = f.rules;
         vsd_slice_loans_adjust(d, &r);
         if (vps_within(d, &r, err) < 0 || node_admits(d, &r, err) < 0)
                 return -1;
@@ -251,8 +253,9 @@ int vsd_handle_slice_set(struct vsd *d, struct client *c, vs_request_t *req, vs_
 
         if (strcmp(req->name, VS_DEFAULT_SLICE) == 0)
                 return vs_error_kind(err, VS_E_STATE, EPERM, "slice default has no settings");
-        if (vsd_slice_file_read(d, req->name, &kv, err) < 0 ||
-            vsd_slice_file_read(d, req->name, &old, err) < 0)
+        /* the lines only: a set may mend a key an edit broke */
+        if (vsd_slice_file_load(d, req->name, NULL, &kv, err) < 0 ||
+            vsd_slice_file_load(d, req->name, NULL, &old, err) < 0)
                 return -1;
         if (!any_setting(req))
                 return vs_error_kind(err, VS_E_USAGE, EINVAL, "no setting given");
@@ -271,7 +274,8 @@ int vsd_handle_slice_destroy(struct vsd *d, struct client *c, vs_request_t *req,
 
         if (strcmp(req->name, VS_DEFAULT_SLICE) == 0)
                 return vs_error_kind(err, VS_E_STATE, EPERM, "slice default always exists");
-        if (vsd_slice_file_read(d, req->name, &kv, err) < 0)
+        /* a file an edit broke is removed as well */
+        if (vsd_slice_file_load(d, req->name, NULL, &kv, err) < 0)
                 return -1;
         if (vsd_slice_has_loans(d, req->name))
                 return vs_error_kind(err, VS_E_STATE, EBUSY,
@@ -322,13 +326,13 @@ struct described {
 
 /* Under a loan a slice's cpuunits, ram and rate_out are what the loans
  * make them. */
-static void effective(struct vsd *d, const char *name, vs_kv_t *kv)
+static void effective(struct vsd *d, const struct vsd_slice_file *f, vs_kv_t *kv)
 {
         static const vs_limit_t moved[] = { VS_LIM_CPUUNITS, VS_LIM_RAM };
-        struct vsd_slice_rules r;
+        struct vsd_slice_rules r = f->rules;
         char rate[32];
 
-        if (!vsd_slice_has_loans(d, name) || vsd_slice_rules_parse(name, kv, &r, NULL) < 0)
+        if (!vsd_slice_has_loans(d, f->name))
                 return;
         vsd_slice_loans_adjust(d, &r);
         for (size_t i = 0; i < sizeof(moved) / sizeof(moved[0]); i++)
@@ -340,13 +344,16 @@ static void effective(struct vsd *d, const char *name, vs_kv_t *kv)
         }
 }
 
-static void describe(struct vsd *d, const char *name, vs_kv_t *kv, struct described *out)
+/* A slice as its file f (and its lines kv) and vsd's figures describe it. */
+static void describe(struct vsd *d, const struct vsd_slice_file *f, vs_kv_t *kv,
+                     struct described *out)
 {
+        const char *name = f->name;
         size_t running = 0;
         vs_cgroup_t *cg = NULL;
 
         memset(out, 0, sizeof(*out));
-        effective(d, name, kv);
+        effective(d, f, kv);
         out->info.name = name;
         out->info.settings = kv;
         out->info.owner_names = out->owners;
@@ -425,11 +432,18 @@ int vsd_handle_slice_list(struct vsd *d, struct client *c, vs_request_t *req, vs
         reply = vs_reply_slice_list_new();
         for (size_t i = 0; i < n; i++) {
                 cleanup_kv vs_kv_t kv = { 0 };
+                struct vsd_slice_file f;
                 struct described one;
+                vs_error_t bad = { 0 };
 
-                if (!owner_sees(d, c, names[i]) || vs_kv_load(dirfd, names[i], &kv, NULL) < 0)
+                if (!owner_sees(d, c, names[i]))
                         continue;
-                describe(d, names[i], &kv, &one);
+                /* a file an edit broke: slice status NAME says why */
+                if (vsd_slice_file_load(d, names[i], &f, &kv, &bad) < 0) {
+                        vs_log(LOG_WARNING, "slice list: %s; left out", bad.msg);
+                        continue;
+                }
+                describe(d, &f, &kv, &one);
                 vs_reply_slice_list_add(reply, &one.info);
         }
         vsd_client_reply(d, c, reply, NULL, 0);
@@ -439,13 +453,14 @@ int vsd_handle_slice_list(struct vsd *d, struct client *c, vs_request_t *req, vs
 int vsd_handle_slice_status(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
 {
         cleanup_kv vs_kv_t kv = { 0 };
+        struct vsd_slice_file f;
         struct described one;
 
         if (!owner_sees(d, c, req->name))
                 return vsd_no_such_slice(err);
-        if (vsd_slice_file_read(d, req->name, &kv, err) < 0)
+        if (vsd_slice_file_load(d, req->name, &f, &kv, err) < 0)
                 return -1;
-        describe(d, req->name, &kv, &one);
+        describe(d, &f, &kv, &one);
         vsd_client_reply(d, c, vs_reply_slice(&one.info), NULL, 0);
         return 0;
 }

@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include "vs/admission.h"
-#include "vs/diskquota.h"
 #include "vs/cleanup.h"
 #include "vs/fsutil.h"
 #include "vs/log.h"
@@ -28,84 +27,14 @@
 static const vs_limit_t cgroup_caps[] = { VS_LIM_CPUUNITS, VS_LIM_CPULIMIT, VS_LIM_RAM,
                                           VS_LIM_RAM_RESERVE, VS_LIM_NUMPROC };
 
-int vsd_slices_dir(struct vsd *d, vs_error_t *err)
-{
-        cleanup_free char *path = vs_strdupf("%s/var/lib/paene/slices", d->root);
-        int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-        if (fd < 0)
-                return vs_error_errno(err, "open %s", path);
-        return fd;
-}
-
-int vsd_no_such_slice(vs_error_t *err)
-{
-        return vs_error_kind(err, VS_E_NOTFOUND, ENOENT, "no such slice");
-}
-
-int vsd_slice_rules_parse(const char *name, const vs_kv_t *file, struct vsd_slice_rules *r,
-                          vs_error_t *err)
-{
-        const char *text;
-
-        memset(r, 0, sizeof(*r));
-        vs_strlcpy(r->name, name, sizeof(r->name));
-        for (int k = 0; k < VS_LIM_COUNT; k++) {
-                text = vs_kv_get(file, vs_limit_key((vs_limit_t)k));
-                if (text && *text && vs_limits_parse_one(&r->limits, (vs_limit_t)k, text, err) < 0)
-                        return vs_error_wrap(err, "slice %s", name);
-        }
-        if ((text = vs_kv_get(file, "diskinodes")) && *text) {
-                vs_disk_limit_t inodes;
-
-                if (vs_disk_parse_inodes(text, &inodes, err) < 0)
-                        return vs_error_wrap(err, "slice %s", name);
-                r->diskinodes = inodes.hard;
-        }
-        if ((text = vs_kv_get(file, "max_vps")) && *text &&
-            vs_parse_uint(text, 0, 100000, "max_vps", &r->max_vps, err) < 0)
-                return vs_error_wrap(err, "slice %s", name);
-        if ((text = vs_kv_get(file, "diskspace")) && *text) {
-                vs_disk_limit_t space;
-
-                if (vs_disk_parse_space(text, &space, err) < 0)
-                        return vs_error_wrap(err, "slice %s", name);
-                r->diskspace = space.hard;
-        }
-        if ((text = vs_kv_get(file, "rate_out")) && *text &&
-            vs_rate_parse(text, "rate_out", &r->rate_out, err) < 0)
-                return vs_error_wrap(err, "slice %s", name);
-        if ((text = vs_kv_get(file, "rate_in")) && *text &&
-            vs_rate_parse(text, "rate_in", &r->rate_in, err) < 0)
-                return vs_error_wrap(err, "slice %s", name);
-        if ((text = vs_kv_get(file, "templates")))
-                vs_strlcpy(r->templates, text, sizeof(r->templates));
-        return 0;
-}
-
-/* The slice's file, read now: NOTFOUND when there is none. */
-int vsd_slice_file_read(struct vsd *d, const char *slice, vs_kv_t *kv, vs_error_t *err)
-{
-        cleanup_close int dirfd = vsd_slices_dir(d, err);
-
-        if (dirfd < 0)
-                return -1;
-        if (strcmp(slice, VS_DEFAULT_SLICE) == 0)
-                return 0;
-        if (faccessat(dirfd, slice, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
-                return errno == ENOENT ? vsd_no_such_slice(err)
-                                       : vs_error_errno(err, "slice %s", slice);
-        return vs_kv_load(dirfd, slice, kv, err);
-}
-
 int vsd_slice_rules_load(struct vsd *d, const char *slice, struct vsd_slice_rules *r,
                          vs_error_t *err)
 {
-        cleanup_kv vs_kv_t kv = { 0 };
+        struct vsd_slice_file f;
 
-        if (vsd_slice_file_read(d, slice, &kv, err) < 0 ||
-            vsd_slice_rules_parse(slice, &kv, r, err) < 0)
+        if (vsd_slice_file_load(d, slice, &f, NULL, err) < 0)
                 return -1;
+        *r = f.rules;
         vsd_slice_loans_adjust(d, r);
         return 0;
 }

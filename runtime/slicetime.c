@@ -115,7 +115,7 @@ int64_t vsd_slice_seconds_left(struct vsd *d, const char *slice, int64_t now)
 {
         struct vsd_slice_file f;
 
-        if (vsd_slice_file_load(d, slice, &f, NULL) < 0 || !f.expires)
+        if (vsd_slice_file_load(d, slice, &f, NULL, NULL) < 0 || !f.expires)
                 return VSD_NO_EXPIRY;
         return f.expires - now;
 }
@@ -126,7 +126,7 @@ int vsd_slicetime_may_start(struct vsd *d, const struct vps *v, vs_error_t *err)
         char when[40];
 
         if (strcmp(v->slice, VS_DEFAULT_SLICE) == 0 ||
-            vsd_slice_file_load(d, v->slice, &f, NULL) < 0 || !f.expires ||
+            vsd_slice_file_load(d, v->slice, &f, NULL, NULL) < 0 || !f.expires ||
             f.expires > (int64_t)time(NULL))
                 return 0;
         vsd_slice_format_utc(f.expires, when, sizeof(when));
@@ -230,7 +230,7 @@ static void slice_step(struct vsd *d, const char *slice, int64_t now)
         struct vsd_slice_usage u;
         vs_error_t err = { 0 };
 
-        if (vsd_slice_file_load(d, slice, &f, NULL) < 0)
+        if (vsd_slice_file_load(d, slice, &f, NULL, NULL) < 0)
                 return;
         vsd_slice_usage_load(d, slice, &u);
         vsd_slicetime_expiry_step(d, &f, &u, now);

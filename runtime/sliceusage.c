@@ -1,5 +1,5 @@
-/* The slice time and bytes subsystem's files and tick: the two keys it
- * reads of a slice file, the usage file NAME.usage beside it, vsd.conf's
+/* The slice time and bytes subsystem's files and tick: the usage file
+ * NAME.usage beside the slice file (read by slicefile.c), vsd.conf's
  * throttle_rate and budget_window, and the step of every slice each tick. */
 #include "sliceusage.h"
 
@@ -20,21 +20,6 @@
 #include "store.h"
 #include "vsd.h"
 
-static int slices_dir(struct vsd *d)
-{
-        cleanup_free char *path = vs_strdupf("%s/var/lib/paene/slices", d->root);
-
-        return open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-}
-
-int vsd_slice_file_exists(struct vsd *d, const char *slice)
-{
-        cleanup_close int dirfd = slices_dir(d);
-
-        return vs_parse_name(slice, "slice name", NULL) == 0 && dirfd >= 0 &&
-               faccessat(dirfd, slice, F_OK, 0) == 0;
-}
-
 /* a decimal key, absent or empty: 0 */
 static int number_of(const vs_kv_t *kv, const char *key, uint64_t max, uint64_t *out,
                      vs_error_t *err)
@@ -45,41 +30,6 @@ static int number_of(const vs_kv_t *kv, const char *key, uint64_t max, uint64_t 
         if (!text || !*text)
                 return 0;
         return vs_parse_uint(text, 0, max, key, out, err);
-}
-
-int vsd_slice_file_load(struct vsd *d, const char *slice, struct vsd_slice_file *f, vs_error_t *err)
-{
-        cleanup_kv vs_kv_t kv = { 0 };
-        cleanup_close int dirfd = -1;
-        uint64_t expires;
-
-        memset(f, 0, sizeof(*f));
-        if (vs_parse_name(slice, "slice name", err) < 0)
-                return -1;
-        vs_strlcpy(f->name, slice, sizeof(f->name));
-        dirfd = slices_dir(d);
-        if (dirfd < 0)
-                return vs_error_errno(err, "slices directory");
-        if (vs_kv_load(dirfd, slice, &kv, err) < 0 ||
-            number_of(&kv, "expires", INT64_MAX, &expires, err) < 0 ||
-            number_of(&kv, "bytes_per_day", UINT64_MAX, &f->budget, err) < 0)
-                return -1;
-        f->expires = (int64_t)expires;
-        return 0;
-}
-
-int vsd_slice_file_set(struct vsd *d, const char *slice, const char *key, int64_t value,
-                       vs_error_t *err)
-{
-        cleanup_kv vs_kv_t kv = { 0 };
-        cleanup_close int dirfd = slices_dir(d);
-
-        if (dirfd < 0)
-                return vs_error_errno(err, "slices directory");
-        if (vs_kv_load(dirfd, slice, &kv, err) < 0)
-                return -1;
-        vs_kv_setf(&kv, key, "%lld", (long long)value);
-        return vs_kv_save(dirfd, slice, &kv, 1, err);
 }
 
 /* ---- the usage file ---- */
@@ -94,7 +44,7 @@ static char *usage_name(const char *slice)
 int vsd_slice_usage_load(struct vsd *d, const char *slice, struct vsd_slice_usage *u)
 {
         cleanup_free char *name = usage_name(slice);
-        cleanup_close int dirfd = slices_dir(d);
+        cleanup_close int dirfd = vsd_slices_dir(d, NULL);
         cleanup_kv vs_kv_t kv = { 0 };
         vs_error_t err = { 0 };
         uint64_t start, warned;
@@ -122,7 +72,7 @@ int vsd_slice_usage_save(struct vsd *d, const char *slice, const struct vsd_slic
                          vs_error_t *err)
 {
         cleanup_free char *name = usage_name(slice);
-        cleanup_close int dirfd = slices_dir(d);
+        cleanup_close int dirfd = vsd_slices_dir(d, NULL);
         cleanup_kv vs_kv_t kv = { 0 };
 
         if (dirfd < 0)
@@ -202,7 +152,7 @@ void vsd_slicetime_started(struct vsd *d, struct vps *v)
         struct vsd_slice_usage u;
 
         if (!d->slicetime || strcmp(v->slice, VS_DEFAULT_SLICE) == 0 ||
-            vsd_slice_file_load(d, v->slice, &f, NULL) < 0)
+            vsd_slice_file_load(d, v->slice, &f, NULL, NULL) < 0)
                 return;
         vsd_slice_usage_load(d, v->slice, &u);
         if (vsd_slicebytes_over(&f, &u) &&
@@ -220,8 +170,8 @@ int vsd_slice_time_describe(struct vsd *d, const char *slice, vs_slice_time_t *o
         memset(out, 0, sizeof(*out));
         if (!vsd_slice_file_exists(d, slice))
                 return vs_error_kind(err, VS_E_NOTFOUND, ENOENT, "no such slice '%s'", slice);
-        if (vsd_slice_file_load(d, slice, &f, err) < 0)
-                return vs_error_wrap(err, "slice %s", slice);
+        if (vsd_slice_file_load(d, slice, &f, NULL, err) < 0)
+                return -1;
         vsd_slice_usage_load(d, slice, &u);
         vs_strlcpy(out->name, slice, sizeof(out->name));
         out->expires = f.expires;

@@ -7,24 +7,12 @@
 
 #include "vs/error.h"
 #include "vs/kvfile.h"
+#include "slicefile.h"
 
 struct vsd;
 
-/* What slicetime reads of a slice file (the slices' own module reads the
- * rest): expires (unix seconds UTC, 0: never) and bytes_per_day (0: no
- * budget). A value that does not parse counts as absent (logged once at
- * load by slice.c's reader, which sees the same file). */
-struct vsd_slice_file {
-        char name[64];
-        int64_t expires;
-        uint64_t budget;
-};
-int vsd_slice_file_load(struct vsd *d, const char *slice, struct vsd_slice_file *f,
-                        vs_error_t *err);
-int vsd_slice_file_exists(struct vsd *d, const char *slice);
-/* Sets one key of the slice file to a number, atomically (renew). */
-int vsd_slice_file_set(struct vsd *d, const char *slice, const char *key, int64_t value,
-                       vs_error_t *err);
+/* The slice file (expires, bytes_per_day: struct vsd_slice_file) is
+ * slicefile.h's. */
 
 /* NAME.usage: window_start, used, warned, and vps.NAME = PID TX per
  * running VPS (its last counter reading). */

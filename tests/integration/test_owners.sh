@@ -61,8 +61,11 @@ before_each() {
 snapshot() {
         (
                 cd "$R/var/lib/paene" || exit 1
-                ls -a vps templates slices
+                # NAME.usage: the tick's count of what a running VPS sent
+                # (its first packets come when they come), not a request's
+                ls -a vps templates slices | grep -v '[.]usage$'
                 for f in vps/*/config vps/*/state slices/*; do
+                        [ "${f%.usage}" = "$f" ] || continue
                         echo "== $f"
                         cat "$f"
                 done

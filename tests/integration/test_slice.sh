@@ -453,6 +453,28 @@ test_a_loan_of_rate_out_moves_the_cap_of_the_vps_rates_and_revoke_moves_it_back(
         expect_contains "$(vs slice status ra)" "rate_out       20M" "ended: the lender's back"
 }
 
+test_a_slice_file_broken_by_hand_is_one_error_to_every_reader_until_set_mends_it() {
+        vs slice create sk --owner vsslc_a --cpuunits 500 --expires +2d
+        vs slice create sl --owner vsslc_b --cpuunits 500
+        vs create sk-a --template busybox --slice sk
+        sed -i 's/^cpuunits = .*/cpuunits = lots/' "$(slice_file sk)"
+        refused 1 "status of a broken slice" "slice sk's file: --cpuunits" vs slice status sk
+        refused 1 "a start in a broken slice" "slice sk's file: --cpuunits" vs start sk-a
+        refused 1 "a VPS created in a broken slice" "slice sk's file: --cpuunits" \
+                vs create sk-b --template busybox --slice sk
+        refused 1 "a loan from a broken slice" "slice sk's file: --cpuunits" \
+                vs slice loan sk sl --cpuunits 100
+        refused 1 "a loan to a broken slice" "slice sk's file: --cpuunits" \
+                vs slice loan sl sk --cpuunits 100
+        # its owners are no owners while it is broken: vsslc_a owns no other
+        refused 5 "the broken slice's owner" "slice owners may use vsd" as vsslc_a list
+        expect_eq "" "$(vs slice list -H -o name | grep -x sk)" "slice list leaves it out"
+        vs slice set sk --cpuunits 600
+        expect_contains "$(vs slice status sk)" "cpuunits       600" "set mends it"
+        vs start sk-a
+        expect_contains "$(as vsslc_a list)" "sk-a" "its owner's again"
+}
+
 test_slice_destroy_is_refused_with_vps_and_force_removes_them() {
         local d
         vs slice create sd --owner vsslc_a --numproc 50

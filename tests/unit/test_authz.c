@@ -112,9 +112,11 @@ static void rules_of(const char *text, struct vsd_slice_rules *r)
 {
         cleanup_kv vs_kv_t kv = { 0 };
         vs_error_t err = { 0 };
+        struct vsd_slice_file f;
 
         assert_int_equal(vs_kv_parse(text, &kv, &err), 0);
-        assert_int_equal(vsd_slice_rules_parse("sa", &kv, r, &err), 0);
+        assert_int_equal(vsd_slice_file_parse("sa", &kv, &f, &err), 0);
+        *r = f.rules;
 }
 
 /* 0, or the kind of the error, of the request against the rules. */
