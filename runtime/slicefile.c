@@ -110,7 +110,8 @@ static int parse_rules(const vs_kv_t *kv, struct vsd_slice_rules *r, vs_error_t 
         if ((text = given(kv, "max_vps")) &&
             vs_parse_uint(text, 0, 100000, "max_vps", &r->max_vps, err) < 0)
                 return -1;
-        if ((text = given(kv, "rate_out")) && vs_rate_parse(text, "rate_out", &r->rate_out, err) < 0)
+        if ((text = given(kv, "rate_out")) &&
+            vs_rate_parse(text, "rate_out", &r->rate_out, err) < 0)
                 return -1;
         if ((text = given(kv, "rate_in")) && vs_rate_parse(text, "rate_in", &r->rate_in, err) < 0)
                 return -1;
@@ -142,8 +143,8 @@ int vsd_slice_file_parse(const char *name, const vs_kv_t *text, struct vsd_slice
 
 /* ---- the loader ---- */
 
-int vsd_slice_file_load(struct vsd *d, const char *slice, struct vsd_slice_file *f,
-                        vs_kv_t *text, vs_error_t *err)
+int vsd_slice_file_load(struct vsd *d, const char *slice, struct vsd_slice_file *f, vs_kv_t *text,
+                        vs_error_t *err)
 {
         cleanup_kv vs_kv_t kv = { 0 };
         cleanup_close int dirfd = -1;

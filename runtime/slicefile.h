@@ -52,8 +52,8 @@ int vsd_slice_file_parse(const char *name, const vs_kv_t *text, struct vsd_slice
  * text (NULL: not wanted; else empty) gets its lines as they are, for a
  * command that shows or rewrites them; f NULL: the lines only, unparsed
  * (slice set and destroy, which replace or remove a bad file). */
-int vsd_slice_file_load(struct vsd *d, const char *slice, struct vsd_slice_file *f,
-                        vs_kv_t *text, vs_error_t *err);
+int vsd_slice_file_load(struct vsd *d, const char *slice, struct vsd_slice_file *f, vs_kv_t *text,
+                        vs_error_t *err);
 /* Whether the slice has a file (not "default", which has none). */
 int vsd_slice_file_exists(struct vsd *d, const char *slice);
 /* Sets one key of the slice's file to a number, atomically (renew). */
