@@ -85,28 +85,46 @@ static int loan_until(const vs_request_t *req, struct vsd_loan *l, vs_error_t *e
         return 0;
 }
 
-/* What the lender has now (its loans in force counted) covers the loan, the
- * borrower has the limit to add it to, and the lender's VPS still fit. */
-static int loan_fits(struct vsd *d, const struct vsd_loan *l, vs_error_t *err)
+/* What the lender has now (its loans in force counted) covers the loan and
+ * its VPS still fit: the lender's alone, checked before anything of the
+ * borrower so that its answer is the same whether the borrower exists. */
+static int lender_can_lend(struct vsd *d, const struct vsd_loan *l, vs_error_t *err)
 {
-        struct vsd_slice_rules from, to;
+        struct vsd_slice_rules from;
         const char *opt = vsd_loan_option(l->what);
         uint64_t *has;
 
-        if (vsd_slice_rules_load(d, l->from, &from, err) < 0 ||
-            vsd_slice_rules_load(d, l->to, &to, err) < 0)
+        if (vsd_slice_rules_load(d, l->from, &from, err) < 0)
                 return -1;
         if (!(has = vsd_loan_value(&from, l->what)) || *has <= l->amount)
                 return vs_error_kind(err, VS_E_STATE, EDQUOT,
                                      "slice %s has --%s %" PRIu64 ": it cannot lend %" PRIu64,
                                      l->from, opt, has ? *has : 0, l->amount);
-        if (!vsd_loan_value(&to, l->what))
-                return vs_error_kind(err, VS_E_STATE, EINVAL,
-                                     "slice %s has no --%s to add a loan to", l->to, opt);
         *has -= l->amount;
         vsd_loan_value_changed(&from, l->what);
         if (vsd_slice_vps_fit(d, &from, err) < 0)
                 return vs_error_wrap(err, "slice %s after the loan", l->from);
+        return 0;
+}
+
+/* The borrower exists and has the limit to add the loan to. An owner of
+ * the lender may lend to any slice whose name they were told, but learns
+ * nothing else of one that is not theirs: every refusal is then "no such
+ * slice", the answer for a name no slice has. */
+static int borrower_takes(struct vsd *d, const struct client *c, const struct vsd_loan *l,
+                          vs_error_t *err)
+{
+        struct vsd_slice_rules to;
+        int told =
+                c->role == VSD_ROLE_ADMIN || vsd_slice_has_owner(vsd_slice_find(d, l->to), c->uid);
+
+        if (vsd_slice_rules_load(d, l->to, &to, err) < 0)
+                return told ? -1 : vsd_no_such_slice(err);
+        if (!vsd_loan_value(&to, l->what))
+                return told ? vs_error_kind(err, VS_E_STATE, EINVAL,
+                                            "slice %s has no --%s to add a loan to", l->to,
+                                            vsd_loan_option(l->what))
+                            : vsd_no_such_slice(err);
         return 0;
 }
 
@@ -130,11 +148,14 @@ int vsd_handle_slice_loan(struct vsd *d, struct client *c, vs_request_t *req, vs
             strcmp(l.from, VS_DEFAULT_SLICE) == 0)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                      "a loan goes from a slice to another (not the default)");
+        /* the request, the lender, the book, and only then the borrower */
         if (loan_amount(req, &l, err) < 0 || loan_until(req, &l, err) < 0 ||
-            loan_fits(d, &l, err) < 0 || vsd_slice_loans_load(d, &kv, loans, &n, err) < 0)
+            lender_can_lend(d, &l, err) < 0 || vsd_slice_loans_load(d, &kv, loans, &n, err) < 0)
                 return -1;
         if (n == VSD_LOANS_MAX)
                 return vs_error_kind(err, VS_E_STATE, ENOSPC, "%d loans already", VSD_LOANS_MAX);
+        if (borrower_takes(d, c, &l, err) < 0)
+                return -1;
         next = vs_kv_get(&kv, "next");
         l.id = next ? atoll(next) : 1;
         if (l.id < 1)

@@ -647,6 +647,8 @@ const struct command vsctl_cmd_slice = {
         "                     rate: the cap of their VPS's own), until revoked or\n"
         "                     --until; more than FROM has, or less than its VPS\n"
         "                     need, is refused (exit 4). Admins and FROM's owners\n"
+        "                     lend, to any slice; of a TO not theirs an owner\n"
+        "                     learns only whether it took (else: no such slice)\n"
         "  --until TIME       when the loan ends, as --expires (+Ns too); its end\n"
         "                     moves it back within a few seconds\n"
         "  loans              the loans in force (owners: of their slices)\n"

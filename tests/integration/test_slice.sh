@@ -17,10 +17,12 @@ MARK="paene test_slice"
 is_v2() { [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ]; }
 
 # The slices go between tests (vsd's exit prunes their empty cgroups; the
-# harness's leak check then finds none).
+# harness's leak check then finds none), and the loans with them: a loan
+# ended by --until stays in .loans until vsd's tick drops it, which would
+# change the file in the middle of the next test's "nothing changed".
 reset_after_test() {
         destroy_all_vps || return 1
-        rm -f "$R"/var/lib/paene/slices/*
+        rm -f "$R"/var/lib/paene/slices/* "$R"/var/lib/paene/slices/.loans
         lib_reset_after_test "$@"
 }
 
@@ -473,6 +475,40 @@ test_a_slice_file_broken_by_hand_is_one_error_to_every_reader_until_set_mends_it
         expect_contains "$(vs slice status sk)" "cpuunits       600" "set mends it"
         vs start sk-a
         expect_contains "$(as vsslc_a list)" "sk-a" "its owner's again"
+}
+
+test_a_loan_to_a_slice_not_the_owners_tells_only_whether_it_took() {
+        local none
+        vs slice create ta --owner vsslc_a --cpuunits 1000 --ram 256M
+        vs slice create tb --owner vsslc_b --cpuunits 500
+        vs slice create tc --owner vsslc_b --cpuunits 500
+        sed -i 's/^cpuunits = .*/cpuunits = lots/' "$(slice_file tc)"
+        refused 3 "a loan to no slice" "no such slice" as vsslc_a slice loan ta tz --ram 32M
+        none=$ERR
+        # another's slice without the limit, or with a broken file: as none
+        refused 3 "to another's slice without the limit" "no such slice" \
+                as vsslc_a slice loan ta tb --ram 32M
+        expect_eq "$none" "$ERR" "another's slice answers as none"
+        refused 3 "to another's broken slice" "no such slice" \
+                as vsslc_a slice loan ta tc --cpuunits 100
+        expect_eq "$none" "$ERR" "a broken one too"
+        refused 3 "an admin's loan to no slice" "no such slice" vs slice loan ta tz --ram 32M
+        expect_eq "$none" "$ERR" "the admin's answer to none is the owner's"
+        # what the lender cannot lend is said first, whatever the borrower
+        refused 4 "too much, to no slice" "cannot lend" \
+                as vsslc_a slice loan ta tz --cpuunits 1000
+        none=$ERR
+        refused 4 "too much, to another's slice" "cannot lend" \
+                as vsslc_a slice loan ta tb --cpuunits 1000
+        expect_eq "$none" "$ERR" "the lender's refusal does not depend on the borrower"
+        # an admin is told why
+        refused 4 "an admin's loan to a slice without the limit" "slice tb has no --ram" \
+                vs slice loan ta tb --ram 32M
+        refused 1 "an admin's loan to a broken slice" "slice tc's file: --cpuunits" \
+                vs slice loan ta tc --cpuunits 100
+        # and the loan the owner of ta may give, to a slice not theirs
+        as vsslc_a slice loan ta tb --cpuunits 100
+        expect_contains "$(vs slice status tb)" "cpuunits       600" "the loan took"
 }
 
 test_slice_destroy_is_refused_with_vps_and_force_removes_them() {
