@@ -809,8 +809,10 @@ static int write_clone_config(const vs_kv_t *src_config, int dirfd, const char *
                 vs_kv_setf(&config, "id_base", "%lu", id_base);
         vs_kv_setf(&config, "created", "%lld", (long long)time(NULL));
         vs_kv_set(&config, origin_key, src);
-        /* a host port belongs to one VPS */
-        vs_kv_set(&config, "port_forward", NULL);
+        /* a host port belongs to one VPS: a copy has none, a VPS that moves
+         * keeps its own (vsd_vps_migrate_check found them free here) */
+        if (strcmp(origin_key, "migrated_from") != 0)
+                vs_kv_set(&config, "port_forward", NULL);
         return vs_kv_save(dirfd, "config", &config, 1, err);
 }
 
@@ -1133,7 +1135,9 @@ int vsd_vps_migrate_check(struct vsd *d, const vs_kv_t *config, int new_ip, vs_e
 {
         cleanup_free char *ip = copy_ip(d, config, !new_ip, err);
 
-        return ip ? 0 : vs_error_wrap(err, "the VPS's addresses cannot be this node's");
+        if (!ip)
+                return vs_error_wrap(err, "the VPS's addresses cannot be this node's");
+        return vsd_net_forwards_free(d, config, err);
 }
 
 int vsd_vps_migrate_install(struct vsd *d, const char *staging, const vs_kv_t *config, int new_ip,
@@ -1152,7 +1156,7 @@ int vsd_vps_migrate_install(struct vsd *d, const char *staging, const vs_kv_t *c
                                      name ? name : "?");
         if (!(ip = copy_ip(d, config, !new_ip, err)))
                 return vs_error_wrap(err, "the VPS's addresses cannot be this node's");
-        if (migrate_ids(d, config, &shift, err) < 0)
+        if (vsd_net_forwards_free(d, config, err) < 0 || migrate_ids(d, config, &shift, err) < 0)
                 return -1;
         if (shift.count) {
                 /* the source's range is another VPS's here: a copy with the

@@ -456,6 +456,9 @@ int vsd_net_forwards_edit(vs_portfwd_t *fwds, size_t *n, char *const *add, char 
 /* Refuses a host port of fwds[0..n) that another VPS (owner) forwards. */
 int vsd_net_forwards_clash(const vs_portfwd_t *fwds, size_t n, const vs_portfwd_t *theirs, size_t k,
                            const char *owner, vs_error_t *err);
+/* Whether the host ports of config's port_forward are free on this node
+ * (a VPS that migrates here brings its own); exit 4 naming the holder. */
+int vsd_net_forwards_free(struct vsd *d, const vs_kv_t *config, vs_error_t *err);
 
 /* The config's "ip" value for a new VPS: the given addresses, checked
  * against the pools and every other VPS, or the pools' lowest free ones. */
