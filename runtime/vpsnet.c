@@ -364,6 +364,17 @@ static int forwards_clash(struct vsd *d, const char *skip, const vs_portfwd_t *f
         return 0;
 }
 
+int vsd_net_forwards_free(struct vsd *d, const vs_kv_t *config, vs_error_t *err)
+{
+        vs_portfwd_t fwds[VS_PORTFWD_MAX];
+        size_t n = 0;
+
+        if (vs_portfwd_parse_list(vs_kv_get(config, "port_forward"), fwds, VS_PORTFWD_MAX, &n,
+                                  err) < 0)
+                return vs_error_wrap(err, "config: port_forward");
+        return forwards_clash(d, NULL, fwds, n, err);
+}
+
 char *vsd_net_forwards_plan(struct vsd *d, struct vps *v, char *const *add, char *const *del,
                             vs_error_t *err)
 {
