@@ -1368,7 +1368,7 @@ static int start_stopped(struct vsd *d, struct vps *v, vs_error_t *err)
         }
         v->is_child = 1;
         v->oom_kills = 0;
-        if (net.hook)
+        if (vsd_net_has_link(&net))
                 vs_net_host_ifname(v->name, v->ifname);
         v->exit_known = 0;
         v->stop_escalated = 0;

@@ -402,7 +402,8 @@ struct vsd_net_start {
         vs_nft_t *nft;
         vs_portfwd_t fwds[VS_PORTFWD_MAX];
         size_t nfwds;
-        int (*hook)(void *arg, pid_t pid, vs_error_t *err); /* NULL: no network */
+        /* the /etc files, then (vsd_net_has_link) the veth, caps and rules */
+        int (*hook)(void *arg, pid_t pid, vs_error_t *err);
         unsigned created; /* /etc files this start made (VS_ETC_CREATED_*) */
         /* for the /etc files: the upper layer, absolute, as the VPS's
          * mount namespace sees it (a disk image is mounted only there) */
@@ -414,6 +415,8 @@ struct vsd_net_start {
         uint64_t rate_out, rate_in; /* caps from the config, bit/s */
 };
 int vsd_net_init(struct vsd *d, vs_error_t *err);
+/* Whether the start gives the VPS a veth (it has an address). */
+int vsd_net_has_link(const struct vsd_net_start *start);
 
 /* netaddrs.c: the rules of addresses and port forwards, without the
  * daemon's state */
