@@ -271,8 +271,8 @@ static int mask_file(const char *rootfs, const char *path, vs_error_t *err)
  * (made by host root: no VPS can make it writable), or -1. */
 static int shared_mask_fd = -1;
 
-/* Whether the kernel copies a mount that is attached nowhere (before Linux
- * 6.15 open_tree refuses one outside the caller's mount namespace, EINVAL:
+/* Whether the kernel copies a mount that is attached nowhere (an older
+ * kernel's open_tree refuses one outside the caller's mount namespace, EINVAL:
  * Debian 12's 6.1 does); if not, the shared mount goes. */
 static int probe_mask_copy(vs_error_t *err)
 {
