@@ -1090,7 +1090,9 @@ int vsd_vps_restore_dir(struct vsd *d, const char *dir, const char *name, int ke
         if (!name || vs_parse_name(name, "VPS name", err) < 0)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                      "the backup's config names no valid VPS (give a NAME)");
-        if (name_free(d, name, err) < 0 || !(ip = copy_ip(d, &src_config, keep_ip, err)))
+        if (name_free(d, name, err) < 0 ||
+            vsd_slice_name_check(d, vs_kv_get(&src_config, "slice"), name, err) < 0 ||
+            !(ip = copy_ip(d, &src_config, keep_ip, err)))
                 return -1;
         hostname = vs_kv_get(&src_config, "hostname");
         if (hostname && (!*hostname || vs_parse_hostname(hostname, NULL) < 0))
@@ -1133,8 +1135,12 @@ static int migrate_ids(struct vsd *d, const vs_kv_t *config, vs_id_shift_t *shif
 
 int vsd_vps_migrate_check(struct vsd *d, const vs_kv_t *config, int new_ip, vs_error_t *err)
 {
-        cleanup_free char *ip = copy_ip(d, config, !new_ip, err);
+        cleanup_free char *ip = NULL;
+        const char *name = vs_kv_get(config, "name");
 
+        if (name && vsd_slice_name_check(d, vs_kv_get(config, "slice"), name, err) < 0)
+                return -1;
+        ip = copy_ip(d, config, !new_ip, err);
         if (!ip)
                 return vs_error_wrap(err, "the VPS's addresses cannot be this node's");
         return vsd_net_forwards_free(d, config, err);

@@ -193,7 +193,11 @@ test_names_of_a_slice_are_its_alone() {
         expect_eq "vsctl: create sa-hid: VPS names sa-NAME are slice sa's (create it with --slice sa)" "$ERR" "one line"
         expect_rc 4 "admin: sa-hid in the default slice" -- vs create sa-hid --template busybox
         expect_rc 4 "admin: a clone named sa-c" -- vs clone base1 sa-c
-        [ ! -e "$(vps_dir sa-hid)" ] && [ ! -e "$(vps_dir sa-c)" ] || fail "a refused create left a VPS"
+        vs backup base1 "$R/base1.tar.zst"
+        expect_rc 4 "admin: a restore named sa-r" -- vs restore "$R/base1.tar.zst" sa-r
+        rm -f "$R/base1.tar.zst"
+        [ ! -e "$(vps_dir sa-hid)" ] && [ ! -e "$(vps_dir sa-c)" ] && [ ! -e "$(vps_dir sa-r)" ] ||
+                fail "a refused create left a VPS"
         expect_rc 0 "the owner's create of sa-hid" -- as vsown_a create sa-hid --template busybox
         vs create sa-adm --template busybox --slice sa
         # slices whose names overlap, or that a VPS elsewhere already names
