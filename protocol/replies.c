@@ -234,6 +234,8 @@ static json_object *slice_json(const vs_slice_info_t *info)
                 ADD_INT(one, "mem_bytes", info->mem_bytes);
                 ADD_INT(one, "nproc", info->nproc);
         }
+        if (info->time)
+                vs_reply_add_slice_time(one, info->time);
         return one;
 }
 

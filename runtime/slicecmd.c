@@ -24,6 +24,7 @@
 #include "serve.h"
 #include "slice.h"
 #include "slicecmd.h"
+#include "slicetime.h"
 #include "store.h"
 #include "vsd.h"
 
@@ -316,6 +317,7 @@ struct described {
         vs_slice_info_t info;
         char owners[1024];
         char cgroup[256];
+        vs_slice_time_t time;
 };
 
 /* Under a loan a slice's cpuunits and ram are what the loans make them. */
@@ -345,6 +347,8 @@ static void describe(struct vsd *d, const char *name, vs_kv_t *kv, struct descri
         owner_names(vs_kv_get(kv, "owners"), out->owners, sizeof(out->owners));
         out->info.nvps = (long long)vsd_slice_count_vps(d, name, &running);
         out->info.running = (long long)running;
+        if (vsd_slice_time_describe(d, name, &out->time, NULL) == 0)
+                out->info.time = &out->time;
         /* the level is there while a VPS of the slice runs: its counters
          * are theirs together */
         if (running && vs_cgroup_slice_open(d->cgtree, name, &cg, NULL) == 0) {

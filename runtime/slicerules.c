@@ -16,6 +16,7 @@
 #include "vs/cleanup.h"
 #include "vs/fsutil.h"
 #include "vs/log.h"
+#include "vs/netns.h"
 #include "vs/parse.h"
 #include "authz.h"
 #include "slice.h"
@@ -269,6 +270,26 @@ vs_reserve_t vsd_slice_reserved(struct vsd *d, const char *slice, const struct v
         return sum;
 }
 
+/* The VPS's --rate-out or --rate-in (its config's key) within the slice's
+ * cap of it: a VPS without a cap of its own is held by its slice's (as at
+ * create), one above it is refused. */
+static int rate_fits(struct vsd *d, const struct vsd_slice_rules *r, struct vps *v, const char *key,
+                     uint64_t cap, vs_error_t *err)
+{
+        const vs_kv_t *config;
+        const char *text;
+        uint64_t bits;
+        char own[32], capped[32];
+
+        if (!cap || !(config = vsd_vps_config(d, v)) || !(text = vs_kv_get(config, key)) ||
+            vs_rate_parse(text, key, &bits, NULL) < 0 || bits <= cap)
+                return 0;
+        vs_rate_format(bits, own, sizeof(own));
+        vs_rate_format(cap, capped, sizeof(capped));
+        return above_slice(err, v->name, r, strcmp(key, "rate_out") == 0 ? "rate-out" : "rate-in",
+                           own, capped);
+}
+
 int vsd_slice_vps_fit(struct vsd *d, const struct vsd_slice_rules *r, vs_error_t *err)
 {
         for (struct vps *v = d->vps_list; v; v = v->next) {
@@ -276,7 +297,9 @@ int vsd_slice_vps_fit(struct vsd *d, const struct vsd_slice_rules *r, vs_error_t
 
                 if (strcmp(v->slice, r->name) != 0 || load_vps_limits(d, v, &l, NULL) < 0)
                         continue;
-                if (vsd_slice_fits(r, v->name, &l, err) < 0)
+                if (vsd_slice_fits(r, v->name, &l, err) < 0 ||
+                    rate_fits(d, r, v, "rate_out", r->rate_out, err) < 0 ||
+                    rate_fits(d, r, v, "rate_in", r->rate_in, err) < 0)
                         return -1;
         }
         return 0;

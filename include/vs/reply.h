@@ -104,10 +104,24 @@ typedef struct {
         uint64_t fits;
 } vs_node_report_t;
 
+/* A slice's expiry and byte budget (runtime/slicetime.h), as slice usage
+ * and slice status show them. Times are unix seconds UTC, 0: none. */
+typedef struct {
+        char name[64];
+        long long expires;                /* 0: never */
+        long long left;                   /* seconds to expires (<= 0: expired) */
+        unsigned long long used, budget;  /* bytes sent in the window; budget 0: none */
+        long long window_start;           /* 0: no window open (nothing counted yet) */
+        long long resets;                 /* when the window ends, 0: none open */
+        int throttled;                    /* past the budget: its VPS held to throttle_rate */
+        unsigned long long throttle_rate; /* bit/s */
+} vs_slice_time_t;
+
 /* A slice, as slice list and slice status show it: its file's settings
  * (owners as uids, limits by vs_limit_key names, bytes_per_day, max_vps,
  * expires, templates), its owners by name, its VPS and what its cgroup
- * accounts (has_usage: cpu_usec, mem_bytes and nproc are known). */
+ * accounts (has_usage: cpu_usec, mem_bytes and nproc are known), and its
+ * time left and bytes sent as slice usage shows them. */
 typedef struct {
         const char *name;
         const vs_kv_t *settings;
@@ -116,6 +130,7 @@ typedef struct {
         const char *cgroup; /* "<tree>/<slice>" */
         int has_usage;
         unsigned long long cpu_usec, mem_bytes, nproc;
+        const vs_slice_time_t *time; /* its expiry and bytes; NULL: not known */
 } vs_slice_info_t;
 
 /* A loan of part of a slice's cpuunits or ram to another slice, as slice
@@ -136,18 +151,5 @@ typedef struct {
         int live; /* taken of a running VPS (frozen for the copy) */
         char backend[16];
 } vs_snapshot_info_t;
-
-/* A slice's expiry and byte budget (runtime/slicetime.h), as slice usage
- * and slice status show them. Times are unix seconds UTC, 0: none. */
-typedef struct {
-        char name[64];
-        long long expires;                /* 0: never */
-        long long left;                   /* seconds to expires (<= 0: expired) */
-        unsigned long long used, budget;  /* bytes sent in the window; budget 0: none */
-        long long window_start;           /* 0: no window open (nothing counted yet) */
-        long long resets;                 /* when the window ends, 0: none open */
-        int throttled;                    /* past the budget: its VPS held to throttle_rate */
-        unsigned long long throttle_rate; /* bit/s */
-} vs_slice_time_t;
 
 #endif

@@ -270,6 +270,11 @@ static const struct slice_field fields[] = {
         { "bytes_per_day", "BYTES_PER_DAY", 1 },
         { "max_vps", "MAX_VPS", 0 },
         { "expires", "EXPIRES", 0 },
+        { "left", "LEFT", 0 },
+        { "used", "USED", 1 },
+        { "budget", "BUDGET", 1 },
+        { "resets", "RESETS", 0 },
+        { "throttled", "THROTTLED", 0 },
         { "templates", "TEMPLATES", 0 },
         { "cgroup", "CGROUP", 0 },
         { "cpu_usec", "CPU_USEC", 0 },
@@ -277,7 +282,7 @@ static const struct slice_field fields[] = {
         { "nproc", "NPROC", 0 },
 };
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
-#define DEFAULT_SLICE_FIELDS "name,owners,vps,running,cpulimit,ram,numproc,expires"
+#define DEFAULT_SLICE_FIELDS "name,owners,vps,running,cpulimit,ram,numproc,expires,left"
 
 /* The field's value: a member, else a setting; NULL when the slice has
  * none. */
@@ -292,21 +297,46 @@ static json_object *field_value(json_object *slice, const char *name)
         return NULL;
 }
 
-/* As the table shows it: expires as a UTC time, sizes 1024-based. */
+static int is_time(const char *name)
+{
+        return strcmp(name, "expires") == 0 || strcmp(name, "resets") == 0;
+}
+
+/* The time left as the table shows it: "1d23h", "expired", "-" (never). */
+static void left_text(json_object *slice, char *out, size_t size)
+{
+        long long left = vs_json_int(slice, "left", 0);
+
+        if (!vs_json_int(slice, "expires", 0))
+                snprintf(out, size, "-");
+        else if (left <= 0)
+                snprintf(out, size, "expired");
+        else
+                format_duration(left, out, size);
+}
+
+/* As the table shows it: times (0: none) in UTC, sizes 1024-based (a
+ * budget of 0 is none). */
 static void field_text(json_object *slice, const struct slice_field *f, char *out, size_t size)
 {
         json_object *value = field_value(slice, f->name);
         const char *text = value ? json_object_get_string(value) : NULL;
         uint64_t n;
 
-        if (!text || !*text) {
+        if (strcmp(f->name, "left") == 0 && value) {
+                left_text(slice, out, size);
+        } else if (!text || !*text ||
+                   (strcmp(text, "0") == 0 &&
+                    (is_time(f->name) || strcmp(f->name, "budget") == 0))) {
                 snprintf(out, size, "-");
-        } else if (strcmp(f->name, "expires") == 0 && vs_digits(text, INT64_MAX, &n) == 0) {
+        } else if (is_time(f->name) && vs_digits(text, INT64_MAX, &n) == 0) {
                 time_t when = (time_t)n;
                 struct tm tm;
 
                 gmtime_r(&when, &tm);
                 strftime(out, size, "%Y-%m-%dT%H:%MZ", &tm);
+        } else if (json_object_is_type(value, json_type_boolean)) {
+                snprintf(out, size, "%s", json_object_get_boolean(value) ? "yes" : "no");
         } else if (f->size && vs_digits(text, UINT64_MAX, &n) == 0) {
                 format_size(n, out, size);
         } else {
@@ -596,11 +626,13 @@ const struct command vsctl_cmd_slice = {
         "  list               the slices (owners: their own)\n"
         "  -o, --output F,... list's fields: name owners vps running cpuunits\n"
         "                     cpulimit cpu_reserve ram ram_reserve numproc diskspace\n"
-        "                     rate_out rate_in bytes_per_day max_vps expires templates\n"
-        "                     cgroup cpu_usec mem_bytes nproc (default: name,owners,\n"
-        "                     vps,running,cpulimit,ram,numproc,expires)\n"
+        "                     rate_out rate_in bytes_per_day max_vps expires left\n"
+        "                     used budget resets throttled templates cgroup cpu_usec\n"
+        "                     mem_bytes nproc (default: name,owners,vps,running,\n"
+        "                     cpulimit,ram,numproc,expires,left)\n"
         "  -H, --no-header    omit the header line\n"
-        "  status NAME        its settings, VPS and what its cgroup accounts\n"
+        "  status NAME        its settings, VPS, what its cgroup accounts, the time\n"
+        "                     left, bytes sent against its budget and when that resets\n"
         "  -j, --json         print JSON (expires in seconds since the epoch)\n"
         "  loan FROM TO       lend part of FROM's --cpuunits or --ram to TO, at once\n"
         "                     in both slices' limits and cgroups, until revoked or\n"

@@ -71,13 +71,31 @@ slice_share() {
 snapshot() {
         (
                 cd "$R/var/lib/paene" || exit 1
-                ls -a vps slices
-                for f in vps/*/config slices/*; do
-                        [ -e "$f" ] || continue
+                # NAME.usage: the counters of what a running VPS sent, the tick's
+                ls -a vps slices | grep -v '[.]usage$'
+                for f in vps/*/config slices/* slices/.loans; do
+                        [ -e "$f" ] && [ "${f%.usage}" = "$f" ] || continue
                         echo "== $f"
                         cat "$f"
                 done
         ) | sha256sum
+        slice_caps_all | sha256sum
+}
+
+# The caps in the cgroup level of every slice that has one (while a VPS of
+# it runs): what a refused request must not have written either.
+slice_caps_all() {
+        local f c file
+        for f in "$R"/var/lib/paene/slices/*; do
+                [ -e "$f" ] || continue
+                for c in cpu memory pids; do
+                        for file in cpu.weight cpu.max cpu.shares cpu.cfs_quota_us memory.max \
+                                memory.limit_in_bytes memory.low pids.max; do
+                                [ -f "$(slice_cg $c "${f##*/}")/$file" ] || continue
+                                echo "${f##*/} $c $file $(cat "$(slice_cg $c "${f##*/}")/$file")"
+                        done
+                done
+        done
 }
 
 # refused RC WHAT NEEDLE CMD...: exit RC, one line naming NEEDLE, nothing
@@ -95,8 +113,11 @@ refused() {
 
 key_of() { sed -n "s/^$2 = //p" "$(slice_file "$1")"; }
 
+# dhours SECONDS: "1d23h", as slice list shows a time left of a day or more
+dhours() { printf '%dd%02dh' $(($1 / 86400)) $(($1 % 86400 / 3600)); }
+
 test_an_admin_creates_lists_sets_and_destroys_a_slice() {
-        local out now exp
+        local out now exp exp2 left before after line
         now=$(date +%s)
         vs slice create s1 --owner vsslc_a --cpulimit 50% --ram 256M --numproc 100 \
                 --bytes-per-day 5M --max-vps 2 --expires +2d --templates busybox
@@ -112,13 +133,34 @@ test_an_admin_creates_lists_sets_and_destroys_a_slice() {
                 fail "expires $exp is not two days after $now"
         vs slice create s2 --owner "$(id -u vsslc_b),vsslc_a" --expires 2099-01-02T03:04
         expect_eq "$(id -u vsslc_b),$(id -u vsslc_a)" "$(key_of s2 owners)" "two owners"
-        expect_eq "$(date -u -d 2099-01-02T03:04 +%s)" "$(key_of s2 expires)" "a date, in UTC"
+        exp2=$(date -u -d 2099-01-02T03:04 +%s)
+        expect_eq "$exp2" "$(key_of s2 expires)" "a date, in UTC"
         out=$(vs slice list -H -o name,owners,cpulimit,expires | tr -s ' ')
         expect_eq "s1 vsslc_a 50% $(date -u -d "@$exp" +%Y-%m-%dT%H:%MZ)
 s2 vsslc_b,vsslc_a - 2099-01-02T03:04Z" "$out" "slice list, by name"
+        # the time left: two days less the seconds since create
+        before=$(dhours $((exp - $(date +%s))))
+        out=$(vs slice list -H -o name,left | tr -s ' ')
+        after=$(dhours $((exp - $(date +%s))))
+        line=$(sed -n 1p <<<"$out")
+        [ "$line" = "s1 $before" ] || [ "$line" = "s1 $after" ] ||
+                fail "slice list: s1's time left is '$line', not $before"
+        expect_eq "s2 $(((exp2 - $(date +%s)) / 86400))d" "$(sed -n '2s/d[0-9]*h$/d/p' <<<"$out")" \
+                "slice list: s2's time left, in days"
         out=$(vs slice status s1)
         expect_contains "$out" "ram            256M" "status: ram"
         expect_contains "$out" "owners         vsslc_a" "status: owners"
+        expect_contains "$out" "budget         5.0M" "status: the byte budget"
+        expect_contains "$out" "used           0" "status: nothing sent yet"
+        expect_contains "$out" "resets         -" "status: no window open yet"
+        expect_contains "$out" "left           $after" "status: the time left"
+        out=$(vs slice status --json s1)
+        expect_eq "5242880 0 0 $exp" "$(python3 -c 'import json,sys; s=json.load(sys.stdin)
+print(s["budget"], s["used"], s["resets"], s["expires"])' <<<"$out")" "status --json: budget, used, resets, expires"
+        out=$(vs slice list --json)
+        left=$(python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["left"])' <<<"$out")
+        [ "$left" -gt $((2 * 86400 - 120)) ] && [ "$left" -le $((2 * 86400 + 60)) ] ||
+                fail "list --json: left $left is not two days"
         # live: the slice's cgroup has the caps at once
         expect_eq 100 "$(cat "$(slice_cg pids s1)/pids.max")" "pids.max of the slice"
         vs slice set s1 --ram 512M --numproc 150
@@ -392,7 +434,9 @@ test_slice_destroy_is_refused_with_vps_and_force_removes_them() {
 
 test_bad_input_is_one_line_and_changes_nothing() {
         vs slice create se --owner vsslc_a --ram 256M --cpulimit 50% --max-vps 2
-        vs create se-a --template busybox --slice se --ram 128M
+        vs create se-a --template busybox --slice se --ram 128M --rate-out 10M
+        vs start se-a
+        [ -n "$(slice_caps_all)" ] || fail "no caps in se's cgroup to compare"
         refused 3 "an unknown user" "no such user 'nobody_paene_x'" \
                 vs slice create sf --owner vsslc_a,nobody_paene_x
         refused 3 "an unknown uid" "no such user" vs slice create sf --owner 3999999
@@ -402,6 +446,9 @@ test_bad_input_is_one_line_and_changes_nothing() {
         refused 4 "a slice that exists" "already exists" vs slice create se --owner vsslc_a
         refused 4 "a limit below its VPS's" "VPS se-a: --ram 128M is above slice se's --ram 64M" \
                 vs slice set se --ram 64M
+        refused 4 "a rate below its VPS's" "VPS se-a: --rate-out 10M is above slice se's" \
+                vs slice set se --rate-out 1M
+        refused 2 "an expiry set in the past" "in the past" vs slice set se --expires 2001-01-01
         refused 4 "a VPS limit above the slice's" "--cpulimit 80% is above" \
                 vs create se-b --template busybox --slice se --cpulimit 80%
         refused 4 "a set above the slice's" "--ram 512M is above" vs set se-a --ram 512M
