@@ -71,8 +71,9 @@ slice_share() {
 snapshot() {
         (
                 cd "$R/var/lib/paene" || exit 1
-                # NAME.usage: the counters of what a running VPS sent, the tick's
-                ls -a vps slices | grep -v '[.]usage$'
+                # NAME.usage: the counters of what a running VPS sent, the
+                # tick's (and its temporary .NAME.usage.tmp.PID while written)
+                ls -a vps slices | grep -v '[.]usage\($\|[.]tmp[.]\)'
                 for f in vps/*/config slices/* slices/.loans; do
                         [ -e "$f" ] && [ "${f%.usage}" = "$f" ] || continue
                         echo "== $f"
