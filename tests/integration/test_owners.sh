@@ -23,7 +23,7 @@ reset_after_test() {
                         [ ! -d "$d/$s" ] || rmdir "$d/$s" || return 1
                 done
         done
-        rm -f "$R"/var/lib/paene/slices/*
+        rm -f "$R"/var/lib/paene/slices/* "$R"/var/lib/paene/slices/.loans
         lib_reset_after_test "$@"
 }
 

@@ -16,11 +16,12 @@ MARK="paene test_slice"
 
 is_v2() { [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ]; }
 
-# The slices go between tests (vsd's exit prunes their empty cgroups; the
-# harness's leak check then finds none).
+# The slices and their loans go between tests (vsd's exit prunes their
+# empty cgroups; the harness's leak check then finds none): a loan left
+# from one test that ends during the next would change what it checks.
 reset_after_test() {
         destroy_all_vps || return 1
-        rm -f "$R"/var/lib/paene/slices/*
+        rm -f "$R"/var/lib/paene/slices/* "$R"/var/lib/paene/slices/.loans
         lib_reset_after_test "$@"
 }
 
