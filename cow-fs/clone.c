@@ -151,8 +151,15 @@ static int copy_meta(const struct copy *c, int sdir, int ddir, const char *name,
 static int copy_entry(struct copy *c, int sdir, int ddir, const char *name, const char *path,
                       int depth, vs_error_t *err);
 
-static int copy_children(struct copy *c, int sdir, int ddir, const char *name, const char *path,
-                         int depth, vs_error_t *err)
+static int sync_entry(struct copy *c, int sdir, int ddir, const char *name, const char *path,
+                      int depth, const struct timespec *since, vs_error_t *err);
+static int drop_removed(int sfd, int dfd, const char *path, vs_error_t *err);
+
+/* Every entry of directory name (under sdir) into its copy (under ddir):
+ * copied whole, or with since (a second pass) only what changed since
+ * then, after what went from the source has gone from the copy. */
+static int each_child(struct copy *c, int sdir, int ddir, const char *name, const char *path,
+                      int depth, const struct timespec *since, vs_error_t *err)
 {
         int sfd = openat(sdir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         cleanup_close int dfd = openat(ddir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -164,16 +171,27 @@ static int copy_children(struct copy *c, int sdir, int ddir, const char *name, c
                         close(sfd);
                 return vs_error_errno(err, "open directory %s", path);
         }
+        if (since && drop_removed(dirfd(dir), dfd, path, err) < 0)
+                return -1;
         while ((ent = readdir(dir))) {
                 cleanup_free char *sub = NULL;
+                int rc;
 
                 if (strcmp(ent->d_name, ".") == 0 || strcmp(ent->d_name, "..") == 0)
                         continue;
                 sub = vs_strdupf("%s/%s", path, ent->d_name);
-                if (copy_entry(c, dirfd(dir), dfd, ent->d_name, sub, depth + 1, err) < 0)
+                rc = since ? sync_entry(c, dirfd(dir), dfd, ent->d_name, sub, depth + 1, since, err)
+                           : copy_entry(c, dirfd(dir), dfd, ent->d_name, sub, depth + 1, err);
+                if (rc < 0)
                         return -1;
         }
         return 0;
+}
+
+static int copy_children(struct copy *c, int sdir, int ddir, const char *name, const char *path,
+                         int depth, vs_error_t *err)
+{
+        return each_child(c, sdir, ddir, name, path, depth, NULL, err);
 }
 
 static int copy_entry(struct copy *c, int sdir, int ddir, const char *name, const char *path,
@@ -355,28 +373,7 @@ static int sync_entry(struct copy *c, int sdir, int ddir, const char *name, cons
 static int sync_children(struct copy *c, int sdir, int ddir, const char *name, const char *path,
                          int depth, const struct timespec *since, vs_error_t *err)
 {
-        int sfd = openat(sdir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        cleanup_close int dfd = openat(ddir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        cleanup_closedir DIR *dir = sfd >= 0 ? fdopendir(sfd) : NULL;
-        struct dirent *ent;
-
-        if (!dir || dfd < 0) {
-                if (sfd >= 0 && !dir)
-                        close(sfd);
-                return vs_error_errno(err, "open directory %s", path);
-        }
-        if (drop_removed(dirfd(dir), dfd, path, err) < 0)
-                return -1;
-        while ((ent = readdir(dir))) {
-                cleanup_free char *sub = NULL;
-
-                if (strcmp(ent->d_name, ".") == 0 || strcmp(ent->d_name, "..") == 0)
-                        continue;
-                sub = vs_strdupf("%s/%s", path, ent->d_name);
-                if (sync_entry(c, dirfd(dir), dfd, ent->d_name, sub, depth + 1, since, err) < 0)
-                        return -1;
-        }
-        return 0;
+        return each_child(c, sdir, ddir, name, path, depth, since, err);
 }
 
 int vs_sync_tree_at(int src_dirfd, int dst_dirfd, const char *name, const struct timespec *since,
