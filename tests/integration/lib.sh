@@ -274,6 +274,18 @@ mounts_under_root() {
         awk -v r="$R" '$5 == r || index($5, r "/") == 1 {print $5}' /proc/self/mountinfo
 }
 
+# vps_mem_limit VPS: the memory limit its cgroup holds (v1's
+# memory.limit_in_bytes or v2's memory.max), for a VPS of the default slice.
+vps_mem_limit() {
+        local d
+        for d in $(cgroup_dirs); do
+                [ -e "$d/default/$1/memory.limit_in_bytes" ] &&
+                        { cat "$d/default/$1/memory.limit_in_bytes"; return 0; }
+                [ -e "$d/default/$1/memory.max" ] && { cat "$d/default/$1/memory.max"; return 0; }
+        done
+        return 1
+}
+
 # Every cgroup directory at and below ours, on each hierarchy.
 our_cgroup_tree() {
         local d

@@ -264,16 +264,6 @@ test_inotify_instances_are_counted_per_vps() {
 # top, vmstat, uptime and ps read the view's /proc/meminfo, stat and uptime,
 # nproc asks sched_getaffinity (the seccomp listener). Each against the
 # limit given and the cgroup file vsd wrote, never the host's.
-vps_mem_limit() { # vps: the memory limit its cgroup holds
-        local d
-        for d in $(cgroup_dirs); do
-                [ -e "$d/default/$1/memory.limit_in_bytes" ] &&
-                        { cat "$d/default/$1/memory.limit_in_bytes"; return 0; }
-                [ -e "$d/default/$1/memory.max" ] && { cat "$d/default/$1/memory.max"; return 0; }
-        done
-        return 1
-}
-
 test_procps_shows_the_vps_figures() {
         local since now rss pmem n_ps n_vps
         need_debian
