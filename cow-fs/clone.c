@@ -155,6 +155,18 @@ static int sync_entry(struct copy *c, int sdir, int ddir, const char *name, cons
                       int depth, const struct timespec *since, vs_error_t *err);
 static int drop_removed(int sfd, int dfd, const char *path, vs_error_t *err);
 
+/* An entry that went from the source after readdir named it: a running
+ * VPS's temporary file, removed or renamed while the first pass copied it
+ * (only the source changes under a copy: the copy is vsd's own). What the
+ * copy made of it goes; what is there at the end is the frozen second
+ * pass's to copy. */
+static void skip_vanished(int ddir, const char *name, vs_error_t *err)
+{
+        if (unlinkat(ddir, name, 0) < 0 && errno == EISDIR)
+                vs_rmtree_at(ddir, name, NULL);
+        memset(err, 0, sizeof(*err));
+}
+
 /* Every entry of directory name (under sdir) into its copy (under ddir):
  * copied whole, or with since (a second pass) only what changed since
  * then, after what went from the source has gone from the copy. */
@@ -182,6 +194,10 @@ static int each_child(struct copy *c, int sdir, int ddir, const char *name, cons
                 sub = vs_strdupf("%s/%s", path, ent->d_name);
                 rc = since ? sync_entry(c, dirfd(dir), dfd, ent->d_name, sub, depth + 1, since, err)
                            : copy_entry(c, dirfd(dir), dfd, ent->d_name, sub, depth + 1, err);
+                if (rc < 0 && err->errnum == ENOENT) {
+                        skip_vanished(dfd, ent->d_name, err);
+                        continue;
+                }
                 if (rc < 0)
                         return -1;
         }
