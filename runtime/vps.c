@@ -34,10 +34,10 @@
 #include "authz.h"
 #include "slice.h"
 #include "store.h"
+#include "trash.h"
 #include "vsd.h"
 
 #define CREATING_SUFFIX ".creating"
-#define DESTROYING_SUFFIX ".destroying"
 
 const char *vsd_phase_name(enum phase phase)
 {
@@ -548,22 +548,19 @@ static int has_suffix(const char *name, const char *suffix)
 }
 
 /* A create or destroy that a crash interrupted is rolled back or finished:
- * ".NAME.creating" never became a VPS, ".NAME.destroying" was on its way out. */
+ * ".NAME.creating" never became a VPS (removed here: a create of NAME would
+ * use the entry again), a doomed ".NAME.N.destroying" was on its way out
+ * (the remover takes it). */
 static void finish_interrupted(struct vsd *d, const char *entry)
 {
-        char name[64] = "";
+        char name[VS_NAME_MAX + 1];
 
-        if (has_suffix(entry, DESTROYING_SUFFIX)) {
-                size_t len = strlen(entry) - 1 - strlen(DESTROYING_SUFFIX);
-
-                if (len < sizeof(name)) {
-                        memcpy(name, entry + 1, len);
-                        name[len] = '\0';
-                        vs_cgroup_remove(d->cgtree, VS_DEFAULT_SLICE, name, NULL);
-                }
-        }
-        if (has_suffix(entry, DESTROYING_SUFFIX) || has_suffix(entry, CREATING_SUFFIX)) {
-                vs_log(LOG_NOTICE, "removing %s left by an interrupted operation", entry);
+        if (vsd_trash_is_doomed(entry, name, sizeof(name))) {
+                vs_cgroup_remove(d->cgtree, VS_DEFAULT_SLICE, name, NULL);
+                vs_log(LOG_NOTICE, "removing %s left by an interrupted destroy", entry);
+                vsd_trash_put(d, entry);
+        } else if (has_suffix(entry, CREATING_SUFFIX)) {
+                vs_log(LOG_NOTICE, "removing %s left by an interrupted create", entry);
                 vs_rmtree_at(d->vps_fd, entry, NULL);
         }
 }
@@ -1683,8 +1680,6 @@ void vsd_vps_exited(struct vsd *d, struct vps *v)
 
 int vsd_vps_destroy(struct vsd *d, struct vps *v, vs_error_t *err)
 {
-        cleanup_free char *doomed = vs_strdupf(".%s%s", v->name, DESTROYING_SUFFIX);
-
         if (v->phase != PHASE_STOPPED)
                 return vs_error_kind(err, VS_E_STATE, EBUSY,
                                      "VPS is running (stop it first, or use --force)");
@@ -1692,9 +1687,9 @@ int vsd_vps_destroy(struct vsd *d, struct vps *v, vs_error_t *err)
                 return vs_error_kind(err, VS_E_STATE, EBUSY,
                                      "a backup of the VPS is being "
                                      "written");
-        if (renameat(d->vps_fd, v->name, d->vps_fd, doomed) < 0 && errno != ENOENT)
-                return vs_error_errno(err, "rename");
-        vs_fsync_dir(d->vps_fd, NULL);
+        /* the files go in the remover, after the reply */
+        if (vsd_trash_doom(d, v->name, err) < 0)
+                return -1;
         vs_cgroup_remove(d->cgtree, v->slice, v->name, NULL);
         {
                 vs_event_t ev = { .type = "destroyed", .vps = v->name };
@@ -1702,7 +1697,7 @@ int vsd_vps_destroy(struct vsd *d, struct vps *v, vs_error_t *err)
                 d->hooks.event(d, &ev);
         }
         vps_remove(d, v);
-        return vs_rmtree_at(d->vps_fd, doomed, err);
+        return 0;
 }
 
 /* ---- set ---- */

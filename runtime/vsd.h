@@ -201,6 +201,8 @@ struct vsd {
         int vps_fd, tmpl_fd, run_fd;
         int epfd, sigfd, listen_fd, tick_fd, lock_fd;
         int vsinit_fd, own_pidns_fd;
+        int trash_fd; /* the remover's queue (trash.c), or -1 */
+        pid_t trash_pid;
         gid_t admin_gid; /* group paene, or 0: root only */
         const char *busybox_path;
         vs_cgroup_tree_t *cgtree;

@@ -535,6 +535,17 @@ state_of() { vs status "$1" 2>/dev/null | awk '{print $3}'; }
 # lines_matching GREP-ARGS...: grep on stdin that succeeds when nothing
 # matched (grep's 1) and fails on an error (grep's 2). For "nothing left"
 # checks: `left=$(cmd | lines_matching x)` fails when cmd does (pipefail).
+# doomed_entries [NAME]: what destroys (of VPS NAME) left for vsd's remover,
+# which removes a destroyed VPS's files after the reply
+doomed_entries() {
+        ls -A "$R/var/lib/paene/vps" | lines_matching "^\.${1:-[a-z0-9_-]*}\..*destroying\$"
+}
+
+# doomed_entries_go: the remover has removed them all (a minute at most)
+doomed_entries_go() {
+        wait_for 60 '[ -z "$(doomed_entries)" ]'
+}
+
 lines_matching() {
         local rc=0
         grep "$@" || rc=$?
