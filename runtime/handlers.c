@@ -1452,20 +1452,6 @@ void vsd_handle_vps_removed(struct vsd *d, struct vps *v)
                         c->vps = NULL;
 }
 
-void vsd_handle_vps_down(struct vsd *d, struct vps *v)
-{
-        cleanup_free struct client **list = NULL;
-        size_t n = take_waiters(d, v, &list);
-
-        /* a destroy or a restart needs the clean-up first: all its waiters
-         * are answered together, after it */
-        if (has_kind(list, n, WAIT_DESTROY) || has_kind(list, n, WAIT_RESTART))
-                return;
-        for (size_t i = 0; i < n; i++)
-                if (list[i]->wait == WAIT_STOP)
-                        answer(d, list[i], NULL);
-}
-
 void vsd_handle_vps_stopped(struct vsd *d, struct vps *v)
 {
         cleanup_free struct client **list = NULL;

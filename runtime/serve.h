@@ -52,9 +52,6 @@ void vsd_work_stop_all(struct vsd *d);
 /* handlers.c: requests */
 /* Returns 0 when the client got its reply, 1 when it is parked. */
 int vsd_handle_request(struct vsd *d, struct client *c, vs_request_t *req);
-/* A VPS no longer runs, before vsd's clean-up after it: answer the clients
- * that wait for the stop alone. */
-void vsd_handle_vps_down(struct vsd *d, struct vps *v);
 /* A VPS reached PHASE_STOPPED: answer the clients that waited for it. */
 void vsd_handle_vps_stopped(struct vsd *d, struct vps *v);
 void vsd_handle_exec_exited(struct vsd *d, struct client *c);

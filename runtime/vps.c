@@ -1660,15 +1660,6 @@ void vsd_vps_exited(struct vsd *d, struct vps *v)
                 vs_cgroup_kill(v->cg, NULL);
                 vs_cgroup_free(steal_ptr(v->cg));
         }
-        v->phase = PHASE_STOPPED;
-        v->stopped_at = time(NULL);
-        if (save_state(d, v, &err) < 0)
-                vs_log(LOG_ERR, "%s: save state: %s", v->name, err.msg);
-        /* nothing of it runs, and its state says so (a crash from here on
-         * leaves the rest to the next vsd's sweep): a client that only
-         * waits for the stop has its answer before the clean-up below. Its
-         * next request comes after it. */
-        d->hooks.vps_down(d, v);
         if (vs_cgroup_remove(d->cgtree, v->slice, v->name, &err) < 0)
                 vs_log(LOG_WARNING, "%s: %s", v->name, err.msg);
         vsd_view_unregister(d, v);
@@ -1676,6 +1667,10 @@ void vsd_vps_exited(struct vsd *d, struct vps *v)
          * start right after must find the name free */
         vsd_net_stopped(d, v);
         v->ifname[0] = '\0';
+        v->phase = PHASE_STOPPED;
+        v->stopped_at = time(NULL);
+        if (save_state(d, v, &err) < 0)
+                vs_log(LOG_ERR, "%s: save state: %s", v->name, err.msg);
         vs_log(LOG_INFO, "%s stopped", v->name);
         event_stopped(d, v);
         d->hooks.vps_stopped(d, v);

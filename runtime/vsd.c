@@ -610,7 +610,6 @@ static void raise_nofile(void)
 int main(int argc, char **argv)
 {
         struct vsd d = { .hooks = { .client_gone = vsd_migrate_client_gone,
-                                    .vps_down = vsd_handle_vps_down,
                                     .vps_stopped = vsd_handle_vps_stopped,
                                     .vps_removed = vsd_handle_vps_removed,
                                     .save_state = vsd_vps_save_state,

@@ -140,10 +140,6 @@ struct vsd_client_conf {
  * nor the network (vpsnet.c) the lifecycle. */
 struct vsd;
 struct vsd_hooks {
-        /* handlers.c: the VPS no longer runs and its state says so; the
-         * clients that wait for its stop alone may have their answer
-         * before vsd cleans up after it */
-        void (*vps_down)(struct vsd *d, struct vps *v);
         /* handlers.c: answer the clients that wait for this VPS to stop */
         void (*vps_stopped)(struct vsd *d, struct vps *v);
         /* handlers.c: answer the clients still waiting on a VPS about to go */
