@@ -411,6 +411,7 @@ static void dispatch(struct vsd *d, struct ev *ev, uint32_t events)
                 break;
         case EV_METRICS_LISTEN:
         case EV_METRICS_CLIENT:
+        case EV_METRICS_RESPONDER:
                 vsd_metrics_event(d, ev);
                 break;
         case EV_VIEW_EXIT:

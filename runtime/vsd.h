@@ -46,6 +46,7 @@ enum ev_kind {
         EV_ONBOOT,
         EV_METRICS_LISTEN,
         EV_METRICS_CLIENT,
+        EV_METRICS_RESPONDER,
         EV_VIEW_EXIT,
 };
 
