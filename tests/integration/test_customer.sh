@@ -155,7 +155,7 @@ vps" "$out" "MariaDB table read back"
         # reboot(HALT) (SIGINT), never vsd's SIGKILL
         link=$(sed -n 's/^ifname = //p' "$(vps_dir $cust)/state")
         [ -n "$link" ] || fail "no host link in the state"
-        vs stop $cust --timeout 20
+        vs stop $cust --timeout "$(scaled 20)"
         expect_eq "$cust exist stopped (powered off)" "$(vs status $cust)" "a halt"
         expect_eq "SIGRTMIN+3 to systemd" "$(json_field $cust stop)" "what vsd sent to stop it"
         expect_eq 2 "$(json_field $cust exit_signal)" "ended by its halt (SIGINT), not SIGKILL"
