@@ -26,6 +26,21 @@ die() {
 
 [ "$(id -u)" -eq 0 ] || die "integration tests need root"
 
+# PAENE_TIME_SCALE: how many times slower than a plain host this machine
+# runs the tests (a whole number, 1 by default; the pure cgroup v2 VM,
+# v2vm.sh under software emulation, is 10 to 40 times slower). Every bound
+# on time a test waits within (wait_for) and every stop timeout it passes
+# (scaled) is multiplied by it, so that a slow machine fails a test for
+# what happens, never for how long it takes; at 1 nothing changes.
+TIME_SCALE=${PAENE_TIME_SCALE:-1}
+case "$TIME_SCALE" in
+'' | *[!0-9]* | 0*) die "PAENE_TIME_SCALE '$TIME_SCALE' is not a whole number from 1" ;;
+esac
+export PAENE_TIME_SCALE=$TIME_SCALE # for the terminal drivers (ptylib.py)
+
+# scaled SECONDS: a bound on time, on this machine.
+scaled() { echo $(($1 * TIME_SCALE)); }
+
 . "$TOP/tests/integration/runner.sh"
 
 # vsctl against this file's vsd
@@ -467,9 +482,10 @@ detach_our_loops() {
         return 0
 }
 
-# wait_for SECONDS 'shell condition': polls the condition, bounded in time.
+# wait_for SECONDS 'shell condition': polls the condition, bounded in time
+# (SECONDS on a plain host: scaled by PAENE_TIME_SCALE).
 wait_for() {
-        local deadline=$((SECONDS + $1))
+        local deadline=$((SECONDS + $(scaled "$1")))
         while ! eval "$2"; do
                 [ "$SECONDS" -lt "$deadline" ] || return 1
                 sleep 0.05
