@@ -44,7 +44,8 @@ LIB_SRCS = common/error.c common/parse.c common/fsutil.c common/kvfile.c \
 VSDLIB_SRCS = runtime/clients.c runtime/vps.c runtime/vpsnet.c runtime/netaddrs.c runtime/handlers.c runtime/disk.c runtime/store.c \
 	runtime/work.c runtime/onboot.c runtime/metrics.c runtime/events.c runtime/backup.c \
 	runtime/backup_member.c runtime/snapshot.c runtime/console.c runtime/keeper.c runtime/view.c \
-	runtime/authz.c runtime/slice.c runtime/slicefile.c runtime/slicecmd.c runtime/sliceloan.c runtime/slicerules.c runtime/migrate.c
+	runtime/authz.c runtime/slice.c runtime/slicefile.c runtime/slicecmd.c runtime/sliceloan.c runtime/slicerules.c runtime/migrate.c \
+	runtime/trash.c
 # slice expiry and byte budgets (issue 15)
 LIB_SRCS += protocol/slicetime.c
 VSDLIB_SRCS += runtime/slicetime.c runtime/slicebytes.c runtime/sliceusage.c runtime/slicetimecmd.c

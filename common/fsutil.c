@@ -201,9 +201,16 @@ int vs_write_string(int dirfd, const char *path, const char *text, vs_error_t *e
         return 0;
 }
 
-static int rmtree_children(int fd, dev_t dev, vs_error_t *err);
+/* A tree is removed depth first with a descriptor (and a directory
+ * stream) per level down to RMTREE_OPEN_LEVELS; below that, with two
+ * descriptors whatever the depth: a VPS's root can nest directories deeper
+ * than vsd's open-file limit, and its destroy must still free the disk. */
+#define RMTREE_OPEN_LEVELS 16
 
-static int rmtree_entry(int parent, const char *name, dev_t dev, vs_error_t *err)
+static int rmtree_children(int fd, dev_t dev, int depth, vs_error_t *err);
+static int rmtree_deep(int parent, const char *name, dev_t dev, vs_error_t *err);
+
+static int rmtree_entry(int parent, const char *name, dev_t dev, int depth, vs_error_t *err)
 {
         struct stat st;
         cleanup_close int fd = -1;
@@ -217,17 +224,19 @@ static int rmtree_entry(int parent, const char *name, dev_t dev, vs_error_t *err
         }
         if (st.st_dev != dev)
                 return vs_error_set(err, EBUSY, "%s is a mount point, not removing it", name);
+        if (depth >= RMTREE_OPEN_LEVELS)
+                return rmtree_deep(parent, name, dev, err);
         fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
                 return vs_error_errno(err, "open %s", name);
-        if (rmtree_children(fd, dev, err) < 0)
+        if (rmtree_children(fd, dev, depth + 1, err) < 0)
                 return vs_error_wrap(err, "%s", name);
         if (unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
                 return vs_error_errno(err, "remove %s", name);
         return 0;
 }
 
-static int rmtree_children(int fd, dev_t dev, vs_error_t *err)
+static int rmtree_children(int fd, dev_t dev, int depth, vs_error_t *err)
 {
         cleanup_closedir DIR *dir = NULL;
         int dupfd = dup(fd);
@@ -243,9 +252,109 @@ static int rmtree_children(int fd, dev_t dev, vs_error_t *err)
         while ((ent = readdir(dir))) {
                 if (strcmp(ent->d_name, ".") == 0 || strcmp(ent->d_name, "..") == 0)
                         continue;
-                if (rmtree_entry(fd, ent->d_name, dev, err) < 0)
+                if (rmtree_entry(fd, ent->d_name, dev, depth, err) < 0)
                         return -1;
         }
+        return 0;
+}
+
+/* One pass over the directory at fd: its files go; the emptied directory
+ * whose inode is `emptied` (0: none) goes; the name of the first other
+ * directory is left in `next` ("" when there is none: fd is empty now). */
+static int deep_pass(int fd, dev_t dev, ino_t emptied, char *next, size_t size, vs_error_t *err)
+{
+        cleanup_closedir DIR *dir = NULL;
+        int dupfd = dup(fd);
+        struct dirent *ent;
+
+        next[0] = '\0';
+        if (dupfd < 0 || !(dir = fdopendir(dupfd))) {
+                if (dupfd >= 0)
+                        close(dupfd);
+                return vs_error_errno(err, "open a directory");
+        }
+        while ((ent = readdir(dir))) {
+                struct stat st;
+
+                if (strcmp(ent->d_name, ".") == 0 || strcmp(ent->d_name, "..") == 0)
+                        continue;
+                if (fstatat(fd, ent->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        return vs_error_errno(err, "stat %s", ent->d_name);
+                if (!S_ISDIR(st.st_mode)) {
+                        if (unlinkat(fd, ent->d_name, 0) < 0 && errno != ENOENT)
+                                return vs_error_errno(err, "remove %s", ent->d_name);
+                } else if (st.st_dev != dev) {
+                        return vs_error_set(err, EBUSY, "%s is a mount point, not removing it",
+                                            ent->d_name);
+                } else if (st.st_ino == emptied) {
+                        if (unlinkat(fd, ent->d_name, AT_REMOVEDIR) < 0)
+                                return vs_error_errno(err, "remove %s", ent->d_name);
+                } else if (!next[0]) {
+                        vs_strlcpy(next, ent->d_name, size);
+                }
+        }
+        return 0;
+}
+
+/* Whether fd is the directory (dev, ino). */
+static int is_dir_at(int fd, dev_t dev, ino_t ino)
+{
+        struct stat st;
+
+        return fstat(fd, &st) == 0 && S_ISDIR(st.st_mode) && st.st_dev == dev && st.st_ino == ino;
+}
+
+/* Depth first without a descriptor per level: down into the first
+ * directory, and back up through ".." (checked against the inode it came
+ * from: the tree is nobody else's while it goes), where the next pass
+ * removes the emptied one. Only the inodes of the way down are kept. */
+static int rmtree_deep(int parent, const char *name, dev_t dev, vs_error_t *err)
+{
+        cleanup_close int fd =
+                openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        cleanup_free ino_t *path = NULL;
+        size_t depth = 0, cap = 0;
+        char next[256];
+        ino_t emptied = 0;
+        struct stat st;
+
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return vs_error_errno(err, "open %s", name);
+        path = vs_xgrow(path, depth, &cap, 64, sizeof(*path));
+        path[depth++] = st.st_ino;
+        for (;;) {
+                int to;
+
+                if (deep_pass(fd, dev, emptied, next, sizeof(next), err) < 0)
+                        return vs_error_wrap(err, "%s (%zu levels down)", name, depth);
+                emptied = 0;
+                if (next[0]) {
+                        to = openat(fd, next, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (to < 0 || fstat(to, &st) < 0 || st.st_dev != dev) {
+                                if (to >= 0)
+                                        close(to);
+                                return vs_error_errno(err, "open %s (%zu levels down)", name,
+                                                      depth);
+                        }
+                        path = vs_xgrow(path, depth, &cap, 64, sizeof(*path));
+                        path[depth++] = st.st_ino;
+                } else if (depth == 1) {
+                        break;
+                } else {
+                        to = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                        if (to < 0 || !is_dir_at(to, dev, path[depth - 2])) {
+                                if (to >= 0)
+                                        close(to);
+                                return vs_error_set(err, ESTALE, "%s changed while it was removed",
+                                                    name);
+                        }
+                        emptied = path[--depth];
+                }
+                close(fd);
+                fd = to;
+        }
+        if (unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+                return vs_error_errno(err, "remove %s", name);
         return 0;
 }
 
@@ -255,7 +364,7 @@ int vs_rmtree_at(int dirfd, const char *name, vs_error_t *err)
 
         if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
                 return errno == ENOENT ? 0 : vs_error_errno(err, "stat %s", name);
-        return rmtree_entry(dirfd, name, st.st_dev, err);
+        return rmtree_entry(dirfd, name, st.st_dev, 0, err);
 }
 
 /* Makes one component; `full` names the whole path in messages. */

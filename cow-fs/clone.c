@@ -3,6 +3,7 @@
  * the whiteouts overlay makes of them, fifos, sockets, symlinks), and a disk
  * image as a sparse file. Never follows a symlink, never leaves the source's
  * file system. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -150,8 +151,27 @@ static int copy_meta(const struct copy *c, int sdir, int ddir, const char *name,
 static int copy_entry(struct copy *c, int sdir, int ddir, const char *name, const char *path,
                       int depth, vs_error_t *err);
 
-static int copy_children(struct copy *c, int sdir, int ddir, const char *name, const char *path,
-                         int depth, vs_error_t *err)
+static int sync_entry(struct copy *c, int sdir, int ddir, const char *name, const char *path,
+                      int depth, const struct timespec *since, vs_error_t *err);
+static int drop_removed(int sfd, int dfd, const char *path, vs_error_t *err);
+
+/* An entry that went from the source after readdir named it: a running
+ * VPS's temporary file, removed or renamed while the first pass copied it
+ * (only the source changes under a copy: the copy is vsd's own). What the
+ * copy made of it goes; what is there at the end is the frozen second
+ * pass's to copy. */
+static void skip_vanished(int ddir, const char *name, vs_error_t *err)
+{
+        if (unlinkat(ddir, name, 0) < 0 && errno == EISDIR)
+                vs_rmtree_at(ddir, name, NULL);
+        memset(err, 0, sizeof(*err));
+}
+
+/* Every entry of directory name (under sdir) into its copy (under ddir):
+ * copied whole, or with since (a second pass) only what changed since
+ * then, after what went from the source has gone from the copy. */
+static int each_child(struct copy *c, int sdir, int ddir, const char *name, const char *path,
+                      int depth, const struct timespec *since, vs_error_t *err)
 {
         int sfd = openat(sdir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         cleanup_close int dfd = openat(ddir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -163,16 +183,31 @@ static int copy_children(struct copy *c, int sdir, int ddir, const char *name, c
                         close(sfd);
                 return vs_error_errno(err, "open directory %s", path);
         }
+        if (since && drop_removed(dirfd(dir), dfd, path, err) < 0)
+                return -1;
         while ((ent = readdir(dir))) {
                 cleanup_free char *sub = NULL;
+                int rc;
 
                 if (strcmp(ent->d_name, ".") == 0 || strcmp(ent->d_name, "..") == 0)
                         continue;
                 sub = vs_strdupf("%s/%s", path, ent->d_name);
-                if (copy_entry(c, dirfd(dir), dfd, ent->d_name, sub, depth + 1, err) < 0)
+                rc = since ? sync_entry(c, dirfd(dir), dfd, ent->d_name, sub, depth + 1, since, err)
+                           : copy_entry(c, dirfd(dir), dfd, ent->d_name, sub, depth + 1, err);
+                if (rc < 0 && err->errnum == ENOENT) {
+                        skip_vanished(dfd, ent->d_name, err);
+                        continue;
+                }
+                if (rc < 0)
                         return -1;
         }
         return 0;
+}
+
+static int copy_children(struct copy *c, int sdir, int ddir, const char *name, const char *path,
+                         int depth, vs_error_t *err)
+{
+        return each_child(c, sdir, ddir, name, path, depth, NULL, err);
 }
 
 static int copy_entry(struct copy *c, int sdir, int ddir, const char *name, const char *path,
@@ -239,6 +274,150 @@ int vs_copy_tree_at(int src_dirfd, int dst_dirfd, const char *name, const vs_id_
         }
         if (rc == 0)
                 rc = copy_meta(&c, src_dirfd, dst_dirfd, dst, &st, dst, err);
+        close(c.dst_top);
+        copy_free(&c);
+        return rc;
+}
+
+/* ---- bringing a copy up to date ---- */
+
+/* Whether the inode changed at or after since: every change of data,
+ * metadata, links or name moves ctime, which user space cannot set back. */
+static int changed_since(const struct stat *st, const struct timespec *since)
+{
+        if (st->st_ctim.tv_sec != since->tv_sec)
+                return st->st_ctim.tv_sec > since->tv_sec;
+        return st->st_ctim.tv_nsec >= since->tv_nsec;
+}
+
+static int remove_entry(int dir, const char *name, const struct stat *st, const char *path,
+                        vs_error_t *err)
+{
+        if (S_ISDIR(st->st_mode))
+                return vs_rmtree_at(dir, name, err);
+        return unlinkat(dir, name, 0) < 0 ? vs_error_errno(err, "remove %s", path) : 0;
+}
+
+/* Removes the xattrs of ddir/name that sdir/name no longer has (an opaque
+ * mark the VPS's overlay took back, say). */
+static int drop_stale_xattrs(int sdir, int ddir, const char *name, const char *path,
+                             vs_error_t *err)
+{
+        cleanup_free char *src = vs_strdupf("/proc/self/fd/%d/%s", sdir, name);
+        cleanup_free char *dst = vs_strdupf("/proc/self/fd/%d/%s", ddir, name);
+        cleanup_free char *list = vs_xmalloc(XATTR_LIST_MAX_LEN);
+        ssize_t len = llistxattr(dst, list, XATTR_LIST_MAX_LEN);
+
+        if (len < 0)
+                return errno == ENOTSUP ? 0 : vs_error_errno(err, "list xattrs of %s", path);
+        for (char *key = list; key < list + len; key += strlen(key) + 1)
+                if (lgetxattr(src, key, NULL, 0) < 0 && errno == ENODATA &&
+                    lremovexattr(dst, key) < 0)
+                        return vs_error_errno(err, "remove xattr %s of %s", key, path);
+        return 0;
+}
+
+/* Entries of the copy's directory that the source's no longer has. */
+static int drop_removed(int sfd, int dfd, const char *path, vs_error_t *err)
+{
+        int fd = dup(dfd);
+        cleanup_closedir DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+        struct dirent *ent;
+
+        if (!dir) {
+                if (fd >= 0)
+                        close(fd);
+                return vs_error_errno(err, "open directory %s", path);
+        }
+        while ((ent = readdir(dir))) {
+                cleanup_free char *sub = NULL;
+                struct stat st;
+
+                if (!strcmp(ent->d_name, ".") || !strcmp(ent->d_name, "..") ||
+                    fstatat(sfd, ent->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+                        continue;
+                if (errno != ENOENT)
+                        return vs_error_errno(err, "stat %s/%s", path, ent->d_name);
+                sub = vs_strdupf("%s/%s", path, ent->d_name);
+                if (fstatat(dfd, ent->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        return vs_error_errno(err, "stat the copy of %s", sub);
+                if (remove_entry(dfd, ent->d_name, &st, sub, err) < 0)
+                        return -1;
+        }
+        return 0;
+}
+
+static int sync_children(struct copy *c, int sdir, int ddir, const char *name, const char *path,
+                         int depth, const struct timespec *since, vs_error_t *err);
+
+/* One entry of the source against the copy's: kept when neither changed,
+ * walked into when both are directories, else copied anew. */
+static int sync_entry(struct copy *c, int sdir, int ddir, const char *name, const char *path,
+                      int depth, const struct timespec *since, vs_error_t *err)
+{
+        struct stat st, dt;
+        int changed;
+
+        if (depth > COPY_DEPTH_MAX)
+                return vs_error_set(err, ELOOP, "%s is nested too deep", path);
+        if (fstatat(sdir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return vs_error_errno(err, "stat %s", path);
+        if (st.st_dev != c->src_dev)
+                return vs_error_set(err, EXDEV, "%s is a mount point", path);
+        if (fstatat(ddir, name, &dt, AT_SYMLINK_NOFOLLOW) < 0) {
+                if (errno != ENOENT)
+                        return vs_error_errno(err, "stat the copy of %s", path);
+                return copy_entry(c, sdir, ddir, name, path, depth, err);
+        }
+        changed = changed_since(&st, since);
+        if (S_ISDIR(st.st_mode) && S_ISDIR(dt.st_mode)) {
+                if (sync_children(c, sdir, ddir, name, path, depth, since, err) < 0)
+                        return -1;
+                if (!changed)
+                        return 0;
+                return drop_stale_xattrs(sdir, ddir, name, path, err) < 0
+                               ? -1
+                               : copy_meta(c, sdir, ddir, name, &st, path, err);
+        }
+        if (!changed && (st.st_mode & S_IFMT) == (dt.st_mode & S_IFMT))
+                return 0;
+        if (remove_entry(ddir, name, &dt, path, err) < 0)
+                return -1;
+        return copy_entry(c, sdir, ddir, name, path, depth, err);
+}
+
+static int sync_children(struct copy *c, int sdir, int ddir, const char *name, const char *path,
+                         int depth, const struct timespec *since, vs_error_t *err)
+{
+        return each_child(c, sdir, ddir, name, path, depth, since, err);
+}
+
+int vs_sync_tree_at(int src_dirfd, int dst_dirfd, const char *name, const struct timespec *since,
+                    const vs_id_shift_t *shift, vs_error_t *err)
+{
+        struct copy c = { .dst_top = -1, .shift = shift };
+        struct stat st;
+        int rc;
+
+        if (fstatat(src_dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return vs_error_errno(err, "stat %s", name);
+        if (!S_ISDIR(st.st_mode))
+                return vs_error_set(err, ENOTDIR, "%s is not a directory", name);
+        c.src_dev = st.st_dev;
+        c.dst_top = openat(dst_dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (c.dst_top < 0)
+                return vs_error_errno(err, "open the copy %s", name);
+        {
+                cleanup_close int sfd =
+                        openat(src_dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+                rc = sfd < 0 ? vs_error_errno(err, "open %s", name)
+                             : sync_children(&c, sfd, c.dst_top, ".", ".", 0, since, err);
+        }
+        if (rc == 0 && changed_since(&st, since))
+                rc = drop_stale_xattrs(src_dirfd, dst_dirfd, name, name, err) < 0
+                             ? -1
+                             : copy_meta(&c, src_dirfd, dst_dirfd, name, &st, name, err);
         close(c.dst_top);
         copy_free(&c);
         return rc;

@@ -65,11 +65,18 @@ static int dir_clone(int src_fd, int dst_fd, const char *dst_path, const vs_id_s
         return vs_copy_tree_at(src_fd, dst_fd, "upper", shift, err);
 }
 
+static int dir_resync(int src_fd, int dst_fd, const struct timespec *since,
+                      const vs_id_shift_t *shift, vs_error_t *err)
+{
+        return vs_sync_tree_at(src_fd, dst_fd, "upper", since, shift, err);
+}
+
 static const vs_disk_backend_t backend_dir = {
         .name = "dir",
         .layers = ".",
         .create = dir_create,
         .clone = dir_clone,
+        .resync = dir_resync,
         .resize = dir_resize,
         .usage = dir_usage,
 };
@@ -117,6 +124,7 @@ static const vs_disk_backend_t backend_prjquota = {
         .layers = ".",
         .create = prjquota_create,
         .clone = dir_clone,
+        .resync = dir_resync,
         .resize = dir_resize,
         .usage = dir_usage,
 };

@@ -686,58 +686,6 @@ char *vs_template_meta(int store_fd, const char *name, const char *key)
         return value ? vs_xstrdup(value) : NULL;
 }
 
-/* Bytes allocated below dirfd, each hard-linked inode once per device. */
-struct seen {
-        dev_t dev;
-        ino_t ino;
-};
-
-static uint64_t du_at(int dirfd, struct seen **seen, size_t *nseen, int depth)
-{
-        cleanup_closedir DIR *dir = NULL;
-        struct dirent *ent;
-        uint64_t total = 0;
-        int fd = dup(dirfd);
-
-        if (fd < 0 || depth > 64 || !(dir = fdopendir(fd))) {
-                if (fd >= 0 && !dir)
-                        close(fd);
-                return 0;
-        }
-        rewinddir(dir); /* a dup shares the offset a reader before us left at the end */
-        while ((ent = readdir(dir))) {
-                struct stat st;
-
-                if (strcmp(ent->d_name, ".") == 0 || strcmp(ent->d_name, "..") == 0)
-                        continue;
-                if (fstatat(dirfd, ent->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                        continue;
-                if (st.st_nlink > 1 && !S_ISDIR(st.st_mode)) {
-                        size_t i;
-
-                        for (i = 0; i < *nseen; i++)
-                                if ((*seen)[i].dev == st.st_dev && (*seen)[i].ino == st.st_ino)
-                                        break;
-                        if (i < *nseen)
-                                continue;
-                        *seen = realloc(*seen, (*nseen + 1) * sizeof(**seen));
-                        if (!*seen)
-                                abort();
-                        (*seen)[(*nseen)++] = (struct seen){ st.st_dev, st.st_ino };
-                }
-                total += (uint64_t)st.st_blocks * 512;
-                if (S_ISDIR(st.st_mode)) {
-                        cleanup_close int sub =
-                                openat(dirfd, ent->d_name,
-                                       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-
-                        if (sub >= 0)
-                                total += du_at(sub, seen, nseen, depth + 1);
-                }
-        }
-        return total;
-}
-
 static void fill_info(int store_fd, const char *name, vs_template_info_t *info)
 {
         cleanup_free char *builder = vs_template_meta(store_fd, name, "builder");
@@ -815,6 +763,26 @@ static int cmp_linked(const void *a, const void *b)
         return x->tmpl < y->tmpl ? -1 : x->tmpl > y->tmpl;
 }
 
+/* Bytes allocated below dirfd, each hard-linked inode once: the links are
+ * collected and sorted, not looked up in a list (a VPS's 20000 hard-linked
+ * pairs held vsd's loop 0.7 s in a `status` that way, 100000 of them
+ * minutes). */
+uint64_t vs_du_at(int dirfd)
+{
+        struct linked_list links = { 0 };
+        uint64_t total = 0;
+
+        walk_usage(dirfd, 0, &links, &total, 0);
+        if (links.n > 1) /* qsort of NULL is undefined, even for 0 items (UBSan) */
+                qsort(links.v, links.n, sizeof(*links.v), cmp_linked);
+        for (size_t i = 0; i < links.n; i++)
+                if (i == 0 || links.v[i].dev != links.v[i - 1].dev ||
+                    links.v[i].ino != links.v[i - 1].ino)
+                        total += links.v[i].bytes;
+        free(links.v);
+        return total;
+}
+
 /* Each template's bytes and shared bytes, and the store's: an inode counts
  * once per template that holds it, and once in the store. */
 static void count_usage(int store_fd, vs_template_info_t *items, size_t n,
@@ -862,14 +830,6 @@ static void count_usage(int store_fd, vs_template_info_t *items, size_t n,
                 sum += items[t].bytes;
         usage->saved_bytes = sum - usage->bytes;
         free(links.v);
-}
-
-uint64_t vs_du_at(int dirfd)
-{
-        cleanup_free struct seen *seen = NULL;
-        size_t nseen = 0;
-
-        return du_at(dirfd, &seen, &nseen, 0);
 }
 
 static int cmp_info(const void *a, const void *b)

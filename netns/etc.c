@@ -84,6 +84,10 @@ static char *hosts_text(const struct vs_net_etc *etc)
                 vs_ip6_format(&etc->addrs6[i], 0, addr, sizeof(addr));
                 hosts_line(&text, addr, names);
         }
+        /* no address of its own: its name resolves as Debian's installer
+         * writes it, so that sudo and mail find it */
+        if (etc->naddrs + etc->naddrs6 == 0)
+                hosts_line(&text, "127.0.1.1", names);
         return text;
 }
 

@@ -181,11 +181,12 @@ json_object *vs_reply_from_text(const char *text)
 }
 
 void vs_reply_add_snapshot_taken(json_object *reply, const char *snap, long long copy_ms,
-                                 int frozen)
+                                 int frozen, long long frozen_ms)
 {
         json_object_object_add(reply, "snapshot", json_object_new_string(snap));
         json_object_object_add(reply, "copy_ms", json_object_new_int64(copy_ms));
         json_object_object_add(reply, "frozen", json_object_new_boolean(frozen));
+        json_object_object_add(reply, "frozen_ms", json_object_new_int64(frozen_ms));
 }
 
 json_object *vs_reply_snapshots(const vs_snapshot_info_t *snaps, size_t n)

@@ -112,13 +112,6 @@ enum vsd_authz_verdict vsd_authz_decide(const struct vsd_authz_facts *f, vs_erro
         }
 }
 
-int vsd_authz_name_in_slice(const char *slice, const char *name)
-{
-        size_t len = strlen(slice);
-
-        return strncmp(name, slice, len) == 0 && name[len] == '-' && name[len + 1] != '\0';
-}
-
 static int template_allowed(const char *list, const char *tmpl)
 {
         cleanup_free char *copy = vs_xstrdup(list);

@@ -56,8 +56,6 @@ enum vsd_authz_verdict vsd_authz_decide(const struct vsd_authz_facts *f, vs_erro
  * slice's rules (pure): -1 with a permission error naming what is not. */
 int vsd_authz_within_slice(const struct vsd_slice_rules *r, const vs_request_t *req,
                            vs_error_t *err);
-/* Whether name is in the slice's namespace: SLICE-REST (pure). */
-int vsd_authz_name_in_slice(const char *slice, const char *name);
 
 /* Before any handler: the verdict on c's request. */
 enum vsd_authz_verdict vsd_authz_request(struct vsd *d, const struct client *c,

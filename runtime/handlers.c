@@ -16,6 +16,7 @@
 #include <sys/epoll.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vs/spawn.h"
@@ -427,11 +428,17 @@ static void snapshot_event(struct vsd *d, const char *type, const struct vsd_wor
 
 static int snapshot_take_run(struct vsd *d, struct vsd_work *w, json_object *reply, vs_error_t *err)
 {
-        long long copy_ms = 0;
+        long long frozen_ms = 0;
+        struct timespec t0, t1;
 
-        if (vsd_snapshot_take(d, w, &copy_ms, err) < 0)
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        if (vsd_snapshot_take(d, w, &frozen_ms, err) < 0)
                 return -1;
-        vs_reply_add_snapshot_taken(reply, w->name, copy_ms, w->clone.frozen);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        vs_reply_add_snapshot_taken(reply, w->name,
+                                    (t1.tv_sec - t0.tv_sec) * 1000LL +
+                                            (t1.tv_nsec - t0.tv_nsec) / 1000000,
+                                    w->clone.frozen || w->clone.live, frozen_ms);
         return 0;
 }
 
@@ -439,7 +446,9 @@ static int snapshot_take_done(struct vsd *d, struct vsd_work *w, vs_error_t *err
 {
         (void)err;
         vs_log(LOG_INFO, "snapshot %s of %s taken%s", w->name, w->clone.src,
-               w->clone.frozen ? " (frozen for the copy)" : "");
+               w->clone.frozen ? " (frozen for the copy)"
+               : w->clone.live ? " (copied running, frozen for the changes)"
+                               : "");
         snapshot_event(d, "snapshot-taken", w);
         return 0;
 }

@@ -13,8 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
@@ -31,6 +35,8 @@
 
 #define REQUEST_MAX 8192
 #define SEND_TIMEOUT_S 5
+/* Answers under way at once; past them a request gets 503 at once. */
+#define RESPONDERS_MAX 4
 
 /* A text that grows as it is written. */
 struct text {
@@ -247,11 +253,23 @@ struct metrics_client {
         struct metrics_client *next;
 };
 
+/* A fork of vsd that writes one answer: the text's reads (a du of each
+ * VPS's layer among them) and a send that waits for a slow reader hold it,
+ * not vsd's loop. */
+struct responder {
+        struct ev ev;
+        pid_t pid;
+        int pidfd;
+        struct responder *next;
+};
+
 struct vsd_metrics {
         int listen_fd;
         struct ev ev;
         char unix_path[108]; /* removed at exit, or "" */
         struct metrics_client *clients;
+        struct responder *responders;
+        size_t nresponders;
 };
 
 static int listen_unix(struct vsd_metrics *m, const char *path, vs_error_t *err)
@@ -371,9 +389,15 @@ static void send_all(int fd, const char *data, size_t len)
         }
 }
 
-/* The whole request is in: answer it and hang up. The answer is sent with
- * a bounded wait, in one piece, rather than queued in the loop. */
-static void respond(struct vsd *d, struct metrics_client *c)
+static char *head_of(const char *status, size_t len)
+{
+        return vs_strdupf("HTTP/1.0 %s\r\nContent-Type: text/plain; version=0.0.4; "
+                          "charset=utf-8\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+                          status, len);
+}
+
+/* The answer to a whole request, sent with a bounded wait, in one piece. */
+static void answer(struct vsd *d, const char *request, int fd)
 {
         struct timeval timeout = { SEND_TIMEOUT_S, 0 };
         cleanup_free char *body = NULL;
@@ -381,23 +405,99 @@ static void respond(struct vsd *d, struct metrics_client *c)
         const char *status = "200 OK";
         size_t len = 0;
 
-        if (strncmp(c->buf, "GET ", 4) != 0 && strncmp(c->buf, "HEAD ", 5) != 0)
+        if (strncmp(request, "GET ", 4) != 0 && strncmp(request, "HEAD ", 5) != 0)
                 status = "405 Method Not Allowed";
-        else if (strncmp(strchr(c->buf, ' ') + 1, "/metrics ", 9) != 0 &&
-                 strncmp(strchr(c->buf, ' ') + 1, "/metrics?", 9) != 0)
+        else if (strncmp(strchr(request, ' ') + 1, "/metrics ", 9) != 0 &&
+                 strncmp(strchr(request, ' ') + 1, "/metrics?", 9) != 0)
                 status = "404 Not Found";
         if (strcmp(status, "200 OK") == 0)
                 body = vsd_metrics_text(d, NULL, &len);
         else
                 body = vs_strdupf("%s\n", status), len = strlen(body);
-        head = vs_strdupf("HTTP/1.0 %s\r\nContent-Type: text/plain; version=0.0.4; "
-                          "charset=utf-8\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
-                          status, len);
-        fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) & ~O_NONBLOCK);
-        setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
-        send_all(c->fd, head, strlen(head));
-        if (strncmp(c->buf, "HEAD ", 5) != 0)
-                send_all(c->fd, body, len);
+        head = head_of(status, len);
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+        send_all(fd, head, strlen(head));
+        if (strncmp(request, "HEAD ", 5) != 0)
+                send_all(fd, body, len);
+}
+
+/* In the responder: it answers and ends, with vsd too. It leaves vsd's
+ * epoll set alone (shared with vsd's) and gives up vsd's lock and
+ * socket, which the next vsd must find free. */
+static __attribute__((noreturn)) void responder_main(struct vsd *d, struct metrics_client *c,
+                                                     pid_t vsd)
+{
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != vsd)
+                _exit(1);
+        close(d->lock_fd);
+        close(d->listen_fd);
+        close(d->metrics->listen_fd);
+        answer(d, c->buf, c->fd);
+        _exit(0);
+}
+
+static int start_responder(struct vsd *d, struct metrics_client *c)
+{
+        struct vsd_metrics *m = d->metrics;
+        struct responder *r;
+        pid_t vsd = getpid(), pid;
+        int pidfd;
+
+        if (m->nresponders >= RESPONDERS_MAX)
+                return -1;
+        pid = fork();
+        if (pid < 0)
+                return -1;
+        if (pid == 0)
+                responder_main(d, c, vsd);
+        pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        r = vs_xmalloc(sizeof(*r));
+        *r = (struct responder){ .ev = { EV_METRICS_RESPONDER, r }, .pid = pid, .pidfd = pidfd };
+        if (pidfd < 0 || vsd_epoll_add(d, pidfd, &r->ev, EPOLLIN) < 0) {
+                /* unwatched, it is waited for here: it ends within the send's timeout */
+                waitpid(pid, NULL, 0);
+                if (pidfd >= 0)
+                        close(pidfd);
+                free(r);
+                return 0;
+        }
+        r->next = m->responders;
+        m->responders = r;
+        m->nresponders++;
+        return 0;
+}
+
+static void responder_end(struct vsd *d, struct responder *r)
+{
+        struct vsd_metrics *m = d->metrics;
+
+        for (struct responder **p = &m->responders; *p; p = &(*p)->next)
+                if (*p == r) {
+                        *p = r->next;
+                        break;
+                }
+        m->nresponders--;
+        vsd_epoll_del(d, r->pidfd);
+        waitpid(r->pid, NULL, 0);
+        close(r->pidfd);
+        free(r);
+}
+
+/* The whole request is in: a responder answers it, or, with as many under
+ * way as there may be, a short 503 at once (it fits any socket's buffer);
+ * vsd hangs up its side. */
+static void respond(struct vsd *d, struct metrics_client *c)
+{
+        static const char busy[] = "503 Service Unavailable\n";
+
+        if (start_responder(d, c) < 0) {
+                cleanup_free char *head = head_of("503 Service Unavailable", sizeof(busy) - 1);
+
+                (void)!send(c->fd, head, strlen(head), MSG_DONTWAIT | MSG_NOSIGNAL);
+                (void)!send(c->fd, busy, sizeof(busy) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+        }
         client_end(d, c);
 }
 
@@ -450,6 +550,8 @@ void vsd_metrics_event(struct vsd *d, struct ev *ev)
                 return;
         if (ev->kind == EV_METRICS_LISTEN)
                 accept_clients(d);
+        else if (ev->kind == EV_METRICS_RESPONDER)
+                responder_end(d, ev->owner);
         else
                 client_readable(d, ev->owner);
 }
@@ -462,6 +564,10 @@ void vsd_metrics_close(struct vsd *d)
                 return;
         while (m->clients)
                 client_end(d, m->clients);
+        while (m->responders) {
+                kill(m->responders->pid, SIGKILL); /* no wait for a slow reader at exit */
+                responder_end(d, m->responders);
+        }
         close(m->listen_fd);
         if (m->unix_path[0])
                 unlink(m->unix_path);

@@ -65,8 +65,17 @@ int vsd_slice_vps_fit(struct vsd *d, const struct vsd_slice_rules *r, vs_error_t
  * VPS and the limit when one is above the slice's. */
 int vsd_slice_fits(const struct vsd_slice_rules *r, const char *vps, const vs_limits_t *l,
                    vs_error_t *err);
-/* A new VPS in slice (NULL: default): the slice exists, has room for one
- * more VPS (max_vps), and the limits fit it. */
+/* VPS names S-NAME are slice S's alone: its owners create under them, and
+ * a VPS of another slice so named would tell them that it exists (their
+ * create of the name would fail). A new VPS of slice (NULL: default) named
+ * so is VS_E_STATE naming the slice. */
+int vsd_slice_name_check(struct vsd *d, const char *slice, const char *vps, vs_error_t *err);
+/* A new slice's name: no other slice's is a prefix of it or it of theirs
+ * ("sa" and "sa-x"), and no VPS of another slice has a name of it. */
+int vsd_slice_names_free(struct vsd *d, const char *slice, vs_error_t *err);
+/* A new VPS in slice (NULL: default): its name is not another slice's
+ * (vsd_slice_name_check), the slice exists, has room for one more VPS
+ * (max_vps), and the limits fit it. */
 int vsd_slice_admit_new(struct vsd *d, const char *slice, const char *vps, const vs_limits_t *l,
                         vs_error_t *err);
 /* Admission per slice: what the running VPS of v's slice but v reserve,

@@ -232,7 +232,8 @@ int vsd_handle_slice_create(struct vsd *d, struct client *c, vs_request_t *req, 
         if (strcmp(req->name, VS_DEFAULT_SLICE) == 0 ||
             faccessat(dirfd, req->name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
                 return vs_error_kind(err, VS_E_STATE, EEXIST, "slice %s already exists", req->name);
-        if (settings_arg(req, &kv, err) < 0 || commit(d, req->name, &kv, NULL, err) < 0)
+        if (vsd_slice_names_free(d, req->name, err) < 0 || settings_arg(req, &kv, err) < 0 ||
+            commit(d, req->name, &kv, NULL, err) < 0)
                 return -1;
         vs_log(LOG_INFO, "created slice %s", req->name);
         reply_ok(d, c);

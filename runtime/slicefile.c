@@ -39,6 +39,13 @@ static int bad_file(vs_error_t *err, const char *slice)
         return -1;
 }
 
+int vsd_authz_name_in_slice(const char *slice, const char *name)
+{
+        size_t len = strlen(slice);
+
+        return strncmp(name, slice, len) == 0 && name[len] == '-' && name[len + 1] != '\0';
+}
+
 /* ---- the parser ---- */
 
 /* owners = 1000,1001: numeric uids, comma-separated */

@@ -60,6 +60,10 @@ int vsd_slice_file_exists(struct vsd *d, const char *slice);
 int vsd_slice_file_set(struct vsd *d, const char *slice, const char *key, int64_t value,
                        vs_error_t *err);
 
+/* Whether name is in the slice's namespace: SLICE-REST (pure; here, below
+ * both authz.c and slicerules.c, which ask it). */
+int vsd_authz_name_in_slice(const char *slice, const char *name);
+
 /* The directory of the slice files, opened (O_DIRECTORY). */
 int vsd_slices_dir(struct vsd *d, vs_error_t *err);
 /* VS_E_NOTFOUND "no such slice", as for a slice an owner may not see */

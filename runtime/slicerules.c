@@ -2,6 +2,7 @@
  * the lifecycle: a slice's file, its caps in its cgroup level, a VPS's
  * limits held to it, admission per slice, and the loans in force that
  * move cpuunits or ram between slices. Nothing here answers a request. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -114,11 +115,92 @@ size_t vsd_slice_count_vps(struct vsd *d, const char *slice, size_t *running)
         return n;
 }
 
+/* Calls fn with the name of every slice that has a file (not default). */
+static int each_slice(struct vsd *d, int (*fn)(const char *slice, void *arg), void *arg,
+                      vs_error_t *err)
+{
+        int fd = vsd_slices_dir(d, err);
+        cleanup_closedir DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+        struct dirent *ent;
+
+        if (fd < 0)
+                return -1;
+        if (!dir) {
+                close(fd);
+                return vs_error_errno(err, "read the slices");
+        }
+        while ((ent = readdir(dir)))
+                if (ent->d_type == DT_REG && vs_parse_name(ent->d_name, "slice name", NULL) == 0 &&
+                    fn(ent->d_name, arg) < 0)
+                        return -1;
+        return 0;
+}
+
+struct name_claim {
+        const char *vps, *slice;
+        vs_error_t *err;
+};
+
+static int claims_name(const char *other, void *arg)
+{
+        struct name_claim *c = arg;
+
+        if (strcmp(other, c->slice) == 0 || !vsd_authz_name_in_slice(other, c->vps))
+                return 0;
+        return vs_error_kind(c->err, VS_E_STATE, EEXIST,
+                             "VPS names %s-NAME are slice %s's (create it with --slice %s)", other,
+                             other, other);
+}
+
+int vsd_slice_name_check(struct vsd *d, const char *slice, const char *vps, vs_error_t *err)
+{
+        struct name_claim c = { vps, slice ? slice : VS_DEFAULT_SLICE, err };
+
+        return each_slice(d, claims_name, &c, err);
+}
+
+struct overlap {
+        struct vsd *d;
+        const char *slice;
+        vs_error_t *err;
+};
+
+static int overlaps(const char *other, void *arg)
+{
+        struct overlap *o = arg;
+        size_t n = strlen(other), m = strlen(o->slice);
+
+        if ((strncmp(o->slice, other, n) == 0 && o->slice[n] == '-') ||
+            (strncmp(other, o->slice, m) == 0 && other[m] == '-'))
+                return vs_error_kind(o->err, VS_E_STATE, EEXIST,
+                                     "slice names %s and %s overlap (a VPS named %s-... would be "
+                                     "of both)",
+                                     o->slice, other, n > m ? other : o->slice);
+        return 0;
+}
+
+int vsd_slice_names_free(struct vsd *d, const char *slice, vs_error_t *err)
+{
+        struct overlap o = { d, slice, err };
+
+        if (each_slice(d, overlaps, &o, err) < 0)
+                return -1;
+        for (struct vps *v = d->vps_list; v; v = v->next)
+                if (vsd_authz_name_in_slice(slice, v->name) && strcmp(v->slice, slice) != 0)
+                        return vs_error_kind(err, VS_E_STATE, EEXIST,
+                                             "VPS %s, of slice %s, has a name of slice %s's "
+                                             "(rename or destroy it first)",
+                                             v->name, v->slice, slice);
+        return 0;
+}
+
 int vsd_slice_admit_new(struct vsd *d, const char *slice, const char *vps, const vs_limits_t *l,
                         vs_error_t *err)
 {
         struct vsd_slice_rules r;
 
+        if (vsd_slice_name_check(d, slice, vps, err) < 0)
+                return -1;
         if (!slice || strcmp(slice, VS_DEFAULT_SLICE) == 0)
                 return 0;
         if (vsd_slice_rules_load(d, slice, &r, err) < 0)

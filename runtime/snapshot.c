@@ -1,11 +1,14 @@
 /* Snapshots of a VPS: point-in-time copies of its own layer (upper/ of the
  * dir backend, disk.img of the image backend) in NAME/snapshots/SNAP/,
  * with a meta file (created, live, backend, bytes). A snapshot is made by
- * the backend's clone copy without an id shift: the path a clone takes,
- * the VPS frozen for the copy when it runs (vsd_vps_freeze_for_copy). The
- * copy is copy_file_range's: a reflink where the file system shares
- * extents (XFS, btrfs), a copy of the data in the kernel elsewhere (ext4);
- * contrib/bench/snapshot.sh measures both.
+ * the backend's clone copy without an id shift: the path a clone takes
+ * (vsd_clone_copy_layer): a running VPS is copied running, then frozen for
+ * the backend's resync of what it changed meanwhile, so the snapshot is of
+ * one moment and the pause as long as the changes. The copy is
+ * copy_file_range's: a reflink where the file system shares extents (XFS,
+ * btrfs), a copy of the data in the kernel elsewhere (ext4); a new overlay
+ * layer would copy nothing, but the upper layer of a mounted overlay cannot
+ * change under a running VPS. contrib/bench/snapshot.sh measures both.
  *
  * A restore needs the VPS stopped (it is refused while it runs: a restore
  * throws away what the VPS wrote since, which its admin stops it for); it
@@ -154,7 +157,7 @@ static int write_meta(int snap_fd, const struct vsd_work *w, vs_error_t *err)
         cleanup_kv vs_kv_t meta = { 0 };
 
         vs_kv_setf(&meta, "created", "%lld", (long long)time(NULL));
-        vs_kv_set(&meta, "live", w->clone.frozen ? "yes" : "no");
+        vs_kv_set(&meta, "live", w->clone.frozen || w->clone.live ? "yes" : "no");
         vs_kv_set(&meta, "backend", w->clone.disk->name);
         vs_kv_setf(&meta, "bytes", "%llu", (unsigned long long)vs_du_at(snap_fd));
         return vs_kv_save(snap_fd, SNAP_META, &meta, 1, err);
@@ -162,12 +165,12 @@ static int write_meta(int snap_fd, const struct vsd_work *w, vs_error_t *err)
 
 /* In the worker: the copy into snapshots/.SNAP.creating, its meta, then
  * its name. *copy_ms: how long the copy took (the VPS frozen, if it runs). */
-int vsd_snapshot_take(struct vsd *d, const struct vsd_work *w, long long *copy_ms, vs_error_t *err)
+int vsd_snapshot_take(struct vsd *d, const struct vsd_work *w, long long *frozen_ms,
+                      vs_error_t *err)
 {
         cleanup_free char *creating = vs_strdupf(".%s%s", w->name, SNAP_CREATING);
         cleanup_free char *path = NULL;
         cleanup_close int vps_fd = -1, snaps_fd = -1, snap_fd = -1;
-        struct timespec t0, t1;
         int rc;
 
         if (open_vps_and_snapshots(d, w->clone.src, &vps_fd, &snaps_fd, err) < 0)
@@ -176,10 +179,9 @@ int vsd_snapshot_take(struct vsd *d, const struct vsd_work *w, long long *copy_m
         if (mkdirat(snaps_fd, creating, 0700) < 0)
                 return vs_error_errno(err, "mkdir %s", path);
         snap_fd = open_dir_at(snaps_fd, creating, err);
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        rc = snap_fd < 0 ? -1 : w->clone.disk->clone(vps_fd, snap_fd, path, NULL, err);
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        *copy_ms = (t1.tv_sec - t0.tv_sec) * 1000LL + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+        rc = snap_fd < 0 ? -1
+                         : vsd_clone_copy_layer(d, &w->clone, vps_fd, snap_fd, path, NULL,
+                                                frozen_ms, err);
         if (rc == 0)
                 rc = write_meta(snap_fd, w, err);
         if (rc == 0 && (fsync(snap_fd) < 0 || renameat(snaps_fd, creating, snaps_fd, w->name) < 0))
@@ -213,7 +215,7 @@ int vsd_snapshot_take_prepare(struct vsd *d, struct vps *v, const char *given, s
                 default_name(snaps_fd, snap, sizeof(snap));
         work_init(w, v, snap);
         if (load_backend(d, v, w, err) < 0 ||
-            vsd_vps_freeze_for_copy(v, w->clone.disk, "snapshot", &w->clone.frozen, err) < 0) {
+            vsd_vps_freeze_for_copy(v, w->clone.disk, "snapshot", &w->clone, err) < 0) {
                 vsd_clone_free(&w->clone);
                 return -1;
         }

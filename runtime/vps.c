@@ -34,10 +34,10 @@
 #include "authz.h"
 #include "slice.h"
 #include "store.h"
+#include "trash.h"
 #include "vsd.h"
 
 #define CREATING_SUFFIX ".creating"
-#define DESTROYING_SUFFIX ".destroying"
 
 const char *vsd_phase_name(enum phase phase)
 {
@@ -548,22 +548,19 @@ static int has_suffix(const char *name, const char *suffix)
 }
 
 /* A create or destroy that a crash interrupted is rolled back or finished:
- * ".NAME.creating" never became a VPS, ".NAME.destroying" was on its way out. */
+ * ".NAME.creating" never became a VPS (removed here: a create of NAME would
+ * use the entry again), a doomed ".NAME.N.destroying" was on its way out
+ * (the remover takes it). */
 static void finish_interrupted(struct vsd *d, const char *entry)
 {
-        char name[64] = "";
+        char name[VS_NAME_MAX + 1];
 
-        if (has_suffix(entry, DESTROYING_SUFFIX)) {
-                size_t len = strlen(entry) - 1 - strlen(DESTROYING_SUFFIX);
-
-                if (len < sizeof(name)) {
-                        memcpy(name, entry + 1, len);
-                        name[len] = '\0';
-                        vs_cgroup_remove(d->cgtree, VS_DEFAULT_SLICE, name, NULL);
-                }
-        }
-        if (has_suffix(entry, DESTROYING_SUFFIX) || has_suffix(entry, CREATING_SUFFIX)) {
-                vs_log(LOG_NOTICE, "removing %s left by an interrupted operation", entry);
+        if (vsd_trash_is_doomed(entry, name, sizeof(name))) {
+                vs_cgroup_remove(d->cgtree, VS_DEFAULT_SLICE, name, NULL);
+                vs_log(LOG_NOTICE, "removing %s left by an interrupted destroy", entry);
+                vsd_trash_put(d, entry);
+        } else if (has_suffix(entry, CREATING_SUFFIX)) {
+                vs_log(LOG_NOTICE, "removing %s left by an interrupted create", entry);
                 vs_rmtree_at(d->vps_fd, entry, NULL);
         }
 }
@@ -809,8 +806,10 @@ static int write_clone_config(const vs_kv_t *src_config, int dirfd, const char *
                 vs_kv_setf(&config, "id_base", "%lu", id_base);
         vs_kv_setf(&config, "created", "%lld", (long long)time(NULL));
         vs_kv_set(&config, origin_key, src);
-        /* a host port belongs to one VPS */
-        vs_kv_set(&config, "port_forward", NULL);
+        /* a host port belongs to one VPS: a copy has none, a VPS that moves
+         * keeps its own (vsd_vps_migrate_check found them free here) */
+        if (strcmp(origin_key, "migrated_from") != 0)
+                vs_kv_set(&config, "port_forward", NULL);
         return vs_kv_save(dirfd, "config", &config, 1, err);
 }
 
@@ -844,9 +843,9 @@ void vsd_clone_free(struct vsd_clone *cl)
  * frozen it already); one on a disk image cannot be read from the host
  * while it runs. *frozen says whether the caller must thaw it. */
 int vsd_vps_freeze_for_copy(struct vps *v, const vs_disk_backend_t *disk, const char *what,
-                            int *frozen, vs_error_t *err)
+                            struct vsd_clone *cl, vs_error_t *err)
 {
-        *frozen = 0;
+        cl->frozen = cl->live = 0;
         if (v->phase == PHASE_STOPPING)
                 return vs_error_kind(err, VS_E_STATE, EBUSY, "VPS is stopping");
         if (v->phase != PHASE_RUNNING)
@@ -857,11 +856,68 @@ int vsd_vps_freeze_for_copy(struct vps *v, const vs_disk_backend_t *disk, const 
                                      "inside it): stop it to %s it",
                                      what);
         if (v->backups)
+                return 0; /* frozen by the backup until it ends */
+        if (disk->resync) {
+                cl->live = 1;
                 return 0;
+        }
         if (vs_cgroup_freeze(v->cg, 1, err) < 0)
                 return -1;
-        *frozen = 1;
+        cl->frozen = 1;
         return 0;
+}
+
+static long long ms_since(const struct timespec *t0)
+{
+        struct timespec t1;
+
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        return (t1.tv_sec - t0->tv_sec) * 1000LL + (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* A time of the file system's clock (the one ctime takes) before anything
+ * the copy reads: dst_fd's own ctime, touched now. The sync after it
+ * writes the source's dirty pages back, so that a later write through a
+ * shared mapping faults and moves its file's ctime too. */
+static int copy_start_time(int src_fd, int dst_fd, struct timespec *since, vs_error_t *err)
+{
+        struct stat st;
+
+        if (futimens(dst_fd, NULL) < 0 || fstat(dst_fd, &st) < 0)
+                return vs_error_errno(err, "read the file system's time");
+        *since = st.st_ctim;
+        if (syncfs(src_fd) < 0)
+                return vs_error_errno(err, "sync the VPS's files");
+        return 0;
+}
+
+int vsd_clone_copy_layer(struct vsd *d, const struct vsd_clone *cl, int src_fd, int dst_fd,
+                         const char *dst_path, const vs_id_shift_t *shift, long long *frozen_ms,
+                         vs_error_t *err)
+{
+        struct vps *src = cl->live ? vsd_vps_find(d, cl->src) : NULL;
+        struct timespec since, t0;
+        int rc;
+
+        *frozen_ms = 0;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        if (!src || !src->cg) {
+                rc = cl->disk->clone(src_fd, dst_fd, dst_path, shift, err);
+                if (cl->frozen)
+                        *frozen_ms = ms_since(&t0);
+                return rc;
+        }
+        if (copy_start_time(src_fd, dst_fd, &since, err) < 0 ||
+            cl->disk->clone(src_fd, dst_fd, dst_path, shift, err) < 0)
+                return -1;
+        if (vs_cgroup_freeze(src->cg, 1, err) < 0)
+                return -1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        rc = cl->disk->resync(src_fd, dst_fd, &since, shift, err);
+        /* vsd thaws it too when the worker ends, whatever became of it */
+        vs_cgroup_freeze(src->cg, 0, NULL);
+        *frozen_ms = ms_since(&t0);
+        return rc;
 }
 
 int vsd_clone_prepare(struct vsd *d, struct vps *src, const char *name, const char *hostname,
@@ -890,7 +946,7 @@ int vsd_clone_prepare(struct vsd *d, struct vps *src, const char *name, const ch
         src_ip = vs_kv_get(&cl->src_config, "ip");
         cl->ip = src_ip && src_ip[strspn(src_ip, " \t")] ? vsd_net_assign(d, NULL, 0, err)
                                                          : vs_xstrdup("");
-        if (!cl->ip || vsd_vps_freeze_for_copy(src, cl->disk, "clone", &cl->frozen, err) < 0) {
+        if (!cl->ip || vsd_vps_freeze_for_copy(src, cl->disk, "clone", cl, err) < 0) {
                 vsd_clone_free(cl);
                 return -1;
         }
@@ -899,11 +955,11 @@ int vsd_clone_prepare(struct vsd *d, struct vps *src, const char *name, const ch
 
 void vsd_clone_thaw(struct vsd *d, struct vsd_clone *cl)
 {
-        struct vps *src = cl->frozen ? vsd_vps_find(d, cl->src) : NULL;
+        struct vps *src = cl->frozen || cl->live ? vsd_vps_find(d, cl->src) : NULL;
 
         if (src && src->cg)
                 vs_cgroup_freeze(src->cg, 0, NULL);
-        cl->frozen = 0;
+        cl->frozen = cl->live = 0;
 }
 
 static char *creating_of(const char *name)
@@ -917,6 +973,7 @@ int vsd_clone_copy(struct vsd *d, const struct vsd_clone *cl, vs_error_t *err)
         cleanup_free char *creating_path = vs_strdupf("%s/%s", d->vps_dir, creating);
         cleanup_close int src_fd = open_vps_dir(d, cl->src, err);
         cleanup_close int dirfd = -1;
+        long long frozen_ms;
 
         if (src_fd < 0)
                 return -1;
@@ -924,7 +981,9 @@ int vsd_clone_copy(struct vsd *d, const struct vsd_clone *cl, vs_error_t *err)
         if (mkdirat(d->vps_fd, creating, 0700) < 0)
                 return vs_error_errno(err, "mkdir");
         dirfd = open_vps_dir(d, creating, err);
-        if (dirfd < 0 || cl->disk->clone(src_fd, dirfd, creating_path, &cl->shift, err) < 0 ||
+        if (dirfd < 0 ||
+            vsd_clone_copy_layer(d, cl, src_fd, dirfd, creating_path, &cl->shift, &frozen_ms, err) <
+                    0 ||
             own_layers(dirfd, cl->disk, cl->shift.to, err) < 0 ||
             write_clone_config(&cl->src_config, dirfd, "cloned_from", cl->src, cl->name,
                                cl->hostname, cl->shift.to, cl->ip, err) < 0) {
@@ -1028,7 +1087,9 @@ int vsd_vps_restore_dir(struct vsd *d, const char *dir, const char *name, int ke
         if (!name || vs_parse_name(name, "VPS name", err) < 0)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                      "the backup's config names no valid VPS (give a NAME)");
-        if (name_free(d, name, err) < 0 || !(ip = copy_ip(d, &src_config, keep_ip, err)))
+        if (name_free(d, name, err) < 0 ||
+            vsd_slice_name_check(d, vs_kv_get(&src_config, "slice"), name, err) < 0 ||
+            !(ip = copy_ip(d, &src_config, keep_ip, err)))
                 return -1;
         hostname = vs_kv_get(&src_config, "hostname");
         if (hostname && (!*hostname || vs_parse_hostname(hostname, NULL) < 0))
@@ -1071,9 +1132,15 @@ static int migrate_ids(struct vsd *d, const vs_kv_t *config, vs_id_shift_t *shif
 
 int vsd_vps_migrate_check(struct vsd *d, const vs_kv_t *config, int new_ip, vs_error_t *err)
 {
-        cleanup_free char *ip = copy_ip(d, config, !new_ip, err);
+        cleanup_free char *ip = NULL;
+        const char *name = vs_kv_get(config, "name");
 
-        return ip ? 0 : vs_error_wrap(err, "the VPS's addresses cannot be this node's");
+        if (name && vsd_slice_name_check(d, vs_kv_get(config, "slice"), name, err) < 0)
+                return -1;
+        ip = copy_ip(d, config, !new_ip, err);
+        if (!ip)
+                return vs_error_wrap(err, "the VPS's addresses cannot be this node's");
+        return vsd_net_forwards_free(d, config, err);
 }
 
 int vsd_vps_migrate_install(struct vsd *d, const char *staging, const vs_kv_t *config, int new_ip,
@@ -1092,7 +1159,7 @@ int vsd_vps_migrate_install(struct vsd *d, const char *staging, const vs_kv_t *c
                                      name ? name : "?");
         if (!(ip = copy_ip(d, config, !new_ip, err)))
                 return vs_error_wrap(err, "the VPS's addresses cannot be this node's");
-        if (migrate_ids(d, config, &shift, err) < 0)
+        if (vsd_net_forwards_free(d, config, err) < 0 || migrate_ids(d, config, &shift, err) < 0)
                 return -1;
         if (shift.count) {
                 /* the source's range is another VPS's here: a copy with the
@@ -1304,7 +1371,7 @@ static int start_stopped(struct vsd *d, struct vps *v, vs_error_t *err)
         }
         v->is_child = 1;
         v->oom_kills = 0;
-        if (net.hook)
+        if (vsd_net_has_link(&net))
                 vs_net_host_ifname(v->name, v->ifname);
         v->exit_known = 0;
         v->stop_escalated = 0;
@@ -1613,8 +1680,6 @@ void vsd_vps_exited(struct vsd *d, struct vps *v)
 
 int vsd_vps_destroy(struct vsd *d, struct vps *v, vs_error_t *err)
 {
-        cleanup_free char *doomed = vs_strdupf(".%s%s", v->name, DESTROYING_SUFFIX);
-
         if (v->phase != PHASE_STOPPED)
                 return vs_error_kind(err, VS_E_STATE, EBUSY,
                                      "VPS is running (stop it first, or use --force)");
@@ -1622,9 +1687,9 @@ int vsd_vps_destroy(struct vsd *d, struct vps *v, vs_error_t *err)
                 return vs_error_kind(err, VS_E_STATE, EBUSY,
                                      "a backup of the VPS is being "
                                      "written");
-        if (renameat(d->vps_fd, v->name, d->vps_fd, doomed) < 0 && errno != ENOENT)
-                return vs_error_errno(err, "rename");
-        vs_fsync_dir(d->vps_fd, NULL);
+        /* the files go in the remover, after the reply */
+        if (vsd_trash_doom(d, v->name, err) < 0)
+                return -1;
         vs_cgroup_remove(d->cgtree, v->slice, v->name, NULL);
         {
                 vs_event_t ev = { .type = "destroyed", .vps = v->name };
@@ -1632,7 +1697,7 @@ int vsd_vps_destroy(struct vsd *d, struct vps *v, vs_error_t *err)
                 d->hooks.event(d, &ev);
         }
         vps_remove(d, v);
-        return vs_rmtree_at(d->vps_fd, doomed, err);
+        return 0;
 }
 
 /* ---- set ---- */

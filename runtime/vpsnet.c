@@ -364,6 +364,17 @@ static int forwards_clash(struct vsd *d, const char *skip, const vs_portfwd_t *f
         return 0;
 }
 
+int vsd_net_forwards_free(struct vsd *d, const vs_kv_t *config, vs_error_t *err)
+{
+        vs_portfwd_t fwds[VS_PORTFWD_MAX];
+        size_t n = 0;
+
+        if (vs_portfwd_parse_list(vs_kv_get(config, "port_forward"), fwds, VS_PORTFWD_MAX, &n,
+                                  err) < 0)
+                return vs_error_wrap(err, "config: port_forward");
+        return forwards_clash(d, NULL, fwds, n, err);
+}
+
 char *vsd_net_forwards_plan(struct vsd *d, struct vps *v, char *const *add, char *const *del,
                             vs_error_t *err)
 {
@@ -504,6 +515,8 @@ static int net_hook(void *arg, pid_t pid, vs_error_t *err)
         if (upper_fd < 0 || vs_net_write_etc(upper_fd, start->root_id, (gid_t)start->root_id, &etc,
                                              &start->created, err) < 0)
                 return vs_error_wrap(err, "network files");
+        if (!vsd_net_has_link(start))
+                return 0;
         if (vs_net_vps_setup(start->net, &spec, pid, err) < 0)
                 return -1;
         /* the caps hold before the init runs; a failure here fails the
@@ -536,7 +549,8 @@ void vsd_net_abort(struct vsd *d, struct vps *v, const struct vsd_net_start *sta
 
         if (!start->hook)
                 return;
-        vsd_net_stopped(d, v);
+        if (vsd_net_has_link(start))
+                vsd_net_stopped(d, v);
         upper_fd = open_upper(d, v, NULL);
         if (upper_fd >= 0)
                 vs_net_undo_etc(upper_fd, start->created);
@@ -547,6 +561,7 @@ int vsd_net_prepare(struct vsd *d, struct vps *v, const vs_kv_t *config,
 {
         const char *hostname, *nameserver = vs_kv_get(config, "nameserver");
         const char *searchdomain = vs_kv_get(config, "searchdomain");
+        char default_name[VS_NAME_MAX + 1];
 
         memset(start, 0, sizeof(*start));
         start->net = d->net;
@@ -555,7 +570,20 @@ int vsd_net_prepare(struct vsd *d, struct vps *v, const vs_kv_t *config,
         v->rate_out = v->rate_in = 0;
         if (config_net(config, &start->addrs, start->fwds, &start->nfwds, err) < 0)
                 return -1;
-        if (start->addrs.n4 + start->addrs.n6 == 0)
+        /* the /etc files name the VPS also without a network: a template's
+         * own (the build host's /etc/hostname) would be systemd's hostname */
+        hostname = vs_kv_get(config, "hostname");
+        vs_strlcpy(start->hostname,
+                   hostname && *hostname ? hostname : vs_default_hostname(v->name, default_name),
+                   sizeof(start->hostname));
+        vs_strlcpy(start->nameserver, nameserver ? nameserver : "", sizeof(start->nameserver));
+        vs_strlcpy(start->searchdomain, searchdomain ? searchdomain : "",
+                   sizeof(start->searchdomain));
+        snprintf(start->upper, sizeof(start->upper), "%s/%s/%s/upper", d->vps_dir, v->name,
+                 vsd_disk_backend_of(config)->layers);
+        start->root_id = v->idmap.enabled ? (uid_t)v->idmap.base : 0;
+        start->hook = net_hook;
+        if (!vsd_net_has_link(start))
                 return 0; /* no address: loopback only */
         /* a config edited by hand may name another VPS's host port */
         if (forwards_clash(d, v->name, start->fwds, start->nfwds, err) < 0)
@@ -566,17 +594,12 @@ int vsd_net_prepare(struct vsd *d, struct vps *v, const vs_kv_t *config,
         /* what the state file records once the start succeeded */
         v->rate_out = start->rate_out;
         v->rate_in = start->rate_in;
-        hostname = vs_kv_get(config, "hostname");
-        vs_strlcpy(start->hostname, hostname && *hostname ? hostname : v->name,
-                   sizeof(start->hostname));
-        vs_strlcpy(start->nameserver, nameserver ? nameserver : "", sizeof(start->nameserver));
-        vs_strlcpy(start->searchdomain, searchdomain ? searchdomain : "",
-                   sizeof(start->searchdomain));
-        snprintf(start->upper, sizeof(start->upper), "%s/%s/%s/upper", d->vps_dir, v->name,
-                 vsd_disk_backend_of(config)->layers);
-        start->root_id = v->idmap.enabled ? (uid_t)v->idmap.base : 0;
-        start->hook = net_hook;
         return 0;
+}
+
+int vsd_net_has_link(const struct vsd_net_start *start)
+{
+        return start->addrs.n4 + start->addrs.n6 > 0;
 }
 
 /* ---- live changes ---- */

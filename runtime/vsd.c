@@ -35,6 +35,7 @@
 #include "serve.h"
 #include "slice.h"
 #include "slicetime.h"
+#include "trash.h"
 
 #ifndef VS_LIBEXECDIR
 #define VS_LIBEXECDIR "/usr/local/lib/paene"
@@ -410,6 +411,7 @@ static void dispatch(struct vsd *d, struct ev *ev, uint32_t events)
                 break;
         case EV_METRICS_LISTEN:
         case EV_METRICS_CLIENT:
+        case EV_METRICS_RESPONDER:
                 vsd_metrics_event(d, ev);
                 break;
         case EV_VIEW_EXIT:
@@ -510,6 +512,9 @@ static int start_daemon(struct vsd *d, const struct options *o, int *ready_fd, v
         vs_log_open("vsd", o->foreground);
         if (write_pid(d, err) < 0 || setup_signals(d, err) < 0 || setup_tick(d, err) < 0)
                 return -1;
+        /* before the VPS are loaded: it takes what an interrupted destroy left */
+        if (vsd_trash_start(d, &warn) < 0)
+                vs_log(LOG_WARNING, "%s: vsd removes destroyed VPS's files itself", warn.msg);
         d->own_pidns_fd = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
         if (d->own_pidns_fd < 0)
                 return vs_error_errno(err, "open own pid namespace");
@@ -559,6 +564,7 @@ static void shut_down(struct vsd *d)
         unlinkat(d->run_fd, "vsd.sock", 0);
         unlinkat(d->run_fd, "vsd.pid", 0);
         vsd_metrics_close(d);
+        vsd_trash_close(d);
         while (d->clients) {
                 struct client *c = d->clients;
 
@@ -619,6 +625,7 @@ int main(int argc, char **argv)
                          .listen_fd = -1,
                          .tick_fd = -1,
                          .lock_fd = -1,
+                         .trash_fd = -1,
                          .vsinit_fd = -1,
                          .own_pidns_fd = -1,
                          .view_fuse_fd = -1,

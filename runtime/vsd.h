@@ -46,6 +46,7 @@ enum ev_kind {
         EV_ONBOOT,
         EV_METRICS_LISTEN,
         EV_METRICS_CLIENT,
+        EV_METRICS_RESPONDER,
         EV_VIEW_EXIT,
 };
 
@@ -164,6 +165,7 @@ struct vsd_clone {
         const vs_disk_backend_t *disk;
         vs_kv_t src_config;
         int frozen; /* the source runs: frozen for the copy (vsd_clone_thaw) */
+        int live;   /* it runs, copied running then frozen for a resync */
 };
 
 /* Long work (clone, template import, build, unify) runs in a forked
@@ -200,6 +202,8 @@ struct vsd {
         int vps_fd, tmpl_fd, run_fd;
         int epfd, sigfd, listen_fd, tick_fd, lock_fd;
         int vsinit_fd, own_pidns_fd;
+        int trash_fd; /* the remover's queue (trash.c), or -1 */
+        pid_t trash_pid;
         gid_t admin_gid; /* group paene, or 0: root only */
         const char *busybox_path;
         vs_cgroup_tree_t *cgtree;
@@ -297,11 +301,20 @@ int vsd_clone_copy(struct vsd *d, const struct vsd_clone *cl, vs_error_t *err);
 int vsd_clone_publish(struct vsd *d, const struct vsd_clone *cl, vs_error_t *err);
 void vsd_clone_abort(struct vsd *d, const struct vsd_clone *cl);
 void vsd_clone_free(struct vsd_clone *cl);
-/* Freezes a running v for a worker's copy of its own layer (clone,
- * snapshot: one path); refuses one on a disk image. *frozen: thaw it
- * after (vsd_clone_thaw of a vsd_clone whose src and frozen are set). */
+/* Readies a running v for a worker's copy of its own layer (clone,
+ * snapshot: one path); refuses one on a disk image. With a backend that
+ * can resync, sets cl->live: the worker copies it running and freezes it
+ * only for the resync (vsd_clone_copy_layer); else freezes it now and sets
+ * cl->frozen. Either way vsd_clone_thaw after the worker lets it run. */
 int vsd_vps_freeze_for_copy(struct vps *v, const vs_disk_backend_t *disk, const char *what,
-                            int *frozen, vs_error_t *err);
+                            struct vsd_clone *cl, vs_error_t *err);
+/* In a worker: cl->disk's copy of the VPS directory src_fd into dst_fd,
+ * with a live source copied running, then frozen for the resync of what
+ * it changed meanwhile (a copy of one moment). *frozen_ms: how long the
+ * source was frozen by this call. */
+int vsd_clone_copy_layer(struct vsd *d, const struct vsd_clone *cl, int src_fd, int dst_fd,
+                         const char *dst_path, const vs_id_shift_t *shift, long long *frozen_ms,
+                         vs_error_t *err);
 /* Lets a running source that the clone froze run on. */
 void vsd_clone_thaw(struct vsd *d, struct vsd_clone *cl);
 /* Makes VPS NAME (NULL: the name in its config) of a VPS directory a
@@ -392,7 +405,8 @@ struct vsd_net_start {
         vs_nft_t *nft;
         vs_portfwd_t fwds[VS_PORTFWD_MAX];
         size_t nfwds;
-        int (*hook)(void *arg, pid_t pid, vs_error_t *err); /* NULL: no network */
+        /* the /etc files, then (vsd_net_has_link) the veth, caps and rules */
+        int (*hook)(void *arg, pid_t pid, vs_error_t *err);
         unsigned created; /* /etc files this start made (VS_ETC_CREATED_*) */
         /* for the /etc files: the upper layer, absolute, as the VPS's
          * mount namespace sees it (a disk image is mounted only there) */
@@ -404,6 +418,8 @@ struct vsd_net_start {
         uint64_t rate_out, rate_in; /* caps from the config, bit/s */
 };
 int vsd_net_init(struct vsd *d, vs_error_t *err);
+/* Whether the start gives the VPS a veth (it has an address). */
+int vsd_net_has_link(const struct vsd_net_start *start);
 
 /* netaddrs.c: the rules of addresses and port forwards, without the
  * daemon's state */
@@ -446,6 +462,9 @@ int vsd_net_forwards_edit(vs_portfwd_t *fwds, size_t *n, char *const *add, char 
 /* Refuses a host port of fwds[0..n) that another VPS (owner) forwards. */
 int vsd_net_forwards_clash(const vs_portfwd_t *fwds, size_t n, const vs_portfwd_t *theirs, size_t k,
                            const char *owner, vs_error_t *err);
+/* Whether the host ports of config's port_forward are free on this node
+ * (a VPS that migrates here brings its own); exit 4 naming the holder. */
+int vsd_net_forwards_free(struct vsd *d, const vs_kv_t *config, vs_error_t *err);
 
 /* The config's "ip" value for a new VPS: the given addresses, checked
  * against the pools and every other VPS, or the pools' lowest free ones. */
@@ -527,7 +546,9 @@ void vsd_onboot_step(struct vsd *d);
 typedef vs_snapshot_info_t vsd_snapshot_info_t;
 int vsd_snapshot_take_prepare(struct vsd *d, struct vps *v, const char *snap, struct vsd_work *w,
                               vs_error_t *err);
-int vsd_snapshot_take(struct vsd *d, const struct vsd_work *w, long long *copy_ms, vs_error_t *err);
+/* *frozen_ms: how long a running VPS was frozen for it. */
+int vsd_snapshot_take(struct vsd *d, const struct vsd_work *w, long long *frozen_ms,
+                      vs_error_t *err);
 int vsd_snapshot_restore_prepare(struct vsd *d, struct vps *v, const char *snap, struct vsd_work *w,
                                  vs_error_t *err);
 int vsd_snapshot_restore(struct vsd *d, const struct vsd_work *w, vs_error_t *err);

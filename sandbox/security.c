@@ -271,6 +271,23 @@ static int mask_file(const char *rootfs, const char *path, vs_error_t *err)
  * (made by host root: no VPS can make it writable), or -1. */
 static int shared_mask_fd = -1;
 
+/* Whether the kernel copies a mount that is attached nowhere (an older
+ * kernel's open_tree refuses one outside the caller's mount namespace, EINVAL:
+ * Debian 12's 6.1 does); if not, the shared mount goes. */
+static int probe_mask_copy(vs_error_t *err)
+{
+        int copy =
+                open_tree(shared_mask_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+
+        if (copy >= 0) {
+                close(copy);
+                return 0;
+        }
+        vs_error_errno(err, "this kernel cannot copy the masks' tmpfs (open_tree)");
+        close(steal_fd(shared_mask_fd));
+        return -1;
+}
+
 int vs_security_mask_init(vs_error_t *err)
 {
         cleanup_close int fsfd = fsopen("tmpfs", FSOPEN_CLOEXEC);
@@ -287,7 +304,7 @@ int vs_security_mask_init(vs_error_t *err)
                                          MOUNT_ATTR_NOEXEC);
         if (shared_mask_fd < 0)
                 return vs_error_errno(err, "mount the masks' tmpfs");
-        return 0;
+        return probe_mask_copy(err);
 }
 
 /* The first masked directory of a VPS: a copy of the shared mount, else a

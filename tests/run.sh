@@ -11,13 +11,14 @@
 # an integration file's "plan N", which must equal the number of test_*
 # functions the file defines (found here by grep). A case that never
 # reports is a failure; so is a missing binary, a file without a plan, a
-# crash, a timeout ($TEST_TIMEOUT seconds a file, 900 by default), a result
+# crash, a timeout ($TEST_TIMEOUT seconds a file, 900 by default, times
+# PAENE_TIME_SCALE: see tests/README.md), a result
 # for a name the file does not define, and a non-zero exit (the harness's
 # leak checks end a file so). Only the harness's result lines count (the
 # file $PAENE_RESULTS), never what a test prints. See tests/README.md.
 set -u
 BUILD=${BUILD:-build}
-TEST_TIMEOUT=${TEST_TIMEOUT:-900}
+TEST_TIMEOUT=${TEST_TIMEOUT:-$((900 * ${PAENE_TIME_SCALE:-1}))}
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
 passed=0

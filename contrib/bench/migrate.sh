@@ -10,8 +10,9 @@
 # Starts two private vsd (state roots under /tmp, own cgroup names); a trap
 # cleans up on any failure or interruption.
 #
-# Usage: [BUILD=build] contrib/bench/migrate.sh [SIZE_MB [CHANGE_MB]]
-#        (as root; defaults 1024 and 100)
+# Usage: [BUILD=build] [MIGRATE_TARBALL=debian.tar.zst] contrib/bench/migrate.sh [SIZE_MB [CHANGE_MB]]
+#        (as root; defaults 1024 and 100; MIGRATE_TARBALL: a Debian
+#        template with systemd instead of busybox)
 set -euo pipefail
 export LC_ALL=C
 
@@ -63,15 +64,34 @@ trap 'exit 143' TERM
 make_root
 phase="start vsd"
 start_vsd
-vs template build busybox >/dev/null
 T=$ROOT/target
 mkdir -p "$T"
 unshare -n "$VSD" --root "$T" --cgroup-name "$TCG" </dev/null
 T_PID=$(cat "$T/run/paene/vsd.pid")
-tvs template build busybox >/dev/null
+# MIGRATE_TARBALL: a Debian template with systemd (as contrib/bench/boot.sh
+# takes) instead of busybox, so that the clean stop is systemd's halt
+TMPL=busybox
+if [ -n "${MIGRATE_TARBALL:-}" ]; then
+        TMPL=deb
+        phase="import $MIGRATE_TARBALL"
+        timeout 300 "$VSCTL" template import deb "$MIGRATE_TARBALL" </dev/null >/dev/null
+        timeout 300 "$VSCTL" --root "$T" template import deb "$MIGRATE_TARBALL" </dev/null >/dev/null
+else
+        vs template build busybox >/dev/null
+        tvs template build busybox >/dev/null
+fi
 
-vs create b1 --template busybox
+vs create b1 --template "$TMPL"
 vs start b1
+if [ "$TMPL" = deb ]; then
+        phase="wait for systemd to boot"
+        for ((i = 0; i < 600; i++)); do
+                state=$(vs exec b1 -- systemctl is-system-running 2>/dev/null || true)
+                case $state in running | degraded) break ;; esac
+                sleep 0.1
+        done
+        echo "systemd in b1: ${state:-no answer}"
+fi
 phase="write $SIZE MB"
 n=$((SIZE / 50))
 vs exec b1 -- sh -c "mkdir /data && i=0; while [ \$i -lt $n ]; do head -c 52428800 /dev/urandom >/data/f\$i; i=\$((i + 1)); done; sync"

@@ -1,7 +1,8 @@
 #!/bin/bash
 # paene snapshot benchmark: what a snapshot of a running VPS with SIZE MB of
 # its own files costs (vsctl snapshot: the time, of which the VPS is frozen
-# for the copy; the disk it takes), beside a clone of the running VPS (the
+# for the second pass over what it changed during the copy; the disk it
+# takes), beside a clone of the running VPS (the
 # same freeze-and-copy path into a new VPS) and a snapshot restore of the
 # stopped one. The copy is copy_file_range's: on XFS or btrfs a reflink
 # (extents shared, no data written), on ext4 a copy of the data in the
@@ -51,10 +52,20 @@ layer_kb=$(du -sk "$upper" | cut -f1)
 free0=$(df -k --output=avail "$ROOT" | tail -1)
 
 phase="snapshot"
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
 t0=$EPOCHREALTIME
-vs snapshot b1 s1 >/dev/null
+snap_out=$(vs snapshot b1 s1)
 t1=$EPOCHREALTIME
+frozen_ms=$(echo "$snap_out" | sed -n 's/.*(frozen \([0-9]*\) ms).*/\1/p')
 free1=$(df -k --output=avail "$ROOT" | tail -1)
+phase="snapshot while written"
+# a writer inside rewrites 64 MB over and over: the second pass copies the
+# files it changed during the first, with the VPS frozen
+vs exec b1 -- sh -c 'while :; do head -c 67108864 /dev/zero >/data/busy; done >/dev/null 2>&1 &'
+busy_out=$(vs snapshot b1 s2)
+busy_ms=$(echo "$busy_out" | sed -n 's/.*(frozen \([0-9]*\) ms).*/\1/p')
+vs exec b1 -- sh -c 'pkill -f "head -c" ; kill $(pgrep -f "while :") 2>/dev/null; true' || true
+vs snapshot delete b1 s2 >/dev/null
 phase="clone"
 t2=$EPOCHREALTIME
 vs clone b1 b2 >/dev/null
@@ -67,7 +78,9 @@ t5=$EPOCHREALTIME
 
 echo "paene snapshot of a running VPS with $((layer_kb / 1024)) MB of own files"
 echo "machine: nproc $(nproc), kernel $(uname -r), state root on $(stat -f -c %T "$ROOT") ($(df --output=source "$ROOT" | tail -1))"
-echo "vsctl snapshot (VPS frozen for the copy):  $(ms_of "$t0" "$t1") ms, disk taken $(((free0 - free1) / 1024)) MB"
+echo "load before: $load0"
+echo "vsctl snapshot:                             $(ms_of "$t0" "$t1") ms, of which the VPS frozen ${frozen_ms:-?} ms; disk taken $(((free0 - free1) / 1024)) MB"
+echo "the same, a writer rewriting 64 MB inside:   frozen ${busy_ms:-?} ms"
 echo "vsctl clone of the running VPS (same path): $(ms_of "$t2" "$t3") ms"
 echo "vsctl snapshot restore (stopped VPS):       $(ms_of "$t4" "$t5") ms"
 vs destroy --force b1

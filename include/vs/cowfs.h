@@ -130,6 +130,14 @@ int vs_rootfs_mount(const char *lower, const char *upper, const char *work, cons
  * links, device nodes, fifos, sockets and symlinks as they are. */
 int vs_copy_tree_at(int src_dirfd, int dst_dirfd, const char *name, const vs_id_shift_t *shift,
                     vs_error_t *err);
+/* Brings dst_dirfd/name, a copy vs_copy_tree_at made of src_dirfd/name
+ * (with the same shift), up to date: what the source no longer has goes,
+ * what the copy lacks or whose inode changed at or after `since` (its
+ * ctime, which every change moves) is copied anew; the rest is kept. For a
+ * copy taken while its source was written: `since` is a time read from
+ * the file system's clock before that copy began. */
+int vs_sync_tree_at(int src_dirfd, int dst_dirfd, const char *name, const struct timespec *since,
+                    const vs_id_shift_t *shift, vs_error_t *err);
 /* Copies regular file `name`, keeping its holes. */
 int vs_copy_sparse_at(int src_dirfd, int dst_dirfd, const char *name, vs_error_t *err);
 /* Whether `path` can be used in overlay options (no ',' ':' or '\\'). */

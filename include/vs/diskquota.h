@@ -58,6 +58,12 @@ typedef struct vs_disk_backend {
         /* Copies a stopped VPS's storage into a new VPS's directory. */
         int (*clone)(int src_fd, int dst_fd, const char *dst_path, const vs_id_shift_t *shift,
                      vs_error_t *err);
+        /* Brings a copy that clone made while the VPS ran up to date with
+         * its storage, the VPS frozen: what changed since `since` (a time of
+         * the file system's clock from before that copy). NULL: the backend
+         * has no such pass, a running VPS is copied frozen whole. */
+        int (*resync)(int src_fd, int dst_fd, const struct timespec *since,
+                      const vs_id_shift_t *shift, vs_error_t *err);
         /* Fills usage; root_path is the running VPS's root (/proc/PID/root)
          * or NULL when it is stopped. */
         int (*usage)(const char *vps_path, const char *root_path, vs_disk_usage_t *usage,

@@ -190,9 +190,10 @@ json_object *vs_reply_absent(void);
 json_object *vs_reply_named(const char *name);
 /* a text of len bytes (metrics) */
 json_object *vs_reply_text(const char *text, size_t len);
-/* snapshot: the snapshot taken; snapshot list: {"snapshots": [...]} */
+/* snapshot: the snapshot taken, how long it took and how long of that the
+ * VPS was frozen; snapshot list: {"snapshots": [...]} */
 void vs_reply_add_snapshot_taken(json_object *reply, const char *snap, long long copy_ms,
-                                 int frozen);
+                                 int frozen, long long frozen_ms);
 json_object *vs_reply_snapshots(const vs_snapshot_info_t *snaps, size_t n);
 /* exec: the process started ({"pid"}); a template build under way
  * ({"progress": true}, its output on the fd beside); the process's end

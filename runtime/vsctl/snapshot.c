@@ -58,7 +58,10 @@ static int snapshot_take(struct ctx *ctx, int argc, char **argv)
         }
         if (call(ctx, VS_CMD_SNAPSHOT, ctx->name, args, &reply, NULL, NULL, NULL, &err) < 0)
                 return fail(ctx, &err);
-        printf("%s snapshot %s taken\n", ctx->name, vs_json_str(reply, "snapshot") ?: "?");
+        printf("%s snapshot %s taken", ctx->name, vs_json_str(reply, "snapshot") ?: "?");
+        if (vs_json_bool(reply, "frozen"))
+                printf(" (frozen %lld ms)", vs_json_int(reply, "frozen_ms", 0));
+        printf("\n");
         return EXIT_OK;
 }
 
@@ -146,10 +149,11 @@ const struct command vsctl_cmd_snapshot = {
         "| snapshot delete NAME SNAP",
         "Point-in-time copies of a VPS's own layer (its files over the template).\n"
         "  NAME [SNAP]           take snapshot SNAP (default: sYYYYMMDD-HHMMSS, UTC);\n"
-        "                        a running VPS is frozen for the moment of the copy, as\n"
-        "                        for clone; one on a disk image is refused while it runs\n"
-        "                        (exit 4). The copy is a reflink where the file system\n"
-        "                        shares extents (XFS, btrfs), else a copy of the data\n"
+        "                        a running VPS is copied running, then frozen for the\n"
+        "                        moment of a second pass over what it changed meanwhile,\n"
+        "                        as for clone; one on a disk image is refused while it\n"
+        "                        runs (exit 4). The copy is a reflink where the file\n"
+        "                        system shares extents (XFS, btrfs), else a copy of the data\n"
         "  list NAME [-j|--json] the snapshots, oldest first: name, time, size, whether\n"
         "                        taken of a running VPS, backend (-j: JSON)\n"
         "  restore NAME SNAP     put the VPS's files back as they were in SNAP (the\n"

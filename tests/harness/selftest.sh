@@ -84,4 +84,29 @@ if [ "$(id -u)" -eq 0 ] && [ -x "$BUILD/vsd" ]; then
 else
         echo "skip leaks: needs root and a built vsd in $BUILD"
 fi
+# PAENE_TIME_SCALE: wait_for's bound and scaled's result grow by it (a
+# condition that never holds, waited for 1 s at scale 3, takes 3 s), and a
+# value that is no whole number from 1 is refused, naming it
+if [ "$(id -u)" -eq 0 ]; then
+        start=$SECONDS
+        got=$(PAENE_TIME_SCALE=3 bash -c '. tests/integration/lib.sh && scaled 5 && ! wait_for 1 false' 2>&1)
+        took=$((SECONDS - start))
+        if [ "$got" = 15 ] && [ "$took" -ge 3 ] && [ "$took" -le 5 ]; then
+                echo "ok time scale"
+        else
+                echo "not ok time scale: scaled 5 said '$got', wait_for 1 took $took s at scale 3"
+                bad=1
+        fi
+        for v in 0 x 1.5 -2; do
+                got=$(PAENE_TIME_SCALE=$v bash -c '. tests/integration/lib.sh && echo sourced' 2>&1)
+                if [ "$got" = "lib: PAENE_TIME_SCALE '$v' is not a whole number from 1" ]; then
+                        echo "ok time scale $v refused"
+                else
+                        echo "not ok time scale $v refused: '$got'"
+                        bad=1
+                fi
+        done
+else
+        echo "skip time scale: lib.sh needs root"
+fi
 exit "$bad"

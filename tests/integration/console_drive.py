@@ -10,11 +10,11 @@ import signal
 import sys
 import time
 
-from ptylib import Terminal
+from ptylib import Terminal, scaled
 
 vsctl, root, name, password = sys.argv[1:5]
 vsd_pidfile = sys.argv[5] if len(sys.argv) > 5 else None
-DEADLINE = 30.0
+DEADLINE = scaled(30.0)
 
 term = Terminal([vsctl, "--root", root, "console", name], DEADLINE)
 expect, expect_any, send = term.expect, term.expect_any, term.send

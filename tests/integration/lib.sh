@@ -26,6 +26,21 @@ die() {
 
 [ "$(id -u)" -eq 0 ] || die "integration tests need root"
 
+# PAENE_TIME_SCALE: how many times slower than a plain host this machine
+# runs the tests (a whole number, 1 by default; the pure cgroup v2 VM,
+# v2vm.sh under software emulation, is 10 to 40 times slower). Every bound
+# on time a test waits within (wait_for) and every stop timeout it passes
+# (scaled) is multiplied by it, so that a slow machine fails a test for
+# what happens, never for how long it takes; at 1 nothing changes.
+TIME_SCALE=${PAENE_TIME_SCALE:-1}
+case "$TIME_SCALE" in
+'' | *[!0-9]* | 0*) die "PAENE_TIME_SCALE '$TIME_SCALE' is not a whole number from 1" ;;
+esac
+export PAENE_TIME_SCALE=$TIME_SCALE # for the terminal drivers (ptylib.py)
+
+# scaled SECONDS: a bound on time, on this machine.
+scaled() { echo $(($1 * TIME_SCALE)); }
+
 . "$TOP/tests/integration/runner.sh"
 
 # vsctl against this file's vsd
@@ -274,6 +289,18 @@ mounts_under_root() {
         awk -v r="$R" '$5 == r || index($5, r "/") == 1 {print $5}' /proc/self/mountinfo
 }
 
+# vps_mem_limit VPS: the memory limit its cgroup holds (v1's
+# memory.limit_in_bytes or v2's memory.max), for a VPS of the default slice.
+vps_mem_limit() {
+        local d
+        for d in $(cgroup_dirs); do
+                [ -e "$d/default/$1/memory.limit_in_bytes" ] &&
+                        { cat "$d/default/$1/memory.limit_in_bytes"; return 0; }
+                [ -e "$d/default/$1/memory.max" ] && { cat "$d/default/$1/memory.max"; return 0; }
+        done
+        return 1
+}
+
 # Every cgroup directory at and below ours, on each hierarchy.
 our_cgroup_tree() {
         local d
@@ -455,9 +482,10 @@ detach_our_loops() {
         return 0
 }
 
-# wait_for SECONDS 'shell condition': polls the condition, bounded in time.
+# wait_for SECONDS 'shell condition': polls the condition, bounded in time
+# (SECONDS on a plain host: scaled by PAENE_TIME_SCALE).
 wait_for() {
-        local deadline=$((SECONDS + $1))
+        local deadline=$((SECONDS + $(scaled "$1")))
         while ! eval "$2"; do
                 [ "$SECONDS" -lt "$deadline" ] || return 1
                 sleep 0.05
@@ -523,6 +551,17 @@ state_of() { vs status "$1" 2>/dev/null | awk '{print $3}'; }
 # lines_matching GREP-ARGS...: grep on stdin that succeeds when nothing
 # matched (grep's 1) and fails on an error (grep's 2). For "nothing left"
 # checks: `left=$(cmd | lines_matching x)` fails when cmd does (pipefail).
+# doomed_entries [NAME]: what destroys (of VPS NAME) left for vsd's remover,
+# which removes a destroyed VPS's files after the reply
+doomed_entries() {
+        ls -A "$R/var/lib/paene/vps" | lines_matching "^\.${1:-[a-z0-9_-]*}\..*destroying\$"
+}
+
+# doomed_entries_go: the remover has removed them all (a minute at most)
+doomed_entries_go() {
+        wait_for 60 '[ -z "$(doomed_entries)" ]'
+}
+
 lines_matching() {
         local rc=0
         grep "$@" || rc=$?

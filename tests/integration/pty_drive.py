@@ -9,10 +9,10 @@ import sys
 import termios
 import time
 
-from ptylib import Terminal
+from ptylib import Terminal, scaled
 
 vsctl, root, name = sys.argv[1:4]
-DEADLINE = 20.0
+DEADLINE = scaled(20.0)
 
 
 def set_size(fd, rows, cols):

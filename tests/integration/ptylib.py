@@ -8,6 +8,12 @@ import sys
 import time
 
 
+def scaled(seconds):
+    """A bound on time, on this machine: PAENE_TIME_SCALE times SECONDS
+    (tests/integration/lib.sh says why and checks the value)."""
+    return seconds * int(os.environ.get("PAENE_TIME_SCALE", "1"))
+
+
 class Terminal:
     def __init__(self, argv, deadline, before_exec=None):
         self.deadline = deadline

@@ -118,7 +118,8 @@ test_clone_of_an_image_vps() {
         vs destroy --force i2
 }
 
-# A running VPS is frozen for the copy (issue 17): its files of one
+# A running VPS is copied running, then frozen for a second pass over what
+# it changed (issue 17): its files of one
 # moment, and it runs on after; cgroup.events on the v2 hierarchy says so.
 test_clone_of_a_running_vps() {
         local d ev=""

@@ -104,21 +104,24 @@ destroy_all() {
 # nft's ruleset without its counters: what an empty node has.
 ruleset() { in_ns nft list ruleset | sed 's/packets [0-9]* bytes [0-9]*//'; }
 
-# Nothing of any VPS is left on the host (vsd runs, no VPS exists).
+# Nothing of any VPS is left on the host (vsd runs, no VPS exists). Each
+# check counts: the caller's || list switches errexit off in here.
 nothing_left() {
-        local d
-        expect_eq "" "$(vs list -a -H -o name)" "VPS listed after all were destroyed"
-        expect_eq "" "$(ls -A "$R/var/lib/paene/vps")" "VPS directories left"
+        local d bad=0
+        expect_eq "" "$(vs list -a -H -o name)" "VPS listed after all were destroyed" || bad=1
+        doomed_entries_go || bad=1
+        expect_eq "" "$(ls -A "$R/var/lib/paene/vps")" "VPS directories left" || bad=1
         expect_eq "" "$(grep " $R/" /proc/self/mountinfo | grep -v -e " $R/netns " -e " $R/run/paene/view " | awk '{print $5}')" \
-                "mounts left"
+                "mounts left" || bad=1
         for d in $(cgroup_dirs); do
                 expect_eq "" "$(find "$d/default" -mindepth 1 -type d 2>/dev/null)" \
-                        "cgroups left below $d/default"
+                        "cgroups left below $d/default" || bad=1
         done
         expect_eq "" "$(in_ns ip -o link show | awk -F': ' '{print $2}' | grep '^vs[i]*-')" \
-                "veths or ifbs left"
-        expect_eq "$RULESET_EMPTY" "$(ruleset)" "nft ruleset differs from an empty node's"
-        expect_eq "" "$(losetup -l -n -O NAME,BACK-FILE | grep -F "$R/")" "loop devices left"
+                "veths or ifbs left" || bad=1
+        expect_eq "$RULESET_EMPTY" "$(ruleset)" "nft ruleset differs from an empty node's" || bad=1
+        expect_eq "" "$(losetup -l -n -O NAME,BACK-FILE | grep -F "$R/")" "loop devices left" || bad=1
+        return "$bad"
 }
 
 # The k-th system call of the request's trace: "NAME INVOCATION".

@@ -152,10 +152,12 @@ vps" "$out" "MariaDB table read back"
         expect_eq 200 "$(head -n 1 <<<"$out")" "nginx after reboot"
 
         # stop: systemd's own halt, which the kernel reports as the init's
-        # reboot(HALT) (SIGINT), never vsd's SIGKILL
+        # reboot(HALT) (SIGINT), never vsd's SIGKILL, within the 5 s a
+        # customer may wait (vsd kills at the timeout: the stop field and
+        # the exit signal below would say so)
         link=$(sed -n 's/^ifname = //p' "$(vps_dir $cust)/state")
         [ -n "$link" ] || fail "no host link in the state"
-        vs stop $cust --timeout 20
+        vs stop $cust --timeout "$(scaled 5)"
         expect_eq "$cust exist stopped (powered off)" "$(vs status $cust)" "a halt"
         expect_eq "SIGRTMIN+3 to systemd" "$(json_field $cust stop)" "what vsd sent to stop it"
         expect_eq 2 "$(json_field $cust exit_signal)" "ended by its halt (SIGINT), not SIGKILL"

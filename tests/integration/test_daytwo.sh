@@ -300,6 +300,49 @@ test_metrics_over_http() {
         vs destroy --force mh1
 }
 
+# A client of the metrics endpoint that sends its GET and never reads the
+# answer (one larger than twice the socket's send buffer: 500 VPS) holds only the
+# process that answers it, never vsd's loop: vsctl answers meanwhile, in
+# less than the 5 s the answer's send may wait for a slow reader.
+test_a_metrics_client_that_does_not_read_holds_up_nothing() {
+        local i holder size wmem
+        for i in $(seq 1 500); do
+                vs create "mr$i" --template busybox >/dev/null
+        done
+        printf 'metrics_listen = unix:%s\n' "$R/metrics.sock" >"$R/etc/paene/vsd.conf"
+        stop_vsd
+        start_vsd
+        size=$(vs metrics | wc -c)
+        wmem=$(cat /proc/sys/net/core/wmem_default)
+        [ "$size" -gt $((2 * wmem)) ] || fail "the answer ($size bytes) fits the socket's buffer ($wmem): no test"
+        nsenter --net="$R/netns" "$PROM_PY" -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.connect(sys.argv[1])
+s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+print("sent", flush=True)
+time.sleep(30)' "$R/metrics.sock" >"$R/holder.out" &
+        holder=$!
+        # the test's own subshell: the slow client goes also when a check fails
+        trap 'kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null' EXIT
+        wait_for 10 'grep -q sent "$R/holder.out"' || fail "the slow client did not connect"
+        expect_rc 0 "vsctl list while a metrics client reads nothing" -- \
+                timeout 4 "$BIN/vsctl" --root "$R" list -a -H -o name
+        expect_eq 500 "$(printf '%s\n' "$OUT" | lines_matching -c '^mr')" "every VPS listed"
+        expect_contains "$(http_get "unix:$R/metrics.sock" /metrics | head -1)" "200 OK" \
+                "a second scrape meanwhile"
+        kill "$holder"
+        wait "$holder" || true
+        trap - EXIT
+        rm -f "$R/etc/paene/vsd.conf"
+        stop_vsd
+        start_vsd
+        for i in $(seq 1 500); do
+                vs destroy "mr$i" >/dev/null
+        done
+}
+
 # vsctl events as vsd sees them, in order: a stop, a start, a set, a
 # destroy, a create and a start that fails (also logged with its reason).
 test_events_stream_in_order() {

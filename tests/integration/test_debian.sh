@@ -135,7 +135,7 @@ pid_of() { vs status "$1" --json | python3 -c 'import json,sys; print(json.load(
 test_stop_halts_systemd_without_sigkill() {
         need_debian
         boot_debian st1
-        vs stop st1 --timeout 5
+        vs stop st1 --timeout "$(scaled 5)"
         expect_eq "st1 exist stopped (powered off)" "$(vs status st1)" "a halt, not a kill"
         expect_eq "SIGRTMIN+3 to systemd" "$(vs status st1 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["stop"])')" \
                 "vsd asked systemd to halt, and did not kill"
@@ -148,7 +148,7 @@ test_restart_and_reboot_inside_bring_systemd_back() {
         need_debian
         boot_debian rb1
         before=$(pid_of rb1)
-        vs restart rb1 --timeout 5
+        vs restart rb1 --timeout "$(scaled 5)"
         after=$(pid_of rb1)
         [ "$before" != "$after" ] || fail "restart kept pid $before"
         wait_for 60 '[ "$(system_state rb1)" = running ]' || fail "not running after restart"
@@ -191,7 +191,7 @@ test_reboot_inside_after_vsd_was_restarted() {
                 fail "no new init after reboot (status: $(vs status rb2))"
         wait_for 60 '[ "$(system_state rb2)" = running ]' || fail "not running after reboot"
         # and a clean stop of the adopted-then-rebooted VPS
-        vs stop rb2 --timeout 5
+        vs stop rb2 --timeout "$(scaled 5)"
         expect_eq "rb2 exist stopped (powered off)" "$(vs status rb2)" "clean stop"
         vs destroy rb2
 }
@@ -203,7 +203,7 @@ test_privileged_vps_boots_stops_and_leaves_no_cgroup() {
         need_debian
         boot_debian pv1 --privileged
         [ "$(vs list -H -o name,nproc | awk '$1 == "pv1" {print $2}')" -gt 3 ] || fail "nproc"
-        vs stop pv1 --timeout 5
+        vs stop pv1 --timeout "$(scaled 5)"
         expect_eq "pv1 exist stopped (powered off)" "$(vs status pv1)" "a halt, not a kill"
         vs destroy pv1
         for d in $(cgroup_dirs); do
@@ -226,7 +226,7 @@ test_processes_in_sub_cgroups_count_and_go() {
         expect_eq "$n_host" "$(vs top --once | awk '$1 == "pc1" {print $4}')" "top's NPROC"
         expect_eq "$n_host" "$(vs status pc1 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["nproc"])')" \
                 "status's nproc"
-        vs stop pc1 --timeout 5
+        vs stop pc1 --timeout "$(scaled 5)"
         for d in $(cgroup_dirs); do
                 [ ! -e "$d/default/pc1" ] || fail "cgroup left after stop: $d/default/pc1 ($(find "$d/default/pc1" -type d | head -3))"
         done
@@ -264,16 +264,6 @@ test_inotify_instances_are_counted_per_vps() {
 # top, vmstat, uptime and ps read the view's /proc/meminfo, stat and uptime,
 # nproc asks sched_getaffinity (the seccomp listener). Each against the
 # limit given and the cgroup file vsd wrote, never the host's.
-vps_mem_limit() { # vps: the memory limit its cgroup holds
-        local d
-        for d in $(cgroup_dirs); do
-                [ -e "$d/default/$1/memory.limit_in_bytes" ] &&
-                        { cat "$d/default/$1/memory.limit_in_bytes"; return 0; }
-                [ -e "$d/default/$1/memory.max" ] && { cat "$d/default/$1/memory.max"; return 0; }
-        done
-        return 1
-}
-
 test_procps_shows_the_vps_figures() {
         local since now rss pmem n_ps n_vps
         need_debian
@@ -291,7 +281,7 @@ test_procps_shows_the_vps_figures() {
         # uptime: booted moments ago, not when the host did
         now=$(date +%s)
         since=$(date -d "$(vs exec pp1 -- uptime -s)" +%s)
-        [ $((now - since)) -ge 0 ] && [ $((now - since)) -le 120 ] ||
+        [ $((now - since)) -ge 0 ] && [ $((now - since)) -le "$(scaled 120)" ] ||
                 fail "uptime -s says $((now - since)) s ago (host up $(cut -d. -f1 /proc/uptime) s)"
         expect_eq "$(vs exec pp1 -- cut -d' ' -f1-3 /proc/loadavg)" \
                 "$(vs exec pp1 -- uptime | sed 's/.*load average: //; s/,//g')" "uptime's load"

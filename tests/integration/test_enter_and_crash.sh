@@ -105,6 +105,47 @@ test_interrupted_create_and_destroy_are_finished_on_restart() {
         expect_eq "" "$got" "never listed"
 }
 
+# many_files VPS N: N empty files in the VPS's own layer, whose removal is
+# the part of a destroy that grows with the VPS
+many_files() {
+        python3 -c 'import os, sys
+d = sys.argv[1]
+os.makedirs(d)
+for i in range(int(sys.argv[2])):
+    open(os.path.join(d, str(i)), "w").close()' "$(vps_dir "$1")/upper/many" "$2"
+}
+
+test_destroy_answers_before_the_files_go_and_frees_the_name_at_once() {
+        vs create big1 --template busybox
+        many_files big1 30000
+        vs destroy big1
+        # in vsd's loop, the removal of 30000 files ended before the reply
+        [ -n "$(doomed_entries big1)" ] || fail "destroy answered after its files went"
+        [ ! -e "$(vps_dir big1)" ] || fail "the VPS's directory is still there"
+        expect_eq "" "$(vs list -a -H -o name | lines_matching '^big1$')" "destroyed, not listed"
+        # the name is free at once, also for a second destroy while the first's files go
+        vs create big1 --template busybox
+        many_files big1 100
+        vs destroy big1
+        doomed_entries_go || fail "files of a destroyed VPS left: $(doomed_entries)"
+}
+
+test_files_of_a_destroy_a_crash_interrupted_go_with_the_next_vsd() {
+        local vsd
+        vs create big2 --template busybox
+        many_files big2 30000
+        vsd=$(vsd_pid)
+        vs destroy big2
+        kill -9 "$vsd"
+        wait_for 10 "is_dead $vsd" || fail "vsd did not die"
+        [ -n "$(doomed_entries big2)" ] || fail "no doomed entry: the crash came too late to test"
+        start_vsd
+        expect_eq "" "$(vs list -a -H -o name | lines_matching '^big2$')" "destroyed, not listed again"
+        doomed_entries_go || fail "files of the interrupted destroy left: $(doomed_entries)"
+        vs create big2 --template busybox
+        vs destroy big2
+}
+
 test_after_destroy_nothing_is_left() {
         local d pids pid
         vs create clean1 --template busybox

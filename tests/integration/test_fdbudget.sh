@@ -38,8 +38,7 @@ test_a_running_vps_holds_one_descriptor() {
         # cgroup hierarchy and the pidfd)
         [ $((after - before)) -le 10 ] || fail "5 running VPS cost $((after - before)) descriptors"
         # the cgroups still answer: a live limit and a stat went through
-        expect_eq "$((64 * 1024 * 1024))" \
-                "$(cat "$(cgroup_dirs | grep /memory/)/default/fd2/memory.limit_in_bytes")" "ram of fd2"
+        expect_eq "$((64 * 1024 * 1024))" "$(vps_mem_limit fd2)" "ram of fd2"
         # shellcheck disable=SC2086
         stop_all $names
 }

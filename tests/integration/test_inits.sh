@@ -10,9 +10,10 @@
 pid_of() { vs status "$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])'; }
 stop_of() { vs status "$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["stop"])'; }
 runlevel_of() { vs exec "$1" -- runlevel 2>/dev/null; }
-# How long sysvinit's boot may take: seconds here, but 133 s in the pure
-# cgroup v2 VM (v2vm.sh, TCG) under a load of 25, where 120 s failed it.
-BOOT_BOUND=300
+# How long sysvinit's boot may take: seconds on a plain host (systemd's
+# bound, test_debian's, is 60 s too); the pure cgroup v2 VM (v2vm.sh, TCG),
+# where it took 133 s under a load of 25, runs with PAENE_TIME_SCALE.
+BOOT_BOUND=60
 
 # reboot typed inside: the kernel ends the pid namespace's init with
 # SIGHUP, vsd starts it again (a new pid)
@@ -35,7 +36,7 @@ test_sysvinit_boots_halts_and_reboots() {
         vs start sv1
         wait_for $BOOT_BOUND '[ "$(runlevel_of sv1)" = "N 2" ]' ||
                 fail "sysvinit did not reach runlevel 2: $(vs logs sv1 | tail -3)"
-        vs stop sv1 --timeout 10
+        vs stop sv1 --timeout "$(scaled 10)"
         expect_eq "sv1 exist stopped (powered off)" "$(vs status sv1)" "a halt, not a kill"
         expect_eq "runlevel 0 to sysvinit" "$(stop_of sv1)" "what vsd asked of sysvinit"
         expect_contains "$(vs logs sv1 | tr -d '\0')" "Will now halt" "sysvinit's runlevel 0 ran"
@@ -58,7 +59,7 @@ test_busybox_init_stops_and_reboots() {
         expect_reboot bb1 kill -TERM 1
         wait_for 10 'vs exec bb1 -- true' || fail "bb1 does not run after reboot"
         expect_eq running "$(state_of bb1)" "running after reboot"
-        vs stop bb1 --timeout 10
+        vs stop bb1 --timeout "$(scaled 10)"
         expect_eq "bb1 exist stopped (powered off)" "$(vs status bb1)" "a poweroff, not a kill"
         expect_eq "SIGUSR2 to busybox" "$(stop_of bb1)" "what vsd asked of busybox init"
         vs destroy bb1

@@ -95,6 +95,27 @@ test_default_hostname_of_a_name_with_underscore() {
         vs destroy --force web_1
 }
 
+# The VPS's /etc/hostname and /etc/hosts name it also without a network: a
+# template's own (debootstrap copies the build host's /etc/hostname) would
+# otherwise be what systemd sets as the hostname at boot.
+test_etc_hostname_is_the_vps_own_without_a_network() {
+        local up
+        vs create nn1 --template busybox --ipadd none --hostname nn1.example
+        up=$(vps_dir nn1)/upper
+        mkdir -p "$up/etc"
+        echo buildhost >"$up/etc/hostname"
+        printf '127.0.0.1\tlocalhost\n127.0.1.1\tbuildhost\n' >"$up/etc/hosts"
+        # as the template's files are: the VPS root's
+        chown --reference="$up" "$up/etc" "$up/etc/hostname" "$up/etc/hosts"
+        vs start nn1
+        expect_eq "nn1.example" "$(vs exec nn1 -- cat /etc/hostname)" "/etc/hostname"
+        expect_eq "nn1.example" "$(vs exec nn1 -- hostname)" "hostname"
+        expect_contains "$(vs exec nn1 -- cat /etc/hosts)" "127.0.1.1	nn1.example nn1" "/etc/hosts names it"
+        expect_not_contains "$(vs exec nn1 -- cat /etc/hosts)" "buildhost" "no build host"
+        expect_eq "lo" "$(vs exec nn1 -- ls /sys/class/net | xargs)" "still no network"
+        vs destroy --force nn1
+}
+
 test_network_has_loopback_and_eth0_up() {
         vs create n1 --template busybox
         vs start n1

@@ -7,6 +7,8 @@
 # that dies half way leaves the source running and unchanged and nothing
 # on the target.
 . "$(dirname "$0")/lib.sh"
+# shellcheck source=netlib.sh
+. "$(dirname "$0")/netlib.sh"
 
 T=""
 TCG=""
@@ -262,6 +264,39 @@ test_a_stopped_vps_migrates_stopped_over_ssh() {
         expect_eq "offline" "$(tvs exec m5 -- cat /root/note)" "seen inside"
         [ ! -e "$(vps_dir m5)" ] || fail "the source is left"
         tvs destroy --force m5 >/dev/null
+}
+
+# A VPS's port forwards are its own: they move with it, are installed on
+# the target (a client there reaches the VPS through the host port) and
+# leave the source; a host port that another VPS holds on the target is
+# refused before anything moves.
+test_port_forwards_move_with_the_vps() {
+        trap stop_target EXIT
+        start_target
+        local gw out
+        vs create m7 --template busybox --port-forward 8080:7000
+        vs start m7
+        expect_rc 0 "migrate with a port forward" -- vs migrate m7 "$T"
+        expect_contains "$(tvs status m7)" "port forwards: 8080:7000/tcp" "the forward is the VPS's on the target"
+        gw=$(in_target ip -4 -o addr show | awk '$2 != "lo" {sub("/.*", "", $4); print $4; exit}')
+        [ -n "$gw" ] || fail "no host address in the target's namespace"
+        tvs exec m7 -- nc -l -p 7000 -e echo hello-moved >/dev/null 2>&1 &
+        out=$(fetch in_target busybox nc "$gw" 8080)
+        expect_eq hello-moved "$out" "the target's host port reaches the VPS"
+        expect_not_contains "$(in_host nft list ruleset 2>/dev/null)" "8080" "no forward left on the source"
+        tvs destroy --force m7 >/dev/null
+        # a host port another VPS holds on the target
+        vs create m8 --template busybox --port-forward 9090:80
+        vs start m8
+        tvs create holder --template busybox --ipadd 10.77.0.200 --port-forward 9090:22
+        expect_rc 4 "a host port taken on the target" -- vs migrate m8 "$T"
+        expect_contains "$ERR" "in use by VPS holder" "names the holder"
+        expect_eq 1 "$(printf '%s\n' "$ERR" | wc -l)" "one line"
+        expect_eq running "$(vs list -H -o state m8 | xargs)" "the source still runs"
+        expect_contains "$(vs status m8)" "port forwards: 9090:80/tcp" "and keeps its forward"
+        expect_eq "" "$(ls -A "$T/var/lib/paene/vps" | lines_matching '^\.')" "nothing staged on the target"
+        vs destroy --force m8
+        tvs destroy --force holder >/dev/null
 }
 
 run_tests

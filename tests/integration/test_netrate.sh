@@ -43,7 +43,7 @@ measure_in() {
         wait_for 10 "grep -q bits_per_s '$out'" || fail "sink gave no result: $(cat "$out")"
         line=$(grep bits_per_s "$out")
         echo "    in $1: $line" >&2
-        echo "$line" | awk '{print $2}'
+        rates_of "$line"
 }
 
 test_rate_out_measured_and_changed_live() {

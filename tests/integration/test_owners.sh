@@ -23,7 +23,7 @@ reset_after_test() {
                         [ ! -d "$d/$s" ] || rmdir "$d/$s" || return 1
                 done
         done
-        rm -f "$R"/var/lib/paene/slices/*
+        rm -f "$R"/var/lib/paene/slices/* "$R"/var/lib/paene/slices/.loans
         lib_reset_after_test "$@"
 }
 
@@ -183,6 +183,35 @@ test_what_is_the_admins_is_refused_to_an_owner() {
         refused "set ipadd" set sa-web --ipadd 10.0.0.98
         refused "set rate off" set sa-web --rate-out 0
         [ "$(state_of sb-db)" = running ] || fail "sb-db stopped"
+}
+
+# Names S-NAME are slice S's alone, for admins too: an owner's create or
+# clone of such a name could otherwise fail as "already exists" and tell
+# them a VPS of another slice has it (an outside review found that probe).
+# Slice names that overlap ("sa" and "sa-x") are refused for the same
+# reason, as is a slice whose names a VPS elsewhere already has.
+test_names_of_a_slice_are_its_alone() {
+        vs create base1 --template busybox
+        expect_rc 4 "admin: sa-hid in slice sb" -- vs create sa-hid --template busybox --slice sb
+        expect_eq "vsctl: create sa-hid: VPS names sa-NAME are slice sa's (create it with --slice sa)" "$ERR" "one line"
+        expect_rc 4 "admin: sa-hid in the default slice" -- vs create sa-hid --template busybox
+        expect_rc 4 "admin: a clone named sa-c" -- vs clone base1 sa-c
+        vs backup base1 "$R/base1.tar.zst"
+        expect_rc 4 "admin: a restore named sa-r" -- vs restore "$R/base1.tar.zst" sa-r
+        rm -f "$R/base1.tar.zst"
+        [ ! -e "$(vps_dir sa-hid)" ] && [ ! -e "$(vps_dir sa-c)" ] && [ ! -e "$(vps_dir sa-r)" ] ||
+                fail "a refused create left a VPS"
+        expect_rc 0 "the owner's create of sa-hid" -- as vsown_a create sa-hid --template busybox
+        vs create sa-adm --template busybox --slice sa
+        # slices whose names overlap, or that a VPS elsewhere already names
+        expect_rc 4 "slice sa-x beside sa" -- vs slice create sa-x --owner vsown_c
+        expect_contains "$ERR" "slice names sa-x and sa overlap" "names both"
+        vs create sc-old --template busybox
+        expect_rc 4 "slice sc while sc-old is the default slice's" -- vs slice create sc --owner vsown_c
+        expect_contains "$ERR" "VPS sc-old, of slice default, has a name of slice sc's" "names the VPS"
+        [ ! -e "$R/var/lib/paene/slices/sa-x" ] && [ ! -e "$R/var/lib/paene/slices/sc" ] ||
+                fail "a refused slice create left a file"
+        for v in base1 sa-hid sa-adm sc-old; do vs destroy "$v"; done
 }
 
 test_a_user_who_owns_no_slice_is_refused_at_the_socket() {

@@ -16,10 +16,9 @@ MARK="paene test_slice"
 
 is_v2() { [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ]; }
 
-# The slices go between tests (vsd's exit prunes their empty cgroups; the
-# harness's leak check then finds none), and the loans with them: a loan
-# ended by --until stays in .loans until vsd's tick drops it, which would
-# change the file in the middle of the next test's "nothing changed".
+# The slices and their loans go between tests (vsd's exit prunes their
+# empty cgroups; the harness's leak check then finds none): a loan left
+# from one test that ends during the next would change what it checks.
 reset_after_test() {
         destroy_all_vps || return 1
         rm -f "$R"/var/lib/paene/slices/* "$R"/var/lib/paene/slices/.loans
@@ -73,8 +72,9 @@ slice_share() {
 snapshot() {
         (
                 cd "$R/var/lib/paene" || exit 1
-                # NAME.usage: the counters of what a running VPS sent, the tick's
-                ls -a vps slices | grep -v '[.]usage$'
+                # NAME.usage: the counters of what a running VPS sent, the
+                # tick's (and its temporary .NAME.usage.tmp.PID while written)
+                ls -a vps slices | grep -v '[.]usage\($\|[.]tmp[.]\)'
                 for f in vps/*/config slices/* slices/.loans; do
                         [ -e "$f" ] && [ "${f%.usage}" = "$f" ] || continue
                         echo "== $f"

@@ -1122,22 +1122,58 @@ static int applet_exe_watch(int argc, char **argv)
         return 1;
 }
 
+/* The reads of one stream, as (time, bytes so far), for its best second:
+ * the bit/s between a read and the latest one at least a second before it.
+ * The oldest reads go once a second behind the newest is known. */
+#define SECOND_READS 65536
+struct second_window {
+        double t[SECOND_READS];
+        long long bytes[SECOND_READS];
+        size_t head, tail; /* tail: the oldest kept; ring indices */
+};
+
+static double second_window_add(struct second_window *w, double t, long long bytes, double best)
+{
+        size_t next = (w->head + 1) % SECOND_READS;
+
+        if (next == w->tail) /* full: the oldest is older than any answer needs */
+                w->tail = (w->tail + 1) % SECOND_READS;
+        w->t[w->head] = t;
+        w->bytes[w->head] = bytes;
+        w->head = next;
+        /* keep one read a second or more before t: the start of t's second */
+        while ((w->tail + 1) % SECOND_READS != w->head &&
+               t - w->t[(w->tail + 1) % SECOND_READS] >= 1.0)
+                w->tail = (w->tail + 1) % SECOND_READS;
+        if (t - w->t[w->tail] >= 1.0) {
+                double rate = (double)(bytes - w->bytes[w->tail]) * 8 / (t - w->t[w->tail]);
+
+                if (rate > best)
+                        best = rate;
+        }
+        return best;
+}
+
 /* sink PORT SECONDS [WARMUP]: accepts one TCP connection on PORT (any
  * address), printing "ready" once listening; lets WARMUP seconds (default
  * 0.5: slow start and its losses) pass from the first byte on, then counts
- * what arrives for SECONDS; prints "bits_per_s R bytes B seconds S" (TCP
- * payload: some 4 % under the rate on the wire) and resets the connection,
- * which ends the sender. Gives up after 30 s without a connection. */
+ * what arrives for SECONDS; prints "bits_per_s R bytes B seconds S best_1s
+ * P" (TCP payload: some 4 % under the rate on the wire; P: the best rate
+ * over any second of the window, which a stall of the stream on a loaded
+ * machine, a retransmission timeout or the reader not run for a while, does
+ * not pull below the shaper's rate) and resets the connection, which ends
+ * the sender. Gives up after 30 s without a connection. */
 static int applet_sink(int argc, char **argv)
 {
         struct sockaddr_in addr = { .sin_family = AF_INET };
         struct timeval wait = { 30, 0 };
         struct linger reset = { 1, 0 };
         double window = argc > 2 ? atof(argv[2]) : 2, warmup = argc > 3 ? atof(argv[3]) : 0.5;
-        double first = 0, start = 0, last = 0;
+        double first = 0, start = 0, last = 0, best = 0;
         int one = 1, lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), fd;
         long long bytes = 0;
         static char buf[1 << 16];
+        static struct second_window sec;
 
         addr.sin_port = htons((unsigned short)(argc > 1 ? atoi(argv[1]) : 5001));
         setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -1171,13 +1207,14 @@ static int applet_sink(int argc, char **argv)
                         bytes +=
                                 n; /* what came after the first counted read, over the time since */
                 last = t;
+                best = second_window_add(&sec, t, bytes, best);
                 if (t - start >= window)
                         break;
         }
         setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
         close(fd);
-        printf("bits_per_s %.0f bytes %lld seconds %.3f\n",
-               last > start ? (double)bytes * 8 / (last - start) : 0, bytes, last - start);
+        printf("bits_per_s %.0f bytes %lld seconds %.3f best_1s %.0f\n",
+               last > start ? (double)bytes * 8 / (last - start) : 0, bytes, last - start, best);
         return bytes > 0 ? 0 : 1;
 }
 

@@ -132,6 +132,124 @@ static void test_copy_tree_keeps_everything(void **state)
         remove_dir(dst);
 }
 
+/* ---- bringing a copy up to date (vs_sync_tree_at) ---- */
+
+static void read_at(const char *dir, const char *name, char *out, size_t size)
+{
+        char *path = vs_strdupf("%s/%s", dir, name);
+        FILE *f = fopen(path, "r");
+        size_t n;
+
+        assert_non_null(f);
+        n = fread(out, 1, size - 1, f);
+        out[n] = '\0';
+        fclose(f);
+        free(path);
+}
+
+/* A time of the file system's clock later than every inode change so far:
+ * the marker is touched until its ctime passes `after` (one clock tick). */
+static struct timespec fs_time_after(const char *dir, const struct timespec *after)
+{
+        char *path = vs_strdupf("%s/marker", dir);
+        int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        struct stat st;
+
+        assert_true(fd >= 0);
+        do {
+                assert_int_equal(futimens(fd, NULL), 0);
+                assert_int_equal(fstat(fd, &st), 0);
+        } while (st.st_ctim.tv_sec < after->tv_sec ||
+                 (st.st_ctim.tv_sec == after->tv_sec && st.st_ctim.tv_nsec <= after->tv_nsec));
+        close(fd);
+        unlink(path);
+        free(path);
+        return st.st_ctim;
+}
+
+static void test_sync_tree_follows_the_changes(void **state)
+{
+        char *src = temp_dir(), *dst = temp_dir(), *mark = temp_dir();
+        char *src_up = vs_strdupf("%s/upper", src), *dst_up = vs_strdupf("%s/upper", dst);
+        struct timespec since, old_mtime[2];
+        struct stat keep0, st, h;
+        char text[64];
+        char *path, *other;
+        vs_error_t err = { 0 };
+        int sfd, dfd;
+
+        (void)state;
+        make_tree(src);
+        write_at(src_up, "keep", "untouched\n", 0644);
+        stat_at(src_up, "keep", &st);
+        since = fs_time_after(mark, &st.st_ctim);
+        sfd = open_dir(src);
+        dfd = open_dir(dst);
+        if (vs_copy_tree_at(sfd, dfd, "upper", NULL, &err) < 0)
+                fail_msg("copy: %s", err.msg);
+        stat_at(dst_up, "keep", &keep0);
+
+        /* what a running VPS does after the copy: the same size and mtime
+         * with other bytes, a removal, a new file, a type change, a new
+         * hard link, a mode change */
+        stat_at(src_up, "file", &st);
+        old_mtime[0] = st.st_atim;
+        old_mtime[1] = st.st_mtim;
+        write_at(src_up, "file", "CONTENT\n", 04750);
+        path = vs_strdupf("%s/file", src_up);
+        assert_int_equal(utimensat(AT_FDCWD, path, old_mtime, 0), 0);
+        other = vs_strdupf("%s/again", src_up);
+        assert_int_equal(link(path, other), 0);
+        free(other);
+        free(path);
+        path = vs_strdupf("%s/sub/link", src_up);
+        assert_int_equal(unlink(path), 0);
+        free(path);
+        write_at(src_up, "new", "new\n", 0600);
+        path = vs_strdupf("%s/fifo", src_up);
+        assert_int_equal(unlink(path), 0);
+        assert_int_equal(mkdir(path, 0700), 0);
+        free(path);
+        write_at(src_up, "fifo/inside", "inside\n", 0644);
+        path = vs_strdupf("%s/sub", src_up);
+        assert_int_equal(chmod(path, 0750), 0);
+        free(path);
+
+        if (vs_sync_tree_at(sfd, dfd, "upper", &since, NULL, &err) < 0)
+                fail_msg("sync: %s", err.msg);
+        read_at(dst_up, "file", text, sizeof(text));
+        assert_string_equal(text, "CONTENT\n");
+        stat_at(dst_up, "file", &st);
+        assert_int_equal(st.st_mode & 07777, 04750);
+        assert_int_equal(st.st_nlink, 3); /* file, sub/hard, again: one inode */
+        stat_at(dst_up, "again", &h);
+        assert_int_equal(h.st_ino, st.st_ino);
+        stat_at(dst_up, "sub/hard", &h);
+        assert_int_equal(h.st_ino, st.st_ino);
+        path = vs_strdupf("%s/sub/link", dst_up);
+        assert_int_equal(lstat(path, &st), -1);
+        assert_int_equal(errno, ENOENT);
+        free(path);
+        read_at(dst_up, "new", text, sizeof(text));
+        assert_string_equal(text, "new\n");
+        read_at(dst_up, "fifo/inside", text, sizeof(text));
+        assert_string_equal(text, "inside\n");
+        stat_at(dst_up, "sub", &st);
+        assert_int_equal(st.st_mode & 07777, 0750);
+        /* what did not change is not copied again */
+        stat_at(dst_up, "keep", &st);
+        assert_int_equal(st.st_ino, keep0.st_ino);
+        read_at(dst_up, "keep", text, sizeof(text));
+        assert_string_equal(text, "untouched\n");
+        close(sfd);
+        close(dfd);
+        free(src_up);
+        free(dst_up);
+        remove_dir(src);
+        remove_dir(dst);
+        remove_dir(mark);
+}
+
 static void test_copy_sparse_keeps_holes(void **state)
 {
         char *src = temp_dir(), *dst = temp_dir();
@@ -217,6 +335,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_copy_tree_keeps_everything),
+                cmocka_unit_test(test_sync_tree_follows_the_changes),
                 cmocka_unit_test(test_copy_sparse_keeps_holes),
                 cmocka_unit_test(test_unify_links_only_identical_files),
         };

@@ -424,6 +424,42 @@ static void test_rmtree_many_entries(void **state)
         assert_false(exists(t->fd, "many"));
 }
 
+/* A chain of directories deeper than the open-file limit allows a
+ * descriptor per level (a VPS's root can make one, and its destroy must
+ * still free the disk): removed with a handful of descriptors. */
+static void test_rmtree_deeper_than_the_open_file_limit(void **state)
+{
+        struct tmpdir *t = *state;
+        struct rlimit saved, low;
+        vs_error_t err;
+        int fd = dup(t->fd), rc;
+
+        assert_true(fd >= 0);
+        for (int i = 0; i < 1500; i++) {
+                const char *name = i ? "d" : "deep";
+                int sub;
+
+                assert_int_equal(mkdirat(fd, name, 0755), 0);
+                sub = openat(fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                assert_true(sub >= 0);
+                close(fd);
+                fd = sub;
+                if (i % 100 == 0) /* files on the way down too */
+                        make_file(fd, "f", "x", 0644);
+        }
+        close(fd);
+        assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
+        low = saved;
+        low.rlim_cur = 64;
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+        vs_error_clear(&err);
+        rc = vs_rmtree_at(t->fd, "deep", &err);
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+        if (rc < 0)
+                fail_msg("rmtree: %s", err.msg);
+        assert_false(exists(t->fd, "deep"));
+}
+
 /* ---- vs_mkdir_p ---- */
 
 static void test_mkdir_p(void **state)
@@ -629,6 +665,7 @@ int main(void)
                 TMPDIR_TEST(test_rmtree_top_is_symlink),
                 TMPDIR_TEST(test_rmtree_missing_and_file),
                 TMPDIR_TEST(test_rmtree_many_entries),
+                TMPDIR_TEST(test_rmtree_deeper_than_the_open_file_limit),
                 TMPDIR_TEST(test_mkdir_p),
                 TMPDIR_TEST(test_mkdir_p_through_file_refused),
                 TMPDIR_TEST(test_mkdir_p_existing_file_refused),

@@ -195,6 +195,53 @@ static void test_store_recover(void **state)
         assert_true(is_type(t->fd, ".other", S_IFDIR));
 }
 
+/* 8 KiB of data in a new file, its allocated bytes returned. */
+static uint64_t data_file(int dirfd, const char *name)
+{
+        char buf[8192];
+        struct stat st;
+        int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+
+        memset(buf, 'x', sizeof(buf));
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, buf, sizeof(buf)), sizeof(buf));
+        assert_int_equal(fsync(fd), 0);
+        assert_int_equal(fstat(fd, &st), 0);
+        close(fd);
+        return (uint64_t)st.st_blocks * 512;
+}
+
+static uint64_t blocks_of(int dirfd, const char *name)
+{
+        struct stat st;
+
+        assert_int_equal(fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW), 0);
+        return (uint64_t)st.st_blocks * 512;
+}
+
+/* du counts each inode once, however many names it has, also among many
+ * hard-linked files (a VPS's own layer: vsctl status counts it) */
+static void test_du_counts_each_inode_once(void **state)
+{
+        struct tmpdir *t = *state;
+        uint64_t want = 0;
+        char name[32], link[32];
+
+        make_dir(t->fd, "sub");
+        for (int i = 0; i < 200; i++) {
+                snprintf(name, sizeof(name), "f%d", i);
+                snprintf(link, sizeof(link), "sub/g%d", i);
+                want += data_file(t->fd, name);
+                assert_int_equal(linkat(t->fd, name, t->fd, link, 0), 0);
+        }
+        want += data_file(t->fd, "single");
+        assert_int_equal(linkat(t->fd, "single", t->fd, "single2", 0), 0);
+        assert_int_equal(linkat(t->fd, "single", t->fd, "sub/single3", 0), 0);
+        want += blocks_of(t->fd, "sub"); /* the directory's own, as it is now */
+        assert_true(want > 201 * 4096);
+        assert_int_equal(vs_du_at(t->fd), want);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -206,6 +253,8 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_list_remove_and_sizes, tmpdir_setup,
                                                 tmpdir_teardown),
                 cmocka_unit_test_setup_teardown(test_store_recover, tmpdir_setup, tmpdir_teardown),
+                cmocka_unit_test_setup_teardown(test_du_counts_each_inode_once, tmpdir_setup,
+                                                tmpdir_teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -64,6 +64,24 @@ control_on_host_errno() {
 
 # host_has PATH: the kernel has it (an attempt at a missing file proves
 # nothing: it is not made, and says so)
+# Whether open_tree(OPEN_TREE_CLONE) copies a tmpfs mounted nowhere
+# (fsopen + fsmount, closed at once: nothing is attached anywhere).
+kernel_copies_detached_mounts() {
+        python3 - <<'PY'
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+SYS_open_tree, SYS_fsopen, SYS_fsconfig, SYS_fsmount = 428, 430, 431, 432
+fs = libc.syscall(SYS_fsopen, b"tmpfs", 1)
+if fs < 0 or libc.syscall(SYS_fsconfig, fs, 6, None, None, 0) < 0:
+    sys.exit(2)
+mnt = libc.syscall(SYS_fsmount, fs, 1, 0)
+if mnt < 0:
+    sys.exit(2)
+copy = libc.syscall(SYS_open_tree, mnt, b"", 1 | 0o2000000 | 0x1000)
+sys.exit(0 if copy >= 0 else 1)
+PY
+}
+
 host_has() {
         [ -e "$1" ] && return 0
         echo "    $1: not on this kernel, attempt not made" >&2
@@ -147,7 +165,11 @@ test_kernel_files_are_masked() {
         local f got
         for f in /proc/kcore /proc/keys /proc/timer_list; do
                 host_has "$f" || continue
-                expect_eq "regular empty file" "$(stat -c %F "$f")" "control: the host's $f"
+                # (procfs gives /proc/kcore a size, the others none)
+                case "$(stat -c %F "$f")" in
+                "regular file" | "regular empty file") ;;
+                *) fail "control: the host's $f is a $(stat -c %F "$f")" ;;
+                esac
                 got=$(vs exec esc -- stat -c '%F %t:%T' "$f")
                 expect_eq "character special file 1:3" "$got" "$f in esc"
                 got=$(vs exec esc -- sh -c "wc -c <$f")
@@ -170,8 +192,14 @@ test_masked_directories_are_one_read_only_tmpfs_for_all_vps() {
         host_has /sys/firmware || skip "the host has no /sys/firmware"
         inside_vps esc
         inside_vps escp
-        expect_eq "$(vs exec esc -- stat -c %d /sys/firmware)" \
-                "$(vs exec escp -- stat -c %d /sys/firmware)" "the device of /sys/firmware in esc and escp"
+        # one for all where the kernel copies a detached mount (6.18 does,
+        # 6.1 does not: there each VPS mounts its own, and vsd logs why)
+        if kernel_copies_detached_mounts; then
+                expect_eq "$(vs exec esc -- stat -c %d /sys/firmware)" \
+                        "$(vs exec escp -- stat -c %d /sys/firmware)" "the device of /sys/firmware in esc and escp"
+        else
+                echo "    this kernel cannot copy a detached mount: a mask tmpfs per VPS" >&2
+        fi
         for v in esc escp; do
                 expect_eq tmpfs "$(vs exec $v -- stat -f -c %T /sys/firmware)" "/sys/firmware in $v"
                 if vs exec $v -- touch /sys/firmware/mine 2>/dev/null; then

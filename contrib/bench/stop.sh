@@ -1,0 +1,74 @@
+#!/bin/bash
+# paene bench: where `vsctl stop --fast` and `vsctl destroy` of a routed
+# busybox VPS with a network spend their time, with N other VPS running.
+#
+#   sudo contrib/bench/stop.sh N        (N other VPS, 0..4096)
+#
+# Starts a private vsd in its own network namespace (contrib/lib.sh), creates
+# and starts N+6 VPS, then stops (--fast) and destroys six of them one by
+# one and prints each time, and the medians. STOP_STRACE=FILE runs the first
+# stop and destroy under `strace -f -T -tt` of vsd into FILE (its times are
+# then not counted): read the phases off it (the init's exit is the gap
+# between pidfd_send_signal and waitid).
+set -euo pipefail
+export LC_ALL=C
+
+prog=stop.sh
+tag=stopbench
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+. "$(dirname "$0")/../lib.sh"
+
+usage() { echo "usage: $prog N   (N: number of other VPS running, 0..4096)" >&2; exit 2; }
+N=${1:-}
+case $N in '' | *[!0-9]*) usage ;; esac
+[ "$N" -le 4096 ] || usage
+require_root "sudo contrib/bench/stop.sh $N"
+[ -n "${EPOCHREALTIME:-}" ] || { echo "$prog: needs bash 5 or later" >&2; exit 1; }
+find_binaries
+require_tools unshare nsenter timeout mktemp awk sort
+install_traps
+
+now_us() { local t=$EPOCHREALTIME; REPLY=${t/[.,]/}; }
+median() { sort -n | awk '{v[NR] = $1} END {if (NR) printf "%.2f", (NR % 2) ? v[(NR + 1) / 2] / 1000 : (v[NR / 2] + v[NR / 2 + 1]) / 2000}'; }
+
+phase="making the private root"
+make_root
+mkdir -p "$ROOT/etc/paene"
+printf 'network_mode = routed\npool4 = 10.200.0.0/16\n' >"$ROOT/etc/paene/vsd.conf"
+phase="starting vsd"
+start_vsd
+phase="building the template"
+timeout 300 "$VSCTL" template build busybox </dev/null >/dev/null
+phase="starting $((N + 6)) VPS"
+for ((i = 0; i < N + 6; i++)); do
+        "$VSCTL" create "s$i" --template busybox </dev/null >/dev/null
+        "$VSCTL" start "s$i" </dev/null >/dev/null
+done
+
+phase="stopping and destroying"
+stops=() destroys=()
+for ((i = 0; i < 6; i++)); do
+        sp=
+        if [ "$i" -eq 0 ] && [ -n "${STOP_STRACE:-}" ]; then
+                strace -f -T -tt -p "$VSD_PID" -o "$STOP_STRACE" 2>/dev/null &
+                sp=$!
+                sleep 1 # strace needs a moment to attach; not a measurement
+        fi
+        now_us; t0=$REPLY
+        "$VSCTL" stop --fast "s$i" </dev/null
+        now_us; t1=$REPLY
+        "$VSCTL" destroy "s$i" </dev/null
+        now_us; t2=$REPLY
+        printf 's%d: stop %.2f ms, destroy %.2f ms%s\n' "$i" "$(((t1 - t0) / 10))e-2" \
+                "$(((t2 - t1) / 10))e-2" "${sp:+ (under strace)}"
+        if [ -n "$sp" ]; then
+                kill -INT "$sp" 2>/dev/null || true
+                wait "$sp" 2>/dev/null || true
+                continue
+        fi
+        stops+=($((t1 - t0))) destroys+=($((t2 - t1)))
+done
+printf 'N=%d: stop --fast median %s ms, destroy median %s ms, load %s\n' "$N" \
+        "$(printf '%s\n' "${stops[@]}" | median)" "$(printf '%s\n' "${destroys[@]}" | median)" \
+        "$(cut -d' ' -f1-3 /proc/loadavg)"
+finish

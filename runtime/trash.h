@@ -1,0 +1,28 @@
+/* The remover of destroyed VPS's files (trash.c). */
+#ifndef VS_RUNTIME_TRASH_H
+#define VS_RUNTIME_TRASH_H
+
+#include "vs/error.h"
+
+struct vsd;
+
+/* Forks the remover; without one (it cannot start) every removal is
+ * vsd's own, as before. */
+int vsd_trash_start(struct vsd *d, vs_error_t *err);
+
+/* Renames <vps dir>/NAME to a doomed entry ".NAME.N.destroying" of its own
+ * (a removal of an earlier NAME may still be under way) and syncs the
+ * directory: after a crash the VPS is gone or whole, never half. */
+int vsd_trash_doom(struct vsd *d, const char *name, vs_error_t *err);
+
+/* The doomed entry's files go in the remover, or here where it has none. */
+void vsd_trash_put(struct vsd *d, const char *entry);
+
+/* Whether a directory entry of the VPS directory is a doomed one, and the
+ * VPS name it was (into name, of size). */
+int vsd_trash_is_doomed(const char *entry, char *name, size_t size);
+
+/* Ends the remover's queue: it ends after the entry it works on. */
+void vsd_trash_close(struct vsd *d);
+
+#endif
