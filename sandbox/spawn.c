@@ -100,6 +100,28 @@ static int report_notify(int sock, int wanted, vs_error_t *err)
         return 0;
 }
 
+/* How long vsd waits for the next report of a child it cloned (the
+ * builder, the init, an exec's child), which takes milliseconds: a child
+ * that hangs before it execs (seen once: an exec's child in a futex wait,
+ * cause not found) costs vsd's loop this long, and the child its life,
+ * instead of holding every client for good. */
+#define REPORT_TIMEOUT_S 30
+
+static void bound_reports(int sock)
+{
+        struct timeval timeout = { REPORT_TIMEOUT_S, 0 };
+
+        setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+}
+
+static int report_lost(vs_error_t *err, const char *what)
+{
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return vs_error_set(err, ETIMEDOUT, "%s gave no report in %d s: killed", what,
+                                    REPORT_TIMEOUT_S);
+        return vs_error_errno(err, "read the report of %s", what);
+}
+
 /* Reads reports until end of stream (the child exec'd). Returns -1 with the
  * child's error, 0 on success; a passed fd lands in *fd_out, a seccomp
  * listener in *notify_out (closed where NULL). */
@@ -111,7 +133,7 @@ static int read_reports(int sock, int *fd_out, int *notify_out, vs_error_t *err)
                 ssize_t n = vs_recv_fds(sock, &r, sizeof(r), fds, &nfds, NULL);
 
                 if (n < 0)
-                        return vs_error_errno(err, "read child's report");
+                        return report_lost(err, "the child");
                 if (n == 0)
                         return 0;
                 for (int i = 0; i < nfds; i++) {
@@ -878,6 +900,8 @@ static int read_report(int sock, enum report_type type, pid_t *pid, vs_error_t *
         struct report r;
         ssize_t n = recv(sock, &r, sizeof(r), 0);
 
+        if (n < 0)
+                return report_lost(err, "the VPS's builder");
         if (n == (ssize_t)sizeof(r) && r.type == (int)type) {
                 if (pid)
                         *pid = r.pid;
@@ -951,7 +975,10 @@ pid_t vs_spawn_init(const struct vs_init_spec *spec, vs_cgroup_t *cg, int *pidfd
         sock = pair[0];
         if (builder < 0)
                 return vs_error_errno(err, "fork");
+        bound_reports(sock);
         pid = follow_builder(spec, sock, pidfd, err);
+        if (pid < 0 && err && err->errnum == ETIMEDOUT)
+                kill(builder, SIGKILL); /* hung: reaped below */
         /* the first error is the one to tell: the builder's exit only
          * confirms it */
         if (reap_builder(builder, pid < 0 ? NULL : err) < 0 || pid < 0) {
@@ -1105,6 +1132,7 @@ pid_t vs_spawn_exec(const struct vs_exec_spec *spec, vs_cgroup_t *cg, int *pidfd
                 close(sock[0]);
                 return -1;
         }
+        bound_reports(sock[0]);
         if (read_reports(sock[0], master, spec->notify_fd, err) < 0) {
                 close(sock[0]);
                 if (*master >= 0)
