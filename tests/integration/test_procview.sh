@@ -192,6 +192,18 @@ test_reads_see_new_figures_while_the_pages_are_cached() {
         vs destroy --force hot2 >/dev/null
 }
 
+# Nobody reads for a second after a cat: the pages went 100 ms after it
+# (rendered then), and the next cat (sendfile: it asks for the pages, never
+# the size) gets the uptime of its own moment, not of the drop's.
+test_a_cat_after_a_quiet_second_sees_new_figures() {
+        local out
+        start_vps quiet1
+        out=$(inside quiet1 sh -c 'cat /proc/uptime; sleep 1.5; cat /proc/uptime' | cut -d' ' -f1 | tr '\n' ' ')
+        echo "$out" | awk '{exit !(NF == 2 && $2 >= $1 + 1.35)}' ||
+                fail "uptime by cat, then by cat 1.5 s later: $out"
+        vs destroy --force quiet1 >/dev/null
+}
+
 # /sys/fs/cgroup inside is its own cgroup namespace's view of the cgroup2
 # hierarchy (all of it on pure v2, hugetlb only on hybrid): its own subtree,
 # none of the host's, and its limit files are not its root's to write (host
