@@ -68,8 +68,8 @@
  * grows it: a READ renders anew only what fits in it (ksize), and a drop
  * that finds the text grown past it stores the text (the pages then hold
  * it, and are dropped REFRESH_NS later). A text that grew between a drop
- * and the next READ is served as it was to that one READ (the figures it
- * read at the drop), and stored anew right after.
+ * and the next READ is served as it was at the drop, until a drop queued
+ * then (behind the others: at most REFRESH_NS later) stores the new one.
  *
  * Why no page ever holds a mixture of two texts: the text changes at a
  * GETATTR (its new size makes the kernel drop the pages itself), at a drop
@@ -759,7 +759,8 @@ static void do_read(const struct fuse_in_header *in, const struct fuse_read_in *
                 rc = refresh_text(e, file, 0, SIZE_MAX);
         } else if (arg->offset == 0 && !c->synced) {
                 rc = refresh_text(e, file, CACHE_NS, c->ksize);
-                /* grown past the size: served as it was, stored anew now */
+                /* grown past the size: served as it was, stored anew by
+                 * the next drop (queued behind the others) */
                 if (rc == 0 && now_ns() - c->at_ns >= CACHE_NS)
                         push_due(in->nodeid, 0);
         }
