@@ -343,6 +343,27 @@ void vsd_view_notify_add(struct vsd *d, const char *name, int fd)
         send_listener(d, &d->notify[d->nnotify - 1]);
 }
 
+/* Waits (the control socket's 2 s at most) for vsview to drop the pages of
+ * name's view: a read after `vsctl set` answers shows the new limits. */
+void vsd_view_changed(struct vsd *d, const char *name)
+{
+        char msg[128], answer[16];
+        int len = snprintf(msg, sizeof(msg), "changed %s", name);
+        ssize_t n;
+
+        if (d->view_ctl_fd < 0)
+                return;
+        if (send(d->view_ctl_fd, msg, (size_t)len, MSG_NOSIGNAL) != len) {
+                vs_log(LOG_WARNING, "tell vsview of %s's new limits: %m", name);
+                return;
+        }
+        do
+                n = recv(d->view_ctl_fd, answer, sizeof(answer), 0);
+        while (n > 0 && (n != 7 || memcmp(answer, "changed", 7) != 0));
+        if (n <= 0)
+                vs_log(LOG_WARNING, "vsview did not answer for %s's new limits", name);
+}
+
 int vsd_view_wants_notify(struct vsd *d, const struct vps *v)
 {
         return d->view_reg_fd >= 0 && faccessat(d->view_reg_fd, v->name, F_OK, 0) == 0;

@@ -1784,6 +1784,8 @@ int vsd_vps_set(struct vsd *d, struct vps *v, const vs_limits_t *changes, int sa
                 apply_limits(d, v, &old, NULL);
                 return -1;
         }
+        if (v->phase != PHASE_STOPPED && v->cg)
+                vsd_view_changed(d, v->name);
         if (!save)
                 return 0;
         vs_limits_to_config(changes, &config);

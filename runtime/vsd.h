@@ -367,6 +367,8 @@ char *vsd_view_dir_of(struct vsd *d, const char *name);
 int vsd_view_register(struct vsd *d, struct vps *v, vs_error_t *err);
 void vsd_view_unregister(struct vsd *d, struct vps *v);
 /* Whether the VPS's processes get the seccomp listener (its view is on). */
+/* The VPS's limits changed: its view shows them from vsd's answer on. */
+void vsd_view_changed(struct vsd *d, const char *name);
 int vsd_view_wants_notify(struct vsd *d, const struct vps *v);
 /* Keeps the listener fd of a process of the VPS `name` and hands a copy to
  * vsview (takes fd; -1 is ignored). */

@@ -396,6 +396,10 @@ void vsnotify_serve_ctl(int sock)
                         close(fds[i]);
                 if (strcmp(msg, "list") == 0)
                         send_all(sock);
+                else if (sscanf(msg, "changed %64s", name) == 1) {
+                        vsview_vps_changed(name);
+                        send(sock, "changed", 7, MSG_NOSIGNAL);
+                }
         }
         close(sock);
 }

@@ -19,7 +19,6 @@
 #include <getopt.h>
 #include <linux/fuse.h>
 #include <pthread.h>
-#include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,26 +50,41 @@
 #define SAMPLE_SECONDS 5
 
 /* A VPS's file as last rendered. The kernel's page cache holds it: a read
- * of a file whose pages are there costs no round trip at all. The pages
- * are filled at an open (FUSE_NOTIFY_STORE, when the text is new) or by a
- * FUSE_READ, and dropped REFRESH_NS later (FUSE_NOTIFY_INVAL_INODE), so a
- * reader that keeps the file open (top) sees new figures at its next read.
+ * of a file whose pages are there costs no round trip at all, and an open
+ * costs none either: OPEN is answered ENOSYS once, and the kernel sends no
+ * OPEN (nor RELEASE) again (FUSE_NO_OPEN_SUPPORT, the pages kept across
+ * opens). So nothing here hears of a read the page cache answers: new
+ * figures come from dropping the pages (FUSE_NOTIFY_INVAL_INODE, which also
+ * marks the attributes stale) REFRESH_NS after a fill, and at once when vsd
+ * says a VPS's limits changed (vsview_vps_changed). The next read after a
+ * drop asks: read(2) for the size first (GETATTR, which renders anew), then
+ * the pages (READ); splice and sendfile (busybox's cat) ask only for the
+ * pages, and a READ at offset 0 of dropped pages renders anew too. So a
+ * figure a reader sees is at most REFRESH_NS + CACHE_NS old (/proc's own
+ * uptime moves every 10 ms; the view's in steps of up to 105 ms).
  *
- * Why no page ever holds a mixture of two texts: the text changes only in
- * a "store section" (io_lock) that drops the pages after the change and
- * before it stores the new text, or at a GETATTR that is not beside one
- * (its new size makes the kernel drop the pages itself), and a READ serves
- * the text as it is then. A store of a text shorter than the kernel's size
- * leaves its last page not up to date: the kernel reads it again (READ),
- * and that short read trims the size. */
-#define CACHE_NS 5000000ULL     /* an open within 5 ms of a render shares it */
+ * The size: a page-cache read (splice) stops at the kernel's size, never
+ * asking. A READ's short reply trims that size, only a GETATTR or a store
+ * grows it: a READ renders anew only what fits in it (ksize), and a drop
+ * that finds the text grown past it stores the text (the pages then hold
+ * it, and are dropped REFRESH_NS later). A text that grew between a drop
+ * and the next READ is served as it was at the drop, until a drop queued
+ * then (behind the others: at most REFRESH_NS later) stores the new one.
+ *
+ * Why no page ever holds a mixture of two texts: the text changes at a
+ * GETATTR (its new size makes the kernel drop the pages itself), at a drop
+ * (before the pages go), or at a READ at offset 0 when no page holds the
+ * text (after a drop), and a READ serves the text as it is then. A drop (io_lock) waits for a READ in
+ * flight. */
+#define CACHE_NS 5000000ULL     /* a read within 5 ms of a render shares it */
 #define REFRESH_NS 100000000ULL /* pages are dropped this long after a fill */
 struct cached {
-        pthread_mutex_t io_lock; /* the store section */
+        pthread_mutex_t io_lock; /* a drop of its pages */
         char *text;              /* under the entry's cache_lock */
         size_t len;
         uint64_t at_ns;
-        int synced;       /* the page cache holds text (stored or read since) */
+        size_t ksize;     /* the size the kernel was last told (or trimmed to) */
+        int synced;       /* the page cache may hold text (read since the drop) */
         int inval_queued; /* a drop of its pages is due */
 };
 
@@ -415,9 +429,11 @@ static uint64_t now_ns(void)
 }
 
 /* Renders the file anew when its text is older than max_age (or there is
- * none); a text that changed is no longer the page cache's. Returns 0, or
- * -errno when the VPS's cgroup is gone. Entry's cache_lock held. */
-static int refresh_text(struct entry *e, int file, uint64_t max_age)
+ * none), and keeps the new text if it is at most max_len long (a READ's
+ * limit: the kernel's size); a text that changed is no longer the page
+ * cache's. Returns 0, or -errno when the VPS's cgroup is gone. Entry's
+ * cache_lock held. */
+static int refresh_text(struct entry *e, int file, uint64_t max_age, size_t max_len)
 {
         struct cached *c = &e->cache[file];
         vs_view_buf_t fresh = { 0 };
@@ -432,9 +448,9 @@ static int refresh_text(struct entry *e, int file, uint64_t max_age)
         if (rc == 0)
                 rc = vs_view_render(&src, &S.host, (enum vs_view_file)file, &fresh);
         src_close(&src);
-        if (rc < 0) {
+        if (rc < 0 || (c->text && fresh.len > max_len)) {
                 vs_view_buf_free(&fresh);
-                return rc;
+                return rc < 0 ? rc : 0;
         }
         c->at_ns = now;
         if (c->text && c->len == fresh.len && memcmp(c->text, fresh.data, fresh.len) == 0) {
@@ -554,25 +570,66 @@ static uint64_t pop_due(void)
         return nodeid;
 }
 
+/* Renders the file anew and drops its pages and attributes, so that its
+ * next read asks (and so is known to be read: the drop comes again
+ * REFRESH_NS after that read's fill). A text grown past the kernel's size
+ * is stored as well: a splice would stop at the old size (the store grows
+ * it), and the next drop comes REFRESH_NS after the store. Waits for a
+ * READ in flight: never called by a worker. Table's read lock held. */
+static void drop_file(struct entry *e, int file, uint64_t nodeid)
+{
+        struct cached *c = &e->cache[file];
+        char *copy = NULL;
+        size_t len = 0;
+
+        pthread_mutex_lock(&c->io_lock);
+        pthread_mutex_lock(&e->cache_lock);
+        c->inval_queued = 0;
+        c->synced = 0;
+        if (c->text && refresh_text(e, file, CACHE_NS, SIZE_MAX) == 0 && c->len > c->ksize) {
+                len = c->len;
+                copy = vs_xmalloc(len + 1);
+                memcpy(copy, c->text, len);
+                c->ksize = len;
+                c->synced = 1;
+        }
+        pthread_mutex_unlock(&e->cache_lock);
+        inval_pages(nodeid);
+        if (copy) {
+                store_text(nodeid, copy, len);
+                free(copy);
+                queue_inval(e, file, nodeid);
+        }
+        pthread_mutex_unlock(&c->io_lock);
+}
+
 static void drop_pages(uint64_t nodeid)
 {
         ssize_t i;
 
         pthread_rwlock_rdlock(&S.lock);
         i = find_base(nodeid >> 4);
-        if (i >= 0 && (nodeid & 15) >= 1 && (nodeid & 15) <= VS_VIEW_NFILES) {
-                struct entry *e = S.entries[i];
-                struct cached *c = &e->cache[(nodeid & 15) - 1];
+        if (i >= 0 && (nodeid & 15) >= 1 && (nodeid & 15) <= VS_VIEW_NFILES)
+                drop_file(S.entries[i], (int)(nodeid & 15) - 1, nodeid);
+        else
+                inval_pages(nodeid);
+        pthread_rwlock_unlock(&S.lock);
+}
 
-                pthread_mutex_lock(&c->io_lock);
+void vsview_vps_changed(const char *name)
+{
+        ssize_t i;
+
+        pthread_rwlock_rdlock(&S.lock);
+        i = find_name(name);
+        for (int f = 0; i >= 0 && f < VS_VIEW_NFILES; f++) {
+                struct entry *e = S.entries[i];
+
+                /* its next read renders anew, also within CACHE_NS */
                 pthread_mutex_lock(&e->cache_lock);
-                c->inval_queued = 0;
-                c->synced = 0;
+                e->cache[f].at_ns = 0;
                 pthread_mutex_unlock(&e->cache_lock);
-                inval_pages(nodeid);
-                pthread_mutex_unlock(&c->io_lock);
-        } else {
-                inval_pages(nodeid);
+                drop_file(e, f, e->base << 4 | (uint64_t)(f + 1));
         }
         pthread_rwlock_unlock(&S.lock);
 }
@@ -600,20 +657,20 @@ static void queue_all(void)
 /* ---- requests ---- */
 
 /* The file's size as its next read will find it. A GETATTR renders anew
- * (a reader that keeps the file open asks at each read past the end once
- * the pages went), except beside a store section, which it must not mix
- * with. Table's read lock held. */
+ * (read(2) asks at its first read after a drop), except beside a drop,
+ * which it must not mix with. Table's read lock held. */
 static int file_size(struct entry *e, int file, uint64_t *size)
 {
         struct cached *c = &e->cache[file];
-        int in_section = pthread_mutex_trylock(&c->io_lock) == 0;
+        int in_drop = pthread_mutex_trylock(&c->io_lock) != 0;
         int rc;
 
         pthread_mutex_lock(&e->cache_lock);
-        rc = refresh_text(e, file, in_section || !c->text ? CACHE_NS : UINT64_MAX);
+        rc = refresh_text(e, file, in_drop && c->text ? UINT64_MAX : CACHE_NS, SIZE_MAX);
         *size = c->len;
+        c->ksize = c->len;
         pthread_mutex_unlock(&e->cache_lock);
-        if (in_section)
+        if (!in_drop)
                 pthread_mutex_unlock(&c->io_lock);
         return rc;
 }
@@ -676,77 +733,21 @@ static void do_lookup(const struct fuse_in_header *in, const char *name)
         reply(in->unique, 0, &out, sizeof(out));
 }
 
-/* An open in the page cache: the text, new when the last is older than
- * CACHE_NS, goes into the pages unless they hold it. The old pages go
- * first: a READ in flight of an older text cannot land over the new one
- * (it is waited for and dropped). -errno when the VPS's cgroup is gone. */
-static int open_section(struct entry *e, int file, uint64_t nodeid)
+/* No opens (FUSE_NO_OPEN_SUPPORT): the kernel opens files itself from
+ * this answer on, keeps their pages across opens and sends no RELEASE. The
+ * view's mount is read-only, so no open for writing comes this far. */
+static void do_open(const struct fuse_in_header *in)
 {
-        struct cached *c = &e->cache[file];
-        char *copy = NULL;
-        size_t len = 0;
-        int rc;
-
-        pthread_mutex_lock(&c->io_lock);
-        pthread_mutex_lock(&e->cache_lock);
-        rc = refresh_text(e, file, CACHE_NS);
-        if (rc == 0 && !c->synced) {
-                len = c->len;
-                copy = vs_xmalloc(len + 1);
-                memcpy(copy, c->text, len);
-                c->synced = 1;
-        }
-        pthread_mutex_unlock(&e->cache_lock);
-        if (copy) {
-                inval_pages(nodeid);
-                store_text(nodeid, copy, len);
-                free(copy);
-                queue_inval(e, file, nodeid);
-        }
-        pthread_mutex_unlock(&c->io_lock);
-        return rc;
+        reply(in->unique, -ENOSYS, NULL, 0);
 }
 
-/* A store section may wait for a READ in flight, which a free worker must
- * answer: all workers but one may be in one. */
-static sem_t store_permits;
-
-static void do_open(const struct fuse_in_header *in, const struct fuse_open_in *arg)
-{
-        struct fuse_open_out out = { .open_flags = FOPEN_KEEP_CACHE | FOPEN_NOFLUSH };
-        int file, rc = 0;
-        enum kind k = classify(in->nodeid, &file);
-        struct entry *e;
-
-        if (k == K_NONE)
-                return reply(in->unique, -ENOENT, NULL, 0);
-        if (k == K_ROOT)
-                return reply(in->unique, 0, &out, sizeof(out));
-        if (k == K_DIR || (arg->flags & O_ACCMODE) != O_RDONLY) {
-                pthread_rwlock_unlock(&S.lock);
-                return reply(in->unique, k == K_DIR ? 0 : -EACCES, &out, sizeof(out));
-        }
-        e = S.entries[find_base(in->nodeid >> 4)];
-        if (sem_trywait(&store_permits) == 0) {
-                rc = open_section(e, file, in->nodeid);
-                sem_post(&store_permits);
-        } else {
-                /* no worker to spare: this open reads past the cache */
-                out.open_flags = FOPEN_DIRECT_IO | FOPEN_NOFLUSH;
-                pthread_mutex_lock(&e->cache_lock);
-                rc = refresh_text(e, file, CACHE_NS);
-                pthread_mutex_unlock(&e->cache_lock);
-        }
-        pthread_rwlock_unlock(&S.lock);
-        reply(in->unique, rc, &out, sizeof(out));
-}
-
-/* A READ fills pages (or answers a direct read) from the text as it is:
- * the one whose size the kernel was told, never a render of other length
- * (a page-cache read stops at the size). Never waits for the kernel. */
+/* A READ fills pages from the text as it is: the one whose size the kernel
+ * was told, or, at offset 0 of dropped pages, one rendered anew that fits
+ * in the kernel's size (the short reply trims it). Never waits for the
+ * kernel. */
 static void do_read(const struct fuse_in_header *in, const struct fuse_read_in *arg)
 {
-        int file, rc;
+        int file, rc = 0;
         struct entry *e = lock_file(in->nodeid, &file);
         struct cached *c;
 
@@ -754,7 +755,15 @@ static void do_read(const struct fuse_in_header *in, const struct fuse_read_in *
                 return reply(in->unique, -ENOENT, NULL, 0);
         c = &e->cache[file];
         pthread_mutex_lock(&e->cache_lock);
-        rc = c->text ? 0 : refresh_text(e, file, 0);
+        if (!c->text) {
+                rc = refresh_text(e, file, 0, SIZE_MAX);
+        } else if (arg->offset == 0 && !c->synced) {
+                rc = refresh_text(e, file, CACHE_NS, c->ksize);
+                /* grown past the size: served as it was, stored anew by
+                 * the next drop (queued behind the others) */
+                if (rc == 0 && now_ns() - c->at_ns >= CACHE_NS)
+                        push_due(in->nodeid, 0);
+        }
         if (rc < 0) {
                 reply(in->unique, rc, NULL, 0);
         } else {
@@ -763,6 +772,9 @@ static void do_read(const struct fuse_in_header *in, const struct fuse_read_in *
                 if (arg->offset < c->len)
                         len = c->len - arg->offset < arg->size ? c->len - (size_t)arg->offset
                                                                : arg->size;
+                c->synced = 1;
+                if (len < arg->size && arg->offset + len < c->ksize)
+                        c->ksize = (size_t)arg->offset + len;
                 reply(in->unique, 0, len ? c->text + arg->offset : "", len);
         }
         pthread_mutex_unlock(&e->cache_lock);
@@ -861,7 +873,7 @@ static void dispatch(const char *buf, size_t n)
         case FUSE_GETATTR:
                 return do_getattr(in);
         case FUSE_OPEN:
-                return do_open(in, arg);
+                return do_open(in);
         case FUSE_READ:
                 return do_read(in, arg);
         case FUSE_RELEASE:
@@ -888,7 +900,7 @@ static void dispatch(const char *buf, size_t n)
  * A VPS that floods its view must not take every worker: its requests (but
  * READs) are answered one after the other, by the worker that answers the
  * first, while the other workers go on with other VPS's. A READ never
- * waits here: a store section of the same VPS may wait for it. */
+ * waits here: a drop of the same VPS's pages may wait for it. */
 
 static uint64_t queue_key(const char *req)
 {
@@ -1236,7 +1248,6 @@ int main(int argc, char **argv)
                 pthread_cond_init(&Q.cond, &ca);
                 pthread_condattr_destroy(&ca);
         }
-        sem_init(&store_permits, 0, (unsigned)threads - 1);
         if (vs_view_host_load(&S.host, "/proc") < 0) {
                 vs_log(LOG_ERR, "read the host's /proc: %m");
                 return 1;

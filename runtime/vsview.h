@@ -13,6 +13,10 @@ int vsview_with_vps(const char *name,
                     int (*fn)(vs_view_src_t *src, const vs_view_host_t *host, void *arg),
                     void *arg);
 
+/* The limits of the VPS `name` changed: its files' pages go now, and their
+ * next reads render anew. */
+void vsview_vps_changed(const char *name);
+
 /* The listener thread; in-flight requests are kept in inflight_fd (a memfd
  * vsd made and keeps), so that the next server answers what this one had
  * taken when it died. */
@@ -21,7 +25,9 @@ int vsnotify_start(int inflight_fd);
 /* Serves one control connection of vsd's until it ends:
  *   "notify ID NAME" + fd   a listener of the VPS NAME (vsd keeps a copy)
  *   "list"                  every listener back ("notify ID NAME" + fd
- *                           each), then "end": a new vsd's copies */
+ *                           each), then "end": a new vsd's copies
+ *   "changed NAME"          NAME's limits changed (vsd's set): answered
+ *                           "changed" once its view shows them */
 void vsnotify_serve_ctl(int sock);
 
 #endif

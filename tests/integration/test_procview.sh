@@ -134,6 +134,76 @@ test_live_set_shows_at_once() {
         vs destroy --force live1 >/dev/null
 }
 
+# A reader loop in the VPS keeps its view's pages in the kernel's cache
+# (no open asks vsview anything): $1's /tmp/hot.$2 fills while it runs.
+hot_reader() { # vps file
+        inside "$1" sh -c "while :; do cat /proc/$2 >/tmp/hot.$2; done" >/dev/null 2>&1 &
+        HOT_PID=$!
+        wait_for 10 "inside $1 test -s /tmp/hot.$2" ||
+                fail "the reader loop in $1 never read /proc/$2"
+}
+
+# Each line of a meminfo text is whole ("Key:   N kB"), the last one too.
+meminfo_whole() { # text what
+        local bad
+        bad=$(echo "$1" | grep -cvE '^[A-Za-z0-9_()]+: +[0-9]+( kB)?$') || :
+        expect_eq 0 "$bad" "$2: lines not of the form 'Key: N kB'"
+        expect_eq "$(grep -c . <<<"$MEMINFO_LINES")" "$(echo "$1" | grep -c .)" "$2: line count"
+}
+
+# The page cache that serves a reader loop goes at a set: the next read,
+# by cat (sendfile, which stops at the kernel's size of the file without
+# asking) and by head (read), shows the new MemTotal, whole, whether its
+# text got shorter (256M -> 64M: one digit less) or longer (1G).
+test_a_read_right_after_set_shows_it_while_others_read() {
+        local text
+        start_vps hot1 --ram 256M
+        hot_reader hot1 meminfo
+        MEMINFO_LINES=$(inside hot1 cat /proc/meminfo)
+        expect_eq 262144 "$(echo "$MEMINFO_LINES" | awk '$1 == "MemTotal:" {print $2}')" "MemTotal before"
+        vs set hot1 --ram 64M >/dev/null
+        text=$(inside hot1 cat /proc/meminfo)
+        expect_eq 65536 "$(echo "$text" | awk '$1 == "MemTotal:" {print $2}')" "cat's MemTotal right after set --ram 64M"
+        meminfo_whole "$text" "cat after 64M"
+        text=$(inside hot1 head -c 65536 /proc/meminfo)
+        expect_eq 65536 "$(echo "$text" | awk '$1 == "MemTotal:" {print $2}')" "head's MemTotal after set --ram 64M"
+        vs set hot1 --ram 1G >/dev/null
+        text=$(inside hot1 cat /proc/meminfo)
+        expect_eq 1048576 "$(echo "$text" | awk '$1 == "MemTotal:" {print $2}')" "cat's MemTotal right after set --ram 1G"
+        meminfo_whole "$text" "cat after 1G"
+        expect_eq 1073741824 "$(mem_limit hot1)" "the cgroup's limit"
+        kill "$HOT_PID" 2>/dev/null || :
+        wait "$HOT_PID" || : # killed by us: its status tells nothing
+        vs destroy --force hot1 >/dev/null
+}
+
+# Figures that change on their own (uptime) are new at each read a while
+# later, by cat and by head, while a loop keeps the pages cached: at most
+# 105 ms old (the view drops a file's pages 100 ms after it filled them).
+test_reads_see_new_figures_while_the_pages_are_cached() {
+        local out
+        start_vps hot2
+        hot_reader hot2 uptime
+        out=$(inside hot2 sh -c 'cat /proc/uptime; sleep 1; cat /proc/uptime; head -c 100 /proc/uptime; sleep 1; head -c 100 /proc/uptime' | cut -d' ' -f1 | tr '\n' ' ')
+        echo "$out" | awk '{exit !(NF == 4 && $2 >= $1 + 0.85 && $3 >= $2 && $4 >= $3 + 0.85)}' ||
+                fail "uptime by cat, 1 s later by cat, then head, 1 s later by head: $out"
+        kill "$HOT_PID" 2>/dev/null || :
+        wait "$HOT_PID" || : # killed by us: its status tells nothing
+        vs destroy --force hot2 >/dev/null
+}
+
+# Nobody reads for a second after a cat: the pages went 100 ms after it
+# (rendered then), and the next cat (sendfile: it asks for the pages, never
+# the size) gets the uptime of its own moment, not of the drop's.
+test_a_cat_after_a_quiet_second_sees_new_figures() {
+        local out
+        start_vps quiet1
+        out=$(inside quiet1 sh -c 'cat /proc/uptime; sleep 1.5; cat /proc/uptime' | cut -d' ' -f1 | tr '\n' ' ')
+        echo "$out" | awk '{exit !(NF == 2 && $2 >= $1 + 1.35)}' ||
+                fail "uptime by cat, then by cat 1.5 s later: $out"
+        vs destroy --force quiet1 >/dev/null
+}
+
 # /sys/fs/cgroup inside is its own cgroup namespace's view of the cgroup2
 # hierarchy (all of it on pure v2, hugetlb only on hybrid): its own subtree,
 # none of the host's, and its limit files are not its root's to write (host
