@@ -29,6 +29,7 @@
 #define MANIFEST "paene-backup"
 #define LISTING_MAX (64U << 20)
 #define RESTORING ".restore.creating"
+#define BACKUP_COPY ".backup.creating"
 
 extern char **environ;
 
@@ -61,55 +62,52 @@ pid_t vsd_tar_spawn(char *const argv[], int in_fd, int out_fd, vs_error_t *err)
         return pid;
 }
 
-static pid_t spawn_tar(struct vsd *d, struct vps *v, int out_fd, vs_error_t *err)
+/* tar of the manifest and config in NAME/ and of the layer in layer_dir
+ * (NAME/ itself, or the copy of a running VPS's layer). */
+static pid_t spawn_tar(struct vsd *d, const char *name, const char *layer_dir, int out_fd,
+                       vs_error_t *err)
 {
         cleanup_kv vs_kv_t config = { 0 };
-        cleanup_free char *dir = vs_strdupf("%s/%s", d->vps_dir, v->name);
+        cleanup_free char *dir = vs_strdupf("%s/%s", d->vps_dir, name);
         cleanup_free char *manifest = NULL;
         cleanup_close int dirfd = -1;
 
-        if (vsd_config_load(d, v->name, &config, err) < 0)
+        if (vsd_config_load(d, name, &config, err) < 0)
                 return -1;
         dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        manifest = vs_strdupf("format = %d\nname = %s\nbackend = %s\n", VSD_BACKUP_FORMAT, v->name,
+        manifest = vs_strdupf("format = %d\nname = %s\nbackend = %s\n", VSD_BACKUP_FORMAT, name,
                               vsd_disk_backend_of(&config)->name);
         if (dirfd < 0 ||
             vs_write_atomic(dirfd, MANIFEST, manifest, strlen(manifest), 0600, 0, err) < 0)
                 return dirfd < 0 ? vs_error_errno(err, "open %s", dir) : -1;
-        char *const argv[] = { "tar",      "--zstd",
-                               "-c",       "-f",
-                               "-",        "--numeric-owner",
-                               "--xattrs", "--xattrs-include=*",
-                               "--sparse", "-C",
-                               dir,        MANIFEST,
-                               "config",   (char *)layer_of(&config),
+        char *const argv[] = { "tar",
+                               "--zstd",
+                               "-c",
+                               "-f",
+                               "-",
+                               "--numeric-owner",
+                               "--xattrs",
+                               "--xattrs-include=*",
+                               "--sparse",
+                               "-C",
+                               dir,
+                               MANIFEST,
+                               "config",
+                               "-C",
+                               (char *)(layer_dir ? layer_dir : dir),
+                               (char *)layer_of(&config),
                                NULL };
         return vsd_tar_spawn(argv, -1, out_fd, err);
 }
 
-/* A running VPS is frozen while tar reads its files (it sees no time pass
- * but the clock's), so that the copy is of one moment; a VPS on a disk
- * image is backed up stopped: its file system is mounted in the VPS, and
- * what the kernel holds of it is not in the image yet. */
+/* A stopped VPS: tar reads its files in place (no start until it ends). */
 pid_t vsd_backup_spawn(struct vsd *d, struct vps *v, int out_fd, vs_error_t *err)
 {
-        cleanup_kv vs_kv_t config = { 0 };
-        int live = v->phase != PHASE_STOPPED;
         pid_t pid;
 
-        if (live && v->phase != PHASE_RUNNING)
-                return vs_error_kind(err, VS_E_STATE, EBUSY, "VPS is stopping");
-        if (live && (vsd_config_load(d, v->name, &config, err) < 0))
-                return -1;
-        if (live && vsd_disk_backend_of(&config)->attach)
-                return vs_error_kind(err, VS_E_STATE, EBUSY,
-                                     "a VPS on a disk image is backed up stopped (its file "
-                                     "system is mounted inside it)");
-        if (live && !v->backups && vs_cgroup_freeze(v->cg, 1, err) < 0)
-                return -1;
-        pid = spawn_tar(d, v, out_fd, err);
-        if (pid < 0 && live && !v->backups)
-                vs_cgroup_freeze(v->cg, 0, NULL);
+        if (v->phase != PHASE_STOPPED)
+                return vs_error_kind(err, VS_E_STATE, EBUSY, "VPS is %s", vsd_phase_name(v->phase));
+        pid = spawn_tar(d, v->name, NULL, out_fd, err);
         if (pid > 0)
                 v->backups++;
         return pid;
@@ -117,13 +115,70 @@ pid_t vsd_backup_spawn(struct vsd *d, struct vps *v, int out_fd, vs_error_t *err
 
 void vsd_backup_done(struct vsd *d, struct vps *v)
 {
-        vs_error_t err = { 0 };
-
         (void)d;
-        if (--v->backups > 0 || v->phase == PHASE_STOPPED || !v->cg)
-                return;
-        if (vs_cgroup_freeze(v->cg, 0, &err) < 0)
-                vs_log(LOG_ERR, "%s: %s", v->name, err.msg);
+        v->backups--;
+}
+
+/* A running VPS is backed up as a snapshot is taken: its layer is copied
+ * into NAME/.backup.creating while it runs, then it is frozen only for the
+ * resync of what it changed meanwhile (vsd_clone_copy_layer), so the
+ * backup is of one moment and the VPS runs on while tar reads the copy,
+ * which goes when tar ends. It costs the layer's size on disk for that
+ * time (a reflink where the file system shares extents). A VPS on a disk
+ * image is refused: its file system is mounted inside it, and what the
+ * kernel holds of it is not in the image yet. */
+int vsd_backup_live_prepare(struct vsd *d, struct vps *v, struct vsd_work *w, vs_error_t *err)
+{
+        vs_strlcpy(w->clone.src, v->name, sizeof(w->clone.src));
+        w->vps = v;
+        if (vsd_config_load(d, v->name, &w->clone.src_config, err) < 0)
+                return -1;
+        w->clone.disk = vsd_disk_backend_of(&w->clone.src_config);
+        if (!w->clone.disk)
+                return vs_error_set(err, EINVAL, "no disk backend");
+        if (w->clone.disk->attach)
+                return vs_error_kind(err, VS_E_STATE, EBUSY,
+                                     "a VPS on a disk image is backed up stopped (its file "
+                                     "system is mounted inside it)");
+        return vsd_vps_freeze_for_copy(v, w->clone.disk, "back up", &w->clone, err);
+}
+
+static int wait_tar(pid_t pid)
+{
+        int status = 0;
+
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return 255;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* In the worker: the copy, tar of it into out_fd, the copy's removal. */
+int vsd_backup_live_write(struct vsd *d, const struct vsd_work *w, int out_fd, int *status,
+                          long long *frozen_ms, vs_error_t *err)
+{
+        cleanup_free char *path = vs_strdupf("%s/%s/%s", d->vps_dir, w->clone.src, BACKUP_COPY);
+        cleanup_close int vps_fd = -1, copy_fd = -1;
+        pid_t pid;
+        int rc;
+
+        vps_fd = openat(d->vps_fd, w->clone.src, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (vps_fd < 0)
+                return vs_error_errno(err, "open %s", w->clone.src);
+        /* what a crash of an earlier backup left */
+        vs_rmtree_at(vps_fd, BACKUP_COPY, NULL);
+        if (mkdirat(vps_fd, BACKUP_COPY, 0700) < 0)
+                return vs_error_errno(err, "mkdir %s", path);
+        copy_fd = openat(vps_fd, BACKUP_COPY, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        rc = copy_fd < 0 ? vs_error_errno(err, "open %s", path)
+                         : vsd_clone_copy_layer(d, &w->clone, vps_fd, copy_fd, path, NULL,
+                                                frozen_ms, err);
+        if (rc == 0 && (pid = spawn_tar(d, w->clone.src, path, out_fd, err)) > 0)
+                *status = wait_tar(pid);
+        else
+                rc = -1;
+        vs_rmtree_at(vps_fd, BACKUP_COPY, NULL);
+        return rc;
 }
 
 /* Runs tar with argv; its stdout into *out (when out), its stderr's first

@@ -878,8 +878,56 @@ void vsd_handle_exec_exited(struct vsd *d, struct client *c)
 
 /* ---- backup and restore ---- */
 
-/* tar writes into a pipe whose other end vsctl gets; the reply with the
- * exit status comes when tar ends (vsd_handle_exec_exited). */
+/* In the worker: the pipe's read end is vsctl's alone (a vsctl that goes
+ * away must break tar's writes). */
+static int backup_live_run(struct vsd *d, struct vsd_work *w, json_object *reply, vs_error_t *err)
+{
+        long long frozen_ms = 0;
+        int status = 255, rc;
+
+        close(w->stream[0]);
+        rc = vsd_backup_live_write(d, w, w->stream[1], &status, &frozen_ms, err);
+        close(w->stream[1]);
+        if (rc < 0)
+                return -1;
+        vs_reply_add_exit(reply, status);
+        vs_log(status == 0 ? LOG_INFO : LOG_ERR, "backup of %s %s (tar: %d; frozen %lld ms)",
+               w->clone.src, status == 0 ? "written" : "failed", status, frozen_ms);
+        return 0;
+}
+
+/* A running VPS: the copy and tar in a worker holding the VPS; the reply
+ * with the pipe comes at once, the one with tar's exit status when the
+ * worker ends (vsd_work_exited). */
+static int backup_live(struct vsd *d, struct client *c, struct vps *v, int out[2], vs_error_t *err)
+{
+        struct vsd_work *w = new_work("backup");
+
+        w->stream[0] = out[0];
+        w->stream[1] = out[1];
+        w->run = backup_live_run;
+        if (vsd_backup_live_prepare(d, v, w, err) < 0) {
+                vsd_clone_free(&w->clone);
+                free(w);
+                close(out[0]);
+                close(out[1]);
+                return -1;
+        }
+        if (run_in_worker(d, c, w, err) < 0) {
+                close(out[0]);
+                close(out[1]);
+                return -1;
+        }
+        close(out[1]);
+        vsd_client_reply(d, c, vs_reply_ok(), &out[0], 1);
+        close(out[0]);
+        vs_log(LOG_INFO, "writing a backup of %s (copied running, worker %d)", v->name,
+               (int)w->pid);
+        return 1;
+}
+
+/* A stopped VPS: tar writes into a pipe whose other end vsctl gets; the
+ * reply with the exit status comes when tar ends (vsd_handle_exec_exited). */
 static int handle_backup(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
 {
         struct vps *v = find_named(d, req, err);
@@ -891,6 +939,8 @@ static int handle_backup(struct vsd *d, struct client *c, vs_request_t *req, vs_
                 return -1;
         if (pipe2(out, O_CLOEXEC) < 0)
                 return vs_error_errno(err, "pipe");
+        if (v->phase != PHASE_STOPPED)
+                return backup_live(d, c, v, out, err);
         pid = vsd_backup_spawn(d, v, out[1], err);
         close(out[1]);
         if (pid < 0) {

@@ -839,8 +839,7 @@ void vsd_clone_free(struct vsd_clone *cl)
 }
 
 /* A running VPS is frozen while a worker copies its own layer (a clone, a
- * snapshot), so that its files are of one moment (a backup under way has
- * frozen it already); one on a disk image cannot be read from the host
+ * snapshot, a backup), so that its files are of one moment; one on a disk image cannot be read from the host
  * while it runs. *frozen says whether the caller must thaw it. */
 int vsd_vps_freeze_for_copy(struct vps *v, const vs_disk_backend_t *disk, const char *what,
                             struct vsd_clone *cl, vs_error_t *err)
@@ -855,8 +854,6 @@ int vsd_vps_freeze_for_copy(struct vps *v, const vs_disk_backend_t *disk, const 
                                      "VPS is running on a disk image (its file system is mounted "
                                      "inside it): stop it to %s it",
                                      what);
-        if (v->backups)
-                return 0; /* frozen by the backup until it ends */
         if (disk->resync) {
                 cl->live = 1;
                 return 0;
@@ -1565,10 +1562,6 @@ int vsd_vps_stop_begin(struct vsd *d, struct vps *v, uint64_t timeout_ms, vs_err
 {
         if (v->phase == PHASE_STOPPED)
                 return vs_error_kind(err, VS_E_STATE, ESRCH, "VPS is not running");
-        if (v->backups)
-                return vs_error_kind(err, VS_E_STATE, EBUSY,
-                                     "a backup of the VPS is being "
-                                     "written (it is frozen until then)");
         if (timeout_ms == 0) {
                 v->phase = PHASE_STOPPING;
                 v->stop_escalated = 1;

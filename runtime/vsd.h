@@ -191,6 +191,7 @@ struct vsd_work {
         void (*failed)(struct vsd *d, struct vsd_work *w);
         struct vsd_clone clone;    /* a clone's arguments */
         char name[64], file[4096]; /* a template's name, an archive */
+        int stream[2];             /* a backup's pipe: [0] for vsctl, [1] the worker's */
         struct vsd_work *next;
 };
 
@@ -564,9 +565,16 @@ size_t vsd_snapshot_list(struct vsd *d, struct vps *v, vsd_snapshot_info_t **out
 /* Starts tar with argv, stdin from in_fd and stdout to out_fd (-1:
  * /dev/null), stderr to /dev/null; its pid. */
 pid_t vsd_tar_spawn(char *const argv[], int in_fd, int out_fd, vs_error_t *err);
-/* Starts tar writing a backup of v to out_fd (a running v frozen until
- * vsd_backup_done); its pid. */
+/* Starts tar writing a backup of a stopped v to out_fd (no start of v
+ * until vsd_backup_done); its pid. */
 pid_t vsd_backup_spawn(struct vsd *d, struct vps *v, int out_fd, vs_error_t *err);
+/* A backup of a running v, in a worker that w holds v for: prepare (in
+ * vsd: its backend, readied for a live copy), then write (in the worker:
+ * a copy of its layer made as a snapshot is, v frozen only for the resync;
+ * tar of it into out_fd, *status tar's exit; the copy removed after). */
+int vsd_backup_live_prepare(struct vsd *d, struct vps *v, struct vsd_work *w, vs_error_t *err);
+int vsd_backup_live_write(struct vsd *d, const struct vsd_work *w, int out_fd, int *status,
+                          long long *frozen_ms, vs_error_t *err);
 /* A member name of a backup: relative, without "..", and of the layout
  * (paene-backup, config, upper and below it, disk.img); else VS_E_USAGE. */
 int vsd_backup_member_ok(const char *name, vs_error_t *err);

@@ -2,7 +2,8 @@
 # paene snapshot benchmark: what a snapshot of a running VPS with SIZE MB of
 # its own files costs (vsctl snapshot: the time, of which the VPS is frozen
 # for the second pass over what it changed during the copy; the disk it
-# takes), beside a clone of the running VPS (the
+# takes), a backup of it (the same copy, then tar of it while the VPS
+# runs: its longest pause as a ticker inside sees it), beside a clone of the running VPS (the
 # same freeze-and-copy path into a new VPS) and a snapshot restore of the
 # stopped one. The copy is copy_file_range's: on XFS or btrfs a reflink
 # (extents shared, no data written), on ext4 a copy of the data in the
@@ -58,13 +59,32 @@ snap_out=$(vs snapshot b1 s1)
 t1=$EPOCHREALTIME
 frozen_ms=$(echo "$snap_out" | sed -n 's/.*(frozen \([0-9]*\) ms).*/\1/p')
 free1=$(df -k --output=avail "$ROOT" | tail -1)
+phase="backup"
+# a ticker inside logs its clock (/proc/uptime, 10 ms steps): the longest
+# gap between two ticks during the backup is the VPS's longest pause, beside
+# the longest in 3 s before it (what the machine's load alone makes)
+ticker=$(vs exec b1 -- sh -c 'while :; do cut -d" " -f1 /proc/uptime >>/root/ticks; done >/dev/null 2>&1 & echo $!')
+sleep 3
+vs exec b1 -- sh -c 'echo B >>/root/ticks'
+t6=$EPOCHREALTIME
+vs backup b1 "$ROOT/b1.tar.zst"
+t7=$EPOCHREALTIME
+vs exec b1 -- sh -c "echo E >>/root/ticks; kill $ticker"
+gaps() { # FROM TO: the longest gap, in ms, between the marks
+        awk -v from="$1" -v to="$2" '$1 == from { on = 1; p = ""; next } $1 == to { on = 0 }
+                on && p != "" && $1 - p > g { g = $1 - p } on { p = $1 } END { printf "%.0f", g * 1000 }' "$upper/root/ticks"
+}
+gap_ms=$(gaps B E)
+idle_gap_ms=$(awk '$1 == "B" { exit } p != "" && $1 - p > g { g = $1 - p } { p = $1 } END { printf "%.0f", g * 1000 }' "$upper/root/ticks")
+rm -f "$ROOT/b1.tar.zst"
+vs exec b1 -- rm -f /root/ticks
 phase="snapshot while written"
 # a writer inside rewrites 64 MB over and over: the second pass copies the
 # files it changed during the first, with the VPS frozen
-vs exec b1 -- sh -c 'while :; do head -c 67108864 /dev/zero >/data/busy; done >/dev/null 2>&1 &'
+writer=$(vs exec b1 -- sh -c 'while :; do head -c 67108864 /dev/zero >/data/busy; done >/dev/null 2>&1 & echo $!')
 busy_out=$(vs snapshot b1 s2)
 busy_ms=$(echo "$busy_out" | sed -n 's/.*(frozen \([0-9]*\) ms).*/\1/p')
-vs exec b1 -- sh -c 'pkill -f "head -c" ; kill $(pgrep -f "while :") 2>/dev/null; true' || true
+vs exec b1 -- kill "$writer"
 vs snapshot delete b1 s2 >/dev/null
 phase="clone"
 t2=$EPOCHREALTIME
@@ -81,6 +101,7 @@ echo "machine: nproc $(nproc), kernel $(uname -r), state root on $(stat -f -c %T
 echo "load before: $load0"
 echo "vsctl snapshot:                             $(ms_of "$t0" "$t1") ms, of which the VPS frozen ${frozen_ms:-?} ms; disk taken $(((free0 - free1) / 1024)) MB"
 echo "the same, a writer rewriting 64 MB inside:   frozen ${busy_ms:-?} ms"
+echo "vsctl backup of the running VPS:            $(ms_of "$t6" "$t7") ms, its longest pause seen inside ${gap_ms} ms (${idle_gap_ms} ms in 3 s before it)"
 echo "vsctl clone of the running VPS (same path): $(ms_of "$t2" "$t3") ms"
 echo "vsctl snapshot restore (stopped VPS):       $(ms_of "$t4" "$t5") ms"
 vs destroy --force b1

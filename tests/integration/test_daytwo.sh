@@ -549,33 +549,55 @@ v2_events() {
         return 0
 }
 
-test_backup_of_a_running_vps_freezes_it_for_the_copy() {
-        local ev job rc=0
+# counter_of VPS: the last step its writer logged (in its own layer)
+counter_of() { tail -1 "$(vps_dir "$1")/upper/root/log" 2>/dev/null || echo 0; }
+
+test_a_running_vps_runs_while_its_backup_is_written() {
+        local ev job rc=0 launched before n d ran=0 under_way=0 events
         vs create lb1 --template busybox
         vs start lb1
-        # more than a pipe holds: tar waits for its reader, the VPS frozen
-        vs exec lb1 -- sh -c 'head -c 3000000 /dev/urandom >/root/noise && echo live >/root/mark'
+        # a few hundred MB of its own, and a writer that logs each step and
+        # writes a file per step
+        vs exec lb1 -- dd if=/dev/zero of=/root/big bs=1M count=300 2>/dev/null
+        vs exec lb1 -- sh -c 'head -c 3000000 /dev/urandom >/root/noise'
+        vs exec lb1 -- sh -c 'mkdir /root/steps; i=0; while :; do i=$((i+1)); echo $i >/root/steps/.t; mv /root/steps/.t /root/steps/$i; echo $i >>/root/log; done >/dev/null 2>&1 &'
+        wait_for 10 '[ "$(counter_of lb1)" -gt 0 ]' || fail "the writer does not run"
         ev=$(v2_events lb1)
         [ -n "$ev" ] || fail "no cgroup v2 hierarchy for the freezer"
-        expect_contains "$(cat "$ev")" "frozen 0" "running"
+        # the reader takes one byte (tar is writing the backup), then waits:
+        # tar blocks on the full pipe, the backup is under way until go
+        launched=$(counter_of lb1)
         vs backup lb1 - | {
-                wait_for 30 '[ -e "$R/go" ]'
-                cat >"$R/lb1.tar.zst"
-        } &
+                dd bs=1 count=1 status=none
+                touch "$R/lb1.started"
+                wait_for 60 '[ -e "$R/lb1.go" ]'
+                cat
+        } >"$R/lb1.tar.zst" &
         job=$!
-        wait_for 10 'grep -q "frozen 1" "$ev"' || fail "not frozen during the copy"
-        expect_rc 4 "stop during a backup" -- vs stop lb1
-        expect_contains "$ERR" "a backup of the VPS is being written" "message"
-        expect_rc 4 "destroy during a backup" -- vs destroy --force lb1
-        touch "$R/go"
+        wait_for 60 '[ -e "$R/lb1.started" ]' || fail "the backup does not begin"
+        before=$(counter_of lb1)
+        wait_for 20 '[ "$(counter_of lb1)" -gt $((before + 10)) ]' && ran=1
+        events=$(cat "$ev" | xargs)
+        kill -0 "$job" 2>/dev/null && under_way=1
+        expect_rc 4 "destroy during a backup" -- vs destroy --force lb1 || touch "$R/lb1.go"
+        touch "$R/lb1.go"
         wait "$job" || rc=$?
+        expect_eq 1 "$ran" "the VPS's writer made progress while the backup was written (at $before, $events)"
+        expect_contains "$events" "frozen 0" "not frozen while tar writes (cgroup.events)"
+        expect_eq 1 "$under_way" "the backup was under way (its reader held it)"
         expect_eq 0 "$rc" "the backup (vsctl and its reader)"
-        wait_for 10 'grep -q "frozen 0" "$ev"' || fail "not thawed after the copy"
-        expect_eq live "$(vs exec lb1 -- cat /root/mark)" "runs on"
+        d=$(vps_dir lb1)
+        expect_eq "" "$(ls -A "$d" "$d/snapshots" 2>/dev/null | grep -e "^\.backup" -e creating || true)" "its temporary copy is gone"
         expect_eq "lb2 restored" "$(vs restore "$R/lb1.tar.zst" lb2)" "restore"
-        expect_eq live "$(cat "$(vps_dir lb2)/upper/root/mark")" "the copy"
+        # of one moment: the log whole up to its last step, whose file is whole
+        n=$(tail -1 "$(vps_dir lb2)/upper/root/log")
+        [ -n "$n" ] && [ "$n" -ge "$launched" ] && [ "$n" -le "$before" ] ||
+                fail "the backup's log ends at '$n', not of a moment between its start ($launched) and tar's ($before)"
+        expect_eq "$(seq 1 "$n" | xargs)" "$(xargs <"$(vps_dir lb2)/upper/root/log")" "the log is whole"
+        expect_eq "$n" "$(cat "$(vps_dir lb2)/upper/root/steps/$n")" "the last step's file is whole"
+        expect_eq $((300 << 20)) "$(stat -c %s "$(vps_dir lb2)/upper/root/big")" "the big file is whole"
         expect_eq "$(vs exec lb1 -- md5sum /root/noise | cut -d' ' -f1)" \
-                "$(md5sum <"$(vps_dir lb2)/upper/root/noise" | cut -d' ' -f1)" "whole"
+                "$(md5sum <"$(vps_dir lb2)/upper/root/noise" | cut -d' ' -f1)" "the noise is whole"
         vs destroy --force lb1
         vs destroy lb2
 }
