@@ -2,26 +2,31 @@
  * grace periods and the wait for the device's last references), which a
  * stop or a destroy must not wait for. So a link of a VPS that is gone is
  * first retired, which is quick: set down and renamed to "vsx-<ifindex>",
- * so that its name is free at once for the VPS's next start; then a thread
- * of vsd's deletes it by that doomed name. The thread does nothing but
- * read names from a pipe and send RTM_DELLINK on a socket of its own, with
- * no lock and no allocation, so that vsd's forks never copy a lock it
- * holds. When the VPS's network namespace dies first, the kernel deletes
- * the pair itself and the thread's delete finds nothing: not an error.
- * Doomed links that outlive vsd (it was killed) go in its next start's
- * sweep. */
+ * so that its name is free at once for the VPS's next start; then the
+ * reaper, a fork of vsd's, deletes it by that doomed name. The reaper does
+ * nothing but read names from a pipe and send RTM_DELLINK on a socket of
+ * its own. It is a process, not a thread, so that vsd has one thread: vsd
+ * clones its builders and exec children with a raw clone3, which copies
+ * any libc lock another thread holds at that moment, held for good. When
+ * the VPS's network namespace dies first, the kernel deletes the pair
+ * itself and the reaper's delete finds nothing: not an error. Doomed links
+ * that outlive vsd (it was killed, and the reaper with it) go in its next
+ * start's sweep. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <linux/close_range.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "nl.h"
@@ -29,9 +34,8 @@
 #include "vs/fsutil.h"
 
 struct vs_reaper {
-        pthread_t thread;
-        int queue[2]; /* the pipe of doomed names, VS_IFNAME_MAX bytes each */
-        int nl_fd;    /* the thread's RTM_DELLINK socket, in vsd's namespace */
+        pid_t pid;
+        int queue; /* the pipe of doomed names, VS_IFNAME_MAX bytes each */
 };
 
 struct dellink_req {
@@ -41,7 +45,7 @@ struct dellink_req {
         char name[VS_IFNAME_MAX];
 };
 
-/* In the thread: one RTM_DELLINK by name, and its acknowledgement read (the
+/* In the reaper: one RTM_DELLINK by name, and its acknowledgement read (the
  * error, if any, is nobody's to report: the sweep takes what is left). */
 static void delete_by_name(int fd, const char *name, unsigned seq)
 {
@@ -63,62 +67,76 @@ static void delete_by_name(int fd, const char *name, unsigned seq)
                 ;
 }
 
-static void *reaper_main(void *arg)
+/* The reaper's descriptors, at these numbers */
+enum { REAPER_QUEUE_FD = 3, REAPER_NL_FD, REAPER_FIRST_FREE };
+
+static __attribute__((noreturn)) void reaper_loop(void)
 {
-        struct vs_reaper *r = arg;
         char name[VS_IFNAME_MAX];
         unsigned seq = 0;
 
         for (;;) {
-                ssize_t got = read(r->queue[0], name, sizeof(name));
+                ssize_t got = read(REAPER_QUEUE_FD, name, sizeof(name));
 
                 if (got < 0 && errno == EINTR)
                         continue;
                 if (got != (ssize_t)sizeof(name))
-                        return NULL; /* vsd closed the queue: all is done */
+                        _exit(0); /* vsd closed the queue: all is done */
                 name[VS_IFNAME_MAX - 1] = '\0';
-                delete_by_name(r->nl_fd, name, ++seq);
+                delete_by_name(REAPER_NL_FD, name, ++seq);
         }
 }
 
-static void reaper_close_fds(struct vs_reaper *r)
+/* In the reaper: the queue's read end and a netlink socket of its own (in
+ * vsd's network namespace, which it was forked in), and nothing else of
+ * vsd's (its lock, its sockets, its VPS's descriptors); it ends with vsd. */
+static __attribute__((noreturn)) void reaper_main(int queue, pid_t vsd)
 {
-        for (int i = 0; i < 2; i++)
-                if (r->queue[i] >= 0)
-                        close(r->queue[i]);
-        if (r->nl_fd >= 0)
-                close(r->nl_fd);
+        int nl;
+        sigset_t none;
+
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != vsd)
+                _exit(1); /* vsd died before the line above */
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        prctl(PR_SET_NAME, "vsd-reaper");
+        nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+        if (nl < 0 || (queue = fcntl(queue, F_DUPFD_CLOEXEC, 1000)) < 0 ||
+            (nl = fcntl(nl, F_DUPFD_CLOEXEC, 1001)) < 0 ||
+            dup3(queue, REAPER_QUEUE_FD, O_CLOEXEC) < 0 || dup3(nl, REAPER_NL_FD, O_CLOEXEC) < 0)
+                _exit(1);
+        syscall(SYS_close_range, (unsigned)REAPER_FIRST_FREE, ~0U, 0);
+        reaper_loop();
 }
 
-/* Made at the first retirement, by vsd's loop: its signals are blocked by
- * then (the thread must not take the signalfd's), and it is in vsd's own
- * network namespace, where the socket is made. */
+/* Made at the first retirement, by vsd's loop, in vsd's own network
+ * namespace. */
 static struct vs_reaper *reaper_start(vs_error_t *err)
 {
-        struct vs_reaper *r = vs_xmalloc(sizeof(*r));
-        sigset_t all, was;
-        int rc;
+        int queue[2];
+        pid_t vsd = getpid(), pid;
+        struct vs_reaper *r;
 
-        r->queue[0] = r->queue[1] = -1;
-        r->nl_fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-        if (r->nl_fd < 0 || pipe2(r->queue, O_CLOEXEC) < 0) {
-                vs_error_errno(err, "the link reaper's socket and queue");
-                reaper_close_fds(r);
-                free(r);
+        if (pipe2(queue, O_CLOEXEC) < 0) {
+                vs_error_errno(err, "the link reaper's queue");
                 return NULL;
         }
+        pid = fork();
+        if (pid < 0) {
+                vs_error_errno(err, "fork the link reaper");
+                close(queue[0]);
+                close(queue[1]);
+                return NULL;
+        }
+        if (pid == 0)
+                reaper_main(queue[0], vsd);
+        close(queue[0]);
         /* a full queue makes the caller delete the link itself */
-        fcntl(r->queue[1], F_SETFL, O_NONBLOCK);
-        sigfillset(&all);
-        pthread_sigmask(SIG_SETMASK, &all, &was);
-        rc = pthread_create(&r->thread, NULL, reaper_main, r);
-        pthread_sigmask(SIG_SETMASK, &was, NULL);
-        if (rc != 0) {
-                vs_error_set(err, rc, "start the link reaper: %s", strerror(rc));
-                reaper_close_fds(r);
-                free(r);
-                return NULL;
-        }
+        fcntl(queue[1], F_SETFL, O_NONBLOCK);
+        r = vs_xmalloc(sizeof(*r));
+        r->pid = pid;
+        r->queue = queue[1];
         return r;
 }
 
@@ -126,11 +144,9 @@ void vs_reaper_stop(struct vs_reaper *r)
 {
         if (!r)
                 return;
-        /* the thread deletes what is queued, then reads the end */
-        close(r->queue[1]);
-        r->queue[1] = -1;
-        pthread_join(r->thread, NULL);
-        reaper_close_fds(r);
+        /* the reaper deletes what is queued, then reads the end */
+        close(r->queue);
+        waitpid(r->pid, NULL, 0);
         free(r);
 }
 
@@ -180,7 +196,7 @@ int vs_reaper_retire(struct vs_reaper **rp, struct nl_sock *sock, const char *na
         rc = *rp ? retire_rename(name, doomed, &why) : -1;
         if (rc == 0)
                 return 0; /* gone already */
-        if (rc > 0 && write((*rp)->queue[1], doomed, sizeof(doomed)) == (ssize_t)sizeof(doomed))
+        if (rc > 0 && write((*rp)->queue, doomed, sizeof(doomed)) == (ssize_t)sizeof(doomed))
                 return 0;
         /* not renamed, or the queue is full: deleted here, under its name */
         return vs_nl_delete_link(sock, rc > 0 ? doomed : name, err);
