@@ -226,6 +226,7 @@ test_processes_in_sub_cgroups_count_and_go() {
         expect_eq "$n_host" "$(vs top --once | awk '$1 == "pc1" {print $4}')" "top's NPROC"
         expect_eq "$n_host" "$(vs status pc1 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["nproc"])')" \
                 "status's nproc"
+        expect_contains "$(vs stats pc1)" "processes  $n_host" "stats's processes"
         vs stop pc1 --timeout "$(scaled 5)"
         for d in $(cgroup_dirs); do
                 [ ! -e "$d/default/pc1" ] || fail "cgroup left after stop: $d/default/pc1 ($(find "$d/default/pc1" -type d | head -3))"
