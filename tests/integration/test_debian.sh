@@ -294,7 +294,8 @@ test_procps_shows_the_vps_figures() {
         wait_for 10 'loads=$(load_and_uptime pp1) && [ "$(sed -n 1p <<<"$loads")" = "$(sed -n 2p <<<"$loads")" ]' ||
                 fail "uptime's load is not /proc/loadavg's: $(load_and_uptime pp1 | tr '\n' '|')"
         # ps's %MEM is a process's RSS against the VPS's MemTotal
-        read -r rss pmem < <(vs exec pp1 -- ps -o rss=,pmem= -p 1)
+        # (a here-string: the v2 VM's fresh /dev has no /dev/fd for < <(...))
+        read -r rss pmem <<<"$(vs exec pp1 -- ps -o rss=,pmem= -p 1)"
         awk -v r="$rss" -v p="$pmem" 'BEGIN {d = r * 100 / 262144 - p; exit !(d < 0.15 && d > -0.15)}' ||
                 fail "ps: pid 1 has $rss kB and %MEM $pmem (against 262144 kB: $(awk -v r="$rss" 'BEGIN {print r * 100 / 262144}'))"
         # ps lists the VPS's processes (itself and the exec among them)
