@@ -3,7 +3,7 @@
 
 The integration tests run under `set -e`, and `fail` only prints and
 returns 1.  Bash switches errexit off inside a function called as
-`f || ...`, `f && ...`, `if f`, `! f`, `while f`, `until f` (and in every
+`f || ...`, `f && ...`, `if f`, `! f`, `while f`, `until f`, `$(f)` (and in every
 function that one calls).  There only the status of the function's last
 command counts: an earlier failed check prints FAIL and the test passes.
 
@@ -130,6 +130,8 @@ def off_context(text, name):
         r'(^|[;&|(\s{])!\s+' + n + r'\b',
         r'(^|[;(\s{])' + n + r'\b[^;|&]*(\|\||&&)',
         r'(\|\||&&)\s*(!\s*)?' + n + r'\b[^;|&]*(\|\||&&)',
+        # bash clears errexit in a command substitution (no inherit_errexit)
+        r'\$\(\s*(!\s*)?' + n + r'\b',
         r'wait_for\s+\S+\s+["\']?(!\s*)?' + n + r'\b',
     ]
     return any(re.search(p, text) for p in pats)
