@@ -197,6 +197,8 @@ check: deps pkgcheck
 	$(MAKE) all unit fuzz-build
 	contrib/check-calls.py $(VSD_OBJS) $(VSDLIB_OBJS)
 	tests/tools/check_options.py $(BUILD)/vsctl .
+	tests/tools/check_errexit.py
+	tests/tools/check_errexit.py tests/tools/fixtures/errexit_nothing_left.sh | grep -q " nothing_left called"
 	BUILD=$(BUILD) tests/harness/selftest.sh
 	$(MAKE) --no-print-directory asan-unit
 	$(MAKE) --no-print-directory asan-integration

@@ -53,9 +53,9 @@ measure_out() {
         local out=$R/sink.$PORT line
         PORT=$((PORT + 1))
         in_host "$BIN/payload" sink "$PORT" "$WINDOW" >"$out" 2>&1 &
-        wait_for 10 "grep -q ready '$out'" || fail "sink not ready: $(cat "$out")"
+        wait_for 10 "grep -q ready '$out'" || fail "sink not ready: $(cat "$out")" || return 1
         vs exec "$1" -- /payload blast "$GATEWAY" "$PORT" 6 >/dev/null
-        wait_for 10 "grep -q bits_per_s '$out'" || fail "sink gave no result: $(cat "$out")"
+        wait_for 10 "grep -q bits_per_s '$out'" || fail "sink gave no result: $(cat "$out")" || return 1
         line=$(grep bits_per_s "$out")
         echo "    out $1: $line" >&2
         rates_of "$line"

@@ -87,7 +87,7 @@ calibrate() {
                 [ "$rc" -eq 0 ] || [ "$rc" -eq 130 ] || fail "strace for $op exited $rc" || return 1
                 sed -n 's/^\([a-z0-9_]*\)(.*/\1/p' "$TRACES/$op.raw" >"$TRACES/$op"
                 [ -s "$TRACES/$op" ] || fail "no system calls traced for $op" || return 1
-                destroy_all
+                destroy_all || return 1
         done
         for op in "${OPS[@]}"; do
                 echo "# $op: $(wc -l <"$TRACES/$op") system calls in vsd"

@@ -194,7 +194,7 @@ PROM_PY=/usr/bin/python3
 # "sample NAME LABELS VALUE" lines.
 prom_parse() {
         "$PROM_PY" -c 'import prometheus_client' 2>/dev/null ||
-                fail "python3-prometheus-client is missing (make deps installs it)"
+                fail "python3-prometheus-client is missing (make deps installs it)" || return 1
         "$PROM_PY" -c '
 import sys
 from prometheus_client.parser import text_string_to_metric_families

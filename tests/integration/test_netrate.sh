@@ -38,9 +38,9 @@ measure_in() {
         local out=$R/sink.$PORT line
         PORT=$((PORT + 1))
         vs exec "$1" -- /payload sink "$PORT" "$WINDOW" >"$out" 2>&1 &
-        wait_for 10 "grep -q ready '$out'" || fail "sink not ready: $(cat "$out")"
+        wait_for 10 "grep -q ready '$out'" || fail "sink not ready: $(cat "$out")" || return 1
         in_host "$BIN/payload" blast "$(addr_of "$1")" "$PORT" 6 >/dev/null
-        wait_for 10 "grep -q bits_per_s '$out'" || fail "sink gave no result: $(cat "$out")"
+        wait_for 10 "grep -q bits_per_s '$out'" || fail "sink gave no result: $(cat "$out")" || return 1
         line=$(grep bits_per_s "$out")
         echo "    in $1: $line" >&2
         rates_of "$line"
