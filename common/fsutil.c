@@ -2,11 +2,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <linux/close_range.h>
@@ -526,4 +528,25 @@ int vs_fd_drop_parked(void)
         parked = NULL;
         parked_bytes = 0;
         return 0;
+}
+
+int vs_helper_setup(pid_t parent, const char *comm, int *fds, int n)
+{
+        sigset_t none;
+
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+                return -1; /* the parent died before the death signal was set */
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        prctl(PR_SET_NAME, comm);
+        /* copied out of the way first, so that no dup3 below clobbers a source */
+        for (int i = 0; i < n; i++)
+                if ((fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 1000)) < 0)
+                        return -1;
+        for (int i = 0; i < n; i++) {
+                if (dup3(fds[i], 3 + i, O_CLOEXEC) < 0)
+                        return -1;
+                fds[i] = 3 + i;
+        }
+        return syscall(SYS_close_range, (unsigned)(3 + n), ~0U, 0) < 0 ? -1 : 0;
 }

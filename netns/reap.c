@@ -22,10 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <linux/close_range.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -68,7 +65,7 @@ static void delete_by_name(int fd, const char *name, unsigned seq)
 }
 
 /* The reaper's descriptors, at these numbers */
-enum { REAPER_QUEUE_FD = 3, REAPER_NL_FD, REAPER_FIRST_FREE };
+enum { REAPER_QUEUE_FD = 3, REAPER_NL_FD };
 
 static __attribute__((noreturn)) void reaper_loop(void)
 {
@@ -92,21 +89,11 @@ static __attribute__((noreturn)) void reaper_loop(void)
  * vsd's (its lock, its sockets, its VPS's descriptors); it ends with vsd. */
 static __attribute__((noreturn)) void reaper_main(int queue, pid_t vsd)
 {
-        int nl;
-        sigset_t none;
+        /* to REAPER_QUEUE_FD, REAPER_NL_FD */
+        int keep[] = { queue, socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE) };
 
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != vsd)
-                _exit(1); /* vsd died before the line above */
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        prctl(PR_SET_NAME, "vsd-reaper");
-        nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-        if (nl < 0 || (queue = fcntl(queue, F_DUPFD_CLOEXEC, 1000)) < 0 ||
-            (nl = fcntl(nl, F_DUPFD_CLOEXEC, 1001)) < 0 ||
-            dup3(queue, REAPER_QUEUE_FD, O_CLOEXEC) < 0 || dup3(nl, REAPER_NL_FD, O_CLOEXEC) < 0)
+        if (keep[1] < 0 || vs_helper_setup(vsd, "vsd-reaper", keep, 2) < 0)
                 _exit(1);
-        syscall(SYS_close_range, (unsigned)REAPER_FIRST_FREE, ~0U, 0);
         reaper_loop();
 }
 

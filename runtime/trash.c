@@ -14,13 +14,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/close_range.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -34,7 +30,7 @@
  * less than PIPE_BUF bytes is atomic, so records never interleave). */
 #define TRASH_RECORD 128
 /* The remover's descriptors, at these numbers */
-enum { TRASH_VPS_FD = 3, TRASH_QUEUE_FD, TRASH_FIRST_FREE };
+enum { TRASH_VPS_FD = 3, TRASH_QUEUE_FD };
 
 static __attribute__((noreturn)) void remover_loop(void)
 {
@@ -60,24 +56,11 @@ static __attribute__((noreturn)) void remover_loop(void)
  * descriptors); it ends with vsd. */
 static __attribute__((noreturn)) void remover_main(int vps_fd, int queue, pid_t vsd)
 {
-        int from[] = { vps_fd, queue };
-        sigset_t none;
+        int keep[] = { vps_fd, queue }; /* to TRASH_VPS_FD, TRASH_QUEUE_FD */
 
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != vsd)
-                _exit(1); /* vsd died before the line above */
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        prctl(PR_SET_NAME, "vsd-trash");
-        (void)!setpriority(PRIO_PROCESS, 0, TRASH_NICE);
-        /* copied out of the way first, so that no dup2 clobbers a source */
-        for (size_t i = 0; i < 2; i++)
-                if ((from[i] = fcntl(from[i], F_DUPFD_CLOEXEC, 1000)) < 0)
-                        _exit(1);
-        if (dup3(from[0], TRASH_VPS_FD, O_CLOEXEC) < 0 ||
-            dup3(from[1], TRASH_QUEUE_FD, O_CLOEXEC) < 0)
+        if (vs_helper_setup(vsd, "vsd-trash", keep, 2) < 0)
                 _exit(1);
-        syscall(SYS_close_range, (unsigned)TRASH_FIRST_FREE, ~0U, 0);
+        (void)!setpriority(PRIO_PROCESS, 0, TRASH_NICE);
         remover_loop();
 }
 

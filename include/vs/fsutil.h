@@ -55,5 +55,12 @@ int vs_fd_park(int fd);
 void vs_fd_close(int fd);
 /* In a child of vsd's: closes every parked descriptor. */
 int vs_fd_drop_parked(void);
+/* In a fork that serves its parent alone (vsd's remover, its link
+ * reaper): it ends with the parent, which must still be `parent`; takes
+ * signals again (vsd blocks its own for its signalfd); is named `comm`;
+ * and keeps only fds[0..n-1], moved to 3, 4, ... (fds tells the new
+ * numbers), nothing else of the parent's (its lock, its sockets). -1 when
+ * a step fails: the caller exits. */
+int vs_helper_setup(pid_t parent, const char *comm, int *fds, int n);
 
 #endif
