@@ -138,7 +138,7 @@ EXPECTED = {
     "slice-destroy": {},
     "slice-list": {},
     "slice-status": {},
-    "slice-loan": {"to": "string", "limits": "limits", "until": "string"},
+    "slice-loan": {"to": "string", "limits": "limits", "rate_out": "string", "until": "string"},
     "slice-loans": {},
     "slice-revoke": {"id": "int"},
 }
