@@ -143,6 +143,12 @@ hot_reader() { # vps file
                 fail "the reader loop in $1 never read /proc/$2"
 }
 
+# ends the loop hot_reader started
+end_hot_reader() {
+        kill "$HOT_PID" 2>/dev/null || :
+        wait "$HOT_PID" || : # killed by us: its status tells nothing
+}
+
 # Each line of a meminfo text is whole ("Key:   N kB"), the last one too.
 meminfo_whole() { # text what
         local bad
@@ -172,8 +178,7 @@ test_a_read_right_after_set_shows_it_while_others_read() {
         expect_eq 1048576 "$(echo "$text" | awk '$1 == "MemTotal:" {print $2}')" "cat's MemTotal right after set --ram 1G"
         meminfo_whole "$text" "cat after 1G"
         expect_eq 1073741824 "$(mem_limit hot1)" "the cgroup's limit"
-        kill "$HOT_PID" 2>/dev/null || :
-        wait "$HOT_PID" || : # killed by us: its status tells nothing
+        end_hot_reader
         vs destroy --force hot1 >/dev/null
 }
 
@@ -187,8 +192,7 @@ test_reads_see_new_figures_while_the_pages_are_cached() {
         out=$(inside hot2 sh -c 'cat /proc/uptime; sleep 1; cat /proc/uptime; head -c 100 /proc/uptime; sleep 1; head -c 100 /proc/uptime' | cut -d' ' -f1 | tr '\n' ' ')
         echo "$out" | awk '{exit !(NF == 4 && $2 >= $1 + 0.85 && $3 >= $2 && $4 >= $3 + 0.85)}' ||
                 fail "uptime by cat, 1 s later by cat, then head, 1 s later by head: $out"
-        kill "$HOT_PID" 2>/dev/null || :
-        wait "$HOT_PID" || : # killed by us: its status tells nothing
+        end_hot_reader
         vs destroy --force hot2 >/dev/null
 }
 
