@@ -69,10 +69,17 @@ void vsd_disk_describe(struct vsd *d, struct vps *v, const vs_kv_t *config, vs_v
         char root[64];
         vs_disk_usage_t usage = { 0 };
 
-        snprintf(root, sizeof(root), "/proc/%d/root", (int)v->pid);
-        disk->usage(vps_path, v->phase == PHASE_STOPPED ? NULL : root, &usage, NULL);
         vs_vps_info_text(info, VS_VF_DISK_BACKEND, disk->name);
-        vs_vps_info_int(info, VS_VF_DISK, (long long)usage.bytes_used);
+        /* the dir backend's usage is a walk of the whole layer: the
+         * counter's for a large one */
+        if (disk == vs_disk_backend_find("dir")) {
+                if (vsd_du_bytes(d, v, &usage.bytes_used))
+                        vs_vps_info_int(info, VS_VF_DISK, (long long)usage.bytes_used);
+        } else {
+                snprintf(root, sizeof(root), "/proc/%d/root", (int)v->pid);
+                disk->usage(vps_path, v->phase == PHASE_STOPPED ? NULL : root, &usage, NULL);
+                vs_vps_info_int(info, VS_VF_DISK, (long long)usage.bytes_used);
+        }
         vs_vps_info_int(info, VS_VF_DISKLIMIT, (long long)usage.bytes_limit);
         vs_vps_info_int(info, VS_VF_INODES, (long long)usage.inodes_used);
         vs_vps_info_int(info, VS_VF_INODELIMIT, (long long)usage.inodes_limit);

@@ -434,6 +434,7 @@ static __attribute__((noreturn)) void responder_main(struct vsd *d, struct metri
         close(d->lock_fd);
         close(d->listen_fd);
         close(d->metrics->listen_fd);
+        vsd_du_forget(d);
         answer(d, c->buf, c->fd);
         _exit(0);
 }

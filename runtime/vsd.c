@@ -35,6 +35,7 @@
 #include "serve.h"
 #include "slice.h"
 #include "slicetime.h"
+#include "ducount.h"
 #include "trash.h"
 
 #ifndef VS_LIBEXECDIR
@@ -417,6 +418,9 @@ static void dispatch(struct vsd *d, struct ev *ev, uint32_t events)
         case EV_VIEW_EXIT:
                 vsd_view_exited(d);
                 break;
+        case EV_DU:
+                vsd_du_answered(d);
+                break;
         }
         (void)events;
 }
@@ -535,6 +539,8 @@ static int start_daemon(struct vsd *d, const struct options *o, int *ready_fd, v
         d->epfd = epoll_create1(EPOLL_CLOEXEC);
         if (d->epfd < 0)
                 return vs_error_errno(err, "epoll");
+        if (vsd_du_start(d, &warn) < 0)
+                vs_log(LOG_WARNING, "%s: vsd counts VPS's layers itself", warn.msg);
         vs_template_store_recover(d->tmpl_fd);
         /* before adoption: a VPS that runs on needs its view answered */
         if (vsd_view_init(d, &warn) < 0)
@@ -565,6 +571,7 @@ static void shut_down(struct vsd *d)
         unlinkat(d->run_fd, "vsd.pid", 0);
         vsd_metrics_close(d);
         vsd_trash_close(d);
+        vsd_du_close(d);
         while (d->clients) {
                 struct client *c = d->clients;
 
@@ -626,6 +633,8 @@ int main(int argc, char **argv)
                          .tick_fd = -1,
                          .lock_fd = -1,
                          .trash_fd = -1,
+                         .du_queue_fd = -1,
+                         .du_answer_fd = -1,
                          .vsinit_fd = -1,
                          .own_pidns_fd = -1,
                          .view_fuse_fd = -1,

@@ -19,6 +19,7 @@
 #include "vs/procid.h"
 #include "vs/procview.h"
 #include "vs/reply.h"
+#include "ducount.h"
 #include "vs/kvfile.h"
 
 #define VS_DEFAULT_SLICE "default"
@@ -48,6 +49,7 @@ enum ev_kind {
         EV_METRICS_CLIENT,
         EV_METRICS_RESPONDER,
         EV_VIEW_EXIT,
+        EV_DU,
 };
 
 struct ev {
@@ -94,6 +96,7 @@ struct vps {
         uint64_t oom_kills;    /* in its current or last run */
         int backups;           /* backups being written: no start, no destroy */
         struct ev exit_ev, timer_ev;
+        struct vsd_du du; /* its layer's last count (ducount.c) */
         /* its config as last read, and the file's identity then (vps.c) */
         vs_kv_t config;
         struct stat config_st;
@@ -205,6 +208,9 @@ struct vsd {
         int vsinit_fd, own_pidns_fd;
         int trash_fd; /* the remover's queue (trash.c), or -1 */
         pid_t trash_pid;
+        int du_queue_fd, du_answer_fd; /* the counter's pipes (ducount.c), or -1 */
+        pid_t du_pid;
+        struct ev du_ev;
         gid_t admin_gid; /* group paene, or 0: root only */
         const char *busybox_path;
         vs_cgroup_tree_t *cgtree;

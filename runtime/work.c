@@ -42,6 +42,7 @@ static void worker_setup(struct vsd *d, const struct vsd_work *w, pid_t vsd)
         /* nor may a worker keep the next vsd off the root: the lock is
          * vsd's alone */
         close(d->lock_fd);
+        vsd_du_forget(d);
         snprintf(comm, sizeof(comm), "vsd-%.11s", w->what);
         for (char *p = comm; *p; p++)
                 if (*p == ' ')

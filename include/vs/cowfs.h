@@ -114,6 +114,9 @@ typedef struct {
 int vs_template_unify(int store_fd, vs_template_unify_t *report, vs_error_t *err);
 /* Bytes allocated below dirfd, each hard-linked inode counted once. */
 uint64_t vs_du_at(int dirfd);
+/* As vs_du_at, giving up past `budget` entries (0: none): 1 when *bytes is
+ * the whole count, 0 when the walk gave up. */
+int vs_du_at_bounded(int dirfd, uint64_t budget, uint64_t *bytes);
 /* Removes half-built templates that a crash left behind. */
 void vs_template_store_recover(int store_fd);
 

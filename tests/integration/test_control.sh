@@ -405,4 +405,74 @@ for i in range(20000):
         vs template remove imp
 }
 
+# The bytes a VPS's upper layer takes, each inode once, as du counts them
+# (st_blocks of every entry below it).
+layer_bytes() { # vps
+        python3 - "$(vps_dir "$1")/upper" <<'PY'
+import os, sys
+seen, total = set(), 0
+for top, dirs, files in os.walk(sys.argv[1]):
+    for n in dirs + files:
+        st = os.lstat(os.path.join(top, n))
+        if (st.st_dev, st.st_ino) in seen:
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        total += st.st_blocks * 512
+print(total)
+PY
+}
+
+json_disk() { # vps: its "disk" in status --json, or "none"
+        vs status "$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin).get("disk", "none"))'
+}
+
+# A layer of more entries than vsd counts in its loop (20000) is counted by
+# vsd-du, beside the loop: its status answers at once, without a figure
+# until the first count ends, and with the exact one then.
+test_status_of_a_vps_of_many_files_does_not_wait_for_its_count() {
+        local counter expected
+        restart_with_conf ""
+        vs create few --template busybox --ipadd none >/dev/null
+        vs create many --template busybox --ipadd none >/dev/null
+        small_files many 30000
+        expected=$(layer_bytes many)
+        counter=$(worker_of_vsd vsd-du)
+        [ -n "$counter" ] || fail "no counter of layers beside vsd"
+        expect_eq 10 "$(awk '{print $19}' "/proc/$counter/stat")" "the counter's nice value"
+        # held where it is: vsd answers everybody meanwhile
+        kill -STOP "$counter"
+        expect_eq none "$(json_disk many)" "the first status: no figure while it is counted"
+        expect_eq none "$(json_disk many)" "the next status, while the count is held"
+        expect_rc 0 "list -o disk while the count is held" -- vs list -a -H -o name,disk
+        expect_contains "$OUT" "few" "list: the other VPS"
+        expect_eq "$(layer_bytes few)" "$(json_disk few)" "a small layer's figure, counted at once"
+        kill -CONT "$counter"
+        wait_for 30 '[ "$(json_disk many)" = "$expected" ]' ||
+                fail "the count of many: $(json_disk many), du says $expected"
+        # a small layer's figure is new at every status
+        head -c 1048576 /dev/urandom >"$(vps_dir few)/upper/blob"
+        expect_eq "$(layer_bytes few)" "$(json_disk few)" "a small layer after a write"
+        vs destroy many
+        vs destroy few
+}
+
+# Without its counter (killed), vsd counts a large layer itself, in full.
+test_a_killed_counter_leaves_vsd_counting_itself() {
+        local counter expected
+        stop_vsd
+        start_vsd_logging_to "$R/vsd.log" || fail "vsd did not start"
+        vs create many --template busybox --ipadd none >/dev/null
+        small_files many 30000
+        expected=$(layer_bytes many)
+        json_disk many >/dev/null
+        counter=$(worker_of_vsd vsd-du)
+        [ -n "$counter" ] || fail "no counter of layers beside vsd"
+        kill -KILL "$counter"
+        wait_for 10 '[ ! -e /proc/$counter ]' || fail "the killed counter was not reaped"
+        wait_for 10 '[ "$(json_disk many)" = "$expected" ]' ||
+                fail "the count without a counter: $(json_disk many), du says $expected"
+        expect_contains "$(cat "$R/vsd.log" 2>/dev/null)" "vsd counts them itself" "vsd says so"
+        vs destroy many
+}
+
 run_tests
