@@ -10,7 +10,12 @@
 # the median and the largest, with the reply's size. A trap removes
 # everything on any failure or interruption (DESIGN.md section 7).
 #
-# Usage: [BUILD=build] contrib/bench/list.sh [N]   (as root; N defaults to 4096)
+# LIST_BIG_FILES=M adds a VPS "big" of M small files in its own layer
+# (the dir backend counts them for its disk figure) and times `status
+# big`, `list -a -o name,disk`, and `vsctl list` while a loop of `list -a
+# -o name,disk` runs beside it: what one VPS of many files costs everybody.
+#
+# Usage: [BUILD=build] [LIST_BIG_FILES=M] contrib/bench/list.sh [N]   (as root; N defaults to 4096)
 set -euo pipefail
 export LC_ALL=C
 
@@ -57,5 +62,24 @@ printf '%-36s %s\n' "vsctl list -a" "$(time_cmd list -a)"
 printf '%-36s %s\n' "vsctl list -a -o name,state,ip" "$(time_cmd list -a -o name,state,ip)"
 printf '%-36s %s\n' "vsctl list -a --json" "$(time_cmd list -a --json)"
 printf '%-36s %s\n' "vsctl status v0" "$(time_cmd status v0)"
+if [ -n "${LIST_BIG_FILES:-}" ]; then
+        vs create big --template busybox --ipadd none
+        python3 -c 'import os, sys
+d = sys.argv[1]
+os.makedirs(d)
+for i in range(int(sys.argv[2])):
+    with open(os.path.join(d, "f%d" % i), "w") as f:
+        f.write("x")' "$ROOT/var/lib/paene/vps/big/upper/data" "$LIST_BIG_FILES"
+        sync
+        echo "VPS big: $LIST_BIG_FILES files in its layer"
+        printf '%-36s %s\n' "vsctl status big --json" "$(time_cmd status big --json)"
+        printf '%-36s %s\n' "vsctl list -a -o name,disk" "$(time_cmd list -a -o name,disk)"
+        (while :; do vs list -a -o name,disk >/dev/null; done) &
+        disk_loop=$!
+        printf '%-36s %s\n' "vsctl list, beside that loop" "$(time_cmd list)"
+        kill "$disk_loop"
+        wait "$disk_loop" 2>/dev/null || :
+        vs destroy big
+fi
 for ((i = 0; i < N; i++)); do vs destroy "v$i"; done
 finish
