@@ -24,6 +24,7 @@
 #include "vs/kvfile.h"
 #include "vs/log.h"
 #include "store.h"
+#include "trash.h"
 #include "vsd.h"
 
 #define MANIFEST "paene-backup"
@@ -179,6 +180,11 @@ int vsd_backup_live_write(struct vsd *d, const struct vsd_work *w, int out_fd, i
                 rc = -1;
         vs_rmtree_at(vps_fd, BACKUP_COPY, NULL);
         return rc;
+}
+
+void vsd_backup_sweep(struct vsd *d, const char *vps)
+{
+        vsd_trash_doom_within(d, vps, BACKUP_COPY);
 }
 
 /* Runs tar with argv; its stdout into *out (when out), its stderr's first

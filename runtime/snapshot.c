@@ -15,7 +15,8 @@
  * copies the snapshot beside the VPS's layer and swaps the two with
  * renameat2(RENAME_EXCHANGE), so that the VPS has either layer whole. The
  * snapshot stays. What a crash leaves (.SNAP.creating, .SNAP.deleting,
- * .snapshot-restore) is removed by the next snapshot command on the VPS.
+ * .snapshot-restore) goes to the remover at the next snapshot command on
+ * the VPS or the next start of vsd.
  * Each command but list runs in a worker holding the VPS. */
 #include <dirent.h>
 #include <errno.h>
@@ -33,6 +34,7 @@
 #include "vs/kvfile.h"
 #include "vs/log.h"
 #include "store.h"
+#include "trash.h"
 #include "vsd.h"
 
 #define SNAP_DIR "snapshots"
@@ -69,15 +71,16 @@ static int snapshot_exists(int snaps_fd, const char *snap)
 }
 
 /* What a crash left: the hidden entries of snapshots/ and the VPS's own
- * restore directory (no worker holds the VPS: the caller has it). */
+ * restore directory, to the remover (a copy of a layer would hold vsd's
+ * loop for as long as its removal takes). No worker holds the VPS: the
+ * caller has it, or vsd is starting. */
 static void remove_leftovers(struct vsd *d, const char *vps, int snaps_fd)
 {
-        cleanup_free char *restore = vs_strdupf("%s/%s", vps, RESTORE_DIR);
         cleanup_closedir DIR *dir = NULL;
         struct dirent *ent;
         int fd = dup(snaps_fd);
 
-        vs_rmtree_at(d->vps_fd, restore, NULL);
+        vsd_trash_doom_within(d, vps, RESTORE_DIR);
         if (fd < 0 || !(dir = fdopendir(fd))) {
                 if (fd >= 0)
                         close(fd);
@@ -85,8 +88,21 @@ static void remove_leftovers(struct vsd *d, const char *vps, int snaps_fd)
         }
         while ((ent = readdir(dir)))
                 if (ent->d_name[0] == '.' && strcmp(ent->d_name, ".") != 0 &&
-                    strcmp(ent->d_name, "..") != 0)
-                        vs_rmtree_at(snaps_fd, ent->d_name, NULL);
+                    strcmp(ent->d_name, "..") != 0) {
+                        cleanup_free char *rel = vs_strdupf(SNAP_DIR "/%s", ent->d_name);
+
+                        vsd_trash_doom_within(d, vps, rel);
+                }
+}
+
+void vsd_snapshot_sweep(struct vsd *d, const char *vps)
+{
+        cleanup_close int snaps_fd = open_snapshots(d, vps, 0, NULL);
+
+        if (snaps_fd >= 0)
+                remove_leftovers(d, vps, snaps_fd);
+        else
+                vsd_trash_doom_within(d, vps, RESTORE_DIR);
 }
 
 /* sYYYYMMDD-HHMMSS (UTC), with -N when that is taken. */

@@ -12,6 +12,7 @@
  * itself, as before. */
 #include "trash.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "vs/cleanup.h"
 #include "vs/fsutil.h"
 #include "vs/log.h"
 #include "vsd.h"
@@ -89,6 +91,55 @@ int vsd_trash_start(struct vsd *d, vs_error_t *err)
         d->trash_fd = queue[1];
         d->trash_pid = pid;
         return 0;
+}
+
+#define WITHIN_PREFIX ".trash."
+
+void vsd_trash_doom_within(struct vsd *d, const char *vps, const char *rel)
+{
+        cleanup_close int vps_fd =
+                openat(d->vps_fd, vps, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        char doomed[32], entry[TRASH_RECORD];
+
+        if (vps_fd < 0)
+                return;
+        for (unsigned n = 0; n < 1000; n++) {
+                snprintf(doomed, sizeof(doomed), WITHIN_PREFIX "%u" DOOMED_SUFFIX, n);
+                if (renameat2(vps_fd, rel, vps_fd, doomed, RENAME_NOREPLACE) == 0)
+                        break;
+                if (errno != EEXIST)
+                        return; /* nothing there (or not ours to move) */
+        }
+        snprintf(entry, sizeof(entry), "%.63s/%s", vps, doomed);
+        vs_log(LOG_NOTICE, "removing %s/%s (left by an interrupted command)", vps, rel);
+        vsd_trash_put(d, entry);
+}
+
+void vsd_trash_resume_within(struct vsd *d, const char *vps)
+{
+        cleanup_closedir DIR *dir = NULL;
+        struct dirent *ent;
+        int fd = openat(d->vps_fd, vps, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+        if (fd < 0 || !(dir = fdopendir(fd))) {
+                if (fd >= 0)
+                        close(fd);
+                return;
+        }
+        while ((ent = readdir(dir))) {
+                size_t len = strlen(ent->d_name);
+                char entry[TRASH_RECORD];
+
+                if (len >= 32)
+                        continue; /* not a name of ours */
+
+                if (strncmp(ent->d_name, WITHIN_PREFIX, strlen(WITHIN_PREFIX)) != 0 ||
+                    len <= strlen(DOOMED_SUFFIX) ||
+                    strcmp(ent->d_name + len - strlen(DOOMED_SUFFIX), DOOMED_SUFFIX) != 0)
+                        continue;
+                snprintf(entry, sizeof(entry), "%.63s/%.31s", vps, ent->d_name);
+                vsd_trash_put(d, entry);
+        }
 }
 
 int vsd_trash_doom(struct vsd *d, const char *name, vs_error_t *err)

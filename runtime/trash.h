@@ -18,6 +18,16 @@ int vsd_trash_doom(struct vsd *d, const char *name, vs_error_t *err);
 /* The doomed entry's files go in the remover, or here where it has none. */
 void vsd_trash_put(struct vsd *d, const char *entry);
 
+/* Hands what a crash or a command left inside a VPS's directory (rel, a
+ * path below vps/) to the remover: renamed first to a doomed entry of the
+ * VPS's own, ".trash.N.destroying", so that a command that makes rel again
+ * meanwhile never loses its new one. Nothing there: nothing done. */
+void vsd_trash_doom_within(struct vsd *d, const char *vps, const char *rel);
+
+/* Hands the VPS's doomed entries that an earlier vsd had not removed to
+ * the remover (at start). */
+void vsd_trash_resume_within(struct vsd *d, const char *vps);
+
 /* Whether a directory entry of the VPS directory is a doomed one, and the
  * VPS name it was (into name, of size). */
 int vsd_trash_is_doomed(const char *entry, char *name, size_t size);

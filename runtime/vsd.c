@@ -370,6 +370,18 @@ static void read_signals(struct vsd *d)
         }
 }
 
+/* What a vsd killed in the middle of a backup or a snapshot command left
+ * in a VPS's directory (a copy of its layer, for one) and what an earlier
+ * vsd's remover had not finished: to this vsd's remover. */
+static void sweep_leftovers(struct vsd *d)
+{
+        for (struct vps *v = d->vps_list; v; v = v->next) {
+                vsd_trash_resume_within(d, v->name);
+                vsd_backup_sweep(d, v->name);
+                vsd_snapshot_sweep(d, v->name);
+        }
+}
+
 static void dispatch(struct vsd *d, struct ev *ev, uint32_t events)
 {
         uint64_t ticks;
@@ -550,6 +562,7 @@ static int start_daemon(struct vsd *d, const struct options *o, int *ready_fd, v
                 return -1;
         /* after adoption: what is left is a veth of a VPS that is gone */
         vsd_net_sweep(d);
+        sweep_leftovers(d);
         if (setup_socket(d, err) < 0 || vsd_metrics_listen(d, err) < 0)
                 return -1;
         static struct ev signal_ev = { EV_SIGNAL, NULL }, tick_ev = { EV_TICK, NULL };

@@ -555,6 +555,8 @@ void vsd_onboot_step(struct vsd *d);
 typedef vs_snapshot_info_t vsd_snapshot_info_t;
 int vsd_snapshot_take_prepare(struct vsd *d, struct vps *v, const char *snap, struct vsd_work *w,
                               vs_error_t *err);
+/* What a crash left of the VPS's snapshot commands goes to the remover. */
+void vsd_snapshot_sweep(struct vsd *d, const char *vps);
 /* *frozen_ms: how long a running VPS was frozen for it. */
 int vsd_snapshot_take(struct vsd *d, const struct vsd_work *w, long long *frozen_ms,
                       vs_error_t *err);
@@ -579,6 +581,8 @@ pid_t vsd_backup_spawn(struct vsd *d, struct vps *v, int out_fd, vs_error_t *err
  * a copy of its layer made as a snapshot is, v frozen only for the resync;
  * tar of it into out_fd, *status tar's exit; the copy removed after). */
 int vsd_backup_live_prepare(struct vsd *d, struct vps *v, struct vsd_work *w, vs_error_t *err);
+/* What a crash left of a live backup (its copy) goes to the remover. */
+void vsd_backup_sweep(struct vsd *d, const char *vps);
 int vsd_backup_live_write(struct vsd *d, const struct vsd_work *w, int out_fd, int *status,
                           long long *frozen_ms, vs_error_t *err);
 /* A member name of a backup: relative, without "..", and of the layout

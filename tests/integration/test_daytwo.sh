@@ -602,4 +602,42 @@ test_a_running_vps_runs_while_its_backup_is_written() {
         vs destroy lb2
 }
 
+# A vsd killed while a live backup is written leaves the backup's copy of
+# the layer (and, a snapshot command, its hidden entries): the next vsd
+# hands them to its remover. The VPS, its files and its real snapshots stay.
+test_what_a_vsd_killed_mid_backup_left_goes_with_the_next_vsd() {
+        local job d sum
+        vs create lb3 --template busybox --ipadd none
+        vs start lb3
+        vs exec lb3 -- dd if=/dev/zero of=/root/big bs=1M count=50 2>/dev/null
+        vs exec lb3 -- sh -c 'head -c 100000 /dev/urandom >/root/noise'
+        sum=$(vs exec lb3 -- md5sum /root/noise | cut -d' ' -f1)
+        vs snapshot lb3 keep >/dev/null
+        d=$(vps_dir lb3)
+        # what a snapshot command killed half way leaves, by its names
+        mkdir -p "$d/snapshots/.half.creating/upper" "$d/.snapshot-restore/upper"
+        echo x >"$d/snapshots/.half.creating/upper/f"
+        echo x >"$d/.snapshot-restore/upper/f"
+        vs backup lb3 - 2>/dev/null | {
+                dd bs=1 count=1 status=none
+                touch "$R/lb3.started"
+                wait_for 60 '[ -e "$R/lb3.go" ]'
+                cat >/dev/null
+        } &
+        job=$!
+        wait_for 60 '[ -e "$R/lb3.started" ]' || fail "the backup does not begin"
+        [ -d "$d/.backup.creating" ] || fail "no copy of the layer while the backup runs"
+        kill -9 "$(vsd_pid)"
+        touch "$R/lb3.go"
+        wait "$job" || :
+        start_vsd || fail "vsd did not start again"
+        wait_for 30 '[ -z "$(ls -A "$d" "$d/snapshots" | grep -e "^\.backup" -e "^\.trash" -e "^\.snapshot-restore" -e "^\.half")" ]' ||
+                fail "left after the restart: $(ls -A "$d" "$d/snapshots" | xargs)"
+        expect_eq running "$(vs status lb3 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])')" "the VPS runs on"
+        expect_eq "$sum" "$(vs exec lb3 -- md5sum /root/noise | cut -d' ' -f1)" "its files"
+        expect_contains "$(vs snapshot list lb3)" "keep" "its snapshot"
+        [ -d "$d/snapshots/keep" ] || fail "the snapshot's files are gone"
+        vs destroy --force lb3
+}
+
 run_tests
