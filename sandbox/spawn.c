@@ -1143,14 +1143,14 @@ static pid_t clone_in_cgroup(vs_cgroup_t *cg, pid_t beside, uint64_t flags, int 
 /* The child must be born in the VPS's pid namespace and be vsd's own child
  * (so vsd gets its exit status): vsd points its pid_for_children at the VPS,
  * clones, and points it back. */
-static pid_t clone_into_vps(const struct vs_exec_spec *spec, vs_cgroup_t *cg, int *pidfd,
-                            vs_error_t *err)
+static pid_t clone_into_vps(const struct vs_exec_spec *spec, vs_cgroup_t *cg, uint64_t flags,
+                            int *pidfd, vs_error_t *err)
 {
         pid_t pid;
 
         if (setns(spec->init_pidfd, CLONE_NEWPID) < 0)
                 return vs_error_errno(err, "join the VPS's pid namespace");
-        pid = clone_in_cgroup(cg, spec->init_pid, 0, pidfd, err);
+        pid = clone_in_cgroup(cg, spec->init_pid, flags, pidfd, err);
         if (pid == 0)
                 return 0;
         if (setns(spec->own_pidns_fd, CLONE_NEWPID) < 0) {
@@ -1162,45 +1162,85 @@ static pid_t clone_into_vps(const struct vs_exec_spec *spec, vs_cgroup_t *cg, in
         return pid;
 }
 
+/* The number at and above which an exec's child needs no descriptor: its
+ * socket, the init's pidfd (a copy below the parked ones) and its stdio. */
+static int exec_keep_below(const struct vs_exec_spec *spec, int sock)
+{
+        int high = higher(sock, spec->init_pidfd);
+
+        for (int i = 0; i < 3 && !spec->use_tty; i++)
+                high = higher(high, spec->stdio[i]);
+        return high + 1;
+}
+
+/* As the builder (clone_builder), the child shares vsd's table until its
+ * first act takes a copy of what is below keep_below. */
+static _Noreturn void run_exec_child(const struct vs_exec_spec *spec, int sock[2], int keep_below)
+{
+        vs_error_t child_err = { 0 };
+
+        if (vs_fd_unshare_dropping_parked(keep_below) < 0) {
+                vs_error_errno(&child_err, "the child's descriptor table");
+                report_error(sock[1], &child_err);
+                _exit(126);
+        }
+        close(sock[0]);
+        if (report(sock[1], REPORT_FILES, 0, &child_err) == 0)
+                exec_child(spec, &sock[1], &child_err);
+        report_error(sock[1], &child_err);
+        _exit(child_err.errnum == ENOENT ? 127 : 126);
+}
+
+static void forget_exec_child(const struct vs_exec_spec *spec, int pidfd, int *master)
+{
+        if (*master >= 0)
+                close(*master);
+        *master = -1;
+        if (spec->notify_fd && *spec->notify_fd >= 0) {
+                close(*spec->notify_fd);
+                *spec->notify_fd = -1;
+        }
+        reap_failed(pidfd);
+        close(pidfd);
+}
+
 pid_t vs_spawn_exec(const struct vs_exec_spec *spec, vs_cgroup_t *cg, int *pidfd, int *master,
                     vs_error_t *err)
 {
-        int sock[2];
+        struct vs_exec_spec own = *spec;
+        cleanup_close int low_pidfd = -1;
+        int sock[2], keep_below, rc;
         pid_t pid;
 
         *master = -1;
         if (spec->notify_fd)
                 *spec->notify_fd = -1;
+        /* the init's pidfd is parked: the child joins through a copy below */
+        low_pidfd = fcntl(spec->init_pidfd, F_DUPFD_CLOEXEC, 0);
+        if (low_pidfd < 0)
+                return vs_error_errno(err, "copy the init's pidfd");
+        own.init_pidfd = low_pidfd;
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) < 0)
                 return vs_error_errno(err, "socketpair");
-        pid = clone_into_vps(spec, cg, pidfd, err);
-        if (pid == 0) {
-                vs_error_t child_err = { 0 };
-
-                close(sock[0]);
-                exec_child(spec, &sock[1], &child_err);
-                report_error(sock[1], &child_err);
-                _exit(child_err.errnum == ENOENT ? 127 : 126);
-        }
-        close(sock[1]);
+        keep_below = exec_keep_below(&own, sock[1]);
+        pid = clone_into_vps(&own, cg, CLONE_FILES, pidfd, err);
+        if (pid == 0)
+                run_exec_child(&own, sock, keep_below);
         if (pid < 0) {
                 close(sock[0]);
+                close(sock[1]);
                 return -1;
         }
         bound_reports(sock[0]);
-        if (read_reports(sock[0], master, spec->notify_fd, err) < 0) {
-                close(sock[0]);
-                if (*master >= 0)
-                        close(*master);
-                *master = -1;
-                if (spec->notify_fd && *spec->notify_fd >= 0) {
-                        close(*spec->notify_fd);
-                        *spec->notify_fd = -1;
-                }
-                reap_failed(*pidfd);
-                close(*pidfd);
-                return -1;
+        /* vsd closes nothing the child may use until it has its own table */
+        rc = read_report(sock[0], REPORT_FILES, NULL, err);
+        if (rc < 0)
+                forget_exec_child(spec, *pidfd, master); /* it shares no table once reaped */
+        close(sock[1]);
+        if (rc == 0 && read_reports(sock[0], master, spec->notify_fd, err) < 0) {
+                forget_exec_child(spec, *pidfd, master);
+                rc = -1;
         }
         close(sock[0]);
-        return pid;
+        return rc < 0 ? -1 : pid;
 }
