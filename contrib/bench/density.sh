@@ -8,7 +8,8 @@
 # `httpd -p 80` serving the VPS's hostname, starts them one after another
 # (each `vsctl start` timed), fetches every address from vsd's namespace
 # and checks the body, then prints: created and running, `vsctl list` count
-# and time, how many answered, the start median of the first and last 10%,
+# and time, how many answered, the start median of the first and last 10%
+# (and vsd's CPU per start over them),
 # host memory (MemAvailable) and slab per VPS with the slab caches that grew
 # most, vsd's RSS and descriptors, stop+destroy per VPS, and what is left
 # after (links, mounts, cgroups, loop devices, nft elements: all zero). A
