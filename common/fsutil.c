@@ -506,10 +506,16 @@ void vs_fd_close(int fd)
         close(fd);
 }
 
-int vs_fd_drop_parked(void)
+/* Closes the parked descriptors below `below` (all: INT_MAX) and forgets
+ * every one. */
+static int close_parked_below(int below)
 {
         size_t bits = parked_bytes * 8;
 
+        if (below <= VS_FD_PARK_FLOOR)
+                bits = 0;
+        else if ((size_t)(below - VS_FD_PARK_FLOOR) < bits)
+                bits = (size_t)(below - VS_FD_PARK_FLOOR);
         for (size_t first = 0; first < bits;) {
                 size_t last = first;
 
@@ -528,6 +534,22 @@ int vs_fd_drop_parked(void)
         parked = NULL;
         parked_bytes = 0;
         return 0;
+}
+
+int vs_fd_drop_parked(void)
+{
+        return close_parked_below(INT_MAX);
+}
+
+int vs_fd_unshare_dropping_parked(int from)
+{
+        if (from < VS_FD_PARK_FLOOR)
+                from = VS_FD_PARK_FLOOR;
+        /* the kernel copies only the descriptors below `from` when the
+         * range reaches the end of the table */
+        if (syscall(SYS_close_range, (unsigned)from, ~0U, CLOSE_RANGE_UNSHARE) < 0)
+                return -1;
+        return close_parked_below(from);
 }
 
 int vs_helper_setup(pid_t parent, const char *comm, int *fds, int n)

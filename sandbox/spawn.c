@@ -51,6 +51,7 @@ enum report_type {
         REPORT_PID = 3,
         REPORT_READY = 4,
         REPORT_NOTIFY = 5, /* the listener of its seccomp notify filter */
+        REPORT_FILES = 6,  /* the builder has its own descriptor table */
 };
 
 struct report {
@@ -946,10 +947,71 @@ static int reap_builder(pid_t builder, vs_error_t *err)
         return 0;
 }
 
+static int higher(int a, int b)
+{
+        return a > b ? a : b;
+}
+
+/* The number at and above which the builder needs no descriptor: its
+ * socket, the spec's and the cgroup's are below it. */
+static int builder_keep_below(const struct vs_init_spec *spec, const vs_cgroup_t *cg, int sock)
+{
+        int high = higher(sock, higher(spec->vsinit_fd, spec->console_fd));
+
+        return higher(high, vs_cgroup_highest_fd(cg)) + 1;
+}
+
+/* The builder shares vsd's descriptor table (CLONE_FILES) until its first
+ * act, which takes a copy of the descriptors below keep_below but the
+ * parked ones: a fork would copy all of vsd's, two for each running VPS,
+ * and its exit close them, so that a start grew with the number of VPS.
+ * A raw clone: vsd has one thread, so no other holds a libc lock. */
+static pid_t clone_builder(void)
+{
+        struct clone_args args = { .flags = CLONE_FILES, .exit_signal = SIGCHLD };
+
+        return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+}
+
+static _Noreturn void run_builder(const struct vs_init_spec *spec, vs_cgroup_t *cg, int pair[2],
+                                  int keep_below)
+{
+        vs_error_t child_err = { 0 };
+
+        /* first, so that the init and the helpers it forks copy none of
+         * vsd's descriptors; vsd touches its table until then */
+        if (vs_fd_unshare_dropping_parked(keep_below) < 0) {
+                vs_error_errno(&child_err, "the builder's descriptor table");
+                report_error(pair[1], &child_err);
+                _exit(1);
+        }
+        close(pair[0]);
+        if (report(pair[1], REPORT_FILES, 0, &child_err) < 0 ||
+            build_vps(spec, cg, pair[1], &child_err) < 0) {
+                report_error(pair[1], &child_err);
+                _exit(1);
+        }
+        _exit(0);
+}
+
+/* Waits until the builder has its table of its own; only then may vsd
+ * close or open descriptors (pair[1] first). */
+static int wait_builder_files(pid_t builder, int pair[2], vs_error_t *err)
+{
+        int rc = read_report(pair[0], REPORT_FILES, NULL, err);
+
+        if (rc < 0) {
+                kill(builder, SIGKILL); /* it shares the table no more once reaped */
+                reap_builder(builder, NULL);
+        }
+        close(pair[1]);
+        return rc;
+}
+
 pid_t vs_spawn_init(const struct vs_init_spec *spec, vs_cgroup_t *cg, int *pidfd, vs_error_t *err)
 {
         cleanup_close int sock = -1;
-        int pair[2];
+        int pair[2], keep_below;
         pid_t builder, pid;
 
         *pidfd = -1;
@@ -957,25 +1019,18 @@ pid_t vs_spawn_init(const struct vs_init_spec *spec, vs_cgroup_t *cg, int *pidfd
                 *spec->notify_fd = -1;
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
                 return vs_error_errno(err, "socketpair");
-        builder = fork();
-        if (builder == 0) {
-                vs_error_t child_err = { 0 };
-
-                /* first, so that the init and the helpers it forks copy
-                 * none of them */
-                vs_fd_drop_parked();
-                close(pair[0]);
-                if (build_vps(spec, cg, pair[1], &child_err) < 0) {
-                        report_error(pair[1], &child_err);
-                        _exit(1);
-                }
-                _exit(0);
-        }
-        close(pair[1]);
+        keep_below = builder_keep_below(spec, cg, pair[1]);
+        builder = clone_builder();
+        if (builder == 0)
+                run_builder(spec, cg, pair, keep_below);
         sock = pair[0];
-        if (builder < 0)
-                return vs_error_errno(err, "fork");
+        if (builder < 0) {
+                close(pair[1]);
+                return vs_error_errno(err, "clone the VPS's builder");
+        }
         bound_reports(sock);
+        if (wait_builder_files(builder, pair, err) < 0)
+                return -1;
         pid = follow_builder(spec, sock, pidfd, err);
         if (pid < 0 && err && err->errnum == ETIMEDOUT)
                 kill(builder, SIGKILL); /* hung: reaped below */
@@ -1088,14 +1143,14 @@ static pid_t clone_in_cgroup(vs_cgroup_t *cg, pid_t beside, uint64_t flags, int 
 /* The child must be born in the VPS's pid namespace and be vsd's own child
  * (so vsd gets its exit status): vsd points its pid_for_children at the VPS,
  * clones, and points it back. */
-static pid_t clone_into_vps(const struct vs_exec_spec *spec, vs_cgroup_t *cg, int *pidfd,
-                            vs_error_t *err)
+static pid_t clone_into_vps(const struct vs_exec_spec *spec, vs_cgroup_t *cg, uint64_t flags,
+                            int *pidfd, vs_error_t *err)
 {
         pid_t pid;
 
         if (setns(spec->init_pidfd, CLONE_NEWPID) < 0)
                 return vs_error_errno(err, "join the VPS's pid namespace");
-        pid = clone_in_cgroup(cg, spec->init_pid, 0, pidfd, err);
+        pid = clone_in_cgroup(cg, spec->init_pid, flags, pidfd, err);
         if (pid == 0)
                 return 0;
         if (setns(spec->own_pidns_fd, CLONE_NEWPID) < 0) {
@@ -1107,45 +1162,85 @@ static pid_t clone_into_vps(const struct vs_exec_spec *spec, vs_cgroup_t *cg, in
         return pid;
 }
 
+/* The number at and above which an exec's child needs no descriptor: its
+ * socket, the init's pidfd (a copy below the parked ones) and its stdio. */
+static int exec_keep_below(const struct vs_exec_spec *spec, int sock)
+{
+        int high = higher(sock, spec->init_pidfd);
+
+        for (int i = 0; i < 3 && !spec->use_tty; i++)
+                high = higher(high, spec->stdio[i]);
+        return high + 1;
+}
+
+/* As the builder (clone_builder), the child shares vsd's table until its
+ * first act takes a copy of what is below keep_below. */
+static _Noreturn void run_exec_child(const struct vs_exec_spec *spec, int sock[2], int keep_below)
+{
+        vs_error_t child_err = { 0 };
+
+        if (vs_fd_unshare_dropping_parked(keep_below) < 0) {
+                vs_error_errno(&child_err, "the child's descriptor table");
+                report_error(sock[1], &child_err);
+                _exit(126);
+        }
+        close(sock[0]);
+        if (report(sock[1], REPORT_FILES, 0, &child_err) == 0)
+                exec_child(spec, &sock[1], &child_err);
+        report_error(sock[1], &child_err);
+        _exit(child_err.errnum == ENOENT ? 127 : 126);
+}
+
+static void forget_exec_child(const struct vs_exec_spec *spec, int pidfd, int *master)
+{
+        if (*master >= 0)
+                close(*master);
+        *master = -1;
+        if (spec->notify_fd && *spec->notify_fd >= 0) {
+                close(*spec->notify_fd);
+                *spec->notify_fd = -1;
+        }
+        reap_failed(pidfd);
+        close(pidfd);
+}
+
 pid_t vs_spawn_exec(const struct vs_exec_spec *spec, vs_cgroup_t *cg, int *pidfd, int *master,
                     vs_error_t *err)
 {
-        int sock[2];
+        struct vs_exec_spec own = *spec;
+        cleanup_close int low_pidfd = -1;
+        int sock[2], keep_below, rc;
         pid_t pid;
 
         *master = -1;
         if (spec->notify_fd)
                 *spec->notify_fd = -1;
+        /* the init's pidfd is parked: the child joins through a copy below */
+        low_pidfd = fcntl(spec->init_pidfd, F_DUPFD_CLOEXEC, 0);
+        if (low_pidfd < 0)
+                return vs_error_errno(err, "copy the init's pidfd");
+        own.init_pidfd = low_pidfd;
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) < 0)
                 return vs_error_errno(err, "socketpair");
-        pid = clone_into_vps(spec, cg, pidfd, err);
-        if (pid == 0) {
-                vs_error_t child_err = { 0 };
-
-                close(sock[0]);
-                exec_child(spec, &sock[1], &child_err);
-                report_error(sock[1], &child_err);
-                _exit(child_err.errnum == ENOENT ? 127 : 126);
-        }
-        close(sock[1]);
+        keep_below = exec_keep_below(&own, sock[1]);
+        pid = clone_into_vps(&own, cg, CLONE_FILES, pidfd, err);
+        if (pid == 0)
+                run_exec_child(&own, sock, keep_below);
         if (pid < 0) {
                 close(sock[0]);
+                close(sock[1]);
                 return -1;
         }
         bound_reports(sock[0]);
-        if (read_reports(sock[0], master, spec->notify_fd, err) < 0) {
-                close(sock[0]);
-                if (*master >= 0)
-                        close(*master);
-                *master = -1;
-                if (spec->notify_fd && *spec->notify_fd >= 0) {
-                        close(*spec->notify_fd);
-                        *spec->notify_fd = -1;
-                }
-                reap_failed(*pidfd);
-                close(*pidfd);
-                return -1;
+        /* vsd closes nothing the child may use until it has its own table */
+        rc = read_report(sock[0], REPORT_FILES, NULL, err);
+        if (rc < 0)
+                forget_exec_child(spec, *pidfd, master); /* it shares no table once reaped */
+        close(sock[1]);
+        if (rc == 0 && read_reports(sock[0], master, spec->notify_fd, err) < 0) {
+                forget_exec_child(spec, *pidfd, master);
+                rc = -1;
         }
         close(sock[0]);
-        return pid;
+        return rc < 0 ? -1 : pid;
 }

@@ -712,6 +712,24 @@ int vs_cgroup_leave_v1(vs_cgroup_tree_t *tree, vs_error_t *err)
         return rc;
 }
 
+static int max_fd(int a, int b)
+{
+        return a > b ? a : b;
+}
+
+int vs_cgroup_highest_fd(const vs_cgroup_t *cg)
+{
+        int high = -1;
+
+        for (int i = 0; i < cg->tree->count; i++) {
+                const struct hierarchy *h = &cg->tree->hier[i];
+
+                high = max_fd(high,
+                              max_fd(cg->fd[i], max_fd(h->own_fd, max_fd(h->base_fd, h->home_fd))));
+        }
+        return high;
+}
+
 int vs_cgroup_v2_dir(vs_cgroup_t *cg)
 {
         for (int i = 0; i < cg->tree->count; i++)

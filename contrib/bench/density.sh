@@ -8,7 +8,8 @@
 # `httpd -p 80` serving the VPS's hostname, starts them one after another
 # (each `vsctl start` timed), fetches every address from vsd's namespace
 # and checks the body, then prints: created and running, `vsctl list` count
-# and time, how many answered, the start median of the first and last 10%,
+# and time, how many answered, the start median of the first and last 10%
+# (and vsd's CPU per start over them),
 # host memory (MemAvailable) and slab per VPS with the slab caches that grew
 # most, vsd's RSS and descriptors, stop+destroy per VPS, and what is left
 # after (links, mounts, cgroups, loop devices, nft elements: all zero). A
@@ -43,6 +44,10 @@ meminfo() { awk -v k="$1:" '$1 == k {print $2}' /proc/meminfo; } # kB
 slab_kb() { echo $(($(meminfo SReclaimable) + $(meminfo SUnreclaim))); }
 # slab caches: name and kB (active objects times object size)
 slabinfo() { awk 'NR > 2 {printf "%s %d\n", $1, $3 * $4 / 1024}' /proc/slabinfo | sort; }
+# vsd's CPU time and that of its children it reaped (the builders and
+# what they forked), in clock ticks: what a start costs vsd, less moved by
+# other work on the host than the start's time
+vsd_cpu_ticks() { awk '{print $14 + $15 + $16 + $17}' "/proc/$VSD_PID/stat"; }
 median() { sort -n | awk '{v[NR] = $1} END {if (NR) printf "%.2f", (NR % 2) ? v[(NR + 1) / 2] / 1000 : (v[NR / 2] + v[NR / 2 + 1]) / 2000}'; }
 
 # ---- set-up -----------------------------------------------------------------
@@ -104,6 +109,9 @@ for ((i = 0; i < created; i++)); do
         [ "$i" -ne 0 ] || perf_start first
         [ "$i" -ne "$tenth" ] || perf_stop
         [ "$i" -ne $((created - tenth)) ] || perf_start last
+        [ "$i" -ne 0 ] || cpu_first0=$(vsd_cpu_ticks)
+        [ "$i" -ne "$tenth" ] || cpu_first1=$(vsd_cpu_ticks)
+        [ "$i" -ne $((created - tenth)) ] || cpu_last0=$(vsd_cpu_ticks)
         now_us; t0=$REPLY
         if ! out=$("$VSCTL" start "d$i" </dev/null 2>&1); then
                 echo "# start d$i: $out" >&2
@@ -113,6 +121,7 @@ for ((i = 0; i < created; i++)); do
         starts+=($((t1 - t0)))
         [ $(((i + 1) % 512)) -ne 0 ] || echo "# $((i + 1)) started, the last $((t1 - t0)) us, load $(cut -d' ' -f1 /proc/loadavg)" >&2
 done
+cpu_last1=$(vsd_cpu_ticks)
 perf_stop
 started=${#starts[@]}
 # DENSITY_STARTS=FILE: every start's time in us, one a line, in order
@@ -199,6 +208,12 @@ if [ "$started" -gt 0 ]; then
         first=$(printf '%s\n' "${starts[@]:0:tenth}" | median)
         last=$(printf '%s\n' "${starts[@]:started-tenth}" | median)
         echo "start median: first 10% $first ms, last 10% $last ms"
+        # stamped at the tenths of the creates: all must have started
+        [ "$started" -ne "$created" ] ||
+                awk -v f="$((cpu_first1 - cpu_first0))" -v l="$((cpu_last1 - cpu_last0))" \
+                        -v n="$tenth" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+                printf "vsd CPU per start (with its reaped children): first 10%% %.2f ms, last 10%% %.2f ms\n",
+                        f * 1000 / hz / n, l * 1000 / hz / n }'
 fi
 awk -v m0="$mem0" -v m1="$mem1" -v s0="$slab0" -v s1="$slab1" -v n="$running" 'BEGIN {
         if (n) printf "host memory per VPS: %.0f kB (MemAvailable), slab %.0f kB\n", (m0 - m1) / n, (s1 - s0) / n }'

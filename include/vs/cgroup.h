@@ -69,6 +69,9 @@ int vs_cgroup_v2_dir(vs_cgroup_t *cg);
  * controllers there, which then may hold no process. */
 int vs_cgroup_enter_beside(vs_cgroup_t *cg, pid_t pid, vs_error_t *err);
 vs_cgroup_tree_t *vs_cgroup_tree_of(vs_cgroup_t *cg);
+/* The highest descriptor cg and its tree hold open (-1: none): a child
+ * that keeps only the descriptors below a number needs all of these. */
+int vs_cgroup_highest_fd(const vs_cgroup_t *cg);
 
 /* The VPS's cgroup directory on the hierarchy that has `controller` (v1
  * names: cpu, cpuacct, cpuset, memory, pids, blkio; on v2 they map to cpu,

@@ -55,6 +55,11 @@ int vs_fd_park(int fd);
 void vs_fd_close(int fd);
 /* In a child of vsd's: closes every parked descriptor. */
 int vs_fd_drop_parked(void);
+/* In a child of vsd's that shares its table (CLONE_FILES): takes a copy of
+ * its own that holds none of the parked descriptors and none at or above
+ * `from` (at least VS_FD_PARK_FLOOR). Copying only what is below is the
+ * point: a fork copies, and its exit closes, all of vsd's table. */
+int vs_fd_unshare_dropping_parked(int from);
 /* In a fork that serves its parent alone (vsd's remover, its link
  * reaper): it ends with the parent, which must still be `parent`; takes
  * signals again (vsd blocks its own for its signalfd); is named `comm`;

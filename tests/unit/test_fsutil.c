@@ -2,7 +2,11 @@
  * reads, recursive removal that never follows symlinks, mkdir -p. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -625,6 +629,47 @@ static void test_fd_park_and_drop(void **state)
         close(reused);
 }
 
+/* A child sharing the table (CLONE_FILES) takes its own without the parked
+ * descriptors and without any at or above `from`, and the parent's table
+ * keeps them all. */
+static void test_fd_unshare_dropping_parked(void **state)
+{
+        struct clone_args args = { .flags = CLONE_FILES, .exit_signal = SIGCHLD };
+        struct rlimit lim;
+        int a, b, low, high, status;
+        pid_t pid;
+
+        (void)state;
+        assert_int_equal(getrlimit(RLIMIT_NOFILE, &lim), 0);
+        if (lim.rlim_cur < VS_FD_PARK_FLOOR + 64)
+                skip();
+        a = vs_fd_park(open("/dev/null", O_RDONLY));
+        b = vs_fd_park(open("/dev/null", O_RDONLY));
+        low = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        /* an unparked one above the floor, below the kept bound */
+        high = fcntl(low, F_DUPFD_CLOEXEC, b + 1);
+        assert_true(high > b);
+        pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+        if (pid == 0) {
+                int ok = vs_fd_unshare_dropping_parked(high + 1) == 0 && !fd_open(a) &&
+                         !fd_open(b) && fd_open(low) && fd_open(high);
+
+                /* its own table now: this closes nothing of the parent's */
+                close(low);
+                ok = ok && vs_fd_unshare_dropping_parked(VS_FD_PARK_FLOOR) == 0 && !fd_open(high);
+                _exit(ok ? 0 : 1);
+        }
+        assert_true(pid > 0);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+        assert_true(fd_open(a) && fd_open(b) && fd_open(low) && fd_open(high));
+        vs_fd_close(a);
+        vs_fd_close(b);
+        close(low);
+        close(high);
+}
+
 /* Without room above the floor a descriptor stays where it is. */
 static void test_fd_park_without_room(void **state)
 {
@@ -674,6 +719,7 @@ int main(void)
                 cmocka_unit_test(test_strlcpy),
                 cmocka_unit_test(test_strdupf),
                 cmocka_unit_test(test_fd_park_and_drop),
+                cmocka_unit_test(test_fd_unshare_dropping_parked),
                 cmocka_unit_test(test_fd_park_without_room),
         };
 
