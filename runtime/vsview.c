@@ -876,8 +876,13 @@ static void dispatch(const char *buf, size_t n)
                 return do_open(in);
         case FUSE_READ:
                 return do_read(in, arg);
-        case FUSE_RELEASE:
         case FUSE_FLUSH:
+                /* ENOSYS: the kernel sends no FLUSH again on this
+                 * connection (fc->no_flush), so a close of a view file
+                 * waits for nobody; a read of cached pages then asks this
+                 * process nothing at all */
+                return reply(in->unique, -ENOSYS, NULL, 0);
+        case FUSE_RELEASE:
         case FUSE_RELEASEDIR:
         case FUSE_DESTROY:
                 return reply(in->unique, 0, NULL, 0);
