@@ -54,8 +54,9 @@
  * costs none either: OPEN is answered ENOSYS once, and the kernel sends no
  * OPEN (nor RELEASE) again (FUSE_NO_OPEN_SUPPORT, the pages kept across
  * opens), and a close none: FLUSH is answered ENOSYS once too. So nothing
- * here hears of a read the page cache answers: new figures come from dropping the pages (FUSE_NOTIFY_INVAL_INODE, which also
- * marks the attributes stale) REFRESH_NS after a fill, and at once when vsd
+ * here hears of a read the page cache answers: new figures come from
+ * dropping the pages (FUSE_NOTIFY_INVAL_INODE, which also marks the
+ * attributes stale) REFRESH_NS after a fill, and at once when vsd
  * says a VPS's limits changed (vsview_vps_changed). The next read after a
  * drop asks: read(2) for the size first (GETATTR, which renders anew), then
  * the pages (READ); splice and sendfile (busybox's cat) ask only for the
