@@ -208,10 +208,12 @@ test_a_cat_after_a_quiet_second_sees_new_figures() {
         vs destroy --force quiet1 >/dev/null
 }
 
-# The host pid of VPS $1's process running "/payload readbench".
+# The host pid of VPS $1's process running "/payload readbench" (in its
+# cgroup or one below: on pure v2 its processes are in a leaf).
 readbench_pid() { # vps
-        local p
-        for p in $(cat "$(cg_dir pids "$1")/cgroup.procs"); do
+        local p procs
+        procs=$(find "$(cg_dir pids "$1")" -name cgroup.procs -exec cat {} +)
+        for p in $procs; do
                 case "$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)" in
                 *readbench*) echo "$p"; return 0 ;;
                 esac
