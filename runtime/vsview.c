@@ -53,9 +53,10 @@
  * of a file whose pages are there costs no round trip at all, and an open
  * costs none either: OPEN is answered ENOSYS once, and the kernel sends no
  * OPEN (nor RELEASE) again (FUSE_NO_OPEN_SUPPORT, the pages kept across
- * opens). So nothing here hears of a read the page cache answers: new
- * figures come from dropping the pages (FUSE_NOTIFY_INVAL_INODE, which also
- * marks the attributes stale) REFRESH_NS after a fill, and at once when vsd
+ * opens), and a close none: FLUSH is answered ENOSYS once too. So nothing
+ * here hears of a read the page cache answers: new figures come from
+ * dropping the pages (FUSE_NOTIFY_INVAL_INODE, which also marks the
+ * attributes stale) REFRESH_NS after a fill, and at once when vsd
  * says a VPS's limits changed (vsview_vps_changed). The next read after a
  * drop asks: read(2) for the size first (GETATTR, which renders anew), then
  * the pages (READ); splice and sendfile (busybox's cat) ask only for the
@@ -876,8 +877,13 @@ static void dispatch(const char *buf, size_t n)
                 return do_open(in);
         case FUSE_READ:
                 return do_read(in, arg);
-        case FUSE_RELEASE:
         case FUSE_FLUSH:
+                /* ENOSYS: the kernel sends no FLUSH again on this
+                 * connection (fc->no_flush), so a close of a view file
+                 * waits for nobody; a read of cached pages then asks this
+                 * process nothing at all */
+                return reply(in->unique, -ENOSYS, NULL, 0);
+        case FUSE_RELEASE:
         case FUSE_RELEASEDIR:
         case FUSE_DESTROY:
                 return reply(in->unique, 0, NULL, 0);

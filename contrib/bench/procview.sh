@@ -185,6 +185,11 @@ for ((i = 1; i < N; i++)); do
 done
 # each VPS's view is known to the server once read
 for ((i = 0; i < N; i++)); do vs exec "pv$i" -- /payload readbench /proc/meminfo 1 >/dev/null; done
+# one reader again, now beside N running VPS
+for f in $FILES; do
+        read -r med p99 fails < <(vs exec pv0 -- /payload readbench /proc/$f "$SAMPLES")
+        line "view /proc/$f, $N VPS running" "$med" "$p99" "$fails"
+done
 t0=$(cpu_ticks "$server")
 w0=$EPOCHREALTIME
 outdir=$ROOT/parallel
@@ -207,7 +212,7 @@ printf '%d VPS x 100 reads of /proc/meminfo in parallel: %.2f s wall, failed rea
 printf 'vsview: %s ms CPU for those %d reads; RSS %s kB with 1 VPS, %s kB with %d\n' \
         "$(((t1 - t0) * 10))" "$((N * 100))" "$rss_one" "$(rss_kb "$server")" "$N"
 fds_n=$(ls "/proc/$server/fd" | wc -l)
-printf 'per VPS: vsview RSS %s kB, %s fds (cgroup directories), fuse_inode slab %s kB\n' \
+[ "$N" -gt 1 ] && printf 'per VPS: vsview RSS %s kB, %s fds (cgroup directories), fuse_inode slab %s kB\n' \
         "$(echo "scale=1; ($(rss_kb "$server") - $rss_one) / ($N - 1)" | bc)" \
         "$(echo "scale=1; ($fds_n - $fds_one) / ($N - 1)" | bc)" \
         "$(echo "scale=1; ($(fuse_slab) - $slab_before) / 1024 / ($N - 1)" | bc)"

@@ -208,6 +208,50 @@ test_a_cat_after_a_quiet_second_sees_new_figures() {
         vs destroy --force quiet1 >/dev/null
 }
 
+# The host pid of the process running "/payload readbench /proc/uptime
+# 2000000000" (this file's reader loop: no other process has that line).
+readbench_pid() {
+        local p
+        for p in /proc/[0-9]*; do
+                if [ "$(tr '\0' ' ' 2>/dev/null <"$p/cmdline")" = "/payload readbench /proc/uptime 2000000000 " ]; then
+                        echo "${p#/proc/}"
+                        return 0
+                fi
+        done
+        return 1
+}
+
+read_calls() { awk '$1 == "syscr:" {print $2}' "/proc/$1/io"; }
+
+# A read of a view file whose pages are cached asks the server nothing, at
+# its open, its read or its close (a close asked, FUSE_FLUSH, so every read
+# waited for the server, behind a flooding VPS's requests): with the server
+# stopped (SIGSTOP), a reader's open+read+close loop goes on (10,000 more
+# read calls). A stop that came between a drop of the pages and the loop's
+# next fill leaves the loop waiting for the server; the stop is tried again
+# then, up to three times.
+test_reads_of_cached_pages_ask_the_server_nothing() {
+        local server try reader loop before went_on=0
+        start_vps nr1
+        inside nr1 /payload readbench /proc/uptime 2000000000 >/dev/null 2>&1 &
+        loop=$!
+        wait_for 10 "readbench_pid >/dev/null" || fail "the reader loop did not start"
+        reader=$(readbench_pid)
+        server=$(vsview_pid)
+        for try in 1 2 3; do
+                kill -STOP "$server"
+                before=$(read_calls "$reader")
+                went_on=0
+                wait_for 10 '[ "$(read_calls "$reader")" -ge $((before + 10000)) ]' && went_on=1
+                kill -CONT "$server"
+                [ "$went_on" = 0 ] || break
+        done
+        kill "$reader"
+        wait "$loop" || : # killed by us: its status tells nothing
+        expect_eq 1 "$went_on" "the reads went on with the server stopped (3 tries)"
+        vs destroy --force nr1 >/dev/null
+}
+
 # /sys/fs/cgroup inside is its own cgroup namespace's view of the cgroup2
 # hierarchy (all of it on pure v2, hugetlb only on hybrid): its own subtree,
 # none of the host's, and its limit files are not its root's to write (host
@@ -357,7 +401,9 @@ test_sysinfo_survives_kills_of_the_listener() {
         local old log
         vs create sk1 --template busybox --ipadd none --ram 256M >/dev/null
         install_payload sk1
-        set_config sk1 init "/payload sysinfoloop 300000 268435456 600"
+        # (its uptime below 10 min: the host's is longer; a slower machine
+        # takes longer for the loop)
+        set_config sk1 init "/payload sysinfoloop 300000 268435456 $(scaled 600)"
         vs start sk1 >/dev/null
         log="$(vps_dir sk1)/console.log"
         kill_the_view_server_three_times sk1 "$log"
