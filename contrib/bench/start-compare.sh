@@ -1,0 +1,317 @@
+#!/bin/bash
+# Detached start of a busybox init: paene's `vsctl start` beside crun's
+# `crun run -d` and LXC's `lxc-start -d`, interleaved in one run (issue 13).
+#
+# One round starts one of each, in an order that rotates from round to
+# round, and stops and removes each after its start (not timed). Every
+# figure is from just before the runtime's command is exec'd to just after
+# it exits (what an admin's script pays). All three run the same busybox
+# init on the same files: crun and LXC use a copy of paene's busybox
+# template root.
+#
+#   paene  a private vsd (own root, cgroup name and network namespace, as
+#          start.sh); VPS made with --ipadd none (no-veth) or routed from
+#          vsd's pool (veth); its default isolation: a user namespace of
+#          its own ids, the /proc view, a console
+#   crun   `crun run -d` of a bundle whose process is /sbin/init, crun's
+#          default spec (root, no user namespace); cgroupsPath below this
+#          shell's own cgroup; no network namespace of its own in veth
+#          mode either (crun makes no veth)
+#   LXC    `lxc-start -d` of a privileged container (common.conf, a
+#          private lxcpath under /tmp, lxc.cgroup.dir below this shell's
+#          cgroup); no-veth: lxc.net.0.type = empty; veth: a veth on a
+#          bridge
+#
+# crun and LXC run inside a private mount and network namespace made for
+# the run (unshare -m -n): there a tmpfs hides this hybrid host's cgroup2
+# mount (crun refuses a hybrid host whose cgroup2 has controllers), and the
+# bridge LXC's veths join lives there, never in the host's namespace. The
+# namespace goes when the run does. A trap stops what runs and removes
+# every cgroup, mount, container and directory the run made, also on
+# failure or Ctrl-C, and then checks that nothing is left.
+#
+# Usage: [BUILD=build] contrib/bench/start-compare.sh [N] [no-veth|veth]
+#        (as root; N starts of each runtime, default 100; default no-veth)
+# Needs: crun (apt-get install crun), lxc (apt-get install lxc), busybox.
+# Figures go to stdout; progress and the clean-up report go to stderr.
+set -euo pipefail
+export LC_ALL=C
+
+# ---- the inner part: the rounds, inside unshare -m -n ------------------------
+# (the script runs itself so; its environment carries what the outer part set)
+
+now_us() { local t=$EPOCHREALTIME; REPLY=${t/[.,]/}; }
+
+inner_cleanup() {
+        set +e
+        crun --root "$WORK/crun" delete -f cmp >/dev/null 2>&1
+        if [ -n "$(lxc_info)" ]; then
+                timeout 30 lxc-stop -P "$WORK/lxc" -n cmp -k >/dev/null 2>&1
+        fi
+        umount /sys/fs/cgroup/unified 2>/dev/null
+}
+lxc_info() { lxc-info -P "$WORK/lxc" -n cmp -s 2>/dev/null | grep -v STOPPED; }
+
+# check_init RUNTIME PID CGROUP: (not timed) PID is the container's busybox
+# init, and on the memory hierarchy it is in a cgroup below CGROUP
+check_init() {
+        local exe cg
+        exe=$(readlink "/proc/$2/exe" 2>/dev/null) || exe=
+        cg=$(sed -n 's/^[0-9]*:memory://p' "/proc/$2/cgroup" 2>/dev/null) || cg=
+        case $exe in */busybox) ;; *)
+                echo "start-compare.sh: $1's container runs no busybox init after its start (pid '$2', exe '$exe')" >&2
+                exit 1 ;;
+        esac
+        case $cg in *"$3"*) ;; *)
+                echo "start-compare.sh: $1's init is in memory cgroup '$cg', not below $3" >&2
+                exit 1 ;;
+        esac
+}
+
+paene_round() {
+        now_us; t0=$REPLY
+        "$VSCTL" start cmp </dev/null >/dev/null
+        now_us; t1=$REPLY
+        echo $((t1 - t0)) >>"$WORK/paene.us"
+        case $(timeout 10 "$VSCTL" status cmp </dev/null) in
+        "cmp exist running"*) ;;
+        *) echo "start-compare.sh: paene's VPS is not running after its start" >&2; exit 1 ;;
+        esac
+        timeout 30 "$VSCTL" stop --fast cmp </dev/null >/dev/null
+}
+crun_round() {
+        now_us; t0=$REPLY
+        crun --root "$WORK/crun" run -d --bundle "$WORK/bundle" cmp </dev/null >/dev/null
+        now_us; t1=$REPLY
+        echo $((t1 - t0)) >>"$WORK/crun.us"
+        check_init crun "$(crun --root "$WORK/crun" state cmp | sed -n 's/^ *"pid": *\([0-9]*\).*/\1/p')" "$CRUN_CG"
+        timeout 30 crun --root "$WORK/crun" delete -f cmp </dev/null >/dev/null
+}
+lxc_round() {
+        now_us; t0=$REPLY
+        lxc-start -P "$WORK/lxc" -n cmp -d </dev/null >/dev/null
+        now_us; t1=$REPLY
+        echo $((t1 - t0)) >>"$WORK/lxc.us"
+        check_init LXC "$(lxc-info -P "$WORK/lxc" -n cmp -p -H)" "/$LXC_CG"
+        timeout 30 lxc-stop -P "$WORK/lxc" -n cmp -k </dev/null >/dev/null
+}
+
+inner() {
+        trap inner_cleanup EXIT
+        trap 'exit 130' INT
+        trap 'exit 143' TERM
+        # crun refuses a hybrid host whose cgroup2 has controllers; LXC then
+        # uses the v1 hierarchies alone, as crun does
+        mount -t tmpfs -o size=4k paene-hide-cgroup2 /sys/fs/cgroup/unified
+        ip link set lo up
+        if [ "$MODE" = veth ]; then
+                ip link add cmpbr0 type bridge
+                ip addr add 10.250.0.1/24 dev cmpbr0
+                ip link set cmpbr0 up
+        fi
+        local i k
+        local order=(paene crun lxc)
+        for ((i = 0; i < N; i++)); do
+                for ((k = 0; k < 3; k++)); do
+                        "${order[(i + k) % 3]}_round"
+                done
+        done
+}
+
+if [ "${1:-}" = --inner ]; then
+        inner
+        exit 0
+fi
+
+# ---- the outer part -----------------------------------------------------------
+
+prog=start-compare.sh
+tag=cmp
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+. "$(dirname "$0")/../lib.sh"
+
+N=${1:-100}
+MODE=${2:-no-veth}
+case $MODE in
+no-veth) NET_ARGS=(--ipadd none) ;;
+veth) NET_ARGS=() ;;
+*) echo "usage: $prog [N] [no-veth|veth]" >&2; exit 2 ;;
+esac
+require_vps_count "$N" 10000
+require_root "sudo contrib/bench/start-compare.sh"
+[ -n "${EPOCHREALTIME:-}" ] || { echo "$prog: needs bash 5 or later (\$EPOCHREALTIME)" >&2; exit 1; }
+find_binaries
+require_tools unshare timeout mktemp awk sort python3 ip mount
+for t in crun lxc-start lxc-stop lxc-info; do
+        command -v "$t" >/dev/null || { echo "$prog: $t missing (apt-get install crun lxc)" >&2; exit 1; }
+done
+
+WORK=
+INNER_PID=
+OWN=$(sed -n 's/^[0-9]*:memory://p' /proc/self/cgroup)
+CRUN_CG="${OWN%/}/$CG-crun" # crun takes it from each v1 hierarchy's root
+LXC_CG="$CG-lxc"            # LXC puts it below its own cgroup on each
+MADE=()                     # parents of CRUN_CG crun makes on other hierarchies
+for d in /sys/fs/cgroup/*/; do
+        p=$d${OWN#/}
+        while [ "$p" != "${d%/}" ] && [ ! -e "$p" ]; do
+                MADE+=("$p")
+                p=${p%/*}
+        done
+done
+
+# our_cgroups: every directory crun's or LXC's containers of this run could
+# have left, on any hierarchy
+our_cgroups() {
+        local d own
+        for d in /sys/fs/cgroup/*/; do
+                [ -d "$d${CRUN_CG#/}" ] && echo "$d${CRUN_CG#/}"
+                own=$(awk -F: -v h="${d%/}" 'BEGIN { n = split(h, a, "/"); h = a[n] }
+                        { n = split($2, c, ","); for (i = 1; i <= n; i++) if (c[i] == h || c[i] == "name=" h) print $3 }' /proc/self/cgroup)
+                [ -n "$own" ] || own=/
+                find "$d${own#/}" -maxdepth 1 -type d -name "$LXC_CG*" 2>/dev/null
+        done
+        for d in "${MADE[@]}"; do [ -d "$d" ] && echo "$d"; done
+        return 0
+}
+
+# our_procs: processes of this run's crun or LXC containers, or their monitors
+our_procs() {
+        local p
+        for p in /proc/[0-9]*; do
+                case $({ tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null) in
+                *"$WORK/"*) echo "${p#/proc/}" ;;
+                esac
+        done
+        return 0
+}
+
+compare_cleanup() {
+        local d pid i
+        set +e
+        if [ -n "$INNER_PID" ] && kill -0 "$INNER_PID" 2>/dev/null; then
+                kill -TERM "$INNER_PID" 2>/dev/null
+                for ((i = 0; i < 100; i++)); do kill -0 "$INNER_PID" 2>/dev/null || break; sleep 0.1; done
+        fi
+        [ -n "$WORK" ] || return 0
+        for pid in $(our_procs); do kill -KILL "$pid" 2>/dev/null; done
+        for ((i = 0; i < 50; i++)); do [ -z "$(our_procs)" ] && break; sleep 0.1; done
+        for d in $(our_cgroups); do
+                find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+        done
+        for d in "${MADE[@]}"; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
+        if [ -z "$(mounts_under "$WORK")" ]; then rm -rf --one-file-system "$WORK"; fi
+        local left=0
+        [ -z "$(our_procs)" ] || { echo "$prog: LEFT: processes $(our_procs | paste -sd' ')" >&2; left=1; }
+        [ -z "$(our_cgroups)" ] || { echo "$prog: LEFT: cgroups $(our_cgroups | paste -sd' ')" >&2; left=1; }
+        [ -z "$(mounts_under "$WORK")" ] || { echo "$prog: LEFT: mounts under $WORK" >&2; left=1; }
+        [ ! -e "$WORK" ] || { echo "$prog: LEFT: $WORK" >&2; left=1; }
+        if [ -n "$INNER_PID" ] && kill -0 "$INNER_PID" 2>/dev/null; then
+                echo "$prog: LEFT: the private namespaces' process $INNER_PID" >&2
+                left=1
+        fi
+        [ "$left" = 1 ] || echo "# cleaned up: no crun or LXC process, cgroup, mount or directory of this run left; its network namespace (bridge, veths) went with its last process" >&2
+        return "$left"
+}
+
+install_traps
+trap 'rc=$?; compare_cleanup || { [ "$rc" != 0 ] || rc=1; }; (exit $rc); cleanup' EXIT
+
+# stats LABEL < microseconds: median p99 min in ms; MED gets the median
+stats() {
+        sort -n | awk -v label="$1" '
+                { v[NR] = $1 }
+                END {
+                        n = NR
+                        med = (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+                        k = int((99 * n + 99) / 100)
+                        printf "%-22s median %7.2f  p99 %7.2f  min %7.2f  max %7.2f  (ms, n=%d)\n",
+                                label, med / 1000, v[k] / 1000, v[1] / 1000, v[n] / 1000, n
+                }'
+}
+median_of() { sort -n "$1" | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+phase="making the private root"
+make_root
+phase="starting vsd"
+start_vsd
+phase="building the template"
+echo "# vsd pid $VSD_PID on $ROOT; building the busybox template" >&2
+timeout 300 "$VSCTL" template build busybox </dev/null >/dev/null
+timeout 60 "$VSCTL" create cmp --template busybox "${NET_ARGS[@]}" </dev/null >/dev/null
+
+phase="preparing crun and LXC"
+WORK=$(mktemp -d /tmp/paene-cmp-work.XXXXXX)
+chmod 0755 "$WORK" # the containers' roots traverse it
+TPL=$ROOT/var/lib/paene/templates/busybox/rootfs
+[ -x "$TPL/bin/busybox" ] || { echo "$prog: no busybox template root at $TPL" >&2; exit 1; }
+cp -a "$TPL" "$WORK/rootfs"
+mkdir -p "$WORK/rootfs/proc" "$WORK/rootfs/sys" "$WORK/rootfs/dev" "$WORK/bundle" "$WORK/crun" "$WORK/lxc/cmp"
+crun spec --bundle "$WORK/bundle"
+python3 - "$WORK/bundle/config.json" "$WORK/rootfs" "$CRUN_CG" <<'EOF'
+import json, sys
+path, rootfs, cg = sys.argv[1:]
+c = json.load(open(path))
+c["root"] = {"path": rootfs, "readonly": False}
+c["process"]["terminal"] = False
+c["process"]["args"] = ["/sbin/init"]
+c["hostname"] = "cmp"
+c["linux"]["cgroupsPath"] = cg
+json.dump(c, open(path, "w"), indent=1)
+EOF
+{
+        echo "lxc.uts.name = cmp"
+        echo "lxc.rootfs.path = dir:$WORK/rootfs"
+        echo "lxc.include = /usr/share/lxc/config/common.conf"
+        echo "lxc.apparmor.profile = unconfined"
+        echo "lxc.cgroup.relative = 1"
+        echo "lxc.cgroup.dir = $LXC_CG"
+        echo "lxc.init.cmd = /sbin/init"
+        echo "lxc.log.file = $WORK/lxc/cmp/log"
+        echo "lxc.log.level = WARN"
+        if [ "$MODE" = veth ]; then
+                echo "lxc.net.0.type = veth"
+                echo "lxc.net.0.link = cmpbr0"
+                echo "lxc.net.0.flags = up"
+                echo "lxc.net.0.name = eth0"
+                echo "lxc.net.0.ipv4.address = 10.250.0.2/24"
+                echo "lxc.net.0.ipv4.gateway = 10.250.0.1"
+        else
+                echo "lxc.net.0.type = empty"
+        fi
+} >"$WORK/lxc/cmp/config"
+case $(readlink "$WORK/rootfs/sbin/init") in
+busybox | */busybox) ;;
+*) echo "$prog: the template's /sbin/init is not its busybox" >&2; exit 1 ;;
+esac
+
+echo "paene vs crun vs LXC: detached start of a busybox init, N=$N each, interleaved, $MODE; $(date -u '+%F %H:%M UTC')"
+echo "machine: nproc $(nproc), kernel $(uname -r); load before $(uptime | sed 's/.*load average: //')"
+echo "versions: paene $(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo '?'), $(crun --version | head -1), LXC $(lxc-start --version), busybox $("$WORK/rootfs/bin/busybox" 2>&1 | head -1 | awk '{print $2}')"
+case $MODE in
+veth) echo "network: paene routed (a veth, in vsd's namespace); LXC a veth on a bridge (private namespace); crun none" ;;
+*) echo "network: none (paene --ipadd none, LXC lxc.net.0.type = empty, crun the spec's empty network namespace)" ;;
+esac
+
+phase="the rounds"
+export WORK N MODE VSCTL VS_ROOT CRUN_CG LXC_CG
+unshare -m -n --propagation private bash "$0" --inner &
+INNER_PID=$!
+wait "$INNER_PID"
+INNER_PID=
+
+for r in paene crun lxc; do
+        [ "$(wc -l <"$WORK/$r.us")" -eq "$N" ] || { echo "$prog: $r: $(wc -l <"$WORK/$r.us") of $N starts timed" >&2; exit 1; }
+done
+stats "paene vsctl start" <"$WORK/paene.us"
+stats "crun run -d" <"$WORK/crun.us"
+stats "lxc-start -d" <"$WORK/lxc.us"
+awk -v p="$(median_of "$WORK/paene.us")" -v c="$(median_of "$WORK/crun.us")" -v l="$(median_of "$WORK/lxc.us")" \
+        'BEGIN { printf "ratio of medians: paene/crun %.2f, paene/lxc %.2f\n", p / c, p / l }'
+echo "load after $(uptime | sed 's/.*load average: //')"
+if grep -q ERROR "$WORK/lxc/cmp/log" 2>/dev/null; then
+        echo "# LXC's log has errors:" >&2
+        grep ERROR "$WORK/lxc/cmp/log" | head -5 >&2
+fi
+
+finish
