@@ -89,6 +89,14 @@ void vsd_migrate_send_end(struct vsd *d, struct vps *v)
         unlink(listing);
 }
 
+void vsd_migrate_sweep(struct vsd *d, struct vps *v)
+{
+        cleanup_free char *listing = listing_of(d, v);
+
+        if (unlink(listing) == 0)
+                vs_log(LOG_NOTICE, "removed %s (left by an interrupted migration)", listing);
+}
+
 /* ---- the target's side ---- */
 
 static struct vsd_migration *find_migration(struct vsd *d, const char *name)

@@ -619,6 +619,9 @@ char *vsd_migrate_config(struct vsd *d, struct vps *v, vs_error_t *err);
 pid_t vsd_migrate_send_spawn(struct vsd *d, struct vps *v, int first, int out_fd, vs_error_t *err);
 /* The listing of the rounds goes (the migration ended, either way). */
 void vsd_migrate_send_end(struct vsd *d, struct vps *v);
+/* At vsd's start: the listing a migration of v that a crash interrupted
+ * left (it grows with the number of v's files). */
+void vsd_migrate_sweep(struct vsd *d, struct vps *v);
 /* Target: checks that VPS name can come here (the name free, its template
  * here, a dir backend, its addresses fit unless new_ip) and makes its
  * staging, held by c. */
