@@ -146,8 +146,8 @@ static int sums_store(int fd, const struct sums *s, vs_error_t *err)
         if (ftruncate(fd, 0) < 0 || pwrite(fd, SUMS_MAGIC, 4, 0) != 4 ||
             pwrite(fd, s->key, sizeof(s->key), 4) != (ssize_t)sizeof(s->key) ||
             pwrite(fd, &s->count, 8, 4 + sizeof(s->key)) != 8 ||
-            (s->count && pwrite(fd, s->sum, s->count * 8, 12 + sizeof(s->key)) !=
-                                 (ssize_t)(s->count * 8)))
+            (s->count &&
+             pwrite(fd, s->sum, s->count * 8, 12 + sizeof(s->key)) != (ssize_t)(s->count * 8)))
                 return vs_error_errno(err, "write the image's block sums");
         return 0;
 }
@@ -223,8 +223,8 @@ static int send_hole_blocks(struct sender *s, uint64_t from, uint64_t to, vs_err
 {
         for (uint64_t b = from; b < to; b++) {
                 uint64_t offset = b * ROUND_BLOCK;
-                uint32_t len = (uint32_t)(s->size - offset < ROUND_BLOCK ? s->size - offset
-                                                                        : ROUND_BLOCK);
+                uint32_t len =
+                        (uint32_t)(s->size - offset < ROUND_BLOCK ? s->size - offset : ROUND_BLOCK);
 
                 if (!s->sums->sum[b])
                         continue;
