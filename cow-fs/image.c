@@ -551,6 +551,79 @@ int vs_disk_image_shift_ids(const char *path, const vs_id_shift_t *shift, vs_err
         return rc ? ext2_error(err, rc, "write", path) : 0;
 }
 
+/* Overlay's record of where an upper file came from: a file handle of the
+ * lower layer, which on another node names nothing (overlay with index=on
+ * refuses the mount, ESTALE). Without it a copied-up file is just upper. */
+#define OVERLAY_ORIGIN "trusted.overlay.origin"
+
+static errcode_t forget_origin_of(ext2_filsys fs, ext2_ino_t ino)
+{
+        struct ext2_xattr_handle *h = NULL;
+        errcode_t rc = ext2fs_xattrs_open(fs, ino, &h);
+
+        if (rc)
+                return rc;
+        rc = ext2fs_xattrs_read(h);
+        if (!rc)
+                rc = ext2fs_xattr_remove(h, OVERLAY_ORIGIN);
+        if (rc == EXT2_ET_EA_KEY_NOT_FOUND)
+                rc = 0;
+        ext2fs_xattrs_close(&h);
+        return rc;
+}
+
+static int forget_origins(const char *image, vs_error_t *err)
+{
+        cleanup_ext2fs ext2_filsys fs = NULL;
+        ext2_inode_scan scan = NULL;
+        struct ext2_inode inode;
+        ext2_ino_t ino;
+        errcode_t rc;
+
+        rc = ext2fs_open(image, EXT2_FLAG_RW | EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &fs);
+        if (rc)
+                return ext2_error(err, rc, "open", image);
+        rc = ext2fs_open_inode_scan(fs, 0, &scan);
+        if (rc)
+                return ext2_error(err, rc, "scan", image);
+        while (!(rc = ext2fs_get_next_inode(scan, &ino, &inode)) && ino) {
+                if (!inode.i_links_count ||
+                    (ino < EXT2_FIRST_INODE(fs->super) && ino != EXT2_ROOT_INO))
+                        continue;
+                if (!LINUX_S_ISDIR(inode.i_mode) && !LINUX_S_ISREG(inode.i_mode))
+                        continue; /* overlay records an origin for these alone */
+                if ((rc = forget_origin_of(fs, ino)))
+                        break;
+        }
+        ext2fs_close_inode_scan(scan);
+        if (rc)
+                return ext2_error(err, rc, "drop overlay origins in", image);
+        rc = ext2fs_close_free(&fs);
+        return rc ? ext2_error(err, rc, "write", image) : 0;
+}
+
+int vs_disk_image_adopt(int vps_fd, const char *vps_path, vs_error_t *err)
+{
+        cleanup_free char *image = vs_strdupf("%s/%s", vps_path, IMAGE_FILE);
+        cleanup_close int marker = -1;
+
+        if (forget_origins(image, err) < 0)
+                return -1;
+        /* its overlay index names the source's inodes: emptied at the
+         * first attach, as a clone's */
+        marker = openat(vps_fd, IMAGE_WORK_STALE, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        if (marker < 0)
+                return vs_error_errno(err, "mark the image's overlay work directory");
+        return 0;
+}
+
+int vs_disk_image_mounted(const char *image)
+{
+        cleanup_close int fd = loop_find(image, NULL, 0, NULL);
+
+        return fd >= 0;
+}
+
 static int image_clone(int src_fd, int dst_fd, const char *dst_path, const vs_id_shift_t *shift,
                        vs_error_t *err)
 {

@@ -6,17 +6,24 @@
  * of names; the target's extracts each round into its staging with
  * --listed-incremental=/dev/null, which removes what the source deleted.
  * The staging is named .NAME.migrate.creating: a vsd that starts removes
- * every .creating entry, so a target that dies half way keeps nothing. */
+ * every .creating entry, so a target that dies half way keeps nothing.
+ * A VPS on a disk image goes as rounds of its image's blocks instead
+ * (cow-fs/imagesync.c: the first its data, each next the blocks whose
+ * sums changed, by a record of the source's in vsd's run directory beside
+ * the listing), written and applied by a fork of vsd each; the target
+ * drops the image's overlay origins before its first mount. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vs/cleanup.h"
 #include "vs/cowfs.h"
+#include "vs/diskquota.h"
 #include "vs/fsutil.h"
 #include "vs/kvfile.h"
 #include "vs/log.h"
@@ -24,6 +31,10 @@
 #include "vsd.h"
 
 #define LISTING_SUFFIX ".migrate.snar"
+#define SUMS_SUFFIX ".migrate.sums"
+#define IMAGE_FILE "disk.img"
+/* how long the last round waits for a stopped VPS's image to be let go */
+#define UNMOUNT_WAIT_MS 10000
 
 /* ---- the source's side ---- */
 
@@ -36,25 +47,94 @@ char *vsd_migrate_config(struct vsd *d, struct vps *v, vs_error_t *err)
         return vs_kv_format(&config);
 }
 
-/* Only the dir backend's layer is read while the VPS runs: an image's file
- * system is mounted inside the VPS, and the host's view of it is stale. */
-static int layer_is_dir(struct vsd *d, struct vps *v, vs_error_t *err)
+/* 1: v is on a disk image, 0: on the dir backend, -1: no config. */
+static int on_image(struct vsd *d, struct vps *v, vs_error_t *err)
 {
         cleanup_kv vs_kv_t config = { 0 };
 
         if (vsd_config_load(d, v->name, &config, err) < 0)
                 return -1;
-        if (vsd_disk_backend_of(&config)->attach)
-                return vs_error_kind(err, VS_E_STATE, EOPNOTSUPP,
-                                     "a VPS on a disk image cannot migrate (yet): back it up and "
-                                     "restore it on the target");
-        return 0;
+        return vsd_disk_backend_of(&config)->attach ? 1 : 0;
+}
+
+static char *run_file_of(struct vsd *d, const struct vps *v, const char *suffix)
+{
+        return vs_strdupf("%s/run/paene/%s%s", strcmp(d->root, "/") == 0 ? "" : d->root, v->name,
+                          suffix);
 }
 
 static char *listing_of(struct vsd *d, const struct vps *v)
 {
-        return vs_strdupf("%s/run/paene/%s%s", strcmp(d->root, "/") == 0 ? "" : d->root, v->name,
-                          LISTING_SUFFIX);
+        return run_file_of(d, v, LISTING_SUFFIX);
+}
+
+/* In the fork that writes an image's round: the image at fd 3, the sums
+ * at 4, the stream at 5 and, while the VPS runs, its root at 6. A running
+ * VPS's file system is written back first (what ext4 holds dirty is not
+ * in the image yet, and would all go in the last round); the last round
+ * (the VPS stopped) waits until its run has let the image go: what ext4
+ * held is in the image then. */
+static __attribute__((noreturn)) void image_sender(int first, int stopped, const char *name)
+{
+        vs_error_t err = { 0 };
+        uint64_t sent = 0;
+
+        if (!stopped && syncfs(6) < 0)
+                vs_log(LOG_WARNING, "migrate %s: write back its file system: %m", name);
+
+        for (int waited = 0; stopped && vs_disk_image_mounted("/proc/self/fd/3"); waited += 10) {
+                struct timespec tick = { 0, 10 * 1000 * 1000 };
+
+                if (waited >= UNMOUNT_WAIT_MS) {
+                        vs_log(LOG_ERR, "migrate %s: its image is still mounted", name);
+                        _exit(1);
+                }
+                nanosleep(&tick, NULL);
+        }
+        if (vs_image_round_send(3, 4, first, 5, &sent, &err) < 0) {
+                vs_log(LOG_ERR, "migrate %s: %s", name, err.msg);
+                _exit(1);
+        }
+        _exit(0);
+}
+
+static pid_t image_send_spawn(struct vsd *d, struct vps *v, int first, int out_fd, vs_error_t *err)
+{
+        cleanup_free char *image = vs_strdupf("%s/%s/%s", d->vps_dir, v->name, IMAGE_FILE);
+        cleanup_free char *sums_path = run_file_of(d, v, SUMS_SUFFIX);
+        cleanup_close int img = -1, sums = -1, root = -1;
+        int stopped = v->phase == PHASE_STOPPED;
+        pid_t vsd = getpid(), pid;
+
+        if (!stopped) {
+                cleanup_free char *root_path = vs_strdupf("/proc/%d/root", (int)v->pid);
+
+                root = open(root_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (root < 0)
+                        return vs_error_errno(err, "open %s", root_path);
+        }
+
+        img = open(image, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (img < 0)
+                return vs_error_errno(err, "open %s", image);
+        sums = open(sums_path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | (first ? O_CREAT | O_TRUNC : 0),
+                    0600);
+        if (sums < 0 && !first && errno == ENOENT)
+                return vs_error_kind(err, VS_E_STATE, ENOENT,
+                                     "no first round of a migration was sent");
+        if (sums < 0)
+                return vs_error_errno(err, "open %s", sums_path);
+        pid = fork();
+        if (pid < 0)
+                return vs_error_errno(err, "fork");
+        if (pid == 0) {
+                int keep[] = { img, sums, out_fd, root };
+
+                if (vs_helper_setup(vsd, "vsd-migrate", keep, stopped ? 3 : 4) < 0)
+                        _exit(1);
+                image_sender(first, stopped, v->name);
+        }
+        return pid;
 }
 
 pid_t vsd_migrate_send_spawn(struct vsd *d, struct vps *v, int first, int out_fd, vs_error_t *err)
@@ -62,11 +142,15 @@ pid_t vsd_migrate_send_spawn(struct vsd *d, struct vps *v, int first, int out_fd
         cleanup_free char *upper = vs_strdupf("%s/%s/upper", d->vps_dir, v->name);
         cleanup_free char *listing_path = listing_of(d, v);
         cleanup_free char *listing = vs_strdupf("--listed-incremental=%s", listing_path);
+        int image;
 
         if (v->phase == PHASE_STOPPING)
                 return vs_error_kind(err, VS_E_STATE, EBUSY, "VPS is stopping");
-        if (layer_is_dir(d, v, err) < 0)
+        if ((image = on_image(d, v, err)) < 0)
                 return -1;
+        if (image)
+                return image_send_spawn(d, v, first, out_fd, err);
+
         if (!first && access(listing_path, F_OK) < 0)
                 return vs_error_kind(err, VS_E_STATE, ENOENT,
                                      "no first round of a migration was sent");
@@ -85,8 +169,22 @@ pid_t vsd_migrate_send_spawn(struct vsd *d, struct vps *v, int first, int out_fd
 void vsd_migrate_send_end(struct vsd *d, struct vps *v)
 {
         cleanup_free char *listing = listing_of(d, v);
+        cleanup_free char *sums = run_file_of(d, v, SUMS_SUFFIX);
 
         unlink(listing);
+        unlink(sums);
+}
+
+void vsd_migrate_sweep(struct vsd *d, struct vps *v)
+{
+        const char *suffixes[] = { LISTING_SUFFIX, SUMS_SUFFIX };
+
+        for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+                cleanup_free char *path = run_file_of(d, v, suffixes[i]);
+
+                if (unlink(path) == 0)
+                        vs_log(LOG_NOTICE, "removed %s (left by an interrupted migration)", path);
+        }
 }
 
 /* ---- the target's side ---- */
@@ -115,7 +213,7 @@ static void drop_migration(struct vsd *d, struct vsd_migration *m, int remove_st
 }
 
 /* The config text as sent: a VPS of that name, on a template this node
- * has, on the dir backend. */
+ * has. */
 static int parse_config(struct vsd *d, const char *name, const char *text, vs_kv_t *config,
                         vs_error_t *err)
 {
@@ -132,13 +230,28 @@ static int parse_config(struct vsd *d, const char *name, const char *text, vs_kv
                 return vs_error_kind(err, VS_E_NOTFOUND, ENOENT,
                                      "no template '%s' on this node (import it first)",
                                      tmpl ? tmpl : "?");
-        if (vsd_disk_backend_of(config)->attach)
-                return vs_error_kind(err, VS_E_STATE, EOPNOTSUPP,
-                                     "a VPS on a disk image cannot migrate (yet)");
         return 0;
 }
 
-static int make_staging(struct vsd *d, const char *staging, vs_error_t *err)
+/* The dir backend's layers, or an image's (empty) file and mount point. */
+static int make_layers(int fd, int image)
+{
+        int img;
+
+        if (mkdirat(fd, "rootfs", 0755) < 0)
+                return -1;
+        if (!image)
+                return mkdirat(fd, "upper", 0755) < 0 || mkdirat(fd, "work", 0755) < 0 ? -1 : 0;
+        if (mkdirat(fd, vs_disk_backend_find("image")->layers, 0755) < 0)
+                return -1;
+        img = openat(fd, IMAGE_FILE, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (img < 0)
+                return -1;
+        close(img);
+        return 0;
+}
+
+static int make_staging(struct vsd *d, const char *staging, int image, vs_error_t *err)
 {
         cleanup_close int fd = -1;
 
@@ -146,12 +259,27 @@ static int make_staging(struct vsd *d, const char *staging, vs_error_t *err)
         if (mkdirat(d->vps_fd, staging, 0700) < 0)
                 return vs_error_errno(err, "mkdir %s", staging);
         fd = openat(d->vps_fd, staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0 || mkdirat(fd, "upper", 0755) < 0 || mkdirat(fd, "work", 0755) < 0 ||
-            mkdirat(fd, "rootfs", 0755) < 0) {
+        if (fd < 0 || make_layers(fd, image) < 0) {
                 vs_error_errno(err, "make %s", staging);
                 vs_rmtree_at(d->vps_fd, staging, NULL);
                 return -1;
         }
+        return 0;
+}
+
+/* The size of the image of a VPS on one (its space limit), else 0. */
+static int image_size_of(const vs_kv_t *config, uint64_t *size, vs_error_t *err)
+{
+        const char *space = vs_kv_get(config, "diskspace");
+        vs_disk_limit_t lim;
+
+        *size = 0;
+        if (!vsd_disk_backend_of(config)->attach)
+                return 0;
+        if (!space || vs_disk_parse_space(space, &lim, err) < 0 || !lim.hard)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                     "the config sent names no size for its disk image");
+        *size = lim.hard;
         return 0;
 }
 
@@ -161,6 +289,7 @@ int vsd_migrate_begin(struct vsd *d, struct client *c, const char *name, const c
         cleanup_free char *staging = vsd_migrate_staging(name);
         cleanup_kv vs_kv_t config = { 0 };
         struct vsd_migration *m;
+        uint64_t image_max;
         struct stat st;
 
         if (find_migration(d, name))
@@ -169,25 +298,61 @@ int vsd_migrate_begin(struct vsd *d, struct client *c, const char *name, const c
         if (vsd_vps_find(d, name) || fstatat(d->vps_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
                 return vs_error_kind(err, VS_E_STATE, EEXIST, "VPS %s already exists", name);
         if (parse_config(d, name, text, &config, err) < 0 ||
-            vsd_vps_migrate_check(d, &config, new_ip, err) < 0 || make_staging(d, staging, err) < 0)
+            vsd_vps_migrate_check(d, &config, new_ip, err) < 0 ||
+            image_size_of(&config, &image_max, err) < 0 ||
+            make_staging(d, staging, image_max > 0, err) < 0)
                 return -1;
         m = vs_xmalloc(sizeof(*m));
         vs_strlcpy(m->name, name, sizeof(m->name));
         m->client = c;
+        m->image = image_max > 0;
+        m->image_max = image_max;
         m->next = d->migrations;
         d->migrations = m;
         vs_log(LOG_INFO, "migration of %s to this node begins", name);
         return 0;
 }
 
+/* In the fork that applies an image's round: the stream at fd 3, the
+ * staging's image at 4. */
+static pid_t image_recv_spawn(struct vsd *d, const struct vsd_migration *m, const char *staging,
+                              int in_fd, vs_error_t *err)
+{
+        cleanup_free char *image = vs_strdupf("%s/%s/%s", d->vps_dir, staging, IMAGE_FILE);
+        cleanup_close int img = open(image, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+        pid_t vsd = getpid(), pid;
+
+        if (img < 0)
+                return vs_error_errno(err, "open %s", image);
+        pid = fork();
+        if (pid < 0)
+                return vs_error_errno(err, "fork");
+        if (pid == 0) {
+                int keep[] = { in_fd, img };
+                vs_error_t child_err = { 0 };
+
+                if (vs_helper_setup(vsd, "vsd-migrate", keep, 2) < 0)
+                        _exit(1);
+                if (vs_image_round_receive(3, 4, m->image_max, &child_err) < 0) {
+                        vs_log(LOG_ERR, "migrate %s: %s", m->name, child_err.msg);
+                        _exit(1);
+                }
+                _exit(0);
+        }
+        return pid;
+}
+
 pid_t vsd_migrate_recv_spawn(struct vsd *d, const char *name, int in_fd, vs_error_t *err)
 {
         cleanup_free char *staging = vsd_migrate_staging(name);
         cleanup_free char *upper = NULL;
+        struct vsd_migration *m = find_migration(d, name);
 
-        if (!find_migration(d, name))
+        if (!m)
                 return vs_error_kind(err, VS_E_NOTFOUND, ENOENT, "no migration of %s under way",
                                      name);
+        if (m->image)
+                return image_recv_spawn(d, m, staging, in_fd, err);
         upper = vs_strdupf("%s/%s/upper", d->vps_dir, staging);
         /* the names are the source's VPS's own: tar refuses members with
          * ".." and strips a leading "/" by itself */
@@ -205,6 +370,18 @@ pid_t vsd_migrate_recv_spawn(struct vsd *d, const char *name, int in_fd, vs_erro
         return vsd_tar_spawn(argv, in_fd, -1, err);
 }
 
+/* The staging's image, whole: what pins it to the source's node goes. */
+static int adopt_image(struct vsd *d, const char *staging, vs_error_t *err)
+{
+        cleanup_free char *path = vs_strdupf("%s/%s", d->vps_dir, staging);
+        cleanup_close int fd = openat(d->vps_fd, staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        if (fd < 0)
+                return vs_error_errno(err, "open %s", staging);
+        return vs_disk_image_adopt(fd, path, err) < 0 ? vs_error_wrap(err, "the migrated image")
+                                                      : 0;
+}
+
 int vsd_migrate_finish(struct vsd *d, const char *name, const char *text, int new_ip,
                        const char *from, vs_error_t *err)
 {
@@ -216,6 +393,7 @@ int vsd_migrate_finish(struct vsd *d, const char *name, const char *text, int ne
                 return vs_error_kind(err, VS_E_NOTFOUND, ENOENT, "no migration of %s under way",
                                      name);
         if (parse_config(d, name, text, &config, err) < 0 ||
+            (m->image && adopt_image(d, staging, err) < 0) ||
             vsd_vps_migrate_install(d, staging, &config, new_ip, from ? from : "?", err) < 0)
                 return -1;
         /* installed: by a rename (the staging is gone) or as a copy with

@@ -371,7 +371,8 @@ static void read_signals(struct vsd *d)
 }
 
 /* What a vsd killed in the middle of a backup or a snapshot command left
- * in a VPS's directory (a copy of its layer, for one) and what an earlier
+ * in a VPS's directory (a copy of its layer, for one), a migration's
+ * listing of the rounds it sent, and what an earlier
  * vsd's remover had not finished: to this vsd's remover. */
 static void sweep_leftovers(struct vsd *d)
 {
@@ -379,6 +380,7 @@ static void sweep_leftovers(struct vsd *d)
                 vsd_trash_resume_within(d, v->name);
                 vsd_backup_sweep(d, v->name);
                 vsd_snapshot_sweep(d, v->name);
+                vsd_migrate_sweep(d, v);
         }
 }
 

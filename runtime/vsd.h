@@ -610,6 +610,8 @@ int vsd_restore(struct vsd *d, const char *file, const char *name, int keep_ip, 
 struct vsd_migration {
         char name[64];
         struct client *client; /* whose connection holds it */
+        int image;             /* on a disk image: rounds of its blocks */
+        uint64_t image_max;    /* the image's size as its config says */
         struct vsd_migration *next;
 };
 /* The config text of v (malloc'd). */
@@ -619,9 +621,12 @@ char *vsd_migrate_config(struct vsd *d, struct vps *v, vs_error_t *err);
 pid_t vsd_migrate_send_spawn(struct vsd *d, struct vps *v, int first, int out_fd, vs_error_t *err);
 /* The listing of the rounds goes (the migration ended, either way). */
 void vsd_migrate_send_end(struct vsd *d, struct vps *v);
+/* At vsd's start: the listing a migration of v that a crash interrupted
+ * left (it grows with the number of v's files). */
+void vsd_migrate_sweep(struct vsd *d, struct vps *v);
 /* Target: checks that VPS name can come here (the name free, its template
- * here, a dir backend, its addresses fit unless new_ip) and makes its
- * staging, held by c. */
+ * here, its addresses fit unless new_ip) and makes its staging, held by
+ * c. */
 int vsd_migrate_begin(struct vsd *d, struct client *c, const char *name, const char *config,
                       int new_ip, vs_error_t *err);
 /* Starts tar extracting a round read from in_fd into the staging. */

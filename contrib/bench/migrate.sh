@@ -10,9 +10,11 @@
 # Starts two private vsd (state roots under /tmp, own cgroup names); a trap
 # cleans up on any failure or interruption.
 #
-# Usage: [BUILD=build] [MIGRATE_TARBALL=debian.tar.zst] contrib/bench/migrate.sh [SIZE_MB [CHANGE_MB]]
+# Usage: [BUILD=build] [MIGRATE_TARBALL=debian.tar.zst] [MIGRATE_IMAGE=1]
+#        contrib/bench/migrate.sh [SIZE_MB [CHANGE_MB]]
 #        (as root; defaults 1024 and 100; MIGRATE_TARBALL: a Debian
-#        template with systemd instead of busybox)
+#        template with systemd instead of busybox; MIGRATE_IMAGE=1: the VPS
+#        on a disk image of SIZE_MB + 25%, which goes as rounds of blocks)
 set -euo pipefail
 export LC_ALL=C
 
@@ -81,7 +83,13 @@ else
         tvs template build busybox >/dev/null
 fi
 
-vs create b1 --template "$TMPL"
+DISK=()
+BACKEND=dir
+if [ "${MIGRATE_IMAGE:-0}" = 1 ]; then
+        DISK=(--diskspace "$((SIZE + SIZE / 4))M")
+        BACKEND="a disk image of $((SIZE + SIZE / 4)) MB"
+fi
+vs create b1 --template "$TMPL" "${DISK[@]}"
 vs start b1
 if [ "$TMPL" = deb ]; then
         phase="wait for systemd to boot"
@@ -128,11 +136,12 @@ migrate_once() {
         wait "$mig"
         [ "$("$VSCTL" --root "$to" list -H -o state b1 | tr -d ' ')" = running ] ||
                 { echo "$prog: b1 does not run on $to" >&2; exit 1; }
-        python3 - "$ROOT/report.json" "$SIZE" "$CHANGE" "$(uptime | sed 's/.*load average: //')" "$*" <<'EOF2'
+        python3 - "$ROOT/report.json" "$SIZE" "$CHANGE" "$(uptime | sed 's/.*load average: //')" "$*" "$BACKEND" <<'EOF2'
 import json, sys
 r = json.load(open(sys.argv[1]))
-print(f"vsctl migrate {sys.argv[5] or '(clean stop)'}: {sys.argv[2]} MB own files, "
-      f"{sys.argv[3]} MB changed during the copy, running VPS, to another vsd of this machine")
+print(f"vsctl migrate {sys.argv[5] or '(clean stop)'}: {sys.argv[2]} MB own files "
+      f"(on {sys.argv[6]}), {sys.argv[3]} MB changed during the copy, running VPS, "
+      f"to another vsd of this machine")
 print(f"  downtime {r['downtime_s']:.3f} s (stop on the source to running on the target): "
       f"stop {r['stop_s']:.3f} s, last round {r['last_round_s']:.3f} s, "
       f"install and start {r['start_s']:.3f} s")

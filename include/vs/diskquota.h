@@ -89,5 +89,23 @@ int vs_disk_image_reidentify(const char *path, vs_error_t *err);
 int vs_disk_image_shift_ids(const char *path, const vs_id_shift_t *shift, vs_error_t *err);
 /* Reads the image's size and usage from its superblock (not while mounted). */
 int vs_disk_image_usage(const char *path, vs_disk_usage_t *usage, vs_error_t *err);
+/* An image that came from another node (a migration), not mounted: its
+ * overlay origins (file handles of that node's template) go from every
+ * inode, and its overlay work directory is emptied at its first attach.
+ * vps_fd and vps_path: the VPS's directory. */
+int vs_disk_image_adopt(int vps_fd, const char *vps_path, vs_error_t *err);
+/* 1 while a mounted loop device holds the image (a VPS's run that is still
+ * ending), else 0. */
+int vs_disk_image_mounted(const char *image);
+/* A round of a migration of an image (cow-fs/imagesync.c): writes to
+ * out_fd the image's data blocks (first) or those that changed since the
+ * round before, by the keyed block sums in sums_fd (a file of the
+ * source's, rewritten once the round is sent whole); *sent: the bytes of
+ * data it held. A hole stays a hole; a block that became one goes as one. */
+int vs_image_round_send(int img_fd, int sums_fd, int first, int out_fd, uint64_t *sent,
+                        vs_error_t *err);
+/* Applies a round read from in_fd to the target's copy img_fd and syncs
+ * it; an image larger than max_size is refused. */
+int vs_image_round_receive(int in_fd, int img_fd, uint64_t max_size, vs_error_t *err);
 
 #endif

@@ -569,14 +569,23 @@ static int finish(struct migration *m, vs_error_t *err)
 
 /* Before the target holds the VPS: the target drops its staging (the
  * receiver goes), the source runs again if it ran. */
-static void roll_back(struct migration *m)
+/* The source's records of the rounds (a listing, an image's block sums)
+ * go, whichever way the migration ended. */
+static void send_end(struct migration *m)
 {
         json_object *args = json_object_new_object();
         vs_error_t err = { 0 };
 
-        target_close(&m->t);
         json_object_object_add(args, "step", json_object_new_string("end"));
         call_named(m, VS_CMD_MIGRATE_SEND, args, &err);
+}
+
+static void roll_back(struct migration *m)
+{
+        vs_error_t err = { 0 };
+
+        target_close(&m->t);
+        send_end(m);
         if (m->stopped && call_named(m, VS_CMD_START, NULL, &err) < 0)
                 fprintf(stderr, "vsctl: migrate %s: the source did not start again: %s\n", m->name,
                         err.msg);
@@ -640,6 +649,7 @@ static int migrate(struct migration *m, const char *target, vs_error_t *err)
         }
         m->t_running = now_s();
         target_close(&m->t);
+        send_end(m);
         if (call_named(m, VS_CMD_DESTROY, NULL, err) < 0)
                 return vs_error_wrap(err, "it runs on the target; destroy of the source");
         return 0;
@@ -694,7 +704,8 @@ const struct command vsctl_cmd_migrate = {
         "Move a VPS to another vsd: TARGET is ssh://HOST[/ROOT] (vsctl runs\n"
         "`ssh HOST vsctl --root ROOT migrate-receive` there) or the root or socket\n"
         "of another vsd on this machine. Its own files are copied while it runs\n"
-        "(rounds of what changed, deletions included, until the change is small),\n"
+        "(rounds of what changed, deletions included, until the change is small;\n"
+        "of a VPS on a disk image, the image's changed blocks),\n"
         "then it stops, the last change goes, and it starts on the target with its\n"
         "addresses and config (an id range of its own there if its own is taken).\n"
         "The source is destroyed only once it runs on the target. A failure before\n"

@@ -603,8 +603,8 @@ test_a_running_vps_runs_while_its_backup_is_written() {
 }
 
 # A vsd killed while a live backup is written leaves the backup's copy of
-# the layer (and, a snapshot command, its hidden entries): the next vsd
-# hands them to its remover. The VPS, its files and its real snapshots stay.
+# the layer (and, a snapshot command, its hidden entries; a migration, its
+# listing): the next vsd hands them to its remover. The VPS, its files and its real snapshots stay.
 test_what_a_vsd_killed_mid_backup_left_goes_with_the_next_vsd() {
         local job d sum
         vs create lb3 --template busybox --ipadd none
@@ -618,6 +618,9 @@ test_what_a_vsd_killed_mid_backup_left_goes_with_the_next_vsd() {
         mkdir -p "$d/snapshots/.half.creating/upper" "$d/.snapshot-restore/upper"
         echo x >"$d/snapshots/.half.creating/upper/f"
         echo x >"$d/.snapshot-restore/upper/f"
+        # and a migration's listing of the rounds it sent (in vsd's run
+        # directory, by its name)
+        echo x >"$R/run/paene/lb3.migrate.snar"
         vs backup lb3 - 2>/dev/null | {
                 dd bs=1 count=1 status=none
                 touch "$R/lb3.started"
@@ -633,6 +636,7 @@ test_what_a_vsd_killed_mid_backup_left_goes_with_the_next_vsd() {
         start_vsd || fail "vsd did not start again"
         wait_for 30 '[ -z "$(ls -A "$d" "$d/snapshots" | grep -e "^\.backup" -e "^\.trash" -e "^\.snapshot-restore" -e "^\.half")" ]' ||
                 fail "left after the restart: $(ls -A "$d" "$d/snapshots" | xargs)"
+        [ ! -e "$R/run/paene/lb3.migrate.snar" ] || fail "the migration's listing is left"
         expect_eq running "$(vs status lb3 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])')" "the VPS runs on"
         expect_eq "$sum" "$(vs exec lb3 -- md5sum /root/noise | cut -d' ' -f1)" "its files"
         expect_contains "$(vs snapshot list lb3)" "keep" "its snapshot"

@@ -113,6 +113,7 @@ test_a_running_vps_migrates_with_its_files_address_and_changes() {
         [ "$sums" -ge 1 ] || fail "no process on the target"
         # the source has no trace: config, layer, cgroups, veth, address
         [ ! -e "$(vps_dir m1)" ] || fail "the source's directory is left"
+        [ ! -e "$R/run/paene/m1.migrate.snar" ] || fail "the listing is left on the source"
         expect_rc 3 "the source has no m1" -- vs status m1
         expect_eq "" "$(our_cgroup_tree | lines_matching '/m1$')" "no cgroup of m1 on the source"
         expect_eq "" "$(links_of_type veth)" "no veth on the source"
@@ -184,26 +185,123 @@ test_a_name_taken_on_the_target_is_refused_and_the_source_runs() {
         vs destroy --force m3
 }
 
-# Not built yet (its file system is mounted inside the VPS, the host's view
-# of the image is stale while it runs): refused whole, running or stopped.
-test_a_vps_on_a_disk_image_is_refused_and_runs_on() {
+# The overlay xattrs of a file in an image's upper layer (debugfs reads the
+# image, not mounted).
+image_xattrs() { # image path-in-image
+        debugfs -R "ea_list /upper$2" "$1" 2>/dev/null | tr -d '\n'
+}
+
+make_image_vps() { # name
+        vs create "$1" --template busybox --diskspace 64M
+        vs start "$1"
+        vs exec "$1" -- sh -c 'mkdir -p /root/d && head -c 3000000 /dev/urandom > /root/big &&
+                echo keep > /root/d/keep && echo old > /root/change && echo bye > /root/gone &&
+                chown 1000:1000 /root/d/keep && chmod 640 /root/d/keep &&
+                echo "# local" >> /etc/profile'
+}
+
+# A VPS on a disk image goes as rounds of its image's blocks: the first
+# while it runs, the changed blocks once it is stopped. Its files, the
+# changes made during the copy, its address and its size limit are the
+# same on the target, where the image is sparse and runs although its
+# overlay origins named the source's template.
+test_a_vps_on_a_disk_image_migrates_with_its_files_limit_and_address() {
         trap stop_target EXIT
         start_target
-        vs create mi1 --template busybox --diskspace 32M
-        vs start mi1
-        vs exec mi1 -- sh -c 'echo kept >/root/data'
-        expect_rc 4 "a running VPS on a disk image" -- vs migrate mi1 "$T"
-        expect_contains "$ERR" "a VPS on a disk image cannot migrate" "message"
-        expect_eq 1 "$(printf '%s\n' "$ERR" | wc -l)" "one line"
-        expect_eq running "$(state_of mi1)" "the source still runs"
-        expect_eq kept "$(vs exec mi1 -- cat /root/data)" "its files"
-        vs stop mi1
-        expect_rc 4 "a stopped VPS on a disk image" -- vs migrate mi1 "$T"
-        expect_eq stopped "$(state_of mi1)" "the source stays"
-        expect_eq "" "$(tvs list -a -H -o name)" "no VPS on the target"
-        expect_eq "" "$(ls -A "$T/var/lib/paene/vps" | lines_matching '^\.')" "nothing staged on the target"
-        [ ! -e "$R/run/paene/mi1.migrate.snar" ] || fail "the listing is left on the source"
-        vs destroy mi1
+        make_image_vps mi1
+        local ip fifo=$R/holdi pid staging big
+        ip=$(vs list -H -o ip mi1 | tr -d ' ')
+        ip=${ip%%/*}
+        big=$(vs exec mi1 -- md5sum /root/big | cut -d' ' -f1)
+        staging=$(tvps_dir .mi1.migrate.creating)
+        mkfifo "$fifo"
+        PAENE_MIGRATE_HOLD=$fifo "$BIN/vsctl" --root "$R" migrate mi1 "$T" >"$R/migi.out" 2>"$R/migi.err" &
+        pid=$!
+        hold_open "$pid" "$fifo"
+        # the first round: the VPS's file system written back, its data sent
+        [ "$(du -k "$staging/disk.img" | cut -f1)" -gt 2900 ] || fail "no staging with the first round's data"
+        expect_eq running "$(state_of mi1)" "the source runs during the copy"
+        vs exec mi1 -- sh -c 'echo new > /root/change && rm /root/gone && echo late > /root/added'
+        release_hold
+        expect_job 0 "$pid" "migrate" || fail "$(cat "$R/migi.err")"
+        expect_contains "$(cat "$R/migi.out")" "mi1 migrated to $T (running" "report"
+        expect_eq "mi1 running" "$(tvs list -H -o name,state mi1 | xargs)" "runs on the target"
+        expect_eq "image" "$(sed -n 's/^disk_backend = //p' "$(tvps_dir mi1)/config")" "on its image"
+        expect_eq "$ip" "$(tvs list -H -o ip mi1 | tr -d ' ' | sed 's|/.*||')" "same address"
+        in_target busybox ping -c 1 -W 3 "$ip" >/dev/null || fail "$ip does not answer in the target's namespace"
+        expect_eq "new" "$(tvs exec mi1 -- cat /root/change)" "a file changed during the copy"
+        expect_eq "late" "$(tvs exec mi1 -- cat /root/added)" "a file added during the copy"
+        expect_rc 1 "a file deleted during the copy" -- tvs exec mi1 -- test -e /root/gone
+        expect_eq "keep 640 1000:1000" "$(tvs exec mi1 -- sh -c 'cat /root/d/keep; stat -c "%a %u:%g" /root/d/keep' | xargs)" "content, mode, owner"
+        expect_eq "$big" "$(tvs exec mi1 -- md5sum /root/big | cut -d' ' -f1)" "the big file"
+        expect_eq "# local" "$(tvs exec mi1 -- tail -1 /etc/profile)" "a template file it changed"
+        # the limit: the image is 64M on the target too, and a VPS that
+        # fills it is stopped at it
+        expect_eq $((64 << 20)) "$(stat -c %s "$(tvps_dir mi1)/disk.img")" "the image's size"
+        [ "$(du -k "$(tvps_dir mi1)/disk.img" | cut -f1)" -lt 32768 ] || fail "the target's image is not sparse"
+        expect_rc 1 "writing past the limit" -- tvs exec mi1 -- dd if=/dev/zero of=/root/fill bs=1M count=80
+        [ "$(tvs exec mi1 -- stat -c %s /root/fill)" -lt $((64 << 20)) ] || fail "wrote past the 64M limit"
+        # the source has no trace
+        [ ! -e "$(vps_dir mi1)" ] || fail "the source's directory is left"
+        expect_rc 3 "the source has no mi1" -- vs status mi1
+        [ ! -e "$R/run/paene/mi1.migrate.sums" ] || fail "the block sums are left on the source"
+        expect_eq "" "$(links_of_type veth)" "no veth on the source"
+        tvs destroy --force mi1 >/dev/null
+}
+
+# The image's copied-up files carry trusted.overlay.origin, file handles of
+# the source's template: they go before the first mount on the target,
+# which would refuse them (ESTALE), and its id range moves when taken.
+test_an_image_vps_drops_its_overlay_origins_and_moves_its_ids() {
+        trap stop_target EXIT
+        start_target
+        tvs create other --template busybox --ipadd 10.77.0.51
+        make_image_vps mi2
+        local base_src base_tgt
+        base_src=$(sed -n 's/^id_base = //p' "$(vps_dir mi2)/config")
+        vs stop mi2
+        expect_contains "$(image_xattrs "$(vps_dir mi2)/disk.img" /etc/profile)" "trusted.overlay.origin" \
+                "the source's copied-up file has an origin (the test proves something)"
+        expect_rc 0 "migrate a stopped VPS on an image" -- vs migrate mi2 "$T"
+        expect_eq "mi2 stopped" "$(tvs list -H -o name,state mi2 | xargs)" "stopped on the target"
+        base_tgt=$(sed -n 's/^id_base = //p' "$(tvps_dir mi2)/config")
+        [ "$base_tgt" != "$base_src" ] || fail "the id range was taken on the target and kept"
+        e2fsck -fn "$(tvps_dir mi2)/disk.img" >/dev/null 2>&1 || fail "the target's image is not clean"
+        tvs start mi2
+        expect_eq "# local" "$(tvs exec mi2 -- tail -1 /etc/profile)" "the copied-up file"
+        expect_eq "keep 1000:1000" "$(tvs exec mi2 -- sh -c 'cat /root/d/keep; stat -c %u:%g /root/d/keep' | xargs)" "its owner inside"
+        tvs destroy --force mi2 >/dev/null
+        tvs destroy --force other >/dev/null
+}
+
+# A target that dies during an image's migration: the source runs on with
+# its files, and the restarted target has nothing of it.
+test_a_target_that_dies_during_an_image_migration_leaves_the_source_running() {
+        trap stop_target EXIT
+        start_target
+        make_image_vps mi3
+        local fifo=$R/holdi3 pid tpid staging big
+        big=$(vs exec mi3 -- md5sum /root/big | cut -d' ' -f1)
+        staging=$(tvps_dir .mi3.migrate.creating)
+        mkfifo "$fifo"
+        PAENE_MIGRATE_HOLD=$fifo "$BIN/vsctl" --root "$R" migrate mi3 "$T" >/dev/null 2>"$R/migi3.err" &
+        pid=$!
+        hold_open "$pid" "$fifo"
+        [ -s "$staging/disk.img" ] || fail "no staging with the first round"
+        tpid=$(R=$T vsd_pid)
+        kill -9 "$tpid"
+        wait_for 10 "is_dead $tpid" || fail "target vsd survives SIGKILL"
+        release_hold
+        expect_job 6 "$pid" "migrate to a dead target"
+        expect_contains "$(cat "$R/migi3.err")" "vsctl: migrate mi3: target: vsd is not running" "says why"
+        expect_eq running "$(state_of mi3)" "the source still runs"
+        expect_eq "$big keep" "$(vs exec mi3 -- sh -c 'md5sum /root/big | cut -d" " -f1; cat /root/d/keep' | xargs)" "its files"
+        [ ! -e "$R/run/paene/mi3.migrate.sums" ] || fail "the block sums are left on the source"
+        rm -f "$T/run/paene/vsd.pid"
+        R=$T CG=$TCG start_vsd
+        [ ! -e "$staging" ] || fail "the restarted target kept the staging"
+        expect_rc 3 "no mi3 on the target" -- tvs status mi3
+        vs destroy --force mi3
 }
 
 test_a_target_that_dies_half_way_leaves_the_source_running() {

@@ -18,6 +18,7 @@
 #include "testutil.h"
 
 #include "vs/cowfs.h"
+#include "vs/diskquota.h"
 #include "vs/fsutil.h"
 
 static void write_at(const char *dir, const char *name, const char *text, mode_t mode)
@@ -283,6 +284,98 @@ static void test_copy_sparse_keeps_holes(void **state)
         remove_dir(dst);
 }
 
+/* ---- rounds of an image (migration) ---- */
+
+static int open_in(const char *dir, const char *name, int flags)
+{
+        char *path = vs_strdupf("%s/%s", dir, name);
+        int fd = open(path, flags | O_CLOEXEC, 0600);
+
+        assert_true(fd >= 0);
+        free(path);
+        return fd;
+}
+
+/* One round from src into dst through a stream file; the data bytes sent. */
+static uint64_t image_round(int src, int sums, int first, int dst, const char *dir)
+{
+        int stream = open_in(dir, "stream", O_RDWR | O_CREAT | O_TRUNC);
+        vs_error_t err = { 0 };
+        uint64_t sent = 0;
+
+        if (vs_image_round_send(src, sums, first, stream, &sent, &err) < 0)
+                fail_msg("send: %s", err.msg);
+        assert_int_equal(lseek(stream, 0, SEEK_SET), 0);
+        if (vs_image_round_receive(stream, dst, 1ULL << 30, &err) < 0)
+                fail_msg("receive: %s", err.msg);
+        close(stream);
+        return sent;
+}
+
+static void assert_same_image(const char *dir)
+{
+        char *cmd = vs_strdupf("cmp -s '%s/src.img' '%s/dst.img'", dir, dir);
+
+        assert_int_equal(system(cmd), 0);
+        free(cmd);
+}
+
+static void test_image_rounds_send_what_changed(void **state)
+{
+        char *dir = temp_dir();
+        int src = open_in(dir, "src.img", O_RDWR | O_CREAT | O_EXCL);
+        int dst = open_in(dir, "dst.img", O_RDWR | O_CREAT | O_EXCL);
+        int sums = open_in(dir, "sums", O_RDWR | O_CREAT | O_EXCL);
+        char block[65536];
+        struct stat st;
+        vs_error_t err = { 0 };
+
+        (void)state;
+        memset(block, 'a', sizeof(block));
+        assert_int_equal(ftruncate(src, 256 << 20), 0);
+        for (int i = 0; i < 8; i++)
+                assert_int_equal(pwrite(src, block, sizeof(block), (off_t)i << 24), sizeof(block));
+        assert_int_equal(pwrite(src, "tail", 4, (256 << 20) - 4), 4);
+        /* the first round: the data, not the holes */
+        assert_true(image_round(src, sums, 1, dst, dir) <= 9 * sizeof(block));
+        assert_same_image(dir);
+        assert_int_equal(fstat(dst, &st), 0);
+        assert_true((uint64_t)st.st_blocks * 512 < (2 << 20));
+        /* nothing changed: nothing sent */
+        assert_int_equal(image_round(src, sums, 0, dst, dir), 0);
+        /* one block rewritten, one new, one made a hole: two blocks sent */
+        memset(block, 'b', sizeof(block));
+        assert_int_equal(pwrite(src, block + 1, 100, (3 << 24) + 5), 100);
+        assert_int_equal(pwrite(src, block, sizeof(block), 100 << 20), sizeof(block));
+        assert_int_equal(
+                fallocate(src, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 5 << 24, sizeof(block)),
+                0);
+        assert_int_equal(image_round(src, sums, 0, dst, dir), 2 * sizeof(block));
+        assert_same_image(dir);
+        /* grown: the new size and its data */
+        assert_int_equal(pwrite(src, "end", 3, 300 << 20), 3);
+        assert_int_equal(image_round(src, sums, 0, dst, dir), 3);
+        assert_same_image(dir);
+        /* an image above the target's bound is refused */
+        {
+                int stream = open_in(dir, "stream", O_RDWR | O_CREAT | O_TRUNC);
+
+                assert_int_equal(vs_image_round_send(src, sums, 0, stream, NULL, &err), 0);
+                assert_int_equal(lseek(stream, 0, SEEK_SET), 0);
+                assert_int_equal(vs_image_round_receive(stream, dst, 1 << 20, &err), -1);
+                assert_non_null(strstr(err.msg, "larger than"));
+                close(stream);
+        }
+        /* a next round without a first is refused */
+        assert_int_equal(ftruncate(sums, 0), 0);
+        assert_int_equal(vs_image_round_send(src, sums, 0, dst, NULL, &err), -1);
+        assert_non_null(strstr(err.msg, "no first round"));
+        close(src);
+        close(dst);
+        close(sums);
+        remove_dir(dir);
+}
+
 /* ---- unify ---- */
 
 static void make_template(const char *store, const char *name, const char *odd_mode_text)
@@ -337,6 +430,7 @@ int main(void)
                 cmocka_unit_test(test_copy_tree_keeps_everything),
                 cmocka_unit_test(test_sync_tree_follows_the_changes),
                 cmocka_unit_test(test_copy_sparse_keeps_holes),
+                cmocka_unit_test(test_image_rounds_send_what_changed),
                 cmocka_unit_test(test_unify_links_only_identical_files),
         };
 
