@@ -3,9 +3,9 @@
  * SEEK_DATA/SEEK_HOLE: a hole is not read and stays a hole), each next
  * round only the blocks that changed since: the source keeps, in a file of
  * its own, a checksum of each block as it sent it. The checksum is keyed
- * (SipHash-2-4, a key drawn at the first round and never sent), so that a
- * VPS, which writes what the blocks hold, cannot make a changed block look
- * unchanged. A block that was sent as data and is a hole now goes as a
+ * (vs/blocksum.h: NH with a key from a seed drawn at the first round and
+ * never sent, an almost-universal hash), so that a VPS, which writes what
+ * the blocks hold, cannot make a changed block look unchanged. A block that was sent as data and is a hole now goes as a
  * hole. The stream:
  *
  *   header:  "PIMG", u32 version, u64 image size
@@ -24,13 +24,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "vs/blocksum.h"
 #include "vs/cleanup.h"
 #include "vs/diskquota.h"
 
 #define ROUND_BLOCK (64U << 10)
 #define ROUND_MAGIC "PIMG"
 #define ROUND_VERSION 1U
-#define SUMS_MAGIC "PSUM"
+#define SUMS_MAGIC "PSNH"
+#define SUMS_MAGIC_OLD "PSUM"
 
 enum { REC_END = 0, REC_DATA = 1, REC_HOLE = 2 };
 
@@ -46,63 +48,41 @@ struct round_record {
         uint32_t kind;
 } __attribute__((packed));
 
-/* ---- SipHash-2-4 (Aumasson and Bernstein), over whole 8-byte words ---- */
+/* ---- the source's record of what it sent ----
+ *
+ * A file of the source's own (never sent): the seed of the key and, per
+ * block, the sum of what the target has. Host byte order:
+ *
+ *   "PSNH", u32 block size, u64 seed[2], u64 count, count x 128-bit sums
+ *
+ * The format before (SUMS_MAGIC_OLD: 64-bit SipHash sums) is refused by
+ * name: its sums mean nothing under NH, and read as NH they would make
+ * changed blocks look unchanged. */
 
-#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-
-static void sip_round(uint64_t v[4])
-{
-        v[0] += v[1];
-        v[1] = ROTL(v[1], 13);
-        v[1] ^= v[0];
-        v[0] = ROTL(v[0], 32);
-        v[2] += v[3];
-        v[3] = ROTL(v[3], 16);
-        v[3] ^= v[2];
-        v[0] += v[3];
-        v[3] = ROTL(v[3], 21);
-        v[3] ^= v[0];
-        v[2] += v[1];
-        v[1] = ROTL(v[1], 17);
-        v[1] ^= v[2];
-        v[2] = ROTL(v[2], 32);
-}
-
-static void sip_word(uint64_t v[4], uint64_t m)
-{
-        v[3] ^= m;
-        sip_round(v);
-        sip_round(v);
-        v[0] ^= m;
-}
-
-/* len is a multiple of 8 (a block, or its tail at the image's end padded
- * with zeros by the caller) */
-static uint64_t block_sum(const uint64_t key[2], const unsigned char *buf, size_t len)
-{
-        uint64_t v[4] = { key[0] ^ 0x736f6d6570736575ULL, key[1] ^ 0x646f72616e646f6dULL,
-                          key[0] ^ 0x6c7967656e657261ULL, key[1] ^ 0x7465646279746573ULL };
-        uint64_t m, sum;
-
-        for (size_t i = 0; i < len; i += 8) {
-                memcpy(&m, buf + i, 8);
-                sip_word(v, le64toh(m));
-        }
-        sip_word(v, (uint64_t)len << 56);
-        v[2] ^= 0xff;
-        for (int i = 0; i < 4; i++)
-                sip_round(v);
-        sum = v[0] ^ v[1] ^ v[2] ^ v[3];
-        return sum ? sum : 1; /* 0 is "a hole on the target" */
-}
-
-/* ---- the source's record of what it sent ---- */
+struct sums_header {
+        char magic[4];
+        uint32_t block;
+        uint64_t seed[2];
+        uint64_t count;
+};
 
 struct sums {
-        uint64_t key[2];
-        uint64_t count; /* blocks */
-        uint64_t *sum;  /* per block: 0 = a hole on the target */
+        uint64_t seed[2];
+        uint64_t count;     /* blocks */
+        vs_blocksum_t *sum; /* per block: HOLE_SUM = a hole on the target */
 };
+
+static const vs_blocksum_t HOLE_SUM = { 0, 0 };
+
+static int is_hole(const vs_blocksum_t *s)
+{
+        return s->lo == 0 && s->hi == 0;
+}
+
+static int same_sum(const vs_blocksum_t *a, const vs_blocksum_t *b)
+{
+        return a->lo == b->lo && a->hi == b->hi;
+}
 
 static void sums_free(struct sums *s)
 {
@@ -113,13 +93,16 @@ static void sums_free(struct sums *s)
 
 static int sums_resize(struct sums *s, uint64_t count, vs_error_t *err)
 {
-        uint64_t *sum = realloc(s->sum, (count ? count : 1) * sizeof(*sum));
+        vs_blocksum_t *sum;
 
+        if (count > SIZE_MAX / sizeof(*sum))
+                return vs_error_set(err, EFBIG, "too many blocks: %llu", (unsigned long long)count);
+        sum = realloc(s->sum, (count ? count : 1) * sizeof(*sum));
         if (!sum)
                 return vs_error_set(err, ENOMEM, "no memory for %llu block sums",
                                     (unsigned long long)count);
-        if (count > s->count)
-                memset(sum + s->count, 0, (count - s->count) * sizeof(*sum));
+        for (uint64_t b = s->count; b < count; b++)
+                sum[b] = HOLE_SUM;
         s->sum = sum;
         s->count = count;
         return 0;
@@ -127,27 +110,36 @@ static int sums_resize(struct sums *s, uint64_t count, vs_error_t *err)
 
 static int sums_load(int fd, struct sums *s, vs_error_t *err)
 {
-        char magic[4];
-        uint64_t count;
+        struct sums_header h;
+        ssize_t n = pread(fd, &h, sizeof(h), 0);
+        size_t len;
 
-        if (pread(fd, magic, 4, 0) != 4 || memcmp(magic, SUMS_MAGIC, 4) != 0 ||
-            pread(fd, s->key, sizeof(s->key), 4) != (ssize_t)sizeof(s->key) ||
-            pread(fd, &count, 8, 4 + sizeof(s->key)) != 8)
+        if (n >= 4 && memcmp(h.magic, SUMS_MAGIC_OLD, 4) == 0)
+                return vs_error_set(err, EINVAL,
+                                    "the image's block sums are of an older format (64-bit "
+                                    "SipHash): migrate it again from its first round");
+        if (n < 4)
                 return vs_error_set(err, EINVAL, "no first round of the image was sent");
-        if (sums_resize(s, count, err) < 0)
+        if (memcmp(h.magic, SUMS_MAGIC, 4) != 0)
+                return vs_error_set(err, EINVAL, "not a file of an image's block sums");
+        if (n != (ssize_t)sizeof(h) || h.block != ROUND_BLOCK)
+                return vs_error_set(err, EINVAL, "the image's block sums have a bad header");
+        memcpy(s->seed, h.seed, sizeof(s->seed));
+        if (sums_resize(s, h.count, err) < 0)
                 return -1;
-        if (count && pread(fd, s->sum, count * 8, 12 + sizeof(s->key)) != (ssize_t)(count * 8))
+        len = h.count * sizeof(*s->sum);
+        if (len && pread(fd, s->sum, len, sizeof(h)) != (ssize_t)len)
                 return vs_error_set(err, EINVAL, "the image's block sums are cut short");
         return 0;
 }
 
 static int sums_store(int fd, const struct sums *s, vs_error_t *err)
 {
-        if (ftruncate(fd, 0) < 0 || pwrite(fd, SUMS_MAGIC, 4, 0) != 4 ||
-            pwrite(fd, s->key, sizeof(s->key), 4) != (ssize_t)sizeof(s->key) ||
-            pwrite(fd, &s->count, 8, 4 + sizeof(s->key)) != 8 ||
-            (s->count &&
-             pwrite(fd, s->sum, s->count * 8, 12 + sizeof(s->key)) != (ssize_t)(s->count * 8)))
+        struct sums_header h = { SUMS_MAGIC, ROUND_BLOCK, { s->seed[0], s->seed[1] }, s->count };
+        size_t len = s->count * sizeof(*s->sum);
+
+        if (ftruncate(fd, 0) < 0 || pwrite(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
+            (len && pwrite(fd, s->sum, len, sizeof(h)) != (ssize_t)len))
                 return vs_error_errno(err, "write the image's block sums");
         return 0;
 }
@@ -185,6 +177,7 @@ struct sender {
         int img_fd, out_fd;
         uint64_t size;
         struct sums *sums;
+        const vs_blocksum_key_t *key;
         unsigned char *buf;
         uint64_t sent; /* bytes of data */
 };
@@ -193,7 +186,8 @@ struct sender {
  * not the one the target has. */
 static int send_data_block(struct sender *s, uint64_t b, vs_error_t *err)
 {
-        uint64_t offset = b * ROUND_BLOCK, sum;
+        uint64_t offset = b * ROUND_BLOCK;
+        vs_blocksum_t sum;
         size_t len = (size_t)(s->size - offset < ROUND_BLOCK ? s->size - offset : ROUND_BLOCK);
         size_t got = 0;
 
@@ -208,9 +202,13 @@ static int send_data_block(struct sender *s, uint64_t b, vs_error_t *err)
                         break; /* shrunk meanwhile: zeros */
                 got += (size_t)n;
         }
+        /* a block's tail past the end counts as zeros: so it is on the
+         * target, whose truncate to the new size drops or zero-fills it */
         memset(s->buf + got, 0, ROUND_BLOCK - got);
-        sum = block_sum(s->sums->key, s->buf, (len + 7) & ~(size_t)7);
-        if (sum == s->sums->sum[b])
+        sum = vs_blocksum(s->key, s->buf);
+        if (is_hole(&sum))
+                sum.lo = 1; /* (0, 0) is "a hole on the target" */
+        if (same_sum(&sum, &s->sums->sum[b]))
                 return 0;
         s->sums->sum[b] = sum;
         s->sent += len;
@@ -226,9 +224,9 @@ static int send_hole_blocks(struct sender *s, uint64_t from, uint64_t to, vs_err
                 uint32_t len =
                         (uint32_t)(s->size - offset < ROUND_BLOCK ? s->size - offset : ROUND_BLOCK);
 
-                if (!s->sums->sum[b])
+                if (is_hole(&s->sums->sum[b]))
                         continue;
-                s->sums->sum[b] = 0;
+                s->sums->sum[b] = HOLE_SUM;
                 if (send_record(s->out_fd, offset, len, REC_HOLE, NULL, err) < 0)
                         return -1;
         }
@@ -269,8 +267,9 @@ int vs_image_round_send(int img_fd, int sums_fd, int first, int out_fd, uint64_t
 {
         cleanup_sums struct sums sums = { 0 };
         cleanup_free unsigned char *buf = malloc(ROUND_BLOCK);
+        cleanup_blocksum_key vs_blocksum_key_t *key = NULL;
         struct round_header h = { ROUND_MAGIC, htole32(ROUND_VERSION), 0 };
-        struct sender s = { img_fd, out_fd, 0, &sums, buf, 0 };
+        struct sender s = { img_fd, out_fd, 0, &sums, NULL, buf, 0 };
         struct stat st;
 
         if (!buf)
@@ -278,12 +277,18 @@ int vs_image_round_send(int img_fd, int sums_fd, int first, int out_fd, uint64_t
         if (fstat(img_fd, &st) < 0)
                 return vs_error_errno(err, "stat the image");
         s.size = (uint64_t)st.st_size;
+        /* a seed per migration: a VPS that learnt whether its blocks went in
+         * one migration learns nothing of the next one's key */
         if (first) {
-                if (getrandom(sums.key, sizeof(sums.key), 0) != (ssize_t)sizeof(sums.key))
+                if (getrandom(sums.seed, sizeof(sums.seed), 0) != (ssize_t)sizeof(sums.seed))
                         return vs_error_errno(err, "draw a key for the block sums");
         } else if (sums_load(sums_fd, &sums, err) < 0) {
                 return -1;
         }
+        key = vs_blocksum_key_new(sums.seed, ROUND_BLOCK, err);
+        if (!key)
+                return -1;
+        s.key = key;
         /* blocks beyond a shrunk image are the target's truncate's */
         if (sums_resize(&sums, (s.size + ROUND_BLOCK - 1) / ROUND_BLOCK, err) < 0)
                 return -1;

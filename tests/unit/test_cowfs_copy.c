@@ -376,6 +376,97 @@ static void test_image_rounds_send_what_changed(void **state)
         remove_dir(dir);
 }
 
+/* Many single changes to an image of random blocks, each followed by a
+ * round: each time exactly the changed block goes (a bit flipped, a byte
+ * rewritten, two words of a block swapped, a change in the image's short
+ * last block), and the copies are the same after it. */
+static void test_image_rounds_always_send_a_changed_block(void **state)
+{
+        enum { BLOCKS = 16, TAIL = 1000, CHANGES = 400 };
+        const off_t size = (off_t)BLOCKS * 65536 + TAIL;
+        char *dir = temp_dir();
+        int src = open_in(dir, "src.img", O_RDWR | O_CREAT | O_EXCL);
+        int dst = open_in(dir, "dst.img", O_RDWR | O_CREAT | O_EXCL);
+        int sums = open_in(dir, "sums", O_RDWR | O_CREAT | O_EXCL);
+        unsigned char *a = malloc((size_t)size), *b = malloc((size_t)size);
+        unsigned int seed = 17;
+
+        (void)state;
+        assert_non_null(a);
+        assert_non_null(b);
+        for (off_t i = 0; i < size; i++)
+                a[i] = (unsigned char)rand_r(&seed);
+        assert_int_equal(pwrite(src, a, (size_t)size, 0), size);
+        assert_int_equal(image_round(src, sums, 1, dst, dir), size);
+        for (int i = 0; i < CHANGES; i++) {
+                off_t at = (off_t)(rand_r(&seed) % (unsigned)size), blk = at / 65536;
+                size_t len = blk == BLOCKS ? TAIL : 65536;
+                unsigned char t[4];
+
+                if (i % 50 == 49)
+                        at = size - 1 - rand_r(&seed) % TAIL, blk = BLOCKS, len = TAIL;
+                switch (i % 3) {
+                case 0:
+                        a[at] ^= (unsigned char)(1U << (rand_r(&seed) % 8));
+                        break;
+                case 1:
+                        a[at] = (unsigned char)(a[at] + 1 + rand_r(&seed) % 255);
+                        break;
+                default: /* two words of NH's pair, where the block has room */
+                        at = blk * 65536 + (off_t)(rand_r(&seed) % (len / 32)) * 32;
+                        memcpy(t, a + at, 4);
+                        memcpy(a + at, a + at + 16, 4);
+                        memcpy(a + at + 16, t, 4);
+                }
+                assert_int_equal(pwrite(src, a + blk * 65536, len, blk * 65536), len);
+                assert_int_equal(image_round(src, sums, 0, dst, dir), len);
+                assert_int_equal(pread(dst, b, (size_t)size, 0), size);
+                assert_memory_equal(a, b, (size_t)size);
+        }
+        free(a);
+        free(b);
+        close(src);
+        close(dst);
+        close(sums);
+        remove_dir(dir);
+}
+
+/* A file of block sums in the format before (64-bit SipHash sums, magic
+ * "PSUM"), as a vsd of before left it, is refused by name, not read as
+ * sums of today's kind; another file is not taken for sums either. */
+static void test_image_round_refuses_sums_of_the_old_format(void **state)
+{
+        char *dir = temp_dir();
+        int src = open_in(dir, "src.img", O_RDWR | O_CREAT | O_EXCL);
+        int sums = open_in(dir, "sums", O_RDWR | O_CREAT | O_EXCL);
+        int out = open_in(dir, "stream", O_RDWR | O_CREAT | O_EXCL);
+        /* "PSUM", key[2], count = 1, one sum */
+        unsigned char old[4 + 16 + 8 + 8] = { 'P', 'S', 'U', 'M' };
+        vs_error_t err = { 0 };
+
+        (void)state;
+        old[20] = 1;
+        old[28] = 0x55;
+        assert_int_equal(pwrite(src, "data", 4, 0), 4);
+        assert_int_equal(pwrite(sums, old, sizeof(old), 0), sizeof(old));
+        assert_int_equal(vs_image_round_send(src, sums, 0, out, NULL, &err), -1);
+        assert_non_null(strstr(err.msg, "older format"));
+        assert_int_equal(err.errnum, EINVAL);
+        /* refused before anything was sent or the file rewritten */
+        assert_int_equal(lseek(out, 0, SEEK_END), 0);
+        assert_int_equal(lseek(sums, 0, SEEK_END), sizeof(old));
+        assert_int_equal(pwrite(sums, "XXXX", 4, 0), 4);
+        assert_int_equal(vs_image_round_send(src, sums, 0, out, NULL, &err), -1);
+        assert_non_null(strstr(err.msg, "not a file of an image's block sums"));
+        /* a first round makes a file of today's kind, which the next reads */
+        assert_int_equal(vs_image_round_send(src, sums, 1, out, NULL, &err), 0);
+        assert_int_equal(vs_image_round_send(src, sums, 0, out, NULL, &err), 0);
+        close(src);
+        close(sums);
+        close(out);
+        remove_dir(dir);
+}
+
 /* ---- unify ---- */
 
 static void make_template(const char *store, const char *name, const char *odd_mode_text)
@@ -431,6 +522,8 @@ int main(void)
                 cmocka_unit_test(test_sync_tree_follows_the_changes),
                 cmocka_unit_test(test_copy_sparse_keeps_holes),
                 cmocka_unit_test(test_image_rounds_send_what_changed),
+                cmocka_unit_test(test_image_rounds_always_send_a_changed_block),
+                cmocka_unit_test(test_image_round_refuses_sums_of_the_old_format),
                 cmocka_unit_test(test_unify_links_only_identical_files),
         };
 
