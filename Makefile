@@ -120,6 +120,10 @@ $(BUILD)/payload: tests/payload/payload.c
 $(BUILD)/netbench: contrib/bench/netbench.c $(BUILD)/libvs.a
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# not part of all: the block sums' throughput (contrib/bench/README.md)
+$(BUILD)/roundsum: contrib/bench/roundsum.c $(BUILD)/libvs.a
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/tests/schema-dump: tests/tools/schema_dump.c $(BUILD)/libvs.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
