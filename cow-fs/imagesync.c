@@ -3,10 +3,10 @@
  * SEEK_DATA/SEEK_HOLE: a hole is not read and stays a hole), each next
  * round only the blocks that changed since: the source keeps, in a file of
  * its own, a checksum of each block as it sent it. The checksum is keyed
- * (vs/blocksum.h: NH with a key from a seed drawn at the first round and
- * never sent, an almost-universal hash), so that a VPS, which writes what
- * the blocks hold, cannot make a changed block look unchanged. A block that was sent as data and is a hole now goes as a
- * hole. The stream:
+ * (vs/blocksum.h: NH, an almost-universal hash, with a key from a seed
+ * drawn at the first round and never sent), so that a VPS, which writes
+ * what the blocks hold, cannot make a changed block look unchanged. A block
+ * that was sent as data and is a hole now goes as a hole. The stream:
  *
  *   header:  "PIMG", u32 version, u64 image size
  *   records: u64 offset, u32 length, u32 kind (data: length bytes follow;
