@@ -44,9 +44,9 @@ static int same(vs_blocksum_t a, vs_blocksum_t b)
         return a.lo == b.lo && a.hi == b.hi;
 }
 
-/* the paper's vectors: key 00..0f, messages 00, 00 01, ... of 0 to 15
- * bytes (the first, the eighth and the sixteenth: empty, one word, a word
- * and a tail of 7) */
+/* the paper's vectors: key 00..0f, message 00 01 02 ... of each length;
+ * here those of 0, 8 and 15 bytes (empty, one word, a word and a tail of
+ * 7 bytes) */
 static void test_siphash_matches_the_reference_vectors(void **state)
 {
         const uint64_t key[2] = { 0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL };
