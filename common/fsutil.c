@@ -11,6 +11,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <linux/close_range.h>
 #include <linux/openat2.h>
 #include <unistd.h>
@@ -571,4 +572,16 @@ int vs_helper_setup(pid_t parent, const char *comm, int *fds, int n)
                 fds[i] = 3 + i;
         }
         return syscall(SYS_close_range, (unsigned)(3 + n), ~0U, 0) < 0 ? -1 : 0;
+}
+
+int vs_backoff(long *pause_ms, long limit_ms)
+{
+        /* the pauses so far sum to *pause_ms - 1 */
+        struct timespec pause = { *pause_ms / 1000, (*pause_ms % 1000) * 1000000 };
+
+        if (2 * *pause_ms - 1 > limit_ms)
+                return -1;
+        nanosleep(&pause, NULL);
+        *pause_ms *= 2;
+        return 0;
 }

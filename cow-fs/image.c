@@ -31,6 +31,8 @@ extern char **environ;
 /* Left by a clone: the image's overlay work directory is its source's */
 #define IMAGE_WORK_STALE "disk.work-stale"
 #define IMAGE_BLOCK 4096ULL
+/* how long a start waits for the last run's mount of the image to go */
+#define IMAGE_RELEASE_WAIT_MS 10000
 #define LOOP_ATTEMPTS 16
 
 static int ext2_error(vs_error_t *err, errcode_t rc, const char *what, const char *path)
@@ -283,13 +285,19 @@ static int image_attach(const char *vps_path, vs_error_t *err)
         cleanup_close int loopfd = -1;
         char dev[64];
 
-        /* a second mount of one ext4 through another device would corrupt it */
-        loopfd = loop_find(image, dev, sizeof(dev), NULL);
-        if (loopfd >= 0)
-                return vs_error_kind(err, VS_E_STATE, EBUSY,
-                                     "%s is still mounted through %s (is its last run still "
-                                     "ending?)",
-                                     image, dev);
+        long pause_ms = 1;
+
+        /* a second mount of one ext4 through another device would corrupt
+         * it; the last run's goes soon after its init (a restart, a reboot) */
+        while ((loopfd = loop_find(image, dev, sizeof(dev), NULL)) >= 0) {
+                close(loopfd);
+                loopfd = -1;
+                if (vs_backoff(&pause_ms, IMAGE_RELEASE_WAIT_MS) < 0)
+                        return vs_error_kind(err, VS_E_STATE, EBUSY,
+                                             "%s is still mounted through %s (is its last run "
+                                             "still ending?)",
+                                             image, dev);
+        }
         loopfd = loop_attach(image, dev, sizeof(dev), err);
         if (loopfd < 0)
                 return -1;

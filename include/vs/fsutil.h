@@ -67,5 +67,10 @@ int vs_fd_unshare_dropping_parked(int from);
  * numbers), nothing else of the parent's (its lock, its sockets). -1 when
  * a step fails: the caller exits. */
 int vs_helper_setup(pid_t parent, const char *comm, int *fds, int n);
+/* A wait for what the kernel lets go of shortly after a process died (a
+ * dead run's mounts, its loop device: at times from a workqueue, later on
+ * a loaded host). Start with *pause_ms = 1: sleeps that long and doubles
+ * it; -1 without sleeping once the pauses would pass limit_ms in all. */
+int vs_backoff(long *pause_ms, long limit_ms);
 
 #endif

@@ -186,6 +186,34 @@ test_image_survives_restarts_and_a_vsd_crash() {
         vs destroy q4
 }
 
+# A start right after a run ended can find that run's mount of the image
+# still there: the kernel lets go of a dead mount namespace's mounts soon
+# after, at times from a workqueue (a restart at a CI's load failed so).
+# Here a host process holds a file of the last run open (its root, so the
+# image's file system and loop device) until a moment after the stop: the
+# start waits for it to let go, then mounts (it refused at once before).
+test_a_start_waits_for_the_last_runs_image_to_go() {
+        local init line holder
+        vs create q5 --template busybox --diskspace 20M >/dev/null
+        vs start q5 >/dev/null
+        vs exec q5 -- sh -c 'echo kept > /root/file'
+        init=$(vps_procs q5 | head -1)
+        coproc HOLDER {
+                exec python3 -c 'import os, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY)
+print("held", flush=True)
+time.sleep(1)' "/proc/$init/root/root/file"
+        }
+        holder=$HOLDER_PID
+        read -r -u "${HOLDER[0]}" line
+        expect_eq held "$line" "the holder has the file open"
+        vs stop --fast q5 >/dev/null
+        expect_rc 0 "a start while the last run's image is held" -- vs start q5
+        is_dead "$holder" || fail "the start did not wait for the holder to let go"
+        expect_eq kept "$(vs exec q5 -- cat /root/file)" "the last run's file"
+        vs destroy --force q5
+}
+
 test_bad_disk_input_changes_nothing() {
         expect_rc 2 "bad size" -- vs create b1 --template busybox --diskspace 20X
         expect_contains "$ERR" "diskspace" "names the option"

@@ -688,6 +688,24 @@ static void test_fd_park_without_room(void **state)
         vs_fd_close(fd);
 }
 
+/* The pauses double from 1 ms and never sum past the limit: 1 + 2 + 4 = 7
+ * of a 7 ms budget, then a refusal that does not sleep or double. */
+static void test_backoff_stays_within_its_limit(void **state)
+{
+        long pause_ms = 1;
+        int tries = 0;
+
+        (void)state;
+        while (vs_backoff(&pause_ms, 7) == 0)
+                tries++;
+        assert_int_equal(tries, 3);
+        assert_int_equal(pause_ms, 8);
+        assert_int_equal(vs_backoff(&pause_ms, 7), -1);
+        assert_int_equal(pause_ms, 8);
+        pause_ms = 1;
+        assert_int_equal(vs_backoff(&pause_ms, 0), -1);
+}
+
 #define TMPDIR_TEST(f) cmocka_unit_test_setup_teardown(f, tmpdir_setup, tmpdir_teardown)
 
 int main(void)
@@ -721,6 +739,7 @@ int main(void)
                 cmocka_unit_test(test_fd_park_and_drop),
                 cmocka_unit_test(test_fd_unshare_dropping_parked),
                 cmocka_unit_test(test_fd_park_without_room),
+                cmocka_unit_test(test_backoff_stays_within_its_limit),
         };
 
         /* the modes asserted above are not masked by 022 */
