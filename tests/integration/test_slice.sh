@@ -523,7 +523,8 @@ heal_writes() { umount "$1"; }
 # A loan is in force in the book and both slices' cgroups, or nowhere: a
 # loan whose second cgroup write (the borrower's memory limit) fails is
 # refused and leaves the book and both cgroups as they were (the lender's,
-# written first, is written back), and so does a revoke that fails so.
+# written first, is written back), and so does a revoke that fails so; an
+# end the tick cannot write is tried again at the next tick.
 test_a_loan_whose_cgroup_write_fails_changes_nothing() {
         local f id lim
         vs slice create fa --owner vsslc_a --cpuunits 1000 --ram 256M >/dev/null
@@ -557,6 +558,19 @@ test_a_loan_whose_cgroup_write_fails_changes_nothing() {
         vs slice revoke "$id" >/dev/null
         expect_eq $((128 << 20)) "$(cat "$f")" "revoked: the borrower's ram back"
         expect_eq $((256 << 20)) "$(cat "$(slice_cg memory fa)/$lim")" "revoked: the lender's back"
+        # a loan whose end the tick (5 s) cannot write stays in the book,
+        # and the next tick after the cgroup heals moves the ram back
+        id=$(vs slice loan fa fb --ram 32M --until +6s | awk '{print $2}' | tr -d :)
+        fail_writes "$f"
+        wait_for 30 '[ "$(cat "$(slice_cg memory fa)/$lim")" = $((256 << 20)) ]' ||
+                fail "no tick wrote the lender's end of the loan"
+        grep -q "^$id = fa fb ram" "$R/var/lib/paene/slices/.loans" ||
+                fail "the loan the tick could not end left the book"
+        heal_writes "$f"
+        wait_for 30 '[ "$(cat "$f")" = $((128 << 20)) ]' ||
+                fail "the borrower's cgroup keeps the ended loan: $(cat "$f")"
+        wait_for 30 '! grep -q "^$id = " "$R/var/lib/paene/slices/.loans"' ||
+                fail "the ended loan stays in the book"
         vs destroy --force fa-x
         vs destroy --force fb-x
 }
