@@ -28,16 +28,43 @@
 #include "store.h"
 #include "vsd.h"
 
-/* Saves the loans file and writes the caps of both slices again. */
-static int commit(struct vsd *d, const vs_kv_t *kv, const char *a, const char *b, vs_error_t *err)
+/* Saves kv as the loans file and writes the caps of the n slices again,
+ * all or nothing: when a write fails half way, the file goes back to was
+ * (the book as it was loaded) and the slices written so far, the failing
+ * one too (its first files may have taken), are written again from it.
+ * The slices' caps are computed from the file, so that one file is the
+ * truth of both cgroups. */
+static int commit(struct vsd *d, const vs_kv_t *kv, const vs_kv_t *was, const char *const *slices,
+                  size_t n, vs_error_t *err)
 {
         cleanup_close int dirfd = vsd_slices_dir(d, err);
+        int existed;
+        size_t i;
 
-        if (dirfd < 0 || vs_kv_save(dirfd, VSD_LOANS_FILE, kv, 1, err) < 0)
+        if (dirfd < 0)
                 return -1;
-        if (vsd_slice_cgroup_apply(d, a, err) < 0 || vsd_slice_cgroup_apply(d, b, err) < 0)
+        existed = faccessat(dirfd, VSD_LOANS_FILE, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+        if (vs_kv_save(dirfd, VSD_LOANS_FILE, kv, 1, err) < 0)
                 return -1;
-        return 0;
+        /* a slice destroyed since (an ended loan's) has no cgroup to write */
+        for (i = 0; i < n; i++)
+                if (vsd_slice_find(d, slices[i]) && vsd_slice_cgroup_apply(d, slices[i], err) < 0)
+                        break;
+        if (i == n)
+                return 0;
+        {
+                vs_error_t undo = { 0 };
+
+                if (existed ? vs_kv_save(dirfd, VSD_LOANS_FILE, was, 1, &undo)
+                            : unlinkat(dirfd, VSD_LOANS_FILE, 0) < 0 || vs_fsync_dir(dirfd, &undo))
+                        vs_log(LOG_ERR, "slice loans: the book cannot go back: %s",
+                               undo.msg[0] ? undo.msg : strerror(errno));
+                for (size_t j = 0; j <= i; j++)
+                        if (vsd_slice_find(d, slices[j]) &&
+                            vsd_slice_cgroup_apply(d, slices[j], &undo) < 0)
+                                vs_log(LOG_ERR, "slice loans: undo: %s", undo.msg);
+        }
+        return -1;
 }
 
 /* The one limit a loan moves: cpuunits, ram or rate_out, and its amount. */
@@ -136,7 +163,7 @@ static void loan_text(const struct vsd_loan *l, char *out, size_t size)
 
 int vsd_handle_slice_loan(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)
 {
-        cleanup_kv vs_kv_t kv = { 0 };
+        cleanup_kv vs_kv_t kv = { 0 }, was = { 0 };
         struct vsd_loan loans[VSD_LOANS_MAX], l = { 0 };
         char key[24], text[192];
         const char *next;
@@ -150,7 +177,8 @@ int vsd_handle_slice_loan(struct vsd *d, struct client *c, vs_request_t *req, vs
                                      "a loan goes from a slice to another (not the default)");
         /* the request, the lender, the book, and only then the borrower */
         if (loan_amount(req, &l, err) < 0 || loan_until(req, &l, err) < 0 ||
-            lender_can_lend(d, &l, err) < 0 || vsd_slice_loans_load(d, &kv, loans, &n, err) < 0)
+            lender_can_lend(d, &l, err) < 0 || vsd_slice_loans_load(d, &kv, loans, &n, err) < 0 ||
+            vsd_slice_loans_load(d, &was, loans, &n, err) < 0)
                 return -1;
         if (n == VSD_LOANS_MAX)
                 return vs_error_kind(err, VS_E_STATE, ENOSPC, "%d loans already", VSD_LOANS_MAX);
@@ -164,7 +192,7 @@ int vsd_handle_slice_loan(struct vsd *d, struct client *c, vs_request_t *req, vs
         loan_text(&l, text, sizeof(text));
         vs_kv_set(&kv, key, text);
         vs_kv_setf(&kv, "next", "%lld", l.id + 1);
-        if (commit(d, &kv, l.from, l.to, err) < 0)
+        if (commit(d, &kv, &was, (const char *const[]){ l.from, l.to }, 2, err) < 0)
                 return -1;
         vs_log(LOG_INFO, "loan %lld: %s lends %s %s to %s", l.id, l.from, vsd_loan_option(l.what),
                text, l.to);
@@ -207,17 +235,37 @@ int vsd_handle_slice_loans(struct vsd *d, struct client *c, vs_request_t *req, v
         return 0;
 }
 
-/* Removes the loans with ids[] (or, ids NULL, those whose end has come) and
- * writes the slices they touched again. */
+/* The slices the loans touch, each once, into names (2 * n at most). */
+static size_t slices_of(const struct vsd_loan *loans, size_t n, const char **names)
+{
+        size_t k = 0;
+
+        for (size_t i = 0; i < 2 * n; i++) {
+                const char *name = i % 2 ? loans[i / 2].to : loans[i / 2].from;
+                size_t j;
+
+                for (j = 0; j < k && strcmp(names[j], name) != 0; j++)
+                        ;
+                if (j == k)
+                        names[k++] = name;
+        }
+        return k;
+}
+
+/* Removes the loan with *id (or, id NULL, those whose end has come) and
+ * writes the slices they touched again, all or nothing (commit): a loan
+ * whose slices cannot be written stays in the book, a revoked one in force,
+ * an ended one for the next tick to try again. */
 static int end_loans(struct vsd *d, const long long *id, vs_error_t *err)
 {
-        cleanup_kv vs_kv_t kv = { 0 };
+        cleanup_kv vs_kv_t kv = { 0 }, was = { 0 };
         struct vsd_loan loans[VSD_LOANS_MAX];
+        const char *names[2 * VSD_LOANS_MAX];
         long long now = (long long)time(NULL);
         size_t n, ended = 0;
-        int rc = 0;
 
-        if (vsd_slice_loans_load(d, &kv, loans, &n, err) < 0)
+        if (vsd_slice_loans_load(d, &kv, loans, &n, err) < 0 ||
+            vsd_slice_loans_load(d, &was, loans, &n, err) < 0)
                 return -1;
         for (size_t i = 0; i < n; i++) {
                 char key[24];
@@ -230,26 +278,12 @@ static int end_loans(struct vsd *d, const long long *id, vs_error_t *err)
         }
         if (!ended)
                 return id ? vs_error_kind(err, VS_E_NOTFOUND, ENOENT, "no such loan") : 0;
-        {
-                cleanup_close int dirfd = vsd_slices_dir(d, err);
-
-                if (dirfd < 0 || vs_kv_save(dirfd, VSD_LOANS_FILE, &kv, 1, err) < 0)
-                        return -1;
-        }
-        for (size_t i = 0; i < ended; i++) {
-                vs_error_t one = { 0 };
-
+        if (commit(d, &kv, &was, names, slices_of(loans, ended, names), err) < 0)
+                return -1;
+        for (size_t i = 0; i < ended; i++)
                 vs_log(LOG_INFO, "loan %lld of %s to %s ended", loans[i].id, loans[i].from,
                        loans[i].to);
-                if (vsd_slice_cgroup_apply(d, loans[i].from, &one) < 0 ||
-                    vsd_slice_cgroup_apply(d, loans[i].to, &one) < 0) {
-                        vs_log(LOG_WARNING, "loan %lld: %s", loans[i].id, one.msg);
-                        rc = -1;
-                        if (err)
-                                *err = one;
-                }
-        }
-        return rc;
+        return 0;
 }
 
 int vsd_handle_slice_revoke(struct vsd *d, struct client *c, vs_request_t *req, vs_error_t *err)

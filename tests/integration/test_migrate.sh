@@ -71,6 +71,19 @@ hold_open() { # pid fifo
 }
 release_hold() { exec 3>&-; }
 
+# What README.md's "The VPS" says a VPS's directory holds.
+VPS_DIR_ENTRIES="config state upper work disk disk.img rootfs lower console.log console.log.1 console.sock snapshots"
+
+# The tar processes of either vsd (children of vsd or of its forks).
+our_tars() {
+        local p
+        for p in $(pgrep -x tar); do
+                case "$(readlink "/proc/$p/cwd" 2>/dev/null) $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)" in
+                *"$R/"*) echo "$p" ;;
+                esac
+        done
+}
+
 make_busy_vps() { # name
         vs create "$1" --template busybox
         vs start "$1"
@@ -360,6 +373,101 @@ test_a_conductor_that_vanishes_leaves_nothing_on_the_target() {
         expect_rc 0 "migrate again" -- vs migrate m6 "$T"
         expect_eq "keep" "$(tvs exec m6 -- cat /root/d/keep)" "runs on the target"
         tvs destroy --force m6 >/dev/null
+}
+
+# A conductor killed (SIGKILL) while a round is on its way, not at a
+# hold: the source runs on with its files, its directory holds what the
+# README's "The VPS" names and nothing else, no tar of the migration is
+# left on either side, and a second migration goes through.
+test_a_conductor_killed_mid_copy_leaves_the_source_as_it_was() {
+        trap stop_target EXIT
+        start_target
+        make_busy_vps m9
+        vs exec m9 -- sh -c 'head -c 200000000 /dev/urandom > /root/huge'
+        local pid before entries staging size full left
+        before=$(layer_sums "$(vps_dir m9)/upper")
+        entries=$(ls -A "$(vps_dir m9)" | xargs)
+        full=$(stat -c %s "$(vps_dir m9)/upper/root/huge")
+        staging=$(tvps_dir .m9.migrate.creating)
+        "$BIN/vsctl" --root "$R" migrate m9 "$T" >/dev/null 2>&1 &
+        pid=$!
+        # the huge file is arriving on the target: the first round runs
+        wait_for 120 '[ "$(stat -c %s "$staging/upper/root/huge" 2>/dev/null || echo 0)" -gt 0 ] || is_dead $pid' || :
+        size=$(stat -c %s "$staging/upper/root/huge" 2>/dev/null || echo 0)
+        kill -9 "$pid"
+        expect_job 137 "$pid" "the conductor, killed"
+        [ "$size" -gt 0 ] && [ "$size" -lt "$full" ] ||
+                fail "not killed during the copy ($size of $full bytes there): the test proves nothing"
+        wait_for 20 '[ ! -e "$staging" ]' || fail "the target kept the staging of a killed conductor"
+        expect_eq running "$(state_of m9)" "the source still runs"
+        expect_eq "$before" "$(layer_sums "$(vps_dir m9)/upper")" "the source's files unchanged"
+        expect_eq "$entries" "$(ls -A "$(vps_dir m9)" | xargs)" "the source's directory"
+        for e in $entries; do
+                case " $VPS_DIR_ENTRIES " in
+                *" $e "*) ;;
+                *) fail "$e in the VPS's directory is none of the README's: $VPS_DIR_ENTRIES" ;;
+                esac
+        done
+        # the source's tar ends on its broken pipe (the target's on its input's end)
+        wait_for 20 '[ -z "$(our_tars)" ]' || fail "a tar of the migration is left: $(our_tars)"
+        # the killed one's listing is in vsd's run directory, and a vsd that
+        # starts again removes it (the VPS runs on, adopted)
+        [ -e "$R/run/paene/m9.migrate.snar" ] || fail "no listing of the killed migration (the test proves nothing)"
+        stop_vsd
+        start_vsd
+        [ ! -e "$R/run/paene/m9.migrate.snar" ] || fail "the restarted vsd kept the listing"
+        expect_eq running "$(state_of m9)" "the source runs after vsd's restart"
+        expect_eq "$entries" "$(ls -A "$(vps_dir m9)" | xargs)" "the source's directory after the restart"
+        expect_rc 0 "migrate again" -- vs migrate m9 "$T"
+        [ ! -e "$R/run/paene/m9.migrate.snar" ] || fail "the listing is left on the source"
+        expect_eq "keep" "$(tvs exec m9 -- cat /root/d/keep)" "runs on the target"
+        expect_eq "$(md5sum <"$(tvps_dir m9)/upper/root/huge" | cut -d' ' -f1)" \
+                "$(tvs exec m9 -- md5sum /root/huge | cut -d' ' -f1)" "the huge file there"
+        tvs destroy --force m9 >/dev/null
+}
+
+# synced_before_answer LOG VPSDIR STAGING: in the target vsd's strace
+# (-f -y), a syncfs of the installed VPS's directory comes after vsd read
+# the finish request and before it wrote its answer on that connection,
+# and each round of the copy was synced by its fork (one syncfs of the
+# staging per migrate-recv request). Says what it found otherwise.
+synced_before_answer() { # log vpsdir staging
+        awk -v dir="$2" -v staging="$3" '
+                # "PID recvmsg(FD<socket:[N]>, {... migrate-finish ..."
+                $2 ~ /^recvmsg\(/ && /migrate-finish/ && !finish {
+                        finish = NR; pid = $1; fd = $2; sub(/^recvmsg\(/, "", fd); sub(/<.*/, "", fd)
+                }
+                $2 ~ /^recvmsg\(/ && /migrate-recv/ { rounds++ }
+                $2 ~ /^syncfs\(/ && index($0, "<" staging ">") { synced++ }
+                $2 ~ /^syncfs\(/ && index($0, "<" dir ">") && finish && !answer && / = 0$/ { durable = NR }
+                finish && !answer && $1 == pid && $2 ~ ("^sendmsg\\(" fd "<") { answer = NR }
+                END {
+                        if (!finish) { print "no finish request read"; exit 1 }
+                        if (!answer) { print "no answer to the finish"; exit 1 }
+                        if (!durable) { print "no syncfs of " dir " between the finish (line " finish ") and its answer (line " answer ")"; exit 1 }
+                        if (!rounds || synced < rounds) { print synced + 0 " syncfs of the staging for " rounds + 0 " rounds"; exit 1 }
+                }' "$1"
+}
+
+# The target makes what it received durable before it answers the finish
+# (after which the source destroys its copy): one syncfs of the VPS's file
+# system there, and one by each round's fork, seen in the target vsd's
+# system calls.
+test_the_target_syncs_what_it_received_before_it_answers() {
+        trap stop_target EXIT # (which ends strace with the target)
+        start_target
+        make_busy_vps m10
+        local tpid spid log=$R/target.strace why
+        tpid=$(R=$T vsd_pid)
+        strace -f -qq -y -s 512 -e trace=syncfs,recvmsg,sendmsg -o "$log" -p "$tpid" &
+        spid=$!
+        wait_for 10 'grep -q "^TracerPid:[[:space:]]*$spid$" /proc/$tpid/status' || fail "strace did not attach"
+        expect_rc 0 "migrate" -- vs migrate m10 "$T"
+        kill "$spid"
+        wait "$spid" || :
+        why=$(synced_before_answer "$log" "$(tvps_dir m10)" "$(tvps_dir .m10.migrate.creating)") || fail "$why"
+        expect_eq "keep" "$(tvs exec m10 -- cat /root/d/keep)" "runs on the target"
+        tvs destroy --force m10 >/dev/null
 }
 
 test_a_stopped_vps_migrates_stopped_over_ssh() {

@@ -511,6 +511,70 @@ test_a_loan_to_a_slice_not_the_owners_tells_only_whether_it_took() {
         expect_contains "$(vs slice status tb)" "cpuunits       600" "the loan took"
 }
 
+# fail_writes FILE: vsd's writes to a cgroup file fail (EROFS) from now
+# on: a read-only bind mount of a copy over it, which heal_writes removes.
+fail_writes() {
+        cat "$1" >"$R/frozen-cgroup-file"
+        mount --bind "$R/frozen-cgroup-file" "$1"
+        mount -o remount,bind,ro "$1"
+}
+heal_writes() { umount "$1"; }
+
+# A loan is in force in the book and both slices' cgroups, or nowhere: a
+# loan whose second cgroup write (the borrower's memory limit) fails is
+# refused and leaves the book and both cgroups as they were (the lender's,
+# written first, is written back), and so does a revoke that fails so; an
+# end the tick cannot write is tried again at the next tick.
+test_a_loan_whose_cgroup_write_fails_changes_nothing() {
+        local f id lim
+        vs slice create fa --owner vsslc_a --cpuunits 1000 --ram 256M >/dev/null
+        vs slice create fb --owner vsslc_b --cpuunits 500 --ram 128M >/dev/null
+        vs create fa-x --template busybox --slice fa --ram 64M --ipadd none
+        vs create fb-x --template busybox --slice fb --ram 64M --ipadd none
+        vs start fa-x
+        vs start fb-x
+        if is_v2; then lim=memory.max; else lim=memory.limit_in_bytes; fi
+        f=$(slice_cg memory fb)/$lim
+        expect_eq $((128 << 20)) "$(cat "$f")" "the borrower's cgroup holds its ram"
+        # the mount goes before the harness removes the cgroups
+        trap "heal_writes '$f' 2>/dev/null || :" EXIT
+        fail_writes "$f"
+        refused 1 "a loan whose borrower's cgroup write fails" "slice fb's cgroup" \
+                vs slice loan fa fb --ram 32M
+        expect_eq "" "$(vs slice loans | awk 'NR > 1')" "no loan in the book"
+        expect_eq $((256 << 20)) "$(cat "$(slice_cg memory fa)/$lim")" "the lender's cgroup as it was"
+        heal_writes "$f"
+        expect_eq $((128 << 20)) "$(cat "$f")" "the borrower's cgroup as it was"
+        # a loan that took, and a revoke whose write fails: the loan stays
+        id=$(vs slice loan fa fb --ram 32M | awk '{print $2}' | tr -d :)
+        expect_eq $((160 << 20)) "$(cat "$f")" "the loan in the borrower's cgroup"
+        fail_writes "$f"
+        refused 1 "a revoke whose borrower's cgroup write fails" "slice fb's cgroup" \
+                vs slice revoke "$id"
+        expect_eq "$id fa fb ram" "$(vs slice loans | awk 'NR > 1 {print $1, $2, $3, $4}')" "the loan stays in the book"
+        expect_eq $((224 << 20)) "$(cat "$(slice_cg memory fa)/$lim")" "the lender's cgroup keeps the loan"
+        heal_writes "$f"
+        expect_eq $((160 << 20)) "$(cat "$f")" "the borrower's cgroup keeps the loan"
+        vs slice revoke "$id" >/dev/null
+        expect_eq $((128 << 20)) "$(cat "$f")" "revoked: the borrower's ram back"
+        expect_eq $((256 << 20)) "$(cat "$(slice_cg memory fa)/$lim")" "revoked: the lender's back"
+        # a loan whose end the tick (5 s) cannot write stays in the book,
+        # and the next tick after the cgroup heals moves the ram back
+        id=$(vs slice loan fa fb --ram 32M --until +6s | awk '{print $2}' | tr -d :)
+        fail_writes "$f"
+        wait_for 30 '[ "$(cat "$(slice_cg memory fa)/$lim")" = $((256 << 20)) ]' ||
+                fail "no tick wrote the lender's end of the loan"
+        grep -q "^$id = fa fb ram" "$R/var/lib/paene/slices/.loans" ||
+                fail "the loan the tick could not end left the book"
+        heal_writes "$f"
+        wait_for 30 '[ "$(cat "$f")" = $((128 << 20)) ]' ||
+                fail "the borrower's cgroup keeps the ended loan: $(cat "$f")"
+        wait_for 30 '! grep -q "^$id = " "$R/var/lib/paene/slices/.loans"' ||
+                fail "the ended loan stays in the book"
+        vs destroy --force fa-x
+        vs destroy --force fb-x
+}
+
 test_slice_destroy_is_refused_with_vps_and_force_removes_them() {
         local d
         vs slice create sd --owner vsslc_a --numproc 50
