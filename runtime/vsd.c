@@ -46,6 +46,8 @@
 #endif
 
 #define TICK_SECONDS 5
+/* how long a new vsd waits for a killed one's forks to let go of its lock */
+#define LOCK_WAIT_MS 5000
 
 extern char **environ;
 
@@ -168,23 +170,49 @@ static int setup_root(struct vsd *d, const char *root, vs_error_t *err)
         return 0;
 }
 
+/* Whether the vsd the pid file names is gone (or a zombie): its lock may
+ * then still be held a moment by its forks, which its death ends. */
+static int lock_owner_gone(const char *pid_text)
+{
+        cleanup_free char *stat = NULL;
+        char path[64];
+        uint64_t pid;
+        const char *state;
+
+        if (vs_parse_uint(pid_text, 1, INT_MAX, "pid", &pid, NULL) < 0)
+                return 0;
+        if (kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+                return 1;
+        snprintf(path, sizeof(path), "/proc/%llu/stat", (unsigned long long)pid);
+        if (vs_read_file(AT_FDCWD, path, 4096, &stat, NULL, NULL) < 0)
+                return 1;
+        state = strrchr(stat, ')');
+        return state && state[1] == ' ' && state[2] == 'Z';
+}
+
 /* The pid file doubles as the lock that keeps a second vsd off this root. */
 static int take_lock(struct vsd *d, vs_error_t *err)
 {
-        cleanup_free char *text = NULL;
+        long pause_ms = 1;
 
         d->lock_fd = openat(d->run_fd, "vsd.pid", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
         if (d->lock_fd < 0)
                 return vs_error_errno(err, "open pid file");
-        if (flock(d->lock_fd, LOCK_EX | LOCK_NB) == 0)
-                return 0;
-        if (errno != EWOULDBLOCK)
-                return vs_error_errno(err, "lock pid file");
-        vs_read_file(d->run_fd, "vsd.pid", 64, &text, NULL, NULL);
-        if (text)
-                text[strcspn(text, "\n")] = '\0';
-        return vs_error_kind(err, VS_E_STATE, EBUSY, "vsd is already running on %s (pid %s)",
-                             *d->root ? d->root : "/", text && *text ? text : "unknown");
+        for (;;) {
+                cleanup_free char *text = NULL;
+
+                if (flock(d->lock_fd, LOCK_EX | LOCK_NB) == 0)
+                        return 0;
+                if (errno != EWOULDBLOCK)
+                        return vs_error_errno(err, "lock pid file");
+                vs_read_file(d->run_fd, "vsd.pid", 64, &text, NULL, NULL);
+                if (text)
+                        text[strcspn(text, "\n")] = '\0';
+                if (!text || !lock_owner_gone(text) || vs_backoff(&pause_ms, LOCK_WAIT_MS) < 0)
+                        return vs_error_kind(
+                                err, VS_E_STATE, EBUSY, "vsd is already running on %s (pid %s)",
+                                *d->root ? d->root : "/", text && *text ? text : "unknown");
+        }
 }
 
 static int write_pid(struct vsd *d, vs_error_t *err)

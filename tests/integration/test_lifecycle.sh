@@ -415,6 +415,32 @@ test_vsd_refuses_a_second_instance_on_one_root() {
         kill -0 "$(vsd_pid)" || fail "first vsd died"
 }
 
+# A killed vsd's lock (its pid file) lives on while its forks end, which
+# its death signals: a new vsd waits for that when the pid file names a
+# process that is gone, and takes the root after. Here a process that is
+# not vsd holds the lock for a moment under a dead vsd's pid.
+test_vsd_waits_for_a_dead_vsds_lock() {
+        local dead line holder
+        stop_vsd
+        sh -c 'exit 0' &
+        dead=$!
+        wait "$dead"
+        echo "$dead" >"$R/run/paene/vsd.pid"
+        coproc LOCKER {
+                exec python3 -c 'import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("locked", flush=True)
+time.sleep(1)' "$R/run/paene/vsd.pid"
+        }
+        holder=$LOCKER_PID
+        read -r -u "${LOCKER[0]}" line
+        expect_eq locked "$line" "the lock is held"
+        start_vsd || fail "vsd did not start once the dead vsd's lock went"
+        is_dead "$holder" || fail "vsd started while the lock was held"
+        expect_rc 0 "vsd answers" -- vs list -a
+}
+
 test_vsd_admits_root_group_paene_and_slice_owners_only() {
         local gid
         gid=$(getent group paene | cut -d: -f3)
