@@ -35,6 +35,7 @@
 #include "slice.h"
 #include "store.h"
 #include "trash.h"
+#include "release.h"
 #include "vsd.h"
 
 #define CREATING_SUFFIX ".creating"
@@ -1372,6 +1373,7 @@ static int start_stopped(struct vsd *d, struct vps *v, vs_error_t *err)
                 vs_net_host_ifname(v->name, v->ifname);
         v->exit_known = 0;
         v->stop_escalated = 0;
+        v->stop_answered = 0;
         v->stop_how[0] = '\0';
         v->started_at = time(NULL);
         v->phase = PHASE_RUNNING;
@@ -1427,7 +1429,7 @@ int vsd_vps_start(struct vsd *d, struct vps *v, vs_error_t *err)
                                      "written");
         if (d->hooks.slice_may_start && d->hooks.slice_may_start(d, v, err) < 0)
                 return -1;
-        if (start_stopped(d, v, err) < 0) {
+        if (vsd_release_wait(d, v, err) < 0 || start_stopped(d, v, err) < 0) {
                 vs_log(LOG_ERR, "%s did not start: %s", v->name, err->msg);
                 event_error(d, "start-failed", v->name, err);
                 return -1;
@@ -1562,6 +1564,8 @@ int vsd_vps_stop_begin(struct vsd *d, struct vps *v, uint64_t timeout_ms, vs_err
 {
         if (v->phase == PHASE_STOPPED)
                 return vs_error_kind(err, VS_E_STATE, ESRCH, "VPS is not running");
+        /* the overlay's sync goes to the releaser, off the reply's path */
+        vsd_release_hold(d, v);
         if (timeout_ms == 0) {
                 v->phase = PHASE_STOPPING;
                 v->stop_escalated = 1;
@@ -1648,6 +1652,9 @@ void vsd_vps_exited(struct vsd *d, struct vps *v)
                 close(v->timerfd);
                 v->timerfd = -1;
         }
+        /* nothing of the VPS runs: the tidying below is vsd's, done before
+         * it reads another request, so a stop need not wait for it */
+        d->hooks.vps_exiting(d, v);
         if (v->cg) {
                 refresh_oom(v);
                 vs_cgroup_kill(v->cg, NULL);

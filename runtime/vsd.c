@@ -36,6 +36,7 @@
 #include "slice.h"
 #include "slicetime.h"
 #include "ducount.h"
+#include "release.h"
 #include "trash.h"
 
 #ifndef VS_LIBEXECDIR
@@ -463,6 +464,9 @@ static void dispatch(struct vsd *d, struct ev *ev, uint32_t events)
         case EV_DU:
                 vsd_du_answered(d);
                 break;
+        case EV_RELEASE:
+                vsd_release_answered(d);
+                break;
         }
         (void)events;
 }
@@ -583,6 +587,8 @@ static int start_daemon(struct vsd *d, const struct options *o, int *ready_fd, v
                 return vs_error_errno(err, "epoll");
         if (vsd_du_start(d, &warn) < 0)
                 vs_log(LOG_WARNING, "%s: vsd counts VPS's layers itself", warn.msg);
+        if (vsd_release_start(d, &warn) < 0)
+                vs_log(LOG_WARNING, "%s: each init's exit releases its own root", warn.msg);
         vs_template_store_recover(d->tmpl_fd);
         /* before adoption: a VPS that runs on needs its view answered */
         if (vsd_view_init(d, &warn) < 0)
@@ -615,6 +621,7 @@ static void shut_down(struct vsd *d)
         vsd_metrics_close(d);
         vsd_trash_close(d);
         vsd_du_close(d);
+        vsd_release_close(d);
         while (d->clients) {
                 struct client *c = d->clients;
 
@@ -661,6 +668,7 @@ static void raise_nofile(void)
 int main(int argc, char **argv)
 {
         struct vsd d = { .hooks = { .client_gone = vsd_migrate_client_gone,
+                                    .vps_exiting = vsd_handle_vps_exiting,
                                     .vps_stopped = vsd_handle_vps_stopped,
                                     .vps_removed = vsd_handle_vps_removed,
                                     .save_state = vsd_vps_save_state,
@@ -678,6 +686,7 @@ int main(int argc, char **argv)
                          .trash_fd = -1,
                          .du_queue_fd = -1,
                          .du_answer_fd = -1,
+                         .release_fd = -1,
                          .vsinit_fd = -1,
                          .own_pidns_fd = -1,
                          .view_fuse_fd = -1,

@@ -50,6 +50,7 @@ enum ev_kind {
         EV_METRICS_RESPONDER,
         EV_VIEW_EXIT,
         EV_DU,
+        EV_RELEASE,
 };
 
 struct ev {
@@ -95,6 +96,8 @@ struct vps {
         unsigned long numfile; /* RLIMIT_NOFILE of its processes, 0: vsd's */
         uint64_t oom_kills;    /* in its current or last run */
         int backups;           /* backups being written: no start, no destroy */
+        uint64_t release_seq;  /* its last run's root is held by the releaser (release.c) */
+        int stop_answered;     /* a stop of its last run was answered at the init's exit */
         struct ev exit_ev, timer_ev;
         struct vsd_du du; /* its layer's last count (ducount.c) */
         /* its config as last read, and the file's identity then (vps.c) */
@@ -144,6 +147,9 @@ struct vsd_client_conf {
  * nor the network (vpsnet.c) the lifecycle. */
 struct vsd;
 struct vsd_hooks {
+        /* handlers.c: answer the plain stops of a VPS whose init is gone,
+         * before vsd tidies up after it (cgroups, network, view, state) */
+        void (*vps_exiting)(struct vsd *d, struct vps *v);
         /* handlers.c: answer the clients that wait for this VPS to stop */
         void (*vps_stopped)(struct vsd *d, struct vps *v);
         /* handlers.c: answer the clients still waiting on a VPS about to go */
@@ -211,6 +217,9 @@ struct vsd {
         int du_queue_fd, du_answer_fd; /* the counter's pipes (ducount.c), or -1 */
         pid_t du_pid;
         struct ev du_ev;
+        int release_fd; /* the releaser's socket (release.c), or -1 */
+        pid_t release_pid;
+        struct ev release_ev;
         gid_t admin_gid; /* group paene, or 0: root only */
         const char *busybox_path;
         vs_cgroup_tree_t *cgtree;

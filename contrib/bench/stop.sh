@@ -2,10 +2,10 @@
 # paene bench: where `vsctl stop --fast` and `vsctl destroy` of a routed
 # busybox VPS with a network spend their time, with N other VPS running.
 #
-#   sudo contrib/bench/stop.sh N        (N other VPS, 0..4096)
+#   sudo contrib/bench/stop.sh N [K]    (N other VPS, 0..4096; K timed, 6)
 #
 # Starts a private vsd in its own network namespace (contrib/lib.sh), creates
-# and starts N+6 VPS, then stops (--fast) and destroys six of them one by
+# and starts N+K VPS, then stops (--fast) and destroys K of them one by
 # one and prints each time, and the medians. STOP_STRACE=FILE runs the first
 # stop and destroy under `strace -f -T -tt` of vsd into FILE (its times are
 # then not counted): read the phases off it (the init's exit is the gap
@@ -18,10 +18,13 @@ tag=stopbench
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
 
-usage() { echo "usage: $prog N   (N: number of other VPS running, 0..4096)" >&2; exit 2; }
+usage() { echo "usage: $prog N [K]   (N: number of other VPS running, 0..4096; K: how many are timed, 1..1000, 6)" >&2; exit 2; }
 N=${1:-}
 case $N in '' | *[!0-9]*) usage ;; esac
 [ "$N" -le 4096 ] || usage
+K=${2:-6}
+case $K in '' | *[!0-9]*) usage ;; esac
+[ "$K" -ge 1 ] && [ "$K" -le 1000 ] || usage
 require_root "sudo contrib/bench/stop.sh $N"
 [ -n "${EPOCHREALTIME:-}" ] || { echo "$prog: needs bash 5 or later" >&2; exit 1; }
 find_binaries
@@ -39,15 +42,15 @@ phase="starting vsd"
 start_vsd
 phase="building the template"
 timeout 300 "$VSCTL" template build busybox </dev/null >/dev/null
-phase="starting $((N + 6)) VPS"
-for ((i = 0; i < N + 6; i++)); do
+phase="starting $((N + K)) VPS"
+for ((i = 0; i < N + K; i++)); do
         "$VSCTL" create "s$i" --template busybox </dev/null >/dev/null
         "$VSCTL" start "s$i" </dev/null >/dev/null
 done
 
 phase="stopping and destroying"
 stops=() destroys=()
-for ((i = 0; i < 6; i++)); do
+for ((i = 0; i < K; i++)); do
         sp=
         if [ "$i" -eq 0 ] && [ -n "${STOP_STRACE:-}" ]; then
                 strace -f -T -tt -p "$VSD_PID" -o "$STOP_STRACE" 2>/dev/null &

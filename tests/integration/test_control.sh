@@ -475,4 +475,56 @@ test_a_killed_counter_leaves_vsd_counting_itself() {
         vs destroy many
 }
 
+# roots of the file systems a process holds open (one line per overlay)
+overlays_held_by() { # pid
+        local f
+        for f in /proc/"$1"/fd/*; do
+                stat -f -L -c %T "$f" 2>/dev/null
+        done | grep -c '^overlayfs$' || true
+}
+
+# A stop replies once the init is gone, without the sync of its overlay
+# (the kernel's, at the last reference to its root, with the host's dirty
+# pages): vsd-release holds that root and lets it go after the reply (held
+# with SIGSTOP here, the root waits in its socket). A start waits for it
+# (overlay refuses an upper directory still in use), and refuses when it
+# does not come, changing nothing.
+test_a_stop_leaves_its_root_to_the_releaser() {
+        local releaser
+        vs create rl1 --template busybox --ipadd none >/dev/null
+        vs start rl1 >/dev/null
+        vs exec rl1 -- sh -c 'echo kept >/kept'
+        releaser=$(worker_of_vsd vsd-release)
+        [ -n "$releaser" ] || fail "no releaser beside vsd"
+        expect_eq 0 "$(overlays_held_by "$releaser")" "roots held while rl1 runs"
+        kill -STOP "$releaser"
+        expect_rc 0 "stop --fast while the releaser is held" -- vs stop --fast rl1
+        expect_eq stopped "$(state_of rl1)" "state after the stop"
+        expect_rc 4 "a start while the last run's root is held" -- vs start rl1
+        expect_contains "$ERR" "still being synced" "the refusal says why"
+        expect_eq stopped "$(state_of rl1)" "state after the refused start"
+        kill -CONT "$releaser"
+        wait_for 10 '[ "$(overlays_held_by "$releaser")" = 0 ]' || fail "the releaser kept the root"
+        vs start rl1 >/dev/null
+        expect_eq kept "$(vs exec rl1 -- cat /kept)" "the file of the last run"
+        vs stop --fast rl1 >/dev/null
+        vs destroy rl1
+}
+
+# A start right after a stop (the releaser may still hold the last run's
+# root) gets its root, every time, with every earlier run's files.
+test_starts_right_after_stops_find_their_files() {
+        local i
+        vs create rl2 --template busybox --ipadd none >/dev/null
+        for ((i = 1; i <= 10; i++)); do
+                expect_rc 0 "start $i" -- vs start rl2
+                vs exec rl2 -- sh -c "echo $i >>/runs"
+                expect_rc 0 "stop $i" -- vs stop --fast rl2
+        done
+        vs start rl2 >/dev/null
+        expect_eq "$(seq 1 10 | tr '\n' ' ')" "$(vs exec rl2 -- cat /runs | tr '\n' ' ')" "the runs' lines"
+        vs stop --fast rl2 >/dev/null
+        vs destroy rl2
+}
+
 run_tests

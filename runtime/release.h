@@ -1,0 +1,33 @@
+/* The releaser of stopped VPS's root file systems (release.c). */
+#ifndef VS_RUNTIME_RELEASE_H
+#define VS_RUNTIME_RELEASE_H
+
+#include "vs/error.h"
+
+struct vsd;
+struct vps;
+
+/* Forks the releaser; without one (it cannot start) an init's exit
+ * releases its root file system itself, as before. */
+int vsd_release_start(struct vsd *d, vs_error_t *err);
+
+/* Before vsd asks v's init to stop: the releaser takes a reference to its
+ * root, so that the last one, and the sync of the overlay that comes with
+ * it, is dropped in the releaser once the init is gone, not in the init's
+ * exit, which a stop waits for. Nothing for a VPS on a disk image (its
+ * image must be let go before anything else uses it) or without a
+ * releaser. */
+void vsd_release_hold(struct vsd *d, struct vps *v);
+
+/* Before a start of v mounts its root again: waits for the releaser to
+ * let go of the last run's (overlay refuses an upper directory another
+ * mount still uses), at most a few seconds, then refuses. */
+int vsd_release_wait(struct vsd *d, struct vps *v, vs_error_t *err);
+
+/* The releaser answered (EV_RELEASE): the VPS it let go are marked so. */
+void vsd_release_answered(struct vsd *d);
+
+/* Ends the releaser (what it holds is let go as it exits). */
+void vsd_release_close(struct vsd *d);
+
+#endif
