@@ -2,8 +2,11 @@
  * image of gigabytes) is the one part of a destroy that grows with the
  * VPS, and in vsd's loop it held every other client for as long. So a
  * destroy renames the VPS's directory to a doomed entry (the name is free
- * at once, and the synced rename is what a crash keeps) and hands that to
- * the remover: a fork of vsd made at its start, at nice 10, with nothing
+ * at once) and hands that to the remover, which syncs the rename before it
+ * removes anything (what a crash of the host keeps is the VPS whole or
+ * gone, never half; its sync waited on the journal behind the sync of the
+ * stopped VPS's overlay, 5 ms of a destroy at 1000 VPS): a fork of vsd made
+ * at its start, at nice 10, with nothing
  * of vsd's but the VPS directory and its queue, which removes one entry
  * after another. A tree the remover cannot take (too deep for its open
  * files) costs vsd nothing. It ends with vsd; what it had not finished,
@@ -34,6 +37,15 @@
 /* The remover's descriptors, at these numbers */
 enum { TRASH_VPS_FD = 3, TRASH_QUEUE_FD };
 
+/* Where a doomed entry is a VPS's whole directory (no slash), its rename
+ * is made durable first: nothing of it goes before that. */
+static int remove_entry(int vps_fd, const char *entry, vs_error_t *err)
+{
+        if (!strchr(entry, '/') && vs_fsync_dir(vps_fd, err) < 0)
+                return -1;
+        return vs_rmtree_at(vps_fd, entry, err);
+}
+
 static __attribute__((noreturn)) void remover_loop(void)
 {
         char entry[TRASH_RECORD];
@@ -47,7 +59,7 @@ static __attribute__((noreturn)) void remover_loop(void)
                 if (n != (ssize_t)sizeof(entry))
                         _exit(0); /* vsd closed the queue, or is gone */
                 entry[sizeof(entry) - 1] = '\0';
-                if (vs_rmtree_at(TRASH_VPS_FD, entry, &err) < 0)
+                if (remove_entry(TRASH_VPS_FD, entry, &err) < 0)
                         vs_log(LOG_WARNING, "remove %s: %s (the next vsd tries again)", entry,
                                err.msg);
         }
@@ -155,8 +167,6 @@ int vsd_trash_doom(struct vsd *d, const char *name, vs_error_t *err)
                 if (errno != EEXIST || n == 1000)
                         return vs_error_errno(err, "rename %s to %s", name, doomed);
         }
-        if (vs_fsync_dir(d->vps_fd, err) < 0)
-                return vs_error_wrap(err, "destroy %s", name);
         vsd_trash_put(d, doomed);
         return 0;
 }
@@ -186,7 +196,7 @@ void vsd_trash_put(struct vsd *d, const char *entry)
                 if (errno == EPIPE)
                         remover_gone(d);
         }
-        if (vs_rmtree_at(d->vps_fd, entry, &err) < 0)
+        if (remove_entry(d->vps_fd, entry, &err) < 0)
                 vs_log(LOG_WARNING, "remove %s: %s", entry, err.msg);
 }
 

@@ -11,8 +11,9 @@ struct vsd;
 int vsd_trash_start(struct vsd *d, vs_error_t *err);
 
 /* Renames <vps dir>/NAME to a doomed entry ".NAME.N.destroying" of its own
- * (a removal of an earlier NAME may still be under way) and syncs the
- * directory: after a crash the VPS is gone or whole, never half. */
+ * (a removal of an earlier NAME may still be under way) for the remover,
+ * which syncs the directory before it removes a file of it: after a crash
+ * the VPS is gone or whole, never half. */
 int vsd_trash_doom(struct vsd *d, const char *name, vs_error_t *err);
 
 /* The doomed entry's files go in the remover, or here where it has none. */

@@ -130,6 +130,28 @@ test_destroy_answers_before_the_files_go_and_frees_the_name_at_once() {
         doomed_entries_go || fail "files of a destroyed VPS left: $(doomed_entries)"
 }
 
+# The rename that dooms a VPS's directory is made durable by the remover
+# before it removes a file of it (an fsync of the VPS directory, then the
+# unlinks), not in vsd's loop before the reply, where it waited behind
+# the journal's commit of a stopped VPS's overlay sync.
+test_the_remover_syncs_the_doomed_rename_before_it_removes() {
+        local remover spid log=$R/remover.strace first
+        vs create sy1 --template busybox --ipadd none >/dev/null
+        remover=$(pgrep -P "$(vsd_pid)" -x vsd-trash)
+        [ -n "$remover" ] || fail "no remover beside vsd"
+        strace -qq -y -e trace=fsync,unlinkat -o "$log" -p "$remover" &
+        spid=$!
+        wait_for 10 'grep -q "^TracerPid:[[:space:]]*$spid$" /proc/$remover/status' ||
+                fail "strace did not attach"
+        vs destroy sy1
+        doomed_entries_go || fail "files of a destroyed VPS left: $(doomed_entries)"
+        kill "$spid"
+        wait "$spid" || :
+        first=$(grep -m1 -oE '^(fsync|unlinkat)\([0-9]+<[^>]*>' "$log" || true)
+        expect_eq "fsync" "${first%%(*}" "the remover's first call on the entry"
+        expect_contains "$first" "<$R/var/lib/paene/vps>" "the fsync is of the VPS directory"
+}
+
 test_files_of_a_destroy_a_crash_interrupted_go_with_the_next_vsd() {
         local vsd
         vs create big2 --template busybox
