@@ -32,7 +32,7 @@ extern char **environ;
 #define IMAGE_WORK_STALE "disk.work-stale"
 #define IMAGE_BLOCK 4096ULL
 /* how long a start waits for the last run's mount of the image to go */
-#define IMAGE_RELEASE_WAIT_MS 10000
+#define IMAGE_RELEASE_WAIT_MS 30000
 #define LOOP_ATTEMPTS 16
 
 static int ext2_error(vs_error_t *err, errcode_t rc, const char *what, const char *path)

@@ -430,6 +430,9 @@ leaks_after_test() {
         leak_check "$(our_cgroup_tree)" "$BASE_CGROUPS" || rc=1
         leak_check "$(mounts_under_root)" "$BASE_MOUNTS
 $(netns_pins)" || rc=1
+        # the kernel detaches a loop device from a workqueue after its last
+        # close (the image's file system unmounted), with its writes to drain
+        wait_for 60 '[ -z "$(loops_of_root)" ]' || :
         found=$(loops_of_root) || return 1
         leak_check "$(label "loop device: " "$found")" || rc=1
         found=$(links_of_type veth) || return 1
