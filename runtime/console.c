@@ -134,10 +134,13 @@ static void keeper_main(int listen_fd, int vsinit_fd, const char *root)
         signal(SIGHUP, SIG_IGN);
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
-        /* copied out of the way first, so that no dup below clobbers a
-         * source; dup2 clears CLOEXEC (vsinit's copy keeps it) */
-        if ((listen_fd = fcntl(listen_fd, F_DUPFD_CLOEXEC, 1000)) < 0 ||
-            (vsinit_fd >= 0 && (vsinit_fd = fcntl(vsinit_fd, F_DUPFD_CLOEXEC, 1000)) < 0) ||
+        /* copied above the fixed numbers first, so that no dup below
+         * clobbers a source (not at 1000: vsd's soft limit of open files
+         * may be lower, and the keeper would die here); dup2 clears
+         * CLOEXEC (vsinit's copy keeps it) */
+        if ((listen_fd = fcntl(listen_fd, F_DUPFD_CLOEXEC, VS_KEEPER_FIRST_FREE + 1)) < 0 ||
+            (vsinit_fd >= 0 &&
+             (vsinit_fd = fcntl(vsinit_fd, F_DUPFD_CLOEXEC, VS_KEEPER_FIRST_FREE + 1)) < 0) ||
             dup2(listen_fd, VS_KEEPER_LISTEN) < 0 ||
             (vsinit_fd >= 0 && dup3(vsinit_fd, VS_KEEPER_FIRST_FREE, O_CLOEXEC) < 0))
                 _exit(1);
