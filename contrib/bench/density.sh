@@ -64,6 +64,7 @@ timeout 300 "$VSCTL" template build busybox </dev/null >/dev/null
 
 sync
 mem0=$(meminfo MemAvailable)
+cp /proc/meminfo "$ROOT/meminfo.before"
 slab0=$(slab_kb)
 slabinfo >"$ROOT/slab.before"
 
@@ -162,6 +163,10 @@ EOF
 sleep 2
 load_measured=$(cut -d' ' -f1-3 /proc/loadavg)
 mem1=$(meminfo MemAvailable)
+# DENSITY_MEMINFO=FILE: every /proc/meminfo field's change per VPS (kB)
+[ -z "${DENSITY_MEMINFO:-}" ] || awk -v n="$running" 'NR == FNR {v[$1] = $2; next}
+        n {printf "%-18s %9.1f\n", $1, ($2 - v[$1]) / n}' "$ROOT/meminfo.before" /proc/meminfo \
+        >"$DENSITY_MEMINFO"
 slab1=$(slab_kb)
 slabinfo >"$ROOT/slab.after"
 vsd_rss=$(awk '$1 == "VmRSS:" {print $2}' "/proc/$VSD_PID/status")
