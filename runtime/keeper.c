@@ -398,7 +398,8 @@ static void server_run(void)
                 for (int i = 0; i < n; i++) {
                         enum kind kind = (enum kind)(ev[i].data.u64 >> 32);
                         int arg = (int)(uint32_t)ev[i].data.u64;
-                        struct slot *s = &tab->slot[arg];
+                        /* a slot's index, but for K_CONN (a descriptor) */
+                        struct slot *s = &tab->slot[kind == K_CONN ? 0 : arg];
 
                         if (kind == K_LISTEN)
                                 accept_conns();
