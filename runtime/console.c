@@ -1,10 +1,12 @@
 /* A VPS's console: a pty whose slave is the VPS's /dev/console (its init's
- * stdio), and whose master a small keeper process holds for as long as the
- * init lives. The keeper writes what the VPS prints to console.log and
- * relays one attached client (vsctl console) to it. It is not vsd: the
- * console keeps logging, and an attached admin keeps typing, while vsd is
- * down, crashed or being upgraded; a new vsd finds the keeper's socket,
- * console.sock in the VPS's directory. */
+ * stdio), and whose master the console keeper holds for as long as the
+ * init lives: one keeper for every VPS of this vsd (keeper.c), which
+ * writes what each VPS prints to its console.log and relays one attached
+ * client (vsctl console) to each. It is not vsd: the consoles keep
+ * logging, and an attached admin keeps typing, while vsd is down, crashed
+ * or being upgraded; a new vsd finds the keeper at run/paene/console.sock.
+ * vsd starts the keeper when that socket has no listener (the first
+ * console, or the keeper ended with the last one). */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
@@ -29,8 +31,8 @@
 #include "keeper.h"
 #include "vsd.h"
 
-#define CONSOLE_SOCK "console.sock"
-#define TTY_GID 5 /* Debian's "tty" group, as devpts's gid=5 in the VPS */
+#define CONSOLE_SOCK "console.sock" /* a VPS's own keeper's, before the shared one */
+#define TTY_GID 5                   /* Debian's "tty" group, as devpts's gid=5 in the VPS */
 
 static int open_log(int dirfd, const char *name, vs_error_t *err)
 {
@@ -45,31 +47,6 @@ static int open_log(int dirfd, const char *name, vs_error_t *err)
                        (long long)time(NULL));
         (void)!write(fd, banner, (size_t)len);
         return fd;
-}
-
-/* "/proc/self/fd/N/console.sock": short whatever the VPS's path. */
-static int sock_addr(int dirfd, struct sockaddr_un *addr)
-{
-        memset(addr, 0, sizeof(*addr));
-        addr->sun_family = AF_UNIX;
-        snprintf(addr->sun_path, sizeof(addr->sun_path), "/proc/self/fd/%d/%s", dirfd,
-                 CONSOLE_SOCK);
-        return 0;
-}
-
-static int listen_at(int dirfd, vs_error_t *err)
-{
-        cleanup_close int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        struct sockaddr_un addr;
-
-        if (fd < 0)
-                return vs_error_errno(err, "console socket");
-        sock_addr(dirfd, &addr);
-        if (unlinkat(dirfd, CONSOLE_SOCK, 0) < 0 && errno != ENOENT)
-                return vs_error_errno(err, "remove the old %s", CONSOLE_SOCK);
-        if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 4) < 0)
-                return vs_error_errno(err, "bind %s", CONSOLE_SOCK);
-        return steal_fd(fd);
 }
 
 /* A kernel.pty.* figure, for the message ("?" when it cannot be read). */
@@ -117,12 +94,11 @@ int vsd_console_open(struct vsd *d, struct vps *v, struct vsd_console *con, vs_e
 {
         cleanup_close int dirfd = openat(d->vps_fd, v->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-        con->master = con->slave = con->log = con->listen = -1;
+        con->master = con->slave = con->log = -1;
         if (dirfd < 0)
                 return vs_error_errno(err, "open VPS directory %s", v->name);
         if (open_pty((uid_t)v->idmap.base, con, err) < 0 ||
-            (con->log = open_log(dirfd, v->name, err)) < 0 ||
-            (con->listen = listen_at(dirfd, err)) < 0) {
+            (con->log = open_log(dirfd, v->name, err)) < 0) {
                 vsd_console_close(con);
                 return -1;
         }
@@ -131,7 +107,7 @@ int vsd_console_open(struct vsd *d, struct vps *v, struct vsd_console *con, vs_e
 
 void vsd_console_close(struct vsd_console *con)
 {
-        int *fds[] = { &con->master, &con->slave, &con->log, &con->listen };
+        int *fds[] = { &con->master, &con->slave, &con->log };
 
         for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
                 if (*fds[i] >= 0)
@@ -142,17 +118,14 @@ void vsd_console_close(struct vsd_console *con)
 
 /* ---- the keeper ---- */
 
-/* In the keeper (a grandchild of vsd's): only its own fds, no signal of
+/* In the keeper (a grandchild of vsd's): only its socket, no signal of
  * vsd's, a session of its own; then vsinit as the keeper, or, where vsd has
- * none, the loop in this process. */
-static void keeper_main(const struct vsd_console *con, int pidfd, int vsinit_fd, const char *root,
-                        const char *name)
+ * none, the keeper in this process. */
+static void keeper_main(int listen_fd, int vsinit_fd, const char *root)
 {
-        int from[] = { con->master, con->slave, con->log, pidfd, con->listen, vsinit_fd };
-        char *argv[] = { VS_KEEPER_ARGV0, "--root", (char *)root, (char *)name, NULL };
+        char *argv[] = { VS_KEEPER_ARGV0, "--root", (char *)root, NULL };
         char *envp[] = { NULL };
         sigset_t none;
-        int nfds = vsinit_fd >= 0 ? 6 : 5;
 
         setsid();
         for (int sig = 1; sig < NSIG; sig++)
@@ -161,40 +134,59 @@ static void keeper_main(const struct vsd_console *con, int pidfd, int vsinit_fd,
         signal(SIGHUP, SIG_IGN);
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
-        /* copied out of the way first, so that no dup2 below clobbers a
-         * source; dup2 clears CLOEXEC (vsinit's copy keeps it) */
-        for (int i = 0; i < nfds; i++)
-                if ((from[i] = fcntl(from[i], F_DUPFD_CLOEXEC, 1000)) < 0)
-                        _exit(1);
-        for (int i = 0; i < 5; i++)
-                if (dup2(from[i], VS_KEEPER_MASTER + i) < 0)
-                        _exit(1);
-        if (vsinit_fd >= 0 && dup3(from[5], VS_KEEPER_FIRST_FREE, O_CLOEXEC) < 0)
+        /* copied above the fixed numbers first, so that no dup below
+         * clobbers a source (not at 1000: vsd's soft limit of open files
+         * may be lower, and the keeper would die here); dup2 clears
+         * CLOEXEC (vsinit's copy keeps it) */
+        if ((listen_fd = fcntl(listen_fd, F_DUPFD_CLOEXEC, VS_KEEPER_FIRST_FREE + 1)) < 0 ||
+            (vsinit_fd >= 0 &&
+             (vsinit_fd = fcntl(vsinit_fd, F_DUPFD_CLOEXEC, VS_KEEPER_FIRST_FREE + 1)) < 0) ||
+            dup2(listen_fd, VS_KEEPER_LISTEN) < 0 ||
+            (vsinit_fd >= 0 && dup3(vsinit_fd, VS_KEEPER_FIRST_FREE, O_CLOEXEC) < 0))
                 _exit(1);
-        syscall(SYS_close_range, (unsigned)VS_KEEPER_FIRST_FREE + (vsinit_fd >= 0), ~0U, 0);
+        syscall(SYS_close_range, (unsigned)VS_KEEPER_LISTEN + 1, VS_KEEPER_FIRST_FREE - 1, 0);
+        syscall(SYS_close_range, (unsigned)VS_KEEPER_FIRST_FREE + 1, ~0U, 0);
         if (vsinit_fd >= 0)
                 syscall(SYS_execveat, VS_KEEPER_FIRST_FREE, "", argv, envp, AT_EMPTY_PATH);
         close(VS_KEEPER_FIRST_FREE);
         vs_keeper_run();
 }
 
-int vsd_console_keep(struct vsd *d, struct vps *v, struct vsd_console *con, vs_error_t *err)
+/* "/proc/self/fd/N/console.sock" of run/paene: short whatever the root. */
+static void keeper_addr(struct vsd *d, struct sockaddr_un *addr)
 {
-        pid_t middle = fork();
+        memset(addr, 0, sizeof(*addr));
+        addr->sun_family = AF_UNIX;
+        snprintf(addr->sun_path, sizeof(addr->sun_path), "/proc/self/fd/%d/%s", d->run_fd,
+                 VS_KEEPER_SOCK);
+}
+
+/* Binds the keeper's socket (so that vsd's request waits in its backlog
+ * however late the keeper runs) and starts the keeper on it. */
+static int start_keeper(struct vsd *d, vs_error_t *err)
+{
+        cleanup_close int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        struct sockaddr_un addr;
+        pid_t middle;
         int status;
 
+        if (fd < 0)
+                return vs_error_errno(err, "console keeper's socket");
+        keeper_addr(d, &addr);
+        if (unlinkat(d->run_fd, VS_KEEPER_SOCK, 0) < 0 && errno != ENOENT)
+                return vs_error_errno(err, "remove the old %s", VS_KEEPER_SOCK);
+        if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
+            fchmodat(d->run_fd, VS_KEEPER_SOCK, 0600, 0) < 0 || listen(fd, 512) < 0)
+                return vs_error_errno(err, "bind %s", VS_KEEPER_SOCK);
+        middle = fork();
         if (middle < 0)
                 return vs_error_errno(err, "fork the console keeper");
         if (middle == 0) {
-                /* the init's pidfd below the parked ones, which the keeper
-                 * then does not copy */
-                int pidfd = fcntl(v->pidfd, F_DUPFD_CLOEXEC, 3);
-
-                if (pidfd < 0 || vs_fd_drop_parked() < 0)
+                if (vs_fd_drop_parked() < 0)
                         _exit(1);
                 /* twice: the keeper is nobody's child of vsd's, and outlives it */
                 if (fork() == 0)
-                        keeper_main(con, pidfd, d->vsinit_fd, d->root, v->name);
+                        keeper_main(fd, d->vsinit_fd, d->root);
                 _exit(0);
         }
         if (waitpid(middle, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
@@ -202,7 +194,85 @@ int vsd_console_keep(struct vsd *d, struct vps *v, struct vsd_console *con, vs_e
         return 0;
 }
 
-int vsd_console_connect(struct vsd *d, struct vps *v, vs_error_t *err)
+/* A connection to the keeper; one started first when there is none. */
+static int keeper_connect(struct vsd *d, vs_error_t *err)
+{
+        struct sockaddr_un addr;
+        struct timeval limit = { .tv_sec = 5 };
+
+        keeper_addr(d, &addr);
+        for (int started = 0;; started = 1) {
+                cleanup_close int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+                if (fd < 0)
+                        return vs_error_errno(err, "console keeper's socket");
+                if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0) {
+                        /* the keeper answers at once: a stuck one is an error */
+                        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
+                        return steal_fd(fd);
+                }
+                if (started || (errno != ECONNREFUSED && errno != ENOENT))
+                        return vs_error_errno(err, "connect to the console keeper");
+                if (start_keeper(d, err) < 0)
+                        return -1;
+        }
+}
+
+/* One request with its descriptors; returns the keeper's answer (an
+ * errno, 0: done). A keeper that ended as the request came (its last
+ * console had) closes the connection unanswered: then once more, with a
+ * new keeper. */
+static int keeper_request(struct vsd *d, unsigned op, const char *name, const int *fds, int nfds,
+                          vs_error_t *err)
+{
+        struct vs_keeper_msg m = { .version = VS_KEEPER_VERSION, .op = op };
+        union {
+                struct cmsghdr h;
+                char buf[CMSG_SPACE(sizeof(int) * VS_KEEPER_ADD_FDS)];
+        } ctl;
+
+        snprintf(m.name, sizeof(m.name), "%s", name);
+        for (int attempt = 0;; attempt++) {
+                cleanup_close int fd = keeper_connect(d, err);
+                struct iovec iov = { &m, sizeof(m) };
+                struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+                int32_t answer;
+                ssize_t n;
+
+                if (fd < 0)
+                        return -1;
+                memset(&ctl, 0, sizeof(ctl));
+                mh.msg_control = ctl.buf;
+                mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+                CMSG_FIRSTHDR(&mh)->cmsg_level = SOL_SOCKET;
+                CMSG_FIRSTHDR(&mh)->cmsg_type = SCM_RIGHTS;
+                CMSG_FIRSTHDR(&mh)->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+                memcpy(CMSG_DATA(CMSG_FIRSTHDR(&mh)), fds, sizeof(int) * (size_t)nfds);
+                n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+                if (n == (ssize_t)sizeof(m))
+                        n = recv(fd, &answer, sizeof(answer), 0);
+                if (n == (ssize_t)sizeof(answer))
+                        return answer;
+                if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                        return vs_error_set(err, ETIMEDOUT, "the console keeper did not answer");
+                if (attempt > 0)
+                        return vs_error_set(err, n < 0 ? errno : EPIPE,
+                                            "the console keeper closed the connection");
+        }
+}
+
+int vsd_console_keep(struct vsd *d, struct vps *v, struct vsd_console *con, vs_error_t *err)
+{
+        int fds[VS_KEEPER_ADD_FDS] = { con->master, con->slave, con->log, v->pidfd };
+        int rc = keeper_request(d, VS_KEEPER_ADD, v->name, fds, VS_KEEPER_ADD_FDS, err);
+
+        if (rc > 0)
+                return vs_error_set(err, rc, "the console keeper refused the console");
+        return rc;
+}
+
+/* The console of a VPS that an older vsd started, with a keeper of its own. */
+static int connect_own_keeper(struct vsd *d, struct vps *v, vs_error_t *err)
 {
         cleanup_close int dirfd = openat(d->vps_fd, v->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         cleanup_close int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -210,11 +280,32 @@ int vsd_console_connect(struct vsd *d, struct vps *v, vs_error_t *err)
 
         if (dirfd < 0 || fd < 0)
                 return vs_error_errno(err, "console of %s", v->name);
-        sock_addr(dirfd, &addr);
+        memset(&addr, 0, sizeof(addr));
+        addr.sun_family = AF_UNIX;
+        snprintf(addr.sun_path, sizeof(addr.sun_path), "/proc/self/fd/%d/%s", dirfd, CONSOLE_SOCK);
         if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
                 return vs_error_kind(err, VS_E_STATE, errno,
                                      "%s has no console (it was started before vsd kept "
                                      "consoles, or its keeper is gone): %s",
                                      v->name, strerror(errno));
         return steal_fd(fd);
+}
+
+int vsd_console_connect(struct vsd *d, struct vps *v, vs_error_t *err)
+{
+        int pair[2];
+        int rc;
+
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
+                return vs_error_errno(err, "console of %s", v->name);
+        rc = keeper_request(d, VS_KEEPER_ATTACH, v->name, &pair[1], 1, err);
+        close(pair[1]);
+        if (rc == 0)
+                return pair[0];
+        close(pair[0]);
+        if (rc == ENOENT)
+                return connect_own_keeper(d, v, err);
+        if (rc > 0)
+                vs_error_set(err, rc, "the console keeper refused the attach");
+        return -1;
 }

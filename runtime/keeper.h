@@ -1,24 +1,47 @@
-/* The console keeper's loop (see console.c): libc only, so that the static
- * vsinit carries it too. vsd execs vsinit as the keeper (a few hundred KiB
- * instead of a forked vsd's two MiB) and runs the loop in the forked
- * process itself where it has no vsinit. */
+/* The console keeper (see console.c): one process serving every VPS's
+ * console, libc only, so that the static vsinit carries it. vsd execs
+ * vsinit as the keeper, or runs it in a forked process where it has no
+ * vsinit. */
 #ifndef VS_RUNTIME_KEEPER_H
 #define VS_RUNTIME_KEEPER_H
 
-/* The keeper's fds, at these numbers when it runs. */
+#include <stdint.h>
+
+#include "vs/parse.h"
+
+/* The keeper's fds, at these numbers. */
 enum {
-        VS_KEEPER_MASTER = 3, /* the console pty's master, non-blocking */
-        VS_KEEPER_SLAVE,      /* a slave kept open: no hangup between openers */
-        VS_KEEPER_LOG,        /* console.log, O_APPEND */
-        VS_KEEPER_PIDFD,      /* the VPS's init: the keeper ends with it */
-        VS_KEEPER_LISTEN,     /* console.sock */
+        VS_KEEPER_LISTEN = 3, /* run/paene/console.sock, SOCK_SEQPACKET, bound by vsd */
+        VS_KEEPER_GUARD,      /* the guard's pidfd of the server (see keeper.c) */
+        VS_KEEPER_EPOLL,      /* the server's */
         VS_KEEPER_FIRST_FREE,
 };
 
-/* vsinit runs the loop when exec'd with this argv[0]. */
+/* vsinit runs the keeper when exec'd with this argv[0]. */
 #define VS_KEEPER_ARGV0 "vsd-console"
+#define VS_KEEPER_SOCK "console.sock"
+#define VS_KEEPER_VERSION 1
 
-/* Logs the console and relays one client until the init ends. */
+/* A request of vsd's: one per connection, with its descriptors beside it,
+ * answered with an int32 errno (0: done). */
+enum vs_keeper_op {
+        /* fds: the pty's master, a slave kept open (no hangup between
+         * openers), console.log (O_APPEND), the init's pidfd (the console
+         * ends with it). A console of the same name is replaced. */
+        VS_KEEPER_ADD = 1,
+        /* fds: a stream socket that the keeper relays to the console
+         * (vsd hands its peer to vsctl); ENOENT: no such console */
+        VS_KEEPER_ATTACH,
+};
+#define VS_KEEPER_ADD_FDS 4
+
+struct vs_keeper_msg {
+        uint32_t version;
+        uint32_t op;
+        char name[VS_NAME_MAX + 1];
+};
+
+/* Serves the consoles handed to it until the last one ends. */
 void vs_keeper_run(void) __attribute__((noreturn));
 
 #endif

@@ -358,13 +358,13 @@ const char *vsd_phase_name(enum phase phase);
 struct vsd_console {
         int master, slave; /* the pty; the slave becomes the VPS's /dev/console */
         int log;           /* console.log, O_APPEND */
-        int listen;        /* console.sock, where vsctl console attaches */
 };
 /* Makes the pty (its slave owned by the VPS's root), opens console.log
- * with a start banner and binds console.sock. */
+ * with a start banner. */
 int vsd_console_open(struct vsd *d, struct vps *v, struct vsd_console *con, vs_error_t *err);
-/* Starts the keeper of a started VPS: it holds the master, logs, relays an
- * attached client and ends with the init (init_pidfd). Not vsd's child. */
+/* Hands the console of a started VPS to the keeper (started first when
+ * there is none): it holds the master, logs, relays an attached client and
+ * ends the console with the init. Not vsd's child. */
 int vsd_console_keep(struct vsd *d, struct vps *v, struct vsd_console *con, vs_error_t *err);
 void vsd_console_close(struct vsd_console *con);
 /* A socket connected to the VPS's console keeper: bytes both ways. */

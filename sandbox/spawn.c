@@ -304,7 +304,9 @@ static int make_dev(const char *rootfs, uid_t owner, vs_error_t *err)
 
 /* The file systems the init mounts itself, in its own namespaces: a devpts
  * of its own (its ptmx must open: not nodev), its /dev/shm and its ipc
- * namespace's mqueue. */
+ * namespace's mqueue. /dev/shm is a directory of /run's tmpfs (/run/shm,
+ * Debian's old name for it), not a tmpfs of its own: every superblock
+ * costs its shrinker a slot in each memory cgroup of the host. */
 static const struct {
         const char *dir, *fstype;
         unsigned long flags;
@@ -312,17 +314,34 @@ static const struct {
 } own_mounts[] = {
         { "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
           "newinstance,ptmxmode=0666,mode=0620,gid=5" },
-        { "/dev/shm", "tmpfs", MS_NOSUID | MS_NOEXEC | MS_NODEV, "mode=1777" },
+        { "/dev/shm", NULL, MS_NOSUID | MS_NOEXEC | MS_NODEV, "/run/shm" },
         { "/dev/mqueue", "mqueue", MS_NOSUID | MS_NOEXEC | MS_NODEV, NULL },
 };
 
+/* A directory bound with the flags (a bind takes them at a remount). */
+static int bind_dir(const char *src, mode_t mode, const char *dir, unsigned long flags,
+                    vs_error_t *err)
+{
+        if ((mkdir(src, mode) < 0 && errno != EEXIST) || chmod(src, mode) < 0 ||
+            mount(src, dir, NULL, MS_BIND, NULL) < 0 ||
+            mount(NULL, dir, NULL, MS_BIND | MS_REMOUNT | flags, NULL) < 0)
+                return vs_error_errno(err, "mount %s on %s", src, dir);
+        return 0;
+}
+
+/* After mount_run: /dev/shm is bound from /run. */
 static int mount_dev_own(vs_error_t *err)
 {
-        for (size_t i = 0; i < NELEMS(own_mounts); i++)
-                if (mount(own_mounts[i].fstype, own_mounts[i].dir, own_mounts[i].fstype,
-                          own_mounts[i].flags, own_mounts[i].options) < 0)
+        for (size_t i = 0; i < NELEMS(own_mounts); i++) {
+                if (!own_mounts[i].fstype) {
+                        if (bind_dir(own_mounts[i].options, 01777, own_mounts[i].dir,
+                                     own_mounts[i].flags, err) < 0)
+                                return -1;
+                } else if (mount(own_mounts[i].fstype, own_mounts[i].dir, own_mounts[i].fstype,
+                                 own_mounts[i].flags, own_mounts[i].options) < 0)
                         return vs_error_errno(err, "mount %s on %s", own_mounts[i].fstype,
                                               own_mounts[i].dir);
+        }
         return 0;
 }
 
@@ -340,11 +359,8 @@ static int mount_run(vs_error_t *err)
         /* /run/lock is a mount of /run's own directory (noexec): a tmpfs of
          * its own would cost a superblock, and its shrinker an id that
          * every memory cgroup of the host keeps a slot for */
-        if (mkdir("/run/lock", 01777) < 0 || chmod("/run/lock", 01777) < 0 ||
-            mount("/run/lock", "/run/lock", NULL, MS_BIND, NULL) < 0 ||
-            mount(NULL, "/run/lock", NULL, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                  NULL) < 0)
-                return vs_error_errno(err, "mount /run/lock");
+        if (bind_dir("/run/lock", 01777, "/run/lock", MS_NOSUID | MS_NODEV | MS_NOEXEC, err) < 0)
+                return -1;
         if (mkdir("/run/systemd", 0755) < 0)
                 return vs_error_errno(err, "mkdir /run/systemd");
         fd = open("/run/systemd/container", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
@@ -640,7 +656,7 @@ static int init_child(const struct vs_init_spec *spec, int go_sock, int *report_
                 return vs_error_errno(err, "setsid");
         if (chdir("/") < 0)
                 return vs_error_errno(err, "chdir /");
-        if (mount_dev_own(err) < 0 || mount_run(err) < 0 ||
+        if (mount_run(err) < 0 || mount_dev_own(err) < 0 ||
             (spec->cgroup2 && mount_cgroup2(err) < 0))
                 return -1;
         if (sethostname(spec->hostname, strlen(spec->hostname)) < 0)

@@ -64,6 +64,7 @@ timeout 300 "$VSCTL" template build busybox </dev/null >/dev/null
 
 sync
 mem0=$(meminfo MemAvailable)
+cp /proc/meminfo "$ROOT/meminfo.before"
 slab0=$(slab_kb)
 slabinfo >"$ROOT/slab.before"
 
@@ -162,9 +163,37 @@ EOF
 sleep 2
 load_measured=$(cut -d' ' -f1-3 /proc/loadavg)
 mem1=$(meminfo MemAvailable)
+# DENSITY_MEMINFO=FILE: every /proc/meminfo field's change per VPS (kB)
+[ -z "${DENSITY_MEMINFO:-}" ] || awk -v n="$running" 'NR == FNR {v[$1] = $2; next}
+        n {printf "%-18s %9.1f\n", $1, ($2 - v[$1]) / n}' "$ROOT/meminfo.before" /proc/meminfo \
+        >"$DENSITY_MEMINFO"
 slab1=$(slab_kb)
 slabinfo >"$ROOT/slab.after"
 vsd_rss=$(awk '$1 == "VmRSS:" {print $2}' "/proc/$VSD_PID/status")
+# the console keepers of our vsd: processes, PSS and page tables (kB)
+keepers=$(for p in /proc/[0-9]*; do
+        [ "$(cat "$p/comm" 2>/dev/null)" = vsd-console ] || continue
+        tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "--root $ROOT " || continue
+        pss=$(awk '$1 == "Pss:" {print $2}' "$p/smaps_rollup" 2>/dev/null)
+        pte=$(awk '$1 == "VmPTE:" {print $2}' "$p/status" 2>/dev/null)
+        echo "${pss:-0} ${pte:-0}"
+done | awk '{n++; pss += $1; pte += $2} END {printf "%d %d %d", n, pss, pte}')
+# what the kernel charged to the VPS's memory cgroups (their pages, kernel
+# memory and slab of theirs; not vsd's, the keepers' or uncharged slab)
+charged_kb() {
+        local d
+        for d in $(cgroup_dirs); do
+                if [ -e "$d/memory.usage_in_bytes" ]; then
+                        echo $(($(cat "$d/memory.usage_in_bytes") / 1024))
+                        return 0
+                elif [ -e "$d/memory.current" ]; then
+                        echo $(($(cat "$d/memory.current") / 1024))
+                        return 0
+                fi
+        done
+        echo 0
+}
+charged=$(charged_kb)
 vsd_fds=$(find "/proc/$VSD_PID/fd" -mindepth 1 | wc -l)
 
 list_times=()
@@ -217,6 +246,9 @@ if [ "$started" -gt 0 ]; then
 fi
 awk -v m0="$mem0" -v m1="$mem1" -v s0="$slab0" -v s1="$slab1" -v n="$running" 'BEGIN {
         if (n) printf "host memory per VPS: %.0f kB (MemAvailable), slab %.0f kB\n", (m0 - m1) / n, (s1 - s0) / n }'
+read -r k_n k_pss k_pte <<<"$keepers"
+awk -v n="$running" -v c="$charged" -v kn="$k_n" -v kp="$k_pss" -v kt="$k_pte" 'BEGIN {
+        if (n) printf "charged to the VPS memory cgroups: %.0f kB per VPS; console keepers: %d processes, PSS %d kB, page tables %d kB (%.1f kB per VPS)\n", c / n, kn, kp, kt, (kp + kt) / n }'
 echo "slab caches that grew most (kB per VPS):"
 join -a2 -e0 -o 0,1.2,2.2 "$ROOT/slab.before" "$ROOT/slab.after" |
         awk -v n="$running" 'n && $3 > $2 {printf "  %-28s %7.1f\n", $1, ($3 - $2) / n}' |

@@ -200,4 +200,71 @@ test_vsd_exit_removes_its_cgroup_tree() {
         start_vsd
 }
 
+# The console keepers of this file's vsd: pid and parent, one a line.
+keepers() {
+        local p
+        for p in /proc/[0-9]*; do
+                [ "$(cat "$p/comm" 2>/dev/null)" = vsd-console ] || continue
+                case "$(proc_cmdline "$p")" in *"$R"*) awk '{print $1, $4}' "$p/stat" ;; esac
+        done
+        return 0
+}
+# The one that serves (the guard's child; the guard waits for it).
+keeper_server() {
+        local k
+        k=$(keepers)
+        awk 'NR == FNR {pid[$1] = 1; next} ($2 in pid) {print $1}' <(echo "$k") <(echo "$k")
+}
+
+# A busybox VPS with a root shell on its console (no getty in the template).
+console_vps() {
+        vs create "$1" --template busybox
+        mkdir -p "$(vps_dir "$1")/upper/etc"
+        printf '::sysinit:/etc/init.d/rcS\n::respawn:-/bin/sh\n' >"$(vps_dir "$1")/upper/etc/inittab"
+        vs start "$1"
+}
+
+# One keeper process serves every VPS's console (two: it and its guard),
+# however many VPS run, and goes when the last of them has.
+test_one_keeper_serves_every_console() {
+        local i
+        for i in 0 1 2 3; do
+                vs create kc$i --template busybox
+                vs start kc$i
+        done
+        for i in 0 1 2 3; do
+                wait_for 10 "vs logs kc$i | grep -q 'kc$i booting'" || fail "no boot line in kc$i's log"
+        done
+        expect_eq 2 "$(keepers | wc -l)" "keeper processes for 4 consoles"
+        expect_eq 1 "$(keeper_server | wc -l)" "one keeper serves, its guard waits"
+        for i in 0 1 2 3; do
+                vs destroy --force kc$i
+        done
+        wait_for 10 '[ -z "$(keepers)" ]' || fail "keepers left after the last console: $(keepers)"
+}
+
+# The console goes on across a vsd killed while attached, a new vsd, and a
+# keeper killed: the guard starts a new one on the same ptys.
+test_console_outlives_vsd_and_a_killed_keeper() {
+        local server new
+        console_vps kv1
+        python3 "$TOP/tests/integration/console_drive.py" "$BIN/vsctl" "$R" kv1 unused \
+                "$R/run/paene/vsd.pid"
+        rm -f "$R/run/paene/vsd.pid"
+        start_vsd
+        expect_contains "$(vs logs kv1)" "without-vsd-42" "logged while vsd was down"
+        python3 "$TOP/tests/integration/console_drive.py" "$BIN/vsctl" "$R" kv1 unused
+        server=$(keeper_server)
+        [ -n "$server" ] || fail "no keeper serves: $(keepers)"
+        kill -9 "$server"
+        wait_for 10 'new=$(keeper_server); [ -n "$new" ] && [ "$new" != "$server" ]' ||
+                fail "no new keeper after $server was killed: $(keepers)"
+        vs exec kv1 -- sh -c 'echo after-the-keeper-$((6*7)) >/dev/console'
+        wait_for 10 'vs logs kv1 | grep -q after-the-keeper-42' ||
+                fail "the console's log lost the VPS after the keeper was killed"
+        python3 "$TOP/tests/integration/console_drive.py" "$BIN/vsctl" "$R" kv1 unused
+        vs destroy --force kv1
+        wait_for 10 '[ -z "$(keepers)" ]' || fail "keepers left: $(keepers)"
+}
+
 run_tests

@@ -150,6 +150,24 @@ test_filesystems_proc_sys_dev() {
         vs destroy --force f1
 }
 
+# /dev/shm is /run's tmpfs (no superblock of its own: each costs a slot
+# in every memory cgroup of the host), writable by all, without exec,
+# suid or devices.
+test_dev_shm_is_a_directory_of_run() {
+        local shm
+        vs create sh1 --template busybox
+        vs start sh1
+        shm=$(vs exec sh1 -- awk '$2 == "/dev/shm"' /proc/mounts)
+        expect_contains "$shm" "tmpfs" "/dev/shm is tmpfs"
+        expect_contains "$shm" "nosuid,nodev,noexec" "/dev/shm's flags"
+        expect_eq "$(vs exec sh1 -- stat -c %d /run)" "$(vs exec sh1 -- stat -c %d /dev/shm)" \
+                "/dev/shm on /run's file system"
+        expect_eq "1777" "$(vs exec sh1 -- stat -c %a /dev/shm)" "/dev/shm's mode"
+        vs exec sh1 -- sh -c 'echo in-shm >/dev/shm/x'
+        expect_eq "in-shm" "$(vs exec sh1 -- cat /run/shm/x)" "a file of /dev/shm is in /run/shm"
+        vs destroy --force sh1
+}
+
 test_overlay_keeps_template_and_neighbours_untouched() {
         vs create o1 --template busybox
         vs create o2 --template busybox
