@@ -165,12 +165,6 @@ test_restart_and_reboot_inside_bring_systemd_back() {
 
 # After a restart of vsd the init is not vsd's child: vsd learns why it
 # ended from what the kernel keeps of it (its zombie, or its pidfd).
-kernel_at_least() { # MAJOR MINOR
-        local v=${KERNEL_VERSION:-$(uname -r)}
-        local major=${v%%.*} rest=${v#*.}
-        local minor=${rest%%[!0-9]*}
-        [ "$major" -gt "$1" ] || { [ "$major" -eq "$1" ] && [ "$minor" -ge "$2" ]; }
-}
 
 test_reboot_inside_after_vsd_was_restarted() {
         local before vsd
