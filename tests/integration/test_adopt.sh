@@ -199,12 +199,16 @@ test_a_state_file_without_boot_and_pid_namespace_is_not_adopted() {
 # (field 22 of /proc/PID/stat) and its pid namespace.
 # vsd killed and started again, blind as a kernel before 6.15 leaves it
 # to an adopted init's exit status (lib.sh's start_vsd_blind).
-restart_vsd_blind() {
-        kill_vsd
+start_vsd_blind_logged() {
         rm -f "$R/run/paene/vsd.pid"
         LOG=$R/vsd-adopt.log
         : >"$LOG"
         start_vsd_blind start_vsd_logging_to "$LOG"
+}
+
+restart_vsd_blind() {
+        kill_vsd
+        start_vsd_blind_logged
 }
 
 reboot_mark() { echo "$R/run/paene/reboot.d/$1"; }
@@ -277,7 +281,7 @@ test_reboot_while_vsd_is_down_restarts_the_vps_at_vsd_start() {
         kill -TERM "$before" # busybox init: reboot
         wait_for 20 "is_dead $before" || fail "the init did not end"
         [ -s "$(reboot_mark drb)" ] || fail "no mark of the reboot"
-        restart_vsd_blind
+        start_vsd_blind_logged
         wait_for 20 '[ "$(state_of drb)" = running ]' || fail "drb not started again ($(cat "$LOG"))"
         [ "$(init_pid drb)" != "$before" ] || fail "the same init"
         wait_for 10 'vs exec drb -- true' || fail "drb does not run after the reboot"
