@@ -213,36 +213,49 @@ restart_vsd_blind() {
 
 reboot_mark() { echo "$R/run/paene/reboot.d/$1"; }
 
-adopted_busybox() { # name [set options]
-        local name=$1
-        shift
-        vs create "$name" --template busybox
-        [ $# -eq 0 ] || vs set "$name" "$@"
-        vs start "$name"
-        wait_for 10 "vs exec $name -- true" || fail "$name does not run"
+# The VPS name runs, and a restarted vsd adopts it.
+adopt_running() {
+        vs start "$1"
+        wait_for 10 "vs exec $1 -- true" || fail "$1 does not run"
         restart_vsd_blind
-        expect_eq "$name exist running" "$(vs status "$name")" "adopted"
+        expect_eq "$1 exist running" "$(vs status "$1")" "adopted"
+}
+
+adopted_busybox() { # name [create options]
+        vs create "$1" --template busybox "${@:2}"
+        adopt_running "$1"
 }
 
 # reboot typed inside: busybox's reboot asks busybox init, which runs its
 # shutdown and calls reboot(RB_AUTOBOOT); the kernel ends the init with
 # SIGHUP, which only its reaper (not vsd) learns. The VPS's seccomp
 # listener saw the call: vsd starts the VPS again.
-test_reboot_inside_an_adopted_vps_restarts_it() {
-        local before
-        adopted_busybox arb
-        before=$(init_pid arb)
+expect_reboot_restarts() { # name
+        local name=$1 before
+        before=$(init_pid "$name")
         # (the command may die in the shutdown's SIGTERM before it returns)
-        vs exec arb -- reboot || true
-        wait_for 20 '[ "$(init_pid arb)" != "$before" ] && [ "$(init_pid arb)" != 0 ]' ||
-                fail "no new init after reboot ($(vs status arb); $(cat "$LOG"))"
-        expect_contains "$(cat "$LOG")" "arb rebooted itself" "vsd's log"
-        wait_for 10 'vs exec arb -- true' || fail "arb does not run after the reboot"
-        expect_eq "arb exist running" "$(vs status arb)" "running again"
-        [ ! -e "$(reboot_mark arb)" ] || fail "the mark outlived the run it was for"
-        vs stop arb --timeout "$(scaled 10)"
-        expect_eq "arb exist stopped (powered off)" "$(vs status arb)" "a clean stop after"
-        vs destroy arb
+        vs exec "$name" -- reboot || true
+        wait_for 20 '[ "$(init_pid "$name")" != "$before" ] && [ "$(init_pid "$name")" != 0 ]' ||
+                fail "no new init after reboot ($(vs status "$name"); $(cat "$LOG"))"
+        expect_contains "$(cat "$LOG")" "$name rebooted itself" "vsd's log"
+        wait_for 10 "vs exec $name -- true" || fail "$name does not run after the reboot"
+        expect_eq "$name exist running" "$(vs status "$name")" "running again"
+        [ ! -e "$(reboot_mark "$name")" ] || fail "the mark outlived the run it was for"
+        vs stop "$name" --timeout "$(scaled 10)"
+        expect_eq "$name exist stopped (powered off)" "$(vs status "$name")" "a clean stop after"
+        vs destroy "$name"
+}
+
+test_reboot_inside_an_adopted_vps_restarts_it() {
+        adopted_busybox arb
+        expect_reboot_restarts arb
+}
+
+# No user namespace: the caller's CAP_SYS_BOOT is host root's, in the
+# initial user namespace that owns the VPS's pid namespace.
+test_reboot_inside_an_adopted_privileged_vps_restarts_it() {
+        adopted_busybox prb --privileged
+        expect_reboot_restarts prb
 }
 
 # poweroff -f: the command itself (not the init) calls reboot(POWER_OFF),
@@ -293,7 +306,9 @@ test_reboot_while_vsd_is_down_restarts_the_vps_at_vsd_start() {
 # stays stopped.
 test_reboot_without_cap_sys_boot_leaves_no_mark() {
         local pid
-        adopted_busybox ncb --capability sys_boot:off
+        vs create ncb --template busybox
+        vs set ncb --capability sys_boot:off
+        adopt_running ncb
         expect_rc 1 "reboot -f without CAP_SYS_BOOT" -- vs exec ncb -- reboot -f
         expect_eq "ncb exist running" "$(vs status ncb)" "still running"
         [ ! -e "$(reboot_mark ncb)" ] || fail "a mark for a refused reboot: $(cat "$(reboot_mark ncb)")"
