@@ -320,6 +320,23 @@ test_reboot_without_cap_sys_boot_leaves_no_mark() {
         vs destroy ncb
 }
 
+# reboot(2) in a pid namespace nested inside the VPS ends that namespace's
+# init, not the VPS's: no mark, and the VPS runs on (an init of the VPS
+# that then ends unexplained stays stopped).
+test_reboot_in_a_nested_pid_namespace_leaves_no_mark() {
+        local pid
+        adopted_busybox nst
+        pid=$(init_pid nst)
+        vs exec nst -- unshare -p -f reboot -f || true
+        expect_eq "nst exist running" "$(vs status nst)" "the VPS runs on"
+        expect_eq "$pid" "$(init_pid nst)" "the same init"
+        [ ! -e "$(reboot_mark nst)" ] || fail "a mark for a nested namespace's reboot"
+        kill -9 "$pid"
+        wait_for 20 '[ "$(state_of nst)" = stopped ]' || fail "nst did not stop"
+        expect_not_contains "$(cat "$LOG")" "nst rebooted itself" "vsd's log"
+        vs destroy nst
+}
+
 # A mark is for the one init it names: a stale one (an earlier run's, or
 # one forged for the init) never restarts a later run that ends unexplained.
 test_a_mark_of_another_init_is_not_used() {
