@@ -320,6 +320,17 @@ test_reboot_without_cap_sys_boot_leaves_no_mark() {
         vs destroy ncb
 }
 
+# Root of a user namespace nested inside the VPS has CAP_SYS_BOOT in its
+# own namespace only, not in the one that owns the VPS's pid namespace:
+# the kernel refuses its reboot(2) (EPERM), and it leaves no mark.
+test_reboot_from_a_nested_user_namespace_leaves_no_mark() {
+        adopted_busybox nus
+        expect_rc 1 "reboot -f in a nested user namespace" -- vs exec nus -- unshare -U -r reboot -f
+        expect_eq "nus exist running" "$(vs status nus)" "the VPS runs on"
+        [ ! -e "$(reboot_mark nus)" ] || fail "a mark for a refused reboot: $(cat "$(reboot_mark nus)")"
+        vs destroy --force nus
+}
+
 # reboot(2) in a pid namespace nested inside the VPS ends that namespace's
 # init, not the VPS's: no mark, and the VPS runs on (an init of the VPS
 # that then ends unexplained stays stopped).
