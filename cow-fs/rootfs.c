@@ -31,8 +31,9 @@ int vs_rootfs_prepare(int vps_fd, vs_error_t *err)
  * the mounts of a dead mount namespace after its last process has gone,
  * at times from a workqueue (a delayed mntput), and with index=on overlay
  * refuses an upper or work dir that another instance holds (EBUSY). Tried
- * again, the pause doubling from 1 ms, for about two seconds in all
- * (test_debian.sh saw it at a host load of 12); each refusal costs a line
+ * again, the pause doubling from 1 ms, for about four seconds in all
+ * (test_debian.sh saw it at a host load of 12, test_adopt.sh after two
+ * seconds at 14); each refusal costs a line
  * in the kernel's log, hence few tries. An upper dir that a live mount
  * holds fails after them as before. */
 static int mount_overlay(const char *target, const char *options)
@@ -44,7 +45,7 @@ static int mount_overlay(const char *target, const char *options)
 
                 if (mount("overlay", target, "overlay", MS_NODEV, options) == 0)
                         return 0;
-                if (errno != EBUSY || pause_ms > 1024)
+                if (errno != EBUSY || pause_ms > 2048)
                         return -1;
                 nanosleep(&pause, NULL);
                 pause_ms *= 2;
