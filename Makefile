@@ -45,7 +45,7 @@ VSDLIB_SRCS = runtime/clients.c runtime/vps.c runtime/vpsnet.c runtime/netaddrs.
 	runtime/work.c runtime/onboot.c runtime/metrics.c runtime/events.c runtime/backup.c \
 	runtime/backup_member.c runtime/snapshot.c runtime/console.c runtime/keeper.c runtime/view.c \
 	runtime/authz.c runtime/slice.c runtime/slicefile.c runtime/slicecmd.c runtime/sliceloan.c runtime/slicerules.c runtime/migrate.c \
-	runtime/trash.c runtime/ducount.c runtime/release.c
+	runtime/trash.c runtime/ducount.c runtime/release.c runtime/rebootmark.c
 # slice expiry and byte budgets (issue 15)
 LIB_SRCS += protocol/slicetime.c
 VSDLIB_SRCS += runtime/slicetime.c runtime/slicebytes.c runtime/sliceusage.c runtime/slicetimecmd.c
@@ -103,7 +103,8 @@ $(BUILD)/tests/test_oci_%: tests/unit/test_oci_%.c tests/unit/testutil.h $(BUILD
 		$(LDLIBS) $(shell $(PKG_CONFIG) --libs cmocka)
 
 # the view's FUSE server: the kernel's protocol (linux/fuse.h), no library
-$(BUILD)/vsview: $(BUILD)/obj/runtime/vsview.o $(BUILD)/obj/runtime/vsnotify.o $(BUILD)/libvs.a
+$(BUILD)/vsview: $(BUILD)/obj/runtime/vsview.o $(BUILD)/obj/runtime/vsnotify.o \
+		$(BUILD)/obj/runtime/rebootmark.o $(BUILD)/libvs.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lpthread
 
 # vsinit and the test payload run inside VPS roots that may have no libc:

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "vs/cleanup.h"
 #include "vs/cowfs.h"
@@ -25,6 +26,32 @@ int vs_rootfs_prepare(int vps_fd, vs_error_t *err)
         return 0;
 }
 
+/* A start right after the VPS's last run ended (a reboot inside, a
+ * restart) can find that run's overlay still alive: the kernel lets go of
+ * the mounts of a dead mount namespace after its last process has gone,
+ * at times from a workqueue (a delayed mntput), and with index=on overlay
+ * refuses an upper or work dir that another instance holds (EBUSY). Tried
+ * again, the pause doubling from 1 ms, for about four seconds in all
+ * (test_debian.sh saw it at a host load of 12, test_adopt.sh after two
+ * seconds at 14); each refusal costs a line
+ * in the kernel's log, hence few tries. An upper dir that a live mount
+ * holds fails after them as before. */
+static int mount_overlay(const char *target, const char *options)
+{
+        long pause_ms = 1;
+
+        for (;;) {
+                struct timespec pause = { pause_ms / 1000, (pause_ms % 1000) * 1000000 };
+
+                if (mount("overlay", target, "overlay", MS_NODEV, options) == 0)
+                        return 0;
+                if (errno != EBUSY || pause_ms > 2048)
+                        return -1;
+                nanosleep(&pause, NULL);
+                pause_ms *= 2;
+        }
+}
+
 /* The builder mounts as host root, so overlay keeps its marks in trusted.*
  * xattrs of the upper layer, which the VPS cannot forge:
  * - redirect_dir=on: a template directory can be renamed (dpkg renames
@@ -44,7 +71,7 @@ int vs_rootfs_mount(const char *lower, const char *upper, const char *work, cons
                 return vs_error_set(err, EINVAL, "overlay paths may not contain , : or \\");
         options = vs_strdupf("lowerdir=%s,upperdir=%s,workdir=%s," VS_OVERLAY_FEATURES, lower,
                              upper, work);
-        if (mount("overlay", target, "overlay", MS_NODEV, options) < 0)
+        if (mount_overlay(target, options) < 0)
                 return vs_error_errno(err, "mount overlay on %s", target);
         return 0;
 }

@@ -32,6 +32,7 @@
 #include "vs/log.h"
 #include "vs/parse.h"
 #include "authz.h"
+#include "rebootmark.h"
 #include "slice.h"
 #include "store.h"
 #include "trash.h"
@@ -502,6 +503,8 @@ static void sweep_cgroup(struct vsd *d, struct vps *v)
         vs_cgroup_remove(d->cgtree, v->slice, v->name, NULL);
 }
 
+static void end_marked_while_down(struct vsd *d, struct vps *v, const vs_kv_t *state);
+
 static void load_one(struct vsd *d, const char *name)
 {
         cleanup_kv vs_kv_t state = { 0 };
@@ -536,9 +539,53 @@ static void load_one(struct vsd *d, const char *name)
                 vs_log(LOG_NOTICE, "%s: not adopted, marked stopped: %s", v->name, why.msg);
                 v->exit_known = 0;
                 v->stopped_at = time(NULL);
+                end_marked_while_down(d, v, &state);
+        } else {
+                vsd_reboot_mark_clear(d->reboot_fd, v->name);
         }
         v->phase = PHASE_STOPPED;
         save_state(d, v, NULL);
+}
+
+/* An init that ended while vsd was down, found gone at vsd's start: its
+ * exit status is its reaper's alone, but a reboot(2) inside that ended it
+ * left a mark naming it (the state file's identity, whatever made the
+ * adoption fail). A reboot starts it again once vsd is up
+ * (vsd_vps_restart_rebooted). */
+static void end_marked_while_down(struct vsd *d, struct vps *v, const vs_kv_t *state)
+{
+        vs_procid_t id;
+        pid_t pid;
+        int signo;
+
+        if (pid_of_state(state, &pid) < 0 || vs_procid_load(state, &id, NULL) < 0) {
+                vsd_reboot_mark_clear(d->reboot_fd, v->name);
+                return;
+        }
+        signo = vsd_reboot_mark_take(d->reboot_fd, v->name, pid, &id);
+        if (!signo)
+                return;
+        v->exit_known = 1;
+        v->exit_code = 0;
+        v->exit_signal = signo;
+        v->reboot_pending = signo == SIGHUP;
+        vs_log(LOG_INFO, "%s: its init %d ended by a %s inside while vsd was down", v->name,
+               (int)pid, signo == SIGHUP ? "reboot" : "halt");
+}
+
+void vsd_vps_restart_rebooted(struct vsd *d)
+{
+        for (struct vps *v = d->vps_list; v; v = v->next) {
+                vs_error_t err = { 0 };
+
+                if (!v->reboot_pending)
+                        continue;
+                v->reboot_pending = 0;
+                vs_log(LOG_INFO, "%s rebooted itself while vsd was down: starting it again",
+                       v->name);
+                if (vsd_vps_start(d, v, &err) < 0)
+                        vs_log(LOG_ERR, "restart %s: %s", v->name, err.msg);
+        }
 }
 
 static int has_suffix(const char *name, const char *suffix)
@@ -1239,6 +1286,8 @@ static int spawn_vps_init(struct vsd *d, struct vps *v, const vs_kv_t *config,
         int notify_fd = -1;
         pid_t pid;
 
+        /* a new run: a mark left of an earlier one is nothing of its */
+        vsd_reboot_mark_clear(d->reboot_fd, v->name);
         if (!procview || strcmp(procview, "off") != 0) {
                 if (!vsd_view_ready(d))
                         return vs_error_set(err, ENOTCONN,
@@ -1594,6 +1643,17 @@ struct pidfd_exit_info {
 #define PIDFD_GET_INFO_IOCTL _IOWR(0xFF, 11, struct pidfd_exit_info)
 #define PIDFD_INFO_EXIT_MASK (1ULL << 3)
 
+/* VSD_TEST_NO_EXIT_INFO=1 (tests only): vsd learns nothing from an adopted
+ * init's zombie or pidfd, as on a kernel before 6.15 whose reaper collected
+ * the zombie first, so that a test on a newer kernel tries what vsd does
+ * then. */
+static int exit_info_hidden(void)
+{
+        const char *hook = getenv("VSD_TEST_NO_EXIT_INFO");
+
+        return hook && strcmp(hook, "1") == 0;
+}
+
 /* The wait status of an init that is not vsd's child (adopted after a
  * restart of vsd), whose reaper is some other process: while that has not
  * collected it, its zombie's /proc/PID/stat holds it (the pidfd pins the
@@ -1604,6 +1664,8 @@ static int adopted_exit_status(const struct vps *v)
         struct pidfd_exit_info info = { .mask = PIDFD_INFO_EXIT_MASK };
         int status;
 
+        if (exit_info_hidden())
+                return -1;
         if (vs_procid_zombie_status(v->pid, v->id.starttime, &status) == 1)
                 return status;
         if (ioctl(v->pidfd, PIDFD_GET_INFO_IOCTL, &info) == 0 && (info.mask & PIDFD_INFO_EXIT_MASK))
@@ -1611,15 +1673,26 @@ static int adopted_exit_status(const struct vps *v)
         return -1;
 }
 
-static void collect_status(struct vps *v)
+static void collect_status(struct vsd *d, struct vps *v)
 {
         siginfo_t info = { 0 };
+        /* taken either way: a mark outlives no run */
+        int marked = vsd_reboot_mark_take(d->reboot_fd, v->name, v->pid, &v->id);
         int status;
 
         v->exit_known = 0;
         v->exit_code = v->exit_signal = 0;
         if (!v->is_child) {
                 status = adopted_exit_status(v);
+                /* what the kernel would have said: its reboot(2) inside
+                 * was seen by the VPS's seccomp listener */
+                if (status < 0 && marked) {
+                        vs_log(LOG_INFO,
+                               "%s: its init's exit status is gone; it ended by a %s "
+                               "inside",
+                               v->name, marked == SIGHUP ? "reboot" : "halt");
+                        status = marked;
+                }
                 if (status < 0)
                         return;
                 v->exit_known = 1;
@@ -1643,7 +1716,7 @@ void vsd_vps_exited(struct vsd *d, struct vps *v)
 {
         vs_error_t err = { 0 };
 
-        collect_status(v);
+        collect_status(d, v);
         vsd_epoll_del(d, v->pidfd);
         vs_fd_close(v->pidfd);
         v->pidfd = -1;
@@ -1690,6 +1763,7 @@ int vsd_vps_destroy(struct vsd *d, struct vps *v, vs_error_t *err)
         /* the files go in the remover, after the reply */
         if (vsd_trash_doom(d, v->name, err) < 0)
                 return -1;
+        vsd_reboot_mark_clear(d->reboot_fd, v->name);
         vs_cgroup_remove(d->cgtree, v->slice, v->name, NULL);
         {
                 vs_event_t ev = { .type = "destroyed", .vps = v->name };

@@ -36,6 +36,7 @@
 #include "slice.h"
 #include "slicetime.h"
 #include "ducount.h"
+#include "rebootmark.h"
 #include "release.h"
 #include "trash.h"
 
@@ -168,6 +169,13 @@ static int setup_root(struct vsd *d, const char *root, vs_error_t *err)
         d->run_fd = open_root_dir(d, "run/paene", NULL, err);
         if (d->vps_fd < 0 || d->tmpl_fd < 0 || d->run_fd < 0)
                 return -1;
+        /* the VPS's seccomp listener (vsview) marks a reboot inside here */
+        if (mkdirat(d->run_fd, VSD_REBOOT_DIR, 0700) < 0 && errno != EEXIST)
+                return vs_error_errno(err, "mkdir run/paene/%s", VSD_REBOOT_DIR);
+        d->reboot_fd =
+                openat(d->run_fd, VSD_REBOOT_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        if (d->reboot_fd < 0)
+                return vs_error_errno(err, "open run/paene/%s", VSD_REBOOT_DIR);
         return 0;
 }
 
@@ -608,6 +616,7 @@ static int start_daemon(struct vsd *d, const struct options *o, int *ready_fd, v
                 return vs_error_errno(err, "epoll_ctl");
         vs_log(LOG_INFO, "ready on %s (cgroup %s, vsd %s)", *d->root ? d->root : "/",
                vs_cgroup_mode_name(vs_cgroup_tree_mode(d->cgtree)), VS_VERSION);
+        vsd_vps_restart_rebooted(d);
         vsd_onboot_begin(d);
         return 0;
 }
@@ -678,6 +687,7 @@ int main(int argc, char **argv)
                          .vps_fd = -1,
                          .tmpl_fd = -1,
                          .run_fd = -1,
+                         .reboot_fd = -1,
                          .epfd = -1,
                          .sigfd = -1,
                          .listen_fd = -1,

@@ -79,7 +79,8 @@ struct vps {
         int pidfd;
         vs_procid_t id; /* of the init: what proves it after a restart of vsd */
         long long started_at;
-        int is_child; /* vsd's own child: its exit status is known */
+        int is_child;       /* vsd's own child: its exit status is known */
+        int reboot_pending; /* rebooted itself while vsd was down: to start */
         int exit_known, exit_code, exit_signal;
         long long stopped_at;
         vs_cgroup_t *cg;
@@ -210,6 +211,7 @@ struct vsd {
         char *vps_dir; /* absolute paths, for overlay options */
         char *tmpl_dir;
         int vps_fd, tmpl_fd, run_fd;
+        int reboot_fd; /* run/paene/reboot.d (rebootmark.h), or -1 */
         int epfd, sigfd, listen_fd, tick_fd, lock_fd;
         int vsinit_fd, own_pidns_fd;
         int trash_fd; /* the remover's queue (trash.c), or -1 */
@@ -266,6 +268,9 @@ struct vps *vsd_vps_find(struct vsd *d, const char *name);
 /* vps.c: the lifecycle */
 int vsd_vps_save_state(struct vsd *d, struct vps *v, vs_error_t *err);
 int vsd_vps_load_all(struct vsd *d, vs_error_t *err);
+/* Starts the VPS that load found ended by a reboot inside while vsd was
+ * down (their mark, rebootmark.h); once vsd is up. */
+void vsd_vps_restart_rebooted(struct vsd *d);
 struct vsd_create_args {
         const char *tmpl;
         const char *slice; /* NULL: the default */

@@ -12,13 +12,23 @@
  * fails the call with ENOSYS). A request this process had taken but not
  * answered stays with the kernel until someone answers its id: the request
  * is written to a memfd vsd keeps before it is answered, and the next server
- * answers what is still pending there (SECCOMP_IOCTL_NOTIF_ID_VALID). */
+ * answers what is still pending there (SECCOMP_IOCTL_NOTIF_ID_VALID).
+ *
+ * reboot(2) passes through here too, and always on to the kernel: a call
+ * that will end the VPS's init (see may_reboot) is first marked for vsd
+ * (rebootmark.h), which after a restart is not the init's parent and may
+ * learn nothing else of why it ended. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/audit.h>
+#include <linux/capability.h>
+#include <linux/nsfs.h>
+#include <linux/reboot.h>
 #include <linux/seccomp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +46,8 @@
 #include "vs/fsutil.h"
 #include "vs/log.h"
 #include "vs/parse.h"
+#include "vs/procid.h"
+#include "rebootmark.h"
 #include "vsview.h"
 
 struct listener {
@@ -61,9 +73,15 @@ static struct {
         /* the slots as the last server left them */
         pthread_mutex_t orphan_lock;
         struct inflight *orphans;
+        /* run/paene/reboot.d; its writers (this thread and the one that
+         * answers orphans) share one temp file name */
+        int reboot_fd;
+        pthread_mutex_t mark_lock;
 } N = { .lock = PTHREAD_MUTEX_INITIALIZER,
         .orphan_lock = PTHREAD_MUTEX_INITIALIZER,
-        .epoll_fd = -1 };
+        .mark_lock = PTHREAD_MUTEX_INITIALIZER,
+        .epoll_fd = -1,
+        .reboot_fd = -1 };
 
 /* ---- writing the answer into the caller ---- */
 
@@ -191,10 +209,137 @@ static void answer_affinity(const struct listener *l, const struct seccomp_notif
         a->val = ret;
 }
 
+/* ---- reboot ---- */
+
+/* How the kernel ends a pid namespace's init for this reboot(2) call of one
+ * of its processes (kernel/reboot.c, reboot_pid_ns): SIGHUP for a restart,
+ * SIGINT for a halt or power-off; 0 for a call it refuses (bad magic, EINVAL)
+ * or that ends nothing (the Ctrl-Alt-Del switches). The arguments are ints. */
+static int reboot_signal(const struct seccomp_notif *req)
+{
+        uint32_t magic1 = (uint32_t)req->data.args[0], magic2 = (uint32_t)req->data.args[1];
+
+        if (magic1 != (uint32_t)LINUX_REBOOT_MAGIC1 ||
+            (magic2 != LINUX_REBOOT_MAGIC2 && magic2 != LINUX_REBOOT_MAGIC2A &&
+             magic2 != LINUX_REBOOT_MAGIC2B && magic2 != LINUX_REBOOT_MAGIC2C))
+                return 0;
+        switch ((uint32_t)req->data.args[2]) {
+        case LINUX_REBOOT_CMD_RESTART:
+        case LINUX_REBOOT_CMD_RESTART2:
+                return SIGHUP;
+        case LINUX_REBOOT_CMD_HALT:
+        case LINUX_REBOOT_CMD_POWER_OFF:
+                return SIGINT;
+        default:
+                return 0;
+        }
+}
+
+static int same_file(const struct stat *a, const struct stat *b)
+{
+        return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+/* Whether the caller (its /proc/TID) holds CAP_SYS_BOOT in effect, in the
+ * user namespace that owns its pid namespace: the kernel's own test
+ * (ns_capable(pid_ns->user_ns, CAP_SYS_BOOT)). CapEff counts in the
+ * caller's own user namespace, hence the owner's check: in a user
+ * namespace nested inside the VPS, the caller's root is refused. */
+static int caller_may_boot(int procfd)
+{
+        cleanup_free char *status = NULL;
+        cleanup_close int pidns = -1, owner = -1;
+        struct stat own, mine;
+        unsigned long long eff;
+        const char *line;
+
+        if (vs_read_file(procfd, "status", 1U << 16, &status, NULL, NULL) < 0)
+                return 0;
+        line = strstr(status, "\nCapEff:\t");
+        if (!line || sscanf(line + 9, "%llx", &eff) != 1 || !(eff & (1ULL << CAP_SYS_BOOT)))
+                return 0;
+        pidns = openat(procfd, "ns/pid", O_RDONLY | O_CLOEXEC);
+        if (pidns < 0)
+                return 0;
+        owner = ioctl(pidns, NS_GET_USERNS);
+        if (owner < 0 || fstat(owner, &own) < 0 || fstatat(procfd, "ns/user", &mine, 0) < 0)
+                return 0;
+        return same_file(&own, &mine);
+}
+
+/* The identity of the init of l's VPS when the caller (its /proc/TID) is in
+ * that init's pid namespace: the namespace the kernel's reboot ends, and
+ * not one nested inside the VPS, whose own init it would end instead. */
+static int caller_init(const struct listener *l, int procfd, pid_t *pid, vs_procid_t *id)
+{
+        cleanup_close int pidfd = -1;
+        struct pollfd pfd;
+        struct stat ns;
+
+        *pid = vsview_init_pid(l->name);
+        if (*pid <= 0)
+                return -1;
+        pidfd = (int)syscall(SYS_pidfd_open, *pid, 0);
+        if (pidfd < 0 || vs_procid_read(*pid, id, NULL) < 0 ||
+            fstatat(procfd, "ns/pid", &ns, 0) < 0)
+                return -1;
+        /* what was read is the live process's that the pidfd holds */
+        pfd = (struct pollfd){ .fd = pidfd, .events = POLLIN };
+        if (poll(&pfd, 1, 0) != 0)
+                return -1;
+        if ((uint64_t)ns.st_dev != id->pidns_dev || (uint64_t)ns.st_ino != id->pidns_ino)
+                return -1;
+        return 0;
+}
+
+/* A reboot(2) that the kernel will carry out, ending l's VPS's init: marked
+ * for vsd before the call goes on (1). Any other call is the kernel's to
+ * refuse or carry out, unmarked (0). */
+static int mark_reboot(const struct listener *l, const struct seccomp_notif *req)
+{
+        char path[64];
+        cleanup_close int procfd = -1;
+        int signo = reboot_signal(req);
+        uint64_t id = req->id;
+        vs_procid_t init;
+        vs_error_t err = { 0 };
+        pid_t init_pid;
+        int rc;
+
+        if (!signo || N.reboot_fd < 0 || req->pid == 0)
+                return 0;
+        snprintf(path, sizeof(path), "/proc/%u", req->pid);
+        procfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (procfd < 0 || !caller_may_boot(procfd) || caller_init(l, procfd, &init_pid, &init) < 0)
+                return 0;
+        /* still pending: the pid named the caller when its files were read */
+        if (ioctl(l->fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) < 0)
+                return 0;
+        pthread_mutex_lock(&N.mark_lock);
+        rc = vsd_reboot_mark_write(N.reboot_fd, l->name, signo, init_pid, &init, &err);
+        pthread_mutex_unlock(&N.mark_lock);
+        if (rc < 0) {
+                vs_log(LOG_WARNING, "%s: mark its reboot: %s", l->name, err.msg);
+                return 0;
+        }
+        vs_log(LOG_INFO, "%s: %s by its pid %u: marked for init %d", l->name,
+               signo == SIGHUP ? "reboot" : "halt", req->pid, (int)init_pid);
+        return 1;
+}
+
+static void unmark_reboot(const struct listener *l)
+{
+        pthread_mutex_lock(&N.mark_lock);
+        vsd_reboot_mark_clear(N.reboot_fd, l->name);
+        pthread_mutex_unlock(&N.mark_lock);
+        vs_log(LOG_INFO, "%s: its reboot call was interrupted: mark removed", l->name);
+}
+
 static void answer(const struct listener *l, const struct seccomp_notif *req)
 {
         struct seccomp_notif_resp resp = { .id = req->id };
         struct answer a = { 0 };
+        int marked = 0;
 
         if (req->data.arch != AUDIT_ARCH_X86_64)
                 a.cont = 1;
@@ -202,7 +347,10 @@ static void answer(const struct listener *l, const struct seccomp_notif *req)
                 answer_sysinfo(l, req, &a);
         else if (req->data.nr == SYS_sched_getaffinity)
                 answer_affinity(l, req, &a);
-        else
+        else if (req->data.nr == SYS_reboot) {
+                marked = mark_reboot(l, req);
+                a.cont = 1;
+        } else
                 a.cont = 1;
         if (a.error == -ESRCH)
                 return; /* the caller is gone */
@@ -213,8 +361,14 @@ static void answer(const struct listener *l, const struct seccomp_notif *req)
         else
                 resp.val = a.val;
         /* ENOENT: the caller was interrupted meanwhile */
-        if (ioctl(l->fd, SECCOMP_IOCTL_NOTIF_SEND, &resp) < 0 && errno != ENOENT)
-                vs_log(LOG_WARNING, "seccomp answer to %s: %m", l->name);
+        if (ioctl(l->fd, SECCOMP_IOCTL_NOTIF_SEND, &resp) < 0) {
+                if (errno != ENOENT)
+                        vs_log(LOG_WARNING, "seccomp answer to %s: %m", l->name);
+                /* the call did not go on (a signal restarts it, and it is
+                 * asked again): its mark would name a reboot that is not */
+                if (marked)
+                        unmark_reboot(l);
+        }
 }
 
 /* ---- in-flight requests ---- */
@@ -333,11 +487,12 @@ static void *listener_thread(void *arg)
         return NULL;
 }
 
-int vsnotify_start(int inflight_fd)
+int vsnotify_start(int inflight_fd, int reboot_fd)
 {
         pthread_t tid;
         struct stat st;
 
+        N.reboot_fd = reboot_fd;
         N.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
         if (N.epoll_fd < 0)
                 return -1;

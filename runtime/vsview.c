@@ -39,6 +39,7 @@
 #include "vs/log.h"
 #include "vs/parse.h"
 #include "vs/procview.h"
+#include "rebootmark.h"
 #include "vsview.h"
 
 #ifndef FUSE_NOTIFY_RESEND
@@ -330,6 +331,19 @@ static ssize_t lock_base(uint64_t base)
         pthread_rwlock_unlock(&S.lock);
         pthread_rwlock_rdlock(&S.lock);
         return find_base(base);
+}
+
+pid_t vsview_init_pid(const char *name)
+{
+        cleanup_kv vs_kv_t kv = { 0 };
+        const char *text;
+
+        /* the registry, not the table: the table learns a new run's init
+         * only at its next rescan */
+        if (vs_parse_name(name, "VPS name", NULL) < 0 || vs_kv_load(S.reg_fd, name, &kv, NULL) < 0)
+                return 0;
+        text = vs_kv_get(&kv, "init_pid");
+        return text ? (pid_t)atoi(text) : 0;
 }
 
 int vsview_with_vps(const char *name,
@@ -1171,6 +1185,23 @@ static void usage(FILE *out)
                      "  -h, --help         show this help\n");
 }
 
+/* run/paene/reboot.d: vsd makes it; made here too for a vsview that starts
+ * first (it outlives vsd, and a newer one may start it). */
+static int open_reboot_dir(void)
+{
+        int fd;
+
+        if (mkdirat(S.run_fd, VSD_REBOOT_DIR, 0700) < 0 && errno != EEXIST)
+                vs_log(LOG_WARNING, "mkdir run/paene/%s: %m", VSD_REBOOT_DIR);
+        fd = openat(S.run_fd, VSD_REBOOT_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                vs_log(LOG_WARNING,
+                       "open run/paene/%s: %m: a reboot inside a VPS that vsd "
+                       "adopted may leave it stopped",
+                       VSD_REBOOT_DIR);
+        return fd;
+}
+
 static void write_pid(void)
 {
         char text[32];
@@ -1273,7 +1304,7 @@ int main(int argc, char **argv)
                 vs_log(LOG_WARNING, "setpriority: %m");
         if (do_resend)
                 resend();
-        if (vsnotify_start(S.inflight_fd) < 0) {
+        if (vsnotify_start(S.inflight_fd, open_reboot_dir()) < 0) {
                 vs_log(LOG_ERR, "start the seccomp listener: %m");
                 return 1;
         }

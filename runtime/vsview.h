@@ -1,9 +1,11 @@
 /* vsview's two servers of the view: the FUSE one (vsview.c: /proc files)
- * and the seccomp listener (vsnotify.c: sysinfo and sched_getaffinity). */
+ * and the seccomp listener (vsnotify.c: sysinfo and sched_getaffinity; and
+ * reboot, which it marks for vsd). */
 #ifndef VS_RUNTIME_VSVIEW_H
 #define VS_RUNTIME_VSVIEW_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "vs/procview.h"
 
@@ -17,10 +19,14 @@ int vsview_with_vps(const char *name,
  * next reads render anew. */
 void vsview_vps_changed(const char *name);
 
+/* The host pid of the VPS `name`'s init as vsd registered it, or 0. */
+pid_t vsview_init_pid(const char *name);
+
 /* The listener thread; in-flight requests are kept in inflight_fd (a memfd
  * vsd made and keeps), so that the next server answers what this one had
- * taken when it died. */
-int vsnotify_start(int inflight_fd);
+ * taken when it died. reboot_fd: run/paene/reboot.d, where a reboot(2)
+ * inside a VPS is marked (rebootmark.h), or -1. */
+int vsnotify_start(int inflight_fd, int reboot_fd);
 #define VSVIEW_INFLIGHT_BYTES 8192
 /* Serves one control connection of vsd's until it ends:
  *   "notify ID NAME" + fd   a listener of the VPS NAME (vsd keeps a copy)

@@ -87,9 +87,11 @@ static const char *const denied_syscalls[] = {
 static struct sock_fprog seccomp_prog;
 /* The second filter: the system calls whose answer is the VPS's view and
  * which vsview answers over the filter's listener (seccomp user
- * notification), as its /proc files are served. */
+ * notification), as its /proc files are served; and reboot, which vsview
+ * passes on to the kernel after it marked a reboot or halt of the VPS for
+ * vsd (the init's exit status may not reach a restarted vsd). */
 static struct sock_fprog notify_prog;
-static const char *const notified_syscalls[] = { "sysinfo", "sched_getaffinity" };
+static const char *const notified_syscalls[] = { "sysinfo", "sched_getaffinity", "reboot" };
 
 static int deny(scmp_filter_ctx ctx, const char *name, vs_error_t *err)
 {

@@ -45,8 +45,9 @@ int vs_security_apply(const vs_caps_t *caps, vs_error_t *err);
 
 /* Called in the child after vs_security_apply: installs the filter that
  * hands sysinfo(2) and sched_getaffinity(2) to a listener (the VPS's view
- * answers them) and returns the listener's fd, or -1: EBUSY where a
- * filter of the caller already has one (a nested runtime's). */
+ * answers them), and reboot(2) (the listener notes it, and lets it go on),
+ * and returns the listener's fd, or -1: EBUSY where a filter of the caller
+ * already has one (a nested runtime's). */
 int vs_security_notify_install(vs_error_t *err);
 
 /* ---- generic profiles (sandbox/profile.c), for the OCI runtime: every

@@ -197,6 +197,173 @@ test_a_state_file_without_boot_and_pid_namespace_is_not_adopted() {
 
 # The state file records what proves the init: this boot, its start time
 # (field 22 of /proc/PID/stat) and its pid namespace.
+# vsd killed and started again, blind as a kernel before 6.15 leaves it
+# to an adopted init's exit status (lib.sh's start_vsd_blind).
+start_vsd_blind_logged() {
+        rm -f "$R/run/paene/vsd.pid"
+        LOG=$R/vsd-adopt.log
+        : >"$LOG"
+        start_vsd_blind start_vsd_logging_to "$LOG"
+}
+
+restart_vsd_blind() {
+        kill_vsd
+        start_vsd_blind_logged
+}
+
+reboot_mark() { echo "$R/run/paene/reboot.d/$1"; }
+
+# The VPS name runs, and a restarted vsd adopts it.
+adopt_running() {
+        vs start "$1"
+        wait_for 10 "vs exec $1 -- true" || fail "$1 does not run"
+        restart_vsd_blind
+        expect_eq "$1 exist running" "$(vs status "$1")" "adopted"
+}
+
+adopted_busybox() { # name [create options]
+        vs create "$1" --template busybox "${@:2}"
+        adopt_running "$1"
+}
+
+# reboot typed inside: busybox's reboot asks busybox init, which runs its
+# shutdown and calls reboot(RB_AUTOBOOT); the kernel ends the init with
+# SIGHUP, which only its reaper (not vsd) learns. The VPS's seccomp
+# listener saw the call: vsd starts the VPS again.
+expect_reboot_restarts() { # name
+        local name=$1 before
+        before=$(init_pid "$name")
+        # (the command may die in the shutdown's SIGTERM before it returns)
+        vs exec "$name" -- reboot || true
+        wait_for 20 '[ "$(init_pid "$name")" != "$before" ] && [ "$(init_pid "$name")" != 0 ]' ||
+                fail "no new init after reboot ($(vs status "$name"); $(cat "$LOG"))"
+        expect_contains "$(cat "$LOG")" "$name rebooted itself" "vsd's log"
+        wait_for 10 "vs exec $name -- true" || fail "$name does not run after the reboot"
+        expect_eq "$name exist running" "$(vs status "$name")" "running again"
+        [ ! -e "$(reboot_mark "$name")" ] || fail "the mark outlived the run it was for"
+        vs stop "$name" --timeout "$(scaled 10)"
+        expect_eq "$name exist stopped (powered off)" "$(vs status "$name")" "a clean stop after"
+        vs destroy "$name"
+}
+
+test_reboot_inside_an_adopted_vps_restarts_it() {
+        adopted_busybox arb
+        expect_reboot_restarts arb
+}
+
+# No user namespace: the caller's CAP_SYS_BOOT is host root's, in the
+# initial user namespace that owns the VPS's pid namespace.
+test_reboot_inside_an_adopted_privileged_vps_restarts_it() {
+        adopted_busybox prb --privileged
+        expect_reboot_restarts prb
+}
+
+# poweroff -f: the command itself (not the init) calls reboot(POWER_OFF),
+# through the listener of vsd's exec; the kernel ends the init with SIGINT.
+# The VPS stays stopped, and vsd knows it was powered off.
+test_poweroff_inside_an_adopted_vps_leaves_it_stopped() {
+        adopted_busybox apo
+        vs exec apo -- poweroff -f || true
+        wait_for 20 '[ "$(state_of apo)" = stopped ]' || fail "apo did not stop ($(vs status apo))"
+        # vsd decides in the same step that it records the stop: a stopped
+        # answer means it did not start the VPS again
+        expect_eq "apo exist stopped (powered off)" "$(vs status apo)" "powered off, not restarted"
+        expect_not_contains "$(cat "$LOG")" "apo rebooted itself" "vsd's log"
+        vs destroy apo
+}
+
+# halt typed inside: busybox init's halt is reboot(HALT), SIGINT too.
+test_halt_inside_an_adopted_vps_leaves_it_stopped() {
+        adopted_busybox aht
+        vs exec aht -- halt || true
+        wait_for 20 '[ "$(state_of aht)" = stopped ]' || fail "aht did not stop ($(vs status aht))"
+        expect_eq "aht exist stopped (powered off)" "$(vs status aht)" "halted, not restarted"
+        vs destroy aht
+}
+
+# The reboot while vsd is down: the listener (vsview) marks it, the init
+# ends and is reaped by another; the next vsd finds it gone, the mark names
+# that init, and it starts the VPS again.
+test_reboot_while_vsd_is_down_restarts_the_vps_at_vsd_start() {
+        local before
+        vs create drb --template busybox
+        vs start drb
+        wait_for 10 'vs exec drb -- true' || fail "drb does not run"
+        before=$(init_pid drb)
+        kill_vsd
+        kill -TERM "$before" # busybox init: reboot
+        wait_for 20 "is_dead $before" || fail "the init did not end"
+        [ -s "$(reboot_mark drb)" ] || fail "no mark of the reboot"
+        start_vsd_blind_logged
+        wait_for 20 '[ "$(state_of drb)" = running ]' || fail "drb not started again ($(cat "$LOG"))"
+        [ "$(init_pid drb)" != "$before" ] || fail "the same init"
+        wait_for 10 'vs exec drb -- true' || fail "drb does not run after the reboot"
+        vs destroy --force drb
+}
+
+# A caller that lacks CAP_SYS_BOOT gets the kernel's EPERM, leaves no mark,
+# and the VPS runs on; an init that then ends with nothing to tell why
+# stays stopped.
+test_reboot_without_cap_sys_boot_leaves_no_mark() {
+        local pid
+        vs create ncb --template busybox
+        vs set ncb --capability sys_boot:off
+        adopt_running ncb
+        expect_rc 1 "reboot -f without CAP_SYS_BOOT" -- vs exec ncb -- reboot -f
+        expect_eq "ncb exist running" "$(vs status ncb)" "still running"
+        [ ! -e "$(reboot_mark ncb)" ] || fail "a mark for a refused reboot: $(cat "$(reboot_mark ncb)")"
+        pid=$(init_pid ncb)
+        kill -9 "$pid"
+        wait_for 20 '[ "$(state_of ncb)" = stopped ]' || fail "ncb did not stop"
+        expect_eq stopped "$(state_of ncb)" "an unexplained end: stopped"
+        expect_not_contains "$(cat "$LOG")" "ncb rebooted itself" "vsd's log"
+        vs destroy ncb
+}
+
+# Root of a user namespace nested inside the VPS has CAP_SYS_BOOT in its
+# own namespace only, not in the one that owns the VPS's pid namespace:
+# the kernel refuses its reboot(2) (EPERM), and it leaves no mark.
+test_reboot_from_a_nested_user_namespace_leaves_no_mark() {
+        adopted_busybox nus
+        expect_rc 1 "reboot -f in a nested user namespace" -- vs exec nus -- unshare -U -r reboot -f
+        expect_eq "nus exist running" "$(vs status nus)" "the VPS runs on"
+        [ ! -e "$(reboot_mark nus)" ] || fail "a mark for a refused reboot: $(cat "$(reboot_mark nus)")"
+        vs destroy --force nus
+}
+
+# reboot(2) in a pid namespace nested inside the VPS ends that namespace's
+# init, not the VPS's: no mark, and the VPS runs on (an init of the VPS
+# that then ends unexplained stays stopped).
+test_reboot_in_a_nested_pid_namespace_leaves_no_mark() {
+        local pid
+        adopted_busybox nst
+        pid=$(init_pid nst)
+        vs exec nst -- unshare -p -f reboot -f || true
+        expect_eq "nst exist running" "$(vs status nst)" "the VPS runs on"
+        expect_eq "$pid" "$(init_pid nst)" "the same init"
+        [ ! -e "$(reboot_mark nst)" ] || fail "a mark for a nested namespace's reboot"
+        kill -9 "$pid"
+        wait_for 20 '[ "$(state_of nst)" = stopped ]' || fail "nst did not stop"
+        expect_not_contains "$(cat "$LOG")" "nst rebooted itself" "vsd's log"
+        vs destroy nst
+}
+
+# A mark is for the one init it names: a stale one (an earlier run's, or
+# one forged for the init) never restarts a later run that ends unexplained.
+test_a_mark_of_another_init_is_not_used() {
+        local pid
+        adopted_busybox stm
+        pid=$(init_pid stm)
+        printf 'action = reboot\npid = %s\nboot_id = %s\nstarttime = 1\npidns = %s\n' \
+                "$pid" "$(cat /proc/sys/kernel/random/boot_id)" "$(pidns_of "$pid")" >"$(reboot_mark stm)"
+        kill -9 "$pid"
+        wait_for 20 '[ "$(state_of stm)" = stopped ]' || fail "stm did not stop"
+        expect_eq stopped "$(state_of stm)" "not restarted by a mark of another init"
+        expect_not_contains "$(cat "$LOG")" "stm rebooted itself" "vsd's log"
+        [ ! -e "$(reboot_mark stm)" ] || fail "the stale mark is left"
+        vs destroy stm
+}
+
 test_state_file_records_the_init_identity() {
         local pid
         vs create ident --template busybox
