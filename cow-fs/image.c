@@ -31,8 +31,6 @@ extern char **environ;
 /* Left by a clone: the image's overlay work directory is its source's */
 #define IMAGE_WORK_STALE "disk.work-stale"
 #define IMAGE_BLOCK 4096ULL
-/* how long a start waits for the last run's mount of the image to go */
-#define IMAGE_RELEASE_WAIT_MS 30000
 #define LOOP_ATTEMPTS 16
 
 static int ext2_error(vs_error_t *err, errcode_t rc, const char *what, const char *path)
@@ -292,7 +290,7 @@ static int image_attach(const char *vps_path, vs_error_t *err)
         while ((loopfd = loop_find(image, dev, sizeof(dev), NULL)) >= 0) {
                 close(loopfd);
                 loopfd = -1;
-                if (vs_backoff(&pause_ms, IMAGE_RELEASE_WAIT_MS) < 0)
+                if (vs_backoff(&pause_ms, VS_LAST_RUN_WAIT_MS) < 0)
                         return vs_error_kind(err, VS_E_STATE, EBUSY,
                                              "%s is still mounted through %s (is its last run "
                                              "still ending?)",

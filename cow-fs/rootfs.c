@@ -4,7 +4,6 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "vs/cleanup.h"
 #include "vs/cowfs.h"
@@ -40,16 +39,10 @@ static int mount_overlay(const char *target, const char *options)
 {
         long pause_ms = 1;
 
-        for (;;) {
-                struct timespec pause = { pause_ms / 1000, (pause_ms % 1000) * 1000000 };
-
-                if (mount("overlay", target, "overlay", MS_NODEV, options) == 0)
-                        return 0;
-                if (errno != EBUSY || pause_ms > 2048)
+        while (mount("overlay", target, "overlay", MS_NODEV, options) < 0)
+                if (errno != EBUSY || vs_backoff(&pause_ms, VS_LAST_RUN_WAIT_MS) < 0)
                         return -1;
-                nanosleep(&pause, NULL);
-                pause_ms *= 2;
-        }
+        return 0;
 }
 
 /* The builder mounts as host root, so overlay keeps its marks in trusted.*

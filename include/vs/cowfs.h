@@ -124,6 +124,13 @@ void vs_template_store_recover(int store_fd);
 int vs_rootfs_prepare(int vps_fd, vs_error_t *err);
 /* The overlay features a VPS root is mounted with (see rootfs.c). */
 #define VS_OVERLAY_FEATURES "redirect_dir=on,index=on,xino=auto"
+/* How long a start waits (vs_backoff) for what the VPS's last run held to
+ * go: its overlay (a mount index=on refuses while another holds the upper
+ * directory) and its disk image's loop device. The kernel lets go of a dead
+ * mount namespace's mounts at times from a workqueue, and detaches a loop
+ * device from one; the builder waits, and vsd reads its reports meanwhile,
+ * so it is short: about 4 s. */
+#define VS_LAST_RUN_WAIT_MS 4095
 /* Mounts the overlay at `target`: lower is the template's rootfs. Runs in
  * the VPS's own mount namespace, so the mount dies with the VPS. */
 int vs_rootfs_mount(const char *lower, const char *upper, const char *work, const char *target,
