@@ -173,16 +173,12 @@ static void skip_vanished(int ddir, const char *name, vs_error_t *err)
 static int each_child(struct copy *c, int sdir, int ddir, const char *name, const char *path,
                       int depth, const struct timespec *since, vs_error_t *err)
 {
-        int sfd = openat(sdir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        cleanup_closedir DIR *dir = vs_opendir_at(sdir, name);
         cleanup_close int dfd = openat(ddir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        cleanup_closedir DIR *dir = sfd >= 0 ? fdopendir(sfd) : NULL;
         struct dirent *ent;
 
-        if (!dir || dfd < 0) {
-                if (sfd >= 0 && !dir)
-                        close(sfd);
+        if (!dir || dfd < 0)
                 return vs_error_errno(err, "open directory %s", path);
-        }
         if (since && drop_removed(dirfd(dir), dfd, path, err) < 0)
                 return -1;
         while ((ent = readdir(dir))) {
@@ -320,15 +316,11 @@ static int drop_stale_xattrs(int sdir, int ddir, const char *name, const char *p
 /* Entries of the copy's directory that the source's no longer has. */
 static int drop_removed(int sfd, int dfd, const char *path, vs_error_t *err)
 {
-        int fd = dup(dfd);
-        cleanup_closedir DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+        cleanup_closedir DIR *dir = vs_opendir_at(dfd, ".");
         struct dirent *ent;
 
-        if (!dir) {
-                if (fd >= 0)
-                        close(fd);
+        if (!dir)
                 return vs_error_errno(err, "open directory %s", path);
-        }
         while ((ent = readdir(dir))) {
                 cleanup_free char *sub = NULL;
                 struct stat st;
