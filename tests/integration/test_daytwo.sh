@@ -602,6 +602,57 @@ test_a_running_vps_runs_while_its_backup_is_written() {
         vs destroy lb2
 }
 
+# A backup writes nothing into the VPS's directory, which holds only what
+# README's "The VPS" lists: its manifest is in a directory of its own in
+# vsd's run directory while tar runs, and goes when tar ends (stopped and
+# running; the running VPS's copy of its layer is the one entry it adds,
+# for as long as tar reads it). An earlier paene left NAME/paene-backup.
+test_a_backup_leaves_only_the_documented_entries_in_the_vps_directory() {
+        local d f job listed during manifests documented=" config state upper work rootfs lower console.log console.log.1 console.sock disk.img disk snapshots "
+        vs create bk5 --template busybox --ipadd none
+        vs start bk5
+        # more than the pipes hold, so that tar is still writing when the
+        # reader below waits
+        vs exec bk5 -- sh -c 'head -c 3000000 /dev/urandom >/root/noise'
+        d=$(vps_dir bk5)
+        for phase in stopped running; do
+                if [ "$phase" = stopped ]; then vs stop bk5; else vs start bk5; fi
+                listed=$(ls -A "$d" | LC_ALL=C sort | xargs)
+                for e in $listed; do
+                        case "$documented" in *" $e "*) ;; *) fail "$e in the $phase VPS's directory is not in README's list" ;; esac
+                done
+                rm -f "$R/bk5.started" "$R/bk5.go"
+                vs backup bk5 - | {
+                        dd bs=1 count=1 status=none
+                        touch "$R/bk5.started"
+                        wait_for 60 '[ -e "$R/bk5.go" ]'
+                        cat >/dev/null
+                } &
+                job=$!
+                wait_for 60 '[ -e "$R/bk5.started" ]' || { touch "$R/bk5.go"; fail "the $phase backup does not begin"; }
+                # seen while tar runs, asserted once it is let go
+                during=$(ls -A "$d" | LC_ALL=C sort | xargs)
+                manifests=0
+                for f in "$R"/run/paene/backup-manifest.*/paene-backup; do
+                        if [ -f "$f" ]; then manifests=$((manifests + 1)); fi
+                done
+                touch "$R/bk5.go"
+                wait "$job" || fail "the $phase backup failed"
+                if [ "$phase" = running ]; then
+                        expect_eq "$(echo .backup.creating $listed | xargs -n1 | LC_ALL=C sort | xargs)" \
+                                "$during" "the running VPS's directory while tar runs"
+                else
+                        expect_eq "$listed" "$during" "the stopped VPS's directory while tar runs"
+                fi
+                expect_eq 1 "$manifests" "the $phase backup's manifest in a directory of its own in run/paene"
+                wait_for 30 '[ "$(ls -A "$d" | LC_ALL=C sort | xargs)" = "$listed" ]' ||
+                        fail "after the $phase backup: $(ls -A "$d" | xargs), not $listed"
+                wait_for 30 '[ -z "$(ls "$R/run/paene" | grep "^backup-manifest\.")" ]' ||
+                        fail "the $phase backup's manifest is left: $(ls "$R/run/paene" | xargs)"
+        done
+        vs destroy --force bk5
+}
+
 # A vsd killed while a live backup is written leaves the backup's copy of
 # the layer (and, a snapshot command, its hidden entries; a migration, its
 # listing): the next vsd hands them to its remover. The VPS, its files and its real snapshots stay.
@@ -621,6 +672,8 @@ test_what_a_vsd_killed_mid_backup_left_goes_with_the_next_vsd() {
         # and a migration's listing of the rounds it sent (in vsd's run
         # directory, by its name)
         echo x >"$R/run/paene/lb3.migrate.snar"
+        # and the manifest an earlier paene wrote into the VPS's directory
+        echo "format = 1" >"$d/paene-backup"
         vs backup lb3 - 2>/dev/null | {
                 dd bs=1 count=1 status=none
                 touch "$R/lb3.started"
@@ -630,6 +683,7 @@ test_what_a_vsd_killed_mid_backup_left_goes_with_the_next_vsd() {
         job=$!
         wait_for 60 '[ -e "$R/lb3.started" ]' || fail "the backup does not begin"
         [ -d "$d/.backup.creating" ] || fail "no copy of the layer while the backup runs"
+        [ -n "$(ls "$R/run/paene" | grep "^backup-manifest\.")" ] || fail "no manifest in run/paene while the backup runs"
         kill -9 "$(vsd_pid)"
         touch "$R/lb3.go"
         wait "$job" || :
@@ -637,6 +691,9 @@ test_what_a_vsd_killed_mid_backup_left_goes_with_the_next_vsd() {
         wait_for 30 '[ -z "$(ls -A "$d" "$d/snapshots" | grep -e "^\.backup" -e "^\.trash" -e "^\.snapshot-restore" -e "^\.half")" ]' ||
                 fail "left after the restart: $(ls -A "$d" "$d/snapshots" | xargs)"
         [ ! -e "$R/run/paene/lb3.migrate.snar" ] || fail "the migration's listing is left"
+        [ ! -e "$d/paene-backup" ] || fail "the earlier paene's manifest is left"
+        wait_for 30 '[ -z "$(ls "$R/run/paene" | grep "^backup-manifest\.")" ]' ||
+                fail "the backup's manifest is left: $(ls "$R/run/paene" | xargs)"
         expect_eq running "$(vs status lb3 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])')" "the VPS runs on"
         expect_eq "$sum" "$(vs exec lb3 -- md5sum /root/noise | cut -d' ' -f1)" "its files"
         expect_contains "$(vs snapshot list lb3)" "keep" "its snapshot"
