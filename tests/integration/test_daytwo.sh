@@ -551,11 +551,27 @@ v2_events() {
         return 0
 }
 
+# held_backup NAME OUT: a backup of NAME into OUT in the background (its
+# job in HELD_JOB, vsctl's errors in $R/NAME.backup.err), whose reader takes
+# one byte and then holds it up (tar blocks on the full pipe) until
+# $R/NAME.go exists; returns once that byte came, 1 if it did not in 60 s
+held_backup() {
+        rm -f "$R/$1.started" "$R/$1.go"
+        vs backup "$1" - 2>"$R/$1.backup.err" | {
+                dd bs=1 count=1 status=none
+                touch "$R/$1.started"
+                wait_for 60 "[ -e '$R/$1.go' ]"
+                cat
+        } >"$2" &
+        HELD_JOB=$!
+        wait_for 60 "[ -e '$R/$1.started' ]"
+}
+
 # counter_of VPS: the last step its writer logged (in its own layer)
 counter_of() { tail -1 "$(vps_dir "$1")/upper/root/log" 2>/dev/null || echo 0; }
 
 test_a_running_vps_runs_while_its_backup_is_written() {
-        local ev job rc=0 launched before n d ran=0 under_way=0 events
+        local ev rc=0 launched before n d ran=0 under_way=0 events
         vs create lb1 --template busybox
         vs start lb1
         # a few hundred MB of its own, and a writer that logs each step and
@@ -566,24 +582,16 @@ test_a_running_vps_runs_while_its_backup_is_written() {
         wait_for 10 '[ "$(counter_of lb1)" -gt 0 ]' || fail "the writer does not run"
         ev=$(v2_events lb1)
         [ -n "$ev" ] || fail "no cgroup v2 hierarchy for the freezer"
-        # the reader takes one byte (tar is writing the backup), then waits:
-        # tar blocks on the full pipe, the backup is under way until go
+        # the backup is under way until go
         launched=$(counter_of lb1)
-        vs backup lb1 - | {
-                dd bs=1 count=1 status=none
-                touch "$R/lb1.started"
-                wait_for 60 '[ -e "$R/lb1.go" ]'
-                cat
-        } >"$R/lb1.tar.zst" &
-        job=$!
-        wait_for 60 '[ -e "$R/lb1.started" ]' || fail "the backup does not begin"
+        held_backup lb1 "$R/lb1.tar.zst" || fail "the backup does not begin"
         before=$(counter_of lb1)
         wait_for 20 '[ "$(counter_of lb1)" -gt $((before + 10)) ]' && ran=1
         events=$(cat "$ev" | xargs)
-        kill -0 "$job" 2>/dev/null && under_way=1
+        kill -0 "$HELD_JOB" 2>/dev/null && under_way=1
         expect_rc 4 "destroy during a backup" -- vs destroy --force lb1 || touch "$R/lb1.go"
         touch "$R/lb1.go"
-        wait "$job" || rc=$?
+        wait "$HELD_JOB" || rc=$?
         expect_eq 1 "$ran" "the VPS's writer made progress while the backup was written (at $before, $events)"
         expect_contains "$events" "frozen 0" "not frozen while tar writes (cgroup.events)"
         expect_eq 1 "$under_way" "the backup was under way (its reader held it)"
@@ -610,7 +618,7 @@ test_a_running_vps_runs_while_its_backup_is_written() {
 # running; the running VPS's copy of its layer is the one entry it adds,
 # for as long as tar reads it). An earlier paene left NAME/paene-backup.
 test_a_backup_leaves_only_the_documented_entries_in_the_vps_directory() {
-        local d f job listed during manifests documented=" config state upper work rootfs lower console.log console.log.1 console.sock disk.img disk snapshots "
+        local d f listed during manifests documented=" config state upper work rootfs lower console.log console.log.1 console.sock disk.img disk snapshots "
         vs create bk5 --template busybox --ipadd none
         vs start bk5
         # more than the pipes hold, so that tar is still writing when the
@@ -623,15 +631,7 @@ test_a_backup_leaves_only_the_documented_entries_in_the_vps_directory() {
                 for e in $listed; do
                         case "$documented" in *" $e "*) ;; *) fail "$e in the $phase VPS's directory is not in README's list" ;; esac
                 done
-                rm -f "$R/bk5.started" "$R/bk5.go"
-                vs backup bk5 - | {
-                        dd bs=1 count=1 status=none
-                        touch "$R/bk5.started"
-                        wait_for 60 '[ -e "$R/bk5.go" ]'
-                        cat >/dev/null
-                } &
-                job=$!
-                wait_for 60 '[ -e "$R/bk5.started" ]' || { touch "$R/bk5.go"; fail "the $phase backup does not begin"; }
+                held_backup bk5 /dev/null || { touch "$R/bk5.go"; fail "the $phase backup does not begin"; }
                 # seen while tar runs, asserted once it is let go
                 during=$(ls -A "$d" | LC_ALL=C sort | xargs)
                 manifests=0
@@ -639,7 +639,7 @@ test_a_backup_leaves_only_the_documented_entries_in_the_vps_directory() {
                         if [ -f "$f" ]; then manifests=$((manifests + 1)); fi
                 done
                 touch "$R/bk5.go"
-                wait "$job" || fail "the $phase backup failed"
+                wait "$HELD_JOB" || fail "the $phase backup failed: $(cat "$R/bk5.backup.err")"
                 if [ "$phase" = running ]; then
                         expect_eq "$(echo .backup.creating $listed | xargs -n1 | LC_ALL=C sort | xargs)" \
                                 "$during" "the running VPS's directory while tar runs"
@@ -659,7 +659,7 @@ test_a_backup_leaves_only_the_documented_entries_in_the_vps_directory() {
 # the layer (and, a snapshot command, its hidden entries; a migration, its
 # listing): the next vsd hands them to its remover. The VPS, its files and its real snapshots stay.
 test_what_a_vsd_killed_mid_backup_left_goes_with_the_next_vsd() {
-        local job d sum
+        local d sum
         vs create lb3 --template busybox --ipadd none
         vs start lb3
         vs exec lb3 -- dd if=/dev/zero of=/root/big bs=1M count=50 2>/dev/null
@@ -676,19 +676,12 @@ test_what_a_vsd_killed_mid_backup_left_goes_with_the_next_vsd() {
         echo x >"$R/run/paene/lb3.migrate.snar"
         # and the manifest an earlier paene wrote into the VPS's directory
         echo "format = 1" >"$d/paene-backup"
-        vs backup lb3 - 2>/dev/null | {
-                dd bs=1 count=1 status=none
-                touch "$R/lb3.started"
-                wait_for 60 '[ -e "$R/lb3.go" ]'
-                cat >/dev/null
-        } &
-        job=$!
-        wait_for 60 '[ -e "$R/lb3.started" ]' || fail "the backup does not begin"
+        held_backup lb3 /dev/null || fail "the backup does not begin"
         [ -d "$d/.backup.creating" ] || fail "no copy of the layer while the backup runs"
         [ -n "$(ls "$R/run/paene" | grep "^backup-manifest\.")" ] || fail "no manifest in run/paene while the backup runs"
         kill -9 "$(vsd_pid)"
         touch "$R/lb3.go"
-        wait "$job" || :
+        wait "$HELD_JOB" || :
         start_vsd || fail "vsd did not start again"
         wait_for 30 '[ -z "$(ls -A "$d" "$d/snapshots" | grep -e "^\.backup" -e "^\.trash" -e "^\.snapshot-restore" -e "^\.half")" ]' ||
                 fail "left after the restart: $(ls -A "$d" "$d/snapshots" | xargs)"
