@@ -625,8 +625,11 @@ test_a_backup_leaves_only_the_documented_entries_in_the_vps_directory() {
         # reader below waits
         vs exec bk5 -- sh -c 'head -c 3000000 /dev/urandom >/root/noise'
         d=$(vps_dir bk5)
-        for phase in stopped running; do
-                if [ "$phase" = stopped ]; then vs stop bk5; else vs start bk5; fi
+        # running first: a start soon after a stop can find the overlay of
+        # the run before still held (EBUSY, upperdir in use), which is not
+        # what this test is about
+        for phase in running stopped; do
+                if [ "$phase" = stopped ]; then vs stop bk5; fi
                 listed=$(ls -A "$d" | LC_ALL=C sort | xargs)
                 for e in $listed; do
                         case "$documented" in *" $e "*) ;; *) fail "$e in the $phase VPS's directory is not in README's list" ;; esac
