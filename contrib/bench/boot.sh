@@ -98,7 +98,6 @@ lxc_in() { lxc attach --clear-env -v PATH=/usr/sbin:/usr/bin:/sbin:/bin -- "$@";
 install_traps
 trap 'rc=$?; lxc_cleanup; (exit $rc); cleanup' EXIT
 
-
 # Until systemd has finished booting: prints its state then (running, or
 # degraded when a unit failed); fails after 60 s with the state it is in.
 WAIT_BOOTED='i=0; while :; do s=$(systemctl is-system-running 2>/dev/null)

@@ -36,10 +36,12 @@
 # Figures go to stdout; progress and the clean-up report go to stderr.
 set -euo pipefail
 export LC_ALL=C
+# now_us for the inner part, summary_ms and median_us for the outer
+# shellcheck source-path=SCRIPTDIR source=lib-timing.sh
+. "$(dirname "$0")/lib-timing.sh"
 
 # ---- the inner part: the rounds, inside unshare -m -n ------------------------
 # (the script runs itself so; its environment carries what the outer part set)
-
 
 inner_cleanup() {
         set +e
@@ -128,8 +130,6 @@ prog=start-compare.sh
 tag=cmp
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
-# shellcheck source=lib-timing.sh
-. "$(dirname "$0")/lib-timing.sh"
 
 N=${1:-100}
 MODE=${2:-no-veth}
@@ -217,7 +217,6 @@ compare_cleanup() {
 
 install_traps
 trap 'rc=$?; compare_cleanup || { [ "$rc" != 0 ] || rc=1; }; (exit $rc); cleanup' EXIT
-
 
 phase="making the private root"
 make_root
