@@ -724,7 +724,6 @@ static void walk_usage(int dirfd, size_t tmpl, struct linked_list *links, uint64
 
         if (depth > 64 || !(dir = vs_opendir_at(dirfd, ".")))
                 return;
-        rewinddir(dir);
         while ((ent = readdir(dir))) {
                 struct stat st;
 
@@ -859,7 +858,6 @@ int vs_template_list(int store_fd, vs_template_info_t **list, size_t *count,
 
         if (!dir)
                 return vs_error_errno(err, "read template store");
-        rewinddir(dir);
         while ((ent = readdir(dir))) {
                 if (ent->d_name[0] == '.' || !vs_template_exists(store_fd, ent->d_name))
                         continue;
