@@ -81,6 +81,23 @@ int vs_fsync_dir(int dirfd, vs_error_t *err)
         return 0;
 }
 
+DIR *vs_opendir_at(int dirfd, const char *name)
+{
+        int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        DIR *dir;
+
+        if (fd < 0)
+                return NULL;
+        dir = fdopendir(fd);
+        if (!dir) {
+                int saved = errno;
+
+                close(fd);
+                errno = saved;
+        }
+        return dir;
+}
+
 static int write_all(int fd, const char *data, size_t len)
 {
         while (len > 0) {
@@ -241,17 +258,11 @@ static int rmtree_entry(int parent, const char *name, dev_t dev, int depth, vs_e
 
 static int rmtree_children(int fd, dev_t dev, int depth, vs_error_t *err)
 {
-        cleanup_closedir DIR *dir = NULL;
-        int dupfd = dup(fd);
+        cleanup_closedir DIR *dir = vs_opendir_at(fd, ".");
         struct dirent *ent;
 
-        if (dupfd < 0)
-                return vs_error_errno(err, "dup");
-        dir = fdopendir(dupfd);
-        if (!dir) {
-                close(dupfd);
+        if (!dir)
                 return vs_error_errno(err, "opendir");
-        }
         while ((ent = readdir(dir))) {
                 if (strcmp(ent->d_name, ".") == 0 || strcmp(ent->d_name, "..") == 0)
                         continue;
@@ -266,16 +277,12 @@ static int rmtree_children(int fd, dev_t dev, int depth, vs_error_t *err)
  * directory is left in `next` ("" when there is none: fd is empty now). */
 static int deep_pass(int fd, dev_t dev, ino_t emptied, char *next, size_t size, vs_error_t *err)
 {
-        cleanup_closedir DIR *dir = NULL;
-        int dupfd = dup(fd);
+        cleanup_closedir DIR *dir = vs_opendir_at(fd, ".");
         struct dirent *ent;
 
         next[0] = '\0';
-        if (dupfd < 0 || !(dir = fdopendir(dupfd))) {
-                if (dupfd >= 0)
-                        close(dupfd);
+        if (!dir)
                 return vs_error_errno(err, "open a directory");
-        }
         while ((ent = readdir(dir))) {
                 struct stat st;
 

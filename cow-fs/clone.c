@@ -173,16 +173,12 @@ static void skip_vanished(int ddir, const char *name, vs_error_t *err)
 static int each_child(struct copy *c, int sdir, int ddir, const char *name, const char *path,
                       int depth, const struct timespec *since, vs_error_t *err)
 {
-        int sfd = openat(sdir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        cleanup_closedir DIR *dir = vs_opendir_at(sdir, name);
         cleanup_close int dfd = openat(ddir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        cleanup_closedir DIR *dir = sfd >= 0 ? fdopendir(sfd) : NULL;
         struct dirent *ent;
 
-        if (!dir || dfd < 0) {
-                if (sfd >= 0 && !dir)
-                        close(sfd);
+        if (!dir || dfd < 0)
                 return vs_error_errno(err, "open directory %s", path);
-        }
         if (since && drop_removed(dirfd(dir), dfd, path, err) < 0)
                 return -1;
         while ((ent = readdir(dir))) {
@@ -210,6 +206,20 @@ static int copy_children(struct copy *c, int sdir, int ddir, const char *name, c
         return each_child(c, sdir, ddir, name, path, depth, NULL, err);
 }
 
+/* An entry of the source, its stat in *st: not nested too deep, and on the
+ * source's file system (a mount point below is refused). */
+static int source_entry(const struct copy *c, int sdir, const char *name, const char *path,
+                        int depth, struct stat *st, vs_error_t *err)
+{
+        if (depth > COPY_DEPTH_MAX)
+                return vs_error_set(err, ELOOP, "%s is nested too deep", path);
+        if (fstatat(sdir, name, st, AT_SYMLINK_NOFOLLOW) < 0)
+                return vs_error_errno(err, "stat %s", path);
+        if (st->st_dev != c->src_dev)
+                return vs_error_set(err, EXDEV, "%s is a mount point", path);
+        return 0;
+}
+
 static int copy_entry(struct copy *c, int sdir, int ddir, const char *name, const char *path,
                       int depth, vs_error_t *err)
 {
@@ -217,12 +227,8 @@ static int copy_entry(struct copy *c, int sdir, int ddir, const char *name, cons
         struct stat st;
         int rc;
 
-        if (depth > COPY_DEPTH_MAX)
-                return vs_error_set(err, ELOOP, "%s is nested too deep", path);
-        if (fstatat(sdir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                return vs_error_errno(err, "stat %s", path);
-        if (st.st_dev != c->src_dev)
-                return vs_error_set(err, EXDEV, "%s is a mount point", path);
+        if (source_entry(c, sdir, name, path, depth, &st, err) < 0)
+                return -1;
         if (!S_ISDIR(st.st_mode) && st.st_nlink > 1 && (first = link_target(c, &st))) {
                 if (linkat(c->dst_top, first, ddir, name, 0) < 0)
                         return vs_error_errno(err, "link %s", path);
@@ -247,34 +253,42 @@ static int copy_entry(struct copy *c, int sdir, int ddir, const char *name, cons
         return 0;
 }
 
+/* What a copy (since NULL) and its resync share: name below src_dirfd is a
+ * directory (its stat in *st); its copy below dst_dirfd, made first by a
+ * copy, is opened into c->dst_top (the caller closes it); then every entry
+ * below is copied whole, or brought up to date. */
+static int walk_top(struct copy *c, int src_dirfd, int dst_dirfd, const char *name,
+                    const struct timespec *since, struct stat *st, vs_error_t *err)
+{
+        cleanup_close int sfd = -1;
+
+        if (fstatat(src_dirfd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
+                return vs_error_errno(err, "stat %s", name);
+        if (!S_ISDIR(st->st_mode))
+                return vs_error_set(err, ENOTDIR, "%s is not a directory", name);
+        if (!since && mkdirat(dst_dirfd, name, 0700) < 0)
+                return vs_error_errno(err, "mkdir %s", name);
+        c->src_dev = st->st_dev;
+        c->dst_top = openat(dst_dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (c->dst_top < 0)
+                return vs_error_errno(err, "open %s%s", since ? "the copy " : "", name);
+        sfd = openat(src_dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (sfd < 0)
+                return vs_error_errno(err, "open %s", name);
+        return each_child(c, sfd, c->dst_top, ".", ".", 0, since, err);
+}
+
 int vs_copy_tree_at(int src_dirfd, int dst_dirfd, const char *name, const vs_id_shift_t *shift,
                     vs_error_t *err)
 {
-        const char *src = name, *dst = name;
         struct copy c = { .dst_top = -1, .shift = shift };
         struct stat st;
-        int rc;
+        int rc = walk_top(&c, src_dirfd, dst_dirfd, name, NULL, &st, err);
 
-        if (fstatat(src_dirfd, src, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                return vs_error_errno(err, "stat %s", src);
-        if (!S_ISDIR(st.st_mode))
-                return vs_error_set(err, ENOTDIR, "%s is not a directory", src);
-        if (mkdirat(dst_dirfd, dst, 0700) < 0)
-                return vs_error_errno(err, "mkdir %s", dst);
-        c.src_dev = st.st_dev;
-        c.dst_top = openat(dst_dirfd, dst, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (c.dst_top < 0)
-                return vs_error_errno(err, "open %s", dst);
-        {
-                cleanup_close int sfd =
-                        openat(src_dirfd, src, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-
-                rc = sfd < 0 ? vs_error_errno(err, "open %s", src)
-                             : copy_children(&c, sfd, c.dst_top, ".", ".", 0, err);
-        }
         if (rc == 0)
-                rc = copy_meta(&c, src_dirfd, dst_dirfd, dst, &st, dst, err);
-        close(c.dst_top);
+                rc = copy_meta(&c, src_dirfd, dst_dirfd, name, &st, name, err);
+        if (c.dst_top >= 0)
+                close(c.dst_top);
         copy_free(&c);
         return rc;
 }
@@ -320,15 +334,11 @@ static int drop_stale_xattrs(int sdir, int ddir, const char *name, const char *p
 /* Entries of the copy's directory that the source's no longer has. */
 static int drop_removed(int sfd, int dfd, const char *path, vs_error_t *err)
 {
-        int fd = dup(dfd);
-        cleanup_closedir DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+        cleanup_closedir DIR *dir = vs_opendir_at(dfd, ".");
         struct dirent *ent;
 
-        if (!dir) {
-                if (fd >= 0)
-                        close(fd);
+        if (!dir)
                 return vs_error_errno(err, "open directory %s", path);
-        }
         while ((ent = readdir(dir))) {
                 cleanup_free char *sub = NULL;
                 struct stat st;
@@ -358,12 +368,8 @@ static int sync_entry(struct copy *c, int sdir, int ddir, const char *name, cons
         struct stat st, dt;
         int changed;
 
-        if (depth > COPY_DEPTH_MAX)
-                return vs_error_set(err, ELOOP, "%s is nested too deep", path);
-        if (fstatat(sdir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                return vs_error_errno(err, "stat %s", path);
-        if (st.st_dev != c->src_dev)
-                return vs_error_set(err, EXDEV, "%s is a mount point", path);
+        if (source_entry(c, sdir, name, path, depth, &st, err) < 0)
+                return -1;
         if (fstatat(ddir, name, &dt, AT_SYMLINK_NOFOLLOW) < 0) {
                 if (errno != ENOENT)
                         return vs_error_errno(err, "stat the copy of %s", path);
@@ -397,28 +403,14 @@ int vs_sync_tree_at(int src_dirfd, int dst_dirfd, const char *name, const struct
 {
         struct copy c = { .dst_top = -1, .shift = shift };
         struct stat st;
-        int rc;
+        int rc = walk_top(&c, src_dirfd, dst_dirfd, name, since, &st, err);
 
-        if (fstatat(src_dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                return vs_error_errno(err, "stat %s", name);
-        if (!S_ISDIR(st.st_mode))
-                return vs_error_set(err, ENOTDIR, "%s is not a directory", name);
-        c.src_dev = st.st_dev;
-        c.dst_top = openat(dst_dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (c.dst_top < 0)
-                return vs_error_errno(err, "open the copy %s", name);
-        {
-                cleanup_close int sfd =
-                        openat(src_dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-
-                rc = sfd < 0 ? vs_error_errno(err, "open %s", name)
-                             : sync_children(&c, sfd, c.dst_top, ".", ".", 0, since, err);
-        }
         if (rc == 0 && changed_since(&st, since))
                 rc = drop_stale_xattrs(src_dirfd, dst_dirfd, name, name, err) < 0
                              ? -1
                              : copy_meta(&c, src_dirfd, dst_dirfd, name, &st, name, err);
-        close(c.dst_top);
+        if (c.dst_top >= 0)
+                close(c.dst_top);
         copy_free(&c);
         return rc;
 }

@@ -721,14 +721,9 @@ static void walk_usage(int dirfd, size_t tmpl, struct linked_list *links, uint64
 {
         cleanup_closedir DIR *dir = NULL;
         struct dirent *ent;
-        int fd = dup(dirfd);
 
-        if (fd < 0 || depth > 64 || !(dir = fdopendir(fd))) {
-                if (fd >= 0 && !dir)
-                        close(fd);
+        if (depth > 64 || !(dir = vs_opendir_at(dirfd, ".")))
                 return;
-        }
-        rewinddir(dir);
         while ((ent = readdir(dir))) {
                 struct stat st;
 
@@ -856,18 +851,13 @@ int vs_template_list(int store_fd, vs_template_info_t **list, size_t *count,
                      vs_template_store_usage_t *usage, vs_error_t *err)
 {
         vs_template_store_usage_t ignored;
-        cleanup_closedir DIR *dir = NULL;
+        cleanup_closedir DIR *dir = vs_opendir_at(store_fd, ".");
         vs_template_info_t *items = NULL;
         struct dirent *ent;
         size_t n = 0;
-        int fd = dup(store_fd);
 
-        if (fd < 0 || !(dir = fdopendir(fd))) {
-                if (fd >= 0)
-                        close(fd);
+        if (!dir)
                 return vs_error_errno(err, "read template store");
-        }
-        rewinddir(dir);
         while ((ent = readdir(dir))) {
                 if (ent->d_name[0] == '.' || !vs_template_exists(store_fd, ent->d_name))
                         continue;
@@ -897,15 +887,11 @@ int vs_template_remove(int store_fd, const char *name, vs_error_t *err)
 
 void vs_template_store_recover(int store_fd)
 {
-        cleanup_closedir DIR *dir = NULL;
+        cleanup_closedir DIR *dir = vs_opendir_at(store_fd, ".");
         struct dirent *ent;
-        int fd = dup(store_fd);
 
-        if (fd < 0 || !(dir = fdopendir(fd))) {
-                if (fd >= 0)
-                        close(fd);
+        if (!dir)
                 return;
-        }
         while ((ent = readdir(dir))) {
                 size_t len = strlen(ent->d_name);
 

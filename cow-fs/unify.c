@@ -62,13 +62,9 @@ static void collect(int dirfd, const char *path, struct files *f, int depth)
 {
         cleanup_closedir DIR *dir = NULL;
         struct dirent *ent;
-        int fd = dup(dirfd);
 
-        if (fd < 0 || depth > UNIFY_DEPTH_MAX || !(dir = fdopendir(fd))) {
-                if (fd >= 0 && !dir)
-                        close(fd);
+        if (depth > UNIFY_DEPTH_MAX || !(dir = vs_opendir_at(dirfd, ".")))
                 return;
-        }
         while ((ent = readdir(dir))) {
                 cleanup_free char *sub = NULL;
                 struct stat st;

@@ -7,7 +7,10 @@
  * directory of its own below the VPS directory and makes the VPS of it as
  * a clone is made (a new id range, new addresses unless kept). Whatever
  * fails leaves nothing behind; the extraction directory ends in .creating,
- * which vsd removes at its start if a crash left it. */
+ * which vsd removes at its start if a crash left it. The manifest is
+ * written for each backup into a directory of its own below vsd's run
+ * directory, never into the VPS's, and goes when tar ends (or, after a
+ * crash, at the next vsd's start). */
 #include <errno.h>
 #include <fcntl.h>
 #include <spawn.h>
@@ -31,6 +34,8 @@
 #define LISTING_MAX (64U << 20)
 #define RESTORING ".restore.creating"
 #define BACKUP_COPY ".backup.creating"
+/* run/paene/backup-manifest.XXXXXX: a backup's manifest, while tar runs */
+#define MANIFEST_DIR "backup-manifest."
 
 extern char **environ;
 
@@ -63,24 +68,59 @@ pid_t vsd_tar_spawn(char *const argv[], int in_fd, int out_fd, vs_error_t *err)
         return pid;
 }
 
-/* tar of the manifest and config in NAME/ and of the layer in layer_dir
- * (NAME/ itself, or the copy of a running VPS's layer). */
+void vsd_backup_drop_manifest(struct vsd *d, char tmp[VSD_BACKUP_TMP_MAX])
+{
+        if (tmp[0])
+                vs_rmtree_at(d->run_fd, tmp, NULL);
+        tmp[0] = '\0';
+}
+
+/* The manifest of NAME in a directory made for this backup alone (two at
+ * once have one each), its name below run/paene in tmp; the directory's
+ * absolute path, for tar's -C. */
+static char *write_manifest(struct vsd *d, const char *name, const vs_kv_t *config,
+                            char tmp[VSD_BACKUP_TMP_MAX], vs_error_t *err)
+{
+        cleanup_free char *path = vs_strdupf("%s/run/paene/" MANIFEST_DIR "XXXXXX", d->root);
+        cleanup_free char *manifest = NULL;
+        cleanup_close int fd = -1;
+
+        tmp[0] = '\0';
+        if (!mkdtemp(path)) {
+                vs_error_errno(err, "mkdtemp %s", path);
+                return NULL;
+        }
+        vs_strlcpy(tmp, strrchr(path, '/') + 1, VSD_BACKUP_TMP_MAX);
+        manifest = vs_strdupf("format = %d\nname = %s\nbackend = %s\n", VSD_BACKUP_FORMAT, name,
+                              vsd_disk_backend_of(config)->name);
+        fd = openat(d->run_fd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 || vs_write_atomic(fd, MANIFEST, manifest, strlen(manifest), 0600, 0, err) < 0) {
+                if (fd < 0)
+                        vs_error_errno(err, "open %s", path);
+                vsd_backup_drop_manifest(d, tmp);
+                return NULL;
+        }
+        return steal_ptr(path);
+}
+
+/* tar of the manifest (in a directory of its own, named in tmp), of the
+ * config in NAME/ and of the layer in layer_dir (NAME/ itself, or the copy
+ * of a running VPS's layer). The caller drops the manifest once tar ended;
+ * here, when tar did not start. */
 static pid_t spawn_tar(struct vsd *d, const char *name, const char *layer_dir, int out_fd,
-                       vs_error_t *err)
+                       char tmp[VSD_BACKUP_TMP_MAX], vs_error_t *err)
 {
         cleanup_kv vs_kv_t config = { 0 };
         cleanup_free char *dir = vs_strdupf("%s/%s", d->vps_dir, name);
-        cleanup_free char *manifest = NULL;
-        cleanup_close int dirfd = -1;
+        cleanup_free char *manifest_dir = NULL;
+        pid_t pid;
 
+        tmp[0] = '\0';
         if (vsd_config_load(d, name, &config, err) < 0)
                 return -1;
-        dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        manifest = vs_strdupf("format = %d\nname = %s\nbackend = %s\n", VSD_BACKUP_FORMAT, name,
-                              vsd_disk_backend_of(&config)->name);
-        if (dirfd < 0 ||
-            vs_write_atomic(dirfd, MANIFEST, manifest, strlen(manifest), 0600, 0, err) < 0)
-                return dirfd < 0 ? vs_error_errno(err, "open %s", dir) : -1;
+        manifest_dir = write_manifest(d, name, &config, tmp, err);
+        if (!manifest_dir)
+                return -1;
         char *const argv[] = { "tar",
                                "--zstd",
                                "-c",
@@ -91,32 +131,39 @@ static pid_t spawn_tar(struct vsd *d, const char *name, const char *layer_dir, i
                                "--xattrs-include=*",
                                "--sparse",
                                "-C",
-                               dir,
+                               manifest_dir,
                                MANIFEST,
+                               "-C",
+                               dir,
                                "config",
                                "-C",
                                (char *)(layer_dir ? layer_dir : dir),
                                (char *)layer_of(&config),
                                NULL };
-        return vsd_tar_spawn(argv, -1, out_fd, err);
+        pid = vsd_tar_spawn(argv, -1, out_fd, err);
+        if (pid < 0)
+                vsd_backup_drop_manifest(d, tmp);
+        return pid;
 }
 
 /* A stopped VPS: tar reads its files in place (no start until it ends). */
-pid_t vsd_backup_spawn(struct vsd *d, struct vps *v, int out_fd, vs_error_t *err)
+pid_t vsd_backup_spawn(struct vsd *d, struct vps *v, int out_fd, char tmp[VSD_BACKUP_TMP_MAX],
+                       vs_error_t *err)
 {
         pid_t pid;
 
+        tmp[0] = '\0';
         if (v->phase != PHASE_STOPPED)
                 return vs_error_kind(err, VS_E_STATE, EBUSY, "VPS is %s", vsd_phase_name(v->phase));
-        pid = spawn_tar(d, v->name, NULL, out_fd, err);
+        pid = spawn_tar(d, v->name, NULL, out_fd, tmp, err);
         if (pid > 0)
                 v->backups++;
         return pid;
 }
 
-void vsd_backup_done(struct vsd *d, struct vps *v)
+void vsd_backup_done(struct vsd *d, struct vps *v, char tmp[VSD_BACKUP_TMP_MAX])
 {
-        (void)d;
+        vsd_backup_drop_manifest(d, tmp);
         v->backups--;
 }
 
@@ -160,6 +207,7 @@ int vsd_backup_live_write(struct vsd *d, const struct vsd_work *w, int out_fd, i
 {
         cleanup_free char *path = vs_strdupf("%s/%s/%s", d->vps_dir, w->clone.src, BACKUP_COPY);
         cleanup_close int vps_fd = -1, copy_fd = -1;
+        char tmp[VSD_BACKUP_TMP_MAX] = "";
         pid_t pid;
         int rc;
 
@@ -174,17 +222,36 @@ int vsd_backup_live_write(struct vsd *d, const struct vsd_work *w, int out_fd, i
         rc = copy_fd < 0 ? vs_error_errno(err, "open %s", path)
                          : vsd_clone_copy_layer(d, &w->clone, vps_fd, copy_fd, path, NULL,
                                                 frozen_ms, err);
-        if (rc == 0 && (pid = spawn_tar(d, w->clone.src, path, out_fd, err)) > 0)
+        if (rc == 0 && (pid = spawn_tar(d, w->clone.src, path, out_fd, tmp, err)) > 0)
                 *status = wait_tar(pid);
         else
                 rc = -1;
+        vsd_backup_drop_manifest(d, tmp);
         vs_rmtree_at(vps_fd, BACKUP_COPY, NULL);
         return rc;
 }
 
 void vsd_backup_sweep(struct vsd *d, const char *vps)
 {
+        cleanup_free char *old = vs_strdupf("%s/" MANIFEST, vps);
+
         vsd_trash_doom_within(d, vps, BACKUP_COPY);
+        /* where an earlier paene wrote each backup's manifest, and left it */
+        if (unlinkat(d->vps_fd, old, 0) == 0)
+                vs_log(LOG_NOTICE, "removed %s (an earlier paene's backup manifest)", old);
+}
+
+void vsd_backup_sweep_manifests(struct vsd *d)
+{
+        cleanup_closedir DIR *dir = vs_opendir_at(d->run_fd, ".");
+        struct dirent *ent;
+
+        /* a directory of one small file: removed here, not by the remover */
+        while (dir && (ent = readdir(dir)))
+                if (strncmp(ent->d_name, MANIFEST_DIR, strlen(MANIFEST_DIR)) == 0 &&
+                    vs_rmtree_at(d->run_fd, ent->d_name, NULL) == 0)
+                        vs_log(LOG_NOTICE, "removed run/paene/%s (left by an interrupted backup)",
+                               ent->d_name);
 }
 
 /* Runs tar with argv; its stdout into *out (when out), its stderr's first

@@ -864,7 +864,7 @@ void vsd_handle_exec_exited(struct vsd *d, struct client *c)
         close(c->exec_pidfd);
         c->exec_pidfd = -1;
         if (c->backup && c->vps) {
-                vsd_backup_done(d, c->vps);
+                vsd_backup_done(d, c->vps, c->backup_tmp);
                 vs_log(status == 0 ? LOG_INFO : LOG_ERR, "backup of %s %s (tar: %d)", c->vps->name,
                        status == 0 ? "written" : "failed", status);
         }
@@ -941,7 +941,7 @@ static int handle_backup(struct vsd *d, struct client *c, vs_request_t *req, vs_
                 return vs_error_errno(err, "pipe");
         if (v->phase != PHASE_STOPPED)
                 return backup_live(d, c, v, out, err);
-        pid = vsd_backup_spawn(d, v, out[1], err);
+        pid = vsd_backup_spawn(d, v, out[1], c->backup_tmp, err);
         close(out[1]);
         if (pid < 0) {
                 close(out[0]);

@@ -66,15 +66,11 @@ struct vsd_slice *vsd_slice_find(struct vsd *d, const char *name)
 
 int vsd_slice_load_all(struct vsd *d, int dirfd, vs_error_t *err)
 {
-        int fd = dup(dirfd);
-        DIR *dir;
+        DIR *dir = vs_opendir_at(dirfd, ".");
         struct dirent *e;
 
-        if (fd < 0 || !(dir = fdopendir(fd))) {
-                if (fd >= 0)
-                        close(fd);
+        if (!dir)
                 return vs_error_errno(err, "slices directory");
-        }
         while ((e = readdir(dir))) {
                 vs_error_t one = { 0 };
 

@@ -130,19 +130,13 @@ static int node_admits(struct vsd *d, const struct vsd_slice_rules *r, vs_error_
         vs_reserve_t sum = vs_reserve_of(&r->limits), want = sum, none = { 0, 0 };
         struct dirent *ent;
         vs_node_t node;
-        int fd;
 
         if (!want.cpu_micro && !want.mem_bytes)
                 return 0;
         if (dirfd < 0 || vsd_node(d, &node, err) < 0)
                 return -1;
-        fd = dup(dirfd);
-        dir = fd >= 0 ? fdopendir(fd) : NULL;
-        if (!dir) {
-                if (fd >= 0)
-                        close(fd);
+        if (!(dir = vs_opendir_at(dirfd, ".")))
                 return vs_error_errno(err, "read the slices");
-        }
         sum = none;
         while ((ent = readdir(dir))) {
                 struct vsd_slice_rules other;
@@ -393,16 +387,12 @@ static int cmp_strings(const void *a, const void *b)
 /* The slices' names, sorted: NULL-terminated, malloc'd. */
 static char **slice_names(int dirfd, size_t *n, vs_error_t *err)
 {
-        cleanup_closedir DIR *dir = NULL;
+        cleanup_closedir DIR *dir = vs_opendir_at(dirfd, ".");
         struct dirent *ent;
         char **names = NULL;
         size_t cap = 0;
-        int fd = dup(dirfd);
 
-        dir = fd >= 0 ? fdopendir(fd) : NULL;
         if (!dir) {
-                if (fd >= 0)
-                        close(fd);
                 vs_error_errno(err, "read the slices");
                 return NULL;
         }

@@ -119,16 +119,14 @@ size_t vsd_slice_count_vps(struct vsd *d, const char *slice, size_t *running)
 static int each_slice(struct vsd *d, int (*fn)(const char *slice, void *arg), void *arg,
                       vs_error_t *err)
 {
-        int fd = vsd_slices_dir(d, err);
-        cleanup_closedir DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+        cleanup_close int fd = vsd_slices_dir(d, err);
+        cleanup_closedir DIR *dir = fd >= 0 ? vs_opendir_at(fd, ".") : NULL;
         struct dirent *ent;
 
         if (fd < 0)
                 return -1;
-        if (!dir) {
-                close(fd);
+        if (!dir)
                 return vs_error_errno(err, "read the slices");
-        }
         while ((ent = readdir(dir)))
                 if (ent->d_type == DT_REG && vs_parse_name(ent->d_name, "slice name", NULL) == 0 &&
                     fn(ent->d_name, arg) < 0)

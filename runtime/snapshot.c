@@ -78,14 +78,10 @@ static void remove_leftovers(struct vsd *d, const char *vps, int snaps_fd)
 {
         cleanup_closedir DIR *dir = NULL;
         struct dirent *ent;
-        int fd = dup(snaps_fd);
 
         vsd_trash_doom_within(d, vps, RESTORE_DIR);
-        if (fd < 0 || !(dir = fdopendir(fd))) {
-                if (fd >= 0)
-                        close(fd);
+        if (!(dir = vs_opendir_at(snaps_fd, ".")))
                 return;
-        }
         while ((ent = readdir(dir)))
                 if (ent->d_name[0] == '.' && strcmp(ent->d_name, ".") != 0 &&
                     strcmp(ent->d_name, "..") != 0) {
@@ -121,16 +117,12 @@ static void default_name(int snaps_fd, char *out, size_t size)
 
 static size_t count_snapshots(int snaps_fd)
 {
-        cleanup_closedir DIR *dir = NULL;
+        cleanup_closedir DIR *dir = vs_opendir_at(snaps_fd, ".");
         struct dirent *ent;
         size_t n = 0;
-        int fd = dup(snaps_fd);
 
-        if (fd < 0 || !(dir = fdopendir(fd))) {
-                if (fd >= 0)
-                        close(fd);
+        if (!dir)
                 return 0;
-        }
         while ((ent = readdir(dir)))
                 n += ent->d_name[0] != '.';
         return n;
@@ -270,14 +262,11 @@ static int by_created(const void *a, const void *b)
 size_t vsd_snapshot_list(struct vsd *d, struct vps *v, vsd_snapshot_info_t **out)
 {
         cleanup_close int snaps_fd = open_snapshots(d, v->name, 0, NULL);
-        cleanup_closedir DIR *dir = NULL;
+        cleanup_closedir DIR *dir = snaps_fd >= 0 ? vs_opendir_at(snaps_fd, ".") : NULL;
         struct dirent *ent;
         size_t n = 0;
-        int fd = snaps_fd >= 0 ? dup(snaps_fd) : -1;
 
         *out = vs_xmalloc(SNAPSHOTS_MAX * sizeof(**out));
-        if (fd >= 0 && !(dir = fdopendir(fd)))
-                close(fd);
         while (dir && n < SNAPSHOTS_MAX && (ent = readdir(dir)))
                 if (ent->d_name[0] != '.' && describe(snaps_fd, ent->d_name, &(*out)[n]) == 0)
                         n++;
@@ -291,15 +280,11 @@ size_t vsd_snapshot_list(struct vsd *d, struct vps *v, vsd_snapshot_info_t **out
  * what the backend's copy made but the mount points. */
 static int swap_layer(int vps_fd, int copy_fd, const vs_disk_backend_t *disk, vs_error_t *err)
 {
-        cleanup_closedir DIR *dir = NULL;
+        cleanup_closedir DIR *dir = vs_opendir_at(copy_fd, ".");
         struct dirent *ent;
-        int fd = dup(copy_fd);
 
-        if (fd < 0 || !(dir = fdopendir(fd))) {
-                if (fd >= 0)
-                        close(fd);
+        if (!dir)
                 return vs_error_errno(err, "read the restored copy");
-        }
         while ((ent = readdir(dir))) {
                 const char *n = ent->d_name;
                 struct stat st;

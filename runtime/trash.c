@@ -129,15 +129,11 @@ void vsd_trash_doom_within(struct vsd *d, const char *vps, const char *rel)
 
 void vsd_trash_resume_within(struct vsd *d, const char *vps)
 {
-        cleanup_closedir DIR *dir = NULL;
+        cleanup_closedir DIR *dir = vs_opendir_at(d->vps_fd, vps);
         struct dirent *ent;
-        int fd = openat(d->vps_fd, vps, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
-        if (fd < 0 || !(dir = fdopendir(fd))) {
-                if (fd >= 0)
-                        close(fd);
+        if (!dir)
                 return;
-        }
         while ((ent = readdir(dir))) {
                 size_t len = strlen(ent->d_name);
                 char entry[TRASH_RECORD];

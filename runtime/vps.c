@@ -617,19 +617,14 @@ int vsd_vps_load_all(struct vsd *d, vs_error_t *err)
 {
         cleanup_closedir DIR *dir = NULL;
         struct dirent *ent;
-        int fd;
 
         /* root's alone (vsd builds every root itself): a privileged VPS's
          * root makes real setuid-root files in its upper layer, which no
          * host user may reach */
         if (fchmod(d->vps_fd, 0700) < 0)
                 return vs_error_errno(err, "chmod VPS directory");
-        fd = dup(d->vps_fd);
-        if (fd < 0 || !(dir = fdopendir(fd))) {
-                if (fd >= 0)
-                        close(fd);
+        if (!(dir = vs_opendir_at(d->vps_fd, ".")))
                 return vs_error_errno(err, "read VPS directory");
-        }
         while ((ent = readdir(dir))) {
                 if (strcmp(ent->d_name, ".") == 0 || strcmp(ent->d_name, "..") == 0)
                         continue;

@@ -409,7 +409,7 @@ static void read_signals(struct vsd *d)
 
 /* What a vsd killed in the middle of a backup or a snapshot command left
  * in a VPS's directory (a copy of its layer, for one), a migration's
- * listing of the rounds it sent, and what an earlier
+ * listing of the rounds it sent, a backup's manifest, and what an earlier
  * vsd's remover had not finished: to this vsd's remover. */
 static void sweep_leftovers(struct vsd *d)
 {
@@ -419,6 +419,7 @@ static void sweep_leftovers(struct vsd *d)
                 vsd_snapshot_sweep(d, v->name);
                 vsd_migrate_sweep(d, v);
         }
+        vsd_backup_sweep_manifests(d);
 }
 
 static void dispatch(struct vsd *d, struct ev *ev, uint32_t events)

@@ -112,6 +112,9 @@ struct vsd_work;
 /* a reply a worker adds to (serve.h has its type) */
 struct json_object;
 
+/* The name below run/paene of a backup's manifest directory (or ""). */
+#define VSD_BACKUP_TMP_MAX 64
+
 struct client {
         struct ev ev;
         struct vsd_work *work; /* the long work its request runs, or NULL */
@@ -126,6 +129,8 @@ struct client {
         pid_t exec_pid;
         char build[64]; /* template build: the template its process builds */
         int backup;     /* the process writes a backup of c->vps */
+        /* that backup's manifest's directory in run/paene */
+        char backup_tmp[VSD_BACKUP_TMP_MAX];
         int exec_pidfd;
         struct ev exec_ev;
         struct client *next;
@@ -588,14 +593,21 @@ size_t vsd_snapshot_list(struct vsd *d, struct vps *v, vsd_snapshot_info_t **out
  * /dev/null), stderr to /dev/null; its pid. */
 pid_t vsd_tar_spawn(char *const argv[], int in_fd, int out_fd, vs_error_t *err);
 /* Starts tar writing a backup of a stopped v to out_fd (no start of v
- * until vsd_backup_done); its pid. */
-pid_t vsd_backup_spawn(struct vsd *d, struct vps *v, int out_fd, vs_error_t *err);
+ * until vsd_backup_done, which gets tmp: its manifest's directory); its
+ * pid. */
+pid_t vsd_backup_spawn(struct vsd *d, struct vps *v, int out_fd, char tmp[VSD_BACKUP_TMP_MAX],
+                       vs_error_t *err);
+/* Removes a backup's manifest directory named in tmp (if any) and empties tmp. */
+void vsd_backup_drop_manifest(struct vsd *d, char tmp[VSD_BACKUP_TMP_MAX]);
+/* What a crash left of backups' manifests in run/paene goes (vsd's start). */
+void vsd_backup_sweep_manifests(struct vsd *d);
 /* A backup of a running v, in a worker that w holds v for: prepare (in
  * vsd: its backend, readied for a live copy), then write (in the worker:
  * a copy of its layer made as a snapshot is, v frozen only for the resync;
  * tar of it into out_fd, *status tar's exit; the copy removed after). */
 int vsd_backup_live_prepare(struct vsd *d, struct vps *v, struct vsd_work *w, vs_error_t *err);
-/* What a crash left of a live backup (its copy) goes to the remover. */
+/* What a crash left of a live backup (its copy) goes to the remover; the
+ * manifest an earlier paene left in the VPS's directory goes. */
 void vsd_backup_sweep(struct vsd *d, const char *vps);
 int vsd_backup_live_write(struct vsd *d, const struct vsd_work *w, int out_fd, int *status,
                           long long *frozen_ms, vs_error_t *err);
@@ -609,8 +621,9 @@ int vsd_backup_member_ok(const char *name, vs_error_t *err);
 int vsd_backup_listing_ok(const char *listing, vs_error_t *err);
 /* The manifest's format is one this paene reads; else VS_E_USAGE. */
 int vsd_backup_manifest_ok(const vs_kv_t *manifest, vs_error_t *err);
-/* tar ended: the last backup of a running v thaws it. */
-void vsd_backup_done(struct vsd *d, struct vps *v);
+/* tar of a stopped v's backup ended: its manifest (tmp) goes, and v may
+ * start again once no other backup of it runs. */
+void vsd_backup_done(struct vsd *d, struct vps *v, char tmp[VSD_BACKUP_TMP_MAX]);
 /* Makes a VPS of the backup `file` (absolute), named `name` or as it was. */
 int vsd_restore(struct vsd *d, const char *file, const char *name, int keep_ip, vs_error_t *err);
 

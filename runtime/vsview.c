@@ -289,15 +289,11 @@ static void refresh_name(const char *name)
 /* Re-reads the whole registry: new VPS in, gone ones out. Write lock held. */
 static void rescan(void)
 {
-        cleanup_closedir DIR *dir = NULL;
-        int fd = dup(S.reg_fd);
+        cleanup_closedir DIR *dir = vs_opendir_at(S.reg_fd, ".");
         struct dirent *d;
 
-        if (fd < 0 || !(dir = fdopendir(fd))) {
-                if (fd >= 0)
-                        close(fd);
+        if (!dir)
                 return;
-        }
         for (size_t i = 0; i < S.nentries;)
                 if (faccessat(S.reg_fd, S.entries[i]->name, F_OK, 0) < 0)
                         remove_at(i);

@@ -989,6 +989,19 @@ static pid_t clone_builder(void)
         return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
 }
 
+/* The first act of a child that shares vsd's table (the builder, an
+ * exec's child): a table of its own with what is below keep_below but the
+ * parked descriptors, vsd's end of the socket closed, and REPORT_FILES
+ * sent, after which vsd may touch its table again. `who` names the child
+ * in the error. */
+static int take_own_files(int sock[2], int keep_below, const char *who, vs_error_t *err)
+{
+        if (vs_fd_unshare_dropping_parked(keep_below) < 0)
+                return vs_error_errno(err, "%s descriptor table", who);
+        close(sock[0]);
+        return report(sock[1], REPORT_FILES, 0, err);
+}
+
 static _Noreturn void run_builder(const struct vs_init_spec *spec, vs_cgroup_t *cg, int pair[2],
                                   int keep_below)
 {
@@ -996,13 +1009,7 @@ static _Noreturn void run_builder(const struct vs_init_spec *spec, vs_cgroup_t *
 
         /* first, so that the init and the helpers it forks copy none of
          * vsd's descriptors; vsd touches its table until then */
-        if (vs_fd_unshare_dropping_parked(keep_below) < 0) {
-                vs_error_errno(&child_err, "the builder's descriptor table");
-                report_error(pair[1], &child_err);
-                _exit(1);
-        }
-        close(pair[0]);
-        if (report(pair[1], REPORT_FILES, 0, &child_err) < 0 ||
+        if (take_own_files(pair, keep_below, "the builder's", &child_err) < 0 ||
             build_vps(spec, cg, pair[1], &child_err) < 0) {
                 report_error(pair[1], &child_err);
                 _exit(1);
@@ -1195,13 +1202,8 @@ static _Noreturn void run_exec_child(const struct vs_exec_spec *spec, int sock[2
 {
         vs_error_t child_err = { 0 };
 
-        if (vs_fd_unshare_dropping_parked(keep_below) < 0) {
-                vs_error_errno(&child_err, "the child's descriptor table");
-                report_error(sock[1], &child_err);
-                _exit(126);
-        }
-        close(sock[0]);
-        if (report(sock[1], REPORT_FILES, 0, &child_err) == 0)
+        /* close_range and close fail with no ENOENT: a table not taken is 126 */
+        if (take_own_files(sock, keep_below, "the child's", &child_err) == 0)
                 exec_child(spec, &sock[1], &child_err);
         report_error(sock[1], &child_err);
         _exit(child_err.errnum == ENOENT ? 127 : 126);

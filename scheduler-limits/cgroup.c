@@ -598,15 +598,11 @@ static int is_limit_file(const char *name)
 
 static int seal_dir(int dirfd, const char *where, vs_error_t *err)
 {
-        cleanup_closedir DIR *dir = NULL;
-        int fd = dup(dirfd);
+        cleanup_closedir DIR *dir = vs_opendir_at(dirfd, ".");
         struct dirent *ent;
 
-        if (fd < 0 || !(dir = fdopendir(fd))) {
-                if (fd >= 0)
-                        close(fd);
+        if (!dir)
                 return vs_error_errno(err, "read cgroup %s", where);
-        }
         while ((ent = readdir(dir))) {
                 struct stat st;
 
@@ -829,17 +825,14 @@ static void add_pids(struct pid_list *list, const char *text)
 static int for_each_child(int dirfd, int depth,
                           int (*fn)(int parent_fd, const char *name, void *arg), void *arg)
 {
-        cleanup_closedir DIR *dir = NULL;
         /* a file of its own: a dup would share (and leave at the end) the
          * directory offset of the caller's fd, which is read again later */
-        int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
+        cleanup_closedir DIR *dir = vs_opendir_at(dirfd, ".");
         struct dirent *ent;
+        int rc = 0;
 
-        if (fd < 0 || !(dir = fdopendir(fd))) {
-                if (fd >= 0)
-                        close(fd);
+        if (!dir)
                 return -1;
-        }
         while ((ent = readdir(dir))) {
                 cleanup_close int child = -1;
 
@@ -1059,15 +1052,11 @@ int vs_cgroup_slice_remove(vs_cgroup_tree_t *tree, const char *slice, vs_error_t
 void vs_cgroup_tree_prune(vs_cgroup_tree_t *tree)
 {
         for (int i = 0; i < tree->count; i++) {
-                cleanup_closedir DIR *dir = NULL;
-                int dupfd = dup(tree->hier[i].base_fd);
+                cleanup_closedir DIR *dir = vs_opendir_at(tree->hier[i].base_fd, ".");
                 struct dirent *ent;
 
-                if (dupfd < 0 || !(dir = fdopendir(dupfd))) {
-                        if (dupfd >= 0)
-                                close(dupfd);
+                if (!dir)
                         continue;
-                }
                 /* on v2 vsd leaves its leaf for its own cgroup, so that the
                  * leaf can go; that fails (and the leaf stays) where <own>
                  * has controllers enabled, as in a delegated unit */

@@ -619,7 +619,6 @@ static void walk_tasks(int dirfd, const char *tasks_file, int proc, vs_view_task
         char path[64], status[4096];
         cleanup_closedir DIR *dir = NULL;
         struct dirent *e;
-        int subfd;
 
         if (vs_read_file(dirfd, tasks_file, 16U << 20, &list, NULL, NULL) == 0)
                 for (char *p = list; *p;) {
@@ -637,12 +636,8 @@ static void walk_tasks(int dirfd, const char *tasks_file, int proc, vs_view_task
                 }
         if (depth >= 8)
                 return;
-        subfd = dup(dirfd);
-        if (subfd < 0 || !(dir = fdopendir(subfd))) {
-                if (subfd >= 0)
-                        close(subfd);
+        if (!(dir = vs_opendir_at(dirfd, ".")))
                 return;
-        }
         while ((e = readdir(dir))) {
                 cleanup_close int child = -1;
 
@@ -864,19 +859,14 @@ static uint64_t count_open_files(const vs_view_src_t *src)
                 char *end, path[64];
                 long pid = strtol(p, &end, 10);
                 cleanup_closedir DIR *fds = NULL;
-                int fd;
                 struct dirent *e;
 
                 if (end == p)
                         break;
                 p = end + strspn(end, "\n");
                 snprintf(path, sizeof(path), "%ld/fd", pid);
-                fd = openat(proc, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                if (fd < 0 || !(fds = fdopendir(fd))) {
-                        if (fd >= 0)
-                                close(fd);
+                if (!(fds = vs_opendir_at(proc, path)))
                         continue;
-                }
                 while ((e = readdir(fds)))
                         n += e->d_name[0] != '.';
         }

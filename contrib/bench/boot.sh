@@ -30,6 +30,8 @@ prog=boot.sh
 tag=boot
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
+# shellcheck source=lib-timing.sh
+. "$(dirname "$0")/lib-timing.sh"
 
 TARBALL=${1:-${PAENE_DEBIAN_TAR:-${BUILD:-build}/cache/debian-bookworm-minbase-systemd-cron.tar.zst}}
 N=${2:-10}
@@ -95,20 +97,6 @@ lxc() { env PATH="$LXC_PATH/bin" "/usr/bin/lxc-$1" -P "$LXC_PATH" -n "$LXC_NAME"
 lxc_in() { lxc attach --clear-env -v PATH=/usr/sbin:/usr/bin:/sbin:/bin -- "$@"; }
 install_traps
 trap 'rc=$?; lxc_cleanup; (exit $rc); cleanup' EXIT
-
-now_us() { local t=$EPOCHREALTIME; REPLY=${t/[.,]/}; }
-
-# median LABEL < microseconds: median min max in ms
-median() {
-        sort -n | awk -v label="$1" '
-                { v[NR] = $1 }
-                END {
-                        n = NR
-                        med = (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-                        printf "%-34s median %8.1f  min %8.1f  max %8.1f  (ms, n=%d)\n",
-                                label, med / 1000, v[1] / 1000, v[n] / 1000, n
-                }'
-}
 
 # Until systemd has finished booting: prints its state then (running, or
 # degraded when a unit failed); fails after 60 s with the state it is in.
@@ -227,11 +215,11 @@ for ((i = 0; i < N; i++)); do
                 USE_LXC=0
         fi
 done
-printf '%s\n' "${paene[@]}" | median "paene: vsctl start -> booted"
+printf '%s\n' "${paene[@]}" | summary_ms "paene: vsctl start -> booted" 34 8.1
 echo "paene: state when booted: $(printf '%s\n' "${paene_states[@]}" | sort | uniq -c | awk '{printf "%s%s x%d", (NR > 1 ? ", " : ""), $2, $1}')"
-printf '%s\n' "${stops[@]}" | median "paene: vsctl stop (systemd halt)"
+printf '%s\n' "${stops[@]}" | summary_ms "paene: vsctl stop (systemd halt)" 34 8.1
 if [ "${#lxc_times[@]}" -gt 0 ]; then
-        printf '%s\n' "${lxc_times[@]}" | median "LXC: lxc-start -> booted"
+        printf '%s\n' "${lxc_times[@]}" | summary_ms "LXC: lxc-start -> booted" 34 8.1
         echo "LXC: state when booted: $(printf '%s\n' "${lxc_states[@]}" | sort | uniq -c | awk '{printf "%s%s x%d", (NR > 1 ? ", " : ""), $2, $1}')${failed:+ (failed: $failed)}"
 fi
 [ -z "$LXC_WHY" ] || echo "LXC: not measured${lxc_times:+ past boot ${#lxc_times[@]}}: $LXC_WHY"

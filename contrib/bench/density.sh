@@ -25,6 +25,8 @@ prog=density.sh
 tag=density
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
+# shellcheck source=lib-timing.sh
+. "$(dirname "$0")/lib-timing.sh"
 
 usage() { echo "usage: $prog N [routed|bridge]   (N: number of VPS, 1..8192)" >&2; exit 2; }
 N=${1:-}
@@ -38,7 +40,6 @@ find_binaries
 require_tools unshare nsenter timeout mktemp awk sort python3 ip nft losetup
 install_traps
 
-now_us() { local t=$EPOCHREALTIME; REPLY=${t/[.,]/}; }
 in_vsd_net() { nsenter --net="/proc/$VSD_PID/ns/net" "$@"; }
 meminfo() { awk -v k="$1:" '$1 == k {print $2}' /proc/meminfo; } # kB
 slab_kb() { echo $(($(meminfo SReclaimable) + $(meminfo SUnreclaim))); }
@@ -48,7 +49,6 @@ slabinfo() { awk 'NR > 2 {printf "%s %d\n", $1, $3 * $4 / 1024}' /proc/slabinfo 
 # what they forked), in clock ticks: what a start costs vsd, less moved by
 # other work on the host than the start's time
 vsd_cpu_ticks() { awk '{print $14 + $15 + $16 + $17}' "/proc/$VSD_PID/stat"; }
-median() { sort -n | awk '{v[NR] = $1} END {if (NR) printf "%.2f", (NR % 2) ? v[(NR + 1) / 2] / 1000 : (v[NR / 2] + v[NR / 2 + 1]) / 2000}'; }
 
 # ---- set-up -----------------------------------------------------------------
 
@@ -231,11 +231,11 @@ echo "paene density, N=$N busybox VPS with httpd, $MODE mode"
 echo "machine: nproc $(nproc), kernel $(uname -r)"
 echo "load average: $load_start at the start, $load_measured at the memory figures, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 echo "created $created, started $started, running $running"
-echo "vsctl list: $listed listed, median $(printf '%s\n' "${list_times[@]}" | median) ms (10 runs)"
+echo "vsctl list: $listed listed, median $(printf '%s\n' "${list_times[@]}" | median_ms) ms (10 runs)"
 echo "answered HTTP: $answered of $running"
 if [ "$started" -gt 0 ]; then
-        first=$(printf '%s\n' "${starts[@]:0:tenth}" | median)
-        last=$(printf '%s\n' "${starts[@]:started-tenth}" | median)
+        first=$(printf '%s\n' "${starts[@]:0:tenth}" | median_ms)
+        last=$(printf '%s\n' "${starts[@]:started-tenth}" | median_ms)
         echo "start median: first 10% $first ms, last 10% $last ms"
         # stamped at the tenths of the creates: all must have started
         [ "$started" -ne "$created" ] ||
@@ -254,9 +254,9 @@ join -a2 -e0 -o 0,1.2,2.2 "$ROOT/slab.before" "$ROOT/slab.after" |
         awk -v n="$running" 'n && $3 > $2 {printf "  %-28s %7.1f\n", $1, ($3 - $2) / n}' |
         sort -k2 -rn | head -12
 echo "vsd: RSS $vsd_rss kB, $vsd_fds descriptors"
-echo "vsctl status (the round trip): median $(printf '%s\n' "${status_times[@]}" | median) ms"
+echo "vsctl status (the round trip): median $(printf '%s\n' "${status_times[@]}" | median_ms) ms"
 if [ "$created" -gt 0 ]; then
-        echo "stop --fast median $(printf '%s\n' "${stops[@]}" | median) ms, destroy median $(printf '%s\n' "${destroys[@]}" | median) ms," \
+        echo "stop --fast median $(printf '%s\n' "${stops[@]}" | median_ms) ms, destroy median $(printf '%s\n' "${destroys[@]}" | median_ms) ms," \
                 "stop+destroy mean $(printf '%s\n' "${stops[@]}" "${destroys[@]}" | awk -v n="$created" '{s += $1} END {printf "%.2f", s / n / 1000}') ms per VPS"
 fi
 

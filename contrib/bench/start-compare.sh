@@ -36,11 +36,12 @@
 # Figures go to stdout; progress and the clean-up report go to stderr.
 set -euo pipefail
 export LC_ALL=C
+# now_us for the inner part, summary_ms and median_us for the outer
+# shellcheck source-path=SCRIPTDIR source=lib-timing.sh
+. "$(dirname "$0")/lib-timing.sh"
 
 # ---- the inner part: the rounds, inside unshare -m -n ------------------------
 # (the script runs itself so; its environment carries what the outer part set)
-
-now_us() { local t=$EPOCHREALTIME; REPLY=${t/[.,]/}; }
 
 inner_cleanup() {
         set +e
@@ -217,20 +218,6 @@ compare_cleanup() {
 install_traps
 trap 'rc=$?; compare_cleanup || { [ "$rc" != 0 ] || rc=1; }; (exit $rc); cleanup' EXIT
 
-# stats LABEL < microseconds: median p99 min in ms; MED gets the median
-stats() {
-        sort -n | awk -v label="$1" '
-                { v[NR] = $1 }
-                END {
-                        n = NR
-                        med = (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-                        k = int((99 * n + 99) / 100)
-                        printf "%-22s median %7.2f  p99 %7.2f  min %7.2f  max %7.2f  (ms, n=%d)\n",
-                                label, med / 1000, v[k] / 1000, v[1] / 1000, v[n] / 1000, n
-                }'
-}
-median_of() { sort -n "$1" | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-
 phase="making the private root"
 make_root
 phase="starting vsd"
@@ -303,10 +290,10 @@ INNER_PID=
 for r in paene crun lxc; do
         [ "$(wc -l <"$WORK/$r.us")" -eq "$N" ] || { echo "$prog: $r: $(wc -l <"$WORK/$r.us") of $N starts timed" >&2; exit 1; }
 done
-stats "paene vsctl start" <"$WORK/paene.us"
-stats "crun run -d" <"$WORK/crun.us"
-stats "lxc-start -d" <"$WORK/lxc.us"
-awk -v p="$(median_of "$WORK/paene.us")" -v c="$(median_of "$WORK/crun.us")" -v l="$(median_of "$WORK/lxc.us")" \
+summary_ms "paene vsctl start" 22 7.2 p99 <"$WORK/paene.us"
+summary_ms "crun run -d" 22 7.2 p99 <"$WORK/crun.us"
+summary_ms "lxc-start -d" 22 7.2 p99 <"$WORK/lxc.us"
+awk -v p="$(median_us <"$WORK/paene.us")" -v c="$(median_us <"$WORK/crun.us")" -v l="$(median_us <"$WORK/lxc.us")" \
         'BEGIN { printf "ratio of medians: paene/crun %.2f, paene/lxc %.2f\n", p / c, p / l }'
 echo "load after $(uptime | sed 's/.*load average: //')"
 if grep -q ERROR "$WORK/lxc/cmp/log" 2>/dev/null; then

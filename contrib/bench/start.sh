@@ -20,6 +20,8 @@ prog=start.sh
 tag=bench
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
+# shellcheck source=lib-timing.sh
+. "$(dirname "$0")/lib-timing.sh"
 
 N=${1:-100}
 NET_ARGS=()
@@ -40,22 +42,6 @@ find_binaries
 require_tools unshare timeout mktemp awk find sort paste stat
 
 install_traps
-
-# now_us: the time in microseconds, without forking
-now_us() { local t=$EPOCHREALTIME; REPLY=${t/[.,]/}; }
-
-# stats LABEL < microseconds, one per line: median p99 min max in ms
-stats() {
-        sort -n | awk -v label="$1" '
-                { v[NR] = $1 }
-                END {
-                        n = NR
-                        med = (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-                        k = int((99 * n + 99) / 100)   # nearest rank: ceil(0.99 n)
-                        printf "%-18s median %8.3f  p99 %8.3f  min %8.3f  max %8.3f  (ms, n=%d)\n",
-                                label, med / 1000, v[k] / 1000, v[1] / 1000, v[n] / 1000, n
-                }'
-}
 
 cgroup_mode() {
         local fs v1 v2
@@ -127,9 +113,9 @@ for ((i = 0; i < N; i++)); do
 done
 now_us; sall1=$REPLY
 
-printf '%s\n' "${starts[@]}" | stats "vsctl start"
+printf '%s\n' "${starts[@]}" | summary_ms "vsctl start" 18 8.3 p99
 awk -v us=$((all1 - all0)) -v n="$N" 'BEGIN { printf "%-18s total    %8.3f s for %d starts\n", "vsctl start", us / 1e6, n }'
-printf '%s\n' "${stops[@]}" | stats "vsctl stop --fast"
+printf '%s\n' "${stops[@]}" | summary_ms "vsctl stop --fast" 18 8.3 p99
 awk -v us=$((sall1 - sall0)) -v n="$N" 'BEGIN { printf "%-18s total    %8.3f s for %d stops\n", "vsctl stop --fast", us / 1e6, n }'
 
 # ---- tear-down ----------------------------------------------------------------

@@ -17,6 +17,8 @@ prog=stop.sh
 tag=stopbench
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
+# shellcheck source=lib-timing.sh
+. "$(dirname "$0")/lib-timing.sh"
 
 usage() { echo "usage: $prog N [K]   (N: number of other VPS running, 0..4096; K: how many are timed, 1..1000, 6)" >&2; exit 2; }
 N=${1:-}
@@ -31,8 +33,6 @@ find_binaries
 require_tools unshare nsenter timeout mktemp awk sort
 install_traps
 
-now_us() { local t=$EPOCHREALTIME; REPLY=${t/[.,]/}; }
-median() { sort -n | awk '{v[NR] = $1} END {if (NR) printf "%.2f", (NR % 2) ? v[(NR + 1) / 2] / 1000 : (v[NR / 2] + v[NR / 2 + 1]) / 2000}'; }
 
 phase="making the private root"
 make_root
@@ -72,6 +72,6 @@ for ((i = 0; i < K; i++)); do
         stops+=($((t1 - t0))) destroys+=($((t2 - t1)))
 done
 printf 'N=%d: stop --fast median %s ms, destroy median %s ms, load %s\n' "$N" \
-        "$(printf '%s\n' "${stops[@]}" | median)" "$(printf '%s\n' "${destroys[@]}" | median)" \
+        "$(printf '%s\n' "${stops[@]}" | median_ms)" "$(printf '%s\n' "${destroys[@]}" | median_ms)" \
         "$(cut -d' ' -f1-3 /proc/loadavg)"
 finish

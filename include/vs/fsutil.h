@@ -3,6 +3,7 @@
 #ifndef VS_FSUTIL_H
 #define VS_FSUTIL_H
 
+#include <dirent.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -24,6 +25,13 @@ int vs_rmtree_at(int dirfd, const char *name, vs_error_t *err);
 /* mkdir -p, each component with `mode`. */
 int vs_mkdir_p(const char *path, mode_t mode, vs_error_t *err);
 int vs_fsync_dir(int dirfd, vs_error_t *err);
+/* The directory `name` below dirfd ("." for dirfd itself) as a stream with
+ * a file of its own: its offset is not dirfd's (a dup would share it and
+ * leave it at the end for dirfd's next reader). A symlink at `name` is not
+ * followed. Like opendir(3), NULL with errno set when it fails, so that
+ * each caller says in its own words what it could not read; no descriptor
+ * is left open then. */
+DIR *vs_opendir_at(int dirfd, const char *name);
 /* Whether `path` (relative, e.g. "sbin/init"), resolved inside the root
  * `rootfd` (an absolute symlink is that root's, not the host's), leads to an
  * executable regular file: 0 if so, 1 if nothing is at `path`, else -1 with

@@ -1,5 +1,7 @@
 /* Unit tests for include/vs/fsutil.h: atomic writes, bounded whole-file
  * reads, recursive removal that never follows symlinks, mkdir -p. */
+#include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
@@ -78,6 +80,130 @@ static int exists(int dirfd, const char *name)
 static void assert_no_hidden_files(int dirfd)
 {
         (void)count_entries_no_hidden(dirfd);
+}
+
+/* ---- vs_opendir_at ---- */
+
+/* fdopendir, made to fail on demand: the one step of vs_opendir_at that
+ * fails after a descriptor is open (out of memory for the stream), which
+ * no directory can make happen. This definition is the one libvs.a's
+ * objects link to; otherwise it is libc's. */
+static int fdopendir_fails;
+static int fdopendir_was_given = -1;
+
+DIR *fdopendir(int fd)
+{
+        static DIR *(*real)(int);
+
+        if (fdopendir_fails) {
+                fdopendir_was_given = fd;
+                errno = ENOMEM;
+                return NULL;
+        }
+        if (!real)
+                real = (DIR * (*)(int)) dlsym(RTLD_NEXT, "fdopendir");
+        return real(fd);
+}
+
+/* The number the next descriptor would get (the lowest free one). */
+static int next_fd(void)
+{
+        int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+        assert_true(fd >= 0);
+        close(fd);
+        return fd;
+}
+
+static size_t count_names(DIR *dir)
+{
+        struct dirent *ent;
+        size_t n = 0;
+
+        assert_non_null(dir);
+        while ((ent = readdir(dir)))
+                n += strcmp(ent->d_name, ".") != 0 && strcmp(ent->d_name, "..") != 0;
+        return n;
+}
+
+/* "." is dirfd itself, read through a file of its own: reading it to the
+ * end twice sees every entry twice and leaves dirfd's offset alone (a dup
+ * would share the offset, and the second stream would find nothing). */
+static void test_opendir_at_dot_has_its_own_offset(void **state)
+{
+        struct tmpdir *t = *state;
+        DIR *first, *second;
+
+        make_file(t->fd, "a", "1", 0644);
+        make_file(t->fd, "b", "2", 0644);
+        assert_int_equal(mkdirat(t->fd, "c", 0755), 0);
+        first = vs_opendir_at(t->fd, ".");
+        assert_int_equal(count_names(first), 3);
+        second = vs_opendir_at(t->fd, ".");
+        assert_int_equal(count_names(second), 3);
+        assert_int_not_equal(dirfd(first), t->fd);
+        assert_int_equal(lseek(t->fd, 0, SEEK_CUR), 0);
+        closedir(first);
+        closedir(second);
+}
+
+/* A name below dirfd: that directory's entries. */
+static void test_opendir_at_subdirectory(void **state)
+{
+        struct tmpdir *t = *state;
+        DIR *dir;
+
+        assert_int_equal(mkdirat(t->fd, "sub", 0755), 0);
+        make_file(t->fd, "sub/x", "1", 0644);
+        make_file(t->fd, "top", "1", 0644);
+        dir = vs_opendir_at(t->fd, "sub");
+        assert_int_equal(count_names(dir), 1);
+        assert_true(fcntl(dirfd(dir), F_GETFD) & FD_CLOEXEC);
+        closedir(dir);
+}
+
+/* What is not a directory (missing, a file, a symlink to a directory, not
+ * followed) is NULL with openat's errno, and no descriptor stays open. */
+static void test_opendir_at_refuses_what_is_not_a_directory(void **state)
+{
+        struct tmpdir *t = *state;
+        int before;
+
+        assert_int_equal(mkdirat(t->fd, "real", 0755), 0);
+        assert_int_equal(symlinkat("real", t->fd, "link"), 0);
+        make_file(t->fd, "file", "1", 0644);
+        before = next_fd();
+        errno = 0;
+        assert_null(vs_opendir_at(t->fd, "missing"));
+        assert_int_equal(errno, ENOENT);
+        errno = 0;
+        assert_null(vs_opendir_at(t->fd, "file"));
+        assert_int_equal(errno, ENOTDIR);
+        errno = 0;
+        assert_null(vs_opendir_at(t->fd, "link"));
+        assert_true(errno == ELOOP || errno == ENOTDIR);
+        assert_int_equal(next_fd(), before);
+}
+
+/* fdopendir failing after the open: the descriptor it was given is closed
+ * and its errno is what the caller sees (the close does not replace it). */
+static void test_opendir_at_failure_closes_the_descriptor(void **state)
+{
+        struct tmpdir *t = *state;
+        int before = next_fd();
+        DIR *dir;
+
+        fdopendir_fails = 1;
+        fdopendir_was_given = -1;
+        errno = 0;
+        dir = vs_opendir_at(t->fd, ".");
+        fdopendir_fails = 0;
+        assert_null(dir);
+        assert_int_equal(errno, ENOMEM);
+        assert_int_equal(fdopendir_was_given, before);
+        assert_int_equal(fcntl(before, F_GETFD), -1);
+        assert_int_equal(errno, EBADF);
+        assert_int_equal(next_fd(), before);
 }
 
 /* ---- vs_write_atomic ---- */
@@ -711,6 +837,10 @@ static void test_backoff_stays_within_its_limit(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
+                TMPDIR_TEST(test_opendir_at_dot_has_its_own_offset),
+                TMPDIR_TEST(test_opendir_at_subdirectory),
+                TMPDIR_TEST(test_opendir_at_refuses_what_is_not_a_directory),
+                TMPDIR_TEST(test_opendir_at_failure_closes_the_descriptor),
                 TMPDIR_TEST(test_write_atomic_creates),
                 TMPDIR_TEST(test_write_atomic_replaces),
                 TMPDIR_TEST(test_write_atomic_replaces_durable),

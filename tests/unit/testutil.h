@@ -120,25 +120,11 @@ static inline int tmpdir_teardown(void **state)
         return rc;
 }
 
-/* A directory stream with its own offset (a dup'd fd would share one). */
-static inline DIR *dir_stream(int dirfd)
-{
-        int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        DIR *dir;
-
-        if (fd < 0)
-                return NULL;
-        dir = fdopendir(fd);
-        if (!dir)
-                close(fd);
-        return dir;
-}
-
 /* Counts the entries of the directory; fails on any whose name starts with
  * '.' (a leftover temp file). */
 static inline size_t count_entries_no_hidden(int dirfd)
 {
-        DIR *dir = dir_stream(dirfd);
+        DIR *dir = vs_opendir_at(dirfd, ".");
         struct dirent *ent;
         size_t n = 0;
 
