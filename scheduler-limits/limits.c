@@ -19,6 +19,7 @@
 
 #include "vs/cleanup.h"
 #include "vs/fsutil.h"
+#include "vs/log.h"
 #include "vs/parse.h"
 
 #define MICRO_PER_CPU 1000000ULL
@@ -442,13 +443,31 @@ static int check_controllers(vs_cgroup_t *cg, const vs_limits_t *l, vs_error_t *
 }
 
 /* blkio.bfq.weight exists only with the bfq scheduler loaded; blkio.weight
- * with the old cfq. */
+ * with the old cfq (v2: io.weight, of bfq or io.cost). A host with neither
+ * (mq-deadline, and no bfq in its kernel) has no I/O weights to give: the
+ * VPS starts with its other limits, and the log says --ioprio is not held. */
+static int write_weight(int dirfd, const vs_limit_write_t *w, vs_error_t *err)
+{
+        if (strcmp(w->file, "blkio.bfq.weight") == 0 &&
+            vs_write_string(dirfd, "blkio.weight", w->value, err) == 0)
+                return 0;
+        if (err->errnum != ENOENT)
+                return -1;
+        vs_log(LOG_WARNING,
+               "--ioprio not held: the host's block devices have no I/O weights "
+               "(no bfq scheduler, %s missing)",
+               w->file);
+        *err = (vs_error_t){ 0 };
+        return 0;
+}
+
 static int write_limit(int dirfd, const vs_limit_write_t *w, vs_error_t *err)
 {
         if (vs_write_string(dirfd, w->file, w->value, err) == 0)
                 return 0;
-        if (strcmp(w->file, "blkio.bfq.weight") == 0 && err->errnum == ENOENT)
-                return vs_write_string(dirfd, "blkio.weight", w->value, err);
+        if (err->errnum == ENOENT &&
+            (strcmp(w->file, "blkio.bfq.weight") == 0 || strcmp(w->file, "io.weight") == 0))
+                return write_weight(dirfd, w, err);
         return -1;
 }
 
