@@ -1502,28 +1502,11 @@ void vsd_handle_vps_removed(struct vsd *d, struct vps *v)
                         c->vps = NULL;
 }
 
-void vsd_handle_vps_exiting(struct vsd *d, struct vps *v)
-{
-        struct client *next;
-
-        /* vsd_client_finish may free c: its successor is read first */
-        for (struct client *c = d->clients; c; c = next) {
-                next = c->next;
-                if (c->vps != v || c->wait != WAIT_STOP)
-                        continue;
-                v->stop_answered = 1;
-                answer(d, c, NULL);
-        }
-}
-
 void vsd_handle_vps_stopped(struct vsd *d, struct vps *v)
 {
         cleanup_free struct client **list = NULL;
         size_t n = take_waiters(d, v, &list);
 
-        /* a VPS somebody stopped does not come back by itself */
-        if (v->stop_answered && !n)
-                return;
         if (n) {
                 answer_waiters(d, v, list, n);
                 return;

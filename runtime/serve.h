@@ -53,7 +53,6 @@ void vsd_work_stop_all(struct vsd *d);
 /* Returns 0 when the client got its reply, 1 when it is parked. */
 int vsd_handle_request(struct vsd *d, struct client *c, vs_request_t *req);
 /* A VPS reached PHASE_STOPPED: answer the clients that waited for it. */
-void vsd_handle_vps_exiting(struct vsd *d, struct vps *v);
 void vsd_handle_vps_stopped(struct vsd *d, struct vps *v);
 void vsd_handle_exec_exited(struct vsd *d, struct client *c);
 /* v is about to be freed: the clients still parked on it are answered. */

@@ -18,6 +18,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -217,4 +218,14 @@ void vsd_trash_close(struct vsd *d)
         if (d->trash_fd >= 0)
                 close(d->trash_fd);
         d->trash_fd = -1;
+}
+
+void vsd_trash_end(struct vsd *d)
+{
+        vsd_trash_close(d);
+        if (d->trash_pid > 0) {
+                kill(d->trash_pid, SIGKILL);
+                waitpid(d->trash_pid, NULL, 0);
+        }
+        d->trash_pid = 0;
 }

@@ -36,4 +36,8 @@ int vsd_trash_is_doomed(const char *entry, char *name, size_t size);
 /* Ends the remover's queue: it ends after the entry it works on. */
 void vsd_trash_close(struct vsd *d);
 
+/* Ends the remover now and reaps it (what it had not removed goes to the
+ * next vsd's): for a vsd that did not start. */
+void vsd_trash_end(struct vsd *d);
+
 #endif

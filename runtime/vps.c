@@ -1417,7 +1417,6 @@ static int start_stopped(struct vsd *d, struct vps *v, vs_error_t *err)
                 vs_net_host_ifname(v->name, v->ifname);
         v->exit_known = 0;
         v->stop_escalated = 0;
-        v->stop_answered = 0;
         v->stop_how[0] = '\0';
         v->started_at = time(NULL);
         v->phase = PHASE_RUNNING;
@@ -1720,9 +1719,6 @@ void vsd_vps_exited(struct vsd *d, struct vps *v)
                 close(v->timerfd);
                 v->timerfd = -1;
         }
-        /* nothing of the VPS runs: the tidying below is vsd's, done before
-         * it reads another request, so a stop need not wait for it */
-        d->hooks.vps_exiting(d, v);
         if (v->cg) {
                 refresh_oom(v);
                 vs_cgroup_kill(v->cg, NULL);

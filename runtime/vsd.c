@@ -678,7 +678,6 @@ static void raise_nofile(void)
 int main(int argc, char **argv)
 {
         struct vsd d = { .hooks = { .client_gone = vsd_migrate_client_gone,
-                                    .vps_exiting = vsd_handle_vps_exiting,
                                     .vps_stopped = vsd_handle_vps_stopped,
                                     .vps_removed = vsd_handle_vps_removed,
                                     .save_state = vsd_vps_save_state,
@@ -719,7 +718,12 @@ int main(int argc, char **argv)
         if (start_daemon(&d, &o, &ready_fd, &err) < 0) {
                 vs_log(LOG_ERR, "%s", err.msg);
                 /* the lock goes before the parent hears of the failure: a
-                 * vsd started right after must not find it still held */
+                 * vsd started right after must not find it still held, by
+                 * this one or by a fork of it that has not yet closed its
+                 * copy (the test_daytwo run at load 9 found so) */
+                vsd_release_close(&d);
+                vsd_du_close(&d);
+                vsd_trash_end(&d);
                 if (d.lock_fd >= 0)
                         close(d.lock_fd);
                 signal_ready(&ready_fd, &err);

@@ -98,7 +98,6 @@ struct vps {
         uint64_t oom_kills;    /* in its current or last run */
         int backups;           /* backups being written: no start, no destroy */
         uint64_t release_seq;  /* its last run's root is held by the releaser (release.c) */
-        int stop_answered;     /* a stop of its last run was answered at the init's exit */
         struct ev exit_ev, timer_ev;
         struct vsd_du du; /* its layer's last count (ducount.c) */
         /* its config as last read, and the file's identity then (vps.c) */
@@ -153,9 +152,6 @@ struct vsd_client_conf {
  * nor the network (vpsnet.c) the lifecycle. */
 struct vsd;
 struct vsd_hooks {
-        /* handlers.c: answer the plain stops of a VPS whose init is gone,
-         * before vsd tidies up after it (cgroups, network, view, state) */
-        void (*vps_exiting)(struct vsd *d, struct vps *v);
         /* handlers.c: answer the clients that wait for this VPS to stop */
         void (*vps_stopped)(struct vsd *d, struct vps *v);
         /* handlers.c: answer the clients still waiting on a VPS about to go */
