@@ -213,7 +213,10 @@ keepers() {
 keeper_server() {
         local k
         k=$(keepers)
-        awk 'NR == FNR {pid[$1] = 1; next} ($2 in pid) {print $1}' <(echo "$k") <(echo "$k")
+        # one pass over a here-string: the v2 VM's fresh /dev has no /dev/fd
+        # for <(...)
+        awk '{pid[$1] = 1; parent[$1] = $2} END {for (p in parent) if (parent[p] in pid) print p}' \
+                <<<"$k"
 }
 
 # A busybox VPS with a root shell on its console (no getty in the template).
