@@ -31,6 +31,7 @@
 #include "vs/log.h"
 #include "vs/security.h"
 #include "vs/parse.h"
+#include "vs/procid.h"
 #include "store.h"
 #include "serve.h"
 #include "slice.h"
@@ -186,7 +187,8 @@ static int lock_owner_gone(const char *pid_text)
         cleanup_free char *stat = NULL;
         char path[64];
         uint64_t pid;
-        const char *state;
+        unsigned long long starttime;
+        int status;
 
         if (vs_parse_uint(pid_text, 1, INT_MAX, "pid", &pid, NULL) < 0)
                 return 0;
@@ -195,8 +197,7 @@ static int lock_owner_gone(const char *pid_text)
         snprintf(path, sizeof(path), "/proc/%llu/stat", (unsigned long long)pid);
         if (vs_read_file(AT_FDCWD, path, 4096, &stat, NULL, NULL) < 0)
                 return 1;
-        state = strrchr(stat, ')');
-        return state && state[1] == ' ' && state[2] == 'Z';
+        return vs_procid_parse_zombie(stat, &starttime, &status) == 1;
 }
 
 /* The pid file doubles as the lock that keeps a second vsd off this root. */
