@@ -592,3 +592,11 @@ int vs_backoff(long *pause_ms, long limit_ms)
         *pause_ms *= 2;
         return 0;
 }
+
+int64_t vs_monotonic_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

@@ -142,14 +142,6 @@ static void refuse(int fd, vs_error_kind_t kind, int errnum, const char *fmt, ..
         close(fd);
 }
 
-static int64_t now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The caps of vsd.conf, for a peer that is not root: 0 admits it, else
  * the one-line reason. */
 static int over_cap(const struct vsd *d, uid_t uid, char *why, size_t size)
@@ -189,7 +181,7 @@ static void pause_listener(struct vsd *d)
                 vs_log(LOG_WARNING, "out of file descriptors: new clients wait (%m)");
         d->fd_warned = 1;
         epoll_ctl(d->epfd, EPOLL_CTL_MOD, d->listen_fd, &e);
-        d->listen_paused = now_ms();
+        d->listen_paused = vs_monotonic_ms();
 }
 
 struct ev vsd_listen_ev = { EV_LISTEN, NULL };
@@ -236,7 +228,7 @@ void vsd_clients_accept(struct vsd *d)
                 c->fd = fd;
                 c->uid = uid;
                 c->role = role;
-                c->deadline = now_ms() + (int64_t)d->client_conf.timeout_ms;
+                c->deadline = vs_monotonic_ms() + (int64_t)d->client_conf.timeout_ms;
                 c->exec_pidfd = -1;
                 c->ev = (struct ev){ EV_CLIENT, c };
                 c->exec_ev = (struct ev){ EV_EXEC_EXIT, c };
@@ -262,7 +254,7 @@ static int request_waiting(int fd)
  * is read on the next pass. */
 static void expire_clients(struct vsd *d)
 {
-        int64_t now = now_ms();
+        int64_t now = vs_monotonic_ms();
         struct client *c, *next;
 
         for (c = d->clients; c; c = next) {
@@ -283,7 +275,7 @@ static void expire_clients(struct vsd *d)
 /* Milliseconds until the loop must look again (-1: only on an event). */
 int vsd_clients_next_wakeup(const struct vsd *d)
 {
-        int64_t first = 0, now = now_ms(), wait;
+        int64_t first = 0, now = vs_monotonic_ms(), wait;
 
         for (const struct client *c = d->clients; c; c = c->next)
                 if (c->fd >= 0 && c->wait == WAIT_NONE && c->deadline &&
@@ -340,6 +332,6 @@ int vsd_client_read(struct vsd *d, struct client *c, vs_request_t *req)
 void vsd_clients_after_pass(struct vsd *d)
 {
         expire_clients(d);
-        if (d->listen_paused && now_ms() - d->listen_paused >= 1000)
+        if (d->listen_paused && vs_monotonic_ms() - d->listen_paused >= 1000)
                 resume_listener(d);
 }

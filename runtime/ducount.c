@@ -42,14 +42,6 @@ struct du_record {
         uint64_t big; /* the layer had more than DU_BUDGET entries */
 };
 
-static int64_t now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void count_one(struct du_record *r)
 {
         cleanup_free char *upper = vs_strdupf("%s/upper", r->name);
@@ -181,9 +173,10 @@ void vsd_du_answered(struct vsd *d)
                 v = vsd_vps_find(d, r.name);
                 if (!v || !v->du.pending || v->du.seq != r.seq)
                         continue; /* destroyed, or a new VPS of that name */
-                v->du = (struct vsd_du){
-                        .bytes = r.bytes, .at_ms = now_ms(), .seq = r.seq, .big = (int)r.big
-                };
+                v->du = (struct vsd_du){ .bytes = r.bytes,
+                                         .at_ms = vs_monotonic_ms(),
+                                         .seq = r.seq,
+                                         .big = (int)r.big };
         }
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
                 counter_gone(d);
@@ -206,7 +199,7 @@ static int count_here(struct vsd *d, struct vps *v, uint64_t *bytes)
         }
         if (!vs_du_at_bounded(fd, DU_BUDGET, bytes))
                 return 0;
-        v->du = (struct vsd_du){ .bytes = *bytes, .at_ms = now_ms(), .seq = v->du.seq };
+        v->du = (struct vsd_du){ .bytes = *bytes, .at_ms = vs_monotonic_ms(), .seq = v->du.seq };
         return 1;
 }
 
@@ -220,7 +213,7 @@ int vsd_du_bytes(struct vsd *d, struct vps *v, uint64_t *bytes)
         if ((!v->du.big || d->du_queue_fd < 0) && count_here(d, v, bytes))
                 return 1;
         v->du.big = 1;
-        if (!v->du.pending && (!v->du.at_ms || now_ms() - v->du.at_ms >= DU_FRESH_MS))
+        if (!v->du.pending && (!v->du.at_ms || vs_monotonic_ms() - v->du.at_ms >= DU_FRESH_MS))
                 ask(d, v);
         *bytes = v->du.bytes;
         return v->du.at_ms != 0;

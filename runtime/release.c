@@ -231,20 +231,12 @@ void vsd_release_answered(struct vsd *d)
         }
 }
 
-static int64_t mono_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int vsd_release_wait(struct vsd *d, struct vps *v, vs_error_t *err)
 {
-        int64_t deadline = mono_ms() + RELEASE_WAIT_MS;
+        int64_t deadline = vs_monotonic_ms() + RELEASE_WAIT_MS;
 
         while (v->release_seq && d->release_fd >= 0) {
-                int64_t left = deadline - mono_ms();
+                int64_t left = deadline - vs_monotonic_ms();
                 int gone = 0;
 
                 if (left <= 0)

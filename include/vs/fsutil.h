@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "vs/error.h"
@@ -80,5 +81,8 @@ int vs_helper_setup(pid_t parent, const char *comm, int *fds, int n);
  * a loaded host). Start with *pause_ms = 1: sleeps that long and doubles
  * it; -1 without sleeping once the pauses would pass limit_ms in all. */
 int vs_backoff(long *pause_ms, long limit_ms);
+/* Milliseconds on CLOCK_MONOTONIC: deadlines and ages that a change of the
+ * wall clock must not move. */
+int64_t vs_monotonic_ms(void);
 
 #endif
