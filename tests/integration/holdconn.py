@@ -10,10 +10,15 @@ what vsd sent on each connection without waiting and prints one line:
 "busy=B timeout=T other=O silent=S closed=C": refusals for a cap, replies
 for client_timeout, other replies, connections with nothing to read, and
 connections vsd closed without a word. Exits 1 when a connect failed.
+With HOLD_ANSWERED=FILE in its environment it also creates FILE once every
+connection has something to read or was closed (vsd answered them all), so
+that a test can wait for vsd's answers rather than for its descriptors: a
+connection still in the listen backlog is not one of vsd's descriptors yet.
 """
 
 import json
 import os
+import select
 import socket
 import sys
 import time
@@ -54,7 +59,11 @@ def main():
         socks.append(s)
     open(ready, "w").close()
     deadline = time.monotonic() + limit
+    answered = os.environ.get("HOLD_ANSWERED")
     while not os.path.exists(release) and time.monotonic() < deadline:
+        if answered and len(select.select(socks, [], [], 0)[0]) == len(socks):
+            open(answered, "w").close()
+            answered = None
         time.sleep(0.05)
     counts = {"busy": 0, "timeout": 0, "other": 0, "silent": 0, "closed": 0}
     for s in socks:

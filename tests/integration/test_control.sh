@@ -75,8 +75,13 @@ test_idle_client_is_timed_out() {
         local out=$R/hold.out counts base
         restart_with_conf "client_timeout = 500ms"
         base=$(vsd_sockets)
-        hold 3 "$out"
-        # vsd answers an idle connection and closes it after client_timeout
+        rm -f "$R/hold/answered"
+        HOLD_ANSWERED=$R/hold/answered hold 3 "$out"
+        # vsd answers an idle connection and closes it after client_timeout;
+        # at a high load it may not even have accepted them when the holder
+        # is ready, so its answers are waited for, then its descriptors
+        wait_for 10 "[ -e '$R/hold/answered' ]" ||
+                fail "idle connections not answered after client_timeout"
         wait_for 10 "[ \$(vsd_sockets) -le $base ]" ||
                 fail "idle connections still open after client_timeout"
         release "$out"
