@@ -882,22 +882,20 @@ void vsd_clone_free(struct vsd_clone *cl)
 }
 
 /* A running VPS is frozen while a worker copies its own layer (a clone, a
- * snapshot, a backup), so that its files are of one moment; one on a disk image cannot be read from the host
- * while it runs. *frozen says whether the caller must thaw it. */
+ * snapshot, a backup), so that its files are of one moment: whole, or
+ * (live) only for the backend's last pass (resync of the dir backend, the
+ * frozen step of clone_live: an image's). *frozen says whether the caller
+ * must thaw it. */
 int vsd_vps_freeze_for_copy(struct vps *v, const vs_disk_backend_t *disk, const char *what,
                             struct vsd_clone *cl, vs_error_t *err)
 {
+        (void)what;
         cl->frozen = cl->live = 0;
         if (v->phase == PHASE_STOPPING)
                 return vs_error_kind(err, VS_E_STATE, EBUSY, "VPS is stopping");
         if (v->phase != PHASE_RUNNING)
                 return 0;
-        if (disk->attach)
-                return vs_error_kind(err, VS_E_STATE, EBUSY,
-                                     "VPS is running on a disk image (its file system is mounted "
-                                     "inside it): stop it to %s it",
-                                     what);
-        if (disk->resync) {
+        if (disk->resync || disk->clone_live) {
                 cl->live = 1;
                 return 0;
         }
@@ -931,6 +929,11 @@ static int copy_start_time(int src_fd, int dst_fd, struct timespec *since, vs_er
         return 0;
 }
 
+static int freeze_cgroup(void *cg, int frozen, vs_error_t *err)
+{
+        return vs_cgroup_freeze(cg, frozen, err);
+}
+
 int vsd_clone_copy_layer(struct vsd *d, const struct vsd_clone *cl, int src_fd, int dst_fd,
                          const char *dst_path, const vs_id_shift_t *shift, long long *frozen_ms,
                          vs_error_t *err)
@@ -941,6 +944,11 @@ int vsd_clone_copy_layer(struct vsd *d, const struct vsd_clone *cl, int src_fd, 
 
         *frozen_ms = 0;
         clock_gettime(CLOCK_MONOTONIC, &t0);
+        if (src && src->cg && cl->disk->clone_live) {
+                vs_disk_freezer_t fr = { freeze_cgroup, src->cg };
+
+                return cl->disk->clone_live(src_fd, dst_fd, dst_path, shift, &fr, frozen_ms, err);
+        }
         if (!src || !src->cg) {
                 rc = cl->disk->clone(src_fd, dst_fd, dst_path, shift, err);
                 if (cl->frozen)
@@ -997,6 +1005,13 @@ void vsd_clone_thaw(struct vsd *d, struct vsd_clone *cl)
 {
         struct vps *src = cl->frozen || cl->live ? vsd_vps_find(d, cl->src) : NULL;
 
+        /* a worker killed in its frozen step leaves the file system frozen
+         * too: let it go first, the processes that write to it after */
+        if (src && cl->live && cl->disk && cl->disk->thaw) {
+                cleanup_free char *path = vs_strdupf("%s/%s", d->vps_dir, cl->src);
+
+                cl->disk->thaw(path);
+        }
         if (src && src->cg)
                 vs_cgroup_freeze(src->cg, 0, NULL);
         cl->frozen = cl->live = 0;
