@@ -690,7 +690,8 @@ static int open_mounted_fs(const char *image, vs_error_t *err)
 static int fs_freeze(int fs, int frozen, vs_error_t *err)
 {
         if (ioctl(fs, frozen ? FIFREEZE : FITHAW, 0) < 0)
-                return vs_error_errno(err, "%s the image's file system", frozen ? "freeze" : "thaw");
+                return vs_error_errno(err, "%s the image's file system",
+                                      frozen ? "freeze" : "thaw");
         return 0;
 }
 
@@ -724,8 +725,8 @@ static int live_rounds(int fs, int img, int sums, int dst, vs_error_t *err)
  * holds every writer: the image is a clean file system on disk), then the
  * whole image reflinked or the blocks that changed copied; thawed in the
  * reverse order whatever happened. */
-static int frozen_step(int fs, int img, int sums, int dst, int reflink,
-                       const vs_disk_freezer_t *fr, long long *frozen_ms, vs_error_t *err)
+static int frozen_step(int fs, int img, int sums, int dst, int reflink, const vs_disk_freezer_t *fr,
+                       long long *frozen_ms, vs_error_t *err)
 {
         struct timespec t0;
         int rc;
@@ -736,9 +737,8 @@ static int frozen_step(int fs, int img, int sums, int dst, int reflink,
         rc = fs_freeze(fs, 1, err);
         if (rc == 0) {
                 if (reflink)
-                        rc = ioctl(dst, FICLONE, img) < 0
-                                     ? vs_error_errno(err, "reflink the image")
-                                     : 0;
+                        rc = ioctl(dst, FICLONE, img) < 0 ? vs_error_errno(err, "reflink the image")
+                                                          : 0;
                 else
                         rc = vs_image_round_copy(img, sums, 0, dst, NULL, err);
                 if (fs_freeze(fs, 0, rc < 0 ? NULL : err) < 0)

@@ -200,8 +200,8 @@ static int emit_local(struct sender *s, uint64_t offset, uint32_t length, uint32
                       const void *data, vs_error_t *err)
 {
         if (kind == REC_HOLE) {
-                if (fallocate(s->out_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-                              (off_t)offset, length) < 0)
+                if (fallocate(s->out_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset,
+                              length) < 0)
                         return vs_error_errno(err, "punch a hole in the copy of the image");
                 return 0;
         }
@@ -298,8 +298,9 @@ static int round_run(int img_fd, int sums_fd, int first, int out_fd, int local, 
         cleanup_free unsigned char *buf = malloc(ROUND_BLOCK);
         cleanup_blocksum_key vs_blocksum_key_t *key = NULL;
         struct round_header h = { ROUND_MAGIC, htole32(ROUND_VERSION), 0 };
-        struct sender s = { img_fd, out_fd, 0, &sums, NULL, buf, 0,
-                            local ? emit_local : emit_stream };
+        struct sender s = {
+                img_fd, out_fd, 0, &sums, NULL, buf, 0, local ? emit_local : emit_stream
+        };
         struct stat st;
 
         if (!buf)
@@ -329,7 +330,8 @@ static int round_run(int img_fd, int sums_fd, int first, int out_fd, int local, 
         } else if (write_all(out_fd, &h, sizeof(h), err) < 0) {
                 return -1;
         }
-        if (send_blocks(&s, err) < 0 || (!local && send_record(out_fd, 0, 0, REC_END, NULL, err) < 0))
+        if (send_blocks(&s, err) < 0 ||
+            (!local && send_record(out_fd, 0, 0, REC_END, NULL, err) < 0))
                 return -1;
         if (sent)
                 *sent = s.sent;

@@ -76,9 +76,8 @@ typedef struct vs_disk_backend {
          * Anything that fails in that step is undone before it returns:
          * the VPS thawed; the caller removes the partial copy. NULL: the
          * backend copies a running VPS by clone and resync. */
-        int (*clone_live)(int src_fd, int dst_fd, const char *dst_path,
-                          const vs_id_shift_t *shift, const vs_disk_freezer_t *fr,
-                          long long *frozen_ms, vs_error_t *err);
+        int (*clone_live)(int src_fd, int dst_fd, const char *dst_path, const vs_id_shift_t *shift,
+                          const vs_disk_freezer_t *fr, long long *frozen_ms, vs_error_t *err);
         /* Lets go of what a clone_live that died in its frozen step held
          * (its worker killed): vps_path is the VPS's directory. NULL: none. */
         void (*thaw)(const char *vps_path);
