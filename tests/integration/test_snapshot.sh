@@ -135,7 +135,7 @@ test_snapshot_of_an_image_vps() {
         expect_rc 0 "a running VPS on a disk image" -- vs snapshot si1 r
         expect_eq "True image" "$(snap_field si1 r live) $(snap_field si1 r backend)" "meta, live"
         expect_contains "$(cat "$(v2_events si1)")" "frozen 0" "not left frozen"
-        vs snapshot delete si1 r
+        vs snapshot delete si1 r >/dev/null
         vs stop si1
         expect_rc 0 "a stopped one" -- vs snapshot si1 a
         expect_eq "False image" "$(snap_field si1 a live) $(snap_field si1 a backend)" "meta"
