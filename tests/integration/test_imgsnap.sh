@@ -118,6 +118,39 @@ test_a_running_image_vps_backs_up_and_restores_on_another_name() {
         vs destroy --force ib1
 }
 
+# A worker killed in the frozen step (its cgroup frozen, its file system
+# FIFREEZE'd): vsd thaws both, the VPS's writer goes on, the snapshot is
+# not listed and its partial copy goes at the next snapshot command. 600 MB
+# of data make the frozen step (a pass over every data block) long enough
+# to be seen.
+test_a_worker_killed_while_frozen_leaves_the_vps_running_and_thawed() {
+        local ev snap_pid worker="" k v n deadline
+        vs create ik1 --template busybox --diskspace 1G
+        vs start ik1
+        vs exec ik1 -- sh -c 'dd if=/dev/zero of=/root/fill bs=1M count=600 2>/dev/null; i=0; while :; do i=$((i+1)); echo $i >>/root/log; done >/dev/null 2>&1 &'
+        wait_for 10 '[ "$(logged ik1)" -gt 5 ]' || fail "the writer does not run"
+        ev=$(v2_events ik1)
+        vs snapshot ik1 k >"$R/snap.out" 2>&1 &
+        snap_pid=$!
+        deadline=$((SECONDS + $(scaled 60)))
+        while [ -z "$worker" ] && [ "$SECONDS" -lt "$deadline" ] && kill -0 "$snap_pid" 2>/dev/null; do
+                while read -r k v; do
+                        [ "$k $v" = "frozen 1" ] && worker=$(pgrep -P "$(vsd_pid)" -x vsd-snapshot)
+                done <"$ev"
+        done
+        [ -n "$worker" ] || fail "the frozen step was not seen (the snapshot: $(cat "$R/snap.out"))"
+        kill -9 "$worker"
+        wait "$snap_pid" && fail "the snapshot of a killed worker succeeded"
+        expect_eq 1 "$(wc -l <"$R/snap.out")" "one line: $(cat "$R/snap.out")"
+        wait_for 10 'grep -q "frozen 0" "$ev"' || fail "left frozen"
+        n=$(logged ik1)
+        wait_for 10 '[ "$(logged ik1)" -gt "$n" ]' || fail "the writer hangs (its file system frozen?)"
+        expect_eq "" "$(vs snapshot list -j ik1 | python3 -c 'import json, sys; print(*[s["name"] for s in json.load(sys.stdin)])')" "no snapshot listed"
+        expect_rc 0 "the next snapshot" -- vs snapshot ik1 after
+        expect_eq "after" "$(ls -A "$(vps_dir ik1)/snapshots" | xargs)" "the partial copy is gone"
+        vs destroy --force ik1
+}
+
 # Refused before anything is frozen or copied: one line each, the source
 # running and thawed, nothing half-made.
 test_refusals_of_a_running_image_vps_change_nothing() {
