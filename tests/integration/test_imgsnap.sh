@@ -120,26 +120,36 @@ test_a_running_image_vps_backs_up_and_restores_on_another_name() {
 
 # A worker killed in the frozen step (its cgroup frozen, its file system
 # FIFREEZE'd): vsd thaws both, the VPS's writer goes on, the snapshot is
-# not listed and its partial copy goes at the next snapshot command. 600 MB
-# of data make the frozen step (a pass over every data block) long enough
-# to be seen.
-test_a_worker_killed_while_frozen_leaves_the_vps_running_and_thawed() {
-        local ev snap_pid worker="" k v n deadline
-        vs create ik1 --template busybox --diskspace 1G
-        vs start ik1
-        vs exec ik1 -- sh -c 'dd if=/dev/zero of=/root/fill bs=1M count=600 2>/dev/null; i=0; while :; do i=$((i+1)); echo $i >>/root/log; done >/dev/null 2>&1 &'
-        wait_for 10 '[ "$(logged ik1)" -gt 5 ]' || fail "the writer does not run"
-        ev=$(v2_events ik1)
-        vs snapshot ik1 k >"$R/snap.out" 2>&1 &
-        snap_pid=$!
+# not listed and its partial copy goes at the next snapshot command.
+# frozen_snapshot VPS SNAP: a snapshot in the background (its job in
+# SNAP_PID, vsctl's output in $R/snap.out) caught in its frozen step:
+# WORKER is its worker's pid then. 600 MB of data in an image of 1G make
+# that step long enough to be seen.
+frozen_snapshot() {
+        local vps=$1 ev k v deadline
+        vs create "$vps" --template busybox --diskspace 1G
+        vs start "$vps"
+        vs exec "$vps" -- sh -c 'dd if=/dev/zero of=/root/fill bs=1M count=600 2>/dev/null; i=0; while :; do i=$((i+1)); echo $i >>/root/log; done >/dev/null 2>&1 &'
+        wait_for 10 '[ "$(logged "$vps")" -gt 5 ]' || fail "the writer does not run"
+        ev=$(v2_events "$vps")
+        vs snapshot "$vps" "$2" >"$R/snap.out" 2>&1 &
+        SNAP_PID=$!
+        WORKER=""
         deadline=$((SECONDS + $(scaled 60)))
-        while [ -z "$worker" ] && [ "$SECONDS" -lt "$deadline" ] && kill -0 "$snap_pid" 2>/dev/null; do
+        while [ -z "$WORKER" ] && [ "$SECONDS" -lt "$deadline" ] && kill -0 "$SNAP_PID" 2>/dev/null; do
                 while read -r k v; do
-                        [ "$k $v" = "frozen 1" ] && worker=$(pgrep -P "$(vsd_pid)" -x vsd-snapshot)
+                        [ "$k $v" = "frozen 1" ] && WORKER=$(pgrep -P "$(vsd_pid)" -x vsd-snapshot)
                 done <"$ev"
         done
-        [ -n "$worker" ] || fail "the frozen step was not seen (the snapshot: $(cat "$R/snap.out"))"
-        kill -9 "$worker"
+        [ -n "$WORKER" ] || fail "the frozen step was not seen (the snapshot: $(cat "$R/snap.out"))"
+}
+
+test_a_worker_killed_while_frozen_leaves_the_vps_running_and_thawed() {
+        local ev n snap_pid
+        frozen_snapshot ik1 k
+        ev=$(v2_events ik1)
+        snap_pid=$SNAP_PID
+        kill -9 "$WORKER"
         wait "$snap_pid" && fail "the snapshot of a killed worker succeeded"
         expect_eq 1 "$(wc -l <"$R/snap.out")" "one line: $(cat "$R/snap.out")"
         wait_for 10 'grep -q "frozen 0" "$ev"' || fail "left frozen"
@@ -149,6 +159,25 @@ test_a_worker_killed_while_frozen_leaves_the_vps_running_and_thawed() {
         expect_rc 0 "the next snapshot" -- vs snapshot ik1 after
         expect_eq "after" "$(ls -A "$(vps_dir ik1)/snapshots" | xargs)" "the partial copy is gone"
         vs destroy --force ik1
+}
+
+# vsd killed in the frozen step (its worker goes with it): the next vsd
+# finds the mark of the frozen step and thaws the image's file system and
+# the cgroup when it adopts the VPS.
+test_a_vsd_killed_while_frozen_thaws_the_vps_at_its_restart() {
+        local ev n
+        frozen_snapshot iv1 k
+        ev=$(v2_events iv1)
+        kill -9 "$(vsd_pid)"
+        wait "$SNAP_PID" && fail "the snapshot of a killed vsd succeeded"
+        start_vsd || fail "vsd did not start again"
+        wait_for 10 'grep -q "frozen 0" "$ev"' || fail "left frozen"
+        n=$(logged iv1)
+        wait_for 10 '[ "$(logged iv1)" -gt "$n" ]' || fail "the writer hangs (its file system frozen?)"
+        [ ! -e "$R/run/paene/iv1.frozen" ] || fail "the mark is left"
+        expect_rc 0 "the next snapshot" -- vs snapshot iv1 after
+        expect_eq "after" "$(ls -A "$(vps_dir iv1)/snapshots" | xargs)" "the partial copy is gone"
+        vs destroy --force iv1
 }
 
 # Refused before anything is frozen or copied: one line each, the source
