@@ -7,16 +7,19 @@
 #include <ext2fs/ext2fs.h>
 #include <fcntl.h>
 #include <glob.h>
+#include <linux/fs.h>
 #include <linux/loop.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vs/cleanup.h"
@@ -630,22 +633,14 @@ int vs_disk_image_mounted(const char *image)
         return fd >= 0;
 }
 
-static int image_clone(int src_fd, int dst_fd, const char *dst_path, const vs_id_shift_t *shift,
-                       vs_error_t *err)
+/* What a copy of an image becomes a VPS's (or a snapshot's): its owners
+ * moved by shift, a UUID of its own, its overlay work directory marked
+ * for emptying at its first attach. */
+static int finish_copy(int dst_fd, const char *image, const vs_id_shift_t *shift, vs_error_t *err)
 {
-        cleanup_free char *image = vs_strdupf("%s/%s", dst_path, IMAGE_FILE);
-        cleanup_free char *src = vs_strdupf("/proc/self/fd/%d/%s", src_fd, IMAGE_FILE);
-        cleanup_close int loopfd = loop_find(src, NULL, 0, NULL);
         cleanup_close int marker = -1;
 
-        /* a copy of a mounted file system need not be consistent */
-        if (loopfd >= 0)
-                return vs_error_kind(err, VS_E_STATE, EBUSY,
-                                     "the source's disk image is still mounted (try again)");
-        if (mkdirat(dst_fd, "rootfs", 0755) < 0 || mkdirat(dst_fd, IMAGE_MNT, 0755) < 0)
-                return vs_error_errno(err, "mkdir");
-        if (vs_copy_sparse_at(src_fd, dst_fd, IMAGE_FILE, err) < 0 ||
-            vs_disk_image_shift_ids(image, shift, err) < 0 ||
+        if (vs_disk_image_shift_ids(image, shift, err) < 0 ||
             vs_disk_image_reidentify(image, err) < 0)
                 return -1;
         marker = openat(dst_fd, IMAGE_WORK_STALE, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
@@ -654,11 +649,178 @@ static int image_clone(int src_fd, int dst_fd, const char *dst_path, const vs_id
         return 0;
 }
 
+static int image_clone(int src_fd, int dst_fd, const char *dst_path, const vs_id_shift_t *shift,
+                       vs_error_t *err)
+{
+        cleanup_free char *image = vs_strdupf("%s/%s", dst_path, IMAGE_FILE);
+        cleanup_free char *src = vs_strdupf("/proc/self/fd/%d/%s", src_fd, IMAGE_FILE);
+        cleanup_close int loopfd = loop_find(src, NULL, 0, NULL);
+
+        /* a copy of a mounted file system need not be consistent */
+        if (loopfd >= 0)
+                return vs_error_kind(err, VS_E_STATE, EBUSY,
+                                     "the source's disk image is still mounted (try again)");
+        if (mkdirat(dst_fd, "rootfs", 0755) < 0 || mkdirat(dst_fd, IMAGE_MNT, 0755) < 0)
+                return vs_error_errno(err, "mkdir");
+        if (vs_copy_sparse_at(src_fd, dst_fd, IMAGE_FILE, err) < 0)
+                return -1;
+        return finish_copy(dst_fd, image, shift, err);
+}
+
+/* ---- a live copy of a running VPS's image ---- */
+
+/* Rounds while the VPS runs, at most; a round that copied less than
+ * LIVE_ENOUGH ends them (what is left goes in the frozen step). */
+#define LIVE_ROUNDS 4
+#define LIVE_ENOUGH (8ULL << 20)
+
+/* The root of the image's mounted file system (the running VPS's, through
+ * a mount of its own attached nowhere). */
+static int open_mounted_fs(const char *image, vs_error_t *err)
+{
+        cleanup_close int loopfd = -1;
+        char dev[64];
+
+        loopfd = loop_find(image, dev, sizeof(dev), err);
+        if (loopfd < 0)
+                return -1;
+        return open_fs_root(dev, err);
+}
+
+static int fs_freeze(int fs, int frozen, vs_error_t *err)
+{
+        if (ioctl(fs, frozen ? FIFREEZE : FITHAW, 0) < 0)
+                return vs_error_errno(err, "%s the image's file system",
+                                      frozen ? "freeze" : "thaw");
+        return 0;
+}
+
+static long long ms_since(const struct timespec *t0)
+{
+        struct timespec t1;
+
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        return (t1.tv_sec - t0->tv_sec) * 1000LL + (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* While the VPS runs: its file system written back, then its data blocks
+ * copied, then rounds of what changed until one is small. */
+static int live_rounds(int fs, int img, int sums, int dst, vs_error_t *err)
+{
+        for (int round = 0; round < LIVE_ROUNDS; round++) {
+                uint64_t copied = 0;
+
+                if (syncfs(fs) < 0)
+                        return vs_error_errno(err, "write back the image's file system");
+                if (vs_image_round_copy(img, sums, round == 0, dst, &copied, err) < 0)
+                        return -1;
+                if (round > 0 && copied < LIVE_ENOUGH)
+                        break;
+        }
+        return 0;
+}
+
+/* The frozen step: the VPS's processes held (fr), its file system frozen
+ * (FIFREEZE writes back what is dirty and the superblock's counts, and
+ * holds every writer: the image is a clean file system on disk), then the
+ * whole image reflinked or the blocks that changed copied; thawed in the
+ * reverse order whatever happened. */
+static int frozen_step(int fs, int img, int sums, int dst, int reflink, const vs_disk_freezer_t *fr,
+                       long long *frozen_ms, vs_error_t *err)
+{
+        struct timespec t0;
+        int rc;
+
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        if (fr->freeze(fr->ctx, 1, err) < 0)
+                return -1;
+        rc = fs_freeze(fs, 1, err);
+        if (rc == 0) {
+                if (reflink)
+                        rc = ioctl(dst, FICLONE, img) < 0 ? vs_error_errno(err, "reflink the image")
+                                                          : 0;
+                else
+                        rc = vs_image_round_copy(img, sums, 0, dst, NULL, err);
+                if (fs_freeze(fs, 0, rc < 0 ? NULL : err) < 0)
+                        rc = -1;
+        }
+        if (fr->freeze(fr->ctx, 0, rc < 0 ? NULL : err) < 0)
+                rc = -1;
+        *frozen_ms = ms_since(&t0);
+        return rc;
+}
+
+/* The copy as a file system unmounted: e2fsck -p writes the state clean
+ * and frees what the VPS held open but had unlinked (an image has no
+ * journal, so no orphan list: such an inode is allocated in the copy). */
+static int preen_copy(const char *image, vs_error_t *err)
+{
+        char *const fsck[] = { "e2fsck", "-p", (char *)image, NULL };
+        int status;
+
+        if (run_tool(fsck, &status, err) < 0)
+                return -1;
+        if (!WIFEXITED(status) || WEXITSTATUS(status) > 1)
+                return vs_error_set(err, EIO, "e2fsck found errors in the copy %s", image);
+        return 0;
+}
+
+static int image_clone_live(int src_fd, int dst_fd, const char *dst_path,
+                            const vs_id_shift_t *shift, const vs_disk_freezer_t *fr,
+                            long long *frozen_ms, vs_error_t *err)
+{
+        cleanup_free char *image = vs_strdupf("%s/%s", dst_path, IMAGE_FILE);
+        cleanup_free char *src = vs_strdupf("/proc/self/fd/%d/%s", src_fd, IMAGE_FILE);
+        cleanup_close int img = -1, fs = -1, sums = -1, dst = -1;
+        int reflink;
+
+        *frozen_ms = 0;
+        if (mkdirat(dst_fd, "rootfs", 0755) < 0 || mkdirat(dst_fd, IMAGE_MNT, 0755) < 0)
+                return vs_error_errno(err, "mkdir");
+        img = openat(src_fd, IMAGE_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (img < 0)
+                return vs_error_errno(err, "open %s", src);
+        fs = open_mounted_fs(src, err);
+        if (fs < 0)
+                return vs_error_wrap(err, "the running VPS's image");
+        /* the sums are the worker's alone: nothing is left of them */
+        sums = memfd_create("vsd-image-sums", MFD_CLOEXEC);
+        dst = openat(dst_fd, IMAGE_FILE, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (sums < 0 || dst < 0)
+                return vs_error_errno(err, "make the copy of the image");
+        /* where the store shares extents (XFS, btrfs) the whole image is a
+         * reflink, frozen; elsewhere (EOPNOTSUPP, EXDEV, EINVAL) rounds */
+        reflink = ioctl(dst, FICLONE, img) == 0;
+        if (!reflink && live_rounds(fs, img, sums, dst, err) < 0)
+                return -1;
+        if (frozen_step(fs, img, sums, dst, reflink, fr, frozen_ms, err) < 0)
+                return -1;
+        if (fsync(dst) < 0)
+                return vs_error_errno(err, "write the copy of the image to disk");
+        close(dst);
+        dst = -1;
+        if (preen_copy(image, err) < 0)
+                return -1;
+        return finish_copy(dst_fd, image, shift, err);
+}
+
+static void image_thaw(const char *vps_path)
+{
+        cleanup_free char *image = vs_strdupf("%s/%s", vps_path, IMAGE_FILE);
+        cleanup_close int fs = open_mounted_fs(image, NULL);
+
+        /* EINVAL: it was not frozen */
+        if (fs >= 0)
+                fs_freeze(fs, 0, NULL);
+}
+
 const vs_disk_backend_t vs_disk_backend_image = {
         .name = "image",
         .layers = IMAGE_MNT,
         .create = image_create,
         .clone = image_clone,
+        .clone_live = image_clone_live,
+        .thaw = image_thaw,
         .attach = image_attach,
         .resize = image_resize,
         .usage = image_usage,

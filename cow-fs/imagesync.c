@@ -173,6 +173,12 @@ static int send_record(int out_fd, uint64_t offset, uint32_t length, uint32_t ki
         return kind == REC_DATA ? write_all(out_fd, data, length, err) : 0;
 }
 
+struct sender;
+/* Where a round's records go: a stream (a migration) or straight into a
+ * copy of the image on this node (a live snapshot, clone or backup). */
+typedef int (*emit_fn)(struct sender *s, uint64_t offset, uint32_t length, uint32_t kind,
+                       const void *data, vs_error_t *err);
+
 struct sender {
         int img_fd, out_fd;
         uint64_t size;
@@ -180,7 +186,29 @@ struct sender {
         const vs_blocksum_key_t *key;
         unsigned char *buf;
         uint64_t sent; /* bytes of data */
+        emit_fn emit;
 };
+
+static int emit_stream(struct sender *s, uint64_t offset, uint32_t length, uint32_t kind,
+                       const void *data, vs_error_t *err)
+{
+        return send_record(s->out_fd, offset, length, kind, data, err);
+}
+
+/* A record applied to the copy at out_fd, as the target applies it. */
+static int emit_local(struct sender *s, uint64_t offset, uint32_t length, uint32_t kind,
+                      const void *data, vs_error_t *err)
+{
+        if (kind == REC_HOLE) {
+                if (fallocate(s->out_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset,
+                              length) < 0)
+                        return vs_error_errno(err, "punch a hole in the copy of the image");
+                return 0;
+        }
+        if (kind == REC_DATA && pwrite(s->out_fd, data, length, (off_t)offset) != (ssize_t)length)
+                return vs_error_errno(err, "write the copy of the image");
+        return 0;
+}
 
 /* Block b lies (at least partly) in a data extent: sent when its sum is
  * not the one the target has. */
@@ -212,7 +240,7 @@ static int send_data_block(struct sender *s, uint64_t b, vs_error_t *err)
                 return 0;
         s->sums->sum[b] = sum;
         s->sent += len;
-        return send_record(s->out_fd, offset, (uint32_t)len, REC_DATA, s->buf, err);
+        return s->emit(s, offset, (uint32_t)len, REC_DATA, s->buf, err);
 }
 
 /* Blocks [from, to) are a hole here: those the target has as data go as a
@@ -227,7 +255,7 @@ static int send_hole_blocks(struct sender *s, uint64_t from, uint64_t to, vs_err
                 if (is_hole(&s->sums->sum[b]))
                         continue;
                 s->sums->sum[b] = HOLE_SUM;
-                if (send_record(s->out_fd, offset, len, REC_HOLE, NULL, err) < 0)
+                if (s->emit(s, offset, len, REC_HOLE, NULL, err) < 0)
                         return -1;
         }
         return 0;
@@ -262,14 +290,17 @@ static int send_blocks(struct sender *s, vs_error_t *err)
         return send_hole_blocks(s, next, s->sums->count, err);
 }
 
-int vs_image_round_send(int img_fd, int sums_fd, int first, int out_fd, uint64_t *sent,
-                        vs_error_t *err)
+/* One round from img_fd through emit (local: into the copy at out_fd). */
+static int round_run(int img_fd, int sums_fd, int first, int out_fd, int local, uint64_t *sent,
+                     vs_error_t *err)
 {
         cleanup_sums struct sums sums = { 0 };
         cleanup_free unsigned char *buf = malloc(ROUND_BLOCK);
         cleanup_blocksum_key vs_blocksum_key_t *key = NULL;
         struct round_header h = { ROUND_MAGIC, htole32(ROUND_VERSION), 0 };
-        struct sender s = { img_fd, out_fd, 0, &sums, NULL, buf, 0 };
+        struct sender s = {
+                img_fd, out_fd, 0, &sums, NULL, buf, 0, local ? emit_local : emit_stream
+        };
         struct stat st;
 
         if (!buf)
@@ -293,14 +324,32 @@ int vs_image_round_send(int img_fd, int sums_fd, int first, int out_fd, uint64_t
         if (sums_resize(&sums, (s.size + ROUND_BLOCK - 1) / ROUND_BLOCK, err) < 0)
                 return -1;
         h.size = htole64(s.size);
-        if (write_all(out_fd, &h, sizeof(h), err) < 0 || send_blocks(&s, err) < 0 ||
-            send_record(out_fd, 0, 0, REC_END, NULL, err) < 0)
+        if (local) {
+                if (ftruncate(out_fd, (off_t)s.size) < 0)
+                        return vs_error_errno(err, "size the copy of the image");
+        } else if (write_all(out_fd, &h, sizeof(h), err) < 0) {
+                return -1;
+        }
+        if (send_blocks(&s, err) < 0 ||
+            (!local && send_record(out_fd, 0, 0, REC_END, NULL, err) < 0))
                 return -1;
         if (sent)
                 *sent = s.sent;
         /* stored only once the round is sent whole: a round cut short is
          * sent again from the sums of the one before */
         return sums_store(sums_fd, &sums, err);
+}
+
+int vs_image_round_send(int img_fd, int sums_fd, int first, int out_fd, uint64_t *sent,
+                        vs_error_t *err)
+{
+        return round_run(img_fd, sums_fd, first, out_fd, 0, sent, err);
+}
+
+int vs_image_round_copy(int img_fd, int sums_fd, int first, int dst_fd, uint64_t *copied,
+                        vs_error_t *err)
+{
+        return round_run(img_fd, sums_fd, first, dst_fd, 1, copied, err);
 }
 
 /* ---- receiving ---- */

@@ -173,8 +173,8 @@ void vsd_backup_done(struct vsd *d, struct vps *v, char tmp[VSD_BACKUP_TMP_MAX])
  * backup is of one moment and the VPS runs on while tar reads the copy,
  * which goes when tar ends. It costs the layer's size on disk for that
  * time (a reflink where the file system shares extents). A VPS on a disk
- * image is refused: its file system is mounted inside it, and what the
- * kernel holds of it is not in the image yet. */
+ * image is copied so too (the image backend's clone_live: its blocks in
+ * rounds while it runs, then frozen for those that changed). */
 int vsd_backup_live_prepare(struct vsd *d, struct vps *v, struct vsd_work *w, vs_error_t *err)
 {
         vs_strlcpy(w->clone.src, v->name, sizeof(w->clone.src));
@@ -184,10 +184,6 @@ int vsd_backup_live_prepare(struct vsd *d, struct vps *v, struct vsd_work *w, vs
         w->clone.disk = vsd_disk_backend_of(&w->clone.src_config);
         if (!w->clone.disk)
                 return vs_error_set(err, EINVAL, "no disk backend");
-        if (w->clone.disk->attach)
-                return vs_error_kind(err, VS_E_STATE, EBUSY,
-                                     "a VPS on a disk image is backed up stopped (its file "
-                                     "system is mounted inside it)");
         return vsd_vps_freeze_for_copy(v, w->clone.disk, "back up", &w->clone, err);
 }
 

@@ -443,6 +443,34 @@ static int open_init(struct vsd *d, struct vps *v, const vs_kv_t *state, vs_erro
         return pidfd;
 }
 
+/* run/paene/NAME.frozen: while a live copy's frozen step runs (the
+ * cgroup, and with it a disk image's file system, frozen). One that is
+ * left names a worker that died there, with vsd or alone. */
+static char *frozen_mark_of(const char *name)
+{
+        return vs_strdupf("%s.frozen", name);
+}
+
+/* What a live copy that died in its frozen step left: the image's file
+ * system thawed (the cgroup is the caller's to thaw, after it). */
+static void thaw_left_frozen(struct vsd *d, const char *name)
+{
+        cleanup_free char *mark = frozen_mark_of(name);
+        cleanup_free char *path = NULL;
+        cleanup_kv vs_kv_t config = { 0 };
+        const vs_disk_backend_t *disk;
+
+        if (faccessat(d->run_fd, mark, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+                return;
+        if (vsd_config_load(d, name, &config, NULL) == 0 && (disk = vsd_disk_backend_of(&config)) &&
+            disk->thaw) {
+                path = vs_strdupf("%s/%s", d->vps_dir, name);
+                disk->thaw(path);
+        }
+        unlinkat(d->run_fd, mark, 0);
+        vs_log(LOG_NOTICE, "%s: thawed what a copy's frozen step left frozen", name);
+}
+
 /* What exec into the adopted VPS needs: the same user namespace and
  * capability set as before vsd's restart. */
 static int adopt_security(struct vsd *d, struct vps *v, vs_error_t *err)
@@ -482,7 +510,9 @@ static int try_adopt(struct vsd *d, struct vps *v, const vs_kv_t *state, vs_erro
                 atoll(vs_kv_get(state, "started_at") ? vs_kv_get(state, "started_at") : "0");
         v->phase = PHASE_RUNNING;
         v->is_child = 0;
-        /* a vsd that ended during a backup left it frozen */
+        /* a vsd that ended during a backup left it frozen (and a live
+         * copy's frozen step its image's file system) */
+        thaw_left_frozen(d, v->name);
         vs_cgroup_freeze(v->cg, 0, NULL);
         reapply_limits(d, v);
         vsd_net_adopted(d, v, state);
@@ -882,22 +912,20 @@ void vsd_clone_free(struct vsd_clone *cl)
 }
 
 /* A running VPS is frozen while a worker copies its own layer (a clone, a
- * snapshot, a backup), so that its files are of one moment; one on a disk image cannot be read from the host
- * while it runs. *frozen says whether the caller must thaw it. */
+ * snapshot, a backup), so that its files are of one moment: whole, or
+ * (live) only for the backend's last pass (resync of the dir backend, the
+ * frozen step of clone_live: an image's). *frozen says whether the caller
+ * must thaw it. */
 int vsd_vps_freeze_for_copy(struct vps *v, const vs_disk_backend_t *disk, const char *what,
                             struct vsd_clone *cl, vs_error_t *err)
 {
+        (void)what;
         cl->frozen = cl->live = 0;
         if (v->phase == PHASE_STOPPING)
                 return vs_error_kind(err, VS_E_STATE, EBUSY, "VPS is stopping");
         if (v->phase != PHASE_RUNNING)
                 return 0;
-        if (disk->attach)
-                return vs_error_kind(err, VS_E_STATE, EBUSY,
-                                     "VPS is running on a disk image (its file system is mounted "
-                                     "inside it): stop it to %s it",
-                                     what);
-        if (disk->resync) {
+        if (disk->resync || disk->clone_live) {
                 cl->live = 1;
                 return 0;
         }
@@ -931,6 +959,35 @@ static int copy_start_time(int src_fd, int dst_fd, struct timespec *since, vs_er
         return 0;
 }
 
+struct live_freeze {
+        struct vsd *d;
+        struct vps *src;
+};
+
+/* A live copy's frozen step: its mark made before the cgroup freezes and
+ * removed once it is thawed, with the file system thawed between. */
+static int freeze_cgroup(void *ctx, int frozen, vs_error_t *err)
+{
+        struct live_freeze *lf = ctx;
+        cleanup_free char *mark = frozen_mark_of(lf->src->name);
+        cleanup_close int fd = -1;
+
+        if (frozen) {
+                fd = openat(lf->d->run_fd, mark, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+                if (fd < 0)
+                        return vs_error_errno(err, "mark %s frozen", lf->src->name);
+                if (vs_cgroup_freeze(lf->src->cg, 1, err) < 0) {
+                        unlinkat(lf->d->run_fd, mark, 0);
+                        return -1;
+                }
+                return 0;
+        }
+        if (vs_cgroup_freeze(lf->src->cg, 0, err) < 0)
+                return -1;
+        unlinkat(lf->d->run_fd, mark, 0);
+        return 0;
+}
+
 int vsd_clone_copy_layer(struct vsd *d, const struct vsd_clone *cl, int src_fd, int dst_fd,
                          const char *dst_path, const vs_id_shift_t *shift, long long *frozen_ms,
                          vs_error_t *err)
@@ -941,6 +998,12 @@ int vsd_clone_copy_layer(struct vsd *d, const struct vsd_clone *cl, int src_fd, 
 
         *frozen_ms = 0;
         clock_gettime(CLOCK_MONOTONIC, &t0);
+        if (src && src->cg && cl->disk->clone_live) {
+                struct live_freeze lf = { d, src };
+                vs_disk_freezer_t fr = { freeze_cgroup, &lf };
+
+                return cl->disk->clone_live(src_fd, dst_fd, dst_path, shift, &fr, frozen_ms, err);
+        }
         if (!src || !src->cg) {
                 rc = cl->disk->clone(src_fd, dst_fd, dst_path, shift, err);
                 if (cl->frozen)
@@ -997,6 +1060,10 @@ void vsd_clone_thaw(struct vsd *d, struct vsd_clone *cl)
 {
         struct vps *src = cl->frozen || cl->live ? vsd_vps_find(d, cl->src) : NULL;
 
+        /* a worker killed in its frozen step leaves the file system frozen
+         * too: let it go first, the processes that write to it after */
+        if (src && cl->live)
+                thaw_left_frozen(d, cl->src);
         if (src && src->cg)
                 vs_cgroup_freeze(src->cg, 0, NULL);
         cl->frozen = cl->live = 0;

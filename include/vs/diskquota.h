@@ -42,6 +42,13 @@ int vs_disk_parse_inodes(const char *text, vs_disk_limit_t *out, vs_error_t *err
 /* Whether any limit is set. */
 int vs_disk_limited(const vs_disk_limits_t *lim);
 
+/* What a live copy calls to hold a running VPS's processes still (frozen
+ * 1) and to let them go (0): the caller's cgroup freezer. */
+typedef struct {
+        int (*freeze)(void *ctx, int frozen, vs_error_t *err);
+        void *ctx;
+} vs_disk_freezer_t;
+
 typedef struct vs_disk_backend {
         const char *name;
         /* Directory below the VPS's directory that holds upper/ and work/. */
@@ -64,6 +71,16 @@ typedef struct vs_disk_backend {
          * has no such pass, a running VPS is copied frozen whole. */
         int (*resync)(int src_fd, int dst_fd, const struct timespec *since,
                       const vs_id_shift_t *shift, vs_error_t *err);
+        /* Copies a running VPS's storage as clone does, the VPS running
+         * but for a short frozen step (fr) whose length goes in *frozen_ms.
+         * Anything that fails in that step is undone before it returns:
+         * the VPS thawed; the caller removes the partial copy. NULL: the
+         * backend copies a running VPS by clone and resync. */
+        int (*clone_live)(int src_fd, int dst_fd, const char *dst_path, const vs_id_shift_t *shift,
+                          const vs_disk_freezer_t *fr, long long *frozen_ms, vs_error_t *err);
+        /* Lets go of what a clone_live that died in its frozen step held
+         * (its worker killed): vps_path is the VPS's directory. NULL: none. */
+        void (*thaw)(const char *vps_path);
         /* Fills usage; root_path is the running VPS's root (/proc/PID/root)
          * or NULL when it is stopped. */
         int (*usage)(const char *vps_path, const char *root_path, vs_disk_usage_t *usage,
@@ -103,6 +120,11 @@ int vs_disk_image_mounted(const char *image);
  * source's, rewritten once the round is sent whole); *sent: the bytes of
  * data it held. A hole stays a hole; a block that became one goes as one. */
 int vs_image_round_send(int img_fd, int sums_fd, int first, int out_fd, uint64_t *sent,
+                        vs_error_t *err);
+/* The same round applied straight to a copy of the image on this node
+ * (dst_fd: sized to the image, its blocks written and holes punched): a
+ * live snapshot, clone or backup. *copied: the bytes of data written. */
+int vs_image_round_copy(int img_fd, int sums_fd, int first, int dst_fd, uint64_t *copied,
                         vs_error_t *err);
 /* Applies a round read from in_fd to the target's copy img_fd and syncs
  * it; an image larger than max_size is refused. */

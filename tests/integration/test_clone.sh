@@ -142,10 +142,12 @@ test_clone_of_a_running_vps() {
 
 test_clone_refusals_change_nothing() {
         vs create r0 --template busybox --diskspace 64M
+        vs create r4 --template busybox
         vs start r0
-        expect_rc 4 "running on a disk image" -- vs clone r0 r2
-        expect_contains "$ERR" "running on a disk image" "message"
+        expect_rc 4 "a running image VPS onto a name that exists" -- vs clone r0 r4
+        expect_eq "vsctl: clone r0: VPS r4 already exists" "$ERR" "message"
         vs destroy --force r0
+        vs destroy r4
         vs create r1 --template busybox
         expect_rc 2 "bad name" -- vs clone r1 R2
         expect_eq 1 "$(printf '%s\n' "$ERR" | wc -l)" "one line"
