@@ -343,10 +343,10 @@ static int admit(struct vsd *d, struct vps *v, const vs_limits_t *l, vs_error_t 
 /* Refreshes the OOM kill count from the cgroup while it exists. */
 static void refresh_oom(struct vps *v)
 {
-        vs_stats_t s;
+        uint64_t oom_kills;
 
-        if (v->cg && vs_stats_read(v->cg, &s, NULL) == 0)
-                v->oom_kills = s.oom_kills;
+        if (v->cg && vs_stats_read_oom_kills(v->cg, &oom_kills) == 0)
+                v->oom_kills = oom_kills;
 }
 
 /* ---- adoption after a restart of vsd ---- */
