@@ -50,6 +50,12 @@ done
 
 phase="stopping and destroying"
 stops=() destroys=()
+pp=
+if [ -n "${STOP_PERF:-}" ]; then
+        perf trace -p "$VSD_PID" -o "$STOP_PERF" 2>/dev/null &
+        pp=$!
+        sleep 1 # perf needs a moment to attach; not a measurement
+fi
 for ((i = 0; i < K; i++)); do
         sp=
         if [ "$i" -eq 0 ] && [ -n "${STOP_STRACE:-}" ]; then
@@ -63,7 +69,7 @@ for ((i = 0; i < K; i++)); do
         "$VSCTL" destroy "s$i" </dev/null
         now_us; t2=$REPLY
         printf 's%d: stop %.2f ms, destroy %.2f ms%s\n' "$i" "$(((t1 - t0) / 10))e-2" \
-                "$(((t2 - t1) / 10))e-2" "${sp:+ (under strace)}"
+                "$(((t2 - t1) / 10))e-2" "${sp:+ (traced)}"
         if [ -n "$sp" ]; then
                 kill -INT "$sp" 2>/dev/null || true
                 wait "$sp" 2>/dev/null || true
@@ -71,6 +77,10 @@ for ((i = 0; i < K; i++)); do
         fi
         stops+=($((t1 - t0))) destroys+=($((t2 - t1)))
 done
+if [ -n "$pp" ]; then
+        kill -INT "$pp" 2>/dev/null || true
+        wait "$pp" 2>/dev/null || true
+fi
 printf 'N=%d: stop --fast median %s ms, destroy median %s ms, load %s\n' "$N" \
         "$(printf '%s\n' "${stops[@]}" | median_ms)" "$(printf '%s\n' "${destroys[@]}" | median_ms)" \
         "$(cut -d' ' -f1-3 /proc/loadavg)"
