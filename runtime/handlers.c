@@ -1502,6 +1502,21 @@ void vsd_handle_vps_removed(struct vsd *d, struct vps *v)
                         c->vps = NULL;
 }
 
+/* The clients that asked for nothing but the stop: theirs is done once the
+ * init is gone and its links renamed (vsd_vps_exited). Destroys and
+ * restarts wait for vsd_handle_vps_stopped. vsd_client_finish may free c:
+ * its successor is read first. */
+void vsd_handle_vps_stop_answer(struct vsd *d, struct vps *v)
+{
+        struct client *next;
+
+        for (struct client *c = d->clients; c; c = next) {
+                next = c->next;
+                if (c->vps == v && c->wait == WAIT_STOP)
+                        answer(d, c, NULL);
+        }
+}
+
 void vsd_handle_vps_stopped(struct vsd *d, struct vps *v)
 {
         cleanup_free struct client **list = NULL;

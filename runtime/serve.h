@@ -54,6 +54,7 @@ void vsd_work_stop_all(struct vsd *d);
 int vsd_handle_request(struct vsd *d, struct client *c, vs_request_t *req);
 /* A VPS reached PHASE_STOPPED: answer the clients that waited for it. */
 void vsd_handle_vps_stopped(struct vsd *d, struct vps *v);
+void vsd_handle_vps_stop_answer(struct vsd *d, struct vps *v);
 void vsd_handle_exec_exited(struct vsd *d, struct client *c);
 /* v is about to be freed: the clients still parked on it are answered. */
 void vsd_handle_vps_removed(struct vsd *d, struct vps *v);

@@ -343,10 +343,10 @@ static int admit(struct vsd *d, struct vps *v, const vs_limits_t *l, vs_error_t 
 /* Refreshes the OOM kill count from the cgroup while it exists. */
 static void refresh_oom(struct vps *v)
 {
-        vs_stats_t s;
+        uint64_t oom_kills;
 
-        if (v->cg && vs_stats_read(v->cg, &s, NULL) == 0)
-                v->oom_kills = s.oom_kills;
+        if (v->cg && vs_stats_read_oom_kills(v->cg, &oom_kills) == 0)
+                v->oom_kills = oom_kills;
 }
 
 /* ---- adoption after a restart of vsd ---- */
@@ -1773,6 +1773,16 @@ static void collect_status(struct vsd *d, struct vps *v)
                 v->exit_signal = info.si_status;
 }
 
+/* VSD_TEST_EXIT_AFTER_STOP_ANSWER=1 (tests only): vsd ends at once after it
+ * answered a stop, before its record of it, as a crash there would. */
+static void crash_after_stop_answer(void)
+{
+        const char *hook = getenv("VSD_TEST_EXIT_AFTER_STOP_ANSWER");
+
+        if (hook && strcmp(hook, "1") == 0)
+                _exit(1);
+}
+
 void vsd_vps_exited(struct vsd *d, struct vps *v)
 {
         vs_error_t err = { 0 };
@@ -1796,10 +1806,21 @@ void vsd_vps_exited(struct vsd *d, struct vps *v)
         vsd_view_unregister(d, v);
         /* explicitly, not by the kernel's asynchronous netns cleanup: a
          * start right after must find the name free */
-        vsd_net_stopped(d, v);
+        vsd_net_stop_links(d, v);
         v->ifname[0] = '\0';
         v->phase = PHASE_STOPPED;
         v->stopped_at = time(NULL);
+        /* A stop alone is answered here: its cgroups and its links' names
+         * are free. What follows is vsd's own record, done before vsd reads
+         * another request (a start of this VPS sees it all), and a crash
+         * before it changes nothing that matters: the state file still says
+         * running, and the next vsd, finding the init gone, marks the VPS
+         * stopped and builds its nftables from the running VPS only. */
+        if (d->hooks.vps_stop_answer) {
+                d->hooks.vps_stop_answer(d, v);
+                crash_after_stop_answer();
+        }
+        vsd_net_stop_elements(d, v);
         if (save_state(d, v, &err) < 0)
                 vs_log(LOG_ERR, "%s: save state: %s", v->name, err.msg);
         vs_log(LOG_INFO, "%s stopped", v->name);

@@ -781,13 +781,23 @@ int vsd_net_set_hostname(struct vsd *d, struct vps *v, const char *hostname, vs_
         return vsd_config_save(d, v->name, &config, err);
 }
 
-void vsd_net_stopped(struct vsd *d, struct vps *v)
+void vsd_net_stop_links(struct vsd *d, struct vps *v)
 {
         vs_error_t err = { 0 };
 
-        forget_elements(d, v);
         if (vs_net_vps_teardown(d->net, v->name, &err) < 0)
                 vs_log(LOG_WARNING, "%s: %s", v->name, err.msg);
+}
+
+void vsd_net_stop_elements(struct vsd *d, struct vps *v)
+{
+        forget_elements(d, v);
+}
+
+void vsd_net_stopped(struct vsd *d, struct vps *v)
+{
+        forget_elements(d, v);
+        vsd_net_stop_links(d, v);
 }
 
 static int keep_running(const char *ifname, void *arg)

@@ -680,6 +680,7 @@ int main(int argc, char **argv)
 {
         struct vsd d = { .hooks = { .client_gone = vsd_migrate_client_gone,
                                     .vps_stopped = vsd_handle_vps_stopped,
+                                    .vps_stop_answer = vsd_handle_vps_stop_answer,
                                     .vps_removed = vsd_handle_vps_removed,
                                     .save_state = vsd_vps_save_state,
                                     .event = vsd_event,

@@ -154,6 +154,9 @@ struct vsd;
 struct vsd_hooks {
         /* handlers.c: answer the clients that wait for this VPS to stop */
         void (*vps_stopped)(struct vsd *d, struct vps *v);
+        /* handlers.c: answer, before that, the clients that asked for a
+         * stop alone (NULL: vps_stopped answers them too) */
+        void (*vps_stop_answer)(struct vsd *d, struct vps *v);
         /* handlers.c: answer the clients still waiting on a VPS about to go */
         void (*vps_removed)(struct vsd *d, struct vps *v);
         /* vps.c: write the VPS's state file after a live network change */
@@ -497,6 +500,11 @@ char *vsd_net_assign(struct vsd *d, char *const *given, size_t ngiven, vs_error_
 int vsd_net_prepare(struct vsd *d, struct vps *v, const vs_kv_t *config,
                     struct vsd_net_start *start, vs_error_t *err);
 void vsd_net_stopped(struct vsd *d, struct vps *v);
+/* The two halves of vsd_net_stopped, for a stop that is answered between
+ * them: the links (their names must be free when the stop returns), then
+ * the nftables elements (keyed by a name no link has any more). */
+void vsd_net_stop_links(struct vsd *d, struct vps *v);
+void vsd_net_stop_elements(struct vsd *d, struct vps *v);
 /* set --hostname: in the config, and on a running VPS at once (its UTS
  * namespace, and /etc/hostname and /etc/hosts where vsd writes them). */
 int vsd_net_set_hostname(struct vsd *d, struct vps *v, const char *hostname, vs_error_t *err);

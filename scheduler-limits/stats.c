@@ -84,6 +84,17 @@ static void read_memory(vs_cgroup_t *cg, vs_stats_t *s)
                 s->oom_kills = vs_stats_oom_kills(events);
 }
 
+int vs_stats_read_oom_kills(vs_cgroup_t *cg, uint64_t *oom_kills)
+{
+        cleanup_free char *events = NULL;
+        int v2, fd = fd_of(cg, "memory", &v2);
+
+        if (fd < 0 || !(events = read_text(fd, v2 ? "memory.events" : "memory.oom_control")))
+                return -1;
+        *oom_kills = vs_stats_oom_kills(events);
+        return 0;
+}
+
 /* v1: "MAJ:MIN Read N" lines; v2: "MAJ:MIN rbytes=N wbytes=N rios=N ...". */
 static void sum_v1(const char *text, uint64_t *read, uint64_t *write)
 {

@@ -5,11 +5,14 @@
 #   sudo contrib/bench/stop.sh N [K]    (N other VPS, 0..4096; K timed, 6)
 #
 # Starts a private vsd in its own network namespace (contrib/lib.sh), creates
-# and starts N+K VPS, then stops (--fast) and destroys K of them one by
-# one and prints each time, and the medians. STOP_STRACE=FILE runs the first
-# stop and destroy under `strace -f -T -tt` of vsd into FILE (its times are
-# then not counted): read the phases off it (the init's exit is the gap
-# between pidfd_send_signal and waitid).
+# and starts N+2K VPS, then stops (--fast) and destroys K of them one by
+# one and prints each time, and the medians; then the other K with one
+# `vsctl stop --fast` and one `vsctl destroy` naming them all, per VPS.
+# STOP_STRACE=FILE runs the first stop and destroy under `strace -f -T -tt`
+# of vsd into FILE (its times are then not counted): read the phases off it
+# (the init's exit is the gap between pidfd_send_signal and waitid).
+# STOP_PERF=FILE runs every pair of the first K under `perf trace` of vsd
+# (lighter than strace; their times are counted, and slower for it).
 set -euo pipefail
 export LC_ALL=C
 
@@ -42,14 +45,20 @@ phase="starting vsd"
 start_vsd
 phase="building the template"
 timeout 300 "$VSCTL" template build busybox </dev/null >/dev/null
-phase="starting $((N + K)) VPS"
-for ((i = 0; i < N + K; i++)); do
+phase="starting $((N + 2 * K)) VPS"
+for ((i = 0; i < N + 2 * K; i++)); do
         "$VSCTL" create "s$i" --template busybox </dev/null >/dev/null
         "$VSCTL" start "s$i" </dev/null >/dev/null
 done
 
 phase="stopping and destroying"
 stops=() destroys=()
+pp=
+if [ -n "${STOP_PERF:-}" ]; then
+        perf trace -p "$VSD_PID" -o "$STOP_PERF" 2>/dev/null &
+        pp=$!
+        sleep 1 # perf needs a moment to attach; not a measurement
+fi
 for ((i = 0; i < K; i++)); do
         sp=
         if [ "$i" -eq 0 ] && [ -n "${STOP_STRACE:-}" ]; then
@@ -63,7 +72,7 @@ for ((i = 0; i < K; i++)); do
         "$VSCTL" destroy "s$i" </dev/null
         now_us; t2=$REPLY
         printf 's%d: stop %.2f ms, destroy %.2f ms%s\n' "$i" "$(((t1 - t0) / 10))e-2" \
-                "$(((t2 - t1) / 10))e-2" "${sp:+ (under strace)}"
+                "$(((t2 - t1) / 10))e-2" "${sp:+ (traced)}"
         if [ -n "$sp" ]; then
                 kill -INT "$sp" 2>/dev/null || true
                 wait "$sp" 2>/dev/null || true
@@ -71,6 +80,20 @@ for ((i = 0; i < K; i++)); do
         fi
         stops+=($((t1 - t0))) destroys+=($((t2 - t1)))
 done
+if [ -n "$pp" ]; then
+        kill -INT "$pp" 2>/dev/null || true
+        wait "$pp" 2>/dev/null || true
+fi
+# the other K in one command each: what a VPS costs without a vsctl of its own
+batch=()
+for ((i = K; i < 2 * K; i++)); do batch+=("s$i"); done
+now_us; t0=$REPLY
+"$VSCTL" stop --fast "${batch[@]}" </dev/null >/dev/null
+now_us; t1=$REPLY
+"$VSCTL" destroy "${batch[@]}" </dev/null >/dev/null
+now_us; t2=$REPLY
+printf 'N=%d: one command for %d VPS: stop --fast %.2f ms, destroy %.2f ms per VPS\n' "$N" "$K" \
+        "$(((t1 - t0) / K / 10))e-2" "$(((t2 - t1) / K / 10))e-2"
 printf 'N=%d: stop --fast median %s ms, destroy median %s ms, load %s\n' "$N" \
         "$(printf '%s\n' "${stops[@]}" | median_ms)" "$(printf '%s\n' "${destroys[@]}" | median_ms)" \
         "$(cut -d' ' -f1-3 /proc/loadavg)"

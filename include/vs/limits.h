@@ -120,6 +120,11 @@ typedef struct {
  * is missing leaves its fields at 0. */
 int vs_stats_read(vs_cgroup_t *cg, vs_stats_t *s, vs_error_t *err);
 
+/* The OOM kill count alone (one file, not the nine of vs_stats_read: a
+ * stop reads it after the init's exit, before it answers); -1 without a
+ * memory controller. */
+int vs_stats_read_oom_kills(vs_cgroup_t *cg, uint64_t *oom_kills);
+
 /* Parses the text of memory.oom_control (v1) or memory.events (v2) for the
  * oom_kill count (pure, for tests). */
 uint64_t vs_stats_oom_kills(const char *text);

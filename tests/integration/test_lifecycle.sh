@@ -45,6 +45,30 @@ test_start_and_stop() {
         vs destroy s1
 }
 
+# A stop removes the VPS's cgroups before it answers, with what its init
+# made below them (as systemd does): vsd tries the VPS's own cgroup first and
+# walks the subtree only when that is refused.
+test_stop_removes_the_cgroups_and_what_the_init_made_below() {
+        local d had=
+        vs create cg1 --template busybox
+        vs start cg1
+        # the hierarchies where vsd made the VPS a cgroup; on the first of
+        # them a subtree as an init makes one, on the others none: both ways
+        for d in $(cgroup_dirs); do
+                [ -d "$d/default/cg1" ] || continue
+                [ -n "$had" ] || mkdir -p "$d/default/cg1/init.scope/deeper"
+                had="$had $d"
+        done
+        [ -n "$had" ] || fail "the running VPS has no cgroup to look at"
+        vs stop --fast cg1
+        for d in $had; do
+                [ ! -e "$d/default/cg1" ] || fail "cgroup left after stop: $d/default/cg1"
+        done
+        vs start cg1
+        expect_eq "cg1 exist running" "$(vs status cg1)" "a start after makes them afresh"
+        vs destroy --force cg1
+}
+
 test_init_is_pid_1_and_host_processes_are_invisible() {
         local marker ps_out
         vs create p1 --template busybox

@@ -83,4 +83,35 @@ test_doomed_links_of_a_killed_vsd_are_swept() {
         expect_eq "" "$(links_named vsx-)" "doomed links after vsd's start"
 }
 
+# a vsd that ends right after it answered a stop, before its own record of
+# it (state file, nftables elements): the VPS's veth name was free when the
+# stop returned, and the next vsd finds the VPS stopped, with no cgroup and
+# no element of its interface, and starts it with its network
+test_a_crash_right_after_a_stop_answer_leaves_the_vps_stopped() {
+        local pid a d
+        stop_vsd
+        mkdir -p "$R/etc/paene"
+        printf 'network_mode = routed\npool4 = 10.89.1.0/24\n' >"$R/etc/paene/vsd.conf"
+        VSD_TEST_EXIT_AFTER_STOP_ANSWER=1 start_vsd || fail "vsd did not start"
+        vs create k1 --template busybox >/dev/null
+        vs start k1 >/dev/null
+        a=$(addr_of k1)
+        expect_contains "$(nft_elements)" '"vs-k1"' "k1's elements while it runs"
+        pid=$(vsd_pid)
+        vs stop --fast k1 >/dev/null || fail "the stop was not answered"
+        expect_eq "" "$(links_named vs-k1)" "k1's veth name when the stop returned"
+        wait_for 10 "is_dead $pid" || fail "vsd did not end after it answered the stop"
+        rm -f "$R/run/paene/vsd.pid"
+        start_vsd || fail "vsd did not start again"
+        expect_eq stopped "$(state_of k1)" "k1 at the next vsd's start"
+        for d in $(cgroup_dirs); do
+                [ ! -e "$d/default/k1" ] || fail "cgroup left: $d/default/k1"
+        done
+        expect_not_contains "$(nft_elements)" '"vs-k1"' "k1's elements at the next vsd's start"
+        vs start k1 >/dev/null
+        in_host busybox ping -c 1 -W 3 "$a" >/dev/null || fail "$a does not answer after the start"
+        vs destroy --force k1 >/dev/null
+        wait_for 20 no_doomed_links || fail "doomed links left: $(links_named vsx-)"
+}
+
 run_tests
