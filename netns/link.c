@@ -496,7 +496,26 @@ static int host_routes(vs_net_t *net, const char *host, const struct vs_net_vps 
 
 /* ---- the VPS's side ---- */
 
-static int connect_in_netns(vs_net_t *net, pid_t pid, struct nl_sock **out, vs_error_t *err)
+/* What connect_in_netns does to IPv6 on the VPS's eth0 while it is in the
+ * VPS's namespace (its /proc/sys/net is the namespace of whoever opens it). */
+enum guest_ipv6 { GUEST_IPV6_KEEP, GUEST_IPV6_OFF, GUEST_IPV6_ON };
+
+/* IPv6 on eth0 costs the VPS's namespace a link-local address, its routes
+ * and multicast memberships: off while the VPS has no IPv6 address (set
+ * before eth0 goes up, so that none is made), on before the first is added
+ * (the kernel refuses addresses on a device with IPv6 off). */
+static int guest_ipv6_set(enum guest_ipv6 want, vs_error_t *err)
+{
+        if (want == GUEST_IPV6_KEEP)
+                return 0;
+        if (write_sysctl_optional("/proc/sys/net/ipv6/conf/" GUEST_IFNAME "/disable_ipv6",
+                                  want == GUEST_IPV6_OFF ? "1" : "0", err) < 0)
+                return vs_error_wrap(err, "IPv6 on the VPS's %s", GUEST_IFNAME);
+        return 0;
+}
+
+static int connect_in_netns(vs_net_t *net, pid_t pid, enum guest_ipv6 ipv6, struct nl_sock **out,
+                            vs_error_t *err)
 {
         char path[64];
         cleanup_close int ns_fd = -1;
@@ -508,13 +527,23 @@ static int connect_in_netns(vs_net_t *net, pid_t pid, struct nl_sock **out, vs_e
                 return vs_error_errno(err, "open the VPS's network namespace");
         if (setns(ns_fd, CLONE_NEWNET) < 0)
                 return vs_error_errno(err, "enter the VPS's network namespace");
-        rc = connect_route(out, err);
+        rc = guest_ipv6_set(ipv6, err);
+        if (rc == 0 && out)
+                rc = connect_route(out, err);
         if (setns(net->own_netns_fd, CLONE_NEWNET) < 0) {
                 /* vsd must never go on in a VPS's namespace */
                 perror("vsd: return to own network namespace");
                 abort();
         }
         return rc;
+}
+
+/* The VPS's last IPv6 address is gone: IPv6 off on its eth0 again. */
+static int guest_ipv6_off(vs_net_t *net, pid_t pid, vs_error_t *err)
+{
+        if (connect_in_netns(net, pid, GUEST_IPV6_OFF, NULL, err) < 0)
+                return vs_error_wrap(err, "network");
+        return 0;
 }
 
 static unsigned guest_prefix(const vs_net_t *net, unsigned prefix, unsigned full)
@@ -604,7 +633,8 @@ static int guest_configure(vs_net_t *net, const struct vs_net_vps *vps, pid_t pi
         cleanup_nlsock struct nl_sock *sock = NULL;
         int ifindex;
 
-        if (connect_in_netns(net, pid, &sock, err) < 0)
+        if (connect_in_netns(net, pid, vps->naddrs6 ? GUEST_IPV6_KEEP : GUEST_IPV6_OFF, &sock,
+                             err) < 0)
                 return -1;
         ifindex = link_index(sock, GUEST_IFNAME, err);
         if (ifindex < 0 || vs_nl_link_up(sock, ifindex, 1, err) < 0 ||
@@ -722,13 +752,18 @@ int vs_net_vps_readdress(vs_net_t *net, const struct vs_net_vps *was, const stru
         /* new addresses first, the default routes last: a device whose
          * last IPv4 address goes loses its IPv4 routes with it */
         if ((net->conf.mode == VS_NET_ROUTED && host_routes(net, host, now, err) < 0) ||
-            connect_in_netns(net, pid, &sock, err) < 0)
+            connect_in_netns(net, pid,
+                             !was->naddrs6 && now->naddrs6 ? GUEST_IPV6_ON : GUEST_IPV6_KEEP, &sock,
+                             err) < 0)
                 return vs_error_wrap(err, "network");
         ifindex = link_index(sock, GUEST_IFNAME, err);
         if (ifindex < 0 || guest_addresses(net, sock, ifindex, now, err) < 0 ||
+            guest_neighbours(net, sock, ifindex, now, err) < 0 ||
             drop_removed(net, sock, ifindex, host, was, now, err) < 0 ||
             guest_routes(net, sock, ifindex, now, err) < 0)
                 return vs_error_wrap(err, "network");
+        if (was->naddrs6 && !now->naddrs6)
+                return guest_ipv6_off(net, pid, err);
         return 0;
 }
 

@@ -353,6 +353,40 @@ test_routed_mode_ipv6() {
         expect_eq "" "$got" "no IPv6 route left"
 }
 
+# IPv6 costs a VPS's namespace a link-local address, its routes and
+# multicast state on eth0: a VPS without an IPv6 address has it off there,
+# and one given an address (at create or live) has it on and reaches its
+# gateway over it; the last address gone turns it off again.
+disable_ipv6_of() { vs exec "$1" -- cat /proc/sys/net/ipv6/conf/eth0/disable_ipv6; }
+
+test_ipv6_off_without_an_ipv6_address() {
+        use_conf $'network_mode = routed\npool4 = 10.88.0.0/24\npool6 = fd88::/64\n'
+        vs create o4 --template busybox --ipadd 10.88.0.40
+        vs create o6 --template busybox --ipadd 10.88.0.46 --ipadd fd88::46
+        vs start o4
+        vs start o6
+        expect_eq 1 "$(disable_ipv6_of o4)" "IPv6 off on eth0 without an IPv6 address"
+        got=$(vs exec o4 -- ip -6 addr show dev eth0)
+        expect_eq "" "$got" "no IPv6 address (not even link-local) on eth0"
+        expect_eq 0 "$(disable_ipv6_of o6)" "IPv6 on with an address given at create"
+        expect_rc 0 "o6 pings its gateway over IPv6" -- vs exec o6 -- ping -6 -c 1 -W 3 fe80::1%eth0
+        vs set o4 --ipadd fd88::40
+        expect_eq 0 "$(disable_ipv6_of o4)" "IPv6 on with an address added live"
+        expect_contains "$(vs exec o4 -- ip -6 addr show dev eth0)" "fd88::40/128" "address on eth0"
+        expect_rc 0 "o4 pings its gateway over IPv6" -- vs exec o4 -- ping -6 -c 1 -W 3 fe80::1%eth0
+        expect_rc 0 "o4 pings o6 over IPv6" -- vs exec o4 -- ping -6 -c 1 -W 3 fd88::46
+        vs set o4 --ipdel fd88::40
+        expect_eq 1 "$(disable_ipv6_of o4)" "IPv6 off again with the last address gone"
+        expect_rc 0 "IPv4 still works" -- vs exec o4 -- ping -c 1 -W 3 10.88.0.46
+        # at the next start, as the config says
+        vs stop --fast o4
+        vs start o4
+        expect_eq 1 "$(disable_ipv6_of o4)" "IPv6 off after a restart of the VPS"
+        vs destroy --force o4
+        vs destroy --force o6
+        use_conf ''
+}
+
 test_zz_nothing_left_after_destroy() {
         local name
         vs create z1 --template busybox
