@@ -125,6 +125,10 @@ $(BUILD)/netbench: contrib/bench/netbench.c $(BUILD)/libvs.a
 $(BUILD)/roundsum: contrib/bench/roundsum.c $(BUILD)/libvs.a
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# not part of all: a sysctl write per network namespace (contrib/bench/README.md)
+$(BUILD)/sysctlns: contrib/bench/sysctlns.c
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
 $(BUILD)/tests/schema-dump: tests/tools/schema_dump.c $(BUILD)/libvs.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)

@@ -390,8 +390,16 @@ static void add_dir(vs_kv_t *kv, vs_cgroup_t *cg, const char *controller, int *v
         int fd = vs_cgroup_controller_fd(cg, controller, v2, NULL);
         ssize_t len;
 
-        if (fd < 0)
+        if (fd < 0) {
+                /* a cgroup made only for a limit (cpuset): vsview opens it
+                 * by its path at each read, so that one a live set makes
+                 * is seen */
+                cleanup_free char *absent = vs_cgroup_controller_path(cg, controller);
+
+                if (absent)
+                        vs_kv_set(kv, controller, absent);
                 return;
+        }
         snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
         len = readlink(link, path, sizeof(path) - 1);
         if (len <= 0)

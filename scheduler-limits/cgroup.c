@@ -260,6 +260,17 @@ static int make_child(const struct hierarchy *h, int parent_fd, const char *name
         return fd;
 }
 
+/* A VPS has a cgroup on the v1 cpuset hierarchy only while it has a CPU
+ * mask (vs_cgroup_ensure): without one its processes stay in vsd's own
+ * cpuset, which holds the same CPUs, and the host keeps no cgroup, no files
+ * and no per-cgroup state there for it (nor runs cpuset_css_online at each
+ * start). The other hierarchies carry what every VPS has: its CPU share,
+ * the counters of stats and of the /proc view, memory and pids. */
+static int is_optional(const struct hierarchy *h)
+{
+        return is_cpuset(h);
+}
+
 /* Whether `word` is one of the blank-separated words of `list` (the format
  * of v2's cgroup.controllers). */
 static int has_word(const char *list, const char *word)
@@ -484,9 +495,11 @@ int vs_cgroup_create(vs_cgroup_tree_t *tree, const char *slice, const char *vps,
         for (int i = 0; i < MAX_HIERARCHIES; i++)
                 cg->fd[i] = -1;
         for (int i = 0; i < tree->count; i++) {
-                cleanup_close int slice_fd =
-                        make_child(&tree->hier[i], tree->hier[i].base_fd, slice, err);
+                cleanup_close int slice_fd = -1;
 
+                if (is_optional(&tree->hier[i]))
+                        continue;
+                slice_fd = make_child(&tree->hier[i], tree->hier[i].base_fd, slice, err);
                 if (slice_fd >= 0 && tree->hier[i].home_fd >= 0 && tree->hier[i].is_v2 &&
                     tree->mode == VS_CGROUP_V2)
                         enable_controllers(slice_fd);
@@ -568,6 +581,13 @@ static int cg_fd(vs_cgroup_t *cg, int i)
         return cg->fd[i];
 }
 
+/* Whether the VPS has no cgroup of its own on hierarchy i, which is one
+ * made only for a limit (is_optional): its processes are in vsd's there. */
+static int absent(vs_cgroup_t *cg, int i)
+{
+        return is_optional(&cg->tree->hier[i]) && cg->rel && cg_fd(cg, i) < 0 && errno == ENOENT;
+}
+
 void vs_cgroup_tree_release(vs_cgroup_tree_t *tree)
 {
         while (tree && tree->open) {
@@ -621,7 +641,7 @@ static int seal_dir(int dirfd, const char *where, vs_error_t *err)
 int vs_cgroup_seal(vs_cgroup_t *cg, vs_error_t *err)
 {
         for (int i = 0; i < cg->tree->count; i++)
-                if (seal_dir(cg_fd(cg, i), cg->tree->hier[i].mountpoint, err) < 0)
+                if (!absent(cg, i) && seal_dir(cg_fd(cg, i), cg->tree->hier[i].mountpoint, err) < 0)
                         return vs_error_wrap(err, "cgroup %s", cg->path);
         return 0;
 }
@@ -674,7 +694,7 @@ static int move_self(int dirfd, const struct hierarchy *h, vs_error_t *err)
 static int enter_hierarchies(vs_cgroup_t *cg, int with_v2, vs_error_t *err)
 {
         for (int i = 0; i < cg->tree->count; i++) {
-                if (!with_v2 && cg->tree->hier[i].is_v2)
+                if ((!with_v2 && cg->tree->hier[i].is_v2) || absent(cg, i))
                         continue;
                 if (move_self(cg_fd(cg, i), &cg->tree->hier[i], err) < 0) {
                         if (with_v2)
@@ -764,9 +784,11 @@ static int dir_beside(vs_cgroup_t *cg, int i, pid_t pid)
 int vs_cgroup_enter_beside(vs_cgroup_t *cg, pid_t pid, vs_error_t *err)
 {
         for (int i = 0; i < cg->tree->count; i++) {
-                cleanup_close int fd =
-                        cg->tree->hier[i].is_v2 ? dir_beside(cg, i, pid) : dup(cg_fd(cg, i));
+                cleanup_close int fd = -1;
 
+                if (absent(cg, i))
+                        continue;
+                fd = cg->tree->hier[i].is_v2 ? dir_beside(cg, i, pid) : dup(cg_fd(cg, i));
                 if (fd < 0 || move_self(fd, &cg->tree->hier[i], err) < 0) {
                         if (fd < 0)
                                 vs_error_errno(err, "cgroup of pid %d", (int)pid);
@@ -859,18 +881,29 @@ static int collect_child_procs(int parent_fd, const char *name, void *arg)
         return 0;
 }
 
-/* Reads the pids in cgroup.procs of the VPS's cgroup on the first
+/* The first hierarchy on which every VPS has a cgroup: where its processes
+ * are listed. */
+static int listing_hierarchy(const vs_cgroup_t *cg)
+{
+        for (int i = 0; i < cg->tree->count; i++)
+                if (!is_optional(&cg->tree->hier[i]))
+                        return i;
+        return 0;
+}
+
+/* Reads the pids in cgroup.procs of the VPS's cgroup on the listing
  * hierarchy and of every cgroup below it into a malloc'd, zero-terminated
  * array. */
 static pid_t *read_procs(vs_cgroup_t *cg, vs_error_t *err)
 {
         cleanup_free char *text = NULL;
         struct pid_list list = { 0 };
+        int first = listing_hierarchy(cg);
 
-        if (vs_read_file(cg_fd(cg, 0), "cgroup.procs", 16U << 20, &text, NULL, err) < 0)
+        if (vs_read_file(cg_fd(cg, first), "cgroup.procs", 16U << 20, &text, NULL, err) < 0)
                 return NULL;
         add_pids(&list, text);
-        for_each_child(cg_fd(cg, 0), 1, collect_child_procs, &list);
+        for_each_child(cg_fd(cg, first), 1, collect_child_procs, &list);
         list.pids = vs_xgrow(list.pids, list.count, &list.cap, 64, sizeof(*list.pids));
         list.pids[list.count] = 0;
         return list.pids;
@@ -884,15 +917,34 @@ int vs_cgroup_controller_fd(vs_cgroup_t *cg, const char *controller, int *is_v2,
                 if (strcmp(known_controllers[k].v1, controller) != 0)
                         continue;
                 for (int i = 0; i < tree->count; i++) {
-                        if (offers(&tree->hier[i], cg_fd(cg, i), k)) {
-                                *is_v2 = tree->hier[i].is_v2;
-                                return cg_fd(cg, i);
-                        }
+                        if (!offers(&tree->hier[i], cg_fd(cg, i), k))
+                                continue;
+                        *is_v2 = tree->hier[i].is_v2;
+                        if (absent(cg, i))
+                                return vs_error_kind(err, VS_E_STATE, ENOENT,
+                                                     "cgroup %s has no %s cgroup (no limit on it)",
+                                                     cg->path, controller);
+                        return cg_fd(cg, i);
                 }
         }
         return vs_error_kind(err, VS_E_STATE, ENOTSUP,
                              "cgroup controller %s is not available for cgroup %s/%s", controller,
                              own_prefix(&tree->hier[0]), cg->path);
+}
+
+char *vs_cgroup_controller_path(vs_cgroup_t *cg, const char *controller)
+{
+        const vs_cgroup_tree_t *tree = cg->tree;
+
+        for (size_t k = 0; k < NKNOWN; k++) {
+                if (strcmp(known_controllers[k].v1, controller) != 0)
+                        continue;
+                for (int i = 0; i < tree->count; i++)
+                        if (!tree->hier[i].is_v2 && offers(&tree->hier[i], -1, k))
+                                return vs_strdupf("%s%s/%s", tree->hier[i].mountpoint,
+                                                  own_prefix(&tree->hier[i]), cg->path);
+        }
+        return NULL;
 }
 
 int vs_cgroup_nprocs(vs_cgroup_t *cg, vs_error_t *err)
@@ -905,6 +957,88 @@ int vs_cgroup_nprocs(vs_cgroup_t *cg, vs_error_t *err)
         while (pids[count])
                 count++;
         return count;
+}
+
+/* Whether process pid is in the VPS's cgroup (or below it) on hierarchy i. */
+static int pid_inside(vs_cgroup_t *cg, int i, pid_t pid)
+{
+        const struct hierarchy *h = &cg->tree->hier[i];
+        cleanup_free char *text = NULL;
+        cleanup_free char *dir = vs_strdupf("%s/%s", own_prefix(h), cg->path);
+        char proc_path[64];
+        const char *path;
+
+        snprintf(proc_path, sizeof(proc_path), "/proc/%d/cgroup", (int)pid);
+        if (vs_read_file(AT_FDCWD, proc_path, 65536, &text, NULL, NULL) < 0)
+                return 1; /* gone: nothing to move */
+        path = path_on(h, text);
+        return path && path_within(path, dir);
+}
+
+/* Moves every process of the VPS (as the listing hierarchy has them) into
+ * its cgroup on hierarchy i, until a round finds none outside: a fork
+ * racing a move is serialised with it by the kernel (the threadgroup
+ * rwsem), so a child born outside is listed by the next round, and once
+ * all are inside, what they fork is born inside. */
+static int move_all_into(vs_cgroup_t *cg, int i, vs_error_t *err)
+{
+        for (int round = 0; round < 100; round++) {
+                cleanup_free pid_t *pids = read_procs(cg, err);
+                int moved = 0;
+
+                if (!pids)
+                        return -1;
+                for (pid_t *p = pids; *p; p++) {
+                        char text[32];
+
+                        if (pid_inside(cg, i, *p))
+                                continue;
+                        snprintf(text, sizeof(text), "%d", (int)*p);
+                        /* ESRCH: it exited meanwhile */
+                        if (vs_write_string(cg_fd(cg, i), "cgroup.procs", text, err) < 0 &&
+                            err->errnum != ESRCH)
+                                return vs_error_wrap(err, "move %d into cgroup %s on %s", (int)*p,
+                                                     cg->path, cg->tree->hier[i].mountpoint);
+                        moved++;
+                }
+                if (!moved)
+                        return 0;
+        }
+        return vs_error_set(err, EBUSY, "processes keep appearing outside cgroup %s", cg->path);
+}
+
+int vs_cgroup_ensure(vs_cgroup_t *cg, const char *controller, vs_error_t *err)
+{
+        vs_cgroup_tree_t *tree = cg->tree;
+        cleanup_free char *slice = NULL;
+        char *slash;
+
+        for (int i = 0; i < tree->count; i++) {
+                cleanup_close int slice_fd = -1;
+                int fd;
+
+                if (!is_optional(&tree->hier[i]) ||
+                    !same_controllers(tree->hier[i].controllers, controller) || !absent(cg, i))
+                        continue;
+                /* rel is <slice>/<vps> */
+                slice = vs_xstrdup(cg->rel);
+                slash = strchr(slice, '/');
+                if (!slash)
+                        return vs_error_set(err, EINVAL, "cgroup %s is not a VPS's", cg->path);
+                *slash = '\0';
+                slice_fd = make_child(&tree->hier[i], tree->hier[i].base_fd, slice, err);
+                if (slice_fd < 0 || (fd = make_child(&tree->hier[i], slice_fd, slash + 1, err)) < 0)
+                        return vs_error_wrap(err, "cgroup %s", cg->path);
+                cg->fd[i] = fd;
+                mark_open(cg);
+                /* made after the seal of the others: sealed whoever the VPS
+                 * is (a few files, and only for a VPS with this limit) */
+                if (seal_dir(fd, tree->hier[i].mountpoint, err) < 0 ||
+                    move_all_into(cg, i, err) < 0)
+                        return vs_error_wrap(err, "cgroup %s", cg->path);
+                return 0;
+        }
+        return 0;
 }
 
 /* Whether a cgroup path is `dir` or below it. */
@@ -936,6 +1070,14 @@ static const char *path_on(const struct hierarchy *h, char *text)
         return NULL;
 }
 
+static int dir_exists(const vs_cgroup_tree_t *tree, int i, const char *slice, const char *vps)
+{
+        cleanup_free char *rel = vs_strdupf("%s/%s", slice, vps);
+        struct stat st;
+
+        return fstatat(tree->hier[i].base_fd, rel, &st, 0) == 0 || errno != ENOENT;
+}
+
 int vs_cgroup_holds(vs_cgroup_tree_t *tree, const char *slice, const char *vps, pid_t pid,
                     vs_error_t *err)
 {
@@ -949,6 +1091,8 @@ int vs_cgroup_holds(vs_cgroup_tree_t *tree, const char *slice, const char *vps, 
                         vs_strdupf("%s/%s/%s/%s", own_prefix(h), tree->name, slice, vps);
                 const char *path;
 
+                if (is_optional(h) && !dir_exists(tree, i, slice, vps))
+                        continue;
                 if (vs_read_file(AT_FDCWD, proc_path, 65536, &text, NULL, err) < 0)
                         return -1;
                 path = path_on(h, text);

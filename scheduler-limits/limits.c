@@ -428,7 +428,8 @@ size_t vs_limits_plan(const vs_limits_t *l, int v2, const char *iodev, vs_limit_
 /* ---- applying ---- */
 
 /* Checks that every controller the limits need is there before anything is
- * written: a refused limit changes nothing. */
+ * written: a refused limit changes nothing. A VPS's cgroup that exists only
+ * for a limit (v1 cpuset) is made here, with its processes moved into it. */
 static int check_controllers(vs_cgroup_t *cg, const vs_limits_t *l, vs_error_t *err)
 {
         for (int i = 0; i < VS_LIM_COUNT; i++) {
@@ -436,6 +437,9 @@ static int check_controllers(vs_cgroup_t *cg, const vs_limits_t *l, vs_error_t *
 
                 if (!VS_LIMIT_IS_SET(l, i) || !table[i].controller)
                         continue;
+                if (vs_cgroup_controller_fd(cg, table[i].controller, &is_v2, NULL) < 0 &&
+                    vs_cgroup_ensure(cg, table[i].controller, err) < 0)
+                        return vs_error_wrap(err, "--%s", table[i].option);
                 if (vs_cgroup_controller_fd(cg, table[i].controller, &is_v2, err) < 0)
                         return vs_error_wrap(err, "--%s", table[i].option);
         }

@@ -53,6 +53,10 @@ vsd_cpu_ticks() { awk '{print $14 + $15 + $16 + $17}' "/proc/$VSD_PID/stat"; }
 # ---- set-up -----------------------------------------------------------------
 
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+# every memory cgroup of the host keeps a slot per superblock in its
+# shrinker maps (kmalloc-1k): how many there are moves the slab per VPS
+memcgs() { awk '$1 == "memory" {print $3}' /proc/cgroups; }
+memcgs_start=$(memcgs)
 phase="making the private root"
 make_root
 mkdir -p "$ROOT/etc/paene"
@@ -169,6 +173,11 @@ mem1=$(meminfo MemAvailable)
         >"$DENSITY_MEMINFO"
 slab1=$(slab_kb)
 slabinfo >"$ROOT/slab.after"
+memcgs_measured=$(memcgs)
+# DENSITY_SLAB=FILE: every slab cache's change per VPS (kB), largest first
+[ -z "${DENSITY_SLAB:-}" ] || join -a1 -a2 -e0 -o 0,1.2,2.2 "$ROOT/slab.before" "$ROOT/slab.after" |
+        awk -v n="$running" 'n && $3 != $2 {printf "%-28s %8.1f\n", $1, ($3 - $2) / n}' |
+        sort -k2 -rn >"$DENSITY_SLAB"
 vsd_rss=$(awk '$1 == "VmRSS:" {print $2}' "/proc/$VSD_PID/status")
 # the console keepers of our vsd: processes, PSS and page tables (kB)
 keepers=$(for p in /proc/[0-9]*; do
@@ -230,6 +239,7 @@ tenth=$(((started + 9) / 10))
 echo "paene density, N=$N busybox VPS with httpd, $MODE mode"
 echo "machine: nproc $(nproc), kernel $(uname -r)"
 echo "load average: $load_start at the start, $load_measured at the memory figures, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+echo "memory cgroups on the host: $memcgs_start at the start, $memcgs_measured at the memory figures"
 echo "created $created, started $started, running $running"
 echo "vsctl list: $listed listed, median $(printf '%s\n' "${list_times[@]}" | median_ms) ms (10 runs)"
 echo "answered HTTP: $answered of $running"

@@ -85,6 +85,60 @@ test_limits_are_in_the_cgroup_before_the_init_runs() {
         vs destroy --force l1
 }
 
+# A VPS has a cgroup on v1's cpuset hierarchy only with a CPU mask: one
+# without keeps its processes in vsd's cpuset (its files, its per-cgroup
+# state and the kernel's work at each mkdir cost every VPS memory and time
+# for nothing). A live set makes it and moves every process of the VPS in;
+# the restart of vsd, stop, start and destroy find or remove what exists.
+cpus_allowed() { awk '/Cpus_allowed_list/ {print $2}' "/proc/$1/status"; }
+init_of() { vs list -H -o pid,name | awk -v n="$1" '$2 == n {print $1}'; }
+
+test_cpuset_cgroup_only_with_a_cpumask() {
+        local all pid init_pid cs
+        ! is_v2 || skip "no v1 cpuset hierarchy on pure cgroup v2"
+        [ -d /sys/fs/cgroup/cpuset ] || skip "no v1 cpuset hierarchy"
+        all=$(cat /sys/devices/system/cpu/online)
+        vs create m0 --template busybox
+        start_with_payload m0
+        cs=$(dirname "$(cg_file cpuset m0 x)")
+        [ ! -e "$cs" ] || fail "a cpuset cgroup without a cpumask: $cs"
+        [ -d "$(dirname "$(cg_file memory m0 x)")" ] || fail "no memory cgroup"
+        init_pid=$(init_of m0)
+        expect_eq "$all" "$(cpus_allowed "$init_pid")" "the init may run on every CPU"
+        expect_eq "$(grep -c ^processor /proc/cpuinfo)" "$(vs exec m0 -- grep -c ^processor /proc/cpuinfo)" \
+                "the /proc view without a cpuset cgroup"
+        expect_contains "$(vs stats m0)" "processes  1" "stats without a cpuset cgroup"
+        # a process that runs in the VPS when the mask comes
+        vs exec m0 -- sh -c 'sleep 600 >/dev/null 2>&1 &'
+        vs set m0 --cpumask 0
+        [ -d "$cs" ] || fail "no cpuset cgroup after set --cpumask"
+        expect_eq 0 "$(cat "$cs/cpuset.cpus")" "cpuset.cpus after the live set"
+        for pid in $(vps_procs m0); do
+                grep -qx "$pid" "$cs/cgroup.procs" || fail "pid $pid not moved into the cpuset"
+                expect_eq 0 "$(cpus_allowed "$pid")" "pid $pid's CPUs after the live set"
+        done
+        expect_eq 1 "$(vs exec m0 -- /payload affinity)" "a new command's CPUs (as the view says)"
+        expect_eq 1 "$(vs exec m0 -- grep -c ^processor /proc/cpuinfo)" "cpuinfo after the set"
+        # vsd dies and comes back: it adopts the VPS with and without one
+        vs create m1 --template busybox
+        vs start m1
+        kill -9 "$(vsd_pid)"
+        wait_for 5 "! kill -0 $(vsd_pid) 2>/dev/null"
+        start_vsd
+        expect_eq "m0 exist running" "$(vs status m0)" "adopted with a cpuset cgroup"
+        expect_eq "m1 exist running" "$(vs status m1)" "adopted without one"
+        expect_eq "$all" "$(cpus_allowed "$(init_of m1)")" "m1 keeps every CPU"
+        expect_eq ok "$(vs exec m1 -- echo ok)" "exec into a VPS without a cpuset cgroup"
+        vs stop --fast m0
+        [ ! -e "$cs" ] || fail "the cpuset cgroup outlived the stop"
+        vs start m0
+        [ -d "$cs" ] || fail "no cpuset cgroup at a start with a cpumask"
+        expect_eq 0 "$(cpus_allowed "$(init_of m0)")" "the init born pinned"
+        vs destroy --force m0
+        vs destroy --force m1
+        [ ! -e "$cs" ] || fail "the cpuset cgroup outlived the destroy"
+}
+
 # CPU share of a VPS over a 3 s window, in thousandths of a CPU.
 share_of() {
         local before after t0 t1

@@ -353,6 +353,48 @@ test_routed_mode_ipv6() {
         expect_eq "" "$got" "no IPv6 route left"
 }
 
+# IPv6 costs a VPS's namespace a link-local address on eth0, its routes,
+# duplicate address detection and router solicitations: a VPS without an
+# IPv6 address gets none (addr_gen_mode 1: the kernel makes no link-local
+# address), and one given an address (at create or live) has a link-local
+# address too and reaches its gateway over IPv6.
+addr_gen_mode_of() { vs exec "$1" -- cat /proc/sys/net/ipv6/conf/eth0/addr_gen_mode; }
+
+test_ipv6_off_without_an_ipv6_address() {
+        use_conf $'network_mode = routed\npool4 = 10.88.0.0/24\npool6 = fd88::/64\n'
+        vs create o4 --template busybox --ipadd 10.88.0.40
+        vs create o6 --template busybox --ipadd 10.88.0.46 --ipadd fd88::46
+        vs start o4
+        vs start o6
+        expect_eq 1 "$(addr_gen_mode_of o4)" "no IPv6 address generation without an IPv6 address"
+        got=$(vs exec o4 -- ip -6 addr show dev eth0)
+        expect_eq "" "$got" "no IPv6 address (not even link-local) on eth0"
+        expect_eq 0 "$(addr_gen_mode_of o6)" "address generation with an address given at create"
+        expect_contains "$(vs exec o6 -- ip -6 addr show dev eth0 scope link)" "fe80::" \
+                "a link-local address with an IPv6 address"
+        expect_rc 0 "o6 pings its gateway over IPv6" -- vs exec o6 -- ping -6 -c 1 -W 3 fe80::1%eth0
+        vs set o4 --ipadd fd88::40
+        expect_contains "$(vs exec o4 -- ip -6 addr show dev eth0)" "fd88::40/128" "address on eth0"
+        expect_contains "$(vs exec o4 -- ip -6 addr show dev eth0 scope link)" "fe80::" \
+                "a link-local address with the first address added live"
+        expect_eq 0 "$(addr_gen_mode_of o4)" "address generation back on"
+        expect_rc 0 "o4 pings its gateway over IPv6" -- vs exec o4 -- ping -6 -c 1 -W 3 fe80::1%eth0
+        expect_rc 0 "o4 pings o6 over IPv6" -- vs exec o4 -- ping -6 -c 1 -W 3 fd88::46
+        vs set o4 --ipdel fd88::40
+        got=$(vs exec o4 -- ip -6 addr show dev eth0 scope global)
+        expect_eq "" "$got" "the address removed live"
+        expect_rc 0 "IPv4 still works" -- vs exec o4 -- ping -c 1 -W 3 10.88.0.46
+        # at the next start, as the config says
+        vs stop --fast o4
+        vs start o4
+        expect_eq 1 "$(addr_gen_mode_of o4)" "no address generation after a restart of the VPS"
+        got=$(vs exec o4 -- ip -6 addr show dev eth0)
+        expect_eq "" "$got" "no IPv6 address after a restart of the VPS"
+        vs destroy --force o4
+        vs destroy --force o6
+        use_conf ''
+}
+
 test_zz_nothing_left_after_destroy() {
         local name
         vs create z1 --template busybox

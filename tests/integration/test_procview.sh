@@ -372,7 +372,7 @@ test_nproc_agrees_with_the_cpu_cap() {
         # the real mask is untouched: the kernel runs the VPS's tasks on any
         # CPU of its cpuset (the cap limits it, no pinning): a task of its
         # cgroup, seen from the host
-        expect_eq "$host_cpus" "$(python3 -c "import os; print(len(os.sched_getaffinity($(head -1 "$(cg_dir cpuset np1)/$([ "$v2" = 1 ] && echo cgroup.procs || echo tasks)"))))")" \
+        expect_eq "$host_cpus" "$(python3 -c "import os; print(len(os.sched_getaffinity($(head -1 "$(cg_dir memory np1)/$([ "$v2" = 1 ] && echo cgroup.procs || echo tasks)"))))")" \
                 "the real affinity of its init"
         vs set np1 --cpus 2 >/dev/null
         expect_eq 2 "$(inside np1 /payload affinity)" "sched_getaffinity after set --cpus 2"
