@@ -443,8 +443,7 @@ static int bind_view(const char *rootfs, const char *view_dir, vs_error_t *err)
  * and the masks: /proc is mounted already. */
 static int mount_sys_and_masks(const char *rootfs, const char *view_dir, vs_error_t *err)
 {
-        if (mount_at(rootfs, "sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, err) <
-            0)
+        if (mount_at(rootfs, "sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, err) < 0)
                 return -1;
         if (view_dir && bind_view(rootfs, view_dir, err) < 0)
                 return -1;
