@@ -510,7 +510,9 @@ static int mount_proc_of(const char *rootfs, int pidns_fd, vs_error_t *err)
                 return errno == EINVAL ? 0 : vs_error_errno(err, "proc's pidns");
         if (mkdir(target, 0555) < 0 && errno != EEXIST)
                 return vs_error_errno(err, "mkdir /proc");
-        if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+        /* the source /proc/mounts shows, as mount(2) of "proc" gives */
+        if (fsconfig(fs, FSCONFIG_SET_STRING, "source", "proc", 0) < 0 ||
+            fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
                 return vs_error_errno(err, "make proc");
         tree = fsmount(fs, FSMOUNT_CLOEXEC,
                        MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
