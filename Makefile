@@ -121,6 +121,15 @@ $(BUILD)/payload: tests/payload/payload.c
 $(BUILD)/netbench: contrib/bench/netbench.c $(BUILD)/libvs.a
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# not part of all: a fork's cost against a spawn's (contrib/bench/README.md)
+$(BUILD)/forkcost: contrib/bench/forkcost.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
+$(BUILD)/true-static:
+	@mkdir -p $(dir $@)
+	printf 'int main(void) { return 0; }\n' | $(CC) -O2 -static -x c -o $@ -
+
 # not part of all: the block sums' throughput (contrib/bench/README.md)
 $(BUILD)/roundsum: contrib/bench/roundsum.c $(BUILD)/libvs.a
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)

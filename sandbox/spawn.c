@@ -439,16 +439,22 @@ static int bind_view(const char *rootfs, const char *view_dir, vs_error_t *err)
         return 0;
 }
 
-static int mount_kernel_fs(const char *rootfs, const char *view_dir, vs_error_t *err)
+/* /sys (of the caller's network namespace), the view over /proc and /sys,
+ * and the masks: /proc is mounted already. */
+static int mount_sys_and_masks(const char *rootfs, const char *view_dir, vs_error_t *err)
 {
-        const unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
-
-        if (mount_at(rootfs, "proc", "proc", flags, err) < 0 ||
-            mount_at(rootfs, "sys", "sysfs", flags | MS_RDONLY, err) < 0)
+        if (mount_at(rootfs, "sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, err) < 0)
                 return -1;
         if (view_dir && bind_view(rootfs, view_dir, err) < 0)
                 return -1;
         return vs_security_mask_paths(rootfs, err);
+}
+
+static int mount_kernel_fs(const char *rootfs, const char *view_dir, vs_error_t *err)
+{
+        if (mount_at(rootfs, "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, err) < 0)
+                return -1;
+        return mount_sys_and_masks(rootfs, view_dir, err);
 }
 
 /* Runs fn in a child and waits for it, with its error back through a pipe:
@@ -488,12 +494,58 @@ static int kernel_fs_in_vps(const struct vs_init_spec *spec, vs_error_t *err)
         return mount_kernel_fs(spec->rootfs, spec->view_dir, err);
 }
 
-/* A /proc of the VPS's pid namespace and a /sys of its network namespace,
- * mounted by a helper that is in both (pid namespace: only a child of the
- * caller is) but keeps the host's privileges and mount namespace: the
- * masks and read-only binds over them become locked for the VPS. */
-static int mount_kernel_fs_for(const struct vs_init_spec *spec, int init_pidfd, vs_error_t *err)
+/* A /proc of the pid namespace pidns_fd's, made with procfs's pidns
+ * option (6.18 here has it, older kernels refuse it), by a caller in
+ * another: 1 done, 0 the kernel has no such option (nothing made), -1 an
+ * error. */
+static int mount_proc_of(const char *rootfs, int pidns_fd, vs_error_t *err)
 {
+        cleanup_free char *target = vs_strdupf("%s/proc", rootfs);
+        cleanup_close int fs = fsopen("proc", FSOPEN_CLOEXEC);
+        cleanup_close int tree = -1;
+
+        if (fs < 0)
+                return errno == ENOSYS ? 0 : vs_error_errno(err, "fsopen proc");
+        if (fsconfig(fs, FSCONFIG_SET_FD, "pidns", NULL, pidns_fd) < 0)
+                return errno == EINVAL ? 0 : vs_error_errno(err, "proc's pidns");
+        if (mkdir(target, 0555) < 0 && errno != EEXIST)
+                return vs_error_errno(err, "mkdir /proc");
+        /* the source /proc/mounts shows, as mount(2) of "proc" gives */
+        if (fsconfig(fs, FSCONFIG_SET_STRING, "source", "proc", 0) < 0 ||
+            fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+                return vs_error_errno(err, "make proc");
+        tree = fsmount(fs, FSMOUNT_CLOEXEC,
+                       MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+        if (tree < 0 || move_mount(tree, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+                return vs_error_errno(err, "mount proc on /proc");
+        return 1;
+}
+
+/* A /proc of the VPS's pid namespace and a /sys of its network namespace,
+ * mounted with the host's privileges in the builder's mount namespace: the
+ * masks and read-only binds over them become locked for the VPS. The
+ * builder makes the /proc itself where procfs takes the pid namespace as
+ * an option, and joins the network namespace for /sys; else a helper in
+ * both does it all (pid namespace: only a child of the caller is). A fork
+ * of the builder copies vsd's page tables, which grow with the number of
+ * VPS. */
+static int mount_kernel_fs_for(const struct vs_init_spec *spec, int init_pidfd, pid_t pid,
+                               vs_error_t *err)
+{
+        cleanup_free char *ns_path = vs_strdupf("/proc/%d/ns/pid", (int)pid);
+        cleanup_close int pidns_fd = open(ns_path, O_RDONLY | O_CLOEXEC);
+        int rc;
+
+        if (pidns_fd < 0)
+                return vs_error_errno(err, "the VPS's pid namespace");
+        rc = mount_proc_of(spec->rootfs, pidns_fd, err);
+        if (rc < 0)
+                return -1;
+        if (rc > 0) {
+                if (setns(init_pidfd, CLONE_NEWNET) < 0)
+                        return vs_error_errno(err, "join the VPS's network namespace");
+                return mount_sys_and_masks(spec->rootfs, spec->view_dir, err);
+        }
         if (setns(init_pidfd, CLONE_NEWPID | CLONE_NEWNET) < 0)
                 return vs_error_errno(err, "join the VPS's pid and network namespaces");
         return in_child(kernel_fs_in_vps, spec, err);
@@ -785,7 +837,7 @@ static int assemble_root(const struct vs_init_spec *spec, pid_t pid, int pidfd, 
         if (!lower || vs_rootfs_mount(lower, spec->upper, spec->work, spec->rootfs, err) < 0)
                 return vs_error_wrap(err, "mount rootfs");
         if (make_dev(spec->rootfs, (uid_t)spec->idmap.base, err) < 0 ||
-            bind_console(spec, err) < 0 || mount_kernel_fs_for(spec, pidfd, err) < 0)
+            bind_console(spec, err) < 0 || mount_kernel_fs_for(spec, pidfd, pid, err) < 0)
                 return -1;
         return enter_root(spec->rootfs, err);
 }
