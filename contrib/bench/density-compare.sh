@@ -113,6 +113,18 @@ with cf.ThreadPoolExecutor(64) as ex:
 EOF
 }
 
+# charged_kb RUNTIME: what the kernel charged to the memory cgroup that
+# holds RUNTIME's containers (v1: hierarchical usage), kB; the figure other
+# work on a shared host does not move, as density.sh's for paene's VPS
+charged_kb() {
+        local d
+        case $1 in
+        crun) d=/sys/fs/cgroup/memory$CRUN_CG ;;
+        lxc) d=/sys/fs/cgroup/memory${OWN%/}/$LXC_CG ;;
+        esac
+        echo $(($(cat "$d/memory.usage_in_bytes") / 1024))
+}
+
 # measure RUNTIME PREFIX: starts N containers PREFIX0.. of RUNTIME (each
 # start timed, with its veth), fetches them, takes the memory figures, stops
 # and removes them (timed), and prints the figures
@@ -134,6 +146,7 @@ measure() {
         mem1=$(meminfo MemAvailable) slab1=$(slab_kb)
         slabinfo >"$WORK/slab.after"
         load=$(cut -d' ' -f1-3 /proc/loadavg)
+        charged=$(charged_kb "$rt")
         # the first 100 stops timed one after another, the rest 16 at once
         # (lxc-stop -k takes about half a second: 1000 in turn are minutes)
         echo "# $rt: stopping $N" >&2
@@ -154,6 +167,7 @@ measure() {
         echo "$rt: start median (with its veth): first 10% $(printf '%s\n' "${starts[@]:0:tenth}" | median_ms) ms, last 10% $(printf '%s\n' "${starts[@]:N-tenth}" | median_ms) ms"
         awk -v m0="$mem0" -v m1="$mem1" -v s0="$slab0" -v s1="$slab1" -v n="$N" -v r="$rt" 'BEGIN {
                 printf "%s: host memory per container: %.0f kB (MemAvailable), slab %.0f kB\n", r, (m0 - m1) / n, (s1 - s0) / n }'
+        echo "$rt: charged to the containers' memory cgroups: $((charged / N)) kB per container"
         echo "$rt: slab caches that grew most (kB per container):"
         join -a2 -e0 -o 0,1.2,2.2 "$WORK/slab.before" "$WORK/slab.after" |
                 awk -v n="$N" '$3 > $2 {printf "  %-28s %7.1f\n", $1, ($3 - $2) / n}' |
@@ -333,7 +347,7 @@ EOF
 echo "crun and LXC density, N=$N busybox containers with httpd, a veth each on a bridge; $(date -u '+%F %H:%M UTC')"
 echo "machine: nproc $(nproc), kernel $(uname -r); load before $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "versions: $(crun --version | head -1), LXC $(lxc-start --version)"
-export WORK N WHICH CRUN_CG LXC_CG
+export WORK N WHICH CRUN_CG LXC_CG OWN
 unshare -m -n --propagation private bash "$0" --inner &
 INNER_PID=$!
 wait "$INNER_PID"
