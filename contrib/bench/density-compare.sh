@@ -26,6 +26,10 @@
 # runs and removes every container, cgroup, mount and directory of the run,
 # also on failure or Ctrl-C, and then checks that nothing is left.
 #
+# Both get permanent neighbour entries (not timed), as paene's VPS do, and
+# LXC no ttys (lxc.tty.max = 0: the console alone, a pty as paene's): the
+# host's 4096 ptys are shared with other work.
+#
 # Usage: contrib/bench/density-compare.sh N ROOTFS [crun|lxc|both]
 #        (as root; N 1..1000, one bridge's ports; ROOTFS: a busybox root
 #        whose /sbin/init runs /etc/rc.local, e.g. paene's busybox template
@@ -42,6 +46,9 @@ meminfo() { awk -v k="$1:" '$1 == k {print $2}' /proc/meminfo; } # kB
 slab_kb() { echo $(($(meminfo SReclaimable) + $(meminfo SUnreclaim))); }
 slabinfo() { awk 'NR > 2 {printf "%s %d\n", $1, $3 * $4 / 1024}' /proc/slabinfo | sort; }
 addr_of() { echo "10.250.$(($1 / 250)).$(($1 % 250 + 2))"; } # container I's address
+mac_of() { printf '02:cc:00:00:%02x:%02x' $(($1 / 256)) $(($1 % 256)); }
+GW=10.250.255.254
+GW_MAC=02:cc:ff:ff:ff:fe
 
 # ---- the inner part, inside unshare -m -n ------------------------------------
 
@@ -62,14 +69,24 @@ crun_start() { # I
         local pid
         crun --root "$WORK/crun" run -d --pid-file "$WORK/b/c$1/pid" --bundle "$WORK/b/c$1" "c$1" </dev/null >/dev/null
         pid=$(cat "$WORK/b/c$1/pid")
-        ip link add "vc$1" type veth peer name eth0 netns "$pid"
+        ip link add "vc$1" type veth peer name eth0 address "$(mac_of "$1")" netns "$pid"
         ip link set "vc$1" master cmpbr0 up
         nsenter -t "$pid" -n ip -b - <<EOF
 link set lo up
 addr add $(addr_of "$1")/16 dev eth0
 link set eth0 up
-route add default via 10.250.255.254
+route add default via $GW
 EOF
+}
+crun_pid() { cat "$WORK/b/c$1/pid"; }
+lxc_pid() { lxc-info -P "$WORK/lxc" -n "l$1" -p -H; }
+# neighbours RUNTIME I: permanent neighbour entries both ways, as paene
+# makes for its VPS: the kernel's neighbour tables are shared by every
+# network namespace, and gc_thresh3 (1024, host-wide) caps the entries it
+# may make itself: at 1000 containers beside other work, ARP fails for some
+neighbours() {
+        ip neigh replace "$(addr_of "$2")" lladdr "$(mac_of "$2")" dev cmpbr0 nud permanent
+        nsenter -t "$("$1_pid" "$2")" -n ip neigh replace "$GW" lladdr "$GW_MAC" dev eth0 nud permanent
 }
 crun_stop() { crun --root "$WORK/crun" delete -f "c$1" </dev/null >/dev/null; }
 lxc_start() {
@@ -140,6 +157,7 @@ measure() {
                 now_us; t1=$REPLY
                 starts+=($((t1 - t0)))
         done
+        for ((i = 0; i < N; i++)); do neighbours "$rt" "$i"; done # not timed
         for ((i = 0; i < N; i++)); do echo "$px$i $(addr_of "$i")"; done >"$WORK/addrs"
         answered=$(fetch "$WORK/addrs")
         sleep 2
@@ -187,8 +205,8 @@ inner() {
         mount --move "$WORK/cgroup" /sys/fs/cgroup
         mount -t tmpfs -o size=16m paene-hide-cgroup2 /sys/fs/cgroup/unified
         ip link set lo up
-        ip link add cmpbr0 type bridge
-        ip addr add 10.250.255.254/16 dev cmpbr0
+        ip link add cmpbr0 address "$GW_MAC" type bridge
+        ip addr add "$GW/16" dev cmpbr0
         ip link set cmpbr0 up
         case $WHICH in crun | both) measure crun c ;; esac
         case $WHICH in lxc | both) measure lxc l ;; esac
@@ -339,9 +357,11 @@ lxc.net.0.type = veth
 lxc.net.0.link = cmpbr0
 lxc.net.0.flags = up
 lxc.net.0.name = eth0
+lxc.net.0.hwaddr = 02:cc:00:00:%(m1)02x:%(m2)02x
+lxc.tty.max = 0
 lxc.net.0.ipv4.address = %(addr)s/16
 lxc.net.0.ipv4.gateway = 10.250.255.254
-""" % {"i": i, "work": work, "cg": lxc_cg, "addr": addr})
+""" % {"i": i, "work": work, "cg": lxc_cg, "addr": addr, "m1": i // 256, "m2": i % 256})
 EOF
 
 echo "crun and LXC density, N=$N busybox containers with httpd, a veth each on a bridge; $(date -u '+%F %H:%M UTC')"
