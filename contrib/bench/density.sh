@@ -15,8 +15,10 @@
 # after (links, mounts, cgroups, loop devices, nft elements: all zero). A
 # trap removes everything on any failure or interruption.
 #
-# Usage: [BUILD=build] contrib/bench/density.sh N [routed|bridge]
-#        (as root; N 1..8192, mode routed by default)
+# Usage: [BUILD=build] contrib/bench/density.sh N [routed|bridge] [compare]
+#        (as root; N 1..8192, mode routed by default; compare: then N crun
+#        and N LXC containers from the same template root, by
+#        density-compare.sh, after vsd has stopped; N at most 1000 then)
 # Figures go to stdout; progress and the clean-up report go to stderr.
 set -euo pipefail
 export LC_ALL=C
@@ -28,12 +30,14 @@ tag=density
 # shellcheck source=lib-timing.sh
 . "$(dirname "$0")/lib-timing.sh"
 
-usage() { echo "usage: $prog N [routed|bridge]   (N: number of VPS, 1..8192)" >&2; exit 2; }
+usage() { echo "usage: $prog N [routed|bridge] [compare]   (N: number of VPS, 1..8192; 1..1000 with compare)" >&2; exit 2; }
 N=${1:-}
 MODE=${2:-routed}
+COMPARE=${3:-}
 case $N in '' | *[!0-9]* | 0*) usage ;; esac
 [ "$N" -le 8192 ] || usage
 case $MODE in routed | bridge) ;; *) usage ;; esac
+case $COMPARE in '') ;; compare) [ "$N" -le 1000 ] || usage ;; *) usage ;; esac
 require_root "sudo contrib/bench/density.sh $N $MODE"
 [ -n "${EPOCHREALTIME:-}" ] || { echo "$prog: needs bash 5 or later" >&2; exit 1; }
 find_binaries
@@ -292,4 +296,8 @@ echo "left after: links $links, mounts $mounts, cgroups $cgroups, loop devices $
 
 phase="stopping vsd"
 stop_vsd || { echo "$prog: vsd $VSD_PID did not exit" >&2; exit 1; }
+if [ -n "$COMPARE" ]; then
+        phase="crun and LXC"
+        bash "$(dirname "$0")/density-compare.sh" "$N" "$ROOT/var/lib/paene/templates/busybox/rootfs"
+fi
 phase="done"

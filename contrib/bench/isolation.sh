@@ -42,8 +42,10 @@ scenario() {
         local out
         out=$(in_host "$BIN/payload" udpping "$ECHO_ADDR:7777" "$REQUESTS" "$GAP_MS")
         # "sent N lost L median_us P p99_us Q max_us M"
-        echo "$out" | awk -v s="$1" '{printf "%-26s median %6.3f  p99 %6.3f  max %7.3f ms  lost %d of %d\n",
-                s, $6 / 1000, $8 / 1000, $10 / 1000, $4, $2}'
+        # the load average as the scenario ends: on a shared machine the
+        # neighbours of the run count as much as those of the VPS
+        echo "$out" | awk -v s="$1" -v l="$(cut -d' ' -f1 /proc/loadavg)" '{printf "%-26s median %6.3f  p99 %6.3f  max %7.3f ms  lost %d of %d  load %s\n",
+                s, $6 / 1000, $8 / 1000, $10 / 1000, $4, $2, l}'
 }
 
 # all_loaded NAME...: each named VPS runs its load beside its init
