@@ -630,6 +630,13 @@ int vs_disk_image_mounted(const char *image)
         return fd >= 0;
 }
 
+int vs_disk_image_held_by(const char *image, char *dev, size_t size)
+{
+        cleanup_close int fd = loop_find(image, dev, size, NULL);
+
+        return fd >= 0;
+}
+
 static int image_clone(int src_fd, int dst_fd, const char *dst_path, const vs_id_shift_t *shift,
                        vs_error_t *err)
 {

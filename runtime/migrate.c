@@ -37,8 +37,8 @@
 #define LISTING_SUFFIX ".migrate.snar"
 #define SUMS_SUFFIX ".migrate.sums"
 #define IMAGE_FILE "disk.img"
-/* how long the last round waits for a stopped VPS's image to be let go */
-#define UNMOUNT_WAIT_MS 10000
+/* the longest pause between two looks at a stopped VPS's loop device */
+#define UNMOUNT_PAUSE_MAX_MS 200
 
 /* ---- the source's side ---- */
 
@@ -78,6 +78,48 @@ static char *listing_of(struct vsd *d, const struct vps *v)
  * in the image yet, and would all go in the last round); the last round
  * (the VPS stopped) waits until its run has let the image go: what ext4
  * held is in the image then. */
+/* The bound on the wait for a stopped run's image: VSD_TEST_UNMOUNT_WAIT_MS
+ * (tests/integration/test_migrate.sh) makes it short. */
+static int64_t unmount_wait_ms(void)
+{
+        const char *hook = getenv("VSD_TEST_UNMOUNT_WAIT_MS");
+
+        return hook && *hook ? strtoll(hook, NULL, 10) : VS_MIGRATE_UNMOUNT_WAIT_MS;
+}
+
+/* Waits, bounded, until no mounted loop device holds the image at fd 3:
+ * looks again after pauses that double up to UNMOUNT_PAUSE_MAX_MS (the
+ * kernel lets go from a workqueue, after the device's writes drain). */
+static int wait_image_released(const char *name)
+{
+        int64_t start = vs_monotonic_ms(), bound = unmount_wait_ms();
+        long pause_ms = 1;
+        char dev[64] = "";
+
+        while (vs_disk_image_held_by("/proc/self/fd/3", dev, sizeof(dev))) {
+                struct timespec tick = { 0, pause_ms * 1000 * 1000 };
+
+                if (vs_monotonic_ms() - start >= bound) {
+                        vs_log(LOG_ERR,
+                               "migrate %s: its image is still mounted through %s %lld ms "
+                               "after its stop",
+                               name, dev, (long long)(vs_monotonic_ms() - start));
+                        return -1;
+                }
+                nanosleep(&tick, NULL);
+                if (pause_ms < UNMOUNT_PAUSE_MAX_MS)
+                        pause_ms = pause_ms * 2 > UNMOUNT_PAUSE_MAX_MS ? UNMOUNT_PAUSE_MAX_MS
+                                                                       : pause_ms * 2;
+        }
+        return 0;
+}
+
+/* In the fork that writes an image's round: the image at fd 3, the sums
+ * at 4, the stream at 5 and, while the VPS runs, its root at 6. A running
+ * VPS's file system is written back first (what ext4 holds dirty is not
+ * in the image yet, and would all go in the last round); the last round
+ * (the VPS stopped) waits until its run has let the image go: what ext4
+ * held is in the image then. */
 static __attribute__((noreturn)) void image_sender(int first, int stopped, const char *name)
 {
         vs_error_t err = { 0 };
@@ -85,16 +127,8 @@ static __attribute__((noreturn)) void image_sender(int first, int stopped, const
 
         if (!stopped && syncfs(6) < 0)
                 vs_log(LOG_WARNING, "migrate %s: write back its file system: %m", name);
-
-        for (int waited = 0; stopped && vs_disk_image_mounted("/proc/self/fd/3"); waited += 10) {
-                struct timespec tick = { 0, 10 * 1000 * 1000 };
-
-                if (waited >= UNMOUNT_WAIT_MS) {
-                        vs_log(LOG_ERR, "migrate %s: its image is still mounted", name);
-                        _exit(1);
-                }
-                nanosleep(&tick, NULL);
-        }
+        if (stopped && wait_image_released(name) < 0)
+                _exit(VS_MIGRATE_IMAGE_HELD);
         if (vs_image_round_send(3, 4, first, 5, &sent, &err) < 0) {
                 vs_log(LOG_ERR, "migrate %s: %s", name, err.msg);
                 _exit(1);
