@@ -6,8 +6,9 @@
  * of names; the target's extracts each round into its staging with
  * --listed-incremental=/dev/null, which removes what the source deleted,
  * in a fork of vsd that syncs the file system after it: what the target
- * answered is on its disk, and the install is synced before the answer
- * after which the source destroys its copy.
+ * answered is on its disk, and the install is synced (by a worker, with an
+ * image's adoption, out of vsd's loop) before the answer after which the
+ * source destroys its copy.
  * The staging is named .NAME.migrate.creating: a vsd that starts removes
  * every .creating entry, so a target that dies half way keeps nothing.
  * A VPS on a disk image goes as rounds of its image's blocks instead
@@ -458,40 +459,18 @@ pid_t vsd_migrate_recv_spawn(struct vsd *d, const char *name, int in_fd, vs_erro
         return pid;
 }
 
-/* The staging's image, whole: what pins it to the source's node goes. */
-static int adopt_image(struct vsd *d, const char *staging, vs_error_t *err)
+/* The installed VPS's image, whole: what pins it to the source's node
+ * goes. */
+static int adopt_image(struct vsd *d, int fd, const char *name, vs_error_t *err)
 {
-        cleanup_free char *path = vs_strdupf("%s/%s", d->vps_dir, staging);
-        cleanup_close int fd = openat(d->vps_fd, staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        cleanup_free char *path = vs_strdupf("%s/%s", d->vps_dir, name);
 
-        if (fd < 0)
-                return vs_error_errno(err, "open %s", staging);
         return vs_disk_image_adopt(fd, path, err) < 0 ? vs_error_wrap(err, "the migrated image")
                                                       : 0;
 }
 
-/* What the install did (the config, the rename, an image's adoption, the
- * copy when its ids moved) on disk, with the rounds the forks synced
- * already, before the answer that lets the source destroy its copy: one
- * syncfs of the file system the VPS is on (what is dirty there is what
- * came since the last round, and the other VPS's writing). */
-static int make_durable(struct vsd *d, const char *name, vs_error_t *err)
-{
-        cleanup_close int fd =
-                openat(d->vps_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        struct timespec t0, t1;
-
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        if (fd < 0 || syncfs(fd) < 0)
-                return vs_error_errno(err, "write the migrated %s to disk", name);
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        vs_log(LOG_DEBUG, "migrate %s: syncfs %.3f s", name,
-               (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
-        return 0;
-}
-
 int vsd_migrate_finish(struct vsd *d, const char *name, const char *text, int new_ip,
-                       const char *from, vs_error_t *err)
+                       const char *from, int *image, vs_error_t *err)
 {
         struct vsd_migration *m = find_migration(d, name);
         cleanup_free char *staging = vsd_migrate_staging(name);
@@ -500,23 +479,38 @@ int vsd_migrate_finish(struct vsd *d, const char *name, const char *text, int ne
         if (!m)
                 return vs_error_kind(err, VS_E_NOTFOUND, ENOENT, "no migration of %s under way",
                                      name);
+        *image = m->image;
         if (parse_config(d, name, text, &config, err) < 0 ||
-            (m->image && adopt_image(d, staging, err) < 0) ||
             vsd_vps_migrate_install(d, staging, &config, new_ip, from ? from : "?", err) < 0)
                 return -1;
         /* installed: by a rename (the staging is gone) or as a copy with
          * its owners moved (the staging is left to remove) */
         drop_migration(d, m, 1);
-        if (make_durable(d, name, err) < 0) {
-                struct vps *v = vsd_vps_find(d, name);
-                vs_error_t ignored = { 0 };
+        return 0;
+}
 
-                /* the source keeps it: nothing of it stays here */
-                if (v)
-                        vsd_vps_destroy(d, v, &ignored);
+/* What the install did (the config, the rename, the copy when its ids
+ * moved) and an image's adoption on disk, with the rounds the forks synced
+ * already, before the answer that lets the source destroy its copy: one
+ * syncfs of the file system the VPS is on (what is dirty there is what
+ * came since the last round, and the other VPS's writing). In the worker
+ * of the finish, which holds the VPS: none of it in vsd's loop. */
+int vsd_migrate_durable(struct vsd *d, const char *name, int image, vs_error_t *err)
+{
+        cleanup_close int fd =
+                openat(d->vps_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        struct timespec t0, t1;
+
+        if (fd < 0)
+                return vs_error_errno(err, "open the migrated %s", name);
+        if (image && adopt_image(d, fd, name, err) < 0)
                 return -1;
-        }
-        vs_log(LOG_INFO, "migrated %s to this node from %s", name, from ? from : "?");
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        if (syncfs(fd) < 0)
+                return vs_error_errno(err, "write the migrated %s to disk", name);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        vs_log(LOG_DEBUG, "migrate %s: syncfs %.3f s", name,
+               (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
         return 0;
 }
 

@@ -502,20 +502,22 @@ synced_before_answer() { # log vpsdir staging
                 }
                 $2 ~ /^recvmsg\(/ && /migrate-recv/ { rounds++ }
                 $2 ~ /^syncfs\(/ && index($0, "<" staging ">") { synced++ }
-                $2 ~ /^syncfs\(/ && index($0, "<" dir ">") && finish && !answer && / = 0$/ { durable = NR }
+                $2 ~ /^syncfs\(/ && index($0, "<" dir ">") && finish && !answer && / = 0$/ { durable = NR; by = $1 }
                 finish && !answer && $1 == pid && $2 ~ ("^sendmsg\\(" fd "<") { answer = NR }
                 END {
                         if (!finish) { print "no finish request read"; exit 1 }
                         if (!answer) { print "no answer to the finish"; exit 1 }
                         if (!durable) { print "no syncfs of " dir " between the finish (line " finish ") and its answer (line " answer ")"; exit 1 }
                         if (!rounds || synced < rounds) { print synced + 0 " syncfs of the staging for " rounds + 0 " rounds"; exit 1 }
+                        # out of the loop that answers everybody: a fork of vsd
+                        if (by == pid) { print "the finish'"'"'s syncfs ran in vsd'"'"'s loop (pid " pid ")"; exit 1 }
                 }' "$1"
 }
 
 # The target makes what it received durable before it answers the finish
 # (after which the source destroys its copy): one syncfs of the VPS's file
-# system there, and one by each round's fork, seen in the target vsd's
-# system calls.
+# system there (by a fork of vsd: its loop serves the others meanwhile),
+# and one by each round's fork, seen in the target vsd's system calls.
 test_the_target_syncs_what_it_received_before_it_answers() {
         trap stop_target EXIT # (which ends strace with the target)
         start_target
