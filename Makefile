@@ -17,7 +17,7 @@ DEBIAN_DEPS = build-essential pkg-config clang clang-format libclang-rt-14-dev \
 	libext2fs-dev comerr-dev libjson-c-dev libcmocka-dev busybox-static iproute2 util-linux \
 	procps e2fsprogs python3 bsdutils tar gzip xz-utils zstd \
 	debootstrap libnftables-dev nftables python3-prometheus-client strace \
-	openssh-client
+	openssh-client xfsprogs btrfs-progs
 
 OPTFLAGS ?= -O2 -g
 # Debian's hardening flags (dpkg-buildflags with hardening=+all)

@@ -626,11 +626,16 @@ int vs_disk_image_adopt(int vps_fd, const char *vps_path, vs_error_t *err)
         return 0;
 }
 
-int vs_disk_image_mounted(const char *image)
+int vs_disk_image_held_by(const char *image, char *dev, size_t size)
 {
-        cleanup_close int fd = loop_find(image, NULL, 0, NULL);
+        cleanup_close int fd = loop_find(image, dev, size, NULL);
 
         return fd >= 0;
+}
+
+int vs_disk_image_mounted(const char *image)
+{
+        return vs_disk_image_held_by(image, NULL, 0);
 }
 
 /* What a copy of an image becomes a VPS's (or a snapshot's): its owners

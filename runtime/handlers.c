@@ -1056,32 +1056,70 @@ static int handle_migrate_recv(struct vsd *d, struct client *c, vs_request_t *re
         return hand_tar(d, c, pid, in[1]);
 }
 
-/* Installs and, when asked, starts it: the reply says it runs. A start
+/* The finish: the install here (the VPS list, its addresses and ids are
+ * the loop's), then a worker holding the VPS makes it durable (an image's
+ * adoption, the syncfs: out of the loop, which serves the others meanwhile)
+ * and, when asked, it starts: the reply says it runs. A worker or start
  * that fails takes the new VPS away again (the source still has it). */
+static int migrate_finish_run(struct vsd *d, struct vsd_work *w, json_object *reply,
+                              vs_error_t *err)
+{
+        if (vsd_migrate_durable(d, w->vps->name, w->migrate_image, err) < 0)
+                return -1;
+        vs_reply_add_name(reply, w->vps->name);
+        return 0;
+}
+
+static int migrate_finish_done(struct vsd *d, struct vsd_work *w, vs_error_t *err)
+{
+        vs_event_t ev = { .type = "created", .vps = w->vps->name };
+
+        vs_log(LOG_INFO, "migrated %s to this node from %s", w->vps->name, w->file);
+        if (w->migrate_start && vsd_vps_start(d, w->vps, err) < 0) {
+                vs_log(LOG_ERR, "migrated %s did not start: %s", w->vps->name, err->msg);
+                return vs_error_wrap(err, "start on the target");
+        }
+        vs_event_text(&ev, "migrated_from", w->file);
+        vsd_event(d, &ev);
+        return 0;
+}
+
+static void migrate_finish_failed(struct vsd *d, struct vsd_work *w)
+{
+        vs_error_t ignored = { 0 };
+
+        /* the source keeps it: nothing of it stays here */
+        vsd_vps_destroy(d, w->vps, &ignored);
+}
+
 static int handle_migrate_finish(struct vsd *d, struct client *c, vs_request_t *req,
                                  vs_error_t *err)
 {
+        struct vsd_work *w;
         struct vps *v;
+        int image = 0;
 
         if (vsd_migrate_finish(d, req->name, vs_req_str(req, "config"), vs_req_bool(req, "new_ip"),
-                               vs_req_str(req, "from"), err) < 0)
+                               vs_req_str(req, "from"), &image, err) < 0)
                 return -1;
-        v = vsd_vps_find(d, req->name);
-        if (v && vs_req_bool(req, "start") && vsd_vps_start(d, v, err) < 0) {
+        if (!(v = vsd_vps_find(d, req->name)))
+                return vs_error_kind(err, VS_E_INTERNAL, ENOENT, "the migrated %s is not listed",
+                                     req->name);
+        w = new_work("migrate");
+        w->vps = v;
+        w->migrate_image = image;
+        w->migrate_start = vs_req_bool(req, "start");
+        vs_strlcpy(w->file, vs_req_str(req, "from") ?: "?", sizeof(w->file));
+        w->run = migrate_finish_run;
+        w->done = migrate_finish_done;
+        w->failed = migrate_finish_failed;
+        if (run_in_worker(d, c, w, err) < 0) {
                 vs_error_t ignored = { 0 };
 
-                vs_log(LOG_ERR, "migrated %s did not start: %s", req->name, err->msg);
                 vsd_vps_destroy(d, v, &ignored);
-                return vs_error_wrap(err, "start on the target");
+                return -1;
         }
-        {
-                vs_event_t ev = { .type = "created", .vps = req->name };
-
-                vs_event_text(&ev, "migrated_from", vs_req_str(req, "from") ?: "?");
-                vsd_event(d, &ev);
-        }
-        vsd_client_reply(d, c, vs_reply_named(req->name), NULL, 0);
-        return 0;
+        return 1;
 }
 
 /* ---- logs ---- */

@@ -6,8 +6,9 @@
  * of names; the target's extracts each round into its staging with
  * --listed-incremental=/dev/null, which removes what the source deleted,
  * in a fork of vsd that syncs the file system after it: what the target
- * answered is on its disk, and the install is synced before the answer
- * after which the source destroys its copy.
+ * answered is on its disk, and the install is synced (by a worker, with an
+ * image's adoption, out of vsd's loop) before the answer after which the
+ * source destroys its copy.
  * The staging is named .NAME.migrate.creating: a vsd that starts removes
  * every .creating entry, so a target that dies half way keeps nothing.
  * A VPS on a disk image goes as rounds of its image's blocks instead
@@ -37,8 +38,8 @@
 #define LISTING_SUFFIX ".migrate.snar"
 #define SUMS_SUFFIX ".migrate.sums"
 #define IMAGE_FILE "disk.img"
-/* how long the last round waits for a stopped VPS's image to be let go */
-#define UNMOUNT_WAIT_MS 10000
+/* the longest pause between two looks at a stopped VPS's loop device */
+#define UNMOUNT_PAUSE_MAX_MS 200
 
 /* ---- the source's side ---- */
 
@@ -78,6 +79,48 @@ static char *listing_of(struct vsd *d, const struct vps *v)
  * in the image yet, and would all go in the last round); the last round
  * (the VPS stopped) waits until its run has let the image go: what ext4
  * held is in the image then. */
+/* The bound on the wait for a stopped run's image: VSD_TEST_UNMOUNT_WAIT_MS
+ * (tests/integration/test_migrate.sh) makes it short. */
+static int64_t unmount_wait_ms(void)
+{
+        const char *hook = getenv("VSD_TEST_UNMOUNT_WAIT_MS");
+
+        return hook && *hook ? strtoll(hook, NULL, 10) : VS_MIGRATE_UNMOUNT_WAIT_MS;
+}
+
+/* Waits, bounded, until no mounted loop device holds the image at fd 3:
+ * looks again after pauses that double up to UNMOUNT_PAUSE_MAX_MS (the
+ * kernel lets go from a workqueue, after the device's writes drain). */
+static int wait_image_released(const char *name)
+{
+        int64_t start = vs_monotonic_ms(), bound = unmount_wait_ms();
+        long pause_ms = 1;
+        char dev[64] = "";
+
+        while (vs_disk_image_held_by("/proc/self/fd/3", dev, sizeof(dev))) {
+                struct timespec tick = { 0, pause_ms * 1000 * 1000 };
+
+                if (vs_monotonic_ms() - start >= bound) {
+                        vs_log(LOG_ERR,
+                               "migrate %s: its image is still mounted through %s %lld ms "
+                               "after its stop",
+                               name, dev, (long long)(vs_monotonic_ms() - start));
+                        return -1;
+                }
+                nanosleep(&tick, NULL);
+                if (pause_ms < UNMOUNT_PAUSE_MAX_MS)
+                        pause_ms = pause_ms * 2 > UNMOUNT_PAUSE_MAX_MS ? UNMOUNT_PAUSE_MAX_MS
+                                                                       : pause_ms * 2;
+        }
+        return 0;
+}
+
+/* In the fork that writes an image's round: the image at fd 3, the sums
+ * at 4, the stream at 5 and, while the VPS runs, its root at 6. A running
+ * VPS's file system is written back first (what ext4 holds dirty is not
+ * in the image yet, and would all go in the last round); the last round
+ * (the VPS stopped) waits until its run has let the image go: what ext4
+ * held is in the image then. */
 static __attribute__((noreturn)) void image_sender(int first, int stopped, const char *name)
 {
         vs_error_t err = { 0 };
@@ -85,16 +128,8 @@ static __attribute__((noreturn)) void image_sender(int first, int stopped, const
 
         if (!stopped && syncfs(6) < 0)
                 vs_log(LOG_WARNING, "migrate %s: write back its file system: %m", name);
-
-        for (int waited = 0; stopped && vs_disk_image_mounted("/proc/self/fd/3"); waited += 10) {
-                struct timespec tick = { 0, 10 * 1000 * 1000 };
-
-                if (waited >= UNMOUNT_WAIT_MS) {
-                        vs_log(LOG_ERR, "migrate %s: its image is still mounted", name);
-                        _exit(1);
-                }
-                nanosleep(&tick, NULL);
-        }
+        if (stopped && wait_image_released(name) < 0)
+                _exit(VS_MIGRATE_IMAGE_HELD);
         if (vs_image_round_send(3, 4, first, 5, &sent, &err) < 0) {
                 vs_log(LOG_ERR, "migrate %s: %s", name, err.msg);
                 _exit(1);
@@ -424,40 +459,18 @@ pid_t vsd_migrate_recv_spawn(struct vsd *d, const char *name, int in_fd, vs_erro
         return pid;
 }
 
-/* The staging's image, whole: what pins it to the source's node goes. */
-static int adopt_image(struct vsd *d, const char *staging, vs_error_t *err)
+/* The installed VPS's image, whole: what pins it to the source's node
+ * goes. */
+static int adopt_image(struct vsd *d, int fd, const char *name, vs_error_t *err)
 {
-        cleanup_free char *path = vs_strdupf("%s/%s", d->vps_dir, staging);
-        cleanup_close int fd = openat(d->vps_fd, staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        cleanup_free char *path = vs_strdupf("%s/%s", d->vps_dir, name);
 
-        if (fd < 0)
-                return vs_error_errno(err, "open %s", staging);
         return vs_disk_image_adopt(fd, path, err) < 0 ? vs_error_wrap(err, "the migrated image")
                                                       : 0;
 }
 
-/* What the install did (the config, the rename, an image's adoption, the
- * copy when its ids moved) on disk, with the rounds the forks synced
- * already, before the answer that lets the source destroy its copy: one
- * syncfs of the file system the VPS is on (what is dirty there is what
- * came since the last round, and the other VPS's writing). */
-static int make_durable(struct vsd *d, const char *name, vs_error_t *err)
-{
-        cleanup_close int fd =
-                openat(d->vps_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        struct timespec t0, t1;
-
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        if (fd < 0 || syncfs(fd) < 0)
-                return vs_error_errno(err, "write the migrated %s to disk", name);
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        vs_log(LOG_DEBUG, "migrate %s: syncfs %.3f s", name,
-               (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
-        return 0;
-}
-
 int vsd_migrate_finish(struct vsd *d, const char *name, const char *text, int new_ip,
-                       const char *from, vs_error_t *err)
+                       const char *from, int *image, vs_error_t *err)
 {
         struct vsd_migration *m = find_migration(d, name);
         cleanup_free char *staging = vsd_migrate_staging(name);
@@ -466,23 +479,38 @@ int vsd_migrate_finish(struct vsd *d, const char *name, const char *text, int ne
         if (!m)
                 return vs_error_kind(err, VS_E_NOTFOUND, ENOENT, "no migration of %s under way",
                                      name);
+        *image = m->image;
         if (parse_config(d, name, text, &config, err) < 0 ||
-            (m->image && adopt_image(d, staging, err) < 0) ||
             vsd_vps_migrate_install(d, staging, &config, new_ip, from ? from : "?", err) < 0)
                 return -1;
         /* installed: by a rename (the staging is gone) or as a copy with
          * its owners moved (the staging is left to remove) */
         drop_migration(d, m, 1);
-        if (make_durable(d, name, err) < 0) {
-                struct vps *v = vsd_vps_find(d, name);
-                vs_error_t ignored = { 0 };
+        return 0;
+}
 
-                /* the source keeps it: nothing of it stays here */
-                if (v)
-                        vsd_vps_destroy(d, v, &ignored);
+/* What the install did (the config, the rename, the copy when its ids
+ * moved) and an image's adoption on disk, with the rounds the forks synced
+ * already, before the answer that lets the source destroy its copy: one
+ * syncfs of the file system the VPS is on (what is dirty there is what
+ * came since the last round, and the other VPS's writing). In the worker
+ * of the finish, which holds the VPS: none of it in vsd's loop. */
+int vsd_migrate_durable(struct vsd *d, const char *name, int image, vs_error_t *err)
+{
+        cleanup_close int fd =
+                openat(d->vps_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        struct timespec t0, t1;
+
+        if (fd < 0)
+                return vs_error_errno(err, "open the migrated %s", name);
+        if (image && adopt_image(d, fd, name, err) < 0)
                 return -1;
-        }
-        vs_log(LOG_INFO, "migrated %s to this node from %s", name, from ? from : "?");
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        if (syncfs(fd) < 0)
+                return vs_error_errno(err, "write the migrated %s to disk", name);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        vs_log(LOG_DEBUG, "migrate %s: syncfs %.3f s", name,
+               (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
         return 0;
 }
 

@@ -206,6 +206,9 @@ struct vsd_work {
         struct vsd_clone clone;    /* a clone's arguments */
         char name[64], file[4096]; /* a template's name, an archive */
         int stream[2];             /* a backup's pipe: [0] for vsctl, [1] the worker's */
+        /* a migration's finish: the VPS is on an image, start it after
+         * (file: the node it came from) */
+        int migrate_image, migrate_start;
         struct vsd_work *next;
 };
 
@@ -664,9 +667,13 @@ int vsd_migrate_begin(struct vsd *d, struct client *c, const char *name, const c
 pid_t vsd_migrate_recv_spawn(struct vsd *d, const char *name, int in_fd, vs_error_t *err);
 /* Installs the staging as the VPS name, stopped: its config as sent, its
  * addresses (or new ones), its id range (another where the source's is
- * taken here). The migration ends, and its client is let go. */
+ * taken here). The migration ends, and its client is let go. *image: the
+ * VPS is on a disk image (vsd_migrate_durable adopts it). */
 int vsd_migrate_finish(struct vsd *d, const char *name, const char *config, int new_ip,
-                       const char *from, vs_error_t *err);
+                       const char *from, int *image, vs_error_t *err);
+/* In a worker holding the installed VPS name: its image adopted (image:
+ * the overlay origins of the source's node go), then all of it on disk. */
+int vsd_migrate_durable(struct vsd *d, const char *name, int image, vs_error_t *err);
 /* The migration held by c, if any, is dropped with its staging. */
 void vsd_migrate_client_gone(struct vsd *d, struct client *c);
 /* vps.c: the staging of the migration of name (malloc'd), below the VPS

@@ -131,6 +131,13 @@ int vs_rootfs_prepare(int vps_fd, vs_error_t *err);
  * device from one; the builder waits, and vsd reads its reports meanwhile,
  * so it is short: about 4 s. */
 #define VS_LAST_RUN_WAIT_MS 4095
+/* How long the last round of a migration of an image VPS waits for its
+ * stopped run to let the image go (its loop device unmounted: what ext4
+ * held is in the image then). Under load (17-20 on 2 CPUs) the kernel's
+ * workqueue took more than 10 s; the round runs in a fork of vsd, so the
+ * bound is long. A round that gives up exits VS_MIGRATE_IMAGE_HELD. */
+#define VS_MIGRATE_UNMOUNT_WAIT_MS 60000
+#define VS_MIGRATE_IMAGE_HELD 75
 /* Mounts the overlay at `target`: lower is the template's rootfs. Runs in
  * the VPS's own mount namespace, so the mount dies with the VPS. */
 int vs_rootfs_mount(const char *lower, const char *upper, const char *work, const char *target,

@@ -114,6 +114,8 @@ int vs_disk_image_adopt(int vps_fd, const char *vps_path, vs_error_t *err);
 /* 1 while a mounted loop device holds the image (a VPS's run that is still
  * ending), else 0. */
 int vs_disk_image_mounted(const char *image);
+/* The same, with the loop device's name in dev (/dev/loopN) when it is. */
+int vs_disk_image_held_by(const char *image, char *dev, size_t size);
 /* A round of a migration of an image (cow-fs/imagesync.c): writes to
  * out_fd the image's data blocks (first) or those that changed since the
  * round before, by the keyed block sums in sums_fd (a file of the

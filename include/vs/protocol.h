@@ -188,6 +188,8 @@ json_object *vs_reply_loans(const vs_loan_info_t *loans, size_t n);
 json_object *vs_reply_absent(void);
 /* the name of the VPS a request made (restore) */
 json_object *vs_reply_named(const char *name);
+/* The same name added to a reply made already (a worker's). */
+void vs_reply_add_name(json_object *reply, const char *name);
 /* a text of len bytes (metrics) */
 json_object *vs_reply_text(const char *text, size_t len);
 /* snapshot: the snapshot taken, how long it took and how long of that the

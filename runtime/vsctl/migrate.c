@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "vs/cleanup.h"
+#include "vs/cowfs.h"
 #include "vs/fsutil.h"
 #include "vs/parse.h"
 
@@ -484,6 +485,10 @@ static int send_round(struct migration *m, const char *step, uint64_t *bytes, vs
                 return -1;
         if (read_exit(sock, &status, err) < 0)
                 return -1;
+        if (status == VS_MIGRATE_IMAGE_HELD && m->stopped)
+                return vs_error_kind(err, VS_E_STATE, EBUSY,
+                                     "its disk image is still mounted, past the wait after its "
+                                     "stop (vsd's log names the loop device)");
         if (status != 0 && !(status == 1 && !m->stopped && m->was_running))
                 return vs_error_set(err, EIO, "tar failed reading the VPS's files (exit %d)",
                                     status);
@@ -580,15 +585,28 @@ static void send_end(struct migration *m)
         call_named(m, VS_CMD_MIGRATE_SEND, args, &err);
 }
 
+/* The source starts again where the migration stopped it. A start
+ * refused for its state is one that found the last run's image still
+ * mounted (the cause of a failed last round, too): tried again, with
+ * backoff, for about half the last round's wait (vs_backoff's pauses). */
 static void roll_back(struct migration *m)
 {
         vs_error_t err = { 0 };
+        long pause_ms = 1;
 
         target_close(&m->t);
         send_end(m);
-        if (m->stopped && call_named(m, VS_CMD_START, NULL, &err) < 0)
-                fprintf(stderr, "vsctl: migrate %s: the source did not start again: %s\n", m->name,
-                        err.msg);
+        if (!m->stopped)
+                return;
+        while (call_named(m, VS_CMD_START, NULL, &err) < 0) {
+                if (err.kind != VS_E_STATE ||
+                    vs_backoff(&pause_ms, VS_MIGRATE_UNMOUNT_WAIT_MS) < 0) {
+                        fprintf(stderr, "vsctl: migrate %s: the source did not start again: %s\n",
+                                m->name, err.msg);
+                        return;
+                }
+                err = (vs_error_t){ 0 };
+        }
 }
 
 static void report(struct migration *m, int as_json)

@@ -317,6 +317,69 @@ test_a_target_that_dies_during_an_image_migration_leaves_the_source_running() {
         vs destroy --force mi3
 }
 
+# hold_image NAME SECONDS: a process of the test's (HELD_BY) holds a
+# file of the running image VPS's file system open for SECONDS, so that
+# after its stop the image's mount, and its loop device, stays that long
+# (as a loop device whose writes drain slowly under load keeps it).
+hold_image() {
+        local init line
+        init=$(vps_procs "$1" | head -1)
+        coproc HOLDER {
+                exec python3 -c 'import os, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY)
+print("held", flush=True)
+time.sleep(float(sys.argv[2]))' "/proc/$init/root/root/change" "$2"
+        }
+        HELD_BY=$HOLDER_PID # (bash unsets HOLDER_PID once it is gone)
+        read -r -u "${HOLDER[0]}" line
+        expect_eq held "$line" "the holder has the image's file open"
+}
+
+# The last round of an image VPS reads the image once its run let it go:
+# a stopped VPS's loop device held longer than 10 s (the bound of before)
+# is waited for, and the migration ends with the VPS running there.
+test_the_last_round_waits_for_an_image_held_after_the_stop() {
+        trap stop_target EXIT
+        start_target
+        make_image_vps mi5
+        local big
+        big=$(vs exec mi5 -- md5sum /root/big | cut -d' ' -f1)
+        hold_image mi5 13
+        expect_rc 0 "migrate while the stopped VPS's image is held" -- vs migrate --fast mi5 "$T"
+        is_dead "$HELD_BY" || fail "the last round did not wait for the holder to let go"
+        expect_eq "mi5 running" "$(tvs list -H -o name,state mi5 | xargs)" "runs on the target"
+        expect_eq "$big old" "$(tvs exec mi5 -- sh -c 'md5sum /root/big | cut -d" " -f1; cat /root/change' | xargs)" "its files"
+        [ ! -e "$(vps_dir mi5)" ] || fail "the source's directory is left"
+        tvs destroy --force mi5 >/dev/null
+}
+
+# An image held past the last round's wait (made short here, 2 s, by
+# VSD_TEST_UNMOUNT_WAIT_MS): the migration fails with one line, vsd's log
+# names the loop device, the source starts again once the image is let go
+# (not left stopped) and the target keeps nothing.
+test_an_image_held_past_the_wait_fails_and_the_source_runs_again() {
+        trap stop_target EXIT
+        start_target
+        stop_vsd
+        VSD_TEST_UNMOUNT_WAIT_MS=2000 start_vsd_logging_to "$R/vsd6.log"
+        make_image_vps mi6
+        local big
+        big=$(vs exec mi6 -- md5sum /root/big | cut -d' ' -f1)
+        hold_image mi6 8
+        expect_rc 4 "migrate while the image is held past the wait" -- vs migrate --fast mi6 "$T"
+        expect_eq "vsctl: migrate mi6: its disk image is still mounted, past the wait after its stop (vsd's log names the loop device)" \
+                "$ERR" "one line"
+        expect_contains "$(cat "$R/vsd6.log")" "migrate mi6: its image is still mounted through /dev/loop" \
+                "the log names the loop device"
+        is_dead "$HELD_BY" || fail "the source started again while its image was held"
+        expect_eq running "$(state_of mi6)" "the source runs again"
+        expect_eq "$big old" "$(vs exec mi6 -- sh -c 'md5sum /root/big | cut -d" " -f1; cat /root/change' | xargs)" "its files"
+        expect_rc 3 "no mi6 on the target" -- tvs status mi6
+        [ ! -e "$(tvps_dir .mi6.migrate.creating)" ] || fail "the target kept the staging"
+        [ ! -e "$R/run/paene/mi6.migrate.sums" ] || fail "the block sums are left on the source"
+        vs destroy --force mi6
+}
+
 test_a_target_that_dies_half_way_leaves_the_source_running() {
         trap stop_target EXIT
         start_target
@@ -439,20 +502,22 @@ synced_before_answer() { # log vpsdir staging
                 }
                 $2 ~ /^recvmsg\(/ && /migrate-recv/ { rounds++ }
                 $2 ~ /^syncfs\(/ && index($0, "<" staging ">") { synced++ }
-                $2 ~ /^syncfs\(/ && index($0, "<" dir ">") && finish && !answer && / = 0$/ { durable = NR }
+                $2 ~ /^syncfs\(/ && index($0, "<" dir ">") && finish && !answer && / = 0$/ { durable = NR; by = $1 }
                 finish && !answer && $1 == pid && $2 ~ ("^sendmsg\\(" fd "<") { answer = NR }
                 END {
                         if (!finish) { print "no finish request read"; exit 1 }
                         if (!answer) { print "no answer to the finish"; exit 1 }
                         if (!durable) { print "no syncfs of " dir " between the finish (line " finish ") and its answer (line " answer ")"; exit 1 }
                         if (!rounds || synced < rounds) { print synced + 0 " syncfs of the staging for " rounds + 0 " rounds"; exit 1 }
+                        # out of the loop that answers everybody: a fork of vsd
+                        if (by == pid) { print "the finish'"'"'s syncfs ran in vsd'"'"'s loop (pid " pid ")"; exit 1 }
                 }' "$1"
 }
 
 # The target makes what it received durable before it answers the finish
 # (after which the source destroys its copy): one syncfs of the VPS's file
-# system there, and one by each round's fork, seen in the target vsd's
-# system calls.
+# system there (by a fork of vsd: its loop serves the others meanwhile),
+# and one by each round's fork, seen in the target vsd's system calls.
 test_the_target_syncs_what_it_received_before_it_answers() {
         trap stop_target EXIT # (which ends strace with the target)
         start_target
