@@ -56,7 +56,7 @@ inner_cleanup() {
         local i
         set +e
         for ((i = 0; i < N; i++)); do
-                crun --root "$WORK/crun" delete -f "c$i" >/dev/null 2>&1
+                [ ! -e "$WORK/crun/c$i" ] || crun --root "$WORK/crun" delete -f "c$i" >/dev/null 2>&1
                 if [ -e "$WORK/lxc/l$i" ] && lxc-info -P "$WORK/lxc" -n "l$i" -s 2>/dev/null | grep -qv STOPPED; then
                         timeout 30 lxc-stop -P "$WORK/lxc" -n "l$i" -k >/dev/null 2>&1
                 fi
