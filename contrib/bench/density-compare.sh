@@ -56,7 +56,7 @@ inner_cleanup() {
         local i
         set +e
         for ((i = 0; i < N; i++)); do
-                crun --root "$WORK/crun" delete -f "c$i" >/dev/null 2>&1
+                [ ! -e "$WORK/crun/c$i" ] || crun --root "$WORK/crun" delete -f "c$i" >/dev/null 2>&1
                 if [ -e "$WORK/lxc/l$i" ] && lxc-info -P "$WORK/lxc" -n "l$i" -s 2>/dev/null | grep -qv STOPPED; then
                         timeout 30 lxc-stop -P "$WORK/lxc" -n "l$i" -k >/dev/null 2>&1
                 fi
@@ -227,7 +227,7 @@ case $N in '' | *[!0-9]* | 0*) usage ;; esac
 [ "$N" -le 1000 ] || usage
 case $WHICH in crun | lxc | both) ;; *) usage ;; esac
 [ "$(id -u)" -eq 0 ] || { echo "$prog: must be run as root" >&2; exit 1; }
-[ -n "$TPL" ] && [ -x "$TPL/bin/busybox" ] || { echo "$prog: no busybox root at '$TPL'" >&2; exit 1; }
+if [ -z "$TPL" ] || [ ! -x "$TPL/bin/busybox" ]; then echo "$prog: no busybox root at '$TPL'" >&2; exit 1; fi
 [ -n "${EPOCHREALTIME:-}" ] || { echo "$prog: needs bash 5 or later" >&2; exit 1; }
 for t in crun lxc-start lxc-stop lxc-info unshare nsenter python3 ip mount join; do
         command -v "$t" >/dev/null || { echo "$prog: $t missing (apt-get install crun lxc)" >&2; exit 1; }
