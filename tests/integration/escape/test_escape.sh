@@ -183,6 +183,31 @@ test_kernel_files_are_masked() {
         expect_eq "" "$got" "entries of /sys/firmware in esc"
 }
 
+# /proc is a proc of the VPS's own pid namespace and /sys a sysfs of its
+# own network namespace, both mounted with the host's privileges (the
+# builder makes /proc itself where procfs takes the pid namespace as an
+# option, else a helper in both namespaces does): the VPS's root can
+# detach neither
+test_proc_and_sys_are_its_own_and_locked() {
+        local v init_pid devs
+        for v in esc escp; do
+                init_pid=$(vs list -H -o name,pid | awk -v n="$v" '$1 == n {print $2}')
+                expect_eq "$(readlink "/proc/$init_pid/ns/pid")" \
+                        "$(vs exec $v -- readlink /proc/1/ns/pid)" "the pid namespace of /proc/1 in $v"
+                devs=$(vs exec $v -- cat /proc/net/dev | awk -F: 'NR > 2 { gsub(/ /, "", $1); print $1 }' | sort)
+                [ -n "$devs" ] || fail "control: $v's /proc/net/dev names no device"
+                expect_eq "$devs" "$(vs exec $v -- ls /sys/class/net | sort)" "the devices of /sys/class/net in $v"
+                expect_eq proc "$(vs exec $v -- awk '$2 == "/proc" { print $1 }' /proc/mounts)" \
+                        "the source of /proc in $v"
+                if vs exec $v -- umount -l /proc 2>/dev/null; then
+                        fail "$v detached its /proc"
+                fi
+                if vs exec $v -- umount -l /sys 2>/dev/null; then
+                        fail "$v detached its /sys"
+                fi
+        done
+}
+
 # one empty read-only tmpfs is the masked directories of every VPS (each
 # file system instance cost every memory cgroup of the host a shrinker
 # slot): the same device in both VPS, and neither root, privileged or not,
