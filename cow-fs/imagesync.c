@@ -1,4 +1,6 @@
-/* Rounds of a disk image, for a migration of a VPS on the image backend.
+/* Rounds of a disk image, for a migration of a VPS on the image backend,
+ * and (vs_image_round_copy: the same rounds applied to a copy on this
+ * node) for a live snapshot, clone or backup of one (image.c).
  * The first round sends every data block of the image (found with
  * SEEK_DATA/SEEK_HOLE: a hole is not read and stays a hole), each next
  * round only the blocks that changed since: the source keeps, in a file of

@@ -8,7 +8,10 @@
  * copy_file_range's: a reflink where the file system shares extents (XFS,
  * btrfs), a copy of the data in the kernel elsewhere (ext4); a new overlay
  * layer would copy nothing, but the upper layer of a mounted overlay cannot
- * change under a running VPS. contrib/bench/snapshot.sh measures both.
+ * change under a running VPS. A running VPS on a disk image is copied by
+ * the image backend's clone_live instead (rounds of its blocks while it
+ * runs, then frozen for those that changed: cow-fs/image.c).
+ * contrib/bench/snapshot.sh measures both.
  *
  * A restore needs the VPS stopped (it is refused while it runs: a restore
  * throws away what the VPS wrote since, which its admin stops it for); it

@@ -126,7 +126,7 @@ test_a_running_image_vps_backs_up_and_restores_on_another_name() {
 # WORKER is its worker's pid then. 600 MB of data in an image of 1G make
 # that step long enough to be seen.
 frozen_snapshot() {
-        local vps=$1 ev k v deadline
+        local vps=$1 ev k v deadline vpid
         vs create "$vps" --template busybox --diskspace 1G
         vs start "$vps"
         vs exec "$vps" -- sh -c 'dd if=/dev/zero of=/root/fill bs=1M count=600 2>/dev/null; i=0; while :; do i=$((i+1)); echo $i >>/root/log; done >/dev/null 2>&1 &'
@@ -135,21 +135,28 @@ frozen_snapshot() {
         vs snapshot "$vps" "$2" >"$R/snap.out" 2>&1 &
         SNAP_PID=$!
         WORKER=""
+        vpid=$(vsd_pid)
         deadline=$((SECONDS + $(scaled 60)))
+        # the worker first, then its frozen step seen with builtins alone,
+        # so that the caller's kill comes within it
         while [ -z "$WORKER" ] && [ "$SECONDS" -lt "$deadline" ] && kill -0 "$SNAP_PID" 2>/dev/null; do
+                WORKER=$(pgrep -P "$vpid" -x vsd-snapshot || true)
+        done
+        [ -n "$WORKER" ] || fail "no worker of the snapshot (the snapshot: $(cat "$R/snap.out"))"
+        while [ "$SECONDS" -lt "$deadline" ] && kill -0 "$SNAP_PID" 2>/dev/null; do
                 while read -r k v; do
-                        [ "$k $v" = "frozen 1" ] && WORKER=$(pgrep -P "$(vsd_pid)" -x vsd-snapshot)
+                        [ "$k $v" = "frozen 1" ] && return 0
                 done <"$ev"
         done
-        [ -n "$WORKER" ] || fail "the frozen step was not seen (the snapshot: $(cat "$R/snap.out"))"
+        fail "the frozen step was not seen (the snapshot: $(cat "$R/snap.out"))"
 }
 
 test_a_worker_killed_while_frozen_leaves_the_vps_running_and_thawed() {
         local ev n snap_pid
         frozen_snapshot ik1 k
+        kill -9 "$WORKER"
         ev=$(v2_events ik1)
         snap_pid=$SNAP_PID
-        kill -9 "$WORKER"
         wait "$snap_pid" && fail "the snapshot of a killed worker succeeded"
         expect_eq 1 "$(wc -l <"$R/snap.out")" "one line: $(cat "$R/snap.out")"
         wait_for 10 'grep -q "frozen 0" "$ev"' || fail "left frozen"
@@ -165,10 +172,11 @@ test_a_worker_killed_while_frozen_leaves_the_vps_running_and_thawed() {
 # finds the mark of the frozen step and thaws the image's file system and
 # the cgroup when it adopts the VPS.
 test_a_vsd_killed_while_frozen_thaws_the_vps_at_its_restart() {
-        local ev n
+        local ev n pid
+        pid=$(vsd_pid)
         frozen_snapshot iv1 k
+        kill -9 "$pid"
         ev=$(v2_events iv1)
-        kill -9 "$(vsd_pid)"
         wait "$SNAP_PID" && fail "the snapshot of a killed vsd succeeded"
         start_vsd || fail "vsd did not start again"
         wait_for 10 'grep -q "frozen 0" "$ev"' || fail "left frozen"

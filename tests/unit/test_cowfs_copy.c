@@ -380,6 +380,47 @@ static void test_image_rounds_send_what_changed(void **state)
  * round: each time exactly the changed block goes (a bit flipped, a byte
  * rewritten, two words of a block swapped, a change in the image's short
  * last block), and the copies are the same after it. */
+/* The same rounds applied to a copy on this node (a live snapshot): the
+ * copy follows the image, holes stay holes, a hole made is punched. */
+static void test_image_round_copy_follows_the_image(void **state)
+{
+        char *dir = temp_dir();
+        int src = open_in(dir, "src.img", O_RDWR | O_CREAT | O_EXCL);
+        int dst = open_in(dir, "dst.img", O_RDWR | O_CREAT | O_EXCL);
+        int sums = open_in(dir, "sums", O_RDWR | O_CREAT | O_EXCL);
+        char block[65536];
+        vs_error_t err = { 0 };
+        uint64_t copied = 0;
+        struct stat st;
+
+        (void)state;
+        memset(block, 'a', sizeof(block));
+        assert_int_equal(ftruncate(src, 64 << 20), 0);
+        for (int i = 0; i < 4; i++)
+                assert_int_equal(pwrite(src, block, sizeof(block), (off_t)i << 22), sizeof(block));
+        assert_int_equal(vs_image_round_copy(src, sums, 1, dst, &copied, &err), 0);
+        assert_int_equal(copied, 4 * sizeof(block));
+        assert_same_image(dir);
+        assert_int_equal(fstat(dst, &st), 0);
+        assert_true((uint64_t)st.st_blocks * 512 < (1 << 20));
+        assert_int_equal(vs_image_round_copy(src, sums, 0, dst, &copied, &err), 0);
+        assert_int_equal(copied, 0);
+        memset(block, 'b', 10);
+        assert_int_equal(pwrite(src, block, 10, (2 << 22) + 7), 10);
+        assert_int_equal(
+                fallocate(src, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 1 << 22, sizeof(block)),
+                0);
+        assert_int_equal(vs_image_round_copy(src, sums, 0, dst, &copied, &err), 0);
+        assert_int_equal(copied, sizeof(block));
+        assert_same_image(dir);
+        assert_int_equal(fstat(dst, &st), 0);
+        assert_true((uint64_t)st.st_blocks * 512 <= 3 * sizeof(block) + 65536);
+        close(src);
+        close(dst);
+        close(sums);
+        remove_dir(dir);
+}
+
 static void test_image_rounds_always_send_a_changed_block(void **state)
 {
         enum { BLOCKS = 16, TAIL = 1000, CHANGES = 400 };
@@ -522,6 +563,7 @@ int main(void)
                 cmocka_unit_test(test_sync_tree_follows_the_changes),
                 cmocka_unit_test(test_copy_sparse_keeps_holes),
                 cmocka_unit_test(test_image_rounds_send_what_changed),
+                cmocka_unit_test(test_image_round_copy_follows_the_image),
                 cmocka_unit_test(test_image_rounds_always_send_a_changed_block),
                 cmocka_unit_test(test_image_round_refuses_sums_of_the_old_format),
                 cmocka_unit_test(test_unify_links_only_identical_files),
