@@ -445,10 +445,53 @@ static int open_init(struct vsd *d, struct vps *v, const vs_kv_t *state, vs_erro
 
 /* run/paene/NAME.frozen: while a live copy's frozen step runs (the
  * cgroup, and with it a disk image's file system, frozen). One that is
- * left names a worker that died there, with vsd or alone. */
+ * left names a worker that died there, with vsd or alone: its pid and
+ * identity (vs_procid), since a worker that vsd's death killed may still be
+ * inside its FIFREEZE when the next vsd reads the mark. */
 static char *frozen_mark_of(const char *name)
 {
         return vs_strdupf("%s.frozen", name);
+}
+
+#define FROZEN_WORKER_WAIT_MS 30000
+
+/* Waits (bounded) for the worker a mark names to be gone: one that is
+ * still in its FIFREEZE when the file system is thawed freezes it again
+ * after, with nobody left to thaw it. A pid that another process took
+ * since (another start time or boot) is not waited for. */
+static void wait_for_frozen_worker(const vs_kv_t *mark)
+{
+        const char *pid_text = vs_kv_get(mark, "pid");
+        vs_procid_t recorded, seen;
+        pid_t pid = pid_text ? (pid_t)atoi(pid_text) : 0;
+        cleanup_close int pidfd = -1;
+        struct pollfd pfd;
+
+        if (pid <= 0 || vs_procid_load(mark, &recorded, NULL) < 0)
+                return;
+        pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        if (pidfd < 0 || vs_procid_read(pid, &seen, NULL) < 0 ||
+            strcmp(seen.boot_id, recorded.boot_id) != 0 || seen.starttime != recorded.starttime)
+                return;
+        pfd = (struct pollfd){ .fd = pidfd, .events = POLLIN };
+        if (poll(&pfd, 1, FROZEN_WORKER_WAIT_MS) == 0)
+                vs_log(LOG_WARNING, "the worker %d of a frozen copy is still alive after %d s",
+                       (int)pid, FROZEN_WORKER_WAIT_MS / 1000);
+}
+
+/* In the worker, before it freezes anything: who it is. */
+static int write_frozen_mark(struct vsd *d, const char *name, vs_error_t *err)
+{
+        cleanup_free char *mark = frozen_mark_of(name);
+        cleanup_kv vs_kv_t kv = { 0 };
+        vs_procid_t self;
+
+        if (vs_procid_read(getpid(), &self, err) < 0)
+                return -1;
+        vs_kv_setf(&kv, "pid", "%d", (int)getpid());
+        vs_procid_save(&self, &kv);
+        /* not durable: a reboot thaws every file system anyway */
+        return vs_kv_save(d->run_fd, mark, &kv, 0, err);
 }
 
 /* What a live copy that died in its frozen step left: the image's file
@@ -460,8 +503,12 @@ static void thaw_left_frozen(struct vsd *d, const char *name)
         cleanup_kv vs_kv_t config = { 0 };
         const vs_disk_backend_t *disk;
 
+        cleanup_kv vs_kv_t marked = { 0 };
+
         if (faccessat(d->run_fd, mark, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
                 return;
+        if (vs_kv_load(d->run_fd, mark, &marked, NULL) == 0)
+                wait_for_frozen_worker(&marked);
         if (vsd_config_load(d, name, &config, NULL) == 0 && (disk = vsd_disk_backend_of(&config)) &&
             disk->thaw) {
                 path = vs_strdupf("%s/%s", d->vps_dir, name);
@@ -970,12 +1017,10 @@ static int freeze_cgroup(void *ctx, int frozen, vs_error_t *err)
 {
         struct live_freeze *lf = ctx;
         cleanup_free char *mark = frozen_mark_of(lf->src->name);
-        cleanup_close int fd = -1;
 
         if (frozen) {
-                fd = openat(lf->d->run_fd, mark, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-                if (fd < 0)
-                        return vs_error_errno(err, "mark %s frozen", lf->src->name);
+                if (write_frozen_mark(lf->d, lf->src->name, err) < 0)
+                        return vs_error_wrap(err, "mark %s frozen", lf->src->name);
                 if (vs_cgroup_freeze(lf->src->cg, 1, err) < 0) {
                         unlinkat(lf->d->run_fd, mark, 0);
                         return -1;
