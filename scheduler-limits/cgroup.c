@@ -757,6 +757,20 @@ int vs_cgroup_v2_dir(vs_cgroup_t *cg)
 static const char *path_on(const struct hierarchy *h, char *text);
 static int path_within(const char *path, const char *dir);
 
+/* Process pid's cgroup on hierarchy h: *path points into *text (NULL when
+ * the process is in none there); -1 when its /proc entry cannot be read
+ * (it is gone). */
+static int pid_path_on(const struct hierarchy *h, pid_t pid, char **text, const char **path)
+{
+        char proc_path[64];
+
+        snprintf(proc_path, sizeof(proc_path), "/proc/%d/cgroup", (int)pid);
+        if (vs_read_file(AT_FDCWD, proc_path, 65536, text, NULL, NULL) < 0)
+                return -1;
+        *path = path_on(h, *text);
+        return 0;
+}
+
 /* The directory of process pid's cgroup on v2 hierarchy i when it is the
  * VPS's cgroup or below it, else the VPS's own: an fd to close. */
 static int dir_beside(vs_cgroup_t *cg, int i, pid_t pid)
@@ -764,14 +778,11 @@ static int dir_beside(vs_cgroup_t *cg, int i, pid_t pid)
         const struct hierarchy *h = &cg->tree->hier[i];
         cleanup_free char *text = NULL;
         cleanup_free char *vps_dir = vs_strdupf("%s/%s", own_prefix(h), cg->path);
-        char proc_path[64];
         const char *path;
         int fd;
 
-        snprintf(proc_path, sizeof(proc_path), "/proc/%d/cgroup", (int)pid);
-        if (vs_read_file(AT_FDCWD, proc_path, 65536, &text, NULL, NULL) == 0 &&
-            (path = path_on(h, text)) && path_within(path, vps_dir) && strcmp(path, vps_dir) != 0 &&
-            !strstr(path, "/..")) {
+        if (pid_path_on(h, pid, &text, &path) == 0 && path && path_within(path, vps_dir) &&
+            strcmp(path, vps_dir) != 0 && !strstr(path, "/..")) {
                 cleanup_free char *dir = vs_strdupf("%s%s", h->mountpoint, path);
 
                 fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -965,13 +976,10 @@ static int pid_inside(vs_cgroup_t *cg, int i, pid_t pid)
         const struct hierarchy *h = &cg->tree->hier[i];
         cleanup_free char *text = NULL;
         cleanup_free char *dir = vs_strdupf("%s/%s", own_prefix(h), cg->path);
-        char proc_path[64];
         const char *path;
 
-        snprintf(proc_path, sizeof(proc_path), "/proc/%d/cgroup", (int)pid);
-        if (vs_read_file(AT_FDCWD, proc_path, 65536, &text, NULL, NULL) < 0)
+        if (pid_path_on(h, pid, &text, &path) < 0)
                 return 1; /* gone: nothing to move */
-        path = path_on(h, text);
         return path && path_within(path, dir);
 }
 
