@@ -700,14 +700,6 @@ static int fs_freeze(int fs, int frozen, vs_error_t *err)
         return 0;
 }
 
-static long long ms_since(const struct timespec *t0)
-{
-        struct timespec t1;
-
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        return (t1.tv_sec - t0->tv_sec) * 1000LL + (t1.tv_nsec - t0->tv_nsec) / 1000000;
-}
-
 /* While the VPS runs: its file system written back, then its data blocks
  * copied, then rounds of what changed until one is small. */
 static int live_rounds(int fs, int img, int sums, int dst, vs_error_t *err)
@@ -733,10 +725,9 @@ static int live_rounds(int fs, int img, int sums, int dst, vs_error_t *err)
 static int frozen_step(int fs, int img, int sums, int dst, int reflink, const vs_disk_freezer_t *fr,
                        long long *frozen_ms, vs_error_t *err)
 {
-        struct timespec t0;
+        int64_t t0 = vs_monotonic_ms();
         int rc;
 
-        clock_gettime(CLOCK_MONOTONIC, &t0);
         if (fr->freeze(fr->ctx, 1, err) < 0)
                 return -1;
         rc = fs_freeze(fs, 1, err);
@@ -751,7 +742,7 @@ static int frozen_step(int fs, int img, int sums, int dst, int reflink, const vs
         }
         if (fr->freeze(fr->ctx, 0, rc < 0 ? NULL : err) < 0)
                 rc = -1;
-        *frozen_ms = ms_since(&t0);
+        *frozen_ms = vs_monotonic_ms() - t0;
         return rc;
 }
 

@@ -184,7 +184,7 @@ int vsd_backup_live_prepare(struct vsd *d, struct vps *v, struct vsd_work *w, vs
         w->clone.disk = vsd_disk_backend_of(&w->clone.src_config);
         if (!w->clone.disk)
                 return vs_error_set(err, EINVAL, "no disk backend");
-        return vsd_vps_freeze_for_copy(v, w->clone.disk, "back up", &w->clone, err);
+        return vsd_vps_freeze_for_copy(v, w->clone.disk, &w->clone, err);
 }
 
 static int wait_tar(pid_t pid)

@@ -226,7 +226,7 @@ int vsd_snapshot_take_prepare(struct vsd *d, struct vps *v, const char *given, s
                 default_name(snaps_fd, snap, sizeof(snap));
         work_init(w, v, snap);
         if (load_backend(d, v, w, err) < 0 ||
-            vsd_vps_freeze_for_copy(v, w->clone.disk, "snapshot", &w->clone, err) < 0) {
+            vsd_vps_freeze_for_copy(v, w->clone.disk, &w->clone, err) < 0) {
                 vsd_clone_free(&w->clone);
                 return -1;
         }

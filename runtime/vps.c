@@ -502,7 +502,6 @@ static void thaw_left_frozen(struct vsd *d, const char *name)
         cleanup_free char *path = NULL;
         cleanup_kv vs_kv_t config = { 0 };
         const vs_disk_backend_t *disk;
-
         cleanup_kv vs_kv_t marked = { 0 };
 
         if (faccessat(d->run_fd, mark, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
@@ -963,10 +962,9 @@ void vsd_clone_free(struct vsd_clone *cl)
  * (live) only for the backend's last pass (resync of the dir backend, the
  * frozen step of clone_live: an image's). *frozen says whether the caller
  * must thaw it. */
-int vsd_vps_freeze_for_copy(struct vps *v, const vs_disk_backend_t *disk, const char *what,
-                            struct vsd_clone *cl, vs_error_t *err)
+int vsd_vps_freeze_for_copy(struct vps *v, const vs_disk_backend_t *disk, struct vsd_clone *cl,
+                            vs_error_t *err)
 {
-        (void)what;
         cl->frozen = cl->live = 0;
         if (v->phase == PHASE_STOPPING)
                 return vs_error_kind(err, VS_E_STATE, EBUSY, "VPS is stopping");
@@ -980,14 +978,6 @@ int vsd_vps_freeze_for_copy(struct vps *v, const vs_disk_backend_t *disk, const 
                 return -1;
         cl->frozen = 1;
         return 0;
-}
-
-static long long ms_since(const struct timespec *t0)
-{
-        struct timespec t1;
-
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        return (t1.tv_sec - t0->tv_sec) * 1000LL + (t1.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
 /* A time of the file system's clock (the one ctime takes) before anything
@@ -1038,11 +1028,11 @@ int vsd_clone_copy_layer(struct vsd *d, const struct vsd_clone *cl, int src_fd, 
                          vs_error_t *err)
 {
         struct vps *src = cl->live ? vsd_vps_find(d, cl->src) : NULL;
-        struct timespec since, t0;
+        struct timespec since;
+        int64_t t0 = vs_monotonic_ms();
         int rc;
 
         *frozen_ms = 0;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
         if (src && src->cg && cl->disk->clone_live) {
                 struct live_freeze lf = { d, src };
                 vs_disk_freezer_t fr = { freeze_cgroup, &lf };
@@ -1052,7 +1042,7 @@ int vsd_clone_copy_layer(struct vsd *d, const struct vsd_clone *cl, int src_fd, 
         if (!src || !src->cg) {
                 rc = cl->disk->clone(src_fd, dst_fd, dst_path, shift, err);
                 if (cl->frozen)
-                        *frozen_ms = ms_since(&t0);
+                        *frozen_ms = vs_monotonic_ms() - t0;
                 return rc;
         }
         if (copy_start_time(src_fd, dst_fd, &since, err) < 0 ||
@@ -1060,11 +1050,11 @@ int vsd_clone_copy_layer(struct vsd *d, const struct vsd_clone *cl, int src_fd, 
                 return -1;
         if (vs_cgroup_freeze(src->cg, 1, err) < 0)
                 return -1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
+        t0 = vs_monotonic_ms();
         rc = cl->disk->resync(src_fd, dst_fd, &since, shift, err);
         /* vsd thaws it too when the worker ends, whatever became of it */
         vs_cgroup_freeze(src->cg, 0, NULL);
-        *frozen_ms = ms_since(&t0);
+        *frozen_ms = vs_monotonic_ms() - t0;
         return rc;
 }
 
@@ -1094,7 +1084,7 @@ int vsd_clone_prepare(struct vsd *d, struct vps *src, const char *name, const ch
         src_ip = vs_kv_get(&cl->src_config, "ip");
         cl->ip = src_ip && src_ip[strspn(src_ip, " \t")] ? vsd_net_assign(d, NULL, 0, err)
                                                          : vs_xstrdup("");
-        if (!cl->ip || vsd_vps_freeze_for_copy(src, cl->disk, "clone", cl, err) < 0) {
+        if (!cl->ip || vsd_vps_freeze_for_copy(src, cl->disk, cl, err) < 0) {
                 vsd_clone_free(cl);
                 return -1;
         }

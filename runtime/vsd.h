@@ -330,12 +330,13 @@ int vsd_clone_publish(struct vsd *d, const struct vsd_clone *cl, vs_error_t *err
 void vsd_clone_abort(struct vsd *d, const struct vsd_clone *cl);
 void vsd_clone_free(struct vsd_clone *cl);
 /* Readies a running v for a worker's copy of its own layer (clone,
- * snapshot: one path); refuses one on a disk image. With a backend that
- * can resync, sets cl->live: the worker copies it running and freezes it
- * only for the resync (vsd_clone_copy_layer); else freezes it now and sets
- * cl->frozen. Either way vsd_clone_thaw after the worker lets it run. */
-int vsd_vps_freeze_for_copy(struct vps *v, const vs_disk_backend_t *disk, const char *what,
-                            struct vsd_clone *cl, vs_error_t *err);
+ * snapshot, backup: one path); refuses one that is stopping. With a
+ * backend that copies live (the dir backend's resync, the image backend's
+ * clone_live), sets cl->live: the worker copies it running and freezes it
+ * only for the last pass (vsd_clone_copy_layer); else freezes it now and
+ * sets cl->frozen. Either way vsd_clone_thaw after the worker lets it run. */
+int vsd_vps_freeze_for_copy(struct vps *v, const vs_disk_backend_t *disk, struct vsd_clone *cl,
+                            vs_error_t *err);
 /* In a worker: cl->disk's copy of the VPS directory src_fd into dst_fd,
  * with a live source copied running, then frozen for the resync of what
  * it changed meanwhile (a copy of one moment). *frozen_ms: how long the

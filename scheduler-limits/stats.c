@@ -66,7 +66,6 @@ static void read_cpu(vs_cgroup_t *cg, vs_stats_t *s)
 
 static void read_memory(vs_cgroup_t *cg, vs_stats_t *s)
 {
-        cleanup_free char *events = NULL;
         cleanup_free char *stat = NULL;
         int v2, fd = fd_of(cg, "memory", &v2);
 
@@ -79,9 +78,7 @@ static void read_memory(vs_cgroup_t *cg, vs_stats_t *s)
         } else if ((stat = read_text(fd, "memory.stat"))) {
                 s->swap_bytes = keyed(stat, "total_swap");
         }
-        events = read_text(fd, v2 ? "memory.events" : "memory.oom_control");
-        if (events)
-                s->oom_kills = vs_stats_oom_kills(events);
+        vs_stats_read_oom_kills(cg, &s->oom_kills);
 }
 
 int vs_stats_read_oom_kills(vs_cgroup_t *cg, uint64_t *oom_kills)
