@@ -290,19 +290,28 @@ static int link_index(struct nl_sock *sock, const char *name, vs_error_t *err)
         return rtnl_link_get_ifindex(link);
 }
 
-int vs_nl_link_up(struct nl_sock *sock, int ifindex, int promote_secondaries, vs_error_t *err)
+/* Applies change to the link ifindex: a libnl error code, or 0. */
+static int change_link(struct nl_sock *sock, int ifindex, struct rtnl_link *change)
 {
         cleanup_link struct rtnl_link *link = rtnl_link_alloc();
+
+        if (!link)
+                return -NLE_NOMEM;
+        rtnl_link_set_ifindex(link, ifindex);
+        return rtnl_link_change(sock, link, change, 0);
+}
+
+int vs_nl_link_up(struct nl_sock *sock, int ifindex, int promote_secondaries, vs_error_t *err)
+{
         cleanup_link struct rtnl_link *change = rtnl_link_alloc();
         int rc;
 
-        if (!link || !change)
+        if (!change)
                 return vs_error_set(err, ENOMEM, "link");
-        rtnl_link_set_ifindex(link, ifindex);
         rtnl_link_set_flags(change, IFF_UP);
         if (promote_secondaries)
                 rtnl_link_inet_set_conf(change, IPV4_DEVCONF_PROMOTE_SECONDARIES, 1);
-        rc = rtnl_link_change(sock, link, change, 0);
+        rc = change_link(sock, ifindex, change);
         if (rc < 0)
                 return nl_fail(err, rc, "set link up");
         return 0;
@@ -528,16 +537,14 @@ static int connect_in_netns(vs_net_t *net, pid_t pid, struct nl_sock **out, vs_e
  * ms at 1500, and the dead ones count until the kernel reclaims them). */
 static int set_addr_gen_mode(struct nl_sock *sock, int ifindex, uint8_t mode, vs_error_t *err)
 {
-        cleanup_link struct rtnl_link *link = rtnl_link_alloc();
         cleanup_link struct rtnl_link *change = rtnl_link_alloc();
         int rc;
 
-        if (!link || !change)
+        if (!change)
                 return vs_error_set(err, ENOMEM, "link");
-        rtnl_link_set_ifindex(link, ifindex);
         rc = rtnl_link_inet6_set_addr_gen_mode(change, mode);
         if (rc == 0)
-                rc = rtnl_link_change(sock, link, change, 0);
+                rc = change_link(sock, ifindex, change);
         /* a kernel without IPv6 has nothing to make */
         if (rc < 0 && rc != -NLE_AF_NOSUPPORT && rc != -NLE_OPNOTSUPP)
                 return nl_fail(err, rc, "IPv6 address generation on " GUEST_IFNAME);
