@@ -122,17 +122,17 @@ json_object *vs_reply_absent(void)
         return reply;
 }
 
+void vs_reply_add_name(json_object *reply, const char *name)
+{
+        json_object_object_add(reply, "name", json_object_new_string(name));
+}
+
 json_object *vs_reply_named(const char *name)
 {
         json_object *reply = vs_reply_ok();
 
-        json_object_object_add(reply, "name", json_object_new_string(name));
+        vs_reply_add_name(reply, name);
         return reply;
-}
-
-void vs_reply_add_name(json_object *reply, const char *name)
-{
-        json_object_object_add(reply, "name", json_object_new_string(name));
 }
 
 json_object *vs_reply_text(const char *text, size_t len)
