@@ -15,6 +15,8 @@
 #   report_host   prints what check_host found (left_* below) in its own
 #                 way; returns non-zero when the host is not clean (the
 #                 default here reports on stderr)
+#   restore_host  puts back a host setting the script changed for its run
+#                 (called by the trap after everything of the run is gone)
 # The script keeps `phase` up to date: the trap names it on failure, and
 # skips stopping VPS and vsd once it is "done".
 
@@ -243,6 +245,7 @@ cleanup() {
                 fi
         fi
 
+        ! declare -F restore_host >/dev/null || restore_host
         check_host
         if ! report_host && [ "$rc" = 0 ]; then
                 rc=1
@@ -259,6 +262,15 @@ report_host() {
         [ -z "$left_root" ] || echo "$prog: LEFT: $ROOT still exists" >&2
         host_clean || return 1
         echo "# cleaned up: no mounts under ${ROOT:-the root}, no cgroup $CG, vsd ${VSD_PID:-} gone, root removed" >&2
+}
+
+# text_kib PID FIELD: FIELD (Rss or Pss, kB) of the code (r-xp) mapping of
+# /bin/busybox in the process PID: one shared copy of the template's
+# busybox makes the Pss of N inits add up to about one init's Rss
+text_kib() {
+        awk -v f="$2:" '$2 ~ /^r-x/ && $6 == "/bin/busybox" {m = 1; next}
+                /^[0-9a-f]+-[0-9a-f]+ / {m = 0}
+                m && $1 == f {s += $2} END {print s + 0}' "/proc/$1/smaps"
 }
 
 # install_traps: from here on, any exit runs cleanup

@@ -15,7 +15,7 @@
 # after (links, mounts, cgroups, loop devices, nft elements: all zero). A
 # trap removes everything on any failure or interruption.
 #
-# Usage: [BUILD=build] contrib/bench/density.sh N [routed|bridge] [compare]
+# Usage: [BUILD=build] [DENSITY_PTY_MAX=M] contrib/bench/density.sh N [routed|bridge] [compare]
 #        (as root; N 1..8192, mode routed by default; compare: then N crun
 #        and N LXC containers from the same template root, by
 #        density-compare.sh, after vsd has stopped; N at most 1000 then)
@@ -43,6 +43,25 @@ require_root "sudo contrib/bench/density.sh $N $MODE"
 find_binaries
 require_tools unshare nsenter timeout mktemp awk sort python3 ip nft losetup
 install_traps
+
+# Every running VPS holds a pty of the host's for its console, and the kernel
+# hands out at most kernel.pty.max - 1 of them. DENSITY_PTY_MAX=M raises
+# kernel.pty.max to M for this run (the trap puts the old value back); without
+# it the script says up front how many VPS can start.
+PTY_MAX_WAS=
+pty_max() { cat /proc/sys/kernel/pty/max; }
+restore_host() {
+        [ -z "$PTY_MAX_WAS" ] || { echo "$PTY_MAX_WAS" >/proc/sys/kernel/pty/max &&
+                echo "# kernel.pty.max back to $PTY_MAX_WAS" >&2; }
+}
+if [ -n "${DENSITY_PTY_MAX:-}" ] && [ "$DENSITY_PTY_MAX" -gt "$(pty_max)" ]; then
+        PTY_MAX_WAS=$(pty_max)
+        echo "$DENSITY_PTY_MAX" >/proc/sys/kernel/pty/max
+        echo "# kernel.pty.max raised from $PTY_MAX_WAS to $DENSITY_PTY_MAX for this run" >&2
+fi
+ptys_free=$(($(pty_max) - 1 - $(cat /proc/sys/kernel/pty/nr)))
+[ "$N" -le "$ptys_free" ] ||
+        echo "# only $ptys_free ptys are free (kernel.pty.max = $(pty_max)): at most $ptys_free VPS can start; DENSITY_PTY_MAX=M raises it for the run" >&2
 
 in_vsd_net() { nsenter --net="/proc/$VSD_PID/ns/net" "$@"; }
 meminfo() { awk -v k="$1:" '$1 == k {print $2}' /proc/meminfo; } # kB
@@ -207,6 +226,11 @@ charged_kb() {
         echo 0
 }
 charged=$(charged_kb)
+# the template's busybox code over every running VPS's init
+text=$("$VSCTL" list -H -o pid </dev/null | while read -r pid; do
+        [ "$pid" != - ] || continue
+        echo "$(text_kib "$pid" Rss) $(text_kib "$pid" Pss)"
+done | awk '{n++; if (n == 1) rss = $1; pss += $2} END {printf "%d %d %d", n, rss, pss}')
 vsd_fds=$(find "/proc/$VSD_PID/fd" -mindepth 1 | wc -l)
 
 list_times=()
@@ -263,6 +287,8 @@ awk -v m0="$mem0" -v m1="$mem1" -v s0="$slab0" -v s1="$slab1" -v n="$running" 'B
 read -r k_n k_pss k_pte <<<"$keepers"
 awk -v n="$running" -v c="$charged" -v kn="$k_n" -v kp="$k_pss" -v kt="$k_pte" 'BEGIN {
         if (n) printf "charged to the VPS memory cgroups: %.0f kB per VPS; console keepers: %d processes, PSS %d kB, page tables %d kB (%.1f kB per VPS)\n", c / n, kn, kp, kt, (kp + kt) / n }'
+read -r t_n t_rss t_pss <<<"$text"
+echo "busybox code in the page cache: RSS of one init $t_rss kB, PSS summed over $t_n inits $t_pss kB"
 echo "slab caches that grew most (kB per VPS):"
 join -a2 -e0 -o 0,1.2,2.2 "$ROOT/slab.before" "$ROOT/slab.after" |
         awk -v n="$running" 'n && $3 > $2 {printf "  %-28s %7.1f\n", $1, ($3 - $2) / n}' |
