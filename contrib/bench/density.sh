@@ -226,11 +226,8 @@ charged_kb() {
         echo 0
 }
 charged=$(charged_kb)
-# the template's busybox code over every running VPS's init
-text=$("$VSCTL" list -H -o pid </dev/null | while read -r pid; do
-        [ "$pid" != - ] || continue
-        echo "$(text_kib "$pid" Rss) $(text_kib "$pid" Pss)"
-done | awk '{n++; if (n == 1) rss = $1; pss += $2} END {printf "%d %d %d", n, rss, pss}')
+# the template's busybox code over every running VPS's init: one copy?
+text=$("$VSCTL" list -H -o pid </dev/null | grep -v '^-$' | python3 "$(dirname "$0")/text-frames.py")
 vsd_fds=$(find "/proc/$VSD_PID/fd" -mindepth 1 | wc -l)
 
 list_times=()
@@ -287,8 +284,8 @@ awk -v m0="$mem0" -v m1="$mem1" -v s0="$slab0" -v s1="$slab1" -v n="$running" 'B
 read -r k_n k_pss k_pte <<<"$keepers"
 awk -v n="$running" -v c="$charged" -v kn="$k_n" -v kp="$k_pss" -v kt="$k_pte" 'BEGIN {
         if (n) printf "charged to the VPS memory cgroups: %.0f kB per VPS; console keepers: %d processes, PSS %d kB, page tables %d kB (%.1f kB per VPS)\n", c / n, kn, kp, kt, (kp + kt) / n }'
-read -r t_n t_rss t_pss <<<"$text"
-echo "busybox code in the page cache: RSS of one init $t_rss kB, PSS summed over $t_n inits $t_pss kB"
+read -r t_n t_one t_sum t_frames <<<"$text"
+echo "busybox code in the page cache: RSS of one init $t_one kB, summed over $t_n inits $t_sum kB, in $t_frames kB of distinct page frames"
 echo "slab caches that grew most (kB per VPS):"
 join -a2 -e0 -o 0,1.2,2.2 "$ROOT/slab.before" "$ROOT/slab.after" |
         awk -v n="$running" 'n && $3 > $2 {printf "  %-28s %7.1f\n", $1, ($3 - $2) / n}' |
