@@ -285,18 +285,73 @@ static int fill_dev(int dev_fd, uid_t owner, vs_error_t *err)
         return 0;
 }
 
-static int make_dev(const char *rootfs, uid_t owner, vs_error_t *err)
+/* A directory of the VPS's root that vsd mounts on: made if missing, and
+ * no symlink (the VPS's root could have left one in its upper layer). */
+static int mount_point(const char *path, vs_error_t *err)
 {
-        cleanup_free char *target = vs_strdupf("%s/dev", rootfs);
+        struct stat st;
+
+        if (mkdir(path, 0755) < 0 && errno != EEXIST)
+                return vs_error_errno(err, "mkdir %s", path);
+        if (lstat(path, &st) < 0)
+                return vs_error_errno(err, "stat %s", path);
+        if (!S_ISDIR(st.st_mode))
+                return vs_error_set(err, ENOTDIR, "%s is no directory", path);
+        return 0;
+}
+
+/* A directory of the VPS's root's, made in the tmpfs at top. */
+static int own_subdir(const char *top, const char *name, uid_t owner, vs_error_t *err)
+{
+        cleanup_free char *path = vs_strdupf("%s/%s", top, name);
+
+        if (mkdir(path, 0755) < 0 || chown(path, owner, owner) < 0)
+                return vs_error_errno(err, "mkdir /%s", name);
+        return 0;
+}
+
+static int bind_with(const char *src, const char *dst, unsigned long flags, vs_error_t *err)
+{
+        if (mount(src, dst, NULL, MS_BIND, NULL) < 0 ||
+            mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | flags, NULL) < 0)
+                return vs_error_errno(err, "bind %s on %s", src, dst);
+        return 0;
+}
+
+/* /dev and /run are two directories of one tmpfs, the VPS's root's: a
+ * superblock fewer per VPS (each costs its shrinker a slot in every memory
+ * cgroup of the host). vsd mounts it, for the device nodes (a tmpfs the
+ * VPS's root mounted would not open them); /run is bound without devices,
+ * /dev without exec. The tmpfs's own root, where both directories show, is
+ * attached nowhere the VPS can reach: it is mounted on /run while they are
+ * made, /run's directory is bound to a stage in /dev, the root is unmounted
+ * and the stage moved to /run. */
+static int make_dev_and_run(const char *rootfs, uid_t owner, vs_error_t *err)
+{
+        cleanup_free char *dev = vs_strdupf("%s/dev", rootfs);
+        cleanup_free char *run = vs_strdupf("%s/run", rootfs);
+        cleanup_free char *top_dev = vs_strdupf("%s/run/dev", rootfs);
+        cleanup_free char *top_run = vs_strdupf("%s/run/run", rootfs);
+        cleanup_free char *stage = vs_strdupf("%s/dev/.run", rootfs);
         cleanup_free char *options =
-                vs_strdupf("mode=755,size=64k,uid=%u,gid=%u", (unsigned)owner, (unsigned)owner);
+                vs_strdupf("mode=755,size=20%%,uid=%u,gid=%u", (unsigned)owner, (unsigned)owner);
         cleanup_close int dev_fd = -1;
 
-        if (mkdir(target, 0755) < 0 && errno != EEXIST)
-                return vs_error_errno(err, "mkdir /dev");
-        if (mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NOEXEC, options) < 0)
-                return vs_error_errno(err, "mount tmpfs on /dev");
-        dev_fd = open(target, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (mount_point(dev, err) < 0 || mount_point(run, err) < 0)
+                return -1;
+        if (mount("tmpfs", run, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, options) < 0)
+                return vs_error_errno(err, "mount tmpfs on /dev and /run");
+        if (own_subdir(run, "dev", owner, err) < 0 || own_subdir(run, "run", owner, err) < 0 ||
+            bind_with(top_dev, dev, MS_NOSUID | MS_NOEXEC, err) < 0)
+                return -1;
+        if (mkdir(stage, 0700) < 0)
+                return vs_error_errno(err, "mkdir %s", stage);
+        if (mount(top_run, stage, NULL, MS_BIND, NULL) < 0 || umount2(run, MNT_DETACH) < 0 ||
+            mount(stage, run, NULL, MS_MOVE, NULL) < 0 ||
+            mount(NULL, run, NULL, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV, NULL) < 0 ||
+            rmdir(stage) < 0)
+                return vs_error_errno(err, "mount /run");
+        dev_fd = open(dev, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (dev_fd < 0)
                 return vs_error_errno(err, "open /dev");
         return fill_dev(dev_fd, owner, err);
@@ -322,11 +377,9 @@ static const struct {
 static int bind_dir(const char *src, mode_t mode, const char *dir, unsigned long flags,
                     vs_error_t *err)
 {
-        if ((mkdir(src, mode) < 0 && errno != EEXIST) || chmod(src, mode) < 0 ||
-            mount(src, dir, NULL, MS_BIND, NULL) < 0 ||
-            mount(NULL, dir, NULL, MS_BIND | MS_REMOUNT | flags, NULL) < 0)
-                return vs_error_errno(err, "mount %s on %s", src, dir);
-        return 0;
+        if ((mkdir(src, mode) < 0 && errno != EEXIST) || chmod(src, mode) < 0)
+                return vs_error_errno(err, "mkdir %s", src);
+        return bind_with(src, dir, flags, err);
 }
 
 /* After mount_run: /dev/shm is bound from /run. */
@@ -346,16 +399,13 @@ static int mount_dev_own(vs_error_t *err)
 }
 
 /* What a distribution's init expects to find mounted, as on a booted
- * machine (nspawn and LXC do the same): /run and /run/lock as tmpfs, and
- * the container signal systemd reads (besides $container). */
+ * machine (nspawn and LXC do the same): /run and /run/lock as tmpfs (/run
+ * is mounted by vsd, with /dev: make_dev_and_run), and the container
+ * signal systemd reads (besides $container). */
 static int mount_run(vs_error_t *err)
 {
         cleanup_close int fd = -1;
 
-        if (mkdir("/run", 0755) < 0 && errno != EEXIST)
-                return vs_error_errno(err, "mkdir /run");
-        if (mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=20%") < 0)
-                return vs_error_errno(err, "mount tmpfs on /run");
         /* /run/lock is a mount of /run's own directory (noexec): a tmpfs of
          * its own would cost a superblock, and its shrinker an id that
          * every memory cgroup of the host keeps a slot for */
@@ -836,7 +886,7 @@ static int assemble_root(const struct vs_init_spec *spec, pid_t pid, int pidfd, 
 
         if (!lower || vs_rootfs_mount(lower, spec->upper, spec->work, spec->rootfs, err) < 0)
                 return vs_error_wrap(err, "mount rootfs");
-        if (make_dev(spec->rootfs, (uid_t)spec->idmap.base, err) < 0 ||
+        if (make_dev_and_run(spec->rootfs, (uid_t)spec->idmap.base, err) < 0 ||
             bind_console(spec, err) < 0 || mount_kernel_fs_for(spec, pidfd, pid, err) < 0)
                 return -1;
         return enter_root(spec->rootfs, err);

@@ -192,6 +192,54 @@ test_dev_shm_is_a_directory_of_run() {
         vs destroy --force sh1
 }
 
+# The file systems of a VPS's own (superblocks no other VPS has, read from
+# mountinfo), each a slot in every memory cgroup of the host: its overlay,
+# one tmpfs for /dev and /run (mounted by vsd for the device nodes, /run a
+# directory of it bound without devices), its /proc, /sys, devpts and its
+# ipc namespace's mqueue; and no other.
+own_superblocks() { # vps other
+        vs exec "$2" -- cat /proc/self/mountinfo | awk '{print $3}' | sort -u >"$R/other.sb"
+        vs exec "$1" -- cat /proc/self/mountinfo |
+                awk '{for (i = 7; $i != "-"; i++); print $3, $(i + 1)}' | sort -u |
+                awk 'NR == FNR {seen[$1] = 1; next} !($1 in seen) {print $2}' "$R/other.sb" - |
+                LC_ALL=C sort
+        rm -f "$R/other.sb"
+}
+
+test_dev_and_run_are_one_tmpfs_and_no_other_superblock_is_the_vps_own() {
+        local run dev
+        vs create sb1 --template busybox
+        vs create sb2 --template busybox
+        vs start sb1
+        vs start sb2
+        expect_eq "devpts
+mqueue
+overlay
+proc
+sysfs
+tmpfs" "$(own_superblocks sb1 sb2)" "the superblocks of a VPS's own"
+        expect_eq "$(vs exec sb1 -- stat -c %d /dev)" "$(vs exec sb1 -- stat -c %d /run)" \
+                "/dev and /run on one file system"
+        run=$(vs exec sb1 -- awk '$5 == "/run" {print $4, $6}' /proc/self/mountinfo)
+        dev=$(vs exec sb1 -- awk '$5 == "/dev" {print $4, $6}' /proc/self/mountinfo)
+        expect_eq "/run rw,nosuid,nodev,relatime" "$run" "/run: its directory, without devices"
+        expect_eq "/dev rw,nosuid,noexec,relatime" "$dev" "/dev: its directory, with devices"
+        # the VPS's root owns both, and what it writes to one is not in the other
+        expect_eq "0 0" "$(vs exec sb1 -- stat -c '%u %g' /run)" "/run is the VPS root's"
+        expect_eq "0 0" "$(vs exec sb1 -- stat -c '%u %g' /dev)" "/dev is the VPS root's"
+        vs exec sb1 -- sh -c 'echo r >/run/r-file; echo d >/dev/d-file'
+        expect_rc 1 "/run's file seen in /dev" -- vs exec sb1 -- test -e /dev/r-file
+        expect_rc 1 "/dev's file seen in /run" -- vs exec sb1 -- test -e /run/d-file
+        expect_eq "$(vs exec sb1 -- ls -a /run/systemd)" ".
+..
+container" "/run/systemd/container"
+        # a device node works in /dev and not through /run (nodev)
+        expect_eq "0" "$(vs exec sb1 -- sh -c 'head -c 1 /dev/zero | od -An -tu1 | tr -d " "')" \
+                "/dev/zero"
+        vs destroy --force sb1
+        vs destroy --force sb2
+}
+
 test_overlay_keeps_template_and_neighbours_untouched() {
         vs create o1 --template busybox
         vs create o2 --template busybox
