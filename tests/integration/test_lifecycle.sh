@@ -233,7 +233,14 @@ tmpfs" "$(own_superblocks sb1 sb2)" "the superblocks of a VPS's own"
         expect_eq "$(vs exec sb1 -- ls -a /run/systemd)" ".
 ..
 container" "/run/systemd/container"
-        # a device node works in /dev and not through /run (nodev)
+        # the VPS's root cannot unmount /run (to reach the tmpfs's root) nor
+        # let devices through it
+        vs exec sb1 -- mount -o remount,bind,dev /run 2>/dev/null || true
+        expect_contains "$(vs exec sb1 -- awk '$5 == "/run" {print $6}' /proc/self/mountinfo)" \
+                "nodev" "/run stays without devices"
+        expect_rc 1 "umount /run" -- vs exec sb1 -- umount /run
+        expect_eq "$(vs exec sb1 -- stat -c %d /dev)" "$(vs exec sb1 -- stat -c %d /run)" \
+                "/run still mounted"
         expect_eq "0" "$(vs exec sb1 -- sh -c 'head -c 1 /dev/zero | od -An -tu1 | tr -d " "')" \
                 "/dev/zero"
         vs destroy --force sb1
