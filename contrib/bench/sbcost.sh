@@ -15,7 +15,7 @@ case $K in '' | *[!0-9]* | 0*) echo "usage: $0 [K]  (1..2000)" >&2; exit 2 ;; es
 [ "$K" -le 2000 ] || { echo "usage: $0 [K]  (1..2000)" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "$0: run as root" >&2; exit 1; }
 
-slabinfo() { awk 'NR > 2 {printf "%s %d\n", $1, $3 * $4}' /proc/slabinfo | sort; }
+slabinfo() { awk 'NR > 2 {printf "%s %d\n", $1, $2 * $4}' /proc/slabinfo | sort; }
 # the caches that grew most, in kB per instance
 grown() { # before after
         join -a1 -a2 -e0 -o 0,1.2,2.2 "$1" "$2" |
@@ -46,7 +46,7 @@ unshare -m --propagation private bash -c '
         for ((i = 0; i < $2; i++)); do
                 mkdir "$1/m/$i" && mount -t tmpfs -o size=64k tmpfs "$1/m/$i"
         done
-        awk "NR > 2 {printf \"%s %d\\n\", \$1, \$3 * \$4}" /proc/slabinfo | sort >"$1/after"' \
+        awk "NR > 2 {printf \"%s %d\\n\", \$1, \$2 * \$4}" /proc/slabinfo | sort >"$1/after"' \
         _ "$work" "$K"
 echo "a tmpfs superblock, kB each:"
 grown "$work/before" "$work/after"
