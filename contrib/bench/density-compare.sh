@@ -44,7 +44,7 @@ prog=density-compare.sh
 
 meminfo() { awk -v k="$1:" '$1 == k {print $2}' /proc/meminfo; } # kB
 slab_kb() { echo $(($(meminfo SReclaimable) + $(meminfo SUnreclaim))); }
-slabinfo() { awk 'NR > 2 {printf "%s %d\n", $1, $3 * $4 / 1024}' /proc/slabinfo | sort; }
+slabinfo() { awk 'NR > 2 {printf "%s %d\n", $1, $2 * $4 / 1024}' /proc/slabinfo | sort; }
 addr_of() { echo "10.250.$(($1 / 250)).$(($1 % 250 + 2))"; } # container I's address
 mac_of() { printf '02:cc:00:00:%02x:%02x' $(($1 / 256)) $(($1 % 256)); }
 GW=10.250.255.254

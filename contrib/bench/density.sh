@@ -67,7 +67,7 @@ in_vsd_net() { nsenter --net="/proc/$VSD_PID/ns/net" "$@"; }
 meminfo() { awk -v k="$1:" '$1 == k {print $2}' /proc/meminfo; } # kB
 slab_kb() { echo $(($(meminfo SReclaimable) + $(meminfo SUnreclaim))); }
 # slab caches: name and kB (active objects times object size)
-slabinfo() { awk 'NR > 2 {printf "%s %d\n", $1, $3 * $4 / 1024}' /proc/slabinfo | sort; }
+slabinfo() { awk 'NR > 2 {printf "%s %d\n", $1, $2 * $4 / 1024}' /proc/slabinfo | sort; }
 # vsd's CPU time and that of its children it reaped (the builders and
 # what they forked), in clock ticks: what a start costs vsd, less moved by
 # other work on the host than the start's time
