@@ -14,6 +14,12 @@
 #
 # Usage: [BUILD=build] contrib/bench/isolation.sh [REQUESTS]   (as root;
 # REQUESTS per scenario, default 1000, 2 ms apart). Figures go to stdout.
+#
+# Experiments with EEVDF's per-task slices (build/schedslice, `make
+# build/schedslice`), in µs, 0 or unset: the kernel's default:
+#   ISOLATION_SLICE_US   the echo VPS's processes (its init and the server)
+#   ISOLATION_SLICE_ALL  vsd's own, before any VPS starts: every VPS inherits it
+#   ISOLATION_CLIENT_US  the client's (it stands for a machine of its own)
 set -u
 REQUESTS=${1:-1000}
 case $REQUESTS in
@@ -24,6 +30,15 @@ esac
 . "$(dirname "$0")/../../tests/integration/netlib.sh"
 trap teardown EXIT
 setup
+
+SLICE_US=${ISOLATION_SLICE_US:-0}
+SLICE_ALL=${ISOLATION_SLICE_ALL:-0}
+CLIENT_US=${ISOLATION_CLIENT_US:-0}
+SLICER=$BUILD/schedslice
+if [ "$SLICE_US$SLICE_ALL$CLIENT_US" != 000 ]; then
+        [ -x "$SLICER" ] || die "no $SLICER: make $SLICER"
+fi
+[ "$SLICE_ALL" = 0 ] || "$SLICER" "$SLICE_ALL" -p "$(vsd_pid)" || die "cannot set vsd's slice"
 
 GAP_MS=2
 # how long a neighbour's load must last to cover one scenario's requests
@@ -40,7 +55,7 @@ make_vps() { # name options...
 # scenario NAME: one line of figures for REQUESTS round trips
 scenario() {
         local out
-        out=$(in_host "$BIN/payload" udpping "$ECHO_ADDR:7777" "$REQUESTS" "$GAP_MS")
+        out=$(in_host "$SLICER" "$CLIENT_US" -- "$BIN/payload" udpping "$ECHO_ADDR:7777" "$REQUESTS" "$GAP_MS")
         # "sent N lost L median_us P p99_us Q max_us M"
         # the load average as the scenario ends: on a shared machine the
         # neighbours of the run count as much as those of the VPS
@@ -75,15 +90,26 @@ GATEWAY=$(vs exec flooder -- sh -c "ip route | awk '/^default/ {print \$3}'")
 
 vs exec echo0 -- /payload udpecho 0.0.0.0:7777 3600 >"$R/echo.out" &
 wait_for 10 "grep -q ready '$R/echo.out'" || die "echo server did not start"
+# shellcheck disable=SC2046 # one pid a word
+[ "$SLICE_US" = 0 ] || "$SLICER" "$SLICE_US" -p $(vps_procs echo0) || die "cannot set the slice"
 
 echo "paene isolation benchmark: UDP round trips from the host's side to a VPS over its veth, $REQUESTS requests $GAP_MS ms apart"
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "machine: nproc $(nproc), kernel $(uname -r), /sys/fs/cgroup is $(stat -f -c %T /sys/fs/cgroup)"
+echo "slices (µs, 0: the kernel's $(($(grep -s se.slice /proc/self/sched | awk '{print $3}') / 1000))): echo VPS $SLICE_US, every VPS $SLICE_ALL, client $CLIENT_US"
 scenario "alone"
 
-for i in 1 2 3 4 5 6 7 8 9; do vs exec "hog$i" -- /payload cpuburn "$LOAD_S" & done
+hogs=()
+for i in 1 2 3 4 5 6 7 8 9; do
+        vs exec "hog$i" -- /payload cpuburn "$LOAD_S" count >"$R/hog$i.out" &
+        hogs+=($!)
+done
 loaded hog1 hog2 hog3 hog4 hog5 hog6 hog7 hog8 hog9
 scenario "9 CPU-hog VPS"
+# what the hogs got done in their LOAD_S seconds: rounds of 100000 loops
+wait "${hogs[@]}"
+cat "$R"/hog?.out | awk -v s="$LOAD_S" '/^rounds/ {n += $2; k++}
+        END {printf "%-26s %d hogs ran %.0f rounds/s in all\n", "  (the hogs)", k, n / s}'
 for i in 1 2 3 4 5 6 7 8 9; do vs stop --fast "hog$i"; done
 
 vs exec bomb -- /payload forkbomb "$LOAD_S" >/dev/null &
