@@ -15,11 +15,12 @@
 # Usage: [BUILD=build] contrib/bench/isolation.sh [REQUESTS]   (as root;
 # REQUESTS per scenario, default 1000, 2 ms apart). Figures go to stdout.
 #
-# Experiments with EEVDF's per-task slices (build/schedslice, `make
-# build/schedslice`), in µs, 0 or unset: the kernel's default:
-#   ISOLATION_SLICE_US   the echo VPS's processes (its init and the server)
-#   ISOLATION_SLICE_ALL  vsd's own, before any VPS starts: every VPS inherits it
-#   ISOLATION_CLIENT_US  the client's (it stands for a machine of its own)
+# EEVDF time slices (Linux 6.12+), unset or "default": the kernel's:
+#   ISOLATION_TIMESLICE      the echo VPS's --timeslice (e.g. 0.1ms)
+#   ISOLATION_TIMESLICE_ALL  every neighbour VPS's --timeslice as well
+#   ISOLATION_CLIENT_US      the client's own slice in µs (build/schedslice,
+#                            `make build/schedslice`): it stands for a
+#                            machine of its own, which vsd does not start
 set -u
 REQUESTS=${1:-1000}
 case $REQUESTS in
@@ -31,14 +32,14 @@ esac
 trap teardown EXIT
 setup
 
-SLICE_US=${ISOLATION_SLICE_US:-0}
-SLICE_ALL=${ISOLATION_SLICE_ALL:-0}
+SLICE=${ISOLATION_TIMESLICE:-default}
+SLICE_ALL=${ISOLATION_TIMESLICE_ALL:-default}
 CLIENT_US=${ISOLATION_CLIENT_US:-0}
-SLICER=$BUILD/schedslice
-if [ "$SLICE_US$SLICE_ALL$CLIENT_US" != 000 ]; then
-        [ -x "$SLICER" ] || die "no $SLICER: make $SLICER"
+CLIENT=()
+if [ "$CLIENT_US" != 0 ]; then
+        [ -x "$BUILD/schedslice" ] || die "no $BUILD/schedslice: make $BUILD/schedslice"
+        CLIENT=("$BUILD/schedslice" "$CLIENT_US" --)
 fi
-[ "$SLICE_ALL" = 0 ] || "$SLICER" "$SLICE_ALL" -p "$(vsd_pid)" || die "cannot set vsd's slice"
 
 GAP_MS=2
 # how long a neighbour's load must last to cover one scenario's requests
@@ -47,7 +48,7 @@ LOAD_S=$((REQUESTS * (GAP_MS + 1) / 1000 + 5))
 make_vps() { # name options...
         local name=$1
         shift
-        vs create "$name" --template busybox "$@" >/dev/null
+        vs create "$name" --template busybox --timeslice "$SLICE_ALL" "$@" >/dev/null
         vs start "$name"
         install_payload "$name"
 }
@@ -55,7 +56,7 @@ make_vps() { # name options...
 # scenario NAME: one line of figures for REQUESTS round trips
 scenario() {
         local out
-        out=$(in_host "$SLICER" "$CLIENT_US" -- "$BIN/payload" udpping "$ECHO_ADDR:7777" "$REQUESTS" "$GAP_MS")
+        out=$(in_host "${CLIENT[@]}" "$BIN/payload" udpping "$ECHO_ADDR:7777" "$REQUESTS" "$GAP_MS")
         # "sent N lost L median_us P p99_us Q max_us M"
         # the load average as the scenario ends: on a shared machine the
         # neighbours of the run count as much as those of the VPS
@@ -77,7 +78,7 @@ loaded() {
         wait_for 60 "all_loaded $*" || die "the load in $* did not start"
 }
 
-make_vps echo0
+make_vps echo0 --timeslice "$SLICE"
 for i in 1 2 3 4 5 6 7 8 9; do make_vps "hog$i"; done
 make_vps bomb --numproc 100
 make_vps hungry --ram 64M
@@ -90,13 +91,11 @@ GATEWAY=$(vs exec flooder -- sh -c "ip route | awk '/^default/ {print \$3}'")
 
 vs exec echo0 -- /payload udpecho 0.0.0.0:7777 3600 >"$R/echo.out" &
 wait_for 10 "grep -q ready '$R/echo.out'" || die "echo server did not start"
-# shellcheck disable=SC2046 # one pid a word
-[ "$SLICE_US" = 0 ] || "$SLICER" "$SLICE_US" -p $(vps_procs echo0) || die "cannot set the slice"
 
 echo "paene isolation benchmark: UDP round trips from the host's side to a VPS over its veth, $REQUESTS requests $GAP_MS ms apart"
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "machine: nproc $(nproc), kernel $(uname -r), /sys/fs/cgroup is $(stat -f -c %T /sys/fs/cgroup)"
-echo "slices (µs, 0: the kernel's $(($(grep -s se.slice /proc/self/sched | awk '{print $3}') / 1000))): echo VPS $SLICE_US, every VPS $SLICE_ALL, client $CLIENT_US"
+echo "time slices (default: the kernel's $(awk '$1 == "se.slice" {print $3 / 1e6 "ms"}' /proc/self/sched)): echo VPS $SLICE, the others $SLICE_ALL, client ${CLIENT_US}us (0: default)"
 scenario "alone"
 
 hogs=()
