@@ -15,8 +15,9 @@
 # Usage: [BUILD=build] contrib/bench/isolation.sh [REQUESTS]   (as root;
 # REQUESTS per scenario, default 1000, 2 ms apart). Figures go to stdout.
 #
-# EEVDF time slices (Linux 6.12+), unset or "default": the kernel's:
-#   ISOLATION_TIMESLICE      the echo VPS's --timeslice (e.g. 0.1ms)
+# EEVDF time slices (Linux 6.12+), "default": the kernel's:
+#   ISOLATION_TIMESLICE      the echo VPS's --timeslice (0.1ms, as an admin
+#                            gives a game server; default before 6.12)
 #   ISOLATION_TIMESLICE_ALL  every neighbour VPS's --timeslice as well
 #   ISOLATION_CLIENT_US      the client's own slice in µs (build/schedslice,
 #                            `make build/schedslice`): it stands for a
@@ -32,7 +33,7 @@ esac
 trap teardown EXIT
 setup
 
-SLICE=${ISOLATION_TIMESLICE:-default}
+if kernel_at_least 6 12; then SLICE=${ISOLATION_TIMESLICE:-0.1ms}; else SLICE=${ISOLATION_TIMESLICE:-default}; fi
 SLICE_ALL=${ISOLATION_TIMESLICE_ALL:-default}
 CLIENT_US=${ISOLATION_CLIENT_US:-0}
 CLIENT=()
