@@ -34,7 +34,7 @@ LDFLAGS += $(HARDEN_LDFLAGS) $(SANFLAGS)
 
 LIB_SRCS = common/error.c common/parse.c common/fsutil.c common/kvfile.c common/blocksum.c \
 	common/fdpass.c common/log.c common/procid.c \
-	protocol/protocol.c protocol/request.c protocol/reply.c protocol/replies.c protocol/args.c sandbox/spawn.c sandbox/security.c sandbox/caps.c sandbox/initsig.c sandbox/profile.c \
+	protocol/protocol.c protocol/request.c protocol/reply.c protocol/replies.c protocol/args.c sandbox/spawn.c sandbox/security.c sandbox/caps.c sandbox/initsig.c sandbox/profile.c sandbox/timeslice.c \
 	cow-fs/template.c cow-fs/rootfs.c cow-fs/diskquota.c cow-fs/disklimit.c cow-fs/image.c cow-fs/imagesync.c cow-fs/clone.c \
 	cow-fs/unify.c cow-fs/archive.c scheduler-limits/cgroup.c scheduler-limits/limits.c scheduler-limits/stats.c \
 	scheduler-limits/admission.c scheduler-limits/procview.c netns/loopback.c netns/addr.c netns/addr6.c netns/link.c \
@@ -133,6 +133,11 @@ $(BUILD)/true-static:
 # not part of all: the block sums' throughput (contrib/bench/README.md)
 $(BUILD)/roundsum: contrib/bench/roundsum.c $(BUILD)/libvs.a
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# not part of all: sets a task's EEVDF slice (contrib/bench/isolation.sh)
+$(BUILD)/schedslice: contrib/bench/schedslice.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
 # not part of all: a sysctl write per network namespace (contrib/bench/README.md)
 $(BUILD)/sysctlns: contrib/bench/sysctlns.c

@@ -55,6 +55,7 @@ static const vs_vps_field_t vps_field_order[] = {
         VS_VF_NR_THROTTLED,  VS_VF_MEM_BYTES,      VS_VF_MEM_PEAK,     VS_VF_SWAP_BYTES,
         VS_VF_IO_READ_BYTES, VS_VF_IO_WRITE_BYTES, VS_VF_IO_READ_OPS,  VS_VF_IO_WRITE_OPS,
         VS_VF_FAILCNT,       VS_VF_EXIT_CODE,      VS_VF_EXIT_SIGNAL,  VS_VF_STOP,
+        VS_VF_TIMESLICE,
 };
 _Static_assert(sizeof(vps_field_order) / sizeof(vps_field_order[0]) == VS_VF_COUNT,
                "every field of a VPS's description has its place in the object");

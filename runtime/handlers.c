@@ -782,6 +782,7 @@ static int start_exec(struct vsd *d, struct client *c, struct vps *v, const vs_r
                 .cwd = use_tty ? "/root" : "/",
                 .use_tty = use_tty,
                 .nofile = v->numfile,
+                .timeslice_us = v->timeslice_us,
                 .winsize = { .ws_row = (unsigned short)vs_req_int(req, "rows", 0),
                              .ws_col = (unsigned short)vs_req_int(req, "cols", 0) },
         };

@@ -211,6 +211,12 @@ int vsd_limits_check(const vs_limits_t *l, vs_error_t *err)
 
         if (vs_limits_check(l, err) < 0)
                 return -1;
+        if (VS_LIMIT_IS_SET(l, VS_LIM_TIMESLICE) && l->value[VS_LIM_TIMESLICE] &&
+            !vs_timeslice_supported())
+                return vs_error_kind(err, VS_E_STATE, ENOTSUP,
+                                     "--timeslice %s: this kernel has no per-task time slices "
+                                     "(EEVDF, Linux 6.12 or later)",
+                                     l->text[VS_LIM_TIMESLICE]);
         if (!VS_LIMIT_IS_SET(l, VS_LIM_NUMFILE) || getrlimit(RLIMIT_NOFILE, &own) < 0)
                 return 0;
         /* the VPS's processes are vsd's children: they cannot get more */
@@ -257,6 +263,7 @@ static int apply_limits(struct vsd *d, struct vps *v, const vs_limits_t *l, vs_e
             vs_limits_apply(v->cg, l, *dev ? dev : NULL, err) < 0)
                 return vs_error_wrap(err, "limits");
         v->numfile = VS_LIMIT_IS_SET(l, VS_LIM_NUMFILE) ? l->value[VS_LIM_NUMFILE] : 0;
+        v->timeslice_us = VS_LIMIT_IS_SET(l, VS_LIM_TIMESLICE) ? l->value[VS_LIM_TIMESLICE] : 0;
         return 0;
 }
 
@@ -1375,6 +1382,7 @@ static int spawn_vps_init(struct vsd *d, struct vps *v, const vs_kv_t *config,
                 .console_fd = -1,
                 .cgroup2 = vs_cgroup_has_v2(v->cg),
                 .nofile = v->numfile,
+                .timeslice_us = v->timeslice_us,
                 .net_setup = net->hook,
                 .net_arg = net,
         };
@@ -1929,6 +1937,29 @@ static int set_init_nofile(struct vps *v, const vs_limits_t *l, vs_error_t *err)
         return 0;
 }
 
+/* --timeslice on a running VPS: every thread of every process it has
+ * (what they fork next inherits it; exec'd commands get v->timeslice_us,
+ * which apply_limits set).
+ * A process forked while the walk runs may keep its parent's old slice: a
+ * second walk catches those that the first did not list. */
+static int set_running_timeslice(struct vps *v, const vs_limits_t *changes, vs_error_t *err)
+{
+        unsigned long us = v->timeslice_us;
+
+        if (!VS_LIMIT_IS_SET(changes, VS_LIM_TIMESLICE))
+                return 0;
+        for (int round = 0; round < 2; round++) {
+                cleanup_free pid_t *pids = vs_cgroup_pids(v->cg, err);
+
+                if (!pids)
+                        return vs_error_wrap(err, "timeslice");
+                for (pid_t *p = pids; *p; p++)
+                        if (vs_timeslice_set_process(*p, us, err) < 0)
+                                return vs_error_wrap(err, "timeslice");
+        }
+        return 0;
+}
+
 /* A VPS's limits stay within its slice's, for admins too: the slice's
  * cgroup would hold them anyway, and a VPS's own value above it would only
  * mislead (and cgroup v1 refuses a CFS quota above the parent's). */
@@ -1968,8 +1999,10 @@ int vsd_vps_set(struct vsd *d, struct vps *v, const vs_limits_t *changes, int sa
          * (memsw is ram + swap, the burst must fit the cap). What the kernel
          * refuses half way is rolled back to the config's values. */
         if (v->phase != PHASE_STOPPED && v->cg &&
-            (apply_limits(d, v, &all, err) < 0 || set_init_nofile(v, changes, err) < 0)) {
+            (apply_limits(d, v, &all, err) < 0 || set_init_nofile(v, changes, err) < 0 ||
+             set_running_timeslice(v, changes, err) < 0)) {
                 apply_limits(d, v, &old, NULL);
+                set_running_timeslice(v, changes, NULL); /* back to the old one */
                 return -1;
         }
         if (v->phase != PHASE_STOPPED && v->cg)
@@ -2106,7 +2139,9 @@ void vsd_vps_describe(struct vsd *d, struct vps *v, int with_disk, vs_vps_fields
         int stopped = v->phase == PHASE_STOPPED;
 
         memset(info, 0, sizeof(*info));
-        if ((want & (CONFIG_FIELDS | VS_VF_BIT(ONBOOT) | VS_VF_BIT(BOOTORDER))) || with_disk)
+        if ((want &
+             (CONFIG_FIELDS | VS_VF_BIT(ONBOOT) | VS_VF_BIT(BOOTORDER) | VS_VF_BIT(TIMESLICE))) ||
+            with_disk)
                 config = vsd_vps_config(d, v);
         add_str(info, want, VS_VF_NAME, v->name);
         add_str(info, want, VS_VF_STATE, vsd_phase_name(v->phase));
@@ -2120,6 +2155,7 @@ void vsd_vps_describe(struct vsd *d, struct vps *v, int with_disk, vs_vps_fields
         if (config) {
                 add_str(info, want, VS_VF_ONBOOT, vs_kv_get(config, "onboot") ?: "no");
                 add_int(info, want, VS_VF_BOOTORDER, atoll(vs_kv_get(config, "bootorder") ?: "0"));
+                add_str(info, want, VS_VF_TIMESLICE, vs_kv_get(config, "timeslice") ?: "default");
         }
         add_int(info, want, VS_VF_UPTIME, uptime_of(v));
         if (with_disk)

@@ -94,10 +94,11 @@ struct vps {
         /* how vsd ended its last run: "SIGRTMIN+3 to systemd", with
          * ", then SIGKILL" when it had to; empty when the VPS ended by itself */
         char stop_how[64];
-        unsigned long numfile; /* RLIMIT_NOFILE of its processes, 0: vsd's */
-        uint64_t oom_kills;    /* in its current or last run */
-        int backups;           /* backups being written: no start, no destroy */
-        uint64_t release_seq;  /* its last run's root is held by the releaser (release.c) */
+        unsigned long numfile;      /* RLIMIT_NOFILE of its processes, 0: vsd's */
+        unsigned long timeslice_us; /* EEVDF slice of its processes, 0: default */
+        uint64_t oom_kills;         /* in its current or last run */
+        int backups;                /* backups being written: no start, no destroy */
+        uint64_t release_seq;       /* its last run's root is held by the releaser (release.c) */
         struct ev exit_ev, timer_ev;
         struct vsd_du du; /* its layer's last count (ducount.c) */
         /* its config as last read, and the file's identity then (vps.c) */

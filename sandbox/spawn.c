@@ -768,7 +768,8 @@ static int init_child(const struct vs_init_spec *spec, int go_sock, int *report_
         /* vsd's descriptors go; the report socket stays usable until exec
          * to carry an exec failure */
         if (keep_only((int *const[]){ report_sock, &vsinit_fd }, 2, err) < 0 ||
-            set_nofile(spec->nofile, err) < 0)
+            set_nofile(spec->nofile, err) < 0 ||
+            (spec->timeslice_us && vs_timeslice_set_self(spec->timeslice_us, err) < 0))
                 return -1;
         if (vs_security_apply(spec->caps, err) < 0 ||
             report_notify(*report_sock, spec->notify_fd != NULL, err) < 0)
@@ -1229,7 +1230,8 @@ static int exec_child(const struct vs_exec_spec *spec, int *report_sock, vs_erro
                           : exec_stdio(spec->stdio, err))
                 return -1;
         if (keep_only((int *const[]){ report_sock }, 1, err) < 0 ||
-            set_nofile(spec->nofile, err) < 0)
+            set_nofile(spec->nofile, err) < 0 ||
+            (spec->timeslice_us && vs_timeslice_set_self(spec->timeslice_us, err) < 0))
                 return -1;
         if (vs_security_apply(spec->caps, err) < 0 ||
             report_notify(*report_sock, spec->notify_fd != NULL, err) < 0)

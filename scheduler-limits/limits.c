@@ -26,7 +26,7 @@
 #define MIN_QUOTA_US 1000ULL /* the kernel's smallest CFS quota */
 #define MIN_RAM (4ULL << 20)
 
-enum kind { K_UINT, K_CPU, K_CPU_RESERVE, K_SIZE, K_DURATION, K_CPULIST };
+enum kind { K_UINT, K_CPU, K_CPU_RESERVE, K_SIZE, K_DURATION, K_CPULIST, K_TIMESLICE };
 
 static const struct {
         const char *key, *option, *controller;
@@ -49,6 +49,8 @@ static const struct {
         [VS_LIM_IOPSLIMIT] = { "iopslimit", "iopslimit", "blkio", K_UINT, 1, 10000000 },
         /* no cgroup file: vsd counts it against the node's capacity */
         [VS_LIM_CPU_RESERVE] = { "cpu_reserve", "cpu-reserve", NULL, K_CPU_RESERVE, 0, 0 },
+        /* no cgroup file: set on each of its tasks (sched_setattr) */
+        [VS_LIM_TIMESLICE] = { "timeslice", "timeslice", NULL, K_TIMESLICE, 0, 0 },
 };
 
 const char *vs_limit_key(vs_limit_t limit)
@@ -164,6 +166,51 @@ int vs_cpulist_within(const char *inner, const char *outer)
         return 1;
 }
 
+/* Digits, then at most 3 decimals for ms (whole µs): "0.1ms" is 100 µs. */
+static int timeslice_us(const char *text, uint64_t *us)
+{
+        uint64_t whole, frac = 0, scale = 1000;
+        const char *p = vs_scan_uint(text, UINT32_MAX, &whole);
+
+        if (!p)
+                return -1;
+        if (strcmp(p, "us") == 0) {
+                *us = whole;
+                return 0;
+        }
+        if (*p == '.') {
+                const char *digits = ++p;
+
+                while (isdigit((unsigned char)*p) && p - digits < 3) {
+                        frac = frac * 10 + (uint64_t)(*p++ - '0');
+                        scale /= 10;
+                }
+                if (p == digits)
+                        return -1;
+        }
+        if (strcmp(p, "ms") != 0)
+                return -1;
+        *us = whole * 1000 + frac * scale;
+        return 0;
+}
+
+int vs_parse_timeslice(const char *text, uint64_t *us, vs_error_t *err)
+{
+        if (strcmp(text, "default") == 0) {
+                *us = 0;
+                return 0;
+        }
+        if (timeslice_us(text, us) < 0)
+                return vs_error_kind(err, VS_E_USAGE, EINVAL,
+                                     "'%s' is not a time slice (use 0.1ms to 100ms, 100us, or "
+                                     "default)",
+                                     text);
+        if (*us < VS_TIMESLICE_MIN_US || *us > VS_TIMESLICE_MAX_US)
+                return vs_error_kind(err, VS_E_USAGE, ERANGE,
+                                     "%s is outside the kernel's 0.1ms to 100ms", text);
+        return 0;
+}
+
 static int parse_cpulimit(const char *text, uint64_t *micro, vs_error_t *err)
 {
         if (vs_parse_cpu(text, micro, err) < 0)
@@ -200,6 +247,8 @@ static int parse_value(vs_limit_t limit, const char *text, uint64_t *out, vs_err
                 return parse_size_in(text, table[limit].min, table[limit].max, out, err);
         case K_DURATION:
                 return vs_parse_duration(text, out, err);
+        case K_TIMESLICE:
+                return vs_parse_timeslice(text, out, err);
         case K_CPULIST:
                 *out = 0;
                 if (!vs_cpulist_valid(text))

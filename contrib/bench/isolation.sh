@@ -14,6 +14,14 @@
 #
 # Usage: [BUILD=build] contrib/bench/isolation.sh [REQUESTS]   (as root;
 # REQUESTS per scenario, default 1000, 2 ms apart). Figures go to stdout.
+#
+# EEVDF time slices (Linux 6.12+), "default": the kernel's:
+#   ISOLATION_TIMESLICE      the echo VPS's --timeslice (0.1ms, as an admin
+#                            gives a game server; default before 6.12)
+#   ISOLATION_TIMESLICE_ALL  every neighbour VPS's --timeslice as well
+#   ISOLATION_CLIENT_US      the client's own slice in µs (build/schedslice,
+#                            `make build/schedslice`): it stands for a
+#                            machine of its own, which vsd does not start
 set -u
 REQUESTS=${1:-1000}
 case $REQUESTS in
@@ -25,6 +33,15 @@ esac
 trap teardown EXIT
 setup
 
+if kernel_at_least 6 12; then SLICE=${ISOLATION_TIMESLICE:-0.1ms}; else SLICE=${ISOLATION_TIMESLICE:-default}; fi
+SLICE_ALL=${ISOLATION_TIMESLICE_ALL:-default}
+CLIENT_US=${ISOLATION_CLIENT_US:-0}
+CLIENT=()
+if [ "$CLIENT_US" != 0 ]; then
+        [ -x "$BUILD/schedslice" ] || die "no $BUILD/schedslice: make $BUILD/schedslice"
+        CLIENT=("$BUILD/schedslice" "$CLIENT_US" --)
+fi
+
 GAP_MS=2
 # how long a neighbour's load must last to cover one scenario's requests
 LOAD_S=$((REQUESTS * (GAP_MS + 1) / 1000 + 5))
@@ -32,7 +49,7 @@ LOAD_S=$((REQUESTS * (GAP_MS + 1) / 1000 + 5))
 make_vps() { # name options...
         local name=$1
         shift
-        vs create "$name" --template busybox "$@" >/dev/null
+        vs create "$name" --template busybox --timeslice "$SLICE_ALL" "$@" >/dev/null
         vs start "$name"
         install_payload "$name"
 }
@@ -40,7 +57,7 @@ make_vps() { # name options...
 # scenario NAME: one line of figures for REQUESTS round trips
 scenario() {
         local out
-        out=$(in_host "$BIN/payload" udpping "$ECHO_ADDR:7777" "$REQUESTS" "$GAP_MS")
+        out=$(in_host "${CLIENT[@]}" "$BIN/payload" udpping "$ECHO_ADDR:7777" "$REQUESTS" "$GAP_MS")
         # "sent N lost L median_us P p99_us Q max_us M"
         # the load average as the scenario ends: on a shared machine the
         # neighbours of the run count as much as those of the VPS
@@ -62,7 +79,7 @@ loaded() {
         wait_for 60 "all_loaded $*" || die "the load in $* did not start"
 }
 
-make_vps echo0
+make_vps echo0 --timeslice "$SLICE"
 for i in 1 2 3 4 5 6 7 8 9; do make_vps "hog$i"; done
 make_vps bomb --numproc 100
 make_vps hungry --ram 64M
@@ -79,11 +96,20 @@ wait_for 10 "grep -q ready '$R/echo.out'" || die "echo server did not start"
 echo "paene isolation benchmark: UDP round trips from the host's side to a VPS over its veth, $REQUESTS requests $GAP_MS ms apart"
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "machine: nproc $(nproc), kernel $(uname -r), /sys/fs/cgroup is $(stat -f -c %T /sys/fs/cgroup)"
+echo "time slices (default: the kernel's $(awk '$1 == "se.slice" {print $3 / 1e6 "ms"}' /proc/self/sched)): echo VPS $SLICE, the others $SLICE_ALL, client ${CLIENT_US}us (0: default)"
 scenario "alone"
 
-for i in 1 2 3 4 5 6 7 8 9; do vs exec "hog$i" -- /payload cpuburn "$LOAD_S" & done
+hogs=()
+for i in 1 2 3 4 5 6 7 8 9; do
+        vs exec "hog$i" -- /payload cpuburn "$LOAD_S" count >"$R/hog$i.out" &
+        hogs+=($!)
+done
 loaded hog1 hog2 hog3 hog4 hog5 hog6 hog7 hog8 hog9
 scenario "9 CPU-hog VPS"
+# what the hogs got done in their LOAD_S seconds: rounds of 100000 loops
+wait "${hogs[@]}"
+cat "$R"/hog?.out | awk -v s="$LOAD_S" '/^rounds/ {n += $2; k++}
+        END {printf "%-26s %d hogs ran %.0f rounds/s in all\n", "  (the hogs)", k, n / s}'
 for i in 1 2 3 4 5 6 7 8 9; do vs stop --fast "hog$i"; done
 
 vs exec bomb -- /payload forkbomb "$LOAD_S" >/dev/null &

@@ -28,6 +28,7 @@ typedef enum {
         VS_LIM_IOLIMIT,     /* bytes/s, read and write, on the upper layer's disk */
         VS_LIM_IOPSLIMIT,   /* operations/s, same device */
         VS_LIM_CPU_RESERVE, /* guaranteed CPU, millionths: admission control only */
+        VS_LIM_TIMESLICE,   /* µs of EEVDF slice of its tasks (100..100000), 0: default */
         VS_LIM_COUNT
 } vs_limit_t;
 
@@ -55,6 +56,15 @@ void vs_limits_to_config(const vs_limits_t *l, vs_kv_t *config);
 void vs_limits_merge(vs_limits_t *base, const vs_limits_t *over);
 /* Checks limits against each other (swap needs ram, burst fits the cap). */
 int vs_limits_check(const vs_limits_t *l, vs_error_t *err);
+
+/* --timeslice: the kernel's range of a task's slice (sched_attr's
+ * sched_runtime of a SCHED_OTHER or SCHED_BATCH task, Linux 6.12+), in µs.
+ * The kernel clamps to it; vsctl refuses what is outside instead. */
+#define VS_TIMESLICE_MIN_US 100ULL
+#define VS_TIMESLICE_MAX_US 100000ULL
+/* Parses "default" (0) or a slice in us or ms ("100us", "0.1ms", "4ms")
+ * within the range, to whole µs. */
+int vs_parse_timeslice(const char *text, uint64_t *us, vs_error_t *err);
 
 /* ---- conversions (pure) ---- */
 

@@ -35,7 +35,7 @@
         X(IO_READ_OPS, "io_read_ops", INT) X(IO_WRITE_OPS, "io_write_ops", INT) \
         X(EXIT_CODE, "exit_code", INT) X(EXIT_SIGNAL, "exit_signal", INT) \
         X(ONBOOT, "onboot", TEXT) X(BOOTORDER, "bootorder", INT) X(FAILCNT, "failcnt", INT) \
-        X(STOP, "stop", TEXT)
+        X(STOP, "stop", TEXT) X(TIMESLICE, "timeslice", TEXT)
 /* clang-format on */
 #define VS_VPS_FIELD_ENUM(e, name, type) VS_VF_##e,
 typedef enum { VS_VPS_FIELDS(VS_VPS_FIELD_ENUM) VS_VF_COUNT } vs_vps_field_t;

@@ -48,8 +48,9 @@ struct vs_init_spec {
         /* The console: a pty's slave, bound on /dev/console and the init's
          * stdio; or a plain file, the init's stdout and stderr. */
         int console_fd;
-        int cgroup2;          /* mount the VPS's cgroup2 on /sys/fs/cgroup */
-        unsigned long nofile; /* RLIMIT_NOFILE (soft and hard), 0: soft 1024 */
+        int cgroup2;                /* mount the VPS's cgroup2 on /sys/fs/cgroup */
+        unsigned long nofile;       /* RLIMIT_NOFILE (soft and hard), 0: soft 1024 */
+        unsigned long timeslice_us; /* its EEVDF slice (vs_timeslice_*), 0: vsd's */
         /* The VPS's directory of the view (absolute), whose files are bound
          * over /proc/meminfo and the rest (vs_view_file_target), or NULL:
          * the host's files */
@@ -84,14 +85,27 @@ struct vs_exec_spec {
         const char *cwd;
         int use_tty; /* a pty from the VPS's own devpts */
         struct winsize winsize;
-        int stdio[3];         /* without a tty: the child's stdin, stdout, stderr */
-        unsigned long nofile; /* RLIMIT_NOFILE (soft and hard), 0: soft 1024 */
-        int *notify_fd;       /* as vs_init_spec's */
+        int stdio[3];               /* without a tty: the child's stdin, stdout, stderr */
+        unsigned long nofile;       /* RLIMIT_NOFILE (soft and hard), 0: soft 1024 */
+        unsigned long timeslice_us; /* as vs_init_spec's */
+        int *notify_fd;             /* as vs_init_spec's */
 };
 
 /* Starts argv inside a running VPS as a child of vsd. With use_tty, *master
  * receives the pty master (from the VPS's devpts instance). */
 pid_t vs_spawn_exec(const struct vs_exec_spec *spec, vs_cgroup_t *cg, int *pidfd, int *master,
                     vs_error_t *err);
+
+/* EEVDF per-task time slices (sandbox/timeslice.c): the sched_runtime of a
+ * SCHED_OTHER or SCHED_BATCH task's sched_attr, in µs (100..100000; 0: the
+ * kernel's default), kept across fork and exec. Whether the kernel has
+ * them (6.12 and later; asked of the caller's own attributes). */
+int vs_timeslice_supported(void);
+/* The caller's own slice (a child's before it execs); ENOTSUP when the
+ * kernel ignored it. */
+int vs_timeslice_set_self(unsigned long us, vs_error_t *err);
+/* Every thread of process pid (as root: CAP_SYS_NICE); a task that is not
+ * SCHED_OTHER or SCHED_BATCH, or that is gone, is left alone. */
+int vs_timeslice_set_process(pid_t pid, unsigned long us, vs_error_t *err);
 
 #endif

@@ -161,6 +161,7 @@ static const struct field list_fields[] = {
         { "slice", "SLICE", 0, 0 },
         { "onboot", "ONBOOT", 0, 0 },
         { "bootorder", "BOOTORDER", 1, 0 },
+        { "timeslice", "TIMESLICE", 0, 0 },
         { "uptime", "UPTIME", 1, 0 },
         { "exit", "EXIT", 0, 0 },
         /* usage, as vsctl stats shows it */
@@ -664,8 +665,8 @@ const struct command vsctl_cmd_list = {
         "  -s, --sort [-]FIELD\n"
         "                     sort by FIELD (numbers by value), - first: reversed\n"
         "  -o, --output F,... fields: name state pid nproc hostname template slice\n"
-        "                     onboot bootorder"
-        "\n"
+        "                     onboot bootorder timeslice (its --timeslice, or\n"
+        "                     default)\n"
         "                     uptime exit ip rx_bytes tx_bytes rx_packets tx_packets\n"
         "                     cpu_usec cpu_pct throttled_usec mem_bytes mem_peak\n"
         "                     swap_bytes io_read_bytes io_write_bytes io_read_ops\n"

@@ -13,21 +13,23 @@
 
 /* ---- limits: options shared by create and set ---- */
 
-#define LIMIT_HELP                                                                    \
-        "  --cpuunits N       CPU weight, 2-262144 (v1 cpu.shares; v2 cpu.weight)\n"  \
-        "  --cpulimit P%      CPU cap: 50% (of one CPU), 1.5 (CPUs) or 25ms/100ms\n"  \
-        "  --cpus N           CPU cap in whole CPUs (with --cpulimit: the smaller)\n" \
-        "  --cpumask LIST     CPUs the VPS may run on: 0-1,3\n"                       \
-        "  --cpu-burst DUR    CPU it may save up and burst above its cap (ms s)\n"    \
-        "  --ram SIZE         memory limit (K M G T); at least 4M\n"                  \
-        "  --ram-reserve SIZE guaranteed memory (v1 soft limit; v2 memory.low)\n"     \
-        "  --swap SIZE        swap on top of --ram (needs --ram)\n"                   \
-        "  --numproc N        most processes and threads (pids.max)\n"                \
-        "  --numfile N        most open files per process (RLIMIT_NOFILE)\n"          \
-        "  --ioprio 0-7       I/O weight\n"                                           \
-        "  --iolimit RATE     bytes/s read and write on the upper layer's disk\n"     \
-        "  --iopslimit N      operations/s on the same disk\n"                        \
-        "  --cpu-reserve CPU  guaranteed CPU, for admission control (see: vsctl node)\n"
+#define LIMIT_HELP                                                                       \
+        "  --cpuunits N       CPU weight, 2-262144 (v1 cpu.shares; v2 cpu.weight)\n"     \
+        "  --cpulimit P%      CPU cap: 50% (of one CPU), 1.5 (CPUs) or 25ms/100ms\n"     \
+        "  --cpus N           CPU cap in whole CPUs (with --cpulimit: the smaller)\n"    \
+        "  --cpumask LIST     CPUs the VPS may run on: 0-1,3\n"                          \
+        "  --cpu-burst DUR    CPU it may save up and burst above its cap (ms s)\n"       \
+        "  --ram SIZE         memory limit (K M G T); at least 4M\n"                     \
+        "  --ram-reserve SIZE guaranteed memory (v1 soft limit; v2 memory.low)\n"        \
+        "  --swap SIZE        swap on top of --ram (needs --ram)\n"                      \
+        "  --numproc N        most processes and threads (pids.max)\n"                   \
+        "  --numfile N        most open files per process (RLIMIT_NOFILE)\n"             \
+        "  --ioprio 0-7       I/O weight\n"                                              \
+        "  --iolimit RATE     bytes/s read and write on the upper layer's disk\n"        \
+        "  --iopslimit N      operations/s on the same disk\n"                           \
+        "  --cpu-reserve CPU  guaranteed CPU, for admission control (see: vsctl node)\n" \
+        "  --timeslice T      time slice of its processes, 0.1ms-100ms or default:\n"    \
+        "                     shorter, woken ones preempt CPU hogs sooner (6.12+)\n"
 
 #define FORCE_HELP                                                                         \
         "  --force            keep a limit this node can never satisfy (--ram above its\n" \

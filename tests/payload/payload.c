@@ -97,15 +97,21 @@ static double now(void)
         return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* A busy loop for S seconds (bounded: default 60). */
+/* A busy loop for S seconds (bounded: default 60); with "count", prints
+ * how many rounds of 100000 it made (its throughput, for benchmarks). */
 static int applet_cpuburn(int argc, char **argv)
 {
         double end = now() + (argc > 1 ? atof(argv[1]) : 60);
         volatile unsigned long spin = 0;
+        unsigned long rounds = 0;
 
-        while (now() < end)
+        while (now() < end) {
                 for (int i = 0; i < 100000; i++)
                         spin++;
+                rounds++;
+        }
+        if (argc > 2 && strcmp(argv[2], "count") == 0)
+                printf("rounds %lu\n", rounds);
         return 0;
 }
 
@@ -1531,7 +1537,8 @@ static const struct {
         { "pid", applet_pid, "pid: print own pid" },
         { "spew", applet_spew, "spew N: write N bytes to stdout, then sleep" },
         { "echo", applet_echo, "echo ARGS: print ARGS" },
-        { "cpuburn", applet_cpuburn, "cpuburn [S]: busy loop for S seconds (default 60)" },
+        { "cpuburn", applet_cpuburn,
+          "cpuburn [S [count]]: busy loop for S seconds (default 60), count: print rounds" },
         { "memhog", applet_memhog,
           "memhog [MiB [HOLD]]: allocate and touch MiB, print done, hold" },
         { "forkbomb", applet_forkbomb,

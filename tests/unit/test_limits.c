@@ -105,6 +105,43 @@ static void test_out_of_range_is_refused_not_clamped(void **state)
         refused("cpu-burst", "soon", "--cpu-burst");
 }
 
+static void timeslice_is(const char *text, uint64_t us)
+{
+        uint64_t got = 12345;
+        vs_error_t err = { 0 };
+
+        assert_int_equal(vs_parse_timeslice(text, &got, &err), 0);
+        assert_int_equal(got, us);
+}
+
+static void test_timeslice(void **state)
+{
+        (void)state;
+        timeslice_is("default", 0);
+        timeslice_is("100us", 100);
+        timeslice_is("0.1ms", 100);
+        timeslice_is("0.25ms", 250);
+        timeslice_is("1.5ms", 1500);
+        timeslice_is("4ms", 4000);
+        timeslice_is("100ms", 100000);
+        timeslice_is("100000us", 100000);
+        /* outside the kernel's range: refused, not clamped as it would */
+        refused("timeslice", "99us", "outside");
+        refused("timeslice", "0.05ms", "outside");
+        refused("timeslice", "100.001ms", "outside");
+        refused("timeslice", "4294967296ms", "not a time slice");
+        refused("timeslice", "0", "not a time slice");
+        refused("timeslice", "1", "not a time slice");
+        refused("timeslice", "0.1234ms", "not a time slice");
+        refused("timeslice", "1.ms", "not a time slice");
+        refused("timeslice", ".5ms", "not a time slice");
+        refused("timeslice", "1s", "not a time slice");
+        refused("timeslice", " 1ms", "not a time slice");
+        refused("timeslice", "-1ms", "--timeslice");
+        refused("timeslice", "Default", "--timeslice");
+        assert_int_equal(vs_limit_find("timeslice"), VS_LIM_TIMESLICE);
+}
+
 static void test_cpulist(void **state)
 {
         (void)state;
@@ -335,6 +372,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_find_by_key_and_option),
                 cmocka_unit_test(test_parse_values),
+                cmocka_unit_test(test_timeslice),
                 cmocka_unit_test(test_out_of_range_is_refused_not_clamped),
                 cmocka_unit_test(test_cpulist),
                 cmocka_unit_test(test_cpulist_parse),

@@ -161,7 +161,7 @@ static void test_vps_object_member_order(void **state)
         }
         assert_string_equal(first, "name");
         assert_string_equal(second, "state");
-        assert_string_equal(last, "stop");
+        assert_string_equal(last, "timeslice"); /* new members come last */
         json_object_put(obj);
 }
 
