@@ -1705,17 +1705,6 @@ void vsd_vps_stop_timeout(struct vsd *d, struct vps *v)
         send_signal(v, SIGKILL, NULL);
 }
 
-/* VSD_TEST_EXIT_AFTER_STOP_KILL=1 (tests only): vsd ends at once after a
- * fast stop's kill and the retirement of its links, before the init's exit
- * is seen, as a crash there would. */
-static void crash_after_stop_kill(void)
-{
-        const char *hook = getenv("VSD_TEST_EXIT_AFTER_STOP_KILL");
-
-        if (hook && strcmp(hook, "1") == 0)
-                _exit(1);
-}
-
 int vsd_vps_stop_begin(struct vsd *d, struct vps *v, uint64_t timeout_ms, vs_error_t *err)
 {
         if (v->phase == PHASE_STOPPED)
@@ -1736,7 +1725,6 @@ int vsd_vps_stop_begin(struct vsd *d, struct vps *v, uint64_t timeout_ms, vs_err
                  * the next vsd's sweep deletes. */
                 vsd_net_stop_links(d, v);
                 v->links_retired = 1;
-                crash_after_stop_kill();
                 return 0;
         }
         if (v->phase == PHASE_STOPPING)

@@ -114,34 +114,4 @@ test_a_crash_right_after_a_stop_answer_leaves_the_vps_stopped() {
         wait_for 20 no_doomed_links || fail "doomed links left: $(links_named vsx-)"
 }
 
-# a vsd that ends right after a fast stop's SIGKILL and the renaming of the
-# VPS's links, before it saw the init end: the links were doomed, not left
-# under the VPS's names; the next vsd finds the VPS stopped, deletes the
-# doomed links and starts the VPS with its network
-test_a_crash_right_after_a_fast_stop_kill_leaves_the_vps_stopped() {
-        local pid a d
-        stop_vsd
-        mkdir -p "$R/etc/paene"
-        printf 'network_mode = routed\npool4 = 10.89.2.0/24\n' >"$R/etc/paene/vsd.conf"
-        VSD_TEST_EXIT_AFTER_STOP_KILL=1 start_vsd || fail "vsd did not start"
-        vs create k2 --template busybox >/dev/null
-        vs start k2 >/dev/null
-        a=$(addr_of k2)
-        pid=$(vsd_pid)
-        # vsd ends before it answers: the stop fails, that is the point
-        vs stop --fast k2 >/dev/null 2>&1 && fail "vsd answered the stop it was to die in"
-        wait_for 10 "is_dead $pid" || fail "vsd did not end after the stop's kill"
-        expect_eq "" "$(links_named vs-k2)" "k2's veth name after the kill"
-        rm -f "$R/run/paene/vsd.pid"
-        start_vsd || fail "vsd did not start again"
-        expect_eq stopped "$(state_of k2)" "k2 at the next vsd's start"
-        for d in $(cgroup_dirs); do
-                [ ! -e "$d/default/k2" ] || fail "cgroup left: $d/default/k2"
-        done
-        wait_for 20 no_doomed_links || fail "doomed links left: $(links_named vsx-)"
-        vs start k2 >/dev/null
-        in_host busybox ping -c 1 -W 3 "$a" >/dev/null || fail "$a does not answer after the start"
-        vs destroy --force k2 >/dev/null
-}
-
 run_tests
