@@ -1715,17 +1715,7 @@ int vsd_vps_stop_begin(struct vsd *d, struct vps *v, uint64_t timeout_ms, vs_err
                 v->phase = PHASE_STOPPING;
                 v->stop_escalated = 1;
                 note_kill(v);
-                if (send_signal(v, SIGKILL, err) < 0)
-                        return -1;
-                /* The VPS is going anyway: free its links' names now, on
-                 * this CPU, while the kernel kills and tears down the init
-                 * on another, so that the reply does not wait for both one
-                 * after the other (the down of a link waits for an RCU grace
-                 * period). A crash from here on leaves a doomed link, which
-                 * the next vsd's sweep deletes. */
-                vsd_net_stop_links(d, v);
-                v->links_retired = 1;
-                return 0;
+                return send_signal(v, SIGKILL, err);
         }
         if (v->phase == PHASE_STOPPING)
                 return 0; /* already on its way down; keep the first deadline */
@@ -1850,9 +1840,7 @@ void vsd_vps_exited(struct vsd *d, struct vps *v)
                 vs_log(LOG_WARNING, "%s: %s", v->name, err.msg);
         /* explicitly, not by the kernel's asynchronous netns cleanup: a
          * start right after must find the name free */
-        if (!v->links_retired)
-                vsd_net_stop_links(d, v);
-        v->links_retired = 0;
+        vsd_net_stop_links(d, v);
         v->ifname[0] = '\0';
         v->phase = PHASE_STOPPED;
         v->stopped_at = time(NULL);

@@ -91,7 +91,6 @@ struct vps {
         vs_caps_t caps;
         int timerfd;
         int stop_escalated;
-        int links_retired; /* its links' names were freed in this stop already */
         /* how vsd ended its last run: "SIGRTMIN+3 to systemd", with
          * ", then SIGKILL" when it had to; empty when the VPS ended by itself */
         char stop_how[64];
