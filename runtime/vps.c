@@ -1846,7 +1846,6 @@ void vsd_vps_exited(struct vsd *d, struct vps *v)
         }
         if (vs_cgroup_remove(d->cgtree, v->slice, v->name, &err) < 0)
                 vs_log(LOG_WARNING, "%s: %s", v->name, err.msg);
-        vsd_view_unregister(d, v);
         /* explicitly, not by the kernel's asynchronous netns cleanup: a
          * start right after must find the name free */
         vsd_net_stop_links(d, v);
@@ -1863,6 +1862,12 @@ void vsd_vps_exited(struct vsd *d, struct vps *v)
                 d->hooks.vps_stop_answer(d, v);
                 crash_after_stop_answer();
         }
+        /* after the answer: an unlink on the state root's file system
+         * waits for its journal (1 to 8 ms on ext4 with other writers),
+         * and a registration left by a crash here names cgroups that are
+         * gone, of a VPS vsview has no reader for; its next start writes
+         * it anew */
+        vsd_view_unregister(d, v);
         vsd_net_stop_elements(d, v);
         if (save_state(d, v, &err) < 0)
                 vs_log(LOG_ERR, "%s: save state: %s", v->name, err.msg);
