@@ -135,9 +135,8 @@ $(BUILD)/roundsum: contrib/bench/roundsum.c $(BUILD)/libvs.a
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # not part of all: sets a task's EEVDF slice (contrib/bench/isolation.sh)
-$(BUILD)/schedslice: contrib/bench/schedslice.c
-	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $<
+$(BUILD)/schedslice: contrib/bench/schedslice.c $(BUILD)/libvs.a
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # not part of all: a sysctl write per network namespace (contrib/bench/README.md)
 $(BUILD)/sysctlns: contrib/bench/sysctlns.c

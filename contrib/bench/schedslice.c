@@ -4,75 +4,27 @@
  * US is the slice in µs (the kernel clamps it to 100..100000); 0 gives a
  * task back the default slice (sysctl base_slice_ns). Linux 6.12 and later
  * take a SCHED_OTHER/SCHED_BATCH task's slice from sched_attr.sched_runtime;
- * an older kernel ignores it, which this tool reports by reading the slice
- * back (exit 1). For contrib/bench/isolation.sh's experiments (README.md):
- * the echo server's VPS against the CPU hogs. */
-#include <dirent.h>
+ * an older kernel ignores it, which this tool reports (exit 1). The setting
+ * is vsd's own (sandbox/timeslice.c), for contrib/bench/isolation.sh's
+ * experiments (README.md): the echo server's VPS against the CPU hogs. */
 #include <errno.h>
-#include <stdint.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
-struct attr { /* struct sched_attr, SCHED_ATTR_SIZE_VER0 */
-        uint32_t size, policy;
-        uint64_t flags;
-        int32_t nice;
-        uint32_t priority;
-        uint64_t runtime, deadline, period;
-};
+#include "vs/spawn.h"
 
-#define FLAG_RESET_ON_FORK 0x01ULL
-
-/* Sets tid's slice, keeping its policy and nice; checks the kernel took it. */
-static int set_slice(pid_t tid, uint64_t ns)
+static int fail(const vs_error_t *err)
 {
-        struct attr a = { 0 };
-
-        if (syscall(SYS_sched_getattr, tid, &a, sizeof(a), 0) < 0) {
-                fprintf(stderr, "schedslice: sched_getattr %d: %s\n", tid, strerror(errno));
-                return -1;
-        }
-        a.size = sizeof(a);
-        a.flags &= FLAG_RESET_ON_FORK;
-        a.runtime = ns;
-        if (syscall(SYS_sched_setattr, tid, &a, 0) < 0) {
-                fprintf(stderr, "schedslice: sched_setattr %d: %s\n", tid, strerror(errno));
-                return -1;
-        }
-        if (syscall(SYS_sched_getattr, tid, &a, sizeof(a), 0) < 0)
-                return -1;
-        if (ns && !a.runtime) {
-                fprintf(stderr, "schedslice: this kernel has no per-task slices (6.12+)\n");
-                return -1;
-        }
-        return 0;
-}
-
-static int set_process(pid_t pid, uint64_t ns)
-{
-        char path[64];
-        struct dirent *e;
-        DIR *dir;
-        int rc = 0;
-
-        snprintf(path, sizeof(path), "/proc/%d/task", pid);
-        dir = opendir(path);
-        if (!dir) {
-                fprintf(stderr, "schedslice: %s: %s\n", path, strerror(errno));
-                return -1;
-        }
-        while ((e = readdir(dir)))
-                if (e->d_name[0] != '.' && set_slice(atoi(e->d_name), ns) < 0)
-                        rc = -1;
-        closedir(dir);
-        return rc;
+        fprintf(stderr, "schedslice: %s\n", err->msg);
+        return 1;
 }
 
 int main(int argc, char **argv)
 {
+        vs_error_t err = { 0 };
         char *end;
         unsigned long us;
         int rc = 0;
@@ -88,14 +40,26 @@ int main(int argc, char **argv)
                 return 2;
         }
         if (strcmp(argv[2], "--") == 0) {
-                if (set_slice(0, us * 1000) < 0)
-                        return 1;
+                if (vs_timeslice_set_self(us, &err) < 0)
+                        return fail(&err);
                 execvp(argv[3], argv + 3);
                 fprintf(stderr, "schedslice: %s: %s\n", argv[3], strerror(errno));
                 return 127;
         }
-        for (int i = 3; i < argc; i++)
-                if (set_process(atoi(argv[i]), us * 1000) < 0)
+        if (us && !vs_timeslice_supported()) {
+                fprintf(stderr, "schedslice: this kernel has no per-task slices (6.12+)\n");
+                return 1;
+        }
+        for (int i = 3; i < argc; i++) {
+                pid_t pid = (pid_t)atoi(argv[i]);
+
+                /* vsd leaves a process that is gone alone; asked for, it is an error */
+                if (pid <= 0 || (kill(pid, 0) < 0 && errno == ESRCH)) {
+                        fprintf(stderr, "schedslice: no process %s\n", argv[i]);
                         rc = 1;
+                } else if (vs_timeslice_set_process(pid, us, &err) < 0) {
+                        rc = fail(&err);
+                }
+        }
         return rc;
 }
