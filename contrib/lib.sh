@@ -264,15 +264,6 @@ report_host() {
         echo "# cleaned up: no mounts under ${ROOT:-the root}, no cgroup $CG, vsd ${VSD_PID:-} gone, root removed" >&2
 }
 
-# text_kib PID FIELD: FIELD (Rss or Pss, kB) of the code (r-xp) mapping of
-# /bin/busybox in the process PID: one shared copy of the template's
-# busybox makes the Pss of N inits add up to about one init's Rss
-text_kib() {
-        awk -v f="$2:" '$2 ~ /^r-x/ && $6 == "/bin/busybox" {m = 1; next}
-                /^[0-9a-f]+-[0-9a-f]+ / {m = 0}
-                m && $1 == f {s += $2} END {print s + 0}' "/proc/$1/smaps"
-}
-
 # install_traps: from here on, any exit runs cleanup
 install_traps() {
         trap cleanup EXIT

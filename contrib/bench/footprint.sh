@@ -54,6 +54,15 @@ ms=$(create_all img --diskspace 1G)
 echo "--diskspace 1G:      create median ${ms} ms, host disk $(kib_per_vps img) KiB per VPS (sparse image)"
 for ((i = 0; i < N; i++)); do vs destroy "img$i"; done
 
+# text_kib PID FIELD: FIELD (Rss or Pss, kB) of the code (r-xp) mapping of
+# /bin/busybox in the process PID: one shared copy of the template's
+# busybox makes the Pss of N inits add up to about one init's Rss
+text_kib() {
+        awk -v f="$2:" '$2 ~ /^r-x/ && $6 == "/bin/busybox" {m = 1; next}
+                /^[0-9a-f]+-[0-9a-f]+ / {m = 0}
+                m && $1 == f {s += $2} END {print s + 0}' "/proc/$1/smaps"
+}
+
 # page cache: every init maps the template's busybox; its code is one copy
 # when the PSS of all of them adds up to the RSS of one
 pss=0
