@@ -60,6 +60,32 @@ test_routed_neighbours_are_permanent() {
         vs destroy --force p2 >/dev/null
 }
 
+# Routed mode: the gateway is an address of vsd's namespace once, on its
+# loopback, not one on every host side (the kernel kept one local route for it
+# with an alias per host side, and every start walked them all). A VPS still
+# reaches it and a server on it, and vsd's namespace sends from it.
+test_routed_gateway_is_one_address_of_vsds_namespace() {
+        local a
+        use_conf $'network_mode = routed\npool4 = 10.88.0.0/24\n'
+        vs create g1 --template busybox >/dev/null
+        vs create g2 --template busybox >/dev/null
+        vs start g1 >/dev/null
+        vs start g2 >/dev/null
+        a=$(addr_of g1)
+        expect_eq "" "$(in_host ip -4 -o addr show dev vs-g1)" "IPv4 addresses on g1's host side"
+        expect_eq "" "$(in_host ip -4 -o addr show dev vs-g2)" "IPv4 addresses on g2's host side"
+        expect_eq lo "$(in_host ip -4 -o addr show to 10.88.0.1/32 | awk '{print $2}')" \
+                "the devices that have the gateway"
+        expect_rc 0 "g1 pings its gateway" -- vs exec g1 -- ping -c 1 -W 3 10.88.0.1
+        in_host busybox nc -l -p 7011 -e echo hello-gw >/dev/null 2>&1 &
+        expect_eq hello-gw "$(fetch vs exec g1 -- nc 10.88.0.1 7011)" "TCP from g1 to the gateway"
+        expect_eq "src 10.88.0.1" "$(in_host ip -4 -o route get "$a" | grep -o 'src [0-9.]*')" \
+                "the source vsd's namespace sends g1 from"
+        expect_rc 0 "g2 pings g1" -- vs exec g2 -- ping -c 1 -W 3 "$a"
+        vs destroy --force g1 >/dev/null
+        vs destroy --force g2 >/dev/null
+}
+
 # bridge mode keeps resolving its neighbours (its entries would be on the
 # shared bridge and outlive the VPS): nothing permanent is made there
 test_bridge_mode_makes_no_permanent_neighbours() {
