@@ -33,7 +33,7 @@ LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lm
 LDFLAGS += $(HARDEN_LDFLAGS) $(SANFLAGS)
 
 LIB_SRCS = common/error.c common/parse.c common/fsutil.c common/kvfile.c common/blocksum.c \
-	common/fdpass.c common/log.c common/procid.c \
+	common/fdpass.c common/log.c common/procid.c common/nameidx.c \
 	protocol/protocol.c protocol/request.c protocol/reply.c protocol/replies.c protocol/args.c sandbox/spawn.c sandbox/security.c sandbox/caps.c sandbox/initsig.c sandbox/profile.c sandbox/timeslice.c \
 	cow-fs/template.c cow-fs/rootfs.c cow-fs/diskquota.c cow-fs/disklimit.c cow-fs/image.c cow-fs/imagesync.c cow-fs/clone.c \
 	cow-fs/unify.c cow-fs/archive.c scheduler-limits/cgroup.c scheduler-limits/limits.c scheduler-limits/stats.c \

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.." || exit 1
 # header (include/vs/NAME.h) -> directory that implements it
 declare -A owner=(
         [cleanup]=common [error]=common [fdpass]=common [fsutil]=common [kvfile]=common
-        [log]=common [parse]=common [procid]=common [blocksum]=common
+        [log]=common [parse]=common [procid]=common [blocksum]=common [nameidx]=common
         [cowfs]=cow-fs [diskquota]=cow-fs [netns]=netns
         [admission]=scheduler-limits [cgroup]=scheduler-limits [limits]=scheduler-limits
         [procview]=scheduler-limits

@@ -30,19 +30,24 @@
 
 #include "vs/cleanup.h"
 #include "vs/fsutil.h"
+#include "vs/nameidx.h"
 #include "vs/netns.h"
 
 struct nft_vps {
         char ifname[VS_IFNAME_MAX];
         char *add;    /* "add element ..." commands */
         char *delete; /* the same elements, "delete element ..." */
-        struct nft_vps *next;
+        struct nft_vps *next, **pprev;
+        vs_nameidx_link_t link; /* by ifname */
 };
 
 struct vs_nft {
         struct nft_ctx *ctx;
         vs_net_conf_t conf;
         struct nft_vps *vps;
+        /* every start and stop looks its record up: a walk of the list
+         * cost 0.5 ms a start at 2000 running */
+        vs_nameidx_t index;
 };
 
 /* A growing text buffer. */
@@ -283,13 +288,35 @@ static int vps_commands(const vs_net_conf_t *conf, const struct vs_nft_vps *v, c
         return 0;
 }
 
-static struct nft_vps **find(vs_nft_t *nft, const char *ifname)
+static struct nft_vps *find(vs_nft_t *nft, const char *ifname)
 {
-        struct nft_vps **p = &nft->vps;
+        vs_nameidx_link_t *link = vs_nameidx_find(&nft->index, ifname);
 
-        while (*p && strcmp((*p)->ifname, ifname) != 0)
-                p = &(*p)->next;
-        return p;
+        return link ? vs_nameidx_entry(link, struct nft_vps, link) : NULL;
+}
+
+/* A new record for ifname, in the list and the index, without elements. */
+static struct nft_vps *record_add(vs_nft_t *nft, const char *ifname)
+{
+        struct nft_vps *v = vs_xmalloc(sizeof(*v));
+
+        memset(v, 0, sizeof(*v));
+        vs_strlcpy(v->ifname, ifname, sizeof(v->ifname));
+        v->next = nft->vps;
+        if (v->next)
+                v->next->pprev = &v->next;
+        v->pprev = &nft->vps;
+        nft->vps = v;
+        vs_nameidx_add(&nft->index, &v->link, v->ifname);
+        return v;
+}
+
+static void record_unlink(vs_nft_t *nft, struct nft_vps *v)
+{
+        vs_nameidx_remove(&nft->index, &v->link);
+        *v->pprev = v->next;
+        if (v->next)
+                v->next->pprev = v->pprev;
 }
 
 /* The tables afresh with every recorded VPS's elements. */
@@ -334,17 +361,16 @@ int vs_nft_open(const vs_net_conf_t *conf, const struct vs_nft_vps *vps, size_t 
         nft_ctx_buffer_output(nft->ctx);
         nft_ctx_buffer_error(nft->ctx);
         for (size_t i = 0; i < n; i++) {
-                struct nft_vps *v = vs_xmalloc(sizeof(*v));
+                char *add, *del;
 
-                memset(v, 0, sizeof(*v));
-                if (vps_commands(conf, &vps[i], &v->add, &v->delete, err) < 0) {
-                        /* that VPS runs without its elements: its interface sends nothing */
-                        free(v);
-                        continue;
+                /* a VPS whose commands fail runs without its elements: its
+                 * interface sends nothing */
+                if (vps_commands(conf, &vps[i], &add, &del, err) == 0) {
+                        struct nft_vps *v = record_add(nft, vps[i].ifname);
+
+                        v->add = add;
+                        v->delete = del;
                 }
-                vs_strlcpy(v->ifname, vps[i].ifname, sizeof(v->ifname));
-                v->next = nft->vps;
-                nft->vps = v;
         }
         if (rebuild(nft, err) < 0) {
                 vs_nft_free(nft);
@@ -364,6 +390,7 @@ void vs_nft_free(vs_nft_t *nft)
                 nft->vps = v->next;
                 record_free(v);
         }
+        vs_nameidx_free(&nft->index);
         if (nft->ctx)
                 nft_ctx_free(nft->ctx);
         free(nft);
@@ -371,13 +398,12 @@ void vs_nft_free(vs_nft_t *nft)
 
 int vs_nft_vps_update(vs_nft_t *nft, const struct vs_nft_vps *vps, vs_error_t *err)
 {
-        struct nft_vps **slot, *old;
+        struct nft_vps *old;
         cleanup_free char *add = NULL, *del = NULL, *both = NULL;
 
         if (vps_commands(&nft->conf, vps, &add, &del, err) < 0)
                 return -1;
-        slot = find(nft, vps->ifname);
-        old = *slot;
+        old = find(nft, vps->ifname);
         both = vs_strdupf("%s%s", old ? old->delete : "", add);
         if (run(nft, both, err) < 0) {
                 vs_error_t again = { 0 };
@@ -389,13 +415,8 @@ int vs_nft_vps_update(vs_nft_t *nft, const struct vs_nft_vps *vps, vs_error_t *e
                 if (rebuild(nft, &again) < 0 || run(nft, both, err) < 0)
                         return -1;
         }
-        if (!old) {
-                old = vs_xmalloc(sizeof(*old));
-                memset(old, 0, sizeof(*old));
-                vs_strlcpy(old->ifname, vps->ifname, sizeof(old->ifname));
-                old->next = nft->vps;
-                nft->vps = old;
-        }
+        if (!old)
+                old = record_add(nft, vps->ifname);
         free(old->add);
         free(old->delete);
         old->add = steal_ptr(add);
@@ -405,11 +426,11 @@ int vs_nft_vps_update(vs_nft_t *nft, const struct vs_nft_vps *vps, vs_error_t *e
 
 int vs_nft_vps_remove(vs_nft_t *nft, const char *ifname, vs_error_t *err)
 {
-        struct nft_vps **slot = find(nft, ifname), *old = *slot;
+        struct nft_vps *old = find(nft, ifname);
 
         if (!old)
                 return 0;
-        *slot = old->next;
+        record_unlink(nft, old);
         if (run(nft, old->delete, NULL) < 0 && rebuild(nft, err) < 0) {
                 record_free(old);
                 return vs_error_wrap(err, "remove the elements of %s", ifname);

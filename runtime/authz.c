@@ -260,16 +260,6 @@ int vsd_authz_within_slice(const struct vsd_slice_rules *r, const vs_request_t *
 
 /* ---- what vsd knows ---- */
 
-/* The VPS called name (vsd_vps_find's walk: authz.c sits below the
- * clients, which the lifecycle calls). */
-static struct vps *find_vps(struct vsd *d, const char *name)
-{
-        for (struct vps *v = d->vps_list; v; v = v->next)
-                if (strcmp(v->name, name) == 0)
-                        return v;
-        return NULL;
-}
-
 static int owns(struct vsd *d, uid_t uid, const char *slice)
 {
         return vsd_slice_has_owner(vsd_slice_find(d, slice), uid);
@@ -339,7 +329,7 @@ int vsd_authz_sees(struct vsd *d, const struct client *c, const struct vps *v)
 
 int vsd_authz_sees_name(struct vsd *d, const struct client *c, const char *name)
 {
-        return c->role == VSD_ROLE_ADMIN || vsd_authz_sees(d, c, find_vps(d, name));
+        return c->role == VSD_ROLE_ADMIN || vsd_authz_sees(d, c, vsd_vps_find(d, name));
 }
 
 struct first_slice {
@@ -410,7 +400,7 @@ static int check_own_limits(struct vsd *d, const struct client *c, struct vps *v
 enum vsd_authz_verdict vsd_authz_request(struct vsd *d, const struct client *c,
                                          const vs_request_t *req, vs_error_t *err)
 {
-        struct vps *v = req->spec->name == VS_NAME_VPS ? find_vps(d, req->name) : NULL;
+        struct vps *v = req->spec->name == VS_NAME_VPS ? vsd_vps_find(d, req->name) : NULL;
         struct vsd_authz_facts facts = {
                 c->role,
                 req->cmd,

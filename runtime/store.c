@@ -76,10 +76,29 @@ int vsd_conf_load(struct vsd *d, vs_kv_t *conf, vs_error_t *err)
         return vs_kv_load_optional(AT_FDCWD, path, conf, err);
 }
 
+/* Every request looks its VPS up, and vsd_authz_request as well: a walk of
+ * the list of 4096 cost 0.5 ms a start, the first-made VPS being last. */
 struct vps *vsd_vps_find(struct vsd *d, const char *name)
 {
-        for (struct vps *v = d->vps_list; v; v = v->next)
-                if (strcmp(v->name, name) == 0)
-                        return v;
-        return NULL;
+        vs_nameidx_link_t *link = vs_nameidx_find(&d->vps_index, name);
+
+        return link ? vs_nameidx_entry(link, struct vps, name_link) : NULL;
+}
+
+void vsd_vps_link(struct vsd *d, struct vps *v)
+{
+        v->next = d->vps_list;
+        d->vps_list = v;
+        vs_nameidx_add(&d->vps_index, &v->name_link, v->name);
+}
+
+void vsd_vps_unlink(struct vsd *d, struct vps *v)
+{
+        vs_nameidx_remove(&d->vps_index, &v->name_link);
+        for (struct vps **p = &d->vps_list; *p; p = &(*p)->next) {
+                if (*p == v) {
+                        *p = v->next;
+                        return;
+                }
+        }
 }

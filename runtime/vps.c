@@ -58,8 +58,7 @@ static struct vps *vps_add(struct vsd *d, const char *name)
         v->timerfd = -1;
         v->exit_ev = (struct ev){ EV_VPS_EXIT, v };
         v->timer_ev = (struct ev){ EV_VPS_TIMER, v };
-        v->next = d->vps_list;
-        d->vps_list = v;
+        vsd_vps_link(d, v);
         return v;
 }
 
@@ -68,12 +67,7 @@ static void vps_remove(struct vsd *d, struct vps *v)
         /* nobody may be left waiting on a VPS that is gone */
         d->hooks.vps_removed(d, v);
         vs_kv_free(&v->config);
-        for (struct vps **p = &d->vps_list; *p; p = &(*p)->next) {
-                if (*p == v) {
-                        *p = v->next;
-                        break;
-                }
-        }
+        vsd_vps_unlink(d, v);
         vs_cgroup_free(v->cg);
         free(v);
 }

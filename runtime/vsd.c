@@ -647,6 +647,7 @@ static void shut_down(struct vsd *d)
                 vs_kv_free(&v->config);
                 free(v);
         }
+        vs_nameidx_free(&d->vps_index);
         if (d->cgtree) {
                 vs_cgroup_tree_prune(d->cgtree);
                 vs_cgroup_tree_free(d->cgtree);

@@ -15,6 +15,7 @@
 #include "vs/parse.h"
 #include "vs/kvfile.h"
 #include "vs/limits.h"
+#include "vs/nameidx.h"
 #include "vs/netns.h"
 #include "vs/procid.h"
 #include "vs/procview.h"
@@ -74,6 +75,7 @@ enum wait_kind {
 
 struct vps {
         char name[64];
+        vs_nameidx_link_t name_link; /* in vsd's vps_index */
         enum phase phase;
         pid_t pid;
         int pidfd;
@@ -254,6 +256,7 @@ struct vsd {
         size_t nnotify, notify_cap;
         uint64_t notify_next_id;
         struct vps *vps_list;
+        vs_nameidx_t vps_index;   /* the same VPS by name (store.c) */
         struct vsd_slice *slices; /* slice.c: the loaded slice files */
         /* slicetime.h: slice expiry and byte budgets */
         struct vsd_slicetime *slicetime;
@@ -272,6 +275,9 @@ struct vsd {
 
 /* store.c: the VPS vsd knows by that name, or NULL */
 struct vps *vsd_vps_find(struct vsd *d, const char *name);
+/* store.c: v joins (leaves) d->vps_list and the index by name */
+void vsd_vps_link(struct vsd *d, struct vps *v);
+void vsd_vps_unlink(struct vsd *d, struct vps *v);
 
 /* vps.c: the lifecycle */
 int vsd_vps_save_state(struct vsd *d, struct vps *v, vs_error_t *err);

@@ -279,8 +279,7 @@ static struct vps *fake_vps(struct vsd *d, const char *name, const char *slice)
 
         vs_strlcpy(v->name, name, sizeof(v->name));
         vs_strlcpy(v->slice, slice, sizeof(v->slice));
-        v->next = d->vps_list;
-        d->vps_list = v;
+        vsd_vps_link(d, v);
         return v;
 }
 
@@ -403,6 +402,7 @@ static void test_verdicts_for_an_owner(void **state)
                 d.vps_list = v->next;
                 free(v);
         }
+        vs_nameidx_free(&d.vps_index);
         vsd_slice_free_all(&d);
 }
 
