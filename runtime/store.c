@@ -88,17 +88,18 @@ struct vps *vsd_vps_find(struct vsd *d, const char *name)
 void vsd_vps_link(struct vsd *d, struct vps *v)
 {
         v->next = d->vps_list;
+        if (v->next)
+                v->next->pprev = &v->next;
+        v->pprev = &d->vps_list;
         d->vps_list = v;
         vs_nameidx_add(&d->vps_index, &v->name_link, v->name);
 }
 
+/* in place: a walk to it crossed every VPS made after it */
 void vsd_vps_unlink(struct vsd *d, struct vps *v)
 {
         vs_nameidx_remove(&d->vps_index, &v->name_link);
-        for (struct vps **p = &d->vps_list; *p; p = &(*p)->next) {
-                if (*p == v) {
-                        *p = v->next;
-                        return;
-                }
-        }
+        *v->pprev = v->next;
+        if (v->next)
+                v->next->pprev = v->pprev;
 }

@@ -76,6 +76,7 @@ enum wait_kind {
 struct vps {
         char name[64];
         vs_nameidx_link_t name_link; /* in vsd's vps_index */
+        struct vps **pprev;          /* what points at it in vps_list */
         enum phase phase;
         pid_t pid;
         int pidfd;
