@@ -591,6 +591,26 @@ test_numfile_and_diskspace_beancounters() {
         vs destroy --force bc4 >/dev/null
 }
 
+# The diskspace its own /dev/user_beancounters holds (the view's, read
+# through its init's root) is its disk's use from the first read of a run
+# on, this run's and not the last one's: the view learns the init of a run
+# when it learns the run.
+test_diskspace_held_in_its_own_view_from_its_start() {
+        local run row held used_df
+        start_vps dv1 --diskspace 64M
+        for run in first second; do
+                row=$(bc_row_in_view dv1 diskspace)
+                held=$(echo "$row" | awk '{print $(NF-4)}')
+                used_df=$(inside dv1 df -k / | awk 'NR == 2 {print $3}')
+                [ "$held" -gt 0 ] && [ $((held - used_df)) -le 1024 ] &&
+                        [ $((used_df - held)) -le 1024 ] ||
+                        fail "$run run: diskspace held $held KiB in its view, df inside says $used_df: $row"
+                vs stop --fast dv1 >/dev/null
+                vs start dv1 >/dev/null
+        done
+        vs destroy --force dv1 >/dev/null
+}
+
 test_memory_hog_raises_physpages_failcnt() {
         local failcnt rc
         start_vps bc2 --ram 32M
