@@ -85,8 +85,13 @@ struct cached {
         char *text;              /* under the entry's cache_lock */
         size_t len;
         uint64_t at_ns;
-        size_t ksize;     /* the size the kernel was last told (or trimmed to) */
-        int synced;       /* the page cache may hold text (read since the drop) */
+        size_t ksize; /* the size the kernel was last told (or trimmed to) */
+        int synced;   /* the page cache may hold text (read since the drop) */
+        /* text is the first READ's, after a LOOKUP that told no size (see
+         * lookup_size): until the next drop a GETATTR tells its size and
+         * renders nothing (a new size would drop the pages a reader is
+         * reading, and its next read could get the end of another text) */
+        int first_fill;
         int inval_queued; /* a drop of its pages is due */
 };
 
@@ -597,6 +602,7 @@ static void drop_file(struct entry *e, int file, uint64_t nodeid)
         pthread_mutex_lock(&e->cache_lock);
         c->inval_queued = 0;
         c->synced = 0;
+        c->first_fill = 0;
         if (c->text && refresh_text(e, file, CACHE_NS, SIZE_MAX) == 0 && c->len > c->ksize) {
                 len = c->len;
                 copy = vs_xmalloc(len + 1);
@@ -677,7 +683,9 @@ static int file_size(struct entry *e, int file, uint64_t *size)
         int rc;
 
         pthread_mutex_lock(&e->cache_lock);
-        rc = refresh_text(e, file, in_drop && c->text ? UINT64_MAX : CACHE_NS, SIZE_MAX);
+        rc = c->first_fill && c->text
+                     ? 0
+                     : refresh_text(e, file, in_drop && c->text ? UINT64_MAX : CACHE_NS, SIZE_MAX);
         *size = c->len;
         c->ksize = c->len;
         pthread_mutex_unlock(&e->cache_lock);
@@ -794,6 +802,7 @@ static void do_read(const struct fuse_in_header *in, const struct fuse_read_in *
         pthread_mutex_lock(&e->cache_lock);
         if (!c->text) {
                 rc = refresh_text(e, file, 0, SIZE_MAX);
+                c->first_fill = rc == 0;
         } else if (arg->offset == 0 && !c->synced) {
                 rc = refresh_text(e, file, CACHE_NS, c->ksize);
                 /* grown past the size: served as it was, stored anew by
