@@ -6,7 +6,8 @@
  * logging, and an attached admin keeps typing, while vsd is down, crashed
  * or being upgraded; a new vsd finds the keeper at run/paene/console.sock.
  * vsd starts the keeper when that socket has no listener (the first
- * console, or the keeper ended with the last one). */
+ * console, or the keeper ended with the last one and its vsd), and holds
+ * it while it lives: the next start finds it up. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
@@ -28,6 +29,7 @@
 
 #include "vs/cleanup.h"
 #include "vs/fsutil.h"
+#include "vs/log.h"
 #include "keeper.h"
 #include "vsd.h"
 
@@ -194,28 +196,107 @@ static int start_keeper(struct vsd *d, vs_error_t *err)
         return 0;
 }
 
-/* A connection to the keeper; one started first when there is none. */
-static int keeper_connect(struct vsd *d, vs_error_t *err)
+/* A connection to a running keeper, or -1 (errno). */
+static int keeper_dial(struct vsd *d)
 {
         struct sockaddr_un addr;
         struct timeval limit = { .tv_sec = 5 };
+        cleanup_close int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 
         keeper_addr(d, &addr);
-        for (int started = 0;; started = 1) {
-                cleanup_close int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
+                return -1;
+        /* the keeper answers at once: a stuck one is an error */
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
+        return steal_fd(fd);
+}
 
-                if (fd < 0)
-                        return vs_error_errno(err, "console keeper's socket");
-                if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0) {
-                        /* the keeper answers at once: a stuck one is an error */
-                        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
-                        return steal_fd(fd);
+/* One request on a connection, its descriptors beside it: the keeper's
+ * answer (an errno, 0: done), -1 with errno when none came. */
+static int keeper_send(int fd, unsigned op, const char *name, const int *fds, int nfds)
+{
+        struct vs_keeper_msg m = { .version = VS_KEEPER_VERSION, .op = op };
+        union {
+                struct cmsghdr h;
+                char buf[CMSG_SPACE(sizeof(int) * VS_KEEPER_ADD_FDS)];
+        } ctl;
+        struct iovec iov = { &m, sizeof(m) };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+        int32_t answer;
+        ssize_t n;
+
+        snprintf(m.name, sizeof(m.name), "%s", name);
+        memset(&ctl, 0, sizeof(ctl));
+        mh.msg_control = ctl.buf;
+        mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+        CMSG_FIRSTHDR(&mh)->cmsg_level = SOL_SOCKET;
+        CMSG_FIRSTHDR(&mh)->cmsg_type = SCM_RIGHTS;
+        CMSG_FIRSTHDR(&mh)->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+        memcpy(CMSG_DATA(CMSG_FIRSTHDR(&mh)), fds, sizeof(int) * (size_t)nfds);
+        n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+        if (n == (ssize_t)sizeof(m))
+                n = recv(fd, &answer, sizeof(answer), 0);
+        if (n == (ssize_t)sizeof(answer))
+                return answer;
+        if (n >= 0)
+                errno = EPIPE;
+        return -1;
+}
+
+/* A keeper vsd started stays while vsd lives (VS_KEEPER_HOLD), also
+ * without a console: the next start finds it up. Not vital: a keeper
+ * without the hold ends with its last console, as before. */
+static void hold_keeper(struct vsd *d)
+{
+        cleanup_close int fd = keeper_dial(d);
+        cleanup_close int self = (int)syscall(SYS_pidfd_open, getpid(), 0);
+
+        if (fd < 0 || self < 0 || keeper_send(fd, VS_KEEPER_HOLD, "", &self, 1) != 0)
+                vs_log(LOG_INFO, "the console keeper ends with its last console: no hold: %m");
+}
+
+/* A connection to the keeper; one started first when there is none. */
+static int keeper_connect(struct vsd *d, vs_error_t *err)
+{
+        for (int started = 0;; started = 1) {
+                int fd = keeper_dial(d);
+
+                if (fd >= 0) {
+                        if (started)
+                                hold_keeper(d);
+                        return fd;
                 }
                 if (started || (errno != ECONNREFUSED && errno != ENOENT))
                         return vs_error_errno(err, "connect to the console keeper");
                 if (start_keeper(d, err) < 0)
                         return -1;
         }
+}
+
+void vsd_console_release(struct vsd *d)
+{
+        cleanup_close int fd = -1;
+        int pipefd[2];
+        struct pollfd p;
+
+        for (struct vps *v = d->vps_list; v; v = v->next)
+                if (v->phase != PHASE_STOPPED)
+                        return; /* its console holds the keeper anyway */
+        fd = keeper_dial(d);
+        if (fd < 0 || pipe2(pipefd, O_CLOEXEC) < 0)
+                return;
+        if (keeper_send(fd, VS_KEEPER_RELEASE, "", &pipefd[1], 1) != 0) {
+                close(pipefd[0]);
+                close(pipefd[1]);
+                return;
+        }
+        close(pipefd[1]);
+        /* the keeper's processes are gone when the pipe has no writer: a
+         * vsd stopped with no VPS leaves nothing of its own behind */
+        p = (struct pollfd){ pipefd[0], POLLIN, 0 };
+        if (poll(&p, 1, 2000) == 0)
+                vs_log(LOG_WARNING, "the console keeper did not end in 2 s");
+        close(pipefd[0]);
 }
 
 /* One request with its descriptors; returns the keeper's answer (an
@@ -225,39 +306,19 @@ static int keeper_connect(struct vsd *d, vs_error_t *err)
 static int keeper_request(struct vsd *d, unsigned op, const char *name, const int *fds, int nfds,
                           vs_error_t *err)
 {
-        struct vs_keeper_msg m = { .version = VS_KEEPER_VERSION, .op = op };
-        union {
-                struct cmsghdr h;
-                char buf[CMSG_SPACE(sizeof(int) * VS_KEEPER_ADD_FDS)];
-        } ctl;
-
-        snprintf(m.name, sizeof(m.name), "%s", name);
         for (int attempt = 0;; attempt++) {
                 cleanup_close int fd = keeper_connect(d, err);
-                struct iovec iov = { &m, sizeof(m) };
-                struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-                int32_t answer;
-                ssize_t n;
+                int answer;
 
                 if (fd < 0)
                         return -1;
-                memset(&ctl, 0, sizeof(ctl));
-                mh.msg_control = ctl.buf;
-                mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
-                CMSG_FIRSTHDR(&mh)->cmsg_level = SOL_SOCKET;
-                CMSG_FIRSTHDR(&mh)->cmsg_type = SCM_RIGHTS;
-                CMSG_FIRSTHDR(&mh)->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
-                memcpy(CMSG_DATA(CMSG_FIRSTHDR(&mh)), fds, sizeof(int) * (size_t)nfds);
-                n = sendmsg(fd, &mh, MSG_NOSIGNAL);
-                if (n == (ssize_t)sizeof(m))
-                        n = recv(fd, &answer, sizeof(answer), 0);
-                if (n == (ssize_t)sizeof(answer))
+                answer = keeper_send(fd, op, name, fds, nfds);
+                if (answer >= 0)
                         return answer;
-                if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                if (errno == EAGAIN || errno == EWOULDBLOCK)
                         return vs_error_set(err, ETIMEDOUT, "the console keeper did not answer");
                 if (attempt > 0)
-                        return vs_error_set(err, n < 0 ? errno : EPIPE,
-                                            "the console keeper closed the connection");
+                        return vs_error_set(err, errno, "the console keeper closed the connection");
         }
 }
 

@@ -1,7 +1,8 @@
 /* The console keeper: one process for the consoles of every VPS of a vsd
  * (see console.c for why it is not vsd). It writes what each VPS prints to
  * its console.log, relays one attached client (vsctl console) to each, and
- * ends when the last console has: a process per VPS cost about 110 kB
+ * ends when the last console has and the vsd that started it is gone (or
+ * let it go: vsd's exit with no VPS running): a process per VPS cost about 110 kB
  * each (its stack, data, heap, page tables, kernel stack), this one costs
  * that once, and some 100 bytes a console.
  *
@@ -52,6 +53,10 @@ struct slot {
 
 struct table {
         int high; /* slots [0, high) may be used */
+        /* vsd's hold (VS_KEEPER_HOLD): its pidfd, valid while hold_used,
+         * which is set after the descriptor is in place and cleared before
+         * it is closed, as a slot's `used` */
+        int hold_used, hold;
         struct slot slot[MAX_SLOTS];
 };
 
@@ -62,7 +67,7 @@ static unsigned char *conn_of;
 static unsigned fd_top;
 
 /* What an epoll event is about: a kind and a slot (or a descriptor). */
-enum kind { K_LISTEN = 1, K_CONN, K_MASTER, K_PIDFD, K_CLIENT };
+enum kind { K_LISTEN = 1, K_CONN, K_MASTER, K_PIDFD, K_CLIENT, K_HOLD };
 #define EV(kind, n) (((uint64_t)(kind) << 32) | (uint32_t)(n))
 
 static int watch(int fd, enum kind kind, int n)
@@ -175,7 +180,41 @@ static int live_consoles(void)
         return n;
 }
 
+/* A stale event of a replaced hold's is not the new one's end. */
+static int pidfd_ended(int pidfd)
+{
+        struct pollfd p = { pidfd, POLLIN, 0 };
+
+        return poll(&p, 1, 0) == 1;
+}
+
+/* What keeps the keeper up: a console, or its vsd's hold. */
+static int live(void)
+{
+        return live_consoles() || tab->hold_used;
+}
+
+static void drop_hold(void)
+{
+        if (!tab->hold_used)
+                return;
+        tab->hold_used = 0;
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        unwatch_close(tab->hold);
+}
+
 /* ---- vsd's requests ---- */
+
+static int hold(int pidfd)
+{
+        drop_hold();
+        if (watch(pidfd, K_HOLD, 0) < 0)
+                return errno;
+        tab->hold = pidfd;
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        tab->hold_used = 1;
+        return 0;
+}
 
 static struct slot *find(const char *name)
 {
@@ -236,8 +275,9 @@ static int attach(const struct vs_keeper_msg *m, int fd)
         return 0;
 }
 
-/* One request on a connection of vsd's (root's only), then its answer. */
-static void serve_conn(int conn)
+/* One request on a connection of vsd's (root's only), then its answer.
+ * Returns 1 when vsd's hold was let go. */
+static int serve_conn(int conn)
 {
         struct vs_keeper_msg m;
         union {
@@ -249,17 +289,17 @@ static void serve_conn(int conn)
                              .msg_iovlen = 1,
                              .msg_control = ctl.buf,
                              .msg_controllen = sizeof(ctl.buf) };
-        int fds[VS_KEEPER_ADD_FDS], nfds = 0, used = 0;
+        int fds[VS_KEEPER_ADD_FDS], nfds = 0, used = 0, released = 0;
         int32_t rc = EPROTO;
         struct ucred cred;
         socklen_t len = sizeof(cred);
         ssize_t n;
 
         if ((unsigned)conn >= fd_top || !conn_of[conn])
-                return;
+                return 0;
         n = recvmsg(conn, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
         if (n < 0 && errno == EAGAIN)
-                return; /* not yet: it stays watched */
+                return 0; /* not yet: it stays watched */
         for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
                 if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
                         for (size_t i = 0; CMSG_LEN((i + 1) * sizeof(int)) <= c->cmsg_len; i++)
@@ -275,11 +315,21 @@ static void serve_conn(int conn)
                 used = (rc = add_console(&m, fds)) == 0 ? nfds : 0;
         else if (m.op == VS_KEEPER_ATTACH && nfds == 1)
                 used = (rc = attach(&m, fds[0])) == 0 || rc != ENOENT ? 1 : 0;
+        else if (m.op == VS_KEEPER_HOLD && nfds == 1)
+                used = (rc = hold(fds[0])) == 0 ? 1 : 0;
+        else if (m.op == VS_KEEPER_RELEASE && nfds == 1) {
+                /* the pipe's end stays open until this process and its
+                 * guard (which share the table) have both ended */
+                drop_hold();
+                released = used = 1;
+                rc = 0;
+        }
         for (int i = used; i < nfds; i++)
                 close(fds[i]);
         (void)!send(conn, &rc, sizeof(rc), MSG_NOSIGNAL | MSG_DONTWAIT);
         conn_of[conn] = 0;
         close(conn);
+        return released;
 }
 
 static void accept_conns(void)
@@ -329,8 +379,13 @@ static void take_over(void)
                         if (fds[k] >= 0 && (k < 4 || s->client >= 0))
                                 keep[fds[k]] = 1;
         }
+        if (tab->hold_used)
+                tab->hold_used = tab->hold >= VS_KEEPER_FIRST_FREE && (unsigned)tab->hold < top &&
+                                 fcntl(tab->hold, F_GETFD) >= 0;
         if (!keep)
                 return;
+        if (tab->hold_used)
+                keep[tab->hold] = 1;
         for (unsigned fd = VS_KEEPER_FIRST_FREE; fd < top;) {
                 unsigned end = fd;
 
@@ -365,6 +420,8 @@ static void server_start(void)
                 if (s->client >= 0)
                         watch(s->client, K_CLIENT, i);
         }
+        if (tab->hold_used)
+                watch(tab->hold, K_HOLD, 0);
 }
 
 /* The last console ended (or none came within a grace after a start):
@@ -386,14 +443,14 @@ static void server_run(void)
 
         prctl(PR_SET_NAME, VS_KEEPER_ARGV0, 0, 0, 0);
         server_start();
-        idle_ms = live_consoles() ? -1 : IDLE_START_MS;
+        idle_ms = live() ? -1 : IDLE_START_MS;
         for (;;) {
                 struct epoll_event ev[64];
                 int n = epoll_wait(VS_KEEPER_EPOLL, ev, 64, idle_ms), ended = 0;
 
                 if (n < 0 && errno != EINTR)
                         _exit(1);
-                if (n == 0 && !live_consoles())
+                if (n == 0 && !live())
                         server_end();
                 for (int i = 0; i < n; i++) {
                         enum kind kind = (enum kind)(ev[i].data.u64 >> 32);
@@ -404,9 +461,13 @@ static void server_run(void)
                         if (kind == K_LISTEN)
                                 accept_conns();
                         else if (kind == K_CONN)
-                                serve_conn(arg);
-                        else if (kind == K_MASTER && s->used && !from_vps(s) &&
-                                 (ev[i].events & (EPOLLHUP | EPOLLERR)))
+                                ended |= serve_conn(arg);
+                        else if (kind == K_HOLD && tab->hold_used && pidfd_ended(tab->hold)) {
+                                /* its vsd is gone */
+                                drop_hold();
+                                ended = 1;
+                        } else if (kind == K_MASTER && s->used && !from_vps(s) &&
+                                   (ev[i].events & (EPOLLHUP | EPOLLERR)))
                                 /* no slave open anywhere (never, while it holds
                                  * its own): nothing to read until the end */
                                 epoll_ctl(VS_KEEPER_EPOLL, EPOLL_CTL_DEL, s->master, NULL);
@@ -418,10 +479,10 @@ static void server_run(void)
                         }
                 }
                 /* an event of an ended slot's in the same batch found it unused */
-                if (ended && !live_consoles()) {
+                if (ended && !live()) {
                         accept_conns();
                         idle_ms = 0; /* what was pending is served first */
-                } else if (live_consoles())
+                } else if (live())
                         idle_ms = -1;
         }
 }

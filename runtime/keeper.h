@@ -32,6 +32,14 @@ enum vs_keeper_op {
         /* fds: a stream socket that the keeper relays to the console
          * (vsd hands its peer to vsctl); ENOENT: no such console */
         VS_KEEPER_ATTACH,
+        /* fds: a pidfd of the vsd that started the keeper: the keeper
+         * stays while that vsd lives, also without a console, so that the
+         * next start finds it (starting one cost a start 3 ms) */
+        VS_KEEPER_HOLD,
+        /* fds: a pipe's write end, kept until the keeper ends: vsd's hold
+         * is let go, and a keeper without a console ends (vsd's exit with
+         * no VPS running waits for the pipe's end) */
+        VS_KEEPER_RELEASE,
 };
 #define VS_KEEPER_ADD_FDS 4
 
@@ -41,7 +49,8 @@ struct vs_keeper_msg {
         char name[VS_NAME_MAX + 1];
 };
 
-/* Serves the consoles handed to it until the last one ends. */
+/* Serves the consoles handed to it until the last one ends (and its
+ * vsd's hold, if it has one, is gone). */
 void vs_keeper_run(void) __attribute__((noreturn));
 
 #endif

@@ -1344,9 +1344,38 @@ static char **split_argv(const char *text)
         return argv;
 }
 
+/* What vsd does while the builder waits, once the init exists and before
+ * its root is assembled: the view's registration, written once and with
+ * the init's pid (the builder's binds of the view look the VPS up there;
+ * it was written twice a start, before the clone and after it), then the
+ * /etc files and the network. */
+struct before_root {
+        struct vsd *d;
+        struct vps *v;
+        struct vsd_net_start *net;
+        int view;
+};
+
+static int before_root(void *arg, pid_t pid, vs_error_t *err)
+{
+        struct before_root *b = arg;
+        pid_t was = b->v->pid;
+        int rc = 0;
+
+        if (b->view) {
+                b->v->pid = pid;
+                rc = vsd_view_register(b->d, b->v, err);
+                b->v->pid = was; /* the VPS's once the start is done */
+        }
+        if (rc < 0)
+                return -1;
+        return b->net->hook ? b->net->hook(b->net, pid, err) : 0;
+}
+
 static int spawn_vps_init(struct vsd *d, struct vps *v, const vs_kv_t *config,
                           struct vsd_net_start *net, vs_error_t *err)
 {
+        struct before_root before = { d, v, net, 0 };
         const char *init = vs_kv_get(config, "init");
         const char *hostname = vs_kv_get(config, "hostname");
         char default_hostname[VS_NAME_MAX + 1];
@@ -1377,8 +1406,8 @@ static int spawn_vps_init(struct vsd *d, struct vps *v, const vs_kv_t *config,
                 .cgroup2 = vs_cgroup_has_v2(v->cg),
                 .nofile = v->numfile,
                 .timeslice_us = v->timeslice_us,
-                .net_setup = net->hook,
-                .net_arg = net,
+                .net_setup = before_root,
+                .net_arg = &before,
         };
         const char *procview = vs_kv_get(config, "procview");
         cleanup_free char *view_dir = NULL;
@@ -1392,8 +1421,7 @@ static int spawn_vps_init(struct vsd *d, struct vps *v, const vs_kv_t *config,
                         return vs_error_set(err, ENOTCONN,
                                             "procview: vsd has no view mounted (see its log); "
                                             "procview = off starts with the host's /proc");
-                if (vsd_view_register(d, v, err) < 0)
-                        return -1;
+                before.view = 1;
                 view_dir = vsd_view_dir_of(d, v->name);
                 spec.view_dir = view_dir;
                 spec.notify_fd = &notify_fd;
@@ -1412,8 +1440,6 @@ static int spawn_vps_init(struct vsd *d, struct vps *v, const vs_kv_t *config,
         }
         vsd_console_close(&con);
         v->pid = pid;
-        if (view_dir)
-                vsd_view_register(d, v, NULL); /* now with its init's pid */
         vsd_view_notify_add(d, v->name, notify_fd);
         return 0;
 }

@@ -627,6 +627,7 @@ static int start_daemon(struct vsd *d, const struct options *o, int *ready_fd, v
  * reports only real leaks. */
 static void shut_down(struct vsd *d)
 {
+        vsd_console_release(d);
         unlinkat(d->run_fd, "vsd.sock", 0);
         unlinkat(d->run_fd, "vsd.pid", 0);
         vsd_metrics_close(d);

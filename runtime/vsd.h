@@ -390,6 +390,9 @@ int vsd_console_keep(struct vsd *d, struct vps *v, struct vsd_console *con, vs_e
 void vsd_console_close(struct vsd_console *con);
 /* A socket connected to the VPS's console keeper: bytes both ways. */
 int vsd_console_connect(struct vsd *d, struct vps *v, vs_error_t *err);
+/* At vsd's exit: with no VPS running, the keeper (which stays while vsd
+ * lives) ends, and vsd waits for it. */
+void vsd_console_release(struct vsd *d);
 
 /* view.c: the VPS's /proc view (one FUSE mount, served by vsview) */
 int vsd_view_init(struct vsd *d, vs_error_t *err);

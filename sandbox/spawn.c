@@ -12,6 +12,7 @@
 #include <string.h>
 #include <grp.h>
 #include <sys/fsuid.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -915,6 +916,110 @@ static int wait_network(int sock, vs_error_t *err)
         return 0;
 }
 
+/* ---- the init on the builder's memory, until its exec ----
+ * A fork-like clone copies the builder's page tables (a copy of vsd's,
+ * which grow with the number of VPS: its heap), and the init then takes a
+ * fault and a page for every page it writes, all thrown away at its exec.
+ * With CLONE_VM it runs on the builder's memory instead, on a stack of its
+ * own. The two take turns, as vfork's parent and child do: the init waits
+ * for its go (in recv, on its stack) while the builder works, and the
+ * builder only exits after the go, touching none of the memory (no libc
+ * call but close and _exit), so no libc state is used by both at once.
+ * Its own fd table, signal handlers and credentials stay its own. */
+
+#define INIT_STACK_BYTES (1024 * 1024)
+
+/* What the init needs, at the top of its stack (the builder's frames,
+ * where the arguments were, are the builder's to reuse). */
+struct init_boot {
+        const struct vs_init_spec *spec;
+        int go_sock, go_other, report_sock;
+};
+
+static int init_main(void *arg)
+{
+        struct init_boot *boot = arg;
+        vs_error_t child_err = { 0 };
+
+        close(boot->go_other);
+        init_child(boot->spec, boot->go_sock, &boot->report_sock, &child_err);
+        report_error(boot->report_sock, &child_err);
+        _exit(127);
+}
+
+#if defined(__x86_64__)
+/* clone3 whose child calls fn(arg) on the stack args names (the raw
+ * syscall's child would return into the caller's frames, which its
+ * parent reuses) and exits with what it returns. -errno on failure. */
+static long clone3_call(struct clone_args *args, int (*fn)(void *), void *arg)
+{
+        register long rax __asm__("rax") = SYS_clone3;
+        register struct clone_args *rdi __asm__("rdi") = args;
+        register size_t rsi __asm__("rsi") = sizeof(*args);
+        register int (*r12)(void *) __asm__("r12") = fn;
+        register void *r13 __asm__("r13") = arg;
+
+        __asm__ __volatile__("syscall\n\t"
+                             "test %%rax, %%rax\n\t"
+                             "jnz 1f\n\t"
+                             "xor %%ebp, %%ebp\n\t"
+                             "mov %%r13, %%rdi\n\t"
+                             "call *%%r12\n\t"
+                             "mov %%eax, %%edi\n\t"
+                             "mov $231, %%eax\n\t" /* exit_group */
+                             "syscall\n\t"
+                             "ud2\n"
+                             "1:"
+                             : "+r"(rax)
+                             : "r"(rdi), "r"(rsi), "r"(r12), "r"(r13)
+                             : "rcx", "r11", "memory");
+        return rax;
+}
+
+/* The init cloned on the builder's memory; -1 with errno ENOSYS where
+ * that cannot be done (then the caller clones it the fork-like way). */
+static pid_t clone_init_vm(const struct vs_init_spec *spec, const int go[2], int sock, int *pidfd,
+                           int cgroup_fd)
+{
+        /* left mapped: the init runs on it until its exec, and it goes
+         * with the builder's memory */
+        char *stack = mmap(NULL, INIT_STACK_BYTES, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
+        struct init_boot *boot;
+        struct clone_args args = {
+                .flags = CLONE_VM | CLONE_PARENT | INIT_NAMESPACES | CLONE_PIDFD |
+                         (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0),
+                .pidfd = (uint64_t)(uintptr_t)pidfd,
+                .cgroup = cgroup_fd >= 0 ? (uint64_t)cgroup_fd : 0,
+        };
+        long rc;
+
+        if (stack == MAP_FAILED)
+                return -1;
+        /* a guard page below it */
+        if (mprotect(stack, 4096, PROT_NONE) < 0)
+                return -1;
+        boot = (struct init_boot *)(void *)(stack + INIT_STACK_BYTES - 64);
+        *boot = (struct init_boot){ spec, go[1], go[0], sock };
+        args.stack = (uint64_t)(uintptr_t)stack;
+        args.stack_size = INIT_STACK_BYTES - 64;
+        rc = clone3_call(&args, init_main, boot);
+        if (rc < 0) {
+                munmap(stack, INIT_STACK_BYTES);
+                errno = (int)-rc == EINVAL ? ENOSYS : (int)-rc;
+                return -1;
+        }
+        return (pid_t)rc;
+}
+#else
+static pid_t clone_init_vm(const struct vs_init_spec *spec, const int go[2], int sock, int *pidfd,
+                           int cgroup_fd)
+{
+        errno = ENOSYS;
+        return -1;
+}
+#endif
+
 /* Clones the init (a child of vsd's, not of the builder) into the VPS's
  * cgroups and namespaces but the mount namespace, which it shares with the
  * builder until its go. vsd learns its pid at once: it reaps it, whatever
@@ -952,7 +1057,10 @@ static pid_t clone_init(const struct vs_init_spec *spec, vs_cgroup_t *cg, int so
          * code. */
         if (owner)
                 setfsuid(0);
-        pid = clone3_pidfd_into(CLONE_PARENT | INIT_NAMESPACES, pidfd, vs_cgroup_v2_dir(cg));
+        pid = clone_init_vm(spec, go, sock, pidfd, vs_cgroup_v2_dir(cg));
+        if (pid < 0 && errno == ENOSYS)
+                pid = clone3_pidfd_into(CLONE_PARENT | INIT_NAMESPACES, pidfd,
+                                        vs_cgroup_v2_dir(cg));
         saved = errno;
         if (pid == 0) {
                 vs_error_t child_err = { 0 };

@@ -140,6 +140,36 @@ test_etc_hostname_is_the_vps_own_without_a_network() {
         vs destroy --force nn1
 }
 
+# vsd writes /etc/hostname and /etc/hosts at each start, as the config
+# names the VPS: a file that already says so is left as it is (the same
+# file: a reader inside keeps it open across restarts; no file is made and
+# none freed in the layer), one that says something else, or that its root
+# changed the mode of, is written anew.
+test_etc_files_kept_when_they_say_it_and_rewritten_when_not() {
+        local up ino_name ino_hosts
+        vs create ek1 --template busybox --ipadd none --hostname ek1.example
+        vs start ek1
+        up=$(vps_dir ek1)/upper/etc
+        ino_name=$(stat -c %i "$up/hostname")
+        ino_hosts=$(stat -c %i "$up/hosts")
+        vs stop --fast ek1
+        vs start ek1
+        expect_eq "$ino_name" "$(stat -c %i "$up/hostname")" "/etc/hostname's inode after a restart"
+        expect_eq "$ino_hosts" "$(stat -c %i "$up/hosts")" "/etc/hosts' inode after a restart"
+        expect_eq "ek1.example" "$(vs exec ek1 -- cat /etc/hostname)" "/etc/hostname"
+        # its root's own change of the mode: vsd's file again at the next start
+        vs exec ek1 -- chmod 600 /etc/hosts
+        vs stop --fast ek1
+        vs start ek1
+        expect_eq "644" "$(stat -c %a "$up/hosts")" "/etc/hosts' mode, its root's chmod undone"
+        vs stop --fast ek1
+        vs set ek1 --hostname ek2.example >/dev/null
+        vs start ek1
+        expect_eq "ek2.example" "$(vs exec ek1 -- cat /etc/hostname)" "/etc/hostname after a new name"
+        expect_contains "$(vs exec ek1 -- cat /etc/hosts)" "127.0.1.1	ek2.example ek2" "/etc/hosts after a new name"
+        vs destroy --force ek1
+}
+
 test_network_has_loopback_and_eth0_up() {
         vs create n1 --template busybox
         vs start n1

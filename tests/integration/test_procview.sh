@@ -117,6 +117,47 @@ test_uptime_and_loadavg_are_its_own() {
         vs destroy --force up1 >/dev/null
 }
 
+# The first access to each file of a fresh VPS's view, by each way a
+# reader has: the size stat tells (nothing read yet), a read(2) (head) and
+# a sendfile (busybox cat). Each gets the whole text, ending in a newline,
+# with no NUL past it (or is empty, where the file is), and the size is
+# the text's, not a bound: the view
+# tells the kernel no size of a file it has not rendered yet (none is
+# rendered while the VPS starts).
+test_first_access_of_each_view_file_is_whole() {
+        local f how text n size
+        start_vps fa1
+        # the first access of each file: one way each, round robin
+        n=0
+        for f in /proc/meminfo /proc/cpuinfo /proc/stat /proc/uptime /proc/loadavg \
+                /proc/swaps /proc/diskstats /sys/devices/system/cpu/online /dev/user_beancounters; do
+                inside fa1 test -e "$f" || continue
+                case $((n++ % 3)) in
+                0) how=stat
+                   size=$(inside fa1 stat -c %s "$f")
+                   [ "$size" -lt 65536 ] || fail "$f: stat's first size $size"
+                   text=$(inside fa1 cat "$f" | od -An -c | tr -d ' \n') ;;
+                1) how=read
+                   text=$(inside fa1 dd if="$f" bs=1048576 count=1 2>/dev/null | od -An -c | tr -d ' \n') ;;
+                2) how=sendfile
+                   text=$(inside fa1 cat "$f" | od -An -c | tr -d ' \n') ;;
+                esac
+                # an empty text (diskstats without a disk of its own) is
+                # empty at each read
+                [ -n "$text" ] || [ -n "$(inside fa1 cat "$f")" ] || continue
+                case $text in
+                *'\0'*) fail "$f: its first $how has a NUL: ${text:0:200}" ;;
+                *'\n') ;;
+                *) fail "$f: its first $how is empty or cut: ${text:0:200}" ;;
+                esac
+                size=$(inside fa1 stat -c %s "$f")
+                [ "$size" -gt 0 ] && [ "$size" -lt 65536 ] ||
+                        fail "$f: size $size after its first $how"
+        done
+        [ "$n" -ge 8 ] || fail "only $n view files in the VPS"
+        vs destroy --force fa1 >/dev/null
+}
+
 test_live_set_shows_at_once() {
         [ "$host_cpus" -ge 2 ] || skip "the host has one CPU"
         start_vps live1 --ram 256M
@@ -548,6 +589,26 @@ test_numfile_and_diskspace_beancounters() {
         row=$(bc_row_in_view bc4 diskspace)
         expect_eq 65536 "$(echo "$row" | awk '{print $(NF-1)}')" "diskspace limit in user_beancounters"
         vs destroy --force bc4 >/dev/null
+}
+
+# The diskspace its own /dev/user_beancounters holds (the view's, read
+# through its init's root) is its disk's use from the first read of a run
+# on, this run's and not the last one's: the view learns the init of a run
+# when it learns the run.
+test_diskspace_held_in_its_own_view_from_its_start() {
+        local run row held used_df
+        start_vps dv1 --diskspace 64M
+        for run in first second; do
+                row=$(bc_row_in_view dv1 diskspace)
+                held=$(echo "$row" | awk '{print $(NF-4)}')
+                used_df=$(inside dv1 df -k / | awk 'NR == 2 {print $3}')
+                [ "$held" -gt 0 ] && [ $((held - used_df)) -le 1024 ] &&
+                        [ $((used_df - held)) -le 1024 ] ||
+                        fail "$run run: diskspace held $held KiB in its view, df inside says $used_df: $row"
+                vs stop --fast dv1 >/dev/null
+                vs start dv1 >/dev/null
+        done
+        vs destroy --force dv1 >/dev/null
 }
 
 test_memory_hog_raises_physpages_failcnt() {
