@@ -752,8 +752,13 @@ static int init_child(const struct vs_init_spec *spec, int go_sock, int *report_
         /* born in all its cgroups: its cgroup namespace is rooted there */
         if (unshare(CLONE_NEWNS | CLONE_NEWCGROUP) < 0)
                 return vs_error_errno(err, "mount and cgroup namespaces of the VPS");
+        /* a change of uid makes a memory dumpable again where the host's
+         * fs.suid_dumpable says so: the init's is still vsd's (a copy, or
+         * the builder's own) until its exec */
         if (become_root(err) < 0)
                 return -1;
+        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+                return vs_error_errno(err, "not dumpable until exec");
         reset_signals();
         if (setsid() < 0)
                 return vs_error_errno(err, "setsid");
@@ -996,9 +1001,14 @@ static pid_t clone_init_vm(const struct vs_init_spec *spec, const int go[2], int
 
         if (stack == MAP_FAILED)
                 return -1;
-        /* a guard page below it */
-        if (mprotect(stack, 4096, PROT_NONE) < 0)
+        /* a guard page below it; and the memory the init runs on, a host
+         * root's (the builder's), not dumpable: nothing of the VPS may
+         * ptrace the init or write its /proc/PID/mem before its exec gives
+         * it a memory of its own */
+        if (mprotect(stack, 4096, PROT_NONE) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+                munmap(stack, INIT_STACK_BYTES);
                 return -1;
+        }
         boot = (struct init_boot *)(void *)(stack + INIT_STACK_BYTES - 64);
         *boot = (struct init_boot){ spec, go[1], go[0], sock };
         args.stack = (uint64_t)(uintptr_t)stack;
