@@ -3,6 +3,7 @@
  * netlink socket in its own network namespace; for the guest side it opens a
  * short-lived socket inside the VPS's namespace (setns there, connect, setns
  * back: the socket stays bound to the namespace it was created in). */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/ip.h>
@@ -31,6 +32,8 @@
 #include "nl.h"
 
 #define GUEST_IFNAME "eth0"
+/* the label of the gateway vsd puts on lo in routed mode */
+#define GATEWAY_LABEL "lo:vsgw"
 
 struct vs_net {
         vs_net_conf_t conf;
@@ -206,13 +209,15 @@ static int add_addr(struct nl_sock *sock, int ifindex, uint32_t addr, unsigned p
 }
 
 /* A route to `dst` (its prefix length included) out of ifindex: on-link
- * without a gateway, else via `gateway`. Takes both addresses. */
-static int route_nl(struct nl_sock *sock, int add, int ifindex, struct nl_addr *dst,
-                    struct nl_addr *gateway, vs_error_t *err)
+ * without a gateway, else via `gateway`; from `pref_src` where it is not
+ * NULL. Takes the three addresses. */
+static int route_nl_from(struct nl_sock *sock, int add, int ifindex, struct nl_addr *dst,
+                         struct nl_addr *gateway, struct nl_addr *pref_src, vs_error_t *err)
 {
         cleanup_route struct rtnl_route *route = rtnl_route_alloc();
         cleanup_nladdr struct nl_addr *owned_dst = dst;
         cleanup_nladdr struct nl_addr *owned_gw = gateway;
+        cleanup_nladdr struct nl_addr *owned_src = pref_src;
         struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
         int rc;
 
@@ -223,6 +228,8 @@ static int route_nl(struct nl_sock *sock, int add, int ifindex, struct nl_addr *
         }
         rtnl_route_set_family(route, nl_addr_get_family(dst));
         rtnl_route_set_dst(route, dst);
+        if (pref_src)
+                rtnl_route_set_pref_src(route, pref_src);
         rtnl_route_set_scope(route, gateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK);
         rtnl_route_nh_set_ifindex(nh, ifindex);
         if (gateway)
@@ -238,6 +245,12 @@ static int route_nl(struct nl_sock *sock, int add, int ifindex, struct nl_addr *
                         return nl_fail(err, rc, "delete route");
         }
         return 0;
+}
+
+static int route_nl(struct nl_sock *sock, int add, int ifindex, struct nl_addr *dst,
+                    struct nl_addr *gateway, vs_error_t *err)
+{
+        return route_nl_from(sock, add, ifindex, dst, gateway, NULL, err);
 }
 
 static int add_route(struct nl_sock *sock, int ifindex, uint32_t dst, unsigned prefix,
@@ -417,9 +430,75 @@ static int ensure_bridge(vs_net_t *net, vs_error_t *err)
  * own). The address stays, as the bridge does in bridge mode. */
 static int routed_gateway_local(vs_net_t *net, vs_error_t *err)
 {
-        int lo = host_link_index("lo", err);
+        cleanup_rtaddr struct rtnl_addr *ra = rtnl_addr_alloc();
+        cleanup_nladdr struct nl_addr *local = ip4_nladdr(net->conf.pool4.gateway, 32);
+        int lo = host_link_index("lo", err), rc;
 
-        return lo < 0 ? -1 : add_addr(net->sock, lo, net->conf.pool4.gateway, 32, err);
+        if (lo < 0)
+                return -1;
+        if (!ra || !local)
+                return vs_error_set(err, ENOMEM, "address");
+        rtnl_addr_set_ifindex(ra, lo);
+        rtnl_addr_set_family(ra, AF_INET);
+        rtnl_addr_set_local(ra, local);
+        /* link scope: the kernel never takes it on its own as the source of
+         * the host's other traffic (the host routes name it, see
+         * host_routes); the label tells vsd's from the host's own */
+        rtnl_addr_set_scope(ra, RT_SCOPE_LINK);
+        rtnl_addr_set_label(ra, GATEWAY_LABEL);
+        rc = rtnl_addr_add(net->sock, ra, NLM_F_REPLACE);
+        if (rc < 0)
+                return nl_fail(err, rc, "put the gateway on lo");
+        return 0;
+}
+
+struct stale_ctx {
+        uint32_t keep;
+        struct rtnl_addr **doomed;
+        size_t n, cap;
+};
+
+static void stale_one(struct nl_object *obj, void *data)
+{
+        struct rtnl_addr *ra = (struct rtnl_addr *)obj;
+        struct stale_ctx *ctx = data;
+        struct nl_addr *local = rtnl_addr_get_local(ra);
+        const char *label = rtnl_addr_get_label(ra);
+        uint32_t addr;
+
+        if (rtnl_addr_get_family(ra) != AF_INET || !local || nl_addr_get_len(local) != 4 ||
+            !label || strcmp(label, GATEWAY_LABEL) != 0)
+                return;
+        memcpy(&addr, nl_addr_get_binary_addr(local), 4);
+        if (ntohl(addr) == ctx->keep)
+                return;
+        nl_object_get(obj);
+        ctx->doomed = vs_xgrow(ctx->doomed, ctx->n, &ctx->cap, 4, sizeof(*ctx->doomed));
+        ctx->doomed[ctx->n++] = ra;
+}
+
+/* A gateway vsd put on lo for a pool it no longer has (vsd.conf changed):
+ * it would stay a local address, so that what is sent to it never leaves. */
+static int drop_stale_gateways(vs_net_t *net, vs_error_t *err)
+{
+        struct nl_cache *cache = NULL;
+        struct stale_ctx ctx = { .keep = net->conf.pool4.gateway };
+        int rc = rtnl_addr_alloc_cache(net->sock, &cache);
+
+        if (rc < 0)
+                return nl_fail(err, rc, "list addresses");
+        nl_cache_foreach(cache, stale_one, &ctx);
+        nl_cache_free(cache);
+        rc = 0;
+        for (size_t i = 0; i < ctx.n; i++) {
+                int del = rtnl_addr_delete(net->sock, ctx.doomed[i], 0);
+
+                if (del < 0 && del != -NLE_NOADDR && rc == 0)
+                        rc = nl_fail(err, del, "remove an old gateway from lo");
+                rtnl_addr_put(ctx.doomed[i]);
+        }
+        free(ctx.doomed);
+        return rc;
 }
 
 /* Done once per vsd: checking the bridge at every start cost 1.7 ms per
@@ -438,8 +517,8 @@ static int host_prepare(vs_net_t *net, vs_error_t *err)
                    write_sysctl_optional("/proc/sys/net/ipv6/conf/all/forwarding", "1", err) < 0) {
                 /* routed VPS reach each other through vsd's namespace */
                 return vs_error_wrap(err, "enable forwarding");
-        } else if (routed_gateway_local(net, err) < 0) {
-                return vs_error_wrap(err, "the gateway on lo");
+        } else if (drop_stale_gateways(net, err) < 0) {
+                return vs_error_wrap(err, "routed mode");
         }
         net->host_ready = 1;
         net->bridge_ifindex = ifindex;
@@ -456,6 +535,7 @@ static void host_side_mac(const char *vps, unsigned char mac[6])
 
         snprintf(seed, sizeof(seed), "@host:%s", vps);
         vs_net_guest_mac(seed, mac);
+        mac[1] = 0x48; /* "H": never a guest's 02:50:... */
 }
 
 static int create_veth(vs_net_t *net, const char *host, const char *vps, pid_t pid, int master,
@@ -477,7 +557,11 @@ static int create_veth(vs_net_t *net, const char *host, const char *vps, pid_t p
         if (!peer || !mac || !host_mac)
                 return vs_error_set(err, ENOMEM, "veth");
         rtnl_link_set_name(link, host);
-        rtnl_link_set_addr(link, host_mac);
+        /* routed only: on a bridge, vsd's choice would be one more MAC a
+         * name could be made to collide with (the bridge delivers to a
+         * port's own MAC); the kernel's is random */
+        if (net->conf.mode == VS_NET_ROUTED)
+                rtnl_link_set_addr(link, host_mac);
         rtnl_link_set_mtu(link, net->conf.mtu);
         if (master > 0)
                 rtnl_link_set_master(link, master);
@@ -530,11 +614,14 @@ static int host_routes(vs_net_t *net, const char *host, const struct vs_net_vps 
         int ifindex = host_link_index(host, err);
         unsigned char guest_mac[6];
 
-        if (ifindex < 0)
+        /* put again at each start: one taken off lo by hand comes back
+         * (a replace of an address that is there walks nothing) */
+        if (ifindex < 0 || routed_gateway_local(net, err) < 0)
                 return -1;
         vs_net_guest_mac(vps->name, guest_mac);
         for (size_t i = 0; i < vps->naddrs; i++)
-                if (add_route(net->sock, ifindex, vps->addrs[i].addr, 32, 0, err) < 0 ||
+                if (route_nl_from(net->sock, 1, ifindex, ip4_nladdr(vps->addrs[i].addr, 32), NULL,
+                                  ip4_nladdr(net->conf.pool4.gateway, 32), err) < 0 ||
                     add_neigh(net->sock, ifindex, ip4_nladdr(vps->addrs[i].addr, 32), guest_mac,
                               err) < 0)
                         return -1;

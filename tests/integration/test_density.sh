@@ -86,6 +86,41 @@ test_routed_gateway_is_one_address_of_vsds_namespace() {
         vs destroy --force g2 >/dev/null
 }
 
+# The gateway on lo is vsd's alone: of link scope, so that the kernel never
+# takes it as the source of the host's other traffic (a device without an
+# address of its own sends from the uplink's, as before); put again at a
+# start when it was taken off; gone from lo when the pool changes.
+test_routed_gateway_on_lo_stays_vsds_own() {
+        use_conf $'network_mode = routed\npool4 = 10.88.0.0/24\n'
+        # the host's uplink with an address, and a device with none (a tunnel)
+        in_host ip link add vstst0 type veth peer name vstst1
+        in_host ip addr add 198.18.0.1/24 dev vstst0
+        in_host ip link set vstst0 up
+        in_host ip link set vstst1 up
+        in_host ip route add 192.0.2.0/24 dev vstst1
+        vs create g3 --template busybox >/dev/null
+        vs start g3 >/dev/null
+        expect_eq "src 198.18.0.1" "$(in_host ip -4 -o route get 192.0.2.1 | grep -o 'src [0-9.]*')" \
+                "the source of the host's own traffic out of a device without an address"
+        in_host ip addr del 10.88.0.1/32 dev lo
+        vs create g4 --template busybox >/dev/null
+        vs start g4 >/dev/null
+        expect_eq lo "$(in_host ip -4 -o addr show to 10.88.0.1/32 | awk '{print $2}')" \
+                "the gateway, taken off lo, after a start"
+        expect_rc 0 "g4 pings its gateway" -- vs exec g4 -- ping -c 1 -W 3 10.88.0.1
+        vs destroy --force g3 >/dev/null
+        vs destroy --force g4 >/dev/null
+        use_conf $'network_mode = routed\npool4 = 10.89.0.0/24\n'
+        vs create g5 --template busybox >/dev/null
+        vs start g5 >/dev/null
+        expect_eq "" "$(in_host ip -4 -o addr show to 10.88.0.1/32)" "the old pool's gateway on lo"
+        expect_eq lo "$(in_host ip -4 -o addr show to 10.89.0.1/32 | awk '{print $2}')" \
+                "the new pool's gateway"
+        expect_rc 0 "g5 pings its gateway" -- vs exec g5 -- ping -c 1 -W 3 10.89.0.1
+        vs destroy --force g5 >/dev/null
+        in_host ip link del vstst0
+}
+
 # bridge mode keeps resolving its neighbours (its entries would be on the
 # shared bridge and outlive the VPS): nothing permanent is made there
 test_bridge_mode_makes_no_permanent_neighbours() {
