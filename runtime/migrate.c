@@ -336,6 +336,8 @@ int vsd_migrate_begin(struct vsd *d, struct client *c, const char *name, const c
                                      name);
         if (vsd_vps_find(d, name) || fstatat(d->vps_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
                 return vs_error_kind(err, VS_E_STATE, EEXIST, "VPS %s already exists", name);
+        if (vsd_net_name_clash(d, name, err) < 0)
+                return -1;
         if (parse_config(d, name, text, &config, err) < 0 ||
             vsd_vps_migrate_check(d, &config, new_ip, err) < 0 ||
             image_size_of(&config, &image_max, err) < 0 ||

@@ -879,6 +879,8 @@ int vsd_vps_create(struct vsd *d, const char *name, const struct vsd_create_args
         (void)st;
         if (name_taken(d, name))
                 return vs_error_kind(err, VS_E_STATE, EEXIST, "VPS already exists");
+        if (vsd_net_name_clash(d, name, err) < 0)
+                return -1;
         if (!vs_template_exists(d->tmpl_fd, args->tmpl))
                 return vs_error_kind(err, VS_E_NOTFOUND, ENOENT,
                                      "no such template '%s' (see: vsctl template list)",
@@ -1071,6 +1073,8 @@ int vsd_clone_prepare(struct vsd *d, struct vps *src, const char *name, const ch
         (void)st;
         if (name_taken(d, name))
                 return vs_error_kind(err, VS_E_STATE, EEXIST, "VPS %s already exists", name);
+        if (vsd_net_name_clash(d, name, err) < 0)
+                return -1;
         vs_strlcpy(cl->src, src->name, sizeof(cl->src));
         vs_strlcpy(cl->name, name, sizeof(cl->name));
         cl->hostname = hostname ? vs_xstrdup(hostname) : NULL;
@@ -1191,7 +1195,7 @@ static int name_free(struct vsd *d, const char *name, vs_error_t *err)
 {
         if (name_taken(d, name))
                 return vs_error_kind(err, VS_E_STATE, EEXIST, "VPS %s already exists", name);
-        return 0;
+        return vsd_net_name_clash(d, name, err);
 }
 
 /* The ip key for a copy: the pools' next free addresses, unless the

@@ -556,6 +556,50 @@ void vsd_net_abort(struct vsd *d, struct vps *v, const struct vsd_net_start *sta
                 vs_net_undo_etc(upper_fd, start->created);
 }
 
+static int clashes_with(const char *name, const char *theirs, vs_error_t *err)
+{
+        char ours_if[VS_IFNAME_MAX], theirs_if[VS_IFNAME_MAX];
+
+        vs_net_host_ifname(name, ours_if);
+        vs_net_host_ifname(theirs, theirs_if);
+        if (strcmp(ours_if, theirs_if) != 0) {
+                vs_net_ifb_ifname(name, ours_if);
+                vs_net_ifb_ifname(theirs, theirs_if);
+                if (strcmp(ours_if, theirs_if) != 0)
+                        return 0;
+        }
+        return vs_error_kind(err, VS_E_STATE, EEXIST,
+                             "name %s gives the interface name %s of VPS %s (names of 12 "
+                             "characters or more are shortened): choose another name",
+                             name, ours_if, theirs);
+}
+
+int vsd_net_name_clash(struct vsd *d, const char *name, vs_error_t *err)
+{
+        for (struct vps *v = d->vps_list; v; v = v->next)
+                if (strcmp(v->name, name) != 0 && clashes_with(name, v->name, err) < 0)
+                        return -1;
+        return 0;
+}
+
+static int is_hex8(const char *s)
+{
+        return strspn(s, "0123456789abcdef") == 8 && s[8] == '\0';
+}
+
+/* A name whose interface names are shortened, or spell a shortened one: the
+ * only ones that can clash, so that a start looks for a clash with every
+ * other VPS for these only. */
+static int ifname_may_clash(const char *name)
+{
+        size_t len = strlen(name);
+
+        /* 12 and more: the ifb name is shortened (the veth's from 13), or
+         * it spells a shortened veth name ("xxx-" and 8 hex digits); 11: it
+         * may spell a shortened ifb name ("xx-" and 8 hex digits) */
+        return len >= 12 || (len == 11 && name[2] == '-' && is_hex8(name + 3));
+}
+
 int vsd_net_prepare(struct vsd *d, struct vps *v, const vs_kv_t *config,
                     struct vsd_net_start *start, vs_error_t *err)
 {
@@ -564,6 +608,9 @@ int vsd_net_prepare(struct vsd *d, struct vps *v, const vs_kv_t *config,
         char default_name[VS_NAME_MAX + 1];
 
         memset(start, 0, sizeof(*start));
+        /* a clash made before vsd refused them at create */
+        if (ifname_may_clash(v->name) && vsd_net_name_clash(d, v->name, err) < 0)
+                return -1;
         start->net = d->net;
         start->nft = d->nft;
         start->name = v->name;

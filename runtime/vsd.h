@@ -508,6 +508,13 @@ int vsd_net_forwards_clash(const vs_portfwd_t *fwds, size_t n, const vs_portfwd_
  * (a VPS that migrates here brings its own); exit 4 naming the holder. */
 int vsd_net_forwards_free(struct vsd *d, const vs_kv_t *config, vs_error_t *err);
 
+/* A name of 12 characters or more is shortened to its interface names
+ * (vs_net_host_ifname, vs_net_ifb_ifname), which a shorter name can spell
+ * out: two VPS with one interface name would delete each other's veth at
+ * start and share a firewall record. Exit 4 naming the other VPS, where
+ * one of another name has either interface name of `name`. */
+int vsd_net_name_clash(struct vsd *d, const char *name, vs_error_t *err);
+
 /* The config's "ip" value for a new VPS: the given addresses, checked
  * against the pools and every other VPS, or the pools' lowest free ones. */
 char *vsd_net_assign(struct vsd *d, char *const *given, size_t ngiven, vs_error_t *err);

@@ -121,6 +121,40 @@ test_routed_gateway_on_lo_stays_vsds_own() {
         in_host ip link del vstst0
 }
 
+# fnv_short N NAME: the first N characters of NAME, "-" and the 8 hex digits
+# of its hash, as vsd shortens a name too long for an interface name
+fnv_short() {
+        python3 -c 'import sys
+h = 2166136261
+for c in sys.argv[2].encode():
+    h = ((h ^ c) * 16777619) & 0xffffffff
+print("%s-%08x" % (sys.argv[2][:int(sys.argv[1])], h))' "$1" "$2"
+}
+
+# A long name is shortened to its interface names (its first characters and
+# a hash), which a shorter name can spell out: two VPS with one interface
+# name would delete each other's veth at start. Such a name is refused at
+# create and clone, naming the VPS whose interface it would take, and
+# nothing is made; the VPS that has the name goes on.
+test_a_name_that_spells_another_vps_interface_is_refused() {
+        local long=customer-web-01 veth_twin ifb_twin
+        veth_twin=$(fnv_short 3 "$long")
+        ifb_twin=$(fnv_short 2 "$long")
+        vs create "$long" --template busybox >/dev/null
+        vs create i1 --template busybox >/dev/null
+        expect_rc 4 "create $veth_twin" -- vs create "$veth_twin" --template busybox
+        expect_contains "$ERR" "interface name vs-$veth_twin of VPS $long" "create $veth_twin's error"
+        expect_rc 3 "$veth_twin was not made" -- vs status "$veth_twin"
+        expect_rc 4 "create $ifb_twin" -- vs create "$ifb_twin" --template busybox
+        expect_contains "$ERR" "interface name vsi-$ifb_twin of VPS $long" "create $ifb_twin's error"
+        expect_rc 4 "clone i1 $veth_twin" -- vs clone i1 "$veth_twin"
+        expect_rc 3 "the clone was not made" -- vs status "$veth_twin"
+        expect_rc 0 "$long starts" -- vs start "$long"
+        in_host ip link show "vs-$veth_twin" >/dev/null || fail "$long has no veth vs-$veth_twin"
+        vs destroy --force "$long" >/dev/null
+        vs destroy --force i1 >/dev/null
+}
+
 # bridge mode keeps resolving its neighbours (its entries would be on the
 # shared bridge and outlive the VPS): nothing permanent is made there
 test_bridge_mode_makes_no_permanent_neighbours() {
