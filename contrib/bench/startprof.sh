@@ -58,8 +58,10 @@ for ((i = 0; i < N; i++)); do "$VSCTL" create "p$i" --template busybox </dev/nul
 
 # profiled FROM TO FILE: starts p(FROM)..p(TO-1) under perf; prints the wall time
 profiled() {
-        local pp t0 t1 i
-        perf record -q -g -p "$VSD_PID" -o "$3" 2>/dev/null &
+        local pp t0 t1 i load
+        load=$(cut -d' ' -f1-3 /proc/loadavg)
+        # cpu-clock at 4000 Hz on any machine: a sample is 0.25 ms of CPU
+        perf record -q -e cpu-clock -F 4000 -g -p "$VSD_PID" -o "$3" 2>/dev/null &
         pp=$!
         sleep 1 # perf needs a moment to attach; not a measurement
         now_us; t0=$REPLY
@@ -67,8 +69,8 @@ profiled() {
         now_us; t1=$REPLY
         kill -INT "$pp"
         wait "$pp" || true
-        printf 'starts %d..%d: %.2f ms each (wall), load %s\n' "$1" "$(($2 - 1))" \
-                "$(((t1 - t0) / ($2 - $1) / 10))e-2" "$(cut -d' ' -f1-3 /proc/loadavg)"
+        printf 'starts %d..%d: %.2f ms each (wall), load %s before, %s after\n' "$1" "$(($2 - 1))" \
+                "$(((t1 - t0) / ($2 - $1) / 10))e-2" "$load" "$(cut -d' ' -f1-3 /proc/loadavg)"
 }
 # samples per symbol, as "COUNT SYMBOL"
 symbols() { perf report -i "$1" --no-children --sort sym -q --stdio -F sample,sym -g none 2>/dev/null |
