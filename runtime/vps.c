@@ -551,6 +551,7 @@ static int try_adopt(struct vsd *d, struct vps *v, const vs_kv_t *state, vs_erro
                 close(pidfd);
                 return -1;
         }
+        v->cgroups_gone = 0;
         v->pidfd = vs_fd_park(pidfd);
         if (watch_init(d, v, err) < 0) {
                 vs_cgroup_free(steal_ptr(v->cg));
@@ -583,7 +584,7 @@ static void sweep_cgroup(struct vsd *d, struct vps *v)
                 vs_cgroup_kill(cg, NULL);
                 vs_cgroup_free(cg);
         }
-        vs_cgroup_remove(d->cgtree, v->slice, v->name, NULL);
+        v->cgroups_gone = vs_cgroup_remove(d->cgtree, v->slice, v->name, NULL) == 0;
 }
 
 static void end_marked_while_down(struct vsd *d, struct vps *v, const vs_kv_t *state);
@@ -1506,6 +1507,7 @@ static int start_stopped(struct vsd *d, struct vps *v, vs_error_t *err)
                 vsd_net_abort(d, v, &net);
                 return -1;
         }
+        v->cgroups_gone = 0;
         /* the limits hold before the init runs (it is born under them), and
          * are vsd's alone to change: host root's files, which only a
          * privileged VPS's root (host uid 0 through its identity map) could
@@ -1518,7 +1520,7 @@ static int start_stopped(struct vsd *d, struct vps *v, vs_error_t *err)
                 vsd_net_abort(d, v, &net);
                 vsd_view_unregister(d, v);
                 vs_cgroup_free(steal_ptr(v->cg));
-                vs_cgroup_remove(d->cgtree, v->slice, v->name, NULL);
+                v->cgroups_gone = vs_cgroup_remove(d->cgtree, v->slice, v->name, NULL) == 0;
                 return -1;
         }
         v->is_child = 1;
@@ -1844,7 +1846,8 @@ void vsd_vps_exited(struct vsd *d, struct vps *v)
                 vs_cgroup_kill(v->cg, NULL);
                 vs_cgroup_free(steal_ptr(v->cg));
         }
-        if (vs_cgroup_remove(d->cgtree, v->slice, v->name, &err) < 0)
+        v->cgroups_gone = vs_cgroup_remove(d->cgtree, v->slice, v->name, &err) == 0;
+        if (!v->cgroups_gone)
                 vs_log(LOG_WARNING, "%s: %s", v->name, err.msg);
         /* explicitly, not by the kernel's asynchronous netns cleanup: a
          * start right after must find the name free */
@@ -1891,7 +1894,9 @@ int vsd_vps_destroy(struct vsd *d, struct vps *v, vs_error_t *err)
         if (vsd_trash_doom(d, v->name, err) < 0)
                 return -1;
         vsd_reboot_mark_clear(d->reboot_fd, v->name);
-        vs_cgroup_remove(d->cgtree, v->slice, v->name, NULL);
+        /* its stop removed them: seven rmdirs that find nothing, else */
+        if (!v->cgroups_gone)
+                vs_cgroup_remove(d->cgtree, v->slice, v->name, NULL);
         {
                 vs_event_t ev = { .type = "destroyed", .vps = v->name };
 

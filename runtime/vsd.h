@@ -84,6 +84,9 @@ struct vps {
         int exit_known, exit_code, exit_signal;
         long long stopped_at;
         vs_cgroup_t *cg;
+        /* its cgroups were removed since it last ran (at its stop, or at
+         * vsd's start): a destroy need not try again */
+        int cgroups_gone;
         char slice[64];
         struct vs_idmap idmap;      /* from the config, at start and adoption */
         char ifname[VS_IFNAME_MAX]; /* host side of its veth while running, or "" */

@@ -69,6 +69,60 @@ test_stop_removes_the_cgroups_and_what_the_init_made_below() {
         vs destroy --force cg1
 }
 
+# trace_vsd FILE CMD...: CMD with vsd's own process under strace (its
+# rmdirs and unlinks) into FILE
+trace_vsd() {
+        local out=$1 sp
+        shift
+        strace -p "$(vsd_pid)" -o "$out" -e trace=rmdir,unlinkat 2>"$out.log" &
+        sp=$!
+        wait_for 10 "grep -q attached '$out.log' 2>/dev/null" || fail "strace did not attach: $(cat "$out.log")"
+        "$@"
+        kill -INT "$sp" 2>/dev/null
+        wait "$sp" 2>/dev/null || true
+}
+
+# A destroy after a stop that removed the VPS's cgroups does not look for
+# them again (an rmdir on every hierarchy, each finding nothing, before the
+# answer). The stop's own trace shows what the check looks for.
+test_a_destroy_after_its_stop_leaves_the_cgroup_trees_alone() {
+        command -v strace >/dev/null || fail "strace is needed"
+        vs create dc1 --template busybox
+        vs start dc1
+        trace_vsd "$R/stop.trace" vs stop --fast dc1
+        expect_contains "$(cat "$R/stop.trace")" '"default/dc1", AT_REMOVEDIR' \
+                "the stop's rmdir of dc1's cgroups"
+        trace_vsd "$R/destroy.trace" vs destroy dc1
+        expect_eq "" "$(grep -F '/dc1", AT_REMOVEDIR' "$R/destroy.trace")" \
+                "rmdirs of dc1's cgroups in its destroy"
+        expect_eq "" "$(vs list -a -H -o name | grep -x dc1)" "dc1 after its destroy"
+}
+
+# A stop that could not remove a cgroup (a process of the host's in it, on a
+# hierarchy without cgroup.kill) leaves it to the destroy, which removes it
+# once the process is gone.
+test_a_cgroup_the_stop_could_not_remove_goes_at_the_destroy() {
+        local d v1= sleeper
+        vs create dc2 --template busybox
+        vs start dc2
+        for d in $(cgroup_dirs); do
+                case $d in */unified/* | */memory/*) continue ;; esac
+                [ -d "$d/default/dc2" ] && v1=$d/default/dc2 && break
+        done
+        [ -n "$v1" ] || fail "dc2 has no cgroup on a v1 hierarchy here"
+        sleep 600 &
+        sleeper=$!
+        echo "$sleeper" >"$v1/cgroup.procs" || fail "move a host process into $v1"
+        vs stop --fast dc2
+        [ -d "$v1" ] || fail "$v1 went while a process was in it"
+        kill "$sleeper"
+        wait "$sleeper" 2>/dev/null || true
+        vs destroy dc2
+        for d in $(cgroup_dirs); do
+                [ ! -e "$d/default/dc2" ] || fail "cgroup left after destroy: $d/default/dc2"
+        done
+}
+
 test_init_is_pid_1_and_host_processes_are_invisible() {
         local marker ps_out
         vs create p1 --template busybox
