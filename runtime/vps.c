@@ -1841,14 +1841,21 @@ void vsd_vps_exited(struct vsd *d, struct vps *v)
                 close(v->timerfd);
                 v->timerfd = -1;
         }
-        if (v->cg) {
-                refresh_oom(v);
-                vs_cgroup_kill(v->cg, NULL);
-                vs_cgroup_free(steal_ptr(v->cg));
+        refresh_oom(v);
+        /* The init's exit took every process of its pid namespace with it
+         * (the kernel waits for them before the pidfd is readable): its
+         * cgroups go with one rmdir each. One that joined them from outside
+         * makes the kernel refuse; only then is the cgroup killed, and the
+         * subtree walked. */
+        v->cgroups_gone = vs_cgroup_remove_empty(d->cgtree, v->slice, v->name) == 0;
+        if (!v->cgroups_gone) {
+                if (v->cg)
+                        vs_cgroup_kill(v->cg, NULL);
+                v->cgroups_gone = vs_cgroup_remove(d->cgtree, v->slice, v->name, &err) == 0;
+                if (!v->cgroups_gone)
+                        vs_log(LOG_WARNING, "%s: %s", v->name, err.msg);
         }
-        v->cgroups_gone = vs_cgroup_remove(d->cgtree, v->slice, v->name, &err) == 0;
-        if (!v->cgroups_gone)
-                vs_log(LOG_WARNING, "%s: %s", v->name, err.msg);
+        vs_cgroup_free(steal_ptr(v->cg));
         /* explicitly, not by the kernel's asynchronous netns cleanup: a
          * start right after must find the name free */
         vsd_net_stop_links(d, v);

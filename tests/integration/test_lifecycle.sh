@@ -69,6 +69,28 @@ test_stop_removes_the_cgroups_and_what_the_init_made_below() {
         vs destroy --force cg1
 }
 
+# A process that joined the VPS's cgroups from outside its pid namespace
+# (the init's exit does not take it): the stop's rmdir is refused, then the
+# cgroup is killed, and it is gone when the stop returns, with the process.
+test_a_process_in_the_cgroup_from_outside_is_killed_at_the_stop() {
+        local d v2= sleeper
+        vs create dk1 --template busybox
+        vs start dk1
+        for d in $(cgroup_dirs); do
+                case $d in */unified/*) [ -d "$d/default/dk1" ] && v2=$d/default/dk1 ;; esac
+        done
+        [ -n "$v2" ] || v2=$(cgroup_dirs | head -1)/default/dk1
+        [ -f "$v2/cgroup.kill" ] || fail "no cgroup.kill in $v2 (a kernel before 5.14)"
+        sleep 600 &
+        sleeper=$!
+        disown # its SIGKILL is the test's, not news
+        echo "$sleeper" >"$v2/cgroup.procs" || fail "move a host process into $v2"
+        vs stop --fast dk1
+        [ ! -e "$v2" ] || fail "$v2 left after the stop"
+        wait_for 10 "is_dead $sleeper" || fail "the process in dk1's cgroup outlived the stop"
+        vs destroy dk1
+}
+
 # trace_vsd FILE CMD...: CMD with vsd's own process under strace (its
 # rmdirs and unlinks) into FILE
 trace_vsd() {
