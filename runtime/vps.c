@@ -1832,10 +1832,6 @@ void vsd_vps_exited(struct vsd *d, struct vps *v)
 {
         vs_error_t err = { 0 };
 
-        collect_status(d, v);
-        vsd_epoll_del(d, v->pidfd);
-        vs_fd_close(v->pidfd);
-        v->pidfd = -1;
         if (v->timerfd >= 0) {
                 vsd_epoll_del(d, v->timerfd);
                 close(v->timerfd);
@@ -1872,11 +1868,19 @@ void vsd_vps_exited(struct vsd *d, struct vps *v)
                 d->hooks.vps_stop_answer(d, v);
                 crash_after_stop_answer();
         }
-        /* after the answer: an unlink on the state root's file system
-         * waits for its journal (1 to 8 ms on ext4 with other writers),
-         * and a registration left by a crash here names cgroups that are
-         * gone, of a VPS vsview has no reader for; its next start writes
-         * it anew */
+        /* after the answer: how the init ended (its reap, and its reboot
+         * mark's open and unlink on the state root; a crash here leaves a
+         * zombie for vsd's own reaper and a mark that names this init
+         * only), which is for the state file and the event, and the
+         * stopped clients only ever get "ok" */
+        collect_status(d, v);
+        vsd_epoll_del(d, v->pidfd);
+        vs_fd_close(v->pidfd);
+        v->pidfd = -1;
+        /* an unlink on the state root's file system waits for its journal
+         * (1 to 8 ms on ext4 with other writers), and a registration left
+         * by a crash here names cgroups that are gone, of a VPS vsview has
+         * no reader for; its next start writes it anew */
         vsd_view_unregister(d, v);
         vsd_net_stop_elements(d, v);
         if (save_state(d, v, &err) < 0)
