@@ -91,6 +91,31 @@ test_a_process_in_the_cgroup_from_outside_is_killed_at_the_stop() {
         vs destroy dk1
 }
 
+# The init's mount namespace outlives its exit in the releaser (vsd-release,
+# which lets go once the init is gone), so that the init's exit, which a stop
+# waits for, does not take its mounts apart: traced, the releaser receives a
+# descriptor of that namespace and closes it; a start after works.
+test_the_mount_namespace_of_a_stopped_init_goes_in_the_releaser() {
+        local pid ns rel sp
+        command -v strace >/dev/null || fail "strace is needed"
+        vs create mr1 --template busybox
+        vs start mr1
+        pid=$(vs status mr1 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
+        ns=$(readlink "/proc/$pid/ns/mnt")
+        rel=$(pgrep -P "$(vsd_pid)" -x vsd-release) || fail "no vsd-release"
+        strace -yy -p "$rel" -o "$R/rel.trace" -e trace=recvmsg,close 2>"$R/rel.log" &
+        sp=$!
+        wait_for 10 "grep -q attached '$R/rel.log' 2>/dev/null" || fail "strace did not attach"
+        vs stop --fast mr1
+        wait_for 10 "grep -qF '<$ns>)' '$R/rel.trace'" ||
+                fail "the releaser closed no descriptor of $ns: $(cat "$R/rel.trace")"
+        kill -INT "$sp" 2>/dev/null
+        wait "$sp" 2>/dev/null || true
+        vs start mr1
+        expect_eq "mr1 exist running" "$(vs status mr1)" "a start after the release"
+        vs destroy --force mr1
+}
+
 # trace_vsd FILE CMD...: CMD with vsd's own process under strace (its
 # rmdirs and unlinks) into FILE
 trace_vsd() {
