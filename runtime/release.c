@@ -4,9 +4,10 @@
  * it) before the init is a zombie that vsd sees. Measured at 1000 VPS,
  * that was 9 of the 11 ms the init took to die. So before vsd signals the
  * init to stop, the releaser, a fork of vsd's made at its start, takes a
- * reference to the init's root (an O_PATH descriptor of /proc/PID/root)
- * and the init's pidfd; once the pidfd says the init is gone, it closes
- * the root, which unmounts and syncs there, and tells vsd. A start of that
+ * reference to the init's root (an O_PATH descriptor of /proc/PID/root),
+ * to its mount namespace (whose mounts the init's exit would take apart
+ * too) and the init's pidfd; once the pidfd says the init is gone, it
+ * closes them, which unmounts and syncs there, and tells vsd. A start of that
  * VPS waits for the answer: overlay refuses (EBUSY, index=on) an upper
  * directory that another of its mounts still uses. Nothing of the VPS's
  * data depends on the releaser: the sync is the kernel's writeback done
