@@ -37,6 +37,7 @@
 struct vs_reaper {
         pid_t pid;
         int queue; /* the pipe of struct reap_record */
+        int ioctl_fd; /* for SIOCGIFINDEX, or -1 */
 };
 
 /* One queue record: a link by its index, or (index 0) by its doomed name */
@@ -141,6 +142,7 @@ static struct vs_reaper *reaper_start(vs_error_t *err)
         r = vs_xmalloc(sizeof(*r));
         r->pid = pid;
         r->queue = queue[1];
+        r->ioctl_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
         return r;
 }
 
@@ -151,6 +153,8 @@ void vs_reaper_stop(struct vs_reaper *r)
         /* the reaper deletes what is queued, then reads the end */
         close(r->queue);
         waitpid(r->pid, NULL, 0);
+        if (r->ioctl_fd >= 0)
+                close(r->ioctl_fd);
         free(r);
 }
 
@@ -231,19 +235,15 @@ int vs_reaper_retire(struct vs_reaper **rp, struct nl_sock *sock, const char *na
 
 int vs_reaper_doom(struct vs_reaper **rp, struct nl_sock *sock, const char *name, vs_error_t *err)
 {
-        cleanup_close int fd = -1;
         vs_error_t why = { 0 };
         struct ifreq ifr;
         int found;
 
         if (!*rp)
                 *rp = reaper_start(&why);
-        if (!*rp)
+        if (!*rp || (*rp)->ioctl_fd < 0)
                 return vs_reaper_retire(rp, sock, name, err);
-        fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return vs_reaper_retire(rp, sock, name, err);
-        found = find_index(fd, name, &ifr, err);
+        found = find_index((*rp)->ioctl_fd, name, &ifr, err);
         if (found <= 0)
                 return found; /* gone already (the kernel's netns cleanup), or an error */
         if (queue(*rp, ifr.ifr_ifindex, name))
