@@ -36,7 +36,7 @@
 
 struct vs_reaper {
         pid_t pid;
-        int queue; /* the pipe of struct reap_record */
+        int queue;    /* the pipe of struct reap_record */
         int ioctl_fd; /* for SIOCGIFINDEX, or -1 */
 };
 
