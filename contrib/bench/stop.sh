@@ -63,7 +63,7 @@ cpu_ns() { REPLY=0; read -r REPLY _ <"/proc/$1/schedstat" 2>/dev/null || REPLY=0
 helpers_ns() {
         local f st total=0
         for f in /proc/[0-9]*/stat; do
-                read -r st <"$f" 2>/dev/null || continue
+                { read -r st <"$f"; } 2>/dev/null || continue
                 case $st in *"(vsd-reaper) "* | *"(vsd-trash) "* | *"(vsd-release) "*) ;; *) continue ;; esac
                 st=${st##*) }
                 st=${st#* } # state
