@@ -12,7 +12,12 @@
 # of vsd into FILE (its times are then not counted): read the phases off it
 # (the init's exit is the gap between pidfd_send_signal and waitid).
 # STOP_PERF=FILE runs every pair of the first K under `perf trace` of vsd
-# (lighter than strace; their times are counted, and slower for it).
+# (lighter than strace; their times are counted, and slower for it);
+# STOP_RECORD=FILE under `perf record` of vsd (where its CPU time goes;
+# STOP_RECORD_CG=dwarf for call chains through code without frame pointers).
+# The root's run/ is a tmpfs, as /run is on a host (vsd's run/paene: its
+# socket, the /proc view's registrations, reboot marks); STOP_RUN_ON_DISK=1
+# leaves it on the root's file system (the runs before 2026-12-07 14:00).
 # Beside the wall-clock times it prints the CPU time vsd's process spent
 # (its schedstat: user and system, the syscalls' kernel work included) per
 # stop, per destroy (what vsd does after a stop's answer falls in the
@@ -45,7 +50,10 @@ install_traps
 
 phase="making the private root"
 make_root
-mkdir -p "$ROOT/etc/paene"
+mkdir -p "$ROOT/etc/paene" "$ROOT/run"
+if [ "${STOP_RUN_ON_DISK:-0}" != 1 ]; then
+        mount -t tmpfs -o mode=0755,size=64m "stopbench-run" "$ROOT/run"
+fi
 printf 'network_mode = routed\npool4 = 10.200.0.0/16\n' >"$ROOT/etc/paene/vsd.conf"
 phase="starting vsd"
 start_vsd
@@ -81,6 +89,10 @@ helpers_ns; h0=$REPLY
 pp=
 if [ -n "${STOP_PERF:-}" ]; then
         perf trace -p "$VSD_PID" -o "$STOP_PERF" 2>/dev/null &
+        pp=$!
+        sleep 1 # perf needs a moment to attach; not a measurement
+elif [ -n "${STOP_RECORD:-}" ]; then
+        perf record --call-graph "${STOP_RECORD_CG:-fp}" -p "$VSD_PID" -o "$STOP_RECORD" 2>/dev/null &
         pp=$!
         sleep 1 # perf needs a moment to attach; not a measurement
 fi
