@@ -264,10 +264,7 @@ int vsd_authz_within_slice(const struct vsd_slice_rules *r, const vs_request_t *
  * clients, which the lifecycle calls). */
 static struct vps *find_vps(struct vsd *d, const char *name)
 {
-        for (struct vps *v = d->vps_list; v; v = v->next)
-                if (strcmp(v->name, name) == 0)
-                        return v;
-        return NULL;
+        return vsd_vps_find(d, name);
 }
 
 static int owns(struct vsd *d, uid_t uid, const char *slice)

@@ -75,11 +75,3 @@ int vsd_conf_load(struct vsd *d, vs_kv_t *conf, vs_error_t *err)
 
         return vs_kv_load_optional(AT_FDCWD, path, conf, err);
 }
-
-struct vps *vsd_vps_find(struct vsd *d, const char *name)
-{
-        for (struct vps *v = d->vps_list; v; v = v->next)
-                if (strcmp(v->name, name) == 0)
-                        return v;
-        return NULL;
-}

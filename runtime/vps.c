@@ -48,6 +48,72 @@ const char *vsd_phase_name(enum phase phase)
                                          : "stopped";
 }
 
+/* ---- the VPS by name ---- */
+
+static size_t name_hash(const char *name)
+{
+        uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+
+        for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+                h = (h ^ *p) * 1099511628211ULL;
+        return (size_t)h;
+}
+
+static void hash_insert(struct vsd *d, struct vps *v)
+{
+        struct vps **bucket = &d->vps_by_name[name_hash(v->name) % d->vps_buckets];
+
+        v->name_next = *bucket;
+        *bucket = v;
+}
+
+/* As many buckets as VPS at least: doubled, and every VPS put again. */
+static void hash_grow(struct vsd *d)
+{
+        size_t buckets = d->vps_buckets ? d->vps_buckets * 2 : 64;
+
+        free(d->vps_by_name);
+        d->vps_by_name = vs_xmalloc(buckets * sizeof(*d->vps_by_name));
+        d->vps_buckets = buckets;
+        for (struct vps *v = d->vps_list; v; v = v->next)
+                hash_insert(d, v);
+}
+
+static void hash_remove(struct vsd *d, struct vps *v)
+{
+        if (!d->vps_buckets)
+                return;
+        for (struct vps **p = &d->vps_by_name[name_hash(v->name) % d->vps_buckets]; *p;
+             p = &(*p)->name_next) {
+                if (*p == v) {
+                        *p = v->name_next;
+                        return;
+                }
+        }
+}
+
+struct vps *vsd_vps_find(struct vsd *d, const char *name)
+{
+        if (!d->vps_buckets) {
+                /* a list made by hand (the unit tests') */
+                for (struct vps *v = d->vps_list; v; v = v->next)
+                        if (strcmp(v->name, name) == 0)
+                                return v;
+                return NULL;
+        }
+        for (struct vps *v = d->vps_by_name[name_hash(name) % d->vps_buckets]; v; v = v->name_next)
+                if (strcmp(v->name, name) == 0)
+                        return v;
+        return NULL;
+}
+
+void vsd_vps_forget_all(struct vsd *d)
+{
+        free(d->vps_by_name);
+        d->vps_by_name = NULL;
+        d->vps_buckets = d->nvps = 0;
+}
+
 static struct vps *vps_add(struct vsd *d, const char *name)
 {
         struct vps *v = vs_xmalloc(sizeof(*v));
@@ -59,7 +125,14 @@ static struct vps *vps_add(struct vsd *d, const char *name)
         v->exit_ev = (struct ev){ EV_VPS_EXIT, v };
         v->timer_ev = (struct ev){ EV_VPS_TIMER, v };
         v->next = d->vps_list;
+        if (v->next)
+                v->next->pprev = &v->next;
+        v->pprev = &d->vps_list;
         d->vps_list = v;
+        if (++d->nvps > d->vps_buckets)
+                hash_grow(d); /* puts v too */
+        else
+                hash_insert(d, v);
         return v;
 }
 
@@ -68,12 +141,12 @@ static void vps_remove(struct vsd *d, struct vps *v)
         /* nobody may be left waiting on a VPS that is gone */
         d->hooks.vps_removed(d, v);
         vs_kv_free(&v->config);
-        for (struct vps **p = &d->vps_list; *p; p = &(*p)->next) {
-                if (*p == v) {
-                        *p = v->next;
-                        break;
-                }
-        }
+        hash_remove(d, v);
+        d->nvps--;
+        /* unlinked in place: a walk to it crossed every VPS before it */
+        *v->pprev = v->next;
+        if (v->next)
+                v->next->pprev = v->pprev;
         vs_cgroup_free(v->cg);
         free(v);
 }
@@ -1852,22 +1925,24 @@ void vsd_vps_exited(struct vsd *d, struct vps *v)
                         vs_log(LOG_WARNING, "%s: %s", v->name, err.msg);
         }
         vs_cgroup_free(steal_ptr(v->cg));
-        /* explicitly, not by the kernel's asynchronous netns cleanup: a
-         * start right after must find the name free */
-        vsd_net_stop_links(d, v);
-        v->ifname[0] = '\0';
         v->phase = PHASE_STOPPED;
         v->stopped_at = time(NULL);
-        /* A stop alone is answered here: its cgroups and its links' names
-         * are free. What follows is vsd's own record, done before vsd reads
-         * another request (a start of this VPS sees it all), and a crash
-         * before it changes nothing that matters: the state file still says
-         * running, and the next vsd, finding the init gone, marks the VPS
-         * stopped and builds its nftables from the running VPS only. */
+        /* A stop alone is answered here: its cgroups are gone. What follows
+         * is done before vsd reads another request (a start of this VPS
+         * sees it all), and a crash before it changes nothing that matters:
+         * the state file still says running, and the next vsd, finding the
+         * init gone, marks the VPS stopped, deletes the links of VPS that
+         * are not running and builds its nftables from the running VPS
+         * only. */
         if (d->hooks.vps_stop_answer) {
                 d->hooks.vps_stop_answer(d, v);
                 crash_after_stop_answer();
         }
+        /* explicitly, not by the kernel's asynchronous netns cleanup: the
+         * reaper deletes them (a helper woken here, not before the answer)
+         * and a start renames what it finds in its way */
+        vsd_net_stop_links(d, v);
+        v->ifname[0] = '\0';
         /* after the answer: how the init ended (its reap, and its reboot
          * mark's open and unlink on the state root; a crash here leaves a
          * zombie for vsd's own reaper and a mark that names this init

@@ -647,6 +647,7 @@ static void shut_down(struct vsd *d)
                 vs_kv_free(&v->config);
                 free(v);
         }
+        vsd_vps_forget_all(d);
         if (d->cgtree) {
                 vs_cgroup_tree_prune(d->cgtree);
                 vs_cgroup_tree_free(d->cgtree);

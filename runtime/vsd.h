@@ -108,7 +108,8 @@ struct vps {
         vs_kv_t config;
         struct stat config_st;
         int config_valid;
-        struct vps *next;
+        struct vps *next, **pprev; /* pprev: what points to it in vps_list */
+        struct vps *name_next;     /* in its bucket of vps_by_name */
 };
 
 struct vsd_work;
@@ -257,6 +258,9 @@ struct vsd {
         size_t nnotify, notify_cap;
         uint64_t notify_next_id;
         struct vps *vps_list;
+        /* vps_list by name (vps.c): a request's look-up walked every VPS */
+        struct vps **vps_by_name;
+        size_t vps_buckets, nvps;
         struct vsd_slice *slices; /* slice.c: the loaded slice files */
         /* slicetime.h: slice expiry and byte budgets */
         struct vsd_slicetime *slicetime;
@@ -275,6 +279,8 @@ struct vsd {
 
 /* store.c: the VPS vsd knows by that name, or NULL */
 struct vps *vsd_vps_find(struct vsd *d, const char *name);
+/* The name index goes (vsd's end: its VPS are freed). */
+void vsd_vps_forget_all(struct vsd *d);
 
 /* vps.c: the lifecycle */
 int vsd_vps_save_state(struct vsd *d, struct vps *v, vs_error_t *err);
@@ -508,9 +514,9 @@ char *vsd_net_assign(struct vsd *d, char *const *given, size_t ngiven, vs_error_
 int vsd_net_prepare(struct vsd *d, struct vps *v, const vs_kv_t *config,
                     struct vsd_net_start *start, vs_error_t *err);
 void vsd_net_stopped(struct vsd *d, struct vps *v);
-/* The two halves of vsd_net_stopped, for a stop that is answered between
- * them: the links (their names must be free when the stop returns), then
- * the nftables elements (keyed by a name no link has any more). */
+/* The two halves of vsd_net_stopped, for a stop that is answered before
+ * them: the links (to the reaper; an ifb renamed, which a start would take
+ * as its own), then the nftables elements. */
 void vsd_net_stop_links(struct vsd *d, struct vps *v);
 void vsd_net_stop_elements(struct vsd *d, struct vps *v);
 /* set --hostname: in the config, and on a running VPS at once (its UTS
