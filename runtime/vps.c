@@ -1945,8 +1945,8 @@ void vsd_vps_exited(struct vsd *d, struct vps *v)
         v->ifname[0] = '\0';
         /* after the answer: how the init ended (its reap, and its reboot
          * mark's open and unlink on the state root; a crash here leaves a
-         * zombie for vsd's own reaper and a mark that names this init
-         * only), which is for the state file and the event, and the
+         * zombie for whoever reaps vsd's orphans, and a mark that names
+         * this init only), which is for the state file and the event: the
          * stopped clients only ever get "ok" */
         collect_status(d, v);
         vsd_epoll_del(d, v->pidfd);
