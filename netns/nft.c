@@ -22,6 +22,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,13 +37,18 @@ struct nft_vps {
         char ifname[VS_IFNAME_MAX];
         char *add;    /* "add element ..." commands */
         char *delete; /* the same elements, "delete element ..." */
-        struct nft_vps *next;
+        struct nft_vps *next, **pprev;
+        struct nft_vps *hnext; /* in its bucket */
 };
 
 struct vs_nft {
         struct nft_ctx *ctx;
         vs_net_conf_t conf;
         struct nft_vps *vps;
+        /* the records by interface name: a stop's removal and a start's
+         * update walked every VPS's */
+        struct nft_vps **buckets;
+        size_t nbuckets, n;
 };
 
 /* A growing text buffer. */
@@ -283,13 +289,66 @@ static int vps_commands(const vs_net_conf_t *conf, const struct vs_nft_vps *v, c
         return 0;
 }
 
-static struct nft_vps **find(vs_nft_t *nft, const char *ifname)
+static size_t name_hash(const char *name)
 {
-        struct nft_vps **p = &nft->vps;
+        uint64_t h = 1469598103934665603ULL; /* FNV-1a */
 
-        while (*p && strcmp((*p)->ifname, ifname) != 0)
-                p = &(*p)->next;
-        return p;
+        for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+                h = (h ^ *p) * 1099511628211ULL;
+        return (size_t)h;
+}
+
+static void bucket_insert(vs_nft_t *nft, struct nft_vps *v)
+{
+        struct nft_vps **b = &nft->buckets[name_hash(v->ifname) % nft->nbuckets];
+
+        v->hnext = *b;
+        *b = v;
+}
+
+/* v into the list and the index (doubled, and filled again, when it has
+ * fewer buckets than records) */
+static void link_record(vs_nft_t *nft, struct nft_vps *v)
+{
+        v->next = nft->vps;
+        if (v->next)
+                v->next->pprev = &v->next;
+        v->pprev = &nft->vps;
+        nft->vps = v;
+        if (++nft->n <= nft->nbuckets) {
+                bucket_insert(nft, v);
+                return;
+        }
+        free(nft->buckets);
+        nft->nbuckets = nft->nbuckets ? nft->nbuckets * 2 : 64;
+        nft->buckets = vs_xmalloc(nft->nbuckets * sizeof(*nft->buckets));
+        for (struct nft_vps *r = nft->vps; r; r = r->next)
+                bucket_insert(nft, r);
+}
+
+static void unlink_record(vs_nft_t *nft, struct nft_vps *v)
+{
+        *v->pprev = v->next;
+        if (v->next)
+                v->next->pprev = v->pprev;
+        for (struct nft_vps **p = &nft->buckets[name_hash(v->ifname) % nft->nbuckets]; *p;
+             p = &(*p)->hnext) {
+                if (*p == v) {
+                        *p = v->hnext;
+                        break;
+                }
+        }
+        nft->n--;
+}
+
+static struct nft_vps *find(vs_nft_t *nft, const char *ifname)
+{
+        if (!nft->nbuckets)
+                return NULL;
+        for (struct nft_vps *v = nft->buckets[name_hash(ifname) % nft->nbuckets]; v; v = v->hnext)
+                if (strcmp(v->ifname, ifname) == 0)
+                        return v;
+        return NULL;
 }
 
 /* The tables afresh with every recorded VPS's elements. */
@@ -343,8 +402,7 @@ int vs_nft_open(const vs_net_conf_t *conf, const struct vs_nft_vps *vps, size_t 
                         continue;
                 }
                 vs_strlcpy(v->ifname, vps[i].ifname, sizeof(v->ifname));
-                v->next = nft->vps;
-                nft->vps = v;
+                link_record(nft, v);
         }
         if (rebuild(nft, err) < 0) {
                 vs_nft_free(nft);
@@ -364,6 +422,7 @@ void vs_nft_free(vs_nft_t *nft)
                 nft->vps = v->next;
                 record_free(v);
         }
+        free(nft->buckets);
         if (nft->ctx)
                 nft_ctx_free(nft->ctx);
         free(nft);
@@ -371,13 +430,12 @@ void vs_nft_free(vs_nft_t *nft)
 
 int vs_nft_vps_update(vs_nft_t *nft, const struct vs_nft_vps *vps, vs_error_t *err)
 {
-        struct nft_vps **slot, *old;
+        struct nft_vps *old;
         cleanup_free char *add = NULL, *del = NULL, *both = NULL;
 
         if (vps_commands(&nft->conf, vps, &add, &del, err) < 0)
                 return -1;
-        slot = find(nft, vps->ifname);
-        old = *slot;
+        old = find(nft, vps->ifname);
         both = vs_strdupf("%s%s", old ? old->delete : "", add);
         if (run(nft, both, err) < 0) {
                 vs_error_t again = { 0 };
@@ -393,8 +451,7 @@ int vs_nft_vps_update(vs_nft_t *nft, const struct vs_nft_vps *vps, vs_error_t *e
                 old = vs_xmalloc(sizeof(*old));
                 memset(old, 0, sizeof(*old));
                 vs_strlcpy(old->ifname, vps->ifname, sizeof(old->ifname));
-                old->next = nft->vps;
-                nft->vps = old;
+                link_record(nft, old);
         }
         free(old->add);
         free(old->delete);
@@ -405,11 +462,11 @@ int vs_nft_vps_update(vs_nft_t *nft, const struct vs_nft_vps *vps, vs_error_t *e
 
 int vs_nft_vps_remove(vs_nft_t *nft, const char *ifname, vs_error_t *err)
 {
-        struct nft_vps **slot = find(nft, ifname), *old = *slot;
+        struct nft_vps *old = find(nft, ifname);
 
         if (!old)
                 return 0;
-        *slot = old->next;
+        unlink_record(nft, old);
         if (run(nft, old->delete, NULL) < 0 && rebuild(nft, err) < 0) {
                 record_free(old);
                 return vs_error_wrap(err, "remove the elements of %s", ifname);
