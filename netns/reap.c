@@ -204,6 +204,12 @@ static int retire_rename(const char *name, char doomed[VS_IFNAME_MAX], vs_error_
         return 1;
 }
 
+/* Whether a link of that name is there (or it cannot be told). */
+static int link_exists(const char *name)
+{
+        return if_nametoindex(name) != 0 || errno != ENODEV;
+}
+
 /* One record to the reaper; 0 when the queue is full (or gone). */
 static int queue(struct vs_reaper *r, int ifindex, const char *name)
 {
@@ -221,7 +227,11 @@ int vs_reaper_retire(struct vs_reaper **rp, struct nl_sock *sock, const char *na
         vs_error_t why = { 0 };
         int rc;
 
-        /* without a reaper (no thread, no socket), the caller deletes */
+        /* without a reaper (no thread, no socket), the caller deletes; one
+         * is made for a link that is there only (its descriptors are vsd's
+         * for good) */
+        if (!*rp && !link_exists(name))
+                return 0;
         if (!*rp)
                 *rp = reaper_start(&why);
         rc = *rp ? retire_rename(name, doomed, &why) : -1;
@@ -239,6 +249,8 @@ int vs_reaper_doom(struct vs_reaper **rp, struct nl_sock *sock, const char *name
         struct ifreq ifr;
         int found;
 
+        if (!*rp && !link_exists(name))
+                return 0;
         if (!*rp)
                 *rp = reaper_start(&why);
         if (!*rp || (*rp)->ioctl_fd < 0)
