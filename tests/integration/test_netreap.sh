@@ -21,6 +21,8 @@ links_named() {
 
 no_doomed_links() { [ -z "$(links_named vsx-)" ]; }
 no_links_named() { [ -z "$(links_named "$1")" ]; }
+# the pid of VPS $1's init
+init_of() { vs status "$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])'; }
 # the index of link $1 in vsd's namespace (nothing when there is none)
 index_of() { in_host ip -o link show "$1" 2>/dev/null | awk -F': ' '{print $1}'; }
 
@@ -127,15 +129,20 @@ test_a_crash_right_after_a_stop_answer_leaves_the_vps_stopped() {
 # renaming it, and the start renames it out of the way and comes up with
 # its network; the old one goes once the reaper runs.
 test_a_start_while_the_old_veth_is_still_there() {
-        local a pid reaper old
+        local a reaper old ns
         use_conf "$(printf 'network_mode = routed\npool4 = 10.89.2.0/24')"
         vs create q4 --template busybox >/dev/null
         vs start q4 >/dev/null
-        cycles q4 "$(addr_of q4)" 1 # the reaper is made at the first stop
         a=$(addr_of q4)
+        # the reaper is made for the first link it is given: a stop whose
+        # veth the kernel cannot delete first (its namespace held here)
+        exec {ns}<"/proc/$(init_of q4)/ns/net"
+        vs stop --fast q4 >/dev/null
+        exec {ns}<&-
         reaper=$(pgrep -P "$(vsd_pid)" -x vsd-reaper) || fail "no vsd-reaper after a stop"
-        pid=$(vs status q4 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
-        exec {ns}<"/proc/$pid/ns/net"
+        wait_for 20 "no_links_named vs-q4" || fail "q4's first veth left"
+        vs start q4 >/dev/null
+        exec {ns}<"/proc/$(init_of q4)/ns/net"
         old=$(index_of vs-q4)
         [ -n "$old" ] || fail "no vs-q4 while q4 runs"
         kill -STOP "$reaper"
