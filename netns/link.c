@@ -833,8 +833,10 @@ int vs_net_vps_setup(vs_net_t *net, const struct vs_net_vps *vps, pid_t pid, vs_
         master = host_prepare(net, err);
         if (master < 0)
                 return vs_error_wrap(err, "network");
-        /* a veth of this name is a leftover of a crashed start: replace it */
-        vs_nl_delete_link(net->sock, host, NULL);
+        /* a veth of this name is the last run's, still to be deleted by
+         * the reaper, or a leftover of a crashed start: it gives up the
+         * name (renamed for the reaper) */
+        vs_reaper_retire(&net->reaper, net->sock, host, NULL);
         if (create_veth(net, host, vps->name, pid, master, err) < 0) {
                 /* the bridge may have been deleted under vsd: check it
                  * again at the next start */
@@ -936,7 +938,7 @@ int vs_net_vps_teardown(vs_net_t *net, const char *name, vs_error_t *err)
         char host[VS_IFNAME_MAX];
 
         vs_net_host_ifname(name, host);
-        if (vs_reaper_retire(&net->reaper, net->sock, host, err) < 0)
+        if (vs_reaper_doom(&net->reaper, net->sock, host, err) < 0)
                 return -1;
         return vs_net_vps_rate_teardown(net, name, err);
 }

@@ -36,6 +36,12 @@ struct vs_reaper;
 struct vs_reaper **vs_net_reaper(vs_net_t *net);
 int vs_reaper_retire(struct vs_reaper **reaper, struct nl_sock *sock, const char *name,
                      vs_error_t *err);
+/* vs_reaper_doom queues `name` by its index for the reaper's delete without
+ * renaming it (no RTNL lock taken): it keeps its name until deleted, and a
+ * start that needs the name retires it. Without a reaper, or with its queue
+ * full, it retires the link. */
+int vs_reaper_doom(struct vs_reaper **reaper, struct nl_sock *sock, const char *name,
+                   vs_error_t *err);
 void vs_reaper_stop(struct vs_reaper *reaper);
 
 #endif

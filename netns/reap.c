@@ -1,11 +1,15 @@
 /* Deleting a link costs its caller the kernel's unregister (~20 ms: RCU
  * grace periods and the wait for the device's last references), which a
- * stop or a destroy must not wait for. So a link of a VPS that is gone is
- * first retired, which is quick: set down and renamed to "vsx-<ifindex>",
- * so that its name is free at once for the VPS's next start; then the
- * reaper, a fork of vsd's, deletes it by that doomed name. The reaper does
- * nothing but read names from a pipe and send RTM_DELLINK on a socket of
- * its own. It is a process, not a thread, so that vsd has one thread: vsd
+ * stop or a destroy must not wait for. So the veth of a VPS that stopped
+ * is doomed: its ifindex (read under RCU, without the RTNL lock that the
+ * kernel's cleanup of dying network namespaces holds for long) goes to the
+ * reaper, a fork of vsd's, which deletes it by that index; until then it
+ * keeps its name. A start that finds its name still taken retires the old
+ * link first, which is quick: set down (its routes and bridge entries go)
+ * and renamed to "vsx-<ifindex>", and queued by that doomed name; an ifb is
+ * retired at the stop already (a start would take an ifb of its name as
+ * its own). The reaper does nothing but read records from a pipe and send
+ * RTM_DELLINK on a socket of its own. It is a process, not a thread, so that vsd has one thread: vsd
  * clones its builders and exec children with a raw clone3, which copies
  * any libc lock another thread holds at that moment, held for good. When
  * the VPS's network namespace dies first, the kernel deletes the pair
@@ -32,7 +36,14 @@
 
 struct vs_reaper {
         pid_t pid;
-        int queue; /* the pipe of doomed names, VS_IFNAME_MAX bytes each */
+        int queue;    /* the pipe of struct reap_record */
+        int ioctl_fd; /* for SIOCGIFINDEX, or -1 */
+};
+
+/* One queue record: a link by its index, or (index 0) by its doomed name */
+struct reap_record {
+        int ifindex;
+        char name[VS_IFNAME_MAX];
 };
 
 struct dellink_req {
@@ -42,9 +53,11 @@ struct dellink_req {
         char name[VS_IFNAME_MAX];
 };
 
-/* In the reaper: one RTM_DELLINK by name, and its acknowledgement read (the
- * error, if any, is nobody's to report: the sweep takes what is left). */
-static void delete_by_name(int fd, const char *name, unsigned seq)
+/* In the reaper: one RTM_DELLINK, and its acknowledgement read (the error,
+ * if any, is nobody's to report: the kernel's cleanup of the VPS's network
+ * namespace may have deleted the link first, and the sweep takes what is
+ * left). */
+static void delete_link(int fd, const struct reap_record *rec, unsigned seq)
 {
         struct dellink_req req;
         char ack[1024];
@@ -55,10 +68,15 @@ static void delete_by_name(int fd, const char *name, unsigned seq)
         req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
         req.nh.nlmsg_seq = seq;
         req.ifi.ifi_family = AF_UNSPEC;
-        req.name_attr.rta_type = IFLA_IFNAME;
-        req.name_attr.rta_len = RTA_LENGTH(VS_IFNAME_MAX);
-        memcpy(req.name, name, VS_IFNAME_MAX);
-        if (send(fd, &req, sizeof(req), 0) < 0)
+        if (rec->ifindex > 0) {
+                req.ifi.ifi_index = rec->ifindex;
+                req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(req.ifi));
+        } else {
+                req.name_attr.rta_type = IFLA_IFNAME;
+                req.name_attr.rta_len = RTA_LENGTH(VS_IFNAME_MAX);
+                memcpy(req.name, rec->name, VS_IFNAME_MAX);
+        }
+        if (send(fd, &req, req.nh.nlmsg_len, 0) < 0)
                 return;
         while (recv(fd, ack, sizeof(ack), 0) < 0 && errno == EINTR)
                 ;
@@ -69,18 +87,18 @@ enum { REAPER_QUEUE_FD = 3, REAPER_NL_FD };
 
 static __attribute__((noreturn)) void reaper_loop(void)
 {
-        char name[VS_IFNAME_MAX];
+        struct reap_record rec;
         unsigned seq = 0;
 
         for (;;) {
-                ssize_t got = read(REAPER_QUEUE_FD, name, sizeof(name));
+                ssize_t got = read(REAPER_QUEUE_FD, &rec, sizeof(rec));
 
                 if (got < 0 && errno == EINTR)
                         continue;
-                if (got != (ssize_t)sizeof(name))
+                if (got != (ssize_t)sizeof(rec))
                         _exit(0); /* vsd closed the queue: all is done */
-                name[VS_IFNAME_MAX - 1] = '\0';
-                delete_by_name(REAPER_NL_FD, name, ++seq);
+                rec.name[VS_IFNAME_MAX - 1] = '\0';
+                delete_link(REAPER_NL_FD, &rec, ++seq);
         }
 }
 
@@ -124,6 +142,7 @@ static struct vs_reaper *reaper_start(vs_error_t *err)
         r = vs_xmalloc(sizeof(*r));
         r->pid = pid;
         r->queue = queue[1];
+        r->ioctl_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
         return r;
 }
 
@@ -134,6 +153,8 @@ void vs_reaper_stop(struct vs_reaper *r)
         /* the reaper deletes what is queued, then reads the end */
         close(r->queue);
         waitpid(r->pid, NULL, 0);
+        if (r->ioctl_fd >= 0)
+                close(r->ioctl_fd);
         free(r);
 }
 
@@ -146,19 +167,31 @@ static int ifreq_ioctl(int fd, unsigned long op, struct ifreq *ifr)
         return rc;
 }
 
-/* Down (a link that is up cannot be renamed), then "vsx-<ifindex>": unique
- * while the link exists. 1 when retired, 0 when there is no such link. */
+/* The link's index (SIOCGIFINDEX reads it under RCU, without the RTNL
+ * lock), in ifr: 1, or 0 when there is no such link. */
+static int find_index(int fd, const char *name, struct ifreq *ifr, vs_error_t *err)
+{
+        memset(ifr, 0, sizeof(*ifr));
+        vs_strlcpy(ifr->ifr_name, name, sizeof(ifr->ifr_name));
+        if (ifreq_ioctl(fd, SIOCGIFINDEX, ifr) < 0)
+                return errno == ENODEV ? 0 : vs_error_errno(err, "find %s", name);
+        return 1;
+}
+
+/* Down (a link that is up cannot be renamed before Linux 6.8, and down
+ * its routes and bridge entries go), then "vsx-<ifindex>": unique while
+ * the link exists. 1 when retired, 0 when there is no such link. */
 static int retire_rename(const char *name, char doomed[VS_IFNAME_MAX], vs_error_t *err)
 {
         cleanup_close int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
         struct ifreq ifr;
+        int found;
 
         if (fd < 0)
                 return vs_error_errno(err, "socket");
-        memset(&ifr, 0, sizeof(ifr));
-        vs_strlcpy(ifr.ifr_name, name, sizeof(ifr.ifr_name));
-        if (ifreq_ioctl(fd, SIOCGIFINDEX, &ifr) < 0)
-                return errno == ENODEV ? 0 : vs_error_errno(err, "find %s", name);
+        found = find_index(fd, name, &ifr, err);
+        if (found <= 0)
+                return found;
         snprintf(doomed, VS_IFNAME_MAX, "%s%x", VS_NET_DOOMED_PREFIX, (unsigned)ifr.ifr_ifindex);
         if (ifreq_ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
                 return errno == ENODEV ? 0 : vs_error_errno(err, "read the flags of %s", name);
@@ -171,20 +204,62 @@ static int retire_rename(const char *name, char doomed[VS_IFNAME_MAX], vs_error_
         return 1;
 }
 
+/* Whether a link of that name is there (or it cannot be told). */
+static int link_exists(const char *name)
+{
+        return if_nametoindex(name) != 0 || errno != ENODEV;
+}
+
+/* One record to the reaper; 0 when the queue is full (or gone). */
+static int queue(struct vs_reaper *r, int ifindex, const char *name)
+{
+        struct reap_record rec;
+
+        memset(&rec, 0, sizeof(rec));
+        rec.ifindex = ifindex;
+        vs_strlcpy(rec.name, name, sizeof(rec.name));
+        return write(r->queue, &rec, sizeof(rec)) == (ssize_t)sizeof(rec);
+}
+
 int vs_reaper_retire(struct vs_reaper **rp, struct nl_sock *sock, const char *name, vs_error_t *err)
 {
         char doomed[VS_IFNAME_MAX] = { 0 };
         vs_error_t why = { 0 };
         int rc;
 
-        /* without a reaper (no thread, no socket), the caller deletes */
+        /* without a reaper (no thread, no socket), the caller deletes; one
+         * is made for a link that is there only (its descriptors are vsd's
+         * for good) */
+        if (!*rp && !link_exists(name))
+                return 0;
         if (!*rp)
                 *rp = reaper_start(&why);
         rc = *rp ? retire_rename(name, doomed, &why) : -1;
         if (rc == 0)
                 return 0; /* gone already */
-        if (rc > 0 && write((*rp)->queue, doomed, sizeof(doomed)) == (ssize_t)sizeof(doomed))
+        if (rc > 0 && queue(*rp, 0, doomed))
                 return 0;
         /* not renamed, or the queue is full: deleted here, under its name */
         return vs_nl_delete_link(sock, rc > 0 ? doomed : name, err);
+}
+
+int vs_reaper_doom(struct vs_reaper **rp, struct nl_sock *sock, const char *name, vs_error_t *err)
+{
+        vs_error_t why = { 0 };
+        struct ifreq ifr;
+        int found;
+
+        if (!*rp && !link_exists(name))
+                return 0;
+        if (!*rp)
+                *rp = reaper_start(&why);
+        if (!*rp || (*rp)->ioctl_fd < 0)
+                return vs_reaper_retire(rp, sock, name, err);
+        found = find_index((*rp)->ioctl_fd, name, &ifr, err);
+        if (found <= 0)
+                return found; /* gone already (the kernel's netns cleanup), or an error */
+        if (queue(*rp, ifr.ifr_ifindex, name))
+                return 0;
+        /* the queue is full: retired as before (renamed, or deleted here) */
+        return vs_reaper_retire(rp, sock, name, err);
 }

@@ -4,9 +4,10 @@
  * it) before the init is a zombie that vsd sees. Measured at 1000 VPS,
  * that was 9 of the 11 ms the init took to die. So before vsd signals the
  * init to stop, the releaser, a fork of vsd's made at its start, takes a
- * reference to the init's root (an O_PATH descriptor of /proc/PID/root)
- * and the init's pidfd; once the pidfd says the init is gone, it closes
- * the root, which unmounts and syncs there, and tells vsd. A start of that
+ * reference to the init's root (an O_PATH descriptor of /proc/PID/root),
+ * to its mount namespace (whose mounts the init's exit would take apart
+ * too) and the init's pidfd; once the pidfd says the init is gone, it
+ * closes them, which unmounts and syncs there, and tells vsd. A start of that
  * VPS waits for the answer: overlay refuses (EBUSY, index=on) an upper
  * directory that another of its mounts still uses. Nothing of the VPS's
  * data depends on the releaser: the sync is the kernel's writeback done
@@ -42,39 +43,44 @@ struct release_record {
         uint64_t seq;
 };
 
-/* In the releaser: a root held until its init's pidfd is readable. */
+/* In the releaser: a root (and the init's mount namespace) held until
+ * its init's pidfd is readable. */
 struct held {
         struct release_record rec;
-        int pidfd, root;
+        int pidfd, root, mnt_ns;
 };
 
 static int take_hold(int epfd, struct held *h)
 {
-        int fds[2], nfds = 0, truncated = 0;
+        int fds[VS_FDPASS_MAX], nfds = 0, truncated = 0;
         ssize_t n = vs_recv_fds(RELEASE_SOCK_FD, &h->rec, sizeof(h->rec), fds, &nfds, &truncated);
 
         if (n <= 0)
                 return -1; /* vsd closed its end, or is gone */
-        if (n != (ssize_t)sizeof(h->rec) || truncated || nfds != 2) {
+        if (n != (ssize_t)sizeof(h->rec) || truncated || nfds < 2 || nfds > 3) {
                 for (int i = 0; i < nfds; i++)
                         close(fds[i]);
                 return 0;
         }
         h->pidfd = fds[0];
         h->root = fds[1];
+        h->mnt_ns = nfds > 2 ? fds[2] : -1;
         if (epoll_ctl(epfd, EPOLL_CTL_ADD, h->pidfd,
                       &(struct epoll_event){ .events = EPOLLIN, .data.ptr = h }) < 0)
                 close(h->pidfd), h->pidfd = -1; /* let go at once */
         return 1;
 }
 
-/* The close of the root is where the kernel unmounts and syncs. */
+/* The close of the mount namespace is where the kernel takes its mounts
+ * apart, that of the root where it unmounts and syncs the overlay. */
 static void let_go(int epfd, struct held *h)
 {
         if (h->pidfd >= 0) {
                 epoll_ctl(epfd, EPOLL_CTL_DEL, h->pidfd, NULL);
                 close(h->pidfd);
         }
+        if (h->mnt_ns >= 0)
+                close(h->mnt_ns);
         close(h->root);
         (void)!send(RELEASE_SOCK_FD, &h->rec, sizeof(h->rec), MSG_NOSIGNAL);
         free(h);
@@ -164,18 +170,27 @@ static int on_disk_image(const struct vps *v)
         return !v->config_valid || vsd_disk_backend_of(&v->config)->attach;
 }
 
-/* The init's root, proved to be this init's: its pidfd still names a
- * live process after the open (an adopted init's pid could have been
- * reaped and reused before it). */
-static int open_init_root(const struct vps *v)
+/* The init's root and mount namespace, proved to be this init's: its
+ * pidfd still names a live process after the opens (an adopted init's pid
+ * could have been reaped and reused before them). The namespace is for
+ * what its last reference costs: the init's exit would take every mount
+ * of it apart (two expedited RCU grace periods, the /proc, /sys, /dev and
+ * overlay superblocks) before its pidfd says it is gone; without it
+ * (-1) the root alone is held, as before. */
+static int open_init_root(const struct vps *v, int *mnt_ns)
 {
         char path[64];
         int root;
 
         snprintf(path, sizeof(path), "/proc/%d/root", (int)v->pid);
         root = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)v->pid);
+        *mnt_ns = root >= 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
         if (root >= 0 && syscall(SYS_pidfd_send_signal, v->pidfd, 0, NULL, 0) < 0) {
                 close(root);
+                if (*mnt_ns >= 0)
+                        close(*mnt_ns);
+                *mnt_ns = -1;
                 return -1;
         }
         return root;
@@ -185,15 +200,16 @@ void vsd_release_hold(struct vsd *d, struct vps *v)
 {
         static uint64_t next_seq;
         struct release_record rec = { .seq = ++next_seq };
-        cleanup_close int root = -1;
+        cleanup_close int root = -1, mnt_ns = -1;
 
         if (d->release_fd < 0 || v->release_seq || v->pidfd < 0 || on_disk_image(v))
                 return;
-        root = open_init_root(v);
+        root = open_init_root(v, &mnt_ns);
         if (root < 0)
                 return;
         vs_strlcpy(rec.name, v->name, sizeof(rec.name));
-        if (vs_send_fds(d->release_fd, &rec, sizeof(rec), (int[]){ v->pidfd, root }, 2) < 0)
+        if (vs_send_fds(d->release_fd, &rec, sizeof(rec), (int[]){ v->pidfd, root, mnt_ns },
+                        mnt_ns >= 0 ? 3 : 2) < 0)
                 return; /* a full queue: the init's exit releases it */
         v->release_seq = rec.seq;
 }

@@ -12,9 +12,10 @@ struct vps;
 int vsd_release_start(struct vsd *d, vs_error_t *err);
 
 /* Before vsd asks v's init to stop: the releaser takes a reference to its
- * root, so that the last one, and the sync of the overlay that comes with
- * it, is dropped in the releaser once the init is gone, not in the init's
- * exit, which a stop waits for. Nothing for a VPS on a disk image (its
+ * root and to its mount namespace, so that the last ones (the mounts taken
+ * apart, and the sync of the overlay that comes with the root) are dropped
+ * in the releaser once the init is gone, not in the init's exit, which a
+ * stop waits for. Nothing for a VPS on a disk image (its
  * image must be let go before anything else uses it) or without a
  * releaser. */
 void vsd_release_hold(struct vsd *d, struct vps *v);

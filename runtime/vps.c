@@ -545,6 +545,7 @@ static int try_adopt(struct vsd *d, struct vps *v, const vs_kv_t *state, vs_erro
                 close(pidfd);
                 return -1;
         }
+        v->cgroups_gone = 0;
         v->pidfd = vs_fd_park(pidfd);
         if (watch_init(d, v, err) < 0) {
                 vs_cgroup_free(steal_ptr(v->cg));
@@ -577,7 +578,7 @@ static void sweep_cgroup(struct vsd *d, struct vps *v)
                 vs_cgroup_kill(cg, NULL);
                 vs_cgroup_free(cg);
         }
-        vs_cgroup_remove(d->cgtree, v->slice, v->name, NULL);
+        v->cgroups_gone = vs_cgroup_remove(d->cgtree, v->slice, v->name, NULL) == 0;
 }
 
 static void end_marked_while_down(struct vsd *d, struct vps *v, const vs_kv_t *state);
@@ -1530,6 +1531,7 @@ static int start_stopped(struct vsd *d, struct vps *v, vs_error_t *err)
                 vsd_net_abort(d, v, &net);
                 return -1;
         }
+        v->cgroups_gone = 0;
         /* the limits hold before the init runs (it is born under them), and
          * are vsd's alone to change: host root's files, which only a
          * privileged VPS's root (host uid 0 through its identity map) could
@@ -1542,7 +1544,7 @@ static int start_stopped(struct vsd *d, struct vps *v, vs_error_t *err)
                 vsd_net_abort(d, v, &net);
                 vsd_view_unregister(d, v);
                 vs_cgroup_free(steal_ptr(v->cg));
-                vs_cgroup_remove(d->cgtree, v->slice, v->name, NULL);
+                v->cgroups_gone = vs_cgroup_remove(d->cgtree, v->slice, v->name, NULL) == 0;
                 return -1;
         }
         v->is_child = 1;
@@ -1854,43 +1856,57 @@ void vsd_vps_exited(struct vsd *d, struct vps *v)
 {
         vs_error_t err = { 0 };
 
-        collect_status(d, v);
-        vsd_epoll_del(d, v->pidfd);
-        vs_fd_close(v->pidfd);
-        v->pidfd = -1;
         if (v->timerfd >= 0) {
                 vsd_epoll_del(d, v->timerfd);
                 close(v->timerfd);
                 v->timerfd = -1;
         }
-        if (v->cg) {
-                refresh_oom(v);
-                vs_cgroup_kill(v->cg, NULL);
-                vs_cgroup_free(steal_ptr(v->cg));
+        refresh_oom(v);
+        /* The init's exit took every process of its pid namespace with it
+         * (the kernel waits for them before the pidfd is readable): its
+         * cgroups go with one rmdir each. One that joined them from outside
+         * makes the kernel refuse; only then is the cgroup killed, and the
+         * subtree walked. */
+        v->cgroups_gone = vs_cgroup_remove_empty(d->cgtree, v->slice, v->name) == 0;
+        if (!v->cgroups_gone) {
+                if (v->cg)
+                        vs_cgroup_kill(v->cg, NULL);
+                v->cgroups_gone = vs_cgroup_remove(d->cgtree, v->slice, v->name, &err) == 0;
+                if (!v->cgroups_gone)
+                        vs_log(LOG_WARNING, "%s: %s", v->name, err.msg);
         }
-        if (vs_cgroup_remove(d->cgtree, v->slice, v->name, &err) < 0)
-                vs_log(LOG_WARNING, "%s: %s", v->name, err.msg);
-        /* explicitly, not by the kernel's asynchronous netns cleanup: a
-         * start right after must find the name free */
-        vsd_net_stop_links(d, v);
-        v->ifname[0] = '\0';
+        vs_cgroup_free(steal_ptr(v->cg));
         v->phase = PHASE_STOPPED;
         v->stopped_at = time(NULL);
-        /* A stop alone is answered here: its cgroups and its links' names
-         * are free. What follows is vsd's own record, done before vsd reads
-         * another request (a start of this VPS sees it all), and a crash
-         * before it changes nothing that matters: the state file still says
-         * running, and the next vsd, finding the init gone, marks the VPS
-         * stopped and builds its nftables from the running VPS only. */
+        /* A stop alone is answered here: its cgroups are gone. What follows
+         * is done before vsd reads another request (a start of this VPS
+         * sees it all), and a crash before it changes nothing that matters:
+         * the state file still says running, and the next vsd, finding the
+         * init gone, marks the VPS stopped, deletes the links of VPS that
+         * are not running and builds its nftables from the running VPS
+         * only. */
         if (d->hooks.vps_stop_answer) {
                 d->hooks.vps_stop_answer(d, v);
                 crash_after_stop_answer();
         }
-        /* after the answer: an unlink on the state root's file system
-         * waits for its journal (1 to 8 ms on ext4 with other writers),
-         * and a registration left by a crash here names cgroups that are
-         * gone, of a VPS vsview has no reader for; its next start writes
-         * it anew */
+        /* explicitly, not by the kernel's asynchronous netns cleanup: the
+         * reaper deletes them (a helper woken here, not before the answer)
+         * and a start renames what it finds in its way */
+        vsd_net_stop_links(d, v);
+        v->ifname[0] = '\0';
+        /* after the answer: how the init ended (its reap, and its reboot
+         * mark's open and unlink on the state root; a crash here leaves a
+         * zombie for whoever reaps vsd's orphans, and a mark that names
+         * this init only), which is for the state file and the event: the
+         * stopped clients only ever get "ok" */
+        collect_status(d, v);
+        vsd_epoll_del(d, v->pidfd);
+        vs_fd_close(v->pidfd);
+        v->pidfd = -1;
+        /* an unlink on the state root's file system waits for its journal
+         * (1 to 8 ms on ext4 with other writers), and a registration left
+         * by a crash here names cgroups that are gone, of a VPS vsview has
+         * no reader for; its next start writes it anew */
         vsd_view_unregister(d, v);
         vsd_net_stop_elements(d, v);
         if (save_state(d, v, &err) < 0)
@@ -1915,7 +1931,9 @@ int vsd_vps_destroy(struct vsd *d, struct vps *v, vs_error_t *err)
         if (vsd_trash_doom(d, v->name, err) < 0)
                 return -1;
         vsd_reboot_mark_clear(d->reboot_fd, v->name);
-        vs_cgroup_remove(d->cgtree, v->slice, v->name, NULL);
+        /* its stop removed them: seven rmdirs that find nothing, else */
+        if (!v->cgroups_gone)
+                vs_cgroup_remove(d->cgtree, v->slice, v->name, NULL);
         {
                 vs_event_t ev = { .type = "destroyed", .vps = v->name };
 

@@ -87,6 +87,9 @@ struct vps {
         int exit_known, exit_code, exit_signal;
         long long stopped_at;
         vs_cgroup_t *cg;
+        /* its cgroups were removed since it last ran (at its stop, or at
+         * vsd's start): a destroy need not try again */
+        int cgroups_gone;
         char slice[64];
         struct vs_idmap idmap;      /* from the config, at start and adoption */
         char ifname[VS_IFNAME_MAX]; /* host side of its veth while running, or "" */
@@ -522,9 +525,9 @@ char *vsd_net_assign(struct vsd *d, char *const *given, size_t ngiven, vs_error_
 int vsd_net_prepare(struct vsd *d, struct vps *v, const vs_kv_t *config,
                     struct vsd_net_start *start, vs_error_t *err);
 void vsd_net_stopped(struct vsd *d, struct vps *v);
-/* The two halves of vsd_net_stopped, for a stop that is answered between
- * them: the links (their names must be free when the stop returns), then
- * the nftables elements (keyed by a name no link has any more). */
+/* The two halves of vsd_net_stopped, for a stop that is answered before
+ * them: the links (to the reaper; an ifb renamed, which a start would take
+ * as its own), then the nftables elements. */
 void vsd_net_stop_links(struct vsd *d, struct vps *v);
 void vsd_net_stop_elements(struct vsd *d, struct vps *v);
 /* set --hostname: in the config, and on a running VPS at once (its UTS

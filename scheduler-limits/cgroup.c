@@ -928,7 +928,9 @@ int vs_cgroup_controller_fd(vs_cgroup_t *cg, const char *controller, int *is_v2,
                 if (strcmp(known_controllers[k].v1, controller) != 0)
                         continue;
                 for (int i = 0; i < tree->count; i++) {
-                        if (!offers(&tree->hier[i], cg_fd(cg, i), k))
+                        /* a v1 hierarchy says by its mount: its cgroup
+                         * is opened only once it is the one */
+                        if (!offers(&tree->hier[i], tree->hier[i].is_v2 ? cg_fd(cg, i) : -1, k))
                                 continue;
                         *is_v2 = tree->hier[i].is_v2;
                         if (absent(cg, i))
@@ -1202,6 +1204,16 @@ int vs_cgroup_remove(vs_cgroup_tree_t *tree, const char *slice, const char *vps,
                         rc = vs_error_errno(err, "remove cgroup %s/%s/%s on %s", tree->name, slice,
                                             vps, tree->hier[i].mountpoint);
         }
+        return rc;
+}
+
+int vs_cgroup_remove_empty(vs_cgroup_tree_t *tree, const char *slice, const char *vps)
+{
+        int rc = 0;
+
+        for (int i = 0; i < tree->count; i++)
+                if (!rmdir_at_once(tree->hier[i].base_fd, slice, vps))
+                        rc = -1;
         return rc;
 }
 

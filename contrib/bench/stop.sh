@@ -12,7 +12,18 @@
 # of vsd into FILE (its times are then not counted): read the phases off it
 # (the init's exit is the gap between pidfd_send_signal and waitid).
 # STOP_PERF=FILE runs every pair of the first K under `perf trace` of vsd
-# (lighter than strace; their times are counted, and slower for it).
+# (lighter than strace; their times are counted, and slower for it);
+# STOP_RECORD=FILE under `perf record` of vsd (where its CPU time goes;
+# STOP_RECORD_CG=dwarf for call chains through code without frame pointers).
+# The root's run/ is a tmpfs, as /run is on a host (vsd's run/paene: its
+# socket, the /proc view's registrations, reboot marks); STOP_RUN_ON_DISK=1
+# leaves it on the root's file system (the runs before 2026-12-07 14:00).
+# Beside the wall-clock times it prints the CPU time vsd's process spent
+# (its schedstat: user and system, the syscalls' kernel work included) per
+# stop, per destroy (what vsd does after a stop's answer falls in the
+# destroy's window) and per pair, and that of its helpers (the link reaper,
+# the remover, the releaser) per pair; the kernel's own workers (the
+# network namespace's cleanup) are not in it.
 set -euo pipefail
 export LC_ALL=C
 
@@ -39,7 +50,10 @@ install_traps
 
 phase="making the private root"
 make_root
-mkdir -p "$ROOT/etc/paene"
+mkdir -p "$ROOT/etc/paene" "$ROOT/run"
+if [ "${STOP_RUN_ON_DISK:-0}" != 1 ]; then
+        mount -t tmpfs -o mode=0755,size=64m "stopbench-run" "$ROOT/run"
+fi
 printf 'network_mode = routed\npool4 = 10.200.0.0/16\n' >"$ROOT/etc/paene/vsd.conf"
 phase="starting vsd"
 start_vsd
@@ -51,11 +65,34 @@ for ((i = 0; i < N + 2 * K; i++)); do
         "$VSCTL" start "s$i" </dev/null >/dev/null
 done
 
+# cpu_ns PID: the CPU time PID has run, in ns, in REPLY (0 when gone)
+cpu_ns() { REPLY=0; read -r REPLY _ <"/proc/$1/schedstat" 2>/dev/null || REPLY=0; }
+# helpers_ns: the CPU time of vsd's helper processes, in ns, in REPLY
+helpers_ns() {
+        local f st total=0
+        for f in /proc/[0-9]*/stat; do
+                { read -r st <"$f"; } 2>/dev/null || continue
+                case $st in *"(vsd-reaper) "* | *"(vsd-trash) "* | *"(vsd-release) "*) ;; *) continue ;; esac
+                st=${st##*) }
+                st=${st#* } # state
+                [ "${st%% *}" = "$VSD_PID" ] || continue
+                f=${f%/stat}
+                cpu_ns "${f#/proc/}"
+                total=$((total + REPLY))
+        done
+        REPLY=$total
+}
+
 phase="stopping and destroying"
-stops=() destroys=()
+stops=() destroys=() cpu_stops=() cpu_destroys=() cpu_pairs=()
+helpers_ns; h0=$REPLY
 pp=
 if [ -n "${STOP_PERF:-}" ]; then
         perf trace -p "$VSD_PID" -o "$STOP_PERF" 2>/dev/null &
+        pp=$!
+        sleep 1 # perf needs a moment to attach; not a measurement
+elif [ -n "${STOP_RECORD:-}" ]; then
+        perf record --call-graph "${STOP_RECORD_CG:-fp}" -p "$VSD_PID" -o "$STOP_RECORD" 2>/dev/null &
         pp=$!
         sleep 1 # perf needs a moment to attach; not a measurement
 fi
@@ -66,11 +103,14 @@ for ((i = 0; i < K; i++)); do
                 sp=$!
                 sleep 1 # strace needs a moment to attach; not a measurement
         fi
+        cpu_ns "$VSD_PID"; c0=$REPLY
         now_us; t0=$REPLY
         "$VSCTL" stop --fast "s$i" </dev/null
         now_us; t1=$REPLY
+        cpu_ns "$VSD_PID"; c1=$REPLY
         "$VSCTL" destroy "s$i" </dev/null
         now_us; t2=$REPLY
+        cpu_ns "$VSD_PID"; c2=$REPLY
         printf 's%d: stop %.2f ms, destroy %.2f ms%s\n' "$i" "$(((t1 - t0) / 10))e-2" \
                 "$(((t2 - t1) / 10))e-2" "${sp:+ (traced)}"
         if [ -n "$sp" ]; then
@@ -79,7 +119,10 @@ for ((i = 0; i < K; i++)); do
                 continue
         fi
         stops+=($((t1 - t0))) destroys+=($((t2 - t1)))
+        cpu_stops+=($(((c1 - c0) / 1000))) cpu_destroys+=($(((c2 - c1) / 1000)))
+        cpu_pairs+=($(((c2 - c0) / 1000)))
 done
+helpers_ns; h1=$REPLY
 if [ -n "$pp" ]; then
         kill -INT "$pp" 2>/dev/null || true
         wait "$pp" 2>/dev/null || true
@@ -97,4 +140,7 @@ printf 'N=%d: one command for %d VPS: stop --fast %.2f ms, destroy %.2f ms per V
 printf 'N=%d: stop --fast median %s ms, destroy median %s ms, load %s\n' "$N" \
         "$(printf '%s\n' "${stops[@]}" | median_ms)" "$(printf '%s\n' "${destroys[@]}" | median_ms)" \
         "$(cut -d' ' -f1-3 /proc/loadavg)"
+printf 'N=%d: vsd CPU median: stop %s ms, destroy %s ms, pair %s ms; its helpers %.3f ms per pair\n' "$N" \
+        "$(printf '%s\n' "${cpu_stops[@]}" | median_ms)" "$(printf '%s\n' "${cpu_destroys[@]}" | median_ms)" \
+        "$(printf '%s\n' "${cpu_pairs[@]}" | median_ms)" "$(((h1 - h0) / (${#stops[@]} ? ${#stops[@]} : 1) / 1000))e-3"
 finish

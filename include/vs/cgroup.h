@@ -120,6 +120,10 @@ const char *vs_cgroup_path(const vs_cgroup_t *cg);
 /* Removes the VPS's cgroup and every cgroup below it on every hierarchy;
  * missing is not an error. */
 int vs_cgroup_remove(vs_cgroup_tree_t *tree, const char *slice, const char *vps, vs_error_t *err);
+/* One rmdir of the VPS's cgroup on every hierarchy, no walk, no retry: 0
+ * when none is left, -1 when the kernel refused one (a process or a cgroup
+ * in it; vs_cgroup_remove takes those). */
+int vs_cgroup_remove_empty(vs_cgroup_tree_t *tree, const char *slice, const char *vps);
 
 /* ---- a cgroup at a path below the caller's own cgroup, for programs that
  * are not vsd (the OCI runtime's cgroupsPath): no tree directory ---- */

@@ -157,8 +157,9 @@ struct vs_net_vps {
 };
 
 /* Creates the VPS's veth pair with its guest side as eth0 in the network
- * namespace of `pid`, and configures both sides. On failure nothing of it is
- * left in vsd's namespace. */
+ * namespace of `pid`, and configures both sides; a link with its host
+ * side's name (the last run's, still to be deleted) is renamed out of the
+ * way first. On failure nothing of it is left in vsd's namespace. */
 int vs_net_vps_setup(vs_net_t *net, const struct vs_net_vps *vps, pid_t pid, vs_error_t *err);
 /* A running VPS's addresses change from `was` to `now` (same name): new
  * ones are added on eth0 (and routed, on the host), the missing ones
@@ -168,10 +169,11 @@ int vs_net_vps_readdress(vs_net_t *net, const struct vs_net_vps *was, const stru
                          pid_t pid, vs_error_t *err);
 /* Deletes the VPS's host-side veth (and with it the guest side and its
  * qdiscs) and its ifb; what is already gone is not an error. Off the
- * caller's path: each is renamed VS_NET_DOOMED_PREFIX + its ifindex at once
- * (the VPS's names are free for its next start when this returns) and a
- * thread of the caller's deletes it (the kernel's unregister takes ~20 ms);
- * vs_net_free waits for those deletions. */
+ * caller's path, by a fork of the caller's (the kernel's unregister takes
+ * ~20 ms): the veth is handed over by its index and keeps its name until
+ * it is deleted (vs_net_vps_setup renames one it finds in its way), which
+ * takes no RTNL lock here; the ifb is renamed VS_NET_DOOMED_PREFIX + its
+ * ifindex at once. vs_net_free waits for those deletions. */
 #define VS_NET_DOOMED_PREFIX "vsx-"
 /* The ports a Linux bridge takes (BR_MAX_PORTS less port 0): bridge mode
  * holds at most this many VPS with a network. */

@@ -69,6 +69,107 @@ test_stop_removes_the_cgroups_and_what_the_init_made_below() {
         vs destroy --force cg1
 }
 
+# A process that joined the VPS's cgroups from outside its pid namespace
+# (the init's exit does not take it): the stop's rmdir is refused, then the
+# cgroup is killed, and it is gone when the stop returns, with the process.
+test_a_process_in_the_cgroup_from_outside_is_killed_at_the_stop() {
+        local d v2= sleeper
+        vs create dk1 --template busybox
+        vs start dk1
+        for d in $(cgroup_dirs); do
+                case $d in */unified/*) [ -d "$d/default/dk1" ] && v2=$d/default/dk1 ;; esac
+        done
+        [ -n "$v2" ] || v2=$(cgroup_dirs | head -1)/default/dk1
+        [ -f "$v2/cgroup.kill" ] || fail "no cgroup.kill in $v2 (a kernel before 5.14)"
+        sleep 600 &
+        sleeper=$!
+        disown # its SIGKILL is the test's, not news
+        echo "$sleeper" >"$v2/cgroup.procs" || fail "move a host process into $v2"
+        vs stop --fast dk1
+        [ ! -e "$v2" ] || fail "$v2 left after the stop"
+        wait_for 10 "is_dead $sleeper" || fail "the process in dk1's cgroup outlived the stop"
+        vs destroy dk1
+}
+
+# The init's mount namespace outlives its exit in the releaser (vsd-release,
+# which lets go once the init is gone), so that the init's exit, which a stop
+# waits for, does not take its mounts apart: traced, the releaser receives a
+# descriptor of that namespace and closes it; a start after works.
+test_the_mount_namespace_of_a_stopped_init_goes_in_the_releaser() {
+        local pid ns rel sp
+        command -v strace >/dev/null || fail "strace is needed"
+        vs create mr1 --template busybox
+        vs start mr1
+        pid=$(vs status mr1 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
+        ns=$(readlink "/proc/$pid/ns/mnt")
+        rel=$(pgrep -P "$(vsd_pid)" -x vsd-release) || fail "no vsd-release"
+        strace -yy -p "$rel" -o "$R/rel.trace" -e trace=recvmsg,close 2>"$R/rel.log" &
+        sp=$!
+        wait_for 10 "grep -q attached '$R/rel.log' 2>/dev/null" || fail "strace did not attach"
+        vs stop --fast mr1
+        wait_for 10 "grep -qF '<$ns>)' '$R/rel.trace'" ||
+                fail "the releaser closed no descriptor of $ns: $(cat "$R/rel.trace")"
+        kill -INT "$sp" 2>/dev/null
+        wait "$sp" 2>/dev/null || true
+        vs start mr1
+        expect_eq "mr1 exist running" "$(vs status mr1)" "a start after the release"
+        vs destroy --force mr1
+}
+
+# trace_vsd FILE CMD...: CMD with vsd's own process under strace (its
+# rmdirs and unlinks) into FILE
+trace_vsd() {
+        local out=$1 sp
+        shift
+        strace -p "$(vsd_pid)" -o "$out" -e trace=rmdir,unlinkat 2>"$out.log" &
+        sp=$!
+        wait_for 10 "grep -q attached '$out.log' 2>/dev/null" || fail "strace did not attach: $(cat "$out.log")"
+        "$@"
+        kill -INT "$sp" 2>/dev/null
+        wait "$sp" 2>/dev/null || true
+}
+
+# A destroy after a stop that removed the VPS's cgroups does not look for
+# them again (an rmdir on every hierarchy, each finding nothing, before the
+# answer). The stop's own trace shows what the check looks for.
+test_a_destroy_after_its_stop_leaves_the_cgroup_trees_alone() {
+        command -v strace >/dev/null || fail "strace is needed"
+        vs create dc1 --template busybox
+        vs start dc1
+        trace_vsd "$R/stop.trace" vs stop --fast dc1
+        expect_contains "$(cat "$R/stop.trace")" '"default/dc1", AT_REMOVEDIR' \
+                "the stop's rmdir of dc1's cgroups"
+        trace_vsd "$R/destroy.trace" vs destroy dc1
+        expect_eq "" "$(grep -F '/dc1", AT_REMOVEDIR' "$R/destroy.trace")" \
+                "rmdirs of dc1's cgroups in its destroy"
+        expect_eq "" "$(vs list -a -H -o name | grep -x dc1)" "dc1 after its destroy"
+}
+
+# A stop that could not remove a cgroup (a process of the host's in it, on a
+# hierarchy without cgroup.kill) leaves it to the destroy, which removes it
+# once the process is gone.
+test_a_cgroup_the_stop_could_not_remove_goes_at_the_destroy() {
+        local d v1= sleeper
+        vs create dc2 --template busybox
+        vs start dc2
+        for d in $(cgroup_dirs); do
+                case $d in */unified/* | */memory/*) continue ;; esac
+                [ -d "$d/default/dc2" ] && v1=$d/default/dc2 && break
+        done
+        [ -n "$v1" ] || fail "dc2 has no cgroup on a v1 hierarchy here"
+        sleep 600 &
+        sleeper=$!
+        echo "$sleeper" >"$v1/cgroup.procs" || fail "move a host process into $v1"
+        vs stop --fast dc2
+        [ -d "$v1" ] || fail "$v1 went while a process was in it"
+        kill "$sleeper"
+        wait "$sleeper" 2>/dev/null || true
+        vs destroy dc2
+        for d in $(cgroup_dirs); do
+                [ ! -e "$d/default/dc2" ] || fail "cgroup left after destroy: $d/default/dc2"
+        done
+}
+
 test_init_is_pid_1_and_host_processes_are_invisible() {
         local marker ps_out
         vs create p1 --template busybox
