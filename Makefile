@@ -85,15 +85,8 @@ $(BUILD)/libvsd.a: $(VSDLIB_OBJS)
 $(BUILD)/vsd: $(VSD_OBJS) $(BUILD)/libvsd.a $(BUILD)/libvs.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# vsctl is started for every command: json-c and libcap linked in, where
-# their static archives are installed, spare it the loader's work for two
-# libraries and libcap's constructor (0.1 ms of CPU a command, perf stat)
-VSCTL_STATIC := $(foreach l,json-c cap,$(if $(filter /%,$(shell $(CC) -print-file-name=lib$(l).a)),-l$(l)))
-VSCTL_LDLIBS = $(if $(VSCTL_STATIC),-Xlinker -Bstatic $(VSCTL_STATIC) -Xlinker -Bdynamic) \
-	$(filter-out $(VSCTL_STATIC),$(LDLIBS))
-
 $(BUILD)/vsctl: $(VSCTL_OBJS) $(BUILD)/libvs.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(VSCTL_LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/paene-oci: $(OCI_OBJS) $(BUILD)/libvs.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
