@@ -100,7 +100,9 @@ test_routed_gateway_on_lo_stays_vsds_own() {
         in_host ip route add 192.0.2.0/24 dev vstst1
         vs create g3 --template busybox >/dev/null
         vs start g3 >/dev/null
-        expect_eq "src 198.18.0.1" "$(in_host ip -4 -o route get 192.0.2.1 | grep -o 'src [0-9.]*')" \
+        # the source is some other address of the namespace's (an earlier
+        # test's bridge may come before the uplink), never the gateway
+        expect_not_contains "$(in_host ip -4 -o route get 192.0.2.1)" "src 10.88.0.1" \
                 "the source of the host's own traffic out of a device without an address"
         in_host ip addr del 10.88.0.1/32 dev lo
         vs create g4 --template busybox >/dev/null
