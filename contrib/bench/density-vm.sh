@@ -14,7 +14,7 @@
 #
 # It fallocates an image on /dev/shm (DENSITY_VM_DISK, 1G by default: all
 # its pages are taken before the figures, so the writes of the run do not
-# move MemAvailable), makes ext4 on it and mounts it over /tmp, where
+# move MemAvailable), makes ext4 on it (no discard, no lazy init) and mounts it over /tmp, where
 # density.sh puts its state root and so the VPS's upper layers (overlayfs
 # takes no 9p upper dir); then runs density.sh with every per-VPS dump into
 # DENSITY_VM_OUT (density.out, density.err, slab, meminfo, memstat,
@@ -39,8 +39,13 @@ mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 
 img=/dev/shm/density-vm.img
+# mkfs must neither discard (that gives the fallocated pages back, and the
+# image then grows as the run writes: 117 kB of Shmem per VPS in the first
+# run) nor leave the inode tables and the journal to be zeroed later; env
+# has the image's allocated size before and after, which must not change
 fallocate -l "${DENSITY_VM_DISK:-1G}" "$img"
-mkfs.ext4 -q -F "$img"
+mkfs.ext4 -q -F -E nodiscard,lazy_itable_init=0,lazy_journal_init=0 "$img"
+fallocate -l "${DENSITY_VM_DISK:-1G}" "$img" # what mkfs punched out of it when zeroing
 loop=$(losetup --find --show "$img")
 mount "$loop" /tmp
 chmod 1777 /tmp
@@ -58,18 +63,21 @@ memcgs() { awk '$1 == "memory" {print $3}' /proc/cgroups; }
 {
         echo "kernel $(uname -r), nproc $(nproc), $(awk '$1 == "MemTotal:" {print $2}' /proc/meminfo) kB"
         echo "uptime at the start: $(cut -d' ' -f1 /proc/uptime) s"
-        echo "before: shrinker ids $(ids), memory cgroups $(memcgs)"
+        echo "before: shrinker ids $(ids), memory cgroups $(memcgs), image $(du -k "$img" | cut -f1) kB"
 } >"$OUT/env"
 
-rc=0
+# the figures on stdout and in density.out, the progress in density.err (the
+# guest has no /dev/fd for a process substitution)
+set +e
 DENSITY_SLAB=$OUT/slab DENSITY_MEMINFO=$OUT/meminfo DENSITY_MEMSTAT=$OUT/memstat \
-        DENSITY_STARTS=$OUT/starts bash "$here/density.sh" "$N" "$MODE" \
-        > >(tee "$OUT/density.out") 2> >(tee "$OUT/density.err" >&2) || rc=$?
-wait
+        DENSITY_STARTS=$OUT/starts bash "$here/density.sh" "$N" "$MODE" 2>"$OUT/density.err" |
+        tee "$OUT/density.out"
+rc=${PIPESTATUS[0]}
+set -e
 
 nr=$(ids)
 {
-        echo "after: shrinker ids $nr, memory cgroups $(memcgs)"
+        echo "after: shrinker ids $nr, memory cgroups $(memcgs), image $(du -k "$img" | cut -f1) kB"
         echo "uptime at the end: $(cut -d' ' -f1 /proc/uptime) s"
         # before 6.8 a memory cgroup's shrinker maps are one block per node
         # (mm/vmscan.c alloc_shrinker_info): a header of 32 bytes, a counter

@@ -89,6 +89,13 @@ vsd_cpu_ticks() { awk '{print $14 + $15 + $16 + $17}' "/proc/$VSD_PID/stat"; }
 # ---- set-up -----------------------------------------------------------------
 
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+# vsd's leaf cgroup's memory.stat on pure v2 (nothing elsewhere)
+memstat_vsd() {
+        local d
+        for d in $(cgroup_dirs); do
+                [ ! -e "$d/vsd/memory.stat" ] || cat "$d/vsd/memory.stat"
+        done
+}
 # every memory cgroup of the host keeps a slot per superblock in its
 # shrinker maps (kmalloc-1k): how many there are moves the slab per VPS
 memcgs() { awk '$1 == "memory" {print $3}' /proc/cgroups; }
@@ -108,6 +115,7 @@ cp /proc/meminfo "$ROOT/meminfo.before"
 slab0=$(slab_kb)
 cache0=$(slab_cache_kb)
 slabinfo >"$ROOT/slab.before"
+memstat_vsd >"$ROOT/vsd.stat.before"
 
 phase="creating $N VPS"
 echo "# vsd pid $VSD_PID on $ROOT; creating $N VPS ($MODE)" >&2
@@ -261,12 +269,22 @@ memstat_per_vps() {
                 fi
         done
 }
-[ -z "${DENSITY_MEMSTAT:-}" ] || memstat_per_vps | awk -v n="$running" '
+# and DENSITY_MEMSTAT.vsd the growth of vsd's leaf's on v2 over the run, per
+# VPS (vsd, its builders, keeper and reaper: what they make for the VPS is
+# charged there)
+per_vps_stat() { # [BEFORE]: less BEFORE's figures
+        awk -v n="$running" -v before="${1:-}" '
+        BEGIN {while (before != "" && (getline line < before) > 0) {split(line, a, " "); v[a[1]] -= a[2]}}
         {v[$1] += $2; if (!($1 in seen)) {seen[$1] = 1; order[++k] = $1}}
         END {for (i = 1; i <= k; i++) {f = order[i]
                 if (f ~ /^(pg|workingset_|thp_|nr_|hierarchical_)/ || f ~ /_(events|fault|scan|steal|activate|deactivate|lazyfree|refault)/)
                         printf "%-26s %10.1f\n", f, n ? v[f] / n : 0
-                else printf "%-26s %10.1f kB\n", f, n ? v[f] / n / 1024 : 0 }}' >"$DENSITY_MEMSTAT"
+                else printf "%-26s %10.1f kB\n", f, n ? v[f] / n / 1024 : 0 }}'
+}
+[ -z "${DENSITY_MEMSTAT:-}" ] || {
+        memstat_per_vps | per_vps_stat >"$DENSITY_MEMSTAT"
+        memstat_vsd | per_vps_stat "$ROOT/vsd.stat.before" >"$DENSITY_MEMSTAT.vsd"
+}
 # the template's busybox code over every running VPS's init: one copy?
 text=$("$VSCTL" list -H -o pid </dev/null | grep -v '^-$' | python3 "$(dirname "$0")/text-frames.py")
 vsd_fds=$(find "/proc/$VSD_PID/fd" -mindepth 1 | wc -l)
