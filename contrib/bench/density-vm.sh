@@ -35,6 +35,9 @@ fi
         exit 2
 }
 here=$(cd "$(dirname "$0")" && pwd)
+# v2vm.sh's guest has no /dev/fd, which bash's process substitutions need
+# (lib.sh's clean-up has one)
+[ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 
