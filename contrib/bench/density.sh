@@ -11,7 +11,8 @@
 # and time, how many answered, the start median of the first and last 10%
 # (and vsd's CPU per start over them),
 # host memory (MemAvailable) and slab per VPS with the slab caches that grew
-# most, vsd's RSS and descriptors, stop+destroy per VPS, and what is left
+# most (and the slab outside every cache, and the kernel's shrinker ids
+# where /proc/kcore shows them), vsd's RSS and descriptors, stop+destroy per VPS, and what is left
 # after (links, mounts, cgroups, loop devices, nft elements: all zero). A
 # trap removes everything on any failure or interruption.
 #
@@ -21,7 +22,9 @@
 #        density-compare.sh, after vsd has stopped; N at most 1000 then;
 #        PAENE_TIME_SCALE: how many times slower than a plain host this
 #        machine is, as for the tests: multiplies the script's own bounds)
-# Figures go to stdout; progress and the clean-up report go to stderr.
+# DENSITY_STARTS, DENSITY_SLAB, DENSITY_MEMINFO, DENSITY_MEMSTAT=FILE and
+# DENSITY_PERF=DIR keep more (below; contrib/bench/README.md). Figures go to
+# stdout; progress and the clean-up report go to stderr.
 set -euo pipefail
 export LC_ALL=C
 
