@@ -11,15 +11,20 @@
 # and time, how many answered, the start median of the first and last 10%
 # (and vsd's CPU per start over them),
 # host memory (MemAvailable) and slab per VPS with the slab caches that grew
-# most, vsd's RSS and descriptors, stop+destroy per VPS, and what is left
+# most (and the slab outside every cache, and the kernel's shrinker ids
+# where /proc/kcore shows them), vsd's RSS and descriptors, stop+destroy per VPS, and what is left
 # after (links, mounts, cgroups, loop devices, nft elements: all zero). A
 # trap removes everything on any failure or interruption.
 #
-# Usage: [BUILD=build] [DENSITY_PTY_MAX=M] contrib/bench/density.sh N [routed|bridge] [compare]
+# Usage: [BUILD=build] [DENSITY_PTY_MAX=M] [PAENE_TIME_SCALE=S] contrib/bench/density.sh N [routed|bridge] [compare]
 #        (as root; N 1..8192, mode routed by default; compare: then N crun
 #        and N LXC containers from the same template root, by
-#        density-compare.sh, after vsd has stopped; N at most 1000 then)
-# Figures go to stdout; progress and the clean-up report go to stderr.
+#        density-compare.sh, after vsd has stopped; N at most 1000 then;
+#        PAENE_TIME_SCALE: how many times slower than a plain host this
+#        machine is, as for the tests: multiplies the script's own bounds)
+# DENSITY_STARTS, DENSITY_SLAB, DENSITY_MEMINFO, DENSITY_MEMSTAT=FILE and
+# DENSITY_PERF=DIR keep more (below; contrib/bench/README.md). Figures go to
+# stdout; progress and the clean-up report go to stderr.
 set -euo pipefail
 export LC_ALL=C
 
@@ -39,6 +44,8 @@ case $N in '' | *[!0-9]* | 0*) usage ;; esac
 case $MODE in routed | bridge) ;; *) usage ;; esac
 case $COMPARE in '') ;; compare) [ "$N" -le 1000 ] || usage ;; *) usage ;; esac
 require_root "sudo contrib/bench/density.sh $N $MODE"
+SCALE=${PAENE_TIME_SCALE:-1}
+case $SCALE in '' | *[!0-9]* | 0*) echo "$prog: PAENE_TIME_SCALE '$SCALE' is not a whole number from 1" >&2; exit 2 ;; esac
 [ -n "${EPOCHREALTIME:-}" ] || { echo "$prog: needs bash 5 or later" >&2; exit 1; }
 find_binaries
 require_tools unshare nsenter timeout mktemp awk sort python3 ip nft losetup
@@ -68,6 +75,15 @@ meminfo() { awk -v k="$1:" '$1 == k {print $2}' /proc/meminfo; } # kB
 slab_kb() { echo $(($(meminfo SReclaimable) + $(meminfo SUnreclaim))); }
 # slab caches: name and kB (active objects times object size)
 slabinfo() { awk 'NR > 2 {printf "%s %d\n", $1, $2 * $4 / 1024}' /proc/slabinfo | sort; }
+# the pages of all slab caches (kB): Slab in /proc/meminfo less this is what
+# the kernel counts as slab outside any cache, its large kmallocs (above 8 kB
+# on SLUB: on kernels before 6.8 every memory cgroup's shrinker maps, one
+# block of 8 bytes a shrinker id, are one once the ids pass about a thousand)
+slab_cache_kb() { awk -v pg="$(getconf PAGESIZE)" 'NR > 2 {k += $15 * $6 * pg / 1024} END {printf "%d\n", k}' /proc/slabinfo; }
+# the most shrinker ids the kernel ever had at once (it never lowers it), and
+# so the size of every new memory cgroup's shrinker maps; "-" where
+# /proc/kcore or the symbol is not there
+shrinker_nr_max() { python3 "$(dirname "$0")/kvar.py" shrinker_nr_max 2>/dev/null | awk '{print $2}'; }
 # vsd's CPU time and that of its children it reaped (the builders and
 # what they forked), in clock ticks: what a start costs vsd, less moved by
 # other work on the host than the start's time
@@ -76,6 +92,13 @@ vsd_cpu_ticks() { awk '{print $14 + $15 + $16 + $17}' "/proc/$VSD_PID/stat"; }
 # ---- set-up -----------------------------------------------------------------
 
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+# vsd's leaf cgroup's memory.stat on pure v2 (nothing elsewhere)
+memstat_vsd() {
+        local d
+        for d in $(cgroup_dirs); do
+                [ ! -e "$d/vsd/memory.stat" ] || cat "$d/vsd/memory.stat"
+        done
+}
 # every memory cgroup of the host keeps a slot per superblock in its
 # shrinker maps (kmalloc-1k): how many there are moves the slab per VPS
 memcgs() { awk '$1 == "memory" {print $3}' /proc/cgroups; }
@@ -87,19 +110,21 @@ printf 'network_mode = %s\npool4 = 10.200.0.0/16\n' "$MODE" >"$ROOT/etc/paene/vs
 phase="starting vsd"
 start_vsd
 phase="building the template"
-timeout 300 "$VSCTL" template build busybox </dev/null >/dev/null
+timeout $((300 * SCALE)) "$VSCTL" template build busybox </dev/null >/dev/null
 
 sync
 mem0=$(meminfo MemAvailable)
 cp /proc/meminfo "$ROOT/meminfo.before"
 slab0=$(slab_kb)
+cache0=$(slab_cache_kb)
 slabinfo >"$ROOT/slab.before"
+memstat_vsd >"$ROOT/vsd.stat.before"
 
 phase="creating $N VPS"
 echo "# vsd pid $VSD_PID on $ROOT; creating $N VPS ($MODE)" >&2
 created=0
 for ((i = 0; i < N; i++)); do
-        if ! out=$(timeout 60 "$VSCTL" create "d$i" --template busybox </dev/null 2>&1); then
+        if ! out=$(timeout $((60 * SCALE)) "$VSCTL" create "d$i" --template busybox </dev/null 2>&1); then
                 echo "# create d$i: $out" >&2
                 break
         fi
@@ -159,15 +184,16 @@ phase="fetching"
 "$VSCTL" list -H -o name,ip </dev/null | awk '{split($2, a, "/"); print $1, a[1]}' >"$ROOT/addrs"
 running=$(wc -l <"$ROOT/addrs")
 # every httpd gets 10 s to come up; a fetch is tried until then, 64 at once
-answered=$(in_vsd_net timeout 120 python3 - "$ROOT/addrs" <<'EOF'
+answered=$(in_vsd_net timeout $((120 * SCALE)) python3 - "$ROOT/addrs" "$SCALE" <<'EOF'
 import socket, sys, time, concurrent.futures as cf
 pairs = [l.split() for l in open(sys.argv[1]) if len(l.split()) == 2]
+scale = int(sys.argv[2])
 def fetch(p):
     name, addr = p
-    deadline = time.time() + 10
+    deadline = time.time() + 10 * scale
     while time.time() < deadline:
         try:
-            s = socket.create_connection((addr, 80), timeout=2)
+            s = socket.create_connection((addr, 80), timeout=2 * scale)
             s.sendall(b"GET / HTTP/1.0\r\n\r\n")
             data = b""
             while True:
@@ -195,6 +221,7 @@ mem1=$(meminfo MemAvailable)
         n {printf "%-18s %9.1f\n", $1, ($2 - v[$1]) / n}' "$ROOT/meminfo.before" /proc/meminfo \
         >"$DENSITY_MEMINFO"
 slab1=$(slab_kb)
+cache1=$(slab_cache_kb)
 slabinfo >"$ROOT/slab.after"
 memcgs_measured=$(memcgs)
 # DENSITY_SLAB=FILE: every slab cache's change per VPS (kB), largest first
@@ -211,7 +238,9 @@ keepers=$(for p in /proc/[0-9]*; do
         echo "${pss:-0} ${pte:-0}"
 done | awk '{n++; pss += $1; pte += $2} END {printf "%d %d %d", n, pss, pte}')
 # what the kernel charged to the VPS's memory cgroups (their pages, kernel
-# memory and slab of theirs; not vsd's, the keepers' or uncharged slab)
+# memory and slab of theirs; not vsd's, the keepers' or uncharged slab). On
+# v1 vsd's own cgroup is outside $CG; on pure v2 vsd (and its keeper and
+# reaper) sit in the leaf $CG/vsd, which is left out
 charged_kb() {
         local d
         for d in $(cgroup_dirs); do
@@ -219,13 +248,46 @@ charged_kb() {
                         echo $(($(cat "$d/memory.usage_in_bytes") / 1024))
                         return 0
                 elif [ -e "$d/memory.current" ]; then
-                        echo $(($(cat "$d/memory.current") / 1024))
+                        echo $((($(cat "$d/memory.current") - $(cat "$d/vsd/memory.current" 2>/dev/null || echo 0)) / 1024))
                         return 0
                 fi
         done
         echo 0
 }
 charged=$(charged_kb)
+# DENSITY_MEMSTAT=FILE: the VPS's memory cgroups' memory.stat, per VPS (the
+# byte counts in kB): on v2 the sum over $CG's slices (not vsd's leaf), on v1
+# the hierarchical total_ lines of $CG
+memstat_per_vps() {
+        local d f
+        for d in $(cgroup_dirs); do
+                if [ -e "$d/memory.current" ]; then
+                        for f in "$d"/*/memory.stat; do
+                                [ "$f" = "$d/vsd/memory.stat" ] || cat "$f"
+                        done
+                        return 0
+                elif [ -e "$d/memory.stat" ]; then
+                        awk '$1 ~ /^total_/ {sub(/^total_/, "", $1); print}' "$d/memory.stat"
+                        return 0
+                fi
+        done
+}
+# and DENSITY_MEMSTAT.vsd the growth of vsd's leaf's on v2 over the run, per
+# VPS (vsd, its builders, keeper and reaper: what they make for the VPS is
+# charged there)
+per_vps_stat() { # [BEFORE]: less BEFORE's figures
+        awk -v n="$running" -v before="${1:-}" '
+        BEGIN {while (before != "" && (getline line < before) > 0) {split(line, a, " "); v[a[1]] -= a[2]}}
+        {v[$1] += $2; if (!($1 in seen)) {seen[$1] = 1; order[++k] = $1}}
+        END {for (i = 1; i <= k; i++) {f = order[i]
+                if (f ~ /^(pg|workingset_|thp_|nr_|hierarchical_)/ || f ~ /_(events|fault|scan|steal|activate|deactivate|lazyfree|refault)/)
+                        printf "%-26s %10.1f\n", f, n ? v[f] / n : 0
+                else printf "%-26s %10.1f kB\n", f, n ? v[f] / n / 1024 : 0 }}'
+}
+[ -z "${DENSITY_MEMSTAT:-}" ] || {
+        memstat_per_vps | per_vps_stat >"$DENSITY_MEMSTAT"
+        memstat_vsd | per_vps_stat "$ROOT/vsd.stat.before" >"$DENSITY_MEMSTAT.vsd"
+}
 # the template's busybox code over every running VPS's init: one copy?
 text=$("$VSCTL" list -H -o pid </dev/null | grep -v '^-$' | python3 "$(dirname "$0")/text-frames.py")
 vsd_fds=$(find "/proc/$VSD_PID/fd" -mindepth 1 | wc -l)
@@ -281,6 +343,9 @@ if [ "$started" -gt 0 ]; then
 fi
 awk -v m0="$mem0" -v m1="$mem1" -v s0="$slab0" -v s1="$slab1" -v n="$running" 'BEGIN {
         if (n) printf "host memory per VPS: %.0f kB (MemAvailable), slab %.0f kB\n", (m0 - m1) / n, (s1 - s0) / n }'
+awk -v s0="$slab0" -v s1="$slab1" -v c0="$cache0" -v c1="$cache1" -v n="$running" -v ids="$(shrinker_nr_max)" 'BEGIN {
+        if (n) printf "slab per VPS: %.0f kB in the caches (their pages), %.0f kB outside them (large kmallocs); shrinker ids: %s\n",
+                (c1 - c0) / n, ((s1 - c1) - (s0 - c0)) / n, ids == "" ? "-" : ids }'
 read -r k_n k_pss k_pte <<<"$keepers"
 awk -v n="$running" -v c="$charged" -v kn="$k_n" -v kp="$k_pss" -v kt="$k_pte" 'BEGIN {
         if (n) printf "charged to the VPS memory cgroups: %.0f kB per VPS; console keepers: %d processes, PSS %d kB, page tables %d kB (%.1f kB per VPS)\n", c / n, kn, kp, kt, (kp + kt) / n }'
@@ -297,9 +362,9 @@ if [ "$created" -gt 0 ]; then
                 "stop+destroy mean $(printf '%s\n' "${stops[@]}" "${destroys[@]}" | awk -v n="$created" '{s += $1} END {printf "%.2f", s / n / 1000}') ms per VPS"
 fi
 
-# what is left (the reaper deletes links off the reply path: given 30 s)
+# what is left (the reaper deletes links off the reply path: given 30 s, scaled)
 phase="checking what is left"
-for ((i = 0; i < 300; i++)); do
+for ((i = 0; i < 300 * SCALE; i++)); do
         links=$(in_vsd_net ip -o link show | awk -F': ' '$2 ~ /^vs[ix]?-/' | wc -l)
         [ "$links" -eq 0 ] && break
         sleep 0.1
