@@ -224,6 +224,17 @@ host_clean() {
 # what VPS vsd still has and stops vsd (killing any orphans); then unmounts
 # and removes $ROOT, and has report_host say whether the host is clean.
 # Exits with the script's status, or 1 if it was 0 but the host is not clean.
+# On cgroup v2 vsd's own leaf also holds vsview and the console keeper,
+# which outlive vsd by design: once they are gone it is empty, and this
+# run's to remove (an rmdir takes only an empty cgroup; what is left is
+# reported).
+remove_empty_cgroups() {
+        local d
+        for d in $(cgroup_dirs); do
+                find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+        done
+        return 0
+}
 cleanup() {
         local rc=$? m
         trap '' INT TERM
@@ -238,6 +249,7 @@ cleanup() {
                 is_our_vsd "$VSD_PID" || kill_orphans
         fi
         stop_view
+        remove_empty_cgroups
         if [ -n "$ROOT" ]; then
                 for m in $(mounts_under "$ROOT"); do umount "$m" 2>/dev/null || umount -l "$m"; done
                 if [ -z "$(mounts_under "$ROOT")" ]; then
