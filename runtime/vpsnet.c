@@ -574,22 +574,14 @@ static int clashes_with(const char *name, const char *theirs, vs_error_t *err)
                              name, ours_if, theirs);
 }
 
-int vsd_net_name_clash(struct vsd *d, const char *name, vs_error_t *err)
-{
-        for (struct vps *v = d->vps_list; v; v = v->next)
-                if (strcmp(v->name, name) != 0 && clashes_with(name, v->name, err) < 0)
-                        return -1;
-        return 0;
-}
-
 static int is_hex8(const char *s)
 {
         return strspn(s, "0123456789abcdef") == 8 && s[8] == '\0';
 }
 
 /* A name whose interface names are shortened, or spell a shortened one: the
- * only ones that can clash, so that a start looks for a clash with every
- * other VPS for these only. */
+ * only ones that can clash (a shortened name has 15 characters), so that
+ * only these are compared with every other VPS's. */
 static int ifname_may_clash(const char *name)
 {
         size_t len = strlen(name);
@@ -598,6 +590,16 @@ static int ifname_may_clash(const char *name)
          * it spells a shortened veth name ("xxx-" and 8 hex digits); 11: it
          * may spell a shortened ifb name ("xx-" and 8 hex digits) */
         return len >= 12 || (len == 11 && name[2] == '-' && is_hex8(name + 3));
+}
+
+int vsd_net_name_clash(struct vsd *d, const char *name, vs_error_t *err)
+{
+        if (!ifname_may_clash(name))
+                return 0;
+        for (struct vps *v = d->vps_list; v; v = v->next)
+                if (strcmp(v->name, name) != 0 && clashes_with(name, v->name, err) < 0)
+                        return -1;
+        return 0;
 }
 
 int vsd_net_prepare(struct vsd *d, struct vps *v, const vs_kv_t *config,
@@ -609,7 +611,7 @@ int vsd_net_prepare(struct vsd *d, struct vps *v, const vs_kv_t *config,
 
         memset(start, 0, sizeof(*start));
         /* a clash made before vsd refused them at create */
-        if (ifname_may_clash(v->name) && vsd_net_name_clash(d, v->name, err) < 0)
+        if (vsd_net_name_clash(d, v->name, err) < 0)
                 return -1;
         start->net = d->net;
         start->nft = d->nft;
