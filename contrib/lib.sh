@@ -224,6 +224,20 @@ host_clean() {
 # what VPS vsd still has and stops vsd (killing any orphans); then unmounts
 # and removes $ROOT, and has report_host say whether the host is clean.
 # Exits with the script's status, or 1 if it was 0 but the host is not clean.
+# private_vsd_with_busybox CONF: a private root whose vsd.conf says CONF,
+# its vsd started and the busybox template built (phase names each step
+# for the clean-up's report)
+private_vsd_with_busybox() {
+        phase="making the private root"
+        make_root
+        mkdir -p "$ROOT/etc/paene"
+        printf '%s\n' "$1" >"$ROOT/etc/paene/vsd.conf"
+        phase="starting vsd"
+        start_vsd
+        phase="building the template"
+        timeout 300 "$VSCTL" template build busybox </dev/null >/dev/null
+}
+
 # On cgroup v2 vsd's own leaf also holds vsview and the console keeper,
 # which outlive vsd by design: once they are gone it is empty, and this
 # run's to remove (an rmdir takes only an empty cgroup; what is left is

@@ -45,14 +45,7 @@ if [ $((2 * N)) -gt "$(cat /proc/sys/kernel/pty/max)" ]; then
         echo $((2 * N)) >/proc/sys/kernel/pty/max
 fi
 
-phase="making the private root"
-make_root
-mkdir -p "$ROOT/etc/paene"
-printf 'network_mode = routed\npool4 = 10.200.0.0/16\n' >"$ROOT/etc/paene/vsd.conf"
-phase="starting vsd"
-start_vsd
-phase="building the template"
-timeout 300 "$VSCTL" template build busybox </dev/null >/dev/null
+private_vsd_with_busybox $'network_mode = routed\npool4 = 10.200.0.0/16'
 phase="creating $N VPS"
 for ((i = 0; i < N; i++)); do "$VSCTL" create "p$i" --template busybox </dev/null >/dev/null; done
 

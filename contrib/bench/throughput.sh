@@ -75,14 +75,7 @@ measure() {
 addr_of() { "$VSCTL" status --json "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["ip"].split()[0].split("/")[0])'; }
 netns_of() { echo "/proc/$("$VSCTL" status --json "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')/ns/net"; }
 
-phase="making the private root"
-make_root
-mkdir -p "$ROOT/etc/paene"
-echo "network_mode = $MODE" >"$ROOT/etc/paene/vsd.conf"
-phase="starting vsd"
-start_vsd
-phase="building the template"
-timeout 300 "$VSCTL" template build busybox </dev/null >/dev/null
+private_vsd_with_busybox "network_mode = $MODE"
 phase="creating the VPS"
 for v in tput0 tput1; do
         timeout 60 "$VSCTL" create "$v" --template busybox </dev/null >/dev/null

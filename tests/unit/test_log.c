@@ -24,27 +24,45 @@
 
 #include "vs/log.h"
 
+/* stderr on a temp file, until captured() gives back stderr and the text */
+struct capture {
+        FILE *file;
+        int saved;
+};
+
+static struct capture capture_stderr(void)
+{
+        struct capture c = { tmpfile(), dup(STDERR_FILENO) };
+
+        assert_non_null(c.file);
+        assert_true(c.saved >= 0);
+        fflush(stderr);
+        assert_true(dup2(fileno(c.file), STDERR_FILENO) >= 0);
+        return c;
+}
+
+static char *captured(struct capture c)
+{
+        static char out[8192];
+        size_t n;
+
+        fflush(stderr);
+        assert_true(dup2(c.saved, STDERR_FILENO) >= 0);
+        close(c.saved);
+        rewind(c.file);
+        n = fread(out, 1, sizeof(out) - 1, c.file);
+        out[n] = '\0';
+        fclose(c.file);
+        return out;
+}
+
 /* Runs vs_log with stderr on a temp file; returns what it wrote. */
 static char *logged(int priority, const char *text)
 {
-        FILE *capture = tmpfile();
-        static char out[8192];
-        int saved = dup(STDERR_FILENO);
-        size_t n;
+        struct capture c = capture_stderr();
 
-        assert_non_null(capture);
-        assert_true(saved >= 0);
-        fflush(stderr);
-        assert_true(dup2(fileno(capture), STDERR_FILENO) >= 0);
         vs_log(priority, "%s (%d)", text, 42);
-        fflush(stderr);
-        assert_true(dup2(saved, STDERR_FILENO) >= 0);
-        close(saved);
-        rewind(capture);
-        n = fread(out, 1, sizeof(out) - 1, capture);
-        out[n] = '\0';
-        fclose(capture);
-        return out;
+        return captured(c);
 }
 
 static void test_foreground_line(void **state)
@@ -98,25 +116,15 @@ static void test_long_line_ends(void **state)
 /* %m is the errno of the caller. */
 static void test_percent_m_is_the_callers_errno(void **state)
 {
-        FILE *capture = tmpfile();
-        int saved = dup(STDERR_FILENO);
-        char out[256];
-        size_t n;
+        struct capture c;
 
         (void)state;
         vs_log_open("vsd", 1);
-        assert_non_null(capture);
-        assert_true(dup2(fileno(capture), STDERR_FILENO) >= 0);
+        c = capture_stderr();
         errno = ENOENT;
         vs_log(LOG_ERR, "open: %m");
         assert_int_equal(errno, ENOENT);
-        assert_true(dup2(saved, STDERR_FILENO) >= 0);
-        close(saved);
-        rewind(capture);
-        n = fread(out, 1, sizeof(out) - 1, capture);
-        out[n] = '\0';
-        fclose(capture);
-        assert_string_equal(out, "vsd: error: open: No such file or directory\n");
+        assert_string_equal(captured(c), "vsd: error: open: No such file or directory\n");
 }
 
 #ifdef __x86_64__
