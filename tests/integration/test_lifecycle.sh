@@ -154,9 +154,11 @@ test_a_cgroup_the_stop_could_not_remove_goes_at_the_destroy() {
         vs start dc2
         for d in $(cgroup_dirs); do
                 case $d in */unified/* | */memory/*) continue ;; esac
+                # a v1 hierarchy's (cgroup2 has cgroup.kill for all)
+                [ "$(stat -f -c %T "$d")" = cgroupfs ] || continue
                 [ -d "$d/default/dc2" ] && v1=$d/default/dc2 && break
         done
-        [ -n "$v1" ] || fail "dc2 has no cgroup on a v1 hierarchy here"
+        [ -n "$v1" ] || skip "no cgroup v1 hierarchy here (on cgroup v2 the stop kills every process of the VPS's cgroup)"
         sleep 600 &
         sleeper=$!
         echo "$sleeper" >"$v1/cgroup.procs" || fail "move a host process into $v1"

@@ -61,7 +61,10 @@ test_start_right_after_stop_routed_with_caps() {
         expect_eq "vsi-q2" "$(links_named vsi-q2)" "q2's ifb under its own name"
         in_host ip route show "$a" | grep -q "dev vs-q2" || fail "no route to $a via vs-q2"
         vs stop --fast q2 >/dev/null
-        # an ifb is renamed at the stop: a start would take one of its name
+        # an ifb is renamed at the stop, after its answer and before vsd
+        # reads another request (the status here): a start would take one of
+        # its name
+        vs status q2 >/dev/null
         expect_eq "" "$(links_named vsi-q2)" "q2's ifb name after its stop"
         wait_for 20 "no_links_named vs-q2" || fail "q2's veth left after its stop"
         wait_for 20 no_doomed_links || fail "doomed links left: $(links_named vsx-)"
