@@ -105,6 +105,9 @@ test_a_port_forward_live_and_removed() {
         # the one-shot server, still listening, answers from inside
         expect_eq not-forwarded "$(vs exec pf1 -- nc 127.0.0.1 7001 </dev/null)" "server inside"
         vs stop --fast pf1
+        # the elements go after the stop's answer, before vsd reads another
+        # request: the status is answered after them
+        vs status pf1 >/dev/null
         got=$(fwd_elements)
         expect_not_contains "$got" "8080" "no forward while stopped"
         vs start pf1
