@@ -459,6 +459,8 @@ $(netns_pins)" || rc=1
         wait_for 60 '[ -z "$(loops_of_root)" ]' || :
         found=$(loops_of_root) || return 1
         leak_check "$(label "loop device: " "$found")" || rc=1
+        # vsd's reaper deletes a stopped VPS's links after the stop's answer
+        wait_for 20 '[ -z "$(links_of_type veth)$(links_of_type ifb)" ]' || :
         found=$(links_of_type veth) || return 1
         leak_check "$(label "veth: " "$found")" || rc=1
         found=$(links_of_type ifb) || return 1

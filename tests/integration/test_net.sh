@@ -405,6 +405,8 @@ test_zz_nothing_left_after_destroy() {
         for name in $(vs list -a -H -o name); do
                 vs destroy --force "$name"
         done
+        # the reaper deletes them after the stops' answers
+        wait_for 20 '[ -z "$(paene_veths)" ]' || :
         got=$(paene_veths)
         expect_eq "" "$got" "no veth of paene's in vsd's namespace"
 }
