@@ -556,22 +556,25 @@ void vsd_net_abort(struct vsd *d, struct vps *v, const struct vsd_net_start *sta
                 vs_net_undo_etc(upper_fd, start->created);
 }
 
-static int clashes_with(const char *name, const char *theirs, vs_error_t *err)
+/* Whether VPS `theirs` has the interface name `ours_if` or `ours_ifb` of
+ * VPS `name`: exit 4 naming it. */
+static int clashes_with(const char *name, const char *ours_if, const char *ours_ifb,
+                        const char *theirs, vs_error_t *err)
 {
-        char ours_if[VS_IFNAME_MAX], theirs_if[VS_IFNAME_MAX];
+        char theirs_if[VS_IFNAME_MAX];
+        const char *taken = ours_if;
 
-        vs_net_host_ifname(name, ours_if);
         vs_net_host_ifname(theirs, theirs_if);
         if (strcmp(ours_if, theirs_if) != 0) {
-                vs_net_ifb_ifname(name, ours_if);
                 vs_net_ifb_ifname(theirs, theirs_if);
-                if (strcmp(ours_if, theirs_if) != 0)
+                if (strcmp(ours_ifb, theirs_if) != 0)
                         return 0;
+                taken = ours_ifb;
         }
         return vs_error_kind(err, VS_E_STATE, EEXIST,
                              "name %s gives the interface name %s of VPS %s (names of 12 "
                              "characters or more are shortened): choose another name",
-                             name, ours_if, theirs);
+                             name, taken, theirs);
 }
 
 static int is_hex8(const char *s)
@@ -594,10 +597,16 @@ static int ifname_may_clash(const char *name)
 
 int vsd_net_name_clash(struct vsd *d, const char *name, vs_error_t *err)
 {
+        char ours_if[VS_IFNAME_MAX], ours_ifb[VS_IFNAME_MAX];
+
         if (!ifname_may_clash(name))
                 return 0;
+        /* the new name's own, once */
+        vs_net_host_ifname(name, ours_if);
+        vs_net_ifb_ifname(name, ours_ifb);
         for (struct vps *v = d->vps_list; v; v = v->next)
-                if (strcmp(v->name, name) != 0 && clashes_with(name, v->name, err) < 0)
+                if (strcmp(v->name, name) != 0 &&
+                    clashes_with(name, ours_if, ours_ifb, v->name, err) < 0)
                         return -1;
         return 0;
 }
