@@ -94,14 +94,23 @@ static errcode_t make_dirs(ext2_filsys fs)
         return rc;
 }
 
-static void identify(ext2_filsys fs)
+/* A UUID of its own, for a new image or a copy of one. */
+static void new_uuid(struct ext2_super_block *sb)
 {
-        struct ext2_super_block *sb = fs->super;
-
         if (getrandom(sb->s_uuid, sizeof(sb->s_uuid), 0) != (ssize_t)sizeof(sb->s_uuid))
                 memset(sb->s_uuid, 0x5a, sizeof(sb->s_uuid));
         sb->s_uuid[6] = (sb->s_uuid[6] & 0x0f) | 0x40; /* version 4 */
         sb->s_uuid[8] = (sb->s_uuid[8] & 0x3f) | 0x80;
+}
+
+/* A new image's identity. The hash seed keys the order of every
+ * hash-indexed directory's names, so only a new file system draws one: a
+ * copy keeps it (vs_disk_image_reidentify). */
+static void identify(ext2_filsys fs)
+{
+        struct ext2_super_block *sb = fs->super;
+
+        new_uuid(sb);
         if (getrandom(sb->s_hash_seed, sizeof(sb->s_hash_seed), 0) < 0)
                 memcpy(sb->s_hash_seed, sb->s_uuid, sizeof(sb->s_hash_seed));
         sb->s_def_hash_version = EXT2_HASH_HALF_MD4;
@@ -511,7 +520,9 @@ int vs_disk_image_reidentify(const char *path, vs_error_t *err)
                 return ext2_error(err, rc, "open", path);
         if (ext2fs_has_feature_metadata_csum(fs->super))
                 return 0; /* its checksums are seeded by the UUID: leave it */
-        identify(fs);
+        /* the UUID alone: a new hash seed would leave the kernel looking
+         * up each name of a large directory in the wrong block */
+        new_uuid(fs->super);
         ext2fs_mark_super_dirty(fs);
         rc = ext2fs_close_free(&fs);
         return rc ? ext2_error(err, rc, "write", path) : 0;

@@ -118,6 +118,26 @@ test_clone_of_an_image_vps() {
         vs destroy --force i2
 }
 
+# A directory of many files is hash-indexed (htree): its index orders the
+# names by a hash keyed with the file system's hash seed. A clone's image
+# gets a UUID of its own, and must keep that seed, or the kernel looks its
+# names up in the wrong blocks and finds none of them.
+test_clone_of_an_image_vps_finds_every_file_of_a_large_directory() {
+        vs create h1 --template busybox --diskspace 32M
+        vs start h1
+        vs exec h1 -- sh -c 'mkdir /root/many && cd /root/many && i=0 && while [ $i -lt 1500 ]; do i=$((i+1)); : >f$i; done'
+        vs stop h1
+        debugfs -R "htree /upper/root/many" "$(vps_dir h1)/disk.img" 2>&1 | grep -q "Root node dump" ||
+                fail "the directory of the source is not hash-indexed"
+        vs clone h1 h2
+        e2fsck -fn "$(vps_dir h2)/disk.img" >"$R/fsck.out" 2>&1 || fail "clone image not clean: $(grep -i htree "$R/fsck.out" | head -3)"
+        vs start h2
+        expect_eq 1500 "$(vs exec h2 -- sh -c 'cd /root/many && n=0 && i=0 && while [ $i -lt 1500 ]; do i=$((i+1)); [ -e f$i ] && n=$((n+1)); done; echo $n')" \
+                "names of the large directory found in the clone"
+        vs destroy --force h2
+        vs destroy h1
+}
+
 # A running VPS is copied running, then frozen for a second pass over what
 # it changed (issue 17): its files of one
 # moment, and it runs on after; cgroup.events on the v2 hierarchy says so.

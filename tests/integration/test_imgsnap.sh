@@ -26,18 +26,26 @@ print(*[s[sys.argv[2]] for s in json.load(sys.stdin) if s["name"] == sys.argv[1]
 image_cat() { debugfs -R "cat $2" "$1" 2>/dev/null; }
 
 # An image VPS NAME with a 32M file of random data (its md5 in
-# $R/NAME.md5) and a writer: step i writes steps/.t (4 KiB of lines "i"),
+# $R/NAME.md5), a directory of 1500 files (hash-indexed: a copy that loses
+# the file system's hash seed has names the kernel cannot find) and a
+# writer: step i writes steps/.t (4 KiB of lines "i"),
 # renames it to steps/i, then appends i to /root/log.
 make_writing_vps() { # name
         local vps=$1
         vs create "$1" --template busybox --diskspace 256M
         vs start "$1"
         vs exec "$1" -- sh -c 'dd if=/dev/urandom of=/root/big bs=1M count=32 2>/dev/null && md5sum /root/big' | cut -d' ' -f1 >"$R/$1.md5"
+        vs exec "$1" -- sh -c 'mkdir /root/many && cd /root/many && i=0 && while [ $i -lt 1500 ]; do i=$((i+1)); : >f$i; done'
         vs exec "$1" -- sh -c 'mkdir /root/steps; i=0; while [ $i -lt 20000 ]; do i=$((i+1)); yes $i | head -c 4096 >/root/steps/.t; mv /root/steps/.t /root/steps/$i; echo $i >>/root/log; done >/dev/null 2>&1 &'
         wait_for 10 '[ "$(vs exec "$vps" -- cat /root/log 2>/dev/null | wc -l)" -gt 5 ]' || fail "the writer does not run"
 }
 
 logged() { vs exec "$1" -- cat /root/log | wc -l; }
+
+# How many of the 1500 files of /root/many the kernel finds by name.
+many_found() {
+        vs exec "$1" -- sh -c 'cd /root/many && n=0 && i=0 && while [ $i -lt 1500 ]; do i=$((i+1)); [ -e f$i ] && n=$((n+1)); done; echo $n'
+}
 
 # check_copy IMAGE BEFORE WHAT: IMAGE (not mounted) is a clean file system
 # whose writer's log is whole and ends at a step after BEFORE, whose steps
@@ -93,6 +101,7 @@ test_a_running_image_vps_clones_and_the_clone_starts() {
         expect_eq ic1 "$(sed -n 's/^cloned_from = //p' "$(vps_dir ic2)/config")" "origin"
         vs start ic2
         expect_eq "$(tail -1 "$R/log")" "$(vs exec ic2 -- tail -1 /root/log)" "the clone runs with the files"
+        expect_eq 1500 "$(many_found ic2)" "the clone finds every name of a large directory"
         expect_eq 0 "$(vs exec ic2 -- stat -c %u /root/log)" "owned by its root inside"
         vs destroy --force ic2
         vs destroy --force ic1
@@ -114,6 +123,7 @@ test_a_running_image_vps_backs_up_and_restores_on_another_name() {
         expect_rc 0 "restore as ib2" -- vs restore "$f" ib2
         vs start ib2
         expect_eq "$(tail -1 "$R/log")" "$(vs exec ib2 -- tail -1 /root/log)" "the restored VPS has the files"
+        expect_eq 1500 "$(many_found ib2)" "the restored VPS finds every name of a large directory"
         vs destroy --force ib2
         vs destroy --force ib1
 }
