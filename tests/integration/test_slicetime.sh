@@ -218,8 +218,18 @@ test_a_warning_a_day_before_once_across_a_restart() {
         wait_for 15 '[ "$(warnings_in_log sw)" = 2 ]' || fail "no warning after the renewal"
 }
 
+# fail_in_window END MSG: a check of the budget's window that failed once
+# that window had ended (END, epoch seconds) is a host too busy to do this
+# test's steps in its 60 s: reported as a skip, not as vsd's failure.
+fail_in_window() {
+        if [ "${1:-0}" -gt 0 ] && [ "$(date +%s)" -ge "$1" ]; then
+                skip "host too busy: the budget's 60 s window ended before the test looked ($2)"
+        fi
+        fail "$2"
+}
+
 test_a_spent_budget_throttles_until_the_window_ends() {
-        local used before bps
+        local used before bps opened resets
         printf 'throttle_rate = 5M\nbudget_window = 60s\n' >"$R/etc/paene/vsd.conf"
         stop_vsd
         start_vsd
@@ -233,10 +243,13 @@ test_a_spent_budget_throttles_until_the_window_ends() {
         # spend it: 6 s at up to 20M is some 15 MB
         in_host "$BIN/payload" sink "$PORT" 3 >"$R/spend" 2>&1 &
         wait_for 10 "grep -q ready '$R/spend'"
+        # what the VPS sent at its start may have opened the window already
+        opened=$(usage_field sb resets)
         vs exec sb-a -- /payload blast "$GATEWAY" "$PORT" 6 >/dev/null
         PORT=$((PORT + 1))
         wait_for 15 '[ "$(tc_rate vsi-sb-a)" = 5Mbit ]' ||
-                fail "not throttled: tc $(tc_rate vsi-sb-a), usage $(vs slice usage sb), $(cat "$(slices_dir)/sb.usage"), sink: $(cat "$R/spend")"
+                fail_in_window "$opened" "not throttled: tc $(tc_rate vsi-sb-a), usage $(vs slice usage sb), $(cat "$(slices_dir)/sb.usage"), sink: $(cat "$R/spend")"
+        resets=$(usage_field sb resets)
         used=$(usage_field sb used)
         [ "$used" -gt 4000000 ] || fail "throttled at $used bytes, budget 4000000"
         expect_eq True "$(usage_field sb throttled)" "usage says throttled"
@@ -245,7 +258,7 @@ test_a_spent_budget_throttles_until_the_window_ends() {
         within "$bps" 5000000
         # a new run is throttled from its start, not at the next tick
         vs restart sb-a
-        expect_eq 5Mbit "$(tc_rate vsi-sb-a)" "throttled as it starts again"
+        [ "$(tc_rate vsi-sb-a)" = 5Mbit ] || fail_in_window "$resets" "not throttled as it starts again: tc $(tc_rate vsi-sb-a)"
         # the counts survive a crash of vsd, and the throttle comes back
         before=$(usage_field sb used)
         kill -9 "$(vsd_pid)"
@@ -254,9 +267,8 @@ test_a_spent_budget_throttles_until_the_window_ends() {
         start_vsd
         used=$(usage_field sb used)
         [ "$used" -ge "$before" ] || fail "used $used after the crash, $before before"
-        wait_for 15 '[ "$(tc_rate vsi-sb-a)" = 5Mbit ]' || fail "not throttled after the crash"
+        wait_for 15 '[ "$(tc_rate vsi-sb-a)" = 5Mbit ]' || fail_in_window "$resets" "not throttled after the crash"
         # the window ends (60 s after it opened): its own cap again
-        resets=$(usage_field sb resets)
         wait_for 90 '[ "$(tc_rate vsi-sb-a)" = 20Mbit ]' ||
                 fail "not restored: tc $(tc_rate vsi-sb-a), usage $(vs slice usage sb)"
         [ "$(date +%s)" -ge "$resets" ] || fail "restored before the window's end $resets"
