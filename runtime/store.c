@@ -1,12 +1,16 @@
 /* The daemon's store (see store.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "vs/cleanup.h"
 #include "vs/fsutil.h"
+#include "vs/netns.h"
+#include "vs/parse.h"
 #include "store.h"
 #include "vsd.h"
 
@@ -28,13 +32,49 @@ int vsd_config_load(struct vsd *d, const char *name, vs_kv_t *config, vs_error_t
 int vsd_config_save(struct vsd *d, const char *name, const vs_kv_t *config, vs_error_t *err)
 {
         cleanup_free char *path = vs_strdupf("%s/config", name);
+        struct vps *v = vsd_vps_find(d, name);
+        int rc = vs_kv_save(d->vps_fd, path, config, 1, err);
 
-        return vs_kv_save(d->vps_fd, path, config, 1, err);
+        /* what vsd keeps of it is read again at its next use */
+        if (v)
+                v->config_valid = 0;
+        return rc;
 }
 
 int vsd_state_load(struct vsd *d, const char *name, vs_kv_t *state, vs_error_t *err)
 {
         return load_vps_file(d, name, "state", state, err);
+}
+
+int vsd_parse_id_base(const char *text, unsigned long *base)
+{
+        uint64_t value = 0;
+
+        if (vs_digits(text, ULONG_MAX, &value) < 0 || value < VS_ID_BASE_FIRST ||
+            (value - VS_ID_BASE_FIRST) % VS_ID_RANGE ||
+            (value - VS_ID_BASE_FIRST) / VS_ID_RANGE >= VS_ID_RANGES)
+                return -1;
+        *base = value;
+        return 0;
+}
+
+/* What the checks that compare every VPS read of v's config, parsed once
+ * per read of the file: a bad value holds nothing (as it did when they
+ * parsed the file each time). Most VPS have no forward: nothing kept. */
+static void keep_derived(struct vps *v)
+{
+        vs_portfwd_t fwds[VS_PORTFWD_MAX];
+        size_t n = 0;
+
+        if (vsd_parse_id_base(vs_kv_get(&v->config, "id_base"), &v->id_base) < 0)
+                v->id_base = 0;
+        if (vs_portfwd_parse_list(vs_kv_get(&v->config, "port_forward"), fwds, VS_PORTFWD_MAX, &n,
+                                  NULL) < 0 ||
+            n == 0)
+                return;
+        v->fwds = vs_xmalloc(n * sizeof(*fwds));
+        memcpy(v->fwds, fwds, n * sizeof(*fwds));
+        v->nfwds = n;
 }
 
 /* The VPS's config as its file is now: kept in memory, and read again only
@@ -47,8 +87,7 @@ const vs_kv_t *vsd_vps_config(struct vsd *d, struct vps *v)
 
         snprintf(path, sizeof(path), "%s/config", v->name);
         if (fstatat(d->vps_fd, path, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-                vs_kv_free(&v->config);
-                v->config_valid = 0;
+                vsd_vps_config_drop(v);
                 return &v->config;
         }
         if (v->config_valid && st.st_ino == v->config_st.st_ino &&
@@ -58,10 +97,39 @@ const vs_kv_t *vsd_vps_config(struct vsd *d, struct vps *v)
             st.st_ctim.tv_sec == v->config_st.st_ctim.tv_sec &&
             st.st_ctim.tv_nsec == v->config_st.st_ctim.tv_nsec)
                 return &v->config;
-        vs_kv_free(&v->config);
+        vsd_vps_config_drop(v);
         v->config_valid = vsd_config_load(d, v->name, &v->config, NULL) == 0;
         v->config_st = st;
+        keep_derived(v);
         return &v->config;
+}
+
+const vs_kv_t *vsd_vps_config_kept(struct vsd *d, struct vps *v)
+{
+        return v->config_valid ? &v->config : vsd_vps_config(d, v);
+}
+
+unsigned long vsd_vps_id_base(struct vsd *d, struct vps *v)
+{
+        vsd_vps_config_kept(d, v);
+        return v->id_base;
+}
+
+size_t vsd_vps_forwards(struct vsd *d, struct vps *v, const vs_portfwd_t **fwds)
+{
+        vsd_vps_config_kept(d, v);
+        *fwds = v->fwds;
+        return v->nfwds;
+}
+
+void vsd_vps_config_drop(struct vps *v)
+{
+        vs_kv_free(&v->config);
+        v->config_valid = 0;
+        v->id_base = 0;
+        free(v->fwds);
+        v->fwds = NULL;
+        v->nfwds = 0;
 }
 
 char *vsd_conf_path(struct vsd *d)
