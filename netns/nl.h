@@ -18,6 +18,14 @@ void vs_nl_link_putp(struct rtnl_link **l);
  * IPv4 address of a subnet promotes the next one instead of taking every
  * address of that subnet with it (a VPS's eth0, for vsctl set --ipdel). */
 int vs_nl_link_up(struct nl_sock *sock, int ifindex, int promote_secondaries, vs_error_t *err);
+/* An interface ioctl (SIOCGIFINDEX, SIOCSIFFLAGS, SIOCSIFNAME, ...) on
+ * sock, in the namespace sock was made in: the kernel takes them on any
+ * socket, and vsd needs no other for them. EINTR is retried. */
+struct ifreq;
+int vs_nl_ifreq(struct nl_sock *sock, unsigned long op, struct ifreq *ifr);
+/* The index of the link `name` (SIOCGIFINDEX: by the kernel's name hash,
+ * under RCU, without the RTNL lock), 0 when there is none, -1 on an error. */
+int vs_nl_ifindex(struct nl_sock *sock, const char *name, vs_error_t *err);
 /* Deletes an interface by name; one that is already gone is not an error. */
 int vs_nl_delete_link(struct nl_sock *sock, const char *name, vs_error_t *err);
 /* Deletes every interface of `type` whose name starts with `prefix` and
