@@ -153,6 +153,14 @@ struct vps *vsd_vps_find(struct vsd *d, const char *name)
         return link ? vs_nameidx_entry(link, struct vps, name_link) : NULL;
 }
 
+/* Two structures over the same VPS, each for what it does best: the index
+ * for a lookup by name, the list for walks (about 35 of them, over every
+ * VPS: allocators, slices, metrics, sweeps at vsd's start). A walk of the
+ * list touches the N records, newest first (the restore's reply takes the
+ * VPS it just made from the head); a walk of the index's buckets would
+ * touch its empty buckets too (up to twice as many slots as VPS, as it
+ * never shrinks), in an order that changes with each run's random key. The
+ * list costs two pointers a VPS. */
 void vsd_vps_link(struct vsd *d, struct vps *v)
 {
         v->next = d->vps_list;
