@@ -38,6 +38,9 @@ const vs_kv_t *vsd_vps_config_kept(struct vsd *d, struct vps *v);
  * (none when the value is bad; owned by v). */
 unsigned long vsd_vps_id_base(struct vsd *d, struct vps *v);
 size_t vsd_vps_forwards(struct vsd *d, struct vps *v, const vs_portfwd_t **fwds);
+/* Adds its addresses (none when the value is bad) to u. */
+struct vsd_used_addrs;
+void vsd_vps_addrs(struct vsd *d, struct vps *v, struct vsd_used_addrs *u);
 /* Frees what v keeps of its config; it is read again at its next use. */
 void vsd_vps_config_drop(struct vps *v);
 

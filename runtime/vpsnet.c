@@ -39,17 +39,9 @@ int vsd_net_init(struct vsd *d, vs_error_t *err)
 static void used_addrs(struct vsd *d, const char *skip, struct vsd_used_addrs *u)
 {
         memset(u, 0, sizeof(*u));
-        for (struct vps *v = d->vps_list; v; v = v->next) {
-                struct vsd_net_addrs addrs;
-
-                if ((skip && strcmp(v->name, skip) == 0) ||
-                    vsd_net_parse_ips(vs_kv_get(vsd_vps_config_kept(d, v), "ip"), &addrs, NULL) < 0)
-                        continue;
-                for (size_t i = 0; i < addrs.n4; i++)
-                        vsd_used_add4(u, addrs.v4[i].addr);
-                for (size_t i = 0; i < addrs.n6; i++)
-                        vsd_used_add6(u, &addrs.v6[i]);
-        }
+        for (struct vps *v = d->vps_list; v; v = v->next)
+                if (!skip || strcmp(v->name, skip) != 0)
+                        vsd_vps_addrs(d, v, u);
         /* and those of VPS a worker is making */
         for (struct vsd_work *w = d->works; w; w = w->next) {
                 struct vsd_net_addrs addrs;

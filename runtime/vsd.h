@@ -112,10 +112,13 @@ struct vps {
         struct stat config_st;
         int config_valid;
         /* of that config, for the checks that compare every VPS (store.h):
-         * its id range's base (0: none), its port forwards */
+         * its id range's base (0: none), its port forwards, its addresses */
         unsigned long id_base;
         vs_portfwd_t *fwds;
         size_t nfwds;
+        uint32_t *ip4s;
+        vs_ip6_t *ip6s;
+        size_t nip4, nip6;
         struct vps *next;
 };
 
