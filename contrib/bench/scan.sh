@@ -14,7 +14,7 @@
 # strace, K more creates timed and vsd's CPU time for them (from
 # /proc/PID/schedstat, which the load moves less than the wall clock). Prints
 # syscalls per operation (all, and the file look-ups: openat, newfstatat,
-# statx, fstat, read) and the ms per create. A trap removes everything on
+# statx, fstat, read; socket) and the ms per create. A trap removes everything on
 # any failure or interruption (DESIGN.md section 7).
 #
 # Usage: [BUILD=build] contrib/bench/scan.sh [N [K]]   (as root; N defaults to 1000, K to 20)
@@ -57,10 +57,10 @@ strace_of() {
         kill -INT "$pid"
         wait "$pid" || :
         awk -v k="$K" -v what="$what" '
-                $2 ~ /^(openat|newfstatat|statx|fstat|read)$/ {f[$2] = $1}
+                $2 ~ /^(openat|newfstatat|statx|fstat|read|socket)$/ {f[$2] = $1}
                 $2 == "total" {t = $1}
-                END {printf "%-22s %7.1f syscalls  openat %6.1f  newfstatat %6.1f  statx %5.1f  fstat %5.1f  read %6.1f\n",
-                        what, t / k, f["openat"] / k, f["newfstatat"] / k, f["statx"] / k, f["fstat"] / k, f["read"] / k}' "$out"
+                END {printf "%-22s %7.1f syscalls  openat %6.1f  newfstatat %6.1f  statx %5.1f  fstat %5.1f  read %6.1f  socket %4.1f\n",
+                        what, t / k, f["openat"] / k, f["newfstatat"] / k, f["statx"] / k, f["fstat"] / k, f["read"] / k, f["socket"] / k}' "$out"
 }
 creates() { for ((i = 0; i < K; i++)); do vs create "s$i" --template busybox --port-forward "$((30000 + i)):80" >/dev/null; done; }
 starts() { for ((i = 0; i < K; i++)); do vs start "s$i" >/dev/null; done; }
