@@ -36,10 +36,10 @@ int vs_nl_sweep(struct nl_sock *sock, const char *prefix, const char *type,
 int vs_nl_keep_none(const char *ifname, void *arg);
 
 /* Links off the reply path (reap.c): vs_reaper_retire renames `name` to a
- * doomed one at once and queues it for the reaper thread's delete (the
- * thread starts at the first call, into *reaper); without a thread, or with
+ * doomed one at once and queues it for the reaper's delete (a process of
+ * vsd's, started at the first call, into *reaper); without a reaper, or with
  * its queue full, it deletes the link itself. A link already gone is not an
- * error. vs_reaper_stop deletes what is queued and ends the thread. */
+ * error. vs_reaper_stop deletes what is queued and ends the reaper. */
 struct vs_reaper;
 struct vs_reaper **vs_net_reaper(vs_net_t *net);
 int vs_reaper_retire(struct vs_reaper **reaper, struct nl_sock *sock, const char *name,
