@@ -67,10 +67,13 @@ static void keep_derived(struct vps *v)
 {
         vs_portfwd_t fwds[VS_PORTFWD_MAX];
         struct vsd_net_addrs addrs;
+        vs_limits_t limits;
         size_t n = 0;
 
         if (vsd_parse_id_base(vs_kv_get(&v->config, "id_base"), &v->id_base) < 0)
                 v->id_base = 0;
+        if (vs_limits_from_config(&v->config, &limits, NULL) == 0)
+                v->reserve = vs_reserve_of(&limits);
         if (vsd_net_parse_ips(vs_kv_get(&v->config, "ip"), &addrs, NULL) == 0) {
                 if (addrs.n4) {
                         v->ip4s = vs_xmalloc(addrs.n4 * sizeof(*v->ip4s));
@@ -138,6 +141,12 @@ size_t vsd_vps_forwards(struct vsd *d, struct vps *v, const vs_portfwd_t **fwds)
         return v->nfwds;
 }
 
+vs_reserve_t vsd_vps_reserve(struct vsd *d, struct vps *v)
+{
+        vsd_vps_config_kept(d, v);
+        return v->reserve;
+}
+
 void vsd_vps_addrs(struct vsd *d, struct vps *v, struct vsd_used_addrs *u)
 {
         vsd_vps_config_kept(d, v);
@@ -152,6 +161,7 @@ void vsd_vps_config_drop(struct vps *v)
         vs_kv_free(&v->config);
         v->config_valid = 0;
         v->id_base = 0;
+        v->reserve = (vs_reserve_t){ 0, 0 };
         free(v->fwds);
         v->fwds = NULL;
         v->nfwds = 0;

@@ -5,6 +5,7 @@
 
 #include "vs/error.h"
 #include "vs/kvfile.h"
+#include "vs/admission.h"
 #include "vs/netns.h"
 
 struct vsd;
@@ -38,6 +39,8 @@ const vs_kv_t *vsd_vps_config_kept(struct vsd *d, struct vps *v);
  * (none when the value is bad; owned by v). */
 unsigned long vsd_vps_id_base(struct vsd *d, struct vps *v);
 size_t vsd_vps_forwards(struct vsd *d, struct vps *v, const vs_portfwd_t **fwds);
+/* What its limits reserve (none when they are bad). */
+vs_reserve_t vsd_vps_reserve(struct vsd *d, struct vps *v);
 /* Adds its addresses (none when the value is bad) to u. */
 struct vsd_used_addrs;
 void vsd_vps_addrs(struct vsd *d, struct vps *v, struct vsd_used_addrs *u);

@@ -292,19 +292,19 @@ int vsd_node(struct vsd *d, vs_node_t *node, vs_error_t *err)
         return vs_node_from_config(&conf, &detected, node, err);
 }
 
-/* What the running VPS (but `except`) have reserved. */
+/* What the running VPS (but `except`) have reserved: from the configs vsd
+ * keeps (store.h), where a start with a reservation loaded the config of
+ * every running VPS. */
 vs_reserve_t vsd_reserved(struct vsd *d, const struct vps *except)
 {
         vs_reserve_t sum = { 0, 0 };
 
         for (struct vps *v = d->vps_list; v; v = v->next) {
-                vs_limits_t l;
                 vs_reserve_t r;
 
-                if (v == except || v->phase == PHASE_STOPPED ||
-                    load_limits(d, v->name, &l, NULL) < 0)
+                if (v == except || v->phase == PHASE_STOPPED)
                         continue;
-                r = vs_reserve_of(&l);
+                r = vsd_vps_reserve(d, v);
                 sum.cpu_micro += r.cpu_micro;
                 sum.mem_bytes += r.mem_bytes;
         }

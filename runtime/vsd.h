@@ -119,6 +119,7 @@ struct vps {
         uint32_t *ip4s;
         vs_ip6_t *ip6s;
         size_t nip4, nip6;
+        vs_reserve_t reserve; /* what its limits reserve (admission) */
         struct vps *next;
 };
 
