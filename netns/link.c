@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -304,17 +305,41 @@ static int link_index(struct nl_sock *sock, const char *name, vs_error_t *err)
         return rtnl_link_get_ifindex(link);
 }
 
+int vs_nl_ifreq(struct nl_sock *sock, unsigned long op, struct ifreq *ifr)
+{
+        int rc;
+
+        while ((rc = ioctl(nl_socket_get_fd(sock), op, ifr)) < 0 && errno == EINTR)
+                ;
+        return rc;
+}
+
+int vs_nl_ifindex(struct nl_sock *sock, const char *name, vs_error_t *err)
+{
+        struct ifreq ifr;
+
+        memset(&ifr, 0, sizeof(ifr));
+        vs_strlcpy(ifr.ifr_name, name, sizeof(ifr.ifr_name));
+        if (vs_nl_ifreq(sock, SIOCGIFINDEX, &ifr) < 0)
+                return errno == ENODEV ? 0 : vs_error_errno(err, "find %s", name);
+        return ifr.ifr_ifindex;
+}
+
 /* The index of a link of vsd's own namespace, by the kernel's name hash. A
  * netlink RTM_GETLINK of a veth reports the namespace id of its peer, and
  * the kernel finds that id by walking every peer namespace vsd's namespace
- * knows (peernet2id_alloc: idr_for_each): 0.3 ms a start at 4096 VPS. */
-static int host_link_index(const char *name, vs_error_t *err)
+ * knows (peernet2id_alloc: idr_for_each): 0.3 ms a start at 4096 VPS.
+ * SIOCGIFINDEX on vsd's netlink socket, where if_nametoindex opened and
+ * closed a socket of its own at each call (three a start). */
+static int host_link_index(vs_net_t *net, const char *name, vs_error_t *err)
 {
-        unsigned ifindex = if_nametoindex(name);
+        int ifindex = vs_nl_ifindex(net->sock, name, err);
 
-        if (ifindex == 0)
+        if (ifindex == 0) {
+                errno = ENODEV;
                 return vs_error_errno(err, "find interface %s", name);
-        return (int)ifindex;
+        }
+        return ifindex;
 }
 
 /* Applies change to the link ifindex: a libnl error code, or 0. */
@@ -405,7 +430,7 @@ static int ensure_bridge(vs_net_t *net, vs_error_t *err)
         rc = rtnl_link_add(net->sock, bridge, NLM_F_CREATE);
         if (rc < 0 && rc != -NLE_EXIST)
                 return nl_fail(err, rc, "create bridge");
-        ifindex = host_link_index(net->conf.bridge, err);
+        ifindex = host_link_index(net, net->conf.bridge, err);
         if (ifindex < 0)
                 return -1;
         if (add_addr(net->sock, ifindex, net->conf.pool4.gateway, net->conf.pool4.net.prefix, err) <
@@ -432,7 +457,7 @@ static int routed_gateway_local(vs_net_t *net, vs_error_t *err)
 {
         cleanup_rtaddr struct rtnl_addr *ra = rtnl_addr_alloc();
         cleanup_nladdr struct nl_addr *local = ip4_nladdr(net->conf.pool4.gateway, 32);
-        int lo = host_link_index("lo", err), rc;
+        int lo = host_link_index(net, "lo", err), rc;
 
         if (lo < 0)
                 return -1;
@@ -611,7 +636,7 @@ static int host_side_ipv6(vs_net_t *net, int ifindex, const char *host, vs_error
 static int host_routes(vs_net_t *net, const char *host, const struct vs_net_vps *vps,
                        vs_error_t *err)
 {
-        int ifindex = host_link_index(host, err);
+        int ifindex = host_link_index(net, host, err);
         unsigned char guest_mac[6];
 
         /* put again at each start: one taken off lo by hand comes back
@@ -818,7 +843,7 @@ static int host_side_up(vs_net_t *net, const char *host, vs_error_t *err)
 
         if (sysctl_of(host, "ipv6", "disable_ipv6", "1", err) < 0)
                 return vs_error_wrap(err, "disable IPv6 on %s", host);
-        ifindex = host_link_index(host, err);
+        ifindex = host_link_index(net, host, err);
         if (ifindex < 0 || vs_nl_link_up(net->sock, ifindex, 0, err) < 0)
                 return -1;
         return 0;
@@ -873,7 +898,7 @@ static int drop_removed(vs_net_t *net, struct nl_sock *sock, int ifindex, const 
                         const struct vs_net_vps *was, const struct vs_net_vps *now, vs_error_t *err)
 {
         int routed = net->conf.mode == VS_NET_ROUTED;
-        int host_ifindex = routed ? host_link_index(host, err) : 0;
+        int host_ifindex = routed ? host_link_index(net, host, err) : 0;
 
         if (host_ifindex < 0)
                 return -1;

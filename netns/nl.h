@@ -18,6 +18,14 @@ void vs_nl_link_putp(struct rtnl_link **l);
  * IPv4 address of a subnet promotes the next one instead of taking every
  * address of that subnet with it (a VPS's eth0, for vsctl set --ipdel). */
 int vs_nl_link_up(struct nl_sock *sock, int ifindex, int promote_secondaries, vs_error_t *err);
+/* An interface ioctl (SIOCGIFINDEX, SIOCSIFFLAGS, SIOCSIFNAME, ...) on
+ * sock, in the namespace sock was made in: the kernel takes them on any
+ * socket, and vsd needs no other for them. EINTR is retried. */
+struct ifreq;
+int vs_nl_ifreq(struct nl_sock *sock, unsigned long op, struct ifreq *ifr);
+/* The index of the link `name` (SIOCGIFINDEX: by the kernel's name hash,
+ * under RCU, without the RTNL lock), 0 when there is none, -1 on an error. */
+int vs_nl_ifindex(struct nl_sock *sock, const char *name, vs_error_t *err);
 /* Deletes an interface by name; one that is already gone is not an error. */
 int vs_nl_delete_link(struct nl_sock *sock, const char *name, vs_error_t *err);
 /* Deletes every interface of `type` whose name starts with `prefix` and
@@ -28,10 +36,10 @@ int vs_nl_sweep(struct nl_sock *sock, const char *prefix, const char *type,
 int vs_nl_keep_none(const char *ifname, void *arg);
 
 /* Links off the reply path (reap.c): vs_reaper_retire renames `name` to a
- * doomed one at once and queues it for the reaper thread's delete (the
- * thread starts at the first call, into *reaper); without a thread, or with
+ * doomed one at once and queues it for the reaper's delete (a process of
+ * vsd's, started at the first call, into *reaper); without a reaper, or with
  * its queue full, it deletes the link itself. A link already gone is not an
- * error. vs_reaper_stop deletes what is queued and ends the thread. */
+ * error. vs_reaper_stop deletes what is queued and ends the reaper. */
 struct vs_reaper;
 struct vs_reaper **vs_net_reaper(vs_net_t *net);
 int vs_reaper_retire(struct vs_reaper **reaper, struct nl_sock *sock, const char *name,

@@ -36,8 +36,7 @@
 
 struct vs_reaper {
         pid_t pid;
-        int queue;    /* the pipe of struct reap_record */
-        int ioctl_fd; /* for SIOCGIFINDEX, or -1 */
+        int queue; /* the pipe of struct reap_record */
 };
 
 /* One queue record: a link by its index, or (index 0) by its doomed name */
@@ -142,7 +141,6 @@ static struct vs_reaper *reaper_start(vs_error_t *err)
         r = vs_xmalloc(sizeof(*r));
         r->pid = pid;
         r->queue = queue[1];
-        r->ioctl_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
         return r;
 }
 
@@ -153,61 +151,49 @@ void vs_reaper_stop(struct vs_reaper *r)
         /* the reaper deletes what is queued, then reads the end */
         close(r->queue);
         waitpid(r->pid, NULL, 0);
-        if (r->ioctl_fd >= 0)
-                close(r->ioctl_fd);
         free(r);
-}
-
-static int ifreq_ioctl(int fd, unsigned long op, struct ifreq *ifr)
-{
-        int rc;
-
-        while ((rc = ioctl(fd, op, ifr)) < 0 && errno == EINTR)
-                ;
-        return rc;
-}
-
-/* The link's index (SIOCGIFINDEX reads it under RCU, without the RTNL
- * lock), in ifr: 1, or 0 when there is no such link. */
-static int find_index(int fd, const char *name, struct ifreq *ifr, vs_error_t *err)
-{
-        memset(ifr, 0, sizeof(*ifr));
-        vs_strlcpy(ifr->ifr_name, name, sizeof(ifr->ifr_name));
-        if (ifreq_ioctl(fd, SIOCGIFINDEX, ifr) < 0)
-                return errno == ENODEV ? 0 : vs_error_errno(err, "find %s", name);
-        return 1;
 }
 
 /* Down (a link that is up cannot be renamed before Linux 6.8, and down
  * its routes and bridge entries go), then "vsx-<ifindex>": unique while
- * the link exists. 1 when retired, 0 when there is no such link. */
-static int retire_rename(const char *name, char doomed[VS_IFNAME_MAX], vs_error_t *err)
+ * the link exists. 1 when retired, 0 when there is no such link. The
+ * ioctls go on vsd's netlink socket (vs_nl_ifreq), as the index's. */
+static int retire_rename(struct nl_sock *sock, const char *name, char doomed[VS_IFNAME_MAX],
+                         vs_error_t *err)
 {
-        cleanup_close int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
         struct ifreq ifr;
-        int found;
+        int ifindex = vs_nl_ifindex(sock, name, err);
 
-        if (fd < 0)
-                return vs_error_errno(err, "socket");
-        found = find_index(fd, name, &ifr, err);
-        if (found <= 0)
-                return found;
-        snprintf(doomed, VS_IFNAME_MAX, "%s%x", VS_NET_DOOMED_PREFIX, (unsigned)ifr.ifr_ifindex);
-        if (ifreq_ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+        if (ifindex <= 0)
+                return ifindex;
+        snprintf(doomed, VS_IFNAME_MAX, "%s%x", VS_NET_DOOMED_PREFIX, (unsigned)ifindex);
+        memset(&ifr, 0, sizeof(ifr));
+        vs_strlcpy(ifr.ifr_name, name, sizeof(ifr.ifr_name));
+        if (vs_nl_ifreq(sock, SIOCGIFFLAGS, &ifr) < 0)
                 return errno == ENODEV ? 0 : vs_error_errno(err, "read the flags of %s", name);
         ifr.ifr_flags &= ~IFF_UP;
-        if (ifreq_ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+        if (vs_nl_ifreq(sock, SIOCSIFFLAGS, &ifr) < 0)
                 return errno == ENODEV ? 0 : vs_error_errno(err, "set %s down", name);
         vs_strlcpy(ifr.ifr_newname, doomed, sizeof(ifr.ifr_newname));
-        if (ifreq_ioctl(fd, SIOCSIFNAME, &ifr) < 0)
+        if (vs_nl_ifreq(sock, SIOCSIFNAME, &ifr) < 0)
                 return errno == ENODEV ? 0 : vs_error_errno(err, "rename %s", name);
         return 1;
 }
 
-/* Whether a link of that name is there (or it cannot be told). */
-static int link_exists(const char *name)
+/* Whether there is anything to do for the link `name`: a reaper runs, or
+ * the link is there (or it cannot be told), and the reaper is made for it
+ * (its descriptors are vsd's for good, so not for a link that is not
+ * there); *rp stays NULL when it cannot be made, and the caller deletes. */
+static int reaper_for(struct vs_reaper **rp, struct nl_sock *sock, const char *name)
 {
-        return if_nametoindex(name) != 0 || errno != ENODEV;
+        vs_error_t why = { 0 };
+
+        if (*rp)
+                return 1;
+        if (vs_nl_ifindex(sock, name, NULL) == 0)
+                return 0;
+        *rp = reaper_start(&why);
+        return 1;
 }
 
 /* One record to the reaper; 0 when the queue is full (or gone). */
@@ -221,45 +207,40 @@ static int queue(struct vs_reaper *r, int ifindex, const char *name)
         return write(r->queue, &rec, sizeof(rec)) == (ssize_t)sizeof(rec);
 }
 
-int vs_reaper_retire(struct vs_reaper **rp, struct nl_sock *sock, const char *name, vs_error_t *err)
+/* Renamed and queued by its doomed name; without a reaper (r NULL), or
+ * when it cannot be renamed or the queue is full, deleted here. */
+static int retire(struct vs_reaper *r, struct nl_sock *sock, const char *name, vs_error_t *err)
 {
         char doomed[VS_IFNAME_MAX] = { 0 };
         vs_error_t why = { 0 };
-        int rc;
+        int rc = r ? retire_rename(sock, name, doomed, &why) : -1;
 
-        /* without a reaper (no thread, no socket), the caller deletes; one
-         * is made for a link that is there only (its descriptors are vsd's
-         * for good) */
-        if (!*rp && !link_exists(name))
-                return 0;
-        if (!*rp)
-                *rp = reaper_start(&why);
-        rc = *rp ? retire_rename(name, doomed, &why) : -1;
         if (rc == 0)
                 return 0; /* gone already */
-        if (rc > 0 && queue(*rp, 0, doomed))
+        if (rc > 0 && queue(r, 0, doomed))
                 return 0;
         /* not renamed, or the queue is full: deleted here, under its name */
         return vs_nl_delete_link(sock, rc > 0 ? doomed : name, err);
 }
 
+int vs_reaper_retire(struct vs_reaper **rp, struct nl_sock *sock, const char *name, vs_error_t *err)
+{
+        return reaper_for(rp, sock, name) ? retire(*rp, sock, name, err) : 0;
+}
+
 int vs_reaper_doom(struct vs_reaper **rp, struct nl_sock *sock, const char *name, vs_error_t *err)
 {
-        vs_error_t why = { 0 };
-        struct ifreq ifr;
-        int found;
+        int ifindex;
 
-        if (!*rp && !link_exists(name))
+        if (!reaper_for(rp, sock, name))
                 return 0;
         if (!*rp)
-                *rp = reaper_start(&why);
-        if (!*rp || (*rp)->ioctl_fd < 0)
-                return vs_reaper_retire(rp, sock, name, err);
-        found = find_index((*rp)->ioctl_fd, name, &ifr, err);
-        if (found <= 0)
-                return found; /* gone already (the kernel's netns cleanup), or an error */
-        if (queue(*rp, ifr.ifr_ifindex, name))
+                return retire(NULL, sock, name, err);
+        ifindex = vs_nl_ifindex(sock, name, err);
+        if (ifindex <= 0)
+                return ifindex; /* gone already (the kernel's netns cleanup), or an error */
+        if (queue(*rp, ifindex, name))
                 return 0;
         /* the queue is full: retired as before (renamed, or deleted here) */
-        return vs_reaper_retire(rp, sock, name, err);
+        return retire(*rp, sock, name, err);
 }

@@ -5,6 +5,8 @@
 
 #include "vs/error.h"
 #include "vs/kvfile.h"
+#include "vs/admission.h"
+#include "vs/netns.h"
 
 struct vsd;
 
@@ -25,6 +27,28 @@ int vsd_config_save(struct vsd *d, const char *name, const vs_kv_t *config, vs_e
  * when it cannot be read. Owned by v. */
 struct vps;
 const vs_kv_t *vsd_vps_config(struct vsd *d, struct vps *v);
+
+/* The same as vsd last read it, without looking at the file: read only
+ * when vsd never did or saved it since (vsd_config_save). For the checks
+ * that compare one VPS with every other (id ranges, addresses, forwards):
+ * a create or a start looks at no other VPS's files. A hand edit of a
+ * config counts from the VPS's next start, list or status. Owned by v. */
+const vs_kv_t *vsd_vps_config_kept(struct vsd *d, struct vps *v);
+/* Of that config, parsed once per read: the base of its id range (0 for
+ * none: privileged, or not a range vsd hands out), its port forwards
+ * (none when the value is bad; owned by v). */
+unsigned long vsd_vps_id_base(struct vsd *d, struct vps *v);
+size_t vsd_vps_forwards(struct vsd *d, struct vps *v, const vs_portfwd_t **fwds);
+/* What its limits reserve (none when they are bad). */
+vs_reserve_t vsd_vps_reserve(struct vsd *d, struct vps *v);
+/* Adds its addresses (none when the value is bad) to u. */
+struct vsd_used_addrs;
+void vsd_vps_addrs(struct vsd *d, struct vps *v, struct vsd_used_addrs *u);
+/* Frees what v keeps of its config; it is read again at its next use. */
+void vsd_vps_config_drop(struct vps *v);
+
+/* A config's id_base: a range's base vsd hands out, else -1. */
+int vsd_parse_id_base(const char *text, unsigned long *base);
 
 /* <root>/etc/paene/vsd.conf, read at each use so that an admin's edit holds
  * without a restart: a missing file is an empty one (every key takes its

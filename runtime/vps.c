@@ -66,7 +66,7 @@ static void vps_remove(struct vsd *d, struct vps *v)
 {
         /* nobody may be left waiting on a VPS that is gone */
         d->hooks.vps_removed(d, v);
-        vs_kv_free(&v->config);
+        vsd_vps_config_drop(v);
         vsd_vps_unlink(d, v);
         vs_cgroup_free(v->cg);
         free(v);
@@ -83,18 +83,6 @@ static int open_vps_dir(struct vsd *d, const char *name, vs_error_t *err)
 
 /* ---- security settings from the config ---- */
 
-static int parse_id_base(const char *text, unsigned long *base)
-{
-        uint64_t value = 0;
-
-        if (vs_digits(text, ULONG_MAX, &value) < 0 || value < VS_ID_BASE_FIRST ||
-            (value - VS_ID_BASE_FIRST) % VS_ID_RANGE ||
-            (value - VS_ID_BASE_FIRST) / VS_ID_RANGE >= VS_ID_RANGES)
-                return -1;
-        *base = value;
-        return 0;
-}
-
 /* Fills v->idmap and v->caps from the config. Every VPS has a user
  * namespace: its own range of host ids ("id_base"), or, with "privileged =
  * yes", the identity map of host ids 0..65535 (its files keep host uid 0,
@@ -109,7 +97,7 @@ static int load_security(struct vps *v, const vs_kv_t *config, vs_error_t *err)
         v->idmap.base = 0;
         v->idmap.count = VS_ID_RANGE;
         if (!(privileged && strcmp(privileged, "yes") == 0) &&
-            parse_id_base(vs_kv_get(config, "id_base"), &v->idmap.base) < 0)
+            vsd_parse_id_base(vs_kv_get(config, "id_base"), &v->idmap.base) < 0)
                 return vs_error_kind(err, VS_E_USAGE, EINVAL,
                                      "config: id_base is missing or not a range vsd handed out");
         vs_caps_default(&v->caps);
@@ -304,19 +292,19 @@ int vsd_node(struct vsd *d, vs_node_t *node, vs_error_t *err)
         return vs_node_from_config(&conf, &detected, node, err);
 }
 
-/* What the running VPS (but `except`) have reserved. */
+/* What the running VPS (but `except`) have reserved: from the configs vsd
+ * keeps (store.h), where a start with a reservation loaded the config of
+ * every running VPS. */
 vs_reserve_t vsd_reserved(struct vsd *d, const struct vps *except)
 {
         vs_reserve_t sum = { 0, 0 };
 
         for (struct vps *v = d->vps_list; v; v = v->next) {
-                vs_limits_t l;
                 vs_reserve_t r;
 
-                if (v == except || v->phase == PHASE_STOPPED ||
-                    load_limits(d, v->name, &l, NULL) < 0)
+                if (v == except || v->phase == PHASE_STOPPED)
                         continue;
-                r = vs_reserve_of(&l);
+                r = vsd_vps_reserve(d, v);
                 sum.cpu_micro += r.cpu_micro;
                 sum.mem_bytes += r.mem_bytes;
         }
@@ -761,10 +749,11 @@ static int allocate_id_base(struct vsd *d, unsigned long *base, vs_error_t *err)
         if (id_ranges_of(d, &ranges, err) < 0)
                 return -1;
 
+        /* from the configs vsd keeps: no other VPS's file is looked at */
         for (struct vps *v = d->vps_list; v; v = v->next) {
-                unsigned long taken;
+                unsigned long taken = vsd_vps_id_base(d, v);
 
-                if (parse_id_base(vs_kv_get(vsd_vps_config(d, v), "id_base"), &taken) == 0)
+                if (taken)
                         used[(taken - VS_ID_BASE_FIRST) / VS_ID_RANGE] = 1;
         }
         /* and those of VPS a worker is making */
@@ -1265,13 +1254,9 @@ static int migrate_ids(struct vsd *d, const vs_kv_t *config, vs_id_shift_t *shif
                 return -1;
         if (!probe.idmap.base)
                 return 0;
-        for (struct vps *v = d->vps_list; v; v = v->next) {
-                unsigned long taken;
-
-                if (parse_id_base(vs_kv_get(vsd_vps_config(d, v), "id_base"), &taken) == 0 &&
-                    taken == probe.idmap.base)
+        for (struct vps *v = d->vps_list; v; v = v->next)
+                if (vsd_vps_id_base(d, v) == probe.idmap.base)
                         return clone_ids(d, config, shift, err);
-        }
         for (struct vsd_work *w = d->works; w; w = w->next)
                 if (w->reserved_id == probe.idmap.base)
                         return clone_ids(d, config, shift, err);
@@ -1323,7 +1308,7 @@ int vsd_vps_migrate_install(struct vsd *d, const char *staging, const vs_kv_t *c
 
                 return copy_vps_dir(d, &spec, err);
         }
-        if (parse_id_base(vs_kv_get(config, "id_base"), &id_base) < 0)
+        if (vsd_parse_id_base(vs_kv_get(config, "id_base"), &id_base) < 0)
                 id_base = 0;
         dirfd = open_vps_dir(d, staging, err);
         if (dirfd < 0 || own_layers(dirfd, disk, id_base, err) < 0 ||
@@ -1513,6 +1498,28 @@ static int check_fd_budget(vs_error_t *err)
                              used, (unsigned long long)lim.rlim_cur);
 }
 
+/* The id range of a VPS about to start is its own: one another VPS holds
+ * (a config edited by hand; vsd hands out each once) is refused, never
+ * shared. The others' from the configs vsd keeps; this VPS's own kept one
+ * is brought up to its file first, for the next create's allocator. */
+static int id_range_own(struct vsd *d, struct vps *v, vs_error_t *err)
+{
+        vsd_vps_config(d, v);
+        if (!v->idmap.base)
+                return 0; /* privileged: the identity map */
+        for (struct vps *o = d->vps_list; o; o = o->next)
+                if (o != v && vsd_vps_id_base(d, o) == v->idmap.base)
+                        return vs_error_kind(err, VS_E_STATE, EBUSY,
+                                             "config: id range %lu (id_base) is VPS %s's already",
+                                             v->idmap.base, o->name);
+        for (struct vsd_work *w = d->works; w; w = w->next)
+                if (w->reserved_id == v->idmap.base)
+                        return vs_error_kind(err, VS_E_STATE, EBUSY,
+                                             "config: id range %lu (id_base) is held for VPS %s",
+                                             v->idmap.base, w->vps_new);
+        return 0;
+}
+
 static int start_stopped(struct vsd *d, struct vps *v, vs_error_t *err)
 {
         cleanup_kv vs_kv_t config = { 0 };
@@ -1521,8 +1528,8 @@ static int start_stopped(struct vsd *d, struct vps *v, vs_error_t *err)
 
         if (check_fd_budget(err) < 0 || vsd_config_load(d, v->name, &config, err) < 0 ||
             check_config(d, &config, err) < 0 || load_security(v, &config, err) < 0 ||
-            limits_of_config(&config, &limits, err) < 0 || admit(d, v, &limits, err) < 0 ||
-            vsd_net_prepare(d, v, &config, &net, err) < 0)
+            id_range_own(d, v, err) < 0 || limits_of_config(&config, &limits, err) < 0 ||
+            admit(d, v, &limits, err) < 0 || vsd_net_prepare(d, v, &config, &net, err) < 0)
                 return -1;
         /* the slice's level carries its caps before a VPS of it runs (vsd's
          * exit prunes an empty level, and an admin may edit the file) */

@@ -34,22 +34,14 @@ int vsd_net_init(struct vsd *d, vs_error_t *err)
         return 0;
 }
 
-/* Every address held by the VPS of this root but `skip`, and by those a
- * worker is making. */
+/* Every address held by the VPS of this root but `skip` (from the configs
+ * vsd keeps, store.h), and by those a worker is making. */
 static void used_addrs(struct vsd *d, const char *skip, struct vsd_used_addrs *u)
 {
         memset(u, 0, sizeof(*u));
-        for (struct vps *v = d->vps_list; v; v = v->next) {
-                struct vsd_net_addrs addrs;
-
-                if ((skip && strcmp(v->name, skip) == 0) ||
-                    vsd_net_parse_ips(vs_kv_get(vsd_vps_config(d, v), "ip"), &addrs, NULL) < 0)
-                        continue;
-                for (size_t i = 0; i < addrs.n4; i++)
-                        vsd_used_add4(u, addrs.v4[i].addr);
-                for (size_t i = 0; i < addrs.n6; i++)
-                        vsd_used_add6(u, &addrs.v6[i]);
-        }
+        for (struct vps *v = d->vps_list; v; v = v->next)
+                if (!skip || strcmp(v->name, skip) != 0)
+                        vsd_vps_addrs(d, v, u);
         /* and those of VPS a worker is making */
         for (struct vsd_work *w = d->works; w; w = w->next) {
                 struct vsd_net_addrs addrs;
@@ -69,7 +61,7 @@ static size_t networked_vps(struct vsd *d)
         size_t n = 0;
 
         for (struct vps *v = d->vps_list; v; v = v->next) {
-                const char *ip = vs_kv_get(vsd_vps_config(d, v), "ip");
+                const char *ip = vs_kv_get(vsd_vps_config_kept(d, v), "ip");
 
                 n += ip && ip[strspn(ip, " ")] != '\0';
         }
@@ -342,23 +334,21 @@ int vsd_net_firewall(struct vsd *d, vs_error_t *err)
         return 0;
 }
 
-/* Host ports of every VPS but `skip` that clash with fwds[0..n). */
+/* Host ports of every VPS but `skip` that clash with fwds[0..n), from the
+ * forwards vsd keeps of each (store.h): no other VPS's config is read. */
 static int forwards_clash(struct vsd *d, const char *skip, const vs_portfwd_t *fwds, size_t n,
                           vs_error_t *err)
 {
         if (n == 0)
                 return 0;
         for (struct vps *v = d->vps_list; v; v = v->next) {
-                cleanup_kv vs_kv_t config = { 0 };
-                vs_portfwd_t theirs[VS_PORTFWD_MAX];
+                const vs_portfwd_t *theirs;
                 size_t k;
 
-                if ((skip && strcmp(v->name, skip) == 0) ||
-                    vsd_config_load(d, v->name, &config, NULL) < 0 ||
-                    vs_portfwd_parse_list(vs_kv_get(&config, "port_forward"), theirs,
-                                          VS_PORTFWD_MAX, &k, NULL) < 0)
+                if (skip && strcmp(v->name, skip) == 0)
                         continue;
-                if (vsd_net_forwards_clash(fwds, n, theirs, k, v->name, err) < 0)
+                k = vsd_vps_forwards(d, v, &theirs);
+                if (k && vsd_net_forwards_clash(fwds, n, theirs, k, v->name, err) < 0)
                         return -1;
         }
         return 0;

@@ -645,7 +645,7 @@ static void shut_down(struct vsd *d)
 
                 d->vps_list = v->next;
                 vs_cgroup_free(v->cg);
-                vs_kv_free(&v->config);
+                vsd_vps_config_drop(v);
                 free(v);
         }
         vs_nameidx_free(&d->vps_index);

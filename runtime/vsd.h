@@ -107,10 +107,19 @@ struct vps {
         uint64_t release_seq;       /* its last run's root is held by the releaser (release.c) */
         struct ev exit_ev, timer_ev;
         struct vsd_du du; /* its layer's last count (ducount.c) */
-        /* its config as last read, and the file's identity then (vps.c) */
+        /* its config as last read, and the file's identity then (store.c) */
         vs_kv_t config;
         struct stat config_st;
         int config_valid;
+        /* of that config, for the checks that compare every VPS (store.h):
+         * its id range's base (0: none), its port forwards, its addresses */
+        unsigned long id_base;
+        vs_portfwd_t *fwds;
+        size_t nfwds;
+        uint32_t *ip4s;
+        vs_ip6_t *ip6s;
+        size_t nip4, nip6;
+        vs_reserve_t reserve; /* what its limits reserve (admission) */
         struct vps *next;
 };
 

@@ -246,6 +246,26 @@ test_create_past_the_id_ranges() {
                 "$((1048576 + 65536))" "r4 took the freed second range"
 }
 
+# vsd keeps each VPS's id range in memory (a create reads no other VPS's
+# config); a config edited by hand to another VPS's range is refused at its
+# start, naming the holder, rather than sharing its ids
+test_a_shared_id_range_by_hand_is_refused_at_start() {
+        local base
+        vs create h1 --template busybox --ipadd none >/dev/null
+        vs create h2 --template busybox --ipadd none >/dev/null
+        base=$(awk -F' = ' '$1 == "id_base" {print $2}' "$(vps_dir h1)/config")
+        set_config h2 id_base "$base"
+        expect_rc 4 "a start with h1's id range" -- vs start h2
+        expect_contains "$ERR" "id range $base" "the refusal names the range"
+        expect_contains "$ERR" "VPS h1" "and its holder"
+        expect_eq 1 "$(wc -l <<<"$ERR")" "a one-line error"
+        expect_eq stopped "$(state_of h2)" "h2 did not start"
+        vs destroy h2 >/dev/null
+        vs start h1 >/dev/null
+        vs stop --fast h1 >/dev/null
+        vs destroy h1 >/dev/null
+}
+
 test_a_bad_id_ranges_setting_is_refused() {
         use_conf $'id_ranges = 0
 '

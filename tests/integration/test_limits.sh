@@ -433,6 +433,11 @@ test_admission_reserve_refuses_and_overbook_admits() {
         expect_contains "$ERR" "memory reservations would be 8192M with 4096M admissible" \
                 "message"
         lacks '^ram_reserve = 8G' "$(vps_dir a2)/config" || fail "refused set saved"
+        # vsd keeps what each VPS reserves: a set is counted at once
+        vs set a1 --cpu-reserve 50%
+        expect_eq 1500000 "$(json_field "$(vs node --json)" reserved_cpus_micro)" \
+                "reserved CPU after a1's set"
+        vs set a1 --cpu-reserve 100%
         sed -i 's/^policy = .*/policy = overbook 2/' "$conf"
         vs start a3
         expect_eq "a3 exist running" "$(vs status a3)" "admitted by overbooking"

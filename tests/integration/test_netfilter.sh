@@ -131,6 +131,11 @@ test_b_port_forward_refused() {
         expect_rc 4 "create on a taken port" -- vs create c3 --template busybox --port-forward 9090:22
         expect_rc 3 "c3 not created" -- vs status c3
         vs set c2 --port-forward 9090:80/udp # the other protocol is free
+        # vsd keeps each VPS's forwards: one set a moment ago is held too
+        expect_rc 4 "a port c2 was just given" -- vs create c6 --template busybox \
+                --port-forward 9090:53/udp
+        expect_contains "$ERR" "in use by VPS c2" "the refusal names c2"
+        expect_rc 3 "c6 not created" -- vs status c6
         before=$(cat "$(vps_dir c2)/config")
         expect_rc 2 "port out of range" -- vs set c2 --port-forward 99999:80
         expect_eq 1 "$(echo "$ERR" | wc -l)" "one line"
