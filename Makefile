@@ -45,7 +45,7 @@ VSDLIB_SRCS = runtime/clients.c runtime/vps.c runtime/vpsnet.c runtime/netaddrs.
 	runtime/work.c runtime/onboot.c runtime/metrics.c runtime/events.c runtime/backup.c \
 	runtime/backup_member.c runtime/snapshot.c runtime/console.c runtime/keeper.c runtime/view.c \
 	runtime/authz.c runtime/slice.c runtime/slicefile.c runtime/slicecmd.c runtime/sliceloan.c runtime/slicerules.c runtime/migrate.c \
-	runtime/trash.c runtime/ducount.c runtime/release.c runtime/rebootmark.c
+	runtime/trash.c runtime/ducount.c runtime/release.c runtime/rebootmark.c runtime/later.c
 # slice expiry and byte budgets (issue 15)
 LIB_SRCS += protocol/slicetime.c
 VSDLIB_SRCS += runtime/slicetime.c runtime/slicebytes.c runtime/sliceusage.c runtime/slicetimecmd.c

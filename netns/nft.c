@@ -18,7 +18,14 @@
  *
  * vsd keeps, per VPS, the text of the elements it added: an update deletes
  * exactly those and adds the new ones in one transaction, and a failure
- * rebuilds every table from that record. */
+ * rebuilds every table from that record.
+ *
+ * A stopped VPS's elements may go later (vs_nft_vps_remove_later): their
+ * "delete element" text waits, and goes first in the next transaction of
+ * any kind or in vs_nft_flush, so that what changes the tables after a
+ * stop finds its elements gone. Each transaction costs libnftables a fetch
+ * of its cache (ten netlink round trips, the kernel's generation having
+ * changed with every commit), which the removals of many stops then share. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -42,6 +49,12 @@ struct nft_vps {
         vs_nameidx_link_t link; /* by ifname */
 };
 
+/* A growing text buffer. */
+struct buf {
+        char *text;
+        size_t len, cap;
+};
+
 struct vs_nft {
         struct nft_ctx *ctx;
         vs_net_conf_t conf;
@@ -49,12 +62,8 @@ struct vs_nft {
         /* every start and stop looks its record up: a walk of the list
          * cost 0.5 ms a start at 2000 running */
         vs_nameidx_t index;
-};
-
-/* A growing text buffer. */
-struct buf {
-        char *text;
-        size_t len, cap;
+        struct buf later; /* the removals waiting, "delete element ..." */
+        size_t nlater;    /* of how many VPS */
 };
 
 static void buf_add(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -289,6 +298,33 @@ static int vps_commands(const vs_net_conf_t *conf, const struct vs_nft_vps *v, c
         return 0;
 }
 
+/* ---- removals that wait ---- */
+
+static void later_clear(vs_nft_t *nft)
+{
+        nft->later.len = 0;
+        nft->nlater = 0;
+}
+
+/* The removals waiting, then cmds, in one transaction; when that fails,
+ * the removals alone (made good by a rebuild when they fail too: an element
+ * someone else deleted), then cmds. */
+static int run_after_later(vs_nft_t *nft, const char *cmds, vs_error_t *err)
+{
+        cleanup_free char *both = NULL;
+
+        if (!nft->nlater)
+                return run(nft, cmds, err);
+        both = vs_strdupf("%s%s", nft->later.text, cmds);
+        if (run(nft, both, NULL) == 0) {
+                later_clear(nft);
+                return 0;
+        }
+        if (vs_nft_flush(nft, err) < 0)
+                return -1;
+        return run(nft, cmds, err);
+}
+
 static struct nft_vps *find(vs_nft_t *nft, const char *ifname)
 {
         vs_nameidx_link_t *link = vs_nameidx_find(&nft->index, ifname);
@@ -320,7 +356,8 @@ static void record_unlink(vs_nft_t *nft, struct nft_vps *v)
                 v->next->pprev = v->pprev;
 }
 
-/* The tables afresh with every recorded VPS's elements. */
+/* The tables afresh with every recorded VPS's elements (the removals
+ * waiting are then done too). */
 static int rebuild(vs_nft_t *nft, vs_error_t *err)
 {
         struct buf b = { 0 };
@@ -331,6 +368,8 @@ static int rebuild(vs_nft_t *nft, vs_error_t *err)
                 buf_add(&b, "%s", v->add);
         rc = run(nft, b.text, err);
         free(b.text);
+        if (rc == 0)
+                later_clear(nft);
         return rc;
 }
 
@@ -392,6 +431,7 @@ void vs_nft_free(vs_nft_t *nft)
                 record_free(v);
         }
         vs_nameidx_free(&nft->index);
+        free(nft->later.text);
         if (nft->ctx)
                 nft_ctx_free(nft->ctx);
         free(nft);
@@ -406,7 +446,7 @@ int vs_nft_vps_update(vs_nft_t *nft, const struct vs_nft_vps *vps, vs_error_t *e
                 return -1;
         old = find(nft, vps->ifname);
         both = vs_strdupf("%s%s", old ? old->delete : "", add);
-        if (run(nft, both, err) < 0) {
+        if (run_after_later(nft, both, err) < 0) {
                 vs_error_t again = { 0 };
 
                 if (!old)
@@ -432,10 +472,44 @@ int vs_nft_vps_remove(vs_nft_t *nft, const char *ifname, vs_error_t *err)
         if (!old)
                 return 0;
         record_unlink(nft, old);
-        if (run(nft, old->delete, NULL) < 0 && rebuild(nft, err) < 0) {
+        if (run_after_later(nft, old->delete, NULL) < 0 && rebuild(nft, err) < 0) {
                 record_free(old);
                 return vs_error_wrap(err, "remove the elements of %s", ifname);
         }
         record_free(old);
         return 0;
+}
+
+void vs_nft_vps_remove_later(vs_nft_t *nft, const char *ifname)
+{
+        struct nft_vps *old = find(nft, ifname);
+
+        if (!old)
+                return;
+        record_unlink(nft, old);
+        buf_add(&nft->later, "%s", old->delete);
+        nft->nlater++;
+        record_free(old);
+}
+
+int vs_nft_flush(vs_nft_t *nft, vs_error_t *err)
+{
+        size_t n = nft->nlater;
+
+        if (!n)
+                return 0;
+        if (run(nft, nft->later.text, NULL) == 0) {
+                later_clear(nft);
+                return 0;
+        }
+        /* the kernel's elements are not what vsd recorded: made so, which
+         * leaves the stopped VPS's out */
+        if (rebuild(nft, err) < 0)
+                return vs_error_wrap(err, "remove the elements of %zu stopped VPS", n);
+        return 0;
+}
+
+size_t vs_nft_pending(const vs_nft_t *nft)
+{
+        return nft ? nft->nlater : 0;
 }

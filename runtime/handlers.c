@@ -28,6 +28,7 @@
 #include "vs/parse.h"
 #include "store.h"
 #include "authz.h"
+#include "later.h"
 #include "slice.h"
 #include "slicecmd.h"
 #include "serve.h"
@@ -1437,6 +1438,14 @@ int vsd_handle_request(struct vsd *d, struct client *c, vs_request_t *req)
                 vsd_client_reply_error(d, c, &err);
                 return 0;
         }
+        /* what stops left for an idle moment (later.c) is done before a
+         * request that may look at it: all but these, which need none of
+         * it (a start removes the waiting elements in its own nftables
+         * transaction and writes its state file anew; a destroy drops its
+         * VPS's) */
+        if (strcmp(req->spec->cmd, VS_CMD_START) != 0 && strcmp(req->spec->cmd, VS_CMD_STOP) != 0 &&
+            strcmp(req->spec->cmd, VS_CMD_DESTROY) != 0)
+                vsd_later_run(d);
         for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++) {
                 int rc;
 

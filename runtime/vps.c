@@ -160,6 +160,7 @@ static int save_state(struct vsd *d, struct vps *v, vs_error_t *err)
         cleanup_kv vs_kv_t state = { 0 };
         char exit_buf[64];
 
+        v->state_later = 0; /* this save supersedes one that waits */
         vs_kv_set(&state, "phase", v->phase == PHASE_STOPPED ? "stopped" : "running");
         if (v->phase != PHASE_STOPPED) {
                 vs_kv_setf(&state, "pid", "%d", (int)v->pid);
@@ -183,6 +184,16 @@ static int save_state(struct vsd *d, struct vps *v, vs_error_t *err)
 int vsd_vps_save_state(struct vsd *d, struct vps *v, vs_error_t *err)
 {
         return save_state(d, v, err);
+}
+
+void vsd_vps_save_later(struct vsd *d)
+{
+        for (struct vps *v = d->vps_list; v; v = v->next) {
+                vs_error_t err = { 0 };
+
+                if (v->state_later && save_state(d, v, &err) < 0)
+                        vs_log(LOG_ERR, "%s: save state: %s", v->name, err.msg);
+        }
 }
 
 /* ---- limits ---- */
@@ -1915,9 +1926,14 @@ void vsd_vps_exited(struct vsd *d, struct vps *v)
          * by a crash here names cgroups that are gone, of a VPS vsview has
          * no reader for; its next start writes it anew */
         vsd_view_unregister(d, v);
+        /* the elements' removal and the state file wait for an idle
+         * moment, or the next request that needs them (later.c): a request
+         * right after the stop, a destroy of it or the stop of the next,
+         * waited behind them */
         vsd_net_stop_elements(d, v);
-        if (save_state(d, v, &err) < 0)
-                vs_log(LOG_ERR, "%s: save state: %s", v->name, err.msg);
+        v->state_later = 1;
+        if (!d->later_since)
+                d->later_since = vs_monotonic_ms();
         vs_log(LOG_INFO, "%s stopped", v->name);
         event_stopped(d, v);
         d->hooks.vps_stopped(d, v);
@@ -1937,6 +1953,7 @@ int vsd_vps_destroy(struct vsd *d, struct vps *v, vs_error_t *err)
         /* the files go in the remover, after the reply */
         if (vsd_trash_doom(d, v->name, err) < 0)
                 return -1;
+        v->state_later = 0; /* a save that waits has nothing to save to */
         vsd_reboot_mark_clear(d->reboot_fd, v->name);
         /* its stop removed them: seven rmdirs that find nothing, else */
         if (!v->cgroups_gone)

@@ -839,7 +839,19 @@ void vsd_net_stop_links(struct vsd *d, struct vps *v)
 
 void vsd_net_stop_elements(struct vsd *d, struct vps *v)
 {
-        forget_elements(d, v);
+        char ifname[VS_IFNAME_MAX];
+
+        vs_net_host_ifname(v->name, ifname);
+        if (d->nft)
+                vs_nft_vps_remove_later(d->nft, ifname);
+}
+
+void vsd_net_flush_elements(struct vsd *d)
+{
+        vs_error_t err = { 0 };
+
+        if (d->nft && vs_nft_flush(d->nft, &err) < 0)
+                vs_log(LOG_WARNING, "%s", err.msg);
 }
 
 void vsd_net_stopped(struct vsd *d, struct vps *v)

@@ -38,6 +38,7 @@
 #include "slicetime.h"
 #include "ducount.h"
 #include "rebootmark.h"
+#include "later.h"
 #include "release.h"
 #include "trash.h"
 
@@ -486,7 +487,8 @@ static int run_loop(struct vsd *d)
         struct epoll_event events[64];
 
         while (!d->quit) {
-                int n = epoll_wait(d->epfd, events, 64, vsd_clients_next_wakeup(d));
+                int n = epoll_wait(d->epfd, events, 64,
+                                   vsd_later_timeout(d, vsd_clients_next_wakeup(d)));
 
                 if (n < 0 && errno == EINTR)
                         continue;
@@ -497,6 +499,7 @@ static int run_loop(struct vsd *d)
                 for (int i = 0; i < n; i++)
                         dispatch(d, events[i].data.ptr, events[i].events);
                 vsd_clients_after_pass(d);
+                vsd_later_tick(d, n);
                 /* a running VPS holds one descriptor of vsd's between
                  * requests, its init's pidfd */
                 vs_cgroup_tree_release(d->cgtree);
@@ -735,6 +738,7 @@ int main(int argc, char **argv)
         }
         signal_ready(&ready_fd, NULL);
         rc = run_loop(&d);
+        vsd_later_run(&d);
         vsd_handle_exit(&d);
         shut_down(&d);
         return rc;

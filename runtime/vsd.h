@@ -90,6 +90,8 @@ struct vps {
         /* its cgroups were removed since it last ran (at its stop, or at
          * vsd's start): a destroy need not try again */
         int cgroups_gone;
+        /* its state file's save waits for an idle moment (later.c) */
+        int state_later;
         char slice[64];
         struct vs_idmap idmap;      /* from the config, at start and adoption */
         char ifname[VS_IFNAME_MAX]; /* host side of its veth while running, or "" */
@@ -283,6 +285,10 @@ struct vsd {
         struct vsd_onboot *onboot;        /* the autostart under way, or NULL */
         struct vsd_metrics *metrics;      /* the HTTP endpoint, or NULL */
         struct vsd_migration *migrations; /* incoming, under way (migrate.c) */
+        /* later.c: a stop's work left for an idle moment (its state file,
+         * its nftables elements' removal): since when some waits (ms on
+         * CLOCK_MONOTONIC; 0: none), and vsd's last event */
+        int64_t later_since, last_event;
         int quit;
 };
 
@@ -294,6 +300,8 @@ void vsd_vps_unlink(struct vsd *d, struct vps *v);
 
 /* vps.c: the lifecycle */
 int vsd_vps_save_state(struct vsd *d, struct vps *v, vs_error_t *err);
+/* Saves the state files whose save waits (later.c). */
+void vsd_vps_save_later(struct vsd *d);
 int vsd_vps_load_all(struct vsd *d, vs_error_t *err);
 /* Starts the VPS that load found ended by a reboot inside while vsd was
  * down (their mark, rebootmark.h); once vsd is up. */
@@ -536,9 +544,12 @@ int vsd_net_prepare(struct vsd *d, struct vps *v, const vs_kv_t *config,
 void vsd_net_stopped(struct vsd *d, struct vps *v);
 /* The two halves of vsd_net_stopped, for a stop that is answered before
  * them: the links (to the reaper; an ifb renamed, which a start would take
- * as its own), then the nftables elements. */
+ * as its own), then the nftables elements, whose removal waits for
+ * vsd_net_flush_elements or the next change of the tables (netns/nft.c). */
 void vsd_net_stop_links(struct vsd *d, struct vps *v);
 void vsd_net_stop_elements(struct vsd *d, struct vps *v);
+/* The removals of stopped VPS's elements that wait, in one transaction. */
+void vsd_net_flush_elements(struct vsd *d);
 /* set --hostname: in the config, and on a running VPS at once (its UTS
  * namespace, and /etc/hostname and /etc/hosts where vsd writes them). */
 int vsd_net_set_hostname(struct vsd *d, struct vps *v, const char *hostname, vs_error_t *err);

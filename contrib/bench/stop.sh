@@ -23,7 +23,12 @@
 # stop, per destroy (what vsd does after a stop's answer falls in the
 # destroy's window) and per pair, and that of its helpers (the link reaper,
 # the remover, the releaser) per pair; the kernel's own workers (the
-# network namespace's cleanup) are not in it.
+# network namespace's cleanup) are not in it. Since a stop's state file and
+# nftables removal wait for an idle moment (runtime/later.c), which may come
+# after a pair's window, it also prints vsd's CPU over all the timed pairs
+# and that work, which a `vsctl status` (with N=0 a template list) after
+# the last pair makes vsd do (per pair; with STOP_STRACE the traced pair is
+# in it).
 set -euo pipefail
 export LC_ALL=C
 
@@ -86,6 +91,7 @@ helpers_ns() {
 phase="stopping and destroying"
 stops=() destroys=() cpu_stops=() cpu_destroys=() cpu_pairs=()
 helpers_ns; h0=$REPLY
+cpu_ns "$VSD_PID"; call0=$REPLY
 pp=
 if [ -n "${STOP_PERF:-}" ]; then
         perf trace -p "$VSD_PID" -o "$STOP_PERF" 2>/dev/null &
@@ -122,6 +128,13 @@ for ((i = 0; i < K; i++)); do
         cpu_stops+=($(((c1 - c0) / 1000))) cpu_destroys+=($(((c2 - c1) / 1000)))
         cpu_pairs+=($(((c2 - c0) / 1000)))
 done
+# the work that waited for an idle moment, done before a status's answer
+if [ "$N" -gt 0 ]; then
+        "$VSCTL" status "s$((2 * K))" </dev/null >/dev/null
+else
+        "$VSCTL" template list </dev/null >/dev/null
+fi
+cpu_ns "$VSD_PID"; call1=$REPLY
 helpers_ns; h1=$REPLY
 if [ -n "$pp" ]; then
         kill -INT "$pp" 2>/dev/null || true
@@ -143,4 +156,6 @@ printf 'N=%d: stop --fast median %s ms, destroy median %s ms, load %s\n' "$N" \
 printf 'N=%d: vsd CPU median: stop %s ms, destroy %s ms, pair %s ms; its helpers %.3f ms per pair\n' "$N" \
         "$(printf '%s\n' "${cpu_stops[@]}" | median_ms)" "$(printf '%s\n' "${cpu_destroys[@]}" | median_ms)" \
         "$(printf '%s\n' "${cpu_pairs[@]}" | median_ms)" "$(((h1 - h0) / (${#stops[@]} ? ${#stops[@]} : 1) / 1000))e-3"
+printf 'N=%d: vsd CPU over the %d pairs and their waiting work (one status after): %.3f ms per pair\n' \
+        "$N" "$K" "$(((call1 - call0) / K / 1000))e-3"
 finish

@@ -274,6 +274,17 @@ void vs_nft_free(vs_nft_t *nft);
 int vs_nft_vps_update(vs_nft_t *nft, const struct vs_nft_vps *vps, vs_error_t *err);
 /* Removes every element of the VPS; one that has none is not an error. */
 int vs_nft_vps_remove(vs_nft_t *nft, const char *ifname, vs_error_t *err);
+/* The same, later: the VPS's record goes now (a later update of its
+ * interface adds afresh), its elements' removal waits for vs_nft_flush or
+ * goes first in the next transaction, whichever comes first, so that
+ * every later change of the tables sees them gone. The removals of many
+ * stops then cost one transaction (libnftables fetches its cache for
+ * each). */
+void vs_nft_vps_remove_later(vs_nft_t *nft, const char *ifname);
+/* Runs the removals waiting, in one transaction (nothing waits: 0). */
+int vs_nft_flush(vs_nft_t *nft, vs_error_t *err);
+/* How many VPS's removals wait. */
+size_t vs_nft_pending(const vs_nft_t *nft);
 
 /* ---- files in the VPS ---- */
 

@@ -576,6 +576,7 @@ test_port_forwards_move_with_the_vps() {
         tvs exec m7 -- nc -l -p 7000 -e echo hello-moved >/dev/null 2>&1 &
         out=$(fetch in_target busybox nc "$gw" 8080)
         expect_eq hello-moved "$out" "the target's host port reaches the VPS"
+        vs list -a >/dev/null # the source's removal of elements waits for a request (later.c)
         expect_not_contains "$(in_host nft list ruleset 2>/dev/null)" "8080" "no forward left on the source"
         tvs destroy --force m7 >/dev/null
         # a host port another VPS holds on the target

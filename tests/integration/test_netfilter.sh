@@ -290,6 +290,9 @@ test_z_nothing_left() {
         for name in $(vs list -a -H -o name); do
                 vs destroy --force "$name"
         done
+        # the removal of a stopped VPS's elements waits for an idle moment
+        # or a request that is not a start, stop or destroy (later.c)
+        vs list -a >/dev/null
         rules=$(in_host nft list ruleset)
         expect_not_contains "$rules" '"vs-z' "no element of a VPS"
         expect_not_contains "$rules" "elements" "no element at all"

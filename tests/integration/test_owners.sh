@@ -59,6 +59,8 @@ before_each() {
 # What a refused request must leave as it was: VPS, templates, slices,
 # every config and state file.
 snapshot() {
+        # a stop's state file waits for an idle moment or a request (later.c)
+        vs list -a >/dev/null
         (
                 cd "$R/var/lib/paene" || exit 1
                 # NAME.usage: the tick's count of what a running VPS sent

@@ -233,6 +233,46 @@ static void test_elements_refusals(void **state)
         assert_commands_refused(&v, VS_E_STATE, "port forwards need an IPv4 address");
 }
 
+/* A removal that waits: the record goes at once (a later update of the
+ * interface adds afresh), its "delete element" text waits, that of each
+ * stop after the last's, for one transaction; an interface without a
+ * record adds nothing. Nothing here runs a transaction. */
+static void test_removals_wait(void **state)
+{
+        const char *a1[] = { "10.88.0.2" }, *a2[] = { "10.88.0.3" };
+        vs_net_conf_t conf = conf_of(VS_NET_ROUTED, "");
+        struct vs_nft_vps v1 = vps_with("vs-w1", a1, 1, NULL, 0);
+        struct vs_nft_vps v2 = vps_with("vs-w2", a2, 1, NULL, 0);
+        vs_error_t err = { 0 };
+        vs_nft_t *nft = vs_xmalloc(sizeof(*nft));
+        struct nft_vps *r;
+
+        (void)state;
+        memset(nft, 0, sizeof(*nft));
+        nft->conf = conf;
+        r = record_add(nft, "vs-w1");
+        assert_int_equal(vps_commands(&conf, &v1, &r->add, &r->delete, &err), 0);
+        r = record_add(nft, "vs-w2");
+        assert_int_equal(vps_commands(&conf, &v2, &r->add, &r->delete, &err), 0);
+        vs_nft_vps_remove_later(nft, "vs-none");
+        assert_int_equal(vs_nft_pending(nft), 0);
+        vs_nft_vps_remove_later(nft, "vs-w1");
+        vs_nft_vps_remove_later(nft, "vs-w2");
+        assert_int_equal(vs_nft_pending(nft), 2);
+        assert_null(find(nft, "vs-w1"));
+        assert_null(find(nft, "vs-w2"));
+        assert_null(nft->vps);
+        expect_has(nft->later.text, "delete element inet paene src4 { \"vs-w1\" . 10.88.0.2 }\n");
+        expect_has(strstr(nft->later.text, "vs-w1\" . 10.88.0.2 }"),
+                   "delete element inet paene src4 { \"vs-w2\" . 10.88.0.3 }\n");
+        expect_lacks(nft->later.text, "add element");
+        /* a record made again for the interface is a new one */
+        r = record_add(nft, "vs-w1");
+        assert_ptr_equal(find(nft, "vs-w1"), r);
+        assert_int_equal(vs_nft_pending(nft), 2);
+        vs_nft_free(nft); /* no context: none was made */
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -244,6 +284,7 @@ int main(void)
                 cmocka_unit_test(test_elements_routed),
                 cmocka_unit_test(test_elements_without_addresses),
                 cmocka_unit_test(test_elements_refusals),
+                cmocka_unit_test(test_removals_wait),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,90 @@
+/* A stop is answered once its cgroups are gone; the rest of its work
+ * follows (vps.c, vsd_vps_exited). Two parts of that rest wait for an idle
+ * moment here, because a request right after the stop (a destroy of the
+ * VPS, the stop of the next) waited behind them otherwise:
+ *
+ * - the state file (a create and a rename on the state root: on ext4 each
+ *   may wait for the journal, 0.4 ms median, tens of ms at times);
+ * - the removal of its nftables elements (a libnftables transaction, which
+ *   fetches the tables' cache first: ten netlink round trips, 1 to 2 ms),
+ *   which the stops that waited then share (netns/nft.c).
+ *
+ * The work is done once vsd has had no event for LATER_IDLE_MS, or at the
+ * latest LATER_MAX_MS after the first stop that left some, and before any
+ * request but a start, a stop or a destroy (handlers.c): a status,
+ * a list, a set and the rest see it done. Its order is kept: a start's
+ * nftables change removes the waiting elements first in its own
+ * transaction and its state file supersedes the stop's; a destroy drops
+ * the VPS's save; nothing else reads a state file but the next vsd.
+ *
+ * A crash of vsd before it is done leaves what a crash right after the
+ * stop's answer always left: a state file saying running, whose init the
+ * next vsd finds gone (it marks the VPS stopped), and nftables elements,
+ * which the next vsd's tables (made afresh from the running VPS) do not
+ * have. */
+#include <stdlib.h>
+
+#include "later.h"
+#include "vsd.h"
+#include "vs/log.h"
+#include "vs/fsutil.h"
+
+#define LATER_IDLE_MS 20
+#define LATER_MAX_MS 1000
+
+/* VSD_TEST_LATER_MS=N (tests only): both bounds N ms, so that a test can
+ * hold the work until its next request. */
+static int64_t bound(int64_t normal)
+{
+        static int64_t hook = -1;
+
+        if (hook < 0) {
+                const char *text = getenv("VSD_TEST_LATER_MS");
+
+                hook = text && *text ? strtoll(text, NULL, 10) : 0;
+                if (hook < 0)
+                        hook = 0;
+        }
+        return hook ? hook : normal;
+}
+
+static int64_t due(const struct vsd *d)
+{
+        int64_t idle = d->last_event + bound(LATER_IDLE_MS);
+        int64_t oldest = d->later_since + bound(LATER_MAX_MS);
+
+        return idle < oldest ? idle : oldest;
+}
+
+int vsd_later_timeout(const struct vsd *d, int timeout)
+{
+        int64_t wait;
+
+        if (!d->later_since)
+                return timeout;
+        wait = due(d) - vs_monotonic_ms();
+        if (wait < 0)
+                wait = 0;
+        if (timeout >= 0 && timeout < wait)
+                return timeout;
+        return (int)wait;
+}
+
+void vsd_later_tick(struct vsd *d, int nevents)
+{
+        int64_t now = vs_monotonic_ms();
+
+        if (nevents > 0)
+                d->last_event = now;
+        if (d->later_since && now >= due(d))
+                vsd_later_run(d);
+}
+
+void vsd_later_run(struct vsd *d)
+{
+        if (!d->later_since)
+                return;
+        d->later_since = 0;
+        vsd_net_flush_elements(d);
+        vsd_vps_save_later(d);
+}

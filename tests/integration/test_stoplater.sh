@@ -1,0 +1,150 @@
+#!/bin/bash
+# A stop's work after its answer that waits for an idle moment (issue 13,
+# runtime/later.c): its nftables elements' removal and its state file. What
+# is tested is the order and the outcome, not the time (contrib/bench/stop.sh
+# prints that): the removals of several stops go in one nftables
+# transaction; a start right after a stop removes the old elements in its
+# own transaction and comes up with its network; a request other than a
+# start, a stop or a destroy finds the work done; a vsd killed with the work
+# still waiting leaves the VPS stopped and startable at its next start.
+# VSD_TEST_LATER_MS holds the work (60 s) until a request asks for it, so
+# that the outcome does not depend on this host's timing.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/netlib.sh"
+
+HOLD_MS=60000
+
+# vsd again in routed mode (pool $1), holding a stop's work until a request
+# needs it
+held_vsd() {
+        stop_vsd
+        mkdir -p "$R/etc/paene"
+        printf 'network_mode = routed\npool4 = %s\n' "$1" >"$R/etc/paene/vsd.conf"
+        VSD_TEST_LATER_MS=$HOLD_MS start_vsd || fail "vsd did not start"
+}
+
+# ---- nft monitor in vsd's namespace: one line "# new generation N by
+# process PID (COMM)" per transaction ----
+
+MONITOR_PID=
+MONITOR_OUT=
+PROBES=0
+
+monitor_start() {
+        MONITOR_OUT=$R/monitor.$RANDOM
+        : >"$MONITOR_OUT"
+        # nsenter execs nft: $! is the monitor itself
+        nsenter --net="$R/netns" nft monitor >"$MONITOR_OUT" 2>&1 &
+        MONITOR_PID=$!
+        monitor_sync || fail "nft monitor did not start"
+}
+
+monitor_stop() {
+        [ -n "$MONITOR_PID" ] || return 0
+        kill "$MONITOR_PID" 2>/dev/null
+        wait "$MONITOR_PID" 2>/dev/null || : # ended by the signal
+        MONITOR_PID=
+}
+
+# a transaction of the test's own, seen by the monitor: what came before
+# it has been printed
+monitor_sync() {
+        local t=probe$((PROBES += 1)) i
+        for ((i = 0; i < 100; i++)); do
+                in_host nft add table ip "$t" && in_host nft delete table ip "$t" || return 1
+                wait_for 1 "grep -q 'delete table ip $t' '$MONITOR_OUT'" && return 0
+        done
+        return 1
+}
+
+# the transactions vsd (pid $1) made, as the monitor printed them so far
+vsd_generations() {
+        grep -c "^# new generation [0-9]* by process $1 " "$MONITOR_OUT" || :
+}
+
+# the interface names the set macs of "inet paene" holds elements of, on
+# one line
+macs_ifnames() {
+        local out
+        out=$(in_host nft list set inet paene macs) || return 1
+        grep -o '"vs-[a-z0-9_-]*"' <<<"$out" | sort | paste -sd' ' || :
+}
+
+test_the_removals_of_several_stops_go_in_one_transaction() {
+        local i pid before
+        held_vsd 10.89.3.0/24
+        for i in 1 2 3; do
+                vs create l$i --template busybox >/dev/null
+                vs start l$i >/dev/null
+        done
+        expect_eq '"vs-l1" "vs-l2" "vs-l3"' "$(macs_ifnames)" "the elements while they run"
+        pid=$(vsd_pid)
+        monitor_start || return 1
+        before=$(vsd_generations "$pid")
+        for i in 1 2 3; do vs stop --fast l$i >/dev/null || fail "stop l$i"; done
+        vs destroy l3 >/dev/null || fail "destroy l3"
+        # a status needs the work done: after it, nothing of the three
+        expect_eq stopped "$(state_of l1)" "l1 after its stop"
+        monitor_sync || fail "the monitor fell behind"
+        monitor_stop
+        expect_eq "" "$(macs_ifnames)" "the elements after the stops and a status"
+        expect_eq 1 $(($(vsd_generations "$pid") - before)) \
+                "vsd's nftables transactions for three stops ($(grep -c '^delete element' "$MONITOR_OUT") removals)"
+        expect_contains "$(cat "$(vps_dir l1)/state")" "phase = stopped" "l1's state file"
+        expect_contains "$(cat "$(vps_dir l2)/state")" "phase = stopped" "l2's state file"
+        [ ! -e "$(vps_dir l3)" ] || fail "l3's directory after its destroy"
+        vs destroy l1 l2 >/dev/null
+}
+
+test_a_start_right_after_a_stop_removes_the_old_elements_with_its_own() {
+        local pid before a
+        held_vsd 10.89.4.0/24
+        vs create s1 --template busybox >/dev/null
+        vs start s1 >/dev/null
+        a=$(addr_of s1)
+        pid=$(vsd_pid)
+        monitor_start || return 1
+        before=$(vsd_generations "$pid")
+        vs stop --fast s1 >/dev/null || fail "stop s1"
+        vs start s1 >/dev/null || fail "start s1 right after its stop"
+        monitor_sync || fail "the monitor fell behind"
+        monitor_stop
+        expect_eq 1 $(($(vsd_generations "$pid") - before)) "vsd's nftables transactions for a stop and a start"
+        expect_eq '"vs-s1"' "$(macs_ifnames)" "s1's MAC element after the start"
+        expect_contains "$(in_host nft list set inet paene src4)" "\"vs-s1\" . $a" "s1's address element"
+        in_host busybox ping -c 1 -W 3 "$a" >/dev/null || fail "$a does not answer after the start"
+        expect_contains "$(cat "$(vps_dir s1)/state")" "phase = running" "s1's state file after the start"
+        vs destroy --force s1 >/dev/null
+}
+
+# vsd SIGKILLed after a stop's answer, its work still waiting: the next vsd
+# finds the VPS stopped, no element of its interface, no veth in the way,
+# and starts it with its network
+test_a_vsd_killed_with_a_stops_work_waiting_leaves_the_vps_stopped() {
+        local pid a
+        held_vsd 10.89.5.0/24
+        vs create k2 --template busybox >/dev/null
+        vs start k2 >/dev/null
+        a=$(addr_of k2)
+        pid=$(vsd_pid)
+        [ -n "$pid" ] || fail "no pid of the vsd started here"
+        vs stop --fast k2 >/dev/null || fail "the stop was not answered"
+        kill -9 "$pid"
+        wait_for 10 "is_dead $pid" || fail "vsd $pid did not end"
+        # the kill came with the work waiting (what is tested)
+        expect_contains "$(cat "$(vps_dir k2)/state")" "phase = running" "k2's state file at the kill"
+        expect_contains "$(nft_elements)" '"vs-k2"' "k2's elements at the kill"
+        rm -f "$R/run/paene/vsd.pid"
+        start_vsd || fail "vsd did not start again"
+        expect_eq stopped "$(state_of k2)" "k2 at the next vsd's start"
+        expect_contains "$(cat "$(vps_dir k2)/state")" "phase = stopped" "k2's state file"
+        expect_not_contains "$(nft_elements)" '"vs-k2"' "k2's elements at the next vsd's start"
+        wait_for 20 '[ -z "$(in_host ip -o link show vs-k2 2>/dev/null)" ]' ||
+                fail "k2's veth left after the next vsd's start"
+        vs start k2 >/dev/null || fail "start k2 after the crash"
+        in_host busybox ping -c 1 -W 3 "$a" >/dev/null || fail "$a does not answer after the start"
+        expect_contains "$(nft_elements)" '"vs-k2"' "k2's elements after its start"
+        vs destroy --force k2 >/dev/null
+}
+
+run_tests
