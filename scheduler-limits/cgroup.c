@@ -288,10 +288,10 @@ static int has_word(const char *list, const char *word)
 }
 
 /* Turns on, in dirfd's cgroup.subtree_control, every controller of ours
- * that the cgroup has. One at a time: a controller that cannot be enabled
- * must not keep the others off; what is missing is reported later, by
- * name, when a limit needs it. */
-static void enable_controllers(int dirfd)
+ * that the cgroup has but `skip` (v2 name, or NULL). One at a time: a
+ * controller that cannot be enabled must not keep the others off; what is
+ * missing is reported later, by name, when a limit needs it. */
+static void enable_controllers_but(int dirfd, const char *skip)
 {
         cleanup_free char *have = NULL;
 
@@ -303,12 +303,26 @@ static void enable_controllers(int dirfd)
 
                 if (i > 0 && strcmp(known_controllers[i].v2, known_controllers[i - 1].v2) == 0)
                         continue;
-                if (!has_word(have, known_controllers[i].v2))
+                if (!has_word(have, known_controllers[i].v2) ||
+                    (skip && strcmp(known_controllers[i].v2, skip) == 0))
                         continue;
                 snprintf(op, sizeof(op), "+%s", known_controllers[i].v2);
                 vs_write_string(dirfd, "cgroup.subtree_control", op, NULL);
         }
 }
+
+static void enable_controllers(int dirfd)
+{
+        enable_controllers_but(dirfd, NULL);
+}
+
+/* On pure v2 a slice gives its VPS every controller but cpuset, which a
+ * VPS gets (with its siblings: the slice's subtree_control is theirs too)
+ * from vs_cgroup_ensure once one has a CPU mask, as on v1. Without a mask
+ * its processes run on the slice's CPUs either way, and the kernel keeps
+ * no cpuset state and no cpuset files per VPS (nor runs cpuset_css_online
+ * at each start). */
+#define VPS_LATER_CONTROLLER "cpuset"
 
 /* Pure v2: the no-internal-process rule forbids controllers in the subtree
  * of a cgroup that holds processes, so vsd first moves itself into the leaf
@@ -502,7 +516,7 @@ int vs_cgroup_create(vs_cgroup_tree_t *tree, const char *slice, const char *vps,
                 slice_fd = make_child(&tree->hier[i], tree->hier[i].base_fd, slice, err);
                 if (slice_fd >= 0 && tree->hier[i].home_fd >= 0 && tree->hier[i].is_v2 &&
                     tree->mode == VS_CGROUP_V2)
-                        enable_controllers(slice_fd);
+                        enable_controllers_but(slice_fd, VPS_LATER_CONTROLLER);
                 if (slice_fd < 0 ||
                     (cg->fd[i] = make_child(&tree->hier[i], slice_fd, vps, err)) < 0) {
                         vs_cgroup_free(cg);
@@ -536,7 +550,7 @@ int vs_cgroup_slice_open(vs_cgroup_tree_t *tree, const char *slice, vs_cgroup_t 
                 /* as vs_cgroup_create does: the VPS below need the
                  * controllers, and the slice's own files come with them */
                 if (tree->hier[i].home_fd >= 0 && tree->hier[i].is_v2 && tree->mode == VS_CGROUP_V2)
-                        enable_controllers(cg->fd[i]);
+                        enable_controllers_but(cg->fd[i], VPS_LATER_CONTROLLER);
         }
         mark_open(cg);
         *out = cg;
@@ -616,7 +630,9 @@ static int is_limit_file(const char *name)
         return 1;
 }
 
-static int seal_dir(int dirfd, const char *where, vs_error_t *err)
+/* Seals the limit files of a cgroup directory (those whose names start
+ * with `prefix`, or all of them with NULL). */
+static int seal_dir(int dirfd, const char *where, const char *prefix, vs_error_t *err)
 {
         cleanup_closedir DIR *dir = vs_opendir_at(dirfd, ".");
         struct dirent *ent;
@@ -627,6 +643,7 @@ static int seal_dir(int dirfd, const char *where, vs_error_t *err)
                 struct stat st;
 
                 if (!is_limit_file(ent->d_name) ||
+                    (prefix && strncmp(ent->d_name, prefix, strlen(prefix)) != 0) ||
                     fstatat(dirfd, ent->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
                     !S_ISREG(st.st_mode))
                         continue;
@@ -641,7 +658,8 @@ static int seal_dir(int dirfd, const char *where, vs_error_t *err)
 int vs_cgroup_seal(vs_cgroup_t *cg, vs_error_t *err)
 {
         for (int i = 0; i < cg->tree->count; i++)
-                if (!absent(cg, i) && seal_dir(cg_fd(cg, i), cg->tree->hier[i].mountpoint, err) < 0)
+                if (!absent(cg, i) &&
+                    seal_dir(cg_fd(cg, i), cg->tree->hier[i].mountpoint, NULL, err) < 0)
                         return vs_error_wrap(err, "cgroup %s", cg->path);
         return 0;
 }
@@ -953,7 +971,9 @@ char *vs_cgroup_controller_path(vs_cgroup_t *cg, const char *controller)
                 if (strcmp(known_controllers[k].v1, controller) != 0)
                         continue;
                 for (int i = 0; i < tree->count; i++)
-                        if (!tree->hier[i].is_v2 && offers(&tree->hier[i], -1, k))
+                        if ((!tree->hier[i].is_v2 && offers(&tree->hier[i], -1, k)) ||
+                            (tree->hier[i].is_v2 && tree->mode == VS_CGROUP_V2 &&
+                             strcmp(controller, VPS_LATER_CONTROLLER) == 0))
                                 return vs_strdupf("%s%s/%s", tree->hier[i].mountpoint,
                                                   own_prefix(&tree->hier[i]), cg->path);
         }
@@ -1017,6 +1037,40 @@ static int move_all_into(vs_cgroup_t *cg, int i, vs_error_t *err)
         return vs_error_set(err, EBUSY, "processes keep appearing outside cgroup %s", cg->path);
 }
 
+/* Pure v2: the VPS's slice turns on the controller vs_cgroup_create left
+ * off (VPS_LATER_CONTROLLER) for its VPS. Its new files in the VPS's
+ * cgroup are sealed like the others (a privileged VPS's root is uid 0).
+ * A host that does not delegate it leaves it off: the caller's next
+ * lookup names it. */
+static int ensure_v2(vs_cgroup_t *cg, int i, const char *controller, vs_error_t *err)
+{
+        const struct hierarchy *h = &cg->tree->hier[i];
+        cleanup_free char *slice = vs_xstrdup(cg->rel);
+        cleanup_close int slice_fd = -1;
+        char op[32], *slash = strchr(slice, '/');
+        size_t k = 0;
+        int fd;
+
+        if (strcmp(controller, VPS_LATER_CONTROLLER) != 0 || h->home_fd < 0 ||
+            cg->tree->mode != VS_CGROUP_V2 || !slash)
+                return 0;
+        while (k < NKNOWN && strcmp(known_controllers[k].v1, controller) != 0)
+                k++;
+        fd = cg_fd(cg, i);
+        if (k == NKNOWN || fd < 0 || offers(h, fd, k))
+                return 0;
+        *slash = '\0';
+        slice_fd = openat(h->base_fd, slice, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (slice_fd < 0)
+                return 0;
+        snprintf(op, sizeof(op), "+%s", controller);
+        if (vs_write_string(slice_fd, "cgroup.subtree_control", op, NULL) < 0)
+                return 0;
+        if (seal_dir(fd, h->mountpoint, controller, err) < 0)
+                return vs_error_wrap(err, "cgroup %s", cg->path);
+        return 0;
+}
+
 int vs_cgroup_ensure(vs_cgroup_t *cg, const char *controller, vs_error_t *err)
 {
         vs_cgroup_tree_t *tree = cg->tree;
@@ -1024,6 +1078,11 @@ int vs_cgroup_ensure(vs_cgroup_t *cg, const char *controller, vs_error_t *err)
         char *slash;
 
         for (int i = 0; i < tree->count; i++) {
+                if (tree->hier[i].is_v2) {
+                        if (ensure_v2(cg, i, controller, err) < 0)
+                                return -1;
+                        continue;
+                }
                 cleanup_close int slice_fd = -1;
                 int fd;
 
@@ -1043,7 +1102,7 @@ int vs_cgroup_ensure(vs_cgroup_t *cg, const char *controller, vs_error_t *err)
                 mark_open(cg);
                 /* made after the seal of the others: sealed whoever the VPS
                  * is (a few files, and only for a VPS with this limit) */
-                if (seal_dir(fd, tree->hier[i].mountpoint, err) < 0 ||
+                if (seal_dir(fd, tree->hier[i].mountpoint, NULL, err) < 0 ||
                     move_all_into(cg, i, err) < 0)
                         return vs_error_wrap(err, "cgroup %s", cg->path);
                 return 0;

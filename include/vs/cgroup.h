@@ -23,7 +23,8 @@ const char *vs_cgroup_mode_name(vs_cgroup_mode_t mode);
 void vs_cgroup_tree_prune(vs_cgroup_tree_t *tree);
 
 /* Creates (or opens, when it exists) the VPS's cgroup on every hierarchy
- * but v1's cpuset, which it gets from vs_cgroup_ensure with a CPU mask. */
+ * but v1's cpuset, which it gets from vs_cgroup_ensure with a CPU mask (on
+ * pure v2: with every controller but cpuset, which comes the same way). */
 int vs_cgroup_create(vs_cgroup_tree_t *tree, const char *slice, const char *vps, vs_cgroup_t **cg,
                      vs_error_t *err);
 void vs_cgroup_free(vs_cgroup_t *cg);
@@ -83,12 +84,14 @@ int vs_cgroup_controller_fd(vs_cgroup_t *cg, const char *controller, int *is_v2,
 
 /* The path of the VPS's cgroup directory on the v1 hierarchy of
  * `controller`, whether it exists or not (malloc'd; NULL: no such v1
- * hierarchy). */
+ * hierarchy); on pure v2, for cpuset (which a VPS gets with a CPU mask),
+ * its v2 directory, whether it has the controller or not. */
 char *vs_cgroup_controller_path(vs_cgroup_t *cg, const char *controller);
 /* Makes the VPS's cgroup on the hierarchy of `controller` (v1 name) where
  * it has none, and moves every process of the VPS into it: a VPS has a v1
  * cpuset cgroup only once a limit needs one, at start or by a live set.
- * Nothing to do on any other hierarchy, or where it exists. */
+ * On pure v2 the same for the cpuset controller: its slice turns it on for
+ * its VPS then. Nothing to do on any other hierarchy, or where it exists. */
 int vs_cgroup_ensure(vs_cgroup_t *cg, const char *controller, vs_error_t *err);
 
 /* Number of processes in the VPS's cgroup and below it (-1 and err on

@@ -139,6 +139,36 @@ test_cpuset_cgroup_only_with_a_cpumask() {
         [ ! -e "$cs" ] || fail "the cpuset cgroup outlived the destroy"
 }
 
+# Pure v2: a VPS gets the cpuset controller only with a CPU mask, as on
+# v1 (its slice turns it on for its VPS then); one without has no cpuset
+# files and runs on every CPU, one with it is confined, live and at start.
+test_cpuset_controller_only_with_a_cpumask_on_v2() {
+        local all cgdir pid
+        is_v2 || skip "pure cgroup v2 only (v1: test_cpuset_cgroup_only_with_a_cpumask)"
+        all=$(cat /sys/devices/system/cpu/online)
+        [ "$all" != 0 ] || skip "one CPU: a mask of CPU 0 confines nothing"
+        vs create c0 --template busybox
+        start_with_payload c0
+        cgdir=$(dirname "$(cg_file cpuset c0 x)")
+        expect_not_contains "$(cat "$cgdir/cgroup.controllers")" cpuset "controllers without a cpumask"
+        [ ! -e "$cgdir/cpuset.cpus" ] || fail "cpuset files without a cpumask"
+        expect_eq "$all" "$(cpus_allowed "$(init_of c0)")" "the init may run on every CPU"
+        vs exec c0 -- sh -c 'sleep 600 >/dev/null 2>&1 &'
+        vs set c0 --cpumask 0
+        expect_contains "$(cat "$cgdir/cgroup.controllers")" cpuset "controllers after set --cpumask"
+        expect_eq 0 "$(cat "$cgdir/cpuset.cpus")" "cpuset.cpus after the live set"
+        for pid in $(vps_procs c0); do
+                expect_eq 0 "$(cpus_allowed "$pid")" "pid $pid's CPUs after the live set"
+        done
+        expect_eq 1 "$(vs exec c0 -- /payload affinity)" "a new command's CPUs (as the view says)"
+        expect_eq 1 "$(vs exec c0 -- grep -c ^processor /proc/cpuinfo)" "cpuinfo after the set"
+        vs create c1 --template busybox --cpumask 0
+        vs start c1
+        expect_eq 0 "$(cpus_allowed "$(init_of c1)")" "the init born pinned"
+        vs destroy --force c0
+        vs destroy --force c1
+}
+
 # CPU share of a VPS over a 3 s window, in thousandths of a CPU.
 share_of() {
         local before after t0 t1
