@@ -727,12 +727,15 @@ static int keep_only(int *const fds[], int n, vs_error_t *err)
         return 0;
 }
 
+/* No go (-2): the builder failed before it gave one, and reports why. */
 static int wait_go(int sock, vs_error_t *err)
 {
         char go;
 
-        if (recv(sock, &go, 1, 0) != 1)
-                return vs_error_set(err, EPROTO, "wait for vsd: no go");
+        if (recv(sock, &go, 1, 0) != 1) {
+                vs_error_set(err, EPROTO, "wait for vsd: no go");
+                return -2;
+        }
         return 0;
 }
 
@@ -746,8 +749,10 @@ static int init_child(const struct vs_init_spec *spec, int go_sock, int *report_
 {
         int vsinit_fd = spec->vsinit_fd;
 
-        if (wait_go(go_sock, err) < 0)
-                return -1;
+        int rc = wait_go(go_sock, err);
+
+        if (rc < 0)
+                return rc;
         close(go_sock);
         /* born in all its cgroups: its cgroup namespace is rooted there */
         if (unshare(CLONE_NEWNS | CLONE_NEWCGROUP) < 0)
@@ -941,15 +946,25 @@ struct init_boot {
         int go_sock, go_other, report_sock;
 };
 
+/* The init's part, to its exec; it ends here only on failure. Without a
+ * go it tells nothing: the builder's report of its own failure (an image
+ * still mounted, say) is vsd's reason, and one of the init's racing it
+ * would take its place (vsd keeps the first). */
+static _Noreturn void run_init(const struct vs_init_spec *spec, int go_sock, int report_sock)
+{
+        vs_error_t child_err = { 0 };
+
+        if (init_child(spec, go_sock, &report_sock, &child_err) != -2)
+                report_error(report_sock, &child_err);
+        _exit(127);
+}
+
 static int init_main(void *arg)
 {
         struct init_boot *boot = arg;
-        vs_error_t child_err = { 0 };
 
         close(boot->go_other);
-        init_child(boot->spec, boot->go_sock, &boot->report_sock, &child_err);
-        report_error(boot->report_sock, &child_err);
-        _exit(127);
+        run_init(boot->spec, boot->go_sock, boot->report_sock);
 }
 
 #if defined(__x86_64__)
@@ -1073,12 +1088,8 @@ static pid_t clone_init(const struct vs_init_spec *spec, vs_cgroup_t *cg, int so
                                         vs_cgroup_v2_dir(cg));
         saved = errno;
         if (pid == 0) {
-                vs_error_t child_err = { 0 };
-
                 close(go[0]);
-                init_child(spec, go[1], &sock, &child_err);
-                report_error(sock, &child_err);
-                _exit(127);
+                run_init(spec, go[1], sock);
         }
         close(go[1]);
         /* back to host root: the permitted capabilities stayed */
