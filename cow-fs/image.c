@@ -537,6 +537,40 @@ static void inode_set_owner(struct ext2_inode *inode, unsigned long uid, unsigne
         ext2fs_set_i_gid_high(*inode, gid >> 16);
 }
 
+/* The xattrs whose values hold ids (vs_id_shift_xattr). libext2fs gives
+ * and takes an ACL in the format getxattr does. */
+static const char *const ID_XATTRS[] = { "system.posix_acl_access", "system.posix_acl_default",
+                                         "security.capability" };
+
+static errcode_t shift_xattr(struct ext2_xattr_handle *h, const vs_id_shift_t *shift,
+                             const char *key)
+{
+        void *value = NULL;
+        size_t len = 0;
+        errcode_t rc = ext2fs_xattr_get(h, key, &value, &len);
+
+        if (rc == EXT2_ET_EA_KEY_NOT_FOUND)
+                return 0;
+        if (!rc && vs_id_shift_xattr(shift, key, value, len))
+                rc = ext2fs_xattr_set(h, key, value, len);
+        ext2fs_free_mem(&value);
+        return rc;
+}
+
+static errcode_t shift_xattrs_of(ext2_filsys fs, ext2_ino_t ino, const vs_id_shift_t *shift)
+{
+        struct ext2_xattr_handle *h = NULL;
+        errcode_t rc = ext2fs_xattrs_open(fs, ino, &h);
+
+        if (rc)
+                return rc;
+        rc = ext2fs_xattrs_read(h);
+        for (size_t i = 0; !rc && i < sizeof(ID_XATTRS) / sizeof(ID_XATTRS[0]); i++)
+                rc = shift_xattr(h, shift, ID_XATTRS[i]);
+        ext2fs_xattrs_close(&h);
+        return rc;
+}
+
 int vs_disk_image_shift_ids(const char *path, const vs_id_shift_t *shift, vs_error_t *err)
 {
         cleanup_ext2fs ext2_filsys fs = NULL;
@@ -558,11 +592,17 @@ int vs_disk_image_shift_ids(const char *path, const vs_id_shift_t *shift, vs_err
                 unsigned long new_uid = vs_id_shift_apply(shift, uid);
                 unsigned long new_gid = vs_id_shift_apply(shift, gid);
 
-                if (!inode.i_links_count || (new_uid == uid && new_gid == gid))
+                if (!inode.i_links_count)
                         continue;
-                inode_set_owner(&inode, new_uid, new_gid);
-                if ((rc = ext2fs_write_inode(fs, ino, &inode)))
-                        break;
+                if (new_uid != uid || new_gid != gid) {
+                        inode_set_owner(&inode, new_uid, new_gid);
+                        if ((rc = ext2fs_write_inode(fs, ino, &inode)))
+                                break;
+                }
+                /* after the owners: an xattr's write rewrites the inode */
+                if (ino >= EXT2_FIRST_INODE(fs->super) || ino == EXT2_ROOT_INO)
+                        if ((rc = shift_xattrs_of(fs, ino, shift)))
+                                break;
         }
         ext2fs_close_inode_scan(scan);
         if (rc)
