@@ -4,8 +4,11 @@
  * image as a sparse file. Never follows a symlink, never leaves the source's
  * file system. */
 #include <dirent.h>
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,9 +109,72 @@ static int copy_symlink(int sdir, int ddir, const char *name, const char *path, 
         return 0;
 }
 
+#define ACL_XATTR_VERSION 2
+#define ACL_TAG_USER 0x02
+#define ACL_TAG_GROUP 0x08
+
+static int shift_le32_at(const vs_id_shift_t *shift, unsigned char *p)
+{
+        uint32_t le, id;
+
+        memcpy(&le, p, sizeof(le));
+        id = le32toh(le);
+        le = htole32((uint32_t)vs_id_shift_apply(shift, id));
+        if (le32toh(le) == id)
+                return 0;
+        memcpy(p, &le, sizeof(le));
+        return 1;
+}
+
+/* posix_acl_xattr: a 4-byte version, then entries of tag (2 bytes), perm
+ * (2) and id (4); only named users' and groups' entries carry an id. */
+static int shift_acl(const vs_id_shift_t *shift, unsigned char *v, size_t len)
+{
+        uint32_t version;
+        int changed = 0;
+
+        if (len < 4 || (len - 4) % 8)
+                return 0;
+        memcpy(&version, v, sizeof(version));
+        if (le32toh(version) != ACL_XATTR_VERSION)
+                return 0;
+        for (unsigned char *e = v + 4; e < v + len; e += 8) {
+                uint16_t tag;
+
+                memcpy(&tag, e, sizeof(tag));
+                tag = le16toh(tag);
+                if (tag == ACL_TAG_USER || tag == ACL_TAG_GROUP)
+                        changed |= shift_le32_at(shift, e + 4);
+        }
+        return changed;
+}
+
+/* The kernel keeps these ids as host ids (a VPS's setfacl u:1000 is its
+ * base + 1000, its setcap's root its base): left as they were, a clone's
+ * ACLs would name the source's users, and its file capabilities would
+ * belong to the source's root and so be ignored. */
+int vs_id_shift_xattr(const vs_id_shift_t *shift, const char *name, void *value, size_t len)
+{
+        unsigned char *v = value;
+        uint32_t magic;
+
+        if (!shift || !shift->count)
+                return 0;
+        if (!strcmp(name, "system.posix_acl_access") || !strcmp(name, "system.posix_acl_default"))
+                return shift_acl(shift, v, len);
+        if (strcmp(name, "security.capability") || len != XATTR_CAPS_SZ_3)
+                return 0;
+        memcpy(&magic, v, sizeof(magic));
+        if ((le32toh(magic) & VFS_CAP_REVISION_MASK) != VFS_CAP_REVISION_3)
+                return 0;
+        return shift_le32_at(shift, v + offsetof(struct vfs_ns_cap_data, rootid));
+}
+
 /* Every xattr, in every namespace the caller may read (as root: trusted.*
- * too, where overlay keeps opaque-directory and redirect marks). */
-static int copy_xattrs(int sdir, int ddir, const char *name, const char *path, vs_error_t *err)
+ * too, where overlay keeps opaque-directory and redirect marks), with the
+ * ids inside moved as the owners are. */
+static int copy_xattrs(int sdir, int ddir, const char *name, const char *path,
+                       const vs_id_shift_t *shift, vs_error_t *err)
 {
         cleanup_free char *src = vs_strdupf("/proc/self/fd/%d/%s", sdir, name);
         cleanup_free char *dst = vs_strdupf("/proc/self/fd/%d/%s", ddir, name);
@@ -123,6 +189,7 @@ static int copy_xattrs(int sdir, int ddir, const char *name, const char *path, v
 
                 if (vlen < 0)
                         return vs_error_errno(err, "read xattr %s of %s", key, path);
+                vs_id_shift_xattr(shift, key, value, (size_t)vlen);
                 if (lsetxattr(dst, key, value, (size_t)vlen, 0) < 0)
                         return vs_error_errno(err, "set xattr %s on %s", key, path);
         }
@@ -141,7 +208,7 @@ static int copy_meta(const struct copy *c, int sdir, int ddir, const char *name,
                 return vs_error_errno(err, "chown %s", path);
         if (!S_ISLNK(st->st_mode) && fchmodat(ddir, name, st->st_mode & 07777, 0) < 0)
                 return vs_error_errno(err, "chmod %s", path);
-        if (copy_xattrs(sdir, ddir, name, path, err) < 0)
+        if (copy_xattrs(sdir, ddir, name, path, c->shift, err) < 0)
                 return -1;
         if (utimensat(ddir, name, times, AT_SYMLINK_NOFOLLOW) < 0)
                 return vs_error_errno(err, "set times of %s", path);

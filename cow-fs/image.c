@@ -537,9 +537,141 @@ static void inode_set_owner(struct ext2_inode *inode, unsigned long uid, unsigne
         ext2fs_set_i_gid_high(*inode, gid >> 16);
 }
 
+/* The ids inside xattrs move in place, in the inode's body and in its
+ * xattr block, without libext2fs's xattr writer: that gives an inode whose
+ * block is shared (the kernel shares one among inodes with the same
+ * xattrs, as files with one ACL have) a block of its own, so that a copy
+ * of a full image failed for want of blocks, and one of a fuller one took
+ * a block per file. */
+#define EXT2_ATTR_INDEX_ACL_ACCESS 2
+#define EXT2_ATTR_INDEX_ACL_DEFAULT 3
+#define EXT2_ATTR_INDEX_SECURITY 6
+#define EXT4_ACL_TAG_USER 0x02
+#define EXT4_ACL_TAG_GROUP 0x08
+
+/* ext4's ACL on disk: a 4-byte version, then entries of tag (2 bytes) and
+ * perm (2), with an id (4) for named users and groups alone. */
+static int shift_disk_acl(const vs_id_shift_t *shift, unsigned char *v, size_t len)
+{
+        size_t off = 4;
+        int changed = 0;
+
+        while (off + 4 <= len) {
+                uint16_t tag = (uint16_t)(v[off] | v[off + 1] << 8);
+                uint32_t id, moved;
+
+                off += 4;
+                if (tag != EXT4_ACL_TAG_USER && tag != EXT4_ACL_TAG_GROUP)
+                        continue;
+                if (off + 4 > len)
+                        break;
+                memcpy(&id, v + off, sizeof(id));
+                moved = ext2fs_cpu_to_le32(
+                        (uint32_t)vs_id_shift_apply(shift, ext2fs_le32_to_cpu(id)));
+                if (moved != id) {
+                        memcpy(v + off, &moved, sizeof(moved));
+                        changed = 1;
+                }
+                off += 4;
+        }
+        return changed;
+}
+
+static int shift_entry_value(const vs_id_shift_t *shift, struct ext2_ext_attr_entry *e,
+                             unsigned char *value)
+{
+        if (e->e_name_index == EXT2_ATTR_INDEX_ACL_ACCESS ||
+            e->e_name_index == EXT2_ATTR_INDEX_ACL_DEFAULT)
+                return shift_disk_acl(shift, value, e->e_value_size);
+        if (e->e_name_index == EXT2_ATTR_INDEX_SECURITY && e->e_name_len == 10 &&
+            !memcmp(e + 1, "capability", 10))
+                return vs_id_shift_xattr(shift, "security.capability", value, e->e_value_size);
+        return 0;
+}
+
+/* The entries from first to end, their values at base + e_value_offs.
+ * An entry's hash covers its value: one that changed is hashed again (in
+ * an inode's body, where the kernel leaves it 0, only if it was not). */
+static int shift_entries(const vs_id_shift_t *shift, unsigned char *first, unsigned char *end,
+                         unsigned char *base)
+{
+        struct ext2_ext_attr_entry *e = (struct ext2_ext_attr_entry *)first;
+        int changed = 0;
+
+        while ((unsigned char *)e + sizeof(*e) <= end && !EXT2_EXT_IS_LAST_ENTRY(e)) {
+                unsigned char *value = base + e->e_value_offs;
+
+                if (!e->e_value_inum && value + e->e_value_size <= end &&
+                    shift_entry_value(shift, e, value)) {
+                        if (e->e_hash || base != first)
+                                e->e_hash = ext2fs_ext_attr_hash_entry(e, value);
+                        changed = 1;
+                }
+                e = EXT2_EXT_ATTR_NEXT(e);
+        }
+        return changed;
+}
+
+/* The xattr block blk, once however many inodes share it (done marks it). */
+static errcode_t shift_xattr_block(ext2_filsys fs, blk64_t blk, ext2_ino_t ino,
+                                   ext2fs_block_bitmap done, const vs_id_shift_t *shift)
+{
+        cleanup_free unsigned char *buf = vs_xmalloc(fs->blocksize);
+        struct ext2_ext_attr_header *h = (struct ext2_ext_attr_header *)buf;
+        errcode_t rc;
+
+        if (ext2fs_test_block_bitmap2(done, blk))
+                return 0;
+        ext2fs_mark_block_bitmap2(done, blk);
+        if ((rc = ext2fs_read_ext_attr3(fs, blk, buf, ino)))
+                return rc;
+        if (h->h_magic != EXT2_EXT_ATTR_MAGIC ||
+            !shift_entries(shift, (unsigned char *)(h + 1), buf + fs->blocksize, buf))
+                return 0;
+        ext2fs_ext_attr_block_rehash(h, (struct ext2_ext_attr_entry *)(buf + fs->blocksize));
+        return ext2fs_write_ext_attr3(fs, blk, buf, ino);
+}
+
+/* The xattrs in the inode's body, past i_extra_isize. */
+static errcode_t shift_xattr_body(ext2_filsys fs, ext2_ino_t ino, const vs_id_shift_t *shift)
+{
+        int size = EXT2_INODE_SIZE(fs->super);
+        cleanup_free unsigned char *buf = vs_xmalloc((size_t)size);
+        struct ext2_inode_large *inode = (struct ext2_inode_large *)buf;
+        unsigned char *start;
+        __u32 magic;
+        errcode_t rc;
+
+        if (size <= EXT2_GOOD_OLD_INODE_SIZE)
+                return 0;
+        if ((rc = ext2fs_read_inode_full(fs, ino, (struct ext2_inode *)inode, size)))
+                return rc;
+        start = buf + EXT2_GOOD_OLD_INODE_SIZE + inode->i_extra_isize;
+        if (start + sizeof(magic) > buf + size)
+                return 0;
+        memcpy(&magic, start, sizeof(magic));
+        if (magic != EXT2_EXT_ATTR_MAGIC)
+                return 0;
+        start += sizeof(magic);
+        if (!shift_entries(shift, start, buf + size, start))
+                return 0;
+        return ext2fs_write_inode_full(fs, ino, (struct ext2_inode *)inode, size);
+}
+
+static errcode_t shift_xattrs_of(ext2_filsys fs, ext2_ino_t ino, blk64_t blk,
+                                 ext2fs_block_bitmap done, const vs_id_shift_t *shift)
+{
+        errcode_t rc = shift_xattr_body(fs, ino, shift);
+
+        if (!rc && blk)
+                rc = shift_xattr_block(fs, blk, ino, done, shift);
+        return rc;
+}
+
 int vs_disk_image_shift_ids(const char *path, const vs_id_shift_t *shift, vs_error_t *err)
 {
         cleanup_ext2fs ext2_filsys fs = NULL;
+        ext2fs_block_bitmap done = NULL;
         ext2_inode_scan scan = NULL;
         struct ext2_inode inode;
         ext2_ino_t ino;
@@ -550,21 +682,34 @@ int vs_disk_image_shift_ids(const char *path, const vs_id_shift_t *shift, vs_err
         rc = ext2fs_open(path, EXT2_FLAG_RW | EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &fs);
         if (rc)
                 return ext2_error(err, rc, "open", path);
-        rc = ext2fs_open_inode_scan(fs, 0, &scan);
+        rc = ext2fs_allocate_block_bitmap(fs, "xattr blocks shifted", &done);
         if (rc)
                 return ext2_error(err, rc, "scan", path);
+        rc = ext2fs_open_inode_scan(fs, 0, &scan);
+        if (rc) {
+                ext2fs_free_block_bitmap(done);
+                return ext2_error(err, rc, "scan", path);
+        }
         while (!(rc = ext2fs_get_next_inode(scan, &ino, &inode)) && ino) {
                 unsigned long uid = inode_uid(inode), gid = inode_gid(inode);
                 unsigned long new_uid = vs_id_shift_apply(shift, uid);
                 unsigned long new_gid = vs_id_shift_apply(shift, gid);
 
-                if (!inode.i_links_count || (new_uid == uid && new_gid == gid))
+                if (!inode.i_links_count)
                         continue;
-                inode_set_owner(&inode, new_uid, new_gid);
-                if ((rc = ext2fs_write_inode(fs, ino, &inode)))
-                        break;
+                if (new_uid != uid || new_gid != gid) {
+                        inode_set_owner(&inode, new_uid, new_gid);
+                        if ((rc = ext2fs_write_inode(fs, ino, &inode)))
+                                break;
+                }
+                /* after the owners: an xattr's write rewrites the inode */
+                if (ino >= EXT2_FIRST_INODE(fs->super) || ino == EXT2_ROOT_INO)
+                        if ((rc = shift_xattrs_of(fs, ino, ext2fs_file_acl_block(fs, &inode), done,
+                                                  shift)))
+                                break;
         }
         ext2fs_close_inode_scan(scan);
+        ext2fs_free_block_bitmap(done);
         if (rc)
                 return ext2_error(err, rc, "shift owners in", path);
         rc = ext2fs_close_free(&fs);

@@ -24,6 +24,11 @@ static inline unsigned long vs_id_shift_apply(const vs_id_shift_t *shift, unsign
         return id - shift->from + shift->to;
 }
 
+/* Moves the ids inside the value of xattr name (len bytes, as getxattr
+ * gives it to a reader on the host): a POSIX ACL's named users and groups,
+ * a v3 file capability's root. Returns 1 if it changed any, else 0. */
+int vs_id_shift_xattr(const vs_id_shift_t *shift, const char *name, void *value, size_t len);
+
 typedef struct {
         char name[64];
         char builder[32];

@@ -138,6 +138,46 @@ test_clone_of_an_image_vps_finds_every_file_of_a_large_directory() {
         vs destroy h1
 }
 
+# Ids inside xattrs move with the owners: a POSIX ACL's named user and a
+# file capability's root (v3, written by setcap inside a VPS) are stored as
+# host ids of the source's range. Left so, the clone's user 1000 loses the
+# access its ACL gave and ping's capability is dead (its root is nobody's).
+acl_and_caps_work() { # VPS WHAT
+        expect_eq secret "$(vs exec "$1" -- /payload fs runas 1000 /bin/cat /root/acl)" \
+                "user 1000 reads the file its ACL grants, $2"
+        expect_eq "CapEff:	0000000000002000" \
+                "$(vs exec "$1" -- /payload fs runas 1000 /bin/payload fs capeff)" \
+                "the file capability of a user running it, $2"
+}
+
+test_clone_shifts_the_ids_of_acls_and_file_capabilities() {
+        local d
+        for d in dir image; do
+                if [ $d = dir ]; then
+                        vs create a1 --template busybox
+                else
+                        vs create a1 --template busybox --diskspace 32M
+                fi
+                vs start a1
+                install_payload a1
+                vs exec a1 -- sh -c 'echo secret >/root/acl && chmod 600 /root/acl && chmod 711 /root && cp /payload /bin/payload'
+                expect_eq "fs acl: ok" "$(vs exec a1 -- /payload fs acl /root/acl 1000)" "setfacl on $d"
+                expect_eq "fs setcap: ok" "$(vs exec a1 -- /payload fs setcap /bin/payload)" "setcap on $d"
+                acl_and_caps_work a1 "in the source on $d"
+                vs stop a1
+                vs clone a1 a2
+                if [ $d = image ]; then
+                        e2fsck -fn "$(vps_dir a2)/disk.img" >/dev/null 2>&1 || fail "clone image not clean"
+                fi
+                vs start a2
+                acl_and_caps_work a2 "in the clone on $d"
+                vs start a1
+                acl_and_caps_work a1 "in the source after the clone on $d"
+                vs destroy --force a2
+                vs destroy --force a1
+        done
+}
+
 # A running VPS is copied running, then frozen for a second pass over what
 # it changed (issue 17): its files of one
 # moment, and it runs on after; cgroup.events on the v2 hierarchy says so.

@@ -1459,6 +1459,29 @@ static int fs_setcap(const char *path)
         return fs_ok("setcap");
 }
 
+/* setfacl -m u:UID:rw P on a file of mode 0600: the access ACL as the
+ * kernel takes it (posix_acl_xattr, little-endian), UID a user of the VPS. */
+static int fs_acl(const char *path, const char *uid)
+{
+        static const struct {
+                uint16_t tag, perm;
+        } fixed[] = { { 0x01, 6 }, { 0x02, 6 }, { 0x04, 0 }, { 0x10, 6 }, { 0x20, 0 } };
+        unsigned char acl[4 + 5 * 8] = { 2 }; /* POSIX_ACL_XATTR_VERSION */
+
+        for (int i = 0; i < 5; i++) {
+                unsigned char *e = acl + 4 + 8 * i;
+                uint32_t id = fixed[i].tag == 0x02 ? (uint32_t)atoi(uid) : 0xffffffffU;
+
+                e[0] = (unsigned char)fixed[i].tag;
+                e[2] = (unsigned char)fixed[i].perm;
+                for (int b = 0; b < 4; b++)
+                        e[4 + b] = (unsigned char)(id >> (8 * b));
+        }
+        if (setxattr(path, "system.posix_acl_access", acl, sizeof(acl), 0) < 0)
+                return fs_failed("acl");
+        return fs_ok("acl");
+}
+
 /* Runs a command as UID (all ids, no capabilities kept). */
 static int fs_runas(int argc, char **argv)
 {
@@ -1499,6 +1522,8 @@ static int applet_fs(int argc, char **argv)
                 return fs_xattr(a[0], a[1], a[2]);
         if (strcmp(op, "setcap") == 0 && n == 1)
                 return fs_setcap(a[0]);
+        if (strcmp(op, "acl") == 0 && n == 2)
+                return fs_acl(a[0], a[1]);
         if (strcmp(op, "capeff") == 0)
                 return fs_capeff();
         if (strcmp(op, "runas") == 0 && n >= 2)
@@ -1529,7 +1554,8 @@ static const struct {
         { "try", applet_try, "try MARKER ATTEMPT [ARGS]: an escape attempt (see source)" },
         { "exe-watch", applet_exe_watch, "exe-watch DEV INO SECONDS: /proc/*/exe watcher" },
         { "fs", applet_fs,
-          "fs OP ARGS: rename A B, link A B, xattr P N V, setcap P, capeff, runas UID CMD.., "
+          "fs OP ARGS: rename A B, link A B, xattr P N V, setcap P, acl P UID, capeff, runas UID "
+          "CMD.., "
           "flock P, fcntl P, fsync P, sparse P, tmpfile DIR NAME, unixsock P, fifo P" },
         { "exit", applet_exit, "exit N: exit with status N" },
         { "sleep", applet_sleep, "sleep [S]: sleep S seconds (default: for ever)" },
