@@ -1289,6 +1289,11 @@ pid_t vs_spawn_init(const struct vs_init_spec *spec, vs_cgroup_t *cg, int *pidfd
         pid = follow_builder(spec, sock, pidfd, err);
         if (pid < 0 && err && err->errnum == ETIMEDOUT)
                 kill(builder, SIGKILL); /* hung: reaped below */
+        /* vsd gave up (its network part failed, say): the builder, which
+         * waits for vsd's word, hears it from the socket's end, or the
+         * wait for its exit below would never end */
+        if (pid < 0)
+                shutdown(sock, SHUT_RDWR);
         /* the first error is the one to tell: the builder's exit only
          * confirms it */
         if (reap_builder(builder, pid < 0 ? NULL : err) < 0 || pid < 0) {

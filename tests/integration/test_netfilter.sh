@@ -156,6 +156,28 @@ test_b_port_forward_refused() {
         vs destroy c2
 }
 
+# A start whose network fails half way (its port forward's element taken
+# by hand in vsd's table): the start fails with a one-line error, vsd
+# answers on (it used to wait for its builder, which waited for it), the
+# VPS is stopped with no link left, and starts once the table is right.
+test_b2_a_start_whose_network_fails_answers() {
+        local rc=0
+        vs create nf1 --template busybox --port-forward 9191:7000
+        in_host nft add element inet paene fwd4 '{ tcp . 9191 : 10.89.22.250 . 1 }'
+        timeout "$(scaled 30)" "$BIN/vsctl" --root "$R" start nf1 >/dev/null 2>"$R/nf1.err" || rc=$?
+        [ "$rc" != 124 ] || fail "the start did not answer in 30 s"
+        [ "$rc" != 0 ] || fail "the start succeeded beside a taken forward"
+        expect_eq 1 "$(wc -l <"$R/nf1.err")" "one line: $(cat "$R/nf1.err")"
+        expect_eq stopped "$(timeout "$(scaled 10)" "$BIN/vsctl" --root "$R" status nf1 | awk 'NR == 1 {print $3}')" \
+                "vsd answers, the VPS is stopped"
+        expect_eq "" "$(in_host ip -o link show | grep -w "vs-nf1" || true)" \
+                "no link of the failed start"
+        in_host nft delete element inet paene fwd4 '{ tcp . 9191 }'
+        vs start nf1
+        expect_eq running "$(vs status nf1 | awk 'NR == 1 {print $3}')" "starts once the table is right"
+        vs destroy --force nf1
+}
+
 test_c_spoofing_bridge() {
         vs create sb1 --template busybox
         vs create sb2 --template busybox
