@@ -82,7 +82,10 @@ void vsd_later_tick(struct vsd *d, int nevents)
 
 void vsd_later_run(struct vsd *d)
 {
-        if (!d->later_since)
+        /* removals a failed flush kept: tried again before each request
+         * (not at idle moments, which would retry a failing one in a loop),
+         * so that they wait for no start to carry them */
+        if (!d->later_since && !(d->nft && vs_nft_pending(d->nft)))
                 return;
         d->later_since = 0;
         vsd_net_flush_elements(d);

@@ -1897,8 +1897,10 @@ void vsd_vps_exited(struct vsd *d, struct vps *v)
         v->phase = PHASE_STOPPED;
         v->stopped_at = time(NULL);
         /* A stop alone is answered here: its cgroups are gone. What follows
-         * is done before vsd reads another request (a start of this VPS
-         * sees it all), and a crash before it changes nothing that matters:
+         * is done before vsd reads another request, but its nftables
+         * removal and state file, which wait for an idle moment (later.c:
+         * a start of this VPS sees them done), and a crash before any of
+         * it changes nothing that matters:
          * the state file still says running, and the next vsd, finding the
          * init gone, marks the VPS stopped, deletes the links of VPS that
          * are not running and builds its nftables from the running VPS
