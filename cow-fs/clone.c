@@ -21,6 +21,8 @@
 #include "vs/cowfs.h"
 #include "vs/fsutil.h"
 
+#include "idshift.h"
+
 #define COPY_DEPTH_MAX 256
 #define XATTR_LIST_MAX_LEN 65536
 #define XATTR_VALUE_MAX_LEN 65536
@@ -110,21 +112,6 @@ static int copy_symlink(int sdir, int ddir, const char *name, const char *path, 
 }
 
 #define ACL_XATTR_VERSION 2
-#define ACL_TAG_USER 0x02
-#define ACL_TAG_GROUP 0x08
-
-static int shift_le32_at(const vs_id_shift_t *shift, unsigned char *p)
-{
-        uint32_t le, id;
-
-        memcpy(&le, p, sizeof(le));
-        id = le32toh(le);
-        le = htole32((uint32_t)vs_id_shift_apply(shift, id));
-        if (le32toh(le) == id)
-                return 0;
-        memcpy(p, &le, sizeof(le));
-        return 1;
-}
 
 /* posix_acl_xattr: a 4-byte version, then entries of tag (2 bytes), perm
  * (2) and id (4); only named users' and groups' entries carry an id. */
@@ -143,8 +130,8 @@ static int shift_acl(const vs_id_shift_t *shift, unsigned char *v, size_t len)
 
                 memcpy(&tag, e, sizeof(tag));
                 tag = le16toh(tag);
-                if (tag == ACL_TAG_USER || tag == ACL_TAG_GROUP)
-                        changed |= shift_le32_at(shift, e + 4);
+                if (tag == VS_ACL_TAG_USER || tag == VS_ACL_TAG_GROUP)
+                        changed |= vs_id_shift_le32_at(shift, e + 4);
         }
         return changed;
 }
@@ -167,7 +154,7 @@ int vs_id_shift_xattr(const vs_id_shift_t *shift, const char *name, void *value,
         memcpy(&magic, v, sizeof(magic));
         if ((le32toh(magic) & VFS_CAP_REVISION_MASK) != VFS_CAP_REVISION_3)
                 return 0;
-        return shift_le32_at(shift, v + offsetof(struct vfs_ns_cap_data, rootid));
+        return vs_id_shift_le32_at(shift, v + offsetof(struct vfs_ns_cap_data, rootid));
 }
 
 /* Every xattr, in every namespace the caller may read (as root: trusted.*

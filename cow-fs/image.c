@@ -27,6 +27,8 @@
 #include "vs/diskquota.h"
 #include "vs/fsutil.h"
 
+#include "idshift.h"
+
 extern char **environ;
 
 #define IMAGE_FILE "disk.img"
@@ -546,8 +548,6 @@ static void inode_set_owner(struct ext2_inode *inode, unsigned long uid, unsigne
 #define EXT2_ATTR_INDEX_ACL_ACCESS 2
 #define EXT2_ATTR_INDEX_ACL_DEFAULT 3
 #define EXT2_ATTR_INDEX_SECURITY 6
-#define EXT4_ACL_TAG_USER 0x02
-#define EXT4_ACL_TAG_GROUP 0x08
 
 /* ext4's ACL on disk: a 4-byte version, then entries of tag (2 bytes) and
  * perm (2), with an id (4) for named users and groups alone. */
@@ -558,20 +558,13 @@ static int shift_disk_acl(const vs_id_shift_t *shift, unsigned char *v, size_t l
 
         while (off + 4 <= len) {
                 uint16_t tag = (uint16_t)(v[off] | v[off + 1] << 8);
-                uint32_t id, moved;
 
                 off += 4;
-                if (tag != EXT4_ACL_TAG_USER && tag != EXT4_ACL_TAG_GROUP)
+                if (tag != VS_ACL_TAG_USER && tag != VS_ACL_TAG_GROUP)
                         continue;
                 if (off + 4 > len)
                         break;
-                memcpy(&id, v + off, sizeof(id));
-                moved = ext2fs_cpu_to_le32(
-                        (uint32_t)vs_id_shift_apply(shift, ext2fs_le32_to_cpu(id)));
-                if (moved != id) {
-                        memcpy(v + off, &moved, sizeof(moved));
-                        changed = 1;
-                }
+                changed |= vs_id_shift_le32_at(shift, v + off);
                 off += 4;
         }
         return changed;

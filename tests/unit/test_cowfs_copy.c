@@ -3,6 +3,7 @@
  * vs_template_unify. Files are the caller's own, so no root is needed. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -556,6 +557,59 @@ static void test_unify_links_only_identical_files(void **state)
         remove_dir(store);
 }
 
+/* ---- ids inside xattr values ---- */
+
+static void put_le(unsigned char *p, uint32_t v, int bytes)
+{
+        for (int i = 0; i < bytes; i++)
+                p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t get_le32(const unsigned char *p)
+{
+        return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* An ACL as getxattr gives it: version 2, then (tag, perm, id) entries. */
+static void acl_entry(unsigned char *acl, int i, uint16_t tag, uint32_t id)
+{
+        put_le(acl + 4 + 8 * i, tag, 2);
+        put_le(acl + 4 + 8 * i + 2, 7, 2);
+        put_le(acl + 4 + 8 * i + 4, id, 4);
+}
+
+/* Named users and groups in the range move, other entries and ids outside
+ * it stay; a v3 capability's root moves; nothing to move says 0. */
+static void test_xattr_ids_move_with_the_shift(void **state)
+{
+        const vs_id_shift_t shift = { .from = 100000, .to = 300000, .count = 65536 };
+        unsigned char acl[4 + 8 * 6], cap[XATTR_CAPS_SZ_3] = { 0 };
+
+        (void)state;
+        put_le(acl, 2, 4);
+        acl_entry(acl, 0, 0x01, 0xffffffff); /* ACL_USER_OBJ */
+        acl_entry(acl, 1, 0x02, 101000);     /* ACL_USER, in the range */
+        acl_entry(acl, 2, 0x02, 5);          /* ACL_USER, outside it */
+        acl_entry(acl, 3, 0x08, 100007);     /* ACL_GROUP */
+        acl_entry(acl, 4, 0x10, 100001);     /* ACL_MASK: no id, whatever is there */
+        acl_entry(acl, 5, 0x20, 0xffffffff); /* ACL_OTHER */
+        assert_int_equal(vs_id_shift_xattr(&shift, "system.posix_acl_access", acl, sizeof(acl)), 1);
+        assert_int_equal(get_le32(acl + 4 + 4), 0xffffffff);
+        assert_int_equal(get_le32(acl + 12 + 4), 301000);
+        assert_int_equal(get_le32(acl + 20 + 4), 5);
+        assert_int_equal(get_le32(acl + 28 + 4), 300007);
+        assert_int_equal(get_le32(acl + 36 + 4), 100001);
+        assert_int_equal(vs_id_shift_xattr(&shift, "system.posix_acl_default", acl, sizeof(acl)),
+                         0);
+        assert_int_equal(vs_id_shift_xattr(&shift, "user.other", acl, sizeof(acl)), 0);
+
+        put_le(cap, VFS_CAP_REVISION_3 | VFS_CAP_FLAGS_EFFECTIVE, 4);
+        put_le(cap + offsetof(struct vfs_ns_cap_data, rootid), 100000, 4);
+        assert_int_equal(vs_id_shift_xattr(&shift, "security.capability", cap, sizeof(cap)), 1);
+        assert_int_equal(get_le32(cap + offsetof(struct vfs_ns_cap_data, rootid)), 300000);
+        assert_int_equal(vs_id_shift_xattr(&shift, "security.capability", cap, sizeof(cap)), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -567,6 +621,7 @@ int main(void)
                 cmocka_unit_test(test_image_rounds_always_send_a_changed_block),
                 cmocka_unit_test(test_image_round_refuses_sums_of_the_old_format),
                 cmocka_unit_test(test_unify_links_only_identical_files),
+                cmocka_unit_test(test_xattr_ids_move_with_the_shift),
         };
 
         return cmocka_run_group_tests(tests, group_setup, group_teardown);
