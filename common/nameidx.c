@@ -83,6 +83,22 @@ vs_nameidx_link_t *vs_nameidx_find(const vs_nameidx_t *ix, const char *name)
         return NULL;
 }
 
+vs_nameidx_link_t *vs_nameidx_next(vs_nameidx_iter_t *it)
+{
+        vs_nameidx_link_t *link = it->next;
+
+        while (!link && it->bucket < it->ix->cap)
+                link = it->ix->buckets[it->bucket++];
+        it->next = link ? link->next : NULL;
+        return link;
+}
+
+vs_nameidx_link_t *vs_nameidx_first(const vs_nameidx_t *ix, vs_nameidx_iter_t *it)
+{
+        *it = (vs_nameidx_iter_t){ .ix = ix };
+        return vs_nameidx_next(it);
+}
+
 void vs_nameidx_free(vs_nameidx_t *ix)
 {
         free(ix->buckets);

@@ -31,6 +31,21 @@ void vs_nameidx_add(vs_nameidx_t *ix, vs_nameidx_link_t *link, const char *name)
 void vs_nameidx_remove(vs_nameidx_t *ix, vs_nameidx_link_t *link);
 /* The link indexed under name, or NULL. */
 vs_nameidx_link_t *vs_nameidx_find(const vs_nameidx_t *ix, const char *name);
+/* A walk over every link, in no particular order: the walk holds the next
+ * link before it gives one, so the one given may be taken out (or its
+ * record freed) before the next call. Nothing else may be added or taken
+ * out during the walk.
+ *   vs_nameidx_iter_t it;
+ *   for (link = vs_nameidx_first(ix, &it); link; link = vs_nameidx_next(&it)) */
+typedef struct {
+        const vs_nameidx_t *ix;
+        size_t bucket; /* the next bucket to look in */
+        vs_nameidx_link_t *next;
+} vs_nameidx_iter_t;
+
+vs_nameidx_link_t *vs_nameidx_first(const vs_nameidx_t *ix, vs_nameidx_iter_t *it);
+/* The next link of the walk, or NULL at its end. */
+vs_nameidx_link_t *vs_nameidx_next(vs_nameidx_iter_t *it);
 /* Frees the buckets (not the records); the index is empty again. */
 void vs_nameidx_free(vs_nameidx_t *ix);
 

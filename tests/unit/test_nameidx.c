@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -76,12 +77,48 @@ static void a_removed_record_is_gone_and_the_others_stay(void **state)
         vs_nameidx_free(&ix);
 }
 
+/* A walk gives every record once, also when each one given is taken out
+ * (and its memory scribbled over, as a freed record's may be) on the way;
+ * an empty index gives none. */
+static void a_walk_gives_every_record_once_even_as_each_goes(void **state)
+{
+        enum { N = 1000 };
+        vs_nameidx_t ix = { 0 };
+        vs_nameidx_iter_t it;
+        struct rec *recs = calloc(N, sizeof(*recs));
+        int *seen = calloc(N, sizeof(*seen)), n = 0;
+
+        assert_non_null(recs);
+        assert_non_null(seen);
+        assert_null(vs_nameidx_first(&ix, &it));
+        for (int i = 0; i < N; i++) {
+                snprintf(recs[i].name, sizeof(recs[i].name), "vps%d", i);
+                vs_nameidx_add(&ix, &recs[i].link, recs[i].name);
+        }
+        for (vs_nameidx_link_t *l = vs_nameidx_first(&ix, &it); l; l = vs_nameidx_next(&it))
+                seen[vs_nameidx_entry(l, struct rec, link) - recs]++;
+        for (int i = 0; i < N; i++)
+                assert_int_equal(seen[i], 1);
+        for (vs_nameidx_link_t *l = vs_nameidx_first(&ix, &it); l; l = vs_nameidx_next(&it)) {
+                vs_nameidx_remove(&ix, l);
+                memset(l, 0xa5, sizeof(*l));
+                n++;
+        }
+        assert_int_equal(n, N);
+        assert_int_equal(ix.count, 0);
+        assert_null(vs_nameidx_first(&ix, &it));
+        vs_nameidx_free(&ix);
+        free(seen);
+        free(recs);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(an_empty_index_finds_nothing),
                 cmocka_unit_test(every_record_is_found_after_growth),
                 cmocka_unit_test(a_removed_record_is_gone_and_the_others_stay),
+                cmocka_unit_test(a_walk_gives_every_record_once_even_as_each_goes),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
