@@ -691,14 +691,20 @@ static int rewrite_etc_live(struct vps *v, const struct vs_net_etc *etc, int hos
         return rc;
 }
 
-/* A stopped VPS, or one without a veth: its nftables elements go. */
-static void forget_elements(struct vsd *d, struct vps *v)
+/* A stopped VPS's, or one's without a veth: its nftables elements go, now
+ * or with the next transaction (a stop's, whose removals many stops then
+ * share). */
+static void forget_elements(struct vsd *d, struct vps *v, int later)
 {
         vs_error_t err = { 0 };
         char ifname[VS_IFNAME_MAX];
 
+        if (!d->nft)
+                return;
         vs_net_host_ifname(v->name, ifname);
-        if (d->nft && vs_nft_vps_remove(d->nft, ifname, &err) < 0)
+        if (later)
+                vs_nft_vps_remove_later(d->nft, ifname);
+        else if (vs_nft_vps_remove(d->nft, ifname, &err) < 0)
                 vs_log(LOG_WARNING, "%s: %s", v->name, err.msg);
 }
 
@@ -714,7 +720,7 @@ static int network_appeared_or_went(struct vsd *d, struct vps *v, const struct v
         if (has) {
                 vs_net_host_ifname(v->name, v->ifname);
         } else {
-                forget_elements(d, v);
+                forget_elements(d, v, 0);
                 v->ifname[0] = '\0';
         }
         if (has &&
@@ -839,11 +845,7 @@ void vsd_net_stop_links(struct vsd *d, struct vps *v)
 
 void vsd_net_stop_elements(struct vsd *d, struct vps *v)
 {
-        char ifname[VS_IFNAME_MAX];
-
-        vs_net_host_ifname(v->name, ifname);
-        if (d->nft)
-                vs_nft_vps_remove_later(d->nft, ifname);
+        forget_elements(d, v, 1);
 }
 
 void vsd_net_flush_elements(struct vsd *d)
@@ -856,7 +858,7 @@ void vsd_net_flush_elements(struct vsd *d)
 
 void vsd_net_stopped(struct vsd *d, struct vps *v)
 {
-        forget_elements(d, v);
+        forget_elements(d, v, 0);
         vsd_net_stop_links(d, v);
 }
 
