@@ -408,6 +408,21 @@ static int run_tool(char *const argv[], int *status, vs_error_t *err)
         return 0;
 }
 
+/* e2fsck -p with opts, what naming the image in an error: exit 0 or 1
+ * (errors fixed) leaves a clean file system. */
+static int run_e2fsck(const char *image, const char *opts, const char *what, vs_error_t *err)
+{
+        char *const fsck[] = { "e2fsck", (char *)opts, (char *)image, NULL };
+        int status;
+
+        if (run_tool(fsck, &status, err) < 0)
+                return -1;
+        if (!WIFEXITED(status) || WEXITSTATUS(status) > 1)
+                return vs_error_set(err, EIO, "e2fsck found errors in %s%s it could not fix", what,
+                                    image);
+        return 0;
+}
+
 static int run_resize2fs(const char *image, uint64_t bytes, vs_error_t *err)
 {
         char size_arg[32];
@@ -428,13 +443,8 @@ static int run_resize2fs(const char *image, uint64_t bytes, vs_error_t *err)
  * refuses a size the data does not fit in, and then nothing has changed. */
 static int resize_offline(const char *image, uint64_t old_bytes, uint64_t bytes, vs_error_t *err)
 {
-        char *const fsck[] = { "e2fsck", "-fp", (char *)image, NULL };
-        int status;
-
-        if (run_tool(fsck, &status, err) < 0)
+        if (run_e2fsck(image, "-fp", "", err) < 0)
                 return -1;
-        if (!WIFEXITED(status) || WEXITSTATUS(status) > 1)
-                return vs_error_set(err, EIO, "e2fsck found errors in %s it could not fix", image);
         if (bytes > old_bytes && truncate(image, (off_t)bytes) < 0)
                 return vs_error_errno(err, "grow %s", image);
         if (run_resize2fs(image, bytes, err) < 0) {
@@ -900,14 +910,7 @@ static int frozen_step(int fs, int img, int sums, int dst, int reflink, const vs
  * journal, so no orphan list: such an inode is allocated in the copy). */
 static int preen_copy(const char *image, vs_error_t *err)
 {
-        char *const fsck[] = { "e2fsck", "-p", (char *)image, NULL };
-        int status;
-
-        if (run_tool(fsck, &status, err) < 0)
-                return -1;
-        if (!WIFEXITED(status) || WEXITSTATUS(status) > 1)
-                return vs_error_set(err, EIO, "e2fsck found errors in the copy %s", image);
-        return 0;
+        return run_e2fsck(image, "-p", "the copy ", err);
 }
 
 static int image_clone_live(int src_fd, int dst_fd, const char *dst_path,
