@@ -1226,7 +1226,8 @@ int vsd_vps_restore_dir(struct vsd *d, const char *dir, const char *name, int ke
 {
         cleanup_kv vs_kv_t src_config = { 0 };
         cleanup_free char *ip = NULL;
-        const char *hostname;
+        const char *hostname, *src_name;
+        char src_default[VS_NAME_MAX + 1];
 
         if (vsd_config_load(d, dir, &src_config, err) < 0)
                 return vs_error_wrap(err, "backup");
@@ -1241,6 +1242,13 @@ int vsd_vps_restore_dir(struct vsd *d, const char *dir, const char *name, int ke
                 return -1;
         hostname = vs_kv_get(&src_config, "hostname");
         if (hostname && (!*hostname || vs_parse_hostname(hostname, NULL) < 0))
+                hostname = NULL;
+        /* one the VPS only had from its name (create's default) would make
+         * a copy under another name call itself the source: it gets its
+         * own name's, as a clone does */
+        src_name = vs_kv_get(&src_config, "name");
+        if (hostname && src_name && strcmp(name, src_name) != 0 &&
+            strcmp(hostname, vs_default_hostname(src_name, src_default)) == 0)
                 hostname = NULL;
         struct copy_spec spec = { .src_dir = dir,
                                   .src_config = &src_config,

@@ -220,4 +220,28 @@ test_clone_refusals_change_nothing() {
         vs destroy r3
 }
 
+# A restore under another name is a copy as a clone is: a hostname the
+# VPS was given stays, but one it only had from its name (create's default)
+# follows the new name, or the copy would call itself the source.
+test_restore_under_a_new_name_drops_the_sources_default_hostname() {
+        local f=$R/rh1.tar.zst
+        vs create rh1 --template busybox
+        vs create rh3 --template busybox --hostname www.example
+        vs backup rh1 "$f"
+        vs backup rh3 "$R/rh3.tar.zst"
+        vs restore "$f" rh2
+        expect_eq rh2 "$(sed -n 's/^hostname = //p' "$(vps_dir rh2)/config")" "the new name's hostname"
+        vs start rh2
+        expect_eq rh2 "$(vs exec rh2 -- hostname)" "the hostname inside"
+        expect_contains "$(vs exec rh2 -- cat /etc/hosts)" "rh2" "its /etc/hosts"
+        vs stop rh2
+        vs restore "$R/rh3.tar.zst" rh4
+        expect_eq www.example "$(sed -n 's/^hostname = //p' "$(vps_dir rh4)/config")" "a given hostname stays"
+        # under its own name, as it was
+        vs destroy rh1
+        vs restore "$f"
+        expect_eq rh1 "$(sed -n 's/^hostname = //p' "$(vps_dir rh1)/config")" "its own name"
+        for v in rh1 rh2 rh3 rh4; do vs destroy "$v"; done
+}
+
 run_tests
