@@ -19,10 +19,14 @@ static void one_line(char *msg)
         }
 }
 
-static void error_vformat(vs_error_t *err, const char *fmt, va_list ap)
+/* What each of the setters below makes of *err (not NULL). */
+static void error_vset(vs_error_t *err, vs_error_kind_t kind, int errnum, const char *fmt,
+                       va_list ap)
 {
         vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
         one_line(err->msg);
+        err->errnum = errnum;
+        err->kind = kind;
 }
 
 int vs_error_set(vs_error_t *err, int errnum, const char *fmt, ...)
@@ -32,10 +36,8 @@ int vs_error_set(vs_error_t *err, int errnum, const char *fmt, ...)
         if (!err)
                 return -1;
         va_start(ap, fmt);
-        error_vformat(err, fmt, ap);
+        error_vset(err, VS_E_INTERNAL, errnum, fmt, ap);
         va_end(ap);
-        err->errnum = errnum;
-        err->kind = VS_E_INTERNAL;
         return -1;
 }
 
@@ -48,13 +50,12 @@ int vs_error_errno(vs_error_t *err, const char *fmt, ...)
         if (!err)
                 return -1;
         va_start(ap, fmt);
-        error_vformat(err, fmt, ap);
+        error_vset(err, errnum == EPERM || errnum == EACCES ? VS_E_PERM : VS_E_INTERNAL, errnum,
+                   fmt, ap);
         va_end(ap);
         len = strlen(err->msg);
         snprintf(err->msg + len, sizeof(err->msg) - len, ": %s", strerror(errnum));
         one_line(err->msg);
-        err->errnum = errnum;
-        err->kind = errnum == EPERM || errnum == EACCES ? VS_E_PERM : VS_E_INTERNAL;
         return -1;
 }
 
@@ -65,10 +66,8 @@ int vs_error_kind(vs_error_t *err, vs_error_kind_t kind, int errnum, const char 
         if (!err)
                 return -1;
         va_start(ap, fmt);
-        error_vformat(err, fmt, ap);
+        error_vset(err, kind, errnum, fmt, ap);
         va_end(ap);
-        err->errnum = errnum;
-        err->kind = kind;
         return -1;
 }
 

@@ -49,11 +49,40 @@ static void test_line_breaks_become_blanks(void **state)
         assert_string_equal(err.msg, "open f: No such file or directory");
 }
 
+/* Each setter says its kind and errno, and returns -1; a NULL error is
+ * left alone. */
+static void test_each_setter_sets_kind_and_errno(void **state)
+{
+        vs_error_t err = { 0 };
+
+        (void)state;
+        assert_int_equal(vs_error_set(&err, ENOSPC, "full %d", 1), -1);
+        assert_int_equal(err.kind, VS_E_INTERNAL);
+        assert_int_equal(err.errnum, ENOSPC);
+        assert_string_equal(err.msg, "full 1");
+        assert_int_equal(vs_error_kind(&err, VS_E_STATE, EBUSY, "busy"), -1);
+        assert_int_equal(err.kind, VS_E_STATE);
+        assert_int_equal(err.errnum, EBUSY);
+        errno = EACCES;
+        assert_int_equal(vs_error_errno(&err, "open %s", "f"), -1);
+        assert_int_equal(err.kind, VS_E_PERM);
+        assert_int_equal(err.errnum, EACCES);
+        assert_string_equal(err.msg, "open f: Permission denied");
+        errno = ENOENT;
+        vs_error_errno(&err, "open");
+        assert_int_equal(err.kind, VS_E_INTERNAL);
+        assert_int_equal(err.errnum, ENOENT);
+        assert_int_equal(vs_error_set(NULL, EIO, "x"), -1);
+        assert_int_equal(vs_error_kind(NULL, VS_E_USAGE, EIO, "x"), -1);
+        assert_int_equal(vs_error_errno(NULL, "x"), -1);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_quoted_control_bytes_are_replaced),
                 cmocka_unit_test(test_line_breaks_become_blanks),
+                cmocka_unit_test(test_each_setter_sets_kind_and_errno),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
