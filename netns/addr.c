@@ -145,22 +145,28 @@ static uint32_t name_hash(const char *s)
         return h;
 }
 
+/* prefix + vps, or for a name too long prefix + as much of it as leaves
+ * room for "-" + its hash (8 hex digits): 15 characters in all. */
+static void prefixed_ifname(const char *prefix, const char *vps, char out[VS_IFNAME_MAX])
+{
+        int room = VS_IFNAME_MAX - 1 - (int)strlen(prefix);
+
+        if (strlen(vps) <= (size_t)room)
+                snprintf(out, VS_IFNAME_MAX, "%s%s", prefix, vps);
+        else
+                snprintf(out, VS_IFNAME_MAX, "%s%.*s-%08x", prefix, room - 9, vps, name_hash(vps));
+}
+
 void vs_net_host_ifname(const char *vps, char out[VS_IFNAME_MAX])
 {
-        if (strlen(vps) + 3 < VS_IFNAME_MAX)
-                snprintf(out, VS_IFNAME_MAX, "vs-%s", vps);
-        else
-                snprintf(out, VS_IFNAME_MAX, "vs-%.3s-%08x", vps, name_hash(vps));
+        prefixed_ifname("vs-", vps, out);
 }
 
 /* The same scheme one character shorter: "vsi-" + 11, or "vsi-" + 2 + "-" +
  * hash. Never a "vs-" name, so neither sweep takes the other's devices. */
 void vs_net_ifb_ifname(const char *vps, char out[VS_IFNAME_MAX])
 {
-        if (strlen(vps) + 4 < VS_IFNAME_MAX)
-                snprintf(out, VS_IFNAME_MAX, "vsi-%s", vps);
-        else
-                snprintf(out, VS_IFNAME_MAX, "vsi-%.2s-%08x", vps, name_hash(vps));
+        prefixed_ifname("vsi-", vps, out);
 }
 
 void vs_net_guest_mac(const char *vps, unsigned char mac[6])
