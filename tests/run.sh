@@ -15,7 +15,9 @@
 # PAENE_TIME_SCALE: see tests/README.md), a result
 # for a name the file does not define, and a non-zero exit (the harness's
 # leak checks end a file so). Only the harness's result lines count (the
-# file $PAENE_RESULTS), never what a test prints. See tests/README.md.
+# file $PAENE_RESULTS), never what a test prints. Each file's wall time
+# follows its output, and the 15 slowest precede the closing line.
+# See tests/README.md.
 set -u
 BUILD=${BUILD:-build}
 TEST_TIMEOUT=${TEST_TIMEOUT:-$((900 * ${PAENE_TIME_SCALE:-1}))}
@@ -25,6 +27,7 @@ passed=0
 failed=0
 skipped=0
 failures=()
+times=() # "SECONDS NAME" a file, for the summary of the slowest
 work=$(mktemp -d "${TMPDIR:-/tmp}/paene-run.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT
 
@@ -180,7 +183,14 @@ else
         fi
 fi
 
+# elapsed START: the seconds since START (an $EPOCHREALTIME), to 0.1 s
+elapsed() {
+        local now=$EPOCHREALTIME
+        awk -v a="$1" -v b="$now" 'BEGIN { printf "%.1f", b - a }'
+}
+
 for t in "${files[@]}"; do
+        start=$EPOCHREALTIME
         case "$t" in
         *.c)
                 b=$(basename "$t" .c)
@@ -196,7 +206,16 @@ for t in "${files[@]}"; do
                 run_unit "$t" "$t"
                 ;;
         esac
+        took=$(elapsed "$start")
+        echo "-- ${t#tests/}: ${took} s"
+        times+=("$took ${t#tests/}")
 done
+
+# where the time went (CI logs): the 15 slowest files
+if [ "${#times[@]}" -gt 1 ]; then
+        echo "slowest files (wall seconds):"
+        printf '%s\n' "${times[@]}" | sort -rn | head -n 15 | sed 's/^/    /'
+fi
 
 if [ "${#failures[@]}" -gt 0 ]; then
         echo "failing: ${failures[*]}"

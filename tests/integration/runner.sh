@@ -73,7 +73,7 @@ report_error() { # command status
 }
 
 run_one_test() { # function-name
-        local t=$1 rc reason
+        local t=$1 rc reason start=$EPOCHREALTIME
         PAENE_SKIP_FILE=$(mktemp "${TMPDIR:-/tmp}/paene-skip.XXXXXX")
         # not in a || list: that would switch errexit off inside
         (
@@ -100,6 +100,10 @@ run_one_test() { # function-name
         else
                 result "not ok ${t#test_}"
         fi
+        # where a slow file's time goes (not a result line: the harness
+        # counts $PAENE_RESULTS only)
+        awk -v a="$start" -v b="$EPOCHREALTIME" -v n="${t#test_}" \
+                'BEGIN { if (b - a >= 5) printf "    # %s took %.1f s\n", n, b - a }'
 }
 
 run_tests() {

@@ -140,21 +140,47 @@ while True:
 # A mirror or proxy that takes the connection and then says nothing (or
 # next to nothing): the builder gives up within its probe's 15 s, in one
 # line, and leaves nothing (a hang would be the test's timeout, a failure).
+# The four builds run at once, each against a listener of its own (a drip
+# listener answers one connection only), so that the test waits one probe's
+# 15 s, not four.
 test_builder_gives_up_on_a_mirror_or_proxy_that_never_answers() {
-        local how url
+        local how via url n=5 pids=() names=() i rc
         for how in silent drip; do
-                start_listener $how
-                url=http://127.0.0.1:$LISTENER_PORT
-                expect_rc 2 "$how mirror" -- timeout 60 "$BIN/vsctl" --root "$R" \
-                        template build debian b5 --mirror "$url/debian"
-                expect_one_line "$how mirror" "mirror $url/debian does not answer: Connection timed out"
-                expect_no_template_left b5
-                expect_rc 2 "$how proxy" -- timeout 60 env http_proxy="$url" "$BIN/vsctl" \
-                        --root "$R" template build debian b5
-                expect_one_line "$how proxy" "proxy $url does not answer: Connection timed out"
-                expect_no_template_left b5
-                kill "$LISTENER_PID"
-                wait "$LISTENER_PID" 2>/dev/null || true
+                for via in mirror proxy; do
+                        start_listener $how
+                        pids+=("$LISTENER_PID")
+                        url=http://127.0.0.1:$LISTENER_PORT
+                        echo "$url" >"$R/b$n.url"
+                        if [ "$via" = mirror ]; then
+                                timeout 60 "$BIN/vsctl" --root "$R" template build debian "b$n" \
+                                        --mirror "$url/debian" >"$R/b$n.out" 2>"$R/b$n.err" &
+                        else
+                                timeout 60 env http_proxy="$url" "$BIN/vsctl" --root "$R" \
+                                        template build debian "b$n" >"$R/b$n.out" 2>"$R/b$n.err" &
+                        fi
+                        echo $! >"$R/b$n.pid"
+                        names+=("b$n $how $via")
+                        n=$((n + 1))
+                done
+        done
+        for n in 5 6 7 8; do
+                rc=0
+                wait "$(cat "$R/b$n.pid")" || rc=$?
+                echo "$rc" >"$R/b$n.rc"
+        done
+        kill "${pids[@]}"
+        for i in "${pids[@]}"; do wait "$i" 2>/dev/null || true; done
+        for i in "${names[@]}"; do
+                read -r n how via <<<"$i"
+                ERR=$(cat "$R/$n.err")
+                url=$(cat "$R/$n.url")
+                expect_eq 2 "$(cat "$R/$n.rc")" "$how $via: exit code (stderr: $ERR)"
+                if [ "$via" = mirror ]; then
+                        expect_one_line "$how mirror" "mirror $url/debian does not answer: Connection timed out"
+                else
+                        expect_one_line "$how proxy" "proxy $url does not answer: Connection timed out"
+                fi
+                expect_no_template_left "$n"
         done
 }
 
