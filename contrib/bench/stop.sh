@@ -13,7 +13,10 @@
 # (the init's exit is the gap between pidfd_send_signal and waitid).
 # STOP_PERF=FILE runs every pair of the first K under `perf trace` of vsd
 # (lighter than strace; their times are counted, and slower for it);
-# STOP_RECORD=FILE under `perf record` of vsd (where its CPU time goes;
+# STOP_SCHED=FILE under a system-wide `perf record` of the scheduler's
+# events and CPU samples (every 250 us) with call chains, for
+# stop-offcpu.py (what the stops wait for off the CPU, what ran while they
+# waited for one); STOP_RECORD=FILE under `perf record` of vsd (where its CPU time goes;
 # STOP_RECORD_CG=dwarf for call chains through code without frame pointers).
 # The root's run/ is a tmpfs, as /run is on a host (vsd's run/paene: its
 # socket, the /proc view's registrations, reboot marks); STOP_RUN_ON_DISK=1
@@ -95,6 +98,11 @@ cpu_ns "$VSD_PID"; call0=$REPLY
 pp=
 if [ -n "${STOP_PERF:-}" ]; then
         perf trace -p "$VSD_PID" -o "$STOP_PERF" 2>/dev/null &
+        pp=$!
+        sleep 1 # perf needs a moment to attach; not a measurement
+elif [ -n "${STOP_SCHED:-}" ]; then
+        perf record -a -g -k CLOCK_MONOTONIC -e cpu-clock -c 250000 -e sched:sched_switch -e sched:sched_wakeup \
+                -e sched:sched_process_exec -e sched:sched_process_exit -o "$STOP_SCHED" 2>/dev/null &
         pp=$!
         sleep 1 # perf needs a moment to attach; not a measurement
 elif [ -n "${STOP_RECORD:-}" ]; then
