@@ -7,7 +7,10 @@
  *   may wait for the journal, 0.4 ms median, tens of ms at times);
  * - the removal of its nftables elements (a libnftables transaction, which
  *   fetches the tables' cache first: ten netlink round trips, 1 to 2 ms),
- *   which the stops that waited then share (netns/nft.c).
+ *   which the stops that waited then share (netns/nft.c);
+ * - the releaser's letting go of its root and mount namespace (release.c:
+ *   the kernel's unmounts and the overlay's sync, in the releaser, about
+ *   a millisecond of a CPU), which a start of the VPS asks for at once.
  *
  * The work is done once vsd has had no event for LATER_IDLE_MS, or at the
  * latest LATER_MAX_MS after the first stop that left some, and before any
@@ -25,6 +28,7 @@
 #include <stdlib.h>
 
 #include "later.h"
+#include "release.h"
 #include "vsd.h"
 #include "vs/log.h"
 #include "vs/fsutil.h"
@@ -85,9 +89,10 @@ void vsd_later_run(struct vsd *d)
         /* removals a failed flush kept: tried again before each request
          * (not at idle moments, which would retry a failing one in a loop),
          * so that they wait for no start to carry them */
-        if (!d->later_since && !(d->nft && vs_nft_pending(d->nft)))
+        if (!d->later_since && !(d->nft && vs_nft_pending(d->nft)) && !d->release_waiting)
                 return;
         d->later_since = 0;
         vsd_net_flush_elements(d);
         vsd_vps_save_later(d);
+        vsd_release_let_go(d);
 }

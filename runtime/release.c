@@ -11,7 +11,16 @@
  * VPS waits for the answer: overlay refuses (EBUSY, index=on) an upper
  * directory that another of its mounts still uses. Nothing of the VPS's
  * data depends on the releaser: the sync is the kernel's writeback done
- * early, and a releaser that dies (with vsd) lets go of all it held. */
+ * early, and a releaser that dies (with vsd) lets go of all it held.
+ *
+ * The letting go waits for vsd's word, which comes at an idle moment
+ * (later.c) or before a start of that VPS: it costs the kernel a CPU for
+ * about a millisecond at 1000 VPS (the superblocks' shrinkers and dentries
+ * taken apart, the overlay's sync and the writeback it starts, the list
+ * lock it shares with the memory cgroups' removal), and on a host of two
+ * CPUs that kernel work, which is not preempted, ran just when the next
+ * stop or the destroy came (contrib/bench/stop-offcpu.py). Nothing waits
+ * for it but a start of the VPS, which asks for it at once. */
 #include "release.h"
 
 #include <errno.h>
@@ -37,19 +46,27 @@
 #define RELEASE_WAIT_MS 5000 /* the longest a start waits for the last run's sync */
 enum { RELEASE_SOCK_FD = 3 };
 
-/* A hold vsd asks for, and the answer that it was let go. */
+/* A hold vsd asks for (with its descriptors), the answer that it was let
+ * go, and (without descriptors) vsd's word to let go of one (its seq) or of
+ * all (seq 0) once their inits are gone. */
 struct release_record {
         char name[VS_NAME_MAX + 1];
         uint64_t seq;
 };
 
 /* In the releaser: a root (and the init's mount namespace) held until
- * its init's pidfd is readable. */
+ * its init's pidfd is readable and vsd has said so. */
 struct held {
         struct release_record rec;
         int pidfd, root, mnt_ns;
+        int gone, wanted; /* the init is gone; vsd let it go */
+        struct held *next;
 };
 
+static struct held *holds;
+
+/* 1: a hold, 2: vsd's word to let go (in h->rec), 0: neither, -1: vsd is
+ * gone */
 static int take_hold(int epfd, struct held *h)
 {
         int fds[VS_FDPASS_MAX], nfds = 0, truncated = 0;
@@ -57,6 +74,8 @@ static int take_hold(int epfd, struct held *h)
 
         if (n <= 0)
                 return -1; /* vsd closed its end, or is gone */
+        if (n == (ssize_t)sizeof(h->rec) && !truncated && nfds == 0)
+                return 2;
         if (n != (ssize_t)sizeof(h->rec) || truncated || nfds < 2 || nfds > 3) {
                 for (int i = 0; i < nfds; i++)
                         close(fds[i]);
@@ -71,19 +90,47 @@ static int take_hold(int epfd, struct held *h)
         return 1;
 }
 
-/* The close of the mount namespace is where the kernel takes its mounts
- * apart, that of the root where it unmounts and syncs the overlay. */
-static void let_go(int epfd, struct held *h)
+/* The init is gone: its pidfd is closed, the hold kept for vsd's word. */
+static void init_gone(int epfd, struct held *h)
 {
         if (h->pidfd >= 0) {
                 epoll_ctl(epfd, EPOLL_CTL_DEL, h->pidfd, NULL);
                 close(h->pidfd);
         }
+        h->pidfd = -1;
+        h->gone = 1;
+}
+
+/* The close of the mount namespace is where the kernel takes its mounts
+ * apart, that of the root where it unmounts and syncs the overlay. */
+static void let_go(struct held *h)
+{
+        struct held **p = &holds;
+
+        while (*p != h)
+                p = &(*p)->next;
+        *p = h->next;
         if (h->mnt_ns >= 0)
                 close(h->mnt_ns);
         close(h->root);
         (void)!send(RELEASE_SOCK_FD, &h->rec, sizeof(h->rec), MSG_NOSIGNAL);
         free(h);
+}
+
+/* vsd's word for one hold (seq) or all (0): each is let go once its init
+ * is gone too */
+static void wanted(uint64_t seq)
+{
+        struct held *h = holds, *next;
+
+        for (; h; h = next) {
+                next = h->next;
+                if (seq && h->rec.seq != seq)
+                        continue;
+                h->wanted = 1;
+                if (h->gone)
+                        let_go(h);
+        }
 }
 
 static __attribute__((noreturn)) void releaser_loop(void)
@@ -102,18 +149,30 @@ static __attribute__((noreturn)) void releaser_loop(void)
                 if (n < 0)
                         _exit(1);
                 if (ev.data.ptr) {
-                        let_go(epfd, ev.data.ptr);
+                        struct held *h = ev.data.ptr;
+
+                        init_gone(epfd, h);
+                        if (h->wanted)
+                                let_go(h);
                         continue;
                 }
                 struct held *h = vs_xmalloc(sizeof(*h));
+
+                *h = (struct held){ .pidfd = -1, .root = -1, .mnt_ns = -1 };
                 int rc = take_hold(epfd, h);
 
                 if (rc < 0)
                         _exit(0); /* what it holds is let go as it exits */
-                if (rc == 0)
+                if (rc == 2)
+                        wanted(h->rec.seq);
+                if (rc != 1) {
                         free(h);
-                else if (h->pidfd < 0)
-                        let_go(epfd, h);
+                        continue;
+                }
+                h->next = holds;
+                holds = h;
+                if (h->pidfd < 0)
+                        h->gone = 1; /* not watched: let go at vsd's next word */
         }
 }
 
@@ -212,6 +271,23 @@ void vsd_release_hold(struct vsd *d, struct vps *v)
                         mnt_ns >= 0 ? 3 : 2) < 0)
                 return; /* a full queue: the init's exit releases it */
         v->release_seq = rec.seq;
+        d->release_waiting = 1;
+}
+
+/* vsd's word to let go of the hold seq (0: all) once its init is gone;
+ * -1 when it could not be sent (a full queue: tried again later) */
+static int ask_let_go(struct vsd *d, const char *name, uint64_t seq)
+{
+        struct release_record rec = { .seq = seq };
+
+        vs_strlcpy(rec.name, name, sizeof(rec.name));
+        return send(d->release_fd, &rec, sizeof(rec), MSG_NOSIGNAL) < 0 ? -1 : 0;
+}
+
+void vsd_release_let_go(struct vsd *d)
+{
+        if (d->release_fd >= 0 && d->release_waiting && ask_let_go(d, "", 0) == 0)
+                d->release_waiting = 0;
 }
 
 /* Marks the VPS of one answer released; 0 when there was none to read. */
@@ -250,17 +326,21 @@ void vsd_release_answered(struct vsd *d)
 int vsd_release_wait(struct vsd *d, struct vps *v, vs_error_t *err)
 {
         int64_t deadline = vs_monotonic_ms() + RELEASE_WAIT_MS;
+        int asked = 0;
 
         while (v->release_seq && d->release_fd >= 0) {
                 int64_t left = deadline - vs_monotonic_ms();
                 int gone = 0;
 
+                if (!asked)
+                        asked = ask_let_go(d, v->name, v->release_seq) == 0;
                 if (left <= 0)
                         return vs_error_kind(err, VS_E_STATE, EBUSY,
                                              "the file system of its last run is still being "
                                              "synced to disk (try again)");
-                if (poll(&(struct pollfd){ .fd = d->release_fd, .events = POLLIN }, 1, (int)left) <
-                            0 &&
+                if (poll(&(struct pollfd){ .fd = d->release_fd,
+                                           .events = POLLIN | (asked ? 0 : POLLOUT) },
+                         1, (int)left) < 0 &&
                     errno != EINTR)
                         return vs_error_errno(err, "wait for the releaser");
                 while (take_answer(d, &gone))

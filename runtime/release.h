@@ -20,9 +20,14 @@ int vsd_release_start(struct vsd *d, vs_error_t *err);
  * releaser. */
 void vsd_release_hold(struct vsd *d, struct vps *v);
 
-/* Before a start of v mounts its root again: waits for the releaser to
- * let go of the last run's (overlay refuses an upper directory another
- * mount still uses), at most a few seconds, then refuses. */
+/* At an idle moment (later.c): the releaser lets go of every root it
+ * holds whose init is gone, and of the others once theirs are. */
+void vsd_release_let_go(struct vsd *d);
+
+/* Before a start of v mounts its root again: asks the releaser to let go
+ * of the last run's root and waits until it has (overlay refuses an upper
+ * directory another mount still uses), at most a few seconds, then
+ * refuses. */
 int vsd_release_wait(struct vsd *d, struct vps *v, vs_error_t *err);
 
 /* The releaser answered (EV_RELEASE): the VPS it let go are marked so. */

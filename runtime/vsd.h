@@ -244,7 +244,8 @@ struct vsd {
         int du_queue_fd, du_answer_fd; /* the counter's pipes (ducount.c), or -1 */
         pid_t du_pid;
         struct ev du_ev;
-        int release_fd; /* the releaser's socket (release.c), or -1 */
+        int release_fd;      /* the releaser's socket (release.c), or -1 */
+        int release_waiting; /* holds made since its last word to let go */
         pid_t release_pid;
         struct ev release_ev;
         gid_t admin_gid; /* group paene, or 0: root only */

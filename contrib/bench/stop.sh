@@ -13,7 +13,10 @@
 # (the init's exit is the gap between pidfd_send_signal and waitid).
 # STOP_PERF=FILE runs every pair of the first K under `perf trace` of vsd
 # (lighter than strace; their times are counted, and slower for it);
-# STOP_RECORD=FILE under `perf record` of vsd (where its CPU time goes;
+# STOP_SCHED=FILE under a system-wide `perf record` of the scheduler's
+# events and CPU samples (every 250 us) with call chains, for
+# stop-offcpu.py (what the stops wait for off the CPU, what ran while they
+# waited for one); STOP_RECORD=FILE under `perf record` of vsd (where its CPU time goes;
 # STOP_RECORD_CG=dwarf for call chains through code without frame pointers).
 # The root's run/ is a tmpfs, as /run is on a host (vsd's run/paene: its
 # socket, the /proc view's registrations, reboot marks); STOP_RUN_ON_DISK=1
@@ -49,7 +52,7 @@ case $K in '' | *[!0-9]*) usage ;; esac
 require_root "sudo contrib/bench/stop.sh $N"
 [ -n "${EPOCHREALTIME:-}" ] || { echo "$prog: needs bash 5 or later" >&2; exit 1; }
 find_binaries
-require_tools unshare nsenter timeout mktemp awk sort
+require_tools unshare nsenter timeout mktemp awk sort pgrep stat
 install_traps
 
 
@@ -97,6 +100,11 @@ if [ -n "${STOP_PERF:-}" ]; then
         perf trace -p "$VSD_PID" -o "$STOP_PERF" 2>/dev/null &
         pp=$!
         sleep 1 # perf needs a moment to attach; not a measurement
+elif [ -n "${STOP_SCHED:-}" ]; then
+        perf record -a -g -k CLOCK_MONOTONIC -e cpu-clock -c 250000 -e sched:sched_switch -e sched:sched_wakeup \
+                -e sched:sched_process_exec -e sched:sched_process_exit -o "$STOP_SCHED" 2>/dev/null &
+        pp=$!
+        sleep 1 # perf needs a moment to attach; not a measurement
 elif [ -n "${STOP_RECORD:-}" ]; then
         perf record --call-graph "${STOP_RECORD_CG:-fp}" -p "$VSD_PID" -o "$STOP_RECORD" 2>/dev/null &
         pp=$!
@@ -134,6 +142,21 @@ if [ "$N" -gt 0 ]; then
 else
         "$VSCTL" template list </dev/null >/dev/null
 fi
+# and the releaser's letting go of the stopped VPS's roots, which that work
+# asks for (it runs in the releaser, whose CPU is counted below): up to 5 s
+roots_held() {
+        local f n=0 pid
+        pid=$(pgrep -P "$VSD_PID" -x vsd-release) || { REPLY=0; return; }
+        for f in /proc/"$pid"/fd/*; do
+                [ "$(stat -f -L -c %T "$f" 2>/dev/null)" = overlayfs ] && n=$((n + 1))
+        done
+        REPLY=$n
+}
+for ((i = 0; i < 500; i++)); do
+        roots_held
+        [ "$REPLY" = 0 ] && break
+        sleep 0.01 # polling the releaser's descriptors, not a measurement
+done
 cpu_ns "$VSD_PID"; call1=$REPLY
 helpers_ns; h1=$REPLY
 if [ -n "$pp" ]; then
