@@ -83,11 +83,34 @@ check_init() {
         esac
 }
 
+# CPU per start (clock ticks, user + system; the containers' inits not
+# counted): what the runtime's own processes used. ticks PID FIELDS: the
+# sum of PID's /proc stat fields FIELDS (14 utime, 15 stime, 16 cutime,
+# 17 cstime: its waited-for children); kids: this shell's waited-for
+# children (the timed commands and what they waited for)
+ticks() {
+        local f
+        read -r f </proc/"$1"/stat
+        f=${f##*) } # past the command name
+        # shellcheck disable=SC2086 # split into fields
+        set -- "$2" $f
+        local sum=0 k
+        for k in $1; do sum=$((sum + ${*:k-1:1})); done
+        REPLY=$sum
+}
+kids() { ticks "$BASHPID" "16 17"; }
+
 paene_round() {
+        local c0 c1 v0 v1
+        kids; c0=$REPLY
+        ticks "$VSD_PID" "14 15 16 17"; v0=$REPLY
         now_us; t0=$REPLY
         "$VSCTL" start cmp </dev/null >/dev/null
         now_us; t1=$REPLY
+        ticks "$VSD_PID" "14 15 16 17"; v1=$REPLY
+        kids; c1=$REPLY
         echo $((t1 - t0)) >>"$WORK/paene.us"
+        echo $((c1 - c0 + v1 - v0)) >>"$WORK/paene.ticks"
         case $(timeout 10 "$VSCTL" status cmp </dev/null) in
         "cmp exist running"*) ;;
         *) echo "start-compare.sh: paene's VPS is not running after its start" >&2; exit 1 ;;
@@ -95,13 +118,17 @@ paene_round() {
         timeout 30 "$VSCTL" stop --fast cmp </dev/null >/dev/null
 }
 crun_round() {
+        local c0 c1
+        kids; c0=$REPLY
         now_us; t0=$REPLY
         crun --root "$WORK/crun" run -d --pid-file "$WORK/crun.pid" --bundle "$WORK/bundle" cmp </dev/null >/dev/null
         if [ "$MODE" != no-veth ]; then
                 crun_veth "$(<"$WORK/crun.pid")"
         fi
         now_us; t1=$REPLY
+        kids; c1=$REPLY
         echo $((t1 - t0)) >>"$WORK/crun.us"
+        echo $((c1 - c0)) >>"$WORK/crun.ticks"
         check_init crun "$(<"$WORK/crun.pid")" "$CRUN_CG"
         if [ "$MODE" != no-veth ]; then
                 check_addr crun "$(<"$WORK/crun.pid")" 10.250.0.3
@@ -137,12 +164,18 @@ check_addr() {
         [ -n "$r" ] || { echo "start-compare.sh: $1's container has no default route after its start" >&2; exit 1; }
 }
 lxc_round() {
+        local c0 c1 pid m
+        kids; c0=$REPLY
         now_us; t0=$REPLY
         lxc-start -P "$WORK/lxc" -n cmp -d </dev/null >/dev/null
         now_us; t1=$REPLY
+        kids; c1=$REPLY
         echo $((t1 - t0)) >>"$WORK/lxc.us"
-        local pid
         pid=$(lxc-info -P "$WORK/lxc" -n cmp -p -H)
+        # its monitor (the init's parent, made by this start) so far
+        read -r _ _ _ m _ <"/proc/$pid/stat"
+        ticks "$m" "14 15 16 17"
+        echo $((c1 - c0 + REPLY)) >>"$WORK/lxc.ticks"
         check_init LXC "$pid" "/$LXC_CG"
         if [ "$MODE" != no-veth ]; then
                 check_addr LXC "$pid" 10.250.0.2
@@ -357,7 +390,7 @@ veth | bridge) echo "network: paene $PAENE_MODE (a veth, in vsd's namespace); cr
 esac
 
 phase="the rounds"
-export WORK N MODE VSCTL VS_ROOT CRUN_CG LXC_CG
+export WORK N MODE VSCTL VS_ROOT CRUN_CG LXC_CG VSD_PID
 unshare -m -n --propagation private bash "$0" --inner &
 INNER_PID=$!
 wait "$INNER_PID"
@@ -373,6 +406,15 @@ summary_ms "$crun_label" 22 7.2 p99 <"$WORK/crun.us"
 summary_ms "lxc-start -d" 22 7.2 p99 <"$WORK/lxc.us"
 awk -v p="$(median_us <"$WORK/paene.us")" -v c="$(median_us <"$WORK/crun.us")" -v l="$(median_us <"$WORK/lxc.us")" \
         'BEGIN { printf "ratio of medians: paene/crun %.2f, paene/lxc %.2f\n", p / c, p / l }'
+hz=$(getconf CLK_TCK)
+for r in paene crun lxc; do
+        awk -v r="$r" -v hz="$hz" '{ s += $1 } END { printf "%s CPU per start %.2f ms", r, s * 1000 / hz / NR }' "$WORK/$r.ticks"
+        case $r in
+        paene) echo " (vsctl, vsd and the builders it reaped)" ;;
+        crun) echo " (crun and what it waited for$([ "$MODE" = no-veth ] || echo ', ip, nsenter'))" ;;
+        lxc) echo " (lxc-start and its monitor until the check)" ;;
+        esac
+done
 echo "load after $(uptime | sed 's/.*load average: //')"
 if grep -q ERROR "$WORK/lxc/cmp/log" 2>/dev/null; then
         echo "# LXC's log has errors:" >&2
