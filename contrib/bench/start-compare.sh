@@ -10,27 +10,41 @@
 # template root.
 #
 #   paene  a private vsd (own root, cgroup name and network namespace, as
-#          start.sh); VPS made with --ipadd none (no-veth) or routed from
-#          vsd's pool (veth); its default isolation: a user namespace of
-#          its own ids, the /proc view, a console
+#          start.sh); VPS made with --ipadd none (no-veth) or with an
+#          address from vsd's pool: routed (veth) or on vsd's bridge
+#          (bridge); its default isolation: a user namespace of its own
+#          ids, the /proc view, a console
 #   crun   `crun run -d` of a bundle whose process is /sbin/init, crun's
-#          default spec (root, no user namespace); cgroupsPath below this
-#          shell's own cgroup; no network namespace of its own in veth
-#          mode either (crun makes no veth)
+#          default spec (root, no user namespace, a network namespace of
+#          its own); cgroupsPath below this shell's own cgroup; veth and
+#          bridge modes: crun makes no veth, so the timed part goes on
+#          with what an admin's script (or a CNI plugin) does: a veth
+#          pair made with one end in the container's namespace, the other
+#          on the bridge and up, and inside the address, the link up and
+#          the default route (two ip batches, one through nsenter)
 #   LXC    `lxc-start -d` of a privileged container (common.conf, a
 #          private lxcpath under /tmp, lxc.cgroup.dir below this shell's
-#          cgroup); no-veth: lxc.net.0.type = empty; veth: a veth on a
-#          bridge
+#          cgroup); no-veth: lxc.net.0.type = empty; veth and bridge: a
+#          veth on a bridge with its address and gateway (lxc.net.0.*)
+#
+# The same work in veth and bridge modes for all three: a veth pair, one
+# end in the container's network namespace with an address and a default
+# route, the other end up on the host side (paene routed: a host route to
+# the address; paene bridge, crun and LXC: on a bridge).
 #
 # crun and LXC run inside a private mount and network namespace made for
 # the run (unshare -m -n): there a tmpfs hides this hybrid host's cgroup2
 # mount (crun refuses a hybrid host whose cgroup2 has controllers), and the
-# bridge LXC's veths join lives there, never in the host's namespace. The
+# bridge crun's and LXC's veths join lives there, never in the host's
+# namespace. A sysfs of that network namespace goes on /sys (the host's
+# cgroup hierarchies moved onto it): LXC looks for the bridge in
+# /sys/class/net, and the host's sysfs has no cmpbr0 (that is why it
+# aborted before, "Received container state ABORTING"). The
 # namespace goes when the run does. A trap stops what runs and removes
 # every cgroup, mount, container and directory the run made, also on
 # failure or Ctrl-C, and then checks that nothing is left.
 #
-# Usage: [BUILD=build] contrib/bench/start-compare.sh [N] [no-veth|veth]
+# Usage: [BUILD=build] contrib/bench/start-compare.sh [N] [no-veth|veth|bridge]
 #        (as root; N starts of each runtime, default 100; default no-veth)
 # Needs: crun (apt-get install crun), lxc (apt-get install lxc), busybox.
 # Figures go to stdout; progress and the clean-up report go to stderr.
@@ -69,11 +83,34 @@ check_init() {
         esac
 }
 
+# CPU per start (clock ticks, user + system; the containers' inits not
+# counted): what the runtime's own processes used. ticks PID FIELDS: the
+# sum of PID's /proc stat fields FIELDS (14 utime, 15 stime, 16 cutime,
+# 17 cstime: its waited-for children); kids: this shell's waited-for
+# children (the timed commands and what they waited for)
+ticks() {
+        local f
+        read -r f </proc/"$1"/stat
+        f=${f##*) } # past the command name
+        # shellcheck disable=SC2086 # split into fields
+        set -- "$2" $f
+        local sum=0 k
+        for k in $1; do sum=$((sum + ${*:k-1:1})); done
+        REPLY=$sum
+}
+kids() { ticks "$BASHPID" "16 17"; }
+
 paene_round() {
+        local c0 c1 v0 v1
+        kids; c0=$REPLY
+        ticks "$VSD_PID" "14 15 16 17"; v0=$REPLY
         now_us; t0=$REPLY
         "$VSCTL" start cmp </dev/null >/dev/null
         now_us; t1=$REPLY
+        ticks "$VSD_PID" "14 15 16 17"; v1=$REPLY
+        kids; c1=$REPLY
         echo $((t1 - t0)) >>"$WORK/paene.us"
+        echo $((c1 - c0 + v1 - v0)) >>"$WORK/paene.ticks"
         case $(timeout 10 "$VSCTL" status cmp </dev/null) in
         "cmp exist running"*) ;;
         *) echo "start-compare.sh: paene's VPS is not running after its start" >&2; exit 1 ;;
@@ -81,19 +118,68 @@ paene_round() {
         timeout 30 "$VSCTL" stop --fast cmp </dev/null >/dev/null
 }
 crun_round() {
+        local c0 c1
+        kids; c0=$REPLY
         now_us; t0=$REPLY
-        crun --root "$WORK/crun" run -d --bundle "$WORK/bundle" cmp </dev/null >/dev/null
+        crun --root "$WORK/crun" run -d --pid-file "$WORK/crun.pid" --bundle "$WORK/bundle" cmp </dev/null >/dev/null
+        if [ "$MODE" != no-veth ]; then
+                crun_veth "$(<"$WORK/crun.pid")"
+        fi
         now_us; t1=$REPLY
+        kids; c1=$REPLY
         echo $((t1 - t0)) >>"$WORK/crun.us"
-        check_init crun "$(crun --root "$WORK/crun" state cmp | sed -n 's/^ *"pid": *\([0-9]*\).*/\1/p')" "$CRUN_CG"
+        echo $((c1 - c0)) >>"$WORK/crun.ticks"
+        check_init crun "$(<"$WORK/crun.pid")" "$CRUN_CG"
+        if [ "$MODE" != no-veth ]; then
+                check_addr crun "$(<"$WORK/crun.pid")" 10.250.0.3
+        fi
+        # (not timed) the veth goes now, not when the kernel gets to the
+        # dead namespace: the next round makes vcmp again
+        [ "$MODE" = no-veth ] || ip link del vcmp
         timeout 30 crun --root "$WORK/crun" delete -f cmp </dev/null >/dev/null
 }
+# crun_veth PID: the veth of crun's container PID, as a script would make it
+crun_veth() {
+        ip -b - <<EOF
+link add vcmp type veth peer name eth0 netns $1
+link set vcmp master cmpbr0 up
+EOF
+        nsenter -t "$1" -n ip -b - <<EOF
+link set lo up
+addr add 10.250.0.3/24 dev eth0
+link set eth0 up
+route add default via 10.250.0.1
+EOF
+}
+# check_addr RUNTIME PID ADDR: (not timed) PID's network namespace has ADDR
+# on eth0 with a default route
+check_addr() {
+        local a r
+        a=$(nsenter -t "$2" -n ip -4 -o addr show dev eth0 2>/dev/null) || a=
+        r=$(nsenter -t "$2" -n ip -4 route show default 2>/dev/null) || r=
+        case $a in *" $3/"*) ;; *)
+                echo "start-compare.sh: $1's container has not $3 on eth0 after its start ('$a')" >&2
+                exit 1 ;;
+        esac
+        [ -n "$r" ] || { echo "start-compare.sh: $1's container has no default route after its start" >&2; exit 1; }
+}
 lxc_round() {
+        local c0 c1 pid m
+        kids; c0=$REPLY
         now_us; t0=$REPLY
         lxc-start -P "$WORK/lxc" -n cmp -d </dev/null >/dev/null
         now_us; t1=$REPLY
+        kids; c1=$REPLY
         echo $((t1 - t0)) >>"$WORK/lxc.us"
-        check_init LXC "$(lxc-info -P "$WORK/lxc" -n cmp -p -H)" "/$LXC_CG"
+        pid=$(lxc-info -P "$WORK/lxc" -n cmp -p -H)
+        # its monitor (the init's parent, made by this start) so far
+        read -r _ _ _ m _ <"/proc/$pid/stat"
+        ticks "$m" "14 15 16 17"
+        echo $((c1 - c0 + REPLY)) >>"$WORK/lxc.ticks"
+        check_init LXC "$pid" "/$LXC_CG"
+        if [ "$MODE" != no-veth ]; then
+                check_addr LXC "$pid" 10.250.0.2
+        fi
         timeout 30 lxc-stop -P "$WORK/lxc" -n cmp -k </dev/null >/dev/null
 }
 
@@ -103,9 +189,17 @@ inner() {
         trap 'exit 143' TERM
         # crun refuses a hybrid host whose cgroup2 has controllers; LXC then
         # uses the v1 hierarchies alone, as crun does
+        if [ "$MODE" != no-veth ]; then
+                # LXC finds the bridge in /sys/class/net: a sysfs of this
+                # network namespace on /sys, the cgroup hierarchies moved onto it
+                mkdir "$WORK/cgroup"
+                mount --rbind /sys/fs/cgroup "$WORK/cgroup"
+                mount -t sysfs sysfs /sys
+                mount --move "$WORK/cgroup" /sys/fs/cgroup
+        fi
         mount -t tmpfs -o size=4k paene-hide-cgroup2 /sys/fs/cgroup/unified
         ip link set lo up
-        if [ "$MODE" = veth ]; then
+        if [ "$MODE" != no-veth ]; then
                 ip link add cmpbr0 type bridge
                 ip addr add 10.250.0.1/24 dev cmpbr0
                 ip link set cmpbr0 up
@@ -135,14 +229,14 @@ N=${1:-100}
 MODE=${2:-no-veth}
 case $MODE in
 no-veth) NET_ARGS=(--ipadd none) ;;
-veth) NET_ARGS=() ;;
-*) echo "usage: $prog [N] [no-veth|veth]" >&2; exit 2 ;;
+veth | bridge) NET_ARGS=() ;;
+*) echo "usage: $prog [N] [no-veth|veth|bridge]" >&2; exit 2 ;;
 esac
 require_vps_count "$N" 10000
 require_root "sudo contrib/bench/start-compare.sh"
 [ -n "${EPOCHREALTIME:-}" ] || { echo "$prog: needs bash 5 or later (\$EPOCHREALTIME)" >&2; exit 1; }
 find_binaries
-require_tools unshare timeout mktemp awk sort python3 ip mount
+require_tools unshare nsenter timeout mktemp awk sort python3 ip mount
 for t in crun lxc-start lxc-stop lxc-info; do
         command -v "$t" >/dev/null || { echo "$prog: $t missing (apt-get install crun lxc)" >&2; exit 1; }
 done
@@ -197,8 +291,14 @@ compare_cleanup() {
         [ -n "$WORK" ] || return 0
         for pid in $(our_procs); do kill -KILL "$pid" 2>/dev/null; done
         for ((i = 0; i < 50; i++)); do [ -z "$(our_procs)" ] && break; sleep 0.1; done
-        for d in $(our_cgroups); do
-                find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+        # a container that was just killed (or a start LXC aborted) can hold
+        # its cgroup a moment longer: try again for up to 5 s
+        for ((i = 0; i < 50; i++)); do
+                for d in $(our_cgroups); do
+                        find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+                done
+                [ -z "$(our_cgroups)" ] && break
+                sleep 0.1
         done
         for d in "${MADE[@]}"; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
         if [ -z "$(mounts_under "$WORK")" ]; then rm -rf --one-file-system "$WORK"; fi
@@ -220,6 +320,15 @@ trap 'rc=$?; compare_cleanup || { [ "$rc" != 0 ] || rc=1; }; (exit $rc); cleanup
 
 phase="making the private root"
 make_root
+case $MODE in
+veth) PAENE_MODE=routed ;;
+bridge) PAENE_MODE=bridge ;;
+*) PAENE_MODE= ;;
+esac
+if [ -n "$PAENE_MODE" ]; then
+        mkdir -p "$ROOT/etc/paene"
+        printf 'network_mode = %s\npool4 = 10.200.0.0/16\n' "$PAENE_MODE" >"$ROOT/etc/paene/vsd.conf"
+fi
 phase="starting vsd"
 start_vsd
 phase="building the template"
@@ -256,7 +365,7 @@ EOF
         echo "lxc.init.cmd = /sbin/init"
         echo "lxc.log.file = $WORK/lxc/cmp/log"
         echo "lxc.log.level = WARN"
-        if [ "$MODE" = veth ]; then
+        if [ "$MODE" != no-veth ]; then
                 echo "lxc.net.0.type = veth"
                 echo "lxc.net.0.link = cmpbr0"
                 echo "lxc.net.0.flags = up"
@@ -276,12 +385,12 @@ echo "paene vs crun vs LXC: detached start of a busybox init, N=$N each, interle
 echo "machine: nproc $(nproc), kernel $(uname -r); load before $(uptime | sed 's/.*load average: //')"
 echo "versions: paene $(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo '?'), $(crun --version | head -1), LXC $(lxc-start --version), busybox $("$WORK/rootfs/bin/busybox" 2>&1 | head -1 | awk '{print $2}')"
 case $MODE in
-veth) echo "network: paene routed (a veth, in vsd's namespace); LXC a veth on a bridge (private namespace); crun none" ;;
+veth | bridge) echo "network: paene $PAENE_MODE (a veth, in vsd's namespace); crun a veth on a bridge made by the bench's ip, timed; LXC a veth on a bridge (lxc.net.0.*); crun's and LXC's in a private namespace" ;;
 *) echo "network: none (paene --ipadd none, LXC lxc.net.0.type = empty, crun the spec's empty network namespace)" ;;
 esac
 
 phase="the rounds"
-export WORK N MODE VSCTL VS_ROOT CRUN_CG LXC_CG
+export WORK N MODE VSCTL VS_ROOT CRUN_CG LXC_CG VSD_PID
 unshare -m -n --propagation private bash "$0" --inner &
 INNER_PID=$!
 wait "$INNER_PID"
@@ -291,10 +400,21 @@ for r in paene crun lxc; do
         [ "$(wc -l <"$WORK/$r.us")" -eq "$N" ] || { echo "$prog: $r: $(wc -l <"$WORK/$r.us") of $N starts timed" >&2; exit 1; }
 done
 summary_ms "paene vsctl start" 22 7.2 p99 <"$WORK/paene.us"
-summary_ms "crun run -d" 22 7.2 p99 <"$WORK/crun.us"
+crun_label="crun run -d"
+[ "$MODE" = no-veth ] || crun_label="crun run -d + ip veth"
+summary_ms "$crun_label" 22 7.2 p99 <"$WORK/crun.us"
 summary_ms "lxc-start -d" 22 7.2 p99 <"$WORK/lxc.us"
 awk -v p="$(median_us <"$WORK/paene.us")" -v c="$(median_us <"$WORK/crun.us")" -v l="$(median_us <"$WORK/lxc.us")" \
         'BEGIN { printf "ratio of medians: paene/crun %.2f, paene/lxc %.2f\n", p / c, p / l }'
+hz=$(getconf CLK_TCK)
+for r in paene crun lxc; do
+        awk -v r="$r" -v hz="$hz" '{ s += $1 } END { printf "%s CPU per start %.2f ms", r, s * 1000 / hz / NR }' "$WORK/$r.ticks"
+        case $r in
+        paene) echo " (vsctl, vsd and the builders it reaped)" ;;
+        crun) echo " (crun and what it waited for$([ "$MODE" = no-veth ] || echo ', ip, nsenter'))" ;;
+        lxc) echo " (lxc-start and its monitor until the check)" ;;
+        esac
+done
 echo "load after $(uptime | sed 's/.*load average: //')"
 if grep -q ERROR "$WORK/lxc/cmp/log" 2>/dev/null; then
         echo "# LXC's log has errors:" >&2
