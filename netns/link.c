@@ -295,10 +295,11 @@ static int add_neigh(struct nl_sock *sock, int ifindex, struct nl_addr *dst,
         return 0;
 }
 
-/* The index of a link in the namespace of sock (a VPS's), by
- * SIOCGIFINDEX on it: one ioctl where an RTM_GETLINK was a request, a
- * reply of 1.5 kB the kernel filled with every attribute of the veth, and
- * libnl's peeks at the reply and the ack (five system calls a start). */
+/* The index of a link in the namespace of sock (a VPS's, or vsd's own:
+ * host_link_index), by SIOCGIFINDEX on it: one ioctl where an RTM_GETLINK
+ * was a request, a reply of 1.5 kB the kernel filled with every attribute
+ * of the veth, and libnl's peeks at the reply and the ack (five system
+ * calls a start); no such link is an error here. */
 static int link_index(struct nl_sock *sock, const char *name, vs_error_t *err)
 {
         int ifindex = vs_nl_ifindex(sock, name, err);
@@ -338,13 +339,7 @@ int vs_nl_ifindex(struct nl_sock *sock, const char *name, vs_error_t *err)
  * closed a socket of its own at each call (three a start). */
 static int host_link_index(vs_net_t *net, const char *name, vs_error_t *err)
 {
-        int ifindex = vs_nl_ifindex(net->sock, name, err);
-
-        if (ifindex == 0) {
-                errno = ENODEV;
-                return vs_error_errno(err, "find interface %s", name);
-        }
-        return ifindex;
+        return link_index(net->sock, name, err);
 }
 
 /* Applies change to the link ifindex: a libnl error code, or 0. */
