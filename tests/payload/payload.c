@@ -603,8 +603,11 @@ static int applet_udpecho(int argc, char **argv)
         }
         return 0;
 }
-/* udpping [ADDR:]PORT N [GAP_MS]: N requests, one at a time, GAP_MS apart (default
- * 10); prints "sent N lost L median_us P p99_us Q max_us M". */
+/* udpping [ADDR:]PORT N [GAP_MS [LOG]]: N requests, one at a time, GAP_MS apart
+ * (default 10); prints "sent N lost L median_us P p99_us Q max_us M". LOG, a
+ * file: one line per request, "I T0_NS RTT_US" (T0 on CLOCK_MONOTONIC, the
+ * clock a trace can be read on; RTT -1 when lost), to find a slow one in a
+ * scheduler trace (contrib/bench/isolation.sh ISOLATION_TRACE). */
 static int applet_udpping(int argc, char **argv)
 {
         struct sockaddr_in addr;
@@ -612,9 +615,10 @@ static int applet_udpping(int argc, char **argv)
         int count = argc > 2 ? atoi(argv[2]) : 100, got = 0;
         long gap_us = (argc > 3 ? atol(argv[3]) : 10) * 1000;
         double *rtt = calloc((size_t)(count > 0 ? count : 1), sizeof(double));
+        FILE *log = argc > 4 ? fopen(argv[4], "w") : NULL;
         char buf[64];
 
-        if (fd < 0 || !rtt || count <= 0)
+        if (fd < 0 || !rtt || count <= 0 || (argc > 4 && !log))
                 return 1;
         for (int i = 0; i < count; i++) {
                 double t0 = now();
@@ -628,8 +632,12 @@ static int applet_udpping(int argc, char **argv)
                 while (n > 0 && atoi(buf) != i);
                 if (n > 0)
                         rtt[got++] = (now() - t0) * 1e6;
+                if (log)
+                        fprintf(log, "%d %.0f %.1f\n", i, t0 * 1e9, n > 0 ? rtt[got - 1] : -1.0);
                 usleep((useconds_t)gap_us);
         }
+        if (log)
+                fclose(log);
         qsort(rtt, (size_t)got, sizeof(double), cmp_double);
         /* got * 99 / 100 < got for any got >= 1 */
         printf("sent %d lost %d median_us %.0f p99_us %.0f max_us %.0f\n", count, count - got,
@@ -1585,7 +1593,8 @@ static const struct {
         { "affinity", applet_affinity, "affinity: CPUs in sched_getaffinity(0)" },
         { "ddwrite", applet_ddwrite, "ddwrite FILE [MiB]: O_DIRECT write, print seconds" },
         { "udpecho", applet_udpecho, "udpecho [ADDR:]PORT [S]: UDP echo server (127.0.0.1)" },
-        { "udpping", applet_udpping, "udpping [ADDR:]PORT N [GAP_MS]: N round trips, latency" },
+        { "udpping", applet_udpping,
+          "udpping [ADDR:]PORT N [GAP_MS [LOG]]: N round trips, latency" },
         { "sink", applet_sink, "sink PORT S [W]: receive TCP, print its bit/s over S after W" },
         { "blast", applet_blast, "blast HOST PORT S: send TCP to HOST:PORT for S seconds" },
         { "spoof", applet_spoof, "spoof SRC DST PORT TEXT: UDP from a forged source (raw)" },
