@@ -153,8 +153,9 @@ const struct command vsctl_cmd_restore = {
         "restore", NULL, cmd_restore, "restore FILE [NAME] [--keep-ip]",
         "Make a stopped VPS of a backup, on this node or another: NAME (default: the\n"
         "backup's), with an id range of its own and the address pools' next free\n"
-        "addresses. A damaged file, one from a newer paene, or one with paths\n"
-        "outside the VPS is refused (exit 2), a NAME that exists too (exit 4);\n"
+        "addresses. A damaged file, one from a newer paene, one with paths\n"
+        "outside the VPS or one that is not a regular file is refused (exit 2), a\n"
+        "NAME that exists or that a clone is making too (exit 4);\n"
         "nothing is left behind.\n"
         "  --keep-ip          keep the backup's addresses (refused if a VPS has them)\n"
 };
