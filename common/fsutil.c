@@ -140,7 +140,13 @@ static int write_atomic_in(int dirfd, const char *name, const char *data, size_t
         cleanup_free char *tmp = vs_strdupf(".%s.tmp.%d", name, (int)getpid());
         cleanup_close int fd = -1;
 
-        fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+        /* a file of our own, made afresh, never one found at that name: the
+         * directory may be a VPS's /etc, whose root can plant a FIFO there
+         * (an open for writing would wait on it for good, and vsd with it),
+         * a hard link or a symlink; one planted again meanwhile is EEXIST */
+        if (unlinkat(dirfd, tmp, 0) < 0 && errno != ENOENT)
+                return vs_error_errno(err, "remove %s", tmp);
+        fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
         if (fd < 0)
                 return vs_error_errno(err, "create %s", tmp);
         if (write_all(fd, data, len) < 0 || (durable && fsync(fd) < 0)) {

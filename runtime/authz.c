@@ -167,6 +167,12 @@ static int check_limits(const struct vsd_slice_rules *r, const vs_request_t *req
                         continue;
                 if (VS_LIMIT_IS_SET(&r->limits, k) && l.value[k] > r->limits.value[k])
                         return above(r, vs_limit_option((vs_limit_t)k), l.text[k], err);
+                /* a reservation is the node's (admission counts it there)
+                 * and no slice cgroup holds it: a slice that names none
+                 * has none to give, or one owner takes the whole node's */
+                if ((k == VS_LIM_CPU_RESERVE || k == VS_LIM_RAM_RESERVE) &&
+                    !VS_LIMIT_IS_SET(&r->limits, k) && l.value[k] > 0)
+                        return above(r, vs_limit_option((vs_limit_t)k), l.text[k], err);
         }
         /* swap comes on top of ram: within the slice's memory only */
         if (VS_LIMIT_IS_SET(&l, VS_LIM_SWAP) && !VS_LIMIT_IS_SET(&r->limits, VS_LIM_SWAP) &&

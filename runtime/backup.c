@@ -250,9 +250,9 @@ void vsd_backup_sweep_manifests(struct vsd *d)
                                ent->d_name);
 }
 
-/* Runs tar with argv; its stdout into *out (when out), its stderr's first
- * line into err on failure. */
-static int run_tar(char *const argv[], char **out, vs_error_t *err)
+/* Runs tar with argv, in_fd its stdin; its stdout into *out (when out),
+ * its stderr's first line into err on failure. */
+static int run_tar(char *const argv[], int in_fd, char **out, vs_error_t *err)
 {
         cleanup_close int out_r = -1, err_r = -1;
         posix_spawn_file_actions_t actions;
@@ -271,7 +271,7 @@ static int run_tar(char *const argv[], char **out, vs_error_t *err)
         out_r = out_p[0];
         err_r = err_p[0];
         posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_adddup2(&actions, in_fd, STDIN_FILENO);
         posix_spawn_file_actions_adddup2(&actions, out_p[1], STDOUT_FILENO);
         posix_spawn_file_actions_adddup2(&actions, err_p[1], STDERR_FILENO);
         rc = posix_spawnp(&pid, "tar", &actions, NULL, argv, environ);
@@ -364,16 +364,38 @@ static int check_manifest(struct vsd *d, vs_error_t *err)
         return vsd_backup_manifest_ok(&manifest, err);
 }
 
+/* The backup, opened once for both of tar's passes: a regular file. vsd
+ * reads it as root in its loop, from where an admin put it (a customer's
+ * upload directory, say): a FIFO there would hold vsd for good, and a
+ * name opened twice could be another file at the second pass. */
+static int open_backup(const char *file, vs_error_t *err)
+{
+        cleanup_close int fd = open(file, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        struct stat st;
+
+        if (fd < 0)
+                return vs_error_kind(err, errno == ENOENT ? VS_E_NOTFOUND : VS_E_USAGE, errno,
+                                     "%s: %s", file, strerror(errno));
+        if (fstat(fd, &st) < 0)
+                return vs_error_errno(err, "stat %s", file);
+        if (!S_ISREG(st.st_mode))
+                return vs_error_kind(err, VS_E_USAGE, EINVAL, "%s is not a regular file", file);
+        if (fcntl(fd, F_SETFL, 0) < 0)
+                return vs_error_errno(err, "fcntl %s", file);
+        return steal_fd(fd);
+}
+
 int vsd_restore(struct vsd *d, const char *file, const char *name, int keep_ip, vs_error_t *err)
 {
         cleanup_free char *listing = NULL;
         cleanup_free char *into = vs_strdupf("%s/%s", d->vps_dir, RESTORING);
-        char *const list_argv[] = { "tar", "--zstd", "-t", "-f", (char *)file, NULL };
+        cleanup_close int in = -1;
+        char *const list_argv[] = { "tar", "--zstd", "-t", "-f", "-", NULL };
         char *const extract_argv[] = { "tar",
                                        "--zstd",
                                        "-x",
                                        "-f",
-                                       (char *)file,
+                                       "-",
                                        "--numeric-owner",
                                        "--xattrs",
                                        "--xattrs-include=*",
@@ -383,15 +405,15 @@ int vsd_restore(struct vsd *d, const char *file, const char *name, int keep_ip, 
                                        NULL };
         int rc;
 
-        if (access(file, R_OK) < 0)
-                return vs_error_kind(err, errno == ENOENT ? VS_E_NOTFOUND : VS_E_USAGE, errno,
-                                     "%s: %s", file, strerror(errno));
-        if (run_tar(list_argv, &listing, err) < 0 || vsd_backup_listing_ok(listing, err) < 0)
+        if ((in = open_backup(file, err)) < 0 || run_tar(list_argv, in, &listing, err) < 0 ||
+            vsd_backup_listing_ok(listing, err) < 0)
                 return -1;
+        if (lseek(in, 0, SEEK_SET) < 0)
+                return vs_error_errno(err, "rewind %s", file);
         vs_rmtree_at(d->vps_fd, RESTORING, NULL);
         if (mkdirat(d->vps_fd, RESTORING, 0700) < 0)
                 return vs_error_errno(err, "mkdir %s", into);
-        rc = run_tar(extract_argv, NULL, err) < 0 || check_extracted(d, err) < 0 ||
+        rc = run_tar(extract_argv, in, NULL, err) < 0 || check_extracted(d, err) < 0 ||
                              check_manifest(d, err) < 0 ||
                              vsd_vps_restore_dir(d, RESTORING, name, keep_ip, err) < 0
                      ? -1

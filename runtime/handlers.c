@@ -629,23 +629,22 @@ static int handle_set(struct vsd *d, struct client *c, vs_request_t *req, vs_err
         }
         if (vsd_net_rates_check(d, v, &rates, save, err) < 0)
                 return -1;
+        struct vsd_net_change change = {
+                .ipadd = net.ipadd,
+                .nipadd = net.nipadd,
+                .ipdel = net.ipdel,
+                .nipdel = net.nipdel,
+                .nameserver = net.nameserver,
+                .searchdomain = net.searchdomain,
+        };
+        if (net_args_given(&net) && vsd_net_check(d, v, &change, err) < 0)
+                return -1;
         if (changes.set && vsd_vps_set(d, v, &changes, save, vs_req_bool(req, "force"), err) < 0)
                 return -1;
         if (vsd_net_set_rates(d, v, &rates, save, err) < 0)
                 return -1;
-        if (net_args_given(&net)) {
-                struct vsd_net_change change = {
-                        .ipadd = net.ipadd,
-                        .nipadd = net.nipadd,
-                        .ipdel = net.ipdel,
-                        .nipdel = net.nipdel,
-                        .nameserver = net.nameserver,
-                        .searchdomain = net.searchdomain,
-                };
-
-                if (vsd_net_set(d, v, &change, err) < 0)
-                        return -1;
-        }
+        if (net_args_given(&net) && vsd_net_set(d, v, &change, err) < 0)
+                return -1;
         if (caps && vsd_vps_set_caps(d, v, caps, err) < 0)
                 return -1;
         if (hostname && vsd_net_set_hostname(d, v, hostname, err) < 0)

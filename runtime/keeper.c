@@ -32,7 +32,9 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <stdio.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -97,6 +99,38 @@ static void log_output(int fd, const char *buf, size_t len)
                 (void)!write(fd, clean, n);
 }
 
+/* The keeper is console.log's only writer and keeps it bounded itself:
+ * vsd's tick moves it to console.log.1, but a VPS printing as fast as its
+ * pty takes outran the ticks (vsd's read of a file that grew meanwhile
+ * failed, at every tick after), and vsd may be down. Past
+ * VS_KEEPER_LOG_TRIM its last half becomes the whole file, copied in
+ * place through a descriptor of its own (the log's is O_APPEND, where a
+ * pwrite appends, and write-only). */
+static void trim_log(int fd)
+{
+        const off_t keep = VS_KEEPER_LOG_TRIM / 2;
+        char path[64], buf[65536];
+        struct stat st;
+        off_t done = 0;
+        int rw;
+
+        if (fstat(fd, &st) < 0 || st.st_size <= (off_t)VS_KEEPER_LOG_TRIM)
+                return;
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+        rw = open(path, O_RDWR | O_CLOEXEC);
+        if (rw < 0)
+                return;
+        while (done < keep) {
+                ssize_t n = pread(rw, buf, sizeof(buf), st.st_size - keep + done);
+
+                if (n <= 0 || pwrite(rw, buf, (size_t)n, done) != n)
+                        break;
+                done += n;
+        }
+        (void)!ftruncate(rw, done);
+        close(rw);
+}
+
 /* Closes a descriptor of a console's. The pidfd shares its file with
  * vsd's, which outlives our descriptor: a close alone would leave it in
  * the epoll set. */
@@ -124,6 +158,7 @@ static int from_vps(struct slot *s)
         if (n <= 0)
                 return 0;
         log_output(s->log, buf, (size_t)n);
+        trim_log(s->log);
         /* a client too slow to read loses output, never the VPS its console */
         if (s->client >= 0 && send(s->client, buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 &&
             errno != EAGAIN)

@@ -1194,6 +1194,12 @@ static int copy_vps_dir(struct vsd *d, const struct copy_spec *spec, vs_error_t 
 
 static int name_free(struct vsd *d, const char *name, vs_error_t *err)
 {
+        /* a clone's new name is held until it is published (its copy is
+         * .NAME.creating, which a copy of the same name would remove) */
+        for (const struct vsd_work *w = d->works; w; w = w->next)
+                if (strcmp(w->vps_new, name) == 0)
+                        return vs_error_kind(err, VS_E_STATE, EBUSY,
+                                             "busy: VPS %s is being made by a %s", name, w->what);
         if (name_taken(d, name))
                 return vs_error_kind(err, VS_E_STATE, EEXIST, "VPS %s already exists", name);
         return vsd_net_name_clash(d, name, err);

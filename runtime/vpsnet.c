@@ -731,10 +731,40 @@ static int network_appeared_or_went(struct vsd *d, struct vps *v, const struct v
         return d->hooks.save_state(d, v, NULL);
 }
 
+/* The VPS's addresses (config's ip) as was, and what the change makes
+ * of them as now: refused here (an address another VPS has, one it does
+ * not have) before anything changes. */
+static int plan_addrs(struct vsd *d, struct vps *v, const struct vsd_net_change *change,
+                      const vs_kv_t *config, struct vsd_net_addrs *was, struct vsd_net_addrs *now,
+                      vs_error_t *err)
+{
+        cleanup_used_addrs struct vsd_used_addrs used = { 0 };
+
+        if (vsd_net_parse_ips(vs_kv_get(config, "ip"), was, err) < 0)
+                return -1;
+        *now = *was;
+        used_addrs(d, v->name, &used);
+        if (vsd_net_remove_addrs(now, change->ipdel, change->nipdel, err) < 0 ||
+            vsd_net_add_given(vs_net_conf(d->net), change->ipadd, change->nipadd, &used, now, err) <
+                    0)
+                return -1;
+        return 0;
+}
+
+int vsd_net_check(struct vsd *d, struct vps *v, const struct vsd_net_change *change,
+                  vs_error_t *err)
+{
+        cleanup_kv vs_kv_t config = { 0 };
+        struct vsd_net_addrs was, now;
+
+        if (vsd_config_load(d, v->name, &config, err) < 0)
+                return -1;
+        return plan_addrs(d, v, change, &config, &was, &now, err);
+}
+
 int vsd_net_set(struct vsd *d, struct vps *v, const struct vsd_net_change *change, vs_error_t *err)
 {
         cleanup_kv vs_kv_t config = { 0 };
-        cleanup_used_addrs struct vsd_used_addrs used = { 0 };
         cleanup_free char *ip_text = NULL;
         struct vsd_net_addrs was, now;
         struct vs_net_vps was_spec, now_spec;
@@ -743,13 +773,7 @@ int vsd_net_set(struct vsd *d, struct vps *v, const struct vsd_net_change *chang
         int running = v->phase == PHASE_RUNNING, readdressed = 0;
 
         if (vsd_config_load(d, v->name, &config, err) < 0 ||
-            vsd_net_parse_ips(vs_kv_get(&config, "ip"), &was, err) < 0)
-                return -1;
-        now = was;
-        used_addrs(d, v->name, &used);
-        if (vsd_net_remove_addrs(&now, change->ipdel, change->nipdel, err) < 0 ||
-            vsd_net_add_given(vs_net_conf(d->net), change->ipadd, change->nipadd, &used, &now,
-                              err) < 0)
+            plan_addrs(d, v, change, &config, &was, &now, err) < 0)
                 return -1;
         ip_text = vsd_net_format_ips(&now);
         hostname = vs_kv_get(&config, "hostname");

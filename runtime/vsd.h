@@ -569,6 +569,9 @@ struct vsd_net_change {
         const char *searchdomain;
 };
 int vsd_net_set(struct vsd *d, struct vps *v, const struct vsd_net_change *change, vs_error_t *err);
+/* Whether vsd_net_set would take the change's addresses (nothing changes). */
+int vsd_net_check(struct vsd *d, struct vps *v, const struct vsd_net_change *change,
+                  vs_error_t *err);
 /* Deletes the veths of VPS that are not running (after adoption). */
 void vsd_net_sweep(struct vsd *d);
 /* Makes paene's nftables tables afresh with the elements of the running

@@ -10,6 +10,18 @@
 
 /* ---- backup / restore ---- */
 
+/* FILE.partial, made afresh by us: whatever is at that name goes first (an
+ * interrupted backup's file, or what another user planted where a backup
+ * goes to a directory of theirs: a symlink to a file of root's, a FIFO),
+ * and the file is created, never opened; one planted again meanwhile is
+ * EEXIST, an error. */
+static int create_partial(const char *partial)
+{
+        if (unlink(partial) < 0 && errno != ENOENT)
+                return -1;
+        return open(partial, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+}
+
 /* Copies the backup vsd's tar writes to `to`; 0 when all of it arrived. */
 static int copy_stream(int from, int to)
 {
@@ -55,7 +67,7 @@ static int cmd_backup(struct ctx *ctx, int argc, char **argv)
         /* a file appears whole or not at all */
         if (strcmp(file, "-") != 0) {
                 partial = vs_strdupf("%s.partial", file);
-                out = open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+                out = create_partial(partial);
                 if (out < 0) {
                         close(fds[0]);
                         return value_error(ctx, "%s: %s", partial, strerror(errno));
@@ -141,8 +153,9 @@ const struct command vsctl_cmd_restore = {
         "restore", NULL, cmd_restore, "restore FILE [NAME] [--keep-ip]",
         "Make a stopped VPS of a backup, on this node or another: NAME (default: the\n"
         "backup's), with an id range of its own and the address pools' next free\n"
-        "addresses. A damaged file, one from a newer paene, or one with paths\n"
-        "outside the VPS is refused (exit 2), a NAME that exists too (exit 4);\n"
+        "addresses. A damaged file, one from a newer paene, one with paths\n"
+        "outside the VPS or one that is not a regular file is refused (exit 2), a\n"
+        "NAME that exists or that a clone is making too (exit 4);\n"
         "nothing is left behind.\n"
         "  --keep-ip          keep the backup's addresses (refused if a VPS has them)\n"
 };
