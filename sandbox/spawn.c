@@ -604,16 +604,51 @@ static int mount_kernel_fs_for(const struct vs_init_spec *spec, int init_pidfd, 
 
 /* ---- the init ---- */
 
-static int enter_root(const char *rootfs, vs_error_t *err)
+/* The VPS's root becomes the root of the builder's mount namespace, as
+ * pivot_root(".", ".") and a detach of the old root would make it, but
+ * without pivot_root: that walks every task of the host (chroot_fs_refs)
+ * for a root or cwd to move, and so grew a start with every VPS running.
+ * The builder copies the assembled tree (a detached mount of its own),
+ * detaches the host's tree from its namespace (the init's root and cwd
+ * still hold it, as a lazily unmounted tree, until its go), and attaches
+ * the copy on the namespace's root mount, where pivot_root puts the new
+ * root: over the namespace's root there are the VPS's mounts and nothing
+ * of the host's, as before (nothing to reach by `..`, none to uncover by
+ * an unmount). setns into its own namespace is how the builder reaches
+ * that root mount (its lookup starts there); the init takes its copy's
+ * the same way at its go (enter_own_root). */
+static int root_over_namespace(const char *rootfs, vs_error_t *err)
 {
-        if (chdir(rootfs) < 0)
-                return vs_error_errno(err, "chdir %s", rootfs);
-        if (syscall(SYS_pivot_root, ".", ".") < 0)
-                return vs_error_errno(err, "pivot_root");
-        if (umount2(".", MNT_DETACH) < 0)
+        cleanup_close int tree =
+                open_tree(AT_FDCWD, rootfs, OPEN_TREE_CLONE | AT_RECURSIVE | OPEN_TREE_CLOEXEC);
+        cleanup_close int own_ns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+
+        if (tree < 0)
+                return vs_error_errno(err, "copy the VPS's root");
+        if (own_ns < 0)
+                return vs_error_errno(err, "open the builder's mount namespace");
+        if (umount2("/", MNT_DETACH) < 0)
                 return vs_error_errno(err, "detach the host's root");
-        if (chdir("/") < 0)
-                return vs_error_errno(err, "chdir /");
+        if (setns(own_ns, CLONE_NEWNS) < 0)
+                return vs_error_errno(err, "enter the namespace's root mount");
+        /* vsd's namespace's root mount could be shared: nothing attached
+         * on it may reach another namespace (pivot_root refuses so too) */
+        if (mount(NULL, "/", NULL, MS_PRIVATE, NULL) < 0)
+                return vs_error_errno(err, "make the namespace's root mount private");
+        if (move_mount(tree, "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH) < 0)
+                return vs_error_errno(err, "attach the VPS's root");
+        return 0;
+}
+
+/* The init's root and cwd are the host's tree the builder detached
+ * (root_over_namespace) until it enters its own copy of the namespace,
+ * whose root is the VPS's: setns finds it there. */
+static int enter_own_root(vs_error_t *err)
+{
+        cleanup_close int self = (int)syscall(SYS_pidfd_open, (pid_t)syscall(SYS_getpid), 0);
+
+        if (self < 0 || setns(self, CLONE_NEWNS) < 0)
+                return vs_error_errno(err, "enter the VPS's root");
         return 0;
 }
 
@@ -743,7 +778,8 @@ static int wait_go(int sock, vs_error_t *err)
  * still in the builder's mount namespace, whose root the builder turns into
  * the VPS's. At the go it copies that namespace: the kernel locks every
  * mount of the copy, made with the host's privileges, against a VPS's root
- * (no unmount of a mask, no read-write remount of a read-only mount). */
+ * (no unmount of a mask, no read-write remount of a read-only mount). Its
+ * own root is the host's detached tree until it enters the copy's. */
 static int init_child(const struct vs_init_spec *spec, int go_sock, int *report_sock,
                       vs_error_t *err)
 {
@@ -757,6 +793,8 @@ static int init_child(const struct vs_init_spec *spec, int go_sock, int *report_
         /* born in all its cgroups: its cgroup namespace is rooted there */
         if (unshare(CLONE_NEWNS | CLONE_NEWCGROUP) < 0)
                 return vs_error_errno(err, "mount and cgroup namespaces of the VPS");
+        if (enter_own_root(err) < 0)
+                return -1;
         /* a change of uid makes a memory dumpable again where the host's
          * fs.suid_dumpable says so: the init's is still vsd's (a copy, or
          * the builder's own) until its exec */
@@ -891,7 +929,7 @@ static int bind_console(const struct vs_init_spec *spec, vs_error_t *err)
 
 /* The VPS's root, assembled in the builder's mount namespace with the
  * host's privileges: overlay, /dev, /proc, /sys and the masks. Then the
- * namespace's root becomes it, the init's with it. */
+ * namespace's root becomes it; the init enters it at its go. */
 static int assemble_root(const struct vs_init_spec *spec, pid_t pid, int pidfd, vs_error_t *err)
 {
         const char *lower = attach_lower(spec, pid, err);
@@ -901,7 +939,7 @@ static int assemble_root(const struct vs_init_spec *spec, pid_t pid, int pidfd, 
         if (make_dev_and_run(spec->rootfs, (uid_t)spec->idmap.base, err) < 0 ||
             bind_console(spec, err) < 0 || mount_kernel_fs_for(spec, pidfd, pid, err) < 0)
                 return -1;
-        return enter_root(spec->rootfs, err);
+        return root_over_namespace(spec->rootfs, err);
 }
 
 /* REPORT_PID: the init exists (vsd is its parent, and must know it to reap

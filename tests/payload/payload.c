@@ -12,6 +12,7 @@
 #include <sys/ptrace.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <time.h>
@@ -1033,9 +1034,137 @@ static int marker_visible(const char *marker)
         return access(marker, F_OK) == 0;
 }
 
+/* ---- above the root ----
+ * The ways a root with CAP_SYS_CHROOT has to climb above its root: `..`
+ * from a descriptor of the root and of each mount on it, the root of every
+ * process in /proc and `..` from it and from its cwd, and the chroot escape
+ * (mkdir x; chroot x; cd ../../..; chroot .), last, as it changes the
+ * caller's root. Each ends at a directory that must be the caller's own
+ * root, from which the marker (a file of the host's) is not seen. */
+
+#define CLIMB_STEPS 64
+
+/* Where CLIMB_STEPS of `..` from dirfd end, or the last directory it
+ * could climb to (dirfd is closed): a new descriptor, or -1 */
+static int climb_from(int dirfd)
+{
+        int fd = dirfd;
+
+        for (int i = 0; i < CLIMB_STEPS && fd >= 0; i++) {
+                int up = openat(fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+                if (up < 0)
+                        break;
+                close(fd);
+                fd = up;
+        }
+        return fd;
+}
+
+/* dirfd (closed here) is not the root, or the marker is seen from it */
+static int elsewhere(int dirfd, const struct stat *root, const char *marker)
+{
+        struct stat st;
+        int out;
+
+        if (dirfd < 0)
+                return 0;
+        out = fstat(dirfd, &st) == 0 &&
+              (st.st_dev != root->st_dev || st.st_ino != root->st_ino ||
+               faccessat(dirfd, marker + strspn(marker, "/"), F_OK, 0) == 0);
+        close(dirfd);
+        return out;
+}
+
+static int open_dir(const char *path)
+{
+        return open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+}
+
+/* `..` from the root and the mounts on it: 1 with the start that got out */
+static int dirs_climb_out(const struct stat *root, const char *marker, char *how, size_t size)
+{
+        static const char *const starts[] = { "/", "/proc", "/sys", "/dev", "/dev/pts", "/run" };
+
+        for (size_t i = 0; i < sizeof(starts) / sizeof(starts[0]); i++) {
+                snprintf(how, size, "`..` from %s", starts[i]);
+                if (elsewhere(climb_from(open_dir(starts[i])), root, marker))
+                        return 1;
+        }
+        return 0;
+}
+
+/* Each process's root (where it must be the caller's) and `..` from its
+ * root and cwd */
+static int proc_climbs_out(const struct stat *root, const char *marker, char *how, size_t size)
+{
+        DIR *proc = opendir("/proc");
+        struct dirent *e;
+        int out = 0;
+
+        while (proc && !out && (e = readdir(proc))) {
+                char path[300];
+
+                if (e->d_name[0] < '0' || e->d_name[0] > '9')
+                        continue;
+                snprintf(path, sizeof(path), "/proc/%s/root", e->d_name);
+                snprintf(how, size, "%s", path);
+                out = elsewhere(open_dir(path), root, marker);
+                snprintf(how, size, "`..` from %s", path);
+                out = out || elsewhere(climb_from(open_dir(path)), root, marker);
+                snprintf(path, sizeof(path), "/proc/%s/cwd", e->d_name);
+                snprintf(how, size, "`..` from %s", path);
+                out = out || elsewhere(climb_from(open_dir(path)), root, marker);
+        }
+        if (proc)
+                closedir(proc);
+        return out;
+}
+
+/* The chroot escape: a chroot into a directory below while the cwd stays
+ * above it, `..` from there (as far as it gets), a chroot there: -1 where
+ * the first chroot failed */
+static int chroot_climbs_out(const struct stat *root, const char *marker)
+{
+        const char *jail = "/tmp/.climb-jail";
+
+        if ((mkdir(jail, 0700) < 0 && errno != EEXIST) || chdir("/") < 0 || chroot(jail) < 0)
+                return -1;
+        /* by descriptor first: an O_PATH open of `..` needs no permission
+         * on where it leads, so it gets out of a root that is a directory
+         * of the host's whose parent the caller may not search */
+        if (elsewhere(climb_from(open_dir(".")), root, marker))
+                return 1;
+        for (int i = 0; i < CLIMB_STEPS && chdir("..") == 0; i++)
+                ;
+        if (chroot(".") < 0) /* where it got to, if not there */
+                return elsewhere(open_dir("."), root, marker);
+        return elsewhere(open_dir("/"), root, marker) || access(marker, F_OK) == 0;
+}
+
+static int try_climb(const char *marker)
+{
+        char how[400];
+        struct stat root;
+        int rc;
+
+        if (stat("/", &root) < 0)
+                return refused("stat /");
+        if (dirs_climb_out(&root, marker, how, sizeof(how)) ||
+            proc_climbs_out(&root, marker, how, sizeof(how)))
+                return succeeded(how);
+        rc = chroot_climbs_out(&root, marker);
+        if (rc < 0)
+                return refused("the chroot escape");
+        if (rc > 0)
+                return succeeded("the chroot escape");
+        errno = ENOENT;
+        return refused("above the root");
+}
+
 static int applet_try(int argc, char **argv)
 {
-        const char *what;
+        const char *what, *marker;
 
         if (argc < 3) {
                 fprintf(stderr, "usage: try MARKER ATTEMPT [ARGS]\n");
@@ -1045,6 +1174,7 @@ static int applet_try(int argc, char **argv)
                 fprintf(stderr, "try: %s is visible: not inside a VPS, refusing\n", argv[1]);
                 return 2;
         }
+        marker = argv[1];
         what = argv[2];
         argc -= 3;
         argv += 3;
@@ -1088,6 +1218,8 @@ static int applet_try(int argc, char **argv)
                 return try_unmount(argc, argv);
         if (strcmp(what, "reboot") == 0)
                 return verdict(reboot(RB_AUTOBOOT), "reboot");
+        if (strcmp(what, "climb") == 0)
+                return try_climb(marker);
         fprintf(stderr, "try: unknown attempt %s\n", what);
         return 2;
 }
@@ -1554,6 +1686,42 @@ static int applet_fs(int argc, char **argv)
         return 2;
 }
 
+/* pivot: what a nested container runtime or systemd's sandboxing does, in
+ * a mount namespace of its own: pivot_root into a new tmpfs and detach the
+ * old root. The kernel refuses it unless the caller's root is a mount with
+ * a parent; prints "pivoted" once / is the tmpfs. */
+static int applet_pivot(int argc, char **argv)
+{
+        const char *dir = "/tmp/.pivot";
+        struct statfs fs;
+
+        (void)argc;
+        (void)argv;
+        if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+                perror("pivot: a mount namespace of its own");
+                return 1;
+        }
+        if ((mkdir(dir, 0700) < 0 && errno != EEXIST) ||
+            mount("tmpfs", dir, "tmpfs", 0, NULL) < 0 || chdir(dir) < 0) {
+                perror("pivot: a tmpfs to pivot into");
+                return 1;
+        }
+        if (syscall(SYS_pivot_root, ".", ".") < 0) {
+                perror("pivot: pivot_root");
+                return 1;
+        }
+        if (umount2(".", MNT_DETACH) < 0 || chdir("/") < 0 || statfs("/", &fs) < 0) {
+                perror("pivot: detach the old root");
+                return 1;
+        }
+        if (fs.f_type != 0x01021994) { /* TMPFS_MAGIC */
+                fprintf(stderr, "pivot: / is no tmpfs after pivot_root\n");
+                return 1;
+        }
+        printf("pivoted\n");
+        return 0;
+}
+
 static const struct {
         const char *name;
         int (*fn)(int, char **);
@@ -1565,6 +1733,7 @@ static const struct {
           "fs OP ARGS: rename A B, link A B, xattr P N V, setcap P, acl P UID, capeff, runas UID "
           "CMD.., "
           "flock P, fcntl P, fsync P, sparse P, tmpfile DIR NAME, unixsock P, fifo P" },
+        { "pivot", applet_pivot, "pivot: pivot_root into a tmpfs in a mount namespace of its own" },
         { "exit", applet_exit, "exit N: exit with status N" },
         { "sleep", applet_sleep, "sleep [S]: sleep S seconds (default: for ever)" },
         { "stubborn", applet_stubborn, "stubborn [S]: sleep, ignoring stop signals" },

@@ -337,6 +337,33 @@ test_reboot_ends_only_the_vps() {
         kill -0 "$vsd" || fail "vsd is gone"
 }
 
+# Nothing of the host's lies above a VPS's root: `..` from its root, from
+# the mounts on it and from every process's root and cwd, and the chroot
+# escape (mkdir x; chroot x; cd ../../..; chroot .) all end at its own root,
+# where the marker is not; nor can it unmount its root to see what is
+# below. The control: the same climb from a plain chroot on the host gets
+# out (the chroot escape), so the attempt would tell a root that is only
+# a chroot over the host's tree.
+test_nothing_above_the_root() {
+        local jail=$R/jail
+        attempt_refused esc ENOENT climb
+        attempt_refused escp ENOENT climb
+        attempt_refused esc EINVAL unmount /
+        attempt_refused escp EINVAL unmount /
+        mkdir -p "$jail/tmp"
+        cp "$BIN/payload" "$jail/payload"
+        expect_rc 0 "control: the climb from a plain chroot" -- chroot "$jail" /payload try "$MARKER" climb
+        expect_contains "$OUT" "the chroot escape: SUCCEEDED" "control: the climb from a plain chroot"
+}
+
+# A nested runtime's (or systemd's) pivot_root works in a VPS: the kernel
+# needs the caller's root to be a mount with a parent
+test_pivot_root_works_inside_a_vps() {
+        inside_vps esc
+        expect_eq pivoted "$(vs exec esc -- /payload pivot)" "pivot_root in esc"
+        expect_eq pivoted "$(vs exec escp -- /payload pivot)" "pivot_root in escp"
+}
+
 test_other_vps_files_and_processes_are_invisible() {
         local other_pid
         vs exec escp -- sh -c 'echo secret > /root/other-secret; sleep 300 &'
