@@ -428,6 +428,58 @@ void vs_nft_free(vs_nft_t *nft)
         free(nft);
 }
 
+/* The value fwd4 holds for a host port ("10.0.0.9 . 80", as nft prints
+ * it) in *value; 0 when it holds none (or nft could not say). */
+static int fwd_holder(vs_nft_t *nft, const vs_portfwd_t *f, char *value, size_t size)
+{
+        char cmd[96];
+        const char *out, *from, *to;
+
+        snprintf(cmd, sizeof(cmd), "get element inet paene fwd4 { %s . %u }\n",
+                 vs_l4_name(f->proto), f->host_port);
+        (void)nft_ctx_get_output_buffer(nft->ctx); /* emptied for this answer */
+        if (nft_run_cmd_from_buffer(nft->ctx, cmd) != 0) {
+                nft_ctx_get_error_buffer(nft->ctx);
+                return 0;
+        }
+        /* "elements = { tcp . 9191 : 10.0.0.9 . 80 }" */
+        out = nft_ctx_get_output_buffer(nft->ctx);
+        from = out ? strstr(out, "elements = {") : NULL;
+        from = from ? strstr(from, " : ") : NULL;
+        to = from ? strchr(from, '}') : NULL;
+        if (!to)
+                return 0;
+        from += 3;
+        while (to > from && to[-1] == ' ')
+                to--;
+        snprintf(value, size, "%.*s", (int)(to - from), from);
+        return 1;
+}
+
+/* A new VPS's elements were refused: when one of its forwards' host ports
+ * is in fwd4 already (vsd's records have none of it: someone added it by
+ * hand), the error names that forward and what holds the port instead of
+ * libnftables' bare "File exists". 0 when none is. */
+static int forward_taken(vs_nft_t *nft, const struct vs_nft_vps *vps, vs_error_t *err)
+{
+        for (size_t i = 0; i < vps->nfwds; i++) {
+                const vs_portfwd_t *f = &vps->fwds[i];
+                char value[128], addr[64], shown[48];
+                unsigned port;
+
+                if (!fwd_holder(nft, f, value, sizeof(value)))
+                        continue;
+                vs_portfwd_format(f, shown, sizeof(shown));
+                if (sscanf(value, "%63s . %u", addr, &port) == 2)
+                        snprintf(value, sizeof(value), "%s:%u", addr, port);
+                return vs_error_kind(err, VS_E_STATE, EADDRINUSE,
+                                     "port forward %s: host port %u/%s is held by an nftables "
+                                     "element vsd did not add (inet paene fwd4, to %s)",
+                                     shown, f->host_port, vs_l4_name(f->proto), value);
+        }
+        return 0;
+}
+
 int vs_nft_vps_update(vs_nft_t *nft, const struct vs_nft_vps *vps, vs_error_t *err)
 {
         struct nft_vps *old;
@@ -440,8 +492,10 @@ int vs_nft_vps_update(vs_nft_t *nft, const struct vs_nft_vps *vps, vs_error_t *e
         if (run_after_later(nft, both, err) < 0) {
                 vs_error_t again = { 0 };
 
-                if (!old)
+                if (!old) {
+                        forward_taken(nft, vps, err);
                         return -1;
+                }
                 /* the kernel's elements are not what vsd recorded (someone
                  * changed them): make them so, then try once more */
                 if (rebuild(nft, &again) < 0 || run(nft, both, err) < 0)

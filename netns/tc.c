@@ -14,10 +14,16 @@
  *   to the egress of the VPS's ifb, whose root qdisc is the TBF. The ifb
  *   then hands the packet back to the stack as if it came from the veth.
  *
- * Applying a cap again replaces each piece in place (qdisc and filter by
- * fixed handles), so that a live change never leaves the VPS uncapped in
+ * Applying a cap again replaces each piece (qdisc and filter by fixed
+ * handles), so that a live change never leaves the VPS uncapped in
  * between, and so that whatever a crashed vsd left half made is reused and
- * completed by the next apply, or removed by teardown or the sweep. */
+ * completed by the next apply, or removed by teardown or the sweep. A TBF
+ * is never changed in place: the kernel keeps its queue across a change,
+ * and a packet queued under a larger bucket (GSO, up to 64 KB) than the
+ * new one never gets the tokens to leave, so the queue stalled for good (a
+ * stream throttled from 20M to 5M by its slice's budget sent nothing until
+ * the window ended). A fresh TBF is grafted instead, which drops what the
+ * old one held. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_ether.h>
@@ -44,6 +50,8 @@
 #include "nl.h"
 
 #define ROOT_HANDLE TC_HANDLE(1, 0)
+/* a TBF's handle for a moment, while a fresh one at ROOT_HANDLE replaces it */
+#define SWAP_HANDLE TC_HANDLE(2, 0)
 /* unsigned: 0xffff << 16 overflows an int (UBSan) */
 #define INGRESS_HANDLE TC_HANDLE(0xffffU, 0)
 #define FILTER_PRIO 1
@@ -86,27 +94,44 @@ static int find_link(struct nl_sock *sock, const char *name, char *type, size_t 
         return rtnl_link_get_ifindex(link);
 }
 
-/* A TBF for `bits` as the root qdisc of ifindex, made or replaced. */
-static int tbf_replace(vs_net_t *net, int ifindex, const char *ifname, uint64_t bits,
-                       vs_error_t *err)
+/* A TBF for `bits` at the root of ifindex under `handle`: a root of
+ * another handle is replaced by a fresh one (the kernel grafts it at once,
+ * the old one and its queue go); one of the same handle is changed in
+ * place. */
+static int tbf_graft(vs_net_t *net, int ifindex, const char *ifname, uint32_t handle,
+                     const struct vs_tbf *tbf, vs_error_t *err)
 {
         cleanup_qdisc struct rtnl_qdisc *q = rtnl_qdisc_alloc();
-        struct vs_tbf tbf;
         int rc;
 
         if (!q)
                 return vs_error_set(err, ENOMEM, "qdisc");
-        vs_rate_tbf(bits, vs_net_conf(net)->mtu, &tbf);
         rtnl_tc_set_ifindex(TC_CAST(q), ifindex);
         rtnl_tc_set_parent(TC_CAST(q), TC_H_ROOT);
-        rtnl_tc_set_handle(TC_CAST(q), ROOT_HANDLE);
+        rtnl_tc_set_handle(TC_CAST(q), handle);
         if (rtnl_tc_set_kind(TC_CAST(q), "tbf") < 0)
                 return vs_error_set(err, EOPNOTSUPP, "this libnl has no tbf qdisc");
-        rtnl_qdisc_tbf_set_limit(q, (int)tbf.limit);
-        rtnl_qdisc_tbf_set_rate(q, (int)tbf.rate, (int)tbf.burst, 0);
+        rtnl_qdisc_tbf_set_limit(q, (int)tbf->limit);
+        rtnl_qdisc_tbf_set_rate(q, (int)tbf->rate, (int)tbf->burst, 0);
         rc = rtnl_qdisc_add(vs_net_nlsock(net), q, NLM_F_CREATE | NLM_F_REPLACE);
         if (rc < 0)
                 return vs_error_set(err, EIO, "tbf on %s: %s", ifname, nl_geterror(rc));
+        return 0;
+}
+
+/* A fresh TBF for `bits` as the root qdisc of ifindex (ROOT_HANDLE): one
+ * at SWAP_HANDLE replaces what is there, then one at ROOT_HANDLE replaces
+ * that, each capped already (and a SWAP_HANDLE root a crash left between
+ * the two is changed in place, then replaced the same way). */
+static int tbf_replace(vs_net_t *net, int ifindex, const char *ifname, uint64_t bits,
+                       vs_error_t *err)
+{
+        struct vs_tbf tbf;
+
+        vs_rate_tbf(bits, vs_net_conf(net)->mtu, &tbf);
+        if (tbf_graft(net, ifindex, ifname, SWAP_HANDLE, &tbf, err) < 0 ||
+            tbf_graft(net, ifindex, ifname, ROOT_HANDLE, &tbf, err) < 0)
+                return -1;
         return 0;
 }
 

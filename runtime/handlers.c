@@ -1364,53 +1364,62 @@ static int handle_metrics(struct vsd *d, struct client *c, vs_request_t *req, vs
 
 typedef int (*handler_fn)(struct vsd *, struct client *, vs_request_t *, vs_error_t *);
 
+/* What stops left for an idle moment (later.c) is done before every
+ * request that may look at it (LATER_FIRST); LATER_WAITS: the handler needs
+ * none of it (a start removes the waiting elements in its own nftables
+ * transaction and writes its state file anew; a stop leaves more of it; a
+ * destroy drops its VPS's), so that a run of stops, starts or destroys
+ * shares the work instead of waiting for it at each. */
+enum later_need { LATER_FIRST, LATER_WAITS };
+
 static const struct {
         const char *cmd;
         handler_fn fn;
+        enum later_need later;
 } handlers[] = {
-        { VS_CMD_PING, handle_ping },
-        { VS_CMD_CREATE, handle_create },
-        { VS_CMD_START, handle_start },
-        { VS_CMD_STOP, handle_stop },
-        { VS_CMD_RESTART, handle_restart },
-        { VS_CMD_DESTROY, handle_destroy },
-        { VS_CMD_STATUS, handle_status },
-        { VS_CMD_SET, handle_set },
-        { VS_CMD_NODE, handle_node },
-        { VS_CMD_RESIZE, handle_resize },
-        { VS_CMD_CLONE, handle_clone },
-        { VS_CMD_LIST, handle_list },
-        { VS_CMD_EXEC, handle_exec },
-        { VS_CMD_LOGS, handle_logs },
-        { VS_CMD_CONSOLE, handle_console },
-        { VS_CMD_BEANCOUNTERS, handle_beancounters },
-        { VS_CMD_TEMPLATE_BUILD, handle_template_build },
-        { VS_CMD_TEMPLATE_IMPORT, handle_template_import },
-        { VS_CMD_TEMPLATE_LIST, handle_template_list },
-        { VS_CMD_TEMPLATE_UNIFY, handle_template_unify },
-        { VS_CMD_TEMPLATE_REMOVE, handle_template_remove },
-        { VS_CMD_METRICS, handle_metrics },
-        { VS_CMD_EVENTS, handle_events },
-        { VS_CMD_BACKUP, handle_backup },
-        { VS_CMD_RESTORE, handle_restore },
-        { VS_CMD_SNAPSHOT, handle_snapshot },
-        { VS_CMD_SNAPSHOT_LIST, handle_snapshot_list },
-        { VS_CMD_SNAPSHOT_RESTORE, handle_snapshot_restore },
-        { VS_CMD_SNAPSHOT_DELETE, handle_snapshot_delete },
-        { VS_CMD_SLICE_RENEW, vsd_handle_slice_renew },
-        { VS_CMD_SLICE_USAGE, vsd_handle_slice_usage },
-        { VS_CMD_MIGRATE_SEND, handle_migrate_send },
-        { VS_CMD_MIGRATE_BEGIN, handle_migrate_begin },
-        { VS_CMD_MIGRATE_RECV, handle_migrate_recv },
-        { VS_CMD_MIGRATE_FINISH, handle_migrate_finish },
-        { VS_CMD_SLICE_CREATE, vsd_handle_slice_create },
-        { VS_CMD_SLICE_SET, vsd_handle_slice_set },
-        { VS_CMD_SLICE_DESTROY, vsd_handle_slice_destroy },
-        { VS_CMD_SLICE_LIST, vsd_handle_slice_list },
-        { VS_CMD_SLICE_STATUS, vsd_handle_slice_status },
-        { VS_CMD_SLICE_LOAN, vsd_handle_slice_loan },
-        { VS_CMD_SLICE_LOANS, vsd_handle_slice_loans },
-        { VS_CMD_SLICE_REVOKE, vsd_handle_slice_revoke },
+        { VS_CMD_PING, handle_ping, LATER_FIRST },
+        { VS_CMD_CREATE, handle_create, LATER_FIRST },
+        { VS_CMD_START, handle_start, LATER_WAITS },
+        { VS_CMD_STOP, handle_stop, LATER_WAITS },
+        { VS_CMD_RESTART, handle_restart, LATER_FIRST },
+        { VS_CMD_DESTROY, handle_destroy, LATER_WAITS },
+        { VS_CMD_STATUS, handle_status, LATER_FIRST },
+        { VS_CMD_SET, handle_set, LATER_FIRST },
+        { VS_CMD_NODE, handle_node, LATER_FIRST },
+        { VS_CMD_RESIZE, handle_resize, LATER_FIRST },
+        { VS_CMD_CLONE, handle_clone, LATER_FIRST },
+        { VS_CMD_LIST, handle_list, LATER_FIRST },
+        { VS_CMD_EXEC, handle_exec, LATER_FIRST },
+        { VS_CMD_LOGS, handle_logs, LATER_FIRST },
+        { VS_CMD_CONSOLE, handle_console, LATER_FIRST },
+        { VS_CMD_BEANCOUNTERS, handle_beancounters, LATER_FIRST },
+        { VS_CMD_TEMPLATE_BUILD, handle_template_build, LATER_FIRST },
+        { VS_CMD_TEMPLATE_IMPORT, handle_template_import, LATER_FIRST },
+        { VS_CMD_TEMPLATE_LIST, handle_template_list, LATER_FIRST },
+        { VS_CMD_TEMPLATE_UNIFY, handle_template_unify, LATER_FIRST },
+        { VS_CMD_TEMPLATE_REMOVE, handle_template_remove, LATER_FIRST },
+        { VS_CMD_METRICS, handle_metrics, LATER_FIRST },
+        { VS_CMD_EVENTS, handle_events, LATER_FIRST },
+        { VS_CMD_BACKUP, handle_backup, LATER_FIRST },
+        { VS_CMD_RESTORE, handle_restore, LATER_FIRST },
+        { VS_CMD_SNAPSHOT, handle_snapshot, LATER_FIRST },
+        { VS_CMD_SNAPSHOT_LIST, handle_snapshot_list, LATER_FIRST },
+        { VS_CMD_SNAPSHOT_RESTORE, handle_snapshot_restore, LATER_FIRST },
+        { VS_CMD_SNAPSHOT_DELETE, handle_snapshot_delete, LATER_FIRST },
+        { VS_CMD_SLICE_RENEW, vsd_handle_slice_renew, LATER_FIRST },
+        { VS_CMD_SLICE_USAGE, vsd_handle_slice_usage, LATER_FIRST },
+        { VS_CMD_MIGRATE_SEND, handle_migrate_send, LATER_FIRST },
+        { VS_CMD_MIGRATE_BEGIN, handle_migrate_begin, LATER_FIRST },
+        { VS_CMD_MIGRATE_RECV, handle_migrate_recv, LATER_FIRST },
+        { VS_CMD_MIGRATE_FINISH, handle_migrate_finish, LATER_FIRST },
+        { VS_CMD_SLICE_CREATE, vsd_handle_slice_create, LATER_FIRST },
+        { VS_CMD_SLICE_SET, vsd_handle_slice_set, LATER_FIRST },
+        { VS_CMD_SLICE_DESTROY, vsd_handle_slice_destroy, LATER_FIRST },
+        { VS_CMD_SLICE_LIST, vsd_handle_slice_list, LATER_FIRST },
+        { VS_CMD_SLICE_STATUS, vsd_handle_slice_status, LATER_FIRST },
+        { VS_CMD_SLICE_LOAN, vsd_handle_slice_loan, LATER_FIRST },
+        { VS_CMD_SLICE_LOANS, vsd_handle_slice_loans, LATER_FIRST },
+        { VS_CMD_SLICE_REVOKE, vsd_handle_slice_revoke, LATER_FIRST },
 };
 
 /* req is decoded, so held to the table: its command is one of the table's,
@@ -1437,19 +1446,13 @@ int vsd_handle_request(struct vsd *d, struct client *c, vs_request_t *req)
                 vsd_client_reply_error(d, c, &err);
                 return 0;
         }
-        /* what stops left for an idle moment (later.c) is done before a
-         * request that may look at it: all but these, which need none of
-         * it (a start removes the waiting elements in its own nftables
-         * transaction and writes its state file anew; a destroy drops its
-         * VPS's) */
-        if (strcmp(req->spec->cmd, VS_CMD_START) != 0 && strcmp(req->spec->cmd, VS_CMD_STOP) != 0 &&
-            strcmp(req->spec->cmd, VS_CMD_DESTROY) != 0)
-                vsd_later_run(d);
         for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++) {
                 int rc;
 
                 if (strcmp(req->spec->cmd, handlers[i].cmd) != 0)
                         continue;
+                if (handlers[i].later == LATER_FIRST)
+                        vsd_later_run(d);
                 rc = handlers[i].fn(d, c, req, &err);
                 if (rc < 0) {
                         vsd_client_reply_error(d, c, &err);

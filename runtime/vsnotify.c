@@ -10,9 +10,13 @@
  * No single point of failure: vsd keeps a copy of every listener, so the
  * filters keep their listener when this process dies (a filter without one
  * fails the call with ENOSYS). A request this process had taken but not
- * answered stays with the kernel until someone answers its id: the request
- * is written to a memfd vsd keeps before it is answered, and the next server
- * answers what is still pending there (SECCOMP_IOCTL_NOTIF_ID_VALID).
+ * answered stays with the kernel until someone answers its id: the kernel
+ * writes the request straight into a memfd vsd keeps (the receive's buffer
+ * is a slot of it), so a request is there the moment it is taken, and the
+ * next server answers what is still pending there
+ * (SECCOMP_IOCTL_NOTIF_ID_VALID); such a request stays in its slot until it
+ * is answered, for a server killed while it answers it leaves it to the
+ * next.
  *
  * reboot(2) passes through here too, and always on to the kernel: a call
  * that will end the VPS's init (see may_reboot) is first marked for vsd
@@ -57,10 +61,14 @@ struct listener {
         struct listener *next;
 };
 
-/* One slot per answering thread, in the memfd vsd keeps. */
+/* A slot of the memfd vsd keeps: the listener thread's own, and those of
+ * requests an earlier server left. Taken while req.id is not 0: the kernel
+ * writes req (id first) in the receive, and a slot goes free when its
+ * request is answered. id repeats req.id for a server of before that (which
+ * wrote req itself, then id, and freed a slot by its id alone). */
 struct inflight {
         uint64_t listener;
-        uint64_t id; /* 0: free; written last */
+        uint64_t id;
         struct seccomp_notif req;
 };
 
@@ -70,9 +78,11 @@ static struct {
         int epoll_fd;
         struct inflight *slots; /* shared with vsd and the next server */
         size_t nslots;
-        /* the slots as the last server left them */
+        struct inflight *own; /* the listener thread's slot */
+        /* which slots held a request when this server started (0: none, or
+         * answered since): those the last servers left unanswered */
         pthread_mutex_t orphan_lock;
-        struct inflight *orphans;
+        uint64_t *orphans;
         /* run/paene/reboot.d; its writers (this thread and the one that
          * answers orphans) share one temp file name */
         int reboot_fd;
@@ -373,37 +383,62 @@ static void answer(const struct listener *l, const struct seccomp_notif *req)
 
 /* ---- in-flight requests ---- */
 
-static void inflight_put(size_t slot, const struct listener *l, const struct seccomp_notif *req)
+static uint64_t slot_request(const struct inflight *slot)
 {
-        if (slot >= N.nslots)
-                return;
-        N.slots[slot].listener = l->id;
-        N.slots[slot].req = *req;
-        __atomic_store_n(&N.slots[slot].id, req->id, __ATOMIC_RELEASE);
+        uint64_t id = __atomic_load_n(&slot->req.id, __ATOMIC_ACQUIRE);
+
+        return id ? id : __atomic_load_n(&slot->id, __ATOMIC_ACQUIRE);
 }
 
-static void inflight_clear(size_t slot)
+static void slot_free(struct inflight *slot)
 {
-        if (slot < N.nslots)
-                __atomic_store_n(&N.slots[slot].id, 0, __ATOMIC_RELEASE);
+        __atomic_store_n(&slot->id, 0, __ATOMIC_RELEASE);
+        __atomic_store_n(&slot->req.id, 0, __ATOMIC_RELEASE);
 }
 
-/* What an earlier server took from l and did not answer. */
+/* The slots as the last server left them: a request in one is an orphan
+ * until it is answered (or found answered), and the listener thread's own
+ * slot is one without. A table without a free slot (orphans of VPS whose
+ * listener never came back, as many as it has) gives its last one. */
+static void slots_adopt(void *map, size_t bytes)
+{
+        N.slots = map;
+        N.nslots = bytes / sizeof(struct inflight);
+        N.orphans = vs_xmalloc(N.nslots * sizeof(*N.orphans));
+        for (size_t i = 0; i < N.nslots; i++) {
+                N.orphans[i] = slot_request(&N.slots[i]);
+                if (!N.orphans[i] && !N.own)
+                        N.own = &N.slots[i];
+        }
+        if (!N.own) {
+                vs_log(LOG_WARNING, "the in-flight table is full of orphans: the last one goes");
+                N.own = &N.slots[N.nslots - 1];
+                N.orphans[N.nslots - 1] = 0;
+                slot_free(N.own);
+        }
+}
+
+/* What an earlier server took from l and did not answer: answered from its
+ * slot, which goes free only then (a kill meanwhile leaves it to the next
+ * server). */
 static void answer_orphans(const struct listener *l)
 {
         pthread_mutex_lock(&N.orphan_lock);
         for (size_t i = 0; N.orphans && i < N.nslots; i++) {
-                struct seccomp_notif req = N.orphans[i].req;
-                uint64_t id = N.orphans[i].id;
+                struct inflight *slot = &N.slots[i];
+                uint64_t id = N.orphans[i];
 
-                if (!id || N.orphans[i].listener != l->id)
+                if (!id || slot->listener != l->id)
                         continue;
-                N.orphans[i].id = 0;
-                if (req.id == id && ioctl(l->fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0) {
+                if (slot->req.id == id && ioctl(l->fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0) {
+                        struct seccomp_notif req = slot->req;
+
                         vs_log(LOG_INFO, "answering a request of %s an earlier server took",
                                l->name);
                         answer(l, &req);
                 }
+                N.orphans[i] = 0;
+                slot_free(slot);
         }
         pthread_mutex_unlock(&N.orphan_lock);
 }
@@ -455,16 +490,30 @@ static void drop_listener(struct listener *gone)
         free(gone);
 }
 
+/* The request is received into the shared slot itself: the kernel marks
+ * it taken and writes it there in one system call, so no kill of this
+ * process falls between the two (a copy written after the receive lost
+ * the request to a kill that came first: its caller waited for good). */
 static void take_request(struct listener *l)
 {
-        struct seccomp_notif req;
+        struct seccomp_notif local, req;
+        struct inflight *slot = N.own;
+        struct seccomp_notif *into = slot ? &slot->req : &local;
 
-        memset(&req, 0, sizeof(req));
-        if (ioctl(l->fd, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0)
-                return; /* ENOENT: the caller was interrupted */
-        inflight_put(0, l, &req);
+        if (slot)
+                __atomic_store_n(&slot->listener, l->id, __ATOMIC_RELEASE);
+        memset(into, 0, sizeof(*into)); /* the kernel wants it zeroed */
+        if (ioctl(l->fd, SECCOMP_IOCTL_NOTIF_RECV, into) < 0) {
+                if (slot)
+                        slot_free(slot); /* a failed receive may have written */
+                return;                  /* ENOENT: the caller was interrupted */
+        }
+        req = *into;
+        if (slot)
+                __atomic_store_n(&slot->id, req.id, __ATOMIC_RELEASE);
         answer(l, &req);
-        inflight_clear(0);
+        if (slot)
+                slot_free(slot);
 }
 
 static void *listener_thread(void *arg)
@@ -501,13 +550,8 @@ int vsnotify_start(int inflight_fd, int reboot_fd)
                 void *map = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED,
                                  inflight_fd, 0);
 
-                if (map != MAP_FAILED) {
-                        N.slots = map;
-                        N.nslots = (size_t)st.st_size / sizeof(struct inflight);
-                        N.orphans = vs_xmalloc(N.nslots * sizeof(*N.orphans));
-                        memcpy(N.orphans, N.slots, N.nslots * sizeof(*N.orphans));
-                        memset(N.slots, 0, N.nslots * sizeof(*N.slots));
-                }
+                if (map != MAP_FAILED)
+                        slots_adopt(map, (size_t)st.st_size);
         }
         if (!N.slots)
                 vs_log(LOG_WARNING, "no in-flight table: a request taken at a crash waits");

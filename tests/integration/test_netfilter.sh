@@ -157,21 +157,32 @@ test_b_port_forward_refused() {
 }
 
 # A start whose network fails half way (its port forward's element taken
-# by hand in vsd's table): the start fails with a one-line error, vsd
-# answers on (it used to wait for its builder, which waited for it), the
-# VPS is stopped with no link left, and starts once the table is right.
+# by hand in vsd's table): the start fails with a one-line error naming the
+# forward and what holds its port (exit 4: the node's state, not the
+# request, is wrong), vsd answers on (it used to wait for its builder, which
+# waited for it), the VPS is stopped with nothing of the start left (no
+# link, no element, no cgroup, the hand-made element as it was), and it
+# starts once the table is right.
 test_b2_a_start_whose_network_fails_answers() {
-        local rc=0
+        local rc=0 err
         vs create nf1 --template busybox --port-forward 9191:7000
         in_host nft add element inet paene fwd4 '{ tcp . 9191 : 10.89.22.250 . 1 }'
         timeout "$(scaled 30)" "$BIN/vsctl" --root "$R" start nf1 >/dev/null 2>"$R/nf1.err" || rc=$?
+        err=$(cat "$R/nf1.err")
         [ "$rc" != 124 ] || fail "the start did not answer in 30 s"
-        [ "$rc" != 0 ] || fail "the start succeeded beside a taken forward"
-        expect_eq 1 "$(wc -l <"$R/nf1.err")" "one line: $(cat "$R/nf1.err")"
+        expect_eq 4 "$rc" "the start's exit beside a taken forward ($err)"
+        expect_eq 1 "$(wc -l <"$R/nf1.err")" "one line: $err"
+        expect_eq "vsctl: start nf1: network: port forward 9191:7000/tcp: host port 9191/tcp is held by an nftables element vsd did not add (inet paene fwd4, to 10.89.22.250:1)" \
+                "$err" "the message names the forward and what holds its port"
         expect_eq stopped "$(timeout "$(scaled 10)" "$BIN/vsctl" --root "$R" status nf1 | awk 'NR == 1 {print $3}')" \
                 "vsd answers, the VPS is stopped"
         expect_eq "" "$(in_host ip -o link show | grep -w "vs-nf1" || true)" \
                 "no link of the failed start"
+        expect_not_contains "$(in_host nft list ruleset)" "vs-nf1" "no element of the failed start"
+        expect_contains "$(fwd_elements)" "tcp . 9191 : 10.89.22.250 . 1" "the hand-made element as it was"
+        for d in $(cgroup_dirs); do
+                [ ! -e "$d/default/nf1" ] || fail "cgroup $d/default/nf1 of the failed start"
+        done
         in_host nft delete element inet paene fwd4 '{ tcp . 9191 }'
         vs start nf1
         expect_eq running "$(vs status nf1 | awk 'NR == 1 {print $3}')" "starts once the table is right"

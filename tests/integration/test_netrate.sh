@@ -154,6 +154,56 @@ test_bad_input_changes_nothing() {
         vs destroy --force bx2
 }
 
+# "SENT BACKLOG-BYTES BACKLOG-PACKETS" of the ifb's root TBF (tc -s)
+tbf_counts() { # ifb
+        local out
+        out=$(in_host tc -s qdisc show dev "$1" root) || return 1
+        awk '/^ Sent/ {s = $2} /^ backlog/ {b = $2; sub("b", "", b); p = $3; sub("p", "", p)}
+                END {print s + 0, b + 0, p + 0}' <<<"$out"
+}
+
+# The TBF holds, on average, packets longer than 5M's bucket (6250 bytes):
+# a GSO packet queued under 20M's bucket, which 5M's could never send.
+holds_big_packets() { # ifb
+        local sent bytes pkts
+        read -r sent bytes pkts <<<"$(tbf_counts "$1")"
+        [ "$pkts" -gt 0 ] && [ $((bytes / pkts)) -gt 6250 ]
+}
+
+# The TBF sent more than it had (SENT bytes), or a fresh one sent some.
+sends_on() { # ifb sent-before
+        local sent bytes pkts
+        read -r sent bytes pkts <<<"$(tbf_counts "$1")"
+        [ "$sent" -gt "$2" ] || { [ "$sent" -lt "$2" ] && [ "$sent" -gt 0 ]; }
+}
+
+# A cap lowered live while the TBF holds packets of the old bucket's size:
+# the stream goes on at the new cap. (The kernel keeps a TBF's queue when it
+# is changed in place, and a packet longer than the new bucket never left:
+# the VPS sent nothing more until its cap was raised again.)
+test_a_cap_lowered_under_a_full_queue_lets_the_stream_go_on() {
+        local i sent blast sink ifb=vsi-lq1
+        start_with_payload lq1 --rate-out 20M
+        PORT=$((PORT + 1))
+        # (exec'd: $! is the sink itself, which the test ends)
+        (exec nsenter --net="$R/netns" "$BIN/payload" sink "$PORT" 120 0 >"$R/lq.sink" 2>&1) &
+        sink=$!
+        wait_for 10 "grep -q ready '$R/lq.sink'" || fail "sink not ready"
+        vs exec lq1 -- /payload blast "$GATEWAY" "$PORT" 120 >/dev/null 2>&1 &
+        blast=$!
+        for ((i = 1; i <= 10; i++)); do
+                vs set lq1 --rate-out 20M >/dev/null
+                wait_for 20 "holds_big_packets $ifb" || fail "no packet above 6250 bytes queued at 20M ($i)"
+                vs set lq1 --rate-out 5M >/dev/null
+                read -r sent _ <<<"$(tbf_counts "$ifb")"
+                wait_for 10 "sends_on $ifb $sent" ||
+                        fail "the stream stalled after the cap went to 5M ($i): $(in_host tc -s qdisc show dev "$ifb" root)"
+        done
+        kill "$blast" "$sink" 2>/dev/null || :
+        wait "$blast" "$sink" 2>/dev/null || : # ended by us
+        vs destroy --force lq1
+}
+
 test_sweep_after_a_crash() {
         start_with_payload sw1 --rate-out 2M
         kill -9 "$(vsd_pid)"

@@ -468,6 +468,50 @@ test_sysinfo_survives_kills_of_the_listener() {
         vs destroy --force sk1 >/dev/null
 }
 
+# How many times the task PID waited (voluntary context switches): each
+# sysinfo(2) of the loop waits once for the listener's answer. (awk reads
+# the file whole; bash's read takes it in pieces, and the kernel writes it
+# anew for each: a State line that changed length between two shifts the
+# rest, and a line goes missing)
+waits_of() { # pid
+        awk '$1 == "voluntary_ctxt_switches:" {print $2; f = 1} END {exit !f}' "/proc/$1/status"
+}
+
+# The loop answered on: it waited 100 times more than $2 (a call that
+# waits for good never does).
+loop_goes_on() { # pid waits-before
+        [ "$(waits_of "$1")" -gt $(($2 + 100)) ]
+}
+
+# A kill lands anywhere in the server's work, and one that came after the
+# kernel gave the listener a request and before the server wrote it down
+# for the next lost it: its caller waited for good (1 in some 90 kills here,
+# under load). So many kills, each once the new server answers, and after
+# each the loop goes on.
+test_sysinfo_survives_a_run_of_kills_of_the_listener() {
+        local old i pid before
+        vs create sr1 --template busybox --ipadd none --ram 256M >/dev/null
+        install_payload sr1
+        # (calls without end: the loop stops with the VPS)
+        set_config sr1 init "/payload sysinfoloop 1000000000 268435456 $(scaled 6000)"
+        vs start sr1 >/dev/null
+        pid=$(sed -n 's/^pid = //p' "$(vps_dir sr1)/state")
+        before=$(waits_of "$pid")
+        wait_for 10 "loop_goes_on $pid $before" || fail "the loop does not run"
+        for ((i = 1; i <= 150; i++)); do
+                old=$(vsview_pid)
+                kill -9 "$old"
+                wait_for 10 "new_server_serves $old" || fail "no new server after kill $i"
+                before=$(waits_of "$pid") ||
+                        fail "the loop ended after kill $i: $(tail -n 2 "$(vps_dir sr1)/console.log")"
+                wait_for 10 "loop_goes_on $pid $before" ||
+                        fail "a sysinfo call waits for good after kill $i (in $(cat "/proc/$pid/wchan"))"
+        done
+        loop_running sr1 || fail "the loop ended: $(tail -n 2 "$(vps_dir sr1)/console.log")"
+        expect_not_contains "$(cat "$(vps_dir sr1)/console.log")" "sysinfoloop FAIL" "the loop's verdict"
+        vs destroy --force sr1 >/dev/null
+}
+
 # FUSE_NOTIFY_RESEND (Linux 6.9): without it, what a killed server had read
 # is never answered
 kernel_resends() {
