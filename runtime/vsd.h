@@ -246,6 +246,7 @@ struct vsd {
         struct ev du_ev;
         int release_fd;      /* the releaser's socket (release.c), or -1 */
         int release_waiting; /* holds made since its last word to let go */
+        int release_blocked; /* that word found the queue full: sent once there is room */
         pid_t release_pid;
         struct ev release_ev;
         gid_t admin_gid; /* group paene, or 0: root only */

@@ -156,6 +156,31 @@ test_a_stops_root_is_let_go_with_its_waiting_work() {
         vs destroy --force r1 >/dev/null
 }
 
+# vsd's word to let go finds the releaser's queue full (the releaser
+# stopped while stops came, its send buffer made small with
+# VSD_TEST_RELEASE_SNDBUF): it is sent once the queue has room again, with
+# no request to carry it (it was sent again only before the next request).
+test_a_let_go_that_finds_the_releasers_queue_full_is_sent_once_there_is_room() {
+        local releaser i n=10
+        stop_vsd
+        mkdir -p "$R/etc/paene"
+        : >"$R/etc/paene/vsd.conf"
+        VSD_TEST_LATER_MS=$HOLD_MS VSD_TEST_RELEASE_SNDBUF=1 start_vsd || fail "vsd did not start"
+        for ((i = 1; i <= n; i++)); do
+                vs create q$i --template busybox >/dev/null
+                vs start q$i >/dev/null
+        done
+        releaser=$(pgrep -P "$(vsd_pid)" -x vsd-release) || fail "no vsd-release"
+        kill -STOP "$releaser"
+        for ((i = 1; i <= n; i++)); do vs stop --fast q$i >/dev/null || fail "stop q$i"; done
+        # the status asks for the stops' work: the word meets the full queue
+        expect_eq stopped "$(state_of q1)" "q1 after its stop"
+        kill -CONT "$releaser"
+        wait_for 10 '[ "$(roots_held)" = 0 ]' ||
+                fail "roots still held with no request after the releaser went on: $(roots_held)"
+        for ((i = 1; i <= n; i++)); do vs destroy q$i >/dev/null; done
+}
+
 # vsd SIGKILLed after a stop's answer, its work still waiting: the next vsd
 # finds the VPS stopped, no element of its interface, no veth in the way,
 # and starts it with its network
