@@ -291,6 +291,8 @@ struct vsd {
          * its nftables elements' removal): since when some waits (ms on
          * CLOCK_MONOTONIC; 0: none), and vsd's last event */
         int64_t later_since, last_event;
+        /* later.c: stopped VPS's cgroups whose removal waits for it */
+        struct later_cgroup *cgroups_later;
         int quit;
 };
 
