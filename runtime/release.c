@@ -28,6 +28,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -185,6 +186,18 @@ static __attribute__((noreturn)) void releaser_main(int sock, pid_t vsd)
         releaser_loop();
 }
 
+/* VSD_TEST_RELEASE_SNDBUF=BYTES (tests only): vsd's end of the socket gets
+ * that send buffer (the kernel's least is about 4 kB, a few records), so
+ * that a test can fill the releaser's queue with a few stops. */
+static void shrink_queue_for_tests(int fd)
+{
+        const char *hook = getenv("VSD_TEST_RELEASE_SNDBUF");
+        int bytes = hook && *hook ? atoi(hook) : 0;
+
+        if (bytes > 0)
+                setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes));
+}
+
 int vsd_release_start(struct vsd *d, vs_error_t *err)
 {
         int sv[2];
@@ -196,6 +209,7 @@ int vsd_release_start(struct vsd *d, vs_error_t *err)
         if (pid == 0)
                 releaser_main(sv[1], vsd);
         close(sv[1]);
+        shrink_queue_for_tests(sv[0]);
         d->release_fd = sv[0];
         d->release_pid = pid;
         d->release_ev = (struct ev){ EV_RELEASE, NULL };
@@ -220,6 +234,7 @@ void vsd_release_close(struct vsd *d)
         }
         d->release_fd = -1;
         d->release_pid = 0;
+        d->release_blocked = 0;
         for (struct vps *v = d->vps_list; v; v = v->next)
                 v->release_seq = 0;
 }
@@ -284,10 +299,28 @@ static int ask_let_go(struct vsd *d, const char *name, uint64_t seq)
         return send(d->release_fd, &rec, sizeof(rec), MSG_NOSIGNAL) < 0 ? -1 : 0;
 }
 
+/* While vsd's word waits for room in the releaser's queue, its socket is
+ * polled for that room too (EPOLLOUT), and the word sent once there is:
+ * nothing else would send it before the next request. */
+static void poll_for_room(struct vsd *d, int blocked)
+{
+        struct epoll_event e = { .events = EPOLLIN | (blocked ? EPOLLOUT : 0),
+                                 .data.ptr = &d->release_ev };
+
+        if (d->release_blocked == blocked)
+                return;
+        d->release_blocked = blocked;
+        epoll_ctl(d->epfd, EPOLL_CTL_MOD, d->release_fd, &e);
+}
+
 void vsd_release_let_go(struct vsd *d)
 {
-        if (d->release_fd >= 0 && d->release_waiting && ask_let_go(d, "", 0) == 0)
+        if (d->release_fd < 0)
+                return;
+        if (d->release_waiting && ask_let_go(d, "", 0) == 0)
                 d->release_waiting = 0;
+        /* a full queue: sent again once there is room */
+        poll_for_room(d, d->release_waiting);
 }
 
 /* Marks the VPS of one answer released; 0 when there was none to read. */
@@ -320,7 +353,11 @@ void vsd_release_answered(struct vsd *d)
                 vs_log(LOG_WARNING, "the releaser of VPS's file systems is gone: each init's "
                                     "exit releases its own");
                 vsd_release_close(d);
+                return;
         }
+        /* room in its queue again: the word that waited for it */
+        if (d->release_blocked)
+                vsd_release_let_go(d);
 }
 
 int vsd_release_wait(struct vsd *d, struct vps *v, vs_error_t *err)

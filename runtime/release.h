@@ -21,7 +21,8 @@ int vsd_release_start(struct vsd *d, vs_error_t *err);
 void vsd_release_hold(struct vsd *d, struct vps *v);
 
 /* At an idle moment (later.c): the releaser lets go of every root it
- * holds whose init is gone, and of the others once theirs are. */
+ * holds whose init is gone, and of the others once theirs are. A word that
+ * finds the releaser's queue full is sent once it has room (EV_RELEASE). */
 void vsd_release_let_go(struct vsd *d);
 
 /* Before a start of v mounts its root again: asks the releaser to let go

@@ -35,6 +35,7 @@
 #include "rebootmark.h"
 #include "slice.h"
 #include "store.h"
+#include "later.h"
 #include "trash.h"
 #include "release.h"
 #include "vsd.h"
@@ -690,6 +691,15 @@ static void finish_interrupted(struct vsd *d, const char *entry)
         }
 }
 
+/* The cgroups of a running VPS (those of a stopped one were swept as it
+ * was loaded) */
+static int cgroup_in_use(const char *slice, const char *name, void *arg)
+{
+        struct vps *v = vsd_vps_find(arg, name);
+
+        return v && v->phase != PHASE_STOPPED && strcmp(v->slice, slice) == 0;
+}
+
 int vsd_vps_load_all(struct vsd *d, vs_error_t *err)
 {
         cleanup_closedir DIR *dir = NULL;
@@ -710,6 +720,9 @@ int vsd_vps_load_all(struct vsd *d, vs_error_t *err)
                 else if (vs_parse_name(ent->d_name, "VPS name", NULL) == 0)
                         load_one(d, ent->d_name);
         }
+        /* a stop's cgroups wait for an idle moment (later.c): a crash
+         * before it, after the VPS's destroy, left them with no VPS */
+        vs_cgroup_tree_sweep(d->cgtree, cgroup_in_use, d);
         return 0;
 }
 
@@ -1556,6 +1569,9 @@ static int start_stopped(struct vsd *d, struct vps *v, vs_error_t *err)
             id_range_own(d, v, err) < 0 || limits_of_config(&config, &limits, err) < 0 ||
             admit(d, v, &limits, err) < 0 || vsd_net_prepare(d, v, &config, &net, err) < 0)
                 return -1;
+        /* its last run's cgroups, if their removal still waits, go first:
+         * a run starts with cgroups of its own (counters, OOM count) */
+        vsd_later_cgroups_now(d, v->name);
         /* the slice's level carries its caps before a VPS of it runs (vsd's
          * exit prunes an empty level, and an admin may edit the file) */
         if (vsd_slice_cgroup_apply(d, v->slice, err) < 0 ||
@@ -1886,8 +1902,6 @@ static void crash_after_stop_answer(void)
 
 void vsd_vps_exited(struct vsd *d, struct vps *v)
 {
-        vs_error_t err = { 0 };
-
         if (v->timerfd >= 0) {
                 vsd_epoll_del(d, v->timerfd);
                 close(v->timerfd);
@@ -1895,30 +1909,22 @@ void vsd_vps_exited(struct vsd *d, struct vps *v)
         }
         refresh_oom(v);
         /* The init's exit took every process of its pid namespace with it
-         * (the kernel waits for them before the pidfd is readable): its
-         * cgroups go with one rmdir each. One that joined them from outside
-         * makes the kernel refuse; only then is the cgroup killed, and the
-         * subtree walked. */
-        v->cgroups_gone = vs_cgroup_remove_empty(d->cgtree, v->slice, v->name) == 0;
-        if (!v->cgroups_gone) {
-                if (v->cg)
-                        vs_cgroup_kill(v->cg, NULL);
-                v->cgroups_gone = vs_cgroup_remove(d->cgtree, v->slice, v->name, &err) == 0;
-                if (!v->cgroups_gone)
-                        vs_log(LOG_WARNING, "%s: %s", v->name, err.msg);
-        }
-        vs_cgroup_free(steal_ptr(v->cg));
+         * (the kernel waits for them before the pidfd is readable); the
+         * cgroups' removal waits for an idle moment (later.c): the kernel's
+         * teardown that an rmdir starts (the memory cgroup's, a few ms of a
+         * worker's CPU at 1000 VPS) ran just as the next request came. */
+        vsd_later_cgroups(d, v);
         v->phase = PHASE_STOPPED;
         v->stopped_at = time(NULL);
-        /* A stop alone is answered here: its cgroups are gone. What follows
-         * is done before vsd reads another request, but its nftables
-         * removal and state file, which wait for an idle moment (later.c:
-         * a start of this VPS sees them done), and a crash before any of
-         * it changes nothing that matters:
+        /* A stop alone is answered here: its init is gone. What follows
+         * is done before vsd reads another request, but its cgroups'
+         * removal, nftables removal and state file, which wait for an idle
+         * moment (later.c: a start of this VPS sees them done), and a crash
+         * before any of it changes nothing that matters:
          * the state file still says running, and the next vsd, finding the
-         * init gone, marks the VPS stopped, deletes the links of VPS that
-         * are not running and builds its nftables from the running VPS
-         * only. */
+         * init gone, marks the VPS stopped, removes its cgroups (and those
+         * of no VPS), deletes the links of VPS that are not running and
+         * builds its nftables from the running VPS only. */
         if (d->hooks.vps_stop_answer) {
                 d->hooks.vps_stop_answer(d, v);
                 crash_after_stop_answer();
@@ -1971,7 +1977,8 @@ int vsd_vps_destroy(struct vsd *d, struct vps *v, vs_error_t *err)
                 return -1;
         v->state_later = 0; /* a save that waits has nothing to save to */
         vsd_reboot_mark_clear(d->reboot_fd, v->name);
-        /* its stop removed them: seven rmdirs that find nothing, else */
+        /* its stop left them to an idle moment (later.c), or removed them
+         * before: seven rmdirs that find nothing, else */
         if (!v->cgroups_gone)
                 vs_cgroup_remove(d->cgtree, v->slice, v->name, NULL);
         {

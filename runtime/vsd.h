@@ -246,6 +246,7 @@ struct vsd {
         struct ev du_ev;
         int release_fd;      /* the releaser's socket (release.c), or -1 */
         int release_waiting; /* holds made since its last word to let go */
+        int release_blocked; /* that word found the queue full: sent once there is room */
         pid_t release_pid;
         struct ev release_ev;
         gid_t admin_gid; /* group paene, or 0: root only */
@@ -290,6 +291,8 @@ struct vsd {
          * its nftables elements' removal): since when some waits (ms on
          * CLOCK_MONOTONIC; 0: none), and vsd's last event */
         int64_t later_since, last_event;
+        /* later.c: stopped VPS's cgroups whose removal waits for it */
+        struct later_cgroup *cgroups_later;
         int quit;
 };
 

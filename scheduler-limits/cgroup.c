@@ -1276,6 +1276,31 @@ int vs_cgroup_remove_empty(vs_cgroup_tree_t *tree, const char *slice, const char
         return rc;
 }
 
+void vs_cgroup_tree_sweep(vs_cgroup_tree_t *tree,
+                          int (*known)(const char *slice, const char *vps, void *arg), void *arg)
+{
+        for (int i = 0; i < tree->count; i++) {
+                cleanup_closedir DIR *slices = vs_opendir_at(tree->hier[i].base_fd, ".");
+                struct dirent *slice;
+
+                while (slices && (slice = readdir(slices))) {
+                        cleanup_close int slice_fd = -1;
+                        cleanup_closedir DIR *dir = NULL;
+                        struct dirent *ent;
+
+                        if (slice->d_type != DT_DIR || slice->d_name[0] == '.')
+                                continue;
+                        slice_fd = openat(tree->hier[i].base_fd, slice->d_name,
+                                          O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                        dir = slice_fd >= 0 ? vs_opendir_at(slice_fd, ".") : NULL;
+                        while (dir && (ent = readdir(dir)))
+                                if (ent->d_type == DT_DIR && ent->d_name[0] != '.' &&
+                                    !known(slice->d_name, ent->d_name, arg))
+                                        remove_subtree(slice_fd, ent->d_name);
+                }
+        }
+}
+
 int vs_cgroup_slice_remove(vs_cgroup_tree_t *tree, const char *slice, vs_error_t *err)
 {
         int rc = 0;

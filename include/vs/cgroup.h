@@ -18,6 +18,12 @@ int vs_cgroup_tree_open(const char *name, vs_cgroup_tree_t **tree, vs_error_t *e
 void vs_cgroup_tree_free(vs_cgroup_tree_t *tree);
 vs_cgroup_mode_t vs_cgroup_tree_mode(const vs_cgroup_tree_t *tree);
 const char *vs_cgroup_mode_name(vs_cgroup_mode_t mode);
+/* Removes every VPS cgroup (<slice>/<vps>, with what is below it) that
+ * known() does not claim: at vsd's start, what a crash left of VPS whose
+ * removal was waiting (a destroyed VPS's). Tasks in them are not killed:
+ * a cgroup with one stays. */
+void vs_cgroup_tree_sweep(vs_cgroup_tree_t *tree,
+                          int (*known)(const char *slice, const char *vps, void *arg), void *arg);
 /* Removes <own>/<name> and empty slices when nothing is left below. Called
  * at exit: on v2 vsd first moves back out of its leaf <own>/<name>/vsd. */
 void vs_cgroup_tree_prune(vs_cgroup_tree_t *tree);

@@ -284,6 +284,9 @@ destroy_all_vps() {
                         rc=1
                 }
         done
+        # their cgroups go with the stops' waiting work, which a list has
+        # done (runtime/later.c)
+        [ -z "$names" ] || vs list >/dev/null || rc=1
         return "$rc"
 }
 

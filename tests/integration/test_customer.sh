@@ -173,6 +173,7 @@ vps" "$out" "MariaDB table read back"
         expect_contains "$traces" "cgroup " "its cgroups (seen before destroy)"
         link=$(sed -n 's/^ifname = //p' "$(vps_dir $cust)/state")
         vs destroy --force $cust
+        vs list >/dev/null # the cgroups go with the stop's waiting work
         left=$(host_traces $cust)
         expect_eq "" "$left" "left after destroy"
         in_host ip link show "$link" >/dev/null 2>&1 && fail "link $link left after destroy"

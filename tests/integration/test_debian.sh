@@ -200,6 +200,7 @@ test_privileged_vps_boots_stops_and_leaves_no_cgroup() {
         vs stop pv1 --timeout "$(scaled 5)"
         expect_eq "pv1 exist stopped (powered off)" "$(vs status pv1)" "a halt, not a kill"
         vs destroy pv1
+        vs list >/dev/null # the cgroups go with the stop's waiting work
         for d in $(cgroup_dirs); do
                 [ ! -e "$d/default/pv1" ] || fail "cgroup left: $d/default/pv1"
         done
@@ -222,12 +223,14 @@ test_processes_in_sub_cgroups_count_and_go() {
                 "status's nproc"
         expect_contains "$(vs stats pc1)" "processes  $n_host" "stats's processes"
         vs stop pc1 --timeout "$(scaled 5)"
+        vs list >/dev/null # the cgroups go with the stop's waiting work
         for d in $(cgroup_dirs); do
                 [ ! -e "$d/default/pc1" ] || fail "cgroup left after stop: $d/default/pc1 ($(find "$d/default/pc1" -type d | head -3))"
         done
         vs start pc1
         wait_for 60 '[ "$(system_state pc1)" = running ]' || fail "not running again"
         vs destroy --force pc1
+        vs list >/dev/null
         for d in $(cgroup_dirs); do
                 [ ! -e "$d/default/pc1" ] || fail "cgroup left after destroy: $d/default/pc1"
         done

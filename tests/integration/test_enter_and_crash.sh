@@ -181,6 +181,7 @@ test_after_destroy_nothing_is_left() {
                 is_dead "$pid" || fail "process $pid of the VPS left"
         done
         lacks "$R/var/lib/paene/vps" /proc/self/mountinfo || fail "mount left"
+        vs list >/dev/null # the cgroups go with the stop's waiting work
         for d in $(cgroup_dirs); do
                 [ ! -e "$d/default/clean1" ] || fail "cgroup left: $d/default/clean1"
         done

@@ -61,6 +61,9 @@ test_stop_removes_the_cgroups_and_what_the_init_made_below() {
         done
         [ -n "$had" ] || fail "the running VPS has no cgroup to look at"
         vs stop --fast cg1
+        # their removal waits for an idle moment, or a request that needs
+        # the stop's work done, such as a status (test_stoplater.sh)
+        expect_eq stopped "$(state_of cg1)" "cg1 after its stop"
         for d in $had; do
                 [ ! -e "$d/default/cg1" ] || fail "cgroup left after stop: $d/default/cg1"
         done
@@ -70,9 +73,10 @@ test_stop_removes_the_cgroups_and_what_the_init_made_below() {
 }
 
 # A process that joined the VPS's cgroups from outside its pid namespace
-# (the init's exit does not take it): the stop's rmdir is refused, then the
-# cgroup is killed, and it is gone when the stop returns, with the process.
-test_a_process_in_the_cgroup_from_outside_is_killed_at_the_stop() {
+# (the init's exit does not take it): the rmdir after the stop is refused,
+# then the cgroup is killed, and it is gone with the stop's waiting work
+# (a status finds it done), with the process.
+test_a_process_in_the_cgroup_from_outside_is_killed_after_the_stop() {
         local d v2= sleeper
         vs create dk1 --template busybox
         vs start dk1
@@ -86,7 +90,8 @@ test_a_process_in_the_cgroup_from_outside_is_killed_at_the_stop() {
         disown # its SIGKILL is the test's, not news
         echo "$sleeper" >"$v2/cgroup.procs" || fail "move a host process into $v2"
         vs stop --fast dk1
-        [ ! -e "$v2" ] || fail "$v2 left after the stop"
+        expect_eq stopped "$(state_of dk1)" "dk1 after its stop"
+        [ ! -e "$v2" ] || fail "$v2 left after the stop and a status"
         wait_for 10 "is_dead $sleeper" || fail "the process in dk1's cgroup outlived the stop"
         vs destroy dk1
 }
@@ -129,20 +134,28 @@ trace_vsd() {
         wait "$sp" 2>/dev/null || true
 }
 
-# A destroy after a stop that removed the VPS's cgroups does not look for
-# them again (an rmdir on every hierarchy, each finding nothing, before the
-# answer). The stop's own trace shows what the check looks for.
-test_a_destroy_after_its_stop_leaves_the_cgroup_trees_alone() {
+# Neither a stop nor the destroy after it removes the VPS's cgroups before
+# its answer (an rmdir on every hierarchy): that waits for an idle moment
+# (held here until a request needs it), and the request's trace shows what
+# the checks look for.
+test_a_stop_and_its_destroy_leave_the_cgroup_trees_alone() {
         command -v strace >/dev/null || fail "strace is needed"
+        stop_vsd
+        VSD_TEST_LATER_MS=60000 start_vsd || fail "vsd did not start"
         vs create dc1 --template busybox
         vs start dc1
         trace_vsd "$R/stop.trace" vs stop --fast dc1
-        expect_contains "$(cat "$R/stop.trace")" '"default/dc1", AT_REMOVEDIR' \
-                "the stop's rmdir of dc1's cgroups"
+        expect_eq "" "$(grep -F '/dc1", AT_REMOVEDIR' "$R/stop.trace")" \
+                "rmdirs of dc1's cgroups in its stop"
         trace_vsd "$R/destroy.trace" vs destroy dc1
         expect_eq "" "$(grep -F '/dc1", AT_REMOVEDIR' "$R/destroy.trace")" \
                 "rmdirs of dc1's cgroups in its destroy"
+        trace_vsd "$R/list.trace" vs list -a -H -o name
+        expect_contains "$(cat "$R/list.trace")" '"default/dc1", AT_REMOVEDIR' \
+                "the rmdir of dc1's cgroups before a list's answer"
         expect_eq "" "$(vs list -a -H -o name | grep -x dc1)" "dc1 after its destroy"
+        stop_vsd
+        start_vsd || fail "vsd did not start again"
 }
 
 # A stop that could not remove a cgroup (a process of the host's in it, on a
@@ -167,6 +180,7 @@ test_a_cgroup_the_stop_could_not_remove_goes_at_the_destroy() {
         kill "$sleeper"
         wait "$sleeper" 2>/dev/null || true
         vs destroy dc2
+        vs list >/dev/null # a request that needs the stop's waiting work done
         for d in $(cgroup_dirs); do
                 [ ! -e "$d/default/dc2" ] || fail "cgroup left after destroy: $d/default/dc2"
         done
@@ -568,6 +582,7 @@ test_destroy_removes_everything_and_is_idempotent() {
         expect_contains "$ERR" "running" "message"
         vs destroy --force d1
         [ ! -e "$(vps_dir d1)" ] || fail "directory left"
+        vs list >/dev/null # the cgroups go with the stop's waiting work
         for d in $(cgroup_dirs); do
                 [ ! -e "$d/default/d1" ] || fail "cgroup left: $d/default/d1"
         done

@@ -156,6 +156,95 @@ test_a_stops_root_is_let_go_with_its_waiting_work() {
         vs destroy --force r1 >/dev/null
 }
 
+# vsd's word to let go finds the releaser's queue full (the releaser
+# stopped while stops came, its send buffer made small with
+# VSD_TEST_RELEASE_SNDBUF): it is sent once the queue has room again, with
+# no request to carry it (it was sent again only before the next request).
+test_a_let_go_that_finds_the_releasers_queue_full_is_sent_once_there_is_room() {
+        local releaser i n=10
+        stop_vsd
+        mkdir -p "$R/etc/paene"
+        : >"$R/etc/paene/vsd.conf"
+        VSD_TEST_LATER_MS=$HOLD_MS VSD_TEST_RELEASE_SNDBUF=1 start_vsd || fail "vsd did not start"
+        for ((i = 1; i <= n; i++)); do
+                vs create q$i --template busybox >/dev/null
+                vs start q$i >/dev/null
+        done
+        releaser=$(pgrep -P "$(vsd_pid)" -x vsd-release) || fail "no vsd-release"
+        kill -STOP "$releaser"
+        for ((i = 1; i <= n; i++)); do vs stop --fast q$i >/dev/null || fail "stop q$i"; done
+        # the status asks for the stops' work: the word meets the full queue
+        expect_eq stopped "$(state_of q1)" "q1 after its stop"
+        kill -CONT "$releaser"
+        wait_for 10 '[ "$(roots_held)" = 0 ]' ||
+                fail "roots still held with no request after the releaser went on: $(roots_held)"
+        for ((i = 1; i <= n; i++)); do vs destroy q$i >/dev/null; done
+}
+
+# the directories of VPS $1's cgroups that exist now, one per line
+cgroups_of() {
+        local d
+        for d in $(cgroup_dirs); do
+                [ -d "$d/default/$1" ] && echo "$d/default/$1"
+        done
+        return 0
+}
+
+# A stop's cgroups go with its waiting work, not before its answer: their
+# rmdir starts the kernel's teardown of the memory cgroup, a few ms of a
+# worker's CPU at 1000 VPS, which ran just as the next request came. A
+# start right after the stop makes them afresh; a request that needs the
+# work done finds them gone, also those of a VPS destroyed meanwhile.
+test_a_stops_cgroups_go_with_its_waiting_work() {
+        held_vsd 10.89.7.0/24
+        vs create c1 --template busybox >/dev/null
+        vs create c2 --template busybox >/dev/null
+        vs create c3 --template busybox >/dev/null
+        vs start c1 >/dev/null
+        vs start c2 >/dev/null
+        vs start c3 >/dev/null
+        vs stop --fast c1 >/dev/null || fail "stop c1"
+        vs stop --fast c2 >/dev/null || fail "stop c2"
+        vs stop --fast c3 >/dev/null || fail "stop c3"
+        vs destroy c3 >/dev/null || fail "destroy c3"
+        [ -n "$(cgroups_of c2)" ] || fail "c2's cgroups went before its waiting work"
+        vs start c1 >/dev/null || fail "start c1 while its cgroups' removal waits"
+        # a status needs the work done
+        expect_eq "c1 exist running" "$(vs status c1)" "c1 after its start"
+        expect_eq "" "$(cgroups_of c2)" "c2's cgroups after a status"
+        expect_eq "" "$(cgroups_of c3)" "c3's cgroups after its destroy and a status"
+        [ -n "$(cgroups_of c1)" ] || fail "c1 runs with no cgroup"
+        grep -qx "$(pid_of c1)" <<<"$(vps_procs c1)" || fail "c1's init is not in its new cgroup"
+        vs destroy --force c1 >/dev/null
+        vs destroy c2 >/dev/null
+}
+
+# vsd SIGKILLed with the cgroups of a stopped VPS and of one stopped and
+# destroyed still waiting: the next vsd removes both as it starts.
+test_a_vsd_killed_with_a_stops_cgroups_waiting_leaves_none() {
+        local pid
+        held_vsd 10.89.8.0/24
+        vs create g1 --template busybox >/dev/null
+        vs create g2 --template busybox >/dev/null
+        vs start g1 >/dev/null
+        vs start g2 >/dev/null
+        vs stop --fast g1 >/dev/null || fail "stop g1"
+        vs stop --fast g2 >/dev/null || fail "stop g2"
+        vs destroy g2 >/dev/null || fail "destroy g2"
+        # the kill came with the removals waiting (what is tested)
+        [ -n "$(cgroups_of g1)" ] || fail "g1's cgroups went before the kill"
+        [ -n "$(cgroups_of g2)" ] || fail "g2's cgroups went before the kill"
+        pid=$(vsd_pid)
+        kill -9 "$pid"
+        wait_for 10 "is_dead $pid" || fail "vsd $pid did not end"
+        rm -f "$R/run/paene/vsd.pid"
+        start_vsd || fail "vsd did not start again"
+        expect_eq "" "$(cgroups_of g1)" "g1's cgroups at the next vsd's start"
+        expect_eq "" "$(cgroups_of g2)" "the destroyed g2's cgroups at the next vsd's start"
+        vs start g1 >/dev/null || fail "start g1 after the crash"
+        vs destroy --force g1 >/dev/null
+}
+
 # vsd SIGKILLed after a stop's answer, its work still waiting: the next vsd
 # finds the VPS stopped, no element of its interface, no veth in the way,
 # and starts it with its network
