@@ -604,6 +604,26 @@ static int mount_kernel_fs_for(const struct vs_init_spec *spec, int init_pidfd, 
 
 /* ---- the init ---- */
 
+/* Where vsd's root was a mount stacked over another of the host's (vsd
+ * started in a chroot on a bind, RootDirectory=), setns lands on that one
+ * after the first detach: every mount down to the namespace's own root is
+ * detached too, so that the VPS's root never sits over a host's tree. The
+ * namespace's root mount is the one the kernel will not detach (EINVAL). */
+#define MOUNTS_OVER_ROOT_MAX 16
+
+static int detach_down_to_namespace_root(int own_ns, vs_error_t *err)
+{
+        for (int stacked = 0; stacked < MOUNTS_OVER_ROOT_MAX; stacked++) {
+                if (setns(own_ns, CLONE_NEWNS) < 0)
+                        return vs_error_errno(err, "enter the namespace's root mount");
+                if (umount2("/", MNT_DETACH) < 0)
+                        return errno == EINVAL ? 0 : vs_error_errno(err, "detach the host's root");
+        }
+        return vs_error_set(err, ELOOP,
+                            "detach the host's root: more than %d mounts over the namespace's root",
+                            MOUNTS_OVER_ROOT_MAX);
+}
+
 /* The VPS's root becomes the root of the builder's mount namespace, as
  * pivot_root(".", ".") and a detach of the old root would make it, but
  * without pivot_root: that walks every task of the host (chroot_fs_refs)
@@ -616,7 +636,8 @@ static int mount_kernel_fs_for(const struct vs_init_spec *spec, int init_pidfd, 
  * of the host's, as before (nothing to reach by `..`, none to uncover by
  * an unmount). setns into its own namespace is how the builder reaches
  * that root mount (its lookup starts there); the init takes its copy's
- * the same way at its go (enter_own_root). */
+ * the same way at its go (enter_own_root). The copy leaves out any
+ * unbindable mount without an error: no mount of a VPS's root may be one. */
 static int root_over_namespace(const char *rootfs, vs_error_t *err)
 {
         cleanup_close int tree =
@@ -629,8 +650,8 @@ static int root_over_namespace(const char *rootfs, vs_error_t *err)
                 return vs_error_errno(err, "open the builder's mount namespace");
         if (umount2("/", MNT_DETACH) < 0)
                 return vs_error_errno(err, "detach the host's root");
-        if (setns(own_ns, CLONE_NEWNS) < 0)
-                return vs_error_errno(err, "enter the namespace's root mount");
+        if (detach_down_to_namespace_root(own_ns, err) < 0)
+                return -1;
         /* vsd's namespace's root mount could be shared: nothing attached
          * on it may reach another namespace (pivot_root refuses so too) */
         if (mount(NULL, "/", NULL, MS_PRIVATE, NULL) < 0)
