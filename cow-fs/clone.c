@@ -85,24 +85,31 @@ static int copy_data(int in, int out, const char *path, vs_error_t *err)
         return n < 0 ? vs_error_errno(err, "read %s", path) : 0;
 }
 
-/* The source is opened without waiting and must be a regular file once
- * open: a running VPS's root may have swapped a FIFO (whose open waits
- * for a writer, and the worker holding the VPS with it, for good) or a
- * device node in since the copy's stat. Such a name is as one that went
- * (ENOENT): the frozen pass copies what is there then. */
+/* The source is looked at (O_PATH: no open of the node itself) and only
+ * a regular file is opened: a running VPS's root may have swapped a FIFO
+ * (whose open waits for a writer, and the worker holding the VPS with it,
+ * for good) or a device node (whose open, as host root, acts: a
+ * watchdog's arms it) in since the copy's stat. Such a name is as one
+ * that went (ENOENT): the frozen pass copies what is there then. */
 static int copy_file(int sdir, int ddir, const char *name, const char *path, vs_error_t *err)
 {
-        cleanup_close int in =
-                openat(sdir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        cleanup_close int node = openat(sdir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        cleanup_close int in = -1;
         cleanup_close int out = -1;
+        char by_fd[64];
         struct stat st;
 
-        if (in < 0)
+        if (node < 0)
                 return vs_error_errno(err, "open %s", path);
-        if (fstat(in, &st) < 0)
+        if (fstat(node, &st) < 0)
                 return vs_error_errno(err, "stat %s", path);
         if (!S_ISREG(st.st_mode))
                 return vs_error_set(err, ENOENT, "%s is no regular file any more", path);
+        /* the node looked at, not whatever its name is now */
+        snprintf(by_fd, sizeof(by_fd), "/proc/self/fd/%d", node);
+        in = open(by_fd, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+        if (in < 0)
+                return vs_error_errno(err, "open %s", path);
         out = openat(ddir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (out < 0)
                 return vs_error_errno(err, "create %s", path);

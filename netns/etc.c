@@ -41,15 +41,24 @@ static int open_etc(int upper_fd, uid_t uid, gid_t gid, unsigned *created, vs_er
 static int is_already(int etc_fd, const char *name, const char *text, uid_t uid, gid_t gid)
 {
         size_t len = strlen(text);
+        cleanup_close int node = -1;
         cleanup_close int fd = -1;
         cleanup_free char *have = NULL;
+        char by_fd[64];
         struct stat st;
         ssize_t n;
 
-        fd = openat(etc_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
+        /* looked at first (O_PATH opens no node): the VPS's root may have
+         * swapped a device node in since put_file's stat, and its open as
+         * host root acts (a watchdog's arms it) */
+        node = openat(etc_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (node < 0 || fstat(node, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
             st.st_uid != uid || st.st_gid != gid || (st.st_mode & 07777) != 0644 ||
             (size_t)st.st_size != len)
+                return 0;
+        snprintf(by_fd, sizeof(by_fd), "/proc/self/fd/%d", node);
+        fd = open(by_fd, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+        if (fd < 0)
                 return 0;
         have = vs_xmalloc(len + 1);
         n = pread(fd, have, len + 1, 0);

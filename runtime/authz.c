@@ -389,6 +389,31 @@ static int check_new_vps(struct vsd *d, const struct client *c, const vs_request
         return vsd_authz_within_slice(&rules, req, err);
 }
 
+/* A clone names no limits but copies its source's config: its
+ * reservations (the node's, see check_limits) only within the slice's
+ * own, as if the clone's request had named them. An admin may have given
+ * the source more, or the slice's file may give less since. */
+static int check_source_reserve(const struct vsd_slice_rules *r, const struct vps *src,
+                                vs_error_t *err)
+{
+        static const struct {
+                vs_limit_t key;
+                const char *what;
+        } reserves[] = { { VS_LIM_CPU_RESERVE, "cpu-reserve" },
+                         { VS_LIM_RAM_RESERVE, "ram-reserve" } };
+
+        for (size_t i = 0; i < sizeof(reserves) / sizeof(reserves[0]); i++) {
+                vs_limit_t k = reserves[i].key;
+                uint64_t want =
+                        k == VS_LIM_CPU_RESERVE ? src->reserve.cpu_micro : src->reserve.mem_bytes;
+
+                if (want > 0 && (!VS_LIMIT_IS_SET(&r->limits, k) || want > r->limits.value[k]))
+                        return denied(err, "%s's --%s is beyond slice %s's: a clone copies it",
+                                      src->name, reserves[i].what, r->name);
+        }
+        return 0;
+}
+
 static int check_own_limits(struct vsd *d, const struct client *c, struct vps *v,
                             const vs_request_t *req, vs_error_t *err)
 {
@@ -396,10 +421,12 @@ static int check_own_limits(struct vsd *d, const struct client *c, struct vps *v
                 strcmp(req->cmd, VS_CMD_CLONE) == 0 ? vs_req_given_str(req, "new") : NULL;
         struct vsd_slice_rules rules;
 
-        if (clone_name)
-                return check_new_vps(d, c, req, v->slice, clone_name, err);
+        if (clone_name && check_new_vps(d, c, req, v->slice, clone_name, err) < 0)
+                return -1;
         if (vsd_slice_rules_load(d, v->slice, &rules, err) < 0)
                 return -1;
+        if (clone_name)
+                return check_source_reserve(&rules, v, err);
         return vsd_authz_within_slice(&rules, req, err);
 }
 

@@ -366,23 +366,30 @@ static int check_manifest(struct vsd *d, vs_error_t *err)
 
 /* The backup, opened once for both of tar's passes: a regular file. vsd
  * reads it as root in its loop, from where an admin put it (a customer's
- * upload directory, say): a FIFO there would hold vsd for good, and a
- * name opened twice could be another file at the second pass. */
+ * upload directory, say): a FIFO there would hold vsd for good, a symlink
+ * a customer planted to a device node would have root open the device
+ * (which acts: a watchdog's arms), and a name opened twice could be
+ * another file at the second pass. So the node is looked at (O_PATH opens
+ * none) and only a regular file is opened, that node itself. */
 static int open_backup(const char *file, vs_error_t *err)
 {
-        cleanup_close int fd = open(file, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        cleanup_close int node = open(file, O_PATH | O_CLOEXEC);
+        char by_fd[64];
         struct stat st;
+        int fd;
 
-        if (fd < 0)
+        if (node < 0)
                 return vs_error_kind(err, errno == ENOENT ? VS_E_NOTFOUND : VS_E_USAGE, errno,
                                      "%s: %s", file, strerror(errno));
-        if (fstat(fd, &st) < 0)
+        if (fstat(node, &st) < 0)
                 return vs_error_errno(err, "stat %s", file);
         if (!S_ISREG(st.st_mode))
                 return vs_error_kind(err, VS_E_USAGE, EINVAL, "%s is not a regular file", file);
-        if (fcntl(fd, F_SETFL, 0) < 0)
-                return vs_error_errno(err, "fcntl %s", file);
-        return steal_fd(fd);
+        snprintf(by_fd, sizeof(by_fd), "/proc/self/fd/%d", node);
+        fd = open(by_fd, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+        if (fd < 0)
+                return vs_error_kind(err, VS_E_USAGE, errno, "%s: %s", file, strerror(errno));
+        return fd;
 }
 
 int vsd_restore(struct vsd *d, const char *file, const char *name, int keep_ip, vs_error_t *err)

@@ -99,36 +99,42 @@ static void log_output(int fd, const char *buf, size_t len)
                 (void)!write(fd, clean, n);
 }
 
-/* The keeper is console.log's only writer and keeps it bounded itself:
- * vsd's tick moves it to console.log.1, but a VPS printing as fast as its
- * pty takes outran the ticks (vsd's read of a file that grew meanwhile
- * failed, at every tick after), and vsd may be down. Past
- * VS_KEEPER_LOG_TRIM its last half becomes the whole file, copied in
- * place through a descriptor of its own (the log's is O_APPEND, where a
- * pwrite appends, and write-only). */
-static void trim_log(int fd)
+/* The keeper is console.log's only writer and its only rotator: past
+ * VS_KEEPER_LOG_MAX the file moves to console.log.1 (replacing the last)
+ * and a new console.log takes the output on. A VPS printing as fast as
+ * its pty takes outran vsd's 5-second rotation, vsd may be down, and two
+ * rotators raced (vsd's truncate amid the keeper's trim in place left NUL
+ * bytes at the head). The name is the descriptor's own (the keeper runs
+ * in vsd's mount namespace); a log whose VPS went (deleted) is left. */
+static void rotate_log(struct slot *s)
 {
-        const off_t keep = VS_KEEPER_LOG_TRIM / 2;
-        char path[64], buf[65536];
+        static const char deleted[] = " (deleted)";
+        char link[64], path[4096], older[4096 + 2];
         struct stat st;
-        off_t done = 0;
-        int rw;
+        ssize_t len;
+        int fresh;
 
-        if (fstat(fd, &st) < 0 || st.st_size <= (off_t)VS_KEEPER_LOG_TRIM)
+        if (fstat(s->log, &st) < 0 || st.st_size <= (off_t)VS_KEEPER_LOG_MAX)
                 return;
-        snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-        rw = open(path, O_RDWR | O_CLOEXEC);
-        if (rw < 0)
+        snprintf(link, sizeof(link), "/proc/self/fd/%d", s->log);
+        len = readlink(link, path, sizeof(path) - 1);
+        if (len <= 0 || path[0] != '/')
                 return;
-        while (done < keep) {
-                ssize_t n = pread(rw, buf, sizeof(buf), st.st_size - keep + done);
-
-                if (n <= 0 || pwrite(rw, buf, (size_t)n, done) != n)
-                        break;
-                done += n;
+        path[len] = '\0';
+        if ((size_t)len >= sizeof(deleted) - 1 &&
+            strcmp(path + len - (sizeof(deleted) - 1), deleted) == 0)
+                return;
+        snprintf(older, sizeof(older), "%s.1", path);
+        if (rename(path, older) < 0)
+                return;
+        fresh = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0640);
+        if (fresh < 0) {
+                rename(older, path); /* logs on where it was */
+                return;
         }
-        (void)!ftruncate(rw, done);
-        close(rw);
+        /* at the number the table holds (the guard takes the table over) */
+        dup3(fresh, s->log, O_CLOEXEC);
+        close(fresh);
 }
 
 /* Closes a descriptor of a console's. The pidfd shares its file with
@@ -158,7 +164,7 @@ static int from_vps(struct slot *s)
         if (n <= 0)
                 return 0;
         log_output(s->log, buf, (size_t)n);
-        trim_log(s->log);
+        rotate_log(s);
         /* a client too slow to read loses output, never the VPS its console */
         if (s->client >= 0 && send(s->client, buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 &&
             errno != EAGAIN)

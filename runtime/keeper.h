@@ -21,9 +21,9 @@ enum {
 #define VS_KEEPER_ARGV0 "vsd-console"
 #define VS_KEEPER_SOCK "console.sock"
 #define VS_KEEPER_VERSION 1
-/* console.log's bound, which the keeper holds itself: twice vsd's
- * VS_CONSOLE_MAX (vsd.h), past which vsd moves it to console.log.1 */
-#define VS_KEEPER_LOG_TRIM (2U << 20)
+/* console.log's bound, which the keeper holds itself (its only rotator):
+ * past it the file moves to console.log.1 */
+#define VS_KEEPER_LOG_MAX (1U << 20)
 
 /* A request of vsd's: one per connection, with its descriptors beside it,
  * answered with an int32 errno (0: done). */

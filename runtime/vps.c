@@ -2287,31 +2287,3 @@ int vsd_vps_uses_template(struct vsd *d, const char *tmpl)
         }
         return users;
 }
-
-/* Keeps console.log under VS_CONSOLE_MAX: the full log moves to
- * console.log.1 and the live file is emptied in place, so that the VPS's
- * O_APPEND writers go on without reopening anything. */
-static void rotate_console(struct vsd *d, struct vps *v)
-{
-        cleanup_close int dirfd = open_vps_dir(d, v->name, NULL);
-        cleanup_free char *text = NULL;
-        cleanup_close int fd = -1;
-        size_t len;
-        struct stat st;
-
-        if (dirfd < 0 || fstatat(dirfd, "console.log", &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-            (uint64_t)st.st_size <= VS_CONSOLE_MAX)
-                return;
-        if (vs_read_file(dirfd, "console.log", (size_t)st.st_size + 65536, &text, &len, NULL) < 0)
-                return;
-        fd = openat(dirfd, "console.log", O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd >= 0 && vs_write_atomic(dirfd, "console.log.1", text, len, 0640, 0, NULL) == 0)
-                (void)!ftruncate(fd, 0);
-}
-
-void vsd_vps_rotate_consoles(struct vsd *d)
-{
-        for (struct vps *v = d->vps_list; v; v = v->next)
-                if (v->phase != PHASE_STOPPED)
-                        rotate_console(d, v);
-}

@@ -437,7 +437,6 @@ static void dispatch(struct vsd *d, struct ev *ev, uint32_t events)
                 break;
         case EV_TICK:
                 (void)!read(d->tick_fd, &ticks, sizeof(ticks));
-                vsd_vps_rotate_consoles(d);
                 vsd_view_tick(d);
                 vsd_slicetime_tick(d);
                 vsd_slice_tick(d);

@@ -28,7 +28,6 @@
 /* Who a client is (authz.c): root and group paene are admins, a user named
  * in a slice's owners an owner; nobody else is admitted. */
 enum vsd_role { VSD_ROLE_NONE, VSD_ROLE_OWNER, VSD_ROLE_ADMIN };
-#define VS_CONSOLE_MAX (1U << 20)
 #define VS_STOP_TIMEOUT_MS 30000
 /* Each VPS's user namespace maps 65536 host ids, from this base on, one
  * range per VPS, never shared while the VPS exists. */
@@ -396,7 +395,6 @@ void vsd_vps_describe(struct vsd *d, struct vps *v, int with_disk, vs_vps_fields
                       vs_vps_info_t *info);
 /* How many VPS are built on the template. */
 int vsd_vps_uses_template(struct vsd *d, const char *tmpl);
-void vsd_vps_rotate_consoles(struct vsd *d);
 const char *vsd_phase_name(enum phase phase);
 
 /* console.c: a VPS's console pty and its keeper */

@@ -33,8 +33,15 @@ test_restore_onto_a_name_a_clone_is_making_is_refused_busy() {
         clone_pid=$!
         wait_for 20 'worker=$(worker_of_vsd vsd-clone)' || fail "no clone worker"
         worker=$(worker_of_vsd vsd-clone)
-        # hold the worker where it is: the restore comes while it copies
+        # the worker's half-made copy is there: the restore comes while it
+        # copies, held where it is
+        wait_for 20 '[ -d "$(vps_dir .rn2.creating)" ]' || fail "no .rn2.creating"
         kill -STOP "$worker"
+        [ -d "$(vps_dir .rn2.creating)" ] || {
+                kill -CONT "$worker"
+                wait "$clone_pid" || :
+                fail "the clone ended before the restore came: .rn2.creating is gone"
+        }
         expect_rc 4 "restore onto the name the clone makes" -- vs restore "$R/rn0.tar.zst" rn2 || {
                 kill -CONT "$worker"
                 wait "$clone_pid" || :
@@ -42,6 +49,8 @@ test_restore_onto_a_name_a_clone_is_making_is_refused_busy() {
         }
         kill -CONT "$worker"
         expect_contains "$ERR" "rn2" "the message names it"
+        expect_contains "$ERR" "is being made" "the message says it is being made"
+        expect_eq 1 "$(printf '%s\n' "$ERR" | grep -c .)" "one line ($ERR)"
         wait "$clone_pid" || rc=$?
         expect_eq 0 "$rc" "clone's exit status ($(cat "$R/clone.out"))"
         expect_eq 20000 "$(find "$(vps_dir rn2)/upper/data" -type f | wc -l)" "files cloned"

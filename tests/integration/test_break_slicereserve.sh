@@ -64,4 +64,29 @@ test_an_owner_reserves_within_the_slices_reservation() {
         as vsres_a destroy ra-small
 }
 
+# A clone copies its source's config: an owner's clone of a VPS an admin
+# gave a reservation beyond the slice's (or one the slice's file no longer
+# gives) would make another such reservation that no request named.
+test_an_owners_clone_copies_no_reservation_beyond_the_slices() {
+        restart_with_conf "node_cpus = 2" "node_memory = 4G"
+        slice ra vsres_a cpuunits=1000 ram=512M
+        vs create ra-big --template busybox --slice ra --cpu-reserve 150%
+        expect_rc 5 "an owner's clone of a VPS reserving beyond the slice" -- \
+                as vsres_a clone ra-big ra-copy
+        expect_contains "$ERR" "permission denied" "message"
+        expect_contains "$ERR" "cpu-reserve" "the message names it"
+        expect_eq 1 "$(printf '%s\n' "$ERR" | grep -c .)" "one line ($ERR)"
+        expect_rc 3 "nothing made" -- vs status ra-copy
+        # the admin's clone is the admin's
+        vs clone ra-big ra-copy
+        vs destroy --force ra-copy
+        vs destroy --force ra-big
+        # within the slice's own reservation the owner's clone is made
+        slice ra vsres_a cpuunits=1000 ram=512M ram_reserve=128M
+        vs create ra-small --template busybox --slice ra --ram 128M --ram-reserve 64M
+        as vsres_a clone ra-small ra-small2
+        as vsres_a destroy ra-small2
+        as vsres_a destroy ra-small
+}
+
 run_tests

@@ -473,7 +473,7 @@ test_console_log_is_capped() {
         set_config cap1 init "/payload spew 1500000"
         vs start cap1
         dir=$(vps_dir cap1)
-        # vsd rotates on its 5-second tick: bounded wait for that
+        # the console keeper rotates as it writes what the VPS printed
         wait_for 20 '[ -e "$dir/console.log.1" ]' || fail "console.log never rotated"
         [ "$(stat -c %s "$dir/console.log")" -le 1048576 ] || fail "console.log above 1 MiB"
         [ "$(stat -c %s "$dir/console.log.1")" -gt 1048576 ] || fail "rotated log lost output"

@@ -5,6 +5,10 @@
  * restored layer) by the time the copy opens it. The copy must never wait
  * on it (the worker would hold the VPS for good: no stop, no destroy) nor
  * read it; it leaves it, as a file that went, to the frozen second pass.
+ * Nor may it open a node that is no regular file at all: a device node's
+ * open acts (a watchdog's arms it) and the copy runs as host root. An
+ * inotify IN_OPEN on the directory tells an open from an O_PATH look
+ * (which the kernel does not report).
  * The file is included whole to reach copy_file, the step between. */
 #include <errno.h>
 #include <setjmp.h>
@@ -14,6 +18,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -76,6 +81,30 @@ static void test_a_regular_file_is_still_copied(void **state)
         close(dst);
 }
 
+static void test_a_node_that_is_no_regular_file_is_never_opened(void **state)
+{
+        const struct tmpdir *t = *state;
+        int src = open_sub(t, "src"), dst = open_sub(t, "dst");
+        int watch = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        vs_error_t err = { 0 };
+        char events[4096], sub[128];
+
+        assert_true(watch >= 0);
+        assert_int_equal(mkfifoat(src, "f", 0644), 0);
+        snprintf(sub, sizeof(sub), "%s/src", t->path);
+        assert_true(inotify_add_watch(watch, sub, IN_OPEN) >= 0);
+        alarm(10);
+        assert_int_equal(copy_file(src, dst, "f", "./f", &err), -1);
+        alarm(0);
+        assert_int_equal(err.errnum, ENOENT);
+        /* no IN_OPEN of it: the old copy opened it (O_NONBLOCK) first */
+        assert_int_equal(read(watch, events, sizeof(events)), -1);
+        assert_int_equal(errno, EAGAIN);
+        close(watch);
+        close(src);
+        close(dst);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -84,6 +113,8 @@ int main(void)
                         tmpdir_teardown),
                 cmocka_unit_test_setup_teardown(test_a_regular_file_is_still_copied, tmpdir_setup,
                                                 tmpdir_teardown),
+                cmocka_unit_test_setup_teardown(test_a_node_that_is_no_regular_file_is_never_opened,
+                                                tmpdir_setup, tmpdir_teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
