@@ -167,6 +167,18 @@ static void remove_all_cgroups(struct vsd *d)
         }
 }
 
+/* The state files whose save waits, written through vps.c's hook (vps.c
+ * calls here to leave the work: a call back by name would be a circle) */
+static void save_states(struct vsd *d)
+{
+        for (struct vps *v = d->vps_list; v; v = v->next) {
+                vs_error_t err = { 0 };
+
+                if (v->state_later && d->hooks.save_state(d, v, &err) < 0)
+                        vs_log(LOG_ERR, "%s: save state: %s", v->name, err.msg);
+        }
+}
+
 void vsd_later_run(struct vsd *d)
 {
         /* removals a failed flush kept: tried again before each request
@@ -177,6 +189,6 @@ void vsd_later_run(struct vsd *d)
         d->later_since = 0;
         remove_all_cgroups(d);
         vsd_net_flush_elements(d);
-        vsd_vps_save_later(d);
+        save_states(d);
         vsd_release_let_go(d);
 }

@@ -187,16 +187,6 @@ int vsd_vps_save_state(struct vsd *d, struct vps *v, vs_error_t *err)
         return save_state(d, v, err);
 }
 
-void vsd_vps_save_later(struct vsd *d)
-{
-        for (struct vps *v = d->vps_list; v; v = v->next) {
-                vs_error_t err = { 0 };
-
-                if (v->state_later && save_state(d, v, &err) < 0)
-                        vs_log(LOG_ERR, "%s: save state: %s", v->name, err.msg);
-        }
-}
-
 /* ---- limits ---- */
 
 int vsd_limits_check(const vs_limits_t *l, vs_error_t *err)

@@ -303,8 +303,6 @@ void vsd_vps_unlink(struct vsd *d, struct vps *v);
 
 /* vps.c: the lifecycle */
 int vsd_vps_save_state(struct vsd *d, struct vps *v, vs_error_t *err);
-/* Saves the state files whose save waits (later.c). */
-void vsd_vps_save_later(struct vsd *d);
 int vsd_vps_load_all(struct vsd *d, vs_error_t *err);
 /* Starts the VPS that load found ended by a reboot inside while vsd was
  * down (their mark, rebootmark.h); once vsd is up. */
