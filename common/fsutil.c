@@ -433,6 +433,14 @@ static int dangling_link(int rootfd, const char *path, int open_errno, vs_error_
                              target);
 }
 
+int vs_fd_reopen(int path_fd)
+{
+        char by_fd[64];
+
+        snprintf(by_fd, sizeof(by_fd), "/proc/self/fd/%d", path_fd);
+        return open(by_fd, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+}
+
 int vs_program_at(int rootfd, const char *path, vs_error_t *err)
 {
         struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT };

@@ -96,7 +96,6 @@ static int copy_file(int sdir, int ddir, const char *name, const char *path, vs_
         cleanup_close int node = openat(sdir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
         cleanup_close int in = -1;
         cleanup_close int out = -1;
-        char by_fd[64];
         struct stat st;
 
         if (node < 0)
@@ -105,9 +104,7 @@ static int copy_file(int sdir, int ddir, const char *name, const char *path, vs_
                 return vs_error_errno(err, "stat %s", path);
         if (!S_ISREG(st.st_mode))
                 return vs_error_set(err, ENOENT, "%s is no regular file any more", path);
-        /* the node looked at, not whatever its name is now */
-        snprintf(by_fd, sizeof(by_fd), "/proc/self/fd/%d", node);
-        in = open(by_fd, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+        in = vs_fd_reopen(node);
         if (in < 0)
                 return vs_error_errno(err, "open %s", path);
         out = openat(ddir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);

@@ -44,7 +44,6 @@ static int is_already(int etc_fd, const char *name, const char *text, uid_t uid,
         cleanup_close int node = -1;
         cleanup_close int fd = -1;
         cleanup_free char *have = NULL;
-        char by_fd[64];
         struct stat st;
         ssize_t n;
 
@@ -56,8 +55,7 @@ static int is_already(int etc_fd, const char *name, const char *text, uid_t uid,
             st.st_uid != uid || st.st_gid != gid || (st.st_mode & 07777) != 0644 ||
             (size_t)st.st_size != len)
                 return 0;
-        snprintf(by_fd, sizeof(by_fd), "/proc/self/fd/%d", node);
-        fd = open(by_fd, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+        fd = vs_fd_reopen(node);
         if (fd < 0)
                 return 0;
         have = vs_xmalloc(len + 1);

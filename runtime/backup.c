@@ -374,7 +374,6 @@ static int check_manifest(struct vsd *d, vs_error_t *err)
 static int open_backup(const char *file, vs_error_t *err)
 {
         cleanup_close int node = open(file, O_PATH | O_CLOEXEC);
-        char by_fd[64];
         struct stat st;
         int fd;
 
@@ -385,8 +384,7 @@ static int open_backup(const char *file, vs_error_t *err)
                 return vs_error_errno(err, "stat %s", file);
         if (!S_ISREG(st.st_mode))
                 return vs_error_kind(err, VS_E_USAGE, EINVAL, "%s is not a regular file", file);
-        snprintf(by_fd, sizeof(by_fd), "/proc/self/fd/%d", node);
-        fd = open(by_fd, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+        fd = vs_fd_reopen(node);
         if (fd < 0)
                 return vs_error_kind(err, VS_E_USAGE, errno, "%s: %s", file, strerror(errno));
         return fd;

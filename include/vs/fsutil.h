@@ -39,6 +39,11 @@ DIR *vs_opendir_at(int dirfd, const char *name);
  * a usage error saying why not ("/sbin/init is a dangling link (to X)", "...
  * is a directory", "... is not executable"). */
 int vs_program_at(int rootfd, const char *path, vs_error_t *err);
+
+/* Opens (O_RDONLY | O_NOCTTY | O_CLOEXEC) the very node an O_PATH
+ * descriptor holds, through /proc/self/fd: what was looked at by fstat is
+ * what is opened, whatever its name is now. -1 with errno on failure. */
+int vs_fd_reopen(int path_fd);
 /* Formats into a malloc'd string; aborts on out of memory. */
 char *vs_strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void *vs_xmalloc(size_t size);
